@@ -1,0 +1,138 @@
+//! The `palaver` command: parses arguments, sets up logging, and hands over to the library.
+
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use palaver_server::Server;
+use palaver_server::config::{Config, FileConfig, Overrides};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Parser)]
+#[command(name = "palaver", version, about = "A self-hosted group-chat server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the chat server.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// TOML configuration file (see palaver.example.toml); flags and environment win over it.
+    #[arg(long, value_name = "FILE", env = "PALAVER_CONFIG")]
+    config: Option<PathBuf>,
+
+    /// Listen for the plain-text protocol on ADDR (IP:port; port 0 picks a free port).
+    /// Repeatable. Default 0.0.0.0:7788, used only when no listener is configured at all.
+    #[arg(
+        long = "text-listen",
+        value_name = "ADDR",
+        env = "PALAVER_TEXT_LISTEN",
+        value_delimiter = ','
+    )]
+    text_listen: Vec<SocketAddr>,
+
+    /// Longest accepted input line in bytes [default: 4096].
+    #[arg(long, value_name = "BYTES", env = "PALAVER_MAX_LINE_BYTES")]
+    max_line_bytes: Option<usize>,
+
+    /// Most bytes queued for one client before it is dropped as too slow [default: 1048576].
+    #[arg(long, value_name = "BYTES", env = "PALAVER_SEND_QUEUE_BYTES")]
+    send_queue_bytes: Option<usize>,
+
+    /// Seconds to let clients' output flush on shutdown [default: 5].
+    #[arg(long, value_name = "SECONDS", env = "PALAVER_SHUTDOWN_GRACE_SECONDS")]
+    shutdown_grace_seconds: Option<u64>,
+
+    /// Log filter, in tracing's EnvFilter syntax (for example `info` or `palaver_server=debug`).
+    #[arg(
+        long,
+        value_name = "FILTER",
+        env = "PALAVER_LOG",
+        default_value = "info"
+    )]
+    log: String,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("palaver: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let filter = EnvFilter::try_new(&args.log).context("invalid --log filter")?;
+    // Logs go to stderr: stdout carries the `listening …`/`ready` lines tools wait for.
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+
+    let file = match &args.config {
+        Some(path) => FileConfig::load(path)?,
+        None => FileConfig::default(),
+    };
+    let overrides = Overrides {
+        text_listen: args.text_listen,
+        max_line_bytes: args.max_line_bytes,
+        send_queue_bytes: args.send_queue_bytes,
+        shutdown_grace_seconds: args.shutdown_grace_seconds,
+    };
+    let config = Config::resolve(file, overrides)?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let server = Server::bind(config)?;
+        announce_ready(&server)?;
+        server.run(shutdown_signal()).await;
+        anyhow::Ok(())
+    })
+}
+
+/// Prints the readiness contract on stdout: one `listening KIND ADDR` line per listener, then
+/// `ready`.
+fn announce_ready(server: &Server) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    for (kind, address) in server.local_addresses() {
+        writeln!(stdout, "listening {kind} {address}")?;
+    }
+    writeln!(stdout, "ready")?;
+    stdout.flush()?;
+    Ok(())
+}
+
+/// Completes on the first SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        tracing::error!("cannot install signal handlers; stop the server with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+    }
+}

@@ -1,0 +1,330 @@
+//! Parsing what a text-protocol client types: plain text, or a `/command` with arguments.
+//!
+//! The grammar is documented in `docs/PROTOCOL.md`; every rejection is an [`InputError`] whose
+//! `Display` is the message the client sees after `! `.
+
+use thiserror::Error;
+
+use crate::names::{self, NameError};
+
+/// One parsed client line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input<'a> {
+    /// An empty or blank line: nothing to do.
+    Blank,
+    /// Text for the current room. A line starting `//` arrives here as `/…`, so commands can
+    /// be quoted.
+    Say(&'a str),
+    Command(Command<'a>),
+}
+
+/// A `/command` with its arguments already checked for shape (names are validated; whether a
+/// room or nick exists is the hub's business).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command<'a> {
+    Nick(&'a str),
+    Join(&'a str),
+    /// `room` is `None` for the current room.
+    Part {
+        room: Option<&'a str>,
+        reason: Option<&'a str>,
+    },
+    Msg {
+        nick: &'a str,
+        text: &'a str,
+    },
+    Me(&'a str),
+    Who(Option<&'a str>),
+    Rooms,
+    /// Shows the topic when `text` is `None`, sets it otherwise.
+    Topic {
+        room: Option<&'a str>,
+        text: Option<&'a str>,
+    },
+    Quit(Option<&'a str>),
+    Help,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum InputError {
+    #[error("invalid UTF-8; line discarded")]
+    InvalidUtf8,
+    #[error("control characters are not allowed; line discarded")]
+    ControlCharacter,
+    #[error("unknown command /{0} (try /help)")]
+    UnknownCommand(String),
+    #[error("usage: {0}")]
+    Usage(&'static str),
+    #[error("invalid nick {nick}: {reason}")]
+    InvalidNick { nick: String, reason: NameError },
+    #[error("invalid room name {room}: {reason}")]
+    InvalidRoom { room: String, reason: NameError },
+}
+
+/// Parses one line (without its line ending) as sent by a client.
+pub fn parse(line: &[u8]) -> Result<Input<'_>, InputError> {
+    let line = std::str::from_utf8(line).map_err(|_| InputError::InvalidUtf8)?;
+    if line.chars().any(is_forbidden_control) {
+        return Err(InputError::ControlCharacter);
+    }
+    if line.trim().is_empty() {
+        return Ok(Input::Blank);
+    }
+    match line.strip_prefix('/') {
+        None => Ok(Input::Say(line)),
+        Some(quoted) if quoted.starts_with('/') => Ok(Input::Say(quoted)),
+        Some(command) => parse_command(command).map(Input::Command),
+    }
+}
+
+/// Control characters could rewrite a terminal's screen (ESC sequences, CR) for everyone who
+/// reads with `nc`. TAB and the IRC formatting codes (bold, colour, italic, …) are harmless and
+/// used by IRC clients, so they pass.
+fn is_forbidden_control(c: char) -> bool {
+    const IRC_FORMATTING: &[char] = &[
+        '\x02', '\x03', '\x04', '\x0f', '\x11', '\x16', '\x1d', '\x1e', '\x1f',
+    ];
+    c.is_control() && c != '\t' && c != '\x7f' && !IRC_FORMATTING.contains(&c)
+}
+
+/// Splits off the first space-separated word; the rest has its leading spaces removed.
+fn first_word(text: &str) -> (&str, &str) {
+    let text = text.trim_start_matches(' ');
+    match text.split_once(' ') {
+        Some((word, rest)) => (word, rest.trim_start_matches(' ')),
+        None => (text, ""),
+    }
+}
+
+fn non_empty(text: &str) -> Option<&str> {
+    (!text.trim().is_empty()).then_some(text)
+}
+
+fn checked_room(room: &str) -> Result<&str, InputError> {
+    names::validate_room(room).map_err(|reason| InputError::InvalidRoom {
+        room: room.to_owned(),
+        reason,
+    })?;
+    Ok(room)
+}
+
+/// An optional leading `#room` argument, then free text.
+fn optional_room_then_text(args: &str) -> Result<(Option<&str>, Option<&str>), InputError> {
+    let (word, rest) = first_word(args);
+    if word.starts_with('#') {
+        Ok((Some(checked_room(word)?), non_empty(rest)))
+    } else {
+        Ok((None, non_empty(args.trim_start_matches(' '))))
+    }
+}
+
+fn parse_command(command: &str) -> Result<Command<'_>, InputError> {
+    let (name, args) = first_word(command);
+    let command = match name.to_ascii_lowercase().as_str() {
+        "nick" => {
+            let (nick, extra) = first_word(args);
+            if nick.is_empty() || !extra.is_empty() {
+                return Err(InputError::Usage("/nick NAME"));
+            }
+            names::validate_nick(nick).map_err(|reason| InputError::InvalidNick {
+                nick: nick.to_owned(),
+                reason,
+            })?;
+            Command::Nick(nick)
+        }
+        "join" => {
+            let (room, extra) = first_word(args);
+            if room.is_empty() || !extra.is_empty() {
+                return Err(InputError::Usage("/join #room"));
+            }
+            Command::Join(checked_room(room)?)
+        }
+        "part" => {
+            let (room, reason) = optional_room_then_text(args)?;
+            Command::Part { room, reason }
+        }
+        "msg" => {
+            let (nick, text) = first_word(args);
+            if nick.is_empty() || non_empty(text).is_none() {
+                return Err(InputError::Usage("/msg NICK text"));
+            }
+            Command::Msg { nick, text }
+        }
+        "me" => match non_empty(args) {
+            Some(text) => Command::Me(text.trim_start_matches(' ')),
+            None => return Err(InputError::Usage("/me action")),
+        },
+        "who" => {
+            let (room, extra) = first_word(args);
+            if !extra.is_empty() {
+                return Err(InputError::Usage("/who [#room]"));
+            }
+            Command::Who(if room.is_empty() {
+                None
+            } else {
+                Some(checked_room(room)?)
+            })
+        }
+        "rooms" | "list" => Command::Rooms,
+        "topic" => {
+            let (room, text) = optional_room_then_text(args)?;
+            Command::Topic { room, text }
+        }
+        "quit" => Command::Quit(non_empty(args.trim_start_matches(' '))),
+        "help" => Command::Help,
+        _ => return Err(InputError::UnknownCommand(name.to_owned())),
+    };
+    Ok(command)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn command(line: &str) -> Command<'_> {
+        match parse(line.as_bytes()) {
+            Ok(Input::Command(command)) => command,
+            other => panic!("{line:?} parsed as {other:?}"),
+        }
+    }
+
+    fn error(line: &str) -> String {
+        parse(line.as_bytes()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn plain_text_blank_lines_and_quoting() {
+        assert_eq!(parse(b"hello there"), Ok(Input::Say("hello there")));
+        assert_eq!(parse(b""), Ok(Input::Blank));
+        assert_eq!(parse(b"  \t "), Ok(Input::Blank));
+        assert_eq!(
+            parse(b"//join is a command"),
+            Ok(Input::Say("/join is a command"))
+        );
+        assert_eq!(
+            parse(b"\x02bold\x02 and\ttab"),
+            Ok(Input::Say("\x02bold\x02 and\ttab"))
+        );
+    }
+
+    #[test]
+    fn rejects_invalid_utf8_and_terminal_controls() {
+        assert_eq!(parse(b"caf\xc3"), Err(InputError::InvalidUtf8));
+        assert_eq!(parse(b"\xff"), Err(InputError::InvalidUtf8));
+        for bad in ["a\x1b[2Jb", "a\rb", "nul\0", "bell\x07", "c1\u{9b}"] {
+            assert_eq!(
+                parse(bad.as_bytes()),
+                Err(InputError::ControlCharacter),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn commands_and_their_arguments() {
+        assert_eq!(command("/nick alice"), Command::Nick("alice"));
+        assert_eq!(command("/NICK  alice"), Command::Nick("alice"));
+        assert_eq!(command("/join #rust"), Command::Join("#rust"));
+        assert_eq!(
+            command("/part"),
+            Command::Part {
+                room: None,
+                reason: None
+            }
+        );
+        assert_eq!(
+            command("/part #rust  gone fishing"),
+            Command::Part {
+                room: Some("#rust"),
+                reason: Some("gone fishing")
+            }
+        );
+        assert_eq!(
+            command("/part gone fishing"),
+            Command::Part {
+                room: None,
+                reason: Some("gone fishing")
+            }
+        );
+        assert_eq!(
+            command("/msg bob  hi  there"),
+            Command::Msg {
+                nick: "bob",
+                text: "hi  there"
+            }
+        );
+        assert_eq!(command("/me waves"), Command::Me("waves"));
+        assert_eq!(command("/who"), Command::Who(None));
+        assert_eq!(command("/who #rust"), Command::Who(Some("#rust")));
+        assert_eq!(command("/rooms"), Command::Rooms);
+        assert_eq!(
+            command("/topic"),
+            Command::Topic {
+                room: None,
+                text: None
+            }
+        );
+        assert_eq!(
+            command("/topic #rust"),
+            Command::Topic {
+                room: Some("#rust"),
+                text: None
+            }
+        );
+        assert_eq!(
+            command("/topic #rust all things Rust"),
+            Command::Topic {
+                room: Some("#rust"),
+                text: Some("all things Rust")
+            }
+        );
+        assert_eq!(
+            command("/topic all things Rust"),
+            Command::Topic {
+                room: None,
+                text: Some("all things Rust")
+            }
+        );
+        assert_eq!(command("/quit"), Command::Quit(None));
+        assert_eq!(command("/quit see you"), Command::Quit(Some("see you")));
+        assert_eq!(command("/help"), Command::Help);
+    }
+
+    #[test]
+    fn command_errors() {
+        assert_eq!(error("/x"), "unknown command /x (try /help)");
+        assert_eq!(error("/"), "unknown command / (try /help)");
+        assert_eq!(error("/nick"), "usage: /nick NAME");
+        assert_eq!(error("/nick a b"), "usage: /nick NAME");
+        assert_eq!(
+            error("/nick 9lives"),
+            "invalid nick 9lives: a nick may not start with a digit or -"
+        );
+        assert_eq!(error("/join"), "usage: /join #room");
+        assert_eq!(
+            error("/join rust"),
+            "invalid room name rust: a room name starts with #"
+        );
+        assert_eq!(error("/msg bob"), "usage: /msg NICK text");
+        assert_eq!(error("/msg bob   "), "usage: /msg NICK text");
+        assert_eq!(error("/me"), "usage: /me action");
+        assert_eq!(error("/who #a #b"), "usage: /who [#room]");
+        assert_eq!(
+            error("/part #a,b"),
+            "invalid room name #a,b: a room name may not contain spaces, commas or control characters"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(line in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = parse(&line);
+        }
+
+        #[test]
+        fn never_panics_on_commands(line in "/[a-zA-Z]{0,6}( [#a-z ]{0,12}){0,3}") {
+            let _ = parse(line.as_bytes());
+        }
+    }
+}

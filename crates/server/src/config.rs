@@ -1,0 +1,280 @@
+//! Server configuration: the TOML file, the overrides from flags and environment, and the rule
+//! that merges them.
+//!
+//! Precedence is file < environment < flags, value by value, with one exception for listeners:
+//! the listener set is taken whole from the first source that names any listener (flags and
+//! environment together, then the file), and the default listener applies only when none does.
+//! So `--text-listen 127.0.0.1:0` runs exactly one listener, whatever the file says.
+//! `palaver.example.toml` at the repository root documents every setting.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+use thiserror::Error;
+
+/// The default text-protocol listener.
+pub const DEFAULT_TEXT_LISTEN: &str = "0.0.0.0:7788";
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("invalid setting: {0}")]
+    Invalid(String),
+}
+
+/// The protocol a listener speaks. Its name is the `kind` in the `listening KIND ADDR` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenerKind {
+    Text,
+}
+
+impl ListenerKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ListenerKind::Text => "text",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenerConfig {
+    pub kind: ListenerKind,
+    pub address: SocketAddr,
+}
+
+/// Per-connection limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest accepted input line in bytes, without its line ending.
+    pub max_line_bytes: usize,
+    /// Most bytes queued for one client before it is dropped as too slow.
+    pub send_queue_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_line_bytes: 4096,
+            send_queue_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// The fully resolved configuration the server runs with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub listeners: Vec<ListenerConfig>,
+    pub limits: Limits,
+    /// How long shutdown waits for clients' queued output to flush.
+    pub shutdown_grace: Duration,
+}
+
+/// The TOML file's shape. Every field is optional; unknown keys are errors so typos fail
+/// loudly.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(default)]
+    pub text: FileText,
+    #[serde(default)]
+    pub limits: FileLimits,
+    #[serde(default)]
+    pub shutdown: FileShutdown,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileText {
+    pub listen: Option<Vec<SocketAddr>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileLimits {
+    pub max_line_bytes: Option<usize>,
+    pub send_queue_bytes: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileShutdown {
+    pub grace_seconds: Option<u64>,
+}
+
+impl FileConfig {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|message| ConfigError::Parse {
+            path: path.display().to_string(),
+            message,
+        })
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|error| error.message().to_owned())
+    }
+}
+
+/// Settings given as flags or environment variables (already merged by the command line
+/// parser, flags winning). Empty or `None` means "not given".
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub text_listen: Vec<SocketAddr>,
+    pub max_line_bytes: Option<usize>,
+    pub send_queue_bytes: Option<usize>,
+    pub shutdown_grace_seconds: Option<u64>,
+}
+
+impl Config {
+    /// Merges the file (if any) and the overrides into a checked configuration.
+    pub fn resolve(file: FileConfig, overrides: Overrides) -> Result<Self, ConfigError> {
+        let text_listen = if !overrides.text_listen.is_empty() {
+            overrides.text_listen
+        } else if let Some(listen) = file.text.listen.filter(|listen| !listen.is_empty()) {
+            listen
+        } else {
+            vec![
+                DEFAULT_TEXT_LISTEN
+                    .parse()
+                    .expect("default address is valid"),
+            ]
+        };
+        let listeners = text_listen
+            .into_iter()
+            .map(|address| ListenerConfig {
+                kind: ListenerKind::Text,
+                address,
+            })
+            .collect();
+        let defaults = Limits::default();
+        let limits = Limits {
+            max_line_bytes: overrides
+                .max_line_bytes
+                .or(file.limits.max_line_bytes)
+                .unwrap_or(defaults.max_line_bytes),
+            send_queue_bytes: overrides
+                .send_queue_bytes
+                .or(file.limits.send_queue_bytes)
+                .unwrap_or(defaults.send_queue_bytes),
+        };
+        let grace_seconds = overrides
+            .shutdown_grace_seconds
+            .or(file.shutdown.grace_seconds)
+            .unwrap_or(5);
+        let config = Config {
+            listeners,
+            limits,
+            shutdown_grace: Duration::from_secs(grace_seconds),
+        };
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        const LINE_RANGE: std::ops::RangeInclusive<usize> = 64..=1024 * 1024;
+        let limits = &self.limits;
+        if !LINE_RANGE.contains(&limits.max_line_bytes) {
+            return Err(ConfigError::Invalid(format!(
+                "max_line_bytes must be between {} and {}",
+                LINE_RANGE.start(),
+                LINE_RANGE.end()
+            )));
+        }
+        // A queue must hold at least a couple of maximal lines, or every long message would
+        // drop its recipients.
+        if limits.send_queue_bytes < 4 * limits.max_line_bytes {
+            return Err(ConfigError::Invalid(format!(
+                "send_queue_bytes must be at least 4 × max_line_bytes ({})",
+                4 * limits.max_line_bytes
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(text: &str) -> SocketAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_given() {
+        let config = Config::resolve(FileConfig::default(), Overrides::default()).unwrap();
+        assert_eq!(
+            config.listeners,
+            vec![ListenerConfig {
+                kind: ListenerKind::Text,
+                address: addr("0.0.0.0:7788")
+            }]
+        );
+        assert_eq!(config.limits, Limits::default());
+        assert_eq!(config.shutdown_grace, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn overrides_win_over_the_file() {
+        let file = FileConfig::parse(
+            "[text]\nlisten = [\"127.0.0.1:1\", \"127.0.0.1:2\"]\n[limits]\nmax_line_bytes = 100\nsend_queue_bytes = 100000\n[shutdown]\ngrace_seconds = 1\n",
+        )
+        .unwrap();
+        let overrides = Overrides {
+            text_listen: vec![addr("127.0.0.1:0")],
+            max_line_bytes: Some(200),
+            ..Overrides::default()
+        };
+        let config = Config::resolve(file, overrides).unwrap();
+        assert_eq!(config.listeners.len(), 1);
+        assert_eq!(config.listeners[0].address, addr("127.0.0.1:0"));
+        assert_eq!(config.limits.max_line_bytes, 200);
+        assert_eq!(config.limits.send_queue_bytes, 100_000);
+        assert_eq!(config.shutdown_grace, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn file_listeners_replace_the_default() {
+        let file = FileConfig::parse("[text]\nlisten = [\"[::1]:7000\"]\n").unwrap();
+        let config = Config::resolve(file, Overrides::default()).unwrap();
+        assert_eq!(config.listeners[0].address, addr("[::1]:7000"));
+        assert_eq!(config.listeners.len(), 1);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_limits_are_errors() {
+        let error = FileConfig::parse("[text]\nlisen = []\n").unwrap_err();
+        assert!(error.contains("unknown field `lisen`"), "{error}");
+        assert!(FileConfig::parse("port = 1\n").is_err());
+        let tiny = Overrides {
+            max_line_bytes: Some(10),
+            ..Overrides::default()
+        };
+        assert!(Config::resolve(FileConfig::default(), tiny).is_err());
+        let small_queue = Overrides {
+            send_queue_bytes: Some(4096),
+            ..Overrides::default()
+        };
+        assert!(Config::resolve(FileConfig::default(), small_queue).is_err());
+    }
+
+    #[test]
+    fn example_config_parses_and_matches_the_defaults() {
+        let text = include_str!("../../../palaver.example.toml");
+        let file = FileConfig::parse(text).unwrap();
+        let config = Config::resolve(file, Overrides::default()).unwrap();
+        let defaults = Config::resolve(FileConfig::default(), Overrides::default()).unwrap();
+        assert_eq!(config, defaults);
+    }
+}

@@ -1,0 +1,84 @@
+//! Binding listening sockets and accepting connections.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpSocket};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{error, warn};
+
+use crate::config::{Limits, ListenerKind};
+use crate::connection;
+use crate::hub::Hub;
+
+/// Pending connections the kernel may hold before we accept them; large, so a storm of
+/// clients connecting at once is queued rather than refused.
+const BACKLOG: u32 = 4096;
+
+/// After an accept error such as running out of file descriptors, wait this long before
+/// trying again instead of spinning.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+
+/// Binds `address` with `SO_REUSEADDR`, so a restarted server never fails with "address in
+/// use" because connections of its predecessor linger in TIME_WAIT.
+pub fn bind(address: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if address.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(BACKLOG)
+}
+
+/// Accepts connections on `listener` until `shutdown` is cancelled, serving each in a task
+/// tracked by `tasks`.
+pub async fn accept_loop(
+    kind: ListenerKind,
+    listener: TcpListener,
+    hub: Arc<Hub>,
+    limits: Limits,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+) {
+    loop {
+        let accepted = tokio::select! {
+            () = shutdown.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, peer)) => match kind {
+                ListenerKind::Text => {
+                    tasks.spawn(connection::serve_text(
+                        stream,
+                        peer,
+                        hub.clone(),
+                        limits,
+                        shutdown.clone(),
+                    ));
+                }
+            },
+            Err(error) if is_per_connection_error(&error) => {
+                warn!(%error, "a connection failed before it was accepted");
+            }
+            Err(error) => {
+                error!(%error, "accept failed; pausing");
+                tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+            }
+        }
+    }
+}
+
+/// Errors that concern only the one connection being accepted, not the listener.
+fn is_per_connection_error(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionRefused
+    )
+}

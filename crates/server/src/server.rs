@@ -1,0 +1,94 @@
+//! The server as a whole: bind every listener, run until told to stop, shut down gracefully.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use crate::config::{Config, ListenerKind};
+use crate::hub::Hub;
+use crate::listener;
+
+#[derive(Debug, Error)]
+#[error("cannot listen on {address} ({kind}): {source}")]
+pub struct BindError {
+    pub kind: &'static str,
+    pub address: SocketAddr,
+    pub source: std::io::Error,
+}
+
+/// A server whose listeners are bound and which is ready to [`run`](Server::run).
+pub struct Server {
+    config: Config,
+    listeners: Vec<(ListenerKind, TcpListener)>,
+    hub: Arc<Hub>,
+}
+
+impl Server {
+    /// Binds every configured listener; fails on the first that cannot be bound.
+    pub fn bind(config: Config) -> Result<Self, BindError> {
+        let listeners = config
+            .listeners
+            .iter()
+            .map(|wanted| {
+                listener::bind(wanted.address)
+                    .map(|bound| (wanted.kind, bound))
+                    .map_err(|source| BindError {
+                        kind: wanted.kind.name(),
+                        address: wanted.address,
+                        source,
+                    })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            config,
+            listeners,
+            hub: Arc::new(Hub::new()),
+        })
+    }
+
+    /// The bound address of each listener, in configuration order, with its kind's name.
+    pub fn local_addresses(&self) -> Vec<(&'static str, SocketAddr)> {
+        self.listeners
+            .iter()
+            .filter_map(|(kind, listener)| Some((kind.name(), listener.local_addr().ok()?)))
+            .collect()
+    }
+
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, tells every client the server
+    /// is shutting down, and waits up to the grace period for their output to flush.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let stop = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        for (kind, listener) in self.listeners {
+            tasks.spawn(listener::accept_loop(
+                kind,
+                listener,
+                self.hub.clone(),
+                self.config.limits,
+                stop.clone(),
+                tasks.clone(),
+            ));
+        }
+        shutdown.await;
+        info!(users = self.hub.user_count(), "shutting down");
+        self.hub.broadcast_notice("server shutting down");
+        stop.cancel();
+        tasks.close();
+        if tokio::time::timeout(self.config.shutdown_grace, tasks.wait())
+            .await
+            .is_err()
+        {
+            warn!("some clients did not take their last output in time");
+        }
+    }
+}
