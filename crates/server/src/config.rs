@@ -19,7 +19,7 @@ pub const DEFAULT_TEXT_LISTEN: &str = "0.0.0.0:7788";
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}")]
     Read {
         path: String,
         source: std::io::Error,

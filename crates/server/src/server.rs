@@ -15,7 +15,7 @@ use crate::hub::Hub;
 use crate::listener;
 
 #[derive(Debug, Error)]
-#[error("cannot listen on {address} ({kind}): {source}")]
+#[error("cannot listen on {address} ({kind})")]
 pub struct BindError {
     pub kind: &'static str,
     pub address: SocketAddr,

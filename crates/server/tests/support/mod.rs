@@ -1,0 +1,233 @@
+//! Shared helpers for the integration tests: an in-process server on an ephemeral port and a
+//! line-oriented test client speaking the text protocol over a real socket.
+//!
+//! Reads carry a generous timeout only as a safety net, so a broken server fails a test
+//! instead of hanging it; no test sleeps to wait for the server.
+
+#![allow(dead_code)] // Each test binary uses a different subset of these helpers.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use palaver_server::config::{FileConfig, Overrides};
+use palaver_server::{Config, Server};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// How long a test waits for an expected line before declaring the server broken.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// An in-process server on `127.0.0.1:0`.
+pub struct TestServer {
+    pub address: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(Overrides::default()).await
+    }
+
+    /// Starts a server with these overrides; the listener is always one text listener on an
+    /// ephemeral loopback port.
+    pub async fn start_with(overrides: Overrides) -> Self {
+        let overrides = Overrides {
+            text_listen: vec!["127.0.0.1:0".parse().unwrap()],
+            ..overrides
+        };
+        let config = Config::resolve(FileConfig::default(), overrides).expect("valid config");
+        let server = Server::bind(config).expect("bind");
+        let address = server.local_addresses()[0].1;
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(server.run(async {
+            let _ = stopped.await;
+        }));
+        Self {
+            address,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// Connects a client and reads its greeting and lobby join.
+    pub async fn client(&self) -> Client {
+        Client::connect(self.address).await
+    }
+
+    /// Triggers graceful shutdown and waits for the server to finish.
+    pub async fn shut_down(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        tokio::time::timeout(PATIENCE, &mut self.task)
+            .await
+            .expect("server shut down in time")
+            .expect("server task did not panic");
+    }
+}
+
+/// A text-protocol client on a real socket.
+pub struct Client {
+    pub nick: String,
+    reader: BufReader<OwnedReadHalf>,
+    writer: OwnedWriteHalf,
+}
+
+impl Client {
+    /// Connects, reads the greeting (learning the guest nick) and the lobby join line.
+    pub async fn connect(address: SocketAddr) -> Self {
+        let stream = TcpStream::connect(address).await.expect("connect");
+        // Small writes leave at once, so tests control how bytes are cut into segments.
+        stream.set_nodelay(true).expect("TCP_NODELAY");
+        Self::from_stream(stream).await
+    }
+
+    /// Like [`connect`](Self::connect), for a socket set up by the caller.
+    pub async fn from_stream(stream: TcpStream) -> Self {
+        let (reader, writer) = stream.into_split();
+        let mut client = Self {
+            nick: String::new(),
+            reader: BufReader::new(reader),
+            writer,
+        };
+        let greeting = client.line().await;
+        let nick = greeting
+            .split("you are ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .unwrap_or_else(|| panic!("greeting names the nick: {greeting:?}"));
+        client.nick = nick.to_owned();
+        let joined = format!("-- {} joined #lobby", client.nick);
+        client.expect(&joined).await;
+        client
+    }
+
+    /// Connects and renames to `nick`.
+    pub async fn named(address: SocketAddr, nick: &str) -> Self {
+        let mut client = Self::connect(address).await;
+        client.rename(nick).await;
+        client
+    }
+
+    pub async fn rename(&mut self, nick: &str) {
+        self.send(&format!("/nick {nick}")).await;
+        let expected = format!("-- {} is now known as {nick}", self.nick);
+        self.expect(&expected).await;
+        self.nick = nick.to_owned();
+    }
+
+    /// Sends `line` followed by LF.
+    pub async fn send(&mut self, line: &str) {
+        let mut bytes = line.as_bytes().to_vec();
+        bytes.push(b'\n');
+        self.send_raw(&bytes).await;
+    }
+
+    pub async fn send_raw(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).await.expect("send");
+    }
+
+    /// The next line, without its LF and with its `[HH:MM:SS] ` stamp removed (the stamp's
+    /// shape is checked).
+    pub async fn line(&mut self) -> String {
+        untimed(&self.raw_line().await).to_owned()
+    }
+
+    /// The next line exactly as sent, without its LF.
+    pub async fn raw_line(&mut self) -> String {
+        let mut line = String::new();
+        let read = tokio::time::timeout(PATIENCE, self.reader.read_line(&mut line))
+            .await
+            .unwrap_or_else(|_| panic!("{}: no line within {PATIENCE:?}", self.nick))
+            .expect("read");
+        assert!(
+            read > 0,
+            "{}: connection closed while expecting a line",
+            self.nick
+        );
+        assert!(line.ends_with('\n'), "line ends with LF: {line:?}");
+        line.pop();
+        line
+    }
+
+    /// Asserts that the next line (stamp removed) is `expected`.
+    pub async fn expect(&mut self, expected: &str) {
+        let line = self.line().await;
+        assert_eq!(line, expected, "{} got an unexpected line", self.nick);
+    }
+
+    /// Skips lines until one (stamp removed) equals `expected`; returns the skipped lines.
+    pub async fn skip_until(&mut self, expected: &str) -> Vec<String> {
+        let mut skipped = Vec::new();
+        loop {
+            let line = self.line().await;
+            if line == expected {
+                return skipped;
+            }
+            skipped.push(line);
+        }
+    }
+
+    /// Asserts that the server closes the connection next, with no further lines.
+    pub async fn expect_closed(&mut self) {
+        let mut rest = String::new();
+        let read = tokio::time::timeout(PATIENCE, self.reader.read_line(&mut rest))
+            .await
+            .expect("connection closed in time");
+        match read {
+            Ok(0) => {}
+            Ok(_) => panic!(
+                "{}: expected the connection to close, got {rest:?}",
+                self.nick
+            ),
+            Err(error) => panic!("{}: expected a clean close, got {error}", self.nick),
+        }
+    }
+
+    /// Sends `/rooms` and reads the whole reply: once it is back, every earlier line of this
+    /// client has been processed (a round trip through the server).
+    pub async fn sync(&mut self) {
+        self.send("/rooms").await;
+        let header = self.line().await;
+        assert!(
+            header.ends_with(" room") || header.ends_with(" rooms"),
+            "{header:?}"
+        );
+        let count: usize = header
+            .trim_start_matches("-- ")
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        for _ in 0..count {
+            self.line().await;
+        }
+    }
+
+    pub fn into_parts(self) -> (BufReader<OwnedReadHalf>, OwnedWriteHalf) {
+        (self.reader, self.writer)
+    }
+}
+
+/// Removes a leading `[HH:MM:SS] ` after checking its shape; other lines are returned whole.
+pub fn untimed(line: &str) -> &str {
+    let bytes = line.as_bytes();
+    if bytes.first() != Some(&b'[') {
+        return line;
+    }
+    let stamp_ok = bytes.len() >= 11
+        && bytes[3] == b':'
+        && bytes[6] == b':'
+        && bytes[9] == b']'
+        && bytes[10] == b' '
+        && [1, 2, 4, 5, 7, 8]
+            .iter()
+            .all(|&i| bytes[i].is_ascii_digit());
+    assert!(stamp_ok, "malformed timestamp in {line:?}");
+    &line[11..]
+}
