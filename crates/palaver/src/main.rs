@@ -40,7 +40,29 @@ struct ServeArgs {
     )]
     text_listen: Vec<SocketAddr>,
 
-    /// Longest accepted input line in bytes [default: 4096].
+    /// Listen for IRC clients on ADDR (IP:port; port 0 picks a free port). Repeatable.
+    /// Default 0.0.0.0:6667, used only when no listener is configured at all.
+    #[arg(
+        long = "irc-listen",
+        value_name = "ADDR",
+        env = "PALAVER_IRC_LISTEN",
+        value_delimiter = ','
+    )]
+    irc_listen: Vec<SocketAddr>,
+
+    /// The server's name, shown to IRC clients [default: palaver.local].
+    #[arg(long, value_name = "NAME", env = "PALAVER_SERVER_NAME")]
+    server_name: Option<String>,
+
+    /// Password IRC clients must send with PASS to register.
+    #[arg(long, value_name = "PASSWORD", env = "PALAVER_IRC_PASSWORD")]
+    irc_password: Option<String>,
+
+    /// Show hosts as cloaks instead of IP addresses.
+    #[arg(long, env = "PALAVER_CLOAK_HOSTS")]
+    cloak_hosts: bool,
+
+    /// Longest accepted text-protocol line in bytes [default: 4096].
     #[arg(long, value_name = "BYTES", env = "PALAVER_MAX_LINE_BYTES")]
     max_line_bytes: Option<usize>,
 
@@ -91,6 +113,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let overrides = Overrides {
         text_listen: args.text_listen,
+        irc_listen: args.irc_listen,
+        server_name: args.server_name,
+        irc_password: args.irc_password,
+        // A flag can only switch cloaking on; the file can do either.
+        cloak_hosts: args.cloak_hosts.then_some(true),
         max_line_bytes: args.max_line_bytes,
         send_queue_bytes: args.send_queue_bytes,
         shutdown_grace_seconds: args.shutdown_grace_seconds,

@@ -1,78 +1,150 @@
 //! What happens in the chat, independent of any protocol.
 //!
 //! The hub describes every message and every change others must see as an [`Event`]; each
-//! protocol renders an event to bytes exactly once, and the bytes are shared by every recipient
-//! that speaks that protocol.
+//! protocol renders an event to bytes at most once per wire variant (see [`crate::Wire`]), and
+//! the bytes are shared by every recipient with that variant.
 
 use std::sync::Arc;
 
 use crate::time::Timestamp;
 
-/// Whether a room or private message is plain speech or an action (`/me`, CTCP ACTION in IRC).
+/// Who someone is, as any protocol may need to show them: the nick for the text protocol,
+/// `nick!user@host` and more for IRC. Immutable; a change (new nick, new real name) makes a new
+/// `Identity`, so an event always shows the identity at the moment it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub nick: Box<str>,
+    /// The IRC user name (ident); `text` for text-protocol users.
+    pub user: Box<str>,
+    /// The host shown to others: the peer address or its cloak.
+    pub host: Box<str>,
+    /// Free-form real name (IRC `USER`/`SETNAME`); empty when unknown.
+    pub realname: Box<str>,
+}
+
+impl Identity {
+    /// `nick!user@host`, the form IRC uses as a message source and bans match against.
+    pub fn mask(&self) -> String {
+        format!("{}!{}@{}", self.nick, self.user, self.host)
+    }
+}
+
+/// A server-assigned message id, unique for the server's lifetime and increasing (IRCv3
+/// `msgid`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MessageId(pub u64);
+
+impl std::fmt::Display for MessageId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:x}", self.0)
+    }
+}
+
+/// How a message was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessageKind {
+    /// Plain speech (IRC `PRIVMSG`).
     Say,
+    /// An action: `/me`, IRC CTCP ACTION.
     Action,
+    /// IRC `NOTICE`: never to be answered automatically.
+    Notice,
+    /// IRC `TAGMSG`: client tags only (such as typing notifications), no text.
+    TagsOnly,
+}
+
+/// Where a message goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Room(Arc<str>),
+    /// A private message to the user with this nick.
+    User(Arc<str>),
 }
 
 /// An event as the hub stamps and fans it out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// Someone spoke in a room. The sender receives it too: that copy is its delivery receipt.
-    RoomMessage {
+    /// A message to a room or a user.
+    Message {
+        id: MessageId,
         time: Timestamp,
-        room: Arc<str>,
-        from: Arc<str>,
+        from: Arc<Identity>,
+        target: Target,
         kind: MessageKind,
         text: Box<str>,
+        /// Client-only tags (`+name=value;…`, already escaped) to relay to clients that accept
+        /// message tags; empty when none.
+        client_tags: Box<str>,
     },
-    /// A private message as its recipient sees it.
-    PrivateMessage {
-        time: Timestamp,
-        from: Arc<str>,
-        kind: MessageKind,
-        text: Box<str>,
-    },
-    /// The sender's own stamped copy of a private message it sent to `to`.
-    PrivateMessageSent {
-        time: Timestamp,
-        from: Arc<str>,
-        to: Arc<str>,
-        kind: MessageKind,
-        text: Box<str>,
-    },
-    /// `nick` joined `room`; sent to every member, the newcomer included.
+    /// Someone joined a room; sent to every member, the newcomer included.
     Joined {
         time: Timestamp,
         room: Arc<str>,
-        nick: Arc<str>,
+        who: Arc<Identity>,
     },
-    /// `nick` left `room` on purpose; sent to every member, the leaver included.
+    /// Someone left a room on purpose; sent to every member, the leaver included.
     Parted {
         time: Timestamp,
         room: Arc<str>,
-        nick: Arc<str>,
+        who: Arc<Identity>,
         reason: Option<Box<str>>,
     },
-    /// `nick` left the server; sent once to everyone who shared a room with it.
-    Quit {
+    /// `by` removed `nick` from a room; sent to every member, the kicked user included.
+    Kicked {
         time: Timestamp,
-        nick: Arc<str>,
+        room: Arc<str>,
+        by: Arc<Identity>,
+        nick: Box<str>,
         reason: Box<str>,
     },
-    /// `old` is now called `new`; sent once to everyone who shares a room, and to the user.
+    /// Someone left the server; sent once to everyone who shared a room with them.
+    Quit {
+        time: Timestamp,
+        who: Arc<Identity>,
+        reason: Box<str>,
+    },
+    /// `old` is now called `new_nick`; sent once to the user and everyone sharing a room.
     NickChanged {
         time: Timestamp,
-        old: Arc<str>,
-        new: Arc<str>,
+        old: Arc<Identity>,
+        new_nick: Box<str>,
     },
-    /// `nick` set the topic of `room`; sent to every member.
+    /// The topic of a room changed; an empty topic means it was cleared.
     TopicChanged {
         time: Timestamp,
         room: Arc<str>,
-        nick: Arc<str>,
+        by: Arc<Identity>,
         topic: Box<str>,
     },
+    /// Room modes changed, in IRC notation: `modes` like `+o-v` with one argument per mode that
+    /// takes one.
+    ModeChanged {
+        time: Timestamp,
+        room: Arc<str>,
+        by: Arc<Identity>,
+        modes: Box<str>,
+        arguments: Vec<Box<str>>,
+    },
+    /// `by` invited `nick` to a room; sent to the invitee, and to room operators who asked
+    /// for invite notifications.
+    Invited {
+        time: Timestamp,
+        room: Arc<str>,
+        by: Arc<Identity>,
+        nick: Box<str>,
+    },
+    /// Someone went away (with a message) or came back (`None`); for clients that asked.
+    AwayChanged {
+        time: Timestamp,
+        who: Arc<Identity>,
+        message: Option<Box<str>>,
+    },
+    /// Someone changed their real name; for clients that asked.
+    RealnameChanged { time: Timestamp, who: Arc<Identity> },
     /// A notice from the server itself, such as the shutdown warning.
-    ServerNotice { time: Timestamp, text: Box<str> },
+    ServerNotice {
+        time: Timestamp,
+        server: Arc<str>,
+        text: Box<str>,
+    },
 }

@@ -7,30 +7,42 @@
 
 pub mod event;
 pub mod framing;
+pub mod irc;
 pub mod names;
 pub mod text;
 pub mod time;
 
-/// The protocols a connection can speak. The hub renders each event once per protocol present
-/// among its recipients.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Protocol {
+use bytes::Bytes;
+
+use irc::render::IrcFlavor;
+
+/// How a recipient wants events rendered: its protocol and, for IRC, the capabilities that
+/// change the bytes of a fanned-out line. The hub renders each event once per `Wire` present
+/// among its recipients and shares the bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wire {
     Text,
+    Irc(IrcFlavor),
 }
 
-impl Protocol {
-    /// Every protocol, in index order.
-    pub const ALL: [Protocol; 1] = [Protocol::Text];
+impl Wire {
+    /// How many distinct wires exist (for per-wire caches).
+    pub const COUNT: usize = 1 + IrcFlavor::COUNT;
 
-    /// A dense index, for per-protocol caches.
+    /// A dense index below [`COUNT`](Self::COUNT).
     pub fn index(self) -> usize {
-        self as usize
+        match self {
+            Wire::Text => 0,
+            Wire::Irc(flavor) => 1 + flavor.index(),
+        }
     }
 
-    /// Renders `event` as the bytes this protocol sends for it.
-    pub fn render(self, event: &event::Event) -> bytes::Bytes {
+    /// Renders `event` as the bytes a recipient with this wire gets, or `None` if such a
+    /// recipient does not see it.
+    pub fn render(self, event: &event::Event) -> Option<Bytes> {
         match self {
-            Protocol::Text => text::render_event(event),
+            Wire::Text => text::render_event(event),
+            Wire::Irc(flavor) => irc::render::render_event(event, flavor),
         }
     }
 }

@@ -48,6 +48,38 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// The stamp as IRCv3 `server-time` wants it: ISO 8601 in UTC with milliseconds,
+    /// `2026-11-22T13:05:09.250Z`.
+    pub fn iso8601(self) -> String {
+        let days = (self.0 / 86_400_000) as i64;
+        let (year, month, day) = civil_from_days(days);
+        let (h, m, s) = self.hms();
+        let millis = self.0 % 1000;
+        format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{millis:03}Z")
+    }
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`, <https://howardhinnant.github.io/date_algorithms.html>).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u32;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    } as u32;
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,5 +92,23 @@ mod tests {
         assert_eq!(&stamp.bracketed_hms(), b"[13:05:09]");
         assert_eq!(&Timestamp(0).bracketed_hms(), b"[00:00:00]");
         assert_eq!(&Timestamp(86_399_999).bracketed_hms(), b"[23:59:59]");
+    }
+
+    #[test]
+    fn formats_iso8601() {
+        assert_eq!(
+            Timestamp(1_795_352_709_250).iso8601(),
+            "2026-11-22T13:05:09.250Z"
+        );
+        assert_eq!(Timestamp(0).iso8601(), "1970-01-01T00:00:00.000Z");
+        // A leap day and the last millisecond of a year.
+        assert_eq!(
+            Timestamp(951_782_400_000).iso8601(),
+            "2000-02-29T00:00:00.000Z"
+        );
+        assert_eq!(
+            Timestamp(1_735_689_599_999).iso8601(),
+            "2024-12-31T23:59:59.999Z"
+        );
     }
 }

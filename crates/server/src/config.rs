@@ -8,7 +8,7 @@
 //! `palaver.example.toml` at the repository root documents every setting.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -16,6 +16,8 @@ use thiserror::Error;
 
 /// The default text-protocol listener.
 pub const DEFAULT_TEXT_LISTEN: &str = "0.0.0.0:7788";
+/// The default IRC listener.
+pub const DEFAULT_IRC_LISTEN: &str = "0.0.0.0:6667";
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -34,12 +36,14 @@ pub enum ConfigError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListenerKind {
     Text,
+    Irc,
 }
 
 impl ListenerKind {
     pub fn name(self) -> &'static str {
         match self {
             ListenerKind::Text => "text",
+            ListenerKind::Irc => "irc",
         }
     }
 }
@@ -68,11 +72,44 @@ impl Default for Limits {
     }
 }
 
+/// How the IRC side presents itself and keeps connections alive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IrcSettings {
+    /// The server's name: the source of numerics and server notices.
+    pub server_name: String,
+    /// The network name (`NETWORK` in `RPL_ISUPPORT`).
+    pub network: String,
+    /// Message of the day, one entry per line; `None` sends `ERR_NOMOTD`.
+    pub motd: Option<Vec<String>>,
+    /// Password every IRC client must send with `PASS` before registering.
+    pub password: Option<String>,
+    /// Silence after which the server sends `PING`.
+    pub ping_interval: Duration,
+    /// How long a client has to answer that `PING` (or to register) before it is dropped.
+    pub ping_timeout: Duration,
+}
+
+impl Default for IrcSettings {
+    fn default() -> Self {
+        Self {
+            server_name: "palaver.local".into(),
+            network: "palaver".into(),
+            motd: None,
+            password: None,
+            ping_interval: Duration::from_secs(120),
+            ping_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
 /// The fully resolved configuration the server runs with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub listeners: Vec<ListenerConfig>,
     pub limits: Limits,
+    pub irc: IrcSettings,
+    /// Show peers by a cloak instead of their IP address.
+    pub cloak_hosts: bool,
     /// How long shutdown waits for clients' queued output to flush.
     pub shutdown_grace: Duration,
 }
@@ -85,6 +122,10 @@ pub struct FileConfig {
     #[serde(default)]
     pub text: FileText,
     #[serde(default)]
+    pub irc: FileIrc,
+    #[serde(default)]
+    pub privacy: FilePrivacy,
+    #[serde(default)]
     pub limits: FileLimits,
     #[serde(default)]
     pub shutdown: FileShutdown,
@@ -94,6 +135,27 @@ pub struct FileConfig {
 #[serde(deny_unknown_fields)]
 pub struct FileText {
     pub listen: Option<Vec<SocketAddr>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileIrc {
+    pub listen: Option<Vec<SocketAddr>>,
+    pub server_name: Option<String>,
+    pub network: Option<String>,
+    /// The message of the day as text (lines separated by newlines).
+    pub motd: Option<String>,
+    /// Or a file to read it from at start-up.
+    pub motd_file: Option<PathBuf>,
+    pub password: Option<String>,
+    pub ping_interval_seconds: Option<u64>,
+    pub ping_timeout_seconds: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilePrivacy {
+    pub cloak_hosts: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -131,6 +193,10 @@ impl FileConfig {
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
     pub text_listen: Vec<SocketAddr>,
+    pub irc_listen: Vec<SocketAddr>,
+    pub server_name: Option<String>,
+    pub irc_password: Option<String>,
+    pub cloak_hosts: Option<bool>,
     pub max_line_bytes: Option<usize>,
     pub send_queue_bytes: Option<usize>,
     pub shutdown_grace_seconds: Option<u64>,
@@ -139,24 +205,7 @@ pub struct Overrides {
 impl Config {
     /// Merges the file (if any) and the overrides into a checked configuration.
     pub fn resolve(file: FileConfig, overrides: Overrides) -> Result<Self, ConfigError> {
-        let text_listen = if !overrides.text_listen.is_empty() {
-            overrides.text_listen
-        } else if let Some(listen) = file.text.listen.filter(|listen| !listen.is_empty()) {
-            listen
-        } else {
-            vec![
-                DEFAULT_TEXT_LISTEN
-                    .parse()
-                    .expect("default address is valid"),
-            ]
-        };
-        let listeners = text_listen
-            .into_iter()
-            .map(|address| ListenerConfig {
-                kind: ListenerKind::Text,
-                address,
-            })
-            .collect();
+        let listeners = resolve_listeners(&overrides, &file);
         let defaults = Limits::default();
         let limits = Limits {
             max_line_bytes: overrides
@@ -172,9 +221,16 @@ impl Config {
             .shutdown_grace_seconds
             .or(file.shutdown.grace_seconds)
             .unwrap_or(5);
+        let irc = resolve_irc(&overrides, file.irc)?;
+        let cloak_hosts = overrides
+            .cloak_hosts
+            .or(file.privacy.cloak_hosts)
+            .unwrap_or(false);
         let config = Config {
             listeners,
             limits,
+            irc,
+            cloak_hosts,
             shutdown_grace: Duration::from_secs(grace_seconds),
         };
         config.check()?;
@@ -182,6 +238,20 @@ impl Config {
     }
 
     fn check(&self) -> Result<(), ConfigError> {
+        let irc = &self.irc;
+        if irc.server_name.is_empty() || irc.server_name.contains([' ', '!', '@', ',', '*']) {
+            return Err(ConfigError::Invalid(
+                "server_name must be one word without ! @ , or *".into(),
+            ));
+        }
+        if irc.network.is_empty() || irc.network.contains(' ') {
+            return Err(ConfigError::Invalid("network must be one word".into()));
+        }
+        if irc.ping_interval.is_zero() || irc.ping_timeout.is_zero() {
+            return Err(ConfigError::Invalid(
+                "ping_interval_seconds and ping_timeout_seconds must be positive".into(),
+            ));
+        }
         const LINE_RANGE: std::ops::RangeInclusive<usize> = 64..=1024 * 1024;
         let limits = &self.limits;
         if !LINE_RANGE.contains(&limits.max_line_bytes) {
@@ -203,6 +273,72 @@ impl Config {
     }
 }
 
+/// The listener set comes whole from the first source naming any listener.
+fn resolve_listeners(overrides: &Overrides, file: &FileConfig) -> Vec<ListenerConfig> {
+    let listeners = |text: &[SocketAddr], irc: &[SocketAddr]| -> Vec<ListenerConfig> {
+        let text = text.iter().map(|&address| ListenerConfig {
+            kind: ListenerKind::Text,
+            address,
+        });
+        let irc = irc.iter().map(|&address| ListenerConfig {
+            kind: ListenerKind::Irc,
+            address,
+        });
+        text.chain(irc).collect()
+    };
+    let from_overrides = listeners(&overrides.text_listen, &overrides.irc_listen);
+    if !from_overrides.is_empty() {
+        return from_overrides;
+    }
+    let from_file = listeners(
+        file.text.listen.as_deref().unwrap_or_default(),
+        file.irc.listen.as_deref().unwrap_or_default(),
+    );
+    if !from_file.is_empty() {
+        return from_file;
+    }
+    let default = |text: &str| text.parse().expect("default address is valid");
+    listeners(
+        &[default(DEFAULT_TEXT_LISTEN)],
+        &[default(DEFAULT_IRC_LISTEN)],
+    )
+}
+
+fn resolve_irc(overrides: &Overrides, file: FileIrc) -> Result<IrcSettings, ConfigError> {
+    let defaults = IrcSettings::default();
+    let motd_text = match (file.motd, file.motd_file) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::Invalid(
+                "give either [irc] motd or motd_file, not both".into(),
+            ));
+        }
+        (Some(text), None) => Some(text),
+        (None, Some(path)) => {
+            Some(
+                std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                    path: path.display().to_string(),
+                    source,
+                })?,
+            )
+        }
+        (None, None) => None,
+    };
+    let seconds =
+        |value: Option<u64>, default: Duration| value.map_or(default, Duration::from_secs);
+    Ok(IrcSettings {
+        server_name: overrides
+            .server_name
+            .clone()
+            .or(file.server_name)
+            .unwrap_or(defaults.server_name),
+        network: file.network.unwrap_or(defaults.network),
+        motd: motd_text.map(|text| text.lines().map(str::to_owned).collect()),
+        password: overrides.irc_password.clone().or(file.password),
+        ping_interval: seconds(file.ping_interval_seconds, defaults.ping_interval),
+        ping_timeout: seconds(file.ping_timeout_seconds, defaults.ping_timeout),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,11 +352,19 @@ mod tests {
         let config = Config::resolve(FileConfig::default(), Overrides::default()).unwrap();
         assert_eq!(
             config.listeners,
-            vec![ListenerConfig {
-                kind: ListenerKind::Text,
-                address: addr("0.0.0.0:7788")
-            }]
+            vec![
+                ListenerConfig {
+                    kind: ListenerKind::Text,
+                    address: addr("0.0.0.0:7788")
+                },
+                ListenerConfig {
+                    kind: ListenerKind::Irc,
+                    address: addr("0.0.0.0:6667")
+                }
+            ]
         );
+        assert_eq!(config.irc, IrcSettings::default());
+        assert!(!config.cloak_hosts);
         assert_eq!(config.limits, Limits::default());
         assert_eq!(config.shutdown_grace, Duration::from_secs(5));
     }
@@ -242,6 +386,30 @@ mod tests {
         assert_eq!(config.limits.max_line_bytes, 200);
         assert_eq!(config.limits.send_queue_bytes, 100_000);
         assert_eq!(config.shutdown_grace, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn one_irc_flag_replaces_every_file_listener() {
+        let file = FileConfig::parse(
+            "[text]\nlisten = [\"127.0.0.1:1\"]\n[irc]\nlisten = [\"127.0.0.1:2\"]\nserver_name = \"irc.example\"\nmotd = \"one\\ntwo\"\npassword = \"file\"\n",
+        )
+        .unwrap();
+        let overrides = Overrides {
+            irc_listen: vec![addr("127.0.0.1:0")],
+            irc_password: Some("flag".into()),
+            ..Overrides::default()
+        };
+        let config = Config::resolve(file, overrides).unwrap();
+        assert_eq!(
+            config.listeners,
+            vec![ListenerConfig {
+                kind: ListenerKind::Irc,
+                address: addr("127.0.0.1:0")
+            }]
+        );
+        assert_eq!(config.irc.server_name, "irc.example");
+        assert_eq!(config.irc.motd, Some(vec!["one".into(), "two".into()]));
+        assert_eq!(config.irc.password.as_deref(), Some("flag"));
     }
 
     #[test]

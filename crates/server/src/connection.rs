@@ -10,18 +10,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use palaver_proto::Protocol;
 use palaver_proto::framing::LineDecoder;
 use socket2::{SockRef, TcpKeepalive};
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedReadHalf;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
 
-use crate::config::Limits;
-use crate::hub::Hub;
+use crate::config::{IrcSettings, Limits};
+use crate::hub::{Hub, Protocol};
 use crate::outbox::{Closed, Outbox, run_writer};
-use crate::session::text::{Flow, TextSession};
+use crate::session::irc::{self, IrcSession};
+use crate::session::text::TextSession;
+use crate::session::{Flow, Session};
 
 /// How much to read per system call.
 const READ_CHUNK: usize = 4096;
@@ -46,44 +48,116 @@ enum End {
     Lost(String),
 }
 
-/// Serves one text-protocol connection until it ends. Never panics on client input.
-pub async fn serve_text(
-    stream: TcpStream,
-    peer: SocketAddr,
-    hub: Arc<Hub>,
-    limits: Limits,
-    shutdown: CancellationToken,
-) {
+/// Everything a connection needs from the server, besides its socket.
+#[derive(Clone)]
+pub struct Context {
+    pub hub: Arc<Hub>,
+    pub limits: Limits,
+    pub irc: Arc<IrcSettings>,
+    /// Whether to show peers by a cloak instead of their address.
+    pub cloak_hosts: bool,
+    pub shutdown: CancellationToken,
+}
+
+/// Serves one connection of `protocol` until it ends. Never panics on client input.
+pub async fn serve(stream: TcpStream, peer: SocketAddr, protocol: Protocol, context: Context) {
     // The span names the first nick; the disconnect line names the last one.
-    let span = info_span!("connection", %peer, nick = tracing::field::Empty);
+    let span = info_span!("connection", %peer, protocol = ?protocol);
     async move {
         configure_socket(&stream);
         let (reader, writer) = stream.into_split();
-        let outbox = Arc::new(Outbox::new(limits.send_queue_bytes));
+        let outbox = Arc::new(Outbox::new(context.limits.send_queue_bytes));
         let writer_task = tokio::spawn(run_writer(outbox.clone(), writer));
-        let user = hub.connect(peer, Protocol::Text, outbox.clone());
-        tracing::Span::current().record("nick", &*user.nick());
+        let host = display_host(peer, context.cloak_hosts);
         info!("connected");
 
-        let mut session = TextSession::start(hub.clone(), user.clone(), limits.max_line_bytes);
-        let end = read_until_end(reader, &mut session, &outbox, &shutdown, limits).await;
-
-        let nick = user.nick();
-        match &end {
-            End::Quit(reason) | End::Lost(reason) => hub.disconnect(&user, Some(reason)),
-            End::Shutdown => hub.disconnect(&user, None),
-        }
-        info!(%nick, reason = ?end, "disconnected");
+        let end = match protocol {
+            Protocol::Text => {
+                let user = context
+                    .hub
+                    .connect_guest(peer, &host, Protocol::Text, outbox.clone());
+                let session =
+                    TextSession::start(context.hub.clone(), user, context.limits.max_line_bytes);
+                run_session(
+                    reader,
+                    session,
+                    &outbox,
+                    &context,
+                    context.limits.max_line_bytes,
+                )
+                .await
+            }
+            Protocol::Irc => {
+                let session = IrcSession::new(
+                    context.hub.clone(),
+                    context.irc.clone(),
+                    peer,
+                    host,
+                    outbox.clone(),
+                );
+                run_session(reader, session, &outbox, &context, irc::MAX_LINE_BYTES).await
+            }
+        };
+        info!(nick = end.nick.as_deref().unwrap_or("-"), reason = ?end.why, "disconnected");
         outbox.finish();
         if tokio::time::timeout(FLUSH_TIMEOUT, writer_task)
             .await
             .is_err()
         {
-            warn!(%nick, "gave up flushing to a client that does not read");
+            warn!("gave up flushing to a client that does not read");
         }
     }
     .instrument(span)
     .await
+}
+
+/// How a session ended, for the log.
+struct Ended {
+    nick: Option<Box<str>>,
+    why: End,
+}
+
+/// Runs `session` until the connection ends, then removes its user from the hub.
+async fn run_session(
+    reader: OwnedReadHalf,
+    mut session: impl Session,
+    outbox: &Outbox,
+    context: &Context,
+    max_line_bytes: usize,
+) -> Ended {
+    let why = read_until_end(
+        reader,
+        &mut session,
+        outbox,
+        &context.shutdown,
+        max_line_bytes,
+    )
+    .await;
+    let reason = match &why {
+        End::Quit(reason) | End::Lost(reason) => Some(reason.as_str()),
+        End::Shutdown => None,
+    };
+    session.farewell(reason.unwrap_or("server shutting down"));
+    let nick = session.user().map(|user| user.nick());
+    if let Some(user) = session.user() {
+        context.hub.disconnect(user, reason);
+    }
+    Ended { nick, why }
+}
+
+/// The host others see: the peer's IP address, or with cloaking a stable pseudonym of it
+/// (so bans still work) that does not reveal it.
+fn display_host(peer: SocketAddr, cloak: bool) -> String {
+    if !cloak {
+        return peer.ip().to_string();
+    }
+    use std::hash::BuildHasher;
+    // One random key per server run: cloaks are stable while it runs, and cannot be reversed
+    // by hashing every address.
+    static KEY: std::sync::OnceLock<std::collections::hash_map::RandomState> =
+        std::sync::OnceLock::new();
+    let hash = KEY.get_or_init(Default::default).hash_one(peer.ip());
+    format!("{hash:016x}.cloak")
 }
 
 fn configure_socket(stream: &TcpStream) {
@@ -104,18 +178,25 @@ fn configure_socket(stream: &TcpStream) {
 /// server shuts down.
 async fn read_until_end(
     reader: OwnedReadHalf,
-    session: &mut TextSession,
+    session: &mut impl Session,
     outbox: &Outbox,
     shutdown: &CancellationToken,
-    limits: Limits,
+    max_line_bytes: usize,
 ) -> End {
-    let mut decoder = LineDecoder::new(limits.max_line_bytes);
+    let mut decoder = LineDecoder::new(max_line_bytes);
     let mut buffer = BytesMut::new();
     loop {
+        let deadline = session.deadline();
         tokio::select! {
             biased;
             () = shutdown.cancelled() => return End::Shutdown,
             () = outbox.closed() => return lost_by_outbox(outbox),
+            () = sleep_until(deadline) => {
+                if let Flow::Quit(reason) = session.on_deadline() {
+                    return End::Lost(reason);
+                }
+                continue;
+            }
             ready = reader.readable() => {
                 if let Err(error) = ready {
                     return End::Lost(describe_read_error(&error));
@@ -140,6 +221,14 @@ async fn read_until_end(
         if buffer.is_empty() {
             buffer = BytesMut::new();
         }
+    }
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -2,17 +2,15 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpSocket};
-use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, warn};
 
-use crate::config::{Limits, ListenerKind};
-use crate::connection;
-use crate::hub::Hub;
+use crate::config::ListenerKind;
+use crate::connection::{self, Context};
+use crate::hub::Protocol;
 
 /// Pending connections the kernel may hold before we accept them; large, so a storm of
 /// clients connecting at once is queued rather than refused.
@@ -40,28 +38,22 @@ pub fn bind(address: SocketAddr) -> io::Result<TcpListener> {
 pub async fn accept_loop(
     kind: ListenerKind,
     listener: TcpListener,
-    hub: Arc<Hub>,
-    limits: Limits,
-    shutdown: CancellationToken,
+    context: Context,
     tasks: TaskTracker,
 ) {
+    let protocol = match kind {
+        ListenerKind::Text => Protocol::Text,
+        ListenerKind::Irc => Protocol::Irc,
+    };
     loop {
         let accepted = tokio::select! {
-            () = shutdown.cancelled() => return,
+            () = context.shutdown.cancelled() => return,
             accepted = listener.accept() => accepted,
         };
         match accepted {
-            Ok((stream, peer)) => match kind {
-                ListenerKind::Text => {
-                    tasks.spawn(connection::serve_text(
-                        stream,
-                        peer,
-                        hub.clone(),
-                        limits,
-                        shutdown.clone(),
-                    ));
-                }
-            },
+            Ok((stream, peer)) => {
+                tasks.spawn(connection::serve(stream, peer, protocol, context.clone()));
+            }
             Err(error) if is_per_connection_error(&error) => {
                 warn!(%error, "a connection failed before it was accepted");
             }

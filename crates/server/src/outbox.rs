@@ -54,6 +54,11 @@ pub struct Outbox {
 #[derive(Debug, Default)]
 struct State {
     queue: VecDeque<Bytes>,
+    /// While the session handles a command, bytes pushed by others wait here, so the
+    /// command's own replies (which the session hands over at the end, in
+    /// [`Outbox::release`]) come first: a client sees its own JOIN before the channel's
+    /// traffic, and a labeled response is never split by unrelated lines.
+    held: Option<VecDeque<Bytes>>,
     /// Bytes pushed and not yet written to the socket: everything in `queue` plus the writer's
     /// unfinished batch. Compared against `limit` on every push.
     pending_bytes: usize,
@@ -88,13 +93,55 @@ impl Outbox {
         }
         if state.pending_bytes + bytes.len() > self.limit {
             state.queue = VecDeque::new();
+            state.held = None;
             drop(state);
             self.close_with(Closed::Overflowed);
             return;
         }
         state.pending_bytes += bytes.len();
+        if let Some(held) = &mut state.held {
+            held.push_back(bytes);
+            return;
+        }
         let was_empty = state.queue.is_empty();
         state.queue.push_back(bytes);
+        drop(state);
+        if was_empty {
+            self.wake_writer.notify_one();
+        }
+    }
+
+    /// Starts holding back bytes pushed by others until [`release`](Self::release). Called by
+    /// the session before it handles a command.
+    pub fn hold(&self) {
+        let mut state = self.lock();
+        if state.held.is_none() {
+            state.held = Some(VecDeque::new());
+        }
+    }
+
+    /// Queues the session's `replies`, then everything held back since [`hold`](Self::hold),
+    /// and stops holding. The replies count against the limit like any push.
+    pub fn release(&self, replies: impl IntoIterator<Item = Bytes>) {
+        let mut state = self.lock();
+        let held = state.held.take();
+        drop(state);
+        for reply in replies {
+            self.push(reply);
+        }
+        let Some(held) = held else {
+            return;
+        };
+        if held.is_empty() {
+            return;
+        }
+        let mut state = self.lock();
+        if state.closed.is_some() {
+            return;
+        }
+        // Held bytes were counted when pushed.
+        let was_empty = state.queue.is_empty();
+        state.queue.extend(held);
         drop(state);
         if was_empty {
             self.wake_writer.notify_one();
@@ -244,6 +291,19 @@ mod tests {
         // The first reason sticks.
         outbox.finish();
         assert_eq!(outbox.closed_reason(), Some(Closed::Overflowed));
+    }
+
+    #[test]
+    fn replies_overtake_what_others_pushed_while_holding() {
+        let outbox = Outbox::new(100);
+        outbox.push(Bytes::from_static(b"before "));
+        outbox.hold();
+        outbox.push(Bytes::from_static(b"other "));
+        outbox.release([Bytes::from_static(b"reply ")]);
+        outbox.push(Bytes::from_static(b"after"));
+        let queued: Vec<Bytes> = outbox.lock().queue.iter().cloned().collect();
+        assert_eq!(queued.concat(), b"before reply other after");
+        assert_eq!(outbox.lock().pending_bytes, 24);
     }
 
     #[test]

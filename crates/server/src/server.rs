@@ -11,7 +11,8 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::config::{Config, ListenerKind};
-use crate::hub::Hub;
+use crate::connection::Context;
+use crate::hub::{Hub, HubSettings};
 use crate::listener;
 
 #[derive(Debug, Error)]
@@ -45,10 +46,13 @@ impl Server {
                     })
             })
             .collect::<Result<_, _>>()?;
+        let hub = Hub::new(HubSettings {
+            server_name: config.irc.server_name.as_str().into(),
+        });
         Ok(Self {
             config,
             listeners,
-            hub: Arc::new(Hub::new()),
+            hub: Arc::new(hub),
         })
     }
 
@@ -69,13 +73,18 @@ impl Server {
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let stop = CancellationToken::new();
         let tasks = TaskTracker::new();
+        let context = Context {
+            hub: self.hub.clone(),
+            limits: self.config.limits,
+            irc: Arc::new(self.config.irc.clone()),
+            cloak_hosts: self.config.cloak_hosts,
+            shutdown: stop.clone(),
+        };
         for (kind, listener) in self.listeners {
             tasks.spawn(listener::accept_loop(
                 kind,
                 listener,
-                self.hub.clone(),
-                self.config.limits,
-                stop.clone(),
+                context.clone(),
                 tasks.clone(),
             ));
         }

@@ -80,7 +80,7 @@ async fn nick_changes_are_seen_by_everyone_sharing_a_room_once() {
     alice.expect("#rust <Alicia> ping").await;
     bob.expect("#rust <Alicia> ping").await;
     loner.send("/who #lobby").await;
-    loner.expect("-- members of #lobby (2): Alicia bob").await;
+    loner.expect("-- members of #lobby (2): @Alicia bob").await;
     server.shut_down().await;
 }
 
@@ -150,7 +150,7 @@ async fn join_creates_rooms_and_switches_the_current_room() {
     bob.expect("#lobby <alice> back in the lobby").await;
 
     alice.send("/join").await;
-    alice.expect("! usage: /join #room").await;
+    alice.expect("! usage: /join #room [key]").await;
     alice.send("/join rust").await;
     alice
         .expect("! invalid room name rust: a room name starts with #")
@@ -163,8 +163,8 @@ async fn join_creates_rooms_and_switches_the_current_room() {
     alice
         .expect("! invalid room name #: a room name is # and then 1 to 50 characters")
         .await;
-    alice.send("/join #a #b").await;
-    alice.expect("! usage: /join #room").await;
+    alice.send("/join #a key extra").await;
+    alice.expect("! usage: /join #room [key]").await;
     server.shut_down().await;
 }
 
@@ -262,9 +262,9 @@ async fn who_and_rooms_list_members_counts_and_topics() {
         .await;
 
     alice.send("/who").await;
-    alice.expect("-- members of #lobby (2): alice bob").await;
+    alice.expect("-- members of #lobby (2): @alice bob").await;
     alice.send("/who #RUST").await;
-    alice.expect("-- members of #rust (1): bob").await;
+    alice.expect("-- members of #rust (1): @bob").await;
     alice.send("/who #nope").await;
     alice.expect("! no such room: #nope").await;
     alice.send("/who #a #b").await;

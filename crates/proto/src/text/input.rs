@@ -23,7 +23,11 @@ pub enum Input<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command<'a> {
     Nick(&'a str),
-    Join(&'a str),
+    /// Join a room, with its key if it has one.
+    Join {
+        room: &'a str,
+        key: Option<&'a str>,
+    },
     /// `room` is `None` for the current room.
     Part {
         room: Option<&'a str>,
@@ -133,11 +137,15 @@ fn parse_command(command: &str) -> Result<Command<'_>, InputError> {
             Command::Nick(nick)
         }
         "join" => {
-            let (room, extra) = first_word(args);
+            let (room, rest) = first_word(args);
+            let (key, extra) = first_word(rest);
             if room.is_empty() || !extra.is_empty() {
-                return Err(InputError::Usage("/join #room"));
+                return Err(InputError::Usage("/join #room [key]"));
             }
-            Command::Join(checked_room(room)?)
+            Command::Join {
+                room: checked_room(room)?,
+                key: (!key.is_empty()).then_some(key),
+            }
         }
         "part" => {
             let (room, reason) = optional_room_then_text(args)?;
@@ -225,7 +233,20 @@ mod tests {
     fn commands_and_their_arguments() {
         assert_eq!(command("/nick alice"), Command::Nick("alice"));
         assert_eq!(command("/NICK  alice"), Command::Nick("alice"));
-        assert_eq!(command("/join #rust"), Command::Join("#rust"));
+        assert_eq!(
+            command("/join #rust"),
+            Command::Join {
+                room: "#rust",
+                key: None
+            }
+        );
+        assert_eq!(
+            command("/join #rust sesame"),
+            Command::Join {
+                room: "#rust",
+                key: Some("sesame")
+            }
+        );
         assert_eq!(
             command("/part"),
             Command::Part {
@@ -301,7 +322,8 @@ mod tests {
             error("/nick 9lives"),
             "invalid nick 9lives: a nick may not start with a digit or -"
         );
-        assert_eq!(error("/join"), "usage: /join #room");
+        assert_eq!(error("/join"), "usage: /join #room [key]");
+        assert_eq!(error("/join #a b c"), "usage: /join #room [key]");
         assert_eq!(
             error("/join rust"),
             "invalid room name rust: a room name starts with #"

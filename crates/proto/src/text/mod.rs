@@ -7,4 +7,4 @@ mod input;
 mod output;
 
 pub use input::{Command, Input, InputError, parse};
-pub use output::{error_line, notice_line, render_event};
+pub use output::{error_line, notice_line, render_event, render_own_copy};

@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 
-use crate::event::{Event, MessageKind};
+use crate::event::{Event, MessageKind, Target};
 use crate::time::Timestamp;
 
 /// Builds one output line; keeps the formatting of the pieces in one place.
@@ -30,86 +30,154 @@ impl LineBuilder {
     }
 }
 
-/// Renders an event as the single line every text-protocol recipient gets.
-pub fn render_event(event: &Event) -> Bytes {
-    match event {
-        Event::RoomMessage {
+/// Renders an event as the line a text-protocol recipient gets, or `None` for events the text
+/// protocol does not show (client-tag-only messages, away and real-name changes).
+pub fn render_event(event: &Event) -> Option<Bytes> {
+    render(event, false)
+}
+
+/// Renders the actor's own copy of an event it caused. Differs from [`render_event`] only for
+/// private messages: the sender sees `-> *recipient* text`.
+pub fn render_own_copy(event: &Event) -> Option<Bytes> {
+    render(event, true)
+}
+
+fn render(event: &Event, own_copy: bool) -> Option<Bytes> {
+    let line = match event {
+        Event::Message {
             time,
-            room,
             from,
+            target,
             kind,
             text,
-        } => {
-            let line = LineBuilder::stamped(*time, room.len() + from.len() + text.len() + 4)
-                .push(room)
-                .push(" ");
-            match kind {
-                MessageKind::Say => line.push("<").push(from).push("> "),
-                MessageKind::Action => line.push("* ").push(from).push(" "),
+            ..
+        } => match target {
+            Target::Room(room) => room_message(*time, room, &from.nick, *kind, text)?,
+            Target::User(to) if own_copy => {
+                private_message(*time, "-> *", to, &from.nick, *kind, text)?
             }
-            .push(text)
-            .finish()
-        }
-        Event::PrivateMessage {
-            time,
-            from,
-            kind,
-            text,
-        } => private_line(*time, "*", from, from, *kind, text),
-        Event::PrivateMessageSent {
-            time,
-            from,
-            to,
-            kind,
-            text,
-        } => private_line(*time, "-> *", to, from, *kind, text),
-        Event::Joined { time, room, nick } => notice_line(*time, &[nick, " joined ", room]),
+            Target::User(_) => private_message(*time, "*", &from.nick, &from.nick, *kind, text)?,
+        },
+        Event::Joined { time, room, who } => notice_line(*time, &[&who.nick, " joined ", room]),
         Event::Parted {
             time,
             room,
-            nick,
+            who,
             reason,
         } => match reason {
-            Some(reason) => notice_line(*time, &[nick, " left ", room, " (", reason, ")"]),
-            None => notice_line(*time, &[nick, " left ", room]),
+            Some(reason) => notice_line(*time, &[&who.nick, " left ", room, " (", reason, ")"]),
+            None => notice_line(*time, &[&who.nick, " left ", room]),
         },
-        Event::Quit { time, nick, reason } => notice_line(*time, &[nick, " left (", reason, ")"]),
-        Event::NickChanged { time, old, new } => {
-            notice_line(*time, &[old, " is now known as ", new])
+        Event::Kicked {
+            time,
+            room,
+            by,
+            nick,
+            reason,
+        } => notice_line(
+            *time,
+            &[
+                nick,
+                " was kicked from ",
+                room,
+                " by ",
+                &by.nick,
+                " (",
+                reason,
+                ")",
+            ],
+        ),
+        Event::Quit { time, who, reason } => {
+            notice_line(*time, &[&who.nick, " left (", reason, ")"])
         }
+        Event::NickChanged {
+            time,
+            old,
+            new_nick,
+        } => notice_line(*time, &[&old.nick, " is now known as ", new_nick]),
         Event::TopicChanged {
             time,
             room,
-            nick,
+            by,
+            topic,
+        } if topic.is_empty() => notice_line(*time, &[&by.nick, " cleared the topic of ", room]),
+        Event::TopicChanged {
+            time,
+            room,
+            by,
             topic,
         } => notice_line(
             *time,
-            &[nick, " changed the topic of ", room, " to: ", topic],
+            &[&by.nick, " changed the topic of ", room, " to: ", topic],
         ),
-        Event::ServerNotice { time, text } => notice_line(*time, &[text]),
-    }
+        Event::ModeChanged {
+            time,
+            room,
+            by,
+            modes,
+            arguments,
+        } => {
+            let mut change = modes.to_string();
+            for argument in arguments {
+                change.push(' ');
+                change.push_str(argument);
+            }
+            notice_line(*time, &[&by.nick, " set mode ", &change, " on ", room])
+        }
+        Event::Invited {
+            time,
+            room,
+            by,
+            nick,
+        } => notice_line(*time, &[&by.nick, " invited ", nick, " to ", room]),
+        Event::AwayChanged { .. } | Event::RealnameChanged { .. } => return None,
+        Event::ServerNotice { time, text, .. } => notice_line(*time, &[text]),
+    };
+    Some(line)
+}
+
+/// `#room <alice> text`, `#room * alice waves`, `#room -alice- notice`.
+fn room_message(
+    time: Timestamp,
+    room: &str,
+    from: &str,
+    kind: MessageKind,
+    text: &str,
+) -> Option<Bytes> {
+    let line = LineBuilder::stamped(time, room.len() + from.len() + text.len() + 4)
+        .push(room)
+        .push(" ");
+    let line = match kind {
+        MessageKind::Say => line.push("<").push(from).push("> "),
+        MessageKind::Action => line.push("* ").push(from).push(" "),
+        MessageKind::Notice => line.push("-").push(from).push("- "),
+        MessageKind::TagsOnly => return None,
+    };
+    Some(line.push(text).finish())
 }
 
 /// `*alice* text` as received, `-> *bob* text` as the sender's copy; an action continues like a
-/// room action, `*alice* * alice waves`, so the marker always comes first.
-fn private_line(
+/// room action, `*alice* * alice waves`, so the marker always comes first; a notice is
+/// `*alice* -alice- text`.
+fn private_message(
     time: Timestamp,
     marker: &str,
     peer: &str,
     actor: &str,
     kind: MessageKind,
     text: &str,
-) -> Bytes {
+) -> Option<Bytes> {
     let line = LineBuilder::stamped(time, marker.len() + peer.len() + text.len() + 4)
         .push(marker)
         .push(peer)
         .push("* ");
-    match kind {
+    let line = match kind {
         MessageKind::Say => line,
         MessageKind::Action => line.push("* ").push(actor).push(" "),
-    }
-    .push(text)
-    .finish()
+        MessageKind::Notice => line.push("-").push(actor).push("- "),
+        MessageKind::TagsOnly => return None,
+    };
+    Some(line.push(text).finish())
 }
 
 /// A stamped `-- …` line made of `parts`.
@@ -135,77 +203,100 @@ pub fn error_line(message: &str) -> Bytes {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::event::{Identity, MessageId};
 
     const TIME: Timestamp = Timestamp(1_795_352_709_250); // 13:05:09 UTC
 
-    fn render(event: Event) -> String {
-        String::from_utf8(render_event(&event).to_vec()).unwrap()
+    fn who(nick: &str) -> Arc<Identity> {
+        Arc::new(Identity {
+            nick: nick.into(),
+            user: "text".into(),
+            host: "127.0.0.1".into(),
+            realname: "".into(),
+        })
+    }
+
+    fn text(bytes: Option<Bytes>) -> Option<String> {
+        bytes.map(|bytes| String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
+    fn message(target: Target, kind: MessageKind) -> Event {
+        Event::Message {
+            id: MessageId(1),
+            time: TIME,
+            from: who("alice"),
+            target,
+            kind,
+            text: "hi all".into(),
+            client_tags: "".into(),
+        }
     }
 
     #[test]
-    fn messages() {
-        let room_message = |kind| Event::RoomMessage {
-            time: TIME,
-            room: "#rust".into(),
-            from: "alice".into(),
-            kind,
-            text: "hi all".into(),
-        };
-        assert_eq!(
-            render(room_message(MessageKind::Say)),
-            "[13:05:09] #rust <alice> hi all\n"
-        );
-        assert_eq!(
-            render(room_message(MessageKind::Action)),
-            "[13:05:09] #rust * alice hi all\n"
-        );
-        assert_eq!(
-            render(Event::PrivateMessage {
-                time: TIME,
-                from: "alice".into(),
-                kind: MessageKind::Say,
-                text: "psst".into()
-            }),
-            "[13:05:09] *alice* psst\n"
-        );
-        assert_eq!(
-            render(Event::PrivateMessageSent {
-                time: TIME,
-                from: "alice".into(),
-                to: "bob".into(),
-                kind: MessageKind::Say,
-                text: "psst".into()
-            }),
-            "[13:05:09] -> *bob* psst\n"
-        );
-        assert_eq!(
-            render(Event::PrivateMessage {
-                time: TIME,
-                from: "alice".into(),
-                kind: MessageKind::Action,
-                text: "waves".into()
-            }),
-            "[13:05:09] *alice* * alice waves\n"
-        );
+    fn room_messages() {
+        let room = || Target::Room("#rust".into());
+        let cases = [
+            (MessageKind::Say, "[13:05:09] #rust <alice> hi all\n"),
+            (MessageKind::Action, "[13:05:09] #rust * alice hi all\n"),
+            (MessageKind::Notice, "[13:05:09] #rust -alice- hi all\n"),
+        ];
+        for (kind, expected) in cases {
+            let event = message(room(), kind);
+            assert_eq!(text(render_event(&event)).as_deref(), Some(expected));
+            assert_eq!(text(render_own_copy(&event)).as_deref(), Some(expected));
+        }
+        assert_eq!(render_event(&message(room(), MessageKind::TagsOnly)), None);
+    }
+
+    #[test]
+    fn private_messages() {
+        let to_bob = |kind| message(Target::User("bob".into()), kind);
+        let cases = [
+            (MessageKind::Say, "*alice* hi all", "-> *bob* hi all"),
+            (
+                MessageKind::Action,
+                "*alice* * alice hi all",
+                "-> *bob* * alice hi all",
+            ),
+            (
+                MessageKind::Notice,
+                "*alice* -alice- hi all",
+                "-> *bob* -alice- hi all",
+            ),
+        ];
+        for (kind, received, sent) in cases {
+            let event = to_bob(kind);
+            assert_eq!(
+                text(render_event(&event)).unwrap(),
+                format!("[13:05:09] {received}\n")
+            );
+            assert_eq!(
+                text(render_own_copy(&event)).unwrap(),
+                format!("[13:05:09] {sent}\n")
+            );
+        }
     }
 
     #[test]
     fn events() {
+        let room: Arc<str> = "#rust".into();
         let cases = [
             (
                 Event::Joined {
                     time: TIME,
-                    room: "#rust".into(),
-                    nick: "alice".into(),
+                    room: room.clone(),
+                    who: who("alice"),
                 },
                 "-- alice joined #rust",
             ),
             (
                 Event::Parted {
                     time: TIME,
-                    room: "#rust".into(),
-                    nick: "alice".into(),
+                    room: room.clone(),
+                    who: who("alice"),
                     reason: Some("bye".into()),
                 },
                 "-- alice left #rust (bye)",
@@ -213,16 +304,26 @@ mod tests {
             (
                 Event::Parted {
                     time: TIME,
-                    room: "#rust".into(),
-                    nick: "alice".into(),
+                    room: room.clone(),
+                    who: who("alice"),
                     reason: None,
                 },
                 "-- alice left #rust",
             ),
             (
+                Event::Kicked {
+                    time: TIME,
+                    room: room.clone(),
+                    by: who("alice"),
+                    nick: "bob".into(),
+                    reason: "spam".into(),
+                },
+                "-- bob was kicked from #rust by alice (spam)",
+            ),
+            (
                 Event::Quit {
                     time: TIME,
-                    nick: "alice".into(),
+                    who: who("alice"),
                     reason: "connection reset".into(),
                 },
                 "-- alice left (connection reset)",
@@ -230,31 +331,71 @@ mod tests {
             (
                 Event::NickChanged {
                     time: TIME,
-                    old: "guest-3".into(),
-                    new: "alice".into(),
+                    old: who("guest-3"),
+                    new_nick: "alice".into(),
                 },
                 "-- guest-3 is now known as alice",
             ),
             (
                 Event::TopicChanged {
                     time: TIME,
-                    room: "#rust".into(),
-                    nick: "alice".into(),
+                    room: room.clone(),
+                    by: who("alice"),
                     topic: "crabs".into(),
                 },
                 "-- alice changed the topic of #rust to: crabs",
             ),
             (
+                Event::TopicChanged {
+                    time: TIME,
+                    room: room.clone(),
+                    by: who("alice"),
+                    topic: "".into(),
+                },
+                "-- alice cleared the topic of #rust",
+            ),
+            (
+                Event::ModeChanged {
+                    time: TIME,
+                    room: room.clone(),
+                    by: who("alice"),
+                    modes: "+o-v".into(),
+                    arguments: vec!["bob".into(), "carol".into()],
+                },
+                "-- alice set mode +o-v bob carol on #rust",
+            ),
+            (
+                Event::Invited {
+                    time: TIME,
+                    room: room.clone(),
+                    by: who("alice"),
+                    nick: "bob".into(),
+                },
+                "-- alice invited bob to #rust",
+            ),
+            (
                 Event::ServerNotice {
                     time: TIME,
+                    server: "palaver".into(),
                     text: "server shutting down".into(),
                 },
                 "-- server shutting down",
             ),
         ];
         for (event, expected) in cases {
-            assert_eq!(render(event), format!("[13:05:09] {expected}\n"));
+            assert_eq!(
+                text(render_event(&event)).unwrap(),
+                format!("[13:05:09] {expected}\n")
+            );
         }
+        assert_eq!(
+            render_event(&Event::AwayChanged {
+                time: TIME,
+                who: who("alice"),
+                message: None
+            }),
+            None
+        );
         assert_eq!(error_line("no such nick: bob"), "! no such nick: bob\n");
     }
 }

@@ -1,18 +1,22 @@
 //! The hub: who is connected, which rooms exist, who is in them, and fan-out.
 //!
-//! The hub is protocol-neutral. Sessions call it synchronously; it changes state, stamps an
-//! [`Event`] and pushes the rendered bytes into recipients' outboxes. It never waits on a
-//! socket, so any session may call it from its own task.
+//! The hub is protocol-neutral. Sessions call it synchronously; it checks permissions, changes
+//! state, stamps an [`Event`] and pushes the rendered bytes into the other recipients'
+//! outboxes. The actor's own copy is returned instead, so its session can send it together
+//! with its other replies (see `Outbox::hold`). The hub never waits on a socket, so any session
+//! may call it from its own task.
 //!
 //! Locks (all `std::sync::Mutex`, never held across an `.await`):
-//! - `nicks`: the nick directory; taken on connect, disconnect, nick change and private-message
-//!   lookups only, never on the room message path.
-//! - `rooms`: the room directory; taken on join, on the last member's leave, and by `/rooms`.
+//! - `nicks`: the nick directory; taken on connect, disconnect, nick change and lookups by
+//!   nick, never on the room message path.
+//! - `rooms`: the room directory; taken on join, on the last member's leave, and by listings.
 //! - each room's own lock (see [`room`]), the only lock on the room message path.
-//! - each user's nick and room-list locks, which are leaves.
+//! - each user's identity, room-list and away locks, and each outbox's lock, which are leaves.
 //!
-//! No directory lock is taken while a room lock is held.
+//! No directory lock is taken while a room lock is held, and no room lock while a directory
+//! lock is held.
 
+mod modes;
 mod room;
 mod user;
 
@@ -22,21 +26,31 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use palaver_proto::Protocol;
-use palaver_proto::event::{Event, MessageKind};
+use palaver_proto::event::{Event, Identity, MessageId, MessageKind, Target};
+use palaver_proto::irc::caps::Cap;
 use palaver_proto::names::fold;
 use palaver_proto::time::Timestamp;
 use thiserror::Error;
 
-pub use room::Room;
-pub use user::{User, UserId};
+pub use modes::{ModeChange, ModeOutcome, RoomFlag};
+pub use room::{Ban, Member, Room, RoomModes, Topic};
+pub use user::{Protocol, User, UserId};
 
 use crate::lock;
 use crate::outbox::Outbox;
-use room::deliver;
+use room::{Audience, deliver};
 
 /// The room every new text-protocol connection joins.
 pub const LOBBY: &str = "#lobby";
+
+/// Longest topic in bytes (IRC `TOPICLEN`); longer topics are cut at a character boundary.
+pub const TOPIC_MAX_BYTES: usize = 390;
+/// Longest away message in bytes (IRC `AWAYLEN`); longer ones are cut.
+pub const AWAY_MAX_BYTES: usize = 200;
+/// Longest kick reason in bytes (IRC `KICKLEN`); longer ones are cut.
+pub const KICK_REASON_MAX_BYTES: usize = 255;
+/// Most bans a room keeps (IRC `MAXLIST=b:100`).
+pub const MAX_BANS: usize = 100;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum HubError {
@@ -48,20 +62,57 @@ pub enum HubError {
     NoSuchRoom(String),
     #[error("you are not in {0}")]
     NotInRoom(String),
+    #[error("you need to be a room operator in {0}")]
+    NeedOperator(String),
+    #[error("{nick} is not in {room}")]
+    UserNotInRoom { nick: String, room: String },
+    #[error("{nick} is already in {room}")]
+    AlreadyInRoom { nick: String, room: String },
+    #[error("cannot join {room} ({reason})")]
+    CannotJoin { room: String, reason: JoinRefusal },
+    #[error("cannot send to {room} ({reason})")]
+    CannotSend { room: String, reason: SendRefusal },
+    #[error("the ban list of {room} is full; {mask} was not added")]
+    BanListFull { room: String, mask: String },
 }
 
-/// The result of a join.
+/// Why a join was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum JoinRefusal {
+    #[error("invite only")]
+    InviteOnly,
+    #[error("you are banned")]
+    Banned,
+    #[error("wrong key")]
+    BadKey,
+    #[error("room is full")]
+    Full,
+}
+
+/// Why a message to a room was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum SendRefusal {
+    #[error("only members may send")]
+    NotMember,
+    #[error("room is moderated")]
+    Moderated,
+    #[error("you are banned")]
+    Banned,
+}
+
+/// The result of a successful join.
 pub enum Joined {
-    /// Newly joined; `topic` is the room's topic at that moment.
+    /// Newly joined. `event` is the joiner's own copy of the join.
     New {
         room: Arc<Room>,
-        topic: Option<Box<str>>,
+        event: Event,
+        topic: Option<Topic>,
     },
     /// The user was already a member.
     AlreadyMember(Arc<Room>),
 }
 
-/// One line of `/rooms`.
+/// One line of a room listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoomSummary {
     pub name: Arc<str>,
@@ -69,86 +120,205 @@ pub struct RoomSummary {
     pub topic: Option<Box<str>>,
 }
 
-#[derive(Debug, Default)]
+/// A member as listings (`/who`, IRC `NAMES`, `WHO`) show it.
+#[derive(Debug, Clone)]
+pub struct MemberInfo {
+    pub identity: Arc<Identity>,
+    pub op: bool,
+    pub voice: bool,
+    pub away: bool,
+    pub invisible: bool,
+    pub user: Arc<User>,
+}
+
+/// A snapshot of a room for listings and mode queries.
+#[derive(Debug, Clone)]
+pub struct RoomInfo {
+    pub name: Arc<str>,
+    pub created: Timestamp,
+    pub topic: Option<Topic>,
+    pub modes: RoomModes,
+    pub members: Vec<MemberInfo>,
+    pub bans: Vec<Ban>,
+}
+
+/// Fixed facts the hub needs.
+#[derive(Debug, Clone)]
+pub struct HubSettings {
+    /// The server's name, the source of server notices.
+    pub server_name: Arc<str>,
+}
+
+impl Default for HubSettings {
+    fn default() -> Self {
+        Self {
+            server_name: "palaver".into(),
+        }
+    }
+}
+
+#[derive(Debug)]
 pub struct Hub {
-    /// Folded nick → user, for uniqueness and private messages.
+    settings: HubSettings,
+    /// When the hub (the server) started.
+    started: Timestamp,
+    /// Folded nick → user, for uniqueness and lookups by nick.
     nicks: Mutex<HashMap<String, Arc<User>>>,
-    /// Folded room name → room. Holds exactly the rooms with at least one member.
+    /// Folded room name → room. Holds exactly the rooms with at least one member (a closed
+    /// room lingers only until its last member's part finishes).
     rooms: Mutex<HashMap<String, Arc<Room>>>,
     next_user_id: AtomicU64,
     next_guest_number: AtomicU64,
+    /// The next message id. Starts at the start time in milliseconds × 1024, so ids keep
+    /// increasing across restarts unless a server averaged over 1024 messages per millisecond.
+    next_message_id: AtomicU64,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self::new(HubSettings::default())
+    }
 }
 
 impl Hub {
-    pub fn new() -> Self {
-        Self::default()
+    pub fn new(settings: HubSettings) -> Self {
+        Self {
+            settings,
+            started: Timestamp::now(),
+            nicks: Mutex::default(),
+            rooms: Mutex::default(),
+            next_user_id: AtomicU64::new(1),
+            next_guest_number: AtomicU64::new(1),
+            next_message_id: AtomicU64::new(Timestamp::now().0.saturating_mul(1024)),
+        }
     }
 
-    /// Registers a new connection under the first free `guest-N` nick.
-    pub fn connect(&self, peer: SocketAddr, protocol: Protocol, outbox: Arc<Outbox>) -> Arc<User> {
-        let id = self.next_user_id.fetch_add(1, Ordering::Relaxed);
+    pub fn settings(&self) -> &HubSettings {
+        &self.settings
+    }
+
+    /// When the server started.
+    pub fn started(&self) -> Timestamp {
+        self.started
+    }
+
+    /// Registers a new connection under the first free `guest-N` nick (the text protocol).
+    pub fn connect_guest(
+        &self,
+        peer: SocketAddr,
+        host: &str,
+        protocol: Protocol,
+        outbox: Arc<Outbox>,
+    ) -> Arc<User> {
         let mut nicks = lock(&self.nicks);
         loop {
-            let number = self.next_guest_number.fetch_add(1, Ordering::Relaxed) + 1;
-            let nick: Arc<str> = format!("guest-{number}").into();
+            let number = self.next_guest_number.fetch_add(1, Ordering::Relaxed);
+            let nick = format!("guest-{number}");
             if let Entry::Vacant(slot) = nicks.entry(fold(&nick)) {
-                let user = Arc::new(User::new(id, peer, protocol, outbox, nick));
+                let identity = Identity {
+                    nick: nick.into(),
+                    user: "text".into(),
+                    host: host.into(),
+                    realname: "".into(),
+                };
+                let user = self.new_user(peer, protocol, outbox, identity);
                 slot.insert(user.clone());
                 return user;
             }
         }
     }
 
+    /// Registers a new connection under the nick in `identity` (IRC registration).
+    pub fn register(
+        &self,
+        peer: SocketAddr,
+        protocol: Protocol,
+        outbox: Arc<Outbox>,
+        identity: Identity,
+    ) -> Result<Arc<User>, HubError> {
+        let mut nicks = lock(&self.nicks);
+        match nicks.entry(fold(&identity.nick)) {
+            Entry::Occupied(_) => Err(HubError::NickTaken(identity.nick.into())),
+            Entry::Vacant(slot) => {
+                let user = self.new_user(peer, protocol, outbox, identity);
+                slot.insert(user.clone());
+                Ok(user)
+            }
+        }
+    }
+
+    fn new_user(
+        &self,
+        peer: SocketAddr,
+        protocol: Protocol,
+        outbox: Arc<Outbox>,
+        identity: Identity,
+    ) -> Arc<User> {
+        let id = self.next_user_id.fetch_add(1, Ordering::Relaxed);
+        Arc::new(User::new(id, peer, protocol, outbox, identity))
+    }
+
+    /// Whether `nick` is free (or already belongs to `user`).
+    pub fn nick_available(&self, nick: &str, user: Option<&User>) -> bool {
+        lock(&self.nicks)
+            .get(&fold(nick))
+            .is_none_or(|owner| user.is_some_and(|user| owner.id == user.id))
+    }
+
     /// Removes `user` from the server. With a `reason`, everyone who shared a room with it is
     /// told once that it left; without one (server shutdown) nobody is told.
     pub fn disconnect(&self, user: &Arc<User>, reason: Option<&str>) {
-        let nick = user.nick();
+        let identity = user.identity();
         {
             let mut nicks = lock(&self.nicks);
+            let key = fold(&identity.nick);
             if nicks
-                .get(&fold(&nick))
+                .get(&key)
                 .is_some_and(|owner| Arc::ptr_eq(owner, user))
             {
-                nicks.remove(&fold(&nick));
+                nicks.remove(&key);
             }
         }
         let mut witnesses: HashMap<UserId, Arc<User>> = HashMap::new();
         for room in user.take_rooms() {
             let mut state = room.state();
-            state.members.retain(|member| member.id != user.id);
-            for member in &state.members {
+            state.remove_member(user);
+            for member in state.users() {
                 witnesses.insert(member.id, member.clone());
             }
-            let now_empty = state.members.is_empty();
-            if now_empty {
-                state.closed = true;
-            }
+            let closed = state.closed;
             drop(state);
-            if now_empty {
+            if closed {
                 self.forget_room(&room);
             }
         }
         if let Some(reason) = reason {
             let event = Event::Quit {
                 time: Timestamp::now(),
-                nick,
+                who: identity,
                 reason: reason.into(),
             };
-            deliver(witnesses.values(), &event);
+            deliver(witnesses.values(), &event, Audience::all());
         }
     }
 
-    /// Joins `user` to the room called `name` (already validated), creating it if needed. Every
-    /// member, the newcomer included, is told.
-    pub fn join(&self, user: &Arc<User>, name: &str) -> Joined {
-        let key = fold(name);
-        if let Some(room) = user.room(&key) {
-            return Joined::AlreadyMember(room);
+    /// Joins `user` to the room called `name` (already validated), creating it if needed, with
+    /// `user` as its operator. Every other member is told; the joiner's copy is returned.
+    pub fn join(
+        &self,
+        user: &Arc<User>,
+        name: &str,
+        key: Option<&str>,
+    ) -> Result<Joined, HubError> {
+        let folded = fold(name);
+        if let Some(room) = user.room(&folded) {
+            return Ok(Joined::AlreadyMember(room));
         }
+        let identity = user.identity();
         loop {
             let room = lock(&self.rooms)
-                .entry(key.clone())
-                .or_insert_with(|| Arc::new(Room::new(name, key.clone())))
+                .entry(folded.clone())
+                .or_insert_with(|| Arc::new(Room::new(name, folded.clone())))
                 .clone();
             let mut state = room.state();
             if state.closed {
@@ -157,102 +327,164 @@ impl Hub {
                 self.forget_room(&room);
                 continue;
             }
-            state.members.push(user.clone());
+            let founding = state.members.is_empty();
+            let invited = state.invited.contains(&user.id);
+            if !founding && !invited {
+                let refusal = if state.is_banned(&identity) {
+                    Some(JoinRefusal::Banned)
+                } else if state.modes.invite_only {
+                    Some(JoinRefusal::InviteOnly)
+                } else if state
+                    .modes
+                    .key
+                    .as_deref()
+                    .is_some_and(|wanted| key != Some(wanted))
+                {
+                    Some(JoinRefusal::BadKey)
+                } else if state
+                    .modes
+                    .limit
+                    .is_some_and(|limit| state.members.len() >= limit)
+                {
+                    Some(JoinRefusal::Full)
+                } else {
+                    None
+                };
+                if let Some(reason) = refusal {
+                    return Err(HubError::CannotJoin {
+                        room: room.name().to_string(),
+                        reason,
+                    });
+                }
+            }
+            state.invited.retain(|id| *id != user.id);
+            state.members.push(Member {
+                user: user.clone(),
+                op: founding,
+                voice: false,
+            });
             let event = Event::Joined {
                 time: Timestamp::now(),
                 room: room.name().clone(),
-                nick: user.nick(),
+                who: identity,
             };
-            deliver(&state.members, &event);
+            deliver(state.users(), &event, Audience::except(user));
             let topic = state.topic.clone();
             drop(state);
             user.add_room(room.clone());
-            return Joined::New { room, topic };
+            return Ok(Joined::New { room, event, topic });
         }
     }
 
-    /// Takes `user` out of `room`, telling every member, the leaver included.
-    pub fn part(&self, user: &Arc<User>, room: &Arc<Room>, reason: Option<&str>) {
+    /// Takes `user` out of `room`, telling every other member; returns the leaver's copy.
+    pub fn part(
+        &self,
+        user: &Arc<User>,
+        room: &Arc<Room>,
+        reason: Option<&str>,
+    ) -> Result<Event, HubError> {
         let mut state = room.state();
         if !state.is_member(user) {
-            return;
+            return Err(HubError::NotInRoom(room.name().to_string()));
         }
         let event = Event::Parted {
             time: Timestamp::now(),
             room: room.name().clone(),
-            nick: user.nick(),
+            who: user.identity(),
             reason: reason.map(Into::into),
         };
-        deliver(&state.members, &event);
-        state.members.retain(|member| member.id != user.id);
-        let now_empty = state.members.is_empty();
-        state.closed = now_empty;
+        deliver(state.users(), &event, Audience::except(user));
+        state.remove_member(user);
+        let closed = state.closed;
         drop(state);
         user.remove_room(room);
-        if now_empty {
+        if closed {
             self.forget_room(room);
         }
+        Ok(event)
     }
 
-    /// Sends a message to every member of `room`, the sender included (its receipt).
+    /// Sends a message to every member of `room` but the sender, and returns the sender's
+    /// copy (its receipt). Non-members may send unless the room is `+n`.
     pub fn say(
         &self,
         user: &Arc<User>,
         room: &Arc<Room>,
         kind: MessageKind,
         text: &str,
-    ) -> Result<(), HubError> {
+        client_tags: &str,
+    ) -> Result<Event, HubError> {
+        let identity = user.identity();
         let state = room.state();
-        if !state.is_member(user) {
-            return Err(HubError::NotInRoom(room.name().to_string()));
+        let member = state.member(user);
+        let privileged = member.is_some_and(|member| member.op || member.voice);
+        let refusal = if member.is_none() && state.modes.no_external_messages {
+            Some(SendRefusal::NotMember)
+        } else if !privileged && state.modes.moderated {
+            Some(SendRefusal::Moderated)
+        } else if !privileged && state.is_banned(&identity) {
+            Some(SendRefusal::Banned)
+        } else {
+            None
+        };
+        if let Some(reason) = refusal {
+            return Err(HubError::CannotSend {
+                room: room.name().to_string(),
+                reason,
+            });
         }
-        let event = Event::RoomMessage {
-            time: Timestamp::now(),
-            room: room.name().clone(),
-            from: user.nick(),
+        let time = Timestamp::now();
+        let event = Event::Message {
+            id: self.next_message_id(),
+            time,
+            from: identity,
+            target: Target::Room(room.name().clone()),
             kind,
             text: text.into(),
+            client_tags: client_tags.into(),
         };
-        deliver(&state.members, &event);
-        Ok(())
+        deliver(state.users(), &event, Audience::except(user));
+        drop(state);
+        if kind != MessageKind::TagsOnly {
+            user.mark_spoke(time);
+        }
+        Ok(event)
     }
 
-    /// Sends a private message to the user called `to`, and the stamped copy to the sender.
+    /// Sends a private message to the user called `to`; returns the sender's copy and the
+    /// recipient (so a session can mention that it is away).
     pub fn message_user(
         &self,
         user: &Arc<User>,
         to: &str,
         kind: MessageKind,
         text: &str,
-    ) -> Result<(), HubError> {
+        client_tags: &str,
+    ) -> Result<(Event, Arc<User>), HubError> {
         let recipient = self
             .user_by_nick(to)
             .ok_or_else(|| HubError::NoSuchNick(to.to_owned()))?;
         let time = Timestamp::now();
-        let from = user.nick();
-        let received = Event::PrivateMessage {
+        let event = Event::Message {
+            id: self.next_message_id(),
             time,
-            from: from.clone(),
+            from: user.identity(),
+            target: Target::User(recipient.nick().into()),
             kind,
             text: text.into(),
+            client_tags: client_tags.into(),
         };
-        deliver([&recipient], &received);
-        let sent = Event::PrivateMessageSent {
-            time,
-            from,
-            to: recipient.nick(),
-            kind,
-            text: text.into(),
-        };
-        deliver([user], &sent);
-        Ok(())
+        deliver([&recipient], &event, Audience::except(user));
+        if kind != MessageKind::TagsOnly {
+            user.mark_spoke(time);
+        }
+        Ok((event, recipient))
     }
 
-    /// Renames `user` to `new_nick` (already validated). The user and everyone who shares a
-    /// room with it are told once.
-    pub fn rename(&self, user: &Arc<User>, new_nick: &str) -> Result<(), HubError> {
-        let old = user.nick();
-        let new: Arc<str> = new_nick.into();
+    /// Renames `user` to `new_nick` (already validated). Everyone who shares a room with it is
+    /// told once; the user's own copy is returned.
+    pub fn rename(&self, user: &Arc<User>, new_nick: &str) -> Result<Event, HubError> {
+        let old = user.identity();
         {
             let mut nicks = lock(&self.nicks);
             let new_key = fold(new_nick);
@@ -261,46 +493,212 @@ impl Hub {
             {
                 return Err(HubError::NickTaken(new_nick.to_owned()));
             }
-            nicks.remove(&fold(&old));
+            nicks.remove(&fold(&old.nick));
             nicks.insert(new_key, user.clone());
-            user.set_nick(new.clone());
-        }
-        let mut witnesses: HashMap<UserId, Arc<User>> = HashMap::new();
-        witnesses.insert(user.id, user.clone());
-        for room in user.rooms() {
-            for member in &room.state().members {
-                witnesses.insert(member.id, member.clone());
-            }
+            user.set_identity(Arc::new(Identity {
+                nick: new_nick.into(),
+                ..(*old).clone()
+            }));
         }
         let event = Event::NickChanged {
             time: Timestamp::now(),
             old,
-            new,
+            new_nick: new_nick.into(),
         };
-        deliver(witnesses.values(), &event);
-        Ok(())
+        deliver(
+            self.room_peers(user).values(),
+            &event,
+            Audience::except(user),
+        );
+        Ok(event)
     }
 
-    /// Sets the topic of `room`, of which `user` must be a member, and tells every member.
+    /// Sets (or, with an empty `topic`, clears) the topic of `room`. Needs membership, and
+    /// operator status in a `+t` room. Returns the setter's copy.
     pub fn set_topic(
         &self,
         user: &Arc<User>,
         room: &Arc<Room>,
         topic: &str,
-    ) -> Result<(), HubError> {
+    ) -> Result<Event, HubError> {
+        let mut state = room.state();
+        let Some(member) = state.member(user) else {
+            return Err(HubError::NotInRoom(room.name().to_string()));
+        };
+        if state.modes.topic_protected && !member.op {
+            return Err(HubError::NeedOperator(room.name().to_string()));
+        }
+        let topic = truncate(topic, TOPIC_MAX_BYTES);
+        let identity = user.identity();
+        let time = Timestamp::now();
+        state.topic = (!topic.is_empty()).then(|| Topic {
+            text: topic.into(),
+            set_by: identity.mask().into(),
+            set_at: time,
+        });
+        let event = Event::TopicChanged {
+            time,
+            room: room.name().clone(),
+            by: identity,
+            topic: topic.into(),
+        };
+        deliver(state.users(), &event, Audience::except(user));
+        Ok(event)
+    }
+
+    /// Removes the member called `nick` from `room`. Needs operator status. Every member, the
+    /// kicked one included, is told; the kicker's copy is returned.
+    pub fn kick(
+        &self,
+        user: &Arc<User>,
+        room: &Arc<Room>,
+        nick: &str,
+        reason: &str,
+    ) -> Result<Event, HubError> {
         let mut state = room.state();
         if !state.is_member(user) {
             return Err(HubError::NotInRoom(room.name().to_string()));
         }
-        state.topic = Some(topic.into());
-        let event = Event::TopicChanged {
+        if !state.is_op(user) {
+            return Err(HubError::NeedOperator(room.name().to_string()));
+        }
+        let Some(target) = state.member_by_nick(nick).map(|member| member.user.clone()) else {
+            // Release the room before looking in the nick directory (lock order).
+            drop(state);
+            return Err(if self.user_by_nick(nick).is_some() {
+                HubError::UserNotInRoom {
+                    nick: nick.to_owned(),
+                    room: room.name().to_string(),
+                }
+            } else {
+                HubError::NoSuchNick(nick.to_owned())
+            });
+        };
+        let event = Event::Kicked {
             time: Timestamp::now(),
             room: room.name().clone(),
-            nick: user.nick(),
-            topic: topic.into(),
+            by: user.identity(),
+            nick: target.nick(),
+            reason: truncate(reason, KICK_REASON_MAX_BYTES).into(),
         };
-        deliver(&state.members, &event);
-        Ok(())
+        deliver(state.users(), &event, Audience::except(user));
+        state.remove_member(&target);
+        let closed = state.closed;
+        drop(state);
+        target.remove_room(room);
+        if closed {
+            self.forget_room(room);
+        }
+        Ok(event)
+    }
+
+    /// Invites the user called `nick` to the room called `room_name`. The inviter must be a
+    /// member, and an operator of a `+i` room. The invitee is told, and so are operators who
+    /// asked for invite notifications. Returns the invitee.
+    pub fn invite(
+        &self,
+        user: &Arc<User>,
+        nick: &str,
+        room_name: &str,
+    ) -> Result<Arc<User>, HubError> {
+        let room = self
+            .room(room_name)
+            .ok_or_else(|| HubError::NoSuchRoom(room_name.to_owned()))?;
+        let invitee = self
+            .user_by_nick(nick)
+            .ok_or_else(|| HubError::NoSuchNick(nick.to_owned()))?;
+        let mut state = room.state();
+        if !state.is_member(user) {
+            return Err(HubError::NotInRoom(room.name().to_string()));
+        }
+        if state.modes.invite_only && !state.is_op(user) {
+            return Err(HubError::NeedOperator(room.name().to_string()));
+        }
+        if state.is_member(&invitee) {
+            return Err(HubError::AlreadyInRoom {
+                nick: invitee.nick().into(),
+                room: room.name().to_string(),
+            });
+        }
+        if !state.invited.contains(&invitee.id) {
+            state.invited.push(invitee.id);
+        }
+        let event = Event::Invited {
+            time: Timestamp::now(),
+            room: room.name().clone(),
+            by: user.identity(),
+            nick: invitee.nick(),
+        };
+        deliver([&invitee], &event, Audience::all());
+        let operators: Vec<Arc<User>> = state
+            .members
+            .iter()
+            .filter(|member| member.op)
+            .map(|member| member.user.clone())
+            .collect();
+        drop(state);
+        deliver(
+            &operators,
+            &event,
+            Audience {
+                except: Some(user.id),
+                needs: Some(Cap::InviteNotify),
+            },
+        );
+        Ok(invitee)
+    }
+
+    /// Applies mode changes to `room` (see [`modes`]).
+    pub fn change_modes(
+        &self,
+        user: &Arc<User>,
+        room: &Arc<Room>,
+        changes: Vec<ModeChange>,
+    ) -> Result<ModeOutcome, HubError> {
+        modes::apply(self, user, room, changes)
+    }
+
+    /// Marks `user` away with `message`, or back with `None`; room peers with away-notify are
+    /// told.
+    pub fn set_away(&self, user: &Arc<User>, message: Option<&str>) {
+        let message: Option<Box<str>> = message.map(|text| truncate(text, AWAY_MAX_BYTES).into());
+        user.set_away_message(message.clone());
+        let event = Event::AwayChanged {
+            time: Timestamp::now(),
+            who: user.identity(),
+            message,
+        };
+        deliver(
+            self.room_peers(user).values(),
+            &event,
+            Audience {
+                except: Some(user.id),
+                needs: Some(Cap::AwayNotify),
+            },
+        );
+    }
+
+    /// Changes `user`'s real name; room peers with the setname capability are told. Returns the
+    /// user's own copy.
+    pub fn set_realname(&self, user: &Arc<User>, realname: &str) -> Event {
+        let identity = Arc::new(Identity {
+            realname: realname.into(),
+            ..(*user.identity()).clone()
+        });
+        user.set_identity(identity.clone());
+        let event = Event::RealnameChanged {
+            time: Timestamp::now(),
+            who: identity,
+        };
+        deliver(
+            self.room_peers(user).values(),
+            &event,
+            Audience {
+                except: Some(user.id),
+                needs: Some(Cap::Setname),
+            },
+        );
+        event
     }
 
     /// The room called `name`, if it exists.
@@ -308,29 +706,44 @@ impl Hub {
         lock(&self.rooms).get(&fold(name)).cloned()
     }
 
-    /// The nicks in `room`, in the order they joined.
-    pub fn members(&self, room: &Room) -> Vec<Arc<str>> {
-        room.state()
-            .members
-            .iter()
-            .map(|member| member.nick())
-            .collect()
+    /// A snapshot of `room`: modes, topic, bans and members in join order.
+    pub fn room_info(&self, room: &Room) -> RoomInfo {
+        let state = room.state();
+        RoomInfo {
+            name: room.name().clone(),
+            created: room.created,
+            topic: state.topic.clone(),
+            modes: state.modes.clone(),
+            bans: state.bans.clone(),
+            members: state
+                .members
+                .iter()
+                .map(|member| MemberInfo {
+                    identity: member.user.identity(),
+                    op: member.op,
+                    voice: member.voice,
+                    away: member.user.away().is_some(),
+                    invisible: member.user.is_invisible(),
+                    user: member.user.clone(),
+                })
+                .collect(),
+        }
     }
 
-    /// Every room, sorted by name.
-    pub fn rooms(&self) -> Vec<RoomSummary> {
+    /// Every room `viewer` may see (secret rooms only if it is a member), sorted by name.
+    pub fn rooms(&self, viewer: &User) -> Vec<RoomSummary> {
         let rooms: Vec<Arc<Room>> = lock(&self.rooms).values().cloned().collect();
         let mut summaries: Vec<RoomSummary> = rooms
             .iter()
-            .map(|room| {
+            .filter_map(|room| {
                 let state = room.state();
-                RoomSummary {
+                let visible = !state.modes.secret || state.is_member(viewer);
+                (visible && !state.members.is_empty()).then(|| RoomSummary {
                     name: room.name().clone(),
                     members: state.members.len(),
-                    topic: state.topic.clone(),
-                }
+                    topic: state.topic.as_ref().map(|topic| topic.text.clone()),
+                })
             })
-            .filter(|summary| summary.members > 0)
             .collect();
         summaries.sort_by(|a, b| a.name.cmp(&b.name));
         summaries
@@ -341,19 +754,46 @@ impl Hub {
         lock(&self.nicks).get(&fold(nick)).cloned()
     }
 
+    /// Every connected user (a snapshot).
+    pub fn users(&self) -> Vec<Arc<User>> {
+        lock(&self.nicks).values().cloned().collect()
+    }
+
     /// How many users are connected.
     pub fn user_count(&self) -> usize {
         lock(&self.nicks).len()
     }
 
+    /// How many rooms exist.
+    pub fn room_count(&self) -> usize {
+        lock(&self.rooms).len()
+    }
+
     /// Tells every connected user `text` as a server notice.
     pub fn broadcast_notice(&self, text: &str) {
-        let users: Vec<Arc<User>> = lock(&self.nicks).values().cloned().collect();
         let event = Event::ServerNotice {
             time: Timestamp::now(),
+            server: self.settings.server_name.clone(),
             text: text.into(),
         };
-        deliver(&users, &event);
+        deliver(&self.users(), &event, Audience::all());
+    }
+
+    /// Everyone who shares a room with `user` (each once), `user` excluded.
+    fn room_peers(&self, user: &User) -> HashMap<UserId, Arc<User>> {
+        let mut peers = HashMap::new();
+        for room in user.rooms() {
+            for member in room.state().users() {
+                if member.id != user.id {
+                    peers.insert(member.id, member.clone());
+                }
+            }
+        }
+        peers
+    }
+
+    fn next_message_id(&self) -> MessageId {
+        MessageId(self.next_message_id.fetch_add(1, Ordering::Relaxed))
     }
 
     /// Removes a closed room from the directory, unless a new room already took its name.
@@ -366,4 +806,16 @@ impl Hub {
             rooms.remove(room.key());
         }
     }
+}
+
+/// `text` cut to at most `max_bytes` bytes at a character boundary.
+fn truncate(text: &str, max_bytes: usize) -> &str {
+    if text.len() <= max_bytes {
+        return text;
+    }
+    let mut cut = max_bytes;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &text[..cut]
 }

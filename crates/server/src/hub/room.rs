@@ -1,4 +1,4 @@
-//! A room: its members, its topic, and fan-out to its members.
+//! A room: its members and their status, topic, modes, bans and invitations; and fan-out.
 //!
 //! Each room has its own lock; there is no global lock on the message path. Everything sent to
 //! a room is stamped and pushed while the room's lock is held, so every member sees the room's
@@ -7,10 +7,14 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
-use palaver_proto::Protocol;
-use palaver_proto::event::Event;
+use palaver_proto::Wire;
+use palaver_proto::event::{Event, Identity};
+use palaver_proto::irc::caps::Cap;
+use palaver_proto::irc::mask;
+use palaver_proto::names::fold;
+use palaver_proto::time::Timestamp;
 
-use super::user::User;
+use super::user::{User, UserId};
 use crate::lock;
 
 #[derive(Debug)]
@@ -19,13 +23,106 @@ pub struct Room {
     name: Arc<str>,
     /// The case-folded name, the key in the hub's room directory.
     key: String,
+    pub created: Timestamp,
     state: Mutex<RoomState>,
 }
 
-#[derive(Debug, Default)]
+/// A member and its status in the room.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub user: Arc<User>,
+    /// Room operator (`@`): may change modes and the protected topic, kick and invite.
+    pub op: bool,
+    /// Voiced (`+`): may speak in a moderated room.
+    pub voice: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topic {
+    pub text: Box<str>,
+    /// `nick!user@host` of whoever set it (IRC `RPL_TOPICWHOTIME`).
+    pub set_by: Box<str>,
+    pub set_at: Timestamp,
+}
+
+/// Room modes, named as in IRC (`CHANMODES=b,k,l,imnst`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RoomModes {
+    /// `+i`: joining needs an invitation.
+    pub invite_only: bool,
+    /// `+m`: only operators and voiced members may speak.
+    pub moderated: bool,
+    /// `+n`: only members may send to the room.
+    pub no_external_messages: bool,
+    /// `+s`: hidden from `LIST`/`/rooms` and `WHOIS` for non-members.
+    pub secret: bool,
+    /// `+t`: only operators may change the topic.
+    pub topic_protected: bool,
+    /// `+k`: the key needed to join.
+    pub key: Option<Box<str>>,
+    /// `+l`: the most members the room admits.
+    pub limit: Option<usize>,
+}
+
+impl RoomModes {
+    /// The modes of a new room: `+nt`, as on most IRC networks.
+    pub fn new_room() -> Self {
+        Self {
+            no_external_messages: true,
+            topic_protected: true,
+            ..Self::default()
+        }
+    }
+
+    /// The mode string and its arguments, e.g. `("+klnt", ["secret", "10"])`. The key is shown
+    /// only to members (`show_key`), as IRC servers do.
+    pub fn describe(&self, show_key: bool) -> (String, Vec<String>) {
+        let mut flags = String::from("+");
+        let mut arguments = Vec::new();
+        for (set, letter) in [
+            (self.invite_only, 'i'),
+            (self.moderated, 'm'),
+            (self.no_external_messages, 'n'),
+            (self.secret, 's'),
+            (self.topic_protected, 't'),
+        ] {
+            if set {
+                flags.push(letter);
+            }
+        }
+        if let Some(key) = &self.key {
+            flags.push('k');
+            arguments.push(if show_key {
+                key.to_string()
+            } else {
+                "*".into()
+            });
+        }
+        if let Some(limit) = self.limit {
+            flags.push('l');
+            arguments.push(limit.to_string());
+        }
+        (flags, arguments)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ban {
+    /// A `nick!user@host` glob, case-folded.
+    pub mask: Box<str>,
+    pub set_by: Box<str>,
+    pub set_at: Timestamp,
+}
+
+#[derive(Debug)]
 pub(super) struct RoomState {
-    pub members: Vec<Arc<User>>,
-    pub topic: Option<Box<str>>,
+    pub members: Vec<Member>,
+    pub topic: Option<Topic>,
+    pub modes: RoomModes,
+    pub bans: Vec<Ban>,
+    /// Users invited since they last joined; an invitation lets one in past `+i`, a ban, a
+    /// key and the limit, and is used up by joining.
+    pub invited: Vec<UserId>,
     /// Set when the last member leaves. A closed room is about to be removed from the
     /// directory; a joiner that finds one must look the room up again.
     pub closed: bool,
@@ -36,7 +133,15 @@ impl Room {
         Self {
             name: name.into(),
             key,
-            state: Mutex::default(),
+            created: Timestamp::now(),
+            state: Mutex::new(RoomState {
+                members: Vec::new(),
+                topic: None,
+                modes: RoomModes::new_room(),
+                bans: Vec::new(),
+                invited: Vec::new(),
+                closed: false,
+            }),
         }
     }
 
@@ -48,31 +153,97 @@ impl Room {
         &self.key
     }
 
-    pub fn topic(&self) -> Option<Box<str>> {
+    pub fn topic(&self) -> Option<Topic> {
         self.state().topic.clone()
     }
 
-    /// Locks the room. Lock order: a room lock may be taken while holding nothing or the
-    /// nick leaf locks; never take the hub's directory locks while holding it.
+    /// Locks the room. Lock order: a room lock may be taken while holding nothing; while it is
+    /// held only user leaf locks and outbox locks may be taken, never a directory lock.
     pub(super) fn state(&self) -> MutexGuard<'_, RoomState> {
         lock(&self.state)
     }
 }
 
 impl RoomState {
+    pub fn member(&self, user: &User) -> Option<&Member> {
+        self.members.iter().find(|member| member.user.id == user.id)
+    }
+
+    pub fn member_by_nick(&mut self, nick: &str) -> Option<&mut Member> {
+        let key = fold(nick);
+        self.members
+            .iter_mut()
+            .find(|member| fold(&member.user.nick()) == key)
+    }
+
     pub fn is_member(&self, user: &User) -> bool {
-        self.members.iter().any(|member| member.id == user.id)
+        self.member(user).is_some()
+    }
+
+    pub fn is_op(&self, user: &User) -> bool {
+        self.member(user).is_some_and(|member| member.op)
+    }
+
+    /// Whether any ban matches `identity` (its case-folded `nick!user@host`).
+    pub fn is_banned(&self, identity: &Identity) -> bool {
+        let subject = fold(&identity.mask());
+        self.bans
+            .iter()
+            .any(|ban| mask::matches(&ban.mask, &subject))
+    }
+
+    pub fn remove_member(&mut self, user: &User) {
+        self.members.retain(|member| member.user.id != user.id);
+        if self.members.is_empty() {
+            self.closed = true;
+        }
+    }
+
+    pub fn users(&self) -> impl Iterator<Item = &Arc<User>> {
+        self.members.iter().map(|member| &member.user)
     }
 }
 
-/// Renders `event` at most once per protocol and queues the shared bytes for every recipient.
-/// Never blocks: a full outbox drops its own connection, not the delivery to others.
-pub(super) fn deliver<'a>(recipients: impl IntoIterator<Item = &'a Arc<User>>, event: &Event) {
-    let mut rendered: [Option<Bytes>; Protocol::ALL.len()] = Default::default();
+/// Who gets an event in a fan-out.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Audience {
+    /// Skip this user: the actor, whose own copy the session sends with its replies.
+    pub except: Option<UserId>,
+    /// Only users who enabled this capability (away-notify, setname, invite-notify, …).
+    pub needs: Option<Cap>,
+}
+
+impl Audience {
+    pub fn all() -> Self {
+        Self::default()
+    }
+
+    pub fn except(user: &User) -> Self {
+        Self {
+            except: Some(user.id),
+            needs: None,
+        }
+    }
+}
+
+/// Renders `event` at most once per wire and queues the shared bytes for every recipient in
+/// `audience`. Never blocks: a full outbox drops its own connection, not the delivery to
+/// others.
+pub(super) fn deliver<'a>(
+    recipients: impl IntoIterator<Item = &'a Arc<User>>,
+    event: &Event,
+    audience: Audience,
+) {
+    let mut rendered: [Option<Option<Bytes>>; Wire::COUNT] = Default::default();
     for user in recipients {
-        let bytes = rendered[user.protocol.index()]
-            .get_or_insert_with(|| user.protocol.render(event))
-            .clone();
-        user.outbox.push(bytes);
+        if audience.except == Some(user.id) || audience.needs.is_some_and(|cap| !user.has_cap(cap))
+        {
+            continue;
+        }
+        let wire = user.wire();
+        let bytes = rendered[wire.index()].get_or_insert_with(|| wire.render(event));
+        if let Some(bytes) = bytes {
+            user.outbox.push(bytes.clone());
+        }
     }
 }

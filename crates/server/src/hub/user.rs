@@ -1,9 +1,14 @@
-//! A connected user as the hub sees it: identity, outbox, and the rooms it is in.
+//! A connected user as the hub sees it: identity, outbox, presence, and the rooms it is in.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use palaver_proto::Protocol;
+use palaver_proto::Wire;
+use palaver_proto::event::Identity;
+use palaver_proto::irc::caps::{Cap, CapSet};
+use palaver_proto::irc::render::IrcFlavor;
+use palaver_proto::time::Timestamp;
 
 use super::room::Room;
 use crate::lock;
@@ -12,23 +17,41 @@ use crate::outbox::Outbox;
 /// Identifies a connection for the server's lifetime; never reused.
 pub type UserId = u64;
 
+/// The protocol a user's connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Text,
+    Irc,
+}
+
+/// In [`User::wire`], marks an IRC user; the low bits hold its capabilities.
+const IRC_BIT: u32 = 1 << 31;
+
 /// One connected client. Shared (`Arc`) between its session, the hub's nick directory and the
 /// member lists of its rooms.
 #[derive(Debug)]
 pub struct User {
     pub id: UserId,
     pub peer: SocketAddr,
-    /// Which protocol this user's bytes must be rendered in; fixed for the connection.
-    pub protocol: Protocol,
     /// Where everything for this user is queued; pushes never block.
     pub outbox: Arc<Outbox>,
-    /// Current nick. Changed only by `Hub::rename` while it holds the nick directory lock, so
-    /// the directory and this field always agree. A leaf lock: nothing else is locked while
-    /// it is held.
-    nick: Mutex<Arc<str>>,
+    pub connected_at: Timestamp,
+    /// Protocol and IRC capabilities, read without a lock on every delivery to pick the
+    /// rendering; written by the session (`CAP REQ`).
+    wire: AtomicU32,
+    /// Nick, user name, host and real name. Replaced (never mutated) by the hub: the nick only
+    /// while it holds the nick directory lock, so the directory and this field agree. A leaf
+    /// lock: nothing else is locked while it is held.
+    identity: Mutex<Arc<Identity>>,
     /// Rooms this user is in, in the order joined. Changed only by the hub, after the room's
-    /// own member list (the source of truth for fan-out) was changed.
+    /// own member list (the source of truth for fan-out) was changed. A leaf lock.
     rooms: Mutex<Vec<Arc<Room>>>,
+    /// The away message, if away. A leaf lock.
+    away: Mutex<Option<Box<str>>>,
+    /// User mode `+i`: hidden from `WHO` and `NAMES` of people who share no room with it.
+    invisible: AtomicBool,
+    /// When the user last sent a message (milliseconds since the epoch), for `WHOIS` idle time.
+    last_spoke: AtomicU64,
 }
 
 impl User {
@@ -37,24 +60,70 @@ impl User {
         peer: SocketAddr,
         protocol: Protocol,
         outbox: Arc<Outbox>,
-        nick: Arc<str>,
+        identity: Identity,
     ) -> Self {
+        let now = Timestamp::now();
         Self {
             id,
             peer,
-            protocol,
             outbox,
-            nick: Mutex::new(nick),
+            connected_at: now,
+            wire: AtomicU32::new(match protocol {
+                Protocol::Text => 0,
+                Protocol::Irc => IRC_BIT,
+            }),
+            identity: Mutex::new(Arc::new(identity)),
             rooms: Mutex::new(Vec::new()),
+            away: Mutex::new(None),
+            invisible: AtomicBool::new(false),
+            last_spoke: AtomicU64::new(now.0),
         }
     }
 
-    pub fn nick(&self) -> Arc<str> {
-        lock(&self.nick).clone()
+    pub fn protocol(&self) -> Protocol {
+        if self.wire.load(Ordering::Relaxed) & IRC_BIT != 0 {
+            Protocol::Irc
+        } else {
+            Protocol::Text
+        }
     }
 
-    pub(super) fn set_nick(&self, nick: Arc<str>) {
-        *lock(&self.nick) = nick;
+    /// How events must be rendered for this user.
+    pub fn wire(&self) -> Wire {
+        let bits = self.wire.load(Ordering::Relaxed);
+        if bits & IRC_BIT == 0 {
+            Wire::Text
+        } else {
+            Wire::Irc(IrcFlavor::from_caps(CapSet::from_bits(bits & !IRC_BIT)))
+        }
+    }
+
+    /// The IRC capabilities this user enabled (none for text users).
+    pub fn caps(&self) -> CapSet {
+        CapSet::from_bits(self.wire.load(Ordering::Relaxed) & !IRC_BIT)
+    }
+
+    pub fn has_cap(&self, cap: Cap) -> bool {
+        self.caps().contains(cap)
+    }
+
+    /// Replaces the capability set; only meaningful for IRC users.
+    pub fn set_caps(&self, caps: CapSet) {
+        let protocol_bit = self.wire.load(Ordering::Relaxed) & IRC_BIT;
+        self.wire
+            .store(protocol_bit | caps.bits(), Ordering::Relaxed);
+    }
+
+    pub fn identity(&self) -> Arc<Identity> {
+        lock(&self.identity).clone()
+    }
+
+    pub fn nick(&self) -> Box<str> {
+        lock(&self.identity).nick.clone()
+    }
+
+    pub(super) fn set_identity(&self, identity: Arc<Identity>) {
+        *lock(&self.identity) = identity;
     }
 
     /// The rooms this user is in, oldest first.
@@ -80,5 +149,44 @@ impl User {
 
     pub(super) fn take_rooms(&self) -> Vec<Arc<Room>> {
         std::mem::take(&mut *lock(&self.rooms))
+    }
+
+    pub fn away(&self) -> Option<Box<str>> {
+        lock(&self.away).clone()
+    }
+
+    pub(super) fn set_away_message(&self, message: Option<Box<str>>) {
+        *lock(&self.away) = message;
+    }
+
+    pub fn is_invisible(&self) -> bool {
+        self.invisible.load(Ordering::Relaxed)
+    }
+
+    pub fn set_invisible(&self, invisible: bool) {
+        self.invisible.store(invisible, Ordering::Relaxed);
+    }
+
+    /// Seconds since the user last sent a message.
+    pub fn idle_seconds(&self) -> u64 {
+        Timestamp::now()
+            .0
+            .saturating_sub(self.last_spoke.load(Ordering::Relaxed))
+            / 1000
+    }
+
+    pub(super) fn mark_spoke(&self, time: Timestamp) {
+        self.last_spoke.store(time.0, Ordering::Relaxed);
+    }
+
+    /// Whether this user shares at least one room with `other`.
+    pub fn shares_room_with(&self, other: &User) -> bool {
+        let mine = self.rooms();
+        let theirs = other.rooms();
+        mine.iter().any(|room| {
+            theirs
+                .iter()
+                .any(|other_room| Arc::ptr_eq(room, other_room))
+        })
     }
 }

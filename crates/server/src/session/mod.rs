@@ -1,4 +1,44 @@
 //! Per-protocol session adapters: each translates between one connection's protocol and the
-//! protocol-neutral hub.
+//! protocol-neutral hub. A session never touches the socket; the connection feeds it frames
+//! and it queues its replies in the user's outbox.
 
+pub mod irc;
 pub mod text;
+
+use std::sync::Arc;
+
+use palaver_proto::framing::Frame;
+use tokio::time::Instant;
+
+use crate::hub::User;
+
+/// Whether the connection goes on after a frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    /// The connection must end; the others are told this reason.
+    Quit(String),
+}
+
+/// What the connection needs from a protocol session.
+pub trait Session {
+    /// Handles one frame from the client.
+    fn handle(&mut self, frame: Frame) -> Flow;
+
+    /// When the session next wants [`on_deadline`](Self::on_deadline) called (keepalive
+    /// pings, registration timeout), if ever.
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
+
+    /// Called once the deadline has passed.
+    fn on_deadline(&mut self) -> Flow {
+        Flow::Continue
+    }
+
+    /// The hub user, once the client is registered.
+    fn user(&self) -> Option<&Arc<User>>;
+
+    /// Last words before the connection closes for `reason` (IRC sends `ERROR`).
+    fn farewell(&mut self, _reason: &str) {}
+}

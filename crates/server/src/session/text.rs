@@ -6,30 +6,25 @@
 
 use std::sync::Arc;
 
-use palaver_proto::event::MessageKind;
+use bytes::Bytes;
+use palaver_proto::event::{Event, MessageKind};
 use palaver_proto::framing::Frame;
+use palaver_proto::names::fold;
 use palaver_proto::text::{self, Command, Input};
 use palaver_proto::time::Timestamp;
 
+use super::{Flow, Session};
 use crate::hub::{Hub, HubError, Joined, LOBBY, Room, User};
-
-/// Whether the connection goes on after a line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Flow {
-    Continue,
-    /// The client asked to leave, with this reason for the others.
-    Quit(String),
-}
 
 const HELP: &[&str] = &[
     "commands:",
     "  text without a slash          say it in your current room (start with // to say /…)",
     "  /nick NAME                    change your nick",
-    "  /join #room                   join or create a room and talk there",
+    "  /join #room [key]             join or create a room and talk there",
     "  /part [#room] [reason]        leave a room (default: the current one)",
     "  /msg NICK text                send a private message",
     "  /me action                    act in your current room",
-    "  /who [#room]                  list who is in a room",
+    "  /who [#room]                  list who is in a room (@ marks operators)",
     "  /rooms                        list rooms with member counts and topics",
     "  /topic [#room] [text]         show or set a room's topic",
     "  /quit [reason]                leave the server",
@@ -39,9 +34,12 @@ const HELP: &[&str] = &[
 pub struct TextSession {
     hub: Arc<Hub>,
     user: Arc<User>,
-    /// Where plain text goes; `None` after parting every room.
+    /// Where plain text goes; `None` after leaving every room.
     current_room: Option<Arc<Room>>,
     max_line_bytes: usize,
+    /// Replies to the line being handled, released to the outbox in one go when it is done
+    /// (see `Outbox::hold`).
+    replies: Vec<Bytes>,
 }
 
 impl TextSession {
@@ -52,14 +50,17 @@ impl TextSession {
             user,
             current_room: None,
             max_line_bytes,
+            replies: Vec::new(),
         };
+        session.user.outbox.hold();
         let nick = session.user.nick();
         session.notice(&[
             "welcome to palaver; you are ",
             &nick,
             " (/nick NAME to change it, /help for commands)",
         ]);
-        session.join(LOBBY);
+        session.join(LOBBY, None);
+        session.release();
         session
     }
 
@@ -67,8 +68,11 @@ impl TextSession {
         &self.user
     }
 
-    /// Handles one frame from the client.
-    pub fn handle(&mut self, frame: Frame) -> Flow {
+    fn release(&mut self) {
+        self.user.outbox.release(self.replies.drain(..));
+    }
+
+    fn handle_frame(&mut self, frame: Frame) -> Flow {
         let line = match frame {
             Frame::Line(line) => line,
             Frame::TooLong => {
@@ -97,19 +101,17 @@ impl TextSession {
     fn run(&mut self, command: Command<'_>) -> Flow {
         match command {
             Command::Nick(nick) => {
-                if let Err(error) = self.hub.rename(&self.user, nick) {
-                    self.error(&error.to_string());
-                }
+                let result = self.hub.rename(&self.user, nick);
+                self.own_copy_or_error(result);
             }
-            Command::Join(room) => self.join(room),
+            Command::Join { room, key } => self.join(room, key),
             Command::Part { room, reason } => self.part(room, reason),
             Command::Msg { nick, text } => {
-                if let Err(error) = self
+                let result = self
                     .hub
-                    .message_user(&self.user, nick, MessageKind::Say, text)
-                {
-                    self.error(&error.to_string());
-                }
+                    .message_user(&self.user, nick, MessageKind::Say, text, "")
+                    .map(|(event, _recipient)| event);
+                self.own_copy_or_error(result);
             }
             Command::Me(action) => self.say(MessageKind::Action, action),
             Command::Who(room) => self.who(room),
@@ -129,27 +131,28 @@ impl TextSession {
     }
 
     fn say(&mut self, kind: MessageKind, text: &str) {
-        let Some(room) = &self.current_room else {
+        let Some(room) = self.current_room() else {
             self.error("you are not in any room (try /join #lobby)");
             return;
         };
-        if let Err(error) = self.hub.say(&self.user, room, kind, text) {
-            self.error(&error.to_string());
-        }
+        let result = self.hub.say(&self.user, &room, kind, text, "");
+        self.own_copy_or_error(result);
     }
 
-    fn join(&mut self, name: &str) {
-        match self.hub.join(&self.user, name) {
-            Joined::New { room, topic } => {
+    fn join(&mut self, name: &str, key: Option<&str>) {
+        match self.hub.join(&self.user, name, key) {
+            Ok(Joined::New { room, event, topic }) => {
+                self.own_copy(&event);
                 if let Some(topic) = topic {
-                    self.notice(&["topic of ", room.name(), ": ", &topic]);
+                    self.notice(&["topic of ", room.name(), ": ", &topic.text]);
                 }
                 self.current_room = Some(room);
             }
-            Joined::AlreadyMember(room) => {
+            Ok(Joined::AlreadyMember(room)) => {
                 self.notice(&["now talking in ", room.name()]);
                 self.current_room = Some(room);
             }
+            Err(error) => self.error(&error.to_string()),
         }
     }
 
@@ -157,17 +160,16 @@ impl TextSession {
         let Ok(room) = self.joined_room(name) else {
             return;
         };
-        self.hub.part(&self.user, &room, reason);
-        let was_current = self
+        let result = self.hub.part(&self.user, &room, reason);
+        self.own_copy_or_error(result);
+        if self
             .current_room
             .as_ref()
-            .is_some_and(|current| Arc::ptr_eq(current, &room));
-        if was_current {
-            self.current_room = self.user.rooms().pop();
-            if let Some(next) = &self.current_room {
-                let next = next.name().clone();
-                self.notice(&["now talking in ", &next]);
-            }
+            .is_some_and(|current| Arc::ptr_eq(current, &room))
+        {
+            self.current_room = None;
+            // Announces the new current room, if any.
+            self.current_room();
         }
     }
 
@@ -177,19 +179,33 @@ impl TextSession {
                 Some(room) => room,
                 None => return self.error(&HubError::NoSuchRoom(name.to_owned()).to_string()),
             },
-            None => match &self.current_room {
-                Some(room) => room.clone(),
+            None => match self.current_room() {
+                Some(room) => room,
                 None => return self.error("you are not in any room; name one: /who #room"),
             },
         };
-        let members = self.hub.members(&room);
-        let count = members.len().to_string();
-        let names = members.join(" ");
-        self.notice(&["members of ", room.name(), " (", &count, "): ", &names]);
+        let info = self.hub.room_info(&room);
+        let count = info.members.len().to_string();
+        let names: Vec<String> = info
+            .members
+            .iter()
+            .map(|member| {
+                let prefix = if member.op { "@" } else { "" };
+                format!("{prefix}{}", member.identity.nick)
+            })
+            .collect();
+        self.notice(&[
+            "members of ",
+            room.name(),
+            " (",
+            &count,
+            "): ",
+            &names.join(" "),
+        ]);
     }
 
     fn list_rooms(&mut self) {
-        let rooms = self.hub.rooms();
+        let rooms = self.hub.rooms(&self.user);
         let count = rooms.len().to_string();
         self.notice(&[&count, if rooms.len() == 1 { " room" } else { " rooms" }]);
         for room in rooms {
@@ -215,40 +231,78 @@ impl TextSession {
         };
         match text {
             Some(text) => {
-                if let Err(error) = self.hub.set_topic(&self.user, &room, text) {
-                    self.error(&error.to_string());
-                }
+                let result = self.hub.set_topic(&self.user, &room, text);
+                self.own_copy_or_error(result);
             }
             None => match room.topic() {
-                Some(topic) => self.notice(&["topic of ", room.name(), ": ", &topic]),
+                Some(topic) => self.notice(&["topic of ", room.name(), ": ", &topic.text]),
                 None => self.notice(&[room.name(), " has no topic"]),
             },
         }
     }
 
+    /// The current room, if the user is still in it. After a kick, the most recently joined
+    /// remaining room becomes current, and the client is told.
+    fn current_room(&mut self) -> Option<Arc<Room>> {
+        if let Some(room) = &self.current_room
+            && self
+                .user
+                .room(room.key())
+                .is_some_and(|joined| Arc::ptr_eq(&joined, room))
+        {
+            return Some(room.clone());
+        }
+        self.current_room = self.user.rooms().pop();
+        let room = self.current_room.clone()?;
+        self.notice(&["now talking in ", room.name()]);
+        Some(room)
+    }
+
     /// The named room if the user is in it, or the current room when `name` is `None`; on
     /// failure the client has already been told why.
-    fn joined_room(&self, name: Option<&str>) -> Result<Arc<Room>, ()> {
+    fn joined_room(&mut self, name: Option<&str>) -> Result<Arc<Room>, ()> {
         match name {
-            Some(name) => self
-                .user
-                .room(&palaver_proto::names::fold(name))
-                .ok_or_else(|| {
-                    self.error(&HubError::NotInRoom(name.to_owned()).to_string());
-                }),
-            None => self.current_room.clone().ok_or_else(|| {
+            Some(name) => self.user.room(&fold(name)).ok_or_else(|| {
+                self.error(&HubError::NotInRoom(name.to_owned()).to_string());
+            }),
+            None => self.current_room().ok_or_else(|| {
                 self.error("you are not in any room");
             }),
         }
     }
 
-    fn notice(&self, parts: &[&str]) {
-        self.user
-            .outbox
+    fn own_copy_or_error(&mut self, result: Result<Event, HubError>) {
+        match result {
+            Ok(event) => self.own_copy(&event),
+            Err(error) => self.error(&error.to_string()),
+        }
+    }
+
+    fn own_copy(&mut self, event: &Event) {
+        if let Some(line) = text::render_own_copy(event) {
+            self.replies.push(line);
+        }
+    }
+
+    fn notice(&mut self, parts: &[&str]) {
+        self.replies
             .push(text::notice_line(Timestamp::now(), parts));
     }
 
-    fn error(&self, message: &str) {
-        self.user.outbox.push(text::error_line(message));
+    fn error(&mut self, message: &str) {
+        self.replies.push(text::error_line(message));
+    }
+}
+
+impl Session for TextSession {
+    fn handle(&mut self, frame: Frame) -> Flow {
+        self.user.outbox.hold();
+        let flow = self.handle_frame(frame);
+        self.release();
+        flow
+    }
+
+    fn user(&self) -> Option<&Arc<User>> {
+        Some(&self.user)
     }
 }

@@ -1,0 +1,125 @@
+//! IRCv3 capabilities the server offers (<https://ircv3.net/specs/extensions/capability-negotiation>)
+//! and a compact set of them, cheap to read on every delivery.
+
+/// A capability a client can enable with `CAP REQ`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Cap {
+    CapNotify,
+    MessageTags,
+    ServerTime,
+    EchoMessage,
+    Batch,
+    LabeledResponse,
+    MultiPrefix,
+    UserhostInNames,
+    AwayNotify,
+    AccountNotify,
+    ExtendedJoin,
+    Setname,
+    StandardReplies,
+    InviteNotify,
+}
+
+impl Cap {
+    /// Every capability, in the order `CAP LS` lists them.
+    pub const ALL: [Cap; 14] = [
+        Cap::AccountNotify,
+        Cap::AwayNotify,
+        Cap::Batch,
+        Cap::CapNotify,
+        Cap::EchoMessage,
+        Cap::ExtendedJoin,
+        Cap::InviteNotify,
+        Cap::LabeledResponse,
+        Cap::MessageTags,
+        Cap::MultiPrefix,
+        Cap::ServerTime,
+        Cap::Setname,
+        Cap::StandardReplies,
+        Cap::UserhostInNames,
+    ];
+
+    /// The name used in `CAP` messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cap::CapNotify => "cap-notify",
+            Cap::MessageTags => "message-tags",
+            Cap::ServerTime => "server-time",
+            Cap::EchoMessage => "echo-message",
+            Cap::Batch => "batch",
+            Cap::LabeledResponse => "labeled-response",
+            Cap::MultiPrefix => "multi-prefix",
+            Cap::UserhostInNames => "userhost-in-names",
+            Cap::AwayNotify => "away-notify",
+            Cap::AccountNotify => "account-notify",
+            Cap::ExtendedJoin => "extended-join",
+            Cap::Setname => "setname",
+            Cap::StandardReplies => "standard-replies",
+            Cap::InviteNotify => "invite-notify",
+        }
+    }
+
+    /// The capability called `name` (case-sensitive, as the specification says).
+    pub fn from_name(name: &str) -> Option<Cap> {
+        Cap::ALL.into_iter().find(|cap| cap.name() == name)
+    }
+
+    /// The capability's bit in a [`CapSet`].
+    fn bit(self) -> u32 {
+        1 << self as u8
+    }
+}
+
+/// A set of capabilities.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CapSet(u32);
+
+impl CapSet {
+    pub const EMPTY: CapSet = CapSet(0);
+
+    pub fn contains(self, cap: Cap) -> bool {
+        self.0 & cap.bit() != 0
+    }
+
+    pub fn insert(&mut self, cap: Cap) {
+        self.0 |= cap.bit();
+    }
+
+    pub fn remove(&mut self, cap: Cap) {
+        self.0 &= !cap.bit();
+    }
+
+    /// The raw bits, for storing in an atomic.
+    pub fn bits(self) -> u32 {
+        self.0
+    }
+
+    pub fn from_bits(bits: u32) -> CapSet {
+        CapSet(bits)
+    }
+
+    /// The enabled capabilities in `CAP LS` order.
+    pub fn iter(self) -> impl Iterator<Item = Cap> {
+        Cap::ALL.into_iter().filter(move |cap| self.contains(*cap))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_bits_are_distinct() {
+        let mut all = CapSet::EMPTY;
+        for cap in Cap::ALL {
+            assert_eq!(Cap::from_name(cap.name()), Some(cap));
+            assert!(!all.contains(cap));
+            all.insert(cap);
+        }
+        assert_eq!(all.iter().count(), Cap::ALL.len());
+        all.remove(Cap::Batch);
+        assert!(!all.contains(Cap::Batch));
+        assert_eq!(Cap::from_name("sasl"), None);
+    }
+}

@@ -1,0 +1,17 @@
+//! The IRC wire format, with no I/O: one message per line, as in modern.ircdocs.horse's
+//! "Messages" and IRCv3 message-tags, plus the mask and `nick!user@host` helpers every IRC
+//! server needs.
+//!
+//! This layer only splits and joins lines. It knows nothing of commands, numerics or state:
+//! the command stays as the client sent it (case-folding and validation are the session's
+//! business), and limits (512 bytes for the message, 8191 for tags) are the caller's to enforce
+//! before parsing, with [`split_tags`] telling the two parts apart without allocating.
+
+pub mod caps;
+pub mod mask;
+pub mod message;
+pub mod numeric;
+pub mod render;
+
+pub use mask::{matches, split_userhost};
+pub use message::{Message, ParseError, Tag, escape_tag_value, split_tags, unescape_tag_value};

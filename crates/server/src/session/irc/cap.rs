@@ -1,0 +1,137 @@
+//! Capability negotiation: `CAP LS`, `REQ`, `LIST` and `END`
+//! (<https://ircv3.net/specs/extensions/capability-negotiation>).
+
+use palaver_proto::irc::caps::{Cap, CapSet};
+use palaver_proto::irc::message::Message;
+use palaver_proto::irc::numeric::ERR_INVALIDCAPCMD;
+
+use super::IrcSession;
+use super::registration::try_register;
+use crate::session::Flow;
+
+/// Capability lists longer than this are split over several `CAP` lines (marked `*`), keeping
+/// each line well inside 512 bytes.
+const MAX_CAPS_LINE_BYTES: usize = 400;
+
+pub fn cap(session: &mut IrcSession, message: &Message) -> Flow {
+    let subcommand = message.params[0].to_ascii_uppercase();
+    match subcommand.as_str() {
+        "LS" => {
+            let version: u32 = message
+                .params
+                .get(1)
+                .and_then(|version| version.parse().ok())
+                .unwrap_or(0);
+            if version >= 302 {
+                session.cap_302 = true;
+                // cap-notify is implicitly enabled for 302 clients.
+                let mut caps = session.caps;
+                caps.insert(Cap::CapNotify);
+                session.set_caps(caps);
+            }
+            if session.user.is_none() {
+                session.registration.negotiating_caps = true;
+            }
+            let offered: Vec<&str> = Cap::ALL.iter().map(|cap| cap.name()).collect();
+            send_list(session, "LS", &offered);
+        }
+        "LIST" => {
+            let enabled: Vec<&str> = session.caps.iter().map(Cap::name).collect();
+            send_list(session, "LIST", &enabled);
+        }
+        "REQ" => {
+            if session.user.is_none() {
+                session.registration.negotiating_caps = true;
+            }
+            let requested = message.params.get(1).map(String::as_str).unwrap_or("");
+            match apply_request(session.caps, requested) {
+                Some(caps) => {
+                    session.set_caps(caps);
+                    reply(session, "ACK", requested);
+                }
+                None => reply(session, "NAK", requested),
+            }
+        }
+        "END" => {
+            if session.user.is_none() {
+                session.registration.negotiating_caps = false;
+                return try_register(session);
+            }
+        }
+        _ => {
+            let nick = session.reply_nick();
+            session.replies.numeric(
+                ERR_INVALIDCAPCMD,
+                &nick,
+                &[&message.params[0], "Invalid CAP command"],
+            );
+        }
+    }
+    Flow::Continue
+}
+
+/// The capability set after `REQ` of `request` (space-separated names, `-name` to disable),
+/// or `None` if any name is unknown: a request is accepted or refused whole.
+fn apply_request(current: CapSet, request: &str) -> Option<CapSet> {
+    let mut caps = current;
+    for item in request.split(' ').filter(|item| !item.is_empty()) {
+        let (enable, name) = match item.strip_prefix('-') {
+            Some(name) => (false, name),
+            None => (true, item),
+        };
+        let cap = Cap::from_name(name)?;
+        if enable {
+            caps.insert(cap);
+        } else {
+            caps.remove(cap);
+        }
+    }
+    Some(caps)
+}
+
+fn reply(session: &mut IrcSession, verb: &str, text: &str) {
+    let nick = session.reply_nick();
+    session
+        .replies
+        .server_message("CAP", vec![nick, verb.into(), text.into()]);
+}
+
+/// `CAP * LS :a b c`, split over lines with `*` continuation markers for 302 clients.
+fn send_list(session: &mut IrcSession, verb: &str, names: &[&str]) {
+    let nick = session.reply_nick();
+    let mut lines: Vec<String> = vec![String::new()];
+    for name in names {
+        let line = lines.last_mut().expect("never empty");
+        if !line.is_empty() && line.len() + name.len() + 1 > MAX_CAPS_LINE_BYTES {
+            lines.push(String::new());
+        }
+        let line = lines.last_mut().expect("never empty");
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(name);
+    }
+    let count = lines.len();
+    for (index, line) in lines.into_iter().enumerate() {
+        let mut params = vec![nick.clone(), verb.to_owned()];
+        if index + 1 < count && session.cap_302 {
+            params.push("*".into());
+        }
+        params.push(line);
+        session.replies.server_message("CAP", params);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_all_or_nothing() {
+        let caps = apply_request(CapSet::EMPTY, "server-time  echo-message").unwrap();
+        assert!(caps.contains(Cap::ServerTime) && caps.contains(Cap::EchoMessage));
+        let caps = apply_request(caps, "-server-time").unwrap();
+        assert!(!caps.contains(Cap::ServerTime) && caps.contains(Cap::EchoMessage));
+        assert_eq!(apply_request(caps, "batch bogus"), None);
+    }
+}

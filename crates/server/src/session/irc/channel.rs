@@ -1,0 +1,262 @@
+//! Channel membership and messages: `JOIN`, `PART`, `PRIVMSG`, `NOTICE`, `TAGMSG`, `TOPIC`,
+//! `INVITE`, `KICK`.
+
+use palaver_proto::event::MessageKind;
+use palaver_proto::irc::caps::Cap;
+use palaver_proto::irc::message::{Message, escape_tag_value};
+use palaver_proto::irc::numeric::*;
+use palaver_proto::names;
+
+use super::registration::MAX_MESSAGE_TARGETS;
+use super::{IrcSession, query};
+use crate::hub::{HubError, Joined};
+use crate::session::Flow;
+
+pub fn join(session: &mut IrcSession, message: &Message) -> Flow {
+    let user = session.user().clone();
+    if message.params[0] == "0" {
+        // `JOIN 0` leaves every channel.
+        for room in user.rooms() {
+            match session.hub.part(&user, &room, None) {
+                Ok(event) => session.own_copy(&event),
+                Err(error) => session.hub_error(&error),
+            }
+        }
+        return Flow::Continue;
+    }
+    let keys: Vec<&str> = message
+        .params
+        .get(1)
+        .map(|keys| keys.split(',').collect())
+        .unwrap_or_default();
+    for (index, name) in message.params[0].split(',').enumerate() {
+        if name.is_empty() {
+            continue;
+        }
+        if names::validate_room(name).is_err() {
+            session.numeric(ERR_BADCHANMASK, &[name, "Bad Channel Mask"]);
+            continue;
+        }
+        let key = keys.get(index).copied().filter(|key| !key.is_empty());
+        match session.hub.join(&user, name, key) {
+            Ok(Joined::New { room, event, topic }) => {
+                session.own_copy(&event);
+                if let Some(topic) = topic {
+                    query::send_topic(session, room.name(), &topic);
+                }
+                query::send_names(session, &room);
+            }
+            // Joining a channel one is in is a no-op in IRC.
+            Ok(Joined::AlreadyMember(_)) => {}
+            Err(error) => session.hub_error(&error),
+        }
+    }
+    Flow::Continue
+}
+
+pub fn part(session: &mut IrcSession, message: &Message) -> Flow {
+    let user = session.user().clone();
+    let reason = message.params.get(1).map(String::as_str);
+    for name in message.params[0].split(',').filter(|name| !name.is_empty()) {
+        let Some(room) = session.hub.room(name) else {
+            session.numeric(ERR_NOSUCHCHANNEL, &[name, "No such channel"]);
+            continue;
+        };
+        match session.hub.part(&user, &room, reason) {
+            Ok(event) => session.own_copy(&event),
+            Err(error) => session.hub_error(&error),
+        }
+    }
+    Flow::Continue
+}
+
+pub fn privmsg(session: &mut IrcSession, message: &Message) -> Flow {
+    send(session, message, "PRIVMSG")
+}
+
+pub fn notice(session: &mut IrcSession, message: &Message) -> Flow {
+    send(session, message, "NOTICE")
+}
+
+pub fn tagmsg(session: &mut IrcSession, message: &Message) -> Flow {
+    send(session, message, "TAGMSG")
+}
+
+/// `PRIVMSG`, `NOTICE` and `TAGMSG` to channels and nicks. Per RFC 2812 §3.3.2, a `NOTICE`
+/// never gets an error reply (automatic replies to notices could loop between bots).
+fn send(session: &mut IrcSession, message: &Message, command: &str) -> Flow {
+    let is_notice = command == "NOTICE";
+    let tags_only = command == "TAGMSG";
+    let Some(targets) = message.params.first().filter(|targets| !targets.is_empty()) else {
+        if !is_notice {
+            session.numeric(
+                ERR_NORECIPIENT,
+                &[&format!("No recipient given ({command})")],
+            );
+        }
+        return Flow::Continue;
+    };
+    let text = message.params.get(1).map(String::as_str).unwrap_or("");
+    if !tags_only && text.is_empty() {
+        if !is_notice {
+            session.numeric(ERR_NOTEXTTOSEND, &["No text to send"]);
+        }
+        return Flow::Continue;
+    }
+    let (kind, text) = if tags_only {
+        (MessageKind::TagsOnly, "")
+    } else if is_notice {
+        (MessageKind::Notice, text)
+    } else if let Some(action) = ctcp_action(text) {
+        (MessageKind::Action, action)
+    } else {
+        (MessageKind::Say, text)
+    };
+    let client_tags = client_only_tags(message);
+    let user = session.user().clone();
+    let echo = session.caps.contains(Cap::EchoMessage);
+    for target in targets.split(',').take(MAX_MESSAGE_TARGETS) {
+        let result = if target.starts_with('#') {
+            match session.hub.room(target) {
+                Some(room) => session.hub.say(&user, &room, kind, text, &client_tags),
+                None => Err(HubError::NoSuchRoom(target.to_owned())),
+            }
+        } else {
+            session
+                .hub
+                .message_user(&user, target, kind, text, &client_tags)
+                .map(|(event, recipient)| {
+                    if let Some(away) = recipient.away()
+                        && kind == MessageKind::Say
+                    {
+                        let nick = recipient.nick();
+                        session.numeric(RPL_AWAY, &[&nick, &away]);
+                    }
+                    event
+                })
+        };
+        match result {
+            Ok(event) => {
+                if echo {
+                    session.own_copy(&event);
+                }
+            }
+            Err(_) if is_notice || tags_only => {}
+            Err(error) => session.hub_error(&error),
+        }
+    }
+    Flow::Continue
+}
+
+/// The text of a CTCP ACTION (`\x01ACTION waves\x01`), if `text` is one.
+fn ctcp_action(text: &str) -> Option<&str> {
+    let inner = text.strip_prefix('\x01')?;
+    let inner = inner.strip_suffix('\x01').unwrap_or(inner);
+    inner
+        .strip_prefix("ACTION ")
+        .or_else(|| (inner == "ACTION").then_some(""))
+}
+
+/// The client-only tags (`+name`) of a message, escaped and joined, to relay to recipients
+/// that accept message tags.
+fn client_only_tags(message: &Message) -> String {
+    let mut joined = String::new();
+    for tag in message.tags.iter().filter(|tag| tag.key.starts_with('+')) {
+        if !joined.is_empty() {
+            joined.push(';');
+        }
+        joined.push_str(&tag.key);
+        if !tag.value.is_empty() {
+            joined.push('=');
+            escape_tag_value(&tag.value, &mut joined);
+        }
+    }
+    joined
+}
+
+pub fn topic(session: &mut IrcSession, message: &Message) -> Flow {
+    let name = &message.params[0];
+    let Some(room) = session.hub.room(name) else {
+        session.numeric(ERR_NOSUCHCHANNEL, &[name, "No such channel"]);
+        return Flow::Continue;
+    };
+    let user = session.user().clone();
+    match message.params.get(1) {
+        None => match room.topic() {
+            Some(topic) => query::send_topic(session, room.name(), &topic),
+            None => session.numeric(RPL_NOTOPIC, &[room.name(), "No topic is set"]),
+        },
+        Some(text) => match session.hub.set_topic(&user, &room, text) {
+            Ok(event) => session.own_copy(&event),
+            Err(error) => session.hub_error(&error),
+        },
+    }
+    Flow::Continue
+}
+
+pub fn invite(session: &mut IrcSession, message: &Message) -> Flow {
+    let (nick, room) = (&message.params[0], &message.params[1]);
+    let user = session.user().clone();
+    match session.hub.invite(&user, nick, room) {
+        Ok(invitee) => {
+            let invitee_nick = invitee.nick();
+            let room_name = session
+                .hub
+                .room(room)
+                .map(|room| room.name().to_string())
+                .unwrap_or_else(|| room.clone());
+            session.numeric(RPL_INVITING, &[&invitee_nick, &room_name]);
+            if let Some(away) = invitee.away() {
+                session.numeric(RPL_AWAY, &[&invitee_nick, &away]);
+            }
+        }
+        Err(error) => session.hub_error(&error),
+    }
+    Flow::Continue
+}
+
+pub fn kick(session: &mut IrcSession, message: &Message) -> Flow {
+    let name = &message.params[0];
+    let Some(room) = session.hub.room(name) else {
+        session.numeric(ERR_NOSUCHCHANNEL, &[name, "No such channel"]);
+        return Flow::Continue;
+    };
+    let user = session.user().clone();
+    let default_reason = user.nick();
+    let reason = message
+        .params
+        .get(2)
+        .map(String::as_str)
+        .unwrap_or(&default_reason);
+    for nick in message.params[1].split(',').filter(|nick| !nick.is_empty()) {
+        match session.hub.kick(&user, &room, nick, reason) {
+            Ok(event) => session.own_copy(&event),
+            Err(error) => session.hub_error(&error),
+        }
+    }
+    Flow::Continue
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ctcp_actions() {
+        assert_eq!(ctcp_action("\x01ACTION waves\x01"), Some("waves"));
+        assert_eq!(ctcp_action("\x01ACTION waves"), Some("waves"));
+        assert_eq!(ctcp_action("\x01ACTION\x01"), Some(""));
+        assert_eq!(ctcp_action("\x01VERSION\x01"), None);
+        assert_eq!(ctcp_action("ACTION waves"), None);
+    }
+
+    #[test]
+    fn only_client_tags_are_relayed() {
+        let message =
+            Message::parse("@label=x;+typing=active;+draft/reply=a\\sb PRIVMSG #a :hi").unwrap();
+        assert_eq!(
+            client_only_tags(&message),
+            "+typing=active;+draft/reply=a\\sb"
+        );
+    }
+}

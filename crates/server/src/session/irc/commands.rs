@@ -1,0 +1,132 @@
+//! The IRC command table, and the simple commands that touch neither channels nor listings.
+//!
+//! Every command, even an unknown one, goes through [`dispatch`], which checks registration
+//! and the minimum number of parameters centrally, so those answers are uniform.
+
+use palaver_proto::irc::caps::Cap;
+use palaver_proto::irc::message::Message;
+use palaver_proto::irc::numeric::*;
+
+use super::{IrcSession, cap, channel, mode, query, registration};
+use crate::session::Flow;
+
+type Handler = fn(&mut IrcSession, &Message) -> Flow;
+
+struct Spec {
+    name: &'static str,
+    /// Parameters below this count are answered with `ERR_NEEDMOREPARAMS`.
+    min_params: usize,
+    /// Whether the command works before registration completes.
+    before_registration: bool,
+    handler: Handler,
+}
+
+const fn spec(
+    name: &'static str,
+    min_params: usize,
+    before_registration: bool,
+    handler: Handler,
+) -> Spec {
+    Spec {
+        name,
+        min_params,
+        before_registration,
+        handler,
+    }
+}
+
+/// Every command the server understands. `PRIVMSG`, `NOTICE` and `TAGMSG` check their own
+/// parameters because their errors have dedicated numerics (411, 412).
+const COMMANDS: &[Spec] = &[
+    spec("CAP", 1, true, cap::cap),
+    spec("PASS", 1, true, registration::pass),
+    spec("NICK", 0, true, registration::nick),
+    spec("USER", 4, true, registration::user),
+    spec("PING", 1, true, ping),
+    spec("PONG", 0, true, pong),
+    spec("QUIT", 0, true, quit),
+    spec("JOIN", 1, false, channel::join),
+    spec("PART", 1, false, channel::part),
+    spec("PRIVMSG", 0, false, channel::privmsg),
+    spec("NOTICE", 0, false, channel::notice),
+    spec("TAGMSG", 0, false, channel::tagmsg),
+    spec("TOPIC", 1, false, channel::topic),
+    spec("INVITE", 2, false, channel::invite),
+    spec("KICK", 2, false, channel::kick),
+    spec("MODE", 1, false, mode::mode),
+    spec("NAMES", 0, false, query::names),
+    spec("LIST", 0, false, query::list),
+    spec("WHO", 0, false, query::who),
+    spec("WHOIS", 1, false, query::whois),
+    spec("ISON", 1, false, query::ison),
+    spec("USERHOST", 1, false, query::userhost),
+    spec("LUSERS", 0, false, registration::lusers),
+    spec("MOTD", 0, false, registration::motd),
+    spec("AWAY", 0, false, away),
+    spec("SETNAME", 1, false, setname),
+];
+
+pub fn dispatch(session: &mut IrcSession, message: &Message) -> Flow {
+    let name = message.command.to_ascii_uppercase();
+    let Some(spec) = COMMANDS.iter().find(|spec| spec.name == name) else {
+        session.numeric(ERR_UNKNOWNCOMMAND, &[&message.command, "Unknown command"]);
+        return Flow::Continue;
+    };
+    if session.user.is_none() && !spec.before_registration {
+        session.numeric(ERR_NOTREGISTERED, &["You have not registered"]);
+        return Flow::Continue;
+    }
+    if message.params.len() < spec.min_params {
+        session.numeric(ERR_NEEDMOREPARAMS, &[spec.name, "Not enough parameters"]);
+        return Flow::Continue;
+    }
+    (spec.handler)(session, message)
+}
+
+fn ping(session: &mut IrcSession, message: &Message) -> Flow {
+    let server = session.replies.server_name().to_owned();
+    session
+        .replies
+        .server_message("PONG", vec![server, message.params[0].clone()]);
+    Flow::Continue
+}
+
+/// Any line proves the client alive (handled for every frame); `PONG` needs nothing more.
+fn pong(_session: &mut IrcSession, _message: &Message) -> Flow {
+    Flow::Continue
+}
+
+fn quit(_session: &mut IrcSession, message: &Message) -> Flow {
+    let reason = match message.params.first() {
+        Some(reason) if !reason.is_empty() => format!("Quit: {reason}"),
+        _ => "Quit".to_owned(),
+    };
+    Flow::Quit(reason)
+}
+
+fn away(session: &mut IrcSession, message: &Message) -> Flow {
+    let text = message.params.first().filter(|text| !text.is_empty());
+    let user = session.user().clone();
+    session.hub.set_away(&user, text.map(String::as_str));
+    match text {
+        Some(_) => session.numeric(RPL_NOWAWAY, &["You have been marked as being away"]),
+        None => session.numeric(RPL_UNAWAY, &["You are no longer marked as being away"]),
+    }
+    Flow::Continue
+}
+
+/// IRCv3 setname: change the real name.
+fn setname(session: &mut IrcSession, message: &Message) -> Flow {
+    let realname = &message.params[0];
+    if realname.is_empty() || realname.len() > registration::REALNAME_MAX_BYTES {
+        session.fail("SETNAME", "INVALID_REALNAME", &[], "Realname is not valid");
+        return Flow::Continue;
+    }
+    let user = session.user().clone();
+    let event = session.hub.set_realname(&user, realname);
+    // The client sees its own SETNAME only if it enabled the capability (IRCv3 setname).
+    if session.caps.contains(Cap::Setname) {
+        session.own_copy(&event);
+    }
+    Flow::Continue
+}

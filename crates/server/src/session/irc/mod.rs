@@ -1,0 +1,337 @@
+//! The IRC session: registration (with capability negotiation), the command table, replies
+//! (numerics, labels, batches) and keepalive pings, on top of the protocol-neutral hub.
+//!
+//! Behaviour follows the Modern IRC Client Protocol (modern.ircdocs.horse) and the IRCv3
+//! specifications (ircv3.net); `docs/PROTOCOL.md` lists what is supported.
+//!
+//! Intentionally single-threaded: only the connection's read loop calls into a session.
+
+mod cap;
+mod channel;
+mod commands;
+mod mode;
+mod query;
+mod registration;
+mod replies;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use palaver_proto::event::Event;
+use palaver_proto::framing::Frame;
+use palaver_proto::irc::caps::{Cap, CapSet};
+use palaver_proto::irc::message::{Message, split_tags};
+use palaver_proto::irc::numeric::*;
+use palaver_proto::irc::render::{IrcFlavor, MAX_MESSAGE_BYTES, event_messages};
+use tokio::time::Instant;
+
+use super::{Flow, Session};
+use crate::config::IrcSettings;
+use crate::hub::{Hub, HubError, JoinRefusal, SendRefusal, User};
+use crate::outbox::Outbox;
+use replies::Replies;
+
+/// Longest tag section a client may send, `@` and the following space included (IRCv3
+/// message-tags).
+pub const MAX_TAG_BYTES: usize = 8191;
+/// Longest line the framing layer accepts: tags plus a full message.
+pub const MAX_LINE_BYTES: usize = MAX_TAG_BYTES + MAX_MESSAGE_BYTES;
+
+/// Registration progress, before the client is a hub user.
+#[derive(Debug, Default)]
+struct Registration {
+    nick: Option<String>,
+    /// User name and real name from `USER`.
+    user: Option<(String, String)>,
+    /// Whether `PASS` matched the server password (always true without one).
+    password_ok: bool,
+    /// `CAP LS`/`CAP REQ` was sent and `CAP END` not yet: registration waits.
+    negotiating_caps: bool,
+}
+
+pub struct IrcSession {
+    hub: Arc<Hub>,
+    settings: Arc<IrcSettings>,
+    peer: SocketAddr,
+    /// The host shown to others (the peer address or its cloak).
+    host: String,
+    outbox: Arc<Outbox>,
+    /// `None` until registration completes.
+    user: Option<Arc<User>>,
+    registration: Registration,
+    /// Enabled capabilities. Mirrored into the hub user (which fan-out reads) on every change.
+    caps: CapSet,
+    /// Whether the client negotiated with `CAP LS 302` (values in `LS`, implicit cap-notify).
+    cap_302: bool,
+    /// Replies to the command being handled, released in one go (see `Outbox::hold`).
+    replies: Replies,
+    /// When the client last sent anything; silence triggers a `PING`.
+    last_heard: Instant,
+    /// When our unanswered `PING` went out, if one is pending.
+    ping_sent: Option<Instant>,
+    connected: Instant,
+}
+
+impl IrcSession {
+    pub fn new(
+        hub: Arc<Hub>,
+        settings: Arc<IrcSettings>,
+        peer: SocketAddr,
+        host: String,
+        outbox: Arc<Outbox>,
+    ) -> Self {
+        let now = Instant::now();
+        let replies = Replies::new(settings.server_name.clone());
+        let password_ok = settings.password.is_none();
+        Self {
+            hub,
+            settings,
+            peer,
+            host,
+            outbox,
+            user: None,
+            registration: Registration {
+                password_ok,
+                ..Registration::default()
+            },
+            caps: CapSet::EMPTY,
+            cap_302: false,
+            replies,
+            last_heard: now,
+            ping_sent: None,
+            connected: now,
+        }
+    }
+
+    fn flavor(&self) -> IrcFlavor {
+        IrcFlavor::from_caps(self.caps)
+    }
+
+    /// The registered user; handlers behind the registration check may rely on it.
+    fn user(&self) -> &Arc<User> {
+        self.user
+            .as_ref()
+            .expect("command table checks registration")
+    }
+
+    /// The nick to address replies to: the registered nick, the requested one, or `*`.
+    fn reply_nick(&self) -> String {
+        match (&self.user, &self.registration.nick) {
+            (Some(user), _) => user.nick().into(),
+            (None, Some(nick)) => nick.clone(),
+            (None, None) => "*".into(),
+        }
+    }
+
+    /// Queues a numeric reply `:server CODE nick params…`.
+    fn numeric(&mut self, code: &str, params: &[&str]) {
+        let nick = self.reply_nick();
+        self.replies.numeric(code, &nick, params);
+    }
+
+    /// Queues the messages a hub event becomes for this client (its own copy of what it did).
+    fn own_copy(&mut self, event: &Event) {
+        for message in event_messages(event, self.flavor()) {
+            self.replies.push(message);
+        }
+    }
+
+    /// A standard reply (`FAIL`) for clients that asked for them, a server `NOTICE` otherwise.
+    fn fail(&mut self, command: &str, code: &str, context: &[&str], description: &str) {
+        if self.caps.contains(Cap::StandardReplies) {
+            let mut params = vec![command.to_owned(), code.to_owned()];
+            params.extend(context.iter().map(|item| item.to_string()));
+            params.push(description.to_owned());
+            self.replies.server_message("FAIL", params);
+        } else {
+            let nick = self.reply_nick();
+            self.replies
+                .server_message("NOTICE", vec![nick, format!("{command}: {description}")]);
+        }
+    }
+
+    /// Answers a hub error with the numeric IRC uses for it.
+    fn hub_error(&mut self, error: &HubError) {
+        match error {
+            HubError::NickTaken(nick) => {
+                self.numeric(ERR_NICKNAMEINUSE, &[nick, "Nickname is already in use"])
+            }
+            HubError::NoSuchNick(nick) => self.numeric(ERR_NOSUCHNICK, &[nick, "No such nick"]),
+            HubError::NoSuchRoom(room) => {
+                self.numeric(ERR_NOSUCHCHANNEL, &[room, "No such channel"])
+            }
+            HubError::NotInRoom(room) => {
+                self.numeric(ERR_NOTONCHANNEL, &[room, "You're not on that channel"])
+            }
+            HubError::NeedOperator(room) => self.numeric(
+                ERR_CHANOPRIVSNEEDED,
+                &[room, "You're not a channel operator"],
+            ),
+            HubError::UserNotInRoom { nick, room } => self.numeric(
+                ERR_USERNOTINCHANNEL,
+                &[nick, room, "They aren't on that channel"],
+            ),
+            HubError::AlreadyInRoom { nick, room } => {
+                self.numeric(ERR_USERONCHANNEL, &[nick, room, "is already on channel"])
+            }
+            HubError::CannotJoin { room, reason } => {
+                let (code, text) = match reason {
+                    JoinRefusal::InviteOnly => (ERR_INVITEONLYCHAN, "Cannot join channel (+i)"),
+                    JoinRefusal::Banned => (ERR_BANNEDFROMCHAN, "Cannot join channel (+b)"),
+                    JoinRefusal::BadKey => (ERR_BADCHANNELKEY, "Cannot join channel (+k)"),
+                    JoinRefusal::Full => (ERR_CHANNELISFULL, "Cannot join channel (+l)"),
+                };
+                self.numeric(code, &[room, text]);
+            }
+            HubError::CannotSend { room, reason } => {
+                let text = match reason {
+                    SendRefusal::NotMember => "Cannot send to channel (no external messages)",
+                    SendRefusal::Moderated => "Cannot send to channel (+m)",
+                    SendRefusal::Banned => "Cannot send to channel (+b)",
+                };
+                self.numeric(ERR_CANNOTSENDTOCHAN, &[room, text]);
+            }
+            HubError::BanListFull { room, mask } => {
+                self.numeric(ERR_BANLISTFULL, &[room, mask, "Channel ban list is full"])
+            }
+        }
+    }
+
+    /// Sets the enabled capabilities, here and in the hub user.
+    fn set_caps(&mut self, caps: CapSet) {
+        self.caps = caps;
+        if let Some(user) = &self.user {
+            user.set_caps(caps);
+        }
+    }
+
+    /// Checks a raw line against the IRC limits and parses it; on failure the client has been
+    /// answered.
+    fn parse_line(&mut self, line: &[u8]) -> Option<Message> {
+        let Ok(line) = std::str::from_utf8(line) else {
+            self.fail(
+                "*",
+                "INVALID_UTF8",
+                &[],
+                "Message rejected: this server only accepts UTF-8",
+            );
+            return None;
+        };
+        let (tags, rest) = split_tags(line);
+        let tags_too_long = tags.is_some_and(|tags| tags.len() + 2 > MAX_TAG_BYTES);
+        // The 512-byte message limit counts the CRLF that framing removed.
+        if tags_too_long || rest.len() + 2 > MAX_MESSAGE_BYTES {
+            self.numeric(ERR_INPUTTOOLONG, &["Input line was too long"]);
+            return None;
+        }
+        if line.contains(['\0', '\r']) {
+            self.fail(
+                "*",
+                "INVALID_MESSAGE",
+                &[],
+                "Message rejected: it contains a NUL or CR character",
+            );
+            return None;
+        }
+        match Message::parse(line) {
+            Ok(message) => Some(message),
+            // Blank lines are ignored, as most servers do.
+            Err(palaver_proto::irc::message::ParseError::Empty) => None,
+            Err(palaver_proto::irc::message::ParseError::NoCommand) => {
+                self.numeric(ERR_UNKNOWNCOMMAND, &["*", "Unknown command"]);
+                None
+            }
+        }
+    }
+
+    /// Handles one frame: checks, parses and dispatches it, then releases the replies with
+    /// the command's label, if any.
+    fn handle_frame(&mut self, frame: Frame) -> Flow {
+        self.last_heard = Instant::now();
+        self.ping_sent = None;
+        let line = match frame {
+            Frame::Line(line) => line,
+            Frame::TooLong => {
+                self.numeric(ERR_INPUTTOOLONG, &["Input line was too long"]);
+                return Flow::Continue;
+            }
+        };
+        let Some(message) = self.parse_line(&line) else {
+            return Flow::Continue;
+        };
+        if self.caps.contains(Cap::LabeledResponse)
+            && let Some(label) = message.tag("label")
+        {
+            self.replies
+                .set_label(label, self.caps.contains(Cap::Batch));
+        }
+        commands::dispatch(self, &message)
+    }
+
+    fn release(&mut self) {
+        let bytes = self.replies.take();
+        self.outbox.release(bytes);
+    }
+
+    /// Queues `messages` as replies.
+    fn push_all(&mut self, messages: impl IntoIterator<Item = Message>) {
+        for message in messages {
+            self.replies.push(message);
+        }
+    }
+}
+
+impl Session for IrcSession {
+    fn handle(&mut self, frame: Frame) -> Flow {
+        self.outbox.hold();
+        let flow = self.handle_frame(frame);
+        self.release();
+        flow
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        if self.user.is_none() {
+            return Some(self.connected + self.settings.ping_timeout);
+        }
+        Some(match self.ping_sent {
+            Some(sent) => sent + self.settings.ping_timeout,
+            None => self.last_heard + self.settings.ping_interval,
+        })
+    }
+
+    fn on_deadline(&mut self) -> Flow {
+        if self.user.is_none() {
+            return Flow::Quit("registration timed out".into());
+        }
+        if let Some(sent) = self.ping_sent {
+            let waited = sent.elapsed().as_secs();
+            return Flow::Quit(format!("ping timeout: {waited} seconds"));
+        }
+        self.outbox.hold();
+        let token = self.settings.server_name.clone();
+        self.replies.server_message("PING", vec![token]);
+        self.release();
+        self.ping_sent = Some(Instant::now());
+        Flow::Continue
+    }
+
+    fn user(&self) -> Option<&Arc<User>> {
+        self.user.as_ref()
+    }
+
+    fn farewell(&mut self, reason: &str) {
+        self.outbox.hold();
+        let host = match &self.user {
+            Some(user) => {
+                let identity = user.identity();
+                format!("{}@{}", identity.user, identity.host)
+            }
+            None => format!("*@{}", self.host),
+        };
+        self.replies.raw(Message::new(
+            "ERROR",
+            vec![format!("Closing link: ({host}) [{reason}]")],
+        ));
+        self.release();
+    }
+}

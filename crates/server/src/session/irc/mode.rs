@@ -1,0 +1,202 @@
+//! `MODE`: user mode `+i`, and channel modes `+b +k +l +o +v` and `+i +m +n +s +t`.
+
+use palaver_proto::irc::message::Message;
+use palaver_proto::irc::numeric::*;
+use palaver_proto::names::fold;
+
+use super::IrcSession;
+use super::registration::MAX_MODES_WITH_PARAMETER;
+use crate::hub::{ModeChange, RoomFlag};
+use crate::session::Flow;
+
+pub fn mode(session: &mut IrcSession, message: &Message) -> Flow {
+    if message.params[0].starts_with('#') {
+        channel_mode(session, message);
+    } else {
+        user_mode(session, message);
+    }
+    Flow::Continue
+}
+
+fn user_mode(session: &mut IrcSession, message: &Message) {
+    let target = &message.params[0];
+    let user = session.user().clone();
+    let nick = user.nick();
+    if fold(target) != fold(&nick) {
+        if session.hub.user_by_nick(target).is_some() {
+            session.numeric(ERR_USERSDONTMATCH, &["Can't change mode for other users"]);
+        } else {
+            session.numeric(ERR_NOSUCHNICK, &[target, "No such nick"]);
+        }
+        return;
+    }
+    let Some(modes) = message.params.get(1) else {
+        let current = if user.is_invisible() { "+i" } else { "+" };
+        session.numeric(RPL_UMODEIS, &[current]);
+        return;
+    };
+    let mut set = true;
+    let mut unknown = false;
+    let mut invisible = user.is_invisible();
+    for letter in modes.chars() {
+        match letter {
+            '+' => set = true,
+            '-' => set = false,
+            'i' => invisible = set,
+            _ => unknown = true,
+        }
+    }
+    if unknown {
+        session.numeric(ERR_UMODEUNKNOWNFLAG, &["Unknown MODE flag"]);
+    }
+    if invisible != user.is_invisible() {
+        user.set_invisible(invisible);
+        let change = if invisible { "+i" } else { "-i" };
+        session.push_all([Message::new("MODE", vec![nick.to_string(), change.into()])
+            .with_source(nick.to_string())]);
+    }
+}
+
+fn channel_mode(session: &mut IrcSession, message: &Message) {
+    let name = &message.params[0];
+    let Some(room) = session.hub.room(name) else {
+        session.numeric(ERR_NOSUCHCHANNEL, &[name, "No such channel"]);
+        return;
+    };
+    let user = session.user().clone();
+    let Some(modes) = message.params.get(1) else {
+        let info = session.hub.room_info(&room);
+        let is_member = info.members.iter().any(|member| member.user.id == user.id);
+        let (flags, arguments) = info.modes.describe(is_member);
+        let mut params: Vec<&str> = vec![&info.name, &flags];
+        params.extend(arguments.iter().map(String::as_str));
+        session.numeric(RPL_CHANNELMODEIS, &params);
+        let created = (info.created.0 / 1000).to_string();
+        session.numeric(RPL_CREATIONTIME, &[&info.name, &created]);
+        return;
+    };
+    let mut arguments = message.params[2..].iter();
+    let mut changes = Vec::new();
+    let mut with_parameter = 0;
+    let mut list_bans = false;
+    let mut set = true;
+    for letter in modes.chars() {
+        let change = match letter {
+            '+' => {
+                set = true;
+                continue;
+            }
+            '-' => {
+                set = false;
+                continue;
+            }
+            'b' => match arguments.next() {
+                Some(mask) => ModeChange::Ban {
+                    set,
+                    mask: mask.clone(),
+                },
+                None => {
+                    list_bans = true;
+                    continue;
+                }
+            },
+            'k' if set => match arguments.next() {
+                Some(key) if valid_key(key) => ModeChange::Key(Some(key.clone())),
+                other => {
+                    invalid_parameter(session, name, 'k', other, "Invalid key");
+                    continue;
+                }
+            },
+            'k' => {
+                // `-k` takes the old key as a parameter, which is ignored.
+                arguments.next();
+                ModeChange::Key(None)
+            }
+            'l' if set => match arguments.next().map(|limit| limit.parse::<usize>()) {
+                Some(Ok(limit)) if limit > 0 => ModeChange::Limit(Some(limit)),
+                _ => {
+                    invalid_parameter(session, name, 'l', None, "Invalid limit");
+                    continue;
+                }
+            },
+            'l' => ModeChange::Limit(None),
+            'o' | 'v' => match arguments.next() {
+                Some(nick) if letter == 'o' => ModeChange::Operator {
+                    set,
+                    nick: nick.clone(),
+                },
+                Some(nick) => ModeChange::Voice {
+                    set,
+                    nick: nick.clone(),
+                },
+                None => {
+                    invalid_parameter(session, name, letter, None, "You must specify a nick");
+                    continue;
+                }
+            },
+            _ => match RoomFlag::from_letter(letter) {
+                Some(flag) => ModeChange::Flag { flag, set },
+                None => {
+                    session.numeric(
+                        ERR_UNKNOWNMODE,
+                        &[&letter.to_string(), "is unknown mode char to me"],
+                    );
+                    continue;
+                }
+            },
+        };
+        let takes_parameter = !matches!(
+            change,
+            ModeChange::Flag { .. } | ModeChange::Limit(None) | ModeChange::Key(None)
+        );
+        if takes_parameter {
+            with_parameter += 1;
+            // MODES=4: further changes with a parameter are ignored, as ISUPPORT says.
+            if with_parameter > MAX_MODES_WITH_PARAMETER {
+                continue;
+            }
+        }
+        changes.push(change);
+    }
+    if list_bans {
+        let info = session.hub.room_info(&room);
+        for ban in &info.bans {
+            let set_at = (ban.set_at.0 / 1000).to_string();
+            session.numeric(RPL_BANLIST, &[&info.name, &ban.mask, &ban.set_by, &set_at]);
+        }
+        session.numeric(RPL_ENDOFBANLIST, &[&info.name, "End of channel ban list"]);
+    }
+    if changes.is_empty() {
+        return;
+    }
+    match session.hub.change_modes(&user, &room, changes) {
+        Ok(outcome) => {
+            for error in &outcome.errors {
+                session.hub_error(error);
+            }
+            if let Some(event) = outcome.event {
+                session.own_copy(&event);
+            }
+        }
+        Err(error) => session.hub_error(&error),
+    }
+}
+
+/// A key is one word of printable characters (it travels as a middle parameter).
+fn valid_key(key: &str) -> bool {
+    !key.is_empty() && key.len() <= 23 && !key.contains([' ', ',', ':']) && !key.starts_with('#')
+}
+
+fn invalid_parameter(
+    session: &mut IrcSession,
+    room: &str,
+    letter: char,
+    given: Option<&String>,
+    description: &str,
+) {
+    let given = given.map(String::as_str).unwrap_or("*");
+    session.numeric(
+        ERR_INVALIDMODEPARAM,
+        &[room, &letter.to_string(), given, description],
+    );
+}

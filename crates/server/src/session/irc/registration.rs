@@ -1,0 +1,250 @@
+//! Connection registration (`PASS`, `NICK`, `USER`, ended by `CAP END` when negotiating), the
+//! welcome burst (001–005, `LUSERS`, `MOTD`), and nick changes afterwards.
+
+use palaver_proto::event::Identity;
+use palaver_proto::irc::message::Message;
+use palaver_proto::irc::numeric::*;
+use palaver_proto::names::{self, NICK_MAX_LEN, ROOM_NAME_MAX_LEN};
+
+use super::IrcSession;
+use crate::hub::{AWAY_MAX_BYTES, KICK_REASON_MAX_BYTES, MAX_BANS, Protocol, TOPIC_MAX_BYTES};
+use crate::session::Flow;
+
+/// Longest real name accepted (`USER`, `SETNAME`).
+pub const REALNAME_MAX_BYTES: usize = 100;
+/// Longest user name kept from `USER` (before the `~` marking it as unverified).
+const USERNAME_MAX_LEN: usize = 10;
+/// Targets a `PRIVMSG`, `NOTICE` or `TAGMSG` may name (`TARGMAX`).
+pub const MAX_MESSAGE_TARGETS: usize = 4;
+/// Mode changes with a parameter per `MODE` command (`MODES`).
+pub const MAX_MODES_WITH_PARAMETER: usize = 4;
+
+const VERSION: &str = concat!("palaver-", env!("CARGO_PKG_VERSION"));
+
+pub fn pass(session: &mut IrcSession, message: &Message) -> Flow {
+    if session.user.is_some() {
+        session.numeric(ERR_ALREADYREGISTERED, &["You may not reregister"]);
+        return Flow::Continue;
+    }
+    let matches = session
+        .settings
+        .password
+        .as_deref()
+        .is_none_or(|password| password == message.params[0]);
+    session.registration.password_ok = matches;
+    Flow::Continue
+}
+
+pub fn nick(session: &mut IrcSession, message: &Message) -> Flow {
+    let Some(nick) = message.params.first().filter(|nick| !nick.is_empty()) else {
+        session.numeric(ERR_NONICKNAMEGIVEN, &["No nickname given"]);
+        return Flow::Continue;
+    };
+    if names::validate_nick(nick).is_err() {
+        session.numeric(ERR_ERRONEUSNICKNAME, &[nick, "Erroneous nickname"]);
+        return Flow::Continue;
+    }
+    if let Some(user) = session.user.clone() {
+        if *user.nick() == **nick {
+            return Flow::Continue;
+        }
+        match session.hub.rename(&user, nick) {
+            Ok(event) => session.own_copy(&event),
+            Err(error) => session.hub_error(&error),
+        }
+        return Flow::Continue;
+    }
+    if !session.hub.nick_available(nick, None) {
+        session.numeric(ERR_NICKNAMEINUSE, &[nick, "Nickname is already in use"]);
+        return Flow::Continue;
+    }
+    session.registration.nick = Some(nick.clone());
+    try_register(session)
+}
+
+pub fn user(session: &mut IrcSession, message: &Message) -> Flow {
+    if session.user.is_some() || session.registration.user.is_some() {
+        session.numeric(ERR_ALREADYREGISTERED, &["You may not reregister"]);
+        return Flow::Continue;
+    }
+    let username: String = message.params[0]
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .take(USERNAME_MAX_LEN)
+        .collect();
+    let username = if username.is_empty() {
+        "user".to_owned()
+    } else {
+        username
+    };
+    let realname: String = message.params[3]
+        .chars()
+        .scan(0, |bytes, c| {
+            *bytes += c.len_utf8();
+            (*bytes <= REALNAME_MAX_BYTES).then_some(c)
+        })
+        .collect();
+    session.registration.user = Some((username, realname));
+    try_register(session)
+}
+
+/// Completes registration once `NICK` and `USER` are in and capability negotiation is over.
+pub fn try_register(session: &mut IrcSession) -> Flow {
+    let registration = &session.registration;
+    if session.user.is_some() || registration.negotiating_caps {
+        return Flow::Continue;
+    }
+    let (Some(nick), Some((username, realname))) = (&registration.nick, &registration.user) else {
+        return Flow::Continue;
+    };
+    if !registration.password_ok {
+        session.numeric(ERR_PASSWDMISMATCH, &["Password incorrect"]);
+        return Flow::Quit("bad password".into());
+    }
+    let identity = Identity {
+        nick: nick.as_str().into(),
+        // No ident lookup: `~` marks the user name as unverified, as IRC servers do.
+        user: format!("~{username}").into(),
+        host: session.host.as_str().into(),
+        realname: realname.as_str().into(),
+    };
+    match session.hub.register(
+        session.peer,
+        Protocol::Irc,
+        session.outbox.clone(),
+        identity,
+    ) {
+        Ok(user) => {
+            user.set_caps(session.caps);
+            session.user = Some(user);
+            welcome(session);
+        }
+        Err(error) => {
+            // Someone took the nick since NICK was accepted: ask for another.
+            session.registration.nick = None;
+            session.hub_error(&error);
+        }
+    }
+    Flow::Continue
+}
+
+/// 001–005, then `LUSERS` and `MOTD`.
+fn welcome(session: &mut IrcSession) {
+    let identity = session.user().identity();
+    let server = session.settings.server_name.clone();
+    let network = session.settings.network.clone();
+    session.numeric(
+        RPL_WELCOME,
+        &[&format!(
+            "Welcome to the {network} IRC Network {}",
+            identity.mask()
+        )],
+    );
+    session.numeric(
+        RPL_YOURHOST,
+        &[&format!("Your host is {server}, running version {VERSION}")],
+    );
+    session.numeric(
+        RPL_CREATED,
+        &[&format!(
+            "This server was created {}",
+            session.hub.started().iso8601()
+        )],
+    );
+    session.numeric(RPL_MYINFO, &[&server, VERSION, "i", "biklmnostv", "bklov"]);
+    for tokens in isupport(&network).chunks(13) {
+        let mut params: Vec<&str> = tokens.iter().map(String::as_str).collect();
+        params.push("are supported by this server");
+        session.numeric(RPL_ISUPPORT, &params);
+    }
+    send_lusers(session);
+    send_motd(session);
+}
+
+/// `RPL_ISUPPORT` tokens. Each states a limit the server really enforces.
+fn isupport(network: &str) -> Vec<String> {
+    vec![
+        format!("AWAYLEN={AWAY_MAX_BYTES}"),
+        "CASEMAPPING=ascii".into(),
+        "CHANLIMIT=#:".into(),
+        "CHANMODES=b,k,l,imnst".into(),
+        format!("CHANNELLEN={}", ROOM_NAME_MAX_LEN + 1),
+        "CHANTYPES=#".into(),
+        format!("KICKLEN={KICK_REASON_MAX_BYTES}"),
+        format!("MAXLIST=b:{MAX_BANS}"),
+        format!("MAXTARGETS={MAX_MESSAGE_TARGETS}"),
+        format!("MODES={MAX_MODES_WITH_PARAMETER}"),
+        format!("NETWORK={network}"),
+        format!("NICKLEN={NICK_MAX_LEN}"),
+        "PREFIX=(ov)@+".into(),
+        format!(
+            "TARGMAX=JOIN:,KICK:1,NAMES:1,NOTICE:{0},PART:,PRIVMSG:{0},TAGMSG:{0},WHOIS:1",
+            MAX_MESSAGE_TARGETS
+        ),
+        format!("TOPICLEN={TOPIC_MAX_BYTES}"),
+        format!("USERLEN={}", USERNAME_MAX_LEN + 1),
+        "UTF8ONLY".into(),
+    ]
+}
+
+pub fn lusers(session: &mut IrcSession, _message: &Message) -> Flow {
+    send_lusers(session);
+    Flow::Continue
+}
+
+fn send_lusers(session: &mut IrcSession) {
+    let users = session.hub.users();
+    let total = users.len();
+    let invisible = users.iter().filter(|user| user.is_invisible()).count();
+    let rooms = session.hub.room_count().to_string();
+    session.numeric(
+        RPL_LUSERCLIENT,
+        &[&format!(
+            "There are {} users and {invisible} invisible on 1 servers",
+            total - invisible
+        )],
+    );
+    session.numeric(RPL_LUSERCHANNELS, &[&rooms, "channels formed"]);
+    session.numeric(
+        RPL_LUSERME,
+        &[&format!("I have {total} clients and 0 servers")],
+    );
+    let total = total.to_string();
+    session.numeric(
+        RPL_LOCALUSERS,
+        &[
+            &total,
+            &total,
+            &format!("Current local users {total}, max {total}"),
+        ],
+    );
+    session.numeric(
+        RPL_GLOBALUSERS,
+        &[
+            &total,
+            &total,
+            &format!("Current global users {total}, max {total}"),
+        ],
+    );
+}
+
+pub fn motd(session: &mut IrcSession, _message: &Message) -> Flow {
+    send_motd(session);
+    Flow::Continue
+}
+
+fn send_motd(session: &mut IrcSession) {
+    let settings = session.settings.clone();
+    let Some(lines) = &settings.motd else {
+        session.numeric(ERR_NOMOTD, &["MOTD File is missing"]);
+        return;
+    };
+    session.numeric(
+        RPL_MOTDSTART,
+        &[&format!("- {} Message of the day - ", settings.server_name)],
+    );
+    for line in lines {
+        session.numeric(RPL_MOTD, &[&format!("- {line}")]);
+    }
+    session.numeric(RPL_ENDOFMOTD, &["End of /MOTD command."]);
+}
