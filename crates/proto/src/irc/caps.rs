@@ -60,6 +60,12 @@ impl Cap {
         }
     }
 
+    /// The value advertised with the name in `CAP LS 302` (`sasl=PLAIN` will have one); none
+    /// of today's capabilities has a value.
+    pub fn value(self) -> Option<&'static str> {
+        None
+    }
+
     /// The capability called `name` (case-sensitive, as the specification says).
     pub fn from_name(name: &str) -> Option<Cap> {
         Cap::ALL.into_iter().find(|cap| cap.name() == name)

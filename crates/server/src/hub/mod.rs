@@ -474,7 +474,13 @@ impl Hub {
             text: text.into(),
             client_tags: client_tags.into(),
         };
-        deliver([&recipient], &event, Audience::except(user));
+        // A message to oneself is delivered too; the returned copy is then a second one.
+        let audience = if recipient.id == user.id {
+            Audience::all()
+        } else {
+            Audience::except(user)
+        };
+        deliver([&recipient], &event, audience);
         if kind != MessageKind::TagsOnly {
             user.mark_spoke(time);
         }

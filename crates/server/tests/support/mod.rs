@@ -9,6 +9,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use palaver_proto::irc::message::Message;
 use palaver_server::config::{FileConfig, Overrides};
 use palaver_server::{Config, Server};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -20,9 +21,12 @@ use tokio::task::JoinHandle;
 /// How long a test waits for an expected line before declaring the server broken.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
-/// An in-process server on `127.0.0.1:0`.
+/// An in-process server with a text and an IRC listener on ephemeral loopback ports.
 pub struct TestServer {
+    /// The text-protocol listener.
     pub address: SocketAddr,
+    /// The IRC listener.
+    pub irc_address: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
 }
@@ -32,22 +36,35 @@ impl TestServer {
         Self::start_with(Overrides::default()).await
     }
 
-    /// Starts a server with these overrides; the listener is always one text listener on an
-    /// ephemeral loopback port.
+    /// Starts a server with these overrides; the listeners are always one text and one IRC
+    /// listener on ephemeral loopback ports.
     pub async fn start_with(overrides: Overrides) -> Self {
+        Self::start_with_file(FileConfig::default(), overrides).await
+    }
+
+    /// Like [`start_with`](Self::start_with), with settings from a config file's text too.
+    pub async fn start_with_config(toml: &str, overrides: Overrides) -> Self {
+        let file = FileConfig::parse(toml).expect("valid config file");
+        Self::start_with_file(file, overrides).await
+    }
+
+    async fn start_with_file(file: FileConfig, overrides: Overrides) -> Self {
         let overrides = Overrides {
             text_listen: vec!["127.0.0.1:0".parse().unwrap()],
+            irc_listen: vec!["127.0.0.1:0".parse().unwrap()],
             ..overrides
         };
-        let config = Config::resolve(FileConfig::default(), overrides).expect("valid config");
+        let config = Config::resolve(file, overrides).expect("valid config");
         let server = Server::bind(config).expect("bind");
         let address = server.local_addresses()[0].1;
+        let irc_address = server.local_addresses()[1].1;
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(server.run(async {
             let _ = stopped.await;
         }));
         Self {
             address,
+            irc_address,
             stop: Some(stop),
             task,
         }
@@ -56,6 +73,16 @@ impl TestServer {
     /// Connects a client and reads its greeting and lobby join.
     pub async fn client(&self) -> Client {
         Client::connect(self.address).await
+    }
+
+    /// Connects an IRC client and registers it as `nick` (no capabilities).
+    pub async fn irc(&self, nick: &str) -> IrcClient {
+        IrcClient::register(self.irc_address, nick, &[]).await
+    }
+
+    /// Connects an IRC client that negotiates `caps` and registers as `nick`.
+    pub async fn irc_with_caps(&self, nick: &str, caps: &[&str]) -> IrcClient {
+        IrcClient::register(self.irc_address, nick, caps).await
     }
 
     /// Triggers graceful shutdown and waits for the server to finish.
@@ -230,4 +257,129 @@ pub fn untimed(line: &str) -> &str {
             .all(|&i| bytes[i].is_ascii_digit());
     assert!(stamp_ok, "malformed timestamp in {line:?}");
     &line[11..]
+}
+
+/// An IRC client on a real socket, speaking raw IRC lines.
+pub struct IrcClient {
+    pub nick: String,
+    reader: BufReader<OwnedReadHalf>,
+    writer: OwnedWriteHalf,
+}
+
+impl IrcClient {
+    /// Connects without sending anything.
+    pub async fn connect(address: SocketAddr) -> Self {
+        let stream = TcpStream::connect(address).await.expect("connect");
+        stream.set_nodelay(true).expect("TCP_NODELAY");
+        let (reader, writer) = stream.into_split();
+        Self {
+            nick: "*".into(),
+            reader: BufReader::new(reader),
+            writer,
+        }
+    }
+
+    /// Connects, negotiates `caps` (if any) with `CAP LS 302`/`CAP REQ`, registers as `nick`
+    /// and reads the welcome burst up to the end of the MOTD (376 or 422).
+    pub async fn register(address: SocketAddr, nick: &str, caps: &[&str]) -> Self {
+        let mut client = Self::connect(address).await;
+        client.nick = nick.to_owned();
+        if !caps.is_empty() {
+            client.send("CAP LS 302").await;
+            client.expect_command("CAP").await;
+            client.send(&format!("CAP REQ :{}", caps.join(" "))).await;
+            let ack = client.expect_command("CAP").await;
+            assert_eq!(ack.params[1], "ACK", "capabilities acknowledged: {ack:?}");
+        }
+        client.send(&format!("NICK {nick}")).await;
+        client.send(&format!("USER {nick} 0 * :{nick} real name")).await;
+        if !caps.is_empty() {
+            client.send("CAP END").await;
+        }
+        client.expect_command("001").await;
+        client.skip_until(|m| m.command == "376" || m.command == "422").await;
+        client
+    }
+
+    /// Sends `line` followed by CRLF.
+    pub async fn send(&mut self, line: &str) {
+        let mut bytes = line.as_bytes().to_vec();
+        bytes.extend_from_slice(b"\r\n");
+        self.send_raw(&bytes).await;
+    }
+
+    pub async fn send_raw(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).await.expect("send");
+    }
+
+    /// The next line exactly as sent, without CRLF (which is checked).
+    pub async fn line(&mut self) -> String {
+        let mut line = String::new();
+        let read = tokio::time::timeout(PATIENCE, self.reader.read_line(&mut line))
+            .await
+            .unwrap_or_else(|_| panic!("{}: no IRC line within {PATIENCE:?}", self.nick))
+            .expect("read");
+        assert!(read > 0, "{}: connection closed while expecting a line", self.nick);
+        assert!(line.ends_with("\r\n"), "IRC line ends with CRLF: {line:?}");
+        line.truncate(line.len() - 2);
+        line
+    }
+
+    /// The next message, parsed.
+    pub async fn message(&mut self) -> Message {
+        let line = self.line().await;
+        Message::parse(&line).unwrap_or_else(|error| panic!("unparsable line {line:?}: {error}"))
+    }
+
+    /// Asserts that the next message has `command` (or numeric) and returns it.
+    pub async fn expect_command(&mut self, command: &str) -> Message {
+        let message = self.message().await;
+        assert_eq!(message.command, command, "{} got {message:?}", self.nick);
+        message
+    }
+
+    /// Asserts that the next line, without its tags, is exactly `expected`.
+    pub async fn expect_line(&mut self, expected: &str) {
+        let line = self.line().await;
+        let untagged = match line.strip_prefix('@') {
+            Some(rest) => rest.split_once(' ').map_or("", |(_, rest)| rest),
+            None => &line,
+        };
+        assert_eq!(untagged, expected, "{} got an unexpected line", self.nick);
+    }
+
+    /// Skips messages until one satisfies `wanted`, and returns it.
+    pub async fn skip_until(&mut self, wanted: impl Fn(&Message) -> bool) -> Message {
+        loop {
+            let message = self.message().await;
+            if wanted(&message) {
+                return message;
+            }
+        }
+    }
+
+    /// Sends `PING :token` and skips everything up to its `PONG`: once it is back, every
+    /// earlier command of this client has been handled (a round trip through the server).
+    pub async fn sync(&mut self) {
+        self.send("PING :sync").await;
+        self.skip_until(|m| m.command == "PONG" && m.params.last().map(String::as_str) == Some("sync"))
+            .await;
+    }
+
+    /// Asserts that the server closes the connection, reading and returning what it sent
+    /// before that.
+    pub async fn expect_closed(&mut self) -> Vec<String> {
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            let read = tokio::time::timeout(PATIENCE, self.reader.read_line(&mut line))
+                .await
+                .expect("connection closed in time");
+            match read {
+                Ok(0) => return lines,
+                Ok(_) => lines.push(line.trim_end_matches("\r\n").to_owned()),
+                Err(error) => panic!("{}: expected a clean close, got {error}", self.nick),
+            }
+        }
+    }
 }

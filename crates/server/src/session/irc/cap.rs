@@ -32,7 +32,15 @@ pub fn cap(session: &mut IrcSession, message: &Message) -> Flow {
             if session.user.is_none() {
                 session.registration.negotiating_caps = true;
             }
-            let offered: Vec<&str> = Cap::ALL.iter().map(|cap| cap.name()).collect();
+            // Values (`name=value`) only for 302 clients (capability negotiation §CAP LS).
+            let offered: Vec<String> = Cap::ALL
+                .iter()
+                .map(|cap| match cap.value() {
+                    Some(value) if session.cap_302 => format!("{}={value}", cap.name()),
+                    _ => cap.name().to_owned(),
+                })
+                .collect();
+            let offered: Vec<&str> = offered.iter().map(String::as_str).collect();
             send_list(session, "LS", &offered);
         }
         "LIST" => {
