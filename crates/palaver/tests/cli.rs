@@ -31,6 +31,10 @@ const PALAVER_ENV: &[&str] = &[
     "PALAVER_SEND_QUEUE_BYTES",
     "PALAVER_SHUTDOWN_GRACE_SECONDS",
     "PALAVER_LOG",
+    "PALAVER_IRC_LISTEN",
+    "PALAVER_SERVER_NAME",
+    "PALAVER_IRC_PASSWORD",
+    "PALAVER_CLOAK_HOSTS",
 ];
 
 // ---------------------------------------------------------------------------------------------
