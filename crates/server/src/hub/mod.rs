@@ -23,7 +23,7 @@ mod user;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use palaver_proto::event::{Event, Identity, MessageId, MessageKind, Target};
@@ -169,6 +169,8 @@ pub struct Hub {
     rooms: Mutex<HashMap<String, Arc<Room>>>,
     next_user_id: AtomicU64,
     next_guest_number: AtomicU64,
+    /// The most users connected at once since start (IRC `LUSERS` maximum).
+    peak_users: AtomicUsize,
     /// The next message id. Starts at the start time in milliseconds × 1024, so ids keep
     /// increasing across restarts unless a server averaged over 1024 messages per millisecond.
     next_message_id: AtomicU64,
@@ -189,6 +191,7 @@ impl Hub {
             rooms: Mutex::default(),
             next_user_id: AtomicU64::new(1),
             next_guest_number: AtomicU64::new(1),
+            peak_users: AtomicUsize::new(0),
             next_message_id: AtomicU64::new(Timestamp::now().0.saturating_mul(1024)),
         }
     }
@@ -223,6 +226,7 @@ impl Hub {
                 };
                 let user = self.new_user(peer, protocol, outbox, identity);
                 slot.insert(user.clone());
+                self.peak_users.fetch_max(nicks.len(), Ordering::Relaxed);
                 return user;
             }
         }
@@ -242,6 +246,7 @@ impl Hub {
             Entry::Vacant(slot) => {
                 let user = self.new_user(peer, protocol, outbox, identity);
                 slot.insert(user.clone());
+                self.peak_users.fetch_max(nicks.len(), Ordering::Relaxed);
                 Ok(user)
             }
         }
@@ -768,6 +773,11 @@ impl Hub {
     /// How many users are connected.
     pub fn user_count(&self) -> usize {
         lock(&self.nicks).len()
+    }
+
+    /// The most users connected at once since the server started.
+    pub fn peak_user_count(&self) -> usize {
+        self.peak_users.load(Ordering::Relaxed)
     }
 
     /// How many rooms exist.

@@ -7,7 +7,7 @@ use palaver_proto::irc::message::{Message, escape_tag_value};
 use palaver_proto::irc::numeric::*;
 use palaver_proto::names;
 
-use super::registration::MAX_MESSAGE_TARGETS;
+use super::registration::{MAX_KICK_TARGETS, MAX_MESSAGE_TARGETS};
 use super::{IrcSession, query};
 use crate::hub::{HubError, Joined};
 use crate::session::Flow;
@@ -115,7 +115,8 @@ fn send(session: &mut IrcSession, message: &Message, command: &str) -> Flow {
     let client_tags = client_only_tags(message);
     let user = session.user().clone();
     let echo = session.caps.contains(Cap::EchoMessage);
-    for target in targets.split(',').take(MAX_MESSAGE_TARGETS) {
+    let targets = targets.split(',').filter(|target| !target.is_empty());
+    for target in targets.take(MAX_MESSAGE_TARGETS) {
         let result = if target.starts_with('#') {
             match session.hub.room(target) {
                 Some(room) => session.hub.say(&user, &room, kind, text, &client_tags),
@@ -228,7 +229,8 @@ pub fn kick(session: &mut IrcSession, message: &Message) -> Flow {
         .get(2)
         .map(String::as_str)
         .unwrap_or(&default_reason);
-    for nick in message.params[1].split(',').filter(|nick| !nick.is_empty()) {
+    let nicks = message.params[1].split(',').filter(|nick| !nick.is_empty());
+    for nick in nicks.take(MAX_KICK_TARGETS) {
         match session.hub.kick(&user, &room, nick, reason) {
             Ok(event) => session.own_copy(&event),
             Err(error) => session.hub_error(&error),

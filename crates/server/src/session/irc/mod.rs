@@ -145,8 +145,12 @@ impl IrcSession {
             self.replies.server_message("FAIL", params);
         } else {
             let nick = self.reply_nick();
-            self.replies
-                .server_message("NOTICE", vec![nick, format!("{command}: {description}")]);
+            let text = if command == "*" {
+                description.to_owned()
+            } else {
+                format!("{command}: {description}")
+            };
+            self.replies.server_message("NOTICE", vec![nick, text]);
         }
     }
 

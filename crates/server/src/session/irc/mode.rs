@@ -112,13 +112,16 @@ fn channel_mode(session: &mut IrcSession, message: &Message) {
                 arguments.next();
                 ModeChange::Key(None)
             }
-            'l' if set => match arguments.next().map(|limit| limit.parse::<usize>()) {
-                Some(Ok(limit)) if limit > 0 => ModeChange::Limit(Some(limit)),
-                _ => {
-                    invalid_parameter(session, name, 'l', None, "Invalid limit");
-                    continue;
+            'l' if set => {
+                let given = arguments.next();
+                match given.map(|limit| limit.parse::<usize>()) {
+                    Some(Ok(limit)) if limit > 0 => ModeChange::Limit(Some(limit)),
+                    _ => {
+                        invalid_parameter(session, name, 'l', given, "Invalid limit");
+                        continue;
+                    }
                 }
-            },
+            }
             'l' => ModeChange::Limit(None),
             'o' | 'v' => match arguments.next() {
                 Some(nick) if letter == 'o' => ModeChange::Operator {

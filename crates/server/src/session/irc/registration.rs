@@ -16,6 +16,8 @@ pub const REALNAME_MAX_BYTES: usize = 100;
 const USERNAME_MAX_LEN: usize = 10;
 /// Targets a `PRIVMSG`, `NOTICE` or `TAGMSG` may name (`TARGMAX`).
 pub const MAX_MESSAGE_TARGETS: usize = 4;
+/// Nicks one `KICK` may name (`TARGMAX`).
+pub const MAX_KICK_TARGETS: usize = 4;
 /// Mode changes with a parameter per `MODE` command (`MODES`).
 pub const MAX_MODES_WITH_PARAMETER: usize = 4;
 
@@ -178,7 +180,7 @@ fn isupport(network: &str) -> Vec<String> {
         format!("NICKLEN={NICK_MAX_LEN}"),
         "PREFIX=(ov)@+".into(),
         format!(
-            "TARGMAX=JOIN:,KICK:1,NAMES:1,NOTICE:{0},PART:,PRIVMSG:{0},TAGMSG:{0},WHOIS:1",
+            "TARGMAX=JOIN:,KICK:{MAX_KICK_TARGETS},NAMES:,NOTICE:{0},PART:,PRIVMSG:{0},TAGMSG:{0},WHOIS:1",
             MAX_MESSAGE_TARGETS
         ),
         format!("TOPICLEN={TOPIC_MAX_BYTES}"),
@@ -209,21 +211,22 @@ fn send_lusers(session: &mut IrcSession) {
         RPL_LUSERME,
         &[&format!("I have {total} clients and 0 servers")],
     );
+    let peak = session.hub.peak_user_count().max(total).to_string();
     let total = total.to_string();
     session.numeric(
         RPL_LOCALUSERS,
         &[
             &total,
-            &total,
-            &format!("Current local users {total}, max {total}"),
+            &peak,
+            &format!("Current local users {total}, max {peak}"),
         ],
     );
     session.numeric(
         RPL_GLOBALUSERS,
         &[
             &total,
-            &total,
-            &format!("Current global users {total}, max {total}"),
+            &peak,
+            &format!("Current global users {total}, max {peak}"),
         ],
     );
 }

@@ -1,0 +1,895 @@
+//! IRC listings and lookups over real sockets: `NAMES`, `LIST`, `WHO`, `WHOIS`, `ISON`,
+//! `USERHOST` and `AWAY`, with IRC and text users side by side (`docs/PROTOCOL.md`, "IRC").
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use support::{Client, IrcClient, TestServer};
+
+/// Asserts that nothing is waiting for `client`: a `PING` goes out and the very next line is
+/// its `PONG`.
+async fn expect_quiet(client: &mut IrcClient) {
+    client.send("PING :quiet").await;
+    client
+        .expect_line(":palaver.local PONG palaver.local quiet")
+        .await;
+}
+
+/// Joins `channel` and reads the replies up to its `366`.
+async fn join(client: &mut IrcClient, channel: &str) {
+    client.send(&format!("JOIN {channel}")).await;
+    let nick = client.nick.clone();
+    client
+        .expect_line(&format!(":{nick}!~{nick}@127.0.0.1 JOIN {channel}"))
+        .await;
+    client
+        .skip_until(|m| m.command == "366" && m.params.get(1).map(String::as_str) == Some(channel))
+        .await;
+}
+
+/// Reads everything queued for each client (a `PING` round trip each).
+async fn sync_all(clients: &mut [&mut IrcClient]) {
+    for client in clients {
+        client.sync().await;
+    }
+}
+
+/// Sends `command` and asserts that the replies are exactly `lines`, and nothing more.
+async fn expect_replies(client: &mut IrcClient, command: &str, lines: &[&str]) {
+    client.send(command).await;
+    for line in lines {
+        client.expect_line(line).await;
+    }
+    expect_quiet(client).await;
+}
+
+/// Reads `count` lines and returns them as a set, for replies in no defined order.
+async fn lines_as_set(client: &mut IrcClient, count: usize) -> BTreeSet<String> {
+    let mut lines = BTreeSet::new();
+    for _ in 0..count {
+        lines.insert(client.line().await);
+    }
+    lines
+}
+
+fn now_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+// ---------------------------------------------------------------------------------------------
+// NAMES
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joining_and_names_list_members_with_prefixes() {
+    let server = TestServer::start().await;
+    let mut alice = server.irc("alice").await;
+    let mut bob = server.irc("bob").await;
+
+    alice.send("JOIN #a").await;
+    alice.expect_line(":alice!~alice@127.0.0.1 JOIN #a").await;
+    alice
+        .expect_line(":palaver.local 353 alice = #a @alice")
+        .await;
+    alice
+        .expect_line(":palaver.local 366 alice #a :End of /NAMES list")
+        .await;
+    bob.send("JOIN #a").await;
+    bob.expect_line(":bob!~bob@127.0.0.1 JOIN #a").await;
+    bob.expect_line(":palaver.local 353 bob = #a :@alice bob")
+        .await;
+    bob.expect_line(":palaver.local 366 bob #a :End of /NAMES list")
+        .await;
+    alice.expect_line(":bob!~bob@127.0.0.1 JOIN #a").await;
+
+    expect_replies(
+        &mut alice,
+        "NAMES #a",
+        &[
+            ":palaver.local 353 alice = #a :@alice bob",
+            ":palaver.local 366 alice #a :End of /NAMES list",
+        ],
+    )
+    .await;
+    // Channel names are case-insensitive; the reply uses the channel's own spelling.
+    expect_replies(
+        &mut bob,
+        "NAMES #A",
+        &[
+            ":palaver.local 353 bob = #a :@alice bob",
+            ":palaver.local 366 bob #a :End of /NAMES list",
+        ],
+    )
+    .await;
+
+    // Voice shows as `+`.
+    alice.send("MODE #a +v bob").await;
+    alice
+        .expect_line(":alice!~alice@127.0.0.1 MODE #a +v bob")
+        .await;
+    bob.expect_line(":alice!~alice@127.0.0.1 MODE #a +v bob")
+        .await;
+    expect_replies(
+        &mut bob,
+        "NAMES #a",
+        &[
+            ":palaver.local 353 bob = #a :@alice +bob",
+            ":palaver.local 366 bob #a :End of /NAMES list",
+        ],
+    )
+    .await;
+    server.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_of_unknown_channels_and_without_arguments() {
+    let server = TestServer::start().await;
+    let mut alice = server.irc("alice").await;
+    join(&mut alice, "#a").await;
+    expect_replies(
+        &mut alice,
+        "NAMES #nope",
+        &[":palaver.local 366 alice #nope :End of /NAMES list"],
+    )
+    .await;
+    expect_replies(
+        &mut alice,
+        "NAMES",
+        &[":palaver.local 366 alice * :End of /NAMES list"],
+    )
+    .await;
+    // Several channels, one after the other.
+    expect_replies(
+        &mut alice,
+        "NAMES #nope,#a",
+        &[
+            ":palaver.local 366 alice #nope :End of /NAMES list",
+            ":palaver.local 353 alice = #a @alice",
+            ":palaver.local 366 alice #a :End of /NAMES list",
+        ],
+    )
+    .await;
+    server.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_hides_secret_channels_and_invisible_users_from_outsiders() {
+    let server = TestServer::start().await;
+    let mut alice = server.irc("alice").await;
+    let mut bob = server.irc("bob").await;
+    let mut carol = server.irc("carol").await;
+    let mut dave = server.irc("dave").await;
+    join(&mut alice, "#a").await;
+    join(&mut bob, "#a").await;
+    carol.send("MODE carol +i").await;
+    carol.expect_line(":carol MODE carol +i").await;
+    join(&mut carol, "#a").await;
+    alice.sync().await;
+    join(&mut alice, "#s").await;
+    alice.send("MODE #s +s").await;
+    alice
+        .expect_line(":alice!~alice@127.0.0.1 MODE #s +s")
+        .await;
+    sync_all(&mut [&mut alice, &mut bob, &mut carol]).await;
+
+    // A member sees everyone; an outsider does not see invisible carol.
+    expect_replies(
+        &mut bob,
+        "NAMES #a",
+        &[
+            ":palaver.local 353 bob = #a :@alice bob carol",
+            ":palaver.local 366 bob #a :End of /NAMES list",
+        ],
+    )
+    .await;
+    expect_replies(
+        &mut dave,
+        "NAMES #a",
+        &[
+            ":palaver.local 353 dave = #a :@alice bob",
+            ":palaver.local 366 dave #a :End of /NAMES list",
+        ],
+    )
+    .await;
+    // A secret channel is `@` to its members and empty to everyone else.
+    expect_replies(
+        &mut alice,
+        "NAMES #s",
+        &[
+            ":palaver.local 353 alice @ #s @alice",
+            ":palaver.local 366 alice #s :End of /NAMES list",
+        ],
+    )
+    .await;
+    expect_replies(
+        &mut dave,
+        "NAMES #s",
+        &[":palaver.local 366 dave #s :End of /NAMES list"],
+    )
+    .await;
+    server.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_shows_text_users_by_nick() {
+    let server = TestServer::start().await;
+    let _tex = Client::named(server.address, "tex").await;
+    let mut alice = server.irc("alice").await;
+    join(&mut alice, "#lobby").await;
+    // The text user founded #lobby, so it is its operator.
+    expect_replies(
+        &mut alice,
+        "NAMES #lobby",
+        &[
+            ":palaver.local 353 alice = #lobby :@tex alice",
+            ":palaver.local 366 alice #lobby :End of /NAMES list",
+        ],
+    )
+    .await;
+    server.shut_down().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// LIST
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_shows_channels_with_counts_and_topics_and_hides_secret_ones() {
+    let server = TestServer::start().await;
+    let mut alice = server.irc("alice").await;
+    let mut bob = server.irc("bob").await;
+    let mut carol = server.irc("carol").await;
+    join(&mut alice, "#a").await;
+    join(&mut bob, "#a").await;
+    alice.sync().await;
+    alice.send("TOPIC #a :the topic").await;
+    alice
+        .expect_line(":alice!~alice@127.0.0.1 TOPIC #a :the topic")
+        .await;
+    bob.sync().await;
+    join(&mut bob, "#b").await;
+    join(&mut carol, "#s").await;
+    carol.send("MODE #s +s").await;
+    carol
+        .expect_line(":carol!~carol@127.0.0.1 MODE #s +s")
+        .await;
+    sync_all(&mut [&mut alice, &mut bob]).await;
+
+    expect_replies(
+        &mut alice,
+        "LIST",
+        &[
+            ":palaver.local 321 alice Channel :Users  Name",
+            ":palaver.local 322 alice #a 2 :the topic",
+            ":palaver.local 322 alice #b 1 :",
+            ":palaver.local 323 alice :End of /LIST",
+        ],
+    )
+    .await;
+    // Members see their secret channel.
+    expect_replies(
+        &mut carol,
+        "LIST",
+        &[
+            ":palaver.local 321 carol Channel :Users  Name",
+            ":palaver.local 322 carol #a 2 :the topic",
+            ":palaver.local 322 carol #b 1 :",
+            ":palaver.local 322 carol #s 1 :",
+            ":palaver.local 323 carol :End of /LIST",
+        ],
+    )
+    .await;
+    // A filter, case-insensitive; the secret channel stays hidden even when named.
+    expect_replies(
+        &mut alice,
+        "LIST #B,#s,#nope",
+        &[
+            ":palaver.local 321 alice Channel :Users  Name",
+            ":palaver.local 322 alice #b 1 :",
+            ":palaver.local 323 alice :End of /LIST",
+        ],
+    )
+    .await;
+    expect_replies(
+        &mut carol,
+        "LIST #a,#s",
+        &[
+            ":palaver.local 321 carol Channel :Users  Name",
+            ":palaver.local 322 carol #a 2 :the topic",
+            ":palaver.local 322 carol #s 1 :",
+            ":palaver.local 323 carol :End of /LIST",
+        ],
+    )
+    .await;
+
+    // Counts follow parts; an emptied channel disappears.
+    bob.send("PART #b").await;
+    bob.expect_line(":bob!~bob@127.0.0.1 PART #b").await;
+    bob.send("PART #a").await;
+    bob.expect_line(":bob!~bob@127.0.0.1 PART #a").await;
+    expect_replies(
+        &mut alice,
+        "LIST",
+        &[
+            ":bob!~bob@127.0.0.1 PART #a",
+            ":palaver.local 321 alice Channel :Users  Name",
+            ":palaver.local 322 alice #a 1 :the topic",
+            ":palaver.local 323 alice :End of /LIST",
+        ],
+    )
+    .await;
+    server.shut_down().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// WHO
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn who_channel_lists_members_with_flags_and_prefixes() {
+    let server = TestServer::start().await;
+    let mut alice = server.irc("alice").await;
+    let mut bob = server.irc("bob").await;
+    let mut carol = server.irc("carol").await;
+    join(&mut alice, "#a").await;
+    join(&mut bob, "#a").await;
+    join(&mut carol, "#a").await;
+    alice.sync().await;
+    alice.send("MODE #a +v carol").await;
+    alice
+        .expect_line(":alice!~alice@127.0.0.1 MODE #a +v carol")
+        .await;
+    bob.sync().await;
+    bob.send("AWAY :lunch").await;
+    bob.expect_line(":palaver.local 306 bob :You have been marked as being away")
+        .await;
+    sync_all(&mut [&mut alice, &mut bob, &mut carol]).await;
+
+    let expected = [
+        ":palaver.local 352 alice #a ~alice 127.0.0.1 palaver.local alice H@ :0 alice real name",
+        ":palaver.local 352 alice #a ~bob 127.0.0.1 palaver.local bob G :0 bob real name",
+        ":palaver.local 352 alice #a ~carol 127.0.0.1 palaver.local carol H+ :0 carol real name",
+        ":palaver.local 315 alice #a :End of WHO list",
+    ];
+    expect_replies(&mut alice, "WHO #a", &expected).await;
+    // Case-insensitive channel name; the reply names the channel as it was created, and the
+    // end names the mask as given.
+    alice.send("WHO #A").await;
+    for line in &expected[..3] {
+        alice.expect_line(line).await;
+    }
+    alice
+        .expect_line(":palaver.local 315 alice #A :End of WHO list")
+        .await;
+
+    // With multi-prefix an operator with voice shows both.
+    let mut dave = server.irc_with_caps("dave", &["multi-prefix"]).await;
+    alice.send("MODE #a +v alice").await;
+    alice
+        .expect_line(":alice!~alice@127.0.0.1 MODE #a +v alice")
+        .await;
+    expect_replies(
+        &mut dave,
+        "WHO #a",
+        &[
+            ":palaver.local 352 dave #a ~alice 127.0.0.1 palaver.local alice H@+ :0 alice real name",
+            ":palaver.local 352 dave #a ~bob 127.0.0.1 palaver.local bob G :0 bob real name",
+            ":palaver.local 352 dave #a ~carol 127.0.0.1 palaver.local carol H+ :0 carol real name",
+            ":palaver.local 315 dave #a :End of WHO list",
+        ],
+    )
+    .await;
+    // An unknown channel is just the end.
+    expect_replies(
+        &mut alice,
+        "WHO #nope",
+        &[":palaver.local 315 alice #nope :End of WHO list"],
+    )
+    .await;
+    server.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn who_nick_and_who_mask() {
+    let server = TestServer::start().await;
+    let mut alice = server.irc("alice").await;
+    let _alan = server.irc("alan").await;
+    let mut bob = server.irc("bob").await;
+    bob.send("AWAY :out").await;
+    bob.expect_command("306").await;
+
+    expect_replies(
+        &mut alice,
+        "WHO bob",
+        &[
+            ":palaver.local 352 alice * ~bob 127.0.0.1 palaver.local bob G :0 bob real name",
+            ":palaver.local 315 alice bob :End of WHO list",
+        ],
+    )
+    .await;
+    expect_replies(
+        &mut alice,
+        "WHO BOB",
+        &[
+            ":palaver.local 352 alice * ~bob 127.0.0.1 palaver.local bob G :0 bob real name",
+            ":palaver.local 315 alice BOB :End of WHO list",
+        ],
+    )
+    .await;
+    expect_replies(
+        &mut alice,
+        "WHO nobody",
+        &[":palaver.local 315 alice nobody :End of WHO list"],
+    )
+    .await;
+
+    // A glob over nicks; users come in no particular order.
+    alice.send("WHO a*").await;
+    let found = lines_as_set(&mut alice, 2).await;
+    let wanted: BTreeSet<String> = [
+        ":palaver.local 352 alice * ~alan 127.0.0.1 palaver.local alan H :0 alan real name",
+        ":palaver.local 352 alice * ~alice 127.0.0.1 palaver.local alice H :0 alice real name",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(found, wanted);
+    alice
+        .expect_line(":palaver.local 315 alice a* :End of WHO list")
+        .await;
+    expect_quiet(&mut alice).await;
+
+    // A glob over nick!user@host.
+    expect_replies(
+        &mut alice,
+        "WHO *!~b?b@127.0.0.*",
+        &[
+            ":palaver.local 352 alice * ~bob 127.0.0.1 palaver.local bob G :0 bob real name",
+            ":palaver.local 315 alice *!~b?b@127.0.0.* :End of WHO list",
+        ],
+    )
+    .await;
+    // `*` is everyone.
+    alice.send("WHO *").await;
+    let everyone = lines_as_set(&mut alice, 3).await;
+    assert_eq!(everyone.len(), 3);
+    for nick in ["alice", "alan", "bob"] {
+        assert!(
+            everyone
+                .iter()
+                .any(|line| line.contains(&format!(" ~{nick} 127.0.0.1 palaver.local {nick} "))),
+            "{nick} missing from {everyone:?}"
+        );
+    }
+    alice
+        .expect_line(":palaver.local 315 alice * :End of WHO list")
+        .await;
+    server.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invisible_users_are_hidden_from_who_unless_a_channel_is_shared() {
+    let server = TestServer::start().await;
+    let mut alice = server.irc("alice").await;
+    let mut carol = server.irc("carol").await;
+    let mut dave = server.irc("dave").await;
+    carol.send("MODE carol +i").await;
+    carol.expect_line(":carol MODE carol +i").await;
+    join(&mut dave, "#c").await;
+    join(&mut carol, "#c").await;
+    dave.sync().await;
+
+    let carol_in_c =
+        ":palaver.local 352 {viewer} #c ~carol 127.0.0.1 palaver.local carol H :0 carol real name";
+    let dave_in_c =
+        ":palaver.local 352 {viewer} #c ~dave 127.0.0.1 palaver.local dave H@ :0 dave real name";
+    let carol_anywhere =
+        ":palaver.local 352 {viewer} * ~carol 127.0.0.1 palaver.local carol H :0 carol real name";
+    let as_seen_by = |line: &str, viewer: &str| line.replace("{viewer}", viewer);
+
+    // alice shares no channel with carol.
+    expect_replies(
+        &mut alice,
+        "WHO carol",
+        &[":palaver.local 315 alice carol :End of WHO list"],
+    )
+    .await;
+    expect_replies(
+        &mut alice,
+        "WHO c*",
+        &[":palaver.local 315 alice c* :End of WHO list"],
+    )
+    .await;
+    expect_replies(
+        &mut alice,
+        "WHO #c",
+        &[
+            as_seen_by(dave_in_c, "alice").as_str(),
+            ":palaver.local 315 alice #c :End of WHO list",
+        ],
+    )
+    .await;
+
+    // dave shares #c with carol.
+    expect_replies(
+        &mut dave,
+        "WHO carol",
+        &[
+            as_seen_by(carol_anywhere, "dave").as_str(),
+            ":palaver.local 315 dave carol :End of WHO list",
+        ],
+    )
+    .await;
+    expect_replies(
+        &mut dave,
+        "WHO #c",
+        &[
+            as_seen_by(dave_in_c, "dave").as_str(),
+            as_seen_by(carol_in_c, "dave").as_str(),
+            ":palaver.local 315 dave #c :End of WHO list",
+        ],
+    )
+    .await;
+    // carol always sees herself.
+    expect_replies(
+        &mut carol,
+        "WHO carol",
+        &[
+            as_seen_by(carol_anywhere, "carol").as_str(),
+            ":palaver.local 315 carol carol :End of WHO list",
+        ],
+    )
+    .await;
+
+    // Once alice joins #c she sees carol; once carol is visible again, everyone does.
+    join(&mut alice, "#c").await;
+    expect_replies(
+        &mut alice,
+        "WHO carol",
+        &[
+            as_seen_by(carol_anywhere, "alice").as_str(),
+            ":palaver.local 315 alice carol :End of WHO list",
+        ],
+    )
+    .await;
+    alice.send("PART #c").await;
+    alice.expect_line(":alice!~alice@127.0.0.1 PART #c").await;
+    carol.sync().await;
+    carol.send("MODE carol -i").await;
+    carol.expect_line(":carol MODE carol -i").await;
+    expect_replies(
+        &mut alice,
+        "WHO carol",
+        &[
+            as_seen_by(carol_anywhere, "alice").as_str(),
+            ":palaver.local 315 alice carol :End of WHO list",
+        ],
+    )
+    .await;
+    server.shut_down().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// WHOIS
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whois_shows_user_channels_server_away_and_idle() {
+    let server = TestServer::start().await;
+    let mut alice = server.irc("alice").await;
+    let mut bob = server.irc("bob").await;
+    let before = now_seconds();
+    join(&mut alice, "#a").await;
+    join(&mut bob, "#a").await;
+    join(&mut bob, "#b").await;
+    alice.sync().await;
+
+    alice.send("WHOIS bob").await;
+    alice
+        .expect_line(":palaver.local 311 alice bob ~bob 127.0.0.1 * :bob real name")
+        .await;
+    alice
+        .expect_line(":palaver.local 319 alice bob :#a @#b")
+        .await;
+    alice
+        .expect_line(":palaver.local 312 alice bob palaver.local palaver")
+        .await;
+    let idle = alice.expect_command("317").await;
+    assert_eq!(idle.source.as_deref(), Some("palaver.local"));
+    assert_eq!(idle.params.len(), 5, "{idle:?}");
+    assert_eq!(idle.params[0], "alice");
+    assert_eq!(idle.params[1], "bob");
+    assert_eq!(idle.params[4], "seconds idle, signon time");
+    let idle_seconds: u64 = idle.params[2].parse().unwrap();
+    assert!(idle_seconds < 10, "{idle:?}");
+    let signon: u64 = idle.params[3].parse().unwrap();
+    assert!(
+        signon + 10 >= before && signon <= now_seconds(),
+        "signon {signon} around {before}"
+    );
+    alice
+        .expect_line(":palaver.local 318 alice bob :End of /WHOIS list")
+        .await;
+    expect_quiet(&mut alice).await;
+
+    // Away adds 301 after 312; the nick is case-insensitive and a server name may precede it.
+    bob.send("AWAY :gone fishing").await;
+    bob.expect_command("306").await;
+    alice.send("WHOIS palaver.local BOB").await;
+    alice
+        .expect_line(":palaver.local 311 alice bob ~bob 127.0.0.1 * :bob real name")
+        .await;
+    alice
+        .expect_line(":palaver.local 319 alice bob :#a @#b")
+        .await;
+    alice
+        .expect_line(":palaver.local 312 alice bob palaver.local palaver")
+        .await;
+    alice
+        .expect_line(":palaver.local 301 alice bob :gone fishing")
+        .await;
+    alice.expect_command("317").await;
+    alice
+        .expect_line(":palaver.local 318 alice bob :End of /WHOIS list")
+        .await;
+    expect_quiet(&mut alice).await;
+    server.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whois_of_an_unknown_nick_is_401_and_318() {
+    let server = TestServer::start().await;
+    let mut alice = server.irc("alice").await;
+    expect_replies(
+        &mut alice,
+        "WHOIS nobody",
+        &[
+            ":palaver.local 401 alice nobody :No such nick/channel",
+            ":palaver.local 318 alice nobody :End of /WHOIS list",
+        ],
+    )
+    .await;
+    server.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whois_hides_secret_channels_from_non_members_and_omits_319_without_channels() {
+    let server = TestServer::start().await;
+    let mut alice = server.irc("alice").await;
+    let mut bob = server.irc("bob").await;
+    join(&mut bob, "#pub").await;
+    join(&mut bob, "#s").await;
+    bob.send("MODE #s +s").await;
+    bob.expect_line(":bob!~bob@127.0.0.1 MODE #s +s").await;
+
+    alice.send("WHOIS bob").await;
+    alice.expect_command("311").await;
+    alice
+        .expect_line(":palaver.local 319 alice bob @#pub")
+        .await;
+    alice.expect_command("312").await;
+    alice.expect_command("317").await;
+    alice.expect_command("318").await;
+    expect_quiet(&mut alice).await;
+
+    // A member of the secret channel sees it.
+    join(&mut alice, "#s").await;
+    alice.send("WHOIS bob").await;
+    alice.expect_command("311").await;
+    alice
+        .expect_line(":palaver.local 319 alice bob :@#pub @#s")
+        .await;
+    alice.expect_command("312").await;
+    alice.expect_command("317").await;
+    alice.expect_command("318").await;
+
+    // No visible channel: no 319 at all.
+    let mut carol = server.irc("carol").await;
+    bob.sync().await;
+    bob.send("PART #pub").await;
+    bob.expect_line(":bob!~bob@127.0.0.1 PART #pub").await;
+    carol.send("WHOIS bob").await;
+    carol
+        .expect_line(":palaver.local 311 carol bob ~bob 127.0.0.1 * :bob real name")
+        .await;
+    carol
+        .expect_line(":palaver.local 312 carol bob palaver.local palaver")
+        .await;
+    carol.expect_command("317").await;
+    carol
+        .expect_line(":palaver.local 318 carol bob :End of /WHOIS list")
+        .await;
+    server.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_users_appear_in_who_and_whois_as_text_at_their_address() {
+    let server = TestServer::start().await;
+    let mut tex = Client::named(server.address, "tex").await;
+    let mut alice = server.irc("alice").await;
+    join(&mut alice, "#lobby").await;
+    tex.expect("-- alice joined #lobby").await;
+
+    expect_replies(
+        &mut alice,
+        "WHO #lobby",
+        &[
+            ":palaver.local 352 alice #lobby text 127.0.0.1 palaver.local tex H@ :0 ",
+            ":palaver.local 352 alice #lobby ~alice 127.0.0.1 palaver.local alice H :0 alice real name",
+            ":palaver.local 315 alice #lobby :End of WHO list",
+        ],
+    )
+    .await;
+    expect_replies(
+        &mut alice,
+        "WHO TEX",
+        &[
+            ":palaver.local 352 alice * text 127.0.0.1 palaver.local tex H :0 ",
+            ":palaver.local 315 alice TEX :End of WHO list",
+        ],
+    )
+    .await;
+
+    alice.send("WHOIS tex").await;
+    alice
+        .expect_line(":palaver.local 311 alice tex text 127.0.0.1 * :")
+        .await;
+    alice
+        .expect_line(":palaver.local 319 alice tex @#lobby")
+        .await;
+    alice
+        .expect_line(":palaver.local 312 alice tex palaver.local palaver")
+        .await;
+    let idle = alice.expect_command("317").await;
+    assert_eq!(idle.params[1], "tex");
+    alice
+        .expect_line(":palaver.local 318 alice tex :End of /WHOIS list")
+        .await;
+
+    // A text user's rename shows at once.
+    tex.rename("texas").await;
+    alice.expect_line(":tex!text@127.0.0.1 NICK texas").await;
+    expect_replies(
+        &mut alice,
+        "USERHOST texas tex",
+        &[":palaver.local 302 alice texas=+text@127.0.0.1"],
+    )
+    .await;
+    server.shut_down().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// ISON, USERHOST, AWAY
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ison_lists_the_present_nicks_case_insensitively() {
+    let server = TestServer::start().await;
+    let mut alice = server.irc("alice").await;
+    let _bob = server.irc("bob").await;
+    let _carol = server.irc("Carol").await;
+    let _tex = Client::named(server.address, "tex").await;
+
+    expect_replies(
+        &mut alice,
+        "ISON bob carol nobody TEX",
+        &[":palaver.local 303 alice :bob Carol tex"],
+    )
+    .await;
+    expect_replies(
+        &mut alice,
+        "ISON :BOB nobody",
+        &[":palaver.local 303 alice bob"],
+    )
+    .await;
+    expect_replies(
+        &mut alice,
+        "ISON nobody noone",
+        &[":palaver.local 303 alice :"],
+    )
+    .await;
+    server.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn userhost_shows_user_and_host_with_away_marks() {
+    let server = TestServer::start().await;
+    let mut alice = server.irc("alice").await;
+    let mut bob = server.irc("bob").await;
+    expect_replies(
+        &mut alice,
+        "USERHOST alice",
+        &[":palaver.local 302 alice alice=+~alice@127.0.0.1"],
+    )
+    .await;
+    bob.send("AWAY :brb").await;
+    bob.expect_command("306").await;
+    expect_replies(
+        &mut alice,
+        "USERHOST alice BOB nobody",
+        &[":palaver.local 302 alice :alice=+~alice@127.0.0.1 bob=-~bob@127.0.0.1"],
+    )
+    .await;
+    expect_replies(
+        &mut alice,
+        "USERHOST nobody",
+        &[":palaver.local 302 alice :"],
+    )
+    .await;
+    // At most five nicks are answered.
+    expect_replies(
+        &mut alice,
+        "USERHOST x1 x2 x3 x4 x5 alice",
+        &[":palaver.local 302 alice :"],
+    )
+    .await;
+    server.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn away_is_set_and_unset_and_privmsg_to_an_away_user_gets_301() {
+    let server = TestServer::start().await;
+    let mut alice = server.irc("alice").await;
+    let mut bob = server.irc("bob").await;
+
+    expect_replies(
+        &mut bob,
+        "AWAY :gone fishing",
+        &[":palaver.local 306 bob :You have been marked as being away"],
+    )
+    .await;
+    alice.send("PRIVMSG bob :are you there?").await;
+    alice
+        .expect_line(":palaver.local 301 alice bob :gone fishing")
+        .await;
+    expect_quiet(&mut alice).await;
+    bob.expect_line(":alice!~alice@127.0.0.1 PRIVMSG bob :are you there?")
+        .await;
+
+    // A notice never gets an automatic reply.
+    alice.send("NOTICE bob :fyi").await;
+    expect_quiet(&mut alice).await;
+    bob.expect_line(":alice!~alice@127.0.0.1 NOTICE bob fyi")
+        .await;
+
+    // Back: no more 301.
+    expect_replies(
+        &mut bob,
+        "AWAY",
+        &[":palaver.local 305 bob :You are no longer marked as being away"],
+    )
+    .await;
+    alice.send("PRIVMSG bob :hello again").await;
+    expect_quiet(&mut alice).await;
+    bob.expect_line(":alice!~alice@127.0.0.1 PRIVMSG bob :hello again")
+        .await;
+    expect_replies(
+        &mut alice,
+        "USERHOST bob",
+        &[":palaver.local 302 alice bob=+~bob@127.0.0.1"],
+    )
+    .await;
+
+    // An empty message unsets too.
+    bob.send("AWAY :zzz").await;
+    bob.expect_command("306").await;
+    expect_replies(
+        &mut bob,
+        "AWAY :",
+        &[":palaver.local 305 bob :You are no longer marked as being away"],
+    )
+    .await;
+    alice.send("PRIVMSG bob :still?").await;
+    expect_quiet(&mut alice).await;
+    bob.expect_line(":alice!~alice@127.0.0.1 PRIVMSG bob still?")
+        .await;
+
+    // Away messages are cut to AWAYLEN=200 bytes.
+    bob.send(&format!("AWAY :{}", "z".repeat(250))).await;
+    bob.expect_command("306").await;
+    alice.send("PRIVMSG bob :long?").await;
+    alice
+        .expect_line(&format!(":palaver.local 301 alice bob {}", "z".repeat(200)))
+        .await;
+    server.shut_down().await;
+}
