@@ -1131,23 +1131,25 @@ async fn a_message_part_over_510_bytes_is_417_and_the_connection_keeps_working()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_tag_section_over_8191_bytes_is_417() {
+async fn a_tag_section_over_4094_bytes_is_417() {
     let server = TestServer::start().await;
     let mut alice = server.irc("alice").await;
-    // `@` + tags + space: exactly 8191 bytes is allowed.
-    let tags = format!("+x={}", "v".repeat(8191 - 2 - 3));
-    assert_eq!(tags.len() + 2, 8191);
+    // Client tag data (without `@` and the space) may be 4094 bytes (IRCv3 message-tags).
+    let tags = format!("+x={}", "v".repeat(4094 - 3));
+    assert_eq!(tags.len(), 4094);
     alice.send(&format!("@{tags} PING :tagged")).await;
     alice
         .expect_line(":palaver.local PONG palaver.local tagged")
         .await;
-    let tags = format!("+x={}", "v".repeat(8192 - 2 - 3));
-    alice.send(&format!("@{tags} PING :tagged")).await;
-    alice
-        .expect_line(":palaver.local 417 alice :Input line was too long")
-        .await;
+    for size in [4095, 8189, 8190] {
+        let tags = format!("+x={}", "v".repeat(size - 3));
+        alice.send(&format!("@{tags} PING :tagged")).await;
+        alice
+            .expect_line(":palaver.local 417 alice :Input line was too long")
+            .await;
+    }
     // Both limits at once: a full tag section and a full message.
-    let tags = format!("+x={}", "v".repeat(8191 - 2 - 3));
+    let tags = format!("+x={}", "v".repeat(4094 - 3));
     let message = format!("PING :{}", "m".repeat(504));
     alice.send(&format!("@{tags} {message}")).await;
     alice

@@ -5,6 +5,7 @@
 
 use thiserror::Error;
 
+use super::is_terminal_control;
 use crate::names::{self, NameError};
 
 /// One parsed client line.
@@ -68,7 +69,7 @@ pub enum InputError {
 /// Parses one line (without its line ending) as sent by a client.
 pub fn parse(line: &[u8]) -> Result<Input<'_>, InputError> {
     let line = std::str::from_utf8(line).map_err(|_| InputError::InvalidUtf8)?;
-    if line.chars().any(is_forbidden_control) {
+    if line.chars().any(is_terminal_control) {
         return Err(InputError::ControlCharacter);
     }
     if line.trim().is_empty() {
@@ -79,16 +80,6 @@ pub fn parse(line: &[u8]) -> Result<Input<'_>, InputError> {
         Some(quoted) if quoted.starts_with('/') => Ok(Input::Say(quoted)),
         Some(command) => parse_command(command).map(Input::Command),
     }
-}
-
-/// Control characters could rewrite a terminal's screen (ESC sequences, CR) for everyone who
-/// reads with `nc`. TAB and the IRC formatting codes (bold, colour, italic, …) are harmless and
-/// used by IRC clients, so they pass.
-fn is_forbidden_control(c: char) -> bool {
-    const IRC_FORMATTING: &[char] = &[
-        '\x02', '\x03', '\x04', '\x0f', '\x11', '\x16', '\x1d', '\x1e', '\x1f',
-    ];
-    c.is_control() && c != '\t' && c != '\x7f' && !IRC_FORMATTING.contains(&c)
 }
 
 /// Splits off the first space-separated word; the rest has its leading spaces removed.

@@ -8,3 +8,14 @@ mod output;
 
 pub use input::{Command, Input, InputError, parse};
 pub use output::{error_line, notice_line, render_event, render_own_copy};
+
+/// Control characters could rewrite the screen (ESC sequences, CR, C1 controls) of everyone who
+/// reads with `nc`, so the text protocol neither accepts nor sends them. TAB, DEL and the IRC
+/// formatting codes (bold, colour, italic, …) are harmless and used by IRC clients, so they
+/// pass.
+pub fn is_terminal_control(c: char) -> bool {
+    const IRC_FORMATTING: &[char] = &[
+        '\x02', '\x03', '\x04', '\x0f', '\x11', '\x16', '\x1d', '\x1e', '\x1f',
+    ];
+    c.is_control() && c != '\t' && c != '\x7f' && !IRC_FORMATTING.contains(&c)
+}

@@ -5,6 +5,7 @@
 
 use bytes::Bytes;
 
+use super::is_terminal_control;
 use crate::event::{Event, MessageKind, Target};
 use crate::time::Timestamp;
 
@@ -25,9 +26,32 @@ impl LineBuilder {
     }
 
     fn finish(mut self) -> Bytes {
+        replace_terminal_controls(&mut self.0);
         self.0.push(b'\n');
         Bytes::from(self.0)
     }
+}
+
+/// Replaces terminal control characters with U+FFFD. Text users never send them, but IRC users
+/// can (in messages, topics, reasons), and a text user's terminal must not obey them.
+fn replace_terminal_controls(line: &mut Vec<u8>) {
+    let Ok(text) = std::str::from_utf8(line) else {
+        return;
+    };
+    if !text.chars().any(is_terminal_control) {
+        return;
+    }
+    let cleaned: String = text
+        .chars()
+        .map(|c| {
+            if is_terminal_control(c) {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
+        .collect();
+    *line = cleaned.into_bytes();
 }
 
 /// Renders an event as the line a text-protocol recipient gets, or `None` for events the text
@@ -197,6 +221,7 @@ pub fn error_line(message: &str) -> Bytes {
     let mut bytes = Vec::with_capacity(message.len() + 3);
     bytes.extend_from_slice(b"! ");
     bytes.extend_from_slice(message.as_bytes());
+    replace_terminal_controls(&mut bytes);
     bytes.push(b'\n');
     Bytes::from(bytes)
 }
@@ -397,5 +422,22 @@ mod tests {
             None
         );
         assert_eq!(error_line("no such nick: bob"), "! no such nick: bob\n");
+    }
+
+    #[test]
+    fn terminal_controls_from_other_protocols_are_replaced() {
+        let event = Event::Message {
+            id: MessageId(1),
+            time: TIME,
+            from: who("ian"),
+            target: Target::Room("#x".into()),
+            kind: MessageKind::Say,
+            text: "a\x1b[2Jb\x07c\u{9b}d \x02bold\x02\tok".into(),
+            client_tags: "".into(),
+        };
+        assert_eq!(
+            text(render_event(&event)).unwrap(),
+            "[13:05:09] #x <ian> a\u{fffd}[2Jb\u{fffd}c\u{fffd}d \x02bold\x02\tok\n"
+        );
     }
 }

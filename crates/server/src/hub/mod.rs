@@ -374,6 +374,19 @@ impl Hub {
                 who: identity,
             };
             deliver(state.users(), &event, Audience::except(user));
+            // away-notify: peers learn at once that the newcomer is away.
+            if let Some(message) = user.away() {
+                let away = Event::AwayChanged {
+                    time: Timestamp::now(),
+                    who: user.identity(),
+                    message: Some(message),
+                };
+                let audience = Audience {
+                    except: Some(user.id),
+                    needs: Some(Cap::AwayNotify),
+                };
+                deliver(state.users(), &away, audience);
+            }
             let topic = state.topic.clone();
             drop(state);
             user.add_room(room.clone());

@@ -292,12 +292,16 @@ impl IrcClient {
             assert_eq!(ack.params[1], "ACK", "capabilities acknowledged: {ack:?}");
         }
         client.send(&format!("NICK {nick}")).await;
-        client.send(&format!("USER {nick} 0 * :{nick} real name")).await;
+        client
+            .send(&format!("USER {nick} 0 * :{nick} real name"))
+            .await;
         if !caps.is_empty() {
             client.send("CAP END").await;
         }
         client.expect_command("001").await;
-        client.skip_until(|m| m.command == "376" || m.command == "422").await;
+        client
+            .skip_until(|m| m.command == "376" || m.command == "422")
+            .await;
         client
     }
 
@@ -319,7 +323,11 @@ impl IrcClient {
             .await
             .unwrap_or_else(|_| panic!("{}: no IRC line within {PATIENCE:?}", self.nick))
             .expect("read");
-        assert!(read > 0, "{}: connection closed while expecting a line", self.nick);
+        assert!(
+            read > 0,
+            "{}: connection closed while expecting a line",
+            self.nick
+        );
         assert!(line.ends_with("\r\n"), "IRC line ends with CRLF: {line:?}");
         line.truncate(line.len() - 2);
         line
@@ -362,8 +370,10 @@ impl IrcClient {
     /// earlier command of this client has been handled (a round trip through the server).
     pub async fn sync(&mut self) {
         self.send("PING :sync").await;
-        self.skip_until(|m| m.command == "PONG" && m.params.last().map(String::as_str) == Some("sync"))
-            .await;
+        self.skip_until(|m| {
+            m.command == "PONG" && m.params.last().map(String::as_str) == Some("sync")
+        })
+        .await;
     }
 
     /// Asserts that the server closes the connection, reading and returning what it sent

@@ -52,7 +52,14 @@ pub fn cap(session: &mut IrcSession, message: &Message) -> Flow {
                 session.registration.negotiating_caps = true;
             }
             let requested = message.params.get(1).map(String::as_str).unwrap_or("");
-            match apply_request(session.caps, requested) {
+            // cap-notify cannot be disabled by a client that negotiated version 302.
+            let disables_cap_notify = requested.split(' ').any(|item| item == "-cap-notify");
+            let result = if session.cap_302 && disables_cap_notify {
+                None
+            } else {
+                apply_request(session.caps, requested)
+            };
+            match result {
                 Some(caps) => {
                     session.set_caps(caps);
                     reply(session, "ACK", requested);

@@ -31,10 +31,13 @@ use crate::hub::{Hub, HubError, JoinRefusal, SendRefusal, User};
 use crate::outbox::Outbox;
 use replies::Replies;
 
-/// Longest tag section a client may send, `@` and the following space included (IRCv3
-/// message-tags).
+/// Most tag data a client may send, without the `@` and the following space (IRCv3
+/// message-tags: clients get 4094 bytes, the server's own tags take the line to 8191).
+pub const MAX_CLIENT_TAG_BYTES: usize = 4094;
+/// The largest tag section on any line, `@` and space included (IRCv3 message-tags).
 pub const MAX_TAG_BYTES: usize = 8191;
-/// Longest line the framing layer accepts: tags plus a full message.
+/// Longest line the framing layer accepts: a full tag section plus a full message, so that
+/// anything up to it is answered precisely after parsing.
 pub const MAX_LINE_BYTES: usize = MAX_TAG_BYTES + MAX_MESSAGE_BYTES;
 
 /// Registration progress, before the client is a hub user.
@@ -222,7 +225,7 @@ impl IrcSession {
             return None;
         };
         let (tags, rest) = split_tags(line);
-        let tags_too_long = tags.is_some_and(|tags| tags.len() + 2 > MAX_TAG_BYTES);
+        let tags_too_long = tags.is_some_and(|tags| tags.len() > MAX_CLIENT_TAG_BYTES);
         // The 512-byte message limit counts the CRLF that framing removed.
         if tags_too_long || rest.len() + 2 > MAX_MESSAGE_BYTES {
             self.numeric(ERR_INPUTTOOLONG, &["Input line was too long"]);
