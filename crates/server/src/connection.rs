@@ -40,7 +40,7 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 /// Why a connection ended.
 #[derive(Debug)]
 enum End {
-    /// The client sent `/quit`.
+    /// The client asked to leave (`/quit`, `QUIT`).
     Quit(String),
     /// The server is shutting down: leave quietly, the shutdown notice was already queued.
     Shutdown,
@@ -61,7 +61,7 @@ pub struct Context {
 
 /// Serves one connection of `protocol` until it ends. Never panics on client input.
 pub async fn serve(stream: TcpStream, peer: SocketAddr, protocol: Protocol, context: Context) {
-    // The span names the first nick; the disconnect line names the last one.
+    // Connect and disconnect lines name the nick; messages are never logged at info level.
     let span = info_span!("connection", %peer, protocol = ?protocol);
     async move {
         configure_socket(&stream);
@@ -69,13 +69,13 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, protocol: Protocol, cont
         let outbox = Arc::new(Outbox::new(context.limits.send_queue_bytes));
         let writer_task = tokio::spawn(run_writer(outbox.clone(), writer));
         let host = display_host(peer, context.cloak_hosts);
-        info!("connected");
 
         let end = match protocol {
             Protocol::Text => {
                 let user = context
                     .hub
                     .connect_guest(peer, &host, Protocol::Text, outbox.clone());
+                info!(nick = %user.nick(), "connected");
                 let session =
                     TextSession::start(context.hub.clone(), user, context.limits.max_line_bytes);
                 run_session(
@@ -88,6 +88,8 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, protocol: Protocol, cont
                 .await
             }
             Protocol::Irc => {
+                // The nick is logged when registration completes.
+                info!("connected");
                 let session = IrcSession::new(
                     context.hub.clone(),
                     context.irc.clone(),

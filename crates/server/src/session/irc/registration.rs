@@ -117,6 +117,7 @@ pub fn try_register(session: &mut IrcSession) -> Flow {
         identity,
     ) {
         Ok(user) => {
+            tracing::info!(nick = %user.nick(), "registered");
             user.set_caps(session.caps);
             session.user = Some(user);
             welcome(session);
