@@ -4,73 +4,11 @@
 
 mod support;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use support::{Client, IrcClient, TestServer};
-
-/// The server name numerics come from.
-const SERVER: &str = "palaver.local";
-
-/// `nick!~nick@127.0.0.1`, how an IRC user registered by the test helpers appears.
-fn mask(nick: &str) -> String {
-    format!("{nick}!~{nick}@127.0.0.1")
-}
-
-/// `:palaver.local CODE nick rest`.
-fn numeric(code: &str, nick: &str, rest: &str) -> String {
-    format!(":{SERVER} {code} {nick} {rest}")
-}
-
-/// Seconds since the Unix epoch.
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-/// Asserts that nothing is pending for `client`: the very next line after a `PING` is its
-/// `PONG`.
-async fn assert_quiet(client: &mut IrcClient) {
-    client.send("PING :quiet").await;
-    client
-        .expect_line(&format!(":{SERVER} PONG {SERVER} quiet"))
-        .await;
-}
-
-/// Asserts that nothing is pending for a text client: the next line is the `/rooms` header.
-async fn assert_text_quiet(client: &mut Client) {
-    client.send("/rooms").await;
-    let header = client.line().await;
-    assert!(
-        header.starts_with("-- ") && (header.ends_with(" room") || header.ends_with(" rooms")),
-        "{} expected nothing before the /rooms reply, got {header:?}",
-        client.nick
-    );
-    let count: usize = header[3..].split(' ').next().unwrap().parse().unwrap();
-    for _ in 0..count {
-        client.line().await;
-    }
-}
-
-/// Joins each client to `channel` in order; every earlier member sees each later join, and
-/// each joiner's own burst is read up to its 366.
-async fn join_all(channel: &str, clients: &mut [&mut IrcClient]) {
-    for index in 0..clients.len() {
-        let nick = clients[index].nick.clone();
-        let join_line = format!(":{} JOIN {channel}", mask(&nick));
-        clients[index].send(&format!("JOIN {channel}")).await;
-        clients[index].expect_line(&join_line).await;
-        clients[index].skip_until(|m| m.command == "366").await;
-        for earlier in clients[..index].iter_mut() {
-            earlier.expect_line(&join_line).await;
-        }
-    }
-}
+use support::{Client, IrcClient, SERVER, TestServer, irc_mask, join_all, numeric, unix_now};
 
 /// `client` joins `channel`, where `member` already is and sees the join.
 async fn rejoin(client: &mut IrcClient, channel: &str, member: &mut IrcClient) {
-    let join_line = format!(":{} JOIN {channel}", mask(&client.nick));
+    let join_line = format!(":{} JOIN {channel}", irc_mask(&client.nick));
     client.send(&format!("JOIN {channel}")).await;
     client.expect_line(&join_line).await;
     client.skip_until(|m| m.command == "366").await;
@@ -135,7 +73,7 @@ async fn join_echoes_then_names_and_the_founder_is_operator() {
 
     // No topic: no 332/333 were sent (checked by the exact sequence above), and nothing else.
     for client in [&mut a, &mut b, &mut c] {
-        assert_quiet(client).await;
+        client.expect_quiet().await;
     }
     server.shut_down().await;
 }
@@ -159,7 +97,7 @@ async fn join_sends_the_topic_with_332_and_333_before_the_names() {
     b.expect_line(&numeric("366", "b", "#x :End of /NAMES list"))
         .await;
     a.expect_line(":b!~b@127.0.0.1 JOIN #x").await;
-    assert_quiet(&mut b).await;
+    b.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -190,7 +128,7 @@ async fn join_several_channels_in_one_command() {
     a.expect_line(&numeric("353", "a", "= #d @a")).await;
     a.expect_line(&numeric("366", "a", "#d :End of /NAMES list"))
         .await;
-    assert_quiet(&mut a).await;
+    a.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -231,11 +169,11 @@ async fn join_with_keys_matches_keys_to_channels_by_position() {
     c.send("JOIN #b k1").await;
     c.expect_line(&numeric("475", "c", "#b :Cannot join channel (+k)"))
         .await;
-    assert_quiet(&mut c).await;
+    c.expect_quiet().await;
     op.expect_line(":c!~c@127.0.0.1 JOIN #a").await;
     b.expect_line(":c!~c@127.0.0.1 JOIN #a").await;
-    assert_quiet(&mut op).await;
-    assert_quiet(&mut b).await;
+    op.expect_quiet().await;
+    b.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -250,9 +188,9 @@ async fn join_zero_parts_every_channel() {
     a.send("JOIN 0").await;
     a.expect_line(":a!~a@127.0.0.1 PART #a").await;
     a.expect_line(":a!~a@127.0.0.1 PART #b").await;
-    assert_quiet(&mut a).await;
+    a.expect_quiet().await;
     b.expect_line(":a!~a@127.0.0.1 PART #a").await;
-    assert_quiet(&mut b).await;
+    b.expect_quiet().await;
 
     // #b lost its only member and is gone; #a remains with b alone.
     a.send("LIST").await;
@@ -263,7 +201,7 @@ async fn join_zero_parts_every_channel() {
 
     // In no channel at all, JOIN 0 does nothing.
     a.send("JOIN 0").await;
-    assert_quiet(&mut a).await;
+    a.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -294,7 +232,7 @@ async fn join_of_an_invalid_name_gets_476() {
     a.send("JOIN").await;
     a.expect_line(&numeric("461", "a", "JOIN :Not enough parameters"))
         .await;
-    assert_quiet(&mut a).await;
+    a.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -306,8 +244,8 @@ async fn joining_a_channel_one_is_in_is_a_no_op() {
     join_all("#x", &mut [&mut a, &mut b]).await;
     a.send("JOIN #x").await;
     a.send("JOIN #X").await;
-    assert_quiet(&mut a).await;
-    assert_quiet(&mut b).await;
+    a.expect_quiet().await;
+    b.expect_quiet().await;
     a.send("NAMES #x").await;
     a.expect_line(&numeric("353", "a", "= #x :@a b")).await;
     a.expect_line(&numeric("366", "a", "#x :End of /NAMES list"))
@@ -350,8 +288,8 @@ async fn part_with_and_without_a_reason() {
     a.expect_line(&numeric("353", "a", "= #x @b")).await;
     a.expect_line(&numeric("366", "a", "#x :End of /NAMES list"))
         .await;
-    assert_quiet(&mut a).await;
-    assert_quiet(&mut b).await;
+    a.expect_quiet().await;
+    b.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -371,7 +309,7 @@ async fn part_errors_and_several_channels() {
     a.send("PART").await;
     a.expect_line(&numeric("461", "a", "PART :Not enough parameters"))
         .await;
-    assert_quiet(&mut b).await;
+    b.expect_quiet().await;
 
     join_all("#a", &mut [&mut a]).await;
     join_all("#b", &mut [&mut a]).await;
@@ -382,8 +320,8 @@ async fn part_errors_and_several_channels() {
     a.expect_line(":a!~a@127.0.0.1 PART #b :done here").await;
     a.expect_line(&numeric("442", "a", "#x :You're not on that channel"))
         .await;
-    assert_quiet(&mut a).await;
-    assert_quiet(&mut b).await;
+    a.expect_quiet().await;
+    b.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -412,7 +350,7 @@ async fn privmsg_to_a_channel_reaches_the_others_but_not_the_sender() {
         .await;
     tom.expect("#x <a> hello there").await;
     // Without echo-message the sender gets no copy.
-    assert_quiet(&mut a).await;
+    a.expect_quiet().await;
 
     // The other way round: a text user's line reaches every IRC member.
     tom.send("hi from nc").await;
@@ -423,7 +361,7 @@ async fn privmsg_to_a_channel_reaches_the_others_but_not_the_sender() {
             .await;
     }
     for client in [&mut a, &mut b, &mut c] {
-        assert_quiet(client).await;
+        client.expect_quiet().await;
     }
     server.shut_down().await;
 }
@@ -442,16 +380,16 @@ async fn privmsg_to_a_nick_and_to_several_targets() {
     // Nicks are case-insensitive; the target shows the nick as registered.
     a.send("PRIVMSG B :again").await;
     b.expect_line(":a!~a@127.0.0.1 PRIVMSG b again").await;
-    assert_quiet(&mut a).await;
-    assert_quiet(&mut c).await;
+    a.expect_quiet().await;
+    c.expect_quiet().await;
 
     a.send("PRIVMSG #a,b :hi").await;
     b.expect_line(":a!~a@127.0.0.1 PRIVMSG #a hi").await;
     b.expect_line(":a!~a@127.0.0.1 PRIVMSG b hi").await;
     c.expect_line(":a!~a@127.0.0.1 PRIVMSG #a hi").await;
-    assert_quiet(&mut a).await;
-    assert_quiet(&mut b).await;
-    assert_quiet(&mut c).await;
+    a.expect_quiet().await;
+    b.expect_quiet().await;
+    c.expect_quiet().await;
 
     // A bad target among good ones is answered on its own; the others still get the message.
     a.send("PRIVMSG nobody,c,#nope :mixed").await;
@@ -459,9 +397,9 @@ async fn privmsg_to_a_nick_and_to_several_targets() {
         .await;
     a.expect_line(&numeric("403", "a", "#nope :No such channel"))
         .await;
-    assert_quiet(&mut a).await;
+    a.expect_quiet().await;
     c.expect_line(":a!~a@127.0.0.1 PRIVMSG c mixed").await;
-    assert_quiet(&mut c).await;
+    c.expect_quiet().await;
 
     // MAXTARGETS=4: targets past the fourth are ignored.
     a.send("PRIVMSG #a,nobody1,nobody2,nobody3,c :five targets")
@@ -472,13 +410,13 @@ async fn privmsg_to_a_nick_and_to_several_targets() {
         .await;
     a.expect_line(&numeric("401", "a", "nobody3 :No such nick"))
         .await;
-    assert_quiet(&mut a).await;
+    a.expect_quiet().await;
     b.expect_line(":a!~a@127.0.0.1 PRIVMSG #a :five targets")
         .await;
     c.expect_line(":a!~a@127.0.0.1 PRIVMSG #a :five targets")
         .await;
-    assert_quiet(&mut b).await;
-    assert_quiet(&mut c).await;
+    b.expect_quiet().await;
+    c.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -495,7 +433,7 @@ async fn privmsg_skips_empty_entries_in_a_target_list() {
     a.send("PRIVMSG b,,c :hi").await;
     b.expect_line(":a!~a@127.0.0.1 PRIVMSG b hi").await;
     c.expect_line(":a!~a@127.0.0.1 PRIVMSG c hi").await;
-    assert_quiet(&mut a).await;
+    a.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -527,8 +465,8 @@ async fn privmsg_errors_401_403_411_412() {
     a.send("PRIVMSG b").await;
     a.expect_line(&numeric("412", "a", ":No text to send"))
         .await;
-    assert_quiet(&mut a).await;
-    assert_quiet(&mut b).await;
+    a.expect_quiet().await;
+    b.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -548,9 +486,9 @@ async fn privmsg_refused_with_404_outside_plus_n_moderated_and_banned() {
         "#x :Cannot send to channel (no external messages)",
     ))
     .await;
-    assert_quiet(&mut out).await;
-    assert_quiet(&mut op).await;
-    assert_quiet(&mut b).await;
+    out.expect_quiet().await;
+    op.expect_quiet().await;
+    b.expect_quiet().await;
 
     // -n lets outsiders talk.
     op.send("MODE #x -n").await;
@@ -561,7 +499,7 @@ async fn privmsg_refused_with_404_outside_plus_n_moderated_and_banned() {
         .await;
     b.expect_line(":out!~out@127.0.0.1 PRIVMSG #x :from outside")
         .await;
-    assert_quiet(&mut out).await;
+    out.expect_quiet().await;
 
     // +m: only operators and voiced members speak.
     op.send("MODE #x +m").await;
@@ -573,7 +511,7 @@ async fn privmsg_refused_with_404_outside_plus_n_moderated_and_banned() {
     out.send("PRIVMSG #x :and me?").await;
     out.expect_line(&numeric("404", "out", "#x :Cannot send to channel (+m)"))
         .await;
-    assert_quiet(&mut op).await;
+    op.expect_quiet().await;
     op.send("PRIVMSG #x :ops may").await;
     b.expect_line(":op!~op@127.0.0.1 PRIVMSG #x :ops may").await;
     op.send("MODE #x -m").await;
@@ -587,8 +525,8 @@ async fn privmsg_refused_with_404_outside_plus_n_moderated_and_banned() {
     b.send("PRIVMSG #x :still here").await;
     b.expect_line(&numeric("404", "b", "#x :Cannot send to channel (+b)"))
         .await;
-    assert_quiet(&mut b).await;
-    assert_quiet(&mut op).await;
+    b.expect_quiet().await;
+    op.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -608,7 +546,7 @@ async fn ctcp_action_arrives_as_an_action_on_both_protocols() {
     b.expect_line(":a!~a@127.0.0.1 PRIVMSG #x :\x01ACTION waves\x01")
         .await;
     tom.expect("#x * a waves").await;
-    assert_quiet(&mut a).await;
+    a.expect_quiet().await;
 
     tom.send("/me dances").await;
     tom.expect("#x * tom dances").await;
@@ -621,9 +559,9 @@ async fn ctcp_action_arrives_as_an_action_on_both_protocols() {
     a.send("PRIVMSG b :\x01ACTION nods\x01").await;
     b.expect_line(":a!~a@127.0.0.1 PRIVMSG b :\x01ACTION nods\x01")
         .await;
-    assert_quiet(&mut a).await;
-    assert_quiet(&mut b).await;
-    assert_text_quiet(&mut tom).await;
+    a.expect_quiet().await;
+    b.expect_quiet().await;
+    tom.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -647,7 +585,7 @@ async fn notice_to_channel_and_nick_and_notice_errors_get_no_reply() {
     b.expect_line(":a!~a@127.0.0.1 NOTICE b :psst, b").await;
     a.send("NOTICE tom :for nc").await;
     tom.expect("*a* -a- for nc").await;
-    assert_quiet(&mut a).await;
+    a.expect_quiet().await;
 
     // Every error is silent for a NOTICE.
     a.send("NOTICE nobody :hi").await;
@@ -657,17 +595,17 @@ async fn notice_to_channel_and_nick_and_notice_errors_get_no_reply() {
     a.send("NOTICE #x").await;
     a.send("NOTICE #x :").await;
     a.send("NOTICE b").await;
-    assert_quiet(&mut a).await;
+    a.expect_quiet().await;
     out.send("NOTICE #x :from outside a +n channel").await;
-    assert_quiet(&mut out).await;
+    out.expect_quiet().await;
     a.send("MODE #x +m").await;
     a.expect_line(":a!~a@127.0.0.1 MODE #x +m").await;
     b.expect_line(":a!~a@127.0.0.1 MODE #x +m").await;
     tom.expect("-- a set mode +m on #x").await;
     b.send("NOTICE #x :unvoiced in +m").await;
-    assert_quiet(&mut b).await;
-    assert_quiet(&mut a).await;
-    assert_text_quiet(&mut tom).await;
+    b.expect_quiet().await;
+    a.expect_quiet().await;
+    tom.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -726,9 +664,9 @@ async fn topic_query_set_and_clear() {
     b.expect_line(&numeric("331", "b", "#x :No topic is set"))
         .await;
     for client in [&mut a, &mut b, &mut out] {
-        assert_quiet(client).await;
+        client.expect_quiet().await;
     }
-    assert_text_quiet(&mut tom).await;
+    tom.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -756,7 +694,7 @@ async fn topic_errors_442_482_403() {
     op.expect_line(&numeric("461", "op", "TOPIC :Not enough parameters"))
         .await;
     for client in [&mut op, &mut b, &mut out] {
-        assert_quiet(client).await;
+        client.expect_quiet().await;
     }
 
     // Without +t any member may set it.
@@ -832,7 +770,7 @@ async fn invite_lets_a_user_into_an_invite_only_channel_once() {
     a.send("INVITE b #x").await;
     a.expect_line(&numeric("341", "a", "b #x")).await;
     b.expect_line(":a!~a@127.0.0.1 INVITE b #x").await;
-    assert_quiet(&mut a).await;
+    a.expect_quiet().await;
 
     b.send("JOIN #x").await;
     b.expect_line(":b!~b@127.0.0.1 JOIN #x").await;
@@ -853,8 +791,8 @@ async fn invite_lets_a_user_into_an_invite_only_channel_once() {
     b.send("JOIN #x").await;
     b.expect_line(&numeric("473", "b", "#x :Cannot join channel (+i)"))
         .await;
-    assert_quiet(&mut a).await;
-    assert_quiet(&mut b).await;
+    a.expect_quiet().await;
+    b.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -879,7 +817,7 @@ async fn invite_errors_401_403_442_482() {
     op.send("INVITE c").await;
     op.expect_line(&numeric("461", "op", "INVITE :Not enough parameters"))
         .await;
-    assert_quiet(&mut c).await;
+    c.expect_quiet().await;
 
     // Any member may invite to a channel that is not +i.
     b.send("INVITE c #x").await;
@@ -894,7 +832,7 @@ async fn invite_errors_401_403_442_482() {
     b.expect_line(&numeric("482", "b", "#x :You're not a channel operator"))
         .await;
     for client in [&mut op, &mut b, &mut c, &mut out] {
-        assert_quiet(client).await;
+        client.expect_quiet().await;
     }
     // b's earlier invitation of c still holds on the now +i channel.
     c.send("JOIN #x").await;
@@ -920,8 +858,8 @@ async fn a_text_invitee_is_told_and_can_join() {
     bob.send("/join #x").await;
     bob.expect("-- bob joined #x").await;
     a.expect_line(":bob!text@127.0.0.1 JOIN #x").await;
-    assert_quiet(&mut a).await;
-    assert_text_quiet(&mut bob).await;
+    a.expect_quiet().await;
+    bob.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -970,7 +908,7 @@ async fn kick_is_seen_by_everyone_including_the_kicked_user() {
     b.expect_line(&format!(":op!~op@127.0.0.1 KICK #x b {reason}"))
         .await;
     for client in [&mut op, &mut b, &mut c] {
-        assert_quiet(client).await;
+        client.expect_quiet().await;
     }
     server.shut_down().await;
 }
@@ -1003,7 +941,7 @@ async fn kick_errors_482_441_401_442_403() {
     op.expect_line(&numeric("461", "op", "KICK :Not enough parameters"))
         .await;
     for client in [&mut op, &mut b, &mut c, &mut out] {
-        assert_quiet(client).await;
+        client.expect_quiet().await;
     }
     op.send("NAMES #x").await;
     op.expect_line(&numeric("353", "op", "= #x :@op b c")).await;
@@ -1027,8 +965,8 @@ async fn a_kicked_text_user_talks_in_its_previous_room_next() {
     bob.send("back in the lobby").await;
     bob.expect("-- now talking in #lobby").await;
     bob.expect("#lobby <bob> back in the lobby").await;
-    assert_quiet(&mut op).await;
-    assert_text_quiet(&mut bob).await;
+    op.expect_quiet().await;
+    bob.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -1050,7 +988,7 @@ async fn a_kicked_text_user_in_no_other_room_is_told_so() {
     bob.send("anyone?").await;
     bob.expect("! you are not in any room (try /join #lobby)")
         .await;
-    assert_quiet(&mut op).await;
+    op.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -1120,7 +1058,7 @@ async fn an_emptied_channel_disappears_and_is_recreated_fresh() {
         .await;
     c.expect_line(":a!~a@127.0.0.1 JOIN #X").await;
     for client in [&mut a, &mut b, &mut c] {
-        assert_quiet(client).await;
+        client.expect_quiet().await;
     }
     server.shut_down().await;
 }

@@ -4,70 +4,8 @@
 
 mod support;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use palaver_proto::irc::message::Message;
-use support::{Client, IrcClient, TestServer};
-
-/// The server name numerics come from.
-const SERVER: &str = "palaver.local";
-
-/// `nick!~nick@127.0.0.1`, how an IRC user registered by the test helpers appears.
-fn mask(nick: &str) -> String {
-    format!("{nick}!~{nick}@127.0.0.1")
-}
-
-/// `:palaver.local CODE nick rest`.
-fn numeric(code: &str, nick: &str, rest: &str) -> String {
-    format!(":{SERVER} {code} {nick} {rest}")
-}
-
-/// Seconds since the Unix epoch.
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-/// Asserts that nothing is pending for `client`: the very next line after a `PING` is its
-/// `PONG`.
-async fn assert_quiet(client: &mut IrcClient) {
-    client.send("PING :quiet").await;
-    client
-        .expect_line(&format!(":{SERVER} PONG {SERVER} quiet"))
-        .await;
-}
-
-/// Asserts that nothing is pending for a text client: the next line is the `/rooms` header.
-async fn assert_text_quiet(client: &mut Client) {
-    client.send("/rooms").await;
-    let header = client.line().await;
-    assert!(
-        header.starts_with("-- ") && (header.ends_with(" room") || header.ends_with(" rooms")),
-        "{} expected nothing before the /rooms reply, got {header:?}",
-        client.nick
-    );
-    let count: usize = header[3..].split(' ').next().unwrap().parse().unwrap();
-    for _ in 0..count {
-        client.line().await;
-    }
-}
-
-/// Joins each client to `channel` in order; every earlier member sees each later join, and
-/// each joiner's own burst is read up to its 366.
-async fn join_all(channel: &str, clients: &mut [&mut IrcClient]) {
-    for index in 0..clients.len() {
-        let nick = clients[index].nick.clone();
-        let join_line = format!(":{} JOIN {channel}", mask(&nick));
-        clients[index].send(&format!("JOIN {channel}")).await;
-        clients[index].expect_line(&join_line).await;
-        clients[index].skip_until(|m| m.command == "366").await;
-        for earlier in clients[..index].iter_mut() {
-            earlier.expect_line(&join_line).await;
-        }
-    }
-}
+use support::{Client, IrcClient, SERVER, TestServer, irc_mask, join_all, numeric, unix_now};
 
 /// `op` sends `MODE {command}`; every client in `members` (`op` not included) and `op` itself
 /// see exactly `:op!~op@127.0.0.1 MODE {announced}`.
@@ -77,7 +15,7 @@ async fn mode_broadcast(
     command: &str,
     announced: &str,
 ) {
-    let line = format!(":{} MODE {announced}", mask(&op.nick));
+    let line = format!(":{} MODE {announced}", irc_mask(&op.nick));
     op.send(&format!("MODE {command}")).await;
     op.expect_line(&line).await;
     for member in members.iter_mut() {
@@ -149,14 +87,14 @@ async fn user_mode_query_and_invisible() {
     me.expect_line(&numeric("221", "me", "+i")).await;
     // Already invisible: nothing changes, nothing is said.
     me.send("MODE me +i").await;
-    assert_quiet(&mut me).await;
+    me.expect_quiet().await;
     // The nick is matched case-insensitively.
     me.send("MODE ME -i").await;
     me.expect_line(":me MODE me -i").await;
     me.send("MODE Me").await;
     me.expect_line(&numeric("221", "me", "+")).await;
     me.send("MODE me -i").await;
-    assert_quiet(&mut me).await;
+    me.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -188,7 +126,7 @@ async fn user_mode_errors_401_501_502() {
     me.send("MODE").await;
     me.expect_line(&numeric("461", "me", "MODE :Not enough parameters"))
         .await;
-    assert_quiet(&mut me).await;
+    me.expect_quiet().await;
     // other's modes were untouched.
     other.send("MODE other").await;
     other.expect_line(&numeric("221", "other", "+")).await;
@@ -224,7 +162,7 @@ async fn channel_mode_query_shows_the_key_only_to_members() {
     out.expect_line(&numeric("403", "out", "#nope :No such channel"))
         .await;
     for client in [&mut op, &mut b, &mut out] {
-        assert_quiet(client).await;
+        client.expect_quiet().await;
     }
     server.shut_down().await;
 }
@@ -281,7 +219,7 @@ async fn each_flag_is_set_and_removed_and_broadcast_to_every_member() {
     // A repeated letter is applied (and announced) once.
     mode_broadcast(&mut op, &mut [&mut b, &mut c], "#x +mm", "#x +m").await;
     for client in [&mut op, &mut b, &mut c] {
-        assert_quiet(client).await;
+        client.expect_quiet().await;
     }
     server.shut_down().await;
 }
@@ -329,7 +267,7 @@ async fn invite_only_and_moderated_take_effect_and_lift() {
     b.send("PRIVMSG #x :hello?").await;
     b.expect_line(&numeric("404", "b", "#x :Cannot send to channel (+m)"))
         .await;
-    assert_quiet(&mut op).await;
+    op.expect_quiet().await;
 
     mode_broadcast(&mut op, &mut [&mut b], "#x -im", "#x -im").await;
     b.send("PRIVMSG #x :hello!").await;
@@ -338,7 +276,7 @@ async fn invite_only_and_moderated_take_effect_and_lift() {
     op.expect_line(":c!~c@127.0.0.1 JOIN #x").await;
     b.expect_line(":c!~c@127.0.0.1 JOIN #x").await;
     for client in [&mut op, &mut b, &mut c] {
-        assert_quiet(client).await;
+        client.expect_quiet().await;
     }
     server.shut_down().await;
 }
@@ -444,7 +382,7 @@ async fn op_and_voice_change_prefixes_and_who_may_speak() {
     .await;
     assert_names(&mut op, "#x", "@op alice bob +carol").await;
     for client in [&mut op, &mut alice, &mut bob, &mut carol] {
-        assert_quiet(client).await;
+        client.expect_quiet().await;
     }
     server.shut_down().await;
 }
@@ -467,8 +405,8 @@ async fn op_or_voice_for_a_missing_nick_gets_441_or_401_and_the_rest_applies() {
     op.send("MODE #x +v ghost").await;
     op.expect_line(&numeric("401", "op", "ghost :No such nick"))
         .await;
-    assert_quiet(&mut op).await;
-    assert_quiet(&mut b).await;
+    op.expect_quiet().await;
+    b.expect_quiet().await;
 
     op.send("MODE #x +omv ghost b").await;
     op.expect_line(&numeric("401", "op", "ghost :No such nick"))
@@ -481,7 +419,7 @@ async fn op_or_voice_for_a_missing_nick_gets_441_or_401_and_the_rest_applies() {
     op.expect_line(&numeric("696", "op", "#x o * :You must specify a nick"))
         .await;
     for client in [&mut op, &mut b, &mut elsewhere] {
-        assert_quiet(client).await;
+        client.expect_quiet().await;
     }
     server.shut_down().await;
 }
@@ -539,7 +477,7 @@ async fn key_mode_guards_joins_until_removed() {
     op.expect_line(&numeric("696", "op", "#x k a,b :Invalid key"))
         .await;
     for client in [&mut op, &mut b, &mut c] {
-        assert_quiet(client).await;
+        client.expect_quiet().await;
     }
     op.send("MODE #x").await;
     op.expect_line(&numeric("324", "op", "#x +nt")).await;
@@ -560,7 +498,7 @@ async fn limit_mode_refuses_joins_when_full_until_removed() {
     c.send("JOIN #x").await;
     c.expect_line(&numeric("471", "c", "#x :Cannot join channel (+l)"))
         .await;
-    assert_quiet(&mut op).await;
+    op.expect_quiet().await;
 
     mode_broadcast(&mut op, &mut [&mut b], "#x +l 3", "#x +l 3").await;
     mode_broadcast(&mut op, &mut [&mut b], "#x -l", "#x -l").await;
@@ -568,7 +506,7 @@ async fn limit_mode_refuses_joins_when_full_until_removed() {
     op.expect_line(":c!~c@127.0.0.1 JOIN #x").await;
     b.expect_line(":c!~c@127.0.0.1 JOIN #x").await;
     for client in [&mut op, &mut b, &mut c] {
-        assert_quiet(client).await;
+        client.expect_quiet().await;
     }
     server.shut_down().await;
 }
@@ -581,7 +519,7 @@ async fn a_missing_limit_is_answered_with_696() {
     op.send("MODE #x +l").await;
     op.expect_line(&numeric("696", "op", "#x l * :Invalid limit"))
         .await;
-    assert_quiet(&mut op).await;
+    op.expect_quiet().await;
     op.send("MODE #x").await;
     op.expect_line(&numeric("324", "op", "#x +nt")).await;
     server.shut_down().await;
@@ -603,7 +541,7 @@ async fn an_invalid_limit_is_answered_with_696_naming_the_parameter() {
     op.send("MODE #x +l -5").await;
     op.expect_line(&numeric("696", "op", "#x l -5 :Invalid limit"))
         .await;
-    assert_quiet(&mut op).await;
+    op.expect_quiet().await;
     op.send("MODE #x").await;
     op.expect_line(&numeric("324", "op", "#x +nt")).await;
     server.shut_down().await;
@@ -619,7 +557,7 @@ async fn an_invalid_limit_consumes_its_parameter_and_later_changes_apply() {
     op.expect_command("696").await;
     op.expect_line(":op!~op@127.0.0.1 MODE #x +v b").await;
     b.expect_line(":op!~op@127.0.0.1 MODE #x +v b").await;
-    assert_quiet(&mut op).await;
+    op.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -651,8 +589,8 @@ async fn bans_are_normalised_listed_enforced_and_removed() {
     .await;
     // Already listed (after normalisation): nothing to announce.
     op.send("MODE #x +b bob!*@*").await;
-    assert_quiet(&mut op).await;
-    assert_quiet(&mut b).await;
+    op.expect_quiet().await;
+    b.expect_quiet().await;
 
     // `+b` and `b` without a mask list the bans, for any member.
     for query in ["MODE #x +b", "MODE #x b"] {
@@ -689,7 +627,7 @@ async fn bans_are_normalised_listed_enforced_and_removed() {
     op.expect_line(":bob!~bob@127.0.0.1 JOIN #x").await;
     b.expect_line(":bob!~bob@127.0.0.1 JOIN #x").await;
     for client in [&mut op, &mut b, &mut bob] {
-        assert_quiet(client).await;
+        client.expect_quiet().await;
     }
     server.shut_down().await;
 }
@@ -712,7 +650,7 @@ async fn a_banned_member_stays_but_cannot_speak() {
     b.send("PRIVMSG #x :can you hear me").await;
     b.expect_line(&numeric("404", "b", "#x :Cannot send to channel (+b)"))
         .await;
-    assert_quiet(&mut op).await;
+    op.expect_quiet().await;
     assert_names(&mut op, "#x", "@op b").await;
 
     // Design choice: voice lets a banned member speak (as on most servers).
@@ -734,7 +672,7 @@ async fn a_banned_member_stays_but_cannot_speak() {
     b.send("PRIVMSG #x :free").await;
     op.expect_line(":b!~b@127.0.0.1 PRIVMSG #x free").await;
     for client in [&mut op, &mut b] {
-        assert_quiet(client).await;
+        client.expect_quiet().await;
     }
     server.shut_down().await;
 }
@@ -768,8 +706,8 @@ async fn an_unknown_mode_char_gets_472_and_the_valid_changes_still_apply() {
         .await;
     op.expect_line(&numeric("472", "op", "z :is unknown mode char to me"))
         .await;
-    assert_quiet(&mut op).await;
-    assert_quiet(&mut b).await;
+    op.expect_quiet().await;
+    b.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -797,7 +735,7 @@ async fn changing_modes_needs_operator_status_and_membership() {
     out.expect_line(&numeric("442", "out", "#x :You're not on that channel"))
         .await;
     for client in [&mut op, &mut b, &mut out] {
-        assert_quiet(client).await;
+        client.expect_quiet().await;
     }
     // Nothing changed.
     assert_names(&mut op, "#x", "@op b").await;
@@ -849,7 +787,7 @@ async fn only_four_changes_with_a_parameter_apply_per_command() {
     .await;
     assert_names(&mut op, "#x", "@op b").await;
     for client in [&mut op, &mut b] {
-        assert_quiet(client).await;
+        client.expect_quiet().await;
     }
     server.shut_down().await;
 }
@@ -875,22 +813,22 @@ async fn changes_that_change_nothing_are_not_announced() {
         "#x -l",
     ] {
         op.send(&format!("MODE {change}")).await;
-        assert_quiet(&mut op).await;
+        op.expect_quiet().await;
     }
-    assert_quiet(&mut b).await;
+    b.expect_quiet().await;
 
     // Within one command only the real changes are announced.
     mode_broadcast(&mut op, &mut [&mut b], "#x +ntm-is", "#x +m").await;
     mode_broadcast(&mut op, &mut [&mut b], "#x +l 5", "#x +l 5").await;
     op.send("MODE #x +l 5").await;
-    assert_quiet(&mut op).await;
+    op.expect_quiet().await;
     mode_broadcast(&mut op, &mut [&mut b], "#x +k key", "#x +k key").await;
     op.send("MODE #x +k key").await;
-    assert_quiet(&mut op).await;
+    op.expect_quiet().await;
     mode_broadcast(&mut op, &mut [&mut b], "#x +v b", "#x +v b").await;
     op.send("MODE #x +v b").await;
-    assert_quiet(&mut op).await;
-    assert_quiet(&mut b).await;
+    op.expect_quiet().await;
+    b.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -912,7 +850,7 @@ async fn text_users_see_mode_changes_and_are_subject_to_them() {
     tom.expect("-- op set mode +m on #x").await;
     tom.send("hello?").await;
     tom.expect("! cannot send to #x (room is moderated)").await;
-    assert_quiet(&mut op).await;
+    op.expect_quiet().await;
 
     mode_broadcast(&mut op, &mut [], "#x +v tom", "#x +v tom").await;
     tom.expect("-- op set mode +v tom on #x").await;
@@ -925,8 +863,8 @@ async fn text_users_see_mode_changes_and_are_subject_to_them() {
     tom.expect("-- op set mode -mv+b tom tom!*@* on #x").await;
     tom.send("banned?").await;
     tom.expect("! cannot send to #x (you are banned)").await;
-    assert_quiet(&mut op).await;
-    assert_text_quiet(&mut tom).await;
+    op.expect_quiet().await;
+    tom.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -963,7 +901,7 @@ async fn the_founder_of_a_room_created_by_a_text_user_is_that_text_user() {
     assert_eq!(who.params[5], "a");
     assert_eq!(who.params[6], "H");
     a.expect_command("315").await;
-    assert_quiet(&mut a).await;
-    assert_text_quiet(&mut guest).await;
+    a.expect_quiet().await;
+    guest.expect_quiet().await;
     server.shut_down().await;
 }

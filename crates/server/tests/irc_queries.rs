@@ -4,30 +4,8 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use support::{Client, IrcClient, TestServer};
-
-/// Asserts that nothing is waiting for `client`: a `PING` goes out and the very next line is
-/// its `PONG`.
-async fn expect_quiet(client: &mut IrcClient) {
-    client.send("PING :quiet").await;
-    client
-        .expect_line(":palaver.local PONG palaver.local quiet")
-        .await;
-}
-
-/// Joins `channel` and reads the replies up to its `366`.
-async fn join(client: &mut IrcClient, channel: &str) {
-    client.send(&format!("JOIN {channel}")).await;
-    let nick = client.nick.clone();
-    client
-        .expect_line(&format!(":{nick}!~{nick}@127.0.0.1 JOIN {channel}"))
-        .await;
-    client
-        .skip_until(|m| m.command == "366" && m.params.get(1).map(String::as_str) == Some(channel))
-        .await;
-}
+use support::{Client, IrcClient, TestServer, unix_now};
 
 /// Reads everything queued for each client (a `PING` round trip each).
 async fn sync_all(clients: &mut [&mut IrcClient]) {
@@ -42,7 +20,7 @@ async fn expect_replies(client: &mut IrcClient, command: &str, lines: &[&str]) {
     for line in lines {
         client.expect_line(line).await;
     }
-    expect_quiet(client).await;
+    client.expect_quiet().await;
 }
 
 /// Reads `count` lines and returns them as a set, for replies in no defined order.
@@ -52,13 +30,6 @@ async fn lines_as_set(client: &mut IrcClient, count: usize) -> BTreeSet<String> 
         lines.insert(client.line().await);
     }
     lines
-}
-
-fn now_seconds() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -129,7 +100,7 @@ async fn joining_and_names_list_members_with_prefixes() {
 async fn names_of_unknown_channels_and_without_arguments() {
     let server = TestServer::start().await;
     let mut alice = server.irc("alice").await;
-    join(&mut alice, "#a").await;
+    alice.join("#a").await;
     expect_replies(
         &mut alice,
         "NAMES #nope",
@@ -163,13 +134,13 @@ async fn names_hides_secret_channels_and_invisible_users_from_outsiders() {
     let mut bob = server.irc("bob").await;
     let mut carol = server.irc("carol").await;
     let mut dave = server.irc("dave").await;
-    join(&mut alice, "#a").await;
-    join(&mut bob, "#a").await;
+    alice.join("#a").await;
+    bob.join("#a").await;
     carol.send("MODE carol +i").await;
     carol.expect_line(":carol MODE carol +i").await;
-    join(&mut carol, "#a").await;
+    carol.join("#a").await;
     alice.sync().await;
-    join(&mut alice, "#s").await;
+    alice.join("#s").await;
     alice.send("MODE #s +s").await;
     alice
         .expect_line(":alice!~alice@127.0.0.1 MODE #s +s")
@@ -219,7 +190,7 @@ async fn names_shows_text_users_by_nick() {
     let server = TestServer::start().await;
     let _tex = Client::named(server.address, "tex").await;
     let mut alice = server.irc("alice").await;
-    join(&mut alice, "#lobby").await;
+    alice.join("#lobby").await;
     // The text user founded #lobby, so it is its operator.
     expect_replies(
         &mut alice,
@@ -242,16 +213,16 @@ async fn list_shows_channels_with_counts_and_topics_and_hides_secret_ones() {
     let mut alice = server.irc("alice").await;
     let mut bob = server.irc("bob").await;
     let mut carol = server.irc("carol").await;
-    join(&mut alice, "#a").await;
-    join(&mut bob, "#a").await;
+    alice.join("#a").await;
+    bob.join("#a").await;
     alice.sync().await;
     alice.send("TOPIC #a :the topic").await;
     alice
         .expect_line(":alice!~alice@127.0.0.1 TOPIC #a :the topic")
         .await;
     bob.sync().await;
-    join(&mut bob, "#b").await;
-    join(&mut carol, "#s").await;
+    bob.join("#b").await;
+    carol.join("#s").await;
     carol.send("MODE #s +s").await;
     carol
         .expect_line(":carol!~carol@127.0.0.1 MODE #s +s")
@@ -333,9 +304,9 @@ async fn who_channel_lists_members_with_flags_and_prefixes() {
     let mut alice = server.irc("alice").await;
     let mut bob = server.irc("bob").await;
     let mut carol = server.irc("carol").await;
-    join(&mut alice, "#a").await;
-    join(&mut bob, "#a").await;
-    join(&mut carol, "#a").await;
+    alice.join("#a").await;
+    bob.join("#a").await;
+    carol.join("#a").await;
     alice.sync().await;
     alice.send("MODE #a +v carol").await;
     alice
@@ -439,7 +410,7 @@ async fn who_nick_and_who_mask() {
     alice
         .expect_line(":palaver.local 315 alice a* :End of WHO list")
         .await;
-    expect_quiet(&mut alice).await;
+    alice.expect_quiet().await;
 
     // A glob over nick!user@host.
     expect_replies(
@@ -477,8 +448,8 @@ async fn invisible_users_are_hidden_from_who_unless_a_channel_is_shared() {
     let mut dave = server.irc("dave").await;
     carol.send("MODE carol +i").await;
     carol.expect_line(":carol MODE carol +i").await;
-    join(&mut dave, "#c").await;
-    join(&mut carol, "#c").await;
+    dave.join("#c").await;
+    carol.join("#c").await;
     dave.sync().await;
 
     let carol_in_c =
@@ -544,7 +515,7 @@ async fn invisible_users_are_hidden_from_who_unless_a_channel_is_shared() {
     .await;
 
     // Once alice joins #c she sees carol; once carol is visible again, everyone does.
-    join(&mut alice, "#c").await;
+    alice.join("#c").await;
     expect_replies(
         &mut alice,
         "WHO carol",
@@ -579,10 +550,10 @@ async fn whois_shows_user_channels_server_away_and_idle() {
     let server = TestServer::start().await;
     let mut alice = server.irc("alice").await;
     let mut bob = server.irc("bob").await;
-    let before = now_seconds();
-    join(&mut alice, "#a").await;
-    join(&mut bob, "#a").await;
-    join(&mut bob, "#b").await;
+    let before = unix_now();
+    alice.join("#a").await;
+    bob.join("#a").await;
+    bob.join("#b").await;
     alice.sync().await;
 
     alice.send("WHOIS bob").await;
@@ -605,13 +576,13 @@ async fn whois_shows_user_channels_server_away_and_idle() {
     assert!(idle_seconds < 10, "{idle:?}");
     let signon: u64 = idle.params[3].parse().unwrap();
     assert!(
-        signon + 10 >= before && signon <= now_seconds(),
+        signon + 10 >= before && signon <= unix_now(),
         "signon {signon} around {before}"
     );
     alice
         .expect_line(":palaver.local 318 alice bob :End of /WHOIS list")
         .await;
-    expect_quiet(&mut alice).await;
+    alice.expect_quiet().await;
 
     // Away adds 301 after 312; the nick is case-insensitive and a server name may precede it.
     bob.send("AWAY :gone fishing").await;
@@ -633,7 +604,7 @@ async fn whois_shows_user_channels_server_away_and_idle() {
     alice
         .expect_line(":palaver.local 318 alice bob :End of /WHOIS list")
         .await;
-    expect_quiet(&mut alice).await;
+    alice.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -658,8 +629,8 @@ async fn whois_hides_secret_channels_from_non_members_and_omits_319_without_chan
     let server = TestServer::start().await;
     let mut alice = server.irc("alice").await;
     let mut bob = server.irc("bob").await;
-    join(&mut bob, "#pub").await;
-    join(&mut bob, "#s").await;
+    bob.join("#pub").await;
+    bob.join("#s").await;
     bob.send("MODE #s +s").await;
     bob.expect_line(":bob!~bob@127.0.0.1 MODE #s +s").await;
 
@@ -671,10 +642,10 @@ async fn whois_hides_secret_channels_from_non_members_and_omits_319_without_chan
     alice.expect_command("312").await;
     alice.expect_command("317").await;
     alice.expect_command("318").await;
-    expect_quiet(&mut alice).await;
+    alice.expect_quiet().await;
 
     // A member of the secret channel sees it.
-    join(&mut alice, "#s").await;
+    alice.join("#s").await;
     alice.send("WHOIS bob").await;
     alice.expect_command("311").await;
     alice
@@ -708,7 +679,7 @@ async fn text_users_appear_in_who_and_whois_as_text_at_their_address() {
     let server = TestServer::start().await;
     let mut tex = Client::named(server.address, "tex").await;
     let mut alice = server.irc("alice").await;
-    join(&mut alice, "#lobby").await;
+    alice.join("#lobby").await;
     tex.expect("-- alice joined #lobby").await;
 
     expect_replies(
@@ -842,13 +813,13 @@ async fn away_is_set_and_unset_and_privmsg_to_an_away_user_gets_301() {
     alice
         .expect_line(":palaver.local 301 alice bob :gone fishing")
         .await;
-    expect_quiet(&mut alice).await;
+    alice.expect_quiet().await;
     bob.expect_line(":alice!~alice@127.0.0.1 PRIVMSG bob :are you there?")
         .await;
 
     // A notice never gets an automatic reply.
     alice.send("NOTICE bob :fyi").await;
-    expect_quiet(&mut alice).await;
+    alice.expect_quiet().await;
     bob.expect_line(":alice!~alice@127.0.0.1 NOTICE bob fyi")
         .await;
 
@@ -860,7 +831,7 @@ async fn away_is_set_and_unset_and_privmsg_to_an_away_user_gets_301() {
     )
     .await;
     alice.send("PRIVMSG bob :hello again").await;
-    expect_quiet(&mut alice).await;
+    alice.expect_quiet().await;
     bob.expect_line(":alice!~alice@127.0.0.1 PRIVMSG bob :hello again")
         .await;
     expect_replies(
@@ -880,7 +851,7 @@ async fn away_is_set_and_unset_and_privmsg_to_an_away_user_gets_301() {
     )
     .await;
     alice.send("PRIVMSG bob :still?").await;
-    expect_quiet(&mut alice).await;
+    alice.expect_quiet().await;
     bob.expect_line(":alice!~alice@127.0.0.1 PRIVMSG bob still?")
         .await;
 

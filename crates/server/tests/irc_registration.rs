@@ -6,44 +6,9 @@ mod support;
 
 use palaver_proto::irc::message::Message;
 use palaver_server::config::Overrides;
-use support::{Client, IrcClient, TestServer};
+use support::{ALL_CAPS, Client, IrcClient, TestServer};
 
 const VERSION: &str = concat!("palaver-", env!("CARGO_PKG_VERSION"));
-
-/// Every capability `CAP LS` offers, in its order.
-const ALL_CAPS: &str = "account-notify away-notify batch cap-notify echo-message extended-join \
-                        invite-notify labeled-response message-tags multi-prefix server-time \
-                        setname standard-replies userhost-in-names";
-
-/// Asserts that nothing is waiting for `client`: a `PING` goes out and the very next line is
-/// its `PONG`.
-async fn expect_quiet(client: &mut IrcClient) {
-    client.send("PING :quiet").await;
-    client
-        .expect_line(":palaver.local PONG palaver.local quiet")
-        .await;
-}
-
-/// Like [`expect_quiet`], for a text client: `/rooms` is answered first by its header.
-async fn expect_text_quiet(client: &mut Client) {
-    client.send("/rooms").await;
-    let header = client.line().await;
-    assert!(
-        header.ends_with(" room") || header.ends_with(" rooms"),
-        "{} got {header:?} instead of the /rooms reply",
-        client.nick
-    );
-    let count: usize = header
-        .trim_start_matches("-- ")
-        .split(' ')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    for _ in 0..count {
-        client.line().await;
-    }
-}
 
 /// Sends `NICK` and `USER` for `nick` (real name "`nick` real name").
 async fn send_nick_user(client: &mut IrcClient, nick: &str) {
@@ -57,18 +22,6 @@ async fn send_nick_user(client: &mut IrcClient, nick: &str) {
 async fn skip_welcome(client: &mut IrcClient) {
     client
         .skip_until(|m| m.command == "376" || m.command == "422")
-        .await;
-}
-
-/// Joins `channel` and reads the replies up to its `366`.
-async fn join(client: &mut IrcClient, channel: &str) {
-    client.send(&format!("JOIN {channel}")).await;
-    let nick = client.nick.clone();
-    client
-        .expect_line(&format!(":{nick}!~{nick}@127.0.0.1 JOIN {channel}"))
-        .await;
-    client
-        .skip_until(|m| m.command == "366" && m.params.get(1).map(String::as_str) == Some(channel))
         .await;
 }
 
@@ -190,7 +143,7 @@ async fn nick_and_user_register_with_the_exact_welcome_burst() {
     alice
         .expect_line(":palaver.local 422 alice :MOTD File is missing")
         .await;
-    expect_quiet(&mut alice).await;
+    alice.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -202,7 +155,7 @@ async fn lusers_counts_text_and_irc_users_invisible_ones_and_channels() {
     let mut bob = server.irc("bob").await;
     bob.send("MODE bob +i").await;
     bob.expect_line(":bob MODE bob +i").await;
-    join(&mut alice, "#a").await;
+    alice.join("#a").await;
 
     alice.send("LUSERS").await;
     alice
@@ -221,7 +174,7 @@ async fn lusers_counts_text_and_irc_users_invisible_ones_and_channels() {
     alice
         .expect_line(":palaver.local 266 alice 3 3 :Current global users 3, max 3")
         .await;
-    expect_quiet(&mut alice).await;
+    alice.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -268,13 +221,13 @@ async fn configured_motd_ends_the_burst_and_the_motd_command_repeats_it() {
     for line in motd {
         alice.expect_line(line).await;
     }
-    expect_quiet(&mut alice).await;
+    alice.expect_quiet().await;
 
     alice.send("MOTD").await;
     for line in motd {
         alice.expect_line(line).await;
     }
-    expect_quiet(&mut alice).await;
+    alice.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -286,7 +239,7 @@ async fn motd_command_without_a_motd_is_422() {
     alice
         .expect_line(":palaver.local 422 alice :MOTD File is missing")
         .await;
-    expect_quiet(&mut alice).await;
+    alice.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -296,7 +249,7 @@ async fn user_before_nick_registers_too() {
     let mut alice = IrcClient::connect(server.irc_address).await;
     alice.send("USER alice 0 * :Alice Liddell").await;
     // Nothing happens until NICK.
-    expect_quiet(&mut alice).await;
+    alice.expect_quiet().await;
     alice.send("NICK alice").await;
     alice
         .expect_line(
@@ -374,7 +327,7 @@ async fn cap_ls_suspends_registration_until_cap_end() {
     skip_welcome(&mut alice).await;
     // CAP END after registration does nothing, and CAP LS suspends nothing any more.
     alice.send("CAP END").await;
-    expect_quiet(&mut alice).await;
+    alice.expect_quiet().await;
     alice.send("CAP LS 302").await;
     alice
         .expect_line(&format!(":palaver.local CAP alice LS :{ALL_CAPS}"))
@@ -422,7 +375,7 @@ async fn cap_req_is_acknowledged_and_listed() {
         .expect_line(":palaver.local CAP * LIST echo-message")
         .await;
     send_nick_user(&mut alice, "alice").await;
-    expect_quiet(&mut alice).await;
+    alice.expect_quiet().await;
     alice.send("CAP END").await;
     alice.expect_command("001").await;
     skip_welcome(&mut alice).await;
@@ -481,7 +434,7 @@ async fn cap_req_of_an_unknown_capability_is_refused_whole() {
     alice.expect_command("001").await;
     skip_welcome(&mut alice).await;
     // Without server-time, replies and events carry no tags.
-    join(&mut alice, "#a").await;
+    alice.join("#a").await;
     alice.send("PART #a").await;
     let part = alice.line().await;
     assert_eq!(part, ":alice!~alice@127.0.0.1 PART #a");
@@ -583,7 +536,7 @@ async fn the_password_is_checked_when_cap_end_completes_registration() {
     mallory.send("CAP LS 302").await;
     mallory.expect_command("CAP").await;
     send_nick_user(&mut mallory, "mallory").await;
-    expect_quiet(&mut mallory).await;
+    mallory.expect_quiet().await;
     mallory.send("CAP END").await;
     assert_eq!(
         mallory.expect_closed().await,
@@ -670,7 +623,7 @@ async fn commands_before_registration_are_451() {
         .await;
     // Registration-phase commands are fine: PONG is accepted silently.
     alice.send("PONG :whatever").await;
-    expect_quiet(&mut alice).await;
+    alice.expect_quiet().await;
     alice.send("USER alice 0 * :a").await;
     alice.expect_command("001").await;
     skip_welcome(&mut alice).await;
@@ -798,7 +751,7 @@ async fn nick_errors_before_registration() {
         .await;
     // None of these was kept: USER alone does not register.
     alice.send("USER alice 0 * :a").await;
-    expect_quiet(&mut alice).await;
+    alice.expect_quiet().await;
     alice.send("NICK alice").await;
     alice
         .expect_line(
@@ -836,7 +789,7 @@ async fn nick_errors_after_registration() {
         .await;
     // The same nick is a no-op; a change of case is a rename.
     alice.send("NICK alice").await;
-    expect_quiet(&mut alice).await;
+    alice.expect_quiet().await;
     alice.send("NICK Alice").await;
     alice
         .expect_line(":alice!~alice@127.0.0.1 NICK Alice")
@@ -855,7 +808,7 @@ async fn registration_fails_with_433_if_the_nick_was_taken_meanwhile() {
     late.send("CAP LS 302").await;
     late.expect_command("CAP").await;
     send_nick_user(&mut late, "alice").await;
-    expect_quiet(&mut late).await;
+    late.expect_quiet().await;
     // Someone else registers as alice before CAP END.
     let _alice = server.irc("alice").await;
     late.send("CAP END").await;
@@ -877,10 +830,10 @@ async fn nick_change_is_seen_by_irc_and_text_peers_once() {
     let mut bob = server.irc("bob").await;
     let mut outsider = server.irc("outsider").await;
     let mut tex = Client::named(server.address, "tex").await;
-    join(&mut alice, "#a").await;
-    join(&mut alice, "#b").await;
-    join(&mut bob, "#a").await;
-    join(&mut bob, "#b").await;
+    alice.join("#a").await;
+    alice.join("#b").await;
+    bob.join("#a").await;
+    bob.join("#b").await;
     tex.send("/join #a").await;
     tex.expect("-- tex joined #a").await;
     alice.sync().await;
@@ -893,10 +846,10 @@ async fn nick_change_is_seen_by_irc_and_text_peers_once() {
     // Once, though bob shares two channels with alice.
     bob.expect_line(":alice!~alice@127.0.0.1 NICK alice2").await;
     tex.expect("-- alice is now known as alice2").await;
-    expect_quiet(&mut alice).await;
-    expect_quiet(&mut bob).await;
-    expect_quiet(&mut outsider).await;
-    expect_text_quiet(&mut tex).await;
+    alice.expect_quiet().await;
+    bob.expect_quiet().await;
+    outsider.expect_quiet().await;
+    tex.expect_quiet().await;
 
     // The new nick is in use: the old one is free again.
     alice.send("PRIVMSG #a :hello").await;
@@ -997,7 +950,7 @@ async fn a_client_that_does_not_answer_ping_times_out() {
     tex.expect(&format!("-- sleepy left (ping timeout: {seconds} seconds)"))
         .await;
     // Text clients are not pinged.
-    expect_text_quiet(&mut tex).await;
+    tex.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -1036,8 +989,8 @@ async fn quit_with_a_reason_closes_the_link_and_tells_the_peers() {
     let mut a = server.irc("a").await;
     let mut b = server.irc("b").await;
     let mut tex = Client::named(server.address, "tex").await;
-    join(&mut a, "#lobby").await;
-    join(&mut b, "#lobby").await;
+    a.join("#lobby").await;
+    b.join("#lobby").await;
     a.sync().await;
     tex.skip_until("-- b joined #lobby").await;
 
@@ -1048,7 +1001,7 @@ async fn quit_with_a_reason_closes_the_link_and_tells_the_peers() {
     );
     b.expect_line(":a!~a@127.0.0.1 QUIT :Quit: bye").await;
     tex.expect("-- a left (Quit: bye)").await;
-    expect_quiet(&mut b).await;
+    b.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -1058,8 +1011,8 @@ async fn quit_without_a_reason() {
     let mut a = server.irc("a").await;
     let mut b = server.irc("b").await;
     let mut tex = Client::named(server.address, "tex").await;
-    join(&mut a, "#lobby").await;
-    join(&mut b, "#lobby").await;
+    a.join("#lobby").await;
+    b.join("#lobby").await;
     a.sync().await;
     tex.skip_until("-- b joined #lobby").await;
 
@@ -1096,8 +1049,8 @@ async fn a_message_part_over_510_bytes_is_417_and_the_connection_keeps_working()
     let server = TestServer::start().await;
     let mut alice = server.irc("alice").await;
     let mut bob = server.irc("bob").await;
-    join(&mut alice, "#a").await;
-    join(&mut bob, "#a").await;
+    alice.join("#a").await;
+    bob.join("#a").await;
     alice.sync().await;
 
     // 510 bytes before CRLF is the most a message may have.
@@ -1124,7 +1077,7 @@ async fn a_message_part_over_510_bytes_is_417_and_the_connection_keeps_working()
         .expect_line(":palaver.local 417 alice :Input line was too long")
         .await;
     alice.send("PRIVMSG #a :short").await;
-    expect_quiet(&mut alice).await;
+    alice.expect_quiet().await;
     bob.expect_line(":alice!~alice@127.0.0.1 PRIVMSG #a short")
         .await;
     server.shut_down().await;
@@ -1158,7 +1111,7 @@ async fn a_tag_section_over_4094_bytes_is_417() {
             "m".repeat(504)
         ))
         .await;
-    expect_quiet(&mut alice).await;
+    alice.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -1180,7 +1133,7 @@ async fn a_line_over_8703_bytes_arriving_in_pieces_is_417_once() {
     alice
         .expect_line(":palaver.local PONG palaver.local after")
         .await;
-    expect_quiet(&mut alice).await;
+    alice.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -1211,8 +1164,8 @@ async fn invalid_utf8_is_rejected_with_a_notice_and_the_next_line_works() {
     alice.send("PRIVMSG bob :café").await;
     bob.expect_line(":alice!~alice@127.0.0.1 PRIVMSG bob café")
         .await;
-    expect_quiet(&mut alice).await;
-    expect_quiet(&mut bob).await;
+    alice.expect_quiet().await;
+    bob.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -1238,7 +1191,7 @@ async fn invalid_utf8_is_a_fail_with_standard_replies() {
             ":palaver.local FAIL * INVALID_MESSAGE :Message rejected: it contains a NUL or CR character",
         )
         .await;
-    expect_quiet(&mut alice).await;
+    alice.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -1255,10 +1208,10 @@ async fn nul_or_cr_inside_a_line_is_rejected() {
     alice.expect_line(rejected).await;
     // A lone CR before the LF is a line ending, not content.
     alice.send_raw(b"PRIVMSG bob :fine\r\n").await;
-    expect_quiet(&mut alice).await;
+    alice.expect_quiet().await;
     bob.expect_line(":alice!~alice@127.0.0.1 PRIVMSG bob fine")
         .await;
-    expect_quiet(&mut bob).await;
+    bob.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -1278,7 +1231,7 @@ async fn blank_lines_are_ignored_and_crlf_and_lf_both_end_lines() {
     alice
         .expect_line(":palaver.local PONG palaver.local crlf")
         .await;
-    expect_quiet(&mut alice).await;
+    alice.expect_quiet().await;
     server.shut_down().await;
 }
 

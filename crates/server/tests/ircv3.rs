@@ -7,42 +7,7 @@ mod support;
 use std::collections::HashSet;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use palaver_proto::irc::message::Message;
-use support::{IrcClient, TestServer};
-
-/// Every capability `CAP LS` offers, in its order.
-const ALL_CAPS: &str = "account-notify away-notify batch cap-notify echo-message extended-join \
-                        invite-notify labeled-response message-tags multi-prefix server-time \
-                        setname standard-replies userhost-in-names";
-
-/// The next line, exactly (tags included).
-async fn expect_raw(client: &mut IrcClient, expected: &str) {
-    let line = client.line().await;
-    assert_eq!(line, expected, "{} got an unexpected line", client.nick);
-}
-
-/// Asserts that nothing is waiting for `client`: the reply to a `PING` is the very next line.
-async fn expect_quiet(client: &mut IrcClient) {
-    client.send("PING :quiet").await;
-    let line = client.line().await;
-    assert_eq!(
-        line, ":palaver.local PONG palaver.local quiet",
-        "{} expected nothing before the PONG",
-        client.nick
-    );
-}
-
-/// `line` without its tag section.
-fn untagged(line: &str) -> &str {
-    match line.strip_prefix('@') {
-        Some(rest) => rest.split_once(' ').map_or("", |(_, rest)| rest),
-        None => line,
-    }
-}
-
-fn parse(line: &str) -> Message {
-    Message::parse(line).unwrap_or_else(|error| panic!("unparsable {line:?}: {error}"))
-}
+use support::{ALL_CAPS, IrcClient, TestServer, join_witnessed, parse, untagged};
 
 /// The tags of `line` as `(key, value)` pairs, in order.
 fn tags(line: &str) -> Vec<(String, String)> {
@@ -55,20 +20,6 @@ fn tags(line: &str) -> Vec<(String, String)> {
 
 fn pair(key: &str, value: &str) -> (String, String) {
     (key.to_owned(), value.to_owned())
-}
-
-/// Sends `JOIN channel`, reads the joiner's replies up to `366`, and has every client in
-/// `witnesses` (members already) read the `JOIN` as its very next line.
-async fn join(joiner: &mut IrcClient, channel: &str, witnesses: &mut [&mut IrcClient]) {
-    joiner.send(&format!("JOIN {channel}")).await;
-    joiner.skip_until(|m| m.command == "366").await;
-    let source = format!("{0}!~{0}@127.0.0.1", joiner.nick);
-    for witness in witnesses.iter_mut() {
-        let message = witness.message().await;
-        assert_eq!(message.command, "JOIN", "{}: {message:?}", witness.nick);
-        assert_eq!(message.source.as_deref(), Some(source.as_str()));
-        assert_eq!(message.params[0], channel);
-    }
 }
 
 /// Checks a `time` tag value: ISO 8601 `YYYY-MM-DDTHH:MM:SS.mmmZ`, UTC, close to now.
@@ -201,7 +152,9 @@ async fn expect_labeled_batch(
         );
         lines.push(untagged(&line).to_owned());
     }
-    expect_raw(client, &format!(":palaver.local BATCH -{reference}")).await;
+    client
+        .expect_raw(&format!(":palaver.local BATCH -{reference}"))
+        .await;
     (reference, lines)
 }
 
@@ -214,73 +167,71 @@ async fn cap_ls_302_offers_every_capability_and_holds_registration_until_cap_end
     let mut client = IrcClient::connect(server.irc_address).await;
     client.nick = "alice".into();
     client.send("CAP LS 302").await;
-    expect_raw(&mut client, &format!(":palaver.local CAP * LS :{ALL_CAPS}")).await;
+    client
+        .expect_raw(&format!(":palaver.local CAP * LS :{ALL_CAPS}"))
+        .await;
     client.send("NICK alice").await;
     client.send("USER alice 0 * :alice real name").await;
     // Registration waits for CAP END: the next line is the PONG, not 001.
-    expect_quiet(&mut client).await;
+    client.expect_quiet().await;
 
     // cap-notify is implicitly enabled by 302.
     client.send("CAP LIST").await;
-    expect_raw(&mut client, ":palaver.local CAP alice LIST cap-notify").await;
+    client
+        .expect_raw(":palaver.local CAP alice LIST cap-notify")
+        .await;
     // A request with an unknown capability is refused whole.
     client.send("CAP REQ :server-time bogus").await;
-    expect_raw(
-        &mut client,
-        ":palaver.local CAP alice NAK :server-time bogus",
-    )
-    .await;
+    client
+        .expect_raw(":palaver.local CAP alice NAK :server-time bogus")
+        .await;
     client.send("CAP LIST").await;
-    expect_raw(&mut client, ":palaver.local CAP alice LIST cap-notify").await;
+    client
+        .expect_raw(":palaver.local CAP alice LIST cap-notify")
+        .await;
     // Names are case-sensitive.
     client.send("CAP REQ Server-Time").await;
-    expect_raw(&mut client, ":palaver.local CAP alice NAK Server-Time").await;
+    client
+        .expect_raw(":palaver.local CAP alice NAK Server-Time")
+        .await;
     client.send("CAP REQ :multi-prefix server-time").await;
-    expect_raw(
-        &mut client,
-        ":palaver.local CAP alice ACK :multi-prefix server-time",
-    )
-    .await;
+    client
+        .expect_raw(":palaver.local CAP alice ACK :multi-prefix server-time")
+        .await;
     // Requesting an enabled one again is fine.
     client.send("CAP REQ server-time").await;
-    expect_raw(&mut client, ":palaver.local CAP alice ACK server-time").await;
+    client
+        .expect_raw(":palaver.local CAP alice ACK server-time")
+        .await;
     client.send("CAP LIST").await;
-    expect_raw(
-        &mut client,
-        ":palaver.local CAP alice LIST :cap-notify multi-prefix server-time",
-    )
-    .await;
+    client
+        .expect_raw(":palaver.local CAP alice LIST :cap-notify multi-prefix server-time")
+        .await;
     client.send("CAP FOO").await;
-    expect_raw(
-        &mut client,
-        ":palaver.local 410 alice FOO :Invalid CAP command",
-    )
-    .await;
-    expect_quiet(&mut client).await;
+    client
+        .expect_raw(":palaver.local 410 alice FOO :Invalid CAP command")
+        .await;
+    client.expect_quiet().await;
 
     client.send("CAP END").await;
-    expect_raw(
-        &mut client,
-        ":palaver.local 001 alice :Welcome to the palaver IRC Network alice!~alice@127.0.0.1",
-    )
-    .await;
+    client
+        .expect_raw(
+            ":palaver.local 001 alice :Welcome to the palaver IRC Network alice!~alice@127.0.0.1",
+        )
+        .await;
     client
         .skip_until(|m| m.command == "376" || m.command == "422")
         .await;
     // CAP keeps working after registration; a late CAP END is ignored.
     client.send("CAP END").await;
     client.send("CAP LIST").await;
-    expect_raw(
-        &mut client,
-        ":palaver.local CAP alice LIST :cap-notify multi-prefix server-time",
-    )
-    .await;
+    client
+        .expect_raw(":palaver.local CAP alice LIST :cap-notify multi-prefix server-time")
+        .await;
     client.send("CAP LS").await;
-    expect_raw(
-        &mut client,
-        &format!(":palaver.local CAP alice LS :{ALL_CAPS}"),
-    )
-    .await;
+    client
+        .expect_raw(&format!(":palaver.local CAP alice LS :{ALL_CAPS}"))
+        .await;
     server.shut_down().await;
 }
 
@@ -290,13 +241,17 @@ async fn cap_req_without_ls_also_holds_registration() {
     let mut client = IrcClient::connect(server.irc_address).await;
     client.nick = "bob".into();
     client.send("CAP REQ :echo-message").await;
-    expect_raw(&mut client, ":palaver.local CAP * ACK echo-message").await;
+    client
+        .expect_raw(":palaver.local CAP * ACK echo-message")
+        .await;
     client.send("NICK bob").await;
     client.send("USER bob 0 * :bob real name").await;
-    expect_quiet(&mut client).await;
+    client.expect_quiet().await;
     // Without 302, cap-notify is not implied.
     client.send("CAP LIST").await;
-    expect_raw(&mut client, ":palaver.local CAP bob LIST echo-message").await;
+    client
+        .expect_raw(":palaver.local CAP bob LIST echo-message")
+        .await;
     client.send("CAP END").await;
     client.expect_command("001").await;
     server.shut_down().await;
@@ -307,28 +262,44 @@ async fn cap_notify_is_optional_without_302_and_implied_by_it() {
     let server = TestServer::start().await;
     let mut client = IrcClient::connect(server.irc_address).await;
     client.send("CAP LS").await;
-    expect_raw(&mut client, &format!(":palaver.local CAP * LS :{ALL_CAPS}")).await;
+    client
+        .expect_raw(&format!(":palaver.local CAP * LS :{ALL_CAPS}"))
+        .await;
     client.send("CAP LIST").await;
-    expect_raw(&mut client, ":palaver.local CAP * LIST :").await;
+    client.expect_raw(":palaver.local CAP * LIST :").await;
     // A pre-302 client may enable and disable cap-notify explicitly.
     client.send("CAP REQ cap-notify").await;
-    expect_raw(&mut client, ":palaver.local CAP * ACK cap-notify").await;
+    client
+        .expect_raw(":palaver.local CAP * ACK cap-notify")
+        .await;
     client.send("CAP LIST").await;
-    expect_raw(&mut client, ":palaver.local CAP * LIST cap-notify").await;
+    client
+        .expect_raw(":palaver.local CAP * LIST cap-notify")
+        .await;
     client.send("CAP REQ -cap-notify").await;
-    expect_raw(&mut client, ":palaver.local CAP * ACK -cap-notify").await;
+    client
+        .expect_raw(":palaver.local CAP * ACK -cap-notify")
+        .await;
     client.send("CAP LIST").await;
-    expect_raw(&mut client, ":palaver.local CAP * LIST :").await;
+    client.expect_raw(":palaver.local CAP * LIST :").await;
     // A later CAP LS 302 enables it.
     client.send("CAP LS 302").await;
-    expect_raw(&mut client, &format!(":palaver.local CAP * LS :{ALL_CAPS}")).await;
+    client
+        .expect_raw(&format!(":palaver.local CAP * LS :{ALL_CAPS}"))
+        .await;
     client.send("CAP LIST").await;
-    expect_raw(&mut client, ":palaver.local CAP * LIST cap-notify").await;
+    client
+        .expect_raw(":palaver.local CAP * LIST cap-notify")
+        .await;
     // Requesting it explicitly is accepted without side effects.
     client.send("CAP REQ cap-notify").await;
-    expect_raw(&mut client, ":palaver.local CAP * ACK cap-notify").await;
+    client
+        .expect_raw(":palaver.local CAP * ACK cap-notify")
+        .await;
     client.send("CAP LIST").await;
-    expect_raw(&mut client, ":palaver.local CAP * LIST cap-notify").await;
+    client
+        .expect_raw(":palaver.local CAP * LIST cap-notify")
+        .await;
     server.shut_down().await;
 }
 
@@ -339,11 +310,9 @@ async fn cap_notify_stays_enabled_for_a_302_client() {
     let server = TestServer::start().await;
     let mut alice = server.irc_with_caps("alice", &["server-time"]).await;
     alice.send("CAP LIST").await;
-    expect_raw(
-        &mut alice,
-        ":palaver.local CAP alice LIST :cap-notify server-time",
-    )
-    .await;
+    alice
+        .expect_raw(":palaver.local CAP alice LIST :cap-notify server-time")
+        .await;
     alice.send("CAP REQ -cap-notify").await;
     let reply = alice.expect_command("CAP").await;
     assert!(
@@ -351,11 +320,9 @@ async fn cap_notify_stays_enabled_for_a_302_client() {
         "{reply:?}"
     );
     alice.send("CAP LIST").await;
-    expect_raw(
-        &mut alice,
-        ":palaver.local CAP alice LIST :cap-notify server-time",
-    )
-    .await;
+    alice
+        .expect_raw(":palaver.local CAP alice LIST :cap-notify server-time")
+        .await;
     server.shut_down().await;
 }
 
@@ -364,15 +331,12 @@ async fn capabilities_changed_after_registration_change_what_arrives() {
     let server = TestServer::start().await;
     let mut alice = server.irc("alice").await;
     let mut bob = server.irc("bob").await;
-    join(&mut alice, "#x", &mut []).await;
-    join(&mut bob, "#x", &mut [&mut alice]).await;
+    join_witnessed(&mut alice, "#x", &mut []).await;
+    join_witnessed(&mut bob, "#x", &mut [&mut alice]).await;
 
     bob.send("CAP REQ :server-time message-tags").await;
-    expect_raw(
-        &mut bob,
-        ":palaver.local CAP bob ACK :server-time message-tags",
-    )
-    .await;
+    bob.expect_raw(":palaver.local CAP bob ACK :server-time message-tags")
+        .await;
     alice.send("PRIVMSG #x :after the upgrade").await;
     let line = bob.line().await;
     let keys: Vec<String> = tags(&line).into_iter().map(|(key, _)| key).collect();
@@ -384,17 +348,11 @@ async fn capabilities_changed_after_registration_change_what_arrives() {
     );
 
     bob.send("CAP REQ :-server-time -message-tags").await;
-    expect_raw(
-        &mut bob,
-        ":palaver.local CAP bob ACK :-server-time -message-tags",
-    )
-    .await;
+    bob.expect_raw(":palaver.local CAP bob ACK :-server-time -message-tags")
+        .await;
     alice.send("PRIVMSG #x :and back again").await;
-    expect_raw(
-        &mut bob,
-        ":alice!~alice@127.0.0.1 PRIVMSG #x :and back again",
-    )
-    .await;
+    bob.expect_raw(":alice!~alice@127.0.0.1 PRIVMSG #x :and back again")
+        .await;
     server.shut_down().await;
 }
 
@@ -411,15 +369,15 @@ async fn server_time_tags_every_event_for_clients_with_the_cap_only() {
     // The joiner's own JOIN is stamped; numerics are not events.
     alice.send("JOIN #x").await;
     expect_timed(&mut alice, ":alice!~alice@127.0.0.1 JOIN #x").await;
-    expect_raw(&mut alice, ":palaver.local 353 alice = #x @alice").await;
-    expect_raw(
-        &mut alice,
-        ":palaver.local 366 alice #x :End of /NAMES list",
-    )
-    .await;
+    alice
+        .expect_raw(":palaver.local 353 alice = #x @alice")
+        .await;
+    alice
+        .expect_raw(":palaver.local 366 alice #x :End of /NAMES list")
+        .await;
 
     bob.send("JOIN #x").await;
-    expect_raw(&mut bob, ":bob!~bob@127.0.0.1 JOIN #x").await;
+    bob.expect_raw(":bob!~bob@127.0.0.1 JOIN #x").await;
     bob.skip_until(|m| m.command == "366").await;
     expect_timed(&mut alice, ":bob!~bob@127.0.0.1 JOIN #x").await;
 
@@ -429,7 +387,7 @@ async fn server_time_tags_every_event_for_clients_with_the_cap_only() {
     let own = expect_timed(&mut carol, ":carol!~carol@127.0.0.1 JOIN #x").await;
     carol.skip_until(|m| m.command == "366").await;
     assert_eq!(alice.line().await, own);
-    expect_raw(&mut bob, ":carol!~carol@127.0.0.1 JOIN #x").await;
+    bob.expect_raw(":carol!~carol@127.0.0.1 JOIN #x").await;
 
     alice.send("PRIVMSG #x :hello there").await;
     let stamped = expect_timed(
@@ -437,7 +395,8 @@ async fn server_time_tags_every_event_for_clients_with_the_cap_only() {
         ":alice!~alice@127.0.0.1 PRIVMSG #x :hello there",
     )
     .await;
-    expect_raw(&mut bob, ":alice!~alice@127.0.0.1 PRIVMSG #x :hello there").await;
+    bob.expect_raw(":alice!~alice@127.0.0.1 PRIVMSG #x :hello there")
+        .await;
 
     bob.send("PRIVMSG #x :from a plain client").await;
     let to_alice = expect_timed(
@@ -450,7 +409,8 @@ async fn server_time_tags_every_event_for_clients_with_the_cap_only() {
 
     alice.send("NOTICE #x :heads up").await;
     expect_timed(&mut carol, ":alice!~alice@127.0.0.1 NOTICE #x :heads up").await;
-    expect_raw(&mut bob, ":alice!~alice@127.0.0.1 NOTICE #x :heads up").await;
+    bob.expect_raw(":alice!~alice@127.0.0.1 NOTICE #x :heads up")
+        .await;
 
     bob.send("PRIVMSG carol :just for you").await;
     expect_timed(
@@ -476,15 +436,17 @@ async fn server_time_tags_every_event_for_clients_with_the_cap_only() {
         alice.send(command).await;
         let own = expect_timed(&mut alice, expected).await;
         assert_eq!(carol.line().await, own, "{command}");
-        expect_raw(&mut bob, expected).await;
+        bob.expect_raw(expected).await;
     }
 
     bob.send("QUIT :bye now").await;
     expect_timed(&mut carol, ":bob!~bob@127.0.0.1 QUIT :Quit: bye now").await;
     // Replies to commands are not events and carry no time.
     carol.send("PING :untimed").await;
-    expect_raw(&mut carol, ":palaver.local PONG palaver.local untimed").await;
-    expect_quiet(&mut alice).await;
+    carol
+        .expect_raw(":palaver.local PONG palaver.local untimed")
+        .await;
+    alice.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -498,10 +460,10 @@ async fn msgids_are_unique_per_message_and_the_same_for_every_recipient() {
     let mut bob = server.irc_with_caps("bob", &["message-tags"]).await;
     let mut carol = server.irc("carol").await;
     let mut dave = server.irc("dave").await;
-    join(&mut alice, "#x", &mut []).await;
-    join(&mut bob, "#x", &mut [&mut alice]).await;
-    join(&mut carol, "#x", &mut [&mut alice, &mut bob]).await;
-    join(&mut dave, "#x", &mut [&mut alice, &mut bob, &mut carol]).await;
+    join_witnessed(&mut alice, "#x", &mut []).await;
+    join_witnessed(&mut bob, "#x", &mut [&mut alice]).await;
+    join_witnessed(&mut carol, "#x", &mut [&mut alice, &mut bob]).await;
+    join_witnessed(&mut dave, "#x", &mut [&mut alice, &mut bob, &mut carol]).await;
 
     let mut ids = HashSet::new();
     for text in ["first message", "second message", "third message"] {
@@ -509,7 +471,7 @@ async fn msgids_are_unique_per_message_and_the_same_for_every_recipient() {
         let expected = format!(":dave!~dave@127.0.0.1 PRIVMSG #x :{text}");
         let id = expect_msgid(&mut alice, &expected).await;
         assert_eq!(expect_msgid(&mut bob, &expected).await, id);
-        expect_raw(&mut carol, &expected).await;
+        carol.expect_raw(&expected).await;
         assert!(ids.insert(id), "msgid reused");
     }
     dave.send("NOTICE #x :a notice").await;
@@ -518,7 +480,9 @@ async fn msgids_are_unique_per_message_and_the_same_for_every_recipient() {
         expect_msgid(&mut bob, ":dave!~dave@127.0.0.1 NOTICE #x :a notice").await,
         id
     );
-    expect_raw(&mut carol, ":dave!~dave@127.0.0.1 NOTICE #x :a notice").await;
+    carol
+        .expect_raw(":dave!~dave@127.0.0.1 NOTICE #x :a notice")
+        .await;
     assert!(ids.insert(id), "msgid reused");
     dave.send("PRIVMSG alice :in private").await;
     let id = expect_msgid(
@@ -530,8 +494,8 @@ async fn msgids_are_unique_per_message_and_the_same_for_every_recipient() {
 
     // Membership events carry no msgid.
     dave.send("PART #x").await;
-    expect_raw(&mut alice, ":dave!~dave@127.0.0.1 PART #x").await;
-    expect_raw(&mut bob, ":dave!~dave@127.0.0.1 PART #x").await;
+    alice.expect_raw(":dave!~dave@127.0.0.1 PART #x").await;
+    bob.expect_raw(":dave!~dave@127.0.0.1 PART #x").await;
     server.shut_down().await;
 }
 
@@ -541,9 +505,9 @@ async fn client_only_tags_reach_message_tags_clients_and_other_tags_are_dropped(
     let mut alice = server.irc_with_caps("alice", &["message-tags"]).await;
     let mut bob = server.irc_with_caps("bob", &["message-tags"]).await;
     let mut carol = server.irc("carol").await;
-    join(&mut alice, "#x", &mut []).await;
-    join(&mut bob, "#x", &mut [&mut alice]).await;
-    join(&mut carol, "#x", &mut [&mut alice, &mut bob]).await;
+    join_witnessed(&mut alice, "#x", &mut []).await;
+    join_witnessed(&mut bob, "#x", &mut [&mut alice]).await;
+    join_witnessed(&mut carol, "#x", &mut [&mut alice, &mut bob]).await;
 
     // Client-only tags are relayed after the server's tags, escaped values intact; `foo`
     // (no `+`) is not relayed; carol gets no tags at all.
@@ -561,11 +525,9 @@ async fn client_only_tags_reach_message_tags_clients_and_other_tags_are_dropped(
         )
     );
     assert_eq!(parse(&line).tag("+example.com/note"), Some("a b;c"));
-    expect_raw(
-        &mut carol,
-        ":alice!~alice@127.0.0.1 PRIVMSG #x :tagged hello",
-    )
-    .await;
+    carol
+        .expect_raw(":alice!~alice@127.0.0.1 PRIVMSG #x :tagged hello")
+        .await;
 
     alice.send("@+typing=done NOTICE #x :tagged notice").await;
     let id = expect_tags_then(
@@ -575,11 +537,9 @@ async fn client_only_tags_reach_message_tags_clients_and_other_tags_are_dropped(
     )
     .await;
     assert!(!id.is_empty());
-    expect_raw(
-        &mut carol,
-        ":alice!~alice@127.0.0.1 NOTICE #x :tagged notice",
-    )
-    .await;
+    carol
+        .expect_raw(":alice!~alice@127.0.0.1 NOTICE #x :tagged notice")
+        .await;
 
     // TAGMSG goes only to message-tags clients.
     alice.send("@+typing=active TAGMSG #x").await;
@@ -600,7 +560,7 @@ async fn client_only_tags_reach_message_tags_clients_and_other_tags_are_dropped(
     .await;
     alice.send("@+typing=paused TAGMSG carol").await;
     alice.sync().await;
-    expect_quiet(&mut carol).await;
+    carol.expect_quiet().await;
 
     // A client without message-tags can still send them (the server design accepts it).
     carol.send("@+typing=active TAGMSG #x").await;
@@ -630,8 +590,8 @@ async fn client_only_tags_reach_message_tags_clients_and_other_tags_are_dropped(
     )
     .await;
     // Nothing came back to carol, who has neither message-tags nor echo-message.
-    expect_quiet(&mut carol).await;
-    expect_quiet(&mut alice).await;
+    carol.expect_quiet().await;
+    alice.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -657,8 +617,8 @@ async fn client_tag_data_is_limited_to_4094_bytes() {
     let server = TestServer::start().await;
     let mut alice = server.irc_with_caps("alice", &["message-tags"]).await;
     let mut bob = server.irc_with_caps("bob", &["message-tags"]).await;
-    join(&mut alice, "#x", &mut []).await;
-    join(&mut bob, "#x", &mut [&mut alice]).await;
+    join_witnessed(&mut alice, "#x", &mut []).await;
+    join_witnessed(&mut bob, "#x", &mut [&mut alice]).await;
 
     // Exactly 4094 bytes of tag data: accepted and relayed intact.
     let value = "v".repeat(4094 - "+a=".len());
@@ -676,13 +636,13 @@ async fn client_tag_data_is_limited_to_4094_bytes() {
         .send(&format!("@+a={value}v PRIVMSG #x :does not fit"))
         .await;
     alice.send("PING :after").await;
-    expect_raw(
-        &mut alice,
-        ":palaver.local 417 alice :Input line was too long",
-    )
-    .await;
-    expect_raw(&mut alice, ":palaver.local PONG palaver.local after").await;
-    expect_quiet(&mut bob).await;
+    alice
+        .expect_raw(":palaver.local 417 alice :Input line was too long")
+        .await;
+    alice
+        .expect_raw(":palaver.local PONG palaver.local after")
+        .await;
+    bob.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -698,10 +658,10 @@ async fn echo_message_returns_the_senders_message_with_the_recipients_msgid() {
     let mut bob = server.irc_with_caps("bob", &["message-tags"]).await;
     let mut carol = server.irc("carol").await;
     let mut dave = server.irc_with_caps("dave", &["echo-message"]).await;
-    join(&mut alice, "#x", &mut []).await;
-    join(&mut bob, "#x", &mut [&mut alice]).await;
-    join(&mut carol, "#x", &mut [&mut alice, &mut bob]).await;
-    join(&mut dave, "#x", &mut [&mut alice, &mut bob, &mut carol]).await;
+    join_witnessed(&mut alice, "#x", &mut []).await;
+    join_witnessed(&mut bob, "#x", &mut [&mut alice]).await;
+    join_witnessed(&mut carol, "#x", &mut [&mut alice, &mut bob]).await;
+    join_witnessed(&mut dave, "#x", &mut [&mut alice, &mut bob, &mut carol]).await;
 
     for (command, expected) in [
         (
@@ -720,8 +680,8 @@ async fn echo_message_returns_the_senders_message_with_the_recipients_msgid() {
         alice.send(command).await;
         let id = expect_msgid(&mut alice, expected).await;
         assert_eq!(expect_msgid(&mut bob, expected).await, id, "{command}");
-        expect_raw(&mut carol, expected).await;
-        expect_raw(&mut dave, expected).await;
+        carol.expect_raw(expected).await;
+        dave.expect_raw(expected).await;
     }
 
     alice.send("PRIVMSG bob :private echo").await;
@@ -749,21 +709,24 @@ async fn echo_message_returns_the_senders_message_with_the_recipients_msgid() {
 
     // Echo without message-tags: the plain line.
     dave.send("PRIVMSG #x :dave here").await;
-    expect_raw(&mut dave, ":dave!~dave@127.0.0.1 PRIVMSG #x :dave here").await;
+    dave.expect_raw(":dave!~dave@127.0.0.1 PRIVMSG #x :dave here")
+        .await;
     let id = expect_msgid(&mut alice, ":dave!~dave@127.0.0.1 PRIVMSG #x :dave here").await;
     assert_eq!(
         expect_msgid(&mut bob, ":dave!~dave@127.0.0.1 PRIVMSG #x :dave here").await,
         id
     );
-    expect_raw(&mut carol, ":dave!~dave@127.0.0.1 PRIVMSG #x :dave here").await;
+    carol
+        .expect_raw(":dave!~dave@127.0.0.1 PRIVMSG #x :dave here")
+        .await;
 
     // Without echo-message the sender gets nothing back.
     carol.send("PRIVMSG #x :no echo for me").await;
-    expect_quiet(&mut carol).await;
+    carol.expect_quiet().await;
     let expected = ":carol!~carol@127.0.0.1 PRIVMSG #x :no echo for me";
     let id = expect_msgid(&mut alice, expected).await;
     assert_eq!(expect_msgid(&mut bob, expected).await, id);
-    expect_raw(&mut dave, expected).await;
+    dave.expect_raw(expected).await;
     server.shut_down().await;
 }
 
@@ -780,10 +743,11 @@ async fn labels_mark_single_replies_acks_and_batches() {
 
     // One reply carries the label.
     lab.send("@label=p1 PING :tok").await;
-    expect_raw(&mut lab, "@label=p1 :palaver.local PONG palaver.local tok").await;
+    lab.expect_raw("@label=p1 :palaver.local PONG palaver.local tok")
+        .await;
     // No reply at all: a labeled ACK.
     lab.send("@label=x PONG :y").await;
-    expect_raw(&mut lab, "@label=x :palaver.local ACK").await;
+    lab.expect_raw("@label=x :palaver.local ACK").await;
 
     // Several replies: one labeled-response batch, every reply inside it.
     lab.send("@label=abc JOIN #x").await;
@@ -798,7 +762,7 @@ async fn labels_mark_single_replies_acks_and_batches() {
     );
 
     // Events caused by others are neither labeled nor batched.
-    join(&mut bob, "#x", &mut [&mut lab]).await;
+    join_witnessed(&mut bob, "#x", &mut [&mut lab]).await;
 
     lab.send("@label=w1 WHOIS bob").await;
     let (second, replies) = expect_labeled_batch(&mut lab, "w1", 5).await;
@@ -822,32 +786,29 @@ async fn labels_mark_single_replies_acks_and_batches() {
 
     // Errors carry the label.
     lab.send("@label=e1 PRIVMSG nobody :hi").await;
-    expect_raw(
-        &mut lab,
-        "@label=e1 :palaver.local 401 lab nobody :No such nick",
-    )
-    .await;
+    lab.expect_raw("@label=e1 :palaver.local 401 lab nobody :No such nick")
+        .await;
     // A message without echo-message produces no reply: ACK; the recipient's copy is unlabeled.
     lab.send("@label=m1 PRIVMSG #x :labeled hi").await;
-    expect_raw(&mut lab, "@label=m1 :palaver.local ACK").await;
-    expect_raw(&mut bob, ":lab!~lab@127.0.0.1 PRIVMSG #x :labeled hi").await;
+    lab.expect_raw("@label=m1 :palaver.local ACK").await;
+    bob.expect_raw(":lab!~lab@127.0.0.1 PRIVMSG #x :labeled hi")
+        .await;
     // The actor's own copy of an event is its one reply.
     lab.send("@label=t1 TOPIC #x :labeled topic").await;
-    expect_raw(
-        &mut lab,
-        "@label=t1 :lab!~lab@127.0.0.1 TOPIC #x :labeled topic",
-    )
-    .await;
-    expect_raw(&mut bob, ":lab!~lab@127.0.0.1 TOPIC #x :labeled topic").await;
+    lab.expect_raw("@label=t1 :lab!~lab@127.0.0.1 TOPIC #x :labeled topic")
+        .await;
+    bob.expect_raw(":lab!~lab@127.0.0.1 TOPIC #x :labeled topic")
+        .await;
     // Unlabeled commands get plain replies.
     lab.send("PING :plain").await;
-    expect_raw(&mut lab, ":palaver.local PONG palaver.local plain").await;
+    lab.expect_raw(":palaver.local PONG palaver.local plain")
+        .await;
 
     // Without labeled-response the label is ignored.
     bob.send("@label=q PING :t").await;
-    expect_raw(&mut bob, ":palaver.local PONG palaver.local t").await;
+    bob.expect_raw(":palaver.local PONG palaver.local t").await;
     bob.send("@label=q2 PONG :t").await;
-    expect_quiet(&mut bob).await;
+    bob.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -861,8 +822,8 @@ async fn labeled_echo_message_is_the_labeled_reply() {
         )
         .await;
     let mut bob = server.irc_with_caps("bob", &["message-tags"]).await;
-    join(&mut echo, "#x", &mut []).await;
-    join(&mut bob, "#x", &mut [&mut echo]).await;
+    join_witnessed(&mut echo, "#x", &mut []).await;
+    join_witnessed(&mut bob, "#x", &mut [&mut echo]).await;
 
     echo.send("@label=m2 PRIVMSG #x :echoed back").await;
     let own = echo.line().await;
@@ -892,11 +853,8 @@ async fn labeled_echo_message_is_the_labeled_reply() {
 
     // To an away user: RPL_AWAY and the echo, so a batch.
     bob.send("AWAY :out to lunch").await;
-    expect_raw(
-        &mut bob,
-        ":palaver.local 306 bob :You have been marked as being away",
-    )
-    .await;
+    bob.expect_raw(":palaver.local 306 bob :You have been marked as being away")
+        .await;
     echo.send("@label=m4 PRIVMSG bob :are you there").await;
     let start = echo.line().await;
     assert_eq!(tags(&start), vec![pair("label", "m4")], "{start:?}");
@@ -905,19 +863,16 @@ async fn labeled_echo_message_is_the_labeled_reply() {
         untagged(&start),
         format!(":palaver.local BATCH +{reference} labeled-response")
     );
-    expect_raw(
-        &mut echo,
-        &format!("@batch={reference} :palaver.local 301 echo bob :out to lunch"),
-    )
+    echo.expect_raw(&format!(
+        "@batch={reference} :palaver.local 301 echo bob :out to lunch"
+    ))
     .await;
     let expected = ":echo!~echo@127.0.0.1 PRIVMSG bob :are you there";
     let id = expect_msgid(&mut bob, expected).await;
-    expect_raw(
-        &mut echo,
-        &format!("@batch={reference};msgid={id} {expected}"),
-    )
-    .await;
-    expect_raw(&mut echo, &format!(":palaver.local BATCH -{reference}")).await;
+    echo.expect_raw(&format!("@batch={reference};msgid={id} {expected}"))
+        .await;
+    echo.expect_raw(&format!(":palaver.local BATCH -{reference}"))
+        .await;
     server.shut_down().await;
 }
 
@@ -928,11 +883,13 @@ async fn labels_without_batch_mark_the_first_reply() {
     let server = TestServer::start().await;
     let mut nob = server.irc_with_caps("nob", &["labeled-response"]).await;
     nob.send("@label=j JOIN #y").await;
-    expect_raw(&mut nob, "@label=j :nob!~nob@127.0.0.1 JOIN #y").await;
-    expect_raw(&mut nob, ":palaver.local 353 nob = #y @nob").await;
-    expect_raw(&mut nob, ":palaver.local 366 nob #y :End of /NAMES list").await;
+    nob.expect_raw("@label=j :nob!~nob@127.0.0.1 JOIN #y").await;
+    nob.expect_raw(":palaver.local 353 nob = #y @nob").await;
+    nob.expect_raw(":palaver.local 366 nob #y :End of /NAMES list")
+        .await;
     nob.send("@label=k PING :one").await;
-    expect_raw(&mut nob, "@label=k :palaver.local PONG palaver.local one").await;
+    nob.expect_raw("@label=k :palaver.local PONG palaver.local one")
+        .await;
     server.shut_down().await;
 }
 
@@ -945,12 +902,10 @@ async fn a_message_to_oneself_is_delivered_and_only_the_echo_is_labeled() {
     let server = TestServer::start().await;
     let mut alice = server.irc("alice").await;
     alice.send("PRIVMSG alice :note to self").await;
-    expect_raw(
-        &mut alice,
-        ":alice!~alice@127.0.0.1 PRIVMSG alice :note to self",
-    )
-    .await;
-    expect_quiet(&mut alice).await;
+    alice
+        .expect_raw(":alice!~alice@127.0.0.1 PRIVMSG alice :note to self")
+        .await;
+    alice.expect_quiet().await;
 
     let mut lab = server
         .irc_with_caps("lab", &["labeled-response", "batch", "echo-message"])
@@ -965,7 +920,7 @@ async fn a_message_to_oneself_is_delivered_and_only_the_echo_is_labeled() {
             "@label=s1 :lab!~lab@127.0.0.1 PRIVMSG lab :note to self",
         ]
     );
-    expect_quiet(&mut lab).await;
+    lab.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -978,80 +933,79 @@ async fn multi_prefix_shows_every_prefix_in_names_and_who() {
     let mut alice = server.irc("alice").await;
     let mut bob = server.irc_with_caps("bob", &["multi-prefix"]).await;
     let mut carol = server.irc("carol").await;
-    join(&mut alice, "#x", &mut []).await;
+    join_witnessed(&mut alice, "#x", &mut []).await;
     alice.send("MODE #x +v alice").await;
-    expect_raw(&mut alice, ":alice!~alice@127.0.0.1 MODE #x +v alice").await;
+    alice
+        .expect_raw(":alice!~alice@127.0.0.1 MODE #x +v alice")
+        .await;
 
     bob.send("JOIN #x").await;
-    expect_raw(&mut bob, ":bob!~bob@127.0.0.1 JOIN #x").await;
-    expect_raw(&mut bob, ":palaver.local 353 bob = #x :@+alice bob").await;
-    expect_raw(&mut bob, ":palaver.local 366 bob #x :End of /NAMES list").await;
+    bob.expect_raw(":bob!~bob@127.0.0.1 JOIN #x").await;
+    bob.expect_raw(":palaver.local 353 bob = #x :@+alice bob")
+        .await;
+    bob.expect_raw(":palaver.local 366 bob #x :End of /NAMES list")
+        .await;
     carol.send("JOIN #x").await;
-    expect_raw(&mut carol, ":carol!~carol@127.0.0.1 JOIN #x").await;
-    expect_raw(
-        &mut carol,
-        ":palaver.local 353 carol = #x :@alice bob carol",
-    )
-    .await;
-    expect_raw(
-        &mut carol,
-        ":palaver.local 366 carol #x :End of /NAMES list",
-    )
-    .await;
+    carol.expect_raw(":carol!~carol@127.0.0.1 JOIN #x").await;
+    carol
+        .expect_raw(":palaver.local 353 carol = #x :@alice bob carol")
+        .await;
+    carol
+        .expect_raw(":palaver.local 366 carol #x :End of /NAMES list")
+        .await;
     alice.skip_until(|m| m.command == "JOIN").await;
     alice.skip_until(|m| m.command == "JOIN").await;
     bob.skip_until(|m| m.command == "JOIN").await;
 
     bob.send("WHO #x").await;
-    expect_raw(
-        &mut bob,
+    bob.expect_raw(
         ":palaver.local 352 bob #x ~alice 127.0.0.1 palaver.local alice H@+ :0 alice real name",
     )
     .await;
-    expect_raw(
-        &mut bob,
-        ":palaver.local 352 bob #x ~bob 127.0.0.1 palaver.local bob H :0 bob real name",
-    )
-    .await;
-    expect_raw(
-        &mut bob,
+    bob.expect_raw(":palaver.local 352 bob #x ~bob 127.0.0.1 palaver.local bob H :0 bob real name")
+        .await;
+    bob.expect_raw(
         ":palaver.local 352 bob #x ~carol 127.0.0.1 palaver.local carol H :0 carol real name",
     )
     .await;
-    expect_raw(&mut bob, ":palaver.local 315 bob #x :End of WHO list").await;
+    bob.expect_raw(":palaver.local 315 bob #x :End of WHO list")
+        .await;
     carol.send("WHO #x").await;
-    expect_raw(
-        &mut carol,
-        ":palaver.local 352 carol #x ~alice 127.0.0.1 palaver.local alice H@ :0 alice real name",
-    )
-    .await;
+    carol
+        .expect_raw(
+            ":palaver.local 352 carol #x ~alice 127.0.0.1 palaver.local alice H@ :0 alice real name",
+        )
+        .await;
     carol.skip_until(|m| m.command == "315").await;
 
     // Voice alone is `+` for everyone; op and voice collapse to `@` without the cap.
     alice.send("MODE #x +v bob").await;
-    expect_raw(&mut alice, ":alice!~alice@127.0.0.1 MODE #x +v bob").await;
+    alice
+        .expect_raw(":alice!~alice@127.0.0.1 MODE #x +v bob")
+        .await;
     bob.skip_until(|m| m.command == "MODE").await;
     carol.skip_until(|m| m.command == "MODE").await;
     bob.send("NAMES #x").await;
-    expect_raw(&mut bob, ":palaver.local 353 bob = #x :@+alice +bob carol").await;
-    expect_raw(&mut bob, ":palaver.local 366 bob #x :End of /NAMES list").await;
+    bob.expect_raw(":palaver.local 353 bob = #x :@+alice +bob carol")
+        .await;
+    bob.expect_raw(":palaver.local 366 bob #x :End of /NAMES list")
+        .await;
     carol.send("NAMES #x").await;
-    expect_raw(
-        &mut carol,
-        ":palaver.local 353 carol = #x :@alice +bob carol",
-    )
-    .await;
-    expect_raw(
-        &mut carol,
-        ":palaver.local 366 carol #x :End of /NAMES list",
-    )
-    .await;
+    carol
+        .expect_raw(":palaver.local 353 carol = #x :@alice +bob carol")
+        .await;
+    carol
+        .expect_raw(":palaver.local 366 carol #x :End of /NAMES list")
+        .await;
 
     alice.send("MODE #x -o alice").await;
-    expect_raw(&mut alice, ":alice!~alice@127.0.0.1 MODE #x -o alice").await;
+    alice
+        .expect_raw(":alice!~alice@127.0.0.1 MODE #x -o alice")
+        .await;
     bob.skip_until(|m| m.command == "MODE").await;
     bob.send("NAMES #x").await;
-    expect_raw(&mut bob, ":palaver.local 353 bob = #x :+alice +bob carol").await;
+    bob.expect_raw(":palaver.local 353 bob = #x :+alice +bob carol")
+        .await;
     server.shut_down().await;
 }
 
@@ -1064,35 +1018,38 @@ async fn userhost_in_names_lists_full_masks() {
     let mut dave = server
         .irc_with_caps("dave", &["userhost-in-names", "multi-prefix"])
         .await;
-    join(&mut alice, "#x", &mut []).await;
-    join(&mut bob, "#x", &mut [&mut alice]).await;
+    join_witnessed(&mut alice, "#x", &mut []).await;
+    join_witnessed(&mut bob, "#x", &mut [&mut alice]).await;
     alice.send("MODE #x +v alice").await;
-    expect_raw(&mut alice, ":alice!~alice@127.0.0.1 MODE #x +v alice").await;
-    expect_raw(&mut bob, ":alice!~alice@127.0.0.1 MODE #x +v alice").await;
+    alice
+        .expect_raw(":alice!~alice@127.0.0.1 MODE #x +v alice")
+        .await;
+    bob.expect_raw(":alice!~alice@127.0.0.1 MODE #x +v alice")
+        .await;
 
     carol.send("JOIN #x").await;
     carol.expect_command("JOIN").await;
-    expect_raw(
-        &mut carol,
-        ":palaver.local 353 carol = #x :@alice!~alice@127.0.0.1 bob!~bob@127.0.0.1 carol!~carol@127.0.0.1",
-    )
-    .await;
-    expect_raw(
-        &mut carol,
-        ":palaver.local 366 carol #x :End of /NAMES list",
-    )
-    .await;
+    carol
+        .expect_raw(
+            ":palaver.local 353 carol = #x :@alice!~alice@127.0.0.1 bob!~bob@127.0.0.1 carol!~carol@127.0.0.1",
+        )
+        .await;
+    carol
+        .expect_raw(":palaver.local 366 carol #x :End of /NAMES list")
+        .await;
     dave.send("NAMES #x").await;
-    expect_raw(
-        &mut dave,
-        ":palaver.local 353 dave = #x :@+alice!~alice@127.0.0.1 bob!~bob@127.0.0.1 carol!~carol@127.0.0.1",
-    )
-    .await;
-    expect_raw(&mut dave, ":palaver.local 366 dave #x :End of /NAMES list").await;
+    dave
+        .expect_raw(
+            ":palaver.local 353 dave = #x :@+alice!~alice@127.0.0.1 bob!~bob@127.0.0.1 carol!~carol@127.0.0.1",
+        )
+        .await;
+    dave.expect_raw(":palaver.local 366 dave #x :End of /NAMES list")
+        .await;
     // Without the cap: nicks only.
     bob.skip_until(|m| m.command == "JOIN").await;
     bob.send("NAMES #x").await;
-    expect_raw(&mut bob, ":palaver.local 353 bob = #x :@alice bob carol").await;
+    bob.expect_raw(":palaver.local 353 bob = #x :@alice bob carol")
+        .await;
     server.shut_down().await;
 }
 
@@ -1106,43 +1063,37 @@ async fn away_notify_tells_channel_peers_with_the_cap() {
     let mut bob = server.irc("bob").await;
     let mut carol = server.irc("carol").await;
     let mut dave = server.irc_with_caps("dave", &["away-notify"]).await;
-    join(&mut alice, "#x", &mut []).await;
-    join(&mut bob, "#x", &mut [&mut alice]).await;
-    join(&mut carol, "#x", &mut [&mut alice, &mut bob]).await;
+    join_witnessed(&mut alice, "#x", &mut []).await;
+    join_witnessed(&mut bob, "#x", &mut [&mut alice]).await;
+    join_witnessed(&mut carol, "#x", &mut [&mut alice, &mut bob]).await;
     // alice shares two channels with bob, but hears of his away state once.
-    join(&mut alice, "#y", &mut []).await;
-    join(&mut bob, "#y", &mut [&mut alice]).await;
+    join_witnessed(&mut alice, "#y", &mut []).await;
+    join_witnessed(&mut bob, "#y", &mut [&mut alice]).await;
     // dave has the cap but shares no channel with bob.
-    join(&mut dave, "#z", &mut []).await;
+    join_witnessed(&mut dave, "#z", &mut []).await;
 
     bob.send("AWAY :gone fishing").await;
-    expect_raw(
-        &mut bob,
-        ":palaver.local 306 bob :You have been marked as being away",
-    )
-    .await;
-    expect_raw(&mut alice, ":bob!~bob@127.0.0.1 AWAY :gone fishing").await;
+    bob.expect_raw(":palaver.local 306 bob :You have been marked as being away")
+        .await;
+    alice
+        .expect_raw(":bob!~bob@127.0.0.1 AWAY :gone fishing")
+        .await;
     bob.send("AWAY").await;
-    expect_raw(
-        &mut bob,
-        ":palaver.local 305 bob :You are no longer marked as being away",
-    )
-    .await;
-    expect_raw(&mut alice, ":bob!~bob@127.0.0.1 AWAY").await;
-    expect_quiet(&mut bob).await;
-    expect_quiet(&mut alice).await;
-    expect_quiet(&mut carol).await;
-    expect_quiet(&mut dave).await;
+    bob.expect_raw(":palaver.local 305 bob :You are no longer marked as being away")
+        .await;
+    alice.expect_raw(":bob!~bob@127.0.0.1 AWAY").await;
+    bob.expect_quiet().await;
+    alice.expect_quiet().await;
+    carol.expect_quiet().await;
+    dave.expect_quiet().await;
 
     // A cap holder's own away change is not echoed to it.
     alice.send("AWAY :brb").await;
-    expect_raw(
-        &mut alice,
-        ":palaver.local 306 alice :You have been marked as being away",
-    )
-    .await;
-    expect_quiet(&mut alice).await;
-    expect_quiet(&mut bob).await;
+    alice
+        .expect_raw(":palaver.local 306 alice :You have been marked as being away")
+        .await;
+    alice.expect_quiet().await;
+    bob.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -1154,16 +1105,20 @@ async fn away_notify_announces_a_user_who_joins_while_away() {
     let server = TestServer::start().await;
     let mut alice = server.irc_with_caps("alice", &["away-notify"]).await;
     let mut bob = server.irc("bob").await;
-    join(&mut alice, "#x", &mut []).await;
+    join_witnessed(&mut alice, "#x", &mut []).await;
     bob.send("AWAY :gone fishing").await;
     bob.expect_command("306").await;
-    expect_quiet(&mut alice).await;
+    alice.expect_quiet().await;
 
-    join(&mut bob, "#x", &mut [&mut alice]).await;
+    join_witnessed(&mut bob, "#x", &mut [&mut alice]).await;
     // The join is complete (bob has his 366), so the AWAY must come before this PING's PONG.
     alice.send("PING :after").await;
-    expect_raw(&mut alice, ":bob!~bob@127.0.0.1 AWAY :gone fishing").await;
-    expect_raw(&mut alice, ":palaver.local PONG palaver.local after").await;
+    alice
+        .expect_raw(":bob!~bob@127.0.0.1 AWAY :gone fishing")
+        .await;
+    alice
+        .expect_raw(":palaver.local PONG palaver.local after")
+        .await;
     server.shut_down().await;
 }
 
@@ -1178,31 +1133,27 @@ async fn extended_join_adds_account_and_realname_for_cap_holders() {
     let mut carol = server.irc_with_caps("carol", &["extended-join"]).await;
 
     alice.send("JOIN #x").await;
-    expect_raw(
-        &mut alice,
-        ":alice!~alice@127.0.0.1 JOIN #x * :alice real name",
-    )
-    .await;
+    alice
+        .expect_raw(":alice!~alice@127.0.0.1 JOIN #x * :alice real name")
+        .await;
     alice.skip_until(|m| m.command == "366").await;
 
     bob.send("JOIN #x").await;
-    expect_raw(&mut bob, ":bob!~bob@127.0.0.1 JOIN #x").await;
+    bob.expect_raw(":bob!~bob@127.0.0.1 JOIN #x").await;
     bob.skip_until(|m| m.command == "366").await;
-    expect_raw(&mut alice, ":bob!~bob@127.0.0.1 JOIN #x * :bob real name").await;
+    alice
+        .expect_raw(":bob!~bob@127.0.0.1 JOIN #x * :bob real name")
+        .await;
 
     // The same join, both ways.
     carol.send("JOIN #x").await;
-    expect_raw(
-        &mut carol,
-        ":carol!~carol@127.0.0.1 JOIN #x * :carol real name",
-    )
-    .await;
-    expect_raw(
-        &mut alice,
-        ":carol!~carol@127.0.0.1 JOIN #x * :carol real name",
-    )
-    .await;
-    expect_raw(&mut bob, ":carol!~carol@127.0.0.1 JOIN #x").await;
+    carol
+        .expect_raw(":carol!~carol@127.0.0.1 JOIN #x * :carol real name")
+        .await;
+    alice
+        .expect_raw(":carol!~carol@127.0.0.1 JOIN #x * :carol real name")
+        .await;
+    bob.expect_raw(":carol!~carol@127.0.0.1 JOIN #x").await;
     server.shut_down().await;
 }
 
@@ -1218,84 +1169,72 @@ async fn setname_changes_the_realname_and_tells_cap_holders() {
     let mut bob = server.irc_with_caps("bob", &["setname"]).await;
     let mut carol = server.irc("carol").await;
     let mut dave = server.irc_with_caps("dave", &["setname"]).await;
-    join(&mut alice, "#x", &mut []).await;
-    join(&mut bob, "#x", &mut [&mut alice]).await;
-    join(&mut carol, "#x", &mut [&mut alice, &mut bob]).await;
-    join(&mut dave, "#elsewhere", &mut []).await;
+    join_witnessed(&mut alice, "#x", &mut []).await;
+    join_witnessed(&mut bob, "#x", &mut [&mut alice]).await;
+    join_witnessed(&mut carol, "#x", &mut [&mut alice, &mut bob]).await;
+    join_witnessed(&mut dave, "#elsewhere", &mut []).await;
 
     alice.send("SETNAME :New Name").await;
-    expect_raw(&mut alice, ":alice!~alice@127.0.0.1 SETNAME :New Name").await;
-    expect_raw(&mut bob, ":alice!~alice@127.0.0.1 SETNAME :New Name").await;
+    alice
+        .expect_raw(":alice!~alice@127.0.0.1 SETNAME :New Name")
+        .await;
+    bob.expect_raw(":alice!~alice@127.0.0.1 SETNAME :New Name")
+        .await;
     alice.sync().await;
-    expect_quiet(&mut carol).await;
-    expect_quiet(&mut dave).await;
+    carol.expect_quiet().await;
+    dave.expect_quiet().await;
 
     carol.send("WHOIS alice").await;
-    expect_raw(
-        &mut carol,
-        ":palaver.local 311 carol alice ~alice 127.0.0.1 * :New Name",
-    )
-    .await;
+    carol
+        .expect_raw(":palaver.local 311 carol alice ~alice 127.0.0.1 * :New Name")
+        .await;
     carol.skip_until(|m| m.command == "318").await;
     carol.send("WHO alice").await;
-    expect_raw(
-        &mut carol,
-        ":palaver.local 352 carol * ~alice 127.0.0.1 palaver.local alice H :0 New Name",
-    )
-    .await;
+    carol
+        .expect_raw(":palaver.local 352 carol * ~alice 127.0.0.1 palaver.local alice H :0 New Name")
+        .await;
     carol.skip_until(|m| m.command == "315").await;
 
     // Without the cap the change still happens, silently for the sender.
     carol.send("SETNAME Carol").await;
-    expect_quiet(&mut carol).await;
-    expect_raw(&mut alice, ":carol!~carol@127.0.0.1 SETNAME Carol").await;
-    expect_raw(&mut bob, ":carol!~carol@127.0.0.1 SETNAME Carol").await;
+    carol.expect_quiet().await;
+    alice
+        .expect_raw(":carol!~carol@127.0.0.1 SETNAME Carol")
+        .await;
+    bob.expect_raw(":carol!~carol@127.0.0.1 SETNAME Carol")
+        .await;
 
     // The limit is 100 bytes.
     let longest = "é".repeat(50);
     alice.send(&format!("SETNAME :{longest}")).await;
-    expect_raw(
-        &mut alice,
-        &format!(":alice!~alice@127.0.0.1 SETNAME {longest}"),
-    )
-    .await;
-    expect_raw(
-        &mut bob,
-        &format!(":alice!~alice@127.0.0.1 SETNAME {longest}"),
-    )
-    .await;
+    alice
+        .expect_raw(&format!(":alice!~alice@127.0.0.1 SETNAME {longest}"))
+        .await;
+    bob.expect_raw(&format!(":alice!~alice@127.0.0.1 SETNAME {longest}"))
+        .await;
     alice.send(&format!("SETNAME :{longest}x")).await;
-    expect_raw(
-        &mut alice,
-        ":palaver.local FAIL SETNAME INVALID_REALNAME :Realname is not valid",
-    )
-    .await;
+    alice
+        .expect_raw(":palaver.local FAIL SETNAME INVALID_REALNAME :Realname is not valid")
+        .await;
     alice.send("SETNAME :").await;
-    expect_raw(
-        &mut alice,
-        ":palaver.local FAIL SETNAME INVALID_REALNAME :Realname is not valid",
-    )
-    .await;
+    alice
+        .expect_raw(":palaver.local FAIL SETNAME INVALID_REALNAME :Realname is not valid")
+        .await;
     alice.send("SETNAME").await;
-    expect_raw(
-        &mut alice,
-        ":palaver.local 461 alice SETNAME :Not enough parameters",
-    )
-    .await;
+    alice
+        .expect_raw(":palaver.local 461 alice SETNAME :Not enough parameters")
+        .await;
     // Without standard-replies the failure is a notice.
     bob.send("SETNAME :").await;
-    expect_raw(
-        &mut bob,
-        ":palaver.local NOTICE bob :SETNAME: Realname is not valid",
-    )
-    .await;
-    expect_quiet(&mut bob).await;
+    bob.expect_raw(":palaver.local NOTICE bob :SETNAME: Realname is not valid")
+        .await;
+    bob.expect_quiet().await;
     carol.send("WHOIS alice").await;
-    expect_raw(
-        &mut carol,
-        &format!(":palaver.local 311 carol alice ~alice 127.0.0.1 * {longest}"),
-    )
-    .await;
+    carol
+        .expect_raw(&format!(
+            ":palaver.local 311 carol alice ~alice 127.0.0.1 * {longest}"
+        ))
+        .await;
     server.shut_down().await;
 }
 
@@ -1311,35 +1250,38 @@ async fn invite_notify_tells_channel_operators_with_the_cap() {
     let mut dave = server.irc_with_caps("dave", &["invite-notify"]).await;
     let mut erin = server.irc("erin").await;
     let mut frank = server.irc_with_caps("frank", &["invite-notify"]).await;
-    join(&mut alice, "#x", &mut []).await;
-    join(&mut bob, "#x", &mut [&mut alice]).await;
-    join(&mut carol, "#x", &mut [&mut alice, &mut bob]).await;
-    join(&mut dave, "#x", &mut [&mut alice, &mut bob, &mut carol]).await;
+    join_witnessed(&mut alice, "#x", &mut []).await;
+    join_witnessed(&mut bob, "#x", &mut [&mut alice]).await;
+    join_witnessed(&mut carol, "#x", &mut [&mut alice, &mut bob]).await;
+    join_witnessed(&mut dave, "#x", &mut [&mut alice, &mut bob, &mut carol]).await;
     alice.send("MODE #x +oo carol dave").await;
     let mode = ":alice!~alice@127.0.0.1 MODE #x +oo carol dave";
     for client in [&mut alice, &mut bob, &mut carol, &mut dave] {
-        expect_raw(client, mode).await;
+        client.expect_raw(mode).await;
     }
 
     // bob (no op) invites erin: erin and the operators with the cap (alice, dave) see it;
     // carol (op, no cap) does not, nor does bob beyond his 341.
     bob.send("INVITE erin #x").await;
-    expect_raw(&mut bob, ":palaver.local 341 bob erin #x").await;
-    expect_raw(&mut erin, ":bob!~bob@127.0.0.1 INVITE erin #x").await;
-    expect_raw(&mut alice, ":bob!~bob@127.0.0.1 INVITE erin #x").await;
-    expect_raw(&mut dave, ":bob!~bob@127.0.0.1 INVITE erin #x").await;
-    expect_quiet(&mut carol).await;
-    expect_quiet(&mut bob).await;
+    bob.expect_raw(":palaver.local 341 bob erin #x").await;
+    erin.expect_raw(":bob!~bob@127.0.0.1 INVITE erin #x").await;
+    alice.expect_raw(":bob!~bob@127.0.0.1 INVITE erin #x").await;
+    dave.expect_raw(":bob!~bob@127.0.0.1 INVITE erin #x").await;
+    carol.expect_quiet().await;
+    bob.expect_quiet().await;
 
     // alice (op) invites frank: dave sees it; alice only gets her 341; bob, a member with
     // the cap but no operator, is not told (the server's choice).
     alice.send("INVITE frank #x").await;
-    expect_raw(&mut alice, ":palaver.local 341 alice frank #x").await;
-    expect_raw(&mut frank, ":alice!~alice@127.0.0.1 INVITE frank #x").await;
-    expect_raw(&mut dave, ":alice!~alice@127.0.0.1 INVITE frank #x").await;
-    expect_quiet(&mut alice).await;
-    expect_quiet(&mut bob).await;
-    expect_quiet(&mut carol).await;
+    alice.expect_raw(":palaver.local 341 alice frank #x").await;
+    frank
+        .expect_raw(":alice!~alice@127.0.0.1 INVITE frank #x")
+        .await;
+    dave.expect_raw(":alice!~alice@127.0.0.1 INVITE frank #x")
+        .await;
+    alice.expect_quiet().await;
+    bob.expect_quiet().await;
+    carol.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -1352,34 +1294,34 @@ async fn standard_replies_turn_rejections_into_fail_lines() {
     let mut alice = server.irc_with_caps("alice", &["standard-replies"]).await;
     let mut bob = server.irc("bob").await;
     let mut carol = server.irc("carol").await;
-    join(&mut alice, "#x", &mut []).await;
-    join(&mut bob, "#x", &mut [&mut alice]).await;
-    join(&mut carol, "#x", &mut [&mut alice, &mut bob]).await;
+    join_witnessed(&mut alice, "#x", &mut []).await;
+    join_witnessed(&mut bob, "#x", &mut [&mut alice]).await;
+    join_witnessed(&mut carol, "#x", &mut [&mut alice, &mut bob]).await;
 
     alice.send_raw(b"PRIVMSG #x :caf\xc3\r\n").await;
-    expect_raw(
-        &mut alice,
-        ":palaver.local FAIL * INVALID_UTF8 :Message rejected: this server only accepts UTF-8",
-    )
-    .await;
+    alice
+        .expect_raw(
+            ":palaver.local FAIL * INVALID_UTF8 :Message rejected: this server only accepts UTF-8",
+        )
+        .await;
     bob.send_raw(b"PRIVMSG #x :\xff\xfe\r\n").await;
-    expect_raw(
-        &mut bob,
-        ":palaver.local NOTICE bob :Message rejected: this server only accepts UTF-8",
-    )
-    .await;
+    bob.expect_raw(":palaver.local NOTICE bob :Message rejected: this server only accepts UTF-8")
+        .await;
     alice.send_raw(b"PRIVMSG #x :a\0b\r\n").await;
-    expect_raw(
-        &mut alice,
-        ":palaver.local FAIL * INVALID_MESSAGE :Message rejected: it contains a NUL or CR character",
-    )
-    .await;
+    alice
+        .expect_raw(
+            ":palaver.local FAIL * INVALID_MESSAGE :Message rejected: it contains a NUL or CR character",
+        )
+        .await;
     // The connections stay usable, and nothing was delivered.
     alice.send("PRIVMSG #x :still here").await;
-    expect_raw(&mut carol, ":alice!~alice@127.0.0.1 PRIVMSG #x :still here").await;
-    expect_raw(&mut bob, ":alice!~alice@127.0.0.1 PRIVMSG #x :still here").await;
-    expect_quiet(&mut carol).await;
-    expect_quiet(&mut alice).await;
+    carol
+        .expect_raw(":alice!~alice@127.0.0.1 PRIVMSG #x :still here")
+        .await;
+    bob.expect_raw(":alice!~alice@127.0.0.1 PRIVMSG #x :still here")
+        .await;
+    carol.expect_quiet().await;
+    alice.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -1393,22 +1335,24 @@ async fn account_notify_is_accepted_but_sends_nothing_without_accounts() {
         .irc_with_caps("alice", &["account-notify", "extended-join"])
         .await;
     alice.send("CAP LIST").await;
-    expect_raw(
-        &mut alice,
-        ":palaver.local CAP alice LIST :account-notify cap-notify extended-join",
-    )
-    .await;
+    alice
+        .expect_raw(":palaver.local CAP alice LIST :account-notify cap-notify extended-join")
+        .await;
     let mut bob = server.irc("bob").await;
-    join(&mut alice, "#x", &mut []).await;
+    join_witnessed(&mut alice, "#x", &mut []).await;
     bob.send("JOIN #x").await;
     bob.skip_until(|m| m.command == "366").await;
     // Not logged in: `*` as the account, and no ACCOUNT line after the join.
-    expect_raw(&mut alice, ":bob!~bob@127.0.0.1 JOIN #x * :bob real name").await;
+    alice
+        .expect_raw(":bob!~bob@127.0.0.1 JOIN #x * :bob real name")
+        .await;
     bob.send("NICK robert").await;
-    expect_raw(&mut bob, ":bob!~bob@127.0.0.1 NICK robert").await;
-    expect_raw(&mut alice, ":bob!~bob@127.0.0.1 NICK robert").await;
+    bob.expect_raw(":bob!~bob@127.0.0.1 NICK robert").await;
+    alice.expect_raw(":bob!~bob@127.0.0.1 NICK robert").await;
     bob.send("PRIVMSG #x :hello").await;
-    expect_raw(&mut alice, ":robert!~bob@127.0.0.1 PRIVMSG #x hello").await;
-    expect_quiet(&mut alice).await;
+    alice
+        .expect_raw(":robert!~bob@127.0.0.1 PRIVMSG #x hello")
+        .await;
+    alice.expect_quiet().await;
     server.shut_down().await;
 }

@@ -3,38 +3,8 @@
 
 mod support;
 
-use palaver_proto::irc::message::Message;
 use palaver_server::config::Overrides;
-use support::{Client, IrcClient, TestServer};
-
-/// The next IRC line, exactly (tags included).
-async fn expect_raw(client: &mut IrcClient, expected: &str) {
-    let line = client.line().await;
-    assert_eq!(line, expected, "{} got an unexpected line", client.nick);
-}
-
-/// Asserts that nothing is waiting for an IRC client: the `PONG` is the very next line.
-async fn expect_quiet(client: &mut IrcClient) {
-    client.send("PING :quiet").await;
-    let line = client.line().await;
-    assert_eq!(
-        line, ":palaver.local PONG palaver.local quiet",
-        "{} expected nothing before the PONG",
-        client.nick
-    );
-}
-
-fn parse(line: &str) -> Message {
-    Message::parse(line).unwrap_or_else(|error| panic!("unparsable {line:?}: {error}"))
-}
-
-/// `line` without its tag section.
-fn untagged(line: &str) -> &str {
-    match line.strip_prefix('@') {
-        Some(rest) => rest.split_once(' ').map_or("", |(_, rest)| rest),
-        None => line,
-    }
-}
+use support::{Client, IrcClient, TestServer, join_witnessed, parse, untagged};
 
 /// Connects a text user, renames it to `nick`, and has every text client in `witnesses`
 /// (all in the lobby) read its join and rename.
@@ -59,15 +29,7 @@ async fn irc_join(
     witnesses: &mut [&mut IrcClient],
     text_witnesses: &mut [&mut Client],
 ) {
-    joiner.send(&format!("JOIN {channel}")).await;
-    joiner.skip_until(|m| m.command == "366").await;
-    let source = format!("{0}!~{0}@127.0.0.1", joiner.nick);
-    for witness in witnesses.iter_mut() {
-        let message = witness.message().await;
-        assert_eq!(message.command, "JOIN", "{}: {message:?}", witness.nick);
-        assert_eq!(message.source.as_deref(), Some(source.as_str()));
-        assert_eq!(message.params[0], channel);
-    }
+    join_witnessed(joiner, channel, witnesses).await;
     for witness in text_witnesses.iter_mut() {
         witness
             .expect(&format!("-- {} joined {channel}", joiner.nick))
@@ -83,7 +45,7 @@ async fn text_join(joiner: &mut Client, channel: &str, witnesses: &mut [&mut Irc
         .await;
     let expected = format!(":{}!text@127.0.0.1 JOIN {channel}", joiner.nick);
     for witness in witnesses.iter_mut() {
-        expect_raw(witness, &expected).await;
+        witness.expect_raw(&expected).await;
     }
 }
 
@@ -96,35 +58,36 @@ async fn text_and_irc_users_talk_both_ways_in_a_room() {
     let mut tina = text_user(&server, "tina", &mut []).await;
     let mut ian = server.irc("ian").await;
     ian.send("JOIN #lobby").await;
-    expect_raw(&mut ian, ":ian!~ian@127.0.0.1 JOIN #lobby").await;
+    ian.expect_raw(":ian!~ian@127.0.0.1 JOIN #lobby").await;
     // The text user founded the lobby, so she is its operator.
-    expect_raw(&mut ian, ":palaver.local 353 ian = #lobby :@tina ian").await;
-    expect_raw(
-        &mut ian,
-        ":palaver.local 366 ian #lobby :End of /NAMES list",
-    )
-    .await;
+    ian.expect_raw(":palaver.local 353 ian = #lobby :@tina ian")
+        .await;
+    ian.expect_raw(":palaver.local 366 ian #lobby :End of /NAMES list")
+        .await;
     tina.expect("-- ian joined #lobby").await;
 
     tina.send("hi there").await;
     let receipt = tina.raw_line().await;
     assert_eq!(support::untimed(&receipt), "#lobby <tina> hi there");
-    expect_raw(&mut ian, ":tina!text@127.0.0.1 PRIVMSG #lobby :hi there").await;
+    ian.expect_raw(":tina!text@127.0.0.1 PRIVMSG #lobby :hi there")
+        .await;
 
     ian.send("PRIVMSG #lobby :hello tina").await;
     let line = tina.raw_line().await;
     assert!(line.starts_with('['), "stamped: {line:?}");
     assert_eq!(support::untimed(&line), "#lobby <ian> hello tina");
     // No echo for the IRC sender without echo-message.
-    expect_quiet(&mut ian).await;
+    ian.expect_quiet().await;
 
     // One-word texts and texts starting with ':' keep their exact content on IRC.
     tina.send("hi").await;
     tina.expect("#lobby <tina> hi").await;
-    expect_raw(&mut ian, ":tina!text@127.0.0.1 PRIVMSG #lobby hi").await;
+    ian.expect_raw(":tina!text@127.0.0.1 PRIVMSG #lobby hi")
+        .await;
     tina.send(":-) smile").await;
     tina.expect("#lobby <tina> :-) smile").await;
-    expect_raw(&mut ian, ":tina!text@127.0.0.1 PRIVMSG #lobby ::-) smile").await;
+    ian.expect_raw(":tina!text@127.0.0.1 PRIVMSG #lobby ::-) smile")
+        .await;
     tina.send(":)").await;
     tina.expect("#lobby <tina> :)").await;
     let line = ian.line().await;
@@ -142,7 +105,7 @@ async fn text_and_irc_users_talk_both_ways_in_a_room() {
     tina.expect("#lobby <ian> to both").await;
     tina.expect("*ian* to both").await;
     tina.sync().await;
-    expect_quiet(&mut ian).await;
+    ian.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -155,11 +118,8 @@ async fn actions_are_ctcp_action_on_irc_both_ways() {
 
     tina.send("/me waves hello").await;
     tina.expect("#lobby * tina waves hello").await;
-    expect_raw(
-        &mut ian,
-        ":tina!text@127.0.0.1 PRIVMSG #lobby :\x01ACTION waves hello\x01",
-    )
-    .await;
+    ian.expect_raw(":tina!text@127.0.0.1 PRIVMSG #lobby :\x01ACTION waves hello\x01")
+        .await;
     ian.send("PRIVMSG #lobby :\x01ACTION waves\x01").await;
     tina.expect("#lobby * ian waves").await;
     // A missing closing \x01 is tolerated.
@@ -173,7 +133,7 @@ async fn actions_are_ctcp_action_on_irc_both_ways() {
     // Other CTCP requests reach text users as text, their \x01 markers made harmless.
     tina.expect("#lobby <ian> \u{fffd}VERSION\u{fffd}").await;
     tina.sync().await;
-    expect_quiet(&mut ian).await;
+    ian.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -185,11 +145,13 @@ async fn private_messages_and_notices_cross_protocols() {
 
     tina.send("/msg ian hi there").await;
     tina.expect("-> *ian* hi there").await;
-    expect_raw(&mut ian, ":tina!text@127.0.0.1 PRIVMSG ian :hi there").await;
+    ian.expect_raw(":tina!text@127.0.0.1 PRIVMSG ian :hi there")
+        .await;
     // Nicks are case-insensitive; the recipient's spelling is used.
     tina.send("/msg IAN shouting").await;
     tina.expect("-> *ian* shouting").await;
-    expect_raw(&mut ian, ":tina!text@127.0.0.1 PRIVMSG ian shouting").await;
+    ian.expect_raw(":tina!text@127.0.0.1 PRIVMSG ian shouting")
+        .await;
 
     ian.send("PRIVMSG tina :yo there").await;
     tina.expect("*ian* yo there").await;
@@ -197,19 +159,21 @@ async fn private_messages_and_notices_cross_protocols() {
     tina.expect("*ian* yo again").await;
     ian.send("NOTICE tina :a private notice").await;
     tina.expect("*ian* -ian- a private notice").await;
-    expect_quiet(&mut ian).await;
+    ian.expect_quiet().await;
 
     // An IRC user with echo-message sees its own copy.
     let mut mia = server.irc_with_caps("mia", &["echo-message"]).await;
     mia.send("PRIVMSG tina :echoed to me").await;
-    expect_raw(&mut mia, ":mia!~mia@127.0.0.1 PRIVMSG tina :echoed to me").await;
+    mia.expect_raw(":mia!~mia@127.0.0.1 PRIVMSG tina :echoed to me")
+        .await;
     tina.expect("*mia* echoed to me").await;
 
     // Errors on each side.
     tina.send("/msg nobody hello").await;
     tina.expect("! no such nick: nobody").await;
     ian.send("PRIVMSG nobody :hello").await;
-    expect_raw(&mut ian, ":palaver.local 401 ian nobody :No such nick").await;
+    ian.expect_raw(":palaver.local 401 ian nobody :No such nick")
+        .await;
     tina.sync().await;
     server.shut_down().await;
 }
@@ -361,8 +325,8 @@ async fn long_text_messages_are_split_into_several_irc_lines() {
     let private = read_message_lines(&mut ian, text.len()).await;
     let chunks = irc_chunks(&private, "tina!text@127.0.0.1", "ian");
     assert_eq!(chunks.concat(), text);
-    expect_quiet(&mut ian).await;
-    expect_quiet(&mut mia).await;
+    ian.expect_quiet().await;
+    mia.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -395,9 +359,9 @@ async fn nick_changes_are_seen_across_protocols() {
 
     tina.send("/nick tilda").await;
     tina.expect("-- tina is now known as tilda").await;
-    expect_raw(&mut ian, ":tina!text@127.0.0.1 NICK tilda").await;
+    ian.expect_raw(":tina!text@127.0.0.1 NICK tilda").await;
     ian.send("NICK ivan").await;
-    expect_raw(&mut ian, ":ian!~ian@127.0.0.1 NICK ivan").await;
+    ian.expect_raw(":ian!~ian@127.0.0.1 NICK ivan").await;
     tina.expect("-- ian is now known as ivan").await;
     ian.nick = "ivan".into();
 
@@ -405,15 +369,13 @@ async fn nick_changes_are_seen_across_protocols() {
     tina.send("/nick IVAN").await;
     tina.expect("! nick IVAN is taken").await;
     ian.send("NICK Tilda").await;
-    expect_raw(
-        &mut ian,
-        ":palaver.local 433 ivan Tilda :Nickname is already in use",
-    )
-    .await;
+    ian.expect_raw(":palaver.local 433 ivan Tilda :Nickname is already in use")
+        .await;
     // The new nicks work for messages.
     tina.send("/msg ivan still me").await;
     tina.expect("-> *ivan* still me").await;
-    expect_raw(&mut ian, ":tilda!text@127.0.0.1 PRIVMSG ivan :still me").await;
+    ian.expect_raw(":tilda!text@127.0.0.1 PRIVMSG ivan :still me")
+        .await;
     ian.send("PRIVMSG tilda :got it").await;
     tina.expect("*ivan* got it").await;
     tina.sync().await;
@@ -433,46 +395,43 @@ async fn joins_parts_quits_and_kicks_cross_protocols() {
     // A text user's JOIN; with extended-join its (empty) real name.
     tina.send("/join #x").await;
     tina.expect("-- tina joined #x").await;
-    expect_raw(&mut ian, ":tina!text@127.0.0.1 JOIN #x").await;
-    expect_raw(&mut xj, ":tina!text@127.0.0.1 JOIN #x * :").await;
+    ian.expect_raw(":tina!text@127.0.0.1 JOIN #x").await;
+    xj.expect_raw(":tina!text@127.0.0.1 JOIN #x * :").await;
     text_join(&mut tom, "#x", &mut [&mut ian]).await;
     tina.expect("-- tom joined #x").await;
-    expect_raw(&mut xj, ":tom!text@127.0.0.1 JOIN #x * :").await;
+    xj.expect_raw(":tom!text@127.0.0.1 JOIN #x * :").await;
 
     // Parts, with and without a reason.
     tom.send("/part #x bye now").await;
     tom.expect("-- tom left #x (bye now)").await;
     tina.expect("-- tom left #x (bye now)").await;
-    expect_raw(&mut ian, ":tom!text@127.0.0.1 PART #x :bye now").await;
-    expect_raw(&mut xj, ":tom!text@127.0.0.1 PART #x :bye now").await;
+    ian.expect_raw(":tom!text@127.0.0.1 PART #x :bye now").await;
+    xj.expect_raw(":tom!text@127.0.0.1 PART #x :bye now").await;
     tom.expect("-- now talking in #lobby").await;
     text_join(&mut tom, "#x", &mut [&mut ian]).await;
-    expect_raw(&mut xj, ":tom!text@127.0.0.1 JOIN #x * :").await;
+    xj.expect_raw(":tom!text@127.0.0.1 JOIN #x * :").await;
     tina.expect("-- tom joined #x").await;
     tom.send("/part").await;
     tom.expect("-- tom left #x").await;
     tina.expect("-- tom left #x").await;
-    expect_raw(&mut ian, ":tom!text@127.0.0.1 PART #x").await;
-    expect_raw(&mut xj, ":tom!text@127.0.0.1 PART #x").await;
+    ian.expect_raw(":tom!text@127.0.0.1 PART #x").await;
+    xj.expect_raw(":tom!text@127.0.0.1 PART #x").await;
     tom.expect("-- now talking in #lobby").await;
 
     xj.send("PART #x :gone away").await;
-    expect_raw(&mut xj, ":xj!~xj@127.0.0.1 PART #x :gone away").await;
-    expect_raw(&mut ian, ":xj!~xj@127.0.0.1 PART #x :gone away").await;
+    xj.expect_raw(":xj!~xj@127.0.0.1 PART #x :gone away").await;
+    ian.expect_raw(":xj!~xj@127.0.0.1 PART #x :gone away").await;
     tina.expect("-- xj left #x (gone away)").await;
     irc_join(&mut xj, "#x", &mut [&mut ian], &mut [&mut tina]).await;
     xj.send("PART #x").await;
-    expect_raw(&mut xj, ":xj!~xj@127.0.0.1 PART #x").await;
-    expect_raw(&mut ian, ":xj!~xj@127.0.0.1 PART #x").await;
+    xj.expect_raw(":xj!~xj@127.0.0.1 PART #x").await;
+    ian.expect_raw(":xj!~xj@127.0.0.1 PART #x").await;
     tina.expect("-- xj left #x").await;
 
     // A kick of a text user, and where her text goes next.
     ian.send("KICK #x tina :behave yourself").await;
-    expect_raw(
-        &mut ian,
-        ":ian!~ian@127.0.0.1 KICK #x tina :behave yourself",
-    )
-    .await;
+    ian.expect_raw(":ian!~ian@127.0.0.1 KICK #x tina :behave yourself")
+        .await;
     tina.expect("-- tina was kicked from #x by ian (behave yourself)")
         .await;
     tina.send("back in the lobby").await;
@@ -495,7 +454,7 @@ async fn joins_parts_quits_and_kicks_cross_protocols() {
     tom.send("/quit see ya").await;
     tom.expect("-- goodbye").await;
     tom.expect_closed().await;
-    expect_raw(&mut ian, ":tom!text@127.0.0.1 QUIT :see ya").await;
+    ian.expect_raw(":tom!text@127.0.0.1 QUIT :see ya").await;
     tina.expect("-- tom left (see ya)").await;
 
     // Dropped connections, both ways.
@@ -504,10 +463,12 @@ async fn joins_parts_quits_and_kicks_cross_protocols() {
     jo.sync().await;
     drop(jo);
     tina.expect("-- jo left (connection closed)").await;
-    expect_raw(&mut ian, ":jo!~jo@127.0.0.1 QUIT :connection closed").await;
+    ian.expect_raw(":jo!~jo@127.0.0.1 QUIT :connection closed")
+        .await;
     tina.sync().await;
     drop(tina);
-    expect_raw(&mut ian, ":tina!text@127.0.0.1 QUIT :connection closed").await;
+    ian.expect_raw(":tina!text@127.0.0.1 QUIT :connection closed")
+        .await;
     server.shut_down().await;
 }
 
@@ -523,7 +484,8 @@ async fn topics_cross_protocols_and_follow_the_room_modes() {
     text_join(&mut tina, "#x", &mut [&mut ian]).await;
 
     ian.send("TOPIC #x :all about x").await;
-    expect_raw(&mut ian, ":ian!~ian@127.0.0.1 TOPIC #x :all about x").await;
+    ian.expect_raw(":ian!~ian@127.0.0.1 TOPIC #x :all about x")
+        .await;
     tina.expect("-- ian changed the topic of #x to: all about x")
         .await;
     tina.send("/topic").await;
@@ -533,21 +495,22 @@ async fn topics_cross_protocols_and_follow_the_room_modes() {
     tina.send("/topic #x mine now").await;
     tina.expect("! you need to be a room operator in #x").await;
     ian.send("MODE #x -t").await;
-    expect_raw(&mut ian, ":ian!~ian@127.0.0.1 MODE #x -t").await;
+    ian.expect_raw(":ian!~ian@127.0.0.1 MODE #x -t").await;
     tina.expect("-- ian set mode -t on #x").await;
     tina.send("/topic #x mine now").await;
     tina.expect("-- tina changed the topic of #x to: mine now")
         .await;
-    expect_raw(&mut ian, ":tina!text@127.0.0.1 TOPIC #x :mine now").await;
+    ian.expect_raw(":tina!text@127.0.0.1 TOPIC #x :mine now")
+        .await;
     ian.send("TOPIC #x").await;
-    expect_raw(&mut ian, ":palaver.local 332 ian #x :mine now").await;
+    ian.expect_raw(":palaver.local 332 ian #x :mine now").await;
     let who_time = ian.expect_command("333").await;
     assert_eq!(who_time.params[..3], ["ian", "#x", "tina!text@127.0.0.1"]);
     assert!(who_time.params[3].parse::<u64>().is_ok(), "{who_time:?}");
 
     // IRC can clear a topic.
     ian.send("TOPIC #x :").await;
-    expect_raw(&mut ian, ":ian!~ian@127.0.0.1 TOPIC #x :").await;
+    ian.expect_raw(":ian!~ian@127.0.0.1 TOPIC #x :").await;
     tina.expect("-- ian cleared the topic of #x").await;
     tina.send("/topic #x").await;
     tina.expect("-- #x has no topic").await;
@@ -556,25 +519,25 @@ async fn topics_cross_protocols_and_follow_the_room_modes() {
     tina.send("/join #t").await;
     tina.expect("-- tina joined #t").await;
     ian.send("JOIN #t").await;
-    expect_raw(&mut ian, ":ian!~ian@127.0.0.1 JOIN #t").await;
-    expect_raw(&mut ian, ":palaver.local 353 ian = #t :@tina ian").await;
+    ian.expect_raw(":ian!~ian@127.0.0.1 JOIN #t").await;
+    ian.expect_raw(":palaver.local 353 ian = #t :@tina ian")
+        .await;
     ian.skip_until(|m| m.command == "366").await;
     tina.expect("-- ian joined #t").await;
     tina.send("/topic text topic here").await;
     tina.expect("-- tina changed the topic of #t to: text topic here")
         .await;
-    expect_raw(&mut ian, ":tina!text@127.0.0.1 TOPIC #t :text topic here").await;
+    ian.expect_raw(":tina!text@127.0.0.1 TOPIC #t :text topic here")
+        .await;
     ian.send("TOPIC #t :not yours").await;
-    expect_raw(
-        &mut ian,
-        ":palaver.local 482 ian #t :You're not a channel operator",
-    )
-    .await;
+    ian.expect_raw(":palaver.local 482 ian #t :You're not a channel operator")
+        .await;
     // Joiners get the topic in their own form.
     let mut jo = server.irc("jo").await;
     jo.send("JOIN #t").await;
     jo.expect_command("JOIN").await;
-    expect_raw(&mut jo, ":palaver.local 332 jo #t :text topic here").await;
+    jo.expect_raw(":palaver.local 332 jo #t :text topic here")
+        .await;
     let who_time = jo.expect_command("333").await;
     assert_eq!(who_time.params[..3], ["jo", "#t", "tina!text@127.0.0.1"]);
     tina.expect("-- jo joined #t").await;
@@ -595,7 +558,8 @@ async fn listings_show_both_kinds_of_users_and_rooms() {
     irc_join(&mut ian, "#irc", &mut [], &mut []).await;
     text_join(&mut tina, "#irc", &mut [&mut ian]).await;
     ian.send("MODE #irc +v tina").await;
-    expect_raw(&mut ian, ":ian!~ian@127.0.0.1 MODE #irc +v tina").await;
+    ian.expect_raw(":ian!~ian@127.0.0.1 MODE #irc +v tina")
+        .await;
     tina.expect("-- ian set mode +v tina on #irc").await;
 
     // /who marks operators (only) with @, in join order.
@@ -605,51 +569,47 @@ async fn listings_show_both_kinds_of_users_and_rooms() {
     tina.expect("-- members of #irc (2): @ian tina").await;
 
     ian.send("NAMES #lobby").await;
-    expect_raw(&mut ian, ":palaver.local 353 ian = #lobby :@tina tom ian").await;
-    expect_raw(
-        &mut ian,
-        ":palaver.local 366 ian #lobby :End of /NAMES list",
-    )
-    .await;
+    ian.expect_raw(":palaver.local 353 ian = #lobby :@tina tom ian")
+        .await;
+    ian.expect_raw(":palaver.local 366 ian #lobby :End of /NAMES list")
+        .await;
     ian.send("NAMES #irc").await;
-    expect_raw(&mut ian, ":palaver.local 353 ian = #irc :@ian +tina").await;
-    expect_raw(&mut ian, ":palaver.local 366 ian #irc :End of /NAMES list").await;
+    ian.expect_raw(":palaver.local 353 ian = #irc :@ian +tina")
+        .await;
+    ian.expect_raw(":palaver.local 366 ian #irc :End of /NAMES list")
+        .await;
     ian.send("WHO #lobby").await;
-    expect_raw(
-        &mut ian,
-        ":palaver.local 352 ian #lobby text 127.0.0.1 palaver.local tina H@ :0 ",
-    )
-    .await;
-    expect_raw(
-        &mut ian,
-        ":palaver.local 352 ian #lobby text 127.0.0.1 palaver.local tom H :0 ",
-    )
-    .await;
-    expect_raw(
-        &mut ian,
+    ian.expect_raw(":palaver.local 352 ian #lobby text 127.0.0.1 palaver.local tina H@ :0 ")
+        .await;
+    ian.expect_raw(":palaver.local 352 ian #lobby text 127.0.0.1 palaver.local tom H :0 ")
+        .await;
+    ian.expect_raw(
         ":palaver.local 352 ian #lobby ~ian 127.0.0.1 palaver.local ian H :0 ian real name",
     )
     .await;
-    expect_raw(&mut ian, ":palaver.local 315 ian #lobby :End of WHO list").await;
+    ian.expect_raw(":palaver.local 315 ian #lobby :End of WHO list")
+        .await;
     ian.send("WHOIS tina").await;
-    expect_raw(&mut ian, ":palaver.local 311 ian tina text 127.0.0.1 * :").await;
-    expect_raw(&mut ian, ":palaver.local 319 ian tina :@#lobby +#irc").await;
-    expect_raw(
-        &mut ian,
-        ":palaver.local 312 ian tina palaver.local palaver",
-    )
-    .await;
+    ian.expect_raw(":palaver.local 311 ian tina text 127.0.0.1 * :")
+        .await;
+    ian.expect_raw(":palaver.local 319 ian tina :@#lobby +#irc")
+        .await;
+    ian.expect_raw(":palaver.local 312 ian tina palaver.local palaver")
+        .await;
     ian.expect_command("317").await;
-    expect_raw(&mut ian, ":palaver.local 318 ian tina :End of /WHOIS list").await;
+    ian.expect_raw(":palaver.local 318 ian tina :End of /WHOIS list")
+        .await;
     ian.send("ISON tina nobody tom").await;
-    expect_raw(&mut ian, ":palaver.local 303 ian :tina tom").await;
+    ian.expect_raw(":palaver.local 303 ian :tina tom").await;
     ian.send("USERHOST tina").await;
-    expect_raw(&mut ian, ":palaver.local 302 ian tina=+text@127.0.0.1").await;
+    ian.expect_raw(":palaver.local 302 ian tina=+text@127.0.0.1")
+        .await;
 
     // Rooms made on either side are listed on both.
     irc_join(&mut ian, "#quiet", &mut [], &mut []).await;
     ian.send("TOPIC #quiet :irc topic here").await;
-    expect_raw(&mut ian, ":ian!~ian@127.0.0.1 TOPIC #quiet :irc topic here").await;
+    ian.expect_raw(":ian!~ian@127.0.0.1 TOPIC #quiet :irc topic here")
+        .await;
     tom.send("/join #text-made").await;
     tom.expect("-- tom joined #text-made").await;
     tom.send("/topic made by text").await;
@@ -662,19 +622,18 @@ async fn listings_show_both_kinds_of_users_and_rooms() {
     tina.expect("-- #quiet (1) irc topic here").await;
     tina.expect("-- #text-made (1) made by text").await;
     ian.send("LIST").await;
-    expect_raw(&mut ian, ":palaver.local 321 ian Channel :Users  Name").await;
-    expect_raw(&mut ian, ":palaver.local 322 ian #irc 2 :").await;
-    expect_raw(&mut ian, ":palaver.local 322 ian #lobby 3 :").await;
-    expect_raw(&mut ian, ":palaver.local 322 ian #quiet 1 :irc topic here").await;
-    expect_raw(
-        &mut ian,
-        ":palaver.local 322 ian #text-made 1 :made by text",
-    )
-    .await;
-    expect_raw(&mut ian, ":palaver.local 323 ian :End of /LIST").await;
+    ian.expect_raw(":palaver.local 321 ian Channel :Users  Name")
+        .await;
+    ian.expect_raw(":palaver.local 322 ian #irc 2 :").await;
+    ian.expect_raw(":palaver.local 322 ian #lobby 3 :").await;
+    ian.expect_raw(":palaver.local 322 ian #quiet 1 :irc topic here")
+        .await;
+    ian.expect_raw(":palaver.local 322 ian #text-made 1 :made by text")
+        .await;
+    ian.expect_raw(":palaver.local 323 ian :End of /LIST").await;
     // A secret room is hidden from non-members on both sides.
     ian.send("MODE #quiet +s").await;
-    expect_raw(&mut ian, ":ian!~ian@127.0.0.1 MODE #quiet +s").await;
+    ian.expect_raw(":ian!~ian@127.0.0.1 MODE #quiet +s").await;
     tina.send("/rooms").await;
     tina.expect("-- 3 rooms").await;
     tina.expect("-- #irc (2)").await;
@@ -713,16 +672,16 @@ async fn cloaked_hosts_hide_the_address_of_text_and_irc_users() {
     assert_eq!(whois.params[..3], ["ian", "ian", "~ian"]);
 
     ian.send("JOIN #lobby").await;
-    expect_raw(&mut ian, &format!(":ian!~ian@{cloak} JOIN #lobby")).await;
+    ian.expect_raw(&format!(":ian!~ian@{cloak} JOIN #lobby"))
+        .await;
     ian.skip_until(|m| m.command == "366").await;
     tina.expect("-- ian joined #lobby").await;
     tina.send("hello cloaked world").await;
     tina.expect("#lobby <tina> hello cloaked world").await;
     // Same address, same cloak, for both kinds of users.
-    expect_raw(
-        &mut ian,
-        &format!(":tina!text@{cloak} PRIVMSG #lobby :hello cloaked world"),
-    )
+    ian.expect_raw(&format!(
+        ":tina!text@{cloak} PRIVMSG #lobby :hello cloaked world"
+    ))
     .await;
 
     // The welcome names the cloaked mask.
@@ -730,30 +689,26 @@ async fn cloaked_hosts_hide_the_address_of_text_and_irc_users() {
     kim.nick = "kim".into();
     kim.send("NICK kim").await;
     kim.send("USER kim 0 * :Kim").await;
-    expect_raw(
-        &mut kim,
-        &format!(":palaver.local 001 kim :Welcome to the palaver IRC Network kim!~kim@{cloak}"),
-    )
+    kim.expect_raw(&format!(
+        ":palaver.local 001 kim :Welcome to the palaver IRC Network kim!~kim@{cloak}"
+    ))
     .await;
     kim.skip_until(|m| m.command == "376" || m.command == "422")
         .await;
     kim.send("JOIN #lobby").await;
     kim.skip_until(|m| m.command == "366").await;
-    expect_raw(&mut ian, &format!(":kim!~kim@{cloak} JOIN #lobby")).await;
+    ian.expect_raw(&format!(":kim!~kim@{cloak} JOIN #lobby"))
+        .await;
     tina.expect("-- kim joined #lobby").await;
 
     ian.send("WHOIS tina").await;
-    expect_raw(
-        &mut ian,
-        &format!(":palaver.local 311 ian tina text {cloak} * :"),
-    )
-    .await;
+    ian.expect_raw(&format!(":palaver.local 311 ian tina text {cloak} * :"))
+        .await;
     ian.skip_until(|m| m.command == "318").await;
     ian.send("USERHOST tina kim").await;
-    expect_raw(
-        &mut ian,
-        &format!(":palaver.local 302 ian :tina=+text@{cloak} kim=+~kim@{cloak}"),
-    )
+    ian.expect_raw(&format!(
+        ":palaver.local 302 ian :tina=+text@{cloak} kim=+~kim@{cloak}"
+    ))
     .await;
     ian.send("WHO #lobby").await;
     for nick in ["tina", "ian", "kim"] {
@@ -765,11 +720,8 @@ async fn cloaked_hosts_hide_the_address_of_text_and_irc_users() {
     // Bans match the cloak.
     irc_join(&mut ian, "#c", &mut [], &mut []).await;
     ian.send(&format!("MODE #c +b *!*@{cloak}")).await;
-    expect_raw(
-        &mut ian,
-        &format!(":ian!~ian@{cloak} MODE #c +b *!*@{cloak}"),
-    )
-    .await;
+    ian.expect_raw(&format!(":ian!~ian@{cloak} MODE #c +b *!*@{cloak}"))
+        .await;
     tina.send("/join #c").await;
     tina.expect("! cannot join #c (you are banned)").await;
 
@@ -779,7 +731,8 @@ async fn cloaked_hosts_hide_the_address_of_text_and_irc_users() {
         last,
         [format!("ERROR :Closing link: (~ian@{cloak}) [Quit: bye]")]
     );
-    expect_raw(&mut kim, &format!(":ian!~ian@{cloak} QUIT :Quit: bye")).await;
+    kim.expect_raw(&format!(":ian!~ian@{cloak} QUIT :Quit: bye"))
+        .await;
     tina.expect("-- ian left (Quit: bye)").await;
     server.shut_down().await;
 }
@@ -904,63 +857,63 @@ async fn text_users_are_held_to_keys_invitations_bans_and_limits() {
     irc_join(&mut ian, "#k", &mut [], &mut []).await;
 
     ian.send("MODE #k +k sesame").await;
-    expect_raw(&mut ian, ":ian!~ian@127.0.0.1 MODE #k +k sesame").await;
+    ian.expect_raw(":ian!~ian@127.0.0.1 MODE #k +k sesame")
+        .await;
     tina.send("/join #k").await;
     tina.expect("! cannot join #k (wrong key)").await;
     tina.send("/join #k open-up").await;
     tina.expect("! cannot join #k (wrong key)").await;
     tina.send("/join #k sesame").await;
     tina.expect("-- tina joined #k").await;
-    expect_raw(&mut ian, ":tina!text@127.0.0.1 JOIN #k").await;
+    ian.expect_raw(":tina!text@127.0.0.1 JOIN #k").await;
     tina.send("/part #k").await;
     tina.expect("-- tina left #k").await;
     tina.expect("-- now talking in #lobby").await;
-    expect_raw(&mut ian, ":tina!text@127.0.0.1 PART #k").await;
+    ian.expect_raw(":tina!text@127.0.0.1 PART #k").await;
     ian.send("MODE #k -k").await;
     ian.expect_command("MODE").await;
 
     ian.send("MODE #k +i").await;
-    expect_raw(&mut ian, ":ian!~ian@127.0.0.1 MODE #k +i").await;
+    ian.expect_raw(":ian!~ian@127.0.0.1 MODE #k +i").await;
     tina.send("/join #k").await;
     tina.expect("! cannot join #k (invite only)").await;
     ian.send("INVITE tina #k").await;
-    expect_raw(&mut ian, ":palaver.local 341 ian tina #k").await;
+    ian.expect_raw(":palaver.local 341 ian tina #k").await;
     tina.expect("-- ian invited tina to #k").await;
     text_join(&mut tina, "#k", &mut [&mut ian]).await;
     tina.send("/part #k").await;
     tina.expect("-- tina left #k").await;
     tina.expect("-- now talking in #lobby").await;
-    expect_raw(&mut ian, ":tina!text@127.0.0.1 PART #k").await;
+    ian.expect_raw(":tina!text@127.0.0.1 PART #k").await;
     // The invitation was used up.
     tina.send("/join #k").await;
     tina.expect("! cannot join #k (invite only)").await;
     ian.send("MODE #k -i").await;
-    expect_raw(&mut ian, ":ian!~ian@127.0.0.1 MODE #k -i").await;
+    ian.expect_raw(":ian!~ian@127.0.0.1 MODE #k -i").await;
 
     ian.send("MODE #k +b tina").await;
-    expect_raw(&mut ian, ":ian!~ian@127.0.0.1 MODE #k +b tina!*@*").await;
+    ian.expect_raw(":ian!~ian@127.0.0.1 MODE #k +b tina!*@*")
+        .await;
     tina.send("/join #k").await;
     tina.expect("! cannot join #k (you are banned)").await;
     ian.send("MODE #k -b tina!*@*").await;
-    expect_raw(&mut ian, ":ian!~ian@127.0.0.1 MODE #k -b tina!*@*").await;
+    ian.expect_raw(":ian!~ian@127.0.0.1 MODE #k -b tina!*@*")
+        .await;
 
     ian.send("MODE #k +l 1").await;
-    expect_raw(&mut ian, ":ian!~ian@127.0.0.1 MODE #k +l 1").await;
+    ian.expect_raw(":ian!~ian@127.0.0.1 MODE #k +l 1").await;
     tina.send("/join #k").await;
     tina.expect("! cannot join #k (room is full)").await;
     // The same refusal for an IRC user, for comparison.
     let mut jo = server.irc("jo").await;
     jo.send("JOIN #k").await;
-    expect_raw(
-        &mut jo,
-        ":palaver.local 471 jo #k :Cannot join channel (+l)",
-    )
-    .await;
+    jo.expect_raw(":palaver.local 471 jo #k :Cannot join channel (+l)")
+        .await;
     ian.send("MODE #k -l").await;
     ian.expect_command("MODE").await;
     text_join(&mut tina, "#k", &mut [&mut ian]).await;
     tina.sync().await;
-    expect_quiet(&mut ian).await;
+    ian.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -974,29 +927,31 @@ async fn text_users_are_held_to_moderation_bans_and_topic_protection() {
 
     // Moderated: only @ and + speak.
     ian.send("MODE #m +m").await;
-    expect_raw(&mut ian, ":ian!~ian@127.0.0.1 MODE #m +m").await;
+    ian.expect_raw(":ian!~ian@127.0.0.1 MODE #m +m").await;
     tina.expect("-- ian set mode +m on #m").await;
     tina.send("can I talk").await;
     tina.expect("! cannot send to #m (room is moderated)").await;
     tina.send("/me tries to talk").await;
     tina.expect("! cannot send to #m (room is moderated)").await;
-    expect_quiet(&mut ian).await;
+    ian.expect_quiet().await;
     ian.send("MODE #m +v tina").await;
-    expect_raw(&mut ian, ":ian!~ian@127.0.0.1 MODE #m +v tina").await;
+    ian.expect_raw(":ian!~ian@127.0.0.1 MODE #m +v tina").await;
     tina.expect("-- ian set mode +v tina on #m").await;
     tina.send("now I can").await;
     tina.expect("#m <tina> now I can").await;
-    expect_raw(&mut ian, ":tina!text@127.0.0.1 PRIVMSG #m :now I can").await;
+    ian.expect_raw(":tina!text@127.0.0.1 PRIVMSG #m :now I can")
+        .await;
 
     // Banned members may not speak.
     ian.send("MODE #m -v tina").await;
-    expect_raw(&mut ian, ":ian!~ian@127.0.0.1 MODE #m -v tina").await;
+    ian.expect_raw(":ian!~ian@127.0.0.1 MODE #m -v tina").await;
     tina.expect("-- ian set mode -v tina on #m").await;
     ian.send("MODE #m -m").await;
-    expect_raw(&mut ian, ":ian!~ian@127.0.0.1 MODE #m -m").await;
+    ian.expect_raw(":ian!~ian@127.0.0.1 MODE #m -m").await;
     tina.expect("-- ian set mode -m on #m").await;
     ian.send("MODE #m +b tina").await;
-    expect_raw(&mut ian, ":ian!~ian@127.0.0.1 MODE #m +b tina!*@*").await;
+    ian.expect_raw(":ian!~ian@127.0.0.1 MODE #m +b tina!*@*")
+        .await;
     tina.expect("-- ian set mode +b tina!*@* on #m").await;
     tina.send("banned words").await;
     tina.expect("! cannot send to #m (you are banned)").await;
@@ -1005,17 +960,19 @@ async fn text_users_are_held_to_moderation_bans_and_topic_protection() {
     tina.send("/topic #m my topic").await;
     tina.expect("! you need to be a room operator in #m").await;
     ian.send("MODE #m +o tina").await;
-    expect_raw(&mut ian, ":ian!~ian@127.0.0.1 MODE #m +o tina").await;
+    ian.expect_raw(":ian!~ian@127.0.0.1 MODE #m +o tina").await;
     tina.expect("-- ian set mode +o tina on #m").await;
     tina.send("/topic #m my topic").await;
     tina.expect("-- tina changed the topic of #m to: my topic")
         .await;
-    expect_raw(&mut ian, ":tina!text@127.0.0.1 TOPIC #m :my topic").await;
+    ian.expect_raw(":tina!text@127.0.0.1 TOPIC #m :my topic")
+        .await;
     // An operator speaks despite the ban.
     tina.send("ops may speak").await;
     tina.expect("#m <tina> ops may speak").await;
-    expect_raw(&mut ian, ":tina!text@127.0.0.1 PRIVMSG #m :ops may speak").await;
+    ian.expect_raw(":tina!text@127.0.0.1 PRIVMSG #m :ops may speak")
+        .await;
     tina.sync().await;
-    expect_quiet(&mut ian).await;
+    ian.expect_quiet().await;
     server.shut_down().await;
 }

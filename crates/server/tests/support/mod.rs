@@ -7,7 +7,7 @@
 #![allow(dead_code)] // Each test binary uses a different subset of these helpers.
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use palaver_proto::irc::message::Message;
 use palaver_server::config::{FileConfig, Overrides};
@@ -20,6 +20,78 @@ use tokio::task::JoinHandle;
 
 /// How long a test waits for an expected line before declaring the server broken.
 pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// The server name that numerics and server messages come from.
+pub const SERVER: &str = "palaver.local";
+
+/// Every capability `CAP LS` offers, in its order.
+pub const ALL_CAPS: &str = "account-notify away-notify batch cap-notify echo-message extended-join \
+                            invite-notify labeled-response message-tags multi-prefix server-time \
+                            setname standard-replies userhost-in-names";
+
+/// `nick!~nick@127.0.0.1`, how an IRC user registered by these helpers appears.
+pub fn irc_mask(nick: &str) -> String {
+    format!("{nick}!~{nick}@127.0.0.1")
+}
+
+/// `:palaver.local CODE nick rest`, a numeric reply line.
+pub fn numeric(code: &str, nick: &str, rest: &str) -> String {
+    format!(":{SERVER} {code} {nick} {rest}")
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// `line` without its tag section.
+pub fn untagged(line: &str) -> &str {
+    match line.strip_prefix('@') {
+        Some(rest) => rest.split_once(' ').map_or("", |(_, rest)| rest),
+        None => line,
+    }
+}
+
+/// `line` parsed as an IRC message; panics if it does not parse.
+pub fn parse(line: &str) -> Message {
+    Message::parse(line).unwrap_or_else(|error| panic!("unparsable {line:?}: {error}"))
+}
+
+/// Sends `JOIN channel` for `joiner` and reads its replies up to `366`; every client in
+/// `witnesses` (members already) must read the `JOIN` as its very next message.
+pub async fn join_witnessed(
+    joiner: &mut IrcClient,
+    channel: &str,
+    witnesses: &mut [&mut IrcClient],
+) {
+    joiner.send(&format!("JOIN {channel}")).await;
+    joiner.skip_until(|m| m.command == "366").await;
+    let source = irc_mask(&joiner.nick);
+    for witness in witnesses.iter_mut() {
+        let message = witness.message().await;
+        assert_eq!(message.command, "JOIN", "{}: {message:?}", witness.nick);
+        assert_eq!(message.source.as_deref(), Some(source.as_str()));
+        assert_eq!(message.params[0], channel);
+    }
+}
+
+/// Joins each client to `channel` in order; every earlier member sees each later join, and
+/// each joiner's own burst is read up to its 366.
+pub async fn join_all(channel: &str, clients: &mut [&mut IrcClient]) {
+    for index in 0..clients.len() {
+        let nick = clients[index].nick.clone();
+        let join_line = format!(":{} JOIN {channel}", irc_mask(&nick));
+        clients[index].send(&format!("JOIN {channel}")).await;
+        clients[index].expect_line(&join_line).await;
+        clients[index].skip_until(|m| m.command == "366").await;
+        for earlier in clients[..index].iter_mut() {
+            earlier.expect_line(&join_line).await;
+        }
+    }
+}
 
 /// An in-process server with a text and an IRC listener on ephemeral loopback ports.
 pub struct TestServer {
@@ -215,25 +287,26 @@ impl Client {
         }
     }
 
-    /// Sends `/rooms` and reads the whole reply: once it is back, every earlier line of this
-    /// client has been processed (a round trip through the server).
-    pub async fn sync(&mut self) {
+    /// Sends `/rooms` and reads the whole reply, asserting that its header is the very next
+    /// line: nothing else was pending, and every earlier line of this client has been
+    /// processed (a round trip through the server).
+    pub async fn expect_quiet(&mut self) {
         self.send("/rooms").await;
         let header = self.line().await;
         assert!(
-            header.ends_with(" room") || header.ends_with(" rooms"),
-            "{header:?}"
+            header.starts_with("-- ") && (header.ends_with(" room") || header.ends_with(" rooms")),
+            "{} expected nothing before the /rooms reply, got {header:?}",
+            self.nick
         );
-        let count: usize = header
-            .trim_start_matches("-- ")
-            .split(' ')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let count: usize = header[3..].split(' ').next().unwrap().parse().unwrap();
         for _ in 0..count {
             self.line().await;
         }
+    }
+
+    /// A round trip through the server; the same as [`expect_quiet`](Self::expect_quiet).
+    pub async fn sync(&mut self) {
+        self.expect_quiet().await;
     }
 
     pub fn into_parts(self) -> (BufReader<OwnedReadHalf>, OwnedWriteHalf) {
@@ -335,8 +408,7 @@ impl IrcClient {
 
     /// The next message, parsed.
     pub async fn message(&mut self) -> Message {
-        let line = self.line().await;
-        Message::parse(&line).unwrap_or_else(|error| panic!("unparsable line {line:?}: {error}"))
+        parse(&self.line().await)
     }
 
     /// Asserts that the next message has `command` (or numeric) and returns it.
@@ -349,11 +421,42 @@ impl IrcClient {
     /// Asserts that the next line, without its tags, is exactly `expected`.
     pub async fn expect_line(&mut self, expected: &str) {
         let line = self.line().await;
-        let untagged = match line.strip_prefix('@') {
-            Some(rest) => rest.split_once(' ').map_or("", |(_, rest)| rest),
-            None => &line,
-        };
-        assert_eq!(untagged, expected, "{} got an unexpected line", self.nick);
+        assert_eq!(
+            untagged(&line),
+            expected,
+            "{} got an unexpected line",
+            self.nick
+        );
+    }
+
+    /// Asserts that the next line, tags included, is exactly `expected`.
+    pub async fn expect_raw(&mut self, expected: &str) {
+        let line = self.line().await;
+        assert_eq!(line, expected, "{} got an unexpected line", self.nick);
+    }
+
+    /// Asserts that nothing is waiting for this client: after a `PING :quiet`, the very next
+    /// line is exactly its `PONG` (tags included).
+    pub async fn expect_quiet(&mut self) {
+        self.send("PING :quiet").await;
+        let line = self.line().await;
+        assert_eq!(
+            line,
+            format!(":{SERVER} PONG {SERVER} quiet"),
+            "{} expected nothing before the PONG",
+            self.nick
+        );
+    }
+
+    /// Joins `channel`, expects the own `JOIN` echo and reads the replies up to its `366`.
+    pub async fn join(&mut self, channel: &str) {
+        self.send(&format!("JOIN {channel}")).await;
+        let join_line = format!(":{} JOIN {channel}", irc_mask(&self.nick));
+        self.expect_line(&join_line).await;
+        self.skip_until(|m| {
+            m.command == "366" && m.params.get(1).map(String::as_str) == Some(channel)
+        })
+        .await;
     }
 
     /// Skips messages until one satisfies `wanted`, and returns it.
