@@ -62,6 +62,10 @@ struct ServeArgs {
     #[arg(long, env = "PALAVER_CLOAK_HOSTS")]
     cloak_hosts: bool,
 
+    /// The SQLite database holding history, or `:memory:` to keep nothing [default: palaver.db].
+    #[arg(long = "db", value_name = "PATH", env = "PALAVER_DB")]
+    database: Option<String>,
+
     /// Longest accepted text-protocol line in bytes [default: 4096].
     #[arg(long, value_name = "BYTES", env = "PALAVER_MAX_LINE_BYTES")]
     max_line_bytes: Option<usize>,
@@ -118,6 +122,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         irc_password: args.irc_password,
         // A flag can only switch cloaking on; the file can do either.
         cloak_hosts: args.cloak_hosts.then_some(true),
+        database: args.database,
         max_line_bytes: args.max_line_bytes,
         send_queue_bytes: args.send_queue_bytes,
         shutdown_grace_seconds: args.shutdown_grace_seconds,

@@ -35,6 +35,7 @@ const PALAVER_ENV: &[&str] = &[
     "PALAVER_SERVER_NAME",
     "PALAVER_IRC_PASSWORD",
     "PALAVER_CLOAK_HOSTS",
+    "PALAVER_DB",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -63,6 +64,8 @@ impl Palaver {
         for name in PALAVER_ENV {
             command.env_remove(name);
         }
+        // Keep no database file behind unless a test asks for one.
+        command.env("PALAVER_DB", ":memory:");
         for (name, value) in envs {
             command.env(name, value);
         }

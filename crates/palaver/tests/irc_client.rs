@@ -192,6 +192,8 @@ fn serve() -> (Process, Addresses) {
     for name in PALAVER_ENV {
         command.env_remove(name);
     }
+    // Keep no database file behind.
+    command.env("PALAVER_DB", ":memory:");
     let mut server = Process::spawn("palaver", command);
     let (mut text, mut irc) = (None, None);
     loop {

@@ -60,6 +60,54 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// Parses the `server-time` form, `2026-11-22T13:05:09.250Z` (milliseconds optional).
+    pub fn parse_iso8601(text: &str) -> Option<Timestamp> {
+        let text = text.strip_suffix('Z')?;
+        let (date, time) = text.split_once('T')?;
+        let mut date_parts = date.splitn(3, '-');
+        let year: i64 = date_parts.next()?.parse().ok()?;
+        let month: u32 = date_parts.next()?.parse().ok()?;
+        let day: u32 = date_parts.next()?.parse().ok()?;
+        let (clock, millis) = match time.split_once('.') {
+            Some((clock, fraction)) if !fraction.is_empty() && fraction.len() <= 3 => {
+                let digits: u64 = fraction.parse().ok()?;
+                (clock, digits * 10u64.pow(3 - fraction.len() as u32))
+            }
+            Some(_) => return None,
+            None => (time, 0),
+        };
+        let mut clock_parts = clock.splitn(3, ':');
+        let hours: u64 = clock_parts.next()?.parse().ok()?;
+        let minutes: u64 = clock_parts.next()?.parse().ok()?;
+        let seconds: u64 = clock_parts.next()?.parse().ok()?;
+        let valid = (1..=12).contains(&month)
+            && (1..=31).contains(&day)
+            && hours < 24
+            && minutes < 60
+            && seconds < 61;
+        if !valid || year < 1970 {
+            return None;
+        }
+        let days = u64::try_from(days_from_civil(year, month, day)).ok()?;
+        let seconds = days * 86_400 + hours * 3600 + minutes * 60 + seconds;
+        Some(Timestamp(seconds * 1000 + millis))
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+/// `days_from_civil`, the inverse of [`civil_from_days`]).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year.rem_euclid(400);
+    let month = i64::from(month);
+    let shifted_month = if month > 2 { month - 3 } else { month + 9 };
+    let day_of_year = (153 * shifted_month + 2) / 5 + i64::from(day) - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
 /// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's
 /// `civil_from_days`, <https://howardhinnant.github.io/date_algorithms.html>).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
@@ -110,5 +158,30 @@ mod tests {
             Timestamp(1_735_689_599_999).iso8601(),
             "2024-12-31T23:59:59.999Z"
         );
+    }
+
+    #[test]
+    fn parses_iso8601_back() {
+        for millis in [0, 951_782_400_000, 1_735_689_599_999, 1_795_352_709_250] {
+            let stamp = Timestamp(millis);
+            assert_eq!(Timestamp::parse_iso8601(&stamp.iso8601()), Some(stamp));
+        }
+        assert_eq!(
+            Timestamp::parse_iso8601("2026-11-22T13:05:09Z"),
+            Some(Timestamp(1_795_352_709_000))
+        );
+        assert_eq!(
+            Timestamp::parse_iso8601("2026-11-22T13:05:09.5Z"),
+            Some(Timestamp(1_795_352_709_500))
+        );
+        for bad in [
+            "",
+            "2026-11-22",
+            "2026-11-22T13:05:09",
+            "2026-13-22T13:05:09Z",
+            "x-y-zTa:b:cZ",
+        ] {
+            assert_eq!(Timestamp::parse_iso8601(bad), None, "{bad}");
+        }
     }
 }

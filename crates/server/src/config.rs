@@ -87,6 +87,8 @@ pub struct IrcSettings {
     pub ping_interval: Duration,
     /// How long a client has to answer that `PING` (or to register) before it is dropped.
     pub ping_timeout: Duration,
+    /// Messages replayed on join to clients without `draft/chathistory` (0: none).
+    pub replay_on_join: usize,
 }
 
 impl Default for IrcSettings {
@@ -98,6 +100,31 @@ impl Default for IrcSettings {
             password: None,
             ping_interval: Duration::from_secs(120),
             ping_timeout: Duration::from_secs(60),
+            replay_on_join: 0,
+        }
+    }
+}
+
+/// Where history lives and how much of it is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreSettings {
+    /// The SQLite database file, or `:memory:` for a throw-away server.
+    pub path: String,
+    /// Messages older than this are deleted; `None` keeps them forever.
+    pub history_max_age: Option<Duration>,
+    /// At most this many messages are kept per room (and per private conversation).
+    pub history_max_per_room: Option<usize>,
+    /// Messages shown to a text user joining a room.
+    pub history_on_join: usize,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            path: "palaver.db".into(),
+            history_max_age: None,
+            history_max_per_room: None,
+            history_on_join: 20,
         }
     }
 }
@@ -108,6 +135,7 @@ pub struct Config {
     pub listeners: Vec<ListenerConfig>,
     pub limits: Limits,
     pub irc: IrcSettings,
+    pub store: StoreSettings,
     /// Show peers by a cloak instead of their IP address.
     pub cloak_hosts: bool,
     /// How long shutdown waits for clients' queued output to flush.
@@ -125,6 +153,8 @@ pub struct FileConfig {
     pub irc: FileIrc,
     #[serde(default)]
     pub privacy: FilePrivacy,
+    #[serde(default)]
+    pub store: FileStore,
     #[serde(default)]
     pub limits: FileLimits,
     #[serde(default)]
@@ -150,6 +180,16 @@ pub struct FileIrc {
     pub password: Option<String>,
     pub ping_interval_seconds: Option<u64>,
     pub ping_timeout_seconds: Option<u64>,
+    pub replay_on_join: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileStore {
+    pub path: Option<String>,
+    pub history_max_age_days: Option<u64>,
+    pub history_max_per_room: Option<usize>,
+    pub history_on_join: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -197,6 +237,8 @@ pub struct Overrides {
     pub server_name: Option<String>,
     pub irc_password: Option<String>,
     pub cloak_hosts: Option<bool>,
+    /// `--db PATH`.
+    pub database: Option<String>,
     pub max_line_bytes: Option<usize>,
     pub send_queue_bytes: Option<usize>,
     pub shutdown_grace_seconds: Option<u64>,
@@ -226,10 +268,28 @@ impl Config {
             .cloak_hosts
             .or(file.privacy.cloak_hosts)
             .unwrap_or(false);
+        let store_defaults = StoreSettings::default();
+        let store = StoreSettings {
+            path: overrides
+                .database
+                .clone()
+                .or(file.store.path)
+                .unwrap_or(store_defaults.path),
+            history_max_age: file
+                .store
+                .history_max_age_days
+                .map(|days| Duration::from_secs(days * 86_400)),
+            history_max_per_room: file.store.history_max_per_room,
+            history_on_join: file
+                .store
+                .history_on_join
+                .unwrap_or(store_defaults.history_on_join),
+        };
         let config = Config {
             listeners,
             limits,
             irc,
+            store,
             cloak_hosts,
             shutdown_grace: Duration::from_secs(grace_seconds),
         };
@@ -336,6 +396,7 @@ fn resolve_irc(overrides: &Overrides, file: FileIrc) -> Result<IrcSettings, Conf
         password: overrides.irc_password.clone().or(file.password),
         ping_interval: seconds(file.ping_interval_seconds, defaults.ping_interval),
         ping_timeout: seconds(file.ping_timeout_seconds, defaults.ping_timeout),
+        replay_on_join: file.replay_on_join.unwrap_or(defaults.replay_on_join),
     })
 }
 

@@ -22,8 +22,9 @@ use crate::config::{IrcSettings, Limits};
 use crate::hub::{Hub, Protocol};
 use crate::outbox::{Closed, Outbox, run_writer};
 use crate::session::irc::{self, IrcSession};
-use crate::session::text::TextSession;
+use crate::session::text::{TextSession, TextSettings};
 use crate::session::{Flow, Session};
+use crate::store::Store;
 
 /// How much to read per system call.
 const READ_CHUNK: usize = 4096;
@@ -52,6 +53,9 @@ enum End {
 #[derive(Clone)]
 pub struct Context {
     pub hub: Arc<Hub>,
+    pub store: Store,
+    /// Messages replayed to a text user joining a room.
+    pub history_on_join: usize,
     pub limits: Limits,
     pub irc: Arc<IrcSettings>,
     /// Whether to show peers by a cloak instead of their address.
@@ -76,8 +80,13 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, protocol: Protocol, cont
                     .hub
                     .connect_guest(peer, &host, Protocol::Text, outbox.clone());
                 info!(nick = %user.nick(), "connected");
+                let settings = TextSettings {
+                    max_line_bytes: context.limits.max_line_bytes,
+                    history_on_join: context.history_on_join,
+                };
                 let session =
-                    TextSession::start(context.hub.clone(), user, context.limits.max_line_bytes);
+                    TextSession::start(context.hub.clone(), context.store.clone(), user, settings)
+                        .await;
                 run_session(
                     reader,
                     session,
@@ -92,6 +101,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, protocol: Protocol, cont
                 info!("connected");
                 let session = IrcSession::new(
                     context.hub.clone(),
+                    context.store.clone(),
                     context.irc.clone(),
                     peer,
                     host,
@@ -216,10 +226,13 @@ async fn read_until_end(
             Err(error) => return End::Lost(describe_read_error(&error)),
         }
         while let Some(frame) = decoder.decode(&mut buffer) {
-            if let Flow::Quit(reason) = session.handle(frame) {
+            if let Flow::Quit(reason) = session.handle(frame).await {
+                session.flush().await;
                 return End::Quit(reason);
             }
         }
+        // Replies go out once per read, behind the commits of what was said.
+        session.flush().await;
         if buffer.is_empty() {
             buffer = BytesMut::new();
         }

@@ -11,6 +11,7 @@ mod listener;
 pub mod outbox;
 pub mod server;
 pub mod session;
+pub mod store;
 
 pub use config::Config;
 pub use server::Server;

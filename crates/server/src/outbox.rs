@@ -87,28 +87,49 @@ impl Outbox {
     /// closed are ignored: their connection is ending and nobody is left to read them. A push
     /// that would exceed the limit closes the outbox as [`Closed::Overflowed`] instead.
     pub fn push(&self, bytes: Bytes) {
-        let mut state = self.lock();
+        let mut guard = self.lock();
+        let state = &mut *guard;
         if state.closed.is_some() {
             return;
         }
-        if state.pending_bytes + bytes.len() > self.limit {
-            state.queue = VecDeque::new();
-            state.held = None;
-            drop(state);
-            self.close_with(Closed::Overflowed);
-            return;
-        }
-        state.pending_bytes += bytes.len();
         if let Some(held) = &mut state.held {
+            if state.pending_bytes + bytes.len() > self.limit {
+                drop(guard);
+                return self.overflow();
+            }
+            state.pending_bytes += bytes.len();
             held.push_back(bytes);
             return;
         }
+        let mut state = guard;
         let was_empty = state.queue.is_empty();
-        state.queue.push_back(bytes);
+        if self.enqueue(&mut state, bytes).is_err() {
+            drop(state);
+            return self.overflow();
+        }
         drop(state);
         if was_empty {
             self.wake_writer.notify_one();
         }
+    }
+
+    /// Appends `bytes` to the queue, counting it against the limit.
+    fn enqueue(&self, state: &mut State, bytes: Bytes) -> Result<(), ()> {
+        if state.pending_bytes + bytes.len() > self.limit {
+            return Err(());
+        }
+        state.pending_bytes += bytes.len();
+        state.queue.push_back(bytes);
+        Ok(())
+    }
+
+    /// Gives up on a consumer that cannot keep up: drops what is queued and closes.
+    fn overflow(&self) {
+        let mut state = self.lock();
+        state.queue = VecDeque::new();
+        state.held = None;
+        drop(state);
+        self.close_with(Closed::Overflowed);
     }
 
     /// Starts holding back bytes pushed by others until [`release`](Self::release). Called by
@@ -121,29 +142,26 @@ impl Outbox {
     }
 
     /// Queues the session's `replies`, then everything held back since [`hold`](Self::hold),
-    /// and stops holding. The replies count against the limit like any push.
+    /// and stops holding — all under one lock, so nothing pushed meanwhile can get between.
+    /// The replies count against the limit like any push.
     pub fn release(&self, replies: impl IntoIterator<Item = Bytes>) {
         let mut state = self.lock();
         let held = state.held.take();
-        drop(state);
-        for reply in replies {
-            self.push(reply);
-        }
-        let Some(held) = held else {
-            return;
-        };
-        if held.is_empty() {
-            return;
-        }
-        let mut state = self.lock();
         if state.closed.is_some() {
             return;
         }
-        // Held bytes were counted when pushed.
         let was_empty = state.queue.is_empty();
-        state.queue.extend(held);
+        for reply in replies {
+            if self.enqueue(&mut state, reply).is_err() {
+                drop(state);
+                return self.overflow();
+            }
+        }
+        // Held bytes were counted when pushed.
+        state.queue.extend(held.into_iter().flatten());
+        let has_data = !state.queue.is_empty();
         drop(state);
-        if was_empty {
+        if was_empty && has_data {
             self.wake_writer.notify_one();
         }
     }

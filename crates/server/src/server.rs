@@ -14,13 +14,21 @@ use crate::config::{Config, ListenerKind};
 use crate::connection::Context;
 use crate::hub::{Hub, HubSettings};
 use crate::listener;
+use crate::store::{Store, StoreConfig, StoreError};
+
+/// How often retention runs.
+const PRUNE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
 #[derive(Debug, Error)]
-#[error("cannot listen on {address} ({kind})")]
-pub struct BindError {
-    pub kind: &'static str,
-    pub address: SocketAddr,
-    pub source: std::io::Error,
+pub enum BindError {
+    #[error("cannot listen on {address} ({kind})")]
+    Listen {
+        kind: &'static str,
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// A server whose listeners are bound and which is ready to [`run`](Server::run).
@@ -28,10 +36,13 @@ pub struct Server {
     config: Config,
     listeners: Vec<(ListenerKind, TcpListener)>,
     hub: Arc<Hub>,
+    store: Store,
 }
 
 impl Server {
-    /// Binds every configured listener; fails on the first that cannot be bound.
+    /// Opens the store and binds every configured listener; fails on the first that cannot be
+    /// bound. Blocks while the database opens (and recovers after a crash), so call it before
+    /// serving.
     pub fn bind(config: Config) -> Result<Self, BindError> {
         let listeners = config
             .listeners
@@ -39,13 +50,25 @@ impl Server {
             .map(|wanted| {
                 listener::bind(wanted.address)
                     .map(|bound| (wanted.kind, bound))
-                    .map_err(|source| BindError {
+                    .map_err(|source| BindError::Listen {
                         kind: wanted.kind.name(),
                         address: wanted.address,
                         source,
                     })
             })
             .collect::<Result<_, _>>()?;
+        let opened = Store::open(StoreConfig {
+            path: config.store.path.clone(),
+            history_max_age: config.store.history_max_age,
+            history_max_per_room: config.store.history_max_per_room,
+            prune_interval: PRUNE_INTERVAL,
+        })?;
+        info!(
+            path = %config.store.path,
+            messages = opened.message_count,
+            schema = opened.schema_version,
+            "history store open"
+        );
         let hub = Hub::new(HubSettings {
             server_name: config.irc.server_name.as_str().into(),
         });
@@ -53,6 +76,7 @@ impl Server {
             config,
             listeners,
             hub: Arc::new(hub),
+            store: opened.store,
         })
     }
 
@@ -75,6 +99,8 @@ impl Server {
         let tasks = TaskTracker::new();
         let context = Context {
             hub: self.hub.clone(),
+            store: self.store.clone(),
+            history_on_join: self.config.store.history_on_join,
             limits: self.config.limits,
             irc: Arc::new(self.config.irc.clone()),
             cloak_hosts: self.config.cloak_hosts,
@@ -98,6 +124,10 @@ impl Server {
             .is_err()
         {
             warn!("some clients did not take their last output in time");
+        }
+        // Every session has ended, so nothing more will be appended: commit and close.
+        if let Err(error) = self.store.shut_down().await {
+            warn!(%error, "closing the history store failed");
         }
     }
 }

@@ -141,6 +141,10 @@ async fn join_creates_rooms_and_switches_the_current_room() {
     // Room names are case-insensitive; the name keeps the creator's spelling.
     bob.send("/join #RUST").await;
     bob.expect("-- bob joined #Rust").await;
+    // A newcomer sees the room's recent history.
+    bob.expect("-- history").await;
+    bob.expect("#Rust <alice> in rust").await;
+    bob.expect("-- end of history").await;
     alice.expect("-- bob joined #Rust").await;
     // Joining a room one is in makes it current.
     alice.send("/join #lobby").await;
@@ -377,12 +381,13 @@ async fn help_lists_every_command_and_unknown_commands_point_to_it() {
     alice.send("/help").await;
     alice.expect("-- commands:").await;
     let mut help = String::new();
-    for _ in 0..11 {
+    for _ in 0..12 {
         help.push_str(&alice.line().await);
         help.push('\n');
     }
     for command in [
         "/nick", "/join", "/part", "/msg", "/me", "/who", "/rooms", "/topic", "/quit", "/help",
+        "/history",
     ] {
         assert!(
             help.contains(&format!("--   {command} ")),

@@ -19,15 +19,18 @@ pub enum Cap {
     Setname,
     StandardReplies,
     InviteNotify,
+    /// IRCv3 `draft/chathistory`.
+    Chathistory,
 }
 
 impl Cap {
     /// Every capability, in the order `CAP LS` lists them.
-    pub const ALL: [Cap; 14] = [
+    pub const ALL: [Cap; 15] = [
         Cap::AccountNotify,
         Cap::AwayNotify,
         Cap::Batch,
         Cap::CapNotify,
+        Cap::Chathistory,
         Cap::EchoMessage,
         Cap::ExtendedJoin,
         Cap::InviteNotify,
@@ -57,6 +60,7 @@ impl Cap {
             Cap::Setname => "setname",
             Cap::StandardReplies => "standard-replies",
             Cap::InviteNotify => "invite-notify",
+            Cap::Chathistory => "draft/chathistory",
         }
     }
 

@@ -48,6 +48,8 @@ pub enum Command<'a> {
     },
     Quit(Option<&'a str>),
     Help,
+    /// Show the last N messages of the current room (a default when `None`).
+    History(Option<usize>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -171,6 +173,20 @@ fn parse_command(command: &str) -> Result<Command<'_>, InputError> {
         }
         "quit" => Command::Quit(non_empty(args.trim_start_matches(' '))),
         "help" => Command::Help,
+        "history" => {
+            let (count, extra) = first_word(args);
+            if !extra.is_empty() {
+                return Err(InputError::Usage("/history [N]"));
+            }
+            if count.is_empty() {
+                Command::History(None)
+            } else {
+                match count.parse::<usize>() {
+                    Ok(count) if count > 0 => Command::History(Some(count)),
+                    _ => return Err(InputError::Usage("/history [N]")),
+                }
+            }
+        }
         _ => return Err(InputError::UnknownCommand(name.to_owned())),
     };
     Ok(command)
@@ -301,6 +317,8 @@ mod tests {
         assert_eq!(command("/quit"), Command::Quit(None));
         assert_eq!(command("/quit see you"), Command::Quit(Some("see you")));
         assert_eq!(command("/help"), Command::Help);
+        assert_eq!(command("/history"), Command::History(None));
+        assert_eq!(command("/history 50"), Command::History(Some(50)));
     }
 
     #[test]
@@ -323,6 +341,8 @@ mod tests {
         assert_eq!(error("/msg bob   "), "usage: /msg NICK text");
         assert_eq!(error("/me"), "usage: /me action");
         assert_eq!(error("/who #a #b"), "usage: /who [#room]");
+        assert_eq!(error("/history 0"), "usage: /history [N]");
+        assert_eq!(error("/history lots"), "usage: /history [N]");
         assert_eq!(
             error("/part #a,b"),
             "invalid room name #a,b: a room name may not contain spaces, commas or control characters"

@@ -3,6 +3,7 @@
 //! and it queues its replies in the user's outbox.
 
 pub mod irc;
+mod reply_queue;
 pub mod text;
 
 use std::sync::Arc;
@@ -21,9 +22,16 @@ pub enum Flow {
 }
 
 /// What the connection needs from a protocol session.
-pub trait Session {
-    /// Handles one frame from the client.
-    fn handle(&mut self, frame: Frame) -> Flow;
+///
+/// The connection hands over every complete frame it has read with [`handle`](Self::handle),
+/// then calls [`flush`](Self::flush) before reading again. Replies are released only at the
+/// flush, in command order, once the messages they acknowledge are durable.
+pub(crate) trait Session {
+    /// Handles one frame from the client; its replies wait for the next flush.
+    async fn handle(&mut self, frame: Frame) -> Flow;
+
+    /// Releases the replies of every frame handled since the last flush.
+    async fn flush(&mut self);
 
     /// When the session next wants [`on_deadline`](Self::on_deadline) called (keepalive
     /// pings, registration timeout), if ever.

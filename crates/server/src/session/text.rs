@@ -13,8 +13,13 @@ use palaver_proto::names::fold;
 use palaver_proto::text::{self, Command, Input};
 use palaver_proto::time::Timestamp;
 
+use super::reply_queue::ReplyQueue;
 use super::{Flow, Session};
 use crate::hub::{Hub, HubError, Joined, LOBBY, Room, User};
+use crate::store::{Commit, HistoryTarget, Store, StoredMessage};
+
+/// Most messages `/history N` shows at once.
+pub const HISTORY_MAX: usize = 500;
 
 const HELP: &[&str] = &[
     "commands:",
@@ -28,29 +33,50 @@ const HELP: &[&str] = &[
     "  /rooms                        list rooms with member counts and topics",
     "  /topic [#room] [text]         show or set a room's topic",
     "  /quit [reason]                leave the server",
+    "  /history [N]                  show the last N messages of your room (default 20)",
     "  /help                         show this help",
 ];
 
+/// What a text session needs besides its user.
+#[derive(Clone)]
+pub struct TextSettings {
+    pub max_line_bytes: usize,
+    /// Messages replayed when joining a room.
+    pub history_on_join: usize,
+}
+
 pub struct TextSession {
     hub: Arc<Hub>,
+    store: Store,
     user: Arc<User>,
+    settings: TextSettings,
     /// Where plain text goes; `None` after leaving every room.
     current_room: Option<Arc<Room>>,
-    max_line_bytes: usize,
-    /// Replies to the line being handled, released to the outbox in one go when it is done
-    /// (see `Outbox::hold`).
+    /// Replies to the line being handled.
     replies: Vec<Bytes>,
+    /// Commits the line being handled made; its replies wait for them.
+    commits: Vec<Commit>,
+    /// Replies of the lines handled since the last flush, in order.
+    queue: ReplyQueue,
 }
 
 impl TextSession {
     /// Greets the new user and joins it to the lobby.
-    pub fn start(hub: Arc<Hub>, user: Arc<User>, max_line_bytes: usize) -> Self {
+    pub async fn start(
+        hub: Arc<Hub>,
+        store: Store,
+        user: Arc<User>,
+        settings: TextSettings,
+    ) -> Self {
         let mut session = Self {
             hub,
+            store,
             user,
+            settings,
             current_room: None,
-            max_line_bytes,
             replies: Vec::new(),
+            commits: Vec::new(),
+            queue: ReplyQueue::default(),
         };
         session.user.outbox.hold();
         let nick = session.user.nick();
@@ -59,8 +85,9 @@ impl TextSession {
             &nick,
             " (/nick NAME to change it, /help for commands)",
         ]);
-        session.join(LOBBY, None);
-        session.release();
+        session.join(LOBBY, None).await;
+        session.end_command();
+        session.flush().await;
         session
     }
 
@@ -68,17 +95,24 @@ impl TextSession {
         &self.user
     }
 
-    fn release(&mut self) {
-        self.user.outbox.release(self.replies.drain(..));
+    /// Moves the finished command's replies into the queue, behind its commits.
+    fn end_command(&mut self) {
+        let replies = std::mem::take(&mut self.replies);
+        let commits = std::mem::take(&mut self.commits);
+        self.queue.push_after(replies, commits, |error| {
+            text::error_line(&format!(
+                "your message could not be saved ({error}); others may have seen it"
+            ))
+        });
     }
 
-    fn handle_frame(&mut self, frame: Frame) -> Flow {
+    async fn handle_frame(&mut self, frame: Frame) -> Flow {
         let line = match frame {
             Frame::Line(line) => line,
             Frame::TooLong => {
                 let message = format!(
                     "line too long (max {} bytes); discarded",
-                    self.max_line_bytes
+                    self.settings.max_line_bytes
                 );
                 self.error(&message);
                 return Flow::Continue;
@@ -87,10 +121,10 @@ impl TextSession {
         match text::parse(&line) {
             Ok(Input::Blank) => Flow::Continue,
             Ok(Input::Say(text)) => {
-                self.say(MessageKind::Say, text);
+                self.say(MessageKind::Say, text).await;
                 Flow::Continue
             }
-            Ok(Input::Command(command)) => self.run(command),
+            Ok(Input::Command(command)) => self.run(command).await,
             Err(error) => {
                 self.error(&error.to_string());
                 Flow::Continue
@@ -98,22 +132,22 @@ impl TextSession {
         }
     }
 
-    fn run(&mut self, command: Command<'_>) -> Flow {
+    async fn run(&mut self, command: Command<'_>) -> Flow {
         match command {
             Command::Nick(nick) => {
                 let result = self.hub.rename(&self.user, nick);
                 self.own_copy_or_error(result);
             }
-            Command::Join { room, key } => self.join(room, key),
+            Command::Join { room, key } => self.join(room, key).await,
             Command::Part { room, reason } => self.part(room, reason),
             Command::Msg { nick, text } => {
                 let result = self
                     .hub
                     .message_user(&self.user, nick, MessageKind::Say, text, "")
                     .map(|(event, _recipient)| event);
-                self.own_copy_or_error(result);
+                self.persisted_copy_or_error(result).await;
             }
-            Command::Me(action) => self.say(MessageKind::Action, action),
+            Command::Me(action) => self.say(MessageKind::Action, action).await,
             Command::Who(room) => self.who(room),
             Command::Rooms => self.list_rooms(),
             Command::Topic { room, text } => self.topic(room, text),
@@ -126,25 +160,75 @@ impl TextSession {
                     self.notice(&[line]);
                 }
             }
+            Command::History(count) => {
+                let count = count
+                    .unwrap_or(self.settings.history_on_join.max(1))
+                    .min(HISTORY_MAX);
+                match self.current_room() {
+                    Some(room) => self.replay(&room, count).await,
+                    None => self.error("you are not in any room"),
+                }
+            }
         }
         Flow::Continue
     }
 
-    fn say(&mut self, kind: MessageKind, text: &str) {
+    async fn say(&mut self, kind: MessageKind, text: &str) {
         let Some(room) = self.current_room() else {
             self.error("you are not in any room (try /join #lobby)");
             return;
         };
         let result = self.hub.say(&self.user, &room, kind, text, "");
-        self.own_copy_or_error(result);
+        self.persisted_copy_or_error(result).await;
     }
 
-    fn join(&mut self, name: &str, key: Option<&str>) {
+    /// Stores a message the user sent; its receipt waits for the commit.
+    async fn persisted_copy_or_error(&mut self, result: Result<Event, HubError>) {
+        let event = match result {
+            Ok(event) => event,
+            Err(error) => return self.error(&error.to_string()),
+        };
+        if let Some(message) = StoredMessage::from_event(&event, None) {
+            match self.store.append(message).await {
+                Ok(commit) => self.commits.push(commit),
+                Err(error) => {
+                    return self.error(&format!(
+                        "your message could not be saved ({error}); others may have seen it"
+                    ));
+                }
+            }
+        }
+        self.own_copy(&event);
+    }
+
+    /// Shows the last `count` messages of `room`, with their original times, framed by
+    /// `-- history` and `-- end of history`; nothing when the room has no history.
+    async fn replay(&mut self, room: &Room, count: usize) {
+        let target = HistoryTarget::Room(room.name().to_string());
+        match self.store.latest(target, count).await {
+            Ok(messages) if messages.is_empty() => {}
+            Ok(messages) => {
+                self.notice(&["history"]);
+                for message in &messages {
+                    if let Some(line) = text::render_event(&message.to_event()) {
+                        self.replies.push(line);
+                    }
+                }
+                self.notice(&["end of history"]);
+            }
+            Err(error) => self.error(&format!("history is unavailable ({error})")),
+        }
+    }
+
+    async fn join(&mut self, name: &str, key: Option<&str>) {
         match self.hub.join(&self.user, name, key) {
             Ok(Joined::New { room, event, topic }) => {
                 self.own_copy(&event);
                 if let Some(topic) = topic {
                     self.notice(&["topic of ", room.name(), ": ", &topic.text]);
+                }
+                if self.settings.history_on_join > 0 {
+                    self.replay(&room, self.settings.history_on_join).await;
                 }
                 self.current_room = Some(room);
             }
@@ -295,11 +379,15 @@ impl TextSession {
 }
 
 impl Session for TextSession {
-    fn handle(&mut self, frame: Frame) -> Flow {
+    async fn handle(&mut self, frame: Frame) -> Flow {
         self.user.outbox.hold();
-        let flow = self.handle_frame(frame);
-        self.release();
+        let flow = self.handle_frame(frame).await;
+        self.end_command();
         flow
+    }
+
+    async fn flush(&mut self) {
+        self.queue.flush(&self.user.outbox).await;
     }
 
     fn user(&self) -> Option<&Arc<User>> {

@@ -25,7 +25,7 @@ pub const PATIENCE: Duration = Duration::from_secs(20);
 pub const SERVER: &str = "palaver.local";
 
 /// Every capability `CAP LS` offers, in its order.
-pub const ALL_CAPS: &str = "account-notify away-notify batch cap-notify echo-message extended-join \
+pub const ALL_CAPS: &str = "account-notify away-notify batch cap-notify draft/chathistory echo-message extended-join \
                             invite-notify labeled-response message-tags multi-prefix server-time \
                             setname standard-replies userhost-in-names";
 
@@ -124,6 +124,8 @@ impl TestServer {
         let overrides = Overrides {
             text_listen: vec!["127.0.0.1:0".parse().unwrap()],
             irc_listen: vec!["127.0.0.1:0".parse().unwrap()],
+            // A throw-away history unless the test names a database.
+            database: overrides.database.clone().or(Some(":memory:".into())),
             ..overrides
         };
         let config = Config::resolve(file, overrides).expect("valid config");

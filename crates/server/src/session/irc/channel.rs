@@ -8,7 +8,7 @@ use palaver_proto::irc::numeric::*;
 use palaver_proto::names;
 
 use super::registration::{MAX_KICK_TARGETS, MAX_MESSAGE_TARGETS};
-use super::{IrcSession, query};
+use super::{IrcSession, chathistory, query};
 use crate::hub::{HubError, Joined};
 use crate::session::Flow;
 
@@ -45,6 +45,7 @@ pub fn join(session: &mut IrcSession, message: &Message) -> Flow {
                     query::send_topic(session, room.name(), &topic);
                 }
                 query::send_names(session, &room);
+                chathistory::replay_on_join(session, room.name());
             }
             // Joining a channel one is in is a no-op in IRC.
             Ok(Joined::AlreadyMember(_)) => {}
@@ -138,6 +139,7 @@ fn send(session: &mut IrcSession, message: &Message, command: &str) -> Flow {
         };
         match result {
             Ok(event) => {
+                session.persist(&event);
                 if echo {
                     session.own_copy(&event);
                 }

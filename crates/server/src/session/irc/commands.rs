@@ -7,7 +7,7 @@ use palaver_proto::irc::caps::Cap;
 use palaver_proto::irc::message::Message;
 use palaver_proto::irc::numeric::*;
 
-use super::{IrcSession, cap, channel, mode, query, registration};
+use super::{IrcSession, cap, channel, chathistory, mode, query, registration};
 use crate::session::Flow;
 
 type Handler = fn(&mut IrcSession, &Message) -> Flow;
@@ -64,6 +64,7 @@ const COMMANDS: &[Spec] = &[
     spec("MOTD", 0, false, registration::motd),
     spec("AWAY", 0, false, away),
     spec("SETNAME", 1, false, setname),
+    spec("CHATHISTORY", 1, false, chathistory::chathistory),
 ];
 
 pub fn dispatch(session: &mut IrcSession, message: &Message) -> Flow {

@@ -8,6 +8,7 @@
 
 mod cap;
 mod channel;
+mod chathistory;
 mod commands;
 mod mode;
 mod query;
@@ -25,10 +26,13 @@ use palaver_proto::irc::numeric::*;
 use palaver_proto::irc::render::{IrcFlavor, MAX_MESSAGE_BYTES, event_messages};
 use tokio::time::Instant;
 
+use super::reply_queue::ReplyQueue;
 use super::{Flow, Session};
 use crate::config::IrcSettings;
 use crate::hub::{Hub, HubError, JoinRefusal, SendRefusal, User};
 use crate::outbox::Outbox;
+use crate::store::{Commit, Store, StoredMessage};
+use chathistory::HistoryRequest;
 use replies::Replies;
 
 /// Most tag data a client may send, without the `@` and the following space (IRCv3
@@ -54,6 +58,7 @@ struct Registration {
 
 pub struct IrcSession {
     hub: Arc<Hub>,
+    store: Store,
     settings: Arc<IrcSettings>,
     peer: SocketAddr,
     /// The host shown to others (the peer address or its cloak).
@@ -66,8 +71,16 @@ pub struct IrcSession {
     caps: CapSet,
     /// Whether the client negotiated with `CAP LS 302` (values in `LS`, implicit cap-notify).
     cap_302: bool,
-    /// Replies to the command being handled, released in one go (see `Outbox::hold`).
+    /// Replies to the command being handled, with its label applied at the end.
     replies: Replies,
+    /// Messages the command being handled sent, to store before its replies go out.
+    to_store: Vec<StoredMessage>,
+    /// History queries the command being handled asked for, run once the handler returns.
+    history_requests: Vec<HistoryRequest>,
+    /// Numbers this connection's history batches (`H1`, `H2`, …).
+    batches_opened: u64,
+    /// Replies of the commands handled since the last flush, in order, behind their commits.
+    queue: ReplyQueue,
     /// When the client last sent anything; silence triggers a `PING`.
     last_heard: Instant,
     /// When our unanswered `PING` went out, if one is pending.
@@ -78,6 +91,7 @@ pub struct IrcSession {
 impl IrcSession {
     pub fn new(
         hub: Arc<Hub>,
+        store: Store,
         settings: Arc<IrcSettings>,
         peer: SocketAddr,
         host: String,
@@ -88,6 +102,7 @@ impl IrcSession {
         let password_ok = settings.password.is_none();
         Self {
             hub,
+            store,
             settings,
             peer,
             host,
@@ -100,6 +115,10 @@ impl IrcSession {
             caps: CapSet::EMPTY,
             cap_302: false,
             replies,
+            to_store: Vec::new(),
+            history_requests: Vec::new(),
+            batches_opened: 0,
+            queue: ReplyQueue::default(),
             last_heard: now,
             ping_sent: None,
             connected: now,
@@ -251,9 +270,69 @@ impl IrcSession {
         }
     }
 
-    /// Handles one frame: checks, parses and dispatches it, then releases the replies with
-    /// the command's label, if any.
-    fn handle_frame(&mut self, frame: Frame) -> Flow {
+    /// Handles one frame: checks, parses and dispatches it, stores the messages it sent,
+    /// runs the history query it asked for, and queues its replies (label applied) behind
+    /// its commits.
+    async fn handle_frame(&mut self, frame: Frame) -> Flow {
+        let flow = self.dispatch_frame(frame);
+        let mut commits = Vec::new();
+        for message in std::mem::take(&mut self.to_store) {
+            match self.store.append(message).await {
+                Ok(commit) => commits.push(commit),
+                Err(error) => self.not_saved(&error.to_string()),
+            }
+        }
+        for request in std::mem::take(&mut self.history_requests) {
+            chathistory::answer(self, request).await;
+        }
+        self.end_command(commits);
+        flow
+    }
+
+    /// Moves the finished command's replies into the queue, behind `commits`.
+    fn end_command(&mut self, commits: Vec<Commit>) {
+        let bytes = self.replies.take();
+        let failure = self.failure_notice_template();
+        self.queue
+            .push_after(bytes, commits, move |error| failure(&error.to_string()));
+    }
+
+    /// Builds, ahead of time, the reply sent instead of a command's replies when a message it
+    /// sent could not be stored.
+    fn failure_notice_template(&self) -> impl FnOnce(&str) -> bytes::Bytes + Send + 'static {
+        let server = self.settings.server_name.clone();
+        let nick = self.reply_nick();
+        let standard = self.caps.contains(Cap::StandardReplies);
+        move |error| {
+            let description =
+                format!("Your message could not be saved ({error}); others may have seen it");
+            let message = if standard {
+                Message::new(
+                    "FAIL",
+                    vec!["PRIVMSG".into(), "MESSAGE_ERROR".into(), description],
+                )
+            } else {
+                Message::new("NOTICE", vec![nick, description])
+            };
+            message.with_source(server).to_bytes()
+        }
+    }
+
+    /// Tells the client right away that a message could not even be queued for storage.
+    fn not_saved(&mut self, error: &str) {
+        let description =
+            format!("Your message could not be saved ({error}); others may have seen it");
+        self.fail("PRIVMSG", "MESSAGE_ERROR", &[], &description);
+    }
+
+    /// Queues a message the client sent for storage; its replies wait for the commit.
+    fn persist(&mut self, event: &Event) {
+        if let Some(message) = StoredMessage::from_event(event, None) {
+            self.to_store.push(message);
+        }
+    }
+
+    fn dispatch_frame(&mut self, frame: Frame) -> Flow {
         self.last_heard = Instant::now();
         self.ping_sent = None;
         let line = match frame {
@@ -289,11 +368,13 @@ impl IrcSession {
 }
 
 impl Session for IrcSession {
-    fn handle(&mut self, frame: Frame) -> Flow {
+    async fn handle(&mut self, frame: Frame) -> Flow {
         self.outbox.hold();
-        let flow = self.handle_frame(frame);
-        self.release();
-        flow
+        self.handle_frame(frame).await
+    }
+
+    async fn flush(&mut self) {
+        self.queue.flush(&self.outbox).await;
     }
 
     fn deadline(&self) -> Option<Instant> {

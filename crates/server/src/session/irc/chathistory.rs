@@ -1,0 +1,330 @@
+//! History for IRC clients: IRCv3 `draft/chathistory` (`CHATHISTORY LATEST`, `BEFORE`,
+//! `AFTER`, `AROUND`, `BETWEEN`, `TARGETS`), and the optional replay on join for clients
+//! without it.
+//!
+//! Handlers in the command table are synchronous, so `CHATHISTORY` only records a
+//! [`HistoryRequest`]; the session runs it against the store once the handler returns
+//! ([`answer`]).
+
+use palaver_proto::irc::caps::Cap;
+use palaver_proto::irc::message::{Message, Tag};
+use palaver_proto::irc::render::event_messages;
+use palaver_proto::names::{self, fold};
+use palaver_proto::time::Timestamp;
+
+use super::IrcSession;
+use crate::session::Flow;
+use crate::store::{Bound, HistoryTarget, StoredMessage};
+
+/// Most messages one `CHATHISTORY` request returns (`CHATHISTORY` in `RPL_ISUPPORT`).
+pub const MAX_MESSAGES: usize = 100;
+
+/// What to fetch, for whom; decided by the handler, run by [`answer`].
+#[derive(Debug, Clone)]
+pub struct HistoryRequest {
+    query: Query,
+    /// The target as the client named it, echoed in the batch.
+    target_name: String,
+    target: HistoryTarget,
+    limit: usize,
+    /// A chathistory batch (`CHATHISTORY`), or plain lines (replay on join without the
+    /// capability; in a batch when the client has `batch`).
+    reply: Reply,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reply {
+    Chathistory,
+    Replay,
+}
+
+#[derive(Debug, Clone)]
+enum Query {
+    Latest(Option<Bound>),
+    Before(Bound),
+    After(Bound),
+    Around(Bound),
+    Between(Bound, Bound),
+    Targets(Timestamp, Timestamp),
+}
+
+/// `CHATHISTORY subcommand target reference… limit`.
+pub fn chathistory(session: &mut IrcSession, message: &Message) -> Flow {
+    let params = &message.params;
+    let subcommand = params[0].to_ascii_uppercase();
+    let needed = match subcommand.as_str() {
+        "LATEST" | "BEFORE" | "AFTER" | "AROUND" => 4,
+        "BETWEEN" => 5,
+        "TARGETS" => 4,
+        _ => {
+            session.fail(
+                "CHATHISTORY",
+                "INVALID_PARAMS",
+                &[&params[0]],
+                "Unknown subcommand",
+            );
+            return Flow::Continue;
+        }
+    };
+    if params.len() < needed {
+        session.fail(
+            "CHATHISTORY",
+            "NEED_MORE_PARAMS",
+            &[&subcommand],
+            "Missing parameters",
+        );
+        return Flow::Continue;
+    }
+    let Some(limit) = params[needed - 1].parse::<usize>().ok().map(|limit| {
+        if limit == 0 {
+            MAX_MESSAGES
+        } else {
+            limit.min(MAX_MESSAGES)
+        }
+    }) else {
+        invalid_params(session, &subcommand, "Invalid limit");
+        return Flow::Continue;
+    };
+    if subcommand == "TARGETS" {
+        let (Some(start), Some(end)) = (time_bound(&params[1]), time_bound(&params[2])) else {
+            invalid_params(session, &subcommand, "Invalid timestamp");
+            return Flow::Continue;
+        };
+        let (start, end) = if start <= end {
+            (start, end)
+        } else {
+            (end, start)
+        };
+        session.history_requests.push(HistoryRequest {
+            query: Query::Targets(start, end),
+            target_name: String::new(),
+            target: HistoryTarget::Room(String::new()),
+            limit,
+            reply: Reply::Chathistory,
+        });
+        return Flow::Continue;
+    }
+    let target_name = params[1].clone();
+    let Some(target) = visible_target(session, &target_name) else {
+        session.fail(
+            "CHATHISTORY",
+            "INVALID_TARGET",
+            &[&subcommand, &target_name],
+            "Messages could not be retrieved",
+        );
+        return Flow::Continue;
+    };
+    let references: Option<Vec<Option<Bound>>> = params[2..needed - 1]
+        .iter()
+        .map(|text| reference(text))
+        .collect();
+    let Some(references) = references else {
+        invalid_params(session, &subcommand, "Invalid message reference");
+        return Flow::Continue;
+    };
+    let query = match (subcommand.as_str(), references.as_slice()) {
+        ("LATEST", [bound]) => Query::Latest(*bound),
+        ("BEFORE", [Some(bound)]) => Query::Before(*bound),
+        ("AFTER", [Some(bound)]) => Query::After(*bound),
+        ("AROUND", [Some(bound)]) => Query::Around(*bound),
+        ("BETWEEN", [Some(start), Some(end)]) => Query::Between(*start, *end),
+        _ => {
+            invalid_params(session, &subcommand, "Invalid message reference");
+            return Flow::Continue;
+        }
+    };
+    session.history_requests.push(HistoryRequest {
+        query,
+        target_name,
+        target,
+        limit,
+        reply: Reply::Chathistory,
+    });
+    Flow::Continue
+}
+
+/// The replay on join for a client without `draft/chathistory`, when configured.
+pub fn replay_on_join(session: &mut IrcSession, room: &str) {
+    let count = session.settings.replay_on_join;
+    if count == 0 || session.caps.contains(Cap::Chathistory) {
+        return;
+    }
+    session.history_requests.push(HistoryRequest {
+        query: Query::Latest(None),
+        target_name: room.to_owned(),
+        target: HistoryTarget::Room(room.to_owned()),
+        limit: count,
+        reply: Reply::Replay,
+    });
+}
+
+fn invalid_params(session: &mut IrcSession, subcommand: &str, description: &str) {
+    session.fail("CHATHISTORY", "INVALID_PARAMS", &[subcommand], description);
+}
+
+/// The history the user may read under `name`: a room it is in, or its private conversation
+/// with the nick `name`.
+fn visible_target(session: &IrcSession, name: &str) -> Option<HistoryTarget> {
+    let user = session.user();
+    if name.starts_with('#') {
+        let room = user.room(&fold(name))?;
+        return Some(HistoryTarget::Room(room.name().to_string()));
+    }
+    names::validate_nick(name).ok()?;
+    Some(HistoryTarget::Private {
+        viewer: user.nick().into(),
+        peer: name.to_owned(),
+    })
+}
+
+/// `msgid=…`, `timestamp=…`, or `*` (no bound, for `LATEST`); `None` if malformed.
+fn reference(text: &str) -> Option<Option<Bound>> {
+    if text == "*" {
+        return Some(None);
+    }
+    if let Some(id) = text.strip_prefix("msgid=") {
+        let id = u64::from_str_radix(id, 16).ok()?;
+        return Some(Some(Bound::Id(palaver_proto::event::MessageId(id))));
+    }
+    time_bound(text).map(|time| Some(Bound::Time(time)))
+}
+
+fn time_bound(text: &str) -> Option<Timestamp> {
+    Timestamp::parse_iso8601(text.strip_prefix("timestamp=")?)
+}
+
+/// Runs `request` against the store and queues the reply.
+pub async fn answer(session: &mut IrcSession, request: HistoryRequest) {
+    if let Query::Targets(start, end) = request.query {
+        return answer_targets(session, start, end, request.limit).await;
+    }
+    let store = session.store.clone();
+    let target = request.target.clone();
+    let limit = request.limit;
+    let result = match request.query {
+        Query::Latest(None) => store.latest(target, limit).await,
+        Query::Latest(Some(bound)) => store.latest_after(target, bound, limit).await,
+        Query::Before(bound) => store.before(target, bound, limit).await,
+        Query::After(bound) => store.after(target, bound, limit).await,
+        Query::Around(bound) => store.around(target, bound, limit).await,
+        // Counted from the first reference, forwards or backwards (IRCv3 chathistory BETWEEN).
+        Query::Between(start, end) => store.between(target, start, end, limit).await,
+        Query::Targets(..) => unreachable!("answered above"),
+    };
+    let messages = match result {
+        Ok(messages) => messages,
+        Err(error) => {
+            tracing::error!(%error, "history query failed");
+            session.fail(
+                "CHATHISTORY",
+                "MESSAGE_ERROR",
+                &[&request.target_name],
+                "Messages could not be retrieved",
+            );
+            return;
+        }
+    };
+    send_messages(session, &request, &messages);
+}
+
+/// The messages, in a `chathistory` batch when the client accepts batches.
+fn send_messages(session: &mut IrcSession, request: &HistoryRequest, messages: &[StoredMessage]) {
+    let flavor = session.flavor();
+    let batch = session.caps.contains(Cap::Batch).then(|| {
+        session.batches_opened += 1;
+        format!("H{}", session.batches_opened)
+    });
+    if request.reply == Reply::Replay && messages.is_empty() {
+        return;
+    }
+    let server = session.settings.server_name.clone();
+    if let Some(reference) = &batch {
+        session.replies.push(
+            Message::new(
+                "BATCH",
+                vec![
+                    format!("+{reference}"),
+                    "chathistory".into(),
+                    request.target_name.clone(),
+                ],
+            )
+            .with_source(server.clone()),
+        );
+    }
+    for stored in messages {
+        for mut message in event_messages(&stored.to_event(), flavor) {
+            if let Some(reference) = &batch {
+                message.tags.insert(
+                    0,
+                    Tag {
+                        key: "batch".into(),
+                        value: reference.clone(),
+                    },
+                );
+            }
+            session.replies.push(message);
+        }
+    }
+    if let Some(reference) = batch {
+        session
+            .replies
+            .push(Message::new("BATCH", vec![format!("-{reference}")]).with_source(server));
+    }
+}
+
+async fn answer_targets(session: &mut IrcSession, start: Timestamp, end: Timestamp, limit: usize) {
+    let user = session.user().clone();
+    let viewer: String = user.nick().into();
+    // Only rooms the user is in, and its own private conversations.
+    let rooms = user
+        .rooms()
+        .iter()
+        .map(|room| room.name().to_string())
+        .collect();
+    let result = session
+        .store
+        .targets_among(&viewer, rooms, start, end, limit)
+        .await;
+    let targets = match result {
+        Ok(targets) => targets,
+        Err(error) => {
+            tracing::error!(%error, "history targets query failed");
+            session.fail(
+                "CHATHISTORY",
+                "MESSAGE_ERROR",
+                &["TARGETS"],
+                "Messages could not be retrieved",
+            );
+            return;
+        }
+    };
+    let server = session.settings.server_name.clone();
+    session.batches_opened += 1;
+    let reference = format!("H{}", session.batches_opened);
+    let batched = session.caps.contains(Cap::Batch);
+    if batched {
+        session.replies.push(
+            Message::new(
+                "BATCH",
+                vec![format!("+{reference}"), "draft/chathistory-targets".into()],
+            )
+            .with_source(server.clone()),
+        );
+    }
+    for (name, time) in targets {
+        let mut line = Message::new("CHATHISTORY", vec!["TARGETS".into(), name, time.iso8601()])
+            .with_source(server.clone());
+        if batched {
+            line.tags.push(Tag {
+                key: "batch".into(),
+                value: reference.clone(),
+            });
+        }
+        session.replies.push(line);
+    }
+    if batched {
+        session
+            .replies
+            .push(Message::new("BATCH", vec![format!("-{reference}")]).with_source(server));
+    }
+}

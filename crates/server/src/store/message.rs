@@ -1,0 +1,233 @@
+//! What the store keeps: [`StoredMessage`], one message as it is written to and read from the
+//! database, and [`HistoryTarget`], the room or private conversation it belongs to.
+//!
+//! This module is pure data: conversions to and from the hub's [`Event`] and the lookup keys
+//! the database indexes by. It does no I/O.
+
+use std::sync::Arc;
+
+use palaver_proto::event::{Event, Identity, MessageId, MessageKind, Target};
+use palaver_proto::names::fold;
+use palaver_proto::time::Timestamp;
+
+/// One message as stored for history replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    /// The hub's msgid: unique and increasing, so it is both the primary key and the order of
+    /// history.
+    pub id: MessageId,
+    pub time: Timestamp,
+    /// The sender as others saw them when the message was sent (a later nick change does not
+    /// rewrite history).
+    pub from: Identity,
+    /// The sender's account when logged in.
+    pub account: Option<String>,
+    pub target: HistoryTarget,
+    /// `Say`, `Action` or `Notice`; `TagsOnly` messages are never stored.
+    pub kind: MessageKind,
+    pub text: String,
+    /// Client-only tags, already escaped, as relayed live; empty when none.
+    pub client_tags: String,
+}
+
+/// What a message belongs to. Names keep the form they were written in (for display); lookups
+/// compare them case-folded ([`fold`]), so `#Rust` and `#rust` are the same room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HistoryTarget {
+    /// A room, by its display name such as `#Rust`.
+    Room(String),
+    /// A private conversation between two nicks, visible only to those two. For queries,
+    /// `viewer` is the asking user's nick and `peer` the other party; for stored messages,
+    /// `viewer` is the sender and `peer` the recipient. Either way round names the same
+    /// conversation.
+    Private { viewer: String, peer: String },
+}
+
+impl HistoryTarget {
+    /// The key the database indexes messages by: the folded room name, or for a private
+    /// conversation both folded nicks in sorted order, so that a message from alice to bob and
+    /// one from bob to alice share the key `alice bob`.
+    ///
+    /// The two kinds cannot collide: room names start with `#`, which no nick contains, and
+    /// neither nicks nor room names contain spaces (see `palaver_proto::names`).
+    pub(crate) fn key(&self) -> String {
+        match self {
+            HistoryTarget::Room(name) => fold(name),
+            HistoryTarget::Private { viewer, peer } => {
+                let (viewer, peer) = (fold(viewer), fold(peer));
+                if viewer <= peer {
+                    format!("{viewer} {peer}")
+                } else {
+                    format!("{peer} {viewer}")
+                }
+            }
+        }
+    }
+}
+
+impl StoredMessage {
+    /// Builds a stored message from a hub [`Event::Message`], with the sender's account if
+    /// logged in. `None` for other events and for `TagsOnly` messages, which carry no text
+    /// worth replaying.
+    pub fn from_event(event: &Event, account: Option<&str>) -> Option<Self> {
+        let Event::Message {
+            id,
+            time,
+            from,
+            target,
+            kind,
+            text,
+            client_tags,
+        } = event
+        else {
+            return None;
+        };
+        if *kind == MessageKind::TagsOnly {
+            return None;
+        }
+        let target = match target {
+            Target::Room(room) => HistoryTarget::Room(room.to_string()),
+            Target::User(recipient) => HistoryTarget::Private {
+                viewer: from.nick.to_string(),
+                peer: recipient.to_string(),
+            },
+        };
+        Some(Self {
+            id: *id,
+            time: *time,
+            from: Identity::clone(from),
+            account: account.map(str::to_owned),
+            target,
+            kind: *kind,
+            text: text.to_string(),
+            client_tags: client_tags.to_string(),
+        })
+    }
+
+    /// The event to render when replaying this message.
+    pub fn to_event(&self) -> Event {
+        let target = match &self.target {
+            HistoryTarget::Room(room) => Target::Room(Arc::from(room.as_str())),
+            HistoryTarget::Private { peer, .. } => Target::User(Arc::from(peer.as_str())),
+        };
+        Event::Message {
+            id: self.id,
+            time: self.time,
+            from: Arc::new(self.from.clone()),
+            target,
+            kind: self.kind,
+            text: self.text.as_str().into(),
+            client_tags: self.client_tags.as_str().into(),
+        }
+    }
+}
+
+/// The name a message kind is stored under. `None` for `TagsOnly`, which is never stored.
+pub(crate) fn kind_name(kind: MessageKind) -> Option<&'static str> {
+    match kind {
+        MessageKind::Say => Some("say"),
+        MessageKind::Action => Some("action"),
+        MessageKind::Notice => Some("notice"),
+        MessageKind::TagsOnly => None,
+    }
+}
+
+/// The message kind stored under `name`; `None` for anything [`kind_name`] never writes.
+pub(crate) fn kind_from_name(name: &str) -> Option<MessageKind> {
+    match name {
+        "say" => Some(MessageKind::Say),
+        "action" => Some(MessageKind::Action),
+        "notice" => Some(MessageKind::Notice),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity(nick: &str) -> Identity {
+        Identity {
+            nick: nick.into(),
+            user: "u".into(),
+            host: "h".into(),
+            realname: "Real".into(),
+        }
+    }
+
+    fn message_event(target: Target, kind: MessageKind) -> Event {
+        Event::Message {
+            id: MessageId(7),
+            time: Timestamp(1_000),
+            from: Arc::new(identity("Alice")),
+            target,
+            kind,
+            text: "hello".into(),
+            client_tags: "+draft/react=x".into(),
+        }
+    }
+
+    #[test]
+    fn room_and_private_keys_are_folded_and_symmetric() {
+        assert_eq!(HistoryTarget::Room("#Rust".into()).key(), "#rust");
+        let there = HistoryTarget::Private {
+            viewer: "Alice".into(),
+            peer: "bob".into(),
+        };
+        let back = HistoryTarget::Private {
+            viewer: "BOB".into(),
+            peer: "alice".into(),
+        };
+        assert_eq!(there.key(), "alice bob");
+        assert_eq!(there.key(), back.key());
+    }
+
+    #[test]
+    fn event_round_trip_for_rooms_and_private_messages() {
+        for target in [
+            Target::Room(Arc::from("#Rust")),
+            Target::User(Arc::from("Bob")),
+        ] {
+            let event = message_event(target, MessageKind::Action);
+            let stored = StoredMessage::from_event(&event, Some("alice-account"))
+                .expect("a message event is stored");
+            assert_eq!(stored.account.as_deref(), Some("alice-account"));
+            assert_eq!(stored.to_event(), event);
+        }
+    }
+
+    #[test]
+    fn a_private_message_is_stored_with_sender_and_recipient() {
+        let event = message_event(Target::User(Arc::from("Bob")), MessageKind::Say);
+        let stored = StoredMessage::from_event(&event, None).expect("stored");
+        assert_eq!(
+            stored.target,
+            HistoryTarget::Private {
+                viewer: "Alice".into(),
+                peer: "Bob".into()
+            }
+        );
+    }
+
+    #[test]
+    fn tags_only_and_other_events_are_not_stored() {
+        let typing = message_event(Target::Room(Arc::from("#a")), MessageKind::TagsOnly);
+        assert_eq!(StoredMessage::from_event(&typing, None), None);
+        let joined = Event::Joined {
+            time: Timestamp(0),
+            room: Arc::from("#a"),
+            who: Arc::new(identity("Alice")),
+        };
+        assert_eq!(StoredMessage::from_event(&joined, None), None);
+    }
+
+    #[test]
+    fn kind_names_round_trip() {
+        for kind in [MessageKind::Say, MessageKind::Action, MessageKind::Notice] {
+            let name = kind_name(kind).expect("stored kinds have names");
+            assert_eq!(kind_from_name(name), Some(kind));
+        }
+        assert_eq!(kind_name(MessageKind::TagsOnly), None);
+        assert_eq!(kind_from_name("shout"), None);
+    }
+}

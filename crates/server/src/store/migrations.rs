@@ -1,0 +1,151 @@
+//! The database schema and how it evolves: an ordered list of migrations, each applied once,
+//! with the schema version kept in SQLite's `PRAGMA user_version`.
+//!
+//! To change the schema, append a [`Migration`] with the next version number; never edit one
+//! that has shipped, since existing databases have already applied it.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// One step of the schema: the SQL that takes a database from `version - 1` to `version`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Migration {
+    /// The schema version after this step; the list runs 1, 2, 3, … without gaps.
+    pub version: u32,
+    /// What the step does, for logs and readers.
+    pub description: &'static str,
+    pub sql: &'static str,
+}
+
+/// Every migration, oldest first. The last one's version is the current schema version.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    description: "messages",
+    // A STRICT table rejects values of the wrong type instead of silently storing them.
+    //
+    // target_key is the lookup key of HistoryTarget::key: the folded room name, or for a
+    // private conversation both folded nicks in sorted order ("alice bob"). So one index,
+    // (target_key, id), answers history queries for rooms and for private conversations in
+    // either direction, and no one else's private messages can match.
+    //
+    // For private messages, sender_name is the sender's nick as written and target_name the
+    // recipient's; sender_key and recipient_key are their folded forms, indexed (only where
+    // set) so CHATHISTORY TARGETS can find one user's conversations without a scan. Room
+    // messages leave the three sender/recipient columns NULL.
+    sql: "
+        CREATE TABLE messages (
+            id            INTEGER PRIMARY KEY,
+            time          INTEGER NOT NULL,
+            target_key    TEXT NOT NULL,
+            target_name   TEXT NOT NULL,
+            sender_name   TEXT,
+            sender_key    TEXT,
+            recipient_key TEXT,
+            from_nick     TEXT NOT NULL,
+            from_user     TEXT NOT NULL,
+            from_host     TEXT NOT NULL,
+            from_realname TEXT NOT NULL,
+            account       TEXT,
+            kind          TEXT NOT NULL CHECK (kind IN ('say', 'action', 'notice')),
+            text          TEXT NOT NULL,
+            client_tags   TEXT NOT NULL
+        ) STRICT;
+        CREATE INDEX messages_by_target ON messages (target_key, id);
+        CREATE INDEX messages_by_time ON messages (time);
+        CREATE INDEX private_messages_by_sender ON messages (sender_key, time)
+            WHERE sender_key IS NOT NULL;
+        CREATE INDEX private_messages_by_recipient ON messages (recipient_key, time)
+            WHERE recipient_key IS NOT NULL;
+    ",
+}];
+
+/// The schema version this build of palaver writes.
+pub fn latest_version() -> u32 {
+    MIGRATIONS.last().map_or(0, |migration| migration.version)
+}
+
+/// Brings the database up to `target_version`, applying each missing migration in its own
+/// transaction together with the `user_version` bump, so a crash leaves the database at one
+/// version or the next, never in between. Returns the version reached.
+///
+/// Refuses a database whose version is newer than this build knows: it was written by a
+/// later palaver, and guessing at its schema could lose data.
+pub(super) fn migrate(connection: &mut Connection, target_version: u32) -> Result<u32, StoreError> {
+    let mut version = schema_version(connection)?;
+    if version > latest_version() {
+        return Err(StoreError::Database(format!(
+            "the database has schema version {version}, newer than this palaver knows ({})",
+            latest_version()
+        )));
+    }
+    for migration in MIGRATIONS {
+        if migration.version <= version || migration.version > target_version {
+            continue;
+        }
+        apply(connection, migration)?;
+        version = migration.version;
+    }
+    Ok(version)
+}
+
+/// The database's schema version: 0 for a new, empty database.
+pub(super) fn schema_version(connection: &Connection) -> Result<u32, StoreError> {
+    let version: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    u32::try_from(version)
+        .map_err(|_| StoreError::Database(format!("invalid schema version {version}")))
+}
+
+fn apply(connection: &mut Connection, migration: &Migration) -> Result<(), StoreError> {
+    tracing::info!(
+        version = migration.version,
+        description = migration.description,
+        "migrating the database"
+    );
+    let transaction = connection.transaction()?;
+    transaction.execute_batch(migration.sql)?;
+    // user_version lives in the database header, which the transaction covers.
+    transaction.pragma_update(None, "user_version", migration.version)?;
+    transaction.commit()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_run_from_one_without_gaps() {
+        for (index, migration) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(migration.version as usize, index + 1, "{migration:?}");
+        }
+        assert_eq!(latest_version() as usize, MIGRATIONS.len());
+    }
+
+    #[test]
+    fn migrates_step_by_step_and_is_idempotent() {
+        let mut connection = Connection::open_in_memory().expect("open");
+        assert_eq!(schema_version(&connection).expect("version"), 0);
+        for migration in MIGRATIONS {
+            assert_eq!(
+                migrate(&mut connection, migration.version).expect("migrate"),
+                migration.version
+            );
+        }
+        // Running again changes nothing.
+        assert_eq!(
+            migrate(&mut connection, latest_version()).expect("migrate"),
+            latest_version()
+        );
+    }
+
+    #[test]
+    fn refuses_a_database_from_a_newer_palaver() {
+        let mut connection = Connection::open_in_memory().expect("open");
+        connection
+            .pragma_update(None, "user_version", latest_version() + 1)
+            .expect("set version");
+        let error = migrate(&mut connection, latest_version()).expect_err("newer schema");
+        assert!(error.to_string().contains("newer"), "{error}");
+    }
+}

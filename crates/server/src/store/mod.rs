@@ -1,0 +1,355 @@
+//! Durable message history in an embedded SQLite database, kept off the async workers.
+//!
+//! [`Store`] is a cheap, cloneable handle; the database itself belongs to one dedicated thread
+//! (`worker.rs`) that the handles feed through a bounded channel. Appends are written with
+//! group commit: everything queued while the previous write was syncing goes to disk in one
+//! transaction. The files: `message.rs` what is stored, `sqlite.rs` opening the database and
+//! writing and reading rows, `migrations.rs` the schema and its versions, `queries.rs` the
+//! history pages and TARGETS, `retention.rs` pruning, `worker.rs` the thread.
+
+mod message;
+mod migrations;
+mod queries;
+mod retention;
+mod sqlite;
+mod worker;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use palaver_proto::event::MessageId;
+use palaver_proto::time::Timestamp;
+use tokio::sync::{mpsc, oneshot};
+
+pub use message::{HistoryTarget, StoredMessage};
+#[doc(hidden)]
+pub use migrations::{MIGRATIONS, Migration, latest_version};
+
+use queries::Page;
+use sqlite::Database;
+use worker::Request;
+
+/// How many requests may wait for the store thread before callers wait in turn: the
+/// backpressure that keeps a slow disk from growing memory without bound. It also caps the
+/// size of one group commit.
+const CHANNEL_CAPACITY: usize = 8192;
+
+/// How often retention runs unless configured otherwise.
+pub const DEFAULT_PRUNE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Why a store operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite reported an error, or a stored row did not make sense.
+    #[error("database error: {0}")]
+    Database(String),
+    /// The store thread has stopped (after [`Store::shut_down`]).
+    #[error("the store has shut down")]
+    Closed,
+    /// The database could not be opened, configured or migrated.
+    #[error("cannot open the database {path}: {message}")]
+    Open { path: String, message: String },
+}
+
+impl StoreError {
+    /// The error's text without the "database error" prefix, to nest it in another message.
+    fn detail(self) -> String {
+        match self {
+            StoreError::Database(message) => message,
+            other => other.to_string(),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        StoreError::Database(error.to_string())
+    }
+}
+
+/// Where the database lives and how much history it keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// A file path (created if missing), or `:memory:` for a throw-away store.
+    pub path: String,
+    /// Forget messages older than this; `None` keeps them forever.
+    pub history_max_age: Option<Duration>,
+    /// Keep at most this many messages per room and per private conversation; `None` for no
+    /// limit.
+    pub history_max_per_room: Option<usize>,
+    /// How often retention runs on the store thread.
+    pub prune_interval: Duration,
+}
+
+impl StoreConfig {
+    /// A store at `path` that keeps everything.
+    pub fn new(path: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            history_max_age: None,
+            history_max_per_room: None,
+            prune_interval: DEFAULT_PRUNE_INTERVAL,
+        }
+    }
+}
+
+/// A store just opened, with what the caller logs at startup.
+#[derive(Debug)]
+pub struct Opened {
+    pub store: Store,
+    /// Messages held after opening (and after the first retention pass).
+    pub message_count: u64,
+    pub schema_version: u32,
+}
+
+/// A position in history: a message id (IRC `msgid`) or a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    Id(MessageId),
+    Time(Timestamp),
+}
+
+/// Counters of the store thread, for tests and benchmarks.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Statistics {
+    /// Transactions that wrote appends: one per group commit.
+    pub batches: u64,
+    /// Messages written.
+    pub appended: u64,
+}
+
+/// Resolves once an appended message is durable (or could not be written). Dropping it does
+/// not cancel the write; it only stops listening for the outcome.
+#[derive(Debug)]
+pub struct Commit {
+    receiver: oneshot::Receiver<Result<(), StoreError>>,
+}
+
+impl Future for Commit {
+    type Output = Result<(), StoreError>;
+
+    fn poll(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Self::Output> {
+        // A dropped sender means the thread stopped before reaching this message.
+        Pin::new(&mut self.receiver)
+            .poll(context)
+            .map(|answer| answer.unwrap_or(Err(StoreError::Closed)))
+    }
+}
+
+/// A handle to the store thread. Cheap to clone. Every method is async and never blocks a
+/// tokio worker: the work happens on the store thread.
+#[derive(Debug, Clone)]
+pub struct Store {
+    /// The store thread's queue; bounded, so senders wait when it is full.
+    requests: mpsc::Sender<Request>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database, applies migrations, sets WAL mode and
+    /// `synchronous=FULL`, runs retention once, counts the messages and starts the store
+    /// thread. The open itself blocks the calling thread: call it before serving, or through
+    /// `spawn_blocking`.
+    pub fn open(config: StoreConfig) -> Result<Opened, StoreError> {
+        Self::open_at_version(config, latest_version())
+    }
+
+    /// [`Store::open`], migrating no further than schema `version`: for tests that build a
+    /// database as an older palaver would have left it.
+    #[doc(hidden)]
+    pub fn open_at_version(config: StoreConfig, version: u32) -> Result<Opened, StoreError> {
+        let open_error = |error: StoreError| StoreError::Open {
+            path: config.path.clone(),
+            message: error.detail(),
+        };
+        let (mut database, schema_version) = Database::open(&config, version)?;
+        retention::log_pruned(database.prune(Timestamp::now()));
+        let message_count = database.count().map_err(open_error)?;
+        let clock = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .map_err(|error| open_error(StoreError::Database(error.to_string())))?;
+        let (requests, receiver) = mpsc::channel(CHANNEL_CAPACITY);
+        let prune_interval = config.prune_interval;
+        std::thread::Builder::new()
+            .name("palaver-store".into())
+            .spawn(move || worker::run(database, receiver, clock, prune_interval))
+            .map_err(|error| open_error(StoreError::Database(error.to_string())))?;
+        Ok(Opened {
+            store: Store { requests },
+            message_count,
+            schema_version,
+        })
+    }
+
+    /// Queues `message` for the next group commit. Waits (asynchronously) while the queue is
+    /// full: that is the backpressure. The returned [`Commit`] resolves once the message is
+    /// durable, so a caller can queue several and await them later.
+    pub async fn append(&self, message: StoredMessage) -> Result<Commit, StoreError> {
+        let (committed, receiver) = oneshot::channel();
+        self.send(Request::Append { message, committed }).await?;
+        Ok(Commit { receiver })
+    }
+
+    /// The newest `limit` messages of `target` (for private history, those between the
+    /// viewer and the peer, either way), oldest first.
+    pub async fn latest(
+        &self,
+        target: HistoryTarget,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        self.history(target, Page::Latest, limit).await
+    }
+
+    /// The newest `limit` messages after (excluding) `after`, oldest first: CHATHISTORY
+    /// LATEST with a bound.
+    pub async fn latest_after(
+        &self,
+        target: HistoryTarget,
+        after: Bound,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        self.history(target, Page::LatestAfter(after), limit).await
+    }
+
+    /// The newest `limit` messages before (excluding) `before`, oldest first.
+    pub async fn before(
+        &self,
+        target: HistoryTarget,
+        before: Bound,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        self.history(target, Page::Before(before), limit).await
+    }
+
+    /// The oldest `limit` messages after (excluding) `after`, oldest first.
+    pub async fn after(
+        &self,
+        target: HistoryTarget,
+        after: Bound,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        self.history(target, Page::After(after), limit).await
+    }
+
+    /// Up to `limit` messages centred on `center`: half before it, half from it on (a message
+    /// id's own message included), filling up from the other side near either end of the
+    /// history. Oldest first.
+    pub async fn around(
+        &self,
+        target: HistoryTarget,
+        center: Bound,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        self.history(target, Page::Around(center), limit).await
+    }
+
+    /// Up to `limit` messages strictly between `start` and `end`, counted from `start`: the
+    /// oldest ones when `start` is the earlier bound, the newest ones when it is the later
+    /// (CHATHISTORY BETWEEN may go "forwards or backwards in time"). Oldest first either way.
+    pub async fn between(
+        &self,
+        target: HistoryTarget,
+        start: Bound,
+        end: Bound,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        self.history(target, Page::Between(start, end), limit).await
+    }
+
+    /// CHATHISTORY TARGETS: every room, and the other party's nick for each of `viewer`'s
+    /// private conversations, with the time of its latest message strictly between `start`
+    /// and `end`. The `limit` targets nearest to `start` are kept (as with BETWEEN), sorted by
+    /// time, oldest first.
+    ///
+    /// The store does not know who may see which room: a caller answering a client should
+    /// use [`Store::targets_among`] with the rooms that client may see.
+    pub async fn targets(
+        &self,
+        viewer: &str,
+        start: Timestamp,
+        end: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(String, Timestamp)>, StoreError> {
+        let viewer = viewer.to_owned();
+        self.call(move |database| database.targets(&viewer, None, start, end, limit))
+            .await
+    }
+
+    /// [`Store::targets`] limited to the rooms named in `rooms` (any case), so that `limit`
+    /// counts only targets the viewer may see.
+    pub async fn targets_among(
+        &self,
+        viewer: &str,
+        rooms: Vec<String>,
+        start: Timestamp,
+        end: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(String, Timestamp)>, StoreError> {
+        let viewer = viewer.to_owned();
+        self.call(move |database| database.targets(&viewer, Some(&rooms), start, end, limit))
+            .await
+    }
+
+    /// How many messages are stored.
+    pub async fn count(&self) -> Result<u64, StoreError> {
+        self.call(|database| database.count()).await
+    }
+
+    /// Runs retention now (it also runs every `prune_interval` on the store thread). Returns
+    /// how many messages were deleted.
+    pub async fn prune(&self) -> Result<u64, StoreError> {
+        self.call(|database| database.prune(Timestamp::now())).await
+    }
+
+    /// The store thread's counters.
+    #[doc(hidden)]
+    pub async fn statistics(&self) -> Result<Statistics, StoreError> {
+        self.call(|database| Ok(database.statistics)).await
+    }
+
+    /// Commits everything queued before this call, stops the thread and closes the database
+    /// (which checkpoints the WAL into the main file). Requests from other handles after this
+    /// one fail with [`StoreError::Closed`].
+    pub async fn shut_down(self) -> Result<(), StoreError> {
+        let (closed, receiver) = oneshot::channel();
+        self.send(Request::ShutDown { closed }).await?;
+        receiver.await.unwrap_or(Err(StoreError::Closed))
+    }
+
+    async fn history(
+        &self,
+        target: HistoryTarget,
+        page: Page,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        self.call(move |database| database.history(&target, page, limit))
+            .await
+    }
+
+    /// Runs `job` on the store thread between write batches and returns its answer.
+    async fn call<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut Database) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Request::Call(Box::new(move |database| {
+            // The caller may have given up waiting; then nobody needs the answer.
+            let _ = reply.send(job(database));
+        })))
+        .await?;
+        answer.await.unwrap_or(Err(StoreError::Closed))
+    }
+
+    async fn send(&self, request: Request) -> Result<(), StoreError> {
+        self.requests
+            .send(request)
+            .await
+            .map_err(|_closed| StoreError::Closed)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,607 @@
+//! Tests of the store through its public handle, on real SQLite databases in temporary
+//! directories; and the message builders the other test modules share.
+
+use std::time::Duration;
+
+use palaver_proto::event::{Identity, MessageId, MessageKind};
+use palaver_proto::time::Timestamp;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+use super::*;
+
+/// A store file inside `directory`.
+pub(crate) fn config_at(directory: &TempDir) -> StoreConfig {
+    StoreConfig::new(database_path(directory))
+}
+
+fn database_path(directory: &TempDir) -> String {
+    directory
+        .path()
+        .join("history.db")
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn identity(nick: &str) -> Identity {
+    Identity {
+        nick: nick.into(),
+        user: "user".into(),
+        host: "host".into(),
+        realname: String::new().into(),
+    }
+}
+
+/// A message `text` from `alice` to `room`.
+pub(crate) fn room_message(id: u64, time: u64, room: &str, text: &str) -> StoredMessage {
+    StoredMessage {
+        id: MessageId(id),
+        time: Timestamp(time),
+        from: identity("alice"),
+        account: None,
+        target: HistoryTarget::Room(room.into()),
+        kind: MessageKind::Say,
+        text: text.into(),
+        client_tags: String::new(),
+    }
+}
+
+/// A private message from `from` to `to`, stored as the hub's events are.
+fn private_message(id: u64, time: u64, from: &str, to: &str) -> StoredMessage {
+    StoredMessage {
+        from: identity(from),
+        target: HistoryTarget::Private {
+            viewer: from.into(),
+            peer: to.into(),
+        },
+        ..room_message(id, time, "#unused", "psst")
+    }
+}
+
+fn private(viewer: &str, peer: &str) -> HistoryTarget {
+    HistoryTarget::Private {
+        viewer: viewer.into(),
+        peer: peer.into(),
+    }
+}
+
+fn room(name: &str) -> HistoryTarget {
+    HistoryTarget::Room(name.into())
+}
+
+fn open(config: StoreConfig) -> Store {
+    Store::open(config).expect("open the store").store
+}
+
+/// Appends every message and waits until all are durable.
+async fn append_all(store: &Store, messages: impl IntoIterator<Item = StoredMessage>) {
+    let mut commits = Vec::new();
+    for message in messages {
+        commits.push(store.append(message).await.expect("queue"));
+    }
+    for commit in commits {
+        commit.await.expect("commit");
+    }
+}
+
+fn ids(messages: &[StoredMessage]) -> Vec<u64> {
+    messages.iter().map(|message| message.id.0).collect()
+}
+
+#[tokio::test]
+async fn append_and_latest_round_trip() {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let opened = Store::open(config_at(&directory)).expect("open");
+    assert_eq!(opened.message_count, 0);
+    assert_eq!(opened.schema_version, latest_version());
+    let store = opened.store;
+
+    let mut message = room_message(1, 1_000, "#Rust", "hello");
+    message.from.realname = "Alice Liddell".into();
+    message.account = Some("alice-account".into());
+    message.kind = MessageKind::Action;
+    message.client_tags = "+draft/reply=abc".into();
+    let whisper = private_message(2, 2_000, "alice", "Bob");
+    append_all(&store, [message.clone(), whisper.clone()]).await;
+
+    assert_eq!(
+        store.latest(room("#rust"), 10).await.expect("latest"),
+        [message]
+    );
+    assert_eq!(
+        store
+            .latest(private("bob", "alice"), 10)
+            .await
+            .expect("latest"),
+        [whisper]
+    );
+    assert_eq!(store.count().await.expect("count"), 2);
+    store.shut_down().await.expect("shut down");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_commit_writes_everything_queued_in_one_transaction() {
+    const SUBMITTERS: u64 = 1000;
+    let directory = tempfile::tempdir().expect("temp dir");
+    let store = open(config_at(&directory));
+
+    // Hold the store thread inside a job until every append is queued behind it, so the
+    // batch it takes next is known exactly.
+    let (entered, thread_is_held) = oneshot::channel();
+    let (release, gate) = std::sync::mpsc::channel::<()>();
+    let hold: worker::Job = Box::new(move |_database| {
+        let _ = entered.send(());
+        let _ = gate.recv();
+    });
+    store
+        .requests
+        .send(Request::Call(hold))
+        .await
+        .expect("send the hold");
+    thread_is_held.await.expect("the thread runs the hold");
+
+    let submitters: Vec<_> = (1..=SUBMITTERS)
+        .map(|id| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let message = room_message(id, id, "#load", "message");
+                store.append(message).await?.await
+            })
+        })
+        .collect();
+    while store.requests.capacity() > CHANNEL_CAPACITY - SUBMITTERS as usize {
+        tokio::task::yield_now().await;
+    }
+    release.send(()).expect("release the thread");
+
+    for submitter in submitters {
+        submitter.await.expect("task").expect("committed");
+    }
+    let statistics = store.statistics().await.expect("statistics");
+    assert_eq!(
+        statistics,
+        Statistics {
+            batches: 1,
+            appended: SUBMITTERS
+        }
+    );
+    assert_eq!(store.count().await.expect("count"), SUBMITTERS);
+}
+
+/// `#a` holds ids 10, 20, …, 100 at times 1000, 2000, …, 10000; `#b` holds ids between them.
+async fn store_with_two_rooms(directory: &TempDir) -> Store {
+    let store = open(config_at(directory));
+    let room_a = (1..=10).map(|n| room_message(n * 10, n * 1_000, "#a", "a"));
+    let room_b = (1..=10).map(|n| room_message(n * 10 + 5, n * 1_000 + 500, "#B", "b"));
+    append_all(&store, room_a.chain(room_b)).await;
+    store
+}
+
+#[tokio::test]
+async fn latest_before_and_after_with_exclusive_bounds() {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let store = store_with_two_rooms(&directory).await;
+    let a = || room("#A");
+    let page = |messages: Result<Vec<StoredMessage>, StoreError>| ids(&messages.expect("query"));
+
+    assert_eq!(page(store.latest(a(), 3).await), [80, 90, 100]);
+    assert_eq!(page(store.latest(room("#b"), 2).await), [95, 105]);
+    assert_eq!(page(store.latest(a(), 0).await), [] as [u64; 0]);
+    assert_eq!(
+        page(store.latest(room("#nowhere"), 5).await),
+        [] as [u64; 0]
+    );
+
+    let id = |n| Bound::Id(MessageId(n));
+    let time = |t| Bound::Time(Timestamp(t));
+    assert_eq!(page(store.before(a(), id(50), 2).await), [30, 40]);
+    assert_eq!(page(store.before(a(), time(5_000), 2).await), [30, 40]);
+    assert_eq!(page(store.before(a(), id(10), 5).await), [] as [u64; 0]);
+    assert_eq!(page(store.after(a(), id(50), 2).await), [60, 70]);
+    assert_eq!(page(store.after(a(), time(5_000), 2).await), [60, 70]);
+    assert_eq!(page(store.after(a(), id(100), 5).await), [] as [u64; 0]);
+    assert_eq!(page(store.latest_after(a(), id(50), 2).await), [90, 100]);
+    assert_eq!(
+        page(store.latest_after(a(), time(8_000), 5).await),
+        [90, 100]
+    );
+    // Bounds between stored values, and beyond what SQLite integers hold.
+    assert_eq!(page(store.before(a(), id(55), 1).await), [50]);
+    assert_eq!(page(store.before(a(), time(u64::MAX), 1).await), [100]);
+}
+
+#[tokio::test]
+async fn between_goes_forwards_or_backwards_from_the_first_bound() {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let store = store_with_two_rooms(&directory).await;
+    let a = || room("#a");
+    let page = |messages: Result<Vec<StoredMessage>, StoreError>| ids(&messages.expect("query"));
+    let id = |n| Bound::Id(MessageId(n));
+    let time = |t| Bound::Time(Timestamp(t));
+
+    assert_eq!(
+        page(store.between(a(), id(20), id(70), 10).await),
+        [30, 40, 50, 60]
+    );
+    assert_eq!(page(store.between(a(), id(20), id(70), 2).await), [30, 40]);
+    assert_eq!(page(store.between(a(), id(70), id(20), 2).await), [50, 60]);
+    assert_eq!(
+        page(store.between(a(), time(2_000), time(7_000), 2).await),
+        [30, 40]
+    );
+    assert_eq!(
+        page(store.between(a(), time(7_000), time(2_000), 2).await),
+        [50, 60]
+    );
+    // Mixed kinds compare the message's time with the other bound.
+    assert_eq!(
+        page(store.between(a(), time(2_000), id(70), 2).await),
+        [30, 40]
+    );
+    assert_eq!(
+        page(store.between(a(), id(70), time(2_000), 2).await),
+        [50, 60]
+    );
+    assert_eq!(
+        page(store.between(a(), id(50), id(50), 5).await),
+        [] as [u64; 0]
+    );
+}
+
+#[tokio::test]
+async fn around_centres_on_the_bound() {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let store = store_with_two_rooms(&directory).await;
+    let a = || room("#a");
+    let page = |messages: Result<Vec<StoredMessage>, StoreError>| ids(&messages.expect("query"));
+    let id = |n| Bound::Id(MessageId(n));
+
+    assert_eq!(page(store.around(a(), id(50), 4).await), [30, 40, 50, 60]);
+    assert_eq!(page(store.around(a(), id(50), 3).await), [40, 50, 60]);
+    assert_eq!(page(store.around(a(), id(50), 1).await), [50]);
+    assert_eq!(
+        page(store.around(a(), Bound::Time(Timestamp(5_500)), 4).await),
+        [40, 50, 60, 70]
+    );
+    // Near an end, the page fills from the other side.
+    assert_eq!(page(store.around(a(), id(10), 4).await), [10, 20, 30, 40]);
+    assert_eq!(page(store.around(a(), id(100), 4).await), [70, 80, 90, 100]);
+    assert_eq!(page(store.around(a(), id(50), 0).await), [] as [u64; 0]);
+}
+
+#[tokio::test]
+async fn private_history_is_visible_only_to_its_two_parties() {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let store = open(config_at(&directory));
+    append_all(
+        &store,
+        [
+            private_message(1, 100, "alice", "bob"),
+            private_message(2, 200, "Bob", "ALICE"),
+            private_message(3, 300, "alice", "carol"),
+            private_message(4, 400, "carol", "bob"),
+            room_message(5, 500, "#a", "public"),
+        ],
+    )
+    .await;
+    let visible = |viewer: &'static str, peer: &'static str| {
+        let store = store.clone();
+        async move {
+            ids(&store
+                .latest(private(viewer, peer), 10)
+                .await
+                .expect("latest"))
+        }
+    };
+
+    assert_eq!(visible("alice", "bob").await, [1, 2]);
+    assert_eq!(visible("BOB", "Alice").await, [1, 2]);
+    assert_eq!(visible("carol", "alice").await, [3]);
+    assert_eq!(visible("bob", "carol").await, [4]);
+    assert_eq!(visible("dave", "alice").await, [] as [u64; 0]);
+    assert_eq!(visible("dave", "bob").await, [] as [u64; 0]);
+
+    // Stored messages keep who sent them to whom, as written.
+    let second = store
+        .latest(private("bob", "alice"), 1)
+        .await
+        .expect("latest");
+    assert_eq!(second[0].target, private("Bob", "ALICE"));
+}
+
+#[tokio::test]
+async fn targets_lists_rooms_and_the_viewers_conversations() {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let store = open(config_at(&directory));
+    append_all(
+        &store,
+        [
+            room_message(1, 100, "#a", "x"),
+            room_message(2, 200, "#B", "x"),
+            private_message(3, 250, "alice", "Bob"),
+            room_message(4, 300, "#A", "x"),
+            private_message(5, 350, "bob", "carol"),
+            private_message(6, 400, "Carol", "alice"),
+        ],
+    )
+    .await;
+    let t = Timestamp;
+    let entry = |name: &str, time: u64| (name.to_owned(), Timestamp(time));
+    let targets = |viewer: &'static str, start: u64, end: u64, limit: usize| {
+        let store = store.clone();
+        async move {
+            store
+                .targets(viewer, t(start), t(end), limit)
+                .await
+                .expect("targets")
+        }
+    };
+
+    let everything = vec![
+        entry("#B", 200),
+        entry("Bob", 250),
+        entry("#A", 300),
+        entry("Carol", 400),
+    ];
+    assert_eq!(targets("alice", 0, 1_000, 10).await, everything);
+    assert_eq!(targets("ALICE", 0, 1_000, 10).await, everything);
+    // Exclusive window: #a's message at 300 falls outside, its one at 100 counts.
+    assert_eq!(
+        targets("alice", 0, 300, 10).await,
+        [entry("#a", 100), entry("#B", 200), entry("Bob", 250)]
+    );
+    // The limit counts from the first time, forwards or backwards.
+    assert_eq!(
+        targets("alice", 0, 1_000, 2).await,
+        [entry("#B", 200), entry("Bob", 250)]
+    );
+    assert_eq!(
+        targets("alice", 1_000, 0, 2).await,
+        [entry("#A", 300), entry("Carol", 400)]
+    );
+    // Bob sees his two conversations, named by the other party.
+    assert_eq!(
+        targets("bob", 0, 1_000, 10).await,
+        [
+            entry("#B", 200),
+            entry("alice", 250),
+            entry("#A", 300),
+            entry("carol", 350)
+        ]
+    );
+    // Dave has no conversations.
+    assert_eq!(targets("dave", 0, 1_000, 10).await.len(), 2);
+
+    let among = store
+        .targets_among("alice", vec!["#a".into()], t(0), t(1_000), 10)
+        .await
+        .expect("targets");
+    assert_eq!(
+        among,
+        [entry("Bob", 250), entry("#A", 300), entry("Carol", 400)]
+    );
+}
+
+#[tokio::test]
+async fn retention_by_age() {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let config = StoreConfig {
+        history_max_age: Some(Duration::from_secs(24 * 3600)),
+        ..config_at(&directory)
+    };
+    let store = open(config);
+    let now = Timestamp::now().0;
+    append_all(
+        &store,
+        [
+            room_message(1, 1_000, "#a", "ancient"),
+            private_message(2, 2_000, "alice", "bob"),
+            room_message(3, now, "#a", "fresh"),
+        ],
+    )
+    .await;
+    assert_eq!(store.prune().await.expect("prune"), 2);
+    assert_eq!(
+        ids(&store.latest(room("#a"), 10).await.expect("latest")),
+        [3]
+    );
+    assert_eq!(store.prune().await.expect("prune"), 0);
+}
+
+#[tokio::test]
+async fn retention_by_count_per_room_and_per_conversation() {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let config = StoreConfig {
+        history_max_per_room: Some(2),
+        ..config_at(&directory)
+    };
+    let store = open(config);
+    append_all(
+        &store,
+        [
+            room_message(1, 1, "#a", "x"),
+            room_message(2, 2, "#a", "x"),
+            room_message(3, 3, "#A", "x"),
+            room_message(4, 4, "#b", "x"),
+            private_message(5, 5, "alice", "bob"),
+            private_message(6, 6, "bob", "alice"),
+            private_message(7, 7, "Alice", "Bob"),
+            private_message(8, 8, "alice", "carol"),
+        ],
+    )
+    .await;
+    assert_eq!(store.prune().await.expect("prune"), 2);
+    assert_eq!(ids(&store.latest(room("#a"), 10).await.expect("a")), [2, 3]);
+    assert_eq!(ids(&store.latest(room("#b"), 10).await.expect("b")), [4]);
+    let conversation = store.latest(private("bob", "alice"), 10).await;
+    assert_eq!(ids(&conversation.expect("private")), [6, 7]);
+    assert_eq!(
+        ids(&store
+            .latest(private("carol", "alice"), 10)
+            .await
+            .expect("c")),
+        [8]
+    );
+}
+
+#[tokio::test]
+async fn retention_runs_on_its_own_every_interval() {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let config = StoreConfig {
+        history_max_per_room: Some(1),
+        prune_interval: Duration::from_millis(20),
+        ..config_at(&directory)
+    };
+    let store = open(config);
+    append_all(&store, (1..=3).map(|id| room_message(id, id, "#a", "x"))).await;
+    // The store thread's timer is real time; poll (boundedly) until it has pruned.
+    for _ in 0..500 {
+        if store.count().await.expect("count") == 1 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the periodic prune never ran");
+}
+
+#[tokio::test]
+async fn data_survives_a_restart() {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let store = open(config_at(&directory));
+    append_all(&store, (1..=3).map(|id| room_message(id, id, "#a", "kept"))).await;
+    // Dropped without shutting down, as a crash after the commits would leave it.
+    drop(store);
+
+    let reopened = Store::open(config_at(&directory)).expect("reopen");
+    assert_eq!(reopened.message_count, 3);
+    let messages = reopened.store.latest(room("#a"), 10).await.expect("latest");
+    assert_eq!(ids(&messages), [1, 2, 3]);
+}
+
+#[tokio::test]
+async fn shut_down_commits_what_is_queued_and_checkpoints() {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let store = open(config_at(&directory));
+    let other_handle = store.clone();
+    let commit = store
+        .append(room_message(1, 1, "#a", "last words"))
+        .await
+        .expect("queue");
+    store.shut_down().await.expect("shut down");
+    commit.await.expect("committed before the shutdown");
+
+    assert_eq!(other_handle.count().await, Err(StoreError::Closed));
+    assert!(matches!(
+        other_handle
+            .append(room_message(2, 2, "#a", "too late"))
+            .await,
+        Err(StoreError::Closed)
+    ));
+    // Closing checkpointed the write-ahead log into the database file and removed it.
+    let wal = directory.path().join("history.db-wal");
+    assert!(!wal.exists(), "{} is left over", wal.display());
+    assert_eq!(
+        Store::open(config_at(&directory))
+            .expect("reopen")
+            .message_count,
+        1
+    );
+}
+
+#[tokio::test]
+async fn in_memory_store_works() {
+    let store = open(StoreConfig::new(":memory:"));
+    append_all(&store, [room_message(1, 1, "#a", "fleeting")]).await;
+    assert_eq!(
+        ids(&store.latest(room("#a"), 1).await.expect("latest")),
+        [1]
+    );
+    store.shut_down().await.expect("shut down");
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_an_open_error_naming_it() {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let path = database_path(&directory);
+    std::fs::write(&path, "this is a text file, not a database\n".repeat(200)).expect("write");
+    let Err(error) = Store::open(config_at(&directory)) else {
+        panic!("opened a text file as a database");
+    };
+    let StoreError::Open {
+        path: reported,
+        message,
+    } = &error
+    else {
+        panic!("not an open error: {error}");
+    };
+    assert_eq!(reported, &path);
+    assert!(message.contains("not a database"), "{message}");
+}
+
+#[test]
+fn a_database_from_a_newer_palaver_is_refused() {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let connection = rusqlite::Connection::open(database_path(&directory)).expect("create");
+    connection
+        .pragma_update(None, "user_version", latest_version() + 1)
+        .expect("set version");
+    drop(connection);
+    let Err(StoreError::Open { message, .. }) = Store::open(config_at(&directory)) else {
+        panic!("a newer schema was accepted");
+    };
+    assert!(message.contains("newer"), "{message}");
+}
+
+#[tokio::test]
+async fn migrates_an_empty_database_to_the_latest_version() {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let opened = Store::open(config_at(&directory)).expect("open");
+    assert_eq!(opened.schema_version, latest_version());
+    opened.store.shut_down().await.expect("shut down");
+    let connection = rusqlite::Connection::open(database_path(&directory)).expect("open");
+    let version: u32 = connection
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .expect("version");
+    assert_eq!(version, latest_version());
+}
+
+#[tokio::test]
+async fn a_version_1_database_keeps_its_messages_through_every_migration() {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let at_v1 = Store::open_at_version(config_at(&directory), 1).expect("open at v1");
+    assert_eq!(at_v1.schema_version, 1);
+    at_v1.store.shut_down().await.expect("shut down");
+    // Write as version 1 of the schema knew it, by hand: later code may write differently.
+    let connection = rusqlite::Connection::open(database_path(&directory)).expect("open");
+    connection
+        .execute_batch(
+            "INSERT INTO messages (id, time, target_key, target_name, sender_name, sender_key,
+                 recipient_key, from_nick, from_user, from_host, from_realname, account, kind,
+                 text, client_tags)
+             VALUES (7, 700, '#old', '#Old', NULL, NULL, NULL, 'alice', 'user', 'host', '',
+                 NULL, 'say', 'from version 1', ''),
+                    (8, 800, 'alice bob', 'bob', 'alice', 'alice', 'bob', 'alice', 'user',
+                 'host', '', 'acct', 'notice', 'private, from version 1', '');",
+        )
+        .expect("insert at v1");
+    drop(connection);
+
+    let opened = Store::open(config_at(&directory)).expect("migrate to latest");
+    assert_eq!(opened.schema_version, latest_version());
+    assert_eq!(opened.message_count, 2);
+    let old = opened.store.latest(room("#old"), 10).await.expect("room");
+    assert_eq!(
+        old,
+        [StoredMessage {
+            target: room("#Old"),
+            text: "from version 1".into(),
+            ..room_message(7, 700, "#Old", "")
+        }]
+    );
+    let whisper = opened.store.latest(private("bob", "alice"), 10).await;
+    let whisper = whisper.expect("private");
+    assert_eq!(whisper.len(), 1);
+    assert_eq!(whisper[0].target, private("alice", "bob"));
+    assert_eq!(whisper[0].kind, MessageKind::Notice);
+    assert_eq!(whisper[0].account.as_deref(), Some("acct"));
+}

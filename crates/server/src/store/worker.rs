@@ -1,0 +1,184 @@
+//! The store thread: the one owner of the database, fed by [`Store`](super::Store) handles
+//! through a bounded channel, writing appends with group commit.
+//!
+//! Group commit: the thread waits for a request, then takes everything already queued behind
+//! it (without waiting for more), writes all the appends among them in ONE transaction — one
+//! fsync however many messages — and only then resolves their `Commit`s. The other requests
+//! (queries, counts, prunes) run next, in arrival order, so they see every append queued
+//! before them. Under light load a batch is a single message and costs one fsync; under heavy
+//! load the queue fills while the previous batch syncs and the next batch takes it all.
+
+use std::time::Duration;
+
+use palaver_proto::time::Timestamp;
+use tokio::runtime::Runtime;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::StoreError;
+use super::message::StoredMessage;
+use super::retention::log_pruned;
+use super::sqlite::Database;
+
+/// The most requests one batch takes, so a flood of appends still lets queries through and
+/// keeps each transaction a reasonable size.
+const MAX_BATCH: usize = super::CHANNEL_CAPACITY;
+
+/// Work on the database that is not an append; it sends its own answer.
+pub(super) type Job = Box<dyn FnOnce(&mut Database) + Send>;
+
+/// What a [`Store`](super::Store) handle asks of the thread.
+pub(super) enum Request {
+    /// Write `message` in the next batch; `committed` resolves once it is durable.
+    Append {
+        message: StoredMessage,
+        committed: oneshot::Sender<Result<(), StoreError>>,
+    },
+    /// Run a job (a query, a count, a prune) between batches.
+    Call(Job),
+    /// Finish the current batch, close the database and stop; `closed` gets the outcome.
+    ShutDown {
+        closed: oneshot::Sender<Result<(), StoreError>>,
+    },
+}
+
+/// The thread's body: serves requests until shut down or until every handle is gone, pruning
+/// every `prune_interval`, then closes the database.
+///
+/// `clock` is a current-thread tokio runtime used only to wait for the next request with a
+/// deadline: a tokio channel has `blocking_recv` but no timed variant, and the prune timer
+/// must fire even when no request comes.
+pub(super) fn run(
+    mut database: Database,
+    mut requests: mpsc::Receiver<Request>,
+    clock: Runtime,
+    prune_interval: Duration,
+) {
+    let mut next_prune = deadline_after(prune_interval);
+    let mut shut_down = None;
+    while shut_down.is_none() {
+        match next_request(&clock, &mut requests, next_prune) {
+            Wait::Closed => break,
+            Wait::Request(first) => {
+                let batch = take_batch(first, &mut requests);
+                shut_down = serve(&mut database, batch);
+            }
+            // The check below prunes.
+            Wait::TimedOut => {}
+        }
+        // Checked after every batch too, since under steady load the wait never times out.
+        if Instant::now() >= next_prune {
+            log_pruned(database.prune(Timestamp::now()));
+            next_prune = deadline_after(prune_interval);
+        }
+    }
+    let closed = database.close();
+    if let Err(error) = &closed {
+        tracing::warn!(%error, "closing the database failed");
+    }
+    if let Some(reply) = shut_down {
+        let _ = reply.send(closed);
+    }
+}
+
+/// When the next prune is due. A zero interval is stretched to a few milliseconds so it cannot
+/// spin the thread, and an enormous one means "not in this process's lifetime".
+fn deadline_after(prune_interval: Duration) -> Instant {
+    const SHORTEST: Duration = Duration::from_millis(10);
+    const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    let now = Instant::now();
+    now.checked_add(prune_interval.max(SHORTEST))
+        .unwrap_or_else(|| now + FOREVER)
+}
+
+/// What waiting for the next request brought.
+// A `Wait` only lives for one return; boxing the request to shrink it would cost an allocation
+// per request for nothing.
+#[allow(clippy::large_enum_variant)]
+enum Wait {
+    Request(Request),
+    /// The deadline passed with nothing to do.
+    TimedOut,
+    /// Every handle was dropped: nothing more can arrive.
+    Closed,
+}
+
+/// Blocks the store thread until a request arrives or `deadline` passes.
+fn next_request(
+    clock: &Runtime,
+    requests: &mut mpsc::Receiver<Request>,
+    deadline: Instant,
+) -> Wait {
+    // The timer must be created inside `block_on`: tokio timers need the runtime's context.
+    clock.block_on(async {
+        match tokio::time::timeout_at(deadline, requests.recv()).await {
+            Ok(Some(request)) => Wait::Request(request),
+            Ok(None) => Wait::Closed,
+            Err(_elapsed) => Wait::TimedOut,
+        }
+    })
+}
+
+/// `first` and everything queued behind it, up to [`MAX_BATCH`], stopping after a shutdown
+/// request (what comes later is refused when the channel closes).
+fn take_batch(first: Request, requests: &mut mpsc::Receiver<Request>) -> Vec<Request> {
+    let mut batch = vec![first];
+    while batch.len() < MAX_BATCH && !matches!(batch.last(), Some(Request::ShutDown { .. })) {
+        match requests.try_recv() {
+            Ok(request) => batch.push(request),
+            Err(_empty_or_closed) => break,
+        }
+    }
+    batch
+}
+
+/// Serves one batch: commits its appends together, then runs its jobs. Returns the reply
+/// channel of a shutdown request, if the batch ends with one.
+fn serve(
+    database: &mut Database,
+    batch: Vec<Request>,
+) -> Option<oneshot::Sender<Result<(), StoreError>>> {
+    let mut messages = Vec::new();
+    let mut commits = Vec::new();
+    let mut jobs = Vec::new();
+    let mut shut_down = None;
+    for request in batch {
+        match request {
+            Request::Append { message, committed } => {
+                messages.push(message);
+                commits.push(committed);
+            }
+            Request::Call(job) => jobs.push(job),
+            Request::ShutDown { closed } => shut_down = Some(closed),
+        }
+    }
+    if !messages.is_empty() {
+        commit(database, &messages, commits);
+    }
+    for job in jobs {
+        job(database);
+    }
+    shut_down
+}
+
+/// Writes `messages` in one transaction and tells each waiting `Commit` how its message fared.
+/// A caller that dropped its `Commit` no longer listens; its message is written all the same.
+fn commit(
+    database: &mut Database,
+    messages: &[StoredMessage],
+    commits: Vec<oneshot::Sender<Result<(), StoreError>>>,
+) {
+    match database.append_batch(messages) {
+        Ok(outcomes) => {
+            for (committed, outcome) in commits.into_iter().zip(outcomes) {
+                let _ = committed.send(outcome);
+            }
+        }
+        Err(error) => {
+            tracing::warn!(%error, messages = messages.len(), "writing history failed");
+            for committed in commits {
+                let _ = committed.send(Err(error.clone()));
+            }
+        }
+    }
+}
