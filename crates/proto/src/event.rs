@@ -20,6 +20,8 @@ pub struct Identity {
     pub host: Box<str>,
     /// Free-form real name (IRC `USER`/`SETNAME`); empty when unknown.
     pub realname: Box<str>,
+    /// The account the user is logged in to, if any.
+    pub account: Option<Box<str>>,
 }
 
 impl Identity {
@@ -141,6 +143,8 @@ pub enum Event {
     },
     /// Someone changed their real name; for clients that asked.
     RealnameChanged { time: Timestamp, who: Arc<Identity> },
+    /// Someone logged in to `who.account`, or out (`None`); for clients that asked.
+    AccountChanged { time: Timestamp, who: Arc<Identity> },
     /// A notice from the server itself, such as the shutdown warning.
     ServerNotice {
         time: Timestamp,

@@ -30,6 +30,7 @@ fn message(id: u64, submitter: u64) -> StoredMessage {
             user: "bench".into(),
             host: "127.0.0.1".into(),
             realname: "Bench User".into(),
+            account: None,
         },
         account: None,
         target: HistoryTarget::Room(format!("#room{}", submitter % ROOMS)),

@@ -18,6 +18,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
 
+use crate::accounts::Accounts;
 use crate::config::{IrcSettings, Limits};
 use crate::hub::{Hub, Protocol};
 use crate::outbox::{Closed, Outbox, run_writer};
@@ -54,6 +55,7 @@ enum End {
 pub struct Context {
     pub hub: Arc<Hub>,
     pub store: Store,
+    pub accounts: Accounts,
     /// Messages replayed to a text user joining a room.
     pub history_on_join: usize,
     pub limits: Limits,
@@ -84,9 +86,14 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, protocol: Protocol, cont
                     max_line_bytes: context.limits.max_line_bytes,
                     history_on_join: context.history_on_join,
                 };
-                let session =
-                    TextSession::start(context.hub.clone(), context.store.clone(), user, settings)
-                        .await;
+                let session = TextSession::start(
+                    context.hub.clone(),
+                    context.store.clone(),
+                    context.accounts.clone(),
+                    user,
+                    settings,
+                )
+                .await;
                 run_session(
                     reader,
                     session,
@@ -102,6 +109,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, protocol: Protocol, cont
                 let session = IrcSession::new(
                     context.hub.clone(),
                     context.store.clone(),
+                    context.accounts.clone(),
                     context.irc.clone(),
                     peer,
                     host,

@@ -4,6 +4,7 @@
 //!
 //! See `docs/ARCHITECTURE.md` for the map and the invariants.
 
+pub mod accounts;
 pub mod config;
 mod connection;
 pub mod hub;

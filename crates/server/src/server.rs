@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
+use crate::accounts::{Accounts, LoginLimits};
 use crate::config::{Config, ListenerKind};
 use crate::connection::Context;
 use crate::hub::{Hub, HubSettings};
@@ -100,6 +101,7 @@ impl Server {
         let context = Context {
             hub: self.hub.clone(),
             store: self.store.clone(),
+            accounts: Accounts::new(self.store.clone(), LoginLimits::default()),
             history_on_join: self.config.store.history_on_join,
             limits: self.config.limits,
             irc: Arc::new(self.config.irc.clone()),

@@ -21,15 +21,21 @@ pub enum Cap {
     InviteNotify,
     /// IRCv3 `draft/chathistory`.
     Chathistory,
+    AccountTag,
+    Sasl,
+    /// IRCv3 `draft/account-registration`.
+    AccountRegistration,
 }
 
 impl Cap {
     /// Every capability, in the order `CAP LS` lists them.
-    pub const ALL: [Cap; 15] = [
+    pub const ALL: [Cap; 18] = [
         Cap::AccountNotify,
+        Cap::AccountTag,
         Cap::AwayNotify,
         Cap::Batch,
         Cap::CapNotify,
+        Cap::AccountRegistration,
         Cap::Chathistory,
         Cap::EchoMessage,
         Cap::ExtendedJoin,
@@ -37,6 +43,7 @@ impl Cap {
         Cap::LabeledResponse,
         Cap::MessageTags,
         Cap::MultiPrefix,
+        Cap::Sasl,
         Cap::ServerTime,
         Cap::Setname,
         Cap::StandardReplies,
@@ -61,13 +68,18 @@ impl Cap {
             Cap::StandardReplies => "standard-replies",
             Cap::InviteNotify => "invite-notify",
             Cap::Chathistory => "draft/chathistory",
+            Cap::AccountTag => "account-tag",
+            Cap::Sasl => "sasl",
+            Cap::AccountRegistration => "draft/account-registration",
         }
     }
 
-    /// The value advertised with the name in `CAP LS 302` (`sasl=PLAIN` will have one); none
-    /// of today's capabilities has a value.
+    /// The value advertised with the name in `CAP LS 302`.
     pub fn value(self) -> Option<&'static str> {
-        None
+        match self {
+            Cap::Sasl => Some("PLAIN"),
+            _ => None,
+        }
     }
 
     /// The capability called `name` (case-sensitive, as the specification says).
@@ -130,6 +142,6 @@ mod tests {
         assert_eq!(all.iter().count(), Cap::ALL.len());
         all.remove(Cap::Batch);
         assert!(!all.contains(Cap::Batch));
-        assert_eq!(Cap::from_name("sasl"), None);
+        assert_eq!(Cap::from_name("bogus"), None);
     }
 }

@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use super::caps::{Cap, CapSet};
 use super::message::{Message, Tag, unescape_tag_value};
-use crate::event::{Event, MessageKind, Target};
+use crate::event::{Event, Identity, MessageKind, Target};
 
 /// The largest IRC message without tags, CRLF included (RFC 1459 §2.3).
 pub const MAX_MESSAGE_BYTES: usize = 512;
@@ -20,17 +20,20 @@ pub struct IrcFlavor {
     pub server_time: bool,
     pub message_tags: bool,
     pub extended_join: bool,
+    /// `account-tag`: an `account` tag naming the source's account.
+    pub account_tag: bool,
 }
 
 impl IrcFlavor {
     /// How many distinct flavors exist (for per-flavor caches).
-    pub const COUNT: usize = 8;
+    pub const COUNT: usize = 16;
 
     pub fn from_caps(caps: CapSet) -> Self {
         Self {
             server_time: caps.contains(Cap::ServerTime),
             message_tags: caps.contains(Cap::MessageTags),
             extended_join: caps.contains(Cap::ExtendedJoin),
+            account_tag: caps.contains(Cap::AccountTag),
         }
     }
 
@@ -39,6 +42,7 @@ impl IrcFlavor {
         usize::from(self.server_time)
             | usize::from(self.message_tags) << 1
             | usize::from(self.extended_join) << 2
+            | usize::from(self.account_tag) << 3
     }
 }
 
@@ -97,8 +101,9 @@ pub fn event_messages(event: &Event, flavor: IrcFlavor) -> Vec<Message> {
         }
         Event::Joined { time, room, who } => {
             let params = if flavor.extended_join {
-                // No accounts yet: `*` means "not logged in" (IRCv3 extended-join).
-                vec![room.to_string(), "*".into(), who.realname.to_string()]
+                // `*` means "not logged in" (IRCv3 extended-join).
+                let account = who.account.as_deref().unwrap_or("*");
+                vec![room.to_string(), account.into(), who.realname.to_string()]
             } else {
                 vec![room.to_string()]
             };
@@ -197,6 +202,13 @@ pub fn event_messages(event: &Event, flavor: IrcFlavor) -> Vec<Message> {
                 vec![Message::new("SETNAME", params).with_source(who.mask())],
             )
         }
+        Event::AccountChanged { time, who } => {
+            let account = who.account.as_deref().unwrap_or("*").to_owned();
+            (
+                *time,
+                vec![Message::new("ACCOUNT", vec![account]).with_source(who.mask())],
+            )
+        }
         Event::ServerNotice { time, server, text } => {
             let params = vec!["*".into(), text.to_string()];
             (
@@ -206,6 +218,19 @@ pub fn event_messages(event: &Event, flavor: IrcFlavor) -> Vec<Message> {
         }
     };
     let mut messages = messages;
+    if flavor.account_tag
+        && let Some(account) = event_source(event).and_then(|who| who.account.as_deref())
+    {
+        for message in &mut messages {
+            message.tags.insert(
+                0,
+                Tag {
+                    key: "account".into(),
+                    value: account.to_owned(),
+                },
+            );
+        }
+    }
     if flavor.server_time {
         let stamp = time.iso8601();
         for message in &mut messages {
@@ -219,6 +244,25 @@ pub fn event_messages(event: &Event, flavor: IrcFlavor) -> Vec<Message> {
         }
     }
     messages
+}
+
+/// The user an event comes from, if a user caused it.
+fn event_source(event: &Event) -> Option<&Identity> {
+    match event {
+        Event::Message { from, .. } => Some(from),
+        Event::Joined { who, .. }
+        | Event::Parted { who, .. }
+        | Event::Quit { who, .. }
+        | Event::AwayChanged { who, .. }
+        | Event::RealnameChanged { who, .. }
+        | Event::AccountChanged { who, .. } => Some(who),
+        Event::Kicked { by, .. }
+        | Event::TopicChanged { by, .. }
+        | Event::ModeChanged { by, .. }
+        | Event::Invited { by, .. } => Some(by),
+        Event::NickChanged { old, .. } => Some(old),
+        Event::ServerNotice { .. } => None,
+    }
 }
 
 /// `PRIVMSG`/`NOTICE`/`TAGMSG` lines for one message, split on UTF-8 character boundaries so
@@ -307,6 +351,7 @@ mod tests {
             user: "~al".into(),
             host: "127.0.0.1".into(),
             realname: "Alice Liddell".into(),
+            account: None,
         })
     }
 
@@ -337,11 +382,13 @@ mod tests {
         server_time: false,
         message_tags: false,
         extended_join: false,
+        account_tag: false,
     };
     const TAGGED: IrcFlavor = IrcFlavor {
         server_time: true,
         message_tags: true,
         extended_join: true,
+        account_tag: true,
     };
 
     #[test]
@@ -537,5 +584,43 @@ mod tests {
             vec!["a", "é", "€"]
         );
         assert_eq!(split_utf8("🦀x", 2).collect::<Vec<_>>(), vec!["🦀", "x"]);
+    }
+
+    #[test]
+    fn accounts_show_in_tags_joins_and_account_events() {
+        let logged_in = Arc::new(Identity {
+            account: Some("Alice".into()),
+            ..(*alice()).clone()
+        });
+        let joined = Event::Joined {
+            time: TIME,
+            room: "#rust".into(),
+            who: logged_in.clone(),
+        };
+        let account_tag = IrcFlavor {
+            account_tag: true,
+            extended_join: true,
+            ..PLAIN
+        };
+        assert_eq!(
+            lines(&joined, account_tag),
+            vec!["@account=Alice :alice!~al@127.0.0.1 JOIN #rust Alice :Alice Liddell"]
+        );
+        let login = Event::AccountChanged {
+            time: TIME,
+            who: logged_in,
+        };
+        assert_eq!(
+            lines(&login, PLAIN),
+            vec![":alice!~al@127.0.0.1 ACCOUNT Alice"]
+        );
+        let logout = Event::AccountChanged {
+            time: TIME,
+            who: alice(),
+        };
+        assert_eq!(
+            lines(&logout, account_tag),
+            vec![":alice!~al@127.0.0.1 ACCOUNT *"]
+        );
     }
 }

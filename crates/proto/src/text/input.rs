@@ -50,6 +50,19 @@ pub enum Command<'a> {
     Help,
     /// Show the last N messages of the current room (a default when `None`).
     History(Option<usize>),
+    /// Register the current nick as an account with this password.
+    Register(&'a str),
+    /// Log in to the account `nick`.
+    Login {
+        nick: &'a str,
+        password: &'a str,
+    },
+    Logout,
+    /// Change the logged-in account's password.
+    Password {
+        old: &'a str,
+        new: &'a str,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -91,6 +104,14 @@ fn first_word(text: &str) -> (&str, &str) {
         Some((word, rest)) => (word, rest.trim_start_matches(' ')),
         None => (text, ""),
     }
+}
+
+/// Exactly `N` space-separated words, or `None`.
+fn words<const N: usize>(text: &str) -> Option<[&str; N]> {
+    let mut words = text.split(' ').filter(|word| !word.is_empty());
+    let result: [&str; N] = std::array::from_fn(|_| words.next().unwrap_or(""));
+    let complete = result.iter().all(|word| !word.is_empty()) && words.next().is_none();
+    complete.then_some(result)
 }
 
 fn non_empty(text: &str) -> Option<&str> {
@@ -173,6 +194,19 @@ fn parse_command(command: &str) -> Result<Command<'_>, InputError> {
         }
         "quit" => Command::Quit(non_empty(args.trim_start_matches(' '))),
         "help" => Command::Help,
+        "register" => match words::<1>(args) {
+            Some([password]) => Command::Register(password),
+            None => return Err(InputError::Usage("/register PASSWORD")),
+        },
+        "login" | "identify" => match words::<2>(args) {
+            Some([nick, password]) => Command::Login { nick, password },
+            None => return Err(InputError::Usage("/login NICK PASSWORD")),
+        },
+        "logout" => Command::Logout,
+        "password" => match words::<2>(args) {
+            Some([old, new]) => Command::Password { old, new },
+            None => return Err(InputError::Usage("/password OLD NEW")),
+        },
         "history" => {
             let (count, extra) = first_word(args);
             if !extra.is_empty() {
@@ -319,6 +353,22 @@ mod tests {
         assert_eq!(command("/help"), Command::Help);
         assert_eq!(command("/history"), Command::History(None));
         assert_eq!(command("/history 50"), Command::History(Some(50)));
+        assert_eq!(command("/register s3cret!!"), Command::Register("s3cret!!"));
+        assert_eq!(
+            command("/login alice  s3cret!!"),
+            Command::Login {
+                nick: "alice",
+                password: "s3cret!!"
+            }
+        );
+        assert_eq!(command("/logout"), Command::Logout);
+        assert_eq!(
+            command("/password old1 new2"),
+            Command::Password {
+                old: "old1",
+                new: "new2"
+            }
+        );
     }
 
     #[test]
@@ -342,6 +392,10 @@ mod tests {
         assert_eq!(error("/me"), "usage: /me action");
         assert_eq!(error("/who #a #b"), "usage: /who [#room]");
         assert_eq!(error("/history 0"), "usage: /history [N]");
+        assert_eq!(error("/register"), "usage: /register PASSWORD");
+        assert_eq!(error("/register two words"), "usage: /register PASSWORD");
+        assert_eq!(error("/login alice"), "usage: /login NICK PASSWORD");
+        assert_eq!(error("/password only"), "usage: /password OLD NEW");
         assert_eq!(error("/history lots"), "usage: /history [N]");
         assert_eq!(
             error("/part #a,b"),

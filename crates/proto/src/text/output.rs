@@ -154,7 +154,9 @@ fn render(event: &Event, own_copy: bool) -> Option<Bytes> {
             by,
             nick,
         } => notice_line(*time, &[&by.nick, " invited ", nick, " to ", room]),
-        Event::AwayChanged { .. } | Event::RealnameChanged { .. } => return None,
+        Event::AwayChanged { .. }
+        | Event::RealnameChanged { .. }
+        | Event::AccountChanged { .. } => return None,
         Event::ServerNotice { time, text, .. } => notice_line(*time, &[text]),
     };
     Some(line)
@@ -241,6 +243,7 @@ mod tests {
             user: "text".into(),
             host: "127.0.0.1".into(),
             realname: "".into(),
+            account: None,
         })
     }
 

@@ -223,6 +223,7 @@ impl Hub {
                     user: "text".into(),
                     host: host.into(),
                     realname: "".into(),
+                    account: None,
                 };
                 let user = self.new_user(peer, protocol, outbox, identity);
                 slot.insert(user.clone());
@@ -723,6 +724,28 @@ impl Hub {
             },
         );
         event
+    }
+
+    /// Records that `user` logged in to `account` (or out, with `None`); room peers with
+    /// account-notify are told.
+    pub fn set_account(&self, user: &Arc<User>, account: Option<&str>) {
+        let identity = Arc::new(Identity {
+            account: account.map(Into::into),
+            ..(*user.identity()).clone()
+        });
+        user.set_identity(identity.clone());
+        let event = Event::AccountChanged {
+            time: Timestamp::now(),
+            who: identity,
+        };
+        deliver(
+            self.room_peers(user).values(),
+            &event,
+            Audience {
+                except: Some(user.id),
+                needs: Some(Cap::AccountNotify),
+            },
+        );
     }
 
     /// The room called `name`, if it exists.

@@ -15,11 +15,14 @@ use palaver_proto::time::Timestamp;
 
 use super::reply_queue::ReplyQueue;
 use super::{Flow, Session};
+use crate::accounts::Accounts;
 use crate::hub::{Hub, HubError, Joined, LOBBY, Room, User};
 use crate::store::{Commit, HistoryTarget, Store, StoredMessage};
 
 /// Most messages `/history N` shows at once.
 pub const HISTORY_MAX: usize = 500;
+/// Messages `/history` shows without a count.
+pub const HISTORY_DEFAULT: usize = 20;
 
 const HELP: &[&str] = &[
     "commands:",
@@ -34,6 +37,10 @@ const HELP: &[&str] = &[
     "  /topic [#room] [text]         show or set a room's topic",
     "  /quit [reason]                leave the server",
     "  /history [N]                  show the last N messages of your room (default 20)",
+    "  /register PASSWORD            register your nick as an account",
+    "  /login NICK PASSWORD          log in to your account",
+    "  /logout                       log out",
+    "  /password OLD NEW             change your password",
     "  /help                         show this help",
 ];
 
@@ -48,6 +55,7 @@ pub struct TextSettings {
 pub struct TextSession {
     hub: Arc<Hub>,
     store: Store,
+    accounts: Accounts,
     user: Arc<User>,
     settings: TextSettings,
     /// Where plain text goes; `None` after leaving every room.
@@ -65,12 +73,14 @@ impl TextSession {
     pub async fn start(
         hub: Arc<Hub>,
         store: Store,
+        accounts: Accounts,
         user: Arc<User>,
         settings: TextSettings,
     ) -> Self {
         let mut session = Self {
             hub,
             store,
+            accounts,
             user,
             settings,
             current_room: None,
@@ -160,12 +170,24 @@ impl TextSession {
                     self.notice(&[line]);
                 }
             }
+            Command::Register(password) => self.register(password).await,
+            Command::Login { nick, password } => self.login(nick, password).await,
+            Command::Logout => match self.user.identity().account.clone() {
+                Some(_) => {
+                    self.hub.set_account(&self.user, None);
+                    self.notice(&["you are now logged out"]);
+                }
+                None => self.error("you are not logged in"),
+            },
+            Command::Password { old, new } => self.change_password(old, new).await,
             Command::History(count) => {
-                let count = count
-                    .unwrap_or(self.settings.history_on_join.max(1))
-                    .min(HISTORY_MAX);
+                let count = count.unwrap_or(HISTORY_DEFAULT).min(HISTORY_MAX);
                 match self.current_room() {
-                    Some(room) => self.replay(&room, count).await,
+                    Some(room) => {
+                        if !self.replay(&room, count).await {
+                            self.notice(&[room.name(), " has no history"]);
+                        }
+                    }
                     None => self.error("you are not in any room"),
                 }
             }
@@ -182,13 +204,67 @@ impl TextSession {
         self.persisted_copy_or_error(result).await;
     }
 
+    /// `/register PASSWORD`: registers the current nick and logs in.
+    async fn register(&mut self, password: &str) {
+        if let Some(account) = self.user.identity().account.clone() {
+            return self.error(&format!("you are already logged in as {account}"));
+        }
+        let nick = self.user.nick();
+        match self.accounts.register(&nick, password).await {
+            Ok(account) => {
+                self.hub.set_account(&self.user, Some(&account));
+                self.notice(&["account ", &account, " registered; you are logged in"]);
+            }
+            Err(error) => self.error(&error.to_string()),
+        }
+    }
+
+    /// `/login NICK PASSWORD`: logs in, and takes the account's nick if it is free.
+    async fn login(&mut self, nick: &str, password: &str) {
+        if let Some(account) = self.user.identity().account.clone() {
+            return self.error(&format!(
+                "you are already logged in as {account} (/logout first)"
+            ));
+        }
+        let address = self.user.peer.ip();
+        match self.accounts.login(nick, password, address).await {
+            Ok(account) => {
+                self.hub.set_account(&self.user, Some(&account));
+                if *self.user.nick() != *account
+                    && self.hub.nick_available(&account, Some(&self.user))
+                {
+                    let result = self.hub.rename(&self.user, &account);
+                    self.own_copy_or_error(result);
+                }
+                self.notice(&["you are now logged in as ", &account]);
+            }
+            Err(error) => self.error(&error.to_string()),
+        }
+    }
+
+    /// `/password OLD NEW` for the logged-in account.
+    async fn change_password(&mut self, old: &str, new: &str) {
+        let Some(account) = self.user.identity().account.clone() else {
+            return self.error("you are not logged in");
+        };
+        let address = self.user.peer.ip();
+        match self
+            .accounts
+            .change_password(&account, old, new, address)
+            .await
+        {
+            Ok(()) => self.notice(&["password changed"]),
+            Err(error) => self.error(&error.to_string()),
+        }
+    }
+
     /// Stores a message the user sent; its receipt waits for the commit.
     async fn persisted_copy_or_error(&mut self, result: Result<Event, HubError>) {
         let event = match result {
             Ok(event) => event,
             Err(error) => return self.error(&error.to_string()),
         };
-        if let Some(message) = StoredMessage::from_event(&event, None) {
+        if let Some(message) = StoredMessage::from_event(&event) {
             match self.store.append(message).await {
                 Ok(commit) => self.commits.push(commit),
                 Err(error) => {
@@ -202,11 +278,12 @@ impl TextSession {
     }
 
     /// Shows the last `count` messages of `room`, with their original times, framed by
-    /// `-- history` and `-- end of history`; nothing when the room has no history.
-    async fn replay(&mut self, room: &Room, count: usize) {
+    /// `-- history` and `-- end of history`; nothing when the room has no history. Returns
+    /// whether there was any.
+    async fn replay(&mut self, room: &Room, count: usize) -> bool {
         let target = HistoryTarget::Room(room.name().to_string());
         match self.store.latest(target, count).await {
-            Ok(messages) if messages.is_empty() => {}
+            Ok(messages) if messages.is_empty() => false,
             Ok(messages) => {
                 self.notice(&["history"]);
                 for message in &messages {
@@ -215,8 +292,12 @@ impl TextSession {
                     }
                 }
                 self.notice(&["end of history"]);
+                true
             }
-            Err(error) => self.error(&format!("history is unavailable ({error})")),
+            Err(error) => {
+                self.error(&format!("history is unavailable ({error})"));
+                true
+            }
         }
     }
 

@@ -66,10 +66,10 @@ impl HistoryTarget {
 }
 
 impl StoredMessage {
-    /// Builds a stored message from a hub [`Event::Message`], with the sender's account if
-    /// logged in. `None` for other events and for `TagsOnly` messages, which carry no text
-    /// worth replaying.
-    pub fn from_event(event: &Event, account: Option<&str>) -> Option<Self> {
+    /// Builds a stored message from a hub [`Event::Message`] (the sender's account comes from
+    /// its identity). `None` for other events and for `TagsOnly` messages, which carry no
+    /// text worth replaying.
+    pub fn from_event(event: &Event) -> Option<Self> {
         let Event::Message {
             id,
             time,
@@ -96,7 +96,7 @@ impl StoredMessage {
             id: *id,
             time: *time,
             from: Identity::clone(from),
-            account: account.map(str::to_owned),
+            account: from.account.as_deref().map(str::to_owned),
             target,
             kind: *kind,
             text: text.to_string(),
@@ -113,7 +113,10 @@ impl StoredMessage {
         Event::Message {
             id: self.id,
             time: self.time,
-            from: Arc::new(self.from.clone()),
+            from: Arc::new(Identity {
+                account: self.account.as_deref().map(Into::into),
+                ..self.from.clone()
+            }),
             target,
             kind: self.kind,
             text: self.text.as_str().into(),
@@ -152,6 +155,7 @@ mod tests {
             user: "u".into(),
             host: "h".into(),
             realname: "Real".into(),
+            account: None,
         }
     }
 
@@ -188,9 +192,11 @@ mod tests {
             Target::Room(Arc::from("#Rust")),
             Target::User(Arc::from("Bob")),
         ] {
-            let event = message_event(target, MessageKind::Action);
-            let stored = StoredMessage::from_event(&event, Some("alice-account"))
-                .expect("a message event is stored");
+            let mut event = message_event(target, MessageKind::Action);
+            if let Event::Message { from, .. } = &mut event {
+                Arc::make_mut(from).account = Some("alice-account".into());
+            }
+            let stored = StoredMessage::from_event(&event).expect("a message event is stored");
             assert_eq!(stored.account.as_deref(), Some("alice-account"));
             assert_eq!(stored.to_event(), event);
         }
@@ -199,7 +205,7 @@ mod tests {
     #[test]
     fn a_private_message_is_stored_with_sender_and_recipient() {
         let event = message_event(Target::User(Arc::from("Bob")), MessageKind::Say);
-        let stored = StoredMessage::from_event(&event, None).expect("stored");
+        let stored = StoredMessage::from_event(&event).expect("stored");
         assert_eq!(
             stored.target,
             HistoryTarget::Private {
@@ -212,13 +218,13 @@ mod tests {
     #[test]
     fn tags_only_and_other_events_are_not_stored() {
         let typing = message_event(Target::Room(Arc::from("#a")), MessageKind::TagsOnly);
-        assert_eq!(StoredMessage::from_event(&typing, None), None);
+        assert_eq!(StoredMessage::from_event(&typing), None);
         let joined = Event::Joined {
             time: Timestamp(0),
             room: Arc::from("#a"),
             who: Arc::new(identity("Alice")),
         };
-        assert_eq!(StoredMessage::from_event(&joined, None), None);
+        assert_eq!(StoredMessage::from_event(&joined), None);
     }
 
     #[test]

@@ -19,21 +19,22 @@ pub struct Migration {
 }
 
 /// Every migration, oldest first. The last one's version is the current schema version.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "messages",
-    // A STRICT table rejects values of the wrong type instead of silently storing them.
-    //
-    // target_key is the lookup key of HistoryTarget::key: the folded room name, or for a
-    // private conversation both folded nicks in sorted order ("alice bob"). So one index,
-    // (target_key, id), answers history queries for rooms and for private conversations in
-    // either direction, and no one else's private messages can match.
-    //
-    // For private messages, sender_name is the sender's nick as written and target_name the
-    // recipient's; sender_key and recipient_key are their folded forms, indexed (only where
-    // set) so CHATHISTORY TARGETS can find one user's conversations without a scan. Room
-    // messages leave the three sender/recipient columns NULL.
-    sql: "
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "messages",
+        // A STRICT table rejects values of the wrong type instead of silently storing them.
+        //
+        // target_key is the lookup key of HistoryTarget::key: the folded room name, or for a
+        // private conversation both folded nicks in sorted order ("alice bob"). So one index,
+        // (target_key, id), answers history queries for rooms and for private conversations in
+        // either direction, and no one else's private messages can match.
+        //
+        // For private messages, sender_name is the sender's nick as written and target_name the
+        // recipient's; sender_key and recipient_key are their folded forms, indexed (only where
+        // set) so CHATHISTORY TARGETS can find one user's conversations without a scan. Room
+        // messages leave the three sender/recipient columns NULL.
+        sql: "
         CREATE TABLE messages (
             id            INTEGER PRIMARY KEY,
             time          INTEGER NOT NULL,
@@ -58,7 +59,24 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
         CREATE INDEX private_messages_by_recipient ON messages (recipient_key, time)
             WHERE recipient_key IS NOT NULL;
     ",
-}];
+    },
+    Migration {
+        version: 2,
+        description: "accounts",
+        // name_key is the account name folded with palaver_proto::names::fold, so "Alice" and
+        // "alice" are one account; name keeps it as registered. password_hash is a PHC string
+        // ($argon2id$v=19$m=…,t=…,p=…$salt$hash), which carries its own parameters, so hashes
+        // made with older parameters still verify. created is unix time in milliseconds.
+        sql: "
+            CREATE TABLE accounts (
+                name_key      TEXT PRIMARY KEY,
+                name          TEXT NOT NULL,
+                password_hash TEXT NOT NULL,
+                created       INTEGER NOT NULL
+            ) STRICT;
+        ",
+    },
+];
 
 /// The schema version this build of palaver writes.
 pub fn latest_version() -> u32 {

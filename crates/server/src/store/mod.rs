@@ -5,8 +5,10 @@
 //! group commit: everything queued while the previous write was syncing goes to disk in one
 //! transaction. The files: `message.rs` what is stored, `sqlite.rs` opening the database and
 //! writing and reading rows, `migrations.rs` the schema and its versions, `queries.rs` the
-//! history pages and TARGETS, `retention.rs` pruning, `worker.rs` the thread.
+//! history pages and TARGETS, `retention.rs` pruning, `accounts.rs` registered accounts,
+//! `worker.rs` the thread.
 
+mod accounts;
 mod message;
 mod migrations;
 mod queries;
@@ -23,6 +25,7 @@ use palaver_proto::event::MessageId;
 use palaver_proto::time::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 
+pub use accounts::AccountRecord;
 pub use message::{HistoryTarget, StoredMessage};
 #[doc(hidden)]
 pub use migrations::{MIGRATIONS, Migration, latest_version};
@@ -189,6 +192,7 @@ impl Store {
     /// durable, so a caller can queue several and await them later.
     pub async fn append(&self, message: StoredMessage) -> Result<Commit, StoreError> {
         let (committed, receiver) = oneshot::channel();
+        let message = Box::new(message);
         self.send(Request::Append { message, committed }).await?;
         Ok(Commit { receiver })
     }
@@ -302,6 +306,38 @@ impl Store {
     /// how many messages were deleted.
     pub async fn prune(&self) -> Result<u64, StoreError> {
         self.call(|database| database.prune(Timestamp::now())).await
+    }
+
+    /// Registers account `name` with its password hash (a PHC string). Returns false, storing
+    /// nothing, if an account of that name in any case exists. The row is durable on return.
+    pub async fn create_account(
+        &self,
+        name: &str,
+        password_hash: &str,
+        created: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let name = name.to_owned();
+        let password_hash = password_hash.to_owned();
+        self.call(move |database| database.create_account(&name, &password_hash, created))
+            .await
+    }
+
+    /// The account named `name`, in any case.
+    pub async fn account(&self, name: &str) -> Result<Option<AccountRecord>, StoreError> {
+        let name = name.to_owned();
+        self.call(move |database| database.account(&name)).await
+    }
+
+    /// Replaces account `name`'s password hash. Returns false if there is no such account.
+    pub async fn set_password_hash(
+        &self,
+        name: &str,
+        password_hash: &str,
+    ) -> Result<bool, StoreError> {
+        let name = name.to_owned();
+        let password_hash = password_hash.to_owned();
+        self.call(move |database| database.set_password_hash(&name, &password_hash))
+            .await
     }
 
     /// The store thread's counters.

@@ -211,6 +211,7 @@ pub(super) fn decode_message(row: &Row<'_>) -> Result<StoredMessage, StoreError>
             user: row.get::<_, String>(5)?.into(),
             host: row.get::<_, String>(6)?.into(),
             realname: row.get::<_, String>(7)?.into(),
+            account: None,
         },
         account: row.get(8)?,
         target,
@@ -234,7 +235,7 @@ pub(super) fn read_messages(
 }
 
 /// SQLite integers are signed 64-bit; ids and times beyond that cannot be stored.
-fn signed(value: u64, what: &str) -> Result<i64, StoreError> {
+pub(super) fn signed(value: u64, what: &str) -> Result<i64, StoreError> {
     i64::try_from(value).map_err(|_| StoreError::Database(format!("{what} {value} is too large")))
 }
 

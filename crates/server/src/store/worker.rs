@@ -31,7 +31,9 @@ pub(super) type Job = Box<dyn FnOnce(&mut Database) + Send>;
 pub(super) enum Request {
     /// Write `message` in the next batch; `committed` resolves once it is durable.
     Append {
-        message: StoredMessage,
+        /// Boxed: a message is much larger than the other requests, and the channel holds
+        /// thousands of them.
+        message: Box<StoredMessage>,
         committed: oneshot::Sender<Result<(), StoreError>>,
     },
     /// Run a job (a query, a count, a prune) between batches.
@@ -145,7 +147,7 @@ fn serve(
     for request in batch {
         match request {
             Request::Append { message, committed } => {
-                messages.push(message);
+                messages.push(*message);
                 commits.push(committed);
             }
             Request::Call(job) => jobs.push(job),

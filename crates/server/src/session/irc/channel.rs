@@ -8,7 +8,7 @@ use palaver_proto::irc::numeric::*;
 use palaver_proto::names;
 
 use super::registration::{MAX_KICK_TARGETS, MAX_MESSAGE_TARGETS};
-use super::{IrcSession, chathistory, query};
+use super::{IrcSession, account, chathistory, query};
 use crate::hub::{HubError, Joined};
 use crate::session::Flow;
 
@@ -118,6 +118,11 @@ fn send(session: &mut IrcSession, message: &Message, command: &str) -> Flow {
     let echo = session.caps.contains(Cap::EchoMessage);
     let targets = targets.split(',').filter(|target| !target.is_empty());
     for target in targets.take(MAX_MESSAGE_TARGETS) {
+        if !tags_only && target.eq_ignore_ascii_case(account::NICKSERV) {
+            // Account services for clients without SASL; never stored or relayed.
+            account::nickserv(session, text);
+            continue;
+        }
         let result = if target.starts_with('#') {
             match session.hub.room(target) {
                 Some(room) => session.hub.say(&user, &room, kind, text, &client_tags),

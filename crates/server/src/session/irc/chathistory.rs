@@ -229,14 +229,14 @@ pub async fn answer(session: &mut IrcSession, request: HistoryRequest) {
 
 /// The messages, in a `chathistory` batch when the client accepts batches.
 fn send_messages(session: &mut IrcSession, request: &HistoryRequest, messages: &[StoredMessage]) {
+    if request.reply == Reply::Replay && messages.is_empty() {
+        return;
+    }
     let flavor = session.flavor();
     let batch = session.caps.contains(Cap::Batch).then(|| {
         session.batches_opened += 1;
         format!("H{}", session.batches_opened)
     });
-    if request.reply == Reply::Replay && messages.is_empty() {
-        return;
-    }
     let server = session.settings.server_name.clone();
     if let Some(reference) = &batch {
         session.replies.push(

@@ -6,6 +6,7 @@
 //!
 //! Intentionally single-threaded: only the connection's read loop calls into a session.
 
+mod account;
 mod cap;
 mod channel;
 mod chathistory;
@@ -28,10 +29,12 @@ use tokio::time::Instant;
 
 use super::reply_queue::ReplyQueue;
 use super::{Flow, Session};
+use crate::accounts::Accounts;
 use crate::config::IrcSettings;
 use crate::hub::{Hub, HubError, JoinRefusal, SendRefusal, User};
 use crate::outbox::Outbox;
 use crate::store::{Commit, Store, StoredMessage};
+use account::{AccountRequest, SaslState};
 use chathistory::HistoryRequest;
 use replies::Replies;
 
@@ -59,6 +62,13 @@ struct Registration {
 pub struct IrcSession {
     hub: Arc<Hub>,
     store: Store,
+    accounts: Accounts,
+    /// The account logged in to (by SASL, `REGISTER` or NickServ), if any.
+    account: Option<String>,
+    /// SASL exchange progress.
+    sasl: SaslState,
+    /// Account operations the command being handled asked for, run once the handler returns.
+    account_requests: Vec<AccountRequest>,
     settings: Arc<IrcSettings>,
     peer: SocketAddr,
     /// The host shown to others (the peer address or its cloak).
@@ -92,6 +102,7 @@ impl IrcSession {
     pub fn new(
         hub: Arc<Hub>,
         store: Store,
+        accounts: Accounts,
         settings: Arc<IrcSettings>,
         peer: SocketAddr,
         host: String,
@@ -103,6 +114,10 @@ impl IrcSession {
         Self {
             hub,
             store,
+            accounts,
+            account: None,
+            sasl: SaslState::Idle,
+            account_requests: Vec::new(),
             settings,
             peer,
             host,
@@ -282,6 +297,9 @@ impl IrcSession {
                 Err(error) => self.not_saved(&error.to_string()),
             }
         }
+        for request in std::mem::take(&mut self.account_requests) {
+            account::run(self, request).await;
+        }
         for request in std::mem::take(&mut self.history_requests) {
             chathistory::answer(self, request).await;
         }
@@ -327,7 +345,7 @@ impl IrcSession {
 
     /// Queues a message the client sent for storage; its replies wait for the commit.
     fn persist(&mut self, event: &Event) {
-        if let Some(message) = StoredMessage::from_event(event, None) {
+        if let Some(message) = StoredMessage::from_event(event) {
             self.to_store.push(message);
         }
     }

@@ -109,6 +109,7 @@ pub fn try_register(session: &mut IrcSession) -> Flow {
         user: format!("~{username}").into(),
         host: session.host.as_str().into(),
         realname: realname.as_str().into(),
+        account: session.account.as_deref().map(Into::into),
     };
     match session.hub.register(
         session.peer,

@@ -1,0 +1,334 @@
+//! Accounts: registration, login and password changes, over the store's `accounts` table.
+//!
+//! Passwords are hashed with argon2id (the `argon2` crate's defaults) and stored as PHC
+//! strings. Hashing and verifying take tens of milliseconds of CPU and about 19 MiB of memory
+//! each, on purpose, so they run on tokio's blocking pool (never on an async worker), at most
+//! one per CPU at a time. Failed logins are rate-limited per account and per client address
+//! (`limiter.rs`).
+//!
+//! A login gives the same answer, after about the same time, for an unknown account as for a
+//! wrong password: an unknown account is verified against a dummy hash. Passwords are never
+//! logged, stored or kept beyond the call.
+//!
+//! This is the logic only; the text and IRC commands call it.
+
+mod limiter;
+
+use std::net::IpAddr;
+use std::num::NonZero;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
+use palaver_proto::names::{fold, validate_nick};
+use palaver_proto::time::Timestamp;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+use crate::store::{Store, StoreError};
+use limiter::{Attempt, LoginLimiter, MAX_TRACKED_KEYS};
+
+/// The shortest acceptable password, in bytes.
+pub const MIN_PASSWORD_BYTES: usize = 8;
+/// The longest acceptable password, in bytes.
+pub const MAX_PASSWORD_BYTES: usize = 300;
+
+/// A hash of a password no account has, made with the default parameters, so that a login
+/// for an unknown account costs as much as one for a known account. (A test checks that its
+/// parameters are still the crate's defaults; regenerate it if they change.)
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$nWYJgbjhTV4EAo2pUAgrhQ$\
+                          ngkV4Ev+GF99oeIx61+RC6zbLL/WsHrIdKvBvYFLrDk";
+
+/// Limits on failed logins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginLimits {
+    /// How many failed attempts an account, or an address, may make within `window`; further
+    /// attempts are refused without checking the password. 0 counts as 1.
+    pub max_failures: u32,
+    /// The sliding window failures are counted in.
+    pub window: Duration,
+}
+
+impl Default for LoginLimits {
+    /// 5 failures per 60 s, per account and per address.
+    fn default() -> Self {
+        Self {
+            max_failures: 5,
+            window: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Why an account operation failed. The texts are fit to show the client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AccountError {
+    #[error("account {0} is already registered")]
+    Taken(String),
+    /// The same answer for an unknown account and a wrong password, so that logins do not
+    /// reveal which accounts exist.
+    #[error("wrong account name or password")]
+    BadCredentials,
+    #[error("too many failed logins; try again in {seconds} seconds")]
+    RateLimited { seconds: u64 },
+    /// The text protocol splits commands on spaces, so a password cannot contain one.
+    #[error("a password must be 8 to 300 bytes and not contain spaces")]
+    UnacceptablePassword,
+    /// An account name must be a valid nick; the text says why this one is not.
+    #[error("invalid account name: {0}")]
+    InvalidName(String),
+    /// The store failed, or hashing did: the server's fault, not the client's.
+    #[error("the account store failed: {0}")]
+    Store(String),
+}
+
+impl From<StoreError> for AccountError {
+    fn from(error: StoreError) -> Self {
+        AccountError::Store(error.to_string())
+    }
+}
+
+/// Registration, login and password changes, with argon2id hashing off the async workers and
+/// failed-login rate limiting. Cheap to clone (Arc inside).
+#[derive(Clone)]
+pub struct Accounts {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    limits: LoginLimits,
+    /// Failed-login counts. Locked only for a few map operations, never across an `.await`.
+    limiter: Mutex<LoginLimiter>,
+    /// One permit per CPU: hashes beyond that wait here (asynchronously) instead of piling up
+    /// on the blocking pool, where each would hold its 19 MiB and slow all the others.
+    hashing: Arc<Semaphore>,
+}
+
+impl std::fmt::Debug for Accounts {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Accounts")
+            .field("limits", &self.inner.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Accounts {
+    pub fn new(store: Store, limits: LoginLimits) -> Self {
+        let cpus = std::thread::available_parallelism().map_or(1, NonZero::get);
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                limits,
+                limiter: Mutex::new(LoginLimiter::new(limits, MAX_TRACKED_KEYS)),
+                hashing: Arc::new(Semaphore::new(cpus)),
+            }),
+        }
+    }
+
+    /// Registers `name` with `password`; returns the account name as registered.
+    pub async fn register(&self, name: &str, password: &str) -> Result<String, AccountError> {
+        check_name(name)?;
+        check_password(password)?;
+        // Checked first so that a taken name costs no hash; the insert below settles races.
+        if self.inner.store.account(name).await?.is_some() {
+            return Err(AccountError::Taken(name.to_owned()));
+        }
+        let password_hash = self.hash(password).await?;
+        let created = self
+            .inner
+            .store
+            .create_account(name, &password_hash, Timestamp::now())
+            .await?;
+        if !created {
+            return Err(AccountError::Taken(name.to_owned()));
+        }
+        tracing::info!(account = name, "account registered");
+        Ok(name.to_owned())
+    }
+
+    /// Checks `password` for account `name`; returns the account name as registered.
+    /// Rate-limited per folded account name and per `address` (both counted on failure; a
+    /// success clears the account's counter).
+    pub async fn login(
+        &self,
+        name: &str,
+        password: &str,
+        address: IpAddr,
+    ) -> Result<String, AccountError> {
+        check_name(name)?;
+        let attempt = self.begin_attempt(name, address)?;
+        let account = self.inner.store.account(name).await?;
+        let (stored_hash, registered_name) = match account {
+            Some(account) => (account.password_hash, Some(account.name)),
+            None => (DUMMY_HASH.to_owned(), None),
+        };
+        let matches = self.verify(password, stored_hash).await?;
+        match registered_name {
+            Some(registered_name) if matches => {
+                attempt.succeeded();
+                Ok(registered_name)
+            }
+            _ => {
+                attempt.failed();
+                tracing::debug!(account = name, %address, "failed login");
+                Err(AccountError::BadCredentials)
+            }
+        }
+    }
+
+    /// Changes the password after checking the old one (rate-limited like login).
+    pub async fn change_password(
+        &self,
+        name: &str,
+        old: &str,
+        new: &str,
+        address: IpAddr,
+    ) -> Result<(), AccountError> {
+        check_password(new)?;
+        let registered_name = self.login(name, old, address).await?;
+        let password_hash = self.hash(new).await?;
+        // The account cannot vanish today (there is no way to drop one), but if it did, the
+        // old password no longer names an account.
+        if !self
+            .inner
+            .store
+            .set_password_hash(&registered_name, &password_hash)
+            .await?
+        {
+            return Err(AccountError::BadCredentials);
+        }
+        tracing::info!(account = registered_name, "password changed");
+        Ok(())
+    }
+
+    /// Whether `name` is a registered account.
+    pub async fn is_registered(&self, name: &str) -> Result<bool, AccountError> {
+        // An invalid name can never have been registered; no need to ask the store.
+        if validate_nick(name).is_err() {
+            return Ok(false);
+        }
+        Ok(self.inner.store.account(name).await?.is_some())
+    }
+
+    /// Counts a login attempt against `name` and `address`, or refuses it if either has used
+    /// up its failures.
+    fn begin_attempt(
+        &self,
+        name: &str,
+        address: IpAddr,
+    ) -> Result<PendingAttempt<'_>, AccountError> {
+        let begun = crate::lock(&self.inner.limiter).begin(&fold(name), address, Instant::now());
+        match begun {
+            Ok(attempt) => Ok(PendingAttempt {
+                limiter: &self.inner.limiter,
+                attempt: Some(attempt),
+            }),
+            Err(refused) => {
+                tracing::debug!(account = name, %address, "login refused: too many failures");
+                Err(AccountError::RateLimited {
+                    seconds: refused.seconds,
+                })
+            }
+        }
+    }
+
+    /// Hashes `password` into a PHC string with a fresh random salt, on the blocking pool.
+    async fn hash(&self, password: &str) -> Result<String, AccountError> {
+        let password = password.to_owned();
+        self.off_the_workers(move || {
+            Argon2::default()
+                .hash_password(password.as_bytes())
+                .map(|hash| hash.to_string())
+                .map_err(|error| AccountError::Store(format!("hashing a password failed: {error}")))
+        })
+        .await
+    }
+
+    /// Whether `password` matches `stored_hash` (a PHC string), on the blocking pool. The
+    /// parameters come from the hash, so hashes made with other parameters still verify.
+    async fn verify(&self, password: &str, stored_hash: String) -> Result<bool, AccountError> {
+        let password = password.to_owned();
+        self.off_the_workers(move || {
+            let parsed = PasswordHash::new(&stored_hash).map_err(|error| {
+                AccountError::Store(format!("a stored password hash is malformed: {error}"))
+            })?;
+            match Argon2::default().verify_password(password.as_bytes(), &parsed) {
+                Ok(()) => Ok(true),
+                Err(argon2::password_hash::Error::PasswordInvalid) => Ok(false),
+                Err(error) => Err(AccountError::Store(format!(
+                    "checking a password failed: {error}"
+                ))),
+            }
+        })
+        .await
+    }
+
+    /// Runs a hash computation on tokio's blocking pool once a hashing permit is free. The
+    /// permit travels with the work, so it stays taken until the work is done even if the
+    /// caller stops waiting.
+    async fn off_the_workers<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, AccountError> + Send + 'static,
+    ) -> Result<T, AccountError> {
+        let permit = Arc::clone(&self.inner.hashing)
+            .acquire_owned()
+            .await
+            .map_err(|closed| AccountError::Store(closed.to_string()))?;
+        tokio::task::spawn_blocking(move || {
+            let result = work();
+            drop(permit);
+            result
+        })
+        .await
+        .map_err(|error| AccountError::Store(format!("password hashing stopped: {error}")))?
+    }
+}
+
+/// A login attempt counted against its account and address until settled. Dropped unsettled
+/// (the store failed, or the caller stopped waiting), it is taken back: no answer reached the
+/// client, so it was no guess.
+struct PendingAttempt<'a> {
+    limiter: &'a Mutex<LoginLimiter>,
+    /// `None` once settled.
+    attempt: Option<Attempt>,
+}
+
+impl PendingAttempt<'_> {
+    fn succeeded(mut self) {
+        if let Some(attempt) = self.attempt.take() {
+            crate::lock(self.limiter).succeeded(&attempt);
+        }
+    }
+
+    /// The failure stays counted (it was counted when the attempt began).
+    fn failed(mut self) {
+        self.attempt = None;
+    }
+}
+
+impl Drop for PendingAttempt<'_> {
+    fn drop(&mut self) {
+        if let Some(attempt) = self.attempt.take() {
+            crate::lock(self.limiter).abandoned(&attempt);
+        }
+    }
+}
+
+fn check_name(name: &str) -> Result<(), AccountError> {
+    validate_nick(name).map_err(|error| AccountError::InvalidName(error.to_string()))
+}
+
+/// 8 to 300 bytes, no whitespace: the text protocol splits on spaces, and a line's trailing
+/// whitespace may not survive the trip.
+fn check_password(password: &str) -> Result<(), AccountError> {
+    let length_ok = (MIN_PASSWORD_BYTES..=MAX_PASSWORD_BYTES).contains(&password.len());
+    if length_ok && !password.contains(char::is_whitespace) {
+        Ok(())
+    } else {
+        Err(AccountError::UnacceptablePassword)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,495 @@
+//! Tests of [`Accounts`] over a real (in-memory) store, with real argon2 hashing.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use argon2::PasswordHash;
+
+use super::*;
+use crate::store::StoreConfig;
+
+fn store() -> Store {
+    Store::open(StoreConfig::new(":memory:"))
+        .expect("open the store")
+        .store
+}
+
+fn accounts() -> Accounts {
+    Accounts::new(store(), LoginLimits::default())
+}
+
+fn address(last: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(198, 51, 100, last))
+}
+
+const HOME: u8 = 1;
+
+#[tokio::test]
+async fn register_then_log_in_in_any_case() {
+    let accounts = accounts();
+    assert_eq!(
+        accounts.register("Alice", "correct-horse").await,
+        Ok("Alice".to_owned())
+    );
+    assert_eq!(
+        accounts
+            .login("alice", "correct-horse", address(HOME))
+            .await,
+        Ok("Alice".to_owned())
+    );
+    assert_eq!(accounts.is_registered("ALICE").await, Ok(true));
+    assert_eq!(accounts.is_registered("bob").await, Ok(false));
+    assert_eq!(accounts.is_registered("not a nick").await, Ok(false));
+}
+
+#[tokio::test]
+async fn the_store_holds_an_argon2id_hash_not_the_password() {
+    let store = store();
+    let accounts = Accounts::new(store.clone(), LoginLimits::default());
+    accounts
+        .register("alice", "correct-horse")
+        .await
+        .expect("register");
+    let record = store
+        .account("alice")
+        .await
+        .expect("lookup")
+        .expect("alice");
+    assert!(!record.password_hash.contains("correct-horse"));
+    let parsed = PasswordHash::new(&record.password_hash).expect("a PHC string");
+    assert_eq!(parsed.algorithm, argon2::ARGON2ID_IDENT);
+    // Each hash has its own salt.
+    accounts
+        .register("bob", "correct-horse")
+        .await
+        .expect("register");
+    let bob = store.account("bob").await.expect("lookup").expect("bob");
+    assert_ne!(bob.password_hash, record.password_hash);
+}
+
+#[tokio::test]
+async fn a_name_is_taken_in_any_case() {
+    let accounts = accounts();
+    accounts
+        .register("Alice", "correct-horse")
+        .await
+        .expect("register");
+    assert_eq!(
+        accounts.register("aLICE", "another-one").await,
+        Err(AccountError::Taken("aLICE".into()))
+    );
+    // The first registration stands.
+    assert!(
+        accounts
+            .login("alice", "correct-horse", address(HOME))
+            .await
+            .is_ok()
+    );
+    assert_eq!(
+        accounts.login("alice", "another-one", address(HOME)).await,
+        Err(AccountError::BadCredentials)
+    );
+}
+
+#[tokio::test]
+async fn concurrent_registrations_of_one_name_let_one_win() {
+    let accounts = accounts();
+    let racers: Vec<_> = ["Alice", "alice", "ALICE", "aLiCe"]
+        .into_iter()
+        .map(|name| {
+            let accounts = accounts.clone();
+            tokio::spawn(async move { accounts.register(name, "correct-horse").await })
+        })
+        .collect();
+    let mut won = 0;
+    for racer in racers {
+        match racer.await.expect("task") {
+            Ok(_) => won += 1,
+            Err(AccountError::Taken(_)) => {}
+            Err(other) => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(won, 1);
+}
+
+#[tokio::test]
+async fn a_wrong_password_and_an_unknown_account_get_the_same_answer() {
+    let accounts = accounts();
+    accounts
+        .register("alice", "correct-horse")
+        .await
+        .expect("register");
+    let wrong_password = accounts
+        .login("alice", "battery-staple", address(HOME))
+        .await;
+    let unknown_account = accounts.login("bob", "correct-horse", address(2)).await;
+    assert_eq!(wrong_password, Err(AccountError::BadCredentials));
+    assert_eq!(unknown_account, wrong_password);
+    assert_eq!(
+        wrong_password.expect_err("refused").to_string(),
+        "wrong account name or password"
+    );
+    // A password with the right prefix or case is still wrong.
+    for almost in ["correct-hors", "correct-horse!", "CORRECT-HORSE"] {
+        assert_eq!(
+            accounts.login("alice", almost, address(3)).await,
+            Err(AccountError::BadCredentials),
+            "{almost}"
+        );
+    }
+}
+
+#[test]
+fn the_dummy_hash_uses_the_current_default_parameters() {
+    let dummy = PasswordHash::new(DUMMY_HASH).expect("the dummy hash parses");
+    let fresh = Argon2::default().hash_password(b"anything").expect("hash");
+    assert_eq!(dummy.algorithm, fresh.algorithm);
+    assert_eq!(dummy.version, fresh.version);
+    assert_eq!(dummy.params, fresh.params);
+    assert_eq!(
+        dummy.hash.map(|output| output.len()),
+        fresh.hash.map(|output| output.len())
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn failed_logins_are_rate_limited_per_account() {
+    let accounts = accounts();
+    accounts
+        .register("alice", "correct-horse")
+        .await
+        .expect("register");
+    // Five failures from five addresses...
+    for last in 1..=5 {
+        assert_eq!(
+            accounts.login("ALICE", "guess", address(last)).await,
+            Err(AccountError::BadCredentials)
+        );
+    }
+    tokio::time::advance(Duration::from_secs(20)).await;
+    // ...lock the account, even for the right password from a new address.
+    let refused = accounts.login("alice", "correct-horse", address(6)).await;
+    assert_eq!(refused, Err(AccountError::RateLimited { seconds: 40 }));
+    assert_eq!(
+        refused.expect_err("refused").to_string(),
+        "too many failed logins; try again in 40 seconds"
+    );
+    // Other accounts are unaffected.
+    accounts
+        .register("bob", "correct-horse")
+        .await
+        .expect("register");
+    assert!(
+        accounts
+            .login("bob", "correct-horse", address(6))
+            .await
+            .is_ok()
+    );
+    // Once the window has passed, the account may log in again.
+    tokio::time::advance(Duration::from_secs(40)).await;
+    assert_eq!(
+        accounts.login("alice", "correct-horse", address(6)).await,
+        Ok("alice".to_owned())
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn failed_logins_are_rate_limited_per_address_across_accounts() {
+    let accounts = accounts();
+    accounts
+        .register("alice", "correct-horse")
+        .await
+        .expect("register");
+    for name in ["alice", "bob", "carol", "dave", "erin"] {
+        assert_eq!(
+            accounts.login(name, "guess", address(HOME)).await,
+            Err(AccountError::BadCredentials)
+        );
+    }
+    assert!(matches!(
+        accounts
+            .login("alice", "correct-horse", address(HOME))
+            .await,
+        Err(AccountError::RateLimited { seconds: 60 })
+    ));
+    // Alice's account has one failure only; from elsewhere she gets in.
+    assert!(
+        accounts
+            .login("alice", "correct-horse", address(2))
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_successful_login_clears_the_accounts_failures_but_not_the_addresss() {
+    let accounts = accounts();
+    accounts
+        .register("alice", "correct-horse")
+        .await
+        .expect("register");
+    for _ in 0..4 {
+        assert_eq!(
+            accounts.login("alice", "guess", address(HOME)).await,
+            Err(AccountError::BadCredentials)
+        );
+    }
+    accounts
+        .login("alice", "correct-horse", address(HOME))
+        .await
+        .expect("right password");
+    // The account may fail five times again (from other addresses)...
+    for last in 2..=6 {
+        assert_eq!(
+            accounts.login("alice", "guess", address(last)).await,
+            Err(AccountError::BadCredentials)
+        );
+    }
+    assert!(matches!(
+        accounts.login("alice", "guess", address(7)).await,
+        Err(AccountError::RateLimited { .. })
+    ));
+    // ...but the home address keeps its four failures (the success did not count): one more.
+    assert_eq!(
+        accounts.login("bob", "guess", address(HOME)).await,
+        Err(AccountError::BadCredentials)
+    );
+    assert!(matches!(
+        accounts.login("carol", "guess", address(HOME)).await,
+        Err(AccountError::RateLimited { .. })
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn simultaneous_guesses_get_no_more_than_the_limit() {
+    let accounts = accounts();
+    accounts
+        .register("alice", "correct-horse")
+        .await
+        .expect("register");
+    let guesses: Vec<_> = (0..20u8)
+        .map(|n| {
+            let accounts = accounts.clone();
+            tokio::spawn(async move { accounts.login("alice", "guess", address(n)).await })
+        })
+        .collect();
+    let mut checked = 0;
+    for guess in guesses {
+        match guess.await.expect("task") {
+            Err(AccountError::BadCredentials) => checked += 1,
+            Err(AccountError::RateLimited { .. }) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(checked, LoginLimits::default().max_failures);
+}
+
+#[tokio::test]
+async fn change_password_checks_the_old_one() {
+    let accounts = accounts();
+    accounts
+        .register("Alice", "correct-horse")
+        .await
+        .expect("register");
+    assert_eq!(
+        accounts
+            .change_password("alice", "wrong-horse", "battery-staple", address(HOME))
+            .await,
+        Err(AccountError::BadCredentials)
+    );
+    assert_eq!(
+        accounts
+            .change_password("nobody", "correct-horse", "battery-staple", address(HOME))
+            .await,
+        Err(AccountError::BadCredentials)
+    );
+    assert!(
+        accounts
+            .login("alice", "correct-horse", address(HOME))
+            .await
+            .is_ok()
+    );
+
+    assert_eq!(
+        accounts
+            .change_password("alice", "correct-horse", "battery-staple", address(HOME))
+            .await,
+        Ok(())
+    );
+    assert_eq!(
+        accounts
+            .login("ALICE", "battery-staple", address(HOME))
+            .await,
+        Ok("Alice".to_owned())
+    );
+    assert_eq!(
+        accounts
+            .login("alice", "correct-horse", address(HOME))
+            .await,
+        Err(AccountError::BadCredentials)
+    );
+}
+
+#[tokio::test]
+async fn change_password_refuses_an_unacceptable_new_password_before_checking() {
+    let accounts = accounts();
+    accounts
+        .register("alice", "correct-horse")
+        .await
+        .expect("register");
+    assert_eq!(
+        accounts
+            .change_password("alice", "correct-horse", "short", address(HOME))
+            .await,
+        Err(AccountError::UnacceptablePassword)
+    );
+    assert!(
+        accounts
+            .login("alice", "correct-horse", address(HOME))
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn change_password_is_rate_limited_like_login() {
+    let accounts = accounts();
+    accounts
+        .register("alice", "correct-horse")
+        .await
+        .expect("register");
+    for _ in 0..5 {
+        assert_eq!(
+            accounts
+                .change_password("alice", "guess-guess", "battery-staple", address(HOME))
+                .await,
+            Err(AccountError::BadCredentials)
+        );
+    }
+    assert!(matches!(
+        accounts
+            .change_password("alice", "correct-horse", "battery-staple", address(HOME))
+            .await,
+        Err(AccountError::RateLimited { .. })
+    ));
+}
+
+#[tokio::test]
+async fn unacceptable_passwords_are_refused() {
+    let accounts = accounts();
+    let too_long = "x".repeat(MAX_PASSWORD_BYTES + 1);
+    // 75 four-byte characters: 300 bytes, fine; one more is too many bytes.
+    let longest = "😀".repeat(MAX_PASSWORD_BYTES / 4);
+    let too_many_bytes = "😀".repeat(MAX_PASSWORD_BYTES / 4 + 1);
+    for bad in [
+        "",
+        "seven77",
+        "has space",
+        "tab\there",
+        "trailing-newline\n",
+        too_long.as_str(),
+        too_many_bytes.as_str(),
+    ] {
+        assert_eq!(
+            accounts.register("alice", bad).await,
+            Err(AccountError::UnacceptablePassword),
+            "{bad:?}"
+        );
+    }
+    assert_eq!(accounts.is_registered("alice").await, Ok(false));
+    assert_eq!(
+        AccountError::UnacceptablePassword.to_string(),
+        "a password must be 8 to 300 bytes and not contain spaces"
+    );
+    for (name, good) in [
+        ("alice", "eight888"),
+        ("bob", "x".repeat(MAX_PASSWORD_BYTES).as_str()),
+        ("carol", longest.as_str()),
+    ] {
+        assert_eq!(accounts.register(name, good).await, Ok(name.to_owned()));
+        assert!(accounts.login(name, good, address(HOME)).await.is_ok());
+    }
+}
+
+#[tokio::test]
+async fn account_names_must_be_valid_nicks() {
+    let accounts = accounts();
+    let too_long = "a".repeat(31);
+    for bad in [
+        "",
+        "9lives",
+        "-dash",
+        "has space",
+        "#room",
+        "é",
+        too_long.as_str(),
+    ] {
+        let refused = accounts.register(bad, "correct-horse").await;
+        assert!(
+            matches!(&refused, Err(AccountError::InvalidName(_))),
+            "{bad:?}: {refused:?}"
+        );
+        let refused = accounts.login(bad, "correct-horse", address(HOME)).await;
+        assert!(
+            matches!(&refused, Err(AccountError::InvalidName(_))),
+            "{bad:?}: {refused:?}"
+        );
+    }
+    assert_eq!(
+        accounts.register("9lives", "correct-horse").await,
+        Err(AccountError::InvalidName(
+            "a nick may not start with a digit or -".into()
+        ))
+    );
+    // Invalid names cost the address no attempts.
+    for _ in 0..10 {
+        let _ = accounts.login("bad name", "guess", address(HOME)).await;
+    }
+    assert_eq!(
+        accounts.register("[Bot]|x^", "correct-horse").await,
+        Ok("[Bot]|x^".to_owned())
+    );
+    assert!(
+        accounts
+            .login("[bot]|X^", "correct-horse", address(HOME))
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn a_closed_store_is_a_store_error() {
+    let store = store();
+    let accounts = Accounts::new(store.clone(), LoginLimits::default());
+    store.shut_down().await.expect("shut down");
+    assert!(matches!(
+        accounts.register("alice", "correct-horse").await,
+        Err(AccountError::Store(_))
+    ));
+    assert!(matches!(
+        accounts
+            .login("alice", "correct-horse", address(HOME))
+            .await,
+        Err(AccountError::Store(_))
+    ));
+    assert!(matches!(
+        accounts.is_registered("alice").await,
+        Err(AccountError::Store(_))
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn store_failures_do_not_count_as_failed_logins() {
+    let store = store();
+    let limits = LoginLimits {
+        max_failures: 1,
+        window: Duration::from_secs(60),
+    };
+    let accounts = Accounts::new(store.clone(), limits);
+    store.shut_down().await.expect("shut down");
+    for _ in 0..3 {
+        assert!(matches!(
+            accounts.login("alice", "guess", address(HOME)).await,
+            Err(AccountError::Store(_))
+        ));
+    }
+}
