@@ -316,7 +316,14 @@ impl Drop for PendingAttempt<'_> {
 }
 
 fn check_name(name: &str) -> Result<(), AccountError> {
-    validate_nick(name).map_err(|error| AccountError::InvalidName(error.to_string()))
+    validate_nick(name).map_err(|error| AccountError::InvalidName(error.to_string()))?;
+    // Nick protection renames people to guest-N; those nicks must stay free for it.
+    if fold(name).starts_with("guest-") {
+        return Err(AccountError::InvalidName(
+            "guest- nicks cannot be registered".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// 8 to 300 bytes, no whitespace: the text protocol splits on spaces, and a line's trailing

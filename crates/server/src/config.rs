@@ -129,6 +129,22 @@ impl Default for StoreSettings {
     }
 }
 
+/// Account rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountSettings {
+    /// How long someone may use a registered nick without logging in to it before being
+    /// renamed to `guest-N`; zero turns the protection off.
+    pub nick_grace: Duration,
+}
+
+impl Default for AccountSettings {
+    fn default() -> Self {
+        Self {
+            nick_grace: Duration::from_secs(60),
+        }
+    }
+}
+
 /// The fully resolved configuration the server runs with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -136,6 +152,7 @@ pub struct Config {
     pub limits: Limits,
     pub irc: IrcSettings,
     pub store: StoreSettings,
+    pub accounts: AccountSettings,
     /// Show peers by a cloak instead of their IP address.
     pub cloak_hosts: bool,
     /// How long shutdown waits for clients' queued output to flush.
@@ -155,6 +172,8 @@ pub struct FileConfig {
     pub privacy: FilePrivacy,
     #[serde(default)]
     pub store: FileStore,
+    #[serde(default)]
+    pub accounts: FileAccounts,
     #[serde(default)]
     pub limits: FileLimits,
     #[serde(default)]
@@ -181,6 +200,12 @@ pub struct FileIrc {
     pub ping_interval_seconds: Option<u64>,
     pub ping_timeout_seconds: Option<u64>,
     pub replay_on_join: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileAccounts {
+    pub nick_grace_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -285,11 +310,18 @@ impl Config {
                 .history_on_join
                 .unwrap_or(store_defaults.history_on_join),
         };
+        let accounts = AccountSettings {
+            nick_grace: file
+                .accounts
+                .nick_grace_seconds
+                .map_or(AccountSettings::default().nick_grace, Duration::from_secs),
+        };
         let config = Config {
             listeners,
             limits,
             irc,
             store,
+            accounts,
             cloak_hosts,
             shutdown_grace: Duration::from_secs(grace_seconds),
         };

@@ -58,6 +58,8 @@ pub struct Context {
     pub accounts: Accounts,
     /// Messages replayed to a text user joining a room.
     pub history_on_join: usize,
+    /// Grace period before a user on someone's registered nick is renamed.
+    pub nick_grace: Duration,
     pub limits: Limits,
     pub irc: Arc<IrcSettings>,
     /// Whether to show peers by a cloak instead of their address.
@@ -85,6 +87,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, protocol: Protocol, cont
                 let settings = TextSettings {
                     max_line_bytes: context.limits.max_line_bytes,
                     history_on_join: context.history_on_join,
+                    nick_grace: context.nick_grace,
                 };
                 let session = TextSession::start(
                     context.hub.clone(),
@@ -106,15 +109,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, protocol: Protocol, cont
             Protocol::Irc => {
                 // The nick is logged when registration completes.
                 info!("connected");
-                let session = IrcSession::new(
-                    context.hub.clone(),
-                    context.store.clone(),
-                    context.accounts.clone(),
-                    context.irc.clone(),
-                    peer,
-                    host,
-                    outbox.clone(),
-                );
+                let session = IrcSession::new(&context, peer, host, outbox.clone());
                 run_session(reader, session, &outbox, &context, irc::MAX_LINE_BYTES).await
             }
         };
@@ -212,7 +207,7 @@ async fn read_until_end(
             () = shutdown.cancelled() => return End::Shutdown,
             () = outbox.closed() => return lost_by_outbox(outbox),
             () = sleep_until(deadline) => {
-                if let Flow::Quit(reason) = session.on_deadline() {
+                if let Flow::Quit(reason) = session.on_deadline().await {
                     return End::Lost(reason);
                 }
                 continue;

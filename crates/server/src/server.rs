@@ -103,6 +103,7 @@ impl Server {
             store: self.store.clone(),
             accounts: Accounts::new(self.store.clone(), LoginLimits::default()),
             history_on_join: self.config.store.history_on_join,
+            nick_grace: self.config.accounts.nick_grace,
             limits: self.config.limits,
             irc: Arc::new(self.config.irc.clone()),
             cloak_hosts: self.config.cloak_hosts,

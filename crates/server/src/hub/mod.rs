@@ -538,6 +538,18 @@ impl Hub {
         Ok(event)
     }
 
+    /// Renames `user` to the first free `guest-N` nick (nick protection); returns its own
+    /// copy of the change.
+    pub fn rename_to_guest(&self, user: &Arc<User>) -> Event {
+        loop {
+            let number = self.next_guest_number.fetch_add(1, Ordering::Relaxed);
+            // Taken meanwhile by someone else: try the next number.
+            if let Ok(event) = self.rename(user, &format!("guest-{number}")) {
+                return event;
+            }
+        }
+    }
+
     /// Sets (or, with an empty `topic`, clears) the topic of `room`. Needs membership, and
     /// operator status in a `+t` room. Returns the setter's copy.
     pub fn set_topic(

@@ -3,6 +3,7 @@
 //! and it queues its replies in the user's outbox.
 
 pub mod irc;
+mod nick_guard;
 mod reply_queue;
 pub mod text;
 
@@ -40,7 +41,7 @@ pub(crate) trait Session {
     }
 
     /// Called once the deadline has passed.
-    fn on_deadline(&mut self) -> Flow {
+    async fn on_deadline(&mut self) -> Flow {
         Flow::Continue
     }
 

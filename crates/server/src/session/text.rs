@@ -13,6 +13,7 @@ use palaver_proto::names::fold;
 use palaver_proto::text::{self, Command, Input};
 use palaver_proto::time::Timestamp;
 
+use super::nick_guard::NickGuard;
 use super::reply_queue::ReplyQueue;
 use super::{Flow, Session};
 use crate::accounts::Accounts;
@@ -50,6 +51,8 @@ pub struct TextSettings {
     pub max_line_bytes: usize,
     /// Messages replayed when joining a room.
     pub history_on_join: usize,
+    /// Grace period before a user on someone's registered nick is renamed.
+    pub nick_grace: std::time::Duration,
 }
 
 pub struct TextSession {
@@ -66,6 +69,8 @@ pub struct TextSession {
     commits: Vec<Commit>,
     /// Replies of the lines handled since the last flush, in order.
     queue: ReplyQueue,
+    /// Renames the user if it keeps a registered nick without logging in.
+    nick_guard: NickGuard,
 }
 
 impl TextSession {
@@ -77,6 +82,7 @@ impl TextSession {
         user: Arc<User>,
         settings: TextSettings,
     ) -> Self {
+        let settings_grace = settings.nick_grace;
         let mut session = Self {
             hub,
             store,
@@ -87,6 +93,7 @@ impl TextSession {
             replies: Vec::new(),
             commits: Vec::new(),
             queue: ReplyQueue::default(),
+            nick_guard: NickGuard::new(settings_grace),
         };
         session.user.outbox.hold();
         let nick = session.user.nick();
@@ -146,7 +153,11 @@ impl TextSession {
         match command {
             Command::Nick(nick) => {
                 let result = self.hub.rename(&self.user, nick);
+                let renamed = result.is_ok();
                 self.own_copy_or_error(result);
+                if renamed {
+                    self.guard_nick().await;
+                }
             }
             Command::Join { room, key } => self.join(room, key).await,
             Command::Part { room, reason } => self.part(room, reason),
@@ -176,6 +187,7 @@ impl TextSession {
                 Some(_) => {
                     self.hub.set_account(&self.user, None);
                     self.notice(&["you are now logged out"]);
+                    self.guard_nick().await;
                 }
                 None => self.error("you are not logged in"),
             },
@@ -239,6 +251,23 @@ impl TextSession {
                 self.notice(&["you are now logged in as ", &account]);
             }
             Err(error) => self.error(&error.to_string()),
+        }
+    }
+
+    /// Warns the user if its nick belongs to an account it is not logged in to.
+    async fn guard_nick(&mut self) {
+        if let Some(grace) = self.nick_guard.check(&self.accounts, &self.user).await {
+            let nick = self.user.nick();
+            let seconds = grace.as_secs().to_string();
+            self.notice(&[
+                "nick ",
+                &nick,
+                " is registered; log in with /login ",
+                &nick,
+                " PASSWORD within ",
+                &seconds,
+                " seconds or you will be renamed",
+            ]);
         }
     }
 
@@ -469,6 +498,27 @@ impl Session for TextSession {
 
     async fn flush(&mut self) {
         self.queue.flush(&self.user.outbox).await;
+    }
+
+    fn deadline(&self) -> Option<tokio::time::Instant> {
+        self.nick_guard.deadline()
+    }
+
+    async fn on_deadline(&mut self) -> Flow {
+        if self.nick_guard.expired(&self.user) {
+            self.user.outbox.hold();
+            let nick = self.user.nick();
+            let event = self.hub.rename_to_guest(&self.user);
+            self.own_copy(&event);
+            self.notice(&[
+                "you were renamed: ",
+                &nick,
+                " belongs to a registered account",
+            ]);
+            self.end_command();
+            self.flush().await;
+        }
+        Flow::Continue
     }
 
     fn user(&self) -> Option<&Arc<User>> {

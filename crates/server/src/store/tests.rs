@@ -141,16 +141,22 @@ async fn group_commit_writes_everything_queued_in_one_transaction() {
         .expect("send the hold");
     thread_is_held.await.expect("the thread runs the hold");
 
+    // `append` returns once its request is in the channel (a reserved slot is not enough:
+    // the value is written just after), so count returns rather than watching capacity.
+    let queued = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let submitters: Vec<_> = (1..=SUBMITTERS)
         .map(|id| {
             let store = store.clone();
+            let queued = queued.clone();
             tokio::spawn(async move {
                 let message = room_message(id, id, "#load", "message");
-                store.append(message).await?.await
+                let commit = store.append(message).await?;
+                queued.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                commit.await
             })
         })
         .collect();
-    while store.requests.capacity() > CHANNEL_CAPACITY - SUBMITTERS as usize {
+    while queued.load(std::sync::atomic::Ordering::SeqCst) < SUBMITTERS {
         tokio::task::yield_now().await;
     }
     release.send(()).expect("release the thread");

@@ -199,7 +199,7 @@ pub fn nickserv(session: &mut IrcSession, text: &str) {
 }
 
 /// A `NOTICE` from NickServ to the client.
-fn nickserv_notice(session: &mut IrcSession, text: &str) {
+pub fn nickserv_notice(session: &mut IrcSession, text: &str) {
     let nick = session.reply_nick();
     let server = session.settings.server_name.clone();
     session.replies.push(
@@ -296,6 +296,7 @@ fn logged_in(session: &mut IrcSession, account: &str) {
     if let Some(user) = session.user.clone() {
         session.hub.set_account(&user, Some(account));
     }
+    session.nick_changed = true;
 }
 
 #[cfg(test)]

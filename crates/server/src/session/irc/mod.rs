@@ -27,10 +27,12 @@ use palaver_proto::irc::numeric::*;
 use palaver_proto::irc::render::{IrcFlavor, MAX_MESSAGE_BYTES, event_messages};
 use tokio::time::Instant;
 
+use super::nick_guard::NickGuard;
 use super::reply_queue::ReplyQueue;
 use super::{Flow, Session};
 use crate::accounts::Accounts;
 use crate::config::IrcSettings;
+use crate::connection::Context;
 use crate::hub::{Hub, HubError, JoinRefusal, SendRefusal, User};
 use crate::outbox::Outbox;
 use crate::store::{Commit, Store, StoredMessage};
@@ -69,6 +71,10 @@ pub struct IrcSession {
     sasl: SaslState,
     /// Account operations the command being handled asked for, run once the handler returns.
     account_requests: Vec<AccountRequest>,
+    /// Set when the nick or login changed: the nick guard looks again once the handler returns.
+    nick_changed: bool,
+    /// Renames the user if it keeps a registered nick without logging in.
+    nick_guard: NickGuard,
     settings: Arc<IrcSettings>,
     peer: SocketAddr,
     /// The host shown to others (the peer address or its cloak).
@@ -99,25 +105,21 @@ pub struct IrcSession {
 }
 
 impl IrcSession {
-    pub fn new(
-        hub: Arc<Hub>,
-        store: Store,
-        accounts: Accounts,
-        settings: Arc<IrcSettings>,
-        peer: SocketAddr,
-        host: String,
-        outbox: Arc<Outbox>,
-    ) -> Self {
+    /// A session for a new connection from `peer`, shown as `host`, not yet registered.
+    pub fn new(context: &Context, peer: SocketAddr, host: String, outbox: Arc<Outbox>) -> Self {
         let now = Instant::now();
+        let settings = context.irc.clone();
         let replies = Replies::new(settings.server_name.clone());
         let password_ok = settings.password.is_none();
         Self {
-            hub,
-            store,
-            accounts,
+            hub: context.hub.clone(),
+            store: context.store.clone(),
+            accounts: context.accounts.clone(),
             account: None,
             sasl: SaslState::Idle,
             account_requests: Vec::new(),
+            nick_changed: false,
+            nick_guard: NickGuard::new(context.nick_grace),
             settings,
             peer,
             host,
@@ -300,11 +302,30 @@ impl IrcSession {
         for request in std::mem::take(&mut self.account_requests) {
             account::run(self, request).await;
         }
+        if std::mem::take(&mut self.nick_changed) {
+            self.guard_nick().await;
+        }
         for request in std::mem::take(&mut self.history_requests) {
             chathistory::answer(self, request).await;
         }
         self.end_command(commits);
         flow
+    }
+
+    /// Warns the user (as NickServ) if its nick belongs to an account it is not logged in to.
+    async fn guard_nick(&mut self) {
+        let Some(user) = self.user.clone() else {
+            return;
+        };
+        if let Some(grace) = self.nick_guard.check(&self.accounts, &user).await {
+            let text = format!(
+                "This nick is registered. Log in within {} seconds (SASL, or /msg {} IDENTIFY \
+                 <password>) or you will be renamed.",
+                grace.as_secs(),
+                account::NICKSERV
+            );
+            account::nickserv_notice(self, &text);
+        }
     }
 
     /// Moves the finished command's replies into the queue, behind `commits`.
@@ -372,6 +393,18 @@ impl IrcSession {
         commands::dispatch(self, &message)
     }
 
+    /// When the keepalive needs attention: registration timeout, next `PING`, or the end of
+    /// the wait for its answer.
+    fn keepalive_deadline(&self) -> Instant {
+        if self.user.is_none() {
+            return self.connected + self.settings.ping_timeout;
+        }
+        match self.ping_sent {
+            Some(sent) => sent + self.settings.ping_timeout,
+            None => self.last_heard + self.settings.ping_interval,
+        }
+    }
+
     fn release(&mut self) {
         let bytes = self.replies.take();
         self.outbox.release(bytes);
@@ -396,16 +429,28 @@ impl Session for IrcSession {
     }
 
     fn deadline(&self) -> Option<Instant> {
-        if self.user.is_none() {
-            return Some(self.connected + self.settings.ping_timeout);
-        }
-        Some(match self.ping_sent {
-            Some(sent) => sent + self.settings.ping_timeout,
-            None => self.last_heard + self.settings.ping_interval,
+        let keepalive = self.keepalive_deadline();
+        Some(match self.nick_guard.deadline() {
+            Some(rename) => rename.min(keepalive),
+            None => keepalive,
         })
     }
 
-    fn on_deadline(&mut self) -> Flow {
+    async fn on_deadline(&mut self) -> Flow {
+        if let Some(user) = self.user.clone()
+            && self.nick_guard.expired(&user)
+        {
+            self.outbox.hold();
+            let nick = user.nick();
+            let event = self.hub.rename_to_guest(&user);
+            self.own_copy(&event);
+            let text = format!("You were renamed: {nick} belongs to a registered account.");
+            account::nickserv_notice(self, &text);
+            self.release();
+        }
+        if Instant::now() < self.keepalive_deadline() {
+            return Flow::Continue;
+        }
         if self.user.is_none() {
             return Flow::Quit("registration timed out".into());
         }

@@ -51,7 +51,10 @@ pub fn nick(session: &mut IrcSession, message: &Message) -> Flow {
             return Flow::Continue;
         }
         match session.hub.rename(&user, nick) {
-            Ok(event) => session.own_copy(&event),
+            Ok(event) => {
+                session.own_copy(&event);
+                session.nick_changed = true;
+            }
             Err(error) => session.hub_error(&error),
         }
         return Flow::Continue;
@@ -122,6 +125,7 @@ pub fn try_register(session: &mut IrcSession) -> Flow {
             user.set_caps(session.caps);
             session.user = Some(user);
             welcome(session);
+            session.nick_changed = true;
         }
         Err(error) => {
             // Someone took the nick since NICK was accepted: ask for another.
