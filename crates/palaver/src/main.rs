@@ -134,7 +134,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let server = Server::bind(config)?;
+        let server = Server::bind(config).await?;
         announce_ready(&server)?;
         server.run(shutdown_signal()).await;
         anyhow::Ok(())

@@ -41,10 +41,9 @@ pub struct Server {
 }
 
 impl Server {
-    /// Opens the store and binds every configured listener; fails on the first that cannot be
-    /// bound. Blocks while the database opens (and recovers after a crash), so call it before
-    /// serving.
-    pub fn bind(config: Config) -> Result<Self, BindError> {
+    /// Opens the store (recovering it after a crash) and binds every configured listener;
+    /// fails on the first that cannot be bound.
+    pub async fn bind(config: Config) -> Result<Self, BindError> {
         let listeners = config
             .listeners
             .iter()
@@ -58,12 +57,20 @@ impl Server {
                     })
             })
             .collect::<Result<_, _>>()?;
-        let opened = Store::open(StoreConfig {
+        let store_config = StoreConfig {
             path: config.store.path.clone(),
             history_max_age: config.store.history_max_age,
             history_max_per_room: config.store.history_max_per_room,
             prune_interval: PRUNE_INTERVAL,
-        })?;
+        };
+        // Opening may recover a crashed database's WAL: blocking work, off the async workers.
+        let opened = tokio::task::spawn_blocking(move || Store::open(store_config))
+            .await
+            .map_err(|error| StoreError::Open {
+                path: config.store.path.clone(),
+                message: error.to_string(),
+            })??;
+        let registered_rooms = opened.store.registered_rooms().await?;
         info!(
             path = %config.store.path,
             messages = opened.message_count,
@@ -73,6 +80,7 @@ impl Server {
         let hub = Hub::new(HubSettings {
             server_name: config.irc.server_name.as_str().into(),
         });
+        hub.load_registered_rooms(registered_rooms);
         Ok(Self {
             config,
             listeners,

@@ -63,6 +63,8 @@ pub enum Command<'a> {
         old: &'a str,
         new: &'a str,
     },
+    /// Register a room (the current one when `None`) to the logged-in account.
+    RegisterRoom(Option<&'a str>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -203,6 +205,17 @@ fn parse_command(command: &str) -> Result<Command<'_>, InputError> {
             None => return Err(InputError::Usage("/login NICK PASSWORD")),
         },
         "logout" => Command::Logout,
+        "register-room" => {
+            let (room, extra) = first_word(args);
+            if !extra.is_empty() {
+                return Err(InputError::Usage("/register-room [#room]"));
+            }
+            Command::RegisterRoom(if room.is_empty() {
+                None
+            } else {
+                Some(checked_room(room)?)
+            })
+        }
         "password" => match words::<2>(args) {
             Some([old, new]) => Command::Password { old, new },
             None => return Err(InputError::Usage("/password OLD NEW")),
@@ -362,6 +375,11 @@ mod tests {
             }
         );
         assert_eq!(command("/logout"), Command::Logout);
+        assert_eq!(command("/register-room"), Command::RegisterRoom(None));
+        assert_eq!(
+            command("/register-room #rust"),
+            Command::RegisterRoom(Some("#rust"))
+        );
         assert_eq!(
             command("/password old1 new2"),
             Command::Password {

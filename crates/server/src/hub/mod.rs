@@ -38,6 +38,7 @@ pub use user::{Protocol, User, UserId};
 
 use crate::lock;
 use crate::outbox::Outbox;
+use crate::store::RoomRecord;
 use room::{Audience, deliver};
 
 /// The room every new text-protocol connection joins.
@@ -74,6 +75,10 @@ pub enum HubError {
     CannotSend { room: String, reason: SendRefusal },
     #[error("the ban list of {room} is full; {mask} was not added")]
     BanListFull { room: String, mask: String },
+    #[error("you need to be logged in to an account")]
+    NeedAccount,
+    #[error("{0} is already registered")]
+    AlreadyRegistered(String),
 }
 
 /// Why a join was refused.
@@ -167,6 +172,9 @@ pub struct Hub {
     /// Folded room name → room. Holds exactly the rooms with at least one member (a closed
     /// room lingers only until its last member's part finishes).
     rooms: Mutex<HashMap<String, Arc<Room>>>,
+    /// Folded room name → the saved state of a registered room, applied when the room is
+    /// created again. A leaf lock.
+    registered: Mutex<HashMap<String, RoomRecord>>,
     next_user_id: AtomicU64,
     next_guest_number: AtomicU64,
     /// The most users connected at once since start (IRC `LUSERS` maximum).
@@ -189,6 +197,7 @@ impl Hub {
             started: Timestamp::now(),
             nicks: Mutex::default(),
             rooms: Mutex::default(),
+            registered: Mutex::default(),
             next_user_id: AtomicU64::new(1),
             next_guest_number: AtomicU64::new(1),
             peak_users: AtomicUsize::new(0),
@@ -324,7 +333,7 @@ impl Hub {
         loop {
             let room = lock(&self.rooms)
                 .entry(folded.clone())
-                .or_insert_with(|| Arc::new(Room::new(name, folded.clone())))
+                .or_insert_with(|| Arc::new(self.new_room(name, &folded)))
                 .clone();
             let mut state = room.state();
             if state.closed {
@@ -364,9 +373,17 @@ impl Hub {
                 }
             }
             state.invited.retain(|id| *id != user.id);
+            // A registered room opens its founder, not whoever happens to come first.
+            let op = match &state.founder {
+                Some(founder) => identity
+                    .account
+                    .as_deref()
+                    .is_some_and(|account| fold(account) == fold(founder)),
+                None => founding,
+            };
             state.members.push(Member {
                 user: user.clone(),
-                op: founding,
+                op,
                 voice: false,
             });
             let event = Event::Joined {
@@ -536,6 +553,117 @@ impl Hub {
             Audience::except(user),
         );
         Ok(event)
+    }
+
+    /// Remembers registered rooms (at start-up, from the store).
+    pub fn load_registered_rooms(&self, rooms: Vec<RoomRecord>) {
+        let mut registered = lock(&self.registered);
+        for room in rooms {
+            registered.insert(fold(&room.name), room);
+        }
+    }
+
+    /// A new, empty room called `name`, with its saved state if it is registered.
+    fn new_room(&self, name: &str, folded: &str) -> Room {
+        let Some(record) = lock(&self.registered).get(folded).cloned() else {
+            return Room::new(name, folded.to_owned());
+        };
+        let room = Room::new(&record.name, folded.to_owned());
+        {
+            let mut state = room.state();
+            state.founder = Some(record.founder.as_str().into());
+            state.topic = record.topic.map(|(text, set_by, set_at)| Topic {
+                text: text.into(),
+                set_by: set_by.into(),
+                set_at,
+            });
+            let mut modes = RoomModes {
+                key: record.key.map(Into::into),
+                limit: record.limit.and_then(|limit| usize::try_from(limit).ok()),
+                ..RoomModes::default()
+            };
+            for letter in record.flags.chars() {
+                if let Some(flag) = RoomFlag::from_letter(letter) {
+                    *modes.flag_mut(flag) = true;
+                }
+            }
+            state.modes = modes;
+        }
+        room
+    }
+
+    /// Checks that `user` may register `room` (it must be logged in and an operator there, and
+    /// the room not yet registered) and returns the record to store. The room counts as
+    /// registered only once [`mark_registered`](Self::mark_registered) is called after the
+    /// store accepted it.
+    pub fn room_registration(&self, user: &User, room: &Room) -> Result<RoomRecord, HubError> {
+        let account = user
+            .identity()
+            .account
+            .clone()
+            .ok_or(HubError::NeedAccount)?;
+        {
+            let state = room.state();
+            if !state.is_member(user) {
+                return Err(HubError::NotInRoom(room.name().to_string()));
+            }
+            if !state.is_op(user) {
+                return Err(HubError::NeedOperator(room.name().to_string()));
+            }
+            if state.founder.is_some() {
+                return Err(HubError::AlreadyRegistered(room.name().to_string()));
+            }
+        }
+        let mut record = self.snapshot(room);
+        record.founder = account.into();
+        Ok(record)
+    }
+
+    /// Records that `room` is registered as `record` says.
+    pub fn mark_registered(&self, room: &Room, record: RoomRecord) {
+        room.state().founder = Some(record.founder.as_str().into());
+        lock(&self.registered).insert(room.key().to_owned(), record);
+    }
+
+    /// The state to save for `room` if it is registered (after a topic or mode change).
+    pub fn registered_state(&self, room: &Room) -> Option<RoomRecord> {
+        let founder = room.state().founder.clone()?;
+        let mut record = self.snapshot(room);
+        record.founder = founder.into();
+        lock(&self.registered).insert(room.key().to_owned(), record.clone());
+        Some(record)
+    }
+
+    /// `room`'s topic and modes as a record (founder left empty).
+    fn snapshot(&self, room: &Room) -> RoomRecord {
+        let state = room.state();
+        let modes = &state.modes;
+        let flags = [
+            RoomFlag::InviteOnly,
+            RoomFlag::Moderated,
+            RoomFlag::NoExternalMessages,
+            RoomFlag::Secret,
+            RoomFlag::TopicProtected,
+        ]
+        .into_iter()
+        .filter(|flag| modes.flag(*flag))
+        .map(RoomFlag::letter)
+        .collect();
+        RoomRecord {
+            name: room.name().to_string(),
+            founder: String::new(),
+            topic: state.topic.as_ref().map(|topic| {
+                (
+                    topic.text.to_string(),
+                    topic.set_by.to_string(),
+                    topic.set_at,
+                )
+            }),
+            flags,
+            key: modes.key.as_deref().map(str::to_owned),
+            limit: modes.limit.map(|limit| limit as u64),
+            created: room.created,
+        }
     }
 
     /// Renames `user` to the first free `guest-N` nick (nick protection); returns its own

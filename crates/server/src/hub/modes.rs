@@ -162,14 +162,7 @@ pub(super) fn apply(
     for change in changes {
         match change {
             ModeChange::Flag { flag, set } => {
-                let modes = &mut state.modes;
-                let slot = match flag {
-                    RoomFlag::InviteOnly => &mut modes.invite_only,
-                    RoomFlag::Moderated => &mut modes.moderated,
-                    RoomFlag::NoExternalMessages => &mut modes.no_external_messages,
-                    RoomFlag::Secret => &mut modes.secret,
-                    RoomFlag::TopicProtected => &mut modes.topic_protected,
-                };
+                let slot = state.modes.flag_mut(flag);
                 if *slot != set {
                     *slot = set;
                     announcement.add(set, flag.letter(), None);

@@ -14,6 +14,7 @@ use palaver_proto::irc::mask;
 use palaver_proto::names::fold;
 use palaver_proto::time::Timestamp;
 
+use super::modes::RoomFlag;
 use super::user::{User, UserId};
 use crate::lock;
 
@@ -74,6 +75,28 @@ impl RoomModes {
         }
     }
 
+    /// Whether `flag` is set.
+    pub fn flag(&self, flag: RoomFlag) -> bool {
+        match flag {
+            RoomFlag::InviteOnly => self.invite_only,
+            RoomFlag::Moderated => self.moderated,
+            RoomFlag::NoExternalMessages => self.no_external_messages,
+            RoomFlag::Secret => self.secret,
+            RoomFlag::TopicProtected => self.topic_protected,
+        }
+    }
+
+    /// The setting for `flag`.
+    pub fn flag_mut(&mut self, flag: RoomFlag) -> &mut bool {
+        match flag {
+            RoomFlag::InviteOnly => &mut self.invite_only,
+            RoomFlag::Moderated => &mut self.moderated,
+            RoomFlag::NoExternalMessages => &mut self.no_external_messages,
+            RoomFlag::Secret => &mut self.secret,
+            RoomFlag::TopicProtected => &mut self.topic_protected,
+        }
+    }
+
     /// The mode string and its arguments, e.g. `("+klnt", ["secret", "10"])`. The key is shown
     /// only to members (`show_key`), as IRC servers do.
     pub fn describe(&self, show_key: bool) -> (String, Vec<String>) {
@@ -123,6 +146,9 @@ pub(super) struct RoomState {
     /// Users invited since they last joined; an invitation lets one in past `+i`, a ban, a
     /// key and the limit, and is used up by joining.
     pub invited: Vec<UserId>,
+    /// The founding account of a registered room: whoever is logged in to it is made
+    /// operator on joining, and nobody else is just for being first.
+    pub founder: Option<Box<str>>,
     /// Set when the last member leaves. A closed room is about to be removed from the
     /// directory; a joiner that finds one must look the room up again.
     pub closed: bool,
@@ -140,6 +166,7 @@ impl Room {
                 modes: RoomModes::new_room(),
                 bans: Vec::new(),
                 invited: Vec::new(),
+                founder: None,
                 closed: false,
             }),
         }

@@ -51,3 +51,17 @@ pub(crate) trait Session {
     /// Last words before the connection closes for `reason` (IRC sends `ERROR`).
     fn farewell(&mut self, _reason: &str) {}
 }
+
+/// Saves a registered room's topic and modes after a change; nothing for other rooms. A
+/// failure is logged: the change itself stands, only its surviving a restart is at risk.
+pub(crate) async fn save_room(
+    hub: &crate::hub::Hub,
+    store: &crate::store::Store,
+    room: &crate::hub::Room,
+) {
+    if let Some(record) = hub.registered_state(room)
+        && let Err(error) = store.save_room(record).await
+    {
+        tracing::error!(%error, room = %room.name(), "saving a registered room failed");
+    }
+}

@@ -42,6 +42,7 @@ const HELP: &[&str] = &[
     "  /login NICK PASSWORD          log in to your account",
     "  /logout                       log out",
     "  /password OLD NEW             change your password",
+    "  /register-room [#room]        register a room you run to your account",
     "  /help                         show this help",
 ];
 
@@ -171,7 +172,7 @@ impl TextSession {
             Command::Me(action) => self.say(MessageKind::Action, action).await,
             Command::Who(room) => self.who(room),
             Command::Rooms => self.list_rooms(),
-            Command::Topic { room, text } => self.topic(room, text),
+            Command::Topic { room, text } => self.topic(room, text).await,
             Command::Quit(reason) => {
                 self.notice(&["goodbye"]);
                 return Flow::Quit(reason.unwrap_or("quit").to_owned());
@@ -192,6 +193,7 @@ impl TextSession {
                 None => self.error("you are not logged in"),
             },
             Command::Password { old, new } => self.change_password(old, new).await,
+            Command::RegisterRoom(name) => self.register_room(name).await,
             Command::History(count) => {
                 let count = count.unwrap_or(HISTORY_DEFAULT).min(HISTORY_MAX);
                 match self.current_room() {
@@ -268,6 +270,30 @@ impl TextSession {
                 &seconds,
                 " seconds or you will be renamed",
             ]);
+        }
+    }
+
+    /// `/register-room [#room]`: makes the logged-in operator's account the room's founder;
+    /// its topic and modes then survive restarts.
+    async fn register_room(&mut self, name: Option<&str>) {
+        let Ok(room) = self.joined_room(name) else {
+            return;
+        };
+        let record = match self.hub.room_registration(&self.user, &room) {
+            Ok(record) => record,
+            Err(error) => return self.error(&error.to_string()),
+        };
+        let founder = record.founder.clone();
+        match self.store.register_room(record.clone()).await {
+            Ok(true) => {
+                self.hub.mark_registered(&room, record);
+                self.notice(&[room.name(), " is now registered to ", &founder]);
+            }
+            Ok(false) => self.error(&format!("{} is already registered", room.name())),
+            Err(error) => self.error(&format!(
+                "{} could not be registered ({error})",
+                room.name()
+            )),
         }
     }
 
@@ -410,7 +436,7 @@ impl TextSession {
         }
     }
 
-    fn topic(&mut self, name: Option<&str>, text: Option<&str>) {
+    async fn topic(&mut self, name: Option<&str>, text: Option<&str>) {
         let room = match (name, text) {
             // Setting needs membership; showing works for any existing room.
             (_, Some(_)) => self.joined_room(name),
@@ -426,7 +452,11 @@ impl TextSession {
         match text {
             Some(text) => {
                 let result = self.hub.set_topic(&self.user, &room, text);
+                let changed = result.is_ok();
                 self.own_copy_or_error(result);
+                if changed {
+                    super::save_room(&self.hub, &self.store, &room).await;
+                }
             }
             None => match room.topic() {
                 Some(topic) => self.notice(&["topic of ", room.name(), ": ", &topic.text]),

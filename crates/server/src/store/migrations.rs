@@ -76,6 +76,27 @@ pub const MIGRATIONS: &[Migration] = &[
             ) STRICT;
         ",
     },
+    Migration {
+        version: 3,
+        description: "registered rooms",
+        // name_key is the folded room name; founder the founding account as registered.
+        // flags holds the set flag letters of CHANMODES type D ("imnst" order), so new flags
+        // need no migration. Times are unix milliseconds.
+        sql: "
+            CREATE TABLE rooms (
+                name_key      TEXT PRIMARY KEY,
+                name          TEXT NOT NULL,
+                founder       TEXT NOT NULL,
+                topic         TEXT,
+                topic_set_by  TEXT,
+                topic_set_at  INTEGER,
+                flags         TEXT NOT NULL,
+                room_key      TEXT,
+                member_limit  INTEGER,
+                created       INTEGER NOT NULL
+            ) STRICT;
+        ",
+    },
 ];
 
 /// The schema version this build of palaver writes.

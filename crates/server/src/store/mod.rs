@@ -13,6 +13,7 @@ mod message;
 mod migrations;
 mod queries;
 mod retention;
+mod rooms;
 mod sqlite;
 mod worker;
 
@@ -29,6 +30,7 @@ pub use accounts::AccountRecord;
 pub use message::{HistoryTarget, StoredMessage};
 #[doc(hidden)]
 pub use migrations::{MIGRATIONS, Migration, latest_version};
+pub use rooms::RoomRecord;
 
 use queries::Page;
 use sqlite::Database;
@@ -320,6 +322,22 @@ impl Store {
         let password_hash = password_hash.to_owned();
         self.call(move |database| database.create_account(&name, &password_hash, created))
             .await
+    }
+
+    /// Registers a room. Returns false if it is already registered.
+    pub async fn register_room(&self, room: RoomRecord) -> Result<bool, StoreError> {
+        self.call(move |database| database.register_room(&room))
+            .await
+    }
+
+    /// Saves a registered room's current state. Returns false if it is not registered.
+    pub async fn save_room(&self, room: RoomRecord) -> Result<bool, StoreError> {
+        self.call(move |database| database.save_room(&room)).await
+    }
+
+    /// Every registered room.
+    pub async fn registered_rooms(&self) -> Result<Vec<RoomRecord>, StoreError> {
+        self.call(|database| database.registered_rooms()).await
     }
 
     /// The account named `name`, in any case.

@@ -138,7 +138,7 @@ impl TestServer {
             ..overrides
         };
         let config = Config::resolve(file, overrides).expect("valid config");
-        let server = Server::bind(config).expect("bind");
+        let server = Server::bind(config).await.expect("bind");
         let address = server.local_addresses()[0].1;
         let irc_address = server.local_addresses()[1].1;
         let (stop, stopped) = oneshot::channel();

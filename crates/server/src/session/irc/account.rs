@@ -1,6 +1,6 @@
 //! Accounts for IRC clients: SASL PLAIN (`AUTHENTICATE`, IRCv3 sasl 3.1/3.2),
-//! `draft/account-registration` (`REGISTER`), and a NickServ-style `PRIVMSG NickServ` for
-//! clients that know neither.
+//! `draft/account-registration` (`REGISTER`), a NickServ-style `PRIVMSG NickServ` for clients
+//! that know neither, and room registration through `PRIVMSG ChanServ :REGISTER #room`.
 //!
 //! Command handlers are synchronous, so they only record an [`AccountRequest`]; the session
 //! runs it (hashing off the async workers) once the handler returns, see [`run`].
@@ -21,6 +21,8 @@ const SASL_MAX_BYTES: usize = 2 * SASL_CHUNK;
 
 /// The nick clients address for account services.
 pub const NICKSERV: &str = "NickServ";
+/// The nick clients address for room registration.
+pub const CHANSERV: &str = "ChanServ";
 
 /// An account operation a handler asked for.
 #[derive(Debug)]
@@ -35,6 +37,8 @@ pub enum AccountRequest {
     },
     /// `NickServ IDENTIFY`.
     Identify { account: String, password: String },
+    /// `ChanServ REGISTER #room`.
+    RegisterRoom { room: String },
 }
 
 /// How a registration was asked for, which decides how it is answered.
@@ -198,13 +202,35 @@ pub fn nickserv(session: &mut IrcSession, text: &str) {
     }
 }
 
+/// `PRIVMSG ChanServ :REGISTER #room` / `:HELP`.
+pub fn chanserv(session: &mut IrcSession, text: &str) {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    match words.as_slice() {
+        [command, room] if command.eq_ignore_ascii_case("REGISTER") => {
+            session.account_requests.push(AccountRequest::RegisterRoom {
+                room: (*room).to_owned(),
+            });
+        }
+        _ => service_notice(
+            session,
+            CHANSERV,
+            "Commands: REGISTER <#channel> (you must be logged in and a channel operator).",
+        ),
+    }
+}
+
 /// A `NOTICE` from NickServ to the client.
 pub fn nickserv_notice(session: &mut IrcSession, text: &str) {
+    service_notice(session, NICKSERV, text);
+}
+
+/// A `NOTICE` from the service `service` to the client.
+fn service_notice(session: &mut IrcSession, service: &str, text: &str) {
     let nick = session.reply_nick();
     let server = session.settings.server_name.clone();
     session.replies.push(
         Message::new("NOTICE", vec![nick, text.to_owned()])
-            .with_source(format!("{NICKSERV}!services@{server}")),
+            .with_source(format!("{service}!services@{server}")),
     );
 }
 
@@ -237,6 +263,7 @@ pub async fn run(session: &mut IrcSession, request: AccountRequest) {
                 Err(error) => nickserv_notice(session, &format!("Login failed: {error}.")),
             }
         }
+        AccountRequest::RegisterRoom { room } => register_room(session, &room).await,
         AccountRequest::Register {
             account,
             password,
@@ -274,6 +301,36 @@ pub async fn run(session: &mut IrcSession, request: AccountRequest) {
                 }
             },
         },
+    }
+}
+
+/// `ChanServ REGISTER #room`: makes the logged-in operator's account the room's founder.
+async fn register_room(session: &mut IrcSession, name: &str) {
+    let Some(user) = session.user.clone() else {
+        return;
+    };
+    let Some(room) = session.hub.room(name) else {
+        return service_notice(session, CHANSERV, &format!("No such channel: {name}."));
+    };
+    let record = match session.hub.room_registration(&user, &room) {
+        Ok(record) => record,
+        Err(error) => return service_notice(session, CHANSERV, &format!("{error}.")),
+    };
+    let founder = record.founder.clone();
+    match session.store.register_room(record.clone()).await {
+        Ok(true) => {
+            session.hub.mark_registered(&room, record);
+            let text = format!("{} is now registered to {founder}.", room.name());
+            service_notice(session, CHANSERV, &text);
+        }
+        Ok(false) => {
+            let text = format!("{} is already registered.", room.name());
+            service_notice(session, CHANSERV, &text);
+        }
+        Err(error) => {
+            let text = format!("{} could not be registered ({error}).", room.name());
+            service_notice(session, CHANSERV, &text);
+        }
     }
 }
 

@@ -123,6 +123,10 @@ fn send(session: &mut IrcSession, message: &Message, command: &str) -> Flow {
             account::nickserv(session, text);
             continue;
         }
+        if !tags_only && target.eq_ignore_ascii_case(account::CHANSERV) {
+            account::chanserv(session, text);
+            continue;
+        }
         let result = if target.starts_with('#') {
             match session.hub.room(target) {
                 Some(room) => session.hub.say(&user, &room, kind, text, &client_tags),
@@ -195,7 +199,10 @@ pub fn topic(session: &mut IrcSession, message: &Message) -> Flow {
             None => session.numeric(RPL_NOTOPIC, &[room.name(), "No topic is set"]),
         },
         Some(text) => match session.hub.set_topic(&user, &room, text) {
-            Ok(event) => session.own_copy(&event),
+            Ok(event) => {
+                session.own_copy(&event);
+                session.rooms_to_save.push(room.clone());
+            }
             Err(error) => session.hub_error(&error),
         },
     }

@@ -73,6 +73,8 @@ pub struct IrcSession {
     account_requests: Vec<AccountRequest>,
     /// Set when the nick or login changed: the nick guard looks again once the handler returns.
     nick_changed: bool,
+    /// Registered rooms whose topic or modes the command changed, to save once it returns.
+    rooms_to_save: Vec<Arc<crate::hub::Room>>,
     /// Renames the user if it keeps a registered nick without logging in.
     nick_guard: NickGuard,
     settings: Arc<IrcSettings>,
@@ -119,6 +121,7 @@ impl IrcSession {
             sasl: SaslState::Idle,
             account_requests: Vec::new(),
             nick_changed: false,
+            rooms_to_save: Vec::new(),
             nick_guard: NickGuard::new(context.nick_grace),
             settings,
             peer,
@@ -234,6 +237,11 @@ impl IrcSession {
                 };
                 self.numeric(ERR_CANNOTSENDTOCHAN, &[room, text]);
             }
+            HubError::NeedAccount | HubError::AlreadyRegistered(_) => {
+                let nick = self.reply_nick();
+                self.replies
+                    .server_message("NOTICE", vec![nick, error.to_string()]);
+            }
             HubError::BanListFull { room, mask } => {
                 self.numeric(ERR_BANLISTFULL, &[room, mask, "Channel ban list is full"])
             }
@@ -304,6 +312,9 @@ impl IrcSession {
         }
         if std::mem::take(&mut self.nick_changed) {
             self.guard_nick().await;
+        }
+        for room in std::mem::take(&mut self.rooms_to_save) {
+            crate::session::save_room(&self.hub, &self.store, &room).await;
         }
         for request in std::mem::take(&mut self.history_requests) {
             chathistory::answer(self, request).await;

@@ -1,0 +1,132 @@
+//! Registered rooms: the founder, topic and modes of each room an account registered, so they
+//! survive restarts and the room's emptying.
+//!
+//! The store only keeps rows; the hub decides what registration means (see
+//! `Hub::register_room`).
+
+use palaver_proto::names::fold;
+use palaver_proto::time::Timestamp;
+
+use super::StoreError;
+use super::sqlite::{Database, signed, unsigned};
+
+/// A registered room as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomRecord {
+    /// The name as registered; lookups go by the folded name.
+    pub name: String,
+    /// The founding account, as registered.
+    pub founder: String,
+    /// The topic, who set it (`nick!user@host`) and when.
+    pub topic: Option<(String, String, Timestamp)>,
+    /// The letters of the flags that are set, e.g. `nt`.
+    pub flags: String,
+    /// The key (`+k`), if any.
+    pub key: Option<String>,
+    /// The member limit (`+l`), if any.
+    pub limit: Option<u64>,
+    pub created: Timestamp,
+}
+
+const COLUMNS: &str = "name, founder, topic, topic_set_by, topic_set_at, flags, room_key, \
+                       member_limit, created";
+
+impl Database {
+    /// Adds a registered room. Returns false, changing nothing, if it is already registered.
+    pub(super) fn register_room(&mut self, room: &RoomRecord) -> Result<bool, StoreError> {
+        let inserted = self
+            .connection
+            .prepare_cached(&format!(
+                "INSERT INTO rooms (name_key, {COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT (name_key) DO NOTHING"
+            ))?
+            .execute(rusqlite::params_from_iter(parameters(room)?))?;
+        Ok(inserted == 1)
+    }
+
+    /// Replaces the stored state of a registered room. Returns false if it is not registered.
+    pub(super) fn save_room(&mut self, room: &RoomRecord) -> Result<bool, StoreError> {
+        let updated = self
+            .connection
+            .prepare_cached(
+                "UPDATE rooms SET name = ?2, founder = ?3, topic = ?4, topic_set_by = ?5,
+                 topic_set_at = ?6, flags = ?7, room_key = ?8, member_limit = ?9, created = ?10
+                 WHERE name_key = ?1",
+            )?
+            .execute(rusqlite::params_from_iter(parameters(room)?))?;
+        Ok(updated == 1)
+    }
+
+    /// Every registered room.
+    pub(super) fn registered_rooms(&self) -> Result<Vec<RoomRecord>, StoreError> {
+        let mut statement = self
+            .connection
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM rooms ORDER BY name_key"))?;
+        let rows = statement.query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, Option<String>>(2)?,
+                row.get::<_, Option<String>>(3)?,
+                row.get::<_, Option<i64>>(4)?,
+                row.get::<_, String>(5)?,
+                row.get::<_, Option<String>>(6)?,
+                row.get::<_, Option<i64>>(7)?,
+                row.get::<_, i64>(8)?,
+            ))
+        })?;
+        let mut rooms = Vec::new();
+        for row in rows {
+            let (name, founder, topic, set_by, set_at, flags, key, limit, created) = row?;
+            let topic = match (topic, set_by, set_at) {
+                (Some(text), Some(set_by), Some(set_at)) => {
+                    Some((text, set_by, Timestamp(unsigned(set_at, "topic time")?)))
+                }
+                _ => None,
+            };
+            rooms.push(RoomRecord {
+                name,
+                founder,
+                topic,
+                flags,
+                key,
+                limit: limit
+                    .map(|limit| unsigned(limit, "member limit"))
+                    .transpose()?,
+                created: Timestamp(unsigned(created, "room creation time")?),
+            });
+        }
+        Ok(rooms)
+    }
+}
+
+/// The ten statement parameters for a room row, key first.
+fn parameters(room: &RoomRecord) -> Result<Vec<rusqlite::types::Value>, StoreError> {
+    use rusqlite::types::Value;
+    let text = |value: &str| Value::Text(value.to_owned());
+    let optional_text = |value: Option<&str>| value.map_or(Value::Null, text);
+    let (topic, set_by, set_at) = match &room.topic {
+        Some((topic, set_by, set_at)) => (
+            text(topic),
+            text(set_by),
+            Value::Integer(signed(set_at.0, "topic time")?),
+        ),
+        None => (Value::Null, Value::Null, Value::Null),
+    };
+    let limit = match room.limit {
+        Some(limit) => Value::Integer(signed(limit, "member limit")?),
+        None => Value::Null,
+    };
+    Ok(vec![
+        text(&fold(&room.name)),
+        text(&room.name),
+        text(&room.founder),
+        topic,
+        set_by,
+        set_at,
+        text(&room.flags),
+        optional_text(room.key.as_deref()),
+        limit,
+        Value::Integer(signed(room.created.0, "room creation time")?),
+    ])
+}
