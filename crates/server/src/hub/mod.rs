@@ -44,6 +44,14 @@ use room::{Audience, deliver};
 /// The room every new text-protocol connection joins.
 pub const LOBBY: &str = "#lobby";
 
+/// Nicks nobody may take: the services IRC clients address (so nobody can pose as them and
+/// collect the passwords sent to them).
+pub const RESERVED_NICKS: &[&str] = &["nickserv", "chanserv"];
+
+fn is_reserved(nick: &str) -> bool {
+    RESERVED_NICKS.contains(&fold(nick).as_str())
+}
+
 /// Longest topic in bytes (IRC `TOPICLEN`); longer topics are cut at a character boundary.
 pub const TOPIC_MAX_BYTES: usize = 390;
 /// Longest away message in bytes (IRC `AWAYLEN`); longer ones are cut.
@@ -250,6 +258,9 @@ impl Hub {
         outbox: Arc<Outbox>,
         identity: Identity,
     ) -> Result<Arc<User>, HubError> {
+        if is_reserved(&identity.nick) {
+            return Err(HubError::NickTaken(identity.nick.into()));
+        }
         let mut nicks = lock(&self.nicks);
         match nicks.entry(fold(&identity.nick)) {
             Entry::Occupied(_) => Err(HubError::NickTaken(identity.nick.into())),
@@ -275,9 +286,10 @@ impl Hub {
 
     /// Whether `nick` is free (or already belongs to `user`).
     pub fn nick_available(&self, nick: &str, user: Option<&User>) -> bool {
-        lock(&self.nicks)
-            .get(&fold(nick))
-            .is_none_or(|owner| user.is_some_and(|user| owner.id == user.id))
+        !is_reserved(nick)
+            && lock(&self.nicks)
+                .get(&fold(nick))
+                .is_none_or(|owner| user.is_some_and(|user| owner.id == user.id))
     }
 
     /// Removes `user` from the server. With a `reason`, everyone who shared a room with it is
@@ -526,6 +538,9 @@ impl Hub {
     /// Renames `user` to `new_nick` (already validated). Everyone who shares a room with it is
     /// told once; the user's own copy is returned.
     pub fn rename(&self, user: &Arc<User>, new_nick: &str) -> Result<Event, HubError> {
+        if is_reserved(new_nick) {
+            return Err(HubError::NickTaken(new_nick.to_owned()));
+        }
         let old = user.identity();
         {
             let mut nicks = lock(&self.nicks);

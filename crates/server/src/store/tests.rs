@@ -782,3 +782,222 @@ async fn a_version_1_database_gains_accounts_and_keeps_its_messages() {
         }
     );
 }
+
+/// A registered room record with every field set.
+fn room_record(name: &str, founder: &str) -> RoomRecord {
+    RoomRecord {
+        name: name.into(),
+        founder: founder.into(),
+        topic: Some((
+            "all about it".into(),
+            "alice!~alice@127.0.0.1".into(),
+            Timestamp(1_234_567),
+        )),
+        flags: "mnt".into(),
+        key: Some("sesame".into()),
+        limit: Some(25),
+        created: Timestamp(1_000_000),
+    }
+}
+
+#[tokio::test]
+async fn registered_rooms_round_trip_through_register_save_and_a_restart() {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let store = open(config_at(&directory));
+    assert_eq!(store.registered_rooms().await.expect("list"), []);
+
+    let rust = room_record("#Rust", "Alice");
+    let bare = RoomRecord {
+        topic: None,
+        flags: String::new(),
+        key: None,
+        limit: None,
+        ..room_record("#b", "bob")
+    };
+    let other = room_record("#a", "carol");
+    for record in [&rust, &bare, &other] {
+        assert!(
+            store.register_room(record.clone()).await.expect("register"),
+            "{record:?}"
+        );
+    }
+    // Listed in folded-name order, every field as registered.
+    assert_eq!(
+        store.registered_rooms().await.expect("list"),
+        [other.clone(), bare.clone(), rust.clone()]
+    );
+
+    // Saving replaces the whole state: a cleared topic, other flags, no key, a new limit.
+    let saved = RoomRecord {
+        topic: None,
+        flags: "imst".into(),
+        key: None,
+        limit: Some(3),
+        ..rust.clone()
+    };
+    assert!(store.save_room(saved.clone()).await.expect("save"));
+    let with_topic = RoomRecord {
+        topic: Some(("back".into(), "bob!text@127.0.0.1".into(), Timestamp(9))),
+        ..bare.clone()
+    };
+    assert!(store.save_room(with_topic.clone()).await.expect("save"));
+    assert_eq!(
+        store.registered_rooms().await.expect("list"),
+        [other.clone(), with_topic.clone(), saved.clone()]
+    );
+    // Rooms are not messages.
+    assert_eq!(store.count().await.expect("count"), 0);
+
+    store.shut_down().await.expect("shut down");
+    let store = open(config_at(&directory));
+    assert_eq!(
+        store.registered_rooms().await.expect("list after restart"),
+        [other, with_topic, saved]
+    );
+}
+
+#[tokio::test]
+async fn a_room_is_registered_once_per_folded_name() {
+    let store = open(StoreConfig::new(":memory:"));
+    let first = room_record("#Rust", "alice");
+    assert!(store.register_room(first.clone()).await.expect("register"));
+    // The same room in another case, by someone else: refused, and the first stays as it was.
+    let second = RoomRecord {
+        topic: None,
+        flags: "s".into(),
+        ..room_record("#RUST", "mallory")
+    };
+    assert!(!store.register_room(second.clone()).await.expect("again"));
+    assert!(!store.register_room(first.clone()).await.expect("again"));
+    assert_eq!(store.registered_rooms().await.expect("list"), [first]);
+}
+
+#[tokio::test]
+async fn saving_an_unregistered_room_changes_nothing() {
+    let store = open(StoreConfig::new(":memory:"));
+    assert!(
+        !store
+            .save_room(room_record("#ghost", "alice"))
+            .await
+            .expect("save")
+    );
+    assert_eq!(store.registered_rooms().await.expect("list"), []);
+    let real = room_record("#real", "alice");
+    assert!(store.register_room(real.clone()).await.expect("register"));
+    assert!(
+        !store
+            .save_room(room_record("#ghost", "alice"))
+            .await
+            .expect("save")
+    );
+    assert_eq!(store.registered_rooms().await.expect("list"), [real]);
+}
+
+#[tokio::test]
+async fn a_room_time_beyond_sqlite_integers_is_an_error() {
+    let store = open(StoreConfig::new(":memory:"));
+    let too_late = RoomRecord {
+        topic: Some(("t".into(), "a!b@c".into(), Timestamp(u64::MAX))),
+        ..room_record("#x", "alice")
+    };
+    let result = store.register_room(too_late).await;
+    assert!(matches!(result, Err(StoreError::Database(_))), "{result:?}");
+    let too_big = RoomRecord {
+        limit: Some(u64::MAX),
+        ..room_record("#x", "alice")
+    };
+    let result = store.register_room(too_big).await;
+    assert!(matches!(result, Err(StoreError::Database(_))), "{result:?}");
+    assert_eq!(store.registered_rooms().await.expect("list"), []);
+}
+
+/// Asserts that `store` (opened at a version before 3) has no rooms table.
+async fn assert_no_rooms_table(store: &Store) {
+    let missing = store.registered_rooms().await;
+    assert!(
+        matches!(&missing, Err(StoreError::Database(message)) if message.contains("rooms")),
+        "{missing:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_version_1_database_gains_registered_rooms_and_keeps_its_messages() {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let at_v1 = Store::open_at_version(config_at(&directory), 1).expect("open at v1");
+    assert_eq!(at_v1.schema_version, 1);
+    let store = at_v1.store;
+    append_all(
+        &store,
+        [
+            room_message(1, 100, "#a", "one"),
+            private_message(2, 200, "alice", "bob"),
+        ],
+    )
+    .await;
+    assert_no_rooms_table(&store).await;
+    let before = store.latest(room("#a"), 10).await.expect("latest");
+    store.shut_down().await.expect("shut down");
+
+    let opened = Store::open(config_at(&directory)).expect("migrate to latest");
+    assert_eq!(opened.schema_version, latest_version());
+    assert_eq!(opened.message_count, 2);
+    let store = opened.store;
+    assert_eq!(store.latest(room("#a"), 10).await.expect("latest"), before);
+    assert_eq!(ids(&before), [1]);
+    assert_eq!(
+        ids(&store.latest(private("bob", "alice"), 10).await.expect("pm")),
+        [2]
+    );
+    assert_eq!(store.registered_rooms().await.expect("list"), []);
+    let record = room_record("#a", "alice");
+    assert!(store.register_room(record.clone()).await.expect("register"));
+    assert_eq!(store.registered_rooms().await.expect("list"), [record]);
+}
+
+#[tokio::test]
+async fn a_version_2_database_gains_registered_rooms_and_keeps_messages_and_accounts() {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let at_v2 = Store::open_at_version(config_at(&directory), 2).expect("open at v2");
+    assert_eq!(at_v2.schema_version, 2);
+    let store = at_v2.store;
+    append_all(&store, [room_message(1, 100, "#a", "kept")]).await;
+    assert!(
+        store
+            .create_account("Alice", SOME_HASH, Timestamp(50))
+            .await
+            .expect("create")
+    );
+    assert_no_rooms_table(&store).await;
+    store.shut_down().await.expect("shut down");
+
+    let opened = Store::open(config_at(&directory)).expect("migrate to latest");
+    assert_eq!(opened.schema_version, latest_version());
+    assert_eq!(opened.message_count, 1);
+    let store = opened.store;
+    assert_eq!(
+        ids(&store.latest(room("#A"), 10).await.expect("latest")),
+        [1]
+    );
+    assert_eq!(
+        store.account("alice").await.expect("lookup"),
+        Some(AccountRecord {
+            name: "Alice".into(),
+            password_hash: SOME_HASH.into(),
+            created: Timestamp(50),
+        })
+    );
+    assert_eq!(store.registered_rooms().await.expect("list"), []);
+    let record = room_record("#a", "Alice");
+    assert!(store.register_room(record.clone()).await.expect("register"));
+    assert!(!store.register_room(record.clone()).await.expect("again"));
+    assert_eq!(store.registered_rooms().await.expect("list"), [record]);
+    store.shut_down().await.expect("shut down");
+
+    // Opening an up-to-date database migrates nothing and loses nothing.
+    let opened = Store::open(config_at(&directory)).expect("reopen");
+    assert_eq!(opened.schema_version, latest_version());
+    assert_eq!(
+        opened.store.registered_rooms().await.expect("list").len(),
+        1
+    );
+}

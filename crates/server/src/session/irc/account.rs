@@ -85,6 +85,9 @@ pub fn authenticate(session: &mut IrcSession, message: &Message) -> Flow {
                 session.numeric(ERR_SASLFAIL, &["SASL authentication failed"]);
             }
         }
+        SaslState::Receiving(_) if argument.len() > SASL_CHUNK => {
+            session.numeric(ERR_SASLTOOLONG, &["SASL message too long"]);
+        }
         SaslState::Receiving(mut collected) => {
             if argument != "+" {
                 collected.push_str(argument);
@@ -131,6 +134,16 @@ fn decode_plain(base64: &str) -> Option<(String, String)> {
 /// must be `*` or the current nick, and email is not used.
 pub fn register(session: &mut IrcSession, message: &Message) -> Flow {
     let params = &message.params;
+    if session.user.is_none() {
+        // We do not advertise `before-connect` (draft/account-registration).
+        session.fail(
+            "REGISTER",
+            "COMPLETE_CONNECTION_REQUIRED",
+            &[],
+            "Finish connecting before registering an account",
+        );
+        return Flow::Continue;
+    }
     if params.len() < 3 {
         session.fail("REGISTER", "INVALID_PARAMS", &[], "Not enough parameters");
         return Flow::Continue;

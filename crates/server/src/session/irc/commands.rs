@@ -66,7 +66,7 @@ const COMMANDS: &[Spec] = &[
     spec("SETNAME", 1, false, setname),
     spec("CHATHISTORY", 1, false, chathistory::chathistory),
     spec("AUTHENTICATE", 1, true, account::authenticate),
-    spec("REGISTER", 0, false, account::register),
+    spec("REGISTER", 0, true, account::register),
 ];
 
 pub fn dispatch(session: &mut IrcSession, message: &Message) -> Flow {

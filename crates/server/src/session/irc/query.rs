@@ -207,6 +207,12 @@ pub fn whois(session: &mut IrcSession, message: &Message) -> Flow {
     let server = session.settings.server_name.clone();
     let network = session.settings.network.clone();
     session.numeric(RPL_WHOISSERVER, &[&identity.nick, &server, &network]);
+    if let Some(account) = &identity.account {
+        session.numeric(
+            RPL_WHOISACCOUNT,
+            &[&identity.nick, account, "is logged in as"],
+        );
+    }
     if let Some(away) = user.away() {
         session.numeric(RPL_AWAY, &[&identity.nick, &away]);
     }
