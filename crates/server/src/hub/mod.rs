@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use palaver_proto::event::{Event, Identity, MessageId, MessageKind, Target};
 use palaver_proto::irc::caps::Cap;
@@ -39,7 +39,7 @@ pub use user::{Protocol, User, UserId};
 use crate::lock;
 use crate::outbox::Outbox;
 use crate::store::RoomRecord;
-use room::{Audience, deliver};
+use room::{Audience, RoomState, deliver};
 
 /// The room every new text-protocol connection joins.
 pub const LOBBY: &str = "#lobby";
@@ -431,7 +431,7 @@ impl Hub {
         room: &Arc<Room>,
         reason: Option<&str>,
     ) -> Result<Event, HubError> {
-        let mut state = room.state();
+        let state = room.state();
         if !state.is_member(user) {
             return Err(HubError::NotInRoom(room.name().to_string()));
         }
@@ -442,13 +442,7 @@ impl Hub {
             reason: reason.map(Into::into),
         };
         deliver(state.users(), &event, Audience::except(user));
-        state.remove_member(user);
-        let closed = state.closed;
-        drop(state);
-        user.remove_room(room);
-        if closed {
-            self.forget_room(room);
-        }
+        self.leave(state, room, user);
         Ok(event)
     }
 
@@ -653,17 +647,11 @@ impl Hub {
     fn snapshot(&self, room: &Room) -> RoomRecord {
         let state = room.state();
         let modes = &state.modes;
-        let flags = [
-            RoomFlag::InviteOnly,
-            RoomFlag::Moderated,
-            RoomFlag::NoExternalMessages,
-            RoomFlag::Secret,
-            RoomFlag::TopicProtected,
-        ]
-        .into_iter()
-        .filter(|flag| modes.flag(*flag))
-        .map(RoomFlag::letter)
-        .collect();
+        let flags = RoomFlag::ALL
+            .into_iter()
+            .filter(|flag| modes.flag(*flag))
+            .map(RoomFlag::letter)
+            .collect();
         RoomRecord {
             name: room.name().to_string(),
             founder: String::new(),
@@ -762,13 +750,7 @@ impl Hub {
             reason: truncate(reason, KICK_REASON_MAX_BYTES).into(),
         };
         deliver(state.users(), &event, Audience::except(user));
-        state.remove_member(&target);
-        let closed = state.closed;
-        drop(state);
-        target.remove_room(room);
-        if closed {
-            self.forget_room(room);
-        }
+        self.leave(state, room, &target);
         Ok(event)
     }
 
@@ -1001,6 +983,18 @@ impl Hub {
 
     fn next_message_id(&self) -> MessageId {
         MessageId(self.next_message_id.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Takes `member` out of `room` (whose lock `state` is), then, with the lock released,
+    /// out of the member's room list, and the room out of the directory if it emptied.
+    fn leave(&self, mut state: MutexGuard<'_, RoomState>, room: &Arc<Room>, member: &Arc<User>) {
+        state.remove_member(member);
+        let closed = state.closed;
+        drop(state);
+        member.remove_room(room);
+        if closed {
+            self.forget_room(room);
+        }
     }
 
     /// Removes a closed room from the directory, unless a new room already took its name.

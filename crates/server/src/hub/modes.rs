@@ -24,6 +24,15 @@ pub enum RoomFlag {
 }
 
 impl RoomFlag {
+    /// Every flag, in the order mode strings list them (`imnst`).
+    pub const ALL: [RoomFlag; 5] = [
+        RoomFlag::InviteOnly,
+        RoomFlag::Moderated,
+        RoomFlag::NoExternalMessages,
+        RoomFlag::Secret,
+        RoomFlag::TopicProtected,
+    ];
+
     pub fn letter(self) -> char {
         match self {
             RoomFlag::InviteOnly => 'i',
@@ -35,15 +44,7 @@ impl RoomFlag {
     }
 
     pub fn from_letter(letter: char) -> Option<Self> {
-        [
-            RoomFlag::InviteOnly,
-            RoomFlag::Moderated,
-            RoomFlag::NoExternalMessages,
-            RoomFlag::Secret,
-            RoomFlag::TopicProtected,
-        ]
-        .into_iter()
-        .find(|flag| flag.letter() == letter)
+        Self::ALL.into_iter().find(|flag| flag.letter() == letter)
     }
 }
 
