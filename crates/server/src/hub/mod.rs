@@ -356,7 +356,16 @@ impl Hub {
             }
             let founding = state.members.is_empty();
             let invited = state.invited.contains(&user.id);
-            if !founding && !invited {
+            let is_founder = state.founder.as_deref().is_some_and(|founder| {
+                identity
+                    .account
+                    .as_deref()
+                    .is_some_and(|account| fold(account) == fold(founder))
+            });
+            // Whoever creates an unregistered room may enter; a registered room keeps its
+            // key, limit, bans and +i while empty, and only its founder walks past them.
+            let exempt = invited || is_founder || (founding && state.founder.is_none());
+            if !exempt {
                 let refusal = if state.is_banned(&identity) {
                     Some(JoinRefusal::Banned)
                 } else if state.modes.invite_only {
@@ -386,12 +395,10 @@ impl Hub {
             }
             state.invited.retain(|id| *id != user.id);
             // A registered room opens its founder, not whoever happens to come first.
-            let op = match &state.founder {
-                Some(founder) => identity
-                    .account
-                    .as_deref()
-                    .is_some_and(|account| fold(account) == fold(founder)),
-                None => founding,
+            let op = if state.founder.is_some() {
+                is_founder
+            } else {
+                founding
             };
             state.members.push(Member {
                 user: user.clone(),
@@ -401,9 +408,20 @@ impl Hub {
             let event = Event::Joined {
                 time: Timestamp::now(),
                 room: room.name().clone(),
-                who: identity,
+                who: identity.clone(),
             };
             deliver(state.users(), &event, Audience::except(user));
+            if op && !founding {
+                // The founder joining an occupied room: everyone must learn it is an operator.
+                let opped = Event::ModeChanged {
+                    time: Timestamp::now(),
+                    room: room.name().clone(),
+                    by: self.service_identity("ChanServ"),
+                    modes: "+o".into(),
+                    arguments: vec![identity.nick.clone()],
+                };
+                deliver(state.users(), &opped, Audience::all());
+            }
             // away-notify: peers learn at once that the newcomer is away.
             if let Some(message) = user.away() {
                 let away = Event::AwayChanged {
@@ -564,6 +582,17 @@ impl Hub {
         Ok(event)
     }
 
+    /// The identity a service (`ChanServ`) acts under.
+    fn service_identity(&self, nick: &str) -> Arc<Identity> {
+        Arc::new(Identity {
+            nick: nick.into(),
+            user: "services".into(),
+            host: self.settings.server_name.as_ref().into(),
+            realname: "".into(),
+            account: None,
+        })
+    }
+
     /// Remembers registered rooms (at start-up, from the store).
     pub fn load_registered_rooms(&self, rooms: Vec<RoomRecord>) {
         let mut registered = lock(&self.registered);
@@ -577,7 +606,8 @@ impl Hub {
         let Some(record) = lock(&self.registered).get(folded).cloned() else {
             return Room::new(name, folded.to_owned());
         };
-        let room = Room::new(&record.name, folded.to_owned());
+        let mut room = Room::new(&record.name, folded.to_owned());
+        room.created = record.created;
         {
             let mut state = room.state();
             state.founder = Some(record.founder.as_str().into());

@@ -251,6 +251,7 @@ impl TextSession {
                     self.own_copy_or_error(result);
                 }
                 self.notice(&["you are now logged in as ", &account]);
+                self.guard_nick().await;
             }
             Err(error) => self.error(&error.to_string()),
         }
@@ -261,6 +262,11 @@ impl TextSession {
         if let Some(grace) = self.nick_guard.check(&self.accounts, &self.user).await {
             let nick = self.user.nick();
             let seconds = grace.as_secs().to_string();
+            let unit = if grace.as_secs() == 1 {
+                " second"
+            } else {
+                " seconds"
+            };
             self.notice(&[
                 "nick ",
                 &nick,
@@ -268,7 +274,8 @@ impl TextSession {
                 &nick,
                 " PASSWORD within ",
                 &seconds,
-                " seconds or you will be renamed",
+                unit,
+                " or you will be renamed",
             ]);
         }
     }

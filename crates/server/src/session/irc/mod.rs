@@ -329,10 +329,11 @@ impl IrcSession {
             return;
         };
         if let Some(grace) = self.nick_guard.check(&self.accounts, &user).await {
+            let seconds = grace.as_secs();
+            let unit = if seconds == 1 { "second" } else { "seconds" };
             let text = format!(
-                "This nick is registered. Log in within {} seconds (SASL, or /msg {} IDENTIFY \
-                 <password>) or you will be renamed.",
-                grace.as_secs(),
+                "This nick is registered. Log in within {seconds} {unit} (SASL, or /msg {} \
+                 IDENTIFY <password>) or you will be renamed.",
                 account::NICKSERV
             );
             account::nickserv_notice(self, &text);
