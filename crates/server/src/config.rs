@@ -212,7 +212,8 @@ pub struct FileAccounts {
 #[serde(deny_unknown_fields)]
 pub struct FileStore {
     pub path: Option<String>,
-    pub history_max_age_days: Option<u64>,
+    /// A duration such as `"90d"`, `"12h"`, `"30m"` or `"45s"`.
+    pub history_max_age: Option<String>,
     pub history_max_per_room: Option<usize>,
     pub history_on_join: Option<usize>,
 }
@@ -294,16 +295,25 @@ impl Config {
             .or(file.privacy.cloak_hosts)
             .unwrap_or(false);
         let store_defaults = StoreSettings::default();
+        let history_max_age = file
+            .store
+            .history_max_age
+            .as_deref()
+            .map(|text| {
+                parse_duration(text).ok_or_else(|| {
+                    ConfigError::Invalid(format!(
+                        "history_max_age must be a number followed by s, m, h or d, not {text:?}"
+                    ))
+                })
+            })
+            .transpose()?;
         let store = StoreSettings {
             path: overrides
                 .database
                 .clone()
                 .or(file.store.path)
                 .unwrap_or(store_defaults.path),
-            history_max_age: file
-                .store
-                .history_max_age_days
-                .map(|days| Duration::from_secs(days * 86_400)),
+            history_max_age,
             history_max_per_room: file.store.history_max_per_room,
             history_on_join: file
                 .store
@@ -363,6 +373,25 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// Parses a duration written as a whole number and a unit: `s`, `m`, `h` or `d`.
+fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let unit_at = text.len().checked_sub(1)?;
+    let (number, unit) = text.split_at(unit_at);
+    let number: u64 = number.parse().ok()?;
+    let seconds_per_unit = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    if number == 0 {
+        return None;
+    }
+    Some(Duration::from_secs(number.checked_mul(seconds_per_unit)?))
 }
 
 /// The listener set comes whole from the first source naming any listener.
@@ -503,6 +532,25 @@ mod tests {
         assert_eq!(config.irc.server_name, "irc.example");
         assert_eq!(config.irc.motd, Some(vec!["one".into(), "two".into()]));
         assert_eq!(config.irc.password.as_deref(), Some("flag"));
+    }
+
+    #[test]
+    fn history_max_age_takes_a_unit() {
+        let parse = |text: &str| {
+            let file =
+                FileConfig::parse(&format!("[store]\nhistory_max_age = \"{text}\"\n")).unwrap();
+            Config::resolve(file, Overrides::default()).map(|config| config.store.history_max_age)
+        };
+        assert_eq!(
+            parse("90d").unwrap(),
+            Some(Duration::from_secs(90 * 86_400))
+        );
+        assert_eq!(parse("12h").unwrap(), Some(Duration::from_secs(12 * 3600)));
+        assert_eq!(parse("30m").unwrap(), Some(Duration::from_secs(1800)));
+        assert_eq!(parse("45s").unwrap(), Some(Duration::from_secs(45)));
+        for bad in ["", "d", "10", "10w", "-1d", "0d", "1.5h"] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
