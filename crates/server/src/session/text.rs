@@ -109,10 +109,6 @@ impl TextSession {
         session
     }
 
-    pub fn user(&self) -> &Arc<User> {
-        &self.user
-    }
-
     /// Moves the finished command's replies into the queue, behind its commits.
     fn end_command(&mut self) {
         let replies = std::mem::take(&mut self.replies);
