@@ -157,7 +157,7 @@ pub fn register(session: &mut IrcSession, message: &Message) -> Flow {
     if nick == "*" || !account.eq_ignore_ascii_case(&nick) {
         session.fail(
             "REGISTER",
-            "BAD_ACCOUNT_NAME",
+            "ACCOUNT_NAME_MUST_BE_NICK",
             &[&account],
             "You can only register your current nick",
         );
@@ -195,6 +195,10 @@ pub fn nickserv(session: &mut IrcSession, text: &str) {
                 password: (*password).to_owned(),
                 via: Via::NickServ,
             });
+        }
+        [command, ..] if command.eq_ignore_ascii_case("IDENTIFY") && session.account.is_some() => {
+            let account = session.account.clone().unwrap_or_default();
+            nickserv_notice(session, &format!("You are already logged in as {account}."));
         }
         [command, password] if command.eq_ignore_ascii_case("IDENTIFY") => {
             session.account_requests.push(AccountRequest::Identify {
