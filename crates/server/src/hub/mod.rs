@@ -11,10 +11,12 @@
 //!   nick, never on the room message path.
 //! - `rooms`: the room directory; taken on join, on the last member's leave, and by listings.
 //! - each room's own lock (see [`room`]), the only lock on the room message path.
+//! - `registered`: saved state of registered rooms; a leaf.
 //! - each user's identity, room-list and away locks, and each outbox's lock, which are leaves.
 //!
 //! No directory lock is taken while a room lock is held, and no room lock while a directory
-//! lock is held.
+//! lock is held — except the lock of a room being created under the room directory lock,
+//! which nobody else can see yet.
 
 mod modes;
 mod room;
