@@ -22,6 +22,31 @@ struct Cli {
 enum Command {
     /// Run the chat server.
     Serve(ServeArgs),
+    /// Connect to a server as a client (pipe mode: stdin lines are said, received lines printed).
+    Connect(ConnectArgs),
+}
+
+#[derive(Debug, Args)]
+struct ConnectArgs {
+    /// The server's IRC address, HOST or HOST:PORT (port 6667 by default).
+    #[arg(value_name = "HOST[:PORT]", default_value = "localhost:6667")]
+    server: String,
+
+    /// Your nick [default: $USER, or `guest`].
+    #[arg(long, value_name = "NICK")]
+    nick: Option<String>,
+
+    /// Your account password: logs in to the account named like your nick (SASL PLAIN).
+    #[arg(long, value_name = "PASSWORD")]
+    password: Option<String>,
+
+    /// Rooms to join, comma-separated; lines from stdin go to the first.
+    #[arg(long, value_name = "#ROOM,...", value_delimiter = ',')]
+    join: Vec<String>,
+
+    /// Log filter for diagnostics on stderr, in tracing's EnvFilter syntax.
+    #[arg(long, value_name = "FILTER", default_value = "warn")]
+    log: String,
 }
 
 #[derive(Debug, Args)]
@@ -92,6 +117,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Connect(args) => connect(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -103,13 +129,7 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let filter = EnvFilter::try_new(&args.log).context("invalid --log filter")?;
-    // Logs go to stderr: stdout carries the `listening …`/`ready` lines tools wait for.
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    init_logging(&args.log)?;
 
     let file = match &args.config {
         Some(path) => FileConfig::load(path)?,
@@ -139,6 +159,71 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         server.run(shutdown_signal()).await;
         anyhow::Ok(())
     })
+}
+
+fn connect(args: ConnectArgs) -> anyhow::Result<()> {
+    init_logging(&args.log)?;
+
+    if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+        eprintln!("palaver: the full-screen mode is not available yet; running in pipe mode");
+    }
+    let nick = args
+        .nick
+        .or_else(|| std::env::var("USER").ok().filter(|user| !user.is_empty()))
+        .unwrap_or_else(|| "guest".to_owned());
+    let options = palaver_client::ConnectOptions {
+        server: with_default_port(&args.server, 6667),
+        nick,
+        password: args.password,
+        channels: args
+            .join
+            .into_iter()
+            .filter(|room| !room.is_empty())
+            .collect(),
+    };
+
+    // The client is one connection and one input: a single thread is plenty.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let result = runtime.block_on(palaver_client::run_pipe(
+        options,
+        tokio::io::stdin(),
+        tokio::io::stdout(),
+    ));
+    // Tokio reads stdin on a blocking thread that may still be waiting for a line nobody will
+    // type; dropping the runtime would wait for it, so leave it behind instead.
+    runtime.shutdown_background();
+    Ok(result?)
+}
+
+/// `HOST` → `HOST:PORT`; `HOST:PORT`, `[v6]` and `[v6]:PORT` as expected; a bare IPv6
+/// address (more than one `:`) gets brackets.
+fn with_default_port(server: &str, port: u16) -> String {
+    if server.starts_with('[') {
+        if server.ends_with(']') {
+            return format!("{server}:{port}");
+        }
+        return server.to_owned();
+    }
+    match server.matches(':').count() {
+        0 => format!("{server}:{port}"),
+        1 => server.to_owned(),
+        _ => format!("[{server}]:{port}"),
+    }
+}
+
+/// Sends logs, filtered by `filter` (tracing's EnvFilter syntax), to stderr: stdout carries
+/// the server's `listening …`/`ready` lines and the client's messages.
+fn init_logging(filter: &str) -> anyhow::Result<()> {
+    let filter = EnvFilter::try_new(filter).context("invalid --log filter")?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    Ok(())
 }
 
 /// Prints the readiness contract on stdout: one `listening KIND ADDR` line per listener, then

@@ -1,0 +1,563 @@
+//! What the client shows, as plain data: received IRC messages turned into displayable lines.
+//!
+//! No I/O happens here. [`event_from_message`] turns one received IRC message into the
+//! protocol-neutral [`Event`] the server itself fans out, and [`Model::apply`] renders it with
+//! the text protocol's own renderer ([`palaver_proto::text::render_event`]), so a line printed
+//! by the client is byte for byte what a text-protocol user sees (`[HH:MM:SS] #room <nick>
+//! text`, `-- alice joined #rust`, …). The model also keeps what a full-screen view will need:
+//! the joined rooms, their topics, and a bounded scrollback per buffer.
+//!
+//! Concurrency contract: a `Model` is owned by the one task that reads the connection; it is
+//! intentionally not shared.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use palaver_proto::event::{Event, Identity, MessageId, MessageKind, Target};
+use palaver_proto::irc::{Message, split_userhost};
+use palaver_proto::text::{notice_line, render_event, render_own_copy};
+use palaver_proto::time::Timestamp;
+
+/// Lines kept per buffer; older lines are dropped so a long session cannot grow without bound.
+pub const SCROLLBACK_LINES: usize = 1000;
+
+/// The CTCP delimiter (`\x01`), which wraps `ACTION` and other CTCP requests.
+const CTCP_DELIMITER: char = '\u{1}';
+
+/// One line ready to show, and the buffer it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisplayLine {
+    /// The room the line belongs to, the private peer's nick, or `None` for the server buffer.
+    pub buffer: Option<String>,
+    /// The text-protocol line, without its LF.
+    pub text: String,
+}
+
+/// A joined room, as a view needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Room {
+    pub name: String,
+    /// The current topic; empty when none is set (or none is known yet).
+    pub topic: String,
+}
+
+/// The client's picture of the chat: who we are, where we are, and what was said.
+#[derive(Debug, Default)]
+pub struct Model {
+    /// Our nick as the server knows it; updated on `001` and on our own `NICK`.
+    nick: String,
+    /// Joined rooms in join order; the last one joined is the default target.
+    rooms: Vec<Room>,
+    /// Recent lines, oldest first, at most [`SCROLLBACK_LINES`].
+    scrollback: VecDeque<DisplayLine>,
+}
+
+impl Model {
+    pub fn new(nick: impl Into<String>) -> Self {
+        Self {
+            nick: nick.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Our current nick.
+    pub fn nick(&self) -> &str {
+        &self.nick
+    }
+
+    /// The rooms we are in, in join order.
+    pub fn rooms(&self) -> &[Room] {
+        &self.rooms
+    }
+
+    /// Whether we are in `room` (ASCII case-insensitive, as palaver's room names are).
+    pub fn is_in(&self, room: &str) -> bool {
+        self.rooms
+            .iter()
+            .any(|joined| joined.name.eq_ignore_ascii_case(room))
+    }
+
+    /// The lines received so far (bounded), oldest first.
+    pub fn scrollback(&self) -> impl Iterator<Item = &DisplayLine> {
+        self.scrollback.iter()
+    }
+
+    /// Takes in one message from the server, updates the model, and returns the line to show,
+    /// if the message is something a person reads. `now` stamps messages without a `time` tag.
+    pub fn apply(&mut self, message: &Message, now: Timestamp) -> Option<DisplayLine> {
+        self.track(message);
+        let line = match message.command.to_ascii_uppercase().as_str() {
+            // RPL_TOPIC on joining: `-- topic of #room: text`, as the text protocol shows it.
+            "332" => {
+                let [_, room, topic, ..] = message.params.as_slice() else {
+                    return None;
+                };
+                let time = message_time(message, now);
+                DisplayLine {
+                    buffer: Some(room.clone()),
+                    text: line_text(&notice_line(time, &["topic of ", room, ": ", topic])),
+                }
+            }
+            // RPL_LOGGEDIN (SASL): `-- you are now logged in as alice`, as in the text protocol.
+            "900" => {
+                let [_, _, account, ..] = message.params.as_slice() else {
+                    return None;
+                };
+                let time = message_time(message, now);
+                DisplayLine {
+                    buffer: None,
+                    text: line_text(&notice_line(time, &["you are now logged in as ", account])),
+                }
+            }
+            _ => {
+                let event = event_from_message(message, now)?;
+                let own = source_nick(message).is_some_and(|nick| self.is_me(nick));
+                let bytes = if own {
+                    render_own_copy(&event)?
+                } else {
+                    render_event(&event)?
+                };
+                DisplayLine {
+                    buffer: buffer_of(&event, own),
+                    text: line_text(&bytes),
+                }
+            }
+        };
+        if self.scrollback.len() == SCROLLBACK_LINES {
+            self.scrollback.pop_front();
+        }
+        self.scrollback.push_back(line.clone());
+        Some(line)
+    }
+
+    fn is_me(&self, nick: &str) -> bool {
+        nick.eq_ignore_ascii_case(&self.nick)
+    }
+
+    /// Follows our nick, our rooms and their topics.
+    fn track(&mut self, message: &Message) {
+        let me = source_nick(message).is_some_and(|nick| self.is_me(nick));
+        let params = message.params.as_slice();
+        match (message.command.to_ascii_uppercase().as_str(), params) {
+            ("001", [nick, ..]) => self.nick = nick.clone(),
+            ("NICK", [new_nick, ..]) if me => self.nick = new_nick.clone(),
+            ("JOIN", [room, ..]) if me && !self.is_in(room) => self.rooms.push(Room {
+                name: room.clone(),
+                topic: String::new(),
+            }),
+            ("PART", [room, ..]) if me => self.leave(room),
+            ("KICK", [room, nick, ..]) if self.is_me(nick) => {
+                let room = room.clone();
+                self.leave(&room);
+            }
+            ("TOPIC", [room, topic, ..]) | ("332", [_, room, topic, ..]) => {
+                if let Some(joined) = self.room_mut(room) {
+                    joined.topic = topic.clone();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn leave(&mut self, room: &str) {
+        self.rooms
+            .retain(|joined| !joined.name.eq_ignore_ascii_case(room));
+    }
+
+    fn room_mut(&mut self, room: &str) -> Option<&mut Room> {
+        self.rooms
+            .iter_mut()
+            .find(|joined| joined.name.eq_ignore_ascii_case(room))
+    }
+}
+
+/// Turns a received IRC message into the [`Event`] it describes, or `None` for messages that
+/// are not chat events (numerics, `PING`, `CAP`, other CTCP requests, …).
+///
+/// The time is the message's `time` tag (IRCv3 server-time) when present and valid, else
+/// `now`. The text protocol shows nicks only, so the identity carries `nick!user@host` as far as
+/// the source tells it and the `account` tag when there is one.
+pub fn event_from_message(message: &Message, now: Timestamp) -> Option<Event> {
+    let time = message_time(message, now);
+    let params = message.params.as_slice();
+    let source = message.source.as_deref()?;
+    let event = match (message.command.to_ascii_uppercase().as_str(), params) {
+        ("PRIVMSG" | "NOTICE", [target, text, ..]) => {
+            let is_notice = message.command.eq_ignore_ascii_case("NOTICE");
+            // A notice from the server itself (no `nick!user@host`) is a server notice.
+            if is_notice && !source.contains('!') {
+                return Some(Event::ServerNotice {
+                    time,
+                    server: source.into(),
+                    text: text.as_str().into(),
+                });
+            }
+            let (kind, text) = match ctcp_action(text) {
+                Some(action) if !is_notice => (MessageKind::Action, action),
+                // Another CTCP request or reply (VERSION, PING, …): nothing to show.
+                _ if text.starts_with(CTCP_DELIMITER) => return None,
+                _ if is_notice => (MessageKind::Notice, text.as_str()),
+                _ => (MessageKind::Say, text.as_str()),
+            };
+            let target = if is_channel(target) {
+                Target::Room(target.as_str().into())
+            } else {
+                Target::User(target.as_str().into())
+            };
+            Event::Message {
+                id: message_id(message),
+                time,
+                from: identity(message, source),
+                target,
+                kind,
+                text: text.into(),
+                client_tags: "".into(),
+            }
+        }
+        ("JOIN", [room, ..]) => Event::Joined {
+            time,
+            room: room.as_str().into(),
+            who: identity(message, source),
+        },
+        ("PART", [room, rest @ ..]) => Event::Parted {
+            time,
+            room: room.as_str().into(),
+            who: identity(message, source),
+            reason: rest
+                .first()
+                .filter(|reason| !reason.is_empty())
+                .map(|reason| reason.as_str().into()),
+        },
+        ("QUIT", rest) => Event::Quit {
+            time,
+            who: identity(message, source),
+            reason: rest.first().map_or("", String::as_str).into(),
+        },
+        ("NICK", [new_nick, ..]) => Event::NickChanged {
+            time,
+            old: identity(message, source),
+            new_nick: new_nick.as_str().into(),
+        },
+        ("TOPIC", [room, topic, ..]) => Event::TopicChanged {
+            time,
+            room: room.as_str().into(),
+            by: identity(message, source),
+            topic: topic.as_str().into(),
+        },
+        ("KICK", [room, nick, rest @ ..]) => Event::Kicked {
+            time,
+            room: room.as_str().into(),
+            by: identity(message, source),
+            nick: nick.as_str().into(),
+            reason: rest.first().map_or(nick.as_str(), String::as_str).into(),
+        },
+        ("MODE", [room, modes, arguments @ ..]) if is_channel(room) => Event::ModeChanged {
+            time,
+            room: room.as_str().into(),
+            by: identity(message, source),
+            modes: modes.as_str().into(),
+            arguments: arguments.iter().map(|a| a.as_str().into()).collect(),
+        },
+        ("INVITE", [nick, room, ..]) => Event::Invited {
+            time,
+            room: room.as_str().into(),
+            by: identity(message, source),
+            nick: nick.as_str().into(),
+        },
+        _ => return None,
+    };
+    Some(event)
+}
+
+/// The nick in a message's `nick!user@host` source, if it has one.
+pub fn source_nick(message: &Message) -> Option<&str> {
+    let source = message.source.as_deref()?;
+    source.contains('!').then(|| split_userhost(source).0)
+}
+
+/// Whether `target` names a channel (palaver's only channel type is `#`).
+pub fn is_channel(target: &str) -> bool {
+    target.starts_with('#')
+}
+
+/// The text of `\x01ACTION text\x01` (the closing delimiter is optional, as clients are sloppy).
+fn ctcp_action(text: &str) -> Option<&str> {
+    let body = text.strip_prefix("\u{1}ACTION")?;
+    let body = body.strip_suffix(CTCP_DELIMITER).unwrap_or(body);
+    Some(body.strip_prefix(' ').unwrap_or(body))
+}
+
+fn message_time(message: &Message, now: Timestamp) -> Timestamp {
+    message
+        .tag("time")
+        .and_then(Timestamp::parse_iso8601)
+        .unwrap_or(now)
+}
+
+/// The `msgid` tag read as palaver's hexadecimal id, or 0; the text line never shows it.
+fn message_id(message: &Message) -> MessageId {
+    let id = message
+        .tag("msgid")
+        .and_then(|id| u64::from_str_radix(id, 16).ok())
+        .unwrap_or(0);
+    MessageId(id)
+}
+
+fn identity(message: &Message, source: &str) -> Arc<Identity> {
+    let (nick, user, host) = split_userhost(source);
+    Arc::new(Identity {
+        nick: nick.into(),
+        user: user.unwrap_or("").into(),
+        host: host.unwrap_or("").into(),
+        realname: "".into(),
+        account: message.tag("account").map(Into::into),
+    })
+}
+
+/// Which buffer a rendered event belongs to: its room, the private peer, or the server buffer.
+fn buffer_of(event: &Event, own: bool) -> Option<String> {
+    match event {
+        Event::Message {
+            target: Target::Room(room),
+            ..
+        }
+        | Event::Joined { room, .. }
+        | Event::Parted { room, .. }
+        | Event::Kicked { room, .. }
+        | Event::TopicChanged { room, .. }
+        | Event::ModeChanged { room, .. }
+        | Event::Invited { room, .. } => Some(room.to_string()),
+        Event::Message {
+            target: Target::User(to),
+            ..
+        } if own => Some(to.to_string()),
+        Event::Message { from, .. } => Some(from.nick.to_string()),
+        _ => None,
+    }
+}
+
+/// A rendered text-protocol line without its LF. The renderer produces UTF-8 (controls
+/// replaced), so the lossy conversion never changes anything.
+fn line_text(bytes: &[u8]) -> String {
+    let line = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    String::from_utf8_lossy(line).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 2026-11-22T13:05:09.250Z, the example of PROTOCOL.md.
+    const TAGGED: &str = "@time=2026-11-22T13:05:09.250Z";
+    /// The local clock the tests pretend it is: 01:02:03 UTC.
+    const NOW: Timestamp = Timestamp(3_723_000);
+
+    fn show(model: &mut Model, line: &str) -> Option<String> {
+        let message = Message::parse(line).expect("valid IRC line");
+        model.apply(&message, NOW).map(|line| line.text)
+    }
+
+    fn me() -> Model {
+        Model::new("bot")
+    }
+
+    #[test]
+    fn room_message_uses_server_time_when_tagged() {
+        let line = format!("{TAGGED} :alice!~a@127.0.0.1 PRIVMSG #ops :hello there");
+        assert_eq!(
+            show(&mut me(), &line).as_deref(),
+            Some("[13:05:09] #ops <alice> hello there")
+        );
+    }
+
+    #[test]
+    fn room_message_without_server_time_uses_the_local_clock() {
+        assert_eq!(
+            show(&mut me(), ":alice!~a@h PRIVMSG #ops :hi").as_deref(),
+            Some("[01:02:03] #ops <alice> hi")
+        );
+    }
+
+    #[test]
+    fn invalid_time_tag_falls_back_to_the_local_clock() {
+        assert_eq!(
+            show(&mut me(), "@time=yesterday :alice!~a@h PRIVMSG #ops :hi").as_deref(),
+            Some("[01:02:03] #ops <alice> hi")
+        );
+    }
+
+    #[test]
+    fn actions_in_rooms_and_in_private() {
+        let mut model = me();
+        assert_eq!(
+            show(
+                &mut model,
+                ":alice!~a@h PRIVMSG #ops :\u{1}ACTION waves\u{1}"
+            )
+            .as_deref(),
+            Some("[01:02:03] #ops * alice waves")
+        );
+        assert_eq!(
+            show(&mut model, ":alice!~a@h PRIVMSG bot :\u{1}ACTION waves").as_deref(),
+            Some("[01:02:03] *alice* * alice waves")
+        );
+        assert_eq!(
+            show(&mut model, ":bot!~b@h PRIVMSG alice :\u{1}ACTION bows\u{1}").as_deref(),
+            Some("[01:02:03] -> *alice* * bot bows")
+        );
+    }
+
+    #[test]
+    fn other_ctcp_is_not_shown() {
+        assert_eq!(
+            show(&mut me(), ":alice!~a@h PRIVMSG bot :\u{1}VERSION\u{1}"),
+            None
+        );
+    }
+
+    #[test]
+    fn notices_from_users_and_from_the_server() {
+        let mut model = me();
+        assert_eq!(
+            show(&mut model, ":alice!~a@h NOTICE #ops :heads up").as_deref(),
+            Some("[01:02:03] #ops -alice- heads up")
+        );
+        assert_eq!(
+            show(
+                &mut model,
+                ":NickServ!services@palaver.local NOTICE bot :hello"
+            )
+            .as_deref(),
+            Some("[01:02:03] *NickServ* -NickServ- hello")
+        );
+        assert_eq!(
+            show(&mut model, ":palaver.local NOTICE * :server shutting down").as_deref(),
+            Some("[01:02:03] -- server shutting down")
+        );
+    }
+
+    #[test]
+    fn private_messages_received_and_echoed() {
+        let mut model = me();
+        let received = show(&mut model, ":alice!~a@h PRIVMSG bot :psst");
+        assert_eq!(received.as_deref(), Some("[01:02:03] *alice* psst"));
+        let echoed = show(&mut model, ":bot!~b@h PRIVMSG alice :hush");
+        assert_eq!(echoed.as_deref(), Some("[01:02:03] -> *alice* hush"));
+        let buffers: Vec<_> = model.scrollback().map(|l| l.buffer.clone()).collect();
+        assert_eq!(buffers, [Some("alice".into()), Some("alice".into())]);
+    }
+
+    #[test]
+    fn joins_parts_and_kicks_track_our_rooms() {
+        let mut model = me();
+        assert_eq!(
+            show(&mut model, ":bot!~b@h JOIN #ops").as_deref(),
+            Some("[01:02:03] -- bot joined #ops")
+        );
+        assert_eq!(
+            show(&mut model, ":alice!~a@h JOIN #ops * :Alice").as_deref(),
+            Some("[01:02:03] -- alice joined #ops")
+        );
+        assert!(model.is_in("#OPS"));
+        assert_eq!(
+            show(&mut model, ":alice!~a@h PART #ops :bye now").as_deref(),
+            Some("[01:02:03] -- alice left #ops (bye now)")
+        );
+        assert!(model.is_in("#ops"));
+        assert_eq!(
+            show(&mut model, ":alice!~a@h KICK #ops bot :behave").as_deref(),
+            Some("[01:02:03] -- bot was kicked from #ops by alice (behave)")
+        );
+        assert!(!model.is_in("#ops"));
+        show(&mut model, ":bot!~b@h JOIN #ops");
+        assert_eq!(
+            show(&mut model, ":bot!~b@h PART #ops").as_deref(),
+            Some("[01:02:03] -- bot left #ops")
+        );
+        assert!(model.rooms().is_empty());
+    }
+
+    #[test]
+    fn quits_show_their_reason() {
+        let line = format!("{TAGGED} :alice!~a@h QUIT :connection reset");
+        assert_eq!(
+            show(&mut me(), &line).as_deref(),
+            Some("[13:05:09] -- alice left (connection reset)")
+        );
+    }
+
+    #[test]
+    fn nick_changes_and_our_own_nick() {
+        let mut model = me();
+        assert_eq!(
+            show(&mut model, ":alice!~a@h NICK :alicia").as_deref(),
+            Some("[01:02:03] -- alice is now known as alicia")
+        );
+        assert_eq!(model.nick(), "bot");
+        show(&mut model, ":bot!~b@h NICK robot");
+        assert_eq!(model.nick(), "robot");
+        // Our own private echo is recognised under the new nick.
+        assert_eq!(
+            show(&mut model, ":robot!~b@h PRIVMSG alice :hi").as_deref(),
+            Some("[01:02:03] -> *alice* hi")
+        );
+    }
+
+    #[test]
+    fn topics_set_cleared_and_shown_on_join() {
+        let mut model = me();
+        show(&mut model, ":bot!~b@h JOIN #ops");
+        assert_eq!(
+            show(&mut model, ":srv 332 bot #ops :be nice").as_deref(),
+            Some("[01:02:03] -- topic of #ops: be nice")
+        );
+        assert_eq!(
+            show(&mut model, ":alice!~a@h TOPIC #ops :be kind").as_deref(),
+            Some("[01:02:03] -- alice changed the topic of #ops to: be kind")
+        );
+        assert_eq!(model.rooms()[0].topic, "be kind");
+        assert_eq!(
+            show(&mut model, ":alice!~a@h TOPIC #ops :").as_deref(),
+            Some("[01:02:03] -- alice cleared the topic of #ops")
+        );
+    }
+
+    #[test]
+    fn sasl_login_is_announced_like_the_text_login() {
+        let line = ":srv 900 bot bot!~b@h bot :You are now logged in as bot";
+        assert_eq!(
+            show(&mut me(), line).as_deref(),
+            Some("[01:02:03] -- you are now logged in as bot")
+        );
+    }
+
+    #[test]
+    fn numerics_and_protocol_chatter_are_not_lines() {
+        let mut model = me();
+        assert_eq!(show(&mut model, ":srv 001 bot :Welcome"), None);
+        assert_eq!(show(&mut model, "PING :srv"), None);
+        assert_eq!(show(&mut model, ":srv CAP bot ACK :server-time"), None);
+        assert_eq!(model.nick(), "bot");
+    }
+
+    #[test]
+    fn terminal_controls_from_irc_users_are_neutralised() {
+        assert_eq!(
+            show(&mut me(), ":eve!~e@h PRIVMSG #ops :\u{1b}[2Jgotcha").as_deref(),
+            Some("[01:02:03] #ops <eve> \u{fffd}[2Jgotcha")
+        );
+    }
+
+    #[test]
+    fn scrollback_is_bounded() {
+        let mut model = me();
+        for i in 0..SCROLLBACK_LINES + 5 {
+            show(&mut model, &format!(":alice!~a@h PRIVMSG #ops :{i}"));
+        }
+        assert_eq!(model.scrollback().count(), SCROLLBACK_LINES);
+        assert_eq!(
+            model.scrollback().next().map(|l| l.text.as_str()),
+            Some("[01:02:03] #ops <alice> 5")
+        );
+    }
+}
