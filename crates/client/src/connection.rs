@@ -64,7 +64,8 @@ const SASL_CHUNK_BYTES: usize = 400;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnectionState {
     /// No connection. `retry_at` is when a reconnecting client will try again (`None`: it will
-    /// not; pipe mode never reconnects).
+    /// not). A [`Connection`] only ever reports `retry_at: None`, having closed; the front end
+    /// that owns the reconnect policy ([`crate::reconnect`]) supplies the time.
     Disconnected { retry_at: Option<Instant> },
     /// The TCP connection is being established.
     Connecting,
@@ -88,8 +89,11 @@ pub struct Registration {
 /// A connection to an IRC server.
 pub struct Connection {
     state: ConnectionState,
-    /// The nick we register with, and the SASL credentials if any.
+    /// The nick we register with (`nick_` variants replace it, see `nick_fallbacks`).
     nick: String,
+    /// The SASL credentials if any: the account is the nick asked for, whatever variant we end
+    /// up with.
+    account: String,
     password: Option<String>,
     /// Channels to join once registered.
     channels: Vec<String>,
@@ -97,6 +101,9 @@ pub struct Connection {
     registration_deadline: Instant,
     /// Set once we sent `QUIT`: the server's `ERROR` and close are then expected.
     quitting: bool,
+    /// How many more `nick_` variants to try when our nick is taken while registering; 0 makes
+    /// `433` fatal. Set by a reconnecting client, whose previous session may linger as a ghost.
+    nick_fallbacks: usize,
     reader: OwnedReadHalf,
     writer: OwnedWriteHalf,
     decoder: LineDecoder,
@@ -120,10 +127,12 @@ impl Connection {
         let mut connection = Connection {
             state: ConnectionState::Registering(Registration::default()),
             nick: options.nick.clone(),
+            account: options.nick.clone(),
             password: options.password.clone(),
             channels: options.channels.clone(),
             registration_deadline: Instant::now() + REGISTRATION_TIMEOUT,
             quitting: false,
+            nick_fallbacks: 0,
             reader,
             writer,
             decoder: LineDecoder::new(MAX_LINE_BYTES),
@@ -136,6 +145,12 @@ impl Connection {
             .send_command("USER", &[&nick, "0", "*", &nick])
             .await?;
         Ok(connection)
+    }
+
+    /// While registering, answer `433` (nick in use) by trying `nick_`, `nick__`, … up to
+    /// `count` times instead of failing.
+    pub fn set_nick_fallbacks(&mut self, count: usize) {
+        self.nick_fallbacks = count;
     }
 
     pub fn state(&self) -> &ConnectionState {
@@ -251,6 +266,13 @@ impl Connection {
                     let channels = self.channels.join(",");
                     self.send_command("JOIN", &[&channels]).await?;
                 }
+            }
+            (ERR_NICKNAMEINUSE, [_, _, ..]) if registering && self.nick_fallbacks > 0 => {
+                self.nick_fallbacks -= 1;
+                self.nick.push('_');
+                let nick = self.nick.clone();
+                tracing::info!(%nick, "nick in use; trying a variant");
+                self.send_command("NICK", &[&nick]).await?;
             }
             (ERR_NICKNAMEINUSE, [_, nick, ..]) if registering => {
                 return Err(ClientError::NickInUse(nick.clone()));
@@ -380,7 +402,7 @@ impl Connection {
     /// 400 is followed by `+` (IRCv3 sasl-3.1, "AUTHENTICATE").
     async fn send_sasl_plain(&mut self) -> Result<(), ClientError> {
         let password = self.password.clone().unwrap_or_default();
-        let plain = format!("{0}\0{0}\0{password}", self.nick);
+        let plain = format!("{0}\0{0}\0{password}", self.account);
         let encoded = base64::engine::general_purpose::STANDARD.encode(plain);
         for chunk in sasl_chunks(&encoded) {
             self.send_command("AUTHENTICATE", &[chunk]).await?;
@@ -407,6 +429,51 @@ fn sasl_chunks(encoded: &str) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A server that answers our first `NICK` with `433`: with fallbacks we try `bot_`.
+    #[tokio::test]
+    async fn a_taken_nick_is_retried_with_an_underscore_when_allowed() {
+        use tokio::io::{AsyncBufReadExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let options = ConnectOptions {
+            server: listener.local_addr().unwrap().to_string(),
+            nick: "bot".into(),
+            password: None,
+            channels: vec![],
+        };
+        let (mut connection, accepted) = tokio::join!(
+            async { Connection::connect(&options).await.unwrap() },
+            async { listener.accept().await.unwrap().0 }
+        );
+        connection.set_nick_fallbacks(1);
+        let (server_reader, mut server_writer) = accepted.into_split();
+        let mut server_lines = BufReader::new(server_reader).lines();
+        for expected in ["CAP LS 302", "NICK bot", "USER bot 0 * bot"] {
+            assert_eq!(server_lines.next_line().await.unwrap().unwrap(), expected);
+        }
+        server_writer
+            .write_all(b":srv 433 * bot :Nickname is already in use\r\n")
+            .await
+            .unwrap();
+        let message = connection.receive().await.unwrap().unwrap();
+        connection.handle(&message).await.unwrap();
+        assert_eq!(
+            server_lines.next_line().await.unwrap().unwrap(),
+            "NICK bot_"
+        );
+        assert_eq!(connection.nick(), "bot_");
+
+        // No fallback left: the next refusal is final.
+        server_writer
+            .write_all(b":srv 433 * bot_ :Nickname is already in use\r\n")
+            .await
+            .unwrap();
+        let message = connection.receive().await.unwrap().unwrap();
+        assert!(matches!(
+            connection.handle(&message).await,
+            Err(ClientError::NickInUse(nick)) if nick == "bot_"
+        ));
+    }
 
     #[test]
     fn sasl_payload_is_chunked_at_400_bytes() {

@@ -1,20 +1,26 @@
 //! palaver's terminal client: `palaver connect`.
 //!
-//! The client is split the way a full-screen client needs it, even though only pipe mode
-//! exists so far:
+//! The client keeps connection, model, view and input apart:
 //!
 //! - [`connection`]: one IRC connection (TCP, framing, registration, capabilities, SASL,
 //!   keepalive), with its life as an explicit [`connection::ConnectionState`];
+//!   [`reconnect`]: the backoff between attempts after a lost connection;
 //! - [`model`]: plain data, no I/O: received messages turned into text-protocol lines, the
-//!   joined rooms and a bounded scrollback, which a view can draw;
-//! - [`pipe`]: the line-oriented front end: stdin lines in, stamped lines out.
+//!   joined rooms and a bounded scrollback;
+//! - [`pipe`]: the line-oriented front end for scripts: stdin lines in, stamped lines out,
+//!   with reconnection and gap-filling from history;
+//! - [`app`] (state, commands, key bindings, ratatui view) and [`tui`] (the terminal loop):
+//!   the full-screen front end used when stdin and stdout are terminals.
 //!
 //! The client reuses palaver's own protocol crate: IRC parsing and formatting, line framing,
 //! and the text protocol's renderer, so its output is exactly what a text-protocol user sees.
 
+pub mod app;
 pub mod connection;
 pub mod model;
 pub mod pipe;
+pub mod reconnect;
+pub mod tui;
 
 pub use pipe::run_pipe;
 

@@ -11,8 +11,20 @@
 //! after the echoes of earlier messages, so with `echo-message` every echo has arrived by then;
 //! the client also counts echoes and refusals). Then it sends `QUIT` and returns. Every wait
 //! is bounded.
+//!
+//! Resilience: once the first room is joined, a lost connection (EOF, a reset, an `ERROR` we
+//! did not ask for with `QUIT`) is re-established with capped exponential backoff and jitter
+//! ([`crate::reconnect`]), announced by one line on stderr. Meanwhile stdin is still read into
+//! the queue. The new connection registers (trying `nick_` variants if the old session lingers
+//! as a ghost), rejoins every room, and, where `draft/chathistory` and `batch` are offered, asks
+//! `CHATHISTORY AFTER <room> msgid=<last seen>` (or `timestamp=`) and prints what was missed;
+//! messages are printed once, whatever the path (deduplicated by `msgid`). Then the messages
+//! whose echo never came are sent again, except those the history shows arrived, and then the
+//! queued lines, in order. Messages to nicks are not gap-filled, so one whose echo was lost may
+//! arrive twice. After EOF the client keeps trying for [`DRAIN_TIMEOUT`] at most, and does
+//! not reconnect at all when nothing is left to send.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use palaver_proto::irc::Message;
@@ -20,14 +32,15 @@ use palaver_proto::irc::caps::Cap;
 use palaver_proto::irc::numeric::{
     ERR_BADCHANMASK, ERR_BADCHANNELKEY, ERR_BANNEDFROMCHAN, ERR_CANNOTSENDTOCHAN,
     ERR_CHANNELISFULL, ERR_INPUTTOOLONG, ERR_INVITEONLYCHAN, ERR_NOMOTD, ERR_NORECIPIENT,
-    ERR_NOSUCHCHANNEL, ERR_NOSUCHNICK, ERR_NOTEXTTOSEND,
+    ERR_NOSUCHCHANNEL, ERR_NOSUCHNICK, ERR_NOTEXTTOSEND, RPL_ISUPPORT, RPL_WELCOME,
 };
 use palaver_proto::time::Timestamp;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, Lines};
 use tokio::time::{Instant, sleep_until, timeout};
 
-use crate::connection::Connection;
+use crate::connection::{Connection, REGISTRATION_TIMEOUT};
 use crate::model::{Model, is_channel, source_nick};
+use crate::reconnect::Backoff;
 use crate::{ClientError, ConnectOptions};
 
 /// How long, after EOF on stdin, the server may take to acknowledge what was sent.
@@ -42,6 +55,20 @@ const MAX_IRC_LINE_BYTES: usize = 512;
 
 /// The `PING` token that marks the end of our input.
 const DRAIN_TOKEN: &str = "palaver-pipe-drain";
+
+/// After reconnecting and registering, how long rejoining and filling the gaps may take before
+/// the queued input goes out anyway.
+pub const RESYNC_TIMEOUT: Duration = Duration::from_secs(10);
+/// Messages asked for per room to fill a gap (palaver's `CHATHISTORY` maximum).
+const HISTORY_LIMIT: usize = 100;
+/// How many `nick_` variants a reconnection tries while our old session lingers as a ghost.
+const NICK_FALLBACKS: usize = 3;
+/// `msgid`s remembered to print no message twice.
+const SEEN_MSGIDS: usize = 4096;
+
+/// What the drain and stdout timeouts say; every other timeout is the connection's.
+const DRAIN_WAIT: &str = "waiting for the server to acknowledge the sent messages";
+const STDOUT_WAIT: &str = "writing to stdout";
 
 /// A stdin line, understood.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,7 +163,8 @@ fn split_word(text: &str) -> (&str, &str) {
 }
 
 /// Runs pipe mode until stdin ends (and everything sent is acknowledged), `/quit`, or a fatal
-/// error. Lines for stdout are written as they arrive.
+/// error. Lines for stdout are written as they arrive. A connection lost after the first
+/// successful join is re-established (see the module documentation).
 pub async fn run_pipe<I, O>(options: ConnectOptions, stdin: I, stdout: O) -> Result<(), ClientError>
 where
     I: AsyncRead + Unpin,
@@ -149,12 +177,34 @@ where
         out: stdout,
         current_room: options.channels.first().cloned(),
         first_room: options.channels.first().cloned(),
+        options,
         ready: false,
-        pending_echoes: 0,
+        ever_ready: false,
+        unacknowledged: VecDeque::new(),
         refused: 0,
         drain: Drain::NotStarted,
+        backoff: Backoff::new(),
+        marks: HashMap::new(),
+        seen: SeenIds::default(),
+        msgid_references: true,
+        resync: None,
     };
-    pipe.run(BufReader::new(stdin)).await
+    let mut input = Input {
+        lines: BufReader::new(stdin).lines(),
+        queue: VecDeque::new(),
+        open: true,
+    };
+    loop {
+        match pipe.serve(&mut input).await {
+            Ok(()) => return Ok(()),
+            Err(error) if pipe.ever_ready && is_connection_loss(&error) => {
+                if pipe.reconnect(&mut input, error).await? == Reconnected::NothingLeftToDo {
+                    return Ok(());
+                }
+            }
+            Err(error) => return Err(error),
+        }
+    }
 }
 
 /// Where the end-of-input handshake is.
@@ -171,8 +221,102 @@ enum Drain {
     },
 }
 
+/// Stdin, and the lines read from it that are not carried out yet. Survives reconnections:
+/// what the user typed is never dropped with a connection.
+struct Input<I> {
+    lines: Lines<BufReader<I>>,
+    /// Lines read and not yet carried out, oldest first; at most [`MAX_QUEUED_LINES`].
+    queue: VecDeque<String>,
+    /// False once stdin reached EOF.
+    open: bool,
+}
+
+impl<I: AsyncRead + Unpin> Input<I> {
+    /// Whether to read another line now (stdin open and the queue not full).
+    fn wants_more(&self) -> bool {
+        self.open && self.queue.len() < MAX_QUEUED_LINES
+    }
+
+    /// Takes the result of `lines.next_line()`.
+    fn take(&mut self, line: std::io::Result<Option<String>>) -> Result<(), ClientError> {
+        match line.map_err(ClientError::Stdin)? {
+            Some(line) => self.queue.push_back(line),
+            None => self.open = false,
+        }
+        Ok(())
+    }
+}
+
+/// What a room looked like when the connection was lost: where to resume its history.
+#[derive(Debug, Clone, Default)]
+struct RoomMark {
+    /// The `msgid` of the last message seen in the room.
+    msgid: Option<String>,
+    /// The `time` tag of the last event seen in the room.
+    time: Option<String>,
+}
+
+/// After a reconnection: the rooms still to rejoin and the history still to come before the
+/// queued input may go out.
+#[derive(Debug)]
+struct Resync {
+    /// The nick we had before: our own messages in the history carry it.
+    old_nick: String,
+    /// Rooms (as we named them) whose `JOIN` has not come back yet, with where their history
+    /// resumes.
+    to_join: Vec<(String, RoomMark)>,
+    /// Rooms whose `CHATHISTORY AFTER` was sent and whose batch has not ended, oldest request
+    /// first.
+    history_pending: Vec<String>,
+    /// Open `chathistory` batches: reference → room.
+    batches: HashMap<String, String>,
+    /// Past this, go on without what is still missing.
+    deadline: Instant,
+}
+
+impl Resync {
+    fn is_done(&self) -> bool {
+        self.to_join.is_empty() && self.history_pending.is_empty()
+    }
+}
+
+/// The `msgid`s of the messages printed recently, so a message that comes again (live, and
+/// then in the history that fills a gap) is printed once. Bounded: the oldest are forgotten.
+#[derive(Debug, Default)]
+struct SeenIds {
+    order: VecDeque<String>,
+    ids: HashSet<String>,
+}
+
+impl SeenIds {
+    /// Records `id`; false if it was already there.
+    fn insert(&mut self, id: &str) -> bool {
+        if self.ids.contains(id) {
+            return false;
+        }
+        if self.order.len() == SEEN_MSGIDS
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.ids.remove(&oldest);
+        }
+        self.order.push_back(id.to_owned());
+        self.ids.insert(id.to_owned());
+        true
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Reconnected {
+    /// A new connection is registering.
+    Yes,
+    /// Stdin ended and nothing is left to send: no reason to reconnect.
+    NothingLeftToDo,
+}
+
 /// Pipe mode's state. Owned by the one task running [`run_pipe`].
 struct Pipe<O> {
+    /// What we were started with; reconnections use it with our current nick and rooms.
+    options: ConnectOptions,
     connection: Connection,
     model: Model,
     out: O,
@@ -180,13 +324,31 @@ struct Pipe<O> {
     current_room: Option<String>,
     /// The first `--join` channel: input waits until we are in it.
     first_room: Option<String>,
-    /// True once registered and in `first_room`; from then on input is sent as it comes.
+    /// True once registered and in `first_room` (after a reconnection: once rejoined and the
+    /// gap filled); from then on input is sent as it comes.
     ready: bool,
-    /// Messages sent whose echo (with echo-message) or refusal has not arrived yet.
-    pending_echoes: usize,
+    /// True once the first connection was ready. Only then is a lost connection re-established:
+    /// a failure before it (a refused nick, a wrong password, no such server) is the answer.
+    ever_ready: bool,
+    /// Messages sent whose echo (with echo-message) or refusal has not arrived yet, oldest
+    /// first. Echoes come in order, so each echo acknowledges the first. Those still here when
+    /// a connection is lost are sent again after reconnecting, unless the history shows they
+    /// arrived.
+    unacknowledged: VecDeque<Message>,
     /// Messages the server refused (`404`, `401`, …).
     refused: usize,
     drain: Drain,
+    /// When to try again after a lost connection.
+    backoff: Backoff,
+    /// Per room (ASCII-lowercased), the last message and time seen: where gap-filling resumes.
+    marks: HashMap<String, RoomMark>,
+    /// Recently printed `msgid`s, to print nothing twice.
+    seen: SeenIds,
+    /// Whether the server takes `msgid=` references (`MSGREFTYPES` in `005`; assumed when not
+    /// announced).
+    msgid_references: bool,
+    /// Present from a reconnection until its rooms are rejoined and their gaps filled.
+    resync: Option<Resync>,
 }
 
 enum Flow {
@@ -195,18 +357,30 @@ enum Flow {
 }
 
 impl<O: AsyncWrite + Unpin> Pipe<O> {
-    async fn run<I: AsyncRead + Unpin>(&mut self, stdin: BufReader<I>) -> Result<(), ClientError> {
-        let mut lines = stdin.lines();
-        let mut queue: VecDeque<String> = VecDeque::new();
-        let mut stdin_open = true;
+    /// Runs one connection: carries out input once ready, prints what arrives. Returns when the
+    /// session is over, or with the error that ended the connection.
+    async fn serve<I: AsyncRead + Unpin>(
+        &mut self,
+        input: &mut Input<I>,
+    ) -> Result<(), ClientError> {
         loop {
             if self.ready {
-                while let Some(line) = queue.pop_front() {
-                    if let Flow::Quit(reason) = self.execute(&line).await? {
-                        return self.finish(reason.as_deref()).await;
+                while let Some(line) = input.queue.pop_front() {
+                    let sent_before = self.unacknowledged.len();
+                    match self.execute(&line).await {
+                        Ok(Flow::Continue) => {}
+                        Ok(Flow::Quit(reason)) => return self.finish(reason.as_deref()).await,
+                        Err(error) => {
+                            // Lines said are kept in `unacknowledged`; anything else is
+                            // carried out again after reconnecting.
+                            if self.unacknowledged.len() == sent_before {
+                                input.queue.push_front(line);
+                            }
+                            return Err(error);
+                        }
                     }
                 }
-                if !stdin_open && self.drain == Drain::NotStarted {
+                if !input.open && self.drain == Drain::NotStarted {
                     self.connection
                         .send(&Message::new("PING", vec![DRAIN_TOKEN.into()]))
                         .await?;
@@ -222,30 +396,130 @@ impl<O: AsyncWrite + Unpin> Pipe<O> {
                 Drain::NotStarted => None,
                 Drain::AwaitingPong { deadline } | Drain::Ponged { deadline } => Some(deadline),
             };
-            let read_stdin = stdin_open && queue.len() < MAX_QUEUED_LINES;
+            let resync_deadline = self.resync.as_ref().map(|resync| resync.deadline);
             tokio::select! {
-                line = lines.next_line(), if read_stdin => match line.map_err(ClientError::Stdin)? {
-                    Some(line) => queue.push_back(line),
-                    None => stdin_open = false,
-                },
+                line = input.lines.next_line(), if input.wants_more() => input.take(line)?,
                 message = self.connection.receive() => match message? {
                     Some(message) => self.on_message(&message).await?,
                     None => return Err(ClientError::ConnectionLost),
                 },
                 () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
-                    return Err(ClientError::Timeout(
-                        "waiting for the server to acknowledge the sent messages",
-                    ));
+                    return Err(ClientError::Timeout(DRAIN_WAIT));
+                }
+                () = sleep_until(resync_deadline.unwrap_or_else(Instant::now)),
+                    if resync_deadline.is_some() =>
+                {
+                    tracing::warn!("rejoining or filling the gap took too long; going on");
+                    self.end_resync().await?;
                 }
             }
         }
+    }
+
+    /// After `error` ended the connection: says so on stderr, waits (reading stdin) and
+    /// reconnects with backoff until a new connection is registering.
+    async fn reconnect<I: AsyncRead + Unpin>(
+        &mut self,
+        input: &mut Input<I>,
+        error: ClientError,
+    ) -> Result<Reconnected, ClientError> {
+        let rooms: Vec<(String, RoomMark)> = self
+            .model
+            .rooms()
+            .iter()
+            .map(|room| {
+                let mark = self
+                    .marks
+                    .get(&room.name.to_ascii_lowercase())
+                    .cloned()
+                    .unwrap_or_default();
+                (room.name.clone(), mark)
+            })
+            .collect();
+        // A reconnection in the middle of one resumes from the same marks.
+        let rooms = match self.resync.take() {
+            Some(resync) if rooms.is_empty() => resync.to_join,
+            _ => rooms,
+        };
+        self.ready = false;
+        self.drain = Drain::NotStarted;
+        let lost_at = Instant::now();
+        let mut reason = describe(&error);
+        let mut first = true;
+        loop {
+            if self.nothing_left(input) {
+                return Ok(Reconnected::NothingLeftToDo);
+            }
+            if !input.open && lost_at.elapsed() > DRAIN_TIMEOUT {
+                return Err(ClientError::Undelivered(
+                    self.unacknowledged.len() + input.queue.len(),
+                ));
+            }
+            let delay = self.backoff.next_delay();
+            if first {
+                eprintln!(
+                    "palaver: connection lost ({reason}); reconnecting in {} ms",
+                    delay.as_millis()
+                );
+                first = false;
+            } else {
+                eprintln!(
+                    "palaver: cannot reconnect ({reason}); retrying in {} ms",
+                    delay.as_millis()
+                );
+            }
+            let retry_at = Instant::now() + delay;
+            while Instant::now() < retry_at {
+                tokio::select! {
+                    line = input.lines.next_line(), if input.wants_more() => input.take(line)?,
+                    () = sleep_until(retry_at) => {}
+                }
+                if self.nothing_left(input) {
+                    return Ok(Reconnected::NothingLeftToDo);
+                }
+            }
+
+            let mut options = self.options.clone();
+            options.nick = self.model.nick().to_owned();
+            options.channels = rooms.iter().map(|(room, _)| room.clone()).collect();
+            let attempt = Connection::connect(&options);
+            tokio::pin!(attempt);
+            let result = loop {
+                tokio::select! {
+                    result = &mut attempt => break result,
+                    line = input.lines.next_line(), if input.wants_more() => input.take(line)?,
+                }
+            };
+            match result {
+                Ok(mut connection) => {
+                    connection.set_nick_fallbacks(NICK_FALLBACKS);
+                    self.connection = connection;
+                    self.msgid_references = true;
+                    self.resync = Some(Resync {
+                        old_nick: self.model.nick().to_owned(),
+                        to_join: rooms,
+                        history_pending: Vec::new(),
+                        batches: HashMap::new(),
+                        deadline: Instant::now() + REGISTRATION_TIMEOUT + RESYNC_TIMEOUT,
+                    });
+                    return Ok(Reconnected::Yes);
+                }
+                Err(error) if is_connection_loss(&error) => reason = describe(&error),
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// True when stdin has ended and nothing typed is waiting to be sent or acknowledged.
+    fn nothing_left<I>(&self, input: &Input<I>) -> bool {
+        !input.open && input.queue.is_empty() && self.unacknowledged.is_empty()
     }
 
     /// True when, after EOF, everything sent has been acknowledged.
     fn drained(&self) -> bool {
         match self.drain {
             Drain::Ponged { .. } => {
-                self.pending_echoes == 0 || !self.connection.caps().contains(Cap::EchoMessage)
+                self.unacknowledged.is_empty() || !self.connection.caps().contains(Cap::EchoMessage)
             }
             _ => false,
         }
@@ -257,13 +531,66 @@ impl<O: AsyncWrite + Unpin> Pipe<O> {
         let command = message.command.to_ascii_uppercase();
         let from_me = source_nick(message).is_some_and(|nick| self.is_me(nick));
         let params = message.params.as_slice();
+        let from_history = self.is_from_history(message);
 
+        let is_message = matches!(command.as_str(), "PRIVMSG" | "NOTICE");
+        let duplicate = is_message
+            && message
+                .tag("msgid")
+                .is_some_and(|msgid| !self.seen.insert(msgid));
+        if duplicate {
+            return Ok(());
+        }
+        self.remember_mark(&command, message);
         if let Some(line) = self.model.apply(message, Timestamp::now()) {
             self.print(&line.text).await?;
         }
         match (command.as_str(), params) {
+            (RPL_WELCOME, _) => {
+                self.backoff.reset();
+                if self.resync.is_some() {
+                    eprintln!(
+                        "palaver: reconnected to {} as {}",
+                        self.options.server,
+                        self.connection.nick()
+                    );
+                }
+            }
+            (RPL_ISUPPORT, [_, tokens @ ..]) => {
+                if let Some(types) = tokens
+                    .iter()
+                    .find_map(|token| token.strip_prefix("MSGREFTYPES="))
+                {
+                    self.msgid_references = types.split(',').any(|kind| kind == "msgid");
+                }
+            }
+            ("PRIVMSG" | "NOTICE", [target, text, ..]) if from_history => {
+                self.acknowledge_from_history(message, target, text);
+            }
             ("PRIVMSG" | "NOTICE", _) if from_me => {
-                self.pending_echoes = self.pending_echoes.saturating_sub(1);
+                self.unacknowledged.pop_front();
+            }
+            ("JOIN", [room, ..]) if from_me => self.rejoined(room).await?,
+            ("BATCH", [start, kind, target, ..])
+                if kind == "chathistory" && start.starts_with('+') =>
+            {
+                if let Some(resync) = &mut self.resync
+                    && resync
+                        .history_pending
+                        .iter()
+                        .any(|room| room.eq_ignore_ascii_case(target))
+                {
+                    resync.batches.insert(start[1..].to_owned(), target.clone());
+                }
+            }
+            ("BATCH", [end, ..]) if end.starts_with('-') => {
+                if let Some(resync) = &mut self.resync
+                    && let Some(room) = resync.batches.remove(&end[1..])
+                {
+                    resync
+                        .history_pending
+                        .retain(|pending| !pending.eq_ignore_ascii_case(&room));
+                }
             }
             ("PONG", [.., token]) if token == DRAIN_TOKEN => {
                 if let Drain::AwaitingPong { deadline } = self.drain {
@@ -283,22 +610,131 @@ impl<O: AsyncWrite + Unpin> Pipe<O> {
                     self.current_room = self.model.rooms().last().map(|r| r.name.clone());
                 }
             }
-            ("FAIL", [.., reason]) => self.print(&format!("! {reason}")).await?,
+            ("FAIL", [failed, .., reason]) => {
+                // Replies come in order: a refused history request is the oldest one pending.
+                if failed.eq_ignore_ascii_case("CHATHISTORY")
+                    && let Some(resync) = &mut self.resync
+                    && !resync.history_pending.is_empty()
+                {
+                    resync.history_pending.remove(0);
+                }
+                self.print(&format!("! {reason}")).await?;
+            }
             (numeric, [_, details @ ..]) if is_error_numeric(numeric) => {
                 self.on_error_numeric(numeric, details).await?;
             }
             _ => {}
         }
         if !self.ready && self.connection.is_registered() {
-            self.ready = match &self.first_room {
-                Some(room) => self.model.is_in(room),
-                None => true,
-            };
+            match &self.resync {
+                Some(resync) if resync.is_done() => self.end_resync().await?,
+                Some(_) => {}
+                None => {
+                    self.ready = match &self.first_room {
+                        Some(room) => self.model.is_in(room),
+                        None => true,
+                    };
+                }
+            }
+            self.ever_ready |= self.ready;
         }
         Ok(())
     }
 
-    /// An error reply: fatal if it stops us joining the first room before we are ready,
+    /// Whether `message` belongs to a `chathistory` batch we asked for to fill a gap.
+    fn is_from_history(&self, message: &Message) -> bool {
+        let Some(resync) = &self.resync else {
+            return false;
+        };
+        message
+            .tag("batch")
+            .is_some_and(|batch| resync.batches.contains_key(batch))
+    }
+
+    /// A message of ours in the gap-filling history is one that arrived although its echo was
+    /// lost with the connection: it needs no resending.
+    fn acknowledge_from_history(&mut self, message: &Message, target: &str, text: &str) {
+        let Some(resync) = &self.resync else { return };
+        let ours = source_nick(message)
+            .is_some_and(|nick| nick.eq_ignore_ascii_case(&resync.old_nick) || self.is_me(nick));
+        let matches_oldest = self.unacknowledged.front().is_some_and(|sent| {
+            matches!(sent.params.as_slice(), [to, said, ..]
+                if to.eq_ignore_ascii_case(target) && said == text)
+        });
+        if ours && matches_oldest {
+            self.unacknowledged.pop_front();
+        }
+    }
+
+    /// Remembers where each room's history stands (last `msgid` and `time`), to resume from
+    /// there after a reconnection.
+    fn remember_mark(&mut self, command: &str, message: &Message) {
+        let Some(room) = message.params.first().filter(|target| is_channel(target)) else {
+            return;
+        };
+        if !matches!(
+            command,
+            "PRIVMSG" | "NOTICE" | "JOIN" | "PART" | "KICK" | "TOPIC" | "MODE"
+        ) {
+            return;
+        }
+        let mark = self.marks.entry(room.to_ascii_lowercase()).or_default();
+        if let Some(time) = message.tag("time") {
+            mark.time = Some(time.to_owned());
+        }
+        if matches!(command, "PRIVMSG" | "NOTICE")
+            && let Some(msgid) = message.tag("msgid")
+        {
+            mark.msgid = Some(msgid.to_owned());
+        }
+    }
+
+    /// Our `JOIN` of `room` came back: during a resync, ask for what was missed there.
+    async fn rejoined(&mut self, room: &str) -> Result<(), ClientError> {
+        let caps = self.connection.caps();
+        let Some(resync) = &mut self.resync else {
+            return Ok(());
+        };
+        let Some(index) = resync
+            .to_join
+            .iter()
+            .position(|(name, _)| name.eq_ignore_ascii_case(room))
+        else {
+            return Ok(());
+        };
+        let (name, mark) = resync.to_join.remove(index);
+        if !(caps.contains(Cap::Chathistory) && caps.contains(Cap::Batch)) {
+            return Ok(());
+        }
+        let reference = match (&mark.msgid, &mark.time) {
+            (Some(msgid), _) if self.msgid_references => format!("msgid={msgid}"),
+            (_, Some(time)) => format!("timestamp={time}"),
+            _ => return Ok(()),
+        };
+        resync.history_pending.push(name.clone());
+        let request = Message::new(
+            "CHATHISTORY",
+            vec!["AFTER".into(), name, reference, HISTORY_LIMIT.to_string()],
+        );
+        self.connection.send(&request).await
+    }
+
+    /// Rejoined and the gaps filled (or given up on): send again what was not acknowledged,
+    /// and let the queued input go.
+    async fn end_resync(&mut self) -> Result<(), ClientError> {
+        self.resync = None;
+        self.ready = true;
+        let resend: Vec<Message> = self.unacknowledged.iter().cloned().collect();
+        if !self.connection.caps().contains(Cap::EchoMessage) {
+            self.unacknowledged.clear();
+        }
+        for message in &resend {
+            self.connection.send(message).await?;
+        }
+        Ok(())
+    }
+
+    /// An error reply: fatal if it stops us joining the first room before we were ever ready,
     /// else shown as `! …` (and counted, if it refuses a message).
     async fn on_error_numeric(
         &mut self,
@@ -307,7 +743,7 @@ impl<O: AsyncWrite + Unpin> Pipe<O> {
     ) -> Result<(), ClientError> {
         let reason = details.last().cloned().unwrap_or_default();
         let subject = details.first().filter(|_| details.len() > 1);
-        if !self.ready
+        if !self.ever_ready
             && JOIN_ERRORS.contains(&numeric)
             && let (Some(room), Some(first)) = (subject, &self.first_room)
             && room.eq_ignore_ascii_case(first)
@@ -317,8 +753,14 @@ impl<O: AsyncWrite + Unpin> Pipe<O> {
                 reason,
             });
         }
-        if MESSAGE_ERRORS.contains(&numeric) && self.pending_echoes > 0 {
-            self.pending_echoes -= 1;
+        if JOIN_ERRORS.contains(&numeric)
+            && let (Some(room), Some(resync)) = (subject, &mut self.resync)
+        {
+            resync
+                .to_join
+                .retain(|(name, _)| !name.eq_ignore_ascii_case(room));
+        }
+        if MESSAGE_ERRORS.contains(&numeric) && self.unacknowledged.pop_front().is_some() {
             self.refused += 1;
         }
         let line = match subject {
@@ -405,10 +847,12 @@ impl<O: AsyncWrite + Unpin> Pipe<O> {
                 piece.to_owned()
             };
             let message = Message::new("PRIVMSG", vec![target.to_owned(), body]);
-            self.connection.send(&message).await?;
             if echo {
-                self.pending_echoes += 1;
+                // Kept before sending: if the connection fails now, it is sent again later.
+                self.unacknowledged.push_back(message.clone());
+                self.connection.send(&message).await?;
             } else {
+                self.connection.send(&message).await?;
                 // No echo will come: show our own copy now, stamped with the local clock.
                 let source = format!("{}!local@local", self.model.nick());
                 let copy = message.with_source(source);
@@ -423,15 +867,35 @@ impl<O: AsyncWrite + Unpin> Pipe<O> {
     /// Sends `QUIT`, shows what still arrives until the server closes (bounded), and reports
     /// refused messages.
     async fn finish(&mut self, reason: Option<&str>) -> Result<(), ClientError> {
-        self.connection.quit(reason).await?;
-        let deadline = Instant::now() + QUIT_TIMEOUT;
-        while let Ok(received) = tokio::time::timeout_at(deadline, self.connection.receive()).await
-        {
-            let Some(message) = received? else { break };
-            if message.command.eq_ignore_ascii_case("ERROR") {
-                break;
+        // We are leaving: a connection that fails now has nothing more to carry.
+        let ignore_loss = |result: Result<(), ClientError>| match result {
+            Err(error) if is_connection_loss(&error) => {
+                tracing::debug!(%error, "connection failed while quitting");
+                Ok(false)
             }
-            self.on_message(&message).await?;
+            Err(error) => Err(error),
+            Ok(()) => Ok(true),
+        };
+        if ignore_loss(self.connection.quit(reason).await)? {
+            let deadline = Instant::now() + QUIT_TIMEOUT;
+            while let Ok(received) =
+                tokio::time::timeout_at(deadline, self.connection.receive()).await
+            {
+                let message = match received {
+                    Ok(Some(message)) => message,
+                    Ok(None) => break,
+                    Err(error) => {
+                        ignore_loss(Err(error))?;
+                        break;
+                    }
+                };
+                if message.command.eq_ignore_ascii_case("ERROR") {
+                    break;
+                }
+                if !ignore_loss(self.on_message(&message).await)? {
+                    break;
+                }
+            }
         }
         if self.refused > 0 {
             return Err(ClientError::Undelivered(self.refused));
@@ -454,7 +918,7 @@ impl<O: AsyncWrite + Unpin> Pipe<O> {
         // Bounded: a stdout nobody reads must not hang the client forever.
         match timeout(DRAIN_TIMEOUT, write).await {
             Ok(result) => result.map_err(ClientError::Stdout),
-            Err(_) => Err(ClientError::Timeout("writing to stdout")),
+            Err(_) => Err(ClientError::Timeout(STDOUT_WAIT)),
         }
     }
 }
@@ -481,6 +945,31 @@ const MESSAGE_ERRORS: [&str; 6] = [
     ERR_NOTEXTTOSEND,
     ERR_INPUTTOOLONG,
 ];
+
+/// Whether `error` means the connection failed (and another may work), rather than that the
+/// session cannot go on: refused credentials, a broken stdin or stdout, undelivered messages.
+fn is_connection_loss(error: &ClientError) -> bool {
+    match error {
+        ClientError::Connect { .. }
+        | ClientError::Io(_)
+        | ClientError::ConnectionLost
+        | ClientError::Closed(_) => true,
+        ClientError::Timeout(what) => *what != DRAIN_WAIT && *what != STDOUT_WAIT,
+        _ => false,
+    }
+}
+
+/// `error` and its sources in one line, for the reconnection notice.
+fn describe(error: &ClientError) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
 
 /// Numerics 400–599 are errors (RFC 2812 5.2), except `422` (no MOTD), which is routine.
 fn is_error_numeric(command: &str) -> bool {
@@ -588,6 +1077,31 @@ mod tests {
         assert_eq!(split_text("abcdef", 4), ["abcd", "ef"]);
         // "é" is two bytes: a cut never falls inside it.
         assert_eq!(split_text("aéé", 2), ["a", "é", "é"]);
+    }
+
+    #[test]
+    fn seen_ids_print_a_message_once_and_forget_the_oldest() {
+        let mut seen = SeenIds::default();
+        assert!(seen.insert("a"));
+        assert!(!seen.insert("a"));
+        for i in 0..SEEN_MSGIDS {
+            seen.insert(&i.to_string());
+        }
+        assert!(seen.insert("a"), "the oldest id is forgotten");
+        assert_eq!(seen.order.len(), SEEN_MSGIDS);
+    }
+
+    #[test]
+    fn only_connection_failures_are_reconnected() {
+        assert!(is_connection_loss(&ClientError::ConnectionLost));
+        assert!(is_connection_loss(&ClientError::Closed("bye".into())));
+        assert!(is_connection_loss(&ClientError::Timeout(
+            "sending to the server"
+        )));
+        assert!(!is_connection_loss(&ClientError::Timeout(DRAIN_WAIT)));
+        assert!(!is_connection_loss(&ClientError::Timeout(STDOUT_WAIT)));
+        assert!(!is_connection_loss(&ClientError::PasswordRefused));
+        assert!(!is_connection_loss(&ClientError::NickInUse("bot".into())));
     }
 
     #[test]

@@ -22,7 +22,8 @@ struct Cli {
 enum Command {
     /// Run the chat server.
     Serve(ServeArgs),
-    /// Connect to a server as a client (pipe mode: stdin lines are said, received lines printed).
+    /// Connect to a server as a client: full-screen at a terminal, else pipe mode (stdin lines
+    /// are said, received lines printed).
     Connect(ConnectArgs),
 }
 
@@ -162,10 +163,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 fn connect(args: ConnectArgs) -> anyhow::Result<()> {
-    init_logging(&args.log)?;
-
-    if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
-        eprintln!("palaver: the full-screen mode is not available yet; running in pipe mode");
+    // A person at a terminal gets the full-screen client; scripts and pipes get pipe mode.
+    let full_screen = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    // Log lines written to the terminal the full screen is drawn on would garble it: log only
+    // when stderr goes elsewhere (`2>palaver.log`).
+    if !full_screen || !std::io::stderr().is_terminal() {
+        init_logging(&args.log)?;
     }
     let nick = args
         .nick
@@ -187,11 +190,15 @@ fn connect(args: ConnectArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let result = runtime.block_on(palaver_client::run_pipe(
-        options,
-        tokio::io::stdin(),
-        tokio::io::stdout(),
-    ));
+    let result = if full_screen {
+        runtime.block_on(palaver_client::tui::run_tui(options))
+    } else {
+        runtime.block_on(palaver_client::run_pipe(
+            options,
+            tokio::io::stdin(),
+            tokio::io::stdout(),
+        ))
+    };
     // Tokio reads stdin on a blocking thread that may still be waiting for a line nobody will
     // type; dropping the runtime would wait for it, so leave it behind instead.
     runtime.shutdown_background();

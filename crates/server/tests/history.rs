@@ -555,8 +555,8 @@ async fn a_long_text_message_is_replayed_to_irc_split_like_a_live_one() {
     // message does, so a client that last saw it can fill the gap after it.
     say_all(&mut tina, "#long", &["after the long one"]).await;
     let next = ian.line().await;
-    let after_part = chathistory(&mut ian, &format!("AFTER #long {} 10", msgid_ref(&live[1])))
-        .await;
+    let after_part =
+        chathistory(&mut ian, &format!("AFTER #long {} 10", msgid_ref(&live[1]))).await;
     assert_eq!(after_part, vec![next]);
     ian.expect_quiet().await;
     server.shut_down().await;

@@ -1,0 +1,875 @@
+//! The full-screen client's state as plain data: windows with their scrollback, unread counts
+//! and members, the input line with its history and nick completion, and the connection's
+//! status. No I/O: [`crate::tui`] feeds it messages and keys, [`super::view`] draws it.
+//!
+//! Lines are the [`Model`]'s (the text protocol's own rendering); this module only decides
+//! which window each belongs to, and adds `-- …`/`! …` lines for replies the model does not
+//! show (numerics, errors).
+//!
+//! Concurrency contract: owned by the one task running the TUI; intentionally not shared.
+
+use std::collections::VecDeque;
+
+use palaver_proto::irc::Message;
+use palaver_proto::text::{error_line, notice_line};
+use palaver_proto::time::Timestamp;
+
+use super::command::Context;
+use crate::model::{Model, SCROLLBACK_LINES, is_channel, source_nick};
+
+/// Typed lines remembered for up/down.
+pub const HISTORY_LINES: usize = 100;
+
+/// What a window shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowKind {
+    /// Server messages, numerics without a better home, and local notes.
+    Status,
+    Room,
+    /// A private conversation with one nick.
+    Query,
+}
+
+/// One window: a room, a private conversation, or the status window.
+#[derive(Debug, Clone)]
+pub struct Window {
+    pub kind: WindowKind,
+    /// The room name or peer nick (`status` for the status window).
+    pub name: String,
+    /// Rendered lines, oldest first, at most [`SCROLLBACK_LINES`].
+    lines: VecDeque<String>,
+    /// Lines added while the window was not the current one.
+    pub unread: usize,
+    /// Set when a line mentioning our nick (or a private message) arrives while the window
+    /// is not current; cleared on switching to it.
+    pub mention: bool,
+    /// How many lines the view is scrolled up from the bottom (0: following new lines).
+    scroll: usize,
+    /// Nicks known to be in the room (from NAMES, JOIN, and who speaks), for completion.
+    members: Vec<String>,
+    /// The room's topic, empty when none is known.
+    pub topic: String,
+    /// For rooms: whether we are in it (a room window stays open after we leave).
+    pub joined: bool,
+}
+
+impl Window {
+    fn new(kind: WindowKind, name: &str) -> Self {
+        Self {
+            kind,
+            name: name.to_owned(),
+            lines: VecDeque::new(),
+            unread: 0,
+            mention: false,
+            scroll: 0,
+            members: Vec::new(),
+            topic: String::new(),
+            joined: kind == WindowKind::Room,
+        }
+    }
+
+    pub fn lines(&self) -> &VecDeque<String> {
+        &self.lines
+    }
+
+    pub fn scroll(&self) -> usize {
+        self.scroll
+    }
+
+    pub fn members(&self) -> &[String] {
+        &self.members
+    }
+
+    fn is(&self, name: &str) -> bool {
+        self.name.eq_ignore_ascii_case(name)
+    }
+
+    fn has_member(&self, nick: &str) -> bool {
+        match self.kind {
+            WindowKind::Room => self.members.iter().any(|m| m.eq_ignore_ascii_case(nick)),
+            WindowKind::Query => self.is(nick),
+            WindowKind::Status => false,
+        }
+    }
+
+    fn add_member(&mut self, nick: &str) {
+        if !nick.is_empty() && !self.has_member(nick) {
+            self.members.push(nick.to_owned());
+        }
+    }
+
+    fn remove_member(&mut self, nick: &str) {
+        self.members.retain(|m| !m.eq_ignore_ascii_case(nick));
+    }
+
+    fn push(&mut self, line: String) {
+        if self.lines.len() == SCROLLBACK_LINES {
+            self.lines.pop_front();
+        }
+        self.lines.push_back(line);
+        // Keep a scrolled-up view on the same lines while new ones arrive.
+        if self.scroll > 0 {
+            self.scroll = (self.scroll + 1).min(self.lines.len().saturating_sub(1));
+        }
+    }
+}
+
+/// The connection as the status bar shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Link {
+    Connecting,
+    Registering,
+    Connected,
+    /// The connection ended; the text says why.
+    Disconnected(String),
+}
+
+/// The input line: text and a cursor, counted in characters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InputLine {
+    text: String,
+    /// Cursor position in characters, `0..=text.chars().count()`.
+    cursor: usize,
+}
+
+impl InputLine {
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub fn cursor(&self) -> usize {
+        self.cursor
+    }
+
+    fn byte_at(&self, chars: usize) -> usize {
+        self.text
+            .char_indices()
+            .nth(chars)
+            .map_or(self.text.len(), |(index, _)| index)
+    }
+
+    fn len(&self) -> usize {
+        self.text.chars().count()
+    }
+
+    pub fn insert(&mut self, c: char) {
+        let at = self.byte_at(self.cursor);
+        self.text.insert(at, c);
+        self.cursor += 1;
+    }
+
+    pub fn insert_str(&mut self, text: &str) {
+        for c in text.chars() {
+            self.insert(c);
+        }
+    }
+
+    pub fn backspace(&mut self) {
+        if self.cursor > 0 {
+            self.cursor -= 1;
+            let at = self.byte_at(self.cursor);
+            self.text.remove(at);
+        }
+    }
+
+    pub fn delete(&mut self) {
+        if self.cursor < self.len() {
+            let at = self.byte_at(self.cursor);
+            self.text.remove(at);
+        }
+    }
+
+    pub fn left(&mut self) {
+        self.cursor = self.cursor.saturating_sub(1);
+    }
+
+    pub fn right(&mut self) {
+        self.cursor = (self.cursor + 1).min(self.len());
+    }
+
+    pub fn home(&mut self) {
+        self.cursor = 0;
+    }
+
+    pub fn end(&mut self) {
+        self.cursor = self.len();
+    }
+
+    /// Ctrl-U: deletes everything before the cursor.
+    pub fn clear_to_start(&mut self) {
+        let at = self.byte_at(self.cursor);
+        self.text.replace_range(..at, "");
+        self.cursor = 0;
+    }
+
+    fn set(&mut self, text: &str) {
+        self.text = text.to_owned();
+        self.cursor = self.len();
+    }
+
+    fn take(&mut self) -> String {
+        self.cursor = 0;
+        std::mem::take(&mut self.text)
+    }
+}
+
+/// Nick completion in progress: repeated Tab cycles through `candidates`.
+#[derive(Debug, Clone)]
+struct Completion {
+    /// Where the completed word starts (characters).
+    start: usize,
+    candidates: Vec<String>,
+    index: usize,
+    /// The suffix added after the nick (`": "` at the start of the line, else `" "`).
+    suffix: &'static str,
+}
+
+/// Everything the full-screen client shows and edits.
+#[derive(Debug)]
+pub struct AppState {
+    model: Model,
+    /// The server as given on the command line.
+    pub server: String,
+    /// Window 0 is the status window; rooms and queries follow in the order opened.
+    windows: Vec<Window>,
+    current: usize,
+    pub input: InputLine,
+    /// Typed lines, oldest first, at most [`HISTORY_LINES`].
+    history: Vec<String>,
+    /// While browsing history: the entry shown, and the line being typed before browsing.
+    history_position: Option<(usize, String)>,
+    completion: Option<Completion>,
+    pub link: Link,
+    /// The round trip of the last lag probe (a `PING` the run loop sends now and then).
+    pub lag: Option<std::time::Duration>,
+}
+
+impl AppState {
+    pub fn new(server: &str, nick: &str) -> Self {
+        Self {
+            model: Model::new(nick),
+            server: server.to_owned(),
+            windows: vec![Window::new(WindowKind::Status, "status")],
+            current: 0,
+            input: InputLine::default(),
+            history: Vec::new(),
+            history_position: None,
+            completion: None,
+            link: Link::Connecting,
+            lag: None,
+        }
+    }
+
+    pub fn nick(&self) -> &str {
+        self.model.nick()
+    }
+
+    pub fn windows(&self) -> &[Window] {
+        &self.windows
+    }
+
+    pub fn current_index(&self) -> usize {
+        self.current
+    }
+
+    pub fn current(&self) -> &Window {
+        &self.windows[self.current]
+    }
+
+    /// The current window as the command parser needs it.
+    pub fn context(&self) -> Context<'_> {
+        let window = self.current();
+        match window.kind {
+            WindowKind::Status => Context::Status,
+            WindowKind::Room => Context::Room(&window.name),
+            WindowKind::Query => Context::Query(&window.name),
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Windows
+    // -----------------------------------------------------------------------------------------
+
+    fn find(&self, name: &str) -> Option<usize> {
+        self.windows
+            .iter()
+            .position(|w| w.kind != WindowKind::Status && w.is(name))
+    }
+
+    /// The window for `name` (a room or a nick), opened if needed.
+    fn open(&mut self, name: &str) -> usize {
+        if let Some(index) = self.find(name) {
+            return index;
+        }
+        let kind = if is_channel(name) {
+            WindowKind::Room
+        } else {
+            WindowKind::Query
+        };
+        self.windows.push(Window::new(kind, name));
+        self.windows.len() - 1
+    }
+
+    /// Opens (or finds) the query window with `nick` and switches to it.
+    pub fn open_query(&mut self, nick: &str) {
+        let index = self.open(nick);
+        self.select(index);
+    }
+
+    /// Switches to window `index` (0-based), if it exists.
+    pub fn select(&mut self, index: usize) -> bool {
+        let Some(window) = self.windows.get_mut(index) else {
+            return false;
+        };
+        window.unread = 0;
+        window.mention = false;
+        self.current = index;
+        true
+    }
+
+    pub fn next_window(&mut self) {
+        self.select((self.current + 1) % self.windows.len());
+    }
+
+    pub fn previous_window(&mut self) {
+        self.select((self.current + self.windows.len() - 1) % self.windows.len());
+    }
+
+    /// Closes the current window (never the status window). Returns the room to part, if
+    /// the window was a room we are still in.
+    pub fn close_current(&mut self) -> Option<String> {
+        if self.current == 0 {
+            self.note_current("! the status window cannot be closed");
+            return None;
+        }
+        let window = self.windows.remove(self.current);
+        self.select(self.current - 1);
+        (window.kind == WindowKind::Room && window.joined).then_some(window.name)
+    }
+
+    /// Scrolls the current window up (towards older lines) by `lines`.
+    pub fn scroll_up(&mut self, lines: usize) {
+        let window = &mut self.windows[self.current];
+        window.scroll = (window.scroll + lines).min(window.lines.len().saturating_sub(1));
+    }
+
+    /// Scrolls the current window down (towards newer lines) by `lines`.
+    pub fn scroll_down(&mut self, lines: usize) {
+        let window = &mut self.windows[self.current];
+        window.scroll = window.scroll.saturating_sub(lines);
+    }
+
+    /// Adds `line` to window `index`, counting it unread (and a mention if `mention`) when that
+    /// window is not the current one.
+    fn add_line(&mut self, index: usize, line: String, mention: bool) {
+        let current = index == self.current;
+        let window = &mut self.windows[index];
+        window.push(line);
+        if !current {
+            window.unread += 1;
+            window.mention |= mention;
+        }
+    }
+
+    /// A local `-- …` or `! …` line for the current window (errors from our own commands).
+    pub fn note_current(&mut self, text: &str) {
+        self.add_line(self.current, text.to_owned(), false);
+    }
+
+    /// A local line for the window named `name` if it is open, else the status window.
+    pub fn note(&mut self, name: Option<&str>, text: &str) {
+        let index = name.and_then(|name| self.find(name)).unwrap_or(0);
+        self.add_line(index, text.to_owned(), false);
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Messages from the server
+    // -----------------------------------------------------------------------------------------
+
+    /// Takes in one message from the server: tracks rooms, members and topics, and adds the
+    /// line it shows (if any) to the window it belongs to. `now` stamps untagged messages.
+    pub fn apply(&mut self, message: &Message, now: Timestamp) {
+        let from = source_nick(message).map(str::to_owned);
+        let own = from
+            .as_deref()
+            .is_some_and(|nick| nick.eq_ignore_ascii_case(self.model.nick()));
+        // Where a line without a buffer (QUIT, NICK) goes: the windows the nick is in.
+        let mut windows_of_nick = Vec::new();
+        let command = message.command.to_ascii_uppercase();
+        let params = message.params.as_slice();
+        match (command.as_str(), params) {
+            ("JOIN", [room, ..]) => {
+                let index = self.open(room);
+                let window = &mut self.windows[index];
+                if own {
+                    window.joined = true;
+                    window.members.clear();
+                }
+                window.add_member(from.as_deref().unwrap_or_default());
+                if own && index != self.current {
+                    // A room we join (by command or on connecting) becomes the current window.
+                    self.select(index);
+                }
+            }
+            ("PART", [room, ..]) => self.left(room, from.as_deref().unwrap_or_default(), own),
+            ("KICK", [room, nick, ..]) => {
+                let me = nick.eq_ignore_ascii_case(self.model.nick());
+                self.left(room, nick, me);
+            }
+            ("QUIT", _) | ("NICK", _) => {
+                let nick = from.clone().unwrap_or_default();
+                for (index, window) in self.windows.iter_mut().enumerate() {
+                    if own && window.kind == WindowKind::Room && window.joined
+                        || window.has_member(&nick)
+                    {
+                        windows_of_nick.push(index);
+                    }
+                    match params.first() {
+                        Some(new) if command == "NICK" => {
+                            if window.kind == WindowKind::Room && window.has_member(&nick) {
+                                window.remove_member(&nick);
+                                window.add_member(new);
+                            }
+                        }
+                        _ => window.remove_member(&nick),
+                    }
+                }
+            }
+            ("PRIVMSG" | "NOTICE", [target, ..]) if is_channel(target) => {
+                if let (Some(index), Some(nick)) = (self.find(target), from.as_deref()) {
+                    self.windows[index].add_member(nick);
+                }
+            }
+            ("353", [_, _, room, names, ..]) => {
+                if let Some(index) = self.find(room) {
+                    for name in names.split(' ') {
+                        let nick = name.trim_start_matches(['~', '&', '@', '%', '+']);
+                        self.windows[index].add_member(nick);
+                    }
+                }
+            }
+            ("TOPIC", [room, topic, ..]) | ("332", [_, room, topic, ..]) => {
+                if let Some(index) = self.find(room) {
+                    self.windows[index].topic = topic.clone();
+                }
+            }
+            _ => {}
+        }
+
+        if let Some(line) = self.model.apply(message, now) {
+            let mention = !own && self.mentions_me(message);
+            match line.buffer {
+                Some(buffer) => {
+                    let index = self.open(&buffer);
+                    self.add_line(index, line.text, mention);
+                }
+                None if !windows_of_nick.is_empty() => {
+                    for index in windows_of_nick {
+                        self.add_line(index, line.text.clone(), false);
+                    }
+                }
+                None => self.add_line(0, line.text, mention),
+            }
+            return;
+        }
+        self.show_reply(&command, params, now);
+    }
+
+    /// Someone left `room` (`me`: it was us).
+    fn left(&mut self, room: &str, nick: &str, me: bool) {
+        if let Some(index) = self.find(room) {
+            let window = &mut self.windows[index];
+            if me {
+                window.joined = false;
+                window.members.clear();
+            } else {
+                window.remove_member(nick);
+            }
+        }
+    }
+
+    /// Whether a message from someone else should flag its window: a private message to us,
+    /// or text containing our nick.
+    fn mentions_me(&self, message: &Message) -> bool {
+        let ["PRIVMSG" | "NOTICE", ..] = [message.command.to_ascii_uppercase().as_str()] else {
+            return false;
+        };
+        let [target, text, ..] = message.params.as_slice() else {
+            return false;
+        };
+        let nick = self.model.nick().to_ascii_lowercase();
+        !is_channel(target) || (!nick.is_empty() && text.to_ascii_lowercase().contains(&nick))
+    }
+
+    /// Shows a reply the model has no line for: errors as `! …` in the window they concern,
+    /// informational numerics as `-- …`.
+    fn show_reply(&mut self, command: &str, params: &[String], now: Timestamp) {
+        let notice = |parts: &[&str]| line_text(&notice_line(now, parts));
+        let is_numeric = command.len() == 3 && command.bytes().all(|b| b.is_ascii_digit());
+        match (command, params) {
+            ("FAIL", [.., reason]) => self.note_current(&line_text(&error_line(reason))),
+            // Not worth a line: the server's feature list, join bookkeeping, list ends,
+            // topic metadata, SASL steps the model already announces.
+            ("005" | "333" | "329" | "366" | "315" | "318" | "376" | "903" | "908", _) => {}
+            (_, [_, details @ ..])
+                if is_numeric && matches!(command.as_bytes()[0], b'4' | b'5') =>
+            {
+                if command == "422" {
+                    return; // no MOTD: routine
+                }
+                let reason = details.last().map_or("", String::as_str);
+                let subject = details.first().filter(|_| details.len() > 1);
+                let text = match subject {
+                    Some(subject) => format!("{subject}: {reason}"),
+                    None => reason.to_owned(),
+                };
+                let line = line_text(&error_line(&text));
+                let index = subject.and_then(|s| self.find(s)).unwrap_or(self.current);
+                self.add_line(index, line, false);
+            }
+            ("353", [_, _, room, names, ..]) => {
+                let line = notice(&["names ", room, ": ", names]);
+                let index = self.find(room).unwrap_or(self.current);
+                self.add_line(index, line, false);
+            }
+            // WHO reply: me channel user host server nick flags :hops realname
+            ("352", [_, room, user, host, _, nick, flags, rest, ..]) => {
+                let realname = rest.split_once(' ').map_or("", |(_, name)| name);
+                let line = notice(&[
+                    "who ", room, ": ", nick, " (", user, "@", host, ") ", flags, " ", realname,
+                ]);
+                self.note_current(&line);
+            }
+            ("301", [_, nick, text, ..]) => {
+                let line = notice(&[nick, " is away: ", text]);
+                let index = self.find(nick).unwrap_or(self.current);
+                self.add_line(index, line, false);
+            }
+            // Registration and MOTD chatter belongs to the status window.
+            (
+                "001" | "002" | "003" | "004" | "251" | "252" | "253" | "254" | "255" | "265"
+                | "266" | "372" | "375",
+                [.., text],
+            ) => {
+                let line = notice(&[text]);
+                self.add_line(0, line, false);
+            }
+            (_, [_, rest @ ..]) if is_numeric && !rest.is_empty() => {
+                let joined = rest.join(" ");
+                self.note_current(&notice(&[&joined]));
+            }
+            _ => {}
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Input
+    // -----------------------------------------------------------------------------------------
+
+    /// Takes the typed line for execution and remembers it in the history.
+    pub fn submit(&mut self) -> String {
+        self.completion = None;
+        self.history_position = None;
+        let line = self.input.take();
+        if !line.trim().is_empty() && self.history.last() != Some(&line) {
+            if self.history.len() == HISTORY_LINES {
+                self.history.remove(0);
+            }
+            self.history.push(line.clone());
+        }
+        line
+    }
+
+    /// Up: the previous history entry.
+    pub fn history_up(&mut self) {
+        self.completion = None;
+        let position = match &self.history_position {
+            Some((0, _)) => return,
+            Some((position, _)) => position - 1,
+            None if self.history.is_empty() => return,
+            None => {
+                let typed = self.input.text().to_owned();
+                self.history_position = Some((self.history.len(), typed));
+                self.history.len() - 1
+            }
+        };
+        if let Some((current, _)) = &mut self.history_position {
+            *current = position;
+        }
+        self.input.set(&self.history[position]);
+    }
+
+    /// Down: the next history entry, then back to the line being typed.
+    pub fn history_down(&mut self) {
+        self.completion = None;
+        let Some((position, typed)) = self.history_position.take() else {
+            return;
+        };
+        if position + 1 < self.history.len() {
+            self.history_position = Some((position + 1, typed));
+            self.input.set(&self.history[position + 1]);
+        } else {
+            self.input.set(&typed);
+        }
+    }
+
+    /// Any edit other than Tab ends completion (and history browsing keeps the edited text).
+    pub fn edited(&mut self) {
+        self.completion = None;
+        self.history_position = None;
+    }
+
+    /// Tab: completes the word before the cursor to a nick in the current window, cycling
+    /// through the candidates on repeated Tab.
+    pub fn complete(&mut self) {
+        if let Some(completion) = &mut self.completion {
+            let previous = completion.candidates[completion.index].chars().count()
+                + completion.suffix.chars().count();
+            completion.index = (completion.index + 1) % completion.candidates.len();
+            let replacement = format!(
+                "{}{}",
+                completion.candidates[completion.index], completion.suffix
+            );
+            let start = completion.start;
+            self.replace_word(start, start + previous, &replacement);
+            return;
+        }
+        let text: Vec<char> = self.input.text().chars().collect();
+        let cursor = self.input.cursor();
+        let start = text[..cursor]
+            .iter()
+            .rposition(|c| *c == ' ')
+            .map_or(0, |space| space + 1);
+        let prefix: String = text[start..cursor]
+            .iter()
+            .collect::<String>()
+            .to_lowercase();
+        if prefix.is_empty() {
+            return;
+        }
+        let window = self.current();
+        let mut candidates: Vec<String> = match window.kind {
+            WindowKind::Room => window.members.clone(),
+            WindowKind::Query => vec![window.name.clone()],
+            WindowKind::Status => Vec::new(),
+        };
+        candidates.retain(|nick| {
+            nick.to_lowercase().starts_with(&prefix) && !nick.eq_ignore_ascii_case(self.nick())
+        });
+        candidates.sort_by_key(|nick| nick.to_lowercase());
+        if candidates.is_empty() {
+            return;
+        }
+        let suffix = if start == 0 { ": " } else { " " };
+        let replacement = format!("{}{suffix}", candidates[0]);
+        self.replace_word(start, cursor, &replacement);
+        self.completion = Some(Completion {
+            start,
+            candidates,
+            index: 0,
+            suffix,
+        });
+    }
+
+    /// Replaces characters `start..end` of the input with `text`, leaving the cursor after it.
+    fn replace_word(&mut self, start: usize, end: usize, text: &str) {
+        self.input.cursor = end;
+        while self.input.cursor > start {
+            self.input.backspace();
+        }
+        self.input.insert_str(text);
+    }
+}
+
+/// A rendered line without its LF.
+fn line_text(bytes: &[u8]) -> String {
+    let line = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    String::from_utf8_lossy(line).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 01:02:03 UTC.
+    const NOW: Timestamp = Timestamp(3_723_000);
+
+    fn state() -> AppState {
+        AppState::new("127.0.0.1:6667", "me")
+    }
+
+    fn feed(state: &mut AppState, line: &str) {
+        state.apply(&Message::parse(line).expect("valid IRC"), NOW);
+    }
+
+    fn names(state: &AppState) -> Vec<&str> {
+        state.windows().iter().map(|w| w.name.as_str()).collect()
+    }
+
+    fn last_line(state: &AppState, name: &str) -> String {
+        let window = state.windows().iter().find(|w| w.name == name).unwrap();
+        window.lines().back().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn joins_open_room_windows_and_messages_land_there() {
+        let mut state = state();
+        feed(&mut state, ":srv 001 me :Welcome to palaver");
+        assert_eq!(
+            last_line(&state, "status"),
+            "[01:02:03] -- Welcome to palaver"
+        );
+        feed(&mut state, ":me!~m@h JOIN #ops");
+        assert_eq!(names(&state), ["status", "#ops"]);
+        assert_eq!(state.current().name, "#ops");
+        feed(&mut state, ":alice!~a@h PRIVMSG #ops :hi all");
+        assert_eq!(last_line(&state, "#ops"), "[01:02:03] #ops <alice> hi all");
+        assert_eq!(
+            state.current().unread,
+            0,
+            "the current window has nothing unread"
+        );
+    }
+
+    #[test]
+    fn private_messages_open_query_windows_with_unread_and_mention() {
+        let mut state = state();
+        feed(&mut state, ":me!~m@h JOIN #ops");
+        feed(&mut state, ":alice!~a@h PRIVMSG me :psst");
+        assert_eq!(names(&state), ["status", "#ops", "alice"]);
+        let alice = &state.windows()[2];
+        assert_eq!((alice.unread, alice.mention), (1, true));
+        assert!(state.select(2));
+        assert_eq!(
+            (state.current().unread, state.current().mention),
+            (0, false)
+        );
+    }
+
+    #[test]
+    fn mentions_flag_room_windows_that_are_not_current() {
+        let mut state = state();
+        feed(&mut state, ":me!~m@h JOIN #a");
+        feed(&mut state, ":me!~m@h JOIN #b");
+        feed(&mut state, ":bob!~b@h PRIVMSG #a :nothing");
+        assert_eq!(
+            (state.windows()[1].unread, state.windows()[1].mention),
+            (1, false)
+        );
+        feed(&mut state, ":bob!~b@h PRIVMSG #a :hey ME, look");
+        assert_eq!(
+            (state.windows()[1].unread, state.windows()[1].mention),
+            (2, true)
+        );
+    }
+
+    #[test]
+    fn members_follow_names_joins_parts_nicks_and_quits() {
+        let mut state = state();
+        feed(&mut state, ":me!~m@h JOIN #ops");
+        feed(&mut state, ":srv 353 me = #ops :me @alice +bob");
+        assert_eq!(state.current().members(), ["me", "alice", "bob"]);
+        feed(&mut state, ":carol!~c@h JOIN #ops");
+        feed(&mut state, ":bob!~b@h PART #ops");
+        feed(&mut state, ":alice!~a@h NICK alicia");
+        assert_eq!(state.current().members(), ["me", "carol", "alicia"]);
+        assert_eq!(
+            last_line(&state, "#ops"),
+            "[01:02:03] -- alice is now known as alicia"
+        );
+        feed(&mut state, ":carol!~c@h QUIT :bye");
+        assert_eq!(last_line(&state, "#ops"), "[01:02:03] -- carol left (bye)");
+        assert_eq!(state.current().members(), ["me", "alicia"]);
+        feed(&mut state, ":x!~x@h KICK #ops me :out");
+        assert!(!state.current().joined);
+    }
+
+    #[test]
+    fn errors_go_to_the_window_they_concern() {
+        let mut state = state();
+        feed(&mut state, ":me!~m@h JOIN #ops");
+        feed(&mut state, ":me!~m@h JOIN #dev");
+        feed(&mut state, ":srv 404 me #ops :Cannot send to channel");
+        assert_eq!(last_line(&state, "#ops"), "! #ops: Cannot send to channel");
+        feed(&mut state, ":srv 421 me FROB :Unknown command");
+        assert_eq!(last_line(&state, "#dev"), "! FROB: Unknown command");
+    }
+
+    #[test]
+    fn input_line_editing() {
+        let mut input = InputLine::default();
+        input.insert_str("héllo");
+        input.left();
+        input.left();
+        input.backspace();
+        assert_eq!((input.text(), input.cursor()), ("hélo", 2));
+        input.delete();
+        assert_eq!(input.text(), "héo");
+        input.home();
+        input.insert('>');
+        input.end();
+        input.insert('!');
+        assert_eq!(input.text(), ">héo!");
+        input.home();
+        input.right();
+        input.right();
+        input.clear_to_start();
+        assert_eq!((input.text(), input.cursor()), ("éo!", 0));
+        input.left();
+        input.backspace();
+        assert_eq!(input.text(), "éo!");
+    }
+
+    #[test]
+    fn history_goes_up_and_back_down_to_the_typed_line() {
+        let mut state = state();
+        for line in ["one", "two"] {
+            state.input.insert_str(line);
+            state.submit();
+        }
+        state.input.insert_str("dra");
+        state.history_up();
+        assert_eq!(state.input.text(), "two");
+        state.history_up();
+        state.history_up();
+        assert_eq!(state.input.text(), "one");
+        state.history_down();
+        assert_eq!(state.input.text(), "two");
+        state.history_down();
+        assert_eq!(state.input.text(), "dra");
+    }
+
+    #[test]
+    fn tab_completes_and_cycles_room_members() {
+        let mut state = state();
+        feed(&mut state, ":me!~m@h JOIN #ops");
+        feed(&mut state, ":srv 353 me = #ops :me alice albert bob");
+        state.input.insert_str("al");
+        state.complete();
+        assert_eq!(state.input.text(), "albert: ");
+        state.complete();
+        assert_eq!(state.input.text(), "alice: ");
+        state.complete();
+        assert_eq!(state.input.text(), "albert: ");
+        state.edited();
+        state.input.insert_str("thanks b");
+        state.complete();
+        assert_eq!(state.input.text(), "albert: thanks bob ");
+    }
+
+    #[test]
+    fn scrolling_is_bounded_and_close_parts_joined_rooms() {
+        let mut state = state();
+        feed(&mut state, ":me!~m@h JOIN #ops");
+        for i in 0..5 {
+            feed(&mut state, &format!(":a!~a@h PRIVMSG #ops :{i}"));
+        }
+        state.scroll_up(100);
+        assert_eq!(state.current().scroll(), 5);
+        state.scroll_down(2);
+        assert_eq!(state.current().scroll(), 3);
+        assert_eq!(state.close_current(), Some("#ops".into()));
+        assert_eq!(names(&state), ["status"]);
+        assert_eq!(state.close_current(), None);
+    }
+}

@@ -1,0 +1,413 @@
+//! Draws an [`AppState`] with ratatui: a topic bar on top, the window list on the left, the
+//! current window's scrollback, a status bar (server, nick, window, connection state), and
+//! the input line at the bottom. Pure: it reads the state and writes a frame.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Position, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+use unicode_width::UnicodeWidthChar;
+
+use super::state::{AppState, Link, Window, WindowKind};
+
+/// Width of the window list, border included.
+const WINDOW_LIST_WIDTH: u16 = 18;
+
+/// Colours nicks are drawn in; a nick always gets the same one (see [`nick_colour`]).
+const NICK_COLOURS: [Color; 12] = [
+    Color::Red,
+    Color::Green,
+    Color::Yellow,
+    Color::Blue,
+    Color::Magenta,
+    Color::Cyan,
+    Color::LightRed,
+    Color::LightGreen,
+    Color::LightYellow,
+    Color::LightBlue,
+    Color::LightMagenta,
+    Color::LightCyan,
+];
+
+const BAR: Style = Style::new().fg(Color::White).bg(Color::Blue);
+
+/// Draws the whole screen.
+pub fn draw(frame: &mut Frame, state: &AppState) {
+    let [topic, body, status, input] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
+    let [list, scrollback] =
+        Layout::horizontal([Constraint::Length(WINDOW_LIST_WIDTH), Constraint::Min(1)]).areas(body);
+    draw_topic(frame, topic, state);
+    draw_window_list(frame, list, state);
+    draw_scrollback(frame, scrollback, state.current());
+    draw_status(frame, status, state);
+    draw_input(frame, input, state);
+}
+
+/// How many scrollback rows the screen of `height` rows shows (for Page Up/Down).
+pub fn scrollback_rows(height: u16) -> usize {
+    usize::from(height.saturating_sub(3))
+}
+
+fn draw_topic(frame: &mut Frame, area: Rect, state: &AppState) {
+    let window = state.current();
+    let text = match window.kind {
+        WindowKind::Room if !window.joined => format!(" {} (not joined)", window.name),
+        WindowKind::Room if window.topic.is_empty() => format!(" {}", window.name),
+        WindowKind::Room => format!(" {}: {}", window.name, window.topic),
+        WindowKind::Query => format!(" private conversation with {}", window.name),
+        WindowKind::Status => format!(" palaver: {}", state.server),
+    };
+    frame.render_widget(Paragraph::new(text).style(BAR), area);
+}
+
+fn draw_window_list(frame: &mut Frame, area: Rect, state: &AppState) {
+    let lines: Vec<Line> = state
+        .windows()
+        .iter()
+        .enumerate()
+        .map(|(index, window)| window_entry(index, window, index == state.current_index()))
+        .collect();
+    let block = Block::new().borders(Borders::RIGHT);
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// `2 #ops 3` (3 unread), `3 alice !3` (a mention); the current window reversed.
+fn window_entry(index: usize, window: &Window, current: bool) -> Line<'static> {
+    let marker = match (window.mention, window.unread) {
+        (true, unread) => format!(" !{unread}"),
+        (false, 0) => String::new(),
+        (false, unread) => format!(" {unread}"),
+    };
+    let mut style = Style::new();
+    if window.mention {
+        style = style.fg(Color::LightRed).add_modifier(Modifier::BOLD);
+    } else if window.unread > 0 {
+        style = style.fg(Color::Yellow);
+    } else if window.kind == WindowKind::Room && !window.joined {
+        style = style.fg(Color::DarkGray);
+    }
+    if current {
+        style = style.add_modifier(Modifier::REVERSED);
+    }
+    Line::styled(format!("{} {}{marker}", index + 1, window.name), style)
+}
+
+fn draw_scrollback(frame: &mut Frame, area: Rect, window: &Window) {
+    let width = usize::from(area.width.max(1));
+    let height = usize::from(area.height);
+    let end = window.lines().len().saturating_sub(window.scroll());
+    // Walk back from the newest visible line, wrapping each, until the area is full.
+    let mut rows: Vec<Line> = Vec::new();
+    for line in window.lines().range(..end).rev() {
+        let mut wrapped = wrap(styled_line(line), width);
+        wrapped.reverse();
+        rows.extend(wrapped);
+        if rows.len() >= height {
+            break;
+        }
+    }
+    rows.truncate(height);
+    rows.reverse();
+    // Bottom-align: pad above when there are fewer rows than the area holds.
+    let padding = height - rows.len();
+    let mut lines = vec![Line::default(); padding];
+    lines.extend(rows);
+    frame.render_widget(Paragraph::new(lines), area);
+    if window.scroll() > 0 {
+        let note = format!(" -- {} more below -- ", window.scroll());
+        let note_width = u16::try_from(note.len())
+            .unwrap_or(area.width)
+            .min(area.width);
+        // Top right, so the newest visible line stays readable.
+        let corner = Rect::new(
+            area.right() - note_width,
+            area.y,
+            note_width,
+            1.min(area.height),
+        );
+        frame.render_widget(Paragraph::new(note).style(BAR), corner);
+    }
+}
+
+fn draw_status(frame: &mut Frame, area: Rect, state: &AppState) {
+    let (link, link_style) = match &state.link {
+        Link::Connecting => ("connecting".to_owned(), BAR.fg(Color::Yellow)),
+        Link::Registering => ("registering".to_owned(), BAR.fg(Color::Yellow)),
+        Link::Connected => match state.lag {
+            Some(lag) => (format!("connected · lag {:.2}s", lag.as_secs_f64()), BAR),
+            None => ("connected".to_owned(), BAR),
+        },
+        Link::Disconnected(reason) => (format!("disconnected: {reason}"), BAR.fg(Color::LightRed)),
+    };
+    let window = state.current();
+    let line = Line::from(vec![
+        Span::styled(
+            format!(" [{}] ", state.nick()),
+            BAR.add_modifier(Modifier::BOLD),
+        ),
+        Span::styled(
+            format!(
+                "{} · {}:{} · ",
+                state.server,
+                state.current_index() + 1,
+                window.name
+            ),
+            BAR,
+        ),
+        Span::styled(link, link_style),
+    ]);
+    frame.render_widget(Paragraph::new(line).style(BAR), area);
+}
+
+fn draw_input(frame: &mut Frame, area: Rect, state: &AppState) {
+    let prompt = format!("[{}] ", state.current().name);
+    let prompt_width = text_width(&prompt);
+    let chars: Vec<char> = state.input.text().chars().collect();
+    let cursor = state.input.cursor();
+    // Scroll the line horizontally so the cursor stays visible.
+    let room = usize::from(area.width)
+        .saturating_sub(prompt_width + 1)
+        .max(1);
+    let mut start = 0;
+    while text_width(&chars[start..cursor].iter().collect::<String>()) > room {
+        start += 1;
+    }
+    let visible: String = chars[start..].iter().collect();
+    let line = Line::from(vec![
+        Span::styled(prompt, Style::new().fg(Color::Cyan)),
+        Span::raw(visible),
+    ]);
+    frame.render_widget(Paragraph::new(line), area);
+    let before_cursor: String = chars[start..cursor].iter().collect();
+    let column = prompt_width + text_width(&before_cursor);
+    let x = area.x
+        + u16::try_from(column)
+            .unwrap_or(u16::MAX)
+            .min(area.width.saturating_sub(1));
+    frame.set_cursor_position(Position::new(x, area.y));
+}
+
+/// A stable colour for `nick` (FNV-1a of its lowercase form): the same nick always looks the
+/// same, across windows and sessions.
+pub fn nick_colour(nick: &str) -> Color {
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in nick.bytes() {
+        hash ^= u32::from(byte.to_ascii_lowercase());
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    NICK_COLOURS[hash as usize % NICK_COLOURS.len()]
+}
+
+/// Styles a text-protocol line: a dim timestamp, `-- …` notices dim, `! …` errors red, and
+/// the speaker's nick (`<nick>`, `-nick-`, `* nick`) in its colour.
+fn styled_line(text: &str) -> Line<'static> {
+    let mut spans = Vec::new();
+    let mut rest = text;
+    if rest.len() >= 11 && rest.starts_with('[') && rest.as_bytes()[9] == b']' {
+        spans.push(Span::styled(
+            rest[..11].to_owned(),
+            Style::new().fg(Color::DarkGray),
+        ));
+        rest = &rest[11..];
+    }
+    if rest.starts_with("-- ") {
+        spans.push(Span::styled(rest.to_owned(), Style::new().fg(Color::Gray)));
+        return Line::from(spans);
+    }
+    if rest.starts_with("! ") {
+        spans.push(Span::styled(
+            rest.to_owned(),
+            Style::new().fg(Color::LightRed),
+        ));
+        return Line::from(spans);
+    }
+    // The speaker is one of the first few words: after `#room`, `*peer*` or `-> *peer*`.
+    let mut offset = 0;
+    for word in rest.split(' ').take(4) {
+        let nick = match word.as_bytes() {
+            [b'<', .., b'>'] | [b'-', .., b'-'] if word.len() > 2 => Some(&word[1..word.len() - 1]),
+            _ => None,
+        };
+        let action = word == "*";
+        if let Some(nick) = nick {
+            spans.push(Span::raw(rest[..offset].to_owned()));
+            spans.push(Span::styled(
+                word.to_owned(),
+                Style::new().fg(nick_colour(nick)),
+            ));
+            spans.push(Span::raw(rest[offset + word.len()..].to_owned()));
+            return Line::from(spans);
+        }
+        if action {
+            let after = &rest[offset + 2..];
+            let nick = after.split(' ').next().unwrap_or_default();
+            spans.push(Span::raw(rest[..offset + 2].to_owned()));
+            spans.push(Span::styled(
+                nick.to_owned(),
+                Style::new().fg(nick_colour(nick)),
+            ));
+            spans.push(Span::raw(after[nick.len()..].to_owned()));
+            return Line::from(spans);
+        }
+        offset += word.len() + 1;
+    }
+    spans.push(Span::raw(rest.to_owned()));
+    Line::from(spans)
+}
+
+/// Breaks a styled line into rows of at most `width` columns, at character boundaries.
+fn wrap(line: Line<'static>, width: usize) -> Vec<Line<'static>> {
+    let mut rows = vec![Line::default()];
+    let mut used = 0;
+    for span in line.spans {
+        let mut piece = String::new();
+        for c in span.content.chars() {
+            let w = c.width().unwrap_or(0);
+            if used + w > width && used > 0 {
+                let row = rows.last_mut().expect("one row at least");
+                row.spans
+                    .push(Span::styled(std::mem::take(&mut piece), span.style));
+                rows.push(Line::default());
+                used = 0;
+            }
+            piece.push(c);
+            used += w;
+        }
+        if !piece.is_empty() {
+            let row = rows.last_mut().expect("one row at least");
+            row.spans.push(Span::styled(piece, span.style));
+        }
+    }
+    rows
+}
+
+fn text_width(text: &str) -> usize {
+    text.chars().map(|c| c.width().unwrap_or(0)).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use palaver_proto::irc::Message;
+    use palaver_proto::time::Timestamp;
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    use ratatui::buffer::Buffer;
+
+    use super::*;
+
+    const NOW: Timestamp = Timestamp(3_723_000);
+
+    fn feed(state: &mut AppState, line: &str) {
+        state.apply(&Message::parse(line).expect("valid IRC"), NOW);
+    }
+
+    fn render(state: &AppState, width: u16, height: u16) -> Buffer {
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+        terminal.draw(|frame| draw(frame, state)).unwrap();
+        terminal.backend().buffer().clone()
+    }
+
+    /// Row `y` of the buffer as text, trailing spaces removed.
+    fn row(buffer: &Buffer, y: u16) -> String {
+        let width = buffer.area.width;
+        (0..width)
+            .map(|x| buffer[(x, y)].symbol())
+            .collect::<String>()
+            .trim_end()
+            .to_owned()
+    }
+
+    fn sample() -> AppState {
+        let mut state = AppState::new("127.0.0.1:6667", "me");
+        state.link = Link::Connected;
+        feed(&mut state, ":me!~m@h JOIN #ops");
+        feed(&mut state, ":srv 332 me #ops :be nice");
+        feed(&mut state, ":alice!~a@h PRIVMSG #ops :hello there");
+        feed(&mut state, ":me!~m@h JOIN #dev");
+        feed(&mut state, ":bob!~b@h PRIVMSG #ops :ping me");
+        feed(&mut state, ":bob!~b@h PRIVMSG me :psst");
+        state.select(1);
+        state
+    }
+
+    #[test]
+    fn screen_shows_topic_windows_scrollback_status_and_input() {
+        let mut state = sample();
+        state.input.insert_str("typing");
+        let buffer = render(&state, 60, 10);
+        assert_eq!(row(&buffer, 0), " #ops: be nice");
+        assert!(
+            row(&buffer, 1).starts_with("1 status"),
+            "{:?}",
+            row(&buffer, 1)
+        );
+        assert!(row(&buffer, 2).starts_with("2 #ops"));
+        assert!(row(&buffer, 3).starts_with("3 #dev"));
+        // bob's private message: unread and a mention.
+        assert!(
+            row(&buffer, 4).starts_with("4 bob !1"),
+            "{:?}",
+            row(&buffer, 4)
+        );
+        // The newest line is at the bottom of the scrollback.
+        assert!(
+            row(&buffer, 7).ends_with("[01:02:03] #ops <bob> ping me"),
+            "{:?}",
+            row(&buffer, 7)
+        );
+        assert_eq!(row(&buffer, 8), " [me] 127.0.0.1:6667 · 2:#ops · connected");
+        assert_eq!(row(&buffer, 9), "[#ops] typing");
+        // The current window's entry is reversed, the mention red.
+        assert!(buffer[(0, 2)].modifier.contains(Modifier::REVERSED));
+        assert_eq!(buffer[(0, 4)].fg, Color::LightRed);
+    }
+
+    #[test]
+    fn nicks_have_stable_colours() {
+        assert_eq!(nick_colour("alice"), nick_colour("ALICE"));
+        let state = sample();
+        let buffer = render(&state, 60, 10);
+        // `<bob>` starts after the list (18), the stamp (11) and `#ops ` (5).
+        let x = WINDOW_LIST_WIDTH + 11 + 5;
+        assert_eq!(buffer[(x, 7)].symbol(), "<");
+        assert_eq!(buffer[(x, 7)].fg, nick_colour("bob"));
+    }
+
+    #[test]
+    fn long_lines_wrap_and_scrolling_shows_older_lines() {
+        let mut state = sample();
+        let long = "x".repeat(70);
+        feed(&mut state, &format!(":alice!~a@h PRIVMSG #ops :{long}"));
+        let buffer = render(&state, 60, 10);
+        // 42 columns of scrollback: the 94-column line takes three rows, 10 x on the last.
+        assert_eq!(row(&buffer, 7).chars().filter(|c| *c == 'x').count(), 10);
+        assert_eq!(row(&buffer, 6).chars().filter(|c| *c == 'x').count(), 42);
+        state.scroll_up(1);
+        let buffer = render(&state, 60, 10);
+        assert!(
+            row(&buffer, 7).contains("<bob> ping me"),
+            "{:?}",
+            row(&buffer, 7)
+        );
+        assert!(
+            row(&buffer, 1).ends_with(" -- 1 more below --"),
+            "{:?}",
+            row(&buffer, 1)
+        );
+    }
+
+    #[test]
+    fn disconnection_shows_in_the_status_bar() {
+        let mut state = sample();
+        state.link = Link::Disconnected("the server closed the connection".into());
+        let buffer = render(&state, 80, 10);
+        assert!(row(&buffer, 8).ends_with("disconnected: the server closed the connection"));
+    }
+}
