@@ -4,7 +4,8 @@
 //!
 //! - [`connection`]: one IRC connection (TCP, framing, registration, capabilities, SASL,
 //!   keepalive), with its life as an explicit [`connection::ConnectionState`];
-//!   [`reconnect`]: the backoff between attempts after a lost connection;
+//!   [`reconnect`]: the backoff between attempts after a lost connection; [`resync`]: the
+//!   history marks, gap-filling requests and `msgid` deduplication both front ends share;
 //! - [`model`]: plain data, no I/O: received messages turned into text-protocol lines, the
 //!   joined rooms and a bounded scrollback;
 //! - [`pipe`]: the line-oriented front end for scripts: stdin lines in, stamped lines out,
@@ -20,6 +21,7 @@ pub mod connection;
 pub mod model;
 pub mod pipe;
 pub mod reconnect;
+pub mod resync;
 pub mod tui;
 
 pub use pipe::run_pipe;

@@ -24,7 +24,7 @@
 //! arrive twice. After EOF the client keeps trying for [`DRAIN_TIMEOUT`] at most, and does
 //! not reconnect at all when nothing is left to send.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use palaver_proto::irc::Message;
@@ -41,6 +41,7 @@ use tokio::time::{Instant, sleep_until, timeout};
 use crate::connection::{Connection, REGISTRATION_TIMEOUT};
 use crate::model::{Model, is_channel, source_nick};
 use crate::reconnect::Backoff;
+use crate::resync::{RoomMark, SeenIds, after_request};
 use crate::{ClientError, ConnectOptions};
 
 /// How long, after EOF on stdin, the server may take to acknowledge what was sent.
@@ -59,12 +60,8 @@ const DRAIN_TOKEN: &str = "palaver-pipe-drain";
 /// After reconnecting and registering, how long rejoining and filling the gaps may take before
 /// the queued input goes out anyway.
 pub const RESYNC_TIMEOUT: Duration = Duration::from_secs(10);
-/// Messages asked for per room to fill a gap (palaver's `CHATHISTORY` maximum).
-const HISTORY_LIMIT: usize = 100;
 /// How many `nick_` variants a reconnection tries while our old session lingers as a ghost.
-const NICK_FALLBACKS: usize = 3;
-/// `msgid`s remembered to print no message twice.
-const SEEN_MSGIDS: usize = 4096;
+pub(crate) const NICK_FALLBACKS: usize = 3;
 
 /// What the drain and stdout timeouts say; every other timeout is the connection's.
 const DRAIN_WAIT: &str = "waiting for the server to acknowledge the sent messages";
@@ -247,15 +244,6 @@ impl<I: AsyncRead + Unpin> Input<I> {
     }
 }
 
-/// What a room looked like when the connection was lost: where to resume its history.
-#[derive(Debug, Clone, Default)]
-struct RoomMark {
-    /// The `msgid` of the last message seen in the room.
-    msgid: Option<String>,
-    /// The `time` tag of the last event seen in the room.
-    time: Option<String>,
-}
-
 /// After a reconnection: the rooms still to rejoin and the history still to come before the
 /// queued input may go out.
 #[derive(Debug)]
@@ -277,31 +265,6 @@ struct Resync {
 impl Resync {
     fn is_done(&self) -> bool {
         self.to_join.is_empty() && self.history_pending.is_empty()
-    }
-}
-
-/// The `msgid`s of the messages printed recently, so a message that comes again (live, and
-/// then in the history that fills a gap) is printed once. Bounded: the oldest are forgotten.
-#[derive(Debug, Default)]
-struct SeenIds {
-    order: VecDeque<String>,
-    ids: HashSet<String>,
-}
-
-impl SeenIds {
-    /// Records `id`; false if it was already there.
-    fn insert(&mut self, id: &str) -> bool {
-        if self.ids.contains(id) {
-            return false;
-        }
-        if self.order.len() == SEEN_MSGIDS
-            && let Some(oldest) = self.order.pop_front()
-        {
-            self.ids.remove(&oldest);
-        }
-        self.order.push_back(id.to_owned());
-        self.ids.insert(id.to_owned());
-        true
     }
 }
 
@@ -669,24 +632,7 @@ impl<O: AsyncWrite + Unpin> Pipe<O> {
     /// Remembers where each room's history stands (last `msgid` and `time`), to resume from
     /// there after a reconnection.
     fn remember_mark(&mut self, command: &str, message: &Message) {
-        let Some(room) = message.params.first().filter(|target| is_channel(target)) else {
-            return;
-        };
-        if !matches!(
-            command,
-            "PRIVMSG" | "NOTICE" | "JOIN" | "PART" | "KICK" | "TOPIC" | "MODE"
-        ) {
-            return;
-        }
-        let mark = self.marks.entry(room.to_ascii_lowercase()).or_default();
-        if let Some(time) = message.tag("time") {
-            mark.time = Some(time.to_owned());
-        }
-        if matches!(command, "PRIVMSG" | "NOTICE")
-            && let Some(msgid) = message.tag("msgid")
-        {
-            mark.msgid = Some(msgid.to_owned());
-        }
+        RoomMark::follow(&mut self.marks, command, message);
     }
 
     /// Our `JOIN` of `room` came back: during a resync, ask for what was missed there.
@@ -706,16 +652,10 @@ impl<O: AsyncWrite + Unpin> Pipe<O> {
         if !(caps.contains(Cap::Chathistory) && caps.contains(Cap::Batch)) {
             return Ok(());
         }
-        let reference = match (&mark.msgid, &mark.time) {
-            (Some(msgid), _) if self.msgid_references => format!("msgid={msgid}"),
-            (_, Some(time)) => format!("timestamp={time}"),
-            _ => return Ok(()),
+        let Some(request) = after_request(&name, &mark, self.msgid_references) else {
+            return Ok(());
         };
-        resync.history_pending.push(name.clone());
-        let request = Message::new(
-            "CHATHISTORY",
-            vec!["AFTER".into(), name, reference, HISTORY_LIMIT.to_string()],
-        );
+        resync.history_pending.push(name);
         self.connection.send(&request).await
     }
 
@@ -837,16 +777,8 @@ impl<O: AsyncWrite + Unpin> Pipe<O> {
     /// Sends `text` to `target` as PRIVMSG (a CTCP ACTION if `action`), split into as many
     /// lines as the 512-byte limit needs.
     async fn say(&mut self, target: &str, text: &str, action: bool) -> Result<(), ClientError> {
-        let overhead = "PRIVMSG  :\r\n".len() + target.len() + if action { 9 } else { 0 };
-        let room = MAX_IRC_LINE_BYTES.saturating_sub(overhead).max(64);
         let echo = self.connection.caps().contains(Cap::EchoMessage);
-        for piece in split_text(text, room) {
-            let body = if action {
-                format!("\u{1}ACTION {piece}\u{1}")
-            } else {
-                piece.to_owned()
-            };
-            let message = Message::new("PRIVMSG", vec![target.to_owned(), body]);
+        for message in privmsgs(target, text, action) {
             if echo {
                 // Kept before sending: if the connection fails now, it is sent again later.
                 self.unacknowledged.push_back(message.clone());
@@ -948,7 +880,7 @@ const MESSAGE_ERRORS: [&str; 6] = [
 
 /// Whether `error` means the connection failed (and another may work), rather than that the
 /// session cannot go on: refused credentials, a broken stdin or stdout, undelivered messages.
-fn is_connection_loss(error: &ClientError) -> bool {
+pub(crate) fn is_connection_loss(error: &ClientError) -> bool {
     match error {
         ClientError::Connect { .. }
         | ClientError::Io(_)
@@ -977,6 +909,24 @@ fn is_error_numeric(command: &str) -> bool {
         && command.len() == 3
         && command.bytes().all(|b| b.is_ascii_digit())
         && matches!(command.as_bytes()[0], b'4' | b'5')
+}
+
+/// `text` to `target` as PRIVMSGs (a CTCP ACTION if `action`), split into as many lines as
+/// the 512-byte limit needs. Shared with the full-screen mode.
+pub(crate) fn privmsgs(target: &str, text: &str, action: bool) -> Vec<Message> {
+    let overhead = "PRIVMSG  :\r\n".len() + target.len() + if action { 9 } else { 0 };
+    let room = MAX_IRC_LINE_BYTES.saturating_sub(overhead).max(64);
+    split_text(text, room)
+        .into_iter()
+        .map(|piece| {
+            let body = if action {
+                format!("\u{1}ACTION {piece}\u{1}")
+            } else {
+                piece.to_owned()
+            };
+            Message::new("PRIVMSG", vec![target.to_owned(), body])
+        })
+        .collect()
 }
 
 /// Splits `text` into pieces of at most `max_bytes` bytes, on character boundaries.
@@ -1080,15 +1030,21 @@ mod tests {
     }
 
     #[test]
-    fn seen_ids_print_a_message_once_and_forget_the_oldest() {
-        let mut seen = SeenIds::default();
-        assert!(seen.insert("a"));
-        assert!(!seen.insert("a"));
-        for i in 0..SEEN_MSGIDS {
-            seen.insert(&i.to_string());
+    fn long_privmsgs_split_into_lines_that_fit() {
+        let text = "x".repeat(1000);
+        let messages = privmsgs("#ops", &text, false);
+        assert!(messages.len() > 1);
+        let joined: String = messages.iter().map(|m| m.params[1].as_str()).collect();
+        assert_eq!(joined, text);
+        for message in &messages {
+            assert!(message.params[1].len() + "PRIVMSG #ops :\r\n".len() <= MAX_IRC_LINE_BYTES);
         }
-        assert!(seen.insert("a"), "the oldest id is forgotten");
-        assert_eq!(seen.order.len(), SEEN_MSGIDS);
+        let actions = privmsgs("#ops", &text, true);
+        assert!(
+            actions
+                .iter()
+                .all(|m| m.params[1].starts_with("\u{1}ACTION "))
+        );
     }
 
     #[test]

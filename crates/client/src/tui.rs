@@ -4,12 +4,21 @@
 //! Terminal hygiene: [`ratatui::init`] enters raw mode and the alternate screen and installs a
 //! panic hook that restores the terminal; a [`TerminalGuard`] restores it on every other exit
 //! (returns, `?`, unwinding). Errors belong to a window: a refused command to the window it was
-//! typed in, a lost connection to the status window and the status bar. The screen stays up
-//! after the connection ends so the reason can be read; Ctrl-C or `/quit` leaves.
+//! typed in, a lost connection to the status window and the status bar.
+//!
+//! Resilience: a lost connection is re-established with [`Backoff`], as pipe mode does: the
+//! new connection registers (with `nick_` fallbacks), rejoins every room and fills each room's
+//! gap with `CHATHISTORY AFTER` (deduplicated by `msgid`). Lines typed meanwhile are queued,
+//! shown at once as pending, and sent in order once the rooms are rejoined; each pending mark
+//! goes when its echo arrives. Refused credentials or nick before the first registration are
+//! fatal: the terminal is restored and the error returned. Ctrl-C or `/quit` leaves.
 //!
 //! Cancel safety: only [`Connection::receive`] and the key stream's `next` are raced in the
 //! `select!`; everything that writes to the server is awaited afterwards, outside it.
 
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -18,14 +27,17 @@ use palaver_proto::irc::caps::Cap;
 use palaver_proto::text::error_line;
 use palaver_proto::time::Timestamp;
 use ratatui::DefaultTerminal;
-use ratatui::crossterm::event::{Event, EventStream};
-use tokio::time::{Instant, MissedTickBehavior, interval, timeout_at};
+use ratatui::crossterm::event::{DisableBracketedPaste, EnableBracketedPaste, Event, EventStream};
+use tokio::time::{Instant, MissedTickBehavior, interval, sleep_until, timeout_at};
 
-use crate::app::command::Command;
+use crate::app::command::{Command, paste_commands};
 use crate::app::input::{Action, handle_key};
 use crate::app::state::{AppState, Link};
 use crate::app::view;
-use crate::connection::{Connection, ConnectionState};
+use crate::connection::{Connection, ConnectionState, REGISTRATION_TIMEOUT};
+use crate::pipe::{NICK_FALLBACKS, RESYNC_TIMEOUT, is_connection_loss, privmsgs};
+use crate::reconnect::Backoff;
+use crate::resync::{RoomMark, SeenIds, after_request};
 use crate::{ClientError, ConnectOptions};
 
 /// How long to wait for the server to close the connection after `QUIT`.
@@ -41,6 +53,7 @@ struct TerminalGuard;
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
+        let _ = ratatui::crossterm::execute!(std::io::stdout(), DisableBracketedPaste);
         ratatui::restore();
     }
 }
@@ -49,16 +62,39 @@ impl Drop for TerminalGuard {
 pub async fn run_tui(options: ConnectOptions) -> Result<(), ClientError> {
     let terminal = ratatui::init();
     let _guard = TerminalGuard;
+    // Pasted text arrives as one `Event::Paste`, not as keys (an Enter in it would send).
+    let _ = ratatui::crossterm::execute!(std::io::stdout(), EnableBracketedPaste);
+    let to_join = options
+        .channels
+        .iter()
+        .map(|room| (room.clone(), RoomMark::default()))
+        .collect();
     Tui {
         terminal,
         state: AppState::new(&options.server, &options.nick),
         connection: None,
+        connecting: None,
         keys: EventStream::new(),
         started: Instant::now(),
+        options,
+        backoff: Backoff::new(),
+        retry_at: None,
+        queue: VecDeque::new(),
+        marks: HashMap::new(),
+        seen: SeenIds::default(),
+        msgid_references: true,
+        to_join,
+        resync_deadline: None,
+        ever_registered: false,
+        fatal: None,
+        reconnection: false,
     }
-    .run(&options)
+    .run()
     .await
 }
+
+/// A connection attempt in progress.
+type Connecting = Pin<Box<dyn Future<Output = Result<Connection, ClientError>>>>;
 
 struct Tui {
     terminal: DefaultTerminal,
@@ -68,12 +104,40 @@ struct Tui {
     keys: EventStream,
     /// The origin of lag-probe tokens.
     started: Instant,
+    options: ConnectOptions,
+    /// Set while (re)connecting.
+    connecting: Option<Connecting>,
+    backoff: Backoff,
+    /// When to try connecting again after a lost connection.
+    retry_at: Option<Instant>,
+    /// Messages typed while disconnected (or before the rooms were rejoined), in order.
+    queue: VecDeque<Message>,
+    /// Where each room's history stood, to fill the gap after a reconnection.
+    marks: HashMap<String, RoomMark>,
+    /// `msgid`s shown, so gap-filling history shows nothing twice.
+    seen: SeenIds,
+    msgid_references: bool,
+    /// Rooms whose `JOIN` has not come back yet since (re)connecting, with their marks.
+    to_join: Vec<(String, RoomMark)>,
+    /// Set from connecting until the rooms are rejoined: the queue goes out then, or at this
+    /// deadline at the latest.
+    resync_deadline: Option<Instant>,
+    /// Whether any connection has registered: before that, refused credentials or nick are
+    /// fatal (`palaver connect` exits non-zero); after, only shown.
+    ever_registered: bool,
+    /// An error that ends the client, returned by the run loop once seen.
+    fatal: Option<ClientError>,
+    /// Whether the connection being set up replaces a lost one.
+    reconnection: bool,
 }
 
 /// What woke the loop.
 enum Wake {
     Key(Option<std::io::Result<Event>>),
     Received(Result<Option<Message>, ClientError>),
+    Connected(Result<Connection, ClientError>),
+    Retry,
+    ResyncTimeout,
     Tick,
 }
 
@@ -84,25 +148,29 @@ enum Flow {
 }
 
 impl Tui {
-    async fn run(&mut self, options: &ConnectOptions) -> Result<(), ClientError> {
-        self.draw()?;
-        if !self.connect(options).await? {
-            return Ok(());
-        }
+    async fn run(&mut self) -> Result<(), ClientError> {
+        self.start_connecting();
         let mut tick = interval(TICK);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
+            if let Some(error) = self.fatal.take() {
+                return Err(error);
+            }
             self.draw()?;
-            let wake = match &mut self.connection {
-                Some(connection) => tokio::select! {
-                    key = self.keys.next() => Wake::Key(key),
-                    received = connection.receive() => Wake::Received(received),
-                    _ = tick.tick() => Wake::Tick,
-                },
-                None => tokio::select! {
-                    key = self.keys.next() => Wake::Key(key),
-                    _ = tick.tick() => Wake::Tick,
-                },
+            let retry_at = self.retry_at;
+            let resync_deadline = self.resync_deadline;
+            let wake = tokio::select! {
+                key = self.keys.next() => Wake::Key(key),
+                received = async { self.connection.as_mut().expect("checked").receive().await },
+                    if self.connection.is_some() => Wake::Received(received),
+                connected = async { self.connecting.as_mut().expect("checked").await },
+                    if self.connecting.is_some() => Wake::Connected(connected),
+                () = sleep_until(retry_at.unwrap_or_else(Instant::now)), if retry_at.is_some() => {
+                    Wake::Retry
+                }
+                () = sleep_until(resync_deadline.unwrap_or_else(Instant::now)),
+                    if resync_deadline.is_some() && self.connection.is_some() => Wake::ResyncTimeout,
+                _ = tick.tick() => Wake::Tick,
             };
             let flow = match wake {
                 Wake::Key(None) => Flow::Quit(None),
@@ -112,6 +180,30 @@ impl Tui {
                 }
                 Wake::Received(received) => {
                     self.on_received(received).await;
+                    Flow::Continue
+                }
+                Wake::Connected(result) => {
+                    self.connecting = None;
+                    match result {
+                        Ok(mut connection) => {
+                            if self.ever_registered {
+                                // Our previous session may linger as a ghost holding the nick.
+                                connection.set_nick_fallbacks(NICK_FALLBACKS);
+                            }
+                            self.connection = Some(connection);
+                            self.state.link = Link::Registering;
+                        }
+                        Err(error) => self.lost(error),
+                    }
+                    Flow::Continue
+                }
+                Wake::Retry => {
+                    self.retry_at = None;
+                    self.start_connecting();
+                    Flow::Continue
+                }
+                Wake::ResyncTimeout => {
+                    self.flush_queue().await;
                     Flow::Continue
                 }
                 Wake::Tick => {
@@ -125,35 +217,17 @@ impl Tui {
         }
     }
 
-    /// Connects, with the screen up and Ctrl-C working meanwhile. Returns false if the user
-    /// quit while waiting. A failure is shown, not returned: the screen stays up.
-    async fn connect(&mut self, options: &ConnectOptions) -> Result<bool, ClientError> {
+    /// Starts a connection attempt as the nick we have now, to rejoin the rooms we were in.
+    fn start_connecting(&mut self) {
         self.state
-            .note(None, &format!("-- connecting to {}", options.server));
-        self.draw()?;
-        let connecting = Connection::connect(options);
-        tokio::pin!(connecting);
-        loop {
-            tokio::select! {
-                connected = &mut connecting => {
-                    match connected {
-                        Ok(connection) => {
-                            self.connection = Some(connection);
-                            self.state.link = Link::Registering;
-                        }
-                        Err(error) => self.lost(&error),
-                    }
-                    return Ok(true);
-                }
-                key = self.keys.next() => {
-                    let Some(event) = key else { return Ok(false) };
-                    if let Flow::Quit(_) = self.on_terminal_event(event.map_err(ClientError::Stdin)?).await {
-                        return Ok(false);
-                    }
-                    self.draw()?;
-                }
-            }
-        }
+            .note(None, &format!("-- connecting to {}", self.options.server));
+        self.state.link = Link::Connecting;
+        self.reconnection = self.ever_registered;
+        let mut options = self.options.clone();
+        options.nick = self.state.nick().to_owned();
+        options.channels = self.to_join.iter().map(|(room, _)| room.clone()).collect();
+        self.resync_deadline = Some(Instant::now() + REGISTRATION_TIMEOUT + RESYNC_TIMEOUT);
+        self.connecting = Some(Box::pin(async move { Connection::connect(&options).await }));
     }
 
     fn draw(&mut self) -> Result<(), ClientError> {
@@ -165,6 +239,19 @@ impl Tui {
     }
 
     async fn on_terminal_event(&mut self, event: Event) -> Flow {
+        if let Event::Paste(text) = &event {
+            let text = text.trim_end_matches(['\r', '\n']);
+            if !text.contains('\n') {
+                self.state.input.insert_str(text.trim_end_matches('\r'));
+                return Flow::Continue;
+            }
+            for command in paste_commands(text, self.state.context()) {
+                if let Flow::Quit(reason) = self.execute(command).await {
+                    return Flow::Quit(reason);
+                }
+            }
+            return Flow::Continue;
+        }
         let Event::Key(key) = event else {
             // Resizes need only the redraw that follows every event.
             return Flow::Continue;
@@ -173,6 +260,10 @@ impl Tui {
         match handle_key(&mut self.state, key, view::scrollback_rows(height)) {
             Action::None => Flow::Continue,
             Action::Quit => Flow::Quit(None),
+            Action::Request(request) => {
+                self.send(&[request]).await;
+                Flow::Continue
+            }
             Action::Submit(line) => {
                 let command = Command::parse(&line, self.state.context());
                 self.execute(command).await
@@ -183,16 +274,26 @@ impl Tui {
     async fn on_received(&mut self, received: Result<Option<Message>, ClientError>) {
         let message = match received {
             Ok(Some(message)) => message,
-            Ok(None) => return self.lost(&ClientError::ConnectionLost),
-            Err(error) => return self.lost(&error),
+            Ok(None) => return self.lost(ClientError::ConnectionLost),
+            Err(error) => return self.lost(error),
         };
         let Some(connection) = &mut self.connection else {
             return;
         };
         if let Err(error) = connection.handle(&message).await {
             self.state.apply(&message, Timestamp::now());
-            return self.lost(&error);
+            return self.lost(error);
         }
+        if self.seen.is_duplicate(&message) {
+            return;
+        }
+        let command = message.command.to_ascii_uppercase();
+        if !self.state.is_older_history(&message) {
+            RoomMark::follow(&mut self.marks, &command, &message);
+        }
+        let own = crate::model::source_nick(&message)
+            .is_some_and(|nick| nick.eq_ignore_ascii_case(connection.nick()));
+        let caps = connection.caps();
         self.state.link = match connection.state() {
             ConnectionState::Connected { .. } => Link::Connected,
             ConnectionState::Connecting => Link::Connecting,
@@ -210,16 +311,109 @@ impl Tui {
             self.state.lag = Some(Duration::from_millis(now.saturating_sub(sent)));
             return;
         }
+        let resyncing = self.resync_deadline.is_some();
+        let current = self.state.current_index();
         self.state.apply(&message, Timestamp::now());
+        match (command.as_str(), message.params.as_slice()) {
+            ("001", _) => {
+                self.backoff.reset();
+                if self.reconnection {
+                    self.state.note(None, "-- reconnected");
+                }
+                self.ever_registered = true;
+                if self.to_join.is_empty() {
+                    self.flush_queue().await;
+                }
+            }
+            ("005", [_, tokens @ ..]) => {
+                if let Some(types) = tokens
+                    .iter()
+                    .find_map(|token| token.strip_prefix("MSGREFTYPES="))
+                {
+                    self.msgid_references = types.split(',').any(|kind| kind == "msgid");
+                }
+            }
+            ("JOIN", [room, ..]) if own && resyncing => {
+                // Rejoining must not move the user away from the window they are reading.
+                if self.reconnection && self.state.current_index() != current {
+                    self.state.select(current);
+                }
+                let Some(index) = self
+                    .to_join
+                    .iter()
+                    .position(|(name, _)| name.eq_ignore_ascii_case(room))
+                else {
+                    return;
+                };
+                let (name, mark) = self.to_join.remove(index);
+                if caps.contains(Cap::Chathistory)
+                    && caps.contains(Cap::Batch)
+                    && let Some(request) = after_request(&name, &mark, self.msgid_references)
+                {
+                    self.send(&[request]).await;
+                }
+                if self.to_join.is_empty() {
+                    self.flush_queue().await;
+                }
+            }
+            _ => {}
+        }
     }
 
-    /// The connection ended (or never started): say why, in the status window and bar.
-    fn lost(&mut self, error: &ClientError) {
-        let reason = describe(error);
+    /// Connected and the rooms rejoined (or the wait given up on): what was typed meanwhile
+    /// goes out, in order.
+    async fn flush_queue(&mut self) {
+        self.resync_deadline = None;
+        self.to_join.clear();
+        let queued: Vec<Message> = self.queue.drain(..).collect();
+        self.send(&queued).await;
+    }
+
+    /// The connection ended (or never started): say why, in the status window and bar, and
+    /// try again with backoff. Refused credentials or nick before any connection registered
+    /// are fatal; after, they are shown and the client stays disconnected.
+    fn lost(&mut self, error: ClientError) {
+        let reason = describe(&error);
         self.state.note(None, &line_text(&error_line(&reason)));
-        self.state.link = Link::Disconnected(reason);
         self.state.lag = None;
         self.connection = None;
+        if !is_connection_loss(&error) {
+            self.state.link = Link::Disconnected(reason);
+            self.retry_at = None;
+            self.resync_deadline = None;
+            if !self.ever_registered {
+                self.fatal = Some(error);
+            }
+            return;
+        }
+        // Rejoin every room we were in (or were still rejoining), from where it stood.
+        let mut rooms = self.state.joined_rooms();
+        for (room, _) in &self.to_join {
+            if !rooms.iter().any(|r| r.eq_ignore_ascii_case(room)) {
+                rooms.push(room.clone());
+            }
+        }
+        self.to_join = rooms
+            .into_iter()
+            .map(|room| {
+                let mark = self
+                    .marks
+                    .get(&room.to_ascii_lowercase())
+                    .cloned()
+                    .unwrap_or_default();
+                (room, mark)
+            })
+            .collect();
+        let delay = self.backoff.next_delay();
+        self.state.note(
+            None,
+            &format!("-- reconnecting in {} ms", delay.as_millis()),
+        );
+        self.state.link = Link::Disconnected(format!(
+            "{reason}; reconnecting (attempt {})",
+            self.backoff.attempts()
+        ));
+        self.retry_at = Some(Instant::now() + delay);
     }
 
     async fn probe_lag(&mut self) {
@@ -231,7 +425,7 @@ impl Tui {
         }
         let token = format!("{LAG_TOKEN_PREFIX}{}", self.started.elapsed().as_millis());
         if let Err(error) = connection.send(&Message::new("PING", vec![token])).await {
-            self.lost(&error);
+            self.lost(error);
         }
     }
 
@@ -269,24 +463,40 @@ impl Tui {
                     return Flow::Continue;
                 }
             },
-            _ => command.to_messages(),
+            _ => split_long(command.to_messages()),
         };
         self.send(&messages).await;
         Flow::Continue
     }
 
-    /// Sends `messages`; without echo-message, shows our own copies of what we said.
+    /// Sends `messages`; without echo-message, shows our own copies of what we said. While
+    /// disconnected or rejoining, queues them instead (what is said shows as pending).
     async fn send(&mut self, messages: &[Message]) {
+        let ready = self.connection.is_some() && self.resync_deadline.is_none();
+        let is_history = |m: &Message| m.command == "CHATHISTORY";
+        if !ready && !messages.iter().all(is_history) {
+            for message in messages {
+                if let ("PRIVMSG", [target, text, ..]) =
+                    (message.command.as_str(), message.params.as_slice())
+                {
+                    self.state.add_pending(target, text);
+                }
+                self.queue.push_back(message.clone());
+            }
+            return;
+        }
         let Some(connection) = &mut self.connection else {
-            self.state
-                .note_current(&line_text(&error_line("not connected")));
             return;
         };
         let echo = connection.caps().contains(Cap::EchoMessage);
         let nick = connection.nick().to_owned();
-        for message in messages {
+        for (sent, message) in messages.iter().enumerate() {
             if let Err(error) = connection.send(message).await {
-                return self.lost(&error);
+                // Kept for the next connection, in order (the failed one included).
+                for rest in &messages[sent..] {
+                    self.queue.push_back(rest.clone());
+                }
+                return self.lost(error);
             }
             if !echo && message.command == "PRIVMSG" {
                 let copy = message.clone().with_source(format!("{nick}!local@local"));
@@ -315,6 +525,27 @@ impl Tui {
     }
 }
 
+/// PRIVMSGs too long for one IRC line split into several, as pipe mode does.
+fn split_long(messages: Vec<Message>) -> Vec<Message> {
+    messages
+        .into_iter()
+        .flat_map(
+            |message| match (message.command.as_str(), message.params.as_slice()) {
+                ("PRIVMSG", [target, body]) => {
+                    match body
+                        .strip_prefix("\u{1}ACTION ")
+                        .and_then(|rest| rest.strip_suffix('\u{1}'))
+                    {
+                        Some(action) => privmsgs(target, action, true),
+                        None => privmsgs(target, body, false),
+                    }
+                }
+                _ => vec![message],
+            },
+        )
+        .collect()
+}
+
 /// An error and its causes, `: `-separated, as one line.
 fn describe(error: &ClientError) -> String {
     let mut text = error.to_string();
@@ -330,4 +561,29 @@ fn describe(error: &ClientError) -> String {
 fn line_text(bytes: &[u8]) -> String {
     let line = bytes.strip_suffix(b"\n").unwrap_or(bytes);
     String::from_utf8_lossy(line).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_typed_lines_are_split_like_pipe_mode() {
+        let text = "y".repeat(900);
+        let said = Message::new("PRIVMSG", vec!["#ops".into(), text.clone()]);
+        let split = split_long(vec![said, Message::new("JOIN", vec!["#x".into()])]);
+        assert_eq!(split.len(), 3);
+        let joined: String = split[..2].iter().map(|m| m.params[1].as_str()).collect();
+        assert_eq!(joined, text);
+        assert_eq!(split[2].command, "JOIN");
+
+        let action = format!("\u{1}ACTION {text}\u{1}");
+        let split = split_long(vec![Message::new("PRIVMSG", vec!["#ops".into(), action])]);
+        assert!(split.len() > 1);
+        assert!(
+            split
+                .iter()
+                .all(|m| m.params[1].starts_with("\u{1}ACTION ") && m.params[1].ends_with('\u{1}'))
+        );
+    }
 }

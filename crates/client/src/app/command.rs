@@ -221,6 +221,29 @@ impl Command {
     }
 }
 
+/// What pasted text with line breaks means (bracketed paste): every non-blank line is plain
+/// text for the current window, said in order — lines starting with `/` included, since
+/// pasted text (code, logs) is not a series of commands. A paste without a line break goes
+/// into the input line instead (see [`crate::tui`]).
+pub fn paste_commands(text: &str, context: Context<'_>) -> Vec<Command> {
+    let target = match context {
+        Context::Room(name) | Context::Query(name) => name,
+        Context::Status => {
+            return vec![Command::Invalid(
+                "pasted text needs a room or query window".into(),
+            )];
+        }
+    };
+    text.split('\n')
+        .map(|line| line.strip_suffix('\r').unwrap_or(line))
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| Command::Say {
+            target: target.to_owned(),
+            text: line.to_owned(),
+        })
+        .collect()
+}
+
 /// The first space-separated word and the rest (leading spaces of the rest removed).
 fn split_word(text: &str) -> (&str, &str) {
     let text = text.trim_start_matches(' ');
@@ -235,6 +258,22 @@ mod tests {
     use super::*;
 
     const OPS: Context<'static> = Context::Room("#ops");
+
+    #[test]
+    fn pasted_lines_are_each_plain_text_in_order() {
+        let said = |text: &str| Command::Say {
+            target: "#ops".into(),
+            text: text.into(),
+        };
+        assert_eq!(
+            paste_commands("one\r\n/quit not a command\n\ntwo\n", OPS),
+            [said("one"), said("/quit not a command"), said("two")]
+        );
+        assert!(matches!(
+            paste_commands("a\nb", Context::Status).as_slice(),
+            [Command::Invalid(_)]
+        ));
+    }
 
     #[test]
     fn plain_text_goes_to_the_current_room_or_peer() {

@@ -14,6 +14,8 @@ pub enum Action {
     Submit(String),
     /// Ctrl-C: quit now.
     Quit,
+    /// Send this request (older history, on reaching the top of a room window).
+    Request(palaver_proto::irc::Message),
 }
 
 /// Applies `key` to `state`. `page` is how many lines Page Up/Down scroll.
@@ -50,7 +52,11 @@ pub fn handle_key(state: &mut AppState, key: KeyEvent, page: usize) -> Action {
         KeyCode::End => state.input.end(),
         KeyCode::Up => state.history_up(),
         KeyCode::Down => state.history_down(),
-        KeyCode::PageUp => state.scroll_up(page.max(1)),
+        KeyCode::PageUp => {
+            if let Some(request) = state.scroll_up(page.max(1)) {
+                return Action::Request(request);
+            }
+        }
         KeyCode::PageDown => state.scroll_down(page.max(1)),
         KeyCode::Tab => state.complete(),
         KeyCode::Enter => return Action::Submit(state.submit()),

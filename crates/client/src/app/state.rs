@@ -8,7 +8,7 @@
 //!
 //! Concurrency contract: owned by the one task running the TUI; intentionally not shared.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use palaver_proto::irc::Message;
 use palaver_proto::text::{error_line, notice_line};
@@ -19,6 +19,37 @@ use crate::model::{Model, SCROLLBACK_LINES, is_channel, source_nick};
 
 /// Typed lines remembered for up/down.
 pub const HISTORY_LINES: usize = 100;
+
+/// How a line said while disconnected starts until its echo arrives (the view dims it).
+pub const PENDING_PREFIX: &str = "… ";
+/// How such a line ends until its echo arrives.
+pub const PENDING_SUFFIX: &str = " (pending)";
+
+/// A message said while disconnected (or before the rooms were rejoined), shown at once and
+/// waiting for its echo: the window it is in, what was said, and the line shown for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Pending {
+    target: String,
+    text: String,
+    line: String,
+}
+
+/// Older history asked for by scrolling to the top of a room window.
+pub const OLDER_HISTORY_LIMIT: usize = 50;
+
+/// Where fetching a room's older history stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Older {
+    /// Nothing asked for: reaching the top asks.
+    Idle,
+    /// `CHATHISTORY BEFORE` sent; its batch has not ended.
+    Requested,
+    /// The server had nothing older.
+    Exhausted,
+}
+
+/// A line of older history being collected, with its message's `msgid`.
+type OlderLine = (String, Option<String>);
 
 /// What a window shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +82,9 @@ pub struct Window {
     pub topic: String,
     /// For rooms: whether we are in it (a room window stays open after we leave).
     pub joined: bool,
+    /// The `msgid` of the oldest message shown, where older history resumes.
+    oldest_msgid: Option<String>,
+    pub older: Older,
 }
 
 impl Window {
@@ -65,6 +99,8 @@ impl Window {
             members: Vec::new(),
             topic: String::new(),
             joined: kind == WindowKind::Room,
+            oldest_msgid: None,
+            older: Older::Idle,
         }
     }
 
@@ -242,6 +278,11 @@ pub struct AppState {
     pub link: Link,
     /// The round trip of the last lag probe (a `PING` the run loop sends now and then).
     pub lag: Option<std::time::Duration>,
+    /// Messages shown as pending, oldest first, until their echo replaces them.
+    pending: Vec<Pending>,
+    /// Open `chathistory` batches answering a `CHATHISTORY BEFORE`: reference → the room and
+    /// the lines collected so far (inserted above the room's lines when the batch ends).
+    older_batches: HashMap<String, (String, Vec<OlderLine>)>,
 }
 
 impl AppState {
@@ -257,6 +298,8 @@ impl AppState {
             completion: None,
             link: Link::Connecting,
             lag: None,
+            pending: Vec::new(),
+            older_batches: HashMap::new(),
         }
     }
 
@@ -347,16 +390,59 @@ impl AppState {
         (window.kind == WindowKind::Room && window.joined).then_some(window.name)
     }
 
-    /// Scrolls the current window up (towards older lines) by `lines`.
-    pub fn scroll_up(&mut self, lines: usize) {
+    /// Scrolls the current window up (towards older lines) by `lines`. Reaching the top of a
+    /// room window returns the `CHATHISTORY BEFORE` request for older history, once per reach
+    /// (not again until its answer came or the view moved down).
+    pub fn scroll_up(&mut self, lines: usize) -> Option<Message> {
         let window = &mut self.windows[self.current];
-        window.scroll = (window.scroll + lines).min(window.lines.len().saturating_sub(1));
+        let top = window.lines.len().saturating_sub(1);
+        window.scroll = (window.scroll + lines).min(top);
+        if window.kind != WindowKind::Room || window.scroll < top || window.older != Older::Idle {
+            return None;
+        }
+        let msgid = window.oldest_msgid.clone()?;
+        window.older = Older::Requested;
+        Some(Message::new(
+            "CHATHISTORY",
+            vec![
+                "BEFORE".into(),
+                window.name.clone(),
+                format!("msgid={msgid}"),
+                OLDER_HISTORY_LIMIT.to_string(),
+            ],
+        ))
     }
 
     /// Scrolls the current window down (towards newer lines) by `lines`.
     pub fn scroll_down(&mut self, lines: usize) {
         let window = &mut self.windows[self.current];
         window.scroll = window.scroll.saturating_sub(lines);
+        // An answer that never came must not block asking again on the next reach of the top.
+        if window.older == Older::Requested
+            && !self.older_batches.values().any(|(room, _)| window.is(room))
+        {
+            window.older = Older::Idle;
+        }
+    }
+
+    /// A batch answering `CHATHISTORY BEFORE` ended: its lines go above the room's, in order.
+    fn insert_older(&mut self, room: &str, lines: Vec<OlderLine>) {
+        let Some(index) = self.find(room) else { return };
+        let window = &mut self.windows[index];
+        if lines.is_empty() {
+            window.older = Older::Exhausted;
+            return;
+        }
+        window.older = Older::Idle;
+        if let Some(msgid) = lines.iter().find_map(|(_, msgid)| msgid.clone()) {
+            window.oldest_msgid = Some(msgid);
+        }
+        for (line, _) in lines.into_iter().rev() {
+            if window.lines.len() == SCROLLBACK_LINES {
+                break;
+            }
+            window.lines.push_front(line);
+        }
     }
 
     /// Adds `line` to window `index`, counting it unread (and a mention if `mention`) when that
@@ -380,6 +466,68 @@ impl AppState {
     pub fn note(&mut self, name: Option<&str>, text: &str) {
         let index = name.and_then(|name| self.find(name)).unwrap_or(0);
         self.add_line(index, text.to_owned(), false);
+    }
+
+    /// Shows `text`, said to `target` but not sent yet, as a pending line in its window (the
+    /// line goes once its echo arrives, see [`Self::apply`]).
+    pub fn add_pending(&mut self, target: &str, text: &str) {
+        let shown = match text
+            .strip_prefix("\u{1}ACTION ")
+            .and_then(|rest| rest.strip_suffix('\u{1}'))
+        {
+            Some(action) => format!("* {} {action}", self.nick()),
+            None => format!("<{}> {text}", self.nick()),
+        };
+        let line = format!("{PENDING_PREFIX}{target} {shown}{PENDING_SUFFIX}");
+        let index = self.open(target);
+        self.add_line(index, line.clone(), false);
+        self.pending.push(Pending {
+            target: target.to_owned(),
+            text: text.to_owned(),
+            line,
+        });
+    }
+
+    /// How many lines are shown as pending.
+    pub fn pending_count(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Our message to `target` came back: the oldest pending line for it goes (the echo is
+    /// shown in its place by the caller).
+    fn confirm_pending(&mut self, target: &str, text: &str) {
+        let Some(position) = self
+            .pending
+            .iter()
+            .position(|p| p.target.eq_ignore_ascii_case(target) && p.text == text)
+        else {
+            return;
+        };
+        let pending = self.pending.remove(position);
+        if let Some(index) = self.find(&pending.target) {
+            let window = &mut self.windows[index];
+            if let Some(at) = window.lines.iter().position(|l| *l == pending.line) {
+                window.lines.remove(at);
+                window.scroll = window.scroll.min(window.lines.len().saturating_sub(1));
+            }
+        }
+    }
+
+    /// Whether `message` answers a `CHATHISTORY BEFORE` (older history: it must not move the
+    /// marks that say where a room's history stands).
+    pub fn is_older_history(&self, message: &Message) -> bool {
+        message
+            .tag("batch")
+            .is_some_and(|batch| self.older_batches.contains_key(batch))
+    }
+
+    /// The rooms we are in (as their windows name them), for rejoining after a reconnection.
+    pub fn joined_rooms(&self) -> Vec<String> {
+        self.windows
+            .iter()
+            .filter(|w| w.kind == WindowKind::Room && w.joined)
+            .map(|w| w.name.clone())
+            .collect()
     }
 
     // -----------------------------------------------------------------------------------------
@@ -435,6 +583,10 @@ impl AppState {
                     }
                 }
             }
+            ("PRIVMSG", [target, text, ..]) if own => {
+                let target = target.clone();
+                self.confirm_pending(&target, text);
+            }
             ("PRIVMSG" | "NOTICE", [target, ..]) if is_channel(target) => {
                 if let (Some(index), Some(nick)) = (self.find(target), from.as_deref()) {
                     self.windows[index].add_member(nick);
@@ -448,6 +600,24 @@ impl AppState {
                     }
                 }
             }
+            ("BATCH", [start, kind, room, ..])
+                if kind == "chathistory" && start.starts_with('+') =>
+            {
+                if self
+                    .find(room)
+                    .is_some_and(|index| self.windows[index].older == Older::Requested)
+                {
+                    self.older_batches
+                        .insert(start[1..].to_owned(), (room.clone(), Vec::new()));
+                }
+                return;
+            }
+            ("BATCH", [end, ..]) if end.starts_with('-') => {
+                if let Some((room, lines)) = self.older_batches.remove(&end[1..]) {
+                    self.insert_older(&room, lines);
+                }
+                return;
+            }
             ("TOPIC", [room, topic, ..]) | ("332", [_, room, topic, ..]) => {
                 if let Some(index) = self.find(room) {
                     self.windows[index].topic = topic.clone();
@@ -456,12 +626,25 @@ impl AppState {
             _ => {}
         }
 
+        let msgid = message.tag("msgid").map(str::to_owned);
+        if let Some(batch) = message.tag("batch")
+            && let Some((_, lines)) = self.older_batches.get_mut(batch)
+        {
+            if let Some(line) = self.model.apply(message, now) {
+                lines.push((line.text, msgid));
+            }
+            return;
+        }
         if let Some(line) = self.model.apply(message, now) {
             let mention = !own && self.mentions_me(message);
             match line.buffer {
                 Some(buffer) => {
                     let index = self.open(&buffer);
                     self.add_line(index, line.text, mention);
+                    let window = &mut self.windows[index];
+                    if window.oldest_msgid.is_none() && msgid.is_some() {
+                        window.oldest_msgid = msgid;
+                    }
                 }
                 None if !windows_of_nick.is_empty() => {
                     for index in windows_of_nick {
@@ -497,8 +680,7 @@ impl AppState {
         let [target, text, ..] = message.params.as_slice() else {
             return false;
         };
-        let nick = self.model.nick().to_ascii_lowercase();
-        !is_channel(target) || (!nick.is_empty() && text.to_ascii_lowercase().contains(&nick))
+        !is_channel(target) || mentions(text, self.model.nick())
     }
 
     /// Shows a reply the model has no line for: errors as `! …` in the window they concern,
@@ -681,6 +863,22 @@ impl AppState {
     }
 }
 
+/// Whether `text` names `nick` as a whole word (ASCII case-insensitive): the characters on
+/// either side, if any, are not ones a nick or word is made of.
+fn mentions(text: &str, nick: &str) -> bool {
+    if nick.is_empty() {
+        return false;
+    }
+    let is_word = |c: char| c.is_alphanumeric() || "_-[]\\`^{}|".contains(c);
+    let lower = text.to_ascii_lowercase();
+    let nick = nick.to_ascii_lowercase();
+    lower.match_indices(&nick).any(|(at, _)| {
+        let before = lower[..at].chars().next_back();
+        let after = lower[at + nick.len()..].chars().next();
+        !before.is_some_and(is_word) && !after.is_some_and(is_word)
+    })
+}
+
 /// A rendered line without its LF.
 fn line_text(bytes: &[u8]) -> String {
     let line = bytes.strip_suffix(b"\n").unwrap_or(bytes);
@@ -764,6 +962,18 @@ mod tests {
     }
 
     #[test]
+    fn mentions_match_the_nick_as_a_whole_word() {
+        assert!(mentions("hey ME, look", "me"));
+        assert!(mentions("me: hi", "me"));
+        assert!(mentions("ping @me!", "me"));
+        assert!(mentions("Me", "me"));
+        assert!(!mentions("meet me_ later", "me"));
+        assert!(!mentions("some time", "me"));
+        assert!(!mentions("anything", ""));
+        assert!(mentions("ünïcode me", "me"));
+    }
+
+    #[test]
     fn members_follow_names_joins_parts_nicks_and_quits() {
         let mut state = state();
         feed(&mut state, ":me!~m@h JOIN #ops");
@@ -793,6 +1003,79 @@ mod tests {
         assert_eq!(last_line(&state, "#ops"), "! #ops: Cannot send to channel");
         feed(&mut state, ":srv 421 me FROB :Unknown command");
         assert_eq!(last_line(&state, "#dev"), "! FROB: Unknown command");
+    }
+
+    #[test]
+    fn lines_said_offline_are_pending_until_their_echo() {
+        let mut state = state();
+        feed(&mut state, ":me!~m@h JOIN #ops");
+        state.add_pending("#ops", "first");
+        state.add_pending("#ops", "second");
+        assert_eq!(state.pending_count(), 2);
+        assert_eq!(last_line(&state, "#ops"), "… #ops <me> second (pending)");
+        // Echoes come in order; each replaces its pending line.
+        feed(&mut state, ":me!~m@h PRIVMSG #ops :first");
+        assert_eq!(state.pending_count(), 1);
+        let lines: Vec<&str> = state.current().lines().iter().map(String::as_str).collect();
+        assert_eq!(
+            lines[lines.len() - 2..],
+            ["… #ops <me> second (pending)", "[01:02:03] #ops <me> first"]
+        );
+        // Someone else saying the same text confirms nothing.
+        feed(&mut state, ":bob!~b@h PRIVMSG #ops :second");
+        assert_eq!(state.pending_count(), 1);
+        feed(&mut state, ":me!~m@h PRIVMSG #ops :second");
+        assert_eq!(state.pending_count(), 0);
+        assert!(
+            state
+                .current()
+                .lines()
+                .iter()
+                .all(|line| !line.ends_with(PENDING_SUFFIX))
+        );
+    }
+
+    #[test]
+    fn reaching_the_top_fetches_older_history_once_and_inserts_it_above() {
+        let mut state = state();
+        feed(&mut state, ":me!~m@h JOIN #ops");
+        feed(&mut state, "@msgid=m3 :a!~a@h PRIVMSG #ops :three");
+        feed(&mut state, "@msgid=m4 :a!~a@h PRIVMSG #ops :four");
+        assert_eq!(state.scroll_up(1), None, "not at the top yet");
+        let request = state.scroll_up(10).expect("the top asks for older history");
+        assert_eq!(request.command, "CHATHISTORY");
+        assert_eq!(request.params, ["BEFORE", "#ops", "msgid=m3", "50"]);
+        assert_eq!(state.scroll_up(10), None, "once per reach of the top");
+
+        feed(&mut state, ":srv BATCH +h1 chathistory #ops");
+        feed(&mut state, "@batch=h1;msgid=m1 :a!~a@h PRIVMSG #ops :one");
+        feed(&mut state, "@batch=h1;msgid=m2 :a!~a@h PRIVMSG #ops :two");
+        feed(&mut state, ":srv BATCH -h1");
+        let texts: Vec<&str> = state
+            .current()
+            .lines()
+            .iter()
+            .filter_map(|line| line.strip_prefix("[01:02:03] #ops <a> "))
+            .collect();
+        assert_eq!(texts, ["one", "two", "three", "four"]);
+        assert_eq!(state.current().older, Older::Idle);
+
+        // The new top asks again, from the new oldest message; an empty answer ends it.
+        let request = state.scroll_up(10).expect("the new top asks again");
+        assert_eq!(request.params[2], "msgid=m1");
+        feed(&mut state, ":srv BATCH +h2 chathistory #ops");
+        feed(&mut state, ":srv BATCH -h2");
+        assert_eq!(state.current().older, Older::Exhausted);
+        assert_eq!(state.scroll_up(10), None);
+    }
+
+    #[test]
+    fn joined_rooms_are_remembered_for_rejoining() {
+        let mut state = state();
+        feed(&mut state, ":me!~m@h JOIN #a");
+        feed(&mut state, ":me!~m@h JOIN #b");
+        feed(&mut state, ":me!~m@h PART #a");
+        assert_eq!(state.joined_rooms(), ["#b"]);
     }
 
     #[test]

@@ -208,6 +208,9 @@ pub fn nick_colour(nick: &str) -> Color {
 /// Styles a text-protocol line: a dim timestamp, `-- …` notices dim, `! …` errors red, and
 /// the speaker's nick (`<nick>`, `-nick-`, `* nick`) in its colour.
 fn styled_line(text: &str) -> Line<'static> {
+    if text.starts_with(super::state::PENDING_PREFIX) {
+        return Line::styled(text.to_owned(), Style::new().fg(Color::DarkGray));
+    }
     let mut spans = Vec::new();
     let mut rest = text;
     if rest.len() >= 11 && rest.starts_with('[') && rest.as_bytes()[9] == b']' {
