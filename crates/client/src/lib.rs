@@ -73,3 +73,15 @@ pub enum ClientError {
     #[error("cannot write stdout")]
     Stdout(#[source] std::io::Error),
 }
+
+/// An error and its causes, `: `-separated, as one line (for notices on a terminal or stderr).
+pub(crate) fn describe(error: &ClientError) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

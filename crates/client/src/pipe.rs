@@ -407,7 +407,7 @@ impl<O: AsyncWrite + Unpin> Pipe<O> {
         self.ready = false;
         self.drain = Drain::NotStarted;
         let lost_at = Instant::now();
-        let mut reason = describe(&error);
+        let mut reason = crate::describe(&error);
         let mut first = true;
         loop {
             if self.nothing_left(input) {
@@ -467,7 +467,7 @@ impl<O: AsyncWrite + Unpin> Pipe<O> {
                     });
                     return Ok(Reconnected::Yes);
                 }
-                Err(error) if is_connection_loss(&error) => reason = describe(&error),
+                Err(error) if is_connection_loss(&error) => reason = crate::describe(&error),
                 Err(error) => return Err(error),
             }
         }
@@ -889,18 +889,6 @@ pub(crate) fn is_connection_loss(error: &ClientError) -> bool {
         ClientError::Timeout(what) => *what != DRAIN_WAIT && *what != STDOUT_WAIT,
         _ => false,
     }
-}
-
-/// `error` and its sources in one line, for the reconnection notice.
-fn describe(error: &ClientError) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Numerics 400–599 are errors (RFC 2812 5.2), except `422` (no MOTD), which is routine.

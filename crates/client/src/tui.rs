@@ -373,7 +373,7 @@ impl Tui {
     /// try again with backoff. Refused credentials or nick before any connection registered
     /// are fatal; after, they are shown and the client stays disconnected.
     fn lost(&mut self, error: ClientError) {
-        let reason = describe(&error);
+        let reason = crate::describe(&error);
         self.state.note(None, &line_text(&error_line(&reason)));
         self.state.lag = None;
         self.connection = None;
@@ -544,18 +544,6 @@ fn split_long(messages: Vec<Message>) -> Vec<Message> {
             },
         )
         .collect()
-}
-
-/// An error and its causes, `: `-separated, as one line.
-fn describe(error: &ClientError) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 fn line_text(bytes: &[u8]) -> String {
