@@ -41,7 +41,7 @@ use tokio::time::{Instant, sleep_until, timeout};
 use crate::connection::{Connection, REGISTRATION_TIMEOUT};
 use crate::model::{Model, is_channel, source_nick};
 use crate::reconnect::Backoff;
-use crate::resync::{RoomMark, SeenIds, after_request};
+use crate::resync::{GapFill, RoomMark, SeenIds, after_request, says};
 use crate::{ClientError, ConnectOptions};
 
 /// How long, after EOF on stdin, the server may take to acknowledge what was sent.
@@ -253,18 +253,15 @@ struct Resync {
     /// Rooms (as we named them) whose `JOIN` has not come back yet, with where their history
     /// resumes.
     to_join: Vec<(String, RoomMark)>,
-    /// Rooms whose `CHATHISTORY AFTER` was sent and whose batch has not ended, oldest request
-    /// first.
-    history_pending: Vec<String>,
-    /// Open `chathistory` batches: reference → room.
-    batches: HashMap<String, String>,
+    /// The `CHATHISTORY AFTER` answers not received yet.
+    gap: GapFill,
     /// Past this, go on without what is still missing.
     deadline: Instant,
 }
 
 impl Resync {
     fn is_done(&self) -> bool {
-        self.to_join.is_empty() && self.history_pending.is_empty()
+        self.to_join.is_empty() && self.gap.is_done()
     }
 }
 
@@ -461,8 +458,7 @@ impl<O: AsyncWrite + Unpin> Pipe<O> {
                     self.resync = Some(Resync {
                         old_nick: self.model.nick().to_owned(),
                         to_join: rooms,
-                        history_pending: Vec::new(),
-                        batches: HashMap::new(),
+                        gap: GapFill::default(),
                         deadline: Instant::now() + REGISTRATION_TIMEOUT + RESYNC_TIMEOUT,
                     });
                     return Ok(Reconnected::Yes);
@@ -534,25 +530,9 @@ impl<O: AsyncWrite + Unpin> Pipe<O> {
                 self.unacknowledged.pop_front();
             }
             ("JOIN", [room, ..]) if from_me => self.rejoined(room).await?,
-            ("BATCH", [start, kind, target, ..])
-                if kind == "chathistory" && start.starts_with('+') =>
-            {
-                if let Some(resync) = &mut self.resync
-                    && resync
-                        .history_pending
-                        .iter()
-                        .any(|room| room.eq_ignore_ascii_case(target))
-                {
-                    resync.batches.insert(start[1..].to_owned(), target.clone());
-                }
-            }
-            ("BATCH", [end, ..]) if end.starts_with('-') => {
-                if let Some(resync) = &mut self.resync
-                    && let Some(room) = resync.batches.remove(&end[1..])
-                {
-                    resync
-                        .history_pending
-                        .retain(|pending| !pending.eq_ignore_ascii_case(&room));
+            ("BATCH", _) => {
+                if let Some(resync) = &mut self.resync {
+                    resync.gap.follow(&command, params);
                 }
             }
             ("PONG", [.., token]) if token == DRAIN_TOKEN => {
@@ -573,13 +553,9 @@ impl<O: AsyncWrite + Unpin> Pipe<O> {
                     self.current_room = self.model.rooms().last().map(|r| r.name.clone());
                 }
             }
-            ("FAIL", [failed, .., reason]) => {
-                // Replies come in order: a refused history request is the oldest one pending.
-                if failed.eq_ignore_ascii_case("CHATHISTORY")
-                    && let Some(resync) = &mut self.resync
-                    && !resync.history_pending.is_empty()
-                {
-                    resync.history_pending.remove(0);
+            ("FAIL", [.., reason]) => {
+                if let Some(resync) = &mut self.resync {
+                    resync.gap.follow(&command, params);
                 }
                 self.print(&format!("! {reason}")).await?;
             }
@@ -609,9 +585,7 @@ impl<O: AsyncWrite + Unpin> Pipe<O> {
         let Some(resync) = &self.resync else {
             return false;
         };
-        message
-            .tag("batch")
-            .is_some_and(|batch| resync.batches.contains_key(batch))
+        resync.gap.is_from_history(message)
     }
 
     /// A message of ours in the gap-filling history is one that arrived although its echo was
@@ -620,10 +594,10 @@ impl<O: AsyncWrite + Unpin> Pipe<O> {
         let Some(resync) = &self.resync else { return };
         let ours = source_nick(message)
             .is_some_and(|nick| nick.eq_ignore_ascii_case(&resync.old_nick) || self.is_me(nick));
-        let matches_oldest = self.unacknowledged.front().is_some_and(|sent| {
-            matches!(sent.params.as_slice(), [to, said, ..]
-                if to.eq_ignore_ascii_case(target) && said == text)
-        });
+        let matches_oldest = self
+            .unacknowledged
+            .front()
+            .is_some_and(|sent| says(sent, target, text));
         if ours && matches_oldest {
             self.unacknowledged.pop_front();
         }
@@ -655,7 +629,7 @@ impl<O: AsyncWrite + Unpin> Pipe<O> {
         let Some(request) = after_request(&name, &mark, self.msgid_references) else {
             return Ok(());
         };
-        resync.history_pending.push(name);
+        resync.gap.requested.push(name);
         self.connection.send(&request).await
     }
 
@@ -858,7 +832,7 @@ impl<O: AsyncWrite + Unpin> Pipe<O> {
 const NOT_IN_A_ROOM: &str = "! you are not in any room (use --join #room or /join #room)";
 
 /// Replies that refuse a `JOIN`.
-const JOIN_ERRORS: [&str; 7] = [
+pub(crate) const JOIN_ERRORS: [&str; 7] = [
     ERR_NOSUCHCHANNEL,
     "405", // ERR_TOOMANYCHANNELS
     ERR_CHANNELISFULL,
@@ -869,7 +843,7 @@ const JOIN_ERRORS: [&str; 7] = [
 ];
 
 /// Replies that refuse a `PRIVMSG` (no echo will come for it).
-const MESSAGE_ERRORS: [&str; 6] = [
+pub(crate) const MESSAGE_ERRORS: [&str; 6] = [
     ERR_NOSUCHNICK,
     ERR_NOSUCHCHANNEL,
     ERR_CANNOTSENDTOCHAN,

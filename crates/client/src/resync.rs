@@ -105,9 +105,193 @@ impl SeenIds {
     }
 }
 
+/// Whether `sent` (a `PRIVMSG`/`NOTICE` we sent) says `text` to `target`.
+pub fn says(sent: &Message, target: &str, text: &str) -> bool {
+    matches!(sent.params.as_slice(), [to, said, ..]
+        if to.eq_ignore_ascii_case(target) && said == text)
+}
+
+/// A message sent whose echo has not come back yet; `pending` once shown as pending (it
+/// survived a lost connection or was typed while disconnected).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    pub message: Message,
+    pub pending: bool,
+}
+
+/// Messages sent whose echo (with echo-message) or refusal has not arrived yet, oldest first.
+/// Echoes come in order, so each echo acknowledges the first. Those still here when a
+/// connection is lost are sent again after reconnecting, unless the gap-filling history shows
+/// they arrived.
+#[derive(Debug, Default)]
+pub struct Unacknowledged {
+    sent: VecDeque<Sent>,
+}
+
+impl Unacknowledged {
+    pub fn push(&mut self, message: Message, pending: bool) {
+        self.sent.push_back(Sent { message, pending });
+    }
+
+    /// Our echo (or a refusal) came: the oldest is acknowledged.
+    pub fn acknowledge(&mut self) -> Option<Sent> {
+        self.sent.pop_front()
+    }
+
+    /// A message of ours (`from_us`) in the gap-filling history: if it is the oldest
+    /// unacknowledged one, it arrived although its echo was lost, and needs no resending.
+    pub fn delivered_in_history(&mut self, from_us: bool, target: &str, text: &str) -> bool {
+        let oldest = self
+            .sent
+            .front()
+            .is_some_and(|sent| says(&sent.message, target, text));
+        from_us && oldest && self.sent.pop_front().is_some()
+    }
+
+    /// The connection was lost: those not shown as pending yet are marked (and returned, to
+    /// be shown).
+    pub fn mark_pending(&mut self) -> Vec<Message> {
+        self.sent
+            .iter_mut()
+            .filter(|sent| !sent.pending)
+            .map(|sent| {
+                sent.pending = true;
+                sent.message.clone()
+            })
+            .collect()
+    }
+
+    /// Takes those to send again.
+    pub fn take(&mut self) -> Vec<Sent> {
+        self.sent.drain(..).collect()
+    }
+
+    /// Takes those to `target` out (the room cannot be rejoined).
+    pub fn take_for(&mut self, target: &str) -> Vec<Sent> {
+        let (gone, kept) = self.sent.drain(..).partition(|sent| {
+            sent.message
+                .params
+                .first()
+                .is_some_and(|t| t.eq_ignore_ascii_case(target))
+        });
+        self.sent = kept;
+        gone.into_iter().collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.sent.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sent.is_empty()
+    }
+}
+
+/// The `CHATHISTORY AFTER` answers a reconnection waits for.
+#[derive(Debug, Default)]
+pub struct GapFill {
+    /// Rooms whose request was sent and whose batch has not ended, oldest request first.
+    pub requested: Vec<String>,
+    /// Open `chathistory` batches: reference → room.
+    batches: std::collections::HashMap<String, String>,
+}
+
+impl GapFill {
+    pub fn is_done(&self) -> bool {
+        self.requested.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.requested.clear();
+        self.batches.clear();
+    }
+
+    /// Whether `message` belongs to a batch answering one of our requests.
+    pub fn is_from_history(&self, message: &Message) -> bool {
+        message
+            .tag("batch")
+            .is_some_and(|batch| self.batches.contains_key(batch))
+    }
+
+    /// Follows `BATCH` starts and ends, and `FAIL CHATHISTORY` (replies come in order: a
+    /// refused request is the oldest one).
+    pub fn follow(&mut self, command: &str, params: &[String]) {
+        match (command, params) {
+            ("BATCH", [start, kind, target, ..])
+                if kind == "chathistory"
+                    && start.starts_with('+')
+                    && self
+                        .requested
+                        .iter()
+                        .any(|room| room.eq_ignore_ascii_case(target)) =>
+            {
+                self.batches.insert(start[1..].to_owned(), target.clone());
+            }
+            ("BATCH", [end, ..]) if end.starts_with('-') => {
+                if let Some(room) = self.batches.remove(&end[1..]) {
+                    self.requested.retain(|r| !r.eq_ignore_ascii_case(&room));
+                }
+            }
+            ("FAIL", [failed, ..])
+                if failed.eq_ignore_ascii_case("CHATHISTORY") && !self.requested.is_empty() =>
+            {
+                self.requested.remove(0);
+            }
+            _ => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn privmsg(target: &str, text: &str) -> Message {
+        Message::new("PRIVMSG", vec![target.into(), text.into()])
+    }
+
+    #[test]
+    fn unacknowledged_messages_are_marked_once_and_skipped_when_history_has_them() {
+        let mut sent = Unacknowledged::default();
+        sent.push(privmsg("#ops", "one"), false);
+        sent.push(privmsg("#ops", "two"), false);
+        sent.push(privmsg("#dev", "three"), true);
+        assert_eq!(sent.mark_pending().len(), 2);
+        assert!(sent.mark_pending().is_empty(), "marked once");
+        assert!(
+            !sent.delivered_in_history(false, "#ops", "one"),
+            "not from us"
+        );
+        assert!(
+            !sent.delivered_in_history(true, "#ops", "two"),
+            "not the oldest"
+        );
+        assert!(sent.delivered_in_history(true, "#OPS", "one"));
+        assert_eq!(sent.take_for("#dev").len(), 1);
+        let rest = sent.take();
+        assert_eq!(rest.len(), 1);
+        assert!(rest[0].pending && says(&rest[0].message, "#ops", "two"));
+        assert!(sent.is_empty());
+    }
+
+    #[test]
+    fn gap_fill_waits_for_each_requested_batch_or_its_refusal() {
+        let mut fill = GapFill {
+            requested: vec!["#a".into(), "#b".into()],
+            ..GapFill::default()
+        };
+        let params = |line: &str| Message::parse(line).unwrap();
+        let start = params(":s BATCH +x chathistory #a");
+        fill.follow("BATCH", &start.params);
+        assert!(fill.is_from_history(&params("@batch=x :u PRIVMSG #a :hi")));
+        fill.follow("BATCH", &params(":s BATCH -x").params);
+        assert_eq!(fill.requested, ["#b"]);
+        fill.follow(
+            "FAIL",
+            &params(":s FAIL CHATHISTORY MESSAGE_ERROR #b :no").params,
+        );
+        assert!(fill.is_done());
+    }
 
     #[test]
     fn seen_ids_show_a_message_once_and_forget_the_oldest() {

@@ -8,10 +8,14 @@
 //!
 //! Resilience: a lost connection is re-established with [`Backoff`], as pipe mode does: the
 //! new connection registers (with `nick_` fallbacks), rejoins every room and fills each room's
-//! gap with `CHATHISTORY AFTER` (deduplicated by `msgid`). Lines typed meanwhile are queued,
-//! shown at once as pending, and sent in order once the rooms are rejoined; each pending mark
-//! goes when its echo arrives. Refused credentials or nick before the first registration are
-//! fatal: the terminal is restored and the error returned. Ctrl-C or `/quit` leaves.
+//! gap with `CHATHISTORY AFTER` (deduplicated by `msgid`). Messages sent whose echo had not
+//! arrived when the connection dropped are shown as pending and, once the rooms are rejoined
+//! and their gaps filled, sent again (unless the history shows they arrived), followed by the
+//! lines typed meanwhile (queued and shown at once as pending), in order; each pending mark
+//! goes when its echo arrives. A room that refuses the rejoin is marked not joined at once and
+//! what was to be said there is shown as `! not sent: …`. Refused credentials or nick before
+//! the first registration are fatal: the terminal is restored and the error returned; after
+//! it, they are shown and retried with backoff. Ctrl-C or `/quit` leaves.
 //!
 //! Cancel safety: only [`Connection::receive`] and the key stream's `next` are raced in the
 //! `select!`; everything that writes to the server is awaited afterwards, outside it.
@@ -35,9 +39,11 @@ use crate::app::input::{Action, handle_key};
 use crate::app::state::{AppState, Link};
 use crate::app::view;
 use crate::connection::{Connection, ConnectionState, REGISTRATION_TIMEOUT};
-use crate::pipe::{NICK_FALLBACKS, RESYNC_TIMEOUT, is_connection_loss, privmsgs};
+use crate::pipe::{
+    JOIN_ERRORS, MESSAGE_ERRORS, NICK_FALLBACKS, RESYNC_TIMEOUT, is_connection_loss, privmsgs,
+};
 use crate::reconnect::Backoff;
-use crate::resync::{RoomMark, SeenIds, after_request};
+use crate::resync::{GapFill, RoomMark, SeenIds, Unacknowledged, after_request};
 use crate::{ClientError, ConnectOptions};
 
 /// How long to wait for the server to close the connection after `QUIT`.
@@ -84,6 +90,9 @@ pub async fn run_tui(options: ConnectOptions) -> Result<(), ClientError> {
         seen: SeenIds::default(),
         msgid_references: true,
         to_join,
+        gap: GapFill::default(),
+        unacknowledged: Unacknowledged::default(),
+        old_nick: String::new(),
         resync_deadline: None,
         ever_registered: false,
         fatal: None,
@@ -119,6 +128,13 @@ struct Tui {
     msgid_references: bool,
     /// Rooms whose `JOIN` has not come back yet since (re)connecting, with their marks.
     to_join: Vec<(String, RoomMark)>,
+    /// The gap-filling history asked for since reconnecting and not yet received.
+    gap: GapFill,
+    /// Messages sent whose echo has not arrived (with echo-message): sent again after a
+    /// reconnection unless the gap-filling history shows they arrived.
+    unacknowledged: Unacknowledged,
+    /// Our nick when the connection was lost: our messages in the history carry it.
+    old_nick: String,
     /// Set from connecting until the rooms are rejoined: the queue goes out then, or at this
     /// deadline at the latest.
     resync_deadline: Option<Instant>,
@@ -288,6 +304,8 @@ impl Tui {
             return;
         }
         let command = message.command.to_ascii_uppercase();
+        let from_history = self.gap.is_from_history(&message);
+        self.gap.follow(&command, &message.params);
         if !self.state.is_older_history(&message) {
             RoomMark::follow(&mut self.marks, &command, &message);
         }
@@ -313,6 +331,8 @@ impl Tui {
         }
         let resyncing = self.resync_deadline.is_some();
         let current = self.state.current_index();
+        let from_old_nick = crate::model::source_nick(&message)
+            .is_some_and(|nick| nick.eq_ignore_ascii_case(&self.old_nick));
         self.state.apply(&message, Timestamp::now());
         match (command.as_str(), message.params.as_slice()) {
             ("001", _) => {
@@ -321,8 +341,34 @@ impl Tui {
                     self.state.note(None, "-- reconnected");
                 }
                 self.ever_registered = true;
-                if self.to_join.is_empty() {
-                    self.flush_queue().await;
+            }
+            ("PRIVMSG", [target, text, ..]) if from_history => {
+                let delivered =
+                    self.unacknowledged
+                        .delivered_in_history(own || from_old_nick, target, text);
+                if delivered && !own {
+                    // Said under our old nick: the state did not take it as ours.
+                    self.state.confirm_pending(target, text);
+                }
+            }
+            ("PRIVMSG", _) if own => {
+                self.unacknowledged.acknowledge();
+            }
+            (numeric, [_, room, ..])
+                if JOIN_ERRORS.contains(&numeric)
+                    && self
+                        .to_join
+                        .iter()
+                        .any(|(name, _)| name.eq_ignore_ascii_case(room)) =>
+            {
+                self.rejoin_refused(room);
+            }
+            (numeric, _) if MESSAGE_ERRORS.contains(&numeric) => {
+                if let Some(sent) = self.unacknowledged.acknowledge()
+                    && sent.pending
+                    && let [target, text, ..] = sent.message.params.as_slice()
+                {
+                    self.state.fail_pending(target, text);
                 }
             }
             ("005", [_, tokens @ ..]) => {
@@ -350,13 +396,49 @@ impl Tui {
                     && caps.contains(Cap::Batch)
                     && let Some(request) = after_request(&name, &mark, self.msgid_references)
                 {
+                    self.gap.requested.push(name);
                     self.send(&[request]).await;
-                }
-                if self.to_join.is_empty() {
-                    self.flush_queue().await;
                 }
             }
             _ => {}
+        }
+        let resynced = self.resync_deadline.is_some()
+            && self.to_join.is_empty()
+            && self.gap.is_done()
+            && self
+                .connection
+                .as_ref()
+                .is_some_and(Connection::is_registered);
+        if resynced {
+            self.flush_queue().await;
+        }
+    }
+
+    /// The server refused to let us rejoin `room`: it is marked not joined at once, and what
+    /// was waiting to be said there is shown as not sent rather than held until the deadline.
+    fn rejoin_refused(&mut self, room: &str) {
+        self.to_join
+            .retain(|(name, _)| !name.eq_ignore_ascii_case(room));
+        self.state.join_refused(room);
+        let for_room = |m: &Message| {
+            m.params
+                .first()
+                .is_some_and(|t| t.eq_ignore_ascii_case(room))
+        };
+        let (failed, kept): (Vec<Message>, Vec<Message>) = self
+            .queue
+            .drain(..)
+            .partition(|m| m.command == "PRIVMSG" && for_room(m));
+        self.queue = kept.into();
+        let unsent = self
+            .unacknowledged
+            .take_for(room)
+            .into_iter()
+            .map(|s| s.message);
+        for message in unsent.chain(failed) {
+            if let [target, text, ..] = message.params.as_slice() {
+                self.state.fail_pending(target, text);
+            }
         }
     }
 
@@ -365,25 +447,42 @@ impl Tui {
     async fn flush_queue(&mut self) {
         self.resync_deadline = None;
         self.to_join.clear();
-        let queued: Vec<Message> = self.queue.drain(..).collect();
-        self.send(&queued).await;
+        self.gap.clear();
+        // First what was sent but not echoed (and not found in the history), then what was
+        // typed meanwhile: all of it is shown as pending already.
+        let mut messages: Vec<Message> = self
+            .unacknowledged
+            .take()
+            .into_iter()
+            .map(|sent| sent.message)
+            .collect();
+        messages.extend(self.queue.drain(..));
+        self.transmit(&messages, true).await;
     }
 
     /// The connection ended (or never started): say why, in the status window and bar, and
     /// try again with backoff. Refused credentials or nick before any connection registered
-    /// are fatal; after, they are shown and the client stays disconnected.
+    /// are fatal; after, they are shown and retried with backoff like a lost connection (the
+    /// server may be fixed meanwhile).
     fn lost(&mut self, error: ClientError) {
         let reason = crate::describe(&error);
         self.state.note(None, &line_text(&error_line(&reason)));
         self.state.lag = None;
-        self.connection = None;
-        if !is_connection_loss(&error) {
+        if self.connection.take().is_some() {
+            self.old_nick = self.state.nick().to_owned();
+        }
+        self.gap.clear();
+        // What was sent and not echoed is said again after reconnecting: shown as pending.
+        for message in self.unacknowledged.mark_pending() {
+            if let [target, text, ..] = message.params.as_slice() {
+                self.state.add_pending(target, text);
+            }
+        }
+        if is_fatal(&error, self.ever_registered) {
             self.state.link = Link::Disconnected(reason);
             self.retry_at = None;
             self.resync_deadline = None;
-            if !self.ever_registered {
-                self.fatal = Some(error);
-            }
+            self.fatal = Some(error);
             return;
         }
         // Rejoin every room we were in (or were still rejoining), from where it stood.
@@ -485,6 +584,13 @@ impl Tui {
             }
             return;
         }
+        self.transmit(messages, false).await;
+    }
+
+    /// Writes `messages` to the server (`pending`: their PRIVMSGs are shown as pending
+    /// already). With echo-message, PRIVMSGs wait for their echo in `unacknowledged`; without,
+    /// our own copies are shown at once.
+    async fn transmit(&mut self, messages: &[Message], pending: bool) {
         let Some(connection) = &mut self.connection else {
             return;
         };
@@ -494,13 +600,22 @@ impl Tui {
             if let Err(error) = connection.send(message).await {
                 // Kept for the next connection, in order (the failed one included).
                 for rest in &messages[sent..] {
+                    if let ("PRIVMSG", [target, text, ..], false) =
+                        (rest.command.as_str(), rest.params.as_slice(), pending)
+                    {
+                        self.state.add_pending(target, text);
+                    }
                     self.queue.push_back(rest.clone());
                 }
                 return self.lost(error);
             }
-            if !echo && message.command == "PRIVMSG" {
-                let copy = message.clone().with_source(format!("{nick}!local@local"));
-                self.state.apply(&copy, Timestamp::now());
+            if message.command == "PRIVMSG" {
+                if echo {
+                    self.unacknowledged.push(message.clone(), pending);
+                } else {
+                    let copy = message.clone().with_source(format!("{nick}!local@local"));
+                    self.state.apply(&copy, Timestamp::now());
+                }
             }
         }
     }
@@ -523,6 +638,13 @@ impl Tui {
         }
         Ok(())
     }
+}
+
+/// Whether `error` ends the client: refused credentials or nick before any connection
+/// registered. After one has, everything is retried with backoff (a password may be fixed on
+/// the server meanwhile).
+fn is_fatal(error: &ClientError, ever_registered: bool) -> bool {
+    !ever_registered && !is_connection_loss(error)
 }
 
 /// PRIVMSGs too long for one IRC line split into several, as pipe mode does.
@@ -554,6 +676,19 @@ fn line_text(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refused_credentials_are_fatal_only_before_the_first_registration() {
+        let refusals = [
+            ClientError::PasswordRefused,
+            ClientError::Sasl("invalid credentials".into()),
+        ];
+        for error in &refusals {
+            assert!(is_fatal(error, false));
+            assert!(!is_fatal(error, true), "retried after a reconnection");
+        }
+        assert!(!is_fatal(&ClientError::ConnectionLost, false));
+    }
 
     #[test]
     fn long_typed_lines_are_split_like_pipe_mode() {

@@ -495,7 +495,7 @@ impl AppState {
 
     /// Our message to `target` came back: the oldest pending line for it goes (the echo is
     /// shown in its place by the caller).
-    fn confirm_pending(&mut self, target: &str, text: &str) {
+    pub fn confirm_pending(&mut self, target: &str, text: &str) {
         let Some(position) = self
             .pending
             .iter()
@@ -510,6 +510,36 @@ impl AppState {
                 window.lines.remove(at);
                 window.scroll = window.scroll.min(window.lines.len().saturating_sub(1));
             }
+        }
+    }
+
+    /// `text` said to `target` will not be sent (its room could not be rejoined): its pending
+    /// line becomes `! not sent: …` (or one is added if it was not shown as pending).
+    pub fn fail_pending(&mut self, target: &str, text: &str) {
+        let failed = format!("! not sent: {text}");
+        let position = self
+            .pending
+            .iter()
+            .position(|p| p.target.eq_ignore_ascii_case(target) && p.text == text);
+        let index = self.open(target);
+        if let Some(position) = position {
+            let pending = self.pending.remove(position);
+            let window = &mut self.windows[index];
+            if let Some(line) = window.lines.iter_mut().find(|l| **l == pending.line) {
+                *line = failed;
+                return;
+            }
+        }
+        self.add_line(index, failed, false);
+    }
+
+    /// The server refused to let us (re)join `room`: its window says so and shows it as not
+    /// joined.
+    pub fn join_refused(&mut self, room: &str) {
+        if let Some(index) = self.find(room) {
+            let window = &mut self.windows[index];
+            window.joined = false;
+            window.members.clear();
         }
     }
 
@@ -1026,6 +1056,26 @@ mod tests {
         assert_eq!(state.pending_count(), 1);
         feed(&mut state, ":me!~m@h PRIVMSG #ops :second");
         assert_eq!(state.pending_count(), 0);
+        assert!(
+            state
+                .current()
+                .lines()
+                .iter()
+                .all(|line| !line.ends_with(PENDING_SUFFIX))
+        );
+    }
+
+    #[test]
+    fn refused_rejoins_show_the_room_not_joined_and_its_pending_lines_failed() {
+        let mut state = state();
+        feed(&mut state, ":me!~m@h JOIN #ops");
+        state.add_pending("#ops", "hello");
+        state.join_refused("#ops");
+        state.fail_pending("#ops", "hello");
+        assert!(!state.current().joined);
+        assert!(state.joined_rooms().is_empty());
+        assert_eq!(state.pending_count(), 0);
+        assert_eq!(last_line(&state, "#ops"), "! not sent: hello");
         assert!(
             state
                 .current()
