@@ -215,10 +215,6 @@ impl Hub {
         }
     }
 
-    pub fn settings(&self) -> &HubSettings {
-        &self.settings
-    }
-
     /// When the server started.
     pub fn started(&self) -> Timestamp {
         self.started

@@ -80,14 +80,6 @@ impl User {
         }
     }
 
-    pub fn protocol(&self) -> Protocol {
-        if self.wire.load(Ordering::Relaxed) & IRC_BIT != 0 {
-            Protocol::Irc
-        } else {
-            Protocol::Text
-        }
-    }
-
     /// How events must be rendered for this user.
     pub fn wire(&self) -> Wire {
         let bits = self.wire.load(Ordering::Relaxed);
