@@ -12,9 +12,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Observer, POLL_INTERVAL, Tmux, serve, tmux_available};
+use common::{Observer, Tmux, serve, tmux_available};
 
 /// How long the test waits for anything (a line, a screen state).
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -59,13 +59,5 @@ fn full_screen_client_talks_and_shows_what_others_say() {
     // `/quit` ends the client cleanly: the observer sees it leave, the process exits with 0.
     tmux.send_keys(&["/quit bye", "Enter"]);
     observer.skip_until("-- tui left (Quit: bye)");
-    let deadline = Instant::now() + PATIENCE;
-    while tmux.format("#{pane_dead}") != "1" {
-        assert!(
-            Instant::now() < deadline,
-            "the client did not exit after /quit"
-        );
-        std::thread::sleep(POLL_INTERVAL);
-    }
-    assert_eq!(tmux.format("#{pane_dead_status}"), "0", "{}", tmux.screen());
+    assert_eq!(tmux.wait_for_exit_status(), 0, "{}", tmux.screen());
 }

@@ -17,9 +17,9 @@
 mod common;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Observer, POLL_INTERVAL, TempDir, Tmux, free_port, serve_on, tmux_available};
+use common::{Observer, TempDir, Tmux, free_port, serve_on, tmux_available};
 
 /// How long the test waits for anything (a line, a screen state).
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -96,16 +96,7 @@ fn full_screen_client_exits_non_zero_when_its_nick_is_taken_at_first() {
         errors.display()
     );
     let tmux = Tmux::start(&command);
-    let deadline = Instant::now() + PATIENCE;
-    while tmux.format("#{pane_dead}") != "1" {
-        assert!(
-            Instant::now() < deadline,
-            "the client did not exit; the screen shows:\n{}",
-            tmux.screen()
-        );
-        std::thread::sleep(POLL_INTERVAL);
-    }
-    assert_ne!(tmux.format("#{pane_dead_status}"), "0", "{}", tmux.screen());
+    assert_ne!(tmux.wait_for_exit_status(), 0, "{}", tmux.screen());
     let stderr = std::fs::read_to_string(&errors).expect("read stderr");
     let last = stderr.lines().last().unwrap_or_default();
     assert_eq!(last, "palaver: nick taken is already in use", "{stderr}");

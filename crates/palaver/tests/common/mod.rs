@@ -572,11 +572,17 @@ pub fn tmux_available() -> bool {
 pub struct Tmux {
     socket: String,
     config: PathBuf,
+    /// Where the shell running the command writes its exit status once it ends. tmux's own
+    /// `#{pane_dead_status}` cannot be relied on: when tmux sees the pseudo-terminal close
+    /// before it reaps the process, the pane is marked dead and the status is never filled in
+    /// (seen with tmux 3.3a), so a test reading it fails at random.
+    exit_status: PathBuf,
 }
 
 impl Tmux {
-    /// Starts `command` in a detached 120×30 session on a private tmux server. Panes stay
-    /// after their process exits (`remain-on-exit`), so a client that dies can still be read.
+    /// Starts `command` (a shell command line) in a detached 120×30 session on a private tmux
+    /// server. Panes stay after their process exits (`remain-on-exit`), so a client that dies
+    /// can still be read.
     pub fn start(command: &str) -> Self {
         let unique = format!(
             "palaver-tui-test-{}-{}",
@@ -586,12 +592,18 @@ impl Tmux {
                 .unwrap()
                 .as_nanos()
         );
-        let config = std::env::temp_dir().join(format!("{unique}.conf"));
+        let temp = std::env::temp_dir();
+        let config = temp.join(format!("{unique}.conf"));
         std::fs::write(&config, "set -g remain-on-exit on\n").expect("write tmux config");
         let tmux = Self {
-            socket: unique,
+            socket: unique.clone(),
             config,
+            exit_status: temp.join(format!("{unique}.status")),
         };
+        // Written to a temporary name and renamed, so a reader never sees a half-written file.
+        let status = tmux.exit_status.to_str().expect("UTF-8 temp path");
+        let command =
+            format!("{command}; echo $? >'{status}.partial' && mv '{status}.partial' '{status}'");
         let config = tmux.config.to_str().expect("UTF-8 temp path").to_owned();
         let output = tmux.run(&[
             "-f",
@@ -604,7 +616,7 @@ impl Tmux {
             "120",
             "-y",
             "30",
-            command,
+            &command,
         ]);
         assert!(
             output.status.success(),
@@ -645,6 +657,27 @@ impl Tmux {
         String::from_utf8_lossy(&output.stdout).trim().to_owned()
     }
 
+    /// Waits for the command in the pane to exit and returns its exit status (as the shell
+    /// reports it: 128 + N for a process killed by signal N); panics with the screen after
+    /// `PATIENCE`.
+    pub fn wait_for_exit_status(&self) -> i32 {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Ok(text) = std::fs::read_to_string(&self.exit_status) {
+                return text
+                    .trim()
+                    .parse()
+                    .unwrap_or_else(|_| panic!("unreadable exit status {text:?}"));
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the client did not exit within {PATIENCE:?}; the screen shows:\n{}",
+                self.screen()
+            );
+            std::thread::sleep(POLL_INTERVAL);
+        }
+    }
+
     /// Polls the screen until `done` holds for it; panics with the screen after `PATIENCE`.
     pub fn wait_for_screen(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + PATIENCE;
@@ -666,5 +699,6 @@ impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self.run(&["kill-server"]);
         let _ = std::fs::remove_file(&self.config);
+        let _ = std::fs::remove_file(&self.exit_status);
     }
 }
