@@ -62,6 +62,9 @@ impl Timestamp {
 
 impl Timestamp {
     /// Parses the `server-time` form, `2026-11-22T13:05:09.250Z` (milliseconds optional).
+    /// Years run from 1970 to 9999 (four digits, as ISO 8601 writes them without agreement
+    /// between the parties); anything else is `None`, so a client's timestamp can never
+    /// overflow the arithmetic below.
     pub fn parse_iso8601(text: &str) -> Option<Timestamp> {
         let text = text.strip_suffix('Z')?;
         let (date, time) = text.split_once('T')?;
@@ -86,12 +89,14 @@ impl Timestamp {
             && hours < 24
             && minutes < 60
             && seconds < 61;
-        if !valid || year < 1970 {
+        if !valid || !(1970..=9999).contains(&year) {
             return None;
         }
         let days = u64::try_from(days_from_civil(year, month, day)).ok()?;
-        let seconds = days * 86_400 + hours * 3600 + minutes * 60 + seconds;
-        Some(Timestamp(seconds * 1000 + millis))
+        let seconds = days
+            .checked_mul(86_400)?
+            .checked_add(hours * 3600 + minutes * 60 + seconds)?;
+        Some(Timestamp(seconds.checked_mul(1000)?.checked_add(millis)?))
     }
 }
 
@@ -174,8 +179,16 @@ mod tests {
             Timestamp::parse_iso8601("2026-11-22T13:05:09.5Z"),
             Some(Timestamp(1_795_352_709_500))
         );
+        assert_eq!(
+            Timestamp::parse_iso8601("9999-12-31T23:59:59.999Z"),
+            Some(Timestamp(253_402_300_799_999))
+        );
         for bad in [
             "",
+            "1969-12-31T23:59:59Z",
+            "10000-01-01T00:00:00Z",
+            "9223372036854775807-01-01T00:00:00Z",
+            "-9223372036854775808-01-01T00:00:00Z",
             "2026-11-22",
             "2026-11-22T13:05:09",
             "2026-13-22T13:05:09Z",

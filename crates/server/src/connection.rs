@@ -233,6 +233,12 @@ async fn read_until_end(
                 session.flush().await;
                 return End::Quit(reason);
             }
+            // The replies so far filled the send queue (see `session/reply_queue.rs`): the
+            // client is dropped as a slow consumer, so the rest of what it sent is not
+            // handled.
+            if outbox.is_closed() {
+                return lost_by_outbox(outbox);
+            }
         }
         // Replies go out once per read, behind the commits of what was said.
         session.flush().await;

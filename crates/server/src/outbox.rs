@@ -141,15 +141,49 @@ impl Outbox {
         }
     }
 
+    /// Counts `bytes` of replies a session is producing against the limit before they exist
+    /// in full, so that no command — and no burst of commands read at once — can make the
+    /// server hold more for one client than the limit allows. Returns `false`, and closes the
+    /// outbox as [`Closed::Overflowed`] (the slow-consumer policy), when they do not fit; the
+    /// session then drops the replies. Always `false` once closed.
+    ///
+    /// The reservation is given back by [`release`](Self::release), which counts the replies
+    /// actually queued instead.
+    pub fn reserve(&self, bytes: usize) -> bool {
+        let mut state = self.lock();
+        if state.closed.is_some() {
+            return false;
+        }
+        if state.pending_bytes + bytes > self.limit {
+            drop(state);
+            self.overflow();
+            return false;
+        }
+        state.pending_bytes += bytes;
+        true
+    }
+
+    /// The most bytes that may wait for this connection (`send_queue_bytes`).
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Whether the outbox has closed for any reason.
+    pub fn is_closed(&self) -> bool {
+        self.lock().closed.is_some()
+    }
+
     /// Queues the session's `replies`, then everything held back since [`hold`](Self::hold),
     /// and stops holding — all under one lock, so nothing pushed meanwhile can get between.
-    /// The replies count against the limit like any push.
-    pub fn release(&self, replies: impl IntoIterator<Item = Bytes>) {
+    /// `reserved` bytes earlier counted by [`reserve`](Self::reserve) are given back and the
+    /// replies are counted against the limit like any push.
+    pub fn release(&self, replies: impl IntoIterator<Item = Bytes>, reserved: usize) {
         let mut state = self.lock();
         let held = state.held.take();
         if state.closed.is_some() {
             return;
         }
+        state.pending_bytes = state.pending_bytes.saturating_sub(reserved);
         let was_empty = state.queue.is_empty();
         for reply in replies {
             if self.enqueue(&mut state, reply).is_err() {
@@ -317,11 +351,35 @@ mod tests {
         outbox.push(Bytes::from_static(b"before "));
         outbox.hold();
         outbox.push(Bytes::from_static(b"other "));
-        outbox.release([Bytes::from_static(b"reply ")]);
+        outbox.release([Bytes::from_static(b"reply ")], 0);
         outbox.push(Bytes::from_static(b"after"));
         let queued: Vec<Bytes> = outbox.lock().queue.iter().cloned().collect();
         assert_eq!(queued.concat(), b"before reply other after");
         assert_eq!(outbox.lock().pending_bytes, 24);
+    }
+
+    #[test]
+    fn reservations_count_until_released() {
+        let outbox = Outbox::new(10);
+        outbox.hold();
+        assert!(outbox.reserve(6));
+        outbox.push(Bytes::from_static(b"1234"));
+        assert_eq!(outbox.closed_reason(), None);
+        // Reserved plus held bytes are at the limit: one more byte does not fit.
+        assert!(!outbox.reserve(1));
+        assert_eq!(outbox.closed_reason(), Some(Closed::Overflowed));
+        assert!(!outbox.reserve(0), "nothing is reserved once closed");
+    }
+
+    #[test]
+    fn release_exchanges_the_reservation_for_the_replies() {
+        let outbox = Outbox::new(10);
+        outbox.hold();
+        assert!(outbox.reserve(6));
+        outbox.release([Bytes::from_static(b"123456")], 6);
+        assert_eq!(outbox.lock().pending_bytes, 6);
+        assert!(outbox.reserve(4));
+        assert_eq!(outbox.closed_reason(), None);
     }
 
     #[test]

@@ -1143,6 +1143,15 @@ async fn chathistory_errors() {
             "CHATHISTORY LATEST #h timestamp=soon 10",
             fail("INVALID_PARAMS LATEST :Invalid message reference"),
         ),
+        // Years beyond 9999 are refused, however large (no overflow on the way).
+        (
+            "CHATHISTORY LATEST #h timestamp=9223372036854775807-01-01T00:00:00Z 10",
+            fail("INVALID_PARAMS LATEST :Invalid message reference"),
+        ),
+        (
+            "CHATHISTORY TARGETS timestamp=2000-01-01T00:00:00.000Z timestamp=10000-01-01T00:00:00Z 10",
+            fail("INVALID_PARAMS TARGETS :Invalid timestamp"),
+        ),
         (
             "CHATHISTORY BEFORE #h * 10",
             fail("INVALID_PARAMS BEFORE :Invalid message reference"),

@@ -976,3 +976,41 @@ async fn text_users_are_held_to_moderation_bans_and_topic_protection() {
     ian.expect_quiet().await;
     server.shut_down().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Long fields
+
+/// What a text user may write in one line is far longer than an IRC line: a reason that would
+/// run past 512 bytes, whose tail reads as a line of its own to a client that cuts there.
+fn spoofing_reason() -> String {
+    format!("{} :evil!e@h PRIVMSG #lobby :spoofed", "é".repeat(1519))
+}
+
+#[tokio::test]
+async fn long_part_and_quit_reasons_reach_irc_clients_cut_to_390_bytes() {
+    let server = TestServer::start().await;
+    let mut ian = server.irc("ian").await;
+    ian.join("#long").await;
+    let mut tina = text_user(&server, "tina", &mut []).await;
+    tina.send("/join #long").await;
+    ian.expect_raw(":tina!text@127.0.0.1 JOIN #long").await;
+
+    let reason = spoofing_reason();
+    tina.send(&format!("/part #long {reason}")).await;
+    let part = ian.line().await;
+    assert!(part.len() <= 510, "{} bytes: {part}", part.len());
+    // 390 bytes of two-byte characters: cut at a character boundary, the tail gone.
+    let expected = format!(":tina!text@127.0.0.1 PART #long {}", "é".repeat(195));
+    assert_eq!(part, expected);
+
+    tina.send("/join #long").await;
+    ian.expect_raw(":tina!text@127.0.0.1 JOIN #long").await;
+    tina.send(&format!("/quit {reason}")).await;
+    let quit = ian.line().await;
+    assert_eq!(
+        quit,
+        format!(":tina!text@127.0.0.1 QUIT {}", "é".repeat(195))
+    );
+    ian.expect_quiet().await;
+    server.shut_down().await;
+}

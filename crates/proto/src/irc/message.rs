@@ -38,6 +38,22 @@ pub struct Message {
     pub params: Vec<String>,
 }
 
+/// The most bytes of a message without its tags and CRLF (modern.ircdocs.horse: 512 bytes
+/// including CRLF).
+const MAX_BODY_BYTES: usize = 510;
+
+/// `text` cut to at most `max_bytes` bytes, at a character boundary.
+fn cut_at_char_boundary(text: &str, max_bytes: usize) -> &str {
+    if text.len() <= max_bytes {
+        return text;
+    }
+    let mut cut = max_bytes;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &text[..cut]
+}
+
 /// Why a line is not an IRC message at all.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ParseError {
@@ -142,6 +158,12 @@ impl Message {
     /// them non-empty and free of spaces (and params from starting with ':'), or the line will
     /// not parse back to the same message. Nothing here strips CR, LF or NUL either; a caller
     /// relaying client text must have rejected them already.
+    ///
+    /// The line never exceeds the 512 bytes IRC allows a message without its tags, CRLF
+    /// included: a longer last parameter is cut at a UTF-8 character boundary. Callers keep
+    /// their lines within the limit themselves (long messages are split, reasons and topics
+    /// capped); this is the guarantee that a field someone forgot cannot make a client that
+    /// cuts at 512 bytes read the rest as a line of its own.
     pub fn write_to(&self, out: &mut Vec<u8>) {
         out.reserve(self.wire_len_hint());
         if !self.tags.is_empty() {
@@ -158,6 +180,7 @@ impl Message {
             }
             out.push(b' ');
         }
+        let body_start = out.len();
         if let Some(source) = &self.source {
             out.push(b':');
             out.extend_from_slice(source.as_bytes());
@@ -173,7 +196,8 @@ impl Message {
             if last.is_empty() || last.contains(' ') || last.starts_with(':') {
                 out.push(b':');
             }
-            out.extend_from_slice(last.as_bytes());
+            let room = (body_start + MAX_BODY_BYTES).saturating_sub(out.len());
+            out.extend_from_slice(cut_at_char_boundary(last, room).as_bytes());
         }
         out.extend_from_slice(b"\r\n");
     }
@@ -448,6 +472,24 @@ mod tests {
             })
     }
 
+    #[test]
+    fn an_over_long_last_parameter_is_cut_at_a_character_boundary() {
+        // 3,073 bytes of reason, ending in what would read as a line of its own to a client
+        // that cuts at 512 bytes.
+        let reason = format!("{} :evil!e@h PRIVMSG #lobby :spoofed", "é".repeat(1519));
+        let message = Message::new("PART", vec!["#lobby".into(), reason.clone()])
+            .with_source("alice!a@host")
+            .with_tag("time", "2026-11-22T13:05:09.250Z");
+        let line = wire(&message);
+        let (tags, body) = split_tags(line.strip_suffix("\r\n").unwrap());
+        assert_eq!(tags, Some("time=2026-11-22T13:05:09.250Z"));
+        // 512 with the CRLF, one byte short: no character is split.
+        assert_eq!(body.len(), 509, "{body}");
+        let parsed = Message::parse(body).unwrap();
+        assert!(reason.starts_with(&parsed.params[1]));
+        assert!(!line.contains("spoofed"));
+    }
+
     proptest! {
         #[test]
         fn round_trips(message in message_strategy()) {
@@ -455,6 +497,22 @@ mod tests {
             let line = std::str::from_utf8(&bytes).unwrap();
             let line = line.strip_suffix("\r\n").unwrap();
             prop_assert_eq!(Message::parse(line), Ok(message));
+        }
+
+        #[test]
+        fn bodies_never_exceed_512_bytes(
+            source in "[a-z!@.]{1,60}",
+            middle in proptest::collection::vec("[a-z#]{1,20}", 0..4),
+            last in "[^\r\n\x00]{0,1200}",
+        ) {
+            let mut params = middle;
+            params.push(last.clone());
+            let message = Message::new("PART", params).with_source(source).with_tag("t", "v");
+            let line = wire(&message);
+            let (_, body) = split_tags(line.strip_suffix("\r\n").unwrap());
+            prop_assert!(body.len() <= 510, "{} bytes", body.len());
+            let parsed = Message::parse(body).unwrap();
+            prop_assert!(last.starts_with(parsed.params.last().map_or("", String::as_str)));
         }
 
         #[test]

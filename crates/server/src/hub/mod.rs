@@ -60,6 +60,10 @@ pub const TOPIC_MAX_BYTES: usize = 390;
 pub const AWAY_MAX_BYTES: usize = 200;
 /// Longest kick reason in bytes (IRC `KICKLEN`); longer ones are cut.
 pub const KICK_REASON_MAX_BYTES: usize = 255;
+/// Longest part or quit reason in bytes; longer ones are cut. Text users may write far longer
+/// lines than an IRC line holds, and every relayed field is capped so that what IRC clients
+/// receive stays within a line.
+pub const REASON_MAX_BYTES: usize = 390;
 /// Most bans a room keeps (IRC `MAXLIST=b:100`).
 pub const MAX_BANS: usize = 100;
 
@@ -321,7 +325,7 @@ impl Hub {
             let event = Event::Quit {
                 time: Timestamp::now(),
                 who: identity,
-                reason: reason.into(),
+                reason: truncate(reason, REASON_MAX_BYTES).into(),
             };
             deliver(witnesses.values(), &event, Audience::all());
         }
@@ -455,7 +459,7 @@ impl Hub {
             time: Timestamp::now(),
             room: room.name().clone(),
             who: user.identity(),
-            reason: reason.map(Into::into),
+            reason: reason.map(|reason| truncate(reason, REASON_MAX_BYTES).into()),
         };
         deliver(state.users(), &event, Audience::except(user));
         self.leave(state, room, user);

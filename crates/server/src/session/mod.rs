@@ -52,6 +52,34 @@ pub(crate) trait Session {
     fn farewell(&mut self, _reason: &str) {}
 }
 
+/// Which end of a page of history to keep when it is too big to send whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Keep {
+    Newest,
+    Oldest,
+}
+
+/// The most bytes one history reply may take: half the client's send queue. Replies count
+/// against the queue as they are made and a client whose queue overflows is dropped, so a
+/// page of long messages is cut short instead; the client can ask for the rest.
+pub(crate) fn history_budget(outbox: &crate::outbox::Outbox) -> usize {
+    outbox.limit() / 2
+}
+
+/// The range of a page of history, given each message's size oldest first, that fits in
+/// `budget` bytes counting from the `keep` end (always whole messages).
+pub(crate) fn fitting(sizes: &[usize], budget: usize, keep: Keep) -> std::ops::Range<usize> {
+    let mut total = 0;
+    let fits = |size: &&usize| {
+        total += **size;
+        total <= budget
+    };
+    match keep {
+        Keep::Newest => sizes.len() - sizes.iter().rev().take_while(fits).count()..sizes.len(),
+        Keep::Oldest => 0..sizes.iter().take_while(fits).count(),
+    }
+}
+
 /// Saves a registered room's topic and modes after a change; nothing for other rooms. A
 /// failure is logged: the change itself stands, only its surviving a restart is at risk.
 pub(crate) async fn save_room(
@@ -63,5 +91,22 @@ pub(crate) async fn save_room(
         && let Err(error) = store.save_room(record).await
     {
         tracing::error!(%error, room = %room.name(), "saving a registered room failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fitting_keeps_whole_messages_from_the_chosen_end() {
+        let sizes = [5, 4, 3, 2];
+        assert_eq!(fitting(&sizes, 100, Keep::Newest), 0..4);
+        assert_eq!(fitting(&sizes, 100, Keep::Oldest), 0..4);
+        assert_eq!(fitting(&sizes, 6, Keep::Newest), 2..4);
+        assert_eq!(fitting(&sizes, 6, Keep::Oldest), 0..1);
+        assert_eq!(fitting(&sizes, 1, Keep::Newest), 4..4);
+        assert_eq!(fitting(&sizes, 1, Keep::Oldest), 0..0);
+        assert_eq!(fitting(&[], 10, Keep::Newest), 0..0);
     }
 }

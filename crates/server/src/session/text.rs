@@ -14,8 +14,8 @@ use palaver_proto::text::{self, Command, Input};
 use palaver_proto::time::Timestamp;
 
 use super::nick_guard::NickGuard;
-use super::reply_queue::ReplyQueue;
-use super::{Flow, Session};
+use super::reply_queue::{ReplyBuffer, ReplyQueue};
+use super::{Flow, Keep, Session};
 use crate::accounts::Accounts;
 use crate::hub::{Hub, HubError, Joined, LOBBY, Room, User};
 use crate::store::{Commit, HistoryTarget, Store, StoredMessage};
@@ -64,8 +64,8 @@ pub struct TextSession {
     settings: TextSettings,
     /// Where plain text goes; `None` after leaving every room.
     current_room: Option<Arc<Room>>,
-    /// Replies to the line being handled.
-    replies: Vec<Bytes>,
+    /// Replies to the line being handled, counted against the send queue as they are made.
+    replies: ReplyBuffer,
     /// Commits the line being handled made; its replies wait for them.
     commits: Vec<Commit>,
     /// Replies of the lines handled since the last flush, in order.
@@ -84,6 +84,7 @@ impl TextSession {
         settings: TextSettings,
     ) -> Self {
         let settings_grace = settings.nick_grace;
+        let replies = ReplyBuffer::new(user.outbox.clone());
         let mut session = Self {
             hub,
             store,
@@ -91,7 +92,7 @@ impl TextSession {
             user,
             settings,
             current_room: None,
-            replies: Vec::new(),
+            replies,
             commits: Vec::new(),
             queue: ReplyQueue::default(),
             nick_guard: NickGuard::new(settings_grace),
@@ -111,7 +112,7 @@ impl TextSession {
 
     /// Moves the finished command's replies into the queue, behind its commits.
     fn end_command(&mut self) {
-        let replies = std::mem::take(&mut self.replies);
+        let replies = self.replies.take();
         let commits = std::mem::take(&mut self.commits);
         self.queue.push_after(replies, commits, |error| {
             text::error_line(&format!(
@@ -343,11 +344,23 @@ impl TextSession {
         match self.store.latest(target, count).await {
             Ok(messages) if messages.is_empty() => false,
             Ok(messages) => {
+                let lines: Vec<Bytes> = messages
+                    .iter()
+                    .filter_map(|message| text::render_event(&message.to_event()))
+                    .collect();
+                let sizes: Vec<usize> = lines.iter().map(Bytes::len).collect();
+                let budget = super::history_budget(&self.user.outbox);
+                let kept = super::fitting(&sizes, budget, Keep::Newest);
                 self.notice(&["history"]);
-                for message in &messages {
-                    if let Some(line) = text::render_event(&message.to_event()) {
-                        self.replies.push(line);
-                    }
+                if kept.start > 0 {
+                    let left_out = kept.start.to_string();
+                    self.notice(&[
+                        &left_out,
+                        " older messages left out: they would not fit in your send queue",
+                    ]);
+                }
+                for line in &lines[kept] {
+                    self.replies.push(line.clone());
                 }
                 self.notice(&["end of history"]);
                 true

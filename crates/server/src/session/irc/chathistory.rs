@@ -13,7 +13,7 @@ use palaver_proto::names::{self, fold};
 use palaver_proto::time::Timestamp;
 
 use super::IrcSession;
-use crate::session::Flow;
+use crate::session::{Flow, Keep, fitting, history_budget};
 use crate::store::{Bound, HistoryTarget, StoredMessage};
 
 /// Most messages one `CHATHISTORY` request returns (`CHATHISTORY` in `RPL_ISUPPORT`).
@@ -240,6 +240,23 @@ fn send_messages(session: &mut IrcSession, request: &HistoryRequest, messages: &
         session.batches_opened += 1;
         format!("H{}", session.batches_opened)
     });
+    // Cut a page too big for the send queue at the end away from where it was counted from
+    // (clients page on with BEFORE/AFTER from the messages they got).
+    let keep = match request.query {
+        Query::Latest(_) | Query::Before(_) => Keep::Newest,
+        Query::After(_) | Query::Around(_) | Query::Between(..) | Query::Targets(..) => {
+            Keep::Oldest
+        }
+    };
+    let rendered: Vec<Vec<Message>> = messages
+        .iter()
+        .map(|stored| event_messages(&stored.to_event(), flavor))
+        .collect();
+    let sizes: Vec<usize> = rendered
+        .iter()
+        .map(|lines| lines.iter().map(|line| line.to_bytes().len()).sum())
+        .collect();
+    let kept = fitting(&sizes, history_budget(&session.outbox), keep);
     let server = session.settings.server_name.clone();
     if let Some(reference) = &batch {
         session.replies.push(
@@ -254,8 +271,8 @@ fn send_messages(session: &mut IrcSession, request: &HistoryRequest, messages: &
             .with_source(server.clone()),
         );
     }
-    for stored in messages {
-        for mut message in event_messages(&stored.to_event(), flavor) {
+    for lines in rendered.into_iter().take(kept.end).skip(kept.start) {
+        for mut message in lines {
             if let Some(reference) = &batch {
                 message.tags.insert(
                     0,

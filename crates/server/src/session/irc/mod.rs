@@ -111,7 +111,7 @@ impl IrcSession {
     pub fn new(context: &Context, peer: SocketAddr, host: String, outbox: Arc<Outbox>) -> Self {
         let now = Instant::now();
         let settings = context.irc.clone();
-        let replies = Replies::new(settings.server_name.clone());
+        let replies = Replies::new(settings.server_name.clone(), outbox.clone());
         let password_ok = settings.password.is_none();
         Self {
             hub: context.hub.clone(),
@@ -417,9 +417,11 @@ impl IrcSession {
         }
     }
 
+    /// Hands the replies collected outside any command (pings, renames, the farewell) to the
+    /// outbox at once.
     fn release(&mut self) {
-        let bytes = self.replies.take();
-        self.outbox.release(bytes);
+        let replies = self.replies.take();
+        self.outbox.release(replies.chunks, replies.reserved);
     }
 
     /// Queues `messages` as replies.
