@@ -21,6 +21,7 @@
 mod modes;
 mod room;
 mod user;
+mod visibility;
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -37,6 +38,7 @@ use thiserror::Error;
 pub use modes::{ModeChange, ModeOutcome, RoomFlag};
 pub use room::{Ban, Member, Room, RoomModes, Topic};
 pub use user::{Protocol, User, UserId};
+pub use visibility::Viewer;
 
 use crate::lock;
 use crate::outbox::Outbox;
@@ -81,6 +83,8 @@ pub enum HubError {
     AlreadyInRoom { nick: String, room: String },
     #[error("cannot join {room} ({reason})")]
     CannotJoin { room: String, reason: JoinRefusal },
+    #[error("cannot join {room} (you are already in {limit} rooms, the most allowed)")]
+    TooManyRooms { room: String, limit: usize },
     #[error("cannot send to {room} ({reason})")]
     CannotSend { room: String, reason: SendRefusal },
     #[error("the ban list of {room} is full; {mask} was not added")]
@@ -157,17 +161,24 @@ pub struct RoomInfo {
     pub bans: Vec<Ban>,
 }
 
+/// Rooms one user may be in at once unless configured otherwise (IRC `CHANLIMIT`).
+pub const DEFAULT_ROOMS_PER_USER: usize = 100;
+
 /// Fixed facts the hub needs.
 #[derive(Debug, Clone)]
 pub struct HubSettings {
     /// The server's name, the source of server notices.
     pub server_name: Arc<str>,
+    /// The most rooms one user may be in at once (at least 1, for the lobby). Bounds what one
+    /// user's membership costs every query that walks it.
+    pub rooms_per_user: usize,
 }
 
 impl Default for HubSettings {
     fn default() -> Self {
         Self {
             server_name: "palaver".into(),
+            rooms_per_user: DEFAULT_ROOMS_PER_USER,
         }
     }
 }
@@ -218,6 +229,11 @@ impl Hub {
     /// When the server started.
     pub fn started(&self) -> Timestamp {
         self.started
+    }
+
+    /// The most rooms one user may be in at once.
+    pub fn rooms_per_user(&self) -> usize {
+        self.settings.rooms_per_user
     }
 
     /// Registers a new connection under the first free `guest-N` nick (the text protocol).
@@ -338,6 +354,13 @@ impl Hub {
         let folded = fold(name);
         if let Some(room) = user.room(&folded) {
             return Ok(Joined::AlreadyMember(room));
+        }
+        // Only the user's own session joins it to rooms, so the count cannot grow meanwhile.
+        if user.room_count() >= self.settings.rooms_per_user {
+            return Err(HubError::TooManyRooms {
+                room: name.to_owned(),
+                limit: self.settings.rooms_per_user,
+            });
         }
         let identity = user.identity();
         loop {
@@ -460,6 +483,37 @@ impl Hub {
         deliver(state.users(), &event, Audience::except(user));
         self.leave(state, room, user);
         Ok(event)
+    }
+
+    /// Takes `user` out of every room it is in (IRC `JOIN 0`), telling each room's other
+    /// members; returns the leaver's copies, in the order the rooms were joined. Each room
+    /// costs the same however many rooms the user is in.
+    pub fn part_all(&self, user: &Arc<User>) -> Vec<Event> {
+        let identity = user.identity();
+        let mut events = Vec::new();
+        // The list is emptied first, so no part below has to find its room in it.
+        for room in user.take_rooms() {
+            let mut state = room.state();
+            if !state.is_member(user) {
+                // Kicked meanwhile: that kick already told everyone.
+                continue;
+            }
+            let event = Event::Parted {
+                time: Timestamp::now(),
+                room: room.name().clone(),
+                who: identity.clone(),
+                reason: None,
+            };
+            deliver(state.users(), &event, Audience::except(user));
+            state.remove_member(user);
+            let closed = state.closed;
+            drop(state);
+            if closed {
+                self.forget_room(&room);
+            }
+            events.push(event);
+        }
+        events
     }
 
     /// Sends a message to every member of `room` but the sender, and returns the sender's
@@ -959,6 +1013,12 @@ impl Hub {
             .collect();
         summaries.sort_by(|a, b| a.name.cmp(&b.name));
         summaries
+    }
+
+    /// `user` as the one looking at a listing, with what the visibility rules need gathered
+    /// once (see [`visibility`]).
+    pub fn viewer(&self, user: &Arc<User>) -> Viewer {
+        Viewer::new(user.clone())
     }
 
     /// The connected user called `nick`, if any.

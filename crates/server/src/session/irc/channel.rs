@@ -16,11 +16,8 @@ pub fn join(session: &mut IrcSession, message: &Message) -> Flow {
     let user = session.user().clone();
     if message.params[0] == "0" {
         // `JOIN 0` leaves every channel.
-        for room in user.rooms() {
-            match session.hub.part(&user, &room, None) {
-                Ok(event) => session.own_copy(&event),
-                Err(error) => session.hub_error(&error),
-            }
+        for event in session.hub.part_all(&user) {
+            session.own_copy(&event);
         }
         return Flow::Continue;
     }

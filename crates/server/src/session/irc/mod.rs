@@ -229,6 +229,10 @@ impl IrcSession {
                 };
                 self.numeric(code, &[room, text]);
             }
+            HubError::TooManyRooms { room, .. } => self.numeric(
+                ERR_TOOMANYCHANNELS,
+                &[room, "You have joined too many channels"],
+            ),
             HubError::CannotSend { room, reason } => {
                 let text = match reason {
                     SendRefusal::NotMember => "Cannot send to channel (no external messages)",

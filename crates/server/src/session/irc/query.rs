@@ -150,15 +150,14 @@ pub fn who(session: &mut IrcSession, message: &Message) -> Flow {
         // A nick or a mask over nick!user@host, skipping invisible users one shares no
         // channel with.
         let pattern = fold(&target);
+        let viewer = session.hub.viewer(&viewer);
         for user in session.hub.users() {
             let identity = user.identity();
             let matched = pattern == "*"
                 || pattern == "0"
                 || mask::matches(&pattern, &fold(&identity.nick))
                 || mask::matches(&pattern, &fold(&identity.mask()));
-            let visible =
-                user.id == viewer.id || !user.is_invisible() || user.shares_room_with(&viewer);
-            if matched && visible {
+            if matched && viewer.may_see_user(&user) {
                 who_reply(session, "*", &user, "");
             }
         }
