@@ -38,12 +38,13 @@ use thiserror::Error;
 pub use modes::{ModeChange, ModeOutcome, RoomFlag};
 pub use room::{Ban, Member, Room, RoomModes, Topic};
 pub use user::{Protocol, User, UserId};
-pub use visibility::Viewer;
+pub use visibility::{HIDDEN_KEY, Viewer};
 
 use crate::lock;
 use crate::outbox::Outbox;
 use crate::store::RoomRecord;
 use room::{Audience, RoomState, deliver};
+use visibility::{may_see_key, may_see_member, may_see_room};
 
 /// The room every new text-protocol connection joins.
 pub const LOBBY: &str = "#lobby";
@@ -146,17 +147,27 @@ pub struct MemberInfo {
     pub op: bool,
     pub voice: bool,
     pub away: bool,
-    pub invisible: bool,
     pub user: Arc<User>,
 }
 
-/// A snapshot of a room for listings and mode queries.
+/// A room in someone's list of rooms (IRC `WHOIS`), with that user's status there.
+#[derive(Debug, Clone)]
+pub struct Membership {
+    pub room: Arc<str>,
+    pub op: bool,
+    pub voice: bool,
+}
+
+/// A snapshot of a room as one viewer may see it (see [`Hub::room_view`]), for listings and
+/// mode queries.
 #[derive(Debug, Clone)]
 pub struct RoomInfo {
     pub name: Arc<str>,
     pub created: Timestamp,
     pub topic: Option<Topic>,
+    /// The modes, with the key replaced by [`HIDDEN_KEY`] for a non-member.
     pub modes: RoomModes,
+    /// The members the viewer may see, in join order.
     pub members: Vec<MemberInfo>,
     pub bans: Vec<Ban>,
 }
@@ -972,38 +983,81 @@ impl Hub {
         lock(&self.rooms).get(&fold(name)).cloned()
     }
 
-    /// A snapshot of `room`: modes, topic, bans and members in join order.
-    pub fn room_info(&self, room: &Room) -> RoomInfo {
+    /// The room called `name`, if it exists and `viewer` may know of it (a secret room only
+    /// to its members; see [`visibility`]). Queries about a room answer `None` as they answer
+    /// for a room that does not exist.
+    pub fn visible_room(&self, viewer: &User, name: &str) -> Option<Arc<Room>> {
+        let room = self.room(name)?;
+        let visible = {
+            let state = room.state();
+            may_see_room(&state, state.is_member(viewer))
+        };
+        visible.then_some(room)
+    }
+
+    /// `room` as `viewer` may see it: topic, modes (the key only for members), bans and the
+    /// members it may see, in join order; `None` for a secret room it is not in. Every listing
+    /// of a room goes through here (see [`visibility`]).
+    pub fn room_view(&self, viewer: &User, room: &Room) -> Option<RoomInfo> {
         let state = room.state();
-        RoomInfo {
+        let viewer_is_member = state.is_member(viewer);
+        if !may_see_room(&state, viewer_is_member) {
+            return None;
+        }
+        let mut modes = state.modes.clone();
+        if !may_see_key(viewer_is_member) {
+            modes.key = modes.key.map(|_| HIDDEN_KEY.into());
+        }
+        Some(RoomInfo {
             name: room.name().clone(),
             created: room.created,
             topic: state.topic.clone(),
-            modes: state.modes.clone(),
+            modes,
             bans: state.bans.clone(),
             members: state
                 .members
                 .iter()
+                .filter(|member| may_see_member(viewer_is_member, member))
                 .map(|member| MemberInfo {
                     identity: member.user.identity(),
                     op: member.op,
                     voice: member.voice,
                     away: member.user.away().is_some(),
-                    invisible: member.user.is_invisible(),
                     user: member.user.clone(),
                 })
                 .collect(),
-        }
+        })
     }
 
-    /// Every room `viewer` may see (secret rooms only if it is a member), sorted by name.
-    pub fn rooms(&self, viewer: &User) -> Vec<RoomSummary> {
+    /// The rooms `user` is in that `viewer` may know of, in join order, with `user`'s status
+    /// in each (IRC `WHOIS`).
+    pub fn visible_memberships(&self, viewer: &Arc<User>, user: &User) -> Vec<Membership> {
+        let viewer = self.viewer(viewer);
+        user.rooms()
+            .iter()
+            .filter_map(|room| {
+                let state = room.state();
+                if !may_see_room(&state, viewer.is_in(room)) {
+                    return None;
+                }
+                state.member(user).map(|member| Membership {
+                    room: room.name().clone(),
+                    op: member.op,
+                    voice: member.voice,
+                })
+            })
+            .collect()
+    }
+
+    /// Every room `viewer` may know of (secret rooms only if it is a member), sorted by name.
+    pub fn rooms(&self, viewer: &Arc<User>) -> Vec<RoomSummary> {
+        let viewer = self.viewer(viewer);
         let rooms: Vec<Arc<Room>> = lock(&self.rooms).values().cloned().collect();
         let mut summaries: Vec<RoomSummary> = rooms
             .iter()
             .filter_map(|room| {
                 let state = room.state();
-                let visible = !state.modes.secret || state.is_member(viewer);
+                let visible = may_see_room(&state, viewer.is_in(room));
                 (visible && !state.members.is_empty()).then(|| RoomSummary {
                     name: room.name().clone(),
                     members: state.members.len(),

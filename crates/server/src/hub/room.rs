@@ -55,7 +55,7 @@ pub struct RoomModes {
     pub moderated: bool,
     /// `+n`: only members may send to the room.
     pub no_external_messages: bool,
-    /// `+s`: hidden from `LIST`/`/rooms` and `WHOIS` for non-members.
+    /// `+s`: does not exist for non-members' listings and queries (see `hub::visibility`).
     pub secret: bool,
     /// `+t`: only operators may change the topic.
     pub topic_protected: bool,
@@ -97,9 +97,9 @@ impl RoomModes {
         }
     }
 
-    /// The mode string and its arguments, e.g. `("+klnt", ["secret", "10"])`. The key is shown
-    /// only to members (`show_key`), as IRC servers do.
-    pub fn describe(&self, show_key: bool) -> (String, Vec<String>) {
+    /// The mode string and its arguments, e.g. `("+klnt", ["secret", "10"])`. (A non-member's
+    /// view of a room has the key already hidden: see `Hub::room_view`.)
+    pub fn describe(&self) -> (String, Vec<String>) {
         let mut flags = String::from("+");
         let mut arguments = Vec::new();
         for (set, letter) in [
@@ -115,11 +115,7 @@ impl RoomModes {
         }
         if let Some(key) = &self.key {
             flags.push('k');
-            arguments.push(if show_key {
-                key.to_string()
-            } else {
-                "*".into()
-            });
+            arguments.push(key.to_string());
         }
         if let Some(limit) = self.limit {
             flags.push('l');

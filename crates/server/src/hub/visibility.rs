@@ -1,7 +1,14 @@
-//! Who may see what: the rules every listing applies, in every protocol.
+//! Who may see what: the rules every listing applies, in every protocol (IRC `NAMES`, `WHO`,
+//! `WHOIS`, `LIST`, `TOPIC` and `MODE` queries; text `/who`, `/topic` and `/rooms`). They are
+//! the rules of IRC's `NAMES` and `WHO` (RFC 2812 §3.2.5, §3.6.1), applied everywhere:
 //!
-//! - A user marked invisible (IRC user mode `+i`) is listed by a search over all users (IRC
-//!   `WHO mask`) only to itself and to users who share a room with it.
+//! - A secret room (`+s`) does not exist for non-members: no member, topic, mode or ban of it
+//!   is shown, and queries about it are answered as for a room that does not exist.
+//! - In any other room a non-member sees the topic, the modes with the key hidden, the ban
+//!   list, and the members who are not invisible.
+//! - A user marked invisible (IRC user mode `+i`) is listed in a room only to that room's
+//!   members, and by a search over all users (IRC `WHO mask`) only to itself and to users who
+//!   share a room with it.
 //!
 //! [`Viewer`] gathers what these checks need about the one looking once per query, so a
 //! listing over every user costs what it shows and never compares every pair of rooms.
@@ -9,8 +16,27 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::room::Room;
+use super::room::{Member, Room, RoomState};
 use super::user::User;
+
+/// What a non-member is shown in place of a room's key.
+pub const HIDDEN_KEY: &str = "*";
+
+/// Whether a viewer may know of a room at all: a secret room shows itself only to members.
+pub(super) fn may_see_room(state: &RoomState, viewer_is_member: bool) -> bool {
+    viewer_is_member || !state.modes.secret
+}
+
+/// Whether a listing of a room the viewer may see shows `member`: members see everyone,
+/// others only those who are not invisible.
+pub(super) fn may_see_member(viewer_is_member: bool, member: &Member) -> bool {
+    viewer_is_member || !member.user.is_invisible()
+}
+
+/// Whether a viewer may see a room's key (the modes are shown with [`HIDDEN_KEY`] otherwise).
+pub(super) fn may_see_key(viewer_is_member: bool) -> bool {
+    viewer_is_member
+}
 
 /// A user looking at a listing, with the rooms it is in gathered once.
 pub struct Viewer {
@@ -29,11 +55,6 @@ impl Viewer {
             .map(|room| (address(&room), room))
             .collect();
         Self { user, rooms }
-    }
-
-    /// The user looking.
-    pub fn user(&self) -> &Arc<User> {
-        &self.user
     }
 
     /// Whether the viewer was in `room` when the query began.

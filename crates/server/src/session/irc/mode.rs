@@ -59,15 +59,19 @@ fn user_mode(session: &mut IrcSession, message: &Message) {
 
 fn channel_mode(session: &mut IrcSession, message: &Message) {
     let name = &message.params[0];
-    let Some(room) = session.hub.room(name) else {
+    let user = session.user().clone();
+    // A secret channel one is not in is answered as one that does not exist: no modes, no
+    // bans, no changes.
+    let Some(room) = session.hub.visible_room(&user, name) else {
         session.numeric(ERR_NOSUCHCHANNEL, &[name, "No such channel"]);
         return;
     };
-    let user = session.user().clone();
     let Some(modes) = message.params.get(1) else {
-        let info = session.hub.room_info(&room);
-        let is_member = info.members.iter().any(|member| member.user.id == user.id);
-        let (flags, arguments) = info.modes.describe(is_member);
+        let Some(info) = session.hub.room_view(&user, &room) else {
+            session.numeric(ERR_NOSUCHCHANNEL, &[name, "No such channel"]);
+            return;
+        };
+        let (flags, arguments) = info.modes.describe();
         let mut params: Vec<&str> = vec![&info.name, &flags];
         params.extend(arguments.iter().map(String::as_str));
         session.numeric(RPL_CHANNELMODEIS, &params);
@@ -162,12 +166,17 @@ fn channel_mode(session: &mut IrcSession, message: &Message) {
         changes.push(change);
     }
     if list_bans {
-        let info = session.hub.room_info(&room);
-        for ban in &info.bans {
+        // Anyone who may see the channel may see its bans, as on most networks.
+        let bans = session
+            .hub
+            .room_view(&user, &room)
+            .map(|info| info.bans)
+            .unwrap_or_default();
+        for ban in &bans {
             let set_at = (ban.set_at.0 / 1000).to_string();
-            session.numeric(RPL_BANLIST, &[&info.name, &ban.mask, &ban.set_by, &set_at]);
+            session.numeric(RPL_BANLIST, &[room.name(), &ban.mask, &ban.set_by, &set_at]);
         }
-        session.numeric(RPL_ENDOFBANLIST, &[&info.name, "End of channel ban list"]);
+        session.numeric(RPL_ENDOFBANLIST, &[room.name(), "End of channel ban list"]);
     }
     if changes.is_empty() {
         return;
