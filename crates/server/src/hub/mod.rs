@@ -12,7 +12,8 @@
 //! - `rooms`: the room directory; taken on join, on the last member's leave, and by listings.
 //! - each room's own lock (see [`room`]), the only lock on the room message path.
 //! - `registered`: saved state of registered rooms; a leaf.
-//! - each user's identity, room-list and away locks, and each outbox's lock, which are leaves.
+//! - each user's identity, room-list, invitation-list and away locks, and each outbox's lock,
+//!   which are leaves.
 //!
 //! No directory lock is taken while a room lock is held, and no room lock while a directory
 //! lock is held — except the lock of a room being created under the room directory lock,
@@ -20,6 +21,8 @@
 
 mod modes;
 mod room;
+#[cfg(test)]
+mod tests;
 mod user;
 mod visibility;
 
@@ -36,7 +39,7 @@ use palaver_proto::time::Timestamp;
 use thiserror::Error;
 
 pub use modes::{ModeChange, ModeOutcome, RoomFlag};
-pub use room::{Ban, Member, Room, RoomModes, Topic};
+pub use room::{Ban, MAX_PENDING_INVITATIONS, Member, Room, RoomModes, Topic};
 pub use user::{Protocol, User, UserId};
 pub use visibility::{HIDDEN_KEY, Viewer};
 
@@ -344,6 +347,11 @@ impl Hub {
                 self.forget_room(&room);
             }
         }
+        // Invitations die with the connection (an invitation names a connection, not a nick);
+        // withdrawn before anyone hears of the quit.
+        for room in user.take_invitations() {
+            room.state().invitations.withdraw(user.id);
+        }
         if let Some(reason) = reason {
             let event = Event::Quit {
                 time: Timestamp::now(),
@@ -387,7 +395,7 @@ impl Hub {
                 continue;
             }
             let founding = state.members.is_empty();
-            let invited = state.invited.contains(&user.id);
+            let invited = state.invitations.contains(user.id);
             let is_founder = state.founder.as_deref().is_some_and(|founder| {
                 identity
                     .account
@@ -395,7 +403,9 @@ impl Hub {
                     .is_some_and(|account| fold(account) == fold(founder))
             });
             // Whoever creates an unregistered room may enter; a registered room keeps its
-            // key, limit, bans and +i while empty, and only its founder walks past them.
+            // key, limit, bans and +i while empty, and only its founder walks past them. An
+            // operator's invitation lets one past all four, as on InspIRCd and Ergo: the
+            // operator could as well lift the mode or the ban.
             let exempt = invited || is_founder || (founding && state.founder.is_none());
             if !exempt {
                 let refusal = if state.is_banned(&identity) {
@@ -425,7 +435,7 @@ impl Hub {
                     });
                 }
             }
-            state.invited.retain(|id| *id != user.id);
+            state.invitations.withdraw(user.id);
             // A registered room opens its founder, not whoever happens to come first.
             let op = if state.founder.is_some() {
                 is_founder
@@ -849,7 +859,9 @@ impl Hub {
 
     /// Invites the user called `nick` to the room called `room_name`. The inviter must be a
     /// member, and an operator of a `+i` room. The invitee is told, and so are operators who
-    /// asked for invite notifications. Returns the invitee.
+    /// asked for invite notifications. Only an operator's invitation is kept (and lets the
+    /// invitee in once past `+i`, the key, the limit and bans); anyone else's only tells the
+    /// invitee about the room (RFC 2812 §3.2.7). Returns the invitee.
     pub fn invite(
         &self,
         user: &Arc<User>,
@@ -866,7 +878,8 @@ impl Hub {
         if !state.is_member(user) {
             return Err(HubError::NotInRoom(room.name().to_string()));
         }
-        if state.modes.invite_only && !state.is_op(user) {
+        let by_operator = state.is_op(user);
+        if state.modes.invite_only && !by_operator {
             return Err(HubError::NeedOperator(room.name().to_string()));
         }
         if state.is_member(&invitee) {
@@ -875,8 +888,9 @@ impl Hub {
                 room: room.name().to_string(),
             });
         }
-        if !state.invited.contains(&invitee.id) {
-            state.invited.push(invitee.id);
+        if by_operator {
+            state.invitations.add(invitee.id);
+            invitee.note_invitation(&room);
         }
         let event = Event::Invited {
             time: Timestamp::now(),

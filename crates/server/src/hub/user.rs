@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use palaver_proto::Wire;
 use palaver_proto::event::Identity;
@@ -47,6 +47,12 @@ pub struct User {
     /// Rooms this user is in. Changed only by the hub, after the room's own member list (the
     /// source of truth for fan-out) was changed. A leaf lock.
     rooms: Mutex<JoinedRooms>,
+    /// Rooms holding an operator's invitation for this user, so that its disconnect can
+    /// withdraw them. Written by the hub under the inviting room's lock (this is a leaf lock);
+    /// rooms that have closed are dropped whenever another is added, so it holds at most one
+    /// entry per open room. An entry may outlive its invitation (used up or withdrawn as the
+    /// oldest); withdrawing it again does nothing.
+    invited_to: Mutex<Vec<Weak<Room>>>,
     /// The away message, if away. A leaf lock.
     away: Mutex<Option<Box<str>>>,
     /// User mode `+i`: hidden from `WHO` and `NAMES` of people who share no room with it.
@@ -75,6 +81,7 @@ impl User {
             }),
             identity: Mutex::new(Arc::new(identity)),
             rooms: Mutex::default(),
+            invited_to: Mutex::default(),
             away: Mutex::new(None),
             invisible: AtomicBool::new(false),
             last_spoke: AtomicU64::new(now.0),
@@ -153,6 +160,27 @@ impl User {
         std::mem::take(&mut *lock(&self.rooms))
             .in_join_order()
             .cloned()
+            .collect()
+    }
+
+    /// Remembers that `room` holds an invitation for this user.
+    pub(super) fn note_invitation(&self, room: &Arc<Room>) {
+        let mut invited_to = lock(&self.invited_to);
+        invited_to.retain(|noted| noted.strong_count() > 0);
+        if !invited_to
+            .iter()
+            .any(|noted| std::ptr::eq(noted.as_ptr(), Arc::as_ptr(room)))
+        {
+            invited_to.push(Arc::downgrade(room));
+        }
+    }
+
+    /// Empties the list of rooms holding an invitation for this user and returns those still
+    /// open.
+    pub(super) fn take_invitations(&self) -> Vec<Arc<Room>> {
+        std::mem::take(&mut *lock(&self.invited_to))
+            .iter()
+            .filter_map(Weak::upgrade)
             .collect()
     }
 
