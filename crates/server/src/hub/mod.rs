@@ -38,7 +38,7 @@ use palaver_proto::names::fold;
 use palaver_proto::time::Timestamp;
 use thiserror::Error;
 
-pub use modes::{ModeChange, ModeOutcome, RoomFlag};
+pub use modes::{BAN_MASK_MAX_BYTES, BanMaskError, ModeChange, ModeOutcome, RoomFlag};
 pub use room::{Ban, MAX_PENDING_INVITATIONS, Member, Room, RoomModes, Topic};
 pub use user::{Protocol, User, UserId};
 pub use visibility::{HIDDEN_KEY, Viewer};
@@ -93,6 +93,12 @@ pub enum HubError {
     CannotSend { room: String, reason: SendRefusal },
     #[error("the ban list of {room} is full; {mask} was not added")]
     BanListFull { room: String, mask: String },
+    #[error("invalid ban mask for {room}: {reason}")]
+    InvalidBanMask {
+        room: String,
+        mask: String,
+        reason: BanMaskError,
+    },
     #[error("you need to be logged in to an account")]
     NeedAccount,
     #[error("{0} is already registered")]

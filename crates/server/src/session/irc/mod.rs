@@ -249,6 +249,11 @@ impl IrcSession {
             HubError::BanListFull { room, mask } => {
                 self.numeric(ERR_BANLISTFULL, &[room, mask, "Channel ban list is full"])
             }
+            HubError::InvalidBanMask { room, mask, reason } => {
+                let description = format!("Invalid ban mask ({reason})");
+                let shown = mode::echoable(mask);
+                self.numeric(ERR_INVALIDMODEPARAM, &[room, "b", shown, &description]);
+            }
         }
     }
 

@@ -6,7 +6,7 @@ use palaver_proto::names::fold;
 
 use super::IrcSession;
 use super::registration::MAX_MODES_WITH_PARAMETER;
-use crate::hub::{ModeChange, RoomFlag};
+use crate::hub::{BAN_MASK_MAX_BYTES, ModeChange, RoomFlag};
 use crate::session::Flow;
 
 pub fn mode(session: &mut IrcSession, message: &Message) -> Flow {
@@ -207,9 +207,24 @@ fn invalid_parameter(
     given: Option<&String>,
     description: &str,
 ) {
-    let given = given.map(String::as_str).unwrap_or("*");
+    let given = given.map_or("*", |given| echoable(given));
     session.numeric(
         ERR_INVALIDMODEPARAM,
         &[room, &letter.to_string(), given, description],
     );
+}
+
+/// A refused mode parameter as `696 ERR_INVALIDMODEPARAM` may show it: as given if it is one
+/// short word, `*` otherwise. The parameter is a middle one, so a space or a leading `:` would
+/// split the line differently, and an unbounded one could overflow it.
+pub(super) fn echoable(given: &str) -> &str {
+    let one_word = !given.is_empty()
+        && !given.starts_with(':')
+        && !given.contains(' ')
+        && !given.chars().any(char::is_control);
+    if one_word && given.len() <= BAN_MASK_MAX_BYTES {
+        given
+    } else {
+        "*"
+    }
 }
