@@ -3,8 +3,16 @@
 //! Names compare case-insensitively using ASCII case mapping only (`CASEMAPPING=ascii` in IRC
 //! terms): `Alice` and `alice` are the same nick, `É` and `é` are not. [`fold`] gives the key
 //! under which a name is stored.
+//!
+//! A name must not contain what a reader cannot see, or two different names would look the
+//! same: nicks are ASCII letters, digits and a few symbols; room names may use any script, but
+//! no whitespace, control, format or other invisible character ([`is_invisible`]).
+
+mod invisible;
 
 use thiserror::Error;
+
+pub use invisible::is_invisible;
 
 /// Longest nickname, in characters (all allowed characters are ASCII, so also bytes).
 pub const NICK_MAX_LEN: usize = 30;
@@ -25,10 +33,17 @@ pub enum NameError {
     RoomLength,
     #[error("a room name may not contain spaces, commas or control characters")]
     RoomCharacter,
+    #[error(
+        "a room name may not contain invisible characters such as U+{code:04X} (zero-width, \
+         direction and other format characters, fillers, blank symbols)",
+        code = u32::from(*.0)
+    )]
+    RoomInvisible(char),
 }
 
 /// Checks a nickname: 1–30 ASCII letters, digits and `-_[]{}\|^`, not starting with a digit
-/// or `-`.
+/// or `-`. Being ASCII, a nick can hold no invisible character; a rule that lets other
+/// scripts in must refuse [`is_invisible`] characters as room names do.
 pub fn validate_nick(nick: &str) -> Result<(), NameError> {
     if nick.is_empty() || nick.len() > NICK_MAX_LEN {
         return Err(NameError::NickLength);
@@ -43,8 +58,8 @@ pub fn validate_nick(nick: &str) -> Result<(), NameError> {
     Ok(())
 }
 
-/// Checks a room name: `#` and then 1–50 characters, none of them a space, comma or control
-/// character.
+/// Checks a room name: `#` and then 1–50 characters, none of them whitespace (any Unicode
+/// space), a comma, a control character or an invisible one ([`is_invisible`]).
 pub fn validate_room(room: &str) -> Result<(), NameError> {
     let Some(rest) = room.strip_prefix('#') else {
         return Err(NameError::RoomPrefix);
@@ -53,8 +68,14 @@ pub fn validate_room(room: &str) -> Result<(), NameError> {
     if length == 0 || length > ROOM_NAME_MAX_LEN {
         return Err(NameError::RoomLength);
     }
-    if rest.chars().any(|c| c == ' ' || c == ',' || c.is_control()) {
+    if rest
+        .chars()
+        .any(|c| c.is_whitespace() || c == ',' || c.is_control())
+    {
         return Err(NameError::RoomCharacter);
+    }
+    if let Some(invisible) = rest.chars().find(|&c| is_invisible(c)) {
+        return Err(NameError::RoomInvisible(invisible));
     }
     Ok(())
 }
@@ -108,8 +129,49 @@ mod tests {
             validate_room(&format!("#{}", "é".repeat(51))),
             Err(NameError::RoomLength)
         );
-        for bad in ["#a b", "#a,b", "#a\u{7}", "#a\tb"] {
+        for bad in [
+            "#a b",
+            "#a,b",
+            "#a\u{7}",
+            "#a\tb",
+            "#a\u{a0}",
+            "#a\u{3000}",
+            "#a\u{2028}",
+        ] {
             assert_eq!(validate_room(bad), Err(NameError::RoomCharacter), "{bad}");
+        }
+    }
+
+    #[test]
+    fn room_names_refuse_invisible_characters() {
+        for (bad, invisible) in [
+            ("#lobby\u{200B}", '\u{200B}'),
+            ("#\u{202E}ybbol", '\u{202E}'),
+            ("#lob\u{200D}by", '\u{200D}'),
+            ("#\u{FEFF}lobby", '\u{FEFF}'),
+            ("#lobby\u{3164}", '\u{3164}'),
+            ("#\u{2800}", '\u{2800}'),
+            ("#\u{2764}\u{FE0F}", '\u{FE0F}'),
+        ] {
+            assert_eq!(
+                validate_room(bad),
+                Err(NameError::RoomInvisible(invisible)),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            NameError::RoomInvisible('\u{200B}').to_string(),
+            "a room name may not contain invisible characters such as U+200B (zero-width, \
+             direction and other format characters, fillers, blank symbols)"
+        );
+        // Other scripts, marks and emoji stay welcome.
+        for good in [
+            "#\u{2764}",
+            "#caf\u{E9}",
+            "#cafe\u{301}",
+            "#\u{0639}\u{0631}\u{0628}\u{064A}",
+        ] {
+            assert_eq!(validate_room(good), Ok(()), "{good:?}");
         }
     }
 

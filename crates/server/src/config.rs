@@ -61,6 +61,8 @@ pub struct Limits {
     pub max_line_bytes: usize,
     /// Most bytes queued for one client before it is dropped as too slow.
     pub send_queue_bytes: usize,
+    /// Most rooms one user may be in at once (IRC `CHANLIMIT`); at least 1.
+    pub rooms_per_user: usize,
 }
 
 impl Default for Limits {
@@ -68,6 +70,7 @@ impl Default for Limits {
         Self {
             max_line_bytes: 4096,
             send_queue_bytes: 1024 * 1024,
+            rooms_per_user: crate::hub::DEFAULT_ROOMS_PER_USER,
         }
     }
 }
@@ -229,6 +232,7 @@ pub struct FilePrivacy {
 pub struct FileLimits {
     pub max_line_bytes: Option<usize>,
     pub send_queue_bytes: Option<usize>,
+    pub rooms_per_user: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -284,6 +288,10 @@ impl Config {
                 .send_queue_bytes
                 .or(file.limits.send_queue_bytes)
                 .unwrap_or(defaults.send_queue_bytes),
+            rooms_per_user: file
+                .limits
+                .rooms_per_user
+                .unwrap_or(defaults.rooms_per_user),
         };
         let grace_seconds = overrides
             .shutdown_grace_seconds
@@ -370,6 +378,12 @@ impl Config {
                 "send_queue_bytes must be at least 4 × max_line_bytes ({})",
                 4 * limits.max_line_bytes
             )));
+        }
+        // Every user is in the lobby (text users join it on connecting).
+        if limits.rooms_per_user == 0 {
+            return Err(ConfigError::Invalid(
+                "rooms_per_user must be at least 1".into(),
+            ));
         }
         Ok(())
     }
@@ -576,6 +590,12 @@ mod tests {
             ..Overrides::default()
         };
         assert!(Config::resolve(FileConfig::default(), small_queue).is_err());
+        let no_rooms = FileConfig::parse("[limits]\nrooms_per_user = 0\n").unwrap();
+        let error = Config::resolve(no_rooms, Overrides::default()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid setting: rooms_per_user must be at least 1"
+        );
     }
 
     #[test]

@@ -79,6 +79,7 @@ impl Server {
         );
         let hub = Hub::new(HubSettings {
             server_name: config.irc.server_name.as_str().into(),
+            rooms_per_user: config.limits.rooms_per_user,
         });
         hub.load_registered_rooms(registered_rooms);
         Ok(Self {

@@ -98,6 +98,7 @@ async fn nick_and_user_register_with_the_exact_welcome_burst() {
     assert!(isupport_lines >= 2, "17 tokens need two 005 lines");
     for wanted in [
         "CASEMAPPING=ascii",
+        "CHANLIMIT=#:100",
         "CHANTYPES=#",
         "PREFIX=(ov)@+",
         "CHANMODES=b,k,l,imnst",

@@ -46,6 +46,7 @@ pub const RPL_ENDOFMOTD: &str = "376";
 pub const ERR_NOSUCHNICK: &str = "401";
 pub const ERR_NOSUCHCHANNEL: &str = "403";
 pub const ERR_CANNOTSENDTOCHAN: &str = "404";
+pub const ERR_TOOMANYCHANNELS: &str = "405";
 pub const ERR_NORECIPIENT: &str = "411";
 pub const ERR_NOTEXTTOSEND: &str = "412";
 pub const ERR_INPUTTOOLONG: &str = "417";

@@ -12,7 +12,8 @@
 //! - `rooms`: the room directory; taken on join, on the last member's leave, and by listings.
 //! - each room's own lock (see [`room`]), the only lock on the room message path.
 //! - `registered`: saved state of registered rooms; a leaf.
-//! - each user's identity, room-list and away locks, and each outbox's lock, which are leaves.
+//! - each user's identity, room-list, invitation-list and away locks, and each outbox's lock,
+//!   which are leaves.
 //!
 //! No directory lock is taken while a room lock is held, and no room lock while a directory
 //! lock is held — except the lock of a room being created under the room directory lock,
@@ -20,7 +21,10 @@
 
 mod modes;
 mod room;
+#[cfg(test)]
+mod tests;
 mod user;
+mod visibility;
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -34,14 +38,16 @@ use palaver_proto::names::fold;
 use palaver_proto::time::Timestamp;
 use thiserror::Error;
 
-pub use modes::{ModeChange, ModeOutcome, RoomFlag};
-pub use room::{Ban, Member, Room, RoomModes, Topic};
+pub use modes::{BAN_MASK_MAX_BYTES, BanMaskError, ModeChange, ModeOutcome, RoomFlag};
+pub use room::{Ban, MAX_PENDING_INVITATIONS, Member, Room, RoomModes, Topic};
 pub use user::{Protocol, User, UserId};
+pub use visibility::{HIDDEN_KEY, Viewer};
 
 use crate::lock;
 use crate::outbox::Outbox;
 use crate::store::RoomRecord;
 use room::{Audience, RoomState, deliver};
+use visibility::{may_see_key, may_see_member, may_see_room};
 
 /// The room every new text-protocol connection joins.
 pub const LOBBY: &str = "#lobby";
@@ -85,10 +91,18 @@ pub enum HubError {
     AlreadyInRoom { nick: String, room: String },
     #[error("cannot join {room} ({reason})")]
     CannotJoin { room: String, reason: JoinRefusal },
+    #[error("cannot join {room} (you are already in {limit} rooms, the most allowed)")]
+    TooManyRooms { room: String, limit: usize },
     #[error("cannot send to {room} ({reason})")]
     CannotSend { room: String, reason: SendRefusal },
     #[error("the ban list of {room} is full; {mask} was not added")]
     BanListFull { room: String, mask: String },
+    #[error("invalid ban mask for {room}: {reason}")]
+    InvalidBanMask {
+        room: String,
+        mask: String,
+        reason: BanMaskError,
+    },
     #[error("you need to be logged in to an account")]
     NeedAccount,
     #[error("{0} is already registered")]
@@ -146,32 +160,49 @@ pub struct MemberInfo {
     pub op: bool,
     pub voice: bool,
     pub away: bool,
-    pub invisible: bool,
     pub user: Arc<User>,
 }
 
-/// A snapshot of a room for listings and mode queries.
+/// A room in someone's list of rooms (IRC `WHOIS`), with that user's status there.
+#[derive(Debug, Clone)]
+pub struct Membership {
+    pub room: Arc<str>,
+    pub op: bool,
+    pub voice: bool,
+}
+
+/// A snapshot of a room as one viewer may see it (see [`Hub::room_view`]), for listings and
+/// mode queries.
 #[derive(Debug, Clone)]
 pub struct RoomInfo {
     pub name: Arc<str>,
     pub created: Timestamp,
     pub topic: Option<Topic>,
+    /// The modes, with the key replaced by [`HIDDEN_KEY`] for a non-member.
     pub modes: RoomModes,
+    /// The members the viewer may see, in join order.
     pub members: Vec<MemberInfo>,
     pub bans: Vec<Ban>,
 }
+
+/// Rooms one user may be in at once unless configured otherwise (IRC `CHANLIMIT`).
+pub const DEFAULT_ROOMS_PER_USER: usize = 100;
 
 /// Fixed facts the hub needs.
 #[derive(Debug, Clone)]
 pub struct HubSettings {
     /// The server's name, the source of server notices.
     pub server_name: Arc<str>,
+    /// The most rooms one user may be in at once (at least 1, for the lobby). Bounds what one
+    /// user's membership costs every query that walks it.
+    pub rooms_per_user: usize,
 }
 
 impl Default for HubSettings {
     fn default() -> Self {
         Self {
             server_name: "palaver".into(),
+            rooms_per_user: DEFAULT_ROOMS_PER_USER,
         }
     }
 }
@@ -222,6 +253,11 @@ impl Hub {
     /// When the server started.
     pub fn started(&self) -> Timestamp {
         self.started
+    }
+
+    /// The most rooms one user may be in at once.
+    pub fn rooms_per_user(&self) -> usize {
+        self.settings.rooms_per_user
     }
 
     /// Registers a new connection under the first free `guest-N` nick (the text protocol).
@@ -321,6 +357,11 @@ impl Hub {
                 self.forget_room(&room);
             }
         }
+        // Invitations die with the connection (an invitation names a connection, not a nick);
+        // withdrawn before anyone hears of the quit.
+        for room in user.take_invitations() {
+            room.state().invitations.withdraw(user.id);
+        }
         if let Some(reason) = reason {
             let event = Event::Quit {
                 time: Timestamp::now(),
@@ -343,6 +384,13 @@ impl Hub {
         if let Some(room) = user.room(&folded) {
             return Ok(Joined::AlreadyMember(room));
         }
+        // Only the user's own session joins it to rooms, so the count cannot grow meanwhile.
+        if user.room_count() >= self.settings.rooms_per_user {
+            return Err(HubError::TooManyRooms {
+                room: name.to_owned(),
+                limit: self.settings.rooms_per_user,
+            });
+        }
         let identity = user.identity();
         loop {
             let room = lock(&self.rooms)
@@ -357,7 +405,7 @@ impl Hub {
                 continue;
             }
             let founding = state.members.is_empty();
-            let invited = state.invited.contains(&user.id);
+            let invited = state.invitations.contains(user.id);
             let is_founder = state.founder.as_deref().is_some_and(|founder| {
                 identity
                     .account
@@ -365,7 +413,9 @@ impl Hub {
                     .is_some_and(|account| fold(account) == fold(founder))
             });
             // Whoever creates an unregistered room may enter; a registered room keeps its
-            // key, limit, bans and +i while empty, and only its founder walks past them.
+            // key, limit, bans and +i while empty, and only its founder walks past them. An
+            // operator's invitation lets one past all four, as on InspIRCd and Ergo: the
+            // operator could as well lift the mode or the ban.
             let exempt = invited || is_founder || (founding && state.founder.is_none());
             if !exempt {
                 let refusal = if state.is_banned(&identity) {
@@ -395,7 +445,7 @@ impl Hub {
                     });
                 }
             }
-            state.invited.retain(|id| *id != user.id);
+            state.invitations.withdraw(user.id);
             // A registered room opens its founder, not whoever happens to come first.
             let op = if state.founder.is_some() {
                 is_founder
@@ -464,6 +514,37 @@ impl Hub {
         deliver(state.users(), &event, Audience::except(user));
         self.leave(state, room, user);
         Ok(event)
+    }
+
+    /// Takes `user` out of every room it is in (IRC `JOIN 0`), telling each room's other
+    /// members; returns the leaver's copies, in the order the rooms were joined. Each room
+    /// costs the same however many rooms the user is in.
+    pub fn part_all(&self, user: &Arc<User>) -> Vec<Event> {
+        let identity = user.identity();
+        let mut events = Vec::new();
+        // The list is emptied first, so no part below has to find its room in it.
+        for room in user.take_rooms() {
+            let mut state = room.state();
+            if !state.is_member(user) {
+                // Kicked meanwhile: that kick already told everyone.
+                continue;
+            }
+            let event = Event::Parted {
+                time: Timestamp::now(),
+                room: room.name().clone(),
+                who: identity.clone(),
+                reason: None,
+            };
+            deliver(state.users(), &event, Audience::except(user));
+            state.remove_member(user);
+            let closed = state.closed;
+            drop(state);
+            if closed {
+                self.forget_room(&room);
+            }
+            events.push(event);
+        }
+        events
     }
 
     /// Sends a message to every member of `room` but the sender, and returns the sender's
@@ -788,7 +869,9 @@ impl Hub {
 
     /// Invites the user called `nick` to the room called `room_name`. The inviter must be a
     /// member, and an operator of a `+i` room. The invitee is told, and so are operators who
-    /// asked for invite notifications. Returns the invitee.
+    /// asked for invite notifications. Only an operator's invitation is kept (and lets the
+    /// invitee in once past `+i`, the key, the limit and bans); anyone else's only tells the
+    /// invitee about the room (RFC 2812 §3.2.7). Returns the invitee.
     pub fn invite(
         &self,
         user: &Arc<User>,
@@ -805,7 +888,8 @@ impl Hub {
         if !state.is_member(user) {
             return Err(HubError::NotInRoom(room.name().to_string()));
         }
-        if state.modes.invite_only && !state.is_op(user) {
+        let by_operator = state.is_op(user);
+        if state.modes.invite_only && !by_operator {
             return Err(HubError::NeedOperator(room.name().to_string()));
         }
         if state.is_member(&invitee) {
@@ -814,8 +898,9 @@ impl Hub {
                 room: room.name().to_string(),
             });
         }
-        if !state.invited.contains(&invitee.id) {
-            state.invited.push(invitee.id);
+        if by_operator {
+            state.invitations.add(invitee.id);
+            invitee.note_invitation(&room);
         }
         let event = Event::Invited {
             time: Timestamp::now(),
@@ -922,38 +1007,81 @@ impl Hub {
         lock(&self.rooms).get(&fold(name)).cloned()
     }
 
-    /// A snapshot of `room`: modes, topic, bans and members in join order.
-    pub fn room_info(&self, room: &Room) -> RoomInfo {
+    /// The room called `name`, if it exists and `viewer` may know of it (a secret room only
+    /// to its members; see [`visibility`]). Queries about a room answer `None` as they answer
+    /// for a room that does not exist.
+    pub fn visible_room(&self, viewer: &User, name: &str) -> Option<Arc<Room>> {
+        let room = self.room(name)?;
+        let visible = {
+            let state = room.state();
+            may_see_room(&state, state.is_member(viewer))
+        };
+        visible.then_some(room)
+    }
+
+    /// `room` as `viewer` may see it: topic, modes (the key only for members), bans and the
+    /// members it may see, in join order; `None` for a secret room it is not in. Every listing
+    /// of a room goes through here (see [`visibility`]).
+    pub fn room_view(&self, viewer: &User, room: &Room) -> Option<RoomInfo> {
         let state = room.state();
-        RoomInfo {
+        let viewer_is_member = state.is_member(viewer);
+        if !may_see_room(&state, viewer_is_member) {
+            return None;
+        }
+        let mut modes = state.modes.clone();
+        if !may_see_key(viewer_is_member) {
+            modes.key = modes.key.map(|_| HIDDEN_KEY.into());
+        }
+        Some(RoomInfo {
             name: room.name().clone(),
             created: room.created,
             topic: state.topic.clone(),
-            modes: state.modes.clone(),
+            modes,
             bans: state.bans.clone(),
             members: state
                 .members
                 .iter()
+                .filter(|member| may_see_member(viewer_is_member, member))
                 .map(|member| MemberInfo {
                     identity: member.user.identity(),
                     op: member.op,
                     voice: member.voice,
                     away: member.user.away().is_some(),
-                    invisible: member.user.is_invisible(),
                     user: member.user.clone(),
                 })
                 .collect(),
-        }
+        })
     }
 
-    /// Every room `viewer` may see (secret rooms only if it is a member), sorted by name.
-    pub fn rooms(&self, viewer: &User) -> Vec<RoomSummary> {
+    /// The rooms `user` is in that `viewer` may know of, in join order, with `user`'s status
+    /// in each (IRC `WHOIS`).
+    pub fn visible_memberships(&self, viewer: &Arc<User>, user: &User) -> Vec<Membership> {
+        let viewer = self.viewer(viewer);
+        user.rooms()
+            .iter()
+            .filter_map(|room| {
+                let state = room.state();
+                if !may_see_room(&state, viewer.is_in(room)) {
+                    return None;
+                }
+                state.member(user).map(|member| Membership {
+                    room: room.name().clone(),
+                    op: member.op,
+                    voice: member.voice,
+                })
+            })
+            .collect()
+    }
+
+    /// Every room `viewer` may know of (secret rooms only if it is a member), sorted by name.
+    pub fn rooms(&self, viewer: &Arc<User>) -> Vec<RoomSummary> {
+        let viewer = self.viewer(viewer);
         let rooms: Vec<Arc<Room>> = lock(&self.rooms).values().cloned().collect();
         let mut summaries: Vec<RoomSummary> = rooms
             .iter()
             .filter_map(|room| {
                 let state = room.state();
-                let visible = !state.modes.secret || state.is_member(viewer);
+                let visible = may_see_room(&state, viewer.is_in(room));
                 (visible && !state.members.is_empty()).then(|| RoomSummary {
                     name: room.name().clone(),
                     members: state.members.len(),
@@ -963,6 +1091,12 @@ impl Hub {
             .collect();
         summaries.sort_by(|a, b| a.name.cmp(&b.name));
         summaries
+    }
+
+    /// `user` as the one looking at a listing, with what the visibility rules need gathered
+    /// once (see [`visibility`]).
+    pub fn viewer(&self, user: &Arc<User>) -> Viewer {
+        Viewer::new(user.clone())
     }
 
     /// The connected user called `nick`, if any.

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use palaver_proto::event::Event;
 use palaver_proto::names::fold;
 use palaver_proto::time::Timestamp;
+use thiserror::Error;
 
 use super::room::{Audience, Ban, Room, RoomState, deliver};
 use super::{Hub, HubError, MAX_BANS, User};
@@ -78,13 +79,58 @@ pub enum ModeChange {
 pub struct ModeOutcome {
     /// The changer's copy of the announcement; `None` when nothing changed.
     pub event: Option<Event>,
-    /// Changes that could not be applied (unknown nick, nick not in the room), in order.
+    /// Changes that could not be applied (unknown nick, nick not in the room, invalid or
+    /// unlisted ban mask), in order.
     pub errors: Vec<HubError>,
 }
 
-/// Completes a ban mask to `nick!user@host` form and case-folds it: `bob` → `bob!*@*`,
-/// `*@host` → `*!*@host`.
-pub fn normalize_ban_mask(mask: &str) -> String {
+/// Longest ban mask in bytes, once completed to `nick!user@host`. The longest mask a user here
+/// can have is 30 (nick) + 1 + 11 (user name with its `~`) + 1 + 45 (an IPv6 address in its
+/// longest text form) = 88 bytes; 128 leaves room to spare and keeps a `367` ban-list line,
+/// with the room's name and the setter's mask, well under IRC's 512 bytes.
+pub const BAN_MASK_MAX_BYTES: usize = 128;
+
+/// Why a ban mask was refused. Each would let the mask, shown back in a ban list, read as more
+/// than one field (a space, a leading `:`), carry terminal or protocol controls, or take
+/// unbounded room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum BanMaskError {
+    #[error("a ban mask may not be empty")]
+    Empty,
+    #[error("a ban mask may not contain spaces")]
+    Space,
+    #[error("a ban mask may not start with ':'")]
+    LeadingColon,
+    #[error("a ban mask may not contain control characters")]
+    Control,
+    #[error("a ban mask may be at most {BAN_MASK_MAX_BYTES} bytes long")]
+    TooLong,
+}
+
+/// Checks a ban mask and completes it to `nick!user@host` form, case-folded: `bob` →
+/// `bob!*@*`, `*@host` → `*!*@host`.
+pub fn normalize_ban_mask(mask: &str) -> Result<String, BanMaskError> {
+    if mask.is_empty() {
+        return Err(BanMaskError::Empty);
+    }
+    if mask.contains(' ') {
+        return Err(BanMaskError::Space);
+    }
+    if mask.starts_with(':') {
+        return Err(BanMaskError::LeadingColon);
+    }
+    if mask.chars().any(char::is_control) {
+        return Err(BanMaskError::Control);
+    }
+    let full = complete_mask(mask);
+    if full.len() > BAN_MASK_MAX_BYTES {
+        return Err(BanMaskError::TooLong);
+    }
+    Ok(full)
+}
+
+/// `mask` in `nick!user@host` form, case-folded.
+fn complete_mask(mask: &str) -> String {
     let (nick_user, host) = match mask.split_once('@') {
         Some((nick_user, host)) => (nick_user, if host.is_empty() { "*" } else { host }),
         None => (mask, "*"),
@@ -160,6 +206,7 @@ pub(super) fn apply(
     let mut announcement = Announcement::default();
     let mut missing_nicks = Vec::new();
     let mut full_ban_list = Vec::new();
+    let mut invalid_masks = Vec::new();
     for change in changes {
         match change {
             ModeChange::Flag { flag, set } => {
@@ -199,8 +246,14 @@ pub(super) fn apply(
                 set_status(&mut state, &nick, Status::Voice, set, &mut announcement)
                     .unwrap_or_else(|| missing_nicks.push(nick));
             }
-            ModeChange::Ban { set, mask } => {
-                let mask = normalize_ban_mask(&mask);
+            ModeChange::Ban { set, mask: given } => {
+                let mask = match normalize_ban_mask(&given) {
+                    Ok(mask) => mask,
+                    Err(reason) => {
+                        invalid_masks.push((given, reason));
+                        continue;
+                    }
+                };
                 let listed = state.bans.iter().position(|ban| *ban.mask == *mask);
                 match (set, listed) {
                     (true, None) if state.bans.len() >= MAX_BANS => {
@@ -253,6 +306,15 @@ pub(super) fn apply(
         room: room.name().to_string(),
         mask,
     }));
+    errors.extend(
+        invalid_masks
+            .into_iter()
+            .map(|(mask, reason)| HubError::InvalidBanMask {
+                room: room.name().to_string(),
+                mask,
+                reason,
+            }),
+    );
     Ok(ModeOutcome { event, errors })
 }
 
@@ -262,10 +324,34 @@ mod tests {
 
     #[test]
     fn ban_masks_are_completed_and_folded() {
-        assert_eq!(normalize_ban_mask("Bob"), "bob!*@*");
-        assert_eq!(normalize_ban_mask("bob!~b"), "bob!~b@*");
-        assert_eq!(normalize_ban_mask("*@Host.example"), "*!*@host.example");
-        assert_eq!(normalize_ban_mask("a!b@c"), "a!b@c");
-        assert_eq!(normalize_ban_mask("a!b@"), "a!b@*");
+        let normalized = |mask| normalize_ban_mask(mask).unwrap();
+        assert_eq!(normalized("Bob"), "bob!*@*");
+        assert_eq!(normalized("bob!~b"), "bob!~b@*");
+        assert_eq!(normalized("*@Host.example"), "*!*@host.example");
+        assert_eq!(normalized("a!b@c"), "a!b@c");
+        assert_eq!(normalized("a!b@"), "a!b@*");
+        assert_eq!(normalized("*!*@::1"), "*!*@::1");
+    }
+
+    #[test]
+    fn ban_masks_that_could_not_be_shown_safely_are_refused() {
+        for (mask, error) in [
+            ("", BanMaskError::Empty),
+            ("x fake!setter@evil 0", BanMaskError::Space),
+            (":x", BanMaskError::LeadingColon),
+            ("a\u{1}b", BanMaskError::Control),
+            ("a\u{1b}[2J", BanMaskError::Control),
+            ("a\u{85}b", BanMaskError::Control),
+        ] {
+            assert_eq!(normalize_ban_mask(mask), Err(error), "{mask:?}");
+        }
+        // The limit counts the completed mask: 123 + `!*@*` fits, 125 + `!*@*` does not.
+        let longest = "n".repeat(BAN_MASK_MAX_BYTES - 4);
+        assert_eq!(
+            normalize_ban_mask(&longest).unwrap().len(),
+            BAN_MASK_MAX_BYTES
+        );
+        let too_long = "n".repeat(BAN_MASK_MAX_BYTES - 3);
+        assert_eq!(normalize_ban_mask(&too_long), Err(BanMaskError::TooLong));
     }
 }

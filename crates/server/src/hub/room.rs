@@ -4,6 +4,7 @@
 //! a room is stamped and pushed while the room's lock is held, so every member sees the room's
 //! messages and membership changes in one and the same order.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -55,7 +56,7 @@ pub struct RoomModes {
     pub moderated: bool,
     /// `+n`: only members may send to the room.
     pub no_external_messages: bool,
-    /// `+s`: hidden from `LIST`/`/rooms` and `WHOIS` for non-members.
+    /// `+s`: does not exist for non-members' listings and queries (see `hub::visibility`).
     pub secret: bool,
     /// `+t`: only operators may change the topic.
     pub topic_protected: bool,
@@ -97,9 +98,9 @@ impl RoomModes {
         }
     }
 
-    /// The mode string and its arguments, e.g. `("+klnt", ["secret", "10"])`. The key is shown
-    /// only to members (`show_key`), as IRC servers do.
-    pub fn describe(&self, show_key: bool) -> (String, Vec<String>) {
+    /// The mode string and its arguments, e.g. `("+klnt", ["secret", "10"])`. (A non-member's
+    /// view of a room has the key already hidden: see `Hub::room_view`.)
+    pub fn describe(&self) -> (String, Vec<String>) {
         let mut flags = String::from("+");
         let mut arguments = Vec::new();
         for (set, letter) in [
@@ -115,11 +116,7 @@ impl RoomModes {
         }
         if let Some(key) = &self.key {
             flags.push('k');
-            arguments.push(if show_key {
-                key.to_string()
-            } else {
-                "*".into()
-            });
+            arguments.push(key.to_string());
         }
         if let Some(limit) = self.limit {
             flags.push('l');
@@ -143,9 +140,8 @@ pub(super) struct RoomState {
     pub topic: Option<Topic>,
     pub modes: RoomModes,
     pub bans: Vec<Ban>,
-    /// Users invited since they last joined; an invitation lets one in past `+i`, a ban, a
-    /// key and the limit, and is used up by joining.
-    pub invited: Vec<UserId>,
+    /// Users an operator invited who have not joined since.
+    pub invitations: Invitations,
     /// The founding account of a registered room: whoever is logged in to it is made
     /// operator on joining, and nobody else is just for being first.
     pub founder: Option<Box<str>>,
@@ -165,7 +161,7 @@ impl Room {
                 topic: None,
                 modes: RoomModes::new_room(),
                 bans: Vec::new(),
-                invited: Vec::new(),
+                invitations: Invitations::default(),
                 founder: None,
                 closed: false,
             }),
@@ -231,6 +227,42 @@ impl RoomState {
     }
 }
 
+/// Most invitations a room keeps pending; inviting one more user withdraws the oldest.
+pub const MAX_PENDING_INVITATIONS: usize = 100;
+
+/// The users an operator invited into a room who have not joined since, oldest first. An
+/// invitation lets its user in once, past `+i`, the key, the limit and bans; it is used up by
+/// joining and withdrawn when its user disconnects. At most [`MAX_PENDING_INVITATIONS`], so
+/// every check is a short scan and a room's list cannot grow without bound.
+#[derive(Debug, Default)]
+pub(super) struct Invitations(VecDeque<UserId>);
+
+impl Invitations {
+    /// Invites `user` (again: a repeated invitation becomes the newest), withdrawing the
+    /// oldest invitation if the list is full.
+    pub fn add(&mut self, user: UserId) {
+        self.withdraw(user);
+        if self.0.len() >= MAX_PENDING_INVITATIONS {
+            self.0.pop_front();
+        }
+        self.0.push_back(user);
+    }
+
+    pub fn contains(&self, user: UserId) -> bool {
+        self.0.contains(&user)
+    }
+
+    /// Removes `user`'s invitation, if any.
+    pub fn withdraw(&mut self, user: UserId) {
+        self.0.retain(|invited| *invited != user);
+    }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
 /// Who gets an event in a fan-out.
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Audience {
@@ -272,5 +304,29 @@ pub(super) fn deliver<'a>(
         if let Some(bytes) = bytes {
             user.outbox.push(bytes.clone());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invitations_keep_the_newest_and_refresh_repeats() {
+        let mut invitations = Invitations::default();
+        for user in 0..MAX_PENDING_INVITATIONS as UserId {
+            invitations.add(user);
+        }
+        assert_eq!(invitations.len(), MAX_PENDING_INVITATIONS);
+        // Inviting user 0 again makes it the newest, so user 1 is now the oldest.
+        invitations.add(0);
+        invitations.add(1000);
+        assert!(invitations.contains(0));
+        assert!(!invitations.contains(1));
+        assert!(invitations.contains(1000));
+        assert_eq!(invitations.len(), MAX_PENDING_INVITATIONS);
+        invitations.withdraw(1000);
+        assert!(!invitations.contains(1000));
+        assert_eq!(invitations.len(), MAX_PENDING_INVITATIONS - 1);
     }
 }

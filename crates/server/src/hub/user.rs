@@ -1,8 +1,9 @@
 //! A connected user as the hub sees it: identity, outbox, presence, and the rooms it is in.
 
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use palaver_proto::Wire;
 use palaver_proto::event::Identity;
@@ -43,9 +44,15 @@ pub struct User {
     /// while it holds the nick directory lock, so the directory and this field agree. A leaf
     /// lock: nothing else is locked while it is held.
     identity: Mutex<Arc<Identity>>,
-    /// Rooms this user is in, in the order joined. Changed only by the hub, after the room's
-    /// own member list (the source of truth for fan-out) was changed. A leaf lock.
-    rooms: Mutex<Vec<Arc<Room>>>,
+    /// Rooms this user is in. Changed only by the hub, after the room's own member list (the
+    /// source of truth for fan-out) was changed. A leaf lock.
+    rooms: Mutex<JoinedRooms>,
+    /// Rooms holding an operator's invitation for this user, so that its disconnect can
+    /// withdraw them. Written by the hub under the inviting room's lock (this is a leaf lock);
+    /// rooms that have closed are dropped whenever another is added, so it holds at most one
+    /// entry per open room. An entry may outlive its invitation (used up or withdrawn as the
+    /// oldest); withdrawing it again does nothing.
+    invited_to: Mutex<Vec<Weak<Room>>>,
     /// The away message, if away. A leaf lock.
     away: Mutex<Option<Box<str>>>,
     /// User mode `+i`: hidden from `WHO` and `NAMES` of people who share no room with it.
@@ -73,7 +80,8 @@ impl User {
                 Protocol::Irc => IRC_BIT,
             }),
             identity: Mutex::new(Arc::new(identity)),
-            rooms: Mutex::new(Vec::new()),
+            rooms: Mutex::default(),
+            invited_to: Mutex::default(),
             away: Mutex::new(None),
             invisible: AtomicBool::new(false),
             last_spoke: AtomicU64::new(now.0),
@@ -120,27 +128,60 @@ impl User {
 
     /// The rooms this user is in, oldest first.
     pub fn rooms(&self) -> Vec<Arc<Room>> {
-        lock(&self.rooms).clone()
+        lock(&self.rooms).in_join_order().cloned().collect()
     }
 
     /// The room with folded name `key`, if this user is in it.
     pub fn room(&self, key: &str) -> Option<Arc<Room>> {
-        lock(&self.rooms)
-            .iter()
-            .find(|room| room.key() == key)
-            .cloned()
+        lock(&self.rooms).get(key).cloned()
+    }
+
+    /// How many rooms this user is in.
+    pub fn room_count(&self) -> usize {
+        lock(&self.rooms).len()
+    }
+
+    /// Whether any room this user is in satisfies `test` (which must take no lock but leaf
+    /// locks: this user's room list is held while it runs).
+    pub fn in_any_room(&self, test: impl Fn(&Arc<Room>) -> bool) -> bool {
+        lock(&self.rooms).in_join_order().any(test)
     }
 
     pub(super) fn add_room(&self, room: Arc<Room>) {
-        lock(&self.rooms).push(room);
+        lock(&self.rooms).insert(room);
     }
 
     pub(super) fn remove_room(&self, room: &Arc<Room>) {
-        lock(&self.rooms).retain(|joined| !Arc::ptr_eq(joined, room));
+        lock(&self.rooms).remove(room);
     }
 
+    /// Empties the room list and returns it, oldest first.
     pub(super) fn take_rooms(&self) -> Vec<Arc<Room>> {
         std::mem::take(&mut *lock(&self.rooms))
+            .in_join_order()
+            .cloned()
+            .collect()
+    }
+
+    /// Remembers that `room` holds an invitation for this user.
+    pub(super) fn note_invitation(&self, room: &Arc<Room>) {
+        let mut invited_to = lock(&self.invited_to);
+        invited_to.retain(|noted| noted.strong_count() > 0);
+        if !invited_to
+            .iter()
+            .any(|noted| std::ptr::eq(noted.as_ptr(), Arc::as_ptr(room)))
+        {
+            invited_to.push(Arc::downgrade(room));
+        }
+    }
+
+    /// Empties the list of rooms holding an invitation for this user and returns those still
+    /// open.
+    pub(super) fn take_invitations(&self) -> Vec<Arc<Room>> {
+        std::mem::take(&mut *lock(&self.invited_to))
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect()
     }
 
     pub fn away(&self) -> Option<Box<str>> {
@@ -170,15 +211,57 @@ impl User {
     pub(super) fn mark_spoke(&self, time: Timestamp) {
         self.last_spoke.store(time.0, Ordering::Relaxed);
     }
+}
 
-    /// Whether this user shares at least one room with `other`.
-    pub fn shares_room_with(&self, other: &User) -> bool {
-        let mine = self.rooms();
-        let theirs = other.rooms();
-        mine.iter().any(|room| {
-            theirs
-                .iter()
-                .any(|other_room| Arc::ptr_eq(room, other_room))
-        })
+/// The rooms a user is in, kept so that every operation on one room costs the same however
+/// many rooms the user is in: joining, leaving and looking a room up by name are logarithmic
+/// or constant, never a scan of the whole list (a user in thousands of rooms would otherwise
+/// make each join, and `JOIN 0`, quadratic).
+#[derive(Debug, Default)]
+struct JoinedRooms {
+    /// Join number → room: the rooms in the order joined.
+    by_order: BTreeMap<u64, Arc<Room>>,
+    /// Folded room name → join number. A user is in at most one room per name.
+    by_key: HashMap<String, u64>,
+    /// The number the next join gets; only grows.
+    next: u64,
+}
+
+impl JoinedRooms {
+    fn insert(&mut self, room: Arc<Room>) {
+        let number = self.next;
+        self.next += 1;
+        if let Some(replaced) = self.by_key.insert(room.key().to_owned(), number) {
+            self.by_order.remove(&replaced);
+        }
+        self.by_order.insert(number, room);
+    }
+
+    fn remove(&mut self, room: &Arc<Room>) {
+        let Some(&number) = self.by_key.get(room.key()) else {
+            return;
+        };
+        if self
+            .by_order
+            .get(&number)
+            .is_some_and(|joined| Arc::ptr_eq(joined, room))
+        {
+            self.by_key.remove(room.key());
+            self.by_order.remove(&number);
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<&Arc<Room>> {
+        self.by_key
+            .get(key)
+            .and_then(|number| self.by_order.get(number))
+    }
+
+    fn len(&self) -> usize {
+        self.by_order.len()
+    }
+
+    fn in_join_order(&self) -> impl Iterator<Item = &Arc<Room>> {
+        self.by_order.values()
     }
 }

@@ -409,18 +409,19 @@ impl TextSession {
         }
     }
 
+    /// `/who [#room]`: the members the user may see (see `hub::visibility`); a secret room it
+    /// is not in is answered as one that does not exist.
     fn who(&mut self, name: Option<&str>) {
-        let room = match name {
-            Some(name) => match self.hub.room(name) {
-                Some(room) => room,
-                None => return self.error(&HubError::NoSuchRoom(name.to_owned()).to_string()),
-            },
+        let (room, asked) = match name {
+            Some(name) => (self.hub.room(name), name.to_owned()),
             None => match self.current_room() {
-                Some(room) => room,
+                Some(room) => (Some(room.clone()), room.name().to_string()),
                 None => return self.error("you are not in any room; name one: /who #room"),
             },
         };
-        let info = self.hub.room_info(&room);
+        let Some(info) = room.and_then(|room| self.hub.room_view(&self.user, &room)) else {
+            return self.error(&HubError::NoSuchRoom(asked).to_string());
+        };
         let count = info.members.len().to_string();
         let names: Vec<String> = info
             .members
@@ -432,7 +433,7 @@ impl TextSession {
             .collect();
         self.notice(&[
             "members of ",
-            room.name(),
+            &info.name,
             " (",
             &count,
             "): ",
@@ -456,9 +457,10 @@ impl TextSession {
         let room = match (name, text) {
             // Setting needs membership; showing works for any existing room.
             (_, Some(_)) => self.joined_room(name),
+            // A secret room the user is not in is answered as one that does not exist.
             (Some(name), None) => self
                 .hub
-                .room(name)
+                .visible_room(&self.user, name)
                 .ok_or_else(|| self.error(&HubError::NoSuchRoom(name.to_owned()).to_string())),
             (None, None) => self.joined_room(None),
         };

@@ -16,11 +16,8 @@ pub fn join(session: &mut IrcSession, message: &Message) -> Flow {
     let user = session.user().clone();
     if message.params[0] == "0" {
         // `JOIN 0` leaves every channel.
-        for room in user.rooms() {
-            match session.hub.part(&user, &room, None) {
-                Ok(event) => session.own_copy(&event),
-                Err(error) => session.hub_error(&error),
-            }
+        for event in session.hub.part_all(&user) {
+            session.own_copy(&event);
         }
         return Flow::Continue;
     }
@@ -44,7 +41,7 @@ pub fn join(session: &mut IrcSession, message: &Message) -> Flow {
                 if let Some(topic) = topic {
                     query::send_topic(session, room.name(), &topic);
                 }
-                query::send_names(session, &room);
+                query::send_names(session, &room, room.name());
                 chathistory::replay_on_join(session, room.name());
             }
             // Joining a channel one is in is a no-op in IRC.
@@ -188,11 +185,12 @@ fn client_only_tags(message: &Message) -> String {
 
 pub fn topic(session: &mut IrcSession, message: &Message) -> Flow {
     let name = &message.params[0];
-    let Some(room) = session.hub.room(name) else {
+    let user = session.user().clone();
+    // A secret channel one is not in is answered as one that does not exist.
+    let Some(room) = session.hub.visible_room(&user, name) else {
         session.numeric(ERR_NOSUCHCHANNEL, &[name, "No such channel"]);
         return Flow::Continue;
     };
-    let user = session.user().clone();
     match message.params.get(1) {
         None => match room.topic() {
             Some(topic) => query::send_topic(session, room.name(), &topic),

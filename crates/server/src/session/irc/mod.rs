@@ -229,6 +229,10 @@ impl IrcSession {
                 };
                 self.numeric(code, &[room, text]);
             }
+            HubError::TooManyRooms { room, .. } => self.numeric(
+                ERR_TOOMANYCHANNELS,
+                &[room, "You have joined too many channels"],
+            ),
             HubError::CannotSend { room, reason } => {
                 let text = match reason {
                     SendRefusal::NotMember => "Cannot send to channel (no external messages)",
@@ -244,6 +248,11 @@ impl IrcSession {
             }
             HubError::BanListFull { room, mask } => {
                 self.numeric(ERR_BANLISTFULL, &[room, mask, "Channel ban list is full"])
+            }
+            HubError::InvalidBanMask { room, mask, reason } => {
+                let description = format!("Invalid ban mask ({reason})");
+                let shown = mode::echoable(mask);
+                self.numeric(ERR_INVALIDMODEPARAM, &[room, "b", shown, &description]);
             }
         }
     }

@@ -6,7 +6,7 @@ use palaver_proto::names::fold;
 
 use super::IrcSession;
 use super::registration::MAX_MODES_WITH_PARAMETER;
-use crate::hub::{ModeChange, RoomFlag};
+use crate::hub::{BAN_MASK_MAX_BYTES, ModeChange, RoomFlag};
 use crate::session::Flow;
 
 pub fn mode(session: &mut IrcSession, message: &Message) -> Flow {
@@ -59,15 +59,19 @@ fn user_mode(session: &mut IrcSession, message: &Message) {
 
 fn channel_mode(session: &mut IrcSession, message: &Message) {
     let name = &message.params[0];
-    let Some(room) = session.hub.room(name) else {
+    let user = session.user().clone();
+    // A secret channel one is not in is answered as one that does not exist: no modes, no
+    // bans, no changes.
+    let Some(room) = session.hub.visible_room(&user, name) else {
         session.numeric(ERR_NOSUCHCHANNEL, &[name, "No such channel"]);
         return;
     };
-    let user = session.user().clone();
     let Some(modes) = message.params.get(1) else {
-        let info = session.hub.room_info(&room);
-        let is_member = info.members.iter().any(|member| member.user.id == user.id);
-        let (flags, arguments) = info.modes.describe(is_member);
+        let Some(info) = session.hub.room_view(&user, &room) else {
+            session.numeric(ERR_NOSUCHCHANNEL, &[name, "No such channel"]);
+            return;
+        };
+        let (flags, arguments) = info.modes.describe();
         let mut params: Vec<&str> = vec![&info.name, &flags];
         params.extend(arguments.iter().map(String::as_str));
         session.numeric(RPL_CHANNELMODEIS, &params);
@@ -162,12 +166,17 @@ fn channel_mode(session: &mut IrcSession, message: &Message) {
         changes.push(change);
     }
     if list_bans {
-        let info = session.hub.room_info(&room);
-        for ban in &info.bans {
+        // Anyone who may see the channel may see its bans, as on most networks.
+        let bans = session
+            .hub
+            .room_view(&user, &room)
+            .map(|info| info.bans)
+            .unwrap_or_default();
+        for ban in &bans {
             let set_at = (ban.set_at.0 / 1000).to_string();
-            session.numeric(RPL_BANLIST, &[&info.name, &ban.mask, &ban.set_by, &set_at]);
+            session.numeric(RPL_BANLIST, &[room.name(), &ban.mask, &ban.set_by, &set_at]);
         }
-        session.numeric(RPL_ENDOFBANLIST, &[&info.name, "End of channel ban list"]);
+        session.numeric(RPL_ENDOFBANLIST, &[room.name(), "End of channel ban list"]);
     }
     if changes.is_empty() {
         return;
@@ -198,9 +207,24 @@ fn invalid_parameter(
     given: Option<&String>,
     description: &str,
 ) {
-    let given = given.map(String::as_str).unwrap_or("*");
+    let given = given.map_or("*", |given| echoable(given));
     session.numeric(
         ERR_INVALIDMODEPARAM,
         &[room, &letter.to_string(), given, description],
     );
+}
+
+/// A refused mode parameter as `696 ERR_INVALIDMODEPARAM` may show it: as given if it is one
+/// short word, `*` otherwise. The parameter is a middle one, so a space or a leading `:` would
+/// split the line differently, and an unbounded one could overflow it.
+pub(super) fn echoable(given: &str) -> &str {
+    let one_word = !given.is_empty()
+        && !given.starts_with(':')
+        && !given.contains(' ')
+        && !given.chars().any(char::is_control);
+    if one_word && given.len() <= BAN_MASK_MAX_BYTES {
+        given
+    } else {
+        "*"
+    }
 }

@@ -1,8 +1,6 @@
 //! Listings and lookups: `NAMES`, `LIST`, `WHO`, `WHOIS`, `ISON`, `USERHOST`, and the topic
 //! replies shared with `JOIN` and `TOPIC`.
 
-use std::sync::Arc;
-
 use palaver_proto::irc::caps::Cap;
 use palaver_proto::irc::mask;
 use palaver_proto::irc::message::Message;
@@ -24,45 +22,47 @@ pub fn send_topic(session: &mut IrcSession, room: &str, topic: &Topic) {
 }
 
 /// A member's prefix: `@`, `+`, or with multi-prefix every one that applies.
-fn prefix(member: &MemberInfo, multi_prefix: bool) -> String {
+fn prefix(op: bool, voice: bool, multi_prefix: bool) -> String {
     let mut prefix = String::new();
-    if member.op {
+    if op {
         prefix.push('@');
     }
-    if member.voice && (multi_prefix || prefix.is_empty()) {
+    if voice && (multi_prefix || prefix.is_empty()) {
         prefix.push('+');
     }
     prefix
 }
 
-/// 353 lines and 366 for `room`.
-pub fn send_names(session: &mut IrcSession, room: &Arc<Room>) {
-    let info = session.hub.room_info(room);
+fn member_prefix(member: &MemberInfo, multi_prefix: bool) -> String {
+    prefix(member.op, member.voice, multi_prefix)
+}
+
+/// 353 lines and 366 for `room`, asked about as `asked_as`: the members the user may see
+/// (see `hub::visibility`); only the 366, naming the room as asked, for a secret room it is
+/// not in, exactly as for a room that does not exist.
+pub fn send_names(session: &mut IrcSession, room: &Room, asked_as: &str) {
     let viewer = session.user().clone();
-    let is_member = info
-        .members
-        .iter()
-        .any(|member| member.user.id == viewer.id);
+    let Some(info) = session.hub.room_view(&viewer, room) else {
+        session.numeric(RPL_ENDOFNAMES, &[asked_as, "End of /NAMES list"]);
+        return;
+    };
     let symbol = if info.modes.secret { "@" } else { "=" };
     let multi_prefix = session.caps.contains(Cap::MultiPrefix);
     let userhost = session.caps.contains(Cap::UserhostInNames);
     let names: Vec<String> = info
         .members
         .iter()
-        .filter(|member| is_member || !member.invisible)
         .map(|member| {
             let name = if userhost {
                 member.identity.mask()
             } else {
                 member.identity.nick.to_string()
             };
-            format!("{}{name}", prefix(member, multi_prefix))
+            format!("{}{name}", member_prefix(member, multi_prefix))
         })
         .collect();
-    if is_member || !info.modes.secret {
-        for chunk in names.chunks(NAMES_PER_LINE) {
-            session.numeric(RPL_NAMREPLY, &[symbol, &info.name, &chunk.join(" ")]);
-        }
+    for chunk in names.chunks(NAMES_PER_LINE) {
+        session.numeric(RPL_NAMREPLY, &[symbol, &info.name, &chunk.join(" ")]);
     }
     session.numeric(RPL_ENDOFNAMES, &[&info.name, "End of /NAMES list"]);
 }
@@ -74,7 +74,7 @@ pub fn names(session: &mut IrcSession, message: &Message) -> Flow {
     };
     for name in targets.split(',').filter(|name| !name.is_empty()) {
         match session.hub.room(name) {
-            Some(room) => send_names(session, &room),
+            Some(room) => send_names(session, &room, name),
             None => session.numeric(RPL_ENDOFNAMES, &[name, "End of /NAMES list"]),
         }
     }
@@ -131,34 +131,29 @@ pub fn who(session: &mut IrcSession, message: &Message) -> Flow {
     let viewer = session.user().clone();
     let multi_prefix = session.caps.contains(Cap::MultiPrefix);
     if target.starts_with('#') {
-        if let Some(room) = session.hub.room(&target) {
-            let info = session.hub.room_info(&room);
-            let is_member = info
-                .members
-                .iter()
-                .any(|member| member.user.id == viewer.id);
-            if is_member || !info.modes.secret {
-                for member in &info.members {
-                    if is_member || !member.invisible {
-                        let status = prefix(member, multi_prefix);
-                        who_reply(session, &info.name, &member.user, &status);
-                    }
-                }
+        // Only the members the viewer may see; nothing of a secret room it is not in.
+        let view = session
+            .hub
+            .room(&target)
+            .and_then(|room| session.hub.room_view(&viewer, &room));
+        if let Some(info) = view {
+            for member in &info.members {
+                let status = member_prefix(member, multi_prefix);
+                who_reply(session, &info.name, &member.user, &status);
             }
         }
     } else {
         // A nick or a mask over nick!user@host, skipping invisible users one shares no
         // channel with.
         let pattern = fold(&target);
+        let viewer = session.hub.viewer(&viewer);
         for user in session.hub.users() {
             let identity = user.identity();
             let matched = pattern == "*"
                 || pattern == "0"
                 || mask::matches(&pattern, &fold(&identity.nick))
                 || mask::matches(&pattern, &fold(&identity.mask()));
-            let visible =
-                user.id == viewer.id || !user.is_invisible() || user.shares_room_with(&viewer);
-            if matched && visible {
+            if matched && viewer.may_see_user(&user) {
                 who_reply(session, "*", &user, "");
             }
         }
@@ -187,20 +182,16 @@ pub fn whois(session: &mut IrcSession, message: &Message) -> Flow {
             &identity.realname,
         ],
     );
-    let mut channels = Vec::new();
-    for room in user.rooms() {
-        let info = session.hub.room_info(&room);
-        let viewer_in = info
-            .members
-            .iter()
-            .any(|member| member.user.id == viewer.id);
-        if info.modes.secret && !viewer_in {
-            continue;
-        }
-        if let Some(member) = info.members.iter().find(|member| member.user.id == user.id) {
-            channels.push(format!("{}{}", prefix(member, false), info.name));
-        }
-    }
+    // Secret channels only if the viewer shares them.
+    let channels: Vec<String> = session
+        .hub
+        .visible_memberships(&viewer, &user)
+        .iter()
+        .map(|membership| {
+            let status = prefix(membership.op, membership.voice, false);
+            format!("{status}{}", membership.room)
+        })
+        .collect();
     if !channels.is_empty() {
         session.numeric(RPL_WHOISCHANNELS, &[&identity.nick, &channels.join(" ")]);
     }

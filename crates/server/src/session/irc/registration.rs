@@ -160,7 +160,8 @@ fn welcome(session: &mut IrcSession) {
         )],
     );
     session.numeric(RPL_MYINFO, &[&server, VERSION, "i", "biklmnostv", "bklov"]);
-    for tokens in isupport(&network).chunks(13) {
+    let rooms_per_user = session.hub.rooms_per_user();
+    for tokens in isupport(&network, rooms_per_user).chunks(13) {
         let mut params: Vec<&str> = tokens.iter().map(String::as_str).collect();
         params.push("are supported by this server");
         session.numeric(RPL_ISUPPORT, &params);
@@ -170,11 +171,11 @@ fn welcome(session: &mut IrcSession) {
 }
 
 /// `RPL_ISUPPORT` tokens. Each states a limit the server really enforces.
-fn isupport(network: &str) -> Vec<String> {
+fn isupport(network: &str, rooms_per_user: usize) -> Vec<String> {
     vec![
         format!("AWAYLEN={AWAY_MAX_BYTES}"),
         "CASEMAPPING=ascii".into(),
-        "CHANLIMIT=#:".into(),
+        format!("CHANLIMIT=#:{rooms_per_user}"),
         "CHANMODES=b,k,l,imnst".into(),
         format!("CHANNELLEN={}", ROOM_NAME_MAX_LEN + 1),
         "CHANTYPES=#".into(),
