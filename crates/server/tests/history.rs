@@ -197,6 +197,15 @@ fn time_ref(line: &str) -> String {
     format!("timestamp={}", tag(line, "time"))
 }
 
+/// A database file in `directory`, and overrides that use it.
+fn on_file(directory: &tempfile::TempDir) -> Overrides {
+    let path = directory.path().join("history.db");
+    Overrides {
+        database: Some(path.to_string_lossy().into_owned()),
+        ..Overrides::default()
+    }
+}
+
 /// An IRC client with [`HISTORY_CAPS`] that has joined `room` (alone or unnoticed).
 async fn history_client(server: &TestServer, nick: &str, room: &str) -> IrcClient {
     let mut client = server.irc_with_caps(nick, HISTORY_CAPS).await;
@@ -1295,23 +1304,44 @@ async fn tagmsg_is_not_stored_but_notices_are() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn client_only_tags_are_replayed_with_the_message() {
+async fn only_the_client_tags_replay_needs_are_stored() {
+    // Replies, reactions and channel context are kept with the message; any other client tag
+    // is relayed live only, and kept tags stop at 512 bytes (docs/SECURITY.md, Retention).
     let server = TestServer::start().await;
     let mut alice = history_client(&server, "alice", "#tags").await;
+    let mut bob = history_client(&server, "bob", "#tags").await;
+    alice.expect_line(":bob!~bob@127.0.0.1 JOIN #tags").await;
+    let huge_reaction = "x".repeat(600);
     alice
-        .send("@+draft/reply=abc;+example.com/x=a\\sb PRIVMSG #tags :tagged")
+        .send(&format!(
+            "@+draft/reply=abc;+example.com/x=a\\sb;+typing=active;+draft/react={huge_reaction};\
+             +draft/channel-context=#tags PRIVMSG #tags :tagged"
+        ))
         .await;
     let echo = alice.line().await;
     assert_eq!(
         untagged(&echo),
         ":alice!~alice@127.0.0.1 PRIVMSG #tags tagged"
     );
-    assert_eq!(tag(&echo, "+draft/reply"), "abc");
-    assert_eq!(
-        chathistory(&mut alice, "LATEST #tags * 10").await,
-        vec![echo]
-    );
+    // Live, every tag travels.
+    let live = bob.line().await;
+    assert_eq!(live, echo);
+    assert_eq!(tag(&live, "+example.com/x"), "a b");
+    assert_eq!(tag(&live, "+draft/react"), huge_reaction);
+
+    let replay = chathistory(&mut bob, "LATEST #tags * 10").await;
+    assert_eq!(replay.len(), 1, "{replay:?}");
+    assert_eq!(untagged(&replay[0]), untagged(&echo));
+    let kept: Vec<_> = parse(&echo)
+        .tags
+        .into_iter()
+        .filter(|tag| !["+example.com/x", "+typing", "+draft/react"].contains(&tag.key.as_str()))
+        .collect();
+    assert_eq!(parse(&replay[0]).tags, kept);
+    assert_eq!(tag(&replay[0], "+draft/reply"), "abc");
+    assert_eq!(tag(&replay[0], "+draft/channel-context"), "#tags");
     alice.expect_quiet().await;
+    bob.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -1564,6 +1594,50 @@ async fn history_survives_a_restart_on_the_same_database() {
     text_join(&mut carol, "#keep").await;
     expect_replay(&mut carol, &receipts).await;
     carol.expect_quiet().await;
+    server.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn by_default_a_room_keeps_its_newest_10000_messages() {
+    // Retention is on without any setting (docs/SECURITY.md, Retention): 90 days, and 10,000
+    // messages per room and conversation, the limit this test can reach.
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let server = TestServer::start_with(on_file(&directory)).await;
+    let mut alice = server.irc("alice").await;
+    alice.join("#flood").await;
+    let lines: Vec<String> = (1..=10_005)
+        .map(|n| format!("PRIVMSG #flood :message {n}\r\n"))
+        .collect();
+    for chunk in lines.chunks(1_000) {
+        alice.send_raw(chunk.concat().as_bytes()).await;
+    }
+    alice.sync().await;
+    let mut bob = history_client(&server, "bob", "#flood").await;
+    let oldest = chathistory(&mut bob, &format!("BETWEEN #flood {ALL_TIME} 1")).await;
+    assert_eq!(
+        untagged(&oldest[0]),
+        ":alice!~alice@127.0.0.1 PRIVMSG #flood :message 1"
+    );
+    // Retention runs when the store opens (and every minute after): restarting prunes now.
+    server.shut_down().await;
+    drop((alice, bob));
+
+    let server = TestServer::start_with(on_file(&directory)).await;
+    let mut bob = history_client(&server, "bob", "#flood").await;
+    let oldest = chathistory(&mut bob, &format!("BETWEEN #flood {ALL_TIME} 2")).await;
+    let texts: Vec<&str> = oldest.iter().map(|line| untagged(line)).collect();
+    assert_eq!(
+        texts,
+        [
+            ":alice!~alice@127.0.0.1 PRIVMSG #flood :message 6",
+            ":alice!~alice@127.0.0.1 PRIVMSG #flood :message 7"
+        ]
+    );
+    let newest = chathistory(&mut bob, "LATEST #flood * 1").await;
+    assert_eq!(
+        untagged(&newest[0]),
+        ":alice!~alice@127.0.0.1 PRIVMSG #flood :message 10005"
+    );
     server.shut_down().await;
 }
 

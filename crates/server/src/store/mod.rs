@@ -27,7 +27,9 @@ use palaver_proto::time::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 
 pub use accounts::AccountRecord;
-pub use message::{HistoryTarget, StoredMessage};
+pub use message::{
+    HistoryTarget, MAX_STORED_CLIENT_TAG_BYTES, REPLAYED_CLIENT_TAGS, StoredMessage,
+};
 #[doc(hidden)]
 pub use migrations::{MIGRATIONS, Migration, latest_version};
 pub use rooms::RoomRecord;
@@ -79,7 +81,8 @@ impl From<rusqlite::Error> for StoreError {
 pub struct StoreConfig {
     /// A file path (created if missing), or `:memory:` for a throw-away store.
     pub path: String,
-    /// Forget messages older than this; `None` keeps them forever.
+    /// Forget messages older than this; `None` keeps them forever (the server's configuration
+    /// has a default, see `config.rs`).
     pub history_max_age: Option<Duration>,
     /// Keep at most this many messages per room and per private conversation; `None` for no
     /// limit.
