@@ -71,6 +71,9 @@ impl Server {
                 message: error.to_string(),
             })??;
         let registered_rooms = opened.store.registered_rooms().await?;
+        // Rooms whose lifetime the last shutdown (or crash) interrupted: they come back with
+        // their history when someone creates them again.
+        let rooms_with_history = opened.store.rooms_with_history().await?;
         info!(
             path = %config.store.path,
             messages = opened.message_count,
@@ -81,6 +84,7 @@ impl Server {
             server_name: config.irc.server_name.as_str().into(),
         });
         hub.load_registered_rooms(registered_rooms);
+        hub.load_rooms_with_history(rooms_with_history);
         Ok(Self {
             config,
             listeners,

@@ -12,6 +12,7 @@
 //! - `rooms`: the room directory; taken on join, on the last member's leave, and by listings.
 //! - each room's own lock (see [`room`]), the only lock on the room message path.
 //! - `registered`: saved state of registered rooms; a leaf.
+//! - `returning_rooms`: names of rooms that may come back after a restart; a leaf.
 //! - each user's identity, room-list and away locks, and each outbox's lock, which are leaves.
 //!
 //! No directory lock is taken while a room lock is held, and no room lock while a directory
@@ -22,8 +23,8 @@ mod modes;
 mod room;
 mod user;
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -127,6 +128,31 @@ pub enum Joined {
     AlreadyMember(Arc<Room>),
 }
 
+/// What taking a member out of a room did: the actor's own copy of the event, and whether the
+/// room's lifetime ended with it.
+#[derive(Debug)]
+pub struct Departure {
+    pub event: Event,
+    /// Set when the last member of an unregistered room left: the caller must tell the store
+    /// ([`EndedRoom`]).
+    pub ended: Option<EndedRoom>,
+}
+
+/// An unregistered room whose lifetime ended: its last member left (part, kick, quit, lost
+/// connection) while the server runs. What it said belongs to nobody any more: a room created
+/// later under that name starts with no history (its floor is at least `history_end`), and
+/// whoever gets this tells the store to delete that history (`Store::end_room_lifetime`).
+/// A server shutdown ends no lifetime: rooms come back with their history as their members
+/// reconnect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "the store must be told to forget the ended room's history"]
+pub struct EndedRoom {
+    pub name: Arc<str>,
+    /// Every message of the ended lifetime has a smaller id: each was stamped under the room's
+    /// lock before the last member left, and this was read under that lock afterwards.
+    pub history_end: MessageId,
+}
+
 /// One line of a room listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoomSummary {
@@ -185,6 +211,12 @@ pub struct Hub {
     /// Folded room name → the saved state of a registered room, applied when the room is
     /// created again. A leaf lock.
     registered: Mutex<HashMap<String, RoomRecord>>,
+    /// Folded names of the unregistered rooms that had history when the server started and
+    /// have not been created since. A restart ends no room's lifetime, so the first room
+    /// created under such a name is that room coming back, with its history (floor 0); any
+    /// later one is new. Filled once at start-up (bounded by what the store holds) and only
+    /// shrinks. A leaf lock.
+    returning_rooms: Mutex<HashSet<String>>,
     next_user_id: AtomicU64,
     next_guest_number: AtomicU64,
     /// The most users connected at once since start (IRC `LUSERS` maximum).
@@ -208,6 +240,7 @@ impl Hub {
             nicks: Mutex::default(),
             rooms: Mutex::default(),
             registered: Mutex::default(),
+            returning_rooms: Mutex::default(),
             next_user_id: AtomicU64::new(1),
             next_guest_number: AtomicU64::new(1),
             peak_users: AtomicUsize::new(0),
@@ -291,8 +324,10 @@ impl Hub {
     }
 
     /// Removes `user` from the server. With a `reason`, everyone who shared a room with it is
-    /// told once that it left; without one (server shutdown) nobody is told.
-    pub fn disconnect(&self, user: &Arc<User>, reason: Option<&str>) {
+    /// told once that it left, and the unregistered rooms it was the last member of end their
+    /// lifetime (returned, for the store). Without one (server shutdown) nobody is told and no
+    /// lifetime ends: the rooms come back with their history after the restart.
+    pub fn disconnect(&self, user: &Arc<User>, reason: Option<&str>) -> Vec<EndedRoom> {
         let identity = user.identity();
         {
             let mut nicks = lock(&self.nicks);
@@ -305,6 +340,7 @@ impl Hub {
             }
         }
         let mut witnesses: HashMap<UserId, Arc<User>> = HashMap::new();
+        let mut ended = Vec::new();
         for room in user.take_rooms() {
             let mut state = room.state();
             state.remove_member(user);
@@ -312,6 +348,9 @@ impl Hub {
                 witnesses.insert(member.id, member.clone());
             }
             let closed = state.closed;
+            if closed && reason.is_some() {
+                ended.extend(self.end_of_lifetime(&room, &state));
+            }
             drop(state);
             if closed {
                 self.forget_room(&room);
@@ -325,6 +364,7 @@ impl Hub {
             };
             deliver(witnesses.values(), &event, Audience::all());
         }
+        ended
     }
 
     /// Joins `user` to the room called `name` (already validated), creating it if needed, with
@@ -440,13 +480,14 @@ impl Hub {
         }
     }
 
-    /// Takes `user` out of `room`, telling every other member; returns the leaver's copy.
+    /// Takes `user` out of `room`, telling every other member; returns the leaver's copy, and
+    /// the room if its lifetime ended.
     pub fn part(
         &self,
         user: &Arc<User>,
         room: &Arc<Room>,
         reason: Option<&str>,
-    ) -> Result<Event, HubError> {
+    ) -> Result<Departure, HubError> {
         let state = room.state();
         if !state.is_member(user) {
             return Err(HubError::NotInRoom(room.name().to_string()));
@@ -458,8 +499,8 @@ impl Hub {
             reason: reason.map(Into::into),
         };
         deliver(state.users(), &event, Audience::except(user));
-        self.leave(state, room, user);
-        Ok(event)
+        let ended = self.leave(state, room, user);
+        Ok(Departure { event, ended })
     }
 
     /// Sends a message to every member of `room` but the sender, and returns the sender's
@@ -473,7 +514,12 @@ impl Hub {
         client_tags: &str,
     ) -> Result<Event, HubError> {
         let identity = user.identity();
-        let state = room.state();
+        let mut state = room.state();
+        if state.closed {
+            // Looked up just before its last member left: that room is gone, and a message
+            // stamped now would land in the history of whichever room takes the name next.
+            return Err(HubError::NoSuchRoom(room.name().to_string()));
+        }
         let member = state.member(user);
         let privileged = member.is_some_and(|member| member.op || member.voice);
         let refusal = if member.is_none() && state.modes.no_external_messages {
@@ -502,6 +548,10 @@ impl Hub {
             client_tags: client_tags.into(),
         };
         deliver(state.users(), &event, Audience::except(user));
+        if kind != MessageKind::TagsOnly {
+            // Stored by the sender's session: this lifetime now has history to forget.
+            state.has_history = true;
+        }
         drop(state);
         if kind != MessageKind::TagsOnly {
             user.mark_spoke(time);
@@ -599,12 +649,34 @@ impl Hub {
         }
     }
 
+    /// Remembers which rooms had history when the server started (folded names, from the
+    /// store), so that they come back with it. Call after
+    /// [`load_registered_rooms`](Self::load_registered_rooms): registered rooms keep their
+    /// history by their own rule.
+    pub fn load_rooms_with_history(&self, mut rooms: Vec<String>) {
+        {
+            let registered = lock(&self.registered);
+            rooms.retain(|key| !registered.contains_key(key));
+        }
+        lock(&self.returning_rooms).extend(rooms);
+    }
+
     /// A new, empty room called `name`, with its saved state if it is registered.
     fn new_room(&self, name: &str, folded: &str) -> Room {
-        let Some(record) = lock(&self.registered).get(folded).cloned() else {
-            return Room::new(name, folded.to_owned());
+        // Each leaf lock is released before the next is taken.
+        let record = lock(&self.registered).get(folded).cloned();
+        let Some(record) = record else {
+            let returning = lock(&self.returning_rooms).remove(folded);
+            let history_floor = if returning {
+                MessageId(0)
+            } else {
+                self.upcoming_message_id()
+            };
+            let room = Room::new(name, folded.to_owned(), history_floor);
+            room.state().has_history = returning;
+            return room;
         };
-        let mut room = Room::new(&record.name, folded.to_owned());
+        let mut room = Room::new(&record.name, folded.to_owned(), record.history_floor);
         room.created = record.created;
         {
             let mut state = room.state();
@@ -671,7 +743,7 @@ impl Hub {
         Some(record)
     }
 
-    /// `room`'s topic and modes as a record (founder left empty).
+    /// `room`'s topic, modes and history floor as a record (founder left empty).
     fn snapshot(&self, room: &Room) -> RoomRecord {
         let state = room.state();
         let modes = &state.modes;
@@ -694,6 +766,7 @@ impl Hub {
             key: modes.key.as_deref().map(str::to_owned),
             limit: modes.limit.map(|limit| limit as u64),
             created: room.created,
+            history_floor: room.history_floor(),
         }
     }
 
@@ -743,14 +816,15 @@ impl Hub {
     }
 
     /// Removes the member called `nick` from `room`. Needs operator status. Every member, the
-    /// kicked one included, is told; the kicker's copy is returned.
+    /// kicked one included, is told; the kicker's copy is returned, and the room if its
+    /// lifetime ended (an operator kicking itself out last).
     pub fn kick(
         &self,
         user: &Arc<User>,
         room: &Arc<Room>,
         nick: &str,
         reason: &str,
-    ) -> Result<Event, HubError> {
+    ) -> Result<Departure, HubError> {
         let mut state = room.state();
         if !state.is_member(user) {
             return Err(HubError::NotInRoom(room.name().to_string()));
@@ -778,8 +852,8 @@ impl Hub {
             reason: truncate(reason, KICK_REASON_MAX_BYTES).into(),
         };
         deliver(state.users(), &event, Audience::except(user));
-        self.leave(state, room, &target);
-        Ok(event)
+        let ended = self.leave(state, room, &target);
+        Ok(Departure { event, ended })
     }
 
     /// Invites the user called `nick` to the room called `room_name`. The inviter must be a
@@ -1013,16 +1087,43 @@ impl Hub {
         MessageId(self.next_message_id.fetch_add(1, Ordering::Relaxed))
     }
 
+    /// The id the next message will get, without taking it. Read under a room's lock after
+    /// that room's last message was stamped (under the same lock), it is larger than that
+    /// message's id; read before a room exists, it is at most the id of its first message.
+    fn upcoming_message_id(&self) -> MessageId {
+        MessageId(self.next_message_id.load(Ordering::Relaxed))
+    }
+
+    /// The end of `room`'s lifetime, now that its last member left (`state` is its lock);
+    /// `None` for a registered room, which keeps its history, and for a room without any,
+    /// which leaves the store nothing to forget (its next lifetime's floor hides anything
+    /// older all the same).
+    fn end_of_lifetime(&self, room: &Room, state: &RoomState) -> Option<EndedRoom> {
+        let ended = state.founder.is_none() && state.has_history;
+        ended.then(|| EndedRoom {
+            name: room.name().clone(),
+            history_end: self.upcoming_message_id(),
+        })
+    }
+
     /// Takes `member` out of `room` (whose lock `state` is), then, with the lock released,
     /// out of the member's room list, and the room out of the directory if it emptied.
-    fn leave(&self, mut state: MutexGuard<'_, RoomState>, room: &Arc<Room>, member: &Arc<User>) {
+    /// Returns the room if that ended its lifetime.
+    fn leave(
+        &self,
+        mut state: MutexGuard<'_, RoomState>,
+        room: &Arc<Room>,
+        member: &Arc<User>,
+    ) -> Option<EndedRoom> {
         state.remove_member(member);
         let closed = state.closed;
+        let ended = closed.then(|| self.end_of_lifetime(room, &state)).flatten();
         drop(state);
         member.remove_room(room);
         if closed {
             self.forget_room(room);
         }
+        ended
     }
 
     /// Removes a closed room from the directory, unless a new room already took its name.
@@ -1047,4 +1148,147 @@ fn truncate(text: &str, max_bytes: usize) -> &str {
         cut -= 1;
     }
     &text[..cut]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn guest(hub: &Hub) -> Arc<User> {
+        let peer = "127.0.0.1:1".parse().expect("address");
+        let outbox = Arc::new(Outbox::new(64 * 1024));
+        hub.connect_guest(peer, "127.0.0.1", Protocol::Text, outbox)
+    }
+
+    fn join(hub: &Hub, user: &Arc<User>, name: &str) -> Arc<Room> {
+        match hub.join(user, name, None).expect("join") {
+            Joined::New { room, .. } | Joined::AlreadyMember(room) => room,
+        }
+    }
+
+    fn say(hub: &Hub, user: &Arc<User>, room: &Arc<Room>) -> MessageId {
+        match hub
+            .say(user, room, MessageKind::Say, "hi", "")
+            .expect("say")
+        {
+            Event::Message { id, .. } => id,
+            other => panic!("not a message: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_last_part_ends_an_unregistered_rooms_lifetime_and_the_next_room_starts_after_it() {
+        let hub = Hub::default();
+        let alice = guest(&hub);
+        let first = join(&hub, &alice, "#a");
+        let said = say(&hub, &alice, &first);
+        assert!(first.history_floor() <= said);
+        let departure = hub.part(&alice, &first, None).expect("part");
+        let ended = departure.ended.expect("the lifetime ended");
+        assert_eq!(&*ended.name, "#a");
+        assert!(ended.history_end > said);
+        let second = join(&hub, &alice, "#A");
+        assert!(second.history_floor() >= ended.history_end);
+        assert!(say(&hub, &alice, &second) >= second.history_floor());
+    }
+
+    #[test]
+    fn a_member_left_behind_keeps_the_lifetime_going() {
+        let hub = Hub::default();
+        let (alice, bob) = (guest(&hub), guest(&hub));
+        // Bob creates the room, so he is its operator.
+        let room = join(&hub, &bob, "#a");
+        join(&hub, &alice, "#a");
+        say(&hub, &alice, &room);
+        assert_eq!(hub.part(&alice, &room, None).expect("part").ended, None);
+        let kicked = hub.kick(&bob, &room, &bob.nick(), "").expect("kick");
+        assert!(kicked.ended.is_some());
+    }
+
+    #[test]
+    fn a_shutdown_ends_no_lifetime_but_a_lost_connection_does() {
+        let hub = Hub::default();
+        let (alice, bob) = (guest(&hub), guest(&hub));
+        let a = join(&hub, &alice, "#a");
+        say(&hub, &alice, &a);
+        let b = join(&hub, &bob, "#b");
+        say(&hub, &bob, &b);
+        assert_eq!(hub.disconnect(&alice, None), []);
+        let ended = hub.disconnect(&bob, Some("connection closed"));
+        assert_eq!(ended.len(), 1);
+        assert_eq!(&*ended[0].name, "#b");
+    }
+
+    #[test]
+    fn a_room_that_never_had_history_leaves_the_store_nothing_to_forget() {
+        let hub = Hub::default();
+        let alice = guest(&hub);
+        let quiet = join(&hub, &alice, "#quiet");
+        // Typing notifications are not stored.
+        hub.say(&alice, &quiet, MessageKind::TagsOnly, "", "+typing=active")
+            .expect("tagmsg");
+        assert_eq!(hub.part(&alice, &quiet, None).expect("part").ended, None);
+        // A room that comes back after a restart has history, said or not.
+        hub.load_rooms_with_history(vec!["#back".into()]);
+        let back = join(&hub, &alice, "#back");
+        assert!(hub.part(&alice, &back, None).expect("part").ended.is_some());
+    }
+
+    #[test]
+    fn a_registered_room_outlives_its_emptying_with_the_same_floor() {
+        let hub = Hub::default();
+        let alice = guest(&hub);
+        hub.set_account(&alice, Some("alice"));
+        let room = join(&hub, &alice, "#a");
+        say(&hub, &alice, &room);
+        let record = hub.room_registration(&alice, &room).expect("registration");
+        assert_eq!(record.history_floor, room.history_floor());
+        hub.mark_registered(&room, record);
+        assert_eq!(hub.part(&alice, &room, None).expect("part").ended, None);
+        assert_eq!(
+            join(&hub, &alice, "#a").history_floor(),
+            room.history_floor()
+        );
+    }
+
+    #[test]
+    fn a_room_with_history_at_start_up_comes_back_once_with_all_of_it() {
+        let hub = Hub::default();
+        hub.load_rooms_with_history(vec!["#back".into()]);
+        let alice = guest(&hub);
+        let back = join(&hub, &alice, "#Back");
+        assert_eq!(back.history_floor(), MessageId(0));
+        let _ = hub.part(&alice, &back, None).expect("part");
+        assert!(join(&hub, &alice, "#back").history_floor() > MessageId(0));
+        // Registered rooms keep their history by their own rule.
+        hub.load_registered_rooms(vec![RoomRecord {
+            name: "#reg".into(),
+            founder: "alice".into(),
+            topic: None,
+            flags: String::new(),
+            key: None,
+            limit: None,
+            created: Timestamp(1),
+            history_floor: MessageId(5),
+        }]);
+        hub.load_rooms_with_history(vec!["#reg".into()]);
+        assert_eq!(join(&hub, &alice, "#reg").history_floor(), MessageId(5));
+    }
+
+    #[test]
+    fn a_message_to_a_room_that_just_closed_is_refused() {
+        let hub = Hub::default();
+        let (alice, bob) = (guest(&hub), guest(&hub));
+        let room = join(&hub, &alice, "#a");
+        // -n: outsiders may send to the room while it exists.
+        let open = ModeChange::Flag {
+            flag: RoomFlag::NoExternalMessages,
+            set: false,
+        };
+        hub.change_modes(&alice, &room, vec![open]).expect("modes");
+        say(&hub, &bob, &room);
+        let _ = hub.part(&alice, &room, None).expect("part");
+        let result = hub.say(&bob, &room, MessageKind::Say, "late", "");
+        assert_eq!(result.err(), Some(HubError::NoSuchRoom("#a".into())));
+    }
 }

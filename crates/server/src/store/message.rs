@@ -1,5 +1,6 @@
 //! What the store keeps: [`StoredMessage`], one message as it is written to and read from the
-//! database, and [`HistoryTarget`], the room or private conversation it belongs to.
+//! database, [`HistoryTarget`], the room or private conversation it belongs to, and
+//! [`HistoryQuery`], the part of a target's history a reader may see.
 //!
 //! This module is pure data: conversions to and from the hub's [`Event`], the lookup keys the
 //! database indexes by, and which client tags are worth keeping. It does no I/O.
@@ -50,6 +51,37 @@ pub const REPLAYED_CLIENT_TAGS: &[&str] = &[
 /// client may send (4094 bytes). A tag that would go beyond it is left out whole, never cut,
 /// since a cut value would be a different value.
 pub const MAX_STORED_CLIENT_TAG_BYTES: usize = 512;
+
+/// What a history query reads: a target's messages from `since` on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryQuery {
+    pub target: HistoryTarget,
+    /// The oldest message id the reader may see. For a room, the first id of the room's
+    /// current lifetime (`Room::history_floor`): what an unregistered room said before it last
+    /// emptied is nobody's to read. `MessageId(0)` for everything.
+    pub since: MessageId,
+}
+
+impl HistoryQuery {
+    /// The history of the room called `name`, from message id `since` on.
+    pub fn room(name: impl Into<String>, since: MessageId) -> Self {
+        Self {
+            target: HistoryTarget::Room(name.into()),
+            since,
+        }
+    }
+
+    /// The whole private conversation between `viewer` and `peer`.
+    pub fn private(viewer: impl Into<String>, peer: impl Into<String>) -> Self {
+        Self {
+            target: HistoryTarget::Private {
+                viewer: viewer.into(),
+                peer: peer.into(),
+            },
+            since: MessageId(0),
+        }
+    }
+}
 
 /// What a message belongs to. Names keep the form they were written in (for display); lookups
 /// compare them case-folded ([`fold`]), so `#Rust` and `#rust` are the same room.

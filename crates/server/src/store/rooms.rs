@@ -1,9 +1,10 @@
-//! Registered rooms: the founder, topic and modes of each room an account registered, so they
-//! survive restarts and the room's emptying.
+//! Registered rooms: the founder, topic and modes of each room an account registered, and
+//! where its history starts, so they survive restarts and the room's emptying.
 //!
 //! The store only keeps rows; the hub decides what registration means (see
 //! `Hub::register_room`).
 
+use palaver_proto::event::MessageId;
 use palaver_proto::names::fold;
 use palaver_proto::time::Timestamp;
 
@@ -26,10 +27,13 @@ pub struct RoomRecord {
     /// The member limit (`+l`), if any.
     pub limit: Option<u64>,
     pub created: Timestamp,
+    /// The first message id of the lifetime in which the room was registered: its history
+    /// starts there, so registering never brings back what an earlier lifetime said.
+    pub history_floor: MessageId,
 }
 
 const COLUMNS: &str = "name, founder, topic, topic_set_by, topic_set_at, flags, room_key, \
-                       member_limit, created";
+                       member_limit, created, history_floor";
 
 impl Database {
     /// Adds a registered room. Returns false, changing nothing, if it is already registered.
@@ -37,7 +41,8 @@ impl Database {
         let inserted = self
             .connection
             .prepare_cached(&format!(
-                "INSERT INTO rooms (name_key, {COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                "INSERT INTO rooms (name_key, {COLUMNS})
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
                  ON CONFLICT (name_key) DO NOTHING"
             ))?
             .execute(rusqlite::params_from_iter(parameters(room)?))?;
@@ -50,7 +55,8 @@ impl Database {
             .connection
             .prepare_cached(
                 "UPDATE rooms SET name = ?2, founder = ?3, topic = ?4, topic_set_by = ?5,
-                 topic_set_at = ?6, flags = ?7, room_key = ?8, member_limit = ?9, created = ?10
+                 topic_set_at = ?6, flags = ?7, room_key = ?8, member_limit = ?9, created = ?10,
+                 history_floor = ?11
                  WHERE name_key = ?1",
             )?
             .execute(rusqlite::params_from_iter(parameters(room)?))?;
@@ -73,11 +79,12 @@ impl Database {
                 row.get::<_, Option<String>>(6)?,
                 row.get::<_, Option<i64>>(7)?,
                 row.get::<_, i64>(8)?,
+                row.get::<_, i64>(9)?,
             ))
         })?;
         let mut rooms = Vec::new();
         for row in rows {
-            let (name, founder, topic, set_by, set_at, flags, key, limit, created) = row?;
+            let (name, founder, topic, set_by, set_at, flags, key, limit, created, floor) = row?;
             let topic = match (topic, set_by, set_at) {
                 (Some(text), Some(set_by), Some(set_at)) => {
                     Some((text, set_by, Timestamp(unsigned(set_at, "topic time")?)))
@@ -94,13 +101,14 @@ impl Database {
                     .map(|limit| unsigned(limit, "member limit"))
                     .transpose()?,
                 created: Timestamp(unsigned(created, "room creation time")?),
+                history_floor: MessageId(unsigned(floor, "history floor")?),
             });
         }
         Ok(rooms)
     }
 }
 
-/// The ten statement parameters for a room row, key first.
+/// The eleven statement parameters for a room row, key first.
 fn parameters(room: &RoomRecord) -> Result<Vec<rusqlite::types::Value>, StoreError> {
     use rusqlite::types::Value;
     let text = |value: &str| Value::Text(value.to_owned());
@@ -128,5 +136,6 @@ fn parameters(room: &RoomRecord) -> Result<Vec<rusqlite::types::Value>, StoreErr
         optional_text(room.key.as_deref()),
         limit,
         Value::Integer(signed(room.created.0, "room creation time")?),
+        Value::Integer(signed(room.history_floor.0, "history floor")?),
     ])
 }

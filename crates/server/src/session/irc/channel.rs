@@ -18,7 +18,7 @@ pub fn join(session: &mut IrcSession, message: &Message) -> Flow {
         // `JOIN 0` leaves every channel.
         for room in user.rooms() {
             match session.hub.part(&user, &room, None) {
-                Ok(event) => session.own_copy(&event),
+                Ok(departure) => session.departed(departure),
                 Err(error) => session.hub_error(&error),
             }
         }
@@ -45,7 +45,7 @@ pub fn join(session: &mut IrcSession, message: &Message) -> Flow {
                     query::send_topic(session, room.name(), &topic);
                 }
                 query::send_names(session, &room);
-                chathistory::replay_on_join(session, room.name());
+                chathistory::replay_on_join(session, &room);
             }
             // Joining a channel one is in is a no-op in IRC.
             Ok(Joined::AlreadyMember(_)) => {}
@@ -64,7 +64,7 @@ pub fn part(session: &mut IrcSession, message: &Message) -> Flow {
             continue;
         };
         match session.hub.part(&user, &room, reason) {
-            Ok(event) => session.own_copy(&event),
+            Ok(departure) => session.departed(departure),
             Err(error) => session.hub_error(&error),
         }
     }
@@ -246,7 +246,7 @@ pub fn kick(session: &mut IrcSession, message: &Message) -> Flow {
     let nicks = message.params[1].split(',').filter(|nick| !nick.is_empty());
     for nick in nicks.take(MAX_KICK_TARGETS) {
         match session.hub.kick(&user, &room, nick, reason) {
-            Ok(event) => session.own_copy(&event),
+            Ok(departure) => session.departed(departure),
             Err(error) => session.hub_error(&error),
         }
     }
