@@ -41,7 +41,7 @@ pub use user::{Protocol, User, UserId};
 
 use crate::lock;
 use crate::outbox::Outbox;
-use crate::store::RoomRecord;
+use crate::store::{ListEntry, ListMode, RoomRecord};
 use room::{Audience, RoomState, deliver};
 
 /// The room every new text-protocol connection joins.
@@ -401,7 +401,8 @@ impl Hub {
                     .is_some_and(|account| fold(account) == fold(founder))
             });
             // Whoever creates an unregistered room may enter; a registered room keeps its
-            // key, limit, bans and +i while empty, and only its founder walks past them.
+            // key, limit, bans and +i while empty and across restarts (saved with it), and
+            // only its founder walks past them.
             let exempt = invited || is_founder || (founding && state.founder.is_none());
             if !exempt {
                 let refusal = if state.is_banned(&identity) {
@@ -681,6 +682,16 @@ impl Hub {
         {
             let mut state = room.state();
             state.founder = Some(record.founder.as_str().into());
+            state.bans = record
+                .lists
+                .iter()
+                .filter(|entry| entry.mode == ListMode::Ban)
+                .map(|entry| Ban {
+                    mask: entry.mask.as_str().into(),
+                    set_by: entry.set_by.as_str().into(),
+                    set_at: entry.set_at,
+                })
+                .collect();
             state.topic = record.topic.map(|(text, set_by, set_at)| Topic {
                 text: text.into(),
                 set_by: set_by.into(),
@@ -743,7 +754,7 @@ impl Hub {
         Some(record)
     }
 
-    /// `room`'s topic, modes and history floor as a record (founder left empty).
+    /// `room`'s topic, modes, bans and history floor as a record (founder left empty).
     fn snapshot(&self, room: &Room) -> RoomRecord {
         let state = room.state();
         let modes = &state.modes;
@@ -767,6 +778,16 @@ impl Hub {
             limit: modes.limit.map(|limit| limit as u64),
             created: room.created,
             history_floor: room.history_floor(),
+            lists: state
+                .bans
+                .iter()
+                .map(|ban| ListEntry {
+                    mode: ListMode::Ban,
+                    mask: ban.mask.to_string(),
+                    set_by: ban.set_by.to_string(),
+                    set_at: ban.set_at,
+                })
+                .collect(),
         }
     }
 
@@ -1270,6 +1291,7 @@ mod tests {
             limit: None,
             created: Timestamp(1),
             history_floor: MessageId(5),
+            lists: Vec::new(),
         }]);
         hub.load_rooms_with_history(vec!["#reg".into()]);
         assert_eq!(join(&hub, &alice, "#reg").history_floor(), MessageId(5));
@@ -1290,5 +1312,32 @@ mod tests {
         let _ = hub.part(&alice, &room, None).expect("part");
         let result = hub.say(&bob, &room, MessageKind::Say, "late", "");
         assert_eq!(result.err(), Some(HubError::NoSuchRoom("#a".into())));
+    }
+
+    #[test]
+    fn a_registered_rooms_bans_are_saved_and_restored() {
+        let hub = Hub::default();
+        let alice = guest(&hub);
+        hub.set_account(&alice, Some("alice"));
+        let room = join(&hub, &alice, "#a");
+        let record = hub.room_registration(&alice, &room).expect("registration");
+        hub.mark_registered(&room, record);
+        let ban = |mask: &str| ModeChange::Ban {
+            set: true,
+            mask: mask.into(),
+        };
+        let changes = vec![ban("mallory"), ban("*@evil.example")];
+        hub.change_modes(&alice, &room, changes).expect("modes");
+        let saved = hub.registered_state(&room).expect("registered");
+        let masks: Vec<&str> = saved
+            .lists
+            .iter()
+            .map(|entry| entry.mask.as_str())
+            .collect();
+        assert_eq!(masks, ["mallory!*@*", "*!*@evil.example"]);
+        assert!(saved.lists.iter().all(|entry| entry.mode == ListMode::Ban));
+        let _ = hub.part(&alice, &room, None).expect("part");
+        let again = join(&hub, &alice, "#a");
+        assert_eq!(hub.room_info(&again).bans, hub.room_info(&room).bans);
     }
 }

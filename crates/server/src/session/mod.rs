@@ -52,7 +52,7 @@ pub(crate) trait Session {
     fn farewell(&mut self, _reason: &str) {}
 }
 
-/// Saves a registered room's topic and modes after a change; nothing for other rooms. A
+/// Saves a registered room's topic, modes and bans after a change; nothing for other rooms. A
 /// failure is logged: the change itself stands, only its surviving a restart is at risk.
 pub(crate) async fn save_room(
     hub: &crate::hub::Hub,

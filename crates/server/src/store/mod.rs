@@ -34,7 +34,7 @@ pub use message::{
 };
 #[doc(hidden)]
 pub use migrations::{MIGRATIONS, Migration, latest_version};
-pub use rooms::RoomRecord;
+pub use rooms::{ListEntry, ListMode, RoomRecord};
 
 use queries::Page;
 use sqlite::Database;

@@ -1,12 +1,14 @@
-//! Registered rooms: the founder, topic and modes of each room an account registered, and
-//! where its history starts, so they survive restarts and the room's emptying.
+//! Registered rooms: the founder, topic, modes and mask lists (bans) of each room an account
+//! registered, and where its history starts, so they survive restarts and the room's emptying.
 //!
 //! The store only keeps rows; the hub decides what registration means (see
-//! `Hub::register_room`).
+//! `Hub::register_room`). A room's row and its list entries are always written together, in
+//! one transaction.
 
 use palaver_proto::event::MessageId;
 use palaver_proto::names::fold;
 use palaver_proto::time::Timestamp;
+use rusqlite::{Connection, params};
 
 use super::StoreError;
 use super::sqlite::{Database, signed, unsigned};
@@ -30,6 +32,44 @@ pub struct RoomRecord {
     /// The first message id of the lifetime in which the room was registered: its history
     /// starts there, so registering never brings back what an earlier lifetime said.
     pub history_floor: MessageId,
+    /// The entries of the room's mask lists, each list in its order.
+    pub lists: Vec<ListEntry>,
+}
+
+/// A mask list of a room, by its IRC mode letter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListMode {
+    /// `+b`.
+    Ban,
+}
+
+impl ListMode {
+    /// The letter the list is stored under. The table also accepts `e` and `I` (exceptions
+    /// and invite exceptions), so adding them needs no migration.
+    pub fn letter(self) -> char {
+        match self {
+            ListMode::Ban => 'b',
+        }
+    }
+
+    /// The list stored under `letter`; `None` for a list this palaver does not know.
+    pub fn from_letter(letter: &str) -> Option<Self> {
+        match letter {
+            "b" => Some(ListMode::Ban),
+            _ => None,
+        }
+    }
+}
+
+/// One entry of a room's mask list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListEntry {
+    pub mode: ListMode,
+    /// A `nick!user@host` glob.
+    pub mask: String,
+    /// `nick!user@host` of whoever set it.
+    pub set_by: String,
+    pub set_at: Timestamp,
 }
 
 const COLUMNS: &str = "name, founder, topic, topic_set_by, topic_set_at, flags, room_key, \
@@ -38,21 +78,25 @@ const COLUMNS: &str = "name, founder, topic, topic_set_by, topic_set_at, flags, 
 impl Database {
     /// Adds a registered room. Returns false, changing nothing, if it is already registered.
     pub(super) fn register_room(&mut self, room: &RoomRecord) -> Result<bool, StoreError> {
-        let inserted = self
-            .connection
+        let transaction = self.connection.transaction()?;
+        let inserted = transaction
             .prepare_cached(&format!(
                 "INSERT INTO rooms (name_key, {COLUMNS})
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
                  ON CONFLICT (name_key) DO NOTHING"
             ))?
             .execute(rusqlite::params_from_iter(parameters(room)?))?;
+        if inserted == 1 {
+            replace_lists(&transaction, room)?;
+        }
+        transaction.commit()?;
         Ok(inserted == 1)
     }
 
     /// Replaces the stored state of a registered room. Returns false if it is not registered.
     pub(super) fn save_room(&mut self, room: &RoomRecord) -> Result<bool, StoreError> {
-        let updated = self
-            .connection
+        let transaction = self.connection.transaction()?;
+        let updated = transaction
             .prepare_cached(
                 "UPDATE rooms SET name = ?2, founder = ?3, topic = ?4, topic_set_by = ?5,
                  topic_set_at = ?6, flags = ?7, room_key = ?8, member_limit = ?9, created = ?10,
@@ -60,6 +104,10 @@ impl Database {
                  WHERE name_key = ?1",
             )?
             .execute(rusqlite::params_from_iter(parameters(room)?))?;
+        if updated == 1 {
+            replace_lists(&transaction, room)?;
+        }
+        transaction.commit()?;
         Ok(updated == 1)
     }
 
@@ -91,6 +139,7 @@ impl Database {
                 }
                 _ => None,
             };
+            let lists = self.room_lists(&fold(&name))?;
             rooms.push(RoomRecord {
                 name,
                 founder,
@@ -102,10 +151,57 @@ impl Database {
                     .transpose()?,
                 created: Timestamp(unsigned(created, "room creation time")?),
                 history_floor: MessageId(unsigned(floor, "history floor")?),
+                lists,
             });
         }
         Ok(rooms)
     }
+
+    /// The list entries of the room whose folded name is `key`, each list in its order.
+    /// Entries of lists this palaver does not know are skipped.
+    fn room_lists(&self, key: &str) -> Result<Vec<ListEntry>, StoreError> {
+        let mut select = self.connection.prepare_cached(
+            "SELECT mode, mask, set_by, set_at FROM room_lists
+             WHERE room_key = ?1 ORDER BY mode, position",
+        )?;
+        let mut rows = select.query([key])?;
+        let mut entries = Vec::new();
+        while let Some(row) = rows.next()? {
+            let Some(mode) = ListMode::from_letter(&row.get::<_, String>(0)?) else {
+                continue;
+            };
+            entries.push(ListEntry {
+                mode,
+                mask: row.get(1)?,
+                set_by: row.get(2)?,
+                set_at: Timestamp(unsigned(row.get(3)?, "list entry time")?),
+            });
+        }
+        Ok(entries)
+    }
+}
+
+/// Replaces every list entry of `room` with the record's, inside the caller's transaction.
+fn replace_lists(connection: &Connection, room: &RoomRecord) -> Result<(), StoreError> {
+    let key = fold(&room.name);
+    connection
+        .prepare_cached("DELETE FROM room_lists WHERE room_key = ?1")?
+        .execute([&key])?;
+    let mut insert = connection.prepare_cached(
+        "INSERT INTO room_lists (room_key, mode, position, mask, set_by, set_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for (position, entry) in room.lists.iter().enumerate() {
+        insert.execute(params![
+            key,
+            entry.mode.letter().to_string(),
+            signed(position as u64, "list position")?,
+            entry.mask,
+            entry.set_by,
+            signed(entry.set_at.0, "list entry time")?,
+        ])?;
+    }
+    Ok(())
 }
 
 /// The eleven statement parameters for a room row, key first.

@@ -802,6 +802,20 @@ fn room_record(name: &str, founder: &str) -> RoomRecord {
         limit: Some(25),
         created: Timestamp(1_000_000),
         history_floor: MessageId(77),
+        lists: vec![
+            ban("*!*@evil.example", 1_100_000),
+            ban("mallory!*@*", 1_000_500),
+        ],
+    }
+}
+
+/// A ban set by alice at `time`.
+fn ban(mask: &str, time: u64) -> ListEntry {
+    ListEntry {
+        mode: ListMode::Ban,
+        mask: mask.into(),
+        set_by: "alice!~alice@127.0.0.1".into(),
+        set_at: Timestamp(time),
     }
 }
 
@@ -818,6 +832,7 @@ async fn registered_rooms_round_trip_through_register_save_and_a_restart() {
         key: None,
         limit: None,
         history_floor: MessageId(0),
+        lists: Vec::new(),
         ..room_record("#b", "bob")
     };
     let other = room_record("#a", "carol");
@@ -833,17 +848,20 @@ async fn registered_rooms_round_trip_through_register_save_and_a_restart() {
         [other.clone(), bare.clone(), rust.clone()]
     );
 
-    // Saving replaces the whole state: a cleared topic, other flags, no key, a new limit.
+    // Saving replaces the whole state: a cleared topic, other flags, no key, a new limit,
+    // one ban lifted and another added, in list order.
     let saved = RoomRecord {
         topic: None,
         flags: "imst".into(),
         key: None,
         limit: Some(3),
+        lists: vec![ban("mallory!*@*", 1_000_500), ban("eve!*@*", 900)],
         ..rust.clone()
     };
     assert!(store.save_room(saved.clone()).await.expect("save"));
     let with_topic = RoomRecord {
         topic: Some(("back".into(), "bob!text@127.0.0.1".into(), Timestamp(9))),
+        lists: vec![ban("x!*@*", 8)],
         ..bare.clone()
     };
     assert!(store.save_room(with_topic.clone()).await.expect("save"));
@@ -1230,7 +1248,7 @@ async fn prunes_forget_floors_after_an_hour_and_beyond_the_cap() {
 }
 
 #[tokio::test]
-async fn a_version_3_database_keeps_its_registered_rooms_whole_history() {
+async fn a_version_3_database_keeps_its_registered_rooms_whole_history_and_gains_lists() {
     let directory = tempfile::tempdir().expect("temp dir");
     let at_v3 = Store::open_at_version(config_at(&directory), 3).expect("open at v3");
     assert_eq!(at_v3.schema_version, 3);
@@ -1261,10 +1279,20 @@ async fn a_version_3_database_keeps_its_registered_rooms_whole_history() {
         created: Timestamp(5),
         // Registered before room lifetimes: all its history is its own.
         history_floor: MessageId(0),
+        lists: Vec::new(),
     };
-    assert_eq!(store.registered_rooms().await.expect("list"), [old]);
+    assert_eq!(
+        store.registered_rooms().await.expect("list"),
+        std::slice::from_ref(&old)
+    );
     assert_eq!(
         ids(&store.latest(room("#old"), 10).await.expect("latest")),
         [1]
     );
+    let banned = RoomRecord {
+        lists: vec![ban("bob!*@*", 6)],
+        ..old
+    };
+    assert!(store.save_room(banned.clone()).await.expect("save"));
+    assert_eq!(store.registered_rooms().await.expect("list"), [banned]);
 }
