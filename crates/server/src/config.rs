@@ -108,14 +108,28 @@ impl Default for IrcSettings {
     }
 }
 
+/// How long history is kept by default: 90 days, long enough to catch up after any holiday,
+/// and the span hosted chat services commonly keep, so nobody's words stay on disk forever
+/// unless the operator says so (`history_max_age = "off"`).
+pub const DEFAULT_HISTORY_MAX_AGE: Duration = Duration::from_secs(90 * 86_400);
+
+/// How many messages each room and private conversation keeps by default: 10,000, a hundred
+/// full `CHATHISTORY` pages, days to weeks of a busy room, and a bound on what one flooded
+/// conversation costs on disk (`history_max_per_room = "off"` lifts it).
+pub const DEFAULT_HISTORY_MAX_PER_ROOM: usize = 10_000;
+
+/// The word that turns a retention limit off.
+const OFF: &str = "off";
+
 /// Where history lives and how much of it is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreSettings {
     /// The SQLite database file, or `:memory:` for a throw-away server.
     pub path: String,
-    /// Messages older than this are deleted; `None` keeps them forever.
+    /// Messages older than this are deleted; `None` (`"off"`) keeps them forever.
     pub history_max_age: Option<Duration>,
-    /// At most this many messages are kept per room (and per private conversation).
+    /// At most this many messages are kept per room (and per private conversation); `None`
+    /// (`"off"`) for no limit.
     pub history_max_per_room: Option<usize>,
     /// Messages shown to a text user joining a room.
     pub history_on_join: usize,
@@ -125,8 +139,8 @@ impl Default for StoreSettings {
     fn default() -> Self {
         Self {
             path: "palaver.db".into(),
-            history_max_age: None,
-            history_max_per_room: None,
+            history_max_age: Some(DEFAULT_HISTORY_MAX_AGE),
+            history_max_per_room: Some(DEFAULT_HISTORY_MAX_PER_ROOM),
             history_on_join: 20,
         }
     }
@@ -215,9 +229,11 @@ pub struct FileAccounts {
 #[serde(deny_unknown_fields)]
 pub struct FileStore {
     pub path: Option<String>,
-    /// A duration such as `"90d"`, `"12h"`, `"30m"` or `"45s"`.
+    /// A duration such as `"90d"`, `"12h"`, `"30m"` or `"45s"`, or `"off"`.
     pub history_max_age: Option<String>,
-    pub history_max_per_room: Option<usize>,
+    /// A positive number, or `"off"`; checked in [`Config::resolve`] so a wrong value gets a
+    /// precise message.
+    pub history_max_per_room: Option<toml::Value>,
     pub history_on_join: Option<usize>,
 }
 
@@ -303,18 +319,14 @@ impl Config {
             .or(file.privacy.cloak_hosts)
             .unwrap_or(false);
         let store_defaults = StoreSettings::default();
-        let history_max_age = file
-            .store
-            .history_max_age
-            .as_deref()
-            .map(|text| {
-                parse_duration(text).ok_or_else(|| {
-                    ConfigError::Invalid(format!(
-                        "history_max_age must be a number followed by s, m, h or d, not {text:?}"
-                    ))
-                })
-            })
-            .transpose()?;
+        let history_max_age = match file.store.history_max_age.as_deref() {
+            None => store_defaults.history_max_age,
+            Some(text) => parse_max_age(text)?,
+        };
+        let history_max_per_room = match &file.store.history_max_per_room {
+            None => store_defaults.history_max_per_room,
+            Some(value) => parse_max_per_room(value)?,
+        };
         let store = StoreSettings {
             path: overrides
                 .database
@@ -322,7 +334,7 @@ impl Config {
                 .or(file.store.path)
                 .unwrap_or(store_defaults.path),
             history_max_age,
-            history_max_per_room: file.store.history_max_per_room,
+            history_max_per_room,
             history_on_join: file
                 .store
                 .history_on_join
@@ -386,6 +398,33 @@ impl Config {
             ));
         }
         Ok(())
+    }
+}
+
+/// `history_max_age`: a duration, or `"off"` to keep history forever.
+fn parse_max_age(text: &str) -> Result<Option<Duration>, ConfigError> {
+    if text.trim() == OFF {
+        return Ok(None);
+    }
+    parse_duration(text).map(Some).ok_or_else(|| {
+        ConfigError::Invalid(format!(
+            "history_max_age must be a number followed by s, m, h or d, or \"off\", not {text:?}"
+        ))
+    })
+}
+
+/// `history_max_per_room`: a positive whole number, or `"off"` for no limit.
+fn parse_max_per_room(value: &toml::Value) -> Result<Option<usize>, ConfigError> {
+    match value {
+        toml::Value::String(text) if text.trim() == OFF => Ok(None),
+        toml::Value::Integer(count) if *count > 0 => {
+            usize::try_from(*count).map(Some).map_err(|_| {
+                ConfigError::Invalid(format!("history_max_per_room {count} is too large"))
+            })
+        }
+        other => Err(ConfigError::Invalid(format!(
+            "history_max_per_room must be a positive whole number or \"off\", not {other}"
+        ))),
     }
 }
 
@@ -565,6 +604,50 @@ mod tests {
         for bad in ["", "d", "10", "10w", "-1d", "0d", "1.5h"] {
             assert!(parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn history_is_kept_90_days_and_10000_messages_per_room_by_default() {
+        let config = Config::resolve(FileConfig::default(), Overrides::default()).unwrap();
+        assert_eq!(
+            config.store.history_max_age,
+            Some(Duration::from_secs(90 * 86_400))
+        );
+        assert_eq!(config.store.history_max_per_room, Some(10_000));
+    }
+
+    #[test]
+    fn each_retention_limit_can_be_turned_off() {
+        let resolve = |toml: &str| {
+            let file = FileConfig::parse(&format!("[store]\n{toml}\n")).unwrap();
+            Config::resolve(file, Overrides::default()).map(|config| config.store)
+        };
+        let store = resolve("history_max_age = \"off\"").unwrap();
+        assert_eq!(store.history_max_age, None);
+        assert_eq!(store.history_max_per_room, Some(10_000));
+        let store = resolve("history_max_per_room = \"off\"").unwrap();
+        assert_eq!(
+            store.history_max_age,
+            Some(Duration::from_secs(90 * 86_400))
+        );
+        assert_eq!(store.history_max_per_room, None);
+        assert_eq!(
+            resolve("history_max_per_room = 5")
+                .unwrap()
+                .history_max_per_room,
+            Some(5)
+        );
+        for bad in ["0", "-1", "\"none\"", "\"5\"", "1.5", "true"] {
+            let error = resolve(&format!("history_max_per_room = {bad}")).unwrap_err();
+            assert!(
+                error
+                    .to_string()
+                    .contains("positive whole number or \"off\""),
+                "{bad}: {error}"
+            );
+        }
+        let error = resolve("history_max_age = \"never\"").unwrap_err();
+        assert!(error.to_string().contains("or \"off\""), "{error}");
     }
 
     #[test]

@@ -155,7 +155,8 @@ async fn run_session(
     session.farewell(reason.unwrap_or("server shutting down"));
     let nick = session.user().map(|user| user.nick());
     if let Some(user) = session.user() {
-        context.hub.disconnect(user, reason);
+        let ended = context.hub.disconnect(user, reason);
+        crate::session::forget_ended_rooms(&context.store, ended).await;
     }
     Ended { nick, why }
 }

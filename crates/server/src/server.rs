@@ -71,6 +71,9 @@ impl Server {
                 message: error.to_string(),
             })??;
         let registered_rooms = opened.store.registered_rooms().await?;
+        // Rooms whose lifetime the last shutdown (or crash) interrupted: they come back with
+        // their history when someone creates them again.
+        let rooms_with_history = opened.store.rooms_with_history().await?;
         info!(
             path = %config.store.path,
             messages = opened.message_count,
@@ -82,6 +85,7 @@ impl Server {
             rooms_per_user: config.limits.rooms_per_user,
         });
         hub.load_registered_rooms(registered_rooms);
+        hub.load_rooms_with_history(rooms_with_history);
         Ok(Self {
             config,
             listeners,

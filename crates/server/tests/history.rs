@@ -197,6 +197,15 @@ fn time_ref(line: &str) -> String {
     format!("timestamp={}", tag(line, "time"))
 }
 
+/// A database file in `directory`, and overrides that use it.
+fn on_file(directory: &tempfile::TempDir) -> Overrides {
+    let path = directory.path().join("history.db");
+    Overrides {
+        database: Some(path.to_string_lossy().into_owned()),
+        ..Overrides::default()
+    }
+}
+
 /// An IRC client with [`HISTORY_CAPS`] that has joined `room` (alone or unnoticed).
 async fn history_client(server: &TestServer, nick: &str, room: &str) -> IrcClient {
     let mut client = server.irc_with_caps(nick, HISTORY_CAPS).await;
@@ -1304,23 +1313,44 @@ async fn tagmsg_is_not_stored_but_notices_are() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn client_only_tags_are_replayed_with_the_message() {
+async fn only_the_client_tags_replay_needs_are_stored() {
+    // Replies, reactions and channel context are kept with the message; any other client tag
+    // is relayed live only, and kept tags stop at 512 bytes (docs/SECURITY.md, Retention).
     let server = TestServer::start().await;
     let mut alice = history_client(&server, "alice", "#tags").await;
+    let mut bob = history_client(&server, "bob", "#tags").await;
+    alice.expect_line(":bob!~bob@127.0.0.1 JOIN #tags").await;
+    let huge_reaction = "x".repeat(600);
     alice
-        .send("@+draft/reply=abc;+example.com/x=a\\sb PRIVMSG #tags :tagged")
+        .send(&format!(
+            "@+draft/reply=abc;+example.com/x=a\\sb;+typing=active;+draft/react={huge_reaction};\
+             +draft/channel-context=#tags PRIVMSG #tags :tagged"
+        ))
         .await;
     let echo = alice.line().await;
     assert_eq!(
         untagged(&echo),
         ":alice!~alice@127.0.0.1 PRIVMSG #tags tagged"
     );
-    assert_eq!(tag(&echo, "+draft/reply"), "abc");
-    assert_eq!(
-        chathistory(&mut alice, "LATEST #tags * 10").await,
-        vec![echo]
-    );
+    // Live, every tag travels.
+    let live = bob.line().await;
+    assert_eq!(live, echo);
+    assert_eq!(tag(&live, "+example.com/x"), "a b");
+    assert_eq!(tag(&live, "+draft/react"), huge_reaction);
+
+    let replay = chathistory(&mut bob, "LATEST #tags * 10").await;
+    assert_eq!(replay.len(), 1, "{replay:?}");
+    assert_eq!(untagged(&replay[0]), untagged(&echo));
+    let kept: Vec<_> = parse(&echo)
+        .tags
+        .into_iter()
+        .filter(|tag| !["+example.com/x", "+typing", "+draft/react"].contains(&tag.key.as_str()))
+        .collect();
+    assert_eq!(parse(&replay[0]).tags, kept);
+    assert_eq!(tag(&replay[0], "+draft/reply"), "abc");
+    assert_eq!(tag(&replay[0], "+draft/channel-context"), "#tags");
     alice.expect_quiet().await;
+    bob.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -1513,6 +1543,272 @@ async fn a_text_receipt_comes_before_the_reply_to_a_later_command_in_the_same_wr
 }
 
 // ---------------------------------------------------------------------------------------------
+// Room lifetimes: an unregistered room's history ends when its last member leaves
+
+/// How the last member of a room leaves it.
+#[derive(Debug, Clone, Copy)]
+enum LastLeave {
+    Part,
+    /// An operator kicking itself out.
+    Kick,
+    Quit,
+    /// The connection drops without a word.
+    Lost,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_rooms_history_does_not_pass_to_whoever_creates_it_next() {
+    let server =
+        TestServer::start_with_config("[irc]\nreplay_on_join = 5\n", Overrides::default()).await;
+    let mut alice = history_client(&server, "alice", "#vault").await;
+    alice.send("MODE #vault +sik sesame").await;
+    alice
+        .expect_line(":alice!~alice@127.0.0.1 MODE #vault +sik sesame")
+        .await;
+    let old = privmsg_all(&mut alice, "#vault", &["the plan", "the code is 1234"]).await;
+    alice.send("PART #vault").await;
+    alice
+        .expect_line(":alice!~alice@127.0.0.1 PART #vault")
+        .await;
+
+    // Anyone may now create #vault afresh and is its operator, but its past is not theirs.
+    let mut mallory = server.irc_with_caps("mallory", HISTORY_CAPS).await;
+    mallory.send("JOIN #vault").await;
+    mallory
+        .expect_line(":mallory!~mallory@127.0.0.1 JOIN #vault")
+        .await;
+    mallory
+        .expect_line(&support::numeric("353", "mallory", "= #vault @mallory"))
+        .await;
+    mallory.skip_until(|m| m.command == "366").await;
+    let (first, last) = (msgid_ref(&old[0]), msgid_ref(&old[1]));
+    for query in [
+        "LATEST #vault * 10".to_owned(),
+        format!("LATEST #vault {first} 10"),
+        "BEFORE #vault timestamp=2100-01-01T00:00:00.000Z 10".to_owned(),
+        format!("BEFORE #vault {last} 10"),
+        format!("AFTER #vault {first} 10"),
+        "AFTER #vault timestamp=2000-01-01T00:00:00.000Z 10".to_owned(),
+        format!("AROUND #vault {first} 10"),
+        format!("BETWEEN #vault {ALL_TIME} 10"),
+        format!("BETWEEN #vault {last} {first} 10"),
+    ] {
+        assert_eq!(
+            chathistory(&mut mallory, &query).await,
+            Vec::<String>::new(),
+            "CHATHISTORY {query}"
+        );
+    }
+    mallory
+        .send(&format!("CHATHISTORY TARGETS {ALL_TIME} 10"))
+        .await;
+    let opening = mallory.line().await;
+    assert!(opening.ends_with("draft/chathistory-targets"), "{opening}");
+    let closing = mallory.line().await;
+    assert!(
+        closing.starts_with(":palaver.local BATCH -"),
+        "TARGETS listed {closing:?}"
+    );
+
+    // Nor is it replayed on join to a client without draft/chathistory.
+    let mut eve = server.irc("eve").await;
+    eve.send("JOIN #vault").await;
+    eve.expect_line(":eve!~eve@127.0.0.1 JOIN #vault").await;
+    eve.expect_line(&support::numeric("353", "eve", "= #vault :@mallory eve"))
+        .await;
+    eve.expect_line(&support::numeric(
+        "366",
+        "eve",
+        "#vault :End of /NAMES list",
+    ))
+    .await;
+    eve.expect_quiet().await;
+    mallory.expect_line(":eve!~eve@127.0.0.1 JOIN #vault").await;
+
+    // What the new room says is its own.
+    let mine = privmsg_all(&mut mallory, "#vault", &["my room now"]).await;
+    eve.expect_line(":mallory!~mallory@127.0.0.1 PRIVMSG #vault :my room now")
+        .await;
+    assert_eq!(chathistory(&mut mallory, "LATEST #vault * 10").await, mine);
+    mallory
+        .send(&format!("CHATHISTORY TARGETS {ALL_TIME} 10"))
+        .await;
+    mallory.line().await;
+    let listed = mallory.line().await;
+    assert_eq!(
+        untagged(&listed),
+        format!(
+            ":palaver.local CHATHISTORY TARGETS #vault {}",
+            tag(&mine[0], "time")
+        )
+    );
+    mallory.line().await;
+    mallory.expect_quiet().await;
+    alice.expect_quiet().await;
+    server.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rooms_history_ends_however_its_last_member_leaves() {
+    let server = TestServer::start().await;
+    // Sees the last member's QUIT once the server has taken it out of its rooms.
+    let mut watcher = server.irc("watcher").await;
+    watcher.join("#watch").await;
+    // Owners who left their room by PART or KICK stay connected (in #watch) to the end.
+    let mut still_connected = Vec::new();
+    for (index, how) in [
+        LastLeave::Part,
+        LastLeave::Kick,
+        LastLeave::Quit,
+        LastLeave::Lost,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let room = format!("#gone{index}");
+        let nick = format!("owner{index}");
+        let mut owner = history_client(&server, &nick, &room).await;
+        owner.join("#watch").await;
+        watcher
+            .expect_line(&format!(":{} JOIN #watch", irc_mask(&nick)))
+            .await;
+        privmsg_all(&mut owner, &room, &["said before leaving"]).await;
+        match how {
+            LastLeave::Part => {
+                owner.send(&format!("PART {room}")).await;
+                owner
+                    .expect_line(&format!(":{} PART {room}", irc_mask(&nick)))
+                    .await;
+                still_connected.push(owner);
+            }
+            LastLeave::Kick => {
+                owner.send(&format!("KICK {room} {nick} :myself")).await;
+                owner
+                    .expect_line(&format!(":{} KICK {room} {nick} myself", irc_mask(&nick)))
+                    .await;
+                still_connected.push(owner);
+            }
+            LastLeave::Quit => {
+                owner.send("QUIT :bye").await;
+                owner.expect_closed().await;
+            }
+            LastLeave::Lost => drop(owner),
+        }
+        if matches!(how, LastLeave::Quit | LastLeave::Lost) {
+            let quit = watcher.skip_until(|m| m.command == "QUIT").await;
+            assert_eq!(quit.source.as_deref(), Some(irc_mask(&nick).as_str()));
+        }
+        let mut next = history_client(&server, &format!("next{index}"), &room).await;
+        assert_eq!(
+            chathistory(&mut next, &format!("LATEST {room} * 10")).await,
+            Vec::<String>::new(),
+            "{how:?}"
+        );
+        next.expect_quiet().await;
+    }
+    server.shut_down().await;
+    drop(still_connected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_text_rooms_history_is_not_replayed_after_it_emptied() {
+    let server = TestServer::start().await;
+    let mut alice = text_user(&server, "alice").await;
+    text_join(&mut alice, "#r").await;
+    say_all(&mut alice, "#r", &["said in the first lifetime"]).await;
+    alice.send("/part #r").await;
+    alice.expect("-- alice left #r").await;
+
+    let mut bob = text_user(&server, "bob").await;
+    text_join(&mut bob, "#r").await;
+    bob.expect_quiet().await;
+    bob.send("/history").await;
+    bob.expect("-- #r has no history").await;
+    let now = say_all(&mut bob, "#r", &["said in the second"]).await;
+    let mut carol = text_user(&server, "carol").await;
+    text_join(&mut carol, "#r").await;
+    expect_replay(&mut carol, &now).await;
+    carol.send("/history").await;
+    expect_replay(&mut carol, &now).await;
+    carol.expect_quiet().await;
+
+    // Quitting ends it too.
+    let mut dave = text_user(&server, "dave").await;
+    text_join(&mut dave, "#q").await;
+    say_all(&mut dave, "#q", &["bye soon"]).await;
+    dave.send("/quit").await;
+    dave.expect("-- goodbye").await;
+    dave.expect_closed().await;
+    let mut erin = text_user(&server, "erin").await;
+    text_join(&mut erin, "#q").await;
+    erin.expect_quiet().await;
+    server.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_that_emptied_before_a_restart_comes_back_without_history() {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let server = TestServer::start_with(on_file(&directory)).await;
+    let mut alice = text_user(&server, "alice").await;
+    text_join(&mut alice, "#brief").await;
+    say_all(&mut alice, "#brief", &["gone with the room"]).await;
+    alice.send("/part #brief").await;
+    alice.expect("-- alice left #brief").await;
+    let mut bob = text_user(&server, "bob").await;
+    text_join(&mut bob, "#stays").await;
+    let kept = say_all(&mut bob, "#stays", &["kept across the restart"]).await;
+    // Bob is still in #stays when the server stops: that ends no lifetime.
+    server.shut_down().await;
+    drop((alice, bob));
+
+    let server = TestServer::start_with(on_file(&directory)).await;
+    let mut carol = text_user(&server, "carol").await;
+    text_join(&mut carol, "#brief").await;
+    carol.expect_quiet().await;
+    text_join(&mut carol, "#stays").await;
+    expect_replay(&mut carol, &kept).await;
+    carol.expect_quiet().await;
+    server.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registered_room_keeps_its_history_but_registering_brings_back_no_earlier_lifetime() {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let server = TestServer::start_with(on_file(&directory)).await;
+    let mut alice = text_user(&server, "alice").await;
+    alice.send("/register alice-password").await;
+    alice
+        .expect("-- account alice registered; you are logged in")
+        .await;
+    text_join(&mut alice, "#club").await;
+    say_all(&mut alice, "#club", &["before the club existed"]).await;
+    alice.send("/part #club").await;
+    alice.expect("-- alice left #club").await;
+    text_join(&mut alice, "#club").await;
+    alice.expect_quiet().await;
+    let club = say_all(&mut alice, "#club", &["the club's first words"]).await;
+    alice.send("/register-room #club").await;
+    alice.expect("-- #club is now registered to alice").await;
+    alice.send("/part #club").await;
+    alice.expect("-- alice left #club").await;
+
+    // Empty, but registered: its lifetime goes on, from where it was registered.
+    let mut bob = text_user(&server, "bob").await;
+    text_join(&mut bob, "#club").await;
+    expect_replay(&mut bob, &club).await;
+    bob.expect_quiet().await;
+    server.shut_down().await;
+    drop((alice, bob));
+
+    let server = TestServer::start_with(on_file(&directory)).await;
+    let mut carol = text_user(&server, "carol").await;
+    text_join(&mut carol, "#club").await;
+    expect_replay(&mut carol, &club).await;
+    carol.expect_quiet().await;
+    server.shut_down().await;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Retention and restarts
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1542,9 +1838,9 @@ async fn history_survives_a_restart_on_the_same_database() {
     alice.send("/msg ian private words").await;
     alice.expect("-> *ian* private words").await;
     let private = ian.line().await;
-    drop(alice);
-    drop(ian);
+    // The server stops with its members still there: a shutdown ends no room's lifetime.
     server.shut_down().await;
+    drop((alice, ian));
 
     let server = TestServer::start_with(overrides()).await;
     let mut bob = text_user(&server, "bob").await;
@@ -1577,6 +1873,50 @@ async fn history_survives_a_restart_on_the_same_database() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn by_default_a_room_keeps_its_newest_10000_messages() {
+    // Retention is on without any setting (docs/SECURITY.md, Retention): 90 days, and 10,000
+    // messages per room and conversation, the limit this test can reach.
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let server = TestServer::start_with(on_file(&directory)).await;
+    let mut alice = server.irc("alice").await;
+    alice.join("#flood").await;
+    let lines: Vec<String> = (1..=10_005)
+        .map(|n| format!("PRIVMSG #flood :message {n}\r\n"))
+        .collect();
+    for chunk in lines.chunks(1_000) {
+        alice.send_raw(chunk.concat().as_bytes()).await;
+    }
+    alice.sync().await;
+    let mut bob = history_client(&server, "bob", "#flood").await;
+    let oldest = chathistory(&mut bob, &format!("BETWEEN #flood {ALL_TIME} 1")).await;
+    assert_eq!(
+        untagged(&oldest[0]),
+        ":alice!~alice@127.0.0.1 PRIVMSG #flood :message 1"
+    );
+    // Retention runs when the store opens (and every minute after): restarting prunes now.
+    server.shut_down().await;
+    drop((alice, bob));
+
+    let server = TestServer::start_with(on_file(&directory)).await;
+    let mut bob = history_client(&server, "bob", "#flood").await;
+    let oldest = chathistory(&mut bob, &format!("BETWEEN #flood {ALL_TIME} 2")).await;
+    let texts: Vec<&str> = oldest.iter().map(|line| untagged(line)).collect();
+    assert_eq!(
+        texts,
+        [
+            ":alice!~alice@127.0.0.1 PRIVMSG #flood :message 6",
+            ":alice!~alice@127.0.0.1 PRIVMSG #flood :message 7"
+        ]
+    );
+    let newest = chathistory(&mut bob, "LATEST #flood * 1").await;
+    assert_eq!(
+        untagged(&newest[0]),
+        ":alice!~alice@127.0.0.1 PRIVMSG #flood :message 10005"
+    );
+    server.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_max_per_room_keeps_the_newest_messages() {
     let directory = tempfile::tempdir().expect("temporary directory");
     let path = directory
@@ -1598,8 +1938,8 @@ async fn history_max_per_room_keeps_the_newest_messages() {
     let receipts = say_all(&mut alice, "#pruned", &texts).await;
     text_join(&mut alice, "#small").await;
     let small = say_all(&mut alice, "#small", &["just one", "and two"]).await;
-    drop(alice);
     server.shut_down().await;
+    drop(alice);
 
     // Retention runs when the store opens (and every minute after): restarting prunes now.
     let server = TestServer::start_with_config(config, overrides()).await;

@@ -8,8 +8,8 @@
 //! rename has arrived.
 //!
 //! Registered rooms: `/register-room` and `PRIVMSG ChanServ :REGISTER #room`, the founder made
-//! operator on joining, and the topic and modes kept while the room is empty and across a
-//! restart on the same database file.
+//! operator on joining, and the topic, modes and bans kept while the room is empty and across
+//! a restart on the same database file.
 //!
 //! Guest numbers are exact: every text connection takes the next `guest-N`, and so does every
 //! rename by nick protection, so each test counts its text connections.
@@ -1068,5 +1068,87 @@ async fn a_text_registered_room_survives_a_restart() {
     bob.expect("-- ChanServ set mode +o alice on #t").await;
     bob.send("/who #t").await;
     bob.expect("-- members of #t (2): bob @alice").await;
+    server.shut_down().await;
+}
+
+/// `MODE #room b` as `nick` sees it: the `367` entries' parameters after the nick (room, mask,
+/// setter, time), read up to the `368`.
+async fn ban_list(client: &mut IrcClient, room: &str) -> Vec<Vec<String>> {
+    client.send(&format!("MODE {room} b")).await;
+    let mut entries = Vec::new();
+    loop {
+        let message = client.message().await;
+        match message.command.as_str() {
+            "367" => entries.push(message.params[1..].to_vec()),
+            "368" => return entries,
+            _ => panic!("{}: expected the ban list, got {message:?}", client.nick),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registered_rooms_bans_survive_its_emptying_and_a_restart() {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let server = TestServer::start_with(on_file(&directory)).await;
+    let mut alice = irc_account(&server, "alice", "alice-password").await;
+    alice.join("#keep").await;
+    alice.send("PRIVMSG ChanServ :REGISTER #keep").await;
+    alice
+        .expect_raw(&chanserv_line("alice", "#keep is now registered to alice."))
+        .await;
+    alice
+        .send("MODE #keep +bbb mallory *!*@evil.example carol")
+        .await;
+    alice
+        .expect_line(
+            ":alice!~alice@127.0.0.1 MODE #keep +bbb mallory!*@* *!*@evil.example carol!*@*",
+        )
+        .await;
+    alice.send("MODE #keep -b carol").await;
+    alice
+        .expect_line(":alice!~alice@127.0.0.1 MODE #keep -b carol!*@*")
+        .await;
+    let bans = ban_list(&mut alice, "#keep").await;
+    assert_eq!(bans.len(), 2, "{bans:?}");
+    assert_eq!(bans[0][..3], ["#keep", "mallory!*@*", &irc_mask("alice")]);
+    assert_eq!(
+        bans[1][..3],
+        ["#keep", "*!*@evil.example", &irc_mask("alice")]
+    );
+    alice.send("PART #keep").await;
+    alice
+        .expect_line(":alice!~alice@127.0.0.1 PART #keep")
+        .await;
+
+    // Empty, the room still bans.
+    let mut mallory = server.irc("mallory").await;
+    mallory.send("JOIN #keep").await;
+    mallory
+        .expect_line(&numeric(
+            "474",
+            "mallory",
+            "#keep :Cannot join channel (+b)",
+        ))
+        .await;
+    drop(mallory);
+    server.shut_down().await;
+    drop(alice);
+
+    // And after a restart, with every entry as it was set; the lifted ban stays lifted.
+    let server = TestServer::start_with(on_file(&directory)).await;
+    let mut mallory = server.irc("mallory").await;
+    mallory.send("JOIN #keep").await;
+    mallory
+        .expect_line(&numeric(
+            "474",
+            "mallory",
+            "#keep :Cannot join channel (+b)",
+        ))
+        .await;
+    let mut carol = server.irc("carol").await;
+    carol.join("#keep").await;
+    assert_eq!(ban_list(&mut carol, "#keep").await, bans);
+    carol.expect_quiet().await;
+    mallory.expect_quiet().await;
     server.shut_down().await;
 }

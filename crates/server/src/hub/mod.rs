@@ -12,6 +12,7 @@
 //! - `rooms`: the room directory; taken on join, on the last member's leave, and by listings.
 //! - each room's own lock (see [`room`]), the only lock on the room message path.
 //! - `registered`: saved state of registered rooms; a leaf.
+//! - `returning_rooms`: names of rooms that may come back after a restart; a leaf.
 //! - each user's identity, room-list, invitation-list and away locks, and each outbox's lock,
 //!   which are leaves.
 //!
@@ -26,8 +27,8 @@ mod tests;
 mod user;
 mod visibility;
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -45,7 +46,7 @@ pub use visibility::{HIDDEN_KEY, Viewer};
 
 use crate::lock;
 use crate::outbox::Outbox;
-use crate::store::RoomRecord;
+use crate::store::{ListEntry, ListMode, RoomRecord};
 use room::{Audience, RoomState, deliver};
 use visibility::{may_see_key, may_see_member, may_see_room};
 
@@ -145,6 +146,31 @@ pub enum Joined {
     AlreadyMember(Arc<Room>),
 }
 
+/// What taking a member out of a room did: the actor's own copy of the event, and whether the
+/// room's lifetime ended with it.
+#[derive(Debug)]
+pub struct Departure {
+    pub event: Event,
+    /// Set when the last member of an unregistered room left: the caller must tell the store
+    /// ([`EndedRoom`]).
+    pub ended: Option<EndedRoom>,
+}
+
+/// An unregistered room whose lifetime ended: its last member left (part, kick, quit, lost
+/// connection) while the server runs. What it said belongs to nobody any more: a room created
+/// later under that name starts with no history (its floor is at least `history_end`), and
+/// whoever gets this tells the store to delete that history (`Store::end_room_lifetime`).
+/// A server shutdown ends no lifetime: rooms come back with their history as their members
+/// reconnect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "the store must be told to forget the ended room's history"]
+pub struct EndedRoom {
+    pub name: Arc<str>,
+    /// Every message of the ended lifetime has a smaller id: each was stamped under the room's
+    /// lock before the last member left, and this was read under that lock afterwards.
+    pub history_end: MessageId,
+}
+
 /// One line of a room listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoomSummary {
@@ -220,6 +246,12 @@ pub struct Hub {
     /// Folded room name → the saved state of a registered room, applied when the room is
     /// created again. A leaf lock.
     registered: Mutex<HashMap<String, RoomRecord>>,
+    /// Folded names of the unregistered rooms that had history when the server started and
+    /// have not been created since. A restart ends no room's lifetime, so the first room
+    /// created under such a name is that room coming back, with its history (floor 0); any
+    /// later one is new. Filled once at start-up (bounded by what the store holds) and only
+    /// shrinks. A leaf lock.
+    returning_rooms: Mutex<HashSet<String>>,
     next_user_id: AtomicU64,
     next_guest_number: AtomicU64,
     /// The most users connected at once since start (IRC `LUSERS` maximum).
@@ -243,6 +275,7 @@ impl Hub {
             nicks: Mutex::default(),
             rooms: Mutex::default(),
             registered: Mutex::default(),
+            returning_rooms: Mutex::default(),
             next_user_id: AtomicU64::new(1),
             next_guest_number: AtomicU64::new(1),
             peak_users: AtomicUsize::new(0),
@@ -331,8 +364,10 @@ impl Hub {
     }
 
     /// Removes `user` from the server. With a `reason`, everyone who shared a room with it is
-    /// told once that it left; without one (server shutdown) nobody is told.
-    pub fn disconnect(&self, user: &Arc<User>, reason: Option<&str>) {
+    /// told once that it left, and the unregistered rooms it was the last member of end their
+    /// lifetime (returned, for the store). Without one (server shutdown) nobody is told and no
+    /// lifetime ends: the rooms come back with their history after the restart.
+    pub fn disconnect(&self, user: &Arc<User>, reason: Option<&str>) -> Vec<EndedRoom> {
         let identity = user.identity();
         {
             let mut nicks = lock(&self.nicks);
@@ -345,6 +380,7 @@ impl Hub {
             }
         }
         let mut witnesses: HashMap<UserId, Arc<User>> = HashMap::new();
+        let mut ended = Vec::new();
         for room in user.take_rooms() {
             let mut state = room.state();
             state.remove_member(user);
@@ -352,6 +388,9 @@ impl Hub {
                 witnesses.insert(member.id, member.clone());
             }
             let closed = state.closed;
+            if closed && reason.is_some() {
+                ended.extend(self.end_of_lifetime(&room, &state));
+            }
             drop(state);
             if closed {
                 self.forget_room(&room);
@@ -370,6 +409,7 @@ impl Hub {
             };
             deliver(witnesses.values(), &event, Audience::all());
         }
+        ended
     }
 
     /// Joins `user` to the room called `name` (already validated), creating it if needed, with
@@ -413,9 +453,10 @@ impl Hub {
                     .is_some_and(|account| fold(account) == fold(founder))
             });
             // Whoever creates an unregistered room may enter; a registered room keeps its
-            // key, limit, bans and +i while empty, and only its founder walks past them. An
-            // operator's invitation lets one past all four, as on InspIRCd and Ergo: the
-            // operator could as well lift the mode or the ban.
+            // key, limit, bans and +i while empty and across restarts (saved with it), and
+            // only its founder walks past them. An operator's invitation lets one past all
+            // four, as on InspIRCd and Ergo: the operator could as well lift the mode or the
+            // ban.
             let exempt = invited || is_founder || (founding && state.founder.is_none());
             if !exempt {
                 let refusal = if state.is_banned(&identity) {
@@ -494,13 +535,14 @@ impl Hub {
         }
     }
 
-    /// Takes `user` out of `room`, telling every other member; returns the leaver's copy.
+    /// Takes `user` out of `room`, telling every other member; returns the leaver's copy, and
+    /// the room if its lifetime ended.
     pub fn part(
         &self,
         user: &Arc<User>,
         room: &Arc<Room>,
         reason: Option<&str>,
-    ) -> Result<Event, HubError> {
+    ) -> Result<Departure, HubError> {
         let state = room.state();
         if !state.is_member(user) {
             return Err(HubError::NotInRoom(room.name().to_string()));
@@ -512,16 +554,16 @@ impl Hub {
             reason: reason.map(|reason| truncate(reason, REASON_MAX_BYTES).into()),
         };
         deliver(state.users(), &event, Audience::except(user));
-        self.leave(state, room, user);
-        Ok(event)
+        let ended = self.leave(state, room, user);
+        Ok(Departure { event, ended })
     }
 
     /// Takes `user` out of every room it is in (IRC `JOIN 0`), telling each room's other
-    /// members; returns the leaver's copies, in the order the rooms were joined. Each room
-    /// costs the same however many rooms the user is in.
-    pub fn part_all(&self, user: &Arc<User>) -> Vec<Event> {
+    /// members; returns the leaver's copies (with any room whose lifetime ended), in the order
+    /// the rooms were joined. Each room costs the same however many rooms the user is in.
+    pub fn part_all(&self, user: &Arc<User>) -> Vec<Departure> {
         let identity = user.identity();
-        let mut events = Vec::new();
+        let mut departures = Vec::new();
         // The list is emptied first, so no part below has to find its room in it.
         for room in user.take_rooms() {
             let mut state = room.state();
@@ -538,13 +580,16 @@ impl Hub {
             deliver(state.users(), &event, Audience::except(user));
             state.remove_member(user);
             let closed = state.closed;
+            let ended = closed
+                .then(|| self.end_of_lifetime(&room, &state))
+                .flatten();
             drop(state);
             if closed {
                 self.forget_room(&room);
             }
-            events.push(event);
+            departures.push(Departure { event, ended });
         }
-        events
+        departures
     }
 
     /// Sends a message to every member of `room` but the sender, and returns the sender's
@@ -558,7 +603,12 @@ impl Hub {
         client_tags: &str,
     ) -> Result<Event, HubError> {
         let identity = user.identity();
-        let state = room.state();
+        let mut state = room.state();
+        if state.closed {
+            // Looked up just before its last member left: that room is gone, and a message
+            // stamped now would land in the history of whichever room takes the name next.
+            return Err(HubError::NoSuchRoom(room.name().to_string()));
+        }
         let member = state.member(user);
         let privileged = member.is_some_and(|member| member.op || member.voice);
         let refusal = if member.is_none() && state.modes.no_external_messages {
@@ -587,6 +637,10 @@ impl Hub {
             client_tags: client_tags.into(),
         };
         deliver(state.users(), &event, Audience::except(user));
+        if kind != MessageKind::TagsOnly {
+            // Stored by the sender's session: this lifetime now has history to forget.
+            state.has_history = true;
+        }
         drop(state);
         if kind != MessageKind::TagsOnly {
             user.mark_spoke(time);
@@ -684,16 +738,48 @@ impl Hub {
         }
     }
 
+    /// Remembers which rooms had history when the server started (folded names, from the
+    /// store), so that they come back with it. Call after
+    /// [`load_registered_rooms`](Self::load_registered_rooms): registered rooms keep their
+    /// history by their own rule.
+    pub fn load_rooms_with_history(&self, mut rooms: Vec<String>) {
+        {
+            let registered = lock(&self.registered);
+            rooms.retain(|key| !registered.contains_key(key));
+        }
+        lock(&self.returning_rooms).extend(rooms);
+    }
+
     /// A new, empty room called `name`, with its saved state if it is registered.
     fn new_room(&self, name: &str, folded: &str) -> Room {
-        let Some(record) = lock(&self.registered).get(folded).cloned() else {
-            return Room::new(name, folded.to_owned());
+        // Each leaf lock is released before the next is taken.
+        let record = lock(&self.registered).get(folded).cloned();
+        let Some(record) = record else {
+            let returning = lock(&self.returning_rooms).remove(folded);
+            let history_floor = if returning {
+                MessageId(0)
+            } else {
+                self.upcoming_message_id()
+            };
+            let room = Room::new(name, folded.to_owned(), history_floor);
+            room.state().has_history = returning;
+            return room;
         };
-        let mut room = Room::new(&record.name, folded.to_owned());
+        let mut room = Room::new(&record.name, folded.to_owned(), record.history_floor);
         room.created = record.created;
         {
             let mut state = room.state();
             state.founder = Some(record.founder.as_str().into());
+            state.bans = record
+                .lists
+                .iter()
+                .filter(|entry| entry.mode == ListMode::Ban)
+                .map(|entry| Ban {
+                    mask: entry.mask.as_str().into(),
+                    set_by: entry.set_by.as_str().into(),
+                    set_at: entry.set_at,
+                })
+                .collect();
             state.topic = record.topic.map(|(text, set_by, set_at)| Topic {
                 text: text.into(),
                 set_by: set_by.into(),
@@ -756,7 +842,7 @@ impl Hub {
         Some(record)
     }
 
-    /// `room`'s topic and modes as a record (founder left empty).
+    /// `room`'s topic, modes, bans and history floor as a record (founder left empty).
     fn snapshot(&self, room: &Room) -> RoomRecord {
         let state = room.state();
         let modes = &state.modes;
@@ -779,6 +865,17 @@ impl Hub {
             key: modes.key.as_deref().map(str::to_owned),
             limit: modes.limit.map(|limit| limit as u64),
             created: room.created,
+            history_floor: room.history_floor(),
+            lists: state
+                .bans
+                .iter()
+                .map(|ban| ListEntry {
+                    mode: ListMode::Ban,
+                    mask: ban.mask.to_string(),
+                    set_by: ban.set_by.to_string(),
+                    set_at: ban.set_at,
+                })
+                .collect(),
         }
     }
 
@@ -828,14 +925,15 @@ impl Hub {
     }
 
     /// Removes the member called `nick` from `room`. Needs operator status. Every member, the
-    /// kicked one included, is told; the kicker's copy is returned.
+    /// kicked one included, is told; the kicker's copy is returned, and the room if its
+    /// lifetime ended (an operator kicking itself out last).
     pub fn kick(
         &self,
         user: &Arc<User>,
         room: &Arc<Room>,
         nick: &str,
         reason: &str,
-    ) -> Result<Event, HubError> {
+    ) -> Result<Departure, HubError> {
         let mut state = room.state();
         if !state.is_member(user) {
             return Err(HubError::NotInRoom(room.name().to_string()));
@@ -863,8 +961,8 @@ impl Hub {
             reason: truncate(reason, KICK_REASON_MAX_BYTES).into(),
         };
         deliver(state.users(), &event, Audience::except(user));
-        self.leave(state, room, &target);
-        Ok(event)
+        let ended = self.leave(state, room, &target);
+        Ok(Departure { event, ended })
     }
 
     /// Invites the user called `nick` to the room called `room_name`. The inviter must be a
@@ -1151,16 +1249,43 @@ impl Hub {
         MessageId(self.next_message_id.fetch_add(1, Ordering::Relaxed))
     }
 
+    /// The id the next message will get, without taking it. Read under a room's lock after
+    /// that room's last message was stamped (under the same lock), it is larger than that
+    /// message's id; read before a room exists, it is at most the id of its first message.
+    fn upcoming_message_id(&self) -> MessageId {
+        MessageId(self.next_message_id.load(Ordering::Relaxed))
+    }
+
+    /// The end of `room`'s lifetime, now that its last member left (`state` is its lock);
+    /// `None` for a registered room, which keeps its history, and for a room without any,
+    /// which leaves the store nothing to forget (its next lifetime's floor hides anything
+    /// older all the same).
+    fn end_of_lifetime(&self, room: &Room, state: &RoomState) -> Option<EndedRoom> {
+        let ended = state.founder.is_none() && state.has_history;
+        ended.then(|| EndedRoom {
+            name: room.name().clone(),
+            history_end: self.upcoming_message_id(),
+        })
+    }
+
     /// Takes `member` out of `room` (whose lock `state` is), then, with the lock released,
     /// out of the member's room list, and the room out of the directory if it emptied.
-    fn leave(&self, mut state: MutexGuard<'_, RoomState>, room: &Arc<Room>, member: &Arc<User>) {
+    /// Returns the room if that ended its lifetime.
+    fn leave(
+        &self,
+        mut state: MutexGuard<'_, RoomState>,
+        room: &Arc<Room>,
+        member: &Arc<User>,
+    ) -> Option<EndedRoom> {
         state.remove_member(member);
         let closed = state.closed;
+        let ended = closed.then(|| self.end_of_lifetime(room, &state)).flatten();
         drop(state);
         member.remove_room(room);
         if closed {
             self.forget_room(room);
         }
+        ended
     }
 
     /// Removes a closed room from the directory, unless a new room already took its name.

@@ -1,4 +1,5 @@
-//! A room: its members and their status, topic, modes, bans and invitations; and fan-out.
+//! A room: its members and their status, topic, modes, bans, invitations and history floor;
+//! and fan-out.
 //!
 //! Each room has its own lock; there is no global lock on the message path. Everything sent to
 //! a room is stamped and pushed while the room's lock is held, so every member sees the room's
@@ -9,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use palaver_proto::Wire;
-use palaver_proto::event::{Event, Identity};
+use palaver_proto::event::{Event, Identity, MessageId};
 use palaver_proto::irc::caps::Cap;
 use palaver_proto::irc::mask;
 use palaver_proto::names::fold;
@@ -26,6 +27,12 @@ pub struct Room {
     /// The case-folded name, the key in the hub's room directory.
     key: String,
     pub created: Timestamp,
+    /// The first message id of this room's history, fixed when the room is created: the hub's
+    /// next message id then, for a new unregistered room (what an earlier room of that name
+    /// said is not this room's); 0 for one coming back after a restart (a restart does not end
+    /// a room's lifetime); for a registered room, the floor it was registered with. Every
+    /// history query about the room reads from here on.
+    history_floor: MessageId,
     state: Mutex<RoomState>,
 }
 
@@ -148,14 +155,19 @@ pub(super) struct RoomState {
     /// Set when the last member leaves. A closed room is about to be removed from the
     /// directory; a joiner that finds one must look the room up again.
     pub closed: bool,
+    /// Whether the store may hold history of this room's lifetime: it came back after a
+    /// restart, or a message to it was stamped (under this lock). Only then is the end of its
+    /// lifetime worth a write to the store.
+    pub has_history: bool,
 }
 
 impl Room {
-    pub(super) fn new(name: &str, key: String) -> Self {
+    pub(super) fn new(name: &str, key: String, history_floor: MessageId) -> Self {
         Self {
             name: name.into(),
             key,
             created: Timestamp::now(),
+            history_floor,
             state: Mutex::new(RoomState {
                 members: Vec::new(),
                 topic: None,
@@ -164,6 +176,7 @@ impl Room {
                 invitations: Invitations::default(),
                 founder: None,
                 closed: false,
+                has_history: false,
             }),
         }
     }
@@ -174,6 +187,11 @@ impl Room {
 
     pub fn key(&self) -> &str {
         &self.key
+    }
+
+    /// The first message id of this room's history (see the field).
+    pub fn history_floor(&self) -> MessageId {
+        self.history_floor
     }
 
     pub fn topic(&self) -> Option<Topic> {

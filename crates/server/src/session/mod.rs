@@ -12,7 +12,7 @@ use std::sync::Arc;
 use palaver_proto::framing::Frame;
 use tokio::time::Instant;
 
-use crate::hub::User;
+use crate::hub::{EndedRoom, User};
 
 /// Whether the connection goes on after a frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,7 +80,7 @@ pub(crate) fn fitting(sizes: &[usize], budget: usize, keep: Keep) -> std::ops::R
     }
 }
 
-/// Saves a registered room's topic and modes after a change; nothing for other rooms. A
+/// Saves a registered room's topic, modes and bans after a change; nothing for other rooms. A
 /// failure is logged: the change itself stands, only its surviving a restart is at risk.
 pub(crate) async fn save_room(
     hub: &crate::hub::Hub,
@@ -91,6 +91,18 @@ pub(crate) async fn save_room(
         && let Err(error) = store.save_room(record).await
     {
         tracing::error!(%error, room = %room.name(), "saving a registered room failed");
+    }
+}
+
+/// Tells the store that these rooms' lifetimes ended, so it deletes their history; done before
+/// the replies of the command that ended them go out. A failure is logged: the hub already
+/// hides that history from whoever creates the room next, but it stays on disk, and would come
+/// back with the room after a restart.
+pub(crate) async fn forget_ended_rooms(store: &crate::store::Store, ended: Vec<EndedRoom>) {
+    for room in ended {
+        if let Err(error) = store.end_room_lifetime(&room.name, room.history_end).await {
+            tracing::error!(%error, room = %room.name, "forgetting an ended room's history failed");
+        }
     }
 }
 

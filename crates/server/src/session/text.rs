@@ -17,8 +17,8 @@ use super::nick_guard::NickGuard;
 use super::reply_queue::{ReplyBuffer, ReplyQueue};
 use super::{Flow, Keep, Session};
 use crate::accounts::Accounts;
-use crate::hub::{Hub, HubError, Joined, LOBBY, Room, User};
-use crate::store::{Commit, HistoryTarget, Store, StoredMessage};
+use crate::hub::{EndedRoom, Hub, HubError, Joined, LOBBY, Room, User};
+use crate::store::{Commit, HistoryQuery, Store, StoredMessage};
 
 /// Most messages `/history N` shows at once.
 pub const HISTORY_MAX: usize = 500;
@@ -72,6 +72,9 @@ pub struct TextSession {
     queue: ReplyQueue,
     /// Renames the user if it keeps a registered nick without logging in.
     nick_guard: NickGuard,
+    /// Rooms whose lifetime the line being handled ended, whose history the store forgets
+    /// before the line's replies go out.
+    ended_rooms: Vec<EndedRoom>,
 }
 
 impl TextSession {
@@ -96,6 +99,7 @@ impl TextSession {
             commits: Vec::new(),
             queue: ReplyQueue::default(),
             nick_guard: NickGuard::new(settings_grace),
+            ended_rooms: Vec::new(),
         };
         session.user.outbox.hold();
         let nick = session.user.nick();
@@ -336,12 +340,12 @@ impl TextSession {
         self.own_copy(&event);
     }
 
-    /// Shows the last `count` messages of `room`, with their original times, framed by
-    /// `-- history` and `-- end of history`; nothing when the room has no history. Returns
-    /// whether there was any.
+    /// Shows the last `count` messages of `room`'s current lifetime, with their original
+    /// times, framed by `-- history` and `-- end of history`; nothing when the room has no
+    /// history. Returns whether there was any.
     async fn replay(&mut self, room: &Room, count: usize) -> bool {
-        let target = HistoryTarget::Room(room.name().to_string());
-        match self.store.latest(target, count).await {
+        let query = HistoryQuery::room(room.name().as_ref(), room.history_floor());
+        match self.store.latest(query, count).await {
             Ok(messages) if messages.is_empty() => false,
             Ok(messages) => {
                 let lines: Vec<Bytes> = messages
@@ -396,8 +400,13 @@ impl TextSession {
         let Ok(room) = self.joined_room(name) else {
             return;
         };
-        let result = self.hub.part(&self.user, &room, reason);
-        self.own_copy_or_error(result);
+        match self.hub.part(&self.user, &room, reason) {
+            Ok(departure) => {
+                self.own_copy(&departure.event);
+                self.ended_rooms.extend(departure.ended);
+            }
+            Err(error) => self.error(&error.to_string()),
+        }
         if self
             .current_room
             .as_ref()
@@ -540,6 +549,8 @@ impl Session for TextSession {
     async fn handle(&mut self, frame: Frame) -> Flow {
         self.user.outbox.hold();
         let flow = self.handle_frame(frame).await;
+        let ended = std::mem::take(&mut self.ended_rooms);
+        super::forget_ended_rooms(&self.store, ended).await;
         self.end_command();
         flow
     }

@@ -1,8 +1,9 @@
 //! What the store keeps: [`StoredMessage`], one message as it is written to and read from the
-//! database, and [`HistoryTarget`], the room or private conversation it belongs to.
+//! database, [`HistoryTarget`], the room or private conversation it belongs to, and
+//! [`HistoryQuery`], the part of a target's history a reader may see.
 //!
-//! This module is pure data: conversions to and from the hub's [`Event`] and the lookup keys
-//! the database indexes by. It does no I/O.
+//! This module is pure data: conversions to and from the hub's [`Event`], the lookup keys the
+//! database indexes by, and which client tags are worth keeping. It does no I/O.
 
 use std::sync::Arc;
 
@@ -26,8 +27,60 @@ pub struct StoredMessage {
     /// `Say`, `Action` or `Notice`; `TagsOnly` messages are never stored.
     pub kind: MessageKind,
     pub text: String,
-    /// Client-only tags, already escaped, as relayed live; empty when none.
+    /// The client-only tags replay needs ([`REPLAYED_CLIENT_TAGS`]), escaped as relayed live,
+    /// at most [`MAX_STORED_CLIENT_TAG_BYTES`]; empty when none.
     pub client_tags: String,
+}
+
+/// The client-only tags kept with a stored message, because a replayed message means
+/// something different without them: what it replies to (IRCv3 `+reply` client tag), the
+/// reaction it carries (`+react`), the channel a private message belongs to
+/// (`+channel-context`), each under its final and its work-in-progress (`+draft/`) name. Any
+/// other client tag (`+typing`, vendor tags) is relayed live but not kept.
+pub const REPLAYED_CLIENT_TAGS: &[&str] = &[
+    "+draft/reply",
+    "+reply",
+    "+draft/react",
+    "+react",
+    "+draft/channel-context",
+    "+channel-context",
+];
+
+/// The most bytes of client tags kept with one message (escaped, separators included): room
+/// for a reply's msgid, a reaction and a channel name several times over, an eighth of what a
+/// client may send (4094 bytes). A tag that would go beyond it is left out whole, never cut,
+/// since a cut value would be a different value.
+pub const MAX_STORED_CLIENT_TAG_BYTES: usize = 512;
+
+/// What a history query reads: a target's messages from `since` on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryQuery {
+    pub target: HistoryTarget,
+    /// The oldest message id the reader may see. For a room, the first id of the room's
+    /// current lifetime (`Room::history_floor`): what an unregistered room said before it last
+    /// emptied is nobody's to read. `MessageId(0)` for everything.
+    pub since: MessageId,
+}
+
+impl HistoryQuery {
+    /// The history of the room called `name`, from message id `since` on.
+    pub fn room(name: impl Into<String>, since: MessageId) -> Self {
+        Self {
+            target: HistoryTarget::Room(name.into()),
+            since,
+        }
+    }
+
+    /// The whole private conversation between `viewer` and `peer`.
+    pub fn private(viewer: impl Into<String>, peer: impl Into<String>) -> Self {
+        Self {
+            target: HistoryTarget::Private {
+                viewer: viewer.into(),
+                peer: peer.into(),
+            },
+            since: MessageId(0),
+        }
+    }
 }
 
 /// What a message belongs to. Names keep the form they were written in (for display); lookups
@@ -100,7 +153,7 @@ impl StoredMessage {
             target,
             kind: *kind,
             text: text.to_string(),
-            client_tags: client_tags.to_string(),
+            client_tags: replayed_client_tags(client_tags),
         })
     }
 
@@ -123,6 +176,28 @@ impl StoredMessage {
             client_tags: self.client_tags.as_str().into(),
         }
     }
+}
+
+/// The tags of `client_tags` (escaped `key[=value]` items joined by `;`, as relayed) that are
+/// kept for replay: those named in [`REPLAYED_CLIENT_TAGS`], in their order, as long as they
+/// fit in [`MAX_STORED_CLIENT_TAG_BYTES`]. An escaped value never contains a raw `;`.
+fn replayed_client_tags(client_tags: &str) -> String {
+    let mut kept = String::new();
+    for tag in client_tags.split(';') {
+        let key = tag.split_once('=').map_or(tag, |(key, _value)| key);
+        if !REPLAYED_CLIENT_TAGS.contains(&key) {
+            continue;
+        }
+        let separator = usize::from(!kept.is_empty());
+        if kept.len() + separator + tag.len() > MAX_STORED_CLIENT_TAG_BYTES {
+            continue;
+        }
+        if separator == 1 {
+            kept.push(';');
+        }
+        kept.push_str(tag);
+    }
+    kept
 }
 
 /// The name a message kind is stored under. `None` for `TagsOnly`, which is never stored.
@@ -225,6 +300,33 @@ mod tests {
             who: Arc::new(identity("Alice")),
         };
         assert_eq!(StoredMessage::from_event(&joined), None);
+    }
+
+    #[test]
+    fn only_the_client_tags_replay_needs_are_kept() {
+        assert_eq!(
+            replayed_client_tags("+typing=active;+draft/reply=abc;+example.com/x=a\\sb;+react=lol"),
+            "+draft/reply=abc;+react=lol"
+        );
+        assert_eq!(replayed_client_tags(""), "");
+        assert_eq!(replayed_client_tags("+typing=active"), "");
+        // A key that merely starts like a kept one is another tag.
+        assert_eq!(replayed_client_tags("+draft/replyx=1;+reply"), "+reply");
+    }
+
+    #[test]
+    fn kept_client_tags_are_capped_and_never_cut() {
+        let long = format!("+draft/react={}", "x".repeat(MAX_STORED_CLIENT_TAG_BYTES));
+        let tags = format!("+draft/reply=abc;{long};+draft/channel-context=#a");
+        assert_eq!(
+            replayed_client_tags(&tags),
+            "+draft/reply=abc;+draft/channel-context=#a"
+        );
+        // Exactly at the limit is kept.
+        let value = "y".repeat(MAX_STORED_CLIENT_TAG_BYTES - "+react=".len());
+        let exact = format!("+react={value}");
+        assert_eq!(replayed_client_tags(&exact), exact);
+        assert_eq!(replayed_client_tags(&format!("{exact};+reply=1")), exact);
     }
 
     #[test]

@@ -97,7 +97,45 @@ pub const MIGRATIONS: &[Migration] = &[
             ) STRICT;
         ",
     },
+    Migration {
+        version: 4,
+        description: "room lists and room lifetimes",
+        // rooms.history_floor: the first message id of the lifetime in which the room was
+        // registered; its history starts there (0 for rooms registered before this version,
+        // which keep all of theirs).
+        //
+        // room_lists holds the mask lists of registered rooms, one row per entry: `mode` is the
+        // list's mode letter (b bans; e and I, exceptions and invite exceptions, are accepted so
+        // those lists need no migration), `position` the entry's place in its list, set_by the
+        // setter's nick!user@host and set_at unix milliseconds.
+        //
+        // history_floors: for each unregistered room whose lifetime ended lately, the first
+        // message id of whatever comes next; messages below it belong to the ended lifetime
+        // and are deleted, also when they reach the store after the room closed. ended_at
+        // (unix milliseconds) lets old rows go (see store/lifetimes.rs).
+        sql: "
+            ALTER TABLE rooms ADD COLUMN history_floor INTEGER NOT NULL DEFAULT 0;
+            CREATE TABLE room_lists (
+                room_key  TEXT NOT NULL,
+                mode      TEXT NOT NULL CHECK (mode IN ('b', 'e', 'I')),
+                position  INTEGER NOT NULL,
+                mask      TEXT NOT NULL,
+                set_by    TEXT NOT NULL,
+                set_at    INTEGER NOT NULL,
+                PRIMARY KEY (room_key, mode, mask)
+            ) STRICT;
+            CREATE TABLE history_floors (
+                room_key  TEXT PRIMARY KEY,
+                floor     INTEGER NOT NULL,
+                ended_at  INTEGER NOT NULL
+            ) STRICT;
+            CREATE INDEX history_floors_by_age ON history_floors (ended_at);
+        ",
+    },
 ];
+
+/// The first schema version with room lifetimes (`history_floors`) and room lists.
+pub const ROOM_LIFETIMES_VERSION: u32 = 4;
 
 /// The schema version this build of palaver writes.
 pub fn latest_version() -> u32 {

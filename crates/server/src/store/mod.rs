@@ -5,10 +5,12 @@
 //! group commit: everything queued while the previous write was syncing goes to disk in one
 //! transaction. The files: `message.rs` what is stored, `sqlite.rs` opening the database and
 //! writing and reading rows, `migrations.rs` the schema and its versions, `queries.rs` the
-//! history pages and TARGETS, `retention.rs` pruning, `accounts.rs` registered accounts,
+//! history pages and TARGETS, `retention.rs` pruning, `lifetimes.rs` forgetting the history of
+//! a room whose lifetime ended, `accounts.rs` registered accounts, `rooms.rs` registered rooms,
 //! `worker.rs` the thread.
 
 mod accounts;
+mod lifetimes;
 mod message;
 mod migrations;
 mod queries;
@@ -27,10 +29,12 @@ use palaver_proto::time::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 
 pub use accounts::AccountRecord;
-pub use message::{HistoryTarget, StoredMessage};
+pub use message::{
+    HistoryQuery, HistoryTarget, MAX_STORED_CLIENT_TAG_BYTES, REPLAYED_CLIENT_TAGS, StoredMessage,
+};
 #[doc(hidden)]
 pub use migrations::{MIGRATIONS, Migration, latest_version};
-pub use rooms::RoomRecord;
+pub use rooms::{ListEntry, ListMode, RoomRecord};
 
 use queries::Page;
 use sqlite::Database;
@@ -79,7 +83,8 @@ impl From<rusqlite::Error> for StoreError {
 pub struct StoreConfig {
     /// A file path (created if missing), or `:memory:` for a throw-away store.
     pub path: String,
-    /// Forget messages older than this; `None` keeps them forever.
+    /// Forget messages older than this; `None` keeps them forever (the server's configuration
+    /// has a default, see `config.rs`).
     pub history_max_age: Option<Duration>,
     /// Keep at most this many messages per room and per private conversation; `None` for no
     /// limit.
@@ -154,9 +159,9 @@ pub struct Store {
 
 impl Store {
     /// Opens (creating if needed) the database, applies migrations, sets WAL mode and
-    /// `synchronous=FULL`, runs retention once, counts the messages and starts the store
-    /// thread. The open itself blocks the calling thread: call it before serving, or through
-    /// `spawn_blocking`.
+    /// `synchronous=FULL`, deletes what ended room lifetimes left behind, runs retention once,
+    /// counts the messages and starts the store thread. The open itself blocks the calling
+    /// thread: call it before serving, or through `spawn_blocking`.
     pub fn open(config: StoreConfig) -> Result<Opened, StoreError> {
         Self::open_at_version(config, latest_version())
     }
@@ -170,6 +175,8 @@ impl Store {
             message: error.detail(),
         };
         let (mut database, schema_version) = Database::open(&config, version)?;
+        // No message of the last run can still be on its way: its floors have done their job.
+        lifetimes::log_settled(database.settle_history_floors());
         retention::log_pruned(database.prune(Timestamp::now()));
         let message_count = database.count().map_err(open_error)?;
         let clock = tokio::runtime::Builder::new_current_thread()
@@ -199,45 +206,46 @@ impl Store {
         Ok(Commit { receiver })
     }
 
-    /// The newest `limit` messages of `target` (for private history, those between the
-    /// viewer and the peer, either way), oldest first.
+    /// The newest `limit` messages `query` may see (for private history, those between the
+    /// viewer and the peer, either way), oldest first. Every page below likewise reads only
+    /// from `query.since` on.
     pub async fn latest(
         &self,
-        target: HistoryTarget,
+        query: HistoryQuery,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        self.history(target, Page::Latest, limit).await
+        self.history(query, Page::Latest, limit).await
     }
 
     /// The newest `limit` messages after (excluding) `after`, oldest first: CHATHISTORY
     /// LATEST with a bound.
     pub async fn latest_after(
         &self,
-        target: HistoryTarget,
+        query: HistoryQuery,
         after: Bound,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        self.history(target, Page::LatestAfter(after), limit).await
+        self.history(query, Page::LatestAfter(after), limit).await
     }
 
     /// The newest `limit` messages before (excluding) `before`, oldest first.
     pub async fn before(
         &self,
-        target: HistoryTarget,
+        query: HistoryQuery,
         before: Bound,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        self.history(target, Page::Before(before), limit).await
+        self.history(query, Page::Before(before), limit).await
     }
 
     /// The oldest `limit` messages after (excluding) `after`, oldest first.
     pub async fn after(
         &self,
-        target: HistoryTarget,
+        query: HistoryQuery,
         after: Bound,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        self.history(target, Page::After(after), limit).await
+        self.history(query, Page::After(after), limit).await
     }
 
     /// Up to `limit` messages centred on `center`: half before it, half from it on (a message
@@ -245,11 +253,11 @@ impl Store {
     /// history. Oldest first.
     pub async fn around(
         &self,
-        target: HistoryTarget,
+        query: HistoryQuery,
         center: Bound,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        self.history(target, Page::Around(center), limit).await
+        self.history(query, Page::Around(center), limit).await
     }
 
     /// Up to `limit` messages strictly between `start` and `end`, counted from `start`: the
@@ -257,12 +265,12 @@ impl Store {
     /// (CHATHISTORY BETWEEN may go "forwards or backwards in time"). Oldest first either way.
     pub async fn between(
         &self,
-        target: HistoryTarget,
+        query: HistoryQuery,
         start: Bound,
         end: Bound,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        self.history(target, Page::Between(start, end), limit).await
+        self.history(query, Page::Between(start, end), limit).await
     }
 
     /// CHATHISTORY TARGETS: every room, and the other party's nick for each of `viewer`'s
@@ -284,12 +292,13 @@ impl Store {
             .await
     }
 
-    /// [`Store::targets`] limited to the rooms named in `rooms` (any case), so that `limit`
-    /// counts only targets the viewer may see.
+    /// [`Store::targets`] limited to the rooms named in `rooms` (any case), each read from its
+    /// message id on (the room's current lifetime), so that `limit` counts only targets and
+    /// messages the viewer may see.
     pub async fn targets_among(
         &self,
         viewer: &str,
-        rooms: Vec<String>,
+        rooms: Vec<(String, MessageId)>,
         start: Timestamp,
         end: Timestamp,
         limit: usize,
@@ -304,10 +313,31 @@ impl Store {
         self.call(|database| database.count()).await
     }
 
-    /// Runs retention now (it also runs every `prune_interval` on the store thread). Returns
-    /// how many messages were deleted.
+    /// Runs retention now, and deletes messages that reached the store after their room's
+    /// lifetime ended (both also run every `prune_interval` on the store thread). Returns how
+    /// many messages were deleted.
     pub async fn prune(&self) -> Result<u64, StoreError> {
         self.call(|database| database.prune(Timestamp::now())).await
+    }
+
+    /// Ends the lifetime of the unregistered room called `name`, whose history runs up to (not
+    /// including) message id `history_end`: deletes that history, and remembers the floor so
+    /// that a message of it still on its way here is deleted too. Durable on return. Returns
+    /// how many messages were deleted.
+    pub async fn end_room_lifetime(
+        &self,
+        name: &str,
+        history_end: MessageId,
+    ) -> Result<u64, StoreError> {
+        let key = HistoryTarget::Room(name.to_owned()).key();
+        self.call(move |database| database.end_room_lifetime(&key, history_end, Timestamp::now()))
+            .await
+    }
+
+    /// The folded names of the rooms that have history: at start-up, the unregistered rooms
+    /// whose lifetime a restart did not end.
+    pub async fn rooms_with_history(&self) -> Result<Vec<String>, StoreError> {
+        self.call(|database| database.rooms_with_history()).await
     }
 
     /// Registers account `name` with its password hash (a PHC string). Returns false, storing
@@ -375,11 +405,11 @@ impl Store {
 
     async fn history(
         &self,
-        target: HistoryTarget,
+        query: HistoryQuery,
         page: Page,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        self.call(move |database| database.history(&target, page, limit))
+        self.call(move |database| database.history(&query, page, limit))
             .await
     }
 

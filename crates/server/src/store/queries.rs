@@ -3,12 +3,14 @@
 //!
 //! History is ordered by message id. Every page comes back oldest first, whichever end it was
 //! counted from, as the chathistory spec asks ("ascending time order … regardless of the
-//! subcommand used").
+//! subcommand used"). Every query reads only from its `since` id on (a room's current
+//! lifetime), so no page and no TARGETS line reaches further back.
 
+use palaver_proto::event::MessageId;
 use palaver_proto::names::fold;
 use palaver_proto::time::Timestamp;
 
-use super::message::{HistoryTarget, StoredMessage};
+use super::message::{HistoryQuery, StoredMessage};
 use super::sqlite::{Database, MESSAGE_COLUMNS, bound_integer, read_messages, unsigned};
 use super::{Bound, StoreError};
 
@@ -45,6 +47,12 @@ enum Side {
     AtOrAbove,
 }
 
+/// Whose messages a page reads: the target's lookup key, from message id `since` on.
+struct Scope {
+    key: String,
+    since: MessageId,
+}
+
 /// A condition on the messages of a page: on which `side` of `bound` they lie.
 #[derive(Debug, Clone, Copy)]
 struct Condition {
@@ -74,36 +82,39 @@ impl Condition {
 }
 
 impl Database {
-    /// Reads one page of `target`'s history, oldest first.
+    /// Reads one page of the history `query` may see, oldest first.
     pub(super) fn history(
         &self,
-        target: &HistoryTarget,
+        query: &HistoryQuery,
         page: Page,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        let key = target.key();
+        let scope = &Scope {
+            key: query.target.key(),
+            since: query.since,
+        };
         match page {
-            Page::Latest => self.select(&key, &[], End::Newest, limit),
+            Page::Latest => self.select(scope, &[], End::Newest, limit),
             Page::LatestAfter(after) => self.select(
-                &key,
+                scope,
                 &[Condition::new(after, Side::Above)],
                 End::Newest,
                 limit,
             ),
             Page::Before(before) => self.select(
-                &key,
+                scope,
                 &[Condition::new(before, Side::Below)],
                 End::Newest,
                 limit,
             ),
             Page::After(after) => self.select(
-                &key,
+                scope,
                 &[Condition::new(after, Side::Above)],
                 End::Oldest,
                 limit,
             ),
-            Page::Around(center) => self.around(&key, center, limit),
-            Page::Between(start, end) => self.between(&key, start, end, limit),
+            Page::Around(center) => self.around(scope, center, limit),
+            Page::Between(start, end) => self.between(scope, start, end, limit),
         }
     }
 
@@ -112,14 +123,14 @@ impl Database {
     /// up from the other side.
     fn around(
         &self,
-        key: &str,
+        scope: &Scope,
         center: Bound,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
         let below = Condition::new(center, Side::Below);
-        let mut older = self.select(key, &[below], End::Newest, limit)?;
+        let mut older = self.select(scope, &[below], End::Newest, limit)?;
         let at_or_above = Condition::new(center, Side::AtOrAbove);
-        let newer = self.select(key, &[at_or_above], End::Oldest, limit)?;
+        let newer = self.select(scope, &[at_or_above], End::Oldest, limit)?;
         // Newer messages get the places the older side leaves free beyond its half, and the
         // other way round.
         let newer_count = newer.len().min(limit - older.len().min(limit / 2));
@@ -132,7 +143,7 @@ impl Database {
     /// Messages strictly between `start` and `end`, the `limit` nearest to `start`.
     fn between(
         &self,
-        key: &str,
+        scope: &Scope,
         start: Bound,
         end: Bound,
         limit: usize,
@@ -142,13 +153,13 @@ impl Database {
                 Condition::new(start, Side::Above),
                 Condition::new(end, Side::Below),
             ];
-            self.select(key, &range, End::Oldest, limit)
+            self.select(scope, &range, End::Oldest, limit)
         } else {
             let range = [
                 Condition::new(start, Side::Below),
                 Condition::new(end, Side::Above),
             ];
-            self.select(key, &range, End::Newest, limit)
+            self.select(scope, &range, End::Newest, limit)
         }
     }
 
@@ -183,10 +194,10 @@ impl Database {
         }
     }
 
-    /// The `limit` messages of `key` meeting every condition, taken from `end`, oldest first.
+    /// The `limit` messages of `scope` meeting every condition, taken from `end`, oldest first.
     fn select(
         &self,
-        key: &str,
+        scope: &Scope,
         conditions: &[Condition],
         end: End,
         limit: usize,
@@ -194,8 +205,10 @@ impl Database {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let mut sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE target_key = ?");
-        let mut values = Vec::with_capacity(conditions.len() + 1);
+        let mut sql =
+            format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE target_key = ? AND id >= ?");
+        let mut values = Vec::with_capacity(conditions.len() + 2);
+        values.push(bound_integer(scope.since.0));
         for condition in conditions {
             let (text, value) = condition.sql();
             sql.push_str(" AND ");
@@ -210,7 +223,7 @@ impl Database {
         // There are only a handful of distinct query shapes, so the statement cache keeps them
         // all prepared.
         let mut statement = self.connection.prepare_cached(&sql)?;
-        let parameters = std::iter::once(rusqlite::types::Value::Text(key.to_owned()))
+        let parameters = std::iter::once(rusqlite::types::Value::Text(scope.key.clone()))
             .chain(values.into_iter().map(rusqlite::types::Value::Integer));
         let mut messages = read_messages(&mut statement, rusqlite::params_from_iter(parameters))?;
         if end == End::Newest {
@@ -220,13 +233,14 @@ impl Database {
     }
 
     /// CHATHISTORY TARGETS: the rooms (all of them when `rooms` is `None`, else only those
-    /// named) and `viewer`'s private conversations whose latest message between `start` and
-    /// `end` (exclusive) falls in that window, with that message's time. As with BETWEEN, the
-    /// `limit` targets nearest to `start` are kept; the answer is sorted by time, oldest first.
+    /// named, each from its own `since` id on) and `viewer`'s private conversations whose
+    /// latest message between `start` and `end` (exclusive) falls in that window, with that
+    /// message's time. As with BETWEEN, the `limit` targets nearest to `start` are kept; the
+    /// answer is sorted by time, oldest first.
     pub(super) fn targets(
         &self,
         viewer: &str,
-        rooms: Option<&[String]>,
+        rooms: Option<&[(String, MessageId)]>,
         start: Timestamp,
         end: Timestamp,
         limit: usize,
@@ -270,17 +284,23 @@ impl Database {
 
     fn room_targets(
         &self,
-        rooms: &[String],
+        rooms: &[(String, MessageId)],
         window: Window,
     ) -> Result<Vec<FoundTarget>, StoreError> {
         let mut select = self.connection.prepare_cached(
             "SELECT id, time, target_name FROM messages
-             WHERE target_key = ?1 AND time > ?2 AND time < ?3
+             WHERE target_key = ?1 AND id >= ?2 AND time > ?3 AND time < ?4
              ORDER BY id DESC LIMIT 1",
         )?;
         let mut found = Vec::new();
-        for room in rooms {
-            let mut rows = select.query(rusqlite::params![fold(room), window.low, window.high])?;
+        for (room, since) in rooms {
+            let since = bound_integer(since.0);
+            let mut rows = select.query(rusqlite::params![
+                fold(room),
+                since,
+                window.low,
+                window.high
+            ])?;
             if let Some(row) = rows.next()? {
                 found.push(FoundTarget::read(row, row.get(2)?)?);
             }

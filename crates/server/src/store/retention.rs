@@ -1,22 +1,21 @@
 //! Retention: forgetting history older than `history_max_age` and, per room or private
-//! conversation, all but the newest `history_max_per_room` messages.
+//! conversation, all but the newest `history_max_per_room` messages; and, while at it, the
+//! messages of ended room lifetimes that reached the store late (`lifetimes.rs`).
 //!
 //! Runs on the store thread every `prune_interval` and on demand ([`super::Store::prune`]).
 
 use palaver_proto::time::Timestamp;
 
 use super::StoreError;
+use super::lifetimes::sweep_history_floors;
 use super::sqlite::{Database, bound_integer};
 
 impl Database {
-    /// Applies both limits in one transaction, as of `now`. Returns how many messages were
-    /// deleted. Does nothing when no limit is configured.
+    /// Applies both limits and the remembered history floors in one transaction, as of `now`.
+    /// Returns how many messages were deleted.
     pub(super) fn prune(&mut self, now: Timestamp) -> Result<u64, StoreError> {
-        if self.max_age.is_none() && self.max_per_target.is_none() {
-            return Ok(0);
-        }
         let transaction = self.connection.transaction()?;
-        let mut deleted = 0;
+        let mut deleted = sweep_history_floors(&transaction, self.schema_version, now)?;
         if let Some(max_age) = self.max_age {
             let max_age_millis = u64::try_from(max_age.as_millis()).unwrap_or(u64::MAX);
             let cutoff = now.0.saturating_sub(max_age_millis);

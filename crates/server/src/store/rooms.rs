@@ -1,11 +1,14 @@
-//! Registered rooms: the founder, topic and modes of each room an account registered, so they
-//! survive restarts and the room's emptying.
+//! Registered rooms: the founder, topic, modes and mask lists (bans) of each room an account
+//! registered, and where its history starts, so they survive restarts and the room's emptying.
 //!
 //! The store only keeps rows; the hub decides what registration means (see
-//! `Hub::register_room`).
+//! `Hub::register_room`). A room's row and its list entries are always written together, in
+//! one transaction.
 
+use palaver_proto::event::MessageId;
 use palaver_proto::names::fold;
 use palaver_proto::time::Timestamp;
+use rusqlite::{Connection, params};
 
 use super::StoreError;
 use super::sqlite::{Database, signed, unsigned};
@@ -26,34 +29,85 @@ pub struct RoomRecord {
     /// The member limit (`+l`), if any.
     pub limit: Option<u64>,
     pub created: Timestamp,
+    /// The first message id of the lifetime in which the room was registered: its history
+    /// starts there, so registering never brings back what an earlier lifetime said.
+    pub history_floor: MessageId,
+    /// The entries of the room's mask lists, each list in its order.
+    pub lists: Vec<ListEntry>,
+}
+
+/// A mask list of a room, by its IRC mode letter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListMode {
+    /// `+b`.
+    Ban,
+}
+
+impl ListMode {
+    /// The letter the list is stored under. The table also accepts `e` and `I` (exceptions
+    /// and invite exceptions), so adding them needs no migration.
+    pub fn letter(self) -> char {
+        match self {
+            ListMode::Ban => 'b',
+        }
+    }
+
+    /// The list stored under `letter`; `None` for a list this palaver does not know.
+    pub fn from_letter(letter: &str) -> Option<Self> {
+        match letter {
+            "b" => Some(ListMode::Ban),
+            _ => None,
+        }
+    }
+}
+
+/// One entry of a room's mask list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListEntry {
+    pub mode: ListMode,
+    /// A `nick!user@host` glob.
+    pub mask: String,
+    /// `nick!user@host` of whoever set it.
+    pub set_by: String,
+    pub set_at: Timestamp,
 }
 
 const COLUMNS: &str = "name, founder, topic, topic_set_by, topic_set_at, flags, room_key, \
-                       member_limit, created";
+                       member_limit, created, history_floor";
 
 impl Database {
     /// Adds a registered room. Returns false, changing nothing, if it is already registered.
     pub(super) fn register_room(&mut self, room: &RoomRecord) -> Result<bool, StoreError> {
-        let inserted = self
-            .connection
+        let transaction = self.connection.transaction()?;
+        let inserted = transaction
             .prepare_cached(&format!(
-                "INSERT INTO rooms (name_key, {COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                "INSERT INTO rooms (name_key, {COLUMNS})
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
                  ON CONFLICT (name_key) DO NOTHING"
             ))?
             .execute(rusqlite::params_from_iter(parameters(room)?))?;
+        if inserted == 1 {
+            replace_lists(&transaction, room)?;
+        }
+        transaction.commit()?;
         Ok(inserted == 1)
     }
 
     /// Replaces the stored state of a registered room. Returns false if it is not registered.
     pub(super) fn save_room(&mut self, room: &RoomRecord) -> Result<bool, StoreError> {
-        let updated = self
-            .connection
+        let transaction = self.connection.transaction()?;
+        let updated = transaction
             .prepare_cached(
                 "UPDATE rooms SET name = ?2, founder = ?3, topic = ?4, topic_set_by = ?5,
-                 topic_set_at = ?6, flags = ?7, room_key = ?8, member_limit = ?9, created = ?10
+                 topic_set_at = ?6, flags = ?7, room_key = ?8, member_limit = ?9, created = ?10,
+                 history_floor = ?11
                  WHERE name_key = ?1",
             )?
             .execute(rusqlite::params_from_iter(parameters(room)?))?;
+        if updated == 1 {
+            replace_lists(&transaction, room)?;
+        }
+        transaction.commit()?;
         Ok(updated == 1)
     }
 
@@ -73,17 +127,19 @@ impl Database {
                 row.get::<_, Option<String>>(6)?,
                 row.get::<_, Option<i64>>(7)?,
                 row.get::<_, i64>(8)?,
+                row.get::<_, i64>(9)?,
             ))
         })?;
         let mut rooms = Vec::new();
         for row in rows {
-            let (name, founder, topic, set_by, set_at, flags, key, limit, created) = row?;
+            let (name, founder, topic, set_by, set_at, flags, key, limit, created, floor) = row?;
             let topic = match (topic, set_by, set_at) {
                 (Some(text), Some(set_by), Some(set_at)) => {
                     Some((text, set_by, Timestamp(unsigned(set_at, "topic time")?)))
                 }
                 _ => None,
             };
+            let lists = self.room_lists(&fold(&name))?;
             rooms.push(RoomRecord {
                 name,
                 founder,
@@ -94,13 +150,61 @@ impl Database {
                     .map(|limit| unsigned(limit, "member limit"))
                     .transpose()?,
                 created: Timestamp(unsigned(created, "room creation time")?),
+                history_floor: MessageId(unsigned(floor, "history floor")?),
+                lists,
             });
         }
         Ok(rooms)
     }
+
+    /// The list entries of the room whose folded name is `key`, each list in its order.
+    /// Entries of lists this palaver does not know are skipped.
+    fn room_lists(&self, key: &str) -> Result<Vec<ListEntry>, StoreError> {
+        let mut select = self.connection.prepare_cached(
+            "SELECT mode, mask, set_by, set_at FROM room_lists
+             WHERE room_key = ?1 ORDER BY mode, position",
+        )?;
+        let mut rows = select.query([key])?;
+        let mut entries = Vec::new();
+        while let Some(row) = rows.next()? {
+            let Some(mode) = ListMode::from_letter(&row.get::<_, String>(0)?) else {
+                continue;
+            };
+            entries.push(ListEntry {
+                mode,
+                mask: row.get(1)?,
+                set_by: row.get(2)?,
+                set_at: Timestamp(unsigned(row.get(3)?, "list entry time")?),
+            });
+        }
+        Ok(entries)
+    }
 }
 
-/// The ten statement parameters for a room row, key first.
+/// Replaces every list entry of `room` with the record's, inside the caller's transaction.
+fn replace_lists(connection: &Connection, room: &RoomRecord) -> Result<(), StoreError> {
+    let key = fold(&room.name);
+    connection
+        .prepare_cached("DELETE FROM room_lists WHERE room_key = ?1")?
+        .execute([&key])?;
+    let mut insert = connection.prepare_cached(
+        "INSERT INTO room_lists (room_key, mode, position, mask, set_by, set_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for (position, entry) in room.lists.iter().enumerate() {
+        insert.execute(params![
+            key,
+            entry.mode.letter().to_string(),
+            signed(position as u64, "list position")?,
+            entry.mask,
+            entry.set_by,
+            signed(entry.set_at.0, "list entry time")?,
+        ])?;
+    }
+    Ok(())
+}
+
+/// The eleven statement parameters for a room row, key first.
 fn parameters(room: &RoomRecord) -> Result<Vec<rusqlite::types::Value>, StoreError> {
     use rusqlite::types::Value;
     let text = |value: &str| Value::Text(value.to_owned());
@@ -128,5 +232,6 @@ fn parameters(room: &RoomRecord) -> Result<Vec<rusqlite::types::Value>, StoreErr
         optional_text(room.key.as_deref()),
         limit,
         Value::Integer(signed(room.created.0, "room creation time")?),
+        Value::Integer(signed(room.history_floor.0, "history floor")?),
     ])
 }

@@ -29,6 +29,10 @@ pub(super) struct Database {
     /// How long and how much history to keep; applied by `prune` (retention.rs).
     pub(super) max_age: Option<Duration>,
     pub(super) max_per_target: Option<usize>,
+    /// The schema version the database was migrated to: below
+    /// [`migrations::ROOM_LIFETIMES_VERSION`] (a test building an older database) there are
+    /// no history floors to keep.
+    pub(super) schema_version: u32,
     /// Counters for tests and benchmarks (how well group commit batches).
     pub(super) statistics: Statistics,
 }
@@ -53,6 +57,7 @@ impl Database {
             connection,
             max_age: config.history_max_age,
             max_per_target: config.history_max_per_room,
+            schema_version: version,
             statistics: Statistics::default(),
         };
         Ok((database, version))

@@ -59,15 +59,13 @@ fn private_message(id: u64, time: u64, from: &str, to: &str) -> StoredMessage {
     }
 }
 
-fn private(viewer: &str, peer: &str) -> HistoryTarget {
-    HistoryTarget::Private {
-        viewer: viewer.into(),
-        peer: peer.into(),
-    }
+fn private(viewer: &str, peer: &str) -> HistoryQuery {
+    HistoryQuery::private(viewer, peer)
 }
 
-fn room(name: &str) -> HistoryTarget {
-    HistoryTarget::Room(name.into())
+/// All of a room's stored history.
+fn room(name: &str) -> HistoryQuery {
+    HistoryQuery::room(name, MessageId(0))
 }
 
 fn open(config: StoreConfig) -> Store {
@@ -313,7 +311,7 @@ async fn private_history_is_visible_only_to_its_two_parties() {
         .latest(private("bob", "alice"), 1)
         .await
         .expect("latest");
-    assert_eq!(second[0].target, private("Bob", "ALICE"));
+    assert_eq!(second[0].target, private("Bob", "ALICE").target);
 }
 
 #[tokio::test]
@@ -380,7 +378,13 @@ async fn targets_lists_rooms_and_the_viewers_conversations() {
     assert_eq!(targets("dave", 0, 1_000, 10).await.len(), 2);
 
     let among = store
-        .targets_among("alice", vec!["#a".into()], t(0), t(1_000), 10)
+        .targets_among(
+            "alice",
+            vec![("#a".into(), MessageId(0))],
+            t(0),
+            t(1_000),
+            10,
+        )
         .await
         .expect("targets");
     assert_eq!(
@@ -600,7 +604,7 @@ async fn a_version_1_database_keeps_its_messages_through_every_migration() {
     assert_eq!(
         old,
         [StoredMessage {
-            target: room("#Old"),
+            target: room("#Old").target,
             text: "from version 1".into(),
             ..room_message(7, 700, "#Old", "")
         }]
@@ -608,7 +612,7 @@ async fn a_version_1_database_keeps_its_messages_through_every_migration() {
     let whisper = opened.store.latest(private("bob", "alice"), 10).await;
     let whisper = whisper.expect("private");
     assert_eq!(whisper.len(), 1);
-    assert_eq!(whisper[0].target, private("alice", "bob"));
+    assert_eq!(whisper[0].target, private("alice", "bob").target);
     assert_eq!(whisper[0].kind, MessageKind::Notice);
     assert_eq!(whisper[0].account.as_deref(), Some("acct"));
 }
@@ -797,6 +801,21 @@ fn room_record(name: &str, founder: &str) -> RoomRecord {
         key: Some("sesame".into()),
         limit: Some(25),
         created: Timestamp(1_000_000),
+        history_floor: MessageId(77),
+        lists: vec![
+            ban("*!*@evil.example", 1_100_000),
+            ban("mallory!*@*", 1_000_500),
+        ],
+    }
+}
+
+/// A ban set by alice at `time`.
+fn ban(mask: &str, time: u64) -> ListEntry {
+    ListEntry {
+        mode: ListMode::Ban,
+        mask: mask.into(),
+        set_by: "alice!~alice@127.0.0.1".into(),
+        set_at: Timestamp(time),
     }
 }
 
@@ -812,6 +831,8 @@ async fn registered_rooms_round_trip_through_register_save_and_a_restart() {
         flags: String::new(),
         key: None,
         limit: None,
+        history_floor: MessageId(0),
+        lists: Vec::new(),
         ..room_record("#b", "bob")
     };
     let other = room_record("#a", "carol");
@@ -827,17 +848,20 @@ async fn registered_rooms_round_trip_through_register_save_and_a_restart() {
         [other.clone(), bare.clone(), rust.clone()]
     );
 
-    // Saving replaces the whole state: a cleared topic, other flags, no key, a new limit.
+    // Saving replaces the whole state: a cleared topic, other flags, no key, a new limit,
+    // one ban lifted and another added, in list order.
     let saved = RoomRecord {
         topic: None,
         flags: "imst".into(),
         key: None,
         limit: Some(3),
+        lists: vec![ban("mallory!*@*", 1_000_500), ban("eve!*@*", 900)],
         ..rust.clone()
     };
     assert!(store.save_room(saved.clone()).await.expect("save"));
     let with_topic = RoomRecord {
         topic: Some(("back".into(), "bob!text@127.0.0.1".into(), Timestamp(9))),
+        lists: vec![ban("x!*@*", 8)],
         ..bare.clone()
     };
     assert!(store.save_room(with_topic.clone()).await.expect("save"));
@@ -1000,4 +1024,275 @@ async fn a_version_2_database_gains_registered_rooms_and_keeps_messages_and_acco
         opened.store.registered_rooms().await.expect("list").len(),
         1
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Room lifetimes
+
+/// Runs `job` on the store thread, for looking at tables no public method shows.
+async fn inspect<T: Send + 'static>(
+    store: &Store,
+    job: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
+) -> T {
+    store
+        .call(move |database| Ok(job(&database.connection)?))
+        .await
+        .expect("inspect")
+}
+
+async fn floor_count(store: &Store) -> i64 {
+    inspect(store, |connection| {
+        connection.query_row("SELECT COUNT(*) FROM history_floors", [], |row| row.get(0))
+    })
+    .await
+}
+
+#[tokio::test]
+async fn ending_a_room_lifetime_deletes_its_history_and_whatever_of_it_arrives_late() {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let store = open(config_at(&directory));
+    append_all(
+        &store,
+        [
+            room_message(10, 100, "#a", "old"),
+            room_message(11, 110, "#A", "old"),
+            room_message(12, 120, "#b", "other room"),
+            private_message(13, 130, "alice", "bob"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        store
+            .end_room_lifetime("#A", MessageId(15))
+            .await
+            .expect("end"),
+        2
+    );
+    assert_eq!(
+        ids(&store.latest(room("#a"), 10).await.expect("a")),
+        [] as [u64; 0]
+    );
+    assert_eq!(ids(&store.latest(room("#b"), 10).await.expect("b")), [12]);
+    assert_eq!(
+        ids(&store.latest(private("bob", "alice"), 10).await.expect("pm")),
+        [13]
+    );
+
+    // A message stamped before the room closed, stored only now; and one of the next lifetime.
+    append_all(
+        &store,
+        [
+            room_message(14, 140, "#a", "late"),
+            room_message(16, 160, "#a", "next lifetime"),
+        ],
+    )
+    .await;
+    assert_eq!(store.prune().await.expect("prune"), 1);
+    assert_eq!(ids(&store.latest(room("#a"), 10).await.expect("a")), [16]);
+
+    // Late again, and the server stops before the next prune: the next start deletes it, and
+    // forgets the floors, which nothing of the last run can need any more.
+    append_all(&store, [room_message(14, 140, "#a", "later still")]).await;
+    assert_eq!(floor_count(&store).await, 1);
+    store.shut_down().await.expect("shut down");
+    let opened = Store::open(config_at(&directory)).expect("reopen");
+    assert_eq!(opened.message_count, 3);
+    let store = opened.store;
+    assert_eq!(ids(&store.latest(room("#a"), 10).await.expect("a")), [16]);
+    assert_eq!(floor_count(&store).await, 0);
+}
+
+#[tokio::test]
+async fn a_later_end_raises_the_floor_and_an_earlier_one_does_not_lower_it() {
+    let store = open(StoreConfig::new(":memory:"));
+    store
+        .end_room_lifetime("#a", MessageId(20))
+        .await
+        .expect("end");
+    store
+        .end_room_lifetime("#a", MessageId(10))
+        .await
+        .expect("end");
+    append_all(&store, [room_message(15, 150, "#a", "late")]).await;
+    assert_eq!(store.prune().await.expect("prune"), 1);
+    assert_eq!(floor_count(&store).await, 1);
+}
+
+#[tokio::test]
+async fn room_queries_read_only_from_their_floor() {
+    let store = open(StoreConfig::new(":memory:"));
+    append_all(
+        &store,
+        (1..=6).map(|id| room_message(id, id * 100, "#a", "x")),
+    )
+    .await;
+    let since = |id: u64| HistoryQuery::room("#A", MessageId(id));
+    let id = |id: u64| Bound::Id(MessageId(id));
+    let time = |millis: u64| Bound::Time(Timestamp(millis));
+    assert_eq!(
+        ids(&store.latest(since(4), 10).await.expect("latest")),
+        [4, 5, 6]
+    );
+    assert_eq!(
+        ids(&store
+            .latest_after(since(4), time(0), 10)
+            .await
+            .expect("latest after")),
+        [4, 5, 6]
+    );
+    assert_eq!(
+        ids(&store.before(since(4), id(6), 10).await.expect("before")),
+        [4, 5]
+    );
+    assert_eq!(
+        ids(&store.before(since(4), id(4), 10).await.expect("before")),
+        [] as [u64; 0]
+    );
+    assert_eq!(
+        ids(&store.after(since(4), id(1), 10).await.expect("after")),
+        [4, 5, 6]
+    );
+    assert_eq!(
+        ids(&store.around(since(4), id(3), 4).await.expect("around")),
+        [4, 5, 6]
+    );
+    assert_eq!(
+        ids(&store
+            .between(since(4), time(0), time(10_000), 10)
+            .await
+            .expect("between")),
+        [4, 5, 6]
+    );
+    assert_eq!(
+        ids(&store
+            .between(since(4), time(10_000), time(0), 10)
+            .await
+            .expect("between")),
+        [4, 5, 6]
+    );
+    let targets = |floor: u64| {
+        let store = store.clone();
+        async move {
+            store
+                .targets_among(
+                    "alice",
+                    vec![("#a".into(), MessageId(floor))],
+                    Timestamp(0),
+                    Timestamp(10_000),
+                    10,
+                )
+                .await
+                .expect("targets")
+        }
+    };
+    assert_eq!(targets(6).await, [("#a".to_owned(), Timestamp(600))]);
+    assert_eq!(targets(7).await, []);
+}
+
+#[tokio::test]
+async fn rooms_with_history_lists_each_room_once_and_no_conversation() {
+    let store = open(StoreConfig::new(":memory:"));
+    assert_eq!(
+        store.rooms_with_history().await.expect("list"),
+        [] as [String; 0]
+    );
+    append_all(
+        &store,
+        [
+            room_message(1, 1, "#B", "x"),
+            room_message(2, 2, "#a", "x"),
+            room_message(3, 3, "#A", "x"),
+            private_message(4, 4, "alice", "bob"),
+            // Nicks start with a letter or one of [\\]^_{|}, all after `#` and `$`.
+            private_message(5, 5, "[x]", "_y"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        store.rooms_with_history().await.expect("list"),
+        ["#a", "#b"]
+    );
+}
+
+#[tokio::test]
+async fn prunes_forget_floors_after_an_hour_and_beyond_the_cap() {
+    use super::lifetimes::{FLOOR_KEEP, MAX_FLOORS};
+    let store = open(StoreConfig::new(":memory:"));
+    let now = Timestamp::now().0;
+    let hour_ago = now - FLOOR_KEEP.as_millis() as u64 - 1;
+    inspect(&store, move |connection| {
+        let mut insert = connection
+            .prepare("INSERT INTO history_floors (room_key, floor, ended_at) VALUES (?1, 1, ?2)")?;
+        insert.execute(rusqlite::params!["#expired", hour_ago as i64])?;
+        // One more than the cap, #r0 the oldest.
+        for index in 0..=MAX_FLOORS {
+            insert.execute(rusqlite::params![
+                format!("#r{index}"),
+                (now - 1_000 + index as u64 / 100) as i64
+            ])?;
+        }
+        Ok(())
+    })
+    .await;
+    store.prune().await.expect("prune");
+    assert_eq!(floor_count(&store).await, MAX_FLOORS as i64);
+    let gone: i64 = inspect(&store, |connection| {
+        connection.query_row(
+            "SELECT COUNT(*) FROM history_floors WHERE room_key IN ('#expired', '#r0')",
+            [],
+            |row| row.get(0),
+        )
+    })
+    .await;
+    assert_eq!(gone, 0);
+}
+
+#[tokio::test]
+async fn a_version_3_database_keeps_its_registered_rooms_whole_history_and_gains_lists() {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let at_v3 = Store::open_at_version(config_at(&directory), 3).expect("open at v3");
+    assert_eq!(at_v3.schema_version, 3);
+    let store = at_v3.store;
+    append_all(&store, [room_message(1, 100, "#Old", "kept")]).await;
+    // A room registered by a palaver with schema 3, as it wrote it.
+    inspect(&store, |connection| {
+        connection.execute(
+            "INSERT INTO rooms (name_key, name, founder, flags, created)
+             VALUES ('#old', '#Old', 'alice', 'nt', 5)",
+            [],
+        )
+    })
+    .await;
+    store.shut_down().await.expect("shut down");
+
+    let opened = Store::open(config_at(&directory)).expect("migrate to latest");
+    assert_eq!(opened.schema_version, latest_version());
+    assert_eq!(opened.message_count, 1);
+    let store = opened.store;
+    let old = RoomRecord {
+        name: "#Old".into(),
+        founder: "alice".into(),
+        topic: None,
+        flags: "nt".into(),
+        key: None,
+        limit: None,
+        created: Timestamp(5),
+        // Registered before room lifetimes: all its history is its own.
+        history_floor: MessageId(0),
+        lists: Vec::new(),
+    };
+    assert_eq!(
+        store.registered_rooms().await.expect("list"),
+        std::slice::from_ref(&old)
+    );
+    assert_eq!(
+        ids(&store.latest(room("#old"), 10).await.expect("latest")),
+        [1]
+    );
+    let banned = RoomRecord {
+        lists: vec![ban("bob!*@*", 6)],
+        ..old
+    };
+    assert!(store.save_room(banned.clone()).await.expect("save"));
+    assert_eq!(store.registered_rooms().await.expect("list"), [banned]);
 }

@@ -16,8 +16,8 @@ pub fn join(session: &mut IrcSession, message: &Message) -> Flow {
     let user = session.user().clone();
     if message.params[0] == "0" {
         // `JOIN 0` leaves every channel.
-        for event in session.hub.part_all(&user) {
-            session.own_copy(&event);
+        for departure in session.hub.part_all(&user) {
+            session.departed(departure);
         }
         return Flow::Continue;
     }
@@ -42,7 +42,7 @@ pub fn join(session: &mut IrcSession, message: &Message) -> Flow {
                     query::send_topic(session, room.name(), &topic);
                 }
                 query::send_names(session, &room, room.name());
-                chathistory::replay_on_join(session, room.name());
+                chathistory::replay_on_join(session, &room);
             }
             // Joining a channel one is in is a no-op in IRC.
             Ok(Joined::AlreadyMember(_)) => {}
@@ -61,7 +61,7 @@ pub fn part(session: &mut IrcSession, message: &Message) -> Flow {
             continue;
         };
         match session.hub.part(&user, &room, reason) {
-            Ok(event) => session.own_copy(&event),
+            Ok(departure) => session.departed(departure),
             Err(error) => session.hub_error(&error),
         }
     }
@@ -244,7 +244,7 @@ pub fn kick(session: &mut IrcSession, message: &Message) -> Flow {
     let nicks = message.params[1].split(',').filter(|nick| !nick.is_empty());
     for nick in nicks.take(MAX_KICK_TARGETS) {
         match session.hub.kick(&user, &room, nick, reason) {
-            Ok(event) => session.own_copy(&event),
+            Ok(departure) => session.departed(departure),
             Err(error) => session.hub_error(&error),
         }
     }

@@ -4,7 +4,8 @@
 //!
 //! Handlers in the command table are synchronous, so `CHATHISTORY` only records a
 //! [`HistoryRequest`]; the session runs it against the store once the handler returns
-//! ([`answer`]).
+//! ([`answer`]). A channel's history is read from the channel's history floor on: what an
+//! unregistered channel said before it last emptied is nobody's (docs/SECURITY.md).
 
 use palaver_proto::irc::caps::Cap;
 use palaver_proto::irc::message::{Message, Tag};
@@ -13,8 +14,9 @@ use palaver_proto::names::{self, fold};
 use palaver_proto::time::Timestamp;
 
 use super::IrcSession;
+use crate::hub::Room;
 use crate::session::{Flow, Keep, fitting, history_budget};
-use crate::store::{Bound, HistoryTarget, StoredMessage};
+use crate::store::{Bound, HistoryQuery, StoredMessage};
 
 /// Most messages one `CHATHISTORY` request returns (`CHATHISTORY` in `RPL_ISUPPORT`).
 pub const MAX_MESSAGES: usize = 100;
@@ -25,7 +27,8 @@ pub struct HistoryRequest {
     query: Query,
     /// The target as the client named it, echoed in the batch.
     target_name: String,
-    target: HistoryTarget,
+    /// What the client may read of the target.
+    target: HistoryQuery,
     limit: usize,
     /// A chathistory batch (`CHATHISTORY`), or plain lines (replay on join without the
     /// capability; in a batch when the client has `batch`).
@@ -98,7 +101,8 @@ pub fn chathistory(session: &mut IrcSession, message: &Message) -> Flow {
         session.history_requests.push(HistoryRequest {
             query: Query::Targets(start, end),
             target_name: String::new(),
-            target: HistoryTarget::Room(String::new()),
+            // Unused: TARGETS names the rooms itself (answer_targets).
+            target: HistoryQuery::private("", ""),
             limit,
             reply: Reply::Chathistory,
         });
@@ -144,15 +148,15 @@ pub fn chathistory(session: &mut IrcSession, message: &Message) -> Flow {
 }
 
 /// The replay on join for a client without `draft/chathistory`, when configured.
-pub fn replay_on_join(session: &mut IrcSession, room: &str) {
+pub fn replay_on_join(session: &mut IrcSession, room: &Room) {
     let count = session.settings.replay_on_join;
     if count == 0 || session.caps.contains(Cap::Chathistory) {
         return;
     }
     session.history_requests.push(HistoryRequest {
         query: Query::Latest(None),
-        target_name: room.to_owned(),
-        target: HistoryTarget::Room(room.to_owned()),
+        target_name: room.name().to_string(),
+        target: room_history(room),
         limit: count,
         reply: Reply::Replay,
     });
@@ -164,17 +168,19 @@ fn invalid_params(session: &mut IrcSession, subcommand: &str, description: &str)
 
 /// The history the user may read under `name`: a room it is in, or its private conversation
 /// with the nick `name`.
-fn visible_target(session: &IrcSession, name: &str) -> Option<HistoryTarget> {
+fn visible_target(session: &IrcSession, name: &str) -> Option<HistoryQuery> {
     let user = session.user();
     if name.starts_with('#') {
         let room = user.room(&fold(name))?;
-        return Some(HistoryTarget::Room(room.name().to_string()));
+        return Some(room_history(&room));
     }
     names::validate_nick(name).ok()?;
-    Some(HistoryTarget::Private {
-        viewer: user.nick().into(),
-        peer: name.to_owned(),
-    })
+    Some(HistoryQuery::private(&*user.nick(), name))
+}
+
+/// The history of `room`'s current lifetime.
+fn room_history(room: &Room) -> HistoryQuery {
+    HistoryQuery::room(room.name().as_ref(), room.history_floor())
 }
 
 /// `msgid=…`, `timestamp=…`, or `*` (no bound, for `LATEST`); `None` if malformed.
@@ -295,11 +301,11 @@ fn send_messages(session: &mut IrcSession, request: &HistoryRequest, messages: &
 async fn answer_targets(session: &mut IrcSession, start: Timestamp, end: Timestamp, limit: usize) {
     let user = session.user().clone();
     let viewer: String = user.nick().into();
-    // Only rooms the user is in, and its own private conversations.
+    // Only rooms the user is in (their current lifetimes), and its own private conversations.
     let rooms = user
         .rooms()
         .iter()
-        .map(|room| room.name().to_string())
+        .map(|room| (room.name().to_string(), room.history_floor()))
         .collect();
     let result = session
         .store

@@ -33,7 +33,7 @@ use super::{Flow, Session};
 use crate::accounts::Accounts;
 use crate::config::IrcSettings;
 use crate::connection::Context;
-use crate::hub::{Hub, HubError, JoinRefusal, SendRefusal, User};
+use crate::hub::{Departure, EndedRoom, Hub, HubError, JoinRefusal, SendRefusal, User};
 use crate::outbox::Outbox;
 use crate::store::{Commit, Store, StoredMessage};
 use account::{AccountRequest, SaslState};
@@ -75,6 +75,9 @@ pub struct IrcSession {
     nick_changed: bool,
     /// Registered rooms whose topic or modes the command changed, to save once it returns.
     rooms_to_save: Vec<Arc<crate::hub::Room>>,
+    /// Rooms whose lifetime the command ended, whose history the store forgets once it
+    /// returns (before its replies go out).
+    ended_rooms: Vec<EndedRoom>,
     /// Renames the user if it keeps a registered nick without logging in.
     nick_guard: NickGuard,
     settings: Arc<IrcSettings>,
@@ -122,6 +125,7 @@ impl IrcSession {
             account_requests: Vec::new(),
             nick_changed: false,
             rooms_to_save: Vec::new(),
+            ended_rooms: Vec::new(),
             nick_guard: NickGuard::new(context.nick_grace),
             settings,
             peer,
@@ -316,6 +320,10 @@ impl IrcSession {
                 Err(error) => self.not_saved(&error.to_string()),
             }
         }
+        // After the appends: a message the command sent before ending a room's lifetime is
+        // deleted with the rest of that history.
+        let ended = std::mem::take(&mut self.ended_rooms);
+        crate::session::forget_ended_rooms(&self.store, ended).await;
         for request in std::mem::take(&mut self.account_requests) {
             account::run(self, request).await;
         }
@@ -383,6 +391,12 @@ impl IrcSession {
         let description =
             format!("Your message could not be saved ({error}); others may have seen it");
         self.fail("PRIVMSG", "MESSAGE_ERROR", &[], &description);
+    }
+
+    /// Queues the own copy of a part or kick, and remembers the room if its lifetime ended.
+    fn departed(&mut self, departure: Departure) {
+        self.own_copy(&departure.event);
+        self.ended_rooms.extend(departure.ended);
     }
 
     /// Queues a message the client sent for storage; its replies wait for the commit.
