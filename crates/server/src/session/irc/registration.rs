@@ -32,9 +32,25 @@ pub fn pass(session: &mut IrcSession, message: &Message) -> Flow {
         .settings
         .password
         .as_deref()
-        .is_none_or(|password| password == message.params[0]);
+        .is_none_or(|password| same_secret(message.params[0].as_bytes(), password.as_bytes()));
     session.registration.password_ok = matches;
     Flow::Continue
+}
+
+/// Whether `given` equals `secret`, in time that depends only on the length of `given` (which
+/// the client knows anyway), never on where the two first differ: a comparison that stops at
+/// the first different byte would let a client find the server password byte by byte by
+/// timing its answers. Every byte of `given` is compared (against 0 past the end of
+/// `secret`), and the differences are folded together without branching on them;
+/// `black_box` keeps the optimizer from turning the fold back into an early exit. At most the
+/// secret's length can show (through the bounds check), which is no help in guessing it.
+fn same_secret(given: &[u8], secret: &[u8]) -> bool {
+    let mut difference = u8::from(given.len() != secret.len());
+    for (index, byte) in given.iter().enumerate() {
+        let expected = secret.get(index).copied().unwrap_or(0);
+        difference |= std::hint::black_box(byte ^ expected);
+    }
+    difference == 0
 }
 
 pub fn nick(session: &mut IrcSession, message: &Message) -> Flow {
@@ -258,4 +274,28 @@ fn send_motd(session: &mut IrcSession) {
         session.numeric(RPL_MOTD, &[&format!("- {line}")]);
     }
     session.numeric(RPL_ENDOFMOTD, &["End of /MOTD command."]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_secret_is_plain_equality() {
+        assert!(same_secret(b"sesame", b"sesame"));
+        assert!(same_secret(b"", b""));
+        for different in [
+            &b"sesam"[..],
+            b"sesame!",
+            b"SESAME",
+            b"sesamf",
+            b"",
+            b"sesame\0",
+        ] {
+            assert!(!same_secret(different, b"sesame"), "{different:?}");
+        }
+        // The secret's own prefix and a given that runs past it with zero bytes.
+        assert!(!same_secret(b"", b"x"));
+        assert!(!same_secret(b"x\0", b"x"));
+    }
 }
