@@ -75,6 +75,21 @@ impl Default for LoginLimits {
     }
 }
 
+/// Identifies the password an account had when a login checked it (a digest of its stored
+/// hash, which a password change always replaces, with a new salt), so that a session can
+/// tell afterwards whether it changed since. Not secret and not a password check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordStamp(u64);
+
+impl PasswordStamp {
+    fn of(stored_hash: &str) -> Self {
+        use std::hash::{DefaultHasher, Hash, Hasher};
+        let mut hasher = DefaultHasher::new();
+        stored_hash.hash(&mut hasher);
+        Self(hasher.finish())
+    }
+}
+
 /// Why an account operation failed. The texts are fit to show the client.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AccountError {
@@ -163,15 +178,15 @@ impl Accounts {
         Ok(name.to_owned())
     }
 
-    /// Checks `password` for account `name`; returns the account name as registered.
-    /// Rate-limited per folded account name and `address`, and per `address`; an account
-    /// with many recent failures makes the check wait first (see `limiter.rs`).
-    pub async fn login(
+    /// Checks `password` for account `name` like [`login`](Self::login), and also returns a
+    /// [`PasswordStamp`] of the password it matched, to check with
+    /// [`still_current`](Self::still_current) once the login has taken effect.
+    pub async fn login_stamped(
         &self,
         name: &str,
         password: &str,
         address: IpAddr,
-    ) -> Result<String, AccountError> {
+    ) -> Result<(String, PasswordStamp), AccountError> {
         check_name(name)?;
         let attempt = self.begin_attempt(name, address)?;
         let delay = attempt.delay();
@@ -185,11 +200,12 @@ impl Accounts {
             Some(account) => (account.password_hash, Some(account.name)),
             None => (DUMMY_HASH.to_owned(), None),
         };
+        let stamp = PasswordStamp::of(&stored_hash);
         let matches = self.verify(password, stored_hash).await?;
         match registered_name {
             Some(registered_name) if matches => {
                 attempt.succeeded();
-                Ok(registered_name)
+                Ok((registered_name, stamp))
             }
             _ => {
                 attempt.failed();
@@ -197,6 +213,31 @@ impl Accounts {
                 Err(AccountError::BadCredentials)
             }
         }
+    }
+
+    /// Whether account `name`'s password is still the one `stamp` was taken of. A login
+    /// verified just before a password change took effect could otherwise outlive the
+    /// change: the session checks after the login took effect, and logs out again if not.
+    /// A store failure counts as changed (log in again rather than stay in unchecked).
+    pub async fn still_current(&self, name: &str, stamp: PasswordStamp) -> bool {
+        match self.inner.store.account(name).await {
+            Ok(Some(account)) => PasswordStamp::of(&account.password_hash) == stamp,
+            Ok(None) | Err(_) => false,
+        }
+    }
+
+    /// Checks `password` for account `name`; returns the account name as registered.
+    /// Rate-limited per folded account name and `address`, and per `address`; an account
+    /// with many recent failures makes the check wait first (see `limiter.rs`).
+    pub async fn login(
+        &self,
+        name: &str,
+        password: &str,
+        address: IpAddr,
+    ) -> Result<String, AccountError> {
+        self.login_stamped(name, password, address)
+            .await
+            .map(|(name, _stamp)| name)
     }
 
     /// Changes the password after checking the old one (rate-limited like login).
@@ -226,8 +267,9 @@ impl Accounts {
 
     /// Whether `name` is a registered account.
     pub async fn is_registered(&self, name: &str) -> Result<bool, AccountError> {
-        // An invalid name can never have been registered; no need to ask the store.
-        if validate_nick(name).is_err() {
+        // An invalid name, or a guest nick, can never have been registered (`check_name`); no
+        // need to ask the store.
+        if check_name(name).is_err() {
             return Ok(false);
         }
         Ok(self.inner.store.account(name).await?.is_some())

@@ -780,7 +780,9 @@ async fn nickserv_register_identify_and_help() {
     nina.send("PRIVMSG NickServ :HELP").await;
     let help = nickserv_line(
         "nina",
-        "Commands: REGISTER <password>, IDENTIFY [account] <password>.",
+        "Commands: REGISTER <password>, IDENTIFY [account] <password>, REGAIN <nick> \
+         [password], GHOST <nick> [password], RELEASE <nick> [password], SET PASSWORD <old> \
+         <new>.",
     );
     nina.expect_raw(&help).await;
     nina.send("PRIVMSG nickserv :what is this").await;

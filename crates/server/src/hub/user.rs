@@ -1,7 +1,7 @@
 //! A connected user as the hub sees it: identity, outbox, presence, and the rooms it is in.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use palaver_proto::Wire;
@@ -9,6 +9,7 @@ use palaver_proto::event::Identity;
 use palaver_proto::irc::caps::{Cap, CapSet};
 use palaver_proto::irc::render::IrcFlavor;
 use palaver_proto::time::Timestamp;
+use tokio::sync::Notify;
 
 use super::room::Room;
 use crate::lock;
@@ -26,6 +27,32 @@ pub enum Protocol {
 
 /// In [`User::wire`], marks an IRC user; the low bits hold its capabilities.
 const IRC_BIT: u32 = 1 << 31;
+
+/// Something done to a user from another connection's task, which its own session must act
+/// on (tell its client, check its nick, or end the connection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alert {
+    /// Logged out because the account's password was changed in another session.
+    LoggedOut = 1,
+    /// Renamed to a guest nick because the owner of the account reclaimed the nick.
+    NickReclaimed = 2,
+    /// A session of the same account ghosted this one (after renaming it): it must quit.
+    Ghosted = 4,
+}
+
+/// The alerts raised since a session last took them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Alerts(u8);
+
+impl Alerts {
+    pub fn contains(self, alert: Alert) -> bool {
+        self.0 & alert as u8 != 0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
 
 /// One connected client. Shared (`Arc`) between its session, the hub's nick directory and the
 /// member lists of its rooms.
@@ -52,6 +79,12 @@ pub struct User {
     invisible: AtomicBool,
     /// When the user last sent a message (milliseconds since the epoch), for `WHOIS` idle time.
     last_spoke: AtomicU64,
+    /// The [`Alert`]s raised and not yet taken, as bits: a set, so it never grows however
+    /// often others act. Raised by the hub on other tasks, taken by the user's own session.
+    alerts: AtomicU8,
+    /// Wakes the connection's read loop when an alert is raised. `Notify` keeps one permit
+    /// when nobody waits, so an alert raised while the session is busy is not missed.
+    alerted: Notify,
 }
 
 impl User {
@@ -77,6 +110,8 @@ impl User {
             away: Mutex::new(None),
             invisible: AtomicBool::new(false),
             last_spoke: AtomicU64::new(now.0),
+            alerts: AtomicU8::new(0),
+            alerted: Notify::new(),
         }
     }
 
@@ -114,8 +149,18 @@ impl User {
         lock(&self.identity).nick.clone()
     }
 
-    pub(super) fn set_identity(&self, identity: Arc<Identity>) {
-        *lock(&self.identity) = identity;
+    /// Replaces the identity with `change` applied to the current one, atomically: sessions
+    /// of other users change this one too (a reclaimed nick, a logout after a password
+    /// change), so a read-then-write could undo a concurrent change of another field. Returns
+    /// the identity before and after.
+    pub(super) fn update_identity(
+        &self,
+        change: impl FnOnce(&Identity) -> Identity,
+    ) -> (Arc<Identity>, Arc<Identity>) {
+        let mut identity = lock(&self.identity);
+        let old = identity.clone();
+        *identity = Arc::new(change(&old));
+        (old, identity.clone())
     }
 
     /// The rooms this user is in, oldest first.
@@ -169,6 +214,23 @@ impl User {
 
     pub(super) fn mark_spoke(&self, time: Timestamp) {
         self.last_spoke.store(time.0, Ordering::Relaxed);
+    }
+
+    /// Raises `alert` for this user's session and wakes its connection. Never blocks.
+    pub(super) fn alert(&self, alert: Alert) {
+        self.alerts.fetch_or(alert as u8, Ordering::AcqRel);
+        self.alerted.notify_one();
+    }
+
+    /// Waits until an alert may have been raised (possibly one already taken: check
+    /// [`take_alerts`](Self::take_alerts)).
+    pub async fn alerted(&self) {
+        self.alerted.notified().await;
+    }
+
+    /// The alerts raised since the last call, clearing them.
+    pub fn take_alerts(&self) -> Alerts {
+        Alerts(self.alerts.swap(0, Ordering::AcqRel))
     }
 
     /// Whether this user shares at least one room with `other`.

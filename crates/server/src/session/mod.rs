@@ -14,6 +14,14 @@ use tokio::time::Instant;
 
 use crate::hub::User;
 
+/// The quit reason of a session ghosted by another session of its account.
+pub(crate) const GHOSTED: &str = "ghosted";
+
+/// `duration` in whole seconds, rounded up, for "within N seconds" messages.
+pub(crate) fn whole_seconds(duration: std::time::Duration) -> u64 {
+    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
+}
+
 /// Whether the connection goes on after a frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Flow {
@@ -42,6 +50,12 @@ pub(crate) trait Session {
 
     /// Called once the deadline has passed.
     async fn on_deadline(&mut self) -> Flow {
+        Flow::Continue
+    }
+
+    /// Called when another task raised an alert for the user (see `hub::Alert`): the session
+    /// takes the alerts and acts on them.
+    async fn on_alert(&mut self) -> Flow {
         Flow::Continue
     }
 

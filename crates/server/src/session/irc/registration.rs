@@ -66,6 +66,11 @@ pub fn nick(session: &mut IrcSession, message: &Message) -> Flow {
         if *user.nick() == **nick {
             return Flow::Continue;
         }
+        if session.nick_guard.is_spent() {
+            // Whether the nick is registered takes the store: decided once the handler returns.
+            session.nick_to_check = Some(nick.clone());
+            return Flow::Continue;
+        }
         match session.hub.rename(&user, nick) {
             Ok(event) => {
                 session.own_copy(&event);
@@ -128,7 +133,11 @@ pub fn try_register(session: &mut IrcSession) -> Flow {
         user: format!("~{username}").into(),
         host: session.host.as_str().into(),
         realname: realname.as_str().into(),
-        account: session.account.as_deref().map(Into::into),
+        account: session
+            .registration
+            .login
+            .as_ref()
+            .map(|(account, _)| account.as_str().into()),
     };
     match session.hub.register(
         session.peer,
@@ -142,6 +151,8 @@ pub fn try_register(session: &mut IrcSession) -> Flow {
             session.user = Some(user);
             welcome(session);
             session.nick_changed = true;
+            // A SASL login from before registration now counts in the hub: confirm it.
+            session.login_to_confirm = session.registration.login.take();
         }
         Err(error) => {
             // Someone took the nick since NICK was accepted: ask for another.
