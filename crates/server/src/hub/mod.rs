@@ -40,7 +40,7 @@ pub use user::{Alert, Alerts, Protocol, User, UserId};
 
 use crate::lock;
 use crate::outbox::Outbox;
-use crate::store::RoomRecord;
+use crate::store::{ConnectionId, RoomRecord};
 use room::{Audience, RoomState, deliver};
 
 /// The room every new text-protocol connection joins.
@@ -226,6 +226,10 @@ pub struct Hub {
     /// created again. A leaf lock.
     registered: Mutex<HashMap<String, RoomRecord>>,
     next_user_id: AtomicU64,
+    /// Drawn at random when the hub starts: with a user's id it makes the user's
+    /// [`ConnectionId`], which must differ from every connection of earlier runs (private
+    /// history of a guest belongs to its connection), although ids start at 1 again.
+    run: u64,
     next_guest_number: AtomicU64,
     /// The most users connected at once since start (IRC `LUSERS` maximum).
     peak_users: AtomicUsize,
@@ -249,6 +253,7 @@ impl Hub {
             rooms: Mutex::default(),
             registered: Mutex::default(),
             next_user_id: AtomicU64::new(1),
+            run: random_run_number(),
             next_guest_number: AtomicU64::new(1),
             peak_users: AtomicUsize::new(0),
             next_message_id: AtomicU64::new(Timestamp::now().0.saturating_mul(1024)),
@@ -319,7 +324,8 @@ impl Hub {
         identity: Identity,
     ) -> Arc<User> {
         let id = self.next_user_id.fetch_add(1, Ordering::Relaxed);
-        Arc::new(User::new(id, peer, protocol, outbox, identity))
+        let connection = ConnectionId((u128::from(self.run) << 64) | u128::from(id));
+        Arc::new(User::new(id, connection, peer, protocol, outbox, identity))
     }
 
     /// Whether `nick` is free (or already belongs to `user`).
@@ -1180,6 +1186,17 @@ impl Hub {
             rooms.remove(room.key());
         }
     }
+}
+
+/// A number that differs from one start of the server to the next. `RandomState` is seeded
+/// from the operating system's randomness once per process; hashing the start time with it
+/// mixes both.
+fn random_run_number() -> u64 {
+    use std::hash::BuildHasher;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_nanos());
+    std::collections::hash_map::RandomState::new().hash_one(now)
 }
 
 /// The first `guest-N` nick not in `nicks`, counting on from `next_number`.

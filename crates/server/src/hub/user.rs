@@ -14,6 +14,7 @@ use tokio::sync::Notify;
 use super::room::Room;
 use crate::lock;
 use crate::outbox::Outbox;
+use crate::store::{ConnectionId, Party};
 
 /// Identifies a connection for the server's lifetime; never reused.
 pub type UserId = u64;
@@ -59,6 +60,9 @@ impl Alerts {
 #[derive(Debug)]
 pub struct User {
     pub id: UserId,
+    /// This connection for the history of its private messages: unlike `id`, unique across
+    /// restarts.
+    pub connection: ConnectionId,
     pub peer: SocketAddr,
     /// Where everything for this user is queued; pushes never block.
     pub outbox: Arc<Outbox>,
@@ -90,6 +94,7 @@ pub struct User {
 impl User {
     pub(super) fn new(
         id: UserId,
+        connection: ConnectionId,
         peer: SocketAddr,
         protocol: Protocol,
         outbox: Arc<Outbox>,
@@ -98,6 +103,7 @@ impl User {
         let now = Timestamp::now();
         Self {
             id,
+            connection,
             peer,
             outbox,
             connected_at: now,
@@ -231,6 +237,23 @@ impl User {
     /// The alerts raised since the last call, clearing them.
     pub fn take_alerts(&self) -> Alerts {
         Alerts(self.alerts.swap(0, Ordering::AcqRel))
+    }
+
+    /// Who this user is for a private message it sends or receives now: its account if it is
+    /// logged in, else this connection.
+    pub fn party(&self) -> Party {
+        Party::of(self.identity().account.as_deref(), self.connection)
+    }
+
+    /// Whom this user may read private history as: its account, if logged in, and this
+    /// connection.
+    pub fn reader_parties(&self) -> Vec<Party> {
+        let mut parties = Vec::with_capacity(2);
+        if let Some(account) = self.identity().account.as_deref() {
+            parties.push(Party::of(Some(account), self.connection));
+        }
+        parties.push(Party::Connection(self.connection));
+        parties
     }
 
     /// Whether this user shares at least one room with `other`.

@@ -66,6 +66,22 @@ pub(crate) trait Session {
     fn farewell(&mut self, _reason: &str) {}
 }
 
+/// What to store for `event`, a message `sender` sent; for a private message, `recipient`
+/// received it, and each side's party is recorded as it is at this moment (the sender's as
+/// the event shows it).
+pub(crate) fn message_to_store(
+    event: &palaver_proto::event::Event,
+    sender: &User,
+    recipient: Option<&User>,
+) -> Option<crate::store::StoredMessage> {
+    let mut message = crate::store::StoredMessage::from_event(event)?;
+    if let Some(recipient) = recipient {
+        let sender_party = crate::store::Party::of(message.account.as_deref(), sender.connection);
+        message.set_parties(sender_party, recipient.party());
+    }
+    Some(message)
+}
+
 /// Saves a registered room's topic and modes after a change; nothing for other rooms. A
 /// failure is logged: the change itself stands, only its surviving a restart is at risk.
 pub(crate) async fn save_room(

@@ -19,7 +19,7 @@ use super::reply_queue::ReplyQueue;
 use super::{Flow, GHOSTED, Session, whole_seconds};
 use crate::accounts::{AccountError, Accounts};
 use crate::hub::{Alert, Hub, HubError, Joined, LOBBY, Reclaim, Reclaimed, Room, User};
-use crate::store::{Commit, HistoryTarget, Store, StoredMessage};
+use crate::store::{Commit, HistoryTarget, Store};
 
 /// Most messages `/history N` shows at once.
 pub const HISTORY_MAX: usize = 500;
@@ -156,9 +156,14 @@ impl TextSession {
             Command::Msg { nick, text } => {
                 let result = self
                     .hub
-                    .message_user(&self.user, nick, MessageKind::Say, text, "")
-                    .map(|(event, _recipient)| event);
-                self.persisted_copy_or_error(result).await;
+                    .message_user(&self.user, nick, MessageKind::Say, text, "");
+                match result {
+                    Ok((event, recipient)) => {
+                        self.persisted_copy_or_error(Ok(event), Some(&recipient))
+                            .await;
+                    }
+                    Err(error) => self.persisted_copy_or_error(Err(error), None).await,
+                }
             }
             Command::Me(action) => self.say(MessageKind::Action, action).await,
             Command::Who(room) => self.who(room),
@@ -207,7 +212,7 @@ impl TextSession {
             return;
         };
         let result = self.hub.say(&self.user, &room, kind, text, "");
-        self.persisted_copy_or_error(result).await;
+        self.persisted_copy_or_error(result, None).await;
     }
 
     /// `/register PASSWORD`: registers the current nick and logs in.
@@ -395,13 +400,18 @@ impl TextSession {
         }
     }
 
-    /// Stores a message the user sent; its receipt waits for the commit.
-    async fn persisted_copy_or_error(&mut self, result: Result<Event, HubError>) {
+    /// Stores a message the user sent (to `recipient`, if private); its receipt waits for the
+    /// commit.
+    async fn persisted_copy_or_error(
+        &mut self,
+        result: Result<Event, HubError>,
+        recipient: Option<&User>,
+    ) {
         let event = match result {
             Ok(event) => event,
             Err(error) => return self.error(&error.to_string()),
         };
-        if let Some(message) = StoredMessage::from_event(&event) {
+        if let Some(message) = super::message_to_store(&event, &self.user, recipient) {
             match self.store.append(message).await {
                 Ok(commit) => self.commits.push(commit),
                 Err(error) => {

@@ -27,7 +27,7 @@ use palaver_proto::time::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 
 pub use accounts::AccountRecord;
-pub use message::{HistoryTarget, StoredMessage};
+pub use message::{ConnectionId, Correspondent, HistoryTarget, Party, StoredMessage};
 #[doc(hidden)]
 pub use migrations::{MIGRATIONS, Migration, latest_version};
 pub use rooms::RoomRecord;
@@ -199,8 +199,8 @@ impl Store {
         Ok(Commit { receiver })
     }
 
-    /// The newest `limit` messages of `target` (for private history, those between the
-    /// viewer and the peer, either way), oldest first.
+    /// The newest `limit` messages of `target` (for a conversation, those its readers were a
+    /// party to, either way), oldest first.
     pub async fn latest(
         &self,
         target: HistoryTarget,
@@ -265,37 +265,35 @@ impl Store {
         self.history(target, Page::Between(start, end), limit).await
     }
 
-    /// CHATHISTORY TARGETS: every room, and the other party's nick for each of `viewer`'s
-    /// private conversations, with the time of its latest message strictly between `start`
-    /// and `end`. The `limit` targets nearest to `start` are kept (as with BETWEEN), sorted by
-    /// time, oldest first.
+    /// CHATHISTORY TARGETS: every room, and the other party's nick (as it was then) for each
+    /// private conversation any of `readers` was a party to, with the time of its latest
+    /// message strictly between `start` and `end`. The `limit` targets nearest to `start` are
+    /// kept (as with BETWEEN), sorted by time, oldest first.
     ///
     /// The store does not know who may see which room: a caller answering a client should
     /// use [`Store::targets_among`] with the rooms that client may see.
     pub async fn targets(
         &self,
-        viewer: &str,
+        readers: Vec<Party>,
         start: Timestamp,
         end: Timestamp,
         limit: usize,
     ) -> Result<Vec<(String, Timestamp)>, StoreError> {
-        let viewer = viewer.to_owned();
-        self.call(move |database| database.targets(&viewer, None, start, end, limit))
+        self.call(move |database| database.targets(&readers, None, start, end, limit))
             .await
     }
 
     /// [`Store::targets`] limited to the rooms named in `rooms` (any case), so that `limit`
-    /// counts only targets the viewer may see.
+    /// counts only targets the reader may see.
     pub async fn targets_among(
         &self,
-        viewer: &str,
+        readers: Vec<Party>,
         rooms: Vec<String>,
         start: Timestamp,
         end: Timestamp,
         limit: usize,
     ) -> Result<Vec<(String, Timestamp)>, StoreError> {
-        let viewer = viewer.to_owned();
-        self.call(move |database| database.targets(&viewer, Some(&rooms), start, end, limit))
+        self.call(move |database| database.targets(&readers, Some(&rooms), start, end, limit))
             .await
     }
 

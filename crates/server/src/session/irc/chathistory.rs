@@ -162,8 +162,9 @@ fn invalid_params(session: &mut IrcSession, subcommand: &str, description: &str)
     session.fail("CHATHISTORY", "INVALID_PARAMS", &[subcommand], description);
 }
 
-/// The history the user may read under `name`: a room it is in, or its private conversation
-/// with the nick `name`.
+/// The history the user may read under `name`: a room it is in, or the private messages it
+/// was a party to (as its account, or as this connection) with whoever used the nick `name`
+/// at the time. Whoever holds a nick now has no claim on messages to or from it.
 fn visible_target(session: &IrcSession, name: &str) -> Option<HistoryTarget> {
     let user = session.user();
     if name.starts_with('#') {
@@ -171,8 +172,8 @@ fn visible_target(session: &IrcSession, name: &str) -> Option<HistoryTarget> {
         return Some(HistoryTarget::Room(room.name().to_string()));
     }
     names::validate_nick(name).ok()?;
-    Some(HistoryTarget::Private {
-        viewer: user.nick().into(),
+    Some(HistoryTarget::Conversation {
+        readers: user.reader_parties(),
         peer: name.to_owned(),
     })
 }
@@ -277,8 +278,7 @@ fn send_messages(session: &mut IrcSession, request: &HistoryRequest, messages: &
 
 async fn answer_targets(session: &mut IrcSession, start: Timestamp, end: Timestamp, limit: usize) {
     let user = session.user().clone();
-    let viewer: String = user.nick().into();
-    // Only rooms the user is in, and its own private conversations.
+    // Only rooms the user is in, and the private conversations it was a party to.
     let rooms = user
         .rooms()
         .iter()
@@ -286,7 +286,7 @@ async fn answer_targets(session: &mut IrcSession, start: Timestamp, end: Timesta
         .collect();
     let result = session
         .store
-        .targets_among(&viewer, rooms, start, end, limit)
+        .targets_among(user.reader_parties(), rooms, start, end, limit)
         .await;
     let targets = match result {
         Ok(targets) => targets,

@@ -441,9 +441,11 @@ impl IrcSession {
         self.fail("PRIVMSG", "MESSAGE_ERROR", &[], &description);
     }
 
-    /// Queues a message the client sent for storage; its replies wait for the commit.
-    fn persist(&mut self, event: &Event) {
-        if let Some(message) = StoredMessage::from_event(event) {
+    /// Queues a message the client sent (to `recipient`, if private) for storage; its
+    /// replies wait for the commit.
+    fn persist(&mut self, event: &Event, recipient: Option<&User>) {
+        let sender = self.user().clone();
+        if let Some(message) = crate::session::message_to_store(event, &sender, recipient) {
             self.to_store.push(message);
         }
     }
