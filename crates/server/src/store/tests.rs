@@ -801,7 +801,7 @@ async fn a_version_1_database_keeps_its_messages_through_every_migration() {
             ..room_message(7, 700, "#Old", "")
         }]
     );
-    // Its parties are unknown (version 4 records them): it is kept, but nobody reads it,
+    // Its parties are unknown (later versions record them): it is kept, but nobody reads it,
     // not even the account its sender was logged in to.
     for (viewer, peer) in [("bob", "alice"), ("alice", "bob"), ("acct", "bob")] {
         let whisper = opened.store.latest(private(viewer, peer), 10).await;
