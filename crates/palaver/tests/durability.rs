@@ -4,8 +4,9 @@
 //! receipt (the sender's own stamped copy on the text protocol, its `echo-message` echo on
 //! IRC) is sent only once the message is committed, so every acknowledged message survives
 //! even `kill -9`; messages still in flight may or may not survive, but nothing is doubled or
-//! reordered. Private messages survive too and stay between their two parties. A file that is
-//! not an SQLite database is refused before `ready`.
+//! reordered. Private messages survive too and stay between their two parties (read back as
+//! the accounts they were sent between; a guest's belong to its connection and die with it). A
+//! file that is not an SQLite database is refused before `ready`.
 //!
 //! Every test spawns `palaver serve --db <temp dir>/palaver.db` and talks to it over real
 //! sockets with plain `std`. Synchronisation is by lines seen (the `ready` line, receipts,
@@ -741,6 +742,58 @@ impl IrcClient {
         self.send("PING :quiet");
         self.expect(&format!(":{SERVER} PONG {SERVER} quiet"));
     }
+
+    /// Reads lines until NickServ's notice ending with `text` (skipping, say, the warning on
+    /// a registered nick).
+    fn skip_to_nickserv(&mut self, text: &str) {
+        loop {
+            let line = IrcLine::parse(&self.line());
+            if line.source.as_deref() == Some(&format!("NickServ!services@{SERVER}"))
+                && line.params.last().map(String::as_str) == Some(text)
+            {
+                return;
+            }
+        }
+    }
+
+    /// Registers this client's nick as an account with `password` (NickServ), logging in.
+    fn register_account(&mut self, password: &str) {
+        self.send(&format!("PRIVMSG NickServ :REGISTER {password}"));
+        let nick = self.nick.clone();
+        self.skip_to_nickserv(&format!("Account {nick} registered; you are logged in."));
+    }
+
+    /// Logs in to the account named like this client's nick (NickServ).
+    fn identify(&mut self, password: &str) {
+        self.send(&format!("PRIVMSG NickServ :IDENTIFY {password}"));
+        let nick = self.nick.clone();
+        self.skip_to_nickserv(&format!("You are now identified for {nick}."));
+    }
+
+    /// The targets named by `CHATHISTORY TARGETS` over all time.
+    fn targets(&mut self) -> Vec<String> {
+        self.send(
+            "CHATHISTORY TARGETS timestamp=2000-01-01T00:00:00.000Z \
+             timestamp=2100-01-01T00:00:00.000Z 50",
+        );
+        let opening = self.line();
+        let reference = opening
+            .strip_prefix(&format!(":{SERVER} BATCH +"))
+            .and_then(|rest| rest.strip_suffix(" draft/chathistory-targets"))
+            .unwrap_or_else(|| panic!("TARGETS answered {opening:?}"))
+            .to_owned();
+        let closing = format!(":{SERVER} BATCH -{reference}");
+        let mut names = Vec::new();
+        loop {
+            let line = self.line();
+            if line == closing {
+                return names;
+            }
+            let parsed = IrcLine::parse(&line);
+            assert_eq!(parsed.command, "CHATHISTORY", "{line:?}");
+            names.push(parsed.params[1].clone());
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1219,13 +1272,26 @@ fn graceful_shutdown_keeps_everything() {
     );
 }
 
+/// Private history is read back as the accounts it was sent between (a private message
+/// belongs to its parties: the account each side was logged in to, or its connection), so
+/// both sides here have accounts; a guest's conversation stays with its connection, which
+/// does not outlive the server.
 #[test]
 fn private_messages_survive_and_stay_private() {
     let dir = TempDir::new("private");
     let database = dir.database();
     let (mut server, addresses) = Palaver::serve(&database);
-    let _bob = IrcClient::register(addresses.irc, "bob", CAPS);
+    let mut bob = IrcClient::register(addresses.irc, "bob", CAPS);
+    bob.register_account("bob-password");
     let mut alice = TextClient::named(addresses.text, "alice");
+    alice.send("/register alice-password");
+    alice.expect("-- account alice registered; you are logged in");
+    // A guest, the third client to register, says something to bob and waits for its echo
+    // (the commit).
+    let mut gus = IrcClient::register(addresses.irc, "gus", CAPS);
+    gus.send("PRIVMSG bob :from-gus");
+    let echo = IrcLine::parse(&gus.line());
+    assert_eq!(echo.params, ["bob", "from-gus"], "gus's echo");
 
     // Forty private messages in one burst; kill once half of them are acknowledged.
     const SENT: usize = 40;
@@ -1258,8 +1324,9 @@ fn private_messages_survive_and_stay_private() {
     let (server, addresses) = Palaver::serve(&database);
     let opened = server.opened_message_count(&database);
 
-    // Bob, back under the same nick, finds them in his conversation with alice.
+    // Bob, back and logged in to his account, finds them in his conversation with alice.
     let mut bob = IrcClient::register(addresses.irc, "bob", CAPS);
+    bob.identify("bob-password");
     let for_bob = bob.history("CHATHISTORY LATEST alice * 50", "alice");
     bob.expect_quiet();
     let texts: Vec<&str> = for_bob.iter().map(|m| m.text.as_str()).collect();
@@ -1279,16 +1346,32 @@ fn private_messages_survive_and_stay_private() {
         assert_eq!(message.source, "alice!text@127.0.0.1", "{message:?}");
         assert_eq!(message.target, "bob", "{message:?}");
     }
+    // And the guest's message, sent to his account.
+    let from_gus = bob.history("CHATHISTORY LATEST gus * 50", "gus");
+    let from_gus: Vec<&str> = from_gus.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(from_gus, ["from-gus"]);
     assert_eq!(
         opened,
-        for_bob.len(),
+        for_bob.len() + 1,
         "the log counts exactly these messages"
     );
 
-    // Alice sees the same conversation from her side, with the same ids.
+    // Alice, logged in to her account over IRC, sees the same conversation, same ids.
     let mut alice = IrcClient::register(addresses.irc, "alice", CAPS);
+    alice.identify("alice-password");
     let for_alice = alice.history("CHATHISTORY LATEST bob * 50", "bob");
     assert_eq!(for_alice, for_bob, "both parties see the same messages");
+
+    // The guest's new connection (the third again, in a new run) reads nothing of its old
+    // conversation.
+    let mut gus = IrcClient::register(addresses.irc, "gus", CAPS);
+    assert_eq!(
+        gus.history("CHATHISTORY LATEST bob * 50", "bob"),
+        vec![],
+        "a new connection is not the guest that talked"
+    );
+    assert_eq!(gus.targets(), Vec::<String>::new());
+    gus.expect_quiet();
 
     // Carol sees none of it.
     let mut carol = IrcClient::register(addresses.irc, "carol", CAPS);
@@ -1302,17 +1385,7 @@ fn private_messages_survive_and_stay_private() {
         vec![],
         "carol has no conversation with bob"
     );
-    carol.send(
-        "CHATHISTORY TARGETS timestamp=2000-01-01T00:00:00.000Z \
-         timestamp=2100-01-01T00:00:00.000Z 50",
-    );
-    let opening = carol.line();
-    let reference = opening
-        .strip_prefix(&format!(":{SERVER} BATCH +"))
-        .and_then(|rest| rest.strip_suffix(" draft/chathistory-targets"))
-        .unwrap_or_else(|| panic!("TARGETS answered {opening:?}"))
-        .to_owned();
-    carol.expect(&format!(":{SERVER} BATCH -{reference}"));
+    assert_eq!(carol.targets(), Vec::<String>::new());
     carol.expect_quiet();
 
     // Nor does a text user joining the lobby: private messages are never replayed.

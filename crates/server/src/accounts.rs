@@ -3,7 +3,8 @@
 //! Passwords are hashed with argon2id (the `argon2` crate's defaults) and stored as PHC
 //! strings. Hashing and verifying take tens of milliseconds of CPU and about 19 MiB of memory
 //! each, on purpose, so they run on tokio's blocking pool (never on an async worker), at most
-//! one per CPU at a time. Failed logins are rate-limited per account and per client address
+//! one per CPU at a time. Failed logins are rate-limited per account and address and per
+//! address, and an account guessed at from many addresses is slowed down, never locked
 //! (`limiter.rs`).
 //!
 //! A login gives the same answer, after about the same time, for an unknown account as for a
@@ -39,23 +40,53 @@ pub const MAX_PASSWORD_BYTES: usize = 300;
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$nWYJgbjhTV4EAo2pUAgrhQ$\
                           ngkV4Ev+GF99oeIx61+RC6zbLL/WsHrIdKvBvYFLrDk";
 
-/// Limits on failed logins.
+/// Limits on failed logins (see `limiter.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoginLimits {
-    /// How many failed attempts an account, or an address, may make within `window`; further
-    /// attempts are refused without checking the password. 0 counts as 1.
+    /// How many failed attempts one address may make on one account within `window`;
+    /// further attempts from it on that account are refused without checking the password.
+    /// Failures on an account beyond this many, from all addresses together, slow down every
+    /// further attempt on it instead. 0 counts as 1.
     pub max_failures: u32,
+    /// How many failed attempts one address may make within `window`, whatever the accounts;
+    /// further attempts from it are refused. 0 counts as 1.
+    pub max_failures_per_address: u32,
     /// The sliding window failures are counted in.
     pub window: Duration,
+    /// The wait before checking the first attempt beyond `max_failures` on an account; it
+    /// doubles with each further failure.
+    pub slowdown_base: Duration,
+    /// The longest such wait.
+    pub slowdown_cap: Duration,
 }
 
 impl Default for LoginLimits {
-    /// 5 failures per 60 s, per account and per address.
+    /// 5 failures per minute per account and address, 10 per address across accounts; an
+    /// account failed more than 5 times in a minute makes each attempt on it wait 1, 2, 4,
+    /// then at most 8 seconds.
     fn default() -> Self {
         Self {
             max_failures: 5,
+            max_failures_per_address: 10,
             window: Duration::from_secs(60),
+            slowdown_base: Duration::from_secs(1),
+            slowdown_cap: Duration::from_secs(8),
         }
+    }
+}
+
+/// Identifies the password an account had when a login checked it (a digest of its stored
+/// hash, which a password change always replaces, with a new salt), so that a session can
+/// tell afterwards whether it changed since. Not secret and not a password check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordStamp(u64);
+
+impl PasswordStamp {
+    fn of(stored_hash: &str) -> Self {
+        use std::hash::{DefaultHasher, Hash, Hasher};
+        let mut hasher = DefaultHasher::new();
+        stored_hash.hash(&mut hasher);
+        Self(hasher.finish())
     }
 }
 
@@ -147,27 +178,34 @@ impl Accounts {
         Ok(name.to_owned())
     }
 
-    /// Checks `password` for account `name`; returns the account name as registered.
-    /// Rate-limited per folded account name and per `address` (both counted on failure; a
-    /// success clears the account's counter).
-    pub async fn login(
+    /// Checks `password` for account `name` like [`login`](Self::login), and also returns a
+    /// [`PasswordStamp`] of the password it matched, to check with
+    /// [`still_current`](Self::still_current) once the login has taken effect.
+    pub async fn login_stamped(
         &self,
         name: &str,
         password: &str,
         address: IpAddr,
-    ) -> Result<String, AccountError> {
+    ) -> Result<(String, PasswordStamp), AccountError> {
         check_name(name)?;
         let attempt = self.begin_attempt(name, address)?;
+        let delay = attempt.delay();
+        if !delay.is_zero() {
+            // Before the check, so that nothing is learnt sooner; the attempt stays counted
+            // while it waits.
+            tokio::time::sleep(delay).await;
+        }
         let account = self.inner.store.account(name).await?;
         let (stored_hash, registered_name) = match account {
             Some(account) => (account.password_hash, Some(account.name)),
             None => (DUMMY_HASH.to_owned(), None),
         };
+        let stamp = PasswordStamp::of(&stored_hash);
         let matches = self.verify(password, stored_hash).await?;
         match registered_name {
             Some(registered_name) if matches => {
                 attempt.succeeded();
-                Ok(registered_name)
+                Ok((registered_name, stamp))
             }
             _ => {
                 attempt.failed();
@@ -175,6 +213,31 @@ impl Accounts {
                 Err(AccountError::BadCredentials)
             }
         }
+    }
+
+    /// Whether account `name`'s password is still the one `stamp` was taken of. A login
+    /// verified just before a password change took effect could otherwise outlive the
+    /// change: the session checks after the login took effect, and logs out again if not.
+    /// A store failure counts as changed (log in again rather than stay in unchecked).
+    pub async fn still_current(&self, name: &str, stamp: PasswordStamp) -> bool {
+        match self.inner.store.account(name).await {
+            Ok(Some(account)) => PasswordStamp::of(&account.password_hash) == stamp,
+            Ok(None) | Err(_) => false,
+        }
+    }
+
+    /// Checks `password` for account `name`; returns the account name as registered.
+    /// Rate-limited per folded account name and `address`, and per `address`; an account
+    /// with many recent failures makes the check wait first (see `limiter.rs`).
+    pub async fn login(
+        &self,
+        name: &str,
+        password: &str,
+        address: IpAddr,
+    ) -> Result<String, AccountError> {
+        self.login_stamped(name, password, address)
+            .await
+            .map(|(name, _stamp)| name)
     }
 
     /// Changes the password after checking the old one (rate-limited like login).
@@ -204,15 +267,16 @@ impl Accounts {
 
     /// Whether `name` is a registered account.
     pub async fn is_registered(&self, name: &str) -> Result<bool, AccountError> {
-        // An invalid name can never have been registered; no need to ask the store.
-        if validate_nick(name).is_err() {
+        // An invalid name, or a guest nick, can never have been registered (`check_name`); no
+        // need to ask the store.
+        if check_name(name).is_err() {
             return Ok(false);
         }
         Ok(self.inner.store.account(name).await?.is_some())
     }
 
-    /// Counts a login attempt against `name` and `address`, or refuses it if either has used
-    /// up its failures.
+    /// Counts a login attempt against `name` and `address`, or refuses it if `address` has
+    /// used up its failures (for this account, or altogether).
     fn begin_attempt(
         &self,
         name: &str,
@@ -295,6 +359,13 @@ struct PendingAttempt<'a> {
 }
 
 impl PendingAttempt<'_> {
+    /// How long the attempt must wait before its password is checked.
+    fn delay(&self) -> Duration {
+        self.attempt
+            .as_ref()
+            .map_or(Duration::ZERO, |attempt| attempt.delay)
+    }
+
     fn succeeded(mut self) {
         if let Some(attempt) = self.attempt.take() {
             crate::lock(self.limiter).succeeded(&attempt);

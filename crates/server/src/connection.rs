@@ -20,7 +20,7 @@ use tracing::{Instrument, info, info_span, warn};
 
 use crate::accounts::Accounts;
 use crate::config::{IrcSettings, Limits};
-use crate::hub::{Hub, Protocol};
+use crate::hub::{Hub, Protocol, User};
 use crate::outbox::{Closed, Outbox, run_writer};
 use crate::session::irc::{self, IrcSession};
 use crate::session::text::{TextSession, TextSettings};
@@ -203,10 +203,19 @@ async fn read_until_end(
     let mut buffer = BytesMut::new();
     loop {
         let deadline = session.deadline();
+        let user = session.user().cloned();
         tokio::select! {
             biased;
             () = shutdown.cancelled() => return End::Shutdown,
             () = outbox.closed() => return lost_by_outbox(outbox),
+            // Before reading more: what another session did to this user (a logout, a
+            // reclaimed nick) must take effect before this client's next command.
+            () = alerted(user.as_deref()) => {
+                if let Flow::Quit(reason) = session.on_alert().await {
+                    return End::Lost(reason);
+                }
+                continue;
+            }
             () = sleep_until(deadline) => {
                 if let Flow::Quit(reason) = session.on_deadline().await {
                     return End::Lost(reason);
@@ -246,6 +255,14 @@ async fn read_until_end(
         if buffer.is_empty() {
             buffer = BytesMut::new();
         }
+    }
+}
+
+/// Waits for an alert raised for `user` by another task, or forever before there is a user.
+async fn alerted(user: Option<&User>) {
+    match user {
+        Some(user) => user.alerted().await,
+        None => std::future::pending().await,
     }
 }
 

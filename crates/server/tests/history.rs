@@ -1835,6 +1835,9 @@ async fn history_survives_a_restart_on_the_same_database() {
     let irc_echo = privmsg_all(&mut ian, "#keep", &["from irc"]).await;
     receipts.push(alice.raw_line().await);
     assert_eq!(untimed(&receipts[2]), "#keep <ian> from irc");
+    // A private message is read later as the account it was sent to (or from): ian has one.
+    ian.send("REGISTER * * ian-password").await;
+    ian.skip_until(|m| m.command == "REGISTER").await;
     alice.send("/msg ian private words").await;
     alice.expect("-> *ian* private words").await;
     let private = ian.line().await;
@@ -1848,7 +1851,11 @@ async fn history_survives_a_restart_on_the_same_database() {
     expect_replay(&mut bob, &receipts).await;
     // New messages come after the old ones.
     receipts.extend(say_all(&mut bob, "#keep", &["after the restart"]).await);
-    let mut ian = history_client(&server, "ian", "#keep").await;
+    let mut ian = server.irc_with_caps("ian", HISTORY_CAPS).await;
+    ian.send("PRIVMSG NickServ :IDENTIFY ian-password").await;
+    ian.skip_until(|m| m.command == "NOTICE" && m.params[1] == "You are now identified for ian.")
+        .await;
+    ian.join("#keep").await;
     bob.expect("-- ian joined #keep").await;
     let replay = chathistory(&mut ian, "LATEST #keep * 3").await;
     assert_eq!(replay.len(), 3, "{replay:?}");

@@ -516,6 +516,27 @@ async fn a_wrong_password_is_464_and_the_connection_closes() {
     server.shut_down().await;
 }
 
+/// `PASS` is compared in constant time (a unit test in `session/irc/registration.rs` covers the
+/// comparison); over the wire, only the exact password is accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_exact_password_registers() {
+    let server = TestServer::start_with_config(password_config(), Overrides::default()).await;
+    for wrong in ["sesam", "sesame!", "SESAME", "sesamf", "sesame sesame"] {
+        let mut mallory = IrcClient::connect(server.irc_address).await;
+        mallory.send(&format!("PASS :{wrong}")).await;
+        send_nick_user(&mut mallory, "mallory").await;
+        assert_eq!(
+            mallory.expect_closed().await,
+            [
+                ":palaver.local 464 mallory :Password incorrect",
+                "ERROR :Closing link: (*@127.0.0.1) [bad password]",
+            ],
+            "{wrong:?}"
+        );
+    }
+    server.shut_down().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_password_is_464_and_the_connection_closes() {
     let server = TestServer::start_with_config(password_config(), Overrides::default()).await;

@@ -228,11 +228,15 @@ async fn text_logout_while_on_the_accounts_nick_warns_then_renames() {
     alice.expect(&text_renamed("alice")).await;
     alice.nick = "guest-2".into();
     alice.expect_quiet().await;
-    // Taking the nick again warns again, and renames again.
-    alice.rename("alice").await;
-    alice.expect(&text_warning("alice")).await;
-    alice.expect("-- alice is now known as guest-3").await;
-    alice.expect(&text_renamed("alice")).await;
+    // The connection's grace period is over: taking the nick again is refused...
+    alice.send("/nick alice").await;
+    alice
+        .expect("! nick alice is registered; log in first (/login alice PASSWORD)")
+        .await;
+    // ...but logging in takes it, as ever.
+    alice.send("/login alice alice-password").await;
+    alice.expect("-- guest-2 is now known as alice").await;
+    alice.expect("-- you are now logged in as alice").await;
     alice.expect_quiet().await;
     server.shut_down().await;
 }
@@ -279,22 +283,24 @@ async fn text_login_or_a_nick_change_within_the_grace_period_keeps_the_user() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_logout_after_a_login_that_cancelled_a_warning_warns_again() {
-    // Logging out while on the account's nick is warned, with a whole grace period
-    // (docs/PROTOCOL.md), even if an earlier warning was cancelled by logging in.
+    // Logging out while on the account's nick is warned again, but the grace period is the
+    // connection's, counted from its first warning (docs/PROTOCOL.md): logging in cancelled
+    // the rename, not the clock.
     let server = grace_server().await;
     register_account(&server, "alice", "alice-password").await; // guest-1
     let mut squatter = loner(&server).await; // guest-2
     squatter.send("/nick alice").await;
     squatter.expect("-- guest-2 is now known as alice").await;
     squatter.expect(&text_warning("alice")).await;
+    let first_warning = Instant::now();
     squatter.send("/login alice alice-password").await;
     squatter.expect("-- you are now logged in as alice").await;
     squatter.send("/logout").await;
     squatter.expect("-- you are now logged out").await;
+    // What is left of the one second, rounded up.
     squatter.expect(&text_warning("alice")).await;
-    let warned = Instant::now();
     squatter.expect("-- alice is now known as guest-3").await;
-    assert_waited(warned);
+    assert_waited(first_warning);
     squatter.expect(&text_renamed("alice")).await;
     server.shut_down().await;
 }

@@ -65,6 +65,9 @@ pub enum Command<'a> {
     },
     /// Register a room (the current one when `None`) to the logged-in account.
     RegisterRoom(Option<&'a str>),
+    /// Take back the logged-in account's nick (named, or the account's when `None`) from
+    /// whoever holds it.
+    Regain(Option<&'a str>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -120,6 +123,14 @@ fn non_empty(text: &str) -> Option<&str> {
     (!text.trim().is_empty()).then_some(text)
 }
 
+fn checked_nick(nick: &str) -> Result<&str, InputError> {
+    names::validate_nick(nick).map_err(|reason| InputError::InvalidNick {
+        nick: nick.to_owned(),
+        reason,
+    })?;
+    Ok(nick)
+}
+
 fn checked_room(room: &str) -> Result<&str, InputError> {
     names::validate_room(room).map_err(|reason| InputError::InvalidRoom {
         room: room.to_owned(),
@@ -146,11 +157,18 @@ fn parse_command(command: &str) -> Result<Command<'_>, InputError> {
             if nick.is_empty() || !extra.is_empty() {
                 return Err(InputError::Usage("/nick NAME"));
             }
-            names::validate_nick(nick).map_err(|reason| InputError::InvalidNick {
-                nick: nick.to_owned(),
-                reason,
-            })?;
-            Command::Nick(nick)
+            Command::Nick(checked_nick(nick)?)
+        }
+        "regain" => {
+            let (nick, extra) = first_word(args);
+            if !extra.is_empty() {
+                return Err(InputError::Usage("/regain [NICK]"));
+            }
+            Command::Regain(if nick.is_empty() {
+                None
+            } else {
+                Some(checked_nick(nick)?)
+            })
         }
         "join" => {
             let (room, rest) = first_word(args);
@@ -387,6 +405,8 @@ mod tests {
                 new: "new2"
             }
         );
+        assert_eq!(command("/regain"), Command::Regain(None));
+        assert_eq!(command("/REGAIN  Alice"), Command::Regain(Some("Alice")));
     }
 
     #[test]
@@ -415,6 +435,11 @@ mod tests {
         assert_eq!(error("/login alice"), "usage: /login NICK PASSWORD");
         assert_eq!(error("/password only"), "usage: /password OLD NEW");
         assert_eq!(error("/history lots"), "usage: /history [N]");
+        assert_eq!(error("/regain a b"), "usage: /regain [NICK]");
+        assert_eq!(
+            error("/regain #a"),
+            "invalid nick #a: a nick may only contain letters, digits and - _ [ ] { } \\ | ^"
+        );
         assert_eq!(
             error("/part #a,b"),
             "invalid room name #a,b: a room name may not contain spaces, commas or control characters"

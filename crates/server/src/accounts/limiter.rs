@@ -1,5 +1,15 @@
-//! Failed-login rate limiting: at most `max_failures` failed attempts per `window`, counted
-//! per account and per client address, in bounded memory.
+//! Failed-login rate limiting, in bounded memory. Three counts, each over a sliding `window`:
+//!
+//! - per account **and** address: at most `max_failures` failures, then that address is
+//!   refused for that account until the oldest ages out;
+//! - per address, across accounts: at most `max_failures_per_address`, so one address cannot
+//!   spray guesses over many accounts;
+//! - per account, across addresses: never a refusal (that would let anyone lock the owner
+//!   out), but beyond `max_failures` every further attempt on the account waits before it is
+//!   checked, `slowdown_base` doubling per failure up to `slowdown_cap`.
+//!
+//! So an address that has not failed for an account (and is not over its own limit) is never
+//! refused for it: failures elsewhere only slow it down.
 //!
 //! An attempt is counted when it *begins* (pessimistically, as if it will fail) and taken back
 //! if it succeeds or never finishes. So attempts still being verified count against the limit:
@@ -26,22 +36,22 @@ use super::LoginLimits;
 /// that, so the cap only matters under a flood of distinct names or addresses.
 pub(super) const MAX_TRACKED_KEYS: usize = 100_000;
 
-/// The failed attempts of one key (an account or an address) within the window.
+/// The counted attempts of one key within the window.
 #[derive(Debug)]
 struct Entry {
-    /// When each counted attempt began, oldest first; never more than `max_failures`, since
-    /// no attempt may begin once the key has that many.
+    /// When each counted attempt began, oldest first; never more than the limiter's
+    /// `capacity`.
     attempts: VecDeque<Instant>,
     /// This entry's position in [`Limiter::by_activity`].
     sequence: u64,
 }
 
-/// Counts attempts per key in a sliding window: a key is refused while it has `max_failures`
-/// attempts that began less than `window` ago.
+/// Counts attempts per key in a sliding window, keeping at most `capacity` per key (the
+/// newest): callers ask only whether a key has reached some count no larger than that.
 #[derive(Debug)]
 pub(super) struct Limiter<K> {
-    /// At least 1: a limit of zero would refuse everyone forever.
-    max_failures: usize,
+    /// At least 1.
+    capacity: usize,
     window: Duration,
     max_keys: usize,
     entries: HashMap<K, Entry>,
@@ -53,12 +63,10 @@ pub(super) struct Limiter<K> {
 }
 
 impl<K: Hash + Eq + Clone> Limiter<K> {
-    pub(super) fn new(limits: LoginLimits, max_keys: usize) -> Self {
+    pub(super) fn new(capacity: usize, window: Duration, max_keys: usize) -> Self {
         Self {
-            max_failures: usize::try_from(limits.max_failures)
-                .unwrap_or(usize::MAX)
-                .max(1),
-            window: limits.window,
+            capacity: capacity.max(1),
+            window,
             max_keys: max_keys.max(1),
             entries: HashMap::new(),
             by_activity: BTreeMap::new(),
@@ -66,23 +74,35 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
         }
     }
 
-    /// `Ok` if `key` may make another attempt at `now`, else how long until it may.
-    pub(super) fn check(&mut self, key: &K, now: Instant) -> Result<(), Duration> {
+    /// How many attempts `key` made within the window before `now` (at most `capacity`).
+    pub(super) fn recent(&mut self, key: &K, now: Instant) -> usize {
         self.forget_expired(now);
         let Some(entry) = self.entries.get_mut(key) else {
-            return Ok(());
+            return 0;
         };
         drop_old_attempts(&mut entry.attempts, self.window, now);
-        match entry.attempts.front() {
-            Some(&oldest) if entry.attempts.len() >= self.max_failures => Err(oldest
-                .checked_add(self.window)
-                .map_or(Duration::MAX, |end| end.saturating_duration_since(now))),
-            _ => Ok(()),
-        }
+        entry.attempts.len()
     }
 
-    /// Counts an attempt by `key` beginning at `now`. Call after [`Limiter::check`] allowed
-    /// it, under the same lock.
+    /// `Ok` if `key` has fewer than `limit` attempts in the window at `now`, else how long
+    /// until the oldest of them ages out. `limit` must not exceed `capacity`.
+    pub(super) fn check(&mut self, key: &K, limit: usize, now: Instant) -> Result<(), Duration> {
+        if self.recent(key, now) < limit.max(1) {
+            return Ok(());
+        }
+        let oldest = self
+            .entries
+            .get(key)
+            .and_then(|entry| entry.attempts.front());
+        Err(oldest.map_or(Duration::ZERO, |&oldest| {
+            oldest
+                .checked_add(self.window)
+                .map_or(Duration::MAX, |end| end.saturating_duration_since(now))
+        }))
+    }
+
+    /// Counts an attempt by `key` beginning at `now`, forgetting its oldest one beyond
+    /// `capacity`.
     pub(super) fn record(&mut self, key: &K, now: Instant) {
         let sequence = self.next_sequence;
         self.next_sequence += 1;
@@ -90,8 +110,7 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
             self.by_activity.remove(&entry.sequence);
             entry.sequence = sequence;
             entry.attempts.push_back(now);
-            // check() keeps this from happening; if a caller skipped it, stay bounded anyway.
-            if entry.attempts.len() > self.max_failures {
+            if entry.attempts.len() > self.capacity {
                 entry.attempts.pop_front();
             }
         } else {
@@ -211,25 +230,45 @@ pub(super) struct Attempt {
     account: String,
     address: IpAddr,
     began: Instant,
+    /// How long the attempt must wait before its password is checked: the account is being
+    /// guessed at from several addresses.
+    pub(super) delay: Duration,
 }
 
-/// The two limits a login is subject to: per (folded) account name and per address.
+/// The three counts a login is subject to (see the module documentation).
 #[derive(Debug)]
 pub(super) struct LoginLimiter {
-    accounts: Limiter<String>,
+    limits: LoginLimits,
+    /// Per (folded) account name and address: refuses at `max_failures`.
+    pairs: Limiter<(String, IpAddr)>,
+    /// Per address across accounts: refuses at `max_failures_per_address`.
     addresses: Limiter<IpAddr>,
+    /// Per (folded) account name across addresses: never refuses, only slows down. Keeps
+    /// just enough attempts per account to tell when the slowdown reaches its cap.
+    accounts: Limiter<String>,
 }
 
 impl LoginLimiter {
     pub(super) fn new(limits: LoginLimits, max_keys: usize) -> Self {
+        let per_pair = as_count(limits.max_failures);
+        let per_address = as_count(limits.max_failures_per_address);
+        let slowdown_steps = slowdown_steps(limits.slowdown_base, limits.slowdown_cap);
         Self {
-            accounts: Limiter::new(limits, max_keys),
-            addresses: Limiter::new(limits, max_keys),
+            limits,
+            pairs: Limiter::new(per_pair, limits.window, max_keys),
+            addresses: Limiter::new(per_address, limits.window, max_keys),
+            accounts: Limiter::new(
+                per_pair.saturating_add(slowdown_steps),
+                limits.window,
+                max_keys,
+            ),
         }
     }
 
     /// Begins an attempt on `account` (already folded) from `address` at `now`, counting it
-    /// against both, unless either has run out of attempts.
+    /// against all three, unless this address has run out of attempts, for this account or
+    /// altogether. The attempt carries the delay the account's failures from anywhere call
+    /// for.
     pub(super) fn begin(
         &mut self,
         account: &str,
@@ -238,35 +277,91 @@ impl LoginLimiter {
     ) -> Result<Attempt, Refused> {
         let account = account.to_owned();
         let address = address_key(address);
-        let account_wait = self.accounts.check(&account, now).err();
-        let address_wait = self.addresses.check(&address, now).err();
-        if let Some(wait) = account_wait.max(address_wait) {
+        let pair = (account.clone(), address);
+        let pair_wait = self
+            .pairs
+            .check(&pair, as_count(self.limits.max_failures), now)
+            .err();
+        let address_wait = self
+            .addresses
+            .check(
+                &address,
+                as_count(self.limits.max_failures_per_address),
+                now,
+            )
+            .err();
+        if let Some(wait) = pair_wait.max(address_wait) {
             return Err(Refused::after(wait));
         }
-        self.accounts.record(&account, now);
+        let failures = self.accounts.recent(&account, now);
+        let delay = self.slowdown(failures);
+        self.pairs.record(&pair, now);
         self.addresses.record(&address, now);
+        self.accounts.record(&account, now);
         Ok(Attempt {
             account,
             address,
             began: now,
+            delay,
         })
     }
 
-    /// The attempt was right: the account's failures are forgotten, and the attempt no longer
-    /// counts against the address (whose other failures stay).
+    /// The attempt was right: this address's failures for the account are forgotten, and the
+    /// attempt no longer counts against the address or the account (whose other failures
+    /// stay, so that an attacker who owns one account cannot wipe its address's record, and
+    /// one owner's login does not end the slowdown of an account under attack).
     pub(super) fn succeeded(&mut self, attempt: &Attempt) {
-        self.accounts.clear(&attempt.account);
+        self.pairs
+            .clear(&(attempt.account.clone(), attempt.address));
         self.addresses.take_back(&attempt.address, attempt.began);
+        self.accounts.take_back(&attempt.account, attempt.began);
     }
 
     /// The attempt never reached an answer (the store failed, or the caller went away): it
-    /// counts against neither.
+    /// counts against none.
     pub(super) fn abandoned(&mut self, attempt: &Attempt) {
-        self.accounts.take_back(&attempt.account, attempt.began);
+        self.pairs
+            .take_back(&(attempt.account.clone(), attempt.address), attempt.began);
         self.addresses.take_back(&attempt.address, attempt.began);
+        self.accounts.take_back(&attempt.account, attempt.began);
     }
 
     // A failed attempt needs no call: it was counted when it began.
+
+    /// The wait for an attempt on an account that has `failures` counted attempts in the
+    /// window: none up to `max_failures` (what one address may try anyway), then
+    /// `slowdown_base` doubling with each further one, at most `slowdown_cap`.
+    fn slowdown(&self, failures: usize) -> Duration {
+        let Some(beyond) = failures.checked_sub(as_count(self.limits.max_failures)) else {
+            return Duration::ZERO;
+        };
+        if beyond == 0 {
+            return Duration::ZERO;
+        }
+        let doublings = u32::try_from(beyond - 1).unwrap_or(u32::MAX).min(31);
+        self.limits
+            .slowdown_base
+            .saturating_mul(1 << doublings)
+            .min(self.limits.slowdown_cap)
+    }
+}
+
+/// A configured count as a limit: at least 1, since a limit of zero would refuse everyone
+/// forever.
+fn as_count(limit: u32) -> usize {
+    usize::try_from(limit).unwrap_or(usize::MAX).max(1)
+}
+
+/// How many doublings take `base` to `cap` (or past it): the failures beyond the free ones
+/// after which the slowdown stops growing.
+fn slowdown_steps(base: Duration, cap: Duration) -> usize {
+    let mut steps = 1;
+    let mut delay = base;
+    while delay < cap && !delay.is_zero() && steps < 32 {
+        delay = delay.saturating_mul(2);
+        steps += 1;
+    }
+    steps
 }
 
 #[cfg(test)]
@@ -277,7 +372,10 @@ mod tests {
 
     const LIMITS: LoginLimits = LoginLimits {
         max_failures: 3,
+        max_failures_per_address: 5,
         window: Duration::from_secs(60),
+        slowdown_base: Duration::from_secs(1),
+        slowdown_cap: Duration::from_secs(8),
     };
 
     fn seconds(n: u64) -> Duration {
@@ -288,29 +386,25 @@ mod tests {
         IpAddr::V4(Ipv4Addr::new(192, 0, 2, last))
     }
 
-    /// An attempt that fails.
+    /// An attempt that fails; `Ok` carries its delay.
     fn fail(
         limiter: &mut LoginLimiter,
         account: &str,
         address: IpAddr,
         now: Instant,
-    ) -> Result<(), Refused> {
-        limiter.begin(account, address, now).map(drop)
+    ) -> Result<Duration, Refused> {
+        limiter
+            .begin(account, address, now)
+            .map(|attempt| attempt.delay)
     }
 
     #[test]
     fn failures_up_to_the_limit_then_refusal_with_the_wait() {
         let start = Instant::now();
         let mut limiter = LoginLimiter::new(LIMITS, MAX_TRACKED_KEYS);
-        assert_eq!(fail(&mut limiter, "alice", v4(1), start), Ok(()));
-        assert_eq!(
-            fail(&mut limiter, "alice", v4(1), start + seconds(10)),
-            Ok(())
-        );
-        assert_eq!(
-            fail(&mut limiter, "alice", v4(1), start + seconds(20)),
-            Ok(())
-        );
+        for offset in [0, 10, 20] {
+            assert!(fail(&mut limiter, "alice", v4(1), start + seconds(offset)).is_ok());
+        }
         // The oldest failure ages out at 60 s: 30 s from now.
         assert_eq!(
             fail(&mut limiter, "alice", v4(1), start + seconds(30)),
@@ -332,10 +426,7 @@ mod tests {
             Err(Refused { seconds: 1 })
         );
         // Refused attempts are not counted: once the oldest failure ages out, one more fits.
-        assert_eq!(
-            fail(&mut limiter, "alice", v4(1), start + seconds(60)),
-            Ok(())
-        );
+        assert!(fail(&mut limiter, "alice", v4(1), start + seconds(60)).is_ok());
         assert_eq!(
             fail(&mut limiter, "alice", v4(1), start + seconds(61)),
             Err(Refused { seconds: 9 })
@@ -357,47 +448,76 @@ mod tests {
     }
 
     #[test]
-    fn success_clears_the_account_but_not_the_address() {
+    fn failures_from_one_address_never_refuse_another() {
+        let start = Instant::now();
+        let mut limiter = LoginLimiter::new(LIMITS, MAX_TRACKED_KEYS);
+        for _ in 0..3 {
+            fail(&mut limiter, "alice", v4(1), start).expect("allowed");
+        }
+        assert!(fail(&mut limiter, "alice", v4(1), start).is_err());
+        // The owner, elsewhere, is let through at once: three failures are what any single
+        // address may make anyway.
+        let owner = limiter.begin("alice", v4(2), start).expect("not refused");
+        assert_eq!(owner.delay, Duration::ZERO);
+        limiter.succeeded(&owner);
+    }
+
+    #[test]
+    fn an_account_guessed_from_many_addresses_is_slowed_down_not_locked() {
+        let start = Instant::now();
+        let mut limiter = LoginLimiter::new(LIMITS, MAX_TRACKED_KEYS);
+        // Three free failures, then 1, 2, 4 and 8 seconds, and never more than 8.
+        let delays: Vec<Duration> = (1..=10)
+            .map(|last| fail(&mut limiter, "alice", v4(last), start).expect("never refused"))
+            .collect();
+        let expected: Vec<Duration> = [0, 0, 0, 0, 1, 2, 4, 8, 8, 8]
+            .into_iter()
+            .map(seconds)
+            .collect();
+        assert_eq!(delays, expected);
+        // Memory per account stays bounded however many failures it collects.
+        assert!(limiter.accounts.entries["alice"].attempts.len() <= 3 + 4);
+        // Other accounts are not slowed down.
+        assert_eq!(fail(&mut limiter, "bob", v4(20), start), Ok(Duration::ZERO));
+        // The slowdown fades as the failures leave the window.
+        assert_eq!(
+            fail(&mut limiter, "alice", v4(30), start + seconds(60)),
+            Ok(Duration::ZERO)
+        );
+    }
+
+    #[test]
+    fn success_clears_the_pair_but_not_the_address_or_the_account() {
         let start = Instant::now();
         let mut limiter = LoginLimiter::new(LIMITS, MAX_TRACKED_KEYS);
         fail(&mut limiter, "alice", v4(1), start).expect("allowed");
         fail(&mut limiter, "alice", v4(1), start).expect("allowed");
         let right = limiter.begin("alice", v4(1), start).expect("allowed");
         limiter.succeeded(&right);
-        // The address still has its two failures (the success does not count): one more
-        // failure from it is allowed, then none.
-        fail(&mut limiter, "alice", v4(1), start).expect("allowed");
-        assert!(fail(&mut limiter, "alice", v4(1), start).is_err());
-        // From elsewhere, the account has a clean slate again: only the one failure since.
-        fail(&mut limiter, "alice", v4(2), start).expect("allowed");
-        fail(&mut limiter, "alice", v4(2), start).expect("allowed");
-        assert!(fail(&mut limiter, "alice", v4(3), start).is_err());
+        // Alice's failures from this address are forgotten: three more fit...
+        for _ in 0..3 {
+            fail(&mut limiter, "alice", v4(1), start).expect("allowed");
+        }
+        // ...but the address keeps its other failures (5 per address): that was its last.
+        assert!(fail(&mut limiter, "bob", v4(1), start).is_err());
+        // The account keeps them too: five failures, two beyond the three free, so the next
+        // attempt waits 2 s.
+        assert_eq!(fail(&mut limiter, "alice", v4(2), start), Ok(seconds(2)));
     }
 
     #[test]
     fn an_address_is_limited_across_accounts() {
         let start = Instant::now();
         let mut limiter = LoginLimiter::new(LIMITS, MAX_TRACKED_KEYS);
-        for account in ["alice", "bob", "carol"] {
+        for account in ["alice", "bob", "carol", "dave", "erin"] {
             fail(&mut limiter, account, v4(1), start).expect("allowed");
         }
         assert_eq!(
-            fail(&mut limiter, "dave", v4(1), start + seconds(15)),
+            fail(&mut limiter, "frank", v4(1), start + seconds(15)),
             Err(Refused { seconds: 45 })
         );
         // Another address may still try those accounts.
-        fail(&mut limiter, "dave", v4(2), start).expect("allowed");
-    }
-
-    #[test]
-    fn an_account_is_limited_across_addresses() {
-        let start = Instant::now();
-        let mut limiter = LoginLimiter::new(LIMITS, MAX_TRACKED_KEYS);
-        for last in 1..=3 {
-            fail(&mut limiter, "alice", v4(last), start).expect("allowed");
-        }
-        assert!(fail(&mut limiter, "alice", v4(4), start).is_err());
-        fail(&mut limiter, "bob", v4(4), start).expect("another account");
+        fail(&mut limiter, "frank", v4(2), start).expect("allowed");
     }
 
     #[test]
@@ -416,8 +536,9 @@ mod tests {
         for attempt in &pending[1..] {
             limiter.abandoned(attempt);
         }
-        assert_eq!(limiter.accounts.tracked(), 0);
+        assert_eq!(limiter.pairs.tracked(), 0);
         assert_eq!(limiter.addresses.tracked(), 0);
+        assert_eq!(limiter.accounts.tracked(), 0);
     }
 
     #[test]
@@ -437,26 +558,26 @@ mod tests {
 
         let start = Instant::now();
         let mut limiter = LoginLimiter::new(LIMITS, MAX_TRACKED_KEYS);
-        for account in ["alice", "bob", "carol"] {
-            fail(&mut limiter, account, a.into(), start).expect("allowed");
+        for _ in 0..3 {
+            fail(&mut limiter, "alice", a.into(), start).expect("allowed");
         }
-        assert!(fail(&mut limiter, "dave", b.into(), start).is_err());
-        fail(&mut limiter, "dave", other.into(), start).expect("another /64");
+        assert!(fail(&mut limiter, "alice", b.into(), start).is_err());
+        fail(&mut limiter, "alice", other.into(), start).expect("another /64");
     }
 
     #[test]
     fn keys_are_forgotten_a_window_after_their_last_failure() {
         let start = Instant::now();
-        let mut limiter = Limiter::new(LIMITS, MAX_TRACKED_KEYS);
+        let mut limiter = Limiter::new(3, seconds(60), MAX_TRACKED_KEYS);
         for n in 0..100 {
             limiter.record(&n, start);
         }
         limiter.record(&1_000, start + seconds(30));
         assert_eq!(limiter.tracked(), 101);
         // Touching any key sweeps the ones idle for a whole window.
-        assert_eq!(limiter.check(&5_000, start + seconds(60)), Ok(()));
+        assert_eq!(limiter.check(&5_000, 3, start + seconds(60)), Ok(()));
         assert_eq!(limiter.tracked(), 1);
-        assert_eq!(limiter.check(&5_000, start + seconds(90)), Ok(()));
+        assert_eq!(limiter.check(&5_000, 3, start + seconds(90)), Ok(()));
         assert_eq!(limiter.tracked(), 0);
         assert!(limiter.by_activity.is_empty());
     }
@@ -464,7 +585,7 @@ mod tests {
     #[test]
     fn the_number_of_keys_is_capped_dropping_the_least_recently_active() {
         let start = Instant::now();
-        let mut limiter = Limiter::new(LIMITS, 3);
+        let mut limiter = Limiter::new(3, seconds(60), 3);
         limiter.record(&"a", start);
         limiter.record(&"b", start);
         limiter.record(&"c", start);
@@ -480,14 +601,38 @@ mod tests {
     }
 
     #[test]
+    fn a_key_keeps_at_most_capacity_attempts() {
+        let start = Instant::now();
+        let mut limiter = Limiter::new(2, seconds(60), MAX_TRACKED_KEYS);
+        for offset in 0..10 {
+            limiter.record(&"a", start + seconds(offset));
+        }
+        assert_eq!(limiter.recent(&"a", start + seconds(10)), 2);
+        // The two kept are the newest.
+        assert_eq!(
+            limiter.check(&"a", 2, start + seconds(10)),
+            Err(seconds(58))
+        );
+    }
+
+    #[test]
     fn a_limit_of_zero_failures_means_one() {
         let start = Instant::now();
         let limits = LoginLimits {
             max_failures: 0,
-            window: seconds(60),
+            max_failures_per_address: 0,
+            ..LIMITS
         };
         let mut limiter = LoginLimiter::new(limits, MAX_TRACKED_KEYS);
         fail(&mut limiter, "alice", v4(1), start).expect("allowed");
         assert!(fail(&mut limiter, "alice", v4(1), start).is_err());
+    }
+
+    #[test]
+    fn slowdown_steps_reach_the_cap() {
+        assert_eq!(slowdown_steps(seconds(1), seconds(8)), 4);
+        assert_eq!(slowdown_steps(seconds(1), seconds(9)), 5);
+        assert_eq!(slowdown_steps(seconds(8), seconds(8)), 1);
+        assert_eq!(slowdown_steps(Duration::ZERO, seconds(8)), 1);
     }
 }

@@ -41,12 +41,12 @@ use thiserror::Error;
 
 pub use modes::{BAN_MASK_MAX_BYTES, BanMaskError, ModeChange, ModeOutcome, RoomFlag};
 pub use room::{Ban, MAX_PENDING_INVITATIONS, Member, Room, RoomModes, Topic};
-pub use user::{Protocol, User, UserId};
+pub use user::{Alert, Alerts, Protocol, User, UserId};
 pub use visibility::{HIDDEN_KEY, Viewer};
 
 use crate::lock;
 use crate::outbox::Outbox;
-use crate::store::{ListEntry, ListMode, RoomRecord};
+use crate::store::{ConnectionId, ListEntry, ListMode, RoomRecord};
 use room::{Audience, RoomState, deliver};
 use visibility::{may_see_key, may_see_member, may_see_room};
 
@@ -132,6 +132,46 @@ pub enum SendRefusal {
     Moderated,
     #[error("you are banned")]
     Banned,
+}
+
+/// How an owner reclaims its account's nick from whoever holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reclaim {
+    /// Take the nick; its holder is renamed to a guest nick (NickServ `REGAIN`, `/regain`).
+    Take,
+    /// Free the nick: a holder logged in to the account (a stale session of the owner's) is
+    /// renamed and then disconnected, anyone else renamed (NickServ `GHOST`).
+    Ghost,
+    /// Free the nick by renaming its holder (NickServ `RELEASE`).
+    Release,
+    /// Free the nick from a holder not logged in to the account; a session of the account
+    /// keeps it (what a login by the owner does).
+    FromSquatter,
+}
+
+/// What a [`Hub::reclaim_nick`] did.
+#[derive(Debug)]
+pub enum Reclaimed {
+    /// The owner holds the nick already.
+    AlreadyHeld,
+    /// A session logged in to the account holds the nick and was left alone
+    /// ([`Reclaim::FromSquatter`]).
+    HeldByAccount,
+    /// Done: who was moved aside, if anyone, and with [`Reclaim::Take`] the owner's own copy
+    /// of its nick change.
+    Done {
+        displaced: Option<Displaced>,
+        own_copy: Option<Event>,
+    },
+}
+
+/// Someone moved off a reclaimed nick.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Displaced {
+    /// Its new nick.
+    pub guest: String,
+    /// Whether its session was told to quit (a ghost of the owner's).
+    pub ghosted: bool,
 }
 
 /// The result of a successful join.
@@ -253,6 +293,10 @@ pub struct Hub {
     /// shrinks. A leaf lock.
     returning_rooms: Mutex<HashSet<String>>,
     next_user_id: AtomicU64,
+    /// Drawn at random when the hub starts: with a user's id it makes the user's
+    /// [`ConnectionId`], which must differ from every connection of earlier runs (private
+    /// history of a guest belongs to its connection), although ids start at 1 again.
+    run: u64,
     next_guest_number: AtomicU64,
     /// The most users connected at once since start (IRC `LUSERS` maximum).
     peak_users: AtomicUsize,
@@ -277,6 +321,7 @@ impl Hub {
             registered: Mutex::default(),
             returning_rooms: Mutex::default(),
             next_user_id: AtomicU64::new(1),
+            run: random_run_number(),
             next_guest_number: AtomicU64::new(1),
             peak_users: AtomicUsize::new(0),
             next_message_id: AtomicU64::new(Timestamp::now().0.saturating_mul(1024)),
@@ -352,7 +397,8 @@ impl Hub {
         identity: Identity,
     ) -> Arc<User> {
         let id = self.next_user_id.fetch_add(1, Ordering::Relaxed);
-        Arc::new(User::new(id, peer, protocol, outbox, identity))
+        let connection = ConnectionId((u128::from(self.run) << 64) | u128::from(id));
+        Arc::new(User::new(id, connection, peer, protocol, outbox, identity))
     }
 
     /// Whether `nick` is free (or already belongs to `user`).
@@ -368,9 +414,10 @@ impl Hub {
     /// lifetime (returned, for the store). Without one (server shutdown) nobody is told and no
     /// lifetime ends: the rooms come back with their history after the restart.
     pub fn disconnect(&self, user: &Arc<User>, reason: Option<&str>) -> Vec<EndedRoom> {
-        let identity = user.identity();
-        {
+        let identity = {
             let mut nicks = lock(&self.nicks);
+            // Read under the lock, where nicks change (another session may rename this user).
+            let identity = user.identity();
             let key = fold(&identity.nick);
             if nicks
                 .get(&key)
@@ -378,7 +425,8 @@ impl Hub {
             {
                 nicks.remove(&key);
             }
-        }
+            identity
+        };
         let mut witnesses: HashMap<UserId, Arc<User>> = HashMap::new();
         let mut ended = Vec::new();
         for room in user.take_rooms() {
@@ -690,8 +738,7 @@ impl Hub {
         if is_reserved(new_nick) {
             return Err(HubError::NickTaken(new_nick.to_owned()));
         }
-        let old = user.identity();
-        {
+        let old = {
             let mut nicks = lock(&self.nicks);
             let new_key = fold(new_nick);
             if let Some(owner) = nicks.get(&new_key)
@@ -699,24 +746,130 @@ impl Hub {
             {
                 return Err(HubError::NickTaken(new_nick.to_owned()));
             }
+            // Read under the lock: another session may have just moved this user to a guest
+            // nick (a reclaim), and the entry to remove is the current one.
+            let (old, _) = user.update_identity(|identity| Identity {
+                nick: new_nick.into(),
+                ..identity.clone()
+            });
             nicks.remove(&fold(&old.nick));
             nicks.insert(new_key, user.clone());
-            user.set_identity(Arc::new(Identity {
-                nick: new_nick.into(),
-                ..(*old).clone()
-            }));
-        }
+            old
+        };
+        Ok(self.announce_rename(user, old, new_nick, Audience::except(user)))
+    }
+
+    /// Tells `user`'s room peers (and `user` itself unless `audience` excludes it) that it is
+    /// now `new_nick`, and returns the event. Call without any directory lock held.
+    fn announce_rename(
+        &self,
+        user: &Arc<User>,
+        old: Arc<Identity>,
+        new_nick: &str,
+        audience: Audience,
+    ) -> Event {
         let event = Event::NickChanged {
             time: Timestamp::now(),
             old,
             new_nick: new_nick.into(),
         };
-        deliver(
-            self.room_peers(user).values(),
-            &event,
-            Audience::except(user),
-        );
-        Ok(event)
+        let mut recipients = self.room_peers(user);
+        recipients.insert(user.id, user.clone());
+        deliver(recipients.values(), &event, audience);
+        event
+    }
+
+    /// Gives the nick of account `account` back to its owner, `owner` (logged in to it), as
+    /// `how` says: whoever else holds it is moved to a free `guest-N` nick (and told, and its
+    /// session alerted), all under the nick directory lock so nobody can slip in between.
+    pub fn reclaim_nick(
+        &self,
+        owner: &Arc<User>,
+        account: &str,
+        how: Reclaim,
+    ) -> Result<Reclaimed, HubError> {
+        if is_reserved(account) {
+            return Err(HubError::NickTaken(account.to_owned()));
+        }
+        let key = fold(account);
+        let (displaced, taken) = {
+            let mut nicks = lock(&self.nicks);
+            let holder = nicks.get(&key).cloned();
+            if holder.as_ref().is_some_and(|holder| holder.id == owner.id) {
+                return Ok(Reclaimed::AlreadyHeld);
+            }
+            let displaced = match holder {
+                None => None,
+                Some(holder) => {
+                    let same_account = holder
+                        .identity()
+                        .account
+                        .as_deref()
+                        .is_some_and(|held| fold(held) == key);
+                    if how == Reclaim::FromSquatter && same_account {
+                        return Ok(Reclaimed::HeldByAccount);
+                    }
+                    let guest = free_guest_nick(&nicks, &self.next_guest_number);
+                    nicks.remove(&key);
+                    nicks.insert(fold(&guest), holder.clone());
+                    let (old, _) = holder.update_identity(|identity| Identity {
+                        nick: guest.as_str().into(),
+                        ..identity.clone()
+                    });
+                    let ghosted = how == Reclaim::Ghost && same_account;
+                    Some((holder, old, guest, ghosted))
+                }
+            };
+            let taken = (how == Reclaim::Take).then(|| {
+                let (old, _) = owner.update_identity(|identity| Identity {
+                    nick: account.into(),
+                    ..identity.clone()
+                });
+                nicks.remove(&fold(&old.nick));
+                nicks.insert(key, owner.clone());
+                old
+            });
+            (displaced, taken)
+        };
+        let displaced = displaced.map(|(holder, old, guest, ghosted)| {
+            self.announce_rename(&holder, old, &guest, Audience::all());
+            holder.alert(if ghosted {
+                Alert::Ghosted
+            } else {
+                Alert::NickReclaimed
+            });
+            Displaced { guest, ghosted }
+        });
+        let own_copy =
+            taken.map(|old| self.announce_rename(owner, old, account, Audience::except(owner)));
+        Ok(Reclaimed::Done {
+            displaced,
+            own_copy,
+        })
+    }
+
+    /// Logs every user logged in to `account` but `actor` out of it (its password was just
+    /// changed): their room peers with account-notify are told, and their sessions alerted so
+    /// that they tell their clients. Returns how many were logged out.
+    pub fn log_out_other_sessions(&self, account: &str, actor: &User) -> usize {
+        let account = fold(account);
+        let others: Vec<Arc<User>> = self
+            .users()
+            .into_iter()
+            .filter(|user| {
+                user.id != actor.id
+                    && user
+                        .identity()
+                        .account
+                        .as_deref()
+                        .is_some_and(|held| fold(held) == account)
+            })
+            .collect();
+        for user in &others {
+            self.set_account(user, None);
+            user.alert(Alert::LoggedOut);
+        }
+        others.len()
     }
 
     /// The identity a service (`ChanServ`) acts under.
@@ -1058,11 +1211,10 @@ impl Hub {
     /// Changes `user`'s real name; room peers with the setname capability are told. Returns the
     /// user's own copy.
     pub fn set_realname(&self, user: &Arc<User>, realname: &str) -> Event {
-        let identity = Arc::new(Identity {
+        let (_, identity) = user.update_identity(|identity| Identity {
             realname: realname.into(),
-            ..(*user.identity()).clone()
+            ..identity.clone()
         });
-        user.set_identity(identity.clone());
         let event = Event::RealnameChanged {
             time: Timestamp::now(),
             who: identity,
@@ -1081,11 +1233,10 @@ impl Hub {
     /// Records that `user` logged in to `account` (or out, with `None`); room peers with
     /// account-notify are told.
     pub fn set_account(&self, user: &Arc<User>, account: Option<&str>) {
-        let identity = Arc::new(Identity {
+        let (_, identity) = user.update_identity(|identity| Identity {
             account: account.map(Into::into),
-            ..(*user.identity()).clone()
+            ..identity.clone()
         });
-        user.set_identity(identity.clone());
         let event = Event::AccountChanged {
             time: Timestamp::now(),
             who: identity,
@@ -1296,6 +1447,27 @@ impl Hub {
             .is_some_and(|listed| Arc::ptr_eq(listed, room))
         {
             rooms.remove(room.key());
+        }
+    }
+}
+
+/// A number that differs from one start of the server to the next. `RandomState` is seeded
+/// from the operating system's randomness once per process; hashing the start time with it
+/// mixes both.
+fn random_run_number() -> u64 {
+    use std::hash::BuildHasher;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_nanos());
+    std::collections::hash_map::RandomState::new().hash_one(now)
+}
+
+/// The first `guest-N` nick not in `nicks`, counting on from `next_number`.
+fn free_guest_nick(nicks: &HashMap<String, Arc<User>>, next_number: &AtomicU64) -> String {
+    loop {
+        let nick = format!("guest-{}", next_number.fetch_add(1, Ordering::Relaxed));
+        if !nicks.contains_key(&nick) {
+            return nick;
         }
     }
 }

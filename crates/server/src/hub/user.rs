@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use palaver_proto::Wire;
@@ -10,10 +10,12 @@ use palaver_proto::event::Identity;
 use palaver_proto::irc::caps::{Cap, CapSet};
 use palaver_proto::irc::render::IrcFlavor;
 use palaver_proto::time::Timestamp;
+use tokio::sync::Notify;
 
 use super::room::Room;
 use crate::lock;
 use crate::outbox::Outbox;
+use crate::store::{ConnectionId, Party};
 
 /// Identifies a connection for the server's lifetime; never reused.
 pub type UserId = u64;
@@ -28,11 +30,40 @@ pub enum Protocol {
 /// In [`User::wire`], marks an IRC user; the low bits hold its capabilities.
 const IRC_BIT: u32 = 1 << 31;
 
+/// Something done to a user from another connection's task, which its own session must act
+/// on (tell its client, check its nick, or end the connection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alert {
+    /// Logged out because the account's password was changed in another session.
+    LoggedOut = 1,
+    /// Renamed to a guest nick because the owner of the account reclaimed the nick.
+    NickReclaimed = 2,
+    /// A session of the same account ghosted this one (after renaming it): it must quit.
+    Ghosted = 4,
+}
+
+/// The alerts raised since a session last took them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Alerts(u8);
+
+impl Alerts {
+    pub fn contains(self, alert: Alert) -> bool {
+        self.0 & alert as u8 != 0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
 /// One connected client. Shared (`Arc`) between its session, the hub's nick directory and the
 /// member lists of its rooms.
 #[derive(Debug)]
 pub struct User {
     pub id: UserId,
+    /// This connection for the history of its private messages: unlike `id`, unique across
+    /// restarts.
+    pub connection: ConnectionId,
     pub peer: SocketAddr,
     /// Where everything for this user is queued; pushes never block.
     pub outbox: Arc<Outbox>,
@@ -59,11 +90,18 @@ pub struct User {
     invisible: AtomicBool,
     /// When the user last sent a message (milliseconds since the epoch), for `WHOIS` idle time.
     last_spoke: AtomicU64,
+    /// The [`Alert`]s raised and not yet taken, as bits: a set, so it never grows however
+    /// often others act. Raised by the hub on other tasks, taken by the user's own session.
+    alerts: AtomicU8,
+    /// Wakes the connection's read loop when an alert is raised. `Notify` keeps one permit
+    /// when nobody waits, so an alert raised while the session is busy is not missed.
+    alerted: Notify,
 }
 
 impl User {
     pub(super) fn new(
         id: UserId,
+        connection: ConnectionId,
         peer: SocketAddr,
         protocol: Protocol,
         outbox: Arc<Outbox>,
@@ -72,6 +110,7 @@ impl User {
         let now = Timestamp::now();
         Self {
             id,
+            connection,
             peer,
             outbox,
             connected_at: now,
@@ -85,6 +124,8 @@ impl User {
             away: Mutex::new(None),
             invisible: AtomicBool::new(false),
             last_spoke: AtomicU64::new(now.0),
+            alerts: AtomicU8::new(0),
+            alerted: Notify::new(),
         }
     }
 
@@ -122,8 +163,18 @@ impl User {
         lock(&self.identity).nick.clone()
     }
 
-    pub(super) fn set_identity(&self, identity: Arc<Identity>) {
-        *lock(&self.identity) = identity;
+    /// Replaces the identity with `change` applied to the current one, atomically: sessions
+    /// of other users change this one too (a reclaimed nick, a logout after a password
+    /// change), so a read-then-write could undo a concurrent change of another field. Returns
+    /// the identity before and after.
+    pub(super) fn update_identity(
+        &self,
+        change: impl FnOnce(&Identity) -> Identity,
+    ) -> (Arc<Identity>, Arc<Identity>) {
+        let mut identity = lock(&self.identity);
+        let old = identity.clone();
+        *identity = Arc::new(change(&old));
+        (old, identity.clone())
     }
 
     /// The rooms this user is in, oldest first.
@@ -210,6 +261,40 @@ impl User {
 
     pub(super) fn mark_spoke(&self, time: Timestamp) {
         self.last_spoke.store(time.0, Ordering::Relaxed);
+    }
+
+    /// Raises `alert` for this user's session and wakes its connection. Never blocks.
+    pub(super) fn alert(&self, alert: Alert) {
+        self.alerts.fetch_or(alert as u8, Ordering::AcqRel);
+        self.alerted.notify_one();
+    }
+
+    /// Waits until an alert may have been raised (possibly one already taken: check
+    /// [`take_alerts`](Self::take_alerts)).
+    pub async fn alerted(&self) {
+        self.alerted.notified().await;
+    }
+
+    /// The alerts raised since the last call, clearing them.
+    pub fn take_alerts(&self) -> Alerts {
+        Alerts(self.alerts.swap(0, Ordering::AcqRel))
+    }
+
+    /// Who this user is for a private message it sends or receives now: its account if it is
+    /// logged in, else this connection.
+    pub fn party(&self) -> Party {
+        Party::of(self.identity().account.as_deref(), self.connection)
+    }
+
+    /// Whom this user may read private history as: its account, if logged in, and this
+    /// connection.
+    pub fn reader_parties(&self) -> Vec<Party> {
+        let mut parties = Vec::with_capacity(2);
+        if let Some(account) = self.identity().account.as_deref() {
+            parties.push(Party::of(Some(account), self.connection));
+        }
+        parties.push(Party::Connection(self.connection));
+        parties
     }
 }
 

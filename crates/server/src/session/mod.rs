@@ -14,6 +14,14 @@ use tokio::time::Instant;
 
 use crate::hub::{EndedRoom, User};
 
+/// The quit reason of a session ghosted by another session of its account.
+pub(crate) const GHOSTED: &str = "ghosted";
+
+/// `duration` in whole seconds, rounded up, for "within N seconds" messages.
+pub(crate) fn whole_seconds(duration: std::time::Duration) -> u64 {
+    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
+}
+
 /// Whether the connection goes on after a frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Flow {
@@ -45,11 +53,33 @@ pub(crate) trait Session {
         Flow::Continue
     }
 
+    /// Called when another task raised an alert for the user (see `hub::Alert`): the session
+    /// takes the alerts and acts on them.
+    async fn on_alert(&mut self) -> Flow {
+        Flow::Continue
+    }
+
     /// The hub user, once the client is registered.
     fn user(&self) -> Option<&Arc<User>>;
 
     /// Last words before the connection closes for `reason` (IRC sends `ERROR`).
     fn farewell(&mut self, _reason: &str) {}
+}
+
+/// What to store for `event`, a message `sender` sent; for a private message, `recipient`
+/// received it, and each side's party is recorded as it is at this moment (the sender's as
+/// the event shows it).
+pub(crate) fn message_to_store(
+    event: &palaver_proto::event::Event,
+    sender: &User,
+    recipient: Option<&User>,
+) -> Option<crate::store::StoredMessage> {
+    let mut message = crate::store::StoredMessage::from_event(event)?;
+    if let Some(recipient) = recipient {
+        let sender_party = crate::store::Party::of(message.account.as_deref(), sender.connection);
+        message.set_parties(sender_party, recipient.party());
+    }
+    Some(message)
 }
 
 /// Which end of a page of history to keep when it is too big to send whole.

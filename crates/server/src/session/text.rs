@@ -14,11 +14,12 @@ use palaver_proto::text::{self, Command, Input};
 use palaver_proto::time::Timestamp;
 
 use super::nick_guard::NickGuard;
+use super::nick_guard::Verdict;
 use super::reply_queue::{ReplyBuffer, ReplyQueue};
-use super::{Flow, Keep, Session};
-use crate::accounts::Accounts;
-use crate::hub::{EndedRoom, Hub, HubError, Joined, LOBBY, Room, User};
-use crate::store::{Commit, HistoryQuery, Store, StoredMessage};
+use super::{Flow, GHOSTED, Keep, Session, whole_seconds};
+use crate::accounts::{AccountError, Accounts};
+use crate::hub::{Alert, EndedRoom, Hub, HubError, Joined, LOBBY, Reclaim, Reclaimed, Room, User};
+use crate::store::{Commit, HistoryQuery, Store};
 
 /// Most messages `/history N` shows at once.
 pub const HISTORY_MAX: usize = 500;
@@ -41,7 +42,8 @@ const HELP: &[&str] = &[
     "  /register PASSWORD            register your nick as an account",
     "  /login NICK PASSWORD          log in to your account",
     "  /logout                       log out",
-    "  /password OLD NEW             change your password",
+    "  /password OLD NEW             change your password (logs out your other sessions)",
+    "  /regain [NICK]                take your account's nick back from whoever uses it",
     "  /register-room [#room]        register a room you run to your account",
     "  /help                         show this help",
 ];
@@ -153,22 +155,20 @@ impl TextSession {
 
     async fn run(&mut self, command: Command<'_>) -> Flow {
         match command {
-            Command::Nick(nick) => {
-                let result = self.hub.rename(&self.user, nick);
-                let renamed = result.is_ok();
-                self.own_copy_or_error(result);
-                if renamed {
-                    self.guard_nick().await;
-                }
-            }
+            Command::Nick(nick) => self.change_nick(nick).await,
             Command::Join { room, key } => self.join(room, key).await,
             Command::Part { room, reason } => self.part(room, reason),
             Command::Msg { nick, text } => {
                 let result = self
                     .hub
-                    .message_user(&self.user, nick, MessageKind::Say, text, "")
-                    .map(|(event, _recipient)| event);
-                self.persisted_copy_or_error(result).await;
+                    .message_user(&self.user, nick, MessageKind::Say, text, "");
+                match result {
+                    Ok((event, recipient)) => {
+                        self.persisted_copy_or_error(Ok(event), Some(&recipient))
+                            .await;
+                    }
+                    Err(error) => self.persisted_copy_or_error(Err(error), None).await,
+                }
             }
             Command::Me(action) => self.say(MessageKind::Action, action).await,
             Command::Who(room) => self.who(room),
@@ -194,6 +194,7 @@ impl TextSession {
                 None => self.error("you are not logged in"),
             },
             Command::Password { old, new } => self.change_password(old, new).await,
+            Command::Regain(nick) => self.regain(nick).await,
             Command::RegisterRoom(name) => self.register_room(name).await,
             Command::History(count) => {
                 let count = count.unwrap_or(HISTORY_DEFAULT).min(HISTORY_MAX);
@@ -216,7 +217,7 @@ impl TextSession {
             return;
         };
         let result = self.hub.say(&self.user, &room, kind, text, "");
-        self.persisted_copy_or_error(result).await;
+        self.persisted_copy_or_error(result, None).await;
     }
 
     /// `/register PASSWORD`: registers the current nick and logs in.
@@ -234,7 +235,28 @@ impl TextSession {
         }
     }
 
-    /// `/login NICK PASSWORD`: logs in, and takes the account's nick if it is free.
+    /// `/nick NAME`, unless the connection's grace period is over and NAME belongs to an
+    /// account it is not logged in to.
+    async fn change_nick(&mut self, nick: &str) {
+        if self
+            .nick_guard
+            .refuses(&self.accounts, &self.user, nick)
+            .await
+        {
+            return self.error(&format!(
+                "nick {nick} is registered; log in first (/login {nick} PASSWORD)"
+            ));
+        }
+        let result = self.hub.rename(&self.user, nick);
+        let renamed = result.is_ok();
+        self.own_copy_or_error(result);
+        if renamed {
+            self.guard_nick().await;
+        }
+    }
+
+    /// `/login NICK PASSWORD`: logs in, moves anyone not logged in to the account off its
+    /// nick, and takes the nick if it is then free.
     async fn login(&mut self, nick: &str, password: &str) {
         if let Some(account) = self.user.identity().account.clone() {
             return self.error(&format!(
@@ -242,43 +264,94 @@ impl TextSession {
             ));
         }
         let address = self.user.peer.ip();
-        match self.accounts.login(nick, password, address).await {
-            Ok(account) => {
-                self.hub.set_account(&self.user, Some(&account));
-                if *self.user.nick() != *account
-                    && self.hub.nick_available(&account, Some(&self.user))
-                {
-                    let result = self.hub.rename(&self.user, &account);
-                    self.own_copy_or_error(result);
+        let (account, stamp) = match self.accounts.login_stamped(nick, password, address).await {
+            Ok(login) => login,
+            Err(error) => return self.error(&error.to_string()),
+        };
+        self.hub.set_account(&self.user, Some(&account));
+        if !self.accounts.still_current(&account, stamp).await {
+            // The password changed while this login was being checked.
+            self.hub.set_account(&self.user, None);
+            return self.error(&AccountError::BadCredentials.to_string());
+        }
+        // The owner is here: a squatter's grace ends now (a session of the account keeps it).
+        if let Err(error) = self
+            .hub
+            .reclaim_nick(&self.user, &account, Reclaim::FromSquatter)
+        {
+            self.error(&error.to_string());
+        }
+        if *self.user.nick() != *account && self.hub.nick_available(&account, Some(&self.user)) {
+            let result = self.hub.rename(&self.user, &account);
+            self.own_copy_or_error(result);
+        }
+        self.notice(&["you are now logged in as ", &account]);
+        self.guard_nick().await;
+    }
+
+    /// `/regain [NICK]`: takes the logged-in account's nick from whoever holds it (they are
+    /// renamed to a guest nick).
+    async fn regain(&mut self, nick: Option<&str>) {
+        let Some(account) = self.user.identity().account.clone() else {
+            return self.error(&HubError::NeedAccount.to_string());
+        };
+        if let Some(nick) = nick
+            && fold(nick) != fold(&account)
+        {
+            return self.error(&format!("{nick} is not your account's nick ({account})"));
+        }
+        match self.hub.reclaim_nick(&self.user, &account, Reclaim::Take) {
+            Ok(Reclaimed::AlreadyHeld) => {
+                self.error(&format!("you already have the nick {account}"))
+            }
+            Ok(Reclaimed::Done { own_copy, .. }) => {
+                if let Some(event) = own_copy {
+                    self.own_copy(&event);
                 }
-                self.notice(&["you are now logged in as ", &account]);
+                self.notice(&["you regained the nick ", &account]);
                 self.guard_nick().await;
             }
+            Ok(Reclaimed::HeldByAccount) => {}
             Err(error) => self.error(&error.to_string()),
         }
     }
 
-    /// Warns the user if its nick belongs to an account it is not logged in to.
+    /// Acts on the nick guard's verdict about the user's current nick and login: a warning,
+    /// or a rename to a guest nick once the connection's grace period is over.
     async fn guard_nick(&mut self) {
-        if let Some(grace) = self.nick_guard.check(&self.accounts, &self.user).await {
-            let nick = self.user.nick();
-            let seconds = grace.as_secs().to_string();
-            let unit = if grace.as_secs() == 1 {
-                " second"
-            } else {
-                " seconds"
-            };
-            self.notice(&[
-                "nick ",
-                &nick,
-                " is registered; log in with /login ",
-                &nick,
-                " PASSWORD within ",
-                &seconds,
-                unit,
-                " or you will be renamed",
-            ]);
+        match self.nick_guard.check(&self.accounts, &self.user).await {
+            Verdict::Fine => {}
+            Verdict::Warn(left) => {
+                let nick = self.user.nick();
+                let seconds = whole_seconds(left);
+                let unit = if seconds == 1 { " second" } else { " seconds" };
+                self.notice(&[
+                    "nick ",
+                    &nick,
+                    " is registered; log in with /login ",
+                    &nick,
+                    " PASSWORD within ",
+                    &seconds.to_string(),
+                    unit,
+                    " or you will be renamed",
+                ]);
+            }
+            Verdict::RenameNow => self.rename_off_registered_nick().await,
         }
+    }
+
+    /// Moves the user off the registered nick it holds without being logged in to it.
+    async fn rename_off_registered_nick(&mut self) {
+        let nick = self.user.nick();
+        let event = self.hub.rename_to_guest(&self.user);
+        self.own_copy(&event);
+        self.notice(&[
+            "you were renamed: ",
+            &nick,
+            " belongs to a registered account",
+        ]);
+        // The guard must know the user left the nick (a guest nick is never registered).
+        self.nick_guard.check(&self.accounts, &self.user).await;
     }
 
     /// `/register-room [#room]`: makes the logged-in operator's account the room's founder;
@@ -316,18 +389,34 @@ impl TextSession {
             .change_password(&account, old, new, address)
             .await
         {
-            Ok(()) => self.notice(&["password changed"]),
+            Ok(()) => {
+                let others = self.hub.log_out_other_sessions(&account, &self.user);
+                match others {
+                    0 => self.notice(&["password changed"]),
+                    1 => self.notice(&["password changed; your other session was logged out"]),
+                    _ => self.notice(&[
+                        "password changed; your ",
+                        &others.to_string(),
+                        " other sessions were logged out",
+                    ]),
+                }
+            }
             Err(error) => self.error(&error.to_string()),
         }
     }
 
-    /// Stores a message the user sent; its receipt waits for the commit.
-    async fn persisted_copy_or_error(&mut self, result: Result<Event, HubError>) {
+    /// Stores a message the user sent (to `recipient`, if private); its receipt waits for the
+    /// commit.
+    async fn persisted_copy_or_error(
+        &mut self,
+        result: Result<Event, HubError>,
+        recipient: Option<&User>,
+    ) {
         let event = match result {
             Ok(event) => event,
             Err(error) => return self.error(&error.to_string()),
         };
-        if let Some(message) = StoredMessage::from_event(&event) {
+        if let Some(message) = super::message_to_store(&event, &self.user, recipient) {
             match self.store.append(message).await {
                 Ok(commit) => self.commits.push(commit),
                 Err(error) => {
@@ -566,18 +655,40 @@ impl Session for TextSession {
     async fn on_deadline(&mut self) -> Flow {
         if self.nick_guard.expired(&self.user) {
             self.user.outbox.hold();
-            let nick = self.user.nick();
-            let event = self.hub.rename_to_guest(&self.user);
-            self.own_copy(&event);
-            self.notice(&[
-                "you were renamed: ",
-                &nick,
-                " belongs to a registered account",
-            ]);
+            self.rename_off_registered_nick().await;
             self.end_command();
             self.flush().await;
         }
         Flow::Continue
+    }
+
+    async fn on_alert(&mut self) -> Flow {
+        let alerts = self.user.take_alerts();
+        if alerts.is_empty() {
+            return Flow::Continue;
+        }
+        self.user.outbox.hold();
+        let flow = if alerts.contains(Alert::Ghosted) {
+            self.notice(&["another session of your account ghosted this one; goodbye"]);
+            Flow::Quit(GHOSTED.to_owned())
+        } else {
+            if alerts.contains(Alert::LoggedOut) {
+                self.notice(&[
+                    "you were logged out: your account's password was changed in another \
+                     session",
+                ]);
+                // Its right to the account's nick went with the login.
+                self.nick_guard.spend();
+            }
+            if alerts.contains(Alert::NickReclaimed) {
+                self.notice(&["you were renamed: your nick was reclaimed by its owner"]);
+            }
+            self.guard_nick().await;
+            Flow::Continue
+        };
+        self.end_command();
+        self.flush().await;
+        flow
     }
 
     fn user(&self) -> Option<&Arc<User>> {

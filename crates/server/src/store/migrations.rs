@@ -132,6 +132,36 @@ pub const MIGRATIONS: &[Migration] = &[
             CREATE INDEX history_floors_by_age ON history_floors (ended_at);
         ",
     },
+    Migration {
+        version: 5,
+        description: "private messages belong to their parties",
+        // A private message belongs to its two parties, not to whoever holds their nicks
+        // later. sender_party and recipient_party are message::Party::key: "a:<folded
+        // account>" for a side logged in when the message was sent, "c:<32 hex digits>" (its
+        // connection, unique across restarts) otherwise. sender_view and recipient_view are
+        // message::view_key, the message as each side sees it: "<party> <folded nick of the
+        // other side>"; indexed with the id, they answer one reader's history of one
+        // conversation. The party indexes, with the time, answer CHATHISTORY TARGETS. All
+        // four are NULL for room messages, and for private messages stored before this
+        // version: their parties are unknown, so nobody can read them any more (retention
+        // removes them in time). The nick-based indexes served the old lookup and go.
+        sql: "
+            ALTER TABLE messages ADD COLUMN sender_party TEXT;
+            ALTER TABLE messages ADD COLUMN recipient_party TEXT;
+            ALTER TABLE messages ADD COLUMN sender_view TEXT;
+            ALTER TABLE messages ADD COLUMN recipient_view TEXT;
+            DROP INDEX private_messages_by_sender;
+            DROP INDEX private_messages_by_recipient;
+            CREATE INDEX private_messages_by_sender_view ON messages (sender_view, id)
+                WHERE sender_view IS NOT NULL;
+            CREATE INDEX private_messages_by_recipient_view ON messages (recipient_view, id)
+                WHERE recipient_view IS NOT NULL;
+            CREATE INDEX private_messages_by_sender_party ON messages (sender_party, time)
+                WHERE sender_party IS NOT NULL;
+            CREATE INDEX private_messages_by_recipient_party ON messages (recipient_party, time)
+                WHERE recipient_party IS NOT NULL;
+        ",
+    },
 ];
 
 /// The first schema version with room lifetimes (`history_floors`) and room lists.

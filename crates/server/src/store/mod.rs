@@ -30,7 +30,8 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use accounts::AccountRecord;
 pub use message::{
-    HistoryQuery, HistoryTarget, MAX_STORED_CLIENT_TAG_BYTES, REPLAYED_CLIENT_TAGS, StoredMessage,
+    ConnectionId, Correspondent, HistoryQuery, HistoryTarget, MAX_STORED_CLIENT_TAG_BYTES, Party,
+    REPLAYED_CLIENT_TAGS, StoredMessage,
 };
 #[doc(hidden)]
 pub use migrations::{MIGRATIONS, Migration, latest_version};
@@ -206,9 +207,9 @@ impl Store {
         Ok(Commit { receiver })
     }
 
-    /// The newest `limit` messages `query` may see (for private history, those between the
-    /// viewer and the peer, either way), oldest first. Every page below likewise reads only
-    /// from `query.since` on.
+    /// The newest `limit` messages `query` may see (for a conversation, those its readers were
+    /// a party to, either way), oldest first. Every page below likewise reads only from
+    /// `query.since` on.
     pub async fn latest(
         &self,
         query: HistoryQuery,
@@ -273,38 +274,36 @@ impl Store {
         self.history(query, Page::Between(start, end), limit).await
     }
 
-    /// CHATHISTORY TARGETS: every room, and the other party's nick for each of `viewer`'s
-    /// private conversations, with the time of its latest message strictly between `start`
-    /// and `end`. The `limit` targets nearest to `start` are kept (as with BETWEEN), sorted by
-    /// time, oldest first.
+    /// CHATHISTORY TARGETS: every room, and the other party's nick (as it was then) for each
+    /// private conversation any of `readers` was a party to, with the time of its latest
+    /// message strictly between `start` and `end`. The `limit` targets nearest to `start` are
+    /// kept (as with BETWEEN), sorted by time, oldest first.
     ///
     /// The store does not know who may see which room: a caller answering a client should
     /// use [`Store::targets_among`] with the rooms that client may see.
     pub async fn targets(
         &self,
-        viewer: &str,
+        readers: Vec<Party>,
         start: Timestamp,
         end: Timestamp,
         limit: usize,
     ) -> Result<Vec<(String, Timestamp)>, StoreError> {
-        let viewer = viewer.to_owned();
-        self.call(move |database| database.targets(&viewer, None, start, end, limit))
+        self.call(move |database| database.targets(&readers, None, start, end, limit))
             .await
     }
 
     /// [`Store::targets`] limited to the rooms named in `rooms` (any case), each read from its
     /// message id on (the room's current lifetime), so that `limit` counts only targets and
-    /// messages the viewer may see.
+    /// messages the reader may see.
     pub async fn targets_among(
         &self,
-        viewer: &str,
+        readers: Vec<Party>,
         rooms: Vec<(String, MessageId)>,
         start: Timestamp,
         end: Timestamp,
         limit: usize,
     ) -> Result<Vec<(String, Timestamp)>, StoreError> {
-        let viewer = viewer.to_owned();
-        self.call(move |database| database.targets(&viewer, Some(&rooms), start, end, limit))
+        self.call(move |database| database.targets(&readers, Some(&rooms), start, end, limit))
             .await
     }
 

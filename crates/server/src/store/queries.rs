@@ -5,12 +5,20 @@
 //! counted from, as the chathistory spec asks ("ascending time order … regardless of the
 //! subcommand used"). Every query reads only from its `since` id on (a room's current
 //! lifetime), so no page and no TARGETS line reaches further back.
+//!
+//! A room's page is one range of the `(target_key, id)` index. A private conversation is read
+//! as each of the reader's parties sees it, in both view columns (`(sender_view, id)` and
+//! `(recipient_view, id)`): each is an indexed range taken from the same end with the same
+//! limit, and the ranges are merged, so a page costs a few index lookups of at most `limit`
+//! rows each, whatever else is stored.
+
+use std::collections::HashMap;
 
 use palaver_proto::event::MessageId;
 use palaver_proto::names::fold;
 use palaver_proto::time::Timestamp;
 
-use super::message::{HistoryQuery, StoredMessage};
+use super::message::{HistoryQuery, HistoryTarget, Party, StoredMessage};
 use super::sqlite::{Database, MESSAGE_COLUMNS, bound_integer, read_messages, unsigned};
 use super::{Bound, StoreError};
 
@@ -47,12 +55,6 @@ enum Side {
     AtOrAbove,
 }
 
-/// Whose messages a page reads: the target's lookup key, from message id `since` on.
-struct Scope {
-    key: String,
-    since: MessageId,
-}
-
 /// A condition on the messages of a page: on which `side` of `bound` they lie.
 #[derive(Debug, Clone, Copy)]
 struct Condition {
@@ -81,6 +83,106 @@ impl Condition {
     }
 }
 
+/// An indexed column history is looked up by, with the key to find in it and the oldest
+/// message id the reader may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Lookup {
+    column: KeyColumn,
+    key: String,
+    since: MessageId,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyColumn {
+    /// A room's messages (`messages_by_target`).
+    Target,
+    /// Private messages as their sender sees them (`private_messages_by_sender_view`).
+    SenderView,
+    /// Private messages as their recipient sees them (`private_messages_by_recipient_view`).
+    RecipientView,
+}
+
+impl KeyColumn {
+    /// The column's name. Only these fixed names go into SQL text; keys are always bound.
+    fn name(self) -> &'static str {
+        match self {
+            KeyColumn::Target => "target_key",
+            KeyColumn::SenderView => "sender_view",
+            KeyColumn::RecipientView => "recipient_view",
+        }
+    }
+}
+
+/// Where `query`'s history is found: a room's key, or for a private conversation every view
+/// key of the reader in both view columns (none at all for a message whose parties are
+/// unknown), each from `query.since` on.
+fn lookups(query: &HistoryQuery) -> Vec<Lookup> {
+    let target = &query.target;
+    if let HistoryTarget::Room(_) = target {
+        return vec![Lookup {
+            column: KeyColumn::Target,
+            key: target.key(),
+            since: query.since,
+        }];
+    }
+    target
+        .view_keys()
+        .into_iter()
+        .flat_map(|key| {
+            [KeyColumn::SenderView, KeyColumn::RecipientView].map(|column| Lookup {
+                column,
+                key: key.clone(),
+                since: query.since,
+            })
+        })
+        .collect()
+}
+
+/// The SQL and parameters of one lookup's page: the `limit` rows of `lookup` meeting every
+/// condition, from `end`, in index order from that end.
+fn page_query(
+    lookup: &Lookup,
+    conditions: &[Condition],
+    end: End,
+    limit: usize,
+) -> (String, Vec<rusqlite::types::Value>) {
+    let mut sql = format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE {} = ? AND id >= ?",
+        lookup.column.name()
+    );
+    let mut parameters = Vec::with_capacity(conditions.len() + 3);
+    parameters.push(rusqlite::types::Value::Text(lookup.key.clone()));
+    parameters.push(rusqlite::types::Value::Integer(bound_integer(
+        lookup.since.0,
+    )));
+    for condition in conditions {
+        let (text, value) = condition.sql();
+        sql.push_str(" AND ");
+        sql.push_str(&text);
+        parameters.push(rusqlite::types::Value::Integer(value));
+    }
+    sql.push_str(match end {
+        End::Oldest => " ORDER BY id ASC LIMIT ?",
+        End::Newest => " ORDER BY id DESC LIMIT ?",
+    });
+    parameters.push(rusqlite::types::Value::Integer(bound_integer(limit as u64)));
+    (sql, parameters)
+}
+
+/// One party's private conversations in a TARGETS window: per conversation (the other side's
+/// folded nick), its newest message's id and time and that side's nick as written then. Two
+/// index lookups (messages sent, messages received) rather than one OR, which SQLite could
+/// answer with a scan; a note to self appears in both, and GROUP BY merges it. (With exactly
+/// one max() in an aggregate, SQLite takes the bare columns from the row holding it.)
+const PRIVATE_TARGETS: &str = "SELECT MAX(id), time, peer_key, peer FROM (
+         SELECT id, time, recipient_key AS peer_key, target_name AS peer
+         FROM messages WHERE sender_party = ?1 AND time > ?2 AND time < ?3
+         UNION ALL
+         SELECT id, time, sender_key AS peer_key, sender_name AS peer
+         FROM messages WHERE recipient_party = ?1 AND time > ?2 AND time < ?3
+     )
+     GROUP BY peer_key";
+
 impl Database {
     /// Reads one page of the history `query` may see, oldest first.
     pub(super) fn history(
@@ -89,32 +191,30 @@ impl Database {
         page: Page,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        let scope = &Scope {
-            key: query.target.key(),
-            since: query.since,
-        };
+        let key = lookups(query);
+        let key = key.as_slice();
         match page {
-            Page::Latest => self.select(scope, &[], End::Newest, limit),
+            Page::Latest => self.select(key, &[], End::Newest, limit),
             Page::LatestAfter(after) => self.select(
-                scope,
+                key,
                 &[Condition::new(after, Side::Above)],
                 End::Newest,
                 limit,
             ),
             Page::Before(before) => self.select(
-                scope,
+                key,
                 &[Condition::new(before, Side::Below)],
                 End::Newest,
                 limit,
             ),
             Page::After(after) => self.select(
-                scope,
+                key,
                 &[Condition::new(after, Side::Above)],
                 End::Oldest,
                 limit,
             ),
-            Page::Around(center) => self.around(scope, center, limit),
-            Page::Between(start, end) => self.between(scope, start, end, limit),
+            Page::Around(center) => self.around(key, center, limit),
+            Page::Between(start, end) => self.between(key, start, end, limit),
         }
     }
 
@@ -123,14 +223,14 @@ impl Database {
     /// up from the other side.
     fn around(
         &self,
-        scope: &Scope,
+        key: &[Lookup],
         center: Bound,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
         let below = Condition::new(center, Side::Below);
-        let mut older = self.select(scope, &[below], End::Newest, limit)?;
+        let mut older = self.select(key, &[below], End::Newest, limit)?;
         let at_or_above = Condition::new(center, Side::AtOrAbove);
-        let newer = self.select(scope, &[at_or_above], End::Oldest, limit)?;
+        let newer = self.select(key, &[at_or_above], End::Oldest, limit)?;
         // Newer messages get the places the older side leaves free beyond its half, and the
         // other way round.
         let newer_count = newer.len().min(limit - older.len().min(limit / 2));
@@ -143,7 +243,7 @@ impl Database {
     /// Messages strictly between `start` and `end`, the `limit` nearest to `start`.
     fn between(
         &self,
-        scope: &Scope,
+        key: &[Lookup],
         start: Bound,
         end: Bound,
         limit: usize,
@@ -153,13 +253,13 @@ impl Database {
                 Condition::new(start, Side::Above),
                 Condition::new(end, Side::Below),
             ];
-            self.select(scope, &range, End::Oldest, limit)
+            self.select(key, &range, End::Oldest, limit)
         } else {
             let range = [
                 Condition::new(start, Side::Below),
                 Condition::new(end, Side::Above),
             ];
-            self.select(scope, &range, End::Newest, limit)
+            self.select(key, &range, End::Newest, limit)
         }
     }
 
@@ -194,10 +294,37 @@ impl Database {
         }
     }
 
-    /// The `limit` messages of `scope` meeting every condition, taken from `end`, oldest first.
+    /// The `limit` messages found by any of `lookups` meeting every condition, taken from
+    /// `end`, oldest first. Each lookup is one indexed range read with the same limit; the
+    /// ranges are merged, and a message found twice (a note to oneself, in both view columns)
+    /// counts once.
     fn select(
         &self,
-        scope: &Scope,
+        lookups: &[Lookup],
+        conditions: &[Condition],
+        end: End,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let mut messages = Vec::new();
+        for lookup in lookups {
+            messages.extend(self.select_one(lookup, conditions, end, limit)?);
+        }
+        messages.sort_by_key(|message| message.id);
+        messages.dedup_by_key(|message| message.id);
+        let extra = messages.len().saturating_sub(limit);
+        match end {
+            End::Oldest => messages.truncate(limit),
+            End::Newest => {
+                messages.drain(..extra);
+            }
+        }
+        Ok(messages)
+    }
+
+    /// [`select`](Self::select) for one lookup.
+    fn select_one(
+        &self,
+        lookup: &Lookup,
         conditions: &[Condition],
         end: End,
         limit: usize,
@@ -205,26 +332,10 @@ impl Database {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let mut sql =
-            format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE target_key = ? AND id >= ?");
-        let mut values = Vec::with_capacity(conditions.len() + 2);
-        values.push(bound_integer(scope.since.0));
-        for condition in conditions {
-            let (text, value) = condition.sql();
-            sql.push_str(" AND ");
-            sql.push_str(&text);
-            values.push(value);
-        }
-        sql.push_str(match end {
-            End::Oldest => " ORDER BY id ASC LIMIT ?",
-            End::Newest => " ORDER BY id DESC LIMIT ?",
-        });
-        values.push(bound_integer(limit as u64));
+        let (sql, parameters) = page_query(lookup, conditions, end, limit);
         // There are only a handful of distinct query shapes, so the statement cache keeps them
         // all prepared.
         let mut statement = self.connection.prepare_cached(&sql)?;
-        let parameters = std::iter::once(rusqlite::types::Value::Text(scope.key.clone()))
-            .chain(values.into_iter().map(rusqlite::types::Value::Integer));
         let mut messages = read_messages(&mut statement, rusqlite::params_from_iter(parameters))?;
         if end == End::Newest {
             messages.reverse();
@@ -233,13 +344,13 @@ impl Database {
     }
 
     /// CHATHISTORY TARGETS: the rooms (all of them when `rooms` is `None`, else only those
-    /// named, each from its own `since` id on) and `viewer`'s private conversations whose
-    /// latest message between `start` and `end` (exclusive) falls in that window, with that
-    /// message's time. As with BETWEEN, the `limit` targets nearest to `start` are kept; the
-    /// answer is sorted by time, oldest first.
+    /// named, each from its own `since` id on) and the private conversations of any of `readers` whose latest message between
+    /// `start` and `end` (exclusive) falls in that window, with that message's time. As with
+    /// BETWEEN, the `limit` targets nearest to `start` are kept; the answer is sorted by time,
+    /// oldest first.
     pub(super) fn targets(
         &self,
-        viewer: &str,
+        readers: &[Party],
         rooms: Option<&[(String, MessageId)]>,
         start: Timestamp,
         end: Timestamp,
@@ -250,7 +361,7 @@ impl Database {
             None => self.all_room_targets(window)?,
             Some(rooms) => self.room_targets(rooms, window)?,
         };
-        found.extend(self.private_targets(viewer, window)?);
+        found.extend(self.private_targets(readers, window)?);
         // Sort by (time, id) so targets with equal times still come in one fixed order.
         found.sort_by_key(|target| (target.time, target.id));
         if start > end {
@@ -308,40 +419,30 @@ impl Database {
         Ok(found)
     }
 
-    /// `viewer`'s conversations, each named by the other party's nick as written in the
-    /// newest message.
+    /// The conversations of `readers`, each named by the other party's nick as written in
+    /// its newest message in the window. A reader with two parties (its account and its
+    /// connection) may have talked with one nick as both: that is one conversation.
     fn private_targets(
         &self,
-        viewer: &str,
+        readers: &[Party],
         window: Window,
     ) -> Result<Vec<FoundTarget>, StoreError> {
-        // Two index lookups (messages sent, messages received) rather than one OR, which
-        // SQLite could answer with a scan. A note to self appears in both; GROUP BY merges it.
-        let mut select = self.connection.prepare_cached(
-            "SELECT MAX(id), time, target_name, sender_name, sender_key FROM (
-                 SELECT id, time, target_key, target_name, sender_name, sender_key
-                 FROM messages WHERE sender_key = ?1 AND time > ?2 AND time < ?3
-                 UNION ALL
-                 SELECT id, time, target_key, target_name, sender_name, sender_key
-                 FROM messages WHERE recipient_key = ?1 AND time > ?2 AND time < ?3
-             )
-             GROUP BY target_key",
-        )?;
-        let viewer_key = fold(viewer);
-        let mut rows = select.query(rusqlite::params![viewer_key, window.low, window.high])?;
-        let mut found = Vec::new();
-        while let Some(row) = rows.next()? {
-            let recipient: String = row.get(2)?;
-            let sender: String = row.get(3)?;
-            let sender_key: String = row.get(4)?;
-            let peer = if sender_key == viewer_key {
-                recipient
-            } else {
-                sender
-            };
-            found.push(FoundTarget::read(row, peer)?);
+        let mut select = self.connection.prepare_cached(PRIVATE_TARGETS)?;
+        let mut newest: HashMap<String, FoundTarget> = HashMap::new();
+        for party in readers {
+            let mut rows = select.query(rusqlite::params![party.key(), window.low, window.high])?;
+            while let Some(row) = rows.next()? {
+                let peer_key: String = row.get(2)?;
+                let found = FoundTarget::read(row, row.get(3)?)?;
+                match newest.get(&peer_key) {
+                    Some(known) if known.id >= found.id => {}
+                    _ => {
+                        newest.insert(peer_key, found);
+                    }
+                }
+            }
         }
-        Ok(found)
+        Ok(newest.into_values().collect())
     }
 }
 
@@ -376,5 +477,69 @@ impl FoundTarget {
             id: unsigned(row.get(0)?, "message id")?,
             time: unsigned(row.get(1)?, "message time")?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use palaver_proto::event::MessageId;
+
+    use super::*;
+    use crate::store::StoreConfig;
+    use crate::store::migrations::latest_version;
+
+    /// The steps of SQLite's plan for `sql`.
+    fn plan(database: &Database, sql: &str, parameters: &[rusqlite::types::Value]) -> String {
+        let mut explain = database
+            .connection
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .expect("prepare");
+        let steps: Vec<String> = explain
+            .query_map(rusqlite::params_from_iter(parameters), |row| row.get(3))
+            .expect("explain")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        steps.join("; ")
+    }
+
+    /// Private history must never cost a scan of everyone's messages.
+    #[test]
+    fn private_history_queries_use_their_indexes() {
+        let (database, _) =
+            Database::open(&StoreConfig::new(":memory:"), latest_version()).expect("open");
+        let conditions = [Condition::new(Bound::Id(MessageId(5)), Side::Below)];
+        for (column, index) in [
+            (KeyColumn::SenderView, "private_messages_by_sender_view"),
+            (
+                KeyColumn::RecipientView,
+                "private_messages_by_recipient_view",
+            ),
+            (KeyColumn::Target, "messages_by_target"),
+        ] {
+            let lookup = Lookup {
+                column,
+                key: "a:alice bob".into(),
+                since: MessageId(0),
+            };
+            for end in [End::Oldest, End::Newest] {
+                let (sql, parameters) = page_query(&lookup, &conditions, end, 10);
+                let plan = plan(&database, &sql, &parameters);
+                assert!(plan.contains(index), "{column:?} {end:?}: {plan}");
+                assert!(!plan.contains("TEMP B-TREE"), "a sort: {plan}");
+                assert!(!plan.contains("SCAN messages"), "a scan: {plan}");
+            }
+        }
+        let parameters = [
+            rusqlite::types::Value::Text("a:alice".into()),
+            rusqlite::types::Value::Integer(0),
+            rusqlite::types::Value::Integer(1_000),
+        ];
+        let plan = plan(&database, PRIVATE_TARGETS, &parameters);
+        assert!(plan.contains("private_messages_by_sender_party"), "{plan}");
+        assert!(
+            plan.contains("private_messages_by_recipient_party"),
+            "{plan}"
+        );
+        assert!(!plan.contains("SCAN messages"), "a scan: {plan}");
     }
 }

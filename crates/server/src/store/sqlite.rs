@@ -11,17 +11,22 @@ use palaver_proto::names::fold;
 use palaver_proto::time::Timestamp;
 use rusqlite::{CachedStatement, Connection, ErrorCode, Row, params};
 
-use super::message::{HistoryTarget, StoredMessage, kind_from_name, kind_name};
+use super::message::{
+    Correspondent, HistoryTarget, Party, StoredMessage, kind_from_name, kind_name, view_key,
+};
 use super::{Statistics, StoreConfig, StoreError, migrations};
 
 /// The columns every history query selects, in the order [`decode_message`] reads them.
 pub(super) const MESSAGE_COLUMNS: &str = "id, time, target_name, sender_name, from_nick, \
-     from_user, from_host, from_realname, account, kind, text, client_tags";
+     from_user, from_host, from_realname, account, kind, text, client_tags, sender_party, \
+     recipient_party";
 
 const INSERT_MESSAGE: &str = "INSERT INTO messages (id, time, target_key, target_name, \
      sender_name, sender_key, recipient_key, from_nick, from_user, from_host, from_realname, \
-     account, kind, text, client_tags) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+     account, kind, text, client_tags, sender_party, recipient_party, sender_view, \
+     recipient_view) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
+     ?19)";
 
 /// An open, migrated database and what the store thread needs alongside it.
 pub(super) struct Database {
@@ -144,6 +149,10 @@ fn insert_one(
         row.kind,
         message.text,
         message.client_tags,
+        row.parties.sender,
+        row.parties.recipient,
+        row.parties.sender_view,
+        row.parties.recipient_view,
     ]);
     match result {
         Ok(_) => Ok(Ok(())),
@@ -163,6 +172,17 @@ struct InsertRow<'a> {
     sender_key: Option<String>,
     recipient_key: Option<String>,
     kind: &'static str,
+    parties: PartyColumns,
+}
+
+/// Who a private message belongs to, as its four columns (all `None` for a room message, or
+/// a side whose party is unknown).
+#[derive(Default)]
+struct PartyColumns {
+    sender: Option<String>,
+    recipient: Option<String>,
+    sender_view: Option<String>,
+    recipient_view: Option<String>,
 }
 
 impl<'a> InsertRow<'a> {
@@ -170,14 +190,32 @@ impl<'a> InsertRow<'a> {
         let kind = kind_name(message.kind).ok_or_else(|| {
             StoreError::Database(format!("message {} has no text to store", message.id))
         })?;
-        let (target_name, sender_name, sender_key, recipient_key) = match &message.target {
-            HistoryTarget::Room(room) => (room.as_str(), None, None, None),
-            HistoryTarget::Private { viewer, peer } => (
-                peer.as_str(),
-                Some(viewer.as_str()),
-                Some(fold(viewer)),
-                Some(fold(peer)),
+        let (target_name, sender_name, sender_key, recipient_key, parties) = match &message.target {
+            HistoryTarget::Room(room) => (room.as_str(), None, None, None, PartyColumns::default()),
+            HistoryTarget::Private { sender, recipient } => (
+                recipient.nick.as_str(),
+                Some(sender.nick.as_str()),
+                Some(fold(&sender.nick)),
+                Some(fold(&recipient.nick)),
+                PartyColumns {
+                    sender: sender.party.as_ref().map(Party::key),
+                    recipient: recipient.party.as_ref().map(Party::key),
+                    sender_view: sender
+                        .party
+                        .as_ref()
+                        .map(|party| view_key(party, &recipient.nick)),
+                    recipient_view: recipient
+                        .party
+                        .as_ref()
+                        .map(|party| view_key(party, &sender.nick)),
+                },
             ),
+            HistoryTarget::Conversation { .. } => {
+                return Err(StoreError::Database(format!(
+                    "message {} names a conversation, not where it was sent",
+                    message.id
+                )));
+            }
         };
         Ok(Self {
             id: signed(message.id.0, "message id")?,
@@ -187,6 +225,7 @@ impl<'a> InsertRow<'a> {
             sender_key,
             recipient_key,
             kind,
+            parties,
         })
     }
 }
@@ -197,11 +236,26 @@ pub(super) fn decode_message(row: &Row<'_>) -> Result<StoredMessage, StoreError>
     let id = MessageId(unsigned(row.get(0)?, "message id")?);
     let target_name: String = row.get(2)?;
     let sender_name: Option<String> = row.get(3)?;
+    let party = |column: usize| -> Result<Option<Party>, StoreError> {
+        let key: Option<String> = row.get(column)?;
+        key.map(|key| {
+            Party::from_key(&key).ok_or_else(|| {
+                StoreError::Database(format!("message {id} has an unknown party {key:?}"))
+            })
+        })
+        .transpose()
+    };
     let target = match sender_name {
         None => HistoryTarget::Room(target_name),
         Some(sender) => HistoryTarget::Private {
-            viewer: sender,
-            peer: target_name,
+            sender: Correspondent {
+                nick: sender,
+                party: party(12)?,
+            },
+            recipient: Correspondent {
+                nick: target_name,
+                party: party(13)?,
+            },
         },
     };
     let kind_text: String = row.get(9)?;

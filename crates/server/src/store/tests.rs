@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use palaver_proto::event::{Identity, MessageId, MessageKind};
+use palaver_proto::names::fold;
 use palaver_proto::time::Timestamp;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
@@ -47,20 +48,97 @@ pub(crate) fn room_message(id: u64, time: u64, room: &str, text: &str) -> Stored
     }
 }
 
-/// A private message from `from` to `to`, stored as the hub's events are.
+/// A private message from `from` to `to`, both logged in to the accounts named like their
+/// nicks, stored as the hub's events are.
 fn private_message(id: u64, time: u64, from: &str, to: &str) -> StoredMessage {
     StoredMessage {
         from: identity(from),
-        target: HistoryTarget::Private {
-            viewer: from.into(),
-            peer: to.into(),
-        },
+        target: sent(from, to),
         ..room_message(id, time, "#unused", "psst")
     }
 }
 
+/// What a private message from `from` to `to` belongs to, both logged in to the accounts
+/// named like their nicks.
+fn sent(from: &str, to: &str) -> HistoryTarget {
+    let side = |nick: &str| Correspondent {
+        nick: nick.into(),
+        party: Some(Party::Account(fold(nick))),
+    };
+    HistoryTarget::Private {
+        sender: side(from),
+        recipient: side(to),
+    }
+}
+
+/// The private messages the account `viewer` had with whoever used the nick `peer`.
 fn private(viewer: &str, peer: &str) -> HistoryQuery {
-    HistoryQuery::private(viewer, peer)
+    conversation(&[account(viewer)], peer)
+}
+
+/// The private messages any of `readers` had with whoever used the nick `peer`.
+fn conversation(readers: &[Party], peer: &str) -> HistoryQuery {
+    HistoryQuery::conversation(readers.to_vec(), peer)
+}
+
+fn account(name: &str) -> Party {
+    Party::Account(fold(name))
+}
+
+fn connection(number: u128) -> Party {
+    Party::Connection(ConnectionId(number))
+}
+
+/// A private message from `from` (as `sender`) to `to` (as `recipient`).
+fn private_between(
+    id: u64,
+    (from, sender): (&str, Party),
+    (to, recipient): (&str, Party),
+) -> StoredMessage {
+    let mut message = private_message(id, id * 100, from, to);
+    message.set_parties(sender, recipient);
+    message
+}
+
+/// Writes `messages` into the database file in `directory` as schema version 1 defined the
+/// table, by hand, as an older palaver would have: today's code writes columns that version
+/// lacks. Private messages get no parties (they had none).
+fn write_as_version_1(directory: &TempDir, messages: &[StoredMessage]) {
+    let connection = rusqlite::Connection::open(database_path(directory)).expect("open");
+    for message in messages {
+        let (target_name, sender_name) = match &message.target {
+            HistoryTarget::Room(room) => (room.clone(), None),
+            HistoryTarget::Private { sender, recipient } => {
+                (recipient.nick.clone(), Some(sender.nick.clone()))
+            }
+            HistoryTarget::Conversation { .. } => panic!("not a stored target"),
+        };
+        connection
+            .execute(
+                "INSERT INTO messages (id, time, target_key, target_name, sender_name,
+                     sender_key, recipient_key, from_nick, from_user, from_host,
+                     from_realname, account, kind, text, client_tags)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                rusqlite::params![
+                    message.id.0 as i64,
+                    message.time.0 as i64,
+                    message.target.key(),
+                    target_name,
+                    sender_name,
+                    sender_name.as_deref().map(fold),
+                    sender_name.as_ref().map(|_| fold(&target_name)),
+                    &*message.from.nick,
+                    &*message.from.user,
+                    &*message.from.host,
+                    &*message.from.realname,
+                    message.account,
+                    message::kind_name(message.kind).expect("a stored kind"),
+                    message.text,
+                    message.client_tags,
+                ],
+            )
+            .expect("insert as version 1");
+    }
 }
 
 /// All of a room's stored history.
@@ -306,12 +384,124 @@ async fn private_history_is_visible_only_to_its_two_parties() {
     assert_eq!(visible("dave", "alice").await, [] as [u64; 0]);
     assert_eq!(visible("dave", "bob").await, [] as [u64; 0]);
 
-    // Stored messages keep who sent them to whom, as written.
+    // Stored messages keep who sent them to whom, as written, and their parties.
     let second = store
         .latest(private("bob", "alice"), 1)
         .await
         .expect("latest");
-    assert_eq!(second[0].target, private("Bob", "ALICE").target);
+    assert_eq!(second[0].target, sent("Bob", "ALICE"));
+}
+
+#[tokio::test]
+async fn private_history_belongs_to_the_parties_not_to_whoever_holds_the_nick() {
+    let store = open(StoreConfig::new(":memory:"));
+    let guest = connection(0xfeed);
+    let later_guest = connection(0xbeef);
+    append_all(
+        &store,
+        [
+            // The guest on connection 0xfeed, calling itself alice, with the account bob.
+            private_between(1, ("alice", guest.clone()), ("bob", account("bob"))),
+            private_between(2, ("bob", account("bob")), ("alice", guest.clone())),
+            // The account alice, with bob.
+            private_between(3, ("alice", account("alice")), ("bob", account("bob"))),
+            // Bob under another nick: to alice's account, a conversation of its own, named by
+            // that nick; to bob, still its conversation with alice.
+            private_between(4, ("robert", account("bob")), ("alice", account("alice"))),
+            // The guest logged in to alice meanwhile, still on its connection.
+            private_between(5, ("alice", account("alice")), ("bob", account("bob"))),
+        ],
+    )
+    .await;
+    let read = |readers: Vec<Party>, peer: &'static str, limit: usize| {
+        let store = store.clone();
+        async move {
+            ids(&store
+                .latest(conversation(&readers, peer), limit)
+                .await
+                .expect("latest"))
+        }
+    };
+    // Bob's account reads everything it was a party to, by the other side's nick then.
+    assert_eq!(
+        read(vec![account("bob")], "alice", 10).await,
+        [1, 2, 3, 4, 5]
+    );
+    assert_eq!(read(vec![account("bob")], "ALICE", 2).await, [4, 5]);
+    // The account alice reads only what it was a party to as the account...
+    assert_eq!(read(vec![account("alice")], "bob", 10).await, [3, 5]);
+    assert_eq!(read(vec![account("alice")], "robert", 10).await, [4]);
+    // ...the guest connection only its own...
+    assert_eq!(read(vec![guest.clone()], "bob", 10).await, [1, 2]);
+    // ...and the guest's connection logged in to alice both, merged, with the limit counted
+    // over the whole conversation.
+    let both = vec![account("alice"), guest.clone()];
+    assert_eq!(read(both.clone(), "bob", 10).await, [1, 2, 3, 5]);
+    assert_eq!(read(both.clone(), "bob", 3).await, [2, 3, 5]);
+    let before = store
+        .before(conversation(&both, "bob"), Bound::Id(MessageId(5)), 2)
+        .await
+        .expect("before");
+    assert_eq!(ids(&before), [2, 3]);
+    let after = store
+        .after(conversation(&both, "bob"), Bound::Id(MessageId(1)), 2)
+        .await
+        .expect("after");
+    assert_eq!(ids(&after), [2, 3]);
+    // Holding a nick gives nothing: another connection, or another account, named alice.
+    assert_eq!(read(vec![later_guest], "bob", 10).await, [] as [u64; 0]);
+    assert_eq!(
+        read(vec![account("mallory")], "bob", 10).await,
+        [] as [u64; 0]
+    );
+    // A note to oneself is found in both view columns and counted once.
+    append_all(
+        &store,
+        [private_between(
+            6,
+            ("bob", account("bob")),
+            ("bob", account("bob")),
+        )],
+    )
+    .await;
+    assert_eq!(read(vec![account("bob")], "bob", 10).await, [6]);
+}
+
+#[tokio::test]
+async fn targets_name_each_conversation_once_by_the_other_sides_latest_nick() {
+    let store = open(StoreConfig::new(":memory:"));
+    let guest = connection(7);
+    append_all(
+        &store,
+        [
+            private_between(1, ("alice", guest.clone()), ("Bob", account("bob"))),
+            private_between(2, ("alice", account("alice")), ("bob", account("bob"))),
+            private_between(3, ("carol", account("carol")), ("alice", guest.clone())),
+            private_between(4, ("dave", account("dave")), ("eve", account("eve"))),
+        ],
+    )
+    .await;
+    let entry = |name: &str, time: u64| (name.to_owned(), Timestamp(time));
+    let targets = |readers: Vec<Party>| {
+        let store = store.clone();
+        async move {
+            store
+                .targets(readers, Timestamp(0), Timestamp(1_000), 10)
+                .await
+                .expect("targets")
+        }
+    };
+    // As the account and the connection: bob once, at its newest message.
+    assert_eq!(
+        targets(vec![account("alice"), guest.clone()]).await,
+        [entry("bob", 200), entry("carol", 300)]
+    );
+    assert_eq!(
+        targets(vec![guest.clone()]).await,
+        [entry("Bob", 100), entry("carol", 300)]
+    );
+    assert_eq!(targets(vec![account("bob")]).await, [entry("alice", 200)]);
+    assert_eq!(targets(vec![connection(8)]).await, []);
 }
 
 #[tokio::test]
@@ -336,7 +526,7 @@ async fn targets_lists_rooms_and_the_viewers_conversations() {
         let store = store.clone();
         async move {
             store
-                .targets(viewer, t(start), t(end), limit)
+                .targets(vec![account(viewer)], t(start), t(end), limit)
                 .await
                 .expect("targets")
         }
@@ -379,7 +569,7 @@ async fn targets_lists_rooms_and_the_viewers_conversations() {
 
     let among = store
         .targets_among(
-            "alice",
+            vec![account("alice")],
             vec![("#a".into(), MessageId(0))],
             t(0),
             t(1_000),
@@ -609,12 +799,24 @@ async fn a_version_1_database_keeps_its_messages_through_every_migration() {
             ..room_message(7, 700, "#Old", "")
         }]
     );
+    // Its parties are unknown (later versions record them): it is kept, but nobody reads it,
+    // not even the account its sender was logged in to.
+    for (viewer, peer) in [("bob", "alice"), ("alice", "bob"), ("acct", "bob")] {
+        let whisper = opened.store.latest(private(viewer, peer), 10).await;
+        assert_eq!(whisper.expect("private"), [], "{viewer}");
+    }
+    let targets = opened
+        .store
+        .targets(vec![account("alice")], Timestamp(0), Timestamp(1_000), 10)
+        .await;
+    assert_eq!(
+        targets.expect("targets"),
+        [("#Old".to_owned(), Timestamp(700))]
+    );
+    // New private messages are read as ever.
+    append_all(&opened.store, [private_message(9, 900, "alice", "bob")]).await;
     let whisper = opened.store.latest(private("bob", "alice"), 10).await;
-    let whisper = whisper.expect("private");
-    assert_eq!(whisper.len(), 1);
-    assert_eq!(whisper[0].target, private("alice", "bob").target);
-    assert_eq!(whisper[0].kind, MessageKind::Notice);
-    assert_eq!(whisper[0].account.as_deref(), Some("acct"));
+    assert_eq!(ids(&whisper.expect("private")), [9]);
 }
 
 /// A made-up PHC string: the store keeps hashes without looking inside them.
@@ -737,34 +939,27 @@ async fn a_version_1_database_gains_accounts_and_keeps_its_messages() {
     let at_v1 = Store::open_at_version(config_at(&directory), 1).expect("open at v1");
     assert_eq!(at_v1.schema_version, 1);
     let store = at_v1.store;
-    append_all(
-        &store,
-        [
-            room_message(1, 100, "#a", "one"),
-            room_message(2, 200, "#A", "two"),
-            private_message(3, 300, "alice", "bob"),
-        ],
-    )
-    .await;
     // Version 1 has no accounts table: open_at_version really stopped there.
     let missing = store.account("alice").await;
     assert!(
         matches!(&missing, Err(StoreError::Database(message)) if message.contains("accounts")),
         "{missing:?}"
     );
-    let before = store.latest(room("#a"), 10).await.expect("latest");
-    let whisper_before = store.latest(private("bob", "alice"), 10).await;
-    let whisper_before = whisper_before.expect("private");
     store.shut_down().await.expect("shut down");
+    let rooms = [
+        room_message(1, 100, "#a", "one"),
+        room_message(2, 200, "#A", "two"),
+    ];
+    write_as_version_1(&directory, &rooms);
+    write_as_version_1(&directory, &[private_message(3, 300, "alice", "bob")]);
 
     let opened = Store::open(config_at(&directory)).expect("migrate to latest");
     assert_eq!(opened.schema_version, latest_version());
     assert_eq!(opened.message_count, 3);
     let store = opened.store;
-    assert_eq!(store.latest(room("#a"), 10).await.expect("latest"), before);
-    assert_eq!(ids(&before), [1, 2]);
+    assert_eq!(store.latest(room("#a"), 10).await.expect("latest"), rooms);
     let whisper = store.latest(private("bob", "alice"), 10).await;
-    assert_eq!(whisper.expect("private"), whisper_before);
+    assert_eq!(whisper.expect("private"), []);
     assert!(
         store
             .create_account("Alice", SOME_HASH, Timestamp(400))
@@ -950,27 +1145,28 @@ async fn a_version_1_database_gains_registered_rooms_and_keeps_its_messages() {
     let at_v1 = Store::open_at_version(config_at(&directory), 1).expect("open at v1");
     assert_eq!(at_v1.schema_version, 1);
     let store = at_v1.store;
-    append_all(
-        &store,
-        [
+    assert_no_rooms_table(&store).await;
+    store.shut_down().await.expect("shut down");
+    write_as_version_1(
+        &directory,
+        &[
             room_message(1, 100, "#a", "one"),
             private_message(2, 200, "alice", "bob"),
         ],
-    )
-    .await;
-    assert_no_rooms_table(&store).await;
-    let before = store.latest(room("#a"), 10).await.expect("latest");
-    store.shut_down().await.expect("shut down");
+    );
 
     let opened = Store::open(config_at(&directory)).expect("migrate to latest");
     assert_eq!(opened.schema_version, latest_version());
     assert_eq!(opened.message_count, 2);
     let store = opened.store;
-    assert_eq!(store.latest(room("#a"), 10).await.expect("latest"), before);
-    assert_eq!(ids(&before), [1]);
+    assert_eq!(
+        ids(&store.latest(room("#a"), 10).await.expect("latest")),
+        [1]
+    );
+    // Stored before parties were recorded: kept, read by nobody.
     assert_eq!(
         ids(&store.latest(private("bob", "alice"), 10).await.expect("pm")),
-        [2]
+        [] as [u64; 0]
     );
     assert_eq!(store.registered_rooms().await.expect("list"), []);
     let record = room_record("#a", "alice");
@@ -984,7 +1180,6 @@ async fn a_version_2_database_gains_registered_rooms_and_keeps_messages_and_acco
     let at_v2 = Store::open_at_version(config_at(&directory), 2).expect("open at v2");
     assert_eq!(at_v2.schema_version, 2);
     let store = at_v2.store;
-    append_all(&store, [room_message(1, 100, "#a", "kept")]).await;
     assert!(
         store
             .create_account("Alice", SOME_HASH, Timestamp(50))
@@ -993,6 +1188,7 @@ async fn a_version_2_database_gains_registered_rooms_and_keeps_messages_and_acco
     );
     assert_no_rooms_table(&store).await;
     store.shut_down().await.expect("shut down");
+    write_as_version_1(&directory, &[room_message(1, 100, "#a", "kept")]);
 
     let opened = Store::open(config_at(&directory)).expect("migrate to latest");
     assert_eq!(opened.schema_version, latest_version());
@@ -1175,7 +1371,7 @@ async fn room_queries_read_only_from_their_floor() {
         async move {
             store
                 .targets_among(
-                    "alice",
+                    vec![account("alice")],
                     vec![("#a".into(), MessageId(floor))],
                     Timestamp(0),
                     Timestamp(10_000),
@@ -1253,7 +1449,6 @@ async fn a_version_3_database_keeps_its_registered_rooms_whole_history_and_gains
     let at_v3 = Store::open_at_version(config_at(&directory), 3).expect("open at v3");
     assert_eq!(at_v3.schema_version, 3);
     let store = at_v3.store;
-    append_all(&store, [room_message(1, 100, "#Old", "kept")]).await;
     // A room registered by a palaver with schema 3, as it wrote it.
     inspect(&store, |connection| {
         connection.execute(
@@ -1264,6 +1459,8 @@ async fn a_version_3_database_keeps_its_registered_rooms_whole_history_and_gains
     })
     .await;
     store.shut_down().await.expect("shut down");
+    // Its history, in the messages table as version 3 still had it.
+    write_as_version_1(&directory, &[room_message(1, 100, "#Old", "kept")]);
 
     let opened = Store::open(config_at(&directory)).expect("migrate to latest");
     assert_eq!(opened.schema_version, latest_version());

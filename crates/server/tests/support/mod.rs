@@ -507,3 +507,102 @@ impl IrcClient {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Accounts
+// ---------------------------------------------------------------------------------------------
+
+/// A `NOTICE` to `nick` from NickServ.
+pub fn nickserv_line(nick: &str, text: &str) -> String {
+    format!(":NickServ!services@{SERVER} NOTICE {nick} :{text}")
+}
+
+/// `:palaver.local 900 nick mask account :You are now logged in as account`.
+pub fn logged_in_line(nick: &str, mask: &str, account: &str) -> String {
+    format!(":{SERVER} 900 {nick} {mask} {account} :You are now logged in as {account}")
+}
+
+/// The base64 SASL PLAIN payload `\0account\0password` (RFC 4616, empty authorization id).
+pub fn sasl_plain(account: &str, password: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("\0{account}\0{password}"))
+}
+
+/// A text client named `nick` that registers `nick` as an account with `password` and stays
+/// logged in to it.
+pub async fn text_account(server: &TestServer, nick: &str, password: &str) -> Client {
+    let mut client = Client::named(server.address, nick).await;
+    client.send(&format!("/register {password}")).await;
+    client
+        .expect(&format!("-- account {nick} registered; you are logged in"))
+        .await;
+    client
+}
+
+/// Registers the account `nick` over the text protocol and disconnects, leaving the nick free.
+pub async fn create_account(server: &TestServer, nick: &str, password: &str) {
+    let mut client = text_account(server, nick, password).await;
+    client.send("/quit").await;
+    client.expect("-- goodbye").await;
+    client.expect_closed().await;
+}
+
+/// Connects an IRC client that requests `sasl` and `caps`, sends `NICK nick` and `USER`, and
+/// logs in to `account` with SASL PLAIN, stopping before `CAP END` (registration pending).
+pub async fn irc_sasl_pending(
+    server: &TestServer,
+    nick: &str,
+    account: &str,
+    password: &str,
+    caps: &[&str],
+) -> IrcClient {
+    let mut client = IrcClient::connect(server.irc_address).await;
+    client.nick = nick.to_owned();
+    let mut requested = vec!["sasl"];
+    requested.extend_from_slice(caps);
+    let requested = requested.join(" ");
+    client.send(&format!("CAP REQ :{requested}")).await;
+    let colon = if requested.contains(' ') { ":" } else { "" };
+    client
+        .expect_raw(&format!(":{SERVER} CAP * ACK {colon}{requested}"))
+        .await;
+    client.send(&format!("NICK {nick}")).await;
+    client
+        .send(&format!("USER {nick} 0 * :{nick} real name"))
+        .await;
+    client.send("AUTHENTICATE PLAIN").await;
+    client.expect_raw("AUTHENTICATE +").await;
+    client
+        .send(&format!("AUTHENTICATE {}", sasl_plain(account, password)))
+        .await;
+    client
+        .expect_raw(&logged_in_line(
+            nick,
+            &format!("{nick}!*@127.0.0.1"),
+            account,
+        ))
+        .await;
+    client
+        .expect_raw(&format!(
+            ":{SERVER} 903 {nick} :SASL authentication successful"
+        ))
+        .await;
+    client
+}
+
+/// [`irc_sasl_pending`], then `CAP END`, reading the welcome burst up to the end of the MOTD.
+pub async fn irc_sasl(
+    server: &TestServer,
+    nick: &str,
+    account: &str,
+    password: &str,
+    caps: &[&str],
+) -> IrcClient {
+    let mut client = irc_sasl_pending(server, nick, account, password, caps).await;
+    client.send("CAP END").await;
+    client.expect_command("001").await;
+    client
+        .skip_until(|m| m.command == "376" || m.command == "422")
+        .await;
+    client
+}

@@ -1,6 +1,7 @@
 //! Accounts for IRC clients: SASL PLAIN (`AUTHENTICATE`, IRCv3 sasl 3.1/3.2),
 //! `draft/account-registration` (`REGISTER`), a NickServ-style `PRIVMSG NickServ` for clients
-//! that know neither, and room registration through `PRIVMSG ChanServ :REGISTER #room`.
+//! that know neither (and for reclaiming a nick: `REGAIN`, `GHOST`, `RELEASE`, and for
+//! `SET PASSWORD`), and room registration through `PRIVMSG ChanServ :REGISTER #room`.
 //!
 //! Command handlers are synchronous, so they only record an [`AccountRequest`]; the session
 //! runs it (hashing off the async workers) once the handler returns, see [`run`].
@@ -10,8 +11,11 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use palaver_proto::irc::message::Message;
 use palaver_proto::irc::numeric::*;
 
+use palaver_proto::names::fold;
+
 use super::IrcSession;
-use crate::accounts::AccountError;
+use crate::accounts::{AccountError, PasswordStamp};
+use crate::hub::{Reclaim, Reclaimed};
 use crate::session::Flow;
 
 /// SASL payloads are sent in chunks of this many base64 bytes; a full chunk means more follow.
@@ -37,6 +41,15 @@ pub enum AccountRequest {
     },
     /// `NickServ IDENTIFY`.
     Identify { account: String, password: String },
+    /// `NickServ REGAIN`, `GHOST` or `RELEASE` of the nick `nick`, logging in to it with
+    /// `password` first if given and not logged in.
+    Reclaim {
+        nick: String,
+        how: Reclaim,
+        password: Option<String>,
+    },
+    /// `NickServ SET PASSWORD <old> <new>`.
+    ChangePassword { old: String, new: String },
     /// `ChanServ REGISTER #room`.
     RegisterRoom { room: String },
 }
@@ -61,7 +74,7 @@ pub enum SaslState {
 /// or `AUTHENTICATE *` to abort.
 pub fn authenticate(session: &mut IrcSession, message: &Message) -> Flow {
     let argument = message.params[0].as_str();
-    if session.account.is_some() {
+    if session.account().is_some() {
         session.numeric(
             ERR_SASLALREADY,
             &["You have already authenticated using SASL"],
@@ -163,7 +176,7 @@ pub fn register(session: &mut IrcSession, message: &Message) -> Flow {
         );
         return Flow::Continue;
     }
-    if session.account.is_some() {
+    if session.account().is_some() {
         session.fail(
             "REGISTER",
             "ALREADY_AUTHENTICATED",
@@ -180,13 +193,29 @@ pub fn register(session: &mut IrcSession, message: &Message) -> Flow {
     Flow::Continue
 }
 
-/// `PRIVMSG NickServ :REGISTER password` / `:IDENTIFY [account] password` / `:HELP`.
+/// The NickServ commands, as `HELP` lists them.
+const NICKSERV_HELP: &str = "Commands: REGISTER <password>, IDENTIFY [account] <password>, \
+                             REGAIN <nick> [password], GHOST <nick> [password], \
+                             RELEASE <nick> [password], SET PASSWORD <old> <new>.";
+
+/// `PRIVMSG NickServ :REGISTER password` / `:IDENTIFY [account] password` /
+/// `:REGAIN|GHOST|RELEASE nick [password]` / `:SET PASSWORD old new` / `:HELP`.
 pub fn nickserv(session: &mut IrcSession, text: &str) {
     let words: Vec<&str> = text.split_whitespace().collect();
     let nick = session.reply_nick();
+    let reclaim = |command: &str| {
+        [
+            ("REGAIN", Reclaim::Take),
+            ("GHOST", Reclaim::Ghost),
+            ("RELEASE", Reclaim::Release),
+        ]
+        .into_iter()
+        .find(|(name, _)| command.eq_ignore_ascii_case(name))
+        .map(|(_, how)| how)
+    };
     match words.as_slice() {
         [command, password] if command.eq_ignore_ascii_case("REGISTER") => {
-            if session.account.is_some() {
+            if session.account().is_some() {
                 nickserv_notice(session, "You are already logged in.");
                 return;
             }
@@ -196,9 +225,42 @@ pub fn nickserv(session: &mut IrcSession, text: &str) {
                 via: Via::NickServ,
             });
         }
-        [command, ..] if command.eq_ignore_ascii_case("IDENTIFY") && session.account.is_some() => {
-            let account = session.account.clone().unwrap_or_default();
+        [command, ..]
+            if command.eq_ignore_ascii_case("IDENTIFY") && session.account().is_some() =>
+        {
+            let account = session.account().unwrap_or_default();
             nickserv_notice(session, &format!("You are already logged in as {account}."));
+        }
+        [command, target, rest @ ..] if rest.len() <= 1 && reclaim(command).is_some() => {
+            session.account_requests.push(AccountRequest::Reclaim {
+                nick: (*target).to_owned(),
+                how: reclaim(command).unwrap_or(Reclaim::Take),
+                password: rest.first().map(|password| (*password).to_owned()),
+            });
+        }
+        [command, ..] if reclaim(command).is_some() => {
+            let usage = format!("Syntax: {} <nick> [password]", command.to_ascii_uppercase());
+            nickserv_notice(session, &usage);
+        }
+        [set, what, old, new]
+            if set.eq_ignore_ascii_case("SET") && what.eq_ignore_ascii_case("PASSWORD") =>
+        {
+            session
+                .account_requests
+                .push(AccountRequest::ChangePassword {
+                    old: (*old).to_owned(),
+                    new: (*new).to_owned(),
+                });
+        }
+        [set, what, ..]
+            if set.eq_ignore_ascii_case("SET") && what.eq_ignore_ascii_case("PASSWORD") =>
+        {
+            // The old password is required: a session left open must not be enough to take
+            // the account over.
+            nickserv_notice(
+                session,
+                "Syntax: SET PASSWORD <old password> <new password>",
+            );
         }
         [command, password] if command.eq_ignore_ascii_case("IDENTIFY") => {
             session.account_requests.push(AccountRequest::Identify {
@@ -212,10 +274,7 @@ pub fn nickserv(session: &mut IrcSession, text: &str) {
                 password: (*password).to_owned(),
             });
         }
-        _ => nickserv_notice(
-            session,
-            "Commands: REGISTER <password>, IDENTIFY [account] <password>.",
-        ),
+        _ => nickserv_notice(session, NICKSERV_HELP),
     }
 }
 
@@ -257,9 +316,9 @@ pub async fn run(session: &mut IrcSession, request: AccountRequest) {
     let accounts = session.accounts.clone();
     match request {
         AccountRequest::Sasl { account, password } => {
-            match accounts.login(&account, &password, address).await {
-                Ok(account) => {
-                    logged_in(session, &account);
+            match accounts.login_stamped(&account, &password, address).await {
+                Ok((account, stamp)) => {
+                    logged_in(session, &account, Some(stamp));
                     session.numeric(RPL_SASLSUCCESS, &["SASL authentication successful"]);
                 }
                 Err(AccountError::RateLimited { seconds }) => {
@@ -272,14 +331,20 @@ pub async fn run(session: &mut IrcSession, request: AccountRequest) {
             }
         }
         AccountRequest::Identify { account, password } => {
-            match accounts.login(&account, &password, address).await {
-                Ok(account) => {
-                    logged_in(session, &account);
+            match accounts.login_stamped(&account, &password, address).await {
+                Ok((account, stamp)) => {
+                    logged_in(session, &account, Some(stamp));
                     nickserv_notice(session, &format!("You are now identified for {account}."));
                 }
                 Err(error) => nickserv_notice(session, &format!("Login failed: {error}.")),
             }
         }
+        AccountRequest::Reclaim {
+            nick,
+            how,
+            password,
+        } => reclaim(session, &nick, how, password).await,
+        AccountRequest::ChangePassword { old, new } => change_password(session, &old, &new).await,
         AccountRequest::RegisterRoom { room } => register_room(session, &room).await,
         AccountRequest::Register {
             account,
@@ -287,7 +352,7 @@ pub async fn run(session: &mut IrcSession, request: AccountRequest) {
             via,
         } => match accounts.register(&account, &password).await {
             Ok(account) => {
-                logged_in(session, &account);
+                logged_in(session, &account, None);
                 match via {
                     Via::RegisterCommand => session.replies.server_message(
                         "REGISTER",
@@ -351,10 +416,112 @@ async fn register_room(session: &mut IrcSession, name: &str) {
     }
 }
 
+/// `NickServ REGAIN|GHOST|RELEASE nick [password]`: gives the account's nick back to its
+/// logged-in owner, as [`Reclaim`] says (logging in with `password` first if given).
+async fn reclaim(session: &mut IrcSession, nick: &str, how: Reclaim, password: Option<String>) {
+    let Some(user) = session.user.clone() else {
+        return;
+    };
+    if session.account().is_none()
+        && let Some(password) = password
+    {
+        let address = session.peer.ip();
+        match session
+            .accounts
+            .login_stamped(nick, &password, address)
+            .await
+        {
+            Ok((account, stamp)) => {
+                logged_in(session, &account, Some(stamp));
+                nickserv_notice(session, &format!("You are now identified for {account}."));
+                confirm_login(session).await;
+            }
+            Err(error) => {
+                return nickserv_notice(session, &format!("Login failed: {error}."));
+            }
+        }
+    }
+    let Some(account) = session.account() else {
+        return nickserv_notice(
+            session,
+            "You are not logged in: IDENTIFY first, or give the password after the nick.",
+        );
+    };
+    if fold(nick) != fold(&account) {
+        let text = format!("Access denied: {nick} is not your account's nick ({account}).");
+        return nickserv_notice(session, &text);
+    }
+    let outcome = match session.hub.reclaim_nick(&user, &account, how) {
+        Ok(outcome) => outcome,
+        Err(error) => return session.hub_error(&error),
+    };
+    let text = match (how, outcome) {
+        (Reclaim::Take, Reclaimed::AlreadyHeld) => format!("You already have the nick {account}."),
+        (_, Reclaimed::AlreadyHeld) => format!("You are using {account} yourself."),
+        (Reclaim::Take, Reclaimed::Done { own_copy, .. }) => {
+            if let Some(event) = own_copy {
+                session.own_copy(&event);
+            }
+            session.nick_changed = true;
+            format!("You have regained the nick {account}.")
+        }
+        (
+            _,
+            Reclaimed::Done {
+                displaced: None, ..
+            },
+        ) => format!("{account} is not in use."),
+        (
+            _,
+            Reclaimed::Done {
+                displaced: Some(displaced),
+                ..
+            },
+        ) if displaced.ghosted => {
+            format!("Your other session using {account} has been disconnected.")
+        }
+        (
+            _,
+            Reclaimed::Done {
+                displaced: Some(displaced),
+                ..
+            },
+        ) => format!("{account} is free: its user is now {}.", displaced.guest),
+        (_, Reclaimed::HeldByAccount) => format!("{account} is used by your account."),
+    };
+    nickserv_notice(session, &text);
+}
+
+/// `NickServ SET PASSWORD <old> <new>`: changes the logged-in account's password and logs its
+/// other sessions out.
+async fn change_password(session: &mut IrcSession, old: &str, new: &str) {
+    let (Some(user), Some(account)) = (session.user.clone(), session.account()) else {
+        return nickserv_notice(session, "You are not logged in.");
+    };
+    let address = session.peer.ip();
+    match session
+        .accounts
+        .change_password(&account, old, new, address)
+        .await
+    {
+        Ok(()) => {
+            let text = match session.hub.log_out_other_sessions(&account, &user) {
+                0 => "Password changed.".to_owned(),
+                1 => "Password changed. Your other session was logged out.".to_owned(),
+                others => {
+                    format!("Password changed. Your {others} other sessions were logged out.")
+                }
+            };
+            nickserv_notice(session, &text);
+        }
+        Err(error) => nickserv_notice(session, &format!("Password change failed: {error}.")),
+    }
+}
+
 /// Records the login, tells the client (900), and, once registered, the hub (which tells
-/// `account-notify` peers).
-fn logged_in(session: &mut IrcSession, account: &str) {
-    session.account = Some(account.to_owned());
+/// `account-notify` peers). A login that checked a password (`stamp`) is confirmed once the
+/// handler returns ([`confirm_login`]); before registration, once registration completes.
+fn logged_in(session: &mut IrcSession, account: &str, stamp: Option<PasswordStamp>) {
     let mask = match &session.user {
         Some(user) => user.identity().mask(),
         None => format!("{}!*@{}", session.reply_nick(), session.host),
@@ -367,10 +534,52 @@ fn logged_in(session: &mut IrcSession, account: &str) {
             &format!("You are now logged in as {account}"),
         ],
     );
-    if let Some(user) = session.user.clone() {
-        session.hub.set_account(&user, Some(account));
+    match session.user.clone() {
+        Some(user) => {
+            session.hub.set_account(&user, Some(account));
+            session.login_to_confirm = stamp.map(|stamp| (account.to_owned(), stamp));
+        }
+        None => {
+            session.registration.login = stamp.map(|stamp| (account.to_owned(), stamp));
+        }
     }
     session.nick_changed = true;
+}
+
+/// Once a login has taken effect in the hub: if the account's password changed while it was
+/// being checked, it is undone (`901`); otherwise anyone holding the account's nick without
+/// being logged in to it is moved off it, since its owner is here.
+pub async fn confirm_login(session: &mut IrcSession) {
+    let (Some(user), Some((account, stamp))) =
+        (session.user.clone(), session.login_to_confirm.take())
+    else {
+        return;
+    };
+    if !session.accounts.still_current(&account, stamp).await {
+        session.hub.set_account(&user, None);
+        let mask = user.identity().mask();
+        session.numeric(RPL_LOGGEDOUT, &[&mask, "You are now logged out"]);
+        let text = format!(
+            "Your login to {account} was cancelled: its password was just changed. Log in again."
+        );
+        nickserv_notice(session, &text);
+        return;
+    }
+    match session
+        .hub
+        .reclaim_nick(&user, &account, Reclaim::FromSquatter)
+    {
+        Ok(Reclaimed::Done {
+            displaced: Some(_), ..
+        }) => {
+            let text = format!(
+                "The nick {account} was taken back from someone not logged in to your account."
+            );
+            nickserv_notice(session, &text);
+        }
+        Ok(_) => {}
+        Err(error) => session.hub_error(&error),
+    }
 }
 
 #[cfg(test)]

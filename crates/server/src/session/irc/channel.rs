@@ -126,7 +126,10 @@ fn send(session: &mut IrcSession, message: &Message, command: &str) -> Flow {
         }
         let result = if target.starts_with('#') {
             match session.hub.room(target) {
-                Some(room) => session.hub.say(&user, &room, kind, text, &client_tags),
+                Some(room) => session
+                    .hub
+                    .say(&user, &room, kind, text, &client_tags)
+                    .map(|event| (event, None)),
                 None => Err(HubError::NoSuchRoom(target.to_owned())),
             }
         } else {
@@ -140,12 +143,12 @@ fn send(session: &mut IrcSession, message: &Message, command: &str) -> Flow {
                         let nick = recipient.nick();
                         session.numeric(RPL_AWAY, &[&nick, &away]);
                     }
-                    event
+                    (event, Some(recipient))
                 })
         };
         match result {
-            Ok(event) => {
-                session.persist(&event);
+            Ok((event, recipient)) => {
+                session.persist(&event, recipient.as_deref());
                 if echo {
                     session.own_copy(&event);
                 }

@@ -102,7 +102,7 @@ pub fn chathistory(session: &mut IrcSession, message: &Message) -> Flow {
             query: Query::Targets(start, end),
             target_name: String::new(),
             // Unused: TARGETS names the rooms itself (answer_targets).
-            target: HistoryQuery::private("", ""),
+            target: HistoryQuery::conversation(Vec::new(), ""),
             limit,
             reply: Reply::Chathistory,
         });
@@ -166,8 +166,10 @@ fn invalid_params(session: &mut IrcSession, subcommand: &str, description: &str)
     session.fail("CHATHISTORY", "INVALID_PARAMS", &[subcommand], description);
 }
 
-/// The history the user may read under `name`: a room it is in, or its private conversation
-/// with the nick `name`.
+/// The history the user may read under `name`: a room it is in (its current lifetime), or the
+/// private messages it was a party to (as its account, or as this connection) with whoever
+/// used the nick `name` at the time. Whoever holds a nick now has no claim on messages to or
+/// from it.
 fn visible_target(session: &IrcSession, name: &str) -> Option<HistoryQuery> {
     let user = session.user();
     if name.starts_with('#') {
@@ -175,7 +177,7 @@ fn visible_target(session: &IrcSession, name: &str) -> Option<HistoryQuery> {
         return Some(room_history(&room));
     }
     names::validate_nick(name).ok()?;
-    Some(HistoryQuery::private(&*user.nick(), name))
+    Some(HistoryQuery::conversation(user.reader_parties(), name))
 }
 
 /// The history of `room`'s current lifetime.
@@ -300,8 +302,8 @@ fn send_messages(session: &mut IrcSession, request: &HistoryRequest, messages: &
 
 async fn answer_targets(session: &mut IrcSession, start: Timestamp, end: Timestamp, limit: usize) {
     let user = session.user().clone();
-    let viewer: String = user.nick().into();
-    // Only rooms the user is in (their current lifetimes), and its own private conversations.
+    // Only rooms the user is in (their current lifetimes), and the private conversations it
+    // was a party to.
     let rooms = user
         .rooms()
         .iter()
@@ -309,7 +311,7 @@ async fn answer_targets(session: &mut IrcSession, start: Timestamp, end: Timesta
         .collect();
     let result = session
         .store
-        .targets_among(&viewer, rooms, start, end, limit)
+        .targets_among(user.reader_parties(), rooms, start, end, limit)
         .await;
     let targets = match result {
         Ok(targets) => targets,

@@ -27,13 +27,13 @@ use palaver_proto::irc::numeric::*;
 use palaver_proto::irc::render::{IrcFlavor, MAX_MESSAGE_BYTES, event_messages};
 use tokio::time::Instant;
 
-use super::nick_guard::NickGuard;
+use super::nick_guard::{NickGuard, Verdict};
 use super::reply_queue::ReplyQueue;
 use super::{Flow, Session};
-use crate::accounts::Accounts;
+use crate::accounts::{Accounts, PasswordStamp};
 use crate::config::IrcSettings;
 use crate::connection::Context;
-use crate::hub::{Departure, EndedRoom, Hub, HubError, JoinRefusal, SendRefusal, User};
+use crate::hub::{Alert, Departure, EndedRoom, Hub, HubError, JoinRefusal, SendRefusal, User};
 use crate::outbox::Outbox;
 use crate::store::{Commit, Store, StoredMessage};
 use account::{AccountRequest, SaslState};
@@ -59,20 +59,28 @@ struct Registration {
     password_ok: bool,
     /// `CAP LS`/`CAP REQ` was sent and `CAP END` not yet: registration waits.
     negotiating_caps: bool,
+    /// The account logged in to by SASL before registration completed, with the stamp of the
+    /// password that was checked. Once registered, the hub user's identity is the only
+    /// record of the login (so the two can never disagree).
+    login: Option<(String, PasswordStamp)>,
 }
 
 pub struct IrcSession {
     hub: Arc<Hub>,
     store: Store,
     accounts: Accounts,
-    /// The account logged in to (by SASL, `REGISTER` or NickServ), if any.
-    account: Option<String>,
     /// SASL exchange progress.
     sasl: SaslState,
     /// Account operations the command being handled asked for, run once the handler returns.
     account_requests: Vec<AccountRequest>,
     /// Set when the nick or login changed: the nick guard looks again once the handler returns.
     nick_changed: bool,
+    /// A nick change to check with the nick guard before it is made (the connection's grace
+    /// period is over), run once the handler returns.
+    nick_to_check: Option<String>,
+    /// A login that just took effect in the hub, with the stamp of the password it checked:
+    /// confirmed still current (and followed up) once the handler returns.
+    login_to_confirm: Option<(String, PasswordStamp)>,
     /// Registered rooms whose topic or modes the command changed, to save once it returns.
     rooms_to_save: Vec<Arc<crate::hub::Room>>,
     /// Rooms whose lifetime the command ended, whose history the store forgets once it
@@ -120,10 +128,11 @@ impl IrcSession {
             hub: context.hub.clone(),
             store: context.store.clone(),
             accounts: context.accounts.clone(),
-            account: None,
             sasl: SaslState::Idle,
             account_requests: Vec::new(),
             nick_changed: false,
+            nick_to_check: None,
+            login_to_confirm: None,
             rooms_to_save: Vec::new(),
             ended_rooms: Vec::new(),
             nick_guard: NickGuard::new(context.nick_grace),
@@ -158,6 +167,19 @@ impl IrcSession {
         self.user
             .as_ref()
             .expect("command table checks registration")
+    }
+
+    /// The account logged in to (by SASL, `REGISTER` or NickServ), if any: the hub user's,
+    /// or before registration the SASL login's.
+    fn account(&self) -> Option<String> {
+        match &self.user {
+            Some(user) => user.identity().account.as_deref().map(str::to_owned),
+            None => self
+                .registration
+                .login
+                .as_ref()
+                .map(|(name, _)| name.clone()),
+        }
     }
 
     /// The nick to address replies to: the registered nick, the requested one, or `*`.
@@ -313,6 +335,9 @@ impl IrcSession {
     /// its commits.
     async fn handle_frame(&mut self, frame: Frame) -> Flow {
         let flow = self.dispatch_frame(frame);
+        if let Some(nick) = self.nick_to_check.take() {
+            self.change_nick_checked(&nick).await;
+        }
         let mut commits = Vec::new();
         for message in std::mem::take(&mut self.to_store) {
             match self.store.append(message).await {
@@ -327,6 +352,7 @@ impl IrcSession {
         for request in std::mem::take(&mut self.account_requests) {
             account::run(self, request).await;
         }
+        account::confirm_login(self).await;
         if std::mem::take(&mut self.nick_changed) {
             self.guard_nick().await;
         }
@@ -340,21 +366,60 @@ impl IrcSession {
         flow
     }
 
-    /// Warns the user (as NickServ) if its nick belongs to an account it is not logged in to.
+    /// `NICK` once the connection's grace period is over: refused (`433`) if the nick belongs
+    /// to an account the user is not logged in to.
+    async fn change_nick_checked(&mut self, nick: &str) {
+        let user = self.user().clone();
+        if self.nick_guard.refuses(&self.accounts, &user, nick).await {
+            self.numeric(
+                ERR_NICKNAMEINUSE,
+                &[
+                    nick,
+                    "Nickname is reserved by a registered account; log in first",
+                ],
+            );
+            return;
+        }
+        match self.hub.rename(&user, nick) {
+            Ok(event) => {
+                self.own_copy(&event);
+                self.nick_changed = true;
+            }
+            Err(error) => self.hub_error(&error),
+        }
+    }
+
+    /// Acts (as NickServ) on the nick guard's verdict about the user's nick and login: a
+    /// warning, or a rename to a guest nick once the connection's grace period is over.
     async fn guard_nick(&mut self) {
         let Some(user) = self.user.clone() else {
             return;
         };
-        if let Some(grace) = self.nick_guard.check(&self.accounts, &user).await {
-            let seconds = grace.as_secs();
-            let unit = if seconds == 1 { "second" } else { "seconds" };
-            let text = format!(
-                "This nick is registered. Log in within {seconds} {unit} (SASL, or /msg {} \
-                 IDENTIFY <password>) or you will be renamed.",
-                account::NICKSERV
-            );
-            account::nickserv_notice(self, &text);
+        match self.nick_guard.check(&self.accounts, &user).await {
+            Verdict::Fine => {}
+            Verdict::Warn(left) => {
+                let seconds = crate::session::whole_seconds(left);
+                let unit = if seconds == 1 { "second" } else { "seconds" };
+                let text = format!(
+                    "This nick is registered. Log in within {seconds} {unit} (SASL, or /msg {} \
+                     IDENTIFY <password>) or you will be renamed.",
+                    account::NICKSERV
+                );
+                account::nickserv_notice(self, &text);
+            }
+            Verdict::RenameNow => self.rename_off_registered_nick(&user).await,
         }
+    }
+
+    /// Moves the user off the registered nick it holds without being logged in to it.
+    async fn rename_off_registered_nick(&mut self, user: &Arc<User>) {
+        let nick = user.nick();
+        let event = self.hub.rename_to_guest(user);
+        self.own_copy(&event);
+        let text = format!("You were renamed: {nick} belongs to a registered account.");
+        account::nickserv_notice(self, &text);
+        // The guard must know the user left the nick (a guest nick is never registered).
+        self.nick_guard.check(&self.accounts, user).await;
     }
 
     /// Moves the finished command's replies into the queue, behind `commits`.
@@ -399,9 +464,11 @@ impl IrcSession {
         self.ended_rooms.extend(departure.ended);
     }
 
-    /// Queues a message the client sent for storage; its replies wait for the commit.
-    fn persist(&mut self, event: &Event) {
-        if let Some(message) = StoredMessage::from_event(event) {
+    /// Queues a message the client sent (to `recipient`, if private) for storage; its
+    /// replies wait for the commit.
+    fn persist(&mut self, event: &Event, recipient: Option<&User>) {
+        let sender = self.user().clone();
+        if let Some(message) = crate::session::message_to_store(event, &sender, recipient) {
             self.to_store.push(message);
         }
     }
@@ -478,11 +545,7 @@ impl Session for IrcSession {
             && self.nick_guard.expired(&user)
         {
             self.outbox.hold();
-            let nick = user.nick();
-            let event = self.hub.rename_to_guest(&user);
-            self.own_copy(&event);
-            let text = format!("You were renamed: {nick} belongs to a registered account.");
-            account::nickserv_notice(self, &text);
+            self.rename_off_registered_nick(&user).await;
             self.release();
         }
         if Instant::now() < self.keepalive_deadline() {
@@ -500,6 +563,44 @@ impl Session for IrcSession {
         self.replies.server_message("PING", vec![token]);
         self.release();
         self.ping_sent = Some(Instant::now());
+        Flow::Continue
+    }
+
+    async fn on_alert(&mut self) -> Flow {
+        let Some(user) = self.user.clone() else {
+            return Flow::Continue;
+        };
+        let alerts = user.take_alerts();
+        if alerts.is_empty() {
+            return Flow::Continue;
+        }
+        self.outbox.hold();
+        if alerts.contains(Alert::Ghosted) {
+            account::nickserv_notice(
+                self,
+                "This session was ghosted by another session of your account.",
+            );
+            self.release();
+            return Flow::Quit(crate::session::GHOSTED.to_owned());
+        }
+        if alerts.contains(Alert::LoggedOut) {
+            let mask = user.identity().mask();
+            self.numeric(RPL_LOGGEDOUT, &[&mask, "You are now logged out"]);
+            account::nickserv_notice(
+                self,
+                "You were logged out: your account's password was changed in another session.",
+            );
+            // Its right to the account's nick went with the login.
+            self.nick_guard.spend();
+        }
+        if alerts.contains(Alert::NickReclaimed) {
+            account::nickserv_notice(
+                self,
+                "You were renamed: your nick was reclaimed by its owner.",
+            );
+        }
+        self.guard_nick().await;
+        self.release();
         Flow::Continue
     }
 

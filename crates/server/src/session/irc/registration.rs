@@ -32,9 +32,25 @@ pub fn pass(session: &mut IrcSession, message: &Message) -> Flow {
         .settings
         .password
         .as_deref()
-        .is_none_or(|password| password == message.params[0]);
+        .is_none_or(|password| same_secret(message.params[0].as_bytes(), password.as_bytes()));
     session.registration.password_ok = matches;
     Flow::Continue
+}
+
+/// Whether `given` equals `secret`, in time that depends only on the length of `given` (which
+/// the client knows anyway), never on where the two first differ: a comparison that stops at
+/// the first different byte would let a client find the server password byte by byte by
+/// timing its answers. Every byte of `given` is compared (against 0 past the end of
+/// `secret`), and the differences are folded together without branching on them;
+/// `black_box` keeps the optimizer from turning the fold back into an early exit. At most the
+/// secret's length can show (through the bounds check), which is no help in guessing it.
+fn same_secret(given: &[u8], secret: &[u8]) -> bool {
+    let mut difference = u8::from(given.len() != secret.len());
+    for (index, byte) in given.iter().enumerate() {
+        let expected = secret.get(index).copied().unwrap_or(0);
+        difference |= std::hint::black_box(byte ^ expected);
+    }
+    difference == 0
 }
 
 pub fn nick(session: &mut IrcSession, message: &Message) -> Flow {
@@ -48,6 +64,11 @@ pub fn nick(session: &mut IrcSession, message: &Message) -> Flow {
     }
     if let Some(user) = session.user.clone() {
         if *user.nick() == **nick {
+            return Flow::Continue;
+        }
+        if session.nick_guard.is_spent() {
+            // Whether the nick is registered takes the store: decided once the handler returns.
+            session.nick_to_check = Some(nick.clone());
             return Flow::Continue;
         }
         match session.hub.rename(&user, nick) {
@@ -112,7 +133,11 @@ pub fn try_register(session: &mut IrcSession) -> Flow {
         user: format!("~{username}").into(),
         host: session.host.as_str().into(),
         realname: realname.as_str().into(),
-        account: session.account.as_deref().map(Into::into),
+        account: session
+            .registration
+            .login
+            .as_ref()
+            .map(|(account, _)| account.as_str().into()),
     };
     match session.hub.register(
         session.peer,
@@ -126,6 +151,8 @@ pub fn try_register(session: &mut IrcSession) -> Flow {
             session.user = Some(user);
             welcome(session);
             session.nick_changed = true;
+            // A SASL login from before registration now counts in the hub: confirm it.
+            session.login_to_confirm = session.registration.login.take();
         }
         Err(error) => {
             // Someone took the nick since NICK was accepted: ask for another.
@@ -259,4 +286,28 @@ fn send_motd(session: &mut IrcSession) {
         session.numeric(RPL_MOTD, &[&format!("- {line}")]);
     }
     session.numeric(RPL_ENDOFMOTD, &["End of /MOTD command."]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_secret_is_plain_equality() {
+        assert!(same_secret(b"sesame", b"sesame"));
+        assert!(same_secret(b"", b""));
+        for different in [
+            &b"sesam"[..],
+            b"sesame!",
+            b"SESAME",
+            b"sesamf",
+            b"",
+            b"sesame\0",
+        ] {
+            assert!(!same_secret(different, b"sesame"), "{different:?}");
+        }
+        // The secret's own prefix and a given that runs past it with zero bytes.
+        assert!(!same_secret(b"", b"x"));
+        assert!(!same_secret(b"x\0", b"x"));
+    }
 }
