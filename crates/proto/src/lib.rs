@@ -11,6 +11,7 @@ pub mod irc;
 pub mod names;
 pub mod text;
 pub mod time;
+pub mod utf8;
 
 use bytes::Bytes;
 

@@ -42,18 +42,6 @@ pub struct Message {
 /// including CRLF).
 const MAX_BODY_BYTES: usize = 510;
 
-/// `text` cut to at most `max_bytes` bytes, at a character boundary.
-fn cut_at_char_boundary(text: &str, max_bytes: usize) -> &str {
-    if text.len() <= max_bytes {
-        return text;
-    }
-    let mut cut = max_bytes;
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    &text[..cut]
-}
-
 /// Why a line is not an IRC message at all.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ParseError {
@@ -197,7 +185,7 @@ impl Message {
                 out.push(b':');
             }
             let room = (body_start + MAX_BODY_BYTES).saturating_sub(out.len());
-            out.extend_from_slice(cut_at_char_boundary(last, room).as_bytes());
+            out.extend_from_slice(crate::utf8::truncate(last, room).as_bytes());
         }
         out.extend_from_slice(b"\r\n");
     }

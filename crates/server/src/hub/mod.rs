@@ -37,6 +37,7 @@ use palaver_proto::event::{Event, Identity, MessageId, MessageKind, Target};
 use palaver_proto::irc::caps::Cap;
 use palaver_proto::names::fold;
 use palaver_proto::time::Timestamp;
+use palaver_proto::utf8::truncate;
 use thiserror::Error;
 
 pub use modes::{BAN_MASK_MAX_BYTES, BanMaskError, ModeChange, ModeOutcome, RoomFlag};
@@ -1470,16 +1471,4 @@ fn free_guest_nick(nicks: &HashMap<String, Arc<User>>, next_number: &AtomicU64) 
             return nick;
         }
     }
-}
-
-/// `text` cut to at most `max_bytes` bytes at a character boundary.
-fn truncate(text: &str, max_bytes: usize) -> &str {
-    if text.len() <= max_bytes {
-        return text;
-    }
-    let mut cut = max_bytes;
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    &text[..cut]
 }
