@@ -13,18 +13,11 @@ use std::time::Instant;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use support::{ALL_CAPS_302, Client, IrcClient, SERVER, TestServer, irc_mask, join_all};
+use support::{
+    ALL_CAPS_302, Client, IrcClient, SERVER, TestServer, irc_mask, irc_sasl, join_all,
+    logged_in_line, nickserv_line, sasl_plain, text_account,
+};
 use tokio::net::TcpSocket;
-
-/// The base64 SASL PLAIN payload `\0account\0password` (RFC 4616, empty authorization id).
-fn plain(account: &str, password: &str) -> String {
-    BASE64.encode(format!("\0{account}\0{password}"))
-}
-
-/// `:palaver.local 900 nick mask account :You are now logged in as account`.
-fn logged_in_line(nick: &str, mask: &str, account: &str) -> String {
-    format!(":{SERVER} 900 {nick} {mask} {account} :You are now logged in as {account}")
-}
 
 fn sasl_success_line(nick: &str) -> String {
     format!(":{SERVER} 903 {nick} :SASL authentication successful")
@@ -32,11 +25,6 @@ fn sasl_success_line(nick: &str) -> String {
 
 fn sasl_fail_line(nick: &str) -> String {
     format!(":{SERVER} 904 {nick} :SASL authentication failed")
-}
-
-/// A `NOTICE` from NickServ to `nick`.
-fn nickserv_line(nick: &str, text: &str) -> String {
-    format!(":NickServ!services@{SERVER} NOTICE {nick} :{text}")
 }
 
 const BAD_PASSWORD_TEXT: &str = "a password must be 8 to 300 bytes and not contain spaces";
@@ -66,19 +54,9 @@ async fn logout_on_own_nick(client: &mut Client) {
     client.expect(&warning).await;
 }
 
-/// A text client named `nick` that registers `nick` as an account with `password`.
-async fn registered_text(server: &TestServer, nick: &str, password: &str) -> Client {
-    let mut client = Client::named(server.address, nick).await;
-    client.send(&format!("/register {password}")).await;
-    client
-        .expect(&format!("-- account {nick} registered; you are logged in"))
-        .await;
-    client
-}
-
 /// Registers the account `nick` over the text protocol and disconnects, leaving the nick free.
 async fn register_account(server: &TestServer, nick: &str, password: &str) {
-    let mut client = registered_text(server, nick, password).await;
+    let mut client = text_account(server, nick, password).await;
     client.send("/quit").await;
     client.expect("-- goodbye").await;
     client.expect_closed().await;
@@ -89,47 +67,6 @@ async fn authenticate_plain(client: &mut IrcClient, payload: &str) {
     client.send("AUTHENTICATE PLAIN").await;
     client.expect_raw("AUTHENTICATE +").await;
     client.send(&format!("AUTHENTICATE {payload}")).await;
-}
-
-/// Registers `nick` over IRC after logging in to `account` with SASL PLAIN during capability
-/// negotiation (`sasl` and `caps` requested); reads the welcome burst.
-async fn irc_with_sasl(
-    server: &TestServer,
-    nick: &str,
-    account: &str,
-    password: &str,
-    caps: &[&str],
-) -> IrcClient {
-    let mut client = IrcClient::connect(server.irc_address).await;
-    client.nick = nick.to_owned();
-    let mut requested = vec!["sasl"];
-    requested.extend_from_slice(caps);
-    let requested = requested.join(" ");
-    client.send(&format!("CAP REQ :{requested}")).await;
-    // A single word needs no `:` before it.
-    let colon = if requested.contains(' ') { ":" } else { "" };
-    client
-        .expect_raw(&format!(":{SERVER} CAP * ACK {colon}{requested}"))
-        .await;
-    client.send(&format!("NICK {nick}")).await;
-    client
-        .send(&format!("USER {nick} 0 * :{nick} real name"))
-        .await;
-    authenticate_plain(&mut client, &plain(account, password)).await;
-    client
-        .expect_raw(&logged_in_line(
-            nick,
-            &format!("{nick}!*@127.0.0.1"),
-            account,
-        ))
-        .await;
-    client.expect_raw(&sasl_success_line(nick)).await;
-    client.send("CAP END").await;
-    client.expect_command("001").await;
-    client
-        .skip_until(|m| m.command == "376" || m.command == "422")
-        .await;
-    client
 }
 
 /// Checks a rate-limit refusal `{prefix}N{suffix}`: N is the whole seconds (rounded up) until
@@ -169,7 +106,7 @@ async fn text_client_from(server: &TestServer, source: &str) -> Client {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_register_logs_in_and_refuses_a_second_registration_in_any_case() {
     let server = TestServer::start().await;
-    let mut alice = registered_text(&server, "alice", "hunter2hunter2").await;
+    let mut alice = text_account(&server, "alice", "hunter2hunter2").await;
 
     alice.send("/register another-password").await;
     alice.expect("! you are already logged in as alice").await;
@@ -225,7 +162,7 @@ async fn text_register_refuses_unacceptable_passwords() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_login_takes_the_nick_when_it_is_free() {
     let server = TestServer::start().await;
-    let mut alice = registered_text(&server, "alice", "alice-password").await;
+    let mut alice = text_account(&server, "alice", "alice-password").await;
     alice.send("/quit").await;
     alice.expect("-- goodbye").await;
     alice.expect_closed().await;
@@ -260,7 +197,7 @@ async fn text_login_takes_the_nick_when_it_is_free() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_login_gives_one_error_for_a_wrong_password_and_an_unknown_account() {
     let server = TestServer::start().await;
-    let mut alice = registered_text(&server, "alice", "alice-password").await;
+    let mut alice = text_account(&server, "alice", "alice-password").await;
     logout_on_own_nick(&mut alice).await;
 
     alice.send("/login alice wrong-password").await;
@@ -304,7 +241,7 @@ async fn text_logout_password_and_their_errors_when_not_logged_in() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_password_change_replaces_the_old_password() {
     let server = TestServer::start().await;
-    let mut dave = registered_text(&server, "dave", "old-password").await;
+    let mut dave = text_account(&server, "dave", "old-password").await;
 
     dave.send("/password wrong-password new-password").await;
     dave.expect("! wrong account name or password").await;
@@ -398,7 +335,7 @@ async fn an_address_is_refused_after_ten_failures_across_accounts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limited_logins_over_irc_sasl_and_nickserv() {
     let server = TestServer::start().await;
-    let mut bob = registered_text(&server, "bob", "bob-password").await;
+    let mut bob = text_account(&server, "bob", "bob-password").await;
     logout_on_own_nick(&mut bob).await;
 
     let first_failure = Instant::now();
@@ -408,7 +345,7 @@ async fn rate_limited_logins_over_irc_sasl_and_nickserv() {
     }
 
     let mut ivan = server.irc("ivan").await;
-    authenticate_plain(&mut ivan, &plain("bob", "bob-password")).await;
+    authenticate_plain(&mut ivan, &sasl_plain("bob", "bob-password")).await;
     let refusal = ivan.line().await;
     assert_wait(
         &refusal,
@@ -439,7 +376,7 @@ async fn rate_limited_logins_over_irc_sasl_and_nickserv() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sasl_plain_during_registration_logs_in_to_an_account_registered_over_text() {
     let server = TestServer::start().await;
-    let mut tina = registered_text(&server, "tina", "tina-password").await;
+    let mut tina = text_account(&server, "tina", "tina-password").await;
     tina.send("/quit").await;
     tina.expect("-- goodbye").await;
     tina.expect_closed().await;
@@ -456,8 +393,11 @@ async fn sasl_plain_during_registration_logs_in_to_an_account_registered_over_te
         .await;
     irc.send("AUTHENTICATE PLAIN").await;
     irc.expect_raw("AUTHENTICATE +").await;
-    irc.send(&format!("AUTHENTICATE {}", plain("tina", "tina-password")))
-        .await;
+    irc.send(&format!(
+        "AUTHENTICATE {}",
+        sasl_plain("tina", "tina-password")
+    ))
+    .await;
     // Before registration the mask has no user name yet.
     irc.expect_raw(&logged_in_line("tina", "tina!*@127.0.0.1", "tina"))
         .await;
@@ -482,7 +422,7 @@ async fn sasl_plain_during_registration_logs_in_to_an_account_registered_over_te
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sasl_plain_after_registration_and_account_notify() {
     let server = TestServer::start().await;
-    let mut bob = registered_text(&server, "bob", "bob-password").await;
+    let mut bob = text_account(&server, "bob", "bob-password").await;
     bob.send("/quit").await;
     bob.expect("-- goodbye").await;
     bob.expect_closed().await;
@@ -519,13 +459,13 @@ async fn sasl_plain_after_registration_and_account_notify() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sasl_failures_and_aborts() {
     let server = TestServer::start().await;
-    let _carol = registered_text(&server, "carol", "carol-password").await;
+    let _carol = text_account(&server, "carol", "carol-password").await;
     let mut eve = server.irc("eve").await;
 
     // Wrong password and unknown account: the same 904.
-    authenticate_plain(&mut eve, &plain("carol", "wrong-password")).await;
+    authenticate_plain(&mut eve, &sasl_plain("carol", "wrong-password")).await;
     eve.expect_raw(&sasl_fail_line("eve")).await;
-    authenticate_plain(&mut eve, &plain("nobody", "carol-password")).await;
+    authenticate_plain(&mut eve, &sasl_plain("nobody", "carol-password")).await;
     eve.expect_raw(&sasl_fail_line("eve")).await;
     // Not base64, and an authorization identity other than the account.
     authenticate_plain(&mut eve, "not*base64!").await;
@@ -560,7 +500,7 @@ async fn sasl_failures_and_aborts() {
         .await;
 
     // Each failure ended the exchange: a new one starts cleanly and succeeds.
-    authenticate_plain(&mut eve, &plain("carol", "carol-password")).await;
+    authenticate_plain(&mut eve, &sasl_plain("carol", "carol-password")).await;
     eve.expect_raw(&logged_in_line("eve", &irc_mask("eve"), "carol"))
         .await;
     eve.expect_raw(&sasl_success_line("eve")).await;
@@ -577,13 +517,13 @@ async fn sasl_payloads_in_several_chunks() {
     let server = TestServer::start().await;
     // A 300-byte password: `\0longpw\0` + 300 bytes is 308 bytes, 412 in base64.
     let long_password = "x".repeat(290) + "0123456789";
-    let _long = registered_text(&server, "longpw", &long_password).await;
+    let _long = text_account(&server, "longpw", &long_password).await;
     // `\0exact\0` + 293 bytes is 300 bytes, exactly 400 in base64: an empty `+` chunk ends it.
     let exact_password = "y".repeat(293);
-    let _exact = registered_text(&server, "exact", &exact_password).await;
+    let _exact = text_account(&server, "exact", &exact_password).await;
 
     let mut first = server.irc("first").await;
-    let payload = plain("longpw", &long_password);
+    let payload = sasl_plain("longpw", &long_password);
     assert_eq!(payload.len(), 412);
     first.send("AUTHENTICATE PLAIN").await;
     first.expect_raw("AUTHENTICATE +").await;
@@ -600,7 +540,7 @@ async fn sasl_payloads_in_several_chunks() {
     first.expect_raw(&sasl_success_line("first")).await;
 
     let mut second = server.irc("second").await;
-    let payload = plain("exact", &exact_password);
+    let payload = sasl_plain("exact", &exact_password);
     assert_eq!(payload.len(), 400);
     second.send("AUTHENTICATE PLAIN").await;
     second.expect_raw("AUTHENTICATE +").await;
@@ -620,10 +560,10 @@ async fn sasl_payloads_in_several_chunks() {
 async fn sasl_chunk_longer_than_400_bytes_is_too_long() {
     let server = TestServer::start().await;
     let password = "z".repeat(296);
-    let _zed = registered_text(&server, "zed", &password).await;
+    let _zed = text_account(&server, "zed", &password).await;
     let mut client = server.irc("client").await;
     // `\0zed\0` + 296 bytes = 301 bytes, 404 bytes of base64 in one parameter.
-    let payload = plain("zed", &password);
+    let payload = sasl_plain("zed", &password);
     assert_eq!(payload.len(), 404);
     authenticate_plain(&mut client, &payload).await;
     client
@@ -941,7 +881,7 @@ async fn an_account_registered_over_irc_logs_in_over_text() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn account_notify_for_text_register_login_and_logout() {
     let server = TestServer::start().await;
-    let mut tina = registered_text(&server, "tina", "tina-password").await;
+    let mut tina = text_account(&server, "tina", "tina-password").await;
     tina.send("/quit").await;
     tina.expect("-- goodbye").await;
     tina.expect_closed().await;
@@ -1001,12 +941,12 @@ async fn account_notify_for_text_register_login_and_logout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn account_tag_marks_messages_and_joins_of_logged_in_users_for_cap_holders_only() {
     let server = TestServer::start().await;
-    let _alice = registered_text(&server, "alice", "alice-password").await;
+    let _alice = text_account(&server, "alice", "alice-password").await;
     let mut bob = server.irc_with_caps("bob", &["account-tag"]).await;
     let mut carol = server.irc("carol").await;
     join_all("#a", &mut [&mut bob, &mut carol]).await;
 
-    let mut alice = irc_with_sasl(&server, "alicia", "alice", "alice-password", &[]).await;
+    let mut alice = irc_sasl(&server, "alicia", "alice", "alice-password", &[]).await;
     alice.join("#a").await;
     bob.expect_raw(&format!("@account=alice :{} JOIN #a", irc_mask("alicia")))
         .await;
@@ -1046,7 +986,7 @@ async fn extended_join_shows_the_account() {
         .await;
     eve.skip_until(|m| m.command == "366").await;
 
-    let mut alice = irc_with_sasl(
+    let mut alice = irc_sasl(
         &server,
         "alice",
         "alice",
@@ -1087,7 +1027,7 @@ async fn extended_join_shows_the_account() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_keeps_the_senders_account() {
     let server = TestServer::start().await;
-    let mut tina = registered_text(&server, "tina", "tina-password").await;
+    let mut tina = text_account(&server, "tina", "tina-password").await;
     let mut alice = server.irc("alice").await;
     alice.send("REGISTER * * alice-password").await;
     alice
@@ -1215,7 +1155,7 @@ async fn registered_nicks_are_taken_back_after_the_grace_period() {
     keeper.expect_quiet().await;
 
     // A text user logging out while on the account's nick is renamed too.
-    let mut carol = registered_text(&server, "carol", "carol-password").await;
+    let mut carol = text_account(&server, "carol", "carol-password").await;
     carol.send("/logout").await;
     carol.expect("-- you are now logged out").await;
     carol

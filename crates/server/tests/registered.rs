@@ -19,7 +19,10 @@ mod support;
 use std::time::{Duration, Instant};
 
 use palaver_server::config::Overrides;
-use support::{Client, IrcClient, SERVER, TestServer, irc_mask, join_all, numeric};
+use support::{
+    Client, IrcClient, SERVER, TestServer, irc_mask, irc_sasl, join_all, logged_in_line,
+    nickserv_line, numeric, text_account,
+};
 
 /// A one-second grace period before a squatter is renamed.
 const GRACE_ONE_SECOND: &str = "[accounts]\nnick_grace_seconds = 1\n";
@@ -46,10 +49,6 @@ fn service_line(service: &str, nick: &str, text: &str) -> String {
     format!(":{service}!services@{SERVER} NOTICE {nick} :{text}")
 }
 
-fn nickserv_line(nick: &str, text: &str) -> String {
-    service_line("NickServ", nick, text)
-}
-
 fn chanserv_line(nick: &str, text: &str) -> String {
     service_line("ChanServ", nick, text)
 }
@@ -74,26 +73,10 @@ fn irc_renamed(guest: &str, nick: &str) -> String {
     )
 }
 
-/// `:palaver.local 900 nick mask account :You are now logged in as account`.
-fn logged_in_line(nick: &str, mask: &str, account: &str) -> String {
-    format!(":{SERVER} 900 {nick} {mask} {account} :You are now logged in as {account}")
-}
-
-/// A text client named `nick` that registers `nick` as an account and stays logged in (one
-/// guest number).
-async fn registered_text(server: &TestServer, nick: &str, password: &str) -> Client {
-    let mut client = Client::named(server.address, nick).await;
-    client.send(&format!("/register {password}")).await;
-    client
-        .expect(&format!("-- account {nick} registered; you are logged in"))
-        .await;
-    client
-}
-
 /// Registers the account `nick` over the text protocol and disconnects, leaving the nick free
 /// (one guest number).
 async fn register_account(server: &TestServer, nick: &str, password: &str) {
-    let mut client = registered_text(server, nick, password).await;
+    let mut client = text_account(server, nick, password).await;
     client.send("/quit").await;
     client.expect("-- goodbye").await;
     client.expect_closed().await;
@@ -218,7 +201,7 @@ async fn text_user_taking_a_registered_nick_is_warned_then_renamed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_logout_while_on_the_accounts_nick_warns_then_renames() {
     let server = grace_server().await;
-    let mut alice = registered_text(&server, "alice", "alice-password").await; // guest-1
+    let mut alice = text_account(&server, "alice", "alice-password").await; // guest-1
     alice.send("/logout").await;
     alice.expect("-- you are now logged out").await;
     alice.expect(&text_warning("alice")).await;
@@ -309,7 +292,7 @@ async fn text_logout_after_a_login_that_cancelled_a_warning_warns_again() {
 async fn being_logged_in_to_another_account_does_not_protect_a_registered_nick() {
     let server = grace_server().await;
     register_account(&server, "alice", "alice-password").await; // guest-1
-    let mut bob = registered_text(&server, "bob", "bob-password").await; // guest-2
+    let mut bob = text_account(&server, "bob", "bob-password").await; // guest-2
     bob.send("/nick alice").await;
     bob.expect("-- bob is now known as alice").await;
     bob.expect(&text_warning("alice")).await;
@@ -432,55 +415,6 @@ async fn irc_registering_with_a_registered_nick_is_warned_after_the_motd() {
     server.shut_down().await;
 }
 
-/// The SASL PLAIN payload for `account`/`password`, base64 of `\0account\0password`.
-fn plain(account: &str, password: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(format!("\0{account}\0{password}"))
-}
-
-/// Registers `nick` over IRC after logging in to `account` with SASL PLAIN during capability
-/// negotiation; reads up to the end of the MOTD.
-async fn irc_with_sasl(
-    server: &TestServer,
-    nick: &str,
-    account: &str,
-    password: &str,
-) -> IrcClient {
-    let mut client = IrcClient::connect(server.irc_address).await;
-    client.nick = nick.to_owned();
-    client.send("CAP REQ sasl").await;
-    client
-        .expect_raw(&format!(":{SERVER} CAP * ACK sasl"))
-        .await;
-    client.send(&format!("NICK {nick}")).await;
-    client
-        .send(&format!("USER {nick} 0 * :{nick} real name"))
-        .await;
-    client.send("AUTHENTICATE PLAIN").await;
-    client.expect_raw("AUTHENTICATE +").await;
-    client
-        .send(&format!("AUTHENTICATE {}", plain(account, password)))
-        .await;
-    client
-        .expect_raw(&logged_in_line(
-            nick,
-            &format!("{nick}!*@127.0.0.1"),
-            account,
-        ))
-        .await;
-    client
-        .expect_raw(&format!(
-            ":{SERVER} 903 {nick} :SASL authentication successful"
-        ))
-        .await;
-    client.send("CAP END").await;
-    client.expect_command("001").await;
-    client
-        .skip_until(|m| m.command == "376" || m.command == "422")
-        .await;
-    client
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn irc_sasl_identify_or_a_nick_change_keep_the_nick_and_another_account_does_not() {
     let server = grace_server().await;
@@ -489,7 +423,7 @@ async fn irc_sasl_identify_or_a_nick_change_keep_the_nick_and_another_account_do
     } // guest-1 to guest-5
 
     // Logged in with SASL before registration completes: never warned.
-    let mut alice = irc_with_sasl(&server, "alice", "alice", "alice-password").await;
+    let mut alice = irc_sasl(&server, "alice", "alice", "alice-password", &[]).await;
     alice.expect_quiet().await;
     // Warned, then logged in with NickServ IDENTIFY.
     let mut bob = server.irc("bob").await;
@@ -499,7 +433,7 @@ async fn irc_sasl_identify_or_a_nick_change_keep_the_nick_and_another_account_do
     erin.expect_raw(&irc_warning("erin", 1)).await;
     // Logged in with SASL to another account (dave): warned all the same, and last, so its
     // deadline is the latest.
-    let mut carol = irc_with_sasl(&server, "carol", "dave", "dave-password").await;
+    let mut carol = irc_sasl(&server, "carol", "dave", "dave-password", &[]).await;
     carol.expect_raw(&irc_warning("carol", 1)).await;
 
     identify(&mut bob, "bob", "bob-password").await;
@@ -582,7 +516,7 @@ async fn text_register_room_needs_an_account_operator_status_and_membership() {
         .expect("! you need to be logged in to an account")
         .await;
 
-    let mut alice = registered_text(&server, "alice", "alice-password").await; // guest-2
+    let mut alice = text_account(&server, "alice", "alice-password").await; // guest-2
     alice.send("/register-room #x").await;
     alice.expect("! you are not in #x").await;
     alice.send("/join #x").await;
@@ -868,7 +802,7 @@ async fn an_empty_registered_room_still_needs_its_key_and_an_invitation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_registered_room_keeps_its_topic_and_opens_only_its_founder() {
     let server = TestServer::start().await;
-    let mut alice = registered_text(&server, "alice", "alice-password").await; // guest-1
+    let mut alice = text_account(&server, "alice", "alice-password").await; // guest-1
     alice.send("/join #t").await;
     alice.expect("-- alice joined #t").await;
     alice.send("/topic before registering").await;
@@ -1043,7 +977,7 @@ async fn a_text_registered_room_survives_a_restart() {
     let directory = tempfile::tempdir().expect("temporary directory");
 
     let server = TestServer::start_with(on_file(&directory)).await;
-    let mut alice = registered_text(&server, "alice", "alice-password").await;
+    let mut alice = text_account(&server, "alice", "alice-password").await;
     alice.send("/join #t").await;
     alice.expect("-- alice joined #t").await;
     alice.send("/register-room #t").await;
