@@ -5,347 +5,74 @@
 //! Every test spawns the real binary and talks to it over real sockets with plain `std`.
 //! Readiness is always taken from the `ready` line on stdout, never from a sleep; timeouts
 //! ([`PATIENCE`]) are only a safety net so a broken server fails a test instead of hanging it.
-//! Each child process is owned by a [`Palaver`] guard that kills it when dropped, so no
+//! Each child process is owned by a [`Process`] guard that kills it when dropped, so no
 //! server outlives its test, whatever path the test takes.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+mod common;
+
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::process::Command;
 use std::time::{Duration, Instant};
+
+use common::{Observer, Options, OtherLines, Process, TempDir, wait_ready};
 
 /// How long a test waits for anything (a stdout line, a client line, an exit) before
 /// declaring the server broken.
 const PATIENCE: Duration = Duration::from_secs(20);
 
-/// Every environment variable the binary reads; cleared for each child so the tests do not
-/// depend on the environment they run in.
-const PALAVER_ENV: &[&str] = &[
-    "PALAVER_CONFIG",
-    "PALAVER_TEXT_LISTEN",
-    "PALAVER_MAX_LINE_BYTES",
-    "PALAVER_SEND_QUEUE_BYTES",
-    "PALAVER_SHUTDOWN_GRACE_SECONDS",
-    "PALAVER_LOG",
-    "PALAVER_IRC_LISTEN",
-    "PALAVER_SERVER_NAME",
-    "PALAVER_IRC_PASSWORD",
-    "PALAVER_CLOAK_HOSTS",
-    "PALAVER_DB",
-];
-
 // ---------------------------------------------------------------------------------------------
 // The server process
 // ---------------------------------------------------------------------------------------------
 
-/// A running (or exited) `palaver` process. Dropping it kills the process.
-struct Palaver {
-    child: Child,
-    /// Stdout lines, read by a thread; the channel disconnects at EOF.
-    stdout: Receiver<String>,
-    /// Everything the process wrote to stderr so far (logs, errors).
-    stderr: Arc<Mutex<String>>,
-    stderr_thread: Option<JoinHandle<()>>,
+/// Spawns `palaver ARGS` with `envs` set and every other `PALAVER_*` variable removed (and no
+/// database file).
+fn spawn(args: &[&str], envs: &[(&str, &str)]) -> Process {
+    Process::spawn(
+        args,
+        Options {
+            envs,
+            ..Options::default()
+        },
+    )
 }
 
-impl Palaver {
-    /// Spawns `palaver ARGS` with `envs` set and every other `PALAVER_*` variable removed.
-    fn spawn(args: &[&str], envs: &[(&str, &str)]) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_palaver"));
-        command
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for name in PALAVER_ENV {
-            command.env_remove(name);
-        }
-        // Keep no database file behind unless a test asks for one.
-        command.env("PALAVER_DB", ":memory:");
-        for (name, value) in envs {
-            command.env(name, value);
-        }
-        let mut child = command.spawn().expect("spawn palaver");
-
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (sender, receiver) = mpsc::channel();
-        std::thread::spawn(move || forward_lines(stdout, sender));
-
-        // Drain stderr continuously so a chatty server can never block on a full pipe.
-        let mut stderr_pipe = child.stderr.take().expect("piped stderr");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let collected = stderr.clone();
-        let stderr_thread = std::thread::spawn(move || {
-            let mut chunk = [0u8; 4096];
-            loop {
-                match stderr_pipe.read(&mut chunk) {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => collected
-                        .lock()
-                        .unwrap()
-                        .push_str(&String::from_utf8_lossy(&chunk[..n])),
-                }
-            }
-        });
-
-        Self {
-            child,
-            stdout: receiver,
-            stderr,
-            stderr_thread: Some(stderr_thread),
-        }
-    }
-
-    /// Spawns `palaver serve ARGS` and waits for `ready`, returning the process and the
-    /// addresses of its `listening text ADDR` lines, in order.
-    fn serve(args: &[&str], envs: &[(&str, &str)]) -> (Self, Vec<SocketAddr>) {
-        let mut full = vec!["serve"];
-        full.extend_from_slice(args);
-        let mut server = Self::spawn(&full, envs);
-        let mut addresses = Vec::new();
-        loop {
-            let line = match server.stdout_line() {
-                Some(line) => line,
-                None => {
-                    let status = server.wait_exit();
-                    panic!(
-                        "palaver exited ({status}) before printing `ready`; stderr:\n{}",
-                        server.stderr_text()
-                    );
-                }
-            };
-            if line == "ready" {
-                return (server, addresses);
-            }
-            let address = line
-                .strip_prefix("listening text ")
-                .unwrap_or_else(|| panic!("unexpected stdout line before `ready`: {line:?}"));
-            addresses.push(
-                address
-                    .parse()
-                    .unwrap_or_else(|_| panic!("bad address in {line:?}")),
-            );
-        }
-    }
-
-    /// The next stdout line, or `None` at EOF. Panics after [`PATIENCE`].
-    fn stdout_line(&self) -> Option<String> {
-        match self.stdout.recv_timeout(PATIENCE) {
-            Ok(line) => Some(line),
-            Err(RecvTimeoutError::Disconnected) => None,
-            Err(RecvTimeoutError::Timeout) => panic!(
-                "no stdout line from palaver within {PATIENCE:?}; stderr:\n{}",
-                self.stderr_text()
-            ),
-        }
-    }
-
-    /// Sends a signal (`TERM`, `INT`, …) with kill(1).
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -{name} failed: {status}");
-    }
-
-    /// Waits for the process to exit and returns its status, discarding any further stdout.
-    /// The process closes stdout only by exiting, so EOF on stdout is the exit signal;
-    /// [`PATIENCE`] bounds the wait.
-    fn wait_exit(&mut self) -> ExitStatus {
-        self.wait_exit_collecting().0
-    }
-
-    /// Like [`wait_exit`](Self::wait_exit), also returning the remaining stdout lines.
-    fn wait_exit_collecting(&mut self) -> (ExitStatus, Vec<String>) {
-        let deadline = Instant::now() + PATIENCE;
-        let mut lines = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.stdout.recv_timeout(left) {
-                Ok(line) => lines.push(line),
-                Err(RecvTimeoutError::Disconnected) => break,
-                Err(RecvTimeoutError::Timeout) => panic!(
-                    "palaver did not exit within {PATIENCE:?}; stderr:\n{}",
-                    self.stderr_text()
-                ),
-            }
-        }
-        let status = self.child.wait().expect("wait for palaver");
-        // The process is gone, so stderr is at EOF too: collect all of it.
-        if let Some(thread) = self.stderr_thread.take() {
-            thread.join().expect("stderr reader");
-        }
-        (status, lines)
-    }
-
-    /// Stderr so far (all of it once [`wait_exit`](Self::wait_exit) has returned).
-    fn stderr_text(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
+/// Spawns `palaver serve ARGS` and waits for `ready`, returning the process and the
+/// addresses of its `listening text ADDR` lines, in order; any other line before `ready`
+/// fails the test.
+fn serve(args: &[&str], envs: &[(&str, &str)]) -> (Process, Vec<SocketAddr>) {
+    let mut full = vec!["serve"];
+    full.extend_from_slice(args);
+    let mut server = spawn(&full, envs);
+    let listening = wait_ready(&mut server, OtherLines::Fail);
+    assert!(
+        listening.irc.is_empty(),
+        "unexpected `listening irc` lines before `ready`: {listening:?}"
+    );
+    (server, listening.text)
 }
 
-impl Drop for Palaver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn forward_lines(stdout: ChildStdout, sender: mpsc::Sender<String>) {
-    for line in BufReader::new(stdout).lines() {
-        let Ok(line) = line else { return };
-        if sender.send(line).is_err() {
-            return;
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// A text-protocol client
-// ---------------------------------------------------------------------------------------------
-
-struct Client {
-    nick: String,
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-}
-
-impl Client {
-    /// Connects, reads the greeting (learning the guest nick) and the lobby join line.
-    fn connect(address: SocketAddr) -> Self {
-        let stream = TcpStream::connect_timeout(&address, PATIENCE)
-            .unwrap_or_else(|error| panic!("connect to {address}: {error}"));
-        stream.set_read_timeout(Some(PATIENCE)).unwrap();
-        stream.set_write_timeout(Some(PATIENCE)).unwrap();
-        stream.set_nodelay(true).unwrap();
-        let writer = stream.try_clone().unwrap();
-        let mut client = Self {
-            nick: String::new(),
-            reader: BufReader::new(stream),
-            writer,
-        };
-        let greeting = client.line();
-        let rest = greeting
-            .strip_prefix("-- welcome to palaver; you are ")
-            .unwrap_or_else(|| panic!("unexpected greeting: {greeting:?}"));
-        let nick = rest.split(' ').next().unwrap();
-        assert!(nick.starts_with("guest-"), "greeting: {greeting:?}");
-        assert!(
-            rest.ends_with("(/nick NAME to change it, /help for commands)"),
-            "greeting: {greeting:?}"
-        );
-        client.nick = nick.to_owned();
-        client.expect(&format!("-- {nick} joined #lobby"));
-        client
-    }
-
-    /// Sends `line` followed by LF.
-    fn send(&mut self, line: &str) {
-        self.writer
-            .write_all(format!("{line}\n").as_bytes())
-            .expect("send");
-    }
-
-    /// The next line, without its LF and with its `[HH:MM:SS] ` stamp removed (its shape is
-    /// checked).
-    fn line(&mut self) -> String {
-        let mut line = String::new();
-        let read = self
-            .reader
-            .read_line(&mut line)
-            .unwrap_or_else(|error| panic!("{}: no line ({error})", self.nick));
-        assert!(
-            read > 0,
-            "{}: connection closed while expecting a line",
-            self.nick
-        );
-        assert!(line.ends_with('\n'), "line ends with LF: {line:?}");
-        line.pop();
-        untimed(&line).to_owned()
-    }
-
-    /// Asserts that the next line (stamp removed) is `expected`.
-    fn expect(&mut self, expected: &str) {
-        let line = self.line();
-        assert_eq!(line, expected, "{} got an unexpected line", self.nick);
-    }
-
-    /// Skips lines until one equals `expected`; returns the skipped lines.
-    fn skip_until(&mut self, expected: &str) -> Vec<String> {
-        let mut skipped = Vec::new();
-        loop {
-            let line = self.line();
-            if line == expected {
-                return skipped;
-            }
-            skipped.push(line);
-        }
-    }
-
-    /// Sends `text` to the lobby and expects it echoed back.
-    fn say(&mut self, text: &str) {
-        self.send(text);
-        let echo = format!("#lobby <{}> {text}", self.nick);
-        self.expect(&echo);
-    }
-
-    /// Asserts that the server closes the connection next, with no further bytes.
-    fn expect_closed(&mut self) {
-        let mut rest = String::new();
-        match self.reader.read_line(&mut rest) {
-            Ok(0) => {}
-            Ok(_) => panic!(
-                "{}: expected the connection to close, got {rest:?}",
-                self.nick
-            ),
-            Err(error) => panic!("{}: expected a clean close, got {error}", self.nick),
-        }
-    }
-}
-
-/// Removes a leading `[HH:MM:SS] ` after checking its shape; other lines are returned whole.
-fn untimed(line: &str) -> &str {
-    let bytes = line.as_bytes();
-    if bytes.first() != Some(&b'[') {
-        return line;
-    }
-    let stamp_ok = bytes.len() >= 11
-        && bytes[3] == b':'
-        && bytes[6] == b':'
-        && bytes[9] == b']'
-        && bytes[10] == b' '
-        && [1, 2, 4, 5, 7, 8]
-            .iter()
-            .all(|&i| bytes[i].is_ascii_digit());
-    assert!(stamp_ok, "malformed timestamp in {line:?}");
-    &line[11..]
+/// A text-protocol client: connects as a guest, checking the greeting and the lobby join.
+fn connect(address: SocketAddr) -> Observer {
+    Observer::connect_guest(address)
 }
 
 // ---------------------------------------------------------------------------------------------
 // Temporary config files
 // ---------------------------------------------------------------------------------------------
 
-/// A config file in the temp directory, unique per process and test, removed on drop.
+/// A config file in a temporary directory, removed (with the directory) on drop.
 struct TempConfig {
+    _dir: TempDir,
     path: PathBuf,
 }
 
 impl TempConfig {
     fn new(contents: &str) -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "palaver-cli-test-{}-{}.toml",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
+        let dir = TempDir::new("palaver-cli-test");
+        let path = dir.path.join("palaver.toml");
         std::fs::write(&path, contents).expect("write temp config");
-        Self { path }
+        Self { _dir: dir, path }
     }
 
     fn path(&self) -> &Path {
@@ -357,19 +84,13 @@ impl TempConfig {
     }
 }
 
-impl Drop for TempConfig {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Tests
 // ---------------------------------------------------------------------------------------------
 
 #[test]
 fn ready_contract_lists_every_listener_then_ready() {
-    let mut server = Palaver::spawn(
+    let mut server = spawn(
         &[
             "serve",
             "--text-listen",
@@ -399,8 +120,8 @@ fn ready_contract_lists_every_listener_then_ready() {
     assert_ne!(addresses[0].port(), addresses[1].port(), "{lines:?}");
 
     // Both listeners serve the same hub: a client on each sees the other's message.
-    let mut first = Client::connect(addresses[0]);
-    let mut second = Client::connect(addresses[1]);
+    let mut first = connect(addresses[0]);
+    let mut second = connect(addresses[1]);
     first.expect(&format!("-- {} joined #lobby", second.nick));
     second.say("hello from the second listener");
     first.expect(&format!(
@@ -410,7 +131,7 @@ fn ready_contract_lists_every_listener_then_ready() {
 
     // Nothing else appears on stdout: after `ready` it is silent until exit.
     server.signal("TERM");
-    let (status, rest) = server.wait_exit_collecting();
+    let (status, rest) = server.wait_exit();
     assert!(status.success(), "{status}");
     assert!(rest.is_empty(), "unexpected stdout after ready: {rest:?}");
 }
@@ -419,8 +140,8 @@ fn ready_contract_lists_every_listener_then_ready() {
 fn bind_failure_exits_with_one_line_naming_the_address() {
     let occupant = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = occupant.local_addr().unwrap().to_string();
-    let mut server = Palaver::spawn(&["serve", "--text-listen", &address], &[]);
-    let (status, stdout) = server.wait_exit_collecting();
+    let mut server = spawn(&["serve", "--text-listen", &address], &[]);
+    let (status, stdout) = server.wait_exit();
     let stderr = server.stderr_text();
     assert!(!status.success(), "palaver must fail; stderr:\n{stderr}");
     assert!(
@@ -445,8 +166,8 @@ fn bind_failure_states_the_os_error_once() {
     // The documented shape is `palaver: cannot listen on ADDR (text): OS ERROR`, one cause.
     let occupant = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = occupant.local_addr().unwrap().to_string();
-    let mut server = Palaver::spawn(&["serve", "--text-listen", &address], &[]);
-    let status = server.wait_exit();
+    let mut server = spawn(&["serve", "--text-listen", &address], &[]);
+    let (status, _) = server.wait_exit();
     assert!(!status.success(), "{status}");
     let stderr = server.stderr_text();
     let line = stderr.trim_end();
@@ -467,7 +188,7 @@ fn bind_failure_on_a_later_listener_prints_no_ready() {
     // The first listener binds fine; the second is taken, so the whole server must fail.
     let occupant = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = occupant.local_addr().unwrap().to_string();
-    let mut server = Palaver::spawn(
+    let mut server = spawn(
         &[
             "serve",
             "--text-listen",
@@ -477,7 +198,7 @@ fn bind_failure_on_a_later_listener_prints_no_ready() {
         ],
         &[],
     );
-    let (status, stdout) = server.wait_exit_collecting();
+    let (status, stdout) = server.wait_exit();
     let stderr = server.stderr_text();
     assert!(!status.success(), "palaver must fail; stderr:\n{stderr}");
     assert!(stdout.is_empty(), "nothing on stdout: {stdout:?}");
@@ -501,7 +222,7 @@ fn environment_beats_the_file_and_the_flag_listener_replaces_the_files() {
     let config = TempConfig::new(&format!(
         "[text]\nlisten = [\"{file_address}\"]\n\n[limits]\nmax_line_bytes = 100\n"
     ));
-    let (_server, addresses) = Palaver::serve(
+    let (_server, addresses) = serve(
         &["--config", config.arg(), "--text-listen", "127.0.0.1:0"],
         &[("PALAVER_MAX_LINE_BYTES", "200")],
     );
@@ -512,7 +233,7 @@ fn environment_beats_the_file_and_the_flag_listener_replaces_the_files() {
     );
     assert_ne!(addresses[0].to_string(), file_address);
 
-    let mut client = Client::connect(addresses[0]);
+    let mut client = connect(addresses[0]);
     // 150 bytes: over the file's 100, under the environment's 200.
     client.say(&"a".repeat(150));
     client.send(&"b".repeat(250));
@@ -525,7 +246,7 @@ fn environment_beats_the_file_and_the_flag_listener_replaces_the_files() {
 fn environment_listeners_replace_the_files() {
     let (_occupant, file_address) = occupied_address();
     let config = TempConfig::new(&format!("[text]\nlisten = [\"{file_address}\"]\n"));
-    let (_server, addresses) = Palaver::serve(
+    let (_server, addresses) = serve(
         &["--config", config.arg()],
         &[("PALAVER_TEXT_LISTEN", "127.0.0.1:0,127.0.0.1:0")],
     );
@@ -536,7 +257,7 @@ fn environment_listeners_replace_the_files() {
     );
     for address in &addresses {
         assert_ne!(address.to_string(), file_address);
-        Client::connect(*address);
+        connect(*address);
     }
 }
 
@@ -544,7 +265,7 @@ fn environment_listeners_replace_the_files() {
 fn flag_listeners_replace_the_environments() {
     // The environment names a taken address: using it at all would make the bind fail.
     let (_occupant, env_address) = occupied_address();
-    let (_server, addresses) = Palaver::serve(
+    let (_server, addresses) = serve(
         &["--text-listen", "127.0.0.1:0"],
         &[("PALAVER_TEXT_LISTEN", &env_address)],
     );
@@ -554,16 +275,16 @@ fn flag_listeners_replace_the_environments() {
         "only the flag's listener: {addresses:?}"
     );
     assert_ne!(addresses[0].to_string(), env_address);
-    Client::connect(addresses[0]);
+    connect(addresses[0]);
 }
 
 #[test]
 fn file_settings_apply_when_nothing_overrides_them() {
     let config =
         TempConfig::new("[text]\nlisten = [\"127.0.0.1:0\"]\n\n[limits]\nmax_line_bytes = 100\n");
-    let (_server, addresses) = Palaver::serve(&["--config", config.arg()], &[]);
+    let (_server, addresses) = serve(&["--config", config.arg()], &[]);
     assert_eq!(addresses.len(), 1, "the file's listener: {addresses:?}");
-    let mut client = Client::connect(addresses[0]);
+    let mut client = connect(addresses[0]);
     client.say(&"a".repeat(100));
     client.send(&"b".repeat(101));
     client.expect("! line too long (max 100 bytes); discarded");
@@ -572,7 +293,7 @@ fn file_settings_apply_when_nothing_overrides_them() {
 #[test]
 fn flag_beats_the_environment() {
     let config = TempConfig::new("[limits]\nmax_line_bytes = 100\n");
-    let (_server, addresses) = Palaver::serve(
+    let (_server, addresses) = serve(
         &[
             "--config",
             config.arg(),
@@ -584,7 +305,7 @@ fn flag_beats_the_environment() {
         &[("PALAVER_MAX_LINE_BYTES", "200")],
     );
     assert_eq!(addresses.len(), 1, "{addresses:?}");
-    let mut client = Client::connect(addresses[0]);
+    let mut client = connect(addresses[0]);
     client.say(&"a".repeat(110));
     client.send(&"b".repeat(150));
     client.expect("! line too long (max 120 bytes); discarded");
@@ -594,7 +315,7 @@ fn flag_beats_the_environment() {
 #[test]
 fn unknown_config_key_fails_naming_the_file() {
     let config = TempConfig::new("[limits]\nmax_line_byts = 100\n");
-    let mut server = Palaver::spawn(
+    let mut server = spawn(
         &[
             "serve",
             "--config",
@@ -604,7 +325,7 @@ fn unknown_config_key_fails_naming_the_file() {
         ],
         &[],
     );
-    let (status, stdout) = server.wait_exit_collecting();
+    let (status, stdout) = server.wait_exit();
     let stderr = server.stderr_text();
     assert!(
         !status.success(),
@@ -625,7 +346,7 @@ fn missing_config_file_fails_naming_the_file() {
     let path = config.path().to_owned();
     drop(config); // Removes it.
     let path_text = path.to_str().unwrap();
-    let mut server = Palaver::spawn(
+    let mut server = spawn(
         &[
             "serve",
             "--config",
@@ -635,7 +356,7 @@ fn missing_config_file_fails_naming_the_file() {
         ],
         &[],
     );
-    let (status, stdout) = server.wait_exit_collecting();
+    let (status, stdout) = server.wait_exit();
     let stderr = server.stderr_text();
     assert!(!status.success(), "stderr:\n{stderr}");
     assert!(stdout.is_empty(), "nothing on stdout: {stdout:?}");
@@ -651,7 +372,7 @@ fn missing_config_file_states_the_os_error_once() {
     let path = config.path().to_owned();
     drop(config); // Removes it.
     let path_text = path.to_str().unwrap();
-    let mut server = Palaver::spawn(
+    let mut server = spawn(
         &[
             "serve",
             "--config",
@@ -661,7 +382,7 @@ fn missing_config_file_states_the_os_error_once() {
         ],
         &[],
     );
-    let status = server.wait_exit();
+    let (status, _) = server.wait_exit();
     assert!(!status.success(), "{status}");
     let stderr = server.stderr_text();
     assert_eq!(
@@ -674,7 +395,7 @@ fn missing_config_file_states_the_os_error_once() {
 #[test]
 fn sigterm_tells_every_client_closes_them_and_exits_cleanly() {
     // A long grace period: the server must not need it when every client reads its output.
-    let (mut server, addresses) = Palaver::serve(
+    let (mut server, addresses) = serve(
         &[
             "--text-listen",
             "127.0.0.1:0",
@@ -683,8 +404,8 @@ fn sigterm_tells_every_client_closes_them_and_exits_cleanly() {
         ],
         &[],
     );
-    let mut first = Client::connect(addresses[0]);
-    let mut second = Client::connect(addresses[0]);
+    let mut first = connect(addresses[0]);
+    let mut second = connect(addresses[0]);
     second.say("before the end");
 
     let started = Instant::now();
@@ -702,7 +423,7 @@ fn sigterm_tells_every_client_closes_them_and_exits_cleanly() {
     second.expect("-- server shutting down");
     second.expect_closed();
 
-    let status = server.wait_exit();
+    let (status, _) = server.wait_exit();
     assert!(
         status.success(),
         "{status}; stderr:\n{}",
@@ -717,13 +438,13 @@ fn sigterm_tells_every_client_closes_them_and_exits_cleanly() {
 
 #[test]
 fn sigint_shuts_down_gracefully_too() {
-    let (mut server, addresses) = Palaver::serve(&["--text-listen", "127.0.0.1:0"], &[]);
-    let mut client = Client::connect(addresses[0]);
+    let (mut server, addresses) = serve(&["--text-listen", "127.0.0.1:0"], &[]);
+    let mut client = connect(addresses[0]);
     client.say("hello");
     server.signal("INT");
     client.expect("-- server shutting down");
     client.expect_closed();
-    let status = server.wait_exit();
+    let (status, _) = server.wait_exit();
     assert!(
         status.success(),
         "{status}; stderr:\n{}",
@@ -733,29 +454,29 @@ fn sigint_shuts_down_gracefully_too() {
 
 #[test]
 fn restart_on_the_same_port_right_after_shutdown() {
-    let (mut server, addresses) = Palaver::serve(&["--text-listen", "127.0.0.1:0"], &[]);
+    let (mut server, addresses) = serve(&["--text-listen", "127.0.0.1:0"], &[]);
     let address = addresses[0];
     let fixed = address.to_string();
     for cycle in 0..3 {
         // The server closes first, so its side of the connection lingers in TIME_WAIT.
-        let mut client = Client::connect(address);
+        let mut client = connect(address);
         client.say(&format!("cycle {cycle}"));
         server.signal("TERM");
         client.expect("-- server shutting down");
         client.expect_closed();
         drop(client);
-        let status = server.wait_exit();
+        let (status, _) = server.wait_exit();
         assert!(
             status.success(),
             "cycle {cycle}: {status}; stderr:\n{}",
             server.stderr_text()
         );
 
-        let (next, addresses) = Palaver::serve(&["--text-listen", &fixed], &[]);
+        let (next, addresses) = serve(&["--text-listen", &fixed], &[]);
         assert_eq!(addresses, vec![address], "cycle {cycle}");
         server = next;
     }
-    let mut client = Client::connect(address);
+    let mut client = connect(address);
     client.say("after three restarts");
 }
 

@@ -11,39 +11,25 @@
 //! Every test spawns `palaver serve --db <temp dir>/palaver.db` and talks to it over real
 //! sockets with plain `std`. Synchronisation is by lines seen (the `ready` line, receipts,
 //! replies), never by sleeps; timeouts ([`PATIENCE`]) are only a safety net so a broken server
-//! fails a test instead of hanging it. Each server process is owned by a [`Palaver`] guard
+//! fails a test instead of hanging it. Each server process is owned by a [`Process`] guard
 //! that kills it when dropped, and each test's directory by a [`TempDir`] that removes it.
+
+mod common;
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use common::{Options, Process, Server, TempDir, serve_with, untimed_checked};
+
 /// How long a test waits for anything (a stdout line, a client line, an exit, progress)
 /// before declaring the server broken.
 const PATIENCE: Duration = Duration::from_secs(30);
-
-/// Every environment variable the binary reads; cleared for each child so the tests do not
-/// depend on the environment they run in.
-const PALAVER_ENV: &[&str] = &[
-    "PALAVER_CONFIG",
-    "PALAVER_TEXT_LISTEN",
-    "PALAVER_MAX_LINE_BYTES",
-    "PALAVER_SEND_QUEUE_BYTES",
-    "PALAVER_SHUTDOWN_GRACE_SECONDS",
-    "PALAVER_LOG",
-    "PALAVER_IRC_LISTEN",
-    "PALAVER_SERVER_NAME",
-    "PALAVER_IRC_PASSWORD",
-    "PALAVER_CLOAK_HOSTS",
-    "PALAVER_DB",
-];
 
 /// The default server name, the source of server lines on IRC.
 const SERVER: &str = "palaver.local";
@@ -61,253 +47,32 @@ const HISTORY_ON_JOIN: usize = 20;
 // The server process
 // ---------------------------------------------------------------------------------------------
 
-/// The listening addresses `palaver serve` announced before `ready`.
-#[derive(Debug, Clone, Copy)]
-struct Addresses {
-    text: SocketAddr,
-    irc: SocketAddr,
+/// Spawns `palaver serve` with one text and one IRC listener on loopback, history in
+/// `database` and info logs, and waits for `ready`.
+fn serve(database: &Path) -> Server {
+    let database = database.to_str().expect("temp path is UTF-8");
+    serve_with(
+        &["--db", database, "--log", "info"],
+        Options {
+            memory_db: false,
+            ..Options::default()
+        },
+    )
 }
 
-/// A running (or exited) `palaver` process. Dropping it kills the process.
-struct Palaver {
-    child: Child,
-    /// Stdout lines, read by a thread; the channel disconnects at EOF.
-    stdout: Receiver<String>,
-    /// Stderr lines as they arrive, to wait for a log line without polling.
-    stderr_lines: Receiver<String>,
-    /// Everything the process wrote to stderr so far (logs, errors).
-    stderr: Arc<Mutex<String>>,
-    stderr_thread: Option<JoinHandle<()>>,
-}
-
-impl Palaver {
-    /// Spawns `palaver ARGS` with every `PALAVER_*` variable removed.
-    fn spawn(args: &[&str]) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_palaver"));
-        command
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for name in PALAVER_ENV {
-            command.env_remove(name);
-        }
-        let mut child = command.spawn().expect("spawn palaver");
-
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (sender, receiver) = mpsc::channel();
-        std::thread::spawn(move || forward_lines(stdout, sender));
-
-        // Drain stderr continuously so a chatty server can never block on a full pipe.
-        let stderr_pipe = child.stderr.take().expect("piped stderr");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let collected = stderr.clone();
-        let (line_sender, stderr_lines) = mpsc::channel();
-        let stderr_thread = std::thread::spawn(move || {
-            let mut reader = BufReader::new(stderr_pipe);
-            loop {
-                let mut bytes = Vec::new();
-                match reader.read_until(b'\n', &mut bytes) {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => {
-                        let text = String::from_utf8_lossy(&bytes).into_owned();
-                        collected.lock().unwrap().push_str(&text);
-                        let _ = line_sender.send(text.trim_end_matches('\n').to_owned());
-                    }
-                }
-            }
-        });
-
-        Self {
-            child,
-            stdout: receiver,
-            stderr_lines,
-            stderr,
-            stderr_thread: Some(stderr_thread),
-        }
-    }
-
-    /// Spawns `palaver serve` with one text and one IRC listener on loopback, history in
-    /// `database` and info logs, and waits for `ready`.
-    fn serve(database: &Path) -> (Self, Addresses) {
-        let database = database.to_str().expect("temp path is UTF-8");
-        let mut server = Self::spawn(&[
-            "serve",
-            "--text-listen",
-            "127.0.0.1:0",
-            "--irc-listen",
-            "127.0.0.1:0",
-            "--db",
-            database,
-            "--log",
-            "info",
-        ]);
-        let (mut text, mut irc) = (None, None);
-        loop {
-            let Some(line) = server.stdout_line() else {
-                let status = server.wait_exit();
-                panic!(
-                    "palaver exited ({status}) before printing `ready`; stderr:\n{}",
-                    server.stderr_text()
-                );
-            };
-            if line == "ready" {
-                break;
-            }
-            let parse = |address: &str| -> SocketAddr {
-                address
-                    .parse()
-                    .unwrap_or_else(|_| panic!("bad address in {line:?}"))
-            };
-            if let Some(address) = line.strip_prefix("listening text ") {
-                text = Some(parse(address));
-            } else if let Some(address) = line.strip_prefix("listening irc ") {
-                irc = Some(parse(address));
-            } else {
-                panic!("unexpected stdout line before `ready`: {line:?}");
-            }
-        }
-        let addresses = Addresses {
-            text: text.expect("a text listener"),
-            irc: irc.expect("an IRC listener"),
-        };
-        (server, addresses)
-    }
-
-    /// The next stdout line, or `None` at EOF. Panics after [`PATIENCE`].
-    fn stdout_line(&self) -> Option<String> {
-        match self.stdout.recv_timeout(PATIENCE) {
-            Ok(line) => Some(line),
-            Err(RecvTimeoutError::Disconnected) => None,
-            Err(RecvTimeoutError::Timeout) => panic!(
-                "no stdout line from palaver within {PATIENCE:?}; stderr:\n{}",
-                self.stderr_text()
-            ),
-        }
-    }
-
-    /// The first stderr line not yet taken that contains `needle`; waits for it.
-    fn stderr_line_containing(&self, needle: &str) -> String {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.stderr_lines.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(_) => {}
-                Err(_) => panic!(
-                    "no stderr line containing {needle:?}; stderr:\n{}",
-                    self.stderr_text()
-                ),
-            }
-        }
-    }
-
-    /// Sends a signal with kill(1): `signal("9")` runs `kill -9 PID`, `signal("TERM")`
-    /// `kill -TERM PID`.
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args([format!("-{name}"), self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -{name} failed: {status}");
-    }
-
-    /// Waits for the process to exit and returns its status, discarding any further stdout.
-    fn wait_exit(&mut self) -> ExitStatus {
-        self.wait_exit_collecting().0
-    }
-
-    /// Like [`wait_exit`](Self::wait_exit), also returning the remaining stdout lines. The
-    /// process closes stdout only by exiting, so EOF on stdout is the exit signal;
-    /// [`PATIENCE`] bounds the wait.
-    fn wait_exit_collecting(&mut self) -> (ExitStatus, Vec<String>) {
-        let deadline = Instant::now() + PATIENCE;
-        let mut lines = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.stdout.recv_timeout(left) {
-                Ok(line) => lines.push(line),
-                Err(RecvTimeoutError::Disconnected) => break,
-                Err(RecvTimeoutError::Timeout) => panic!(
-                    "palaver did not exit within {PATIENCE:?}; stderr:\n{}",
-                    self.stderr_text()
-                ),
-            }
-        }
-        let status = self.child.wait().expect("wait for palaver");
-        // The process is gone, so stderr is at EOF too: collect all of it.
-        if let Some(thread) = self.stderr_thread.take() {
-            thread.join().expect("stderr reader");
-        }
-        (status, lines)
-    }
-
-    /// Stderr so far (all of it once [`wait_exit`](Self::wait_exit) has returned).
-    fn stderr_text(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    /// Waits for the `history store open` log line and returns its `messages=` count,
-    /// checking that it names `database`.
-    fn opened_message_count(&self, database: &Path) -> usize {
-        let line = self.stderr_line_containing("history store open");
-        let path = format!("path={}", database.display());
-        assert!(line.contains(&path), "the log line names {path}: {line:?}");
-        let count = line
-            .split(' ')
-            .find_map(|field| field.strip_prefix("messages="))
-            .unwrap_or_else(|| panic!("no messages= in {line:?}"));
-        count
-            .parse()
-            .unwrap_or_else(|_| panic!("messages= is not a number in {line:?}"))
-    }
-}
-
-impl Drop for Palaver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn forward_lines(stdout: ChildStdout, sender: mpsc::Sender<String>) {
-    for line in BufReader::new(stdout).lines() {
-        let Ok(line) = line else { return };
-        if sender.send(line).is_err() {
-            return;
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// A temporary directory for the database
-// ---------------------------------------------------------------------------------------------
-
-/// A directory under the temp dir, unique per process and test, removed on drop.
-struct TempDir {
-    path: PathBuf,
-}
-
-impl TempDir {
-    fn new(test: &str) -> Self {
-        let path = std::env::temp_dir().join(format!(
-            "palaver-durability-test-{}-{test}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create temp dir");
-        Self { path }
-    }
-
-    fn database(&self) -> PathBuf {
-        self.path.join("palaver.db")
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
+/// Waits for the `history store open` log line and returns its `messages=` count, checking
+/// that it names `database`.
+fn opened_message_count(server: &Process, database: &Path) -> usize {
+    let line = server.stderr_line_containing("history store open");
+    let path = format!("path={}", database.display());
+    assert!(line.contains(&path), "the log line names {path}: {line:?}");
+    let count = line
+        .split(' ')
+        .find_map(|field| field.strip_prefix("messages="))
+        .unwrap_or_else(|| panic!("no messages= in {line:?}"));
+    count
+        .parse()
+        .unwrap_or_else(|_| panic!("messages= is not a number in {line:?}"))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -435,7 +200,7 @@ impl TextClient {
     /// Connects, reads the greeting (learning the guest nick) and the lobby join line.
     fn connect(address: SocketAddr) -> Self {
         let mut conn = Conn::connect(address, false);
-        let greeting = untimed(&conn.line()).to_owned();
+        let greeting = untimed_checked(&conn.line()).to_owned();
         let rest = greeting
             .strip_prefix("-- welcome to palaver; you are ")
             .unwrap_or_else(|| panic!("unexpected greeting: {greeting:?}"));
@@ -462,7 +227,7 @@ impl TextClient {
 
     /// The next line with its `[HH:MM:SS] ` stamp removed (its shape is checked).
     fn line(&mut self) -> String {
-        untimed(&self.conn.line()).to_owned()
+        untimed_checked(&self.conn.line()).to_owned()
     }
 
     /// Asserts that the next line (stamp removed) is `expected`.
@@ -514,24 +279,6 @@ impl TextClient {
             self.line();
         }
     }
-}
-
-/// Removes a leading `[HH:MM:SS] ` after checking its shape; other lines are returned whole.
-fn untimed(line: &str) -> &str {
-    let bytes = line.as_bytes();
-    if bytes.first() != Some(&b'[') {
-        return line;
-    }
-    let stamp_ok = bytes.len() >= 11
-        && bytes[3] == b':'
-        && bytes[6] == b':'
-        && bytes[9] == b']'
-        && bytes[10] == b' '
-        && [1, 2, 4, 5, 7, 8]
-            .iter()
-            .all(|&i| bytes[i].is_ascii_digit());
-    assert!(stamp_ok, "malformed timestamp in {line:?}");
-    &line[11..]
 }
 
 /// An IRC line, parsed.
@@ -863,17 +610,17 @@ struct Load {
 impl Load {
     /// Connects `text` text clients (`t0`, `t1`, …) and `irc` IRC clients (numbered on),
     /// joins them all to [`ROOM`] (which must be empty), and starts them sending.
-    fn start(addresses: Addresses, text: usize, irc: usize, plan: Plan) -> Self {
+    fn start(server: &Server, text: usize, irc: usize, plan: Plan) -> Self {
         let mut conns = Vec::new();
         let mut nicks = Vec::new();
         for index in 0..text + irc {
             let conn = if index < text {
-                let mut client = TextClient::named(addresses.text, &format!("t{index}"));
+                let mut client = TextClient::named(server.text, &format!("t{index}"));
                 client.join_empty_room(ROOM);
                 nicks.push(client.nick);
                 client.conn
             } else {
-                let mut client = IrcClient::register(addresses.irc, &format!("i{index}"), CAPS);
+                let mut client = IrcClient::register(server.irc(), &format!("i{index}"), CAPS);
                 client.join(ROOM);
                 nicks.push(client.nick);
                 client.conn
@@ -990,7 +737,7 @@ fn read_receipts(client: usize, mut lines: LineReader, progress: &Progress) {
             let sender = parsed.source_nick().unwrap_or_default().to_owned();
             (sender, parsed.params.get(1).cloned().unwrap_or_default())
         } else {
-            let line = untimed(&line);
+            let line = untimed_checked(&line);
             if line.starts_with("! ") {
                 progress.update(|state| state.problems.push(format!("{nick}: {line}")));
                 continue;
@@ -1033,22 +780,16 @@ fn read_receipts(client: usize, mut lines: LineReader, progress: &Progress) {
 /// checks that both give the same messages, that every acknowledged message of every sender
 /// is there exactly once and in its sender's order, that nothing is doubled, and that the
 /// startup log counted exactly these messages. Returns how many messages are stored.
-fn verify_room(
-    server: &Palaver,
-    addresses: Addresses,
-    database: &Path,
-    nicks: &[String],
-    acked: &[usize],
-) -> usize {
+fn verify_room(server: &Server, database: &Path, nicks: &[String], acked: &[usize]) -> usize {
     let acknowledged: usize = acked.iter().sum();
-    let opened = server.opened_message_count(database);
+    let opened = opened_message_count(&server.process, database);
     assert!(
         opened >= acknowledged,
         "the log counts {opened} messages, but {acknowledged} were acknowledged"
     );
 
     // The text view: the join replay, then the whole room with /history 500.
-    let mut checker = TextClient::named(addresses.text, "checker");
+    let mut checker = TextClient::named(server.text, "checker");
     checker.send(&format!("/join {ROOM}"));
     checker.expect(&format!("-- checker joined {ROOM}"));
     let on_join = checker.history_frame();
@@ -1077,7 +818,7 @@ fn verify_room(
     );
 
     // The IRC view: the latest page, then older pages until an empty one.
-    let mut reader = IrcClient::register(addresses.irc, "reader", CAPS);
+    let mut reader = IrcClient::register(server.irc(), "reader", CAPS);
     reader.join(ROOM);
     let mut irc_view: Vec<HistoryMessage> = Vec::new();
     let mut page = reader.history(&format!("CHATHISTORY LATEST {ROOM} * 100"), ROOM);
@@ -1171,10 +912,14 @@ fn verify_room(
 
 #[test]
 fn acknowledged_messages_survive_kill_9() {
-    let dir = TempDir::new("kill9");
+    let dir = TempDir::new("palaver-durability-kill9");
     let database = dir.database();
-    let (mut server, addresses) = Palaver::serve(&database);
-    assert_eq!(server.opened_message_count(&database), 0, "a new database");
+    let mut server = serve(&database);
+    assert_eq!(
+        opened_message_count(&server.process, &database),
+        0,
+        "a new database"
+    );
 
     // Six clients, 80 messages each: 480 in all, so the whole room fits in `/history 500`.
     let plan = Plan {
@@ -1182,7 +927,7 @@ fn acknowledged_messages_survive_kill_9() {
         hold_at: 50,
         window: 10,
     };
-    let load = Load::start(addresses, 4, 2, plan);
+    let load = Load::start(&server, 4, 2, plan);
     load.wait_until("every client has 40 receipts", |state| {
         state.acked.iter().all(|&acked| acked >= 40)
     });
@@ -1198,8 +943,8 @@ fn acknowledged_messages_survive_kill_9() {
         let state = load.progress.state.lock().unwrap();
         (state.written.clone(), state.acked.clone())
     };
-    server.signal("9");
-    let status = server.wait_exit();
+    server.process.signal("9");
+    let (status, _) = server.process.wait_exit();
     assert_eq!(status.signal(), Some(9), "killed by SIGKILL: {status}");
 
     let (nicks, state) = load.finish();
@@ -1210,8 +955,8 @@ fn acknowledged_messages_survive_kill_9() {
         before_kill.0, before_kill.1, state.acked
     );
 
-    let (server, addresses) = Palaver::serve(&database);
-    let stored = verify_room(&server, addresses, &database, &nicks, &state.acked);
+    let server = serve(&database);
+    let stored = verify_room(&server, &database, &nicks, &state.acked);
     eprintln!(
         "stored after the crash: {stored} of {} written, {} acknowledged",
         state.written.iter().sum::<usize>(),
@@ -1221,18 +966,18 @@ fn acknowledged_messages_survive_kill_9() {
 
 #[test]
 fn graceful_shutdown_keeps_everything() {
-    let dir = TempDir::new("graceful");
+    let dir = TempDir::new("palaver-durability-graceful");
     let database = dir.database();
-    let (mut server, addresses) = Palaver::serve(&database);
+    let mut server = serve(&database);
     // Watches for the shutdown notice without sending anything.
-    let mut observer = TextClient::named(addresses.text, "observer");
+    let mut observer = TextClient::named(server.text, "observer");
 
     let plan = Plan {
         per_client: 60,
         hold_at: 30,
         window: 8,
     };
-    let load = Load::start(addresses, 2, 1, plan);
+    let load = Load::start(&server, 2, 1, plan);
     load.wait_until("every client has 20 receipts", |state| {
         state.acked.iter().all(|&acked| acked >= 20)
     });
@@ -1243,14 +988,14 @@ fn graceful_shutdown_keeps_everything() {
             .iter()
             .all(|&written| written > plan.hold_at + 2)
     });
-    server.signal("TERM");
+    server.process.signal("TERM");
     observer.skip_until("-- server shutting down");
     observer.conn.expect_closed();
-    let status = server.wait_exit();
+    let (status, _) = server.process.wait_exit();
     assert!(
         status.success(),
         "{status}; stderr:\n{}",
-        server.stderr_text()
+        server.process.stderr_text()
     );
     // Closing the database checkpoints and removes the write-ahead log (store/sqlite.rs).
     let wal = dir.path.join("palaver.db-wal");
@@ -1262,8 +1007,8 @@ fn graceful_shutdown_keeps_everything() {
     let (nicks, state) = load.finish();
     assert!(state.problems.is_empty(), "{:?}", state.problems);
 
-    let (server, addresses) = Palaver::serve(&database);
-    let stored = verify_room(&server, addresses, &database, &nicks, &state.acked);
+    let server = serve(&database);
+    let stored = verify_room(&server, &database, &nicks, &state.acked);
     eprintln!(
         "stored after a graceful shutdown: {stored} of {} written, {} acknowledged, {} seen by others",
         state.written.iter().sum::<usize>(),
@@ -1278,17 +1023,17 @@ fn graceful_shutdown_keeps_everything() {
 /// does not outlive the server.
 #[test]
 fn private_messages_survive_and_stay_private() {
-    let dir = TempDir::new("private");
+    let dir = TempDir::new("palaver-durability-private");
     let database = dir.database();
-    let (mut server, addresses) = Palaver::serve(&database);
-    let mut bob = IrcClient::register(addresses.irc, "bob", CAPS);
+    let mut server = serve(&database);
+    let mut bob = IrcClient::register(server.irc(), "bob", CAPS);
     bob.register_account("bob-password");
-    let mut alice = TextClient::named(addresses.text, "alice");
+    let mut alice = TextClient::named(server.text, "alice");
     alice.send("/register alice-password");
     alice.expect("-- account alice registered; you are logged in");
     // A guest, the third client to register, says something to bob and waits for its echo
     // (the commit).
-    let mut gus = IrcClient::register(addresses.irc, "gus", CAPS);
+    let mut gus = IrcClient::register(server.irc(), "gus", CAPS);
     gus.send("PRIVMSG bob :from-gus");
     let echo = IrcLine::parse(&gus.line());
     assert_eq!(echo.params, ["bob", "from-gus"], "gus's echo");
@@ -1308,24 +1053,24 @@ fn private_messages_survive_and_stay_private() {
         alice.expect(&format!("-> *bob* secret-{acked:02}"));
         acked += 1;
     }
-    server.signal("9");
+    server.process.signal("9");
     // Receipts already on their way count too: the server sent them after the commit.
     while let Some(line) = alice.conn.next_line() {
         assert_eq!(
-            untimed(&line),
+            untimed_checked(&line),
             format!("-> *bob* secret-{acked:02}"),
             "alice's receipts come in order"
         );
         acked += 1;
     }
-    let status = server.wait_exit();
+    let (status, _) = server.process.wait_exit();
     assert_eq!(status.signal(), Some(9), "killed by SIGKILL: {status}");
 
-    let (server, addresses) = Palaver::serve(&database);
-    let opened = server.opened_message_count(&database);
+    let server = serve(&database);
+    let opened = opened_message_count(&server.process, &database);
 
     // Bob, back and logged in to his account, finds them in his conversation with alice.
-    let mut bob = IrcClient::register(addresses.irc, "bob", CAPS);
+    let mut bob = IrcClient::register(server.irc(), "bob", CAPS);
     bob.identify("bob-password");
     let for_bob = bob.history("CHATHISTORY LATEST alice * 50", "alice");
     bob.expect_quiet();
@@ -1357,14 +1102,14 @@ fn private_messages_survive_and_stay_private() {
     );
 
     // Alice, logged in to her account over IRC, sees the same conversation, same ids.
-    let mut alice = IrcClient::register(addresses.irc, "alice", CAPS);
+    let mut alice = IrcClient::register(server.irc(), "alice", CAPS);
     alice.identify("alice-password");
     let for_alice = alice.history("CHATHISTORY LATEST bob * 50", "bob");
     assert_eq!(for_alice, for_bob, "both parties see the same messages");
 
     // The guest's new connection (the third again, in a new run) reads nothing of its old
     // conversation.
-    let mut gus = IrcClient::register(addresses.irc, "gus", CAPS);
+    let mut gus = IrcClient::register(server.irc(), "gus", CAPS);
     assert_eq!(
         gus.history("CHATHISTORY LATEST bob * 50", "bob"),
         vec![],
@@ -1374,7 +1119,7 @@ fn private_messages_survive_and_stay_private() {
     gus.expect_quiet();
 
     // Carol sees none of it.
-    let mut carol = IrcClient::register(addresses.irc, "carol", CAPS);
+    let mut carol = IrcClient::register(server.irc(), "carol", CAPS);
     assert_eq!(
         carol.history("CHATHISTORY LATEST alice * 50", "alice"),
         vec![],
@@ -1389,30 +1134,36 @@ fn private_messages_survive_and_stay_private() {
     carol.expect_quiet();
 
     // Nor does a text user joining the lobby: private messages are never replayed.
-    let mut dave = TextClient::named(addresses.text, "dave");
+    let mut dave = TextClient::named(server.text, "dave");
     dave.expect_quiet();
 }
 
 #[test]
 fn a_database_that_is_not_sqlite_is_refused() {
-    let dir = TempDir::new("garbage");
+    let dir = TempDir::new("palaver-durability-garbage");
     let database = dir.database();
     let garbage = "this is not an SQLite database, just text\n".repeat(100);
     std::fs::write(&database, &garbage).expect("write the garbage file");
     let path = database.to_str().expect("temp path is UTF-8");
 
-    let mut server = Palaver::spawn(&[
-        "serve",
-        "--text-listen",
-        "127.0.0.1:0",
-        "--irc-listen",
-        "127.0.0.1:0",
-        "--db",
-        path,
-        "--log",
-        "info",
-    ]);
-    let (status, stdout) = server.wait_exit_collecting();
+    let mut server = Process::spawn(
+        &[
+            "serve",
+            "--text-listen",
+            "127.0.0.1:0",
+            "--irc-listen",
+            "127.0.0.1:0",
+            "--db",
+            path,
+            "--log",
+            "info",
+        ],
+        Options {
+            memory_db: false,
+            ..Options::default()
+        },
+    );
+    let (status, stdout) = server.wait_exit();
     let stderr = server.stderr_text();
     assert!(!status.success(), "palaver must fail; stderr:\n{stderr}");
     assert!(

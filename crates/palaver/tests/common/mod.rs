@@ -1,6 +1,7 @@
-//! Helpers shared by the end-to-end tests: a guard around a spawned `palaver` binary, the
-//! server's `listening …`/`ready` handshake, free ports and temp dirs, a text-protocol observer
-//! over a plain `std` `TcpStream`, and a private tmux server for the full-screen tests.
+//! Helpers shared by the end-to-end tests: a guard around a spawned child process (the
+//! `palaver` binary or any other program), the server's `listening …`/`ready` handshake, free
+//! ports and temporary directories, a text-protocol observer over a plain `std` `TcpStream`,
+//! and a private tmux server for the full-screen tests.
 //!
 //! Timeouts use the including test binary's own `PATIENCE` constant (`crate::PATIENCE`), so
 //! each test file keeps its safety net where it was.
@@ -63,8 +64,11 @@ impl Default for Options<'_> {
     }
 }
 
-/// A running (or exited) `palaver` process. Dropping it kills the process.
+/// A running (or exited) child process with piped stdout and stderr. Dropping it kills the
+/// process, so no child outlives its test, whatever path the test takes.
 pub struct Process {
+    /// What the process is called in failure messages (`palaver`, a script's name).
+    name: String,
     /// The child itself.
     pub child: Child,
     /// The child's stdin while it is open; `None` once closed (or never piped).
@@ -83,15 +87,7 @@ impl Process {
     /// Spawns `palaver ARGS` with every `PALAVER_*` variable removed, then set per `options`.
     pub fn spawn(args: &[&str], options: Options) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_palaver"));
-        command
-            .args(args)
-            .stdin(if options.pipe_stdin {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        command.args(args);
         for name in PALAVER_ENV {
             command.env_remove(name);
         }
@@ -101,7 +97,26 @@ impl Process {
         for (name, value) in options.envs {
             command.env(name, value);
         }
-        let mut child = command.spawn().expect("spawn palaver");
+        Self::start("palaver", command, options.pipe_stdin)
+    }
+
+    /// Spawns `command` (any program) with an empty stdin, calling it `name` in failures.
+    pub fn spawn_command(name: &str, command: Command) -> Self {
+        Self::start(name, command, false)
+    }
+
+    fn start(name: &str, mut command: Command, pipe_stdin: bool) -> Self {
+        command
+            .stdin(if pipe_stdin {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|error| panic!("spawn {name}: {error}"));
 
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().expect("piped stdout");
@@ -130,6 +145,7 @@ impl Process {
         });
 
         Self {
+            name: name.to_owned(),
             child,
             stdin,
             stdout: receiver,
@@ -145,7 +161,8 @@ impl Process {
             Ok(line) => Some(line),
             Err(RecvTimeoutError::Disconnected) => None,
             Err(RecvTimeoutError::Timeout) => panic!(
-                "no stdout line within {PATIENCE:?}; stderr:\n{}",
+                "no stdout line from {} within {PATIENCE:?}; stderr:\n{}",
+                self.name,
                 self.stderr_text()
             ),
         }
@@ -200,13 +217,17 @@ impl Process {
                 Ok(line) => lines.push(line),
                 Err(RecvTimeoutError::Disconnected) => break,
                 Err(RecvTimeoutError::Timeout) => panic!(
-                    "palaver did not exit within {PATIENCE:?}; stdout so far: {lines:?}; \
+                    "{} did not exit within {PATIENCE:?}; stdout so far: {lines:?}; \
                      stderr:\n{}",
+                    self.name,
                     self.stderr_text()
                 ),
             }
         }
-        let status = self.child.wait().expect("wait for palaver");
+        let status = self
+            .child
+            .wait()
+            .unwrap_or_else(|error| panic!("wait for {}: {error}", self.name));
         // The process is gone, so stderr is at EOF too: collect all of it.
         if let Some(thread) = self.stderr_thread.take() {
             thread.join().expect("stderr reader");
@@ -260,39 +281,99 @@ pub fn client_skip_until(client: &Process, expected: &str, stamps: Stamps) -> Ve
 // The server
 // ---------------------------------------------------------------------------------------------
 
-/// A running `palaver serve` and the addresses it announced.
+/// The listeners a `palaver serve` announced on stdout before `ready`, in order.
+#[derive(Debug, Default)]
+pub struct Listening {
+    /// The `listening text ADDR` addresses.
+    pub text: Vec<SocketAddr>,
+    /// The `listening irc ADDR` addresses.
+    pub irc: Vec<SocketAddr>,
+}
+
+/// What [`wait_ready`] does with a stdout line before `ready` that is no `listening` line.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum OtherLines {
+    /// Fails the test: the readiness contract allows nothing else.
+    Fail,
+    /// Skips it.
+    Ignore,
+}
+
+/// Reads the `listening KIND ADDR` lines up to `ready`; panics (with the exit status and
+/// stderr) if the process exits first.
+pub fn wait_ready(process: &mut Process, other_lines: OtherLines) -> Listening {
+    let mut listening = Listening::default();
+    loop {
+        let Some(line) = process.stdout_line() else {
+            let (status, _) = process.wait_exit();
+            panic!(
+                "palaver exited ({status}) before printing `ready`; stderr:\n{}",
+                process.stderr_text()
+            );
+        };
+        if line == "ready" {
+            return listening;
+        }
+        let address = |rest: &str| -> SocketAddr {
+            rest.parse()
+                .unwrap_or_else(|_| panic!("bad address in {line:?}"))
+        };
+        if let Some(rest) = line.strip_prefix("listening text ") {
+            listening.text.push(address(rest));
+        } else if let Some(rest) = line.strip_prefix("listening irc ") {
+            listening.irc.push(address(rest));
+        } else if other_lines == OtherLines::Fail {
+            panic!("unexpected stdout line before `ready`: {line:?}");
+        }
+    }
+}
+
+/// A running `palaver serve` with one text and one IRC listener.
 pub struct Server {
     /// The server process.
     pub process: Process,
     /// The text listener's address.
     pub text: SocketAddr,
-    /// The IRC listener's address, if it was announced.
-    irc: Option<SocketAddr>,
+    /// The IRC listener's address.
+    irc: SocketAddr,
 }
 
 impl Server {
+    /// Waits for `process` to be ready, checking that it listens once for each protocol.
+    fn ready(mut process: Process, other_lines: OtherLines) -> Self {
+        let listening = wait_ready(&mut process, other_lines);
+        let [text] = listening.text[..] else {
+            panic!("one `listening text` line before `ready`: {listening:?}");
+        };
+        let [irc] = listening.irc[..] else {
+            panic!("one `listening irc` line before `ready`: {listening:?}");
+        };
+        Self { process, text, irc }
+    }
+
     /// The IRC listener's address.
     pub fn irc(&self) -> SocketAddr {
-        self.irc.expect("an IRC listener")
+        self.irc
     }
 }
 
 /// Spawns `palaver serve` on free ports (and an in-memory database) and waits for `ready`;
 /// any stdout line before it but the two `listening` lines fails the test.
 pub fn serve() -> Server {
-    let process = Process::spawn(
-        &[
-            "serve",
-            "--text-listen",
-            "127.0.0.1:0",
-            "--irc-listen",
-            "127.0.0.1:0",
-        ],
-        Options::default(),
-    );
-    let server = wait_ready(process, true);
-    server.irc();
-    server
+    serve_with(&[], Options::default())
+}
+
+/// Like [`serve`], with `extra` arguments after the listeners and `options` for the process.
+pub fn serve_with(extra: &[&str], options: Options) -> Server {
+    let mut args = vec![
+        "serve",
+        "--text-listen",
+        "127.0.0.1:0",
+        "--irc-listen",
+        "127.0.0.1:0",
+    ];
+    args.extend_from_slice(extra);
+    Server::ready(Process::spawn(&args, options), OtherLines::Fail)
 }
 
 /// Spawns `palaver serve` with a text listener on a free port, IRC on `irc` and the database
@@ -314,36 +395,7 @@ pub fn serve_on(irc: &str, database: &Path) -> Server {
             ..Options::default()
         },
     );
-    wait_ready(process, false)
-}
-
-/// Reads `listening …` lines up to `ready`; `strict` fails on any other line.
-fn wait_ready(process: Process, strict: bool) -> Server {
-    let (mut text, mut irc) = (None, None);
-    loop {
-        let Some(line) = process.stdout_line() else {
-            panic!(
-                "palaver serve exited before `ready`; stderr:\n{}",
-                process.stderr_text()
-            );
-        };
-        if line == "ready" {
-            break;
-        }
-        let address = |rest: &str| rest.parse::<SocketAddr>().expect("listening address");
-        if let Some(rest) = line.strip_prefix("listening text ") {
-            text = Some(address(rest));
-        } else if let Some(rest) = line.strip_prefix("listening irc ") {
-            irc = Some(address(rest));
-        } else if strict {
-            panic!("unexpected stdout line before `ready`: {line:?}");
-        }
-    }
-    Server {
-        process,
-        text: text.expect("a text listener"),
-        irc,
-    }
+    Server::ready(process, OtherLines::Ignore)
 }
 
 /// A port nobody listens on right now, for a server that must come back on the same one.
@@ -352,37 +404,30 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("local address").port()
 }
 
-/// A directory under the temp dir, unique per process and call, removed on drop.
+/// A fresh directory under the temp dir, removed (with its contents) on drop.
 pub struct TempDir {
     /// The directory.
     pub path: PathBuf,
+    /// Owns the directory: dropping it removes it.
+    _dir: tempfile::TempDir,
 }
 
 impl TempDir {
-    /// Creates `PREFIX-PID-NANOS` under the temp dir.
+    /// Creates a directory named `PREFIX` and a random suffix.
     pub fn new(prefix: &str) -> Self {
-        let path = std::env::temp_dir().join(format!(
-            "{prefix}-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create temp dir");
-        Self { path }
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{prefix}-"))
+            .tempdir()
+            .expect("create temp dir");
+        Self {
+            path: dir.path().to_owned(),
+            _dir: dir,
+        }
     }
 
     /// The database file inside it.
     pub fn database(&self) -> PathBuf {
         self.path.join("palaver.db")
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
     }
 }
 
@@ -402,9 +447,15 @@ pub enum Stamps {
 impl Stamps {
     /// `line` without its stamp, checked per `self`.
     pub fn strip(self, line: &str) -> &str {
+        self.try_strip(line)
+            .unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    /// `line` without its stamp, or why its stamp is malformed (only when [`Stamps::Checked`]).
+    pub fn try_strip(self, line: &str) -> Result<&str, String> {
         match self {
-            Self::Checked => untimed_checked(line),
-            Self::Lenient => untimed(line),
+            Self::Checked => checked_untimed(line),
+            Self::Lenient => Ok(untimed(line)),
         }
     }
 }
@@ -416,11 +467,17 @@ pub fn untimed(line: &str) -> &str {
     if stamped { &line[11..] } else { line }
 }
 
-/// Removes a leading `[HH:MM:SS] ` after checking its shape; other lines are returned whole.
+/// Removes a leading `[HH:MM:SS] ` after checking its shape, panicking if it is malformed;
+/// other lines are returned whole.
 pub fn untimed_checked(line: &str) -> &str {
+    Stamps::Checked.strip(line)
+}
+
+/// Removes a leading `[HH:MM:SS] ` after checking its shape; other lines are returned whole.
+fn checked_untimed(line: &str) -> Result<&str, String> {
     let bytes = line.as_bytes();
     if bytes.first() != Some(&b'[') {
-        return line;
+        return Ok(line);
     }
     let stamp_ok = bytes.len() >= 11
         && bytes[3] == b':'
@@ -430,14 +487,19 @@ pub fn untimed_checked(line: &str) -> &str {
         && [1, 2, 4, 5, 7, 8]
             .iter()
             .all(|&i| bytes[i].is_ascii_digit());
-    assert!(stamp_ok, "malformed timestamp in {line:?}");
-    &line[11..]
+    if stamp_ok {
+        Ok(&line[11..])
+    } else {
+        Err(format!("malformed timestamp in {line:?}"))
+    }
 }
 
 /// A text-protocol connection that watches (and talks in) rooms.
 pub struct Observer {
     /// Its current nick.
     pub nick: String,
+    /// The server's first line, stamp removed.
+    pub greeting: String,
     reader: BufReader<TcpStream>,
     writer: TcpStream,
     stamps: Stamps,
@@ -477,15 +539,33 @@ impl Observer {
         observer
     }
 
+    /// Like [`connect_checked`](Self::connect_checked), also asserting that the greeting
+    /// names a `guest-N` nick and ends with the hint for `/nick` and `/help`.
+    pub fn connect_guest(address: SocketAddr) -> Self {
+        let observer = Self::connect_checked(address);
+        let greeting = &observer.greeting;
+        assert!(
+            observer.nick.starts_with("guest-"),
+            "greeting: {greeting:?}"
+        );
+        assert!(
+            greeting.ends_with("(/nick NAME to change it, /help for commands)"),
+            "greeting: {greeting:?}"
+        );
+        observer
+    }
+
     /// Connects and reads the greeting, learning the guest nick.
     fn open(address: SocketAddr, stamps: Stamps) -> Self {
         let stream = TcpStream::connect_timeout(&address, PATIENCE)
             .unwrap_or_else(|error| panic!("connect to {address}: {error}"));
         stream.set_read_timeout(Some(PATIENCE)).unwrap();
         stream.set_write_timeout(Some(PATIENCE)).unwrap();
+        stream.set_nodelay(true).unwrap();
         let writer = stream.try_clone().unwrap();
         let mut observer = Self {
             nick: String::new(),
+            greeting: String::new(),
             reader: BufReader::new(stream),
             writer,
             stamps,
@@ -495,6 +575,7 @@ impl Observer {
             .strip_prefix("-- welcome to palaver; you are ")
             .unwrap_or_else(|| panic!("unexpected greeting: {greeting:?}"));
         observer.nick = rest.split(' ').next().unwrap().to_owned();
+        observer.greeting = greeting;
         observer
     }
 
@@ -512,25 +593,47 @@ impl Observer {
             .expect("send");
     }
 
+    /// Sends `text` to the lobby and expects it echoed back.
+    pub fn say(&mut self, text: &str) {
+        self.send(text);
+        let echo = format!("#lobby <{}> {text}", self.nick);
+        self.expect(&echo);
+    }
+
     /// The next line without its LF and `[HH:MM:SS] ` stamp.
     pub fn line(&mut self) -> String {
+        self.try_line().unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    /// Like [`line`](Self::line), but says why there is no line instead of panicking.
+    pub fn try_line(&mut self) -> Result<String, String> {
         let mut line = String::new();
-        let read = self
-            .reader
-            .read_line(&mut line)
-            .unwrap_or_else(|error| panic!("{}: no line ({error})", self.nick));
-        assert!(read > 0, "{}: connection closed", self.nick);
-        if self.stamps == Stamps::Checked {
-            assert!(line.ends_with('\n'), "line ends with LF: {line:?}");
+        match self.reader.read_line(&mut line) {
+            Ok(0) => return Err(format!("{}: connection closed", self.nick)),
+            Ok(_) => {}
+            Err(error) => return Err(format!("{}: no line ({error})", self.nick)),
+        }
+        if self.stamps == Stamps::Checked && !line.ends_with('\n') {
+            return Err(format!("line ends with LF: {line:?}"));
         }
         line.pop();
-        self.stamps.strip(&line).to_owned()
+        self.stamps.try_strip(&line).map(str::to_owned)
     }
 
     /// Asserts that the next line (stamp removed) is `expected`.
     pub fn expect(&mut self, expected: &str) {
         let line = self.line();
         assert_eq!(line, expected, "{} got an unexpected line", self.nick);
+    }
+
+    /// Like [`expect`](Self::expect), but says what went wrong instead of panicking.
+    pub fn try_expect(&mut self, expected: &str) -> Result<(), String> {
+        let line = self.try_line()?;
+        if line == expected {
+            Ok(())
+        } else {
+            Err(format!("{} expected {expected:?}, got {line:?}", self.nick))
+        }
     }
 
     /// Skips lines until one equals `expected`; returns the skipped lines.
@@ -542,6 +645,19 @@ impl Observer {
                 return skipped;
             }
             skipped.push(line);
+        }
+    }
+
+    /// Asserts that the server closes the connection next, with no further bytes.
+    pub fn expect_closed(&mut self) {
+        let mut rest = String::new();
+        match self.reader.read_line(&mut rest) {
+            Ok(0) => {}
+            Ok(_) => panic!(
+                "{}: expected the connection to close, got {rest:?}",
+                self.nick
+            ),
+            Err(error) => panic!("{}: expected a clean close, got {error}", self.nick),
         }
     }
 }
@@ -570,13 +686,15 @@ pub fn tmux_available() -> bool {
 
 /// A private tmux server running one session; dropping it kills the server (and the client).
 pub struct Tmux {
+    /// The private server's socket name (`tmux -L`), unique like `files`.
     socket: String,
-    config: PathBuf,
     /// Where the shell running the command writes its exit status once it ends. tmux's own
     /// `#{pane_dead_status}` cannot be relied on: when tmux sees the pseudo-terminal close
     /// before it reaps the process, the pane is marked dead and the status is never filled in
     /// (seen with tmux 3.3a), so a test reading it fails at random.
     exit_status: PathBuf,
+    /// Holds tmux's config file and the exit status; removed on drop, after the server.
+    files: TempDir,
 }
 
 impl Tmux {
@@ -584,30 +702,28 @@ impl Tmux {
     /// server. Panes stay after their process exits (`remain-on-exit`), so a client that dies
     /// can still be read.
     pub fn start(command: &str) -> Self {
-        let unique = format!(
-            "palaver-tui-test-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        );
-        let temp = std::env::temp_dir();
-        let config = temp.join(format!("{unique}.conf"));
+        let files = TempDir::new("palaver-tui-test");
+        let config = files.path.join("tmux.conf");
         std::fs::write(&config, "set -g remain-on-exit on\n").expect("write tmux config");
+        let socket = files
+            .path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .expect("a UTF-8 temp dir name")
+            .to_owned();
         let tmux = Self {
-            socket: unique.clone(),
-            config,
-            exit_status: temp.join(format!("{unique}.status")),
+            socket,
+            exit_status: files.path.join("status"),
+            files,
         };
         // Written to a temporary name and renamed, so a reader never sees a half-written file.
         let status = tmux.exit_status.to_str().expect("UTF-8 temp path");
         let command =
             format!("{command}; echo $? >'{status}.partial' && mv '{status}.partial' '{status}'");
-        let config = tmux.config.to_str().expect("UTF-8 temp path").to_owned();
+        let config = config.to_str().expect("UTF-8 temp path");
         let output = tmux.run(&[
             "-f",
-            &config,
+            config,
             "new-session",
             "-d",
             "-s",
@@ -697,8 +813,7 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
+        // The files go when `files` is dropped, right after this.
         let _ = self.run(&["kill-server"]);
-        let _ = std::fs::remove_file(&self.config);
-        let _ = std::fs::remove_file(&self.exit_status);
     }
 }
