@@ -4,11 +4,16 @@ use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use palaver_server::Server;
-use palaver_server::config::{Config, FileConfig, Overrides};
+use palaver_server::config::{
+    Config, DEFAULT_IRC_LISTEN, DEFAULT_TEXT_LISTEN, Deprecation, FileConfig, Overrides,
+    format_duration, parse_duration,
+};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
@@ -57,7 +62,7 @@ struct ServeArgs {
     config: Option<PathBuf>,
 
     /// Listen for the plain-text protocol on ADDR (IP:port; port 0 picks a free port).
-    /// Repeatable. Default 0.0.0.0:7788, used only when no listener is configured at all.
+    /// Repeatable. The default applies only when no listener is configured at all.
     #[arg(
         long = "text-listen",
         value_name = "ADDR",
@@ -67,7 +72,7 @@ struct ServeArgs {
     text_listen: Vec<SocketAddr>,
 
     /// Listen for IRC clients on ADDR (IP:port; port 0 picks a free port). Repeatable.
-    /// Default 0.0.0.0:6667, used only when no listener is configured at all.
+    /// The default applies only when no listener is configured at all.
     #[arg(
         long = "irc-listen",
         value_name = "ADDR",
@@ -76,7 +81,7 @@ struct ServeArgs {
     )]
     irc_listen: Vec<SocketAddr>,
 
-    /// The server's name, shown to IRC clients [default: palaver.local].
+    /// The server's name, shown to IRC clients.
     #[arg(long, value_name = "NAME", env = "PALAVER_SERVER_NAME")]
     server_name: Option<String>,
 
@@ -88,19 +93,28 @@ struct ServeArgs {
     #[arg(long, env = "PALAVER_CLOAK_HOSTS")]
     cloak_hosts: bool,
 
-    /// The SQLite database holding history, or `:memory:` to keep nothing [default: palaver.db].
+    /// The SQLite database holding history, or `:memory:` to keep nothing.
     #[arg(long = "db", value_name = "PATH", env = "PALAVER_DB")]
     database: Option<String>,
 
-    /// Longest accepted text-protocol line in bytes [default: 4096].
+    /// Longest accepted text-protocol line in bytes.
     #[arg(long, value_name = "BYTES", env = "PALAVER_MAX_LINE_BYTES")]
     max_line_bytes: Option<usize>,
 
-    /// Most bytes queued for one client before it is dropped as too slow [default: 1048576].
+    /// Most bytes queued for one client before it is dropped as too slow.
     #[arg(long, value_name = "BYTES", env = "PALAVER_SEND_QUEUE_BYTES")]
     send_queue_bytes: Option<usize>,
 
-    /// Seconds to let clients' output flush on shutdown [default: 5].
+    /// How long to let clients' output flush on shutdown, such as 5s or 1m.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        env = "PALAVER_SHUTDOWN_GRACE",
+        value_parser = parse_duration
+    )]
+    shutdown_grace: Option<Duration>,
+
+    /// Deprecated: --shutdown-grace in whole seconds.
     #[arg(long, value_name = "SECONDS", env = "PALAVER_SHUTDOWN_GRACE_SECONDS")]
     shutdown_grace_seconds: Option<u64>,
 
@@ -115,9 +129,15 @@ struct ServeArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = with_config_defaults(Cli::command()).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
     let result = match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => {
+            let sources = matches
+                .subcommand_matches("serve")
+                .expect("serve's arguments");
+            serve(args, sources)
+        }
         Command::Connect(args) => connect(args),
     };
     match result {
@@ -129,8 +149,39 @@ fn main() -> ExitCode {
     }
 }
 
-fn serve(args: ServeArgs) -> anyhow::Result<()> {
+/// Appends its default to the help of each `serve` flag whose default lives in the
+/// configuration. These flags have no clap default: a flag's value, when given at all, beats
+/// the file's, so clap must not invent one; the help still shows it, read from the one place
+/// it is written.
+fn with_config_defaults(command: clap::Command) -> clap::Command {
+    let defaults = Config::defaults();
+    let shown = [
+        ("text_listen", DEFAULT_TEXT_LISTEN.to_owned()),
+        ("irc_listen", DEFAULT_IRC_LISTEN.to_owned()),
+        ("server_name", defaults.irc.server_name),
+        ("database", defaults.store.path),
+        ("max_line_bytes", defaults.limits.max_line_bytes.to_string()),
+        (
+            "send_queue_bytes",
+            defaults.limits.send_queue_bytes.to_string(),
+        ),
+        ("shutdown_grace", format_duration(defaults.shutdown_grace)),
+    ];
+    command.mut_subcommand("serve", |serve| {
+        shown.into_iter().fold(serve, |serve, (id, default)| {
+            serve.mut_arg(id, |arg| {
+                let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+                arg.help(format!("{help} [default: {default}]"))
+            })
+        })
+    })
+}
+
+fn serve(args: ServeArgs, sources: &ArgMatches) -> anyhow::Result<()> {
     init_logging(&args.log)?;
+
+    let mut deprecations = Vec::new();
+    let shutdown_grace = shutdown_grace(&args, sources, &mut deprecations);
 
     let file = match &args.config {
         Some(path) => FileConfig::load(path)?,
@@ -146,7 +197,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         database: args.database,
         max_line_bytes: args.max_line_bytes,
         send_queue_bytes: args.send_queue_bytes,
-        shutdown_grace_seconds: args.shutdown_grace_seconds,
+        shutdown_grace,
+        deprecations,
     };
     let config = Config::resolve(file, overrides)?;
 
@@ -160,6 +212,67 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         server.run(shutdown_signal()).await;
         anyhow::Ok(())
     })
+}
+
+/// Where a flag's value came from; a flag beats the environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Level {
+    Environment,
+    Flag,
+}
+
+/// Where the value of the `serve` argument `id` came from, if it was given at all.
+fn level(sources: &ArgMatches, id: &str) -> Option<Level> {
+    match sources.value_source(id)? {
+        ValueSource::CommandLine => Some(Level::Flag),
+        ValueSource::EnvVariable => Some(Level::Environment),
+        _ => None,
+    }
+}
+
+/// `--shutdown-grace`, or the deprecated `--shutdown-grace-seconds` (noted in
+/// `deprecations`).
+fn shutdown_grace(
+    args: &ServeArgs,
+    sources: &ArgMatches,
+    deprecations: &mut Vec<Deprecation>,
+) -> Option<Duration> {
+    let (grace, deprecation) = pick_shutdown_grace(
+        args.shutdown_grace.zip(level(sources, "shutdown_grace")),
+        args.shutdown_grace_seconds
+            .zip(level(sources, "shutdown_grace_seconds")),
+    );
+    deprecations.extend(deprecation);
+    grace
+}
+
+/// Chooses between the current spelling of the shutdown grace (`new`) and the deprecated one
+/// in whole seconds (`old`), each with where it came from: a flag beats the environment
+/// whichever spelling either uses, and at the same level the current spelling wins. The old
+/// spelling, when given, earns a deprecation whether or not it is used.
+fn pick_shutdown_grace(
+    new: Option<(Duration, Level)>,
+    old: Option<(u64, Level)>,
+) -> (Option<Duration>, Option<Deprecation>) {
+    let Some((seconds, old_level)) = old else {
+        return (new.map(|(grace, _)| grace), None);
+    };
+    let rewritten = format_duration(Duration::from_secs(seconds));
+    let deprecation = match old_level {
+        Level::Flag => Deprecation::new(
+            format!("--shutdown-grace-seconds {seconds}"),
+            format!("--shutdown-grace {rewritten}"),
+        ),
+        Level::Environment => Deprecation::new(
+            format!("PALAVER_SHUTDOWN_GRACE_SECONDS={seconds}"),
+            format!("PALAVER_SHUTDOWN_GRACE={rewritten}"),
+        ),
+    };
+    let grace = match new {
+        Some((grace, new_level)) if new_level >= old_level => grace,
+        _ => Duration::from_secs(seconds),
+    };
+    (Some(grace), Some(deprecation))
 }
 
 fn connect(args: ConnectArgs) -> anyhow::Result<()> {
@@ -258,5 +371,73 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = interrupt.recv() => {}
         _ = terminate.recv() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_current_shutdown_grace_spelling_is_used_as_it_is() {
+        let grace = Duration::from_secs(3);
+        for level in [Level::Flag, Level::Environment] {
+            assert_eq!(
+                pick_shutdown_grace(Some((grace, level)), None),
+                (Some(grace), None)
+            );
+        }
+        assert_eq!(pick_shutdown_grace(None, None), (None, None));
+    }
+
+    #[test]
+    fn the_old_shutdown_grace_flag_is_read_with_a_deprecation() {
+        let (grace, deprecation) = pick_shutdown_grace(None, Some((90, Level::Flag)));
+        assert_eq!(grace, Some(Duration::from_secs(90)));
+        assert_eq!(
+            deprecation.unwrap().to_string(),
+            "--shutdown-grace-seconds 90 is deprecated; write --shutdown-grace 90s instead"
+        );
+        let (grace, deprecation) = pick_shutdown_grace(None, Some((60, Level::Environment)));
+        assert_eq!(grace, Some(Duration::from_secs(60)));
+        assert_eq!(
+            deprecation.unwrap().to_string(),
+            "PALAVER_SHUTDOWN_GRACE_SECONDS=60 is deprecated; write PALAVER_SHUTDOWN_GRACE=1m \
+             instead"
+        );
+    }
+
+    #[test]
+    fn a_flag_beats_the_environment_whichever_spelling_and_else_the_new_spelling_wins() {
+        let new = Duration::from_secs(3);
+        let pick = |new_level, old_level| {
+            pick_shutdown_grace(Some((new, new_level)), Some((7, old_level))).0
+        };
+        let old = Some(Duration::from_secs(7));
+        assert_eq!(pick(Level::Flag, Level::Environment), Some(new));
+        assert_eq!(pick(Level::Environment, Level::Flag), old);
+        assert_eq!(pick(Level::Flag, Level::Flag), Some(new));
+        assert_eq!(pick(Level::Environment, Level::Environment), Some(new));
+    }
+
+    #[test]
+    fn serve_help_shows_the_configuration_defaults() {
+        let mut command = with_config_defaults(Cli::command());
+        let help = command
+            .find_subcommand_mut("serve")
+            .unwrap()
+            .render_help()
+            .to_string();
+        for shown in [
+            "[default: 0.0.0.0:7788]",
+            "[default: 0.0.0.0:6667]",
+            "[default: palaver.local]",
+            "[default: palaver.db]",
+            "[default: 4096]",
+            "[default: 1048576]",
+            "[default: 5s]",
+        ] {
+            assert!(help.contains(shown), "{shown} in:\n{help}");
+        }
     }
 }

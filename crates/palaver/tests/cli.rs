@@ -10,12 +10,13 @@
 
 mod common;
 
-use std::net::{SocketAddr, TcpListener};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Observer, Options, OtherLines, Process, TempDir, wait_ready};
+use common::{Observer, Options, OtherLines, Process, Server, TempDir, serve_with, wait_ready};
 
 /// How long a test waits for anything (a stdout line, a client line, an exit) before
 /// declaring the server broken.
@@ -396,12 +397,7 @@ fn missing_config_file_states_the_os_error_once() {
 fn sigterm_tells_every_client_closes_them_and_exits_cleanly() {
     // A long grace period: the server must not need it when every client reads its output.
     let (mut server, addresses) = serve(
-        &[
-            "--text-listen",
-            "127.0.0.1:0",
-            "--shutdown-grace-seconds",
-            "60",
-        ],
+        &["--text-listen", "127.0.0.1:0", "--shutdown-grace", "60s"],
         &[],
     );
     let mut first = connect(addresses[0]);
@@ -519,4 +515,135 @@ fn no_subcommand_is_a_usage_error() {
     assert!(!output.status.success(), "{}", output.status);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("serve"), "{stderr}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Durations and deprecated settings
+// ---------------------------------------------------------------------------------------------
+
+/// Spawns `palaver serve` with a text and an IRC listener and the config file `config`, and
+/// waits for `ready`.
+fn serve_configured(config: &TempConfig, envs: &[(&str, &str)]) -> Server {
+    serve_with(
+        &["--config", config.arg()],
+        Options {
+            envs,
+            ..Options::default()
+        },
+    )
+}
+
+/// Checks the settings both configuration tests give, each observed over a real connection:
+/// a join replays one message of history to a text user, and a registered IRC client that
+/// stays silent is sent `PING` (after one second; the default two minutes would outlast
+/// [`PATIENCE`]).
+fn assert_one_message_replayed_and_pinged_soon(server: &Server) {
+    let mut alice = connect(server.text);
+    alice.rename("alice");
+    alice.send("/join #settings");
+    alice.expect("-- alice joined #settings");
+    for text in ["one", "two"] {
+        alice.send(text);
+        alice.expect(&format!("#settings <alice> {text}"));
+    }
+    let mut bob = connect(server.text);
+    bob.rename("bob");
+    bob.send("/join #settings");
+    bob.expect("-- bob joined #settings");
+    bob.expect("-- history");
+    bob.expect("#settings <alice> two");
+    bob.expect("-- end of history");
+
+    let stream = TcpStream::connect_timeout(&server.irc(), PATIENCE).expect("connect to IRC");
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    writer
+        .write_all(b"NICK pinged\r\nUSER pinged 0 * :pinged\r\n")
+        .expect("register");
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut line = String::new();
+        let read = reader
+            .read_line(&mut line)
+            .unwrap_or_else(|error| panic!("no PING within {PATIENCE:?}: {error}"));
+        assert!(read > 0, "the connection closed before a PING");
+        // `:palaver.local PING palaver.local`: the command follows the source.
+        let command = line
+            .strip_prefix(':')
+            .and_then(|sourced| sourced.split_once(' '))
+            .map_or(line.as_str(), |(_, rest)| rest);
+        if command.starts_with("PING ") {
+            return;
+        }
+    }
+}
+
+#[test]
+fn durations_take_a_unit_and_each_protocol_sets_its_history_on_join() {
+    let config = TempConfig::new(
+        "[text]\nhistory_on_join = 1\n\n[irc]\nping_interval = \"1s\"\nhistory_on_join = 0\n",
+    );
+    let server = serve_configured(&config, &[]);
+    assert_one_message_replayed_and_pinged_soon(&server);
+}
+
+#[test]
+fn deprecated_settings_still_apply_with_a_warning_at_startup() {
+    let config =
+        TempConfig::new("[store]\nhistory_on_join = 1\n\n[irc]\nping_interval_seconds = 1\n");
+    let server = serve_configured(&config, &[("PALAVER_SHUTDOWN_GRACE_SECONDS", "7")]);
+    // Warned in this order: the environment's, then the file's by section.
+    for warning in [
+        "PALAVER_SHUTDOWN_GRACE_SECONDS=7 is deprecated; write PALAVER_SHUTDOWN_GRACE=7s instead",
+        "[store] history_on_join = 1 is deprecated; write [text] history_on_join = 1 instead",
+        "[irc] ping_interval_seconds = 1 is deprecated; write [irc] ping_interval = \"1s\" \
+         instead",
+    ] {
+        let line = server.process.stderr_line_containing(warning);
+        assert!(line.contains("WARN"), "{line:?}");
+    }
+    assert_one_message_replayed_and_pinged_soon(&server);
+}
+
+#[test]
+fn the_shutdown_grace_flag_takes_a_duration_and_the_old_flag_still_works() {
+    // A bare number has no unit: refused before anything listens.
+    let mut refused = spawn(
+        &[
+            "serve",
+            "--text-listen",
+            "127.0.0.1:0",
+            "--shutdown-grace",
+            "5",
+        ],
+        &[],
+    );
+    let (status, stdout) = refused.wait_exit();
+    let stderr = refused.stderr_text();
+    assert!(!status.success(), "stderr:\n{stderr}");
+    assert!(stdout.is_empty(), "nothing on stdout: {stdout:?}");
+    assert!(
+        stderr.contains("invalid value '5' for '--shutdown-grace <DURATION>'"),
+        "{stderr}"
+    );
+
+    for (flag, value, warning) in [
+        ("--shutdown-grace", "1m", None),
+        (
+            "--shutdown-grace-seconds",
+            "60",
+            Some("--shutdown-grace-seconds 60 is deprecated; write --shutdown-grace 1m instead"),
+        ),
+    ] {
+        let (mut server, addresses) = serve(&["--text-listen", "127.0.0.1:0", flag, value], &[]);
+        if let Some(warning) = warning {
+            server.stderr_line_containing(warning);
+        }
+        let mut client = connect(addresses[0]);
+        server.signal("TERM");
+        client.expect("-- server shutting down");
+        client.expect_closed();
+        let (status, _) = server.wait_exit();
+        assert!(status.success(), "{flag}: {status}");
+    }
 }

@@ -40,7 +40,7 @@ const ROOM: &str = "#durable";
 /// What the IRC clients of these tests ask for.
 const CAPS: &str = "echo-message server-time message-tags draft/chathistory batch";
 
-/// `[store] history_on_join`'s default: how many messages a text `/join` replays.
+/// `[text] history_on_join`'s default: how many messages a text `/join` replays.
 const HISTORY_ON_JOIN: usize = 20;
 
 // ---------------------------------------------------------------------------------------------

@@ -6,6 +6,14 @@
 //! environment together, then the file), and the default listener applies only when none does.
 //! So `--text-listen 127.0.0.1:0` runs exactly one listener, whatever the file says.
 //! `palaver.example.toml` at the repository root documents every setting.
+//!
+//! Durations are spelled one way in the file, in flags and in the environment: a number and a
+//! unit, such as `"90s"`, `"5m"` or `"90d"` ([`duration`]). Settings renamed since they were
+//! first offered are still read under their old names, with a warning at start-up
+//! ([`deprecated`]).
+
+mod deprecated;
+mod duration;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -14,10 +22,15 @@ use std::time::Duration;
 use serde::Deserialize;
 use thiserror::Error;
 
+pub use deprecated::Deprecation;
+pub use duration::{format_duration, parse_duration};
+
 /// The default text-protocol listener.
 pub const DEFAULT_TEXT_LISTEN: &str = "0.0.0.0:7788";
 /// The default IRC listener.
 pub const DEFAULT_IRC_LISTEN: &str = "0.0.0.0:6667";
+/// How long shutdown waits for clients' queued output by default.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -91,7 +104,7 @@ pub struct IrcSettings {
     /// How long a client has to answer that `PING` (or to register) before it is dropped.
     pub ping_timeout: Duration,
     /// Messages replayed on join to clients without `draft/chathistory` (0: none).
-    pub replay_on_join: usize,
+    pub history_on_join: usize,
 }
 
 impl Default for IrcSettings {
@@ -103,7 +116,7 @@ impl Default for IrcSettings {
             password: None,
             ping_interval: Duration::from_secs(120),
             ping_timeout: Duration::from_secs(60),
-            replay_on_join: 0,
+            history_on_join: 0,
         }
     }
 }
@@ -121,6 +134,21 @@ pub const DEFAULT_HISTORY_MAX_PER_ROOM: usize = 10_000;
 /// The word that turns a retention limit off.
 const OFF: &str = "off";
 
+/// How the text protocol treats its users (its listeners are in [`Config::listeners`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextSettings {
+    /// Messages shown to a text user joining a room (0: none).
+    pub history_on_join: usize,
+}
+
+impl Default for TextSettings {
+    fn default() -> Self {
+        Self {
+            history_on_join: 20,
+        }
+    }
+}
+
 /// Where history lives and how much of it is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreSettings {
@@ -131,8 +159,6 @@ pub struct StoreSettings {
     /// At most this many messages are kept per room (and per private conversation); `None`
     /// (`"off"`) for no limit.
     pub history_max_per_room: Option<usize>,
-    /// Messages shown to a text user joining a room.
-    pub history_on_join: usize,
 }
 
 impl Default for StoreSettings {
@@ -141,7 +167,6 @@ impl Default for StoreSettings {
             path: "palaver.db".into(),
             history_max_age: Some(DEFAULT_HISTORY_MAX_AGE),
             history_max_per_room: Some(DEFAULT_HISTORY_MAX_PER_ROOM),
-            history_on_join: 20,
         }
     }
 }
@@ -167,6 +192,7 @@ impl Default for AccountSettings {
 pub struct Config {
     pub listeners: Vec<ListenerConfig>,
     pub limits: Limits,
+    pub text: TextSettings,
     pub irc: IrcSettings,
     pub store: StoreSettings,
     pub accounts: AccountSettings,
@@ -201,6 +227,7 @@ pub struct FileConfig {
 #[serde(deny_unknown_fields)]
 pub struct FileText {
     pub listen: Option<Vec<SocketAddr>>,
+    pub history_on_join: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -214,14 +241,25 @@ pub struct FileIrc {
     /// Or a file to read it from at start-up.
     pub motd_file: Option<PathBuf>,
     pub password: Option<String>,
+    /// Durations such as `"2m"`; checked in [`Config::resolve`] so a wrong value gets a
+    /// precise message.
+    pub ping_interval: Option<toml::Value>,
+    pub ping_timeout: Option<toml::Value>,
+    pub history_on_join: Option<usize>,
+    /// Deprecated: `ping_interval` in whole seconds.
     pub ping_interval_seconds: Option<u64>,
+    /// Deprecated: `ping_timeout` in whole seconds.
     pub ping_timeout_seconds: Option<u64>,
+    /// Deprecated name of `history_on_join`.
     pub replay_on_join: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileAccounts {
+    /// A duration such as `"60s"`; `"0s"` turns the protection off.
+    pub nick_grace: Option<toml::Value>,
+    /// Deprecated: `nick_grace` in whole seconds.
     pub nick_grace_seconds: Option<u64>,
 }
 
@@ -229,11 +267,12 @@ pub struct FileAccounts {
 #[serde(deny_unknown_fields)]
 pub struct FileStore {
     pub path: Option<String>,
-    /// A duration such as `"90d"`, `"12h"`, `"30m"` or `"45s"`, or `"off"`.
-    pub history_max_age: Option<String>,
-    /// A positive number, or `"off"`; checked in [`Config::resolve`] so a wrong value gets a
-    /// precise message.
+    /// A duration such as `"90d"`, `"12h"`, `"30m"` or `"45s"`, or `"off"`; checked in
+    /// [`Config::resolve`] so a wrong value gets a precise message.
+    pub history_max_age: Option<toml::Value>,
+    /// A positive number, or `"off"`; checked in [`Config::resolve`] likewise.
     pub history_max_per_room: Option<toml::Value>,
+    /// Deprecated: `[text] history_on_join`.
     pub history_on_join: Option<usize>,
 }
 
@@ -254,6 +293,9 @@ pub struct FileLimits {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileShutdown {
+    /// A duration such as `"5s"`.
+    pub grace: Option<toml::Value>,
+    /// Deprecated: `grace` in whole seconds.
     pub grace_seconds: Option<u64>,
 }
 
@@ -287,12 +329,36 @@ pub struct Overrides {
     pub database: Option<String>,
     pub max_line_bytes: Option<usize>,
     pub send_queue_bytes: Option<usize>,
-    pub shutdown_grace_seconds: Option<u64>,
+    pub shutdown_grace: Option<Duration>,
+    /// Old spellings the flags or environment used (the parser decides which spelling wins),
+    /// warned about with the file's.
+    pub deprecations: Vec<Deprecation>,
 }
 
 impl Config {
-    /// Merges the file (if any) and the overrides into a checked configuration.
+    /// Merges the file (if any) and the overrides into a checked configuration, and logs a
+    /// warning for every deprecated spelling they use.
     pub fn resolve(file: FileConfig, overrides: Overrides) -> Result<Self, ConfigError> {
+        let (config, deprecations) = Self::resolve_noting_deprecations(file, overrides)?;
+        for deprecation in &deprecations {
+            tracing::warn!("{deprecation}");
+        }
+        Ok(config)
+    }
+
+    /// The configuration with nothing configured.
+    pub fn defaults() -> Self {
+        Self::resolve(FileConfig::default(), Overrides::default())
+            .expect("the defaults are a valid configuration")
+    }
+
+    /// Like [`resolve`](Self::resolve), returning the deprecated spellings used instead of
+    /// logging them: the overrides' first, then the file's.
+    pub fn resolve_noting_deprecations(
+        file: FileConfig,
+        overrides: Overrides,
+    ) -> Result<(Self, Vec<Deprecation>), ConfigError> {
+        let mut deprecations = overrides.deprecations.clone();
         let listeners = resolve_listeners(&overrides, &file);
         let defaults = Limits::default();
         let limits = Limits {
@@ -309,54 +375,54 @@ impl Config {
                 .rooms_per_user
                 .unwrap_or(defaults.rooms_per_user),
         };
-        let grace_seconds = overrides
-            .shutdown_grace_seconds
-            .or(file.shutdown.grace_seconds)
-            .unwrap_or(5);
-        let irc = resolve_irc(&overrides, file.irc)?;
+        let text = TextSettings {
+            history_on_join: deprecated::renamed_count(
+                "[text] history_on_join",
+                file.text.history_on_join,
+                "[store] history_on_join",
+                file.store.history_on_join,
+                &mut deprecations,
+            )?
+            .unwrap_or(TextSettings::default().history_on_join),
+        };
+        let irc = resolve_irc(&overrides, file.irc, &mut deprecations)?;
+        let store = resolve_store(&overrides, file.store)?;
+        let accounts = AccountSettings {
+            nick_grace: deprecated::seconds_renamed(
+                "[accounts] nick_grace",
+                file.accounts.nick_grace.as_ref(),
+                "[accounts] nick_grace_seconds",
+                file.accounts.nick_grace_seconds,
+                &mut deprecations,
+            )?
+            .unwrap_or(AccountSettings::default().nick_grace),
+        };
         let cloak_hosts = overrides
             .cloak_hosts
             .or(file.privacy.cloak_hosts)
             .unwrap_or(false);
-        let store_defaults = StoreSettings::default();
-        let history_max_age = match file.store.history_max_age.as_deref() {
-            None => store_defaults.history_max_age,
-            Some(text) => parse_max_age(text)?,
-        };
-        let history_max_per_room = match &file.store.history_max_per_room {
-            None => store_defaults.history_max_per_room,
-            Some(value) => parse_max_per_room(value)?,
-        };
-        let store = StoreSettings {
-            path: overrides
-                .database
-                .clone()
-                .or(file.store.path)
-                .unwrap_or(store_defaults.path),
-            history_max_age,
-            history_max_per_room,
-            history_on_join: file
-                .store
-                .history_on_join
-                .unwrap_or(store_defaults.history_on_join),
-        };
-        let accounts = AccountSettings {
-            nick_grace: file
-                .accounts
-                .nick_grace_seconds
-                .map_or(AccountSettings::default().nick_grace, Duration::from_secs),
-        };
+        let file_grace = deprecated::seconds_renamed(
+            "[shutdown] grace",
+            file.shutdown.grace.as_ref(),
+            "[shutdown] grace_seconds",
+            file.shutdown.grace_seconds,
+            &mut deprecations,
+        )?;
         let config = Config {
             listeners,
             limits,
+            text,
             irc,
             store,
             accounts,
             cloak_hosts,
-            shutdown_grace: Duration::from_secs(grace_seconds),
+            shutdown_grace: overrides
+                .shutdown_grace
+                .or(file_grace)
+                .unwrap_or(DEFAULT_SHUTDOWN_GRACE),
         };
         config.check()?;
-        Ok(config)
+        Ok((config, deprecations))
     }
 
     fn check(&self) -> Result<(), ConfigError> {
@@ -371,7 +437,7 @@ impl Config {
         }
         if irc.ping_interval.is_zero() || irc.ping_timeout.is_zero() {
             return Err(ConfigError::Invalid(
-                "ping_interval_seconds and ping_timeout_seconds must be positive".into(),
+                "[irc] ping_interval and ping_timeout must be positive".into(),
             ));
         }
         const LINE_RANGE: std::ops::RangeInclusive<usize> = 64..=1024 * 1024;
@@ -401,16 +467,22 @@ impl Config {
     }
 }
 
-/// `history_max_age`: a duration, or `"off"` to keep history forever.
-fn parse_max_age(text: &str) -> Result<Option<Duration>, ConfigError> {
-    if text.trim() == OFF {
+/// `history_max_age`: a positive duration, or `"off"` to keep history forever.
+fn parse_max_age(value: &toml::Value) -> Result<Option<Duration>, ConfigError> {
+    const KEY: &str = "[store] history_max_age";
+    if value.as_str().is_some_and(|text| text.trim() == OFF) {
         return Ok(None);
     }
-    parse_duration(text).map(Some).ok_or_else(|| {
+    let invalid = || {
         ConfigError::Invalid(format!(
-            "history_max_age must be a number followed by s, m, h or d, or \"off\", not {text:?}"
+            "{KEY} must be a positive duration such as {}, or \"off\", not {value}",
+            duration::EXAMPLES
         ))
-    })
+    };
+    match duration::from_value(KEY, value) {
+        Ok(age) if !age.is_zero() => Ok(Some(age)),
+        _ => Err(invalid()),
+    }
 }
 
 /// `history_max_per_room`: a positive whole number, or `"off"` for no limit.
@@ -426,25 +498,6 @@ fn parse_max_per_room(value: &toml::Value) -> Result<Option<usize>, ConfigError>
             "history_max_per_room must be a positive whole number or \"off\", not {other}"
         ))),
     }
-}
-
-/// Parses a duration written as a whole number and a unit: `s`, `m`, `h` or `d`.
-fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let unit_at = text.len().checked_sub(1)?;
-    let (number, unit) = text.split_at(unit_at);
-    let number: u64 = number.parse().ok()?;
-    let seconds_per_unit = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return None,
-    };
-    if number == 0 {
-        return None;
-    }
-    Some(Duration::from_secs(number.checked_mul(seconds_per_unit)?))
 }
 
 /// The listener set comes whole from the first source naming any listener.
@@ -478,7 +531,11 @@ fn resolve_listeners(overrides: &Overrides, file: &FileConfig) -> Vec<ListenerCo
     )
 }
 
-fn resolve_irc(overrides: &Overrides, file: FileIrc) -> Result<IrcSettings, ConfigError> {
+fn resolve_irc(
+    overrides: &Overrides,
+    file: FileIrc,
+    deprecations: &mut Vec<Deprecation>,
+) -> Result<IrcSettings, ConfigError> {
     let defaults = IrcSettings::default();
     let motd_text = match (file.motd, file.motd_file) {
         (Some(_), Some(_)) => {
@@ -497,8 +554,27 @@ fn resolve_irc(overrides: &Overrides, file: FileIrc) -> Result<IrcSettings, Conf
         }
         (None, None) => None,
     };
-    let seconds =
-        |value: Option<u64>, default: Duration| value.map_or(default, Duration::from_secs);
+    let ping_interval = deprecated::seconds_renamed(
+        "[irc] ping_interval",
+        file.ping_interval.as_ref(),
+        "[irc] ping_interval_seconds",
+        file.ping_interval_seconds,
+        deprecations,
+    )?;
+    let ping_timeout = deprecated::seconds_renamed(
+        "[irc] ping_timeout",
+        file.ping_timeout.as_ref(),
+        "[irc] ping_timeout_seconds",
+        file.ping_timeout_seconds,
+        deprecations,
+    )?;
+    let history_on_join = deprecated::renamed_count(
+        "[irc] history_on_join",
+        file.history_on_join,
+        "[irc] replay_on_join",
+        file.replay_on_join,
+        deprecations,
+    )?;
     Ok(IrcSettings {
         server_name: overrides
             .server_name
@@ -508,9 +584,28 @@ fn resolve_irc(overrides: &Overrides, file: FileIrc) -> Result<IrcSettings, Conf
         network: file.network.unwrap_or(defaults.network),
         motd: motd_text.map(|text| text.lines().map(str::to_owned).collect()),
         password: overrides.irc_password.clone().or(file.password),
-        ping_interval: seconds(file.ping_interval_seconds, defaults.ping_interval),
-        ping_timeout: seconds(file.ping_timeout_seconds, defaults.ping_timeout),
-        replay_on_join: file.replay_on_join.unwrap_or(defaults.replay_on_join),
+        ping_interval: ping_interval.unwrap_or(defaults.ping_interval),
+        ping_timeout: ping_timeout.unwrap_or(defaults.ping_timeout),
+        history_on_join: history_on_join.unwrap_or(defaults.history_on_join),
+    })
+}
+
+fn resolve_store(overrides: &Overrides, file: FileStore) -> Result<StoreSettings, ConfigError> {
+    let defaults = StoreSettings::default();
+    Ok(StoreSettings {
+        path: overrides
+            .database
+            .clone()
+            .or(file.path)
+            .unwrap_or(defaults.path),
+        history_max_age: match &file.history_max_age {
+            None => defaults.history_max_age,
+            Some(value) => parse_max_age(value)?,
+        },
+        history_max_per_room: match &file.history_max_per_room {
+            None => defaults.history_max_per_room,
+            Some(value) => parse_max_per_room(value)?,
+        },
     })
 }
 
@@ -601,9 +696,178 @@ mod tests {
         assert_eq!(parse("12h").unwrap(), Some(Duration::from_secs(12 * 3600)));
         assert_eq!(parse("30m").unwrap(), Some(Duration::from_secs(1800)));
         assert_eq!(parse("45s").unwrap(), Some(Duration::from_secs(45)));
-        for bad in ["", "d", "10", "10w", "-1d", "0d", "1.5h"] {
+        // Durations follow humantime's syntax, which also has weeks and fractions.
+        assert_eq!(
+            parse("10w").unwrap(),
+            Some(Duration::from_secs(70 * 86_400))
+        );
+        assert_eq!(parse("1.5h").unwrap(), Some(Duration::from_secs(5400)));
+        for bad in ["", "d", "10", "-1d", "0d"] {
             assert!(parse(bad).is_err(), "{bad}");
         }
+    }
+
+    /// Resolves `toml` with no overrides, returning the deprecations too.
+    fn resolve_noting(toml: &str) -> Result<(Config, Vec<Deprecation>), ConfigError> {
+        let file = FileConfig::parse(toml).unwrap();
+        Config::resolve_noting_deprecations(file, Overrides::default())
+    }
+
+    #[test]
+    fn durations_are_written_with_a_unit() {
+        let (config, deprecations) = resolve_noting(
+            "[irc]\nping_interval = \"2m\"\nping_timeout = \"1m 30s\"\n\
+             [accounts]\nnick_grace = \"0s\"\n\
+             [shutdown]\ngrace = \"500ms\"\n\
+             [store]\nhistory_max_age = \"2weeks\"\n",
+        )
+        .unwrap();
+        assert_eq!(deprecations, []);
+        assert_eq!(config.irc.ping_interval, Duration::from_secs(120));
+        assert_eq!(config.irc.ping_timeout, Duration::from_secs(90));
+        assert_eq!(config.accounts.nick_grace, Duration::ZERO);
+        assert_eq!(config.shutdown_grace, Duration::from_millis(500));
+        assert_eq!(
+            config.store.history_max_age,
+            Some(Duration::from_secs(14 * 86_400))
+        );
+    }
+
+    #[test]
+    fn a_duration_without_quotes_or_unit_is_an_error_naming_the_key() {
+        let error = |toml: &str| resolve_noting(toml).unwrap_err().to_string();
+        assert_eq!(
+            error("[irc]\nping_interval = 120\n"),
+            "invalid setting: [irc] ping_interval must be a duration in quotes, such as \
+             \"90s\", \"5m\" or \"90d\", not 120"
+        );
+        for (toml, key) in [
+            ("[irc]\nping_timeout = \"60\"\n", "[irc] ping_timeout "),
+            (
+                "[accounts]\nnick_grace = \"soon\"\n",
+                "[accounts] nick_grace ",
+            ),
+            ("[shutdown]\ngrace = 5\n", "[shutdown] grace "),
+        ] {
+            let error = error(toml);
+            assert!(
+                error.starts_with(&format!("invalid setting: {key}must be a duration")),
+                "{toml}: {error}"
+            );
+        }
+        assert_eq!(
+            error("[irc]\nping_interval = \"0s\"\n"),
+            "invalid setting: [irc] ping_interval and ping_timeout must be positive"
+        );
+        assert_eq!(
+            error("[store]\nhistory_max_age = 90\n"),
+            "invalid setting: [store] history_max_age must be a positive duration such as \
+             \"90s\", \"5m\" or \"90d\", or \"off\", not 90"
+        );
+    }
+
+    #[test]
+    fn deprecated_keys_are_still_read_and_noted() {
+        let (config, deprecations) = resolve_noting(
+            "[irc]\nping_interval_seconds = 120\nping_timeout_seconds = 90\nreplay_on_join = 3\n\
+             [store]\nhistory_on_join = 7\n\
+             [accounts]\nnick_grace_seconds = 0\n\
+             [shutdown]\ngrace_seconds = 10\n",
+        )
+        .unwrap();
+        assert_eq!(config.irc.ping_interval, Duration::from_secs(120));
+        assert_eq!(config.irc.ping_timeout, Duration::from_secs(90));
+        assert_eq!(config.irc.history_on_join, 3);
+        assert_eq!(config.text.history_on_join, 7);
+        assert_eq!(config.accounts.nick_grace, Duration::ZERO);
+        assert_eq!(config.shutdown_grace, Duration::from_secs(10));
+        let messages: Vec<String> = deprecations.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            messages,
+            [
+                "[store] history_on_join = 7 is deprecated; write [text] history_on_join = 7 \
+                 instead",
+                "[irc] ping_interval_seconds = 120 is deprecated; write [irc] ping_interval = \
+                 \"2m\" instead",
+                "[irc] ping_timeout_seconds = 90 is deprecated; write [irc] ping_timeout = \
+                 \"90s\" instead",
+                "[irc] replay_on_join = 3 is deprecated; write [irc] history_on_join = 3 instead",
+                "[accounts] nick_grace_seconds = 0 is deprecated; write [accounts] nick_grace = \
+                 \"0s\" instead",
+                "[shutdown] grace_seconds = 10 is deprecated; write [shutdown] grace = \"10s\" \
+                 instead",
+            ]
+        );
+    }
+
+    #[test]
+    fn an_old_and_a_new_key_together_are_an_error() {
+        for (toml, message) in [
+            (
+                "[text]\nhistory_on_join = 1\n[store]\nhistory_on_join = 2\n",
+                "give either [text] history_on_join or the deprecated [store] history_on_join, \
+                 not both",
+            ),
+            (
+                "[irc]\nhistory_on_join = 1\nreplay_on_join = 2\n",
+                "give either [irc] history_on_join or the deprecated [irc] replay_on_join, not \
+                 both",
+            ),
+            (
+                "[irc]\nping_interval = \"1m\"\nping_interval_seconds = 60\n",
+                "give either [irc] ping_interval or the deprecated [irc] \
+                 ping_interval_seconds, not both",
+            ),
+            (
+                "[irc]\nping_timeout = \"1m\"\nping_timeout_seconds = 60\n",
+                "give either [irc] ping_timeout or the deprecated [irc] ping_timeout_seconds, \
+                 not both",
+            ),
+            (
+                "[accounts]\nnick_grace = \"1m\"\nnick_grace_seconds = 60\n",
+                "give either [accounts] nick_grace or the deprecated [accounts] \
+                 nick_grace_seconds, not both",
+            ),
+            (
+                "[shutdown]\ngrace = \"1s\"\ngrace_seconds = 1\n",
+                "give either [shutdown] grace or the deprecated [shutdown] grace_seconds, not \
+                 both",
+            ),
+        ] {
+            let error = resolve_noting(toml).unwrap_err();
+            assert_eq!(error.to_string(), format!("invalid setting: {message}"));
+        }
+    }
+
+    #[test]
+    fn history_on_join_is_set_per_protocol() {
+        let config = Config::defaults();
+        assert_eq!(config.text.history_on_join, 20);
+        assert_eq!(config.irc.history_on_join, 0);
+        let (config, _) =
+            resolve_noting("[text]\nhistory_on_join = 5\n[irc]\nhistory_on_join = 3\n").unwrap();
+        assert_eq!(config.text.history_on_join, 5);
+        assert_eq!(config.irc.history_on_join, 3);
+    }
+
+    #[test]
+    fn the_shutdown_grace_override_beats_the_file_and_its_deprecations_come_first() {
+        let file = FileConfig::parse("[shutdown]\ngrace_seconds = 1\n").unwrap();
+        let flag = Deprecation::new("--shutdown-grace-seconds 3", "--shutdown-grace 3s");
+        let overrides = Overrides {
+            shutdown_grace: Some(Duration::from_secs(3)),
+            deprecations: vec![flag.clone()],
+            ..Overrides::default()
+        };
+        let (config, deprecations) = Config::resolve_noting_deprecations(file, overrides).unwrap();
+        assert_eq!(config.shutdown_grace, Duration::from_secs(3));
+        assert_eq!(
+            deprecations,
+            [
+                flag,
+                Deprecation::new("[shutdown] grace_seconds = 1", "[shutdown] grace = \"1s\"")
+            ]
+        );
     }
 
     #[test]
@@ -685,8 +949,9 @@ mod tests {
     fn example_config_parses_and_matches_the_defaults() {
         let text = include_str!("../../../palaver.example.toml");
         let file = FileConfig::parse(text).unwrap();
-        let config = Config::resolve(file, Overrides::default()).unwrap();
-        let defaults = Config::resolve(FileConfig::default(), Overrides::default()).unwrap();
-        assert_eq!(config, defaults);
+        let (config, deprecations) =
+            Config::resolve_noting_deprecations(file, Overrides::default()).unwrap();
+        assert_eq!(config, Config::defaults());
+        assert_eq!(deprecations, [], "the example uses no deprecated spelling");
     }
 }

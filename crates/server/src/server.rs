@@ -115,7 +115,7 @@ impl Server {
             hub: self.hub.clone(),
             store: self.store.clone(),
             accounts: Accounts::new(self.store.clone(), LoginLimits::default()),
-            history_on_join: self.config.store.history_on_join,
+            history_on_join: self.config.text.history_on_join,
             nick_grace: self.config.accounts.nick_grace,
             limits: self.config.limits,
             irc: Arc::new(self.config.irc.clone()),

@@ -149,7 +149,7 @@ pub fn chathistory(session: &mut IrcSession, message: &Message) -> Flow {
 
 /// The replay on join for a client without `draft/chathistory`, when configured.
 pub fn replay_on_join(session: &mut IrcSession, room: &Room) {
-    let count = session.settings.replay_on_join;
+    let count = session.settings.history_on_join;
     if count == 0 || session.caps.contains(Cap::Chathistory) {
         return;
     }
