@@ -8,7 +8,7 @@
 //!
 //! A terminal gives no readiness signal, so the screen is polled with `capture-pane` at a short
 //! interval, bounded by [`PATIENCE`]; everything else is sequenced by lines the observer sees.
-//! tmux runs on a private socket (`tmux -L`), so it neither touches nor depends on the user's
+//! tmux runs on a private socket (`tmux -S`), so it neither touches nor depends on the user's
 //! tmux server, and a guard kills that tmux server when the test ends, however it ends.
 //!
 //! Without tmux the test prints a notice and passes, unless `CI` is set: there it fails, so CI

@@ -687,14 +687,15 @@ pub fn tmux_available() -> bool {
 
 /// A private tmux server running one session; dropping it kills the server (and the client).
 pub struct Tmux {
-    /// The private server's socket name (`tmux -L`), unique like `files`.
-    socket: String,
+    /// The private server's socket (`tmux -S`), inside `files` so it goes with them.
+    socket: PathBuf,
     /// Where the shell running the command writes its exit status once it ends. tmux's own
     /// `#{pane_dead_status}` cannot be relied on: when tmux sees the pseudo-terminal close
     /// before it reaps the process, the pane is marked dead and the status is never filled in
     /// (seen with tmux 3.3a), so a test reading it fails at random.
     exit_status: PathBuf,
-    /// Holds tmux's config file and the exit status; removed on drop, after the server.
+    /// Holds tmux's socket, its config file and the exit status; removed on drop, after the
+    /// server.
     files: TempDir,
 }
 
@@ -706,14 +707,8 @@ impl Tmux {
         let files = TempDir::new("palaver-tui-test");
         let config = files.path.join("tmux.conf");
         std::fs::write(&config, "set -g remain-on-exit on\n").expect("write tmux config");
-        let socket = files
-            .path
-            .file_name()
-            .and_then(|name| name.to_str())
-            .expect("a UTF-8 temp dir name")
-            .to_owned();
         let tmux = Self {
-            socket,
+            socket: files.path.join("tmux.socket"),
             exit_status: files.path.join("status"),
             files,
         };
@@ -743,10 +738,10 @@ impl Tmux {
         tmux
     }
 
-    /// Runs `tmux -L SOCKET ARGS` against this server.
+    /// Runs `tmux -S SOCKET ARGS` against this server.
     fn run(&self, args: &[&str]) -> Output {
         Command::new("tmux")
-            .arg("-L")
+            .arg("-S")
             .arg(&self.socket)
             .args(args)
             .env_remove("TMUX")
