@@ -1,6 +1,6 @@
 //! End-to-end tests of the `palaver` binary: the readiness contract on stdout, bind failures,
-//! configuration precedence (file < environment < flags), graceful shutdown on signals, and
-//! restarting on the same port.
+//! configuration precedence (file < environment < flags), durations and deprecated settings,
+//! graceful shutdown on signals, and restarting on the same port.
 //!
 //! Every test spawns the real binary and talks to it over real sockets with plain `std`.
 //! Readiness is always taken from the `ready` line on stdout, never from a sleep; timeouts
