@@ -1111,7 +1111,7 @@ fn assert_guest_nick(nick: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registered_nicks_are_taken_back_after_the_grace_period() {
     let server = TestServer::start_with_config(
-        "[accounts]\nnick_grace_seconds = 2\n",
+        "[accounts]\nnick_grace = \"2s\"\n",
         palaver_server::config::Overrides::default(),
     )
     .await;

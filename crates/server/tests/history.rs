@@ -287,7 +287,7 @@ async fn joining_replays_only_the_last_20_messages_by_default() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_on_join_sets_how_many_messages_a_join_replays() {
     let server =
-        TestServer::start_with_config("[store]\nhistory_on_join = 3\n", Overrides::default()).await;
+        TestServer::start_with_config("[text]\nhistory_on_join = 3\n", Overrides::default()).await;
     let mut alice = text_user(&server, "alice").await;
     text_join(&mut alice, "#few").await;
     let receipts = say_all(&mut alice, "#few", &["one", "two", "three", "four", "five"]).await;
@@ -311,7 +311,7 @@ async fn history_on_join_sets_how_many_messages_a_join_replays() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_on_join_0_disables_the_replay() {
     let server =
-        TestServer::start_with_config("[store]\nhistory_on_join = 0\n", Overrides::default()).await;
+        TestServer::start_with_config("[text]\nhistory_on_join = 0\n", Overrides::default()).await;
     let mut alice = text_user(&server, "alice").await;
     text_join(&mut alice, "#quiet").await;
     let receipts = say_all(&mut alice, "#quiet", &["one", "two"]).await;
@@ -473,12 +473,12 @@ async fn bare_history_shows_20_with(config: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_command_defaults_to_20_when_the_replay_on_join_is_off() {
-    bare_history_shows_20_with("[store]\nhistory_on_join = 0\n").await;
+    bare_history_shows_20_with("[text]\nhistory_on_join = 0\n").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_command_defaults_to_20_when_the_replay_on_join_is_shorter() {
-    bare_history_shows_20_with("[store]\nhistory_on_join = 3\n").await;
+    bare_history_shows_20_with("[text]\nhistory_on_join = 3\n").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1360,7 +1360,7 @@ async fn only_the_client_tags_replay_needs_are_stored() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_on_join_sends_the_last_messages_after_names_to_clients_without_chathistory() {
     let server =
-        TestServer::start_with_config("[irc]\nreplay_on_join = 2\n", Overrides::default()).await;
+        TestServer::start_with_config("[irc]\nhistory_on_join = 2\n", Overrides::default()).await;
     let mut alice = server
         .irc_with_caps("alice", &["echo-message", "message-tags", "server-time"])
         .await;
@@ -1559,7 +1559,7 @@ enum LastLeave {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_secret_rooms_history_does_not_pass_to_whoever_creates_it_next() {
     let server =
-        TestServer::start_with_config("[irc]\nreplay_on_join = 5\n", Overrides::default()).await;
+        TestServer::start_with_config("[irc]\nhistory_on_join = 5\n", Overrides::default()).await;
     let mut alice = history_client(&server, "alice", "#vault").await;
     alice.send("MODE #vault +sik sesame").await;
     alice

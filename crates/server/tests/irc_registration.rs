@@ -30,7 +30,7 @@ fn motd_config() -> &'static str {
 }
 
 fn ping_config() -> &'static str {
-    "[irc]\nping_interval_seconds = 1\nping_timeout_seconds = 1\n"
+    "[irc]\nping_interval = \"1s\"\nping_timeout = \"1s\"\n"
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -78,7 +78,7 @@ async fn expect_irc_unordered(client: &mut IrcClient, expected: &[&str]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hopping_off_a_registered_nick_and_back_does_not_renew_the_grace_period() {
     let server = TestServer::start_with_config(
-        "[accounts]\nnick_grace_seconds = 1\n[irc]\nping_interval_seconds = 5\n",
+        "[accounts]\nnick_grace = \"1s\"\n[irc]\nping_interval = \"5s\"\n",
         Overrides::default(),
     )
     .await;
@@ -144,7 +144,7 @@ async fn hopping_off_a_registered_nick_and_back_does_not_renew_the_grace_period(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn irc_nick_to_a_registered_nick_is_refused_once_the_grace_period_is_over() {
     let server =
-        TestServer::start_with_config("[accounts]\nnick_grace_seconds = 1\n", Overrides::default())
+        TestServer::start_with_config("[accounts]\nnick_grace = \"1s\"\n", Overrides::default())
             .await;
     create_account(&server, "alice", "alice-password").await; // guest-1
     let mut squatter = server.irc("alice").await;

@@ -1,7 +1,7 @@
 //! Registered nicks and registered rooms against a real server over real sockets.
 //!
 //! Nick protection: whoever takes a registered nick without being logged in to its account is
-//! warned and, after `[accounts] nick_grace_seconds`, renamed to a free `guest-N`. These tests
+//! warned and, after `[accounts] nick_grace`, renamed to a free `guest-N`. These tests
 //! run with a one-second grace period; waiting for the rename line is the synchronisation. To
 //! show that something did NOT happen at a deadline, a test arranges another user's rename
 //! whose deadline is strictly later (its warning came after) and checks quietness once that
@@ -25,7 +25,7 @@ use support::{
 };
 
 /// A one-second grace period before a squatter is renamed.
-const GRACE_ONE_SECOND: &str = "[accounts]\nnick_grace_seconds = 1\n";
+const GRACE_ONE_SECOND: &str = "[accounts]\nnick_grace = \"1s\"\n";
 
 async fn grace_server() -> TestServer {
     TestServer::start_with_config(GRACE_ONE_SECOND, Overrides::default()).await
@@ -464,7 +464,7 @@ async fn a_zero_grace_period_turns_nick_protection_off() {
     // gives one: with a one-second ping interval the server sends PING a second after the
     // client last spoke, by which time a rename after a one-second grace would have come.
     let server = TestServer::start_with_config(
-        "[accounts]\nnick_grace_seconds = 0\n[irc]\nping_interval_seconds = 1\n",
+        "[accounts]\nnick_grace = \"0s\"\n[irc]\nping_interval = \"1s\"\n",
         Overrides::default(),
     )
     .await;
