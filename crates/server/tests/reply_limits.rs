@@ -1,7 +1,8 @@
 //! Replies count against a client's send queue as they are produced: a burst of cheap commands
 //! that would make the server build up more output than one client may queue ends the
 //! connection under the slow-consumer policy, and the commands read after the limit was hit are
-//! not handled. A page of history too big for the queue is cut short instead.
+//! not handled. The client is told why in its own protocol. A page of history too big for the
+//! queue is cut short instead.
 
 mod support;
 
@@ -30,6 +31,21 @@ async fn seed_long_history(seeder: &mut Client, witness: &mut Client, count: usi
         seeder.skip_until(&line).await;
         witness.skip_until(&line).await;
     }
+}
+
+/// Twenty rooms with long topics, which make one `LIST` reply about 9 KB; returns their owner.
+async fn twenty_rooms_with_long_topics(server: &TestServer) -> IrcClient {
+    let mut owner = server.irc("owner").await;
+    let topic = "t".repeat(380);
+    for index in 0..20 {
+        let room = format!("#room{index}");
+        owner.join(&room).await;
+        owner.send(&format!("TOPIC {room} :{topic}")).await;
+        owner
+            .skip_until(|m| m.command == "TOPIC" && m.params[0] == room)
+            .await;
+    }
+    owner
 }
 
 #[tokio::test]
@@ -61,6 +77,46 @@ async fn history_requests_beyond_the_send_queue_end_the_connection_before_the_ne
         .expect("-- flooder left (too slow: send queue full)")
         .await;
     witness.sync().await;
+    server.shut_down().await;
+}
+
+#[tokio::test]
+async fn a_text_client_dropped_for_a_full_send_queue_is_told_why() {
+    let server = small_queue_server().await;
+    let mut seeder = Client::named(server.address, "seeder").await;
+    let mut witness = Client::named(server.address, "witness").await;
+    seeder
+        .skip_until("-- guest-2 is now known as witness")
+        .await;
+    seed_long_history(&mut seeder, &mut witness, 30).await;
+    let mut flooder = Client::connect(server.address).await;
+    flooder.skip_until("-- end of history").await;
+
+    flooder
+        .send_raw("/history 500\n".repeat(20).as_bytes())
+        .await;
+
+    // Its replies were dropped; the documented notice is all it gets before the close.
+    flooder
+        .expect("! disconnected: too slow (send queue full)")
+        .await;
+    flooder.expect_closed().await;
+    server.shut_down().await;
+}
+
+#[tokio::test]
+async fn an_irc_client_dropped_for_a_full_send_queue_gets_an_irc_error_line() {
+    let server = small_queue_server().await;
+    let _owner = twenty_rooms_with_long_topics(&server).await;
+    let mut flooder = server.irc("flooder").await;
+
+    flooder.send_raw("LIST\r\n".repeat(20).as_bytes()).await;
+
+    // Its replies were dropped; it is told why in IRC, not in the text protocol.
+    assert_eq!(
+        flooder.expect_closed().await,
+        ["ERROR :Closing link: (~flooder@127.0.0.1) (SendQ exceeded)"]
+    );
     server.shut_down().await;
 }
 
@@ -103,17 +159,7 @@ async fn a_page_of_history_bigger_than_half_the_send_queue_is_cut_short() {
 #[tokio::test]
 async fn irc_listings_beyond_the_send_queue_end_the_connection_before_the_next_command() {
     let server = small_queue_server().await;
-    // Twenty rooms with long topics make one LIST reply about 9 KB.
-    let mut owner = server.irc("owner").await;
-    let topic = "t".repeat(380);
-    for index in 0..20 {
-        let room = format!("#room{index}");
-        owner.join(&room).await;
-        owner.send(&format!("TOPIC {room} :{topic}")).await;
-        owner
-            .skip_until(|m| m.command == "TOPIC" && m.params[0] == room)
-            .await;
-    }
+    let _owner = twenty_rooms_with_long_topics(&server).await;
     let mut watcher = server.irc("watcher").await;
     watcher.join("#watch").await;
     let mut flooder = server.irc("flooder").await;

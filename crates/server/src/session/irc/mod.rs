@@ -19,6 +19,7 @@ mod replies;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use palaver_proto::event::Event;
 use palaver_proto::framing::Frame;
 use palaver_proto::irc::caps::{Cap, CapSet};
@@ -29,11 +30,12 @@ use tokio::time::Instant;
 
 use super::nick_guard::{NickGuard, Verdict};
 use super::reply_queue::ReplyQueue;
-use super::{Flow, Session};
+use super::{Context, Flow, Session};
 use crate::accounts::{Accounts, PasswordStamp};
 use crate::config::IrcSettings;
-use crate::connection::Context;
-use crate::hub::{Alert, Departure, EndedRoom, Hub, HubError, JoinRefusal, SendRefusal, User};
+use crate::hub::{
+    Alert, Departure, EndedRoom, Hub, HubError, JoinRefusal, Protocol, SendRefusal, User,
+};
 use crate::outbox::Outbox;
 use crate::store::{Commit, Store, StoredMessage};
 use account::{AccountRequest, SaslState};
@@ -118,46 +120,6 @@ pub struct IrcSession {
 }
 
 impl IrcSession {
-    /// A session for a new connection from `peer`, shown as `host`, not yet registered.
-    pub fn new(context: &Context, peer: SocketAddr, host: String, outbox: Arc<Outbox>) -> Self {
-        let now = Instant::now();
-        let settings = context.irc.clone();
-        let replies = Replies::new(settings.server_name.clone(), outbox.clone());
-        let password_ok = settings.password.is_none();
-        Self {
-            hub: context.hub.clone(),
-            store: context.store.clone(),
-            accounts: context.accounts.clone(),
-            sasl: SaslState::Idle,
-            account_requests: Vec::new(),
-            nick_changed: false,
-            nick_to_check: None,
-            login_to_confirm: None,
-            rooms_to_save: Vec::new(),
-            ended_rooms: Vec::new(),
-            nick_guard: NickGuard::new(context.nick_grace),
-            settings,
-            peer,
-            host,
-            outbox,
-            user: None,
-            registration: Registration {
-                password_ok,
-                ..Registration::default()
-            },
-            caps: CapSet::EMPTY,
-            cap_302: false,
-            replies,
-            to_store: Vec::new(),
-            history_requests: Vec::new(),
-            batches_opened: 0,
-            queue: ReplyQueue::default(),
-            last_heard: now,
-            ping_sent: None,
-            connected: now,
-        }
-    }
-
     fn flavor(&self) -> IrcFlavor {
         IrcFlavor::from_caps(self.caps)
     }
@@ -514,6 +476,18 @@ impl IrcSession {
         self.outbox.release(replies.chunks, replies.reserved);
     }
 
+    /// `ERROR :Closing link: (user@host) why`, the last line a departing client gets.
+    fn closing_link(&self, why: &str) -> Bytes {
+        let host = match &self.user {
+            Some(user) => {
+                let identity = user.identity();
+                format!("{}@{}", identity.user, identity.host)
+            }
+            None => format!("*@{}", self.host),
+        };
+        Message::new("ERROR", vec![format!("Closing link: ({host}) {why}")]).to_bytes()
+    }
+
     /// Queues `messages` as replies.
     fn push_all(&mut self, messages: impl IntoIterator<Item = Message>) {
         for message in messages {
@@ -523,6 +497,52 @@ impl IrcSession {
 }
 
 impl Session for IrcSession {
+    const PROTOCOL: Protocol = Protocol::Irc;
+
+    /// A session waiting for the client to register; nothing is sent before it speaks.
+    async fn start(context: &Context, peer: SocketAddr, host: String, outbox: Arc<Outbox>) -> Self {
+        let now = Instant::now();
+        let settings = context.irc.clone();
+        let replies = Replies::new(settings.server_name.clone(), outbox.clone());
+        let password_ok = settings.password.is_none();
+        Self {
+            hub: context.hub.clone(),
+            store: context.store.clone(),
+            accounts: context.accounts.clone(),
+            sasl: SaslState::Idle,
+            account_requests: Vec::new(),
+            nick_changed: false,
+            nick_to_check: None,
+            login_to_confirm: None,
+            rooms_to_save: Vec::new(),
+            ended_rooms: Vec::new(),
+            nick_guard: NickGuard::new(context.nick_grace),
+            settings,
+            peer,
+            host,
+            outbox,
+            user: None,
+            registration: Registration {
+                password_ok,
+                ..Registration::default()
+            },
+            caps: CapSet::EMPTY,
+            cap_302: false,
+            replies,
+            to_store: Vec::new(),
+            history_requests: Vec::new(),
+            batches_opened: 0,
+            queue: ReplyQueue::default(),
+            last_heard: now,
+            ping_sent: None,
+            connected: now,
+        }
+    }
+
+    fn max_line_bytes(&self) -> usize {
+        MAX_LINE_BYTES
+    }
+
     async fn handle(&mut self, frame: Frame) -> Flow {
         self.outbox.hold();
         self.handle_frame(frame).await
@@ -608,19 +628,12 @@ impl Session for IrcSession {
         self.user.as_ref()
     }
 
-    fn farewell(&mut self, reason: &str) {
-        self.outbox.hold();
-        let host = match &self.user {
-            Some(user) => {
-                let identity = user.identity();
-                format!("{}@{}", identity.user, identity.host)
-            }
-            None => format!("*@{}", self.host),
-        };
-        self.replies.raw(Message::new(
-            "ERROR",
-            vec![format!("Closing link: ({host}) [{reason}]")],
-        ));
-        self.release();
+    fn farewell(&self, reason: &str) -> Option<Bytes> {
+        Some(self.closing_link(&format!("[{reason}]")))
+    }
+
+    /// `ERROR` with the reason ircds traditionally give a client dropped for its send queue.
+    fn overflow_farewell(&self) -> Bytes {
+        self.closing_link("(SendQ exceeded)")
     }
 }
