@@ -108,8 +108,6 @@ pub struct IrcSession {
     to_store: Vec<StoredMessage>,
     /// History queries the command being handled asked for, run once the handler returns.
     history_requests: Vec<HistoryRequest>,
-    /// Numbers this connection's history batches (`H1`, `H2`, …).
-    batches_opened: u64,
     /// Replies of the commands handled since the last flush, in order, behind their commits.
     queue: ReplyQueue,
     /// When the client last sent anything; silence triggers a `PING`.
@@ -248,6 +246,7 @@ impl IrcSession {
     /// Sets the enabled capabilities, here and in the hub user.
     fn set_caps(&mut self, caps: CapSet) {
         self.caps = caps;
+        self.replies.accept_batches(caps.contains(Cap::Batch));
         if let Some(user) = &self.user {
             user.set_caps(caps);
         }
@@ -451,8 +450,7 @@ impl IrcSession {
         if self.caps.contains(Cap::LabeledResponse)
             && let Some(label) = message.tag("label")
         {
-            self.replies
-                .set_label(label, self.caps.contains(Cap::Batch));
+            self.replies.set_label(label);
         }
         commands::dispatch(self, &message)
     }
@@ -531,7 +529,6 @@ impl Session for IrcSession {
             replies,
             to_store: Vec::new(),
             history_requests: Vec::new(),
-            batches_opened: 0,
             queue: ReplyQueue::default(),
             last_heard: now,
             ping_sent: None,
