@@ -256,6 +256,18 @@ mod tests {
         line
     }
 
+    /// Asserts that the server ended the stream and that the connection finished, its user
+    /// gone from the hub.
+    async fn expect_end(
+        mut client: BufReader<DuplexStream>,
+        connection: tokio::task::JoinHandle<()>,
+        context: &Context,
+    ) {
+        assert_eq!(line(&mut client).await, "", "the stream ends");
+        connection.await.unwrap();
+        assert_eq!(context.hub.user_count(), 0);
+    }
+
     /// `line` without a leading `[HH:MM:SS] `.
     fn untimed(line: &str) -> &str {
         line.split_once("] ").map_or(line, |(_, rest)| rest)
@@ -284,9 +296,7 @@ mod tests {
             "-- guest-1 is now known as alice\n"
         );
         assert_eq!(untimed(&line(&mut client).await), "-- goodbye\n");
-        assert_eq!(line(&mut client).await, "", "the stream ends");
-        connection.await.unwrap();
-        assert_eq!(context.hub.user_count(), 0);
+        expect_end(client, connection, &context).await;
     }
 
     #[tokio::test]
@@ -315,9 +325,7 @@ mod tests {
             line(&mut client).await,
             "ERROR :Closing link: (~alice@127.0.0.1) [Quit: bye]\r\n"
         );
-        assert_eq!(line(&mut client).await, "", "the stream ends");
-        connection.await.unwrap();
-        assert_eq!(context.hub.user_count(), 0);
+        expect_end(client, connection, &context).await;
     }
 
     #[tokio::test]

@@ -33,6 +33,19 @@ async fn seed_long_history(seeder: &mut Client, witness: &mut Client, count: usi
     }
 }
 
+/// A small-queue server where `seeder` said 30 messages of about 3 KB in `#lobby`, all read by
+/// a client named `witness`; returns the server, the seeder and the witness.
+async fn server_with_long_history(witness: &str) -> (TestServer, Client, Client) {
+    let server = small_queue_server().await;
+    let mut seeder = Client::named(server.address, "seeder").await;
+    let mut witness = Client::named(server.address, witness).await;
+    seeder
+        .skip_until(&format!("-- guest-2 is now known as {}", witness.nick))
+        .await;
+    seed_long_history(&mut seeder, &mut witness, 30).await;
+    (server, seeder, witness)
+}
+
 /// Twenty rooms with long topics, which make one `LIST` reply about 9 KB; returns their owner.
 async fn twenty_rooms_with_long_topics(server: &TestServer) -> IrcClient {
     let mut owner = server.irc("owner").await;
@@ -50,13 +63,7 @@ async fn twenty_rooms_with_long_topics(server: &TestServer) -> IrcClient {
 
 #[tokio::test]
 async fn history_requests_beyond_the_send_queue_end_the_connection_before_the_next_command() {
-    let server = small_queue_server().await;
-    let mut seeder = Client::named(server.address, "seeder").await;
-    let mut witness = Client::named(server.address, "witness").await;
-    seeder
-        .skip_until("-- guest-2 is now known as witness")
-        .await;
-    seed_long_history(&mut seeder, &mut witness, 30).await;
+    let (server, _seeder, mut witness) = server_with_long_history("witness").await;
     let mut flooder = Client::connect(server.address).await;
     // Joining replays the newest history, cut short to fit.
     flooder.skip_until("-- end of history").await;
@@ -82,13 +89,7 @@ async fn history_requests_beyond_the_send_queue_end_the_connection_before_the_ne
 
 #[tokio::test]
 async fn a_text_client_dropped_for_a_full_send_queue_is_told_why() {
-    let server = small_queue_server().await;
-    let mut seeder = Client::named(server.address, "seeder").await;
-    let mut witness = Client::named(server.address, "witness").await;
-    seeder
-        .skip_until("-- guest-2 is now known as witness")
-        .await;
-    seed_long_history(&mut seeder, &mut witness, 30).await;
+    let (server, _seeder, _witness) = server_with_long_history("witness").await;
     let mut flooder = Client::connect(server.address).await;
     flooder.skip_until("-- end of history").await;
 
@@ -122,11 +123,7 @@ async fn an_irc_client_dropped_for_a_full_send_queue_gets_an_irc_error_line() {
 
 #[tokio::test]
 async fn a_page_of_history_bigger_than_half_the_send_queue_is_cut_short() {
-    let server = small_queue_server().await;
-    let mut seeder = Client::named(server.address, "seeder").await;
-    let mut reader = Client::named(server.address, "reader").await;
-    seeder.skip_until("-- guest-2 is now known as reader").await;
-    seed_long_history(&mut seeder, &mut reader, 30).await;
+    let (server, _seeder, mut reader) = server_with_long_history("reader").await;
 
     // 30 messages of about 3 KB do not fit in half of a 64 KiB queue; the newest that do are
     // shown, and the client is told how many older ones were left out.
@@ -185,13 +182,7 @@ async fn irc_listings_beyond_the_send_queue_end_the_connection_before_the_next_c
 
 #[tokio::test]
 async fn a_chathistory_page_bigger_than_half_the_send_queue_keeps_the_newest_messages() {
-    let server = small_queue_server().await;
-    let mut seeder = Client::named(server.address, "seeder").await;
-    let mut witness = Client::named(server.address, "witness").await;
-    seeder
-        .skip_until("-- guest-2 is now known as witness")
-        .await;
-    seed_long_history(&mut seeder, &mut witness, 30).await;
+    let (server, _seeder, _witness) = server_with_long_history("witness").await;
     let mut reader = server
         .irc_with_caps("reader", &["batch", "draft/chathistory", "message-tags"])
         .await;
