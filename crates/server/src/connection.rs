@@ -1,8 +1,12 @@
-//! One client connection from accept to close: socket options, the writer task, the read loop
-//! that feeds lines to the session, and clean-up.
+//! One client connection from accept to close: the writer task, the read loop that feeds
+//! lines to the session, and clean-up with the right quit reason.
 //!
-//! Memory is allocated lazily: an idle connection waits for readability with no read buffer,
-//! and its outbox holds no allocation while empty.
+//! Generic over the session (which protocol: [`Session`]) and the transport (which byte stream:
+//! [`Transport`]), which know nothing of each other: a new transport plugs in here without a
+//! session knowing.
+//!
+//! Memory is allocated lazily: an idle connection waits for input with no read buffer, and its
+//! outbox holds no allocation while empty.
 
 use std::io;
 use std::net::SocketAddr;
@@ -11,30 +15,17 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use palaver_proto::framing::LineDecoder;
-use socket2::{SockRef, TcpKeepalive};
-use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedReadHalf;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
 
-use crate::accounts::Accounts;
-use crate::config::{IrcSettings, Limits};
-use crate::hub::{Hub, Protocol, User};
-use crate::outbox::{Closed, Outbox, run_writer};
-use crate::session::irc::{self, IrcSession};
-use crate::session::text::{TextSession, TextSettings};
-use crate::session::{Flow, Session};
-use crate::store::Store;
+use crate::hub::User;
+use crate::outbox::{Closed, Outbox, WriterEnd, last_words, run_writer};
+use crate::session::{Context, Flow, Session};
+use crate::transport::{Incoming, Transport};
 
 /// How much to read per system call.
 const READ_CHUNK: usize = 4096;
-
-/// TCP keepalive finds peers that vanished without a FIN or RST (a half-open connection):
-/// after this much silence the kernel probes, and gives up after a few unanswered probes.
-const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
-const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
-const KEEPALIVE_RETRIES: u32 = 5;
 
 /// How long a closing connection may take to flush its last lines before it is cut.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -50,115 +41,49 @@ enum End {
     Lost(String),
 }
 
-/// Everything a connection needs from the server, besides its socket.
-#[derive(Clone)]
-pub struct Context {
-    pub hub: Arc<Hub>,
-    pub store: Store,
-    pub accounts: Accounts,
-    /// Messages replayed to a text user joining a room.
-    pub history_on_join: usize,
-    /// Grace period before a user on someone's registered nick is renamed.
-    pub nick_grace: Duration,
-    pub limits: Limits,
-    pub irc: Arc<IrcSettings>,
-    /// Whether to show peers by a cloak instead of their address.
-    pub cloak_hosts: bool,
-    pub shutdown: CancellationToken,
-}
-
-/// Serves one connection of `protocol` until it ends. Never panics on client input.
-pub async fn serve(stream: TcpStream, peer: SocketAddr, protocol: Protocol, context: Context) {
+/// Serves one connection from `peer` over `transport`, speaking `S`'s protocol, until it ends.
+/// Never panics on client input.
+pub async fn serve<S: Session>(transport: impl Transport, peer: SocketAddr, context: Context) {
     // Connect and disconnect lines name the nick; messages are never logged at info level.
-    let span = info_span!("connection", %peer, protocol = ?protocol);
+    let span = info_span!("connection", %peer, protocol = ?S::PROTOCOL);
     async move {
-        configure_socket(&stream);
-        let (reader, writer) = stream.into_split();
+        let (reader, writer) = transport.into_halves();
         let outbox = Arc::new(Outbox::new(context.limits.send_queue_bytes));
         let writer_task = tokio::spawn(run_writer(outbox.clone(), writer));
         let host = display_host(peer, context.cloak_hosts);
-
-        let end = match protocol {
-            Protocol::Text => {
-                let user = context
-                    .hub
-                    .connect_guest(peer, &host, Protocol::Text, outbox.clone());
-                info!(nick = %user.nick(), "connected");
-                let settings = TextSettings {
-                    max_line_bytes: context.limits.max_line_bytes,
-                    history_on_join: context.history_on_join,
-                    nick_grace: context.nick_grace,
-                };
-                let session = TextSession::start(
-                    context.hub.clone(),
-                    context.store.clone(),
-                    context.accounts.clone(),
-                    user,
-                    settings,
-                )
-                .await;
-                run_session(
-                    reader,
-                    session,
-                    &outbox,
-                    &context,
-                    context.limits.max_line_bytes,
-                )
-                .await
-            }
-            Protocol::Irc => {
-                // The nick is logged when registration completes.
-                info!("connected");
-                let session = IrcSession::new(&context, peer, host, outbox.clone());
-                run_session(reader, session, &outbox, &context, irc::MAX_LINE_BYTES).await
-            }
+        let mut session = S::start(&context, peer, host, outbox.clone()).await;
+        match session.user() {
+            Some(user) => info!(nick = %user.nick(), "connected"),
+            // Registration is still to come; it logs the nick.
+            None => info!("connected"),
+        }
+        let why = read_until_end(reader, &mut session, &outbox, &context.shutdown).await;
+        let reason = match &why {
+            End::Quit(reason) | End::Lost(reason) => Some(reason.as_str()),
+            End::Shutdown => None,
         };
-        info!(nick = end.nick.as_deref().unwrap_or("-"), reason = ?end.why, "disconnected");
-        outbox.finish();
-        if tokio::time::timeout(FLUSH_TIMEOUT, writer_task)
-            .await
-            .is_err()
+        if !outbox.is_closed()
+            && let Some(farewell) = session.farewell(reason.unwrap_or("server shutting down"))
         {
-            warn!("gave up flushing to a client that does not read");
+            outbox.push(farewell);
+        }
+        let nick = session.user().map(|user| user.nick());
+        if let Some(user) = session.user() {
+            let ended = context.hub.disconnect(user, reason);
+            crate::session::forget_ended_rooms(&context.store, ended).await;
+        }
+        info!(nick = nick.as_deref().unwrap_or("-"), reason = ?why, "disconnected");
+        outbox.finish();
+        match tokio::time::timeout(FLUSH_TIMEOUT, writer_task).await {
+            Ok(Ok(WriterEnd::Overflowed(stream))) => {
+                last_words(stream, &session.overflow_farewell());
+            }
+            Ok(_) => {}
+            Err(_) => warn!("gave up flushing to a client that does not read"),
         }
     }
     .instrument(span)
     .await
-}
-
-/// How a session ended, for the log.
-struct Ended {
-    nick: Option<Box<str>>,
-    why: End,
-}
-
-/// Runs `session` until the connection ends, then removes its user from the hub.
-async fn run_session(
-    reader: OwnedReadHalf,
-    mut session: impl Session,
-    outbox: &Outbox,
-    context: &Context,
-    max_line_bytes: usize,
-) -> Ended {
-    let why = read_until_end(
-        reader,
-        &mut session,
-        outbox,
-        &context.shutdown,
-        max_line_bytes,
-    )
-    .await;
-    let reason = match &why {
-        End::Quit(reason) | End::Lost(reason) => Some(reason.as_str()),
-        End::Shutdown => None,
-    };
-    session.farewell(reason.unwrap_or("server shutting down"));
-    let nick = session.user().map(|user| user.nick());
-    if let Some(user) = session.user() {
-        let ended = context.hub.disconnect(user, reason);
-        crate::session::forget_ended_rooms(&context.store, ended).await;
-    }
-    Ended { nick, why }
 }
 
 /// The host others see: the peer's IP address, or with cloaking a stable pseudonym of it
@@ -176,30 +101,15 @@ fn display_host(peer: SocketAddr, cloak: bool) -> String {
     format!("{hash:016x}.cloak")
 }
 
-fn configure_socket(stream: &TcpStream) {
-    // Our outbox already coalesces lines into large writes; Nagle would only add latency.
-    if let Err(error) = stream.set_nodelay(true) {
-        warn!(%error, "could not set TCP_NODELAY");
-    }
-    let keepalive = TcpKeepalive::new()
-        .with_time(KEEPALIVE_IDLE)
-        .with_interval(KEEPALIVE_INTERVAL)
-        .with_retries(KEEPALIVE_RETRIES);
-    if let Err(error) = SockRef::from(stream).set_tcp_keepalive(&keepalive) {
-        warn!(%error, "could not enable TCP keepalive");
-    }
-}
-
 /// Reads and handles lines until the client quits or disconnects, the outbox closes, or the
 /// server shuts down.
 async fn read_until_end(
-    reader: OwnedReadHalf,
+    mut reader: impl Incoming,
     session: &mut impl Session,
     outbox: &Outbox,
     shutdown: &CancellationToken,
-    max_line_bytes: usize,
 ) -> End {
-    let mut decoder = LineDecoder::new(max_line_bytes);
+    let mut decoder = LineDecoder::new(session.max_line_bytes());
     let mut buffer = BytesMut::new();
     loop {
         let deadline = session.deadline();
@@ -222,7 +132,7 @@ async fn read_until_end(
                 }
                 continue;
             }
-            ready = reader.readable() => {
+            ready = reader.ready() => {
                 if let Err(error) = ready {
                     return End::Lost(describe_read_error(&error));
                 }
@@ -289,5 +199,145 @@ fn describe_read_error(error: &io::Error) -> String {
         }
         io::ErrorKind::TimedOut => "connection timed out".into(),
         _ => format!("read error: {error}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Both sessions over a byte stream that is not TCP (an in-memory pipe, as a TLS stream or
+    //! a WebSocket adapter would be): the connection needs nothing more from a transport.
+
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, DuplexStream};
+
+    use super::*;
+    use crate::accounts::{Accounts, LoginLimits};
+    use crate::config::{IrcSettings, Limits};
+    use crate::hub::{Hub, HubSettings};
+    use crate::session::irc::IrcSession;
+    use crate::session::text::TextSession;
+    use crate::store::{Store, StoreConfig};
+    use crate::transport::Stream;
+
+    fn context() -> Context {
+        let store = Store::open(StoreConfig {
+            path: ":memory:".into(),
+            history_max_age: None,
+            history_max_per_room: None,
+            prune_interval: Duration::from_secs(3600),
+        })
+        .expect("open a throw-away store")
+        .store;
+        Context {
+            hub: Arc::new(Hub::new(HubSettings::default())),
+            accounts: Accounts::new(store.clone(), LoginLimits::default()),
+            store,
+            history_on_join: 0,
+            nick_grace: Duration::from_secs(60),
+            limits: Limits::default(),
+            irc: Arc::new(IrcSettings::default()),
+            cloak_hosts: false,
+            shutdown: CancellationToken::new(),
+        }
+    }
+
+    fn peer() -> SocketAddr {
+        "127.0.0.1:50000".parse().unwrap()
+    }
+
+    /// The client's end of an in-memory pipe, and the server's end as a transport.
+    fn pipe() -> (BufReader<DuplexStream>, Stream<DuplexStream>) {
+        let (client, server) = tokio::io::duplex(64 * 1024);
+        (BufReader::new(client), Stream(server))
+    }
+
+    async fn line(client: &mut BufReader<DuplexStream>) -> String {
+        let mut line = String::new();
+        client.read_line(&mut line).await.expect("read");
+        line
+    }
+
+    /// Asserts that the server ended the stream and that the connection finished, its user
+    /// gone from the hub.
+    async fn expect_end(
+        mut client: BufReader<DuplexStream>,
+        connection: tokio::task::JoinHandle<()>,
+        context: &Context,
+    ) {
+        assert_eq!(line(&mut client).await, "", "the stream ends");
+        connection.await.unwrap();
+        assert_eq!(context.hub.user_count(), 0);
+    }
+
+    /// `line` without a leading `[HH:MM:SS] `.
+    fn untimed(line: &str) -> &str {
+        line.split_once("] ").map_or(line, |(_, rest)| rest)
+    }
+
+    #[tokio::test]
+    async fn a_text_session_runs_over_any_byte_stream() {
+        let context = context();
+        let (mut client, transport) = pipe();
+        let connection = tokio::spawn(serve::<TextSession>(transport, peer(), context.clone()));
+        assert!(
+            line(&mut client)
+                .await
+                .contains("welcome to palaver; you are guest-1")
+        );
+        assert_eq!(
+            untimed(&line(&mut client).await),
+            "-- guest-1 joined #lobby\n"
+        );
+
+        // A line cut in two writes, and two lines in one.
+        client.write_all(b"/nick al").await.unwrap();
+        client.write_all(b"ice\n/quit\n").await.unwrap();
+        assert_eq!(
+            untimed(&line(&mut client).await),
+            "-- guest-1 is now known as alice\n"
+        );
+        assert_eq!(untimed(&line(&mut client).await), "-- goodbye\n");
+        expect_end(client, connection, &context).await;
+    }
+
+    #[tokio::test]
+    async fn an_irc_session_runs_over_any_byte_stream() {
+        let context = context();
+        let (mut client, transport) = pipe();
+        let connection = tokio::spawn(serve::<IrcSession>(transport, peer(), context.clone()));
+        client
+            .write_all(b"NICK alice\r\nUSER alice 0 * :Alice\r\n")
+            .await
+            .unwrap();
+        assert!(
+            line(&mut client)
+                .await
+                .starts_with(":palaver.local 001 alice ")
+        );
+        loop {
+            let line = line(&mut client).await;
+            if line.contains(" 376 ") || line.contains(" 422 ") {
+                break;
+            }
+        }
+
+        client.write_all(b"QUIT :bye\r\n").await.unwrap();
+        assert_eq!(
+            line(&mut client).await,
+            "ERROR :Closing link: (~alice@127.0.0.1) [Quit: bye]\r\n"
+        );
+        expect_end(client, connection, &context).await;
+    }
+
+    #[tokio::test]
+    async fn the_end_of_the_stream_ends_the_connection() {
+        let context = context();
+        let (mut client, transport) = pipe();
+        let connection = tokio::spawn(serve::<TextSession>(transport, peer(), context.clone()));
+        line(&mut client).await;
+        line(&mut client).await;
+        client.write_all(b"/nick alice\n").await.unwrap();
+        drop(client);
+        connection.await.unwrap();
+        assert_eq!(context.hub.user_count(), 0);
     }
 }

@@ -13,6 +13,7 @@ pub mod outbox;
 pub mod server;
 pub mod session;
 pub mod store;
+pub mod transport;
 
 pub use config::Config;
 pub use server::Server;

@@ -9,8 +9,11 @@ use tokio_util::task::TaskTracker;
 use tracing::{error, warn};
 
 use crate::config::ListenerKind;
-use crate::connection::{self, Context};
-use crate::hub::Protocol;
+use crate::connection;
+use crate::session::Context;
+use crate::session::irc::IrcSession;
+use crate::session::text::TextSession;
+use crate::transport;
 
 /// Pending connections the kernel may hold before we accept them; large, so a storm of
 /// clients connecting at once is queued rather than refused.
@@ -34,17 +37,13 @@ pub fn bind(address: SocketAddr) -> io::Result<TcpListener> {
 }
 
 /// Accepts connections on `listener` until `shutdown` is cancelled, serving each in a task
-/// tracked by `tasks`.
+/// tracked by `tasks` with the session its kind speaks.
 pub async fn accept_loop(
     kind: ListenerKind,
     listener: TcpListener,
     context: Context,
     tasks: TaskTracker,
 ) {
-    let protocol = match kind {
-        ListenerKind::Text => Protocol::Text,
-        ListenerKind::Irc => Protocol::Irc,
-    };
     loop {
         let accepted = tokio::select! {
             () = context.shutdown.cancelled() => return,
@@ -52,7 +51,16 @@ pub async fn accept_loop(
         };
         match accepted {
             Ok((stream, peer)) => {
-                tasks.spawn(connection::serve(stream, peer, protocol, context.clone()));
+                transport::configure_tcp(&stream);
+                let context = context.clone();
+                match kind {
+                    ListenerKind::Text => {
+                        tasks.spawn(connection::serve::<TextSession>(stream, peer, context))
+                    }
+                    ListenerKind::Irc => {
+                        tasks.spawn(connection::serve::<IrcSession>(stream, peer, context))
+                    }
+                };
             }
             Err(error) if is_per_connection_error(&error) => {
                 warn!(%error, "a connection failed before it was accepted");

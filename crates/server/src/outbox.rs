@@ -1,20 +1,24 @@
-//! A connection's bounded outgoing queue and the task that drains it into the socket.
+//! A connection's bounded outgoing queue and the task that drains it into the byte stream.
 //!
 //! Fan-out never touches a socket: it pushes shared [`Bytes`] into the recipient's [`Outbox`]
 //! (a short, uncontended lock and a wake-up) and moves on. Each connection's writer task takes
-//! everything queued at once and hands it to the kernel in one vectored write, so a busy
-//! connection pays one system call for many lines (our own coalescing on top of
-//! `TCP_NODELAY`). A client that stops reading lets its outbox fill; when a push would exceed
-//! the limit the outbox gives up on it (the slow-consumer policy in `docs/PROTOCOL.md`): the
-//! queue is dropped, the client is told why if its socket has room, and the connection ends.
+//! everything queued at once and hands it to the stream in one vectored write (one gathered
+//! write for a stream without vectored writes), so a busy connection pays one system call for
+//! many lines (our own coalescing on top of `TCP_NODELAY`). A client that stops reading lets
+//! its outbox fill; when a push would exceed the limit the outbox gives up on it (the
+//! slow-consumer policy in `docs/PROTOCOL.md`): the queue is dropped, the writer hands the
+//! stream back untouched ([`WriterEnd::Overflowed`]) so that the connection can tell the client
+//! why in its protocol's words if the stream has room ([`last_words`]), and the connection
+//! ends. The outbox itself knows no protocol.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
+use std::pin::Pin;
 use std::sync::Mutex;
+use std::task::{Context, Waker};
 
 use bytes::{Buf, Bytes};
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
@@ -29,11 +33,12 @@ pub enum Closed {
     WriteFailed(String),
 }
 
-/// The message a slow consumer gets, if its socket has room for it, before it is dropped.
-const OVERFLOW_NOTICE: &[u8] = b"! disconnected: too slow (send queue full)\n";
-
 /// How many queued chunks one vectored write hands to the kernel at most.
 const MAX_SLICES_PER_WRITE: usize = 64;
+
+/// How many bytes of queued chunks are copied into one write for a stream without vectored
+/// writes.
+const MAX_GATHERED_BYTES: usize = 64 * 1024;
 
 /// The outgoing queue of one connection. Shared (`Arc`) by the hub, which pushes, the session,
 /// which pushes its replies, and the writer task, which drains it.
@@ -257,64 +262,118 @@ impl Outbox {
     }
 }
 
-/// Drains `outbox` into `socket` until the outbox closes. Runs as its own task per connection.
-pub async fn run_writer(outbox: std::sync::Arc<Outbox>, mut socket: OwnedWriteHalf) {
+/// How a writer task ended.
+#[derive(Debug)]
+pub enum WriterEnd<W> {
+    /// Everything was written and the stream shut down, or writing failed.
+    Done,
+    /// The outbox overflowed: its queue was dropped, and here is the stream, untouched since,
+    /// for the client's [`last_words`].
+    Overflowed(W),
+}
+
+/// Drains `outbox` into `stream` until the outbox closes. Runs as its own task per connection.
+pub async fn run_writer<W: AsyncWrite + Unpin>(
+    outbox: std::sync::Arc<Outbox>,
+    mut stream: W,
+) -> WriterEnd<W> {
     let mut batch = VecDeque::new();
     loop {
         match outbox.next(&mut batch).await {
             Next::Write => {
-                if let Err(error) = write_batch(&outbox, &mut socket, &mut batch).await {
+                if let Err(error) = write_batch(&outbox, &mut stream, &mut batch).await {
                     outbox.close_with(Closed::WriteFailed(describe_write_error(&error)));
-                    return;
+                    return WriterEnd::Done;
                 }
             }
             Next::Flushed => {
                 // Send FIN after the last byte; errors are moot, the connection is over.
-                let _ = socket.shutdown().await;
-                return;
+                let _ = stream.shutdown().await;
+                return WriterEnd::Done;
             }
-            Next::Overflowed => {
-                // Best effort only: the client is not reading, so never wait for room.
-                let _ = socket.try_write(OVERFLOW_NOTICE);
-                return;
-            }
-            Next::Stop => return,
+            Next::Overflowed => return WriterEnd::Overflowed(stream),
+            Next::Stop => return WriterEnd::Done,
         }
     }
 }
 
+/// Writes `farewell` to a client dropped as a slow consumer and closes the stream, best effort
+/// only: the client is not reading, so whatever the stream does not take at once is dropped,
+/// and nothing waits for room.
+pub fn last_words<W: AsyncWrite + Unpin>(mut stream: W, farewell: &[u8]) {
+    let mut context = Context::from_waker(Waker::noop());
+    let mut stream = Pin::new(&mut stream);
+    let _ = stream.as_mut().poll_write(&mut context, farewell);
+    // A stream that buffers (TLS) sends it now or never; then the end of the stream.
+    let _ = stream.as_mut().poll_flush(&mut context);
+    let _ = stream.poll_shutdown(&mut context);
+}
+
 /// Writes every chunk of `batch`, many per system call, leaving `batch` empty.
-async fn write_batch(
+async fn write_batch<W: AsyncWrite + Unpin>(
     outbox: &Outbox,
-    socket: &mut OwnedWriteHalf,
+    stream: &mut W,
     batch: &mut VecDeque<Bytes>,
 ) -> io::Result<()> {
+    // For a stream without vectored writes: the front chunks copied into one buffer, reused
+    // across the writes of this batch.
+    let mut gathered = Vec::new();
     while !batch.is_empty() {
-        let mut slices = [IoSlice::new(&[]); MAX_SLICES_PER_WRITE];
-        let mut count = 0;
-        for (slot, chunk) in slices.iter_mut().zip(batch.iter()) {
-            *slot = IoSlice::new(chunk);
-            count += 1;
-        }
-        let mut written = socket.write_vectored(&slices[..count]).await?;
+        let written = if stream.is_write_vectored() {
+            let mut slices = [IoSlice::new(&[]); MAX_SLICES_PER_WRITE];
+            let mut count = 0;
+            for (slot, chunk) in slices.iter_mut().zip(batch.iter()) {
+                *slot = IoSlice::new(chunk);
+                count += 1;
+            }
+            stream.write_vectored(&slices[..count]).await?
+        } else {
+            match batch.front() {
+                // Nothing to gather, or too big to be worth copying.
+                Some(front) if batch.len() == 1 || front.len() >= MAX_GATHERED_BYTES => {
+                    stream.write(front).await?
+                }
+                _ => {
+                    gather(batch, &mut gathered);
+                    stream.write(&gathered).await?
+                }
+            }
+        };
         if written == 0 {
             return Err(io::ErrorKind::WriteZero.into());
         }
         outbox.written(written);
-        while written > 0 {
-            let Some(front) = batch.front_mut() else {
-                break;
-            };
-            if written >= front.len() {
-                written -= front.len();
-                batch.pop_front();
-            } else {
-                front.advance(written);
-                written = 0;
-            }
-        }
+        consume(batch, written);
     }
     Ok(())
+}
+
+/// Copies the front chunks of `batch` into `gathered`, whole, as many as fit in
+/// [`MAX_GATHERED_BYTES`] (always the first).
+fn gather(batch: &VecDeque<Bytes>, gathered: &mut Vec<u8>) {
+    gathered.clear();
+    for chunk in batch {
+        if !gathered.is_empty() && gathered.len() + chunk.len() > MAX_GATHERED_BYTES {
+            break;
+        }
+        gathered.extend_from_slice(chunk);
+    }
+}
+
+/// Removes the first `written` bytes from the front of `batch`.
+fn consume(batch: &mut VecDeque<Bytes>, mut written: usize) {
+    while written > 0 {
+        let Some(front) = batch.front_mut() else {
+            break;
+        };
+        if written >= front.len() {
+            written -= front.len();
+            batch.pop_front();
+        } else {
+            front.advance(written);
+            written = 0;
+        }
+    }
 }
 
 fn describe_write_error(error: &io::Error) -> String {
@@ -326,7 +385,93 @@ fn describe_write_error(error: &io::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::task::Poll;
+
+    use tokio::io::{AsyncReadExt, DuplexStream};
+
     use super::*;
+
+    /// A real stream that offers no vectored writes, as some transports do not.
+    struct OneSliceAtATime(DuplexStream);
+
+    impl AsyncWrite for OneSliceAtATime {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            context: &mut Context<'_>,
+            bytes: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            Pin::new(&mut self.0).poll_write(context, bytes)
+        }
+
+        fn poll_flush(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.0).poll_flush(context)
+        }
+
+        fn poll_shutdown(
+            mut self: Pin<&mut Self>,
+            context: &mut Context<'_>,
+        ) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.0).poll_shutdown(context)
+        }
+    }
+
+    async fn read_all(mut stream: DuplexStream) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        stream.read_to_end(&mut bytes).await.unwrap();
+        bytes
+    }
+
+    #[tokio::test]
+    async fn the_writer_writes_everything_queued_in_order_with_or_without_vectored_writes() {
+        let lines: Vec<Bytes> = (0..1000)
+            .map(|number| Bytes::from(format!("line {number}\n")))
+            .collect();
+        let expected = lines.concat();
+        for vectored in [true, false] {
+            let (server, client) = tokio::io::duplex(1024);
+            let outbox = Arc::new(Outbox::new(1 << 20));
+            let writer = if vectored {
+                let writing = run_writer(outbox.clone(), server);
+                tokio::spawn(async move { matches!(writing.await, WriterEnd::Done) })
+            } else {
+                let writing = run_writer(outbox.clone(), OneSliceAtATime(server));
+                tokio::spawn(async move { matches!(writing.await, WriterEnd::Done) })
+            };
+            for line in &lines {
+                outbox.push(line.clone());
+            }
+            outbox.finish();
+            assert_eq!(read_all(client).await, expected, "vectored: {vectored}");
+            assert!(writer.await.unwrap(), "the writer flushed and finished");
+            assert_eq!(outbox.lock().pending_bytes, 0);
+        }
+    }
+
+    #[tokio::test]
+    async fn an_overflowed_writer_hands_the_stream_back_for_last_words() {
+        let (server, client) = tokio::io::duplex(1024);
+        let outbox = Arc::new(Outbox::new(10));
+        let writer = tokio::spawn(run_writer(outbox.clone(), server));
+        outbox.push(Bytes::from_static(b"12345678901"));
+        let WriterEnd::Overflowed(stream) = writer.await.unwrap() else {
+            panic!("the writer stopped for the overflow");
+        };
+        last_words(stream, b"bye\n");
+        assert_eq!(read_all(client).await, b"bye\n", "only the last words");
+    }
+
+    #[tokio::test]
+    async fn last_words_never_wait_for_room() {
+        let (mut server, client) = tokio::io::duplex(4);
+        server.write_all(b"full").await.unwrap();
+        last_words(server, b"bye\n");
+        assert_eq!(
+            read_all(client).await,
+            b"full",
+            "what did not fit is dropped"
+        );
+    }
 
     #[test]
     fn overflow_closes_and_drops_the_queue() {

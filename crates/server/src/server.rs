@@ -12,9 +12,9 @@ use tracing::{info, warn};
 
 use crate::accounts::{Accounts, LoginLimits};
 use crate::config::{Config, ListenerKind};
-use crate::connection::Context;
 use crate::hub::{Hub, HubSettings};
 use crate::listener;
+use crate::session::Context;
 use crate::store::{Store, StoreConfig, StoreError};
 
 /// How often retention runs.

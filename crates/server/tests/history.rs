@@ -814,6 +814,31 @@ async fn chathistory_latest() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_labelled_chathistory_nests_its_batch_in_the_labeled_response_batch() {
+    let server = TestServer::start().await;
+    let (_alice, m) = six_messages(&server).await;
+    let mut caps = HISTORY_CAPS.to_vec();
+    caps.push("labeled-response");
+    let mut bob = server.irc_with_caps("bob", &caps).await;
+    bob.join("#h").await;
+
+    // Every line is in exactly one batch: the messages in the history batch, whose opening
+    // and closing lines are in the labeled-response batch.
+    bob.send("@label=q1 CHATHISTORY LATEST #h * 2").await;
+    bob.expect_raw("@label=q1 :palaver.local BATCH +L2 labeled-response")
+        .await;
+    bob.expect_raw("@batch=L2 :palaver.local BATCH +H1 chathistory #h")
+        .await;
+    for message in &m[4..] {
+        bob.expect_raw(&batched("H1", message)).await;
+    }
+    bob.expect_raw("@batch=L2 :palaver.local BATCH -H1").await;
+    bob.expect_raw(":palaver.local BATCH -L2").await;
+    bob.expect_quiet().await;
+    server.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chathistory_before_and_after() {
     let server = TestServer::start().await;
     let (mut alice, m) = six_messages(&server).await;

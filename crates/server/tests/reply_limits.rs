@@ -1,7 +1,8 @@
 //! Replies count against a client's send queue as they are produced: a burst of cheap commands
 //! that would make the server build up more output than one client may queue ends the
 //! connection under the slow-consumer policy, and the commands read after the limit was hit are
-//! not handled. A page of history too big for the queue is cut short instead.
+//! not handled. The client is told why in its own protocol. A page of history too big for the
+//! queue is cut short instead.
 
 mod support;
 
@@ -32,15 +33,37 @@ async fn seed_long_history(seeder: &mut Client, witness: &mut Client, count: usi
     }
 }
 
-#[tokio::test]
-async fn history_requests_beyond_the_send_queue_end_the_connection_before_the_next_command() {
+/// A small-queue server where `seeder` said 30 messages of about 3 KB in `#lobby`, all read by
+/// a client named `witness`; returns the server, the seeder and the witness.
+async fn server_with_long_history(witness: &str) -> (TestServer, Client, Client) {
     let server = small_queue_server().await;
     let mut seeder = Client::named(server.address, "seeder").await;
-    let mut witness = Client::named(server.address, "witness").await;
+    let mut witness = Client::named(server.address, witness).await;
     seeder
-        .skip_until("-- guest-2 is now known as witness")
+        .skip_until(&format!("-- guest-2 is now known as {}", witness.nick))
         .await;
     seed_long_history(&mut seeder, &mut witness, 30).await;
+    (server, seeder, witness)
+}
+
+/// Twenty rooms with long topics, which make one `LIST` reply about 9 KB; returns their owner.
+async fn twenty_rooms_with_long_topics(server: &TestServer) -> IrcClient {
+    let mut owner = server.irc("owner").await;
+    let topic = "t".repeat(380);
+    for index in 0..20 {
+        let room = format!("#room{index}");
+        owner.join(&room).await;
+        owner.send(&format!("TOPIC {room} :{topic}")).await;
+        owner
+            .skip_until(|m| m.command == "TOPIC" && m.params[0] == room)
+            .await;
+    }
+    owner
+}
+
+#[tokio::test]
+async fn history_requests_beyond_the_send_queue_end_the_connection_before_the_next_command() {
+    let (server, _seeder, mut witness) = server_with_long_history("witness").await;
     let mut flooder = Client::connect(server.address).await;
     // Joining replays the newest history, cut short to fit.
     flooder.skip_until("-- end of history").await;
@@ -65,12 +88,42 @@ async fn history_requests_beyond_the_send_queue_end_the_connection_before_the_ne
 }
 
 #[tokio::test]
-async fn a_page_of_history_bigger_than_half_the_send_queue_is_cut_short() {
+async fn a_text_client_dropped_for_a_full_send_queue_is_told_why() {
+    let (server, _seeder, _witness) = server_with_long_history("witness").await;
+    let mut flooder = Client::connect(server.address).await;
+    flooder.skip_until("-- end of history").await;
+
+    flooder
+        .send_raw("/history 500\n".repeat(20).as_bytes())
+        .await;
+
+    // Its replies were dropped; the documented notice is all it gets before the close.
+    flooder
+        .expect("! disconnected: too slow (send queue full)")
+        .await;
+    flooder.expect_closed().await;
+    server.shut_down().await;
+}
+
+#[tokio::test]
+async fn an_irc_client_dropped_for_a_full_send_queue_gets_an_irc_error_line() {
     let server = small_queue_server().await;
-    let mut seeder = Client::named(server.address, "seeder").await;
-    let mut reader = Client::named(server.address, "reader").await;
-    seeder.skip_until("-- guest-2 is now known as reader").await;
-    seed_long_history(&mut seeder, &mut reader, 30).await;
+    let _owner = twenty_rooms_with_long_topics(&server).await;
+    let mut flooder = server.irc("flooder").await;
+
+    flooder.send_raw("LIST\r\n".repeat(20).as_bytes()).await;
+
+    // Its replies were dropped; it is told why in IRC, not in the text protocol.
+    assert_eq!(
+        flooder.expect_closed().await,
+        ["ERROR :Closing link: (~flooder@127.0.0.1) (SendQ exceeded)"]
+    );
+    server.shut_down().await;
+}
+
+#[tokio::test]
+async fn a_page_of_history_bigger_than_half_the_send_queue_is_cut_short() {
+    let (server, _seeder, mut reader) = server_with_long_history("reader").await;
 
     // 30 messages of about 3 KB do not fit in half of a 64 KiB queue; the newest that do are
     // shown, and the client is told how many older ones were left out.
@@ -103,17 +156,7 @@ async fn a_page_of_history_bigger_than_half_the_send_queue_is_cut_short() {
 #[tokio::test]
 async fn irc_listings_beyond_the_send_queue_end_the_connection_before_the_next_command() {
     let server = small_queue_server().await;
-    // Twenty rooms with long topics make one LIST reply about 9 KB.
-    let mut owner = server.irc("owner").await;
-    let topic = "t".repeat(380);
-    for index in 0..20 {
-        let room = format!("#room{index}");
-        owner.join(&room).await;
-        owner.send(&format!("TOPIC {room} :{topic}")).await;
-        owner
-            .skip_until(|m| m.command == "TOPIC" && m.params[0] == room)
-            .await;
-    }
+    let _owner = twenty_rooms_with_long_topics(&server).await;
     let mut watcher = server.irc("watcher").await;
     watcher.join("#watch").await;
     let mut flooder = server.irc("flooder").await;
@@ -139,13 +182,7 @@ async fn irc_listings_beyond_the_send_queue_end_the_connection_before_the_next_c
 
 #[tokio::test]
 async fn a_chathistory_page_bigger_than_half_the_send_queue_keeps_the_newest_messages() {
-    let server = small_queue_server().await;
-    let mut seeder = Client::named(server.address, "seeder").await;
-    let mut witness = Client::named(server.address, "witness").await;
-    seeder
-        .skip_until("-- guest-2 is now known as witness")
-        .await;
-    seed_long_history(&mut seeder, &mut witness, 30).await;
+    let (server, _seeder, _witness) = server_with_long_history("witness").await;
     let mut reader = server
         .irc_with_caps("reader", &["batch", "draft/chathistory", "message-tags"])
         .await;

@@ -1,18 +1,24 @@
 //! Per-protocol session adapters: each translates between one connection's protocol and the
-//! protocol-neutral hub. A session never touches the socket; the connection feeds it frames
-//! and it queues its replies in the user's outbox.
+//! protocol-neutral hub. A session never touches the byte stream; the connection feeds it
+//! frames and it queues its replies in the connection's outbox.
 
+mod context;
 pub mod irc;
 mod nick_guard;
 mod reply_queue;
 pub mod text;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use palaver_proto::framing::Frame;
 use tokio::time::Instant;
 
-use crate::hub::{EndedRoom, User};
+pub(crate) use context::Context;
+
+use crate::hub::{EndedRoom, Protocol, User};
+use crate::outbox::Outbox;
 
 /// The quit reason of a session ghosted by another session of its account.
 pub(crate) const GHOSTED: &str = "ghosted";
@@ -32,10 +38,24 @@ pub enum Flow {
 
 /// What the connection needs from a protocol session.
 ///
-/// The connection hands over every complete frame it has read with [`handle`](Self::handle),
-/// then calls [`flush`](Self::flush) before reading again. Replies are released only at the
-/// flush, in command order, once the messages they acknowledge are durable.
-pub(crate) trait Session {
+/// Every session is built the same way, by [`start`](Self::start), and declares what the
+/// connection must know about its protocol: how long a line may be and what a departing client
+/// is told. The connection then hands over every complete frame it has read with
+/// [`handle`](Self::handle), and calls [`flush`](Self::flush) before reading again. Replies are
+/// released only at the flush, in command order, once the messages they acknowledge are
+/// durable.
+pub(crate) trait Session: Sized {
+    /// How the hub renders events for this session's user.
+    const PROTOCOL: Protocol;
+
+    /// A session for a new connection from `peer`, shown to others as `host`, whose output goes
+    /// to `outbox`. What the client gets before it says anything (a greeting) is queued here.
+    async fn start(context: &Context, peer: SocketAddr, host: String, outbox: Arc<Outbox>) -> Self;
+
+    /// The longest line the connection frames for this session, without its line ending;
+    /// anything longer arrives as [`Frame::TooLong`].
+    fn max_line_bytes(&self) -> usize;
+
     /// Handles one frame from the client; its replies wait for the next flush.
     async fn handle(&mut self, frame: Frame) -> Flow;
 
@@ -62,8 +82,16 @@ pub(crate) trait Session {
     /// The hub user, once the client is registered.
     fn user(&self) -> Option<&Arc<User>>;
 
-    /// Last words before the connection closes for `reason` (IRC sends `ERROR`).
-    fn farewell(&mut self, _reason: &str) {}
+    /// Last words before the connection closes for `reason` (IRC: `ERROR`), if the protocol
+    /// has any; queued behind everything else and flushed like it.
+    fn farewell(&self, _reason: &str) -> Option<Bytes> {
+        None
+    }
+
+    /// What a client dropped because its send queue is full is told (the slow-consumer policy
+    /// in `docs/PROTOCOL.md`). Its queued output is gone and it is not reading, so this is
+    /// written only if the byte stream takes it at once.
+    fn overflow_farewell(&self) -> Bytes;
 }
 
 /// What to store for `event`, a message `sender` sent; for a private message, `recipient`

@@ -4,6 +4,7 @@
 //! Intentionally single-threaded: only the connection's own read loop calls into a session, so
 //! its fields (such as the current room) need no lock.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -16,9 +17,12 @@ use palaver_proto::time::Timestamp;
 use super::nick_guard::NickGuard;
 use super::nick_guard::Verdict;
 use super::reply_queue::{ReplyBuffer, ReplyQueue};
-use super::{Flow, GHOSTED, Keep, Session, whole_seconds};
+use super::{Context, Flow, GHOSTED, Keep, Session, whole_seconds};
 use crate::accounts::{AccountError, Accounts};
-use crate::hub::{Alert, EndedRoom, Hub, HubError, Joined, LOBBY, Reclaim, Reclaimed, Room, User};
+use crate::hub::{
+    Alert, EndedRoom, Hub, HubError, Joined, LOBBY, Protocol, Reclaim, Reclaimed, Room, User,
+};
+use crate::outbox::Outbox;
 use crate::store::{Commit, HistoryQuery, Store};
 
 /// Most messages `/history N` shows at once.
@@ -48,14 +52,13 @@ const HELP: &[&str] = &[
     "  /help                         show this help",
 ];
 
-/// What a text session needs besides its user.
-#[derive(Clone)]
-pub struct TextSettings {
-    pub max_line_bytes: usize,
+/// The settings a text session reads.
+struct TextSettings {
+    max_line_bytes: usize,
     /// Messages replayed when joining a room.
-    pub history_on_join: usize,
+    history_on_join: usize,
     /// Grace period before a user on someone's registered nick is renamed.
-    pub nick_grace: std::time::Duration,
+    nick_grace: std::time::Duration,
 }
 
 pub struct TextSession {
@@ -81,39 +84,17 @@ pub struct TextSession {
 
 impl TextSession {
     /// Greets the new user and joins it to the lobby.
-    pub async fn start(
-        hub: Arc<Hub>,
-        store: Store,
-        accounts: Accounts,
-        user: Arc<User>,
-        settings: TextSettings,
-    ) -> Self {
-        let settings_grace = settings.nick_grace;
-        let replies = ReplyBuffer::new(user.outbox.clone());
-        let mut session = Self {
-            hub,
-            store,
-            accounts,
-            user,
-            settings,
-            current_room: None,
-            replies,
-            commits: Vec::new(),
-            queue: ReplyQueue::default(),
-            nick_guard: NickGuard::new(settings_grace),
-            ended_rooms: Vec::new(),
-        };
-        session.user.outbox.hold();
-        let nick = session.user.nick();
-        session.notice(&[
+    async fn greet(&mut self) {
+        self.user.outbox.hold();
+        let nick = self.user.nick();
+        self.notice(&[
             "welcome to palaver; you are ",
             &nick,
             " (/nick NAME to change it, /help for commands)",
         ]);
-        session.join(LOBBY, None).await;
-        session.end_command();
-        session.flush().await;
-        session
+        self.join(LOBBY, None).await;
+        self.end_command();
+        self.flush().await;
     }
 
     /// Moves the finished command's replies into the queue, behind its commits.
@@ -635,6 +616,40 @@ impl TextSession {
 }
 
 impl Session for TextSession {
+    const PROTOCOL: Protocol = Protocol::Text;
+
+    /// Registers the connection under a guest nick at once (the text protocol has no
+    /// registration), greets it and joins it to the lobby.
+    async fn start(context: &Context, peer: SocketAddr, host: String, outbox: Arc<Outbox>) -> Self {
+        let user = context
+            .hub
+            .connect_guest(peer, &host, Self::PROTOCOL, outbox.clone());
+        let settings = TextSettings {
+            max_line_bytes: context.limits.max_line_bytes,
+            history_on_join: context.history_on_join,
+            nick_grace: context.nick_grace,
+        };
+        let mut session = Self {
+            hub: context.hub.clone(),
+            store: context.store.clone(),
+            accounts: context.accounts.clone(),
+            replies: ReplyBuffer::new(outbox),
+            user,
+            current_room: None,
+            commits: Vec::new(),
+            queue: ReplyQueue::default(),
+            nick_guard: NickGuard::new(settings.nick_grace),
+            ended_rooms: Vec::new(),
+            settings,
+        };
+        session.greet().await;
+        session
+    }
+
+    fn max_line_bytes(&self) -> usize {
+        self.settings.max_line_bytes
+    }
+
     async fn handle(&mut self, frame: Frame) -> Flow {
         self.user.outbox.hold();
         let flow = self.handle_frame(frame).await;
@@ -693,5 +708,9 @@ impl Session for TextSession {
 
     fn user(&self) -> Option<&Arc<User>> {
         Some(&self.user)
+    }
+
+    fn overflow_farewell(&self) -> Bytes {
+        text::error_line("disconnected: too slow (send queue full)")
     }
 }

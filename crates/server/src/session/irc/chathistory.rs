@@ -8,12 +8,13 @@
 //! unregistered channel said before it last emptied is nobody's (docs/SECURITY.md).
 
 use palaver_proto::irc::caps::Cap;
-use palaver_proto::irc::message::{Message, Tag};
+use palaver_proto::irc::message::Message;
 use palaver_proto::irc::render::event_messages;
 use palaver_proto::names::{self, fold};
 use palaver_proto::time::Timestamp;
 
 use super::IrcSession;
+use super::replies::BatchType;
 use crate::hub::Room;
 use crate::session::{Flow, Keep, fitting, history_budget};
 use crate::store::{Bound, HistoryQuery, StoredMessage};
@@ -244,10 +245,6 @@ fn send_messages(session: &mut IrcSession, request: &HistoryRequest, messages: &
         return;
     }
     let flavor = session.flavor();
-    let batch = session.caps.contains(Cap::Batch).then(|| {
-        session.batches_opened += 1;
-        format!("H{}", session.batches_opened)
-    });
     // Cut a page too big for the send queue at the end away from where it was counted from
     // (clients page on with BEFORE/AFTER from the messages they got).
     let keep = match request.query {
@@ -265,39 +262,16 @@ fn send_messages(session: &mut IrcSession, request: &HistoryRequest, messages: &
         .map(|lines| lines.iter().map(|line| line.to_bytes().len()).sum())
         .collect();
     let kept = fitting(&sizes, history_budget(&session.outbox), keep);
-    let server = session.settings.server_name.clone();
-    if let Some(reference) = &batch {
-        session.replies.push(
-            Message::new(
-                "BATCH",
-                vec![
-                    format!("+{reference}"),
-                    "chathistory".into(),
-                    request.target_name.clone(),
-                ],
-            )
-            .with_source(server.clone()),
-        );
-    }
-    for lines in rendered.into_iter().take(kept.end).skip(kept.start) {
-        for mut message in lines {
-            if let Some(reference) = &batch {
-                message.tags.insert(
-                    0,
-                    Tag {
-                        key: "batch".into(),
-                        value: reference.clone(),
-                    },
-                );
-            }
-            session.replies.push(message);
-        }
-    }
-    if let Some(reference) = batch {
-        session
-            .replies
-            .push(Message::new("BATCH", vec![format!("-{reference}")]).with_source(server));
-    }
+    let lines = rendered
+        .into_iter()
+        .take(kept.end)
+        .skip(kept.start)
+        .flatten();
+    session.replies.batch(
+        BatchType::Chathistory,
+        vec![request.target_name.clone()],
+        lines,
+    );
 }
 
 async fn answer_targets(session: &mut IrcSession, start: Timestamp, end: Timestamp, limit: usize) {
@@ -327,32 +301,11 @@ async fn answer_targets(session: &mut IrcSession, start: Timestamp, end: Timesta
         }
     };
     let server = session.settings.server_name.clone();
-    session.batches_opened += 1;
-    let reference = format!("H{}", session.batches_opened);
-    let batched = session.caps.contains(Cap::Batch);
-    if batched {
-        session.replies.push(
-            Message::new(
-                "BATCH",
-                vec![format!("+{reference}"), "draft/chathistory-targets".into()],
-            )
-            .with_source(server.clone()),
-        );
-    }
-    for (name, time) in targets {
-        let mut line = Message::new("CHATHISTORY", vec!["TARGETS".into(), name, time.iso8601()])
-            .with_source(server.clone());
-        if batched {
-            line.tags.push(Tag {
-                key: "batch".into(),
-                value: reference.clone(),
-            });
-        }
-        session.replies.push(line);
-    }
-    if batched {
-        session
-            .replies
-            .push(Message::new("BATCH", vec![format!("-{reference}")]).with_source(server));
-    }
+    let lines = targets.into_iter().map(|(name, time)| {
+        Message::new("CHATHISTORY", vec!["TARGETS".into(), name, time.iso8601()])
+            .with_source(server.clone())
+    });
+    session
+        .replies
+        .batch(BatchType::ChathistoryTargets, Vec::new(), lines);
 }

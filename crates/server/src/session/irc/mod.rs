@@ -19,6 +19,7 @@ mod replies;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use palaver_proto::event::Event;
 use palaver_proto::framing::Frame;
 use palaver_proto::irc::caps::{Cap, CapSet};
@@ -29,11 +30,12 @@ use tokio::time::Instant;
 
 use super::nick_guard::{NickGuard, Verdict};
 use super::reply_queue::ReplyQueue;
-use super::{Flow, Session};
+use super::{Context, Flow, Session};
 use crate::accounts::{Accounts, PasswordStamp};
 use crate::config::IrcSettings;
-use crate::connection::Context;
-use crate::hub::{Alert, Departure, EndedRoom, Hub, HubError, JoinRefusal, SendRefusal, User};
+use crate::hub::{
+    Alert, Departure, EndedRoom, Hub, HubError, JoinRefusal, Protocol, SendRefusal, User,
+};
 use crate::outbox::Outbox;
 use crate::store::{Commit, Store, StoredMessage};
 use account::{AccountRequest, SaslState};
@@ -106,8 +108,6 @@ pub struct IrcSession {
     to_store: Vec<StoredMessage>,
     /// History queries the command being handled asked for, run once the handler returns.
     history_requests: Vec<HistoryRequest>,
-    /// Numbers this connection's history batches (`H1`, `H2`, …).
-    batches_opened: u64,
     /// Replies of the commands handled since the last flush, in order, behind their commits.
     queue: ReplyQueue,
     /// When the client last sent anything; silence triggers a `PING`.
@@ -118,46 +118,6 @@ pub struct IrcSession {
 }
 
 impl IrcSession {
-    /// A session for a new connection from `peer`, shown as `host`, not yet registered.
-    pub fn new(context: &Context, peer: SocketAddr, host: String, outbox: Arc<Outbox>) -> Self {
-        let now = Instant::now();
-        let settings = context.irc.clone();
-        let replies = Replies::new(settings.server_name.clone(), outbox.clone());
-        let password_ok = settings.password.is_none();
-        Self {
-            hub: context.hub.clone(),
-            store: context.store.clone(),
-            accounts: context.accounts.clone(),
-            sasl: SaslState::Idle,
-            account_requests: Vec::new(),
-            nick_changed: false,
-            nick_to_check: None,
-            login_to_confirm: None,
-            rooms_to_save: Vec::new(),
-            ended_rooms: Vec::new(),
-            nick_guard: NickGuard::new(context.nick_grace),
-            settings,
-            peer,
-            host,
-            outbox,
-            user: None,
-            registration: Registration {
-                password_ok,
-                ..Registration::default()
-            },
-            caps: CapSet::EMPTY,
-            cap_302: false,
-            replies,
-            to_store: Vec::new(),
-            history_requests: Vec::new(),
-            batches_opened: 0,
-            queue: ReplyQueue::default(),
-            last_heard: now,
-            ping_sent: None,
-            connected: now,
-        }
-    }
-
     fn flavor(&self) -> IrcFlavor {
         IrcFlavor::from_caps(self.caps)
     }
@@ -286,6 +246,7 @@ impl IrcSession {
     /// Sets the enabled capabilities, here and in the hub user.
     fn set_caps(&mut self, caps: CapSet) {
         self.caps = caps;
+        self.replies.accept_batches(caps.contains(Cap::Batch));
         if let Some(user) = &self.user {
             user.set_caps(caps);
         }
@@ -489,8 +450,7 @@ impl IrcSession {
         if self.caps.contains(Cap::LabeledResponse)
             && let Some(label) = message.tag("label")
         {
-            self.replies
-                .set_label(label, self.caps.contains(Cap::Batch));
+            self.replies.set_label(label);
         }
         commands::dispatch(self, &message)
     }
@@ -514,6 +474,18 @@ impl IrcSession {
         self.outbox.release(replies.chunks, replies.reserved);
     }
 
+    /// `ERROR :Closing link: (user@host) why`, the last line a departing client gets.
+    fn closing_link(&self, why: &str) -> Bytes {
+        let host = match &self.user {
+            Some(user) => {
+                let identity = user.identity();
+                format!("{}@{}", identity.user, identity.host)
+            }
+            None => format!("*@{}", self.host),
+        };
+        Message::new("ERROR", vec![format!("Closing link: ({host}) {why}")]).to_bytes()
+    }
+
     /// Queues `messages` as replies.
     fn push_all(&mut self, messages: impl IntoIterator<Item = Message>) {
         for message in messages {
@@ -523,6 +495,51 @@ impl IrcSession {
 }
 
 impl Session for IrcSession {
+    const PROTOCOL: Protocol = Protocol::Irc;
+
+    /// A session waiting for the client to register; nothing is sent before it speaks.
+    async fn start(context: &Context, peer: SocketAddr, host: String, outbox: Arc<Outbox>) -> Self {
+        let now = Instant::now();
+        let settings = context.irc.clone();
+        let replies = Replies::new(settings.server_name.clone(), outbox.clone());
+        let password_ok = settings.password.is_none();
+        Self {
+            hub: context.hub.clone(),
+            store: context.store.clone(),
+            accounts: context.accounts.clone(),
+            sasl: SaslState::Idle,
+            account_requests: Vec::new(),
+            nick_changed: false,
+            nick_to_check: None,
+            login_to_confirm: None,
+            rooms_to_save: Vec::new(),
+            ended_rooms: Vec::new(),
+            nick_guard: NickGuard::new(context.nick_grace),
+            settings,
+            peer,
+            host,
+            outbox,
+            user: None,
+            registration: Registration {
+                password_ok,
+                ..Registration::default()
+            },
+            caps: CapSet::EMPTY,
+            cap_302: false,
+            replies,
+            to_store: Vec::new(),
+            history_requests: Vec::new(),
+            queue: ReplyQueue::default(),
+            last_heard: now,
+            ping_sent: None,
+            connected: now,
+        }
+    }
+
+    fn max_line_bytes(&self) -> usize {
+        MAX_LINE_BYTES
+    }
+
     async fn handle(&mut self, frame: Frame) -> Flow {
         self.outbox.hold();
         self.handle_frame(frame).await
@@ -608,19 +625,12 @@ impl Session for IrcSession {
         self.user.as_ref()
     }
 
-    fn farewell(&mut self, reason: &str) {
-        self.outbox.hold();
-        let host = match &self.user {
-            Some(user) => {
-                let identity = user.identity();
-                format!("{}@{}", identity.user, identity.host)
-            }
-            None => format!("*@{}", self.host),
-        };
-        self.replies.raw(Message::new(
-            "ERROR",
-            vec![format!("Closing link: ({host}) [{reason}]")],
-        ));
-        self.release();
+    fn farewell(&self, reason: &str) -> Option<Bytes> {
+        Some(self.closing_link(&format!("[{reason}]")))
+    }
+
+    /// `ERROR` with the reason ircds traditionally give a client dropped for its send queue.
+    fn overflow_farewell(&self) -> Bytes {
+        self.closing_link("(SendQ exceeded)")
     }
 }

@@ -1,5 +1,8 @@
 //! The one place an IRC command's replies are collected and turned into bytes, so that
-//! labels and batches (IRCv3 labeled-response, batch) are applied in exactly one place.
+//! labels and batches (IRCv3 labeled-response, batch) are applied in exactly one place: a
+//! command's replies in a batch of their own go through [`Replies::batch`], and the
+//! labeled-response batch around a labelled command's replies is opened, tagged and closed
+//! with the same references and lines.
 //!
 //! Replies are written out as they are added and each is counted against the client's send
 //! queue at once (`Outbox::reserve`), so a command that would answer with more than a client
@@ -15,6 +18,36 @@ use palaver_proto::irc::message::{Message, Tag};
 use crate::outbox::Outbox;
 use crate::session::reply_queue::ReplyBytes;
 
+/// The batches this server opens (IRCv3 batch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchType {
+    /// A labelled command's replies, when there are several (IRCv3 labeled-response).
+    LabeledResponse,
+    /// A page of history (IRCv3 chathistory).
+    Chathistory,
+    /// The answer to `CHATHISTORY TARGETS`.
+    ChathistoryTargets,
+}
+
+impl BatchType {
+    /// The type as the `BATCH +reference` line names it.
+    fn name(self) -> &'static str {
+        match self {
+            Self::LabeledResponse => "labeled-response",
+            Self::Chathistory => "chathistory",
+            Self::ChathistoryTargets => "draft/chathistory-targets",
+        }
+    }
+
+    /// What this type's references start with, to tell them apart when reading a log.
+    fn prefix(self) -> char {
+        match self {
+            Self::LabeledResponse => 'L',
+            Self::Chathistory | Self::ChathistoryTargets => 'H',
+        }
+    }
+}
+
 pub struct Replies {
     server_name: String,
     outbox: Arc<Outbox>,
@@ -22,7 +55,10 @@ pub struct Replies {
     written: Vec<u8>,
     /// Bytes of `written` reserved in the outbox.
     reserved: usize,
-    /// The current command's `label` tag, and whether the client accepts batches.
+    /// Whether the client accepts batches (the `batch` capability).
+    batches_accepted: bool,
+    /// The current command's `label` tag, and whether its replies may go in a batch (as the
+    /// client's capabilities were when the command arrived).
     label: Option<(String, bool)>,
     /// A labelled command's first reply, kept back until it is known whether others follow:
     /// alone it carries the label, followed by others it opens a batch.
@@ -30,7 +66,10 @@ pub struct Replies {
     /// How many replies the current command has so far.
     count: usize,
     /// The reference of the current command's `labeled-response` batch, once opened.
-    batch: Option<String>,
+    labeled_batch: Option<String>,
+    /// The reference of the batch [`batch`](Self::batch) is filling; its lines go inside it
+    /// rather than directly inside the labeled-response batch.
+    inner_batch: Option<String>,
     /// Numbers batch references; unique within the connection.
     batches_opened: u64,
 }
@@ -42,16 +81,24 @@ impl Replies {
             outbox,
             written: Vec::new(),
             reserved: 0,
+            batches_accepted: false,
             label: None,
             first: None,
             count: 0,
-            batch: None,
+            labeled_batch: None,
+            inner_batch: None,
             batches_opened: 0,
         }
     }
 
     pub fn server_name(&self) -> &str {
         &self.server_name
+    }
+
+    /// Sets whether the client accepts batches (its `batch` capability); the session keeps
+    /// this up to date.
+    pub fn accept_batches(&mut self, accepted: bool) {
+        self.batches_accepted = accepted;
     }
 
     /// `:server CODE nick params…`
@@ -73,7 +120,40 @@ impl Replies {
         self.push(message);
     }
 
-    pub fn push(&mut self, message: Message) {
+    /// Sends `lines` in a batch of `kind` (`BATCH +reference kind params…` … `BATCH
+    /// -reference`) when the client accepts batches, as plain replies otherwise. Each line is
+    /// written out as it comes. Inside a labelled command's replies the batch is nested in the
+    /// labeled-response batch.
+    pub fn batch(
+        &mut self,
+        kind: BatchType,
+        params: Vec<String>,
+        lines: impl IntoIterator<Item = Message>,
+    ) {
+        if !self.batches_accepted {
+            return lines.into_iter().for_each(|line| self.push(line));
+        }
+        let reference = self.next_reference(kind);
+        self.push(self.batch_start(&reference, kind, params));
+        self.inner_batch = Some(reference);
+        for line in lines {
+            self.push(line);
+        }
+        let reference = self.inner_batch.take().expect("the batch is open");
+        self.push(self.batch_end(&reference));
+    }
+
+    /// Adds a reply to the current command, inside the batch being filled if there is one.
+    pub fn push(&mut self, mut message: Message) {
+        // The first reply is never inside an inner batch: that batch's opening line comes
+        // before it.
+        let in_inner_batch = match &self.inner_batch {
+            Some(reference) => {
+                tag_batch(&mut message, reference);
+                true
+            }
+            None => false,
+        };
         self.count += 1;
         let Some((label, batches_allowed)) = self.label.clone() else {
             return self.write(message);
@@ -83,30 +163,26 @@ impl Replies {
             2 => {
                 let first = self.first.take().expect("the first reply is kept back");
                 if batches_allowed {
-                    self.batches_opened += 1;
-                    let reference = format!("L{}", self.batches_opened);
-                    let start = Message::new(
-                        "BATCH",
-                        vec![format!("+{reference}"), "labeled-response".into()],
-                    )
-                    .with_source(self.server_name.clone())
-                    .with_tag("label", label);
+                    let reference = self.next_reference(BatchType::LabeledResponse);
+                    let start = self
+                        .batch_start(&reference, BatchType::LabeledResponse, Vec::new())
+                        .with_tag("label", label);
                     self.write(start);
-                    self.batch = Some(reference);
-                    self.write_in_batch(first);
+                    self.labeled_batch = Some(reference);
+                    self.write_labeled(first, false);
                 } else {
                     // Without batches, the first reply carries the label (labeled-response).
                     self.write(first.with_tag("label", label));
                 }
-                self.write_in_batch(message);
+                self.write_labeled(message, in_inner_batch);
             }
-            _ => self.write_in_batch(message),
+            _ => self.write_labeled(message, in_inner_batch),
         }
     }
 
     /// Labels the replies to the current command (labeled-response).
-    pub fn set_label(&mut self, label: &str, batches_allowed: bool) {
-        self.label = Some((label.to_owned(), batches_allowed));
+    pub fn set_label(&mut self, label: &str) {
+        self.label = Some((label.to_owned(), self.batches_accepted));
     }
 
     /// The current command's replies as wire bytes, labelled as the specification asks: no
@@ -127,10 +203,8 @@ impl Replies {
                     self.write(first.with_tag("label", label));
                 }
                 _ => {
-                    if let Some(reference) = self.batch.take() {
-                        let end = Message::new("BATCH", vec![format!("-{reference}")])
-                            .with_source(self.server_name.clone());
-                        self.write(end);
+                    if let Some(reference) = self.labeled_batch.take() {
+                        self.write(self.batch_end(&reference));
                     }
                 }
             }
@@ -148,16 +222,29 @@ impl Replies {
         }
     }
 
-    /// Writes `message`, inside the current labelled batch if one is open.
-    fn write_in_batch(&mut self, mut message: Message) {
-        if let Some(reference) = &self.batch {
-            message.tags.insert(
-                0,
-                Tag {
-                    key: "batch".into(),
-                    value: reference.clone(),
-                },
-            );
+    /// A new batch reference, unique within the connection.
+    fn next_reference(&mut self, kind: BatchType) -> String {
+        self.batches_opened += 1;
+        format!("{}{}", kind.prefix(), self.batches_opened)
+    }
+
+    /// `:server BATCH +reference type params…`
+    fn batch_start(&self, reference: &str, kind: BatchType, params: Vec<String>) -> Message {
+        let mut all = vec![format!("+{reference}"), kind.name().to_owned()];
+        all.extend(params);
+        Message::new("BATCH", all).with_source(self.server_name.clone())
+    }
+
+    /// `:server BATCH -reference`
+    fn batch_end(&self, reference: &str) -> Message {
+        Message::new("BATCH", vec![format!("-{reference}")]).with_source(self.server_name.clone())
+    }
+
+    /// Writes `message`, inside the current labeled-response batch if one is open and the
+    /// message is not already inside a batch of its own (whose opening line is in it).
+    fn write_labeled(&mut self, mut message: Message, in_inner_batch: bool) {
+        if !in_inner_batch && let Some(reference) = &self.labeled_batch {
+            tag_batch(&mut message, reference);
         }
         self.write(message);
     }
@@ -176,6 +263,17 @@ impl Replies {
     }
 }
 
+/// Puts `message` in the batch `reference` (the `batch` tag comes first).
+fn tag_batch(message: &mut Message, reference: &str) {
+    message.tags.insert(
+        0,
+        Tag {
+            key: "batch".into(),
+            value: reference.to_owned(),
+        },
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,17 +289,18 @@ mod tests {
     #[test]
     fn labels_acks_and_batches() {
         let mut replies = replies(10_000);
-        replies.set_label("a1", true);
+        replies.accept_batches(true);
+        replies.set_label("a1");
         assert_eq!(text(replies.take()), "@label=a1 :srv ACK\r\n");
 
-        replies.set_label("a2", true);
+        replies.set_label("a2");
         replies.numeric("305", "nick", &["You are no longer marked as being away"]);
         assert_eq!(
             text(replies.take()),
             "@label=a2 :srv 305 nick :You are no longer marked as being away\r\n"
         );
 
-        replies.set_label("a3", true);
+        replies.set_label("a3");
         replies.numeric("303", "nick", &["a b"]);
         replies.numeric("303", "nick", &["c"]);
         assert_eq!(
@@ -215,7 +314,8 @@ mod tests {
         assert_eq!(text(replies.take()), ":srv 303 nick x\r\n");
 
         // Without batches, the first of several replies carries the label.
-        replies.set_label("a4", false);
+        replies.accept_batches(false);
+        replies.set_label("a4");
         replies.numeric("303", "nick", &["a"]);
         replies.numeric("303", "nick", &["b"]);
         assert_eq!(
@@ -239,5 +339,86 @@ mod tests {
         let taken = replies.take();
         assert_eq!(taken.reserved, 34);
         assert_eq!(text(taken), ":srv 303 nick a\r\n:srv 303 nick b\r\n");
+    }
+
+    fn line(number: usize) -> Message {
+        Message::new("PRIVMSG", vec!["#r".into(), format!("m{number}")])
+    }
+
+    #[test]
+    fn a_batch_opens_fills_and_closes_for_a_client_with_batches() {
+        let mut replies = replies(10_000);
+        replies.accept_batches(true);
+        replies.batch(BatchType::Chathistory, vec!["#r".into()], (0..2).map(line));
+        replies.batch(BatchType::ChathistoryTargets, Vec::new(), Vec::new());
+        assert_eq!(
+            text(replies.take()),
+            ":srv BATCH +H1 chathistory #r\r\n\
+             @batch=H1 PRIVMSG #r m0\r\n\
+             @batch=H1 PRIVMSG #r m1\r\n\
+             :srv BATCH -H1\r\n\
+             :srv BATCH +H2 draft/chathistory-targets\r\n\
+             :srv BATCH -H2\r\n"
+        );
+    }
+
+    #[test]
+    fn a_batch_is_plain_lines_for_a_client_without_batches() {
+        let mut replies = replies(10_000);
+        replies.batch(BatchType::Chathistory, vec!["#r".into()], (0..2).map(line));
+        assert_eq!(text(replies.take()), "PRIVMSG #r m0\r\nPRIVMSG #r m1\r\n");
+    }
+
+    #[test]
+    fn a_batch_in_a_labelled_reply_nests_in_the_labeled_response_batch() {
+        let mut replies = replies(10_000);
+        replies.accept_batches(true);
+        replies.set_label("a1");
+        replies.batch(BatchType::Chathistory, vec!["#r".into()], (0..2).map(line));
+        // Each line is in exactly one batch: the inner batch's lines in it, its opening and
+        // closing lines in the labeled-response batch.
+        assert_eq!(
+            text(replies.take()),
+            "@label=a1 :srv BATCH +L2 labeled-response\r\n\
+             @batch=L2 :srv BATCH +H1 chathistory #r\r\n\
+             @batch=H1 PRIVMSG #r m0\r\n\
+             @batch=H1 PRIVMSG #r m1\r\n\
+             @batch=L2 :srv BATCH -H1\r\n\
+             :srv BATCH -L2\r\n"
+        );
+
+        // Even an empty batch is two replies, so it is always wrapped.
+        replies.set_label("a2");
+        replies.batch(BatchType::ChathistoryTargets, Vec::new(), Vec::new());
+        assert_eq!(
+            text(replies.take()),
+            "@label=a2 :srv BATCH +L4 labeled-response\r\n\
+             @batch=L4 :srv BATCH +H3 draft/chathistory-targets\r\n\
+             @batch=L4 :srv BATCH -H3\r\n\
+             :srv BATCH -L4\r\n"
+        );
+    }
+
+    #[test]
+    fn a_batch_streams_its_lines_into_the_send_queue() {
+        let outbox = Arc::new(Outbox::new(80));
+        let mut replies = Replies::new("srv".into(), outbox.clone());
+        replies.accept_batches(true);
+        let watched = outbox.clone();
+        let lines = (0..100).map(|number| {
+            if number == 5 {
+                assert!(
+                    watched.is_closed(),
+                    "earlier lines were reserved as they came"
+                );
+            }
+            line(number)
+        });
+        replies.batch(BatchType::Chathistory, vec!["#r".into()], lines);
+        assert_eq!(
+            text(replies.take()),
+            ":srv BATCH +H1 chathistory #r\r\n@batch=H1 PRIVMSG #r m0\r\n",
+            "what fit in 80 bytes"
+        );
     }
 }

@@ -1,0 +1,31 @@
+//! What every session is built from: the server's shared state and settings, handed to each
+//! new connection.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::accounts::Accounts;
+use crate::config::{IrcSettings, Limits};
+use crate::hub::Hub;
+use crate::store::Store;
+
+/// Everything a connection and its session need from the server, besides the byte stream.
+/// Cheap to clone: one per connection.
+#[derive(Clone)]
+pub struct Context {
+    pub hub: Arc<Hub>,
+    pub store: Store,
+    pub accounts: Accounts,
+    /// Messages replayed to a text user joining a room.
+    pub history_on_join: usize,
+    /// Grace period before a user on someone's registered nick is renamed.
+    pub nick_grace: Duration,
+    pub limits: Limits,
+    pub irc: Arc<IrcSettings>,
+    /// Whether to show peers by a cloak instead of their address.
+    pub cloak_hosts: bool,
+    /// Cancelled when the server shuts down; every connection watches it.
+    pub shutdown: CancellationToken,
+}
