@@ -393,6 +393,27 @@ fn missing_config_file_states_the_os_error_once() {
     );
 }
 
+/// Whoever started the server may stop it as soon as it reads `ready`: the signal handlers
+/// must already be in place then, or SIGTERM's default action ends the process without a
+/// clean shutdown. (Before they were, this failed in more than half of the attempts.)
+#[test]
+fn sigterm_right_after_ready_is_a_clean_shutdown() {
+    // kill(2) itself rather than kill(1): starting a process would give the server time to
+    // finish starting and hide the gap.
+    unsafe extern "C" {
+        fn kill(pid: i32, signal: i32) -> i32;
+    }
+    const SIGTERM: i32 = 15;
+    for attempt in 0..10 {
+        let (mut server, _) = serve(&["--text-listen", "127.0.0.1:0"], &[]);
+        let pid = i32::try_from(server.child.id()).expect("a pid");
+        // SAFETY: kill(2) only sends a signal; the pid is our own running child.
+        assert_eq!(unsafe { kill(pid, SIGTERM) }, 0, "kill failed");
+        let (status, _) = server.wait_exit();
+        assert!(status.success(), "attempt {attempt}: {status}");
+    }
+}
+
 #[test]
 fn sigterm_tells_every_client_closes_them_and_exits_cleanly() {
     // A long grace period: the server must not need it when every client reads its output.
