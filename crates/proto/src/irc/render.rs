@@ -44,6 +44,17 @@ impl IrcFlavor {
             | usize::from(self.extended_join) << 2
             | usize::from(self.account_tag) << 3
     }
+
+    /// The flavor whose [`index`](Self::index) is `index`; `None` from [`COUNT`](Self::COUNT)
+    /// on.
+    pub fn from_index(index: usize) -> Option<Self> {
+        (index < Self::COUNT).then_some(Self {
+            server_time: index & 1 != 0,
+            message_tags: index & (1 << 1) != 0,
+            extended_join: index & (1 << 2) != 0,
+            account_tag: index & (1 << 3) != 0,
+        })
+    }
 }
 
 /// Renders `event` for an IRC client of this flavor: the wire bytes of one or more messages
