@@ -287,7 +287,7 @@ impl IrcSession {
     fn set_caps(&mut self, caps: CapSet) {
         self.caps = caps;
         if let Some(user) = &self.user {
-            user.set_caps(caps);
+            cap::set_delivery(user, caps);
         }
     }
 
