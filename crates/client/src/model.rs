@@ -14,6 +14,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use palaver_proto::event::{Event, Identity, MessageId, MessageKind, Target};
+use palaver_proto::irc::modes::parse_changes;
 use palaver_proto::irc::{Message, split_userhost};
 use palaver_proto::text::{notice_line, render_event, render_own_copy};
 use palaver_proto::time::Timestamp;
@@ -255,8 +256,8 @@ pub fn event_from_message(message: &Message, now: Timestamp) -> Option<Event> {
             time,
             room: room.as_str().into(),
             by: identity(message, source),
-            modes: modes.as_str().into(),
-            arguments: arguments.iter().map(|a| a.as_str().into()).collect(),
+            // A change this client cannot read (another server's modes) is not shown.
+            changes: parse_changes(modes, arguments)?,
         },
         ("INVITE", [nick, room, ..]) => Event::Invited {
             time,

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use crate::modes::ModeChange;
 use crate::time::Timestamp;
 
 /// Who someone is, as any protocol may need to show them: the nick for the text protocol,
@@ -118,14 +119,13 @@ pub enum Event {
         by: Arc<Identity>,
         topic: Box<str>,
     },
-    /// Room modes changed, in IRC notation: `modes` like `+o-v` with one argument per mode that
-    /// takes one.
+    /// Room modes changed: `changes` are the ones that changed something, in the order they
+    /// were made (each protocol spells them its own way).
     ModeChanged {
         time: Timestamp,
         room: Arc<str>,
         by: Arc<Identity>,
-        modes: Box<str>,
-        arguments: Vec<Box<str>>,
+        changes: Vec<ModeChange>,
     },
     /// `by` invited `nick` to a room; sent to the invitee, and to room operators who asked
     /// for invite notifications.

@@ -8,6 +8,8 @@
 pub mod event;
 pub mod framing;
 pub mod irc;
+pub mod mask;
+pub mod modes;
 pub mod names;
 pub mod text;
 pub mod time;
@@ -38,6 +40,14 @@ impl Wire {
         }
     }
 
+    /// The wire whose [`index`](Self::index) is `index`; `None` from [`COUNT`](Self::COUNT) on.
+    pub fn from_index(index: usize) -> Option<Self> {
+        match index {
+            0 => Some(Wire::Text),
+            _ => IrcFlavor::from_index(index - 1).map(Wire::Irc),
+        }
+    }
+
     /// Renders `event` as the bytes a recipient with this wire gets, or `None` if such a
     /// recipient does not see it.
     pub fn render(self, event: &event::Event) -> Option<Bytes> {
@@ -45,5 +55,19 @@ impl Wire {
             Wire::Text => text::render_event(event),
             Wire::Irc(flavor) => irc::render::render_event(event, flavor),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_wire_is_found_again_by_its_index() {
+        for index in 0..Wire::COUNT {
+            let wire = Wire::from_index(index).expect("a wire");
+            assert_eq!(wire.index(), index);
+        }
+        assert_eq!(Wire::from_index(Wire::COUNT), None);
     }
 }

@@ -9,6 +9,7 @@ use bytes::Bytes;
 
 use super::caps::{Cap, CapSet};
 use super::message::{Message, Tag, unescape_tag_value};
+use super::modes::spell_changes;
 use crate::event::{Event, Identity, MessageKind, Target};
 
 /// The largest IRC message without tags, CRLF included (RFC 1459 §2.3).
@@ -43,6 +44,17 @@ impl IrcFlavor {
             | usize::from(self.message_tags) << 1
             | usize::from(self.extended_join) << 2
             | usize::from(self.account_tag) << 3
+    }
+
+    /// The flavor whose [`index`](Self::index) is `index`; `None` from [`COUNT`](Self::COUNT)
+    /// on.
+    pub fn from_index(index: usize) -> Option<Self> {
+        (index < Self::COUNT).then_some(Self {
+            server_time: index & 1 != 0,
+            message_tags: index & (1 << 1) != 0,
+            extended_join: index & (1 << 2) != 0,
+            account_tag: index & (1 << 3) != 0,
+        })
     }
 }
 
@@ -166,11 +178,11 @@ pub fn event_messages(event: &Event, flavor: IrcFlavor) -> Vec<Message> {
             time,
             room,
             by,
-            modes,
-            arguments,
+            changes,
         } => {
-            let mut params = vec![room.to_string(), modes.to_string()];
-            params.extend(arguments.iter().map(|argument| argument.to_string()));
+            let (modes, arguments) = spell_changes(changes);
+            let mut params = vec![room.to_string(), modes];
+            params.extend(arguments);
             (
                 *time,
                 vec![Message::new("MODE", params).with_source(by.mask())],
@@ -341,6 +353,7 @@ mod tests {
 
     use super::*;
     use crate::event::{Identity, MessageId};
+    use crate::modes::ModeChange;
     use crate::time::Timestamp;
 
     const TIME: Timestamp = Timestamp(1_795_352_709_250);
@@ -521,8 +534,16 @@ mod tests {
                     time: TIME,
                     room: room.clone(),
                     by: alice(),
-                    modes: "+o-v".into(),
-                    arguments: vec!["bob".into(), "carol".into()],
+                    changes: vec![
+                        ModeChange::Operator {
+                            set: true,
+                            nick: "bob".into(),
+                        },
+                        ModeChange::Voice {
+                            set: false,
+                            nick: "carol".into(),
+                        },
+                    ],
                 },
                 ":alice!~al@127.0.0.1 MODE #rust +o-v bob carol",
             ),

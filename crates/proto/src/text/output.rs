@@ -7,6 +7,7 @@ use bytes::Bytes;
 
 use super::is_terminal_control;
 use crate::event::{Event, MessageKind, Target};
+use crate::irc::modes::spell_changes;
 use crate::time::Timestamp;
 
 /// Builds one output line; keeps the formatting of the pieces in one place.
@@ -138,11 +139,13 @@ fn render(event: &Event, own_copy: bool) -> Option<Bytes> {
             time,
             room,
             by,
-            modes,
-            arguments,
+            changes,
         } => {
-            let mut change = modes.to_string();
-            for argument in arguments {
+            // Mode changes are shown in IRC's notation, which is what text users read about
+            // them too (docs/PROTOCOL.md).
+            let (modes, arguments) = spell_changes(changes);
+            let mut change = modes;
+            for argument in &arguments {
                 change.push(' ');
                 change.push_str(argument);
             }
@@ -234,6 +237,7 @@ mod tests {
 
     use super::*;
     use crate::event::{Identity, MessageId};
+    use crate::modes::ModeChange;
 
     const TIME: Timestamp = Timestamp(1_795_352_709_250); // 13:05:09 UTC
 
@@ -387,8 +391,16 @@ mod tests {
                     time: TIME,
                     room: room.clone(),
                     by: who("alice"),
-                    modes: "+o-v".into(),
-                    arguments: vec!["bob".into(), "carol".into()],
+                    changes: vec![
+                        ModeChange::Operator {
+                            set: true,
+                            nick: "bob".into(),
+                        },
+                        ModeChange::Voice {
+                            set: false,
+                            nick: "carol".into(),
+                        },
+                    ],
                 },
                 "-- alice set mode +o-v bob carol on #rust",
             ),

@@ -2,77 +2,20 @@
 //!
 //! Changes arrive already parsed (by the IRC session, from `MODE #room +o-v alice bob`); this
 //! module checks permissions, applies the ones that change something and announces exactly
-//! those, as one `MODE`-style event.
+//! those, in order, as one [`Event::ModeChanged`].
 
 use std::sync::Arc;
 
 use palaver_proto::event::Event;
-use palaver_proto::names::fold;
+use palaver_proto::modes::ModeChange;
 use palaver_proto::time::Timestamp;
-use thiserror::Error;
 
-use super::room::{Audience, Ban, Room, RoomState, deliver};
-use super::{Hub, HubError, MAX_BANS, User};
-
-/// A room flag (a mode without an argument).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RoomFlag {
-    InviteOnly,
-    Moderated,
-    NoExternalMessages,
-    Secret,
-    TopicProtected,
-}
-
-impl RoomFlag {
-    /// Every flag, in the order mode strings list them (`imnst`).
-    pub const ALL: [RoomFlag; 5] = [
-        RoomFlag::InviteOnly,
-        RoomFlag::Moderated,
-        RoomFlag::NoExternalMessages,
-        RoomFlag::Secret,
-        RoomFlag::TopicProtected,
-    ];
-
-    pub fn letter(self) -> char {
-        match self {
-            RoomFlag::InviteOnly => 'i',
-            RoomFlag::Moderated => 'm',
-            RoomFlag::NoExternalMessages => 'n',
-            RoomFlag::Secret => 's',
-            RoomFlag::TopicProtected => 't',
-        }
-    }
-
-    pub fn from_letter(letter: char) -> Option<Self> {
-        Self::ALL.into_iter().find(|flag| flag.letter() == letter)
-    }
-}
-
-/// One requested change.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ModeChange {
-    Flag {
-        flag: RoomFlag,
-        set: bool,
-    },
-    /// `Some(key)` sets the key (`+k key`), `None` removes it (`-k`).
-    Key(Option<String>),
-    /// `Some(n)` sets the member limit (`+l n`), `None` removes it (`-l`).
-    Limit(Option<usize>),
-    Operator {
-        set: bool,
-        nick: String,
-    },
-    Voice {
-        set: bool,
-        nick: String,
-    },
-    Ban {
-        set: bool,
-        mask: String,
-    },
-}
+use super::Hub;
+use super::bans::{Ban, MAX_BANS, normalize_ban_mask};
+use super::delivery::{Audience, deliver};
+use super::error::HubError;
+use super::room::{Room, RoomState};
+use super::user::User;
 
 /// What [`Hub::change_modes`] did.
 #[derive(Debug, Default)]
@@ -84,106 +27,33 @@ pub struct ModeOutcome {
     pub errors: Vec<HubError>,
 }
 
-/// Longest ban mask in bytes, once completed to `nick!user@host`. The longest mask a user here
-/// can have is 30 (nick) + 1 + 11 (user name with its `~`) + 1 + 45 (an IPv6 address in its
-/// longest text form) = 88 bytes; 128 leaves room to spare and keeps a `367` ban-list line,
-/// with the room's name and the setter's mask, well under IRC's 512 bytes.
-pub const BAN_MASK_MAX_BYTES: usize = 128;
-
-/// Why a ban mask was refused. Each would let the mask, shown back in a ban list, read as more
-/// than one field (a space, a leading `:`), carry terminal or protocol controls, or take
-/// unbounded room.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
-pub enum BanMaskError {
-    #[error("a ban mask may not be empty")]
-    Empty,
-    #[error("a ban mask may not contain spaces")]
-    Space,
-    #[error("a ban mask may not start with ':'")]
-    LeadingColon,
-    #[error("a ban mask may not contain control characters")]
-    Control,
-    #[error("a ban mask may be at most {BAN_MASK_MAX_BYTES} bytes long")]
-    TooLong,
-}
-
-/// Checks a ban mask and completes it to `nick!user@host` form, case-folded: `bob` →
-/// `bob!*@*`, `*@host` → `*!*@host`.
-pub fn normalize_ban_mask(mask: &str) -> Result<String, BanMaskError> {
-    if mask.is_empty() {
-        return Err(BanMaskError::Empty);
-    }
-    if mask.contains(' ') {
-        return Err(BanMaskError::Space);
-    }
-    if mask.starts_with(':') {
-        return Err(BanMaskError::LeadingColon);
-    }
-    if mask.chars().any(char::is_control) {
-        return Err(BanMaskError::Control);
-    }
-    let full = complete_mask(mask);
-    if full.len() > BAN_MASK_MAX_BYTES {
-        return Err(BanMaskError::TooLong);
-    }
-    Ok(full)
-}
-
-/// `mask` in `nick!user@host` form, case-folded.
-fn complete_mask(mask: &str) -> String {
-    let (nick_user, host) = match mask.split_once('@') {
-        Some((nick_user, host)) => (nick_user, if host.is_empty() { "*" } else { host }),
-        None => (mask, "*"),
-    };
-    let full = match nick_user.split_once('!') {
-        Some((nick, user)) => format!("{nick}!{user}@{host}"),
-        None if mask.contains('@') => format!("*!{nick_user}@{host}"),
-        None => format!("{nick_user}!*@{host}"),
-    };
-    fold(&full)
-}
-
-/// The accumulated announcement: `+ov-b` and its arguments.
-#[derive(Default)]
-struct Announcement {
-    modes: String,
-    arguments: Vec<Box<str>>,
-    last_sign: Option<bool>,
-}
-
-impl Announcement {
-    fn add(&mut self, set: bool, letter: char, argument: Option<&str>) {
-        if self.last_sign != Some(set) {
-            self.modes.push(if set { '+' } else { '-' });
-            self.last_sign = Some(set);
-        }
-        self.modes.push(letter);
-        self.arguments.extend(argument.map(Into::into));
-    }
-}
-
 #[derive(Clone, Copy)]
 enum Status {
     Operator,
     Voice,
 }
 
-/// Gives or takes `status` for the member called `nick`; `None` if there is no such member.
+/// Gives or takes `status` for the member called `nick`, recording the change in `applied` if
+/// it changed anything; `None` if there is no such member.
 fn set_status(
     state: &mut RoomState,
     nick: &str,
     status: Status,
     set: bool,
-    announcement: &mut Announcement,
+    applied: &mut Vec<ModeChange>,
 ) -> Option<()> {
     let member = state.member_by_nick(nick)?;
-    let (slot, letter) = match status {
-        Status::Operator => (&mut member.op, 'o'),
-        Status::Voice => (&mut member.voice, 'v'),
+    let slot = match status {
+        Status::Operator => &mut member.op,
+        Status::Voice => &mut member.voice,
     };
     if *slot != set {
         *slot = set;
-        announcement.add(set, letter, Some(&member.user.nick()));
+        let nick = member.user.nick().into();
+        applied.push(match status {
+            Status::Operator => ModeChange::Operator { set, nick },
+            Status::Voice => ModeChange::Voice { set, nick },
+        });
     }
     Some(())
 }
@@ -195,15 +65,10 @@ pub(super) fn apply(
     changes: Vec<ModeChange>,
 ) -> Result<ModeOutcome, HubError> {
     let mut state = room.state();
-    if !state.is_member(user) {
-        return Err(HubError::NotInRoom(room.name().to_string()));
-    }
-    if !state.is_op(user) {
-        return Err(HubError::NeedOperator(room.name().to_string()));
-    }
+    state.require_operator(user, room.name())?;
     let identity = user.identity();
     let time = Timestamp::now();
-    let mut announcement = Announcement::default();
+    let mut applied = Vec::new();
     let mut missing_nicks = Vec::new();
     let mut full_ban_list = Vec::new();
     let mut invalid_masks = Vec::new();
@@ -213,37 +78,32 @@ pub(super) fn apply(
                 let slot = state.modes.flag_mut(flag);
                 if *slot != set {
                     *slot = set;
-                    announcement.add(set, flag.letter(), None);
+                    applied.push(change);
                 }
             }
-            ModeChange::Key(Some(key)) => {
-                if state.modes.key.as_deref() != Some(&key) {
-                    announcement.add(true, 'k', Some(&key));
-                    state.modes.key = Some(key.into());
+            ModeChange::Key(Some(ref key)) => {
+                if state.modes.key.as_deref() != Some(key) {
+                    state.modes.key = Some(key.as_str().into());
+                    applied.push(change);
                 }
             }
             ModeChange::Key(None) => {
                 if state.modes.key.take().is_some() {
-                    announcement.add(false, 'k', Some("*"));
+                    applied.push(change);
                 }
             }
-            ModeChange::Limit(Some(limit)) => {
-                if state.modes.limit != Some(limit) {
-                    state.modes.limit = Some(limit);
-                    announcement.add(true, 'l', Some(&limit.to_string()));
-                }
-            }
-            ModeChange::Limit(None) => {
-                if state.modes.limit.take().is_some() {
-                    announcement.add(false, 'l', None);
+            ModeChange::Limit(limit) => {
+                if state.modes.limit != limit {
+                    state.modes.limit = limit;
+                    applied.push(change);
                 }
             }
             ModeChange::Operator { set, nick } => {
-                set_status(&mut state, &nick, Status::Operator, set, &mut announcement)
+                set_status(&mut state, &nick, Status::Operator, set, &mut applied)
                     .unwrap_or_else(|| missing_nicks.push(nick));
             }
             ModeChange::Voice { set, nick } => {
-                set_status(&mut state, &nick, Status::Voice, set, &mut announcement)
+                set_status(&mut state, &nick, Status::Voice, set, &mut applied)
                     .unwrap_or_else(|| missing_nicks.push(nick));
             }
             ModeChange::Ban { set, mask: given } => {
@@ -265,23 +125,22 @@ pub(super) fn apply(
                             set_by: identity.mask().into(),
                             set_at: time,
                         });
-                        announcement.add(true, 'b', Some(&mask));
+                        applied.push(ModeChange::Ban { set, mask });
                     }
                     (false, Some(index)) => {
                         state.bans.remove(index);
-                        announcement.add(false, 'b', Some(&mask));
+                        applied.push(ModeChange::Ban { set, mask });
                     }
                     _ => {}
                 }
             }
         }
     }
-    let event = (!announcement.modes.is_empty()).then(|| Event::ModeChanged {
+    let event = (!applied.is_empty()).then(|| Event::ModeChanged {
         time,
         room: room.name().clone(),
         by: identity,
-        modes: announcement.modes.into(),
-        arguments: announcement.arguments,
+        changes: applied,
     });
     if let Some(event) = &event {
         deliver(state.users(), event, Audience::except(user));
@@ -316,42 +175,4 @@ pub(super) fn apply(
             }),
     );
     Ok(ModeOutcome { event, errors })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ban_masks_are_completed_and_folded() {
-        let normalized = |mask| normalize_ban_mask(mask).unwrap();
-        assert_eq!(normalized("Bob"), "bob!*@*");
-        assert_eq!(normalized("bob!~b"), "bob!~b@*");
-        assert_eq!(normalized("*@Host.example"), "*!*@host.example");
-        assert_eq!(normalized("a!b@c"), "a!b@c");
-        assert_eq!(normalized("a!b@"), "a!b@*");
-        assert_eq!(normalized("*!*@::1"), "*!*@::1");
-    }
-
-    #[test]
-    fn ban_masks_that_could_not_be_shown_safely_are_refused() {
-        for (mask, error) in [
-            ("", BanMaskError::Empty),
-            ("x fake!setter@evil 0", BanMaskError::Space),
-            (":x", BanMaskError::LeadingColon),
-            ("a\u{1}b", BanMaskError::Control),
-            ("a\u{1b}[2J", BanMaskError::Control),
-            ("a\u{85}b", BanMaskError::Control),
-        ] {
-            assert_eq!(normalize_ban_mask(mask), Err(error), "{mask:?}");
-        }
-        // The limit counts the completed mask: 123 + `!*@*` fits, 125 + `!*@*` does not.
-        let longest = "n".repeat(BAN_MASK_MAX_BYTES - 4);
-        assert_eq!(
-            normalize_ban_mask(&longest).unwrap().len(),
-            BAN_MASK_MAX_BYTES
-        );
-        let too_long = "n".repeat(BAN_MASK_MAX_BYTES - 3);
-        assert_eq!(normalize_ban_mask(&too_long), Err(BanMaskError::TooLong));
-    }
 }

@@ -7,8 +7,6 @@ use std::sync::{Arc, Mutex, Weak};
 
 use palaver_proto::Wire;
 use palaver_proto::event::Identity;
-use palaver_proto::irc::caps::{Cap, CapSet};
-use palaver_proto::irc::render::IrcFlavor;
 use palaver_proto::time::Timestamp;
 use tokio::sync::Notify;
 
@@ -27,8 +25,58 @@ pub enum Protocol {
     Irc,
 }
 
-/// In [`User::wire`], marks an IRC user; the low bits hold its capabilities.
-const IRC_BIT: u32 = 1 << 31;
+/// Something a user may want to hear of about the people it shares a room with, beyond what
+/// every member hears. Each protocol decides which of them its users want (see
+/// [`User::set_delivery`]); a user wants none until its session says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interest {
+    /// Someone went away or came back.
+    AwayChanges = 1,
+    /// Someone changed their real name.
+    RealnameChanges = 2,
+    /// Someone logged in to an account or out.
+    AccountChanges = 4,
+    /// A member invited someone into a room this user is an operator of.
+    Invitations = 8,
+}
+
+/// A set of [`Interest`]s.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Interests(u8);
+
+impl Interests {
+    pub fn insert(&mut self, interest: Interest) {
+        self.0 |= interest as u8;
+    }
+
+    pub fn contains(self, interest: Interest) -> bool {
+        self.0 & interest as u8 != 0
+    }
+}
+
+impl FromIterator<Interest> for Interests {
+    fn from_iter<T: IntoIterator<Item = Interest>>(interests: T) -> Self {
+        let mut set = Self::default();
+        for interest in interests {
+            set.insert(interest);
+        }
+        set
+    }
+}
+
+/// How [`User::delivery`] packs a user's wire and interests into one word, so that fan-out
+/// reads both with one atomic load: the wire's index in the low byte, the interests above it.
+const INTERESTS_SHIFT: u32 = 8;
+
+fn pack_delivery(wire: Wire, interests: Interests) -> u32 {
+    // A wire index is below `Wire::COUNT`, far less than 256.
+    wire.index() as u32 | u32::from(interests.0) << INTERESTS_SHIFT
+}
+
+fn unpack_delivery(packed: u32) -> (Wire, Interests) {
+    let wire = Wire::from_index((packed & 0xff) as usize).unwrap_or(Wire::Text);
+    (wire, Interests((packed >> INTERESTS_SHIFT) as u8))
+}
 
 /// Something done to a user from another connection's task, which its own session must act
 /// on (tell its client, check its nick, or end the connection).
@@ -68,9 +116,10 @@ pub struct User {
     /// Where everything for this user is queued; pushes never block.
     pub outbox: Arc<Outbox>,
     pub connected_at: Timestamp,
-    /// Protocol and IRC capabilities, read without a lock on every delivery to pick the
-    /// rendering; written by the session (`CAP REQ`).
-    wire: AtomicU32,
+    /// How events are rendered for this user (its [`Wire`]) and which [`Interests`] it has,
+    /// packed (see [`pack_delivery`]): read without a lock on every delivery, written by the
+    /// user's session when what its client asked for changes.
+    delivery: AtomicU32,
     /// Nick, user name, host and real name. Replaced (never mutated) by the hub: the nick only
     /// while it holds the nick directory lock, so the directory and this field agree. A leaf
     /// lock: nothing else is locked while it is held.
@@ -114,10 +163,13 @@ impl User {
             peer,
             outbox,
             connected_at: now,
-            wire: AtomicU32::new(match protocol {
-                Protocol::Text => 0,
-                Protocol::Irc => IRC_BIT,
-            }),
+            delivery: AtomicU32::new(pack_delivery(
+                match protocol {
+                    Protocol::Text => Wire::Text,
+                    Protocol::Irc => Wire::Irc(Default::default()),
+                },
+                Interests::default(),
+            )),
             identity: Mutex::new(Arc::new(identity)),
             rooms: Mutex::default(),
             invited_to: Mutex::default(),
@@ -129,30 +181,17 @@ impl User {
         }
     }
 
-    /// How events must be rendered for this user.
-    pub fn wire(&self) -> Wire {
-        let bits = self.wire.load(Ordering::Relaxed);
-        if bits & IRC_BIT == 0 {
-            Wire::Text
-        } else {
-            Wire::Irc(IrcFlavor::from_caps(CapSet::from_bits(bits & !IRC_BIT)))
-        }
+    /// How events must be rendered for this user, and what it wants to hear of beyond what
+    /// every member hears.
+    pub fn delivery(&self) -> (Wire, Interests) {
+        unpack_delivery(self.delivery.load(Ordering::Relaxed))
     }
 
-    /// The IRC capabilities this user enabled (none for text users).
-    pub fn caps(&self) -> CapSet {
-        CapSet::from_bits(self.wire.load(Ordering::Relaxed) & !IRC_BIT)
-    }
-
-    pub fn has_cap(&self, cap: Cap) -> bool {
-        self.caps().contains(cap)
-    }
-
-    /// Replaces the capability set; only meaningful for IRC users.
-    pub fn set_caps(&self, caps: CapSet) {
-        let protocol_bit = self.wire.load(Ordering::Relaxed) & IRC_BIT;
-        self.wire
-            .store(protocol_bit | caps.bits(), Ordering::Relaxed);
+    /// Sets how events are rendered for this user and what it wants to hear of. Called by its
+    /// session whenever its client's choices change; a text user keeps the default.
+    pub fn set_delivery(&self, wire: Wire, interests: Interests) {
+        self.delivery
+            .store(pack_delivery(wire, interests), Ordering::Relaxed);
     }
 
     pub fn identity(&self) -> Arc<Identity> {
@@ -348,5 +387,35 @@ impl JoinedRooms {
 
     fn in_join_order(&self) -> impl Iterator<Item = &Arc<Room>> {
         self.by_order.values()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_and_interests_are_packed_without_loss() {
+        let all = [
+            Interest::AwayChanges,
+            Interest::RealnameChanges,
+            Interest::AccountChanges,
+            Interest::Invitations,
+        ];
+        for index in 0..Wire::COUNT {
+            let wire = Wire::from_index(index).expect("a wire");
+            for subset in 0..1u8 << all.len() {
+                let interests: Interests = all
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(bit, _)| subset & 1 << bit != 0)
+                    .map(|(_, interest)| interest)
+                    .collect();
+                assert_eq!(
+                    unpack_delivery(pack_delivery(wire, interests)),
+                    (wire, interests)
+                );
+            }
+        }
     }
 }

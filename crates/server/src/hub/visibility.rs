@@ -11,31 +11,175 @@
 //!   share a room with it.
 //!
 //! [`Viewer`] gathers what these checks need about the one looking once per query, so a
-//! listing over every user costs what it shows and never compares every pair of rooms.
+//! listing over every user costs what it shows and never compares every pair of rooms. The
+//! listings themselves ([`Hub::room_view`], [`Hub::visible_room`],
+//! [`Hub::visible_memberships`], [`Hub::rooms`]) are here too, so every rule is applied in
+//! this one file.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::room::{Member, Room, RoomState};
+use palaver_proto::event::Identity;
+use palaver_proto::modes::RoomModes;
+use palaver_proto::time::Timestamp;
+
+use super::Hub;
+use super::bans::Ban;
+use super::room::{Member, Room, RoomState, Topic};
 use super::user::User;
+use crate::lock;
 
 /// What a non-member is shown in place of a room's key.
 pub const HIDDEN_KEY: &str = "*";
 
 /// Whether a viewer may know of a room at all: a secret room shows itself only to members.
-pub(super) fn may_see_room(state: &RoomState, viewer_is_member: bool) -> bool {
+fn may_see_room(state: &RoomState, viewer_is_member: bool) -> bool {
     viewer_is_member || !state.modes.secret
 }
 
 /// Whether a listing of a room the viewer may see shows `member`: members see everyone,
 /// others only those who are not invisible.
-pub(super) fn may_see_member(viewer_is_member: bool, member: &Member) -> bool {
+fn may_see_member(viewer_is_member: bool, member: &Member) -> bool {
     viewer_is_member || !member.user.is_invisible()
 }
 
 /// Whether a viewer may see a room's key (the modes are shown with [`HIDDEN_KEY`] otherwise).
-pub(super) fn may_see_key(viewer_is_member: bool) -> bool {
+fn may_see_key(viewer_is_member: bool) -> bool {
     viewer_is_member
+}
+
+/// One line of a room listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomSummary {
+    pub name: Arc<str>,
+    pub members: usize,
+    pub topic: Option<Box<str>>,
+}
+
+/// A member as listings (`/who`, IRC `NAMES`, `WHO`) show it.
+#[derive(Debug, Clone)]
+pub struct MemberInfo {
+    pub identity: Arc<Identity>,
+    pub op: bool,
+    pub voice: bool,
+    pub away: bool,
+    pub user: Arc<User>,
+}
+
+/// A room in someone's list of rooms (IRC `WHOIS`), with that user's status there.
+#[derive(Debug, Clone)]
+pub struct Membership {
+    pub room: Arc<str>,
+    pub op: bool,
+    pub voice: bool,
+}
+
+/// A snapshot of a room as one viewer may see it (see [`Hub::room_view`]), for listings and
+/// mode queries.
+#[derive(Debug, Clone)]
+pub struct RoomInfo {
+    pub name: Arc<str>,
+    pub created: Timestamp,
+    pub topic: Option<Topic>,
+    /// The modes, with the key replaced by [`HIDDEN_KEY`] for a non-member.
+    pub modes: RoomModes,
+    /// The members the viewer may see, in join order.
+    pub members: Vec<MemberInfo>,
+    pub bans: Vec<Ban>,
+}
+
+impl Hub {
+    /// The room called `name`, if it exists and `viewer` may know of it (a secret room only
+    /// to its members; see [`visibility`]). Queries about a room answer `None` as they answer
+    /// for a room that does not exist.
+    pub fn visible_room(&self, viewer: &User, name: &str) -> Option<Arc<Room>> {
+        let room = self.room(name)?;
+        let visible = {
+            let state = room.state();
+            may_see_room(&state, state.is_member(viewer))
+        };
+        visible.then_some(room)
+    }
+
+    /// `room` as `viewer` may see it: topic, modes (the key only for members), bans and the
+    /// members it may see, in join order; `None` for a secret room it is not in. Every listing
+    /// of a room goes through here (see [`visibility`]).
+    pub fn room_view(&self, viewer: &User, room: &Room) -> Option<RoomInfo> {
+        let state = room.state();
+        let viewer_is_member = state.is_member(viewer);
+        if !may_see_room(&state, viewer_is_member) {
+            return None;
+        }
+        let mut modes = state.modes.clone();
+        if !may_see_key(viewer_is_member) {
+            modes.key = modes.key.map(|_| HIDDEN_KEY.into());
+        }
+        Some(RoomInfo {
+            name: room.name().clone(),
+            created: room.created,
+            topic: state.topic.clone(),
+            modes,
+            bans: state.bans.clone(),
+            members: state
+                .members
+                .iter()
+                .filter(|member| may_see_member(viewer_is_member, member))
+                .map(|member| MemberInfo {
+                    identity: member.user.identity(),
+                    op: member.op,
+                    voice: member.voice,
+                    away: member.user.away().is_some(),
+                    user: member.user.clone(),
+                })
+                .collect(),
+        })
+    }
+
+    /// The rooms `user` is in that `viewer` may know of, in join order, with `user`'s status
+    /// in each (IRC `WHOIS`).
+    pub fn visible_memberships(&self, viewer: &Arc<User>, user: &User) -> Vec<Membership> {
+        let viewer = self.viewer(viewer);
+        user.rooms()
+            .iter()
+            .filter_map(|room| {
+                let state = room.state();
+                if !may_see_room(&state, viewer.is_in(room)) {
+                    return None;
+                }
+                state.member(user).map(|member| Membership {
+                    room: room.name().clone(),
+                    op: member.op,
+                    voice: member.voice,
+                })
+            })
+            .collect()
+    }
+
+    /// Every room `viewer` may know of (secret rooms only if it is a member), sorted by name.
+    pub fn rooms(&self, viewer: &Arc<User>) -> Vec<RoomSummary> {
+        let viewer = self.viewer(viewer);
+        let rooms: Vec<Arc<Room>> = lock(&self.rooms).values().cloned().collect();
+        let mut summaries: Vec<RoomSummary> = rooms
+            .iter()
+            .filter_map(|room| {
+                let state = room.state();
+                let visible = may_see_room(&state, viewer.is_in(room));
+                (visible && !state.members.is_empty()).then(|| RoomSummary {
+                    name: room.name().clone(),
+                    members: state.members.len(),
+                    topic: state.topic.as_ref().map(|topic| topic.text.clone()),
+                })
+            })
+            .collect();
+        summaries.sort_by(|a, b| a.name.cmp(&b.name));
+        summaries
+    }
+
+    /// `user` as the one looking at a listing, with what the visibility rules need gathered
+    /// once (see [`visibility`]).
+    pub fn viewer(&self, user: &Arc<User>) -> Viewer {
+        Viewer::new(user.clone())
+    }
 }
 
 /// A user looking at a listing, with the rooms it is in gathered once.
@@ -48,7 +192,7 @@ pub struct Viewer {
 }
 
 impl Viewer {
-    pub(super) fn new(user: Arc<User>) -> Self {
+    fn new(user: Arc<User>) -> Self {
         let rooms = user
             .rooms()
             .into_iter()

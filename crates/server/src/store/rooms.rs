@@ -2,10 +2,12 @@
 //! registered, and where its history starts, so they survive restarts and the room's emptying.
 //!
 //! The store only keeps rows; the hub decides what registration means (see
-//! `Hub::register_room`). A room's row and its list entries are always written together, in
+//! `hub::registered`). A room's row and its list entries are always written together, in
 //! one transaction.
 
 use palaver_proto::event::MessageId;
+use palaver_proto::irc::modes;
+use palaver_proto::modes::RoomFlag;
 use palaver_proto::names::fold;
 use palaver_proto::time::Timestamp;
 use rusqlite::{Connection, params};
@@ -22,7 +24,8 @@ pub struct RoomRecord {
     pub founder: String,
     /// The topic, who set it (`nick!user@host`) and when.
     pub topic: Option<(String, String, Timestamp)>,
-    /// The letters of the flags that are set, e.g. `nt`.
+    /// The flags that are set, as stored: their IRC letters (`CHANMODES` type D), e.g. `nt`;
+    /// see [`RoomRecord::stored_flags`] and [`RoomRecord::set_flags`].
     pub flags: String,
     /// The key (`+k`), if any.
     pub key: Option<String>,
@@ -34,6 +37,19 @@ pub struct RoomRecord {
     pub history_floor: MessageId,
     /// The entries of the room's mask lists, each list in its order.
     pub lists: Vec<ListEntry>,
+}
+
+impl RoomRecord {
+    /// The flags the record says are set; letters this palaver does not know (written by a
+    /// later one) are skipped.
+    pub fn stored_flags(&self) -> impl Iterator<Item = RoomFlag> + '_ {
+        self.flags.chars().filter_map(modes::flag_from_letter)
+    }
+
+    /// Records `flags` as the ones that are set.
+    pub fn set_flags(&mut self, flags: impl IntoIterator<Item = RoomFlag>) {
+        self.flags = flags.into_iter().map(modes::flag_letter).collect();
+    }
 }
 
 /// A mask list of a room, by its IRC mode letter.

@@ -1,12 +1,15 @@
 //! Capability negotiation: `CAP LS`, `REQ`, `LIST` and `END`
 //! (<https://ircv3.net/specs/extensions/capability-negotiation>).
 
+use palaver_proto::Wire;
 use palaver_proto::irc::caps::{Cap, CapSet};
 use palaver_proto::irc::message::Message;
 use palaver_proto::irc::numeric::ERR_INVALIDCAPCMD;
+use palaver_proto::irc::render::IrcFlavor;
 
 use super::IrcSession;
 use super::registration::try_register;
+use crate::hub::{Interest, Interests, User};
 use crate::session::Flow;
 
 /// Capability lists longer than this are split over several `CAP` lines (marked `*`), keeping
@@ -85,6 +88,26 @@ pub fn cap(session: &mut IrcSession, message: &Message) -> Flow {
     Flow::Continue
 }
 
+/// Tells the hub how to deliver to `user`, whose client enabled `caps`: the flavor of IRC its
+/// lines are rendered in, and the notifications it asked for.
+pub(super) fn set_delivery(user: &User, caps: CapSet) {
+    user.set_delivery(Wire::Irc(IrcFlavor::from_caps(caps)), interests(caps));
+}
+
+/// What a client with `caps` wants to hear of about its room peers: one capability each.
+fn interests(caps: CapSet) -> Interests {
+    [
+        (Cap::AwayNotify, Interest::AwayChanges),
+        (Cap::Setname, Interest::RealnameChanges),
+        (Cap::AccountNotify, Interest::AccountChanges),
+        (Cap::InviteNotify, Interest::Invitations),
+    ]
+    .into_iter()
+    .filter(|(cap, _)| caps.contains(*cap))
+    .map(|(_, interest)| interest)
+    .collect()
+}
+
 /// The capability set after `REQ` of `request` (space-separated names, `-name` to disable),
 /// or `None` if any name is unknown: a request is accepted or refused whole.
 fn apply_request(current: CapSet, request: &str) -> Option<CapSet> {
@@ -148,5 +171,21 @@ mod tests {
         let caps = apply_request(caps, "-server-time").unwrap();
         assert!(!caps.contains(Cap::ServerTime) && caps.contains(Cap::EchoMessage));
         assert_eq!(apply_request(caps, "batch bogus"), None);
+    }
+
+    #[test]
+    fn each_notification_capability_is_one_interest() {
+        assert_eq!(interests(CapSet::EMPTY), Interests::default());
+        for (cap, interest) in [
+            (Cap::AwayNotify, Interest::AwayChanges),
+            (Cap::Setname, Interest::RealnameChanges),
+            (Cap::AccountNotify, Interest::AccountChanges),
+            (Cap::InviteNotify, Interest::Invitations),
+        ] {
+            let mut caps = CapSet::EMPTY;
+            caps.insert(cap);
+            caps.insert(Cap::ServerTime);
+            assert_eq!(interests(caps), [interest].into_iter().collect());
+        }
     }
 }

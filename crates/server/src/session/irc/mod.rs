@@ -248,7 +248,7 @@ impl IrcSession {
         self.caps = caps;
         self.replies.accept_batches(caps.contains(Cap::Batch));
         if let Some(user) = &self.user {
-            user.set_caps(caps);
+            cap::set_delivery(user, caps);
         }
     }
 

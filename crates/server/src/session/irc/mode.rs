@@ -1,12 +1,13 @@
 //! `MODE`: user mode `+i`, and channel modes `+b +k +l +o +v` and `+i +m +n +s +t`.
 
 use palaver_proto::irc::message::Message;
+use palaver_proto::irc::modes::{flag_from_letter, spell_modes};
 use palaver_proto::irc::numeric::*;
 use palaver_proto::names::fold;
 
 use super::IrcSession;
 use super::registration::MAX_MODES_WITH_PARAMETER;
-use crate::hub::{BAN_MASK_MAX_BYTES, ModeChange, RoomFlag};
+use crate::hub::{BAN_MASK_MAX_BYTES, ModeChange};
 use crate::session::Flow;
 
 pub fn mode(session: &mut IrcSession, message: &Message) -> Flow {
@@ -71,7 +72,7 @@ fn channel_mode(session: &mut IrcSession, message: &Message) {
             session.numeric(ERR_NOSUCHCHANNEL, &[name, "No such channel"]);
             return;
         };
-        let (flags, arguments) = info.modes.describe();
+        let (flags, arguments) = spell_modes(&info.modes);
         let mut params: Vec<&str> = vec![&info.name, &flags];
         params.extend(arguments.iter().map(String::as_str));
         session.numeric(RPL_CHANNELMODEIS, &params);
@@ -141,7 +142,7 @@ fn channel_mode(session: &mut IrcSession, message: &Message) {
                     continue;
                 }
             },
-            _ => match RoomFlag::from_letter(letter) {
+            _ => match flag_from_letter(letter) {
                 Some(flag) => ModeChange::Flag { flag, set },
                 None => {
                     session.numeric(

@@ -147,8 +147,8 @@ pub fn try_register(session: &mut IrcSession) -> Flow {
     ) {
         Ok(user) => {
             tracing::info!(nick = %user.nick(), "registered");
-            user.set_caps(session.caps);
             session.user = Some(user);
+            session.set_caps(session.caps);
             welcome(session);
             session.nick_changed = true;
             // A SASL login from before registration now counts in the hub: confirm it.

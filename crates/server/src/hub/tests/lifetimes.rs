@@ -1,86 +1,8 @@
-//! Hub rules whose effect cannot be seen from a socket: what the hub keeps after users go,
-//! and when a room's lifetime ends.
-
-use std::net::SocketAddr;
-use std::sync::Arc;
+//! Room lifetimes and registered rooms: when a room's history ends, and what a registered
+//! room keeps while it is empty.
 
 use super::*;
-use crate::outbox::Outbox;
-
-fn connect(hub: &Hub) -> Arc<User> {
-    let peer: SocketAddr = "127.0.0.1:1".parse().unwrap();
-    let outbox = Arc::new(Outbox::new(1 << 20));
-    hub.connect_guest(peer, "127.0.0.1", Protocol::Text, outbox)
-}
-
-fn pending_invitations(room: &Room) -> usize {
-    room.state().invitations.len()
-}
-
-#[test]
-fn a_users_invitations_are_withdrawn_when_it_disconnects() {
-    let hub = Hub::default();
-    let op = connect(&hub);
-    let invitee = connect(&hub);
-    let Ok(Joined::New { room, .. }) = hub.join(&op, "#x", None) else {
-        panic!("joined");
-    };
-    let Ok(Joined::New { room: other, .. }) = hub.join(&op, "#y", None) else {
-        panic!("joined");
-    };
-    hub.invite(&op, &invitee.nick(), "#x").unwrap();
-    hub.invite(&op, &invitee.nick(), "#y").unwrap();
-    assert_eq!(pending_invitations(&room), 1);
-    assert_eq!(pending_invitations(&other), 1);
-
-    hub.disconnect(&invitee, Some("gone"));
-    assert_eq!(pending_invitations(&room), 0);
-    assert_eq!(pending_invitations(&other), 0);
-}
-
-#[test]
-fn only_an_operators_invitation_is_kept() {
-    let hub = Hub::default();
-    let op = connect(&hub);
-    let member = connect(&hub);
-    let invitee = connect(&hub);
-    let Ok(Joined::New { room, .. }) = hub.join(&op, "#x", None) else {
-        panic!("joined");
-    };
-    assert!(matches!(
-        hub.join(&member, "#x", None),
-        Ok(Joined::New { .. })
-    ));
-    hub.invite(&member, &invitee.nick(), "#x").unwrap();
-    assert_eq!(pending_invitations(&room), 0);
-    hub.invite(&op, &invitee.nick(), "#x").unwrap();
-    assert_eq!(pending_invitations(&room), 1);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Room lifetimes and registered rooms
-
-fn guest(hub: &Hub) -> Arc<User> {
-    let peer = "127.0.0.1:1".parse().expect("address");
-    let outbox = Arc::new(Outbox::new(64 * 1024));
-    hub.connect_guest(peer, "127.0.0.1", Protocol::Text, outbox)
-}
-
-fn join(hub: &Hub, user: &Arc<User>, name: &str) -> Arc<Room> {
-    match hub.join(user, name, None).expect("join") {
-        Joined::New { room, .. } | Joined::AlreadyMember(room) => room,
-    }
-}
-
-fn say(hub: &Hub, user: &Arc<User>, room: &Arc<Room>) -> MessageId {
-    match hub
-        .say(user, room, MessageKind::Say, "hi", "")
-        .expect("say")
-    {
-        Event::Message { id, .. } => id,
-        other => panic!("not a message: {other:?}"),
-    }
-}
+use crate::store::{ListMode, RoomRecord};
 
 #[test]
 fn the_last_part_ends_an_unregistered_rooms_lifetime_and_the_next_room_starts_after_it() {

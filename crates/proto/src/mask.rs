@@ -1,8 +1,9 @@
-//! IRC masks (`nick!user@host` globs, as in bans and `WHO`) and splitting a source into its
-//! `nick`, `user` and `host` parts.
+//! Masks: `nick!user@host` globs (the form of [`Identity::mask`](crate::event::Identity::mask)),
+//! as in bans, which apply to users of every protocol, and IRC's `WHO`; and splitting a
+//! `nick!user@host` into its parts.
 //!
-//! Matching is exact, character by character: IRC case mapping differs between networks and is
-//! the caller's to apply to both sides first. Masks come from users, so the matcher must not be
+//! Matching is exact, character by character: case mapping is the caller's to apply to both
+//! sides first. Masks come from users, so the matcher must not be
 //! a denial-of-service: it uses the classic "backtrack to the last star" loop, which is
 //! O(mask × text) in the worst case instead of the exponential time of naive recursion.
 

@@ -1,0 +1,66 @@
+//! What the hub refuses, and why. Each session turns these into its protocol's replies (a
+//! `! …` line, an IRC numeric); the messages are the text protocol's wording.
+
+use thiserror::Error;
+
+use super::bans::BanMaskError;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum HubError {
+    #[error("nick {0} is taken")]
+    NickTaken(String),
+    #[error("no such nick: {0}")]
+    NoSuchNick(String),
+    #[error("no such room: {0}")]
+    NoSuchRoom(String),
+    #[error("you are not in {0}")]
+    NotInRoom(String),
+    #[error("you need to be a room operator in {0}")]
+    NeedOperator(String),
+    #[error("{nick} is not in {room}")]
+    UserNotInRoom { nick: String, room: String },
+    #[error("{nick} is already in {room}")]
+    AlreadyInRoom { nick: String, room: String },
+    #[error("cannot join {room} ({reason})")]
+    CannotJoin { room: String, reason: JoinRefusal },
+    #[error("cannot join {room} (you are already in {limit} rooms, the most allowed)")]
+    TooManyRooms { room: String, limit: usize },
+    #[error("cannot send to {room} ({reason})")]
+    CannotSend { room: String, reason: SendRefusal },
+    #[error("the ban list of {room} is full; {mask} was not added")]
+    BanListFull { room: String, mask: String },
+    #[error("invalid ban mask for {room}: {reason}")]
+    InvalidBanMask {
+        room: String,
+        mask: String,
+        reason: BanMaskError,
+    },
+    #[error("you need to be logged in to an account")]
+    NeedAccount,
+    #[error("{0} is already registered")]
+    AlreadyRegistered(String),
+}
+
+/// Why a join was refused (see `RoomState::admit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum JoinRefusal {
+    #[error("invite only")]
+    InviteOnly,
+    #[error("you are banned")]
+    Banned,
+    #[error("wrong key")]
+    BadKey,
+    #[error("room is full")]
+    Full,
+}
+
+/// Why a message to a room was refused (see `RoomState::may_send`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum SendRefusal {
+    #[error("only members may send")]
+    NotMember,
+    #[error("room is moderated")]
+    Moderated,
+    #[error("you are banned")]
+    Banned,
+}

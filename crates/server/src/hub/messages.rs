@@ -1,0 +1,134 @@
+//! Saying things: messages to rooms and to users, room topics, and the server's own notices.
+
+use std::sync::Arc;
+
+use palaver_proto::event::{Event, MessageKind, Target};
+use palaver_proto::time::Timestamp;
+use palaver_proto::utf8::truncate;
+
+use super::delivery::{Audience, deliver};
+use super::error::HubError;
+use super::room::{Room, Topic};
+use super::user::User;
+use super::{Hub, TOPIC_MAX_BYTES};
+
+impl Hub {
+    /// Sends a message to every member of `room` but the sender, if the sender may (see
+    /// `RoomState::may_send`), and returns the sender's copy (its receipt).
+    pub fn say(
+        &self,
+        user: &Arc<User>,
+        room: &Arc<Room>,
+        kind: MessageKind,
+        text: &str,
+        client_tags: &str,
+    ) -> Result<Event, HubError> {
+        let identity = user.identity();
+        let mut state = room.state();
+        if state.closed {
+            // Looked up just before its last member left: that room is gone, and a message
+            // stamped now would land in the history of whichever room takes the name next.
+            return Err(HubError::NoSuchRoom(room.name().to_string()));
+        }
+        state
+            .may_send(user, &identity)
+            .map_err(|reason| HubError::CannotSend {
+                room: room.name().to_string(),
+                reason,
+            })?;
+        let time = Timestamp::now();
+        let event = Event::Message {
+            id: self.next_message_id(),
+            time,
+            from: identity,
+            target: Target::Room(room.name().clone()),
+            kind,
+            text: text.into(),
+            client_tags: client_tags.into(),
+        };
+        deliver(state.users(), &event, Audience::except(user));
+        if kind != MessageKind::TagsOnly {
+            // Stored by the sender's session: this lifetime now has history to forget.
+            state.has_history = true;
+        }
+        drop(state);
+        if kind != MessageKind::TagsOnly {
+            user.mark_spoke(time);
+        }
+        Ok(event)
+    }
+
+    /// Sends a private message to the user called `to`; returns the sender's copy and the
+    /// recipient (so a session can mention that it is away).
+    pub fn message_user(
+        &self,
+        user: &Arc<User>,
+        to: &str,
+        kind: MessageKind,
+        text: &str,
+        client_tags: &str,
+    ) -> Result<(Event, Arc<User>), HubError> {
+        let recipient = self
+            .user_by_nick(to)
+            .ok_or_else(|| HubError::NoSuchNick(to.to_owned()))?;
+        let time = Timestamp::now();
+        let event = Event::Message {
+            id: self.next_message_id(),
+            time,
+            from: user.identity(),
+            target: Target::User(recipient.nick().into()),
+            kind,
+            text: text.into(),
+            client_tags: client_tags.into(),
+        };
+        // A message to oneself is delivered too; the returned copy is then a second one.
+        let audience = if recipient.id == user.id {
+            Audience::all()
+        } else {
+            Audience::except(user)
+        };
+        deliver([&recipient], &event, audience);
+        if kind != MessageKind::TagsOnly {
+            user.mark_spoke(time);
+        }
+        Ok((event, recipient))
+    }
+
+    /// Sets (or, with an empty `topic`, clears) the topic of `room`, if `user` may (see
+    /// `RoomState::may_set_topic`). Returns the setter's copy.
+    pub fn set_topic(
+        &self,
+        user: &Arc<User>,
+        room: &Arc<Room>,
+        topic: &str,
+    ) -> Result<Event, HubError> {
+        let mut state = room.state();
+        state.may_set_topic(user, room.name())?;
+        let topic = truncate(topic, TOPIC_MAX_BYTES);
+        let identity = user.identity();
+        let time = Timestamp::now();
+        state.topic = (!topic.is_empty()).then(|| Topic {
+            text: topic.into(),
+            set_by: identity.mask().into(),
+            set_at: time,
+        });
+        let event = Event::TopicChanged {
+            time,
+            room: room.name().clone(),
+            by: identity,
+            topic: topic.into(),
+        };
+        deliver(state.users(), &event, Audience::except(user));
+        Ok(event)
+    }
+
+    /// Tells every connected user `text` as a server notice.
+    pub fn broadcast_notice(&self, text: &str) {
+        let event = Event::ServerNotice {
+            time: Timestamp::now(),
+            server: self.settings.server_name.clone(),
+            text: text.into(),
+        };
+        deliver(&self.users(), &event, Audience::all());
+    }
+}

@@ -1,0 +1,324 @@
+//! The nick directory: connecting under a nick, leaving the server, renaming, and giving an
+//! account's nick back to its owner. Nicks change only under the nick directory lock (and the
+//! user's own identity lock), so the directory and every user's identity agree.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use palaver_proto::event::{Event, Identity};
+use palaver_proto::names::fold;
+use palaver_proto::time::Timestamp;
+use palaver_proto::utf8::truncate;
+
+use super::delivery::{Audience, deliver};
+use super::error::HubError;
+use super::user::{Alert, Protocol, User, UserId};
+use super::{EndedRoom, Hub, REASON_MAX_BYTES};
+use crate::lock;
+use crate::outbox::Outbox;
+use crate::store::ConnectionId;
+
+/// Nicks nobody may take: the services IRC clients address (so nobody can pose as them and
+/// collect the passwords sent to them).
+pub const RESERVED_NICKS: &[&str] = &["nickserv", "chanserv"];
+
+fn is_reserved(nick: &str) -> bool {
+    RESERVED_NICKS.contains(&fold(nick).as_str())
+}
+
+/// How an owner reclaims its account's nick from whoever holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reclaim {
+    /// Take the nick; its holder is renamed to a guest nick (NickServ `REGAIN`, `/regain`).
+    Take,
+    /// Free the nick: a holder logged in to the account (a stale session of the owner's) is
+    /// renamed and then disconnected, anyone else renamed (NickServ `GHOST`).
+    Ghost,
+    /// Free the nick by renaming its holder (NickServ `RELEASE`).
+    Release,
+    /// Free the nick from a holder not logged in to the account; a session of the account
+    /// keeps it (what a login by the owner does).
+    FromSquatter,
+}
+
+/// What a [`Hub::reclaim_nick`] did.
+#[derive(Debug)]
+pub enum Reclaimed {
+    /// The owner holds the nick already.
+    AlreadyHeld,
+    /// A session logged in to the account holds the nick and was left alone
+    /// ([`Reclaim::FromSquatter`]).
+    HeldByAccount,
+    /// Done: who was moved aside, if anyone, and with [`Reclaim::Take`] the owner's own copy
+    /// of its nick change.
+    Done {
+        displaced: Option<Displaced>,
+        own_copy: Option<Event>,
+    },
+}
+
+/// Someone moved off a reclaimed nick.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Displaced {
+    /// Its new nick.
+    pub guest: String,
+    /// Whether its session was told to quit (a ghost of the owner's).
+    pub ghosted: bool,
+}
+
+impl Hub {
+    /// Registers a new connection under the first free `guest-N` nick (the text protocol).
+    pub fn connect_guest(
+        &self,
+        peer: SocketAddr,
+        host: &str,
+        protocol: Protocol,
+        outbox: Arc<Outbox>,
+    ) -> Arc<User> {
+        let mut nicks = lock(&self.nicks);
+        loop {
+            let number = self.next_guest_number.fetch_add(1, Ordering::Relaxed);
+            let nick = format!("guest-{number}");
+            if let Entry::Vacant(slot) = nicks.entry(fold(&nick)) {
+                let identity = Identity {
+                    nick: nick.into(),
+                    user: "text".into(),
+                    host: host.into(),
+                    realname: "".into(),
+                    account: None,
+                };
+                let user = self.new_user(peer, protocol, outbox, identity);
+                slot.insert(user.clone());
+                self.peak_users.fetch_max(nicks.len(), Ordering::Relaxed);
+                return user;
+            }
+        }
+    }
+
+    /// Registers a new connection under the nick in `identity` (IRC registration).
+    pub fn register(
+        &self,
+        peer: SocketAddr,
+        protocol: Protocol,
+        outbox: Arc<Outbox>,
+        identity: Identity,
+    ) -> Result<Arc<User>, HubError> {
+        if is_reserved(&identity.nick) {
+            return Err(HubError::NickTaken(identity.nick.into()));
+        }
+        let mut nicks = lock(&self.nicks);
+        match nicks.entry(fold(&identity.nick)) {
+            Entry::Occupied(_) => Err(HubError::NickTaken(identity.nick.into())),
+            Entry::Vacant(slot) => {
+                let user = self.new_user(peer, protocol, outbox, identity);
+                slot.insert(user.clone());
+                self.peak_users.fetch_max(nicks.len(), Ordering::Relaxed);
+                Ok(user)
+            }
+        }
+    }
+
+    fn new_user(
+        &self,
+        peer: SocketAddr,
+        protocol: Protocol,
+        outbox: Arc<Outbox>,
+        identity: Identity,
+    ) -> Arc<User> {
+        let id = self.next_user_id.fetch_add(1, Ordering::Relaxed);
+        let connection = ConnectionId((u128::from(self.run) << 64) | u128::from(id));
+        Arc::new(User::new(id, connection, peer, protocol, outbox, identity))
+    }
+
+    /// Whether `nick` is free (or already belongs to `user`).
+    pub fn nick_available(&self, nick: &str, user: Option<&User>) -> bool {
+        !is_reserved(nick)
+            && lock(&self.nicks)
+                .get(&fold(nick))
+                .is_none_or(|owner| user.is_some_and(|user| owner.id == user.id))
+    }
+
+    /// Removes `user` from the server. With a `reason`, everyone who shared a room with it is
+    /// told once that it left, and the unregistered rooms it was the last member of end their
+    /// lifetime (returned, for the store). Without one (server shutdown) nobody is told and no
+    /// lifetime ends: the rooms come back with their history after the restart.
+    pub fn disconnect(&self, user: &Arc<User>, reason: Option<&str>) -> Vec<EndedRoom> {
+        let identity = {
+            let mut nicks = lock(&self.nicks);
+            // Read under the lock, where nicks change (another session may rename this user).
+            let identity = user.identity();
+            let key = fold(&identity.nick);
+            if nicks
+                .get(&key)
+                .is_some_and(|owner| Arc::ptr_eq(owner, user))
+            {
+                nicks.remove(&key);
+            }
+            identity
+        };
+        let mut witnesses: HashMap<UserId, Arc<User>> = HashMap::new();
+        let mut ended = Vec::new();
+        for room in user.take_rooms() {
+            let state = room.state();
+            for member in state.users().filter(|member| member.id != user.id) {
+                witnesses.insert(member.id, member.clone());
+            }
+            ended.extend(self.remove_member(state, &room, user, reason.is_some()));
+        }
+        // Invitations die with the connection (an invitation names a connection, not a nick);
+        // withdrawn before anyone hears of the quit.
+        for room in user.take_invitations() {
+            room.state().invitations.withdraw(user.id);
+        }
+        if let Some(reason) = reason {
+            let event = Event::Quit {
+                time: Timestamp::now(),
+                who: identity,
+                reason: truncate(reason, REASON_MAX_BYTES).into(),
+            };
+            deliver(witnesses.values(), &event, Audience::all());
+        }
+        ended
+    }
+
+    /// Renames `user` to `new_nick` (already validated). Everyone who shares a room with it is
+    /// told once; the user's own copy is returned.
+    pub fn rename(&self, user: &Arc<User>, new_nick: &str) -> Result<Event, HubError> {
+        if is_reserved(new_nick) {
+            return Err(HubError::NickTaken(new_nick.to_owned()));
+        }
+        let old = {
+            let mut nicks = lock(&self.nicks);
+            let new_key = fold(new_nick);
+            if let Some(owner) = nicks.get(&new_key)
+                && owner.id != user.id
+            {
+                return Err(HubError::NickTaken(new_nick.to_owned()));
+            }
+            // Read under the lock: another session may have just moved this user to a guest
+            // nick (a reclaim), and the entry to remove is the current one.
+            let (old, _) = user.update_identity(|identity| Identity {
+                nick: new_nick.into(),
+                ..identity.clone()
+            });
+            nicks.remove(&fold(&old.nick));
+            nicks.insert(new_key, user.clone());
+            old
+        };
+        Ok(self.announce_rename(user, old, new_nick, Audience::except(user)))
+    }
+
+    /// Renames `user` to the first free `guest-N` nick (nick protection); returns its own
+    /// copy of the change.
+    pub fn rename_to_guest(&self, user: &Arc<User>) -> Event {
+        loop {
+            let number = self.next_guest_number.fetch_add(1, Ordering::Relaxed);
+            // Taken meanwhile by someone else: try the next number.
+            if let Ok(event) = self.rename(user, &format!("guest-{number}")) {
+                return event;
+            }
+        }
+    }
+
+    /// Tells `user`'s room peers (and `user` itself unless `audience` excludes it) that it is
+    /// now `new_nick`, and returns the event. Call without any directory lock held.
+    fn announce_rename(
+        &self,
+        user: &Arc<User>,
+        old: Arc<Identity>,
+        new_nick: &str,
+        audience: Audience,
+    ) -> Event {
+        let event = Event::NickChanged {
+            time: Timestamp::now(),
+            old,
+            new_nick: new_nick.into(),
+        };
+        let mut recipients = self.room_peers(user);
+        recipients.insert(user.id, user.clone());
+        deliver(recipients.values(), &event, audience);
+        event
+    }
+
+    /// Gives the nick of account `account` back to its owner, `owner` (logged in to it), as
+    /// `how` says: whoever else holds it is moved to a free `guest-N` nick (and told, and its
+    /// session alerted), all under the nick directory lock so nobody can slip in between.
+    pub fn reclaim_nick(
+        &self,
+        owner: &Arc<User>,
+        account: &str,
+        how: Reclaim,
+    ) -> Result<Reclaimed, HubError> {
+        if is_reserved(account) {
+            return Err(HubError::NickTaken(account.to_owned()));
+        }
+        let key = fold(account);
+        let (displaced, taken) = {
+            let mut nicks = lock(&self.nicks);
+            let holder = nicks.get(&key).cloned();
+            if holder.as_ref().is_some_and(|holder| holder.id == owner.id) {
+                return Ok(Reclaimed::AlreadyHeld);
+            }
+            let displaced = match holder {
+                None => None,
+                Some(holder) => {
+                    let same_account = holder
+                        .identity()
+                        .account
+                        .as_deref()
+                        .is_some_and(|held| fold(held) == key);
+                    if how == Reclaim::FromSquatter && same_account {
+                        return Ok(Reclaimed::HeldByAccount);
+                    }
+                    let guest = free_guest_nick(&nicks, &self.next_guest_number);
+                    nicks.remove(&key);
+                    nicks.insert(fold(&guest), holder.clone());
+                    let (old, _) = holder.update_identity(|identity| Identity {
+                        nick: guest.as_str().into(),
+                        ..identity.clone()
+                    });
+                    let ghosted = how == Reclaim::Ghost && same_account;
+                    Some((holder, old, guest, ghosted))
+                }
+            };
+            let taken = (how == Reclaim::Take).then(|| {
+                let (old, _) = owner.update_identity(|identity| Identity {
+                    nick: account.into(),
+                    ..identity.clone()
+                });
+                nicks.remove(&fold(&old.nick));
+                nicks.insert(key, owner.clone());
+                old
+            });
+            (displaced, taken)
+        };
+        let displaced = displaced.map(|(holder, old, guest, ghosted)| {
+            self.announce_rename(&holder, old, &guest, Audience::all());
+            holder.alert(if ghosted {
+                Alert::Ghosted
+            } else {
+                Alert::NickReclaimed
+            });
+            Displaced { guest, ghosted }
+        });
+        let own_copy =
+            taken.map(|old| self.announce_rename(owner, old, account, Audience::except(owner)));
+        Ok(Reclaimed::Done {
+            displaced,
+            own_copy,
+        })
+    }
+}
+
+/// The first `guest-N` nick not in `nicks`, counting on from `next_number`.
+fn free_guest_nick(nicks: &HashMap<String, Arc<User>>, next_number: &AtomicU64) -> String {
+    loop {
+        let nick = format!("guest-{}", next_number.fetch_add(1, Ordering::Relaxed));
+        if !nicks.contains_key(&nick) {
+            return nick;
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! What a user's room peers hear about it besides what it says: away, real name and account.
+//! Each is told only to the peers who want to hear of it (an [`Interest`]).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use palaver_proto::event::{Event, Identity};
+use palaver_proto::names::fold;
+use palaver_proto::time::Timestamp;
+use palaver_proto::utf8::truncate;
+
+use super::delivery::{Audience, deliver};
+use super::user::{Alert, Interest, User, UserId};
+use super::{AWAY_MAX_BYTES, Hub};
+
+impl Hub {
+    /// Marks `user` away with `message`, or back with `None`; room peers who follow away
+    /// changes are told.
+    pub fn set_away(&self, user: &Arc<User>, message: Option<&str>) {
+        let message: Option<Box<str>> = message.map(|text| truncate(text, AWAY_MAX_BYTES).into());
+        user.set_away_message(message.clone());
+        let event = Event::AwayChanged {
+            time: Timestamp::now(),
+            who: user.identity(),
+            message,
+        };
+        self.tell_room_peers(user, &event, Interest::AwayChanges);
+    }
+
+    /// Changes `user`'s real name; room peers who follow real-name changes are told. Returns
+    /// the user's own copy.
+    pub fn set_realname(&self, user: &Arc<User>, realname: &str) -> Event {
+        let (_, identity) = user.update_identity(|identity| Identity {
+            realname: realname.into(),
+            ..identity.clone()
+        });
+        let event = Event::RealnameChanged {
+            time: Timestamp::now(),
+            who: identity,
+        };
+        self.tell_room_peers(user, &event, Interest::RealnameChanges);
+        event
+    }
+
+    /// Records that `user` logged in to `account` (or out, with `None`); room peers who follow
+    /// account changes are told.
+    pub fn set_account(&self, user: &Arc<User>, account: Option<&str>) {
+        let (_, identity) = user.update_identity(|identity| Identity {
+            account: account.map(Into::into),
+            ..identity.clone()
+        });
+        let event = Event::AccountChanged {
+            time: Timestamp::now(),
+            who: identity,
+        };
+        self.tell_room_peers(user, &event, Interest::AccountChanges);
+    }
+
+    /// Logs every user logged in to `account` but `actor` out of it (its password was just
+    /// changed): their room peers with account-notify are told, and their sessions alerted so
+    /// that they tell their clients. Returns how many were logged out.
+    pub fn log_out_other_sessions(&self, account: &str, actor: &User) -> usize {
+        let account = fold(account);
+        let others: Vec<Arc<User>> = self
+            .users()
+            .into_iter()
+            .filter(|user| {
+                user.id != actor.id
+                    && user
+                        .identity()
+                        .account
+                        .as_deref()
+                        .is_some_and(|held| fold(held) == account)
+            })
+            .collect();
+        for user in &others {
+            self.set_account(user, None);
+            user.alert(Alert::LoggedOut);
+        }
+        others.len()
+    }
+
+    /// Tells `event`, something about `user`, to everyone who shares a room with it (each
+    /// once) and wants to hear of `interest`.
+    fn tell_room_peers(&self, user: &User, event: &Event, interest: Interest) {
+        let audience = Audience::interested_except(interest, user);
+        deliver(self.room_peers(user).values(), event, audience);
+    }
+
+    /// Everyone who shares a room with `user` (each once), `user` excluded.
+    pub(super) fn room_peers(&self, user: &User) -> HashMap<UserId, Arc<User>> {
+        let mut peers = HashMap::new();
+        for room in user.rooms() {
+            for member in room.state().users() {
+                if member.id != user.id {
+                    peers.insert(member.id, member.clone());
+                }
+            }
+        }
+        peers
+    }
+}
