@@ -1,22 +1,25 @@
-//! What the client shows, as plain data: received IRC messages turned into displayable lines.
+//! What the client shows, as plain data: our nick and rooms, and received IRC messages turned
+//! into displayable lines.
 //!
 //! No I/O happens here. [`event_from_message`] turns one received IRC message into the
 //! protocol-neutral [`Event`] the server itself fans out, and [`Model::apply`] renders it with
 //! the text protocol's own renderer ([`palaver_proto::text::render_event`]), so a line printed
 //! by the client is byte for byte what a text-protocol user sees (`[HH:MM:SS] #room <nick>
-//! text`, `-- alice joined #rust`, …). The model also keeps what a full-screen view will need:
-//! the joined rooms, their topics, and a bounded scrollback per buffer.
+//! text`, `-- alice joined #rust`, …). The model is the client's one picture of the chat: our
+//! nick, the rooms we are in with their topics and members, and a bounded scrollback.
+//! [`refusal`] reads the server's error replies, which the model has no line for.
 //!
-//! Concurrency contract: a `Model` is owned by the one task that reads the connection; it is
-//! intentionally not shared.
+//! Concurrency contract: a `Model` is owned by the link ([`crate::link`]), which applies every
+//! message it receives; front ends read it. It is intentionally not shared between tasks.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
 use palaver_proto::event::{Event, Identity, MessageId, MessageKind, Target};
 use palaver_proto::irc::modes::parse_changes;
+use palaver_proto::irc::numeric::ERR_NOMOTD;
 use palaver_proto::irc::{Message, split_userhost};
-use palaver_proto::text::{notice_line, render_event, render_own_copy};
+use palaver_proto::text::{error_line, notice_line, render_event, render_own_copy};
 use palaver_proto::time::Timestamp;
 
 /// Lines kept per buffer; older lines are dropped so a long session cannot grow without bound.
@@ -25,21 +28,43 @@ pub const SCROLLBACK_LINES: usize = 1000;
 /// The CTCP delimiter (`\x01`), which wraps `ACTION` and other CTCP requests.
 const CTCP_DELIMITER: char = '\u{1}';
 
-/// One line ready to show, and the buffer it belongs to.
+/// One line ready to show, and where it belongs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DisplayLine {
     /// The room the line belongs to, the private peer's nick, or `None` for the server buffer.
     pub buffer: Option<String>,
     /// The text-protocol line, without its LF.
     pub text: String,
+    /// For a line about a person rather than a room (a quit, a nick change): the rooms they
+    /// shared with us just before (all our rooms when it is us). Empty for other lines.
+    pub rooms: Vec<String>,
 }
 
-/// A joined room, as a view needs it.
+/// A joined room.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Room {
     pub name: String,
     /// The current topic; empty when none is set (or none is known yet).
     pub topic: String,
+    /// Nicks known to be in the room (from `NAMES`, joins, and who speaks), in the order
+    /// learnt; we are among them.
+    pub members: Vec<String>,
+}
+
+impl Room {
+    pub fn has_member(&self, nick: &str) -> bool {
+        self.members.iter().any(|m| m.eq_ignore_ascii_case(nick))
+    }
+
+    fn add_member(&mut self, nick: &str) {
+        if !nick.is_empty() && !self.has_member(nick) {
+            self.members.push(nick.to_owned());
+        }
+    }
+
+    fn remove_member(&mut self, nick: &str) {
+        self.members.retain(|m| !m.eq_ignore_ascii_case(nick));
+    }
 }
 
 /// The client's picture of the chat: who we are, where we are, and what was said.
@@ -47,7 +72,9 @@ pub struct Room {
 pub struct Model {
     /// Our nick as the server knows it; updated on `001` and on our own `NICK`.
     nick: String,
-    /// Joined rooms in join order; the last one joined is the default target.
+    /// Joined rooms in join order; the last one joined is the default target. A room stays
+    /// here while the connection is down (it is rejoined) until we leave it or a rejoin is
+    /// refused.
     rooms: Vec<Room>,
     /// Recent lines, oldest first, at most [`SCROLLBACK_LINES`].
     scrollback: VecDeque<DisplayLine>,
@@ -71,11 +98,22 @@ impl Model {
         &self.rooms
     }
 
-    /// Whether we are in `room` (ASCII case-insensitive, as palaver's room names are).
-    pub fn is_in(&self, room: &str) -> bool {
+    /// The room named `name` (ASCII case-insensitive, as palaver's room names are), if we are
+    /// in it.
+    pub fn room(&self, name: &str) -> Option<&Room> {
         self.rooms
             .iter()
-            .any(|joined| joined.name.eq_ignore_ascii_case(room))
+            .find(|joined| joined.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Whether we are in `room`.
+    pub fn is_in(&self, room: &str) -> bool {
+        self.room(room).is_some()
+    }
+
+    /// Whether `nick` is ours.
+    pub fn is_me(&self, nick: &str) -> bool {
+        nick.eq_ignore_ascii_case(&self.nick)
     }
 
     /// The lines received so far (bounded), oldest first.
@@ -83,9 +121,16 @@ impl Model {
         self.scrollback.iter()
     }
 
+    /// We are no longer in `room` (a rejoin was refused).
+    pub fn leave(&mut self, room: &str) {
+        self.rooms
+            .retain(|joined| !joined.name.eq_ignore_ascii_case(room));
+    }
+
     /// Takes in one message from the server, updates the model, and returns the line to show,
     /// if the message is something a person reads. `now` stamps messages without a `time` tag.
     pub fn apply(&mut self, message: &Message, now: Timestamp) -> Option<DisplayLine> {
+        let rooms = self.rooms_concerned(message);
         self.track(message);
         let line = match message.command.to_ascii_uppercase().as_str() {
             // RPL_TOPIC on joining: `-- topic of #room: text`, as the text protocol shows it.
@@ -97,6 +142,7 @@ impl Model {
                 DisplayLine {
                     buffer: Some(room.clone()),
                     text: line_text(&notice_line(time, &["topic of ", room, ": ", topic])),
+                    rooms,
                 }
             }
             // RPL_LOGGEDIN (SASL): `-- you are now logged in as alice`, as in the text protocol.
@@ -108,6 +154,7 @@ impl Model {
                 DisplayLine {
                     buffer: None,
                     text: line_text(&notice_line(time, &["you are now logged in as ", account])),
+                    rooms,
                 }
             }
             _ => {
@@ -121,6 +168,7 @@ impl Model {
                 DisplayLine {
                     buffer: buffer_of(&event, own),
                     text: line_text(&bytes),
+                    rooms,
                 }
             }
         };
@@ -131,25 +179,95 @@ impl Model {
         Some(line)
     }
 
-    fn is_me(&self, nick: &str) -> bool {
-        nick.eq_ignore_ascii_case(&self.nick)
+    /// For a quit or a nick change, the rooms its line belongs in: those the nick shares with
+    /// us (all ours when it is us), as they are before the message is applied.
+    fn rooms_concerned(&self, message: &Message) -> Vec<String> {
+        let command = message.command.to_ascii_uppercase();
+        let Some(nick) =
+            source_nick(message).filter(|_| matches!(command.as_str(), "QUIT" | "NICK"))
+        else {
+            return Vec::new();
+        };
+        let me = self.is_me(nick);
+        self.rooms
+            .iter()
+            .filter(|room| me || room.has_member(nick))
+            .map(|room| room.name.clone())
+            .collect()
     }
 
-    /// Follows our nick, our rooms and their topics.
+    /// Follows our nick, our rooms, their topics and their members.
     fn track(&mut self, message: &Message) {
-        let me = source_nick(message).is_some_and(|nick| self.is_me(nick));
+        let from = source_nick(message).unwrap_or_default().to_owned();
+        let me = self.is_me(&from);
         let params = message.params.as_slice();
-        match (message.command.to_ascii_uppercase().as_str(), params) {
+        let command = message.command.to_ascii_uppercase();
+        match (command.as_str(), params) {
             ("001", [nick, ..]) => self.nick = nick.clone(),
-            ("NICK", [new_nick, ..]) if me => self.nick = new_nick.clone(),
-            ("JOIN", [room, ..]) if me && !self.is_in(room) => self.rooms.push(Room {
-                name: room.clone(),
-                topic: String::new(),
-            }),
+            ("NICK", [new_nick, ..]) => {
+                for room in &mut self.rooms {
+                    if room.has_member(&from) {
+                        room.remove_member(&from);
+                        room.add_member(new_nick);
+                    }
+                }
+                if me {
+                    self.nick = new_nick.clone();
+                }
+            }
+            ("QUIT", _) => {
+                for room in &mut self.rooms {
+                    room.remove_member(&from);
+                }
+            }
+            ("JOIN", [room, ..]) if me => {
+                // Joined, or rejoined after a reconnection: the members are learnt anew.
+                match self.room_mut(room) {
+                    Some(joined) => joined.members.clear(),
+                    None => self.rooms.push(Room {
+                        name: room.clone(),
+                        topic: String::new(),
+                        members: Vec::new(),
+                    }),
+                }
+                if let Some(joined) = self.room_mut(room) {
+                    joined.add_member(&from);
+                }
+            }
+            ("JOIN", [room, ..]) => {
+                if let Some(joined) = self.room_mut(room) {
+                    joined.add_member(&from);
+                }
+            }
             ("PART", [room, ..]) if me => self.leave(room),
+            ("PART", [room, ..]) => {
+                if let Some(joined) = self.room_mut(room) {
+                    joined.remove_member(&from);
+                }
+            }
             ("KICK", [room, nick, ..]) if self.is_me(nick) => {
                 let room = room.clone();
                 self.leave(&room);
+            }
+            ("KICK", [room, nick, ..]) => {
+                let nick = nick.clone();
+                if let Some(joined) = self.room_mut(room) {
+                    joined.remove_member(&nick);
+                }
+            }
+            ("PRIVMSG" | "NOTICE", [target, ..]) => {
+                if let Some(joined) = self.room_mut(target) {
+                    joined.add_member(&from);
+                }
+            }
+            ("353", [_, _, room, names, ..]) => {
+                if let Some(joined) = self.room_mut(room) {
+                    for name in names.split(' ') {
+                        // `multi-prefix` and `userhost-in-names` may decorate the nick.
+                        let nick = name.trim_start_matches(['~', '&', '@', '%', '+']);
+                        joined.add_member(split_userhost(nick).0);
+                    }
+                }
             }
             ("TOPIC", [room, topic, ..]) | ("332", [_, room, topic, ..]) => {
                 if let Some(joined) = self.room_mut(room) {
@@ -160,16 +278,65 @@ impl Model {
         }
     }
 
-    fn leave(&mut self, room: &str) {
-        self.rooms
-            .retain(|joined| !joined.name.eq_ignore_ascii_case(room));
-    }
-
     fn room_mut(&mut self, room: &str) -> Option<&mut Room> {
         self.rooms
             .iter_mut()
             .find(|joined| joined.name.eq_ignore_ascii_case(room))
     }
+}
+
+/// A refusal from the server: an error numeric (RFC 2812 5.2: 400–599, but `422`, no MOTD,
+/// which is routine) or an IRCv3 `FAIL` standard reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal<'a> {
+    /// The numeric (`404`), or `FAIL`.
+    pub code: &'a str,
+    /// What the refusal is about (a room, a nick, a command), when the reply names it.
+    pub subject: Option<&'a str>,
+    pub reason: &'a str,
+}
+
+impl Refusal<'_> {
+    /// The `! …` line showing it, as the text protocol shows errors.
+    pub fn line(&self) -> String {
+        let text = match self.subject {
+            Some(subject) => format!("{subject}: {}", self.reason),
+            None => self.reason.to_owned(),
+        };
+        line_text(&error_line(&text))
+    }
+}
+
+/// The refusal `message` is, if it is one.
+pub fn refusal(message: &Message) -> Option<Refusal<'_>> {
+    let code = message.command.as_str();
+    if code.eq_ignore_ascii_case("FAIL") {
+        let reason = message.params.last().filter(|_| message.params.len() > 1)?;
+        return Some(Refusal {
+            code: "FAIL",
+            subject: None,
+            reason,
+        });
+    }
+    let is_error = code != ERR_NOMOTD
+        && code.len() == 3
+        && code.bytes().all(|b| b.is_ascii_digit())
+        && matches!(code.as_bytes()[0], b'4' | b'5');
+    // `:server CODE ournick [subject] :reason`
+    let [_, details @ ..] = message.params.as_slice() else {
+        return None;
+    };
+    if !is_error || details.is_empty() {
+        return None;
+    }
+    Some(Refusal {
+        code,
+        subject: details
+            .first()
+            .filter(|_| details.len() > 1)
+            .map(String::as_str),
+        reason: details.last().map_or("", String::as_str),
+    })
 }
 
 /// Turns a received IRC message into the [`Event`] it describes, or `None` for messages that
@@ -339,7 +506,7 @@ fn buffer_of(event: &Event, own: bool) -> Option<String> {
 
 /// A rendered text-protocol line without its LF. The renderer produces UTF-8 (controls
 /// replaced), so the lossy conversion never changes anything.
-fn line_text(bytes: &[u8]) -> String {
+pub(crate) fn line_text(bytes: &[u8]) -> String {
     let line = bytes.strip_suffix(b"\n").unwrap_or(bytes);
     String::from_utf8_lossy(line).into_owned()
 }
@@ -560,5 +727,47 @@ mod tests {
             model.scrollback().next().map(|l| l.text.as_str()),
             Some("[01:02:03] #ops <alice> 5")
         );
+    }
+    #[test]
+    fn members_follow_names_joins_parts_nicks_and_quits() {
+        let mut model = Model::new("me");
+        let members = |model: &Model| model.room("#ops").map(|room| room.members.clone());
+        show(&mut model, ":me!~m@h JOIN #ops");
+        show(&mut model, ":srv 353 me = #ops :me @alice +bob");
+        assert_eq!(members(&model).unwrap(), ["me", "alice", "bob"]);
+        show(&mut model, ":carol!~c@h JOIN #ops");
+        show(&mut model, ":bob!~b@h PART #ops");
+        let renamed = Message::parse(":alice!~a@h NICK alicia").unwrap();
+        let line = model.apply(&renamed, NOW).unwrap();
+        assert_eq!(
+            line.rooms,
+            ["#ops"],
+            "the rooms alice was in, before the change"
+        );
+        assert_eq!(members(&model).unwrap(), ["me", "carol", "alicia"]);
+        show(&mut model, ":carol!~c@h QUIT :bye");
+        assert_eq!(members(&model).unwrap(), ["me", "alicia"]);
+        show(&mut model, ":x!~x@h KICK #ops me :out");
+        assert_eq!(members(&model), None, "kicked: no longer in the room");
+    }
+
+    #[test]
+    fn refusals_are_error_numerics_and_fail_replies() {
+        let parse = |line: &str| Message::parse(line).unwrap();
+        let cannot_send = parse(":srv 404 me #ops :Cannot send to channel");
+        let refused = refusal(&cannot_send).unwrap();
+        assert_eq!(
+            (refused.code, refused.subject, refused.reason),
+            ("404", Some("#ops"), "Cannot send to channel")
+        );
+        assert_eq!(refused.line(), "! #ops: Cannot send to channel");
+        let fail = parse(":srv FAIL CHATHISTORY MESSAGE_ERROR #ops :no");
+        assert_eq!(refusal(&fail).unwrap().line(), "! no");
+        assert_eq!(refusal(&parse(":srv 422 me :MOTD File is missing")), None);
+        assert_eq!(
+            refusal(&parse(":srv 366 me #ops :End of /NAMES list")),
+            None
+        );
+        assert_eq!(refusal(&parse(":a!b@c PRIVMSG #ops :404")), None);
     }
 }

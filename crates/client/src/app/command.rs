@@ -1,8 +1,10 @@
 //! What a line typed in the full-screen client means: plain text for the current window, or
-//! one of the `/` commands. Pure: parsing only; [`crate::tui`] carries commands out.
+//! one of the `/` commands, and what the link does for it. Pure: [`crate::tui`] carries
+//! commands out.
 
 use palaver_proto::irc::Message;
 
+use crate::link;
 use crate::model::is_channel;
 
 /// A typed line, understood. The current window's room or peer (`target`) is filled in by
@@ -171,52 +173,55 @@ impl Command {
         }
     }
 
-    /// The IRC messages that carry the command out, for the commands that only send (the
-    /// rest — `Query`, `Close`, `Window`, `Quote`, `Invalid`, `Nothing` — are handled by the
-    /// caller, which may need to split long text or parse a raw line).
-    pub fn to_messages(&self) -> Vec<Message> {
-        let message = |command: &str, params: Vec<&str>| {
-            Message::new(command, params.into_iter().map(str::to_owned).collect())
+    /// What the link does for the command, for the commands that only say or send (the
+    /// rest — `Quit`, `Query` without text, `Close`, `Window`, `Quote`, `Invalid`, `Nothing` —
+    /// are handled by the caller).
+    pub fn to_link_command(&self) -> Option<link::Command> {
+        let say = |target: &str, text: &str, action: bool| {
+            Some(link::Command::Say {
+                target: target.to_owned(),
+                text: text.to_owned(),
+                action,
+            })
+        };
+        let send = |command: &str, params: Vec<&str>| {
+            let params = params.into_iter().map(str::to_owned).collect();
+            Some(link::Command::Send(Message::new(command, params)))
         };
         match self {
-            Command::Say { target, text } => vec![message("PRIVMSG", vec![target, text])],
-            Command::Msg { to, text } => vec![message("PRIVMSG", vec![to, text])],
+            Command::Say { target, text } => say(target, text, false),
+            Command::Msg { to, text } => say(to, text, false),
             Command::Query {
                 nick,
                 text: Some(text),
-            } => vec![message("PRIVMSG", vec![nick, text])],
-            Command::Action { target, text } => {
-                let body = format!("\u{1}ACTION {text}\u{1}");
-                vec![message("PRIVMSG", vec![target, &body])]
-            }
+            } => say(nick, text, false),
+            Command::Action { target, text } => say(target, text, true),
             Command::Join { room, key } => {
                 let mut params = vec![room.as_str()];
                 params.extend(key.as_deref());
-                vec![message("JOIN", params)]
+                send("JOIN", params)
             }
             Command::Part { room, reason } => {
                 let mut params = vec![room.as_str()];
                 params.extend(reason.as_deref());
-                vec![message("PART", params)]
+                send("PART", params)
             }
-            Command::Nick(nick) => vec![message("NICK", vec![nick])],
+            Command::Nick(nick) => send("NICK", vec![nick]),
             Command::Topic { room, topic } => {
                 let mut params = vec![room.as_str()];
                 params.extend(topic.as_deref());
-                vec![message("TOPIC", params)]
+                send("TOPIC", params)
             }
-            Command::Who(mask) => vec![message("WHO", vec![mask])],
-            Command::Names(room) => vec![message("NAMES", vec![room])],
-            Command::Away(reason) => {
-                vec![message("AWAY", reason.iter().map(String::as_str).collect())]
-            }
+            Command::Who(mask) => send("WHO", vec![mask]),
+            Command::Names(room) => send("NAMES", vec![room]),
+            Command::Away(reason) => send("AWAY", reason.iter().map(String::as_str).collect()),
             Command::Quit(_)
             | Command::Query { text: None, .. }
             | Command::Close
             | Command::Window(_)
             | Command::Quote(_)
             | Command::Invalid(_)
-            | Command::Nothing => Vec::new(),
+            | Command::Nothing => None,
         }
     }
 }
@@ -360,7 +365,9 @@ mod tests {
     fn commands_become_irc_messages() {
         let lines = |command: Command| -> Vec<String> {
             command
-                .to_messages()
+                .to_link_command()
+                .map(|command| command.messages())
+                .unwrap_or_default()
                 .iter()
                 .map(|m| String::from_utf8_lossy(&m.to_bytes()).trim_end().to_owned())
                 .collect()

@@ -4,6 +4,7 @@
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::state::AppState;
+use crate::model::Model;
 
 /// What a key asks of the run loop beyond editing the state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,8 +19,9 @@ pub enum Action {
     Request(palaver_proto::irc::Message),
 }
 
-/// Applies `key` to `state`. `page` is how many lines Page Up/Down scroll.
-pub fn handle_key(state: &mut AppState, key: KeyEvent, page: usize) -> Action {
+/// Applies `key` to `state` (`model` has the room members Tab completes). `page` is how many
+/// lines Page Up/Down scroll.
+pub fn handle_key(state: &mut AppState, model: &Model, key: KeyEvent, page: usize) -> Action {
     if key.kind == KeyEventKind::Release {
         return Action::None;
     }
@@ -58,7 +60,7 @@ pub fn handle_key(state: &mut AppState, key: KeyEvent, page: usize) -> Action {
             }
         }
         KeyCode::PageDown => state.scroll_down(page.max(1)),
-        KeyCode::Tab => state.complete(),
+        KeyCode::Tab => state.complete(model),
         KeyCode::Enter => return Action::Submit(state.submit()),
         _ => {}
     }
@@ -88,20 +90,22 @@ mod tests {
 
     #[test]
     fn typing_and_enter_submit_the_line() {
-        let mut state = AppState::new("srv", "me");
+        let mut state = AppState::new("srv");
+        let model = Model::new("me");
         for c in "hi".chars() {
-            handle_key(&mut state, key(KeyCode::Char(c)), 10);
+            handle_key(&mut state, &model, key(KeyCode::Char(c)), 10);
         }
-        handle_key(&mut state, key(KeyCode::Left), 10);
-        handle_key(&mut state, key(KeyCode::Char('!')), 10);
+        handle_key(&mut state, &model, key(KeyCode::Left), 10);
+        handle_key(&mut state, &model, key(KeyCode::Char('!')), 10);
         assert_eq!(
-            handle_key(&mut state, key(KeyCode::Enter), 10),
+            handle_key(&mut state, &model, key(KeyCode::Enter), 10),
             Action::Submit("h!i".into())
         );
         assert_eq!(state.input.text(), "");
         assert_eq!(
             handle_key(
                 &mut state,
+                &model,
                 KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL),
                 10
             ),

@@ -1,36 +1,40 @@
-//! The full-screen client's state as plain data: windows with their scrollback, unread counts
-//! and members, the input line with its history and nick completion, and the connection's
-//! status. No I/O: [`crate::tui`] feeds it messages and keys, [`super::view`] draws it.
+//! The full-screen client's view state as plain data: windows with their scrollback and unread
+//! counts, the input line with its history and nick completion, the lines shown as pending,
+//! and the connection's status. No I/O: [`crate::tui`] feeds it the link's events and keys,
+//! [`super::view`] draws it.
 //!
-//! Lines are the [`Model`]'s (the text protocol's own rendering); this module only decides
-//! which window each belongs to, and adds `-- …`/`! …` lines for replies the model does not
-//! show (numerics, errors).
+//! Rooms, topics, members and our nick are the link's [`Model`], passed in where needed and
+//! never copied here. Lines are the model's (the text protocol's own rendering); this module
+//! only decides which window each belongs to, and adds `-- …`/`! …` lines for replies the
+//! model does not show (numerics, errors).
 //!
 //! Concurrency contract: owned by the one task running the TUI; intentionally not shared.
 
 use std::collections::{HashMap, VecDeque};
 
 use palaver_proto::irc::Message;
-use palaver_proto::text::{error_line, notice_line};
+use palaver_proto::text::notice_line;
 use palaver_proto::time::Timestamp;
 
 use super::command::Context;
-use crate::model::{Model, SCROLLBACK_LINES, is_channel, source_nick};
+use crate::link::{Incoming, LineId, SaidLine};
+use crate::model::{Model, SCROLLBACK_LINES, is_channel, line_text, refusal, source_nick};
 
 /// Typed lines remembered for up/down.
 pub const HISTORY_LINES: usize = 100;
 
-/// How a line said while disconnected starts until its echo arrives (the view dims it).
+/// How a pending line starts until the link settles it (the view dims it).
 pub const PENDING_PREFIX: &str = "… ";
-/// How such a line ends until its echo arrives.
+/// How such a line ends until the link settles it.
 pub const PENDING_SUFFIX: &str = " (pending)";
 
-/// A message said while disconnected (or before the rooms were rejoined), shown at once and
-/// waiting for its echo: the window it is in, what was said, and the line shown for it.
+/// A message said while disconnected (or before the rooms were rejoined), or whose answer was
+/// lost with a connection, shown as waiting until the link settles it: its window and the line
+/// shown for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Pending {
+    id: LineId,
     target: String,
-    text: String,
     line: String,
 }
 
@@ -76,12 +80,6 @@ pub struct Window {
     pub mention: bool,
     /// How many lines the view is scrolled up from the bottom (0: following new lines).
     scroll: usize,
-    /// Nicks known to be in the room (from NAMES, JOIN, and who speaks), for completion.
-    members: Vec<String>,
-    /// The room's topic, empty when none is known.
-    pub topic: String,
-    /// For rooms: whether we are in it (a room window stays open after we leave).
-    pub joined: bool,
     /// The `msgid` of the oldest message shown, where older history resumes.
     oldest_msgid: Option<String>,
     pub older: Older,
@@ -96,9 +94,6 @@ impl Window {
             unread: 0,
             mention: false,
             scroll: 0,
-            members: Vec::new(),
-            topic: String::new(),
-            joined: kind == WindowKind::Room,
             oldest_msgid: None,
             older: Older::Idle,
         }
@@ -112,30 +107,13 @@ impl Window {
         self.scroll
     }
 
-    pub fn members(&self) -> &[String] {
-        &self.members
-    }
-
     fn is(&self, name: &str) -> bool {
         self.name.eq_ignore_ascii_case(name)
     }
 
-    fn has_member(&self, nick: &str) -> bool {
-        match self.kind {
-            WindowKind::Room => self.members.iter().any(|m| m.eq_ignore_ascii_case(nick)),
-            WindowKind::Query => self.is(nick),
-            WindowKind::Status => false,
-        }
-    }
-
-    fn add_member(&mut self, nick: &str) {
-        if !nick.is_empty() && !self.has_member(nick) {
-            self.members.push(nick.to_owned());
-        }
-    }
-
-    fn remove_member(&mut self, nick: &str) {
-        self.members.retain(|m| !m.eq_ignore_ascii_case(nick));
+    /// For a room window: whether we are in the room (a room window stays open after we leave).
+    pub fn is_joined(&self, model: &Model) -> bool {
+        self.kind == WindowKind::Room && model.is_in(&self.name)
     }
 
     fn push(&mut self, line: String) {
@@ -152,7 +130,7 @@ impl Window {
 
 /// The connection as the status bar shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Link {
+pub enum Status {
     Connecting,
     Registering,
     Connected,
@@ -263,7 +241,6 @@ struct Completion {
 /// Everything the full-screen client shows and edits.
 #[derive(Debug)]
 pub struct AppState {
-    model: Model,
     /// The server as given on the command line.
     pub server: String,
     /// Window 0 is the status window; rooms and queries follow in the order opened.
@@ -275,10 +252,10 @@ pub struct AppState {
     /// While browsing history: the entry shown, and the line being typed before browsing.
     history_position: Option<(usize, String)>,
     completion: Option<Completion>,
-    pub link: Link,
+    pub status: Status,
     /// The round trip of the last lag probe (a `PING` the run loop sends now and then).
     pub lag: Option<std::time::Duration>,
-    /// Messages shown as pending, oldest first, until their echo replaces them.
+    /// Lines shown as pending, oldest first, until the link settles them.
     pending: Vec<Pending>,
     /// Open `chathistory` batches answering a `CHATHISTORY BEFORE`: reference → the room and
     /// the lines collected so far (inserted above the room's lines when the batch ends).
@@ -286,9 +263,8 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(server: &str, nick: &str) -> Self {
+    pub fn new(server: &str) -> Self {
         Self {
-            model: Model::new(nick),
             server: server.to_owned(),
             windows: vec![Window::new(WindowKind::Status, "status")],
             current: 0,
@@ -296,15 +272,11 @@ impl AppState {
             history: Vec::new(),
             history_position: None,
             completion: None,
-            link: Link::Connecting,
+            status: Status::Connecting,
             lag: None,
             pending: Vec::new(),
             older_batches: HashMap::new(),
         }
-    }
-
-    pub fn nick(&self) -> &str {
-        self.model.nick()
     }
 
     pub fn windows(&self) -> &[Window] {
@@ -380,14 +352,14 @@ impl AppState {
 
     /// Closes the current window (never the status window). Returns the room to part, if
     /// the window was a room we are still in.
-    pub fn close_current(&mut self) -> Option<String> {
+    pub fn close_current(&mut self, model: &Model) -> Option<String> {
         if self.current == 0 {
             self.note_current("! the status window cannot be closed");
             return None;
         }
         let window = self.windows.remove(self.current);
         self.select(self.current - 1);
-        (window.kind == WindowKind::Room && window.joined).then_some(window.name)
+        window.is_joined(model).then_some(window.name)
     }
 
     /// Scrolls the current window up (towards older lines) by `lines`. Reaching the top of a
@@ -468,22 +440,23 @@ impl AppState {
         self.add_line(index, text.to_owned(), false);
     }
 
-    /// Shows `text`, said to `target` but not sent yet, as a pending line in its window (the
-    /// line goes once its echo arrives, see [`Self::apply`]).
-    pub fn add_pending(&mut self, target: &str, text: &str) {
-        let shown = match text
+    /// Shows `said`, said as `nick` and not answered yet, as a pending line in its window
+    /// (the line goes once the link settles it, see [`Self::settle_pending`]).
+    pub fn add_pending(&mut self, said: &SaidLine, nick: &str) {
+        let shown = match said
+            .body
             .strip_prefix("\u{1}ACTION ")
             .and_then(|rest| rest.strip_suffix('\u{1}'))
         {
-            Some(action) => format!("* {} {action}", self.nick()),
-            None => format!("<{}> {text}", self.nick()),
+            Some(action) => format!("* {nick} {action}"),
+            None => format!("<{nick}> {}", said.body),
         };
-        let line = format!("{PENDING_PREFIX}{target} {shown}{PENDING_SUFFIX}");
-        let index = self.open(target);
+        let line = format!("{PENDING_PREFIX}{} {shown}{PENDING_SUFFIX}", said.target);
+        let index = self.open(&said.target);
         self.add_line(index, line.clone(), false);
         self.pending.push(Pending {
-            target: target.to_owned(),
-            text: text.to_owned(),
+            id: said.id,
+            target: said.target.clone(),
             line,
         });
     }
@@ -493,14 +466,15 @@ impl AppState {
         self.pending.len()
     }
 
-    /// Our message to `target` came back: the oldest pending line for it goes (the echo is
-    /// shown in its place by the caller).
-    pub fn confirm_pending(&mut self, target: &str, text: &str) {
-        let Some(position) = self
-            .pending
-            .iter()
-            .position(|p| p.target.eq_ignore_ascii_case(target) && p.text == text)
-        else {
+    /// Whether the line `id` is shown as pending.
+    pub fn is_pending(&self, id: LineId) -> bool {
+        self.pending.iter().any(|pending| pending.id == id)
+    }
+
+    /// The line `id` was delivered: its pending line goes (the message itself is shown as it
+    /// arrives).
+    pub fn settle_pending(&mut self, id: LineId) {
+        let Some(position) = self.pending.iter().position(|p| p.id == id) else {
             return;
         };
         let pending = self.pending.remove(position);
@@ -513,15 +487,12 @@ impl AppState {
         }
     }
 
-    /// `text` said to `target` will not be sent (its room could not be rejoined): its pending
+    /// `said` will not be delivered (refused, or its room could not be rejoined): its pending
     /// line becomes `! not sent: …` (or one is added if it was not shown as pending).
-    pub fn fail_pending(&mut self, target: &str, text: &str) {
-        let failed = format!("! not sent: {text}");
-        let position = self
-            .pending
-            .iter()
-            .position(|p| p.target.eq_ignore_ascii_case(target) && p.text == text);
-        let index = self.open(target);
+    pub fn fail_pending(&mut self, said: &SaidLine) {
+        let failed = format!("! not sent: {}", said.body);
+        let position = self.pending.iter().position(|p| p.id == said.id);
+        let index = self.open(&said.target);
         if let Some(position) = position {
             let pending = self.pending.remove(position);
             let window = &mut self.windows[index];
@@ -533,101 +504,25 @@ impl AppState {
         self.add_line(index, failed, false);
     }
 
-    /// The server refused to let us (re)join `room`: its window says so and shows it as not
-    /// joined.
-    pub fn join_refused(&mut self, room: &str) {
-        if let Some(index) = self.find(room) {
-            let window = &mut self.windows[index];
-            window.joined = false;
-            window.members.clear();
-        }
-    }
-
-    /// Whether `message` answers a `CHATHISTORY BEFORE` (older history: it must not move the
-    /// marks that say where a room's history stands).
-    pub fn is_older_history(&self, message: &Message) -> bool {
-        message
-            .tag("batch")
-            .is_some_and(|batch| self.older_batches.contains_key(batch))
-    }
-
-    /// The rooms we are in (as their windows name them), for rejoining after a reconnection.
-    pub fn joined_rooms(&self) -> Vec<String> {
-        self.windows
-            .iter()
-            .filter(|w| w.kind == WindowKind::Room && w.joined)
-            .map(|w| w.name.clone())
-            .collect()
-    }
-
     // -----------------------------------------------------------------------------------------
     // Messages from the server
     // -----------------------------------------------------------------------------------------
 
-    /// Takes in one message from the server: tracks rooms, members and topics, and adds the
-    /// line it shows (if any) to the window it belongs to. `now` stamps untagged messages.
-    pub fn apply(&mut self, message: &Message, now: Timestamp) {
-        let from = source_nick(message).map(str::to_owned);
-        let own = from
-            .as_deref()
-            .is_some_and(|nick| nick.eq_ignore_ascii_case(self.model.nick()));
-        // Where a line without a buffer (QUIT, NICK) goes: the windows the nick is in.
-        let mut windows_of_nick = Vec::new();
+    /// Takes in one message from the link (already applied to `model`): opens the window it
+    /// concerns, and adds the line it shows (if any) there. `now` stamps reply lines.
+    pub fn show(&mut self, model: &Model, incoming: &Incoming, now: Timestamp) {
+        let message = &incoming.message;
+        let from = source_nick(message);
+        let own = from.is_some_and(|nick| model.is_me(nick));
         let command = message.command.to_ascii_uppercase();
         let params = message.params.as_slice();
         match (command.as_str(), params) {
             ("JOIN", [room, ..]) => {
                 let index = self.open(room);
-                let window = &mut self.windows[index];
-                if own {
-                    window.joined = true;
-                    window.members.clear();
-                }
-                window.add_member(from.as_deref().unwrap_or_default());
-                if own && index != self.current {
-                    // A room we join (by command or on connecting) becomes the current window.
+                // A room we join (by command or on connecting) becomes the current window;
+                // rejoining after a reconnection leaves the user where they are.
+                if own && !incoming.rejoin && index != self.current {
                     self.select(index);
-                }
-            }
-            ("PART", [room, ..]) => self.left(room, from.as_deref().unwrap_or_default(), own),
-            ("KICK", [room, nick, ..]) => {
-                let me = nick.eq_ignore_ascii_case(self.model.nick());
-                self.left(room, nick, me);
-            }
-            ("QUIT", _) | ("NICK", _) => {
-                let nick = from.clone().unwrap_or_default();
-                for (index, window) in self.windows.iter_mut().enumerate() {
-                    if own && window.kind == WindowKind::Room && window.joined
-                        || window.has_member(&nick)
-                    {
-                        windows_of_nick.push(index);
-                    }
-                    match params.first() {
-                        Some(new) if command == "NICK" => {
-                            if window.kind == WindowKind::Room && window.has_member(&nick) {
-                                window.remove_member(&nick);
-                                window.add_member(new);
-                            }
-                        }
-                        _ => window.remove_member(&nick),
-                    }
-                }
-            }
-            ("PRIVMSG", [target, text, ..]) if own => {
-                let target = target.clone();
-                self.confirm_pending(&target, text);
-            }
-            ("PRIVMSG" | "NOTICE", [target, ..]) if is_channel(target) => {
-                if let (Some(index), Some(nick)) = (self.find(target), from.as_deref()) {
-                    self.windows[index].add_member(nick);
-                }
-            }
-            ("353", [_, _, room, names, ..]) => {
-                if let Some(index) = self.find(room) {
-                    for name in names.split(' ') {
-                        let nick = name.trim_start_matches(['~', '&', '@', '%', '+']);
-                        self.windows[index].add_member(nick);
-                    }
                 }
             }
             ("BATCH", [start, kind, room, ..])
@@ -648,11 +543,6 @@ impl AppState {
                 }
                 return;
             }
-            ("TOPIC", [room, topic, ..]) | ("332", [_, room, topic, ..]) => {
-                if let Some(index) = self.find(room) {
-                    self.windows[index].topic = topic.clone();
-                }
-            }
             _ => {}
         }
 
@@ -660,85 +550,66 @@ impl AppState {
         if let Some(batch) = message.tag("batch")
             && let Some((_, lines)) = self.older_batches.get_mut(batch)
         {
-            if let Some(line) = self.model.apply(message, now) {
-                lines.push((line.text, msgid));
+            if let Some(line) = &incoming.line {
+                lines.push((line.text.clone(), msgid));
             }
             return;
         }
-        if let Some(line) = self.model.apply(message, now) {
-            let mention = !own && self.mentions_me(message);
-            match line.buffer {
-                Some(buffer) => {
-                    let index = self.open(&buffer);
-                    self.add_line(index, line.text, mention);
-                    let window = &mut self.windows[index];
-                    if window.oldest_msgid.is_none() && msgid.is_some() {
-                        window.oldest_msgid = msgid;
-                    }
-                }
-                None if !windows_of_nick.is_empty() => {
-                    for index in windows_of_nick {
-                        self.add_line(index, line.text.clone(), false);
-                    }
-                }
-                None => self.add_line(0, line.text, mention),
-            }
-            return;
-        }
-        self.show_reply(&command, params, now);
-    }
-
-    /// Someone left `room` (`me`: it was us).
-    fn left(&mut self, room: &str, nick: &str, me: bool) {
-        if let Some(index) = self.find(room) {
-            let window = &mut self.windows[index];
-            if me {
-                window.joined = false;
-                window.members.clear();
-            } else {
-                window.remove_member(nick);
-            }
-        }
-    }
-
-    /// Whether a message from someone else should flag its window: a private message to us,
-    /// or text containing our nick.
-    fn mentions_me(&self, message: &Message) -> bool {
-        let ["PRIVMSG" | "NOTICE", ..] = [message.command.to_ascii_uppercase().as_str()] else {
-            return false;
+        let Some(line) = &incoming.line else {
+            return self.show_reply(message, now);
         };
-        let [target, text, ..] = message.params.as_slice() else {
-            return false;
-        };
-        !is_channel(target) || mentions(text, self.model.nick())
+        let mention = !own && mentions_me(model, message);
+        let query = from.and_then(|nick| self.find(nick));
+        match &line.buffer {
+            Some(buffer) => {
+                let index = self.open(buffer);
+                self.add_line(index, line.text.clone(), mention);
+                let window = &mut self.windows[index];
+                if window.oldest_msgid.is_none() && msgid.is_some() {
+                    window.oldest_msgid = msgid;
+                }
+            }
+            // A quit or a nick change: the windows of the rooms the nick was in, and of its
+            // private conversation.
+            None if !line.rooms.is_empty() || query.is_some() => {
+                let indices: Vec<usize> = (0..self.windows.len())
+                    .filter(|&index| {
+                        let window = &self.windows[index];
+                        match window.kind {
+                            WindowKind::Room => line.rooms.iter().any(|room| window.is(room)),
+                            WindowKind::Query => query == Some(index),
+                            WindowKind::Status => false,
+                        }
+                    })
+                    .collect();
+                for index in indices {
+                    self.add_line(index, line.text.clone(), false);
+                }
+            }
+            None => self.add_line(0, line.text.clone(), mention),
+        }
     }
 
     /// Shows a reply the model has no line for: errors as `! …` in the window they concern,
     /// informational numerics as `-- …`.
-    fn show_reply(&mut self, command: &str, params: &[String], now: Timestamp) {
+    fn show_reply(&mut self, message: &Message, now: Timestamp) {
+        if let Some(refused) = refusal(message) {
+            let index = refused
+                .subject
+                .and_then(|subject| self.find(subject))
+                .unwrap_or(self.current);
+            self.add_line(index, refused.line(), false);
+            return;
+        }
+        let command = message.command.to_ascii_uppercase();
+        let command = command.as_str();
+        let params = message.params.as_slice();
         let notice = |parts: &[&str]| line_text(&notice_line(now, parts));
         let is_numeric = command.len() == 3 && command.bytes().all(|b| b.is_ascii_digit());
         match (command, params) {
-            ("FAIL", [.., reason]) => self.note_current(&line_text(&error_line(reason))),
             // Not worth a line: the server's feature list, join bookkeeping, list ends,
-            // topic metadata, SASL steps the model already announces.
-            ("005" | "333" | "329" | "366" | "315" | "318" | "376" | "903" | "908", _) => {}
-            (_, [_, details @ ..])
-                if is_numeric && matches!(command.as_bytes()[0], b'4' | b'5') =>
-            {
-                if command == "422" {
-                    return; // no MOTD: routine
-                }
-                let reason = details.last().map_or("", String::as_str);
-                let subject = details.first().filter(|_| details.len() > 1);
-                let text = match subject {
-                    Some(subject) => format!("{subject}: {reason}"),
-                    None => reason.to_owned(),
-                };
-                let line = line_text(&error_line(&text));
-                let index = subject.and_then(|s| self.find(s)).unwrap_or(self.current);
-                self.add_line(index, line, false);
-            }
+            // topic metadata, SASL steps the model already announces, no MOTD.
+            ("005" | "333" | "329" | "366" | "315" | "318" | "376" | "903" | "908" | "422", _) => {}
             ("353", [_, _, room, names, ..]) => {
                 let line = notice(&["names ", room, ": ", names]);
                 let index = self.find(room).unwrap_or(self.current);
@@ -833,7 +704,7 @@ impl AppState {
 
     /// Tab: completes the word before the cursor to a nick in the current window, cycling
     /// through the candidates on repeated Tab.
-    pub fn complete(&mut self) {
+    pub fn complete(&mut self, model: &Model) {
         if let Some(completion) = &mut self.completion {
             let previous = completion.candidates[completion.index].chars().count()
                 + completion.suffix.chars().count();
@@ -861,13 +732,14 @@ impl AppState {
         }
         let window = self.current();
         let mut candidates: Vec<String> = match window.kind {
-            WindowKind::Room => window.members.clone(),
+            WindowKind::Room => model
+                .room(&window.name)
+                .map(|room| room.members.clone())
+                .unwrap_or_default(),
             WindowKind::Query => vec![window.name.clone()],
             WindowKind::Status => Vec::new(),
         };
-        candidates.retain(|nick| {
-            nick.to_lowercase().starts_with(&prefix) && !nick.eq_ignore_ascii_case(self.nick())
-        });
+        candidates.retain(|nick| nick.to_lowercase().starts_with(&prefix) && !model.is_me(nick));
         candidates.sort_by_key(|nick| nick.to_lowercase());
         if candidates.is_empty() {
             return;
@@ -909,32 +781,41 @@ fn mentions(text: &str, nick: &str) -> bool {
     })
 }
 
-/// A rendered line without its LF.
-fn line_text(bytes: &[u8]) -> String {
-    let line = bytes.strip_suffix(b"\n").unwrap_or(bytes);
-    String::from_utf8_lossy(line).into_owned()
+/// Whether a message from someone else should flag its window: a private message to us,
+/// or text containing our nick.
+fn mentions_me(model: &Model, message: &Message) -> bool {
+    let command = message.command.to_ascii_uppercase();
+    match (command.as_str(), message.params.as_slice()) {
+        ("PRIVMSG" | "NOTICE", [target, text, ..]) => {
+            !is_channel(target) || mentions(text, model.nick())
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::fixture::{Fixture, feed};
 
-    /// 01:02:03 UTC.
-    const NOW: Timestamp = Timestamp(3_723_000);
-
-    fn state() -> AppState {
-        AppState::new("127.0.0.1:6667", "me")
+    fn state() -> Fixture {
+        Fixture::new()
     }
 
-    fn feed(state: &mut AppState, line: &str) {
-        state.apply(&Message::parse(line).expect("valid IRC"), NOW);
+    /// A line said to `target`, as the link numbers it.
+    fn said(id: u64, target: &str, body: &str) -> SaidLine {
+        SaidLine {
+            id: LineId(id),
+            target: target.into(),
+            body: body.into(),
+        }
     }
 
-    fn names(state: &AppState) -> Vec<&str> {
+    fn names(state: &Fixture) -> Vec<&str> {
         state.windows().iter().map(|w| w.name.as_str()).collect()
     }
 
-    fn last_line(state: &AppState, name: &str) -> String {
+    fn last_line(state: &Fixture, name: &str) -> String {
         let window = state.windows().iter().find(|w| w.name == name).unwrap();
         window.lines().back().cloned().unwrap_or_default()
     }
@@ -1008,20 +889,20 @@ mod tests {
         let mut state = state();
         feed(&mut state, ":me!~m@h JOIN #ops");
         feed(&mut state, ":srv 353 me = #ops :me @alice +bob");
-        assert_eq!(state.current().members(), ["me", "alice", "bob"]);
+        assert_eq!(state.members(), ["me", "alice", "bob"]);
         feed(&mut state, ":carol!~c@h JOIN #ops");
         feed(&mut state, ":bob!~b@h PART #ops");
         feed(&mut state, ":alice!~a@h NICK alicia");
-        assert_eq!(state.current().members(), ["me", "carol", "alicia"]);
+        assert_eq!(state.members(), ["me", "carol", "alicia"]);
         assert_eq!(
             last_line(&state, "#ops"),
             "[01:02:03] -- alice is now known as alicia"
         );
         feed(&mut state, ":carol!~c@h QUIT :bye");
         assert_eq!(last_line(&state, "#ops"), "[01:02:03] -- carol left (bye)");
-        assert_eq!(state.current().members(), ["me", "alicia"]);
+        assert_eq!(state.members(), ["me", "alicia"]);
         feed(&mut state, ":x!~x@h KICK #ops me :out");
-        assert!(!state.current().joined);
+        assert!(!state.joined());
     }
 
     #[test]
@@ -1039,12 +920,15 @@ mod tests {
     fn lines_said_offline_are_pending_until_their_echo() {
         let mut state = state();
         feed(&mut state, ":me!~m@h JOIN #ops");
-        state.add_pending("#ops", "first");
-        state.add_pending("#ops", "second");
+        let (first, second) = (said(1, "#ops", "first"), said(2, "#ops", "second"));
+        state.add_pending(&first, "me");
+        state.add_pending(&second, "me");
         assert_eq!(state.pending_count(), 2);
         assert_eq!(last_line(&state, "#ops"), "… #ops <me> second (pending)");
-        // Echoes come in order; each replaces its pending line.
+        // Each echo settles its line (the link matches it by label); the echo replaces the
+        // pending line.
         feed(&mut state, ":me!~m@h PRIVMSG #ops :first");
+        state.settle_pending(first.id);
         assert_eq!(state.pending_count(), 1);
         let lines: Vec<&str> = state.current().lines().iter().map(String::as_str).collect();
         assert_eq!(
@@ -1055,6 +939,7 @@ mod tests {
         feed(&mut state, ":bob!~b@h PRIVMSG #ops :second");
         assert_eq!(state.pending_count(), 1);
         feed(&mut state, ":me!~m@h PRIVMSG #ops :second");
+        state.settle_pending(second.id);
         assert_eq!(state.pending_count(), 0);
         assert!(
             state
@@ -1069,11 +954,13 @@ mod tests {
     fn refused_rejoins_show_the_room_not_joined_and_its_pending_lines_failed() {
         let mut state = state();
         feed(&mut state, ":me!~m@h JOIN #ops");
-        state.add_pending("#ops", "hello");
-        state.join_refused("#ops");
-        state.fail_pending("#ops", "hello");
-        assert!(!state.current().joined);
-        assert!(state.joined_rooms().is_empty());
+        let hello = said(1, "#ops", "hello");
+        state.add_pending(&hello, "me");
+        // The link reports the refused rejoin: the room leaves the model, the line is not sent.
+        state.model.leave("#ops");
+        state.fail_pending(&hello);
+        assert!(!state.joined());
+        assert!(state.model.rooms().is_empty());
         assert_eq!(state.pending_count(), 0);
         assert_eq!(last_line(&state, "#ops"), "! not sent: hello");
         assert!(
@@ -1125,7 +1012,14 @@ mod tests {
         feed(&mut state, ":me!~m@h JOIN #a");
         feed(&mut state, ":me!~m@h JOIN #b");
         feed(&mut state, ":me!~m@h PART #a");
-        assert_eq!(state.joined_rooms(), ["#b"]);
+        // The link rejoins the model's rooms.
+        let rooms: Vec<&str> = state
+            .model
+            .rooms()
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect();
+        assert_eq!(rooms, ["#b"]);
     }
 
     #[test]

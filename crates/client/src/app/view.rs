@@ -1,6 +1,7 @@
-//! Draws an [`AppState`] with ratatui: a topic bar on top, the window list on the left, the
-//! current window's scrollback, a status bar (server, nick, window, connection state), and
-//! the input line at the bottom. Pure: it reads the state and writes a frame.
+//! Draws an [`AppState`] and the link's [`Model`] with ratatui: a topic bar on top, the window
+//! list on the left, the current window's scrollback, a status bar (server, nick, window,
+//! connection state), and the input line at the bottom. Pure: it reads the state and writes a
+//! frame.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
@@ -9,7 +10,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 use unicode_width::UnicodeWidthChar;
 
-use super::state::{AppState, Link, Window, WindowKind};
+use super::state::{AppState, Status, Window, WindowKind};
+use crate::model::Model;
 
 /// Width of the window list, border included.
 const WINDOW_LIST_WIDTH: u16 = 18;
@@ -33,7 +35,7 @@ const NICK_COLOURS: [Color; 12] = [
 const BAR: Style = Style::new().fg(Color::White).bg(Color::Blue);
 
 /// Draws the whole screen.
-pub fn draw(frame: &mut Frame, state: &AppState) {
+pub fn draw(frame: &mut Frame, state: &AppState, model: &Model) {
     let [topic, body, status, input] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(1),
@@ -43,10 +45,10 @@ pub fn draw(frame: &mut Frame, state: &AppState) {
     .areas(frame.area());
     let [list, scrollback] =
         Layout::horizontal([Constraint::Length(WINDOW_LIST_WIDTH), Constraint::Min(1)]).areas(body);
-    draw_topic(frame, topic, state);
-    draw_window_list(frame, list, state);
+    draw_topic(frame, topic, state, model);
+    draw_window_list(frame, list, state, model);
     draw_scrollback(frame, scrollback, state.current());
-    draw_status(frame, status, state);
+    draw_status(frame, status, state, model);
     draw_input(frame, input, state);
 }
 
@@ -55,31 +57,38 @@ pub fn scrollback_rows(height: u16) -> usize {
     usize::from(height.saturating_sub(3))
 }
 
-fn draw_topic(frame: &mut Frame, area: Rect, state: &AppState) {
+fn draw_topic(frame: &mut Frame, area: Rect, state: &AppState, model: &Model) {
     let window = state.current();
+    let topic = model
+        .room(&window.name)
+        .map_or("", |room| room.topic.as_str());
     let text = match window.kind {
-        WindowKind::Room if !window.joined => format!(" {} (not joined)", window.name),
-        WindowKind::Room if window.topic.is_empty() => format!(" {}", window.name),
-        WindowKind::Room => format!(" {}: {}", window.name, window.topic),
+        WindowKind::Room if !window.is_joined(model) => format!(" {} (not joined)", window.name),
+        WindowKind::Room if topic.is_empty() => format!(" {}", window.name),
+        WindowKind::Room => format!(" {}: {topic}", window.name),
         WindowKind::Query => format!(" private conversation with {}", window.name),
         WindowKind::Status => format!(" palaver: {}", state.server),
     };
     frame.render_widget(Paragraph::new(text).style(BAR), area);
 }
 
-fn draw_window_list(frame: &mut Frame, area: Rect, state: &AppState) {
+fn draw_window_list(frame: &mut Frame, area: Rect, state: &AppState, model: &Model) {
     let lines: Vec<Line> = state
         .windows()
         .iter()
         .enumerate()
-        .map(|(index, window)| window_entry(index, window, index == state.current_index()))
+        .map(|(index, window)| {
+            let parted = window.kind == WindowKind::Room && !window.is_joined(model);
+            window_entry(index, window, index == state.current_index(), parted)
+        })
         .collect();
     let block = Block::new().borders(Borders::RIGHT);
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
-/// `2 #ops 3` (3 unread), `3 alice !3` (a mention); the current window reversed.
-fn window_entry(index: usize, window: &Window, current: bool) -> Line<'static> {
+/// `2 #ops 3` (3 unread), `3 alice !3` (a mention); the current window reversed, a room we
+/// are not in (`parted`) dimmed.
+fn window_entry(index: usize, window: &Window, current: bool, parted: bool) -> Line<'static> {
     let marker = match (window.mention, window.unread) {
         (true, unread) => format!(" !{unread}"),
         (false, 0) => String::new(),
@@ -90,7 +99,7 @@ fn window_entry(index: usize, window: &Window, current: bool) -> Line<'static> {
         style = style.fg(Color::LightRed).add_modifier(Modifier::BOLD);
     } else if window.unread > 0 {
         style = style.fg(Color::Yellow);
-    } else if window.kind == WindowKind::Room && !window.joined {
+    } else if parted {
         style = style.fg(Color::DarkGray);
     }
     if current {
@@ -136,20 +145,22 @@ fn draw_scrollback(frame: &mut Frame, area: Rect, window: &Window) {
     }
 }
 
-fn draw_status(frame: &mut Frame, area: Rect, state: &AppState) {
-    let (link, link_style) = match &state.link {
-        Link::Connecting => ("connecting".to_owned(), BAR.fg(Color::Yellow)),
-        Link::Registering => ("registering".to_owned(), BAR.fg(Color::Yellow)),
-        Link::Connected => match state.lag {
+fn draw_status(frame: &mut Frame, area: Rect, state: &AppState, model: &Model) {
+    let (link, link_style) = match &state.status {
+        Status::Connecting => ("connecting".to_owned(), BAR.fg(Color::Yellow)),
+        Status::Registering => ("registering".to_owned(), BAR.fg(Color::Yellow)),
+        Status::Connected => match state.lag {
             Some(lag) => (format!("connected · lag {:.2}s", lag.as_secs_f64()), BAR),
             None => ("connected".to_owned(), BAR),
         },
-        Link::Disconnected(reason) => (format!("disconnected: {reason}"), BAR.fg(Color::LightRed)),
+        Status::Disconnected(reason) => {
+            (format!("disconnected: {reason}"), BAR.fg(Color::LightRed))
+        }
     };
     let window = state.current();
     let line = Line::from(vec![
         Span::styled(
-            format!(" [{}] ", state.nick()),
+            format!(" [{}] ", model.nick()),
             BAR.add_modifier(Modifier::BOLD),
         ),
         Span::styled(
@@ -297,23 +308,18 @@ fn text_width(text: &str) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use palaver_proto::irc::Message;
-    use palaver_proto::time::Timestamp;
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
     use ratatui::buffer::Buffer;
 
     use super::*;
+    use crate::app::fixture::{Fixture, feed};
 
-    const NOW: Timestamp = Timestamp(3_723_000);
-
-    fn feed(state: &mut AppState, line: &str) {
-        state.apply(&Message::parse(line).expect("valid IRC"), NOW);
-    }
-
-    fn render(state: &AppState, width: u16, height: u16) -> Buffer {
+    fn render(state: &Fixture, width: u16, height: u16) -> Buffer {
         let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-        terminal.draw(|frame| draw(frame, state)).unwrap();
+        terminal
+            .draw(|frame| draw(frame, &state.state, &state.model))
+            .unwrap();
         terminal.backend().buffer().clone()
     }
 
@@ -327,9 +333,9 @@ mod tests {
             .to_owned()
     }
 
-    fn sample() -> AppState {
-        let mut state = AppState::new("127.0.0.1:6667", "me");
-        state.link = Link::Connected;
+    fn sample() -> Fixture {
+        let mut state = Fixture::new();
+        state.status = Status::Connected;
         feed(&mut state, ":me!~m@h JOIN #ops");
         feed(&mut state, ":srv 332 me #ops :be nice");
         feed(&mut state, ":alice!~a@h PRIVMSG #ops :hello there");
@@ -409,7 +415,7 @@ mod tests {
     #[test]
     fn disconnection_shows_in_the_status_bar() {
         let mut state = sample();
-        state.link = Link::Disconnected("the server closed the connection".into());
+        state.status = Status::Disconnected("the server closed the connection".into());
         let buffer = render(&state, 80, 10);
         assert!(row(&buffer, 8).ends_with("disconnected: the server closed the connection"));
     }

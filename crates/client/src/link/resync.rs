@@ -1,9 +1,9 @@
-//! What pipe mode and the full-screen mode share to catch up after a reconnection: where each
-//! room's history stands ([`RoomMark`]), the `CHATHISTORY AFTER` request that fills the gap
-//! ([`after_request`]), and the `msgid`s already shown ([`SeenIds`]), so a message that comes
-//! twice (live, then again in the history) is shown once.
+//! What the link needs to catch up after a reconnection: where each room's history stands
+//! ([`Marks`]), the `CHATHISTORY AFTER` request that fills the gap ([`after_request`]) and the
+//! batches answering it ([`GapFill`]), and the `msgid`s already shown ([`SeenIds`]), so a
+//! message that comes twice (live, then again in the history) is shown once.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use palaver_proto::irc::Message;
 
@@ -14,7 +14,7 @@ pub const HISTORY_LIMIT: usize = 100;
 /// `msgid`s remembered to show no message twice.
 pub const SEEN_MSGIDS: usize = 4096;
 
-/// What a room looked like when the connection was lost: where to resume its history.
+/// Where a room's history stands: the last message and time seen in it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RoomMark {
     /// The `msgid` of the last message seen in the room.
@@ -23,31 +23,48 @@ pub struct RoomMark {
     pub time: Option<String>,
 }
 
-impl RoomMark {
-    /// Moves the mark past `message` (`command` upper-cased), if it is an event in a room.
-    /// Returns the room (as the message names it) when the message concerned one.
-    pub fn follow<'a>(
-        marks: &mut std::collections::HashMap<String, RoomMark>,
-        command: &str,
-        message: &'a Message,
-    ) -> Option<&'a str> {
-        let room = message.params.first().filter(|target| is_channel(target))?;
+/// Every room's [`RoomMark`], by ASCII-lowercased name.
+#[derive(Debug, Default)]
+pub struct Marks {
+    by_room: HashMap<String, RoomMark>,
+}
+
+impl Marks {
+    /// Where `room`'s history stands (nothing known: the default).
+    pub fn of(&self, room: &str) -> RoomMark {
+        self.by_room
+            .get(&room.to_ascii_lowercase())
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Moves `room`'s mark past `message`, if it is an event in a room. Marks only move
+    /// forward: a message older than the mark (older history fetched by scrolling up) leaves it
+    /// where it is. `time` tags are ISO 8601 in UTC with a fixed width (IRCv3 server-time), so
+    /// they compare as strings.
+    pub fn follow(&mut self, message: &Message) {
+        let command = message.command.to_ascii_uppercase();
+        let Some(room) = message.params.first().filter(|target| is_channel(target)) else {
+            return;
+        };
         if !matches!(
-            command,
+            command.as_str(),
             "PRIVMSG" | "NOTICE" | "JOIN" | "PART" | "KICK" | "TOPIC" | "MODE"
         ) {
-            return None;
+            return;
         }
-        let mark = marks.entry(room.to_ascii_lowercase()).or_default();
+        let mark = self.by_room.entry(room.to_ascii_lowercase()).or_default();
         if let Some(time) = message.tag("time") {
+            if mark.time.as_deref().is_some_and(|seen| time < seen) {
+                return;
+            }
             mark.time = Some(time.to_owned());
         }
-        if matches!(command, "PRIVMSG" | "NOTICE")
+        if matches!(command.as_str(), "PRIVMSG" | "NOTICE")
             && let Some(msgid) = message.tag("msgid")
         {
             mark.msgid = Some(msgid.to_owned());
         }
-        Some(room)
     }
 }
 
@@ -105,105 +122,23 @@ impl SeenIds {
     }
 }
 
-/// Whether `sent` (a `PRIVMSG`/`NOTICE` we sent) says `text` to `target`.
-pub fn says(sent: &Message, target: &str, text: &str) -> bool {
-    matches!(sent.params.as_slice(), [to, said, ..]
-        if to.eq_ignore_ascii_case(target) && said == text)
-}
-
-/// A message sent whose echo has not come back yet; `pending` once shown as pending (it
-/// survived a lost connection or was typed while disconnected).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sent {
-    pub message: Message,
-    pub pending: bool,
-}
-
-/// Messages sent whose echo (with echo-message) or refusal has not arrived yet, oldest first.
-/// Echoes come in order, so each echo acknowledges the first. Those still here when a
-/// connection is lost are sent again after reconnecting, unless the gap-filling history shows
-/// they arrived.
-#[derive(Debug, Default)]
-pub struct Unacknowledged {
-    sent: VecDeque<Sent>,
-}
-
-impl Unacknowledged {
-    pub fn push(&mut self, message: Message, pending: bool) {
-        self.sent.push_back(Sent { message, pending });
-    }
-
-    /// Our echo (or a refusal) came: the oldest is acknowledged.
-    pub fn acknowledge(&mut self) -> Option<Sent> {
-        self.sent.pop_front()
-    }
-
-    /// A message of ours (`from_us`) in the gap-filling history: if it is the oldest
-    /// unacknowledged one, it arrived although its echo was lost, and needs no resending.
-    pub fn delivered_in_history(&mut self, from_us: bool, target: &str, text: &str) -> bool {
-        let oldest = self
-            .sent
-            .front()
-            .is_some_and(|sent| says(&sent.message, target, text));
-        from_us && oldest && self.sent.pop_front().is_some()
-    }
-
-    /// The connection was lost: those not shown as pending yet are marked (and returned, to
-    /// be shown).
-    pub fn mark_pending(&mut self) -> Vec<Message> {
-        self.sent
-            .iter_mut()
-            .filter(|sent| !sent.pending)
-            .map(|sent| {
-                sent.pending = true;
-                sent.message.clone()
-            })
-            .collect()
-    }
-
-    /// Takes those to send again.
-    pub fn take(&mut self) -> Vec<Sent> {
-        self.sent.drain(..).collect()
-    }
-
-    /// Takes those to `target` out (the room cannot be rejoined).
-    pub fn take_for(&mut self, target: &str) -> Vec<Sent> {
-        let (gone, kept) = self.sent.drain(..).partition(|sent| {
-            sent.message
-                .params
-                .first()
-                .is_some_and(|t| t.eq_ignore_ascii_case(target))
-        });
-        self.sent = kept;
-        gone.into_iter().collect()
-    }
-
-    pub fn len(&self) -> usize {
-        self.sent.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.sent.is_empty()
-    }
-}
-
 /// The `CHATHISTORY AFTER` answers a reconnection waits for.
 #[derive(Debug, Default)]
 pub struct GapFill {
     /// Rooms whose request was sent and whose batch has not ended, oldest request first.
-    pub requested: Vec<String>,
+    requested: Vec<String>,
     /// Open `chathistory` batches: reference → room.
-    batches: std::collections::HashMap<String, String>,
+    batches: HashMap<String, String>,
 }
 
 impl GapFill {
-    pub fn is_done(&self) -> bool {
-        self.requested.is_empty()
+    /// The history of `room` was asked for.
+    pub fn request(&mut self, room: &str) {
+        self.requested.push(room.to_owned());
     }
 
-    pub fn clear(&mut self) {
-        self.requested.clear();
-        self.batches.clear();
+    pub fn is_done(&self) -> bool {
+        self.requested.is_empty()
     }
 
     /// Whether `message` belongs to a batch answering one of our requests.
@@ -246,40 +181,11 @@ impl GapFill {
 mod tests {
     use super::*;
 
-    fn privmsg(target: &str, text: &str) -> Message {
-        Message::new("PRIVMSG", vec![target.into(), text.into()])
-    }
-
-    #[test]
-    fn unacknowledged_messages_are_marked_once_and_skipped_when_history_has_them() {
-        let mut sent = Unacknowledged::default();
-        sent.push(privmsg("#ops", "one"), false);
-        sent.push(privmsg("#ops", "two"), false);
-        sent.push(privmsg("#dev", "three"), true);
-        assert_eq!(sent.mark_pending().len(), 2);
-        assert!(sent.mark_pending().is_empty(), "marked once");
-        assert!(
-            !sent.delivered_in_history(false, "#ops", "one"),
-            "not from us"
-        );
-        assert!(
-            !sent.delivered_in_history(true, "#ops", "two"),
-            "not the oldest"
-        );
-        assert!(sent.delivered_in_history(true, "#OPS", "one"));
-        assert_eq!(sent.take_for("#dev").len(), 1);
-        let rest = sent.take();
-        assert_eq!(rest.len(), 1);
-        assert!(rest[0].pending && says(&rest[0].message, "#ops", "two"));
-        assert!(sent.is_empty());
-    }
-
     #[test]
     fn gap_fill_waits_for_each_requested_batch_or_its_refusal() {
-        let mut fill = GapFill {
-            requested: vec!["#a".into(), "#b".into()],
-            ..GapFill::default()
-        };
+        let mut fill = GapFill::default();
+        fill.request("#a");
+        fill.request("#b");
         let params = |line: &str| Message::parse(line).unwrap();
         let start = params(":s BATCH +x chathistory #a");
         fill.follow("BATCH", &start.params);
@@ -291,6 +197,25 @@ mod tests {
             &params(":s FAIL CHATHISTORY MESSAGE_ERROR #b :no").params,
         );
         assert!(fill.is_done());
+    }
+
+    #[test]
+    fn marks_move_forward_only() {
+        let mut marks = Marks::default();
+        let parse = |line: &str| Message::parse(line).unwrap();
+        marks.follow(&parse(
+            "@time=2026-01-01T00:00:02.000Z;msgid=m2 :a!b@c PRIVMSG #Ops :two",
+        ));
+        // Older history (scrolling up) does not move the mark back.
+        marks.follow(&parse(
+            "@time=2026-01-01T00:00:01.000Z;msgid=m1 :a!b@c PRIVMSG #ops :one",
+        ));
+        assert_eq!(marks.of("#OPS").msgid.as_deref(), Some("m2"));
+        marks.follow(&parse("@time=2026-01-01T00:00:03.000Z :a!b@c JOIN #ops"));
+        let mark = marks.of("#ops");
+        assert_eq!(mark.msgid.as_deref(), Some("m2"), "a join carries no msgid");
+        assert_eq!(mark.time.as_deref(), Some("2026-01-01T00:00:03.000Z"));
+        assert_eq!(marks.of("#elsewhere"), RoomMark::default());
     }
 
     #[test]
