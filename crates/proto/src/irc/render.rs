@@ -318,14 +318,7 @@ pub fn split_utf8(text: &str, max_bytes: usize) -> impl Iterator<Item = &str> {
     let mut rest = Some(text);
     std::iter::from_fn(move || {
         let current = rest?;
-        if current.len() <= max_bytes {
-            rest = None;
-            return Some(current);
-        }
-        let mut cut = max_bytes;
-        while !current.is_char_boundary(cut) {
-            cut -= 1;
-        }
+        let mut cut = crate::utf8::truncate(current, max_bytes).len();
         if cut == 0 {
             // A single character wider than the limit: emit it whole rather than loop.
             cut = current.chars().next().map_or(current.len(), char::len_utf8);
