@@ -479,6 +479,7 @@ fn identity(message: &Message, source: &str) -> Arc<Identity> {
         host: host.unwrap_or("").into(),
         realname: "".into(),
         account: message.tag("account").map(Into::into),
+        bot: message.tag("bot").is_some(),
     })
 }
 

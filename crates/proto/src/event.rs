@@ -23,6 +23,9 @@ pub struct Identity {
     pub realname: Box<str>,
     /// The account the user is logged in to, if any.
     pub account: Option<Box<str>>,
+    /// Whether the user marked itself as a bot (IRCv3 bot mode; text `/bot on`): IRC clients
+    /// with `message-tags` see a `bot` tag on everything it does.
+    pub bot: bool,
 }
 
 impl Identity {
@@ -56,10 +59,25 @@ pub enum MessageKind {
     TagsOnly,
 }
 
+/// The least status a room member must have to get a status message (IRC `STATUSMSG`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberStatus {
+    /// Voiced members and operators (IRC `+#room`).
+    Voiced,
+    /// Operators only (IRC `@#room`).
+    Operator,
+}
+
 /// Where a message goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     Room(Arc<str>),
+    /// The members of a room with at least this status: a status message (IRC `@#room`,
+    /// `+#room`; text `/msg @#room`). Never kept in history, which has no per-status view.
+    RoomStatus {
+        room: Arc<str>,
+        minimum: MemberStatus,
+    },
     /// A private message to the user with this nick.
     User(Arc<str>),
 }
@@ -145,6 +163,20 @@ pub enum Event {
     RealnameChanged { time: Timestamp, who: Arc<Identity> },
     /// Someone logged in to `who.account`, or out (`None`); for clients that asked.
     AccountChanged { time: Timestamp, who: Arc<Identity> },
+    /// A nick someone monitors came online: its user connected, or took the nick. Sent by the
+    /// server to those monitoring the nick (IRC `MONITOR`, text `/monitor`).
+    MonitoredOnline {
+        time: Timestamp,
+        server: Arc<str>,
+        who: Arc<Identity>,
+    },
+    /// A nick someone monitors went offline (as spelled by its last user): its user
+    /// disconnected or took another nick.
+    MonitoredOffline {
+        time: Timestamp,
+        server: Arc<str>,
+        nick: Box<str>,
+    },
     /// A notice from the server itself, such as the shutdown warning.
     ServerNotice {
         time: Timestamp,

@@ -31,6 +31,7 @@ fn message(id: u64, submitter: u64) -> StoredMessage {
             host: "127.0.0.1".into(),
             realname: "Bench User".into(),
             account: None,
+            bot: false,
         },
         account: None,
         target: HistoryTarget::Room(format!("#room{}", submitter % ROOMS)),

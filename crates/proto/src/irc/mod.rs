@@ -1,5 +1,6 @@
 //! The IRC wire format, with no I/O: one message per line, as in modern.ircdocs.horse's
-//! "Messages" and IRCv3 message-tags; room modes in IRC's letters ([`modes`]); and, re-exported
+//! "Messages" and IRCv3 message-tags; room modes in IRC's letters ([`modes`]); the fields of
+//! a WHOX query ([`whox`]); and, re-exported
 //! from [`crate::mask`], the `nick!user@host` helpers every IRC server needs.
 //!
 //! This layer only splits and joins lines. It knows nothing of commands, numerics or state:
@@ -12,6 +13,7 @@ pub mod message;
 pub mod modes;
 pub mod numeric;
 pub mod render;
+pub mod whox;
 
 pub use crate::mask::{self, matches, split_userhost};
 pub use message::{Message, ParseError, Tag, escape_tag_value, split_tags, unescape_tag_value};

@@ -6,6 +6,7 @@
 //! [`ModeChange`]s, and the text protocol shows mode changes in this notation too
 //! (`-- alice set mode +o-v bob carol on #rust`).
 
+use crate::event::MemberStatus;
 use crate::modes::{ModeChange, RoomFlag, RoomModes};
 
 /// The letter of `flag` (type D of `CHANMODES`).
@@ -24,6 +25,32 @@ pub fn flag_from_letter(letter: char) -> Option<RoomFlag> {
     RoomFlag::ALL
         .into_iter()
         .find(|flag| flag_letter(*flag) == letter)
+}
+
+/// The prefix of members with `status` (`PREFIX=(ov)@+`), which also addresses a status
+/// message to them (`STATUSMSG=@+`: `PRIVMSG @#room`).
+pub fn status_prefix(status: MemberStatus) -> char {
+    match status {
+        MemberStatus::Operator => '@',
+        MemberStatus::Voiced => '+',
+    }
+}
+
+/// A status message target (`@#room`, `+#room`, or several prefixes such as `@+#room`, which
+/// reach the lowest status named) split into the least status and the room; `None` unless
+/// `target` is status prefixes followed by a room name.
+pub fn split_status_target(target: &str) -> Option<(MemberStatus, &str)> {
+    let room = target.trim_start_matches(['@', '+']);
+    let prefixes = &target[..target.len() - room.len()];
+    if prefixes.is_empty() || !room.starts_with('#') {
+        return None;
+    }
+    let minimum = if prefixes.contains('+') {
+        MemberStatus::Voiced
+    } else {
+        MemberStatus::Operator
+    };
+    Some((minimum, room))
 }
 
 /// What a removed key is announced with: `-k` takes an argument, and the old key is not

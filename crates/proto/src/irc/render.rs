@@ -9,7 +9,8 @@ use bytes::Bytes;
 
 use super::caps::{Cap, CapSet};
 use super::message::{Message, Tag, unescape_tag_value};
-use super::modes::spell_changes;
+use super::modes::{spell_changes, status_prefix};
+use super::numeric::{RPL_MONOFFLINE, RPL_MONONLINE};
 use crate::event::{Event, Identity, MessageKind, Target};
 
 /// The largest IRC message without tags, CRLF included (RFC 1459 §2.3).
@@ -89,11 +90,14 @@ pub fn event_messages(event: &Event, flavor: IrcFlavor) -> Vec<Message> {
                 return Vec::new();
             }
             let target = match target {
-                Target::Room(room) => &**room,
-                Target::User(nick) => &**nick,
+                Target::Room(room) => room.to_string(),
+                Target::RoomStatus { room, minimum } => {
+                    format!("{}{room}", status_prefix(*minimum))
+                }
+                Target::User(nick) => nick.to_string(),
             };
             let source = from.mask();
-            let mut messages = message_lines(&source, target, *kind, text);
+            let mut messages = message_lines(&source, &target, *kind, text);
             if flavor.message_tags {
                 let parts = messages.len();
                 for (index, message) in messages.iter_mut().enumerate() {
@@ -228,8 +232,30 @@ pub fn event_messages(event: &Event, flavor: IrcFlavor) -> Vec<Message> {
                 vec![Message::new("NOTICE", params).with_source(&**server)],
             )
         }
+        // Addressed to `*`, which IRCv3 monitor allows, so that every watcher of a nick gets
+        // the same bytes.
+        Event::MonitoredOnline { time, server, who } => (
+            *time,
+            vec![Message::new(RPL_MONONLINE, vec!["*".into(), who.mask()]).with_source(&**server)],
+        ),
+        Event::MonitoredOffline { time, server, nick } => (
+            *time,
+            vec![
+                Message::new(RPL_MONOFFLINE, vec!["*".into(), nick.to_string()])
+                    .with_source(&**server),
+            ],
+        ),
     };
     let mut messages = messages;
+    // IRCv3 bot mode: everything a bot does carries a `bot` tag, for clients that accept tags.
+    if flavor.message_tags && event_source(event).is_some_and(|who| who.bot) {
+        for message in &mut messages {
+            message.tags.push(Tag {
+                key: "bot".into(),
+                value: String::new(),
+            });
+        }
+    }
     if flavor.account_tag
         && let Some(account) = event_source(event).and_then(|who| who.account.as_deref())
     {
@@ -273,7 +299,10 @@ fn event_source(event: &Event) -> Option<&Identity> {
         | Event::ModeChanged { by, .. }
         | Event::Invited { by, .. } => Some(by),
         Event::NickChanged { old, .. } => Some(old),
-        Event::ServerNotice { .. } => None,
+        // The server tells of these, not the user they are about.
+        Event::ServerNotice { .. }
+        | Event::MonitoredOnline { .. }
+        | Event::MonitoredOffline { .. } => None,
     }
 }
 
@@ -358,6 +387,7 @@ mod tests {
             host: "127.0.0.1".into(),
             realname: "Alice Liddell".into(),
             account: None,
+            bot: false,
         })
     }
 
@@ -373,11 +403,27 @@ mod tests {
     }
 
     fn message(kind: MessageKind, text: &str, client_tags: &str) -> Event {
+        message_from(
+            alice(),
+            Target::Room("#rust".into()),
+            kind,
+            text,
+            client_tags,
+        )
+    }
+
+    fn message_from(
+        from: Arc<Identity>,
+        target: Target,
+        kind: MessageKind,
+        text: &str,
+        client_tags: &str,
+    ) -> Event {
         Event::Message {
             id: MessageId(0xabc),
             time: TIME,
-            from: alice(),
-            target: Target::Room("#rust".into()),
+            from,
+            target,
             kind,
             text: text.into(),
             client_tags: client_tags.into(),
@@ -584,6 +630,93 @@ mod tests {
         for (event, expected) in cases {
             assert_eq!(lines(&event, PLAIN), vec![expected]);
         }
+    }
+
+    #[test]
+    fn status_messages_are_addressed_with_the_status_prefix() {
+        let to_ops = Target::RoomStatus {
+            room: "#rust".into(),
+            minimum: crate::event::MemberStatus::Operator,
+        };
+        let event = message_from(alice(), to_ops, MessageKind::Say, "ops only", "");
+        assert_eq!(
+            lines(&event, PLAIN),
+            vec![":alice!~al@127.0.0.1 PRIVMSG @#rust :ops only"]
+        );
+        let to_voiced = Target::RoomStatus {
+            room: "#rust".into(),
+            minimum: crate::event::MemberStatus::Voiced,
+        };
+        let event = message_from(alice(), to_voiced, MessageKind::Notice, "voiced too", "");
+        assert_eq!(
+            lines(&event, PLAIN),
+            vec![":alice!~al@127.0.0.1 NOTICE +#rust :voiced too"]
+        );
+    }
+
+    #[test]
+    fn monitor_notifications_are_the_same_for_every_watcher() {
+        let online = Event::MonitoredOnline {
+            time: TIME,
+            server: "irc.example".into(),
+            who: alice(),
+        };
+        assert_eq!(
+            lines(&online, PLAIN),
+            vec![":irc.example 730 * alice!~al@127.0.0.1"]
+        );
+        // No account or bot tag: the server speaks, not the user.
+        let bot = Arc::new(Identity {
+            bot: true,
+            account: Some("alice".into()),
+            ..(*alice()).clone()
+        });
+        let online = Event::MonitoredOnline {
+            time: TIME,
+            server: "irc.example".into(),
+            who: bot,
+        };
+        assert_eq!(
+            lines(&online, TAGGED),
+            vec!["@time=2026-11-22T13:05:09.250Z :irc.example 730 * alice!~al@127.0.0.1"]
+        );
+        let offline = Event::MonitoredOffline {
+            time: TIME,
+            server: "irc.example".into(),
+            nick: "Alice".into(),
+        };
+        assert_eq!(lines(&offline, PLAIN), vec![":irc.example 731 * Alice"]);
+    }
+
+    #[test]
+    fn a_bot_s_events_carry_the_bot_tag_for_clients_with_message_tags() {
+        let bot = Arc::new(Identity {
+            bot: true,
+            ..(*alice()).clone()
+        });
+        let room = Target::Room("#rust".into());
+        let said = message_from(bot.clone(), room, MessageKind::Say, "beep", "");
+        assert_eq!(
+            lines(&said, PLAIN),
+            vec![":alice!~al@127.0.0.1 PRIVMSG #rust beep"]
+        );
+        let tags_only = IrcFlavor {
+            message_tags: true,
+            ..PLAIN
+        };
+        assert_eq!(
+            lines(&said, tags_only),
+            vec!["@msgid=abc;bot :alice!~al@127.0.0.1 PRIVMSG #rust beep"]
+        );
+        let joined = Event::Joined {
+            time: TIME,
+            room: "#rust".into(),
+            who: bot,
+        };
+        assert_eq!(
+            lines(&joined, tags_only),
+            vec!["@bot :alice!~al@127.0.0.1 JOIN #rust"]
+        );
     }
 
     #[test]

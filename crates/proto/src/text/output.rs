@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use super::is_terminal_control;
 use crate::event::{Event, MessageKind, Target};
-use crate::irc::modes::spell_changes;
+use crate::irc::modes::{spell_changes, status_prefix};
 use crate::time::Timestamp;
 
 /// Builds one output line; keeps the formatting of the pieces in one place.
@@ -78,6 +78,11 @@ fn render(event: &Event, own_copy: bool) -> Option<Bytes> {
             ..
         } => match target {
             Target::Room(room) => room_message(*time, room, &from.nick, *kind, text)?,
+            // Shown as IRC addresses it, `@#room`: who else got it is part of what was said.
+            Target::RoomStatus { room, minimum } => {
+                let target = format!("{}{room}", status_prefix(*minimum));
+                room_message(*time, &target, &from.nick, *kind, text)?
+            }
             Target::User(to) if own_copy => {
                 private_message(*time, "-> *", to, &from.nick, *kind, text)?
             }
@@ -161,6 +166,8 @@ fn render(event: &Event, own_copy: bool) -> Option<Bytes> {
         | Event::RealnameChanged { .. }
         | Event::AccountChanged { .. } => return None,
         Event::ServerNotice { time, text, .. } => notice_line(*time, &[text]),
+        Event::MonitoredOnline { time, who, .. } => notice_line(*time, &[&who.nick, " is online"]),
+        Event::MonitoredOffline { time, nick, .. } => notice_line(*time, &[nick, " is offline"]),
     };
     Some(line)
 }
@@ -248,6 +255,7 @@ mod tests {
             host: "127.0.0.1".into(),
             realname: "".into(),
             account: None,
+            bot: false,
         })
     }
 
@@ -281,6 +289,48 @@ mod tests {
             assert_eq!(text(render_own_copy(&event)).as_deref(), Some(expected));
         }
         assert_eq!(render_event(&message(room(), MessageKind::TagsOnly)), None);
+    }
+
+    #[test]
+    fn status_messages_name_the_status_they_were_for() {
+        let to_ops = Target::RoomStatus {
+            room: "#rust".into(),
+            minimum: crate::event::MemberStatus::Operator,
+        };
+        let event = message(to_ops, MessageKind::Say);
+        let expected = "[13:05:09] @#rust <alice> hi all\n";
+        assert_eq!(text(render_event(&event)).as_deref(), Some(expected));
+        assert_eq!(text(render_own_copy(&event)).as_deref(), Some(expected));
+        let to_voiced = Target::RoomStatus {
+            room: "#rust".into(),
+            minimum: crate::event::MemberStatus::Voiced,
+        };
+        assert_eq!(
+            text(render_event(&message(to_voiced, MessageKind::Action))).as_deref(),
+            Some("[13:05:09] +#rust * alice hi all\n")
+        );
+    }
+
+    #[test]
+    fn monitored_nicks_come_online_and_go_offline() {
+        let online = Event::MonitoredOnline {
+            time: TIME,
+            server: "irc.example".into(),
+            who: who("alice"),
+        };
+        assert_eq!(
+            text(render_event(&online)).as_deref(),
+            Some("[13:05:09] -- alice is online\n")
+        );
+        let offline = Event::MonitoredOffline {
+            time: TIME,
+            server: "irc.example".into(),
+            nick: "Alice".into(),
+        };
+        assert_eq!(
+            text(render_event(&offline)).as_deref(),
+            Some("[13:05:09] -- Alice is offline\n")
+        );
     }
 
     #[test]

@@ -248,6 +248,7 @@ impl Hub {
             host: self.settings.server_name.as_ref().into(),
             realname: "".into(),
             account: None,
+            bot: false,
         })
     }
 

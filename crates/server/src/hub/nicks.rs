@@ -89,6 +89,7 @@ impl Hub {
                     host: host.into(),
                     realname: "".into(),
                     account: None,
+                    bot: false,
                 };
                 let user = self.new_user(peer, protocol, outbox, identity);
                 slot.insert(user.clone());

@@ -219,8 +219,8 @@ pub(crate) fn view_key(party: &Party, peer_nick: &str) -> String {
 
 impl StoredMessage {
     /// Builds a stored message from a hub [`Event::Message`] (the sender's account comes from
-    /// its identity). `None` for other events and for `TagsOnly` messages, which carry no
-    /// text worth replaying.
+    /// its identity). `None` for other events, for `TagsOnly` messages, which carry no text
+    /// worth replaying, and for status messages (to a room's operators or voiced members).
     pub fn from_event(event: &Event) -> Option<Self> {
         let Event::Message {
             id,
@@ -239,6 +239,9 @@ impl StoredMessage {
         }
         let target = match target {
             Target::Room(room) => HistoryTarget::Room(room.to_string()),
+            // History has no per-status view: what was said to a room's operators only would
+            // be replayed to every member.
+            Target::RoomStatus { .. } => return None,
             Target::User(recipient) => HistoryTarget::Private {
                 sender: Correspondent::new(&from.nick),
                 recipient: Correspondent::new(recipient),
@@ -343,6 +346,7 @@ mod tests {
             host: "h".into(),
             realname: "Real".into(),
             account: None,
+            bot: false,
         }
     }
 

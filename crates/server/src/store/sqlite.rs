@@ -271,6 +271,8 @@ pub(super) fn decode_message(row: &Row<'_>) -> Result<StoredMessage, StoreError>
             host: row.get::<_, String>(6)?.into(),
             realname: row.get::<_, String>(7)?.into(),
             account: None,
+            // Not stored: a replayed message shows no bot tag.
+            bot: false,
         },
         account: row.get(8)?,
         target,

@@ -31,6 +31,7 @@ fn identity(nick: &str) -> Identity {
         host: "host".into(),
         realname: String::new().into(),
         account: None,
+        bot: false,
     }
 }
 

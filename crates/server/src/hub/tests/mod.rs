@@ -35,6 +35,7 @@ fn irc_user(hub: &Hub, nick: &str) -> Arc<User> {
         host: "127.0.0.1".into(),
         realname: "".into(),
         account: None,
+        bot: false,
     };
     let peer = PEER.parse().expect("address");
     hub.register(peer, Protocol::Irc, outbox(), identity)

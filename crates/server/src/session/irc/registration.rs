@@ -138,6 +138,7 @@ pub fn try_register(session: &mut IrcSession) -> Flow {
             .login
             .as_ref()
             .map(|(account, _)| account.as_str().into()),
+        bot: false,
     };
     match session.hub.register(
         session.peer,
