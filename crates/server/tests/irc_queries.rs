@@ -5,22 +5,14 @@ mod support;
 
 use std::collections::BTreeSet;
 
-use support::{Client, IrcClient, TestServer, unix_now};
+use palaver_server::config::Overrides;
+use support::{Client, IrcClient, TestServer, expect_replies, text_account, unix_now};
 
 /// Reads everything queued for each client (a `PING` round trip each).
 async fn sync_all(clients: &mut [&mut IrcClient]) {
     for client in clients {
         client.sync().await;
     }
-}
-
-/// Sends `command` and asserts that the replies are exactly `lines`, and nothing more.
-async fn expect_replies(client: &mut IrcClient, command: &str, lines: &[&str]) {
-    client.send(command).await;
-    for line in lines {
-        client.expect_line(line).await;
-    }
-    client.expect_quiet().await;
 }
 
 /// Reads `count` lines and returns them as a set, for replies in no defined order.
@@ -441,7 +433,7 @@ async fn who_nick_and_who_mask() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn invisible_users_are_hidden_from_who_unless_a_channel_is_shared() {
+async fn invisible_users_are_hidden_from_who_searches_unless_a_channel_is_shared() {
     let server = TestServer::start().await;
     let mut alice = server.irc("alice").await;
     let mut carol = server.irc("carol").await;
@@ -460,17 +452,27 @@ async fn invisible_users_are_hidden_from_who_unless_a_channel_is_shared() {
         ":palaver.local 352 {viewer} * ~carol 127.0.0.1 palaver.local carol H :0 carol real name";
     let as_seen_by = |line: &str, viewer: &str| line.replace("{viewer}", viewer);
 
-    // alice shares no channel with carol.
-    expect_replies(
-        &mut alice,
-        "WHO carol",
-        &[":palaver.local 315 alice carol :End of WHO list"],
-    )
-    .await;
+    // alice shares no channel with carol: a search (a mask) skips her, but her nick finds
+    // her, as WHOIS does.
     expect_replies(
         &mut alice,
         "WHO c*",
         &[":palaver.local 315 alice c* :End of WHO list"],
+    )
+    .await;
+    expect_replies(
+        &mut alice,
+        "WHO *!~carol@*",
+        &[":palaver.local 315 alice *!~carol@* :End of WHO list"],
+    )
+    .await;
+    expect_replies(
+        &mut alice,
+        "WHO carol",
+        &[
+            as_seen_by(carol_anywhere, "alice").as_str(),
+            ":palaver.local 315 alice carol :End of WHO list",
+        ],
     )
     .await;
     expect_replies(
@@ -514,14 +516,15 @@ async fn invisible_users_are_hidden_from_who_unless_a_channel_is_shared() {
     )
     .await;
 
-    // Once alice joins #c she sees carol; once carol is visible again, everyone does.
+    // Once alice joins #c a search finds carol; once carol is visible again, it finds her
+    // for everyone.
     alice.join("#c").await;
     expect_replies(
         &mut alice,
-        "WHO carol",
+        "WHO c*",
         &[
             as_seen_by(carol_anywhere, "alice").as_str(),
-            ":palaver.local 315 alice carol :End of WHO list",
+            ":palaver.local 315 alice c* :End of WHO list",
         ],
     )
     .await;
@@ -532,13 +535,146 @@ async fn invisible_users_are_hidden_from_who_unless_a_channel_is_shared() {
     carol.expect_line(":carol MODE carol -i").await;
     expect_replies(
         &mut alice,
-        "WHO carol",
+        "WHO c*",
         &[
             as_seen_by(carol_anywhere, "alice").as_str(),
+            ":palaver.local 315 alice c* :End of WHO list",
+        ],
+    )
+    .await;
+    server.shut_down().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// WHOX
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whox_answers_exactly_the_fields_asked_for_in_one_order() {
+    let server = TestServer::start().await;
+    let mut alice = server.irc("alice").await;
+    let mut bob = server.irc("bob").await;
+    let _carol = text_account(&server, "carol", "carols-secret").await;
+    alice.join("#a").await;
+    bob.join("#a").await;
+    sync_all(&mut [&mut alice, &mut bob]).await;
+
+    // Every field, asked in any order: token, channel, user, IP, host, server, nick, flags,
+    // hops, idle, account, op level, real name.
+    for fields in ["%tcuihsnfdlaor,42", "%roaldfnshiuct,42"] {
+        alice.send(&format!("WHO bob {fields}")).await;
+        let reply = alice.expect_command("354").await;
+        assert_eq!(
+            reply.params[..10],
+            [
+                "alice",
+                "42",
+                "*",
+                "~bob",
+                "127.0.0.1",
+                "127.0.0.1",
+                "palaver.local",
+                "bob",
+                "H",
+                "0"
+            ]
+        );
+        assert!(
+            reply.params[10].bytes().all(|byte| byte.is_ascii_digit()),
+            "idle seconds: {reply:?}"
+        );
+        assert_eq!(reply.params[11..], ["0", "n/a", "bob real name"]);
+        alice
+            .expect_line(":palaver.local 315 alice bob :End of WHO list")
+            .await;
+    }
+    // The real name is the last parameter, whatever it holds.
+    expect_replies(
+        &mut alice,
+        "WHO bob %nr",
+        &[
+            ":palaver.local 354 alice bob :bob real name",
+            ":palaver.local 315 alice bob :End of WHO list",
+        ],
+    )
+    .await;
+    expect_replies(
+        &mut alice,
+        "WHO carol %nr",
+        &[
+            ":palaver.local 354 alice carol :",
             ":palaver.local 315 alice carol :End of WHO list",
         ],
     )
     .await;
+    // Accounts: the name, or 0 when logged out; a text user is found like anyone.
+    expect_replies(
+        &mut alice,
+        "WHO carol %tna,7",
+        &[
+            ":palaver.local 354 alice 7 carol carol",
+            ":palaver.local 315 alice carol :End of WHO list",
+        ],
+    )
+    .await;
+    expect_replies(
+        &mut alice,
+        "WHO bob %na",
+        &[
+            ":palaver.local 354 alice bob 0",
+            ":palaver.local 315 alice bob :End of WHO list",
+        ],
+    )
+    .await;
+    // A channel's members, with their prefixes in the flags.
+    expect_replies(
+        &mut alice,
+        "WHO #a %cnf",
+        &[
+            ":palaver.local 354 alice #a alice H@",
+            ":palaver.local 354 alice #a bob H",
+            ":palaver.local 315 alice #a :End of WHO list",
+        ],
+    )
+    .await;
+    // Unknown letters are ignored; a token that is not up to three digits is given back as 0.
+    expect_replies(
+        &mut alice,
+        "WHO bob %tnzx,1234",
+        &[
+            ":palaver.local 354 alice 0 bob",
+            ":palaver.local 315 alice bob :End of WHO list",
+        ],
+    )
+    .await;
+    // Without `%`, the second parameter changes nothing.
+    expect_replies(
+        &mut alice,
+        "WHO bob o",
+        &[
+            ":palaver.local 352 alice * ~bob 127.0.0.1 palaver.local bob H :0 bob real name",
+            ":palaver.local 315 alice bob :End of WHO list",
+        ],
+    )
+    .await;
+    server.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whox_keeps_a_cloaked_address_hidden() {
+    let server = TestServer::start_with(Overrides {
+        cloak_hosts: Some(true),
+        ..Overrides::default()
+    })
+    .await;
+    let mut alice = server.irc("alice").await;
+    alice.send("WHO alice %ihn").await;
+    let reply = alice.expect_command("354").await;
+    assert_eq!(reply.params[1], "255.255.255.255");
+    assert!(reply.params[2].ends_with(".cloak"), "{reply:?}");
+    assert_eq!(reply.params[3], "alice");
+    alice
+        .expect_line(":palaver.local 315 alice alice :End of WHO list")
+        .await;
     server.shut_down().await;
 }
 

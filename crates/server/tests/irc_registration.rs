@@ -75,7 +75,7 @@ async fn nick_and_user_register_with_the_exact_welcome_burst() {
     }
     alice
         .expect_line(&format!(
-            ":palaver.local 004 alice palaver.local {VERSION} i biklmnostv bklov"
+            ":palaver.local 004 alice palaver.local {VERSION} Bi biklmnostv bklov"
         ))
         .await;
 
@@ -111,6 +111,10 @@ async fn nick_and_user_register_with_the_exact_welcome_burst() {
         "MAXLIST=b:100",
         "MODES=4",
         "UTF8ONLY",
+        "BOT=B",
+        "MONITOR=100",
+        "STATUSMSG=@+",
+        "WHOX",
     ] {
         assert!(
             tokens.iter().any(|token| token == wanted),

@@ -25,11 +25,13 @@ pub enum Cap {
     Sasl,
     /// IRCv3 `draft/account-registration`.
     AccountRegistration,
+    /// IRCv3 `extended-monitor`: away, account and real-name changes of monitored users.
+    ExtendedMonitor,
 }
 
 impl Cap {
     /// Every capability, in the order `CAP LS` lists them.
-    pub const ALL: [Cap; 18] = [
+    pub const ALL: [Cap; 19] = [
         Cap::AccountNotify,
         Cap::AccountTag,
         Cap::AwayNotify,
@@ -39,6 +41,7 @@ impl Cap {
         Cap::Chathistory,
         Cap::EchoMessage,
         Cap::ExtendedJoin,
+        Cap::ExtendedMonitor,
         Cap::InviteNotify,
         Cap::LabeledResponse,
         Cap::MessageTags,
@@ -71,6 +74,7 @@ impl Cap {
             Cap::AccountTag => "account-tag",
             Cap::Sasl => "sasl",
             Cap::AccountRegistration => "draft/account-registration",
+            Cap::ExtendedMonitor => "extended-monitor",
         }
     }
 

@@ -34,6 +34,8 @@ pub enum Command<'a> {
         room: Option<&'a str>,
         reason: Option<&'a str>,
     },
+    /// A private message to `nick`, or a status message when `nick` is `@#room` or `+#room`
+    /// (to the room's operators, or its voiced members and operators).
     Msg {
         nick: &'a str,
         text: &'a str,
@@ -68,6 +70,13 @@ pub enum Command<'a> {
     /// Take back the logged-in account's nick (named, or the account's when `None`) from
     /// whoever holds it.
     Regain(Option<&'a str>),
+    /// Monitor these nicks (be told when each comes online or goes offline), or show the
+    /// monitored nicks when there are none.
+    Monitor(Vec<&'a str>),
+    /// Stop monitoring these nicks (at least one).
+    Unmonitor(Vec<&'a str>),
+    /// Mark oneself as a bot (`true`) or not.
+    Bot(bool),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -252,9 +261,27 @@ fn parse_command(command: &str) -> Result<Command<'_>, InputError> {
                 }
             }
         }
+        "monitor" => Command::Monitor(checked_nicks(args)?),
+        "unmonitor" => match checked_nicks(args)? {
+            nicks if nicks.is_empty() => return Err(InputError::Usage("/unmonitor NICK…")),
+            nicks => Command::Unmonitor(nicks),
+        },
+        "bot" => match args.trim_matches(' ').to_ascii_lowercase().as_str() {
+            "on" => Command::Bot(true),
+            "off" => Command::Bot(false),
+            _ => return Err(InputError::Usage("/bot on|off")),
+        },
         _ => return Err(InputError::UnknownCommand(name.to_owned())),
     };
     Ok(command)
+}
+
+/// Nicks separated by spaces or commas, each checked.
+fn checked_nicks(args: &str) -> Result<Vec<&str>, InputError> {
+    args.split([' ', ','])
+        .filter(|nick| !nick.is_empty())
+        .map(checked_nick)
+        .collect()
 }
 
 #[cfg(test)]
@@ -407,6 +434,24 @@ mod tests {
         );
         assert_eq!(command("/regain"), Command::Regain(None));
         assert_eq!(command("/REGAIN  Alice"), Command::Regain(Some("Alice")));
+        assert_eq!(command("/monitor"), Command::Monitor(vec![]));
+        assert_eq!(
+            command("/monitor alice  bob,carol"),
+            Command::Monitor(vec!["alice", "bob", "carol"])
+        );
+        assert_eq!(
+            command("/unmonitor alice,bob"),
+            Command::Unmonitor(vec!["alice", "bob"])
+        );
+        assert_eq!(command("/bot on"), Command::Bot(true));
+        assert_eq!(command("/BOT  Off "), Command::Bot(false));
+        assert_eq!(
+            command("/msg @#rust ops only"),
+            Command::Msg {
+                nick: "@#rust",
+                text: "ops only"
+            }
+        );
     }
 
     #[test]
@@ -440,6 +485,13 @@ mod tests {
             error("/regain #a"),
             "invalid nick #a: a nick may only contain letters, digits and - _ [ ] { } \\ | ^"
         );
+        assert_eq!(error("/unmonitor"), "usage: /unmonitor NICK…");
+        assert_eq!(
+            error("/monitor alice *!*@host"),
+            "invalid nick *!*@host: a nick may only contain letters, digits and - _ [ ] { } \\ | ^"
+        );
+        assert_eq!(error("/bot"), "usage: /bot on|off");
+        assert_eq!(error("/bot maybe"), "usage: /bot on|off");
         assert_eq!(
             error("/part #a,b"),
             "invalid room name #a,b: a room name may not contain spaces, commas or control characters"

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use palaver_proto::event::{Event, MessageKind, Target};
+use palaver_proto::event::{Event, MemberStatus, MessageKind, Target};
 use palaver_proto::time::Timestamp;
 use palaver_proto::utf8::truncate;
 
@@ -23,6 +23,34 @@ impl Hub {
         text: &str,
         client_tags: &str,
     ) -> Result<Event, HubError> {
+        self.say_among(user, room, None, kind, text, client_tags)
+    }
+
+    /// Sends a status message: to the members of `room` with at least the status `minimum`
+    /// (IRC `STATUSMSG`), if the sender may send to the room at all; returns the sender's
+    /// copy. Such a message is not kept in history, which has no per-status view.
+    pub fn say_to_status(
+        &self,
+        user: &Arc<User>,
+        room: &Arc<Room>,
+        minimum: MemberStatus,
+        kind: MessageKind,
+        text: &str,
+        client_tags: &str,
+    ) -> Result<Event, HubError> {
+        self.say_among(user, room, Some(minimum), kind, text, client_tags)
+    }
+
+    /// A message to the members of `room` with at least the status `minimum`, or to all.
+    fn say_among(
+        &self,
+        user: &Arc<User>,
+        room: &Arc<Room>,
+        minimum: Option<MemberStatus>,
+        kind: MessageKind,
+        text: &str,
+        client_tags: &str,
+    ) -> Result<Event, HubError> {
         let identity = user.identity();
         let mut state = room.state();
         if state.closed {
@@ -37,17 +65,29 @@ impl Hub {
                 reason,
             })?;
         let time = Timestamp::now();
+        let target = match minimum {
+            None => Target::Room(room.name().clone()),
+            Some(minimum) => Target::RoomStatus {
+                room: room.name().clone(),
+                minimum,
+            },
+        };
         let event = Event::Message {
             id: self.next_message_id(),
             time,
             from: identity,
-            target: Target::Room(room.name().clone()),
+            target,
             kind,
             text: text.into(),
             client_tags: client_tags.into(),
         };
-        deliver(state.users(), &event, Audience::except(user));
-        if kind != MessageKind::TagsOnly {
+        let recipients = state
+            .members
+            .iter()
+            .filter(|member| minimum.is_none_or(|minimum| member.has_status(minimum)))
+            .map(|member| &member.user);
+        deliver(recipients, &event, Audience::except(user));
+        if kind != MessageKind::TagsOnly && minimum.is_none() {
             // Stored by the sender's session: this lifetime now has history to forget.
             state.has_history = true;
         }

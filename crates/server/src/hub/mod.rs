@@ -8,20 +8,23 @@
 //!
 //! A file per concept: [`nicks`] (connecting, the nick directory, renames and reclaims),
 //! [`membership`] (join, part, kick, invite, room lifetimes), [`messages`] (room and private
-//! messages, topics, notices), [`presence`] (away, real name, account), [`modes`] (mode
-//! changes), [`registered`] (registered rooms' saved state), [`visibility`] (what listings
-//! may show), [`delivery`] (fan-out); [`room`] (a room and its rules), [`user`] (a user),
-//! [`bans`] and [`error`].
+//! messages, topics, notices), [`presence`] (away, real name, account, bot mode),
+//! [`monitor`] (who is told when a nick comes and goes), [`modes`] (mode changes),
+//! [`registered`] (registered rooms' saved state), [`visibility`] (what listings may show),
+//! [`delivery`] (fan-out); [`room`] (a room and its rules), [`user`] (a user), [`bans`] and
+//! [`error`].
 //!
 //! Locks (all `std::sync::Mutex`, never held across an `.await`):
 //! - `nicks`: the nick directory; taken on connect, disconnect, nick change and lookups by
 //!   nick, never on the room message path.
+//! - `watchers` ([`monitor`]): who monitors which nick; taken alone, or under the nick
+//!   directory lock (nicks come and go, and their watchers are told, under that lock).
 //! - `rooms`: the room directory; taken on join, on the last member's leave, and by listings.
 //! - each room's own lock (see [`room`]), the only lock on the room message path.
 //! - the two locks of [`registered::RegisteredRooms`] (saved state of registered rooms, and
 //!   the rooms that come back after a restart); leaves, taken one at a time.
-//! - each user's identity, room-list, invitation-list and away locks, and each outbox's lock,
-//!   which are leaves.
+//! - each user's identity, room-list, invitation-list, away and monitor-list locks, and each
+//!   outbox's lock, which are leaves.
 //!
 //! No directory lock is taken while a room lock is held, and no room lock while a directory
 //! lock is held — except the lock of a room being created under the room directory lock,
@@ -33,6 +36,7 @@ mod error;
 mod membership;
 mod messages;
 mod modes;
+mod monitor;
 mod nicks;
 mod presence;
 mod registered;
@@ -53,6 +57,7 @@ use palaver_proto::time::Timestamp;
 pub use bans::{BAN_MASK_MAX_BYTES, Ban, BanMaskError, MAX_BANS};
 pub use error::{HubError, JoinRefusal, SendRefusal};
 pub use modes::ModeOutcome;
+pub use monitor::{MAX_MONITORED, MonitorStatus};
 pub use nicks::{Displaced, RESERVED_NICKS, Reclaim, Reclaimed};
 pub use palaver_proto::modes::{ModeChange, RoomFlag, RoomModes};
 pub use room::{MAX_PENDING_INVITATIONS, Member, Room, Topic};
@@ -60,6 +65,7 @@ pub use user::{Alert, Alerts, Interest, Interests, Protocol, User, UserId};
 pub use visibility::{HIDDEN_KEY, MemberInfo, Membership, RoomInfo, RoomSummary, Viewer};
 
 use crate::lock;
+use monitor::Watchers;
 use registered::RegisteredRooms;
 
 /// The room every new text-protocol connection joins.
@@ -149,6 +155,8 @@ pub struct Hub {
     started: Timestamp,
     /// Folded nick → user, for uniqueness and lookups by nick.
     nicks: Mutex<HashMap<String, Arc<User>>>,
+    /// Who monitors which nick (see [`monitor`]).
+    watchers: Watchers,
     /// Folded room name → room. Holds exactly the rooms with at least one member (a closed
     /// room lingers only until its last member's part finishes).
     rooms: Mutex<HashMap<String, Arc<Room>>>,
@@ -180,6 +188,7 @@ impl Hub {
             settings,
             started: Timestamp::now(),
             nicks: Mutex::default(),
+            watchers: Watchers::default(),
             rooms: Mutex::default(),
             registered: RegisteredRooms::default(),
             next_user_id: AtomicU64::new(1),

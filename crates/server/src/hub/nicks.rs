@@ -1,6 +1,7 @@
 //! The nick directory: connecting under a nick, leaving the server, renaming, and giving an
 //! account's nick back to its owner. Nicks change only under the nick directory lock (and the
-//! user's own identity lock), so the directory and every user's identity agree.
+//! user's own identity lock), so the directory and every user's identity agree; those
+//! monitoring a nick are told under the same lock (see `monitor`).
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -94,6 +95,7 @@ impl Hub {
                 let user = self.new_user(peer, protocol, outbox, identity);
                 slot.insert(user.clone());
                 self.peak_users.fetch_max(nicks.len(), Ordering::Relaxed);
+                self.tell_online(user.identity());
                 return user;
             }
         }
@@ -117,6 +119,7 @@ impl Hub {
                 let user = self.new_user(peer, protocol, outbox, identity);
                 slot.insert(user.clone());
                 self.peak_users.fetch_max(nicks.len(), Ordering::Relaxed);
+                self.tell_online(user.identity());
                 Ok(user)
             }
         }
@@ -157,9 +160,14 @@ impl Hub {
                 .is_some_and(|owner| Arc::ptr_eq(owner, user))
             {
                 nicks.remove(&key);
+                // At a shutdown nobody is told that anyone left.
+                if reason.is_some() {
+                    self.tell_offline(&identity.nick);
+                }
             }
             identity
         };
+        self.clear_monitor(user);
         let mut witnesses: HashMap<UserId, Arc<User>> = HashMap::new();
         let mut ended = Vec::new();
         for room in user.take_rooms() {
@@ -201,12 +209,13 @@ impl Hub {
             }
             // Read under the lock: another session may have just moved this user to a guest
             // nick (a reclaim), and the entry to remove is the current one.
-            let (old, _) = user.update_identity(|identity| Identity {
+            let (old, new) = user.update_identity(|identity| Identity {
                 nick: new_nick.into(),
                 ..identity.clone()
             });
             nicks.remove(&fold(&old.nick));
             nicks.insert(new_key, user.clone());
+            self.tell_renamed(&old, new);
             old
         };
         Ok(self.announce_rename(user, old, new_nick, Audience::except(user)))
@@ -277,21 +286,23 @@ impl Hub {
                     let guest = free_guest_nick(&nicks, &self.next_guest_number);
                     nicks.remove(&key);
                     nicks.insert(fold(&guest), holder.clone());
-                    let (old, _) = holder.update_identity(|identity| Identity {
+                    let (old, new) = holder.update_identity(|identity| Identity {
                         nick: guest.as_str().into(),
                         ..identity.clone()
                     });
+                    self.tell_renamed(&old, new);
                     let ghosted = how == Reclaim::Ghost && same_account;
                     Some((holder, old, guest, ghosted))
                 }
             };
             let taken = (how == Reclaim::Take).then(|| {
-                let (old, _) = owner.update_identity(|identity| Identity {
+                let (old, new) = owner.update_identity(|identity| Identity {
                     nick: account.into(),
                     ..identity.clone()
                 });
                 nicks.remove(&fold(&old.nick));
                 nicks.insert(key, owner.clone());
+                self.tell_renamed(&old, new);
                 old
             });
             (displaced, taken)

@@ -1,5 +1,7 @@
 //! What a user's room peers hear about it besides what it says: away, real name and account.
-//! Each is told only to the peers who want to hear of it (an [`Interest`]).
+//! Each is told only to the peers who want to hear of it (an [`Interest`]), and to those
+//! monitoring the user who asked to hear of it too ([`Interest::MonitoredUsers`]). Bot mode,
+//! which changes how everything the user does is shown, is set here too.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,7 +26,7 @@ impl Hub {
             who: user.identity(),
             message,
         };
-        self.tell_room_peers(user, &event, Interest::AwayChanges);
+        self.tell_interested(user, &event, Interest::AwayChanges);
     }
 
     /// Changes `user`'s real name; room peers who follow real-name changes are told. Returns
@@ -38,7 +40,7 @@ impl Hub {
             time: Timestamp::now(),
             who: identity,
         };
-        self.tell_room_peers(user, &event, Interest::RealnameChanges);
+        self.tell_interested(user, &event, Interest::RealnameChanges);
         event
     }
 
@@ -53,7 +55,7 @@ impl Hub {
             time: Timestamp::now(),
             who: identity,
         };
-        self.tell_room_peers(user, &event, Interest::AccountChanges);
+        self.tell_interested(user, &event, Interest::AccountChanges);
     }
 
     /// Logs every user logged in to `account` but `actor` out of it (its password was just
@@ -80,11 +82,26 @@ impl Hub {
         others.len()
     }
 
-    /// Tells `event`, something about `user`, to everyone who shares a room with it (each
-    /// once) and wants to hear of `interest`.
-    fn tell_room_peers(&self, user: &User, event: &Event, interest: Interest) {
+    /// Marks `user` as a bot or not (IRCv3 bot mode): from now on what it does carries the
+    /// `bot` tag for IRC clients that accept tags. Nobody is told of the change itself.
+    pub fn set_bot(&self, user: &User, bot: bool) {
+        user.update_identity(|identity| Identity {
+            bot,
+            ..identity.clone()
+        });
+    }
+
+    /// Tells `event`, something about `user`, to everyone who shares a room with it or
+    /// monitors it and asked to hear of that (each once) and wants to hear of `interest`.
+    fn tell_interested(&self, user: &User, event: &Event, interest: Interest) {
+        let mut recipients = self.room_peers(user);
+        for watcher in self.watchers_of(&user.nick()) {
+            if watcher.delivery().1.contains(Interest::MonitoredUsers) {
+                recipients.insert(watcher.id, watcher);
+            }
+        }
         let audience = Audience::interested_except(interest, user);
-        deliver(self.room_peers(user).values(), event, audience);
+        deliver(recipients.values(), event, audience);
     }
 
     /// Everyone who shares a room with `user` (each once), `user` excluded.

@@ -11,7 +11,7 @@ mod rules;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use palaver_proto::event::MessageId;
+use palaver_proto::event::{MemberStatus, MessageId};
 use palaver_proto::modes::RoomModes;
 use palaver_proto::names::fold;
 use palaver_proto::time::Timestamp;
@@ -47,6 +47,16 @@ pub struct Member {
     pub op: bool,
     /// Voiced: may speak in a moderated room.
     pub voice: bool,
+}
+
+impl Member {
+    /// Whether the member has at least the status `minimum` (an operator has every status).
+    pub fn has_status(&self, minimum: MemberStatus) -> bool {
+        match minimum {
+            MemberStatus::Operator => self.op,
+            MemberStatus::Voiced => self.op || self.voice,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

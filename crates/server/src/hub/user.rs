@@ -38,6 +38,9 @@ pub enum Interest {
     AccountChanges = 4,
     /// A member invited someone into a room this user is an operator of.
     Invitations = 8,
+    /// The away, real-name and account changes of the users it monitors, as of its room
+    /// peers (IRC `extended-monitor`): each only together with the interest in that change.
+    MonitoredUsers = 16,
 }
 
 /// A set of [`Interest`]s.
@@ -137,6 +140,10 @@ pub struct User {
     away: Mutex<Option<Box<str>>>,
     /// User mode `+i`: hidden from `WHO` and `NAMES` of people who share no room with it.
     invisible: AtomicBool,
+    /// The nicks this user monitors, as it spelled them, each (folded) once and at most
+    /// [`MAX_MONITORED`](super::MAX_MONITORED). Changed only by the hub, together with its
+    /// directory of watchers (`hub::monitor`). A leaf lock.
+    monitored: Mutex<Vec<Box<str>>>,
     /// When the user last sent a message (milliseconds since the epoch), for `WHOIS` idle time.
     last_spoke: AtomicU64,
     /// The [`Alert`]s raised and not yet taken, as bits: a set, so it never grows however
@@ -175,6 +182,7 @@ impl User {
             invited_to: Mutex::default(),
             away: Mutex::new(None),
             invisible: AtomicBool::new(false),
+            monitored: Mutex::default(),
             last_spoke: AtomicU64::new(now.0),
             alerts: AtomicU8::new(0),
             alerted: Notify::new(),
@@ -290,6 +298,16 @@ impl User {
         self.invisible.store(invisible, Ordering::Relaxed);
     }
 
+    /// The nicks this user monitors, as it spelled them, in the order added.
+    pub fn monitored(&self) -> Vec<Box<str>> {
+        lock(&self.monitored).clone()
+    }
+
+    /// Changes the list of monitored nicks; `change` must take no lock (this is a leaf).
+    pub(super) fn change_monitored<T>(&self, change: impl FnOnce(&mut Vec<Box<str>>) -> T) -> T {
+        change(&mut lock(&self.monitored))
+    }
+
     /// Seconds since the user last sent a message.
     pub fn idle_seconds(&self) -> u64 {
         Timestamp::now()
@@ -401,6 +419,7 @@ mod tests {
             Interest::RealnameChanges,
             Interest::AccountChanges,
             Interest::Invitations,
+            Interest::MonitoredUsers,
         ];
         for index in 0..Wire::COUNT {
             let wire = Wire::from_index(index).expect("a wire");

@@ -8,7 +8,8 @@
 //!   list, and the members who are not invisible.
 //! - A user marked invisible (IRC user mode `+i`) is listed in a room only to that room's
 //!   members, and by a search over all users (IRC `WHO mask`) only to itself and to users who
-//!   share a room with it.
+//!   share a room with it. Looking a user up by its nick (IRC `WHOIS`, `WHO nick`, `ISON`) is
+//!   no listing: it finds an invisible user too, as on every IRC server.
 //!
 //! [`Viewer`] gathers what these checks need about the one looking once per query, so a
 //! listing over every user costs what it shows and never compares every pair of rooms. The

@@ -8,8 +8,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use palaver_proto::event::{Event, MessageKind};
+use palaver_proto::event::{Event, MemberStatus, MessageKind};
 use palaver_proto::framing::Frame;
+use palaver_proto::irc::modes::split_status_target;
 use palaver_proto::names::fold;
 use palaver_proto::text::{self, Command, Input};
 use palaver_proto::time::Timestamp;
@@ -20,7 +21,8 @@ use super::reply_queue::{ReplyBuffer, ReplyQueue};
 use super::{Context, Flow, GHOSTED, Keep, Session, whole_seconds};
 use crate::accounts::{AccountError, Accounts};
 use crate::hub::{
-    Alert, EndedRoom, Hub, HubError, Joined, LOBBY, Protocol, Reclaim, Reclaimed, Room, User,
+    Alert, EndedRoom, Hub, HubError, Joined, LOBBY, MAX_MONITORED, MonitorStatus, Protocol,
+    Reclaim, Reclaimed, Room, User,
 };
 use crate::outbox::Outbox;
 use crate::store::{Commit, HistoryQuery, Store};
@@ -37,6 +39,7 @@ const HELP: &[&str] = &[
     "  /join #room [key]             join or create a room and talk there",
     "  /part [#room] [reason]        leave a room (default: the current one)",
     "  /msg NICK text                send a private message",
+    "  /msg @#room text              send to a room's operators (+#room: voiced members too)",
     "  /me action                    act in your current room",
     "  /who [#room]                  list who is in a room (@ marks operators)",
     "  /rooms                        list rooms with member counts and topics",
@@ -49,6 +52,9 @@ const HELP: &[&str] = &[
     "  /password OLD NEW             change your password (logs out your other sessions)",
     "  /regain [NICK]                take your account's nick back from whoever uses it",
     "  /register-room [#room]        register a room you run to your account",
+    "  /monitor [NICK…]              be told when NICK comes online or goes offline",
+    "  /unmonitor NICK…              stop monitoring NICK",
+    "  /bot on|off                   mark yourself as a bot (or not) for IRC users",
     "  /help                         show this help",
 ];
 
@@ -139,18 +145,10 @@ impl TextSession {
             Command::Nick(nick) => self.change_nick(nick).await,
             Command::Join { room, key } => self.join(room, key).await,
             Command::Part { room, reason } => self.part(room, reason),
-            Command::Msg { nick, text } => {
-                let result = self
-                    .hub
-                    .message_user(&self.user, nick, MessageKind::Say, text, "");
-                match result {
-                    Ok((event, recipient)) => {
-                        self.persisted_copy_or_error(Ok(event), Some(&recipient))
-                            .await;
-                    }
-                    Err(error) => self.persisted_copy_or_error(Err(error), None).await,
-                }
-            }
+            Command::Msg { nick, text } => match split_status_target(nick) {
+                Some((minimum, room)) => self.say_to_status(minimum, room, text).await,
+                None => self.message_user(nick, text).await,
+            },
             Command::Me(action) => self.say(MessageKind::Action, action).await,
             Command::Who(room) => self.who(room),
             Command::Rooms => self.list_rooms(),
@@ -177,6 +175,20 @@ impl TextSession {
             Command::Password { old, new } => self.change_password(old, new).await,
             Command::Regain(nick) => self.regain(nick).await,
             Command::RegisterRoom(name) => self.register_room(name).await,
+            Command::Monitor(nicks) if nicks.is_empty() => self.show_monitored(),
+            Command::Monitor(nicks) => self.monitor(&nicks),
+            Command::Unmonitor(nicks) => {
+                self.hub.unmonitor(&self.user, &nicks);
+                self.notice(&["no longer monitoring ", &nicks.join(" ")]);
+            }
+            Command::Bot(bot) => {
+                self.hub.set_bot(&self.user, bot);
+                self.notice(&[if bot {
+                    "you are now marked as a bot"
+                } else {
+                    "you are no longer marked as a bot"
+                }]);
+            }
             Command::History(count) => {
                 let count = count.unwrap_or(HISTORY_DEFAULT).min(HISTORY_MAX);
                 match self.current_room() {
@@ -199,6 +211,68 @@ impl TextSession {
         };
         let result = self.hub.say(&self.user, &room, kind, text, "");
         self.persisted_copy_or_error(result, None).await;
+    }
+
+    /// `/msg NICK text`: a private message; its receipt waits for the store.
+    async fn message_user(&mut self, nick: &str, text: &str) {
+        let result = self
+            .hub
+            .message_user(&self.user, nick, MessageKind::Say, text, "");
+        match result {
+            Ok((event, recipient)) => {
+                self.persisted_copy_or_error(Ok(event), Some(&recipient))
+                    .await;
+            }
+            Err(error) => self.persisted_copy_or_error(Err(error), None).await,
+        }
+    }
+
+    /// `/msg @#room text` (or `+#room`): a status message, to the room's members with at least
+    /// the status `minimum`. Not kept in history, so its receipt comes at once.
+    async fn say_to_status(&mut self, minimum: MemberStatus, name: &str, text: &str) {
+        let Some(room) = self.hub.room(name) else {
+            return self.error(&HubError::NoSuchRoom(name.to_owned()).to_string());
+        };
+        let result = self
+            .hub
+            .say_to_status(&self.user, &room, minimum, MessageKind::Say, text, "");
+        self.persisted_copy_or_error(result, None).await;
+    }
+
+    /// `/monitor NICK…`: adds the nicks to the user's monitor list and says where each stands.
+    fn monitor(&mut self, nicks: &[&str]) {
+        let status = self.hub.monitor(&self.user, nicks);
+        self.monitor_status(&status);
+        if !status.refused.is_empty() {
+            self.error(&format!(
+                "your monitor list is full ({MAX_MONITORED} nicks); not added: {}",
+                status.refused.join(" ")
+            ));
+        }
+    }
+
+    /// `/monitor`: every monitored nick and where it stands.
+    fn show_monitored(&mut self) {
+        let status = self.hub.monitor_status(&self.user);
+        let count = status.online.len() + status.offline.len();
+        if count == 0 {
+            return self.notice(&[
+                "you monitor no nicks (/monitor NICK to be told when NICK comes and goes)",
+            ]);
+        }
+        let unit = if count == 1 { " nick:" } else { " nicks:" };
+        self.notice(&["you monitor ", &count.to_string(), unit]);
+        self.monitor_status(&status);
+    }
+
+    /// `-- alice is online` / `-- bob is offline`, the lines that also tell of changes.
+    fn monitor_status(&mut self, status: &MonitorStatus) {
+        for who in &status.online {
+            self.notice(&[&who.nick, " is online"]);
+        }
+        for nick in &status.offline {
+            self.notice(&[nick, " is offline"]);
+        }
     }
 
     /// `/register PASSWORD`: registers the current nick and logs in.

@@ -27,16 +27,16 @@ pub const SERVER: &str = "palaver.local";
 /// Every capability `CAP LS` offers, in its order.
 pub const ALL_CAPS: &str = "account-notify account-tag away-notify batch cap-notify \
                             draft/account-registration draft/chathistory echo-message \
-                            extended-join invite-notify labeled-response message-tags \
-                            multi-prefix sasl server-time setname standard-replies \
+                            extended-join extended-monitor invite-notify labeled-response \
+                            message-tags multi-prefix sasl server-time setname standard-replies \
                             userhost-in-names";
 
 /// The same list as `CAP LS 302` shows it, with capability values.
 pub const ALL_CAPS_302: &str = "account-notify account-tag away-notify batch cap-notify \
                                 draft/account-registration draft/chathistory echo-message \
-                                extended-join invite-notify labeled-response message-tags \
-                                multi-prefix sasl=PLAIN server-time setname standard-replies \
-                                userhost-in-names";
+                                extended-join extended-monitor invite-notify labeled-response \
+                                message-tags multi-prefix sasl=PLAIN server-time setname \
+                                standard-replies userhost-in-names";
 
 /// `nick!~nick@127.0.0.1`, how an IRC user registered by these helpers appears.
 pub fn irc_mask(nick: &str) -> String {
@@ -67,6 +67,16 @@ pub fn untagged(line: &str) -> &str {
 /// `line` parsed as an IRC message; panics if it does not parse.
 pub fn parse(line: &str) -> Message {
     Message::parse(line).unwrap_or_else(|error| panic!("unparsable {line:?}: {error}"))
+}
+
+/// Sends `command` as `client` and asserts that the replies are exactly `lines` (without
+/// tags), and nothing more.
+pub async fn expect_replies(client: &mut IrcClient, command: &str, lines: &[&str]) {
+    client.send(command).await;
+    for line in lines {
+        client.expect_line(line).await;
+    }
+    client.expect_quiet().await;
 }
 
 /// Sends `JOIN channel` for `joiner` and reads its replies up to `366`; every client in

@@ -6,6 +6,7 @@
 mod admission;
 mod lifetimes;
 mod moderation;
+mod monitor;
 mod nicks;
 
 use std::sync::Arc;

@@ -101,6 +101,7 @@ fn interests(caps: CapSet) -> Interests {
         (Cap::Setname, Interest::RealnameChanges),
         (Cap::AccountNotify, Interest::AccountChanges),
         (Cap::InviteNotify, Interest::Invitations),
+        (Cap::ExtendedMonitor, Interest::MonitoredUsers),
     ]
     .into_iter()
     .filter(|(cap, _)| caps.contains(*cap))
@@ -181,6 +182,7 @@ mod tests {
             (Cap::Setname, Interest::RealnameChanges),
             (Cap::AccountNotify, Interest::AccountChanges),
             (Cap::InviteNotify, Interest::Invitations),
+            (Cap::ExtendedMonitor, Interest::MonitoredUsers),
         ] {
             let mut caps = CapSet::EMPTY;
             caps.insert(cap);

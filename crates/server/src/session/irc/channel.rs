@@ -4,6 +4,7 @@
 use palaver_proto::event::MessageKind;
 use palaver_proto::irc::caps::Cap;
 use palaver_proto::irc::message::{Message, escape_tag_value};
+use palaver_proto::irc::modes::split_status_target;
 use palaver_proto::irc::numeric::*;
 use palaver_proto::names;
 
@@ -80,7 +81,8 @@ pub fn tagmsg(session: &mut IrcSession, message: &Message) -> Flow {
     send(session, message, "TAGMSG")
 }
 
-/// `PRIVMSG`, `NOTICE` and `TAGMSG` to channels and nicks. Per RFC 2812 §3.3.2, a `NOTICE`
+/// `PRIVMSG`, `NOTICE` and `TAGMSG` to channels, to the operators or voiced members of a
+/// channel (`@#a`, `+#a`: `STATUSMSG`) and to nicks. Per RFC 2812 §3.3.2, a `NOTICE`
 /// never gets an error reply (automatic replies to notices could loop between bots).
 fn send(session: &mut IrcSession, message: &Message, command: &str) -> Flow {
     let is_notice = command == "NOTICE";
@@ -124,7 +126,16 @@ fn send(session: &mut IrcSession, message: &Message, command: &str) -> Flow {
             account::chanserv(session, text);
             continue;
         }
-        let result = if target.starts_with('#') {
+        let result = if let Some((minimum, room)) = split_status_target(target) {
+            // STATUSMSG: `@#room` reaches its operators, `+#room` its voiced members too.
+            match session.hub.room(room) {
+                Some(room) => session
+                    .hub
+                    .say_to_status(&user, &room, minimum, kind, text, &client_tags)
+                    .map(|event| (event, None)),
+                None => Err(HubError::NoSuchRoom(target.to_owned())),
+            }
+        } else if target.starts_with('#') {
             match session.hub.room(target) {
                 Some(room) => session
                     .hub

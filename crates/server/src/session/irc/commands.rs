@@ -7,7 +7,7 @@ use palaver_proto::irc::caps::Cap;
 use palaver_proto::irc::message::Message;
 use palaver_proto::irc::numeric::*;
 
-use super::{IrcSession, account, cap, channel, chathistory, mode, query, registration};
+use super::{IrcSession, account, cap, channel, chathistory, mode, monitor, query, registration};
 use crate::session::Flow;
 
 type Handler = fn(&mut IrcSession, &Message) -> Flow;
@@ -60,6 +60,7 @@ const COMMANDS: &[Spec] = &[
     spec("WHOIS", 1, false, query::whois),
     spec("ISON", 1, false, query::ison),
     spec("USERHOST", 1, false, query::userhost),
+    spec("MONITOR", 1, false, monitor::monitor),
     spec("LUSERS", 0, false, registration::lusers),
     spec("MOTD", 0, false, registration::motd),
     spec("AWAY", 0, false, away),

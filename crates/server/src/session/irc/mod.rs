@@ -12,6 +12,7 @@ mod channel;
 mod chathistory;
 mod commands;
 mod mode;
+mod monitor;
 mod query;
 mod registration;
 mod replies;

@@ -1,4 +1,5 @@
-//! `MODE`: user mode `+i`, and channel modes `+b +k +l +o +v` and `+i +m +n +s +t`.
+//! `MODE`: user modes `+i` and `+B` (bot), and channel modes `+b +k +l +o +v` and
+//! `+i +m +n +s +t`.
 
 use palaver_proto::irc::message::Message;
 use palaver_proto::irc::modes::{flag_from_letter, spell_modes};
@@ -7,7 +8,7 @@ use palaver_proto::names::fold;
 
 use super::IrcSession;
 use super::registration::MAX_MODES_WITH_PARAMETER;
-use crate::hub::{BAN_MASK_MAX_BYTES, ModeChange};
+use crate::hub::{BAN_MASK_MAX_BYTES, ModeChange, User};
 use crate::session::Flow;
 
 pub fn mode(session: &mut IrcSession, message: &Message) -> Flow {
@@ -17,6 +18,23 @@ pub fn mode(session: &mut IrcSession, message: &Message) -> Flow {
         user_mode(session, message);
     }
     Flow::Continue
+}
+
+/// The user mode marking a bot (IRCv3 bot mode, `BOT=B`), also its flag in `WHO` replies.
+pub const BOT_MODE: char = 'B';
+/// The user mode hiding a user from the listings of those who share no channel with it.
+const INVISIBLE_MODE: char = 'i';
+
+/// The user modes `user` has, as `221 RPL_UMODEIS` shows them (`+Bi`, or `+` for none).
+fn user_modes(user: &User) -> String {
+    let mut modes = String::from("+");
+    if user.identity().bot {
+        modes.push(BOT_MODE);
+    }
+    if user.is_invisible() {
+        modes.push(INVISIBLE_MODE);
+    }
+    modes
 }
 
 fn user_mode(session: &mut IrcSession, message: &Message) {
@@ -32,29 +50,48 @@ fn user_mode(session: &mut IrcSession, message: &Message) {
         return;
     }
     let Some(modes) = message.params.get(1) else {
-        let current = if user.is_invisible() { "+i" } else { "+" };
-        session.numeric(RPL_UMODEIS, &[current]);
+        session.numeric(RPL_UMODEIS, &[&user_modes(&user)]);
         return;
     };
     let mut set = true;
     let mut unknown = false;
     let mut invisible = user.is_invisible();
+    let mut bot = user.identity().bot;
     for letter in modes.chars() {
         match letter {
             '+' => set = true,
             '-' => set = false,
-            'i' => invisible = set,
+            INVISIBLE_MODE => invisible = set,
+            BOT_MODE => bot = set,
             _ => unknown = true,
         }
     }
     if unknown {
         session.numeric(ERR_UMODEUNKNOWNFLAG, &["Unknown MODE flag"]);
     }
+    // Only what changed is echoed, in one line: `+B-i`.
+    let mut changes = Vec::new();
+    if bot != user.identity().bot {
+        session.hub.set_bot(&user, bot);
+        changes.push((bot, BOT_MODE));
+    }
     if invisible != user.is_invisible() {
         user.set_invisible(invisible);
-        let change = if invisible { "+i" } else { "-i" };
-        session.push_all([Message::new("MODE", vec![nick.to_string(), change.into()])
-            .with_source(nick.to_string())]);
+        changes.push((invisible, INVISIBLE_MODE));
+    }
+    if !changes.is_empty() {
+        let mut spelled = String::new();
+        let mut last_sign = None;
+        for (set, letter) in changes {
+            if last_sign != Some(set) {
+                spelled.push(if set { '+' } else { '-' });
+                last_sign = Some(set);
+            }
+            spelled.push(letter);
+        }
+        session.push_all([
+            Message::new("MODE", vec![nick.to_string(), spelled]).with_source(nick.to_string())
+        ]);
     }
 }
 

@@ -1,13 +1,18 @@
-//! Listings and lookups: `NAMES`, `LIST`, `WHO`, `WHOIS`, `ISON`, `USERHOST`, and the topic
-//! replies shared with `JOIN` and `TOPIC`.
+//! Listings and lookups: `NAMES`, `LIST`, `WHO` (with IRCv3 WHOX), `WHOIS`, `ISON`,
+//! `USERHOST`, and the topic replies shared with `JOIN` and `TOPIC`.
 
+use std::sync::Arc;
+
+use palaver_proto::event::Identity;
 use palaver_proto::irc::caps::Cap;
 use palaver_proto::irc::mask;
 use palaver_proto::irc::message::Message;
 use palaver_proto::irc::numeric::*;
-use palaver_proto::names::fold;
+use palaver_proto::irc::whox::{NO_ACCOUNT, UNDISCLOSED_IP, WhoxField, WhoxQuery};
+use palaver_proto::names::{self, fold};
 
 use super::IrcSession;
+use super::mode::BOT_MODE;
 use crate::hub::{MemberInfo, Room, Topic, User};
 use crate::session::Flow;
 
@@ -103,63 +108,158 @@ pub fn list(session: &mut IrcSession, message: &Message) -> Flow {
     Flow::Continue
 }
 
-/// One 352 line.
-fn who_reply(session: &mut IrcSession, channel: &str, user: &User, status: &str) {
-    let identity = user.identity();
-    let here = if user.away().is_some() { "G" } else { "H" };
+/// The flags of a `WHO` reply (`352`, and WHOX `f`): `H` (here) or `G` (gone: away), `B` for
+/// a bot (`BOT=B`), then the user's prefixes in the channel the reply names.
+fn who_flags(user: &User, identity: &Identity, prefix: &str) -> String {
+    let mut flags = String::from(if user.away().is_some() { "G" } else { "H" });
+    if identity.bot {
+        flags.push(BOT_MODE);
+    }
+    flags.push_str(prefix);
+    flags
+}
+
+/// One user a `WHO` found: the channel the reply names (`*` when it was not asked about a
+/// channel) and the user's prefixes there.
+struct WhoEntry {
+    channel: Arc<str>,
+    user: Arc<User>,
+    prefix: String,
+}
+
+/// One `352` line.
+fn who_reply(session: &mut IrcSession, entry: &WhoEntry) {
+    let identity = entry.user.identity();
+    let flags = who_flags(&entry.user, &identity, &entry.prefix);
     let server = session.settings.server_name.clone();
     session.numeric(
         RPL_WHOREPLY,
         &[
-            channel,
+            &entry.channel,
             &identity.user,
             &identity.host,
             &server,
             &identity.nick,
-            &format!("{here}{status}"),
-            &format!("0 {}", identity.realname),
+            &flags,
+            &format!("{WHO_HOPS} {}", identity.realname),
         ],
     );
 }
 
+/// One `354` line (IRCv3 WHOX) with the fields `query` asks for.
+fn whox_reply(session: &mut IrcSession, entry: &WhoEntry, query: &WhoxQuery) {
+    let user = &entry.user;
+    let identity = user.identity();
+    let server = session.settings.server_name.clone();
+    let params = query.reply_params(|field| match field {
+        WhoxField::Token => query.token().to_owned(),
+        WhoxField::Channel => entry.channel.to_string(),
+        WhoxField::User => identity.user.to_string(),
+        // The address is no secret where the host shows it; a cloaked one stays hidden.
+        WhoxField::Ip => {
+            let ip = user.peer.ip().to_string();
+            if *identity.host == *ip {
+                ip
+            } else {
+                UNDISCLOSED_IP.to_owned()
+            }
+        }
+        WhoxField::Host => identity.host.to_string(),
+        WhoxField::Server => server.clone(),
+        WhoxField::Nick => identity.nick.to_string(),
+        WhoxField::Flags => who_flags(user, &identity, &entry.prefix),
+        WhoxField::Hops => WHO_HOPS.to_string(),
+        WhoxField::Idle => user.idle_seconds().to_string(),
+        WhoxField::Account => identity.account.as_deref().unwrap_or(NO_ACCOUNT).to_owned(),
+        // ircu's channel op levels do not exist here.
+        WhoxField::OpLevel => "n/a".to_owned(),
+        WhoxField::Realname => identity.realname.to_string(),
+    });
+    let params: Vec<&str> = params.iter().map(String::as_str).collect();
+    session.numeric(RPL_WHOSPCRPL, &params);
+}
+
+/// Hops between this server and every user: there is one server.
+const WHO_HOPS: u32 = 0;
+
+/// `WHO #channel`, `WHO nick` or `WHO mask`, optionally with WHOX fields (`WHO mask %fields`).
 pub fn who(session: &mut IrcSession, message: &Message) -> Flow {
     let target = message
         .params
         .first()
         .cloned()
         .unwrap_or_else(|| "*".into());
+    let whox = message
+        .params
+        .get(1)
+        .and_then(|fields| WhoxQuery::parse(fields));
+    let entries = who_entries(session, &target);
+    for entry in &entries {
+        match &whox {
+            Some(query) => whox_reply(session, entry, query),
+            None => who_reply(session, entry),
+        }
+    }
+    session.numeric(RPL_ENDOFWHO, &[&target, "End of WHO list"]);
+    Flow::Continue
+}
+
+/// The users `WHO target` shows its sender.
+fn who_entries(session: &IrcSession, target: &str) -> Vec<WhoEntry> {
     let viewer = session.user().clone();
     let multi_prefix = session.caps.contains(Cap::MultiPrefix);
     if target.starts_with('#') {
         // Only the members the viewer may see; nothing of a secret room it is not in.
         let view = session
             .hub
-            .room(&target)
+            .room(target)
             .and_then(|room| session.hub.room_view(&viewer, &room));
-        if let Some(info) = view {
-            for member in &info.members {
-                let status = member_prefix(member, multi_prefix);
-                who_reply(session, &info.name, &member.user, &status);
-            }
-        }
-    } else {
-        // A nick or a mask over nick!user@host, skipping invisible users one shares no
-        // channel with.
-        let pattern = fold(&target);
-        let viewer = session.hub.viewer(&viewer);
-        for user in session.hub.users() {
+        return view
+            .map(|info| {
+                info.members
+                    .iter()
+                    .map(|member| WhoEntry {
+                        channel: info.name.clone(),
+                        user: member.user.clone(),
+                        prefix: member_prefix(member, multi_prefix),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+    }
+    let no_channel: Arc<str> = Arc::from("*");
+    let found = |user: Arc<User>| WhoEntry {
+        channel: no_channel.clone(),
+        user,
+        prefix: String::new(),
+    };
+    if names::validate_nick(target).is_ok() {
+        // A plain nick is a lookup, as `WHOIS` is: it finds an invisible user too.
+        return session
+            .hub
+            .user_by_nick(target)
+            .map(found)
+            .into_iter()
+            .collect();
+    }
+    // A mask over nicks or nick!user@host: a search, which skips invisible users one shares
+    // no channel with.
+    let pattern = fold(target);
+    let viewer = session.hub.viewer(&viewer);
+    session
+        .hub
+        .users()
+        .into_iter()
+        .filter(|user| {
             let identity = user.identity();
             let matched = pattern == "*"
                 || pattern == "0"
                 || mask::matches(&pattern, &fold(&identity.nick))
                 || mask::matches(&pattern, &fold(&identity.mask()));
-            if matched && viewer.may_see_user(&user) {
-                who_reply(session, "*", &user, "");
-            }
-        }
-    }
-    session.numeric(RPL_ENDOFWHO, &[&target, "End of WHO list"]);
-    Flow::Continue
+            matched && viewer.may_see_user(user)
+        })
+        .map(found)
+        .collect()
 }
 
 pub fn whois(session: &mut IrcSession, message: &Message) -> Flow {
@@ -203,6 +303,9 @@ pub fn whois(session: &mut IrcSession, message: &Message) -> Flow {
             RPL_WHOISACCOUNT,
             &[&identity.nick, account, "is logged in as"],
         );
+    }
+    if identity.bot {
+        session.numeric(RPL_WHOISBOT, &[&identity.nick, "is a bot"]);
     }
     if let Some(away) = user.away() {
         session.numeric(RPL_AWAY, &[&identity.nick, &away]);

@@ -1,13 +1,17 @@
 //! Connection registration (`PASS`, `NICK`, `USER`, ended by `CAP END` when negotiating), the
 //! welcome burst (001–005, `LUSERS`, `MOTD`), and nick changes afterwards.
 
-use palaver_proto::event::Identity;
+use palaver_proto::event::{Identity, MemberStatus};
 use palaver_proto::irc::message::Message;
+use palaver_proto::irc::modes::status_prefix;
 use palaver_proto::irc::numeric::*;
 use palaver_proto::names::{self, NICK_MAX_LEN, ROOM_NAME_MAX_LEN};
 
 use super::IrcSession;
-use crate::hub::{AWAY_MAX_BYTES, KICK_REASON_MAX_BYTES, MAX_BANS, Protocol, TOPIC_MAX_BYTES};
+use super::mode::BOT_MODE;
+use crate::hub::{
+    AWAY_MAX_BYTES, KICK_REASON_MAX_BYTES, MAX_BANS, MAX_MONITORED, Protocol, TOPIC_MAX_BYTES,
+};
 use crate::session::Flow;
 
 /// Longest real name accepted (`USER`, `SETNAME`).
@@ -187,7 +191,7 @@ fn welcome(session: &mut IrcSession) {
             session.hub.started().iso8601()
         )],
     );
-    session.numeric(RPL_MYINFO, &[&server, VERSION, "i", "biklmnostv", "bklov"]);
+    session.numeric(RPL_MYINFO, &[&server, VERSION, "Bi", "biklmnostv", "bklov"]);
     let rooms_per_user = session.hub.rooms_per_user();
     for tokens in isupport(&network, rooms_per_user).chunks(13) {
         let mut params: Vec<&str> = tokens.iter().map(String::as_str).collect();
@@ -202,6 +206,7 @@ fn welcome(session: &mut IrcSession) {
 fn isupport(network: &str, rooms_per_user: usize) -> Vec<String> {
     vec![
         format!("AWAYLEN={AWAY_MAX_BYTES}"),
+        format!("BOT={BOT_MODE}"),
         "CASEMAPPING=ascii".into(),
         format!("CHANLIMIT=#:{rooms_per_user}"),
         "CHANMODES=b,k,l,imnst".into(),
@@ -212,10 +217,16 @@ fn isupport(network: &str, rooms_per_user: usize) -> Vec<String> {
         format!("MAXLIST=b:{MAX_BANS}"),
         format!("MAXTARGETS={MAX_MESSAGE_TARGETS}"),
         format!("MODES={MAX_MODES_WITH_PARAMETER}"),
+        format!("MONITOR={MAX_MONITORED}"),
         "MSGREFTYPES=msgid,timestamp".into(),
         format!("NETWORK={network}"),
         format!("NICKLEN={NICK_MAX_LEN}"),
         "PREFIX=(ov)@+".into(),
+        format!(
+            "STATUSMSG={}{}",
+            status_prefix(MemberStatus::Operator),
+            status_prefix(MemberStatus::Voiced)
+        ),
         format!(
             "TARGMAX=JOIN:,KICK:{MAX_KICK_TARGETS},NAMES:,NOTICE:{0},PART:,PRIVMSG:{0},TAGMSG:{0},WHOIS:1",
             MAX_MESSAGE_TARGETS
@@ -223,6 +234,7 @@ fn isupport(network: &str, rooms_per_user: usize) -> Vec<String> {
         format!("TOPICLEN={TOPIC_MAX_BYTES}"),
         format!("USERLEN={}", USERNAME_MAX_LEN + 1),
         "UTF8ONLY".into(),
+        "WHOX".into(),
     ]
 }
 
