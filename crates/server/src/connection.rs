@@ -89,16 +89,31 @@ pub async fn serve<S: Session>(transport: impl Transport, peer: SocketAddr, cont
 /// The host others see: the peer's IP address, or with cloaking a stable pseudonym of it
 /// (so bans still work) that does not reveal it.
 fn display_host(peer: SocketAddr, cloak: bool) -> String {
+    // An IPv4 client on an IPv6 socket (`::ffff:192.0.2.1`) is the IPv4 address.
+    let ip = peer.ip().to_canonical();
     if !cloak {
-        return peer.ip().to_string();
+        return shown_address(ip);
     }
     use std::hash::BuildHasher;
     // One random key per server run: cloaks are stable while it runs, and cannot be reversed
     // by hashing every address.
     static KEY: std::sync::OnceLock<std::collections::hash_map::RandomState> =
         std::sync::OnceLock::new();
-    let hash = KEY.get_or_init(Default::default).hash_one(peer.ip());
+    let hash = KEY.get_or_init(Default::default).hash_one(ip);
     format!("{hash:016x}.cloak")
+}
+
+/// `ip` as a host name others see. A host is a middle parameter of IRC lines (`352`, `311`,
+/// `302`, WHOX), where a word starting with `:` would begin the trailing parameter and shift
+/// every field after it; so an IPv6 address that starts with `:` gets a leading `0`
+/// (`::1` → `0::1`), which names the same address, as established servers write it.
+fn shown_address(ip: std::net::IpAddr) -> String {
+    let text = ip.to_string();
+    if text.starts_with(':') {
+        format!("0{text}")
+    } else {
+        text
+    }
 }
 
 /// Reads and handles lines until the client quits or disconnects, the outbox closes, or the

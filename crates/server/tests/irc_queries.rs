@@ -6,7 +6,7 @@ mod support;
 use std::collections::BTreeSet;
 
 use palaver_server::config::Overrides;
-use support::{Client, IrcClient, TestServer, expect_replies, text_account, unix_now};
+use support::{Client, IrcClient, TestServer, expect_replies, numeric, text_account, unix_now};
 
 /// Reads everything queued for each client (a `PING` round trip each).
 async fn sync_all(clients: &mut [&mut IrcClient]) {
@@ -998,5 +998,31 @@ async fn away_is_set_and_unset_and_privmsg_to_an_away_user_gets_301() {
     alice
         .expect_line(&format!(":palaver.local 301 alice bob {}", "z".repeat(200)))
         .await;
+    server.shut_down().await;
+}
+
+/// A host is a middle parameter of `311`, `352` and `302`: an IPv6 peer such as `::1` must not
+/// be written with its leading `:`, which would start the trailing parameter and shift every
+/// field after it. It is shown as `0::1`, the same address.
+#[tokio::test]
+async fn an_ipv6_host_is_written_so_that_it_stays_one_parameter() {
+    let server = TestServer::start_with(Overrides {
+        irc_listen: vec!["[::1]:0".parse().unwrap()],
+        ..Overrides::default()
+    })
+    .await;
+    let mut six = IrcClient::register(server.irc_address, "six", &[]).await;
+    six.send("WHOIS six").await;
+    six.expect_line(&numeric("311", "six", "six ~six 0::1 * :six real name"))
+        .await;
+    six.skip_until(|m| m.command == "318").await;
+    six.send("USERHOST six").await;
+    six.expect_line(&numeric("302", "six", "six=+~six@0::1"))
+        .await;
+    six.send("WHO six").await;
+    let who = six.expect_command("352").await;
+    assert_eq!(who.params[3], "0::1", "{who:?}");
+    assert_eq!(who.params[5], "six", "{who:?}");
+    six.skip_until(|m| m.command == "315").await;
     server.shut_down().await;
 }

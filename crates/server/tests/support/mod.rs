@@ -140,9 +140,15 @@ impl TestServer {
     }
 
     async fn start_with_file(file: FileConfig, overrides: Overrides) -> Self {
+        // One text and one IRC listener on ephemeral loopback ports; a test may name its own
+        // IRC address (an IPv6 one, say).
+        let irc_listen = match overrides.irc_listen.as_slice() {
+            [] => vec!["127.0.0.1:0".parse().unwrap()],
+            named => named.to_vec(),
+        };
         let overrides = Overrides {
             text_listen: vec!["127.0.0.1:0".parse().unwrap()],
-            irc_listen: vec!["127.0.0.1:0".parse().unwrap()],
+            irc_listen,
             // A throw-away history unless the test names a database.
             database: overrides.database.clone().or(Some(":memory:".into())),
             ..overrides
