@@ -35,7 +35,7 @@ pub use message::{
 };
 #[doc(hidden)]
 pub use migrations::{MIGRATIONS, Migration, latest_version};
-pub use rooms::{ListEntry, ListMode, RoomRecord};
+pub use rooms::{ListEntry, RoomRecord};
 
 use queries::Page;
 use sqlite::Database;

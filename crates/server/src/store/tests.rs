@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use palaver_proto::event::{Identity, MessageId, MessageKind};
+use palaver_proto::modes::MaskList;
 use palaver_proto::names::fold;
 use palaver_proto::time::Timestamp;
 use tempfile::TempDir;
@@ -1000,14 +1001,21 @@ fn room_record(name: &str, founder: &str) -> RoomRecord {
         lists: vec![
             ban("*!*@evil.example", 1_100_000),
             ban("mallory!*@*", 1_000_500),
+            entry(MaskList::BanExceptions, "$a:bob", 1_000_600),
+            entry(MaskList::InviteExceptions, "carol!*@*", 1_000_700),
         ],
     }
 }
 
 /// A ban set by alice at `time`.
 fn ban(mask: &str, time: u64) -> ListEntry {
+    entry(MaskList::Bans, mask, time)
+}
+
+/// An entry of `list` set by alice at `time`.
+fn entry(list: MaskList, mask: &str, time: u64) -> ListEntry {
     ListEntry {
-        mode: ListMode::Ban,
+        list,
         mask: mask.into(),
         set_by: "alice!~alice@127.0.0.1".into(),
         set_at: Timestamp(time),

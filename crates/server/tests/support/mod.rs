@@ -508,6 +508,30 @@ impl IrcClient {
     }
 }
 
+/// Lists `room`'s mask list `letter` as `client` and returns each entry's parameters after
+/// the channel (mask, setter, time), checking the list's numerics.
+pub async fn mask_list(client: &mut IrcClient, room: &str, letter: char) -> Vec<Vec<String>> {
+    let (entry, end, end_text) = match letter {
+        'b' => ("367", "368", "End of channel ban list"),
+        'e' => ("348", "349", "End of channel exception list"),
+        'I' => ("346", "347", "End of channel invite exception list"),
+        _ => panic!("not a list mode: {letter}"),
+    };
+    client.send(&format!("MODE {room} {letter}")).await;
+    let mut entries = Vec::new();
+    loop {
+        let message = client.message().await;
+        if message.command == entry {
+            assert_eq!(message.params[1], room);
+            entries.push(message.params[2..].to_vec());
+        } else {
+            assert_eq!(message.command, end, "{} got {message:?}", client.nick);
+            assert_eq!(message.params[1..], [room, end_text]);
+            return entries;
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Accounts
 // ---------------------------------------------------------------------------------------------

@@ -232,13 +232,20 @@ impl IrcSession {
                 self.replies
                     .server_message("NOTICE", vec![nick, error.to_string()]);
             }
-            HubError::BanListFull { room, mask } => {
-                self.numeric(ERR_BANLISTFULL, &[room, mask, "Channel ban list is full"])
+            HubError::ListFull { room, list, mask } => {
+                let text = format!("Channel {} list is full", mode::list_name(*list));
+                self.numeric(ERR_BANLISTFULL, &[room, mask, &text])
             }
-            HubError::InvalidBanMask { room, mask, reason } => {
-                let description = format!("Invalid ban mask ({reason})");
+            HubError::InvalidMask {
+                room,
+                list,
+                mask,
+                reason,
+            } => {
+                let description = format!("Invalid {} mask ({reason})", mode::list_name(*list));
                 let shown = mode::echoable(mask);
-                self.numeric(ERR_INVALIDMODEPARAM, &[room, "b", shown, &description]);
+                let letter = mode::list_mode(*list);
+                self.numeric(ERR_INVALIDMODEPARAM, &[room, &letter, shown, &description]);
             }
         }
     }

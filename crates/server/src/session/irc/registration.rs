@@ -7,7 +7,10 @@ use palaver_proto::irc::numeric::*;
 use palaver_proto::names::{self, NICK_MAX_LEN, ROOM_NAME_MAX_LEN};
 
 use super::IrcSession;
-use crate::hub::{AWAY_MAX_BYTES, KICK_REASON_MAX_BYTES, MAX_BANS, Protocol, TOPIC_MAX_BYTES};
+use crate::hub::{
+    ACCOUNT_EXTBAN, AWAY_MAX_BYTES, EXTBAN_PREFIX, KICK_REASON_MAX_BYTES, MAX_LIST_ENTRIES,
+    Protocol, TOPIC_MAX_BYTES,
+};
 use crate::session::Flow;
 
 /// Longest real name accepted (`USER`, `SETNAME`).
@@ -186,7 +189,10 @@ fn welcome(session: &mut IrcSession) {
             session.hub.started().iso8601()
         )],
     );
-    session.numeric(RPL_MYINFO, &[&server, VERSION, "i", "biklmnostv", "bklov"]);
+    session.numeric(
+        RPL_MYINFO,
+        &[&server, VERSION, "i", "beIiklmnostv", "beIklov"],
+    );
     let rooms_per_user = session.hub.rooms_per_user();
     for tokens in isupport(&network, rooms_per_user).chunks(13) {
         let mut params: Vec<&str> = tokens.iter().map(String::as_str).collect();
@@ -203,12 +209,16 @@ fn isupport(network: &str, rooms_per_user: usize) -> Vec<String> {
         format!("AWAYLEN={AWAY_MAX_BYTES}"),
         "CASEMAPPING=ascii".into(),
         format!("CHANLIMIT=#:{rooms_per_user}"),
-        "CHANMODES=b,k,l,imnst".into(),
+        format!("ACCOUNTEXTBAN={ACCOUNT_EXTBAN}"),
+        "CHANMODES=beI,k,l,imnst".into(),
         format!("CHANNELLEN={}", ROOM_NAME_MAX_LEN + 1),
         "CHANTYPES=#".into(),
         format!("CHATHISTORY={}", super::chathistory::MAX_MESSAGES),
+        "EXCEPTS=e".into(),
+        format!("EXTBAN={EXTBAN_PREFIX},{ACCOUNT_EXTBAN}"),
+        "INVEX=I".into(),
         format!("KICKLEN={KICK_REASON_MAX_BYTES}"),
-        format!("MAXLIST=b:{MAX_BANS}"),
+        format!("MAXLIST=beI:{MAX_LIST_ENTRIES}"),
         format!("MAXTARGETS={MAX_MESSAGE_TARGETS}"),
         format!("MODES={MAX_MODES_WITH_PARAMETER}"),
         "MSGREFTYPES=msgid,timestamp".into(),
