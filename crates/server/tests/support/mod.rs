@@ -33,7 +33,8 @@ pub const ALL_CAPS: &str = "account-notify account-tag away-notify batch cap-not
 
 /// The same list as `CAP LS 302` shows it, with capability values.
 pub const ALL_CAPS_302: &str = "account-notify account-tag away-notify batch cap-notify \
-                                draft/account-registration draft/chathistory echo-message \
+                                draft/account-registration=before-connect draft/chathistory \
+                                echo-message \
                                 extended-join invite-notify labeled-response message-tags \
                                 multi-prefix sasl=PLAIN server-time setname standard-replies \
                                 userhost-in-names";

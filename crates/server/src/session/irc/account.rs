@@ -144,31 +144,50 @@ fn decode_plain(base64: &str) -> Option<(String, String)> {
 }
 
 /// `REGISTER <account> <email> <password>` (IRCv3 draft/account-registration); the account
-/// must be `*` or the current nick, and email is not used.
+/// must be `*` or the current nick, and email is not used. Before connection registration
+/// completes (`before-connect`, if the server allows it) the current nick is the one the
+/// client last asked for, and an account cannot be registered under a nick someone else
+/// holds: that would take the nick from under them. Failures are `FAIL REGISTER …` whatever
+/// the client negotiated, as the specification defines them.
 pub fn register(session: &mut IrcSession, message: &Message) -> Flow {
     let params = &message.params;
-    if session.user.is_none() {
-        // We do not advertise `before-connect` (draft/account-registration).
-        session.fail(
+    let named = params.first().map_or("*", String::as_str).to_owned();
+    let connected = session.user.is_some();
+    if !connected && !session.settings.registers_before_connect() {
+        session.specified_fail(
             "REGISTER",
             "COMPLETE_CONNECTION_REQUIRED",
-            &[],
+            &[&named],
             "Finish connecting before registering an account",
         );
         return Flow::Continue;
     }
     if params.len() < 3 {
-        session.fail("REGISTER", "INVALID_PARAMS", &[], "Not enough parameters");
+        session.specified_fail("REGISTER", "INVALID_PARAMS", &[], "Not enough parameters");
         return Flow::Continue;
     }
-    let nick = session.reply_nick();
+    let nick = match &session.user {
+        Some(user) => user.nick().to_string(),
+        None => match session.registration.requested_nick.clone() {
+            Some(nick) => nick,
+            None => {
+                session.specified_fail(
+                    "REGISTER",
+                    "NEED_NICK",
+                    &["*"],
+                    "Send NICK before registering an account",
+                );
+                return Flow::Continue;
+            }
+        },
+    };
     let account = if params[0] == "*" {
         nick.clone()
     } else {
         params[0].clone()
     };
-    if nick == "*" || !account.eq_ignore_ascii_case(&nick) {
-        session.fail(
+    if fold(&account) != fold(&nick) {
+        session.specified_fail(
             "REGISTER",
             "ACCOUNT_NAME_MUST_BE_NICK",
             &[&account],
@@ -177,11 +196,24 @@ pub fn register(session: &mut IrcSession, message: &Message) -> Flow {
         return Flow::Continue;
     }
     if session.account().is_some() {
-        session.fail(
+        session.specified_fail(
             "REGISTER",
             "ALREADY_AUTHENTICATED",
             &[&account],
             "You are already logged in",
+        );
+        return Flow::Continue;
+    }
+    let held_by_another = session
+        .hub
+        .user_by_nick(&account)
+        .is_some_and(|holder| session.user.as_ref().is_none_or(|me| me.id != holder.id));
+    if held_by_another {
+        session.specified_fail(
+            "REGISTER",
+            "ACCOUNT_EXISTS",
+            &[&account],
+            "That nick is in use by someone else",
         );
         return Flow::Continue;
     }
@@ -376,7 +408,7 @@ pub async fn run(session: &mut IrcSession, request: AccountRequest) {
                         AccountError::InvalidName(_) => "BAD_ACCOUNT_NAME",
                         _ => "TEMPORARILY_UNAVAILABLE",
                     };
-                    session.fail("REGISTER", code, &[&account], &error.to_string());
+                    session.specified_fail("REGISTER", code, &[&account], &error.to_string());
                 }
                 Via::NickServ => {
                     nickserv_notice(session, &format!("Registration failed: {error}."))
@@ -540,7 +572,7 @@ fn logged_in(session: &mut IrcSession, account: &str, stamp: Option<PasswordStam
             session.login_to_confirm = stamp.map(|stamp| (account.to_owned(), stamp));
         }
         None => {
-            session.registration.login = stamp.map(|stamp| (account.to_owned(), stamp));
+            session.registration.login = Some((account.to_owned(), stamp));
         }
     }
     session.nick_changed = true;

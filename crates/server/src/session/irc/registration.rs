@@ -83,6 +83,7 @@ pub fn nick(session: &mut IrcSession, message: &Message) -> Flow {
         }
         return Flow::Continue;
     }
+    session.registration.requested_nick = Some(nick.clone());
     if !session.hub.nick_available(nick, None) {
         session.numeric(ERR_NICKNAMEINUSE, &[nick, "Nickname is already in use"]);
         return Flow::Continue;
@@ -140,7 +141,7 @@ pub fn try_register(session: &mut IrcSession) -> Flow {
             .registration
             .login
             .as_ref()
-            .map(|(account, _)| account.as_str().into()),
+            .map(|(account, _stamp)| account.as_str().into()),
     };
     match session.hub.register(
         session.peer,
@@ -155,7 +156,11 @@ pub fn try_register(session: &mut IrcSession) -> Flow {
             welcome(session);
             session.nick_changed = true;
             // A SASL login from before registration now counts in the hub: confirm it.
-            session.login_to_confirm = session.registration.login.take();
+            session.login_to_confirm = session
+                .registration
+                .login
+                .take()
+                .and_then(|(account, stamp)| Some((account, stamp?)));
         }
         Err(error) => {
             // Someone took the nick since NICK was accepted: ask for another.
