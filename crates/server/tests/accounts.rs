@@ -476,7 +476,7 @@ async fn sasl_failures_and_aborts() {
     // Another mechanism: the list, then 904.
     eve.send("AUTHENTICATE EXTERNAL").await;
     eve.expect_raw(&format!(
-        ":{SERVER} 908 eve PLAIN :are available SASL mechanisms"
+        ":{SERVER} 908 eve PLAIN,SCRAM-SHA-256 :are available SASL mechanisms"
     ))
     .await;
     eve.expect_raw(&sasl_fail_line("eve")).await;

@@ -162,6 +162,18 @@ pub const MIGRATIONS: &[Migration] = &[
                 WHERE recipient_party IS NOT NULL;
         ",
     },
+    Migration {
+        version: 6,
+        description: "SCRAM-SHA-256 credentials",
+        // scram_sha_256: the account's SASL SCRAM-SHA-256 credentials in RFC 5803's form,
+        // SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey> (base64), derived from the
+        // password when it is set (accounts::scram). NULL for accounts registered before this
+        // version: the password is not known then, so they are derived at the account's next
+        // login with its password (or password change), and until then only PLAIN logs in.
+        sql: "
+            ALTER TABLE accounts ADD COLUMN scram_sha_256 TEXT;
+        ",
+    },
 ];
 
 /// The first schema version with room lifetimes (`history_floors`) and room lists.

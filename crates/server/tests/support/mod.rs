@@ -34,10 +34,9 @@ pub const ALL_CAPS: &str = "account-notify account-tag away-notify batch cap-not
 /// The same list as `CAP LS 302` shows it, with capability values.
 pub const ALL_CAPS_302: &str = "account-notify account-tag away-notify batch cap-notify \
                                 draft/account-registration=before-connect draft/chathistory \
-                                echo-message \
-                                extended-join invite-notify labeled-response message-tags \
-                                multi-prefix sasl=PLAIN server-time setname standard-replies \
-                                userhost-in-names";
+                                echo-message extended-join invite-notify labeled-response \
+                                message-tags multi-prefix sasl=PLAIN,SCRAM-SHA-256 server-time \
+                                setname standard-replies userhost-in-names";
 
 /// `nick!~nick@127.0.0.1`, how an IRC user registered by these helpers appears.
 pub fn irc_mask(nick: &str) -> String {

@@ -15,6 +15,7 @@ mod mode;
 mod query;
 mod registration;
 mod replies;
+mod sasl;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -38,9 +39,10 @@ use crate::hub::{
 };
 use crate::outbox::Outbox;
 use crate::store::{Commit, Store, StoredMessage};
-use account::{AccountRequest, SaslState};
+use account::AccountRequest;
 use chathistory::HistoryRequest;
 use replies::Replies;
+use sasl::SaslState;
 
 /// Most tag data a client may send, without the `@` and the following space (IRCv3
 /// message-tags: clients get 4094 bytes, the server's own tags take the line to 8191).
