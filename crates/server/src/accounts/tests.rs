@@ -6,7 +6,7 @@ use argon2::PasswordHash;
 use tokio::time::Instant;
 
 use super::*;
-use crate::store::StoreConfig;
+use crate::store::{SCRAM_CREDENTIALS_VERSION, StoreConfig};
 
 fn store() -> Store {
     Store::open(StoreConfig::new(":memory:"))
@@ -647,8 +647,9 @@ async fn an_account_from_before_scram_gains_it_at_its_next_password_login() {
     let directory = tempfile::tempdir().expect("temporary directory");
     let path = directory.path().join("accounts.db");
     let config = || StoreConfig::new(path.to_string_lossy().into_owned());
-    // As a palaver from before SCRAM credentials left it: schema version 5, a hash only.
-    let before = Store::open_at_version(config(), 5).expect("open at version 5");
+    // As a palaver from before SCRAM credentials left it: an older schema, a hash only.
+    let before =
+        Store::open_at_version(config(), SCRAM_CREDENTIALS_VERSION - 1).expect("open before SCRAM");
     before.store.shut_down().await.expect("shut down");
     let hash = Argon2::default()
         .hash_password(b"correct-horse")

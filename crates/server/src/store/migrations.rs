@@ -163,7 +163,7 @@ pub const MIGRATIONS: &[Migration] = &[
         ",
     },
     Migration {
-        version: 6,
+        version: SCRAM_CREDENTIALS_VERSION,
         description: "SCRAM-SHA-256 credentials",
         // scram_sha_256: the account's SASL SCRAM-SHA-256 credentials in RFC 5803's form,
         // SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey> (base64), derived from the
@@ -178,6 +178,10 @@ pub const MIGRATIONS: &[Migration] = &[
 
 /// The first schema version with room lifetimes (`history_floors`) and room lists.
 pub const ROOM_LIFETIMES_VERSION: u32 = 4;
+
+/// The first schema version with SCRAM-SHA-256 credentials (`accounts.scram_sha_256`); tests
+/// build databases of the version before it.
+pub const SCRAM_CREDENTIALS_VERSION: u32 = 6;
 
 /// The schema version this build of palaver writes.
 pub fn latest_version() -> u32 {

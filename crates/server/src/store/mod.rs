@@ -34,7 +34,7 @@ pub use message::{
     REPLAYED_CLIENT_TAGS, StoredMessage,
 };
 #[doc(hidden)]
-pub use migrations::{MIGRATIONS, Migration, latest_version};
+pub use migrations::{MIGRATIONS, Migration, SCRAM_CREDENTIALS_VERSION, latest_version};
 pub use rooms::{ListEntry, RoomRecord};
 
 use queries::Page;

@@ -915,7 +915,8 @@ async fn set_password_replaces_only_an_existing_accounts_secrets() {
 #[tokio::test]
 async fn accounts_from_before_scram_gain_credentials_only_for_their_current_password() {
     let directory = tempfile::tempdir().expect("temp dir");
-    let before = Store::open_at_version(config_at(&directory), 5).expect("open at v5");
+    let before = Store::open_at_version(config_at(&directory), SCRAM_CREDENTIALS_VERSION - 1)
+        .expect("open before SCRAM");
     before.store.shut_down().await.expect("shut down");
     write_account_as_version_2(&directory, "Alice", 10);
     let store = open(config_at(&directory));

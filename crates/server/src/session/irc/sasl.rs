@@ -77,7 +77,9 @@ pub fn authenticate(session: &mut IrcSession, message: &Message) -> Flow {
                 collected.push_str(argument);
             }
             if collected.len() > SASL_MAX_BYTES {
-                session.numeric(ERR_SASLTOOLONG, &["SASL message too long"]);
+                // 905 is for one parameter over 400 bytes (sasl-3.1); a message too long
+                // altogether just fails.
+                fail(session);
             } else if argument.len() == SASL_CHUNK {
                 // More chunks follow.
                 session.sasl = SaslState::Receiving { step, collected };
