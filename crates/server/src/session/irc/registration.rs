@@ -211,10 +211,10 @@ fn welcome(session: &mut IrcSession) {
 /// `RPL_ISUPPORT` tokens. Each states a limit the server really enforces.
 fn isupport(network: &str, rooms_per_user: usize) -> Vec<String> {
     vec![
+        format!("ACCOUNTEXTBAN={ACCOUNT_EXTBAN}"),
         format!("AWAYLEN={AWAY_MAX_BYTES}"),
         "CASEMAPPING=ascii".into(),
         format!("CHANLIMIT=#:{rooms_per_user}"),
-        format!("ACCOUNTEXTBAN={ACCOUNT_EXTBAN}"),
         "CHANMODES=beI,k,l,imnst".into(),
         format!("CHANNELLEN={}", ROOM_NAME_MAX_LEN + 1),
         "CHANTYPES=#".into(),
