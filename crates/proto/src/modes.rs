@@ -2,7 +2,8 @@
 //! changes a mode-change event announces, in the order they were made.
 //!
 //! How a protocol spells them is its own business: IRC's letters (`+imnst`, `+k`, `+l`,
-//! `+o`, `+v`, `+b`) are in [`crate::irc::modes`], the one table that maps each to its letter.
+//! `+o`, `+v`, `+b`, `+e`, `+I`) are in [`crate::irc::modes`], the one table that maps each to
+//! its letter.
 
 /// A room flag: a setting that is on or off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -75,6 +76,27 @@ impl RoomModes {
     }
 }
 
+/// A room's mask lists: the masks of who is refused, and of who is let past a refusal. Each
+/// entry is a `nick!user@host` glob or an account mask (see the server's `hub::bans`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MaskList {
+    /// Who may not join the room, nor speak in it unless voiced or an operator.
+    Bans,
+    /// Who is let past the bans.
+    BanExceptions,
+    /// Who may join an invite-only room without an invitation.
+    InviteExceptions,
+}
+
+impl MaskList {
+    /// Every list, in the order listings show them.
+    pub const ALL: [MaskList; 3] = [
+        MaskList::Bans,
+        MaskList::BanExceptions,
+        MaskList::InviteExceptions,
+    ];
+}
+
 /// One change of a room's modes: requested by a client, or announced by the server once it
 /// changed something.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,8 +119,9 @@ pub enum ModeChange {
         set: bool,
         nick: String,
     },
-    /// A ban on the `nick!user@host` glob `mask` added (`set`) or removed.
-    Ban {
+    /// `mask` added to (`set`) or removed from the mask list `list`.
+    Mask {
+        list: MaskList,
         set: bool,
         mask: String,
     },
@@ -111,7 +134,7 @@ impl ModeChange {
             ModeChange::Flag { set, .. }
             | ModeChange::Operator { set, .. }
             | ModeChange::Voice { set, .. }
-            | ModeChange::Ban { set, .. } => *set,
+            | ModeChange::Mask { set, .. } => *set,
             ModeChange::Key(key) => key.is_some(),
             ModeChange::Limit(limit) => limit.is_some(),
         }

@@ -1,7 +1,10 @@
-//! Accounts: registration, login and password changes, over the store's `accounts` table.
+//! Accounts: registration, login (by password, or by SASL SCRAM-SHA-256) and password
+//! changes, over the store's `accounts` table.
 //!
 //! Passwords are hashed with argon2id (the `argon2` crate's defaults) and stored as PHC
-//! strings. Hashing and verifying take tens of milliseconds of CPU and about 19 MiB of memory
+//! strings, beside the SCRAM-SHA-256 credentials derived from the same password (`scram.rs`).
+//! An account registered before palaver kept those gets them at its next login with its
+//! password (or password change); until then SCRAM cannot log in to it. Hashing and verifying take tens of milliseconds of CPU and about 19 MiB of memory
 //! each, on purpose, so they run on tokio's blocking pool (never on an async worker), at most
 //! one per CPU at a time. Failed logins are rate-limited per account and address and per
 //! address, and an account guessed at from many addresses is slowed down, never locked
@@ -14,6 +17,7 @@
 //! This is the logic only; the text and IRC commands call it.
 
 mod limiter;
+pub mod scram;
 
 use std::net::IpAddr;
 use std::num::NonZero;
@@ -26,8 +30,9 @@ use palaver_proto::time::Timestamp;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
-use crate::store::{Store, StoreError};
+use crate::store::{PasswordSecrets, Store, StoreError};
 use limiter::{Attempt, LoginLimiter, MAX_TRACKED_KEYS};
+use scram::{ClientFirst, ScramCredentials, ServerExchange};
 
 /// The shortest acceptable password, in bytes.
 pub const MIN_PASSWORD_BYTES: usize = 8;
@@ -107,6 +112,12 @@ pub enum AccountError {
     /// An account name must be a valid nick; the text says why this one is not.
     #[error("invalid account name: {0}")]
     InvalidName(String),
+    /// A SCRAM login to an account registered before palaver kept SCRAM credentials, which
+    /// has not logged in with its password since.
+    #[error(
+        "this account can use SCRAM-SHA-256 once it has logged in with its password (PLAIN) again"
+    )]
+    NoScramCredentials,
     /// The store failed, or hashing did: the server's fault, not the client's.
     #[error("the account store failed: {0}")]
     Store(String),
@@ -133,6 +144,9 @@ struct Inner {
     /// One permit per CPU: hashes beyond that wait here (asynchronously) instead of piling up
     /// on the blocking pool, where each would hold its 19 MiB and slow all the others.
     hashing: Arc<Semaphore>,
+    /// Random for each run: derives the stand-in SCRAM credentials of accounts that have none
+    /// (`ScramCredentials::decoy`).
+    decoy_key: [u8; 32],
 }
 
 impl std::fmt::Debug for Accounts {
@@ -147,12 +161,16 @@ impl std::fmt::Debug for Accounts {
 impl Accounts {
     pub fn new(store: Store, limits: LoginLimits) -> Self {
         let cpus = std::thread::available_parallelism().map_or(1, NonZero::get);
+        let mut decoy_key = [0; 32];
+        // Without the system's random generator no password could be hashed either (salts).
+        getrandom::fill(&mut decoy_key).expect("the operating system's random generator");
         Self {
             inner: Arc::new(Inner {
                 store,
                 limits,
                 limiter: Mutex::new(LoginLimiter::new(limits, MAX_TRACKED_KEYS)),
                 hashing: Arc::new(Semaphore::new(cpus)),
+                decoy_key,
             }),
         }
     }
@@ -165,11 +183,11 @@ impl Accounts {
         if self.inner.store.account(name).await?.is_some() {
             return Err(AccountError::Taken(name.to_owned()));
         }
-        let password_hash = self.hash(password).await?;
+        let secrets = self.secrets(password).await?;
         let created = self
             .inner
             .store
-            .create_account(name, &password_hash, Timestamp::now())
+            .create_account(name, secrets, Timestamp::now())
             .await?;
         if !created {
             return Err(AccountError::Taken(name.to_owned()));
@@ -196,15 +214,23 @@ impl Accounts {
             tokio::time::sleep(delay).await;
         }
         let account = self.inner.store.account(name).await?;
-        let (stored_hash, registered_name) = match account {
-            Some(account) => (account.password_hash, Some(account.name)),
-            None => (DUMMY_HASH.to_owned(), None),
+        let (stored_hash, registered_name, has_scram) = match account {
+            Some(account) => (
+                account.password_hash,
+                Some(account.name),
+                account.scram_sha_256.is_some(),
+            ),
+            None => (DUMMY_HASH.to_owned(), None, true),
         };
         let stamp = PasswordStamp::of(&stored_hash);
-        let matches = self.verify(password, stored_hash).await?;
+        let matches = self.verify(password, stored_hash.clone()).await?;
         match registered_name {
             Some(registered_name) if matches => {
                 attempt.succeeded();
+                if !has_scram {
+                    self.add_scram_credentials(&registered_name, password, &stored_hash)
+                        .await;
+                }
                 Ok((registered_name, stamp))
             }
             _ => {
@@ -250,19 +276,64 @@ impl Accounts {
     ) -> Result<(), AccountError> {
         check_password(new)?;
         let registered_name = self.login(name, old, address).await?;
-        let password_hash = self.hash(new).await?;
+        let secrets = self.secrets(new).await?;
         // The account cannot vanish today (there is no way to drop one), but if it did, the
         // old password no longer names an account.
         if !self
             .inner
             .store
-            .set_password_hash(&registered_name, &password_hash)
+            .set_password(&registered_name, secrets)
             .await?
         {
             return Err(AccountError::BadCredentials);
         }
         tracing::info!(account = registered_name, "password changed");
         Ok(())
+    }
+
+    /// Begins a SASL SCRAM-SHA-256 login (RFC 5802) as `first.username` from `address`,
+    /// rate-limited and slowed down as [`login`](Self::login) is. Returns the login to finish
+    /// with the client's final message, and the server's first message. An unknown account,
+    /// or one without SCRAM credentials yet, gets stand-in credentials and fails only at the
+    /// proof, as a wrong password does.
+    pub async fn scram_start(
+        &self,
+        first: ClientFirst,
+        address: IpAddr,
+    ) -> Result<(ScramLogin, String), AccountError> {
+        check_name(&first.username)?;
+        let attempt = self.begin_attempt(&first.username, address)?;
+        let delay = attempt.delay();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        let account = self.inner.store.account(&first.username).await?;
+        let decoy = || ScramCredentials::decoy(&self.inner.decoy_key, &fold(&first.username));
+        let (credentials, target) = match account {
+            Some(account) => match account
+                .scram_sha_256
+                .as_deref()
+                .and_then(ScramCredentials::from_stored)
+            {
+                Some(credentials) => {
+                    let stamp = PasswordStamp::of(&account.password_hash);
+                    (credentials, ScramTarget::Account(account.name, stamp))
+                }
+                None => (decoy(), ScramTarget::WithoutCredentials),
+            },
+            None => (decoy(), ScramTarget::Unknown),
+        };
+        let mut nonce = [0; scram::NONCE_BYTES];
+        getrandom::fill(&mut nonce)
+            .map_err(|error| AccountError::Store(format!("no random nonce: {error}")))?;
+        let (exchange, server_first) =
+            ServerExchange::start(first, credentials, &base64_nonce(&nonce));
+        let login = ScramLogin {
+            attempt,
+            exchange,
+            target,
+        };
+        Ok((login, server_first))
     }
 
     /// Whether `name` is a registered account.
@@ -277,15 +348,11 @@ impl Accounts {
 
     /// Counts a login attempt against `name` and `address`, or refuses it if `address` has
     /// used up its failures (for this account, or altogether).
-    fn begin_attempt(
-        &self,
-        name: &str,
-        address: IpAddr,
-    ) -> Result<PendingAttempt<'_>, AccountError> {
+    fn begin_attempt(&self, name: &str, address: IpAddr) -> Result<PendingAttempt, AccountError> {
         let begun = crate::lock(&self.inner.limiter).begin(&fold(name), address, Instant::now());
         match begun {
             Ok(attempt) => Ok(PendingAttempt {
-                limiter: &self.inner.limiter,
+                accounts: Arc::clone(&self.inner),
                 attempt: Some(attempt),
             }),
             Err(refused) => {
@@ -297,16 +364,50 @@ impl Accounts {
         }
     }
 
-    /// Hashes `password` into a PHC string with a fresh random salt, on the blocking pool.
-    async fn hash(&self, password: &str) -> Result<String, AccountError> {
+    /// What an account keeps of `password`: its argon2id hash (a PHC string) and its SCRAM
+    /// credentials, each with a fresh random salt, computed on the blocking pool.
+    async fn secrets(&self, password: &str) -> Result<PasswordSecrets, AccountError> {
         let password = password.to_owned();
         self.off_the_workers(move || {
-            Argon2::default()
+            let password_hash = Argon2::default()
                 .hash_password(password.as_bytes())
                 .map(|hash| hash.to_string())
-                .map_err(|error| AccountError::Store(format!("hashing a password failed: {error}")))
+                .map_err(|error| {
+                    AccountError::Store(format!("hashing a password failed: {error}"))
+                })?;
+            Ok(PasswordSecrets {
+                password_hash,
+                scram_sha_256: new_scram_credentials(&password)?.to_stored(),
+            })
         })
         .await
+    }
+
+    /// Derives and stores the SCRAM credentials of an account registered before palaver kept
+    /// them, now that a login gave its password, unless its password changed meanwhile (its
+    /// hash is no longer `password_hash`). Best effort: a failure is logged and leaves SCRAM
+    /// unavailable to the account until its next login.
+    async fn add_scram_credentials(&self, name: &str, password: &str, password_hash: &str) {
+        let password = password.to_owned();
+        let derived = self
+            .off_the_workers(move || new_scram_credentials(&password))
+            .await;
+        let stored = match derived {
+            Ok(credentials) => self
+                .inner
+                .store
+                .add_scram_credentials(name, password_hash, &credentials.to_stored())
+                .await
+                .map_err(AccountError::from),
+            Err(error) => Err(error),
+        };
+        match stored {
+            Ok(true) => tracing::info!(account = name, "SCRAM-SHA-256 credentials added"),
+            Ok(false) => {}
+            Err(error) => {
+                tracing::warn!(account = name, %error, "could not add SCRAM-SHA-256 credentials");
+            }
+        }
     }
 
     /// Whether `password` matches `stored_hash` (a PHC string), on the blocking pool. The
@@ -349,16 +450,61 @@ impl Accounts {
     }
 }
 
+/// Who a SCRAM login is for, as far as the server knows.
+enum ScramTarget {
+    /// An account with SCRAM credentials: its name as registered, and the stamp of its
+    /// password.
+    Account(String, PasswordStamp),
+    /// An account that has no SCRAM credentials yet: stand-in ones were used.
+    WithoutCredentials,
+    /// No such account: stand-in credentials were used.
+    Unknown,
+}
+
+/// A SCRAM-SHA-256 login between the server's first message and the client's final one. It
+/// holds its counted attempt: dropped before [`finish`](Self::finish) (the client aborted or
+/// left), the attempt is taken back, since no proof was checked.
+pub struct ScramLogin {
+    attempt: PendingAttempt,
+    exchange: ServerExchange,
+    target: ScramTarget,
+}
+
+impl ScramLogin {
+    /// Checks the client's final message. On success, returns the server's final message,
+    /// the account logged in to (as registered) and the stamp of its password, to confirm with
+    /// [`Accounts::still_current`] once the login has taken effect; the attempt counts as a
+    /// failure otherwise, except for an account without SCRAM credentials, whose password was
+    /// never checked.
+    pub fn finish(
+        self,
+        client_final: &str,
+    ) -> Result<(String, String, PasswordStamp), AccountError> {
+        let verified = self.exchange.finish(client_final);
+        match (verified, self.target) {
+            (Ok(server_final), ScramTarget::Account(name, stamp)) => {
+                self.attempt.succeeded();
+                Ok((server_final, name, stamp))
+            }
+            (_, ScramTarget::WithoutCredentials) => Err(AccountError::NoScramCredentials),
+            (_, _) => {
+                self.attempt.failed();
+                Err(AccountError::BadCredentials)
+            }
+        }
+    }
+}
+
 /// A login attempt counted against its account and address until settled. Dropped unsettled
 /// (the store failed, or the caller stopped waiting), it is taken back: no answer reached the
 /// client, so it was no guess.
-struct PendingAttempt<'a> {
-    limiter: &'a Mutex<LoginLimiter>,
+struct PendingAttempt {
+    accounts: Arc<Inner>,
     /// `None` once settled.
     attempt: Option<Attempt>,
 }
 
-impl PendingAttempt<'_> {
+impl PendingAttempt {
     /// How long the attempt must wait before its password is checked.
     fn delay(&self) -> Duration {
         self.attempt
@@ -368,7 +514,7 @@ impl PendingAttempt<'_> {
 
     fn succeeded(mut self) {
         if let Some(attempt) = self.attempt.take() {
-            crate::lock(self.limiter).succeeded(&attempt);
+            crate::lock(&self.accounts.limiter).succeeded(&attempt);
         }
     }
 
@@ -378,12 +524,27 @@ impl PendingAttempt<'_> {
     }
 }
 
-impl Drop for PendingAttempt<'_> {
+impl Drop for PendingAttempt {
     fn drop(&mut self) {
         if let Some(attempt) = self.attempt.take() {
-            crate::lock(self.limiter).abandoned(&attempt);
+            crate::lock(&self.accounts.limiter).abandoned(&attempt);
         }
     }
+}
+
+/// SCRAM credentials for `password` with a fresh random salt. Costs PBKDF2's iterations: call
+/// it on the blocking pool.
+fn new_scram_credentials(password: &str) -> Result<ScramCredentials, AccountError> {
+    let mut salt = [0; scram::SALT_BYTES];
+    getrandom::fill(&mut salt)
+        .map_err(|error| AccountError::Store(format!("no random salt: {error}")))?;
+    Ok(ScramCredentials::derive(password, &salt, scram::ITERATIONS))
+}
+
+/// A nonce's random bytes as printable text (base64 has no `,`).
+fn base64_nonce(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 fn check_name(name: &str) -> Result<(), AccountError> {

@@ -105,6 +105,10 @@ pub struct IrcSettings {
     pub ping_timeout: Duration,
     /// Messages replayed on join to clients without `draft/chathistory` (0: none).
     pub history_on_join: usize,
+    /// Whether `REGISTER` (IRCv3 `draft/account-registration`) is accepted before connection
+    /// registration completes (the capability's `before-connect` value). Never with a
+    /// server password: registering must not be a way around `PASS`.
+    pub register_before_connect: bool,
 }
 
 impl Default for IrcSettings {
@@ -117,7 +121,17 @@ impl Default for IrcSettings {
             ping_interval: Duration::from_secs(120),
             ping_timeout: Duration::from_secs(60),
             history_on_join: 0,
+            register_before_connect: true,
         }
+    }
+}
+
+impl IrcSettings {
+    /// Whether a client may `REGISTER` before connection registration completes: if the
+    /// setting allows it and no server password is set, since a client that registered an
+    /// account before sending `PASS` would have used the server without its password.
+    pub fn registers_before_connect(&self) -> bool {
+        self.register_before_connect && self.password.is_none()
     }
 }
 
@@ -246,6 +260,7 @@ pub struct FileIrc {
     pub ping_interval: Option<toml::Value>,
     pub ping_timeout: Option<toml::Value>,
     pub history_on_join: Option<usize>,
+    pub register_before_connect: Option<bool>,
     /// Deprecated: `ping_interval` in whole seconds.
     pub ping_interval_seconds: Option<u64>,
     /// Deprecated: `ping_timeout` in whole seconds.
@@ -587,6 +602,9 @@ fn resolve_irc(
         ping_interval: ping_interval.unwrap_or(defaults.ping_interval),
         ping_timeout: ping_timeout.unwrap_or(defaults.ping_timeout),
         history_on_join: history_on_join.unwrap_or(defaults.history_on_join),
+        register_before_connect: file
+            .register_before_connect
+            .unwrap_or(defaults.register_before_connect),
     })
 }
 

@@ -10,7 +10,7 @@ fn invalid(reason: &str) -> String {
     numeric(
         "696",
         "op",
-        &format!("#bm b * :Invalid ban mask (a ban mask {reason})"),
+        &format!("#bm b * :Invalid ban mask (a mask {reason})"),
     )
 }
 
@@ -51,7 +51,7 @@ async fn bad_ban_masks_are_refused_and_the_rest_of_the_mode_applies() {
     op.expect_line(&numeric(
         "696",
         "op",
-        &format!("#bm b {too_long} :Invalid ban mask (a ban mask may be at most 128 bytes long)"),
+        &format!("#bm b {too_long} :Invalid ban mask (a mask may be at most 128 bytes long)"),
     ))
     .await;
     op.send("MODE #bm -b :x y").await;

@@ -75,7 +75,7 @@ async fn nick_and_user_register_with_the_exact_welcome_burst() {
     }
     alice
         .expect_line(&format!(
-            ":palaver.local 004 alice palaver.local {VERSION} Bi biklmnostv bklov"
+            ":palaver.local 004 alice palaver.local {VERSION} Bi beIiklmnostv beIklov"
         ))
         .await;
 
@@ -101,14 +101,18 @@ async fn nick_and_user_register_with_the_exact_welcome_burst() {
         "CHANLIMIT=#:100",
         "CHANTYPES=#",
         "PREFIX=(ov)@+",
-        "CHANMODES=b,k,l,imnst",
+        "CHANMODES=beI,k,l,imnst",
+        "EXCEPTS=e",
+        "INVEX=I",
+        "EXTBAN=$,a",
+        "ACCOUNTEXTBAN=a",
         "NICKLEN=30",
         "CHANNELLEN=51",
         "TOPICLEN=390",
         "NETWORK=palaver",
         "AWAYLEN=200",
         "KICKLEN=255",
-        "MAXLIST=b:100",
+        "MAXLIST=beI:100",
         "MODES=4",
         "UTF8ONLY",
         "BOT=B",

@@ -8,8 +8,8 @@
 //! rename has arrived.
 //!
 //! Registered rooms: `/register-room` and `PRIVMSG ChanServ :REGISTER #room`, the founder made
-//! operator on joining, and the topic, modes and bans kept while the room is empty and across
-//! a restart on the same database file.
+//! operator on joining, and the topic, modes and mask lists kept while the room is empty and
+//! across a restart on the same database file.
 //!
 //! Guest numbers are exact: every text connection takes the next `guest-N`, and so does every
 //! rename by nick protection, so each test counts its text connections.
@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use palaver_server::config::Overrides;
 use support::{
-    Client, IrcClient, SERVER, TestServer, irc_mask, irc_sasl, join_all, logged_in_line,
+    Client, IrcClient, SERVER, TestServer, irc_mask, irc_sasl, join_all, logged_in_line, mask_list,
     nickserv_line, numeric, text_account,
 };
 
@@ -333,8 +333,8 @@ async fn guest_nicks_cannot_be_registered() {
     .await;
     irc.send("REGISTER * * guest-password").await;
     irc.expect_raw(&format!(
-        ":{SERVER} NOTICE guest-99 :REGISTER: invalid account name: guest- nicks cannot be \
-         registered"
+        ":{SERVER} FAIL REGISTER BAD_ACCOUNT_NAME guest-99 :invalid account name: guest- nicks \
+         cannot be registered"
     ))
     .await;
     irc.expect_quiet().await;
@@ -1011,23 +1011,8 @@ async fn a_text_registered_room_survives_a_restart() {
     server.shut_down().await;
 }
 
-/// `MODE #room b` as `nick` sees it: the `367` entries' parameters after the nick (room, mask,
-/// setter, time), read up to the `368`.
-async fn ban_list(client: &mut IrcClient, room: &str) -> Vec<Vec<String>> {
-    client.send(&format!("MODE {room} b")).await;
-    let mut entries = Vec::new();
-    loop {
-        let message = client.message().await;
-        match message.command.as_str() {
-            "367" => entries.push(message.params[1..].to_vec()),
-            "368" => return entries,
-            _ => panic!("{}: expected the ban list, got {message:?}", client.nick),
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_registered_rooms_bans_survive_its_emptying_and_a_restart() {
+async fn a_registered_rooms_mask_lists_survive_its_emptying_and_a_restart() {
     let directory = tempfile::tempdir().expect("temporary directory");
     let server = TestServer::start_with(on_file(&directory)).await;
     let mut alice = irc_account(&server, "alice", "alice-password").await;
@@ -1048,13 +1033,19 @@ async fn a_registered_rooms_bans_survive_its_emptying_and_a_restart() {
     alice
         .expect_line(":alice!~alice@127.0.0.1 MODE #keep -b carol!*@*")
         .await;
-    let bans = ban_list(&mut alice, "#keep").await;
+    let bans = mask_list(&mut alice, "#keep", 'b').await;
     assert_eq!(bans.len(), 2, "{bans:?}");
-    assert_eq!(bans[0][..3], ["#keep", "mallory!*@*", &irc_mask("alice")]);
-    assert_eq!(
-        bans[1][..3],
-        ["#keep", "*!*@evil.example", &irc_mask("alice")]
-    );
+    assert_eq!(bans[0][..2], ["mallory!*@*", &irc_mask("alice")]);
+    assert_eq!(bans[1][..2], ["*!*@evil.example", &irc_mask("alice")]);
+    // The exception lists are kept the same way.
+    alice
+        .send("MODE #keep +eI mallory!*@good.example $a:carol")
+        .await;
+    alice
+        .expect_line(":alice!~alice@127.0.0.1 MODE #keep +eI mallory!*@good.example $a:carol")
+        .await;
+    let exceptions = mask_list(&mut alice, "#keep", 'e').await;
+    let invite_exceptions = mask_list(&mut alice, "#keep", 'I').await;
     alice.send("PART #keep").await;
     alice
         .expect_line(":alice!~alice@127.0.0.1 PART #keep")
@@ -1087,8 +1078,13 @@ async fn a_registered_rooms_bans_survive_its_emptying_and_a_restart() {
         .await;
     let mut carol = server.irc("carol").await;
     carol.join("#keep").await;
-    assert_eq!(ban_list(&mut carol, "#keep").await, bans);
+    assert_eq!(mask_list(&mut carol, "#keep", 'b').await, bans);
     carol.expect_quiet().await;
     mallory.expect_quiet().await;
+    let mut alice = irc_sasl(&server, "alice", "alice", "alice-password", &[]).await;
+    alice.join("#keep").await;
+    alice.skip_until(|m| m.command == "MODE").await;
+    assert_eq!(mask_list(&mut alice, "#keep", 'e').await, exceptions);
+    assert_eq!(mask_list(&mut alice, "#keep", 'I').await, invite_exceptions);
     server.shut_down().await;
 }

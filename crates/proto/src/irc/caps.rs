@@ -1,6 +1,9 @@
 //! IRCv3 capabilities the server offers (<https://ircv3.net/specs/extensions/capability-negotiation>)
 //! and a compact set of them, cheap to read on every delivery.
 
+/// The SASL mechanisms offered (the `sasl` capability's value, and `908 RPL_SASLMECHS`).
+pub const SASL_MECHANISMS: &str = "PLAIN,SCRAM-SHA-256";
+
 /// A capability a client can enable with `CAP REQ`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
@@ -81,7 +84,7 @@ impl Cap {
     /// The value advertised with the name in `CAP LS 302`.
     pub fn value(self) -> Option<&'static str> {
         match self {
-            Cap::Sasl => Some("PLAIN"),
+            Cap::Sasl => Some(SASL_MECHANISMS),
             _ => None,
         }
     }

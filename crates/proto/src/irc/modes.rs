@@ -1,4 +1,4 @@
-//! IRC's spelling of room modes (RFC 2811 §4; `CHANMODES=b,k,l,imnst`, `PREFIX=(ov)@+`):
+//! IRC's spelling of room modes (RFC 2811 §4; `CHANMODES=beI,k,l,imnst`, `PREFIX=(ov)@+`):
 //! the letter of each flag, mode strings such as `+ov-b` with their arguments for `MODE`
 //! lines and `324 RPL_CHANNELMODEIS`, and reading such a string back.
 //!
@@ -7,7 +7,7 @@
 //! (`-- alice set mode +o-v bob carol on #rust`).
 
 use crate::event::MemberStatus;
-use crate::modes::{ModeChange, RoomFlag, RoomModes};
+use crate::modes::{MaskList, ModeChange, RoomFlag, RoomModes};
 
 /// The letter of `flag` (type D of `CHANMODES`).
 pub fn flag_letter(flag: RoomFlag) -> char {
@@ -53,6 +53,23 @@ pub fn split_status_target(target: &str) -> Option<(MemberStatus, &str)> {
     Some((minimum, room))
 }
 
+/// The letter of the mask list `list` (type A of `CHANMODES`): `b` bans, `e` ban exceptions
+/// (`EXCEPTS`), `I` invite exceptions (`INVEX`).
+pub fn list_letter(list: MaskList) -> char {
+    match list {
+        MaskList::Bans => 'b',
+        MaskList::BanExceptions => 'e',
+        MaskList::InviteExceptions => 'I',
+    }
+}
+
+/// The mask list spelled `letter`, if any.
+pub fn list_from_letter(letter: char) -> Option<MaskList> {
+    MaskList::ALL
+        .into_iter()
+        .find(|list| list_letter(*list) == letter)
+}
+
 /// What a removed key is announced with: `-k` takes an argument, and the old key is not
 /// repeated.
 const REMOVED_KEY: &str = "*";
@@ -77,7 +94,7 @@ pub fn spell_changes(changes: &[ModeChange]) -> (String, Vec<String>) {
             ModeChange::Limit(limit) => ('l', limit.map(|limit| limit.to_string())),
             ModeChange::Operator { nick, .. } => ('o', Some(nick.clone())),
             ModeChange::Voice { nick, .. } => ('v', Some(nick.clone())),
-            ModeChange::Ban { mask, .. } => ('b', Some(mask.clone())),
+            ModeChange::Mask { list, mask, .. } => (list_letter(*list), Some(mask.clone())),
         };
         modes.push(letter);
         arguments.extend(argument);
@@ -134,13 +151,16 @@ pub fn parse_changes(modes: &str, arguments: &[String]) -> Option<Vec<ModeChange
                 set,
                 nick: arguments.next()?,
             },
-            'b' => ModeChange::Ban {
-                set,
-                mask: arguments.next()?,
-            },
-            _ => ModeChange::Flag {
-                flag: flag_from_letter(letter)?,
-                set,
+            _ => match list_from_letter(letter) {
+                Some(list) => ModeChange::Mask {
+                    list,
+                    set,
+                    mask: arguments.next()?,
+                },
+                None => ModeChange::Flag {
+                    flag: flag_from_letter(letter)?,
+                    set,
+                },
             },
         };
         changes.push(change);
@@ -165,6 +185,17 @@ mod tests {
     }
 
     #[test]
+    fn every_mask_list_has_its_own_letter_in_chanmodes_order() {
+        let letters: String = MaskList::ALL.into_iter().map(list_letter).collect();
+        assert_eq!(letters, "beI");
+        for list in MaskList::ALL {
+            assert_eq!(list_from_letter(list_letter(list)), Some(list));
+            assert_eq!(flag_from_letter(list_letter(list)), None);
+        }
+        assert_eq!(list_from_letter('i'), None);
+    }
+
+    #[test]
     fn changes_are_spelled_with_a_sign_per_run() {
         let changes = [
             ModeChange::Operator {
@@ -181,15 +212,21 @@ mod tests {
             },
             ModeChange::Key(None),
             ModeChange::Limit(None),
-            ModeChange::Ban {
+            ModeChange::Mask {
+                list: MaskList::Bans,
                 set: true,
                 mask: "m!*@*".into(),
+            },
+            ModeChange::Mask {
+                list: MaskList::InviteExceptions,
+                set: true,
+                mask: "$a:bob".into(),
             },
             ModeChange::Limit(Some(10)),
         ];
         let (modes, arguments) = spell_changes(&changes);
-        assert_eq!(modes, "+ov-mkl+bl");
-        assert_eq!(arguments, ["alice", "bob", "*", "m!*@*", "10"]);
+        assert_eq!(modes, "+ov-mkl+bIl");
+        assert_eq!(arguments, ["alice", "bob", "*", "m!*@*", "$a:bob", "10"]);
     }
 
     #[test]
@@ -228,6 +265,7 @@ mod tests {
 
     fn any_change() -> impl Strategy<Value = ModeChange> {
         let flag = proptest::sample::select(RoomFlag::ALL.to_vec());
+        let list = proptest::sample::select(MaskList::ALL.to_vec());
         let word = "[a-z*!@]{1,8}";
         prop_oneof![
             (flag, any::<bool>()).prop_map(|(flag, set)| ModeChange::Flag { flag, set }),
@@ -235,7 +273,11 @@ mod tests {
             proptest::option::of(1usize..1000).prop_map(ModeChange::Limit),
             (any::<bool>(), word).prop_map(|(set, nick)| ModeChange::Operator { set, nick }),
             (any::<bool>(), word).prop_map(|(set, nick)| ModeChange::Voice { set, nick }),
-            (any::<bool>(), word).prop_map(|(set, mask)| ModeChange::Ban { set, mask }),
+            (list, any::<bool>(), word).prop_map(|(list, set, mask)| ModeChange::Mask {
+                list,
+                set,
+                mask
+            }),
         ]
     }
 

@@ -6,7 +6,7 @@ use argon2::PasswordHash;
 use tokio::time::Instant;
 
 use super::*;
-use crate::store::StoreConfig;
+use crate::store::{SCRAM_CREDENTIALS_VERSION, StoreConfig};
 
 fn store() -> Store {
     Store::open(StoreConfig::new(":memory:"))
@@ -541,4 +541,169 @@ async fn store_failures_do_not_count_as_failed_logins() {
             Err(AccountError::Store(_))
         ));
     }
+}
+
+/// The client's side of a SCRAM-SHA-256 login (RFC 5802) as `user` with `password`: starts
+/// it and returns the login and the client's final message.
+async fn scram_exchange(
+    accounts: &Accounts,
+    user: &str,
+    password: &str,
+    from: IpAddr,
+) -> Result<(ScramLogin, String), AccountError> {
+    let bare = format!("n={user},r=rOprNGfwEbeRWgbNEkqO");
+    let first = ClientFirst::parse(&format!("n,,{bare}")).expect("client-first");
+    let (login, server_first) = accounts.scram_start(first, from).await?;
+    let (client_final, _) =
+        scram::client_final(password, &bare, &server_first).expect("a server-first message");
+    Ok((login, client_final))
+}
+
+#[tokio::test]
+async fn scram_logs_in_with_the_password_only() {
+    let accounts = accounts();
+    accounts
+        .register("Alice", "correct-horse")
+        .await
+        .expect("register");
+    let (login, client_final) = scram_exchange(&accounts, "alice", "correct-horse", address(HOME))
+        .await
+        .expect("start");
+    let (server_final, account, stamp) = login.finish(&client_final).expect("logged in");
+    assert!(server_final.starts_with("v="), "{server_final}");
+    assert_eq!(account, "Alice");
+    assert!(accounts.still_current("alice", stamp).await);
+
+    let (login, client_final) = scram_exchange(&accounts, "alice", "wrong-horse", address(HOME))
+        .await
+        .expect("start");
+    assert_eq!(
+        login.finish(&client_final).map(|(_, account, _)| account),
+        Err(AccountError::BadCredentials)
+    );
+}
+
+#[tokio::test]
+async fn scram_for_an_unknown_account_fails_only_at_the_proof_with_a_stable_salt() {
+    let accounts = accounts();
+    let salt = |server_first: &str| server_first.split(',').nth(1).unwrap().to_owned();
+    let (login, client_final) = scram_exchange(&accounts, "nobody", "anything", address(HOME))
+        .await
+        .expect("an exchange like any other");
+    assert_eq!(
+        login.finish(&client_final).map(|(_, account, _)| account),
+        Err(AccountError::BadCredentials)
+    );
+    // The same salt for the same name in any case, as a real account's would be.
+    let first = |user: &str| ClientFirst::parse(&format!("n,,n={user},r=abc")).unwrap();
+    let (_, one) = accounts
+        .scram_start(first("nobody"), address(HOME))
+        .await
+        .unwrap();
+    let (_, two) = accounts
+        .scram_start(first("Nobody"), address(HOME))
+        .await
+        .unwrap();
+    assert_eq!(salt(&one), salt(&two));
+    assert!(one.ends_with(",i=4096"), "{one}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn wrong_scram_proofs_count_as_failed_logins() {
+    let accounts = accounts();
+    accounts
+        .register("alice", "correct-horse")
+        .await
+        .expect("register");
+    for _ in 0..5 {
+        let (login, client_final) = scram_exchange(&accounts, "alice", "guess", address(HOME))
+            .await
+            .expect("start");
+        assert!(login.finish(&client_final).is_err());
+    }
+    let refused = scram_exchange(&accounts, "alice", "correct-horse", address(HOME)).await;
+    assert_eq!(
+        refused.err(),
+        Some(AccountError::RateLimited { seconds: 60 })
+    );
+    // An exchange abandoned before its proof is no guess.
+    let (abandoned, _) = scram_exchange(&accounts, "alice", "guess", address(2))
+        .await
+        .expect("start");
+    drop(abandoned);
+    assert!(
+        accounts
+            .login("alice", "correct-horse", address(2))
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn an_account_from_before_scram_gains_it_at_its_next_password_login() {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let path = directory.path().join("accounts.db");
+    let config = || StoreConfig::new(path.to_string_lossy().into_owned());
+    // As a palaver from before SCRAM credentials left it: an older schema, a hash only.
+    let before =
+        Store::open_at_version(config(), SCRAM_CREDENTIALS_VERSION - 1).expect("open before SCRAM");
+    before.store.shut_down().await.expect("shut down");
+    let hash = Argon2::default()
+        .hash_password(b"correct-horse")
+        .expect("hash")
+        .to_string();
+    rusqlite::Connection::open(&path)
+        .expect("open")
+        .execute(
+            "INSERT INTO accounts (name_key, name, password_hash, created)
+             VALUES ('alice', 'Alice', ?1, 1)",
+            [hash],
+        )
+        .expect("insert");
+    let store = Store::open(config()).expect("migrate").store;
+    let accounts = Accounts::new(store.clone(), LoginLimits::default());
+
+    let (login, client_final) = scram_exchange(&accounts, "alice", "correct-horse", address(HOME))
+        .await
+        .expect("start");
+    let refused = login.finish(&client_final).expect_err("no SCRAM yet");
+    assert_eq!(refused, AccountError::NoScramCredentials);
+    assert!(refused.to_string().contains("PLAIN"), "{refused}");
+    assert_eq!(
+        accounts
+            .login("alice", "correct-horse", address(HOME))
+            .await,
+        Ok("Alice".to_owned())
+    );
+    let record = store
+        .account("alice")
+        .await
+        .expect("lookup")
+        .expect("alice");
+    assert!(record.scram_sha_256.is_some());
+    let (login, client_final) = scram_exchange(&accounts, "alice", "correct-horse", address(HOME))
+        .await
+        .expect("start");
+    assert!(login.finish(&client_final).is_ok());
+}
+
+#[tokio::test]
+async fn a_password_change_replaces_the_scram_credentials_too() {
+    let accounts = accounts();
+    accounts
+        .register("alice", "correct-horse")
+        .await
+        .expect("register");
+    accounts
+        .change_password("alice", "correct-horse", "battery-staple", address(HOME))
+        .await
+        .expect("change");
+    let (login, client_final) = scram_exchange(&accounts, "alice", "correct-horse", address(HOME))
+        .await
+        .expect("start");
+    assert!(login.finish(&client_final).is_err());
+    let (login, client_final) = scram_exchange(&accounts, "alice", "battery-staple", address(HOME))
+        .await
+        .expect("start");
+    assert!(login.finish(&client_final).is_ok());
 }

@@ -1,9 +1,10 @@
 //! What the hub refuses, and why. Each session turns these into its protocol's replies (a
 //! `! …` line, an IRC numeric); the messages are the text protocol's wording.
 
+use palaver_proto::modes::MaskList;
 use thiserror::Error;
 
-use super::bans::BanMaskError;
+use super::bans::{BanMaskError, MAX_LIST_ENTRIES};
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum HubError {
@@ -27,11 +28,16 @@ pub enum HubError {
     TooManyRooms { room: String, limit: usize },
     #[error("cannot send to {room} ({reason})")]
     CannotSend { room: String, reason: SendRefusal },
-    #[error("the ban list of {room} is full; {mask} was not added")]
-    BanListFull { room: String, mask: String },
-    #[error("invalid ban mask for {room}: {reason}")]
-    InvalidBanMask {
+    #[error("the mask lists of {room} are full ({MAX_LIST_ENTRIES} entries); {mask} was not added")]
+    ListFull {
         room: String,
+        list: MaskList,
+        mask: String,
+    },
+    #[error("invalid mask for {room}: {reason}")]
+    InvalidMask {
+        room: String,
+        list: MaskList,
         mask: String,
         reason: BanMaskError,
     },

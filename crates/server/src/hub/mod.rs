@@ -11,8 +11,8 @@
 //! messages, topics, notices), [`presence`] (away, real name, account, bot mode),
 //! [`monitor`] (who is told when a nick comes and goes), [`modes`] (mode changes),
 //! [`registered`] (registered rooms' saved state), [`visibility`] (what listings may show),
-//! [`delivery`] (fan-out); [`room`] (a room and its rules), [`user`] (a user), [`bans`] and
-//! [`error`].
+//! [`delivery`] (fan-out); [`room`] (a room and its rules), [`user`] (a user), [`bans`] (mask
+//! lists) and [`error`].
 //!
 //! Locks (all `std::sync::Mutex`, never held across an `.await`):
 //! - `nicks`: the nick directory; taken on connect, disconnect, nick change and lookups by
@@ -54,12 +54,15 @@ use palaver_proto::event::{Event, Identity, MessageId};
 use palaver_proto::names::fold;
 use palaver_proto::time::Timestamp;
 
-pub use bans::{BAN_MASK_MAX_BYTES, Ban, BanMaskError, MAX_BANS};
+pub use bans::{
+    ACCOUNT_EXTBAN, BAN_MASK_MAX_BYTES, BanMaskError, EXTBAN_PREFIX, MAX_LIST_ENTRIES, MaskEntry,
+    MaskLists,
+};
 pub use error::{HubError, JoinRefusal, SendRefusal};
 pub use modes::ModeOutcome;
 pub use monitor::{MAX_MONITORED, MonitorStatus};
 pub use nicks::{Displaced, RESERVED_NICKS, Reclaim, Reclaimed};
-pub use palaver_proto::modes::{ModeChange, RoomFlag, RoomModes};
+pub use palaver_proto::modes::{MaskList, ModeChange, RoomFlag, RoomModes};
 pub use room::{MAX_PENDING_INVITATIONS, Member, Room, Topic};
 pub use user::{Alert, Alerts, Interest, Interests, Protocol, User, UserId};
 pub use visibility::{HIDDEN_KEY, MemberInfo, Membership, RoomInfo, RoomSummary, Viewer};

@@ -1,4 +1,5 @@
-//! Changing room modes: flags, key, limit, operator and voice status, and bans.
+//! Changing room modes: flags, key, limit, operator and voice status, and the mask lists
+//! (bans, ban exceptions, invite exceptions).
 //!
 //! Changes arrive already parsed (by the IRC session, from `MODE #room +o-v alice bob`); this
 //! module checks permissions, applies the ones that change something and announces exactly
@@ -11,7 +12,7 @@ use palaver_proto::modes::ModeChange;
 use palaver_proto::time::Timestamp;
 
 use super::Hub;
-use super::bans::{Ban, MAX_BANS, normalize_ban_mask};
+use super::bans::{MAX_LIST_ENTRIES, MaskEntry, normalize_mask};
 use super::delivery::{Audience, deliver};
 use super::error::HubError;
 use super::room::{Room, RoomState};
@@ -22,8 +23,8 @@ use super::user::User;
 pub struct ModeOutcome {
     /// The changer's copy of the announcement; `None` when nothing changed.
     pub event: Option<Event>,
-    /// Changes that could not be applied (unknown nick, nick not in the room, invalid or
-    /// unlisted ban mask), in order.
+    /// Changes that could not be applied (unknown nick, nick not in the room, invalid mask,
+    /// full lists), in order.
     pub errors: Vec<HubError>,
 }
 
@@ -70,7 +71,7 @@ pub(super) fn apply(
     let time = Timestamp::now();
     let mut applied = Vec::new();
     let mut missing_nicks = Vec::new();
-    let mut full_ban_list = Vec::new();
+    let mut full_lists = Vec::new();
     let mut invalid_masks = Vec::new();
     for change in changes {
         match change {
@@ -106,30 +107,34 @@ pub(super) fn apply(
                 set_status(&mut state, &nick, Status::Voice, set, &mut applied)
                     .unwrap_or_else(|| missing_nicks.push(nick));
             }
-            ModeChange::Ban { set, mask: given } => {
-                let mask = match normalize_ban_mask(&given) {
+            ModeChange::Mask {
+                list,
+                set,
+                mask: given,
+            } => {
+                let mask = match normalize_mask(&given) {
                     Ok(mask) => mask,
                     Err(reason) => {
-                        invalid_masks.push((given, reason));
+                        invalid_masks.push((list, given, reason));
                         continue;
                     }
                 };
-                let listed = state.bans.iter().position(|ban| *ban.mask == *mask);
+                let full = state.lists.total() >= MAX_LIST_ENTRIES;
+                let entries = state.lists.get_mut(list);
+                let listed = entries.iter().position(|entry| *entry.mask == *mask);
                 match (set, listed) {
-                    (true, None) if state.bans.len() >= MAX_BANS => {
-                        full_ban_list.push(mask);
-                    }
+                    (true, None) if full => full_lists.push((list, mask)),
                     (true, None) => {
-                        state.bans.push(Ban {
+                        entries.push(MaskEntry {
                             mask: mask.as_str().into(),
                             set_by: identity.mask().into(),
                             set_at: time,
                         });
-                        applied.push(ModeChange::Ban { set, mask });
+                        applied.push(ModeChange::Mask { list, set, mask });
                     }
                     (false, Some(index)) => {
-                        state.bans.remove(index);
-                        applied.push(ModeChange::Ban { set, mask });
+                        entries.remove(index);
+                        applied.push(ModeChange::Mask { list, set, mask });
                     }
                     _ => {}
                 }
@@ -161,15 +166,21 @@ pub(super) fn apply(
             }
         })
         .collect();
-    errors.extend(full_ban_list.into_iter().map(|mask| HubError::BanListFull {
-        room: room.name().to_string(),
-        mask,
-    }));
+    errors.extend(
+        full_lists
+            .into_iter()
+            .map(|(list, mask)| HubError::ListFull {
+                room: room.name().to_string(),
+                list,
+                mask,
+            }),
+    );
     errors.extend(
         invalid_masks
             .into_iter()
-            .map(|(mask, reason)| HubError::InvalidBanMask {
+            .map(|(list, mask, reason)| HubError::InvalidMask {
                 room: room.name().to_string(),
+                list,
                 mask,
                 reason,
             }),

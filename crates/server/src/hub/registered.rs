@@ -1,4 +1,4 @@
-//! Registered rooms: their saved state (founder, topic, modes, bans, history floor), applied
+//! Registered rooms: their saved state (founder, topic, modes, mask lists, history floor), applied
 //! when such a room is created again, and the rooms that come back with their history after a
 //! restart. The store keeps the records; this module decides what they mean.
 
@@ -6,16 +6,16 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use palaver_proto::event::MessageId;
-use palaver_proto::modes::RoomModes;
+use palaver_proto::modes::{MaskList, RoomModes};
 use palaver_proto::names::fold;
 
 use super::Hub;
-use super::bans::Ban;
+use super::bans::{MaskEntry, MaskLists};
 use super::error::HubError;
 use super::room::{Room, Topic};
 use super::user::User;
 use crate::lock;
-use crate::store::{ListEntry, ListMode, RoomRecord};
+use crate::store::{ListEntry, RoomRecord};
 
 /// What the hub remembers of rooms that are not open: two leaf locks, taken one at a time.
 #[derive(Debug, Default)]
@@ -108,7 +108,7 @@ impl Hub {
     }
 }
 
-/// `room`'s topic, modes, bans and history floor as a record (founder left empty).
+/// `room`'s topic, modes, mask lists and history floor as a record (founder left empty).
 fn snapshot(room: &Room) -> RoomRecord {
     let state = room.state();
     let modes = &state.modes;
@@ -127,14 +127,15 @@ fn snapshot(room: &Room) -> RoomRecord {
         limit: modes.limit.map(|limit| limit as u64),
         created: room.created,
         history_floor: room.history_floor(),
-        lists: state
-            .bans
-            .iter()
-            .map(|ban| ListEntry {
-                mode: ListMode::Ban,
-                mask: ban.mask.to_string(),
-                set_by: ban.set_by.to_string(),
-                set_at: ban.set_at,
+        lists: MaskList::ALL
+            .into_iter()
+            .flat_map(|list| {
+                state.lists.get(list).iter().map(move |entry| ListEntry {
+                    list,
+                    mask: entry.mask.to_string(),
+                    set_by: entry.set_by.to_string(),
+                    set_at: entry.set_at,
+                })
             })
             .collect(),
     };
@@ -149,16 +150,15 @@ fn room_from_record(record: RoomRecord, folded: &str) -> Room {
     {
         let mut state = room.state();
         state.founder = Some(record.founder.as_str().into());
-        state.bans = record
-            .lists
-            .iter()
-            .filter(|entry| entry.mode == ListMode::Ban)
-            .map(|entry| Ban {
+        let mut lists = MaskLists::default();
+        for entry in &record.lists {
+            lists.get_mut(entry.list).push(MaskEntry {
                 mask: entry.mask.as_str().into(),
                 set_by: entry.set_by.as_str().into(),
                 set_at: entry.set_at,
-            })
-            .collect();
+            });
+        }
+        state.lists = lists;
         let mut modes = RoomModes {
             key: record.key.clone().map(Into::into),
             limit: record.limit.and_then(|limit| usize::try_from(limit).ok()),

@@ -1,4 +1,5 @@
-//! A room: its members and their status, topic, modes, bans, invitations and history floor.
+//! A room: its members and their status, topic, modes, mask lists (bans and exceptions),
+//! invitations and history floor.
 //! Its rules (who may join, speak, invite or act as operator) are in [`rules`], its pending
 //! invitations in [`invitations`].
 //!
@@ -19,7 +20,7 @@ use palaver_proto::time::Timestamp;
 pub(super) use invitations::Invitations;
 pub use invitations::MAX_PENDING_INVITATIONS;
 
-use super::bans::Ban;
+use super::bans::MaskLists;
 use super::user::User;
 use crate::lock;
 
@@ -82,7 +83,8 @@ pub(super) struct RoomState {
     pub members: Vec<Member>,
     pub topic: Option<Topic>,
     pub modes: RoomModes,
-    pub bans: Vec<Ban>,
+    /// Bans, ban exceptions and invite exceptions.
+    pub lists: MaskLists,
     /// Users an operator invited who have not joined since.
     pub invitations: Invitations,
     /// The founding account of a registered room: whoever is logged in to it is made
@@ -108,7 +110,7 @@ impl Room {
                 members: Vec::new(),
                 topic: None,
                 modes: new_room_modes(),
-                bans: Vec::new(),
+                lists: MaskLists::default(),
                 invitations: Invitations::default(),
                 founder: None,
                 closed: false,

@@ -6,6 +6,8 @@
 //!   is shown, and queries about it are answered as for a room that does not exist.
 //! - In any other room a non-member sees the topic, the modes with the key hidden, the ban
 //!   list, and the members who are not invisible.
+//! - The ban and invite exception lists are shown to the room's operators only, as on Ergo and
+//!   Solanum: they tell who is let past the room's defences.
 //! - A user marked invisible (IRC user mode `+i`) is listed in a room only to that room's
 //!   members, and by a search over all users (IRC `WHO mask`) only to itself and to users who
 //!   share a room with it. Looking a user up by its nick (IRC `WHOIS`, `WHO nick`, `ISON`) is
@@ -13,7 +15,7 @@
 //!
 //! [`Viewer`] gathers what these checks need about the one looking once per query, so a
 //! listing over every user costs what it shows and never compares every pair of rooms. The
-//! listings themselves ([`Hub::room_view`], [`Hub::visible_room`],
+//! listings themselves ([`Hub::room_view`], [`Hub::visible_room`], [`Hub::mask_list`],
 //! [`Hub::visible_memberships`], [`Hub::rooms`]) are here too, so every rule is applied in
 //! this one file.
 
@@ -21,11 +23,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use palaver_proto::event::Identity;
-use palaver_proto::modes::RoomModes;
+use palaver_proto::modes::{MaskList, RoomModes};
 use palaver_proto::time::Timestamp;
 
 use super::Hub;
-use super::bans::Ban;
+use super::bans::MaskEntry;
+use super::error::HubError;
 use super::room::{Member, Room, RoomState, Topic};
 use super::user::User;
 use crate::lock;
@@ -42,6 +45,12 @@ fn may_see_room(state: &RoomState, viewer_is_member: bool) -> bool {
 /// others only those who are not invisible.
 fn may_see_member(viewer_is_member: bool, member: &Member) -> bool {
     viewer_is_member || !member.user.is_invisible()
+}
+
+/// Whether a viewer may see a room's mask list `list`: the bans whoever may see the room, the
+/// exception lists only its operators.
+fn may_see_list(list: MaskList, viewer_is_operator: bool) -> bool {
+    list == MaskList::Bans || viewer_is_operator
 }
 
 /// Whether a viewer may see a room's key (the modes are shown with [`HIDDEN_KEY`] otherwise).
@@ -86,7 +95,6 @@ pub struct RoomInfo {
     pub modes: RoomModes,
     /// The members the viewer may see, in join order.
     pub members: Vec<MemberInfo>,
-    pub bans: Vec<Ban>,
 }
 
 impl Hub {
@@ -102,8 +110,8 @@ impl Hub {
         visible.then_some(room)
     }
 
-    /// `room` as `viewer` may see it: topic, modes (the key only for members), bans and the
-    /// members it may see, in join order; `None` for a secret room it is not in. Every listing
+    /// `room` as `viewer` may see it: topic, modes (the key only for members) and the members
+    /// it may see, in join order; `None` for a secret room it is not in. Every listing
     /// of a room goes through here (see [`visibility`]).
     pub fn room_view(&self, viewer: &User, room: &Room) -> Option<RoomInfo> {
         let state = room.state();
@@ -120,7 +128,6 @@ impl Hub {
             created: room.created,
             topic: state.topic.clone(),
             modes,
-            bans: state.bans.clone(),
             members: state
                 .members
                 .iter()
@@ -134,6 +141,25 @@ impl Hub {
                 })
                 .collect(),
         })
+    }
+
+    /// The entries of `room`'s mask list `list`, if `viewer` may see them: the bans if it may
+    /// see the room, the exception lists if it is an operator there (`NeedOperator`
+    /// otherwise). A secret room it is not in is `NoSuchRoom`, as one that does not exist.
+    pub fn mask_list(
+        &self,
+        viewer: &User,
+        room: &Room,
+        list: MaskList,
+    ) -> Result<Vec<MaskEntry>, HubError> {
+        let state = room.state();
+        if !may_see_room(&state, state.is_member(viewer)) {
+            return Err(HubError::NoSuchRoom(room.name().to_string()));
+        }
+        if !may_see_list(list, state.is_op(viewer)) {
+            return Err(HubError::NeedOperator(room.name().to_string()));
+        }
+        Ok(state.lists.get(list).to_vec())
     }
 
     /// The rooms `user` is in that `viewer` may know of, in join order, with `user`'s status

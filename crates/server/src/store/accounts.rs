@@ -1,5 +1,5 @@
 //! Registered accounts: one row per account name, keyed by the folded name, holding the
-//! password's hash (never the password).
+//! password's hash and SCRAM credentials (never the password).
 //!
 //! The store only keeps rows; the rules (valid names, acceptable passwords, hashing, rate
 //! limiting) live in `crate::accounts`.
@@ -18,6 +18,10 @@ pub struct AccountRecord {
     pub name: String,
     /// The password's hash as a PHC string (`$argon2id$v=19$…`).
     pub password_hash: String,
+    /// The SASL SCRAM-SHA-256 credentials derived from the same password, in RFC 5803's form
+    /// (`SCRAM-SHA-256$4096:…`); `None` for an account registered before palaver stored
+    /// them, until its next login with the password.
+    pub scram_sha_256: Option<String>,
     /// When the account was registered.
     pub created: Timestamp,
 }
@@ -28,7 +32,7 @@ impl Database {
     pub(super) fn create_account(
         &mut self,
         name: &str,
-        password_hash: &str,
+        secrets: &PasswordSecrets,
         created: Timestamp,
     ) -> Result<bool, StoreError> {
         // ON CONFLICT names the key so that any other constraint failure is still an error
@@ -36,14 +40,15 @@ impl Database {
         let inserted = self
             .connection
             .prepare_cached(
-                "INSERT INTO accounts (name_key, name, password_hash, created)
-                 VALUES (?1, ?2, ?3, ?4)
+                "INSERT INTO accounts (name_key, name, password_hash, scram_sha_256, created)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (name_key) DO NOTHING",
             )?
             .execute(rusqlite::params![
                 fold(name),
                 name,
-                password_hash,
+                secrets.password_hash,
+                secrets.scram_sha_256,
                 signed(created.0, "account creation time")?,
             ])?;
         Ok(inserted == 1)
@@ -54,37 +59,75 @@ impl Database {
         let row = self
             .connection
             .prepare_cached(
-                "SELECT name, password_hash, created FROM accounts WHERE name_key = ?1",
+                "SELECT name, password_hash, scram_sha_256, created FROM accounts
+                 WHERE name_key = ?1",
             )?
             .query_row([fold(name)], |row| {
                 Ok((
                     row.get::<_, String>(0)?,
                     row.get::<_, String>(1)?,
-                    row.get::<_, i64>(2)?,
+                    row.get::<_, Option<String>>(2)?,
+                    row.get::<_, i64>(3)?,
                 ))
             })
             .optional()?;
-        row.map(|(name, password_hash, created)| {
+        row.map(|(name, password_hash, scram_sha_256, created)| {
             Ok(AccountRecord {
                 name,
                 password_hash,
+                scram_sha_256,
                 created: Timestamp(unsigned(created, "account creation time")?),
             })
         })
         .transpose()
     }
 
-    /// Replaces the password hash of account `name` (any case). Returns false if there is no
-    /// such account.
-    pub(super) fn set_password_hash(
+    /// Replaces the password hash and SCRAM credentials of account `name` (any case), both in
+    /// one statement. Returns false if there is no such account.
+    pub(super) fn set_password(
         &mut self,
         name: &str,
-        password_hash: &str,
+        secrets: &PasswordSecrets,
     ) -> Result<bool, StoreError> {
         let updated = self
             .connection
-            .prepare_cached("UPDATE accounts SET password_hash = ?2 WHERE name_key = ?1")?
-            .execute([fold(name).as_str(), password_hash])?;
+            .prepare_cached(
+                "UPDATE accounts SET password_hash = ?2, scram_sha_256 = ?3 WHERE name_key = ?1",
+            )?
+            .execute(rusqlite::params![
+                fold(name),
+                secrets.password_hash,
+                secrets.scram_sha_256
+            ])?;
         Ok(updated == 1)
     }
+
+    /// Stores SCRAM credentials for account `name`, derived from the password whose hash is
+    /// `password_hash`, if the account has none and its password is still that one (a
+    /// password change since would make them another password's). Returns whether they were
+    /// stored.
+    pub(super) fn add_scram_credentials(
+        &mut self,
+        name: &str,
+        password_hash: &str,
+        scram_sha_256: &str,
+    ) -> Result<bool, StoreError> {
+        let updated = self
+            .connection
+            .prepare_cached(
+                "UPDATE accounts SET scram_sha_256 = ?3
+                 WHERE name_key = ?1 AND password_hash = ?2 AND scram_sha_256 IS NULL",
+            )?
+            .execute([fold(name).as_str(), password_hash, scram_sha_256])?;
+        Ok(updated == 1)
+    }
+}
+
+/// What an account keeps of its password: the argon2id hash (PHC string) that logins by
+/// password are checked against, and the SCRAM-SHA-256 credentials (RFC 5803 form) derived
+/// from the same password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordSecrets {
+    pub password_hash: String,
+    pub scram_sha_256: String,
 }

@@ -162,10 +162,26 @@ pub const MIGRATIONS: &[Migration] = &[
                 WHERE recipient_party IS NOT NULL;
         ",
     },
+    Migration {
+        version: SCRAM_CREDENTIALS_VERSION,
+        description: "SCRAM-SHA-256 credentials",
+        // scram_sha_256: the account's SASL SCRAM-SHA-256 credentials in RFC 5803's form,
+        // SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey> (base64), derived from the
+        // password when it is set (accounts::scram). NULL for accounts registered before this
+        // version: the password is not known then, so they are derived at the account's next
+        // login with its password (or password change), and until then only PLAIN logs in.
+        sql: "
+            ALTER TABLE accounts ADD COLUMN scram_sha_256 TEXT;
+        ",
+    },
 ];
 
 /// The first schema version with room lifetimes (`history_floors`) and room lists.
 pub const ROOM_LIFETIMES_VERSION: u32 = 4;
+
+/// The first schema version with SCRAM-SHA-256 credentials (`accounts.scram_sha_256`); tests
+/// build databases of the version before it.
+pub const SCRAM_CREDENTIALS_VERSION: u32 = 6;
 
 /// The schema version this build of palaver writes.
 pub fn latest_version() -> u32 {

@@ -28,14 +28,14 @@ use palaver_proto::event::MessageId;
 use palaver_proto::time::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 
-pub use accounts::AccountRecord;
+pub use accounts::{AccountRecord, PasswordSecrets};
 pub use message::{
     ConnectionId, Correspondent, HistoryQuery, HistoryTarget, MAX_STORED_CLIENT_TAG_BYTES, Party,
     REPLAYED_CLIENT_TAGS, StoredMessage,
 };
 #[doc(hidden)]
-pub use migrations::{MIGRATIONS, Migration, latest_version};
-pub use rooms::{ListEntry, ListMode, RoomRecord};
+pub use migrations::{MIGRATIONS, Migration, SCRAM_CREDENTIALS_VERSION, latest_version};
+pub use rooms::{ListEntry, RoomRecord};
 
 use queries::Page;
 use sqlite::Database;
@@ -339,17 +339,16 @@ impl Store {
         self.call(|database| database.rooms_with_history()).await
     }
 
-    /// Registers account `name` with its password hash (a PHC string). Returns false, storing
+    /// Registers account `name` with what it keeps of its password. Returns false, storing
     /// nothing, if an account of that name in any case exists. The row is durable on return.
     pub async fn create_account(
         &self,
         name: &str,
-        password_hash: &str,
+        secrets: PasswordSecrets,
         created: Timestamp,
     ) -> Result<bool, StoreError> {
         let name = name.to_owned();
-        let password_hash = password_hash.to_owned();
-        self.call(move |database| database.create_account(&name, &password_hash, created))
+        self.call(move |database| database.create_account(&name, &secrets, created))
             .await
     }
 
@@ -375,15 +374,33 @@ impl Store {
         self.call(move |database| database.account(&name)).await
     }
 
-    /// Replaces account `name`'s password hash. Returns false if there is no such account.
-    pub async fn set_password_hash(
+    /// Replaces what account `name` keeps of its password. Returns false if there is no such
+    /// account.
+    pub async fn set_password(
+        &self,
+        name: &str,
+        secrets: PasswordSecrets,
+    ) -> Result<bool, StoreError> {
+        let name = name.to_owned();
+        self.call(move |database| database.set_password(&name, &secrets))
+            .await
+    }
+
+    /// Stores SCRAM credentials for account `name`, which has none, if its password hash is
+    /// still `password_hash` (the password they were derived from). Returns whether they were
+    /// stored.
+    pub async fn add_scram_credentials(
         &self,
         name: &str,
         password_hash: &str,
+        scram_sha_256: &str,
     ) -> Result<bool, StoreError> {
-        let name = name.to_owned();
-        let password_hash = password_hash.to_owned();
-        self.call(move |database| database.set_password_hash(&name, &password_hash))
+        let (name, password_hash, scram) = (
+            name.to_owned(),
+            password_hash.to_owned(),
+            scram_sha_256.to_owned(),
+        );
+        self.call(move |database| database.add_scram_credentials(&name, &password_hash, &scram))
             .await
     }
 

@@ -1,4 +1,5 @@
-//! Registered rooms: the founder, topic, modes and mask lists (bans) of each room an account
+//! Registered rooms: the founder, topic, modes and mask lists (bans, ban exceptions and invite
+//! exceptions) of each room an account
 //! registered, and where its history starts, so they survive restarts and the room's emptying.
 //!
 //! The store only keeps rows; the hub decides what registration means (see
@@ -7,7 +8,7 @@
 
 use palaver_proto::event::MessageId;
 use palaver_proto::irc::modes;
-use palaver_proto::modes::RoomFlag;
+use palaver_proto::modes::{MaskList, RoomFlag};
 use palaver_proto::names::fold;
 use palaver_proto::time::Timestamp;
 use rusqlite::{Connection, params};
@@ -52,36 +53,12 @@ impl RoomRecord {
     }
 }
 
-/// A mask list of a room, by its IRC mode letter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ListMode {
-    /// `+b`.
-    Ban,
-}
-
-impl ListMode {
-    /// The letter the list is stored under. The table also accepts `e` and `I` (exceptions
-    /// and invite exceptions), so adding them needs no migration.
-    pub fn letter(self) -> char {
-        match self {
-            ListMode::Ban => 'b',
-        }
-    }
-
-    /// The list stored under `letter`; `None` for a list this palaver does not know.
-    pub fn from_letter(letter: &str) -> Option<Self> {
-        match letter {
-            "b" => Some(ListMode::Ban),
-            _ => None,
-        }
-    }
-}
-
 /// One entry of a room's mask list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListEntry {
-    pub mode: ListMode,
-    /// A `nick!user@host` glob.
+    /// The list, stored under its IRC mode letter (`b`, `e`, `I`; CHANMODES type A).
+    pub list: MaskList,
+    /// A `nick!user@host` glob or an account mask.
     pub mask: String,
     /// `nick!user@host` of whoever set it.
     pub set_by: String,
@@ -183,16 +160,23 @@ impl Database {
         let mut rows = select.query([key])?;
         let mut entries = Vec::new();
         while let Some(row) = rows.next()? {
-            let Some(mode) = ListMode::from_letter(&row.get::<_, String>(0)?) else {
+            let letter: String = row.get(0)?;
+            let mut letters = letter.chars();
+            let (Some(letter), None) = (letters.next(), letters.next()) else {
+                continue;
+            };
+            let Some(list) = modes::list_from_letter(letter) else {
                 continue;
             };
             entries.push(ListEntry {
-                mode,
+                list,
                 mask: row.get(1)?,
                 set_by: row.get(2)?,
                 set_at: Timestamp(unsigned(row.get(3)?, "list entry time")?),
             });
         }
+        // The lists in `MaskList::ALL` order (as records are written), each in its own order.
+        entries.sort_by_key(|entry| MaskList::ALL.iter().position(|list| *list == entry.list));
         Ok(entries)
     }
 }
@@ -210,7 +194,7 @@ fn replace_lists(connection: &Connection, room: &RoomRecord) -> Result<(), Store
     for (position, entry) in room.lists.iter().enumerate() {
         insert.execute(params![
             key,
-            entry.mode.letter().to_string(),
+            modes::list_letter(entry.list).to_string(),
             signed(position as u64, "list position")?,
             entry.mask,
             entry.set_by,

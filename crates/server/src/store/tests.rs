@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use palaver_proto::event::{Identity, MessageId, MessageKind};
+use palaver_proto::modes::MaskList;
 use palaver_proto::names::fold;
 use palaver_proto::time::Timestamp;
 use tempfile::TempDir;
@@ -823,25 +824,49 @@ async fn a_version_1_database_keeps_its_messages_through_every_migration() {
 /// A made-up PHC string: the store keeps hashes without looking inside them.
 const SOME_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g";
 
+/// Made-up SCRAM credentials, kept as opaquely.
+const SOME_SCRAM: &str = "SCRAM-SHA-256$4096:c2FsdA==$a2V5:a2V5";
+
+/// An account's password secrets with the hash `password_hash` and [`SOME_SCRAM`].
+fn secrets(password_hash: &str) -> PasswordSecrets {
+    PasswordSecrets {
+        password_hash: password_hash.into(),
+        scram_sha_256: SOME_SCRAM.into(),
+    }
+}
+
+/// Writes account `name` into the database file in `directory` as schema version 2 defined
+/// the table, by hand, as a palaver from before SCRAM credentials would have.
+fn write_account_as_version_2(directory: &TempDir, name: &str, created: u64) {
+    let connection = rusqlite::Connection::open(database_path(directory)).expect("open");
+    connection
+        .execute(
+            "INSERT INTO accounts (name_key, name, password_hash, created) VALUES (?1, ?2, ?3, ?4)",
+            rusqlite::params![fold(name), name, SOME_HASH, created as i64],
+        )
+        .expect("insert as version 2");
+}
+
 #[tokio::test]
 async fn accounts_are_created_once_per_folded_name() {
     let store = open(StoreConfig::new(":memory:"));
     assert!(
         store
-            .create_account("Alice", SOME_HASH, Timestamp(1_000))
+            .create_account("Alice", secrets(SOME_HASH), Timestamp(1_000))
             .await
             .expect("create")
     );
     // The same name in another case is the same account, and the first one stays.
     assert!(
         !store
-            .create_account("ALICE", "$other", Timestamp(2_000))
+            .create_account("ALICE", secrets("$other"), Timestamp(2_000))
             .await
             .expect("create again")
     );
     let expected = AccountRecord {
         name: "Alice".into(),
         password_hash: SOME_HASH.into(),
+        scram_sha_256: Some(SOME_SCRAM.into()),
         created: Timestamp(1_000),
     };
     assert_eq!(
@@ -858,18 +883,22 @@ async fn accounts_are_created_once_per_folded_name() {
 }
 
 #[tokio::test]
-async fn set_password_hash_replaces_only_an_existing_accounts_hash() {
+async fn set_password_replaces_only_an_existing_accounts_secrets() {
     let store = open(StoreConfig::new(":memory:"));
     store
-        .create_account("Alice", SOME_HASH, Timestamp(1_000))
+        .create_account("Alice", secrets(SOME_HASH), Timestamp(1_000))
         .await
         .expect("create");
     store
-        .create_account("bob", SOME_HASH, Timestamp(1_000))
+        .create_account("bob", secrets(SOME_HASH), Timestamp(1_000))
         .await
         .expect("create");
-    assert!(store.set_password_hash("ALICE", "$new").await.expect("set"));
-    assert!(!store.set_password_hash("carol", "$new").await.expect("set"));
+    let new = PasswordSecrets {
+        password_hash: "$new".into(),
+        scram_sha_256: "SCRAM-SHA-256$new".into(),
+    };
+    assert!(store.set_password("ALICE", new.clone()).await.expect("set"));
+    assert!(!store.set_password("carol", new).await.expect("set"));
     assert_eq!(store.account("carol").await.expect("lookup"), None);
     let alice = store
         .account("alice")
@@ -877,9 +906,53 @@ async fn set_password_hash_replaces_only_an_existing_accounts_hash() {
         .expect("lookup")
         .expect("alice");
     assert_eq!(alice.password_hash, "$new");
+    assert_eq!(alice.scram_sha_256.as_deref(), Some("SCRAM-SHA-256$new"));
     assert_eq!(alice.name, "Alice");
     let bob = store.account("bob").await.expect("lookup").expect("bob");
     assert_eq!(bob.password_hash, SOME_HASH);
+    assert_eq!(bob.scram_sha_256.as_deref(), Some(SOME_SCRAM));
+}
+
+#[tokio::test]
+async fn accounts_from_before_scram_gain_credentials_only_for_their_current_password() {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let before = Store::open_at_version(config_at(&directory), SCRAM_CREDENTIALS_VERSION - 1)
+        .expect("open before SCRAM");
+    before.store.shut_down().await.expect("shut down");
+    write_account_as_version_2(&directory, "Alice", 10);
+    let store = open(config_at(&directory));
+    let alice = store
+        .account("alice")
+        .await
+        .expect("lookup")
+        .expect("alice");
+    assert_eq!(alice.scram_sha_256, None);
+    // Derived from a password that is no longer the account's: not stored.
+    let stale = store
+        .add_scram_credentials("alice", "$old", SOME_SCRAM)
+        .await;
+    assert!(!stale.expect("add"));
+    let added = store
+        .add_scram_credentials("ALICE", SOME_HASH, SOME_SCRAM)
+        .await;
+    assert!(added.expect("add"));
+    // Once there, they are replaced only with the password.
+    let again = store
+        .add_scram_credentials("alice", SOME_HASH, "SCRAM-SHA-256$other")
+        .await;
+    assert!(!again.expect("add"));
+    let alice = store
+        .account("alice")
+        .await
+        .expect("lookup")
+        .expect("alice");
+    assert_eq!(alice.scram_sha_256.as_deref(), Some(SOME_SCRAM));
+    assert!(
+        !store
+            .add_scram_credentials("carol", SOME_HASH, SOME_SCRAM)
+            .await
+            .expect("add")
+    );
 }
 
 #[tokio::test]
@@ -887,7 +960,7 @@ async fn accounts_survive_a_restart() {
     let directory = tempfile::tempdir().expect("temp dir");
     let store = open(config_at(&directory));
     store
-        .create_account("Alice", SOME_HASH, Timestamp(5))
+        .create_account("Alice", secrets(SOME_HASH), Timestamp(5))
         .await
         .expect("create");
     store.shut_down().await.expect("shut down");
@@ -900,7 +973,7 @@ async fn accounts_survive_a_restart() {
 async fn a_creation_time_beyond_sqlite_integers_is_an_error() {
     let store = open(StoreConfig::new(":memory:"));
     let result = store
-        .create_account("alice", SOME_HASH, Timestamp(u64::MAX))
+        .create_account("alice", secrets(SOME_HASH), Timestamp(u64::MAX))
         .await;
     assert!(matches!(result, Err(StoreError::Database(_))), "{result:?}");
     assert_eq!(store.account("alice").await.expect("lookup"), None);
@@ -915,7 +988,7 @@ async fn an_empty_database_migrates_to_one_with_accounts() {
     let store = opened.store;
     assert!(
         store
-            .create_account("alice", SOME_HASH, Timestamp(1))
+            .create_account("alice", secrets(SOME_HASH), Timestamp(1))
             .await
             .expect("create")
     );
@@ -963,11 +1036,16 @@ async fn a_version_1_database_gains_accounts_and_keeps_its_messages() {
     assert_eq!(whisper.expect("private"), []);
     assert!(
         store
-            .create_account("Alice", SOME_HASH, Timestamp(400))
+            .create_account("Alice", secrets(SOME_HASH), Timestamp(400))
             .await
             .expect("create")
     );
-    assert!(store.set_password_hash("alice", "$new").await.expect("set"));
+    assert!(
+        store
+            .set_password("alice", secrets("$new"))
+            .await
+            .expect("set")
+    );
     let alice = store
         .account("ALICE")
         .await
@@ -978,6 +1056,7 @@ async fn a_version_1_database_gains_accounts_and_keeps_its_messages() {
         AccountRecord {
             name: "Alice".into(),
             password_hash: "$new".into(),
+            scram_sha_256: Some(SOME_SCRAM.into()),
             created: Timestamp(400),
         }
     );
@@ -1001,14 +1080,21 @@ fn room_record(name: &str, founder: &str) -> RoomRecord {
         lists: vec![
             ban("*!*@evil.example", 1_100_000),
             ban("mallory!*@*", 1_000_500),
+            entry(MaskList::BanExceptions, "$a:bob", 1_000_600),
+            entry(MaskList::InviteExceptions, "carol!*@*", 1_000_700),
         ],
     }
 }
 
 /// A ban set by alice at `time`.
 fn ban(mask: &str, time: u64) -> ListEntry {
+    entry(MaskList::Bans, mask, time)
+}
+
+/// An entry of `list` set by alice at `time`.
+fn entry(list: MaskList, mask: &str, time: u64) -> ListEntry {
     ListEntry {
-        mode: ListMode::Ban,
+        list,
         mask: mask.into(),
         set_by: "alice!~alice@127.0.0.1".into(),
         set_at: Timestamp(time),
@@ -1181,14 +1267,9 @@ async fn a_version_2_database_gains_registered_rooms_and_keeps_messages_and_acco
     let at_v2 = Store::open_at_version(config_at(&directory), 2).expect("open at v2");
     assert_eq!(at_v2.schema_version, 2);
     let store = at_v2.store;
-    assert!(
-        store
-            .create_account("Alice", SOME_HASH, Timestamp(50))
-            .await
-            .expect("create")
-    );
     assert_no_rooms_table(&store).await;
     store.shut_down().await.expect("shut down");
+    write_account_as_version_2(&directory, "Alice", 50);
     write_as_version_1(&directory, &[room_message(1, 100, "#a", "kept")]);
 
     let opened = Store::open(config_at(&directory)).expect("migrate to latest");
@@ -1204,6 +1285,7 @@ async fn a_version_2_database_gains_registered_rooms_and_keeps_messages_and_acco
         Some(AccountRecord {
             name: "Alice".into(),
             password_hash: SOME_HASH.into(),
+            scram_sha_256: None,
             created: Timestamp(50),
         })
     );

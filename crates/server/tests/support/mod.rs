@@ -33,10 +33,11 @@ pub const ALL_CAPS: &str = "account-notify account-tag away-notify batch cap-not
 
 /// The same list as `CAP LS 302` shows it, with capability values.
 pub const ALL_CAPS_302: &str = "account-notify account-tag away-notify batch cap-notify \
-                                draft/account-registration draft/chathistory echo-message \
-                                extended-join extended-monitor invite-notify labeled-response \
-                                message-tags multi-prefix sasl=PLAIN server-time setname \
-                                standard-replies userhost-in-names";
+                                draft/account-registration=before-connect draft/chathistory \
+                                echo-message extended-join extended-monitor invite-notify \
+                                labeled-response message-tags multi-prefix \
+                                sasl=PLAIN,SCRAM-SHA-256 server-time setname standard-replies \
+                                userhost-in-names";
 
 /// `nick!~nick@127.0.0.1`, how an IRC user registered by these helpers appears.
 pub fn irc_mask(nick: &str) -> String {
@@ -520,6 +521,30 @@ impl IrcClient {
                 Ok(_) => lines.push(line.trim_end_matches("\r\n").to_owned()),
                 Err(error) => panic!("{}: expected a clean close, got {error}", self.nick),
             }
+        }
+    }
+}
+
+/// Lists `room`'s mask list `letter` as `client` and returns each entry's parameters after
+/// the channel (mask, setter, time), checking the list's numerics.
+pub async fn mask_list(client: &mut IrcClient, room: &str, letter: char) -> Vec<Vec<String>> {
+    let (entry, end, end_text) = match letter {
+        'b' => ("367", "368", "End of channel ban list"),
+        'e' => ("348", "349", "End of channel exception list"),
+        'I' => ("346", "347", "End of channel invite exception list"),
+        _ => panic!("not a list mode: {letter}"),
+    };
+    client.send(&format!("MODE {room} {letter}")).await;
+    let mut entries = Vec::new();
+    loop {
+        let message = client.message().await;
+        if message.command == entry {
+            assert_eq!(message.params[1], room);
+            entries.push(message.params[2..].to_vec());
+        } else {
+            assert_eq!(message.command, end, "{} got {message:?}", client.nick);
+            assert_eq!(message.params[1..], [room, end_text]);
+            return entries;
         }
     }
 }

@@ -6,7 +6,6 @@ use palaver_proto::event::Identity;
 use palaver_proto::names::fold;
 
 use super::RoomState;
-use crate::hub::bans;
 use crate::hub::error::{HubError, JoinRefusal, SendRefusal};
 use crate::hub::user::{User, UserId};
 
@@ -29,8 +28,9 @@ impl RoomState {
     /// with it), and only its founder walks past them, as its operator: a registered room
     /// opens to its founder, not to whoever happens to come first. An operator's invitation
     /// lets one past all four, once, as on InspIRCd and Ergo: the operator could as well lift
-    /// the mode or the ban. Anyone else is refused if banned, else if the room is invite-only,
-    /// else if the key is wrong, else if the room is full.
+    /// the mode or the ban. Anyone else is refused if banned (and not excepted), else if the
+    /// room is invite-only (and no invite exception matches), else if the key is wrong, else if
+    /// the room is full.
     pub fn admit(
         &self,
         id: UserId,
@@ -59,9 +59,9 @@ impl RoomState {
     /// Why the room refuses `identity` with `key`, if it does, to someone not exempt.
     fn refusal(&self, identity: &Identity, key: Option<&str>) -> Option<JoinRefusal> {
         let modes = &self.modes;
-        if bans::any_matches(&self.bans, identity) {
+        if self.lists.bans(identity) {
             Some(JoinRefusal::Banned)
-        } else if modes.invite_only {
+        } else if modes.invite_only && !self.lists.lets_in_uninvited(identity) {
             Some(JoinRefusal::InviteOnly)
         } else if modes
             .key
@@ -77,8 +77,8 @@ impl RoomState {
     }
 
     /// Whether `user`, who is `identity`, may send to the room. Non-members may, unless only
-    /// members may; in a moderated room only operators and voiced members may; a ban silences
-    /// anyone but operators and voiced members.
+    /// members may; in a moderated room only operators and voiced members may; a ban (unless
+    /// excepted) silences anyone but operators and voiced members.
     pub fn may_send(&self, user: &User, identity: &Identity) -> Result<(), SendRefusal> {
         let member = self.member(user);
         let privileged = member.is_some_and(|member| member.op || member.voice);
@@ -86,7 +86,7 @@ impl RoomState {
             Err(SendRefusal::NotMember)
         } else if !privileged && self.modes.moderated {
             Err(SendRefusal::Moderated)
-        } else if !privileged && bans::any_matches(&self.bans, identity) {
+        } else if !privileged && self.lists.bans(identity) {
             Err(SendRefusal::Banned)
         } else {
             Ok(())

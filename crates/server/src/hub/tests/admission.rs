@@ -127,7 +127,8 @@ fn refusals_are_checked_ban_first_then_invite_only_then_key_then_limit() {
     let room = room_closed_to_bob(&hub, &op);
     let lift = |change| change_modes(&hub, &op, &room, vec![change]);
     assert_eq!(refusal(&hub, &bob, "#r", Some("k")), JoinRefusal::Banned);
-    lift(ModeChange::Ban {
+    lift(ModeChange::Mask {
+        list: MaskList::Bans,
         set: false,
         mask: "bob".into(),
     });
@@ -140,6 +141,62 @@ fn refusals_are_checked_ban_first_then_invite_only_then_key_then_limit() {
     assert_eq!(refusal(&hub, &bob, "#r", Some("k")), JoinRefusal::Full);
     lift(ModeChange::Limit(None));
     assert!(hub.join(&bob, "#r", Some("k")).is_ok());
+}
+
+#[test]
+fn a_ban_exception_lets_in_whom_a_ban_refuses() {
+    let hub = Hub::default();
+    let op = guest(&hub);
+    let (bob, barbara) = (irc_user(&hub, "bob"), irc_user(&hub, "barbara"));
+    room_with(
+        &hub,
+        &op,
+        vec![ban("b*"), mask(MaskList::BanExceptions, "*o*")],
+    );
+    join(&hub, &bob, "#r");
+    assert_eq!(refusal(&hub, &barbara, "#r", None), JoinRefusal::Banned);
+}
+
+#[test]
+fn an_invite_exception_lets_in_uninvited_but_not_past_bans_or_keys() {
+    let hub = Hub::default();
+    let (op, bob) = (guest(&hub), irc_user(&hub, "bob"));
+    let room = room_closed_to_bob(&hub, &op);
+    change_modes(
+        &hub,
+        &op,
+        &room,
+        vec![
+            mask(MaskList::InviteExceptions, "bob"),
+            ModeChange::Limit(None),
+        ],
+    );
+    assert_eq!(refusal(&hub, &bob, "#r", Some("k")), JoinRefusal::Banned);
+    change_modes(&hub, &op, &room, vec![mask(MaskList::BanExceptions, "bob")]);
+    assert_eq!(refusal(&hub, &bob, "#r", None), JoinRefusal::BadKey);
+    assert!(hub.join(&bob, "#r", Some("k")).is_ok());
+    // Others still need an invitation.
+    let carol = irc_user(&hub, "carol");
+    assert_eq!(
+        refusal(&hub, &carol, "#r", Some("k")),
+        JoinRefusal::InviteOnly
+    );
+}
+
+#[test]
+fn account_masks_match_whoever_is_logged_in_to_the_account() {
+    let hub = Hub::default();
+    let op = guest(&hub);
+    let (bob, impostor) = (irc_user(&hub, "bob"), irc_user(&hub, "robert"));
+    hub.set_account(&bob, Some("bob"));
+    room_with(&hub, &op, vec![ban("$a:BOB")]);
+    assert_eq!(refusal(&hub, &bob, "#r", None), JoinRefusal::Banned);
+    // The account, not the nick: a user called bob without the login is not banned, and one
+    // logged in to it under another nick is.
+    hub.set_account(&impostor, Some("bob"));
+    assert_eq!(refusal(&hub, &impostor, "#r", None), JoinRefusal::Banned);
+    hub.set_account(&bob, None);
+    join(&hub, &bob, "#r");
 }
 
 #[test]

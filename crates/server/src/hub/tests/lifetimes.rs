@@ -2,7 +2,7 @@
 //! room keeps while it is empty.
 
 use super::*;
-use crate::store::{ListMode, RoomRecord};
+use crate::store::RoomRecord;
 
 #[test]
 fn the_last_part_ends_an_unregistered_rooms_lifetime_and_the_next_room_starts_after_it() {
@@ -122,28 +122,36 @@ fn a_message_to_a_room_that_just_closed_is_refused() {
 }
 
 #[test]
-fn a_registered_rooms_bans_are_saved_and_restored() {
+fn a_registered_rooms_mask_lists_are_saved_and_restored() {
     let hub = Hub::default();
     let alice = guest(&hub);
     hub.set_account(&alice, Some("alice"));
     let room = join(&hub, &alice, "#a");
     let record = hub.room_registration(&alice, &room).expect("registration");
     hub.mark_registered(&room, record);
-    let ban = |mask: &str| ModeChange::Ban {
-        set: true,
-        mask: mask.into(),
-    };
-    let changes = vec![ban("mallory"), ban("*@evil.example")];
+    let changes = vec![
+        ban("mallory"),
+        mask(MaskList::InviteExceptions, "$a:bob"),
+        ban("*@evil.example"),
+        mask(MaskList::BanExceptions, "*!*@good.example"),
+    ];
     hub.change_modes(&alice, &room, changes).expect("modes");
     let saved = hub.registered_state(&room).expect("registered");
-    let masks: Vec<&str> = saved
+    let masks: Vec<(MaskList, &str)> = saved
         .lists
         .iter()
-        .map(|entry| entry.mask.as_str())
+        .map(|entry| (entry.list, entry.mask.as_str()))
         .collect();
-    assert_eq!(masks, ["mallory!*@*", "*!*@evil.example"]);
-    assert!(saved.lists.iter().all(|entry| entry.mode == ListMode::Ban));
+    assert_eq!(
+        masks,
+        [
+            (MaskList::Bans, "mallory!*@*"),
+            (MaskList::Bans, "*!*@evil.example"),
+            (MaskList::BanExceptions, "*!*@good.example"),
+            (MaskList::InviteExceptions, "$a:bob"),
+        ]
+    );
     let _ = hub.part(&alice, &room, None).expect("part");
     let again = join(&hub, &alice, "#a");
-    assert_eq!(again.state().bans, room.state().bans);
+    assert_eq!(again.state().lists, room.state().lists);
 }

@@ -85,7 +85,13 @@ fn flag(flag: RoomFlag, set: bool) -> ModeChange {
 }
 
 fn ban(mask: &str) -> ModeChange {
-    ModeChange::Ban {
+    self::mask(MaskList::Bans, mask)
+}
+
+/// Adds `mask` to the mask list `list`.
+fn mask(list: MaskList, mask: &str) -> ModeChange {
+    ModeChange::Mask {
+        list,
         set: true,
         mask: mask.into(),
     }

@@ -74,6 +74,18 @@ fn a_ban_silences_a_member_unless_it_is_voiced() {
 }
 
 #[test]
+fn a_ban_exception_lets_a_banned_member_speak() {
+    let hub = Hub::default();
+    let (op, bob) = (guest(&hub), irc_user(&hub, "bob"));
+    let room = join(&hub, &op, "#r");
+    join(&hub, &bob, "#r");
+    change_modes(&hub, &op, &room, vec![ban("*!*@*")]);
+    assert_eq!(send(&hub, &bob, &room), cannot_send(SendRefusal::Banned));
+    change_modes(&hub, &op, &room, vec![mask(MaskList::BanExceptions, "bob")]);
+    assert_eq!(send(&hub, &bob, &room), Ok(()));
+}
+
+#[test]
 fn a_protected_topic_is_set_by_operators_only() {
     let hub = Hub::default();
     let (op, bob, outsider) = (guest(&hub), guest(&hub), guest(&hub));
@@ -203,8 +215,9 @@ fn a_mode_change_announces_what_changed_in_order() {
                 nick: "elsewhere".into(),
                 room: "#r".into()
             },
-            HubError::InvalidBanMask {
+            HubError::InvalidMask {
                 room: "#r".into(),
+                list: MaskList::Bans,
                 mask: "bad mask".into(),
                 reason: BanMaskError::Space
             },
@@ -217,19 +230,43 @@ fn a_mode_change_announces_what_changed_in_order() {
 }
 
 #[test]
-fn a_full_ban_list_refuses_more_bans() {
+fn full_mask_lists_refuse_more_entries_of_any_list() {
     let hub = Hub::default();
     let op = guest(&hub);
     let room = join(&hub, &op, "#r");
-    let bans = (0..MAX_BANS).map(|n| ban(&format!("spam{n}"))).collect();
-    change_modes(&hub, &op, &room, bans);
-    let outcome = change_modes(&hub, &op, &room, vec![ban("one-more")]);
-    assert!(outcome.event.is_none());
-    assert_eq!(
-        outcome.errors,
-        [HubError::BanListFull {
-            room: "#r".into(),
-            mask: "one-more!*@*".into()
-        }]
+    // MAXLIST=beI:100 counts the three lists together.
+    let entries = (0..MAX_LIST_ENTRIES)
+        .map(|n| match n % 3 {
+            0 => ban(&format!("spam{n}")),
+            1 => mask(MaskList::BanExceptions, &format!("friend{n}")),
+            _ => mask(MaskList::InviteExceptions, &format!("guest{n}")),
+        })
+        .collect();
+    change_modes(&hub, &op, &room, entries);
+    for list in MaskList::ALL {
+        let outcome = change_modes(&hub, &op, &room, vec![mask(list, "one-more")]);
+        assert!(outcome.event.is_none());
+        assert_eq!(
+            outcome.errors,
+            [HubError::ListFull {
+                room: "#r".into(),
+                list,
+                mask: "one-more!*@*".into()
+            }]
+        );
+    }
+    // Removing an entry of one list makes room in any.
+    let removal = ModeChange::Mask {
+        list: MaskList::Bans,
+        set: false,
+        mask: "spam0!*@*".into(),
+    };
+    change_modes(&hub, &op, &room, vec![removal]);
+    let outcome = change_modes(
+        &hub,
+        &op,
+        &room,
+        vec![mask(MaskList::InviteExceptions, "one-more")],
     );
+    assert!(outcome.event.is_some() && outcome.errors.is_empty());
 }

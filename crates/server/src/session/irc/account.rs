@@ -1,4 +1,4 @@
-//! Accounts for IRC clients: SASL PLAIN (`AUTHENTICATE`, IRCv3 sasl 3.1/3.2),
+//! Accounts for IRC clients: SASL logins (the exchange itself is in `sasl.rs`),
 //! `draft/account-registration` (`REGISTER`), a NickServ-style `PRIVMSG NickServ` for clients
 //! that know neither (and for reclaiming a nick: `REGAIN`, `GHOST`, `RELEASE`, and for
 //! `SET PASSWORD`), and room registration through `PRIVMSG ChanServ :REGISTER #room`.
@@ -6,22 +6,16 @@
 //! Command handlers are synchronous, so they only record an [`AccountRequest`]; the session
 //! runs it (hashing off the async workers) once the handler returns, see [`run`].
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use palaver_proto::irc::message::Message;
 use palaver_proto::irc::numeric::*;
 
 use palaver_proto::names::fold;
 
-use super::IrcSession;
+use super::{IrcSession, sasl};
+use crate::accounts::scram::ClientFirst;
 use crate::accounts::{AccountError, PasswordStamp};
 use crate::hub::{Reclaim, Reclaimed};
 use crate::session::Flow;
-
-/// SASL payloads are sent in chunks of this many base64 bytes; a full chunk means more follow.
-const SASL_CHUNK: usize = 400;
-/// The most base64 a SASL PLAIN exchange may send (nick, account and a 300-byte password fit).
-const SASL_MAX_BYTES: usize = 2 * SASL_CHUNK;
 
 /// The nick clients address for account services.
 pub const NICKSERV: &str = "NickServ";
@@ -33,6 +27,8 @@ pub const CHANSERV: &str = "ChanServ";
 pub enum AccountRequest {
     /// SASL PLAIN: log in as `account`.
     Sasl { account: String, password: String },
+    /// SASL SCRAM-SHA-256: the client's first message is in; answer it.
+    ScramStart(ClientFirst),
     /// `REGISTER` or `NickServ REGISTER`: register the current nick.
     Register {
         account: String,
@@ -61,114 +57,51 @@ pub enum Via {
     NickServ,
 }
 
-/// SASL exchange progress.
-#[derive(Debug, Default)]
-pub enum SaslState {
-    #[default]
-    Idle,
-    /// `AUTHENTICATE PLAIN` accepted; collecting base64 chunks.
-    Receiving(String),
-}
-
-/// `AUTHENTICATE mechanism`, then `AUTHENTICATE <base64 chunk>`… (`+` for an empty one),
-/// or `AUTHENTICATE *` to abort.
-pub fn authenticate(session: &mut IrcSession, message: &Message) -> Flow {
-    let argument = message.params[0].as_str();
-    if session.account().is_some() {
-        session.numeric(
-            ERR_SASLALREADY,
-            &["You have already authenticated using SASL"],
-        );
-        return Flow::Continue;
-    }
-    if argument == "*" {
-        session.sasl = SaslState::Idle;
-        session.numeric(ERR_SASLABORTED, &["SASL authentication aborted"]);
-        return Flow::Continue;
-    }
-    match std::mem::take(&mut session.sasl) {
-        SaslState::Idle => {
-            if argument.eq_ignore_ascii_case("PLAIN") {
-                session.sasl = SaslState::Receiving(String::new());
-                session
-                    .replies
-                    .raw(Message::new("AUTHENTICATE", vec!["+".into()]));
-            } else {
-                session.numeric(RPL_SASLMECHS, &["PLAIN", "are available SASL mechanisms"]);
-                session.numeric(ERR_SASLFAIL, &["SASL authentication failed"]);
-            }
-        }
-        SaslState::Receiving(_) if argument.len() > SASL_CHUNK => {
-            session.numeric(ERR_SASLTOOLONG, &["SASL message too long"]);
-        }
-        SaslState::Receiving(mut collected) => {
-            if argument != "+" {
-                collected.push_str(argument);
-            }
-            if collected.len() > SASL_MAX_BYTES {
-                session.numeric(ERR_SASLTOOLONG, &["SASL message too long"]);
-                return Flow::Continue;
-            }
-            if argument.len() == SASL_CHUNK {
-                // More chunks follow.
-                session.sasl = SaslState::Receiving(collected);
-                return Flow::Continue;
-            }
-            match decode_plain(&collected) {
-                Some((account, password)) => {
-                    session
-                        .account_requests
-                        .push(AccountRequest::Sasl { account, password });
-                }
-                None => session.numeric(ERR_SASLFAIL, &["SASL authentication failed"]),
-            }
-        }
-    }
-    Flow::Continue
-}
-
-/// Decodes a SASL PLAIN payload, `authzid NUL authcid NUL password` (RFC 4616); the
-/// authorization identity must be empty or the same as the authentication identity.
-fn decode_plain(base64: &str) -> Option<(String, String)> {
-    let bytes = BASE64.decode(base64).ok()?;
-    let text = String::from_utf8(bytes).ok()?;
-    let mut parts = text.split('\0');
-    let (authzid, authcid, password) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() || authcid.is_empty() || password.is_empty() {
-        return None;
-    }
-    if !authzid.is_empty() && authzid != authcid {
-        return None;
-    }
-    Some((authcid.to_owned(), password.to_owned()))
-}
-
 /// `REGISTER <account> <email> <password>` (IRCv3 draft/account-registration); the account
-/// must be `*` or the current nick, and email is not used.
+/// must be `*` or the current nick, and email is not used. Before connection registration
+/// completes (`before-connect`, if the server allows it) the current nick is the one the
+/// client last asked for, and an account cannot be registered under a nick someone else
+/// holds: that would take the nick from under them. Failures are `FAIL REGISTER …` whatever
+/// the client negotiated, as the specification defines them.
 pub fn register(session: &mut IrcSession, message: &Message) -> Flow {
     let params = &message.params;
-    if session.user.is_none() {
-        // We do not advertise `before-connect` (draft/account-registration).
-        session.fail(
+    let named = params.first().map_or("*", String::as_str).to_owned();
+    let connected = session.user.is_some();
+    if !connected && !session.settings.registers_before_connect() {
+        session.specified_fail(
             "REGISTER",
             "COMPLETE_CONNECTION_REQUIRED",
-            &[],
+            &[&named],
             "Finish connecting before registering an account",
         );
         return Flow::Continue;
     }
     if params.len() < 3 {
-        session.fail("REGISTER", "INVALID_PARAMS", &[], "Not enough parameters");
+        session.specified_fail("REGISTER", "INVALID_PARAMS", &[], "Not enough parameters");
         return Flow::Continue;
     }
-    let nick = session.reply_nick();
+    let nick = match &session.user {
+        Some(user) => user.nick().to_string(),
+        None => match session.registration.requested_nick.clone() {
+            Some(nick) => nick,
+            None => {
+                session.specified_fail(
+                    "REGISTER",
+                    "NEED_NICK",
+                    &["*"],
+                    "Send NICK before registering an account",
+                );
+                return Flow::Continue;
+            }
+        },
+    };
     let account = if params[0] == "*" {
         nick.clone()
     } else {
         params[0].clone()
     };
-    if nick == "*" || !account.eq_ignore_ascii_case(&nick) {
-        session.fail(
+    if fold(&account) != fold(&nick) {
+        session.specified_fail(
             "REGISTER",
             "ACCOUNT_NAME_MUST_BE_NICK",
             &[&account],
@@ -177,11 +110,24 @@ pub fn register(session: &mut IrcSession, message: &Message) -> Flow {
         return Flow::Continue;
     }
     if session.account().is_some() {
-        session.fail(
+        session.specified_fail(
             "REGISTER",
             "ALREADY_AUTHENTICATED",
             &[&account],
             "You are already logged in",
+        );
+        return Flow::Continue;
+    }
+    let held_by_another = session
+        .hub
+        .user_by_nick(&account)
+        .is_some_and(|holder| session.user.as_ref().is_none_or(|me| me.id != holder.id));
+    if held_by_another {
+        session.specified_fail(
+            "REGISTER",
+            "ACCOUNT_EXISTS",
+            &[&account],
+            "That nick is in use by someone else",
         );
         return Flow::Continue;
     }
@@ -321,15 +267,10 @@ pub async fn run(session: &mut IrcSession, request: AccountRequest) {
                     logged_in(session, &account, Some(stamp));
                     session.numeric(RPL_SASLSUCCESS, &["SASL authentication successful"]);
                 }
-                Err(AccountError::RateLimited { seconds }) => {
-                    tracing::info!(%address, "SASL login rate-limited");
-                    let text =
-                        format!("SASL authentication failed: try again in {seconds} seconds");
-                    session.numeric(ERR_SASLFAIL, &[&text]);
-                }
-                Err(_) => session.numeric(ERR_SASLFAIL, &["SASL authentication failed"]),
+                Err(error) => sasl::fail_with(session, &error),
             }
         }
+        AccountRequest::ScramStart(first) => sasl::start_scram(session, first).await,
         AccountRequest::Identify { account, password } => {
             match accounts.login_stamped(&account, &password, address).await {
                 Ok((account, stamp)) => {
@@ -376,7 +317,7 @@ pub async fn run(session: &mut IrcSession, request: AccountRequest) {
                         AccountError::InvalidName(_) => "BAD_ACCOUNT_NAME",
                         _ => "TEMPORARILY_UNAVAILABLE",
                     };
-                    session.fail("REGISTER", code, &[&account], &error.to_string());
+                    session.specified_fail("REGISTER", code, &[&account], &error.to_string());
                 }
                 Via::NickServ => {
                     nickserv_notice(session, &format!("Registration failed: {error}."))
@@ -521,7 +462,7 @@ async fn change_password(session: &mut IrcSession, old: &str, new: &str) {
 /// Records the login, tells the client (900), and, once registered, the hub (which tells
 /// `account-notify` peers). A login that checked a password (`stamp`) is confirmed once the
 /// handler returns ([`confirm_login`]); before registration, once registration completes.
-fn logged_in(session: &mut IrcSession, account: &str, stamp: Option<PasswordStamp>) {
+pub(super) fn logged_in(session: &mut IrcSession, account: &str, stamp: Option<PasswordStamp>) {
     let mask = match &session.user {
         Some(user) => user.identity().mask(),
         None => format!("{}!*@{}", session.reply_nick(), session.host),
@@ -540,7 +481,7 @@ fn logged_in(session: &mut IrcSession, account: &str, stamp: Option<PasswordStam
             session.login_to_confirm = stamp.map(|stamp| (account.to_owned(), stamp));
         }
         None => {
-            session.registration.login = stamp.map(|stamp| (account.to_owned(), stamp));
+            session.registration.login = Some((account.to_owned(), stamp));
         }
     }
     session.nick_changed = true;
@@ -579,27 +520,5 @@ pub async fn confirm_login(session: &mut IrcSession) {
         }
         Ok(_) => {}
         Err(error) => session.hub_error(&error),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn plain_payloads() {
-        let encode = |text: &str| BASE64.encode(text);
-        assert_eq!(
-            decode_plain(&encode("\0alice\0s3cret!!")),
-            Some(("alice".into(), "s3cret!!".into()))
-        );
-        assert_eq!(
-            decode_plain(&encode("alice\0alice\0pw")),
-            Some(("alice".into(), "pw".into()))
-        );
-        assert_eq!(decode_plain(&encode("bob\0alice\0pw")), None);
-        assert_eq!(decode_plain(&encode("\0alice\0")), None);
-        assert_eq!(decode_plain(&encode("\0alice")), None);
-        assert_eq!(decode_plain("not base64!"), None);
     }
 }

@@ -38,7 +38,7 @@ pub fn cap(session: &mut IrcSession, message: &Message) -> Flow {
             // Values (`name=value`) only for 302 clients (capability negotiation §CAP LS).
             let offered: Vec<String> = Cap::ALL
                 .iter()
-                .map(|cap| match cap.value() {
+                .map(|cap| match value(session, *cap) {
                     Some(value) if session.cap_302 => format!("{}={value}", cap.name()),
                     _ => cap.name().to_owned(),
                 })
@@ -86,6 +86,20 @@ pub fn cap(session: &mut IrcSession, message: &Message) -> Flow {
         }
     }
     Flow::Continue
+}
+
+/// The value `cap` is offered with in `CAP LS 302`: `draft/account-registration` says
+/// `before-connect` when `REGISTER` is accepted before connecting (see
+/// `IrcSettings::registers_before_connect`). No `email-required` (palaver sends no email)
+/// and no `custom-account-name` (an account is its nick).
+fn value(session: &IrcSession, cap: Cap) -> Option<&'static str> {
+    match cap {
+        Cap::AccountRegistration => session
+            .settings
+            .registers_before_connect()
+            .then_some("before-connect"),
+        _ => cap.value(),
+    }
 }
 
 /// Tells the hub how to deliver to `user`, whose client enabled `caps`: the flavor of IRC its

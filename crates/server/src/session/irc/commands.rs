@@ -7,7 +7,9 @@ use palaver_proto::irc::caps::Cap;
 use palaver_proto::irc::message::Message;
 use palaver_proto::irc::numeric::*;
 
-use super::{IrcSession, account, cap, channel, chathistory, mode, monitor, query, registration};
+use super::{
+    IrcSession, account, cap, channel, chathistory, mode, monitor, query, registration, sasl,
+};
 use crate::session::Flow;
 
 type Handler = fn(&mut IrcSession, &Message) -> Flow;
@@ -66,7 +68,7 @@ const COMMANDS: &[Spec] = &[
     spec("AWAY", 0, false, away),
     spec("SETNAME", 1, false, setname),
     spec("CHATHISTORY", 1, false, chathistory::chathistory),
-    spec("AUTHENTICATE", 1, true, account::authenticate),
+    spec("AUTHENTICATE", 1, true, sasl::authenticate),
     spec("REGISTER", 0, true, account::register),
 ];
 

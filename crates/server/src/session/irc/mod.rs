@@ -16,6 +16,7 @@ mod monitor;
 mod query;
 mod registration;
 mod replies;
+mod sasl;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -39,9 +40,10 @@ use crate::hub::{
 };
 use crate::outbox::Outbox;
 use crate::store::{Commit, Store, StoredMessage};
-use account::{AccountRequest, SaslState};
+use account::AccountRequest;
 use chathistory::HistoryRequest;
 use replies::Replies;
+use sasl::SaslState;
 
 /// Most tag data a client may send, without the `@` and the following space (IRCv3
 /// message-tags: clients get 4094 bytes, the server's own tags take the line to 8191).
@@ -55,17 +57,23 @@ pub const MAX_LINE_BYTES: usize = MAX_TAG_BYTES + MAX_MESSAGE_BYTES;
 /// Registration progress, before the client is a hub user.
 #[derive(Debug, Default)]
 struct Registration {
+    /// The nick `NICK` accepted (free when it was asked for).
     nick: Option<String>,
+    /// The nick the client last asked for with `NICK`, accepted or refused as in use: the
+    /// account `REGISTER *` names before connecting (`draft/account-registration`), which is
+    /// refused as taken while someone else holds that nick.
+    requested_nick: Option<String>,
     /// User name and real name from `USER`.
     user: Option<(String, String)>,
     /// Whether `PASS` matched the server password (always true without one).
     password_ok: bool,
     /// `CAP LS`/`CAP REQ` was sent and `CAP END` not yet: registration waits.
     negotiating_caps: bool,
-    /// The account logged in to by SASL before registration completed, with the stamp of the
-    /// password that was checked. Once registered, the hub user's identity is the only
-    /// record of the login (so the two can never disagree).
-    login: Option<(String, PasswordStamp)>,
+    /// The account logged in to before registration completed (by SASL, or by registering
+    /// it), with the stamp of the password that was checked (none for an account just
+    /// registered: nobody else can have changed its password yet). Once registered, the hub
+    /// user's identity is the only record of the login (so the two can never disagree).
+    login: Option<(String, Option<PasswordStamp>)>,
 }
 
 pub struct IrcSession {
@@ -158,6 +166,16 @@ impl IrcSession {
         self.replies.numeric(code, &nick, params);
     }
 
+    /// A `FAIL` that the specification of `command` itself defines (such as `FAIL REGISTER`),
+    /// sent whatever the client negotiated: the `standard-replies` capability is only needed
+    /// for replies no specification enables (IRCv3 standard-replies, "Capabilities").
+    fn specified_fail(&mut self, command: &str, code: &str, context: &[&str], description: &str) {
+        let mut params = vec![command.to_owned(), code.to_owned()];
+        params.extend(context.iter().map(|item| item.to_string()));
+        params.push(description.to_owned());
+        self.replies.server_message("FAIL", params);
+    }
+
     /// Queues the messages a hub event becomes for this client (its own copy of what it did).
     fn own_copy(&mut self, event: &Event) {
         for message in event_messages(event, self.flavor()) {
@@ -168,10 +186,7 @@ impl IrcSession {
     /// A standard reply (`FAIL`) for clients that asked for them, a server `NOTICE` otherwise.
     fn fail(&mut self, command: &str, code: &str, context: &[&str], description: &str) {
         if self.caps.contains(Cap::StandardReplies) {
-            let mut params = vec![command.to_owned(), code.to_owned()];
-            params.extend(context.iter().map(|item| item.to_string()));
-            params.push(description.to_owned());
-            self.replies.server_message("FAIL", params);
+            self.specified_fail(command, code, context, description);
         } else {
             let nick = self.reply_nick();
             let text = if command == "*" {
@@ -233,13 +248,20 @@ impl IrcSession {
                 self.replies
                     .server_message("NOTICE", vec![nick, error.to_string()]);
             }
-            HubError::BanListFull { room, mask } => {
-                self.numeric(ERR_BANLISTFULL, &[room, mask, "Channel ban list is full"])
+            HubError::ListFull { room, list, mask } => {
+                let text = format!("Channel {} list is full", mode::list_name(*list));
+                self.numeric(ERR_BANLISTFULL, &[room, mask, &text])
             }
-            HubError::InvalidBanMask { room, mask, reason } => {
-                let description = format!("Invalid ban mask ({reason})");
+            HubError::InvalidMask {
+                room,
+                list,
+                mask,
+                reason,
+            } => {
+                let description = format!("Invalid {} mask ({reason})", mode::list_name(*list));
                 let shown = mode::echoable(mask);
-                self.numeric(ERR_INVALIDMODEPARAM, &[room, "b", shown, &description]);
+                let letter = mode::list_mode(*list);
+                self.numeric(ERR_INVALIDMODEPARAM, &[room, &letter, shown, &description]);
             }
         }
     }

@@ -1,14 +1,15 @@
-//! `MODE`: user modes `+i` and `+B` (bot), and channel modes `+b +k +l +o +v` and
+//! `MODE`: user modes `+i` and `+B` (bot), and channel modes `+b +e +I +k +l +o +v` and
 //! `+i +m +n +s +t`.
 
 use palaver_proto::irc::message::Message;
-use palaver_proto::irc::modes::{flag_from_letter, spell_modes};
+use palaver_proto::irc::modes::{flag_from_letter, list_from_letter, list_letter, spell_modes};
 use palaver_proto::irc::numeric::*;
 use palaver_proto::names::fold;
 
 use super::IrcSession;
 use super::registration::MAX_MODES_WITH_PARAMETER;
-use crate::hub::{BAN_MASK_MAX_BYTES, ModeChange, User};
+use crate::hub::{BAN_MASK_MAX_BYTES, MaskList, ModeChange};
+use crate::hub::{Room, User};
 use crate::session::Flow;
 
 pub fn mode(session: &mut IrcSession, message: &Message) -> Flow {
@@ -120,7 +121,8 @@ fn channel_mode(session: &mut IrcSession, message: &Message) {
     let mut arguments = message.params[2..].iter();
     let mut changes = Vec::new();
     let mut with_parameter = 0;
-    let mut list_bans = false;
+    // Lists asked for (a list letter without a mask), each once, in the order asked.
+    let mut lists_to_show: Vec<MaskList> = Vec::new();
     let mut set = true;
     for letter in modes.chars() {
         let change = match letter {
@@ -132,16 +134,6 @@ fn channel_mode(session: &mut IrcSession, message: &Message) {
                 set = false;
                 continue;
             }
-            'b' => match arguments.next() {
-                Some(mask) => ModeChange::Ban {
-                    set,
-                    mask: mask.clone(),
-                },
-                None => {
-                    list_bans = true;
-                    continue;
-                }
-            },
             'k' if set => match arguments.next() {
                 Some(key) if valid_key(key) => ModeChange::Key(Some(key.clone())),
                 other => {
@@ -179,9 +171,22 @@ fn channel_mode(session: &mut IrcSession, message: &Message) {
                     continue;
                 }
             },
-            _ => match flag_from_letter(letter) {
-                Some(flag) => ModeChange::Flag { flag, set },
-                None => {
+            _ => match (list_from_letter(letter), flag_from_letter(letter)) {
+                (Some(list), _) => match arguments.next() {
+                    Some(mask) => ModeChange::Mask {
+                        list,
+                        set,
+                        mask: mask.clone(),
+                    },
+                    None => {
+                        if !lists_to_show.contains(&list) {
+                            lists_to_show.push(list);
+                        }
+                        continue;
+                    }
+                },
+                (None, Some(flag)) => ModeChange::Flag { flag, set },
+                (None, None) => {
                     session.numeric(
                         ERR_UNKNOWNMODE,
                         &[&letter.to_string(), "is unknown mode char to me"],
@@ -203,18 +208,8 @@ fn channel_mode(session: &mut IrcSession, message: &Message) {
         }
         changes.push(change);
     }
-    if list_bans {
-        // Anyone who may see the channel may see its bans, as on most networks.
-        let bans = session
-            .hub
-            .room_view(&user, &room)
-            .map(|info| info.bans)
-            .unwrap_or_default();
-        for ban in &bans {
-            let set_at = (ban.set_at.0 / 1000).to_string();
-            session.numeric(RPL_BANLIST, &[room.name(), &ban.mask, &ban.set_by, &set_at]);
-        }
-        session.numeric(RPL_ENDOFBANLIST, &[room.name(), "End of channel ban list"]);
+    for list in lists_to_show {
+        show_list(session, &user, &room, list);
     }
     if changes.is_empty() {
         return;
@@ -231,6 +226,51 @@ fn channel_mode(session: &mut IrcSession, message: &Message) {
         }
         Err(error) => session.hub_error(&error),
     }
+}
+
+/// Lists the entries of `room`'s mask list `list` (`367`/`368`, `348`/`349`, `346`/`347`),
+/// each with who set it and when: the bans to anyone who may see the channel, as on most
+/// networks; the exception lists to its operators only (`482` otherwise).
+fn show_list(session: &mut IrcSession, user: &User, room: &Room, list: MaskList) {
+    let entries = match session.hub.mask_list(user, room, list) {
+        Ok(entries) => entries,
+        Err(error) => return session.hub_error(&error),
+    };
+    let (entry_code, end_code, end_text) = match list {
+        MaskList::Bans => (RPL_BANLIST, RPL_ENDOFBANLIST, "End of channel ban list"),
+        MaskList::BanExceptions => (
+            RPL_EXCEPTLIST,
+            RPL_ENDOFEXCEPTLIST,
+            "End of channel exception list",
+        ),
+        MaskList::InviteExceptions => (
+            RPL_INVEXLIST,
+            RPL_ENDOFINVEXLIST,
+            "End of channel invite exception list",
+        ),
+    };
+    for entry in &entries {
+        let set_at = (entry.set_at.0 / 1000).to_string();
+        session.numeric(
+            entry_code,
+            &[room.name(), &entry.mask, &entry.set_by, &set_at],
+        );
+    }
+    session.numeric(end_code, &[room.name(), end_text]);
+}
+
+/// The name of `list` in error messages (`478`, `696`).
+pub(super) fn list_name(list: MaskList) -> &'static str {
+    match list {
+        MaskList::Bans => "ban",
+        MaskList::BanExceptions => "ban exception",
+        MaskList::InviteExceptions => "invite exception",
+    }
+}
+
+/// The mode letter of `list`, as `696` shows it.
+pub(super) fn list_mode(list: MaskList) -> String {
+    list_letter(list).to_string()
 }
 
 /// A key is one word of printable characters (it travels as a middle parameter).

@@ -10,7 +10,8 @@ use palaver_proto::names::{self, NICK_MAX_LEN, ROOM_NAME_MAX_LEN};
 use super::IrcSession;
 use super::mode::BOT_MODE;
 use crate::hub::{
-    AWAY_MAX_BYTES, KICK_REASON_MAX_BYTES, MAX_BANS, MAX_MONITORED, Protocol, TOPIC_MAX_BYTES,
+    ACCOUNT_EXTBAN, AWAY_MAX_BYTES, EXTBAN_PREFIX, KICK_REASON_MAX_BYTES, MAX_LIST_ENTRIES,
+    MAX_MONITORED, Protocol, TOPIC_MAX_BYTES,
 };
 use crate::session::Flow;
 
@@ -84,6 +85,7 @@ pub fn nick(session: &mut IrcSession, message: &Message) -> Flow {
         }
         return Flow::Continue;
     }
+    session.registration.requested_nick = Some(nick.clone());
     if !session.hub.nick_available(nick, None) {
         session.numeric(ERR_NICKNAMEINUSE, &[nick, "Nickname is already in use"]);
         return Flow::Continue;
@@ -141,7 +143,7 @@ pub fn try_register(session: &mut IrcSession) -> Flow {
             .registration
             .login
             .as_ref()
-            .map(|(account, _)| account.as_str().into()),
+            .map(|(account, _stamp)| account.as_str().into()),
         bot: false,
     };
     match session.hub.register(
@@ -157,7 +159,11 @@ pub fn try_register(session: &mut IrcSession) -> Flow {
             welcome(session);
             session.nick_changed = true;
             // A SASL login from before registration now counts in the hub: confirm it.
-            session.login_to_confirm = session.registration.login.take();
+            session.login_to_confirm = session
+                .registration
+                .login
+                .take()
+                .and_then(|(account, stamp)| Some((account, stamp?)));
         }
         Err(error) => {
             // Someone took the nick since NICK was accepted: ask for another.
@@ -191,7 +197,10 @@ fn welcome(session: &mut IrcSession) {
             session.hub.started().iso8601()
         )],
     );
-    session.numeric(RPL_MYINFO, &[&server, VERSION, "Bi", "biklmnostv", "bklov"]);
+    session.numeric(
+        RPL_MYINFO,
+        &[&server, VERSION, "Bi", "beIiklmnostv", "beIklov"],
+    );
     let rooms_per_user = session.hub.rooms_per_user();
     for tokens in isupport(&network, rooms_per_user).chunks(13) {
         let mut params: Vec<&str> = tokens.iter().map(String::as_str).collect();
@@ -205,16 +214,20 @@ fn welcome(session: &mut IrcSession) {
 /// `RPL_ISUPPORT` tokens. Each states a limit the server really enforces.
 fn isupport(network: &str, rooms_per_user: usize) -> Vec<String> {
     vec![
+        format!("ACCOUNTEXTBAN={ACCOUNT_EXTBAN}"),
         format!("AWAYLEN={AWAY_MAX_BYTES}"),
         format!("BOT={BOT_MODE}"),
         "CASEMAPPING=ascii".into(),
         format!("CHANLIMIT=#:{rooms_per_user}"),
-        "CHANMODES=b,k,l,imnst".into(),
+        "CHANMODES=beI,k,l,imnst".into(),
         format!("CHANNELLEN={}", ROOM_NAME_MAX_LEN + 1),
         "CHANTYPES=#".into(),
         format!("CHATHISTORY={}", super::chathistory::MAX_MESSAGES),
+        "EXCEPTS=e".into(),
+        format!("EXTBAN={EXTBAN_PREFIX},{ACCOUNT_EXTBAN}"),
+        "INVEX=I".into(),
         format!("KICKLEN={KICK_REASON_MAX_BYTES}"),
-        format!("MAXLIST=b:{MAX_BANS}"),
+        format!("MAXLIST=beI:{MAX_LIST_ENTRIES}"),
         format!("MAXTARGETS={MAX_MESSAGE_TARGETS}"),
         format!("MODES={MAX_MODES_WITH_PARAMETER}"),
         format!("MONITOR={MAX_MONITORED}"),
