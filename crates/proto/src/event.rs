@@ -145,6 +145,13 @@ pub enum Event {
     RealnameChanged { time: Timestamp, who: Arc<Identity> },
     /// Someone logged in to `who.account`, or out (`None`); for clients that asked.
     AccountChanged { time: Timestamp, who: Arc<Identity> },
+    /// A server operator's message to everyone who asked for such messages (IRC `WALLOPS`, to
+    /// users with user mode `+w`).
+    Wallops {
+        time: Timestamp,
+        from: Arc<Identity>,
+        text: Box<str>,
+    },
     /// A notice from the server itself, such as the shutdown warning.
     ServerNotice {
         time: Timestamp,

@@ -11,9 +11,13 @@
 //! wrong password: an unknown account is verified against a dummy hash. Passwords are never
 //! logged, stored or kept beyond the call.
 //!
+//! Server operators (`[[oper]]` in the configuration) are checked the same way
+//! (`operators.rs`).
+//!
 //! This is the logic only; the text and IRC commands call it.
 
 mod limiter;
+mod operators;
 
 use std::net::IpAddr;
 use std::num::NonZero;
@@ -28,6 +32,7 @@ use tokio::time::Instant;
 
 use crate::store::{Store, StoreError};
 use limiter::{Attempt, LoginLimiter, MAX_TRACKED_KEYS};
+pub use operators::{OperatorEntry, Operators};
 
 /// The shortest acceptable password, in bytes.
 pub const MIN_PASSWORD_BYTES: usize = 8;
@@ -189,12 +194,7 @@ impl Accounts {
     ) -> Result<(String, PasswordStamp), AccountError> {
         check_name(name)?;
         let attempt = self.begin_attempt(name, address)?;
-        let delay = attempt.delay();
-        if !delay.is_zero() {
-            // Before the check, so that nothing is learnt sooner; the attempt stays counted
-            // while it waits.
-            tokio::time::sleep(delay).await;
-        }
+        attempt.wait().await;
         let account = self.inner.store.account(name).await?;
         let (stored_hash, registered_name) = match account {
             Some(account) => (account.password_hash, Some(account.name)),
@@ -300,13 +300,8 @@ impl Accounts {
     /// Hashes `password` into a PHC string with a fresh random salt, on the blocking pool.
     async fn hash(&self, password: &str) -> Result<String, AccountError> {
         let password = password.to_owned();
-        self.off_the_workers(move || {
-            Argon2::default()
-                .hash_password(password.as_bytes())
-                .map(|hash| hash.to_string())
-                .map_err(|error| AccountError::Store(format!("hashing a password failed: {error}")))
-        })
-        .await
+        self.off_the_workers(move || hash_password(&password).map_err(AccountError::Store))
+            .await
     }
 
     /// Whether `password` matches `stored_hash` (a PHC string), on the blocking pool. The
@@ -359,11 +354,17 @@ struct PendingAttempt<'a> {
 }
 
 impl PendingAttempt<'_> {
-    /// How long the attempt must wait before its password is checked.
-    fn delay(&self) -> Duration {
-        self.attempt
+    /// Waits as long as the attempt must before its password is checked (its account is being
+    /// guessed at from several addresses): before the check, so that nothing is learnt sooner.
+    /// The attempt stays counted while it waits.
+    async fn wait(&self) {
+        let delay = self
+            .attempt
             .as_ref()
-            .map_or(Duration::ZERO, |attempt| attempt.delay)
+            .map_or(Duration::ZERO, |attempt| attempt.delay);
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
     }
 
     fn succeeded(mut self) {
@@ -384,6 +385,16 @@ impl Drop for PendingAttempt<'_> {
             crate::lock(self.limiter).abandoned(&attempt);
         }
     }
+}
+
+/// Hashes `password` with argon2id (the `argon2` crate's default parameters) and a fresh random
+/// salt, into the PHC string the store and the configuration keep. Slow on purpose: a server
+/// calls it off its async workers.
+pub fn hash_password(password: &str) -> Result<String, String> {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|hash| hash.to_string())
+        .map_err(|error| format!("hashing a password failed: {error}"))
 }
 
 fn check_name(name: &str) -> Result<(), AccountError> {

@@ -75,7 +75,7 @@ async fn nick_and_user_register_with_the_exact_welcome_burst() {
     }
     alice
         .expect_line(&format!(
-            ":palaver.local 004 alice palaver.local {VERSION} i biklmnostv bklov"
+            ":palaver.local 004 alice palaver.local {VERSION} iow biklmnostv bklov"
         ))
         .await;
 

@@ -38,6 +38,8 @@ pub enum Interest {
     AccountChanges = 4,
     /// A member invited someone into a room this user is an operator of.
     Invitations = 8,
+    /// A server operator's message to everyone who asked for them (IRC `WALLOPS`).
+    Wallops = 16,
 }
 
 /// A set of [`Interest`]s.
@@ -88,6 +90,24 @@ pub enum Alert {
     NickReclaimed = 2,
     /// A session of the same account ghosted this one (after renaming it): it must quit.
     Ghosted = 4,
+    /// A server operator killed this user (see [`User::take_kill`]): it must quit.
+    Killed = 8,
+}
+
+/// A server operator's removal of a user (IRC `KILL`, text `/kill`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kill {
+    /// The operator who did it, as it was then.
+    pub by: Arc<Identity>,
+    pub reason: Box<str>,
+}
+
+impl Kill {
+    /// The quit reason everyone who shared a room with the user sees, in the form IRC
+    /// servers use: `Killed (alice (spamming))`.
+    pub fn quit_reason(&self) -> String {
+        format!("Killed ({} ({}))", self.by.nick, self.reason)
+    }
 }
 
 /// The alerts raised since a session last took them.
@@ -137,6 +157,14 @@ pub struct User {
     away: Mutex<Option<Box<str>>>,
     /// User mode `+i`: hidden from `WHO` and `NAMES` of people who share no room with it.
     invisible: AtomicBool,
+    /// The `[[oper]]` entry this user proved it may act as, while it is a server operator
+    /// (IRC user mode `+o`). Set by its own session after the check; a leaf lock.
+    operator: Mutex<Option<Arc<str>>>,
+    /// Why a server operator removed this user, set by the first [`Hub::kill`] of it (others
+    /// change nothing) and taken by its own session when alerted. A leaf lock.
+    ///
+    /// [`Hub::kill`]: super::Hub::kill
+    kill: Mutex<Option<Kill>>,
     /// When the user last sent a message (milliseconds since the epoch), for `WHOIS` idle time.
     last_spoke: AtomicU64,
     /// The [`Alert`]s raised and not yet taken, as bits: a set, so it never grows however
@@ -175,6 +203,8 @@ impl User {
             invited_to: Mutex::default(),
             away: Mutex::new(None),
             invisible: AtomicBool::new(false),
+            operator: Mutex::new(None),
+            kill: Mutex::new(None),
             last_spoke: AtomicU64::new(now.0),
             alerts: AtomicU8::new(0),
             alerted: Notify::new(),
@@ -290,6 +320,36 @@ impl User {
         self.invisible.store(invisible, Ordering::Relaxed);
     }
 
+    /// The operator entry this user acts as, if it is a server operator.
+    pub fn operator(&self) -> Option<Arc<str>> {
+        lock(&self.operator).clone()
+    }
+
+    pub fn is_operator(&self) -> bool {
+        lock(&self.operator).is_some()
+    }
+
+    /// Makes this user a server operator acting as the entry `name` (after its session
+    /// checked the entry's password), or, with `None`, an ordinary user again.
+    pub fn set_operator(&self, name: Option<Arc<str>>) {
+        *lock(&self.operator) = name;
+    }
+
+    /// Records `kill` unless the user was already killed; returns whether it was recorded.
+    pub(super) fn note_kill(&self, kill: Kill) -> bool {
+        let mut slot = lock(&self.kill);
+        if slot.is_some() {
+            return false;
+        }
+        *slot = Some(kill);
+        true
+    }
+
+    /// The kill recorded for this user, if any (for its session, once alerted).
+    pub fn take_kill(&self) -> Option<Kill> {
+        lock(&self.kill).take()
+    }
+
     /// Seconds since the user last sent a message.
     pub fn idle_seconds(&self) -> u64 {
         Timestamp::now()
@@ -401,6 +461,7 @@ mod tests {
             Interest::RealnameChanges,
             Interest::AccountChanges,
             Interest::Invitations,
+            Interest::Wallops,
         ];
         for index in 0..Wire::COUNT {
             let wire = Wire::from_index(index).expect("a wire");

@@ -7,6 +7,7 @@ mod admission;
 mod lifetimes;
 mod moderation;
 mod nicks;
+mod operators;
 
 use std::sync::Arc;
 

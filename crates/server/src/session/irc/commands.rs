@@ -7,7 +7,7 @@ use palaver_proto::irc::caps::Cap;
 use palaver_proto::irc::message::Message;
 use palaver_proto::irc::numeric::*;
 
-use super::{IrcSession, account, cap, channel, chathistory, mode, query, registration};
+use super::{IrcSession, account, cap, channel, chathistory, mode, operator, query, registration};
 use crate::session::Flow;
 
 type Handler = fn(&mut IrcSession, &Message) -> Flow;
@@ -67,6 +67,9 @@ const COMMANDS: &[Spec] = &[
     spec("CHATHISTORY", 1, false, chathistory::chathistory),
     spec("AUTHENTICATE", 1, true, account::authenticate),
     spec("REGISTER", 0, true, account::register),
+    spec("OPER", 2, false, operator::oper),
+    spec("KILL", 1, false, operator::kill),
+    spec("WALLOPS", 1, false, operator::wallops),
 ];
 
 pub fn dispatch(session: &mut IrcSession, message: &Message) -> Flow {

@@ -1,4 +1,4 @@
-//! `MODE`: user mode `+i`, and channel modes `+b +k +l +o +v` and `+i +m +n +s +t`.
+//! `MODE`: user modes `+i +o +w`, and channel modes `+b +k +l +o +v` and `+i +m +n +s +t`.
 
 use palaver_proto::irc::message::Message;
 use palaver_proto::irc::modes::{flag_from_letter, spell_modes};
@@ -19,6 +19,8 @@ pub fn mode(session: &mut IrcSession, message: &Message) -> Flow {
     Flow::Continue
 }
 
+/// User modes: `i` invisible, `o` server operator (given only by `OPER`; a user may drop it,
+/// never set it itself: `+o` is ignored, as on other servers), `w` wants `WALLOPS`.
 fn user_mode(session: &mut IrcSession, message: &Message) {
     let target = &message.params[0];
     let user = session.user().clone();
@@ -31,31 +33,104 @@ fn user_mode(session: &mut IrcSession, message: &Message) {
         }
         return;
     }
+    let before = UserModes {
+        invisible: user.is_invisible(),
+        operator: user.is_operator(),
+        wallops: session.wallops,
+    };
     let Some(modes) = message.params.get(1) else {
-        let current = if user.is_invisible() { "+i" } else { "+" };
-        session.numeric(RPL_UMODEIS, &[current]);
+        session.numeric(RPL_UMODEIS, &[&before.spell()]);
         return;
     };
+    let mut after = before;
     let mut set = true;
     let mut unknown = false;
-    let mut invisible = user.is_invisible();
     for letter in modes.chars() {
         match letter {
             '+' => set = true,
             '-' => set = false,
-            'i' => invisible = set,
+            'i' => after.invisible = set,
+            'o' => after.operator &= set,
+            'w' => after.wallops = set,
             _ => unknown = true,
         }
     }
     if unknown {
         session.numeric(ERR_UMODEUNKNOWNFLAG, &["Unknown MODE flag"]);
     }
-    if invisible != user.is_invisible() {
-        user.set_invisible(invisible);
-        let change = if invisible { "+i" } else { "-i" };
-        session.push_all([Message::new("MODE", vec![nick.to_string(), change.into()])
-            .with_source(nick.to_string())]);
+    user.set_invisible(after.invisible);
+    if before.operator && !after.operator {
+        tracing::info!(oper = ?user.operator(), "operator status dropped");
+        user.set_operator(None);
     }
+    session.wallops = after.wallops;
+    session.update_delivery();
+    let changes = before.changes_to(after);
+    if !changes.is_empty() {
+        announce_user_modes(session, &changes);
+    }
+}
+
+/// A user's modes, as `MODE` and `221` spell them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct UserModes {
+    invisible: bool,
+    operator: bool,
+    wallops: bool,
+}
+
+impl UserModes {
+    fn letters(self) -> [(char, bool); 3] {
+        [
+            ('i', self.invisible),
+            ('o', self.operator),
+            ('w', self.wallops),
+        ]
+    }
+
+    /// `+iw`, or `+` with none.
+    fn spell(self) -> String {
+        let mut spelled = String::from("+");
+        spelled.extend(
+            self.letters()
+                .into_iter()
+                .filter(|(_, on)| *on)
+                .map(|(letter, _)| letter),
+        );
+        spelled
+    }
+
+    /// What changed from `self` to `after`: `+w-i`, empty if nothing did. Modes set come first.
+    fn changes_to(self, after: Self) -> String {
+        let changed: Vec<(char, bool)> = self
+            .letters()
+            .into_iter()
+            .zip(after.letters())
+            .filter(|((_, was), (_, is))| was != is)
+            .map(|(_, now)| now)
+            .collect();
+        let mut spelled = String::new();
+        for (sign, wanted) in [('+', true), ('-', false)] {
+            let letters: String = changed
+                .iter()
+                .filter(|(_, on)| *on == wanted)
+                .map(|(letter, _)| *letter)
+                .collect();
+            if !letters.is_empty() {
+                spelled.push(sign);
+                spelled.push_str(&letters);
+            }
+        }
+        spelled
+    }
+}
+
+/// Tells the client its user modes changed by `changes` (`+o`, `-iw`): `:nick MODE nick
+/// changes`.
+pub(super) fn announce_user_modes(session: &mut IrcSession, changes: &str) {
+    let nick = session.user().nick().to_string();
+    session
+        .push_all([Message::new("MODE", vec![nick.clone(), changes.to_owned()]).with_source(nick)]);
 }
 
 fn channel_mode(session: &mut IrcSession, message: &Message) {
@@ -227,5 +302,40 @@ pub(super) fn echoable(given: &str) -> &str {
         given
     } else {
         "*"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NONE: UserModes = UserModes {
+        invisible: false,
+        operator: false,
+        wallops: false,
+    };
+
+    #[test]
+    fn user_modes_are_spelled_in_order_with_sets_first() {
+        assert_eq!(NONE.spell(), "+");
+        let all = UserModes {
+            invisible: true,
+            operator: true,
+            wallops: true,
+        };
+        assert_eq!(all.spell(), "+iow");
+        assert_eq!(NONE.changes_to(NONE), "");
+        assert_eq!(NONE.changes_to(all), "+iow");
+        let only_wallops = UserModes {
+            wallops: true,
+            ..NONE
+        };
+        let invisible_operator = UserModes {
+            invisible: true,
+            operator: true,
+            ..NONE
+        };
+        assert_eq!(only_wallops.changes_to(invisible_operator), "+io-w");
+        assert_eq!(all.changes_to(only_wallops), "-io");
     }
 }

@@ -103,10 +103,12 @@ pub fn list(session: &mut IrcSession, message: &Message) -> Flow {
     Flow::Continue
 }
 
-/// One 352 line.
+/// One 352 line. Its flags: `H` here or `G` gone (away), `*` for a server operator, then the
+/// channel status.
 fn who_reply(session: &mut IrcSession, channel: &str, user: &User, status: &str) {
     let identity = user.identity();
     let here = if user.away().is_some() { "G" } else { "H" };
+    let operator = if user.is_operator() { "*" } else { "" };
     let server = session.settings.server_name.clone();
     session.numeric(
         RPL_WHOREPLY,
@@ -116,7 +118,7 @@ fn who_reply(session: &mut IrcSession, channel: &str, user: &User, status: &str)
             &identity.host,
             &server,
             &identity.nick,
-            &format!("{here}{status}"),
+            &format!("{here}{operator}{status}"),
             &format!("0 {}", identity.realname),
         ],
     );
@@ -198,6 +200,9 @@ pub fn whois(session: &mut IrcSession, message: &Message) -> Flow {
     let server = session.settings.server_name.clone();
     let network = session.settings.network.clone();
     session.numeric(RPL_WHOISSERVER, &[&identity.nick, &server, &network]);
+    if user.is_operator() {
+        session.numeric(RPL_WHOISOPERATOR, &[&identity.nick, "is an IRC operator"]);
+    }
     if let Some(account) = &identity.account {
         session.numeric(
             RPL_WHOISACCOUNT,
@@ -238,8 +243,9 @@ pub fn userhost(session: &mut IrcSession, message: &Message) -> Flow {
         .map(|user| {
             let identity = user.identity();
             let presence = if user.away().is_some() { '-' } else { '+' };
+            let operator = if user.is_operator() { "*" } else { "" };
             format!(
-                "{}={presence}{}@{}",
+                "{}{operator}={presence}{}@{}",
                 identity.nick, identity.user, identity.host
             )
         })

@@ -186,7 +186,10 @@ fn welcome(session: &mut IrcSession) {
             session.hub.started().iso8601()
         )],
     );
-    session.numeric(RPL_MYINFO, &[&server, VERSION, "i", "biklmnostv", "bklov"]);
+    session.numeric(
+        RPL_MYINFO,
+        &[&server, VERSION, "iow", "biklmnostv", "bklov"],
+    );
     let rooms_per_user = session.hub.rooms_per_user();
     for tokens in isupport(&network, rooms_per_user).chunks(13) {
         let mut params: Vec<&str> = tokens.iter().map(String::as_str).collect();
@@ -242,6 +245,10 @@ fn send_lusers(session: &mut IrcSession) {
             total - invisible
         )],
     );
+    let operators = session.hub.operator_count();
+    if operators > 0 {
+        session.numeric(RPL_LUSEROP, &[&operators.to_string(), "operator(s) online"]);
+    }
     session.numeric(RPL_LUSERCHANNELS, &[&rooms, "channels formed"]);
     session.numeric(
         RPL_LUSERME,
