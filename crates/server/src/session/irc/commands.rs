@@ -62,6 +62,7 @@ const COMMANDS: &[Spec] = &[
     spec("USERHOST", 1, false, query::userhost),
     spec("LUSERS", 0, false, registration::lusers),
     spec("MOTD", 0, false, registration::motd),
+    spec("INFO", 0, false, registration::info),
     spec("AWAY", 0, false, away),
     spec("SETNAME", 1, false, setname),
     spec("CHATHISTORY", 1, false, chathistory::chathistory),

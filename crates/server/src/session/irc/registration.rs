@@ -1,10 +1,12 @@
 //! Connection registration (`PASS`, `NICK`, `USER`, ended by `CAP END` when negotiating), the
-//! welcome burst (001–005, `LUSERS`, `MOTD`), and nick changes afterwards.
+//! welcome burst (001–005, `LUSERS`, `MOTD`), nick changes afterwards, and `INFO`, the
+//! server's other description of itself.
 
 use palaver_proto::event::Identity;
+use palaver_proto::irc::mask;
 use palaver_proto::irc::message::Message;
 use palaver_proto::irc::numeric::*;
-use palaver_proto::names::{self, NICK_MAX_LEN, ROOM_NAME_MAX_LEN};
+use palaver_proto::names::{self, NICK_MAX_LEN, ROOM_NAME_MAX_LEN, fold};
 
 use super::IrcSession;
 use crate::hub::{AWAY_MAX_BYTES, KICK_REASON_MAX_BYTES, MAX_BANS, Protocol, TOPIC_MAX_BYTES};
@@ -293,6 +295,29 @@ fn send_motd(session: &mut IrcSession) {
         session.numeric(RPL_MOTD, &[&format!("- {line}")]);
     }
     session.numeric(RPL_ENDOFMOTD, &["End of /MOTD command."]);
+}
+
+/// `INFO [target]`: `371` lines about the server, then `374`. A target must name this server
+/// (a mask matching its name) or a user on it (RFC 2812 §3.4.10), else `402`.
+pub fn info(session: &mut IrcSession, message: &Message) -> Flow {
+    if let Some(target) = message.params.first().filter(|target| !target.is_empty()) {
+        let names_this_server = mask::matches(&fold(target), &fold(&session.settings.server_name))
+            || session.hub.user_by_nick(target).is_some();
+        if !names_this_server {
+            session.numeric(ERR_NOSUCHSERVER, &[target, "No such server"]);
+            return Flow::Continue;
+        }
+    }
+    let started = session.hub.started().iso8601();
+    for line in [
+        format!("{VERSION}, a self-hosted group-chat server"),
+        "It speaks IRC and a plain-text protocol on the same rooms.".to_owned(),
+        format!("Running since {started}"),
+    ] {
+        session.numeric(RPL_INFO, &[&line]);
+    }
+    session.numeric(RPL_ENDOFINFO, &["End of INFO list"]);
+    Flow::Continue
 }
 
 #[cfg(test)]
