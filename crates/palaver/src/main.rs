@@ -30,6 +30,10 @@ enum Command {
     /// Connect to a server as a client: full-screen at a terminal, else pipe mode (stdin lines
     /// are said, received lines printed).
     Connect(ConnectArgs),
+    /// Print the argon2id hash of a password, for an [[oper]] entry's password_hash. The
+    /// password is read from the terminal without echo (asked twice), or from the first line
+    /// of standard input when that is not a terminal.
+    HashPassword,
 }
 
 #[derive(Debug, Args)]
@@ -139,6 +143,7 @@ fn main() -> ExitCode {
             serve(args, sources)
         }
         Command::Connect(args) => connect(args),
+        Command::HashPassword => hash_password(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -320,6 +325,30 @@ fn connect(args: ConnectArgs) -> anyhow::Result<()> {
     // type; dropping the runtime would wait for it, so leave it behind instead.
     runtime.shutdown_background();
     Ok(result?)
+}
+
+/// `palaver hash-password`: reads a password and prints its argon2id hash (a PHC string) on
+/// stdout, the one line an `[[oper]]` entry's `password_hash` takes.
+fn hash_password() -> anyhow::Result<()> {
+    let password = if std::io::stdin().is_terminal() {
+        // From the terminal itself, without echo; asked twice, since a typo cannot be seen.
+        let password =
+            rpassword::prompt_password("Password: ").context("cannot read the password")?;
+        let again = rpassword::prompt_password("Again: ").context("cannot read the password")?;
+        anyhow::ensure!(password == again, "the two passwords differ");
+        password
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("cannot read the password from standard input")?;
+        let password = line.strip_suffix('\n').unwrap_or(&line);
+        password.strip_suffix('\r').unwrap_or(password).to_owned()
+    };
+    anyhow::ensure!(!password.is_empty(), "the password is empty");
+    let hash = palaver_server::accounts::hash_password(&password).map_err(anyhow::Error::msg)?;
+    println!("{hash}");
+    Ok(())
 }
 
 /// `HOST` → `HOST:PORT`; `HOST:PORT`, `[v6]` and `[v6]:PORT` as expected; a bare IPv6

@@ -177,6 +177,13 @@ pub enum Event {
         server: Arc<str>,
         nick: Box<str>,
     },
+    /// A server operator's message to everyone who asked for such messages (IRC `WALLOPS`, to
+    /// users with user mode `+w`).
+    Wallops {
+        time: Timestamp,
+        from: Arc<Identity>,
+        text: Box<str>,
+    },
     /// A notice from the server itself, such as the shutdown warning.
     ServerNotice {
         time: Timestamp,

@@ -14,9 +14,13 @@
 //! wrong password: an unknown account is verified against a dummy hash. Passwords are never
 //! logged, stored or kept beyond the call.
 //!
+//! Server operators (`[[oper]]` in the configuration) are checked the same way
+//! (`operators.rs`).
+//!
 //! This is the logic only; the text and IRC commands call it.
 
 mod limiter;
+mod operators;
 pub mod scram;
 
 use std::net::IpAddr;
@@ -32,6 +36,7 @@ use tokio::time::Instant;
 
 use crate::store::{PasswordSecrets, Store, StoreError};
 use limiter::{Attempt, LoginLimiter, MAX_TRACKED_KEYS};
+pub use operators::{OperatorEntry, Operators};
 use scram::{ClientFirst, ScramCredentials, ServerExchange};
 
 /// The shortest acceptable password, in bytes.
@@ -207,12 +212,7 @@ impl Accounts {
     ) -> Result<(String, PasswordStamp), AccountError> {
         check_name(name)?;
         let attempt = self.begin_attempt(name, address)?;
-        let delay = attempt.delay();
-        if !delay.is_zero() {
-            // Before the check, so that nothing is learnt sooner; the attempt stays counted
-            // while it waits.
-            tokio::time::sleep(delay).await;
-        }
+        attempt.wait().await;
         let account = self.inner.store.account(name).await?;
         let (stored_hash, registered_name, has_scram) = match account {
             Some(account) => (
@@ -369,12 +369,7 @@ impl Accounts {
     async fn secrets(&self, password: &str) -> Result<PasswordSecrets, AccountError> {
         let password = password.to_owned();
         self.off_the_workers(move || {
-            let password_hash = Argon2::default()
-                .hash_password(password.as_bytes())
-                .map(|hash| hash.to_string())
-                .map_err(|error| {
-                    AccountError::Store(format!("hashing a password failed: {error}"))
-                })?;
+            let password_hash = hash_password(&password).map_err(AccountError::Store)?;
             Ok(PasswordSecrets {
                 password_hash,
                 scram_sha_256: new_scram_credentials(&password)?.to_stored(),
@@ -505,11 +500,21 @@ struct PendingAttempt {
 }
 
 impl PendingAttempt {
-    /// How long the attempt must wait before its password is checked.
+    /// How long the attempt must wait before its password is checked (its account is being
+    /// guessed at from several addresses).
     fn delay(&self) -> Duration {
         self.attempt
             .as_ref()
             .map_or(Duration::ZERO, |attempt| attempt.delay)
+    }
+
+    /// Waits [`delay`](Self::delay): before the check, so that nothing is learnt sooner. The
+    /// attempt stays counted while it waits.
+    async fn wait(&self) {
+        let delay = self.delay();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
     }
 
     fn succeeded(mut self) {
@@ -545,6 +550,16 @@ fn new_scram_credentials(password: &str) -> Result<ScramCredentials, AccountErro
 fn base64_nonce(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Hashes `password` with argon2id (the `argon2` crate's default parameters) and a fresh random
+/// salt, into the PHC string the store and the configuration keep. Slow on purpose: a server
+/// calls it off its async workers.
+pub fn hash_password(password: &str) -> Result<String, String> {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|hash| hash.to_string())
+        .map_err(|error| format!("hashing a password failed: {error}"))
 }
 
 fn check_name(name: &str) -> Result<(), AccountError> {

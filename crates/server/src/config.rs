@@ -22,6 +22,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use thiserror::Error;
 
+pub use crate::accounts::OperatorEntry;
 pub use deprecated::Deprecation;
 pub use duration::{format_duration, parse_duration};
 
@@ -214,6 +215,8 @@ pub struct Config {
     pub cloak_hosts: bool,
     /// How long shutdown waits for clients' queued output to flush.
     pub shutdown_grace: Duration,
+    /// The server operators (`[[oper]]`): names unique ignoring case, hashes checked.
+    pub operators: Vec<OperatorEntry>,
 }
 
 /// The TOML file's shape. Every field is optional; unknown keys are errors so typos fail
@@ -235,6 +238,9 @@ pub struct FileConfig {
     pub limits: FileLimits,
     #[serde(default)]
     pub shutdown: FileShutdown,
+    /// `[[oper]]` entries: the server operators.
+    #[serde(default)]
+    pub oper: Vec<OperatorEntry>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -435,6 +441,7 @@ impl Config {
                 .shutdown_grace
                 .or(file_grace)
                 .unwrap_or(DEFAULT_SHUTDOWN_GRACE),
+            operators: file.oper,
         };
         config.check()?;
         Ok((config, deprecations))
@@ -478,8 +485,25 @@ impl Config {
                 "rooms_per_user must be at least 1".into(),
             ));
         }
-        Ok(())
+        check_operators(&self.operators)
     }
+}
+
+/// Every `[[oper]]` entry usable, and no two of the same name (ignoring case, as `OPER` does).
+fn check_operators(operators: &[OperatorEntry]) -> Result<(), ConfigError> {
+    let mut names = std::collections::HashSet::new();
+    for operator in operators {
+        if let Some(problem) = operator.problem() {
+            return Err(ConfigError::Invalid(problem));
+        }
+        if !names.insert(palaver_proto::names::fold(&operator.name)) {
+            return Err(ConfigError::Invalid(format!(
+                "two [[oper]] entries are named {}",
+                operator.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// `history_max_age`: a positive duration, or `"off"` to keep history forever.
@@ -960,6 +984,41 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "invalid setting: rooms_per_user must be at least 1"
+        );
+    }
+
+    #[test]
+    fn operators_are_read_from_the_file_and_checked() {
+        let hash = crate::accounts::hash_password("correct-horse").unwrap();
+        let entry = |name: &str, hash: &str| {
+            format!("[[oper]]\nname = \"{name}\"\npassword_hash = \"{hash}\"\n")
+        };
+        let (config, _) = resolve_noting(&entry("root", &hash)).unwrap();
+        assert_eq!(
+            config.operators,
+            [OperatorEntry {
+                name: "root".into(),
+                password_hash: hash.clone(),
+            }]
+        );
+        assert_eq!(Config::defaults().operators, []);
+
+        let error = |toml: &str| resolve_noting(toml).unwrap_err().to_string();
+        let twice = format!("{}{}", entry("root", &hash), entry("ROOT", &hash));
+        assert_eq!(
+            error(&twice),
+            "invalid setting: two [[oper]] entries are named ROOT"
+        );
+        assert!(
+            error(&entry("root", "correct-horse"))
+                .contains("password_hash must be an argon2id hash"),
+            "a password instead of its hash is refused"
+        );
+        assert!(error(&entry("two words", &hash)).contains("must be one word"));
+        let clear = FileConfig::parse("[[oper]]\nname = \"root\"\npassword = \"x\"\n");
+        assert!(
+            clear.unwrap_err().contains("unknown field `password`"),
+            "a password in clear is no setting"
         );
     }
 

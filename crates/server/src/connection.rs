@@ -225,7 +225,7 @@ mod tests {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, DuplexStream};
 
     use super::*;
-    use crate::accounts::{Accounts, LoginLimits};
+    use crate::accounts::{Accounts, LoginLimits, Operators};
     use crate::config::{IrcSettings, Limits};
     use crate::hub::{Hub, HubSettings};
     use crate::session::irc::IrcSession;
@@ -242,9 +242,11 @@ mod tests {
         })
         .expect("open a throw-away store")
         .store;
+        let accounts = Accounts::new(store.clone(), LoginLimits::default());
         Context {
             hub: Arc::new(Hub::new(HubSettings::default())),
-            accounts: Accounts::new(store.clone(), LoginLimits::default()),
+            operators: Operators::new(Vec::new(), accounts.clone()),
+            accounts,
             store,
             history_on_join: 0,
             nick_grace: Duration::from_secs(60),

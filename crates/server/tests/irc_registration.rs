@@ -1,12 +1,12 @@
 //! IRC connection registration and the connection-level rules, over real sockets: `NICK`/`USER`,
 //! the welcome burst, `CAP` negotiation, `PASS`, registration errors, nick changes, `PING`/`PONG`
-//! both ways, `QUIT`, and the line limits and checks (`docs/PROTOCOL.md`, "IRC").
+//! both ways, `QUIT`, `INFO`, and the line limits and checks (`docs/PROTOCOL.md`, "IRC").
 
 mod support;
 
 use palaver_proto::irc::message::Message;
 use palaver_server::config::Overrides;
-use support::{ALL_CAPS, ALL_CAPS_302, Client, IrcClient, TestServer};
+use support::{ALL_CAPS, ALL_CAPS_302, Client, IrcClient, TestServer, numeric};
 
 const VERSION: &str = concat!("palaver-", env!("CARGO_PKG_VERSION"));
 
@@ -75,7 +75,7 @@ async fn nick_and_user_register_with_the_exact_welcome_burst() {
     }
     alice
         .expect_line(&format!(
-            ":palaver.local 004 alice palaver.local {VERSION} Bi beIiklmnostv beIklov"
+            ":palaver.local 004 alice palaver.local {VERSION} Biow beIiklmnostv beIklov"
         ))
         .await;
 
@@ -1279,5 +1279,31 @@ async fn many_lines_in_one_segment_are_all_handled_in_order() {
         let pong: Message = alice.expect_command("PONG").await;
         assert_eq!(pong.params, ["palaver.local".to_owned(), format!("n{n}")]);
     }
+    server.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn info_describes_the_server_named_or_not() {
+    let server = TestServer::start().await;
+    let mut alice = server.irc("alice").await;
+    for command in ["INFO", "INFO palaver.local", "INFO *.LOCAL", "INFO alice"] {
+        alice.send(command).await;
+        let first = alice.expect_command("371").await;
+        assert!(
+            first.params[1].starts_with("palaver-"),
+            "{command}: {first:?}"
+        );
+        let end = alice.skip_until(|m| m.command != "371").await;
+        assert_eq!(end.command, "374", "{command}: {end:?}");
+        assert_eq!(end.params, ["alice", "End of INFO list"]);
+    }
+    alice.send("INFO elsewhere.example").await;
+    alice
+        .expect_line(&numeric(
+            "402",
+            "alice",
+            "elsewhere.example :No such server",
+        ))
+        .await;
     server.shut_down().await;
 }

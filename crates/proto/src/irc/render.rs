@@ -225,6 +225,10 @@ pub fn event_messages(event: &Event, flavor: IrcFlavor) -> Vec<Message> {
                 vec![Message::new("ACCOUNT", vec![account]).with_source(who.mask())],
             )
         }
+        Event::Wallops { time, from, text } => (
+            *time,
+            vec![Message::new("WALLOPS", vec![text.to_string()]).with_source(from.mask())],
+        ),
         Event::ServerNotice { time, server, text } => {
             let params = vec!["*".into(), text.to_string()];
             (
@@ -287,7 +291,7 @@ pub fn event_messages(event: &Event, flavor: IrcFlavor) -> Vec<Message> {
 /// The user an event comes from, if a user caused it.
 fn event_source(event: &Event) -> Option<&Identity> {
     match event {
-        Event::Message { from, .. } => Some(from),
+        Event::Message { from, .. } | Event::Wallops { from, .. } => Some(from),
         Event::Joined { who, .. }
         | Event::Parted { who, .. }
         | Event::Quit { who, .. }
@@ -617,6 +621,14 @@ mod tests {
                     who: alice(),
                 },
                 ":alice!~al@127.0.0.1 SETNAME :Alice Liddell",
+            ),
+            (
+                Event::Wallops {
+                    time: TIME,
+                    from: alice(),
+                    text: "hi everyone".into(),
+                },
+                ":alice!~al@127.0.0.1 WALLOPS :hi everyone",
             ),
             (
                 Event::ServerNotice {

@@ -77,6 +77,18 @@ pub enum Command<'a> {
     Unmonitor(Vec<&'a str>),
     /// Mark oneself as a bot (`true`) or not.
     Bot(bool),
+    /// Become a server operator with an operator entry's name and password.
+    Oper {
+        name: &'a str,
+        password: &'a str,
+    },
+    /// Disconnect a user (server operators only), with an optional reason.
+    Kill {
+        nick: &'a str,
+        reason: Option<&'a str>,
+    },
+    /// Send a message to every server operator (server operators only).
+    Wallops(&'a str),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -243,6 +255,24 @@ fn parse_command(command: &str) -> Result<Command<'_>, InputError> {
                 Some(checked_room(room)?)
             })
         }
+        "oper" => match words::<2>(args) {
+            Some([name, password]) => Command::Oper { name, password },
+            None => return Err(InputError::Usage("/oper NAME PASSWORD")),
+        },
+        "kill" => {
+            let (nick, reason) = first_word(args);
+            if nick.is_empty() {
+                return Err(InputError::Usage("/kill NICK [reason]"));
+            }
+            Command::Kill {
+                nick: checked_nick(nick)?,
+                reason: non_empty(reason),
+            }
+        }
+        "wallops" => match non_empty(args) {
+            Some(text) => Command::Wallops(text.trim_start_matches(' ')),
+            None => return Err(InputError::Usage("/wallops text")),
+        },
         "password" => match words::<2>(args) {
             Some([old, new]) => Command::Password { old, new },
             None => return Err(InputError::Usage("/password OLD NEW")),
@@ -452,6 +482,43 @@ mod tests {
                 text: "ops only"
             }
         );
+    }
+
+    #[test]
+    fn operator_commands() {
+        assert_eq!(
+            command("/oper root  s3cret"),
+            Command::Oper {
+                name: "root",
+                password: "s3cret"
+            }
+        );
+        assert_eq!(
+            command("/KILL bob"),
+            Command::Kill {
+                nick: "bob",
+                reason: None
+            }
+        );
+        assert_eq!(
+            command("/kill bob  spamming the lobby"),
+            Command::Kill {
+                nick: "bob",
+                reason: Some("spamming the lobby")
+            }
+        );
+        assert_eq!(
+            command("/wallops  restart at noon"),
+            Command::Wallops("restart at noon")
+        );
+        assert_eq!(error("/oper root"), "usage: /oper NAME PASSWORD");
+        assert_eq!(error("/oper a b c"), "usage: /oper NAME PASSWORD");
+        assert_eq!(error("/kill"), "usage: /kill NICK [reason]");
+        assert_eq!(
+            error("/kill #room"),
+            "invalid nick #room: a nick may only contain letters, digits and - _ [ ] { } \\ | ^"
+        );
+        assert_eq!(error("/wallops   "), "usage: /wallops text");
     }
 
     #[test]

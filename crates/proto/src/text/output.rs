@@ -165,6 +165,9 @@ fn render(event: &Event, own_copy: bool) -> Option<Bytes> {
         Event::AwayChanged { .. }
         | Event::RealnameChanged { .. }
         | Event::AccountChanged { .. } => return None,
+        Event::Wallops { time, from, text } => {
+            notice_line(*time, &["wallops from ", &from.nick, ": ", text])
+        }
         Event::ServerNotice { time, text, .. } => notice_line(*time, &[text]),
         Event::MonitoredOnline { time, who, .. } => notice_line(*time, &[&who.nick, " is online"]),
         Event::MonitoredOffline { time, nick, .. } => notice_line(*time, &[nick, " is offline"]),
@@ -462,6 +465,14 @@ mod tests {
                     nick: "bob".into(),
                 },
                 "-- alice invited bob to #rust",
+            ),
+            (
+                Event::Wallops {
+                    time: TIME,
+                    from: who("alice"),
+                    text: "hi everyone".into(),
+                },
+                "-- wallops from alice: hi everyone",
             ),
             (
                 Event::ServerNotice {

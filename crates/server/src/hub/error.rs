@@ -43,6 +43,8 @@ pub enum HubError {
     },
     #[error("you need to be logged in to an account")]
     NeedAccount,
+    #[error("you need to be a server operator")]
+    NeedServerOperator,
     #[error("{0} is already registered")]
     AlreadyRegistered(String),
 }

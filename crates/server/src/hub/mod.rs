@@ -10,9 +10,9 @@
 //! [`membership`] (join, part, kick, invite, room lifetimes), [`messages`] (room and private
 //! messages, topics, notices), [`presence`] (away, real name, account, bot mode),
 //! [`monitor`] (who is told when a nick comes and goes), [`modes`] (mode changes),
-//! [`registered`] (registered rooms' saved state), [`visibility`] (what listings may show),
-//! [`delivery`] (fan-out); [`room`] (a room and its rules), [`user`] (a user), [`bans`] (mask
-//! lists) and [`error`].
+//! [`registered`] (registered rooms' saved state), [`operators`] (what server operators may
+//! do), [`visibility`] (what listings may show), [`delivery`] (fan-out); [`room`] (a room and
+//! its rules), [`user`] (a user), [`bans`] (mask lists) and [`error`].
 //!
 //! Locks (all `std::sync::Mutex`, never held across an `.await`):
 //! - `nicks`: the nick directory; taken on connect, disconnect, nick change and lookups by
@@ -23,8 +23,8 @@
 //! - each room's own lock (see [`room`]), the only lock on the room message path.
 //! - the two locks of [`registered::RegisteredRooms`] (saved state of registered rooms, and
 //!   the rooms that come back after a restart); leaves, taken one at a time.
-//! - each user's identity, room-list, invitation-list, away and monitor-list locks, and each
-//!   outbox's lock, which are leaves.
+//! - each user's identity, room-list, invitation-list, away, monitor-list, operator and kill
+//!   locks, and each outbox's lock, which are leaves.
 //!
 //! No directory lock is taken while a room lock is held, and no room lock while a directory
 //! lock is held — except the lock of a room being created under the room directory lock,
@@ -38,6 +38,7 @@ mod messages;
 mod modes;
 mod monitor;
 mod nicks;
+mod operators;
 mod presence;
 mod registered;
 mod room;
@@ -62,9 +63,10 @@ pub use error::{HubError, JoinRefusal, SendRefusal};
 pub use modes::ModeOutcome;
 pub use monitor::{MAX_MONITORED, MonitorStatus};
 pub use nicks::{Displaced, RESERVED_NICKS, Reclaim, Reclaimed};
+pub use operators::DEFAULT_KILL_REASON;
 pub use palaver_proto::modes::{MaskList, ModeChange, RoomFlag, RoomModes};
 pub use room::{MAX_PENDING_INVITATIONS, Member, Room, Topic};
-pub use user::{Alert, Alerts, Interest, Interests, Protocol, User, UserId};
+pub use user::{Alert, Alerts, Interest, Interests, Kill, Protocol, User, UserId};
 pub use visibility::{HIDDEN_KEY, MemberInfo, Membership, RoomInfo, RoomSummary, Viewer};
 
 use crate::lock;

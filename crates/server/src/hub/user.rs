@@ -41,6 +41,8 @@ pub enum Interest {
     /// The away, real-name and account changes of the users it monitors, as of its room
     /// peers (IRC `extended-monitor`): each only together with the interest in that change.
     MonitoredUsers = 16,
+    /// A server operator's message to everyone who asked for them (IRC `WALLOPS`).
+    Wallops = 32,
 }
 
 /// A set of [`Interest`]s.
@@ -91,6 +93,24 @@ pub enum Alert {
     NickReclaimed = 2,
     /// A session of the same account ghosted this one (after renaming it): it must quit.
     Ghosted = 4,
+    /// A server operator killed this user (see [`User::take_kill`]): it must quit.
+    Killed = 8,
+}
+
+/// A server operator's removal of a user (IRC `KILL`, text `/kill`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kill {
+    /// The operator who did it, as it was then.
+    pub by: Arc<Identity>,
+    pub reason: Box<str>,
+}
+
+impl Kill {
+    /// The quit reason everyone who shared a room with the user sees, in the form IRC
+    /// servers use: `Killed (alice (spamming))`.
+    pub fn quit_reason(&self) -> String {
+        format!("Killed ({} ({}))", self.by.nick, self.reason)
+    }
 }
 
 /// The alerts raised since a session last took them.
@@ -144,6 +164,14 @@ pub struct User {
     /// [`MAX_MONITORED`](super::MAX_MONITORED). Changed only by the hub, together with its
     /// directory of watchers (`hub::monitor`). A leaf lock.
     monitored: Mutex<Vec<Box<str>>>,
+    /// The `[[oper]]` entry this user proved it may act as, while it is a server operator
+    /// (IRC user mode `+o`). Set by its own session after the check; a leaf lock.
+    operator: Mutex<Option<Arc<str>>>,
+    /// Why a server operator removed this user, set by the first [`Hub::kill`] of it (others
+    /// change nothing) and taken by its own session when alerted. A leaf lock.
+    ///
+    /// [`Hub::kill`]: super::Hub::kill
+    kill: Mutex<Option<Kill>>,
     /// When the user last sent a message (milliseconds since the epoch), for `WHOIS` idle time.
     last_spoke: AtomicU64,
     /// The [`Alert`]s raised and not yet taken, as bits: a set, so it never grows however
@@ -183,6 +211,8 @@ impl User {
             away: Mutex::new(None),
             invisible: AtomicBool::new(false),
             monitored: Mutex::default(),
+            operator: Mutex::new(None),
+            kill: Mutex::new(None),
             last_spoke: AtomicU64::new(now.0),
             alerts: AtomicU8::new(0),
             alerted: Notify::new(),
@@ -308,6 +338,36 @@ impl User {
         change(&mut lock(&self.monitored))
     }
 
+    /// The operator entry this user acts as, if it is a server operator.
+    pub fn operator(&self) -> Option<Arc<str>> {
+        lock(&self.operator).clone()
+    }
+
+    pub fn is_operator(&self) -> bool {
+        lock(&self.operator).is_some()
+    }
+
+    /// Makes this user a server operator acting as the entry `name` (after its session
+    /// checked the entry's password), or, with `None`, an ordinary user again.
+    pub fn set_operator(&self, name: Option<Arc<str>>) {
+        *lock(&self.operator) = name;
+    }
+
+    /// Records `kill` unless the user was already killed; returns whether it was recorded.
+    pub(super) fn note_kill(&self, kill: Kill) -> bool {
+        let mut slot = lock(&self.kill);
+        if slot.is_some() {
+            return false;
+        }
+        *slot = Some(kill);
+        true
+    }
+
+    /// The kill recorded for this user, if any (for its session, once alerted).
+    pub fn take_kill(&self) -> Option<Kill> {
+        lock(&self.kill).take()
+    }
+
     /// Seconds since the user last sent a message.
     pub fn idle_seconds(&self) -> u64 {
         Timestamp::now()
@@ -420,6 +480,7 @@ mod tests {
             Interest::AccountChanges,
             Interest::Invitations,
             Interest::MonitoredUsers,
+            Interest::Wallops,
         ];
         for index in 0..Wire::COUNT {
             let wire = Wire::from_index(index).expect("a wire");

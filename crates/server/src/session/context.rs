@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::accounts::Accounts;
+use crate::accounts::{Accounts, Operators};
 use crate::config::{IrcSettings, Limits};
 use crate::hub::Hub;
 use crate::store::Store;
@@ -18,6 +18,8 @@ pub struct Context {
     pub hub: Arc<Hub>,
     pub store: Store,
     pub accounts: Accounts,
+    /// The server operators of the configuration, for `OPER` and `/oper`.
+    pub operators: Operators,
     /// Messages replayed to a text user joining a room.
     pub history_on_join: usize,
     /// Grace period before a user on someone's registered nick is renamed.

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use palaver_proto::Wire;
 use palaver_proto::event::{Event, MemberStatus, MessageKind};
 use palaver_proto::framing::Frame;
 use palaver_proto::irc::modes::split_status_target;
@@ -19,10 +20,10 @@ use super::nick_guard::NickGuard;
 use super::nick_guard::Verdict;
 use super::reply_queue::{ReplyBuffer, ReplyQueue};
 use super::{Context, Flow, GHOSTED, Keep, Session, whole_seconds};
-use crate::accounts::{AccountError, Accounts};
+use crate::accounts::{AccountError, Accounts, Operators};
 use crate::hub::{
-    Alert, EndedRoom, Hub, HubError, Joined, LOBBY, MAX_MONITORED, MonitorStatus, Protocol,
-    Reclaim, Reclaimed, Room, User,
+    Alert, DEFAULT_KILL_REASON, EndedRoom, Hub, HubError, Interest, Joined, LOBBY, MAX_MONITORED,
+    MonitorStatus, Protocol, Reclaim, Reclaimed, Room, User,
 };
 use crate::outbox::Outbox;
 use crate::store::{Commit, HistoryQuery, Store};
@@ -55,6 +56,9 @@ const HELP: &[&str] = &[
     "  /monitor [NICK…]              be told when NICK comes online or goes offline",
     "  /unmonitor NICK…              stop monitoring NICK",
     "  /bot on|off                   mark yourself as a bot (or not) for IRC users",
+    "  /oper NAME PASSWORD           become a server operator",
+    "  /kill NICK [reason]           disconnect a user (server operators)",
+    "  /wallops text                 message every server operator (server operators)",
     "  /help                         show this help",
 ];
 
@@ -71,6 +75,7 @@ pub struct TextSession {
     hub: Arc<Hub>,
     store: Store,
     accounts: Accounts,
+    operators: Operators,
     user: Arc<User>,
     settings: TextSettings,
     /// Where plain text goes; `None` after leaving every room.
@@ -189,6 +194,22 @@ impl TextSession {
                     "you are no longer marked as a bot"
                 }]);
             }
+            Command::Oper { name, password } => self.oper(name, password).await,
+            Command::Kill { nick, reason } => {
+                let reason = reason.unwrap_or(DEFAULT_KILL_REASON);
+                match self.hub.kill(&self.user, nick, reason) {
+                    Ok(victim) => self.notice(&["you killed ", &victim.nick(), " (", reason, ")"]),
+                    Err(error) => self.error(&error.to_string()),
+                }
+            }
+            Command::Wallops(text) => match self.hub.wallops(&self.user, text) {
+                Ok(own_copy) => {
+                    if let Some(event) = own_copy {
+                        self.own_copy(&event);
+                    }
+                }
+                Err(error) => self.error(&error.to_string()),
+            },
             Command::History(count) => {
                 let count = count.unwrap_or(HISTORY_DEFAULT).min(HISTORY_MAX);
                 match self.current_room() {
@@ -430,6 +451,26 @@ impl TextSession {
                 "{} could not be registered ({error})",
                 room.name()
             )),
+        }
+    }
+
+    /// `/oper NAME PASSWORD`: becomes a server operator if the operator entry NAME has that
+    /// password. A text operator hears every `WALLOPS` (the text protocol has no user modes to
+    /// ask for them with).
+    async fn oper(&mut self, name: &str, password: &str) {
+        let address = self.user.peer.ip();
+        match self.operators.check(name, password, address).await {
+            Ok(entry) => {
+                self.user.set_operator(Some(entry));
+                let wallops = [Interest::Wallops].into_iter().collect();
+                self.user.set_delivery(Wire::Text, wallops);
+                self.notice(&["you are now a server operator"]);
+            }
+            Err(AccountError::BadCredentials) => self.error("wrong operator name or password"),
+            Err(AccountError::RateLimited { seconds }) => self.error(&format!(
+                "too many failed attempts; try again in {seconds} seconds"
+            )),
+            Err(error) => self.error(&error.to_string()),
         }
     }
 
@@ -707,6 +748,7 @@ impl Session for TextSession {
             hub: context.hub.clone(),
             store: context.store.clone(),
             accounts: context.accounts.clone(),
+            operators: context.operators.clone(),
             replies: ReplyBuffer::new(outbox),
             user,
             current_room: None,
@@ -757,7 +799,20 @@ impl Session for TextSession {
             return Flow::Continue;
         }
         self.user.outbox.hold();
-        let flow = if alerts.contains(Alert::Ghosted) {
+        let kill = alerts
+            .contains(Alert::Killed)
+            .then(|| self.user.take_kill())
+            .flatten();
+        let flow = if let Some(kill) = kill {
+            self.notice(&[
+                "you were killed by ",
+                &kill.by.nick,
+                " (",
+                &kill.reason,
+                "); goodbye",
+            ]);
+            Flow::Quit(kill.quit_reason())
+        } else if alerts.contains(Alert::Ghosted) {
             self.notice(&["another session of your account ghosted this one; goodbye"]);
             Flow::Quit(GHOSTED.to_owned())
         } else {

@@ -8,6 +8,7 @@ mod lifetimes;
 mod moderation;
 mod monitor;
 mod nicks;
+mod operators;
 
 use std::sync::Arc;
 

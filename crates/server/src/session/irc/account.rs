@@ -48,6 +48,8 @@ pub enum AccountRequest {
     ChangePassword { old: String, new: String },
     /// `ChanServ REGISTER #room`.
     RegisterRoom { room: String },
+    /// `OPER name password` (see `operator.rs`).
+    Oper { name: String, password: String },
 }
 
 /// How a registration was asked for, which decides how it is answered.
@@ -287,6 +289,9 @@ pub async fn run(session: &mut IrcSession, request: AccountRequest) {
         } => reclaim(session, &nick, how, password).await,
         AccountRequest::ChangePassword { old, new } => change_password(session, &old, &new).await,
         AccountRequest::RegisterRoom { room } => register_room(session, &room).await,
+        AccountRequest::Oper { name, password } => {
+            super::operator::oper_up(session, &name, &password).await
+        }
         AccountRequest::Register {
             account,
             password,

@@ -102,10 +102,15 @@ fn value(session: &IrcSession, cap: Cap) -> Option<&'static str> {
     }
 }
 
-/// Tells the hub how to deliver to `user`, whose client enabled `caps`: the flavor of IRC its
-/// lines are rendered in, and the notifications it asked for.
-pub(super) fn set_delivery(user: &User, caps: CapSet) {
-    user.set_delivery(Wire::Irc(IrcFlavor::from_caps(caps)), interests(caps));
+/// Tells the hub how to deliver to `user`, whose client enabled `caps` and set user mode `+w`
+/// or not (`wallops`): the flavor of IRC its lines are rendered in, and the notifications it
+/// asked for.
+pub(super) fn set_delivery(user: &User, caps: CapSet, wallops: bool) {
+    let mut interests = interests(caps);
+    if wallops {
+        interests.insert(Interest::Wallops);
+    }
+    user.set_delivery(Wire::Irc(IrcFlavor::from_caps(caps)), interests);
 }
 
 /// What a client with `caps` wants to hear of about its room peers: one capability each.

@@ -8,7 +8,8 @@ use palaver_proto::irc::message::Message;
 use palaver_proto::irc::numeric::*;
 
 use super::{
-    IrcSession, account, cap, channel, chathistory, mode, monitor, query, registration, sasl,
+    IrcSession, account, cap, channel, chathistory, mode, monitor, operator, query, registration,
+    sasl,
 };
 use crate::session::Flow;
 
@@ -65,11 +66,15 @@ const COMMANDS: &[Spec] = &[
     spec("MONITOR", 1, false, monitor::monitor),
     spec("LUSERS", 0, false, registration::lusers),
     spec("MOTD", 0, false, registration::motd),
+    spec("INFO", 0, false, registration::info),
     spec("AWAY", 0, false, away),
     spec("SETNAME", 1, false, setname),
     spec("CHATHISTORY", 1, false, chathistory::chathistory),
     spec("AUTHENTICATE", 1, true, sasl::authenticate),
     spec("REGISTER", 0, true, account::register),
+    spec("OPER", 2, false, operator::oper),
+    spec("KILL", 1, false, operator::kill),
+    spec("WALLOPS", 1, false, operator::wallops),
 ];
 
 pub fn dispatch(session: &mut IrcSession, message: &Message) -> Flow {

@@ -13,6 +13,7 @@ mod chathistory;
 mod commands;
 mod mode;
 mod monitor;
+mod operator;
 mod query;
 mod registration;
 mod replies;
@@ -33,7 +34,7 @@ use tokio::time::Instant;
 use super::nick_guard::{NickGuard, Verdict};
 use super::reply_queue::ReplyQueue;
 use super::{Context, Flow, Session};
-use crate::accounts::{Accounts, PasswordStamp};
+use crate::accounts::{Accounts, Operators, PasswordStamp};
 use crate::config::IrcSettings;
 use crate::hub::{
     Alert, Departure, EndedRoom, Hub, HubError, JoinRefusal, Protocol, SendRefusal, User,
@@ -80,6 +81,7 @@ pub struct IrcSession {
     hub: Arc<Hub>,
     store: Store,
     accounts: Accounts,
+    operators: Operators,
     /// SASL exchange progress.
     sasl: SaslState,
     /// Account operations the command being handled asked for, run once the handler returns.
@@ -111,6 +113,9 @@ pub struct IrcSession {
     caps: CapSet,
     /// Whether the client negotiated with `CAP LS 302` (values in `LS`, implicit cap-notify).
     cap_302: bool,
+    /// User mode `+w`: the client wants `WALLOPS`. Mirrored into the hub user's interests,
+    /// with those its capabilities ask for, on every change.
+    wallops: bool,
     /// Replies to the command being handled, with its label applied at the end.
     replies: Replies,
     /// Messages the command being handled sent, to store before its replies go out.
@@ -243,6 +248,10 @@ impl IrcSession {
                 };
                 self.numeric(ERR_CANNOTSENDTOCHAN, &[room, text]);
             }
+            HubError::NeedServerOperator => self.numeric(
+                ERR_NOPRIVILEGES,
+                &["Permission Denied- You're not an IRC operator"],
+            ),
             HubError::NeedAccount | HubError::AlreadyRegistered(_) => {
                 let nick = self.reply_nick();
                 self.replies
@@ -270,8 +279,13 @@ impl IrcSession {
     fn set_caps(&mut self, caps: CapSet) {
         self.caps = caps;
         self.replies.accept_batches(caps.contains(Cap::Batch));
+        self.update_delivery();
+    }
+
+    /// Tells the hub user what this client's capabilities and user modes make it want.
+    fn update_delivery(&self) {
         if let Some(user) = &self.user {
-            cap::set_delivery(user, caps);
+            cap::set_delivery(user, self.caps, self.wallops);
         }
     }
 
@@ -530,6 +544,7 @@ impl Session for IrcSession {
             hub: context.hub.clone(),
             store: context.store.clone(),
             accounts: context.accounts.clone(),
+            operators: context.operators.clone(),
             sasl: SaslState::Idle,
             account_requests: Vec::new(),
             nick_changed: false,
@@ -549,6 +564,7 @@ impl Session for IrcSession {
             },
             caps: CapSet::EMPTY,
             cap_302: false,
+            wallops: false,
             replies,
             to_store: Vec::new(),
             history_requests: Vec::new(),
@@ -615,6 +631,19 @@ impl Session for IrcSession {
             return Flow::Continue;
         }
         self.outbox.hold();
+        if alerts.contains(Alert::Killed)
+            && let Some(kill) = user.take_kill()
+        {
+            // As the operator's own message, then the farewell `ERROR` (modern.ircdocs.horse,
+            // "KILL message").
+            let victim = user.nick().to_string();
+            self.replies.push(
+                Message::new("KILL", vec![victim, kill.reason.to_string()])
+                    .with_source(kill.by.mask()),
+            );
+            self.release();
+            return Flow::Quit(kill.quit_reason());
+        }
         if alerts.contains(Alert::Ghosted) {
             account::nickserv_notice(
                 self,

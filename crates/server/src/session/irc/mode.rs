@@ -1,5 +1,5 @@
-//! `MODE`: user modes `+i` and `+B` (bot), and channel modes `+b +e +I +k +l +o +v` and
-//! `+i +m +n +s +t`.
+//! `MODE`: user modes `+B` (bot), `+i`, `+o`, `+w`, and channel modes `+b +e +I +k +l +o +v`
+//! and `+i +m +n +s +t`.
 
 use palaver_proto::irc::message::Message;
 use palaver_proto::irc::modes::{flag_from_letter, list_from_letter, list_letter, spell_modes};
@@ -12,6 +12,9 @@ use crate::hub::{BAN_MASK_MAX_BYTES, MaskList, ModeChange};
 use crate::hub::{Room, User};
 use crate::session::Flow;
 
+/// The user mode marking a bot (IRCv3 bot mode, `BOT=B`), also its flag in `WHO` replies.
+pub const BOT_MODE: char = 'B';
+
 pub fn mode(session: &mut IrcSession, message: &Message) -> Flow {
     if message.params[0].starts_with('#') {
         channel_mode(session, message);
@@ -21,23 +24,8 @@ pub fn mode(session: &mut IrcSession, message: &Message) -> Flow {
     Flow::Continue
 }
 
-/// The user mode marking a bot (IRCv3 bot mode, `BOT=B`), also its flag in `WHO` replies.
-pub const BOT_MODE: char = 'B';
-/// The user mode hiding a user from the listings of those who share no channel with it.
-const INVISIBLE_MODE: char = 'i';
-
-/// The user modes `user` has, as `221 RPL_UMODEIS` shows them (`+Bi`, or `+` for none).
-fn user_modes(user: &User) -> String {
-    let mut modes = String::from("+");
-    if user.identity().bot {
-        modes.push(BOT_MODE);
-    }
-    if user.is_invisible() {
-        modes.push(INVISIBLE_MODE);
-    }
-    modes
-}
-
+/// User modes: `B` a bot, `i` invisible, `o` server operator (given only by `OPER`; a user may
+/// drop it, never set it itself: `+o` is ignored, as on other servers), `w` wants `WALLOPS`.
 fn user_mode(session: &mut IrcSession, message: &Message) {
     let target = &message.params[0];
     let user = session.user().clone();
@@ -50,50 +38,111 @@ fn user_mode(session: &mut IrcSession, message: &Message) {
         }
         return;
     }
+    let before = UserModes {
+        bot: user.identity().bot,
+        invisible: user.is_invisible(),
+        operator: user.is_operator(),
+        wallops: session.wallops,
+    };
     let Some(modes) = message.params.get(1) else {
-        session.numeric(RPL_UMODEIS, &[&user_modes(&user)]);
+        session.numeric(RPL_UMODEIS, &[&before.spell()]);
         return;
     };
+    let mut after = before;
     let mut set = true;
     let mut unknown = false;
-    let mut invisible = user.is_invisible();
-    let mut bot = user.identity().bot;
     for letter in modes.chars() {
         match letter {
             '+' => set = true,
             '-' => set = false,
-            INVISIBLE_MODE => invisible = set,
-            BOT_MODE => bot = set,
+            BOT_MODE => after.bot = set,
+            'i' => after.invisible = set,
+            'o' => after.operator &= set,
+            'w' => after.wallops = set,
             _ => unknown = true,
         }
     }
     if unknown {
         session.numeric(ERR_UMODEUNKNOWNFLAG, &["Unknown MODE flag"]);
     }
-    // Only what changed is echoed, in one line: `+B-i`.
-    let mut changes = Vec::new();
-    if bot != user.identity().bot {
-        session.hub.set_bot(&user, bot);
-        changes.push((bot, BOT_MODE));
+    if after.bot != before.bot {
+        session.hub.set_bot(&user, after.bot);
     }
-    if invisible != user.is_invisible() {
-        user.set_invisible(invisible);
-        changes.push((invisible, INVISIBLE_MODE));
+    user.set_invisible(after.invisible);
+    if before.operator && !after.operator {
+        tracing::info!(oper = ?user.operator(), "operator status dropped");
+        user.set_operator(None);
     }
+    session.wallops = after.wallops;
+    session.update_delivery();
+    let changes = before.changes_to(after);
     if !changes.is_empty() {
-        let mut spelled = String::new();
-        let mut last_sign = None;
-        for (set, letter) in changes {
-            if last_sign != Some(set) {
-                spelled.push(if set { '+' } else { '-' });
-                last_sign = Some(set);
-            }
-            spelled.push(letter);
-        }
-        session.push_all([
-            Message::new("MODE", vec![nick.to_string(), spelled]).with_source(nick.to_string())
-        ]);
+        announce_user_modes(session, &changes);
     }
+}
+
+/// A user's modes, as `MODE` and `221` spell them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct UserModes {
+    bot: bool,
+    invisible: bool,
+    operator: bool,
+    wallops: bool,
+}
+
+impl UserModes {
+    fn letters(self) -> [(char, bool); 4] {
+        [
+            (BOT_MODE, self.bot),
+            ('i', self.invisible),
+            ('o', self.operator),
+            ('w', self.wallops),
+        ]
+    }
+
+    /// `+iw`, or `+` with none.
+    fn spell(self) -> String {
+        let mut spelled = String::from("+");
+        spelled.extend(
+            self.letters()
+                .into_iter()
+                .filter(|(_, on)| *on)
+                .map(|(letter, _)| letter),
+        );
+        spelled
+    }
+
+    /// What changed from `self` to `after`: `+w-i`, empty if nothing did. Modes set come first.
+    fn changes_to(self, after: Self) -> String {
+        let changed: Vec<(char, bool)> = self
+            .letters()
+            .into_iter()
+            .zip(after.letters())
+            .filter(|((_, was), (_, is))| was != is)
+            .map(|(_, now)| now)
+            .collect();
+        let mut spelled = String::new();
+        for (sign, wanted) in [('+', true), ('-', false)] {
+            let letters: String = changed
+                .iter()
+                .filter(|(_, on)| *on == wanted)
+                .map(|(letter, _)| *letter)
+                .collect();
+            if !letters.is_empty() {
+                spelled.push(sign);
+                spelled.push_str(&letters);
+            }
+        }
+        spelled
+    }
+}
+
+/// Tells the client its user modes changed by `changes` (`+o`, `-iw`): `:nick MODE nick
+/// changes`.
+pub(super) fn announce_user_modes(session: &mut IrcSession, changes: &str) {
+    let nick = session.user().nick().to_string();
+    session
+        .push_all([Message::new("MODE", vec![nick.clone(), changes.to_owned()]).with_source(nick)]);
 }
 
 fn channel_mode(session: &mut IrcSession, message: &Message) {
@@ -304,5 +353,42 @@ pub(super) fn echoable(given: &str) -> &str {
         given
     } else {
         "*"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NONE: UserModes = UserModes {
+        bot: false,
+        invisible: false,
+        operator: false,
+        wallops: false,
+    };
+
+    #[test]
+    fn user_modes_are_spelled_in_order_with_sets_first() {
+        assert_eq!(NONE.spell(), "+");
+        let all = UserModes {
+            bot: true,
+            invisible: true,
+            operator: true,
+            wallops: true,
+        };
+        assert_eq!(all.spell(), "+Biow");
+        assert_eq!(NONE.changes_to(NONE), "");
+        assert_eq!(NONE.changes_to(all), "+Biow");
+        let only_wallops = UserModes {
+            wallops: true,
+            ..NONE
+        };
+        let invisible_operator = UserModes {
+            invisible: true,
+            operator: true,
+            ..NONE
+        };
+        assert_eq!(only_wallops.changes_to(invisible_operator), "+io-w");
+        assert_eq!(all.changes_to(only_wallops), "-Bio");
     }
 }

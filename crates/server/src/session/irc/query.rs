@@ -108,10 +108,14 @@ pub fn list(session: &mut IrcSession, message: &Message) -> Flow {
     Flow::Continue
 }
 
-/// The flags of a `WHO` reply (`352`, and WHOX `f`): `H` (here) or `G` (gone: away), `B` for
-/// a bot (`BOT=B`), then the user's prefixes in the channel the reply names.
+/// The flags of a `WHO` reply (`352`, and WHOX `f`): `H` (here) or `G` (gone: away), `*` for a
+/// server operator, `B` for a bot (`BOT=B`), then the user's prefixes in the channel the reply
+/// names.
 fn who_flags(user: &User, identity: &Identity, prefix: &str) -> String {
     let mut flags = String::from(if user.away().is_some() { "G" } else { "H" });
+    if user.is_operator() {
+        flags.push('*');
+    }
     if identity.bot {
         flags.push(BOT_MODE);
     }
@@ -298,6 +302,9 @@ pub fn whois(session: &mut IrcSession, message: &Message) -> Flow {
     let server = session.settings.server_name.clone();
     let network = session.settings.network.clone();
     session.numeric(RPL_WHOISSERVER, &[&identity.nick, &server, &network]);
+    if user.is_operator() {
+        session.numeric(RPL_WHOISOPERATOR, &[&identity.nick, "is an IRC operator"]);
+    }
     if let Some(account) = &identity.account {
         session.numeric(
             RPL_WHOISACCOUNT,
@@ -341,8 +348,9 @@ pub fn userhost(session: &mut IrcSession, message: &Message) -> Flow {
         .map(|user| {
             let identity = user.identity();
             let presence = if user.away().is_some() { '-' } else { '+' };
+            let operator = if user.is_operator() { "*" } else { "" };
             format!(
-                "{}={presence}{}@{}",
+                "{}{operator}={presence}{}@{}",
                 identity.nick, identity.user, identity.host
             )
         })

@@ -1,11 +1,13 @@
 //! Connection registration (`PASS`, `NICK`, `USER`, ended by `CAP END` when negotiating), the
-//! welcome burst (001–005, `LUSERS`, `MOTD`), and nick changes afterwards.
+//! welcome burst (001–005, `LUSERS`, `MOTD`), nick changes afterwards, and `INFO`, the
+//! server's other description of itself.
 
 use palaver_proto::event::{Identity, MemberStatus};
+use palaver_proto::irc::mask;
 use palaver_proto::irc::message::Message;
 use palaver_proto::irc::modes::status_prefix;
 use palaver_proto::irc::numeric::*;
-use palaver_proto::names::{self, NICK_MAX_LEN, ROOM_NAME_MAX_LEN};
+use palaver_proto::names::{self, NICK_MAX_LEN, ROOM_NAME_MAX_LEN, fold};
 
 use super::IrcSession;
 use super::mode::BOT_MODE;
@@ -199,7 +201,7 @@ fn welcome(session: &mut IrcSession) {
     );
     session.numeric(
         RPL_MYINFO,
-        &[&server, VERSION, "Bi", "beIiklmnostv", "beIklov"],
+        &[&server, VERSION, "Biow", "beIiklmnostv", "beIklov"],
     );
     let rooms_per_user = session.hub.rooms_per_user();
     for tokens in isupport(&network, rooms_per_user).chunks(13) {
@@ -268,6 +270,10 @@ fn send_lusers(session: &mut IrcSession) {
             total - invisible
         )],
     );
+    let operators = session.hub.operator_count();
+    if operators > 0 {
+        session.numeric(RPL_LUSEROP, &[&operators.to_string(), "operator(s) online"]);
+    }
     session.numeric(RPL_LUSERCHANNELS, &[&rooms, "channels formed"]);
     session.numeric(
         RPL_LUSERME,
@@ -312,6 +318,29 @@ fn send_motd(session: &mut IrcSession) {
         session.numeric(RPL_MOTD, &[&format!("- {line}")]);
     }
     session.numeric(RPL_ENDOFMOTD, &["End of /MOTD command."]);
+}
+
+/// `INFO [target]`: `371` lines about the server, then `374`. A target must name this server
+/// (a mask matching its name) or a user on it (RFC 2812 §3.4.10), else `402`.
+pub fn info(session: &mut IrcSession, message: &Message) -> Flow {
+    if let Some(target) = message.params.first().filter(|target| !target.is_empty()) {
+        let names_this_server = mask::matches(&fold(target), &fold(&session.settings.server_name))
+            || session.hub.user_by_nick(target).is_some();
+        if !names_this_server {
+            session.numeric(ERR_NOSUCHSERVER, &[target, "No such server"]);
+            return Flow::Continue;
+        }
+    }
+    let started = session.hub.started().iso8601();
+    for line in [
+        format!("{VERSION}, a self-hosted group-chat server"),
+        "It speaks IRC and a plain-text protocol on the same rooms.".to_owned(),
+        format!("Running since {started}"),
+    ] {
+        session.numeric(RPL_INFO, &[&line]);
+    }
+    session.numeric(RPL_ENDOFINFO, &["End of INFO list"]);
+    Flow::Continue
 }
 
 #[cfg(test)]

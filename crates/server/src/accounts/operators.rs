@@ -1,0 +1,236 @@
+//! Server operators: the `[[oper]]` entries of the configuration, each a name and the argon2id
+//! hash of its password (from `palaver hash-password`), and checking an `OPER` (text `/oper`)
+//! attempt against them.
+//!
+//! A check is made like a login (see the parent module): the hash is verified on the blocking
+//! pool, never on an async worker; failures are counted by the same limiter as failed logins,
+//! under the operator's name (a name space of its own: operator names are keyed apart from
+//! account names) and the client's address, so one address's guesses at operators and at
+//! accounts share its allowance; and an unknown name is verified against the dummy hash, so
+//! it takes as long and gets the same answer as a wrong password. Passwords are never logged;
+//! every attempt is (tracing), with the name tried and the address.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use argon2::PasswordHash;
+use palaver_proto::names::fold;
+use serde::Deserialize;
+
+use super::{AccountError, Accounts, DUMMY_HASH};
+
+/// One `[[oper]]` entry of the configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorEntry {
+    /// What `OPER` names: one word, compared ignoring ASCII case.
+    pub name: String,
+    /// The argon2id hash of the password, as a PHC string (`$argon2id$v=19$…`); the password
+    /// itself is never configured.
+    pub password_hash: String,
+}
+
+impl OperatorEntry {
+    /// Why this entry cannot be used, if it cannot: checked when the configuration is read,
+    /// so that a typo in a hash is found at start-up rather than at the first `OPER`.
+    pub fn problem(&self) -> Option<String> {
+        let name = &self.name;
+        if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Some(format!(
+                "[[oper]] name {name:?} must be one word without spaces or control characters"
+            ));
+        }
+        let argon2id = PasswordHash::new(&self.password_hash).is_ok_and(|hash| {
+            hash.algorithm == argon2::ARGON2ID_IDENT && hash.salt.is_some() && hash.hash.is_some()
+        });
+        (!argon2id).then(|| {
+            format!(
+                "[[oper]] {name}: password_hash must be an argon2id hash as `palaver \
+                 hash-password` prints it ($argon2id$v=19$…)"
+            )
+        })
+    }
+}
+
+/// The configured operators, and the account machinery their passwords are checked with.
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct Operators {
+    /// Entries by folded name; names are unique ignoring case (the configuration checks).
+    entries: Arc<[OperatorEntry]>,
+    accounts: Accounts,
+}
+
+impl std::fmt::Debug for Operators {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self
+            .entries
+            .iter()
+            .map(|entry| entry.name.as_str())
+            .collect();
+        formatter
+            .debug_struct("Operators")
+            .field("names", &names)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Operators {
+    pub fn new(entries: Vec<OperatorEntry>, accounts: Accounts) -> Self {
+        Self {
+            entries: entries.into(),
+            accounts,
+        }
+    }
+
+    /// Checks `password` for the operator entry `name` on behalf of a client at `address`;
+    /// returns the entry's name as configured. An unknown name and a wrong password are both
+    /// [`AccountError::BadCredentials`], after the same work; an address that failed too often
+    /// is refused without a check ([`AccountError::RateLimited`]).
+    pub async fn check(
+        &self,
+        name: &str,
+        password: &str,
+        address: IpAddr,
+    ) -> Result<Arc<str>, AccountError> {
+        // A space never occurs in an account name, so this key is never an account's.
+        let key = format!("oper {}", fold(name));
+        let attempt = match self.accounts.begin_attempt(&key, address) {
+            Ok(attempt) => attempt,
+            Err(refused) => {
+                tracing::warn!(oper = name, %address, "OPER refused: too many failures");
+                return Err(refused);
+            }
+        };
+        attempt.wait().await;
+        let entry = self
+            .entries
+            .iter()
+            .find(|entry| fold(&entry.name) == fold(name));
+        let stored_hash = entry.map_or(DUMMY_HASH, |entry| &entry.password_hash);
+        let matches = self
+            .accounts
+            .verify(password, stored_hash.to_owned())
+            .await?;
+        match entry {
+            Some(entry) if matches => {
+                attempt.succeeded();
+                tracing::info!(oper = %entry.name, %address, "OPER succeeded");
+                Ok(entry.name.as_str().into())
+            }
+            _ => {
+                attempt.failed();
+                tracing::warn!(oper = name, %address, "OPER failed: wrong name or password");
+                Err(AccountError::BadCredentials)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+    use crate::accounts::{LoginLimits, hash_password};
+    use crate::store::{Store, StoreConfig};
+
+    fn operators(entries: Vec<OperatorEntry>) -> Operators {
+        let store = Store::open(StoreConfig::new(":memory:"))
+            .expect("open the store")
+            .store;
+        Operators::new(entries, Accounts::new(store, LoginLimits::default()))
+    }
+
+    fn entry(name: &str, password: &str) -> OperatorEntry {
+        OperatorEntry {
+            name: name.into(),
+            password_hash: hash_password(password).expect("hash"),
+        }
+    }
+
+    fn address(last: u8) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(198, 51, 100, last))
+    }
+
+    #[tokio::test]
+    async fn the_right_password_names_the_entry_in_any_case() {
+        let operators = operators(vec![entry("Root", "correct-horse")]);
+        assert_eq!(
+            operators.check("root", "correct-horse", address(1)).await,
+            Ok("Root".into())
+        );
+        assert_eq!(
+            operators.check("root", "wrong-horse", address(1)).await,
+            Err(AccountError::BadCredentials)
+        );
+        // An unknown name gets the very same answer.
+        assert_eq!(
+            operators.check("nobody", "correct-horse", address(1)).await,
+            Err(AccountError::BadCredentials)
+        );
+    }
+
+    #[tokio::test]
+    async fn failures_are_limited_per_name_and_address_like_logins() {
+        let operators = operators(vec![entry("root", "correct-horse")]);
+        let limit = LoginLimits::default().max_failures;
+        for _ in 0..limit {
+            assert_eq!(
+                operators.check("root", "guess", address(1)).await,
+                Err(AccountError::BadCredentials)
+            );
+        }
+        // Refused now, even with the right password, from that address only.
+        assert!(matches!(
+            operators.check("root", "correct-horse", address(1)).await,
+            Err(AccountError::RateLimited { .. })
+        ));
+        assert_eq!(
+            operators.check("root", "correct-horse", address(2)).await,
+            Ok("root".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn operator_names_do_not_share_counts_with_accounts_of_the_same_name() {
+        let operators = operators(vec![entry("alice", "correct-horse")]);
+        for _ in 0..LoginLimits::default().max_failures {
+            let _ = operators.check("alice", "guess", address(1)).await;
+        }
+        // The account alice is not affected by failed OPERs as alice (only the address's
+        // overall allowance is shared).
+        assert_eq!(
+            operators
+                .accounts
+                .login("alice", "anything", address(1))
+                .await,
+            Err(AccountError::BadCredentials)
+        );
+    }
+
+    #[test]
+    fn entries_need_one_word_and_an_argon2id_hash() {
+        let good = entry("root", "correct-horse");
+        assert_eq!(good.problem(), None);
+        for name in ["", "two words", "tab\there"] {
+            let bad = OperatorEntry {
+                name: name.into(),
+                ..good.clone()
+            };
+            assert!(bad.problem().unwrap().contains("one word"), "{name:?}");
+        }
+        for hash in [
+            "correct-horse",
+            "",
+            "$argon2i$v=19$m=19456,t=2,p=1$nWYJgbjhTV4EAo2pUAgrhQ$ngkV4Ev+GF99oeIx61+RC6zbLL/WsHrIdKvBvYFLrDk",
+            "$argon2id$v=19$m=19456,t=2,p=1",
+        ] {
+            let bad = OperatorEntry {
+                password_hash: hash.into(),
+                ..good.clone()
+            };
+            assert!(bad.problem().unwrap().contains("argon2id"), "{hash:?}");
+        }
+    }
+}

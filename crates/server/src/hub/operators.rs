@@ -1,0 +1,80 @@
+//! What a server operator may do beyond any user: disconnect a user (`kill`) and send a
+//! message to everyone who asked for operators' messages (`wallops`). Nothing else: an
+//! operator has no say in rooms it does not run and sees nothing a user does not (see
+//! `docs/SECURITY.md`). Both are logged, with the operator entry the actor acts as.
+
+use std::sync::Arc;
+
+use palaver_proto::event::Event;
+use palaver_proto::time::Timestamp;
+use palaver_proto::utf8::truncate;
+
+use super::delivery::{Audience, deliver};
+use super::error::HubError;
+use super::user::{Alert, Interest, Kill, User};
+use super::{Hub, REASON_MAX_BYTES};
+
+/// The reason of a kill that gives none.
+pub const DEFAULT_KILL_REASON: &str = "no reason given";
+
+impl Hub {
+    /// Has the user called `nick` disconnected by `killer`, a server operator, for `reason`
+    /// (cut to fit a quit reason): the kill is recorded on the victim and its session alerted,
+    /// which tells its client and ends the connection, so that everyone who shared a room
+    /// with it sees it quit with [`Kill::quit_reason`]. Returns the victim.
+    pub fn kill(
+        &self,
+        killer: &Arc<User>,
+        nick: &str,
+        reason: &str,
+    ) -> Result<Arc<User>, HubError> {
+        let operator = killer.operator().ok_or(HubError::NeedServerOperator)?;
+        let victim = self
+            .user_by_nick(nick)
+            .ok_or_else(|| HubError::NoSuchNick(nick.to_owned()))?;
+        let by = killer.identity();
+        // The quit reason is cut again where it is set; cut here, the victim's own notice and
+        // everyone's quit line say the same.
+        let kill = Kill {
+            by: by.clone(),
+            reason: truncate(reason, REASON_MAX_BYTES).into(),
+        };
+        tracing::info!(
+            %operator,
+            by = %by.nick,
+            victim = %victim.nick(),
+            reason = %kill.reason,
+            "operator killed a user"
+        );
+        if victim.note_kill(kill) {
+            victim.alert(Alert::Killed);
+        }
+        Ok(victim)
+    }
+
+    /// Sends `text` (cut to fit a line) from `sender`, a server operator, to every user who
+    /// wants operators' messages ([`Interest::Wallops`]). Returns the sender's own copy if it
+    /// wants them too.
+    pub fn wallops(&self, sender: &Arc<User>, text: &str) -> Result<Option<Event>, HubError> {
+        let operator = sender.operator().ok_or(HubError::NeedServerOperator)?;
+        let from = sender.identity();
+        tracing::info!(%operator, by = %from.nick, "operator sent wallops");
+        let event = Event::Wallops {
+            time: Timestamp::now(),
+            from,
+            text: truncate(text, REASON_MAX_BYTES).into(),
+        };
+        let audience = Audience::interested_except(Interest::Wallops, sender);
+        deliver(&self.users(), &event, audience);
+        let (_, interests) = sender.delivery();
+        Ok(interests.contains(Interest::Wallops).then_some(event))
+    }
+
+    /// How many users are server operators (IRC `LUSERS`).
+    pub fn operator_count(&self) -> usize {
+        self.users()
+            .iter()
+            .filter(|user| user.is_operator())
+            .count()
+    }
+}
