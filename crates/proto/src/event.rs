@@ -74,7 +74,11 @@ pub enum Event {
         from: Arc<Identity>,
         target: Target,
         kind: MessageKind,
+        /// The message's lines joined by LF (one line for nearly every message).
         text: Box<str>,
+        /// Where the sender joined lines of `text` without a break: byte offsets (see
+        /// [`crate::multiline`]). Empty for nearly every message.
+        concat_at: Box<[usize]>,
         /// Client-only tags (`+name=value;…`, already escaped) to relay to clients that accept
         /// message tags; empty when none.
         client_tags: Box<str>,

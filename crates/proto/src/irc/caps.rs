@@ -25,11 +25,16 @@ pub enum Cap {
     Sasl,
     /// IRCv3 `draft/account-registration`.
     AccountRegistration,
+    /// IRCv3 `draft/multiline`: messages of several lines, in a batch.
+    Multiline,
 }
+
+/// The value of `draft/multiline` in `CAP LS 302`: the limits of [`crate::multiline`].
+const MULTILINE_VALUE: &str = "max-bytes=4096,max-lines=32";
 
 impl Cap {
     /// Every capability, in the order `CAP LS` lists them.
-    pub const ALL: [Cap; 18] = [
+    pub const ALL: [Cap; 19] = [
         Cap::AccountNotify,
         Cap::AccountTag,
         Cap::AwayNotify,
@@ -37,6 +42,7 @@ impl Cap {
         Cap::CapNotify,
         Cap::AccountRegistration,
         Cap::Chathistory,
+        Cap::Multiline,
         Cap::EchoMessage,
         Cap::ExtendedJoin,
         Cap::InviteNotify,
@@ -71,6 +77,7 @@ impl Cap {
             Cap::AccountTag => "account-tag",
             Cap::Sasl => "sasl",
             Cap::AccountRegistration => "draft/account-registration",
+            Cap::Multiline => "draft/multiline",
         }
     }
 
@@ -78,6 +85,7 @@ impl Cap {
     pub fn value(self) -> Option<&'static str> {
         match self {
             Cap::Sasl => Some("PLAIN"),
+            Cap::Multiline => Some(MULTILINE_VALUE),
             _ => None,
         }
     }
@@ -143,5 +151,14 @@ mod tests {
         all.remove(Cap::Batch);
         assert!(!all.contains(Cap::Batch));
         assert_eq!(Cap::from_name("bogus"), None);
+    }
+
+    #[test]
+    fn the_multiline_value_announces_the_limits_enforced() {
+        use crate::multiline::{MAX_BYTES, MAX_LINES};
+        assert_eq!(
+            Cap::Multiline.value(),
+            Some(format!("max-bytes={MAX_BYTES},max-lines={MAX_LINES}").as_str())
+        );
     }
 }

@@ -14,13 +14,16 @@ use super::{Hub, TOPIC_MAX_BYTES};
 
 impl Hub {
     /// Sends a message to every member of `room` but the sender, if the sender may (see
-    /// `RoomState::may_send`), and returns the sender's copy (its receipt).
+    /// `RoomState::may_send`), and returns the sender's copy (its receipt). `text` holds the
+    /// message's lines joined by LF, `concat_at` where lines were joined without a break (see
+    /// `palaver_proto::multiline`; empty for a message of one line).
     pub fn say(
         &self,
         user: &Arc<User>,
         room: &Arc<Room>,
         kind: MessageKind,
         text: &str,
+        concat_at: &[usize],
         client_tags: &str,
     ) -> Result<Event, HubError> {
         let identity = user.identity();
@@ -44,6 +47,7 @@ impl Hub {
             target: Target::Room(room.name().clone()),
             kind,
             text: text.into(),
+            concat_at: concat_at.into(),
             client_tags: client_tags.into(),
         };
         deliver(state.users(), &event, Audience::except(user));
@@ -59,13 +63,15 @@ impl Hub {
     }
 
     /// Sends a private message to the user called `to`; returns the sender's copy and the
-    /// recipient (so a session can mention that it is away).
+    /// recipient (so a session can mention that it is away). `text` and `concat_at` as for
+    /// [`say`](Self::say).
     pub fn message_user(
         &self,
         user: &Arc<User>,
         to: &str,
         kind: MessageKind,
         text: &str,
+        concat_at: &[usize],
         client_tags: &str,
     ) -> Result<(Event, Arc<User>), HubError> {
         let recipient = self
@@ -79,6 +85,7 @@ impl Hub {
             target: Target::User(recipient.nick().into()),
             kind,
             text: text.into(),
+            concat_at: concat_at.into(),
             client_tags: client_tags.into(),
         };
         // A message to oneself is delivered too; the returned copy is then a second one.

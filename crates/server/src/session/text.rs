@@ -10,8 +10,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use palaver_proto::event::{Event, MessageKind};
 use palaver_proto::framing::Frame;
+use palaver_proto::multiline::{Builder, MultilineError};
 use palaver_proto::names::fold;
-use palaver_proto::text::{self, Command, Input};
+use palaver_proto::text::{self, Command, Input, PasteLine};
 use palaver_proto::time::Timestamp;
 
 use super::nick_guard::NickGuard;
@@ -43,6 +44,7 @@ const HELP: &[&str] = &[
     "  /topic [#room] [text]         show or set a room's topic",
     "  /quit [reason]                leave the server",
     "  /history [N]                  show the last N messages of your room (default 20)",
+    "  /paste [#room|NICK]           send the lines that follow as one message, up to /end",
     "  /register PASSWORD            register your nick as an account",
     "  /login NICK PASSWORD          log in to your account",
     "  /logout                       log out",
@@ -80,6 +82,19 @@ pub struct TextSession {
     /// Rooms whose lifetime the line being handled ended, whose history the store forgets
     /// before the line's replies go out.
     ended_rooms: Vec<EndedRoom>,
+    /// The message of several lines being pasted, between `/paste` and `/end`.
+    paste: Option<Paste>,
+}
+
+/// A message of several lines being pasted: every line the client sends is one of its lines
+/// until `/end` sends it or `/cancel` drops it.
+struct Paste {
+    /// A room (by name) or a nick.
+    target: String,
+    lines: Builder,
+    /// Set once a line broke a limit: the paste will not be sent, and later lines are
+    /// dropped.
+    refused: Option<MultilineError>,
 }
 
 impl TextSession {
@@ -120,6 +135,10 @@ impl TextSession {
                 return Flow::Continue;
             }
         };
+        if self.paste.is_some() {
+            self.paste_line(&line).await;
+            return Flow::Continue;
+        }
         match text::parse(&line) {
             Ok(Input::Blank) => Flow::Continue,
             Ok(Input::Say(text)) => {
@@ -140,9 +159,9 @@ impl TextSession {
             Command::Join { room, key } => self.join(room, key).await,
             Command::Part { room, reason } => self.part(room, reason),
             Command::Msg { nick, text } => {
-                let result = self
-                    .hub
-                    .message_user(&self.user, nick, MessageKind::Say, text, "");
+                let result =
+                    self.hub
+                        .message_user(&self.user, nick, MessageKind::Say, text, &[], "");
                 match result {
                     Ok((event, recipient)) => {
                         self.persisted_copy_or_error(Ok(event), Some(&recipient))
@@ -177,6 +196,8 @@ impl TextSession {
             Command::Password { old, new } => self.change_password(old, new).await,
             Command::Regain(nick) => self.regain(nick).await,
             Command::RegisterRoom(name) => self.register_room(name).await,
+            Command::Paste(target) => self.start_paste(target),
+            Command::PasteEnd => self.error("you are not pasting (/paste starts)"),
             Command::History(count) => {
                 let count = count.unwrap_or(HISTORY_DEFAULT).min(HISTORY_MAX);
                 match self.current_room() {
@@ -197,8 +218,95 @@ impl TextSession {
             self.error("you are not in any room (try /join #lobby)");
             return;
         };
-        let result = self.hub.say(&self.user, &room, kind, text, "");
+        let result = self.hub.say(&self.user, &room, kind, text, &[], "");
         self.persisted_copy_or_error(result, None).await;
+    }
+
+    /// `/paste [#room|NICK]`: the lines that follow are one message to the room or nick (the
+    /// current room by default), sent by `/end`.
+    fn start_paste(&mut self, target: Option<&str>) {
+        let target = match target {
+            Some(target) => target.to_owned(),
+            None => match self.current_room() {
+                Some(room) => room.name().to_string(),
+                None => return self.error("you are not in any room (try /join #lobby)"),
+            },
+        };
+        self.notice(&[
+            "pasting to ",
+            &target,
+            ": each line you send now is a line of one message; /end sends it, /cancel drops it",
+        ]);
+        self.paste = Some(Paste {
+            target,
+            lines: Builder::default(),
+            refused: None,
+        });
+    }
+
+    /// A line sent while pasting: a line of the message, or its end.
+    async fn paste_line(&mut self, line: &[u8]) {
+        let Some(paste) = self.paste.as_mut() else {
+            return;
+        };
+        match text::parse_paste_line(line) {
+            Ok(PasteLine::Line(line)) => {
+                if paste.refused.is_none()
+                    && let Err(error) = paste.lines.push(line, false)
+                {
+                    paste.refused = Some(error);
+                    self.error(&format!(
+                        "{error}: this paste will not be sent (/cancel to stop pasting)"
+                    ));
+                }
+            }
+            Ok(PasteLine::Cancel) => {
+                self.paste = None;
+                self.notice(&["paste dropped"]);
+            }
+            Ok(PasteLine::End) => {
+                let paste = self.paste.take().expect("pasting");
+                self.send_paste(paste).await;
+            }
+            Err(error) => self.error(&error.to_string()),
+        }
+    }
+
+    /// Sends a finished paste as one message.
+    async fn send_paste(&mut self, paste: Paste) {
+        let built = match paste.refused {
+            Some(error) => Err(error),
+            None => paste.lines.finish(),
+        };
+        let (text, concat_at) = match built {
+            Ok(message) => message,
+            Err(error) => return self.error(&format!("nothing was sent: {error}")),
+        };
+        if paste.target.starts_with('#') {
+            let Ok(room) = self.joined_room(Some(&paste.target)) else {
+                return;
+            };
+            let result = self
+                .hub
+                .say(&self.user, &room, MessageKind::Say, &text, &concat_at, "");
+            self.persisted_copy_or_error(result, None).await;
+        } else {
+            let result = self.hub.message_user(
+                &self.user,
+                &paste.target,
+                MessageKind::Say,
+                &text,
+                &concat_at,
+                "",
+            );
+            match result {
+                Ok((event, recipient)) => {
+                    self.persisted_copy_or_error(Ok(event), Some(&recipient))
+                        .await
+                }
+                Err(error) => self.persisted_copy_or_error(Err(error), None).await,
+            }
+        }
     }
 
     /// `/register PASSWORD`: registers the current nick and logs in.
@@ -640,6 +748,7 @@ impl Session for TextSession {
             queue: ReplyQueue::default(),
             nick_guard: NickGuard::new(settings.nick_grace),
             ended_rooms: Vec::new(),
+            paste: None,
             settings,
         };
         session.greet().await;

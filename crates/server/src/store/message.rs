@@ -30,7 +30,10 @@ pub struct StoredMessage {
     pub target: HistoryTarget,
     /// `Say`, `Action` or `Notice`; `TagsOnly` messages are never stored.
     pub kind: MessageKind,
+    /// The lines of the message joined by LF (see `palaver_proto::multiline`).
     pub text: String,
+    /// Where the sender joined lines of `text` without a break; empty for most messages.
+    pub concat_at: Vec<usize>,
     /// The client-only tags replay needs ([`REPLAYED_CLIENT_TAGS`]), escaped as relayed live,
     /// at most [`MAX_STORED_CLIENT_TAG_BYTES`]; empty when none.
     pub client_tags: String,
@@ -229,6 +232,7 @@ impl StoredMessage {
             target,
             kind,
             text,
+            concat_at,
             client_tags,
         } = event
         else {
@@ -252,6 +256,7 @@ impl StoredMessage {
             target,
             kind: *kind,
             text: text.to_string(),
+            concat_at: concat_at.to_vec(),
             client_tags: replayed_client_tags(client_tags),
         })
     }
@@ -285,6 +290,7 @@ impl StoredMessage {
             target,
             kind: self.kind,
             text: self.text.as_str().into(),
+            concat_at: self.concat_at.as_slice().into(),
             client_tags: self.client_tags.as_str().into(),
         }
     }
@@ -354,6 +360,7 @@ mod tests {
             target,
             kind,
             text: "hello".into(),
+            concat_at: Box::default(),
             client_tags: "+draft/react=x".into(),
         }
     }

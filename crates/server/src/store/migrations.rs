@@ -162,6 +162,17 @@ pub const MIGRATIONS: &[Migration] = &[
                 WHERE recipient_party IS NOT NULL;
         ",
     },
+    Migration {
+        version: 6,
+        description: "multiline messages keep their lines",
+        // text already holds a message's lines joined by LF. concat_at lists, comma-separated,
+        // the byte offsets in text where the sender joined two lines without a break (IRCv3
+        // draft/multiline-concat), so that a replay shows the lines as sent; empty for every
+        // other message, and for all messages stored before this version.
+        sql: "
+            ALTER TABLE messages ADD COLUMN concat_at TEXT NOT NULL DEFAULT '';
+        ",
+    },
 ];
 
 /// The first schema version with room lifetimes (`history_floors`) and room lists.

@@ -44,6 +44,7 @@ pub(crate) fn room_message(id: u64, time: u64, room: &str, text: &str) -> Stored
         target: HistoryTarget::Room(room.into()),
         kind: MessageKind::Say,
         text: text.into(),
+        concat_at: Vec::new(),
         client_tags: String::new(),
     }
 }

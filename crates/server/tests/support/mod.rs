@@ -26,17 +26,19 @@ pub const SERVER: &str = "palaver.local";
 
 /// Every capability `CAP LS` offers, in its order.
 pub const ALL_CAPS: &str = "account-notify account-tag away-notify batch cap-notify \
-                            draft/account-registration draft/chathistory echo-message \
-                            extended-join invite-notify labeled-response message-tags \
-                            multi-prefix sasl server-time setname standard-replies \
-                            userhost-in-names";
+                            draft/account-registration draft/chathistory \
+                            draft/multiline echo-message \
+                            extended-join invite-notify labeled-response \
+                            message-tags multi-prefix sasl server-time setname \
+                            standard-replies userhost-in-names";
 
 /// The same list as `CAP LS 302` shows it, with capability values.
 pub const ALL_CAPS_302: &str = "account-notify account-tag away-notify batch cap-notify \
-                                draft/account-registration draft/chathistory echo-message \
-                                extended-join invite-notify labeled-response message-tags \
-                                multi-prefix sasl=PLAIN server-time setname standard-replies \
-                                userhost-in-names";
+                                draft/account-registration draft/chathistory \
+                                draft/multiline=max-bytes=4096,max-lines=32 echo-message \
+                                extended-join invite-notify labeled-response \
+                                message-tags multi-prefix sasl=PLAIN server-time setname \
+                                standard-replies userhost-in-names";
 
 /// `nick!~nick@127.0.0.1`, how an IRC user registered by these helpers appears.
 pub fn irc_mask(nick: &str) -> String {

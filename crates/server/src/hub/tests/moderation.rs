@@ -3,7 +3,8 @@
 use super::*;
 
 fn send(hub: &Hub, user: &Arc<User>, room: &Arc<Room>) -> Result<(), HubError> {
-    hub.say(user, room, MessageKind::Say, "hello", "").map(drop)
+    hub.say(user, room, MessageKind::Say, "hello", &[], "")
+        .map(drop)
 }
 
 fn cannot_send(reason: SendRefusal) -> Result<(), HubError> {

@@ -111,8 +111,6 @@ fn send(session: &mut IrcSession, message: &Message, command: &str) -> Flow {
         (MessageKind::Say, text)
     };
     let client_tags = client_only_tags(message);
-    let user = session.user().clone();
-    let echo = session.caps.contains(Cap::EchoMessage);
     let targets = targets.split(',').filter(|target| !target.is_empty());
     for target in targets.take(MAX_MESSAGE_TARGETS) {
         if !tags_only && target.eq_ignore_ascii_case(account::NICKSERV) {
@@ -124,40 +122,58 @@ fn send(session: &mut IrcSession, message: &Message, command: &str) -> Flow {
             account::chanserv(session, text);
             continue;
         }
-        let result = if target.starts_with('#') {
-            match session.hub.room(target) {
-                Some(room) => session
-                    .hub
-                    .say(&user, &room, kind, text, &client_tags)
-                    .map(|event| (event, None)),
-                None => Err(HubError::NoSuchRoom(target.to_owned())),
-            }
-        } else {
-            session
-                .hub
-                .message_user(&user, target, kind, text, &client_tags)
-                .map(|(event, recipient)| {
-                    if let Some(away) = recipient.away()
-                        && kind == MessageKind::Say
-                    {
-                        let nick = recipient.nick();
-                        session.numeric(RPL_AWAY, &[&nick, &away]);
-                    }
-                    (event, Some(recipient))
-                })
-        };
-        match result {
-            Ok((event, recipient)) => {
-                session.persist(&event, recipient.as_deref());
-                if echo {
-                    session.own_copy(&event);
-                }
-            }
-            Err(_) if is_notice || tags_only => {}
-            Err(error) => session.hub_error(&error),
-        }
+        let quiet = is_notice || tags_only;
+        send_to(session, target, kind, text, &[], &client_tags, quiet);
     }
     Flow::Continue
+}
+
+/// Sends one message to one channel or nick: stored, echoed with `echo-message`, `301` for an
+/// away recipient of a `PRIVMSG`. `text` and `concat_at` are the message's lines (see
+/// `palaver_proto::multiline`). Refusals are answered unless `quiet` (a `NOTICE` or
+/// `TAGMSG`).
+pub(super) fn send_to(
+    session: &mut IrcSession,
+    target: &str,
+    kind: MessageKind,
+    text: &str,
+    concat_at: &[usize],
+    client_tags: &str,
+    quiet: bool,
+) {
+    let user = session.user().clone();
+    let result = if target.starts_with('#') {
+        match session.hub.room(target) {
+            Some(room) => session
+                .hub
+                .say(&user, &room, kind, text, concat_at, client_tags)
+                .map(|event| (event, None)),
+            None => Err(HubError::NoSuchRoom(target.to_owned())),
+        }
+    } else {
+        session
+            .hub
+            .message_user(&user, target, kind, text, concat_at, client_tags)
+            .map(|(event, recipient)| {
+                if let Some(away) = recipient.away()
+                    && kind == MessageKind::Say
+                {
+                    let nick = recipient.nick();
+                    session.numeric(RPL_AWAY, &[&nick, &away]);
+                }
+                (event, Some(recipient))
+            })
+    };
+    match result {
+        Ok((event, recipient)) => {
+            session.persist(&event, recipient.as_deref());
+            if session.caps.contains(Cap::EchoMessage) {
+                session.own_copy(&event);
+            }
+        }
+        Err(_) if quiet => {}
+        Err(error) => session.hub_error(&error),
+    }
 }
 
 /// The text of a CTCP ACTION (`\x01ACTION waves\x01`), if `text` is one.
@@ -171,7 +187,7 @@ fn ctcp_action(text: &str) -> Option<&str> {
 
 /// The client-only tags (`+name`) of a message, escaped and joined, to relay to recipients
 /// that accept message tags.
-fn client_only_tags(message: &Message) -> String {
+pub(super) fn client_only_tags(message: &Message) -> String {
     let mut joined = String::new();
     for tag in message.tags.iter().filter(|tag| tag.key.starts_with('+')) {
         if !joined.is_empty() {

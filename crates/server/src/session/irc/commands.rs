@@ -7,7 +7,7 @@ use palaver_proto::irc::caps::Cap;
 use palaver_proto::irc::message::Message;
 use palaver_proto::irc::numeric::*;
 
-use super::{IrcSession, account, cap, channel, chathistory, mode, query, registration};
+use super::{IrcSession, account, cap, channel, chathistory, mode, multiline, query, registration};
 use crate::session::Flow;
 
 type Handler = fn(&mut IrcSession, &Message) -> Flow;
@@ -65,6 +65,7 @@ const COMMANDS: &[Spec] = &[
     spec("AWAY", 0, false, away),
     spec("SETNAME", 1, false, setname),
     spec("CHATHISTORY", 1, false, chathistory::chathistory),
+    spec("BATCH", 1, false, multiline::batch),
     spec("AUTHENTICATE", 1, true, account::authenticate),
     spec("REGISTER", 0, true, account::register),
 ];

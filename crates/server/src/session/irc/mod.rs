@@ -12,6 +12,7 @@ mod channel;
 mod chathistory;
 mod commands;
 mod mode;
+mod multiline;
 mod query;
 mod registration;
 mod replies;
@@ -40,6 +41,7 @@ use crate::outbox::Outbox;
 use crate::store::{Commit, Store, StoredMessage};
 use account::{AccountRequest, SaslState};
 use chathistory::HistoryRequest;
+use multiline::ClientBatch;
 use replies::Replies;
 
 /// Most tag data a client may send, without the `@` and the following space (IRCv3
@@ -108,6 +110,8 @@ pub struct IrcSession {
     to_store: Vec<StoredMessage>,
     /// History queries the command being handled asked for, run once the handler returns.
     history_requests: Vec<HistoryRequest>,
+    /// The multiline batch the client is sending, if one is open (IRCv3 multiline).
+    client_batch: Option<ClientBatch>,
     /// Replies of the commands handled since the last flush, in order, behind their commits.
     queue: ReplyQueue,
     /// When the client last sent anything; silence triggers a `PING`.
@@ -158,19 +162,23 @@ impl IrcSession {
     }
 
     /// Queues the messages a hub event becomes for this client (its own copy of what it did).
+    /// A multiline message's copy is a batch, the whole response to the batch that sent it.
     fn own_copy(&mut self, event: &Event) {
-        for message in event_messages(event, self.flavor()) {
-            self.replies.push(message);
+        let messages = event_messages(event, self.flavor());
+        if messages
+            .first()
+            .is_some_and(|first| first.command == "BATCH")
+        {
+            self.replies.push_whole_batch(messages);
+        } else {
+            self.push_all(messages);
         }
     }
 
     /// A standard reply (`FAIL`) for clients that asked for them, a server `NOTICE` otherwise.
     fn fail(&mut self, command: &str, code: &str, context: &[&str], description: &str) {
         if self.caps.contains(Cap::StandardReplies) {
-            let mut params = vec![command.to_owned(), code.to_owned()];
-            params.extend(context.iter().map(|item| item.to_string()));
-            params.push(description.to_owned());
-            self.replies.server_message("FAIL", params);
+            self.fail_as_specified(command, code, context, description);
         } else {
             let nick = self.reply_nick();
             let text = if command == "*" {
@@ -180,6 +188,23 @@ impl IrcSession {
             };
             self.replies.server_message("NOTICE", vec![nick, text]);
         }
+    }
+
+    /// `FAIL command code context… description` whatever the client asked for: for the
+    /// failures a capability's own specification defines (multiline), which every client
+    /// using that capability understands (IRCv3 standard-replies: the capability is for the
+    /// replies no specification defines).
+    fn fail_as_specified(
+        &mut self,
+        command: &str,
+        code: &str,
+        context: &[&str],
+        description: &str,
+    ) {
+        let mut params = vec![command.to_owned(), code.to_owned()];
+        params.extend(context.iter().map(|item| item.to_string()));
+        params.push(description.to_owned());
+        self.replies.server_message("FAIL", params);
     }
 
     /// Answers a hub error with the numeric IRC uses for it.
@@ -295,7 +320,10 @@ impl IrcSession {
     /// runs the history query it asked for, and queues its replies (label applied) behind
     /// its commits.
     async fn handle_frame(&mut self, frame: Frame) -> Flow {
-        let flow = self.dispatch_frame(frame);
+        let flow = match self.read_frame(frame) {
+            Some(message) => self.dispatch(&message),
+            None => Flow::Continue,
+        };
         if let Some(nick) = self.nick_to_check.take() {
             self.change_nick_checked(&nick).await;
         }
@@ -434,25 +462,33 @@ impl IrcSession {
         }
     }
 
-    fn dispatch_frame(&mut self, frame: Frame) -> Flow {
+    /// Checks and parses a frame and applies its label; `None` when there is nothing to
+    /// dispatch (the client has been answered if it needed to be).
+    fn read_frame(&mut self, frame: Frame) -> Option<Message> {
         self.last_heard = Instant::now();
         self.ping_sent = None;
         let line = match frame {
             Frame::Line(line) => line,
             Frame::TooLong => {
                 self.numeric(ERR_INPUTTOOLONG, &["Input line was too long"]);
-                return Flow::Continue;
+                return None;
             }
         };
-        let Some(message) = self.parse_line(&line) else {
-            return Flow::Continue;
-        };
+        let message = self.parse_line(&line)?;
         if self.caps.contains(Cap::LabeledResponse)
             && let Some(label) = message.tag("label")
         {
             self.replies.set_label(label);
         }
-        commands::dispatch(self, &message)
+        Some(message)
+    }
+
+    /// Runs a parsed message: a line of the multiline batch being sent, or a command.
+    fn dispatch(&mut self, message: &Message) -> Flow {
+        if let Some(flow) = multiline::intercept(self, message) {
+            return flow;
+        }
+        commands::dispatch(self, message)
     }
 
     /// When the keepalive needs attention: registration timeout, next `PING`, or the end of
@@ -529,6 +565,7 @@ impl Session for IrcSession {
             replies,
             to_store: Vec::new(),
             history_requests: Vec::new(),
+            client_batch: None,
             queue: ReplyQueue::default(),
             last_heard: now,
             ping_sent: None,
