@@ -27,6 +27,8 @@ pub enum Cap {
     AccountRegistration,
     /// IRCv3 `draft/multiline`: messages of several lines, in a batch.
     Multiline,
+    /// IRCv3 `draft/message-redaction`: `REDACT`.
+    MessageRedaction,
 }
 
 /// The value of `draft/multiline` in `CAP LS 302`: the limits of [`crate::multiline`].
@@ -34,7 +36,7 @@ const MULTILINE_VALUE: &str = "max-bytes=4096,max-lines=32";
 
 impl Cap {
     /// Every capability, in the order `CAP LS` lists them.
-    pub const ALL: [Cap; 19] = [
+    pub const ALL: [Cap; 20] = [
         Cap::AccountNotify,
         Cap::AccountTag,
         Cap::AwayNotify,
@@ -42,6 +44,7 @@ impl Cap {
         Cap::CapNotify,
         Cap::AccountRegistration,
         Cap::Chathistory,
+        Cap::MessageRedaction,
         Cap::Multiline,
         Cap::EchoMessage,
         Cap::ExtendedJoin,
@@ -78,6 +81,7 @@ impl Cap {
             Cap::Sasl => "sasl",
             Cap::AccountRegistration => "draft/account-registration",
             Cap::Multiline => "draft/multiline",
+            Cap::MessageRedaction => "draft/message-redaction",
         }
     }
 

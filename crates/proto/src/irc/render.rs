@@ -143,6 +143,30 @@ pub fn event_messages(event: &Event, flavor: IrcFlavor) -> Vec<Message> {
             }
             (*time, messages)
         }
+        Event::Redacted {
+            id,
+            time,
+            by,
+            target,
+            message,
+            reason,
+            ..
+        } => {
+            let target = match target {
+                Target::Room(room) => room.to_string(),
+                Target::User(nick) => nick.to_string(),
+            };
+            let mut params = vec![target, message.to_string()];
+            params.extend(reason.as_deref().map(str::to_owned));
+            let mut redact = Message::new("REDACT", params).with_source(by.mask());
+            if flavor.message_tags {
+                redact.tags.push(Tag {
+                    key: "msgid".into(),
+                    value: id.to_string(),
+                });
+            }
+            (*time, vec![redact])
+        }
         Event::Joined { time, room, who } => {
             let params = if flavor.extended_join {
                 // `*` means "not logged in" (IRCv3 extended-join).
@@ -359,6 +383,7 @@ fn event_source(event: &Event) -> Option<&Identity> {
         | Event::ModeChanged { by, .. }
         | Event::Invited { by, .. } => Some(by),
         Event::NickChanged { old, .. } => Some(old),
+        Event::Redacted { by, .. } => Some(by),
         Event::ServerNotice { .. } => None,
     }
 }
@@ -774,6 +799,30 @@ mod tests {
             Some(rest) => rest.split_once(' ').map_or(0, |(_, rest)| rest.len()),
             None => line.len(),
         }
+    }
+
+    #[test]
+    fn redactions() {
+        let redacted = Event::Redacted {
+            id: MessageId(0xabd),
+            time: TIME,
+            by: alice(),
+            target: Target::Room("#rust".into()),
+            message: MessageId(0xabc),
+            author: "bob".into(),
+            sent: TIME,
+            reason: Some("spam".into()),
+        };
+        assert_eq!(
+            lines(&redacted, PLAIN),
+            vec![":alice!~al@127.0.0.1 REDACT #rust abc spam"]
+        );
+        assert_eq!(
+            lines(&redacted, TAGGED),
+            vec![
+                "@time=2026-11-22T13:05:09.250Z;msgid=abd :alice!~al@127.0.0.1 REDACT #rust abc spam"
+            ]
+        );
     }
 
     #[test]

@@ -73,6 +73,8 @@ pub enum Command<'a> {
     Paste(Option<&'a str>),
     /// `/end` or `/cancel` outside a paste.
     PasteEnd,
+    /// Delete the user's newest message in the current room, with an optional reason.
+    Delete(Option<&'a str>),
 }
 
 /// A line sent while pasting: one line of the message, taken exactly as typed, or the end of
@@ -298,6 +300,7 @@ fn parse_command(command: &str) -> Result<Command<'_>, InputError> {
             })
         }
         "end" | "cancel" => Command::PasteEnd,
+        "delete" => Command::Delete(non_empty(args.trim_start_matches(' '))),
         _ => return Err(InputError::UnknownCommand(name.to_owned())),
     };
     Ok(command)
@@ -458,6 +461,8 @@ mod tests {
         assert_eq!(command("/paste bob"), Command::Paste(Some("bob")));
         assert_eq!(command("/end"), Command::PasteEnd);
         assert_eq!(command("/Cancel"), Command::PasteEnd);
+        assert_eq!(command("/delete"), Command::Delete(None));
+        assert_eq!(command("/delete  oops"), Command::Delete(Some("oops")));
     }
 
     #[test]

@@ -8,7 +8,7 @@
 use bytes::Bytes;
 
 use super::is_terminal_control;
-use crate::event::{Event, MessageKind, Target};
+use crate::event::{Event, Identity, MessageKind, Target};
 use crate::irc::modes::spell_changes;
 use crate::time::Timestamp;
 
@@ -190,6 +190,15 @@ fn render(event: &Event, own_copy: bool) -> Option<Bytes> {
             by,
             nick,
         } => notice_line(*time, &[&by.nick, " invited ", nick, " to ", room]),
+        Event::Redacted {
+            time,
+            by,
+            target,
+            author,
+            sent,
+            reason,
+            ..
+        } => redaction(*time, by, target, author, *sent, reason.as_deref()),
         Event::AwayChanged { .. }
         | Event::RealnameChanged { .. }
         | Event::AccountChanged { .. } => return None,
@@ -216,6 +225,42 @@ fn room_message(
         MessageKind::TagsOnly => return None,
     };
     Some(line.finish_with_lines(text))
+}
+
+/// `-- alice deleted bob's message of 12:00:03 on #rust (spam)`, or `their message` for one's
+/// own; a private one `-- alice deleted their message of 12:00:03 to bob`.
+fn redaction(
+    time: Timestamp,
+    by: &Identity,
+    target: &Target,
+    author: &str,
+    sent: Timestamp,
+    reason: Option<&str>,
+) -> Bytes {
+    let whose = if *by.nick == *author {
+        "their".to_owned()
+    } else {
+        format!("{author}'s")
+    };
+    let (h, m, s) = sent.hms();
+    let sent = format!("{h:02}:{m:02}:{s:02}");
+    let (place, name) = match target {
+        Target::Room(room) => (" on ", &**room),
+        Target::User(nick) => (" to ", &**nick),
+    };
+    let mut parts = vec![
+        &*by.nick,
+        " deleted ",
+        &whose,
+        " message of ",
+        &sent,
+        place,
+        name,
+    ];
+    if let Some(reason) = reason {
+        parts.extend([" (", reason, ")"]);
+    }
+    notice_line(time, &parts)
 }
 
 /// `*alice* text` as received, `-> *bob* text` as the sender's copy; an action continues like a
@@ -501,6 +546,40 @@ mod tests {
             text(render_own_copy(&private)).unwrap(),
             format!("[13:05:09] -> *bob* hello\n{continued}")
         );
+    }
+
+    #[test]
+    fn deletions_name_the_message_by_its_author_and_time() {
+        let deleted = |by: &str, target: Target, reason: Option<&str>| Event::Redacted {
+            id: MessageId(9),
+            time: TIME,
+            by: who(by),
+            target,
+            message: MessageId(1),
+            author: "bob".into(),
+            sent: Timestamp(TIME.0 - 62_000),
+            reason: reason.map(Into::into),
+        };
+        let cases = [
+            (
+                deleted("alice", Target::Room("#rust".into()), Some("spam")),
+                "-- alice deleted bob's message of 13:04:07 on #rust (spam)",
+            ),
+            (
+                deleted("bob", Target::Room("#rust".into()), None),
+                "-- bob deleted their message of 13:04:07 on #rust",
+            ),
+            (
+                deleted("bob", Target::User("carol".into()), None),
+                "-- bob deleted their message of 13:04:07 to carol",
+            ),
+        ];
+        for (event, expected) in cases {
+            assert_eq!(
+                text(render_event(&event)).unwrap(),
+                format!("[13:05:09] {expected}\n")
+            );
+        }
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //!
 //! A file per concept: [`nicks`] (connecting, the nick directory, renames and reclaims),
 //! [`membership`] (join, part, kick, invite, room lifetimes), [`messages`] (room and private
-//! messages, topics, notices), [`presence`] (away, real name, account), [`modes`] (mode
+//! messages, topics, notices), [`presence`] (away, real name, account), [`redaction`]
+//! (deleting messages), [`modes`] (mode
 //! changes), [`registered`] (registered rooms' saved state), [`visibility`] (what listings
 //! may show), [`delivery`] (fan-out); [`room`] (a room and its rules), [`user`] (a user),
 //! [`bans`] and [`error`].
@@ -35,6 +36,7 @@ mod messages;
 mod modes;
 mod nicks;
 mod presence;
+mod redaction;
 mod registered;
 mod room;
 #[cfg(test)]
@@ -55,6 +57,7 @@ pub use error::{HubError, JoinRefusal, SendRefusal};
 pub use modes::ModeOutcome;
 pub use nicks::{Displaced, RESERVED_NICKS, Reclaim, Reclaimed};
 pub use palaver_proto::modes::{ModeChange, RoomFlag, RoomModes};
+pub use redaction::Deletion;
 pub use room::{MAX_PENDING_INVITATIONS, Member, Room, Topic};
 pub use user::{Alert, Alerts, Interest, Interests, Protocol, User, UserId};
 pub use visibility::{HIDDEN_KEY, MemberInfo, Membership, RoomInfo, RoomSummary, Viewer};

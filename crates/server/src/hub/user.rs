@@ -38,6 +38,8 @@ pub enum Interest {
     AccountChanges = 4,
     /// A member invited someone into a room this user is an operator of.
     Invitations = 8,
+    /// A message this user saw was deleted.
+    Redactions = 16,
 }
 
 /// A set of [`Interest`]s.

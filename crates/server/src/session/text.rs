@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use palaver_proto::Wire;
 use palaver_proto::event::{Event, MessageKind};
 use palaver_proto::framing::Frame;
 use palaver_proto::multiline::{Builder, MultilineError};
@@ -17,11 +18,13 @@ use palaver_proto::time::Timestamp;
 
 use super::nick_guard::NickGuard;
 use super::nick_guard::Verdict;
+use super::redaction::{self, Place, RedactError, Redacted};
 use super::reply_queue::{ReplyBuffer, ReplyQueue};
 use super::{Context, Flow, GHOSTED, Keep, Session, whole_seconds};
 use crate::accounts::{AccountError, Accounts};
 use crate::hub::{
-    Alert, EndedRoom, Hub, HubError, Joined, LOBBY, Protocol, Reclaim, Reclaimed, Room, User,
+    Alert, EndedRoom, Hub, HubError, Interest, Joined, LOBBY, Protocol, Reclaim, Reclaimed, Room,
+    User,
 };
 use crate::outbox::Outbox;
 use crate::store::{Commit, HistoryQuery, Store};
@@ -45,6 +48,7 @@ const HELP: &[&str] = &[
     "  /quit [reason]                leave the server",
     "  /history [N]                  show the last N messages of your room (default 20)",
     "  /paste [#room|NICK]           send the lines that follow as one message, up to /end",
+    "  /delete [reason]              delete your newest message in your room",
     "  /register PASSWORD            register your nick as an account",
     "  /login NICK PASSWORD          log in to your account",
     "  /logout                       log out",
@@ -84,6 +88,9 @@ pub struct TextSession {
     ended_rooms: Vec<EndedRoom>,
     /// The message of several lines being pasted, between `/paste` and `/end`.
     paste: Option<Paste>,
+    /// Whether the line being handled deleted a message (its commit is a deletion's), for the
+    /// reply if the commit fails.
+    deleting: bool,
 }
 
 /// A message of several lines being pasted: every line the client sends is one of its lines
@@ -116,10 +123,15 @@ impl TextSession {
     fn end_command(&mut self) {
         let replies = self.replies.take();
         let commits = std::mem::take(&mut self.commits);
-        self.queue.push_after(replies, commits, |error| {
-            text::error_line(&format!(
-                "your message could not be saved ({error}); others may have seen it"
-            ))
+        let deleting = std::mem::take(&mut self.deleting);
+        self.queue.push_after(replies, commits, move |error| {
+            text::error_line(&if deleting {
+                format!(
+                    "your message could not be deleted ({error}); others may have been told it was"
+                )
+            } else {
+                format!("your message could not be saved ({error}); others may have seen it")
+            })
         });
     }
 
@@ -198,6 +210,7 @@ impl TextSession {
             Command::RegisterRoom(name) => self.register_room(name).await,
             Command::Paste(target) => self.start_paste(target),
             Command::PasteEnd => self.error("you are not pasting (/paste starts)"),
+            Command::Delete(reason) => self.delete(reason).await,
             Command::History(count) => {
                 let count = count.unwrap_or(HISTORY_DEFAULT).min(HISTORY_MAX);
                 match self.current_room() {
@@ -305,6 +318,48 @@ impl TextSession {
                         .await
                 }
                 Err(error) => self.persisted_copy_or_error(Err(error), None).await,
+            }
+        }
+    }
+
+    /// `/delete [reason]`: deletes the user's newest message still in the current room's
+    /// history (sent from this connection, or while logged in to its account).
+    async fn delete(&mut self, reason: Option<&str>) {
+        let Some(room) = self.current_room() else {
+            return self.error("you are not in any room");
+        };
+        let found = self
+            .store
+            .newest_by(
+                room.name(),
+                room.history_floor(),
+                self.user.reader_parties(),
+            )
+            .await;
+        let message = match found {
+            Ok(Some(message)) => message,
+            Ok(None) => {
+                return self.error(&format!(
+                    "you have no message in the history of {} to delete",
+                    room.name()
+                ));
+            }
+            Err(error) => return self.error(&format!("history is unavailable ({error})")),
+        };
+        let place = Place::Room(room);
+        let result =
+            redaction::redact_found(&self.hub, &self.store, &self.user, &place, &message, reason)
+                .await;
+        match result {
+            Ok(Redacted { event, commit }) => {
+                self.own_copy(&event);
+                self.commits.push(commit);
+                self.deleting = true;
+            }
+            Err(RedactError::UnknownMessage) => self.error("that message is gone already"),
+            Err(RedactError::Refused(error)) => self.error(&error.to_string()),
+            Err(RedactError::Store(error)) => {
+                self.error(&format!("the message could not be deleted ({error})"))
             }
         }
     }
@@ -732,6 +787,8 @@ impl Session for TextSession {
         let user = context
             .hub
             .connect_guest(peer, &host, Self::PROTOCOL, outbox.clone());
+        // Text users see every deletion in their rooms (there is no capability to ask).
+        user.set_delivery(Wire::Text, [Interest::Redactions].into_iter().collect());
         let settings = TextSettings {
             max_line_bytes: context.limits.max_line_bytes,
             history_on_join: context.history_on_join,
@@ -749,6 +806,7 @@ impl Session for TextSession {
             nick_guard: NickGuard::new(settings.nick_grace),
             ended_rooms: Vec::new(),
             paste: None,
+            deleting: false,
             settings,
         };
         session.greet().await;

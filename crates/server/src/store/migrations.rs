@@ -173,10 +173,34 @@ pub const MIGRATIONS: &[Migration] = &[
             ALTER TABLE messages ADD COLUMN concat_at TEXT NOT NULL DEFAULT '';
         ",
     },
+    Migration {
+        version: 7,
+        description: "message authors",
+        // author is who sent the message, for deleting it later (IRCv3 message-redaction and
+        // text /delete): message::Party::key, "a:<folded account>" for a sender logged in,
+        // "c:<32 hex digits>" (its connection) otherwise; for a private message the same as
+        // sender_party. Messages stored before this version get their sender's party where it
+        // is known (sender_party) or their account (folded to ASCII lower case as
+        // names::fold does, which is what SQLite's lower() does); a guest's older room message
+        // stays without one. The index answers "this author's newest message in this room".
+        sql: "
+            ALTER TABLE messages ADD COLUMN author TEXT;
+            UPDATE messages SET author = COALESCE(
+                sender_party,
+                CASE WHEN account IS NOT NULL THEN 'a:' || lower(account) END
+            );
+            CREATE INDEX messages_by_author ON messages (author, target_key, id)
+                WHERE author IS NOT NULL;
+        ",
+    },
 ];
 
 /// The first schema version with room lifetimes (`history_floors`) and room lists.
 pub const ROOM_LIFETIMES_VERSION: u32 = 4;
+
+/// The first schema version that records each message's author.
+#[cfg(test)]
+pub const MESSAGE_AUTHORS_VERSION: u32 = 7;
 
 /// The schema version this build of palaver writes.
 pub fn latest_version() -> u32 {
@@ -255,6 +279,16 @@ mod tests {
             migrate(&mut connection, latest_version()).expect("migrate"),
             latest_version()
         );
+    }
+
+    #[test]
+    fn the_named_versions_are_the_migrations_that_make_them() {
+        let description = |version: u32| MIGRATIONS[version as usize - 1].description;
+        assert_eq!(
+            description(ROOM_LIFETIMES_VERSION),
+            "room lists and room lifetimes"
+        );
+        assert_eq!(description(MESSAGE_AUTHORS_VERSION), "message authors");
     }
 
     #[test]

@@ -6,14 +6,15 @@
 //! transaction. The files: `message.rs` what is stored, `sqlite.rs` opening the database and
 //! writing and reading rows, `migrations.rs` the schema and its versions, `queries.rs` the
 //! history pages and TARGETS, `retention.rs` pruning, `lifetimes.rs` forgetting the history of
-//! a room whose lifetime ended, `accounts.rs` registered accounts, `rooms.rs` registered rooms,
-//! `worker.rs` the thread.
+//! a room whose lifetime ended, `redaction.rs` deleting one message, `accounts.rs` registered
+//! accounts, `rooms.rs` registered rooms, `worker.rs` the thread.
 
 mod accounts;
 mod lifetimes;
 mod message;
 mod migrations;
 mod queries;
+mod redaction;
 mod retention;
 mod rooms;
 mod sqlite;
@@ -337,6 +338,38 @@ impl Store {
     /// whose lifetime a restart did not end.
     pub async fn rooms_with_history(&self) -> Result<Vec<String>, StoreError> {
         self.call(|database| database.rooms_with_history()).await
+    }
+
+    /// The message with id `id`, if it is stored (a deleted or pruned one is not).
+    pub async fn message(&self, id: MessageId) -> Result<Option<StoredMessage>, StoreError> {
+        self.call(move |database| database.message(id)).await
+    }
+
+    /// The newest message any of `authors` sent to the room called `name` from message id
+    /// `since` on (its current lifetime).
+    pub async fn newest_by(
+        &self,
+        name: &str,
+        since: MessageId,
+        authors: Vec<Party>,
+    ) -> Result<Option<StoredMessage>, StoreError> {
+        let name = name.to_owned();
+        self.call(move |database| database.newest_by(&name, since, &authors))
+            .await
+    }
+
+    /// Deletes the message with id `id` from history (nothing if it is gone already). The
+    /// returned [`Commit`] resolves once the deletion is durable, so a caller can hold a
+    /// receipt back until then as for an append.
+    pub async fn delete_message(&self, id: MessageId) -> Result<Commit, StoreError> {
+        let (committed, receiver) = oneshot::channel();
+        self.send(Request::Call(Box::new(move |database| {
+            let outcome = database.delete_message(id).map(drop);
+            // The caller may have stopped listening; the deletion stands all the same.
+            let _ = committed.send(outcome);
+        })))
+        .await?;
+        Ok(Commit { receiver })
     }
 
     /// Registers account `name` with its password hash (a PHC string). Returns false, storing

@@ -19,14 +19,14 @@ use super::{Statistics, StoreConfig, StoreError, migrations};
 /// The columns every history query selects, in the order [`decode_message`] reads them.
 pub(super) const MESSAGE_COLUMNS: &str = "id, time, target_name, sender_name, from_nick, \
      from_user, from_host, from_realname, account, kind, text, client_tags, sender_party, \
-     recipient_party, concat_at";
+     recipient_party, concat_at, author";
 
 const INSERT_MESSAGE: &str = "INSERT INTO messages (id, time, target_key, target_name, \
      sender_name, sender_key, recipient_key, from_nick, from_user, from_host, from_realname, \
      account, kind, text, client_tags, sender_party, recipient_party, sender_view, \
-     recipient_view, concat_at) \
+     recipient_view, concat_at, author) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
-     ?19, ?20)";
+     ?19, ?20, ?21)";
 
 /// An open, migrated database and what the store thread needs alongside it.
 pub(super) struct Database {
@@ -154,6 +154,7 @@ fn insert_one(
         row.parties.sender_view,
         row.parties.recipient_view,
         concat_column(&message.concat_at),
+        message.author.as_ref().map(Party::key),
     ]);
     match result {
         Ok(_) => Ok(Ok(())),
@@ -282,6 +283,7 @@ pub(super) fn decode_message(row: &Row<'_>) -> Result<StoredMessage, StoreError>
         kind,
         text: row.get(10)?,
         concat_at,
+        author: party(15)?,
         client_tags: row.get(11)?,
     })
 }

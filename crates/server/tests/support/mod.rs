@@ -27,7 +27,7 @@ pub const SERVER: &str = "palaver.local";
 /// Every capability `CAP LS` offers, in its order.
 pub const ALL_CAPS: &str = "account-notify account-tag away-notify batch cap-notify \
                             draft/account-registration draft/chathistory \
-                            draft/multiline echo-message \
+                            draft/message-redaction draft/multiline echo-message \
                             extended-join invite-notify labeled-response \
                             message-tags multi-prefix sasl server-time setname \
                             standard-replies userhost-in-names";
@@ -35,6 +35,7 @@ pub const ALL_CAPS: &str = "account-notify account-tag away-notify batch cap-not
 /// The same list as `CAP LS 302` shows it, with capability values.
 pub const ALL_CAPS_302: &str = "account-notify account-tag away-notify batch cap-notify \
                                 draft/account-registration draft/chathistory \
+                                draft/message-redaction \
                                 draft/multiline=max-bytes=4096,max-lines=32 echo-message \
                                 extended-join invite-notify labeled-response \
                                 message-tags multi-prefix sasl=PLAIN server-time setname \

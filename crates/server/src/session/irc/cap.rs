@@ -101,6 +101,7 @@ fn interests(caps: CapSet) -> Interests {
         (Cap::Setname, Interest::RealnameChanges),
         (Cap::AccountNotify, Interest::AccountChanges),
         (Cap::InviteNotify, Interest::Invitations),
+        (Cap::MessageRedaction, Interest::Redactions),
     ]
     .into_iter()
     .filter(|(cap, _)| caps.contains(*cap))
@@ -181,6 +182,7 @@ mod tests {
             (Cap::Setname, Interest::RealnameChanges),
             (Cap::AccountNotify, Interest::AccountChanges),
             (Cap::InviteNotify, Interest::Invitations),
+            (Cap::MessageRedaction, Interest::Redactions),
         ] {
             let mut caps = CapSet::EMPTY;
             caps.insert(cap);

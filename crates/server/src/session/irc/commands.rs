@@ -7,7 +7,9 @@ use palaver_proto::irc::caps::Cap;
 use palaver_proto::irc::message::Message;
 use palaver_proto::irc::numeric::*;
 
-use super::{IrcSession, account, cap, channel, chathistory, mode, multiline, query, registration};
+use super::{
+    IrcSession, account, cap, channel, chathistory, mode, multiline, query, redaction, registration,
+};
 use crate::session::Flow;
 
 type Handler = fn(&mut IrcSession, &Message) -> Flow;
@@ -66,6 +68,7 @@ const COMMANDS: &[Spec] = &[
     spec("SETNAME", 1, false, setname),
     spec("CHATHISTORY", 1, false, chathistory::chathistory),
     spec("BATCH", 1, false, multiline::batch),
+    spec("REDACT", 2, false, redaction::redact),
     spec("AUTHENTICATE", 1, true, account::authenticate),
     spec("REGISTER", 0, true, account::register),
 ];

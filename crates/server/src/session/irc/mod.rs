@@ -14,6 +14,7 @@ mod commands;
 mod mode;
 mod multiline;
 mod query;
+mod redaction;
 mod registration;
 mod replies;
 
@@ -42,6 +43,7 @@ use crate::store::{Commit, Store, StoredMessage};
 use account::{AccountRequest, SaslState};
 use chathistory::HistoryRequest;
 use multiline::ClientBatch;
+use redaction::RedactRequest;
 use replies::Replies;
 
 /// Most tag data a client may send, without the `@` and the following space (IRCv3
@@ -67,6 +69,15 @@ struct Registration {
     /// password that was checked. Once registered, the hub user's identity is the only
     /// record of the login (so the two can never disagree).
     login: Option<(String, PasswordStamp)>,
+}
+
+/// What a command's commits save, so that a failure is reported as what it is.
+#[derive(Debug, Default)]
+enum Unsaved {
+    #[default]
+    Message,
+    /// The deletion of the message `msgid` of `target` (REDACT).
+    Deletion { target: String, msgid: String },
 }
 
 pub struct IrcSession {
@@ -110,6 +121,10 @@ pub struct IrcSession {
     to_store: Vec<StoredMessage>,
     /// History queries the command being handled asked for, run once the handler returns.
     history_requests: Vec<HistoryRequest>,
+    /// Deletions the command being handled asked for, run once the handler returns.
+    redactions: Vec<RedactRequest>,
+    /// What the command's commits save, for the reply sent if one fails.
+    unsaved: Unsaved,
     /// The multiline batch the client is sending, if one is open (IRCv3 multiline).
     client_batch: Option<ClientBatch>,
     /// Replies of the commands handled since the last flush, in order, behind their commits.
@@ -191,9 +206,9 @@ impl IrcSession {
     }
 
     /// `FAIL command code context… description` whatever the client asked for: for the
-    /// failures a capability's own specification defines (multiline), which every client
-    /// using that capability understands (IRCv3 standard-replies: the capability is for the
-    /// replies no specification defines).
+    /// failures a capability's own specification defines (multiline, message-redaction),
+    /// which every client using that capability understands (IRCv3
+    /// standard-replies: the capability is for the replies no specification defines).
     fn fail_as_specified(
         &mut self,
         command: &str,
@@ -252,7 +267,7 @@ impl IrcSession {
                 };
                 self.numeric(ERR_CANNOTSENDTOCHAN, &[room, text]);
             }
-            HubError::NeedAccount | HubError::AlreadyRegistered(_) => {
+            HubError::NeedAccount | HubError::AlreadyRegistered(_) | HubError::NotYourMessage => {
                 let nick = self.reply_nick();
                 self.replies
                     .server_message("NOTICE", vec![nick, error.to_string()]);
@@ -334,6 +349,9 @@ impl IrcSession {
                 Err(error) => self.not_saved(&error.to_string()),
             }
         }
+        for request in std::mem::take(&mut self.redactions) {
+            commits.extend(redaction::run(self, request).await);
+        }
         // After the appends: a message the command sent before ending a room's lifetime is
         // deleted with the rest of that history.
         let ended = std::mem::take(&mut self.ended_rooms);
@@ -414,27 +432,49 @@ impl IrcSession {
     /// Moves the finished command's replies into the queue, behind `commits`.
     fn end_command(&mut self, commits: Vec<Commit>) {
         let bytes = self.replies.take();
-        let failure = self.failure_notice_template();
+        let unsaved = std::mem::take(&mut self.unsaved);
+        let failure = self.failure_notice_template(unsaved);
         self.queue
             .push_after(bytes, commits, move |error| failure(&error.to_string()));
     }
 
-    /// Builds, ahead of time, the reply sent instead of a command's replies when a message it
-    /// sent could not be stored.
-    fn failure_notice_template(&self) -> impl FnOnce(&str) -> bytes::Bytes + Send + 'static {
+    /// Builds, ahead of time, the reply sent instead of a command's replies when what it
+    /// saved (a message, or a deletion) could not be stored.
+    fn failure_notice_template(
+        &self,
+        unsaved: Unsaved,
+    ) -> impl FnOnce(&str) -> bytes::Bytes + Send + 'static {
         let server = self.settings.server_name.clone();
         let nick = self.reply_nick();
         let standard = self.caps.contains(Cap::StandardReplies);
         move |error| {
-            let description =
-                format!("Your message could not be saved ({error}); others may have seen it");
-            let message = if standard {
-                Message::new(
-                    "FAIL",
-                    vec!["PRIVMSG".into(), "MESSAGE_ERROR".into(), description],
-                )
-            } else {
-                Message::new("NOTICE", vec![nick, description])
+            let message = match unsaved {
+                Unsaved::Message => {
+                    let description = format!(
+                        "Your message could not be saved ({error}); others may have seen it"
+                    );
+                    if standard {
+                        let params = vec!["PRIVMSG".into(), "MESSAGE_ERROR".into(), description];
+                        Message::new("FAIL", params)
+                    } else {
+                        Message::new("NOTICE", vec![nick, description])
+                    }
+                }
+                // No code of message-redaction fits a storage failure; Ergo answers this one.
+                Unsaved::Deletion { target, msgid } => {
+                    let description = format!(
+                        "The message could not be deleted ({error}); others may have been told \
+                         it was"
+                    );
+                    let params = vec![
+                        "REDACT".into(),
+                        "REDACT_FORBIDDEN".into(),
+                        target,
+                        msgid,
+                        description,
+                    ];
+                    Message::new("FAIL", params)
+                }
             };
             message.with_source(server).to_bytes()
         }
@@ -565,6 +605,8 @@ impl Session for IrcSession {
             replies,
             to_store: Vec::new(),
             history_requests: Vec::new(),
+            redactions: Vec::new(),
+            unsaved: Unsaved::Message,
             client_batch: None,
             queue: ReplyQueue::default(),
             last_heard: now,
