@@ -175,6 +175,15 @@ pub enum Event {
         sent: Timestamp,
         reason: Option<Box<str>>,
     },
+    /// An account (or a guest connection) has read `target` up to `marker` (IRCv3
+    /// read-marker), or has no marker for it (`None`); only ever sent to that account's own
+    /// sessions.
+    ReadMarker {
+        time: Timestamp,
+        server: Arc<str>,
+        target: Box<str>,
+        marker: Option<Timestamp>,
+    },
     /// A notice from the server itself, such as the shutdown warning.
     ServerNotice {
         time: Timestamp,

@@ -29,6 +29,8 @@ pub enum Cap {
     Multiline,
     /// IRCv3 `draft/message-redaction`: `REDACT`.
     MessageRedaction,
+    /// IRCv3 `draft/read-marker`: `MARKREAD`.
+    ReadMarker,
 }
 
 /// The value of `draft/multiline` in `CAP LS 302`: the limits of [`crate::multiline`].
@@ -36,7 +38,7 @@ const MULTILINE_VALUE: &str = "max-bytes=4096,max-lines=32";
 
 impl Cap {
     /// Every capability, in the order `CAP LS` lists them.
-    pub const ALL: [Cap; 20] = [
+    pub const ALL: [Cap; 21] = [
         Cap::AccountNotify,
         Cap::AccountTag,
         Cap::AwayNotify,
@@ -46,6 +48,7 @@ impl Cap {
         Cap::Chathistory,
         Cap::MessageRedaction,
         Cap::Multiline,
+        Cap::ReadMarker,
         Cap::EchoMessage,
         Cap::ExtendedJoin,
         Cap::InviteNotify,
@@ -82,6 +85,7 @@ impl Cap {
             Cap::AccountRegistration => "draft/account-registration",
             Cap::Multiline => "draft/multiline",
             Cap::MessageRedaction => "draft/message-redaction",
+            Cap::ReadMarker => "draft/read-marker",
         }
     }
 

@@ -167,6 +167,24 @@ pub fn event_messages(event: &Event, flavor: IrcFlavor) -> Vec<Message> {
             }
             (*time, vec![redact])
         }
+        Event::ReadMarker {
+            time,
+            server,
+            target,
+            marker,
+        } => {
+            let marker = match marker {
+                Some(marker) => format!("timestamp={}", marker.iso8601()),
+                None => "*".into(),
+            };
+            (
+                *time,
+                vec![
+                    Message::new("MARKREAD", vec![target.to_string(), marker])
+                        .with_source(&**server),
+                ],
+            )
+        }
         Event::Joined { time, room, who } => {
             let params = if flavor.extended_join {
                 // `*` means "not logged in" (IRCv3 extended-join).
@@ -384,7 +402,7 @@ fn event_source(event: &Event) -> Option<&Identity> {
         | Event::Invited { by, .. } => Some(by),
         Event::NickChanged { old, .. } => Some(old),
         Event::Redacted { by, .. } => Some(by),
-        Event::ServerNotice { .. } => None,
+        Event::ServerNotice { .. } | Event::ReadMarker { .. } => None,
     }
 }
 
@@ -802,7 +820,7 @@ mod tests {
     }
 
     #[test]
-    fn redactions() {
+    fn redactions_and_read_markers() {
         let redacted = Event::Redacted {
             id: MessageId(0xabd),
             time: TIME,
@@ -822,6 +840,20 @@ mod tests {
             vec![
                 "@time=2026-11-22T13:05:09.250Z;msgid=abd :alice!~al@127.0.0.1 REDACT #rust abc spam"
             ]
+        );
+        let marker = |marker| Event::ReadMarker {
+            time: TIME,
+            server: "irc.example".into(),
+            target: "#rust".into(),
+            marker,
+        };
+        assert_eq!(
+            lines(&marker(Some(TIME)), PLAIN),
+            vec![":irc.example MARKREAD #rust timestamp=2026-11-22T13:05:09.250Z"]
+        );
+        assert_eq!(
+            lines(&marker(None), PLAIN),
+            vec![":irc.example MARKREAD #rust *"]
         );
     }
 

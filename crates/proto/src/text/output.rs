@@ -201,7 +201,8 @@ fn render(event: &Event, own_copy: bool) -> Option<Bytes> {
         } => redaction(*time, by, target, author, *sent, reason.as_deref()),
         Event::AwayChanged { .. }
         | Event::RealnameChanged { .. }
-        | Event::AccountChanged { .. } => return None,
+        | Event::AccountChanged { .. }
+        | Event::ReadMarker { .. } => return None,
         Event::ServerNotice { time, text, .. } => notice_line(*time, &[text]),
     };
     Some(line)
@@ -580,6 +581,13 @@ mod tests {
                 format!("[13:05:09] {expected}\n")
             );
         }
+        let marker = Event::ReadMarker {
+            time: TIME,
+            server: "palaver".into(),
+            target: "#rust".into(),
+            marker: None,
+        };
+        assert_eq!(render_event(&marker), None);
     }
 
     #[test]

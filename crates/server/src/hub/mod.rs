@@ -8,8 +8,8 @@
 //!
 //! A file per concept: [`nicks`] (connecting, the nick directory, renames and reclaims),
 //! [`membership`] (join, part, kick, invite, room lifetimes), [`messages`] (room and private
-//! messages, topics, notices), [`presence`] (away, real name, account), [`redaction`]
-//! (deleting messages), [`modes`] (mode
+//! messages, topics, notices), [`presence`] (away, real name, account, read markers shared
+//! between an account's sessions), [`redaction`] (deleting messages), [`modes`] (mode
 //! changes), [`registered`] (registered rooms' saved state), [`visibility`] (what listings
 //! may show), [`delivery`] (fan-out); [`room`] (a room and its rules), [`user`] (a user),
 //! [`bans`] and [`error`].

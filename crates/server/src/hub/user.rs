@@ -40,6 +40,8 @@ pub enum Interest {
     Invitations = 8,
     /// A message this user saw was deleted.
     Redactions = 16,
+    /// Another session of this user's account read something up to a new point.
+    ReadMarkers = 32,
 }
 
 /// A set of [`Interest`]s.

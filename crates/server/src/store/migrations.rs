@@ -193,6 +193,26 @@ pub const MIGRATIONS: &[Migration] = &[
                 WHERE author IS NOT NULL;
         ",
     },
+    Migration {
+        version: 8,
+        description: "read markers",
+        // The last read time of each target (a room, or a nick's private conversation) per
+        // account (IRCv3 draft/read-marker): account_key is the folded account name,
+        // target_key the folded target and target_name its spelling when last set; marker is
+        // unix milliseconds and only ever grows. Guests' markers live with their connection
+        // and are never stored. The index finds an account's oldest markers, which go first
+        // when it has too many (store/read_markers.rs).
+        sql: "
+            CREATE TABLE read_markers (
+                account_key TEXT NOT NULL,
+                target_key  TEXT NOT NULL,
+                target_name TEXT NOT NULL,
+                marker      INTEGER NOT NULL,
+                PRIMARY KEY (account_key, target_key)
+            ) STRICT;
+            CREATE INDEX read_markers_by_age ON read_markers (account_key, marker);
+        ",
+    },
 ];
 
 /// The first schema version with room lifetimes (`history_floors`) and room lists.

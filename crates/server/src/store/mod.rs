@@ -7,13 +7,15 @@
 //! writing and reading rows, `migrations.rs` the schema and its versions, `queries.rs` the
 //! history pages and TARGETS, `retention.rs` pruning, `lifetimes.rs` forgetting the history of
 //! a room whose lifetime ended, `redaction.rs` deleting one message, `accounts.rs` registered
-//! accounts, `rooms.rs` registered rooms, `worker.rs` the thread.
+//! accounts, `rooms.rs` registered rooms, `read_markers.rs` accounts' read markers,
+//! `worker.rs` the thread.
 
 mod accounts;
 mod lifetimes;
 mod message;
 mod migrations;
 mod queries;
+mod read_markers;
 mod redaction;
 mod retention;
 mod rooms;
@@ -36,6 +38,7 @@ pub use message::{
 };
 #[doc(hidden)]
 pub use migrations::{MIGRATIONS, Migration, latest_version};
+pub use read_markers::MAX_READ_MARKERS;
 pub use rooms::{ListEntry, ListMode, RoomRecord};
 
 use queries::Page;
@@ -370,6 +373,52 @@ impl Store {
         })))
         .await?;
         Ok(Commit { receiver })
+    }
+
+    /// The read marker of `account` for `target` (any case), if it has one.
+    pub async fn read_marker(
+        &self,
+        account: &str,
+        target: &str,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        let (account, target) = (account.to_owned(), target.to_owned());
+        self.call(move |database| database.read_marker(&account, &target))
+            .await
+    }
+
+    /// The read markers of `account` for those of `targets` it has one for, by folded target.
+    pub async fn read_markers(
+        &self,
+        account: &str,
+        targets: Vec<String>,
+    ) -> Result<std::collections::HashMap<String, Timestamp>, StoreError> {
+        let account = account.to_owned();
+        self.call(move |database| database.read_markers(&account, &targets))
+            .await
+    }
+
+    /// Every room read marker of `account`, newest first, with the room's name as last set.
+    pub async fn room_read_markers(
+        &self,
+        account: &str,
+    ) -> Result<Vec<(String, Timestamp)>, StoreError> {
+        let account = account.to_owned();
+        self.call(move |database| database.room_read_markers(&account))
+            .await
+    }
+
+    /// Moves the read marker of `account` for `target` forward to `marker` (never back; at
+    /// most [`MAX_READ_MARKERS`] per account, the oldest going first). Durable on return.
+    /// Returns the marker now stored and whether it changed.
+    pub async fn set_read_marker(
+        &self,
+        account: &str,
+        target: &str,
+        marker: Timestamp,
+    ) -> Result<(Timestamp, bool), StoreError> {
+        let (account, target) = (account.to_owned(), target.to_owned());
+        self.call(move |database| database.set_read_marker(&account, &target, marker))
+            .await
     }
 
     /// Registers account `name` with its password hash (a PHC string). Returns false, storing

@@ -27,8 +27,8 @@ pub const SERVER: &str = "palaver.local";
 /// Every capability `CAP LS` offers, in its order.
 pub const ALL_CAPS: &str = "account-notify account-tag away-notify batch cap-notify \
                             draft/account-registration draft/chathistory \
-                            draft/message-redaction draft/multiline echo-message \
-                            extended-join invite-notify labeled-response \
+                            draft/message-redaction draft/multiline draft/read-marker \
+                            echo-message extended-join invite-notify labeled-response \
                             message-tags multi-prefix sasl server-time setname \
                             standard-replies userhost-in-names";
 
@@ -36,8 +36,8 @@ pub const ALL_CAPS: &str = "account-notify account-tag away-notify batch cap-not
 pub const ALL_CAPS_302: &str = "account-notify account-tag away-notify batch cap-notify \
                                 draft/account-registration draft/chathistory \
                                 draft/message-redaction \
-                                draft/multiline=max-bytes=4096,max-lines=32 echo-message \
-                                extended-join invite-notify labeled-response \
+                                draft/multiline=max-bytes=4096,max-lines=32 draft/read-marker \
+                                echo-message extended-join invite-notify labeled-response \
                                 message-tags multi-prefix sasl=PLAIN server-time setname \
                                 standard-replies userhost-in-names";
 

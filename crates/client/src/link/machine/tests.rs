@@ -252,7 +252,7 @@ fn long_text_is_split_into_lines_that_fit() {
 }
 
 #[test]
-fn multiline_messages_and_deletions_leave_the_link_undisturbed() {
+fn multiline_messages_deletions_and_read_markers_leave_the_link_undisturbed() {
     let mut client = Client::start(Reconnect::OnceReady, &["#ops"]);
     client.register(CAPS, "bot");
     client.receive(":bot!b@h JOIN #ops");
@@ -275,10 +275,21 @@ fn multiline_messages_and_deletions_leave_the_link_undisturbed() {
     assert!(shown[0].ends_with("<a> first line"), "{shown:?}");
     assert!(shown[1].ends_with("<a> second line"), "{shown:?}");
     assert!(shown[2].ends_with("<a> batched"), "{shown:?}");
-    // A command of a capability the client does not ask for shows nothing, changes nothing.
-    let outputs = client.receive(":a!b@c REDACT #ops m1 :oops");
-    assert!(outputs.shown().is_empty() && outputs.sent().is_empty());
-    assert!(outputs.stopped().is_none() && !outputs.disconnected());
+    // Commands of capabilities the client does not ask for show nothing and change nothing.
+    for line in [
+        ":a!b@c REDACT #ops m1 :oops",
+        ":srv MARKREAD #ops timestamp=2026-01-01T00:00:00.000Z",
+    ] {
+        let outputs = client.receive(line);
+        assert!(
+            outputs.shown().is_empty() && outputs.sent().is_empty(),
+            "{line}"
+        );
+        assert!(
+            outputs.stopped().is_none() && !outputs.disconnected(),
+            "{line}"
+        );
+    }
     assert!(client.machine.is_ready());
 }
 

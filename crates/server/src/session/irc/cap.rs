@@ -102,6 +102,7 @@ fn interests(caps: CapSet) -> Interests {
         (Cap::AccountNotify, Interest::AccountChanges),
         (Cap::InviteNotify, Interest::Invitations),
         (Cap::MessageRedaction, Interest::Redactions),
+        (Cap::ReadMarker, Interest::ReadMarkers),
     ]
     .into_iter()
     .filter(|(cap, _)| caps.contains(*cap))
@@ -183,6 +184,7 @@ mod tests {
             (Cap::AccountNotify, Interest::AccountChanges),
             (Cap::InviteNotify, Interest::Invitations),
             (Cap::MessageRedaction, Interest::Redactions),
+            (Cap::ReadMarker, Interest::ReadMarkers),
         ] {
             let mut caps = CapSet::EMPTY;
             caps.insert(cap);

@@ -8,7 +8,7 @@ use palaver_proto::irc::numeric::*;
 use palaver_proto::names;
 
 use super::registration::{MAX_KICK_TARGETS, MAX_MESSAGE_TARGETS};
-use super::{IrcSession, account, chathistory, query};
+use super::{IrcSession, account, chathistory, query, read_marker};
 use crate::hub::{HubError, Joined};
 use crate::session::Flow;
 
@@ -41,6 +41,8 @@ pub fn join(session: &mut IrcSession, message: &Message) -> Flow {
                 if let Some(topic) = topic {
                     query::send_topic(session, room.name(), &topic);
                 }
+                // Before the end of NAMES (IRCv3 read-marker).
+                read_marker::on_join(session, room.name());
                 query::send_names(session, &room, room.name());
                 chathistory::replay_on_join(session, &room);
             }

@@ -8,7 +8,8 @@ use palaver_proto::irc::message::Message;
 use palaver_proto::irc::numeric::*;
 
 use super::{
-    IrcSession, account, cap, channel, chathistory, mode, multiline, query, redaction, registration,
+    IrcSession, account, cap, channel, chathistory, mode, multiline, query, read_marker, redaction,
+    registration,
 };
 use crate::session::Flow;
 
@@ -69,6 +70,8 @@ const COMMANDS: &[Spec] = &[
     spec("CHATHISTORY", 1, false, chathistory::chathistory),
     spec("BATCH", 1, false, multiline::batch),
     spec("REDACT", 2, false, redaction::redact),
+    // Checks its own parameters: its specification answers a missing one with a FAIL.
+    spec("MARKREAD", 0, false, read_marker::markread),
     spec("AUTHENTICATE", 1, true, account::authenticate),
     spec("REGISTER", 0, true, account::register),
 ];

@@ -14,6 +14,7 @@ mod commands;
 mod mode;
 mod multiline;
 mod query;
+mod read_marker;
 mod redaction;
 mod registration;
 mod replies;
@@ -43,6 +44,7 @@ use crate::store::{Commit, Store, StoredMessage};
 use account::{AccountRequest, SaslState};
 use chathistory::HistoryRequest;
 use multiline::ClientBatch;
+use read_marker::ReadMarkers;
 use redaction::RedactRequest;
 use replies::Replies;
 
@@ -127,6 +129,8 @@ pub struct IrcSession {
     unsaved: Unsaved,
     /// The multiline batch the client is sending, if one is open (IRCv3 multiline).
     client_batch: Option<ClientBatch>,
+    /// Read markers: a guest's own, and the account's for the command being handled.
+    read_markers: ReadMarkers,
     /// Replies of the commands handled since the last flush, in order, behind their commits.
     queue: ReplyQueue,
     /// When the client last sent anything; silence triggers a `PING`.
@@ -206,8 +210,8 @@ impl IrcSession {
     }
 
     /// `FAIL command code context… description` whatever the client asked for: for the
-    /// failures a capability's own specification defines (multiline, message-redaction),
-    /// which every client using that capability understands (IRCv3
+    /// failures a capability's own specification defines (multiline, message-redaction,
+    /// read-marker), which every client using that capability understands (IRCv3
     /// standard-replies: the capability is for the replies no specification defines).
     fn fail_as_specified(
         &mut self,
@@ -335,10 +339,15 @@ impl IrcSession {
     /// runs the history query it asked for, and queues its replies (label applied) behind
     /// its commits.
     async fn handle_frame(&mut self, frame: Frame) -> Flow {
+        let was_registered = self.user.is_some();
         let flow = match self.read_frame(frame) {
-            Some(message) => self.dispatch(&message),
+            Some(message) => {
+                read_marker::prefetch_for_join(self, &message).await;
+                self.dispatch(&message)
+            }
             None => Flow::Continue,
         };
+        self.read_markers.end_command();
         if let Some(nick) = self.nick_to_check.take() {
             self.change_nick_checked(&nick).await;
         }
@@ -360,6 +369,9 @@ impl IrcSession {
             account::run(self, request).await;
         }
         account::confirm_login(self).await;
+        if !was_registered && self.user.is_some() {
+            read_marker::after_registration(self).await;
+        }
         if std::mem::take(&mut self.nick_changed) {
             self.guard_nick().await;
         }
@@ -369,6 +381,7 @@ impl IrcSession {
         for request in std::mem::take(&mut self.history_requests) {
             chathistory::answer(self, request).await;
         }
+        read_marker::run_requests(self).await;
         self.end_command(commits);
         flow
     }
@@ -608,6 +621,7 @@ impl Session for IrcSession {
             redactions: Vec::new(),
             unsaved: Unsaved::Message,
             client_batch: None,
+            read_markers: ReadMarkers::default(),
             queue: ReplyQueue::default(),
             last_heard: now,
             ping_sent: None,
