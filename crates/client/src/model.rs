@@ -379,6 +379,7 @@ pub fn event_from_message(message: &Message, now: Timestamp) -> Option<Event> {
                 target,
                 kind,
                 text: text.into(),
+                concat_at: Box::default(),
                 client_tags: "".into(),
             }
         }

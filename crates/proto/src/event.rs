@@ -40,6 +40,18 @@ impl Identity {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct MessageId(pub u64);
 
+impl MessageId {
+    /// The message a `msgid` the server gave out names: its hex form, or the id of a later
+    /// part of a split long message (`id-2`, `id-3`, …), which stands for the whole message.
+    pub fn parse(text: &str) -> Option<MessageId> {
+        let whole = text.split_once('-').map_or(text, |(whole, _part)| whole);
+        if whole.is_empty() || !whole.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+            return None;
+        }
+        u64::from_str_radix(whole, 16).ok().map(MessageId)
+    }
+}
+
 impl std::fmt::Display for MessageId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{:x}", self.0)
@@ -92,7 +104,11 @@ pub enum Event {
         from: Arc<Identity>,
         target: Target,
         kind: MessageKind,
+        /// The message's lines joined by LF (one line for nearly every message).
         text: Box<str>,
+        /// Where the sender joined lines of `text` without a break: byte offsets (see
+        /// [`crate::multiline`]). Empty for nearly every message.
+        concat_at: Box<[usize]>,
         /// Client-only tags (`+name=value;…`, already escaped) to relay to clients that accept
         /// message tags; empty when none.
         client_tags: Box<str>,
@@ -184,10 +200,48 @@ pub enum Event {
         from: Arc<Identity>,
         text: Box<str>,
     },
+    /// `by` deleted the message `message` (IRCv3 message-redaction), which `author` sent to
+    /// `target` at `sent`; sent to those who saw it and want to hear of deletions.
+    Redacted {
+        /// This deletion's own id.
+        id: MessageId,
+        time: Timestamp,
+        by: Arc<Identity>,
+        target: Target,
+        message: MessageId,
+        /// The deleted message's sender, by nick as it was then.
+        author: Box<str>,
+        sent: Timestamp,
+        reason: Option<Box<str>>,
+    },
+    /// An account (or a guest connection) has read `target` up to `marker` (IRCv3
+    /// read-marker), or has no marker for it (`None`); only ever sent to that account's own
+    /// sessions.
+    ReadMarker {
+        time: Timestamp,
+        server: Arc<str>,
+        target: Box<str>,
+        marker: Option<Timestamp>,
+    },
     /// A notice from the server itself, such as the shutdown warning.
     ServerNotice {
         time: Timestamp,
         server: Arc<str>,
         text: Box<str>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_msgid_names_its_whole_message() {
+        assert_eq!(MessageId::parse("abc"), Some(MessageId(0xabc)));
+        assert_eq!(MessageId::parse("abc-2"), Some(MessageId(0xabc)));
+        assert_eq!(MessageId(0xabc).to_string(), "abc");
+        for bad in ["", "-2", "+1", "xyz", "ab c", "fffffffffffffffff"] {
+            assert_eq!(MessageId::parse(bad), None, "{bad:?}");
+        }
+    }
 }

@@ -10,6 +10,7 @@ pub mod framing;
 pub mod irc;
 pub mod mask;
 pub mod modes;
+pub mod multiline;
 pub mod names;
 pub mod text;
 pub mod time;

@@ -37,6 +37,8 @@ fn message(id: u64, submitter: u64) -> StoredMessage {
         target: HistoryTarget::Room(format!("#room{}", submitter % ROOMS)),
         kind: MessageKind::Say,
         text: "the quick brown fox jumps over the lazy dog, and then writes it down durably".into(),
+        concat_at: Vec::new(),
+        author: None,
         client_tags: String::new(),
     }
 }

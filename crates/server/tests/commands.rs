@@ -381,7 +381,7 @@ async fn help_lists_every_command_and_unknown_commands_point_to_it() {
     alice.send("/help").await;
     alice.expect("-- commands:").await;
     let mut help = String::new();
-    for _ in 0..25 {
+    for _ in 0..27 {
         help.push_str(&alice.line().await);
         help.push('\n');
     }
@@ -408,6 +408,8 @@ async fn help_lists_every_command_and_unknown_commands_point_to_it() {
         "/oper",
         "/kill",
         "/wallops",
+        "/paste",
+        "/delete",
     ] {
         assert!(
             help.contains(&format!("--   {command} ")),

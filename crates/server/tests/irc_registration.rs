@@ -427,9 +427,9 @@ async fn cap_req_of_an_unknown_capability_is_refused_whole() {
     alice
         .expect_line(":palaver.local CAP * NAK :server-time bogus-cap")
         .await;
-    alice.send("CAP REQ draft/multiline").await;
+    alice.send("CAP REQ example.org/unknown").await;
     alice
-        .expect_line(":palaver.local CAP * NAK draft/multiline")
+        .expect_line(":palaver.local CAP * NAK example.org/unknown")
         .await;
     // Names are case-sensitive.
     alice.send("CAP REQ Server-Time").await;

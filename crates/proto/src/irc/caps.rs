@@ -30,11 +30,20 @@ pub enum Cap {
     AccountRegistration,
     /// IRCv3 `extended-monitor`: away, account and real-name changes of monitored users.
     ExtendedMonitor,
+    /// IRCv3 `draft/multiline`: messages of several lines, in a batch.
+    Multiline,
+    /// IRCv3 `draft/message-redaction`: `REDACT`.
+    MessageRedaction,
+    /// IRCv3 `draft/read-marker`: `MARKREAD`.
+    ReadMarker,
 }
+
+/// The value of `draft/multiline` in `CAP LS 302`: the limits of [`crate::multiline`].
+const MULTILINE_VALUE: &str = "max-bytes=4096,max-lines=32";
 
 impl Cap {
     /// Every capability, in the order `CAP LS` lists them.
-    pub const ALL: [Cap; 19] = [
+    pub const ALL: [Cap; 22] = [
         Cap::AccountNotify,
         Cap::AccountTag,
         Cap::AwayNotify,
@@ -42,6 +51,9 @@ impl Cap {
         Cap::CapNotify,
         Cap::AccountRegistration,
         Cap::Chathistory,
+        Cap::MessageRedaction,
+        Cap::Multiline,
+        Cap::ReadMarker,
         Cap::EchoMessage,
         Cap::ExtendedJoin,
         Cap::ExtendedMonitor,
@@ -78,6 +90,9 @@ impl Cap {
             Cap::Sasl => "sasl",
             Cap::AccountRegistration => "draft/account-registration",
             Cap::ExtendedMonitor => "extended-monitor",
+            Cap::Multiline => "draft/multiline",
+            Cap::MessageRedaction => "draft/message-redaction",
+            Cap::ReadMarker => "draft/read-marker",
         }
     }
 
@@ -85,6 +100,7 @@ impl Cap {
     pub fn value(self) -> Option<&'static str> {
         match self {
             Cap::Sasl => Some(SASL_MECHANISMS),
+            Cap::Multiline => Some(MULTILINE_VALUE),
             _ => None,
         }
     }
@@ -150,5 +166,14 @@ mod tests {
         all.remove(Cap::Batch);
         assert!(!all.contains(Cap::Batch));
         assert_eq!(Cap::from_name("bogus"), None);
+    }
+
+    #[test]
+    fn the_multiline_value_announces_the_limits_enforced() {
+        use crate::multiline::{MAX_BYTES, MAX_LINES};
+        assert_eq!(
+            Cap::Multiline.value(),
+            Some(format!("max-bytes={MAX_BYTES},max-lines={MAX_LINES}").as_str())
+        );
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! What a client sees depends on a few capabilities ([`IrcFlavor`]): `server-time` adds a
 //! `time` tag, `message-tags` adds `msgid` and relays client tags (and enables `TAGMSG`),
-//! `extended-join` adds the account and real name to `JOIN`. Everything else about an event's
-//! bytes is the same for every IRC client, so the hub renders each event once per flavor.
+//! `extended-join` adds the account and real name to `JOIN`, `draft/multiline` (with `batch`)
+//! sends a message of several lines as one batch. Everything else about an event's bytes is
+//! the same for every IRC client, so the hub renders each event once per flavor.
 
 use bytes::Bytes;
 
@@ -11,7 +12,9 @@ use super::caps::{Cap, CapSet};
 use super::message::{Message, Tag, unescape_tag_value};
 use super::modes::{spell_changes, status_prefix};
 use super::numeric::{RPL_MONOFFLINE, RPL_MONONLINE};
-use crate::event::{Event, Identity, MessageKind, Target};
+use crate::event::{Event, Identity, MessageId, MessageKind, Target};
+use crate::multiline::{self, Part};
+use crate::time::Timestamp;
 
 /// The largest IRC message without tags, CRLF included (RFC 1459 §2.3).
 pub const MAX_MESSAGE_BYTES: usize = 512;
@@ -24,11 +27,14 @@ pub struct IrcFlavor {
     pub extended_join: bool,
     /// `account-tag`: an `account` tag naming the source's account.
     pub account_tag: bool,
+    /// `draft/multiline` with `batch`: a message of several lines comes as one
+    /// `draft/multiline` batch rather than as separate lines.
+    pub multiline: bool,
 }
 
 impl IrcFlavor {
     /// How many distinct flavors exist (for per-flavor caches).
-    pub const COUNT: usize = 16;
+    pub const COUNT: usize = 32;
 
     pub fn from_caps(caps: CapSet) -> Self {
         Self {
@@ -36,6 +42,9 @@ impl IrcFlavor {
             message_tags: caps.contains(Cap::MessageTags),
             extended_join: caps.contains(Cap::ExtendedJoin),
             account_tag: caps.contains(Cap::AccountTag),
+            // A multiline batch is a batch: without `batch` the client gets the lines alone
+            // (IRCv3 multiline depends on batch).
+            multiline: caps.contains(Cap::Multiline) && caps.contains(Cap::Batch),
         }
     }
 
@@ -45,6 +54,7 @@ impl IrcFlavor {
             | usize::from(self.message_tags) << 1
             | usize::from(self.extended_join) << 2
             | usize::from(self.account_tag) << 3
+            | usize::from(self.multiline) << 4
     }
 
     /// The flavor whose [`index`](Self::index) is `index`; `None` from [`COUNT`](Self::COUNT)
@@ -55,6 +65,7 @@ impl IrcFlavor {
             message_tags: index & (1 << 1) != 0,
             extended_join: index & (1 << 2) != 0,
             account_tag: index & (1 << 3) != 0,
+            multiline: index & (1 << 4) != 0,
         })
     }
 }
@@ -84,6 +95,7 @@ pub fn event_messages(event: &Event, flavor: IrcFlavor) -> Vec<Message> {
             target,
             kind,
             text,
+            concat_at,
             client_tags,
         } => {
             if *kind == MessageKind::TagsOnly && !flavor.message_tags {
@@ -97,23 +109,89 @@ pub fn event_messages(event: &Event, flavor: IrcFlavor) -> Vec<Message> {
                 Target::User(nick) => nick.to_string(),
             };
             let source = from.mask();
-            let mut messages = message_lines(&source, &target, *kind, text);
+            let multiline = multiline::is_multiline(text, concat_at);
+            if multiline && *kind == MessageKind::Say && flavor.multiline {
+                let mut start = Message::new(
+                    "BATCH",
+                    vec![
+                        format!("+{}", batch_reference(*id)),
+                        BATCH_TYPE.into(),
+                        target.clone(),
+                    ],
+                )
+                .with_source(source.clone());
+                start.tags = event_tags(*time, from.account.as_deref(), flavor);
+                start
+                    .tags
+                    .extend(message_tags(&id.to_string(), client_tags));
+                if from.bot && flavor.message_tags {
+                    start.tags.push(bot_tag());
+                }
+                return multiline_batch(start, &source, &target, *id, text, concat_at);
+            }
+            let mut messages = message_lines(&source, &target, *kind, text, concat_at);
             if flavor.message_tags {
                 let parts = messages.len();
                 for (index, message) in messages.iter_mut().enumerate() {
+                    // A multiline message's lines after the first carry no msgid (IRCv3
+                    // multiline, fallback); a long line's parts are `id-2`, `id-3`, ….
                     let msgid = if parts == 1 || index == 0 {
-                        id.to_string()
+                        Some(id.to_string())
+                    } else if multiline {
+                        None
                     } else {
-                        format!("{id}-{}", index + 1)
+                        Some(format!("{id}-{}", index + 1))
                     };
-                    message.tags.push(Tag {
-                        key: "msgid".into(),
-                        value: msgid,
-                    });
-                    message.tags.extend(parse_client_tags(client_tags));
+                    match msgid {
+                        Some(msgid) => message.tags.extend(message_tags(&msgid, client_tags)),
+                        None => message.tags.extend(parse_client_tags(client_tags)),
+                    }
                 }
             }
             (*time, messages)
+        }
+        Event::Redacted {
+            id,
+            time,
+            by,
+            target,
+            message,
+            reason,
+            ..
+        } => {
+            // Status messages are never stored, so never deleted; a deletion names the room.
+            let target = match target {
+                Target::Room(room) | Target::RoomStatus { room, .. } => room.to_string(),
+                Target::User(nick) => nick.to_string(),
+            };
+            let mut params = vec![target, message.to_string()];
+            params.extend(reason.as_deref().map(str::to_owned));
+            let mut redact = Message::new("REDACT", params).with_source(by.mask());
+            if flavor.message_tags {
+                redact.tags.push(Tag {
+                    key: "msgid".into(),
+                    value: id.to_string(),
+                });
+            }
+            (*time, vec![redact])
+        }
+        Event::ReadMarker {
+            time,
+            server,
+            target,
+            marker,
+        } => {
+            let marker = match marker {
+                Some(marker) => format!("timestamp={}", marker.iso8601()),
+                None => "*".into(),
+            };
+            (
+                *time,
+                vec![
+                    Message::new("MARKREAD", vec![target.to_string(), marker])
+                        .with_source(&**server),
+                ],
+            )
         }
         Event::Joined { time, room, who } => {
             let params = if flavor.extended_join {
@@ -254,37 +332,96 @@ pub fn event_messages(event: &Event, flavor: IrcFlavor) -> Vec<Message> {
     // IRCv3 bot mode: everything a bot does carries a `bot` tag, for clients that accept tags.
     if flavor.message_tags && event_source(event).is_some_and(|who| who.bot) {
         for message in &mut messages {
-            message.tags.push(Tag {
-                key: "bot".into(),
-                value: String::new(),
-            });
+            message.tags.push(bot_tag());
         }
+    }
+    let account = event_source(event).and_then(|who| who.account.as_deref());
+    let tags = event_tags(time, account, flavor);
+    if !tags.is_empty() {
+        for message in &mut messages {
+            message.tags.splice(0..0, tags.iter().cloned());
+        }
+    }
+    messages
+}
+
+/// The tags every line of an event carries for this flavor, in order: `time` (server-time)
+/// and `account` (account-tag, when the source is logged in to `account`).
+fn event_tags(time: Timestamp, account: Option<&str>, flavor: IrcFlavor) -> Vec<Tag> {
+    let mut tags = Vec::new();
+    if flavor.server_time {
+        tags.push(Tag {
+            key: "time".into(),
+            value: time.iso8601(),
+        });
     }
     if flavor.account_tag
-        && let Some(account) = event_source(event).and_then(|who| who.account.as_deref())
+        && let Some(account) = account
     {
-        for message in &mut messages {
-            message.tags.insert(
-                0,
-                Tag {
-                    key: "account".into(),
-                    value: account.to_owned(),
-                },
-            );
+        tags.push(Tag {
+            key: "account".into(),
+            value: account.to_owned(),
+        });
+    }
+    tags
+}
+
+/// The `bot` tag (IRCv3 bot mode), valueless, on everything a bot does.
+fn bot_tag() -> Tag {
+    Tag {
+        key: "bot".into(),
+        value: String::new(),
+    }
+}
+
+/// A message's `msgid` tag followed by its client-only tags.
+fn message_tags(msgid: &str, client_tags: &str) -> Vec<Tag> {
+    let mut tags = vec![Tag {
+        key: "msgid".into(),
+        value: msgid.to_owned(),
+    }];
+    tags.extend(parse_client_tags(client_tags));
+    tags
+}
+
+/// The batch type of a multiline message (IRCv3 multiline).
+const BATCH_TYPE: &str = "draft/multiline";
+/// The tag on a line that continues the previous one without a break (IRCv3 multiline).
+const CONCAT_TAG: &str = "draft/multiline-concat";
+
+/// The reference of the batch carrying message `id`: the same for every recipient, so the
+/// batch is rendered once per flavor, and unique among the batches open on a connection (a
+/// session's own batches are numbered with other letters; see the session's replies).
+fn batch_reference(id: MessageId) -> String {
+    format!("m{id}")
+}
+
+/// A multiline message as one batch: `start` (which carries the message's tags), one
+/// `PRIVMSG` per line as composed, each cut further (and continued with the concat tag) where
+/// it would not fit in an IRC line, and the end of the batch.
+fn multiline_batch(
+    start: Message,
+    source: &str,
+    target: &str,
+    id: MessageId,
+    text: &str,
+    concat_at: &[usize],
+) -> Vec<Message> {
+    let reference = batch_reference(id);
+    let room = line_room(source, "PRIVMSG", target, "", "");
+    let mut messages = vec![start];
+    for part in multiline::parts(text, concat_at) {
+        for (index, piece) in split_utf8(part.text, room).enumerate() {
+            let mut line = Message::new("PRIVMSG", vec![target.to_owned(), piece.to_owned()])
+                .with_source(source)
+                .with_tag("batch", reference.clone());
+            if part.concat || index > 0 {
+                line = line.with_tag(CONCAT_TAG, "");
+            }
+            messages.push(line);
         }
     }
-    if flavor.server_time {
-        let stamp = time.iso8601();
-        for message in &mut messages {
-            message.tags.insert(
-                0,
-                Tag {
-                    key: "time".into(),
-                    value: stamp.clone(),
-                },
-            );
-        }
-    }
+    messages.push(Message::new("BATCH", vec![format!("-{reference}")]));
     messages
 }
 
@@ -303,17 +440,26 @@ fn event_source(event: &Event) -> Option<&Identity> {
         | Event::ModeChanged { by, .. }
         | Event::Invited { by, .. } => Some(by),
         Event::NickChanged { old, .. } => Some(old),
+        Event::Redacted { by, .. } => Some(by),
         // The server tells of these, not the user they are about.
         Event::ServerNotice { .. }
         | Event::MonitoredOnline { .. }
-        | Event::MonitoredOffline { .. } => None,
+        | Event::MonitoredOffline { .. }
+        | Event::ReadMarker { .. } => None,
     }
 }
 
 /// `PRIVMSG`/`NOTICE`/`TAGMSG` lines for one message, split on UTF-8 character boundaries so
 /// that no line exceeds [`MAX_MESSAGE_BYTES`] (a text-protocol message may be much longer than
-/// an IRC line).
-fn message_lines(source: &str, target: &str, kind: MessageKind, text: &str) -> Vec<Message> {
+/// an IRC line). A multiline message becomes its lines as composed, each one or more IRC
+/// lines, its blank lines left out (IRCv3 multiline, fallback).
+fn message_lines(
+    source: &str,
+    target: &str,
+    kind: MessageKind,
+    text: &str,
+    concat_at: &[usize],
+) -> Vec<Message> {
     let (command, prefix, suffix) = match kind {
         MessageKind::Say => ("PRIVMSG", "", ""),
         MessageKind::Action => ("PRIVMSG", "\x01ACTION ", "\x01"),
@@ -322,6 +468,23 @@ fn message_lines(source: &str, target: &str, kind: MessageKind, text: &str) -> V
             return vec![Message::new("TAGMSG", vec![target.to_owned()]).with_source(source)];
         }
     };
+    let room = line_room(source, command, target, prefix, suffix);
+    let multiline = multiline::is_multiline(text, concat_at);
+    multiline::parts(text, concat_at)
+        .filter(|part: &Part<'_>| !(multiline && part.text.is_empty()))
+        .flat_map(|part| split_utf8(part.text, room))
+        .map(|chunk| {
+            Message::new(
+                command,
+                vec![target.to_owned(), format!("{prefix}{chunk}{suffix}")],
+            )
+            .with_source(source)
+        })
+        .collect()
+}
+
+/// How many bytes of text fit in one `:source COMMAND target :prefix…suffix` line.
+fn line_room(source: &str, command: &str, target: &str, prefix: &str, suffix: &str) -> usize {
     // ":" source " " command " " target " :" prefix text suffix CRLF
     let overhead = 1
         + source.len()
@@ -333,16 +496,7 @@ fn message_lines(source: &str, target: &str, kind: MessageKind, text: &str) -> V
         + prefix.len()
         + suffix.len()
         + 2;
-    let room = MAX_MESSAGE_BYTES.saturating_sub(overhead).max(1);
-    split_utf8(text, room)
-        .map(|chunk| {
-            Message::new(
-                command,
-                vec![target.to_owned(), format!("{prefix}{chunk}{suffix}")],
-            )
-            .with_source(source)
-        })
-        .collect()
+    MAX_MESSAGE_BYTES.saturating_sub(overhead).max(1)
 }
 
 /// Splits `text` into pieces of at most `max_bytes` bytes, never inside a character. Always
@@ -430,6 +584,7 @@ mod tests {
             target,
             kind,
             text: text.into(),
+            concat_at: Box::default(),
             client_tags: client_tags.into(),
         }
     }
@@ -439,12 +594,14 @@ mod tests {
         message_tags: false,
         extended_join: false,
         account_tag: false,
+        multiline: false,
     };
     const TAGGED: IrcFlavor = IrcFlavor {
         server_time: true,
         message_tags: true,
         extended_join: true,
         account_tag: true,
+        multiline: true,
     };
 
     #[test]
@@ -642,6 +799,130 @@ mod tests {
         for (event, expected) in cases {
             assert_eq!(lines(&event, PLAIN), vec![expected]);
         }
+    }
+
+    fn multiline(text: &str, concat_at: &[usize]) -> Event {
+        Event::Message {
+            id: MessageId(0xabc),
+            time: TIME,
+            from: alice(),
+            target: Target::Room("#rust".into()),
+            kind: MessageKind::Say,
+            text: text.into(),
+            concat_at: concat_at.into(),
+            client_tags: "+draft/reply=a1".into(),
+        }
+    }
+
+    #[test]
+    fn a_multiline_message_is_one_batch_with_its_tags_on_the_start() {
+        let event = multiline("hello\n\nhow is everyone?", &[14]);
+        assert_eq!(
+            lines(&event, TAGGED),
+            vec![
+                "@time=2026-11-22T13:05:09.250Z;msgid=abc;+draft/reply=a1 \
+                 :alice!~al@127.0.0.1 BATCH +mabc draft/multiline #rust",
+                "@batch=mabc :alice!~al@127.0.0.1 PRIVMSG #rust hello",
+                "@batch=mabc :alice!~al@127.0.0.1 PRIVMSG #rust :",
+                "@batch=mabc :alice!~al@127.0.0.1 PRIVMSG #rust :how is ",
+                "@batch=mabc;draft/multiline-concat :alice!~al@127.0.0.1 PRIVMSG #rust everyone?",
+                "BATCH -mabc",
+            ]
+        );
+    }
+
+    #[test]
+    fn without_multiline_its_lines_come_alone_and_only_the_first_has_the_msgid() {
+        let event = multiline("hello\n\nhow is everyone?", &[14]);
+        let tagged = IrcFlavor {
+            multiline: false,
+            ..TAGGED
+        };
+        assert_eq!(
+            lines(&event, tagged),
+            vec![
+                "@time=2026-11-22T13:05:09.250Z;msgid=abc;+draft/reply=a1 \
+                 :alice!~al@127.0.0.1 PRIVMSG #rust hello",
+                "@time=2026-11-22T13:05:09.250Z;+draft/reply=a1 \
+                 :alice!~al@127.0.0.1 PRIVMSG #rust :how is ",
+                "@time=2026-11-22T13:05:09.250Z;+draft/reply=a1 \
+                 :alice!~al@127.0.0.1 PRIVMSG #rust everyone?",
+            ]
+        );
+        assert_eq!(
+            lines(&event, PLAIN),
+            vec![
+                ":alice!~al@127.0.0.1 PRIVMSG #rust hello",
+                ":alice!~al@127.0.0.1 PRIVMSG #rust :how is ",
+                ":alice!~al@127.0.0.1 PRIVMSG #rust everyone?",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_multiline_line_too_long_for_irc_continues_with_the_concat_tag() {
+        let long = "x".repeat(600);
+        let event = multiline(&format!("a\n{long}"), &[]);
+        let rendered = lines(&event, TAGGED);
+        assert_eq!(rendered.len(), 5, "{rendered:?}");
+        let second = Message::parse(&rendered[2]).unwrap();
+        let third = Message::parse(&rendered[3]).unwrap();
+        assert_eq!(second.tag(CONCAT_TAG), None);
+        assert_eq!(third.tag(CONCAT_TAG), Some(""));
+        assert_eq!(format!("{}{}", second.params[1], third.params[1]), long);
+        assert!(
+            rendered
+                .iter()
+                .all(|line| untagged_len(line) <= MAX_MESSAGE_BYTES - 2)
+        );
+        // Alone, the long line is two lines too.
+        let plain = lines(&event, PLAIN);
+        assert_eq!(plain.len(), 3, "{plain:?}");
+    }
+
+    fn untagged_len(line: &str) -> usize {
+        match line.strip_prefix('@') {
+            Some(rest) => rest.split_once(' ').map_or(0, |(_, rest)| rest.len()),
+            None => line.len(),
+        }
+    }
+
+    #[test]
+    fn redactions_and_read_markers() {
+        let redacted = Event::Redacted {
+            id: MessageId(0xabd),
+            time: TIME,
+            by: alice(),
+            target: Target::Room("#rust".into()),
+            message: MessageId(0xabc),
+            author: "bob".into(),
+            sent: TIME,
+            reason: Some("spam".into()),
+        };
+        assert_eq!(
+            lines(&redacted, PLAIN),
+            vec![":alice!~al@127.0.0.1 REDACT #rust abc spam"]
+        );
+        assert_eq!(
+            lines(&redacted, TAGGED),
+            vec![
+                "@time=2026-11-22T13:05:09.250Z;msgid=abd :alice!~al@127.0.0.1 REDACT #rust abc spam"
+            ]
+        );
+        let marker = |marker| Event::ReadMarker {
+            time: TIME,
+            server: "irc.example".into(),
+            target: "#rust".into(),
+            marker,
+        };
+        assert_eq!(
+            lines(&marker(Some(TIME)), PLAIN),
+            vec![":irc.example MARKREAD #rust timestamp=2026-11-22T13:05:09.250Z"]
+        );
+        assert_eq!(
+            lines(&marker(None), PLAIN),
+            vec![":irc.example MARKREAD #rust *"]
+        );
     }
 
     #[test]

@@ -89,6 +89,24 @@ pub enum Command<'a> {
     },
     /// Send a message to every server operator (server operators only).
     Wallops(&'a str),
+    /// Start a message of several lines to a room or nick (the current room when `None`);
+    /// the lines that follow are its lines, up to `/end` (see [`parse_paste_line`]).
+    Paste(Option<&'a str>),
+    /// `/end` or `/cancel` outside a paste.
+    PasteEnd,
+    /// Delete the user's newest message in the current room, with an optional reason.
+    Delete(Option<&'a str>),
+}
+
+/// A line sent while pasting: one line of the message, taken exactly as typed, or the end of
+/// the paste.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasteLine<'a> {
+    Line(&'a str),
+    /// `/end`: send the message.
+    End,
+    /// `/cancel`: drop it.
+    Cancel,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -121,6 +139,24 @@ pub fn parse(line: &[u8]) -> Result<Input<'_>, InputError> {
         Some(quoted) if quoted.starts_with('/') => Ok(Input::Say(quoted)),
         Some(command) => parse_command(command).map(Input::Command),
     }
+}
+
+/// Parses a line sent while pasting: `/end` and `/cancel` (alone on their line, any case) end
+/// the paste; any other line, blank or starting with `/` included, is a line of the message.
+/// The same bytes are refused as anywhere else.
+pub fn parse_paste_line(line: &[u8]) -> Result<PasteLine<'_>, InputError> {
+    let line = std::str::from_utf8(line).map_err(|_| InputError::InvalidUtf8)?;
+    if line.chars().any(is_terminal_control) {
+        return Err(InputError::ControlCharacter);
+    }
+    let word = line.trim();
+    Ok(if word.eq_ignore_ascii_case("/end") {
+        PasteLine::End
+    } else if word.eq_ignore_ascii_case("/cancel") {
+        PasteLine::Cancel
+    } else {
+        PasteLine::Line(line)
+    })
 }
 
 /// Splits off the first space-separated word; the rest has its leading spaces removed.
@@ -301,6 +337,19 @@ fn parse_command(command: &str) -> Result<Command<'_>, InputError> {
             "off" => Command::Bot(false),
             _ => return Err(InputError::Usage("/bot on|off")),
         },
+        "paste" => {
+            let (target, extra) = first_word(args);
+            if !extra.is_empty() {
+                return Err(InputError::Usage("/paste [#room|NICK]"));
+            }
+            Command::Paste(match target {
+                "" => None,
+                room if room.starts_with('#') => Some(checked_room(room)?),
+                nick => Some(checked_nick(nick)?),
+            })
+        }
+        "end" | "cancel" => Command::PasteEnd,
+        "delete" => Command::Delete(non_empty(args.trim_start_matches(' '))),
         _ => return Err(InputError::UnknownCommand(name.to_owned())),
     };
     Ok(command)
@@ -482,6 +531,13 @@ mod tests {
                 text: "ops only"
             }
         );
+        assert_eq!(command("/paste"), Command::Paste(None));
+        assert_eq!(command("/paste #rust"), Command::Paste(Some("#rust")));
+        assert_eq!(command("/paste bob"), Command::Paste(Some("bob")));
+        assert_eq!(command("/end"), Command::PasteEnd);
+        assert_eq!(command("/Cancel"), Command::PasteEnd);
+        assert_eq!(command("/delete"), Command::Delete(None));
+        assert_eq!(command("/delete  oops"), Command::Delete(Some("oops")));
     }
 
     #[test]
@@ -522,6 +578,25 @@ mod tests {
     }
 
     #[test]
+    fn paste_lines_are_taken_as_typed_up_to_end_or_cancel() {
+        for line in ["", "   ", "/join #x", "//x", "  indented code", "/end now"] {
+            assert_eq!(
+                parse_paste_line(line.as_bytes()),
+                Ok(PasteLine::Line(line)),
+                "{line:?}"
+            );
+        }
+        assert_eq!(parse_paste_line(b"/end"), Ok(PasteLine::End));
+        assert_eq!(parse_paste_line(b" /END "), Ok(PasteLine::End));
+        assert_eq!(parse_paste_line(b"/cancel"), Ok(PasteLine::Cancel));
+        assert_eq!(parse_paste_line(b"\xff"), Err(InputError::InvalidUtf8));
+        assert_eq!(
+            parse_paste_line(b"a\x1bb"),
+            Err(InputError::ControlCharacter)
+        );
+    }
+
+    #[test]
     fn command_errors() {
         assert_eq!(error("/x"), "unknown command /x (try /help)");
         assert_eq!(error("/"), "unknown command / (try /help)");
@@ -548,6 +623,7 @@ mod tests {
         assert_eq!(error("/password only"), "usage: /password OLD NEW");
         assert_eq!(error("/history lots"), "usage: /history [N]");
         assert_eq!(error("/regain a b"), "usage: /regain [NICK]");
+        assert_eq!(error("/paste a b"), "usage: /paste [#room|NICK]");
         assert_eq!(
             error("/regain #a"),
             "invalid nick #a: a nick may only contain letters, digits and - _ [ ] { } \\ | ^"

@@ -6,8 +6,8 @@
 mod input;
 mod output;
 
-pub use input::{Command, Input, InputError, parse};
-pub use output::{error_line, notice_line, render_event, render_own_copy};
+pub use input::{Command, Input, InputError, PasteLine, parse, parse_paste_line};
+pub use output::{CONTINUATION, error_line, notice_line, render_event, render_own_copy};
 
 /// Control characters could rewrite the screen (ESC sequences, CR, C1 controls) of everyone who
 /// reads with `nc`, so the text protocol neither accepts nor sends them. TAB, DEL and the IRC

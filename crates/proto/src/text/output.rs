@@ -1,19 +1,32 @@
 //! Formatting server lines for text-protocol clients.
 //!
 //! Every line ends in a single LF. Stamped lines begin `[HH:MM:SS] ` (server UTC); events and
-//! command replies continue `-- `; errors are `! ` and a human message, unstamped.
+//! command replies continue `-- `; errors are `! ` and a human message, unstamped. A message of
+//! several lines continues on lines of its own, each indented by [`CONTINUATION`]: the only
+//! server lines that start with a space.
 
 use bytes::Bytes;
 
 use super::is_terminal_control;
-use crate::event::{Event, MessageKind, Target};
+use crate::event::{Event, Identity, MessageKind, Target};
 use crate::irc::modes::{spell_changes, status_prefix};
 use crate::time::Timestamp;
+
+/// What starts each further line of a message of several lines: as wide as the stamp and its
+/// space, so the lines stand under the first one's text in a terminal, and never a stamp, so a
+/// line of a message cannot pass for a message of its own.
+pub const CONTINUATION: &str = "           ";
 
 /// Builds one output line; keeps the formatting of the pieces in one place.
 struct LineBuilder(Vec<u8>);
 
 impl LineBuilder {
+    fn continuation(capacity_hint: usize) -> Self {
+        let mut bytes = Vec::with_capacity(CONTINUATION.len() + capacity_hint + 1);
+        bytes.extend_from_slice(CONTINUATION.as_bytes());
+        Self(bytes)
+    }
+
     fn stamped(time: Timestamp, capacity_hint: usize) -> Self {
         let mut bytes = Vec::with_capacity(12 + capacity_hint);
         bytes.extend_from_slice(&time.bracketed_hms());
@@ -26,10 +39,30 @@ impl LineBuilder {
         self
     }
 
-    fn finish(mut self) -> Bytes {
+    fn finish(self) -> Bytes {
+        Bytes::from(self.finish_line())
+    }
+
+    /// The line with its LF, terminal controls replaced.
+    fn finish_line(mut self) -> Vec<u8> {
         replace_terminal_controls(&mut self.0);
         self.0.push(b'\n');
-        Bytes::from(self.0)
+        self.0
+    }
+
+    /// Ends the line with the first line of `text`, followed by each further line of `text`
+    /// on a [`CONTINUATION`] line of its own.
+    fn finish_with_lines(self, text: &str) -> Bytes {
+        let mut lines = text.split('\n');
+        let mut out = self.push(lines.next().unwrap_or("")).finish_line();
+        for line in lines {
+            out.extend(
+                LineBuilder::continuation(line.len())
+                    .push(line)
+                    .finish_line(),
+            );
+        }
+        Bytes::from(out)
     }
 }
 
@@ -162,9 +195,19 @@ fn render(event: &Event, own_copy: bool) -> Option<Bytes> {
             by,
             nick,
         } => notice_line(*time, &[&by.nick, " invited ", nick, " to ", room]),
+        Event::Redacted {
+            time,
+            by,
+            target,
+            author,
+            sent,
+            reason,
+            ..
+        } => redaction(*time, by, target, author, *sent, reason.as_deref()),
         Event::AwayChanged { .. }
         | Event::RealnameChanged { .. }
-        | Event::AccountChanged { .. } => return None,
+        | Event::AccountChanged { .. }
+        | Event::ReadMarker { .. } => return None,
         Event::Wallops { time, from, text } => {
             notice_line(*time, &["wallops from ", &from.nick, ": ", text])
         }
@@ -192,7 +235,43 @@ fn room_message(
         MessageKind::Notice => line.push("-").push(from).push("- "),
         MessageKind::TagsOnly => return None,
     };
-    Some(line.push(text).finish())
+    Some(line.finish_with_lines(text))
+}
+
+/// `-- alice deleted bob's message of 12:00:03 on #rust (spam)`, or `their message` for one's
+/// own; a private one `-- alice deleted their message of 12:00:03 to bob`.
+fn redaction(
+    time: Timestamp,
+    by: &Identity,
+    target: &Target,
+    author: &str,
+    sent: Timestamp,
+    reason: Option<&str>,
+) -> Bytes {
+    let whose = if *by.nick == *author {
+        "their".to_owned()
+    } else {
+        format!("{author}'s")
+    };
+    let (h, m, s) = sent.hms();
+    let sent = format!("{h:02}:{m:02}:{s:02}");
+    let (place, name) = match target {
+        Target::Room(room) | Target::RoomStatus { room, .. } => (" on ", &**room),
+        Target::User(nick) => (" to ", &**nick),
+    };
+    let mut parts = vec![
+        &*by.nick,
+        " deleted ",
+        &whose,
+        " message of ",
+        &sent,
+        place,
+        name,
+    ];
+    if let Some(reason) = reason {
+        parts.extend([" (", reason, ")"]);
+    }
+    notice_line(time, &parts)
 }
 
 /// `*alice* text` as received, `-> *bob* text` as the sender's copy; an action continues like a
@@ -216,7 +295,7 @@ fn private_message(
         MessageKind::Notice => line.push("-").push(actor).push("- "),
         MessageKind::TagsOnly => return None,
     };
-    Some(line.push(text).finish())
+    Some(line.finish_with_lines(text))
 }
 
 /// A stamped `-- …` line made of `parts`.
@@ -274,6 +353,7 @@ mod tests {
             target,
             kind,
             text: "hi all".into(),
+            concat_at: Box::default(),
             client_tags: "".into(),
         }
     }
@@ -501,6 +581,77 @@ mod tests {
     }
 
     #[test]
+    fn a_message_of_several_lines_continues_on_indented_lines() {
+        let multiline = |target: Target| Event::Message {
+            id: MessageId(1),
+            time: TIME,
+            from: who("alice"),
+            target,
+            kind: MessageKind::Say,
+            text: "hello\n\nhow is everyone?\n\x1b[1m[13:05:09] #rust <bob> fake".into(),
+            concat_at: vec![13].into(),
+            client_tags: "".into(),
+        };
+        let continued = "           \n\
+                         \x20          how is everyone?\n\
+                         \x20          \u{fffd}[1m[13:05:09] #rust <bob> fake\n";
+        assert_eq!(
+            text(render_event(&multiline(Target::Room("#rust".into())))).unwrap(),
+            format!("[13:05:09] #rust <alice> hello\n{continued}")
+        );
+        let private = multiline(Target::User("bob".into()));
+        assert_eq!(
+            text(render_event(&private)).unwrap(),
+            format!("[13:05:09] *alice* hello\n{continued}")
+        );
+        assert_eq!(
+            text(render_own_copy(&private)).unwrap(),
+            format!("[13:05:09] -> *bob* hello\n{continued}")
+        );
+    }
+
+    #[test]
+    fn deletions_name_the_message_by_its_author_and_time() {
+        let deleted = |by: &str, target: Target, reason: Option<&str>| Event::Redacted {
+            id: MessageId(9),
+            time: TIME,
+            by: who(by),
+            target,
+            message: MessageId(1),
+            author: "bob".into(),
+            sent: Timestamp(TIME.0 - 62_000),
+            reason: reason.map(Into::into),
+        };
+        let cases = [
+            (
+                deleted("alice", Target::Room("#rust".into()), Some("spam")),
+                "-- alice deleted bob's message of 13:04:07 on #rust (spam)",
+            ),
+            (
+                deleted("bob", Target::Room("#rust".into()), None),
+                "-- bob deleted their message of 13:04:07 on #rust",
+            ),
+            (
+                deleted("bob", Target::User("carol".into()), None),
+                "-- bob deleted their message of 13:04:07 to carol",
+            ),
+        ];
+        for (event, expected) in cases {
+            assert_eq!(
+                text(render_event(&event)).unwrap(),
+                format!("[13:05:09] {expected}\n")
+            );
+        }
+        let marker = Event::ReadMarker {
+            time: TIME,
+            server: "palaver".into(),
+            target: "#rust".into(),
+            marker: None,
+        };
+        assert_eq!(render_event(&marker), None);
+    }
+
+    #[test]
     fn terminal_controls_from_other_protocols_are_replaced() {
         let event = Event::Message {
             id: MessageId(1),
@@ -509,6 +660,7 @@ mod tests {
             target: Target::Room("#x".into()),
             kind: MessageKind::Say,
             text: "a\x1b[2Jb\x07c\u{9b}d \x02bold\x02\tok".into(),
+            concat_at: Box::default(),
             client_tags: "".into(),
         };
         assert_eq!(

@@ -53,7 +53,7 @@ pub(super) fn deliver<'a>(
     event: &Event,
     audience: Audience,
 ) {
-    let mut rendered: [Option<Option<Bytes>>; Wire::COUNT] = Default::default();
+    let mut rendered: [Option<Option<Bytes>>; Wire::COUNT] = std::array::from_fn(|_| None);
     for user in recipients {
         let (wire, interests) = user.delivery();
         if !audience.includes(user.id, interests) {

@@ -47,6 +47,9 @@ pub enum HubError {
     NeedServerOperator,
     #[error("{0} is already registered")]
     AlreadyRegistered(String),
+    /// Only a room's operators may delete others' messages, and only in a room.
+    #[error("you may only delete your own messages")]
+    NotYourMessage,
 }
 
 /// Why a join was refused (see `RoomState::admit`).

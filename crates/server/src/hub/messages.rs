@@ -12,18 +12,38 @@ use super::room::{Room, Topic};
 use super::user::User;
 use super::{Hub, TOPIC_MAX_BYTES};
 
+/// What a message says: its kind, its lines joined by LF with where its sender joined lines
+/// without a break (`concat_at`, see `palaver_proto::multiline`; empty for one line), and its
+/// client-only tags.
+#[derive(Debug, Clone, Copy)]
+pub struct Said<'a> {
+    pub kind: MessageKind,
+    pub text: &'a str,
+    pub concat_at: &'a [usize],
+    pub client_tags: &'a str,
+}
+
 impl Hub {
     /// Sends a message to every member of `room` but the sender, if the sender may (see
-    /// `RoomState::may_send`), and returns the sender's copy (its receipt).
+    /// `RoomState::may_send`), and returns the sender's copy (its receipt). `text` holds the
+    /// message's lines joined by LF, `concat_at` where lines were joined without a break (see
+    /// `palaver_proto::multiline`; empty for a message of one line).
     pub fn say(
         &self,
         user: &Arc<User>,
         room: &Arc<Room>,
         kind: MessageKind,
         text: &str,
+        concat_at: &[usize],
         client_tags: &str,
     ) -> Result<Event, HubError> {
-        self.say_among(user, room, None, kind, text, client_tags)
+        let said = Said {
+            kind,
+            text,
+            concat_at,
+            client_tags,
+        };
+        self.say_among(user, room, None, &said)
     }
 
     /// Sends a status message: to the members of `room` with at least the status `minimum`
@@ -34,11 +54,9 @@ impl Hub {
         user: &Arc<User>,
         room: &Arc<Room>,
         minimum: MemberStatus,
-        kind: MessageKind,
-        text: &str,
-        client_tags: &str,
+        said: &Said<'_>,
     ) -> Result<Event, HubError> {
-        self.say_among(user, room, Some(minimum), kind, text, client_tags)
+        self.say_among(user, room, Some(minimum), said)
     }
 
     /// A message to the members of `room` with at least the status `minimum`, or to all.
@@ -47,10 +65,14 @@ impl Hub {
         user: &Arc<User>,
         room: &Arc<Room>,
         minimum: Option<MemberStatus>,
-        kind: MessageKind,
-        text: &str,
-        client_tags: &str,
+        said: &Said<'_>,
     ) -> Result<Event, HubError> {
+        let Said {
+            kind,
+            text,
+            concat_at,
+            client_tags,
+        } = *said;
         let identity = user.identity();
         let mut state = room.state();
         if state.closed {
@@ -79,6 +101,7 @@ impl Hub {
             target,
             kind,
             text: text.into(),
+            concat_at: concat_at.into(),
             client_tags: client_tags.into(),
         };
         let recipients = state
@@ -99,13 +122,15 @@ impl Hub {
     }
 
     /// Sends a private message to the user called `to`; returns the sender's copy and the
-    /// recipient (so a session can mention that it is away).
+    /// recipient (so a session can mention that it is away). `text` and `concat_at` as for
+    /// [`say`](Self::say).
     pub fn message_user(
         &self,
         user: &Arc<User>,
         to: &str,
         kind: MessageKind,
         text: &str,
+        concat_at: &[usize],
         client_tags: &str,
     ) -> Result<(Event, Arc<User>), HubError> {
         let recipient = self
@@ -119,6 +144,7 @@ impl Hub {
             target: Target::User(recipient.nick().into()),
             kind,
             text: text.into(),
+            concat_at: concat_at.into(),
             client_tags: client_tags.into(),
         };
         // A message to oneself is delivered too; the returned copy is then a second one.

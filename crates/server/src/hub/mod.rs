@@ -8,11 +8,12 @@
 //!
 //! A file per concept: [`nicks`] (connecting, the nick directory, renames and reclaims),
 //! [`membership`] (join, part, kick, invite, room lifetimes), [`messages`] (room and private
-//! messages, topics, notices), [`presence`] (away, real name, account, bot mode),
-//! [`monitor`] (who is told when a nick comes and goes), [`modes`] (mode changes),
-//! [`registered`] (registered rooms' saved state), [`operators`] (what server operators may
-//! do), [`visibility`] (what listings may show), [`delivery`] (fan-out); [`room`] (a room and
-//! its rules), [`user`] (a user), [`bans`] (mask lists) and [`error`].
+//! messages, topics, notices), [`presence`] (away, real name, account, bot mode, read markers
+//! shared between an account's sessions), [`monitor`] (who is told when a nick comes and
+//! goes), [`redaction`] (deleting messages), [`modes`] (mode changes), [`registered`]
+//! (registered rooms' saved state), [`operators`] (what server operators may do),
+//! [`visibility`] (what listings may show), [`delivery`] (fan-out); [`room`] (a room and its
+//! rules), [`user`] (a user), [`bans`] (mask lists) and [`error`].
 //!
 //! Locks (all `std::sync::Mutex`, never held across an `.await`):
 //! - `nicks`: the nick directory; taken on connect, disconnect, nick change and lookups by
@@ -40,6 +41,7 @@ mod monitor;
 mod nicks;
 mod operators;
 mod presence;
+mod redaction;
 mod registered;
 mod room;
 #[cfg(test)]
@@ -60,11 +62,13 @@ pub use bans::{
     MaskLists,
 };
 pub use error::{HubError, JoinRefusal, SendRefusal};
+pub use messages::Said;
 pub use modes::ModeOutcome;
 pub use monitor::{MAX_MONITORED, MonitorStatus};
 pub use nicks::{Displaced, RESERVED_NICKS, Reclaim, Reclaimed};
 pub use operators::DEFAULT_KILL_REASON;
 pub use palaver_proto::modes::{MaskList, ModeChange, RoomFlag, RoomModes};
+pub use redaction::Deletion;
 pub use room::{MAX_PENDING_INVITATIONS, Member, Room, Topic};
 pub use user::{Alert, Alerts, Interest, Interests, Kill, Protocol, User, UserId};
 pub use visibility::{HIDDEN_KEY, MemberInfo, Membership, RoomInfo, RoomSummary, Viewer};

@@ -1,7 +1,8 @@
 //! What a user's room peers hear about it besides what it says: away, real name and account.
 //! Each is told only to the peers who want to hear of it (an [`Interest`]), and to those
 //! monitoring the user who asked to hear of it too ([`Interest::MonitoredUsers`]). Bot mode,
-//! which changes how everything the user does is shown, is set here too.
+//! which changes how everything the user does is shown, is set here too. And what a user's
+//! other sessions of the same account hear: that it was logged out, and its read markers.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -62,9 +63,31 @@ impl Hub {
     /// changed): their room peers with account-notify are told, and their sessions alerted so
     /// that they tell their clients. Returns how many were logged out.
     pub fn log_out_other_sessions(&self, account: &str, actor: &User) -> usize {
+        let others = self.other_sessions(account, actor);
+        for user in &others {
+            self.set_account(user, None);
+            user.alert(Alert::LoggedOut);
+        }
+        others.len()
+    }
+
+    /// Tells the other sessions logged in to `account` than `actor`'s, those that want to
+    /// hear of it, `event`: that the account read a target up to a new point (IRCv3
+    /// read-marker). Nobody else ever hears of an account's read markers.
+    pub fn share_read_marker(&self, account: &str, actor: &User, event: &Event) {
+        let others = self.other_sessions(account, actor);
+        deliver(
+            &others,
+            event,
+            Audience::interested_except(Interest::ReadMarkers, actor),
+        );
+    }
+
+    /// Every user logged in to `account` but `actor` (a scan of the connected users: a
+    /// password change and a new read marker are rare next to messages).
+    fn other_sessions(&self, account: &str, actor: &User) -> Vec<Arc<User>> {
         let account = fold(account);
-        let others: Vec<Arc<User>> = self
-            .users()
+        self.users()
             .into_iter()
             .filter(|user| {
                 user.id != actor.id
@@ -74,12 +97,7 @@ impl Hub {
                         .as_deref()
                         .is_some_and(|held| fold(held) == account)
             })
-            .collect();
-        for user in &others {
-            self.set_account(user, None);
-            user.alert(Alert::LoggedOut);
-        }
-        others.len()
+            .collect()
     }
 
     /// Marks `user` as a bot or not (IRCv3 bot mode): from now on what it does carries the

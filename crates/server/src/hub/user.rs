@@ -43,6 +43,10 @@ pub enum Interest {
     MonitoredUsers = 16,
     /// A server operator's message to everyone who asked for them (IRC `WALLOPS`).
     Wallops = 32,
+    /// A message this user saw was deleted.
+    Redactions = 64,
+    /// Another session of this user's account read something up to a new point.
+    ReadMarkers = 128,
 }
 
 /// A set of [`Interest`]s.

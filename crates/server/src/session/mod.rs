@@ -5,6 +5,7 @@
 mod context;
 pub mod irc;
 mod nick_guard;
+mod redaction;
 mod reply_queue;
 pub mod text;
 
@@ -96,17 +97,18 @@ pub(crate) trait Session: Sized {
 
 /// What to store for `event`, a message `sender` sent; for a private message, `recipient`
 /// received it, and each side's party is recorded as it is at this moment (the sender's as
-/// the event shows it).
+/// the event shows it). The sender's party is the message's author too.
 pub(crate) fn message_to_store(
     event: &palaver_proto::event::Event,
     sender: &User,
     recipient: Option<&User>,
 ) -> Option<crate::store::StoredMessage> {
     let mut message = crate::store::StoredMessage::from_event(event)?;
+    let sender_party = crate::store::Party::of(message.account.as_deref(), sender.connection);
     if let Some(recipient) = recipient {
-        let sender_party = crate::store::Party::of(message.account.as_deref(), sender.connection);
-        message.set_parties(sender_party, recipient.party());
+        message.set_parties(sender_party.clone(), recipient.party());
     }
+    message.set_author(sender_party);
     Some(message)
 }
 

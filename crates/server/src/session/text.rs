@@ -12,18 +12,20 @@ use palaver_proto::Wire;
 use palaver_proto::event::{Event, MemberStatus, MessageKind};
 use palaver_proto::framing::Frame;
 use palaver_proto::irc::modes::split_status_target;
+use palaver_proto::multiline::{Builder, MultilineError};
 use palaver_proto::names::fold;
-use palaver_proto::text::{self, Command, Input};
+use palaver_proto::text::{self, Command, Input, PasteLine};
 use palaver_proto::time::Timestamp;
 
 use super::nick_guard::NickGuard;
 use super::nick_guard::Verdict;
+use super::redaction::{self, Place, RedactError, Redacted};
 use super::reply_queue::{ReplyBuffer, ReplyQueue};
 use super::{Context, Flow, GHOSTED, Keep, Session, whole_seconds};
 use crate::accounts::{AccountError, Accounts, Operators};
 use crate::hub::{
     Alert, DEFAULT_KILL_REASON, EndedRoom, Hub, HubError, Interest, Joined, LOBBY, MAX_MONITORED,
-    MonitorStatus, Protocol, Reclaim, Reclaimed, Room, User,
+    MonitorStatus, Protocol, Reclaim, Reclaimed, Room, Said, User,
 };
 use crate::outbox::Outbox;
 use crate::store::{Commit, HistoryQuery, Store};
@@ -47,6 +49,8 @@ const HELP: &[&str] = &[
     "  /topic [#room] [text]         show or set a room's topic",
     "  /quit [reason]                leave the server",
     "  /history [N]                  show the last N messages of your room (default 20)",
+    "  /paste [#room|NICK]           send the lines that follow as one message, up to /end",
+    "  /delete [reason]              delete your newest message in your room",
     "  /register PASSWORD            register your nick as an account",
     "  /login NICK PASSWORD          log in to your account",
     "  /logout                       log out",
@@ -91,6 +95,22 @@ pub struct TextSession {
     /// Rooms whose lifetime the line being handled ended, whose history the store forgets
     /// before the line's replies go out.
     ended_rooms: Vec<EndedRoom>,
+    /// The message of several lines being pasted, between `/paste` and `/end`.
+    paste: Option<Paste>,
+    /// Whether the line being handled deleted a message (its commit is a deletion's), for the
+    /// reply if the commit fails.
+    deleting: bool,
+}
+
+/// A message of several lines being pasted: every line the client sends is one of its lines
+/// until `/end` sends it or `/cancel` drops it.
+struct Paste {
+    /// A room (by name) or a nick.
+    target: String,
+    lines: Builder,
+    /// Set once a line broke a limit: the paste will not be sent, and later lines are
+    /// dropped.
+    refused: Option<MultilineError>,
 }
 
 impl TextSession {
@@ -112,10 +132,15 @@ impl TextSession {
     fn end_command(&mut self) {
         let replies = self.replies.take();
         let commits = std::mem::take(&mut self.commits);
-        self.queue.push_after(replies, commits, |error| {
-            text::error_line(&format!(
-                "your message could not be saved ({error}); others may have seen it"
-            ))
+        let deleting = std::mem::take(&mut self.deleting);
+        self.queue.push_after(replies, commits, move |error| {
+            text::error_line(&if deleting {
+                format!(
+                    "your message could not be deleted ({error}); others may have been told it was"
+                )
+            } else {
+                format!("your message could not be saved ({error}); others may have seen it")
+            })
         });
     }
 
@@ -131,6 +156,10 @@ impl TextSession {
                 return Flow::Continue;
             }
         };
+        if self.paste.is_some() {
+            self.paste_line(&line).await;
+            return Flow::Continue;
+        }
         match text::parse(&line) {
             Ok(Input::Blank) => Flow::Continue,
             Ok(Input::Say(text)) => {
@@ -210,6 +239,9 @@ impl TextSession {
                 }
                 Err(error) => self.error(&error.to_string()),
             },
+            Command::Paste(target) => self.start_paste(target),
+            Command::PasteEnd => self.error("you are not pasting (/paste starts)"),
+            Command::Delete(reason) => self.delete(reason).await,
             Command::History(count) => {
                 let count = count.unwrap_or(HISTORY_DEFAULT).min(HISTORY_MAX);
                 match self.current_room() {
@@ -230,7 +262,7 @@ impl TextSession {
             self.error("you are not in any room (try /join #lobby)");
             return;
         };
-        let result = self.hub.say(&self.user, &room, kind, text, "");
+        let result = self.hub.say(&self.user, &room, kind, text, &[], "");
         self.persisted_copy_or_error(result, None).await;
     }
 
@@ -238,7 +270,7 @@ impl TextSession {
     async fn message_user(&mut self, nick: &str, text: &str) {
         let result = self
             .hub
-            .message_user(&self.user, nick, MessageKind::Say, text, "");
+            .message_user(&self.user, nick, MessageKind::Say, text, &[], "");
         match result {
             Ok((event, recipient)) => {
                 self.persisted_copy_or_error(Ok(event), Some(&recipient))
@@ -254,9 +286,17 @@ impl TextSession {
         let Some(room) = self.hub.room(name) else {
             return self.error(&HubError::NoSuchRoom(name.to_owned()).to_string());
         };
-        let result = self
-            .hub
-            .say_to_status(&self.user, &room, minimum, MessageKind::Say, text, "");
+        let result = self.hub.say_to_status(
+            &self.user,
+            &room,
+            minimum,
+            &Said {
+                kind: MessageKind::Say,
+                text,
+                concat_at: &[],
+                client_tags: "",
+            },
+        );
         self.persisted_copy_or_error(result, None).await;
     }
 
@@ -293,6 +333,135 @@ impl TextSession {
         }
         for nick in &status.offline {
             self.notice(&[nick, " is offline"]);
+        }
+    }
+
+    /// `/paste [#room|NICK]`: the lines that follow are one message to the room or nick (the
+    /// current room by default), sent by `/end`.
+    fn start_paste(&mut self, target: Option<&str>) {
+        let target = match target {
+            Some(target) => target.to_owned(),
+            None => match self.current_room() {
+                Some(room) => room.name().to_string(),
+                None => return self.error("you are not in any room (try /join #lobby)"),
+            },
+        };
+        self.notice(&[
+            "pasting to ",
+            &target,
+            ": each line you send now is a line of one message; /end sends it, /cancel drops it",
+        ]);
+        self.paste = Some(Paste {
+            target,
+            lines: Builder::default(),
+            refused: None,
+        });
+    }
+
+    /// A line sent while pasting: a line of the message, or its end.
+    async fn paste_line(&mut self, line: &[u8]) {
+        let Some(paste) = self.paste.as_mut() else {
+            return;
+        };
+        match text::parse_paste_line(line) {
+            Ok(PasteLine::Line(line)) => {
+                if paste.refused.is_none()
+                    && let Err(error) = paste.lines.push(line, false)
+                {
+                    paste.refused = Some(error);
+                    self.error(&format!(
+                        "{error}: this paste will not be sent (/cancel to stop pasting)"
+                    ));
+                }
+            }
+            Ok(PasteLine::Cancel) => {
+                self.paste = None;
+                self.notice(&["paste dropped"]);
+            }
+            Ok(PasteLine::End) => {
+                let paste = self.paste.take().expect("pasting");
+                self.send_paste(paste).await;
+            }
+            Err(error) => self.error(&error.to_string()),
+        }
+    }
+
+    /// Sends a finished paste as one message.
+    async fn send_paste(&mut self, paste: Paste) {
+        let built = match paste.refused {
+            Some(error) => Err(error),
+            None => paste.lines.finish(),
+        };
+        let (text, concat_at) = match built {
+            Ok(message) => message,
+            Err(error) => return self.error(&format!("nothing was sent: {error}")),
+        };
+        if paste.target.starts_with('#') {
+            let Ok(room) = self.joined_room(Some(&paste.target)) else {
+                return;
+            };
+            let result = self
+                .hub
+                .say(&self.user, &room, MessageKind::Say, &text, &concat_at, "");
+            self.persisted_copy_or_error(result, None).await;
+        } else {
+            let result = self.hub.message_user(
+                &self.user,
+                &paste.target,
+                MessageKind::Say,
+                &text,
+                &concat_at,
+                "",
+            );
+            match result {
+                Ok((event, recipient)) => {
+                    self.persisted_copy_or_error(Ok(event), Some(&recipient))
+                        .await
+                }
+                Err(error) => self.persisted_copy_or_error(Err(error), None).await,
+            }
+        }
+    }
+
+    /// `/delete [reason]`: deletes the user's newest message still in the current room's
+    /// history (sent from this connection, or while logged in to its account).
+    async fn delete(&mut self, reason: Option<&str>) {
+        let Some(room) = self.current_room() else {
+            return self.error("you are not in any room");
+        };
+        let found = self
+            .store
+            .newest_by(
+                room.name(),
+                room.history_floor(),
+                self.user.reader_parties(),
+            )
+            .await;
+        let message = match found {
+            Ok(Some(message)) => message,
+            Ok(None) => {
+                return self.error(&format!(
+                    "you have no message in the history of {} to delete",
+                    room.name()
+                ));
+            }
+            Err(error) => return self.error(&format!("history is unavailable ({error})")),
+        };
+        let place = Place::Room(room);
+        let result =
+            redaction::redact_found(&self.hub, &self.store, &self.user, &place, &message, reason)
+                .await;
+        match result {
+            Ok(Redacted { event, commit }) => {
+                self.own_copy(&event);
+                self.commits.push(commit);
+                self.deleting = true;
+            }
+            Err(RedactError::UnknownMessage) => self.error("that message is gone already"),
+            Err(RedactError::Refused(error)) => self.error(&error.to_string()),
+            Err(RedactError::Store(error)) => {
+                self.error(&format!("the message could not be deleted ({error})"))
+            }
         }
     }
 
@@ -739,6 +908,8 @@ impl Session for TextSession {
         let user = context
             .hub
             .connect_guest(peer, &host, Self::PROTOCOL, outbox.clone());
+        // Text users see every deletion in their rooms (there is no capability to ask).
+        user.set_delivery(Wire::Text, [Interest::Redactions].into_iter().collect());
         let settings = TextSettings {
             max_line_bytes: context.limits.max_line_bytes,
             history_on_join: context.history_on_join,
@@ -756,6 +927,8 @@ impl Session for TextSession {
             queue: ReplyQueue::default(),
             nick_guard: NickGuard::new(settings.nick_grace),
             ended_rooms: Vec::new(),
+            paste: None,
+            deleting: false,
             settings,
         };
         session.greet().await;

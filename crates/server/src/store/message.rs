@@ -30,7 +30,15 @@ pub struct StoredMessage {
     pub target: HistoryTarget,
     /// `Say`, `Action` or `Notice`; `TagsOnly` messages are never stored.
     pub kind: MessageKind,
+    /// The lines of the message joined by LF (see `palaver_proto::multiline`).
     pub text: String,
+    /// Where the sender joined lines of `text` without a break; empty for most messages.
+    pub concat_at: Vec<usize>,
+    /// Who sent it, for deleting it later: the account the sender was logged in to, or else
+    /// its connection (the sender's party, as for private messages). `None` for a message
+    /// stored before authors were recorded whose sender was not logged in: only a room
+    /// operator may delete it.
+    pub author: Option<Party>,
     /// The client-only tags replay needs ([`REPLAYED_CLIENT_TAGS`]), escaped as relayed live,
     /// at most [`MAX_STORED_CLIENT_TAG_BYTES`]; empty when none.
     pub client_tags: String,
@@ -229,6 +237,7 @@ impl StoredMessage {
             target,
             kind,
             text,
+            concat_at,
             client_tags,
         } = event
         else {
@@ -255,8 +264,26 @@ impl StoredMessage {
             target,
             kind: *kind,
             text: text.to_string(),
+            concat_at: concat_at.to_vec(),
+            // Its sender's connection is not in the event: see `set_author`.
+            author: from
+                .account
+                .as_deref()
+                .map(|account| Party::Account(fold(account))),
             client_tags: replayed_client_tags(client_tags),
         })
+    }
+
+    /// Records who sent the message (see [`author`](Self::author)).
+    pub fn set_author(&mut self, author: Party) {
+        self.author = Some(author);
+    }
+
+    /// Whether one of `parties` sent this message.
+    pub fn is_by(&self, parties: &[Party]) -> bool {
+        self.author
+            .as_ref()
+            .is_some_and(|author| parties.contains(author))
     }
 
     /// Records who the two sides of a private message are; nothing for a room message. A
@@ -288,6 +315,7 @@ impl StoredMessage {
             target,
             kind: self.kind,
             text: self.text.as_str().into(),
+            concat_at: self.concat_at.as_slice().into(),
             client_tags: self.client_tags.as_str().into(),
         }
     }
@@ -358,6 +386,7 @@ mod tests {
             target,
             kind,
             text: "hello".into(),
+            concat_at: Box::default(),
             client_tags: "+draft/react=x".into(),
         }
     }

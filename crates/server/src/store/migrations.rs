@@ -174,6 +174,57 @@ pub const MIGRATIONS: &[Migration] = &[
             ALTER TABLE accounts ADD COLUMN scram_sha_256 TEXT;
         ",
     },
+    Migration {
+        version: 7,
+        description: "multiline messages keep their lines",
+        // text already holds a message's lines joined by LF. concat_at lists, comma-separated,
+        // the byte offsets in text where the sender joined two lines without a break (IRCv3
+        // draft/multiline-concat), so that a replay shows the lines as sent; empty for every
+        // other message, and for all messages stored before this version.
+        sql: "
+            ALTER TABLE messages ADD COLUMN concat_at TEXT NOT NULL DEFAULT '';
+        ",
+    },
+    Migration {
+        version: MESSAGE_AUTHORS_VERSION,
+        description: "message authors",
+        // author is who sent the message, for deleting it later (IRCv3 message-redaction and
+        // text /delete): message::Party::key, "a:<folded account>" for a sender logged in,
+        // "c:<32 hex digits>" (its connection) otherwise; for a private message the same as
+        // sender_party. Messages stored before this version get their sender's party where it
+        // is known (sender_party) or their account (folded to ASCII lower case as
+        // names::fold does, which is what SQLite's lower() does); a guest's older room message
+        // stays without one. The index answers "this author's newest message in this room".
+        sql: "
+            ALTER TABLE messages ADD COLUMN author TEXT;
+            UPDATE messages SET author = COALESCE(
+                sender_party,
+                CASE WHEN account IS NOT NULL THEN 'a:' || lower(account) END
+            );
+            CREATE INDEX messages_by_author ON messages (author, target_key, id)
+                WHERE author IS NOT NULL;
+        ",
+    },
+    Migration {
+        version: 9,
+        description: "read markers",
+        // The last read time of each target (a room, or a nick's private conversation) per
+        // account (IRCv3 draft/read-marker): account_key is the folded account name,
+        // target_key the folded target and target_name its spelling when last set; marker is
+        // unix milliseconds and only ever grows. Guests' markers live with their connection
+        // and are never stored. The index finds an account's oldest markers, which go first
+        // when it has too many (store/read_markers.rs).
+        sql: "
+            CREATE TABLE read_markers (
+                account_key TEXT NOT NULL,
+                target_key  TEXT NOT NULL,
+                target_name TEXT NOT NULL,
+                marker      INTEGER NOT NULL,
+                PRIMARY KEY (account_key, target_key)
+            ) STRICT;
+            CREATE INDEX read_markers_by_age ON read_markers (account_key, marker);
+        ",
+    },
 ];
 
 /// The first schema version with room lifetimes (`history_floors`) and room lists.
@@ -182,6 +233,8 @@ pub const ROOM_LIFETIMES_VERSION: u32 = 4;
 /// The first schema version with SCRAM-SHA-256 credentials (`accounts.scram_sha_256`); tests
 /// build databases of the version before it.
 pub const SCRAM_CREDENTIALS_VERSION: u32 = 6;
+/// The first schema version that records each message's author.
+pub const MESSAGE_AUTHORS_VERSION: u32 = 8;
 
 /// The schema version this build of palaver writes.
 pub fn latest_version() -> u32 {
@@ -260,6 +313,16 @@ mod tests {
             migrate(&mut connection, latest_version()).expect("migrate"),
             latest_version()
         );
+    }
+
+    #[test]
+    fn the_named_versions_are_the_migrations_that_make_them() {
+        let description = |version: u32| MIGRATIONS[version as usize - 1].description;
+        assert_eq!(
+            description(ROOM_LIFETIMES_VERSION),
+            "room lists and room lifetimes"
+        );
+        assert_eq!(description(MESSAGE_AUTHORS_VERSION), "message authors");
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! transaction. The files: `message.rs` what is stored, `sqlite.rs` opening the database and
 //! writing and reading rows, `migrations.rs` the schema and its versions, `queries.rs` the
 //! history pages and TARGETS, `retention.rs` pruning, `lifetimes.rs` forgetting the history of
-//! a room whose lifetime ended, `accounts.rs` registered accounts, `rooms.rs` registered rooms,
+//! a room whose lifetime ended, `redaction.rs` deleting one message, `accounts.rs` registered
+//! accounts, `rooms.rs` registered rooms, `read_markers.rs` accounts' read markers,
 //! `worker.rs` the thread.
 
 mod accounts;
@@ -14,6 +15,8 @@ mod lifetimes;
 mod message;
 mod migrations;
 mod queries;
+mod read_markers;
+mod redaction;
 mod retention;
 mod rooms;
 mod sqlite;
@@ -35,6 +38,7 @@ pub use message::{
 };
 #[doc(hidden)]
 pub use migrations::{MIGRATIONS, Migration, SCRAM_CREDENTIALS_VERSION, latest_version};
+pub use read_markers::MAX_READ_MARKERS;
 pub use rooms::{ListEntry, RoomRecord};
 
 use queries::Page;
@@ -337,6 +341,84 @@ impl Store {
     /// whose lifetime a restart did not end.
     pub async fn rooms_with_history(&self) -> Result<Vec<String>, StoreError> {
         self.call(|database| database.rooms_with_history()).await
+    }
+
+    /// The message with id `id`, if it is stored (a deleted or pruned one is not).
+    pub async fn message(&self, id: MessageId) -> Result<Option<StoredMessage>, StoreError> {
+        self.call(move |database| database.message(id)).await
+    }
+
+    /// The newest message any of `authors` sent to the room called `name` from message id
+    /// `since` on (its current lifetime).
+    pub async fn newest_by(
+        &self,
+        name: &str,
+        since: MessageId,
+        authors: Vec<Party>,
+    ) -> Result<Option<StoredMessage>, StoreError> {
+        let name = name.to_owned();
+        self.call(move |database| database.newest_by(&name, since, &authors))
+            .await
+    }
+
+    /// Deletes the message with id `id` from history (nothing if it is gone already). The
+    /// returned [`Commit`] resolves once the deletion is durable, so a caller can hold a
+    /// receipt back until then as for an append.
+    pub async fn delete_message(&self, id: MessageId) -> Result<Commit, StoreError> {
+        let (committed, receiver) = oneshot::channel();
+        self.send(Request::Call(Box::new(move |database| {
+            let outcome = database.delete_message(id).map(drop);
+            // The caller may have stopped listening; the deletion stands all the same.
+            let _ = committed.send(outcome);
+        })))
+        .await?;
+        Ok(Commit { receiver })
+    }
+
+    /// The read marker of `account` for `target` (any case), if it has one.
+    pub async fn read_marker(
+        &self,
+        account: &str,
+        target: &str,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        let (account, target) = (account.to_owned(), target.to_owned());
+        self.call(move |database| database.read_marker(&account, &target))
+            .await
+    }
+
+    /// The read markers of `account` for those of `targets` it has one for, by folded target.
+    pub async fn read_markers(
+        &self,
+        account: &str,
+        targets: Vec<String>,
+    ) -> Result<std::collections::HashMap<String, Timestamp>, StoreError> {
+        let account = account.to_owned();
+        self.call(move |database| database.read_markers(&account, &targets))
+            .await
+    }
+
+    /// Every room read marker of `account`, newest first, with the room's name as last set.
+    pub async fn room_read_markers(
+        &self,
+        account: &str,
+    ) -> Result<Vec<(String, Timestamp)>, StoreError> {
+        let account = account.to_owned();
+        self.call(move |database| database.room_read_markers(&account))
+            .await
+    }
+
+    /// Moves the read marker of `account` for `target` forward to `marker` (never back; at
+    /// most [`MAX_READ_MARKERS`] per account, the oldest going first). Durable on return.
+    /// Returns the marker now stored and whether it changed.
+    pub async fn set_read_marker(
+        &self,
+        account: &str,
+        target: &str,
+        marker: Timestamp,
+    ) -> Result<(Timestamp, bool), StoreError> {
+        let (account, target) = (account.to_owned(), target.to_owned());
+        self.call(move |database| database.set_read_marker(&account, &target, marker))
+            .await
     }
 
     /// Registers account `name` with what it keeps of its password. Returns false, storing

@@ -19,14 +19,14 @@ use super::{Statistics, StoreConfig, StoreError, migrations};
 /// The columns every history query selects, in the order [`decode_message`] reads them.
 pub(super) const MESSAGE_COLUMNS: &str = "id, time, target_name, sender_name, from_nick, \
      from_user, from_host, from_realname, account, kind, text, client_tags, sender_party, \
-     recipient_party";
+     recipient_party, concat_at, author";
 
 const INSERT_MESSAGE: &str = "INSERT INTO messages (id, time, target_key, target_name, \
      sender_name, sender_key, recipient_key, from_nick, from_user, from_host, from_realname, \
      account, kind, text, client_tags, sender_party, recipient_party, sender_view, \
-     recipient_view) \
+     recipient_view, concat_at, author) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
-     ?19)";
+     ?19, ?20, ?21)";
 
 /// An open, migrated database and what the store thread needs alongside it.
 pub(super) struct Database {
@@ -153,6 +153,8 @@ fn insert_one(
         row.parties.recipient,
         row.parties.sender_view,
         row.parties.recipient_view,
+        concat_column(&message.concat_at),
+        message.author.as_ref().map(Party::key),
     ]);
     match result {
         Ok(_) => Ok(Ok(())),
@@ -258,6 +260,10 @@ pub(super) fn decode_message(row: &Row<'_>) -> Result<StoredMessage, StoreError>
             },
         },
     };
+    let concat_text: String = row.get(14)?;
+    let concat_at = parse_concat_column(&concat_text).ok_or_else(|| {
+        StoreError::Database(format!("message {id} has bad line joins {concat_text:?}"))
+    })?;
     let kind_text: String = row.get(9)?;
     let kind = kind_from_name(&kind_text).ok_or_else(|| {
         StoreError::Database(format!("message {id} has an unknown kind {kind_text:?}"))
@@ -278,8 +284,24 @@ pub(super) fn decode_message(row: &Row<'_>) -> Result<StoredMessage, StoreError>
         target,
         kind,
         text: row.get(10)?,
+        concat_at,
+        author: party(15)?,
         client_tags: row.get(11)?,
     })
+}
+
+/// The `concat_at` column: the offsets comma-separated, empty for none.
+fn concat_column(concat_at: &[usize]) -> String {
+    let offsets: Vec<String> = concat_at.iter().map(usize::to_string).collect();
+    offsets.join(",")
+}
+
+/// The offsets [`concat_column`] wrote; `None` for anything it never writes.
+fn parse_concat_column(text: &str) -> Option<Vec<usize>> {
+    if text.is_empty() {
+        return Some(Vec::new());
+    }
+    text.split(',').map(|offset| offset.parse().ok()).collect()
 }
 
 /// Runs a prepared query selecting [`MESSAGE_COLUMNS`] and decodes every row.
@@ -351,6 +373,15 @@ mod tests {
             .expect("batch");
         assert!(outcomes[0].is_err());
         assert_eq!(database.count().expect("count"), 0);
+    }
+
+    #[test]
+    fn line_joins_round_trip_through_their_column() {
+        for offsets in [vec![], vec![7], vec![3, 40, 4095]] {
+            assert_eq!(parse_concat_column(&concat_column(&offsets)), Some(offsets));
+        }
+        assert_eq!(parse_concat_column("1,,2"), None);
+        assert_eq!(parse_concat_column("-1"), None);
     }
 
     #[test]

@@ -46,6 +46,8 @@ pub(crate) fn room_message(id: u64, time: u64, room: &str, text: &str) -> Stored
         target: HistoryTarget::Room(room.into()),
         kind: MessageKind::Say,
         text: text.into(),
+        concat_at: Vec::new(),
+        author: None,
         client_tags: String::new(),
     }
 }
@@ -148,12 +150,12 @@ fn room(name: &str) -> HistoryQuery {
     HistoryQuery::room(name, MessageId(0))
 }
 
-fn open(config: StoreConfig) -> Store {
+pub(crate) fn open(config: StoreConfig) -> Store {
     Store::open(config).expect("open the store").store
 }
 
 /// Appends every message and waits until all are durable.
-async fn append_all(store: &Store, messages: impl IntoIterator<Item = StoredMessage>) {
+pub(crate) async fn append_all(store: &Store, messages: impl IntoIterator<Item = StoredMessage>) {
     let mut commits = Vec::new();
     for message in messages {
         commits.push(store.append(message).await.expect("queue"));
@@ -163,7 +165,7 @@ async fn append_all(store: &Store, messages: impl IntoIterator<Item = StoredMess
     }
 }
 
-fn ids(messages: &[StoredMessage]) -> Vec<u64> {
+pub(crate) fn ids(messages: &[StoredMessage]) -> Vec<u64> {
     messages.iter().map(|message| message.id.0).collect()
 }
 

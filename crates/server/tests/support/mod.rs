@@ -26,14 +26,17 @@ pub const SERVER: &str = "palaver.local";
 
 /// Every capability `CAP LS` offers, in its order.
 pub const ALL_CAPS: &str = "account-notify account-tag away-notify batch cap-notify \
-                            draft/account-registration draft/chathistory echo-message \
-                            extended-join extended-monitor invite-notify labeled-response \
-                            message-tags multi-prefix sasl server-time setname standard-replies \
-                            userhost-in-names";
+                            draft/account-registration draft/chathistory \
+                            draft/message-redaction draft/multiline draft/read-marker \
+                            echo-message extended-join extended-monitor invite-notify \
+                            labeled-response message-tags multi-prefix sasl server-time setname \
+                            standard-replies userhost-in-names";
 
 /// The same list as `CAP LS 302` shows it, with capability values.
 pub const ALL_CAPS_302: &str = "account-notify account-tag away-notify batch cap-notify \
                                 draft/account-registration=before-connect draft/chathistory \
+                                draft/message-redaction \
+                                draft/multiline=max-bytes=4096,max-lines=32 draft/read-marker \
                                 echo-message extended-join extended-monitor invite-notify \
                                 labeled-response message-tags multi-prefix \
                                 sasl=PLAIN,SCRAM-SHA-256 server-time setname standard-replies \

@@ -251,6 +251,48 @@ fn long_text_is_split_into_lines_that_fit() {
     );
 }
 
+#[test]
+fn multiline_messages_deletions_and_read_markers_leave_the_link_undisturbed() {
+    let mut client = Client::start(Reconnect::OnceReady, &["#ops"]);
+    client.register(CAPS, "bot");
+    client.receive(":bot!b@h JOIN #ops");
+    // A message of several lines, as a client without draft/multiline gets it.
+    let lines = [
+        "@msgid=m1 :a!b@c PRIVMSG #ops :first line",
+        ":a!b@c PRIVMSG #ops :second line",
+        // And as a batch, which the client never asks for but reads all the same.
+        ":a!b@c BATCH +mm2 draft/multiline #ops",
+        "@batch=mm2 :a!b@c PRIVMSG #ops :batched",
+        "BATCH -mm2",
+    ];
+    let mut shown = Vec::new();
+    for line in lines {
+        let outputs = client.receive(line);
+        assert!(outputs.sent().is_empty() && outputs.stopped().is_none());
+        shown.extend(outputs.shown().into_iter().map(str::to_owned));
+    }
+    assert_eq!(shown.len(), 3, "{shown:?}");
+    assert!(shown[0].ends_with("<a> first line"), "{shown:?}");
+    assert!(shown[1].ends_with("<a> second line"), "{shown:?}");
+    assert!(shown[2].ends_with("<a> batched"), "{shown:?}");
+    // Commands of capabilities the client does not ask for show nothing and change nothing.
+    for line in [
+        ":a!b@c REDACT #ops m1 :oops",
+        ":srv MARKREAD #ops timestamp=2026-01-01T00:00:00.000Z",
+    ] {
+        let outputs = client.receive(line);
+        assert!(
+            outputs.shown().is_empty() && outputs.sent().is_empty(),
+            "{line}"
+        );
+        assert!(
+            outputs.stopped().is_none() && !outputs.disconnected(),
+            "{line}"
+        );
+    }
+    assert!(client.machine.is_ready());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Answers matched by label
 // ---------------------------------------------------------------------------------------------

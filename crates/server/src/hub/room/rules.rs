@@ -113,6 +113,17 @@ impl RoomState {
         }
     }
 
+    /// Checks that `user` may delete a message of the room called `room`: its own (`own`) as
+    /// a member, anyone's as an operator (IRCv3 message-redaction leaves who may to the
+    /// server; these are the rights Ergo gives by default).
+    pub fn may_delete(&self, user: &User, room: &str, own: bool) -> Result<(), HubError> {
+        if own {
+            self.require_member(user, room)
+        } else {
+            self.require_operator(user, room)
+        }
+    }
+
     /// Checks that `user` may set the topic of the room called `room`: any member, unless the
     /// topic is protected, then only operators.
     pub fn may_set_topic(&self, user: &User, room: &str) -> Result<(), HubError> {

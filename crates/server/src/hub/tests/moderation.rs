@@ -3,7 +3,8 @@
 use super::*;
 
 fn send(hub: &Hub, user: &Arc<User>, room: &Arc<Room>) -> Result<(), HubError> {
-    hub.say(user, room, MessageKind::Say, "hello", "").map(drop)
+    hub.say(user, room, MessageKind::Say, "hello", &[], "")
+        .map(drop)
 }
 
 fn cannot_send(reason: SendRefusal) -> Result<(), HubError> {
@@ -269,4 +270,47 @@ fn full_mask_lists_refuse_more_entries_of_any_list() {
         vec![mask(MaskList::InviteExceptions, "one-more")],
     );
     assert!(outcome.event.is_some() && outcome.errors.is_empty());
+}
+
+#[test]
+fn members_delete_their_own_messages_and_operators_anyones() {
+    let hub = Hub::default();
+    let (op, bob, outsider) = (guest(&hub), irc_user(&hub, "bob"), guest(&hub));
+    let room = join(&hub, &op, "#r");
+    join(&hub, &bob, "#r");
+    let deletion = |own| Deletion {
+        message: MessageId(1),
+        author: "bob",
+        sent: palaver_proto::time::Timestamp(0),
+        own,
+        reason: None,
+    };
+    let deleted = |result: Result<Event, HubError>| result.map(drop);
+    assert_eq!(
+        deleted(hub.redact_in_room(&bob, &room, deletion(true))),
+        Ok(())
+    );
+    assert_eq!(
+        deleted(hub.redact_in_room(&bob, &room, deletion(false))),
+        Err(HubError::NeedOperator("#r".into()))
+    );
+    assert_eq!(
+        deleted(hub.redact_in_room(&op, &room, deletion(false))),
+        Ok(())
+    );
+    // Not even one's own from outside the room.
+    assert_eq!(
+        deleted(hub.redact_in_room(&outsider, &room, deletion(true))),
+        Err(HubError::NotInRoom("#r".into()))
+    );
+    // In private, only one's own, whoever one is.
+    let party = crate::store::Party::Account("bob".into());
+    assert_eq!(
+        deleted(hub.redact_private(&op, "bob", &party, deletion(false))),
+        Err(HubError::NotYourMessage)
+    );
+    assert_eq!(
+        deleted(hub.redact_private(&op, "bob", &party, deletion(true))),
+        Ok(())
+    );
 }

@@ -121,6 +121,8 @@ fn interests(caps: CapSet) -> Interests {
         (Cap::AccountNotify, Interest::AccountChanges),
         (Cap::InviteNotify, Interest::Invitations),
         (Cap::ExtendedMonitor, Interest::MonitoredUsers),
+        (Cap::MessageRedaction, Interest::Redactions),
+        (Cap::ReadMarker, Interest::ReadMarkers),
     ]
     .into_iter()
     .filter(|(cap, _)| caps.contains(*cap))
@@ -202,6 +204,8 @@ mod tests {
             (Cap::AccountNotify, Interest::AccountChanges),
             (Cap::InviteNotify, Interest::Invitations),
             (Cap::ExtendedMonitor, Interest::MonitoredUsers),
+            (Cap::MessageRedaction, Interest::Redactions),
+            (Cap::ReadMarker, Interest::ReadMarkers),
         ] {
             let mut caps = CapSet::EMPTY;
             caps.insert(cap);

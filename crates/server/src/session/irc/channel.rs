@@ -9,8 +9,8 @@ use palaver_proto::irc::numeric::*;
 use palaver_proto::names;
 
 use super::registration::{MAX_KICK_TARGETS, MAX_MESSAGE_TARGETS};
-use super::{IrcSession, account, chathistory, query};
-use crate::hub::{HubError, Joined};
+use super::{IrcSession, account, chathistory, query, read_marker};
+use crate::hub::{HubError, Joined, Said};
 use crate::session::Flow;
 
 pub fn join(session: &mut IrcSession, message: &Message) -> Flow {
@@ -42,6 +42,8 @@ pub fn join(session: &mut IrcSession, message: &Message) -> Flow {
                 if let Some(topic) = topic {
                     query::send_topic(session, room.name(), &topic);
                 }
+                // Before the end of NAMES (IRCv3 read-marker).
+                read_marker::on_join(session, room.name());
                 query::send_names(session, &room, room.name());
                 chathistory::replay_on_join(session, &room);
             }
@@ -113,8 +115,6 @@ fn send(session: &mut IrcSession, message: &Message, command: &str) -> Flow {
         (MessageKind::Say, text)
     };
     let client_tags = client_only_tags(message);
-    let user = session.user().clone();
-    let echo = session.caps.contains(Cap::EchoMessage);
     let targets = targets.split(',').filter(|target| !target.is_empty());
     for target in targets.take(MAX_MESSAGE_TARGETS) {
         if !tags_only && target.eq_ignore_ascii_case(account::NICKSERV) {
@@ -126,49 +126,77 @@ fn send(session: &mut IrcSession, message: &Message, command: &str) -> Flow {
             account::chanserv(session, text);
             continue;
         }
-        let result = if let Some((minimum, room)) = split_status_target(target) {
-            // STATUSMSG: `@#room` reaches its operators, `+#room` its voiced members too.
-            match session.hub.room(room) {
-                Some(room) => session
-                    .hub
-                    .say_to_status(&user, &room, minimum, kind, text, &client_tags)
-                    .map(|event| (event, None)),
-                None => Err(HubError::NoSuchRoom(target.to_owned())),
-            }
-        } else if target.starts_with('#') {
-            match session.hub.room(target) {
-                Some(room) => session
-                    .hub
-                    .say(&user, &room, kind, text, &client_tags)
-                    .map(|event| (event, None)),
-                None => Err(HubError::NoSuchRoom(target.to_owned())),
-            }
-        } else {
-            session
-                .hub
-                .message_user(&user, target, kind, text, &client_tags)
-                .map(|(event, recipient)| {
-                    if let Some(away) = recipient.away()
-                        && kind == MessageKind::Say
-                    {
-                        let nick = recipient.nick();
-                        session.numeric(RPL_AWAY, &[&nick, &away]);
-                    }
-                    (event, Some(recipient))
-                })
-        };
-        match result {
-            Ok((event, recipient)) => {
-                session.persist(&event, recipient.as_deref());
-                if echo {
-                    session.own_copy(&event);
-                }
-            }
-            Err(_) if is_notice || tags_only => {}
-            Err(error) => session.hub_error(&error),
-        }
+        let quiet = is_notice || tags_only;
+        send_to(session, target, kind, text, &[], &client_tags, quiet);
     }
     Flow::Continue
+}
+
+/// Sends one message to one channel or nick: stored, echoed with `echo-message`, `301` for an
+/// away recipient of a `PRIVMSG`. `text` and `concat_at` are the message's lines (see
+/// `palaver_proto::multiline`). Refusals are answered unless `quiet` (a `NOTICE` or
+/// `TAGMSG`).
+pub(super) fn send_to(
+    session: &mut IrcSession,
+    target: &str,
+    kind: MessageKind,
+    text: &str,
+    concat_at: &[usize],
+    client_tags: &str,
+    quiet: bool,
+) {
+    let user = session.user().clone();
+    let result = if let Some((minimum, room)) = split_status_target(target) {
+        // STATUSMSG: `@#room` reaches its operators, `+#room` its voiced members too.
+        match session.hub.room(room) {
+            Some(room) => session
+                .hub
+                .say_to_status(
+                    &user,
+                    &room,
+                    minimum,
+                    &Said {
+                        kind,
+                        text,
+                        concat_at,
+                        client_tags,
+                    },
+                )
+                .map(|event| (event, None)),
+            None => Err(HubError::NoSuchRoom(target.to_owned())),
+        }
+    } else if target.starts_with('#') {
+        match session.hub.room(target) {
+            Some(room) => session
+                .hub
+                .say(&user, &room, kind, text, concat_at, client_tags)
+                .map(|event| (event, None)),
+            None => Err(HubError::NoSuchRoom(target.to_owned())),
+        }
+    } else {
+        session
+            .hub
+            .message_user(&user, target, kind, text, concat_at, client_tags)
+            .map(|(event, recipient)| {
+                if let Some(away) = recipient.away()
+                    && kind == MessageKind::Say
+                {
+                    let nick = recipient.nick();
+                    session.numeric(RPL_AWAY, &[&nick, &away]);
+                }
+                (event, Some(recipient))
+            })
+    };
+    match result {
+        Ok((event, recipient)) => {
+            session.persist(&event, recipient.as_deref());
+            if session.caps.contains(Cap::EchoMessage) {
+                session.own_copy(&event);
+            }
+        }
+        Err(_) if quiet => {}
+        Err(error) => session.hub_error(&error),
+    }
 }
 
 /// The text of a CTCP ACTION (`\x01ACTION waves\x01`), if `text` is one.
@@ -182,7 +210,7 @@ fn ctcp_action(text: &str) -> Option<&str> {
 
 /// The client-only tags (`+name`) of a message, escaped and joined, to relay to recipients
 /// that accept message tags.
-fn client_only_tags(message: &Message) -> String {
+pub(super) fn client_only_tags(message: &Message) -> String {
     let mut joined = String::new();
     for tag in message.tags.iter().filter(|tag| tag.key.starts_with('+')) {
         if !joined.is_empty() {

@@ -194,9 +194,7 @@ fn reference(text: &str) -> Option<Option<Bound>> {
     if let Some(id) = text.strip_prefix("msgid=") {
         // The later parts of a long message that was split have msgids `id-2`, `id-3`, …;
         // they all stand at the message's place in history.
-        let id = id.split_once('-').map_or(id, |(whole, _part)| whole);
-        let id = u64::from_str_radix(id, 16).ok()?;
-        return Some(Some(Bound::Id(palaver_proto::event::MessageId(id))));
+        return Some(Some(Bound::Id(palaver_proto::event::MessageId::parse(id)?)));
     }
     time_bound(text).map(|time| Some(Bound::Time(time)))
 }

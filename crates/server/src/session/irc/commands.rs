@@ -8,8 +8,8 @@ use palaver_proto::irc::message::Message;
 use palaver_proto::irc::numeric::*;
 
 use super::{
-    IrcSession, account, cap, channel, chathistory, mode, monitor, operator, query, registration,
-    sasl,
+    IrcSession, account, cap, channel, chathistory, mode, monitor, multiline, operator, query,
+    read_marker, redaction, registration, sasl,
 };
 use crate::session::Flow;
 
@@ -70,6 +70,10 @@ const COMMANDS: &[Spec] = &[
     spec("AWAY", 0, false, away),
     spec("SETNAME", 1, false, setname),
     spec("CHATHISTORY", 1, false, chathistory::chathistory),
+    spec("BATCH", 1, false, multiline::batch),
+    spec("REDACT", 2, false, redaction::redact),
+    // Checks its own parameters: its specification answers a missing one with a FAIL.
+    spec("MARKREAD", 0, false, read_marker::markread),
     spec("AUTHENTICATE", 1, true, sasl::authenticate),
     spec("REGISTER", 0, true, account::register),
     spec("OPER", 2, false, operator::oper),

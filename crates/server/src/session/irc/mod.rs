@@ -13,8 +13,11 @@ mod chathistory;
 mod commands;
 mod mode;
 mod monitor;
+mod multiline;
 mod operator;
 mod query;
+mod read_marker;
+mod redaction;
 mod registration;
 mod replies;
 mod sasl;
@@ -43,6 +46,9 @@ use crate::outbox::Outbox;
 use crate::store::{Commit, Store, StoredMessage};
 use account::AccountRequest;
 use chathistory::HistoryRequest;
+use multiline::ClientBatch;
+use read_marker::ReadMarkers;
+use redaction::RedactRequest;
 use replies::Replies;
 use sasl::SaslState;
 
@@ -75,6 +81,15 @@ struct Registration {
     /// registered: nobody else can have changed its password yet). Once registered, the hub
     /// user's identity is the only record of the login (so the two can never disagree).
     login: Option<(String, Option<PasswordStamp>)>,
+}
+
+/// What a command's commits save, so that a failure is reported as what it is.
+#[derive(Debug, Default)]
+enum Unsaved {
+    #[default]
+    Message,
+    /// The deletion of the message `msgid` of `target` (REDACT).
+    Deletion { target: String, msgid: String },
 }
 
 pub struct IrcSession {
@@ -122,6 +137,14 @@ pub struct IrcSession {
     to_store: Vec<StoredMessage>,
     /// History queries the command being handled asked for, run once the handler returns.
     history_requests: Vec<HistoryRequest>,
+    /// Deletions the command being handled asked for, run once the handler returns.
+    redactions: Vec<RedactRequest>,
+    /// What the command's commits save, for the reply sent if one fails.
+    unsaved: Unsaved,
+    /// The multiline batch the client is sending, if one is open (IRCv3 multiline).
+    client_batch: Option<ClientBatch>,
+    /// Read markers: a guest's own, and the account's for the command being handled.
+    read_markers: ReadMarkers,
     /// Replies of the commands handled since the last flush, in order, behind their commits.
     queue: ReplyQueue,
     /// When the client last sent anything; silence triggers a `PING`.
@@ -171,9 +194,10 @@ impl IrcSession {
         self.replies.numeric(code, &nick, params);
     }
 
-    /// A `FAIL` that the specification of `command` itself defines (such as `FAIL REGISTER`),
-    /// sent whatever the client negotiated: the `standard-replies` capability is only needed
-    /// for replies no specification enables (IRCv3 standard-replies, "Capabilities").
+    /// A `FAIL` that the specification of `command` itself defines (such as `FAIL REGISTER`,
+    /// or the failures of multiline, message-redaction and read-marker), sent whatever the
+    /// client negotiated: the `standard-replies` capability is only needed for replies no
+    /// specification enables (IRCv3 standard-replies, "Capabilities").
     fn specified_fail(&mut self, command: &str, code: &str, context: &[&str], description: &str) {
         let mut params = vec![command.to_owned(), code.to_owned()];
         params.extend(context.iter().map(|item| item.to_string()));
@@ -182,9 +206,16 @@ impl IrcSession {
     }
 
     /// Queues the messages a hub event becomes for this client (its own copy of what it did).
+    /// A multiline message's copy is a batch, the whole response to the batch that sent it.
     fn own_copy(&mut self, event: &Event) {
-        for message in event_messages(event, self.flavor()) {
-            self.replies.push(message);
+        let messages = event_messages(event, self.flavor());
+        if messages
+            .first()
+            .is_some_and(|first| first.command == "BATCH")
+        {
+            self.replies.push_whole_batch(messages);
+        } else {
+            self.push_all(messages);
         }
     }
 
@@ -252,7 +283,7 @@ impl IrcSession {
                 ERR_NOPRIVILEGES,
                 &["Permission Denied- You're not an IRC operator"],
             ),
-            HubError::NeedAccount | HubError::AlreadyRegistered(_) => {
+            HubError::NeedAccount | HubError::AlreadyRegistered(_) | HubError::NotYourMessage => {
                 let nick = self.reply_nick();
                 self.replies
                     .server_message("NOTICE", vec![nick, error.to_string()]);
@@ -332,7 +363,15 @@ impl IrcSession {
     /// runs the history query it asked for, and queues its replies (label applied) behind
     /// its commits.
     async fn handle_frame(&mut self, frame: Frame) -> Flow {
-        let flow = self.dispatch_frame(frame);
+        let was_registered = self.user.is_some();
+        let flow = match self.read_frame(frame) {
+            Some(message) => {
+                read_marker::prefetch_for_join(self, &message).await;
+                self.dispatch(&message)
+            }
+            None => Flow::Continue,
+        };
+        self.read_markers.end_command();
         if let Some(nick) = self.nick_to_check.take() {
             self.change_nick_checked(&nick).await;
         }
@@ -343,6 +382,9 @@ impl IrcSession {
                 Err(error) => self.not_saved(&error.to_string()),
             }
         }
+        for request in std::mem::take(&mut self.redactions) {
+            commits.extend(redaction::run(self, request).await);
+        }
         // After the appends: a message the command sent before ending a room's lifetime is
         // deleted with the rest of that history.
         let ended = std::mem::take(&mut self.ended_rooms);
@@ -351,6 +393,9 @@ impl IrcSession {
             account::run(self, request).await;
         }
         account::confirm_login(self).await;
+        if !was_registered && self.user.is_some() {
+            read_marker::after_registration(self).await;
+        }
         if std::mem::take(&mut self.nick_changed) {
             self.guard_nick().await;
         }
@@ -360,6 +405,7 @@ impl IrcSession {
         for request in std::mem::take(&mut self.history_requests) {
             chathistory::answer(self, request).await;
         }
+        read_marker::run_requests(self).await;
         self.end_command(commits);
         flow
     }
@@ -423,27 +469,49 @@ impl IrcSession {
     /// Moves the finished command's replies into the queue, behind `commits`.
     fn end_command(&mut self, commits: Vec<Commit>) {
         let bytes = self.replies.take();
-        let failure = self.failure_notice_template();
+        let unsaved = std::mem::take(&mut self.unsaved);
+        let failure = self.failure_notice_template(unsaved);
         self.queue
             .push_after(bytes, commits, move |error| failure(&error.to_string()));
     }
 
-    /// Builds, ahead of time, the reply sent instead of a command's replies when a message it
-    /// sent could not be stored.
-    fn failure_notice_template(&self) -> impl FnOnce(&str) -> bytes::Bytes + Send + 'static {
+    /// Builds, ahead of time, the reply sent instead of a command's replies when what it
+    /// saved (a message, or a deletion) could not be stored.
+    fn failure_notice_template(
+        &self,
+        unsaved: Unsaved,
+    ) -> impl FnOnce(&str) -> bytes::Bytes + Send + 'static {
         let server = self.settings.server_name.clone();
         let nick = self.reply_nick();
         let standard = self.caps.contains(Cap::StandardReplies);
         move |error| {
-            let description =
-                format!("Your message could not be saved ({error}); others may have seen it");
-            let message = if standard {
-                Message::new(
-                    "FAIL",
-                    vec!["PRIVMSG".into(), "MESSAGE_ERROR".into(), description],
-                )
-            } else {
-                Message::new("NOTICE", vec![nick, description])
+            let message = match unsaved {
+                Unsaved::Message => {
+                    let description = format!(
+                        "Your message could not be saved ({error}); others may have seen it"
+                    );
+                    if standard {
+                        let params = vec!["PRIVMSG".into(), "MESSAGE_ERROR".into(), description];
+                        Message::new("FAIL", params)
+                    } else {
+                        Message::new("NOTICE", vec![nick, description])
+                    }
+                }
+                // No code of message-redaction fits a storage failure; Ergo answers this one.
+                Unsaved::Deletion { target, msgid } => {
+                    let description = format!(
+                        "The message could not be deleted ({error}); others may have been told \
+                         it was"
+                    );
+                    let params = vec![
+                        "REDACT".into(),
+                        "REDACT_FORBIDDEN".into(),
+                        target,
+                        msgid,
+                        description,
+                    ];
+                    Message::new("FAIL", params)
+                }
             };
             message.with_source(server).to_bytes()
         }
@@ -471,25 +539,33 @@ impl IrcSession {
         }
     }
 
-    fn dispatch_frame(&mut self, frame: Frame) -> Flow {
+    /// Checks and parses a frame and applies its label; `None` when there is nothing to
+    /// dispatch (the client has been answered if it needed to be).
+    fn read_frame(&mut self, frame: Frame) -> Option<Message> {
         self.last_heard = Instant::now();
         self.ping_sent = None;
         let line = match frame {
             Frame::Line(line) => line,
             Frame::TooLong => {
                 self.numeric(ERR_INPUTTOOLONG, &["Input line was too long"]);
-                return Flow::Continue;
+                return None;
             }
         };
-        let Some(message) = self.parse_line(&line) else {
-            return Flow::Continue;
-        };
+        let message = self.parse_line(&line)?;
         if self.caps.contains(Cap::LabeledResponse)
             && let Some(label) = message.tag("label")
         {
             self.replies.set_label(label);
         }
-        commands::dispatch(self, &message)
+        Some(message)
+    }
+
+    /// Runs a parsed message: a line of the multiline batch being sent, or a command.
+    fn dispatch(&mut self, message: &Message) -> Flow {
+        if let Some(flow) = multiline::intercept(self, message) {
+            return flow;
+        }
+        commands::dispatch(self, message)
     }
 
     /// When the keepalive needs attention: registration timeout, next `PING`, or the end of
@@ -568,6 +644,10 @@ impl Session for IrcSession {
             replies,
             to_store: Vec::new(),
             history_requests: Vec::new(),
+            redactions: Vec::new(),
+            unsaved: Unsaved::Message,
+            client_batch: None,
+            read_markers: ReadMarkers::default(),
             queue: ReplyQueue::default(),
             last_heard: now,
             ping_sent: None,

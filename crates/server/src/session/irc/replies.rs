@@ -143,13 +143,39 @@ impl Replies {
         self.push(self.batch_end(&reference));
     }
 
+    /// Adds a batch the caller built whole (a multiline message's own copy: `BATCH +…`, its
+    /// lines, `BATCH -…`) as the entire response to the current command. A labelled
+    /// command's label then goes on the batch's opening line, which labeled-response allows
+    /// for a batch whose type covers the whole response (and IRCv3 multiline asks for with
+    /// echo-message); anything added after it goes unlabelled. If replies came before it,
+    /// it is added as any other replies: nested in the labeled-response batch.
+    pub fn push_whole_batch(&mut self, messages: Vec<Message>) {
+        let whole = self.count == 0 && self.label.as_ref().is_some_and(|(_, batches)| *batches);
+        if !whole {
+            return messages.into_iter().for_each(|message| self.push(message));
+        }
+        let (label, _) = self.label.take().expect("checked above");
+        for (index, message) in messages.into_iter().enumerate() {
+            self.count += 1;
+            if index == 0 {
+                self.write(message.with_tag("label", label.clone()));
+            } else {
+                self.write(message);
+            }
+        }
+    }
+
     /// Adds a reply to the current command, inside the batch being filled if there is one.
+    /// A line already in a batch of its own (a line of a multiline message) stays in it: its
+    /// batch's opening and closing lines are the ones nested.
     pub fn push(&mut self, mut message: Message) {
         // The first reply is never inside an inner batch: that batch's opening line comes
         // before it.
         let in_inner_batch = match &self.inner_batch {
             Some(reference) => {
-                tag_batch(&mut message, reference);
+                if message.tag("batch").is_none() {
+                    tag_batch(&mut message, reference);
+                }
                 true
             }
             None => false,
@@ -183,6 +209,13 @@ impl Replies {
     /// Labels the replies to the current command (labeled-response).
     pub fn set_label(&mut self, label: &str) {
         self.label = Some((label.to_owned(), self.batches_accepted));
+    }
+
+    /// Takes the current command's label back: its replies go unlabelled, and no `ACK` is
+    /// sent for none (a multiline batch's opening line, whose label belongs to the reply to
+    /// its closing line).
+    pub fn take_label(&mut self) -> Option<String> {
+        self.label.take().map(|(label, _)| label)
     }
 
     /// The current command's replies as wire bytes, labelled as the specification asks: no
@@ -243,7 +276,10 @@ impl Replies {
     /// Writes `message`, inside the current labeled-response batch if one is open and the
     /// message is not already inside a batch of its own (whose opening line is in it).
     fn write_labeled(&mut self, mut message: Message, in_inner_batch: bool) {
-        if !in_inner_batch && let Some(reference) = &self.labeled_batch {
+        if !in_inner_batch
+            && message.tag("batch").is_none()
+            && let Some(reference) = &self.labeled_batch
+        {
             tag_batch(&mut message, reference);
         }
         self.write(message);
@@ -396,6 +432,71 @@ mod tests {
              @batch=L4 :srv BATCH +H3 draft/chathistory-targets\r\n\
              @batch=L4 :srv BATCH -H3\r\n\
              :srv BATCH -L4\r\n"
+        );
+    }
+
+    /// A multiline message as its own copy: `BATCH +m1 …`, a line in it, `BATCH -m1`.
+    fn multiline_copy() -> Vec<Message> {
+        vec![
+            Message::new(
+                "BATCH",
+                vec!["+m1".into(), "draft/multiline".into(), "#r".into()],
+            ),
+            Message::new("PRIVMSG", vec!["#r".into(), "a".into()]).with_tag("batch", "m1"),
+            Message::new("BATCH", vec!["-m1".into()]),
+        ]
+    }
+
+    #[test]
+    fn a_batch_that_is_the_whole_response_carries_the_label() {
+        let mut replies = replies(10_000);
+        replies.accept_batches(true);
+        replies.set_label("a1");
+        replies.push_whole_batch(multiline_copy());
+        assert_eq!(
+            text(replies.take()),
+            "@label=a1 BATCH +m1 draft/multiline #r\r\n\
+             @batch=m1 PRIVMSG #r a\r\n\
+             BATCH -m1\r\n"
+        );
+        // Unlabelled, it is just its lines.
+        replies.push_whole_batch(multiline_copy());
+        assert_eq!(
+            text(replies.take()),
+            "BATCH +m1 draft/multiline #r\r\n@batch=m1 PRIVMSG #r a\r\nBATCH -m1\r\n"
+        );
+    }
+
+    #[test]
+    fn a_batch_after_other_replies_nests_in_the_labeled_response_batch() {
+        let mut replies = replies(10_000);
+        replies.accept_batches(true);
+        replies.set_label("a1");
+        replies.numeric("301", "nick", &["bob", "away"]);
+        replies.push_whole_batch(multiline_copy());
+        assert_eq!(
+            text(replies.take()),
+            "@label=a1 :srv BATCH +L1 labeled-response\r\n\
+             @batch=L1 :srv 301 nick bob away\r\n\
+             @batch=L1 BATCH +m1 draft/multiline #r\r\n\
+             @batch=m1 PRIVMSG #r a\r\n\
+             @batch=L1 BATCH -m1\r\n\
+             :srv BATCH -L1\r\n"
+        );
+    }
+
+    #[test]
+    fn a_batch_in_a_batch_keeps_its_own_lines() {
+        let mut replies = replies(10_000);
+        replies.accept_batches(true);
+        replies.batch(BatchType::Chathistory, vec!["#r".into()], multiline_copy());
+        assert_eq!(
+            text(replies.take()),
+            ":srv BATCH +H1 chathistory #r\r\n\
+             @batch=H1 BATCH +m1 draft/multiline #r\r\n\
+             @batch=m1 PRIVMSG #r a\r\n\
+             @batch=H1 BATCH -m1\r\n\
+             :srv BATCH -H1\r\n"
         );
     }
 
