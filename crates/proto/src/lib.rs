@@ -11,6 +11,7 @@ pub mod irc;
 pub mod mask;
 pub mod modes;
 pub mod names;
+pub mod room_filter;
 pub mod text;
 pub mod time;
 pub mod utf8;

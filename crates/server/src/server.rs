@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use crate::accounts::{Accounts, LoginLimits};
+use crate::accounts::{Accounts, LoginLimits, PasswordPolicy};
 use crate::config::{Config, ListenerKind};
 use crate::hub::{Hub, HubSettings};
 use crate::listener;
@@ -114,8 +114,15 @@ impl Server {
         let context = Context {
             hub: self.hub.clone(),
             store: self.store.clone(),
-            accounts: Accounts::new(self.store.clone(), LoginLimits::default()),
+            accounts: Accounts::new(
+                self.store.clone(),
+                LoginLimits::default(),
+                PasswordPolicy {
+                    min_bytes: self.config.accounts.min_password_bytes,
+                },
+            ),
             history_on_join: self.config.text.history_on_join,
+            idle_flush: self.config.text.idle_flush,
             nick_grace: self.config.accounts.nick_grace,
             limits: self.config.limits,
             irc: Arc::new(self.config.irc.clone()),

@@ -333,8 +333,8 @@ async fn guest_nicks_cannot_be_registered() {
     .await;
     irc.send("REGISTER * * guest-password").await;
     irc.expect_raw(&format!(
-        ":{SERVER} NOTICE guest-99 :REGISTER: invalid account name: guest- nicks cannot be \
-         registered"
+        ":{SERVER} FAIL REGISTER BAD_ACCOUNT_NAME guest-99 :invalid account name: guest- nicks \
+         cannot be registered"
     ))
     .await;
     irc.expect_quiet().await;

@@ -277,18 +277,22 @@ fn event_source(event: &Event) -> Option<&Identity> {
     }
 }
 
-/// `PRIVMSG`/`NOTICE`/`TAGMSG` lines for one message, split on UTF-8 character boundaries so
-/// that no line exceeds [`MAX_MESSAGE_BYTES`] (a text-protocol message may be much longer than
-/// an IRC line).
-fn message_lines(source: &str, target: &str, kind: MessageKind, text: &str) -> Vec<Message> {
-    let (command, prefix, suffix) = match kind {
+/// The command of a message of this kind, and what CTCP wraps its text in.
+fn message_framing(kind: MessageKind) -> (&'static str, &'static str, &'static str) {
+    match kind {
         MessageKind::Say => ("PRIVMSG", "", ""),
         MessageKind::Action => ("PRIVMSG", "\x01ACTION ", "\x01"),
         MessageKind::Notice => ("NOTICE", "", ""),
-        MessageKind::TagsOnly => {
-            return vec![Message::new("TAGMSG", vec![target.to_owned()]).with_source(source)];
-        }
-    };
+        MessageKind::TagsOnly => ("TAGMSG", "", ""),
+    }
+}
+
+/// The most bytes of text one `PRIVMSG`/`NOTICE` line from `source` to `target` carries
+/// within [`MAX_MESSAGE_BYTES`] (at least 1). A message from an IRC client is cut to this
+/// where it is sent, so that it reaches everyone as the one line it was; only longer messages
+/// (from text users) are split.
+pub fn text_room(source: &str, target: &str, kind: MessageKind) -> usize {
+    let (command, prefix, suffix) = message_framing(kind);
     // ":" source " " command " " target " :" prefix text suffix CRLF
     let overhead = 1
         + source.len()
@@ -300,8 +304,18 @@ fn message_lines(source: &str, target: &str, kind: MessageKind, text: &str) -> V
         + prefix.len()
         + suffix.len()
         + 2;
-    let room = MAX_MESSAGE_BYTES.saturating_sub(overhead).max(1);
-    split_utf8(text, room)
+    MAX_MESSAGE_BYTES.saturating_sub(overhead).max(1)
+}
+
+/// `PRIVMSG`/`NOTICE`/`TAGMSG` lines for one message, split on UTF-8 character boundaries so
+/// that no line exceeds [`MAX_MESSAGE_BYTES`] (a text-protocol message may be much longer than
+/// an IRC line).
+fn message_lines(source: &str, target: &str, kind: MessageKind, text: &str) -> Vec<Message> {
+    let (command, prefix, suffix) = message_framing(kind);
+    if kind == MessageKind::TagsOnly {
+        return vec![Message::new(command, vec![target.to_owned()]).with_source(source)];
+    }
+    split_utf8(text, text_room(source, target, kind))
         .map(|chunk| {
             Message::new(
                 command,

@@ -10,8 +10,8 @@
 //! [`membership`] (join, part, kick, invite, room lifetimes), [`messages`] (room and private
 //! messages, topics, notices), [`presence`] (away, real name, account), [`modes`] (mode
 //! changes), [`registered`] (registered rooms' saved state), [`visibility`] (what listings
-//! may show), [`delivery`] (fan-out); [`room`] (a room and its rules), [`user`] (a user),
-//! [`bans`] and [`error`].
+//! may show), [`whowas`] (the nicks users left behind), [`delivery`] (fan-out); [`room`] (a
+//! room and its rules), [`user`] (a user), [`bans`] and [`error`].
 //!
 //! Locks (all `std::sync::Mutex`, never held across an `.await`):
 //! - `nicks`: the nick directory; taken on connect, disconnect, nick change and lookups by
@@ -20,6 +20,7 @@
 //! - each room's own lock (see [`room`]), the only lock on the room message path.
 //! - the two locks of [`registered::RegisteredRooms`] (saved state of registered rooms, and
 //!   the rooms that come back after a restart); leaves, taken one at a time.
+//! - the lock of [`whowas::NickHistory`], a leaf, taken with no other lock held.
 //! - each user's identity, room-list, invitation-list and away locks, and each outbox's lock,
 //!   which are leaves.
 //!
@@ -41,6 +42,7 @@ mod room;
 mod tests;
 mod user;
 mod visibility;
+mod whowas;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -58,6 +60,7 @@ pub use palaver_proto::modes::{ModeChange, RoomFlag, RoomModes};
 pub use room::{MAX_PENDING_INVITATIONS, Member, Room, Topic};
 pub use user::{Alert, Alerts, Interest, Interests, Protocol, User, UserId};
 pub use visibility::{HIDDEN_KEY, MemberInfo, Membership, RoomInfo, RoomSummary, Viewer};
+pub use whowas::{Departed, NICK_HISTORY_MAX};
 
 use crate::lock;
 use registered::RegisteredRooms;
@@ -154,6 +157,8 @@ pub struct Hub {
     rooms: Mutex<HashMap<String, Arc<Room>>>,
     /// Registered rooms' saved state and the rooms that come back after a restart.
     registered: RegisteredRooms,
+    /// Who left which nick, for `WHOWAS`.
+    nick_history: whowas::NickHistory,
     next_user_id: AtomicU64,
     /// Drawn at random when the hub starts: with a user's id it makes the user's
     /// [`ConnectionId`](crate::store::ConnectionId), which must differ from every connection
@@ -182,6 +187,7 @@ impl Hub {
             nicks: Mutex::default(),
             rooms: Mutex::default(),
             registered: RegisteredRooms::default(),
+            nick_history: whowas::NickHistory::default(),
             next_user_id: AtomicU64::new(1),
             run: random_run_number(),
             next_guest_number: AtomicU64::new(1),
@@ -223,6 +229,12 @@ impl Hub {
     /// Every connected user (a snapshot).
     pub fn users(&self) -> Vec<Arc<User>> {
         lock(&self.nicks).values().cloned().collect()
+    }
+
+    /// Who stopped using `nick` (by disconnecting or changing nick), newest first, at most
+    /// `limit` of them (`None`: all that are kept; see [`whowas`]).
+    pub fn departed(&self, nick: &str, limit: Option<usize>) -> Vec<Departed> {
+        self.nick_history.lookup(nick, limit)
     }
 
     /// How many users are connected.

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use palaver_proto::event::{Event, MessageKind};
 use palaver_proto::framing::Frame;
 use palaver_proto::names::fold;
+use palaver_proto::room_filter::RoomFilter;
 use palaver_proto::text::{self, Command, Input};
 use palaver_proto::time::Timestamp;
 
@@ -39,7 +40,7 @@ const HELP: &[&str] = &[
     "  /msg NICK text                send a private message",
     "  /me action                    act in your current room",
     "  /who [#room]                  list who is in a room (@ marks operators)",
-    "  /rooms                        list rooms with member counts and topics",
+    "  /rooms [filters]              list rooms (filters: #name *mask* !*mask* >N <N members)",
     "  /topic [#room] [text]         show or set a room's topic",
     "  /quit [reason]                leave the server",
     "  /history [N]                  show the last N messages of your room (default 20)",
@@ -55,6 +56,8 @@ const HELP: &[&str] = &[
 /// The settings a text session reads.
 struct TextSettings {
     max_line_bytes: usize,
+    /// How long a partial line may sit before it counts as complete.
+    idle_flush: Option<std::time::Duration>,
     /// Messages replayed when joining a room.
     history_on_join: usize,
     /// Grace period before a user on someone's registered nick is renamed.
@@ -153,7 +156,7 @@ impl TextSession {
             }
             Command::Me(action) => self.say(MessageKind::Action, action).await,
             Command::Who(room) => self.who(room),
-            Command::Rooms => self.list_rooms(),
+            Command::Rooms(filters) => self.list_rooms(filters),
             Command::Topic { room, text } => self.topic(room, text).await,
             Command::Quit(reason) => {
                 self.notice(&["goodbye"]);
@@ -520,8 +523,11 @@ impl TextSession {
         ]);
     }
 
-    fn list_rooms(&mut self) {
-        let rooms = self.hub.rooms(&self.user);
+    /// `/rooms [filter…]`: the rooms the user may see that pass the filters, the same as IRC
+    /// `LIST` takes.
+    fn list_rooms(&mut self, filters: &str) {
+        let filter = RoomFilter::parse(filters.split([' ', ',']));
+        let rooms = self.hub.rooms_matching(&self.user, &filter);
         let count = rooms.len().to_string();
         self.notice(&[&count, if rooms.len() == 1 { " room" } else { " rooms" }]);
         for room in rooms {
@@ -626,6 +632,7 @@ impl Session for TextSession {
             .connect_guest(peer, &host, Self::PROTOCOL, outbox.clone());
         let settings = TextSettings {
             max_line_bytes: context.limits.max_line_bytes,
+            idle_flush: context.idle_flush,
             history_on_join: context.history_on_join,
             nick_grace: context.nick_grace,
         };
@@ -648,6 +655,11 @@ impl Session for TextSession {
 
     fn max_line_bytes(&self) -> usize {
         self.settings.max_line_bytes
+    }
+
+    /// Tutorial clients send a message without a newline and wait for the answer.
+    fn idle_flush(&self) -> Option<std::time::Duration> {
+        self.settings.idle_flush
     }
 
     async fn handle(&mut self, frame: Frame) -> Flow {

@@ -11,17 +11,18 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use palaver_proto::irc::message::Message;
 use palaver_proto::irc::numeric::*;
 
-use palaver_proto::names::fold;
+use palaver_proto::names::{NICK_MAX_LEN, fold};
 
 use super::IrcSession;
-use crate::accounts::{AccountError, PasswordStamp};
+use crate::accounts::{AccountError, MAX_PASSWORD_BYTES, PasswordStamp};
 use crate::hub::{Reclaim, Reclaimed};
 use crate::session::Flow;
 
 /// SASL payloads are sent in chunks of this many base64 bytes; a full chunk means more follow.
 const SASL_CHUNK: usize = 400;
-/// The most base64 a SASL PLAIN exchange may send (nick, account and a 300-byte password fit).
-const SASL_MAX_BYTES: usize = 2 * SASL_CHUNK;
+/// The most base64 a SASL PLAIN exchange may send: two names of the longest nick and the
+/// longest password, with their separators, encoded.
+const SASL_MAX_BYTES: usize = (2 * NICK_MAX_LEN + 2 + MAX_PASSWORD_BYTES).div_ceil(3) * 4;
 
 /// The nick clients address for account services.
 pub const NICKSERV: &str = "NickServ";
@@ -106,7 +107,9 @@ pub fn authenticate(session: &mut IrcSession, message: &Message) -> Flow {
                 collected.push_str(argument);
             }
             if collected.len() > SASL_MAX_BYTES {
-                session.numeric(ERR_SASLTOOLONG, &["SASL message too long"]);
+                // 905 is for one chunk over 400 bytes (IRCv3 sasl-3.1); an exchange longer than
+                // any valid one simply fails, as with services daemons that drop the session.
+                session.numeric(ERR_SASLFAIL, &["SASL authentication failed"]);
                 return Flow::Continue;
             }
             if argument.len() == SASL_CHUNK {
@@ -372,7 +375,7 @@ pub async fn run(session: &mut IrcSession, request: AccountRequest) {
                 Via::RegisterCommand => {
                     let code = match error {
                         AccountError::Taken(_) => "ACCOUNT_EXISTS",
-                        AccountError::UnacceptablePassword => "UNACCEPTABLE_PASSWORD",
+                        AccountError::UnacceptablePassword { .. } => "UNACCEPTABLE_PASSWORD",
                         AccountError::InvalidName(_) => "BAD_ACCOUNT_NAME",
                         _ => "TEMPORARILY_UNAVAILABLE",
                     };

@@ -7,7 +7,10 @@ use palaver_proto::irc::caps::Cap;
 use palaver_proto::irc::message::Message;
 use palaver_proto::irc::numeric::*;
 
-use super::{IrcSession, account, cap, channel, chathistory, mode, query, registration};
+use super::{
+    IrcSession, account, cap, channel, chathistory, help, mode, query, registration,
+    server_queries, whowas,
+};
 use crate::session::Flow;
 
 type Handler = fn(&mut IrcSession, &Message) -> Flow;
@@ -58,10 +61,15 @@ const COMMANDS: &[Spec] = &[
     spec("LIST", 0, false, query::list),
     spec("WHO", 0, false, query::who),
     spec("WHOIS", 1, false, query::whois),
+    spec("WHOWAS", 1, false, whowas::whowas),
     spec("ISON", 1, false, query::ison),
     spec("USERHOST", 1, false, query::userhost),
     spec("LUSERS", 0, false, registration::lusers),
     spec("MOTD", 0, false, registration::motd),
+    spec("TIME", 0, false, server_queries::time),
+    spec("LINKS", 0, false, server_queries::links),
+    spec("HELP", 0, false, help::help),
+    spec("HELPOP", 0, false, help::help),
     spec("AWAY", 0, false, away),
     spec("SETNAME", 1, false, setname),
     spec("CHATHISTORY", 1, false, chathistory::chathistory),
@@ -132,4 +140,16 @@ fn setname(session: &mut IrcSession, message: &Message) -> Flow {
         session.own_copy(&event);
     }
     Flow::Continue
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_command_has_help() {
+        for spec in COMMANDS {
+            assert!(help::has_topic(spec.name), "HELP has no topic for {}", spec.name);
+        }
+    }
 }

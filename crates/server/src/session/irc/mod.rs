@@ -11,10 +11,13 @@ mod cap;
 mod channel;
 mod chathistory;
 mod commands;
+mod help;
 mod mode;
 mod query;
 mod registration;
 mod replies;
+mod server_queries;
+mod whowas;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -164,13 +167,22 @@ impl IrcSession {
         }
     }
 
-    /// A standard reply (`FAIL`) for clients that asked for them, a server `NOTICE` otherwise.
+    /// A standard reply `FAIL`, sent whatever the client's capabilities: for failures whose
+    /// specification defines the reply (`REGISTER`, `CHATHISTORY`, `SETNAME`, `INVALID_UTF8`
+    /// under `UTF8ONLY`), which the `standard-replies` capability does not gate (IRCv3
+    /// standard-replies).
     fn fail(&mut self, command: &str, code: &str, context: &[&str], description: &str) {
+        let mut params = vec![command.to_owned(), code.to_owned()];
+        params.extend(context.iter().map(|item| item.to_string()));
+        params.push(description.to_owned());
+        self.replies.server_message("FAIL", params);
+    }
+
+    /// A failure no specification defines a reply for: a `FAIL` for clients with
+    /// `standard-replies`, a server `NOTICE` for the others.
+    fn fail_or_notice(&mut self, command: &str, code: &str, context: &[&str], description: &str) {
         if self.caps.contains(Cap::StandardReplies) {
-            let mut params = vec![command.to_owned(), code.to_owned()];
-            params.extend(context.iter().map(|item| item.to_string()));
-            params.push(description.to_owned());
-            self.replies.server_message("FAIL", params);
+            self.fail(command, code, context, description);
         } else {
             let nick = self.reply_nick();
             let text = if command == "*" {
@@ -256,8 +268,9 @@ impl IrcSession {
     /// answered.
     fn parse_line(&mut self, line: &[u8]) -> Option<Message> {
         let Ok(line) = std::str::from_utf8(line) else {
+            let command = command_name(line);
             self.fail(
-                "*",
+                &command,
                 "INVALID_UTF8",
                 &[],
                 "Message rejected: this server only accepts UTF-8",
@@ -272,7 +285,7 @@ impl IrcSession {
             return None;
         }
         if line.contains(['\0', '\r']) {
-            self.fail(
+            self.fail_or_notice(
                 "*",
                 "INVALID_MESSAGE",
                 &[],
@@ -416,7 +429,7 @@ impl IrcSession {
     fn not_saved(&mut self, error: &str) {
         let description =
             format!("Your message could not be saved ({error}); others may have seen it");
-        self.fail("PRIVMSG", "MESSAGE_ERROR", &[], &description);
+        self.fail_or_notice("PRIVMSG", "MESSAGE_ERROR", &[], &description);
     }
 
     /// Queues the own copy of a part or kick, and remembers the room if its lifetime ended.
@@ -491,6 +504,27 @@ impl IrcSession {
         for message in messages {
             self.replies.push(message);
         }
+    }
+}
+
+/// The command of a line that could not be decoded, for the `FAIL` answering it: the word
+/// after the tags and the source, upper-cased, or `*` if it is no command name.
+fn command_name(line: &[u8]) -> String {
+    let mut words = line
+        .split(|&byte| byte == b' ')
+        .filter(|word| !word.is_empty());
+    let mut word = words.next().unwrap_or_default();
+    if word.starts_with(b"@") {
+        word = words.next().unwrap_or_default();
+    }
+    if word.starts_with(b":") {
+        word = words.next().unwrap_or_default();
+    }
+    match std::str::from_utf8(word) {
+        Ok(name) if !name.is_empty() && name.bytes().all(|byte| byte.is_ascii_alphanumeric()) => {
+            name.to_ascii_uppercase()
+        }
+        _ => "*".to_owned(),
     }
 }
 

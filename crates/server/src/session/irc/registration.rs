@@ -93,6 +93,11 @@ pub fn user(session: &mut IrcSession, message: &Message) -> Flow {
         session.numeric(ERR_ALREADYREGISTERED, &["You may not reregister"]);
         return Flow::Continue;
     }
+    // An empty user name or real name counts as a missing one (modern.ircdocs.horse, USER).
+    if message.params[0].is_empty() || message.params[3].is_empty() {
+        session.numeric(ERR_NEEDMOREPARAMS, &["USER", "Not enough parameters"]);
+        return Flow::Continue;
+    }
     let username: String = message.params[0]
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
@@ -207,6 +212,7 @@ fn isupport(network: &str, rooms_per_user: usize) -> Vec<String> {
         format!("CHANNELLEN={}", ROOM_NAME_MAX_LEN + 1),
         "CHANTYPES=#".into(),
         format!("CHATHISTORY={}", super::chathistory::MAX_MESSAGES),
+        format!("ELIST={}", palaver_proto::room_filter::ELIST),
         format!("KICKLEN={KICK_REASON_MAX_BYTES}"),
         format!("MAXLIST=b:{MAX_BANS}"),
         format!("MAXTARGETS={MAX_MESSAGE_TARGETS}"),
