@@ -75,6 +75,34 @@ impl LineDecoder {
         }
     }
 
+    /// Whether a line has begun and not ended: bytes without an LF wait in `buf`, or the rest
+    /// of an over-long line is being thrown away.
+    pub fn is_mid_line(&self, buf: &BytesMut) -> bool {
+        !buf.is_empty() || self.discarding
+    }
+
+    /// Ends the line in progress as if its LF had arrived (the client fell quiet in the middle
+    /// of a line): the bytes waiting in `buf` as a line (a final CR removed), or `None` if there
+    /// are none. The rest of an over-long line, already reported, ends here too, so what the
+    /// client sends next starts a new line. Call only after [`decode`](Self::decode) has
+    /// returned `None`.
+    pub fn finish_line(&mut self, buf: &mut BytesMut) -> Option<Frame> {
+        self.scanned = 0;
+        self.discarding = false;
+        if buf.is_empty() {
+            return None;
+        }
+        let mut line = buf.split().freeze();
+        if line.last() == Some(&b'\r') {
+            line.truncate(line.len() - 1);
+        }
+        // `decode` keeps one byte beyond the limit, in case it is a CR.
+        if line.len() > self.max_line_bytes {
+            return Some(Frame::TooLong);
+        }
+        Some(Frame::Line(line))
+    }
+
     fn no_line_end_yet(&mut self, buf: &mut BytesMut) -> Option<Frame> {
         if self.discarding {
             buf.clear();
@@ -172,6 +200,50 @@ mod tests {
         assert_eq!(reported, 1);
         buf.extend_from_slice(b"tail\nnext\n");
         assert_eq!(decode_all(&mut decoder, &mut buf), vec![line("next")]);
+    }
+
+    #[test]
+    fn a_partial_line_can_be_finished_as_a_line() {
+        let mut decoder = LineDecoder::new(10);
+        let mut buf = BytesMut::new();
+        assert!(!decoder.is_mid_line(&buf));
+        assert_eq!(decoder.finish_line(&mut buf), None);
+
+        buf.extend_from_slice(b"one\nhello");
+        assert_eq!(decode_all(&mut decoder, &mut buf), vec![line("one")]);
+        assert!(decoder.is_mid_line(&buf));
+        assert_eq!(decoder.finish_line(&mut buf), Some(line("hello")));
+        assert!(!decoder.is_mid_line(&buf));
+        assert!(buf.is_empty());
+
+        // A CR at the end is the start of a CRLF: removed. The LF, when it comes, ends an empty
+        // line.
+        buf.extend_from_slice(b"hi\r");
+        assert_eq!(decode_all(&mut decoder, &mut buf), vec![]);
+        assert_eq!(decoder.finish_line(&mut buf), Some(line("hi")));
+        buf.extend_from_slice(b"\nnext\n");
+        assert_eq!(
+            decode_all(&mut decoder, &mut buf),
+            vec![line(""), line("next")]
+        );
+
+        // One byte past the limit is kept in case it is a CR; finished, it is too long.
+        buf.extend_from_slice(b"0123456789x");
+        assert_eq!(decode_all(&mut decoder, &mut buf), vec![]);
+        assert_eq!(decoder.finish_line(&mut buf), Some(Frame::TooLong));
+    }
+
+    #[test]
+    fn finishing_ends_the_discarding_of_an_over_long_line() {
+        let mut decoder = LineDecoder::new(4);
+        let mut buf = BytesMut::from(&b"far too long"[..]);
+        assert_eq!(decode_all(&mut decoder, &mut buf), vec![Frame::TooLong]);
+        assert!(decoder.is_mid_line(&buf));
+        assert_eq!(decoder.finish_line(&mut buf), None);
+        assert!(!decoder.is_mid_line(&buf));
+        // What follows the quiet period is a new line, not the tail of the long one.
+        buf.extend_from_slice(b"ok\n");
+        assert_eq!(decode_all(&mut decoder, &mut buf), vec![line("ok")]);
     }
 
     proptest! {

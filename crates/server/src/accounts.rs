@@ -39,10 +39,44 @@ use limiter::{Attempt, LoginLimiter, MAX_TRACKED_KEYS};
 pub use operators::{OperatorEntry, Operators};
 use scram::{ClientFirst, ScramCredentials, ServerExchange};
 
-/// The shortest acceptable password, in bytes.
-pub const MIN_PASSWORD_BYTES: usize = 8;
-/// The longest acceptable password, in bytes.
-pub const MAX_PASSWORD_BYTES: usize = 300;
+/// The shortest acceptable password by default, in bytes (`[accounts] min_password_bytes`).
+pub const DEFAULT_MIN_PASSWORD_BYTES: usize = 8;
+/// The longest acceptable password, in bytes, whatever the configuration: room for any
+/// passphrase or generated secret (argon2 hashes any length), and a bound on what one
+/// registration or login makes the server copy and hash. Two of them still fit the text
+/// protocol's default line (`/password OLD NEW`); SASL carries one in a few chunks.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// Which passwords are acceptable: `min_bytes` to [`MAX_PASSWORD_BYTES`] bytes, no whitespace
+/// (the text protocol splits on spaces, and a line's trailing whitespace may not survive the
+/// trip).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordPolicy {
+    /// The shortest acceptable password in bytes; between 1 and [`MAX_PASSWORD_BYTES`].
+    pub min_bytes: usize,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        Self {
+            min_bytes: DEFAULT_MIN_PASSWORD_BYTES,
+        }
+    }
+}
+
+impl PasswordPolicy {
+    fn check(&self, password: &str) -> Result<(), AccountError> {
+        let length_ok = (self.min_bytes..=MAX_PASSWORD_BYTES).contains(&password.len());
+        if length_ok && !password.contains(char::is_whitespace) {
+            Ok(())
+        } else {
+            Err(AccountError::UnacceptablePassword {
+                min_bytes: self.min_bytes,
+                max_bytes: MAX_PASSWORD_BYTES,
+            })
+        }
+    }
+}
 
 /// A hash of a password no account has, made with the default parameters, so that a login
 /// for an unknown account costs as much as one for a known account. (A test checks that its
@@ -111,9 +145,10 @@ pub enum AccountError {
     BadCredentials,
     #[error("too many failed logins; try again in {seconds} seconds")]
     RateLimited { seconds: u64 },
-    /// The text protocol splits commands on spaces, so a password cannot contain one.
-    #[error("a password must be 8 to 300 bytes and not contain spaces")]
-    UnacceptablePassword,
+    /// The text protocol splits commands on spaces, so a password cannot contain one. Carries
+    /// the configured bounds, so the answer says what is acceptable.
+    #[error("a password must be {min_bytes} to {max_bytes} bytes and not contain spaces")]
+    UnacceptablePassword { min_bytes: usize, max_bytes: usize },
     /// An account name must be a valid nick; the text says why this one is not.
     #[error("invalid account name: {0}")]
     InvalidName(String),
@@ -144,6 +179,7 @@ pub struct Accounts {
 struct Inner {
     store: Store,
     limits: LoginLimits,
+    passwords: PasswordPolicy,
     /// Failed-login counts. Locked only for a few map operations, never across an `.await`.
     limiter: Mutex<LoginLimiter>,
     /// One permit per CPU: hashes beyond that wait here (asynchronously) instead of piling up
@@ -164,7 +200,7 @@ impl std::fmt::Debug for Accounts {
 }
 
 impl Accounts {
-    pub fn new(store: Store, limits: LoginLimits) -> Self {
+    pub fn new(store: Store, limits: LoginLimits, passwords: PasswordPolicy) -> Self {
         let cpus = std::thread::available_parallelism().map_or(1, NonZero::get);
         let mut decoy_key = [0; 32];
         // Without the system's random generator no password could be hashed either (salts).
@@ -173,6 +209,7 @@ impl Accounts {
             inner: Arc::new(Inner {
                 store,
                 limits,
+                passwords,
                 limiter: Mutex::new(LoginLimiter::new(limits, MAX_TRACKED_KEYS)),
                 hashing: Arc::new(Semaphore::new(cpus)),
                 decoy_key,
@@ -183,7 +220,7 @@ impl Accounts {
     /// Registers `name` with `password`; returns the account name as registered.
     pub async fn register(&self, name: &str, password: &str) -> Result<String, AccountError> {
         check_name(name)?;
-        check_password(password)?;
+        self.inner.passwords.check(password)?;
         // Checked first so that a taken name costs no hash; the insert below settles races.
         if self.inner.store.account(name).await?.is_some() {
             return Err(AccountError::Taken(name.to_owned()));
@@ -274,7 +311,7 @@ impl Accounts {
         new: &str,
         address: IpAddr,
     ) -> Result<(), AccountError> {
-        check_password(new)?;
+        self.inner.passwords.check(new)?;
         let registered_name = self.login(name, old, address).await?;
         let secrets = self.secrets(new).await?;
         // The account cannot vanish today (there is no way to drop one), but if it did, the
@@ -571,17 +608,6 @@ fn check_name(name: &str) -> Result<(), AccountError> {
         ));
     }
     Ok(())
-}
-
-/// 8 to 300 bytes, no whitespace: the text protocol splits on spaces, and a line's trailing
-/// whitespace may not survive the trip.
-fn check_password(password: &str) -> Result<(), AccountError> {
-    let length_ok = (MIN_PASSWORD_BYTES..=MAX_PASSWORD_BYTES).contains(&password.len());
-    if length_ok && !password.contains(char::is_whitespace) {
-        Ok(())
-    } else {
-        Err(AccountError::UnacceptablePassword)
-    }
 }
 
 #[cfg(test)]

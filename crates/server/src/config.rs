@@ -96,6 +96,8 @@ pub struct IrcSettings {
     pub server_name: String,
     /// The network name (`NETWORK` in `RPL_ISUPPORT`).
     pub network: String,
+    /// A line describing the server (the "server info" of `LINKS`).
+    pub description: String,
     /// Message of the day, one entry per line; `None` sends `ERR_NOMOTD`.
     pub motd: Option<Vec<String>>,
     /// Password every IRC client must send with `PASS` before registering.
@@ -117,6 +119,7 @@ impl Default for IrcSettings {
         Self {
             server_name: "palaver.local".into(),
             network: "palaver".into(),
+            description: "palaver chat server".into(),
             motd: None,
             password: None,
             ping_interval: Duration::from_secs(120),
@@ -149,17 +152,27 @@ pub const DEFAULT_HISTORY_MAX_PER_ROOM: usize = 10_000;
 /// The word that turns a retention limit off.
 const OFF: &str = "off";
 
+/// How long a text client's unterminated line may sit before it is taken as complete, by
+/// default: long enough that TCP's retransmission of a lost segment (200 ms at the least on
+/// Linux) usually arrives first, short enough that someone waiting for the answer to a line
+/// sent without a newline barely notices.
+pub const DEFAULT_IDLE_FLUSH: Duration = Duration::from_millis(500);
+
 /// How the text protocol treats its users (its listeners are in [`Config::listeners`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TextSettings {
     /// Messages shown to a text user joining a room (0: none).
     pub history_on_join: usize,
+    /// After this long without more bytes, a partial line (no LF yet) is taken as complete;
+    /// `None` (`"off"`) waits for the LF however long it takes.
+    pub idle_flush: Option<Duration>,
 }
 
 impl Default for TextSettings {
     fn default() -> Self {
         Self {
             history_on_join: 20,
+            idle_flush: Some(DEFAULT_IDLE_FLUSH),
         }
     }
 }
@@ -192,12 +205,16 @@ pub struct AccountSettings {
     /// How long someone may use a registered nick without logging in to it before being
     /// renamed to `guest-N`; zero turns the protection off.
     pub nick_grace: Duration,
+    /// The shortest password an account may have, in bytes: 1 to
+    /// [`MAX_PASSWORD_BYTES`](crate::accounts::MAX_PASSWORD_BYTES).
+    pub min_password_bytes: usize,
 }
 
 impl Default for AccountSettings {
     fn default() -> Self {
         Self {
             nick_grace: Duration::from_secs(60),
+            min_password_bytes: crate::accounts::DEFAULT_MIN_PASSWORD_BYTES,
         }
     }
 }
@@ -248,6 +265,8 @@ pub struct FileConfig {
 pub struct FileText {
     pub listen: Option<Vec<SocketAddr>>,
     pub history_on_join: Option<usize>,
+    /// A positive duration such as `"500ms"`, or `"off"`; checked in [`Config::resolve`].
+    pub idle_flush: Option<toml::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -256,6 +275,7 @@ pub struct FileIrc {
     pub listen: Option<Vec<SocketAddr>>,
     pub server_name: Option<String>,
     pub network: Option<String>,
+    pub description: Option<String>,
     /// The message of the day as text (lines separated by newlines).
     pub motd: Option<String>,
     /// Or a file to read it from at start-up.
@@ -282,6 +302,7 @@ pub struct FileAccounts {
     pub nick_grace: Option<toml::Value>,
     /// Deprecated: `nick_grace` in whole seconds.
     pub nick_grace_seconds: Option<u64>,
+    pub min_password_bytes: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -405,6 +426,10 @@ impl Config {
                 &mut deprecations,
             )?
             .unwrap_or(TextSettings::default().history_on_join),
+            idle_flush: match &file.text.idle_flush {
+                None => TextSettings::default().idle_flush,
+                Some(value) => parse_idle_flush(value)?,
+            },
         };
         let irc = resolve_irc(&overrides, file.irc, &mut deprecations)?;
         let store = resolve_store(&overrides, file.store)?;
@@ -417,6 +442,10 @@ impl Config {
                 &mut deprecations,
             )?
             .unwrap_or(AccountSettings::default().nick_grace),
+            min_password_bytes: file
+                .accounts
+                .min_password_bytes
+                .unwrap_or(AccountSettings::default().min_password_bytes),
         };
         let cloak_hosts = overrides
             .cloak_hosts
@@ -457,6 +486,11 @@ impl Config {
         if irc.network.is_empty() || irc.network.contains(' ') {
             return Err(ConfigError::Invalid("network must be one word".into()));
         }
+        if irc.description.is_empty() || irc.description.chars().any(char::is_control) {
+            return Err(ConfigError::Invalid(
+                "[irc] description must be one line of text".into(),
+            ));
+        }
         if irc.ping_interval.is_zero() || irc.ping_timeout.is_zero() {
             return Err(ConfigError::Invalid(
                 "[irc] ping_interval and ping_timeout must be positive".into(),
@@ -477,6 +511,15 @@ impl Config {
             return Err(ConfigError::Invalid(format!(
                 "send_queue_bytes must be at least 4 × max_line_bytes ({})",
                 4 * limits.max_line_bytes
+            )));
+        }
+        let passwords = 1..=crate::accounts::MAX_PASSWORD_BYTES;
+        if !passwords.contains(&self.accounts.min_password_bytes) {
+            return Err(ConfigError::Invalid(format!(
+                "[accounts] min_password_bytes must be between {} and {} (the longest password \
+                 accepted)",
+                passwords.start(),
+                passwords.end()
             )));
         }
         // Every user is in the lobby (text users join it on connecting).
@@ -521,6 +564,20 @@ fn parse_max_age(value: &toml::Value) -> Result<Option<Duration>, ConfigError> {
     match duration::from_value(KEY, value) {
         Ok(age) if !age.is_zero() => Ok(Some(age)),
         _ => Err(invalid()),
+    }
+}
+
+/// `idle_flush`: a positive duration, or `"off"` to wait for every line's LF.
+fn parse_idle_flush(value: &toml::Value) -> Result<Option<Duration>, ConfigError> {
+    const KEY: &str = "[text] idle_flush";
+    if value.as_str().is_some_and(|text| text.trim() == OFF) {
+        return Ok(None);
+    }
+    match duration::from_value(KEY, value) {
+        Ok(period) if !period.is_zero() => Ok(Some(period)),
+        _ => Err(ConfigError::Invalid(format!(
+            "{KEY} must be a positive duration such as \"500ms\", or \"off\", not {value}"
+        ))),
     }
 }
 
@@ -621,6 +678,7 @@ fn resolve_irc(
             .or(file.server_name)
             .unwrap_or(defaults.server_name),
         network: file.network.unwrap_or(defaults.network),
+        description: file.description.unwrap_or(defaults.description),
         motd: motd_text.map(|text| text.lines().map(str::to_owned).collect()),
         password: overrides.irc_password.clone().or(file.password),
         ping_interval: ping_interval.unwrap_or(defaults.ping_interval),
@@ -1019,6 +1077,43 @@ mod tests {
         assert!(
             clear.unwrap_err().contains("unknown field `password`"),
             "a password in clear is no setting"
+        );
+    }
+
+    #[test]
+    fn password_minimum_idle_flush_and_description_are_read_and_checked() {
+        let (config, _) = resolve_noting(
+            "[accounts]\nmin_password_bytes = 3\n[text]\nidle_flush = \"250ms\"\n\
+             [irc]\ndescription = \"test server\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.accounts.min_password_bytes, 3);
+        assert_eq!(config.text.idle_flush, Some(Duration::from_millis(250)));
+        assert_eq!(config.irc.description, "test server");
+        let (config, _) = resolve_noting("[text]\nidle_flush = \"off\"\n").unwrap();
+        assert_eq!(config.text.idle_flush, None);
+
+        let error = |toml: &str| resolve_noting(toml).unwrap_err().to_string();
+        for minimum in [0, 1025] {
+            assert_eq!(
+                error(&format!("[accounts]\nmin_password_bytes = {minimum}\n")),
+                "invalid setting: [accounts] min_password_bytes must be between 1 and 1024 (the \
+                 longest password accepted)"
+            );
+        }
+        assert_eq!(
+            error("[text]\nidle_flush = \"0s\"\n"),
+            "invalid setting: [text] idle_flush must be a positive duration such as \"500ms\", \
+             or \"off\", not \"0s\""
+        );
+        assert_eq!(
+            error("[text]\nidle_flush = 5\n"),
+            "invalid setting: [text] idle_flush must be a positive duration such as \"500ms\", \
+             or \"off\", not 5"
+        );
+        assert_eq!(
+            error("[irc]\ndescription = \"\"\n"),
+            "invalid setting: [irc] description must be one line of text"
         );
     }
 

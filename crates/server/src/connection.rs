@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use palaver_proto::framing::LineDecoder;
+use palaver_proto::framing::{Frame, LineDecoder};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
@@ -118,6 +118,10 @@ fn shown_address(ip: std::net::IpAddr) -> String {
 
 /// Reads and handles lines until the client quits or disconnects, the outbox closes, or the
 /// server shuts down.
+///
+/// With the session's idle flush, a partial line followed by that much quiet (or by the end of
+/// the stream) is handed over as a line; the timer exists only while a line is in progress, so
+/// an idle connection costs nothing more.
 async fn read_until_end(
     mut reader: impl Incoming,
     session: &mut impl Session,
@@ -125,10 +129,16 @@ async fn read_until_end(
     shutdown: &CancellationToken,
 ) -> End {
     let mut decoder = LineDecoder::new(session.max_line_bytes());
+    let idle_flush = session.idle_flush();
     let mut buffer = BytesMut::new();
+    // When bytes last arrived: the idle flush counts from there.
+    let mut last_read = Instant::now();
     loop {
         let deadline = session.deadline();
         let user = session.user().cloned();
+        let line_deadline = idle_flush
+            .filter(|_| decoder.is_mid_line(&buffer))
+            .map(|quiet| last_read + quiet);
         tokio::select! {
             biased;
             () = shutdown.cancelled() => return End::Shutdown,
@@ -147,6 +157,14 @@ async fn read_until_end(
                 }
                 continue;
             }
+            // Before reading: once the quiet has lasted its period the line is over, and
+            // bytes found waiting after that start the next one.
+            () = sleep_until(line_deadline) => {
+                if let Some(end) = finish_line(&mut decoder, &mut buffer, session, outbox).await {
+                    return end;
+                }
+                continue;
+            }
             ready = reader.ready() => {
                 if let Err(error) = ready {
                     return End::Lost(describe_read_error(&error));
@@ -158,21 +176,22 @@ async fn read_until_end(
             buffer.reserve(READ_CHUNK);
         }
         match reader.try_read_buf(&mut buffer) {
-            Ok(0) => return End::Lost("connection closed".into()),
-            Ok(_) => {}
+            Ok(0) => {
+                // The end of the stream ends a partial line as surely as quiet does.
+                if idle_flush.is_some()
+                    && let Some(end) = finish_line(&mut decoder, &mut buffer, session, outbox).await
+                {
+                    return end;
+                }
+                return End::Lost("connection closed".into());
+            }
+            Ok(_) => last_read = Instant::now(),
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
             Err(error) => return End::Lost(describe_read_error(&error)),
         }
         while let Some(frame) = decoder.decode(&mut buffer) {
-            if let Flow::Quit(reason) = session.handle(frame).await {
-                session.flush().await;
-                return End::Quit(reason);
-            }
-            // The replies so far filled the send queue (see `session/reply_queue.rs`): the
-            // client is dropped as a slow consumer, so the rest of what it sent is not
-            // handled.
-            if outbox.is_closed() {
-                return lost_by_outbox(outbox);
+            if let Some(end) = hand_over(session, outbox, frame).await {
+                return end;
             }
         }
         // Replies go out once per read, behind the commits of what was said.
@@ -181,6 +200,38 @@ async fn read_until_end(
             buffer = BytesMut::new();
         }
     }
+}
+
+/// Hands one frame to the session; `Some` when the connection must end.
+async fn hand_over(session: &mut impl Session, outbox: &Outbox, frame: Frame) -> Option<End> {
+    if let Flow::Quit(reason) = session.handle(frame).await {
+        session.flush().await;
+        return Some(End::Quit(reason));
+    }
+    // The replies so far filled the send queue (see `session/reply_queue.rs`): the client is
+    // dropped as a slow consumer, so the rest of what it sent is not handled.
+    if outbox.is_closed() {
+        return Some(lost_by_outbox(outbox));
+    }
+    None
+}
+
+/// Hands the partial line in `buffer` to the session as a complete one, flushes its replies
+/// and frees the buffer; `Some` when the connection must end.
+async fn finish_line(
+    decoder: &mut LineDecoder,
+    buffer: &mut BytesMut,
+    session: &mut impl Session,
+    outbox: &Outbox,
+) -> Option<End> {
+    if let Some(frame) = decoder.finish_line(buffer) {
+        if let Some(end) = hand_over(session, outbox, frame).await {
+            return Some(end);
+        }
+        session.flush().await;
+    }
+    *buffer = BytesMut::new();
+    None
 }
 
 /// Waits for an alert raised for `user` by another task, or forever before there is a user.
@@ -234,6 +285,10 @@ mod tests {
     use crate::transport::Stream;
 
     fn context() -> Context {
+        context_with_idle_flush(Some(Duration::from_millis(500)))
+    }
+
+    fn context_with_idle_flush(idle_flush: Option<Duration>) -> Context {
         let store = Store::open(StoreConfig {
             path: ":memory:".into(),
             history_max_age: None,
@@ -242,13 +297,14 @@ mod tests {
         })
         .expect("open a throw-away store")
         .store;
-        let accounts = Accounts::new(store.clone(), LoginLimits::default());
+        let accounts = Accounts::new(store.clone(), LoginLimits::default(), Default::default());
         Context {
             hub: Arc::new(Hub::new(HubSettings::default())),
             operators: Operators::new(Vec::new(), accounts.clone()),
             accounts,
             store,
             history_on_join: 0,
+            idle_flush,
             nick_grace: Duration::from_secs(60),
             limits: Limits::default(),
             irc: Arc::new(IrcSettings::default()),
@@ -343,6 +399,77 @@ mod tests {
             "ERROR :Closing link: (~alice@127.0.0.1) [Quit: bye]\r\n"
         );
         expect_end(client, connection, &context).await;
+    }
+
+    /// The idle flush, on the clock: a partial line is handed over once the client has been
+    /// quiet for the period, not before, and with the flush off not at all.
+    #[tokio::test(start_paused = true)]
+    async fn a_partial_line_counts_after_the_idle_flush_period() {
+        let context = context();
+        let (mut client, transport) = pipe();
+        let connection = tokio::spawn(serve::<TextSession>(transport, peer(), context.clone()));
+        line(&mut client).await;
+        line(&mut client).await;
+        // The clock is paused: each sleep lets the connection read what was written, and then
+        // runs the clock on to the sleep's end.
+        client.write_all(b"/nick al").await.unwrap();
+        // Almost the whole period passes; more of the line comes and the wait starts over.
+        tokio::time::sleep(Duration::from_millis(499)).await;
+        client.write_all(b"ice").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(499)).await;
+        client.write_all(b"\n/nick bob").await.unwrap();
+        assert_eq!(
+            untimed(&line(&mut client).await),
+            "-- guest-1 is now known as alice\n"
+        );
+        // Nothing else is pending; with the clock run on, the partial `/nick bob` is a line.
+        let renamed = line(&mut client).await;
+        assert_eq!(untimed(&renamed), "-- alice is now known as bob\n");
+        drop(client);
+        connection.await.unwrap();
+    }
+
+    /// An over-long partial line is refused as soon as it passes the limit, and its tail is
+    /// thrown away until the client falls quiet: what it sends after the quiet is a new line.
+    #[tokio::test(start_paused = true)]
+    async fn quiet_ends_an_over_long_partial_line() {
+        let context = context();
+        let (mut client, transport) = pipe();
+        let connection = tokio::spawn(serve::<TextSession>(transport, peer(), context.clone()));
+        line(&mut client).await;
+        line(&mut client).await;
+        client.write_all(&[b'x'; 5000]).await.unwrap();
+        assert_eq!(
+            line(&mut client).await,
+            "! line too long (max 4096 bytes); discarded\n"
+        );
+        client.write_all(b"still the long line").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        client.write_all(b"/nick alice\n").await.unwrap();
+        assert_eq!(
+            untimed(&line(&mut client).await),
+            "-- guest-1 is now known as alice\n"
+        );
+        drop(client);
+        connection.await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_the_idle_flush_off_a_partial_line_waits_for_its_newline() {
+        let context = context_with_idle_flush(None);
+        let (mut client, transport) = pipe();
+        let connection = tokio::spawn(serve::<TextSession>(transport, peer(), context.clone()));
+        line(&mut client).await;
+        line(&mut client).await;
+        client.write_all(b"/nick al").await.unwrap();
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        client.write_all(b"ice\n").await.unwrap();
+        assert_eq!(
+            untimed(&line(&mut client).await),
+            "-- guest-1 is now known as alice\n"
+        );
+        drop(client);
+        connection.await.unwrap();
     }
 
     #[tokio::test]

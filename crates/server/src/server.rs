@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use crate::accounts::{Accounts, LoginLimits, Operators};
+use crate::accounts::{Accounts, LoginLimits, Operators, PasswordPolicy};
 use crate::config::{Config, ListenerKind};
 use crate::hub::{Hub, HubSettings};
 use crate::listener;
@@ -111,13 +111,20 @@ impl Server {
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let stop = CancellationToken::new();
         let tasks = TaskTracker::new();
-        let accounts = Accounts::new(self.store.clone(), LoginLimits::default());
+        let accounts = Accounts::new(
+            self.store.clone(),
+            LoginLimits::default(),
+            PasswordPolicy {
+                min_bytes: self.config.accounts.min_password_bytes,
+            },
+        );
         let context = Context {
             hub: self.hub.clone(),
             store: self.store.clone(),
             operators: Operators::new(self.config.operators.clone(), accounts.clone()),
             accounts,
             history_on_join: self.config.text.history_on_join,
+            idle_flush: self.config.text.idle_flush,
             nick_grace: self.config.accounts.nick_grace,
             limits: self.config.limits,
             irc: Arc::new(self.config.irc.clone()),

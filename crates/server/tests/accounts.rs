@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use palaver_server::config::Overrides;
 use support::{
     ALL_CAPS_302, Client, IrcClient, SERVER, TestServer, irc_mask, irc_sasl, join_all,
     logged_in_line, nickserv_line, sasl_plain, text_account,
@@ -27,7 +28,7 @@ fn sasl_fail_line(nick: &str) -> String {
     format!(":{SERVER} 904 {nick} :SASL authentication failed")
 }
 
-const BAD_PASSWORD_TEXT: &str = "a password must be 8 to 300 bytes and not contain spaces";
+const BAD_PASSWORD_TEXT: &str = "a password must be 8 to 1024 bytes and not contain spaces";
 
 /// The warning a text user gets on a registered nick it is not logged in to.
 fn text_nick_warning(nick: &str) -> String {
@@ -132,10 +133,10 @@ async fn text_register_refuses_unacceptable_passwords() {
     let mut bob = Client::named(server.address, "bob").await;
     let error = format!("! {BAD_PASSWORD_TEXT}");
 
-    // Too short (7 bytes), too long (301 bytes), containing a tab.
+    // Too short (7 bytes), too long (1025 bytes), containing a tab.
     bob.send("/register 1234567").await;
     bob.expect(&error).await;
-    bob.send(&format!("/register {}", "p".repeat(301))).await;
+    bob.send(&format!("/register {}", "p".repeat(1025))).await;
     bob.expect(&error).await;
     bob.send("/register pass\tword-long").await;
     bob.expect(&error).await;
@@ -488,15 +489,16 @@ async fn sasl_failures_and_aborts() {
     eve.expect_raw(&format!(":{SERVER} 906 eve :SASL authentication aborted"))
         .await;
 
-    // More than 800 bytes of base64 in 400-byte chunks: nothing until the limit, then 904
-    // (905 is for one chunk over 400 bytes).
+    // More base64 than the longest valid exchange (two 30-byte names and a 1024-byte
+    // password: 1448 bytes) in 400-byte chunks: nothing until the limit, then 904.
     eve.send("AUTHENTICATE PLAIN").await;
     eve.expect_raw("AUTHENTICATE +").await;
     let chunk = "A".repeat(400);
-    eve.send(&format!("AUTHENTICATE {chunk}")).await;
-    eve.send(&format!("AUTHENTICATE {chunk}")).await;
+    for _ in 0..3 {
+        eve.send(&format!("AUTHENTICATE {chunk}")).await;
+    }
     eve.expect_quiet().await;
-    eve.send("AUTHENTICATE AAAA").await;
+    eve.send(&format!("AUTHENTICATE {chunk}")).await;
     eve.expect_raw(&sasl_fail_line("eve")).await;
 
     // Each failure ended the exchange: a new one starts cleanly and succeeds.
@@ -551,6 +553,75 @@ async fn sasl_payloads_in_several_chunks() {
         .expect_raw(&logged_in_line("second", &irc_mask("second"), "exact"))
         .await;
     second.expect_raw(&sasl_success_line("second")).await;
+    server.shut_down().await;
+}
+
+/// The longest passwords travel whole: registered over the text protocol, used over SASL
+/// in two full 400-byte chunks and an empty `+` one (IRCv3 sasl-3.1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_passwords_register_over_text_and_log_in_over_sasl() {
+    let server = TestServer::start().await;
+    // `foo\0foo\0` + 592 bytes is 600 bytes, exactly 800 in base64.
+    let password = "x".repeat(592);
+    register_account(&server, "foo", &password).await;
+    let mut client = server.irc("client").await;
+    let payload = BASE64.encode(format!("foo\0foo\0{password}"));
+    assert_eq!(payload.len(), 800);
+    client.send("AUTHENTICATE PLAIN").await;
+    client.expect_raw("AUTHENTICATE +").await;
+    client
+        .send(&format!("AUTHENTICATE {}", &payload[..400]))
+        .await;
+    client
+        .send(&format!("AUTHENTICATE {}", &payload[400..]))
+        .await;
+    client.expect_quiet().await;
+    client.send("AUTHENTICATE +").await;
+    client
+        .expect_raw(&logged_in_line("client", &irc_mask("client"), "foo"))
+        .await;
+    client.expect_raw(&sasl_success_line("client")).await;
+
+    // The longest password is 1024 bytes, whatever the configuration.
+    let longest = "y".repeat(1024);
+    register_account(&server, "longest", &longest).await;
+    let mut text = Client::named(server.address, "toolong").await;
+    text.send(&format!("/register {longest}y")).await;
+    text.expect(&format!("! {BAD_PASSWORD_TEXT}")).await;
+    server.shut_down().await;
+}
+
+/// `[accounts] min_password_bytes` lowers (or raises) the shortest password; refusals name
+/// the configured bounds, in both protocols.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shortest_password_is_configurable() {
+    let server =
+        TestServer::start_with_config("[accounts]\nmin_password_bytes = 3\n", Overrides::default())
+            .await;
+    let refusal = "a password must be 3 to 1024 bytes and not contain spaces";
+    let mut bob = Client::named(server.address, "bob").await;
+    bob.send("/register ab").await;
+    bob.expect(&format!("! {refusal}")).await;
+    bob.send("/register bar").await;
+    bob.expect("-- account bob registered; you are logged in")
+        .await;
+
+    let mut carol = server.irc("carol").await;
+    carol.send("REGISTER * * no").await;
+    carol
+        .expect_raw(&format!(
+            ":{SERVER} FAIL REGISTER UNACCEPTABLE_PASSWORD carol :{refusal}"
+        ))
+        .await;
+    carol.send("REGISTER * * pin").await;
+    carol
+        .expect_raw(&logged_in_line("carol", &irc_mask("carol"), "carol"))
+        .await;
+    carol
+        .expect_raw(&format!(
+            ":{SERVER} REGISTER SUCCESS carol :Account carol registered"
+        ))
+        .await;
     server.shut_down().await;
 }
 
@@ -1085,11 +1156,9 @@ fn assert_guest_nick(nick: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registered_nicks_are_taken_back_after_the_grace_period() {
-    let server = TestServer::start_with_config(
-        "[accounts]\nnick_grace = \"2s\"\n",
-        palaver_server::config::Overrides::default(),
-    )
-    .await;
+    let server =
+        TestServer::start_with_config("[accounts]\nnick_grace = \"2s\"\n", Overrides::default())
+            .await;
     register_account(&server, "alice", "alice-password").await;
     register_account(&server, "bob", "bob-password").await;
     let warning = |nick: &str| {

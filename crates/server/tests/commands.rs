@@ -278,6 +278,18 @@ async fn who_and_rooms_list_members_counts_and_topics() {
     alice.expect("-- 2 rooms").await;
     alice.expect("-- #lobby (2)").await;
     alice.expect("-- #rust (1) Rust, mostly").await;
+    // The filters IRC's LIST takes (ELIST): member counts, masks, negative masks.
+    alice.send("/rooms >1").await;
+    alice.expect("-- 1 room").await;
+    alice.expect("-- #lobby (2)").await;
+    alice.send("/rooms *RU*").await;
+    alice.expect("-- 1 room").await;
+    alice.expect("-- #rust (1) Rust, mostly").await;
+    alice.send("/rooms !#l*,<5").await;
+    alice.expect("-- 1 room").await;
+    alice.expect("-- #rust (1) Rust, mostly").await;
+    alice.send("/rooms #nope").await;
+    alice.expect("-- 0 rooms").await;
     // An emptied room is gone, topic and all.
     bob.send("/part #rust").await;
     bob.expect("-- bob left #rust").await;

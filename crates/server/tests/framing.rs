@@ -5,6 +5,7 @@ mod support;
 
 use palaver_server::config::Overrides;
 use support::{Client, TestServer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_line_sent_one_byte_per_segment_arrives_whole() {
@@ -120,5 +121,80 @@ async fn a_line_cut_at_every_position_in_a_utf8_character_arrives_whole() {
         alice.send_raw(&line.as_bytes()[cut..]).await;
         alice.expect(&format!("#lobby <{nick}> {text}")).await;
     }
+    server.shut_down().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Partial lines and quiet clients (`[text] idle_flush`)
+// ---------------------------------------------------------------------------------------------
+
+/// A client written like the socket tutorials' sends its message without a newline and waits
+/// for the answer: once it has been quiet for the idle flush, its partial line is a line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_without_a_newline_is_heard_once_the_client_falls_quiet() {
+    let server = TestServer::start().await;
+    let mut alice = server.client().await;
+    let mut bob = server.client().await;
+    alice
+        .expect(&format!("-- {} joined #lobby", bob.nick))
+        .await;
+    let nick = alice.nick.clone();
+    alice.send_raw(b"hello").await;
+    alice.expect(&format!("#lobby <{nick}> hello")).await;
+    bob.expect(&format!("#lobby <{nick}> hello")).await;
+    // Lines with their LF are handled at once, as always.
+    alice.send_raw(b"with a newline\n").await;
+    alice
+        .expect(&format!("#lobby <{nick}> with a newline"))
+        .await;
+    bob.expect(&format!("#lobby <{nick}> with a newline")).await;
+    // Commands too.
+    alice.send_raw(b"/nick tutorial").await;
+    alice
+        .expect(&format!("-- {nick} is now known as tutorial"))
+        .await;
+    server.shut_down().await;
+}
+
+/// The trade-off: a line whose bytes pause longer than the idle flush in the middle arrives as
+/// two messages. (The first half's stamped copy shows the pause was long enough.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_line_that_pauses_longer_than_the_idle_flush_arrives_as_two_messages() {
+    let server = TestServer::start().await;
+    let mut alice = server.client().await;
+    let nick = alice.nick.clone();
+    alice.send_raw(b"first half").await;
+    alice.expect(&format!("#lobby <{nick}> first half")).await;
+    alice.send_raw(b"-second half\n").await;
+    alice.expect(&format!("#lobby <{nick}> -second half")).await;
+    // A CRLF cut after its CR: the CR ends the flushed line, the late LF an empty (ignored)
+    // one.
+    alice.send_raw(b"windows\r").await;
+    alice.expect(&format!("#lobby <{nick}> windows")).await;
+    alice.send_raw(b"\nnext\n").await;
+    alice.expect(&format!("#lobby <{nick}> next")).await;
+    server.shut_down().await;
+}
+
+/// The end of the stream ends a partial line too: `printf hello | nc -N host 7788` is heard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_end_of_the_stream_ends_a_partial_line() {
+    let server = TestServer::start().await;
+    let alice = server.client().await;
+    let mut bob = server.client().await;
+    let nick = alice.nick.clone();
+    let (mut reader, mut writer) = alice.into_parts();
+    writer.write_all(b"goodbye").await.expect("send");
+    writer.shutdown().await.expect("half-close");
+    bob.expect(&format!("#lobby <{nick}> goodbye")).await;
+    bob.expect(&format!("-- {nick} left (connection closed)"))
+        .await;
+    // The half-closed client still got its copy before the server closed.
+    let mut rest = String::new();
+    reader.read_to_string(&mut rest).await.expect("read");
+    assert!(
+        rest.ends_with(&format!("#lobby <{nick}> goodbye\n")),
+        "{rest:?}"
+    );
     server.shut_down().await;
 }

@@ -1245,13 +1245,17 @@ async fn chathistory_errors() {
     }
     alice.expect_quiet().await;
 
-    // Without standard-replies the same error is a server notice.
+    // draft/chathistory defines its errors as `FAIL` replies: the same without
+    // standard-replies.
     let mut plain = server
         .irc_with_caps("plain", &["draft/chathistory", "batch"])
         .await;
     plain.send("CHATHISTORY LATEST #h * 10").await;
     plain
-        .expect_raw(":palaver.local NOTICE plain :CHATHISTORY: Messages could not be retrieved")
+        .expect_raw(
+            ":palaver.local FAIL CHATHISTORY INVALID_TARGET LATEST #h :Messages could not be \
+             retrieved",
+        )
         .await;
     plain.expect_quiet().await;
     server.shut_down().await;

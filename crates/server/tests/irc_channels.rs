@@ -437,6 +437,59 @@ async fn privmsg_skips_empty_entries_in_a_target_list() {
     server.shut_down().await;
 }
 
+/// A message as long as an IRC client may send is one line to every recipient: what would not
+/// fit once the sender's `nick!user@host` is prefixed is cut at a character boundary, and
+/// everyone (the sender's echo, text users, a private recipient) gets the same cut text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_maximal_irc_message_is_cut_to_fit_one_relayed_line() {
+    let server = TestServer::start().await;
+    let mut alice = server.irc_with_caps("alice", &["echo-message"]).await;
+    let mut bob = server.irc("bob").await;
+    join_all("#x", &mut [&mut alice, &mut bob]).await;
+    let mut tex = Client::named(server.address, "tex").await;
+    tex.send("/join #x").await;
+    tex.skip_until("-- tex joined #x").await;
+    for client in [&mut alice, &mut bob] {
+        client.expect_line(":tex!text@127.0.0.1 JOIN #x").await;
+    }
+
+    // `PRIVMSG #x :` and CRLF leave 498 bytes; `:alice!~alice@127.0.0.1 PRIVMSG #x :` and
+    // CRLF leave 474: 237 two-byte characters.
+    let sent = "é".repeat(249);
+    alice.send(&format!("PRIVMSG #x :{sent}")).await;
+    // (One word needs no `:`, so the line has a byte to spare.)
+    let relayed = format!(":alice!~alice@127.0.0.1 PRIVMSG #x {}", "é".repeat(237));
+    assert_eq!(relayed.len() + 2, 511);
+    alice.expect_line(&relayed).await;
+    bob.expect_line(&relayed).await;
+    tex.expect(&format!("#x <alice> {}", "é".repeat(237))).await;
+
+    // The same for a private message (the target is longer: one character less) and an
+    // action, whose CTCP wrapping counts too.
+    alice
+        .send(&format!("PRIVMSG bob :{}", "é".repeat(248)))
+        .await;
+    let private = format!(":alice!~alice@127.0.0.1 PRIVMSG bob {}", "é".repeat(236));
+    alice.expect_line(&private).await;
+    bob.expect_line(&private).await;
+    let action = "a".repeat(480);
+    alice
+        .send(&format!("PRIVMSG #x :\x01ACTION {action}\x01"))
+        .await;
+    let acted = format!(
+        ":alice!~alice@127.0.0.1 PRIVMSG #x :\x01ACTION {}\x01",
+        "a".repeat(465)
+    );
+    assert_eq!(acted.len() + 2, 512);
+    alice.expect_line(&acted).await;
+    bob.expect_line(&acted).await;
+    tex.expect(&format!("#x * alice {}", "a".repeat(465))).await;
+    for client in [&mut alice, &mut bob] {
+        client.expect_quiet().await;
+    }
+    server.shut_down().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn privmsg_errors_401_403_411_412() {
     let server = TestServer::start().await;
@@ -907,6 +960,47 @@ async fn kick_is_seen_by_everyone_including_the_kicked_user() {
     op.expect_line(&format!(":op!~op@127.0.0.1 KICK #x b {reason}"))
         .await;
     b.expect_line(&format!(":op!~op@127.0.0.1 KICK #x b {reason}"))
+        .await;
+    for client in [&mut op, &mut b, &mut c] {
+        client.expect_quiet().await;
+    }
+    server.shut_down().await;
+}
+
+/// RFC 2812 §3.2.8: one channel for every nick, or one channel per nick, paired in order; each
+/// user kicked is one `KICK` line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kick_pairs_a_channel_list_with_the_nick_list() {
+    let server = TestServer::start().await;
+    let mut op = server.irc("op").await;
+    let mut b = server.irc("b").await;
+    let mut c = server.irc("c").await;
+    join_all("#x", &mut [&mut op, &mut b, &mut c]).await;
+    join_all("#y", &mut [&mut op, &mut c]).await;
+
+    op.send("KICK #x,#y b,c :bye").await;
+    op.expect_line(":op!~op@127.0.0.1 KICK #x b bye").await;
+    op.expect_line(":op!~op@127.0.0.1 KICK #y c bye").await;
+    b.expect_line(":op!~op@127.0.0.1 KICK #x b bye").await;
+    c.expect_line(":op!~op@127.0.0.1 KICK #x b bye").await;
+    c.expect_line(":op!~op@127.0.0.1 KICK #y c bye").await;
+
+    // The same channel twice, as clients that repeat it send it.
+    rejoin(&mut b, "#x", &mut op).await;
+    c.expect_line(":b!~b@127.0.0.1 JOIN #x").await;
+    op.send("KICK #x,#x b,c :again").await;
+    for line in [
+        ":op!~op@127.0.0.1 KICK #x b again",
+        ":op!~op@127.0.0.1 KICK #x c again",
+    ] {
+        op.expect_line(line).await;
+        c.expect_line(line).await;
+    }
+    b.expect_line(":op!~op@127.0.0.1 KICK #x b again").await;
+
+    // Two channels for one nick pair nothing.
+    op.send("KICK #x,#y b").await;
+    op.expect_line(&numeric("461", "op", "KICK :Not enough parameters"))
         .await;
     for client in [&mut op, &mut b, &mut c] {
         client.expect_quiet().await;

@@ -105,14 +105,15 @@ async fn names_of_unknown_channels_and_without_arguments() {
         &[":palaver.local 366 alice * :End of /NAMES list"],
     )
     .await;
-    // Several channels, one after the other.
+    // Several channels: each one's names, then one 366 naming the list as asked (RFC 2812).
+    alice.join("#b").await;
     expect_replies(
         &mut alice,
-        "NAMES #nope,#a",
+        "NAMES #nope,#a,#B",
         &[
-            ":palaver.local 366 alice #nope :End of /NAMES list",
             ":palaver.local 353 alice = #a @alice",
-            ":palaver.local 366 alice #a :End of /NAMES list",
+            ":palaver.local 353 alice = #b @alice",
+            ":palaver.local 366 alice #nope,#a,#B :End of /NAMES list",
         ],
     )
     .await;
@@ -284,6 +285,55 @@ async fn list_shows_channels_with_counts_and_topics_and_hides_secret_ones() {
         ],
     )
     .await;
+    server.shut_down().await;
+}
+
+/// `ELIST=CMNTU`: masks, negative masks, member counts, creation and topic times, combined.
+/// (The times are minutes ago, so a test can only tell "just now" from "long ago".)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_filters_by_mask_member_count_and_age() {
+    let server = TestServer::start().await;
+    let mut alice = server.irc("alice").await;
+    let mut bob = server.irc("bob").await;
+    alice.join("#chan1").await;
+    alice.join("#chan2").await;
+    alice.send("TOPIC #chan2 :two").await;
+    alice
+        .expect_line(":alice!~alice@127.0.0.1 TOPIC #chan2 two")
+        .await;
+    bob.join("#chan2").await;
+    alice.sync().await;
+
+    let listing = |channels: &[&str]| {
+        let mut lines = vec![":palaver.local 321 bob Channel :Users  Name".to_owned()];
+        for channel in channels {
+            lines.push(match *channel {
+                "#chan1" => ":palaver.local 322 bob #chan1 1 :".to_owned(),
+                _ => ":palaver.local 322 bob #chan2 2 two".to_owned(),
+            });
+        }
+        lines.push(":palaver.local 323 bob :End of /LIST".to_owned());
+        lines
+    };
+    for (command, channels) in [
+        ("LIST *an1", &["#chan1"][..]),
+        ("LIST #C*N2", &["#chan2"]),
+        ("LIST *an3", &[]),
+        ("LIST !*an1", &["#chan2"]),
+        ("LIST !#ch*", &[]),
+        ("LIST >1", &["#chan2"]),
+        ("LIST <2", &["#chan1"]),
+        ("LIST >0,<100", &["#chan1", "#chan2"]),
+        ("LIST C<10", &["#chan1", "#chan2"]),
+        ("LIST C>10", &[]),
+        ("LIST T<10", &["#chan2"]),
+        ("LIST T>10", &[]),
+        ("LIST #ch*,!*1 >0", &["#chan2"]),
+    ] {
+        let lines = listing(channels);
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        expect_replies(&mut bob, command, &lines).await;
+    }
     server.shut_down().await;
 }
 

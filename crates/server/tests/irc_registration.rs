@@ -114,6 +114,7 @@ async fn nick_and_user_register_with_the_exact_welcome_burst() {
         "KICKLEN=255",
         "MAXLIST=beI:100",
         "MODES=4",
+        "ELIST=CMNTU",
         "UTF8ONLY",
         "BOT=B",
         "MONITOR=100",
@@ -707,6 +708,11 @@ async fn missing_parameters_are_461() {
     alice
         .expect_line(":palaver.local 461 * USER :Not enough parameters")
         .await;
+    // An empty real name is a missing one (modern.ircdocs.horse).
+    alice.send("USER a 0 * :").await;
+    alice
+        .expect_line(":palaver.local 461 * USER :Not enough parameters")
+        .await;
     alice.send("PING").await;
     alice
         .expect_line(":palaver.local 461 * PING :Not enough parameters")
@@ -1185,14 +1191,16 @@ async fn a_too_long_line_before_registration_is_417_too() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn invalid_utf8_is_rejected_with_a_notice_and_the_next_line_works() {
+async fn invalid_utf8_is_rejected_with_fail_and_the_next_line_works() {
     let server = TestServer::start().await;
     let mut alice = server.irc("alice").await;
     let mut bob = server.irc("bob").await;
+    // IRCv3 utf8-only: `FAIL <command> INVALID_UTF8`, standard-replies or not.
     alice.send_raw(b"PRIVMSG bob :caf\xe9\r\n").await;
     alice
         .expect_line(
-            ":palaver.local NOTICE alice :Message rejected: this server only accepts UTF-8",
+            ":palaver.local FAIL PRIVMSG INVALID_UTF8 :Message rejected: this server only \
+             accepts UTF-8",
         )
         .await;
     alice.send("PRIVMSG bob :café").await;
@@ -1200,6 +1208,33 @@ async fn invalid_utf8_is_rejected_with_a_notice_and_the_next_line_works() {
         .await;
     alice.expect_quiet().await;
     bob.expect_quiet().await;
+    server.shut_down().await;
+}
+
+/// A `USER` with a real name (or user name) that is not UTF-8 is refused like any such line;
+/// registration waits for a valid one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_non_utf8_user_line_is_refused_and_registration_waits() {
+    let server = TestServer::start().await;
+    let mut alice = IrcClient::connect(server.irc_address).await;
+    alice.send("NICK alice").await;
+    alice.send_raw(b"USER alice 0 * :i\xe8rc\xe9\r\n").await;
+    alice
+        .expect_line(
+            ":palaver.local FAIL USER INVALID_UTF8 :Message rejected: this server only accepts \
+             UTF-8",
+        )
+        .await;
+    alice.send_raw(b"USER \xe8rc\xe9 0 * :Alice\r\n").await;
+    alice
+        .expect_line(
+            ":palaver.local FAIL USER INVALID_UTF8 :Message rejected: this server only accepts \
+             UTF-8",
+        )
+        .await;
+    alice.expect_quiet().await;
+    alice.send("USER alice 0 * :Alice").await;
+    alice.expect_command("001").await;
     server.shut_down().await;
 }
 
@@ -1214,7 +1249,7 @@ async fn invalid_utf8_is_a_fail_with_standard_replies() {
     assert_eq!(
         fail.params,
         [
-            "*",
+            "PING",
             "INVALID_UTF8",
             "Message rejected: this server only accepts UTF-8"
         ]

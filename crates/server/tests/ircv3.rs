@@ -1225,9 +1225,9 @@ async fn setname_changes_the_realname_and_tells_cap_holders() {
     alice
         .expect_raw(":palaver.local 461 alice SETNAME :Not enough parameters")
         .await;
-    // Without standard-replies the failure is a notice.
+    // IRCv3 setname defines the failure as a `FAIL`: the same without standard-replies.
     bob.send("SETNAME :").await;
-    bob.expect_raw(":palaver.local NOTICE bob :SETNAME: Realname is not valid")
+    bob.expect_raw(":palaver.local FAIL SETNAME INVALID_REALNAME :Realname is not valid")
         .await;
     bob.expect_quiet().await;
     carol.send("WHOIS alice").await;
@@ -1299,15 +1299,20 @@ async fn standard_replies_turn_rejections_into_fail_lines() {
     join_witnessed(&mut bob, "#x", &mut [&mut alice]).await;
     join_witnessed(&mut carol, "#x", &mut [&mut alice, &mut bob]).await;
 
+    // IRCv3 utf8-only defines INVALID_UTF8 as a `FAIL`: bob gets it without the capability.
     alice.send_raw(b"PRIVMSG #x :caf\xc3\r\n").await;
     alice
         .expect_raw(
-            ":palaver.local FAIL * INVALID_UTF8 :Message rejected: this server only accepts UTF-8",
+            ":palaver.local FAIL PRIVMSG INVALID_UTF8 :Message rejected: this server only \
+             accepts UTF-8",
         )
         .await;
     bob.send_raw(b"PRIVMSG #x :\xff\xfe\r\n").await;
-    bob.expect_raw(":palaver.local NOTICE bob :Message rejected: this server only accepts UTF-8")
-        .await;
+    bob.expect_raw(
+        ":palaver.local FAIL PRIVMSG INVALID_UTF8 :Message rejected: this server only accepts \
+         UTF-8",
+    )
+    .await;
     alice.send_raw(b"PRIVMSG #x :a\0b\r\n").await;
     alice
         .expect_raw(

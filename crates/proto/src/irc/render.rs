@@ -408,7 +408,7 @@ fn multiline_batch(
     concat_at: &[usize],
 ) -> Vec<Message> {
     let reference = batch_reference(id);
-    let room = line_room(source, "PRIVMSG", target, "", "");
+    let room = text_room(source, target, MessageKind::Say);
     let mut messages = vec![start];
     for part in multiline::parts(text, concat_at) {
         for (index, piece) in split_utf8(part.text, room).enumerate() {
@@ -449,6 +449,16 @@ fn event_source(event: &Event) -> Option<&Identity> {
     }
 }
 
+/// The command of a message of this kind, and what CTCP wraps its text in.
+fn message_framing(kind: MessageKind) -> (&'static str, &'static str, &'static str) {
+    match kind {
+        MessageKind::Say => ("PRIVMSG", "", ""),
+        MessageKind::Action => ("PRIVMSG", "\x01ACTION ", "\x01"),
+        MessageKind::Notice => ("NOTICE", "", ""),
+        MessageKind::TagsOnly => ("TAGMSG", "", ""),
+    }
+}
+
 /// `PRIVMSG`/`NOTICE`/`TAGMSG` lines for one message, split on UTF-8 character boundaries so
 /// that no line exceeds [`MAX_MESSAGE_BYTES`] (a text-protocol message may be much longer than
 /// an IRC line). A multiline message becomes its lines as composed, each one or more IRC
@@ -460,15 +470,11 @@ fn message_lines(
     text: &str,
     concat_at: &[usize],
 ) -> Vec<Message> {
-    let (command, prefix, suffix) = match kind {
-        MessageKind::Say => ("PRIVMSG", "", ""),
-        MessageKind::Action => ("PRIVMSG", "\x01ACTION ", "\x01"),
-        MessageKind::Notice => ("NOTICE", "", ""),
-        MessageKind::TagsOnly => {
-            return vec![Message::new("TAGMSG", vec![target.to_owned()]).with_source(source)];
-        }
-    };
-    let room = line_room(source, command, target, prefix, suffix);
+    let (command, prefix, suffix) = message_framing(kind);
+    if kind == MessageKind::TagsOnly {
+        return vec![Message::new(command, vec![target.to_owned()]).with_source(source)];
+    }
+    let room = text_room(source, target, kind);
     let multiline = multiline::is_multiline(text, concat_at);
     multiline::parts(text, concat_at)
         .filter(|part: &Part<'_>| !(multiline && part.text.is_empty()))
@@ -483,8 +489,12 @@ fn message_lines(
         .collect()
 }
 
-/// How many bytes of text fit in one `:source COMMAND target :prefix…suffix` line.
-fn line_room(source: &str, command: &str, target: &str, prefix: &str, suffix: &str) -> usize {
+/// The most bytes of text one `PRIVMSG`/`NOTICE` line from `source` to `target` carries
+/// within [`MAX_MESSAGE_BYTES`] (at least 1). A message from an IRC client is cut to this
+/// where it is sent, so that it reaches everyone as the one line it was; only longer messages
+/// (from text users) are split.
+pub fn text_room(source: &str, target: &str, kind: MessageKind) -> usize {
+    let (command, prefix, suffix) = message_framing(kind);
     // ":" source " " command " " target " :" prefix text suffix CRLF
     let overhead = 1
         + source.len()

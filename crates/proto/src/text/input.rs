@@ -42,7 +42,9 @@ pub enum Command<'a> {
     },
     Me(&'a str),
     Who(Option<&'a str>),
-    Rooms,
+    /// List rooms; the filters (see [`crate::room_filter`]) are words separated by spaces or
+    /// commas, empty for every room.
+    Rooms(&'a str),
     /// Shows the topic when `text` is `None`, sets it otherwise.
     Topic {
         room: Option<&'a str>,
@@ -264,7 +266,7 @@ fn parse_command(command: &str) -> Result<Command<'_>, InputError> {
                 Some(checked_room(room)?)
             })
         }
-        "rooms" | "list" => Command::Rooms,
+        "rooms" | "list" => Command::Rooms(args.trim()),
         "topic" => {
             let (room, text) = optional_room_then_text(args)?;
             Command::Topic { room, text }
@@ -456,7 +458,8 @@ mod tests {
         assert_eq!(command("/me waves"), Command::Me("waves"));
         assert_eq!(command("/who"), Command::Who(None));
         assert_eq!(command("/who #rust"), Command::Who(Some("#rust")));
-        assert_eq!(command("/rooms"), Command::Rooms);
+        assert_eq!(command("/rooms"), Command::Rooms(""));
+        assert_eq!(command("/list >2 *rust*"), Command::Rooms(">2 *rust*"));
         assert_eq!(
             command("/topic"),
             Command::Topic {

@@ -139,7 +139,10 @@ mod tests {
         let store = Store::open(StoreConfig::new(":memory:"))
             .expect("open the store")
             .store;
-        Operators::new(entries, Accounts::new(store, LoginLimits::default()))
+        Operators::new(
+            entries,
+            Accounts::new(store, LoginLimits::default(), Default::default()),
+        )
     }
 
     fn entry(name: &str, password: &str) -> OperatorEntry {

@@ -15,7 +15,7 @@ fn store() -> Store {
 }
 
 fn accounts() -> Accounts {
-    Accounts::new(store(), LoginLimits::default())
+    Accounts::new(store(), LoginLimits::default(), PasswordPolicy::default())
 }
 
 fn address(last: u8) -> IpAddr {
@@ -45,7 +45,11 @@ async fn register_then_log_in_in_any_case() {
 #[tokio::test]
 async fn the_store_holds_an_argon2id_hash_not_the_password() {
     let store = store();
-    let accounts = Accounts::new(store.clone(), LoginLimits::default());
+    let accounts = Accounts::new(
+        store.clone(),
+        LoginLimits::default(),
+        PasswordPolicy::default(),
+    );
     accounts
         .register("alice", "correct-horse")
         .await
@@ -388,7 +392,7 @@ async fn change_password_refuses_an_unacceptable_new_password_before_checking() 
         accounts
             .change_password("alice", "correct-horse", "short", address(HOME))
             .await,
-        Err(AccountError::UnacceptablePassword)
+        Err(UNACCEPTABLE)
     );
     assert!(
         accounts
@@ -421,11 +425,17 @@ async fn change_password_is_rate_limited_like_login() {
     ));
 }
 
+/// What the default policy answers to an unacceptable password.
+const UNACCEPTABLE: AccountError = AccountError::UnacceptablePassword {
+    min_bytes: DEFAULT_MIN_PASSWORD_BYTES,
+    max_bytes: MAX_PASSWORD_BYTES,
+};
+
 #[tokio::test]
 async fn unacceptable_passwords_are_refused() {
     let accounts = accounts();
     let too_long = "x".repeat(MAX_PASSWORD_BYTES + 1);
-    // 75 four-byte characters: 300 bytes, fine; one more is too many bytes.
+    // 256 four-byte characters: 1024 bytes, fine; one more is too many bytes.
     let longest = "😀".repeat(MAX_PASSWORD_BYTES / 4);
     let too_many_bytes = "😀".repeat(MAX_PASSWORD_BYTES / 4 + 1);
     for bad in [
@@ -439,14 +449,14 @@ async fn unacceptable_passwords_are_refused() {
     ] {
         assert_eq!(
             accounts.register("alice", bad).await,
-            Err(AccountError::UnacceptablePassword),
+            Err(UNACCEPTABLE),
             "{bad:?}"
         );
     }
     assert_eq!(accounts.is_registered("alice").await, Ok(false));
     assert_eq!(
-        AccountError::UnacceptablePassword.to_string(),
-        "a password must be 8 to 300 bytes and not contain spaces"
+        UNACCEPTABLE.to_string(),
+        "a password must be 8 to 1024 bytes and not contain spaces"
     );
     for (name, good) in [
         ("alice", "eight888"),
@@ -456,6 +466,43 @@ async fn unacceptable_passwords_are_refused() {
         assert_eq!(accounts.register(name, good).await, Ok(name.to_owned()));
         assert!(accounts.login(name, good, address(HOME)).await.is_ok());
     }
+}
+
+#[tokio::test]
+async fn the_shortest_password_is_configurable_and_named_in_the_refusal() {
+    let accounts = Accounts::new(
+        store(),
+        LoginLimits::default(),
+        PasswordPolicy { min_bytes: 3 },
+    );
+    assert_eq!(
+        accounts.register("alice", "ab").await,
+        Err(AccountError::UnacceptablePassword {
+            min_bytes: 3,
+            max_bytes: MAX_PASSWORD_BYTES
+        })
+    );
+    assert_eq!(
+        accounts
+            .register("alice", "ab")
+            .await
+            .unwrap_err()
+            .to_string(),
+        "a password must be 3 to 1024 bytes and not contain spaces"
+    );
+    assert_eq!(
+        accounts.register("alice", "bar").await,
+        Ok("alice".to_owned())
+    );
+    assert!(accounts.login("alice", "bar", address(HOME)).await.is_ok());
+    assert_eq!(
+        accounts
+            .change_password("alice", "bar", "no", address(HOME))
+            .await
+            .unwrap_err()
+            .to_string(),
+        "a password must be 3 to 1024 bytes and not contain spaces"
+    );
 }
 
 #[tokio::test]
@@ -507,7 +554,11 @@ async fn account_names_must_be_valid_nicks() {
 #[tokio::test]
 async fn a_closed_store_is_a_store_error() {
     let store = store();
-    let accounts = Accounts::new(store.clone(), LoginLimits::default());
+    let accounts = Accounts::new(
+        store.clone(),
+        LoginLimits::default(),
+        PasswordPolicy::default(),
+    );
     store.shut_down().await.expect("shut down");
     assert!(matches!(
         accounts.register("alice", "correct-horse").await,
@@ -533,7 +584,7 @@ async fn store_failures_do_not_count_as_failed_logins() {
         max_failures_per_address: 1,
         ..LoginLimits::default()
     };
-    let accounts = Accounts::new(store.clone(), limits);
+    let accounts = Accounts::new(store.clone(), limits, PasswordPolicy::default());
     store.shut_down().await.expect("shut down");
     for _ in 0..3 {
         assert!(matches!(
@@ -661,7 +712,7 @@ async fn an_account_from_before_scram_gains_it_at_its_next_password_login() {
         )
         .expect("insert");
     let store = Store::open(config()).expect("migrate").store;
-    let accounts = Accounts::new(store.clone(), LoginLimits::default());
+    let accounts = Accounts::new(store.clone(), LoginLimits::default(), Default::default());
 
     let (login, client_final) = scram_exchange(&accounts, "alice", "correct-horse", address(HOME))
         .await

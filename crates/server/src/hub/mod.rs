@@ -12,8 +12,9 @@
 //! shared between an account's sessions), [`monitor`] (who is told when a nick comes and
 //! goes), [`redaction`] (deleting messages), [`modes`] (mode changes), [`registered`]
 //! (registered rooms' saved state), [`operators`] (what server operators may do),
-//! [`visibility`] (what listings may show), [`delivery`] (fan-out); [`room`] (a room and its
-//! rules), [`user`] (a user), [`bans`] (mask lists) and [`error`].
+//! [`visibility`] (what listings may show), [`whowas`] (the nicks users left behind),
+//! [`delivery`] (fan-out); [`room`] (a room and its rules), [`user`] (a user), [`bans`] (mask
+//! lists) and [`error`].
 //!
 //! Locks (all `std::sync::Mutex`, never held across an `.await`):
 //! - `nicks`: the nick directory; taken on connect, disconnect, nick change and lookups by
@@ -24,6 +25,7 @@
 //! - each room's own lock (see [`room`]), the only lock on the room message path.
 //! - the two locks of [`registered::RegisteredRooms`] (saved state of registered rooms, and
 //!   the rooms that come back after a restart); leaves, taken one at a time.
+//! - the lock of [`whowas::NickHistory`], a leaf, taken with no other lock held.
 //! - each user's identity, room-list, invitation-list, away, monitor-list, operator and kill
 //!   locks, and each outbox's lock, which are leaves.
 //!
@@ -48,6 +50,7 @@ mod room;
 mod tests;
 mod user;
 mod visibility;
+mod whowas;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -72,6 +75,7 @@ pub use redaction::Deletion;
 pub use room::{MAX_PENDING_INVITATIONS, Member, Room, Topic};
 pub use user::{Alert, Alerts, Interest, Interests, Kill, Protocol, User, UserId};
 pub use visibility::{HIDDEN_KEY, MemberInfo, Membership, RoomInfo, RoomSummary, Viewer};
+pub use whowas::{Departed, NICK_HISTORY_MAX};
 
 use crate::lock;
 use monitor::Watchers;
@@ -171,6 +175,8 @@ pub struct Hub {
     rooms: Mutex<HashMap<String, Arc<Room>>>,
     /// Registered rooms' saved state and the rooms that come back after a restart.
     registered: RegisteredRooms,
+    /// Who left which nick, for `WHOWAS`.
+    nick_history: whowas::NickHistory,
     next_user_id: AtomicU64,
     /// Drawn at random when the hub starts: with a user's id it makes the user's
     /// [`ConnectionId`](crate::store::ConnectionId), which must differ from every connection
@@ -200,6 +206,7 @@ impl Hub {
             watchers: Watchers::default(),
             rooms: Mutex::default(),
             registered: RegisteredRooms::default(),
+            nick_history: whowas::NickHistory::default(),
             next_user_id: AtomicU64::new(1),
             run: random_run_number(),
             next_guest_number: AtomicU64::new(1),
@@ -241,6 +248,12 @@ impl Hub {
     /// Every connected user (a snapshot).
     pub fn users(&self) -> Vec<Arc<User>> {
         lock(&self.nicks).values().cloned().collect()
+    }
+
+    /// Who stopped using `nick` (by disconnecting or changing nick), newest first, at most
+    /// `limit` of them (`None`: all that are kept; see [`whowas`]).
+    pub fn departed(&self, nick: &str, limit: Option<usize>) -> Vec<Departed> {
+        self.nick_history.lookup(nick, limit)
     }
 
     /// How many users are connected.

@@ -168,6 +168,7 @@ impl Hub {
             identity
         };
         self.clear_monitor(user);
+        self.nick_history.record(identity.clone());
         let mut witnesses: HashMap<UserId, Arc<User>> = HashMap::new();
         let mut ended = Vec::new();
         for room in user.take_rooms() {
@@ -242,6 +243,10 @@ impl Hub {
         new_nick: &str,
         audience: Audience,
     ) -> Event {
+        // A change of case only keeps the nick.
+        if fold(&old.nick) != fold(new_nick) {
+            self.nick_history.record(old.clone());
+        }
         let event = Event::NickChanged {
             time: Timestamp::now(),
             old,

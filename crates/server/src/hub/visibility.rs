@@ -24,6 +24,7 @@ use std::sync::Arc;
 
 use palaver_proto::event::Identity;
 use palaver_proto::modes::{MaskList, RoomModes};
+use palaver_proto::room_filter::{RoomFacts, RoomFilter};
 use palaver_proto::time::Timestamp;
 
 use super::Hub;
@@ -64,6 +65,21 @@ pub struct RoomSummary {
     pub name: Arc<str>,
     pub members: usize,
     pub topic: Option<Box<str>>,
+    pub created: Timestamp,
+    /// When the topic was set, if there is one.
+    pub topic_set: Option<Timestamp>,
+}
+
+impl RoomSummary {
+    /// What a listing's filters look at.
+    fn facts(&self) -> RoomFacts<'_> {
+        RoomFacts {
+            name: &self.name,
+            members: self.members,
+            created: self.created,
+            topic_set: self.topic_set,
+        }
+    }
 }
 
 /// A member as listings (`/who`, IRC `NAMES`, `WHO`) show it.
@@ -182,6 +198,17 @@ impl Hub {
             .collect()
     }
 
+    /// The rooms [`rooms`](Self::rooms) lists that pass `filter` (IRC `LIST` filters, text
+    /// `/rooms`).
+    pub fn rooms_matching(&self, viewer: &Arc<User>, filter: &RoomFilter) -> Vec<RoomSummary> {
+        let mut rooms = self.rooms(viewer);
+        if !filter.is_empty() {
+            let now = Timestamp::now();
+            rooms.retain(|room| filter.matches(&room.facts(), now));
+        }
+        rooms
+    }
+
     /// Every room `viewer` may know of (secret rooms only if it is a member), sorted by name.
     pub fn rooms(&self, viewer: &Arc<User>) -> Vec<RoomSummary> {
         let viewer = self.viewer(viewer);
@@ -195,6 +222,8 @@ impl Hub {
                     name: room.name().clone(),
                     members: state.members.len(),
                     topic: state.topic.as_ref().map(|topic| topic.text.clone()),
+                    created: room.created,
+                    topic_set: state.topic.as_ref().map(|topic| topic.set_at),
                 })
             })
             .collect();

@@ -22,6 +22,8 @@ pub struct Context {
     pub operators: Operators,
     /// Messages replayed to a text user joining a room.
     pub history_on_join: usize,
+    /// When a text user's partial line counts as complete (`[text] idle_flush`).
+    pub idle_flush: Option<Duration>,
     /// Grace period before a user on someone's registered nick is renamed.
     pub nick_grace: Duration,
     pub limits: Limits,

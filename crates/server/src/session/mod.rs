@@ -57,6 +57,12 @@ pub(crate) trait Session: Sized {
     /// anything longer arrives as [`Frame::TooLong`].
     fn max_line_bytes(&self) -> usize;
 
+    /// How long the client may stay quiet in the middle of a line before the connection
+    /// hands the partial line over as complete, if the protocol wants that at all.
+    fn idle_flush(&self) -> Option<std::time::Duration> {
+        None
+    }
+
     /// Handles one frame from the client; its replies wait for the next flush.
     async fn handle(&mut self, frame: Frame) -> Flow;
 

@@ -14,6 +14,7 @@ use palaver_proto::framing::Frame;
 use palaver_proto::irc::modes::split_status_target;
 use palaver_proto::multiline::{Builder, MultilineError};
 use palaver_proto::names::fold;
+use palaver_proto::room_filter::RoomFilter;
 use palaver_proto::text::{self, Command, Input, PasteLine};
 use palaver_proto::time::Timestamp;
 
@@ -45,7 +46,7 @@ const HELP: &[&str] = &[
     "  /msg @#room text              send to a room's operators (+#room: voiced members too)",
     "  /me action                    act in your current room",
     "  /who [#room]                  list who is in a room (@ marks operators)",
-    "  /rooms                        list rooms with member counts and topics",
+    "  /rooms [filters]              list rooms (filters: #name *mask* !*mask* >N <N members)",
     "  /topic [#room] [text]         show or set a room's topic",
     "  /quit [reason]                leave the server",
     "  /history [N]                  show the last N messages of your room (default 20)",
@@ -69,6 +70,8 @@ const HELP: &[&str] = &[
 /// The settings a text session reads.
 struct TextSettings {
     max_line_bytes: usize,
+    /// How long a partial line may sit before it counts as complete.
+    idle_flush: Option<std::time::Duration>,
     /// Messages replayed when joining a room.
     history_on_join: usize,
     /// Grace period before a user on someone's registered nick is renamed.
@@ -185,7 +188,7 @@ impl TextSession {
             },
             Command::Me(action) => self.say(MessageKind::Action, action).await,
             Command::Who(room) => self.who(room),
-            Command::Rooms => self.list_rooms(),
+            Command::Rooms(filters) => self.list_rooms(filters),
             Command::Topic { room, text } => self.topic(room, text).await,
             Command::Quit(reason) => {
                 self.notice(&["goodbye"]);
@@ -804,8 +807,11 @@ impl TextSession {
         ]);
     }
 
-    fn list_rooms(&mut self) {
-        let rooms = self.hub.rooms(&self.user);
+    /// `/rooms [filter…]`: the rooms the user may see that pass the filters, the same as IRC
+    /// `LIST` takes.
+    fn list_rooms(&mut self, filters: &str) {
+        let filter = RoomFilter::parse(filters.split([' ', ',']));
+        let rooms = self.hub.rooms_matching(&self.user, &filter);
         let count = rooms.len().to_string();
         self.notice(&[&count, if rooms.len() == 1 { " room" } else { " rooms" }]);
         for room in rooms {
@@ -912,6 +918,7 @@ impl Session for TextSession {
         user.set_delivery(Wire::Text, [Interest::Redactions].into_iter().collect());
         let settings = TextSettings {
             max_line_bytes: context.limits.max_line_bytes,
+            idle_flush: context.idle_flush,
             history_on_join: context.history_on_join,
             nick_grace: context.nick_grace,
         };
@@ -937,6 +944,11 @@ impl Session for TextSession {
 
     fn max_line_bytes(&self) -> usize {
         self.settings.max_line_bytes
+    }
+
+    /// Tutorial clients send a message without a newline and wait for the answer.
+    fn idle_flush(&self) -> Option<std::time::Duration> {
+        self.settings.idle_flush
     }
 
     async fn handle(&mut self, frame: Frame) -> Flow {

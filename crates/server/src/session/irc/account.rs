@@ -318,7 +318,7 @@ pub async fn run(session: &mut IrcSession, request: AccountRequest) {
                 Via::RegisterCommand => {
                     let code = match error {
                         AccountError::Taken(_) => "ACCOUNT_EXISTS",
-                        AccountError::UnacceptablePassword => "UNACCEPTABLE_PASSWORD",
+                        AccountError::UnacceptablePassword { .. } => "UNACCEPTABLE_PASSWORD",
                         AccountError::InvalidName(_) => "BAD_ACCOUNT_NAME",
                         _ => "TEMPORARILY_UNAVAILABLE",
                     };

@@ -6,7 +6,8 @@ use palaver_proto::irc::caps::Cap;
 use palaver_proto::irc::message::{Message, escape_tag_value};
 use palaver_proto::irc::modes::split_status_target;
 use palaver_proto::irc::numeric::*;
-use palaver_proto::names;
+use palaver_proto::irc::render::text_room;
+use palaver_proto::{names, utf8};
 
 use super::registration::{MAX_KICK_TARGETS, MAX_MESSAGE_TARGETS};
 use super::{IrcSession, account, chathistory, query, read_marker};
@@ -126,6 +127,11 @@ fn send(session: &mut IrcSession, message: &Message, command: &str) -> Flow {
             account::chanserv(session, text);
             continue;
         }
+        // One IRC line in, one line out to every recipient: what would not fit in a relayed
+        // line once the source is prefixed is cut, as IRC servers do (text users' longer
+        // messages are split instead).
+        let room = text_room(&session.user().identity().mask(), target, kind);
+        let text = utf8::truncate(text, room);
         let quiet = is_notice || tags_only;
         send_to(session, target, kind, text, &[], &client_tags, quiet);
     }
@@ -270,11 +276,27 @@ pub fn invite(session: &mut IrcSession, message: &Message) -> Flow {
     Flow::Continue
 }
 
+/// `KICK #a nick[,nick…] [reason]` kicks each nick from `#a`; `KICK #a,#b nick1,nick2`
+/// kicks each nick from the channel in the same position (RFC 2812 §3.2.8). Everyone sees one
+/// `KICK` per user kicked.
 pub fn kick(session: &mut IrcSession, message: &Message) -> Flow {
-    let name = &message.params[0];
-    let Some(room) = session.hub.room(name) else {
-        session.numeric(ERR_NOSUCHCHANNEL, &[name, "No such channel"]);
-        return Flow::Continue;
+    let channels: Vec<&str> = message.params[0]
+        .split(',')
+        .filter(|channel| !channel.is_empty())
+        .collect();
+    let nicks: Vec<&str> = message.params[1]
+        .split(',')
+        .filter(|nick| !nick.is_empty())
+        .take(MAX_KICK_TARGETS)
+        .collect();
+    let pairs: Vec<(&str, &str)> = match channels[..] {
+        [channel] => nicks.iter().map(|&nick| (channel, nick)).collect(),
+        _ if channels.len() == nicks.len() => channels.into_iter().zip(nicks).collect(),
+        // Neither one channel nor one per nick: the command cannot be read.
+        _ => {
+            session.numeric(ERR_NEEDMOREPARAMS, &["KICK", "Not enough parameters"]);
+            return Flow::Continue;
+        }
     };
     let user = session.user().clone();
     let default_reason = user.nick();
@@ -283,8 +305,11 @@ pub fn kick(session: &mut IrcSession, message: &Message) -> Flow {
         .get(2)
         .map(String::as_str)
         .unwrap_or(&default_reason);
-    let nicks = message.params[1].split(',').filter(|nick| !nick.is_empty());
-    for nick in nicks.take(MAX_KICK_TARGETS) {
+    for (channel, nick) in pairs {
+        let Some(room) = session.hub.room(channel) else {
+            session.numeric(ERR_NOSUCHCHANNEL, &[channel, "No such channel"]);
+            continue;
+        };
         match session.hub.kick(&user, &room, nick, reason) {
             Ok(departure) => session.departed(departure),
             Err(error) => session.hub_error(&error),

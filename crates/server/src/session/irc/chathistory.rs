@@ -61,7 +61,7 @@ pub fn chathistory(session: &mut IrcSession, message: &Message) -> Flow {
         "BETWEEN" => 5,
         "TARGETS" => 4,
         _ => {
-            session.fail(
+            session.specified_fail(
                 "CHATHISTORY",
                 "INVALID_PARAMS",
                 &[&params[0]],
@@ -71,7 +71,7 @@ pub fn chathistory(session: &mut IrcSession, message: &Message) -> Flow {
         }
     };
     if params.len() < needed {
-        session.fail(
+        session.specified_fail(
             "CHATHISTORY",
             "NEED_MORE_PARAMS",
             &[&subcommand],
@@ -111,7 +111,7 @@ pub fn chathistory(session: &mut IrcSession, message: &Message) -> Flow {
     }
     let target_name = params[1].clone();
     let Some(target) = visible_target(session, &target_name) else {
-        session.fail(
+        session.specified_fail(
             "CHATHISTORY",
             "INVALID_TARGET",
             &[&subcommand, &target_name],
@@ -164,7 +164,7 @@ pub fn replay_on_join(session: &mut IrcSession, room: &Room) {
 }
 
 fn invalid_params(session: &mut IrcSession, subcommand: &str, description: &str) {
-    session.fail("CHATHISTORY", "INVALID_PARAMS", &[subcommand], description);
+    session.specified_fail("CHATHISTORY", "INVALID_PARAMS", &[subcommand], description);
 }
 
 /// The history the user may read under `name`: a room it is in (its current lifetime), or the
@@ -225,7 +225,7 @@ pub async fn answer(session: &mut IrcSession, request: HistoryRequest) {
         Ok(messages) => messages,
         Err(error) => {
             tracing::error!(%error, "history query failed");
-            session.fail(
+            session.specified_fail(
                 "CHATHISTORY",
                 "MESSAGE_ERROR",
                 &[&request.target_name],
@@ -289,7 +289,7 @@ async fn answer_targets(session: &mut IrcSession, start: Timestamp, end: Timesta
         Ok(targets) => targets,
         Err(error) => {
             tracing::error!(%error, "history targets query failed");
-            session.fail(
+            session.specified_fail(
                 "CHATHISTORY",
                 "MESSAGE_ERROR",
                 &["TARGETS"],

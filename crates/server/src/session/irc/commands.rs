@@ -8,8 +8,8 @@ use palaver_proto::irc::message::Message;
 use palaver_proto::irc::numeric::*;
 
 use super::{
-    IrcSession, account, cap, channel, chathistory, mode, monitor, multiline, operator, query,
-    read_marker, redaction, registration, sasl,
+    IrcSession, account, cap, channel, chathistory, help, mode, monitor, multiline, operator,
+    query, read_marker, redaction, registration, sasl, server_queries, whowas,
 };
 use crate::session::Flow;
 
@@ -61,12 +61,17 @@ const COMMANDS: &[Spec] = &[
     spec("LIST", 0, false, query::list),
     spec("WHO", 0, false, query::who),
     spec("WHOIS", 1, false, query::whois),
+    spec("WHOWAS", 1, false, whowas::whowas),
     spec("ISON", 1, false, query::ison),
     spec("USERHOST", 1, false, query::userhost),
     spec("MONITOR", 1, false, monitor::monitor),
     spec("LUSERS", 0, false, registration::lusers),
     spec("MOTD", 0, false, registration::motd),
     spec("INFO", 0, false, registration::info),
+    spec("TIME", 0, false, server_queries::time),
+    spec("LINKS", 0, false, server_queries::links),
+    spec("HELP", 0, false, help::help),
+    spec("HELPOP", 0, false, help::help),
     spec("AWAY", 0, false, away),
     spec("SETNAME", 1, false, setname),
     spec("CHATHISTORY", 1, false, chathistory::chathistory),
@@ -134,7 +139,7 @@ fn away(session: &mut IrcSession, message: &Message) -> Flow {
 fn setname(session: &mut IrcSession, message: &Message) -> Flow {
     let realname = &message.params[0];
     if realname.is_empty() || realname.len() > registration::REALNAME_MAX_BYTES {
-        session.fail("SETNAME", "INVALID_REALNAME", &[], "Realname is not valid");
+        session.specified_fail("SETNAME", "INVALID_REALNAME", &[], "Realname is not valid");
         return Flow::Continue;
     }
     let user = session.user().clone();
@@ -144,4 +149,20 @@ fn setname(session: &mut IrcSession, message: &Message) -> Flow {
         session.own_copy(&event);
     }
     Flow::Continue
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_command_has_help() {
+        for spec in COMMANDS {
+            assert!(
+                help::has_topic(spec.name),
+                "HELP has no topic for {}",
+                spec.name
+            );
+        }
+    }
 }

@@ -11,6 +11,7 @@ mod cap;
 mod channel;
 mod chathistory;
 mod commands;
+mod help;
 mod mode;
 mod monitor;
 mod multiline;
@@ -21,6 +22,8 @@ mod redaction;
 mod registration;
 mod replies;
 mod sasl;
+mod server_queries;
+mod whowas;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -219,8 +222,9 @@ impl IrcSession {
         }
     }
 
-    /// A standard reply (`FAIL`) for clients that asked for them, a server `NOTICE` otherwise.
-    fn fail(&mut self, command: &str, code: &str, context: &[&str], description: &str) {
+    /// A failure no specification defines a reply for: a `FAIL` for clients with
+    /// `standard-replies`, a server `NOTICE` for the others.
+    fn fail_or_notice(&mut self, command: &str, code: &str, context: &[&str], description: &str) {
         if self.caps.contains(Cap::StandardReplies) {
             self.specified_fail(command, code, context, description);
         } else {
@@ -324,8 +328,9 @@ impl IrcSession {
     /// answered.
     fn parse_line(&mut self, line: &[u8]) -> Option<Message> {
         let Ok(line) = std::str::from_utf8(line) else {
-            self.fail(
-                "*",
+            let command = command_name(line);
+            self.specified_fail(
+                &command,
                 "INVALID_UTF8",
                 &[],
                 "Message rejected: this server only accepts UTF-8",
@@ -340,7 +345,7 @@ impl IrcSession {
             return None;
         }
         if line.contains(['\0', '\r']) {
-            self.fail(
+            self.fail_or_notice(
                 "*",
                 "INVALID_MESSAGE",
                 &[],
@@ -521,7 +526,7 @@ impl IrcSession {
     fn not_saved(&mut self, error: &str) {
         let description =
             format!("Your message could not be saved ({error}); others may have seen it");
-        self.fail("PRIVMSG", "MESSAGE_ERROR", &[], &description);
+        self.fail_or_notice("PRIVMSG", "MESSAGE_ERROR", &[], &description);
     }
 
     /// Queues the own copy of a part or kick, and remembers the room if its lifetime ended.
@@ -604,6 +609,27 @@ impl IrcSession {
         for message in messages {
             self.replies.push(message);
         }
+    }
+}
+
+/// The command of a line that could not be decoded, for the `FAIL` answering it: the word
+/// after the tags and the source, upper-cased, or `*` if it is no command name.
+fn command_name(line: &[u8]) -> String {
+    let mut words = line
+        .split(|&byte| byte == b' ')
+        .filter(|word| !word.is_empty());
+    let mut word = words.next().unwrap_or_default();
+    if word.starts_with(b"@") {
+        word = words.next().unwrap_or_default();
+    }
+    if word.starts_with(b":") {
+        word = words.next().unwrap_or_default();
+    }
+    match std::str::from_utf8(word) {
+        Ok(name) if !name.is_empty() && name.bytes().all(|byte| byte.is_ascii_alphanumeric()) => {
+            name.to_ascii_uppercase()
+        }
+        _ => "*".to_owned(),
     }
 }
 

@@ -61,7 +61,7 @@ pub fn monitor(session: &mut IrcSession, message: &Message) -> Flow {
             let status = session.hub.monitor_status(&user);
             send_status(session, &status);
         }
-        other => session.fail(
+        other => session.fail_or_notice(
             "MONITOR",
             "INVALID_PARAMS",
             &[other],

@@ -10,6 +10,7 @@ use palaver_proto::irc::message::Message;
 use palaver_proto::irc::numeric::*;
 use palaver_proto::irc::whox::{NO_ACCOUNT, UNDISCLOSED_IP, WhoxField, WhoxQuery};
 use palaver_proto::names::{self, fold};
+use palaver_proto::room_filter::RoomFilter;
 
 use super::IrcSession;
 use super::mode::BOT_MODE;
@@ -46,11 +47,16 @@ fn member_prefix(member: &MemberInfo, multi_prefix: bool) -> String {
 /// (see `hub::visibility`); only the 366, naming the room as asked, for a secret room it is
 /// not in, exactly as for a room that does not exist.
 pub fn send_names(session: &mut IrcSession, room: &Room, asked_as: &str) {
+    let name = send_name_replies(session, room);
+    let name = name.as_deref().unwrap_or(asked_as);
+    session.numeric(RPL_ENDOFNAMES, &[name, "End of /NAMES list"]);
+}
+
+/// The 353 lines for `room` (none for a secret room the user is not in); returns the room's
+/// name if it was shown.
+fn send_name_replies(session: &mut IrcSession, room: &Room) -> Option<std::sync::Arc<str>> {
     let viewer = session.user().clone();
-    let Some(info) = session.hub.room_view(&viewer, room) else {
-        session.numeric(RPL_ENDOFNAMES, &[asked_as, "End of /NAMES list"]);
-        return;
-    };
+    let info = session.hub.room_view(&viewer, room)?;
     let symbol = if info.modes.secret { "@" } else { "=" };
     let multi_prefix = session.caps.contains(Cap::MultiPrefix);
     let userhost = session.caps.contains(Cap::UserhostInNames);
@@ -69,37 +75,40 @@ pub fn send_names(session: &mut IrcSession, room: &Room, asked_as: &str) {
     for chunk in names.chunks(NAMES_PER_LINE) {
         session.numeric(RPL_NAMREPLY, &[symbol, &info.name, &chunk.join(" ")]);
     }
-    session.numeric(RPL_ENDOFNAMES, &[&info.name, "End of /NAMES list"]);
+    Some(info.name)
 }
 
+/// `NAMES #a` answers as `JOIN` does; `NAMES #a,#b` sends each channel's 353 lines and then
+/// one 366 naming the whole list (RFC 2812 §3.2.5).
 pub fn names(session: &mut IrcSession, message: &Message) -> Flow {
     let Some(targets) = message.params.first() else {
         session.numeric(RPL_ENDOFNAMES, &["*", "End of /NAMES list"]);
         return Flow::Continue;
     };
-    for name in targets.split(',').filter(|name| !name.is_empty()) {
+    let names: Vec<&str> = targets.split(',').filter(|name| !name.is_empty()).collect();
+    if let [name] = names[..] {
         match session.hub.room(name) {
             Some(room) => send_names(session, &room, name),
             None => session.numeric(RPL_ENDOFNAMES, &[name, "End of /NAMES list"]),
         }
+        return Flow::Continue;
     }
+    for name in names {
+        if let Some(room) = session.hub.room(name) {
+            send_name_replies(session, &room);
+        }
+    }
+    session.numeric(RPL_ENDOFNAMES, &[targets, "End of /NAMES list"]);
     Flow::Continue
 }
 
+/// `LIST [filter,…]`: channel names, masks and the `ELIST` conditions (see
+/// `palaver_proto::room_filter`), comma-separated, in any parameter.
 pub fn list(session: &mut IrcSession, message: &Message) -> Flow {
-    let wanted: Option<Vec<String>> = message
-        .params
-        .first()
-        .map(|names| names.split(',').map(fold).collect());
+    let filter = RoomFilter::parse(message.params.iter().flat_map(|param| param.split(',')));
     let viewer = session.user().clone();
     session.numeric(RPL_LISTSTART, &["Channel", "Users  Name"]);
-    for room in session.hub.rooms(&viewer) {
-        if wanted
-            .as_ref()
-            .is_some_and(|wanted| !wanted.contains(&fold(&room.name)))
-        {
-            continue;
-        }
+    for room in session.hub.rooms_matching(&viewer, &filter) {
         let count = room.members.to_string();
         let topic = room.topic.as_deref().unwrap_or("");
         session.numeric(RPL_LIST, &[&room.name, &count, topic]);

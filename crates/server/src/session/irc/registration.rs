@@ -101,6 +101,11 @@ pub fn user(session: &mut IrcSession, message: &Message) -> Flow {
         session.numeric(ERR_ALREADYREGISTERED, &["You may not reregister"]);
         return Flow::Continue;
     }
+    // An empty user name or real name counts as a missing one (modern.ircdocs.horse, USER).
+    if message.params[0].is_empty() || message.params[3].is_empty() {
+        session.numeric(ERR_NEEDMOREPARAMS, &["USER", "Not enough parameters"]);
+        return Flow::Continue;
+    }
     let username: String = message.params[0]
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
@@ -225,6 +230,7 @@ fn isupport(network: &str, rooms_per_user: usize) -> Vec<String> {
         format!("CHANNELLEN={}", ROOM_NAME_MAX_LEN + 1),
         "CHANTYPES=#".into(),
         format!("CHATHISTORY={}", super::chathistory::MAX_MESSAGES),
+        format!("ELIST={}", palaver_proto::room_filter::ELIST),
         "EXCEPTS=e".into(),
         format!("EXTBAN={EXTBAN_PREFIX},{ACCOUNT_EXTBAN}"),
         "INVEX=I".into(),

@@ -9,18 +9,19 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use palaver_proto::irc::caps::SASL_MECHANISMS;
 use palaver_proto::irc::message::Message;
 use palaver_proto::irc::numeric::*;
+use palaver_proto::names::NICK_MAX_LEN;
 
 use super::IrcSession;
 use super::account::{AccountRequest, logged_in};
 use crate::accounts::scram::{self, ClientFirst};
-use crate::accounts::{AccountError, PasswordStamp, ScramLogin};
+use crate::accounts::{AccountError, MAX_PASSWORD_BYTES, PasswordStamp, ScramLogin};
 use crate::session::Flow;
 
 /// SASL messages are sent in chunks of this many base64 bytes; a full chunk means more follow.
 const SASL_CHUNK: usize = 400;
-/// The most base64 one SASL message may take (nick, account and a 300-byte password fit a
-/// PLAIN message; SCRAM's messages are shorter).
-const SASL_MAX_BYTES: usize = 2 * SASL_CHUNK;
+/// The most base64 one SASL message may take: a PLAIN message of two names of the longest nick
+/// and the longest password, with their separators (SCRAM's messages are shorter).
+const SASL_MAX_BYTES: usize = (2 * NICK_MAX_LEN + 2 + MAX_PASSWORD_BYTES).div_ceil(3) * 4;
 
 /// SASL exchange progress.
 #[derive(Default)]

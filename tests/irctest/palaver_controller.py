@@ -1,0 +1,272 @@
+"""irctest controller for palaver.
+
+irctest (https://github.com/progval/irctest) is the IRC community's conformance suite. It
+drives a server through a "controller" module named by `--controller`; this is palaver's.
+It needs this directory on `PYTHONPATH` and the binary in `$PALAVER_BIN` (default: `palaver`
+on `$PATH`); `run.sh` next to it does both and runs the selections CI runs.
+
+palaver has accounts built in (SASL PLAIN, draft/account-registration, NickServ), so, like
+Ergo's, this controller needs no services daemon: `registerUser` registers accounts through
+palaver's own plain-text protocol, whose lines are long enough for any test's password.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from typing import List, Optional, Set, Tuple, Type
+
+from irctest import patma
+from irctest.basecontrollers import (
+    BaseServerController,
+    DirectoryBasedController,
+    ProcessStopped,
+)
+from irctest.cases import BaseServerTestCase
+from irctest.runner import NotImplementedByController
+from irctest.specifications import Capabilities, OptionalBehaviors
+
+# Every setting a test depends on, spelled out. irctest's fixtures use passwords as short as
+# 3 bytes ("bar"), so the password minimum is lowered from its default of 8.
+TEMPLATE_CONFIG = """\
+[text]
+history_on_join = 0
+
+[irc]
+ping_interval = "2m"
+ping_timeout = "1m"
+history_on_join = 0
+
+[store]
+path = ":memory:"
+
+[accounts]
+nick_grace = "1m"
+min_password_bytes = 1
+
+[shutdown]
+grace = "0s"
+"""
+
+# How long palaver may take to print `ready`.
+READY_TIMEOUT = 30.0
+# How long a registration through the text protocol may take (argon2 hashing included).
+REGISTER_TIMEOUT = 20.0
+
+
+class PalaverController(BaseServerController, DirectoryBasedController):
+    software_name = "palaver"
+    supported_sasl_mechanisms: Set[str] = {"PLAIN"}
+    supports_sts = False
+    nickserv = "NickServ"
+
+    # What `CAP LS 302` offers that irctest knows (docs/PROTOCOL.md, "Capabilities").
+    capabilities = frozenset(
+        (
+            Capabilities.ACCOUNT_NOTIFY,
+            Capabilities.ACCOUNT_TAG,
+            Capabilities.AWAY_NOTIFY,
+            Capabilities.BATCH,
+            Capabilities.ECHO_MESSAGE,
+            Capabilities.EXTENDED_JOIN,
+            Capabilities.LABELED_RESPONSE,
+            Capabilities.MESSAGE_TAGS,
+            Capabilities.MULTI_PREFIX,
+            Capabilities.SERVER_TIME,
+            Capabilities.SETNAME,
+        )
+    )
+
+    # docs/PROTOCOL.md: JOIN #a,#b; KICK #a nick,nick; NAMES #a,#b; PRIVMSG with up to four
+    # targets; SASL before or after registration; LIST filters by member count.
+    optional_behaviors = frozenset(
+        (
+            OptionalBehaviors.ELIST_U,
+            OptionalBehaviors.MULTI_JOIN,
+            OptionalBehaviors.MULTI_KICK,
+            OptionalBehaviors.MULTI_NAMES_COMMAND,
+            OptionalBehaviors.MULTI_PRIVMSG,
+            OptionalBehaviors.SASL_AFTER_REGISTRATION,
+        )
+    )
+
+    isupport = {
+        "CASEMAPPING": "ascii",
+        "PREFIX": "(ov)@+",
+        "TARGMAX": patma.ANYSTR,
+        "UTF8ONLY": None,
+    }
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        # The text listener `registerUser` talks to, from palaver's `listening text` line.
+        self.text_address: Optional[Tuple[str, int]] = None
+
+    def create_config(self) -> None:
+        super().create_config()
+        with self.open_file("palaver.toml"):
+            pass
+
+    def run(
+        self,
+        hostname: str,
+        port: int,
+        *,
+        password: Optional[str],
+        ssl: bool,
+        run_services: bool,
+        faketime: Optional[str],
+        websocket_hostname: Optional[str] = None,
+        websocket_port: Optional[int] = None,
+    ) -> None:
+        if ssl:
+            raise NotImplementedByController("TLS")
+        if websocket_hostname is not None or websocket_port is not None:
+            raise NotImplementedByController("Websocket")
+        assert self.proc is None
+        self.port = port
+        self.hostname = hostname
+        self.create_config()
+        assert self.directory
+
+        config_path = self.directory / "palaver.toml"
+        config_path.write_text(TEMPLATE_CONFIG)
+
+        binary = os.environ.get("PALAVER_BIN") or shutil.which("palaver") or "palaver"
+        args = [
+            binary,
+            "serve",
+            "--config",
+            str(config_path),
+            "--irc-listen",
+            f"{hostname}:{port}",
+            "--text-listen",
+            "127.0.0.1:0",
+            "--server-name",
+            "My.Little.Server",
+        ]
+        if password is not None:
+            args += ["--irc-password", password]
+
+        self.proc = self.execute(
+            args,
+            proc_name="palaver",
+            stdout=subprocess.PIPE,
+            stderr=None if self.debug_mode else subprocess.DEVNULL,
+        )
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        """Waits for palaver's `ready` line (printed once every listener accepts
+        connections), remembering the text listener's address from the `listening` lines
+        before it."""
+        assert self.proc and self.proc.stdout
+        stdout = self.proc.stdout
+        ready = threading.Event()
+        lines: List[str] = []
+
+        def reader() -> None:
+            for raw in stdout:
+                line = raw.decode(errors="replace").rstrip("\n")
+                if not ready.is_set():
+                    lines.append(line)
+                    words = line.split()
+                    if words[:2] == ["listening", "text"]:
+                        host, _, port = words[2].rpartition(":")
+                        self.text_address = (host.strip("[]"), int(port))
+                    if line.strip() == "ready":
+                        ready.set()
+                if self.debug_mode:
+                    try:
+                        sys.stdout.write(f"{time.time():.3f} palaver {line}\n")
+                    except ValueError:
+                        pass
+
+        threading.Thread(target=reader, name="palaver_stdout", daemon=True).start()
+        deadline = time.time() + READY_TIMEOUT
+        while not ready.wait(0.01):
+            self.proc.poll()
+            if self.proc.returncode is not None:
+                raise ProcessStopped(
+                    f"palaver exited with {self.proc.returncode} before `ready`: {lines}"
+                )
+            if time.time() > deadline:
+                raise Exception(f"palaver did not print `ready` in time: {lines}")
+        self.port_open = True
+
+    def wait_for_services(self) -> None:
+        # Accounts are built in: nothing to wait for.
+        pass
+
+    def registerUser(
+        self,
+        case: BaseServerTestCase,
+        username: str,
+        password: Optional[str] = None,
+    ) -> None:
+        """Registers account `username` with `password` as a text-protocol user would:
+        `/nick username`, `/register password`, `/quit`. The connection is closed (and its
+        nick free again) when this returns."""
+        if not case.run_services:
+            raise ValueError(
+                "Attempted to register a nick, but `run_services` it not True."
+            )
+        assert password
+        assert self.text_address, "palaver printed no `listening text` line"
+        with socket.create_connection(self.text_address, timeout=REGISTER_TIMEOUT) as conn:
+            lines = _TextLines(conn)
+            conn.sendall(f"/nick {username}\n".encode())
+            lines.until(lambda line: f"is now known as {username}" in line, username)
+            conn.sendall(f"/register {password}\n".encode())
+            lines.until(
+                lambda line: f"account {username} registered" in line, username
+            )
+            conn.sendall(b"/quit\n")
+            # palaver removes the user before it closes the connection: once the stream
+            # ends, the nick is free for the test's clients.
+            lines.until_closed()
+
+
+class _TextLines:
+    """Reads a text-protocol connection line by line, failing on the first `!` line (an
+    error) so that a refused registration says why."""
+
+    def __init__(self, conn: socket.socket) -> None:
+        self.conn = conn
+        self.pending = b""
+
+    def _next(self) -> Optional[str]:
+        while b"\n" not in self.pending:
+            data = self.conn.recv(4096)
+            if not data:
+                return None
+            self.pending += data
+        line, _, self.pending = self.pending.partition(b"\n")
+        return line.decode(errors="replace")
+
+    def until(self, wanted, username: str) -> None:  # type: ignore[no-untyped-def]
+        seen = []
+        while True:
+            line = self._next()
+            if line is None:
+                raise AssertionError(
+                    f"palaver closed the connection registering {username!r}: {seen}"
+                )
+            seen.append(line)
+            if line.startswith("!"):
+                raise AssertionError(
+                    f"palaver refused to register {username!r}: {line}"
+                )
+            if wanted(line):
+                return
+
+    def until_closed(self) -> None:
+        while self._next() is not None:
+            pass
+
+
+def get_irctest_controller_class() -> Type[PalaverController]:
+    return PalaverController
