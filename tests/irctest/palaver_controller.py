@@ -38,7 +38,10 @@ history_on_join = 0
 [irc]
 ping_interval = "2m"
 ping_timeout = "1m"
+# What irctest expects every server to describe itself as (LINKS).
+description = "test server"
 history_on_join = 0
+register_before_connect = {register_before_connect}
 
 [store]
 path = ":memory:"
@@ -49,6 +52,12 @@ min_password_bytes = 1
 
 [shutdown]
 grace = "0s"
+
+# irctest's tests OPER as "operuser" with password "operpassword" (as in its controllers for
+# other servers).
+[[oper]]
+name = "operuser"
+password_hash = "{oper_password_hash}"
 """
 
 # How long palaver may take to print `ready`.
@@ -59,7 +68,7 @@ REGISTER_TIMEOUT = 20.0
 
 class PalaverController(BaseServerController, DirectoryBasedController):
     software_name = "palaver"
-    supported_sasl_mechanisms: Set[str] = {"PLAIN"}
+    supported_sasl_mechanisms: Set[str] = {"PLAIN", "SCRAM-SHA-256"}
     supports_sts = False
     nickserv = "NickServ"
 
@@ -72,32 +81,46 @@ class PalaverController(BaseServerController, DirectoryBasedController):
             Capabilities.BATCH,
             Capabilities.ECHO_MESSAGE,
             Capabilities.EXTENDED_JOIN,
+            Capabilities.EXTENDED_MONITOR,
             Capabilities.LABELED_RESPONSE,
+            Capabilities.MESSAGE_REDACTION,
             Capabilities.MESSAGE_TAGS,
+            Capabilities.MULTILINE,
             Capabilities.MULTI_PREFIX,
+            Capabilities.READ_MARKER,
             Capabilities.SERVER_TIME,
             Capabilities.SETNAME,
         )
     )
 
-    # docs/PROTOCOL.md: JOIN #a,#b; KICK #a nick,nick; NAMES #a,#b; PRIVMSG with up to four
-    # targets; SASL before or after registration; LIST filters by member count.
+    # docs/PROTOCOL.md: ban and invite exceptions; JOIN #a,#b; KICK #a nick,nick; NAMES #a,#b;
+    # PRIVMSG with up to four targets; SASL before or after registration, and again to change
+    # accounts; LIST filters by member count.
     optional_behaviors = frozenset(
         (
+            OptionalBehaviors.BAN_EXCEPTION_MODE,
             OptionalBehaviors.ELIST_U,
+            OptionalBehaviors.INVITE_EXCEPTION_MODE,
             OptionalBehaviors.MULTI_JOIN,
             OptionalBehaviors.MULTI_KICK,
             OptionalBehaviors.MULTI_NAMES_COMMAND,
             OptionalBehaviors.MULTI_PRIVMSG,
             OptionalBehaviors.SASL_AFTER_REGISTRATION,
+            OptionalBehaviors.SASL_REAUTHENTICATION,
         )
     )
 
     isupport = {
+        "BOT": "B",
         "CASEMAPPING": "ascii",
+        "ELIST": patma.ANYSTR,
+        "INVEX": "I",
+        "MONITOR": patma.ANYSTR,
         "PREFIX": "(ov)@+",
         "TARGMAX": patma.ANYSTR,
+        "STATUSMSG": "@+",
         "UTF8ONLY": None,
+        "WHOX": None,
     }
 
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
@@ -126,16 +149,24 @@ class PalaverController(BaseServerController, DirectoryBasedController):
             raise NotImplementedByController("TLS")
         if websocket_hostname is not None or websocket_port is not None:
             raise NotImplementedByController("Websocket")
+        if self.test_config.account_registration_requires_email:
+            raise NotImplementedByController("account registration that requires an email")
         assert self.proc is None
         self.port = port
         self.hostname = hostname
         self.create_config()
         assert self.directory
 
-        config_path = self.directory / "palaver.toml"
-        config_path.write_text(TEMPLATE_CONFIG)
-
         binary = os.environ.get("PALAVER_BIN") or shutil.which("palaver") or "palaver"
+        config_path = self.directory / "palaver.toml"
+        config_path.write_text(
+            TEMPLATE_CONFIG.format(
+                register_before_connect=str(
+                    self.test_config.account_registration_before_connect
+                ).lower(),
+                oper_password_hash=_oper_password_hash(binary),
+            )
+        )
         args = [
             binary,
             "serve",
@@ -228,6 +259,23 @@ class PalaverController(BaseServerController, DirectoryBasedController):
             # palaver removes the user before it closes the connection: once the stream
             # ends, the nick is free for the test's clients.
             lines.until_closed()
+
+
+_OPER_PASSWORD_HASHES = {}
+
+
+def _oper_password_hash(binary: str) -> str:
+    """The argon2id hash of irctest's operator password, made once per binary by
+    `palaver hash-password` (which reads the password from standard input)."""
+    if binary not in _OPER_PASSWORD_HASHES:
+        result = subprocess.run(
+            [binary, "hash-password"],
+            input=b"operpassword\n",
+            stdout=subprocess.PIPE,
+            check=True,
+        )
+        _OPER_PASSWORD_HASHES[binary] = result.stdout.decode().strip()
+    return _OPER_PASSWORD_HASHES[binary]
 
 
 class _TextLines:

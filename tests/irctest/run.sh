@@ -34,6 +34,20 @@ trap 'rm -rf "$work"' EXIT
 export PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONDONTWRITEBYTECODE=1
 
+# Tests whose premise palaver does not share, each with the reason (see tests/irctest/README.md):
+deselected=(
+    # Expects services to be a separate server linked to the IRC server ("My.Little.Services"
+    # in LINKS); palaver's accounts are built in, as Ergo's are, so there is no such server.
+    "irctest/server_tests/links.py::ServicesLinksTestCase::testLinksWithServices"
+    # Connects a second client with the nick the first one holds, logged in to the same
+    # account (a bouncer-style "multiclient"); in palaver a nick is one connection.
+    "irctest/server_tests/read_marker.py::ReadMarkerServiceTestCase::testReadMarkerPropagatedToOtherSessions"
+)
+deselect_args=()
+for test in "${deselected[@]}"; do
+    deselect_args+=(--deselect "$test")
+done
+
 selections=(
     "not services and not implementation-specific and not deprecated and not strict"
     "services and not implementation-specific and not deprecated and not strict"
@@ -49,7 +63,7 @@ for index in "${!selections[@]}"; do
         --basetemp="$work/$name-tmp" \
         --controller palaver_controller \
         -m "${selections[$index]}" \
-        --junitxml="$work/$name.xml" -rfE "$@") >"$log" 2>&1
+        --junitxml="$work/$name.xml" -rfE "${deselect_args[@]}" "$@") >"$log" 2>&1
     status=$?
     # pytest: 0 all passed, 1 some failed, 5 none selected; anything else is an error.
     if [ "$status" -ne 0 ] && [ "$status" -ne 5 ]; then

@@ -412,11 +412,19 @@ async fn sasl_plain_during_registration_logs_in_to_an_account_registered_over_te
     irc.skip_until(|m| m.command == "376" || m.command == "422")
         .await;
 
-    irc.send("AUTHENTICATE PLAIN").await;
-    irc.expect_raw(&format!(
-        ":{SERVER} 907 tina :You have already authenticated using SASL"
-    ))
-    .await;
+    // Reauthentication (sasl-3.2): a failure keeps the login, a success moves to the new
+    // account, with no 901 in between.
+    authenticate_plain(&mut irc, &sasl_plain("tina", "wrong-password")).await;
+    irc.expect_raw(&sasl_fail_line("tina")).await;
+    irc.send("WHOIS tina").await;
+    irc.skip_until(|m| m.command == "330" && m.params[2] == "tina")
+        .await;
+    irc.skip_until(|m| m.command == "318").await;
+    let _other = text_account(&server, "other", "other-password").await;
+    authenticate_plain(&mut irc, &sasl_plain("other", "other-password")).await;
+    irc.expect_raw(&logged_in_line("tina", &irc_mask("tina"), "other"))
+        .await;
+    irc.expect_raw(&sasl_success_line("tina")).await;
     server.shut_down().await;
 }
 
@@ -448,12 +456,17 @@ async fn sasl_plain_after_registration_and_account_notify() {
     plain_peer.expect_quiet().await;
     watcher.expect_quiet().await;
 
-    robert.send("AUTHENTICATE PLAIN").await;
+    // Reauthenticating as another account tells account-notify peers of the new account.
+    let _carl = text_account(&server, "carl", "carl-password").await;
+    authenticate_plain(&mut robert, &sasl_plain("carl", "carl-password")).await;
     robert
-        .expect_raw(&format!(
-            ":{SERVER} 907 robert :You have already authenticated using SASL"
-        ))
+        .expect_raw(&logged_in_line("robert", &irc_mask("robert"), "carl"))
         .await;
+    robert.expect_raw(&sasl_success_line("robert")).await;
+    watcher
+        .expect_raw(&format!(":{} ACCOUNT carl", irc_mask("robert")))
+        .await;
+    plain_peer.expect_quiet().await;
     server.shut_down().await;
 }
 
@@ -506,11 +519,10 @@ async fn sasl_failures_and_aborts() {
     eve.expect_raw(&logged_in_line("eve", &irc_mask("eve"), "carol"))
         .await;
     eve.expect_raw(&sasl_success_line("eve")).await;
+    // Nothing to abort: still 906, and the login stays.
     eve.send("AUTHENTICATE *").await;
-    eve.expect_raw(&format!(
-        ":{SERVER} 907 eve :You have already authenticated using SASL"
-    ))
-    .await;
+    eve.expect_raw(&format!(":{SERVER} 906 eve :SASL authentication aborted"))
+        .await;
     server.shut_down().await;
 }
 

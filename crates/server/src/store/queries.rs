@@ -169,17 +169,17 @@ fn page_query(
     (sql, parameters)
 }
 
-/// One party's private conversations in a TARGETS window: per conversation (the other side's
-/// folded nick), its newest message's id and time and that side's nick as written then. Two
-/// index lookups (messages sent, messages received) rather than one OR, which SQLite could
-/// answer with a scan; a note to self appears in both, and GROUP BY merges it. (With exactly
-/// one max() in an aggregate, SQLite takes the bare columns from the row holding it.)
+/// One party's private conversations: per conversation (the other side's folded nick), its
+/// newest message's id and time and that side's nick as written then. Two index lookups
+/// (messages sent, messages received) rather than one OR, which SQLite could answer with a
+/// scan; a note to self appears in both, and GROUP BY merges it. (With exactly one max() in an
+/// aggregate, SQLite takes the bare columns from the row holding it.)
 const PRIVATE_TARGETS: &str = "SELECT MAX(id), time, peer_key, peer FROM (
          SELECT id, time, recipient_key AS peer_key, target_name AS peer
-         FROM messages WHERE sender_party = ?1 AND time > ?2 AND time < ?3
+         FROM messages WHERE sender_party = ?1
          UNION ALL
          SELECT id, time, sender_key AS peer_key, sender_name AS peer
-         FROM messages WHERE recipient_party = ?1 AND time > ?2 AND time < ?3
+         FROM messages WHERE recipient_party = ?1
      )
      GROUP BY peer_key";
 
@@ -357,11 +357,15 @@ impl Database {
         limit: usize,
     ) -> Result<Vec<(String, Timestamp)>, StoreError> {
         let window = Window::new(start, end);
+        // A target is listed when its newest message falls in the window (IRCv3
+        // draft/chathistory): one with older messages in the window but a newer one after it
+        // is not.
         let mut found = match rooms {
-            None => self.all_room_targets(window)?,
-            Some(rooms) => self.room_targets(rooms, window)?,
+            None => self.all_room_targets()?,
+            Some(rooms) => self.room_targets(rooms)?,
         };
-        found.extend(self.private_targets(readers, window)?);
+        found.extend(self.private_targets(readers)?);
+        found.retain(|target| window.contains(target.time));
         // Sort by (time, id) so targets with equal times still come in one fixed order.
         found.sort_by_key(|target| (target.time, target.id));
         if start > end {
@@ -377,15 +381,16 @@ impl Database {
             .collect())
     }
 
-    fn all_room_targets(&self, window: Window) -> Result<Vec<FoundTarget>, StoreError> {
+    /// Every room's newest message.
+    fn all_room_targets(&self) -> Result<Vec<FoundTarget>, StoreError> {
         // With exactly one max() in an aggregate query, SQLite takes the other (bare) columns
         // from the row holding the maximum: here the newest message of each room.
         let mut select = self.connection.prepare_cached(
             "SELECT MAX(id), time, target_name FROM messages
-             WHERE sender_key IS NULL AND time > ?1 AND time < ?2
+             WHERE sender_key IS NULL
              GROUP BY target_key",
         )?;
-        let mut rows = select.query([window.low, window.high])?;
+        let mut rows = select.query([])?;
         let mut found = Vec::new();
         while let Some(row) = rows.next()? {
             found.push(FoundTarget::read(row, row.get(2)?)?);
@@ -393,25 +398,17 @@ impl Database {
         Ok(found)
     }
 
-    fn room_targets(
-        &self,
-        rooms: &[(String, MessageId)],
-        window: Window,
-    ) -> Result<Vec<FoundTarget>, StoreError> {
+    /// The newest message of each of `rooms`, from its message id on.
+    fn room_targets(&self, rooms: &[(String, MessageId)]) -> Result<Vec<FoundTarget>, StoreError> {
         let mut select = self.connection.prepare_cached(
             "SELECT id, time, target_name FROM messages
-             WHERE target_key = ?1 AND id >= ?2 AND time > ?3 AND time < ?4
+             WHERE target_key = ?1 AND id >= ?2
              ORDER BY id DESC LIMIT 1",
         )?;
         let mut found = Vec::new();
         for (room, since) in rooms {
             let since = bound_integer(since.0);
-            let mut rows = select.query(rusqlite::params![
-                fold(room),
-                since,
-                window.low,
-                window.high
-            ])?;
+            let mut rows = select.query(rusqlite::params![fold(room), since])?;
             if let Some(row) = rows.next()? {
                 found.push(FoundTarget::read(row, row.get(2)?)?);
             }
@@ -420,17 +417,13 @@ impl Database {
     }
 
     /// The conversations of `readers`, each named by the other party's nick as written in
-    /// its newest message in the window. A reader with two parties (its account and its
-    /// connection) may have talked with one nick as both: that is one conversation.
-    fn private_targets(
-        &self,
-        readers: &[Party],
-        window: Window,
-    ) -> Result<Vec<FoundTarget>, StoreError> {
+    /// its newest message. A reader with two parties (its account and its connection) may
+    /// have talked with one nick as both: that is one conversation.
+    fn private_targets(&self, readers: &[Party]) -> Result<Vec<FoundTarget>, StoreError> {
         let mut select = self.connection.prepare_cached(PRIVATE_TARGETS)?;
         let mut newest: HashMap<String, FoundTarget> = HashMap::new();
         for party in readers {
-            let mut rows = select.query(rusqlite::params![party.key(), window.low, window.high])?;
+            let mut rows = select.query(rusqlite::params![party.key()])?;
             while let Some(row) = rows.next()? {
                 let peer_key: String = row.get(2)?;
                 let found = FoundTarget::read(row, row.get(3)?)?;
@@ -460,9 +453,15 @@ impl Window {
             high: bound_integer(start.0.max(end.0)),
         }
     }
+
+    /// Whether `time` is strictly inside the window.
+    fn contains(&self, time: u64) -> bool {
+        let time = bound_integer(time);
+        self.low < time && time < self.high
+    }
 }
 
-/// A target found for TARGETS, with its newest message in the window.
+/// A target found for TARGETS, with its newest message.
 struct FoundTarget {
     name: String,
     time: u64,
@@ -529,11 +528,7 @@ mod tests {
                 assert!(!plan.contains("SCAN messages"), "a scan: {plan}");
             }
         }
-        let parameters = [
-            rusqlite::types::Value::Text("a:alice".into()),
-            rusqlite::types::Value::Integer(0),
-            rusqlite::types::Value::Integer(1_000),
-        ];
+        let parameters = [rusqlite::types::Value::Text("a:alice".into())];
         let plan = plan(&database, PRIVATE_TARGETS, &parameters);
         assert!(plan.contains("private_messages_by_sender_party"), "{plan}");
         assert!(

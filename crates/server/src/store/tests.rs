@@ -544,10 +544,15 @@ async fn targets_lists_rooms_and_the_viewers_conversations() {
     ];
     assert_eq!(targets("alice", 0, 1_000, 10).await, everything);
     assert_eq!(targets("ALICE", 0, 1_000, 10).await, everything);
-    // Exclusive window: #a's message at 300 falls outside, its one at 100 counts.
+    // A target is listed only if its newest message is inside the (exclusive) window: #a's
+    // newest, at 300, is not, so its older message at 100 does not list it either.
     assert_eq!(
         targets("alice", 0, 300, 10).await,
-        [entry("#a", 100), entry("#B", 200), entry("Bob", 250)]
+        [entry("#B", 200), entry("Bob", 250)]
+    );
+    assert_eq!(
+        targets("alice", 250, 1_000, 10).await,
+        [entry("#A", 300), entry("Carol", 400)]
     );
     // The limit counts from the first time, forwards or backwards.
     assert_eq!(

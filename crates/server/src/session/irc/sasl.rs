@@ -49,16 +49,11 @@ pub enum Step {
 }
 
 /// `AUTHENTICATE mechanism`, then `AUTHENTICATE <base64 chunk>`… (`+` for an empty one),
-/// or `AUTHENTICATE *` to abort.
+/// or `AUTHENTICATE *` to abort. A client already logged in may authenticate again (IRCv3
+/// sasl-3.2 reauthentication): a success moves it to the new account, a failure leaves it
+/// logged in as it was.
 pub fn authenticate(session: &mut IrcSession, message: &Message) -> Flow {
     let argument = message.params[0].as_str();
-    if session.account().is_some() {
-        session.numeric(
-            ERR_SASLALREADY,
-            &["You have already authenticated using SASL"],
-        );
-        return Flow::Continue;
-    }
     if argument == "*" {
         // A SCRAM login dropped here never had its proof checked: it is not counted.
         session.sasl = SaslState::Idle;
