@@ -49,6 +49,7 @@ path = ":memory:"
 [accounts]
 nick_grace = "1m"
 min_password_bytes = 1
+require_email = {require_email}
 
 [shutdown]
 grace = "0s"
@@ -149,8 +150,6 @@ class PalaverController(BaseServerController, DirectoryBasedController):
             raise NotImplementedByController("TLS")
         if websocket_hostname is not None or websocket_port is not None:
             raise NotImplementedByController("Websocket")
-        if self.test_config.account_registration_requires_email:
-            raise NotImplementedByController("account registration that requires an email")
         assert self.proc is None
         self.port = port
         self.hostname = hostname
@@ -163,6 +162,9 @@ class PalaverController(BaseServerController, DirectoryBasedController):
             TEMPLATE_CONFIG.format(
                 register_before_connect=str(
                     self.test_config.account_registration_before_connect
+                ).lower(),
+                require_email=str(
+                    self.test_config.account_registration_requires_email
                 ).lower(),
                 oper_password_hash=_oper_password_hash(binary),
             )

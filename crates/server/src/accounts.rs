@@ -47,24 +47,41 @@ pub const DEFAULT_MIN_PASSWORD_BYTES: usize = 8;
 /// protocol's default line (`/password OLD NEW`); SASL carries one in a few chunks.
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 
-/// Which passwords are acceptable: `min_bytes` to [`MAX_PASSWORD_BYTES`] bytes, no whitespace
-/// (the text protocol splits on spaces, and a line's trailing whitespace may not survive the
-/// trip).
+/// The longest email address accepted (RFC 5321's limit on a forward path, less the angle
+/// brackets).
+pub const MAX_EMAIL_BYTES: usize = 254;
+
+/// What registering an account takes. Passwords: `min_bytes` to [`MAX_PASSWORD_BYTES`]
+/// bytes, no whitespace (the text protocol splits on spaces, and a line's trailing whitespace
+/// may not survive the trip). An email address: optional unless `require_email`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PasswordPolicy {
+pub struct RegistrationPolicy {
     /// The shortest acceptable password in bytes; between 1 and [`MAX_PASSWORD_BYTES`].
     pub min_bytes: usize,
+    /// Whether a registration must give an email address (`[accounts] require_email`).
+    pub require_email: bool,
 }
 
-impl Default for PasswordPolicy {
+impl Default for RegistrationPolicy {
     fn default() -> Self {
         Self {
             min_bytes: DEFAULT_MIN_PASSWORD_BYTES,
+            require_email: false,
         }
     }
 }
 
-impl PasswordPolicy {
+impl RegistrationPolicy {
+    /// Checks the email address a registration gave (`None`: none), as the policy asks.
+    fn check_email(&self, email: Option<&str>) -> Result<(), AccountError> {
+        match email {
+            None if self.require_email => Err(AccountError::EmailRequired),
+            None => Ok(()),
+            Some(email) if is_plausible_email(email) => Ok(()),
+            Some(email) => Err(AccountError::InvalidEmail(email.to_owned())),
+        }
+    }
+
     fn check(&self, password: &str) -> Result<(), AccountError> {
         let length_ok = (self.min_bytes..=MAX_PASSWORD_BYTES).contains(&password.len());
         if length_ok && !password.contains(char::is_whitespace) {
@@ -76,6 +93,25 @@ impl PasswordPolicy {
             })
         }
     }
+}
+
+/// Whether `email` looks like a deliverable address: `local@domain`, at most
+/// [`MAX_EMAIL_BYTES`] bytes, no whitespace or control characters, a local part of at most 64
+/// bytes, and a domain of dot-separated labels with at least one dot. Only its shape is
+/// checked: palaver sends no mail, so nothing proves the address is the user's.
+pub fn is_plausible_email(email: &str) -> bool {
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return false;
+    };
+    let clean = |part: &str| !part.chars().any(|c| c.is_whitespace() || c.is_control());
+    email.len() <= MAX_EMAIL_BYTES
+        && clean(email)
+        && !local.is_empty()
+        && local.len() <= 64
+        && domain.contains('.')
+        && domain
+            .split('.')
+            .all(|label| !label.is_empty() && !label.contains('@'))
 }
 
 /// A hash of a password no account has, made with the default parameters, so that a login
@@ -152,6 +188,12 @@ pub enum AccountError {
     /// An account name must be a valid nick; the text says why this one is not.
     #[error("invalid account name: {0}")]
     InvalidName(String),
+    /// `[accounts] require_email` is set and the registration gave no address.
+    #[error("an email address is required to register (such as you@example.org)")]
+    EmailRequired,
+    /// The registration gave something that is not an email address.
+    #[error("not an email address: {0}")]
+    InvalidEmail(String),
     /// A SCRAM login to an account registered before palaver kept SCRAM credentials, which
     /// has not logged in with its password since.
     #[error(
@@ -179,7 +221,7 @@ pub struct Accounts {
 struct Inner {
     store: Store,
     limits: LoginLimits,
-    passwords: PasswordPolicy,
+    passwords: RegistrationPolicy,
     /// Failed-login counts. Locked only for a few map operations, never across an `.await`.
     limiter: Mutex<LoginLimiter>,
     /// One permit per CPU: hashes beyond that wait here (asynchronously) instead of piling up
@@ -200,7 +242,7 @@ impl std::fmt::Debug for Accounts {
 }
 
 impl Accounts {
-    pub fn new(store: Store, limits: LoginLimits, passwords: PasswordPolicy) -> Self {
+    pub fn new(store: Store, limits: LoginLimits, passwords: RegistrationPolicy) -> Self {
         let cpus = std::thread::available_parallelism().map_or(1, NonZero::get);
         let mut decoy_key = [0; 32];
         // Without the system's random generator no password could be hashed either (salts).
@@ -217,10 +259,28 @@ impl Accounts {
         }
     }
 
-    /// Registers `name` with `password`; returns the account name as registered.
+    /// Whether registering takes an email address (`[accounts] require_email`).
+    pub fn requires_email(&self) -> bool {
+        self.inner.passwords.require_email
+    }
+
+    /// Registers `name` with `password` and no email address; returns the account name as
+    /// registered.
     pub async fn register(&self, name: &str, password: &str) -> Result<String, AccountError> {
+        self.register_with_email(name, password, None).await
+    }
+
+    /// Registers `name` with `password` and `email` (`None`: none given; see
+    /// [`RegistrationPolicy`]); returns the account name as registered.
+    pub async fn register_with_email(
+        &self,
+        name: &str,
+        password: &str,
+        email: Option<&str>,
+    ) -> Result<String, AccountError> {
         check_name(name)?;
         self.inner.passwords.check(password)?;
+        self.inner.passwords.check_email(email)?;
         // Checked first so that a taken name costs no hash; the insert below settles races.
         if self.inner.store.account(name).await?.is_some() {
             return Err(AccountError::Taken(name.to_owned()));
@@ -229,7 +289,7 @@ impl Accounts {
         let created = self
             .inner
             .store
-            .create_account(name, secrets, Timestamp::now())
+            .create_account(name, secrets, email.map(str::to_owned), Timestamp::now())
             .await?;
         if !created {
             return Err(AccountError::Taken(name.to_owned()));

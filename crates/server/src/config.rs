@@ -208,6 +208,8 @@ pub struct AccountSettings {
     /// The shortest password an account may have, in bytes: 1 to
     /// [`MAX_PASSWORD_BYTES`](crate::accounts::MAX_PASSWORD_BYTES).
     pub min_password_bytes: usize,
+    /// Whether registering an account takes an email address (kept, never verified).
+    pub require_email: bool,
 }
 
 impl Default for AccountSettings {
@@ -215,6 +217,7 @@ impl Default for AccountSettings {
         Self {
             nick_grace: Duration::from_secs(60),
             min_password_bytes: crate::accounts::DEFAULT_MIN_PASSWORD_BYTES,
+            require_email: false,
         }
     }
 }
@@ -303,6 +306,7 @@ pub struct FileAccounts {
     /// Deprecated: `nick_grace` in whole seconds.
     pub nick_grace_seconds: Option<u64>,
     pub min_password_bytes: Option<usize>,
+    pub require_email: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -446,6 +450,10 @@ impl Config {
                 .accounts
                 .min_password_bytes
                 .unwrap_or(AccountSettings::default().min_password_bytes),
+            require_email: file
+                .accounts
+                .require_email
+                .unwrap_or(AccountSettings::default().require_email),
         };
         let cloak_hosts = overrides
             .cloak_hosts
@@ -1088,8 +1096,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.accounts.min_password_bytes, 3);
+        assert!(!config.accounts.require_email, "off by default");
         assert_eq!(config.text.idle_flush, Some(Duration::from_millis(250)));
         assert_eq!(config.irc.description, "test server");
+        let (strict, _) = resolve_noting("[accounts]\nrequire_email = true\n").unwrap();
+        assert!(strict.accounts.require_email);
         let (config, _) = resolve_noting("[text]\nidle_flush = \"off\"\n").unwrap();
         assert_eq!(config.text.idle_flush, None);
 

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use crate::accounts::{Accounts, LoginLimits, Operators, PasswordPolicy};
+use crate::accounts::{Accounts, LoginLimits, Operators, RegistrationPolicy};
 use crate::config::{Config, ListenerKind};
 use crate::hub::{Hub, HubSettings};
 use crate::listener;
@@ -114,8 +114,9 @@ impl Server {
         let accounts = Accounts::new(
             self.store.clone(),
             LoginLimits::default(),
-            PasswordPolicy {
+            RegistrationPolicy {
                 min_bytes: self.config.accounts.min_password_bytes,
+                require_email: self.config.accounts.require_email,
             },
         );
         let context = Context {

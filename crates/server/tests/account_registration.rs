@@ -5,6 +5,7 @@
 mod support;
 
 use palaver_server::config::Overrides;
+use palaver_server::store::{Store, StoreConfig};
 use support::{IrcClient, SERVER, TestServer, numeric};
 
 /// Connects without registering, asks for `CAP LS 302` and returns the client and the value
@@ -122,4 +123,100 @@ async fn register_before_connecting_can_be_turned_off() {
         early.expect_quiet().await;
         server.shut_down().await;
     }
+}
+
+/// `[accounts] require_email`: the capability says `email-required`, and every way of
+/// registering (IRC `REGISTER`, NickServ, text `/register`) wants a plausible address, which
+/// is kept with the account. Without the setting an address is optional but still checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_email_address_may_be_required_and_is_kept_with_the_account() {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let path = directory.path().join("palaver.db").display().to_string();
+    let overrides = Overrides {
+        database: Some(path.clone()),
+        ..Overrides::default()
+    };
+    let server =
+        TestServer::start_with_config("[accounts]\nrequire_email = true\n", overrides).await;
+    let required = "an email address is required to register (such as you@example.org)";
+
+    let (mut early, value) = offered_registration(&server).await;
+    assert_eq!(value.as_deref(), Some("before-connect,email-required"));
+    early.send("NICK early").await;
+    early.send("REGISTER * * early-password").await;
+    early
+        .expect_raw(&format!(
+            ":{SERVER} FAIL REGISTER INVALID_EMAIL early :{required}"
+        ))
+        .await;
+    early
+        .send("REGISTER * early@localhost early-password")
+        .await;
+    early
+        .expect_raw(&format!(
+            ":{SERVER} FAIL REGISTER INVALID_EMAIL early :not an email address: early@localhost"
+        ))
+        .await;
+    early
+        .send("REGISTER * early@example.org early-password")
+        .await;
+    early.expect_command("900").await;
+    early
+        .expect_raw(&format!(
+            ":{SERVER} REGISTER SUCCESS early :Account early registered"
+        ))
+        .await;
+
+    let mut nina = server.irc("nina").await;
+    nina.send("PRIVMSG NickServ :REGISTER nina-password").await;
+    let refused = nina.expect_command("NOTICE").await;
+    assert_eq!(
+        refused.params[1],
+        format!("Registration failed: {required}.")
+    );
+    nina.send("PRIVMSG NickServ :REGISTER nina-password nina@example.org")
+        .await;
+    nina.expect_command("900").await;
+
+    let mut tom = server.client().await;
+    tom.send("/nick tom").await;
+    tom.expect("-- guest-1 is now known as tom").await;
+    tom.send("/register tom-password").await;
+    tom.expect(&format!("! {required}")).await;
+    tom.send("/register tom-password tom@example.org").await;
+    tom.expect("-- account tom registered; you are logged in")
+        .await;
+    server.shut_down().await;
+
+    let store = Store::open(StoreConfig::new(path))
+        .expect("reopen the database")
+        .store;
+    for (account, email) in [
+        ("early", "early@example.org"),
+        ("nina", "nina@example.org"),
+        ("tom", "tom@example.org"),
+    ] {
+        let record = store
+            .account(account)
+            .await
+            .expect("lookup")
+            .expect(account);
+        assert_eq!(record.email.as_deref(), Some(email));
+    }
+    store.shut_down().await.expect("shut down");
+
+    // Optional by default: not offered as required, `*` is fine, a malformed one is not.
+    let server = TestServer::start().await;
+    let (mut early, value) = offered_registration(&server).await;
+    assert_eq!(value.as_deref(), Some("before-connect"));
+    early.send("NICK early").await;
+    early.send("REGISTER * nobody early-password").await;
+    early
+        .expect_raw(&format!(
+            ":{SERVER} FAIL REGISTER INVALID_EMAIL early :not an email address: nobody"
+        ))
+        .await;
+    early.send("REGISTER * * early-password").await;
+    early.expect_command("900").await;
+    server.shut_down().await;
 }

@@ -140,11 +140,13 @@ async fn text_register_refuses_unacceptable_passwords() {
     bob.expect(&error).await;
     bob.send("/register pass\tword-long").await;
     bob.expect(&error).await;
-    // A space splits the line into two words.
-    bob.send("/register two words").await;
-    bob.expect("! usage: /register PASSWORD").await;
+    // A space splits the line into words: the second is an email address.
+    bob.send("/register long-enough words").await;
+    bob.expect("! not an email address: words").await;
+    bob.send("/register three words here").await;
+    bob.expect("! usage: /register PASSWORD [EMAIL]").await;
     bob.send("/register").await;
-    bob.expect("! usage: /register PASSWORD").await;
+    bob.expect("! usage: /register PASSWORD [EMAIL]").await;
 
     // None of those registered anything: 8 bytes is enough.
     bob.send("/register 12345678").await;
@@ -778,7 +780,7 @@ async fn nickserv_register_identify_and_help() {
     nina.send("PRIVMSG NickServ :HELP").await;
     let help = nickserv_line(
         "nina",
-        "Commands: REGISTER <password>, IDENTIFY [account] <password>, REGAIN <nick> \
+        "Commands: REGISTER <password> [email], IDENTIFY [account] <password>, REGAIN <nick> \
          [password], GHOST <nick> [password], RELEASE <nick> [password], SET PASSWORD <old> \
          <new>.",
     );

@@ -998,10 +998,12 @@ async fn kick_pairs_a_channel_list_with_the_nick_list() {
     }
     b.expect_line(":op!~op@127.0.0.1 KICK #x b again").await;
 
-    // Two channels for one nick pair nothing.
-    op.send("KICK #x,#y b").await;
-    op.expect_line(&numeric("461", "op", "KICK :Not enough parameters"))
-        .await;
+    // Two channels for one nick pair nothing; nor does a list of no nicks.
+    for unreadable in ["KICK #x,#y b", "KICK #x ,", "KICK , b"] {
+        op.send(unreadable).await;
+        op.expect_line(&numeric("461", "op", "KICK :Not enough parameters"))
+            .await;
+    }
     for client in [&mut op, &mut b, &mut c] {
         client.expect_quiet().await;
     }

@@ -54,8 +54,12 @@ pub enum Command<'a> {
     Help,
     /// Show the last N messages of the current room (a default when `None`).
     History(Option<usize>),
-    /// Register the current nick as an account with this password.
-    Register(&'a str),
+    /// Register the current nick as an account with this password, and this email address
+    /// if given.
+    Register {
+        password: &'a str,
+        email: Option<&'a str>,
+    },
     /// Log in to the account `nick`.
     Login {
         nick: &'a str,
@@ -273,9 +277,16 @@ fn parse_command(command: &str) -> Result<Command<'_>, InputError> {
         }
         "quit" => Command::Quit(non_empty(args.trim_start_matches(' '))),
         "help" => Command::Help,
-        "register" => match words::<1>(args) {
-            Some([password]) => Command::Register(password),
-            None => return Err(InputError::Usage("/register PASSWORD")),
+        "register" => match (words::<1>(args), words::<2>(args)) {
+            (Some([password]), _) => Command::Register {
+                password,
+                email: None,
+            },
+            (_, Some([password, email])) => Command::Register {
+                password,
+                email: Some(email),
+            },
+            _ => return Err(InputError::Usage("/register PASSWORD [EMAIL]")),
         },
         "login" | "identify" => match words::<2>(args) {
             Some([nick, password]) => Command::Login { nick, password },
@@ -493,7 +504,20 @@ mod tests {
         assert_eq!(command("/help"), Command::Help);
         assert_eq!(command("/history"), Command::History(None));
         assert_eq!(command("/history 50"), Command::History(Some(50)));
-        assert_eq!(command("/register s3cret!!"), Command::Register("s3cret!!"));
+        assert_eq!(
+            command("/register s3cret!!"),
+            Command::Register {
+                password: "s3cret!!",
+                email: None
+            }
+        );
+        assert_eq!(
+            command("/register s3cret!! me@example.org"),
+            Command::Register {
+                password: "s3cret!!",
+                email: Some("me@example.org")
+            }
+        );
         assert_eq!(
             command("/login alice  s3cret!!"),
             Command::Login {
@@ -620,8 +644,11 @@ mod tests {
         assert_eq!(error("/me"), "usage: /me action");
         assert_eq!(error("/who #a #b"), "usage: /who [#room]");
         assert_eq!(error("/history 0"), "usage: /history [N]");
-        assert_eq!(error("/register"), "usage: /register PASSWORD");
-        assert_eq!(error("/register two words"), "usage: /register PASSWORD");
+        assert_eq!(error("/register"), "usage: /register PASSWORD [EMAIL]");
+        assert_eq!(
+            error("/register three words here"),
+            "usage: /register PASSWORD [EMAIL]"
+        );
         assert_eq!(error("/login alice"), "usage: /login NICK PASSWORD");
         assert_eq!(error("/password only"), "usage: /password OLD NEW");
         assert_eq!(error("/history lots"), "usage: /history [N]");

@@ -15,7 +15,11 @@ fn store() -> Store {
 }
 
 fn accounts() -> Accounts {
-    Accounts::new(store(), LoginLimits::default(), PasswordPolicy::default())
+    Accounts::new(
+        store(),
+        LoginLimits::default(),
+        RegistrationPolicy::default(),
+    )
 }
 
 fn address(last: u8) -> IpAddr {
@@ -48,7 +52,7 @@ async fn the_store_holds_an_argon2id_hash_not_the_password() {
     let accounts = Accounts::new(
         store.clone(),
         LoginLimits::default(),
-        PasswordPolicy::default(),
+        RegistrationPolicy::default(),
     );
     accounts
         .register("alice", "correct-horse")
@@ -473,7 +477,10 @@ async fn the_shortest_password_is_configurable_and_named_in_the_refusal() {
     let accounts = Accounts::new(
         store(),
         LoginLimits::default(),
-        PasswordPolicy { min_bytes: 3 },
+        RegistrationPolicy {
+            min_bytes: 3,
+            ..RegistrationPolicy::default()
+        },
     );
     assert_eq!(
         accounts.register("alice", "ab").await,
@@ -557,7 +564,7 @@ async fn a_closed_store_is_a_store_error() {
     let accounts = Accounts::new(
         store.clone(),
         LoginLimits::default(),
-        PasswordPolicy::default(),
+        RegistrationPolicy::default(),
     );
     store.shut_down().await.expect("shut down");
     assert!(matches!(
@@ -584,7 +591,7 @@ async fn store_failures_do_not_count_as_failed_logins() {
         max_failures_per_address: 1,
         ..LoginLimits::default()
     };
-    let accounts = Accounts::new(store.clone(), limits, PasswordPolicy::default());
+    let accounts = Accounts::new(store.clone(), limits, RegistrationPolicy::default());
     store.shut_down().await.expect("shut down");
     for _ in 0..3 {
         assert!(matches!(
@@ -757,4 +764,67 @@ async fn a_password_change_replaces_the_scram_credentials_too() {
         .await
         .expect("start");
     assert!(login.finish(&client_final).is_ok());
+}
+
+#[test]
+fn email_addresses_are_checked_for_their_shape_only() {
+    for good in [
+        "a@example.org",
+        "first.last+tag@mail.example.co.uk",
+        "\"odd\"@example.org",
+    ] {
+        assert!(is_plausible_email(good), "{good}");
+    }
+    let long_local = format!("{}@example.org", "x".repeat(65));
+    let too_long = format!("a@{}.org", "x".repeat(MAX_EMAIL_BYTES));
+    for bad in [
+        "",
+        "nobody",
+        "@example.org",
+        "a@localhost",
+        "a@example.",
+        "a@.org",
+        "a@b..org",
+        "a b@example.org",
+        "a@exa\tmple.org",
+        long_local.as_str(),
+        too_long.as_str(),
+    ] {
+        assert!(!is_plausible_email(bad), "{bad:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_email_address_is_optional_unless_required() {
+    let accounts = accounts();
+    assert_eq!(
+        accounts
+            .register_with_email("alice", "alice-password", Some("nope"))
+            .await,
+        Err(AccountError::InvalidEmail("nope".into()))
+    );
+    assert_eq!(
+        accounts.register("alice", "alice-password").await,
+        Ok("alice".into())
+    );
+    let strict = Accounts::new(
+        store(),
+        LoginLimits::default(),
+        RegistrationPolicy {
+            require_email: true,
+            ..RegistrationPolicy::default()
+        },
+    );
+    assert!(strict.requires_email());
+    assert_eq!(
+        strict.register("bob", "bob-password").await,
+        Err(AccountError::EmailRequired)
+    );
+    assert_eq!(strict.is_registered("bob").await, Ok(false));
+    assert_eq!(
+        strict
+            .register_with_email("bob", "bob-password", Some("bob@example.org"))
+            .await,
+        Ok("bob".into())
+    );
 }

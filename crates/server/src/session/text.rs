@@ -52,7 +52,7 @@ const HELP: &[&str] = &[
     "  /history [N]                  show the last N messages of your room (default 20)",
     "  /paste [#room|NICK]           send the lines that follow as one message, up to /end",
     "  /delete [reason]              delete your newest message in your room",
-    "  /register PASSWORD            register your nick as an account",
+    "  /register PASSWORD [EMAIL]    register your nick as an account",
     "  /login NICK PASSWORD          log in to your account",
     "  /logout                       log out",
     "  /password OLD NEW             change your password (logs out your other sessions)",
@@ -199,7 +199,7 @@ impl TextSession {
                     self.notice(&[line]);
                 }
             }
-            Command::Register(password) => self.register(password).await,
+            Command::Register { password, email } => self.register(password, email).await,
             Command::Login { nick, password } => self.login(nick, password).await,
             Command::Logout => match self.user.identity().account.clone() {
                 Some(_) => {
@@ -468,13 +468,17 @@ impl TextSession {
         }
     }
 
-    /// `/register PASSWORD`: registers the current nick and logs in.
-    async fn register(&mut self, password: &str) {
+    /// `/register PASSWORD [EMAIL]`: registers the current nick and logs in.
+    async fn register(&mut self, password: &str, email: Option<&str>) {
         if let Some(account) = self.user.identity().account.clone() {
             return self.error(&format!("you are already logged in as {account}"));
         }
         let nick = self.user.nick();
-        match self.accounts.register(&nick, password).await {
+        match self
+            .accounts
+            .register_with_email(&nick, password, email)
+            .await
+        {
             Ok(account) => {
                 self.hub.set_account(&self.user, Some(&account));
                 self.notice(&["account ", &account, " registered; you are logged in"]);

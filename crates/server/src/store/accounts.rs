@@ -24,6 +24,8 @@ pub struct AccountRecord {
     pub scram_sha_256: Option<String>,
     /// When the account was registered.
     pub created: Timestamp,
+    /// The email address given when registering, unverified; `None` if none was.
+    pub email: Option<String>,
 }
 
 impl Database {
@@ -33,6 +35,7 @@ impl Database {
         &mut self,
         name: &str,
         secrets: &PasswordSecrets,
+        email: Option<&str>,
         created: Timestamp,
     ) -> Result<bool, StoreError> {
         // ON CONFLICT names the key so that any other constraint failure is still an error
@@ -40,8 +43,8 @@ impl Database {
         let inserted = self
             .connection
             .prepare_cached(
-                "INSERT INTO accounts (name_key, name, password_hash, scram_sha_256, created)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
+                "INSERT INTO accounts (name_key, name, password_hash, scram_sha_256, created, email)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (name_key) DO NOTHING",
             )?
             .execute(rusqlite::params![
@@ -50,6 +53,7 @@ impl Database {
                 secrets.password_hash,
                 secrets.scram_sha_256,
                 signed(created.0, "account creation time")?,
+                email,
             ])?;
         Ok(inserted == 1)
     }
@@ -59,7 +63,7 @@ impl Database {
         let row = self
             .connection
             .prepare_cached(
-                "SELECT name, password_hash, scram_sha_256, created FROM accounts
+                "SELECT name, password_hash, scram_sha_256, created, email FROM accounts
                  WHERE name_key = ?1",
             )?
             .query_row([fold(name)], |row| {
@@ -68,15 +72,17 @@ impl Database {
                     row.get::<_, String>(1)?,
                     row.get::<_, Option<String>>(2)?,
                     row.get::<_, i64>(3)?,
+                    row.get::<_, Option<String>>(4)?,
                 ))
             })
             .optional()?;
-        row.map(|(name, password_hash, scram_sha_256, created)| {
+        row.map(|(name, password_hash, scram_sha_256, created, email)| {
             Ok(AccountRecord {
                 name,
                 password_hash,
                 scram_sha_256,
                 created: Timestamp(unsigned(created, "account creation time")?),
+                email,
             })
         })
         .transpose()

@@ -225,6 +225,15 @@ pub const MIGRATIONS: &[Migration] = &[
             CREATE INDEX read_markers_by_age ON read_markers (account_key, marker);
         ",
     },
+    Migration {
+        version: 10,
+        description: "account email addresses",
+        // The address given when registering (IRCv3 draft/account-registration, text
+        // /register PASSWORD EMAIL), as given; NULL when none was. Never verified (palaver
+        // sends no mail): it is for the server's operators, required only when
+        // [accounts] require_email is set.
+        sql: "ALTER TABLE accounts ADD COLUMN email TEXT;",
+    },
 ];
 
 /// The first schema version with room lifetimes (`history_floors`) and room lists.

@@ -421,17 +421,21 @@ impl Store {
             .await
     }
 
-    /// Registers account `name` with what it keeps of its password. Returns false, storing
-    /// nothing, if an account of that name in any case exists. The row is durable on return.
+    /// Registers account `name` with what it keeps of its password and the email address
+    /// given, if any. Returns false, storing nothing, if an account of that name in any case
+    /// exists. The row is durable on return.
     pub async fn create_account(
         &self,
         name: &str,
         secrets: PasswordSecrets,
+        email: Option<String>,
         created: Timestamp,
     ) -> Result<bool, StoreError> {
         let name = name.to_owned();
-        self.call(move |database| database.create_account(&name, &secrets, created))
-            .await
+        self.call(move |database| {
+            database.create_account(&name, &secrets, email.as_deref(), created)
+        })
+        .await
     }
 
     /// Registers a room. Returns false if it is already registered.

@@ -859,14 +859,19 @@ async fn accounts_are_created_once_per_folded_name() {
     let store = open(StoreConfig::new(":memory:"));
     assert!(
         store
-            .create_account("Alice", secrets(SOME_HASH), Timestamp(1_000))
+            .create_account(
+                "Alice",
+                secrets(SOME_HASH),
+                Some("alice@example.org".into()),
+                Timestamp(1_000)
+            )
             .await
             .expect("create")
     );
     // The same name in another case is the same account, and the first one stays.
     assert!(
         !store
-            .create_account("ALICE", secrets("$other"), Timestamp(2_000))
+            .create_account("ALICE", secrets("$other"), None, Timestamp(2_000))
             .await
             .expect("create again")
     );
@@ -875,6 +880,7 @@ async fn accounts_are_created_once_per_folded_name() {
         password_hash: SOME_HASH.into(),
         scram_sha_256: Some(SOME_SCRAM.into()),
         created: Timestamp(1_000),
+        email: Some("alice@example.org".into()),
     };
     assert_eq!(
         store.account("alice").await.expect("lookup"),
@@ -893,11 +899,11 @@ async fn accounts_are_created_once_per_folded_name() {
 async fn set_password_replaces_only_an_existing_accounts_secrets() {
     let store = open(StoreConfig::new(":memory:"));
     store
-        .create_account("Alice", secrets(SOME_HASH), Timestamp(1_000))
+        .create_account("Alice", secrets(SOME_HASH), None, Timestamp(1_000))
         .await
         .expect("create");
     store
-        .create_account("bob", secrets(SOME_HASH), Timestamp(1_000))
+        .create_account("bob", secrets(SOME_HASH), None, Timestamp(1_000))
         .await
         .expect("create");
     let new = PasswordSecrets {
@@ -967,7 +973,7 @@ async fn accounts_survive_a_restart() {
     let directory = tempfile::tempdir().expect("temp dir");
     let store = open(config_at(&directory));
     store
-        .create_account("Alice", secrets(SOME_HASH), Timestamp(5))
+        .create_account("Alice", secrets(SOME_HASH), None, Timestamp(5))
         .await
         .expect("create");
     store.shut_down().await.expect("shut down");
@@ -980,7 +986,7 @@ async fn accounts_survive_a_restart() {
 async fn a_creation_time_beyond_sqlite_integers_is_an_error() {
     let store = open(StoreConfig::new(":memory:"));
     let result = store
-        .create_account("alice", secrets(SOME_HASH), Timestamp(u64::MAX))
+        .create_account("alice", secrets(SOME_HASH), None, Timestamp(u64::MAX))
         .await;
     assert!(matches!(result, Err(StoreError::Database(_))), "{result:?}");
     assert_eq!(store.account("alice").await.expect("lookup"), None);
@@ -995,7 +1001,7 @@ async fn an_empty_database_migrates_to_one_with_accounts() {
     let store = opened.store;
     assert!(
         store
-            .create_account("alice", secrets(SOME_HASH), Timestamp(1))
+            .create_account("alice", secrets(SOME_HASH), None, Timestamp(1))
             .await
             .expect("create")
     );
@@ -1043,7 +1049,7 @@ async fn a_version_1_database_gains_accounts_and_keeps_its_messages() {
     assert_eq!(whisper.expect("private"), []);
     assert!(
         store
-            .create_account("Alice", secrets(SOME_HASH), Timestamp(400))
+            .create_account("Alice", secrets(SOME_HASH), None, Timestamp(400))
             .await
             .expect("create")
     );
@@ -1065,6 +1071,7 @@ async fn a_version_1_database_gains_accounts_and_keeps_its_messages() {
             password_hash: "$new".into(),
             scram_sha_256: Some(SOME_SCRAM.into()),
             created: Timestamp(400),
+            email: None,
         }
     );
 }
@@ -1294,6 +1301,7 @@ async fn a_version_2_database_gains_registered_rooms_and_keeps_messages_and_acco
             password_hash: SOME_HASH.into(),
             scram_sha_256: None,
             created: Timestamp(50),
+            email: None,
         })
     );
     assert_eq!(store.registered_rooms().await.expect("list"), []);

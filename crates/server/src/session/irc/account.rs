@@ -29,10 +29,12 @@ pub enum AccountRequest {
     Sasl { account: String, password: String },
     /// SASL SCRAM-SHA-256: the client's first message is in; answer it.
     ScramStart(ClientFirst),
-    /// `REGISTER` or `NickServ REGISTER`: register the current nick.
+    /// `REGISTER` or `NickServ REGISTER`: register the current nick, with the email address
+    /// given (`None`: none, or `*`).
     Register {
         account: String,
         password: String,
+        email: Option<String>,
         via: Via,
     },
     /// `NickServ IDENTIFY`.
@@ -60,7 +62,8 @@ pub enum Via {
 }
 
 /// `REGISTER <account> <email> <password>` (IRCv3 draft/account-registration); the account
-/// must be `*` or the current nick, and email is not used. Before connection registration
+/// must be `*` or the current nick; the email (`*` for none) is kept with the account, and
+/// required when `[accounts] require_email` is set. Before connection registration
 /// completes (`before-connect`, if the server allows it) the current nick is the one the
 /// client last asked for, and an account cannot be registered under a nick someone else
 /// holds: that would take the nick from under them. Failures are `FAIL REGISTER …` whatever
@@ -133,16 +136,18 @@ pub fn register(session: &mut IrcSession, message: &Message) -> Flow {
         );
         return Flow::Continue;
     }
+    let email = (params[1] != "*").then(|| params[1].clone());
     session.account_requests.push(AccountRequest::Register {
         account,
         password: params[2].clone(),
+        email,
         via: Via::RegisterCommand,
     });
     Flow::Continue
 }
 
 /// The NickServ commands, as `HELP` lists them.
-const NICKSERV_HELP: &str = "Commands: REGISTER <password>, IDENTIFY [account] <password>, \
+const NICKSERV_HELP: &str = "Commands: REGISTER <password> [email], IDENTIFY [account] <password>, \
                              REGAIN <nick> [password], GHOST <nick> [password], \
                              RELEASE <nick> [password], SET PASSWORD <old> <new>.";
 
@@ -162,7 +167,9 @@ pub fn nickserv(session: &mut IrcSession, text: &str) {
         .map(|(_, how)| how)
     };
     match words.as_slice() {
-        [command, password] if command.eq_ignore_ascii_case("REGISTER") => {
+        [command, password, email @ ..]
+            if command.eq_ignore_ascii_case("REGISTER") && email.len() <= 1 =>
+        {
             if session.account().is_some() {
                 nickserv_notice(session, "You are already logged in.");
                 return;
@@ -170,6 +177,7 @@ pub fn nickserv(session: &mut IrcSession, text: &str) {
             session.account_requests.push(AccountRequest::Register {
                 account: nick,
                 password: (*password).to_owned(),
+                email: email.first().map(|email| (*email).to_owned()),
                 via: Via::NickServ,
             });
         }
@@ -295,8 +303,12 @@ pub async fn run(session: &mut IrcSession, request: AccountRequest) {
         AccountRequest::Register {
             account,
             password,
+            email,
             via,
-        } => match accounts.register(&account, &password).await {
+        } => match accounts
+            .register_with_email(&account, &password, email.as_deref())
+            .await
+        {
             Ok(account) => {
                 logged_in(session, &account, None);
                 match via {
@@ -320,6 +332,9 @@ pub async fn run(session: &mut IrcSession, request: AccountRequest) {
                         AccountError::Taken(_) => "ACCOUNT_EXISTS",
                         AccountError::UnacceptablePassword { .. } => "UNACCEPTABLE_PASSWORD",
                         AccountError::InvalidName(_) => "BAD_ACCOUNT_NAME",
+                        AccountError::EmailRequired | AccountError::InvalidEmail(_) => {
+                            "INVALID_EMAIL"
+                        }
                         _ => "TEMPORARILY_UNAVAILABLE",
                     };
                     session.specified_fail("REGISTER", code, &[&account], &error.to_string());

@@ -90,14 +90,19 @@ pub fn cap(session: &mut IrcSession, message: &Message) -> Flow {
 
 /// The value `cap` is offered with in `CAP LS 302`: `draft/account-registration` says
 /// `before-connect` when `REGISTER` is accepted before connecting (see
-/// `IrcSettings::registers_before_connect`). No `email-required` (palaver sends no email)
-/// and no `custom-account-name` (an account is its nick).
+/// `IrcSettings::registers_before_connect`) and `email-required` when `[accounts]
+/// require_email` is set; never `custom-account-name` (an account is its nick).
 fn value(session: &IrcSession, cap: Cap) -> Option<&'static str> {
     match cap {
-        Cap::AccountRegistration => session
-            .settings
-            .registers_before_connect()
-            .then_some("before-connect"),
+        Cap::AccountRegistration => match (
+            session.settings.registers_before_connect(),
+            session.accounts.requires_email(),
+        ) {
+            (true, true) => Some("before-connect,email-required"),
+            (true, false) => Some("before-connect"),
+            (false, true) => Some("email-required"),
+            (false, false) => None,
+        },
         _ => cap.value(),
     }
 }

@@ -290,14 +290,16 @@ pub fn kick(session: &mut IrcSession, message: &Message) -> Flow {
         .take(MAX_KICK_TARGETS)
         .collect();
     let pairs: Vec<(&str, &str)> = match channels[..] {
+        _ if nicks.is_empty() => Vec::new(),
         [channel] => nicks.iter().map(|&nick| (channel, nick)).collect(),
         _ if channels.len() == nicks.len() => channels.into_iter().zip(nicks).collect(),
-        // Neither one channel nor one per nick: the command cannot be read.
-        _ => {
-            session.numeric(ERR_NEEDMOREPARAMS, &["KICK", "Not enough parameters"]);
-            return Flow::Continue;
-        }
+        _ => Vec::new(),
     };
+    if pairs.is_empty() {
+        // No nick, or neither one channel nor one per nick: the command cannot be read.
+        session.numeric(ERR_NEEDMOREPARAMS, &["KICK", "Not enough parameters"]);
+        return Flow::Continue;
+    }
     let user = session.user().clone();
     let default_reason = user.nick();
     let reason = message

@@ -86,7 +86,7 @@ const TOPICS: &[Topic] = &[
     ),
     topic(
         "KILL",
-        "KILL nick reason",
+        "KILL nick [reason]",
         &["Disconnects a user (server operators only)."],
     ),
     topic(
@@ -165,8 +165,8 @@ const TOPICS: &[Topic] = &[
     ),
     topic(
         "REGISTER",
-        "REGISTER * email password",
-        &["Registers your nick as an account and logs you in (the email is not used)."],
+        "REGISTER * email|* password",
+        &["Registers your nick as an account and logs you in; the email address is kept."],
     ),
     topic("SETNAME", "SETNAME realname", &["Changes your real name."]),
     topic(
