@@ -131,7 +131,9 @@ async fn read_until_end(
     let mut decoder = LineDecoder::new(session.max_line_bytes());
     let idle_flush = session.idle_flush();
     let mut buffer = BytesMut::new();
-    // When bytes last arrived: the idle flush counts from there.
+    // When the connection last finished with what it read and turned back to the socket: the
+    // idle flush counts the client's quiet from there, so time spent handling a read (a slow
+    // commit) is never taken for quiet while the rest of a line waits in the socket.
     let mut last_read = Instant::now();
     loop {
         let deadline = session.deadline();
@@ -185,7 +187,7 @@ async fn read_until_end(
                 }
                 return End::Lost("connection closed".into());
             }
-            Ok(_) => last_read = Instant::now(),
+            Ok(_) => {}
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
             Err(error) => return End::Lost(describe_read_error(&error)),
         }
@@ -196,6 +198,7 @@ async fn read_until_end(
         }
         // Replies go out once per read, behind the commits of what was said.
         session.flush().await;
+        last_read = Instant::now();
         if buffer.is_empty() {
             buffer = BytesMut::new();
         }
