@@ -82,7 +82,7 @@ impl RegistrationPolicy {
         }
     }
 
-    fn check(&self, password: &str) -> Result<(), AccountError> {
+    fn check_password(&self, password: &str) -> Result<(), AccountError> {
         let length_ok = (self.min_bytes..=MAX_PASSWORD_BYTES).contains(&password.len());
         if length_ok && !password.contains(char::is_whitespace) {
             Ok(())
@@ -221,7 +221,7 @@ pub struct Accounts {
 struct Inner {
     store: Store,
     limits: LoginLimits,
-    passwords: RegistrationPolicy,
+    registration: RegistrationPolicy,
     /// Failed-login counts. Locked only for a few map operations, never across an `.await`.
     limiter: Mutex<LoginLimiter>,
     /// One permit per CPU: hashes beyond that wait here (asynchronously) instead of piling up
@@ -242,7 +242,7 @@ impl std::fmt::Debug for Accounts {
 }
 
 impl Accounts {
-    pub fn new(store: Store, limits: LoginLimits, passwords: RegistrationPolicy) -> Self {
+    pub fn new(store: Store, limits: LoginLimits, registration: RegistrationPolicy) -> Self {
         let cpus = std::thread::available_parallelism().map_or(1, NonZero::get);
         let mut decoy_key = [0; 32];
         // Without the system's random generator no password could be hashed either (salts).
@@ -251,7 +251,7 @@ impl Accounts {
             inner: Arc::new(Inner {
                 store,
                 limits,
-                passwords,
+                registration,
                 limiter: Mutex::new(LoginLimiter::new(limits, MAX_TRACKED_KEYS)),
                 hashing: Arc::new(Semaphore::new(cpus)),
                 decoy_key,
@@ -261,7 +261,7 @@ impl Accounts {
 
     /// Whether registering takes an email address (`[accounts] require_email`).
     pub fn requires_email(&self) -> bool {
-        self.inner.passwords.require_email
+        self.inner.registration.require_email
     }
 
     /// Registers `name` with `password` and no email address; returns the account name as
@@ -279,8 +279,8 @@ impl Accounts {
         email: Option<&str>,
     ) -> Result<String, AccountError> {
         check_name(name)?;
-        self.inner.passwords.check(password)?;
-        self.inner.passwords.check_email(email)?;
+        self.inner.registration.check_password(password)?;
+        self.inner.registration.check_email(email)?;
         // Checked first so that a taken name costs no hash; the insert below settles races.
         if self.inner.store.account(name).await?.is_some() {
             return Err(AccountError::Taken(name.to_owned()));
@@ -371,7 +371,7 @@ impl Accounts {
         new: &str,
         address: IpAddr,
     ) -> Result<(), AccountError> {
-        self.inner.passwords.check(new)?;
+        self.inner.registration.check_password(new)?;
         let registered_name = self.login(name, old, address).await?;
         let secrets = self.secrets(new).await?;
         // The account cannot vanish today (there is no way to drop one), but if it did, the
