@@ -401,7 +401,7 @@ async fn privmsg_to_a_nick_and_to_several_targets() {
     c.expect_line(":a!~a@127.0.0.1 PRIVMSG c mixed").await;
     c.expect_quiet().await;
 
-    // MAXTARGETS=4: targets past the fourth are ignored.
+    // MAXTARGETS=4: targets past the fourth are not sent to, and each is named in a 407.
     a.send("PRIVMSG #a,nobody1,nobody2,nobody3,c :five targets")
         .await;
     a.expect_line(&numeric("401", "a", "nobody1 :No such nick"))
@@ -410,6 +410,12 @@ async fn privmsg_to_a_nick_and_to_several_targets() {
         .await;
     a.expect_line(&numeric("401", "a", "nobody3 :No such nick"))
         .await;
+    a.expect_line(&numeric(
+        "407",
+        "a",
+        "c :Too many targets; not sent to this one",
+    ))
+    .await;
     a.expect_quiet().await;
     b.expect_line(":a!~a@127.0.0.1 PRIVMSG #a :five targets")
         .await;
@@ -997,6 +1003,21 @@ async fn kick_pairs_a_channel_list_with_the_nick_list() {
         c.expect_line(line).await;
     }
     b.expect_line(":op!~op@127.0.0.1 KICK #x b again").await;
+
+    // TARGMAX KICK:4: the nicks past the fourth are not kicked, and each is named in a 407.
+    op.send("KICK #x x1,x2,x3,x4,c,b :many").await;
+    for nick in ["x1", "x2", "x3", "x4"] {
+        op.expect_line(&numeric("401", "op", &format!("{nick} :No such nick")))
+            .await;
+    }
+    for nick in ["c", "b"] {
+        op.expect_line(&numeric(
+            "407",
+            "op",
+            &format!("{nick} :Too many targets; not sent to this one"),
+        ))
+        .await;
+    }
 
     // Two channels for one nick pair nothing; nor does a list of no nicks.
     for unreadable in ["KICK #x,#y b", "KICK #x ,", "KICK , b"] {

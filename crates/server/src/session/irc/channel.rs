@@ -116,8 +116,12 @@ fn send(session: &mut IrcSession, message: &Message, command: &str) -> Flow {
         (MessageKind::Say, text)
     };
     let client_tags = client_only_tags(message);
-    let targets = targets.split(',').filter(|target| !target.is_empty());
-    for target in targets.take(MAX_MESSAGE_TARGETS) {
+    let targets: Vec<&str> = targets
+        .split(',')
+        .filter(|target| !target.is_empty())
+        .collect();
+    let (targets, beyond) = targets.split_at(targets.len().min(MAX_MESSAGE_TARGETS));
+    for &target in targets {
         if !tags_only && target.eq_ignore_ascii_case(account::NICKSERV) {
             // Account services for clients without SASL; never stored or relayed.
             account::nickserv(session, text);
@@ -135,7 +139,22 @@ fn send(session: &mut IrcSession, message: &Message, command: &str) -> Flow {
         let quiet = is_notice || tags_only;
         send_to(session, target, kind, text, &[], &client_tags, quiet);
     }
+    if !(is_notice || tags_only) {
+        too_many_targets(session, beyond);
+    }
     Flow::Continue
+}
+
+/// `407` for each target beyond a command's `TARGMAX` (after the first ones were served), so
+/// that no target is dropped without a word. Never for `NOTICE` or `TAGMSG`, which get no
+/// error replies.
+fn too_many_targets(session: &mut IrcSession, beyond: &[&str]) {
+    for target in beyond {
+        session.numeric(
+            ERR_TOOMANYTARGETS,
+            &[target, "Too many targets; not sent to this one"],
+        );
+    }
 }
 
 /// Sends one message to one channel or nick: stored, echoed with `echo-message`, `301` for an
@@ -287,7 +306,6 @@ pub fn kick(session: &mut IrcSession, message: &Message) -> Flow {
     let nicks: Vec<&str> = message.params[1]
         .split(',')
         .filter(|nick| !nick.is_empty())
-        .take(MAX_KICK_TARGETS)
         .collect();
     let pairs: Vec<(&str, &str)> = match channels[..] {
         _ if nicks.is_empty() => Vec::new(),
@@ -300,6 +318,7 @@ pub fn kick(session: &mut IrcSession, message: &Message) -> Flow {
         session.numeric(ERR_NEEDMOREPARAMS, &["KICK", "Not enough parameters"]);
         return Flow::Continue;
     }
+    let (pairs, beyond) = pairs.split_at(pairs.len().min(MAX_KICK_TARGETS));
     let user = session.user().clone();
     let default_reason = user.nick();
     let reason = message
@@ -307,7 +326,7 @@ pub fn kick(session: &mut IrcSession, message: &Message) -> Flow {
         .get(2)
         .map(String::as_str)
         .unwrap_or(&default_reason);
-    for (channel, nick) in pairs {
+    for &(channel, nick) in pairs {
         let Some(room) = session.hub.room(channel) else {
             session.numeric(ERR_NOSUCHCHANNEL, &[channel, "No such channel"]);
             continue;
@@ -317,6 +336,8 @@ pub fn kick(session: &mut IrcSession, message: &Message) -> Flow {
             Err(error) => session.hub_error(&error),
         }
     }
+    let beyond: Vec<&str> = beyond.iter().map(|&(_, nick)| nick).collect();
+    too_many_targets(session, &beyond);
     Flow::Continue
 }
 
