@@ -280,8 +280,8 @@ impl Store {
 
     /// CHATHISTORY TARGETS: every room, and the other party's nick (as it was then) for each
     /// private conversation any of `readers` was a party to, whose latest message is strictly
-    /// between `start` and `end` (with that message's time). The `limit` targets nearest to `start` are
-    /// kept (as with BETWEEN), sorted by time, oldest first.
+    /// between `start` and `end` (with that message's time). The `limit` targets nearest to
+    /// `start` are kept (as with BETWEEN), sorted by time, oldest first.
     ///
     /// The store does not know who may see which room: a caller answering a client should
     /// use [`Store::targets_among`] with the rooms that client may see.
