@@ -71,6 +71,19 @@ async fn links_lists_this_one_server_with_its_description() {
         &[&numeric("365", "alice", "*.example :End of /LINKS list")],
     )
     .await;
+    // Asking this server by name (or a mask of it) answers; asking another server cannot.
+    expect_replies(
+        &mut alice,
+        &format!("LINKS {SERVER} *.example"),
+        &[&numeric("365", "alice", "*.example :End of /LINKS list")],
+    )
+    .await;
+    expect_replies(
+        &mut alice,
+        "LINKS irc.example.org *",
+        &[&numeric("402", "alice", "irc.example.org :No such server")],
+    )
+    .await;
     server.shut_down().await;
 }
 

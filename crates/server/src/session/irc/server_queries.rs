@@ -30,8 +30,15 @@ pub fn time(session: &mut IrcSession, message: &Message) -> Flow {
 }
 
 /// `LINKS [[server] mask]`: this server (hop count 0 and its description) if it matches the
-/// mask, then `RPL_ENDOFLINKS` naming the mask (`*` without one).
+/// mask, then `RPL_ENDOFLINKS` naming the mask (`*` without one). A server to ask that is not
+/// this one gets `ERR_NOSUCHSERVER`, as for `TIME`.
 pub fn links(session: &mut IrcSession, message: &Message) -> Flow {
+    if let [server, _mask, ..] = message.params.as_slice()
+        && !names_this_server(session, server)
+    {
+        session.numeric(ERR_NOSUCHSERVER, &[server, "No such server"]);
+        return Flow::Continue;
+    }
     let mask = message.params.last().map_or("*", String::as_str).to_owned();
     if names_this_server(session, &mask) {
         let server = session.settings.server_name.clone();
