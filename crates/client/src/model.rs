@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use palaver_proto::event::{Event, Identity, MessageId, MessageKind, Target};
-use palaver_proto::irc::modes::parse_changes;
+use palaver_proto::irc::modes::{parse_changes, split_status_target};
 use palaver_proto::irc::numeric::ERR_NOMOTD;
 use palaver_proto::irc::{Message, split_userhost};
 use palaver_proto::text::{error_line, notice_line, render_event, render_own_copy};
@@ -367,8 +367,11 @@ pub fn event_from_message(message: &Message, now: Timestamp) -> Option<Event> {
                 _ if is_notice => (MessageKind::Notice, text.as_str()),
                 _ => (MessageKind::Say, text.as_str()),
             };
-            let target = if is_channel(target) {
-                Target::Room(target.as_str().into())
+            // A message to a room's operators or voiced members (`@#room`, `+#room`:
+            // STATUSMSG) belongs to the room.
+            let room = split_status_target(target).map_or(target.as_str(), |(_, room)| room);
+            let target = if is_channel(room) {
+                Target::Room(room.into())
             } else {
                 Target::User(target.as_str().into())
             };
@@ -538,6 +541,18 @@ mod tests {
             show(&mut me(), &line).as_deref(),
             Some("[13:05:09] #ops <alice> hello there")
         );
+    }
+
+    #[test]
+    fn a_message_to_a_rooms_operators_is_shown_in_the_room() {
+        for target in ["@#ops", "+#ops", "@+#ops"] {
+            let line = format!(":alice!~a@h PRIVMSG {target} :ops only");
+            assert_eq!(
+                show(&mut me(), &line).as_deref(),
+                Some("[01:02:03] #ops <alice> ops only"),
+                "{target}"
+            );
+        }
     }
 
     #[test]
