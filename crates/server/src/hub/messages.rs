@@ -23,27 +23,28 @@ pub struct Said<'a> {
     pub client_tags: &'a str,
 }
 
+impl<'a> Said<'a> {
+    /// A message of one line (or of lines joined with breaks only) without client tags.
+    pub fn plain(kind: MessageKind, text: &'a str) -> Self {
+        Self {
+            kind,
+            text,
+            concat_at: &[],
+            client_tags: "",
+        }
+    }
+}
+
 impl Hub {
     /// Sends a message to every member of `room` but the sender, if the sender may (see
-    /// `RoomState::may_send`), and returns the sender's copy (its receipt). `text` holds the
-    /// message's lines joined by LF, `concat_at` where lines were joined without a break (see
-    /// `palaver_proto::multiline`; empty for a message of one line).
+    /// `RoomState::may_send`), and returns the sender's copy (its receipt).
     pub fn say(
         &self,
         user: &Arc<User>,
         room: &Arc<Room>,
-        kind: MessageKind,
-        text: &str,
-        concat_at: &[usize],
-        client_tags: &str,
+        said: &Said<'_>,
     ) -> Result<Event, HubError> {
-        let said = Said {
-            kind,
-            text,
-            concat_at,
-            client_tags,
-        };
-        self.say_among(user, room, None, &said)
+        self.say_among(user, room, None, said)
     }
 
     /// Sends a status message: to the members of `room` with at least the status `minimum`
@@ -122,17 +123,19 @@ impl Hub {
     }
 
     /// Sends a private message to the user called `to`; returns the sender's copy and the
-    /// recipient (so a session can mention that it is away). `text` and `concat_at` as for
-    /// [`say`](Self::say).
+    /// recipient (so a session can mention that it is away).
     pub fn message_user(
         &self,
         user: &Arc<User>,
         to: &str,
-        kind: MessageKind,
-        text: &str,
-        concat_at: &[usize],
-        client_tags: &str,
+        said: &Said<'_>,
     ) -> Result<(Event, Arc<User>), HubError> {
+        let Said {
+            kind,
+            text,
+            concat_at,
+            client_tags,
+        } = *said;
         let recipient = self
             .user_by_nick(to)
             .ok_or_else(|| HubError::NoSuchNick(to.to_owned()))?;

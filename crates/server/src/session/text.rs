@@ -265,7 +265,7 @@ impl TextSession {
             self.error("you are not in any room (try /join #lobby)");
             return;
         };
-        let result = self.hub.say(&self.user, &room, kind, text, &[], "");
+        let result = self.hub.say(&self.user, &room, &Said::plain(kind, text));
         self.persisted_copy_or_error(result, None).await;
     }
 
@@ -273,7 +273,7 @@ impl TextSession {
     async fn message_user(&mut self, nick: &str, text: &str) {
         let result = self
             .hub
-            .message_user(&self.user, nick, MessageKind::Say, text, &[], "");
+            .message_user(&self.user, nick, &Said::plain(MessageKind::Say, text));
         match result {
             Ok((event, recipient)) => {
                 self.persisted_copy_or_error(Ok(event), Some(&recipient))
@@ -293,12 +293,7 @@ impl TextSession {
             &self.user,
             &room,
             minimum,
-            &Said {
-                kind: MessageKind::Say,
-                text,
-                concat_at: &[],
-                client_tags: "",
-            },
+            &Said::plain(MessageKind::Say, text),
         );
         self.persisted_copy_or_error(result, None).await;
     }
@@ -399,23 +394,18 @@ impl TextSession {
             Ok(message) => message,
             Err(error) => return self.error(&format!("nothing was sent: {error}")),
         };
+        let said = Said {
+            concat_at: &concat_at,
+            ..Said::plain(MessageKind::Say, &text)
+        };
         if paste.target.starts_with('#') {
             let Ok(room) = self.joined_room(Some(&paste.target)) else {
                 return;
             };
-            let result = self
-                .hub
-                .say(&self.user, &room, MessageKind::Say, &text, &concat_at, "");
+            let result = self.hub.say(&self.user, &room, &said);
             self.persisted_copy_or_error(result, None).await;
         } else {
-            let result = self.hub.message_user(
-                &self.user,
-                &paste.target,
-                MessageKind::Say,
-                &text,
-                &concat_at,
-                "",
-            );
+            let result = self.hub.message_user(&self.user, &paste.target, &said);
             match result {
                 Ok((event, recipient)) => {
                     self.persisted_copy_or_error(Ok(event), Some(&recipient))

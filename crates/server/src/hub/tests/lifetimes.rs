@@ -53,15 +53,11 @@ fn a_room_that_never_had_history_leaves_the_store_nothing_to_forget() {
     let alice = guest(&hub);
     let quiet = join(&hub, &alice, "#quiet");
     // Typing notifications are not stored.
-    hub.say(
-        &alice,
-        &quiet,
-        MessageKind::TagsOnly,
-        "",
-        &[],
-        "+typing=active",
-    )
-    .expect("tagmsg");
+    let typing = Said {
+        client_tags: "+typing=active",
+        ..Said::plain(MessageKind::TagsOnly, "")
+    };
+    hub.say(&alice, &quiet, &typing).expect("tagmsg");
     assert_eq!(hub.part(&alice, &quiet, None).expect("part").ended, None);
     // A room that comes back after a restart has history, said or not.
     hub.load_rooms_with_history(vec!["#back".into()]);
@@ -124,7 +120,7 @@ fn a_message_to_a_room_that_just_closed_is_refused() {
     hub.change_modes(&alice, &room, vec![open]).expect("modes");
     say(&hub, &bob, &room);
     let _ = hub.part(&alice, &room, None).expect("part");
-    let result = hub.say(&bob, &room, MessageKind::Say, "late", &[], "");
+    let result = hub.say(&bob, &room, &Said::plain(MessageKind::Say, "late"));
     assert_eq!(result.err(), Some(HubError::NoSuchRoom("#a".into())));
 }
 

@@ -63,7 +63,7 @@ fn refusal(hub: &Hub, user: &Arc<User>, name: &str, key: Option<&str>) -> JoinRe
 /// Has `user` say something in `room`; the message's id.
 fn say(hub: &Hub, user: &Arc<User>, room: &Arc<Room>) -> MessageId {
     match hub
-        .say(user, room, MessageKind::Say, "hi", &[], "")
+        .say(user, room, &Said::plain(MessageKind::Say, "hi"))
         .expect("say")
     {
         Event::Message { id, .. } => id,

@@ -3,7 +3,7 @@
 use super::*;
 
 fn send(hub: &Hub, user: &Arc<User>, room: &Arc<Room>) -> Result<(), HubError> {
-    hub.say(user, room, MessageKind::Say, "hello", &[], "")
+    hub.say(user, room, &Said::plain(MessageKind::Say, "hello"))
         .map(drop)
 }
 

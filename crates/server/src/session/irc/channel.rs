@@ -171,22 +171,18 @@ pub(super) fn send_to(
     quiet: bool,
 ) {
     let user = session.user().clone();
+    let said = Said {
+        kind,
+        text,
+        concat_at,
+        client_tags,
+    };
     let result = if let Some((minimum, room)) = split_status_target(target) {
         // STATUSMSG: `@#room` reaches its operators, `+#room` its voiced members too.
         match session.hub.room(room) {
             Some(room) => session
                 .hub
-                .say_to_status(
-                    &user,
-                    &room,
-                    minimum,
-                    &Said {
-                        kind,
-                        text,
-                        concat_at,
-                        client_tags,
-                    },
-                )
+                .say_to_status(&user, &room, minimum, &said)
                 .map(|event| (event, None)),
             None => Err(HubError::NoSuchRoom(target.to_owned())),
         }
@@ -194,14 +190,14 @@ pub(super) fn send_to(
         match session.hub.room(target) {
             Some(room) => session
                 .hub
-                .say(&user, &room, kind, text, concat_at, client_tags)
+                .say(&user, &room, &said)
                 .map(|event| (event, None)),
             None => Err(HubError::NoSuchRoom(target.to_owned())),
         }
     } else {
         session
             .hub
-            .message_user(&user, target, kind, text, concat_at, client_tags)
+            .message_user(&user, target, &said)
             .map(|(event, recipient)| {
                 if let Some(away) = recipient.away()
                     && kind == MessageKind::Say
