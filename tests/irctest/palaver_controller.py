@@ -54,6 +54,11 @@ require_email = {require_email}
 [shutdown]
 grace = "0s"
 
+# irctest sends as fast as it can and counts on prompt answers (irctest's controllers turn
+# other servers' flood control off as well).
+[flood]
+exempt_addresses = ["127.0.0.0/8", "::1"]
+
 # irctest's tests OPER as "operuser" with password "operpassword" (as in its controllers for
 # other servers).
 [[oper]]

@@ -34,6 +34,7 @@ use palaver_proto::time::Timestamp;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
+use crate::rate_limit::AddressRate;
 use crate::store::{PasswordSecrets, Store, StoreError};
 use limiter::{Attempt, LoginLimiter, MAX_TRACKED_KEYS};
 pub use operators::{OperatorEntry, Operators};
@@ -181,6 +182,10 @@ pub enum AccountError {
     BadCredentials,
     #[error("too many failed logins; try again in {seconds} seconds")]
     RateLimited { seconds: u64 },
+    /// `[limits] account_registrations_per_address`: this address registered enough accounts
+    /// for now.
+    #[error("too many accounts registered from your address; try again in {seconds} seconds")]
+    TooManyRegistrations { seconds: u64 },
     /// The text protocol splits commands on spaces, so a password cannot contain one. Carries
     /// the configured bounds, so the answer says what is acceptable.
     #[error("a password must be {min_bytes} to {max_bytes} bytes and not contain spaces")]
@@ -224,6 +229,8 @@ struct Inner {
     registration: RegistrationPolicy,
     /// Failed-login counts. Locked only for a few map operations, never across an `.await`.
     limiter: Mutex<LoginLimiter>,
+    /// Accounts registered per address (`[limits] account_registrations_per_address`).
+    registrations: AddressRate,
     /// One permit per CPU: hashes beyond that wait here (asynchronously) instead of piling up
     /// on the blocking pool, where each would hold its 19 MiB and slow all the others.
     hashing: Arc<Semaphore>,
@@ -253,10 +260,20 @@ impl Accounts {
                 limits,
                 registration,
                 limiter: Mutex::new(LoginLimiter::new(limits, MAX_TRACKED_KEYS)),
+                registrations: AddressRate::new(None, Default::default()),
                 hashing: Arc::new(Semaphore::new(cpus)),
                 decoy_key,
             }),
         }
+    }
+
+    /// Limits how many accounts one address may register (successful registrations count);
+    /// without this, any number.
+    pub(crate) fn limit_registrations(mut self, registrations: AddressRate) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("limits are set before the accounts are shared")
+            .registrations = registrations;
+        self
     }
 
     /// Whether registering takes an email address (`[accounts] require_email`).
@@ -267,20 +284,30 @@ impl Accounts {
     /// Registers `name` with `password` and no email address; returns the account name as
     /// registered.
     pub async fn register(&self, name: &str, password: &str) -> Result<String, AccountError> {
-        self.register_with_email(name, password, None).await
+        self.register_with_email(name, password, None, None).await
     }
 
     /// Registers `name` with `password` and `email` (`None`: none given; see
-    /// [`RegistrationPolicy`]); returns the account name as registered.
+    /// [`RegistrationPolicy`]) for a client at `from`, counted against that address's
+    /// registrations (`None`: not counted); returns the account name as registered.
     pub async fn register_with_email(
         &self,
         name: &str,
         password: &str,
         email: Option<&str>,
+        from: Option<IpAddr>,
     ) -> Result<String, AccountError> {
         check_name(name)?;
         self.inner.registration.check_password(password)?;
         self.inner.registration.check_email(email)?;
+        if let Some(from) = from {
+            self.inner
+                .registrations
+                .check(from, Instant::now())
+                .map_err(|wait| AccountError::TooManyRegistrations {
+                    seconds: crate::session::whole_seconds(wait).max(1),
+                })?;
+        }
         // Checked first so that a taken name costs no hash; the insert below settles races.
         if self.inner.store.account(name).await?.is_some() {
             return Err(AccountError::Taken(name.to_owned()));
@@ -293,6 +320,9 @@ impl Accounts {
             .await?;
         if !created {
             return Err(AccountError::Taken(name.to_owned()));
+        }
+        if let Some(from) = from {
+            self.inner.registrations.record(from, Instant::now());
         }
         tracing::info!(account = name, "account registered");
         Ok(name.to_owned())

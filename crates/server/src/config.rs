@@ -14,6 +14,7 @@
 
 mod deprecated;
 mod duration;
+mod protection;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -23,8 +24,13 @@ use serde::Deserialize;
 use thiserror::Error;
 
 pub use crate::accounts::OperatorEntry;
+pub use crate::addresses::AddressList;
+pub use crate::admission::AddressLimits;
+pub use crate::flood::FloodSettings;
+pub use crate::rate_limit::Rate;
 pub use deprecated::Deprecation;
 pub use duration::{format_duration, parse_duration};
+pub use protection::FileFlood;
 
 /// The default text-protocol listener.
 pub const DEFAULT_TEXT_LISTEN: &str = "0.0.0.0:7788";
@@ -166,6 +172,9 @@ pub struct TextSettings {
     /// After this long without more bytes, a partial line (no LF yet) is taken as complete;
     /// `None` (`"off"`) waits for the LF however long it takes.
     pub idle_flush: Option<Duration>,
+    /// A text client that has sent no line this long after connecting is disconnected, so
+    /// that silent connections do not hold their place; `None` (`"off"`): never.
+    pub registration_timeout: Option<Duration>,
 }
 
 impl Default for TextSettings {
@@ -173,6 +182,9 @@ impl Default for TextSettings {
         Self {
             history_on_join: 20,
             idle_flush: Some(DEFAULT_IDLE_FLUSH),
+            // Long enough for someone who connects with `nc` to read the lobby for a while
+            // before typing; short enough that a script holding silent sockets gains little.
+            registration_timeout: Some(Duration::from_secs(300)),
         }
     }
 }
@@ -223,10 +235,14 @@ impl Default for AccountSettings {
 }
 
 /// The fully resolved configuration the server runs with.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub listeners: Vec<ListenerConfig>,
     pub limits: Limits,
+    /// What one address may do (`[limits]`): connections, account registrations, room
+    /// creations.
+    pub address_limits: AddressLimits,
+    pub flood: FloodSettings,
     pub text: TextSettings,
     pub irc: IrcSettings,
     pub store: StoreSettings,
@@ -257,6 +273,8 @@ pub struct FileConfig {
     #[serde(default)]
     pub limits: FileLimits,
     #[serde(default)]
+    pub flood: FileFlood,
+    #[serde(default)]
     pub shutdown: FileShutdown,
     /// `[[oper]]` entries: the server operators.
     #[serde(default)]
@@ -270,6 +288,8 @@ pub struct FileText {
     pub history_on_join: Option<usize>,
     /// A positive duration such as `"500ms"`, or `"off"`; checked in [`Config::resolve`].
     pub idle_flush: Option<toml::Value>,
+    /// A positive duration such as `"5m"`, or `"off"`.
+    pub registration_timeout: Option<toml::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -334,6 +354,13 @@ pub struct FileLimits {
     pub max_line_bytes: Option<usize>,
     pub send_queue_bytes: Option<usize>,
     pub rooms_per_user: Option<usize>,
+    pub connections_per_address: Option<usize>,
+    /// A rate such as `"30/1m"`, or `"off"`; checked in [`Config::resolve`].
+    pub connect_rate_per_address: Option<String>,
+    pub max_connections: Option<usize>,
+    pub account_registrations_per_address: Option<String>,
+    pub room_creations_per_address: Option<String>,
+    pub exempt_addresses: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -421,6 +448,8 @@ impl Config {
                 .rooms_per_user
                 .unwrap_or(defaults.rooms_per_user),
         };
+        let address_limits = protection::resolve_address_limits(&file.limits)?;
+        let flood = protection::resolve_flood(&file.flood, &limits)?;
         let text = TextSettings {
             history_on_join: deprecated::renamed_count(
                 "[text] history_on_join",
@@ -432,7 +461,11 @@ impl Config {
             .unwrap_or(TextSettings::default().history_on_join),
             idle_flush: match &file.text.idle_flush {
                 None => TextSettings::default().idle_flush,
-                Some(value) => parse_idle_flush(value)?,
+                Some(value) => positive_or_off("[text] idle_flush", "\"500ms\"", value)?,
+            },
+            registration_timeout: match &file.text.registration_timeout {
+                None => TextSettings::default().registration_timeout,
+                Some(value) => positive_or_off("[text] registration_timeout", "\"5m\"", value)?,
             },
         };
         let irc = resolve_irc(&overrides, file.irc, &mut deprecations)?;
@@ -469,6 +502,8 @@ impl Config {
         let config = Config {
             listeners,
             limits,
+            address_limits,
+            flood,
             text,
             irc,
             store,
@@ -575,16 +610,19 @@ fn parse_max_age(value: &toml::Value) -> Result<Option<Duration>, ConfigError> {
     }
 }
 
-/// `idle_flush`: a positive duration, or `"off"` to wait for every line's LF.
-fn parse_idle_flush(value: &toml::Value) -> Result<Option<Duration>, ConfigError> {
-    const KEY: &str = "[text] idle_flush";
+/// A positive duration, or `"off"` (`None`), for the setting `key`.
+fn positive_or_off(
+    key: &str,
+    example: &str,
+    value: &toml::Value,
+) -> Result<Option<Duration>, ConfigError> {
     if value.as_str().is_some_and(|text| text.trim() == OFF) {
         return Ok(None);
     }
-    match duration::from_value(KEY, value) {
+    match duration::from_value(key, value) {
         Ok(period) if !period.is_zero() => Ok(Some(period)),
         _ => Err(ConfigError::Invalid(format!(
-            "{KEY} must be a positive duration such as \"500ms\", or \"off\", not {value}"
+            "{key} must be a positive duration such as {example}, or \"off\", not {value}"
         ))),
     }
 }

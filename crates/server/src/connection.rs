@@ -19,6 +19,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
 
+use crate::flood::FloodGate;
 use crate::hub::User;
 use crate::outbox::{Closed, Outbox, WriterEnd, last_words, run_writer};
 use crate::session::{Context, Flow, Session};
@@ -30,6 +31,10 @@ const READ_CHUNK: usize = 4096;
 /// How long a closing connection may take to flush its last lines before it is cut.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The quit reason of a client disconnected by flood control, as IRC servers have long
+/// worded it.
+pub(crate) const EXCESS_FLOOD: &str = "Excess Flood";
+
 /// Why a connection ended.
 #[derive(Debug)]
 enum End {
@@ -39,6 +44,8 @@ enum End {
     Shutdown,
     /// The connection is gone or must go, for the stated reason.
     Lost(String),
+    /// The client sent more than flood control lets wait (`[flood] recvq_bytes`).
+    Flood,
 }
 
 /// Serves one connection from `peer` over `transport`, speaking `S`'s protocol, until it ends.
@@ -57,15 +64,24 @@ pub async fn serve<S: Session>(transport: impl Transport, peer: SocketAddr, cont
             // Registration is still to come; it logs the nick.
             None => info!("connected"),
         }
-        let why = read_until_end(reader, &mut session, &outbox, &context.shutdown).await;
+        let flood = (!context.flood.exempt.contains(peer.ip())).then(|| Flood {
+            gate: FloodGate::new(&context.flood, Instant::now()),
+            recvq_bytes: context.flood.recvq_bytes,
+        });
+        let why = read_until_end(reader, &mut session, &outbox, &context.shutdown, flood).await;
         let reason = match &why {
             End::Quit(reason) | End::Lost(reason) => Some(reason.as_str()),
+            End::Flood => Some(EXCESS_FLOOD),
             End::Shutdown => None,
         };
-        if !outbox.is_closed()
-            && let Some(farewell) = session.farewell(reason.unwrap_or("server shutting down"))
-        {
-            outbox.push(farewell);
+        if !outbox.is_closed() {
+            let farewell = match why {
+                End::Flood => Some(session.flood_farewell()),
+                _ => session.farewell(reason.unwrap_or("server shutting down")),
+            };
+            if let Some(farewell) = farewell {
+                outbox.push(farewell);
+            }
         }
         let nick = session.user().map(|user| user.nick());
         if let Some(user) = session.user() {
@@ -122,25 +138,53 @@ fn shown_address(ip: std::net::IpAddr) -> String {
 /// With the session's idle flush, a partial line followed by that much quiet (or by the end of
 /// the stream) is handed over as a line; the timer exists only while a line is in progress, so
 /// an idle connection costs nothing more.
+///
+/// With flood control (`flood`), a line the client's budget does not cover waits until it
+/// does (see `flood.rs`), and so do the lines after it; reading goes on meanwhile, and a
+/// client whose waiting input passes `recvq_bytes` is disconnected for excess flood. Lines
+/// that arrived before the end of the stream are still handled, at the same pace.
 async fn read_until_end(
     mut reader: impl Incoming,
     session: &mut impl Session,
     outbox: &Outbox,
     shutdown: &CancellationToken,
+    mut flood: Option<Flood>,
 ) -> End {
     let mut decoder = LineDecoder::new(session.max_line_bytes());
     let idle_flush = session.idle_flush();
     let mut buffer = BytesMut::new();
+    // A line read but not yet handled: the flood budget did not cover it.
+    let mut waiting: Option<Frame> = None;
+    // The client closed its side; what it sent before that is still to be handled.
+    let mut ended = false;
     // When the connection last finished with what it read and turned back to the socket: the
     // idle flush counts the client's quiet from there, so time spent handling a read (a slow
     // commit) is never taken for quiet while the rest of a line waits in the socket.
     let mut last_read = Instant::now();
     loop {
+        if ended && waiting.is_none() {
+            // The end of the stream ends a partial line as surely as quiet does.
+            if idle_flush.is_some()
+                && let Some(end) = finish_line(&mut decoder, &mut buffer, session, outbox).await
+            {
+                return end;
+            }
+            return End::Lost("connection closed".into());
+        }
         let deadline = session.deadline();
         let user = session.user().cloned();
         let line_deadline = idle_flush
-            .filter(|_| decoder.is_mid_line(&buffer))
+            .filter(|_| waiting.is_none() && decoder.is_mid_line(&buffer))
             .map(|quiet| last_read + quiet);
+        let lagged_until = match (&waiting, &mut flood) {
+            (Some(_), Some(flood)) => Some(
+                flood
+                    .gate
+                    .ready_at(Instant::now())
+                    .unwrap_or_else(Instant::now),
+            ),
+            _ => None,
+        };
         tokio::select! {
             biased;
             () = shutdown.cancelled() => return End::Shutdown,
@@ -167,7 +211,15 @@ async fn read_until_end(
                 }
                 continue;
             }
-            ready = reader.ready() => {
+            () = sleep_until(lagged_until) => {
+                if let Some(end) = handle_lines(
+                    &mut decoder, &mut buffer, &mut waiting, &mut flood, session, outbox,
+                ).await {
+                    return end;
+                }
+                continue;
+            }
+            ready = reader.ready(), if !ended => {
                 if let Err(error) = ready {
                     return End::Lost(describe_read_error(&error));
                 }
@@ -178,31 +230,68 @@ async fn read_until_end(
             buffer.reserve(READ_CHUNK);
         }
         match reader.try_read_buf(&mut buffer) {
-            Ok(0) => {
-                // The end of the stream ends a partial line as surely as quiet does.
-                if idle_flush.is_some()
-                    && let Some(end) = finish_line(&mut decoder, &mut buffer, session, outbox).await
-                {
-                    return end;
-                }
-                return End::Lost("connection closed".into());
-            }
+            Ok(0) => ended = true,
             Ok(_) => {}
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
             Err(error) => return End::Lost(describe_read_error(&error)),
         }
-        while let Some(frame) = decoder.decode(&mut buffer) {
-            if let Some(end) = hand_over(session, outbox, frame).await {
-                return end;
-            }
+        if let Some(flood) = &flood
+            && buffer.len() > flood.recvq_bytes
+        {
+            return End::Flood;
         }
-        // Replies go out once per read, behind the commits of what was said.
-        session.flush().await;
+        if let Some(end) = handle_lines(
+            &mut decoder,
+            &mut buffer,
+            &mut waiting,
+            &mut flood,
+            session,
+            outbox,
+        )
+        .await
+        {
+            return end;
+        }
         last_read = Instant::now();
         if buffer.is_empty() {
             buffer = BytesMut::new();
         }
     }
+}
+
+/// A connection's flood control: its token bucket, and how much waiting input it may have.
+struct Flood {
+    gate: FloodGate,
+    recvq_bytes: usize,
+}
+
+/// Handles the lines in `buffer` (the one `waiting` first) as far as the flood budget covers
+/// them, then releases their replies; a line the budget does not cover is left `waiting`.
+/// `Some` when the connection must end.
+async fn handle_lines(
+    decoder: &mut LineDecoder,
+    buffer: &mut BytesMut,
+    waiting: &mut Option<Frame>,
+    flood: &mut Option<Flood>,
+    session: &mut impl Session,
+    outbox: &Outbox,
+) -> Option<End> {
+    while let Some(frame) = waiting.take().or_else(|| decoder.decode(buffer)) {
+        if let Some(flood) = flood {
+            let now = Instant::now();
+            if flood.gate.ready_at(now).is_some() {
+                *waiting = Some(frame);
+                break;
+            }
+            flood.gate.charge(session.cost(&frame), now);
+        }
+        if let Some(end) = hand_over(session, outbox, frame).await {
+            return Some(end);
+        }
+    }
+    // Replies go out once per read, behind the commits of what was said.
+    session.flush().await;
+    None
 }
 
 /// Hands one frame to the session; `Some` when the connection must end.
@@ -280,7 +369,8 @@ mod tests {
 
     use super::*;
     use crate::accounts::{Accounts, LoginLimits, Operators};
-    use crate::config::{IrcSettings, Limits};
+    use crate::admission::Admission;
+    use crate::config::{AddressLimits, FloodSettings, IrcSettings, Limits};
     use crate::hub::{Hub, HubSettings};
     use crate::session::irc::IrcSession;
     use crate::session::text::TextSession;
@@ -308,8 +398,11 @@ mod tests {
             store,
             history_on_join: 0,
             idle_flush,
+            text_registration_timeout: None,
             nick_grace: Duration::from_secs(60),
             limits: Limits::default(),
+            flood: Arc::new(FloodSettings::default()),
+            admission: Admission::new(AddressLimits::default()),
             irc: Arc::new(IrcSettings::default()),
             cloak_hosts: false,
             shutdown: CancellationToken::new(),

@@ -5,11 +5,15 @@
 //! See `docs/ARCHITECTURE.md` for the map and the invariants.
 
 pub mod accounts;
+mod addresses;
+mod admission;
 pub mod config;
 mod connection;
+mod flood;
 pub mod hub;
 mod listener;
 pub mod outbox;
+mod rate_limit;
 pub mod server;
 pub mod session;
 pub mod store;

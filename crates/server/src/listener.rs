@@ -4,20 +4,26 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpSocket};
+use bytes::Bytes;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
-use tracing::{error, warn};
+use tracing::{error, info, warn};
 
 use crate::config::ListenerKind;
 use crate::connection;
-use crate::session::Context;
 use crate::session::irc::IrcSession;
 use crate::session::text::TextSession;
+use crate::session::{Context, Session};
 use crate::transport;
 
 /// Pending connections the kernel may hold before we accept them; large, so a storm of
 /// clients connecting at once is queued rather than refused.
 const BACKLOG: u32 = 4096;
+
+/// How long a refused connection is kept open for its one line to reach the client.
+const REFUSAL_LINGER: Duration = Duration::from_secs(2);
 
 /// After an accept error such as running out of file descriptors, wait this long before
 /// trying again instead of spinning.
@@ -52,14 +58,30 @@ pub async fn accept_loop(
         match accepted {
             Ok((stream, peer)) => {
                 transport::configure_tcp(&stream);
+                let admitted = match context.admission.admit(peer.ip(), Instant::now()) {
+                    Ok(admitted) => admitted,
+                    Err(refusal) => {
+                        info!(%peer, reason = refusal.reason(), "connection refused: {refusal}");
+                        let reason = refusal.to_string();
+                        let line = match kind {
+                            ListenerKind::Text => TextSession::refusal(peer, &reason),
+                            ListenerKind::Irc => IrcSession::refusal(peer, &reason),
+                        };
+                        tasks.spawn(refuse(stream, line));
+                        continue;
+                    }
+                };
                 let context = context.clone();
+                // The connection's place in the counts is given back when its task ends.
                 match kind {
-                    ListenerKind::Text => {
-                        tasks.spawn(connection::serve::<TextSession>(stream, peer, context))
-                    }
-                    ListenerKind::Irc => {
-                        tasks.spawn(connection::serve::<IrcSession>(stream, peer, context))
-                    }
+                    ListenerKind::Text => tasks.spawn(async move {
+                        connection::serve::<TextSession>(stream, peer, context).await;
+                        drop(admitted);
+                    }),
+                    ListenerKind::Irc => tasks.spawn(async move {
+                        connection::serve::<IrcSession>(stream, peer, context).await;
+                        drop(admitted);
+                    }),
                 };
             }
             Err(error) if is_per_connection_error(&error) => {
@@ -71,6 +93,20 @@ pub async fn accept_loop(
             }
         }
     }
+}
+
+/// Writes `line` to a refused client and closes the connection once the client has read it:
+/// closing a socket with unread input resets it, and the reset may destroy the line before the
+/// client reads it, so what the client sends meanwhile is read and ignored, for a short while.
+async fn refuse(mut stream: TcpStream, line: Bytes) {
+    let _ = tokio::time::timeout(REFUSAL_LINGER, async {
+        stream.write_all(&line).await?;
+        stream.shutdown().await?;
+        let mut ignored = [0; 512];
+        while stream.read(&mut ignored).await? > 0 {}
+        io::Result::Ok(())
+    })
+    .await;
 }
 
 /// Errors that concern only the one connection being accepted, not the listener.

@@ -11,9 +11,11 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::accounts::{Accounts, LoginLimits, Operators, RegistrationPolicy};
+use crate::admission::Admission;
 use crate::config::{Config, ListenerKind};
 use crate::hub::{Hub, HubSettings};
 use crate::listener;
+use crate::rate_limit::AddressRate;
 use crate::session::Context;
 use crate::store::{Store, StoreConfig, StoreError};
 
@@ -83,6 +85,8 @@ impl Server {
         let hub = Hub::new(HubSettings {
             server_name: config.irc.server_name.as_str().into(),
             rooms_per_user: config.limits.rooms_per_user,
+            room_creations_per_address: config.address_limits.room_creations_per_address,
+            exempt_addresses: config.address_limits.exempt.clone(),
         });
         hub.load_registered_rooms(registered_rooms);
         hub.load_rooms_with_history(rooms_with_history);
@@ -118,7 +122,11 @@ impl Server {
                 min_bytes: self.config.accounts.min_password_bytes,
                 require_email: self.config.accounts.require_email,
             },
-        );
+        )
+        .limit_registrations(AddressRate::new(
+            self.config.address_limits.account_registrations_per_address,
+            self.config.address_limits.exempt.clone(),
+        ));
         let context = Context {
             hub: self.hub.clone(),
             store: self.store.clone(),
@@ -126,8 +134,11 @@ impl Server {
             accounts,
             history_on_join: self.config.text.history_on_join,
             idle_flush: self.config.text.idle_flush,
+            text_registration_timeout: self.config.text.registration_timeout,
             nick_grace: self.config.accounts.nick_grace,
             limits: self.config.limits,
+            flood: Arc::new(self.config.flood.clone()),
+            admission: Admission::new(self.config.address_limits.clone()),
             irc: Arc::new(self.config.irc.clone()),
             cloak_hosts: self.config.cloak_hosts,
             shutdown: stop.clone(),

@@ -73,6 +73,8 @@ pub const ERR_NOMOTD: &str = "422";
 pub const ERR_NONICKNAMEGIVEN: &str = "431";
 pub const ERR_ERRONEUSNICKNAME: &str = "432";
 pub const ERR_NICKNAMEINUSE: &str = "433";
+/// Nick or channel temporarily unavailable; palaver: a room this address may not create yet.
+pub const ERR_UNAVAILRESOURCE: &str = "437";
 pub const ERR_USERNOTINCHANNEL: &str = "441";
 pub const ERR_NOTONCHANNEL: &str = "442";
 pub const ERR_USERONCHANNEL: &str = "443";

@@ -22,191 +22,14 @@
 //! Concurrency contract: nothing here locks; [`LoginLimiter`] lives in a `std::sync::Mutex`
 //! owned by `Accounts`, held only for the duration of one call, never across an `.await`.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::hash::Hash;
 use std::net::IpAddr;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use super::LoginLimits;
-
-/// How many keys one [`Limiter`] tracks at most; beyond it the least recently active key is
-/// forgotten. Keys whose failures have all aged out of the window are dropped long before
-/// that, so the cap only matters under a flood of distinct names or addresses.
-pub(super) const MAX_TRACKED_KEYS: usize = 100_000;
-
-/// The counted attempts of one key within the window.
-#[derive(Debug)]
-struct Entry {
-    /// When each counted attempt began, oldest first; never more than the limiter's
-    /// `capacity`.
-    attempts: VecDeque<Instant>,
-    /// This entry's position in [`Limiter::by_activity`].
-    sequence: u64,
-}
-
-/// Counts attempts per key in a sliding window, keeping at most `capacity` per key (the
-/// newest): callers ask only whether a key has reached some count no larger than that.
-#[derive(Debug)]
-pub(super) struct Limiter<K> {
-    /// At least 1.
-    capacity: usize,
-    window: Duration,
-    max_keys: usize,
-    entries: HashMap<K, Entry>,
-    /// Every key in `entries` by the sequence number of its latest counted attempt, so the
-    /// front holds the keys idle the longest: those are the first to expire and the ones
-    /// evicted when `max_keys` is reached.
-    by_activity: BTreeMap<u64, K>,
-    next_sequence: u64,
-}
-
-impl<K: Hash + Eq + Clone> Limiter<K> {
-    pub(super) fn new(capacity: usize, window: Duration, max_keys: usize) -> Self {
-        Self {
-            capacity: capacity.max(1),
-            window,
-            max_keys: max_keys.max(1),
-            entries: HashMap::new(),
-            by_activity: BTreeMap::new(),
-            next_sequence: 0,
-        }
-    }
-
-    /// How many attempts `key` made within the window before `now` (at most `capacity`).
-    pub(super) fn recent(&mut self, key: &K, now: Instant) -> usize {
-        self.forget_expired(now);
-        let Some(entry) = self.entries.get_mut(key) else {
-            return 0;
-        };
-        drop_old_attempts(&mut entry.attempts, self.window, now);
-        entry.attempts.len()
-    }
-
-    /// `Ok` if `key` has fewer than `limit` attempts in the window at `now`, else how long
-    /// until the oldest of them ages out. `limit` must not exceed `capacity`.
-    pub(super) fn check(&mut self, key: &K, limit: usize, now: Instant) -> Result<(), Duration> {
-        if self.recent(key, now) < limit.max(1) {
-            return Ok(());
-        }
-        let oldest = self
-            .entries
-            .get(key)
-            .and_then(|entry| entry.attempts.front());
-        Err(oldest.map_or(Duration::ZERO, |&oldest| {
-            oldest
-                .checked_add(self.window)
-                .map_or(Duration::MAX, |end| end.saturating_duration_since(now))
-        }))
-    }
-
-    /// Counts an attempt by `key` beginning at `now`, forgetting its oldest one beyond
-    /// `capacity`.
-    pub(super) fn record(&mut self, key: &K, now: Instant) {
-        let sequence = self.next_sequence;
-        self.next_sequence += 1;
-        if let Some(entry) = self.entries.get_mut(key) {
-            self.by_activity.remove(&entry.sequence);
-            entry.sequence = sequence;
-            entry.attempts.push_back(now);
-            if entry.attempts.len() > self.capacity {
-                entry.attempts.pop_front();
-            }
-        } else {
-            if self.entries.len() >= self.max_keys {
-                self.evict_least_recently_active();
-            }
-            let attempts = VecDeque::from([now]);
-            self.entries
-                .insert(key.clone(), Entry { attempts, sequence });
-        }
-        self.by_activity.insert(sequence, key.clone());
-    }
-
-    /// Takes back the attempt by `key` that began at `began`: it did not fail (or never
-    /// finished). Does nothing if that attempt was already forgotten.
-    pub(super) fn take_back(&mut self, key: &K, began: Instant) {
-        let Some(entry) = self.entries.get_mut(key) else {
-            return;
-        };
-        // Several attempts may share a start time; they are interchangeable.
-        if let Some(position) = entry.attempts.iter().rposition(|&time| time == began) {
-            entry.attempts.remove(position);
-        }
-        if entry.attempts.is_empty() {
-            self.remove(key);
-        }
-    }
-
-    /// Forgets every attempt by `key`.
-    pub(super) fn clear(&mut self, key: &K) {
-        self.remove(key);
-    }
-
-    /// How many keys are tracked.
-    #[cfg(test)]
-    pub(super) fn tracked(&self) -> usize {
-        self.entries.len()
-    }
-
-    fn remove(&mut self, key: &K) {
-        if let Some(entry) = self.entries.remove(key) {
-            self.by_activity.remove(&entry.sequence);
-        }
-    }
-
-    /// Drops the keys idle for a whole window, starting from the longest idle. Each key is
-    /// dropped once, so this costs O(log n) per recorded attempt over time.
-    fn forget_expired(&mut self, now: Instant) {
-        while let Some((_, key)) = self.by_activity.first_key_value() {
-            let expired = self.entries.get(key).is_none_or(|entry| {
-                entry
-                    .attempts
-                    .back()
-                    .is_none_or(|&latest| has_aged_out(latest, self.window, now))
-            });
-            if !expired {
-                break;
-            }
-            if let Some((_, key)) = self.by_activity.pop_first() {
-                self.entries.remove(&key);
-            }
-        }
-    }
-
-    fn evict_least_recently_active(&mut self) {
-        if let Some((_, key)) = self.by_activity.pop_first() {
-            self.entries.remove(&key);
-        }
-    }
-}
-
-/// Removes the attempts that began a whole window or more before `now`.
-fn drop_old_attempts(attempts: &mut VecDeque<Instant>, window: Duration, now: Instant) {
-    while attempts
-        .front()
-        .is_some_and(|&time| has_aged_out(time, window, now))
-    {
-        attempts.pop_front();
-    }
-}
-
-/// Whether an attempt that began at `time` is a whole `window` or more in the past. (With a
-/// window too long for the clock to represent, never.)
-fn has_aged_out(time: Instant, window: Duration, now: Instant) -> bool {
-    time.checked_add(window).is_some_and(|end| end <= now)
-}
-
-/// The key an address is limited under. An IPv6 client usually holds a whole /64 (and can
-/// pick any address in it), so IPv6 addresses count per /64; an IPv4 address written as
-/// IPv6 (`::ffff:192.0.2.1`) counts as the IPv4 address.
-pub(super) fn address_key(address: IpAddr) -> IpAddr {
-    match address.to_canonical() {
-        IpAddr::V4(v4) => IpAddr::V4(v4),
-        IpAddr::V6(v6) => IpAddr::V6((v6.to_bits() & !u128::from(u64::MAX)).into()),
-    }
-}
+pub(super) use crate::rate_limit::MAX_TRACKED_KEYS;
+use crate::rate_limit::{Limiter, address_key};
 
 /// Why an attempt may not begin: how long until it may, in whole seconds, rounded up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -476,7 +299,7 @@ mod tests {
             .collect();
         assert_eq!(delays, expected);
         // Memory per account stays bounded however many failures it collects.
-        assert!(limiter.accounts.entries["alice"].attempts.len() <= 3 + 4);
+        assert!(limiter.accounts.recent(&"alice".to_owned(), start) <= 3 + 4);
         // Other accounts are not slowed down.
         assert_eq!(fail(&mut limiter, "bob", v4(20), start), Ok(Duration::ZERO));
         // The slowdown fades as the failures leave the window.
@@ -563,56 +386,6 @@ mod tests {
         }
         assert!(fail(&mut limiter, "alice", b.into(), start).is_err());
         fail(&mut limiter, "alice", other.into(), start).expect("another /64");
-    }
-
-    #[test]
-    fn keys_are_forgotten_a_window_after_their_last_failure() {
-        let start = Instant::now();
-        let mut limiter = Limiter::new(3, seconds(60), MAX_TRACKED_KEYS);
-        for n in 0..100 {
-            limiter.record(&n, start);
-        }
-        limiter.record(&1_000, start + seconds(30));
-        assert_eq!(limiter.tracked(), 101);
-        // Touching any key sweeps the ones idle for a whole window.
-        assert_eq!(limiter.check(&5_000, 3, start + seconds(60)), Ok(()));
-        assert_eq!(limiter.tracked(), 1);
-        assert_eq!(limiter.check(&5_000, 3, start + seconds(90)), Ok(()));
-        assert_eq!(limiter.tracked(), 0);
-        assert!(limiter.by_activity.is_empty());
-    }
-
-    #[test]
-    fn the_number_of_keys_is_capped_dropping_the_least_recently_active() {
-        let start = Instant::now();
-        let mut limiter = Limiter::new(3, seconds(60), 3);
-        limiter.record(&"a", start);
-        limiter.record(&"b", start);
-        limiter.record(&"c", start);
-        // "a" fails again, so "b" is now the one idle longest.
-        limiter.record(&"a", start);
-        limiter.record(&"d", start);
-        assert_eq!(limiter.tracked(), 3);
-        assert!(limiter.entries.contains_key("a"));
-        assert!(!limiter.entries.contains_key("b"));
-        assert!(limiter.entries.contains_key("c"));
-        assert!(limiter.entries.contains_key("d"));
-        assert_eq!(limiter.by_activity.len(), 3);
-    }
-
-    #[test]
-    fn a_key_keeps_at_most_capacity_attempts() {
-        let start = Instant::now();
-        let mut limiter = Limiter::new(2, seconds(60), MAX_TRACKED_KEYS);
-        for offset in 0..10 {
-            limiter.record(&"a", start + seconds(offset));
-        }
-        assert_eq!(limiter.recent(&"a", start + seconds(10)), 2);
-        // The two kept are the newest.
-        assert_eq!(
-            limiter.check(&"a", 2, start + seconds(10)),
-            Err(seconds(58))
-        );
     }
 
     #[test]

@@ -799,7 +799,7 @@ async fn an_email_address_is_optional_unless_required() {
     let accounts = accounts();
     assert_eq!(
         accounts
-            .register_with_email("alice", "alice-password", Some("nope"))
+            .register_with_email("alice", "alice-password", Some("nope"), None)
             .await,
         Err(AccountError::InvalidEmail("nope".into()))
     );
@@ -823,7 +823,7 @@ async fn an_email_address_is_optional_unless_required() {
     assert_eq!(strict.is_registered("bob").await, Ok(false));
     assert_eq!(
         strict
-            .register_with_email("bob", "bob-password", Some("bob@example.org"))
+            .register_with_email("bob", "bob-password", Some("bob@example.org"), None)
             .await,
         Ok("bob".into())
     );

@@ -26,6 +26,13 @@ pub enum HubError {
     CannotJoin { room: String, reason: JoinRefusal },
     #[error("cannot join {room} (you are already in {limit} rooms, the most allowed)")]
     TooManyRooms { room: String, limit: usize },
+    /// `[limits] room_creations_per_address`: joining a room that does not exist creates it,
+    /// and this address has created enough rooms for now.
+    #[error(
+        "cannot create {room} (too many rooms created from your address; try again in \
+         {seconds} seconds)"
+    )]
+    TooManyRoomsCreated { room: String, seconds: u64 },
     #[error("cannot send to {room} ({reason})")]
     CannotSend { room: String, reason: SendRefusal },
     #[error("the mask lists of {room} are full ({MAX_LIST_ENTRIES} entries); {mask} was not added")]

@@ -1,6 +1,7 @@
 //! Joining and leaving rooms: join (creating the room), part, kick and invite, and the end of
 //! a room's lifetime when its last member leaves.
 
+use std::collections::hash_map::Entry;
 use std::sync::{Arc, MutexGuard};
 
 use palaver_proto::event::Event;
@@ -8,13 +9,14 @@ use palaver_proto::modes::ModeChange;
 use palaver_proto::names::fold;
 use palaver_proto::time::Timestamp;
 use palaver_proto::utf8::truncate;
+use tokio::time::Instant;
 
 use super::delivery::{Audience, deliver};
 use super::error::HubError;
 use super::room::{Member, Room, RoomState};
 use super::user::{Interest, User};
 use super::{
-    Departure, EndedRoom, Hub, Joined, KICK_REASON_MAX_BYTES, REASON_MAX_BYTES, ROOM_SERVICE,
+    Departure, EndedRoom, Hub, Joined, KICK_REASON_MAX_BYTES, LOBBY, REASON_MAX_BYTES, ROOM_SERVICE,
 };
 use crate::lock;
 
@@ -40,10 +42,24 @@ impl Hub {
         }
         let identity = user.identity();
         loop {
-            let room = lock(&self.rooms)
-                .entry(folded.clone())
-                .or_insert_with(|| Arc::new(self.new_room(name, &folded)))
-                .clone();
+            let room = match lock(&self.rooms).entry(folded.clone()) {
+                Entry::Occupied(room) => room.get().clone(),
+                // The lobby is everyone's, whoever happens to bring it back.
+                Entry::Vacant(vacant) if folded == LOBBY => vacant
+                    .insert(Arc::new(self.new_room(name, &folded)))
+                    .clone(),
+                Entry::Vacant(vacant) => {
+                    self.room_creations
+                        .try_count(user.peer.ip(), Instant::now())
+                        .map_err(|wait| HubError::TooManyRoomsCreated {
+                            room: name.to_owned(),
+                            seconds: crate::session::whole_seconds(wait).max(1),
+                        })?;
+                    vacant
+                        .insert(Arc::new(self.new_room(name, &folded)))
+                        .clone()
+                }
+            };
             let mut state = room.state();
             if state.closed {
                 // Its last member is leaving right now; help remove it and look again.

@@ -78,6 +78,7 @@ pub use visibility::{HIDDEN_KEY, MemberInfo, Membership, RoomInfo, RoomSummary, 
 pub use whowas::{Departed, NICK_HISTORY_MAX};
 
 use crate::lock;
+use crate::rate_limit::AddressRate;
 use monitor::Watchers;
 use registered::RegisteredRooms;
 
@@ -150,6 +151,11 @@ pub struct HubSettings {
     /// The most rooms one user may be in at once (at least 1, for the lobby). Bounds what one
     /// user's membership costs every query that walks it.
     pub rooms_per_user: usize,
+    /// How many rooms one address may create (`[limits] room_creations_per_address`); `None`:
+    /// any number.
+    pub room_creations_per_address: Option<crate::config::Rate>,
+    /// Addresses that may create any number of rooms (`[limits] exempt_addresses`).
+    pub exempt_addresses: crate::config::AddressList,
 }
 
 impl Default for HubSettings {
@@ -157,6 +163,8 @@ impl Default for HubSettings {
         Self {
             server_name: "palaver".into(),
             rooms_per_user: DEFAULT_ROOMS_PER_USER,
+            room_creations_per_address: None,
+            exempt_addresses: Default::default(),
         }
     }
 }
@@ -173,6 +181,8 @@ pub struct Hub {
     /// Folded room name → room. Holds exactly the rooms with at least one member (a closed
     /// room lingers only until its last member's part finishes).
     rooms: Mutex<HashMap<String, Arc<Room>>>,
+    /// Rooms created per address. A leaf lock (inside `rooms`).
+    room_creations: AddressRate,
     /// Registered rooms' saved state and the rooms that come back after a restart.
     registered: RegisteredRooms,
     /// Who left which nick, for `WHOWAS`.
@@ -200,6 +210,10 @@ impl Default for Hub {
 impl Hub {
     pub fn new(settings: HubSettings) -> Self {
         Self {
+            room_creations: AddressRate::new(
+                settings.room_creations_per_address,
+                settings.exempt_addresses.clone(),
+            ),
             settings,
             started: Timestamp::now(),
             nicks: Mutex::default(),

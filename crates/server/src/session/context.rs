@@ -7,7 +7,8 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::accounts::{Accounts, Operators};
-use crate::config::{IrcSettings, Limits};
+use crate::admission::Admission;
+use crate::config::{FloodSettings, IrcSettings, Limits};
 use crate::hub::Hub;
 use crate::store::Store;
 
@@ -24,9 +25,16 @@ pub struct Context {
     pub history_on_join: usize,
     /// When a text user's partial line counts as complete (`[text] idle_flush`).
     pub idle_flush: Option<Duration>,
+    /// How long a text client may stay silent after connecting (`[text]
+    /// registration_timeout`).
+    pub text_registration_timeout: Option<Duration>,
     /// Grace period before a user on someone's registered nick is renamed.
     pub nick_grace: Duration,
     pub limits: Limits,
+    /// Flood control for each connection (`[flood]`).
+    pub flood: Arc<FloodSettings>,
+    /// The counts of connections per address and in all; the accept loops admit through it.
+    pub admission: Arc<Admission>,
     pub irc: Arc<IrcSettings>,
     /// Whether to show peers by a cloak instead of their address.
     pub cloak_hosts: bool,

@@ -63,6 +63,12 @@ pub(crate) trait Session: Sized {
         None
     }
 
+    /// What handling `frame` costs the client's flood budget (see `flood.rs`): 1 for most
+    /// lines, more for commands that walk much of the server's state or the store.
+    fn cost(&self, _frame: &Frame) -> u32 {
+        1
+    }
+
     /// Handles one frame from the client; its replies wait for the next flush.
     async fn handle(&mut self, frame: Frame) -> Flow;
 
@@ -94,6 +100,14 @@ pub(crate) trait Session: Sized {
     fn farewell(&self, _reason: &str) -> Option<Bytes> {
         None
     }
+
+    /// The one line a client the server refuses to serve (`admission.rs`) is told, before
+    /// any session starts.
+    fn refusal(peer: SocketAddr, reason: &str) -> Bytes;
+
+    /// What a client disconnected by flood control is told, queued like the
+    /// [`farewell`](Self::farewell).
+    fn flood_farewell(&self) -> Bytes;
 
     /// What a client dropped because its send queue is full is told (the slow-consumer policy
     /// in `docs/PROTOCOL.md`). Its queued output is gone and it is not reading, so this is

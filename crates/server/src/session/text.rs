@@ -78,6 +78,9 @@ struct TextSettings {
     nick_grace: std::time::Duration,
 }
 
+/// Why a text client that never said anything is disconnected.
+const SILENT_TOO_LONG: &str = "registration timed out";
+
 pub struct TextSession {
     hub: Arc<Hub>,
     store: Store,
@@ -95,6 +98,8 @@ pub struct TextSession {
     queue: ReplyQueue,
     /// Renames the user if it keeps a registered nick without logging in.
     nick_guard: NickGuard,
+    /// Until the client sends its first line: when it is disconnected for staying silent.
+    silent_deadline: Option<tokio::time::Instant>,
     /// Rooms whose lifetime the line being handled ended, whose history the store forgets
     /// before the line's replies go out.
     ended_rooms: Vec<EndedRoom>,
@@ -466,7 +471,7 @@ impl TextSession {
         let nick = self.user.nick();
         match self
             .accounts
-            .register_with_email(&nick, password, email)
+            .register_with_email(&nick, password, email, Some(self.user.peer.ip()))
             .await
         {
             Ok(account) => {
@@ -927,6 +932,9 @@ impl Session for TextSession {
             commits: Vec::new(),
             queue: ReplyQueue::default(),
             nick_guard: NickGuard::new(settings.nick_grace),
+            silent_deadline: context
+                .text_registration_timeout
+                .map(|timeout| tokio::time::Instant::now() + timeout),
             ended_rooms: Vec::new(),
             paste: None,
             deleting: false,
@@ -940,12 +948,26 @@ impl Session for TextSession {
         self.settings.max_line_bytes
     }
 
+    /// Listings and pages of history cost five lines of the flood budget (as on IRC, see
+    /// `irc/cost.rs`); everything else one.
+    fn cost(&self, frame: &Frame) -> u32 {
+        let Frame::Line(line) = frame else {
+            return 1;
+        };
+        let command = line.split(|&byte| byte == b' ').next().unwrap_or_default();
+        match command.to_ascii_lowercase().as_slice() {
+            b"/who" | b"/rooms" | b"/list" | b"/history" => 5,
+            _ => 1,
+        }
+    }
+
     /// Tutorial clients send a message without a newline and wait for the answer.
     fn idle_flush(&self) -> Option<std::time::Duration> {
         self.settings.idle_flush
     }
 
     async fn handle(&mut self, frame: Frame) -> Flow {
+        self.silent_deadline = None;
         self.user.outbox.hold();
         let flow = self.handle_frame(frame).await;
         let ended = std::mem::take(&mut self.ended_rooms);
@@ -959,10 +981,23 @@ impl Session for TextSession {
     }
 
     fn deadline(&self) -> Option<tokio::time::Instant> {
-        self.nick_guard.deadline()
+        [self.nick_guard.deadline(), self.silent_deadline]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     async fn on_deadline(&mut self) -> Flow {
+        if self
+            .silent_deadline
+            .is_some_and(|deadline| deadline <= tokio::time::Instant::now())
+        {
+            self.user.outbox.hold();
+            self.error("disconnected: you sent nothing since connecting (send any line to stay)");
+            self.end_command();
+            self.flush().await;
+            return Flow::Quit(SILENT_TOO_LONG.into());
+        }
         if self.nick_guard.expired(&self.user) {
             self.user.outbox.hold();
             self.rename_off_registered_nick().await;
@@ -1016,6 +1051,14 @@ impl Session for TextSession {
 
     fn user(&self) -> Option<&Arc<User>> {
         Some(&self.user)
+    }
+
+    fn refusal(_peer: SocketAddr, reason: &str) -> Bytes {
+        text::error_line(&format!("disconnected: {reason}"))
+    }
+
+    fn flood_farewell(&self) -> Bytes {
+        text::error_line("disconnected: excess flood (you sent faster than the server reads)")
     }
 
     fn overflow_farewell(&self) -> Bytes {

@@ -143,7 +143,12 @@ impl TestServer {
         Self::start_with_file(file, overrides).await
     }
 
-    async fn start_with_file(file: FileConfig, overrides: Overrides) -> Self {
+    async fn start_with_file(mut file: FileConfig, overrides: Overrides) -> Self {
+        // Flood control would slow most tests' bursts to a few lines a second: the tests
+        // run from loopback, exempt unless a test (of flood control) says otherwise.
+        file.flood
+            .exempt_addresses
+            .get_or_insert_with(|| vec!["127.0.0.0/8".into(), "::1".into()]);
         // One text and one IRC listener on ephemeral loopback ports; a test may name its own
         // IRC address (an IPv6 one, say).
         let irc_listen = match overrides.irc_listen.as_slice() {
@@ -418,6 +423,20 @@ impl IrcClient {
 
     pub async fn send_raw(&mut self, bytes: &[u8]) {
         self.writer.write_all(bytes).await.expect("send");
+    }
+
+    /// Sends `bytes`, which the server may refuse to take (closing the connection midway).
+    pub async fn try_send_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.writer.write_all(bytes).await
+    }
+
+    /// Ends the client's side of the stream (a FIN), as a client does when it has nothing
+    /// more to say; it can still read.
+    pub async fn finish_sending(&mut self) {
+        self.writer
+            .shutdown()
+            .await
+            .expect("shut down the write side");
     }
 
     /// The next line exactly as sent, without CRLF (which is checked).

@@ -306,7 +306,12 @@ pub async fn run(session: &mut IrcSession, request: AccountRequest) {
             email,
             via,
         } => match accounts
-            .register_with_email(&account, &password, email.as_deref())
+            .register_with_email(
+                &account,
+                &password,
+                email.as_deref(),
+                Some(session.peer.ip()),
+            )
             .await
         {
             Ok(account) => {

@@ -11,6 +11,7 @@ mod cap;
 mod channel;
 mod chathistory;
 mod commands;
+mod cost;
 mod help;
 mod mode;
 mod monitor;
@@ -274,6 +275,16 @@ impl IrcSession {
             HubError::TooManyRooms { room, .. } => self.numeric(
                 ERR_TOOMANYCHANNELS,
                 &[room, "You have joined too many channels"],
+            ),
+            HubError::TooManyRoomsCreated { room, seconds } => self.numeric(
+                ERR_UNAVAILRESOURCE,
+                &[
+                    room,
+                    &format!(
+                        "Cannot create channel: too many created from your address; try again \
+                         in {seconds} seconds"
+                    ),
+                ],
             ),
             HubError::CannotSend { room, reason } => {
                 let text = match reason {
@@ -685,6 +696,13 @@ impl Session for IrcSession {
         MAX_LINE_BYTES
     }
 
+    fn cost(&self, frame: &Frame) -> u32 {
+        match frame {
+            Frame::Line(line) => cost::line_cost(line),
+            Frame::TooLong => 1,
+        }
+    }
+
     async fn handle(&mut self, frame: Frame) -> Flow {
         self.outbox.hold();
         self.handle_frame(frame).await
@@ -785,6 +803,16 @@ impl Session for IrcSession {
 
     fn farewell(&self, reason: &str) -> Option<Bytes> {
         Some(self.closing_link(&format!("[{reason}]")))
+    }
+
+    /// `ERROR` in the form of every other closing link, before there is any user.
+    fn refusal(peer: SocketAddr, reason: &str) -> Bytes {
+        let ip = peer.ip().to_canonical();
+        Message::new("ERROR", vec![format!("Closing link: (*@{ip}) [{reason}]")]).to_bytes()
+    }
+
+    fn flood_farewell(&self) -> Bytes {
+        self.closing_link(&format!("[{}]", crate::connection::EXCESS_FLOOD))
     }
 
     /// `ERROR` with the reason ircds traditionally give a client dropped for its send queue.
