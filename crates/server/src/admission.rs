@@ -70,9 +70,17 @@ impl Default for AddressLimits {
 /// Why a connection was refused; its `Display` is the line the client is told.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
-    PerAddress { limit: usize },
-    ConnectRate { seconds: u64 },
+    PerAddress {
+        limit: usize,
+    },
+    ConnectRate {
+        seconds: u64,
+    },
     ServerFull,
+    /// A server ban on the address (`hub/server_bans.rs`), with its reason.
+    Banned {
+        reason: String,
+    },
 }
 
 impl Refusal {
@@ -82,6 +90,7 @@ impl Refusal {
             Refusal::PerAddress { .. } => "per_address",
             Refusal::ConnectRate { .. } => "connect_rate",
             Refusal::ServerFull => "server_full",
+            Refusal::Banned { .. } => "banned",
         }
     }
 }
@@ -98,6 +107,7 @@ impl fmt::Display for Refusal {
                 "connecting too often from your address; try again in {seconds} seconds"
             ),
             Refusal::ServerFull => write!(f, "the server is full; try again later"),
+            Refusal::Banned { reason } => write!(f, "you are banned from this server ({reason})"),
         }
     }
 }

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
+use crate::admission::Refusal;
 use crate::config::ListenerKind;
 use crate::connection;
 use crate::session::irc::IrcSession;
@@ -58,7 +59,11 @@ pub async fn accept_loop(
         match accepted {
             Ok((stream, peer)) => {
                 transport::configure_tcp(&stream);
-                let admitted = match context.admission.admit(peer.ip(), Instant::now()) {
+                let admitted = match context.hub.address_ban(peer.ip()) {
+                    Some(ban) => Err(Refusal::Banned { reason: ban.reason }),
+                    None => context.admission.admit(peer.ip(), Instant::now()),
+                };
+                let admitted = match admitted {
                     Ok(admitted) => admitted,
                     Err(refusal) => {
                         info!(%peer, reason = refusal.reason(), "connection refused: {refusal}");

@@ -76,6 +76,7 @@ impl Server {
         // Rooms whose lifetime the last shutdown (or crash) interrupted: they come back with
         // their history when someone creates them again.
         let rooms_with_history = opened.store.rooms_with_history().await?;
+        let server_bans = crate::session::server_bans::load(&opened.store).await?;
         info!(
             path = %config.store.path,
             messages = opened.message_count,
@@ -90,6 +91,7 @@ impl Server {
         });
         hub.load_registered_rooms(registered_rooms);
         hub.load_rooms_with_history(rooms_with_history);
+        hub.load_server_bans(server_bans);
         Ok(Self {
             config,
             listeners,

@@ -393,7 +393,7 @@ async fn help_lists_every_command_and_unknown_commands_point_to_it() {
     alice.send("/help").await;
     alice.expect("-- commands:").await;
     let mut help = String::new();
-    for _ in 0..27 {
+    for _ in 0..31 {
         help.push_str(&alice.line().await);
         help.push('\n');
     }
@@ -420,6 +420,9 @@ async fn help_lists_every_command_and_unknown_commands_point_to_it() {
         "/oper",
         "/kill",
         "/wallops",
+        "/ban",
+        "/unban",
+        "/bans",
         "/paste",
         "/delete",
     ] {

@@ -6,7 +6,12 @@ pub const RPL_YOURHOST: &str = "002";
 pub const RPL_CREATED: &str = "003";
 pub const RPL_MYINFO: &str = "004";
 pub const RPL_ISUPPORT: &str = "005";
+/// `STATS k` entries: a server ban on a mask or an account.
+pub const RPL_STATSKLINE: &str = "216";
+pub const RPL_ENDOFSTATS: &str = "219";
 pub const RPL_UMODEIS: &str = "221";
+/// `STATS d` entries: a server ban on an address range.
+pub const RPL_STATSDLINE: &str = "225";
 pub const RPL_LUSERCLIENT: &str = "251";
 pub const RPL_LUSEROP: &str = "252";
 pub const RPL_LUSERUNKNOWN: &str = "253";
@@ -82,6 +87,7 @@ pub const ERR_NOTREGISTERED: &str = "451";
 pub const ERR_NEEDMOREPARAMS: &str = "461";
 pub const ERR_ALREADYREGISTERED: &str = "462";
 pub const ERR_PASSWDMISMATCH: &str = "464";
+pub const ERR_YOUREBANNEDCREEP: &str = "465";
 pub const ERR_CHANNELISFULL: &str = "471";
 pub const ERR_UNKNOWNMODE: &str = "472";
 pub const ERR_INVITEONLYCHAN: &str = "473";

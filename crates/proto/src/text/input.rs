@@ -95,6 +95,13 @@ pub enum Command<'a> {
     },
     /// Send a message to every server operator (server operators only).
     Wallops(&'a str),
+    /// Ban from the server (server operators only): the words after `/ban`, `[DURATION]
+    /// TARGET [reason]`, which the server reads.
+    Ban(&'a str),
+    /// Lift a server ban (server operators only).
+    Unban(&'a str),
+    /// List the server bans (server operators only).
+    Bans,
     /// Start a message of several lines to a room or nick (the current room when `None`);
     /// the lines that follow are its lines, up to `/end` (see [`parse_paste_line`]).
     Paste(Option<&'a str>),
@@ -322,6 +329,15 @@ fn parse_command(command: &str) -> Result<Command<'_>, InputError> {
             Some(text) => Command::Wallops(text.trim_start_matches(' ')),
             None => return Err(InputError::Usage("/wallops text")),
         },
+        "ban" => match non_empty(args) {
+            Some(words) => Command::Ban(words.trim()),
+            None => return Err(InputError::Usage("/ban [DURATION] TARGET [reason]")),
+        },
+        "unban" => match words::<1>(args) {
+            Some([target]) => Command::Unban(target),
+            None => return Err(InputError::Usage("/unban TARGET")),
+        },
+        "bans" => Command::Bans,
         "password" => match words::<2>(args) {
             Some([old, new]) => Command::Password { old, new },
             None => return Err(InputError::Usage("/password OLD NEW")),
@@ -597,6 +613,14 @@ mod tests {
         assert_eq!(error("/oper root"), "usage: /oper NAME PASSWORD");
         assert_eq!(error("/oper a b c"), "usage: /oper NAME PASSWORD");
         assert_eq!(error("/kill"), "usage: /kill NICK [reason]");
+        assert_eq!(
+            command("/ban 1d *@bad.example spam"),
+            Command::Ban("1d *@bad.example spam")
+        );
+        assert_eq!(error("/ban"), "usage: /ban [DURATION] TARGET [reason]");
+        assert_eq!(command("/unban 192.0.2.1"), Command::Unban("192.0.2.1"));
+        assert_eq!(error("/unban"), "usage: /unban TARGET");
+        assert_eq!(command("/bans"), Command::Bans);
         assert_eq!(
             error("/kill #room"),
             "invalid nick #room: a nick may only contain letters, digits and - _ [ ] { } \\ | ^"

@@ -46,6 +46,7 @@ mod presence;
 mod redaction;
 mod registered;
 mod room;
+mod server_bans;
 #[cfg(test)]
 mod tests;
 mod user;
@@ -73,6 +74,7 @@ pub use operators::DEFAULT_KILL_REASON;
 pub use palaver_proto::modes::{MaskList, ModeChange, RoomFlag, RoomModes};
 pub use redaction::Deletion;
 pub use room::{MAX_PENDING_INVITATIONS, Member, Room, Topic};
+pub use server_bans::{BanTarget, ServerBan};
 pub use user::{Alert, Alerts, Interest, Interests, Kill, Protocol, User, UserId};
 pub use visibility::{HIDDEN_KEY, MemberInfo, Membership, RoomInfo, RoomSummary, Viewer};
 pub use whowas::{Departed, NICK_HISTORY_MAX};
@@ -183,6 +185,8 @@ pub struct Hub {
     rooms: Mutex<HashMap<String, Arc<Room>>>,
     /// Rooms created per address. A leaf lock (inside `rooms`).
     room_creations: AddressRate,
+    /// Server bans in force (see [`server_bans`]).
+    server_bans: server_bans::ServerBans,
     /// Registered rooms' saved state and the rooms that come back after a restart.
     registered: RegisteredRooms,
     /// Who left which nick, for `WHOWAS`.
@@ -215,6 +219,7 @@ impl Hub {
                 settings.exempt_addresses.clone(),
             ),
             settings,
+            server_bans: Default::default(),
             started: Timestamp::now(),
             nicks: Mutex::default(),
             watchers: Watchers::default(),

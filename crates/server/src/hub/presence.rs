@@ -57,6 +57,12 @@ impl Hub {
             who: identity,
         };
         self.tell_interested(user, &event, Interest::AccountChanges);
+        // Logging in to a banned account ends the connection.
+        if account.is_some()
+            && let Some(ban) = self.ban_on(user)
+        {
+            self.enforce_ban(user, &ban);
+        }
     }
 
     /// Logs every user logged in to `account` but `actor` out of it (its password was just

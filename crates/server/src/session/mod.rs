@@ -7,6 +7,7 @@ pub mod irc;
 mod nick_guard;
 mod redaction;
 mod reply_queue;
+pub(crate) mod server_bans;
 pub mod text;
 
 use std::net::SocketAddr;

@@ -22,6 +22,7 @@ use super::nick_guard::NickGuard;
 use super::nick_guard::Verdict;
 use super::redaction::{self, Place, RedactError, Redacted};
 use super::reply_queue::{ReplyBuffer, ReplyQueue};
+use super::server_bans;
 use super::{Context, Flow, GHOSTED, Keep, Session, whole_seconds};
 use crate::accounts::{AccountError, Accounts, Operators};
 use crate::hub::{
@@ -64,6 +65,10 @@ const HELP: &[&str] = &[
     "  /oper NAME PASSWORD           become a server operator",
     "  /kill NICK [reason]           disconnect a user (server operators)",
     "  /wallops text                 message every server operator (server operators)",
+    "  /ban [DURATION] TARGET [why]  ban an address/range, user@host mask or $a:account from",
+    "                                the server, for minutes or 12h, 7d… (server operators)",
+    "  /unban TARGET                 lift a server ban (server operators)",
+    "  /bans                         list the server bans (server operators)",
     "  /help                         show this help",
 ];
 
@@ -247,6 +252,41 @@ impl TextSession {
                 }
                 Err(error) => self.error(&error.to_string()),
             },
+            Command::Ban(words) => {
+                let words: Vec<&str> = words.split(' ').filter(|w| !w.is_empty()).collect();
+                let answer = match server_bans::parse_request(&words) {
+                    Ok(request) => {
+                        server_bans::add(&self.hub, &self.store, &self.user, request).await
+                    }
+                    Err(error) => Err(error),
+                };
+                self.answer(answer);
+            }
+            Command::Unban(target) => {
+                let answer = match target.parse() {
+                    Ok(target) => {
+                        server_bans::remove(&self.hub, &self.store, &self.user, &target).await
+                    }
+                    Err(error) => Err(error),
+                };
+                self.answer(answer);
+            }
+            Command::Bans if !self.user.is_operator() => {
+                self.error(&HubError::NeedServerOperator.to_string());
+            }
+            Command::Bans => {
+                let bans = self.hub.server_bans();
+                let count = bans.len();
+                let unit = if count == 1 {
+                    " server ban"
+                } else {
+                    " server bans"
+                };
+                self.notice(&[&count.to_string(), unit]);
+                for ban in &bans {
+                    self.notice(&["  ", &server_bans::describe(ban)]);
+                }
+            }
             Command::Paste(target) => self.start_paste(target),
             Command::PasteEnd => self.error("you are not pasting (/paste starts)"),
             Command::Delete(reason) => self.delete(reason).await,
@@ -902,6 +942,14 @@ impl TextSession {
     fn error(&mut self, message: &str) {
         self.replies.push(text::error_line(message));
     }
+
+    /// An answer as a notice (`-- …`), or an error (`! …`).
+    fn answer(&mut self, answer: Result<String, String>) {
+        match answer {
+            Ok(text) => self.notice(&[&text]),
+            Err(error) => self.error(&error),
+        }
+    }
 }
 
 impl Session for TextSession {
@@ -915,6 +963,11 @@ impl Session for TextSession {
             .connect_guest(peer, &host, Self::PROTOCOL, outbox.clone());
         // Text users see every deletion in their rooms (there is no capability to ask).
         user.set_delivery(Wire::Text, [Interest::Redactions].into_iter().collect());
+        // A server ban on the address or the mask: the session tells the client and ends
+        // once the read loop takes the alert, before the client's first line.
+        if let Some(ban) = context.hub.ban_on(&user) {
+            context.hub.enforce_ban(&user, &ban);
+        }
         let settings = TextSettings {
             max_line_bytes: context.limits.max_line_bytes,
             idle_flush: context.idle_flush,

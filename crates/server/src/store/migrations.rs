@@ -234,6 +234,23 @@ pub const MIGRATIONS: &[Migration] = &[
         // [accounts] require_email is set.
         sql: "ALTER TABLE accounts ADD COLUMN email TEXT;",
     },
+    Migration {
+        version: 11,
+        description: "server bans",
+        // Operators' server bans (IRC KLINE/DLINE, text /ban): target is the banned address
+        // range, nick!user@host mask (folded) or $a:account (folded) as the hub prints it;
+        // times are unix milliseconds, expires_at NULL for a ban without end.
+        sql: "
+            CREATE TABLE server_bans (
+                target     TEXT PRIMARY KEY,
+                kind       TEXT NOT NULL CHECK (kind IN ('address', 'mask', 'account')),
+                reason     TEXT NOT NULL,
+                set_by     TEXT NOT NULL,
+                set_at     INTEGER NOT NULL,
+                expires_at INTEGER
+            ) STRICT;
+        ",
+    },
 ];
 
 /// The first schema version with room lifetimes (`history_floors`) and room lists.

@@ -19,6 +19,7 @@ mod read_markers;
 mod redaction;
 mod retention;
 mod rooms;
+mod server_bans;
 mod sqlite;
 mod worker;
 
@@ -40,6 +41,7 @@ pub use message::{
 pub use migrations::{MIGRATIONS, Migration, SCRAM_CREDENTIALS_VERSION, latest_version};
 pub use read_markers::MAX_READ_MARKERS;
 pub use rooms::{ListEntry, RoomRecord};
+pub use server_bans::ServerBanRecord;
 
 use queries::Page;
 use sqlite::Database;
@@ -447,6 +449,25 @@ impl Store {
     /// Saves a registered room's current state. Returns false if it is not registered.
     pub async fn save_room(&self, room: RoomRecord) -> Result<bool, StoreError> {
         self.call(move |database| database.save_room(&room)).await
+    }
+
+    /// Every server ban in force, oldest first (expired ones are deleted).
+    pub async fn server_bans(&self) -> Result<Vec<ServerBanRecord>, StoreError> {
+        self.call(|database| database.server_bans(Timestamp::now()))
+            .await
+    }
+
+    /// Saves a server ban, replacing any on the same target. Durable on return.
+    pub async fn save_server_ban(&self, ban: ServerBanRecord) -> Result<(), StoreError> {
+        self.call(move |database| database.save_server_ban(&ban))
+            .await
+    }
+
+    /// Deletes the server ban on `target`; whether there was one. Durable on return.
+    pub async fn delete_server_ban(&self, target: &str) -> Result<bool, StoreError> {
+        let target = target.to_owned();
+        self.call(move |database| database.delete_server_ban(&target))
+            .await
     }
 
     /// Every registered room.

@@ -9,7 +9,7 @@ use palaver_proto::irc::numeric::*;
 
 use super::{
     IrcSession, account, cap, channel, chathistory, help, mode, monitor, multiline, operator,
-    query, read_marker, redaction, registration, sasl, server_queries, whowas,
+    query, read_marker, redaction, registration, sasl, server_bans, server_queries, whowas,
 };
 use crate::session::Flow;
 
@@ -84,6 +84,11 @@ const COMMANDS: &[Spec] = &[
     spec("OPER", 2, false, operator::oper),
     spec("KILL", 1, false, operator::kill),
     spec("WALLOPS", 1, false, operator::wallops),
+    spec("KLINE", 1, false, server_bans::kline),
+    spec("UNKLINE", 1, false, server_bans::unkline),
+    spec("DLINE", 1, false, server_bans::dline),
+    spec("UNDLINE", 1, false, server_bans::undline),
+    spec("STATS", 1, false, server_bans::stats),
 ];
 
 pub fn dispatch(session: &mut IrcSession, message: &Message) -> Flow {

@@ -58,6 +58,14 @@ const TOPICS: &[Topic] = &[
         &["Fetches stored messages of a channel you are in, or of your private conversations."],
     ),
     topic(
+        "DLINE",
+        "DLINE [minutes|duration] address|range [reason]",
+        &[
+            "Bans an address or range from the server, for good or for a time such as 90",
+            "(minutes), 12h or 7d; disconnects whoever it bars (server operators only).",
+        ],
+    ),
+    topic(
         "HELP",
         "HELP [command]",
         &["Shows the commands, or what one of them does."],
@@ -88,6 +96,14 @@ const TOPICS: &[Topic] = &[
         "KILL",
         "KILL nick [reason]",
         &["Disconnects a user (server operators only)."],
+    ),
+    topic(
+        "KLINE",
+        "KLINE [minutes|duration] user@host|nick!user@host|$a:account [reason]",
+        &[
+            "Bans a mask or an account from the server, for good or for a time such as 90",
+            "(minutes), 12h or 7d; disconnects whoever it bars (server operators only).",
+        ],
     ),
     topic(
         "LINKS",
@@ -170,6 +186,11 @@ const TOPICS: &[Topic] = &[
     ),
     topic("SETNAME", "SETNAME realname", &["Changes your real name."]),
     topic(
+        "STATS",
+        "STATS k|d",
+        &["Lists the server bans: k masks and accounts, d addresses (server operators only)."],
+    ),
+    topic(
         "TAGMSG",
         "TAGMSG target[,target]",
         &["Sends client tags (such as typing) alone."],
@@ -179,6 +200,16 @@ const TOPICS: &[Topic] = &[
         "TOPIC",
         "TOPIC #channel [text]",
         &["Shows a channel's topic, or sets it (TOPIC #channel : clears it)."],
+    ),
+    topic(
+        "UNDLINE",
+        "UNDLINE address|range",
+        &["Lifts a server ban on an address or range (server operators only)."],
+    ),
+    topic(
+        "UNKLINE",
+        "UNKLINE user@host|nick!user@host|$a:account",
+        &["Lifts a server ban on a mask or an account (server operators only)."],
     ),
     topic(
         "USER",

@@ -23,6 +23,7 @@ mod redaction;
 mod registration;
 mod replies;
 mod sasl;
+mod server_bans;
 mod server_queries;
 mod whowas;
 
@@ -105,6 +106,8 @@ pub struct IrcSession {
     sasl: SaslState,
     /// Account operations the command being handled asked for, run once the handler returns.
     account_requests: Vec<AccountRequest>,
+    /// Server bans the command asked to add or lift (see `server_bans.rs`).
+    ban_changes: Vec<server_bans::BanChange>,
     /// Set when the nick or login changed: the nick guard looks again once the handler returns.
     nick_changed: bool,
     /// A nick change to check with the nick guard before it is made (the connection's grace
@@ -409,6 +412,9 @@ impl IrcSession {
             account::run(self, request).await;
         }
         account::confirm_login(self).await;
+        for change in std::mem::take(&mut self.ban_changes) {
+            server_bans::run(self, change).await;
+        }
         if !was_registered && self.user.is_some() {
             read_marker::after_registration(self).await;
         }
@@ -660,6 +666,7 @@ impl Session for IrcSession {
             operators: context.operators.clone(),
             sasl: SaslState::Idle,
             account_requests: Vec::new(),
+            ban_changes: Vec::new(),
             nick_changed: false,
             nick_to_check: None,
             login_to_confirm: None,

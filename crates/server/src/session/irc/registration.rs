@@ -153,6 +153,11 @@ pub fn try_register(session: &mut IrcSession) -> Flow {
             .map(|(account, _stamp)| account.as_str().into()),
         bot: false,
     };
+    if let Some(ban) = session.hub.ban_on_newcomer(&identity, session.peer.ip()) {
+        let text = format!("You are banned from this server ({})", ban.reason);
+        session.numeric(ERR_YOUREBANNEDCREEP, &[&text]);
+        return Flow::Quit(ban.notice());
+    }
     match session.hub.register(
         session.peer,
         Protocol::Irc,
