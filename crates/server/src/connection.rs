@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::hub::User;
+use crate::metrics::DisconnectReason;
 use crate::outbox::{Closed, Outbox, WriterEnd, last_words, run_writer};
 use crate::session::{Context, Flow, Session};
 use crate::transport::{Incoming, Transport};
@@ -37,8 +38,20 @@ enum End {
     Quit(String),
     /// The server is shutting down: leave quietly, the shutdown notice was already queued.
     Shutdown,
-    /// The connection is gone or must go, for the stated reason.
-    Lost(String),
+    /// The connection is gone or must go, for the stated reason (the kind counts it in the
+    /// metrics).
+    Lost(DisconnectReason, String),
+}
+
+impl End {
+    /// How the metrics count this end.
+    fn counted_as(&self) -> DisconnectReason {
+        match self {
+            End::Quit(_) => DisconnectReason::ClientQuit,
+            End::Shutdown => DisconnectReason::Shutdown,
+            End::Lost(kind, _) => *kind,
+        }
+    }
 }
 
 /// Serves one connection from `peer` over `transport`, speaking `S`'s protocol, until it ends.
@@ -58,8 +71,9 @@ pub async fn serve<S: Session>(transport: impl Transport, peer: SocketAddr, cont
             None => info!("connected"),
         }
         let why = read_until_end(reader, &mut session, &outbox, &context.shutdown).await;
+        context.metrics.disconnected(why.counted_as());
         let reason = match &why {
-            End::Quit(reason) | End::Lost(reason) => Some(reason.as_str()),
+            End::Quit(reason) | End::Lost(_, reason) => Some(reason.as_str()),
             End::Shutdown => None,
         };
         if !outbox.is_closed()
@@ -148,14 +162,16 @@ async fn read_until_end(
             // Before reading more: what another session did to this user (a logout, a
             // reclaimed nick) must take effect before this client's next command.
             () = alerted(user.as_deref()) => {
+                // Alerts end a connection when it was killed or ghosted.
                 if let Flow::Quit(reason) = session.on_alert().await {
-                    return End::Lost(reason);
+                    return End::Lost(DisconnectReason::Killed, reason);
                 }
                 continue;
             }
             () = sleep_until(deadline) => {
+                // Deadlines end a connection that did not answer a ping or register in time.
                 if let Flow::Quit(reason) = session.on_deadline().await {
-                    return End::Lost(reason);
+                    return End::Lost(DisconnectReason::PingTimeout, reason);
                 }
                 continue;
             }
@@ -169,7 +185,7 @@ async fn read_until_end(
             }
             ready = reader.ready() => {
                 if let Err(error) = ready {
-                    return End::Lost(describe_read_error(&error));
+                    return lost(describe_read_error(&error));
                 }
             }
         }
@@ -185,11 +201,11 @@ async fn read_until_end(
                 {
                     return end;
                 }
-                return End::Lost("connection closed".into());
+                return lost("connection closed".into());
             }
             Ok(_) => {}
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(error) => return End::Lost(describe_read_error(&error)),
+            Err(error) => return lost(describe_read_error(&error)),
         }
         while let Some(frame) = decoder.decode(&mut buffer) {
             if let Some(end) = hand_over(session, outbox, frame).await {
@@ -253,11 +269,19 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
+/// The stream ended or failed.
+fn lost(reason: String) -> End {
+    End::Lost(DisconnectReason::ConnectionLost, reason)
+}
+
 fn lost_by_outbox(outbox: &Outbox) -> End {
     match outbox.closed_reason() {
-        Some(Closed::Overflowed) => End::Lost("too slow: send queue full".into()),
-        Some(Closed::WriteFailed(reason)) => End::Lost(reason),
-        Some(Closed::Finished) | None => End::Lost("connection closed".into()),
+        Some(Closed::Overflowed) => End::Lost(
+            DisconnectReason::SlowConsumer,
+            "too slow: send queue full".into(),
+        ),
+        Some(Closed::WriteFailed(reason)) => lost(reason),
+        Some(Closed::Finished) | None => lost("connection closed".into()),
     }
 }
 
@@ -312,6 +336,7 @@ mod tests {
             limits: Limits::default(),
             irc: Arc::new(IrcSettings::default()),
             cloak_hosts: false,
+            metrics: Arc::default(),
             shutdown: CancellationToken::new(),
         }
     }

@@ -9,6 +9,8 @@ pub mod config;
 mod connection;
 pub mod hub;
 mod listener;
+pub mod metrics;
+mod operations;
 pub mod outbox;
 pub mod server;
 pub mod session;

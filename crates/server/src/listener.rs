@@ -53,13 +53,13 @@ pub async fn accept_loop(
             Ok((stream, peer)) => {
                 transport::configure_tcp(&stream);
                 let context = context.clone();
+                let open = context.metrics.connection_opened(kind);
                 match kind {
-                    ListenerKind::Text => {
-                        tasks.spawn(connection::serve::<TextSession>(stream, peer, context))
-                    }
-                    ListenerKind::Irc => {
-                        tasks.spawn(connection::serve::<IrcSession>(stream, peer, context))
-                    }
+                    ListenerKind::Text => tasks.spawn(
+                        open.during(connection::serve::<TextSession>(stream, peer, context)),
+                    ),
+                    ListenerKind::Irc => tasks
+                        .spawn(open.during(connection::serve::<IrcSession>(stream, peer, context))),
                 };
             }
             Err(error) if is_per_connection_error(&error) => {

@@ -78,6 +78,7 @@ pub use visibility::{HIDDEN_KEY, MemberInfo, Membership, RoomInfo, RoomSummary, 
 pub use whowas::{Departed, NICK_HISTORY_MAX};
 
 use crate::lock;
+use crate::metrics::Metrics;
 use monitor::Watchers;
 use registered::RegisteredRooms;
 
@@ -150,6 +151,9 @@ pub struct HubSettings {
     /// The most rooms one user may be in at once (at least 1, for the lobby). Bounds what one
     /// user's membership costs every query that walks it.
     pub rooms_per_user: usize,
+    /// Where fan-out counts the messages it delivers and how long that takes: the server's
+    /// metrics.
+    pub metrics: Arc<Metrics>,
 }
 
 impl Default for HubSettings {
@@ -157,6 +161,7 @@ impl Default for HubSettings {
         Self {
             server_name: "palaver".into(),
             rooms_per_user: DEFAULT_ROOMS_PER_USER,
+            metrics: Arc::default(),
         }
     }
 }
