@@ -82,3 +82,23 @@ async fn metrics(State(operations): State<Arc<Operations>>) -> impl IntoResponse
         .encode(hub.user_count(), hub.room_count());
     ([(header::CONTENT_TYPE, CONTENT_TYPE)], text)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn readiness_follows_the_server() {
+        let operations = Operations::new(Arc::default(), Arc::default());
+        let status = |operations: &Arc<Operations>| {
+            let operations = operations.clone();
+            async move { readyz(State(operations)).await.into_response().status() }
+        };
+        assert_eq!(status(&operations).await, StatusCode::SERVICE_UNAVAILABLE);
+        operations.set_ready(true);
+        assert_eq!(status(&operations).await, StatusCode::OK);
+        // Shutting down.
+        operations.set_ready(false);
+        assert_eq!(status(&operations).await, StatusCode::SERVICE_UNAVAILABLE);
+    }
+}

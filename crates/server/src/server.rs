@@ -170,8 +170,11 @@ impl Server {
             shutdown: stop.clone(),
         };
         // The endpoints answer through the whole shutdown (`/readyz` with 503) and stop last;
-        // they are not among the tasks shutdown waits for.
+        // they are not among the tasks shutdown waits for. Ready from the start: the listeners
+        // are bound and the store open, and what connects before the accept loops run waits
+        // in the backlog.
         let operations = Operations::new(self.hub.clone(), self.metrics.clone());
+        operations.set_ready(true);
         let stop_http = CancellationToken::new();
         let http_tasks = TaskTracker::new();
         for listener in self.http_listeners {
@@ -190,7 +193,6 @@ impl Server {
                 tasks.clone(),
             ));
         }
-        operations.set_ready(true);
         shutdown.await;
         operations.set_ready(false);
         info!(users = self.hub.user_count(), "shutting down");
