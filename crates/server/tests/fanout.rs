@@ -83,11 +83,6 @@ async fn collect_messages(client: &mut Client, senders: &[String], per_sender: u
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_never_reads_is_dropped_and_the_others_keep_receiving() {
-    // Small enough that a reading client never has more than a third of its queue pending.
-    const BATCH: usize = 20;
-    // Enough to fill the slow client's queue and every kernel buffer on the way many times.
-    const MAX_MESSAGES: usize = 100_000;
-
     let server = TestServer::start_with(Overrides {
         send_queue_bytes: Some(64 * 1024),
         ..Overrides::default()
@@ -98,30 +93,8 @@ async fn a_client_that_never_reads_is_dropped_and_the_others_keep_receiving() {
     let mut sender = Client::named(server.address, "sender").await;
     reader.skip_until("-- guest-3 is now known as sender").await;
 
-    let padding = "x".repeat(1000);
-    let mut sent = 0;
-    let mut slow_dropped = false;
-    // Send in batches; the reader must get every message, in order, in every batch, while
-    // the slow client fills up and is dropped.
-    while !slow_dropped {
-        assert!(sent < MAX_MESSAGES, "the slow client was never dropped");
-        for sequence in sent..sent + BATCH {
-            sender.send(&format!("{sequence} {padding}")).await;
-        }
-        for sequence in sent..sent + BATCH {
-            let expected = format!("#lobby <sender> {sequence} {padding}");
-            loop {
-                let line = reader.line().await;
-                if line == "-- slow left (too slow: send queue full)" {
-                    slow_dropped = true;
-                    continue;
-                }
-                assert_eq!(line, expected);
-                break;
-            }
-        }
-        sent += BATCH;
-    }
+    // The reader gets every message while the slow client fills up and is dropped.
+    support::send_until_dropped(&mut sender, &mut reader, "slow").await;
     // The sender saw the departure too, and delivery goes on.
     sender
         .skip_until("-- slow left (too slow: send queue full)")

@@ -201,8 +201,6 @@ async fn metrics_count_the_traffic_of_text_and_irc_clients() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_consumer_shows_as_a_disconnect_and_dropped_deliveries() {
-    const BATCH: usize = 20;
-    const MAX_MESSAGES: usize = 100_000;
     let server = server_with_http(Overrides {
         send_queue_bytes: Some(64 * 1024),
         ..Overrides::default()
@@ -213,27 +211,7 @@ async fn a_slow_consumer_shows_as_a_disconnect_and_dropped_deliveries() {
     let mut sender = Client::named(server.address, "sender").await;
     reader.skip_until("-- guest-3 is now known as sender").await;
 
-    let padding = "x".repeat(1000);
-    let mut sent = 0;
-    let mut slow_dropped = false;
-    while !slow_dropped {
-        assert!(sent < MAX_MESSAGES, "the slow client was never dropped");
-        for sequence in sent..sent + BATCH {
-            sender.send(&format!("{sequence} {padding}")).await;
-        }
-        for _ in 0..BATCH {
-            loop {
-                let line = reader.line().await;
-                if line == "-- slow left (too slow: send queue full)" {
-                    slow_dropped = true;
-                    continue;
-                }
-                assert!(line.starts_with("#lobby <sender> "), "{line}");
-                break;
-            }
-        }
-        sent += BATCH;
-    }
+    let sent = support::send_until_dropped(&mut sender, &mut reader, "slow").await;
 
     let samples = scrape(&server).await;
     assert_eq!(

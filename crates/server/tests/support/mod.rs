@@ -209,6 +209,41 @@ impl TestServer {
     }
 }
 
+/// Has `sender` say numbered 1000-byte messages in `#lobby` in batches until `slow` (a
+/// [`Client::slow`] that never reads, on a server with a small `send_queue_bytes`) is dropped
+/// as a slow consumer; `reader` must get every message, in order. Returns how many were sent
+/// (all of them read by `reader`).
+pub async fn send_until_dropped(sender: &mut Client, reader: &mut Client, slow: &str) -> usize {
+    // Small enough that a reading client never has more than a third of its queue pending.
+    const BATCH: usize = 20;
+    // Enough to fill the slow client's queue and every kernel buffer on the way many times.
+    const MAX_MESSAGES: usize = 100_000;
+    let dropped = format!("-- {slow} left (too slow: send queue full)");
+    let padding = "x".repeat(1000);
+    let mut sent = 0;
+    let mut slow_dropped = false;
+    while !slow_dropped {
+        assert!(sent < MAX_MESSAGES, "the slow client was never dropped");
+        for sequence in sent..sent + BATCH {
+            sender.send(&format!("{sequence} {padding}")).await;
+        }
+        for sequence in sent..sent + BATCH {
+            let expected = format!("#lobby <{}> {sequence} {padding}", sender.nick);
+            loop {
+                let line = reader.line().await;
+                if line == dropped {
+                    slow_dropped = true;
+                    continue;
+                }
+                assert_eq!(line, expected);
+                break;
+            }
+        }
+        sent += BATCH;
+    }
+    sent
+}
+
 /// A text-protocol client on a real socket.
 pub struct Client {
     pub nick: String,
