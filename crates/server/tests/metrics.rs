@@ -185,17 +185,22 @@ async fn metrics_count_the_traffic_of_text_and_irc_clients() {
         );
     }
 
-    // A quit is counted before the others hear of it.
+    // A quit and a closed connection are counted before the others hear of them.
     dave.send("QUIT :bye").await;
     carol
         .expect_line(&format!(":{} QUIT :Quit: bye", support::irc_mask("dave")))
         .await;
+    for text_user in [&mut alice, &mut bob] {
+        text_user.expect("-- dave left (Quit: bye)").await;
+    }
+    // With nothing left unread, so a clean close.
+    drop(bob);
+    alice.expect("-- bob left (connection closed)").await;
     let samples = scrape(&server).await;
-    assert_eq!(
-        samples.value("palaver_disconnects_total", &[("reason", "client_quit")]),
-        1.0
-    );
-    assert_eq!(samples.plain("palaver_users"), 3.0);
+    let disconnects = |reason| samples.value("palaver_disconnects_total", &[("reason", reason)]);
+    assert_eq!(disconnects("client_quit"), 1.0);
+    assert_eq!(disconnects("connection_lost"), 1.0);
+    assert_eq!(samples.plain("palaver_users"), 2.0);
     server.shut_down().await;
 }
 
