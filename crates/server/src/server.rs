@@ -59,25 +59,13 @@ impl Server {
             .listeners
             .iter()
             .map(|wanted| {
-                listener::bind(wanted.address)
-                    .map(|bound| (wanted.kind, bound))
-                    .map_err(|source| BindError::Listen {
-                        kind: wanted.kind.name(),
-                        address: wanted.address,
-                        source,
-                    })
+                bind_listener(wanted.kind.name(), wanted.address).map(|bound| (wanted.kind, bound))
             })
             .collect::<Result<_, _>>()?;
         let http_listeners = config
             .http_listen
             .iter()
-            .map(|&address| {
-                listener::bind(address).map_err(|source| BindError::Listen {
-                    kind: HTTP_KIND,
-                    address,
-                    source,
-                })
-            })
+            .map(|&address| bind_listener(HTTP_KIND, address))
             .collect::<Result<_, _>>()?;
         let metrics = Arc::new(Metrics::new());
         let store_config = StoreConfig {
@@ -217,4 +205,13 @@ impl Server {
             warn!("an operations endpoint request did not finish in time");
         }
     }
+}
+
+/// Binds `address` for a listener of kind `kind`, naming both if it cannot.
+fn bind_listener(kind: &'static str, address: SocketAddr) -> Result<TcpListener, BindError> {
+    listener::bind(address).map_err(|source| BindError::Listen {
+        kind,
+        address,
+        source,
+    })
 }
