@@ -102,6 +102,9 @@ pub enum MessageTarget {
     Private,
 }
 
+// Each `ALL` lists its enum's variants in declaration order, so `variant as usize` indexes the
+// arrays of handles built from it (checked by `every_variant_indexes_its_own_handle`).
+
 impl Protocol {
     const ALL: [Self; 2] = [Self::Text, Self::Irc];
 }
@@ -542,6 +545,24 @@ mod tests {
         drop(open);
         let text = metrics.encode(0, 0);
         assert!(text.contains("palaver_connections{protocol=\"irc\",transport=\"tcp\"} 0\n"));
+    }
+
+    #[test]
+    fn every_variant_indexes_its_own_handle() {
+        macro_rules! in_order {
+            ($($type:ty),*) => {$(
+                for (index, variant) in <$type>::ALL.into_iter().enumerate() {
+                    assert_eq!(variant as usize, index, "{variant:?}");
+                }
+            )*};
+        }
+        in_order!(
+            Protocol,
+            Transport,
+            DisconnectReason,
+            RefusedReason,
+            MessageTarget
+        );
     }
 
     #[test]
