@@ -85,6 +85,16 @@ struct ServeArgs {
     )]
     irc_listen: Vec<SocketAddr>,
 
+    /// Serve the operations endpoints (/healthz, /readyz, /metrics) over HTTP on ADDR. Not for
+    /// the internet: bind loopback or a private address. Repeatable; off by default.
+    #[arg(
+        long = "http-listen",
+        value_name = "ADDR",
+        env = "PALAVER_HTTP_LISTEN",
+        value_delimiter = ','
+    )]
+    http_listen: Vec<SocketAddr>,
+
     /// The server's name, shown to IRC clients.
     #[arg(long, value_name = "NAME", env = "PALAVER_SERVER_NAME")]
     server_name: Option<String>,
@@ -130,6 +140,23 @@ struct ServeArgs {
         default_value = "info"
     )]
     log: String,
+
+    /// How log lines are written to stderr: `text` for people, `json` for one JSON object per
+    /// line (log collectors).
+    #[arg(
+        long,
+        value_name = "FORMAT",
+        env = "PALAVER_LOG_FORMAT",
+        default_value = "text"
+    )]
+    log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 fn main() -> ExitCode {
@@ -183,7 +210,7 @@ fn with_config_defaults(command: clap::Command) -> clap::Command {
 }
 
 fn serve(args: ServeArgs, sources: &ArgMatches) -> anyhow::Result<()> {
-    init_logging(&args.log)?;
+    init_logging(&args.log, args.log_format)?;
 
     let mut deprecations = Vec::new();
     let shutdown_grace = shutdown_grace(&args, sources, &mut deprecations);
@@ -195,6 +222,7 @@ fn serve(args: ServeArgs, sources: &ArgMatches) -> anyhow::Result<()> {
     let overrides = Overrides {
         text_listen: args.text_listen,
         irc_listen: args.irc_listen,
+        http_listen: args.http_listen,
         server_name: args.server_name,
         irc_password: args.irc_password,
         // A flag can only switch cloaking on; the file can do either.
@@ -290,7 +318,7 @@ fn connect(args: ConnectArgs) -> anyhow::Result<()> {
     // Log lines written to the terminal the full screen is drawn on would garble it: log only
     // when stderr goes elsewhere (`2>palaver.log`).
     if !full_screen || !std::io::stderr().is_terminal() {
-        init_logging(&args.log)?;
+        init_logging(&args.log, LogFormat::Text)?;
     }
     let nick = args
         .nick
@@ -367,15 +395,18 @@ fn with_default_port(server: &str, port: u16) -> String {
     }
 }
 
-/// Sends logs, filtered by `filter` (tracing's EnvFilter syntax), to stderr: stdout carries
-/// the server's `listening …`/`ready` lines and the client's messages.
-fn init_logging(filter: &str) -> anyhow::Result<()> {
+/// Sends logs, filtered by `filter` (tracing's EnvFilter syntax), to stderr in `format`:
+/// stdout carries the server's `listening …`/`ready` lines and the client's messages.
+fn init_logging(filter: &str, format: LogFormat) -> anyhow::Result<()> {
     let filter = EnvFilter::try_new(filter).context("invalid --log filter")?;
-    tracing_subscriber::fmt()
+    let logger = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logger.with_ansi(std::io::stderr().is_terminal()).init(),
+        // The span's fields (peer, protocol) on every line, as the text format shows them.
+        LogFormat::Json => logger.json().with_current_span(true).init(),
+    }
     Ok(())
 }
 

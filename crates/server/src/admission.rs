@@ -19,6 +19,7 @@ use tokio::time::Instant;
 
 use crate::addresses::AddressList;
 use crate::lock;
+use crate::metrics::RefusedReason;
 use crate::rate_limit::{AddressRate, Rate, address_key};
 
 /// `[limits]`: who may connect.
@@ -84,7 +85,17 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    /// A short name for logs and metrics.
+    /// How the metrics count it.
+    pub fn counted_as(&self) -> RefusedReason {
+        match self {
+            Refusal::PerAddress { .. } => RefusedReason::PerAddress,
+            Refusal::ConnectRate { .. } => RefusedReason::ConnectRate,
+            Refusal::ServerFull => RefusedReason::ServerFull,
+            Refusal::Banned { .. } => RefusedReason::Banned,
+        }
+    }
+
+    /// A short name for logs.
     pub fn reason(&self) -> &'static str {
         match self {
             Refusal::PerAddress { .. } => "per_address",

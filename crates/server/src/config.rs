@@ -253,6 +253,10 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// The server operators (`[[oper]]`): names unique ignoring case, hashes checked.
     pub operators: Vec<OperatorEntry>,
+    /// Where the operations endpoints (`/healthz`, `/readyz`, `/metrics`) are served over
+    /// HTTP; none by default. Not a chat listener: its set is resolved on its own (flags and
+    /// environment, else the file), whatever the chat listeners' sources.
+    pub http_listen: Vec<SocketAddr>,
 }
 
 /// The TOML file's shape. Every field is optional; unknown keys are errors so typos fail
@@ -276,6 +280,8 @@ pub struct FileConfig {
     pub flood: FileFlood,
     #[serde(default)]
     pub shutdown: FileShutdown,
+    #[serde(default)]
+    pub http: FileHttp,
     /// `[[oper]]` entries: the server operators.
     #[serde(default)]
     pub oper: Vec<OperatorEntry>,
@@ -363,6 +369,13 @@ pub struct FileLimits {
     pub exempt_addresses: Option<Vec<String>>,
 }
 
+/// `[http]`: the operations endpoints.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileHttp {
+    pub listen: Option<Vec<SocketAddr>>,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileShutdown {
@@ -395,6 +408,8 @@ impl FileConfig {
 pub struct Overrides {
     pub text_listen: Vec<SocketAddr>,
     pub irc_listen: Vec<SocketAddr>,
+    /// `--http-listen`: replaces `[http] listen` when not empty.
+    pub http_listen: Vec<SocketAddr>,
     pub server_name: Option<String>,
     pub irc_password: Option<String>,
     pub cloak_hosts: Option<bool>,
@@ -514,6 +529,11 @@ impl Config {
                 .or(file_grace)
                 .unwrap_or(DEFAULT_SHUTDOWN_GRACE),
             operators: file.oper,
+            http_listen: if overrides.http_listen.is_empty() {
+                file.http.listen.unwrap_or_default()
+            } else {
+                overrides.http_listen.clone()
+            },
         };
         config.check()?;
         Ok((config, deprecations))
@@ -1163,6 +1183,34 @@ mod tests {
         assert_eq!(
             error("[irc]\ndescription = \"\"\n"),
             "invalid setting: [irc] description must be one line of text"
+        );
+    }
+
+    #[test]
+    fn http_listeners_are_off_by_default_and_resolved_apart_from_chat_listeners() {
+        assert_eq!(Config::defaults().http_listen, []);
+        let file = || FileConfig::parse("[http]\nlisten = [\"127.0.0.1:9100\"]\n").unwrap();
+        let chat_flags = Overrides {
+            text_listen: vec![addr("127.0.0.1:0")],
+            ..Overrides::default()
+        };
+        let config = Config::resolve(file(), chat_flags).unwrap();
+        assert_eq!(config.http_listen, [addr("127.0.0.1:9100")]);
+        assert_eq!(
+            config.listeners.len(),
+            1,
+            "the chat listeners from the flag"
+        );
+        let http_flag = Overrides {
+            http_listen: vec![addr("[::1]:0")],
+            ..Overrides::default()
+        };
+        let config = Config::resolve(file(), http_flag).unwrap();
+        assert_eq!(config.http_listen, [addr("[::1]:0")]);
+        assert_eq!(
+            config.listeners.len(),
+            2,
+            "an HTTP listener names no chat listener: the default chat listeners apply"
         );
     }
 

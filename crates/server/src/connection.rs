@@ -21,6 +21,7 @@ use tracing::{Instrument, info, info_span, warn};
 
 use crate::flood::FloodGate;
 use crate::hub::User;
+use crate::metrics::DisconnectReason;
 use crate::outbox::{Closed, Outbox, WriterEnd, last_words, run_writer};
 use crate::session::{Context, Flow, Session};
 use crate::transport::{Incoming, Transport};
@@ -42,10 +43,23 @@ enum End {
     Quit(String),
     /// The server is shutting down: leave quietly, the shutdown notice was already queued.
     Shutdown,
-    /// The connection is gone or must go, for the stated reason.
-    Lost(String),
+    /// The connection is gone or must go, for the stated reason (the kind counts it in the
+    /// metrics).
+    Lost(DisconnectReason, String),
     /// The client sent more than flood control lets wait (`[flood] recvq_bytes`).
     Flood,
+}
+
+impl End {
+    /// How the metrics count this end.
+    fn counted_as(&self) -> DisconnectReason {
+        match self {
+            End::Quit(_) => DisconnectReason::ClientQuit,
+            End::Shutdown => DisconnectReason::Shutdown,
+            End::Lost(kind, _) => *kind,
+            End::Flood => DisconnectReason::Flood,
+        }
+    }
 }
 
 /// Serves one connection from `peer` over `transport`, speaking `S`'s protocol, until it ends.
@@ -69,8 +83,9 @@ pub async fn serve<S: Session>(transport: impl Transport, peer: SocketAddr, cont
             recvq_bytes: context.flood.recvq_bytes,
         });
         let why = read_until_end(reader, &mut session, &outbox, &context.shutdown, flood).await;
+        context.metrics.disconnected(why.counted_as());
         let reason = match &why {
-            End::Quit(reason) | End::Lost(reason) => Some(reason.as_str()),
+            End::Quit(reason) | End::Lost(_, reason) => Some(reason.as_str()),
             End::Flood => Some(EXCESS_FLOOD),
             End::Shutdown => None,
         };
@@ -169,7 +184,7 @@ async fn read_until_end(
             {
                 return end;
             }
-            return End::Lost("connection closed".into());
+            return lost("connection closed".into());
         }
         let deadline = session.deadline();
         let user = session.user().cloned();
@@ -192,14 +207,16 @@ async fn read_until_end(
             // Before reading more: what another session did to this user (a logout, a
             // reclaimed nick) must take effect before this client's next command.
             () = alerted(user.as_deref()) => {
+                // Alerts end a connection when it was killed or ghosted.
                 if let Flow::Quit(reason) = session.on_alert().await {
-                    return End::Lost(reason);
+                    return End::Lost(DisconnectReason::Killed, reason);
                 }
                 continue;
             }
             () = sleep_until(deadline) => {
+                // Deadlines end a connection that did not answer a ping or register in time.
                 if let Flow::Quit(reason) = session.on_deadline().await {
-                    return End::Lost(reason);
+                    return End::Lost(DisconnectReason::PingTimeout, reason);
                 }
                 continue;
             }
@@ -221,7 +238,7 @@ async fn read_until_end(
             }
             ready = reader.ready(), if !ended => {
                 if let Err(error) = ready {
-                    return End::Lost(describe_read_error(&error));
+                    return lost(describe_read_error(&error));
                 }
             }
         }
@@ -233,7 +250,7 @@ async fn read_until_end(
             Ok(0) => ended = true,
             Ok(_) => {}
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(error) => return End::Lost(describe_read_error(&error)),
+            Err(error) => return lost(describe_read_error(&error)),
         }
         if let Some(flood) = &flood
             && buffer.len() > flood.recvq_bytes
@@ -342,11 +359,19 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
+/// The stream ended or failed.
+fn lost(reason: String) -> End {
+    End::Lost(DisconnectReason::ConnectionLost, reason)
+}
+
 fn lost_by_outbox(outbox: &Outbox) -> End {
     match outbox.closed_reason() {
-        Some(Closed::Overflowed) => End::Lost("too slow: send queue full".into()),
-        Some(Closed::WriteFailed(reason)) => End::Lost(reason),
-        Some(Closed::Finished) | None => End::Lost("connection closed".into()),
+        Some(Closed::Overflowed) => End::Lost(
+            DisconnectReason::SlowConsumer,
+            "too slow: send queue full".into(),
+        ),
+        Some(Closed::WriteFailed(reason)) => lost(reason),
+        Some(Closed::Finished) | None => lost("connection closed".into()),
     }
 }
 
@@ -405,6 +430,7 @@ mod tests {
             admission: Admission::new(AddressLimits::default()),
             irc: Arc::new(IrcSettings::default()),
             cloak_hosts: false,
+            metrics: Arc::default(),
             shutdown: CancellationToken::new(),
         }
     }

@@ -12,6 +12,8 @@ mod connection;
 mod flood;
 pub mod hub;
 mod listener;
+pub mod metrics;
+mod operations;
 pub mod outbox;
 mod rate_limit;
 pub mod server;

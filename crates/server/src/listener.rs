@@ -67,6 +67,7 @@ pub async fn accept_loop(
                     Ok(admitted) => admitted,
                     Err(refusal) => {
                         info!(%peer, reason = refusal.reason(), "connection refused: {refusal}");
+                        context.metrics.refused(refusal.counted_as());
                         let reason = refusal.to_string();
                         let line = match kind {
                             ListenerKind::Text => TextSession::refusal(peer, &reason),
@@ -77,14 +78,17 @@ pub async fn accept_loop(
                     }
                 };
                 let context = context.clone();
+                let open = context.metrics.connection_opened(kind);
                 // The connection's place in the counts is given back when its task ends.
                 match kind {
                     ListenerKind::Text => tasks.spawn(async move {
-                        connection::serve::<TextSession>(stream, peer, context).await;
+                        open.during(connection::serve::<TextSession>(stream, peer, context))
+                            .await;
                         drop(admitted);
                     }),
                     ListenerKind::Irc => tasks.spawn(async move {
-                        connection::serve::<IrcSession>(stream, peer, context).await;
+                        open.during(connection::serve::<IrcSession>(stream, peer, context))
+                            .await;
                         drop(admitted);
                     }),
                 };

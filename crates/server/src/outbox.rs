@@ -91,31 +91,35 @@ impl Outbox {
     /// Queues `bytes` for sending. Never blocks on the socket. Bytes pushed after the outbox
     /// closed are ignored: their connection is ending and nobody is left to read them. A push
     /// that would exceed the limit closes the outbox as [`Closed::Overflowed`] instead.
-    pub fn push(&self, bytes: Bytes) {
+    /// Returns whether the bytes were queued (fan-out counts the copies it could not queue).
+    pub fn push(&self, bytes: Bytes) -> bool {
         let mut guard = self.lock();
         let state = &mut *guard;
         if state.closed.is_some() {
-            return;
+            return false;
         }
         if let Some(held) = &mut state.held {
             if state.pending_bytes + bytes.len() > self.limit {
                 drop(guard);
-                return self.overflow();
+                self.overflow();
+                return false;
             }
             state.pending_bytes += bytes.len();
             held.push_back(bytes);
-            return;
+            return true;
         }
         let mut state = guard;
         let was_empty = state.queue.is_empty();
         if self.enqueue(&mut state, bytes).is_err() {
             drop(state);
-            return self.overflow();
+            self.overflow();
+            return false;
         }
         drop(state);
         if was_empty {
             self.wake_writer.notify_one();
         }
+        true
     }
 
     /// Appends `bytes` to the queue, counting it against the limit.

@@ -15,9 +15,17 @@ use crate::admission::Admission;
 use crate::config::{Config, ListenerKind};
 use crate::hub::{Hub, HubSettings};
 use crate::listener;
+use crate::metrics::Metrics;
+use crate::operations::{self, Operations};
 use crate::rate_limit::AddressRate;
 use crate::session::Context;
 use crate::store::{Store, StoreConfig, StoreError};
+
+/// The kind name of the operations endpoints' listeners in `listening http ADDR`.
+const HTTP_KIND: &str = "http";
+
+/// How long the operations endpoints may take to finish their requests at the very end.
+const HTTP_STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How often retention runs.
 const PRUNE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
@@ -38,8 +46,11 @@ pub enum BindError {
 pub struct Server {
     config: Config,
     listeners: Vec<(ListenerKind, TcpListener)>,
+    /// The operations endpoints' listeners (`--http-listen`).
+    http_listeners: Vec<TcpListener>,
     hub: Arc<Hub>,
     store: Store,
+    metrics: Arc<Metrics>,
 }
 
 impl Server {
@@ -50,15 +61,15 @@ impl Server {
             .listeners
             .iter()
             .map(|wanted| {
-                listener::bind(wanted.address)
-                    .map(|bound| (wanted.kind, bound))
-                    .map_err(|source| BindError::Listen {
-                        kind: wanted.kind.name(),
-                        address: wanted.address,
-                        source,
-                    })
+                bind_listener(wanted.kind.name(), wanted.address).map(|bound| (wanted.kind, bound))
             })
             .collect::<Result<_, _>>()?;
+        let http_listeners = config
+            .http_listen
+            .iter()
+            .map(|&address| bind_listener(HTTP_KIND, address))
+            .collect::<Result<_, _>>()?;
+        let metrics = Arc::new(Metrics::new());
         let store_config = StoreConfig {
             path: config.store.path.clone(),
             history_max_age: config.store.history_max_age,
@@ -66,12 +77,14 @@ impl Server {
             prune_interval: PRUNE_INTERVAL,
         };
         // Opening may recover a crashed database's WAL: blocking work, off the async workers.
-        let opened = tokio::task::spawn_blocking(move || Store::open(store_config))
-            .await
-            .map_err(|error| StoreError::Open {
-                path: config.store.path.clone(),
-                message: error.to_string(),
-            })??;
+        let store_metrics = metrics.clone();
+        let opened =
+            tokio::task::spawn_blocking(move || Store::open_counted(store_config, store_metrics))
+                .await
+                .map_err(|error| StoreError::Open {
+                    path: config.store.path.clone(),
+                    message: error.to_string(),
+                })??;
         let registered_rooms = opened.store.registered_rooms().await?;
         // Rooms whose lifetime the last shutdown (or crash) interrupted: they come back with
         // their history when someone creates them again.
@@ -88,6 +101,7 @@ impl Server {
             rooms_per_user: config.limits.rooms_per_user,
             room_creations_per_address: config.address_limits.room_creations_per_address,
             exempt_addresses: config.address_limits.exempt.clone(),
+            metrics: metrics.clone(),
         });
         hub.load_registered_rooms(registered_rooms);
         hub.load_rooms_with_history(rooms_with_history);
@@ -95,16 +109,26 @@ impl Server {
         Ok(Self {
             config,
             listeners,
+            http_listeners,
             hub: Arc::new(hub),
             store: opened.store,
+            metrics,
         })
     }
 
-    /// The bound address of each listener, in configuration order, with its kind's name.
+    /// The bound address of each listener, in configuration order, with its kind's name: the
+    /// chat listeners, then the operations endpoints' (`http`).
     pub fn local_addresses(&self) -> Vec<(&'static str, SocketAddr)> {
-        self.listeners
+        let chat = self
+            .listeners
             .iter()
-            .filter_map(|(kind, listener)| Some((kind.name(), listener.local_addr().ok()?)))
+            .map(|(kind, listener)| (kind.name(), listener));
+        let http = self
+            .http_listeners
+            .iter()
+            .map(|listener| (HTTP_KIND, listener));
+        chat.chain(http)
+            .filter_map(|(kind, listener)| Some((kind, listener.local_addr().ok()?)))
             .collect()
     }
 
@@ -143,8 +167,25 @@ impl Server {
             admission: Admission::new(self.config.address_limits.clone()),
             irc: Arc::new(self.config.irc.clone()),
             cloak_hosts: self.config.cloak_hosts,
+            metrics: self.metrics.clone(),
             shutdown: stop.clone(),
         };
+        // The endpoints answer through the whole shutdown (`/readyz` with 503) and stop last;
+        // they are not among the tasks shutdown waits for. Ready from the start: the listeners
+        // are bound and the store open, and what connects before the accept loops run waits
+        // in the backlog.
+        let operations = Operations::new(self.hub.clone(), self.metrics.clone());
+        operations.set_ready(true);
+        let stop_http = CancellationToken::new();
+        let http_tasks = TaskTracker::new();
+        for listener in self.http_listeners {
+            http_tasks.spawn(operations::serve(
+                listener,
+                operations.clone(),
+                stop_http.clone(),
+            ));
+        }
+        http_tasks.close();
         for (kind, listener) in self.listeners {
             tasks.spawn(listener::accept_loop(
                 kind,
@@ -154,6 +195,7 @@ impl Server {
             ));
         }
         shutdown.await;
+        operations.set_ready(false);
         info!(users = self.hub.user_count(), "shutting down");
         self.hub.broadcast_notice("server shutting down");
         stop.cancel();
@@ -168,5 +210,21 @@ impl Server {
         if let Err(error) = self.store.shut_down().await {
             warn!(%error, "closing the history store failed");
         }
+        stop_http.cancel();
+        if tokio::time::timeout(HTTP_STOP_GRACE, http_tasks.wait())
+            .await
+            .is_err()
+        {
+            warn!("an operations endpoint request did not finish in time");
+        }
     }
+}
+
+/// Binds `address` for a listener of kind `kind`, naming both if it cannot.
+fn bind_listener(kind: &'static str, address: SocketAddr) -> Result<TcpListener, BindError> {
+    listener::bind(address).map_err(|source| BindError::Listen {
+        kind,
+        address,
+        source,
+    })
 }

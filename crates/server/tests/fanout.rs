@@ -7,7 +7,6 @@ use std::collections::HashMap;
 
 use palaver_server::config::Overrides;
 use support::{Client, TestServer};
-use tokio::net::TcpSocket;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_hundred_clients_each_get_every_message_in_per_sender_order() {
@@ -84,50 +83,18 @@ async fn collect_messages(client: &mut Client, senders: &[String], per_sender: u
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_never_reads_is_dropped_and_the_others_keep_receiving() {
-    // Small enough that a reading client never has more than a third of its queue pending.
-    const BATCH: usize = 20;
-    // Enough to fill the slow client's queue and every kernel buffer on the way many times.
-    const MAX_MESSAGES: usize = 100_000;
-
     let server = TestServer::start_with(Overrides {
         send_queue_bytes: Some(64 * 1024),
         ..Overrides::default()
     })
     .await;
-    // A tiny receive buffer keeps the kernel from absorbing much on the slow side.
-    let socket = TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    let slow_stream = socket.connect(server.address).await.unwrap();
-    let mut slow = Client::from_stream(slow_stream).await;
-    slow.rename("slow").await;
+    let slow = Client::slow(server.address, "slow").await;
     let mut reader = Client::named(server.address, "reader").await;
     let mut sender = Client::named(server.address, "sender").await;
     reader.skip_until("-- guest-3 is now known as sender").await;
 
-    let padding = "x".repeat(1000);
-    let mut sent = 0;
-    let mut slow_dropped = false;
-    // Send in batches; the reader must get every message, in order, in every batch, while
-    // the slow client fills up and is dropped.
-    while !slow_dropped {
-        assert!(sent < MAX_MESSAGES, "the slow client was never dropped");
-        for sequence in sent..sent + BATCH {
-            sender.send(&format!("{sequence} {padding}")).await;
-        }
-        for sequence in sent..sent + BATCH {
-            let expected = format!("#lobby <sender> {sequence} {padding}");
-            loop {
-                let line = reader.line().await;
-                if line == "-- slow left (too slow: send queue full)" {
-                    slow_dropped = true;
-                    continue;
-                }
-                assert_eq!(line, expected);
-                break;
-            }
-        }
-        sent += BATCH;
-    }
+    // The reader gets every message while the slow client fills up and is dropped.
+    support::send_until_dropped(&mut sender, &mut reader, "slow").await;
     // The sender saw the departure too, and delivery goes on.
     sender
         .skip_until("-- slow left (too slow: send queue full)")
@@ -139,17 +106,7 @@ async fn a_client_that_never_reads_is_dropped_and_the_others_keep_receiving() {
         .skip_until("-- members of #lobby (2): reader sender")
         .await;
 
-    // The slow client's connection was closed by the server: reading it drains whatever the
-    // kernel buffered and then ends.
-    let (mut slow_reader, _slow_writer) = slow.into_parts();
-    let mut sink = Vec::new();
-    let drained = tokio::time::timeout(
-        support::PATIENCE,
-        tokio::io::AsyncReadExt::read_to_end(&mut slow_reader, &mut sink),
-    )
-    .await
-    .expect("the slow connection was closed");
-    // Either a clean end or a reset: both mean the server let go of it.
-    drop(drained);
+    // The slow client's connection was closed by the server.
+    slow.drain_until_closed().await;
     server.shut_down().await;
 }

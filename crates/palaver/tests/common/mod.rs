@@ -38,6 +38,8 @@ pub const PALAVER_ENV: &[&str] = &[
     "PALAVER_IRC_PASSWORD",
     "PALAVER_CLOAK_HOSTS",
     "PALAVER_DB",
+    "PALAVER_HTTP_LISTEN",
+    "PALAVER_LOG_FORMAT",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -289,6 +291,8 @@ pub struct Listening {
     pub text: Vec<SocketAddr>,
     /// The `listening irc ADDR` addresses.
     pub irc: Vec<SocketAddr>,
+    /// The `listening http ADDR` addresses (the operations endpoints).
+    pub http: Vec<SocketAddr>,
 }
 
 /// What [`wait_ready`] does with a stdout line before `ready` that is no `listening` line.
@@ -323,6 +327,8 @@ pub fn wait_ready(process: &mut Process, other_lines: OtherLines) -> Listening {
             listening.text.push(address(rest));
         } else if let Some(rest) = line.strip_prefix("listening irc ") {
             listening.irc.push(address(rest));
+        } else if let Some(rest) = line.strip_prefix("listening http ") {
+            listening.http.push(address(rest));
         } else if other_lines == OtherLines::Fail {
             panic!("unexpected stdout line before `ready`: {line:?}");
         }

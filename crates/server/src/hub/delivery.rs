@@ -45,6 +45,16 @@ impl Audience {
     }
 }
 
+/// What one fan-out did, for the metrics: counted in locals and recorded once per message, so
+/// that delivery adds no shared write per recipient.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Delivered {
+    /// Recipients whose outbox took the event.
+    pub queued: usize,
+    /// Recipients whose outbox was closing or full (see [`Outbox::push`](crate::outbox::Outbox::push)).
+    pub dropped: usize,
+}
+
 /// Renders `event` at most once per wire and queues the shared bytes for every recipient in
 /// `audience`. Never blocks: a full outbox drops its own connection, not the delivery to
 /// others.
@@ -52,8 +62,9 @@ pub(super) fn deliver<'a>(
     recipients: impl IntoIterator<Item = &'a Arc<User>>,
     event: &Event,
     audience: Audience,
-) {
+) -> Delivered {
     let mut rendered: [Option<Option<Bytes>>; Wire::COUNT] = std::array::from_fn(|_| None);
+    let mut delivered = Delivered::default();
     for user in recipients {
         let (wire, interests) = user.delivery();
         if !audience.includes(user.id, interests) {
@@ -61,9 +72,14 @@ pub(super) fn deliver<'a>(
         }
         let bytes = rendered[wire.index()].get_or_insert_with(|| wire.render(event));
         if let Some(bytes) = bytes {
-            user.outbox.push(bytes.clone());
+            if user.outbox.push(bytes.clone()) {
+                delivered.queued += 1;
+            } else {
+                delivered.dropped += 1;
+            }
         }
     }
+    delivered
 }
 
 #[cfg(test)]

@@ -1,16 +1,18 @@
 //! Saying things: messages to rooms and to users, room topics, and the server's own notices.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use palaver_proto::event::{Event, MemberStatus, MessageKind, Target};
 use palaver_proto::time::Timestamp;
 use palaver_proto::utf8::truncate;
 
-use super::delivery::{Audience, deliver};
+use super::delivery::{Audience, Delivered, deliver};
 use super::error::HubError;
 use super::room::{Room, Topic};
 use super::user::User;
 use super::{Hub, TOPIC_MAX_BYTES};
+use crate::metrics::MessageTarget;
 
 /// What a message says: its kind, its lines joined by LF with where its sender joined lines
 /// without a break (`concat_at`, see `palaver_proto::multiline`; empty for one line), and its
@@ -88,6 +90,7 @@ impl Hub {
                 reason,
             })?;
         let time = Timestamp::now();
+        let stamped = Instant::now();
         let target = match minimum {
             None => Target::Room(room.name().clone()),
             Some(minimum) => Target::RoomStatus {
@@ -110,7 +113,12 @@ impl Hub {
             .iter()
             .filter(|member| minimum.is_none_or(|minimum| member.has_status(minimum)))
             .map(|member| &member.user);
-        deliver(recipients, &event, Audience::except(user));
+        let delivered = deliver(recipients, &event, Audience::except(user));
+        let counted_as = match minimum {
+            None => MessageTarget::Room,
+            Some(_) => MessageTarget::Status,
+        };
+        self.record_fan_out(counted_as, delivered, stamped);
         if kind != MessageKind::TagsOnly && minimum.is_none() {
             // Stored by the sender's session: this lifetime now has history to forget.
             state.has_history = true;
@@ -140,6 +148,7 @@ impl Hub {
             .user_by_nick(to)
             .ok_or_else(|| HubError::NoSuchNick(to.to_owned()))?;
         let time = Timestamp::now();
+        let stamped = Instant::now();
         let event = Event::Message {
             id: self.next_message_id(),
             time,
@@ -156,11 +165,23 @@ impl Hub {
         } else {
             Audience::except(user)
         };
-        deliver([&recipient], &event, audience);
+        let delivered = deliver([&recipient], &event, audience);
+        self.record_fan_out(MessageTarget::Private, delivered, stamped);
         if kind != MessageKind::TagsOnly {
             user.mark_spoke(time);
         }
         Ok((event, recipient))
+    }
+
+    /// Counts a message fanned out (once per message, whatever its number of recipients) and
+    /// how long it took from its stamp until every recipient's outbox had it.
+    fn record_fan_out(&self, target: MessageTarget, delivered: Delivered, stamped: Instant) {
+        self.settings.metrics.fanned_out(
+            target,
+            delivered.queued,
+            delivered.dropped,
+            stamped.elapsed(),
+        );
     }
 
     /// Sets (or, with an empty `topic`, clears) the topic of `room`, if `user` may (see

@@ -80,6 +80,7 @@ pub use visibility::{HIDDEN_KEY, MemberInfo, Membership, RoomInfo, RoomSummary, 
 pub use whowas::{Departed, NICK_HISTORY_MAX};
 
 use crate::lock;
+use crate::metrics::Metrics;
 use crate::rate_limit::AddressRate;
 use monitor::Watchers;
 use registered::RegisteredRooms;
@@ -158,6 +159,9 @@ pub struct HubSettings {
     pub room_creations_per_address: Option<crate::config::Rate>,
     /// Addresses that may create any number of rooms (`[limits] exempt_addresses`).
     pub exempt_addresses: crate::config::AddressList,
+    /// Where fan-out counts the messages it delivers and how long that takes: the server's
+    /// metrics.
+    pub metrics: Arc<Metrics>,
 }
 
 impl Default for HubSettings {
@@ -167,6 +171,7 @@ impl Default for HubSettings {
             rooms_per_user: DEFAULT_ROOMS_PER_USER,
             room_creations_per_address: None,
             exempt_addresses: Default::default(),
+            metrics: Arc::default(),
         }
     }
 }

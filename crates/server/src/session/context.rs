@@ -10,6 +10,7 @@ use crate::accounts::{Accounts, Operators};
 use crate::admission::Admission;
 use crate::config::{FloodSettings, IrcSettings, Limits};
 use crate::hub::Hub;
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 /// Everything a connection and its session need from the server, besides the byte stream.
@@ -38,6 +39,8 @@ pub struct Context {
     pub irc: Arc<IrcSettings>,
     /// Whether to show peers by a cloak instead of their address.
     pub cloak_hosts: bool,
+    /// The server's metrics, where connections count how they end.
+    pub metrics: Arc<Metrics>,
     /// Cancelled when the server shuts down; every connection watches it.
     pub shutdown: CancellationToken,
 }

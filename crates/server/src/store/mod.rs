@@ -25,6 +25,7 @@ mod worker;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -46,6 +47,8 @@ pub use server_bans::ServerBanRecord;
 use queries::Page;
 use sqlite::Database;
 use worker::Request;
+
+use crate::metrics::Metrics;
 
 /// How many requests may wait for the store thread before callers wait in turn: the
 /// backpressure that keeps a slow disk from growing memory without bound. It also caps the
@@ -170,13 +173,26 @@ impl Store {
     /// counts the messages and starts the store thread. The open itself blocks the calling
     /// thread: call it before serving, or through `spawn_blocking`.
     pub fn open(config: StoreConfig) -> Result<Opened, StoreError> {
-        Self::open_at_version(config, latest_version())
+        Self::open_counted(config, Arc::default())
+    }
+
+    /// [`Store::open`], with the store thread recording its commits in `metrics`.
+    pub fn open_counted(config: StoreConfig, metrics: Arc<Metrics>) -> Result<Opened, StoreError> {
+        Self::open_migrated_to(config, latest_version(), metrics)
     }
 
     /// [`Store::open`], migrating no further than schema `version`: for tests that build a
     /// database as an older palaver would have left it.
     #[doc(hidden)]
     pub fn open_at_version(config: StoreConfig, version: u32) -> Result<Opened, StoreError> {
+        Self::open_migrated_to(config, version, Arc::default())
+    }
+
+    fn open_migrated_to(
+        config: StoreConfig,
+        version: u32,
+        metrics: Arc<Metrics>,
+    ) -> Result<Opened, StoreError> {
         let open_error = |error: StoreError| StoreError::Open {
             path: config.path.clone(),
             message: error.detail(),
@@ -194,7 +210,7 @@ impl Store {
         let prune_interval = config.prune_interval;
         std::thread::Builder::new()
             .name("palaver-store".into())
-            .spawn(move || worker::run(database, receiver, clock, prune_interval))
+            .spawn(move || worker::run(database, receiver, clock, prune_interval, metrics))
             .map_err(|error| open_error(StoreError::Database(error.to_string())))?;
         Ok(Opened {
             store: Store { requests },

@@ -8,6 +8,7 @@
 //! before them. Under light load a batch is a single message and costs one fsync; under heavy
 //! load the queue fills while the previous batch syncs and the next batch takes it all.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use palaver_proto::time::Timestamp;
@@ -19,6 +20,7 @@ use super::StoreError;
 use super::message::StoredMessage;
 use super::retention::log_pruned;
 use super::sqlite::Database;
+use crate::metrics::Metrics;
 
 /// The most requests one batch takes, so a flood of appends still lets queries through and
 /// keeps each transaction a reasonable size.
@@ -55,6 +57,7 @@ pub(super) fn run(
     mut requests: mpsc::Receiver<Request>,
     clock: Runtime,
     prune_interval: Duration,
+    metrics: Arc<Metrics>,
 ) {
     let mut next_prune = deadline_after(prune_interval);
     let mut shut_down = None;
@@ -63,7 +66,7 @@ pub(super) fn run(
             Wait::Closed => break,
             Wait::Request(first) => {
                 let batch = take_batch(first, &mut requests);
-                shut_down = serve(&mut database, batch);
+                shut_down = serve(&mut database, batch, &metrics);
             }
             // The check below prunes.
             Wait::TimedOut => {}
@@ -139,6 +142,7 @@ fn take_batch(first: Request, requests: &mut mpsc::Receiver<Request>) -> Vec<Req
 fn serve(
     database: &mut Database,
     batch: Vec<Request>,
+    metrics: &Metrics,
 ) -> Option<oneshot::Sender<Result<(), StoreError>>> {
     let mut messages = Vec::new();
     let mut commits = Vec::new();
@@ -155,7 +159,7 @@ fn serve(
         }
     }
     if !messages.is_empty() {
-        commit(database, &messages, commits);
+        commit(database, &messages, commits, metrics);
     }
     for job in jobs {
         job(database);
@@ -169,8 +173,17 @@ fn commit(
     database: &mut Database,
     messages: &[StoredMessage],
     commits: Vec<oneshot::Sender<Result<(), StoreError>>>,
+    metrics: &Metrics,
 ) {
-    match database.append_batch(messages) {
+    let started = std::time::Instant::now();
+    let written = database.append_batch(messages);
+    // Recorded before any sender hears of its commit, so a client holding its receipt finds
+    // its message counted.
+    if let Ok(outcomes) = &written {
+        let stored = outcomes.iter().filter(|outcome| outcome.is_ok()).count();
+        metrics.committed(stored, started.elapsed());
+    }
+    match written {
         Ok(outcomes) => {
             for (committed, outcome) in commits.into_iter().zip(outcomes) {
                 let _ = committed.send(outcome);

@@ -6,6 +6,8 @@
 
 #![allow(dead_code)] // Each test binary uses a different subset of these helpers.
 
+pub mod operations;
+
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -122,6 +124,8 @@ pub struct TestServer {
     pub address: SocketAddr,
     /// The IRC listener.
     pub irc_address: SocketAddr,
+    /// The operations endpoints, when the test asked for them (`http_listen`).
+    pub http_address: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
 }
@@ -166,6 +170,10 @@ impl TestServer {
         let server = Server::bind(config).await.expect("bind");
         let address = server.local_addresses()[0].1;
         let irc_address = server.local_addresses()[1].1;
+        let http_address = server
+            .local_addresses()
+            .into_iter()
+            .find_map(|(kind, address)| (kind == "http").then_some(address));
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(server.run(async {
             let _ = stopped.await;
@@ -173,6 +181,7 @@ impl TestServer {
         Self {
             address,
             irc_address,
+            http_address,
             stop: Some(stop),
             task,
         }
@@ -203,6 +212,41 @@ impl TestServer {
             .expect("server shut down in time")
             .expect("server task did not panic");
     }
+}
+
+/// Has `sender` say numbered 1000-byte messages in `#lobby` in batches until `slow` (a
+/// [`Client::slow`] that never reads, on a server with a small `send_queue_bytes`) is dropped
+/// as a slow consumer; `reader` must get every message, in order. Returns how many were sent
+/// (all of them read by `reader`).
+pub async fn send_until_dropped(sender: &mut Client, reader: &mut Client, slow: &str) -> usize {
+    // Small enough that a reading client never has more than a third of its queue pending.
+    const BATCH: usize = 20;
+    // Enough to fill the slow client's queue and every kernel buffer on the way many times.
+    const MAX_MESSAGES: usize = 100_000;
+    let dropped = format!("-- {slow} left (too slow: send queue full)");
+    let padding = "x".repeat(1000);
+    let mut sent = 0;
+    let mut slow_dropped = false;
+    while !slow_dropped {
+        assert!(sent < MAX_MESSAGES, "the slow client was never dropped");
+        for sequence in sent..sent + BATCH {
+            sender.send(&format!("{sequence} {padding}")).await;
+        }
+        for sequence in sent..sent + BATCH {
+            let expected = format!("#lobby <{}> {sequence} {padding}", sender.nick);
+            loop {
+                let line = reader.line().await;
+                if line == dropped {
+                    slow_dropped = true;
+                    continue;
+                }
+                assert_eq!(line, expected);
+                break;
+            }
+        }
+        sent += BATCH;
+    }
+    sent
 }
 
 /// A text-protocol client on a real socket.
@@ -239,6 +283,32 @@ impl Client {
         let joined = format!("-- {} joined #lobby", client.nick);
         client.expect(&joined).await;
         client
+    }
+
+    /// Connects with a tiny receive buffer, so that the kernel absorbs little of what the
+    /// server sends, and renames to `nick`: a client meant not to read, to fill its send
+    /// queue.
+    pub async fn slow(address: SocketAddr, nick: &str) -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+        socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+        let stream = socket.connect(address).await.expect("connect");
+        let mut client = Self::from_stream(stream).await;
+        client.rename(nick).await;
+        client
+    }
+
+    /// Reads whatever the kernel still holds for this client and waits until the server has
+    /// closed the connection (cleanly or with a reset: either way it let go).
+    pub async fn drain_until_closed(self) {
+        let (mut reader, _writer) = self.into_parts();
+        let mut sink = Vec::new();
+        let drained = tokio::time::timeout(
+            PATIENCE,
+            tokio::io::AsyncReadExt::read_to_end(&mut reader, &mut sink),
+        )
+        .await
+        .expect("the connection was closed");
+        drop(drained);
     }
 
     /// Connects and renames to `nick`.

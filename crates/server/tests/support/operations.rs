@@ -1,0 +1,167 @@
+//! Talking to the operations endpoints: a minimal HTTP/1.1 GET over a real socket, and a
+//! parser for the OpenMetrics text format `/metrics` answers with, strict enough that a
+//! malformed exposition fails the test.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::PATIENCE;
+
+/// An HTTP response: its status code, its `Content-Type` and its body.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: String,
+}
+
+/// `GET path` with `Connection: close`, read to the end of the stream.
+pub async fn get(address: SocketAddr, path: &str) -> Response {
+    let exchange = async {
+        let mut stream = TcpStream::connect(address).await.expect("connect to HTTP");
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.expect("send");
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await.expect("read");
+        String::from_utf8(raw).expect("a UTF-8 response")
+    };
+    let raw = tokio::time::timeout(PATIENCE, exchange)
+        .await
+        .expect("an HTTP answer in time");
+    let (head, body) = raw.split_once("\r\n\r\n").expect("a head and a body");
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().expect("a status line");
+    let status = status_line
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("a status line: {status_line:?}"));
+    let content_type = lines.find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case("content-type")
+            .then(|| value.trim().to_owned())
+    });
+    Response {
+        status,
+        content_type,
+        body: body.to_owned(),
+    }
+}
+
+/// The samples of an exposition: each series (name and sorted labels) with its value.
+#[derive(Debug, Default)]
+pub struct Samples {
+    series: BTreeMap<(String, Vec<(String, String)>), f64>,
+}
+
+impl Samples {
+    /// Parses the OpenMetrics text format: `# TYPE`/`# HELP`/`# UNIT` lines, samples
+    /// `name{label="value",…} number`, and the final `# EOF`. Panics on anything else.
+    pub fn parse(text: &str) -> Self {
+        let mut samples = Self::default();
+        let mut ended = false;
+        for line in text.lines() {
+            assert!(!ended, "nothing may follow # EOF: {line:?}");
+            if line == "# EOF" {
+                ended = true;
+                continue;
+            }
+            if let Some(comment) = line.strip_prefix("# ") {
+                let keyword = comment.split(' ').next().unwrap_or_default();
+                assert!(
+                    ["TYPE", "HELP", "UNIT"].contains(&keyword),
+                    "unknown comment {line:?}"
+                );
+                continue;
+            }
+            let (key, value) = parse_sample(line);
+            assert!(
+                samples.series.insert(key, value).is_none(),
+                "a series given twice: {line:?}"
+            );
+        }
+        assert!(ended, "the exposition ends with # EOF");
+        samples
+    }
+
+    /// The value of series `name` with exactly `labels`; panics if there is none.
+    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        let mut labels: Vec<(String, String)> = labels
+            .iter()
+            .map(|(label, value)| ((*label).to_owned(), (*value).to_owned()))
+            .collect();
+        labels.sort();
+        *self
+            .series
+            .get(&(name.to_owned(), labels.clone()))
+            .unwrap_or_else(|| panic!("no series {name}{labels:?} among {:?}", self.series.keys()))
+    }
+
+    /// [`value`](Self::value) of a series without labels.
+    pub fn plain(&self, name: &str) -> f64 {
+        self.value(name, &[])
+    }
+}
+
+/// One sample line: `name`, optional `{label="value",…}` (values with `\"`, `\\`, `\n`
+/// escapes), a space and a number.
+fn parse_sample(line: &str) -> ((String, Vec<(String, String)>), f64) {
+    let name_end = line
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+        .unwrap_or_else(|| panic!("a sample has a value: {line:?}"));
+    let (name, mut rest) = line.split_at(name_end);
+    assert!(
+        name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_'),
+        "a metric name: {line:?}"
+    );
+    let mut labels = Vec::new();
+    if let Some(inside) = rest.strip_prefix('{') {
+        let mut chars = inside.char_indices();
+        let mut label = String::new();
+        loop {
+            let (index, c) = chars.next().unwrap_or_else(|| panic!("unclosed: {line:?}"));
+            match c {
+                '}' => {
+                    rest = &inside[index + 1..];
+                    break;
+                }
+                ',' => {}
+                '=' => {
+                    assert_eq!(chars.next().map(|(_, c)| c), Some('"'), "{line:?}");
+                    let mut value = String::new();
+                    loop {
+                        match chars.next().map(|(_, c)| c) {
+                            Some('"') => break,
+                            Some('\\') => match chars.next().map(|(_, c)| c) {
+                                Some('n') => value.push('\n'),
+                                Some(escaped @ ('"' | '\\')) => value.push(escaped),
+                                other => panic!("bad escape {other:?} in {line:?}"),
+                            },
+                            Some(c) => value.push(c),
+                            None => panic!("unclosed value in {line:?}"),
+                        }
+                    }
+                    labels.push((std::mem::take(&mut label), value));
+                }
+                c if c.is_ascii_alphanumeric() || c == '_' => label.push(c),
+                other => panic!("unexpected {other:?} in labels of {line:?}"),
+            }
+        }
+    }
+    let value = rest
+        .strip_prefix(' ')
+        .unwrap_or_else(|| panic!("a space before the value: {line:?}"));
+    let value = match value {
+        "+Inf" => f64::INFINITY,
+        "-Inf" => f64::NEG_INFINITY,
+        number => number
+            .parse()
+            .unwrap_or_else(|_| panic!("a number: {line:?}")),
+    };
+    labels.sort();
+    ((name.to_owned(), labels), value)
+}
