@@ -12,6 +12,7 @@ pub mod mask;
 pub mod modes;
 pub mod multiline;
 pub mod names;
+pub mod proxy;
 pub mod room_filter;
 pub mod text;
 pub mod time;

@@ -27,10 +27,11 @@ pub use crate::accounts::OperatorEntry;
 pub use crate::addresses::AddressList;
 pub use crate::admission::AddressLimits;
 pub use crate::flood::FloodSettings;
+pub use crate::proxy_protocol::ProxySettings;
 pub use crate::rate_limit::Rate;
 pub use deprecated::Deprecation;
 pub use duration::{format_duration, parse_duration};
-pub use protection::FileFlood;
+pub use protection::{FileFlood, FileProxy};
 
 /// The default text-protocol listener.
 pub const DEFAULT_TEXT_LISTEN: &str = "0.0.0.0:7788";
@@ -243,6 +244,8 @@ pub struct Config {
     /// creations.
     pub address_limits: AddressLimits,
     pub flood: FloodSettings,
+    /// Listeners behind a proxy that sends PROXY protocol headers (`[proxy]`).
+    pub proxy: ProxySettings,
     pub text: TextSettings,
     pub irc: IrcSettings,
     pub store: StoreSettings,
@@ -278,6 +281,8 @@ pub struct FileConfig {
     pub limits: FileLimits,
     #[serde(default)]
     pub flood: FileFlood,
+    #[serde(default)]
+    pub proxy: FileProxy,
     #[serde(default)]
     pub shutdown: FileShutdown,
     #[serde(default)]
@@ -465,6 +470,7 @@ impl Config {
         };
         let address_limits = protection::resolve_address_limits(&file.limits)?;
         let flood = protection::resolve_flood(&file.flood, &limits)?;
+        let proxy = protection::resolve_proxy(&file.proxy, &listeners)?;
         let text = TextSettings {
             history_on_join: deprecated::renamed_count(
                 "[text] history_on_join",
@@ -519,6 +525,7 @@ impl Config {
             limits,
             address_limits,
             flood,
+            proxy,
             text,
             irc,
             store,

@@ -15,6 +15,7 @@ mod listener;
 pub mod metrics;
 mod operations;
 pub mod outbox;
+mod proxy_protocol;
 mod rate_limit;
 pub mod server;
 pub mod session;

@@ -9,11 +9,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
+use crate::addresses::AddressList;
 use crate::admission::Refusal;
 use crate::config::ListenerKind;
 use crate::connection;
+use crate::proxy_protocol;
 use crate::session::irc::IrcSession;
 use crate::session::text::TextSession;
 use crate::session::{Context, Session};
@@ -44,10 +46,13 @@ pub fn bind(address: SocketAddr) -> io::Result<TcpListener> {
 }
 
 /// Accepts connections on `listener` until `shutdown` is cancelled, serving each in a task
-/// tracked by `tasks` with the session its kind speaks.
+/// tracked by `tasks` with the session its kind speaks. With `proxied` (the addresses of the
+/// proxies in front of it), each connection starts with a PROXY header naming the client, and
+/// one from anywhere else is closed unheard.
 pub async fn accept_loop(
     kind: ListenerKind,
     listener: TcpListener,
+    proxied: Option<AddressList>,
     context: Context,
     tasks: TaskTracker,
 ) {
@@ -59,39 +64,24 @@ pub async fn accept_loop(
         match accepted {
             Ok((stream, peer)) => {
                 transport::configure_tcp(&stream);
-                let admitted = match context.hub.address_ban(peer.ip()) {
-                    Some(ban) => Err(Refusal::Banned { reason: ban.reason }),
-                    None => context.admission.admit(peer.ip(), Instant::now()),
-                };
-                let admitted = match admitted {
-                    Ok(admitted) => admitted,
-                    Err(refusal) => {
-                        info!(%peer, reason = refusal.reason(), "connection refused: {refusal}");
-                        context.metrics.refused(refusal.counted_as());
-                        let reason = refusal.to_string();
-                        let line = match kind {
-                            ListenerKind::Text => TextSession::refusal(peer, &reason),
-                            ListenerKind::Irc => IrcSession::refusal(peer, &reason),
-                        };
-                        tasks.spawn(refuse(stream, line));
-                        continue;
+                match &proxied {
+                    None => admit(kind, stream, peer, &context, &tasks),
+                    Some(trusted) if !trusted.contains(peer.ip()) => {
+                        warn!(%peer, "closed a connection to a PROXY listener from no trusted proxy");
                     }
-                };
-                let context = context.clone();
-                let open = context.metrics.connection_opened(kind);
-                // The connection's place in the counts is given back when its task ends.
-                match kind {
-                    ListenerKind::Text => tasks.spawn(async move {
-                        open.during(connection::serve::<TextSession>(stream, peer, context))
-                            .await;
-                        drop(admitted);
-                    }),
-                    ListenerKind::Irc => tasks.spawn(async move {
-                        open.during(connection::serve::<IrcSession>(stream, peer, context))
-                            .await;
-                        drop(admitted);
-                    }),
-                };
+                    Some(_) => {
+                        let (context, inner_tasks) = (context.clone(), tasks.clone());
+                        // The header is read in the connection's own task: a slow proxy holds
+                        // up only its own connection, never the accept loop.
+                        tasks.spawn(async move {
+                            let mut stream = stream;
+                            match proxy_protocol::read_header(&mut stream, peer).await {
+                                Ok(client) => admit(kind, stream, client, &context, &inner_tasks),
+                                Err(error) => debug!(%peer, %error, "no valid PROXY header"),
+                            }
+                        });
+                    }
+                }
             }
             Err(error) if is_per_connection_error(&error) => {
                 warn!(%error, "a connection failed before it was accepted");
@@ -102,6 +92,51 @@ pub async fn accept_loop(
             }
         }
     }
+}
+
+/// Serves the client at `peer` (its own address, or the one its proxy named) over `stream` if
+/// no server ban bars its address and the connection limits admit it; else tells it why in one
+/// line of its protocol and closes the connection.
+fn admit(
+    kind: ListenerKind,
+    stream: TcpStream,
+    peer: SocketAddr,
+    context: &Context,
+    tasks: &TaskTracker,
+) {
+    let admitted = match context.hub.address_ban(peer.ip()) {
+        Some(ban) => Err(Refusal::Banned { reason: ban.reason }),
+        None => context.admission.admit(peer.ip(), Instant::now()),
+    };
+    let admitted = match admitted {
+        Ok(admitted) => admitted,
+        Err(refusal) => {
+            info!(%peer, reason = refusal.reason(), "connection refused: {refusal}");
+            context.metrics.refused(refusal.counted_as());
+            let reason = refusal.to_string();
+            let line = match kind {
+                ListenerKind::Text => TextSession::refusal(peer, &reason),
+                ListenerKind::Irc => IrcSession::refusal(peer, &reason),
+            };
+            tasks.spawn(refuse(stream, line));
+            return;
+        }
+    };
+    let context = context.clone();
+    let open = context.metrics.connection_opened(kind);
+    // The connection's place in the counts is given back when its task ends.
+    match kind {
+        ListenerKind::Text => tasks.spawn(async move {
+            open.during(connection::serve::<TextSession>(stream, peer, context))
+                .await;
+            drop(admitted);
+        }),
+        ListenerKind::Irc => tasks.spawn(async move {
+            open.during(connection::serve::<IrcSession>(stream, peer, context))
+                .await;
+            drop(admitted);
+        }),
+    };
 }
 
 /// Writes `line` to a refused client and closes the connection once the client has read it:

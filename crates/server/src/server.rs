@@ -186,10 +186,18 @@ impl Server {
             ));
         }
         http_tasks.close();
-        for (kind, listener) in self.listeners {
+        // Bound in configuration order, so each pairs with its configured address.
+        for ((kind, listener), wanted) in self.listeners.into_iter().zip(&self.config.listeners) {
+            let proxied = self
+                .config
+                .proxy
+                .listeners
+                .contains(&wanted.address)
+                .then(|| self.config.proxy.trusted_proxies.clone());
             tasks.spawn(listener::accept_loop(
                 kind,
                 listener,
+                proxied,
                 context.clone(),
                 tasks.clone(),
             ));

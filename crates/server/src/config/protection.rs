@@ -1,12 +1,16 @@
-//! Reading the settings that protect the server from its clients: `[flood]` (see `flood.rs`)
-//! and the per-address part of `[limits]` (see `admission.rs`).
+//! Reading the settings that protect the server from its clients: `[flood]` (see `flood.rs`),
+//! the per-address part of `[limits]` (see `admission.rs`), and `[proxy]`, which says where
+//! clients' addresses come from (see `proxy_protocol.rs`).
 
 use serde::Deserialize;
 
-use super::{ConfigError, FileLimits, Limits, OFF};
+use std::net::SocketAddr;
+
+use super::{ConfigError, FileLimits, Limits, ListenerConfig, OFF};
 use crate::addresses::AddressList;
 use crate::admission::AddressLimits;
 use crate::flood::FloodSettings;
+use crate::proxy_protocol::ProxySettings;
 use crate::rate_limit::Rate;
 
 #[derive(Debug, Default, Deserialize)]
@@ -16,6 +20,36 @@ pub struct FileFlood {
     pub rate: Option<f64>,
     pub recvq_bytes: Option<usize>,
     pub exempt_addresses: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileProxy {
+    pub listeners: Option<Vec<SocketAddr>>,
+    pub trusted_proxies: Option<Vec<String>>,
+}
+
+/// `[proxy]`; each listener it names must be one of `listeners`.
+pub(super) fn resolve_proxy(
+    file: &FileProxy,
+    listeners: &[ListenerConfig],
+) -> Result<ProxySettings, ConfigError> {
+    let defaults = ProxySettings::default();
+    let settings = ProxySettings {
+        listeners: file.listeners.clone().unwrap_or(defaults.listeners),
+        trusted_proxies: addresses("[proxy] trusted_proxies", &file.trusted_proxies)?
+            .unwrap_or(defaults.trusted_proxies),
+    };
+    if let Some(stranger) = settings.listeners.iter().find(|address| {
+        !listeners
+            .iter()
+            .any(|listener| listener.address == **address)
+    }) {
+        return Err(ConfigError::Invalid(format!(
+            "[proxy] listeners names {stranger}, which is not one of the listen addresses"
+        )));
+    }
+    Ok(settings)
 }
 
 pub(super) fn resolve_flood(
