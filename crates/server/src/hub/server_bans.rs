@@ -49,6 +49,23 @@ impl BanTarget {
     }
 }
 
+impl BanTarget {
+    /// Whether this target covers a user shown as `identity`, connected from `address`.
+    fn bars(&self, identity: &Identity, address: IpAddr) -> bool {
+        match self {
+            BanTarget::Address(range) => range.contains(&address.to_canonical()),
+            BanTarget::Mask(mask) => {
+                let full = format!("{}!{}@{}", identity.nick, identity.user, identity.host);
+                palaver_proto::mask::matches(mask, &fold(&full))
+            }
+            BanTarget::Account(account) => identity
+                .account
+                .as_deref()
+                .is_some_and(|logged_in| fold(logged_in) == *account),
+        }
+    }
+}
+
 impl FromStr for BanTarget {
     type Err = String;
 
@@ -117,24 +134,7 @@ impl ServerBan {
 
     /// Whether the ban bars `user`, as it is now.
     fn bars(&self, user: &User) -> bool {
-        match &self.target {
-            BanTarget::Address(range) => range.contains(&user.peer.ip().to_canonical()),
-            BanTarget::Mask(_) | BanTarget::Account(_) => self.bars_identity(&user.identity()),
-        }
-    }
-
-    fn bars_identity(&self, identity: &Identity) -> bool {
-        match &self.target {
-            BanTarget::Address(_) => false,
-            BanTarget::Mask(mask) => {
-                let full = format!("{}!{}@{}", identity.nick, identity.user, identity.host);
-                palaver_proto::mask::matches(mask, &fold(&full))
-            }
-            BanTarget::Account(account) => identity
-                .account
-                .as_deref()
-                .is_some_and(|logged_in| fold(logged_in) == *account),
-        }
+        self.target.bars(&user.identity(), user.peer.ip())
     }
 
     /// What a barred user is told, and its quit reason: `Banned (reason)`.
@@ -180,42 +180,28 @@ impl Hub {
 
     /// The ban in force on connections from `address`, if any.
     pub fn address_ban(&self, address: IpAddr) -> Option<ServerBan> {
-        let address = address.to_canonical();
-        let now = Timestamp::now();
-        self.server_bans
-            .read()
-            .iter()
-            .find(|ban| {
-                ban.is_active(now)
-                    && matches!(&ban.target, BanTarget::Address(range) if range.contains(&address))
-            })
-            .cloned()
+        self.find_ban(|target| {
+            matches!(target, BanTarget::Address(range) if range.contains(&address.to_canonical()))
+        })
     }
 
     /// The ban in force on `user` as it is now (its mask, account and address), if any.
     pub fn ban_on(&self, user: &User) -> Option<ServerBan> {
-        let now = Timestamp::now();
-        self.server_bans
-            .read()
-            .iter()
-            .find(|ban| ban.is_active(now) && ban.bars(user))
-            .cloned()
+        self.ban_on_newcomer(&user.identity(), user.peer.ip())
     }
 
     /// The ban in force on a client about to register as `identity` from `address`, if any.
     pub fn ban_on_newcomer(&self, identity: &Identity, address: IpAddr) -> Option<ServerBan> {
-        let address = address.to_canonical();
+        self.find_ban(|target| target.bars(identity, address))
+    }
+
+    /// The first ban in force whose target `bars`.
+    fn find_ban(&self, bars: impl Fn(&BanTarget) -> bool) -> Option<ServerBan> {
         let now = Timestamp::now();
         self.server_bans
             .read()
             .iter()
-            .find(|ban| {
-                ban.is_active(now)
-                    && match &ban.target {
-                        BanTarget::Address(range) => range.contains(&address),
-                        _ => ban.bars_identity(identity),
-                    }
-            })
+            .find(|ban| ban.is_active(now) && bars(&ban.target))
             .cloned()
     }
 
@@ -319,22 +305,16 @@ mod tests {
             account: Some("SpamAccount".into()),
             bot: false,
         };
-        let ban = |text: &str| ServerBan {
-            target: target(text),
-            reason: "r".into(),
-            set_by: "o".into(),
-            set_at: Timestamp(0),
-            expires: None,
-        };
-        assert!(ban("*!*@192.0.2.9").bars_identity(&identity));
-        assert!(ban("SPAM*!*@*").bars_identity(&identity));
-        assert!(ban("$a:spamaccount").bars_identity(&identity));
-        assert!(!ban("*!*@192.0.2.10").bars_identity(&identity));
-        assert!(!ban("$a:other").bars_identity(&identity));
-        assert!(
-            !ban("192.0.2.9").bars_identity(&identity),
-            "addresses are checked apart"
-        );
+        let elsewhere: IpAddr = "198.51.100.1".parse().unwrap();
+        let bars = |text: &str| target(text).bars(&identity, elsewhere);
+        assert!(bars("*!*@192.0.2.9"));
+        assert!(bars("SPAM*!*@*"));
+        assert!(bars("$a:spamaccount"));
+        assert!(!bars("*!*@192.0.2.10"));
+        assert!(!bars("$a:other"));
+        // An address ban goes by the connection's address, not the host shown.
+        assert!(!bars("192.0.2.9"));
+        assert!(target("198.51.100.0/24").bars(&identity, elsewhere));
     }
 
     #[test]
