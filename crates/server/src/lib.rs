@@ -10,9 +10,11 @@ mod connection;
 pub mod hub;
 mod listener;
 pub mod outbox;
+pub mod reload;
 pub mod server;
 pub mod session;
 pub mod store;
+pub mod tls;
 pub mod transport;
 
 pub use config::Config;

@@ -4,15 +4,16 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpSocket};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio_util::task::TaskTracker;
 use tracing::{error, warn};
 
 use crate::config::ListenerKind;
 use crate::connection;
-use crate::session::Context;
 use crate::session::irc::IrcSession;
 use crate::session::text::TextSession;
+use crate::session::{Context, Peer, Session};
+use crate::tls::{self, Tls};
 use crate::transport;
 
 /// Pending connections the kernel may hold before we accept them; large, so a storm of
@@ -37,10 +38,12 @@ pub fn bind(address: SocketAddr) -> io::Result<TcpListener> {
 }
 
 /// Accepts connections on `listener` until `shutdown` is cancelled, serving each in a task
-/// tracked by `tasks` with the session its kind speaks.
+/// tracked by `tasks` with the session its kind speaks; with `tls`, over TLS (the server
+/// gives it to the TLS kinds).
 pub async fn accept_loop(
     kind: ListenerKind,
     listener: TcpListener,
+    tls: Option<Tls>,
     context: Context,
     tasks: TaskTracker,
 ) {
@@ -53,12 +56,21 @@ pub async fn accept_loop(
             Ok((stream, peer)) => {
                 transport::configure_tcp(&stream);
                 let context = context.clone();
-                match kind {
-                    ListenerKind::Text => {
+                let irc = matches!(kind, ListenerKind::Irc | ListenerKind::IrcTls);
+                match (&tls, irc) {
+                    (None, false) => {
                         tasks.spawn(connection::serve::<TextSession>(stream, peer, context))
                     }
-                    ListenerKind::Irc => {
+                    (None, true) => {
                         tasks.spawn(connection::serve::<IrcSession>(stream, peer, context))
+                    }
+                    (Some(tls), false) => {
+                        let tls = tls.clone();
+                        tasks.spawn(serve_tls::<TextSession>(tls, stream, peer, context))
+                    }
+                    (Some(tls), true) => {
+                        let tls = tls.clone();
+                        tasks.spawn(serve_tls::<IrcSession>(tls, stream, peer, context))
                     }
                 };
             }
@@ -71,6 +83,21 @@ pub async fn accept_loop(
             }
         }
     }
+}
+
+/// Serves a client of a TLS listener: the handshake first, in the connection's own task so a
+/// slow or silent client holds up nobody (it is dropped after the handshake timeout), then the
+/// connection as over any other stream.
+async fn serve_tls<S: Session>(tls: Tls, stream: TcpStream, address: SocketAddr, context: Context) {
+    let Some(stream) = tls.handshake(stream, address, &context.shutdown).await else {
+        return;
+    };
+    let peer = Peer {
+        address,
+        tls: true,
+        certificate_fingerprint: tls::client_fingerprint(&stream),
+    };
+    connection::serve::<S>(transport::Stream(stream), peer, context).await;
 }
 
 /// Errors that concern only the one connection being accepted, not the listener.

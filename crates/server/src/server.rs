@@ -14,8 +14,10 @@ use crate::accounts::{Accounts, LoginLimits, Operators, RegistrationPolicy};
 use crate::config::{Config, ListenerKind};
 use crate::hub::{Hub, HubSettings};
 use crate::listener;
-use crate::session::Context;
+use crate::reload::Reloader;
+use crate::session::{Context, StsPolicy, TlsOffer};
 use crate::store::{Store, StoreConfig, StoreError};
+use crate::tls::{Tls, TlsError};
 
 /// How often retention runs.
 const PRUNE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
@@ -30,6 +32,8 @@ pub enum BindError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 /// A server whose listeners are bound and which is ready to [`run`](Server::run).
@@ -38,12 +42,26 @@ pub struct Server {
     listeners: Vec<(ListenerKind, TcpListener)>,
     hub: Arc<Hub>,
     store: Store,
+    /// The certificate of the TLS listeners, when one is configured.
+    tls: Option<Tls>,
+    reloader: Reloader,
 }
 
 impl Server {
     /// Opens the store (recovering it after a crash) and binds every configured listener;
     /// fails on the first that cannot be bound.
     pub async fn bind(config: Config) -> Result<Self, BindError> {
+        // The certificate first: a bad one is the likeliest mistake, and reported before any
+        // port is taken. (`Config::resolve` made sure every TLS listener has one.)
+        let tls = config
+            .tls
+            .certificate
+            .as_ref()
+            .map(|files| Tls::new(files, config.tls.handshake_timeout))
+            .transpose()?;
+        if tls.is_none() && config.listeners.iter().any(|wanted| wanted.kind.is_tls()) {
+            return Err(TlsError::NoCertificate.into());
+        }
         let listeners = config
             .listeners
             .iter()
@@ -87,10 +105,12 @@ impl Server {
         hub.load_registered_rooms(registered_rooms);
         hub.load_rooms_with_history(rooms_with_history);
         Ok(Self {
+            reloader: Reloader::new(config.clone(), tls.clone()),
             config,
             listeners,
             hub: Arc::new(hub),
             store: opened.store,
+            tls,
         })
     }
 
@@ -104,6 +124,29 @@ impl Server {
 
     pub fn hub(&self) -> &Arc<Hub> {
         &self.hub
+    }
+
+    /// What applies a changed configuration to this server while it runs (on SIGHUP).
+    pub fn reloader(&self) -> Reloader {
+        self.reloader.clone()
+    }
+
+    /// What IRC clients are told of TLS: SASL EXTERNAL where a TLS listener exists, and the
+    /// `sts` policy when `[tls] sts_duration` is set, pointing to `[tls] sts_port` or else the
+    /// first `ircs` listener's port (no policy without either).
+    fn tls_offer(&self) -> TlsOffer {
+        let ircs_port = self
+            .listeners
+            .iter()
+            .filter(|(kind, _)| *kind == ListenerKind::IrcTls)
+            .find_map(|(_, listener)| Some(listener.local_addr().ok()?.port()));
+        let port = self.config.tls.sts_port.or(ircs_port);
+        TlsOffer {
+            sts: port
+                .zip(self.config.tls.sts_duration)
+                .map(|(port, duration)| StsPolicy { port, duration }),
+            external: self.listeners.iter().any(|(kind, _)| kind.is_tls()),
+        }
     }
 
     /// Serves until `shutdown` completes, then stops accepting, tells every client the server
@@ -129,13 +172,20 @@ impl Server {
             nick_grace: self.config.accounts.nick_grace,
             limits: self.config.limits,
             irc: Arc::new(self.config.irc.clone()),
+            tls_offer: self.tls_offer(),
             cloak_hosts: self.config.cloak_hosts,
             shutdown: stop.clone(),
         };
         for (kind, listener) in self.listeners {
+            let tls = if kind.is_tls() {
+                self.tls.clone()
+            } else {
+                None
+            };
             tasks.spawn(listener::accept_loop(
                 kind,
                 listener,
+                tls,
                 context.clone(),
                 tasks.clone(),
             ));

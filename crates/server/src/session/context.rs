@@ -11,6 +11,24 @@ use crate::config::{IrcSettings, Limits};
 use crate::hub::Hub;
 use crate::store::Store;
 
+/// What the server offers IRC clients because it has TLS listeners.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TlsOffer {
+    /// The IRCv3 `sts` policy, if one is advertised (`[tls] sts_duration`).
+    pub sts: Option<StsPolicy>,
+    /// Whether SASL EXTERNAL (a client certificate's fingerprint) is offered: only when a
+    /// TLS listener exists, since only there can a client present a certificate.
+    pub external: bool,
+}
+
+/// The IRCv3 `sts` policy (<https://ircv3.net/specs/extensions/sts>): plain connections are
+/// told the TLS `port` to upgrade to, TLS connections for how long to keep to TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StsPolicy {
+    pub port: u16,
+    pub duration: Duration,
+}
+
 /// Everything a connection and its session need from the server, besides the byte stream.
 /// Cheap to clone: one per connection.
 #[derive(Clone)]
@@ -28,6 +46,8 @@ pub struct Context {
     pub nick_grace: Duration,
     pub limits: Limits,
     pub irc: Arc<IrcSettings>,
+    /// What IRC clients are told of TLS: the `sts` policy and SASL EXTERNAL.
+    pub tls_offer: TlsOffer,
     /// Whether to show peers by a cloak instead of their address.
     pub cloak_hosts: bool,
     /// Cancelled when the server shuts down; every connection watches it.

@@ -4,7 +4,6 @@
 //! Intentionally single-threaded: only the connection's own read loop calls into a session, so
 //! its fields (such as the current room) need no lock.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -22,7 +21,7 @@ use super::nick_guard::NickGuard;
 use super::nick_guard::Verdict;
 use super::redaction::{self, Place, RedactError, Redacted};
 use super::reply_queue::{ReplyBuffer, ReplyQueue};
-use super::{Context, Flow, GHOSTED, Keep, Session, whole_seconds};
+use super::{Context, Flow, GHOSTED, Keep, Peer, Session, whole_seconds};
 use crate::accounts::{AccountError, Accounts, Operators};
 use crate::hub::{
     Alert, DEFAULT_KILL_REASON, EndedRoom, Hub, HubError, Interest, Joined, LOBBY, MAX_MONITORED,
@@ -904,10 +903,13 @@ impl Session for TextSession {
 
     /// Registers the connection under a guest nick at once (the text protocol has no
     /// registration), greets it and joins it to the lobby.
-    async fn start(context: &Context, peer: SocketAddr, host: String, outbox: Arc<Outbox>) -> Self {
+    async fn start(context: &Context, peer: Peer, host: String, outbox: Arc<Outbox>) -> Self {
         let user = context
             .hub
-            .connect_guest(peer, &host, Self::PROTOCOL, outbox.clone());
+            .connect_guest(peer.address, &host, Self::PROTOCOL, outbox.clone());
+        if peer.tls {
+            user.set_tls(peer.certificate_fingerprint.as_deref());
+        }
         // Text users see every deletion in their rooms (there is no capability to ask).
         user.set_delivery(Wire::Text, [Interest::Redactions].into_iter().collect());
         let settings = TextSettings {

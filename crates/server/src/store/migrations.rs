@@ -234,6 +234,22 @@ pub const MIGRATIONS: &[Migration] = &[
         // [accounts] require_email is set.
         sql: "ALTER TABLE accounts ADD COLUMN email TEXT;",
     },
+    Migration {
+        version: 11,
+        description: "account client certificates",
+        // The SHA-256 fingerprints (lowercase hex) of the client certificates each account
+        // logs in with by SASL EXTERNAL (NickServ CERT ADD, text /cert add); account_key is
+        // the folded account name. A fingerprint belongs to one account; an account lists at
+        // most a few (store/certificates.rs). added is unix milliseconds.
+        sql: "
+            CREATE TABLE account_certificates (
+                fingerprint TEXT PRIMARY KEY,
+                account_key TEXT NOT NULL,
+                added       INTEGER NOT NULL
+            ) STRICT;
+            CREATE INDEX account_certificates_by_account ON account_certificates (account_key);
+        ",
+    },
 ];
 
 /// The first schema version with room lifetimes (`history_floors`) and room lists.

@@ -16,6 +16,7 @@ use crate::accounts::scram::ClientFirst;
 use crate::accounts::{AccountError, PasswordStamp};
 use crate::hub::{Reclaim, Reclaimed};
 use crate::session::Flow;
+use crate::store::{CertificateAdded, MAX_CERTIFICATES};
 
 /// The nick clients address for account services.
 pub const NICKSERV: &str = "NickServ";
@@ -29,6 +30,12 @@ pub enum AccountRequest {
     Sasl { account: String, password: String },
     /// SASL SCRAM-SHA-256: the client's first message is in; answer it.
     ScramStart(ClientFirst),
+    /// SASL EXTERNAL: log in as the account listing the client certificate (which must be
+    /// `authzid` if given).
+    External { authzid: Option<String> },
+    /// `NickServ CERT ADD [fingerprint]` (the connection's certificate when `None`), `CERT
+    /// DEL fingerprint`, `CERT LIST`.
+    Certificate(CertificateCommand),
     /// `REGISTER` or `NickServ REGISTER`: register the current nick, with the email address
     /// given (`None`: none, or `*`).
     Register {
@@ -52,6 +59,14 @@ pub enum AccountRequest {
     RegisterRoom { room: String },
     /// `OPER name password` (see `operator.rs`).
     Oper { name: String, password: String },
+}
+
+/// What `NickServ CERT` asks for.
+#[derive(Debug)]
+pub enum CertificateCommand {
+    Add(Option<String>),
+    Remove(String),
+    List,
 }
 
 /// How a registration was asked for, which decides how it is answered.
@@ -149,10 +164,12 @@ pub fn register(session: &mut IrcSession, message: &Message) -> Flow {
 /// The NickServ commands, as `HELP` lists them.
 const NICKSERV_HELP: &str = "Commands: REGISTER <password> [email], IDENTIFY [account] <password>, \
                              REGAIN <nick> [password], GHOST <nick> [password], \
-                             RELEASE <nick> [password], SET PASSWORD <old> <new>.";
+                             RELEASE <nick> [password], SET PASSWORD <old> <new>, \
+                             CERT ADD [fingerprint], CERT DEL <fingerprint>, CERT LIST.";
 
 /// `PRIVMSG NickServ :REGISTER password` / `:IDENTIFY [account] password` /
-/// `:REGAIN|GHOST|RELEASE nick [password]` / `:SET PASSWORD old new` / `:HELP`.
+/// `:REGAIN|GHOST|RELEASE nick [password]` / `:SET PASSWORD old new` /
+/// `:CERT ADD [fingerprint]|DEL fingerprint|LIST` / `:HELP`.
 pub fn nickserv(session: &mut IrcSession, text: &str) {
     let words: Vec<&str> = text.split_whitespace().collect();
     let nick = session.reply_nick();
@@ -218,6 +235,28 @@ pub fn nickserv(session: &mut IrcSession, text: &str) {
                 "Syntax: SET PASSWORD <old password> <new password>",
             );
         }
+        [cert, rest @ ..] if cert.eq_ignore_ascii_case("CERT") => {
+            let command = match rest {
+                [add] if add.eq_ignore_ascii_case("ADD") => Some(CertificateCommand::Add(None)),
+                [add, fingerprint] if add.eq_ignore_ascii_case("ADD") => {
+                    Some(CertificateCommand::Add(Some((*fingerprint).to_owned())))
+                }
+                [del, fingerprint] if del.eq_ignore_ascii_case("DEL") => {
+                    Some(CertificateCommand::Remove((*fingerprint).to_owned()))
+                }
+                [list] if list.eq_ignore_ascii_case("LIST") => Some(CertificateCommand::List),
+                _ => None,
+            };
+            match command {
+                Some(command) => session
+                    .account_requests
+                    .push(AccountRequest::Certificate(command)),
+                None => nickserv_notice(
+                    session,
+                    "Syntax: CERT ADD [fingerprint] | CERT DEL <fingerprint> | CERT LIST",
+                ),
+            }
+        }
         [command, password] if command.eq_ignore_ascii_case("IDENTIFY") => {
             session.account_requests.push(AccountRequest::Identify {
                 account: nick,
@@ -281,6 +320,8 @@ pub async fn run(session: &mut IrcSession, request: AccountRequest) {
             }
         }
         AccountRequest::ScramStart(first) => sasl::start_scram(session, first).await,
+        AccountRequest::External { authzid } => external(session, authzid).await,
+        AccountRequest::Certificate(command) => certificate(session, command).await,
         AccountRequest::Identify { account, password } => {
             match accounts.login_stamped(&account, &password, address).await {
                 Ok((account, stamp)) => {
@@ -345,6 +386,89 @@ pub async fn run(session: &mut IrcSession, request: AccountRequest) {
             },
         },
     }
+}
+
+/// SASL EXTERNAL: logs in as the account listing the connection's client certificate, if
+/// one does (and it is `authzid`, when the client named one).
+async fn external(session: &mut IrcSession, authzid: Option<String>) {
+    let Some(fingerprint) = session.certificate_fingerprint.clone() else {
+        return sasl::fail(session);
+    };
+    match session.store.account_by_certificate(&fingerprint).await {
+        Ok(Some(account)) if authzid.is_none_or(|authzid| fold(&authzid) == fold(&account)) => {
+            logged_in(session, &account, None);
+            session.numeric(RPL_SASLSUCCESS, &["SASL authentication successful"]);
+        }
+        Ok(_) => sasl::fail(session),
+        Err(error) => {
+            tracing::warn!(%error, "SASL EXTERNAL: the store failed");
+            sasl::fail(session);
+        }
+    }
+}
+
+/// `NickServ CERT ADD|DEL|LIST`: the client certificates the logged-in account logs in with.
+async fn certificate(session: &mut IrcSession, command: CertificateCommand) {
+    let Some(account) = session.account() else {
+        return nickserv_notice(session, "You are not logged in.");
+    };
+    let text = match command {
+        CertificateCommand::Add(given) => {
+            let fingerprint = match given {
+                Some(given) => crate::tls::parse_fingerprint(&given),
+                None => session.certificate_fingerprint.clone(),
+            };
+            let Some(fingerprint) = fingerprint else {
+                let text = if session.certificate_fingerprint.is_none() {
+                    "You presented no TLS client certificate: give its SHA-256 fingerprint \
+                     (64 hex digits)."
+                } else {
+                    "A fingerprint is a SHA-256 digest: 64 hex digits."
+                };
+                return nickserv_notice(session, text);
+            };
+            match session.store.add_certificate(&account, &fingerprint).await {
+                Ok(CertificateAdded::Added) => {
+                    format!("Certificate {fingerprint} added to {account}.")
+                }
+                Ok(CertificateAdded::AlreadyListed) => {
+                    format!("{account} already lists certificate {fingerprint}.")
+                }
+                Ok(CertificateAdded::OtherAccount) => {
+                    format!("Certificate {fingerprint} belongs to another account.")
+                }
+                Ok(CertificateAdded::TooMany) => format!(
+                    "{account} lists {MAX_CERTIFICATES} certificates already: remove one first."
+                ),
+                Ok(CertificateAdded::NoAccount) => format!("No account {account}."),
+                Err(error) => format!("The certificate could not be added ({error})."),
+            }
+        }
+        CertificateCommand::Remove(given) => {
+            let fingerprint = crate::tls::parse_fingerprint(&given).unwrap_or(given);
+            match session
+                .store
+                .remove_certificate(&account, &fingerprint)
+                .await
+            {
+                Ok(true) => format!("Certificate {fingerprint} removed from {account}."),
+                Ok(false) => format!("{account} does not list certificate {fingerprint}."),
+                Err(error) => format!("The certificate could not be removed ({error})."),
+            }
+        }
+        CertificateCommand::List => match session.store.certificates(&account).await {
+            Ok(listed) if listed.is_empty() => format!("{account} lists no certificates."),
+            Ok(listed) => {
+                let count = listed.len();
+                for fingerprint in listed {
+                    nickserv_notice(session, &fingerprint);
+                }
+                format!("End of {account}'s certificates ({count}).")
+            }
+            Err(error) => format!("The certificates could not be listed ({error})."),
+        },
+    };
+    nickserv_notice(session, &text);
 }
 
 /// `ChanServ REGISTER #room`: makes the logged-in operator's account the room's founder.
