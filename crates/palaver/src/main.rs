@@ -409,10 +409,27 @@ fn hash_password() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The server's address with its port, and how to speak TLS to it: `--tls`, `--ca` or
-/// `--insecure`, or a port of 6697, the conventional IRC-over-TLS port, ask for TLS, and TLS
-/// makes 6697 the default port.
+/// The server's address with its port, and how to speak TLS to it, if at all.
 fn connect_tls(args: &ConnectArgs) -> anyhow::Result<(String, Option<palaver_client::TlsOptions>)> {
+    let (server, trust) = connect_target(args)?;
+    let Some(trust) = trust else {
+        return Ok((server, None));
+    };
+    if trust == palaver_client::Trust::Anything {
+        // Before the full screen takes the terminal, and whatever the log filter.
+        eprintln!(
+            "palaver: warning: --insecure: the server's certificate is not checked; anyone on \
+             the way can read and change this conversation"
+        );
+    }
+    let tls = palaver_client::TlsOptions::new(&server_host(&server), &trust)?;
+    Ok((server, Some(tls)))
+}
+
+/// The server's address with its port, and what to trust if TLS is wanted: `--tls`, `--ca`
+/// or `--insecure`, or a port of 6697, the conventional IRC-over-TLS port, ask for TLS, and
+/// TLS makes 6697 the default port.
+fn connect_target(args: &ConnectArgs) -> anyhow::Result<(String, Option<palaver_client::Trust>)> {
     let asked = args.tls || args.ca.is_some() || args.insecure;
     let default_port = if asked { CONVENTIONAL_IRCS_PORT } else { 6667 };
     let server = with_default_port(&args.server, default_port);
@@ -425,19 +442,13 @@ fn connect_tls(args: &ConnectArgs) -> anyhow::Result<(String, Option<palaver_cli
         "--insecure and --ca contradict each other: --ca checks the certificate"
     );
     let trust = if args.insecure {
-        tracing::warn!(
-            "--insecure: the server's certificate is not checked; anyone on the way can read and \
-             change this conversation"
-        );
-        eprintln!("palaver: warning: --insecure: the server's certificate is not checked");
         palaver_client::Trust::Anything
     } else if let Some(path) = &args.ca {
         palaver_client::Trust::Certificates(path.clone())
     } else {
         palaver_client::Trust::System
     };
-    let tls = palaver_client::TlsOptions::new(&server_host(&server), &trust)?;
-    Ok((server, Some(tls)))
+    Ok((server, Some(trust)))
 }
 
 /// The host part of `HOST:PORT` or `[v6]:PORT`, as the certificate must name it.
@@ -590,6 +601,45 @@ mod tests {
         assert_eq!(pick(Level::Environment, Level::Flag), old);
         assert_eq!(pick(Level::Flag, Level::Flag), Some(new));
         assert_eq!(pick(Level::Environment, Level::Environment), Some(new));
+    }
+
+    #[test]
+    fn tls_is_asked_for_by_a_flag_or_port_6697_and_makes_6697_the_default() {
+        use palaver_client::Trust;
+        let target = |args: &[&str]| {
+            let cli = Cli::try_parse_from(["palaver", "connect"].iter().chain(args)).unwrap();
+            let Command::Connect(args) = cli.command else {
+                panic!("connect")
+            };
+            connect_target(&args).map_err(|error| error.to_string())
+        };
+        assert_eq!(target(&[]), Ok(("localhost:6667".into(), None)));
+        assert_eq!(
+            target(&["chat.example"]),
+            Ok(("chat.example:6667".into(), None))
+        );
+        assert_eq!(
+            target(&["chat.example", "--tls"]),
+            Ok(("chat.example:6697".into(), Some(Trust::System)))
+        );
+        assert_eq!(
+            target(&["chat.example:6697"]),
+            Ok(("chat.example:6697".into(), Some(Trust::System)))
+        );
+        assert_eq!(
+            target(&["chat.example:7000", "--ca", "ca.pem"]),
+            Ok((
+                "chat.example:7000".into(),
+                Some(Trust::Certificates("ca.pem".into()))
+            ))
+        );
+        assert_eq!(
+            target(&["[::1]", "--insecure"]),
+            Ok(("[::1]:6697".into(), Some(Trust::Anything)))
+        );
+        assert!(target(&["x", "--insecure", "--ca", "ca.pem"]).is_err());
+        assert_eq!(server_host("[::1]:6697"), "::1");
+        assert_eq!(server_host("chat.example:6697"), "chat.example");
     }
 
     #[test]

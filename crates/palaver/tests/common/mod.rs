@@ -289,6 +289,8 @@ pub struct Listening {
     pub text: Vec<SocketAddr>,
     /// The `listening irc ADDR` addresses.
     pub irc: Vec<SocketAddr>,
+    /// The `listening ircs ADDR` addresses (IRC over TLS).
+    pub ircs: Vec<SocketAddr>,
 }
 
 /// What [`wait_ready`] does with a stdout line before `ready` that is no `listening` line.
@@ -323,6 +325,8 @@ pub fn wait_ready(process: &mut Process, other_lines: OtherLines) -> Listening {
             listening.text.push(address(rest));
         } else if let Some(rest) = line.strip_prefix("listening irc ") {
             listening.irc.push(address(rest));
+        } else if let Some(rest) = line.strip_prefix("listening ircs ") {
+            listening.ircs.push(address(rest));
         } else if other_lines == OtherLines::Fail {
             panic!("unexpected stdout line before `ready`: {line:?}");
         }
@@ -337,6 +341,8 @@ pub struct Server {
     pub text: SocketAddr,
     /// The IRC listener's address.
     irc: SocketAddr,
+    /// The IRC-over-TLS listener's address, if it has one.
+    pub ircs: Option<SocketAddr>,
 }
 
 impl Server {
@@ -349,7 +355,13 @@ impl Server {
         let [irc] = listening.irc[..] else {
             panic!("one `listening irc` line before `ready`: {listening:?}");
         };
-        Self { process, text, irc }
+        let ircs = listening.ircs.first().copied();
+        Self {
+            process,
+            text,
+            irc,
+            ircs,
+        }
     }
 
     /// The IRC listener's address.
