@@ -520,3 +520,53 @@ async fn openssl_s_client_chats_over_ircs() {
     assert!(status.is_ok());
     server.shut_down().await;
 }
+
+#[tokio::test]
+async fn a_text_user_lists_the_certificate_it_connected_with_for_irc_logins() {
+    let server_certificate = Certificate::new();
+    let files = Files::with(&server_certificate);
+    let server = tls_server(&files, "").await;
+    let phone = Certificate::new();
+    let fingerprint = phone.fingerprint();
+
+    let stream = connect(
+        server.texts_address.unwrap(),
+        &[&server_certificate],
+        Some(&phone),
+    )
+    .await;
+    let (reader, writer) = tokio::io::split(stream);
+    let mut text = support::Client::from_halves(reader, writer).await;
+    text.send("/cert list").await;
+    text.expect("! you are not logged in").await;
+    text.rename("carol").await;
+    text.send("/register carol-password").await;
+    text.expect("-- account carol registered; you are logged in")
+        .await;
+    text.send("/cert add").await;
+    text.expect(&format!("-- Certificate {fingerprint} added to carol."))
+        .await;
+    text.send("/cert add 12:34").await;
+    text.expect("-- A fingerprint is a SHA-256 digest: 64 hex digits.")
+        .await;
+    text.send("/cert list").await;
+    text.expect(&format!("-- {fingerprint}")).await;
+    text.expect("-- End of carol's certificates (1).").await;
+    text.send("/quit").await;
+    text.expect("-- goodbye").await;
+
+    let stream = connect(
+        server.ircs_address.unwrap(),
+        &[&server_certificate],
+        Some(&phone),
+    )
+    .await;
+    let mut irc = irc_over(stream);
+    irc.send("AUTHENTICATE EXTERNAL").await;
+    irc.expect_line("AUTHENTICATE +").await;
+    // The authorization identity, when given, must be the certificate's account.
+    irc.send("AUTHENTICATE Y2Fyb2w=").await; // "carol"
+    irc.expect_command("900").await;
+    irc.expect_command("903").await;
+    server.shut_down().await;
+}

@@ -2,6 +2,7 @@
 //! protocol-neutral hub. A session never touches the byte stream; the connection feeds it
 //! frames and it queues its replies in the connection's outbox.
 
+mod certificates;
 mod context;
 pub mod irc;
 mod nick_guard;

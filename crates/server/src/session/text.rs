@@ -17,6 +17,7 @@ use palaver_proto::room_filter::RoomFilter;
 use palaver_proto::text::{self, Command, Input, PasteLine};
 use palaver_proto::time::Timestamp;
 
+use super::certificates::{self, CertificateCommand};
 use super::nick_guard::NickGuard;
 use super::nick_guard::Verdict;
 use super::redaction::{self, Place, RedactError, Redacted};
@@ -56,6 +57,7 @@ const HELP: &[&str] = &[
     "  /logout                       log out",
     "  /password OLD NEW             change your password (logs out your other sessions)",
     "  /regain [NICK]                take your account's nick back from whoever uses it",
+    "  /cert add|del|list [FP]       TLS client certificates that log your account in",
     "  /register-room [#room]        register a room you run to your account",
     "  /monitor [NICK…]              be told when NICK comes online or goes offline",
     "  /unmonitor NICK…              stop monitoring NICK",
@@ -210,6 +212,7 @@ impl TextSession {
             },
             Command::Password { old, new } => self.change_password(old, new).await,
             Command::Regain(nick) => self.regain(nick).await,
+            Command::Cert(words) => self.certificates(&words).await,
             Command::RegisterRoom(name) => self.register_room(name).await,
             Command::Monitor(nicks) if nicks.is_empty() => self.show_monitored(),
             Command::Monitor(nicks) => self.monitor(&nicks),
@@ -636,6 +639,23 @@ impl TextSession {
                 "too many failed attempts; try again in {seconds} seconds"
             )),
             Err(error) => self.error(&error.to_string()),
+        }
+    }
+
+    /// `/cert add [FINGERPRINT]`, `/cert del FINGERPRINT`, `/cert list` for the logged-in
+    /// account.
+    async fn certificates(&mut self, words: &[&str]) {
+        let Some(account) = self.user.identity().account.clone() else {
+            return self.error("you are not logged in");
+        };
+        let Some(command) = CertificateCommand::parse(words) else {
+            return self
+                .error("usage: /cert add [FINGERPRINT] | /cert del FINGERPRINT | /cert list");
+        };
+        let fingerprint = self.user.certificate_fingerprint().map(str::to_owned);
+        let lines = certificates::run(&self.store, &account, fingerprint.as_deref(), command).await;
+        for line in lines {
+            self.notice(&[&line]);
         }
     }
 

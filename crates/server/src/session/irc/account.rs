@@ -16,7 +16,7 @@ use crate::accounts::scram::ClientFirst;
 use crate::accounts::{AccountError, PasswordStamp};
 use crate::hub::{Reclaim, Reclaimed};
 use crate::session::Flow;
-use crate::store::{CertificateAdded, MAX_CERTIFICATES};
+use crate::session::certificates::{self, CertificateCommand};
 
 /// The nick clients address for account services.
 pub const NICKSERV: &str = "NickServ";
@@ -59,14 +59,6 @@ pub enum AccountRequest {
     RegisterRoom { room: String },
     /// `OPER name password` (see `operator.rs`).
     Oper { name: String, password: String },
-}
-
-/// What `NickServ CERT` asks for.
-#[derive(Debug)]
-pub enum CertificateCommand {
-    Add(Option<String>),
-    Remove(String),
-    List,
 }
 
 /// How a registration was asked for, which decides how it is answered.
@@ -236,18 +228,7 @@ pub fn nickserv(session: &mut IrcSession, text: &str) {
             );
         }
         [cert, rest @ ..] if cert.eq_ignore_ascii_case("CERT") => {
-            let command = match rest {
-                [add] if add.eq_ignore_ascii_case("ADD") => Some(CertificateCommand::Add(None)),
-                [add, fingerprint] if add.eq_ignore_ascii_case("ADD") => {
-                    Some(CertificateCommand::Add(Some((*fingerprint).to_owned())))
-                }
-                [del, fingerprint] if del.eq_ignore_ascii_case("DEL") => {
-                    Some(CertificateCommand::Remove((*fingerprint).to_owned()))
-                }
-                [list] if list.eq_ignore_ascii_case("LIST") => Some(CertificateCommand::List),
-                _ => None,
-            };
-            match command {
+            match CertificateCommand::parse(rest) {
                 Some(command) => session
                     .account_requests
                     .push(AccountRequest::Certificate(command)),
@@ -412,63 +393,10 @@ async fn certificate(session: &mut IrcSession, command: CertificateCommand) {
     let Some(account) = session.account() else {
         return nickserv_notice(session, "You are not logged in.");
     };
-    let text = match command {
-        CertificateCommand::Add(given) => {
-            let fingerprint = match given {
-                Some(given) => crate::tls::parse_fingerprint(&given),
-                None => session.certificate_fingerprint.clone(),
-            };
-            let Some(fingerprint) = fingerprint else {
-                let text = if session.certificate_fingerprint.is_none() {
-                    "You presented no TLS client certificate: give its SHA-256 fingerprint \
-                     (64 hex digits)."
-                } else {
-                    "A fingerprint is a SHA-256 digest: 64 hex digits."
-                };
-                return nickserv_notice(session, text);
-            };
-            match session.store.add_certificate(&account, &fingerprint).await {
-                Ok(CertificateAdded::Added) => {
-                    format!("Certificate {fingerprint} added to {account}.")
-                }
-                Ok(CertificateAdded::AlreadyListed) => {
-                    format!("{account} already lists certificate {fingerprint}.")
-                }
-                Ok(CertificateAdded::OtherAccount) => {
-                    format!("Certificate {fingerprint} belongs to another account.")
-                }
-                Ok(CertificateAdded::TooMany) => format!(
-                    "{account} lists {MAX_CERTIFICATES} certificates already: remove one first."
-                ),
-                Ok(CertificateAdded::NoAccount) => format!("No account {account}."),
-                Err(error) => format!("The certificate could not be added ({error})."),
-            }
-        }
-        CertificateCommand::Remove(given) => {
-            let fingerprint = crate::tls::parse_fingerprint(&given).unwrap_or(given);
-            match session
-                .store
-                .remove_certificate(&account, &fingerprint)
-                .await
-            {
-                Ok(true) => format!("Certificate {fingerprint} removed from {account}."),
-                Ok(false) => format!("{account} does not list certificate {fingerprint}."),
-                Err(error) => format!("The certificate could not be removed ({error})."),
-            }
-        }
-        CertificateCommand::List => match session.store.certificates(&account).await {
-            Ok(listed) if listed.is_empty() => format!("{account} lists no certificates."),
-            Ok(listed) => {
-                let count = listed.len();
-                for fingerprint in listed {
-                    nickserv_notice(session, &fingerprint);
-                }
-                format!("End of {account}'s certificates ({count}).")
-            }
-            Err(error) => format!("The certificates could not be listed ({error})."),
-        },
-    };
-    nickserv_notice(session, &text);
+    let fingerprint = session.certificate_fingerprint.as_deref();
+    for line in certificates::run(&session.store, &account, fingerprint, command).await {
+        nickserv_notice(session, &line);
+    }
 }
 
 /// `ChanServ REGISTER #room`: makes the logged-in operator's account the room's founder.
