@@ -111,22 +111,16 @@ fn value(session: &IrcSession, cap: Cap) -> Option<std::borrow::Cow<'static, str
                 format!("port={}", policy.port).into()
             })
         }
-        cap => static_value(session, cap).map(Into::into),
-    }
-}
-
-fn static_value(session: &IrcSession, cap: Cap) -> Option<&'static str> {
-    match cap {
         Cap::AccountRegistration => match (
             session.settings.registers_before_connect(),
             session.accounts.requires_email(),
         ) {
-            (true, true) => Some("before-connect,email-required"),
-            (true, false) => Some("before-connect"),
-            (false, true) => Some("email-required"),
+            (true, true) => Some("before-connect,email-required".into()),
+            (true, false) => Some("before-connect".into()),
+            (false, true) => Some("email-required".into()),
             (false, false) => None,
         },
-        _ => cap.value(),
+        _ => cap.value().map(Into::into),
     }
 }
 
