@@ -154,3 +154,41 @@ fn needs_restart(current: &Config, new: &Config) -> Vec<&'static str> {
     .map(|(setting, _)| setting)
     .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{FileConfig, Overrides};
+
+    fn config(toml: &str) -> Config {
+        Config::resolve(FileConfig::parse(toml).unwrap(), Overrides::default()).unwrap()
+    }
+
+    #[test]
+    fn settings_that_cannot_change_live_are_reported_and_left_alone() {
+        let reloader = Reloader::new(Config::defaults(), None);
+        assert_eq!(reloader.reload(Config::defaults()), Reloaded::default());
+
+        let changed = config(
+            "[irc]\nlisten = [\"127.0.0.1:6667\"]\nmotd = \"hello\"\n[store]\npath = \"other.db\"\n",
+        );
+        let reloaded = reloader.reload(changed.clone());
+        assert_eq!(
+            reloaded.needs_restart,
+            ["listeners", "[irc]", "[store] (the database and retention)"]
+        );
+        assert_eq!(reloaded.applied, Vec::<String>::new());
+        // Still not in force: said again on the next reload.
+        assert_eq!(reloader.reload(changed).needs_restart.len(), 3);
+    }
+
+    #[test]
+    fn a_certificate_named_after_a_start_without_one_needs_a_restart() {
+        let reloader = Reloader::new(Config::defaults(), None);
+        let with_certificate = config("[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n");
+        assert_eq!(
+            reloader.reload(with_certificate).needs_restart,
+            ["TLS certificate"]
+        );
+    }
+}
