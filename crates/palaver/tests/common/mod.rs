@@ -291,6 +291,8 @@ pub struct Listening {
     pub irc: Vec<SocketAddr>,
     /// The `listening ircs ADDR` addresses (IRC over TLS).
     pub ircs: Vec<SocketAddr>,
+    /// The `listening texts ADDR` addresses (the text protocol over TLS).
+    pub texts: Vec<SocketAddr>,
 }
 
 /// What [`wait_ready`] does with a stdout line before `ready` that is no `listening` line.
@@ -327,6 +329,8 @@ pub fn wait_ready(process: &mut Process, other_lines: OtherLines) -> Listening {
             listening.irc.push(address(rest));
         } else if let Some(rest) = line.strip_prefix("listening ircs ") {
             listening.ircs.push(address(rest));
+        } else if let Some(rest) = line.strip_prefix("listening texts ") {
+            listening.texts.push(address(rest));
         } else if other_lines == OtherLines::Fail {
             panic!("unexpected stdout line before `ready`: {line:?}");
         }
