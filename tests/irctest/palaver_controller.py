@@ -8,6 +8,9 @@ on `$PATH`); `run.sh` next to it does both and runs the selections CI runs.
 palaver has accounts built in (SASL PLAIN, draft/account-registration, NickServ), so, like
 Ergo's, this controller needs no services daemon: `registerUser` registers accounts through
 palaver's own plain-text protocol, whose lines are long enough for any test's password.
+
+A test that asks for TLS (`ssl=True`) gets palaver's IRC-over-TLS listener on its port, with
+a self-signed certificate from `palaver gen-cert` (irctest's clients do not verify it).
 """
 
 import os
@@ -151,8 +154,6 @@ class PalaverController(BaseServerController, DirectoryBasedController):
         websocket_hostname: Optional[str] = None,
         websocket_port: Optional[int] = None,
     ) -> None:
-        if ssl:
-            raise NotImplementedByController("TLS")
         if websocket_hostname is not None or websocket_port is not None:
             raise NotImplementedByController("Websocket")
         assert self.proc is None
@@ -174,13 +175,28 @@ class PalaverController(BaseServerController, DirectoryBasedController):
                 oper_password_hash=_oper_password_hash(binary),
             )
         )
+        if ssl:
+            subprocess.run(
+                [binary, "gen-cert", "--out-dir", str(self.directory), "--force"],
+                stdout=subprocess.DEVNULL,
+                check=True,
+            )
+            listen = [
+                "--irc-tls-listen",
+                f"{hostname}:{port}",
+                "--tls-cert",
+                str(self.directory / "cert.pem"),
+                "--tls-key",
+                str(self.directory / "key.pem"),
+            ]
+        else:
+            listen = ["--irc-listen", f"{hostname}:{port}"]
         args = [
             binary,
             "serve",
             "--config",
             str(config_path),
-            "--irc-listen",
-            f"{hostname}:{port}",
+            *listen,
             "--text-listen",
             "127.0.0.1:0",
             "--server-name",

@@ -23,6 +23,7 @@ pub mod model;
 pub mod pipe;
 pub mod tui;
 
+pub use link::{TlsOptions, Trust};
 pub use pipe::run_pipe;
 
 /// What to connect to and as whom.
@@ -30,6 +31,8 @@ pub use pipe::run_pipe;
 pub struct ConnectOptions {
     /// `host:port`, resolved when connecting.
     pub server: String,
+    /// TLS over the connection, if wanted.
+    pub tls: Option<TlsOptions>,
     pub nick: String,
     /// The account password, for SASL PLAIN (account name = nick).
     pub password: Option<String>,
@@ -47,6 +50,10 @@ pub enum ClientError {
         #[source]
         source: std::io::Error,
     },
+    #[error("TLS failed")]
+    Tls(#[source] std::io::Error),
+    #[error("cannot set up TLS: {0}")]
+    TlsSetup(String),
     #[error("timed out {0}")]
     Timeout(Wait),
     #[error("connection error")]
@@ -115,6 +122,12 @@ impl ClientError {
             | ClientError::Io(_)
             | ClientError::ConnectionLost
             | ClientError::Closed(_) => ErrorKind::Connection,
+            // A certificate refused (or a server that speaks no TLS) will be refused again.
+            ClientError::Tls(error) if error.kind() == std::io::ErrorKind::InvalidData => {
+                ErrorKind::Refused
+            }
+            ClientError::Tls(_) => ErrorKind::Connection,
+            ClientError::TlsSetup(_) => ErrorKind::Local,
             ClientError::Timeout(Wait::Connecting | Wait::Registering | Wait::Sending) => {
                 ErrorKind::Connection
             }

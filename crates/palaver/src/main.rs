@@ -1,5 +1,7 @@
 //! The `palaver` command: parses arguments, sets up logging, and hands over to the library.
 
+mod gen_cert;
+
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,9 +13,10 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use palaver_server::Server;
 use palaver_server::config::{
-    Config, DEFAULT_IRC_LISTEN, DEFAULT_TEXT_LISTEN, Deprecation, FileConfig, Overrides,
-    format_duration, parse_duration,
+    CONVENTIONAL_IRCS_PORT, Config, DEFAULT_IRC_LISTEN, DEFAULT_TEXT_LISTEN, Deprecation,
+    FileConfig, Overrides, format_duration, parse_duration,
 };
+use palaver_server::reload::Reloader;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
@@ -23,6 +26,8 @@ struct Cli {
     command: Command,
 }
 
+// The command line is parsed once at start-up; the size of its largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the chat server.
@@ -34,13 +39,32 @@ enum Command {
     /// password is read from the terminal without echo (asked twice), or from the first line
     /// of standard input when that is not a terminal.
     HashPassword,
+    /// Write a self-signed TLS certificate and its key for development (cert.pem, key.pem),
+    /// and print the flags that use them. Clients must be told to trust it (`palaver connect
+    /// --ca cert.pem`), since no authority vouches for it.
+    GenCert(gen_cert::GenCertArgs),
 }
 
 #[derive(Debug, Args)]
 struct ConnectArgs {
-    /// The server's IRC address, HOST or HOST:PORT (port 6667 by default).
-    #[arg(value_name = "HOST[:PORT]", default_value = "localhost:6667")]
+    /// The server's IRC address, HOST or HOST:PORT (port 6667 by default, 6697 with --tls).
+    #[arg(value_name = "HOST[:PORT]", default_value = "localhost")]
     server: String,
+
+    /// Connect over TLS (implied by port 6697), checking the server's certificate against
+    /// the system's trusted authorities, or --ca.
+    #[arg(long)]
+    tls: bool,
+
+    /// Trust the certificates in this PEM file (such as `palaver gen-cert`'s cert.pem) instead
+    /// of the system's authorities. Implies --tls.
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
+
+    /// Do not check the server's certificate at all: anyone on the way can read and change
+    /// the conversation. For testing only. Implies --tls.
+    #[arg(long)]
+    insecure: bool,
 
     /// Your nick [default: $USER, or `guest`].
     #[arg(long, value_name = "NICK")]
@@ -94,6 +118,33 @@ struct ServeArgs {
         value_delimiter = ','
     )]
     http_listen: Vec<SocketAddr>,
+    /// Listen for the plain-text protocol over TLS on ADDR. Repeatable. Needs --tls-cert and
+    /// --tls-key.
+    #[arg(
+        long = "text-tls-listen",
+        value_name = "ADDR",
+        env = "PALAVER_TEXT_TLS_LISTEN",
+        value_delimiter = ','
+    )]
+    text_tls_listen: Vec<SocketAddr>,
+
+    /// Listen for IRC clients over TLS on ADDR (conventionally port 6697). Repeatable. Needs
+    /// --tls-cert and --tls-key.
+    #[arg(
+        long = "irc-tls-listen",
+        value_name = "ADDR",
+        env = "PALAVER_IRC_TLS_LISTEN",
+        value_delimiter = ','
+    )]
+    irc_tls_listen: Vec<SocketAddr>,
+
+    /// The TLS certificate chain (PEM, the server's certificate first). Read again on SIGHUP.
+    #[arg(long, value_name = "FILE", env = "PALAVER_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+
+    /// The TLS certificate's private key (PEM). Read again on SIGHUP.
+    #[arg(long, value_name = "FILE", env = "PALAVER_TLS_KEY")]
+    tls_key: Option<PathBuf>,
 
     /// The server's name, shown to IRC clients.
     #[arg(long, value_name = "NAME", env = "PALAVER_SERVER_NAME")]
@@ -171,6 +222,7 @@ fn main() -> ExitCode {
         }
         Command::Connect(args) => connect(args),
         Command::HashPassword => hash_password(),
+        Command::GenCert(args) => gen_cert::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -223,6 +275,10 @@ fn serve(args: ServeArgs, sources: &ArgMatches) -> anyhow::Result<()> {
         text_listen: args.text_listen,
         irc_listen: args.irc_listen,
         http_listen: args.http_listen,
+        text_tls_listen: args.text_tls_listen,
+        irc_tls_listen: args.irc_tls_listen,
+        tls_certificate: args.tls_cert,
+        tls_key: args.tls_key,
         server_name: args.server_name,
         irc_password: args.irc_password,
         // A flag can only switch cloaking on; the file can do either.
@@ -233,7 +289,7 @@ fn serve(args: ServeArgs, sources: &ArgMatches) -> anyhow::Result<()> {
         shutdown_grace,
         deprecations,
     };
-    let config = Config::resolve(file, overrides)?;
+    let config = Config::resolve(file, overrides.clone())?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -245,6 +301,7 @@ fn serve(args: ServeArgs, sources: &ArgMatches) -> anyhow::Result<()> {
         // as it reads that line, and the default action would end us without the shutdown
         // notice to clients.
         let shutdown = shutdown_signal();
+        reload_on_hangup(server.reloader(), args.config, overrides)?;
         announce_ready(&server)?;
         server.run(shutdown).await;
         anyhow::Ok(())
@@ -320,12 +377,14 @@ fn connect(args: ConnectArgs) -> anyhow::Result<()> {
     if !full_screen || !std::io::stderr().is_terminal() {
         init_logging(&args.log, LogFormat::Text)?;
     }
+    let (server, tls) = connect_tls(&args)?;
     let nick = args
         .nick
         .or_else(|| std::env::var("USER").ok().filter(|user| !user.is_empty()))
         .unwrap_or_else(|| "guest".to_owned());
     let options = palaver_client::ConnectOptions {
-        server: with_default_port(&args.server, 6667),
+        server,
+        tls,
         nick,
         password: args.password,
         channels: args
@@ -379,6 +438,56 @@ fn hash_password() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The server's address with its port, and how to speak TLS to it, if at all.
+fn connect_tls(args: &ConnectArgs) -> anyhow::Result<(String, Option<palaver_client::TlsOptions>)> {
+    let (server, trust) = connect_target(args)?;
+    let Some(trust) = trust else {
+        return Ok((server, None));
+    };
+    if trust == palaver_client::Trust::Anything {
+        // Before the full screen takes the terminal, and whatever the log filter.
+        eprintln!(
+            "palaver: warning: --insecure: the server's certificate is not checked; anyone on \
+             the way can read and change this conversation"
+        );
+    }
+    let tls = palaver_client::TlsOptions::new(&server_host(&server), &trust)?;
+    Ok((server, Some(tls)))
+}
+
+/// The server's address with its port, and what to trust if TLS is wanted: `--tls`, `--ca`
+/// or `--insecure`, or a port of 6697, the conventional IRC-over-TLS port, ask for TLS, and
+/// TLS makes 6697 the default port.
+fn connect_target(args: &ConnectArgs) -> anyhow::Result<(String, Option<palaver_client::Trust>)> {
+    let asked = args.tls || args.ca.is_some() || args.insecure;
+    let default_port = if asked { CONVENTIONAL_IRCS_PORT } else { 6667 };
+    let server = with_default_port(&args.server, default_port);
+    let on_tls_port = server.ends_with(&format!(":{CONVENTIONAL_IRCS_PORT}"));
+    if !asked && !on_tls_port {
+        return Ok((server, None));
+    }
+    anyhow::ensure!(
+        !(args.insecure && args.ca.is_some()),
+        "--insecure and --ca contradict each other: --ca checks the certificate"
+    );
+    let trust = if args.insecure {
+        palaver_client::Trust::Anything
+    } else if let Some(path) = &args.ca {
+        palaver_client::Trust::Certificates(path.clone())
+    } else {
+        palaver_client::Trust::System
+    };
+    Ok((server, Some(trust)))
+}
+
+/// The host part of `HOST:PORT` or `[v6]:PORT`, as the certificate must name it.
+fn server_host(server: &str) -> String {
+    let host = server.rsplit_once(':').map_or(server, |(host, _)| host);
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned()
+}
+
 /// `HOST` → `HOST:PORT`; `HOST:PORT`, `[v6]` and `[v6]:PORT` as expected; a bare IPv6
 /// address (more than one `:`) gets brackets.
 fn with_default_port(server: &str, port: u16) -> String {
@@ -419,6 +528,44 @@ fn announce_ready(server: &Server) -> anyhow::Result<()> {
     }
     writeln!(stdout, "ready")?;
     stdout.flush()?;
+    Ok(())
+}
+
+/// Installs the SIGHUP handler: on each SIGHUP the configuration is read again (the file, if
+/// one was given, under the same flags and environment) and handed to `reloader`, which
+/// applies what can change live (the TLS certificate, read again from its files) and logs
+/// the rest. A file that no longer parses changes nothing.
+fn reload_on_hangup(
+    reloader: Reloader,
+    config_file: Option<PathBuf>,
+    overrides: Overrides,
+) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = signal(SignalKind::hangup()).context("cannot install the SIGHUP handler")?;
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading the configuration");
+            let file = match &config_file {
+                Some(path) => FileConfig::load(path),
+                None => Ok(FileConfig::default()),
+            };
+            // Deprecations were warned about at start-up.
+            let overrides = Overrides {
+                deprecations: Vec::new(),
+                ..overrides.clone()
+            };
+            match file.and_then(|file| Config::resolve(file, overrides)) {
+                // Reading certificate files is quick, but blocking all the same.
+                Ok(config) => {
+                    let reloader = reloader.clone();
+                    let _ = tokio::task::spawn_blocking(move || reloader.reload(config)).await;
+                }
+                Err(error) => {
+                    tracing::error!("reload: {error}; nothing changed");
+                }
+            }
+        }
+    });
     Ok(())
 }
 
@@ -486,6 +633,45 @@ mod tests {
         assert_eq!(pick(Level::Environment, Level::Flag), old);
         assert_eq!(pick(Level::Flag, Level::Flag), Some(new));
         assert_eq!(pick(Level::Environment, Level::Environment), Some(new));
+    }
+
+    #[test]
+    fn tls_is_asked_for_by_a_flag_or_port_6697_and_makes_6697_the_default() {
+        use palaver_client::Trust;
+        let target = |args: &[&str]| {
+            let cli = Cli::try_parse_from(["palaver", "connect"].iter().chain(args)).unwrap();
+            let Command::Connect(args) = cli.command else {
+                panic!("connect")
+            };
+            connect_target(&args).map_err(|error| error.to_string())
+        };
+        assert_eq!(target(&[]), Ok(("localhost:6667".into(), None)));
+        assert_eq!(
+            target(&["chat.example"]),
+            Ok(("chat.example:6667".into(), None))
+        );
+        assert_eq!(
+            target(&["chat.example", "--tls"]),
+            Ok(("chat.example:6697".into(), Some(Trust::System)))
+        );
+        assert_eq!(
+            target(&["chat.example:6697"]),
+            Ok(("chat.example:6697".into(), Some(Trust::System)))
+        );
+        assert_eq!(
+            target(&["chat.example:7000", "--ca", "ca.pem"]),
+            Ok((
+                "chat.example:7000".into(),
+                Some(Trust::Certificates("ca.pem".into()))
+            ))
+        );
+        assert_eq!(
+            target(&["[::1]", "--insecure"]),
+            Ok(("[::1]:6697".into(), Some(Trust::Anything)))
+        );
+        assert!(target(&["x", "--insecure", "--ca", "ca.pem"]).is_err());
+        assert_eq!(server_host("[::1]:6697"), "::1");
+        assert_eq!(server_host("chat.example:6697"), "chat.example");
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub use protection::{FileFlood, FileProxy};
 pub const DEFAULT_TEXT_LISTEN: &str = "0.0.0.0:7788";
 /// The default IRC listener.
 pub const DEFAULT_IRC_LISTEN: &str = "0.0.0.0:6667";
+/// The conventional IRC-over-TLS port (no TLS listener runs unless configured).
+pub const CONVENTIONAL_IRCS_PORT: u16 = 6697;
 /// How long shutdown waits for clients' queued output by default.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -53,11 +55,16 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-/// The protocol a listener speaks. Its name is the `kind` in the `listening KIND ADDR` line.
+/// The protocol a listener speaks, and whether over TLS. Its name is the `kind` in the
+/// `listening KIND ADDR` line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListenerKind {
     Text,
     Irc,
+    /// The text protocol over TLS (`texts`).
+    TextTls,
+    /// IRC over TLS (`ircs`, conventionally port 6697).
+    IrcTls,
 }
 
 impl ListenerKind {
@@ -65,7 +72,14 @@ impl ListenerKind {
         match self {
             ListenerKind::Text => "text",
             ListenerKind::Irc => "irc",
+            ListenerKind::TextTls => "texts",
+            ListenerKind::IrcTls => "ircs",
         }
+    }
+
+    /// Whether its clients speak TLS first.
+    pub fn is_tls(self) -> bool {
+        matches!(self, ListenerKind::TextTls | ListenerKind::IrcTls)
     }
 }
 
@@ -235,6 +249,46 @@ impl Default for AccountSettings {
     }
 }
 
+/// How long a client of a TLS listener has to complete its handshake by default: generous for
+/// a slow link, short enough that silent connections do not pile up.
+pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// TLS: the server's certificate and what is said about it (its listeners are in
+/// [`Config::listeners`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// The certificate chain (PEM), leaf first, and its private key (PEM). Both or neither;
+    /// required by a TLS listener. Read at start-up and again on every reload.
+    pub certificate: Option<TlsFiles>,
+    /// How long a client has to complete the TLS handshake before it is dropped.
+    pub handshake_timeout: Duration,
+    /// The IRCv3 `sts` policy's duration, advertised on TLS connections (with a `port` on
+    /// plain ones) when set; `None` (`"off"`, the default) advertises no policy, since a
+    /// policy pinned by clients with a development certificate would lock them out.
+    pub sts_duration: Option<Duration>,
+    /// The port the `sts` policy sends plain-IRC clients to; by default the first `ircs`
+    /// listener's (set it when a proxy in front terminates TLS on another port).
+    pub sts_port: Option<u16>,
+}
+
+impl Default for TlsSettings {
+    fn default() -> Self {
+        Self {
+            certificate: None,
+            handshake_timeout: DEFAULT_TLS_HANDSHAKE_TIMEOUT,
+            sts_duration: None,
+            sts_port: None,
+        }
+    }
+}
+
+/// A certificate chain file and its private key file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub certificate: PathBuf,
+    pub key: PathBuf,
+}
+
 /// The fully resolved configuration the server runs with.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -250,6 +304,7 @@ pub struct Config {
     pub irc: IrcSettings,
     pub store: StoreSettings,
     pub accounts: AccountSettings,
+    pub tls: TlsSettings,
     /// Show peers by a cloak instead of their IP address.
     pub cloak_hosts: bool,
     /// How long shutdown waits for clients' queued output to flush.
@@ -287,6 +342,8 @@ pub struct FileConfig {
     pub shutdown: FileShutdown,
     #[serde(default)]
     pub http: FileHttp,
+    #[serde(default)]
+    pub tls: FileTls,
     /// `[[oper]]` entries: the server operators.
     #[serde(default)]
     pub oper: Vec<OperatorEntry>,
@@ -296,6 +353,7 @@ pub struct FileConfig {
 #[serde(deny_unknown_fields)]
 pub struct FileText {
     pub listen: Option<Vec<SocketAddr>>,
+    pub tls_listen: Option<Vec<SocketAddr>>,
     pub history_on_join: Option<usize>,
     /// A positive duration such as `"500ms"`, or `"off"`; checked in [`Config::resolve`].
     pub idle_flush: Option<toml::Value>,
@@ -307,6 +365,7 @@ pub struct FileText {
 #[serde(deny_unknown_fields)]
 pub struct FileIrc {
     pub listen: Option<Vec<SocketAddr>>,
+    pub tls_listen: Option<Vec<SocketAddr>>,
     pub server_name: Option<String>,
     pub network: Option<String>,
     pub description: Option<String>,
@@ -390,6 +449,18 @@ pub struct FileShutdown {
     pub grace_seconds: Option<u64>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileTls {
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    /// A positive duration such as `"10s"`.
+    pub handshake_timeout: Option<toml::Value>,
+    /// A duration such as `"30d"`, or `"off"`.
+    pub sts_duration: Option<toml::Value>,
+    pub sts_port: Option<u16>,
+}
+
 impl FileConfig {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -415,6 +486,11 @@ pub struct Overrides {
     pub irc_listen: Vec<SocketAddr>,
     /// `--http-listen`: replaces `[http] listen` when not empty.
     pub http_listen: Vec<SocketAddr>,
+    pub text_tls_listen: Vec<SocketAddr>,
+    pub irc_tls_listen: Vec<SocketAddr>,
+    /// `--tls-cert FILE` and `--tls-key FILE`.
+    pub tls_certificate: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
     pub server_name: Option<String>,
     pub irc_password: Option<String>,
     pub cloak_hosts: Option<bool>,
@@ -509,6 +585,7 @@ impl Config {
                 .require_email
                 .unwrap_or(AccountSettings::default().require_email),
         };
+        let tls = resolve_tls(&overrides, file.tls)?;
         let cloak_hosts = overrides
             .cloak_hosts
             .or(file.privacy.cloak_hosts)
@@ -530,6 +607,7 @@ impl Config {
             irc,
             store,
             accounts,
+            tls,
             cloak_hosts,
             shutdown_grace: overrides
                 .shutdown_grace
@@ -590,6 +668,19 @@ impl Config {
                  accepted)",
                 passwords.start(),
                 passwords.end()
+            )));
+        }
+        if let Some(listener) = self
+            .listeners
+            .iter()
+            .find(|listener| listener.kind.is_tls())
+            && self.tls.certificate.is_none()
+        {
+            return Err(ConfigError::Invalid(format!(
+                "the {} listener on {} needs a certificate: give --tls-cert FILE and --tls-key \
+                 FILE (or [tls] cert and key)",
+                listener.kind.name(),
+                listener.address
             )));
         }
         // Every user is in the lobby (text users join it on connecting).
@@ -671,33 +762,100 @@ fn parse_max_per_room(value: &toml::Value) -> Result<Option<usize>, ConfigError>
 
 /// The listener set comes whole from the first source naming any listener.
 fn resolve_listeners(overrides: &Overrides, file: &FileConfig) -> Vec<ListenerConfig> {
-    let listeners = |text: &[SocketAddr], irc: &[SocketAddr]| -> Vec<ListenerConfig> {
-        let text = text.iter().map(|&address| ListenerConfig {
-            kind: ListenerKind::Text,
-            address,
-        });
-        let irc = irc.iter().map(|&address| ListenerConfig {
-            kind: ListenerKind::Irc,
-            address,
-        });
-        text.chain(irc).collect()
+    // In the order of `ListenerKind`: text, IRC, text over TLS, IRC over TLS.
+    let listeners = |addresses: [&[SocketAddr]; 4]| -> Vec<ListenerConfig> {
+        let kinds = [
+            ListenerKind::Text,
+            ListenerKind::Irc,
+            ListenerKind::TextTls,
+            ListenerKind::IrcTls,
+        ];
+        kinds
+            .into_iter()
+            .zip(addresses)
+            .flat_map(|(kind, addresses)| {
+                addresses
+                    .iter()
+                    .map(move |&address| ListenerConfig { kind, address })
+            })
+            .collect()
     };
-    let from_overrides = listeners(&overrides.text_listen, &overrides.irc_listen);
+    let from_overrides = listeners([
+        &overrides.text_listen,
+        &overrides.irc_listen,
+        &overrides.text_tls_listen,
+        &overrides.irc_tls_listen,
+    ]);
     if !from_overrides.is_empty() {
         return from_overrides;
     }
-    let from_file = listeners(
+    let from_file = listeners([
         file.text.listen.as_deref().unwrap_or_default(),
         file.irc.listen.as_deref().unwrap_or_default(),
-    );
+        file.text.tls_listen.as_deref().unwrap_or_default(),
+        file.irc.tls_listen.as_deref().unwrap_or_default(),
+    ]);
     if !from_file.is_empty() {
         return from_file;
     }
     let default = |text: &str| text.parse().expect("default address is valid");
-    listeners(
+    listeners([
         &[default(DEFAULT_TEXT_LISTEN)],
         &[default(DEFAULT_IRC_LISTEN)],
-    )
+        &[],
+        &[],
+    ])
+}
+
+/// `[tls]` with `--tls-cert` and `--tls-key` over it: the certificate and its key are given
+/// together (a flag for one replaces the file's for that one).
+fn resolve_tls(overrides: &Overrides, file: FileTls) -> Result<TlsSettings, ConfigError> {
+    let certificate = overrides.tls_certificate.clone().or(file.cert);
+    let key = overrides.tls_key.clone().or(file.key);
+    let certificate = match (certificate, key) {
+        (Some(certificate), Some(key)) => Some(TlsFiles { certificate, key }),
+        (None, None) => None,
+        _ => {
+            return Err(ConfigError::Invalid(
+                "a TLS certificate and its key go together: give both --tls-cert and \
+                 --tls-key (or [tls] cert and key)"
+                    .into(),
+            ));
+        }
+    };
+    let defaults = TlsSettings::default();
+    let handshake_timeout = match &file.handshake_timeout {
+        None => defaults.handshake_timeout,
+        Some(value) => match duration::from_value("[tls] handshake_timeout", value) {
+            Ok(timeout) if !timeout.is_zero() => timeout,
+            _ => {
+                return Err(ConfigError::Invalid(format!(
+                    "[tls] handshake_timeout must be a positive duration such as \"10s\", not \
+                     {value}"
+                )));
+            }
+        },
+    };
+    let sts_duration = match &file.sts_duration {
+        None => defaults.sts_duration,
+        Some(value) if value.as_str().is_some_and(|text| text.trim() == OFF) => None,
+        Some(value) => Some(
+            duration::from_value("[tls] sts_duration", value).map_err(|_| {
+                ConfigError::Invalid(format!(
+                    "[tls] sts_duration must be a duration such as \"30d\", or \"off\", not {value}"
+                ))
+            })?,
+        ),
+    };
+    if file.sts_port == Some(0) {
+        return Err(ConfigError::Invalid("[tls] sts_port must not be 0".into()));
+    }
+    Ok(TlsSettings {
+        certificate,
+        handshake_timeout,
+        sts_duration,
+        sts_port: file.sts_port,
+    })
 }
 
 fn resolve_irc(
@@ -1219,6 +1377,56 @@ mod tests {
             2,
             "an HTTP listener names no chat listener: the default chat listeners apply"
         );
+    }
+
+    #[test]
+    fn tls_listeners_need_a_certificate_and_its_key() {
+        let error = resolve_noting("[irc]\ntls_listen = [\"127.0.0.1:6697\"]\n").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid setting: the ircs listener on 127.0.0.1:6697 needs a certificate: give \
+             --tls-cert FILE and --tls-key FILE (or [tls] cert and key)"
+        );
+        let error = resolve_noting("[tls]\ncert = \"cert.pem\"\n").unwrap_err();
+        assert!(error.to_string().contains("go together"), "{error}");
+
+        let (config, _) = resolve_noting(
+            "[text]\ntls_listen = [\"127.0.0.1:7789\"]\n[irc]\ntls_listen = \
+             [\"127.0.0.1:6697\"]\n[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n\
+             handshake_timeout = \"2s\"\nsts_duration = \"30d\"\nsts_port = 443\n",
+        )
+        .unwrap();
+        let kinds: Vec<_> = config.listeners.iter().map(|l| l.kind.name()).collect();
+        assert_eq!(
+            kinds,
+            ["texts", "ircs"],
+            "the listener set is the file's, whole"
+        );
+        assert_eq!(
+            config.tls,
+            TlsSettings {
+                certificate: Some(TlsFiles {
+                    certificate: "c.pem".into(),
+                    key: "k.pem".into(),
+                }),
+                handshake_timeout: Duration::from_secs(2),
+                sts_duration: Some(Duration::from_secs(30 * 86_400)),
+                sts_port: Some(443),
+            }
+        );
+        // A flag replaces the file's certificate.
+        let overrides = Overrides {
+            irc_tls_listen: vec![addr("127.0.0.1:0")],
+            tls_certificate: Some("flag.pem".into()),
+            tls_key: Some("flag.key".into()),
+            ..Overrides::default()
+        };
+        let config = Config::resolve(FileConfig::default(), overrides).unwrap();
+        assert_eq!(
+            config.tls.certificate.unwrap().certificate,
+            PathBuf::from("flag.pem")
+        );
+        assert_eq!(config.tls.sts_duration, None, "no policy by default");
     }
 
     #[test]

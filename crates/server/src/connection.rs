@@ -23,7 +23,7 @@ use crate::flood::FloodGate;
 use crate::hub::User;
 use crate::metrics::DisconnectReason;
 use crate::outbox::{Closed, Outbox, WriterEnd, last_words, run_writer};
-use crate::session::{Context, Flow, Session};
+use crate::session::{Context, Flow, Peer, Session};
 use crate::transport::{Incoming, Transport};
 
 /// How much to read per system call.
@@ -64,21 +64,24 @@ impl End {
 
 /// Serves one connection from `peer` over `transport`, speaking `S`'s protocol, until it ends.
 /// Never panics on client input.
-pub async fn serve<S: Session>(transport: impl Transport, peer: SocketAddr, context: Context) {
+pub async fn serve<S: Session>(transport: impl Transport, peer: impl Into<Peer>, context: Context) {
+    let peer = peer.into();
     // Connect and disconnect lines name the nick; messages are never logged at info level.
-    let span = info_span!("connection", %peer, protocol = ?S::PROTOCOL);
+    let span =
+        info_span!("connection", peer = %peer.address, tls = peer.tls, protocol = ?S::PROTOCOL);
     async move {
         let (reader, writer) = transport.into_halves();
         let outbox = Arc::new(Outbox::new(context.limits.send_queue_bytes));
         let writer_task = tokio::spawn(run_writer(outbox.clone(), writer));
-        let host = display_host(peer, context.cloak_hosts);
+        let host = display_host(peer.address, context.cloak_hosts);
+        let address = peer.address;
         let mut session = S::start(&context, peer, host, outbox.clone()).await;
         match session.user() {
             Some(user) => info!(nick = %user.nick(), "connected"),
             // Registration is still to come; it logs the nick.
             None => info!("connected"),
         }
-        let flood = (!context.flood.exempt.contains(peer.ip())).then(|| Flood {
+        let flood = (!context.flood.exempt.contains(address.ip())).then(|| Flood {
             gate: FloodGate::new(&context.flood, Instant::now()),
             recvq_bytes: context.flood.recvq_bytes,
         });
@@ -417,6 +420,7 @@ mod tests {
         .store;
         let accounts = Accounts::new(store.clone(), LoginLimits::default(), Default::default());
         Context {
+            tls_offer: Default::default(),
             hub: Arc::new(Hub::new(HubSettings::default())),
             operators: Operators::new(Vec::new(), accounts.clone()),
             accounts,

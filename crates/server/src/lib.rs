@@ -17,9 +17,11 @@ mod operations;
 pub mod outbox;
 mod proxy_protocol;
 mod rate_limit;
+pub mod reload;
 pub mod server;
 pub mod session;
 pub mod store;
+pub mod tls;
 pub mod transport;
 
 pub use config::Config;

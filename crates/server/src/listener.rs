@@ -18,7 +18,8 @@ use crate::connection;
 use crate::proxy_protocol;
 use crate::session::irc::IrcSession;
 use crate::session::text::TextSession;
-use crate::session::{Context, Session};
+use crate::session::{Context, Peer, Session};
+use crate::tls::{self, Tls};
 use crate::transport;
 
 /// Pending connections the kernel may hold before we accept them; large, so a storm of
@@ -46,12 +47,14 @@ pub fn bind(address: SocketAddr) -> io::Result<TcpListener> {
 }
 
 /// Accepts connections on `listener` until `shutdown` is cancelled, serving each in a task
-/// tracked by `tasks` with the session its kind speaks. With `proxied` (the addresses of the
-/// proxies in front of it), each connection starts with a PROXY header naming the client, and
-/// one from anywhere else is closed unheard.
+/// tracked by `tasks` with the session its kind speaks; with `tls`, over TLS (the server gives
+/// it to the TLS kinds). With `proxied` (the addresses of the proxies in front of it), each
+/// connection starts with a PROXY header naming the client, and one from anywhere else is
+/// closed unheard.
 pub async fn accept_loop(
     kind: ListenerKind,
     listener: TcpListener,
+    tls: Option<Tls>,
     proxied: Option<AddressList>,
     context: Context,
     tasks: TaskTracker,
@@ -65,18 +68,21 @@ pub async fn accept_loop(
             Ok((stream, peer)) => {
                 transport::configure_tcp(&stream);
                 match &proxied {
-                    None => admit(kind, stream, peer, &context, &tasks),
+                    None => admit(kind, tls.clone(), stream, peer, &context, &tasks),
                     Some(trusted) if !trusted.contains(peer.ip()) => {
                         warn!(%peer, "closed a connection to a PROXY listener from no trusted proxy");
                     }
                     Some(_) => {
-                        let (context, inner_tasks) = (context.clone(), tasks.clone());
+                        let (tls, context, inner_tasks) =
+                            (tls.clone(), context.clone(), tasks.clone());
                         // The header is read in the connection's own task: a slow proxy holds
                         // up only its own connection, never the accept loop.
                         tasks.spawn(async move {
                             let mut stream = stream;
                             match proxy_protocol::read_header(&mut stream, peer).await {
-                                Ok(client) => admit(kind, stream, client, &context, &inner_tasks),
+                                Ok(client) => {
+                                    admit(kind, tls, stream, client, &context, &inner_tasks)
+                                }
                                 Err(error) => debug!(%peer, %error, "no valid PROXY header"),
                             }
                         });
@@ -96,14 +102,17 @@ pub async fn accept_loop(
 
 /// Serves the client at `peer` (its own address, or the one its proxy named) over `stream` if
 /// no server ban bars its address and the connection limits admit it; else tells it why in one
-/// line of its protocol and closes the connection.
+/// line of its protocol and closes the connection. (On a TLS listener a refused client gets no
+/// line: it would take a handshake, the very work refusing spares the server.)
 fn admit(
     kind: ListenerKind,
+    tls: Option<Tls>,
     stream: TcpStream,
     peer: SocketAddr,
     context: &Context,
     tasks: &TaskTracker,
 ) {
+    let irc = matches!(kind, ListenerKind::Irc | ListenerKind::IrcTls);
     let admitted = match context.hub.address_ban(peer.ip()) {
         Some(ban) => Err(Refusal::Banned { reason: ban.reason }),
         None => context.admission.admit(peer.ip(), Instant::now()),
@@ -113,26 +122,39 @@ fn admit(
         Err(refusal) => {
             info!(%peer, reason = refusal.reason(), "connection refused: {refusal}");
             context.metrics.refused(refusal.counted_as());
-            let reason = refusal.to_string();
-            let line = match kind {
-                ListenerKind::Text => TextSession::refusal(peer, &reason),
-                ListenerKind::Irc => IrcSession::refusal(peer, &reason),
-            };
-            tasks.spawn(refuse(stream, line));
+            if tls.is_none() {
+                let reason = refusal.to_string();
+                let line = if irc {
+                    IrcSession::refusal(peer, &reason)
+                } else {
+                    TextSession::refusal(peer, &reason)
+                };
+                tasks.spawn(refuse(stream, line));
+            }
             return;
         }
     };
     let context = context.clone();
     let open = context.metrics.connection_opened(kind);
     // The connection's place in the counts is given back when its task ends.
-    match kind {
-        ListenerKind::Text => tasks.spawn(async move {
+    match (tls, irc) {
+        (None, false) => tasks.spawn(async move {
             open.during(connection::serve::<TextSession>(stream, peer, context))
                 .await;
             drop(admitted);
         }),
-        ListenerKind::Irc => tasks.spawn(async move {
+        (None, true) => tasks.spawn(async move {
             open.during(connection::serve::<IrcSession>(stream, peer, context))
+                .await;
+            drop(admitted);
+        }),
+        (Some(tls), false) => tasks.spawn(async move {
+            open.during(serve_tls::<TextSession>(tls, stream, peer, context))
+                .await;
+            drop(admitted);
+        }),
+        (Some(tls), true) => tasks.spawn(async move {
+            open.during(serve_tls::<IrcSession>(tls, stream, peer, context))
                 .await;
             drop(admitted);
         }),
@@ -151,6 +173,21 @@ async fn refuse(mut stream: TcpStream, line: Bytes) {
         io::Result::Ok(())
     })
     .await;
+}
+
+/// Serves a client of a TLS listener: the handshake first, in the connection's own task so a
+/// slow or silent client holds up nobody (it is dropped after the handshake timeout), then the
+/// connection as over any other stream.
+async fn serve_tls<S: Session>(tls: Tls, stream: TcpStream, address: SocketAddr, context: Context) {
+    let Some(stream) = tls.handshake(stream, address, &context.shutdown).await else {
+        return;
+    };
+    let peer = Peer {
+        address,
+        tls: true,
+        certificate_fingerprint: tls::client_fingerprint(&stream),
+    };
+    connection::serve::<S>(transport::Stream(stream), peer, context).await;
 }
 
 /// Errors that concern only the one connection being accepted, not the listener.

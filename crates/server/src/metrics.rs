@@ -380,12 +380,13 @@ impl Metrics {
     }
 }
 
-/// The protocol and transport of a listener kind's connections. TLS listeners are to map to
-/// [`Transport::Tls`].
+/// The protocol and transport of a listener kind's connections.
 fn connection_labels(kind: ListenerKind) -> (Protocol, Transport) {
     match kind {
         ListenerKind::Text => (Protocol::Text, Transport::Tcp),
         ListenerKind::Irc => (Protocol::Irc, Transport::Tcp),
+        ListenerKind::TextTls => (Protocol::Text, Transport::Tls),
+        ListenerKind::IrcTls => (Protocol::Irc, Transport::Tls),
     }
 }
 

@@ -18,8 +18,10 @@ use crate::listener;
 use crate::metrics::Metrics;
 use crate::operations::{self, Operations};
 use crate::rate_limit::AddressRate;
-use crate::session::Context;
+use crate::reload::Reloader;
+use crate::session::{Context, StsPolicy, TlsOffer};
 use crate::store::{Store, StoreConfig, StoreError};
+use crate::tls::{Tls, TlsError};
 
 /// The kind name of the operations endpoints' listeners in `listening http ADDR`.
 const HTTP_KIND: &str = "http";
@@ -40,6 +42,8 @@ pub enum BindError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 /// A server whose listeners are bound and which is ready to [`run`](Server::run).
@@ -51,12 +55,26 @@ pub struct Server {
     hub: Arc<Hub>,
     store: Store,
     metrics: Arc<Metrics>,
+    /// The certificate of the TLS listeners, when one is configured.
+    tls: Option<Tls>,
+    reloader: Reloader,
 }
 
 impl Server {
     /// Opens the store (recovering it after a crash) and binds every configured listener;
     /// fails on the first that cannot be bound.
     pub async fn bind(config: Config) -> Result<Self, BindError> {
+        // The certificate first: a bad one is the likeliest mistake, and reported before any
+        // port is taken. (`Config::resolve` made sure every TLS listener has one.)
+        let tls = config
+            .tls
+            .certificate
+            .as_ref()
+            .map(|files| Tls::new(files, config.tls.handshake_timeout))
+            .transpose()?;
+        if tls.is_none() && config.listeners.iter().any(|wanted| wanted.kind.is_tls()) {
+            return Err(TlsError::NoCertificate.into());
+        }
         let listeners = config
             .listeners
             .iter()
@@ -107,12 +125,14 @@ impl Server {
         hub.load_rooms_with_history(rooms_with_history);
         hub.load_server_bans(server_bans);
         Ok(Self {
+            reloader: Reloader::new(config.clone(), tls.clone()),
             config,
             listeners,
             http_listeners,
             hub: Arc::new(hub),
             store: opened.store,
             metrics,
+            tls,
         })
     }
 
@@ -134,6 +154,29 @@ impl Server {
 
     pub fn hub(&self) -> &Arc<Hub> {
         &self.hub
+    }
+
+    /// What applies a changed configuration to this server while it runs (on SIGHUP).
+    pub fn reloader(&self) -> Reloader {
+        self.reloader.clone()
+    }
+
+    /// What IRC clients are told of TLS: SASL EXTERNAL where a TLS listener exists, and the
+    /// `sts` policy when `[tls] sts_duration` is set, pointing to `[tls] sts_port` or else the
+    /// first `ircs` listener's port (no policy without either).
+    fn tls_offer(&self) -> TlsOffer {
+        let ircs_port = self
+            .listeners
+            .iter()
+            .filter(|(kind, _)| *kind == ListenerKind::IrcTls)
+            .find_map(|(_, listener)| Some(listener.local_addr().ok()?.port()));
+        let port = self.config.tls.sts_port.or(ircs_port);
+        TlsOffer {
+            sts: port
+                .zip(self.config.tls.sts_duration)
+                .map(|(port, duration)| StsPolicy { port, duration }),
+            external: self.listeners.iter().any(|(kind, _)| kind.is_tls()),
+        }
     }
 
     /// Serves until `shutdown` completes, then stops accepting, tells every client the server
@@ -166,6 +209,7 @@ impl Server {
             flood: Arc::new(self.config.flood.clone()),
             admission: Admission::new(self.config.address_limits.clone()),
             irc: Arc::new(self.config.irc.clone()),
+            tls_offer: self.tls_offer(),
             cloak_hosts: self.config.cloak_hosts,
             metrics: self.metrics.clone(),
             shutdown: stop.clone(),
@@ -194,9 +238,15 @@ impl Server {
                 .listeners
                 .contains(&wanted.address)
                 .then(|| self.config.proxy.trusted_proxies.clone());
+            let tls = if kind.is_tls() {
+                self.tls.clone()
+            } else {
+                None
+            };
             tasks.spawn(listener::accept_loop(
                 kind,
                 listener,
+                tls,
                 proxied,
                 context.clone(),
                 tasks.clone(),

@@ -782,7 +782,7 @@ async fn nickserv_register_identify_and_help() {
         "nina",
         "Commands: REGISTER <password> [email], IDENTIFY [account] <password>, REGAIN <nick> \
          [password], GHOST <nick> [password], RELEASE <nick> [password], SET PASSWORD <old> \
-         <new>.",
+         <new>, CERT ADD [fingerprint], CERT DEL <fingerprint>, CERT LIST.",
     );
     nina.expect_raw(&help).await;
     nina.send("PRIVMSG nickserv :what is this").await;

@@ -393,7 +393,7 @@ async fn help_lists_every_command_and_unknown_commands_point_to_it() {
     alice.send("/help").await;
     alice.expect("-- commands:").await;
     let mut help = String::new();
-    for _ in 0..31 {
+    for _ in 0..32 {
         help.push_str(&alice.line().await);
         help.push('\n');
     }
@@ -414,6 +414,7 @@ async fn help_lists_every_command_and_unknown_commands_point_to_it() {
         "/logout",
         "/password",
         "/regain",
+        "/cert",
         "/monitor",
         "/unmonitor",
         "/bot",

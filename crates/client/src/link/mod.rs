@@ -23,6 +23,7 @@ pub mod machine;
 pub mod registration;
 pub mod resync;
 pub mod said;
+pub mod tls;
 pub mod transport;
 
 use std::collections::VecDeque;
@@ -32,6 +33,7 @@ use tokio::time::{Instant, sleep_until};
 pub use event::{Command, Event, Incoming};
 pub use machine::Reconnect;
 pub use said::{LineId, Outcome, SaidLine};
+pub use tls::{TlsDial, TlsOptions, Trust};
 pub use transport::{ByteStream, Dial, Dialing, TcpDial};
 
 use self::backoff::Backoff;
@@ -66,9 +68,13 @@ enum Wake {
 }
 
 impl Link {
-    /// A link to `options.server` over TCP; the first attempt starts at once.
+    /// A link to `options.server` over TCP, or TLS over TCP; the first attempt starts at
+    /// once.
     pub fn new(options: ConnectOptions, reconnect: Reconnect) -> Self {
-        let dial = Box::new(TcpDial::new(&options.server));
+        let dial: Box<dyn Dial> = match &options.tls {
+            None => Box::new(TcpDial::new(&options.server)),
+            Some(tls) => Box::new(TlsDial::new(&options.server, tls.clone())),
+        };
         Self::with_dial(options, reconnect, dial)
     }
 

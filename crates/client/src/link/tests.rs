@@ -70,6 +70,7 @@ impl Server {
 
 fn link_over(streams: Vec<DuplexStream>) -> Link {
     let options = ConnectOptions {
+        tls: None,
         server: "in-memory".into(),
         nick: "bot".into(),
         password: None,

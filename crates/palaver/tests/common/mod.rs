@@ -293,6 +293,10 @@ pub struct Listening {
     pub irc: Vec<SocketAddr>,
     /// The `listening http ADDR` addresses (the operations endpoints).
     pub http: Vec<SocketAddr>,
+    /// The `listening ircs ADDR` addresses (IRC over TLS).
+    pub ircs: Vec<SocketAddr>,
+    /// The `listening texts ADDR` addresses (the text protocol over TLS).
+    pub texts: Vec<SocketAddr>,
 }
 
 /// What [`wait_ready`] does with a stdout line before `ready` that is no `listening` line.
@@ -329,6 +333,10 @@ pub fn wait_ready(process: &mut Process, other_lines: OtherLines) -> Listening {
             listening.irc.push(address(rest));
         } else if let Some(rest) = line.strip_prefix("listening http ") {
             listening.http.push(address(rest));
+        } else if let Some(rest) = line.strip_prefix("listening ircs ") {
+            listening.ircs.push(address(rest));
+        } else if let Some(rest) = line.strip_prefix("listening texts ") {
+            listening.texts.push(address(rest));
         } else if other_lines == OtherLines::Fail {
             panic!("unexpected stdout line before `ready`: {line:?}");
         }
@@ -343,6 +351,8 @@ pub struct Server {
     pub text: SocketAddr,
     /// The IRC listener's address.
     irc: SocketAddr,
+    /// The IRC-over-TLS listener's address, if it has one.
+    pub ircs: Option<SocketAddr>,
 }
 
 impl Server {
@@ -355,7 +365,13 @@ impl Server {
         let [irc] = listening.irc[..] else {
             panic!("one `listening irc` line before `ready`: {listening:?}");
         };
-        Self { process, text, irc }
+        let ircs = listening.ircs.first().copied();
+        Self {
+            process,
+            text,
+            irc,
+            ircs,
+        }
     }
 
     /// The IRC listener's address.

@@ -3,6 +3,9 @@
 
 /// The SASL mechanisms offered (the `sasl` capability's value, and `908 RPL_SASLMECHS`).
 pub const SASL_MECHANISMS: &str = "PLAIN,SCRAM-SHA-256";
+/// The SASL mechanisms offered by a server with TLS listeners, where clients can present a
+/// certificate for EXTERNAL.
+pub const SASL_MECHANISMS_WITH_EXTERNAL: &str = "PLAIN,SCRAM-SHA-256,EXTERNAL";
 
 /// A capability a client can enable with `CAP REQ`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -36,6 +39,8 @@ pub enum Cap {
     MessageRedaction,
     /// IRCv3 `draft/read-marker`: `MARKREAD`.
     ReadMarker,
+    /// IRCv3 `sts`: a policy the server advertises, never requested.
+    Sts,
 }
 
 /// The value of `draft/multiline` in `CAP LS 302`: the limits of [`crate::multiline`].
@@ -43,7 +48,7 @@ const MULTILINE_VALUE: &str = "max-bytes=4096,max-lines=32";
 
 impl Cap {
     /// Every capability, in the order `CAP LS` lists them.
-    pub const ALL: [Cap; 22] = [
+    pub const ALL: [Cap; 23] = [
         Cap::AccountNotify,
         Cap::AccountTag,
         Cap::AwayNotify,
@@ -65,6 +70,7 @@ impl Cap {
         Cap::ServerTime,
         Cap::Setname,
         Cap::StandardReplies,
+        Cap::Sts,
         Cap::UserhostInNames,
     ];
 
@@ -93,6 +99,7 @@ impl Cap {
             Cap::Multiline => "draft/multiline",
             Cap::MessageRedaction => "draft/message-redaction",
             Cap::ReadMarker => "draft/read-marker",
+            Cap::Sts => "sts",
         }
     }
 

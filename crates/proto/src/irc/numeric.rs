@@ -22,6 +22,8 @@ pub const RPL_GLOBALUSERS: &str = "266";
 pub const RPL_AWAY: &str = "301";
 pub const RPL_USERHOST: &str = "302";
 pub const RPL_ISON: &str = "303";
+/// `<client> <nick> :has client certificate fingerprint <fingerprint>`.
+pub const RPL_WHOISCERTFP: &str = "276";
 pub const RPL_UNAWAY: &str = "305";
 pub const RPL_NOWAWAY: &str = "306";
 pub const RPL_WHOISUSER: &str = "311";
@@ -48,6 +50,8 @@ pub const RPL_ENDOFINVEXLIST: &str = "347";
 pub const RPL_EXCEPTLIST: &str = "348";
 pub const RPL_ENDOFEXCEPTLIST: &str = "349";
 pub const RPL_WHOREPLY: &str = "352";
+/// `<client> <nick> :is using a secure connection` (TLS).
+pub const RPL_WHOISSECURE: &str = "671";
 pub const RPL_NAMREPLY: &str = "353";
 pub const RPL_WHOSPCRPL: &str = "354";
 pub const RPL_LINKS: &str = "364";

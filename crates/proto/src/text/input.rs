@@ -109,6 +109,10 @@ pub enum Command<'a> {
     PasteEnd,
     /// Delete the user's newest message in the current room, with an optional reason.
     Delete(Option<&'a str>),
+    /// The client certificates the logged-in account logs in with (IRC SASL EXTERNAL):
+    /// `/cert add [FINGERPRINT]`, `/cert del FINGERPRINT`, `/cert list` — the words after
+    /// `/cert`, checked by the server.
+    Cert(Vec<&'a str>),
 }
 
 /// A line sent while pasting: one line of the message, taken exactly as typed, or the end of
@@ -338,6 +342,21 @@ fn parse_command(command: &str) -> Result<Command<'_>, InputError> {
             None => return Err(InputError::Usage("/unban TARGET")),
         },
         "bans" => Command::Bans,
+        "cert" => {
+            let words: Vec<&str> = args.split_whitespace().collect();
+            let known = match words.as_slice() {
+                [add] | [add, _] if add.eq_ignore_ascii_case("add") => true,
+                [del, _] if del.eq_ignore_ascii_case("del") => true,
+                [list] => list.eq_ignore_ascii_case("list"),
+                _ => false,
+            };
+            if !known {
+                return Err(InputError::Usage(
+                    "/cert add [FINGERPRINT] | /cert del FINGERPRINT | /cert list",
+                ));
+            }
+            Command::Cert(words)
+        }
         "password" => match words::<2>(args) {
             Some([old, new]) => Command::Password { old, new },
             None => return Err(InputError::Usage("/password OLD NEW")),
@@ -553,6 +572,15 @@ mod tests {
                 old: "old1",
                 new: "new2"
             }
+        );
+        assert_eq!(command("/cert list"), Command::Cert(vec!["list"]));
+        assert_eq!(
+            command("/cert ADD  ab:cd"),
+            Command::Cert(vec!["ADD", "ab:cd"])
+        );
+        assert_eq!(
+            error("/cert del"),
+            "usage: /cert add [FINGERPRINT] | /cert del FINGERPRINT | /cert list"
         );
         assert_eq!(command("/regain"), Command::Regain(None));
         assert_eq!(command("/REGAIN  Alice"), Command::Regain(Some("Alice")));

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use palaver_proto::Wire;
 use palaver_proto::event::Identity;
@@ -176,6 +176,10 @@ pub struct User {
     ///
     /// [`Hub::kill`]: super::Hub::kill
     kill: Mutex<Option<Kill>>,
+    /// Set when the user's connection runs over TLS, to the fingerprint of the client
+    /// certificate it presented, if any (IRC `WHOIS` shows both). Set once by its own session
+    /// as it starts.
+    tls: OnceLock<Option<Box<str>>>,
     /// When the user last sent a message (milliseconds since the epoch), for `WHOIS` idle time.
     last_spoke: AtomicU64,
     /// The [`Alert`]s raised and not yet taken, as bits: a set, so it never grows however
@@ -217,6 +221,7 @@ impl User {
             monitored: Mutex::default(),
             operator: Mutex::new(None),
             kill: Mutex::new(None),
+            tls: OnceLock::new(),
             last_spoke: AtomicU64::new(now.0),
             alerts: AtomicU8::new(0),
             alerted: Notify::new(),
@@ -345,6 +350,22 @@ impl User {
     /// The operator entry this user acts as, if it is a server operator.
     pub fn operator(&self) -> Option<Arc<str>> {
         lock(&self.operator).clone()
+    }
+
+    /// Records that the user's connection runs over TLS, with the SHA-256 fingerprint of
+    /// its client certificate if it presented one. Only the first call counts.
+    pub fn set_tls(&self, certificate_fingerprint: Option<&str>) {
+        let _ = self.tls.set(certificate_fingerprint.map(Into::into));
+    }
+
+    /// Whether the user's connection runs over TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.get().is_some()
+    }
+
+    /// The SHA-256 fingerprint of the client certificate the user presented, if any.
+    pub fn certificate_fingerprint(&self) -> Option<&str> {
+        self.tls.get()?.as_deref()
     }
 
     pub fn is_operator(&self) -> bool {

@@ -13,6 +13,24 @@ use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
+/// What the server offers IRC clients because it has TLS listeners.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TlsOffer {
+    /// The IRCv3 `sts` policy, if one is advertised (`[tls] sts_duration`).
+    pub sts: Option<StsPolicy>,
+    /// Whether SASL EXTERNAL (a client certificate's fingerprint) is offered: only when a
+    /// TLS listener exists, since only there can a client present a certificate.
+    pub external: bool,
+}
+
+/// The IRCv3 `sts` policy (<https://ircv3.net/specs/extensions/sts>): plain connections are
+/// told the TLS `port` to upgrade to, TLS connections for how long to keep to TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StsPolicy {
+    pub port: u16,
+    pub duration: Duration,
+}
+
 /// Everything a connection and its session need from the server, besides the byte stream.
 /// Cheap to clone: one per connection.
 #[derive(Clone)]
@@ -37,6 +55,8 @@ pub struct Context {
     /// The counts of connections per address and in all; the accept loops admit through it.
     pub admission: Arc<Admission>,
     pub irc: Arc<IrcSettings>,
+    /// What IRC clients are told of TLS: the `sts` policy and SASL EXTERNAL.
+    pub tls_offer: TlsOffer,
     /// Whether to show peers by a cloak instead of their address.
     pub cloak_hosts: bool,
     /// The server's metrics, where connections count how they end.

@@ -2,6 +2,7 @@
 //! protocol-neutral hub. A session never touches the byte stream; the connection feeds it
 //! frames and it queues its replies in the connection's outbox.
 
+mod certificates;
 mod context;
 pub mod irc;
 mod nick_guard;
@@ -18,6 +19,7 @@ use palaver_proto::framing::Frame;
 use tokio::time::Instant;
 
 pub(crate) use context::Context;
+pub use context::{StsPolicy, TlsOffer};
 
 use crate::hub::{EndedRoom, Protocol, User};
 use crate::outbox::Outbox;
@@ -28,6 +30,28 @@ pub(crate) const GHOSTED: &str = "ghosted";
 /// `duration` in whole seconds, rounded up, for "within N seconds" messages.
 pub(crate) fn whole_seconds(duration: std::time::Duration) -> u64 {
     duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
+}
+
+/// Who is at the other end of a connection, as the connection knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    pub address: SocketAddr,
+    /// Whether the connection runs over TLS.
+    pub tls: bool,
+    /// The SHA-256 fingerprint (lowercase hex) of the certificate the client presented in
+    /// its TLS handshake, if it presented one: what SASL EXTERNAL logs in with.
+    pub certificate_fingerprint: Option<String>,
+}
+
+/// A peer on a plain connection.
+impl From<SocketAddr> for Peer {
+    fn from(address: SocketAddr) -> Self {
+        Self {
+            address,
+            tls: false,
+            certificate_fingerprint: None,
+        }
+    }
 }
 
 /// Whether the connection goes on after a frame.
@@ -52,7 +76,7 @@ pub(crate) trait Session: Sized {
 
     /// A session for a new connection from `peer`, shown to others as `host`, whose output goes
     /// to `outbox`. What the client gets before it says anything (a greeting) is queued here.
-    async fn start(context: &Context, peer: SocketAddr, host: String, outbox: Arc<Outbox>) -> Self;
+    async fn start(context: &Context, peer: Peer, host: String, outbox: Arc<Outbox>) -> Self;
 
     /// The longest line the connection frames for this session, without its line ending;
     /// anything longer arrives as [`Frame::TooLong`].

@@ -18,12 +18,13 @@ use palaver_proto::room_filter::RoomFilter;
 use palaver_proto::text::{self, Command, Input, PasteLine};
 use palaver_proto::time::Timestamp;
 
+use super::certificates::{self, CertificateCommand};
 use super::nick_guard::NickGuard;
 use super::nick_guard::Verdict;
 use super::redaction::{self, Place, RedactError, Redacted};
 use super::reply_queue::{ReplyBuffer, ReplyQueue};
 use super::server_bans;
-use super::{Context, Flow, GHOSTED, Keep, Session, whole_seconds};
+use super::{Context, Flow, GHOSTED, Keep, Peer, Session, whole_seconds};
 use crate::accounts::{AccountError, Accounts, Operators};
 use crate::hub::{
     Alert, DEFAULT_KILL_REASON, EndedRoom, Hub, HubError, Interest, Joined, LOBBY, MAX_MONITORED,
@@ -58,6 +59,7 @@ const HELP: &[&str] = &[
     "  /logout                       log out",
     "  /password OLD NEW             change your password (logs out your other sessions)",
     "  /regain [NICK]                take your account's nick back from whoever uses it",
+    "  /cert add|del|list [FP]       TLS client certificates that log your account in",
     "  /register-room [#room]        register a room you run to your account",
     "  /monitor [NICK…]              be told when NICK comes online or goes offline",
     "  /unmonitor NICK…              stop monitoring NICK",
@@ -221,6 +223,7 @@ impl TextSession {
             },
             Command::Password { old, new } => self.change_password(old, new).await,
             Command::Regain(nick) => self.regain(nick).await,
+            Command::Cert(words) => self.certificates(&words).await,
             Command::RegisterRoom(name) => self.register_room(name).await,
             Command::Monitor(nicks) if nicks.is_empty() => self.show_monitored(),
             Command::Monitor(nicks) => self.monitor(&nicks),
@@ -685,6 +688,23 @@ impl TextSession {
         }
     }
 
+    /// `/cert add [FINGERPRINT]`, `/cert del FINGERPRINT`, `/cert list` for the logged-in
+    /// account.
+    async fn certificates(&mut self, words: &[&str]) {
+        let Some(account) = self.user.identity().account.clone() else {
+            return self.error("you are not logged in");
+        };
+        let Some(command) = CertificateCommand::parse(words) else {
+            return self
+                .error("usage: /cert add [FINGERPRINT] | /cert del FINGERPRINT | /cert list");
+        };
+        let fingerprint = self.user.certificate_fingerprint().map(str::to_owned);
+        let lines = certificates::run(&self.store, &account, fingerprint.as_deref(), command).await;
+        for line in lines {
+            self.notice(&[&line]);
+        }
+    }
+
     /// `/password OLD NEW` for the logged-in account.
     async fn change_password(&mut self, old: &str, new: &str) {
         let Some(account) = self.user.identity().account.clone() else {
@@ -957,10 +977,13 @@ impl Session for TextSession {
 
     /// Registers the connection under a guest nick at once (the text protocol has no
     /// registration), greets it and joins it to the lobby.
-    async fn start(context: &Context, peer: SocketAddr, host: String, outbox: Arc<Outbox>) -> Self {
+    async fn start(context: &Context, peer: Peer, host: String, outbox: Arc<Outbox>) -> Self {
         let user = context
             .hub
-            .connect_guest(peer, &host, Self::PROTOCOL, outbox.clone());
+            .connect_guest(peer.address, &host, Self::PROTOCOL, outbox.clone());
+        if peer.tls {
+            user.set_tls(peer.certificate_fingerprint.as_deref());
+        }
         // Text users see every deletion in their rooms (there is no capability to ask).
         user.set_delivery(Wire::Text, [Interest::Redactions].into_iter().collect());
         // A server ban on the address or the mask: the session tells the client and ends

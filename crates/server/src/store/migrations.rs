@@ -236,6 +236,22 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 11,
+        description: "account client certificates",
+        // The SHA-256 fingerprints (lowercase hex) of the client certificates each account
+        // logs in with by SASL EXTERNAL (NickServ CERT ADD, text /cert add); account_key is
+        // the folded account name. A fingerprint belongs to one account; an account lists at
+        // most a few (store/certificates.rs). added is unix milliseconds.
+        sql: "
+            CREATE TABLE account_certificates (
+                fingerprint TEXT PRIMARY KEY,
+                account_key TEXT NOT NULL,
+                added       INTEGER NOT NULL
+            ) STRICT;
+            CREATE INDEX account_certificates_by_account ON account_certificates (account_key);
+        ",
+    },
+    Migration {
+        version: 12,
         description: "server bans",
         // Operators' server bans (IRC KLINE/DLINE, text /ban): target is the banned address
         // range, nick!user@host mask (folded) or $a:account (folded) as the hub prints it;

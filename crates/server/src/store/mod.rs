@@ -7,10 +7,11 @@
 //! writing and reading rows, `migrations.rs` the schema and its versions, `queries.rs` the
 //! history pages and TARGETS, `retention.rs` pruning, `lifetimes.rs` forgetting the history of
 //! a room whose lifetime ended, `redaction.rs` deleting one message, `accounts.rs` registered
-//! accounts, `rooms.rs` registered rooms, `read_markers.rs` accounts' read markers,
-//! `worker.rs` the thread.
+//! accounts, `certificates.rs` the client certificates accounts log in with, `rooms.rs`
+//! registered rooms, `read_markers.rs` accounts' read markers, `worker.rs` the thread.
 
 mod accounts;
+mod certificates;
 mod lifetimes;
 mod message;
 mod migrations;
@@ -34,6 +35,7 @@ use palaver_proto::time::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 
 pub use accounts::{AccountRecord, PasswordSecrets};
+pub use certificates::{CertificateAdded, MAX_CERTIFICATES};
 pub use message::{
     ConnectionId, Correspondent, HistoryQuery, HistoryTarget, MAX_STORED_CLIENT_TAG_BYTES, Party,
     REPLAYED_CLIENT_TAGS, StoredMessage,
@@ -454,6 +456,48 @@ impl Store {
             database.create_account(&name, &secrets, email.as_deref(), created)
         })
         .await
+    }
+
+    /// Adds the client certificate `fingerprint` (lowercase hex SHA-256) to `account` (at
+    /// most [`MAX_CERTIFICATES`]; one account per fingerprint). Durable on return.
+    pub async fn add_certificate(
+        &self,
+        account: &str,
+        fingerprint: &str,
+    ) -> Result<CertificateAdded, StoreError> {
+        let (account, fingerprint) = (account.to_owned(), fingerprint.to_owned());
+        self.call(move |database| {
+            database.add_certificate(&account, &fingerprint, Timestamp::now())
+        })
+        .await
+    }
+
+    /// Removes the client certificate `fingerprint` from `account`; false if not listed.
+    pub async fn remove_certificate(
+        &self,
+        account: &str,
+        fingerprint: &str,
+    ) -> Result<bool, StoreError> {
+        let (account, fingerprint) = (account.to_owned(), fingerprint.to_owned());
+        self.call(move |database| database.remove_certificate(&account, &fingerprint))
+            .await
+    }
+
+    /// The client certificates `account` lists, oldest first.
+    pub async fn certificates(&self, account: &str) -> Result<Vec<String>, StoreError> {
+        let account = account.to_owned();
+        self.call(move |database| database.certificates(&account))
+            .await
+    }
+
+    /// The account (as registered) listing the client certificate `fingerprint`, if any.
+    pub async fn account_by_certificate(
+        &self,
+        fingerprint: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let fingerprint = fingerprint.to_owned();
+        self.call(move |database| database.account_by_certificate(&fingerprint))
+            .await
     }
 
     /// Registers a room. Returns false if it is already registered.

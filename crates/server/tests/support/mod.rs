@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use palaver_proto::irc::message::Message;
 use palaver_server::config::{FileConfig, Overrides};
 use palaver_server::{Config, Server};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::oneshot;
@@ -126,6 +126,12 @@ pub struct TestServer {
     pub irc_address: SocketAddr,
     /// The operations endpoints, when the test asked for them (`http_listen`).
     pub http_address: Option<SocketAddr>,
+    /// The TLS listeners, if the test asked for them (`irc_tls_listen`, `text_tls_listen`).
+    pub ircs_address: Option<SocketAddr>,
+    pub texts_address: Option<SocketAddr>,
+    /// The configuration the server started with, and what reloads a new one.
+    pub config: Config,
+    pub reloader: palaver_server::reload::Reloader,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
 }
@@ -167,13 +173,19 @@ impl TestServer {
             ..overrides
         };
         let config = Config::resolve(file, overrides).expect("valid config");
-        let server = Server::bind(config).await.expect("bind");
-        let address = server.local_addresses()[0].1;
-        let irc_address = server.local_addresses()[1].1;
-        let http_address = server
-            .local_addresses()
-            .into_iter()
-            .find_map(|(kind, address)| (kind == "http").then_some(address));
+        let server = Server::bind(config.clone()).await.expect("bind");
+        let bound = |kind: &str| {
+            server
+                .local_addresses()
+                .into_iter()
+                .find(|(bound_kind, _)| *bound_kind == kind)
+                .map(|(_, address)| address)
+        };
+        let address = bound("text").expect("a text listener");
+        let irc_address = bound("irc").expect("an IRC listener");
+        let (ircs_address, texts_address) = (bound("ircs"), bound("texts"));
+        let reloader = server.reloader();
+        let http_address = bound("http");
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(server.run(async {
             let _ = stopped.await;
@@ -182,6 +194,10 @@ impl TestServer {
             address,
             irc_address,
             http_address,
+            ircs_address,
+            texts_address,
+            config,
+            reloader,
             stop: Some(stop),
             task,
         }
@@ -249,11 +265,11 @@ pub async fn send_until_dropped(sender: &mut Client, reader: &mut Client, slow: 
     sent
 }
 
-/// A text-protocol client on a real socket.
-pub struct Client {
+/// A text-protocol client on a real socket: TCP, or any stream split in two halves (TLS).
+pub struct Client<R = OwnedReadHalf, W = OwnedWriteHalf> {
     pub nick: String,
-    reader: BufReader<OwnedReadHalf>,
-    writer: OwnedWriteHalf,
+    reader: BufReader<R>,
+    writer: W,
 }
 
 impl Client {
@@ -268,6 +284,33 @@ impl Client {
     /// Like [`connect`](Self::connect), for a socket set up by the caller.
     pub async fn from_stream(stream: TcpStream) -> Self {
         let (reader, writer) = stream.into_split();
+        Client::from_halves(reader, writer).await
+    }
+
+    /// Connects and renames to `nick`.
+    pub async fn named(address: SocketAddr, nick: &str) -> Self {
+        let mut client = Self::connect(address).await;
+        client.rename(nick).await;
+        client
+    }
+
+    /// Connects with a tiny receive buffer, so that the kernel absorbs little of what the
+    /// server sends, and renames to `nick`: a client meant not to read, to fill its send
+    /// queue.
+    pub async fn slow(address: SocketAddr, nick: &str) -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+        socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+        let stream = socket.connect(address).await.expect("connect");
+        let mut client = Self::from_stream(stream).await;
+        client.rename(nick).await;
+        client
+    }
+}
+
+impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Client<R, W> {
+    /// A client over the two halves of a stream: reads the greeting (learning the guest
+    /// nick) and the lobby join line.
+    pub async fn from_halves(reader: R, writer: W) -> Self {
         let mut client = Self {
             nick: String::new(),
             reader: BufReader::new(reader),
@@ -285,18 +328,6 @@ impl Client {
         client
     }
 
-    /// Connects with a tiny receive buffer, so that the kernel absorbs little of what the
-    /// server sends, and renames to `nick`: a client meant not to read, to fill its send
-    /// queue.
-    pub async fn slow(address: SocketAddr, nick: &str) -> Self {
-        let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
-        socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
-        let stream = socket.connect(address).await.expect("connect");
-        let mut client = Self::from_stream(stream).await;
-        client.rename(nick).await;
-        client
-    }
-
     /// Reads whatever the kernel still holds for this client and waits until the server has
     /// closed the connection (cleanly or with a reset: either way it let go).
     pub async fn drain_until_closed(self) {
@@ -309,13 +340,6 @@ impl Client {
         .await
         .expect("the connection was closed");
         drop(drained);
-    }
-
-    /// Connects and renames to `nick`.
-    pub async fn named(address: SocketAddr, nick: &str) -> Self {
-        let mut client = Self::connect(address).await;
-        client.rename(nick).await;
-        client
     }
 
     pub async fn rename(&mut self, nick: &str) {
@@ -415,7 +439,7 @@ impl Client {
         self.expect_quiet().await;
     }
 
-    pub fn into_parts(self) -> (BufReader<OwnedReadHalf>, OwnedWriteHalf) {
+    pub fn into_parts(self) -> (BufReader<R>, W) {
         (self.reader, self.writer)
     }
 }
@@ -438,11 +462,12 @@ pub fn untimed(line: &str) -> &str {
     &line[11..]
 }
 
-/// An IRC client on a real socket, speaking raw IRC lines.
-pub struct IrcClient {
+/// An IRC client on a real socket, speaking raw IRC lines: TCP, or any stream split in two
+/// halves (TLS).
+pub struct IrcClient<R = OwnedReadHalf, W = OwnedWriteHalf> {
     pub nick: String,
-    reader: BufReader<OwnedReadHalf>,
-    writer: OwnedWriteHalf,
+    reader: BufReader<R>,
+    writer: W,
 }
 
 impl IrcClient {
@@ -451,6 +476,19 @@ impl IrcClient {
         let stream = TcpStream::connect(address).await.expect("connect");
         stream.set_nodelay(true).expect("TCP_NODELAY");
         let (reader, writer) = stream.into_split();
+        IrcClient::from_halves(reader, writer)
+    }
+
+    /// Connects, negotiates `caps` (if any) with `CAP LS 302`/`CAP REQ`, registers as `nick`
+    /// and reads the welcome burst up to the end of the MOTD (376 or 422).
+    pub async fn register(address: SocketAddr, nick: &str, caps: &[&str]) -> Self {
+        Self::connect(address).await.registered(nick, caps).await
+    }
+}
+
+impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> IrcClient<R, W> {
+    /// A client over the two halves of a stream, which has sent nothing yet.
+    pub fn from_halves(reader: R, writer: W) -> Self {
         Self {
             nick: "*".into(),
             reader: BufReader::new(reader),
@@ -458,10 +496,10 @@ impl IrcClient {
         }
     }
 
-    /// Connects, negotiates `caps` (if any) with `CAP LS 302`/`CAP REQ`, registers as `nick`
-    /// and reads the welcome burst up to the end of the MOTD (376 or 422).
-    pub async fn register(address: SocketAddr, nick: &str, caps: &[&str]) -> Self {
-        let mut client = Self::connect(address).await;
+    /// Negotiates `caps` (if any) with `CAP LS 302`/`CAP REQ`, registers as `nick` and reads
+    /// the welcome burst up to the end of the MOTD (376 or 422).
+    pub async fn registered(self, nick: &str, caps: &[&str]) -> Self {
+        let mut client = self;
         client.nick = nick.to_owned();
         if !caps.is_empty() {
             client.send("CAP LS 302").await;

@@ -108,6 +108,7 @@ impl Client {
     /// `bot`, joining `rooms`, started: its first attempt is opening a stream.
     fn start(reconnect: Reconnect, rooms: &[&str]) -> Self {
         let options = ConnectOptions {
+            tls: None,
             server: "127.0.0.1:6667".into(),
             nick: "bot".into(),
             password: None,

@@ -16,6 +16,7 @@ use crate::accounts::scram::ClientFirst;
 use crate::accounts::{AccountError, PasswordStamp};
 use crate::hub::{Reclaim, Reclaimed};
 use crate::session::Flow;
+use crate::session::certificates::{self, CertificateCommand};
 
 /// The nick clients address for account services.
 pub const NICKSERV: &str = "NickServ";
@@ -29,6 +30,12 @@ pub enum AccountRequest {
     Sasl { account: String, password: String },
     /// SASL SCRAM-SHA-256: the client's first message is in; answer it.
     ScramStart(ClientFirst),
+    /// SASL EXTERNAL: log in as the account listing the client certificate (which must be
+    /// `authzid` if given).
+    External { authzid: Option<String> },
+    /// `NickServ CERT ADD [fingerprint]` (the connection's certificate when `None`), `CERT
+    /// DEL fingerprint`, `CERT LIST`.
+    Certificate(CertificateCommand),
     /// `REGISTER` or `NickServ REGISTER`: register the current nick, with the email address
     /// given (`None`: none, or `*`).
     Register {
@@ -149,10 +156,12 @@ pub fn register(session: &mut IrcSession, message: &Message) -> Flow {
 /// The NickServ commands, as `HELP` lists them.
 const NICKSERV_HELP: &str = "Commands: REGISTER <password> [email], IDENTIFY [account] <password>, \
                              REGAIN <nick> [password], GHOST <nick> [password], \
-                             RELEASE <nick> [password], SET PASSWORD <old> <new>.";
+                             RELEASE <nick> [password], SET PASSWORD <old> <new>, \
+                             CERT ADD [fingerprint], CERT DEL <fingerprint>, CERT LIST.";
 
 /// `PRIVMSG NickServ :REGISTER password` / `:IDENTIFY [account] password` /
-/// `:REGAIN|GHOST|RELEASE nick [password]` / `:SET PASSWORD old new` / `:HELP`.
+/// `:REGAIN|GHOST|RELEASE nick [password]` / `:SET PASSWORD old new` /
+/// `:CERT ADD [fingerprint]|DEL fingerprint|LIST` / `:HELP`.
 pub fn nickserv(session: &mut IrcSession, text: &str) {
     let words: Vec<&str> = text.split_whitespace().collect();
     let nick = session.reply_nick();
@@ -218,6 +227,17 @@ pub fn nickserv(session: &mut IrcSession, text: &str) {
                 "Syntax: SET PASSWORD <old password> <new password>",
             );
         }
+        [cert, rest @ ..] if cert.eq_ignore_ascii_case("CERT") => {
+            match CertificateCommand::parse(rest) {
+                Some(command) => session
+                    .account_requests
+                    .push(AccountRequest::Certificate(command)),
+                None => nickserv_notice(
+                    session,
+                    "Syntax: CERT ADD [fingerprint] | CERT DEL <fingerprint> | CERT LIST",
+                ),
+            }
+        }
         [command, password] if command.eq_ignore_ascii_case("IDENTIFY") => {
             session.account_requests.push(AccountRequest::Identify {
                 account: nick,
@@ -281,6 +301,8 @@ pub async fn run(session: &mut IrcSession, request: AccountRequest) {
             }
         }
         AccountRequest::ScramStart(first) => sasl::start_scram(session, first).await,
+        AccountRequest::External { authzid } => external(session, authzid).await,
+        AccountRequest::Certificate(command) => certificate(session, command).await,
         AccountRequest::Identify { account, password } => {
             match accounts.login_stamped(&account, &password, address).await {
                 Ok((account, stamp)) => {
@@ -349,6 +371,36 @@ pub async fn run(session: &mut IrcSession, request: AccountRequest) {
                 }
             },
         },
+    }
+}
+
+/// SASL EXTERNAL: logs in as the account listing the connection's client certificate, if
+/// one does (and it is `authzid`, when the client named one).
+async fn external(session: &mut IrcSession, authzid: Option<String>) {
+    let Some(fingerprint) = session.certificate_fingerprint.clone() else {
+        return sasl::fail(session);
+    };
+    match session.store.account_by_certificate(&fingerprint).await {
+        Ok(Some(account)) if authzid.is_none_or(|authzid| fold(&authzid) == fold(&account)) => {
+            logged_in(session, &account, None);
+            session.numeric(RPL_SASLSUCCESS, &["SASL authentication successful"]);
+        }
+        Ok(_) => sasl::fail(session),
+        Err(error) => {
+            tracing::warn!(%error, "SASL EXTERNAL: the store failed");
+            sasl::fail(session);
+        }
+    }
+}
+
+/// `NickServ CERT ADD|DEL|LIST`: the client certificates the logged-in account logs in with.
+async fn certificate(session: &mut IrcSession, command: CertificateCommand) {
+    let Some(account) = session.account() else {
+        return nickserv_notice(session, "You are not logged in.");
+    };
+    let fingerprint = session.certificate_fingerprint.as_deref();
+    for line in certificates::run(&session.store, &account, fingerprint, command).await {
+        nickserv_notice(session, &line);
     }
 }
 

@@ -7,8 +7,8 @@ use palaver_proto::irc::message::Message;
 use palaver_proto::irc::numeric::ERR_INVALIDCAPCMD;
 use palaver_proto::irc::render::IrcFlavor;
 
-use super::IrcSession;
 use super::registration::try_register;
+use super::{IrcSession, sasl};
 use crate::hub::{Interest, Interests, User};
 use crate::session::Flow;
 
@@ -36,8 +36,12 @@ pub fn cap(session: &mut IrcSession, message: &Message) -> Flow {
                 session.registration.negotiating_caps = true;
             }
             // Values (`name=value`) only for 302 clients (capability negotiation §CAP LS).
+            // `sts` is nothing without its value, so only they see it, and only with a policy.
             let offered: Vec<String> = Cap::ALL
                 .iter()
+                .filter(|cap| {
+                    **cap != Cap::Sts || (session.cap_302 && value(session, Cap::Sts).is_some())
+                })
                 .map(|cap| match value(session, *cap) {
                     Some(value) if session.cap_302 => format!("{}={value}", cap.name()),
                     _ => cap.name().to_owned(),
@@ -92,18 +96,31 @@ pub fn cap(session: &mut IrcSession, message: &Message) -> Flow {
 /// `before-connect` when `REGISTER` is accepted before connecting (see
 /// `IrcSettings::registers_before_connect`) and `email-required` when `[accounts]
 /// require_email` is set; never `custom-account-name` (an account is its nick).
-fn value(session: &IrcSession, cap: Cap) -> Option<&'static str> {
+///
+/// `sasl` adds EXTERNAL where TLS listeners exist; `sts` is the policy, if the server has one:
+/// on a plain connection the TLS port to upgrade to, on a TLS connection how long to keep to
+/// TLS (<https://ircv3.net/specs/extensions/sts>).
+fn value(session: &IrcSession, cap: Cap) -> Option<std::borrow::Cow<'static, str>> {
     match cap {
+        Cap::Sasl => Some(sasl::mechanisms(session).into()),
+        Cap::Sts => {
+            let policy = session.tls_offer.sts?;
+            Some(if session.tls {
+                format!("duration={}", policy.duration.as_secs()).into()
+            } else {
+                format!("port={}", policy.port).into()
+            })
+        }
         Cap::AccountRegistration => match (
             session.settings.registers_before_connect(),
             session.accounts.requires_email(),
         ) {
-            (true, true) => Some("before-connect,email-required"),
-            (true, false) => Some("before-connect"),
-            (false, true) => Some("email-required"),
+            (true, true) => Some("before-connect,email-required".into()),
+            (true, false) => Some("before-connect".into()),
+            (false, true) => Some("email-required".into()),
             (false, false) => None,
         },
-        _ => cap.value(),
+        _ => cap.value().map(Into::into),
     }
 }
 
@@ -136,7 +153,8 @@ fn interests(caps: CapSet) -> Interests {
 }
 
 /// The capability set after `REQ` of `request` (space-separated names, `-name` to disable),
-/// or `None` if any name is unknown: a request is accepted or refused whole.
+/// or `None` if any name is unknown: a request is accepted or refused whole. `sts` is never
+/// requested ("Clients MUST NOT request this capability"; servers may refuse it).
 fn apply_request(current: CapSet, request: &str) -> Option<CapSet> {
     let mut caps = current;
     for item in request.split(' ').filter(|item| !item.is_empty()) {
@@ -144,7 +162,7 @@ fn apply_request(current: CapSet, request: &str) -> Option<CapSet> {
             Some(name) => (false, name),
             None => (true, item),
         };
-        let cap = Cap::from_name(name)?;
+        let cap = Cap::from_name(name).filter(|cap| *cap != Cap::Sts)?;
         if enable {
             caps.insert(cap);
         } else {

@@ -41,7 +41,7 @@ use tokio::time::Instant;
 
 use super::nick_guard::{NickGuard, Verdict};
 use super::reply_queue::ReplyQueue;
-use super::{Context, Flow, Session};
+use super::{Context, Flow, Peer, Session};
 use crate::accounts::{Accounts, Operators, PasswordStamp};
 use crate::config::IrcSettings;
 use crate::hub::{
@@ -125,6 +125,12 @@ pub struct IrcSession {
     nick_guard: NickGuard,
     settings: Arc<IrcSettings>,
     peer: SocketAddr,
+    /// Whether the connection runs over TLS, and the fingerprint of the client certificate
+    /// presented in its handshake (what SASL EXTERNAL and `CERT ADD` take), if any.
+    tls: bool,
+    certificate_fingerprint: Option<String>,
+    /// What the server offers because it has TLS listeners (`sts`, SASL EXTERNAL).
+    tls_offer: crate::session::TlsOffer,
     /// The host shown to others (the peer address or its cloak).
     host: String,
     outbox: Arc<Outbox>,
@@ -654,7 +660,7 @@ impl Session for IrcSession {
     const PROTOCOL: Protocol = Protocol::Irc;
 
     /// A session waiting for the client to register; nothing is sent before it speaks.
-    async fn start(context: &Context, peer: SocketAddr, host: String, outbox: Arc<Outbox>) -> Self {
+    async fn start(context: &Context, peer: Peer, host: String, outbox: Arc<Outbox>) -> Self {
         let now = Instant::now();
         let settings = context.irc.clone();
         let replies = Replies::new(settings.server_name.clone(), outbox.clone());
@@ -674,7 +680,10 @@ impl Session for IrcSession {
             ended_rooms: Vec::new(),
             nick_guard: NickGuard::new(context.nick_grace),
             settings,
-            peer,
+            peer: peer.address,
+            tls: peer.tls,
+            certificate_fingerprint: peer.certificate_fingerprint,
+            tls_offer: context.tls_offer,
             host,
             outbox,
             user: None,

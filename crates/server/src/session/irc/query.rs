@@ -323,6 +323,21 @@ pub fn whois(session: &mut IrcSession, message: &Message) -> Flow {
     if identity.bot {
         session.numeric(RPL_WHOISBOT, &[&identity.nick, "is a bot"]);
     }
+    if user.is_tls() {
+        session.numeric(
+            RPL_WHOISSECURE,
+            &[&identity.nick, "is using a secure connection"],
+        );
+    }
+    // The certificate's fingerprint is what logs its account in: shown only to the user
+    // itself and to server operators.
+    let may_see_fingerprint = viewer.id == user.id || viewer.is_operator();
+    if let Some(fingerprint) = user.certificate_fingerprint()
+        && may_see_fingerprint
+    {
+        let text = format!("has client certificate fingerprint {fingerprint}");
+        session.numeric(RPL_WHOISCERTFP, &[&identity.nick, &text]);
+    }
     if let Some(away) = user.away() {
         session.numeric(RPL_AWAY, &[&identity.nick, &away]);
     }

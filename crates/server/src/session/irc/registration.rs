@@ -165,6 +165,9 @@ pub fn try_register(session: &mut IrcSession) -> Flow {
         identity,
     ) {
         Ok(user) => {
+            if session.tls {
+                user.set_tls(session.certificate_fingerprint.as_deref());
+            }
             tracing::info!(nick = %user.nick(), "registered");
             session.user = Some(user);
             session.set_caps(session.caps);

@@ -1,12 +1,13 @@
-//! SASL (`AUTHENTICATE`, IRCv3 sasl 3.1/3.2) with the mechanisms PLAIN (RFC 4616) and
-//! SCRAM-SHA-256 (RFC 5802, RFC 7677): the exchange of base64 messages in 400-byte chunks, and
+//! SASL (`AUTHENTICATE`, IRCv3 sasl 3.1/3.2) with the mechanisms PLAIN (RFC 4616),
+//! SCRAM-SHA-256 (RFC 5802, RFC 7677) and, where TLS listeners exist, EXTERNAL (RFC 4422
+//! appendix A: the TLS client certificate, by its fingerprint): the exchange of base64 messages in 400-byte chunks, and
 //! each mechanism's steps. Checking passwords and proofs is `crate::accounts`'s; a step that
 //! must wait for the store is recorded as an [`AccountRequest`] and run once the handler
 //! returns, before the next line is handled.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use palaver_proto::irc::caps::SASL_MECHANISMS;
+use palaver_proto::irc::caps::{SASL_MECHANISMS, SASL_MECHANISMS_WITH_EXTERNAL};
 use palaver_proto::irc::message::Message;
 use palaver_proto::irc::numeric::*;
 use palaver_proto::names::NICK_MAX_LEN;
@@ -38,6 +39,8 @@ pub enum Step {
     Plain,
     /// SCRAM: the client's first message.
     ScramFirst,
+    /// EXTERNAL: the authorization identity (empty: the certificate's account).
+    External,
     /// SCRAM: the client's final message, with its proof.
     ScramFinal(Box<ScramLogin>),
     /// SCRAM: the server proved itself (`v=…`); the client's empty answer completes the login
@@ -90,17 +93,34 @@ pub fn authenticate(session: &mut IrcSession, message: &Message) -> Flow {
     Flow::Continue
 }
 
+/// The mechanisms offered: EXTERNAL too where a client can present a certificate.
+pub(super) fn mechanisms(session: &IrcSession) -> &'static str {
+    if session.tls_offer.external {
+        SASL_MECHANISMS_WITH_EXTERNAL
+    } else {
+        SASL_MECHANISMS
+    }
+}
+
 /// `AUTHENTICATE <mechanism>`: the first step of `mechanism`, or `908` and `904` for one
-/// palaver does not offer.
+/// palaver does not offer. EXTERNAL fails at once on a connection without a client
+/// certificate.
 fn choose_mechanism(session: &mut IrcSession, mechanism: &str) {
     let step = if mechanism.eq_ignore_ascii_case("PLAIN") {
         Step::Plain
     } else if mechanism.eq_ignore_ascii_case(scram::MECHANISM) {
         Step::ScramFirst
+    } else if mechanism.eq_ignore_ascii_case("EXTERNAL") && session.tls_offer.external {
+        if session.certificate_fingerprint.is_none() {
+            let text = "SASL authentication failed: you presented no TLS client certificate";
+            return session.numeric(ERR_SASLFAIL, &[text]);
+        }
+        Step::External
     } else {
+        let mechanisms = mechanisms(session);
         session.numeric(
             RPL_SASLMECHS,
-            &[SASL_MECHANISMS, "are available SASL mechanisms"],
+            &[mechanisms, "are available SASL mechanisms"],
         );
         return fail(session);
     };
@@ -119,6 +139,12 @@ fn take_step(session: &mut IrcSession, step: Step, received: Vec<u8>) {
                 .account_requests
                 .push(AccountRequest::Sasl { account, password }),
             None => fail(session),
+        },
+        Step::External => match String::from_utf8(received) {
+            Ok(authzid) => session.account_requests.push(AccountRequest::External {
+                authzid: Some(authzid).filter(|authzid| !authzid.is_empty()),
+            }),
+            Err(_) => fail(session),
         },
         Step::ScramFirst => {
             let first = std::str::from_utf8(&received)
@@ -204,7 +230,7 @@ pub(super) fn fail_with(session: &mut IrcSession, error: &AccountError) {
     }
 }
 
-fn fail(session: &mut IrcSession) {
+pub(super) fn fail(session: &mut IrcSession) {
     session.numeric(ERR_SASLFAIL, &["SASL authentication failed"]);
 }
 
