@@ -276,6 +276,15 @@ impl Accounts {
         self
     }
 
+    /// Takes a new limit on registrations per address (a reload).
+    pub(crate) fn set_registration_limit(
+        &self,
+        rate: Option<crate::config::Rate>,
+        exempt: crate::config::AddressList,
+    ) {
+        self.inner.registrations.update(rate, exempt);
+    }
+
     /// Whether registering takes an email address (`[accounts] require_email`).
     pub fn requires_email(&self) -> bool {
         self.inner.registration.require_email

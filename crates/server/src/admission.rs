@@ -126,13 +126,14 @@ impl fmt::Display for Refusal {
 /// The live counts of connections, shared by every listener.
 #[derive(Debug)]
 pub struct Admission {
-    settings: AddressLimits,
     connect_rate: AddressRate,
     counts: Mutex<Counts>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Counts {
+    /// The limits in force; a reload replaces them ([`Admission::update`]).
+    settings: AddressLimits,
     total: usize,
     /// Connections per address key, for addresses that are not exempt; an address leaves the
     /// map with its last connection.
@@ -155,22 +156,33 @@ impl Admission {
                 settings.connect_rate_per_address,
                 settings.exempt.clone(),
             ),
-            settings,
-            counts: Mutex::default(),
+            counts: Mutex::new(Counts {
+                settings,
+                total: 0,
+                per_address: HashMap::new(),
+            }),
         })
+    }
+
+    /// Takes new limits (a reload). Connections already served stay, even past a lowered
+    /// limit; new ones are counted against the new limits.
+    pub fn update(&self, settings: AddressLimits) {
+        self.connect_rate
+            .update(settings.connect_rate_per_address, settings.exempt.clone());
+        lock(&self.counts).settings = settings;
     }
 
     /// Admits a connection from `address` at `now`, or says why not.
     pub fn admit(self: &Arc<Self>, address: IpAddr, now: Instant) -> Result<Admitted, Refusal> {
-        let exempt = self.settings.exempt.contains(address);
         let key = address_key(address);
         let mut counts = lock(&self.counts);
-        if counts.total >= self.settings.max_connections {
+        let exempt = counts.settings.exempt.contains(address);
+        if counts.total >= counts.settings.max_connections {
             return Err(Refusal::ServerFull);
         }
         if !exempt {
             let open = counts.per_address.get(&key).copied().unwrap_or(0);
-            let limit = self.settings.connections_per_address;
+            let limit = counts.settings.connections_per_address;
             if open >= limit {
                 return Err(Refusal::PerAddress { limit });
             }

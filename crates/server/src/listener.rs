@@ -18,7 +18,7 @@ use crate::connection;
 use crate::proxy_protocol;
 use crate::session::irc::IrcSession;
 use crate::session::text::TextSession;
-use crate::session::{Context, Peer, Session};
+use crate::session::{Context, Peer, Session, SharedContext};
 use crate::tls::{self, Tls};
 use crate::transport;
 
@@ -56,17 +56,20 @@ pub async fn accept_loop(
     listener: TcpListener,
     tls: Option<Tls>,
     proxied: Option<AddressList>,
-    context: Context,
+    contexts: SharedContext,
     tasks: TaskTracker,
 ) {
+    let shutdown = contexts.current().shutdown;
     loop {
         let accepted = tokio::select! {
-            () = context.shutdown.cancelled() => return,
+            () = shutdown.cancelled() => return,
             accepted = listener.accept() => accepted,
         };
         match accepted {
             Ok((stream, peer)) => {
                 transport::configure_tcp(&stream);
+                // The settings in force now (a reload changes them for connections to come).
+                let context = contexts.current();
                 match &proxied {
                     None => admit(kind, tls.clone(), stream, peer, &context, &tasks),
                     Some(trusted) if !trusted.contains(peer.ip()) => {

@@ -231,48 +231,79 @@ impl std::fmt::Display for Rate {
 
 /// A [`Rate`] counted per client address (IPv6 per /64, see [`address_key`]), except for the
 /// exempt addresses: how often one address may connect, register accounts or create rooms.
+/// Its rate and exemptions can change while the server runs ([`update`](Self::update)).
 #[derive(Debug)]
-pub(crate) struct AddressRate {
+pub(crate) struct AddressRate(std::sync::Mutex<RateState>);
+
+#[derive(Debug)]
+struct RateState {
     rate: Option<Rate>,
     exempt: crate::addresses::AddressList,
-    counted: std::sync::Mutex<Limiter<IpAddr>>,
+    counted: Limiter<IpAddr>,
 }
 
-impl AddressRate {
-    /// `rate: None` allows everything.
-    pub(crate) fn new(rate: Option<Rate>, exempt: crate::addresses::AddressList) -> Self {
+impl RateState {
+    fn new(rate: Option<Rate>, exempt: crate::addresses::AddressList) -> Self {
         let (capacity, window) =
             rate.map_or((1, Duration::from_secs(1)), |rate| (rate.count, rate.per));
         Self {
             rate,
             exempt,
-            counted: std::sync::Mutex::new(Limiter::new(capacity, window, MAX_TRACKED_KEYS)),
+            counted: Limiter::new(capacity, window, MAX_TRACKED_KEYS),
+        }
+    }
+
+    /// The key `address` is counted under, if the rate applies to it at all.
+    fn counted_key(&self, address: IpAddr) -> Option<(Rate, IpAddr)> {
+        let rate = self.rate?;
+        (!self.exempt.contains(address)).then(|| (rate, address_key(address)))
+    }
+}
+
+impl AddressRate {
+    /// `rate: None` allows everything.
+    pub(crate) fn new(rate: Option<Rate>, exempt: crate::addresses::AddressList) -> Self {
+        Self(std::sync::Mutex::new(RateState::new(rate, exempt)))
+    }
+
+    /// Takes a new rate and exemptions (a reload); what was counted under a different rate is
+    /// forgotten.
+    pub(crate) fn update(&self, rate: Option<Rate>, exempt: crate::addresses::AddressList) {
+        let mut state = crate::lock(&self.0);
+        if state.rate == rate {
+            state.exempt = exempt;
+        } else {
+            *state = RateState::new(rate, exempt);
         }
     }
 
     /// Counts one event from `address` at `now` if the rate allows it; else how long until it
     /// will (an exempt address is always allowed and never counted).
     pub(crate) fn try_count(&self, address: IpAddr, now: Instant) -> Result<(), Duration> {
-        self.check(address, now)?;
-        self.record(address, now);
+        let mut state = crate::lock(&self.0);
+        let Some((rate, key)) = state.counted_key(address) else {
+            return Ok(());
+        };
+        state.counted.check(&key, rate.count, now)?;
+        state.counted.record(&key, now);
         Ok(())
     }
 
     /// Whether the rate allows one more event from `address` at `now`, without counting it:
     /// for events counted only once they succeed ([`record`](Self::record)).
     pub(crate) fn check(&self, address: IpAddr, now: Instant) -> Result<(), Duration> {
-        match self.rate {
-            Some(rate) if !self.exempt.contains(address) => {
-                crate::lock(&self.counted).check(&address_key(address), rate.count, now)
-            }
-            _ => Ok(()),
+        let mut state = crate::lock(&self.0);
+        match state.counted_key(address) {
+            Some((rate, key)) => state.counted.check(&key, rate.count, now),
+            None => Ok(()),
         }
     }
 
     /// Counts one event from `address` at `now`.
     pub(crate) fn record(&self, address: IpAddr, now: Instant) {
-        if self.rate.is_some() && !self.exempt.contains(address) {
-            crate::lock(&self.counted).record(&address_key(address), now);
+        let mut state = crate::lock(&self.0);
+        if let Some((_, key)) = state.counted_key(address) {
+            state.counted.record(&key, now);
         }
     }
 }

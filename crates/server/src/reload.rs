@@ -2,21 +2,31 @@
 //!
 //! The caller reads and resolves the configuration again and hands it to
 //! [`Reloader::reload`], which applies what can change while the server runs and logs the rest
-//! as left unchanged until a restart. Today what applies live is the TLS certificate: it is read
-//! from its files again even when their paths did not change, which is how a renewed
-//! certificate is taken up; new handshakes get it and live connections keep theirs. A
-//! certificate that cannot be used is refused with an error and the old one kept.
+//! as left unchanged until a restart. What applies live:
 //!
-//! To make another setting reloadable, give [`Reloader`] a handle to where it lives, apply it
-//! in [`Reloader::reload`] next to the certificate, and take it off the list in
-//! [`needs_restart`].
+//! - the TLS certificate: read from its files again even when their paths did not change,
+//!   which is how a renewed certificate is taken up; new handshakes get it and live
+//!   connections keep theirs; one that cannot be used is refused and the old one kept;
+//! - the per-address limits (`[limits]` connections, connect rate, registrations, room
+//!   creations, exemptions) and the `[[oper]]` entries, at once for everyone;
+//! - what each connection takes when it starts — `[flood]`, `[text]`, `[irc]` but its server
+//!   and network names, `[limits] max_line_bytes` and `send_queue_bytes`, `[accounts]
+//!   nick_grace`, `[privacy] cloak_hosts` — for the connections made after the reload
+//!   (through the [`SharedContext`] the accept loops serve from); connections already open
+//!   keep theirs.
+//!
+//! Server bans live in the store and change through operators' commands, not the file.
+//!
+//! To make another setting reloadable, apply it in [`Reloader::reload`] with the others,
+//! updating `current`, so that [`needs_restart`] no longer finds it different.
 
 use std::sync::{Arc, Mutex};
 
 use tracing::{error, info, warn};
 
-use crate::config::Config;
+use crate::config::{Config, IrcSettings};
 use crate::lock;
+use crate::session::SharedContext;
 use crate::tls::Tls;
 
 /// Applies new configurations to the server it came from ([`Server::reloader`]). Cheap to
@@ -34,6 +44,8 @@ struct Inner {
     current: Mutex<Config>,
     /// The TLS listeners' certificate, if the server started with one.
     tls: Option<Tls>,
+    /// What new connections are served with, once the server runs.
+    contexts: std::sync::OnceLock<SharedContext>,
 }
 
 /// What one reload did, as it logged it.
@@ -53,8 +65,14 @@ impl Reloader {
             inner: Arc::new(Inner {
                 current: Mutex::new(config),
                 tls,
+                contexts: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// Gives the reloader what the running server serves new connections with.
+    pub(crate) fn serve_with(&self, contexts: SharedContext) {
+        let _ = self.inner.contexts.set(contexts);
     }
 
     /// Applies what of `new` can change while the server runs, and logs what it did.
@@ -85,9 +103,9 @@ impl Reloader {
             (None, Some(_)) => reloaded.needs_restart.push("TLS certificate"),
             (None, None) => {}
         }
-        // Settings that will change live when someone makes them reloadable (the MOTD,
-        // limits, flood settings, operators, bans) are applied here, before the comparison
-        // below, and their `current` value updated.
+        if let Some(contexts) = self.inner.contexts.get() {
+            apply_live(contexts, &mut current, &new, &mut reloaded.applied);
+        }
 
         reloaded.needs_restart.extend(needs_restart(&current, &new));
         for applied in &reloaded.applied {
@@ -104,6 +122,94 @@ impl Reloader {
         }
         reloaded
     }
+}
+
+/// Applies the settings of `new` that change live (see the module documentation) to the
+/// server behind `contexts`, updating `current` to match and saying what changed in
+/// `applied`.
+fn apply_live(
+    contexts: &SharedContext,
+    current: &mut Config,
+    new: &Config,
+    applied: &mut Vec<String>,
+) {
+    let context = contexts.current();
+    if new.address_limits != current.address_limits {
+        let limits = &new.address_limits;
+        context.admission.update(limits.clone());
+        context.accounts.set_registration_limit(
+            limits.account_registrations_per_address,
+            limits.exempt.clone(),
+        );
+        context
+            .hub
+            .set_room_creation_limit(limits.room_creations_per_address, limits.exempt.clone());
+        current.address_limits = limits.clone();
+        applied.push("[limits] per-address limits".into());
+    }
+    if new.operators != current.operators {
+        context.operators.replace(new.operators.clone());
+        current.operators = new.operators.clone();
+        applied.push(format!("[[oper]] entries ({})", new.operators.len()));
+    }
+    // What a connection takes when it starts: for connections to come.
+    let mut for_new_connections = Vec::new();
+    if new.flood != current.flood {
+        current.flood = new.flood.clone();
+        for_new_connections.push("[flood]");
+    }
+    if new.text != current.text {
+        current.text = new.text.clone();
+        for_new_connections.push("[text]");
+    }
+    // The server and network names are who the server is to everyone at once: not changed
+    // under connected clients.
+    let irc = IrcSettings {
+        server_name: current.irc.server_name.clone(),
+        network: current.irc.network.clone(),
+        ..new.irc.clone()
+    };
+    if irc != current.irc {
+        current.irc = irc;
+        for_new_connections.push("[irc]");
+    }
+    let (line, queue) = (new.limits.max_line_bytes, new.limits.send_queue_bytes);
+    if (line, queue)
+        != (
+            current.limits.max_line_bytes,
+            current.limits.send_queue_bytes,
+        )
+    {
+        current.limits.max_line_bytes = line;
+        current.limits.send_queue_bytes = queue;
+        for_new_connections.push("[limits] max_line_bytes, send_queue_bytes");
+    }
+    if new.accounts.nick_grace != current.accounts.nick_grace {
+        current.accounts.nick_grace = new.accounts.nick_grace;
+        for_new_connections.push("[accounts] nick_grace");
+    }
+    if new.cloak_hosts != current.cloak_hosts {
+        current.cloak_hosts = new.cloak_hosts;
+        for_new_connections.push("[privacy] cloak_hosts");
+    }
+    if for_new_connections.is_empty() {
+        return;
+    }
+    contexts.update(|context| {
+        context.flood = Arc::new(current.flood.clone());
+        context.history_on_join = current.text.history_on_join;
+        context.idle_flush = current.text.idle_flush;
+        context.text_registration_timeout = current.text.registration_timeout;
+        context.irc = Arc::new(current.irc.clone());
+        context.limits.max_line_bytes = current.limits.max_line_bytes;
+        context.limits.send_queue_bytes = current.limits.send_queue_bytes;
+        context.nick_grace = current.accounts.nick_grace;
+        context.cloak_hosts = current.cloak_hosts;
+    });
+    applied.push(format!(
+        "{} (for connections made from now on)",
+        for_new_connections.join(", ")
+    ));
 }
 
 /// The settings that differ between `current` and `new` and cannot change while the server
@@ -135,6 +241,7 @@ fn needs_restart(current: &Config, new: &Config) -> Vec<&'static str> {
     [
         ("listeners", *listeners != current.listeners),
         ("[limits]", *limits != current.limits),
+        // Applied live (`apply_live`) once the server runs; before, they wait like the rest.
         (
             "[limits] (per address)",
             *address_limits != current.address_limits,

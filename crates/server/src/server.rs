@@ -19,7 +19,7 @@ use crate::metrics::Metrics;
 use crate::operations::{self, Operations};
 use crate::rate_limit::AddressRate;
 use crate::reload::Reloader;
-use crate::session::{Context, StsPolicy, TlsOffer};
+use crate::session::{Context, SharedContext, StsPolicy, TlsOffer};
 use crate::store::{Store, StoreConfig, StoreError};
 use crate::tls::{Tls, TlsError};
 
@@ -230,6 +230,8 @@ impl Server {
             ));
         }
         http_tasks.close();
+        let contexts = SharedContext::new(context);
+        self.reloader.serve_with(contexts.clone());
         // Bound in configuration order, so each pairs with its configured address.
         for ((kind, listener), wanted) in self.listeners.into_iter().zip(&self.config.listeners) {
             let proxied = self
@@ -248,7 +250,7 @@ impl Server {
                 listener,
                 tls,
                 proxied,
-                context.clone(),
+                contexts.clone(),
                 tasks.clone(),
             ));
         }

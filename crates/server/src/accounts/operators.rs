@@ -57,17 +57,16 @@ impl OperatorEntry {
 #[derive(Clone)]
 pub struct Operators {
     /// Entries by folded name; names are unique ignoring case (the configuration checks).
-    entries: Arc<[OperatorEntry]>,
+    /// Shared by every clone (every connection's context), so that a reload changes the
+    /// entries for all. Read-locked for one lookup, never across an `.await`.
+    entries: Arc<std::sync::RwLock<Arc<[OperatorEntry]>>>,
     accounts: Accounts,
 }
 
 impl std::fmt::Debug for Operators {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<&str> = self
-            .entries
-            .iter()
-            .map(|entry| entry.name.as_str())
-            .collect();
+        let entries = self.entries();
+        let names: Vec<&str> = entries.iter().map(|entry| entry.name.as_str()).collect();
         formatter
             .debug_struct("Operators")
             .field("names", &names)
@@ -78,9 +77,25 @@ impl std::fmt::Debug for Operators {
 impl Operators {
     pub fn new(entries: Vec<OperatorEntry>, accounts: Accounts) -> Self {
         Self {
-            entries: entries.into(),
+            entries: Arc::new(std::sync::RwLock::new(entries.into())),
             accounts,
         }
+    }
+
+    /// Replaces the entries (a reload): `OPER` checks the new ones from now on. Who is an
+    /// operator already stays one until it disconnects or drops it.
+    pub fn replace(&self, entries: Vec<OperatorEntry>) {
+        *self
+            .entries
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = entries.into();
+    }
+
+    fn entries(&self) -> Arc<[OperatorEntry]> {
+        self.entries
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     /// Checks `password` for the operator entry `name` on behalf of a client at `address`;
@@ -103,10 +118,8 @@ impl Operators {
             }
         };
         attempt.wait().await;
-        let entry = self
-            .entries
-            .iter()
-            .find(|entry| fold(&entry.name) == fold(name));
+        let entries = self.entries();
+        let entry = entries.iter().find(|entry| fold(&entry.name) == fold(name));
         let stored_hash = entry.map_or(DUMMY_HASH, |entry| &entry.password_hash);
         let matches = self
             .accounts

@@ -244,6 +244,15 @@ impl Hub {
         self.started
     }
 
+    /// Takes a new limit on rooms created per address (a reload).
+    pub fn set_room_creation_limit(
+        &self,
+        rate: Option<crate::config::Rate>,
+        exempt: crate::config::AddressList,
+    ) {
+        self.room_creations.update(rate, exempt);
+    }
+
     /// The most rooms one user may be in at once.
     pub fn rooms_per_user(&self) -> usize {
         self.settings.rooms_per_user

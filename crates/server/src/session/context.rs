@@ -64,3 +64,33 @@ pub struct Context {
     /// Cancelled when the server shuts down; every connection watches it.
     pub shutdown: CancellationToken,
 }
+
+/// The context new connections are served with, shared by the accept loops. A reload changes
+/// it (`reload.rs`); a connection keeps the context it started with, so settings that live
+/// here apply to connections made after the reload.
+#[derive(Clone)]
+pub struct SharedContext(Arc<std::sync::RwLock<Context>>);
+
+impl SharedContext {
+    pub fn new(context: Context) -> Self {
+        Self(Arc::new(std::sync::RwLock::new(context)))
+    }
+
+    /// The context for a new connection.
+    pub fn current(&self) -> Context {
+        self.0
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Changes the context of connections to come.
+    pub fn update(&self, change: impl FnOnce(&mut Context)) {
+        change(
+            &mut self
+                .0
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+    }
+}

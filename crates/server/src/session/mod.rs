@@ -18,7 +18,7 @@ use bytes::Bytes;
 use palaver_proto::framing::Frame;
 use tokio::time::Instant;
 
-pub(crate) use context::Context;
+pub(crate) use context::{Context, SharedContext};
 pub use context::{StsPolicy, TlsOffer};
 
 use crate::hub::{EndedRoom, Protocol, User};
