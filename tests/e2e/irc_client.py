@@ -4,7 +4,8 @@
 Drives jaraco's `irc` library (`irc.client`, its reactor API) through one short
 conversation:
 
-1. connect to --host/--port and register as --nick (NICK/USER, done by the library);
+1. connect to --host/--port (over TLS, verifying the server against --tls-ca, if given) and
+   register as --nick (NICK/USER, done by the library);
 2. on the welcome (001), JOIN --channel;
 3. once the server echoes our own JOIN, say --say (if given) in the channel;
 4. wait until --expect-from says --expect-text in the channel (if given);
@@ -21,6 +22,7 @@ cannot handle; 2 on bad arguments.
 
 import argparse
 import logging
+import ssl
 import sys
 import time
 
@@ -44,6 +46,11 @@ def parse_args(argv):
     )
     parser.add_argument("--host", default="127.0.0.1", help="server host (default 127.0.0.1)")
     parser.add_argument("--port", type=int, required=True, help="server IRC port")
+    parser.add_argument(
+        "--tls-ca",
+        metavar="FILE",
+        help="connect over TLS, trusting the certificate authority (or certificate) in FILE",
+    )
     parser.add_argument("--nick", required=True, help="nickname to register")
     parser.add_argument("--user", help="USER name (default: the nick)")
     parser.add_argument("--realname", default="palaver e2e client", help="USER real name")
@@ -196,6 +203,15 @@ def main(argv):
         sock.settimeout(max(0.1, deadline - time.monotonic()))
         return sock
 
+    wrapper = with_timeout
+    if args.tls_ca:
+        # Python's own TLS, verifying the server's certificate and its name (an IP address
+        # in the certificate's subject alternative names, for 127.0.0.1).
+        context = ssl.create_default_context(cafile=args.tls_ca)
+
+        def wrapper(sock):
+            return context.wrap_socket(with_timeout(sock), server_hostname=args.host)
+
     try:
         reactor.server().connect(
             args.host,
@@ -203,7 +219,7 @@ def main(argv):
             args.nick,
             username=args.user or args.nick,
             ircname=args.realname,
-            connect_factory=irc.connection.Factory(wrapper=with_timeout),
+            connect_factory=irc.connection.Factory(wrapper=wrapper),
         )
     except irc.client.ServerConnectionError as error:
         log(f"cannot connect to {args.host}:{args.port}: {error}")

@@ -1,6 +1,8 @@
 //! End-to-end test with a real, independent IRC client: jaraco's `irc` library for Python
 //! (pinned in `tests/e2e/requirements.txt`, installed by `.ci/run`), driven by
-//! `tests/e2e/irc_client.py`, talks to the real `palaver` binary alongside a plain-text user.
+//! `tests/e2e/irc_client.py`, talks to the real `palaver` binary alongside a plain-text user:
+//! once on the plain IRC listener, once on an `ircs` listener over Python's own TLS (verifying
+//! the certificate `palaver gen-cert` made).
 //!
 //! The conversation is sequenced only by lines seen, never by sleeps:
 //!
@@ -24,7 +26,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Observer, Process, serve};
+use common::{Observer, Process, Server, TempDir, gen_cert, serve, serve_tls};
 
 /// How long the test waits for anything (a stdout line, a client line, an exit).
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -68,6 +70,31 @@ fn python_irc_available() -> Result<(), String> {
 
 #[test]
 fn python_irc_client_and_text_user_talk_in_one_room() {
+    if !python_ready() {
+        return;
+    }
+    let server = serve();
+    talk(&server, server.irc(), None);
+}
+
+/// The same conversation with the IRC client on the `ircs` listener, over Python's own TLS
+/// verifying the certificate `palaver gen-cert` made.
+#[test]
+fn python_irc_client_talks_over_tls() {
+    if !python_ready() {
+        return;
+    }
+    let directory = TempDir::new("irc-client-tls");
+    let (made, _, stderr) = gen_cert(&directory.path, &[]);
+    assert!(made, "gen-cert failed: {stderr}");
+    let server = serve_tls(&directory.path);
+    let ircs = server.ircs.expect("an ircs listener");
+    talk(&server, ircs, Some(&directory.path.join("cert.pem")));
+}
+
+/// Whether the Python `irc` library is there to run; without it, a notice (and under CI, a
+/// failure: `.ci/run` must have installed it).
+fn python_ready() -> bool {
     if let Err(why) = python_irc_available() {
         if std::env::var_os("CI").is_some() {
             panic!(
@@ -79,23 +106,30 @@ fn python_irc_client_and_text_user_talk_in_one_room() {
             "NOTICE: skipping the IRC end-to-end test: {why}. Install the client with \
              `python3 -m pip install -r tests/e2e/requirements.txt` to run it."
         );
-        return;
+        return false;
     }
+    true
+}
 
-    let server = serve();
-
+/// The conversation of the module documentation, with the IRC client connecting to `irc`
+/// (over TLS trusting `tls_ca`, if given).
+fn talk(server: &Server, irc: std::net::SocketAddr, tls_ca: Option<&std::path::Path>) {
     let mut text = Observer::connect_guest(server.text);
     text.rename("textuser");
     text.send("/join #e2e");
     text.expect("-- textuser joined #e2e");
 
     let mut command = Command::new("python3");
+    if let Some(ca) = tls_ca {
+        command.arg(SCRIPT).arg("--tls-ca").arg(ca);
+    } else {
+        command.arg(SCRIPT);
+    }
     command.args([
-        SCRIPT,
         "--host",
-        &server.irc().ip().to_string(),
+        &irc.ip().to_string(),
         "--port",
-        &server.irc().port().to_string(),
+        &irc.port().to_string(),
         "--nick",
         "ircbot",
         "--channel",

@@ -8,41 +8,12 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 use std::time::Duration;
 
 /// How long a test waits for anything (a stdout or stderr line, an exit).
 const PATIENCE: Duration = Duration::from_secs(20);
 
-use common::{Observer, Options, Process, Server, TempDir, serve_with};
-
-/// Runs `palaver gen-cert --out-dir DIR ARGS` to its end: (success, stdout lines, stderr).
-fn gen_cert(directory: &Path, args: &[&str]) -> (bool, Vec<String>, String) {
-    let directory = directory.to_str().unwrap();
-    let mut full = vec!["gen-cert", "--out-dir", directory];
-    full.extend_from_slice(args);
-    let mut process = Process::spawn(&full, Options::default());
-    let (status, stdout) = process.wait_exit();
-    (status.success(), stdout, process.stderr_text())
-}
-
-/// A server with a text listener, a plain IRC listener and an `ircs` listener serving the
-/// certificate in `directory`.
-fn serve_tls(directory: &Path) -> Server {
-    let certificate = directory.join("cert.pem");
-    let key = directory.join("key.pem");
-    serve_with(
-        &[
-            "--irc-tls-listen",
-            "127.0.0.1:0",
-            "--tls-cert",
-            certificate.to_str().unwrap(),
-            "--tls-key",
-            key.to_str().unwrap(),
-        ],
-        Options::default(),
-    )
-}
+use common::{Observer, Options, Process, Server, TempDir, gen_cert, serve_tls};
 
 /// `palaver connect 127.0.0.1:PORT ARGS` in pipe mode as `nick`, joined to `#ops`.
 fn connect(server: &Server, nick: &str, args: &[&str]) -> Process {
