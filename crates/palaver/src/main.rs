@@ -1,5 +1,6 @@
 //! The `palaver` command: parses arguments, sets up logging, and hands over to the library.
 
+mod bench;
 mod gen_cert;
 
 use std::io::{IsTerminal, Write};
@@ -43,6 +44,11 @@ enum Command {
     /// and print the flags that use them. Clients must be told to trust it (`palaver connect
     /// --ca cert.pem`), since no authority vouches for it.
     GenCert(gen_cert::GenCertArgs),
+    /// Load a chat server (palaver's IRC or text protocol, or any IRC server) with clients
+    /// that send numbered, timestamped messages on a schedule, and report deliveries, losses,
+    /// latency percentiles and (with --server-pid) the server's CPU per delivery and memory
+    /// per client.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -223,6 +229,7 @@ fn main() -> ExitCode {
         Command::Connect(args) => connect(args),
         Command::HashPassword => hash_password(),
         Command::GenCert(args) => gen_cert::run(args),
+        Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
