@@ -94,16 +94,6 @@ impl Refusal {
             Refusal::Banned { .. } => RefusedReason::Banned,
         }
     }
-
-    /// A short name for logs.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            Refusal::PerAddress { .. } => "per_address",
-            Refusal::ConnectRate { .. } => "connect_rate",
-            Refusal::ServerFull => "server_full",
-            Refusal::Banned { .. } => "banned",
-        }
-    }
 }
 
 impl fmt::Display for Refusal {

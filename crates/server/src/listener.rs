@@ -123,8 +123,9 @@ fn admit(
     let admitted = match admitted {
         Ok(admitted) => admitted,
         Err(refusal) => {
-            info!(%peer, reason = refusal.reason(), "connection refused: {refusal}");
-            context.metrics.refused(refusal.counted_as());
+            let counted_as = refusal.counted_as();
+            info!(%peer, reason = counted_as.name(), "connection refused: {refusal}");
+            context.metrics.refused(counted_as);
             if tls.is_none() {
                 let reason = refusal.to_string();
                 let line = if irc {

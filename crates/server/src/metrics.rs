@@ -141,9 +141,16 @@ impl MessageTarget {
 /// Each label value's spelling in the exposition, written once.
 macro_rules! label_values {
     ($($type:ty { $($variant:ident => $name:literal),* $(,)? })*) => {$(
+        impl $type {
+            /// The label value, also how logs name it.
+            pub fn name(self) -> &'static str {
+                match self { $(Self::$variant => $name),* }
+            }
+        }
+
         impl EncodeLabelValue for $type {
             fn encode(&self, encoder: &mut LabelValueEncoder) -> std::fmt::Result {
-                encoder.write_str(match self { $(Self::$variant => $name),* })
+                encoder.write_str(self.name())
             }
         }
     )*};

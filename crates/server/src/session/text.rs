@@ -1031,10 +1031,10 @@ impl Session for TextSession {
             return 1;
         };
         let command = line.split(|&byte| byte == b' ').next().unwrap_or_default();
-        match command.to_ascii_lowercase().as_slice() {
-            b"/who" | b"/rooms" | b"/list" | b"/history" => 5,
-            _ => 1,
-        }
+        let listing = [&b"/who"[..], b"/rooms", b"/list", b"/history"]
+            .iter()
+            .any(|name| command.eq_ignore_ascii_case(name));
+        if listing { 5 } else { 1 }
     }
 
     /// Tutorial clients send a message without a newline and wait for the answer.

@@ -19,12 +19,15 @@ pub(super) fn line_cost(line: &[u8]) -> u32 {
         return 1;
     };
     let first_parameter = words.next().unwrap_or_default();
-    let listed = || count_listed(first_parameter);
-    match command.to_ascii_uppercase().as_slice() {
-        b"JOIN" | b"PART" | b"PRIVMSG" | b"NOTICE" | b"TAGMSG" => listed(),
-        b"WHO" | b"LIST" | b"CHATHISTORY" => LISTING,
-        b"WHOIS" | b"WHOWAS" | b"NAMES" => QUERY,
-        _ => 1,
+    let is_one_of = |names: &[&[u8]]| names.iter().any(|name| command.eq_ignore_ascii_case(name));
+    if is_one_of(&[b"JOIN", b"PART", b"PRIVMSG", b"NOTICE", b"TAGMSG"]) {
+        count_listed(first_parameter)
+    } else if is_one_of(&[b"WHO", b"LIST", b"CHATHISTORY"]) {
+        LISTING
+    } else if is_one_of(&[b"WHOIS", b"WHOWAS", b"NAMES"]) {
+        QUERY
+    } else {
+        1
     }
 }
 
