@@ -23,7 +23,9 @@ pub struct ServerBanRecord {
 }
 
 impl Database {
-    /// Every ban that has not expired by `now`, oldest first; expired ones are deleted.
+    /// Every ban that has not expired by `now`, in the order they were set (bans set in the
+    /// same millisecond by insertion, which is the order the hub lists them in); expired ones
+    /// are deleted.
     pub(super) fn server_bans(
         &mut self,
         now: Timestamp,
@@ -34,7 +36,7 @@ impl Database {
         )?;
         let mut select = self.connection.prepare_cached(
             "SELECT kind, target, reason, set_by, set_at, expires_at FROM server_bans
-             ORDER BY set_at, target",
+             ORDER BY set_at, rowid",
         )?;
         let mut rows = select.query([])?;
         let mut bans = Vec::new();
@@ -83,5 +85,48 @@ impl Database {
             .connection
             .execute("DELETE FROM server_bans WHERE target = ?1", [target])?;
         Ok(deleted > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreConfig;
+    use crate::store::tests::open;
+
+    fn ban(target: &str, set_at: u64, expires: Option<u64>) -> ServerBanRecord {
+        ServerBanRecord {
+            kind: "mask".into(),
+            target: target.into(),
+            reason: String::new(),
+            set_by: "warden".into(),
+            set_at: Timestamp(set_at),
+            expires: expires.map(Timestamp),
+        }
+    }
+
+    #[tokio::test]
+    async fn bans_load_in_the_order_they_were_set_and_expired_ones_are_dropped() {
+        let store = open(StoreConfig::new(":memory:"));
+        // Set in the same millisecond, in the reverse of their alphabetical order.
+        for target in ["zed!*@*", "amy!*@*"] {
+            store.save_server_ban(ban(target, 5, None)).await.unwrap();
+        }
+        store
+            .save_server_ban(ban("old!*@*", 1, Some(2)))
+            .await
+            .unwrap();
+        store
+            .save_server_ban(ban("early!*@*", 3, None))
+            .await
+            .unwrap();
+        let targets: Vec<String> = store
+            .server_bans()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|ban| ban.target)
+            .collect();
+        assert_eq!(targets, ["early!*@*", "zed!*@*", "amy!*@*"]);
     }
 }
