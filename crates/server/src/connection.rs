@@ -6,7 +6,10 @@
 //! session knowing.
 //!
 //! Memory is allocated lazily: an idle connection waits for input with no read buffer, and its
-//! outbox holds no allocation while empty.
+//! outbox holds no allocation while empty. An idle connection's task is small for the same
+//! reason: what runs only now and then (starting the session, handling lines, alerts,
+//! deadlines, the clean-up) is boxed for the time it runs, because a task's future is as big
+//! as the biggest state it can be in, and handling a command goes deep.
 
 use std::io;
 use std::net::SocketAddr;
@@ -62,20 +65,32 @@ impl End {
     }
 }
 
-/// Serves one connection from `peer` over `transport`, speaking `S`'s protocol, until it ends.
-/// Never panics on client input.
-pub async fn serve<S: Session>(transport: impl Transport, peer: impl Into<Peer>, context: Context) {
+/// Serves one connection from `peer` over `transport`, speaking `S`'s protocol, until it ends;
+/// `held` (the connection's place in the counts) is dropped when it does. Never panics on
+/// client input.
+///
+/// Not an `async fn`: one would keep its arguments beside the future that takes them over, and
+/// a caller's `async` block around it would keep a third copy, in every connection's memory.
+/// So the arguments go straight into the one future returned, and what the caller would hold
+/// around it is passed in as `held`.
+pub fn serve<S: Session>(
+    transport: impl Transport,
+    peer: impl Into<Peer>,
+    context: Context,
+    held: impl Send + 'static,
+) -> impl Future<Output = ()> {
     let peer = peer.into();
     // Connect and disconnect lines name the nick; messages are never logged at info level.
     let span =
         info_span!("connection", peer = %peer.address, tls = peer.tls, protocol = ?S::PROTOCOL);
     async move {
+        let _held = held;
         let (reader, writer) = transport.into_halves();
         let outbox = Arc::new(Outbox::new(context.limits.send_queue_bytes));
         let writer_task = tokio::spawn(run_writer(outbox.clone(), writer));
         let host = display_host(peer.address, context.cloak_hosts);
         let address = peer.address;
-        let mut session = S::start(&context, peer, host, outbox.clone()).await;
+        let mut session = Box::pin(S::start(&context, peer, host, outbox.clone())).await;
         match session.user() {
             Some(user) => info!(nick = %user.nick(), "connected"),
             // Registration is still to come; it logs the nick.
@@ -104,7 +119,7 @@ pub async fn serve<S: Session>(transport: impl Transport, peer: impl Into<Peer>,
         let nick = session.user().map(|user| user.nick());
         if let Some(user) = session.user() {
             let ended = context.hub.disconnect(user, reason);
-            crate::session::forget_ended_rooms(&context.store, ended).await;
+            Box::pin(crate::session::forget_ended_rooms(&context.store, ended)).await;
         }
         info!(nick = nick.as_deref().unwrap_or("-"), reason = ?why, "disconnected");
         outbox.finish();
@@ -117,7 +132,6 @@ pub async fn serve<S: Session>(transport: impl Transport, peer: impl Into<Peer>,
         }
     }
     .instrument(span)
-    .await
 }
 
 /// The host others see: the peer's IP address, or with cloaking a stable pseudonym of it
@@ -183,7 +197,8 @@ async fn read_until_end(
         if ended && waiting.is_none() {
             // The end of the stream ends a partial line as surely as quiet does.
             if idle_flush.is_some()
-                && let Some(end) = finish_line(&mut decoder, &mut buffer, session, outbox).await
+                && let Some(end) =
+                    Box::pin(finish_line(&mut decoder, &mut buffer, session, outbox)).await
             {
                 return end;
             }
@@ -203,6 +218,10 @@ async fn read_until_end(
             ),
             _ => None,
         };
+        let wake_at = [deadline, line_deadline, lagged_until]
+            .into_iter()
+            .flatten()
+            .min();
         tokio::select! {
             biased;
             () = shutdown.cancelled() => return End::Shutdown,
@@ -211,30 +230,36 @@ async fn read_until_end(
             // reclaimed nick) must take effect before this client's next command.
             () = alerted(user.as_deref()) => {
                 // Alerts end a connection when it was killed or ghosted.
-                if let Flow::Quit(reason) = session.on_alert().await {
+                if let Flow::Quit(reason) = Box::pin(session.on_alert()).await {
                     return End::Lost(DisconnectReason::Killed, reason);
                 }
                 continue;
             }
-            () = sleep_until(deadline) => {
-                // Deadlines end a connection that did not answer a ping or register in time.
-                if let Flow::Quit(reason) = session.on_deadline().await {
-                    return End::Lost(DisconnectReason::PingTimeout, reason);
-                }
-                continue;
-            }
-            // Before reading: once the quiet has lasted its period the line is over, and
-            // bytes found waiting after that start the next one.
-            () = sleep_until(line_deadline) => {
-                if let Some(end) = finish_line(&mut decoder, &mut buffer, session, outbox).await {
-                    return end;
-                }
-                continue;
-            }
-            () = sleep_until(lagged_until) => {
-                if let Some(end) = handle_lines(
-                    &mut decoder, &mut buffer, &mut waiting, &mut flood, session, outbox,
-                ).await {
+            // One timer for the three reasons to wake (a timer is a good part of an idle
+            // connection's memory); the earliest that has passed is acted on, in this order.
+            () = sleep_until(wake_at) => {
+                let now = Instant::now();
+                let passed = |at: Option<Instant>| at.is_some_and(|at| at <= now);
+                if passed(deadline) {
+                    // Deadlines end a connection that did not answer a ping or register in
+                    // time.
+                    if let Flow::Quit(reason) = Box::pin(session.on_deadline()).await {
+                        return End::Lost(DisconnectReason::PingTimeout, reason);
+                    }
+                } else if passed(line_deadline) {
+                    // Before reading: once the quiet has lasted its period the line is over,
+                    // and bytes found waiting after that start the next one.
+                    if let Some(end) =
+                        Box::pin(finish_line(&mut decoder, &mut buffer, session, outbox)).await
+                    {
+                        return end;
+                    }
+                } else if passed(lagged_until)
+                    && let Some(end) = Box::pin(handle_lines(
+                        &mut decoder, &mut buffer, &mut waiting, &mut flood, session, outbox,
+                    ))
+                    .await
+                {
                     return end;
                 }
                 continue;
@@ -252,7 +277,14 @@ async fn read_until_end(
         match reader.try_read_buf(&mut buffer) {
             Ok(0) => ended = true,
             Ok(_) => {}
-            Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                // Readiness can be reported with nothing to read (a new socket is assumed
+                // ready until a read says otherwise): give the buffer back while waiting.
+                if buffer.is_empty() {
+                    buffer = BytesMut::new();
+                }
+                continue;
+            }
             Err(error) => return lost(describe_read_error(&error)),
         }
         if let Some(flood) = &flood
@@ -260,14 +292,14 @@ async fn read_until_end(
         {
             return End::Flood;
         }
-        if let Some(end) = handle_lines(
+        if let Some(end) = Box::pin(handle_lines(
             &mut decoder,
             &mut buffer,
             &mut waiting,
             &mut flood,
             session,
             outbox,
-        )
+        ))
         .await
         {
             return end;
@@ -472,11 +504,46 @@ mod tests {
         line.split_once("] ").map_or(line, |(_, rest)| rest)
     }
 
+    /// What an idle connection costs is mostly the state of its two tasks, which is as big as
+    /// the biggest state each can be in: the rare, deep steps are boxed while they run so that
+    /// waiting for input stays cheap (the per-connection memory target in
+    /// `docs/PERFORMANCE.md`).
+    #[tokio::test]
+    async fn a_connection_s_tasks_stay_small_while_they_wait() {
+        let context = context();
+        let (_client, transport) = pipe();
+        let irc = serve::<IrcSession>(transport, peer(), context.clone(), ());
+        let (_client, transport) = pipe();
+        let text = serve::<TextSession>(transport, peer(), context.clone(), ());
+        let (_client, stream) = tokio::io::duplex(1);
+        let writer = run_writer(Arc::new(Outbox::new(1)), stream);
+        let sizes = [
+            std::mem::size_of_val(&irc),
+            std::mem::size_of_val(&text),
+            std::mem::size_of_val(&writer),
+        ];
+        eprintln!(
+            "SIZES {sizes:?} irc {} text {} ctx {} sleep {} notified {} cancelled {} span {} readiness {} frame {}",
+            std::mem::size_of::<IrcSession>(),
+            std::mem::size_of::<TextSession>(),
+            std::mem::size_of::<Context>(),
+            std::mem::size_of::<tokio::time::Sleep>(),
+            std::mem::size_of::<tokio::sync::futures::Notified<'static>>(),
+            std::mem::size_of::<tokio_util::sync::WaitForCancellationFuture<'static>>(),
+            std::mem::size_of::<tracing::Span>(),
+            std::mem::size_of_val(&sleep_until(None)),
+            std::mem::size_of::<Frame>()
+        );
+        assert!(sizes[0] <= 3072, "IRC connection: {} bytes", sizes[0]);
+        assert!(sizes[1] <= 2048, "text connection: {} bytes", sizes[1]);
+        assert!(sizes[2] <= 256, "writer: {} bytes", sizes[2]);
+    }
+
     #[tokio::test]
     async fn a_text_session_runs_over_any_byte_stream() {
         let context = context();
         let (mut client, transport) = pipe();
-        let connection = tokio::spawn(serve::<TextSession>(transport, peer(), context.clone()));
+        let connection = tokio::spawn(serve::<TextSession>(transport, peer(), context.clone(), ()));
         assert!(
             line(&mut client)
                 .await
@@ -502,7 +569,7 @@ mod tests {
     async fn an_irc_session_runs_over_any_byte_stream() {
         let context = context();
         let (mut client, transport) = pipe();
-        let connection = tokio::spawn(serve::<IrcSession>(transport, peer(), context.clone()));
+        let connection = tokio::spawn(serve::<IrcSession>(transport, peer(), context.clone(), ()));
         client
             .write_all(b"NICK alice\r\nUSER alice 0 * :Alice\r\n")
             .await
@@ -533,7 +600,7 @@ mod tests {
     async fn a_partial_line_counts_after_the_idle_flush_period() {
         let context = context();
         let (mut client, transport) = pipe();
-        let connection = tokio::spawn(serve::<TextSession>(transport, peer(), context.clone()));
+        let connection = tokio::spawn(serve::<TextSession>(transport, peer(), context.clone(), ()));
         line(&mut client).await;
         line(&mut client).await;
         // The clock is paused: each sleep lets the connection read what was written, and then
@@ -561,7 +628,7 @@ mod tests {
     async fn quiet_ends_an_over_long_partial_line() {
         let context = context();
         let (mut client, transport) = pipe();
-        let connection = tokio::spawn(serve::<TextSession>(transport, peer(), context.clone()));
+        let connection = tokio::spawn(serve::<TextSession>(transport, peer(), context.clone(), ()));
         line(&mut client).await;
         line(&mut client).await;
         client.write_all(&[b'x'; 5000]).await.unwrap();
@@ -584,7 +651,7 @@ mod tests {
     async fn with_the_idle_flush_off_a_partial_line_waits_for_its_newline() {
         let context = context_with_idle_flush(None);
         let (mut client, transport) = pipe();
-        let connection = tokio::spawn(serve::<TextSession>(transport, peer(), context.clone()));
+        let connection = tokio::spawn(serve::<TextSession>(transport, peer(), context.clone(), ()));
         line(&mut client).await;
         line(&mut client).await;
         client.write_all(b"/nick al").await.unwrap();
@@ -602,7 +669,7 @@ mod tests {
     async fn the_end_of_the_stream_ends_the_connection() {
         let context = context();
         let (mut client, transport) = pipe();
-        let connection = tokio::spawn(serve::<TextSession>(transport, peer(), context.clone()));
+        let connection = tokio::spawn(serve::<TextSession>(transport, peer(), context.clone(), ()));
         line(&mut client).await;
         line(&mut client).await;
         client.write_all(b"/nick alice\n").await.unwrap();

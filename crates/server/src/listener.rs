@@ -142,26 +142,32 @@ fn admit(
     let open = context.metrics.connection_opened(kind);
     // The connection's place in the counts is given back when its task ends.
     match (tls, irc) {
-        (None, false) => tasks.spawn(async move {
-            open.during(connection::serve::<TextSession>(stream, peer, context))
-                .await;
-            drop(admitted);
-        }),
-        (None, true) => tasks.spawn(async move {
-            open.during(connection::serve::<IrcSession>(stream, peer, context))
-                .await;
-            drop(admitted);
-        }),
-        (Some(tls), false) => tasks.spawn(async move {
-            open.during(serve_tls::<TextSession>(tls, stream, peer, context))
-                .await;
-            drop(admitted);
-        }),
-        (Some(tls), true) => tasks.spawn(async move {
-            open.during(serve_tls::<IrcSession>(tls, stream, peer, context))
-                .await;
-            drop(admitted);
-        }),
+        (None, false) => tasks.spawn(connection::serve::<TextSession>(
+            stream,
+            peer,
+            context,
+            (open, admitted),
+        )),
+        (None, true) => tasks.spawn(connection::serve::<IrcSession>(
+            stream,
+            peer,
+            context,
+            (open, admitted),
+        )),
+        (Some(tls), false) => tasks.spawn(serve_tls::<TextSession>(
+            tls,
+            stream,
+            peer,
+            context,
+            (open, admitted),
+        )),
+        (Some(tls), true) => tasks.spawn(serve_tls::<IrcSession>(
+            tls,
+            stream,
+            peer,
+            context,
+            (open, admitted),
+        )),
     };
 }
 
@@ -182,8 +188,15 @@ async fn refuse(mut stream: TcpStream, line: Bytes) {
 /// Serves a client of a TLS listener: the handshake first, in the connection's own task so a
 /// slow or silent client holds up nobody (it is dropped after the handshake timeout), then the
 /// connection as over any other stream.
-async fn serve_tls<S: Session>(tls: Tls, stream: TcpStream, address: SocketAddr, context: Context) {
-    let Some(stream) = tls.handshake(stream, address, &context.shutdown).await else {
+async fn serve_tls<S: Session>(
+    tls: Tls,
+    stream: TcpStream,
+    address: SocketAddr,
+    context: Context,
+    held: impl Send + 'static,
+) {
+    // Boxed for its duration, like every rare step of a connection (see `connection.rs`).
+    let Some(stream) = Box::pin(tls.handshake(stream, address, &context.shutdown)).await else {
         return;
     };
     let peer = Peer {
@@ -191,7 +204,7 @@ async fn serve_tls<S: Session>(tls: Tls, stream: TcpStream, address: SocketAddr,
         tls: true,
         certificate_fingerprint: tls::client_fingerprint(&stream),
     };
-    connection::serve::<S>(transport::Stream(stream), peer, context).await;
+    connection::serve::<S>(transport::Stream(stream), peer, context, held).await;
 }
 
 /// Errors that concern only the one connection being accepted, not the listener.

@@ -424,15 +424,6 @@ pub struct OpenConnection {
     gauge: Gauge,
 }
 
-impl OpenConnection {
-    /// Runs `task` (the connection), counting it as open until it ends.
-    pub async fn during<T>(self, task: impl Future<Output = T>) -> T {
-        let result = task.await;
-        drop(self);
-        result
-    }
-}
-
 impl Drop for OpenConnection {
     fn drop(&mut self) {
         self.gauge.dec();

@@ -324,13 +324,7 @@ async fn write_batch<W: AsyncWrite + Unpin>(
     let mut gathered = Vec::new();
     while !batch.is_empty() {
         let written = if stream.is_write_vectored() {
-            let mut slices = [IoSlice::new(&[]); MAX_SLICES_PER_WRITE];
-            let mut count = 0;
-            for (slot, chunk) in slices.iter_mut().zip(batch.iter()) {
-                *slot = IoSlice::new(chunk);
-                count += 1;
-            }
-            stream.write_vectored(&slices[..count]).await?
+            write_vectored(stream, batch).await?
         } else {
             match batch.front() {
                 // Nothing to gather, or too big to be worth copying.
@@ -350,6 +344,25 @@ async fn write_batch<W: AsyncWrite + Unpin>(
         consume(batch, written);
     }
     Ok(())
+}
+
+/// Writes the front chunks of `batch` (up to [`MAX_SLICES_PER_WRITE`]) in one vectored write.
+/// The slices are laid out afresh on each poll, on the stack, so that the writer's future
+/// does not carry them while it waits (an idle connection's writer stays small).
+async fn write_vectored<W: AsyncWrite + Unpin>(
+    stream: &mut W,
+    batch: &VecDeque<Bytes>,
+) -> io::Result<usize> {
+    std::future::poll_fn(|context| {
+        let mut slices = [IoSlice::new(&[]); MAX_SLICES_PER_WRITE];
+        let mut count = 0;
+        for (slot, chunk) in slices.iter_mut().zip(batch.iter()) {
+            *slot = IoSlice::new(chunk);
+            count += 1;
+        }
+        Pin::new(&mut *stream).poll_write_vectored(context, &slices[..count])
+    })
+    .await
 }
 
 /// Copies the front chunks of `batch` into `gathered`, whole, as many as fit in

@@ -25,8 +25,9 @@ const CONCAT_TAG: &str = "draft/multiline-concat";
 /// A batch the client opened and has not closed yet.
 #[derive(Debug)]
 pub enum ClientBatch {
-    /// Collecting lines.
-    Open(OpenBatch),
+    /// Collecting lines. Boxed: a batch is rarely open, and the session's size is every
+    /// connection's memory.
+    Open(Box<OpenBatch>),
     /// Refused already: its lines are dropped until `BATCH -reference`.
     Failed { reference: String },
 }
@@ -94,13 +95,13 @@ fn open(session: &mut IrcSession, reference: &str, message: &Message) {
     }
     // The reply to the closing line carries the label; the opening line gets none (no ACK).
     let label = session.replies.take_label();
-    session.client_batch = Some(ClientBatch::Open(OpenBatch {
+    session.client_batch = Some(ClientBatch::Open(Box::new(OpenBatch {
         reference: reference.to_owned(),
         target: target.clone(),
         label,
         client_tags: channel::client_only_tags(message),
         lines: Builder::default(),
-    }));
+    })));
 }
 
 /// Fails a batch that could not even open: its lines are dropped until its end.
