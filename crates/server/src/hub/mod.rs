@@ -70,7 +70,7 @@ pub use messages::Said;
 pub use modes::ModeOutcome;
 pub use monitor::{MAX_MONITORED, MonitorStatus};
 pub use nicks::{Displaced, RESERVED_NICKS, Reclaim, Reclaimed};
-pub use operators::DEFAULT_KILL_REASON;
+pub use operators::{DEFAULT_KILL_REASON, UserCounts};
 pub use palaver_proto::modes::{MaskList, ModeChange, RoomFlag, RoomModes};
 pub use redaction::Deletion;
 pub use room::{MAX_PENDING_INVITATIONS, Member, Room, Topic};

@@ -12,7 +12,7 @@ use palaver_proto::utf8::truncate;
 use super::delivery::{Audience, deliver};
 use super::error::HubError;
 use super::user::{Alert, Interest, Kill, User};
-use super::{Hub, REASON_MAX_BYTES};
+use super::{Hub, REASON_MAX_BYTES, lock};
 
 /// The reason of a kill that gives none.
 pub const DEFAULT_KILL_REASON: &str = "no reason given";
@@ -70,11 +70,32 @@ impl Hub {
         Ok(interests.contains(Interest::Wallops).then_some(event))
     }
 
-    /// How many users are server operators (IRC `LUSERS`).
+    /// How many users are server operators.
     pub fn operator_count(&self) -> usize {
-        self.users()
-            .iter()
-            .filter(|user| user.is_operator())
-            .count()
+        self.user_counts().operators
     }
+
+    /// How many users are connected, invisible and server operators (IRC `LUSERS`, which
+    /// every registration sends): one pass over the users, copying none, so that a crowd
+    /// registering at once does not pay for a snapshot of everyone each.
+    pub fn user_counts(&self) -> UserCounts {
+        let nicks = lock(&self.nicks);
+        let mut counts = UserCounts {
+            total: nicks.len(),
+            ..UserCounts::default()
+        };
+        for user in nicks.values() {
+            counts.invisible += usize::from(user.is_invisible());
+            counts.operators += usize::from(user.is_operator());
+        }
+        counts
+    }
+}
+
+/// The user counts of `LUSERS`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct UserCounts {
+    pub total: usize,
+    pub invisible: usize,
+    pub operators: usize,
 }

@@ -171,6 +171,8 @@ pub struct User {
     /// The `[[oper]]` entry this user proved it may act as, while it is a server operator
     /// (IRC user mode `+o`). Set by its own session after the check; a leaf lock.
     operator: Mutex<Option<Arc<str>>>,
+    /// Whether `operator` is set, readable without its lock (`LUSERS` counts every user's).
+    is_operator: AtomicBool,
     /// Why a server operator removed this user, set by the first [`Hub::kill`] of it (others
     /// change nothing) and taken by its own session when alerted. A leaf lock.
     ///
@@ -220,6 +222,7 @@ impl User {
             invisible: AtomicBool::new(false),
             monitored: Mutex::default(),
             operator: Mutex::new(None),
+            is_operator: AtomicBool::new(false),
             kill: Mutex::new(None),
             tls: OnceLock::new(),
             last_spoke: AtomicU64::new(now.0),
@@ -369,13 +372,15 @@ impl User {
     }
 
     pub fn is_operator(&self) -> bool {
-        lock(&self.operator).is_some()
+        self.is_operator.load(Ordering::Relaxed)
     }
 
     /// Makes this user a server operator acting as the entry `name` (after its session
     /// checked the entry's password), or, with `None`, an ordinary user again.
     pub fn set_operator(&self, name: Option<Arc<str>>) {
-        *lock(&self.operator) = name;
+        let mut operator = lock(&self.operator);
+        self.is_operator.store(name.is_some(), Ordering::Relaxed);
+        *operator = name;
     }
 
     /// Records `kill` unless the user was already killed; returns whether it was recorded.

@@ -77,3 +77,30 @@ fn only_operators_send_wallops_and_get_their_copy_only_if_they_want_them() {
         Some(HubError::NeedServerOperator)
     );
 }
+
+#[test]
+fn user_counts_follow_operator_and_invisible_status() {
+    let hub = Hub::default();
+    let (alice, bob, _carol) = (
+        operator(&hub, "alice"),
+        irc_user(&hub, "bob"),
+        irc_user(&hub, "carol"),
+    );
+    bob.set_invisible(true);
+    let counts = UserCounts {
+        total: 3,
+        invisible: 1,
+        operators: 1,
+    };
+    assert_eq!(hub.user_counts(), counts);
+    alice.set_operator(None);
+    bob.set_invisible(false);
+    assert_eq!(
+        hub.user_counts(),
+        UserCounts {
+            invisible: 0,
+            operators: 0,
+            ..counts
+        }
+    );
+}

@@ -13,7 +13,7 @@ use super::IrcSession;
 use super::mode::BOT_MODE;
 use crate::hub::{
     ACCOUNT_EXTBAN, AWAY_MAX_BYTES, EXTBAN_PREFIX, KICK_REASON_MAX_BYTES, MAX_LIST_ENTRIES,
-    MAX_MONITORED, Protocol, TOPIC_MAX_BYTES,
+    MAX_MONITORED, Protocol, TOPIC_MAX_BYTES, UserCounts,
 };
 use crate::session::Flow;
 
@@ -273,9 +273,11 @@ pub fn lusers(session: &mut IrcSession, _message: &Message) -> Flow {
 }
 
 fn send_lusers(session: &mut IrcSession) {
-    let users = session.hub.users();
-    let total = users.len();
-    let invisible = users.iter().filter(|user| user.is_invisible()).count();
+    let UserCounts {
+        total,
+        invisible,
+        operators,
+    } = session.hub.user_counts();
     let rooms = session.hub.room_count().to_string();
     session.numeric(
         RPL_LUSERCLIENT,
@@ -284,7 +286,6 @@ fn send_lusers(session: &mut IrcSession) {
             total - invisible
         )],
     );
-    let operators = session.hub.operator_count();
     if operators > 0 {
         session.numeric(RPL_LUSEROP, &[&operators.to_string(), "operator(s) online"]);
     }
