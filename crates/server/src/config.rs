@@ -89,6 +89,11 @@ pub struct ListenerConfig {
     pub address: SocketAddr,
 }
 
+/// How often a busy connection is written to at most, by default: long enough for a crowded
+/// room's lines to share writes (the kernel's cost is per write more than per line), short
+/// enough to stay well under what a person notices; `docs/PERFORMANCE.md` has the measurements.
+pub const DEFAULT_WRITE_COALESCING: Duration = Duration::from_millis(2);
+
 /// Per-connection limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -98,6 +103,9 @@ pub struct Limits {
     pub send_queue_bytes: usize,
     /// Most rooms one user may be in at once (IRC `CHANLIMIT`); at least 1.
     pub rooms_per_user: usize,
+    /// How often a busy connection is written to at most, so that the traffic arriving
+    /// meanwhile shares one write (`outbox.rs`); `None` writes whatever is queued at once.
+    pub write_coalescing: Option<Duration>,
 }
 
 impl Default for Limits {
@@ -106,6 +114,7 @@ impl Default for Limits {
             max_line_bytes: 4096,
             send_queue_bytes: 1024 * 1024,
             rooms_per_user: crate::hub::DEFAULT_ROOMS_PER_USER,
+            write_coalescing: Some(DEFAULT_WRITE_COALESCING),
         }
     }
 }
@@ -424,6 +433,8 @@ pub struct FileLimits {
     pub max_line_bytes: Option<usize>,
     pub send_queue_bytes: Option<usize>,
     pub rooms_per_user: Option<usize>,
+    /// A duration such as `"2ms"`, or `"off"`.
+    pub write_coalescing: Option<toml::Value>,
     pub connections_per_address: Option<usize>,
     /// A rate such as `"30/1m"`, or `"off"`; checked in [`Config::resolve`].
     pub connect_rate_per_address: Option<String>,
@@ -543,6 +554,10 @@ impl Config {
                 .limits
                 .rooms_per_user
                 .unwrap_or(defaults.rooms_per_user),
+            write_coalescing: match &file.limits.write_coalescing {
+                None => defaults.write_coalescing,
+                Some(value) => positive_or_off("[limits] write_coalescing", "\"2ms\"", value)?,
+            },
         };
         let address_limits = protection::resolve_address_limits(&file.limits)?;
         let flood = protection::resolve_flood(&file.flood, &limits)?;
@@ -1309,6 +1324,32 @@ mod tests {
             clear.unwrap_err().contains("unknown field `password`"),
             "a password in clear is no setting"
         );
+    }
+
+    #[test]
+    fn write_coalescing_is_a_positive_duration_or_off() {
+        let coalescing =
+            |toml: &str| resolve_noting(toml).map(|(config, _)| config.limits.write_coalescing);
+        assert_eq!(coalescing("").unwrap(), Some(DEFAULT_WRITE_COALESCING));
+        assert_eq!(
+            coalescing("[limits]\nwrite_coalescing = \"5ms\"\n").unwrap(),
+            Some(Duration::from_millis(5))
+        );
+        assert_eq!(
+            coalescing("[limits]\nwrite_coalescing = \"off\"\n").unwrap(),
+            None
+        );
+        for bad in ["\"0s\"", "2", "\"soon\""] {
+            assert_eq!(
+                coalescing(&format!("[limits]\nwrite_coalescing = {bad}\n"))
+                    .unwrap_err()
+                    .to_string(),
+                format!(
+                    "invalid setting: [limits] write_coalescing must be a positive duration such \
+                     as \"2ms\", or \"off\", not {bad}"
+                )
+            );
+        }
     }
 
     #[test]

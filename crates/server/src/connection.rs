@@ -87,7 +87,11 @@ pub fn serve<S: Session>(
         let _held = held;
         let (reader, writer) = transport.into_halves();
         let outbox = Arc::new(Outbox::new(context.limits.send_queue_bytes));
-        let writer_task = tokio::spawn(run_writer(outbox.clone(), writer));
+        let writer_task = tokio::spawn(run_writer(
+            outbox.clone(),
+            writer,
+            context.limits.write_coalescing,
+        ));
         let host = display_host(peer.address, context.cloak_hosts);
         let address = peer.address;
         let mut session = Box::pin(S::start(&context, peer, host, outbox.clone())).await;
@@ -516,7 +520,11 @@ mod tests {
         let (_client, transport) = pipe();
         let text = serve::<TextSession>(transport, peer(), context.clone(), ());
         let (_client, stream) = tokio::io::duplex(1);
-        let writer = run_writer(Arc::new(Outbox::new(1)), stream);
+        let writer = run_writer(
+            Arc::new(Outbox::new(1)),
+            stream,
+            Some(Duration::from_millis(2)),
+        );
         let sizes = [
             std::mem::size_of_val(&irc),
             std::mem::size_of_val(&text),

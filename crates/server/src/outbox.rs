@@ -4,7 +4,17 @@
 //! (a short, uncontended lock and a wake-up) and moves on. Each connection's writer task takes
 //! everything queued at once and hands it to the stream in one vectored write (one gathered
 //! write for a stream without vectored writes), so a busy connection pays one system call for
-//! many lines (our own coalescing on top of `TCP_NODELAY`). A client that stops reading lets
+//! many lines (our own coalescing on top of `TCP_NODELAY`).
+//!
+//! Writes are what a busy server spends most on (each one costs the kernel about the same
+//! however many lines it carries), so a busy connection writes at most once per *coalescing
+//! interval* (`[limits] write_coalescing`): traffic that arrives within the interval after a
+//! write waits for its end and goes out in one write with everything else that arrived
+//! meanwhile. A connection that has been quiet for the interval writes at once, and so do the
+//! replies to the client's own commands, which are [urgent](Outbox::release): only other
+//! people's traffic to a busy connection ever waits, and never longer than the interval.
+//!
+//! A client that stops reading lets
 //! its outbox fill; when a push would exceed the limit the outbox gives up on it (the
 //! slow-consumer policy in `docs/PROTOCOL.md`): the queue is dropped, the writer hands the
 //! stream back untouched ([`WriterEnd::Overflowed`]) so that the connection can tell the client
@@ -16,10 +26,12 @@ use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::Mutex;
 use std::task::{Context, Waker};
+use std::time::Duration;
 
 use bytes::{Buf, Bytes};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
+use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 /// Why an outbox stopped accepting bytes, which is why its connection ends.
@@ -67,6 +79,9 @@ struct State {
     /// Bytes pushed and not yet written to the socket: everything in `queue` plus the writer's
     /// unfinished batch. Compared against `limit` on every push.
     pending_bytes: usize,
+    /// The queue holds replies to the client's own commands: the writer does not wait for its
+    /// coalescing interval to end.
+    urgent: bool,
     closed: Option<Closed>,
 }
 
@@ -185,7 +200,8 @@ impl Outbox {
     /// Queues the session's `replies`, then everything held back since [`hold`](Self::hold),
     /// and stops holding — all under one lock, so nothing pushed meanwhile can get between.
     /// `reserved` bytes earlier counted by [`reserve`](Self::reserve) are given back and the
-    /// replies are counted against the limit like any push.
+    /// replies are counted against the limit like any push. Replies are urgent: the writer
+    /// sends them without waiting for its coalescing interval to end.
     pub fn release(&self, replies: impl IntoIterator<Item = Bytes>, reserved: usize) {
         let mut state = self.lock();
         let held = state.held.take();
@@ -194,17 +210,21 @@ impl Outbox {
         }
         state.pending_bytes = state.pending_bytes.saturating_sub(reserved);
         let was_empty = state.queue.is_empty();
+        let mut urgent = false;
         for reply in replies {
             if self.enqueue(&mut state, reply).is_err() {
                 drop(state);
                 return self.overflow();
             }
+            urgent = true;
         }
         // Held bytes were counted when pushed.
         state.queue.extend(held.into_iter().flatten());
         let has_data = !state.queue.is_empty();
+        state.urgent |= urgent;
         drop(state);
-        if was_empty && has_data {
+        // A writer waiting out its coalescing interval is woken for replies too.
+        if (was_empty && has_data) || urgent {
             self.wake_writer.notify_one();
         }
     }
@@ -250,6 +270,7 @@ impl Outbox {
                     (Some(Closed::WriteFailed(_)), _) => return Next::Stop,
                     (_, false) => {
                         std::mem::swap(&mut state.queue, batch);
+                        state.urgent = false;
                         return Next::Write;
                     }
                     (Some(Closed::Finished), true) => return Next::Flushed,
@@ -257,6 +278,31 @@ impl Outbox {
                 }
             }
             self.wake_writer.notified().await;
+        }
+    }
+
+    /// Waits until there is something to write (or the outbox closed), then, if the last
+    /// write was less than `interval` ago, until the interval has passed, unless replies to
+    /// the client's own commands or the close come first. See the module's documentation.
+    async fn coalesce(&self, last_write: Instant, interval: Duration) {
+        let until = last_write + interval;
+        loop {
+            let (has_work, go) = {
+                let state = self.lock();
+                let closed = state.closed.is_some();
+                (!state.queue.is_empty() || closed, state.urgent || closed)
+            };
+            if !has_work {
+                self.wake_writer.notified().await;
+            } else if go || Instant::now() >= until {
+                return;
+            } else {
+                tokio::select! {
+                    () = tokio::time::sleep_until(until) => return,
+                    // Replies or the close: look again.
+                    () = self.wake_writer.notified() => {}
+                }
+            }
         }
     }
 
@@ -276,19 +322,29 @@ pub enum WriterEnd<W> {
     Overflowed(W),
 }
 
-/// Drains `outbox` into `stream` until the outbox closes. Runs as its own task per connection.
+/// Drains `outbox` into `stream` until the outbox closes, writing a busy connection at most
+/// once per `coalescing` interval (`None`: whenever there is something to write). Runs as its
+/// own task per connection.
 pub async fn run_writer<W: AsyncWrite + Unpin>(
     outbox: std::sync::Arc<Outbox>,
     mut stream: W,
+    coalescing: Option<Duration>,
 ) -> WriterEnd<W> {
     let mut batch = VecDeque::new();
+    let mut last_write: Option<Instant> = None;
     loop {
+        if let (Some(interval), Some(last_write)) = (coalescing, last_write)
+            && last_write.elapsed() < interval
+        {
+            Box::pin(outbox.coalesce(last_write, interval)).await;
+        }
         match outbox.next(&mut batch).await {
             Next::Write => {
                 if let Err(error) = write_batch(&outbox, &mut stream, &mut batch).await {
                     outbox.close_with(Closed::WriteFailed(describe_write_error(&error)));
                     return WriterEnd::Done;
                 }
+                last_write = Some(Instant::now());
             }
             Next::Flushed => {
                 // Send FIN after the last byte; errors are moot, the connection is over.
@@ -449,10 +505,10 @@ mod tests {
             let (server, client) = tokio::io::duplex(1024);
             let outbox = Arc::new(Outbox::new(1 << 20));
             let writer = if vectored {
-                let writing = run_writer(outbox.clone(), server);
+                let writing = run_writer(outbox.clone(), server, None);
                 tokio::spawn(async move { matches!(writing.await, WriterEnd::Done) })
             } else {
-                let writing = run_writer(outbox.clone(), OneSliceAtATime(server));
+                let writing = run_writer(outbox.clone(), OneSliceAtATime(server), None);
                 tokio::spawn(async move { matches!(writing.await, WriterEnd::Done) })
             };
             for line in &lines {
@@ -465,11 +521,57 @@ mod tests {
         }
     }
 
+    /// Reads what the writer wrote in one go (a duplex pipe hands over each write whole while
+    /// it fits).
+    async fn read_some(client: &mut DuplexStream) -> String {
+        let mut buffer = [0; 1024];
+        let count = client.read(&mut buffer).await.unwrap();
+        String::from_utf8_lossy(&buffer[..count]).into_owned()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_busy_connection_s_traffic_waits_for_the_interval_and_shares_one_write() {
+        const INTERVAL: Duration = Duration::from_millis(20);
+        let (server, mut client) = tokio::io::duplex(1024);
+        let outbox = Arc::new(Outbox::new(1 << 20));
+        tokio::spawn(run_writer(outbox.clone(), server, Some(INTERVAL)));
+        let start = Instant::now();
+        outbox.push(Bytes::from_static(b"first "));
+        assert_eq!(read_some(&mut client).await, "first ");
+        assert!(
+            start.elapsed() < INTERVAL,
+            "a quiet connection is written at once"
+        );
+
+        outbox.push(Bytes::from_static(b"second "));
+        tokio::task::yield_now().await;
+        outbox.push(Bytes::from_static(b"third "));
+        assert_eq!(read_some(&mut client).await, "second third ");
+        assert!(
+            start.elapsed() >= INTERVAL,
+            "traffic waited for the interval"
+        );
+
+        // The client's own replies do not wait, and take what is queued with them.
+        let replied = Instant::now();
+        outbox.push(Bytes::from_static(b"fourth "));
+        outbox.release([Bytes::from_static(b"reply ")], 0);
+        assert_eq!(read_some(&mut client).await, "fourth reply ");
+        assert!(replied.elapsed() < INTERVAL, "replies went out at once");
+
+        // Quiet for an interval: written at once again.
+        tokio::time::sleep(INTERVAL).await;
+        let quiet = Instant::now();
+        outbox.push(Bytes::from_static(b"fifth"));
+        assert_eq!(read_some(&mut client).await, "fifth");
+        assert_eq!(quiet.elapsed(), Duration::ZERO);
+    }
+
     #[tokio::test]
     async fn an_overflowed_writer_hands_the_stream_back_for_last_words() {
         let (server, client) = tokio::io::duplex(1024);
         let outbox = Arc::new(Outbox::new(10));
-        let writer = tokio::spawn(run_writer(outbox.clone(), server));
+        let writer = tokio::spawn(run_writer(outbox.clone(), server, None));
         outbox.push(Bytes::from_static(b"12345678901"));
         let WriterEnd::Overflowed(stream) = writer.await.unwrap() else {
             panic!("the writer stopped for the overflow");

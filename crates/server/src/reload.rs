@@ -10,8 +10,9 @@
 //! - the per-address limits (`[limits]` connections, connect rate, registrations, room
 //!   creations, exemptions) and the `[[oper]]` entries, at once for everyone;
 //! - what each connection takes when it starts — `[flood]`, `[text]`, `[irc]` but its server
-//!   and network names, `[limits] max_line_bytes` and `send_queue_bytes`, `[accounts]
-//!   nick_grace`, `[privacy] cloak_hosts` — for the connections made after the reload
+//!   and network names, `[limits] max_line_bytes`, `send_queue_bytes` and
+//!   `write_coalescing`, `[accounts] nick_grace`, `[privacy] cloak_hosts` — for the
+//!   connections made after the reload
 //!   (through the [`SharedContext`] the accept loops serve from); connections already open
 //!   keep theirs.
 //!
@@ -173,16 +174,22 @@ fn apply_live(
         current.irc = irc;
         for_new_connections.push("[irc]");
     }
-    let (line, queue) = (new.limits.max_line_bytes, new.limits.send_queue_bytes);
-    if (line, queue)
+    let (line, queue, coalescing) = (
+        new.limits.max_line_bytes,
+        new.limits.send_queue_bytes,
+        new.limits.write_coalescing,
+    );
+    if (line, queue, coalescing)
         != (
             current.limits.max_line_bytes,
             current.limits.send_queue_bytes,
+            current.limits.write_coalescing,
         )
     {
         current.limits.max_line_bytes = line;
         current.limits.send_queue_bytes = queue;
-        for_new_connections.push("[limits] max_line_bytes, send_queue_bytes");
+        current.limits.write_coalescing = coalescing;
+        for_new_connections.push("[limits] max_line_bytes, send_queue_bytes, write_coalescing");
     }
     if new.accounts.nick_grace != current.accounts.nick_grace {
         current.accounts.nick_grace = new.accounts.nick_grace;
