@@ -1,7 +1,8 @@
 //! `palaver bench` against the real server over real sockets: a few clients for a second or
 //! so, the JSON report parsed and its counts checked exactly (never its timings: benchmarks
-//! are not assertions). The server exempts loopback from flood control in its configuration,
-//! as a benchmark's server must; the defaults stay as they are.
+//! are not assertions). The server runs with the benchmarks' own configuration,
+//! `bench/palaver.toml` (loopback exempt from flood control, as a benchmark's server must be),
+//! on ports of its own and an in-memory store.
 
 mod common;
 
@@ -12,14 +13,12 @@ use common::{Options, Process, Server, TempDir, serve_with};
 /// How long anything may take before the test gives up (the runs take about a second each).
 const PATIENCE: Duration = Duration::from_secs(30);
 
-/// Flood control off for loopback: a sender sends many lines a second.
-const BENCH_CONFIG: &str = "[flood]\nexempt_addresses = [\"127.0.0.0/8\"]\n";
+/// The benchmarks' configuration, as `bench/compare.sh` runs the server with it.
+const BENCH_CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../bench/palaver.toml");
 
-/// A server with `config` as its configuration file (in `directory`).
-fn serve(directory: &TempDir, config: &str) -> Server {
-    let path = directory.path.join("palaver.toml");
-    std::fs::write(&path, config).unwrap();
-    serve_with(&["--config", path.to_str().unwrap()], Options::default())
+/// A server with the benchmarks' configuration (its listeners replaced by free ports).
+fn bench_server() -> Server {
+    serve_with(&["--config", BENCH_CONFIG], Options::default())
 }
 
 /// Runs `palaver bench --addr ADDRESS FLAGS… EXTRA… --json` to its end and returns the parsed
@@ -43,8 +42,7 @@ fn bench(address: &str, flags: &str, extra: &[&str]) -> serde_json::Value {
 
 #[test]
 fn bench_counts_every_delivery_over_irc_and_text() {
-    let directory = TempDir::new("bench");
-    let server = serve(&directory, BENCH_CONFIG);
+    let server = bench_server();
     let irc = server.irc().to_string();
     let text = server.text.to_string();
 
@@ -92,8 +90,7 @@ fn bench_counts_every_delivery_over_irc_and_text() {
 
 #[test]
 fn a_closed_loop_counts_what_its_senders_managed_to_send() {
-    let directory = TempDir::new("bench-closed");
-    let server = serve(&directory, BENCH_CONFIG);
+    let server = bench_server();
     let irc = server.irc().to_string();
 
     // 6 clients in 2 rooms of 3, 2 senders with at most 4 messages in flight each: as many
@@ -116,8 +113,7 @@ fn a_closed_loop_counts_what_its_senders_managed_to_send() {
 
 #[test]
 fn idle_clients_are_held_and_the_servers_memory_sampled() {
-    let directory = TempDir::new("bench-idle");
-    let server = serve(&directory, BENCH_CONFIG);
+    let server = bench_server();
     let irc = server.irc().to_string();
     let pid = server.process.child.id().to_string();
 
@@ -150,10 +146,11 @@ fn idle_clients_are_held_and_the_servers_memory_sampled() {
 #[test]
 fn clients_the_server_refuses_are_counted_not_fatal() {
     let directory = TempDir::new("bench-refused");
-    // Three connections per address, loopback included; flood control off for loopback.
-    let config =
-        format!("{BENCH_CONFIG}[limits]\nconnections_per_address = 3\nexempt_addresses = []\n");
-    let server = serve(&directory, &config);
+    // Three connections per address, loopback included.
+    let config = directory.path.join("palaver.toml");
+    let limits = "[limits]\nconnections_per_address = 3\nexempt_addresses = []\n";
+    std::fs::write(&config, limits).unwrap();
+    let server = serve_with(&["--config", config.to_str().unwrap()], Options::default());
     let irc = server.irc().to_string();
 
     let report = bench(
@@ -179,7 +176,7 @@ fn clients_the_server_refuses_are_counted_not_fatal() {
 #[test]
 fn the_plot_is_an_svg_with_every_series() {
     let directory = TempDir::new("bench-plot");
-    let server = serve(&directory, BENCH_CONFIG);
+    let server = bench_server();
     let irc = server.irc().to_string();
     let pid = server.process.child.id().to_string();
     let plot = directory.path.join("plot.svg");

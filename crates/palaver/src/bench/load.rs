@@ -17,7 +17,7 @@ use super::client::{self, Role, Sending, Shared};
 use super::connect::{self, Connected};
 use super::counts::Counts;
 use super::progress::Progress;
-use super::report::{Report, Resources, Run, ServerSamples};
+use super::report::{Report, Resources, Run, Samples};
 use super::{BenchArgs, proc};
 
 /// The most the run waits after the window for deliveries still on their way.
@@ -36,15 +36,20 @@ pub async fn run(args: &BenchArgs, progress: &Progress) -> anyhow::Result<Report
         connected.clone(),
         sampling.clone(),
     ));
-    let mut server = ServerSamples {
+    let mut server = Samples {
         before: proc::sample(args.server_pid),
-        ..ServerSamples::default()
+        ..Samples::default()
+    };
+    let mut generator = Samples {
+        before: proc::sample(None),
+        ..Samples::default()
     };
 
     progress.connecting(args.clients);
     let connecting = connect::connect_all(args, progress, &connected).await;
     let connect = base.elapsed();
     server.connected = proc::sample(args.server_pid);
+    generator.connected = proc::sample(None);
     if connecting.clients.is_empty() {
         let reason = connecting
             .failures
@@ -73,7 +78,7 @@ pub async fn run(args: &BenchArgs, progress: &Progress) -> anyhow::Result<Report
         stop: CancellationToken::new(),
     });
     let plan = Plan::new(args, &connecting.clients, start, window_end);
-    let scheduled_deliveries = plan.scheduled_deliveries(args, start, window_start);
+    let scheduled_deliveries = plan.scheduled_deliveries(args, (window_start, window_end));
     let tasks: Vec<_> = plan
         .roles(connecting.clients)
         .map(|(client, role)| tokio::spawn(client::run(client, role, shared.clone())))
@@ -83,12 +88,12 @@ pub async fn run(args: &BenchArgs, progress: &Progress) -> anyhow::Result<Report
         .wait("warm-up", start, window_start, &shared.received)
         .await;
     server.window_start = proc::sample(args.server_pid);
-    let generator_at_start = proc::sample(None);
+    generator.window_start = proc::sample(None);
     progress
         .wait("measuring", window_start, window_end, &shared.received)
         .await;
     server.window_end = proc::sample(args.server_pid);
-    let generator_at_end = proc::sample(None);
+    generator.window_end = proc::sample(None);
 
     // In a closed loop only the messages sent tell how many deliveries to expect; a send
     // under way at the window's end may still add to it, so it is read again while draining.
@@ -123,9 +128,7 @@ pub async fn run(args: &BenchArgs, progress: &Progress) -> anyhow::Result<Report
         counts: &counts,
         window: (window_start - base, window_end - base),
         server,
-        generator_cpu: generator_at_start
-            .zip(generator_at_end)
-            .map(|(start, end)| end.cpu.saturating_sub(start.cpu)),
+        generator,
         resources,
     }))
 }
@@ -166,10 +169,15 @@ impl Plan {
                     continue;
                 }
                 let sending = if !args.closed_loop() {
+                    // Each sender's schedule is offset by its rank among the senders, so that
+                    // they take turns instead of all sending at the same instant.
+                    let interval = Duration::from_secs_f64(1.0 / args.rate);
+                    let rank = sender * args.senders / args.clients;
+                    let offset = interval.mul_f64(rank as f64 / args.senders as f64);
                     Sending::Schedule {
-                        next: start,
+                        next: start + offset,
                         end,
-                        interval: Duration::from_secs_f64(1.0 / args.rate),
+                        interval,
                     }
                 } else if room.len() >= 2 {
                     let window = Arc::new(Semaphore::new(args.window));
@@ -190,18 +198,13 @@ impl Plan {
 
     /// Open loop: the deliveries the messages due in the window call for; `None` in a closed
     /// loop, where only the sends tell.
-    fn scheduled_deliveries(
-        &self,
-        args: &BenchArgs,
-        start: Instant,
-        window_start: Instant,
-    ) -> Option<u64> {
+    fn scheduled_deliveries(&self, args: &BenchArgs, window: (Instant, Instant)) -> Option<u64> {
         if args.closed_loop() {
             return None;
         }
         let scheduled = self.roles.values().map(|role| match role.sending {
-            Sending::Schedule { interval, .. } => {
-                messages_due(window_start - start, args.duration, interval) * role.audience
+            Sending::Schedule { next, interval, .. } => {
+                messages_due(next, interval, window) * role.audience
             }
             _ => 0,
         });
@@ -217,12 +220,14 @@ impl Plan {
     }
 }
 
-/// How many of a sender's messages fall due in the window that opens `warmup` after its first
-/// one and lasts `duration`, at one per `interval`.
-fn messages_due(warmup: Duration, duration: Duration, interval: Duration) -> u64 {
-    let before_window = warmup.as_nanos().div_ceil(interval.as_nanos());
-    let before_end = (warmup + duration).as_nanos().div_ceil(interval.as_nanos());
-    (before_end - before_window) as u64
+/// How many of a sender's messages, due every `interval` from `first` on, fall due in the
+/// window `[from, to)`.
+fn messages_due(first: Instant, interval: Duration, (from, to): (Instant, Instant)) -> u64 {
+    let due_before = |end: Instant| {
+        let span = end.saturating_duration_since(first).as_nanos();
+        span.div_ceil(interval.as_nanos()) as u64
+    };
+    due_before(to) - due_before(from)
 }
 
 /// Samples the resources once a second until `stop`, and once more then.
@@ -254,10 +259,16 @@ mod tests {
 
     #[test]
     fn messages_due_in_the_window_are_counted_by_schedule() {
-        let ms = Duration::from_millis;
+        let zero = Instant::now();
+        let at = |ms| zero + Duration::from_millis(ms);
+        let every = Duration::from_millis(100);
         // One every 100 ms from 0: due at 0, 100, …; the window [1000, 2000) holds 10.
-        assert_eq!(messages_due(ms(1000), ms(1000), ms(100)), 10);
-        assert_eq!(messages_due(ms(0), ms(1000), ms(100)), 10);
-        assert_eq!(messages_due(ms(50), ms(100), ms(100)), 1);
+        assert_eq!(messages_due(zero, every, (at(1000), at(2000))), 10);
+        assert_eq!(messages_due(zero, every, (zero, at(1000))), 10);
+        assert_eq!(messages_due(zero, every, (at(50), at(150))), 1);
+        // A schedule offset by 30 ms: due at 30, 130, …
+        assert_eq!(messages_due(at(30), every, (zero, at(100))), 1);
+        assert_eq!(messages_due(at(30), every, (at(1000), at(2000))), 10);
+        assert_eq!(messages_due(at(30), every, (at(1000), at(1030))), 0);
     }
 }

@@ -163,9 +163,13 @@ pub struct Report {
     /// The server's resident memory growth per connected client, from before connecting to
     /// all connected.
     pub server_rss_per_client_bytes: Option<f64>,
+    /// The server's CPU time while connecting, per client connected (registration and join).
+    pub server_cpu_us_per_connect: Option<f64>,
     /// The generator's own share of one core while measuring: near the machine's cores (less
     /// what the server takes), the generator was the limit.
     pub generator_cpu_cores: Option<f64>,
+    /// The same while connecting.
+    pub generator_cpu_cores_connecting: Option<f64>,
     pub machine_cores: usize,
 
     /// The measured window, in seconds since the run began.
@@ -180,13 +184,31 @@ pub struct Report {
     pub resources: Vec<Resources>,
 }
 
-/// The server's samples at the run's turning points (`None` without `--server-pid`).
+/// A process's samples at the run's turning points (`None`: /proc could not tell, or no
+/// `--server-pid`).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct ServerSamples {
+pub struct Samples {
     pub before: Option<proc::Sample>,
     pub connected: Option<proc::Sample>,
     pub window_start: Option<proc::Sample>,
     pub window_end: Option<proc::Sample>,
+}
+
+impl Samples {
+    /// The process's CPU time while connecting.
+    fn connecting_cpu(&self) -> Option<Duration> {
+        cpu_between(self.before, self.connected)
+    }
+
+    /// The process's CPU time in the measured window.
+    fn window_cpu(&self) -> Option<Duration> {
+        cpu_between(self.window_start, self.window_end)
+    }
+}
+
+fn cpu_between(from: Option<proc::Sample>, to: Option<proc::Sample>) -> Option<Duration> {
+    from.zip(to)
+        .map(|(from, to)| to.cpu.saturating_sub(from.cpu))
 }
 
 /// What [`Report::build`] needs.
@@ -202,8 +224,8 @@ pub struct Run<'a> {
     pub counts: &'a Counts,
     /// The measured window, since the run began.
     pub window: (Duration, Duration),
-    pub server: ServerSamples,
-    pub generator_cpu: Option<Duration>,
+    pub server: Samples,
+    pub generator: Samples,
     pub resources: Vec<Resources>,
 }
 
@@ -213,11 +235,8 @@ impl Report {
         let seconds = args.duration.as_secs_f64();
         let per_second = |count: f64| if seconds > 0.0 { count / seconds } else { 0.0 };
         let deliveries = run.counts.deliveries;
-        let server_cpu = run
-            .server
-            .window_start
-            .zip(run.server.window_end)
-            .map(|(start, end)| end.cpu.saturating_sub(start.cpu));
+        let server_cpu = run.server.window_cpu();
+        let connect_s = run.connect.as_secs_f64().max(1e-6);
         let rss = |sample: Option<proc::Sample>| sample.map(|sample| sample.rss_bytes);
         let window_start_s = run.window.0.as_secs_f64();
         Self {
@@ -244,7 +263,7 @@ impl Report {
             failed_to_connect: run.connect_failures.len(),
             connect_failures: tally(run.connect_failures),
             connect_s: run.connect.as_secs_f64(),
-            connects_per_s: run.connected as f64 / run.connect.as_secs_f64().max(1e-6),
+            connects_per_s: run.connected as f64 / connect_s,
             connect_latency: Latency::of(run.connect_latency),
 
             disconnected: run.disconnects.len(),
@@ -276,7 +295,19 @@ impl Report {
                 .map(|(before, after)| {
                     after.rss_bytes.saturating_sub(before.rss_bytes) as f64 / run.connected as f64
                 }),
-            generator_cpu_cores: run.generator_cpu.map(|cpu| per_second(cpu.as_secs_f64())),
+            server_cpu_us_per_connect: run
+                .server
+                .connecting_cpu()
+                .filter(|_| run.connected > 0)
+                .map(|cpu| cpu.as_secs_f64() * 1e6 / run.connected as f64),
+            generator_cpu_cores: run
+                .generator
+                .window_cpu()
+                .map(|cpu| per_second(cpu.as_secs_f64())),
+            generator_cpu_cores_connecting: run
+                .generator
+                .connecting_cpu()
+                .map(|cpu| cpu.as_secs_f64() / connect_s),
             machine_cores: std::thread::available_parallelism().map_or(1, |cores| cores.get()),
 
             window_start_s,
@@ -311,31 +342,44 @@ impl Report {
             out.push_str(&text);
             out.push('\n');
         };
+        let rooms = if self.rooms == 1 { "room" } else { "rooms" };
         let what = match self.mode {
-            Mode::Idle => "no senders (idle clients)".to_owned(),
+            Mode::Idle => format!("no senders: clients held {:.1} s", self.duration_s),
             Mode::Closed => format!(
-                "{} senders, closed loop of {} in flight each",
+                "{} senders, closed loop of {} in flight each, {} bytes, {:.1} s measured after \
+                 {:.1} s warm-up",
                 self.senders,
-                self.window.unwrap_or_default()
+                self.window.unwrap_or_default(),
+                self.size_bytes,
+                self.duration_s,
+                self.warmup_s
             ),
-            Mode::Open => format!("{} senders × {}/s", self.senders, self.rate_per_sender),
+            Mode::Open => format!(
+                "{} senders × {}/s, {} bytes, {:.1} s measured after {:.1} s warm-up",
+                self.senders, self.rate_per_sender, self.size_bytes, self.duration_s, self.warmup_s
+            ),
         };
         line(format!(
-            "palaver bench: {} clients ({}) in {} rooms, {what}, {} bytes, {:.1} s measured after \
-             {:.1} s warm-up",
-            self.clients, self.proto, self.rooms, self.size_bytes, self.duration_s, self.warmup_s
+            "palaver bench: {} clients ({}) in {} {rooms}, {what}",
+            self.clients, self.proto, self.rooms,
         ));
         line(format!(
-            "connect + register + join: {} of {} clients in {:.3} s ({:.0}/s){}",
-            self.connected,
-            self.clients,
-            self.connect_s,
-            self.connects_per_s,
-            self.connect_latency
-                .as_ref()
-                .map(|latency| format!("; each {}", percentiles(latency)))
-                .unwrap_or_default()
+            "connect + register + join: {} of {} clients in {:.3} s ({:.0}/s)",
+            self.connected, self.clients, self.connect_s, self.connects_per_s,
         ));
+        if let Some(latency) = &self.connect_latency {
+            line(format!("  each client:         {}", percentiles(latency)));
+        }
+        let mut cpu = Vec::new();
+        if let Some(us) = self.server_cpu_us_per_connect {
+            cpu.push(format!("server {us:.0} µs CPU per client"));
+        }
+        if let Some(cores) = self.generator_cpu_cores_connecting {
+            cpu.push(format!("generator {cores:.2} cores"));
+        }
+        if !cpu.is_empty() {
+            line(format!("  while connecting:    {}", cpu.join(", ")));
+        }
         if self.failed_to_connect > 0 {
             line(format!(
                 "  failed to connect: {} ({})",
