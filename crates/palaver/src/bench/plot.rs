@@ -21,20 +21,33 @@ type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 /// A line of a chart: its name in the legend, its color, and its value at a point.
 type Line<Point> = (&'static str, RGBColor, fn(&Point) -> f64);
 
-/// Draws the report's charts into an SVG file at `path`.
+/// How a chart is drawn from a report.
+type Chart = fn(&Area, &Report) -> anyhow::Result<()>;
+
+/// Draws the report's charts into an SVG file at `path`: the latency charts if anything was
+/// delivered, the memory chart if the server was sampled (a file saying there is nothing to
+/// draw if neither).
 pub fn write(report: &Report, path: &Path) -> anyhow::Result<()> {
-    let memory = report
+    let mut charts: Vec<Chart> = Vec::new();
+    if report.deliveries > 0 {
+        charts.extend([latency_over_time as Chart, distribution]);
+    }
+    if report
         .resources
         .iter()
-        .any(|sample| sample.server_rss_bytes.is_some());
-    let charts = if memory { 3 } else { 2 };
-    let root = SVGBackend::new(path, (WIDTH, CHART_HEIGHT * charts)).into_drawing_area();
+        .any(|sample| sample.server_rss_bytes.is_some())
+    {
+        charts.push(memory_over_time);
+    }
+    let height = CHART_HEIGHT * charts.len().max(1) as u32;
+    let root = SVGBackend::new(path, (WIDTH, height)).into_drawing_area();
     root.fill(&WHITE)?;
-    let areas = root.split_evenly((charts as usize, 1));
-    latency_over_time(&areas[0], report)?;
-    distribution(&areas[1], report)?;
-    if memory {
-        memory_over_time(&areas[2], report)?;
+    if charts.is_empty() {
+        nothing_to_draw(&root, "No deliveries and no --server-pid")?;
+    }
+    let areas = root.split_evenly((charts.len().max(1), 1));
+    for (chart, area) in charts.iter().zip(&areas) {
+        chart(area, report)?;
     }
     root.present()?;
     Ok(())
@@ -105,7 +118,8 @@ struct LatencyChart<'a, Point> {
 
 fn latency_chart<Point>(area: &Area, chart: LatencyChart<'_, Point>) -> anyhow::Result<()> {
     if chart.points.is_empty() {
-        return nothing_to_draw(area, chart.title);
+        let words = format!("{}: no deliveries measured", chart.title);
+        return nothing_to_draw(area, &words);
     }
     let latencies = chart
         .points
@@ -217,11 +231,11 @@ fn memory_over_time(area: &Area, report: &Report) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A chart's place with its title and a word that there is nothing to show.
-fn nothing_to_draw(area: &Area, title: &str) -> anyhow::Result<()> {
+/// A chart's place with a word that there is nothing to show.
+fn nothing_to_draw(area: &Area, words: &str) -> anyhow::Result<()> {
     let (width, height) = area.dim_in_pixel();
     area.draw(&Text::new(
-        format!("{title}: no deliveries measured"),
+        words.to_owned(),
         (width as i32 / 2 - 150, height as i32 / 2),
         (FONT, 16),
     ))?;

@@ -165,6 +165,8 @@ pub struct Report {
     pub server_rss_per_client_bytes: Option<f64>,
     /// The server's CPU time while connecting, per client connected (registration and join).
     pub server_cpu_us_per_connect: Option<f64>,
+    /// The server's share of one core while connecting.
+    pub server_cpu_cores_connecting: Option<f64>,
     /// The generator's own share of one core while measuring: near the machine's cores (less
     /// what the server takes), the generator was the limit.
     pub generator_cpu_cores: Option<f64>,
@@ -300,6 +302,10 @@ impl Report {
                 .connecting_cpu()
                 .filter(|_| run.connected > 0)
                 .map(|cpu| cpu.as_secs_f64() * 1e6 / run.connected as f64),
+            server_cpu_cores_connecting: run
+                .server
+                .connecting_cpu()
+                .map(|cpu| cpu.as_secs_f64() / connect_s),
             generator_cpu_cores: run
                 .generator
                 .window_cpu()
@@ -371,8 +377,13 @@ impl Report {
             line(format!("  each client:         {}", percentiles(latency)));
         }
         let mut cpu = Vec::new();
-        if let Some(us) = self.server_cpu_us_per_connect {
-            cpu.push(format!("server {us:.0} µs CPU per client"));
+        if let (Some(us), Some(cores)) = (
+            self.server_cpu_us_per_connect,
+            self.server_cpu_cores_connecting,
+        ) {
+            cpu.push(format!(
+                "server {us:.0} µs CPU per client, {cores:.2} cores"
+            ));
         }
         if let Some(cores) = self.generator_cpu_cores_connecting {
             cpu.push(format!("generator {cores:.2} cores"));
