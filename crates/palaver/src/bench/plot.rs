@@ -189,6 +189,7 @@ fn memory_over_time(area: &Area, report: &Report) -> anyhow::Result<()> {
         .configure_mesh()
         .x_desc("seconds since the run began")
         .y_desc("server RSS (MiB)")
+        .x_label_formatter(&|t| format_seconds(*t))
         .y_label_formatter(&|mib| format!("{mib:.0}"))
         .draw()?;
     chart
@@ -269,10 +270,11 @@ fn format_seconds(seconds: f64) -> String {
     text.strip_suffix(".0").unwrap_or(&text).to_owned()
 }
 
-/// A percentile from its nines: 0 → 0%, 1 → 90%, 2 → 99%, 3 → 99.9%.
+/// A percentile from its nines: 0 → 0%, 1 → 90%, 2 → 99%, 3 → 99.9%, 7 → 99.99999%.
 fn format_percentile(nines: f64) -> String {
     let percentile = 100.0 * (1.0 - 10f64.powf(-nines));
-    let text = format!("{percentile:.4}");
+    let decimals = (nines.ceil() as usize).saturating_sub(2) + 1;
+    let text = format!("{percentile:.decimals$}");
     let text = text.trim_end_matches('0').trim_end_matches('.');
     format!("{text}%")
 }
@@ -286,6 +288,7 @@ mod tests {
         assert_eq!(format_percentile(0.0), "0%");
         assert_eq!(format_percentile(1.0), "90%");
         assert_eq!(format_percentile(3.0), "99.9%");
+        assert_eq!(format_percentile(7.0), "99.99999%");
         assert_eq!(format_ms(0.25), "0.25");
         assert_eq!(format_ms(12.4), "12");
         assert_eq!(format_seconds(3.0), "3");
