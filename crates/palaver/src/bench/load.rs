@@ -14,7 +14,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use super::client::{self, Role, Sending, Shared};
-use super::connect::{self, Connected};
+use super::connect::{self, Connected, Failure, FailureKind};
 use super::counts::Counts;
 use super::progress::Progress;
 use super::report::{Report, Resources, Run, Samples};
@@ -22,6 +22,10 @@ use super::{BenchArgs, proc};
 
 /// The most the run waits after the window for deliveries still on their way.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long the clients may take to stop once told to: one stuck writing to a server that has
+/// stopped reading is abandoned then, so that the run ends in time whatever the server does.
+const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Between the last client connecting and the first message, so every task is reading.
 const START_DELAY: Duration = Duration::from_millis(100);
@@ -89,8 +93,13 @@ pub async fn run(args: &BenchArgs, progress: &Progress) -> anyhow::Result<Report
         .await;
     server.window_start = proc::sample(args.server_pid);
     generator.window_start = proc::sample(None);
+    let phase = if args.senders == 0 {
+        "holding"
+    } else {
+        "measuring"
+    };
     progress
-        .wait("measuring", window_start, window_end, &shared.received)
+        .wait(phase, window_start, window_end, &shared.received)
         .await;
     server.window_end = proc::sample(args.server_pid);
     generator.window_end = proc::sample(None);
@@ -106,8 +115,18 @@ pub async fn run(args: &BenchArgs, progress: &Progress) -> anyhow::Result<Report
     }
     shared.stop.cancel();
     let mut disconnects = Vec::new();
-    for task in tasks {
-        disconnects.extend(task.await.expect("a client task panicked"));
+    let stop_until = Instant::now() + STOP_TIMEOUT;
+    for mut task in tasks {
+        match tokio::time::timeout_at(stop_until, &mut task).await {
+            Ok(left_early) => disconnects.extend(left_early.expect("a client task panicked")),
+            Err(_) => {
+                task.abort();
+                disconnects.push(Failure::new(
+                    FailureKind::Timeout,
+                    "still writing to the server when the run ended",
+                ));
+            }
+        }
     }
     sampling.cancel();
     let resources = sampler.await.expect("the sampler panicked");

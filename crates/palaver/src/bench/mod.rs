@@ -139,12 +139,13 @@ impl BenchArgs {
     }
 
     /// The addresses the clients connect from, round-robin; empty: the system picks (one
-    /// address), as for any server not on loopback.
+    /// address), as for any server not on IPv4 loopback.
     fn source_addresses(&self) -> Vec<IpAddr> {
         let count = self
             .source_addresses
             .unwrap_or_else(|| self.clients.div_ceil(CLIENTS_PER_SOURCE_ADDRESS));
-        if count <= 1 || !self.address().ip().is_loopback() {
+        let address = self.address();
+        if count <= 1 || !(address.is_ipv4() && address.ip().is_loopback()) {
             return Vec::new();
         }
         (1..=count)
@@ -191,8 +192,9 @@ impl BenchArgs {
                 (1..=254).contains(&count),
                 "--source-addresses must be between 1 and 254"
             );
+            let address = self.address();
             ensure!(
-                count == 1 || self.address().is_ipv4() && self.address().ip().is_loopback(),
+                count == 1 || address.is_ipv4() && address.ip().is_loopback(),
                 "--source-addresses needs a server on IPv4 loopback (127.0.0.0/8)"
             );
         }
