@@ -147,7 +147,11 @@ stop_server() {
     wait "$server_pid" 2>/dev/null || true
     server_pid=""
 }
+# The bench under way, run in the background so that a signal is handled at once (bash runs a
+# trap only once its foreground command has ended).
+bench_pid=""
 cleanup() {
+    [ -z "$bench_pid" ] || kill "$bench_pid" 2>/dev/null || true
     stop_server
     rm -rf "$scratch"
 }
@@ -245,10 +249,13 @@ for workload in "${workload_list[@]}"; do
             --json --plot "$out/$name.svg")
         echo "${command[*]}" >>"$out/commands.txt"
         # The bench's progress bar and any error go to this script's stderr.
-        if ! "${command[@]}" >"$out/$name.json"; then
+        "${command[@]}" >"$out/$name.json" &
+        bench_pid=$!
+        if ! wait "$bench_pid"; then
             echo "   $name failed" >&2
             rm -f "$out/$name.json"
         fi
+        bench_pid=""
         stop_server
     done
 done
