@@ -1,350 +1,275 @@
-//! The clients of a run: connecting and registering them, then one task per client that sends
-//! on its schedule (if it is a sender), answers the server's pings and counts what it
-//! receives.
-//!
-//! A message's text is `B <sender> <sequence> <due µs> <sent µs>` padded to `--size`, the times
-//! counted from the start of the run on this process's clock, so receivers compute latencies
-//! without any clock of the server's.
+//! The phases of a run: connect every client, give each its role (sender on a schedule,
+//! closed-loop sender and its witness, or listener), warm up, measure, drain, and gather what
+//! the clients counted; the server's and the generator's resources are sampled once a second
+//! throughout.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{Context, anyhow, bail};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use anyhow::bail;
 use tokio::sync::Semaphore;
-use tokio::time::Instant;
+use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use super::report::{Received, Report, Run};
-use super::{BenchArgs, Proto, proc};
+use super::client::{self, Role, Sending, Shared};
+use super::connect::{self, Connected, Failure, FailureKind};
+use super::counts::Counts;
+use super::progress::Progress;
+use super::report::{Report, Resources, Run, Samples};
+use super::{BenchArgs, proc};
 
-/// How long one client may take to connect, register and join.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The most the run waits after the last message for deliveries still on their way.
+/// The most the run waits after the window for deliveries still on their way.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A client that has registered and joined its room.
-struct Connected {
-    index: usize,
-    /// The room it joined.
-    room: String,
-    reader: BufReader<OwnedReadHalf>,
-    writer: OwnedWriteHalf,
-}
+/// How long the clients may take to stop once told to: one stuck writing to a server that has
+/// stopped reading is abandoned then, so that the run ends in time whatever the server does.
+const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// What every client task shares.
-struct Shared {
-    proto: Proto,
-    /// The clock every time in a message counts from.
-    base: Instant,
-    /// The measured window, in microseconds from `base`: messages due in it are counted.
-    window: (u64, u64),
-    /// Deliveries of messages due in the window, so far: the drain waits for all of them.
-    delivered: AtomicU64,
-    stop: CancellationToken,
-}
+/// Between the last client connecting and the first message, so every task is reading.
+const START_DELAY: Duration = Duration::from_millis(100);
 
-pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
-    let address = args.address();
+pub async fn run(args: &BenchArgs, progress: &Progress) -> anyhow::Result<Report> {
     let base = Instant::now();
-    let before = proc::sample(args.server_pid);
+    let connected = Arc::new(AtomicUsize::new(0));
+    let sampling = CancellationToken::new();
+    let sampler = tokio::spawn(sample_every_second(
+        base,
+        args.server_pid,
+        connected.clone(),
+        sampling.clone(),
+    ));
+    let mut server = Samples {
+        before: proc::sample(args.server_pid),
+        ..Samples::default()
+    };
+    let mut generator = Samples {
+        before: proc::sample(None),
+        ..Samples::default()
+    };
 
-    let clients = connect_all(args, address).await?;
+    progress.connecting(args.clients);
+    let connecting = connect::connect_all(args, progress, &connected).await;
     let connect = base.elapsed();
-    let connected = proc::sample(args.server_pid);
-    let server_rss_per_client = before.zip(connected).map(|(before, after)| {
-        after.rss_bytes.saturating_sub(before.rss_bytes) as f64 / args.clients as f64
-    });
+    server.connected = proc::sample(args.server_pid);
+    generator.connected = proc::sample(None);
+    if connecting.clients.is_empty() {
+        let reason = connecting
+            .failures
+            .first()
+            .map_or("", |failure| failure.detail.as_str());
+        bail!("no client could connect: {reason}");
+    }
 
-    // Senders are spread evenly over the clients, and so over the rooms.
-    let is_sender = |index: usize| index * args.senders % args.clients < args.senders;
-    let members = |room: usize| (room..args.clients).step_by(args.rooms).count() as u64;
-    let start = Instant::now() + Duration::from_millis(100);
-    let micros = |at: Instant| at.duration_since(base).as_micros() as u64;
+    let start = Instant::now() + START_DELAY;
     let window_start = start + args.warmup;
     let window_end = window_start + args.duration;
     let shared = Arc::new(Shared {
         proto: args.proto,
         base,
-        window: (micros(window_start), micros(window_end)),
+        window: (
+            window_start.duration_since(base).as_micros() as u64,
+            window_end.duration_since(base).as_micros() as u64,
+        ),
+        counts: Mutex::new(Counts::new(
+            window_start.duration_since(base).as_micros() as u64
+        )),
         delivered: AtomicU64::new(0),
+        received: AtomicU64::new(0),
+        sent: AtomicU64::new(0),
+        expected: AtomicU64::new(0),
         stop: CancellationToken::new(),
     });
-    let interval = Duration::from_secs_f64(1.0 / args.rate);
-    let tasks: Vec<_> = clients
-        .into_iter()
-        .map(|client| {
-            let schedule = is_sender(client.index).then_some(Schedule {
-                next: start,
-                end: window_end,
-                interval,
-                size: args.size,
-            });
-            tokio::spawn(client_task(client, schedule, shared.clone()))
-        })
+    let plan = Plan::new(args, &connecting.clients, start, window_end);
+    let scheduled_deliveries = plan.scheduled_deliveries(args, (window_start, window_end));
+    let tasks: Vec<_> = plan
+        .roles(connecting.clients)
+        .map(|(client, role)| tokio::spawn(client::run(client, role, shared.clone())))
         .collect();
 
-    // Whatever each sender sends in the window calls for a delivery to every other member.
-    let sent_in_window: u64 = (0..args.clients)
-        .filter(|&index| is_sender(index))
-        .map(|_| messages_due(window_start - start, args.duration, interval))
-        .sum();
-    let expected: u64 = (0..args.clients)
-        .filter(|&index| is_sender(index))
-        .map(|index| {
-            messages_due(window_start - start, args.duration, interval)
-                * (members(index % args.rooms) - 1)
-        })
-        .sum();
+    progress
+        .wait("warm-up", start, window_start, &shared.received)
+        .await;
+    server.window_start = proc::sample(args.server_pid);
+    generator.window_start = proc::sample(None);
+    let phase = if args.senders == 0 {
+        "holding"
+    } else {
+        "measuring"
+    };
+    progress
+        .wait(phase, window_start, window_end, &shared.received)
+        .await;
+    server.window_end = proc::sample(args.server_pid);
+    generator.window_end = proc::sample(None);
 
-    tokio::time::sleep_until(window_start).await;
-    let server_at_start = proc::sample(args.server_pid);
-    let generator_at_start = proc::sample(None);
-    tokio::time::sleep_until(window_end).await;
-    let server_at_end = proc::sample(args.server_pid);
-    let generator_at_end = proc::sample(None);
-
+    // In a closed loop only the messages sent tell how many deliveries to expect; a send
+    // under way at the window's end may still add to it, so it is read again while draining.
+    let expected =
+        || scheduled_deliveries.unwrap_or_else(|| shared.expected.load(Ordering::Relaxed));
+    progress.draining();
     let drain_until = Instant::now() + DRAIN_TIMEOUT;
-    while shared.delivered.load(Ordering::Relaxed) < expected && Instant::now() < drain_until {
+    while shared.delivered.load(Ordering::Relaxed) < expected() && Instant::now() < drain_until {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     shared.stop.cancel();
-    let mut received = Received::new();
-    for task in tasks {
-        let counted = task.await.context("a client task failed")??;
-        received.merge(&counted);
+    let mut disconnects = Vec::new();
+    let stop_until = Instant::now() + STOP_TIMEOUT;
+    for mut task in tasks {
+        match tokio::time::timeout_at(stop_until, &mut task).await {
+            Ok(left_early) => disconnects.extend(left_early.expect("a client task panicked")),
+            Err(_) => {
+                task.abort();
+                disconnects.push(Failure::new(
+                    FailureKind::Timeout,
+                    "still writing to the server when the run ended",
+                ));
+            }
+        }
     }
-    let cpu = |start: Option<proc::Sample>, end: Option<proc::Sample>| {
-        start
-            .zip(end)
-            .map(|(start, end)| end.cpu.saturating_sub(start.cpu))
-    };
+    sampling.cancel();
+    let resources = sampler.await.expect("the sampler panicked");
+
+    let counts = shared
+        .counts
+        .lock()
+        .expect("no client panicked while counting");
     Ok(Report::build(Run {
         args,
         connect,
-        sent: sent_in_window,
-        expected,
-        received: &received,
-        server_cpu: cpu(server_at_start, server_at_end),
-        server_rss_per_client,
-        generator_cpu: cpu(generator_at_start, generator_at_end),
+        connected: connected.load(Ordering::Relaxed),
+        connect_failures: connecting.failures,
+        connect_latency: &connecting.latency,
+        disconnects,
+        sent: shared.sent.load(Ordering::Relaxed),
+        expected: expected(),
+        counts: &counts,
+        window: (window_start - base, window_end - base),
+        server,
+        generator,
+        resources,
     }))
 }
 
-/// How many of a sender's messages fall due in the window that opens `warmup` after its first
-/// one and lasts `duration`, at one per `interval`.
-fn messages_due(warmup: Duration, duration: Duration, interval: Duration) -> u64 {
-    let before_window = warmup.as_nanos().div_ceil(interval.as_nanos());
-    let before_end = (warmup + duration).as_nanos().div_ceil(interval.as_nanos());
-    (before_end - before_window) as u64
+/// Who does what, among the clients that got in: senders are spread evenly over the clients
+/// (and so over the rooms); in a closed loop each sender's witness is the member of its room
+/// after it.
+struct Plan {
+    /// Members of each room.
+    members: Vec<u64>,
+    /// The roles by client index.
+    roles: HashMap<usize, Role>,
 }
 
-/// Connects, registers and joins every client, at most `--connect-concurrency` at once.
-async fn connect_all(
-    args: &BenchArgs,
-    address: std::net::SocketAddr,
-) -> anyhow::Result<Vec<Connected>> {
-    let permits = Arc::new(Semaphore::new(args.connect_concurrency));
-    let tasks: Vec<_> = (0..args.clients)
-        .map(|index| {
-            let permits = permits.clone();
-            let (proto, room) = (args.proto, index % args.rooms);
-            tokio::spawn(async move {
-                let _permit = permits.acquire_owned().await?;
-                tokio::time::timeout(CONNECT_TIMEOUT, connect_one(address, proto, index, room))
-                    .await
-                    .map_err(|_| anyhow!("client {index} did not register in time"))?
-            })
-        })
-        .collect();
-    let mut clients = Vec::with_capacity(args.clients);
-    for task in tasks {
-        clients.push(task.await.context("a connecting task failed")??);
-    }
-    Ok(clients)
-}
-
-fn nick(index: usize) -> String {
-    format!("bench{index}")
-}
-
-fn room_name(room: usize) -> String {
-    format!("#bench-{room}")
-}
-
-async fn connect_one(
-    address: std::net::SocketAddr,
-    proto: Proto,
-    index: usize,
-    room: usize,
-) -> anyhow::Result<Connected> {
-    let stream = TcpStream::connect(address)
-        .await
-        .with_context(|| format!("cannot connect to {address}"))?;
-    stream.set_nodelay(true)?;
-    let (reader, writer) = stream.into_split();
-    let (nick, room) = (nick(index), room_name(room));
-    let mut client = Connected {
-        index,
-        room: room.clone(),
-        reader: BufReader::new(reader),
-        writer,
-    };
-    match proto {
-        Proto::Irc => {
-            let hello = format!("NICK {nick}\r\nUSER {nick} 0 * :palaver bench\r\n");
-            client.writer.write_all(hello.as_bytes()).await?;
-            client
-                .wait_for(|line| line.split(' ').nth(1) == Some("001"))
-                .await?;
-            client
-                .writer
-                .write_all(format!("JOIN {room}\r\n").as_bytes())
-                .await?;
-            let own_join = format!(":{nick}!");
-            client
-                .wait_for(|line| line.starts_with(&own_join) && line.contains(" JOIN "))
-                .await?;
+impl Plan {
+    fn new(args: &BenchArgs, clients: &[Connected], start: Instant, end: Instant) -> Self {
+        let is_sender = |index: usize| index * args.senders % args.clients < args.senders;
+        let mut by_room: Vec<Vec<usize>> = vec![Vec::new(); args.rooms];
+        for client in clients {
+            by_room[client.room].push(client.index);
         }
-        Proto::Text => {
-            client
-                .wait_for(|line| line.contains("joined #lobby"))
-                .await?;
-            let commands = format!("/nick {nick}\n/join {room}\n");
-            client.writer.write_all(commands.as_bytes()).await?;
-            let joined = format!("-- {nick} joined {room}");
-            client.wait_for(|line| line.ends_with(&joined)).await?;
-        }
-    }
-    Ok(client)
-}
-
-impl Connected {
-    /// Reads lines until one satisfies `wanted`, answering pings; fails on `ERROR` or the end
-    /// of the stream.
-    async fn wait_for(&mut self, wanted: impl Fn(&str) -> bool) -> anyhow::Result<()> {
-        let mut line = String::new();
-        loop {
-            line.clear();
-            if self.reader.read_line(&mut line).await? == 0 {
-                bail!("the server closed the connection of client {}", self.index);
-            }
-            let line = line.trim_end();
-            if wanted(line) {
-                return Ok(());
-            }
-            if line.starts_with("ERROR") || line.starts_with("! ") {
-                bail!("client {} was refused: {line}", self.index);
-            }
-            self.answer_ping(line).await?;
-        }
-    }
-
-    async fn answer_ping(&mut self, line: &str) -> std::io::Result<()> {
-        if let Some(token) = line.strip_prefix("PING ") {
-            self.writer
-                .write_all(format!("PONG {token}\r\n").as_bytes())
-                .await?;
-        }
-        Ok(())
-    }
-}
-
-/// When a sender sends.
-struct Schedule {
-    next: Instant,
-    end: Instant,
-    interval: Duration,
-    size: usize,
-}
-
-/// One client for the whole run: sends on `schedule` (if a sender), answers pings, counts the
-/// messages due in the window it receives, until told to stop.
-async fn client_task(
-    mut client: Connected,
-    mut schedule: Option<Schedule>,
-    shared: Arc<Shared>,
-) -> anyhow::Result<Received> {
-    let mut received = Received::new();
-    let mut sequence = 0u64;
-    let mut line = String::new();
-    let micros = |at: Instant| at.duration_since(shared.base).as_micros() as u64;
-    loop {
-        let due = schedule
-            .as_ref()
-            .filter(|schedule| schedule.next < schedule.end)
-            .map(|schedule| schedule.next);
-        line.clear();
-        tokio::select! {
-            biased;
-            () = shared.stop.cancelled() => return Ok(received),
-            () = sleep_until(due) => {
-                let schedule = schedule.as_mut().expect("a due message has a schedule");
-                sequence += 1;
-                let text = message(client.index, sequence, micros(schedule.next), micros(Instant::now()), schedule.size);
-                let line = match shared.proto {
-                    Proto::Irc => format!("PRIVMSG {} :{text}\r\n", client.room),
-                    Proto::Text => format!("{text}\n"),
+        let members: Vec<u64> = by_room.iter().map(|room| room.len() as u64).collect();
+        let mut roles: HashMap<usize, Role> = clients
+            .iter()
+            .map(|client| {
+                let role = Role {
+                    sending: Sending::Nothing,
+                    audience: members[client.room].saturating_sub(1),
+                    size: args.size,
+                    witness_of: HashMap::new(),
                 };
-                client.writer.write_all(line.as_bytes()).await?;
-                schedule.next += schedule.interval;
-            }
-            read = client.reader.read_line(&mut line) => {
-                if read? == 0 {
-                    bail!("the server closed the connection of client {}", client.index);
+                (client.index, role)
+            })
+            .collect();
+        for room in &by_room {
+            for (position, &sender) in room.iter().enumerate() {
+                if !is_sender(sender) {
+                    continue;
                 }
-                let text = line.trim_end();
-                if let Some((sender, sequence, due_us, sent_us)) = payload(text)
-                    && sender != client.index
-                {
-                    let (from, to) = shared.window;
-                    if (from..to).contains(&due_us) {
-                        received.count(sender, sequence, due_us, sent_us, micros(Instant::now()));
-                        shared.delivered.fetch_add(1, Ordering::Relaxed);
+                let sending = if !args.closed_loop() {
+                    // Each sender's schedule is offset by its rank among the senders, so that
+                    // they take turns instead of all sending at the same instant.
+                    let interval = Duration::from_secs_f64(1.0 / args.rate);
+                    let rank = sender * args.senders / args.clients;
+                    let offset = interval.mul_f64(rank as f64 / args.senders as f64);
+                    Sending::Schedule {
+                        next: start + offset,
+                        end,
+                        interval,
                     }
+                } else if room.len() >= 2 {
+                    let window = Arc::new(Semaphore::new(args.window));
+                    let witness = room[(position + 1) % room.len()];
+                    let witnessing = &mut roles.get_mut(&witness).expect("a member").witness_of;
+                    witnessing.insert(sender, window.clone());
+                    Sending::Window { start, end, window }
                 } else {
-                    client.answer_ping(text).await?;
-                }
+                    // Alone in its room (the others failed to connect): nobody could count
+                    // its messages back.
+                    Sending::Nothing
+                };
+                roles.get_mut(&sender).expect("a member").sending = sending;
             }
         }
+        Self { members, roles }
+    }
+
+    /// Open loop: the deliveries the messages due in the window call for; `None` in a closed
+    /// loop, where only the sends tell.
+    fn scheduled_deliveries(&self, args: &BenchArgs, window: (Instant, Instant)) -> Option<u64> {
+        if args.closed_loop() {
+            return None;
+        }
+        let scheduled = self.roles.values().map(|role| match role.sending {
+            Sending::Schedule { next, interval, .. } => {
+                messages_due(next, interval, window) * role.audience
+            }
+            _ => 0,
+        });
+        Some(scheduled.sum())
+    }
+
+    fn roles(mut self, clients: Vec<Connected>) -> impl Iterator<Item = (Connected, Role)> {
+        debug_assert_eq!(self.members.iter().sum::<u64>(), clients.len() as u64);
+        clients.into_iter().map(move |client| {
+            let role = self.roles.remove(&client.index).expect("a role per client");
+            (client, role)
+        })
     }
 }
 
-/// Sleeps until `at`, or forever without it.
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
+/// How many of a sender's messages, due every `interval` from `first` on, fall due in the
+/// window `[from, to)`.
+fn messages_due(first: Instant, interval: Duration, (from, to): (Instant, Instant)) -> u64 {
+    let due_before = |end: Instant| {
+        let span = end.saturating_duration_since(first).as_nanos();
+        span.div_ceil(interval.as_nanos()) as u64
+    };
+    due_before(to) - due_before(from)
 }
 
-/// A message's text, padded with `x` to `size` bytes.
-fn message(sender: usize, sequence: u64, due_us: u64, sent_us: u64, size: usize) -> String {
-    let mut text = format!("B {sender} {sequence} {due_us} {sent_us} ");
-    while text.len() < size {
-        text.push('x');
+/// Samples the resources once a second until `stop`, and once more then.
+async fn sample_every_second(
+    base: Instant,
+    server_pid: Option<u32>,
+    connected: Arc<AtomicUsize>,
+    stop: CancellationToken,
+) -> Vec<Resources> {
+    let mut ticks = tokio::time::interval(Duration::from_secs(1));
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut samples = Vec::new();
+    loop {
+        let stopping = tokio::select! {
+            () = stop.cancelled() => true,
+            _ = ticks.tick() => false,
+        };
+        let connected = connected.load(Ordering::Relaxed);
+        samples.push(Resources::sample(base.elapsed(), connected, server_pid));
+        if stopping {
+            return samples;
+        }
     }
-    text
-}
-
-/// The numbers of a benchmark message in a received line (IRC `… PRIVMSG #room :B …`, text
-/// `[time] #room <nick> B …`), if it is one.
-fn payload(line: &str) -> Option<(usize, u64, u64, u64)> {
-    let start = line.find(" :B ").map(|at| at + 2).or_else(|| {
-        let at = line.find("> B ")?;
-        Some(at + 2)
-    })?;
-    let mut words = line[start..].split(' ').skip(1);
-    Some((
-        words.next()?.parse().ok()?,
-        words.next()?.parse().ok()?,
-        words.next()?.parse().ok()?,
-        words.next()?.parse().ok()?,
-    ))
 }
 
 #[cfg(test)]
@@ -352,22 +277,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_message_reads_back_from_either_protocol() {
-        let text = message(3, 17, 1_000, 1_005, 32);
-        assert_eq!(text.len(), 32);
-        let irc = format!(":bench3!~bench3@127.0.0.1 PRIVMSG #bench-0 :{text}");
-        assert_eq!(payload(&irc), Some((3, 17, 1_000, 1_005)));
-        let plain = format!("[12:00:00] #bench-0 <bench3> {text}");
-        assert_eq!(payload(&plain), Some((3, 17, 1_000, 1_005)));
-        assert_eq!(payload(":server 001 bench3 :Welcome"), None);
-    }
-
-    #[test]
     fn messages_due_in_the_window_are_counted_by_schedule() {
-        let ms = Duration::from_millis;
+        let zero = Instant::now();
+        let at = |ms| zero + Duration::from_millis(ms);
+        let every = Duration::from_millis(100);
         // One every 100 ms from 0: due at 0, 100, …; the window [1000, 2000) holds 10.
-        assert_eq!(messages_due(ms(1000), ms(1000), ms(100)), 10);
-        assert_eq!(messages_due(ms(0), ms(1000), ms(100)), 10);
-        assert_eq!(messages_due(ms(50), ms(100), ms(100)), 1);
+        assert_eq!(messages_due(zero, every, (at(1000), at(2000))), 10);
+        assert_eq!(messages_due(zero, every, (zero, at(1000))), 10);
+        assert_eq!(messages_due(zero, every, (at(50), at(150))), 1);
+        // A schedule offset by 30 ms: due at 30, 130, …
+        assert_eq!(messages_due(at(30), every, (zero, at(100))), 1);
+        assert_eq!(messages_due(at(30), every, (at(1000), at(2000))), 10);
+        assert_eq!(messages_due(at(30), every, (at(1000), at(1030))), 0);
     }
 }
