@@ -2,6 +2,7 @@
 
 mod bench;
 mod gen_cert;
+mod open_files;
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
@@ -297,6 +298,7 @@ fn serve(args: ServeArgs, sources: &ArgMatches) -> anyhow::Result<()> {
         deprecations,
     };
     let config = Config::resolve(file, overrides.clone())?;
+    let max_connections = config.address_limits.max_connections;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -304,6 +306,12 @@ fn serve(args: ServeArgs, sources: &ArgMatches) -> anyhow::Result<()> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
         let server = Server::bind(config).await?;
+        // Every client is an open file: without this, the usual soft limit of 1024 would
+        // refuse clients long before max_connections. (Once bound, so that a failure to start
+        // stays a single line.)
+        if let Err(warning) = open_files::raise_for_server(max_connections) {
+            tracing::warn!("{warning}");
+        }
         // Catch the signals before saying `ready`: whoever starts us may send SIGTERM as soon
         // as it reads that line, and the default action would end us without the shutdown
         // notice to clients.

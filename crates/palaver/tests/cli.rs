@@ -469,6 +469,39 @@ fn sigint_shuts_down_gracefully_too() {
     );
 }
 
+/// Every client is an open file: a server started under a low soft limit raises it, and
+/// serves more clients than that limit would have let it accept.
+#[test]
+fn the_server_raises_its_open_file_limit_for_its_clients() {
+    const SOFT_LIMIT: usize = 256;
+    let mut command = Command::new("sh");
+    command
+        .args([
+            "-c",
+            &format!("ulimit -Sn {SOFT_LIMIT} && exec \"$0\" \"$@\""),
+            env!("CARGO_BIN_EXE_palaver"),
+            "serve",
+            "--text-listen",
+            "127.0.0.1:0",
+        ])
+        .env("PALAVER_DB", ":memory:");
+    let mut server = common::Process::spawn_command("palaver", command);
+    let address = common::wait_ready(&mut server, OtherLines::Fail).text[0];
+    let clients: Vec<TcpStream> = (0..SOFT_LIMIT + 100)
+        .map(|_| TcpStream::connect(address).expect("connect"))
+        .collect();
+    for (number, client) in clients.iter().enumerate() {
+        client.set_read_timeout(Some(PATIENCE)).unwrap();
+        let mut welcome = String::new();
+        BufReader::new(client).read_line(&mut welcome).unwrap();
+        assert!(
+            welcome.contains("welcome to palaver"),
+            "client {number}: {welcome:?}; stderr:\n{}",
+            server.stderr_text()
+        );
+    }
+}
+
 #[test]
 fn restart_on_the_same_port_right_after_shutdown() {
     let (mut server, addresses) = serve(&["--text-listen", "127.0.0.1:0"], &[]);

@@ -18,13 +18,13 @@
 //! `connect.rs` connects the clients, `client.rs` is one client's task while the load runs,
 //! `load.rs` the phases, `counts.rs` what the clients counted, `report.rs` the report (a table,
 //! or JSON), `plot.rs` its SVG charts, `progress.rs` the progress bar, `proc.rs` what /proc
-//! says of a process, `open_files.rs` the open-file limit.
+//! says of a process; the open-file limit is raised by `crate::open_files`, shared with
+//! `serve`.
 
 mod client;
 mod connect;
 mod counts;
 mod load;
-mod open_files;
 mod plot;
 mod proc;
 mod progress;
@@ -205,7 +205,7 @@ impl BenchArgs {
 /// Runs the benchmark, prints its report and draws its plot.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     args.check()?;
-    open_files::raise_for(args.clients)?;
+    crate::open_files::raise_for(args.clients)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
