@@ -73,6 +73,14 @@ def row(workload, server, report):
     ]
 
 
+def read_report(path):
+    """The JSON report at `path`, or None if the run left none (it failed, or is running)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__.strip())
@@ -82,7 +90,7 @@ def main():
     for name in runs:
         workload, server = name.rsplit("-", 1)
         path = directory / f"{name}.json"
-        report = json.loads(path.read_text()) if path.exists() else None
+        report = read_report(path)
         rows.append(row(workload, server, report))
     print("| " + " | ".join(COLUMNS) + " |")
     print("|" + "|".join("---" for _ in COLUMNS) + "|")
