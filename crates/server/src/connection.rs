@@ -282,8 +282,8 @@ async fn read_until_end(
             Ok(0) => ended = true,
             Ok(_) => {}
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                // Readiness can be reported with nothing to read (a new socket is assumed
-                // ready until a read says otherwise): give the buffer back while waiting.
+                // Readiness can be reported with nothing to read after all (it was, with new
+                // connections, 4 KiB held by every idle one): give the buffer back.
                 if buffer.is_empty() {
                     buffer = BytesMut::new();
                 }

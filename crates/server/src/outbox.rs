@@ -6,9 +6,8 @@
 //! write for a stream without vectored writes), so a busy connection pays one system call for
 //! many lines (our own coalescing on top of `TCP_NODELAY`).
 //!
-//! Writes are what a busy server spends most on (each one costs the kernel about the same
-//! however many lines it carries), so a busy connection writes at most once per *coalescing
-//! interval* (`[limits] write_coalescing`): traffic that arrives within the interval after a
+//! A write costs the kernel about the same whether it carries one line or twenty, so a busy
+//! connection writes at most once per *coalescing interval* (`[limits] write_coalescing`): traffic that arrives within the interval after a
 //! write waits for its end and goes out in one write with everything else that arrived
 //! meanwhile. A connection that has been quiet for the interval writes at once, and so do the
 //! replies to the client's own commands, which are [urgent](Outbox::release): only other
