@@ -148,7 +148,7 @@ fn latency_chart<Point>(area: &Area, chart: LatencyChart<'_, Point>) -> anyhow::
         drawing
             .draw_series(LineSeries::new(line, color.stroke_width(2)))?
             .label(name)
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
+            .legend(legend_mark(color.stroke_width(2)));
     }
     drawing
         .configure_series_labels()
@@ -158,6 +158,11 @@ fn latency_chart<Point>(area: &Area, chart: LatencyChart<'_, Point>) -> anyhow::
         .label_font((FONT, 13))
         .draw()?;
     Ok(())
+}
+
+/// A series' mark in the legend: a short line in the series' style.
+fn legend_mark(style: ShapeStyle) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
+    move |(x, y)| PathElement::new([(x, y), (x + 20, y)], style)
 }
 
 /// How many nines a percentile has: 90% → 1, 99% → 2, 99.9% → 3.
@@ -204,7 +209,7 @@ fn memory_over_time(area: &Area, report: &Report) -> anyhow::Result<()> {
             purple.stroke_width(2),
         ))?
         .label("server RSS (MiB)")
-        .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], purple.stroke_width(2)));
+        .legend(legend_mark(purple.stroke_width(2)));
     let grey = RGBColor(90, 90, 90);
     chart
         .draw_secondary_series(LineSeries::new(
@@ -212,7 +217,7 @@ fn memory_over_time(area: &Area, report: &Report) -> anyhow::Result<()> {
             grey.stroke_width(1),
         ))?
         .label("connected clients")
-        .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], grey.stroke_width(1)));
+        .legend(legend_mark(grey.stroke_width(1)));
     // The measured window, between two lines.
     let window = [report.window_start_s, report.window_end_s];
     let green = RGBColor(0, 150, 0);
@@ -221,7 +226,7 @@ fn memory_over_time(area: &Area, report: &Report) -> anyhow::Result<()> {
             window.map(|t| PathElement::new([(t, 0.0), (t, most_rss)], green.stroke_width(1))),
         )?
         .label("measured window")
-        .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], green.stroke_width(1)));
+        .legend(legend_mark(green.stroke_width(1)));
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::LowerRight)
