@@ -223,6 +223,9 @@ pub struct StoreSettings {
     /// At most this many messages are kept per room (and per private conversation); `None`
     /// (`"off"`) for no limit.
     pub history_max_per_room: Option<usize>,
+    /// The least time between the starts of two group commits while messages keep coming;
+    /// `None` (`"off"`) commits as soon as the previous commit is done.
+    pub commit_interval: Option<Duration>,
 }
 
 impl Default for StoreSettings {
@@ -231,6 +234,7 @@ impl Default for StoreSettings {
             path: "palaver.db".into(),
             history_max_age: Some(DEFAULT_HISTORY_MAX_AGE),
             history_max_per_room: Some(DEFAULT_HISTORY_MAX_PER_ROOM),
+            commit_interval: Some(crate::store::DEFAULT_COMMIT_INTERVAL),
         }
     }
 }
@@ -417,6 +421,8 @@ pub struct FileStore {
     pub history_max_age: Option<toml::Value>,
     /// A positive number, or `"off"`; checked in [`Config::resolve`] likewise.
     pub history_max_per_room: Option<toml::Value>,
+    /// A positive duration, or `"off"`; checked likewise.
+    pub commit_interval: Option<toml::Value>,
     /// Deprecated: `[text] history_on_join`.
     pub history_on_join: Option<usize>,
 }
@@ -952,6 +958,10 @@ fn resolve_store(overrides: &Overrides, file: FileStore) -> Result<StoreSettings
             None => defaults.history_max_per_room,
             Some(value) => parse_max_per_room(value)?,
         },
+        commit_interval: match &file.commit_interval {
+            None => defaults.commit_interval,
+            Some(value) => positive_or_off("[store] commit_interval", "\"2ms\"", value)?,
+        },
     })
 }
 
@@ -1350,6 +1360,31 @@ mod tests {
                 )
             );
         }
+    }
+
+    #[test]
+    fn the_commit_interval_is_a_positive_duration_or_off() {
+        let interval =
+            |toml: &str| resolve_noting(toml).map(|(config, _)| config.store.commit_interval);
+        assert_eq!(
+            interval("").unwrap(),
+            Some(crate::store::DEFAULT_COMMIT_INTERVAL)
+        );
+        assert_eq!(
+            interval("[store]\ncommit_interval = \"10ms\"\n").unwrap(),
+            Some(Duration::from_millis(10))
+        );
+        assert_eq!(
+            interval("[store]\ncommit_interval = \"off\"\n").unwrap(),
+            None
+        );
+        assert_eq!(
+            interval("[store]\ncommit_interval = \"0s\"\n")
+                .unwrap_err()
+                .to_string(),
+            "invalid setting: [store] commit_interval must be a positive duration such as \
+             \"2ms\", or \"off\", not \"0s\""
+        );
     }
 
     #[test]

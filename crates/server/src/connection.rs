@@ -451,6 +451,7 @@ mod tests {
             history_max_age: None,
             history_max_per_room: None,
             prune_interval: Duration::from_secs(3600),
+            commit_interval: Duration::ZERO,
         })
         .expect("open a throw-away store")
         .store;

@@ -93,6 +93,7 @@ impl Server {
             history_max_age: config.store.history_max_age,
             history_max_per_room: config.store.history_max_per_room,
             prune_interval: PRUNE_INTERVAL,
+            commit_interval: config.store.commit_interval.unwrap_or_default(),
         };
         // Opening may recover a crashed database's WAL: blocking work, off the async workers.
         let store_metrics = metrics.clone();

@@ -2,19 +2,21 @@
 //!
 //! [`Store`] is a cheap, cloneable handle; the database itself belongs to one dedicated thread
 //! (`worker.rs`) that the handles feed through a bounded channel. Appends are written with
-//! group commit: everything queued while the previous write was syncing goes to disk in one
-//! transaction. The files: `message.rs` what is stored, `sqlite.rs` opening the database and
-//! writing and reading rows, `migrations.rs` the schema and its versions, `queries.rs` the
-//! history pages and TARGETS, `retention.rs` pruning, `lifetimes.rs` forgetting the history of
-//! a room whose lifetime ended, `redaction.rs` deleting one message, `accounts.rs` registered
-//! accounts, `certificates.rs` the client certificates accounts log in with, `rooms.rs`
-//! registered rooms, `read_markers.rs` accounts' read markers, `worker.rs` the thread.
+//! group commit: everything queued since the previous commit goes to disk in one transaction,
+//! and while messages keep coming a commit waits a little for more (`pace.rs`). The files:
+//! `message.rs` what is stored, `sqlite.rs` opening the database and writing and reading rows,
+//! `migrations.rs` the schema and its versions, `queries.rs` the history pages and TARGETS,
+//! `retention.rs` pruning, `lifetimes.rs` forgetting the history of a room whose lifetime
+//! ended, `redaction.rs` deleting one message, `accounts.rs` registered accounts,
+//! `certificates.rs` the client certificates accounts log in with, `rooms.rs` registered rooms,
+//! `read_markers.rs` accounts' read markers, `worker.rs` the thread.
 
 mod accounts;
 mod certificates;
 mod lifetimes;
 mod message;
 mod migrations;
+mod pace;
 mod queries;
 mod read_markers;
 mod redaction;
@@ -60,6 +62,12 @@ const CHANNEL_CAPACITY: usize = 8192;
 /// How often retention runs unless configured otherwise.
 pub const DEFAULT_PRUNE_INTERVAL: Duration = Duration::from_secs(60);
 
+/// The least time between the starts of two group commits while messages keep coming, unless
+/// configured otherwise (`pace.rs` says when a commit goes sooner). Only the acknowledgement
+/// to a message's sender waits for its commit (the room has the message before): this is
+/// what a busy sender's acknowledgement may wait at most, beyond the commit itself.
+pub const DEFAULT_COMMIT_INTERVAL: Duration = Duration::from_millis(2);
+
 /// Why a store operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -103,6 +111,9 @@ pub struct StoreConfig {
     pub history_max_per_room: Option<usize>,
     /// How often retention runs on the store thread.
     pub prune_interval: Duration,
+    /// The least time between the starts of two group commits; zero commits as soon as the
+    /// previous commit is done.
+    pub commit_interval: Duration,
 }
 
 impl StoreConfig {
@@ -113,6 +124,7 @@ impl StoreConfig {
             history_max_age: None,
             history_max_per_room: None,
             prune_interval: DEFAULT_PRUNE_INTERVAL,
+            commit_interval: DEFAULT_COMMIT_INTERVAL,
         }
     }
 }
@@ -209,10 +221,13 @@ impl Store {
             .build()
             .map_err(|error| open_error(StoreError::Database(error.to_string())))?;
         let (requests, receiver) = mpsc::channel(CHANNEL_CAPACITY);
-        let prune_interval = config.prune_interval;
+        let timing = worker::Timing {
+            prune_interval: config.prune_interval,
+            commit_interval: config.commit_interval,
+        };
         std::thread::Builder::new()
             .name("palaver-store".into())
-            .spawn(move || worker::run(database, receiver, clock, prune_interval, metrics))
+            .spawn(move || worker::run(database, receiver, clock, timing, metrics))
             .map_err(|error| open_error(StoreError::Database(error.to_string())))?;
         Ok(Opened {
             store: Store { requests },

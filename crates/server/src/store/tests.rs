@@ -200,14 +200,9 @@ async fn append_and_latest_round_trip() {
     store.shut_down().await.expect("shut down");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn group_commit_writes_everything_queued_in_one_transaction() {
-    const SUBMITTERS: u64 = 1000;
-    let directory = tempfile::tempdir().expect("temp dir");
-    let store = open(config_at(&directory));
-
-    // Hold the store thread inside a job until every append is queued behind it, so the
-    // batch it takes next is known exactly.
+/// Keeps the store thread inside a job until the returned sender sends (or is dropped), so
+/// that what is queued meanwhile makes its next batch.
+async fn hold_the_thread(store: &Store) -> std::sync::mpsc::Sender<()> {
     let (entered, thread_is_held) = oneshot::channel();
     let (release, gate) = std::sync::mpsc::channel::<()>();
     let hold: worker::Job = Box::new(move |_database| {
@@ -220,6 +215,18 @@ async fn group_commit_writes_everything_queued_in_one_transaction() {
         .await
         .expect("send the hold");
     thread_is_held.await.expect("the thread runs the hold");
+    release
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_commit_writes_everything_queued_in_one_transaction() {
+    const SUBMITTERS: u64 = 1000;
+    let directory = tempfile::tempdir().expect("temp dir");
+    let store = open(config_at(&directory));
+
+    // Hold the store thread until every append is queued, so the batch it takes next is
+    // known exactly.
+    let release = hold_the_thread(&store).await;
 
     // `append` returns once its request is in the channel (a reserved slot is not enough:
     // the value is written just after), so count returns rather than watching capacity.
@@ -253,6 +260,87 @@ async fn group_commit_writes_everything_queued_in_one_transaction() {
         }
     );
     assert_eq!(store.count().await.expect("count"), SUBMITTERS);
+}
+
+/// Opens a store with `commit_interval` and commits `first_batch` messages in one
+/// transaction, the thread held until all are queued. Returns the store and when the commit
+/// was released.
+async fn store_after_one_batch(
+    directory: &TempDir,
+    commit_interval: Duration,
+    first_batch: u64,
+) -> (Store, std::time::Instant) {
+    let store = open(StoreConfig {
+        commit_interval,
+        ..config_at(directory)
+    });
+    let release = hold_the_thread(&store).await;
+    let mut commits = Vec::new();
+    for id in 1..=first_batch {
+        let message = room_message(id, id, "#a", "first batch");
+        commits.push(store.append(message).await.expect("queue"));
+    }
+    let released = std::time::Instant::now();
+    release.send(()).expect("release the thread");
+    for commit in commits {
+        commit.await.expect("committed");
+    }
+    (store, released)
+}
+
+#[tokio::test]
+async fn while_messages_keep_coming_a_commit_waits_for_the_interval_and_takes_them_all() {
+    const INTERVAL: Duration = Duration::from_secs(1);
+    let directory = tempfile::tempdir().expect("temp dir");
+    // The first batch, after a quiet spell, is committed at once...
+    let (store, released) = store_after_one_batch(&directory, INTERVAL, 3).await;
+    // ...smaller ones after it wait until the interval since that commit is over, and share
+    // a commit.
+    let fourth = store.append(room_message(4, 4, "#a", "fourth")).await;
+    let fifth = store.append(room_message(5, 5, "#a", "fifth")).await;
+    fourth.expect("queue").await.expect("fourth committed");
+    fifth.expect("queue").await.expect("fifth committed");
+    assert!(
+        released.elapsed() >= INTERVAL,
+        "committed before the interval was over"
+    );
+    assert_eq!(
+        store.statistics().await.expect("statistics"),
+        Statistics {
+            batches: 2,
+            appended: 5
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_batch_as_large_as_the_last_one_is_committed_without_waiting_for_the_interval() {
+    let directory = tempfile::tempdir().expect("temp dir");
+    // With an hour's interval, the test only ends if the batch goes as soon as it is full.
+    let (store, _) = store_after_one_batch(&directory, Duration::from_secs(3600), 3).await;
+    append_all(&store, (4..=6).map(|id| room_message(id, id, "#a", "x"))).await;
+    assert_eq!(
+        store.statistics().await.expect("statistics"),
+        Statistics {
+            batches: 2,
+            appended: 6
+        }
+    );
+}
+
+#[tokio::test]
+async fn shutting_down_commits_at_once_whatever_the_interval() {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let (store, _) = store_after_one_batch(&directory, Duration::from_secs(3600), 3).await;
+    // Smaller than the last batch and an hour before it is due: only the shutdown commits it.
+    let waiting = store
+        .append(room_message(4, 4, "#a", "fourth"))
+        .await
+        .expect("queue");
+    store.clone().shut_down().await.expect("shut down");
+    waiting.await.expect("committed by the shutdown");
+    let reopened = open(config_at(&directory));
+    assert_eq!(reopened.count().await.expect("count"), 4);
 }
 
 /// `#a` holds ids 10, 20, …, 100 at times 1000, 2000, …, 10000; `#b` holds ids between them.

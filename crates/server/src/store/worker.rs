@@ -2,11 +2,15 @@
 //! through a bounded channel, writing appends with group commit.
 //!
 //! Group commit: the thread waits for a request, then takes everything already queued behind
-//! it (without waiting for more), writes all the appends among them in ONE transaction — one
-//! fsync however many messages — and only then resolves their `Commit`s. The other requests
-//! (queries, counts, prunes) run next, in arrival order, so they see every append queued
-//! before them. Under light load a batch is a single message and costs one fsync; under heavy
-//! load the queue fills while the previous batch syncs and the next batch takes it all.
+//! it, writes all the appends among them in ONE transaction — one fsync however many
+//! messages — and only then resolves their `Commit`s. The other requests (queries, counts,
+//! prunes) run next, in arrival order, so they see every append queued before them.
+//!
+//! When a batch holds appends and the previous commit started less than the commit interval
+//! ago, the thread first keeps taking requests until the interval is over, or until the batch
+//! is as large as recent commits were (`pace.rs`): under steady load commits come once per
+//! interval, each with everything that arrived meanwhile, instead of one per fsync's duration
+//! with whatever little arrived during it. After a quiet spell a message is committed at once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +22,7 @@ use tokio::time::Instant;
 
 use super::StoreError;
 use super::message::StoredMessage;
+use super::pace::CommitPace;
 use super::retention::log_pruned;
 use super::sqlite::Database;
 use crate::metrics::Metrics;
@@ -46,6 +51,14 @@ pub(super) enum Request {
     },
 }
 
+/// How often the thread does its periodic work.
+pub(super) struct Timing {
+    /// How often retention runs.
+    pub prune_interval: Duration,
+    /// The least time between the starts of two commits.
+    pub commit_interval: Duration,
+}
+
 /// The thread's body: serves requests until shut down or until every handle is gone, pruning
 /// every `prune_interval`, then closes the database.
 ///
@@ -56,16 +69,24 @@ pub(super) fn run(
     mut database: Database,
     mut requests: mpsc::Receiver<Request>,
     clock: Runtime,
-    prune_interval: Duration,
+    timing: Timing,
     metrics: Arc<Metrics>,
 ) {
+    let prune_interval = timing.prune_interval;
     let mut next_prune = deadline_after(prune_interval);
+    let mut pace = CommitPace::new(timing.commit_interval);
     let mut shut_down = None;
     while shut_down.is_none() {
         match next_request(&clock, &mut requests, next_prune) {
             Wait::Closed => break,
             Wait::Request(first) => {
-                let batch = take_batch(first, &mut requests);
+                let mut batch = take_batch(first, &mut requests);
+                if appends_in(&batch) > 0 {
+                    if let Some(due) = pace.due(Instant::now()) {
+                        take_until(&clock, &mut requests, &mut batch, due, pace.enough());
+                    }
+                    pace.started(Instant::now(), appends_in(&batch));
+                }
                 shut_down = serve(&mut database, batch, &metrics);
             }
             // The check below prunes.
@@ -135,6 +156,42 @@ fn take_batch(first: Request, requests: &mut mpsc::Receiver<Request>) -> Vec<Req
         }
     }
     batch
+}
+
+/// How many messages `batch` has to commit.
+fn appends_in(batch: &[Request]) -> usize {
+    batch.iter().filter(|request| is_append(request)).count()
+}
+
+fn is_append(request: &Request) -> bool {
+    matches!(request, Request::Append { .. })
+}
+
+/// Adds to `batch` what arrives until `due`, stopping early once it holds `enough` appends or
+/// [`MAX_BATCH`] requests, at a shutdown request, or when every handle is gone.
+fn take_until(
+    clock: &Runtime,
+    requests: &mut mpsc::Receiver<Request>,
+    batch: &mut Vec<Request>,
+    due: Instant,
+    enough: usize,
+) {
+    let mut appends = appends_in(batch);
+    clock.block_on(async {
+        while appends < enough
+            && batch.len() < MAX_BATCH
+            && !matches!(batch.last(), Some(Request::ShutDown { .. }))
+        {
+            match tokio::time::timeout_at(due, requests.recv()).await {
+                Ok(Some(request)) => {
+                    appends += usize::from(is_append(&request));
+                    batch.push(request);
+                }
+                // Closed: the next wait sees it. Elapsed: the interval is over.
+                Ok(None) | Err(_) => break,
+            }
+        }
+    });
 }
 
 /// Serves one batch: commits its appends together, then runs its jobs. Returns the reply
