@@ -154,8 +154,6 @@ class PalaverController(BaseServerController, DirectoryBasedController):
         websocket_hostname: Optional[str] = None,
         websocket_port: Optional[int] = None,
     ) -> None:
-        if websocket_hostname is not None or websocket_port is not None:
-            raise NotImplementedByController("Websocket")
         assert self.proc is None
         self.port = port
         self.hostname = hostname
@@ -204,6 +202,9 @@ class PalaverController(BaseServerController, DirectoryBasedController):
         ]
         if password is not None:
             args += ["--irc-password", password]
+        if websocket_port is not None:
+            # IRC over WebSocket, on the web listener's /irc.
+            args += ["--web-listen", f"{websocket_hostname or hostname}:{websocket_port}"]
 
         self.proc = self.execute(
             args,

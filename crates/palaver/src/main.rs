@@ -145,6 +145,30 @@ struct ServeArgs {
     )]
     irc_tls_listen: Vec<SocketAddr>,
 
+    /// Serve the web client and IRC over WebSocket (at /irc) on ADDR (default 0.0.0.0:8080).
+    /// Repeatable. The default applies only when no listener is configured at all.
+    #[arg(
+        long = "web-listen",
+        value_name = "ADDR",
+        env = "PALAVER_WEB_LISTEN",
+        value_delimiter = ','
+    )]
+    web_listen: Vec<SocketAddr>,
+
+    /// Serve the web client and IRC over WebSocket over TLS (https, wss) on ADDR. Repeatable.
+    /// Needs --tls-cert and --tls-key.
+    #[arg(
+        long = "web-tls-listen",
+        value_name = "ADDR",
+        env = "PALAVER_WEB_TLS_LISTEN",
+        value_delimiter = ','
+    )]
+    web_tls_listen: Vec<SocketAddr>,
+
+    /// Serve the web client's files from DIR instead of the copy built into palaver.
+    #[arg(long, value_name = "DIR", env = "PALAVER_WEB_ROOT")]
+    web_root: Option<PathBuf>,
+
     /// The TLS certificate chain (PEM, the server's certificate first). Read again on SIGHUP.
     #[arg(long, value_name = "FILE", env = "PALAVER_TLS_CERT")]
     tls_cert: Option<PathBuf>,
@@ -285,6 +309,9 @@ fn serve(args: ServeArgs, sources: &ArgMatches) -> anyhow::Result<()> {
         http_listen: args.http_listen,
         text_tls_listen: args.text_tls_listen,
         irc_tls_listen: args.irc_tls_listen,
+        web_listen: args.web_listen,
+        web_tls_listen: args.web_tls_listen,
+        web_root: args.web_root,
         tls_certificate: args.tls_cert,
         tls_key: args.tls_key,
         server_name: args.server_name,

@@ -15,6 +15,7 @@
 mod deprecated;
 mod duration;
 mod protection;
+mod web;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -32,11 +33,14 @@ pub use crate::rate_limit::Rate;
 pub use deprecated::Deprecation;
 pub use duration::{format_duration, parse_duration};
 pub use protection::{FileFlood, FileProxy};
+pub use web::{FileWeb, WebSettings};
 
 /// The default text-protocol listener.
 pub const DEFAULT_TEXT_LISTEN: &str = "0.0.0.0:7788";
 /// The default IRC listener.
 pub const DEFAULT_IRC_LISTEN: &str = "0.0.0.0:6667";
+/// The default web listener (the browser client and IRC over WebSocket).
+pub const DEFAULT_WEB_LISTEN: &str = "0.0.0.0:8080";
 /// The conventional IRC-over-TLS port (no TLS listener runs unless configured).
 pub const CONVENTIONAL_IRCS_PORT: u16 = 6697;
 /// How long shutdown waits for clients' queued output by default.
@@ -65,6 +69,10 @@ pub enum ListenerKind {
     TextTls,
     /// IRC over TLS (`ircs`, conventionally port 6697).
     IrcTls,
+    /// HTTP: the browser client, and IRC over WebSocket at `/irc`.
+    Web,
+    /// The same over TLS (`webs`).
+    WebTls,
 }
 
 impl ListenerKind {
@@ -74,12 +82,22 @@ impl ListenerKind {
             ListenerKind::Irc => "irc",
             ListenerKind::TextTls => "texts",
             ListenerKind::IrcTls => "ircs",
+            ListenerKind::Web => "web",
+            ListenerKind::WebTls => "webs",
         }
     }
 
     /// Whether its clients speak TLS first.
     pub fn is_tls(self) -> bool {
-        matches!(self, ListenerKind::TextTls | ListenerKind::IrcTls)
+        matches!(
+            self,
+            ListenerKind::TextTls | ListenerKind::IrcTls | ListenerKind::WebTls
+        )
+    }
+
+    /// Whether its clients speak HTTP (and IRC over WebSocket).
+    pub fn is_web(self) -> bool {
+        matches!(self, ListenerKind::Web | ListenerKind::WebTls)
     }
 }
 
@@ -328,6 +346,8 @@ pub struct Config {
     /// HTTP; none by default. Not a chat listener: its set is resolved on its own (flags and
     /// environment, else the file), whatever the chat listeners' sources.
     pub http_listen: Vec<SocketAddr>,
+    /// The web listeners' settings (`[web]`; the listeners are among `listeners`).
+    pub web: WebSettings,
 }
 
 /// The TOML file's shape. Every field is optional; unknown keys are errors so typos fail
@@ -355,6 +375,8 @@ pub struct FileConfig {
     pub shutdown: FileShutdown,
     #[serde(default)]
     pub http: FileHttp,
+    #[serde(default)]
+    pub web: FileWeb,
     #[serde(default)]
     pub tls: FileTls,
     /// `[[oper]]` entries: the server operators.
@@ -505,6 +527,10 @@ pub struct Overrides {
     pub http_listen: Vec<SocketAddr>,
     pub text_tls_listen: Vec<SocketAddr>,
     pub irc_tls_listen: Vec<SocketAddr>,
+    pub web_listen: Vec<SocketAddr>,
+    pub web_tls_listen: Vec<SocketAddr>,
+    /// `--web-root DIR`.
+    pub web_root: Option<PathBuf>,
     /// `--tls-cert FILE` and `--tls-key FILE`.
     pub tls_certificate: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
@@ -640,6 +666,7 @@ impl Config {
             } else {
                 overrides.http_listen.clone()
             },
+            web: web::resolve_web(&file.web, overrides.web_root.clone())?,
         };
         config.check()?;
         Ok((config, deprecations))
@@ -783,13 +810,16 @@ fn parse_max_per_room(value: &toml::Value) -> Result<Option<usize>, ConfigError>
 
 /// The listener set comes whole from the first source naming any listener.
 fn resolve_listeners(overrides: &Overrides, file: &FileConfig) -> Vec<ListenerConfig> {
-    // In the order of `ListenerKind`: text, IRC, text over TLS, IRC over TLS.
-    let listeners = |addresses: [&[SocketAddr]; 4]| -> Vec<ListenerConfig> {
+    // In the order of `ListenerKind`: text, IRC, text over TLS, IRC over TLS, web, web over
+    // TLS.
+    let listeners = |addresses: [&[SocketAddr]; 6]| -> Vec<ListenerConfig> {
         let kinds = [
             ListenerKind::Text,
             ListenerKind::Irc,
             ListenerKind::TextTls,
             ListenerKind::IrcTls,
+            ListenerKind::Web,
+            ListenerKind::WebTls,
         ];
         kinds
             .into_iter()
@@ -806,6 +836,8 @@ fn resolve_listeners(overrides: &Overrides, file: &FileConfig) -> Vec<ListenerCo
         &overrides.irc_listen,
         &overrides.text_tls_listen,
         &overrides.irc_tls_listen,
+        &overrides.web_listen,
+        &overrides.web_tls_listen,
     ]);
     if !from_overrides.is_empty() {
         return from_overrides;
@@ -815,6 +847,8 @@ fn resolve_listeners(overrides: &Overrides, file: &FileConfig) -> Vec<ListenerCo
         file.irc.listen.as_deref().unwrap_or_default(),
         file.text.tls_listen.as_deref().unwrap_or_default(),
         file.irc.tls_listen.as_deref().unwrap_or_default(),
+        file.web.listen.as_deref().unwrap_or_default(),
+        file.web.tls_listen.as_deref().unwrap_or_default(),
     ]);
     if !from_file.is_empty() {
         return from_file;
@@ -824,6 +858,8 @@ fn resolve_listeners(overrides: &Overrides, file: &FileConfig) -> Vec<ListenerCo
         &[default(DEFAULT_TEXT_LISTEN)],
         &[default(DEFAULT_IRC_LISTEN)],
         &[],
+        &[],
+        &[default(DEFAULT_WEB_LISTEN)],
         &[],
     ])
 }
@@ -986,9 +1022,14 @@ mod tests {
                 ListenerConfig {
                     kind: ListenerKind::Irc,
                     address: addr("0.0.0.0:6667")
+                },
+                ListenerConfig {
+                    kind: ListenerKind::Web,
+                    address: addr("0.0.0.0:8080")
                 }
             ]
         );
+        assert_eq!(config.web, WebSettings::default());
         assert_eq!(config.irc, IrcSettings::default());
         assert!(!config.cloak_hosts);
         assert_eq!(config.limits, Limits::default());
@@ -1450,8 +1491,61 @@ mod tests {
         assert_eq!(config.http_listen, [addr("[::1]:0")]);
         assert_eq!(
             config.listeners.len(),
-            2,
+            3,
             "an HTTP listener names no chat listener: the default chat listeners apply"
+        );
+    }
+
+    #[test]
+    fn web_listeners_are_chat_listeners_with_their_own_settings() {
+        let file = || {
+            FileConfig::parse(
+                "[web]\nlisten = [\"127.0.0.1:8081\"]\nallowed_origins = [\"https://Chat.Example.org\"]\nroot = \"/srv/file\"\n",
+            )
+            .unwrap()
+        };
+        let config = Config::resolve(file(), Overrides::default()).unwrap();
+        assert_eq!(
+            config.listeners,
+            [ListenerConfig {
+                kind: ListenerKind::Web,
+                address: addr("127.0.0.1:8081")
+            }],
+            "the file names a listener: only those run"
+        );
+        assert_eq!(
+            config.web,
+            WebSettings {
+                allowed_origins: vec!["https://chat.example.org".into()],
+                root: Some("/srv/file".into()),
+            }
+        );
+        let flags = Overrides {
+            web_tls_listen: vec![addr("127.0.0.1:8443")],
+            web_root: Some("/srv/flag".into()),
+            tls_certificate: Some("cert.pem".into()),
+            tls_key: Some("key.pem".into()),
+            ..Overrides::default()
+        };
+        let config = Config::resolve(file(), flags).unwrap();
+        assert_eq!(
+            config.listeners,
+            [ListenerConfig {
+                kind: ListenerKind::WebTls,
+                address: addr("127.0.0.1:8443")
+            }]
+        );
+        assert_eq!(config.web.root, Some("/srv/flag".into()));
+        let no_certificate = Overrides {
+            web_tls_listen: vec![addr("127.0.0.1:8443")],
+            ..Overrides::default()
+        };
+        let error = Config::resolve(FileConfig::default(), no_certificate).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("the webs listener on 127.0.0.1:8443 needs a certificate"),
+            "{error}"
         );
     }
 

@@ -23,6 +23,7 @@ pub mod session;
 pub mod store;
 pub mod tls;
 pub mod transport;
+pub mod web;
 
 pub use config::Config;
 pub use server::Server;

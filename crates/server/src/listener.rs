@@ -21,6 +21,7 @@ use crate::session::text::TextSession;
 use crate::session::{Context, Peer, Session, SharedContext};
 use crate::tls::{self, Tls};
 use crate::transport;
+use crate::web::Site;
 
 /// Pending connections the kernel may hold before we accept them; large, so a storm of
 /// clients connecting at once is queued rather than refused.
@@ -47,15 +48,16 @@ pub fn bind(address: SocketAddr) -> io::Result<TcpListener> {
 }
 
 /// Accepts connections on `listener` until `shutdown` is cancelled, serving each in a task
-/// tracked by `tasks` with the session its kind speaks; with `tls`, over TLS (the server gives
-/// it to the TLS kinds). With `proxied` (the addresses of the proxies in front of it), each
-/// connection starts with a PROXY header naming the client, and one from anywhere else is
-/// closed unheard.
+/// tracked by `tasks` with the session its kind speaks, or for a web listener with `site`;
+/// with `tls`, over TLS (the server gives it to the TLS kinds). With `proxied` (the addresses
+/// of the proxies in front of it), each connection starts with a PROXY header naming the
+/// client, and one from anywhere else is closed unheard.
 pub async fn accept_loop(
     kind: ListenerKind,
     listener: TcpListener,
     tls: Option<Tls>,
     proxied: Option<AddressList>,
+    site: Option<Site>,
     contexts: SharedContext,
     tasks: TaskTracker,
 ) {
@@ -71,21 +73,35 @@ pub async fn accept_loop(
                 // The settings in force now (a reload changes them for connections to come).
                 let context = contexts.current();
                 match &proxied {
-                    None => admit(kind, tls.clone(), stream, peer, &context, &tasks),
+                    None => serve_accepted(
+                        kind,
+                        site.as_ref(),
+                        tls.clone(),
+                        stream,
+                        peer,
+                        &context,
+                        &tasks,
+                    ),
                     Some(trusted) if !trusted.contains(peer.ip()) => {
                         warn!(%peer, "closed a connection to a PROXY listener from no trusted proxy");
                     }
                     Some(_) => {
-                        let (tls, context, inner_tasks) =
-                            (tls.clone(), context.clone(), tasks.clone());
+                        let (tls, context, inner_tasks, site) =
+                            (tls.clone(), context.clone(), tasks.clone(), site.clone());
                         // The header is read in the connection's own task: a slow proxy holds
                         // up only its own connection, never the accept loop.
                         tasks.spawn(async move {
                             let mut stream = stream;
                             match proxy_protocol::read_header(&mut stream, peer).await {
-                                Ok(client) => {
-                                    admit(kind, tls, stream, client, &context, &inner_tasks)
-                                }
+                                Ok(client) => serve_accepted(
+                                    kind,
+                                    site.as_ref(),
+                                    tls,
+                                    stream,
+                                    client,
+                                    &context,
+                                    &inner_tasks,
+                                ),
                                 Err(error) => debug!(%peer, %error, "no valid PROXY header"),
                             }
                         });
@@ -100,6 +116,27 @@ pub async fn accept_loop(
                 tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
             }
         }
+    }
+}
+
+/// Serves a connection just accepted from `peer` (its own address, or the one its proxy
+/// named): a web listener's over HTTP with its `site` (which admits WebSocket clients as they
+/// open `/irc`), a chat listener's once [`admit`]ted.
+fn serve_accepted(
+    kind: ListenerKind,
+    site: Option<&Site>,
+    tls: Option<Tls>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    context: &Context,
+    tasks: &TaskTracker,
+) {
+    match site {
+        Some(site) => {
+            let shutdown = context.shutdown.clone();
+            tasks.spawn(site.clone().serve(stream, peer, tls, shutdown));
+        }
+        None => admit(kind, tls, stream, peer, context, tasks),
     }
 }
 

@@ -49,6 +49,10 @@ pub enum Transport {
     Tcp,
     /// TLS over TCP. The value the TLS listeners (`ircs`, `texts`) are to use.
     Tls,
+    /// WebSocket (`web` listeners).
+    WebSocket,
+    /// WebSocket over TLS (`webs` listeners).
+    WebSocketTls,
 }
 
 /// The protocol a connection speaks (the `protocol` label).
@@ -110,7 +114,7 @@ impl Protocol {
 }
 
 impl Transport {
-    const ALL: [Self; 2] = [Self::Tcp, Self::Tls];
+    const ALL: [Self; 4] = [Self::Tcp, Self::Tls, Self::WebSocket, Self::WebSocketTls];
 }
 
 impl DisconnectReason {
@@ -158,7 +162,7 @@ macro_rules! label_values {
 
 label_values! {
     Protocol { Text => "text", Irc => "irc" }
-    Transport { Tcp => "tcp", Tls => "tls" }
+    Transport { Tcp => "tcp", Tls => "tls", WebSocket => "ws", WebSocketTls => "wss" }
     DisconnectReason {
         ClientQuit => "client_quit",
         ConnectionLost => "connection_lost",
@@ -394,6 +398,8 @@ fn connection_labels(kind: ListenerKind) -> (Protocol, Transport) {
         ListenerKind::Irc => (Protocol::Irc, Transport::Tcp),
         ListenerKind::TextTls => (Protocol::Text, Transport::Tls),
         ListenerKind::IrcTls => (Protocol::Irc, Transport::Tls),
+        ListenerKind::Web => (Protocol::Irc, Transport::WebSocket),
+        ListenerKind::WebTls => (Protocol::Irc, Transport::WebSocketTls),
     }
 }
 

@@ -339,7 +339,13 @@ pub async fn run_writer<W: AsyncWrite + Unpin>(
         }
         match outbox.next(&mut batch).await {
             Next::Write => {
-                if let Err(error) = write_batch(&outbox, &mut stream, &mut batch).await {
+                // A stream that buffers (a WebSocket's frames) sends what it holds on flush;
+                // for TCP and TLS, which write through, the flush costs nothing.
+                let written = match write_batch(&outbox, &mut stream, &mut batch).await {
+                    Ok(()) => stream.flush().await,
+                    Err(error) => Err(error),
+                };
+                if let Err(error) = written {
                     outbox.close_with(Closed::WriteFailed(describe_write_error(&error)));
                     return WriterEnd::Done;
                 }

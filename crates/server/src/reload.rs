@@ -237,6 +237,7 @@ fn needs_restart(current: &Config, new: &Config) -> Vec<&'static str> {
         cloak_hosts,
         shutdown_grace,
         operators,
+        web,
     } = new;
     // Destructured so that a new setting cannot be forgotten here.
     let tls_others = (&tls.handshake_timeout, &tls.sts_duration, &tls.sts_port);
@@ -256,6 +257,7 @@ fn needs_restart(current: &Config, new: &Config) -> Vec<&'static str> {
         ("[flood]", *flood != current.flood),
         ("[proxy]", *proxy != current.proxy),
         ("[http] listen", *http_listen != current.http_listen),
+        ("[web]", *web != current.web),
         ("[text]", *text != current.text),
         ("[irc]", *irc != current.irc),
         (

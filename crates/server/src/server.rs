@@ -22,6 +22,7 @@ use crate::reload::Reloader;
 use crate::session::{Context, SharedContext, StsPolicy, TlsOffer};
 use crate::store::{Store, StoreConfig, StoreError};
 use crate::tls::{Tls, TlsError};
+use crate::web::{Assets, Site};
 
 /// The kind name of the operations endpoints' listeners in `listening http ADDR`.
 const HTTP_KIND: &str = "http";
@@ -246,11 +247,16 @@ impl Server {
             } else {
                 None
             };
+            let site = kind.is_web().then(|| {
+                let assets = Assets::from_root(self.config.web.root.clone());
+                Site::new(&self.config.web, assets, contexts.clone(), tasks.clone())
+            });
             tasks.spawn(listener::accept_loop(
                 kind,
                 listener,
                 tls,
                 proxied,
+                site,
                 contexts.clone(),
                 tasks.clone(),
             ));

@@ -1257,7 +1257,7 @@ async fn invalid_utf8_is_a_fail_with_standard_replies() {
     alice.send_raw(b"PING :a\0b\r\n").await;
     alice
         .expect_line(
-            ":palaver.local FAIL * INVALID_MESSAGE :Message rejected: it contains a NUL or CR character",
+            ":palaver.local FAIL * INVALID_MESSAGE :Message rejected: it contains a NUL, CR or LF character",
         )
         .await;
     alice.expect_quiet().await;
@@ -1270,7 +1270,7 @@ async fn nul_or_cr_inside_a_line_is_rejected() {
     let mut alice = server.irc("alice").await;
     let mut bob = server.irc("bob").await;
     let rejected =
-        ":palaver.local NOTICE alice :Message rejected: it contains a NUL or CR character";
+        ":palaver.local NOTICE alice :Message rejected: it contains a NUL, CR or LF character";
     alice.send_raw(b"PRIVMSG bob :a\0b\r\n").await;
     alice.expect_line(rejected).await;
     alice.send_raw(b"PRIVMSG bob :a\rb\r\n").await;

@@ -1316,7 +1316,7 @@ async fn standard_replies_turn_rejections_into_fail_lines() {
     alice.send_raw(b"PRIVMSG #x :a\0b\r\n").await;
     alice
         .expect_raw(
-            ":palaver.local FAIL * INVALID_MESSAGE :Message rejected: it contains a NUL or CR character",
+            ":palaver.local FAIL * INVALID_MESSAGE :Message rejected: it contains a NUL, CR or LF character",
         )
         .await;
     // The connections stay usable, and nothing was delivered.

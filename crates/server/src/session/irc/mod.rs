@@ -369,7 +369,7 @@ impl IrcSession {
                 "*",
                 "INVALID_MESSAGE",
                 &[],
-                "Message rejected: it contains a NUL or CR character",
+                "Message rejected: it contains a NUL, CR or LF character",
             );
             return None;
         }
