@@ -1,6 +1,7 @@
 //! TLS listeners (`ircs`, `texts`) with real rustls clients over real sockets: chatting,
 //! certificate reload under a live connection, SASL EXTERNAL with a client certificate and
-//! `NickServ CERT`, the `sts` policy, handshake timeouts, and Debian's `openssl s_client`.
+//! `NickServ CERT`, the `sts` policy, handshake timeouts, Debian's `openssl s_client`, and IRC
+//! over WebSocket over TLS (`webs`).
 
 mod support;
 
@@ -470,6 +471,49 @@ async fn a_missing_or_mismatched_certificate_stops_the_server_naming_the_file() 
     let config = palaver_server::Config::resolve(Default::default(), overrides).unwrap();
     let error = palaver_server::Server::bind(config).await.err().unwrap();
     assert!(error.to_string().contains("does not belong"), "{error}");
+}
+
+/// A WebSocket over TLS: the page's origin is `https://`, and IRC works as over `ircs`.
+#[tokio::test]
+async fn irc_over_a_websocket_over_tls_from_the_listener_s_own_https_origin() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message as Frame;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let certificate = Certificate::new();
+    let files = Files::with(&certificate);
+    let overrides = Overrides {
+        web_tls_listen: vec!["127.0.0.1:0".parse().unwrap()],
+        ..files.overrides()
+    };
+    let server = TestServer::start_with(overrides).await;
+    let address = server.webs_address.expect("a webs listener");
+    let mut plain = server.irc("plain").await;
+
+    let host = format!("localhost:{}", address.port());
+    let mut request = format!("wss://{host}/irc").into_client_request().unwrap();
+    let headers = request.headers_mut();
+    headers.insert("Origin", format!("https://{host}").parse().unwrap());
+    headers.insert("Sec-WebSocket-Protocol", "text.ircv3.net".parse().unwrap());
+    let stream = connect(address, &[&certificate], None).await;
+    let (mut socket, response) = tokio_tungstenite::client_async(request, stream)
+        .await
+        .expect("the WebSocket handshake over TLS");
+    assert_eq!(
+        response.headers()["Sec-WebSocket-Protocol"],
+        "text.ircv3.net"
+    );
+    for line in [
+        "NICK secure",
+        "USER secure 0 * :Secure",
+        "PRIVMSG plain :over wss",
+    ] {
+        socket.send(Frame::text(line)).await.unwrap();
+    }
+    plain
+        .expect_line(":secure!~secure@127.0.0.1 PRIVMSG plain :over wss")
+        .await;
+    server.shut_down().await;
 }
 
 /// Debian's `openssl s_client` chats over `ircs`; skipped (saying so) where `openssl` is not

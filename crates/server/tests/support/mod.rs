@@ -129,8 +129,9 @@ pub struct TestServer {
     /// The TLS listeners, if the test asked for them (`irc_tls_listen`, `text_tls_listen`).
     pub ircs_address: Option<SocketAddr>,
     pub texts_address: Option<SocketAddr>,
-    /// The web listener, if the test asked for one (`web_listen`).
+    /// The web listeners, if the test asked for them (`web_listen`, `web_tls_listen`).
     pub web_address: Option<SocketAddr>,
+    pub webs_address: Option<SocketAddr>,
     /// The configuration the server started with, and what reloads a new one.
     pub config: Config,
     pub reloader: palaver_server::reload::Reloader,
@@ -186,7 +187,7 @@ impl TestServer {
         let address = bound("text").expect("a text listener");
         let irc_address = bound("irc").expect("an IRC listener");
         let (ircs_address, texts_address) = (bound("ircs"), bound("texts"));
-        let web_address = bound("web");
+        let (web_address, webs_address) = (bound("web"), bound("webs"));
         let reloader = server.reloader();
         let http_address = bound("http");
         let (stop, stopped) = oneshot::channel();
@@ -200,6 +201,7 @@ impl TestServer {
             ircs_address,
             texts_address,
             web_address,
+            webs_address,
             config,
             reloader,
             stop: Some(stop),
