@@ -1518,6 +1518,7 @@ mod tests {
             WebSettings {
                 allowed_origins: vec!["https://chat.example.org".into()],
                 root: Some("/srv/file".into()),
+                trust_forwarded_for: false,
             }
         );
         let flags = Overrides {

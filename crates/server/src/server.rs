@@ -249,7 +249,15 @@ impl Server {
             };
             let site = kind.is_web().then(|| {
                 let assets = Assets::from_root(self.config.web.root.clone());
-                Site::new(&self.config.web, assets, contexts.clone(), tasks.clone())
+                let proxies = (self.config.web.trust_forwarded_for)
+                    .then(|| self.config.proxy.trusted_proxies.clone());
+                Site::new(
+                    &self.config.web,
+                    assets,
+                    proxies,
+                    contexts.clone(),
+                    tasks.clone(),
+                )
             });
             tasks.spawn(listener::accept_loop(
                 kind,

@@ -41,7 +41,21 @@ async fn open(
     protocols: &[&str],
     origin: Option<&str>,
 ) -> Result<WebClient, WsError> {
+    open_with(address, protocols, origin, &[]).await
+}
+
+/// [`open`], with more request headers.
+async fn open_with(
+    address: SocketAddr,
+    protocols: &[&str],
+    origin: Option<&str>,
+    headers: &[(&'static str, &str)],
+) -> Result<WebClient, WsError> {
     let mut request = format!("ws://{address}/irc").into_client_request()?;
+    for (name, value) in headers {
+        let value = HeaderValue::from_str(value).unwrap();
+        request.headers_mut().insert(*name, value);
+    }
     if !protocols.is_empty() {
         let offered = HeaderValue::from_str(&protocols.join(", ")).unwrap();
         request
@@ -260,6 +274,31 @@ async fn websocket_and_plain_text_users_talk_in_the_same_room() {
         ":nina!text@127.0.0.1 PRIVMSG #lobby :hello from nc"
     );
     server.shut_down().await;
+}
+
+#[tokio::test]
+async fn behind_a_trusted_reverse_proxy_the_client_is_the_one_it_forwards() {
+    let forwarded = [("X-Forwarded-For", "198.51.100.1, 203.0.113.9")];
+    for (toml, host) in [
+        ("", "127.0.0.1"),
+        ("[web]\ntrust_forwarded_for = true\n", "203.0.113.9"),
+    ] {
+        let server = web_server(toml).await;
+        let address = server.web_address.expect("a web listener");
+        let mut watcher = server.irc("watcher").await;
+        watcher.join("#lobby").await;
+        let mut web = open_with(address, &[TEXT], None, &forwarded)
+            .await
+            .expect("open /irc");
+        web.nick = "webby".into();
+        for line in ["NICK webby", "USER webby 0 * :Web", "JOIN #lobby"] {
+            web.send(line).await;
+        }
+        watcher
+            .expect_line(&format!(":webby!~webby@{host} JOIN #lobby"))
+            .await;
+        server.shut_down().await;
+    }
 }
 
 /// Sends one HTTP/1.1 request for `path` and returns the whole response as text.

@@ -15,6 +15,7 @@ pub struct FileWeb {
     pub tls_listen: Option<Vec<std::net::SocketAddr>>,
     pub allowed_origins: Option<Vec<String>>,
     pub root: Option<PathBuf>,
+    pub trust_forwarded_for: Option<bool>,
 }
 
 /// The web listeners' settings.
@@ -25,6 +26,10 @@ pub struct WebSettings {
     pub allowed_origins: Vec<String>,
     /// Serve the web client from this directory instead of the copy built into the binary.
     pub root: Option<PathBuf>,
+    /// Take a WebSocket client's address from the `X-Forwarded-For` header its connection
+    /// carries when that connection comes from one of `[proxy] trusted_proxies` (an HTTP
+    /// reverse proxy in front of the web listener).
+    pub trust_forwarded_for: bool,
 }
 
 /// `[web]`, with `--web-root` over the file's `root`.
@@ -41,6 +46,7 @@ pub(super) fn resolve_web(
     Ok(WebSettings {
         allowed_origins,
         root: root_override.or_else(|| file.root.clone()),
+        trust_forwarded_for: file.trust_forwarded_for.unwrap_or(false),
     })
 }
 

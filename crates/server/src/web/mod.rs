@@ -32,6 +32,7 @@ use tokio_util::task::TaskTracker;
 use tower::Service;
 use tracing::debug;
 
+use crate::addresses::AddressList;
 use crate::config::WebSettings;
 use crate::session::SharedContext;
 use crate::tls::Tls;
@@ -60,6 +61,9 @@ struct Chat {
     contexts: SharedContext,
     tasks: TaskTracker,
     allowed_origins: Arc<[String]>,
+    /// The reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed
+    /// (`[web] trust_forwarded_for`); `None`: nobody's.
+    proxies: Option<AddressList>,
 }
 
 /// The state of every route.
@@ -99,10 +103,12 @@ async fn front_door(
 
 impl Site {
     /// The routes of a web listener: the client's files, and `/irc`. Its WebSocket sessions
-    /// are tracked by `tasks` and run with the context of the moment they connect.
+    /// are tracked by `tasks` and run with the context of the moment they connect; a request
+    /// from one of `proxies` is taken to be for the client its forwarding headers name.
     pub fn new(
         settings: &WebSettings,
         assets: Assets,
+        proxies: Option<AddressList>,
         contexts: SharedContext,
         tasks: TaskTracker,
     ) -> Self {
@@ -110,6 +116,7 @@ impl Site {
             contexts,
             tasks,
             allowed_origins: settings.allowed_origins.clone().into(),
+            proxies,
         };
         let router = Router::new()
             .route("/irc", get(websocket::upgrade))

@@ -8,13 +8,16 @@
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::extract::{Extension, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use std::net::{IpAddr, SocketAddr};
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tokio::time::Instant;
 use tracing::info;
 
 use super::frames::{FrameMode, WebSocketTransport};
 use super::{Chat, Connection};
+use crate::addresses::AddressList;
 use crate::admission::Refusal;
 use crate::config::ListenerKind;
 use crate::connection;
@@ -38,6 +41,7 @@ pub(super) async fn upgrade(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    let connection = forwarded(&headers, connection, chat.proxies.as_ref());
     if !origin_allowed(&headers, connection.tls, &chat.allowed_origins) {
         info!(peer = %connection.peer, "refused a WebSocket from a page of another origin");
         return (
@@ -65,6 +69,37 @@ pub(super) async fn upgrade(
         .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BUFFER_BYTES)
         .on_upgrade(move |socket| tasks.track_future(serve(socket, mode, connection, chat)))
+}
+
+/// The client behind `connection`: itself, or, when `connection` comes from one of `proxies`,
+/// the client named by the last address of `X-Forwarded-For` (the one that proxy added),
+/// over TLS if `X-Forwarded-Proto` says `https`.
+fn forwarded(
+    headers: &HeaderMap,
+    connection: Connection,
+    proxies: Option<&AddressList>,
+) -> Connection {
+    if !proxies.is_some_and(|proxies| proxies.contains(connection.peer.ip())) {
+        return connection;
+    }
+    let client = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        // Only the last entry is the proxy's own; any before it came from the client.
+        .next_back()
+        .and_then(|address| address.trim().parse::<IpAddr>().ok());
+    let tls = match headers.get("x-forwarded-proto").map(HeaderValue::as_bytes) {
+        Some(b"https") => true,
+        Some(b"http") => false,
+        _ => connection.tls,
+    };
+    Connection {
+        // The client's port is not forwarded.
+        peer: client.map_or(connection.peer, |ip| SocketAddr::new(ip, 0)),
+        tls,
+    }
 }
 
 /// Whether the page that opened the WebSocket may: no `Origin` (not a browser), the
@@ -141,8 +176,6 @@ async fn refuse(mut socket: WebSocket, mode: FrameMode, line: &[u8]) {
 
 #[cfg(test)]
 mod tests {
-    use axum::http::HeaderValue;
-
     use super::*;
 
     fn headers(host: &str, origin: Option<&str>) -> HeaderMap {
@@ -152,6 +185,25 @@ mod tests {
             headers.insert(header::ORIGIN, HeaderValue::from_str(origin).unwrap());
         }
         headers
+    }
+
+    #[test]
+    fn only_a_trusted_proxy_says_who_the_client_is_and_whether_it_came_over_tls() {
+        let mut headers = headers("chat.example.org", Some("https://chat.example.org"));
+        headers.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.9"));
+        headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        let from_proxy = Connection {
+            peer: "127.0.0.1:40000".parse().unwrap(),
+            tls: false,
+        };
+        let trusted = AddressList::loopback();
+        let client = forwarded(&headers, from_proxy, Some(&trusted));
+        assert_eq!(client.peer, "203.0.113.9:0".parse().unwrap());
+        assert!(client.tls);
+        assert!(origin_allowed(&headers, client.tls, &[]));
+        let untrusted = forwarded(&headers, from_proxy, None);
+        assert_eq!(untrusted.peer, from_proxy.peer);
+        assert!(!untrusted.tls);
     }
 
     #[test]
