@@ -96,6 +96,7 @@ export class Connection extends EventTarget {
   start(login) {
     this.login = { ...login };
     this.backoff.reset();
+    if (this.registered) this.send({ command: 'QUIT', params: ['changing login'] });
     this.closeSocket();
     this.open();
   }

@@ -184,6 +184,8 @@ export class Incoming {
       window.name = channel;
       window.joined = true;
       this.state.setMembers(window, []);
+      // The topic comes with the join (332) if there is one; what was shown before may be stale.
+      this.state.setTopic(window, '');
       this.session.joinedChannel(window);
       return;
     }

@@ -135,7 +135,7 @@ export class MessageList {
       const key = [
         message.revision,
         grouped ? 'g' : '',
-        message.pending ? 'p' : '',
+        message.pending ? (this.session.connection.registered ? 'sending' : 'waiting') : '',
         message.failed || '',
         message.mention ? 'm' : '',
         this.session.canRedact ? 'r' : '',
@@ -215,7 +215,8 @@ export class MessageList {
     } else if (message.type === 'notice') {
       body.append(element('span', 'notice-mark', '–'), nick, element('span', 'notice-mark', '–'), ' ');
     } else {
-      body.append(nick, ' ');
+      // A grouped line's name is for screen readers only: no visible space before its text.
+      body.append(nick, grouped ? '' : ' ');
     }
     if (message.deleted) {
       body.append(element('span', 'text deleted-text', 'message deleted'));

@@ -37,6 +37,8 @@ export class Session extends EventTarget {
     this.markReadTimers = new Map();
     /** True from registration until rooms are rejoined and missed history fetched. */
     this.syncing = false;
+    /** Counts registrations, so that a catch-up overtaken by a reconnect stops. */
+    this.generation = 0;
 
     connection.addEventListener('message', (event) => this.incoming.handleLine(event.detail));
     connection.addEventListener('batch', (event) => this.incoming.handleBatch(event.detail));
@@ -78,16 +80,17 @@ export class Session extends EventTarget {
       connection.send({ command: 'NICK', params: [wanted] });
     }
     if (this.away) connection.send({ command: 'AWAY', params: [this.awayText || 'away'] });
-    try {
-      await Promise.all(joinLines([...this.wantedRooms.values()]).map((list) => connection.request({ command: 'JOIN', params: [list] })));
-      const conversations = [...this.state.windows.values()].filter(
-        (window) => window.kind === 'query' || (window.kind === 'channel' && window.joined),
-      );
-      await Promise.all(conversations.map((window) => this.loadLatest(window)));
-    } catch {
-      return; // disconnected while catching up: the next registration starts over
-    }
-    if (!connection.registered) return;
+    const generation = ++this.generation;
+    // A request that fails (no reply, or the link dropped) must not hold the typed lines back forever:
+    // each step settles either way, and only a newer connection cancels the rest.
+    const settled = (promises) => Promise.allSettled(promises);
+    await settled(joinLines([...this.wantedRooms.values()]).map((list) => connection.request({ command: 'JOIN', params: [list] })));
+    if (generation !== this.generation || !connection.registered) return;
+    const conversations = [...this.state.windows.values()].filter(
+      (window) => window.kind === 'query' || (window.kind === 'channel' && window.joined),
+    );
+    await settled(conversations.map((window) => this.loadLatest(window)));
+    if (generation !== this.generation || !connection.registered) return;
     this.syncing = false;
     for (const window of this.state.windows.values()) this.outbox.settleWithHistory(window);
     this.outbox.flush();

@@ -102,7 +102,7 @@ export class ChatWindow {
 export const SERVER_WINDOW_KEY = '*server*';
 
 export class State extends EventTarget {
-  constructor(networkName = 'palaver') {
+  constructor(serverWindowName = 'Server') {
     super();
     /** key → ChatWindow, in the order they were opened. */
     this.windows = new Map();
@@ -111,7 +111,7 @@ export class State extends EventTarget {
     this.nick = '';
     /** Whether the page is visible: messages arriving while it is hidden count as unread. */
     this.pageVisible = true;
-    const server = new ChatWindow(networkName, 'server');
+    const server = new ChatWindow(serverWindowName, 'server');
     server.key = SERVER_WINDOW_KEY;
     this.windows.set(server.key, server);
   }
@@ -210,7 +210,8 @@ export class State extends EventTarget {
     insertByTime(window.messages, message);
     if (isChat(message) && !message.self && !message.deleted) {
       const countsLive = live && this.isUnseen(window);
-      const countsHistory = !live && window.readMarker && message.time.toISOString() > window.readMarker;
+      const countsHistory =
+        !live && this.isUnseen(window) && window.readMarker && message.time.toISOString() > window.readMarker;
       if (countsLive || countsHistory) {
         window.unread += 1;
         if (message.mention) window.mentions += 1;

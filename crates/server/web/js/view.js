@@ -330,7 +330,9 @@ export class View {
     byId('connection-text').textContent = text;
     status.title = reason || '';
     byId('reconnect-now').hidden = name !== 'waiting';
-    byId('my-nick').textContent = this.state.nick || this.connection.login?.nick || '';
+    const nick = this.state.nick || this.connection.login?.nick || '';
+    byId('my-nick').textContent = nick;
+    document.querySelector('.me').hidden = !nick;
     byId('my-nick').className = `me-nick ${nickColourClass(this.state.nick || '')}`;
   }
 
