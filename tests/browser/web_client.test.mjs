@@ -258,6 +258,45 @@ describe('web client', { skip: palaverBin ? false : 'set PALAVER_BIN to a palave
     assert.equal(await messages(alice, 'typed while the server was down').count(), 1);
   });
 
+  it('registers an account, logs in with it elsewhere, and finds its conversations there', async () => {
+    const first = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await first.newPage();
+    watchPage(page, problems);
+    await page.goto(`${server.webUrl}/${ROOM}`);
+    await page.locator('#login-dialog[open]').waitFor({ timeout: STEP_MS });
+    await page.locator('label[for="mode-register"]').click();
+    await page.locator('#login-nick').fill('dora');
+    await page.locator('#login-password').fill('garden-gate-7');
+    await page.locator('#login-submit').click();
+    await waitForConnected(page);
+    await waitForTitle(page, ROOM);
+    await say(page, '/msg bob a private word, bob');
+    await page.locator('#window-list [data-window="*server*"]').click();
+    await waitForText(page, '#message-list .msg', 'Account dora registered');
+    await waitForText(bob, '#window-list .window-item.kind-query', 'dora');
+    await first.close();
+
+    // Another device: a wrong password is refused in the dialog; the right one logs in.
+    const second = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const other = await second.newPage();
+    watchPage(other, problems);
+    await other.goto(`${server.webUrl}/${ROOM}`);
+    await other.locator('#login-dialog[open]').waitFor({ timeout: STEP_MS });
+    await other.locator('label[for="mode-login"]').click();
+    await other.locator('#login-nick').fill('dora');
+    await other.locator('#login-password').fill('not-the-password');
+    await other.locator('#login-submit').click();
+    await waitForText(other, '#login-error', /./);
+    await other.locator('#login-password').fill('garden-gate-7');
+    await other.locator('#login-submit').click();
+    await waitForConnected(other);
+    assert.equal(await other.locator('#my-nick').textContent(), 'dora');
+    const conversation = other.locator('#window-list .window-item.kind-query').filter({ hasText: 'bob' });
+    await conversation.locator('.window-button').click();
+    await waitForText(other, '#message-list .msg', 'a private word, bob');
+    await second.close();
+  });
+
   it('looks right at desktop and phone width, light and dark', async () => {
     fs.mkdirSync(screenshotDir, { recursive: true });
     const shots = [

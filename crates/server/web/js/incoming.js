@@ -110,6 +110,8 @@ export class Incoming {
       case 'draft/multiline':
         this.handleLiveMessage(batch, this.multilineMessage(batch), batch.params[0]);
         break;
+      case 'draft/chathistory-targets':
+        break; // read by the session's request (restoreConversations)
       default:
         for (const item of batch.items) {
           if (item.kind === 'batch') this.handleBatch(item);

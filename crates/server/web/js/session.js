@@ -13,6 +13,8 @@ import { storage } from './storage.js';
 const HISTORY_PAGE = 50;
 /** A JOIN line's channel list is kept well inside IRC's 512 bytes. */
 const JOIN_LINE_BYTES = 400;
+/** How far back a logged-in user's private conversations are reopened on connecting. */
+const RESTORE_CONVERSATIONS_DAYS = 30;
 /** Read markers are sent at most this often per window. */
 const MARKREAD_DELAY_MS = 800;
 
@@ -86,6 +88,8 @@ export class Session extends EventTarget {
     const settled = (promises) => Promise.allSettled(promises);
     await settled(joinLines([...this.wantedRooms.values()]).map((list) => connection.request({ command: 'JOIN', params: [list] })));
     if (generation !== this.generation || !connection.registered) return;
+    if (connection.account) await settled([this.restoreConversations()]);
+    if (generation !== this.generation || !connection.registered) return;
     const conversations = [...this.state.windows.values()].filter(
       (window) => window.kind === 'query' || (window.kind === 'channel' && window.joined),
     );
@@ -153,6 +157,26 @@ export class Session extends EventTarget {
     if (!newest && countHistory(items) < limit) {
       window.historyComplete = true;
       this.state.emit('messages', window.key);
+    }
+  }
+
+  /**
+   * Reopens the private conversations of the last weeks (a logged-in user's
+   * conversations belong to the account, so another device or a reload finds
+   * them): `CHATHISTORY TARGETS` lists them; their windows open quietly.
+   */
+  async restoreConversations() {
+    if (!this.connection.has('draft/chathistory')) return;
+    const now = new Date();
+    const since = new Date(now.getTime() - RESTORE_CONVERSATIONS_DAYS * 24 * 60 * 60 * 1000);
+    const items = await this.connection.request({
+      command: 'CHATHISTORY',
+      params: ['TARGETS', `timestamp=${since.toISOString()}`, `timestamp=${now.toISOString()}`, String(this.historyLimit())],
+    });
+    const batch = items.find((item) => item.kind === 'batch' && item.type === 'draft/chathistory-targets');
+    for (const line of batch?.items ?? []) {
+      const target = line.params[1];
+      if (target && !isChannelName(target, this.channelTypes)) this.state.ensureWindow(target, 'query');
     }
   }
 
