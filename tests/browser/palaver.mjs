@@ -11,12 +11,15 @@ const STOP_TIMEOUT_MS = 15_000;
 
 export class Palaver {
   /**
-   * `bin`: the palaver binary; `db`: the SQLite file; `webRoot`: serve the
-   * client from this folder instead of the copy embedded in the binary.
+   * `bin`: the palaver binary; `db`: the SQLite file; `config`: a configuration
+   * file; `webRoot`: serve the client from this folder instead of the copy
+   * embedded in the binary.
    */
-  constructor({ bin, db, webRoot = '' }) {
+  constructor({ bin, db, config = '', webRoot = '' }) {
     this.bin = bin;
     this.db = db;
+    /** A configuration file (`--config`), or '' for none. */
+    this.config = config;
     this.webRoot = webRoot;
     this.child = null;
     /** kind → `host:port`, from the `listening` lines of the first start. */
@@ -40,6 +43,7 @@ export class Palaver {
       '--irc-listen', address('irc'),
       '--shutdown-grace', '2s',
     ];
+    if (this.config) args.push('--config', this.config);
     if (this.webRoot) args.push('--web-root', this.webRoot);
     const child = spawn(this.bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;

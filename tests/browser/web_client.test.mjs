@@ -94,7 +94,15 @@ describe('web client', { skip: palaverBin ? false : 'set PALAVER_BIN to a palave
   before(async () => {
     assert.ok(fs.existsSync(chromiumPath), `no Chromium at ${chromiumPath} (apt-get install chromium, or set CHROMIUM_PATH)`);
     workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'palaver-browser-'));
-    server = new Palaver({ bin: palaverBin, db: path.join(workDir, 'palaver.db'), webRoot: process.env.PALAVER_WEB_ROOT || '' });
+    // The text user pastes a backlog faster than flood control's 4 lines a second: exempt loopback.
+    const config = path.join(workDir, 'palaver.toml');
+    fs.writeFileSync(config, '[flood]\nexempt_addresses = ["127.0.0.0/8"]\n');
+    server = new Palaver({
+      bin: palaverBin,
+      db: path.join(workDir, 'palaver.db'),
+      config,
+      webRoot: process.env.PALAVER_WEB_ROOT || '',
+    });
     await server.start();
     browser = await chromium.launch({
       executablePath: chromiumPath,
@@ -229,6 +237,43 @@ describe('web client', { skip: palaverBin ? false : 'set PALAVER_BIN to a palave
     assert.equal(await messages(alice, 'hello from alice').count(), 1, 'history and live lines are not doubled');
     assert.equal(await alice.locator('#login-dialog[open]').count(), 0, 'the remembered nick connects without asking');
     assert.equal(await alice.locator('#my-nick').textContent(), 'alice');
+  });
+
+  it('loads older history when scrolling up, each message once', async () => {
+    const backlog = 80;
+    for (let n = 1; n <= backlog; n++) carol.send(`backlog line ${n}`);
+    await carol.waitForLine(new RegExp(`${ROOM} <carol> backlog line ${backlog}$`));
+
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    watchPage(page, problems);
+    await page.goto(`${server.webUrl}/${ROOM}`);
+    await page.locator('#login-nick').fill('erin');
+    await page.locator('#login-submit').click();
+    await waitForText(page, '#message-list .msg', `backlog line ${backlog}`);
+    assert.equal(await messages(page, 'hello from alice').count(), 0, 'the first page holds only the newest messages');
+
+    const beginning = page.locator('#history-status').filter({ hasText: 'beginning of' });
+    for (let scrolls = 0; scrolls < 10 && !(await beginning.isVisible()); scrolls++) {
+      const shown = await page.locator('#message-list .msg').count();
+      await page.locator('#messages').evaluate((scroller) => {
+        scroller.scrollTop = 0;
+      });
+      await page.waitForFunction(
+        (count) =>
+          document.querySelectorAll('#message-list .msg').length > count ||
+          document.getElementById('history-status').textContent.includes('beginning of'),
+        shown,
+        { timeout: STEP_MS },
+      );
+    }
+    await beginning.waitFor({ timeout: STEP_MS });
+    await waitForText(page, '#message-list .msg', 'hello from alice');
+    const texts = await page.locator('#message-list .msg .text').allTextContents();
+    for (let n = 1; n <= backlog; n++) {
+      assert.equal(texts.filter((text) => text === `backlog line ${n}`).length, 1, `backlog line ${n} shown once`);
+    }
+    await context.close();
   });
 
   it('keeps a line typed while the server is down and sends it after reconnecting', async () => {
