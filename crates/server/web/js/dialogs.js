@@ -172,10 +172,11 @@ export class DirectoryDialog {
       const count = element('span', 'directory-count', `${room.members} ${room.members === 1 ? 'member' : 'members'}`);
       text.append(name, count);
       if (room.topic) text.append(element('p', 'directory-topic', room.topic));
-      const join = element('button', 'quiet-button', 'Join');
+      const joined = this.session.state.windowFor(room.name)?.joined;
+      const join = element('button', 'quiet-button', joined ? 'Open' : 'Join');
       join.type = 'button';
       join.dataset.room = room.name;
-      join.setAttribute('aria-label', `Join ${room.name}`);
+      join.setAttribute('aria-label', `${joined ? 'Open' : 'Join'} ${room.name}`);
       item.append(text, join);
       return item;
     });

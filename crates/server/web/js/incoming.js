@@ -14,6 +14,9 @@ const QUIET_NUMERICS = new Set([
   '906', '907', '908', '315', '352', '354',
 ]);
 
+/** Replies refusing a JOIN (no such channel, too many, full, invite only, banned, wrong key, bad name, rate-limited). */
+const JOIN_ERRORS = new Set(['403', '405', '471', '473', '474', '475', '476', '437']);
+
 export class Incoming {
   constructor({ connection, state, outbox, session }) {
     this.connection = connection;
@@ -435,6 +438,7 @@ export class Incoming {
 
   onNumeric(line) {
     if (QUIET_NUMERICS.has(line.command)) return;
+    if (JOIN_ERRORS.has(line.command) && this.isChannel(line.params[1] || '')) this.session.joinFailed(line.params[1]);
     const text = line.params.slice(1).filter(Boolean);
     const description = text.length > 1 ? `${text.slice(0, -1).join(' ')}: ${text[text.length - 1]}` : text[0] || line.command;
     const isError = line.command[0] === '4' || line.command[0] === '5';

@@ -128,6 +128,15 @@ export class Session extends EventTarget {
     }
   }
 
+  /** The server refused to let us in: stop rejoining it on every reconnect. */
+  joinFailed(room) {
+    const key = foldCase(room);
+    const window = this.state.windows.get(key);
+    if (window?.joined) return; // e.g. 403 for something else about a room we are in
+    this.wantedRooms.delete(key);
+    this.rememberRooms();
+  }
+
   nickChanged(nick) {
     if (this.userRenamed) {
       storage.nick = nick;
@@ -215,15 +224,13 @@ export class Session extends EventTarget {
     this.outbox.enqueue(window, text, { action });
   }
 
+  /** Joins a room and shows its window at once (before the server answers), so
+   *  that what the user types next goes where they expect. */
   join(name, key = '') {
     const room = isChannelName(name, this.channelTypes) ? name : `#${name}`;
-    this.roomToActivate = room;
-    const existing = this.state.windowFor(room);
-    if (existing && existing.joined) {
-      this.state.setActive(existing.key);
-      this.roomToActivate = '';
-      return;
-    }
+    const window = this.state.ensureWindow(room, 'channel');
+    this.state.setActive(window.key);
+    if (window.joined) return;
     this.wantedRooms.set(foldCase(room), room);
     this.rememberRooms();
     if (this.connection.registered) this.connection.send({ command: 'JOIN', params: key ? [room, key] : [room] });

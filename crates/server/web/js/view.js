@@ -182,6 +182,9 @@ export class View {
 
   /** Collects what changed and draws once per frame. */
   invalidate(what, key) {
+    // The composer follows the active window at once, not at the next frame,
+    // so that nothing typed in between lands in the wrong window.
+    if (what === 'active') this.composer.switchTo(this.state.activeWindow);
     if (what === 'messages' && key && key !== this.state.activeKey) {
       this.announceElsewhere(key);
       return;
@@ -196,10 +199,8 @@ export class View {
     const dirty = this.dirty;
     this.dirty = new Set();
     const all = dirty.has('all');
-    if (all || dirty.has('active')) {
-      this.composer.switchTo(this.state.activeWindow);
-      this.app.dataset.kind = this.state.activeWindow.kind;
-    }
+    if (all) this.composer.switchTo(this.state.activeWindow);
+    if (all || dirty.has('active')) this.app.dataset.kind = this.state.activeWindow.kind;
     if (all || dirty.has('windows') || dirty.has('active')) this.renderWindowList();
     if (all || dirty.has('active') || dirty.has('topic')) this.renderHeader();
     if (all || dirty.has('active') || dirty.has('members')) this.renderMembers();
