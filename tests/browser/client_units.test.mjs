@@ -1,6 +1,6 @@
-// Unit tests of the web client's pure modules (no DOM, no server): IRC line
-// parsing and serialising with tag escaping, UTF-8 splitting, mentions, and
-// the reconnect backoff. They run with the browser test and need nothing else.
+// Unit tests of the web client's modules that need no DOM and no server: IRC
+// line parsing and serialising with tag escaping, UTF-8 splitting, mentions,
+// the reconnect backoff, and how typed text is cut into lines and batches. They run with the browser test and need nothing else.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -17,7 +17,8 @@ import {
   unescapeTagValue,
   utf8Length,
 } from '../../crates/server/web/js/irc.js';
-import { mentionsNick } from '../../crates/server/web/js/state.js';
+import { Outbox } from '../../crates/server/web/js/outbox.js';
+import { mentionsNick, State } from '../../crates/server/web/js/state.js';
 
 describe('irc lines', () => {
   it('parses tags, source, command and parameters', () => {
@@ -108,5 +109,99 @@ describe('reconnect backoff', () => {
       for (const delay of delays) assert.ok(delay >= 500 && delay <= 30_000, `${delay} in bounds`);
       assert.notEqual(delays[0], 1000);
     }
+  });
+});
+
+describe('sending typed text', () => {
+  /** A connection that records what would be sent, with the given capabilities. */
+  function fakeConnection(caps) {
+    const sent = [];
+    let label = 1;
+    return {
+      sent,
+      registered: true,
+      login: { nick: 'me' },
+      has: (cap) => caps.has(cap),
+      capValue: (cap) => caps.get(cap) ?? '',
+      peekLabel: () => `w${label}`,
+      send(message) {
+        sent.push(formatLine(message));
+        return true;
+      },
+      request(message) {
+        // As the real connection: a label only with labeled-response.
+        const tags = caps.has('labeled-response') ? { ...(message.tags || {}), label: `w${label++}` } : message.tags;
+        sent.push(formatLine({ ...message, tags }));
+        return Promise.resolve([]);
+      },
+    };
+  }
+
+  function outboxWith(caps) {
+    const connection = fakeConnection(caps);
+    const state = new State();
+    const outbox = new Outbox(connection, state);
+    outbox.ready = true;
+    return { connection, state, outbox, window: state.ensureWindow('#a', 'channel') };
+  }
+
+  /** The batches in what was sent: each a list of its PRIVMSG lines. */
+  function batches(sent) {
+    const found = [];
+    let current = null;
+    for (const line of sent.map(parseLine)) {
+      if (line.command === 'BATCH' && line.params[0].startsWith('+')) current = [];
+      else if (line.command === 'BATCH') {
+        found.push(current);
+        current = null;
+      } else if (current) current.push(line);
+    }
+    return found;
+  }
+
+  it('sends a paste as draft/multiline batches within max-lines and max-bytes', () => {
+    const caps = new Map([['batch', ''], ['draft/multiline', 'max-bytes=60,max-lines=3'], ['labeled-response', ''], ['echo-message', '']]);
+    const { connection, outbox, window } = outboxWith(caps);
+    const lines = Array.from({ length: 7 }, (_, n) => `line ${n + 1} of the paste`);
+    outbox.enqueue(window, lines.join('\n'));
+    const found = batches(connection.sent);
+    assert.ok(found.length >= 3, 'split into several batches');
+    for (const batch of found) {
+      assert.ok(batch.length <= 3, 'max-lines');
+      const bytes = batch.map((line) => utf8Length(line.params[1])).reduce((a, b) => a + b, 0) + batch.length - 1;
+      assert.ok(bytes <= 60, `max-bytes (${bytes})`);
+    }
+    assert.deepEqual(found.flat().map((line) => line.params[1]), lines, 'every line once, in order');
+    assert.equal(parseLine(connection.sent[0]).tags.label, 'w1', 'the first batch carries the label');
+  });
+
+  it('cuts an over-long line and marks the continuation as concat', () => {
+    const caps = new Map([['batch', ''], ['draft/multiline', 'max-bytes=4096,max-lines=32']]);
+    const { connection, outbox, window } = outboxWith(caps);
+    const long = 'x'.repeat(900);
+    outbox.enqueue(window, `short\n${long}`);
+    const [batch] = batches(connection.sent);
+    assert.equal(batch[0].params[1], 'short');
+    assert.ok(batch.length >= 4);
+    assert.ok(batch.slice(2).every((line) => line.tags['draft/multiline-concat'] === true));
+    assert.equal(batch.slice(1).map((line) => line.params[1]).join(''), long);
+    for (const line of connection.sent) assert.ok(utf8Length(line) < 512);
+  });
+
+  it('without draft/multiline sends one PRIVMSG per line, blank lines left out', () => {
+    const { connection, outbox, window } = outboxWith(new Map([['labeled-response', '']]));
+    outbox.enqueue(window, 'one\n\ntwo');
+    assert.deepEqual(connection.sent, ['@label=w1 PRIVMSG #a one', 'PRIVMSG #a two']);
+  });
+
+  it('keeps lines typed while not ready, and sends them in order once ready', () => {
+    const { connection, outbox, window } = outboxWith(new Map());
+    outbox.ready = false;
+    outbox.enqueue(window, 'first');
+    outbox.enqueue(window, 'second');
+    assert.equal(connection.sent.length, 0);
+    assert.deepEqual(window.pending.map((message) => message.text), ['first', 'second']);
+    outbox.flush();
+    assert.deepEqual(connection.sent, ['PRIVMSG #a first', 'PRIVMSG #a second']);
   });
 });

@@ -442,7 +442,12 @@ export class Incoming {
     const text = line.params.slice(1).filter(Boolean);
     const description = text.length > 1 ? `${text.slice(0, -1).join(' ')}: ${text[text.length - 1]}` : text[0] || line.command;
     const isError = line.command[0] === '4' || line.command[0] === '5';
-    if (isError && line.command === '433' && !this.connection.registered) return;
+    if (line.command === '433' && !this.connection.registered) return;
+    if (line.command === '433' && this.session.reclaimingNick && foldCase(line.params[1] || '') === foldCase(this.session.reclaimingNick)) {
+      this.session.reclaimingNick = '';
+      this.state.note(this.state.serverWindow, `${line.params[1]} is in use (by another of your sessions?); you are ${this.connection.nick} here.`);
+      return;
+    }
     const window = isError ? this.state.activeWindow : this.state.serverWindow;
     this.state.note(window, description, isError ? 'error' : 'info');
   }

@@ -39,6 +39,8 @@ export class Session extends EventTarget {
     this.markReadTimers = new Map();
     /** True from registration until rooms are rejoined and missed history fetched. */
     this.syncing = false;
+    /** The nick we asked back after logging in ('' when none): its refusal is shown quietly. */
+    this.reclaimingNick = '';
     /** Counts registrations, so that a catch-up overtaken by a reconnect stops. */
     this.generation = 0;
 
@@ -78,7 +80,9 @@ export class Session extends EventTarget {
     this.syncing = true;
     const wanted = connection.login.nick;
     if (connection.account && foldCase(connection.nick) !== foldCase(wanted)) {
-      // Logging in frees our account's nick from whoever used it; take it back.
+      // Logging in frees our account's nick from whoever used it; take it back. Another
+      // session of the same account may hold it: then the refusal is expected, not an error.
+      this.reclaimingNick = wanted;
       connection.send({ command: 'NICK', params: [wanted] });
     }
     if (this.away) connection.send({ command: 'AWAY', params: [this.awayText || 'away'] });
