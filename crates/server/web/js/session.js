@@ -15,6 +15,8 @@ const HISTORY_PAGE = 50;
 const JOIN_LINE_BYTES = 400;
 /** How far back a logged-in user's private conversations are reopened on connecting. */
 const RESTORE_CONVERSATIONS_DAYS = 30;
+/** How long a guest waits before asking again for a nick that was taken when it connected. */
+const NICK_RETRY_MS = 3000;
 /** Read markers are sent at most this often per window. */
 const MARKREAD_DELAY_MS = 800;
 
@@ -78,15 +80,21 @@ export class Session extends EventTarget {
   async onRegistered() {
     const connection = this.connection;
     this.syncing = true;
+    const generation = ++this.generation;
     const wanted = connection.login.nick;
-    if (connection.account && foldCase(connection.nick) !== foldCase(wanted)) {
-      // Logging in frees our account's nick from whoever used it; take it back. Another
-      // session of the same account may hold it: then the refusal is expected, not an error.
-      this.reclaimingNick = wanted;
-      connection.send({ command: 'NICK', params: [wanted] });
+    if (foldCase(connection.nick) !== foldCase(wanted)) {
+      // We got another nick because ours was taken. Logged in, the login has just freed it
+      // from whoever used it: take it now. As a guest, it may be our own session from before
+      // a reload that the server has not seen go yet: ask again in a moment. Either way a
+      // refusal (another session of the same account keeps it) is expected, not an error.
+      const delay = connection.account ? 0 : NICK_RETRY_MS;
+      setTimeout(() => {
+        if (generation !== this.generation || !connection.registered || foldCase(connection.nick) === foldCase(wanted)) return;
+        this.reclaimingNick = wanted;
+        connection.send({ command: 'NICK', params: [wanted] });
+      }, delay);
     }
     if (this.away) connection.send({ command: 'AWAY', params: [this.awayText || 'away'] });
-    const generation = ++this.generation;
     // A request that fails (no reply, or the link dropped) must not hold the typed lines back forever:
     // each step settles either way, and only a newer connection cancels the rest.
     const settled = (promises) => Promise.allSettled(promises);
@@ -142,6 +150,7 @@ export class Session extends EventTarget {
   }
 
   nickChanged(nick) {
+    if (foldCase(nick) === foldCase(this.reclaimingNick)) this.reclaimingNick = '';
     if (this.userRenamed) {
       storage.nick = nick;
       this.connection.login.nick = nick;

@@ -16,11 +16,18 @@ export function applyStoredTheme() {
   else delete document.documentElement.dataset.theme;
 }
 
-/** Switches to the other theme and remembers it. */
+/** Switches to the other theme and remembers it; switching back to the
+ *  system's own choice forgets the override, so the page follows the system again. */
 export function toggleTheme() {
   const next = effectiveTheme() === 'dark' ? 'light' : 'dark';
-  document.documentElement.dataset.theme = next;
-  storage.theme = next;
+  const system = darkQuery.matches ? 'dark' : 'light';
+  if (next === system) {
+    delete document.documentElement.dataset.theme;
+    storage.theme = null;
+  } else {
+    document.documentElement.dataset.theme = next;
+    storage.theme = next;
+  }
   return next;
 }
 
