@@ -393,6 +393,28 @@ describe('web client', { skip: palaverBin ? false : 'set PALAVER_BIN to a palave
     }
   });
 
+  it('has no accessibility violations axe-core can find, light and dark', async () => {
+    // axe is injected as a script, which the page's own policy rightly refuses: this one
+    // browser profile bypasses the policy (every other check runs under it).
+    const axeSource = fs.readFileSync(path.join(here, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+    for (const scheme of ['light', 'dark']) {
+      const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: scheme, bypassCSP: true });
+      const page = await context.newPage();
+      await page.goto(`${server.webUrl}/${ROOM}`);
+      await page.locator('#login-dialog[open]').waitFor({ timeout: STEP_MS });
+      await page.addScriptTag({ content: axeSource });
+      const audit = () => page.evaluate(async () => (await window.axe.run()).violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`));
+      assert.deepEqual(await audit(), [], `${scheme}: the login dialog`);
+      await page.locator('#login-nick').fill(`frank-${scheme}`);
+      await page.locator('#login-submit').click();
+      await waitForConnected(page);
+      await say(page, 'checking how this reads');
+      await waitForDelivered(page, 'checking how this reads');
+      assert.deepEqual(await audit(), [], `${scheme}: a room`);
+      await context.close();
+    }
+  });
+
   it('reported no script errors and no security-policy refusals', () => {
     assert.deepEqual(problems, []);
   });

@@ -244,16 +244,16 @@ function fillEvent(body, message) {
   body.append(element('span', 'text', describe ? describe() : message.text));
 }
 
+// Separators are list items of their own (a list may hold only items); their
+// text says what they mark.
 function daySeparator(time) {
   const node = element('li', 'day-separator');
-  node.setAttribute('role', 'separator');
   node.append(element('span', '', formatDay(time)));
   return node;
 }
 
 function unreadDivider() {
   const node = element('li', 'unread-divider');
-  node.setAttribute('role', 'separator');
   node.append(element('span', '', 'new messages'));
   return node;
 }
