@@ -345,6 +345,25 @@ describe('web client', { skip: palaverBin ? false : 'set PALAVER_BIN to a palave
 
   it('looks right at desktop and phone width, light and dark', async () => {
     fs.mkdirSync(screenshotDir, { recursive: true });
+    // A quiet new room with a short conversation, so that the pictures show what people see.
+    const scene = await openClient(browser, `${server.webUrl}/#tea`, 'grace', problems);
+    await waitForTitle(scene, '#tea');
+    await say(scene, '/topic Tea, biscuits and slow conversation · all welcome');
+    carol.send('/join #tea');
+    await waitForText(scene, '#member-list .member-button', 'carol');
+    carol.send('the kettle is on');
+    carol.send('/me pours a cup for everyone');
+    await waitForText(scene, '#message-list .msg', 'pours a cup');
+    await say(bob, '/join #tea');
+    await waitForTitle(bob, '#tea');
+    await say(bob, 'grace, green or black today?');
+    await waitForText(scene, '#message-list .msg.mention', 'green or black');
+    await say(scene, 'black, please\nwith a little milk, if there is any left');
+    await waitForDelivered(scene, 'with a little milk');
+    carol.send('there is. also: https://example.org/teapots has a lovely pot');
+    await say(bob, '/msg grace are you coming to the meetup on Thursday?');
+    await scene.locator('#window-list .window-item.kind-query .badge').waitFor({ timeout: STEP_MS });
+    await waitForText(scene, '#message-list .msg', 'lovely pot');
     const shots = [
       { name: 'desktop-light', width: 1280, height: 800, scheme: 'light' },
       { name: 'desktop-dark', width: 1280, height: 800, scheme: 'dark' },
@@ -352,32 +371,32 @@ describe('web client', { skip: palaverBin ? false : 'set PALAVER_BIN to a palave
       { name: 'phone-dark', width: 390, height: 844, scheme: 'dark' },
     ];
     for (const shot of shots) {
-      await alice.setViewportSize({ width: shot.width, height: shot.height });
-      await alice.emulateMedia({ colorScheme: shot.scheme });
-      const background = await alice.evaluate(() => getComputedStyle(document.body).backgroundColor);
+      await scene.setViewportSize({ width: shot.width, height: shot.height });
+      await scene.emulateMedia({ colorScheme: shot.scheme });
+      const background = await scene.evaluate(() => getComputedStyle(document.body).backgroundColor);
       const dark = shot.scheme === 'dark';
       assert.equal(isDark(background), dark, `${shot.name}: the page background ${background} follows the system theme`);
-      const sidebarVisible = await alice.locator('#sidebar').isVisible();
+      const sidebarVisible = await scene.locator('#sidebar').isVisible();
       assert.equal(sidebarVisible, shot.width > 700, `${shot.name}: the room list is a column only on wide screens`);
-      const composer = await alice.locator('#input').boundingBox();
+      const composer = await scene.locator('#input').boundingBox();
       assert.ok(composer && composer.y + composer.height <= shot.height && composer.x + composer.width <= shot.width, `${shot.name}: the message box fits the screen`);
-      await alice.screenshot({ path: path.join(screenshotDir, `${shot.name}.png`), animations: 'disabled' });
+      await scene.screenshot({ path: path.join(screenshotDir, `${shot.name}.png`), animations: 'disabled' });
     }
 
     // At phone width the room list is a panel: opened by its button, closed with Escape.
-    await alice.locator('#toggle-windows').click();
-    await alice.locator('#sidebar').waitFor({ state: 'visible', timeout: STEP_MS });
-    await alice.screenshot({ path: path.join(screenshotDir, 'phone-dark-rooms.png'), animations: 'disabled' });
-    await alice.keyboard.press('Escape');
-    await alice.locator('#sidebar').waitFor({ state: 'hidden', timeout: STEP_MS });
+    await scene.locator('#toggle-windows').click();
+    await scene.locator('#sidebar').waitFor({ state: 'visible', timeout: STEP_MS });
+    await scene.screenshot({ path: path.join(screenshotDir, 'phone-dark-rooms.png'), animations: 'disabled' });
+    await scene.keyboard.press('Escape');
+    await scene.locator('#sidebar').waitFor({ state: 'hidden', timeout: STEP_MS });
 
     // The theme toggle overrides the system and is remembered.
-    await alice.locator('#toggle-theme').click();
-    assert.equal(await alice.evaluate(() => document.documentElement.dataset.theme), 'light');
-    await alice.reload();
-    await waitForConnected(alice);
-    assert.equal(await alice.evaluate(() => document.documentElement.dataset.theme), 'light');
-    assert.equal(isDark(await alice.evaluate(() => getComputedStyle(document.body).backgroundColor)), false);
+    await scene.locator('#toggle-theme').click();
+    assert.equal(await scene.evaluate(() => document.documentElement.dataset.theme), 'light');
+    await scene.reload();
+    await waitForConnected(scene);
+    assert.equal(await scene.evaluate(() => document.documentElement.dataset.theme), 'light');
+    assert.equal(isDark(await scene.evaluate(() => getComputedStyle(document.body).backgroundColor)), false);
 
     // The first visit's dialog, for a person to look at too.
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });

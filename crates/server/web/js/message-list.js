@@ -107,9 +107,16 @@ export class MessageList {
     const nodes = [];
     let previous = null;
     let dividerPlaced = false;
-    for (const message of [...window.messages, ...window.pending]) {
+    for (const item of collapseQuietRuns([...window.messages, ...window.pending])) {
+      const message = item.run ? item.run[0] : item;
       if (!previous || dayKey(previous.time) !== dayKey(message.time)) {
         nodes.push(this.cached(`day-${dayKey(message.time)}`, formatDay(message.time), () => daySeparator(message.time)));
+      }
+      if (item.run) {
+        const last = item.run[item.run.length - 1];
+        nodes.push(this.cached(`run-${message.id}`, String(last.id), () => runNode(item.run)));
+        previous = last;
+        continue;
       }
       if (
         this.dividerAfter &&
@@ -242,6 +249,54 @@ function fillEvent(body, message) {
     mode: () => `${nick} set mode ${message.text}`,
   }[message.type];
   body.append(element('span', 'text', describe ? describe() : message.text));
+}
+
+/** Membership events that say nothing to read closely; three or more in a row become one line. */
+const QUIET_TYPES = new Set(['join', 'part', 'quit', 'nick', 'mode']);
+const QUIET_RUN_MIN = 3;
+
+/** The messages, with each run of quiet events on one day replaced by `{ run: [events] }`. */
+function collapseQuietRuns(messages) {
+  const items = [];
+  let run = [];
+  const flush = () => {
+    if (run.length >= QUIET_RUN_MIN) items.push({ run });
+    else items.push(...run);
+    run = [];
+  };
+  for (const message of messages) {
+    const quiet = QUIET_TYPES.has(message.type);
+    if (!quiet || (run.length && dayKey(run[0].time) !== dayKey(message.time))) flush();
+    if (quiet) run.push(message);
+    else items.push(message);
+  }
+  flush();
+  return items;
+}
+
+/** One line for a run of events: each person once, with what they did in order
+ *  ("erin joined, quit · dora joined"). */
+function runNode(run) {
+  const byNick = new Map();
+  for (const event of run) {
+    const verb = {
+      join: 'joined',
+      part: 'left',
+      quit: 'quit',
+      nick: `is now ${event.newNick}`,
+      mode: `set mode ${event.text}`,
+    }[event.type];
+    if (!byNick.has(event.nick)) byNick.set(event.nick, []);
+    byNick.get(event.nick).push(verb);
+  }
+  const node = element('li', 'msg msg-run');
+  const first = run[0].time;
+  const time = element('time', 'msg-time', formatTime(first));
+  time.dateTime = first.toISOString();
+  time.title = formatFullTime(first);
+  const text = [...byNick].map(([nick, verbs]) => `${nick} ${verbs.join(', ')}`).join(' · ');
+  node.append(time, element('div', 'msg-body', text));
+  return node;
 }
 
 // Separators are list items of their own (a list may hold only items); their
