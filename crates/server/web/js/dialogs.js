@@ -7,7 +7,7 @@ import { element, nickColourClass } from './format.js';
 /** palaver's nick rule: 1–30 of letters, digits and - _ [ ] { } \ | ^, not starting with a digit or -. */
 const NICK_PATTERN = /^[A-Za-z_[\]{}\\|^][A-Za-z0-9_\-[\]{}\\|^]{0,29}$/;
 
-export function nickProblem(nick) {
+function nickProblem(nick) {
   if (!nick) return 'Choose a nick.';
   if (nick.length > 30) return 'A nick has at most 30 characters.';
   if (!NICK_PATTERN.test(nick)) return 'A nick uses letters, digits and - _ [ ] { } \\ | ^, and does not start with a digit or -.';

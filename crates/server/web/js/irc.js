@@ -212,8 +212,3 @@ export function parseCapValue(value) {
   }
   return entries;
 }
-
-/** The server-time form of a Date: `2026-11-22T13:05:09.250Z`. */
-export function serverTime(date) {
-  return date.toISOString();
-}

@@ -29,15 +29,16 @@ export class Session extends EventTarget {
     this.incoming = new Incoming({ connection, state, outbox: this.outbox, session: this });
     /** Rooms to be in (folded name → name as typed): rejoined after every reconnect, remembered across visits. */
     this.wantedRooms = new Map();
-    /** The room to show once joined (from the URL or /join). */
-    this.roomToActivate = '';
     /** Windows being closed by the user: their PART removes them instead of leaving a note. */
     this.closing = new Set();
     /** The room directory (`LIST`): `{ rooms, loading }`. */
     this.directory = { rooms: [], loading: false };
+    /** `322` replies of a LIST in progress, shown when its `323` arrives. */
     this.collectingDirectory = [];
-    /** Whether we marked ourselves away. */
+    /** Whether we marked ourselves away, and with what message (set again after reconnecting). */
     this.away = false;
+    this.awayText = '';
+    /** window key → timer of a read marker waiting to be sent (see `markRead`). */
     this.markReadTimers = new Map();
     /** True from registration until rooms are rejoined and missed history fetched. */
     this.syncing = false;
@@ -52,10 +53,13 @@ export class Session extends EventTarget {
     connection.addEventListener('statechange', (event) => this.onConnectionState(event.detail));
   }
 
-  /** Starts the first connection. `rooms` are joined (the first is shown). */
+  /** Starts the first connection. `rooms` are joined; the first is shown at once. */
   start(login, rooms) {
-    for (const room of rooms) this.wantedRooms.set(foldCase(room), room);
-    this.roomToActivate = rooms[0] || '';
+    for (const room of rooms) {
+      this.wantedRooms.set(foldCase(room), room);
+      this.state.ensureWindow(room, 'channel');
+    }
+    if (rooms.length) this.state.setActive(foldCase(rooms[0]));
     this.connection.start(login);
   }
 
@@ -110,20 +114,12 @@ export class Session extends EventTarget {
     this.syncing = false;
     for (const window of this.state.windows.values()) this.outbox.settleWithHistory(window);
     this.outbox.flush();
-    if (!this.roomToActivate && this.state.activeKey === '*server*') {
-      const first = this.state.orderedWindows.find((window) => window.kind === 'channel');
-      if (first) this.state.setActive(first.key);
-    }
   }
 
   /** Our JOIN arrived (from a command, a rejoin or a server-side join). */
   joinedChannel(window) {
     if (!this.wantedRooms.has(window.key)) this.wantedRooms.set(window.key, window.name);
     this.rememberRooms();
-    if (foldCase(this.roomToActivate) === window.key) {
-      this.roomToActivate = '';
-      this.state.setActive(window.key);
-    }
     if (!this.syncing) this.loadLatest(window).catch(() => {});
   }
 

@@ -99,7 +99,7 @@ export class ChatWindow {
   }
 }
 
-export const SERVER_WINDOW_KEY = '*server*';
+const SERVER_WINDOW_KEY = '*server*';
 
 export class State extends EventTarget {
   constructor(serverWindowName = 'Server') {
@@ -290,10 +290,6 @@ export class State extends EventTarget {
     const removed = window.members.delete(foldCase(nick));
     if (removed) this.emit('members', window.key);
     return removed;
-  }
-
-  hasMember(window, nick) {
-    return window.members.has(foldCase(nick));
   }
 
   renameMember(window, oldNick, newNick) {
