@@ -44,6 +44,8 @@ export class Session extends EventTarget {
     this.syncing = false;
     /** The nick we asked back after logging in ('' when none): its refusal is shown quietly. */
     this.reclaimingNick = '';
+    /** Set by /nick until the server confirms the change, which is then remembered. */
+    this.userRenamed = false;
     /** Counts registrations, so that a catch-up overtaken by a reconnect stops. */
     this.generation = 0;
 
