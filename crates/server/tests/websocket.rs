@@ -354,3 +354,19 @@ async fn the_client_s_files_come_from_the_web_root_with_a_strict_security_policy
     }
     server.shut_down().await;
 }
+
+#[tokio::test]
+async fn the_built_in_web_client_is_served_at_the_root() {
+    let server = web_server("").await;
+    let address = server.web_address.expect("a web listener");
+    let page = http_get(address, "/").await;
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    // The page loads its script as a module of its own origin, as the policy requires.
+    assert!(
+        page.contains("<script type=\"module\" src=\"js/main.js\">"),
+        "{page}"
+    );
+    let script = http_get(address, "/js/main.js").await;
+    assert!(script.starts_with("HTTP/1.1 200"), "{script}");
+    server.shut_down().await;
+}
