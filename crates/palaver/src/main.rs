@@ -6,7 +6,7 @@ mod open_files;
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -15,8 +15,8 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use palaver_server::Server;
 use palaver_server::config::{
-    CONVENTIONAL_IRCS_PORT, Config, DEFAULT_IRC_LISTEN, DEFAULT_TEXT_LISTEN, Deprecation,
-    FileConfig, Overrides, format_duration, parse_duration,
+    CONVENTIONAL_IRCS_PORT, Config, DEFAULT_IRC_LISTEN, DEFAULT_TEXT_LISTEN, DEFAULT_WEB_LISTEN,
+    Deprecation, FileConfig, Overrides, format_duration, parse_duration,
 };
 use palaver_server::reload::Reloader;
 use tracing_subscriber::EnvFilter;
@@ -50,6 +50,19 @@ enum Command {
     /// latency percentiles and (with --server-pid) the server's CPU per delivery and memory
     /// per client.
     Bench(bench::BenchArgs),
+    /// Write the man pages of palaver and of each of its commands (palaver.1,
+    /// palaver-serve.1, …) into DIR.
+    Man {
+        /// The directory to write them in (created if missing).
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
+    /// Print the shell completions of palaver's commands and flags for SHELL, e.g.
+    /// `palaver completions bash > /etc/bash_completion.d/palaver`.
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -145,8 +158,8 @@ struct ServeArgs {
     )]
     irc_tls_listen: Vec<SocketAddr>,
 
-    /// Serve the web client and IRC over WebSocket (at /irc) on ADDR (default 0.0.0.0:8080).
-    /// Repeatable. The default applies only when no listener is configured at all.
+    /// Serve the web client and IRC over WebSocket (at /irc) on ADDR. Repeatable. The default
+    /// applies only when no listener is configured at all.
     #[arg(
         long = "web-listen",
         value_name = "ADDR",
@@ -255,6 +268,12 @@ fn main() -> ExitCode {
         Command::HashPassword => hash_password(),
         Command::GenCert(args) => gen_cert::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Man { dir } => write_man_pages(&dir),
+        Command::Completions { shell } => {
+            let mut command = with_config_defaults(Cli::command());
+            clap_complete::generate(shell, &mut command, "palaver", &mut std::io::stdout());
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -263,6 +282,15 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Writes `palaver.1` and one page per command into `dir`, from the same definition as
+/// `--help` (with the defaults `--help` shows).
+fn write_man_pages(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    clap_mangen::generate_to(with_config_defaults(Cli::command()), dir)
+        .with_context(|| format!("cannot write the man pages into {}", dir.display()))?;
+    Ok(())
 }
 
 /// Appends its default to the help of each `serve` flag whose default lives in the
@@ -274,6 +302,7 @@ fn with_config_defaults(command: clap::Command) -> clap::Command {
     let shown = [
         ("text_listen", DEFAULT_TEXT_LISTEN.to_owned()),
         ("irc_listen", DEFAULT_IRC_LISTEN.to_owned()),
+        ("web_listen", DEFAULT_WEB_LISTEN.to_owned()),
         ("server_name", defaults.irc.server_name),
         ("database", defaults.store.path),
         ("max_line_bytes", defaults.limits.max_line_bytes.to_string()),
