@@ -3,6 +3,7 @@
 mod bench;
 mod gen_cert;
 mod open_files;
+mod systemd;
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
@@ -374,7 +375,13 @@ fn serve(args: ServeArgs, sources: &ArgMatches) -> anyhow::Result<()> {
         let shutdown = shutdown_signal();
         reload_on_hangup(server.reloader(), args.config, overrides)?;
         announce_ready(&server)?;
-        server.run(shutdown).await;
+        systemd::ready();
+        server
+            .run(async {
+                shutdown.await;
+                systemd::stopping();
+            })
+            .await;
         anyhow::Ok(())
     })
 }
@@ -616,6 +623,7 @@ fn reload_on_hangup(
     tokio::spawn(async move {
         while hangups.recv().await.is_some() {
             tracing::info!("SIGHUP: reloading the configuration");
+            systemd::reloading();
             let file = match &config_file {
                 Some(path) => FileConfig::load(path),
                 None => Ok(FileConfig::default()),
@@ -635,6 +643,7 @@ fn reload_on_hangup(
                     tracing::error!("reload: {error}; nothing changed");
                 }
             }
+            systemd::ready();
         }
     });
     Ok(())
