@@ -1,6 +1,7 @@
 //! The `palaver` command: parses arguments, sets up logging, and hands over to the library.
 
 mod bench;
+mod check_config;
 mod gen_cert;
 mod open_files;
 mod systemd;
@@ -51,6 +52,14 @@ enum Command {
     /// latency percentiles and (with --server-pid) the server's CPU per delivery and memory
     /// per client.
     Bench(bench::BenchArgs),
+    /// Check a configuration file as `palaver serve --config FILE` would read it, and load
+    /// what it names (TLS certificate and key, MOTD file, web root): one line per problem
+    /// on stderr and a non-zero exit status, or one line saying it is valid.
+    CheckConfig {
+        /// The configuration file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
     /// Write the man pages of palaver and of each of its commands (palaver.1,
     /// palaver-serve.1, …) into DIR.
     Man {
@@ -269,6 +278,7 @@ fn main() -> ExitCode {
         Command::HashPassword => hash_password(),
         Command::GenCert(args) => gen_cert::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::CheckConfig { file } => return check_config::run(&file),
         Command::Man { dir } => write_man_pages(&dir),
         Command::Completions { shell } => {
             let mut command = with_config_defaults(Cli::command());

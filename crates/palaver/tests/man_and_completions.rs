@@ -44,6 +44,7 @@ fn a_man_page_is_written_for_palaver_and_each_of_its_commands() {
         "-bench",
         "-gen-cert",
         "-hash-password",
+        "-check-config",
         "-man",
         "-completions",
     ] {
