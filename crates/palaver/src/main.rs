@@ -60,6 +60,21 @@ enum Command {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// Copy the history database into FILE while a server may be running on it: a consistent
+    /// snapshot holding every message acknowledged before the copy began.
+    Backup {
+        /// The new file to write (refused if it exists).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The database to copy, as `serve --db` names it.
+        #[arg(
+            long = "db",
+            value_name = "PATH",
+            env = "PALAVER_DB",
+            default_value = "palaver.db"
+        )]
+        database: PathBuf,
+    },
     /// Write the man pages of palaver and of each of its commands (palaver.1,
     /// palaver-serve.1, …) into DIR.
     Man {
@@ -279,6 +294,15 @@ fn main() -> ExitCode {
         Command::GenCert(args) => gen_cert::run(args),
         Command::Bench(args) => bench::run(args),
         Command::CheckConfig { file } => return check_config::run(&file),
+        Command::Backup { file, database } => palaver_server::store::backup(&database, &file)
+            .map(|messages| {
+                println!(
+                    "backed up {} to {} ({messages} messages)",
+                    database.display(),
+                    file.display()
+                );
+            })
+            .with_context(|| format!("cannot back up {}", database.display())),
         Command::Man { dir } => write_man_pages(&dir),
         Command::Completions { shell } => {
             let mut command = with_config_defaults(Cli::command());

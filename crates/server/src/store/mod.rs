@@ -9,9 +9,10 @@
 //! `retention.rs` pruning, `lifetimes.rs` forgetting the history of a room whose lifetime
 //! ended, `redaction.rs` deleting one message, `accounts.rs` registered accounts,
 //! `certificates.rs` the client certificates accounts log in with, `rooms.rs` registered rooms,
-//! `read_markers.rs` accounts' read markers, `worker.rs` the thread.
+//! `read_markers.rs` accounts' read markers, `backup.rs` online copies, `worker.rs` the thread.
 
 mod accounts;
+mod backup;
 mod certificates;
 mod lifetimes;
 mod message;
@@ -37,6 +38,7 @@ use palaver_proto::time::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 
 pub use accounts::{AccountRecord, PasswordSecrets};
+pub use backup::backup;
 pub use certificates::{CertificateAdded, MAX_CERTIFICATES};
 pub use message::{
     ConnectionId, Correspondent, HistoryQuery, HistoryTarget, MAX_STORED_CLIENT_TAG_BYTES, Party,
