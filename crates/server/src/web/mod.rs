@@ -25,7 +25,7 @@ use axum::http::{HeaderMap, Method, Request, Uri};
 use axum::response::Response;
 use axum::routing::get;
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_util::task::TaskTracker;
@@ -38,6 +38,10 @@ use crate::session::SharedContext;
 use crate::tls::Tls;
 
 pub use assets::Assets;
+
+/// How long a client has to send a request's headers, the first or the next on a kept-alive
+/// connection: a connection that sends nothing is closed, and holds no task for long.
+const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 pub use frames::{FrameMode, WebSocketTransport};
 
 /// What a web listener serves, shared by its connections.
@@ -170,6 +174,8 @@ impl Site {
             }
         });
         let http = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT)
             .serve_connection(TokioIo::new(stream), service)
             .with_upgrades();
         tokio::pin!(http);
