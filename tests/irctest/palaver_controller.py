@@ -205,6 +205,14 @@ class PalaverController(BaseServerController, DirectoryBasedController):
         if websocket_port is not None:
             # IRC over WebSocket, on the web listener's /irc.
             args += ["--web-listen", f"{websocket_hostname or hostname}:{websocket_port}"]
+            # irctest checks that a line one client sent arrived at another by having the
+            # second send a PING at once and collecting what comes before its PONG: a race
+            # between two connections that TCP clients win by the length of the sender's own
+            # path, and a WebSocket's path (HTTP upgrade, frames) is a little longer. As
+            # irctest's controllers for other servers do, give the server a moment first.
+            self.sync_sleep_time = 0.05
+        else:
+            self.sync_sleep_time = 0.0
 
         self.proc = self.execute(
             args,
