@@ -195,8 +195,11 @@ class PalaverController(BaseServerController, DirectoryBasedController):
             "--config",
             str(config_path),
             *listen,
+            # A port irctest reserved, not port 0: a port the kernel picks for palaver could be
+            # the one irctest just picked (and released) for the IRC listener, and palaver would
+            # then fail to bind it.
             "--text-listen",
-            "127.0.0.1:0",
+            "{}:{}".format(*self.get_hostname_and_port()),
             "--server-name",
             "My.Little.Server",
         ]
@@ -214,12 +217,15 @@ class PalaverController(BaseServerController, DirectoryBasedController):
         else:
             self.sync_sleep_time = 0.0
 
-        self.proc = self.execute(
-            args,
-            proc_name="palaver",
-            stdout=subprocess.PIPE,
-            stderr=None if self.debug_mode else subprocess.DEVNULL,
-        )
+        # palaver's log goes to a file, so a start-up failure can say why.
+        self.stderr_path = self.directory / "palaver.log"
+        with open(self.stderr_path, "wb") as stderr:
+            self.proc = self.execute(
+                args,
+                proc_name="palaver",
+                stdout=subprocess.PIPE,
+                stderr=None if self.debug_mode else stderr,
+            )
         self._wait_ready()
 
     def _wait_ready(self) -> None:
@@ -254,11 +260,22 @@ class PalaverController(BaseServerController, DirectoryBasedController):
             self.proc.poll()
             if self.proc.returncode is not None:
                 raise ProcessStopped(
-                    f"palaver exited with {self.proc.returncode} before `ready`: {lines}"
+                    f"palaver exited with {self.proc.returncode} before `ready`: "
+                    f"{lines} {self._log_tail()}"
                 )
             if time.time() > deadline:
-                raise Exception(f"palaver did not print `ready` in time: {lines}")
+                raise Exception(
+                    f"palaver did not print `ready` in time: {lines} {self._log_tail()}"
+                )
         self.port_open = True
+
+    def _log_tail(self) -> str:
+        """The end of palaver's log, for an error message."""
+        try:
+            text = self.stderr_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "log: " + " | ".join(text.strip().splitlines()[-5:])
 
     def wait_for_services(self) -> None:
         # Accounts are built in: nothing to wait for.
