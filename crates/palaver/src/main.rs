@@ -231,6 +231,12 @@ struct ServeArgs {
     #[arg(long = "db", value_name = "PATH", env = "PALAVER_DB")]
     database: Option<String>,
 
+    /// Keep history, accounts, registered rooms and bans in Redis at URL instead of the
+    /// SQLite database (redis://HOST:PORT, rediss:// for TLS, redis+unix:///PATH). Redis must
+    /// persist every write (appendonly yes, appendfsync always); see docs/CLUSTER.md.
+    #[arg(long = "cluster", value_name = "URL", env = "PALAVER_CLUSTER")]
+    cluster_url: Option<String>,
+
     /// Longest accepted text-protocol line in bytes.
     #[arg(long, value_name = "BYTES", env = "PALAVER_MAX_LINE_BYTES")]
     max_line_bytes: Option<usize>,
@@ -383,6 +389,7 @@ fn serve(args: ServeArgs, sources: &ArgMatches) -> anyhow::Result<()> {
         // A flag can only switch cloaking on; the file can do either.
         cloak_hosts: args.cloak_hosts.then_some(true),
         database: args.database,
+        cluster_url: args.cluster_url,
         max_line_bytes: args.max_line_bytes,
         send_queue_bytes: args.send_queue_bytes,
         shutdown_grace,

@@ -5,6 +5,10 @@
 //! (the store's best case, large batches), and `await_each` submitters wait for each commit
 //! before sending the next (at most 64 messages in flight, so batches of at most 64).
 //! Throughput is reported in messages per second.
+//!
+//! The same on the Redis store (`store_append_redis`): a real `redis-server` with the
+//! persistence palaver requires (`appendfsync always`), its files in the temporary directory
+//! too, so both stores pay an fsync per write to the same disk.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,7 +17,8 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use palaver_proto::event::{Identity, MessageId, MessageKind};
 use palaver_proto::time::Timestamp;
-use palaver_server::store::{HistoryTarget, Store, StoreConfig, StoredMessage};
+use palaver_server::store::{HistoryTarget, RedisSettings, Store, StoreConfig, StoredMessage};
+use palaver_server::test_redis::RedisServer;
 use tokio::runtime::Runtime;
 
 const SUBMITTERS: u64 = 64;
@@ -80,9 +85,29 @@ fn sustained_appends(criterion: &mut Criterion) {
     let store = Store::open(StoreConfig::new(path.to_string_lossy()))
         .expect("open the store")
         .store;
-    let next_id = Arc::new(AtomicU64::new(1));
+    measure(criterion, &runtime, "store_append", store);
 
-    let mut group = criterion.benchmark_group("store_append");
+    let redis = RedisServer::start();
+    let settings = RedisSettings {
+        url: redis.url(),
+        key_prefix: "bench".into(),
+        verify_persistence: true,
+    };
+    let store = runtime
+        .block_on(Store::open_redis(
+            &settings,
+            StoreConfig::new(":memory:"),
+            Arc::default(),
+        ))
+        .expect("open the store on Redis")
+        .store;
+    measure(criterion, &runtime, "store_append_redis", store);
+}
+
+/// Both shapes on `store`, then its counters; shuts it down.
+fn measure(criterion: &mut Criterion, runtime: &Runtime, group_name: &str, store: Store) {
+    let next_id = Arc::new(AtomicU64::new(1));
+    let mut group = criterion.benchmark_group(group_name);
     group.throughput(Throughput::Elements(SUBMITTERS * MESSAGES_PER_SUBMITTER));
     group.sample_size(20);
     group.measurement_time(Duration::from_secs(10));
@@ -103,7 +128,7 @@ fn sustained_appends(criterion: &mut Criterion) {
 
     let statistics = runtime.block_on(store.statistics()).expect("statistics");
     eprintln!(
-        "{} messages in {} group commits ({:.1} per commit)",
+        "{group_name}: {} messages in {} writes ({:.1} per write)",
         statistics.appended,
         statistics.batches,
         statistics.appended as f64 / statistics.batches.max(1) as f64

@@ -12,6 +12,7 @@
 //! first offered are still read under their old names, with a warning at start-up
 //! ([`deprecated`]).
 
+mod cluster;
 mod deprecated;
 mod duration;
 mod protection;
@@ -30,6 +31,7 @@ pub use crate::admission::AddressLimits;
 pub use crate::flood::FloodSettings;
 pub use crate::proxy_protocol::ProxySettings;
 pub use crate::rate_limit::Rate;
+pub use cluster::{DEFAULT_KEY_PREFIX, FileCluster};
 pub use deprecated::Deprecation;
 pub use duration::{format_duration, parse_duration};
 pub use protection::{FileFlood, FileProxy};
@@ -348,6 +350,8 @@ pub struct Config {
     pub http_listen: Vec<SocketAddr>,
     /// The web listeners' settings (`[web]`; the listeners are among `listeners`).
     pub web: WebSettings,
+    /// `[cluster]`: the Redis store, or `None` for embedded SQLite (`[store] path`).
+    pub cluster: Option<crate::store::RedisSettings>,
 }
 
 /// The TOML file's shape. Every field is optional; unknown keys are errors so typos fail
@@ -377,6 +381,8 @@ pub struct FileConfig {
     pub http: FileHttp,
     #[serde(default)]
     pub web: FileWeb,
+    #[serde(default)]
+    pub cluster: FileCluster,
     #[serde(default)]
     pub tls: FileTls,
     /// `[[oper]]` entries: the server operators.
@@ -539,6 +545,8 @@ pub struct Overrides {
     pub cloak_hosts: Option<bool>,
     /// `--db PATH`.
     pub database: Option<String>,
+    /// `--cluster URL`: the Redis store's URL.
+    pub cluster_url: Option<String>,
     pub max_line_bytes: Option<usize>,
     pub send_queue_bytes: Option<usize>,
     pub shutdown_grace: Option<Duration>,
@@ -667,6 +675,7 @@ impl Config {
                 overrides.http_listen.clone()
             },
             web: web::resolve_web(&file.web, overrides.web_root.clone())?,
+            cluster: cluster::resolve_cluster(&file.cluster, overrides.cluster_url.clone())?,
         };
         config.check()?;
         Ok((config, deprecations))

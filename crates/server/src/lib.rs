@@ -21,6 +21,8 @@ pub mod reload;
 pub mod server;
 pub mod session;
 pub mod store;
+#[doc(hidden)]
+pub mod test_redis;
 pub mod tls;
 pub mod transport;
 pub mod web;

@@ -238,6 +238,7 @@ fn needs_restart(current: &Config, new: &Config) -> Vec<&'static str> {
         shutdown_grace,
         operators,
         web,
+        cluster,
     } = new;
     // Destructured so that a new setting cannot be forgotten here.
     let tls_others = (&tls.handshake_timeout, &tls.sts_duration, &tls.sts_port);
@@ -275,6 +276,7 @@ fn needs_restart(current: &Config, new: &Config) -> Vec<&'static str> {
             *shutdown_grace != current.shutdown_grace,
         ),
         ("[[oper]]", *operators != current.operators),
+        ("[cluster] (the Redis store)", *cluster != current.cluster),
     ]
     .into_iter()
     .filter(|(_, differs)| *differs)

@@ -96,22 +96,33 @@ impl Server {
             prune_interval: PRUNE_INTERVAL,
             commit_interval: config.store.commit_interval.unwrap_or_default(),
         };
-        // Opening may recover a crashed database's WAL: blocking work, off the async workers.
-        let store_metrics = metrics.clone();
-        let opened =
-            tokio::task::spawn_blocking(move || Store::open_counted(store_config, store_metrics))
+        let opened = match &config.cluster {
+            Some(redis) => Store::open_redis(redis, store_config, metrics.clone()).await?,
+            None => {
+                // Opening may recover a crashed database's WAL: blocking work, off the async
+                // workers.
+                let store_metrics = metrics.clone();
+                tokio::task::spawn_blocking(move || {
+                    Store::open_counted(store_config, store_metrics)
+                })
                 .await
                 .map_err(|error| StoreError::Open {
                     path: config.store.path.clone(),
                     message: error.to_string(),
-                })??;
+                })??
+            }
+        };
         let registered_rooms = opened.store.registered_rooms().await?;
         // Rooms whose lifetime the last shutdown (or crash) interrupted: they come back with
         // their history when someone creates them again.
         let rooms_with_history = opened.store.rooms_with_history().await?;
         let server_bans = crate::session::server_bans::load(&opened.store).await?;
+        let store_location = match &config.cluster {
+            Some(redis) => redis.display_url(),
+            None => config.store.path.clone(),
+        };
         info!(
-            path = %config.store.path,
+            path = %store_location,
             messages = opened.message_count,
             schema = opened.schema_version,
             "history store open"

@@ -120,15 +120,16 @@ impl Database {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::tests::open;
+    use crate::store::tests::TestBackend;
     use crate::store::{PasswordSecrets, StoreConfig};
+
+    on_both_backends!(a_fingerprint_belongs_to_one_account_which_lists_a_few);
 
     const ONE: &str = "aa";
     const TWO: &str = "bb";
 
-    #[tokio::test]
-    async fn a_fingerprint_belongs_to_one_account_which_lists_a_few() {
-        let store = open(StoreConfig::new(":memory:"));
+    async fn a_fingerprint_belongs_to_one_account_which_lists_a_few(backend: TestBackend) {
+        let (store, _guard) = backend.open(StoreConfig::new(":memory:")).await;
         for account in ["Alice", "bob"] {
             let secrets = PasswordSecrets {
                 password_hash: "hash".into(),

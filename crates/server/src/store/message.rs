@@ -225,6 +225,24 @@ pub(crate) fn view_key(party: &Party, peer_nick: &str) -> String {
     format!("{} {}", party.key(), fold(peer_nick))
 }
 
+/// A private message's two views ([`view_key`]): as its sender sees it, and as its recipient
+/// sees it; `None` for a side whose party is unknown.
+pub(crate) fn party_views(
+    sender: &Correspondent,
+    recipient: &Correspondent,
+) -> (Option<String>, Option<String>) {
+    (
+        sender
+            .party
+            .as_ref()
+            .map(|party| view_key(party, &recipient.nick)),
+        recipient
+            .party
+            .as_ref()
+            .map(|party| view_key(party, &sender.nick)),
+    )
+}
+
 impl StoredMessage {
     /// Builds a stored message from a hub [`Event::Message`] (the sender's account comes from
     /// its identity). `None` for other events, for `TagsOnly` messages, which carry no text

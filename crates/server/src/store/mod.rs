@@ -1,6 +1,8 @@
-//! Durable message history in an embedded SQLite database, kept off the async workers.
+//! Durable message history (with accounts, registered rooms, bans and read markers) in an
+//! embedded SQLite database kept off the async workers, or in Redis (`redis_store/`, with
+//! `--cluster URL`).
 //!
-//! [`Store`] is a cheap, cloneable handle; the database itself belongs to one dedicated thread
+//! [`Store`] is a cheap, cloneable handle; the SQLite database belongs to one dedicated thread
 //! (`worker.rs`) that the handles feed through a bounded channel. Appends are written with
 //! group commit: everything queued since the previous commit goes to disk in one transaction,
 //! and while messages keep coming a commit waits a little for more (`pace.rs`). The files:
@@ -10,6 +12,31 @@
 //! ended, `redaction.rs` deleting one message, `accounts.rs` registered accounts,
 //! `certificates.rs` the client certificates accounts log in with, `rooms.rs` registered rooms,
 //! `read_markers.rs` accounts' read markers, `backup.rs` online copies, `worker.rs` the thread.
+
+/// In tests: runs each named test, an `async fn(TestBackend)`, once on SQLite
+/// (`on_sqlite::name`) and once on Redis (`on_redis::name`). Defined first, so that every test
+/// module below can use it.
+#[cfg(test)]
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test(super::TestBackend::Sqlite).await;
+                }
+            )*
+        }
+        mod on_redis {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test(super::TestBackend::Redis).await;
+                }
+            )*
+        }
+    };
+}
 
 mod accounts;
 mod backup;
@@ -21,6 +48,7 @@ mod pace;
 mod queries;
 mod read_markers;
 mod redaction;
+mod redis_store;
 mod retention;
 mod rooms;
 mod server_bans;
@@ -47,10 +75,12 @@ pub use message::{
 #[doc(hidden)]
 pub use migrations::{MIGRATIONS, Migration, SCRAM_CREDENTIALS_VERSION, latest_version};
 pub use read_markers::MAX_READ_MARKERS;
+pub use redis_store::{REDIS_SCHEMA_VERSION, RedisSettings};
 pub use rooms::{ListEntry, RoomRecord};
 pub use server_bans::ServerBanRecord;
 
 use queries::Page;
+use redis_store::RedisStore;
 use sqlite::Database;
 use worker::Request;
 
@@ -175,12 +205,18 @@ impl Future for Commit {
     }
 }
 
-/// A handle to the store thread. Cheap to clone. Every method is async and never blocks a
-/// tokio worker: the work happens on the store thread.
+/// A handle to the store: the SQLite database on its thread, or Redis. Cheap to clone.
+/// Every method is async and never blocks a tokio worker.
 #[derive(Debug, Clone)]
 pub struct Store {
+    backend: Backend,
+}
+
+#[derive(Debug, Clone)]
+enum Backend {
     /// The store thread's queue; bounded, so senders wait when it is full.
-    requests: mpsc::Sender<Request>,
+    Sqlite(mpsc::Sender<Request>),
+    Redis(RedisStore),
 }
 
 impl Store {
@@ -232,10 +268,36 @@ impl Store {
             .spawn(move || worker::run(database, receiver, clock, timing, metrics))
             .map_err(|error| open_error(StoreError::Database(error.to_string())))?;
         Ok(Opened {
-            store: Store { requests },
+            store: Store {
+                backend: Backend::Sqlite(requests),
+            },
             message_count,
             schema_version,
         })
+    }
+
+    /// Opens the store on Redis instead (`redis_store`): connects, checks that Redis persists
+    /// every write before answering (unless told not to), takes the node lock, runs retention
+    /// once and counts the messages. `config.path` and `commit_interval` do not apply.
+    pub async fn open_redis(
+        settings: &RedisSettings,
+        config: StoreConfig,
+        metrics: Arc<Metrics>,
+    ) -> Result<Opened, StoreError> {
+        let (redis, message_count, schema_version) =
+            RedisStore::open(settings, &config, metrics).await?;
+        Ok(Opened {
+            store: Store {
+                backend: Backend::Redis(redis),
+            },
+            message_count,
+            schema_version,
+        })
+    }
+
+    /// Whether the store is on Redis.
+    pub fn is_redis(&self) -> bool {
+        matches!(self.backend, Backend::Redis(_))
     }
 
     /// Queues `message` for the next group commit. Waits (asynchronously) while the queue is
@@ -243,8 +305,13 @@ impl Store {
     /// durable, so a caller can queue several and await them later.
     pub async fn append(&self, message: StoredMessage) -> Result<Commit, StoreError> {
         let (committed, receiver) = oneshot::channel();
-        let message = Box::new(message);
-        self.send(Request::Append { message, committed }).await?;
+        match &self.backend {
+            Backend::Sqlite(_) => {
+                let message = Box::new(message);
+                self.send(Request::Append { message, committed }).await?;
+            }
+            Backend::Redis(redis) => redis.queue_append(message, committed).await?,
+        }
         Ok(Commit { receiver })
     }
 
@@ -329,8 +396,13 @@ impl Store {
         end: Timestamp,
         limit: usize,
     ) -> Result<Vec<(String, Timestamp)>, StoreError> {
-        self.call(move |database| database.targets(&readers, None, start, end, limit))
-            .await
+        match &self.backend {
+            Backend::Sqlite(_) => {
+                self.call(move |database| database.targets(&readers, None, start, end, limit))
+                    .await
+            }
+            Backend::Redis(redis) => redis.targets(&readers, None, start, end, limit).await,
+        }
     }
 
     /// [`Store::targets`] limited to the rooms named in `rooms` (any case), each read from its
@@ -344,20 +416,37 @@ impl Store {
         end: Timestamp,
         limit: usize,
     ) -> Result<Vec<(String, Timestamp)>, StoreError> {
-        self.call(move |database| database.targets(&readers, Some(&rooms), start, end, limit))
-            .await
+        match &self.backend {
+            Backend::Sqlite(_) => {
+                self.call(move |database| {
+                    database.targets(&readers, Some(&rooms), start, end, limit)
+                })
+                .await
+            }
+            Backend::Redis(redis) => {
+                redis
+                    .targets(&readers, Some(rooms), start, end, limit)
+                    .await
+            }
+        }
     }
 
     /// How many messages are stored.
     pub async fn count(&self) -> Result<u64, StoreError> {
-        self.call(|database| database.count()).await
+        match &self.backend {
+            Backend::Sqlite(_) => self.call(|database| database.count()).await,
+            Backend::Redis(redis) => redis.count().await,
+        }
     }
 
     /// Runs retention now, and deletes messages that reached the store after their room's
     /// lifetime ended (both also run every `prune_interval` on the store thread). Returns how
     /// many messages were deleted.
     pub async fn prune(&self) -> Result<u64, StoreError> {
-        self.call(|database| database.prune(Timestamp::now())).await
+        match &self.backend {
+            Backend::Sqlite(_) => self.call(|database| database.prune(Timestamp::now())).await,
+            Backend::Redis(redis) => redis.prune().await,
+        }
     }
 
     /// Ends the lifetime of the unregistered room called `name`, whose history runs up to (not
@@ -370,19 +459,32 @@ impl Store {
         history_end: MessageId,
     ) -> Result<u64, StoreError> {
         let key = HistoryTarget::Room(name.to_owned()).key();
-        self.call(move |database| database.end_room_lifetime(&key, history_end, Timestamp::now()))
-            .await
+        match &self.backend {
+            Backend::Sqlite(_) => {
+                self.call(move |database| {
+                    database.end_room_lifetime(&key, history_end, Timestamp::now())
+                })
+                .await
+            }
+            Backend::Redis(redis) => redis.end_room_lifetime(&key, history_end).await,
+        }
     }
 
     /// The folded names of the rooms that have history: at start-up, the unregistered rooms
     /// whose lifetime a restart did not end.
     pub async fn rooms_with_history(&self) -> Result<Vec<String>, StoreError> {
-        self.call(|database| database.rooms_with_history()).await
+        match &self.backend {
+            Backend::Sqlite(_) => self.call(|database| database.rooms_with_history()).await,
+            Backend::Redis(redis) => redis.rooms_with_history().await,
+        }
     }
 
     /// The message with id `id`, if it is stored (a deleted or pruned one is not).
     pub async fn message(&self, id: MessageId) -> Result<Option<StoredMessage>, StoreError> {
-        self.call(move |database| database.message(id)).await
+        match &self.backend {
+            Backend::Sqlite(_) => self.call(move |database| database.message(id)).await,
+            Backend::Redis(redis) => redis.message(id).await,
+        }
     }
 
     /// The newest message any of `authors` sent to the room called `name` from message id
@@ -394,8 +496,13 @@ impl Store {
         authors: Vec<Party>,
     ) -> Result<Option<StoredMessage>, StoreError> {
         let name = name.to_owned();
-        self.call(move |database| database.newest_by(&name, since, &authors))
-            .await
+        match &self.backend {
+            Backend::Sqlite(_) => {
+                self.call(move |database| database.newest_by(&name, since, &authors))
+                    .await
+            }
+            Backend::Redis(redis) => redis.newest_by(&name, since, &authors).await,
+        }
     }
 
     /// Deletes the message with id `id` from history (nothing if it is gone already). The
@@ -403,12 +510,19 @@ impl Store {
     /// receipt back until then as for an append.
     pub async fn delete_message(&self, id: MessageId) -> Result<Commit, StoreError> {
         let (committed, receiver) = oneshot::channel();
-        self.send(Request::Call(Box::new(move |database| {
-            let outcome = database.delete_message(id).map(drop);
-            // The caller may have stopped listening; the deletion stands all the same.
-            let _ = committed.send(outcome);
-        })))
-        .await?;
+        match &self.backend {
+            Backend::Sqlite(_) => {
+                self.send(Request::Call(Box::new(move |database| {
+                    let outcome = database.delete_message(id).map(drop);
+                    // The caller may have stopped listening; the deletion stands all the same.
+                    let _ = committed.send(outcome);
+                })))
+                .await?;
+            }
+            Backend::Redis(redis) => {
+                let _ = committed.send(redis.delete_message(id).await);
+            }
+        }
         Ok(Commit { receiver })
     }
 
@@ -418,6 +532,9 @@ impl Store {
         account: &str,
         target: &str,
     ) -> Result<Option<Timestamp>, StoreError> {
+        if let Backend::Redis(redis) = &self.backend {
+            return redis.read_marker(account, target).await;
+        }
         let (account, target) = (account.to_owned(), target.to_owned());
         self.call(move |database| database.read_marker(&account, &target))
             .await
@@ -429,6 +546,9 @@ impl Store {
         account: &str,
         targets: Vec<String>,
     ) -> Result<std::collections::HashMap<String, Timestamp>, StoreError> {
+        if let Backend::Redis(redis) = &self.backend {
+            return redis.read_markers(account, targets).await;
+        }
         let account = account.to_owned();
         self.call(move |database| database.read_markers(&account, &targets))
             .await
@@ -439,6 +559,9 @@ impl Store {
         &self,
         account: &str,
     ) -> Result<Vec<(String, Timestamp)>, StoreError> {
+        if let Backend::Redis(redis) = &self.backend {
+            return redis.room_read_markers(account).await;
+        }
         let account = account.to_owned();
         self.call(move |database| database.room_read_markers(&account))
             .await
@@ -453,6 +576,9 @@ impl Store {
         target: &str,
         marker: Timestamp,
     ) -> Result<(Timestamp, bool), StoreError> {
+        if let Backend::Redis(redis) = &self.backend {
+            return redis.set_read_marker(account, target, marker).await;
+        }
         let (account, target) = (account.to_owned(), target.to_owned());
         self.call(move |database| database.set_read_marker(&account, &target, marker))
             .await
@@ -468,6 +594,9 @@ impl Store {
         email: Option<String>,
         created: Timestamp,
     ) -> Result<bool, StoreError> {
+        if let Backend::Redis(redis) = &self.backend {
+            return redis.create_account(name, secrets, email, created).await;
+        }
         let name = name.to_owned();
         self.call(move |database| {
             database.create_account(&name, &secrets, email.as_deref(), created)
@@ -482,6 +611,9 @@ impl Store {
         account: &str,
         fingerprint: &str,
     ) -> Result<CertificateAdded, StoreError> {
+        if let Backend::Redis(redis) = &self.backend {
+            return redis.add_certificate(account, fingerprint).await;
+        }
         let (account, fingerprint) = (account.to_owned(), fingerprint.to_owned());
         self.call(move |database| {
             database.add_certificate(&account, &fingerprint, Timestamp::now())
@@ -495,6 +627,9 @@ impl Store {
         account: &str,
         fingerprint: &str,
     ) -> Result<bool, StoreError> {
+        if let Backend::Redis(redis) = &self.backend {
+            return redis.remove_certificate(account, fingerprint).await;
+        }
         let (account, fingerprint) = (account.to_owned(), fingerprint.to_owned());
         self.call(move |database| database.remove_certificate(&account, &fingerprint))
             .await
@@ -502,6 +637,9 @@ impl Store {
 
     /// The client certificates `account` lists, oldest first.
     pub async fn certificates(&self, account: &str) -> Result<Vec<String>, StoreError> {
+        if let Backend::Redis(redis) = &self.backend {
+            return redis.certificates(account).await;
+        }
         let account = account.to_owned();
         self.call(move |database| database.certificates(&account))
             .await
@@ -512,6 +650,9 @@ impl Store {
         &self,
         fingerprint: &str,
     ) -> Result<Option<String>, StoreError> {
+        if let Backend::Redis(redis) = &self.backend {
+            return redis.account_by_certificate(fingerprint).await;
+        }
         let fingerprint = fingerprint.to_owned();
         self.call(move |database| database.account_by_certificate(&fingerprint))
             .await
@@ -519,29 +660,44 @@ impl Store {
 
     /// Registers a room. Returns false if it is already registered.
     pub async fn register_room(&self, room: RoomRecord) -> Result<bool, StoreError> {
+        if let Backend::Redis(redis) = &self.backend {
+            return redis.register_room(&room).await;
+        }
         self.call(move |database| database.register_room(&room))
             .await
     }
 
     /// Saves a registered room's current state. Returns false if it is not registered.
     pub async fn save_room(&self, room: RoomRecord) -> Result<bool, StoreError> {
+        if let Backend::Redis(redis) = &self.backend {
+            return redis.save_room(&room).await;
+        }
         self.call(move |database| database.save_room(&room)).await
     }
 
     /// Every server ban in force, oldest first (expired ones are deleted).
     pub async fn server_bans(&self) -> Result<Vec<ServerBanRecord>, StoreError> {
+        if let Backend::Redis(redis) = &self.backend {
+            return redis.server_bans().await;
+        }
         self.call(|database| database.server_bans(Timestamp::now()))
             .await
     }
 
     /// Saves a server ban, replacing any on the same target. Durable on return.
     pub async fn save_server_ban(&self, ban: ServerBanRecord) -> Result<(), StoreError> {
+        if let Backend::Redis(redis) = &self.backend {
+            return redis.save_server_ban(&ban).await;
+        }
         self.call(move |database| database.save_server_ban(&ban))
             .await
     }
 
     /// Deletes the server ban on `target`; whether there was one. Durable on return.
     pub async fn delete_server_ban(&self, target: &str) -> Result<bool, StoreError> {
+        if let Backend::Redis(redis) = &self.backend {
+            return redis.delete_server_ban(target).await;
+        }
         let target = target.to_owned();
         self.call(move |database| database.delete_server_ban(&target))
             .await
@@ -549,11 +705,17 @@ impl Store {
 
     /// Every registered room.
     pub async fn registered_rooms(&self) -> Result<Vec<RoomRecord>, StoreError> {
+        if let Backend::Redis(redis) = &self.backend {
+            return redis.registered_rooms().await;
+        }
         self.call(|database| database.registered_rooms()).await
     }
 
     /// The account named `name`, in any case.
     pub async fn account(&self, name: &str) -> Result<Option<AccountRecord>, StoreError> {
+        if let Backend::Redis(redis) = &self.backend {
+            return redis.account(name).await;
+        }
         let name = name.to_owned();
         self.call(move |database| database.account(&name)).await
     }
@@ -565,6 +727,9 @@ impl Store {
         name: &str,
         secrets: PasswordSecrets,
     ) -> Result<bool, StoreError> {
+        if let Backend::Redis(redis) = &self.backend {
+            return redis.set_password(name, secrets).await;
+        }
         let name = name.to_owned();
         self.call(move |database| database.set_password(&name, &secrets))
             .await
@@ -579,6 +744,11 @@ impl Store {
         password_hash: &str,
         scram_sha_256: &str,
     ) -> Result<bool, StoreError> {
+        if let Backend::Redis(redis) = &self.backend {
+            return redis
+                .add_scram_credentials(name, password_hash, scram_sha_256)
+                .await;
+        }
         let (name, password_hash, scram) = (
             name.to_owned(),
             password_hash.to_owned(),
@@ -591,6 +761,9 @@ impl Store {
     /// The store thread's counters.
     #[doc(hidden)]
     pub async fn statistics(&self) -> Result<Statistics, StoreError> {
+        if let Backend::Redis(redis) = &self.backend {
+            return Ok(redis.statistics());
+        }
         self.call(|database| Ok(database.statistics)).await
     }
 
@@ -598,6 +771,9 @@ impl Store {
     /// (which checkpoints the WAL into the main file). Requests from other handles after this
     /// one fail with [`StoreError::Closed`].
     pub async fn shut_down(self) -> Result<(), StoreError> {
+        if let Backend::Redis(redis) = &self.backend {
+            return redis.shut_down().await;
+        }
         let (closed, receiver) = oneshot::channel();
         self.send(Request::ShutDown { closed }).await?;
         receiver.await.unwrap_or(Err(StoreError::Closed))
@@ -609,8 +785,13 @@ impl Store {
         page: Page,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        self.call(move |database| database.history(&query, page, limit))
-            .await
+        match &self.backend {
+            Backend::Sqlite(_) => {
+                self.call(move |database| database.history(&query, page, limit))
+                    .await
+            }
+            Backend::Redis(redis) => redis.history(&query, page, limit).await,
+        }
     }
 
     /// Runs `job` on the store thread between write batches and returns its answer.
@@ -627,8 +808,14 @@ impl Store {
         answer.await.unwrap_or(Err(StoreError::Closed))
     }
 
+    /// Sends `request` to the store thread; only the SQLite store has one.
     async fn send(&self, request: Request) -> Result<(), StoreError> {
-        self.requests
+        let Backend::Sqlite(requests) = &self.backend else {
+            return Err(StoreError::Database(
+                "an SQLite operation asked of the Redis store".into(),
+            ));
+        };
+        requests
             .send(request)
             .await
             .map_err(|_closed| StoreError::Closed)

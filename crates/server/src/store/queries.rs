@@ -42,14 +42,14 @@ pub(super) enum Page {
 
 /// Which end of the matching messages a page takes its `limit` from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum End {
+pub(super) enum End {
     Oldest,
     Newest,
 }
 
-/// One side of a bound, as an SQL comparison.
+/// One side of a bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Side {
+pub(super) enum Side {
     Below,
     Above,
     AtOrAbove,
@@ -57,9 +57,9 @@ enum Side {
 
 /// A condition on the messages of a page: on which `side` of `bound` they lie.
 #[derive(Debug, Clone, Copy)]
-struct Condition {
-    bound: Bound,
-    side: Side,
+pub(super) struct Condition {
+    pub(super) bound: Bound,
+    pub(super) side: Side,
 }
 
 impl Condition {
@@ -80,6 +80,124 @@ impl Condition {
             Side::AtOrAbove => ">=",
         };
         (format!("{column} {operator} ?"), bound_integer(value))
+    }
+}
+
+/// The messages one read of a page selects: those meeting every condition, `limit` of them
+/// taken from `end`.
+#[derive(Debug, Clone)]
+pub(super) struct Selection {
+    pub(super) conditions: Vec<Condition>,
+    pub(super) end: End,
+}
+
+impl Selection {
+    fn new(conditions: &[Condition], end: End) -> Self {
+        Self {
+            conditions: conditions.to_vec(),
+            end,
+        }
+    }
+}
+
+/// How a page is read, whatever the backend: one selection, the two selections AROUND joins
+/// ([`join_around`]), or BETWEEN, whose direction depends on what the bounds name
+/// ([`between`]).
+#[derive(Debug, Clone)]
+pub(super) enum Plan {
+    One(Selection),
+    Around { older: Selection, newer: Selection },
+    Between(Bound, Bound),
+}
+
+impl Page {
+    pub(super) fn plan(self) -> Plan {
+        let one = |conditions: &[Condition], end| Plan::One(Selection::new(conditions, end));
+        match self {
+            Page::Latest => one(&[], End::Newest),
+            Page::LatestAfter(after) => one(&[Condition::new(after, Side::Above)], End::Newest),
+            Page::Before(before) => one(&[Condition::new(before, Side::Below)], End::Newest),
+            Page::After(after) => one(&[Condition::new(after, Side::Above)], End::Oldest),
+            // Half before the centre, half from it on (a message id names a message, which
+            // is included).
+            Page::Around(center) => Plan::Around {
+                older: Selection::new(&[Condition::new(center, Side::Below)], End::Newest),
+                newer: Selection::new(&[Condition::new(center, Side::AtOrAbove)], End::Oldest),
+            },
+            Page::Between(start, end) => Plan::Between(start, end),
+        }
+    }
+}
+
+/// BETWEEN's selection: messages strictly between `start` and `end`, the ones nearest to
+/// `start`; `forwards` when `start` is the earlier bound (or the same).
+pub(super) fn between(start: Bound, end: Bound, forwards: bool) -> Selection {
+    if forwards {
+        let range = [
+            Condition::new(start, Side::Above),
+            Condition::new(end, Side::Below),
+        ];
+        Selection::new(&range, End::Oldest)
+    } else {
+        let range = [
+            Condition::new(start, Side::Below),
+            Condition::new(end, Side::Above),
+        ];
+        Selection::new(&range, End::Newest)
+    }
+}
+
+/// AROUND's page from its two halves (each oldest first): near either end of the history the
+/// page fills up from the other side.
+pub(super) fn join_around(
+    mut older: Vec<StoredMessage>,
+    newer: Vec<StoredMessage>,
+    limit: usize,
+) -> Vec<StoredMessage> {
+    // Newer messages get the places the older side leaves free beyond its half, and the
+    // other way round.
+    let newer_count = newer.len().min(limit - older.len().min(limit / 2));
+    let older_count = older.len().min(limit - newer_count);
+    older.drain(..older.len() - older_count);
+    older.extend(newer.into_iter().take(newer_count));
+    older
+}
+
+/// The `limit` messages of `messages` (read from several indexes, each already limited)
+/// nearest to `end`, oldest first; a message found twice (a note to oneself, in two views)
+/// counts once.
+pub(super) fn merge(
+    mut messages: Vec<StoredMessage>,
+    end: End,
+    limit: usize,
+) -> Vec<StoredMessage> {
+    messages.sort_by_key(|message| message.id);
+    messages.dedup_by_key(|message| message.id);
+    let extra = messages.len().saturating_sub(limit);
+    match end {
+        End::Oldest => messages.truncate(limit),
+        End::Newest => {
+            messages.drain(..extra);
+        }
+    }
+    messages
+}
+
+/// Whether bound `a` lies before (or at) bound `b`, to tell BETWEEN's direction, given the time
+/// of the messages the bounds name (`None` for a message that is not stored: pruned, or
+/// never existed, which counts as forwards). Bounds of one kind compare directly.
+pub(super) fn is_earlier_or_same(
+    a: Bound,
+    b: Bound,
+    time_of: impl Fn(Bound) -> Option<u64>,
+) -> bool {
+    match (a, b) {
+        (Bound::Id(a), Bound::Id(b)) => a <= b,
+        (Bound::Time(a), Bound::Time(b)) => a <= b,
+        _ => match (time_of(a), time_of(b)) {
+            (Some(a), Some(b)) => a <= b,
+            _ => true,
+        },
     }
 }
 
@@ -193,94 +311,28 @@ impl Database {
     ) -> Result<Vec<StoredMessage>, StoreError> {
         let key = lookups(query);
         let key = key.as_slice();
-        match page {
-            Page::Latest => self.select(key, &[], End::Newest, limit),
-            Page::LatestAfter(after) => self.select(
-                key,
-                &[Condition::new(after, Side::Above)],
-                End::Newest,
+        match page.plan() {
+            Plan::One(selection) => self.select(key, &selection, limit),
+            Plan::Around { older, newer } => Ok(join_around(
+                self.select(key, &older, limit)?,
+                self.select(key, &newer, limit)?,
                 limit,
-            ),
-            Page::Before(before) => self.select(
-                key,
-                &[Condition::new(before, Side::Below)],
-                End::Newest,
-                limit,
-            ),
-            Page::After(after) => self.select(
-                key,
-                &[Condition::new(after, Side::Above)],
-                End::Oldest,
-                limit,
-            ),
-            Page::Around(center) => self.around(key, center, limit),
-            Page::Between(start, end) => self.between(key, start, end, limit),
-        }
-    }
-
-    /// Up to `limit` messages centred on `center`: half before it, half from it on (a message
-    /// id names a message, which is included). Near either end of the history the page fills
-    /// up from the other side.
-    fn around(
-        &self,
-        key: &[Lookup],
-        center: Bound,
-        limit: usize,
-    ) -> Result<Vec<StoredMessage>, StoreError> {
-        let below = Condition::new(center, Side::Below);
-        let mut older = self.select(key, &[below], End::Newest, limit)?;
-        let at_or_above = Condition::new(center, Side::AtOrAbove);
-        let newer = self.select(key, &[at_or_above], End::Oldest, limit)?;
-        // Newer messages get the places the older side leaves free beyond its half, and the
-        // other way round.
-        let newer_count = newer.len().min(limit - older.len().min(limit / 2));
-        let older_count = older.len().min(limit - newer_count);
-        older.drain(..older.len() - older_count);
-        older.extend(newer.into_iter().take(newer_count));
-        Ok(older)
-    }
-
-    /// Messages strictly between `start` and `end`, the `limit` nearest to `start`.
-    fn between(
-        &self,
-        key: &[Lookup],
-        start: Bound,
-        end: Bound,
-        limit: usize,
-    ) -> Result<Vec<StoredMessage>, StoreError> {
-        if self.is_earlier_or_same(start, end)? {
-            let range = [
-                Condition::new(start, Side::Above),
-                Condition::new(end, Side::Below),
-            ];
-            self.select(key, &range, End::Oldest, limit)
-        } else {
-            let range = [
-                Condition::new(start, Side::Below),
-                Condition::new(end, Side::Above),
-            ];
-            self.select(key, &range, End::Newest, limit)
-        }
-    }
-
-    /// Whether bound `a` lies before (or at) bound `b`, to tell BETWEEN's direction. Bounds of
-    /// one kind compare directly; a message id against a time compares that message's time,
-    /// and a message that is not stored (pruned, or never existed) counts as forwards.
-    fn is_earlier_or_same(&self, a: Bound, b: Bound) -> Result<bool, StoreError> {
-        let time_of = |bound: Bound| -> Result<Option<u64>, StoreError> {
-            match bound {
-                Bound::Time(time) => Ok(Some(time.0)),
-                Bound::Id(id) => self.time_of_message(id.0),
+            )),
+            Plan::Between(start, end) => {
+                let mut times = HashMap::new();
+                for bound in [start, end] {
+                    if let Bound::Id(id) = bound {
+                        times.insert(id, self.time_of_message(id.0)?);
+                    }
+                }
+                let time_of = |bound| match bound {
+                    Bound::Time(time) => Some(time.0),
+                    Bound::Id(id) => times.get(&id).copied().flatten(),
+                };
+                let forwards = is_earlier_or_same(start, end, time_of);
+                self.select(key, &between(start, end, forwards), limit)
             }
-        };
-        Ok(match (a, b) {
-            (Bound::Id(a), Bound::Id(b)) => a <= b,
-            (Bound::Time(a), Bound::Time(b)) => a <= b,
-            _ => match (time_of(a)?, time_of(b)?) {
-                (Some(a), Some(b)) => a <= b,
-                _ => true,
-            },
-        })
+        }
     }
 
     fn time_of_message(&self, id: u64) -> Result<Option<u64>, StoreError> {
@@ -294,31 +346,24 @@ impl Database {
         }
     }
 
-    /// The `limit` messages found by any of `lookups` meeting every condition, taken from
-    /// `end`, oldest first. Each lookup is one indexed range read with the same limit; the
-    /// ranges are merged, and a message found twice (a note to oneself, in both view columns)
-    /// counts once.
+    /// The `limit` messages found by any of `lookups` that `selection` selects, oldest first.
+    /// Each lookup is one indexed range read with the same limit; the ranges are merged.
     fn select(
         &self,
         lookups: &[Lookup],
-        conditions: &[Condition],
-        end: End,
+        selection: &Selection,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
         let mut messages = Vec::new();
         for lookup in lookups {
-            messages.extend(self.select_one(lookup, conditions, end, limit)?);
+            messages.extend(self.select_one(
+                lookup,
+                &selection.conditions,
+                selection.end,
+                limit,
+            )?);
         }
-        messages.sort_by_key(|message| message.id);
-        messages.dedup_by_key(|message| message.id);
-        let extra = messages.len().saturating_sub(limit);
-        match end {
-            End::Oldest => messages.truncate(limit),
-            End::Newest => {
-                messages.drain(..extra);
-            }
-        }
-        Ok(messages)
+        Ok(merge(messages, selection.end, limit))
     }
 
     /// [`select`](Self::select) for one lookup.
@@ -356,29 +401,12 @@ impl Database {
         end: Timestamp,
         limit: usize,
     ) -> Result<Vec<(String, Timestamp)>, StoreError> {
-        let window = Window::new(start, end);
-        // A target is listed when its newest message falls in the window (IRCv3
-        // draft/chathistory): one with older messages in the window but a newer one after it
-        // is not.
         let mut found = match rooms {
             None => self.all_room_targets()?,
             Some(rooms) => self.room_targets(rooms)?,
         };
         found.extend(self.private_targets(readers)?);
-        found.retain(|target| window.contains(target.time));
-        // Sort by (time, id) so targets with equal times still come in one fixed order.
-        found.sort_by_key(|target| (target.time, target.id));
-        if start > end {
-            // Counted backwards from `start`: keep the newest.
-            let skip = found.len().saturating_sub(limit);
-            found.drain(..skip);
-        } else {
-            found.truncate(limit);
-        }
-        Ok(found
-            .into_iter()
-            .map(|target| (target.name, Timestamp(target.time)))
-            .collect())
+        Ok(choose_targets(found, start, end, limit))
     }
 
     /// Every room's newest message.
@@ -439,6 +467,33 @@ impl Database {
     }
 }
 
+/// TARGETS from every target found with its newest message: those whose newest message falls
+/// strictly between `start` and `end` (IRCv3 draft/chathistory: a target with older messages
+/// in the window but a newer one after it is not listed), the `limit` nearest to `start`,
+/// sorted by time, oldest first.
+pub(super) fn choose_targets(
+    mut found: Vec<FoundTarget>,
+    start: Timestamp,
+    end: Timestamp,
+    limit: usize,
+) -> Vec<(String, Timestamp)> {
+    let window = Window::new(start, end);
+    found.retain(|target| window.contains(target.time));
+    // Sort by (time, id) so targets with equal times still come in one fixed order.
+    found.sort_by_key(|target| (target.time, target.id));
+    if start > end {
+        // Counted backwards from `start`: keep the newest.
+        let skip = found.len().saturating_sub(limit);
+        found.drain(..skip);
+    } else {
+        found.truncate(limit);
+    }
+    found
+        .into_iter()
+        .map(|target| (target.name, Timestamp(target.time)))
+        .collect()
+}
+
 /// A TARGETS window as SQL integers, low end first (the two times may come in either order).
 #[derive(Debug, Clone, Copy)]
 struct Window {
@@ -462,10 +517,10 @@ impl Window {
 }
 
 /// A target found for TARGETS, with its newest message.
-struct FoundTarget {
-    name: String,
-    time: u64,
-    id: u64,
+pub(super) struct FoundTarget {
+    pub(super) name: String,
+    pub(super) time: u64,
+    pub(super) id: u64,
 }
 
 impl FoundTarget {

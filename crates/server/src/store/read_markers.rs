@@ -124,11 +124,12 @@ impl Database {
 mod tests {
     use super::*;
     use crate::store::StoreConfig;
-    use crate::store::tests::{config_at, open};
+    use crate::store::tests::{TestBackend, config_at, open};
 
-    #[tokio::test]
-    async fn a_marker_only_moves_forward() {
-        let store = open(StoreConfig::new(":memory:"));
+    on_both_backends!(a_marker_only_moves_forward);
+
+    async fn a_marker_only_moves_forward(backend: TestBackend) {
+        let (store, _guard) = backend.open(StoreConfig::new(":memory:")).await;
         let set = |target: &'static str, marker: u64| {
             let store = store.clone();
             async move {

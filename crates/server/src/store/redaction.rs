@@ -68,8 +68,13 @@ mod tests {
     use palaver_proto::event::MessageId;
     use palaver_proto::time::Timestamp;
 
+    on_both_backends!(
+        a_deleted_message_is_gone_from_every_history,
+        newest_by_finds_an_authors_newest_message_in_a_rooms_lifetime
+    );
+
     use crate::store::migrations::MESSAGE_AUTHORS_VERSION;
-    use crate::store::tests::{append_all, config_at, ids, open, room_message};
+    use crate::store::tests::{TestBackend, append_all, config_at, ids, open, room_message};
     use crate::store::{ConnectionId, HistoryQuery, Party, Store, StoreConfig, StoredMessage};
 
     fn by(author: &Party, id: u64, room: &str) -> StoredMessage {
@@ -85,9 +90,8 @@ mod tests {
         commit.await.expect("durable");
     }
 
-    #[tokio::test]
-    async fn a_deleted_message_is_gone_from_every_history() {
-        let store = open(StoreConfig::new(":memory:"));
+    async fn a_deleted_message_is_gone_from_every_history(backend: TestBackend) {
+        let (store, _guard) = backend.open(StoreConfig::new(":memory:")).await;
         let alice = Party::Account("alice".into());
         let guest = Party::Connection(ConnectionId(7));
         let messages = [
@@ -110,9 +114,8 @@ mod tests {
         assert_eq!(store.count().await.expect("count"), 2);
     }
 
-    #[tokio::test]
-    async fn newest_by_finds_an_authors_newest_message_in_a_rooms_lifetime() {
-        let store = open(StoreConfig::new(":memory:"));
+    async fn newest_by_finds_an_authors_newest_message_in_a_rooms_lifetime(backend: TestBackend) {
+        let (store, _guard) = backend.open(StoreConfig::new(":memory:")).await;
         let alice = Party::Account("alice".into());
         let connection = Party::Connection(ConnectionId(9));
         let bob = Party::Account("bob".into());

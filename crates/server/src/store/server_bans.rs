@@ -92,7 +92,9 @@ impl Database {
 mod tests {
     use super::*;
     use crate::store::StoreConfig;
-    use crate::store::tests::open;
+    use crate::store::tests::TestBackend;
+
+    on_both_backends!(bans_load_in_the_order_they_were_set_and_expired_ones_are_dropped);
 
     fn ban(target: &str, set_at: u64, expires: Option<u64>) -> ServerBanRecord {
         ServerBanRecord {
@@ -105,9 +107,10 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn bans_load_in_the_order_they_were_set_and_expired_ones_are_dropped() {
-        let store = open(StoreConfig::new(":memory:"));
+    async fn bans_load_in_the_order_they_were_set_and_expired_ones_are_dropped(
+        backend: TestBackend,
+    ) {
+        let (store, _guard) = backend.open(StoreConfig::new(":memory:")).await;
         // Set in the same millisecond, in the reverse of their alphabetical order.
         for target in ["zed!*@*", "amy!*@*"] {
             store.save_server_ban(ban(target, 5, None)).await.unwrap();

@@ -12,7 +12,7 @@ use palaver_proto::time::Timestamp;
 use rusqlite::{CachedStatement, Connection, ErrorCode, Row, params};
 
 use super::message::{
-    Correspondent, HistoryTarget, Party, StoredMessage, kind_from_name, kind_name, view_key,
+    Correspondent, HistoryTarget, Party, StoredMessage, kind_from_name, kind_name, party_views,
 };
 use super::{Statistics, StoreConfig, StoreError, migrations};
 
@@ -199,17 +199,14 @@ impl<'a> InsertRow<'a> {
                 Some(sender.nick.as_str()),
                 Some(fold(&sender.nick)),
                 Some(fold(&recipient.nick)),
-                PartyColumns {
-                    sender: sender.party.as_ref().map(Party::key),
-                    recipient: recipient.party.as_ref().map(Party::key),
-                    sender_view: sender
-                        .party
-                        .as_ref()
-                        .map(|party| view_key(party, &recipient.nick)),
-                    recipient_view: recipient
-                        .party
-                        .as_ref()
-                        .map(|party| view_key(party, &sender.nick)),
+                {
+                    let (sender_view, recipient_view) = party_views(sender, recipient);
+                    PartyColumns {
+                        sender: sender.party.as_ref().map(Party::key),
+                        recipient: recipient.party.as_ref().map(Party::key),
+                        sender_view,
+                        recipient_view,
+                    }
                 },
             ),
             HistoryTarget::Conversation { .. } => {

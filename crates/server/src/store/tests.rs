@@ -1,5 +1,6 @@
 //! Tests of the store through its public handle, on real SQLite databases in temporary
-//! directories; and the message builders the other test modules share.
+//! directories, and those of behaviour both stores share also on a real Redis; and the
+//! message builders the other test modules share.
 
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use tempfile::TempDir;
 use tokio::sync::oneshot;
 
 use super::*;
+use crate::test_redis::RedisServer;
 
 /// A store file inside `directory`.
 pub(crate) fn config_at(directory: &TempDir) -> StoreConfig {
@@ -150,6 +152,59 @@ fn room(name: &str) -> HistoryQuery {
     HistoryQuery::room(name, MessageId(0))
 }
 
+/// Which store a test runs on: tests of behaviour both stores share run on both
+/// ([`on_both_backends`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum TestBackend {
+    Sqlite,
+    Redis,
+}
+
+/// What keeps a test's store alive: its Redis server, if any.
+pub(crate) struct Guard(#[allow(dead_code)] Option<RedisServer>);
+
+impl TestBackend {
+    /// A store on this backend with `config`'s history settings (on Redis, a fresh
+    /// `redis-server` of its own; the path is the SQLite store's only).
+    pub(crate) async fn open(self, config: StoreConfig) -> (Store, Guard) {
+        match self {
+            TestBackend::Sqlite => (open(config), Guard(None)),
+            TestBackend::Redis => {
+                let server = RedisServer::start();
+                let settings = RedisSettings {
+                    url: server.url(),
+                    key_prefix: "palaver".into(),
+                    verify_persistence: true,
+                };
+                let store = Store::open_redis(&settings, config, Arc::default())
+                    .await
+                    .expect("open the store on Redis")
+                    .store;
+                (store, Guard(Some(server)))
+            }
+        }
+    }
+}
+
+on_both_backends!(
+    latest_before_and_after_with_exclusive_bounds,
+    between_goes_forwards_or_backwards_from_the_first_bound,
+    around_centres_on_the_bound,
+    private_history_is_visible_only_to_its_two_parties,
+    private_history_belongs_to_the_parties_not_to_whoever_holds_the_nick,
+    targets_name_each_conversation_once_by_the_other_sides_latest_nick,
+    targets_lists_rooms_and_the_viewers_conversations,
+    accounts_are_created_once_per_folded_name,
+    set_password_replaces_only_an_existing_accounts_secrets,
+    a_room_is_registered_once_per_folded_name,
+    saving_an_unregistered_room_changes_nothing,
+    room_queries_read_only_from_their_floor,
+    rooms_with_history_lists_each_room_once_and_no_conversation,
+    retention_by_age,
+    retention_by_count_per_room_and_per_conversation,
+    retention_runs_on_its_own_every_interval,
+);
+
 pub(crate) fn open(config: StoreConfig) -> Store {
     Store::open(config).expect("open the store").store
 }
@@ -210,7 +265,6 @@ async fn hold_the_thread(store: &Store) -> std::sync::mpsc::Sender<()> {
         let _ = gate.recv();
     });
     store
-        .requests
         .send(Request::Call(hold))
         .await
         .expect("send the hold");
@@ -344,18 +398,17 @@ async fn shutting_down_commits_at_once_whatever_the_interval() {
 }
 
 /// `#a` holds ids 10, 20, …, 100 at times 1000, 2000, …, 10000; `#b` holds ids between them.
-async fn store_with_two_rooms(directory: &TempDir) -> Store {
-    let store = open(config_at(directory));
+async fn store_with_two_rooms(backend: TestBackend, directory: &TempDir) -> (Store, Guard) {
+    let (store, guard) = backend.open(config_at(directory)).await;
     let room_a = (1..=10).map(|n| room_message(n * 10, n * 1_000, "#a", "a"));
     let room_b = (1..=10).map(|n| room_message(n * 10 + 5, n * 1_000 + 500, "#B", "b"));
     append_all(&store, room_a.chain(room_b)).await;
-    store
+    (store, guard)
 }
 
-#[tokio::test]
-async fn latest_before_and_after_with_exclusive_bounds() {
+async fn latest_before_and_after_with_exclusive_bounds(backend: TestBackend) {
     let directory = tempfile::tempdir().expect("temp dir");
-    let store = store_with_two_rooms(&directory).await;
+    let (store, _guard) = store_with_two_rooms(backend, &directory).await;
     let a = || room("#A");
     let page = |messages: Result<Vec<StoredMessage>, StoreError>| ids(&messages.expect("query"));
 
@@ -385,10 +438,9 @@ async fn latest_before_and_after_with_exclusive_bounds() {
     assert_eq!(page(store.before(a(), time(u64::MAX), 1).await), [100]);
 }
 
-#[tokio::test]
-async fn between_goes_forwards_or_backwards_from_the_first_bound() {
+async fn between_goes_forwards_or_backwards_from_the_first_bound(backend: TestBackend) {
     let directory = tempfile::tempdir().expect("temp dir");
-    let store = store_with_two_rooms(&directory).await;
+    let (store, _guard) = store_with_two_rooms(backend, &directory).await;
     let a = || room("#a");
     let page = |messages: Result<Vec<StoredMessage>, StoreError>| ids(&messages.expect("query"));
     let id = |n| Bound::Id(MessageId(n));
@@ -423,10 +475,9 @@ async fn between_goes_forwards_or_backwards_from_the_first_bound() {
     );
 }
 
-#[tokio::test]
-async fn around_centres_on_the_bound() {
+async fn around_centres_on_the_bound(backend: TestBackend) {
     let directory = tempfile::tempdir().expect("temp dir");
-    let store = store_with_two_rooms(&directory).await;
+    let (store, _guard) = store_with_two_rooms(backend, &directory).await;
     let a = || room("#a");
     let page = |messages: Result<Vec<StoredMessage>, StoreError>| ids(&messages.expect("query"));
     let id = |n| Bound::Id(MessageId(n));
@@ -444,10 +495,9 @@ async fn around_centres_on_the_bound() {
     assert_eq!(page(store.around(a(), id(50), 0).await), [] as [u64; 0]);
 }
 
-#[tokio::test]
-async fn private_history_is_visible_only_to_its_two_parties() {
+async fn private_history_is_visible_only_to_its_two_parties(backend: TestBackend) {
     let directory = tempfile::tempdir().expect("temp dir");
-    let store = open(config_at(&directory));
+    let (store, _guard) = backend.open(config_at(&directory)).await;
     append_all(
         &store,
         [
@@ -484,9 +534,10 @@ async fn private_history_is_visible_only_to_its_two_parties() {
     assert_eq!(second[0].target, sent("Bob", "ALICE"));
 }
 
-#[tokio::test]
-async fn private_history_belongs_to_the_parties_not_to_whoever_holds_the_nick() {
-    let store = open(StoreConfig::new(":memory:"));
+async fn private_history_belongs_to_the_parties_not_to_whoever_holds_the_nick(
+    backend: TestBackend,
+) {
+    let (store, _guard) = backend.open(StoreConfig::new(":memory:")).await;
     let guest = connection(0xfeed);
     let later_guest = connection(0xbeef);
     append_all(
@@ -559,9 +610,8 @@ async fn private_history_belongs_to_the_parties_not_to_whoever_holds_the_nick() 
     assert_eq!(read(vec![account("bob")], "bob", 10).await, [6]);
 }
 
-#[tokio::test]
-async fn targets_name_each_conversation_once_by_the_other_sides_latest_nick() {
-    let store = open(StoreConfig::new(":memory:"));
+async fn targets_name_each_conversation_once_by_the_other_sides_latest_nick(backend: TestBackend) {
+    let (store, _guard) = backend.open(StoreConfig::new(":memory:")).await;
     let guest = connection(7);
     append_all(
         &store,
@@ -596,10 +646,9 @@ async fn targets_name_each_conversation_once_by_the_other_sides_latest_nick() {
     assert_eq!(targets(vec![connection(8)]).await, []);
 }
 
-#[tokio::test]
-async fn targets_lists_rooms_and_the_viewers_conversations() {
+async fn targets_lists_rooms_and_the_viewers_conversations(backend: TestBackend) {
     let directory = tempfile::tempdir().expect("temp dir");
-    let store = open(config_at(&directory));
+    let (store, _guard) = backend.open(config_at(&directory)).await;
     append_all(
         &store,
         [
@@ -680,14 +729,13 @@ async fn targets_lists_rooms_and_the_viewers_conversations() {
     );
 }
 
-#[tokio::test]
-async fn retention_by_age() {
+async fn retention_by_age(backend: TestBackend) {
     let directory = tempfile::tempdir().expect("temp dir");
     let config = StoreConfig {
         history_max_age: Some(Duration::from_secs(24 * 3600)),
         ..config_at(&directory)
     };
-    let store = open(config);
+    let (store, _guard) = backend.open(config).await;
     let now = Timestamp::now().0;
     append_all(
         &store,
@@ -706,14 +754,13 @@ async fn retention_by_age() {
     assert_eq!(store.prune().await.expect("prune"), 0);
 }
 
-#[tokio::test]
-async fn retention_by_count_per_room_and_per_conversation() {
+async fn retention_by_count_per_room_and_per_conversation(backend: TestBackend) {
     let directory = tempfile::tempdir().expect("temp dir");
     let config = StoreConfig {
         history_max_per_room: Some(2),
         ..config_at(&directory)
     };
-    let store = open(config);
+    let (store, _guard) = backend.open(config).await;
     append_all(
         &store,
         [
@@ -742,15 +789,14 @@ async fn retention_by_count_per_room_and_per_conversation() {
     );
 }
 
-#[tokio::test]
-async fn retention_runs_on_its_own_every_interval() {
+async fn retention_runs_on_its_own_every_interval(backend: TestBackend) {
     let directory = tempfile::tempdir().expect("temp dir");
     let config = StoreConfig {
         history_max_per_room: Some(1),
         prune_interval: Duration::from_millis(20),
         ..config_at(&directory)
     };
-    let store = open(config);
+    let (store, _guard) = backend.open(config).await;
     append_all(&store, (1..=3).map(|id| room_message(id, id, "#a", "x"))).await;
     // The store thread's timer is real time; poll (boundedly) until it has pruned.
     for _ in 0..500 {
@@ -942,9 +988,8 @@ fn write_account_as_version_2(directory: &TempDir, name: &str, created: u64) {
         .expect("insert as version 2");
 }
 
-#[tokio::test]
-async fn accounts_are_created_once_per_folded_name() {
-    let store = open(StoreConfig::new(":memory:"));
+async fn accounts_are_created_once_per_folded_name(backend: TestBackend) {
+    let (store, _guard) = backend.open(StoreConfig::new(":memory:")).await;
     assert!(
         store
             .create_account(
@@ -983,9 +1028,8 @@ async fn accounts_are_created_once_per_folded_name() {
     assert_eq!(store.count().await.expect("count"), 0);
 }
 
-#[tokio::test]
-async fn set_password_replaces_only_an_existing_accounts_secrets() {
-    let store = open(StoreConfig::new(":memory:"));
+async fn set_password_replaces_only_an_existing_accounts_secrets(backend: TestBackend) {
+    let (store, _guard) = backend.open(StoreConfig::new(":memory:")).await;
     store
         .create_account("Alice", secrets(SOME_HASH), None, Timestamp(1_000))
         .await
@@ -1264,9 +1308,8 @@ async fn registered_rooms_round_trip_through_register_save_and_a_restart() {
     );
 }
 
-#[tokio::test]
-async fn a_room_is_registered_once_per_folded_name() {
-    let store = open(StoreConfig::new(":memory:"));
+async fn a_room_is_registered_once_per_folded_name(backend: TestBackend) {
+    let (store, _guard) = backend.open(StoreConfig::new(":memory:")).await;
     let first = room_record("#Rust", "alice");
     assert!(store.register_room(first.clone()).await.expect("register"));
     // The same room in another case, by someone else: refused, and the first stays as it was.
@@ -1280,9 +1323,8 @@ async fn a_room_is_registered_once_per_folded_name() {
     assert_eq!(store.registered_rooms().await.expect("list"), [first]);
 }
 
-#[tokio::test]
-async fn saving_an_unregistered_room_changes_nothing() {
-    let store = open(StoreConfig::new(":memory:"));
+async fn saving_an_unregistered_room_changes_nothing(backend: TestBackend) {
+    let (store, _guard) = backend.open(StoreConfig::new(":memory:")).await;
     assert!(
         !store
             .save_room(room_record("#ghost", "alice"))
@@ -1500,9 +1542,8 @@ async fn a_later_end_raises_the_floor_and_an_earlier_one_does_not_lower_it() {
     assert_eq!(floor_count(&store).await, 1);
 }
 
-#[tokio::test]
-async fn room_queries_read_only_from_their_floor() {
-    let store = open(StoreConfig::new(":memory:"));
+async fn room_queries_read_only_from_their_floor(backend: TestBackend) {
+    let (store, _guard) = backend.open(StoreConfig::new(":memory:")).await;
     append_all(
         &store,
         (1..=6).map(|id| room_message(id, id * 100, "#a", "x")),
@@ -1571,9 +1612,8 @@ async fn room_queries_read_only_from_their_floor() {
     assert_eq!(targets(7).await, []);
 }
 
-#[tokio::test]
-async fn rooms_with_history_lists_each_room_once_and_no_conversation() {
-    let store = open(StoreConfig::new(":memory:"));
+async fn rooms_with_history_lists_each_room_once_and_no_conversation(backend: TestBackend) {
+    let (store, _guard) = backend.open(StoreConfig::new(":memory:")).await;
     assert_eq!(
         store.rooms_with_history().await.expect("list"),
         [] as [String; 0]

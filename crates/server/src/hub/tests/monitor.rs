@@ -31,7 +31,10 @@ fn adding_nicks_says_where_each_stands_once() {
         nicks(&status),
         (vec!["Bob".into()], vec!["carol".into()], vec![])
     );
-    assert_eq!(&*alice.monitored(), ["bob".into(), "carol".into()]);
+    assert_eq!(
+        &*alice.monitored(),
+        [Box::<str>::from("bob"), "carol".into()]
+    );
     // Asking again changes nothing and says the same.
     let again = hub.monitor(&alice, &["BOB"]);
     assert_eq!(nicks(&again), (vec!["Bob".into()], vec![], vec![]));
@@ -75,7 +78,7 @@ fn the_directory_follows_removals_clears_and_disconnects() {
     assert_eq!(watcher_ids(&hub, "carol"), [alice.id, bob.id]);
     hub.unmonitor(&alice, &["CAROL", "nobody"]);
     assert_eq!(watcher_ids(&hub, "carol"), [bob.id]);
-    assert_eq!(&*alice.monitored(), ["dave".into()]);
+    assert_eq!(&*alice.monitored(), [Box::<str>::from("dave")]);
     hub.clear_monitor(&alice);
     assert!(alice.monitored().is_empty());
     assert!(watcher_ids(&hub, "dave").is_empty());

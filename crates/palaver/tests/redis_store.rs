@@ -1,0 +1,191 @@
+//! `palaver serve --cluster URL`: history, accounts and the rest kept in a real Redis
+//! (`redis-server`, started per test on a Unix socket with the persistence palaver requires).
+//!
+//! What is promised (docs/CLUSTER.md, "The Redis store"): what one run stored, the next run
+//! on the same Redis finds; a message acknowledged before Redis crashed is still there after
+//! it restarts, one said while it was down reaches the room and its sender is told it was not
+//! saved, and storing resumes by itself; one node uses a Redis at a time; a Redis that could
+//! lose an acknowledged write, or that cannot be reached, stops the server before `ready` with
+//! a line saying why, and never with the Redis password in it.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use common::{Observer, Options, Process, free_port, serve_with};
+use palaver_server::test_redis::RedisServer;
+
+/// How long a test waits for anything before declaring the server broken (a safety net, not
+/// a synchronisation).
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Spawns `palaver serve --cluster URL` on free ports with info logs and waits for `ready`.
+fn serve_on_redis(url: &str) -> common::Server {
+    serve_with(&["--cluster", url, "--log", "info"], Options::default())
+}
+
+/// Spawns `palaver serve --cluster URL` expected to fail, and returns its stderr once it has
+/// exited (with a failure status).
+fn refused(url: &str) -> String {
+    let mut process = Process::spawn(
+        &[
+            "serve",
+            "--text-listen",
+            "127.0.0.1:0",
+            "--irc-listen",
+            "127.0.0.1:0",
+            "--cluster",
+            url,
+        ],
+        Options::default(),
+    );
+    let (status, stdout) = process.wait_exit();
+    assert!(!status.success(), "palaver started: {stdout:?}");
+    assert!(
+        !stdout.iter().any(|line| line == "ready"),
+        "printed ready: {stdout:?}"
+    );
+    process.stderr_text()
+}
+
+/// Sends one command to Redis over its socket (RESP inline form) and returns the first line
+/// of the answer.
+fn redis_command(redis: &RedisServer, command: &str) -> String {
+    let mut socket = UnixStream::connect(redis.socket()).expect("connect to Redis");
+    socket
+        .write_all(format!("{command}\r\n").as_bytes())
+        .expect("send to Redis");
+    let mut answer = String::new();
+    BufReader::new(socket)
+        .read_line(&mut answer)
+        .expect("Redis answers");
+    answer.trim_end().to_owned()
+}
+
+#[test]
+fn history_and_accounts_outlive_the_server_in_redis() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let mut first = serve_on_redis(&url);
+    let opened = first.process.stderr_line_containing("history store open");
+    assert!(opened.contains(&format!("path={url}")), "{opened}");
+
+    let mut alice = Observer::join_ops(first.text, "alice");
+    alice.send("/register correct-horse");
+    alice.skip_until("-- account alice registered; you are logged in");
+    alice.send("kept in redis");
+    // The sender's own copy is its receipt: the message is in Redis's append-only file.
+    alice.skip_until("#ops <alice> kept in redis");
+    // Stopped with alice still in #ops: the room's lifetime did not end (as on SQLite, a room
+    // its last member leaves forgets its history), so it comes back with the next run.
+    first.process.signal("TERM");
+    let (status, _) = first.process.wait_exit();
+    assert!(status.success(), "{status}");
+    drop(alice);
+
+    let second = serve_on_redis(&url);
+    let mut reader = Observer::join_ops(second.text, "reader");
+    // The account is still registered, and its password still works.
+    reader.send("/login alice wrong-password");
+    reader.skip_until("! wrong account name or password");
+    reader.send("/login alice correct-horse");
+    reader.skip_until("-- you are now logged in as alice");
+    // The room's history came back with it.
+    reader.send("/history");
+    reader.skip_until("#ops <alice> kept in redis");
+}
+
+#[test]
+fn while_redis_is_down_messages_go_out_unsaved_and_storing_resumes_when_it_is_back() {
+    let mut redis = RedisServer::start();
+    let server = serve_on_redis(&redis.url());
+    let mut alice = Observer::join_ops(server.text, "alice");
+    let mut bob = Observer::join_ops(server.text, "bob");
+    alice.skip_until("-- bob joined #ops");
+    alice.send("acknowledged before the crash");
+    alice.skip_until("#ops <alice> acknowledged before the crash");
+
+    redis.stop();
+    alice.send("said while redis is down");
+    // The room has it at once; the receipt (alice's own copy) would have waited for Redis,
+    // and alice is told instead.
+    bob.skip_until("#ops <alice> said while redis is down");
+    let error = alice.line();
+    assert!(
+        error.starts_with("! your message could not be saved (")
+            && error.ends_with("); others may have seen it"),
+        "{error}"
+    );
+
+    // Back, with what its append-only file held: the next message is stored again.
+    redis.restart();
+    alice.send("said once redis is back");
+    alice.expect("#ops <alice> said once redis is back");
+    bob.skip_until("#ops <alice> said once redis is back");
+    alice.send("/history");
+    let history = alice.skip_until("-- end of history");
+    assert_eq!(
+        history,
+        [
+            "-- history",
+            "#ops <alice> acknowledged before the crash",
+            "#ops <alice> said once redis is back"
+        ]
+    );
+}
+
+#[test]
+fn a_second_server_on_the_same_redis_is_refused_until_the_first_stops() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let mut first = serve_on_redis(&url);
+    let stderr = refused(&url);
+    assert!(
+        stderr.contains("another palaver node is using this Redis"),
+        "{stderr}"
+    );
+    // A clean stop releases the lock at once.
+    first.process.signal("TERM");
+    first.process.wait_exit();
+    serve_on_redis(&url);
+}
+
+#[test]
+fn a_redis_that_could_lose_acknowledged_messages_is_refused() {
+    let redis = RedisServer::start();
+    assert_eq!(
+        redis_command(&redis, "CONFIG SET appendfsync everysec"),
+        "+OK"
+    );
+    let stderr = refused(&redis.url());
+    assert!(
+        stderr.contains(r#"appendfsync is "everysec", not "always""#),
+        "{stderr}"
+    );
+    // The check can be turned off, for a Redis whose durability is the operator's choice.
+    let config = common::TempDir::new("redis-config");
+    let path = config.path.join("palaver.toml");
+    std::fs::write(&path, "[cluster]\nverify_persistence = false\n").expect("write config");
+    serve_with(
+        &[
+            "--cluster",
+            &redis.url(),
+            "--config",
+            path.to_str().expect("UTF-8 path"),
+        ],
+        Options::default(),
+    );
+}
+
+#[test]
+fn an_unreachable_redis_stops_the_server_without_showing_its_password() {
+    let port = free_port();
+    let stderr = refused(&format!("redis://palaver:hunter2@127.0.0.1:{port}"));
+    assert!(
+        stderr.contains(&format!("redis://…@127.0.0.1:{port}")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}

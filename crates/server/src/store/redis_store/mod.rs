@@ -1,0 +1,880 @@
+//! The store on Redis (`--cluster redis://…`): the same history, accounts, certificates, read
+//! markers, registered rooms and server bans as the SQLite store, kept in a Redis server that
+//! persists every write before it answers (AOF with `appendfsync always`, checked at start).
+//!
+//! Every change of several keys is one Lua script (`scripts.rs`), so it is atomic and one round
+//! trip; reads are plain commands, pipelined. The layout of the keys is in `keys.rs`, what a
+//! message or record looks like in `body.rs`, history pages in `history.rs`.
+//!
+//! One palaver node uses a Redis (under one key prefix) at a time: a node holds a lock key
+//! with an expiry, renewed while it runs, and a second node refuses to start. Several nodes
+//! on one Redis are cluster mode, described in docs/CLUSTER.md.
+
+mod body;
+mod history;
+mod keys;
+mod scripts;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use palaver_proto::event::MessageId;
+use palaver_proto::names::fold;
+use palaver_proto::time::Timestamp;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::sync::{Semaphore, oneshot};
+
+use super::lifetimes::{FLOOR_KEEP, MAX_FLOORS};
+use super::{
+    AccountRecord, CertificateAdded, MAX_CERTIFICATES, MAX_READ_MARKERS, PasswordSecrets,
+    RoomRecord, ServerBanRecord, Statistics, StoreConfig, StoreError, StoredMessage,
+};
+use crate::metrics::Metrics;
+use body::{decode_room, decode_server_ban, encode_message, encode_room, encode_server_ban};
+use keys::Keys;
+use scripts::Scripts;
+
+/// The version of the data layout this palaver writes; a Redis holding a newer one is
+/// refused.
+pub const REDIS_SCHEMA_VERSION: u32 = 1;
+
+/// How long the node lock lasts without renewal, and how often it is renewed.
+const LOCK_LEASE: Duration = Duration::from_secs(10);
+const LOCK_RENEWAL: Duration = Duration::from_secs(2);
+
+/// How long connecting to Redis, and then each answer, may take before the operation fails.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How many appends may wait for Redis at once before senders wait in turn (as the SQLite
+/// store's queue).
+const APPENDS_IN_FLIGHT: usize = 8192;
+
+/// Where the Redis store is and how it is checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisSettings {
+    /// `redis://[user:password@]host:port[/db]`, `rediss://…` for TLS, or
+    /// `redis+unix:///path/to/socket`.
+    pub url: String,
+    /// What every key starts with (`palaver`), followed by `:`.
+    pub key_prefix: String,
+    /// Refuse to start unless Redis persists every write before it answers.
+    pub verify_persistence: bool,
+}
+
+impl RedisSettings {
+    /// The URL without a password, for logs and errors.
+    pub fn display_url(&self) -> String {
+        redact(&self.url)
+    }
+}
+
+/// `url` with any user information (and so the password) left out.
+fn redact(url: &str) -> String {
+    match (url.split_once("://"), url.rfind('@')) {
+        (Some((scheme, _)), Some(at)) => format!("{scheme}://…@{}", &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}
+
+/// A handle to the Redis store. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct RedisStore {
+    connection: ConnectionManager,
+    keys: Arc<Keys>,
+    scripts: Arc<Scripts>,
+    shared: Arc<Shared>,
+}
+
+/// What the handles share.
+struct Shared {
+    history_max_age: Option<Duration>,
+    history_max_per_room: Option<usize>,
+    /// This node's token in the node lock.
+    lock_token: String,
+    /// Appends under way; shutting down takes every permit, so it waits for them.
+    appends: Arc<Semaphore>,
+    appended: AtomicU64,
+    closed: AtomicBool,
+    metrics: Arc<Metrics>,
+    url: String,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("RedisStore")
+            .field("url", &self.shared.url)
+            .field("keys", &self.keys)
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<redis::RedisError> for StoreError {
+    fn from(error: redis::RedisError) -> Self {
+        StoreError::Database(format!("redis: {error}"))
+    }
+}
+
+impl RedisStore {
+    /// Connects, checks that Redis persists every write, takes the node lock, checks the
+    /// schema version and runs retention once. Returns the store, its message count and its
+    /// schema version. Every failure is a [`StoreError::Open`] naming the server (without its
+    /// password).
+    pub(crate) async fn open(
+        settings: &RedisSettings,
+        config: &StoreConfig,
+        metrics: Arc<Metrics>,
+    ) -> Result<(Self, u64, u32), StoreError> {
+        let url = settings.display_url();
+        let open_error = |error: StoreError| StoreError::Open {
+            path: url.clone(),
+            message: error.detail(),
+        };
+        let client =
+            redis::Client::open(settings.url.as_str()).map_err(|error| open_error(error.into()))?;
+        // Few, quick retries: a Redis that is down makes the start fail within seconds with a
+        // clear line (a service manager restarts palaver), and a request while it is down
+        // fails soon rather than holding its sender; the next request reconnects.
+        let manager_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(500));
+        let connection = client
+            .get_connection_manager_with_config(manager_config)
+            .await
+            .map_err(|error| open_error(error.into()))?;
+        let store = Self {
+            connection,
+            keys: Arc::new(Keys::new(&settings.key_prefix)),
+            scripts: Arc::new(Scripts::new()),
+            shared: Arc::new(Shared {
+                history_max_age: config.history_max_age,
+                history_max_per_room: config.history_max_per_room,
+                lock_token: random_token(),
+                appends: Arc::new(Semaphore::new(APPENDS_IN_FLIGHT)),
+                appended: AtomicU64::new(0),
+                closed: AtomicBool::new(false),
+                metrics,
+                url: url.clone(),
+            }),
+        };
+        if settings.verify_persistence {
+            store.verify_persistence().await.map_err(open_error)?;
+        }
+        store.take_lock().await.map_err(open_error)?;
+        let schema_version = store.check_schema().await.map_err(open_error)?;
+        super::retention::log_pruned(store.prune().await);
+        let count = store.count().await.map_err(open_error)?;
+        store.spawn_upkeep(config.prune_interval);
+        Ok((store, count, schema_version))
+    }
+
+    /// Refuses a Redis that could lose a write it acknowledged: without the append-only file
+    /// fsync'd on every write, or with eviction that could drop history to make room.
+    async fn verify_persistence(&self) -> Result<(), StoreError> {
+        let required = [
+            ("appendonly", "yes"),
+            ("appendfsync", "always"),
+            // Otherwise Redis skips fsyncs while it rewrites its append-only file.
+            ("no-appendfsync-on-rewrite", "no"),
+            ("maxmemory-policy", "noeviction"),
+        ];
+        let mut problems = Vec::new();
+        for (name, wanted) in required {
+            let answer: HashMap<String, String> = redis::cmd("CONFIG")
+                .arg("GET")
+                .arg(name)
+                .query_async(&mut self.connection.clone())
+                .await
+                .map_err(|error| {
+                    StoreError::Database(format!(
+                        "cannot read Redis's {name} setting ({error}); allow CONFIG GET to \
+                         palaver's Redis user, or set [cluster] verify_persistence = false"
+                    ))
+                })?;
+            let value = answer.get(name).map_or("", String::as_str);
+            if value != wanted {
+                problems.push(format!("{name} is {value:?}, not {wanted:?}"));
+            }
+        }
+        if problems.is_empty() {
+            return Ok(());
+        }
+        Err(StoreError::Database(format!(
+            "Redis could lose acknowledged messages: {} (docs/CLUSTER.md, \"Redis settings\"; \
+             [cluster] verify_persistence = false skips this check)",
+            problems.join(", ")
+        )))
+    }
+
+    /// Takes the node lock, or says which node holds it.
+    async fn take_lock(&self) -> Result<(), StoreError> {
+        let taken: Option<String> = redis::cmd("SET")
+            .arg(self.keys.node_lock())
+            .arg(&self.shared.lock_token)
+            .arg("NX")
+            .arg("PX")
+            .arg(LOCK_LEASE.as_millis() as u64)
+            .query_async(&mut self.connection.clone())
+            .await?;
+        if taken.is_some() {
+            return Ok(());
+        }
+        Err(StoreError::Database(format!(
+            "another palaver node is using this Redis (it holds {}); one node per Redis and key \
+             prefix until cluster mode (docs/CLUSTER.md). A node that just stopped without \
+             shutting down releases it within {} s",
+            self.keys.node_lock(),
+            LOCK_LEASE.as_secs()
+        )))
+    }
+
+    /// The schema version of the data, set to [`REDIS_SCHEMA_VERSION`] on an empty Redis.
+    async fn check_schema(&self) -> Result<u32, StoreError> {
+        let _: bool = redis::cmd("SETNX")
+            .arg(self.keys.schema())
+            .arg(REDIS_SCHEMA_VERSION)
+            .query_async(&mut self.connection.clone())
+            .await?;
+        let version: u32 = redis::cmd("GET")
+            .arg(self.keys.schema())
+            .query_async(&mut self.connection.clone())
+            .await?;
+        if version > REDIS_SCHEMA_VERSION {
+            return Err(StoreError::Database(format!(
+                "the data is of schema {version}, from a newer palaver (this one knows up to \
+                 {REDIS_SCHEMA_VERSION})"
+            )));
+        }
+        Ok(version)
+    }
+
+    /// Renews the node lock and runs retention every `prune_interval`, until shut down.
+    fn spawn_upkeep(&self, prune_interval: Duration) {
+        let store = self.clone();
+        tokio::spawn(async move {
+            let mut renewal = tokio::time::interval(LOCK_RENEWAL);
+            let mut retention = tokio::time::interval(prune_interval);
+            // The first ticks are now: retention just ran.
+            retention.tick().await;
+            loop {
+                tokio::select! {
+                    _ = renewal.tick() => {
+                        if store.is_closed() {
+                            return;
+                        }
+                        store.renew_lock().await;
+                    }
+                    _ = retention.tick() => {
+                        if store.is_closed() {
+                            return;
+                        }
+                        super::retention::log_pruned(store.prune().await);
+                    }
+                }
+            }
+        });
+    }
+
+    async fn renew_lock(&self) {
+        let renewed: Result<i64, _> = self
+            .scripts
+            .renew_lock
+            .key(self.keys.node_lock())
+            .arg(&self.shared.lock_token)
+            .arg(LOCK_LEASE.as_millis() as u64)
+            .invoke_async(&mut self.connection.clone())
+            .await;
+        match renewed {
+            Ok(1) => {}
+            Ok(_) => tracing::error!(
+                lock = %self.keys.node_lock(),
+                "this node lost its Redis lock (Redis was unreachable for longer than the \
+                 lease, or restarted without persistence): another node may now use the same data"
+            ),
+            Err(error) => tracing::warn!(%error, "renewing the Redis lock failed"),
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
+    }
+
+    fn check_open(&self) -> Result<(), StoreError> {
+        if self.is_closed() {
+            Err(StoreError::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Starts storing `message` and returns; `committed` hears the outcome once Redis has it
+    /// on disk. Waits first while [`APPENDS_IN_FLIGHT`] appends are under way: the
+    /// backpressure.
+    pub(crate) async fn queue_append(
+        &self,
+        message: StoredMessage,
+        committed: oneshot::Sender<Result<(), StoreError>>,
+    ) -> Result<(), StoreError> {
+        self.check_open()?;
+        let permit = self
+            .shared
+            .appends
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_closed| StoreError::Closed)?;
+        let store = self.clone();
+        tokio::spawn(async move {
+            let outcome = store.append(message).await;
+            drop(permit);
+            // The caller may have stopped listening; the message is stored all the same.
+            let _ = committed.send(outcome);
+        });
+        Ok(())
+    }
+
+    /// Stores `message`, durable (fsync'd by Redis) when this returns.
+    async fn append(&self, message: StoredMessage) -> Result<(), StoreError> {
+        let started = Instant::now();
+        let (body, listing) = encode_message(&message)?;
+        let mut indexes = vec![(
+            self.keys.history(&listing.target_key),
+            self.keys.targets(),
+            listing.target_key.clone(),
+        )];
+        let views = [
+            (&listing.sender_view, &listing.sender_party),
+            (&listing.recipient_view, &listing.recipient_party),
+        ];
+        for (view, party) in views {
+            if let (Some(view), Some(party)) = (view, party) {
+                indexes.push((
+                    self.keys.view(view),
+                    self.keys.party_views(party),
+                    view.clone(),
+                ));
+            }
+        }
+        if let Some(author) = &listing.author {
+            indexes.push((
+                self.keys.authored(author, &listing.target_key),
+                String::new(),
+                String::new(),
+            ));
+        }
+        let indexes = serde_json::to_string(&indexes)
+            .map_err(|error| StoreError::Database(error.to_string()))?;
+        let _stored: i64 = self
+            .scripts
+            .append
+            .key(self.keys.message(message.id))
+            .key(self.keys.message_count())
+            .key(self.keys.floors())
+            .arg(message.id.0)
+            .arg(message.time.0)
+            .arg(body)
+            .arg(&listing.target_key)
+            .arg(indexes)
+            .invoke_async(&mut self.connection.clone())
+            .await?;
+        self.shared.appended.fetch_add(1, Ordering::Relaxed);
+        self.shared.metrics.committed(1, started.elapsed());
+        Ok(())
+    }
+
+    /// How many messages are stored.
+    pub(crate) async fn count(&self) -> Result<u64, StoreError> {
+        self.check_open()?;
+        let count: Option<i64> = redis::cmd("GET")
+            .arg(self.keys.message_count())
+            .query_async(&mut self.connection.clone())
+            .await?;
+        Ok(count.unwrap_or(0).max(0) as u64)
+    }
+
+    /// Retention (age, then count per target) and the floors of ended lifetimes. Returns how
+    /// many messages were deleted.
+    pub(crate) async fn prune(&self) -> Result<u64, StoreError> {
+        self.check_open()?;
+        let now = Timestamp::now();
+        let cutoff = self.shared.history_max_age.map(|max_age| {
+            let max_age_millis = u64::try_from(max_age.as_millis()).unwrap_or(u64::MAX);
+            now.0.saturating_sub(max_age_millis)
+        });
+        let floor_cutoff = now.0.saturating_sub(FLOOR_KEEP.as_millis() as u64);
+        let _: i64 = self
+            .scripts
+            .prune_floors
+            .key(self.keys.floors())
+            .key(self.keys.floors_ended())
+            .arg(floor_cutoff)
+            .arg(MAX_FLOORS)
+            .invoke_async(&mut self.connection.clone())
+            .await?;
+        if cutoff.is_none() && self.shared.history_max_per_room.is_none() {
+            return Ok(0);
+        }
+        let targets: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(self.keys.targets())
+            .query_async(&mut self.connection.clone())
+            .await?;
+        let mut deleted = 0;
+        for target in targets {
+            let count: u64 = self
+                .scripts
+                .prune_target
+                .key(self.keys.history(&target))
+                .key(self.keys.message_count())
+                .arg(cutoff.map_or_else(String::new, |cutoff| cutoff.to_string()))
+                .arg(
+                    self.shared
+                        .history_max_per_room
+                        .map_or_else(String::new, |keep| keep.to_string()),
+                )
+                .arg(self.keys.message_prefix())
+                .invoke_async(&mut self.connection.clone())
+                .await?;
+            deleted += count;
+        }
+        Ok(deleted)
+    }
+
+    /// Ends the lifetime of the unregistered room whose folded name is `key`.
+    pub(crate) async fn end_room_lifetime(
+        &self,
+        key: &str,
+        history_end: MessageId,
+    ) -> Result<u64, StoreError> {
+        self.check_open()?;
+        let deleted: u64 = self
+            .scripts
+            .end_lifetime
+            .key(self.keys.history(key))
+            .key(self.keys.message_count())
+            .key(self.keys.floors())
+            .key(self.keys.floors_ended())
+            .arg(key)
+            .arg(history_end.0)
+            .arg(Timestamp::now().0)
+            .arg(self.keys.message_prefix())
+            .invoke_async(&mut self.connection.clone())
+            .await?;
+        Ok(deleted)
+    }
+
+    /// The message with id `id`, if stored.
+    pub(crate) async fn message(&self, id: MessageId) -> Result<Option<StoredMessage>, StoreError> {
+        self.check_open()?;
+        Ok(self.messages(vec![id.0]).await?.pop())
+    }
+
+    /// Deletes the message with id `id` (nothing if it is gone already); durable on return.
+    pub(crate) async fn delete_message(&self, id: MessageId) -> Result<(), StoreError> {
+        self.check_open()?;
+        let _deleted: i64 = self
+            .scripts
+            .delete_message
+            .key(self.keys.message(id))
+            .key(self.keys.message_count())
+            .arg(id.0)
+            .invoke_async(&mut self.connection.clone())
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn read_marker(
+        &self,
+        account: &str,
+        target: &str,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        self.check_open()?;
+        let marker: Option<f64> = redis::cmd("ZSCORE")
+            .arg(self.keys.read_markers(&fold(account)))
+            .arg(fold(target))
+            .query_async(&mut self.connection.clone())
+            .await?;
+        Ok(marker.map(|marker| Timestamp(marker as u64)))
+    }
+
+    pub(crate) async fn read_markers(
+        &self,
+        account: &str,
+        targets: Vec<String>,
+    ) -> Result<HashMap<String, Timestamp>, StoreError> {
+        let mut markers = HashMap::new();
+        for target in targets {
+            if let Some(marker) = self.read_marker(account, &target).await? {
+                markers.insert(fold(&target), marker);
+            }
+        }
+        Ok(markers)
+    }
+
+    pub(crate) async fn room_read_markers(
+        &self,
+        account: &str,
+    ) -> Result<Vec<(String, Timestamp)>, StoreError> {
+        self.check_open()?;
+        let account = fold(account);
+        let markers: Vec<(String, f64)> = redis::cmd("ZREVRANGE")
+            .arg(self.keys.read_markers(&account))
+            .arg(0)
+            .arg(-1)
+            .arg("WITHSCORES")
+            .query_async(&mut self.connection.clone())
+            .await?;
+        let names: HashMap<String, String> = redis::cmd("HGETALL")
+            .arg(self.keys.read_marker_names(&account))
+            .query_async(&mut self.connection.clone())
+            .await?;
+        Ok(markers
+            .into_iter()
+            .filter(|(target, _)| target.starts_with('#'))
+            .map(|(target, marker)| {
+                let name = names.get(&target).cloned().unwrap_or(target);
+                (name, Timestamp(marker as u64))
+            })
+            .collect())
+    }
+
+    pub(crate) async fn set_read_marker(
+        &self,
+        account: &str,
+        target: &str,
+        marker: Timestamp,
+    ) -> Result<(Timestamp, bool), StoreError> {
+        self.check_open()?;
+        let account = fold(account);
+        let (stored, changed): (f64, i64) = self
+            .scripts
+            .set_read_marker
+            .key(self.keys.read_markers(&account))
+            .key(self.keys.read_marker_names(&account))
+            .arg(fold(target))
+            .arg(target)
+            .arg(marker.0)
+            .arg(MAX_READ_MARKERS)
+            .invoke_async(&mut self.connection.clone())
+            .await?;
+        Ok((Timestamp(stored as u64), changed == 1))
+    }
+
+    pub(crate) async fn create_account(
+        &self,
+        name: &str,
+        secrets: PasswordSecrets,
+        email: Option<String>,
+        created: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.check_open()?;
+        let created: i64 = self
+            .scripts
+            .create_account
+            .key(self.keys.account(&fold(name)))
+            .arg(name)
+            .arg(&secrets.password_hash)
+            .arg(&secrets.scram_sha_256)
+            .arg(created.0)
+            .arg(if email.is_some() { "1" } else { "0" })
+            .arg(email.unwrap_or_default())
+            .invoke_async(&mut self.connection.clone())
+            .await?;
+        Ok(created == 1)
+    }
+
+    pub(crate) async fn account(&self, name: &str) -> Result<Option<AccountRecord>, StoreError> {
+        self.check_open()?;
+        let fields: HashMap<String, String> = redis::cmd("HGETALL")
+            .arg(self.keys.account(&fold(name)))
+            .query_async(&mut self.connection.clone())
+            .await?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        let field = |name: &str| {
+            fields
+                .get(name)
+                .cloned()
+                .ok_or_else(|| StoreError::Database(format!("an account record lacks its {name}")))
+        };
+        let created = field("created")?.parse().map_err(|_| {
+            StoreError::Database("an account's creation time is not a number".into())
+        })?;
+        Ok(Some(AccountRecord {
+            name: field("name")?,
+            password_hash: field("password_hash")?,
+            scram_sha_256: fields.get("scram_sha_256").cloned(),
+            created: Timestamp(created),
+            email: fields.get("email").cloned(),
+        }))
+    }
+
+    pub(crate) async fn set_password(
+        &self,
+        name: &str,
+        secrets: PasswordSecrets,
+    ) -> Result<bool, StoreError> {
+        self.check_open()?;
+        let updated: i64 = self
+            .scripts
+            .set_password
+            .key(self.keys.account(&fold(name)))
+            .arg(&secrets.password_hash)
+            .arg(&secrets.scram_sha_256)
+            .invoke_async(&mut self.connection.clone())
+            .await?;
+        Ok(updated == 1)
+    }
+
+    pub(crate) async fn add_scram_credentials(
+        &self,
+        name: &str,
+        password_hash: &str,
+        scram_sha_256: &str,
+    ) -> Result<bool, StoreError> {
+        self.check_open()?;
+        let updated: i64 = self
+            .scripts
+            .add_scram
+            .key(self.keys.account(&fold(name)))
+            .arg(password_hash)
+            .arg(scram_sha_256)
+            .invoke_async(&mut self.connection.clone())
+            .await?;
+        Ok(updated == 1)
+    }
+
+    pub(crate) async fn add_certificate(
+        &self,
+        account: &str,
+        fingerprint: &str,
+    ) -> Result<CertificateAdded, StoreError> {
+        self.check_open()?;
+        let account = fold(account);
+        let outcome: String = self
+            .scripts
+            .add_certificate
+            .key(self.keys.account(&account))
+            .key(self.keys.account_certificates(&account))
+            .key(self.keys.certificate_owners())
+            .key(self.keys.certificate_order())
+            .arg(fingerprint)
+            .arg(&account)
+            .arg(MAX_CERTIFICATES)
+            .invoke_async(&mut self.connection.clone())
+            .await?;
+        Ok(match outcome.as_str() {
+            "added" => CertificateAdded::Added,
+            "listed" => CertificateAdded::AlreadyListed,
+            "other" => CertificateAdded::OtherAccount,
+            "too_many" => CertificateAdded::TooMany,
+            _ => CertificateAdded::NoAccount,
+        })
+    }
+
+    pub(crate) async fn remove_certificate(
+        &self,
+        account: &str,
+        fingerprint: &str,
+    ) -> Result<bool, StoreError> {
+        self.check_open()?;
+        let account = fold(account);
+        let removed: i64 = self
+            .scripts
+            .remove_certificate
+            .key(self.keys.account_certificates(&account))
+            .key(self.keys.certificate_owners())
+            .arg(fingerprint)
+            .arg(&account)
+            .invoke_async(&mut self.connection.clone())
+            .await?;
+        Ok(removed == 1)
+    }
+
+    pub(crate) async fn certificates(&self, account: &str) -> Result<Vec<String>, StoreError> {
+        self.check_open()?;
+        let fingerprints: Vec<String> = redis::cmd("ZRANGE")
+            .arg(self.keys.account_certificates(&fold(account)))
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut self.connection.clone())
+            .await?;
+        Ok(fingerprints)
+    }
+
+    pub(crate) async fn account_by_certificate(
+        &self,
+        fingerprint: &str,
+    ) -> Result<Option<String>, StoreError> {
+        self.check_open()?;
+        let owner: Option<String> = redis::cmd("HGET")
+            .arg(self.keys.certificate_owners())
+            .arg(fingerprint)
+            .query_async(&mut self.connection.clone())
+            .await?;
+        let Some(owner) = owner else {
+            return Ok(None);
+        };
+        let name: Option<String> = redis::cmd("HGET")
+            .arg(self.keys.account(&owner))
+            .arg("name")
+            .query_async(&mut self.connection.clone())
+            .await?;
+        Ok(name)
+    }
+
+    pub(crate) async fn register_room(&self, room: &RoomRecord) -> Result<bool, StoreError> {
+        self.check_open()?;
+        let registered: bool = redis::cmd("HSETNX")
+            .arg(self.keys.rooms())
+            .arg(fold(&room.name))
+            .arg(encode_room(room)?)
+            .query_async(&mut self.connection.clone())
+            .await?;
+        Ok(registered)
+    }
+
+    pub(crate) async fn save_room(&self, room: &RoomRecord) -> Result<bool, StoreError> {
+        self.check_open()?;
+        let saved: i64 = self
+            .scripts
+            .save_room
+            .key(self.keys.rooms())
+            .arg(fold(&room.name))
+            .arg(encode_room(room)?)
+            .invoke_async(&mut self.connection.clone())
+            .await?;
+        Ok(saved == 1)
+    }
+
+    pub(crate) async fn registered_rooms(&self) -> Result<Vec<RoomRecord>, StoreError> {
+        self.check_open()?;
+        let rooms: Vec<String> = redis::cmd("HVALS")
+            .arg(self.keys.rooms())
+            .query_async(&mut self.connection.clone())
+            .await?;
+        let mut rooms = rooms
+            .iter()
+            .map(|json| decode_room(json))
+            .collect::<Result<Vec<_>, _>>()?;
+        rooms.sort_by_key(|room| fold(&room.name));
+        Ok(rooms)
+    }
+
+    /// Every server ban in force, oldest first (by when it was set); expired ones are deleted.
+    pub(crate) async fn server_bans(&self) -> Result<Vec<ServerBanRecord>, StoreError> {
+        self.check_open()?;
+        let bans: HashMap<String, String> = redis::cmd("HGETALL")
+            .arg(self.keys.server_bans())
+            .query_async(&mut self.connection.clone())
+            .await?;
+        let now = Timestamp::now();
+        let mut in_force = Vec::new();
+        for (target, json) in bans {
+            let (ban, order) = decode_server_ban(&json)?;
+            if ban.expires.is_some_and(|expires| expires <= now) {
+                let _: i64 = redis::cmd("HDEL")
+                    .arg(self.keys.server_bans())
+                    .arg(target)
+                    .query_async(&mut self.connection.clone())
+                    .await?;
+            } else {
+                in_force.push((order, ban));
+            }
+        }
+        // In the order they were set; in the same millisecond, in the order they were saved.
+        in_force.sort_by_key(|(order, ban)| (ban.set_at, *order));
+        Ok(in_force.into_iter().map(|(_, ban)| ban).collect())
+    }
+
+    pub(crate) async fn save_server_ban(&self, ban: &ServerBanRecord) -> Result<(), StoreError> {
+        self.check_open()?;
+        let order: u64 = redis::cmd("INCR")
+            .arg(self.keys.server_ban_order())
+            .query_async(&mut self.connection.clone())
+            .await?;
+        let _: i64 = redis::cmd("HSET")
+            .arg(self.keys.server_bans())
+            .arg(&ban.target)
+            .arg(encode_server_ban(ban, order)?)
+            .query_async(&mut self.connection.clone())
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn delete_server_ban(&self, target: &str) -> Result<bool, StoreError> {
+        self.check_open()?;
+        let deleted: i64 = redis::cmd("HDEL")
+            .arg(self.keys.server_bans())
+            .arg(target)
+            .query_async(&mut self.connection.clone())
+            .await?;
+        Ok(deleted == 1)
+    }
+
+    pub(crate) fn statistics(&self) -> Statistics {
+        let appended = self.shared.appended.load(Ordering::Relaxed);
+        Statistics {
+            // Each append is its own write.
+            batches: appended,
+            appended,
+        }
+    }
+
+    /// Waits for the appends under way, then releases the node lock. Later requests fail
+    /// with [`StoreError::Closed`].
+    pub(crate) async fn shut_down(&self) -> Result<(), StoreError> {
+        if self.shared.closed.swap(true, Ordering::AcqRel) {
+            return Err(StoreError::Closed);
+        }
+        let _all = self
+            .shared
+            .appends
+            .acquire_many(APPENDS_IN_FLIGHT as u32)
+            .await
+            .map_err(|_closed| StoreError::Closed)?;
+        let _: i64 = self
+            .scripts
+            .release_lock
+            .key(self.keys.node_lock())
+            .arg(&self.shared.lock_token)
+            .invoke_async(&mut self.connection.clone())
+            .await?;
+        Ok(())
+    }
+}
+
+/// 128 random bits in hex: this node's token in the lock.
+fn random_token() -> String {
+    let mut bytes = [0u8; 16];
+    // Without randomness the token is still unique enough for a lock between a handful of
+    // processes: the time and process id.
+    if getrandom::fill(&mut bytes).is_err() {
+        let fallback = u128::from(std::process::id()) << 64 | u128::from(Timestamp::now().0);
+        bytes = fallback.to_be_bytes();
+    }
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_a_log() {
+        assert_eq!(
+            redact("redis://palaver:secret@10.0.0.5:6379/0"),
+            "redis://…@10.0.0.5:6379/0"
+        );
+        assert_eq!(redact("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+        assert_eq!(
+            redact("redis+unix:///run/redis.sock"),
+            "redis+unix:///run/redis.sock"
+        );
+    }
+}

@@ -1,0 +1,49 @@
+//! The Lua scripts that change more than one key at once, so that each change is atomic (Redis
+//! runs a script with nothing else in between) and takes one round trip. They live in
+//! `scripts/`, embedded in the binary; `redis::Script` sends each by its SHA-1 (`EVALSHA`) and
+//! loads it the first time Redis does not know it.
+
+use redis::Script;
+
+/// Deleting a message, shared by every script that deletes messages.
+const FORGET: &str = include_str!("scripts/forget.lua");
+
+/// Every script, loaded once per store.
+pub(super) struct Scripts {
+    pub(super) append: Script,
+    pub(super) delete_message: Script,
+    pub(super) end_lifetime: Script,
+    pub(super) prune_target: Script,
+    pub(super) prune_floors: Script,
+    pub(super) create_account: Script,
+    pub(super) set_password: Script,
+    pub(super) add_scram: Script,
+    pub(super) add_certificate: Script,
+    pub(super) remove_certificate: Script,
+    pub(super) set_read_marker: Script,
+    pub(super) save_room: Script,
+    pub(super) renew_lock: Script,
+    pub(super) release_lock: Script,
+}
+
+impl Scripts {
+    pub(super) fn new() -> Self {
+        let deleting = |body: &str| Script::new(&format!("{FORGET}\n{body}"));
+        Self {
+            append: Script::new(include_str!("scripts/append.lua")),
+            delete_message: deleting(include_str!("scripts/delete_message.lua")),
+            end_lifetime: deleting(include_str!("scripts/end_lifetime.lua")),
+            prune_target: deleting(include_str!("scripts/prune_target.lua")),
+            prune_floors: Script::new(include_str!("scripts/prune_floors.lua")),
+            create_account: Script::new(include_str!("scripts/create_account.lua")),
+            set_password: Script::new(include_str!("scripts/set_password.lua")),
+            add_scram: Script::new(include_str!("scripts/add_scram.lua")),
+            add_certificate: Script::new(include_str!("scripts/add_certificate.lua")),
+            remove_certificate: Script::new(include_str!("scripts/remove_certificate.lua")),
+            set_read_marker: Script::new(include_str!("scripts/set_read_marker.lua")),
+            save_room: Script::new(include_str!("scripts/save_room.lua")),
+            renew_lock: Script::new(include_str!("scripts/renew_lock.lua")),
+            release_lock: Script::new(include_str!("scripts/release_lock.lua")),
+        }
+    }
+}

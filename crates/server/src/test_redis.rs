@@ -1,0 +1,103 @@
+//! A real `redis-server` for tests: started on a Unix socket in a directory of its own, with
+//! the persistence palaver requires (AOF, `appendfsync always`), and stopped (then its
+//! directory removed) when dropped. Tests of the Redis store and of `palaver serve --cluster`
+//! use it; `redis-server` must be installed (`.ci/run` installs Debian's).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A running `redis-server`, stopped when dropped.
+#[derive(Debug)]
+pub struct RedisServer {
+    child: Child,
+    directory: PathBuf,
+}
+
+impl RedisServer {
+    /// Starts a server and returns once it accepts connections (it says so on its standard
+    /// output). Panics, naming what to install, if `redis-server` cannot be run.
+    pub fn start() -> Self {
+        static STARTED: AtomicU64 = AtomicU64::new(0);
+        let directory = std::env::temp_dir().join(format!(
+            "palaver-redis-{}-{}",
+            std::process::id(),
+            STARTED.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&directory).expect("create the Redis test directory");
+        let child = spawn(&directory);
+        Self { child, directory }
+    }
+
+    /// Kills the server (`SIGKILL`, as a crash) and starts it again on the same files and
+    /// socket; returns once it accepts connections, with what its append-only file held.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.child = spawn(&self.directory);
+    }
+
+    /// Kills the server (`SIGKILL`) and waits for it to go.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// The URL palaver connects to.
+    pub fn url(&self) -> String {
+        format!("redis+unix://{}", self.socket().display())
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.directory.join("redis.sock")
+    }
+
+    pub fn directory(&self) -> &Path {
+        &self.directory
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.directory);
+    }
+}
+
+/// Starts `redis-server` on `directory`'s socket and files, and returns once it accepts
+/// connections (it says so on its standard output).
+fn spawn(directory: &Path) -> Child {
+    let mut child = Command::new("redis-server")
+        .args(["--port", "0", "--unixsocket"])
+        .arg(directory.join("redis.sock"))
+        .args(["--unixsocketperm", "700", "--dir"])
+        .arg(directory)
+        .args([
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--save",
+            "",
+            "--loglevel",
+            "notice",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("run redis-server (on Debian: apt-get install redis-server)");
+    let stdout = child.stdout.take().expect("redis-server's output");
+    let mut lines = BufReader::new(stdout).lines();
+    loop {
+        match lines.next() {
+            // "The server is now ready to accept connections at …" (Redis 7 on a Unix
+            // socket), "Ready to accept connections" (others).
+            Some(Ok(line)) if line.to_lowercase().contains("ready to accept connections") => break,
+            Some(Ok(_)) => {}
+            _ => panic!("redis-server stopped before accepting connections"),
+        }
+    }
+    // Keep reading its log so that it never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    child
+}
