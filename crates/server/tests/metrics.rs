@@ -2,10 +2,16 @@
 //! and parsed after traffic the test generated, with exact values. Traffic is known to be
 //! processed when its recipients have read it, and stored when its sender has its receipt or
 //! echo (released only after the commit), so no test sleeps.
+//!
+//! And the example monitoring in `contrib/`: every series the Grafana dashboard and the
+//! Prometheus alerting rules query is one a real scrape has.
 
 mod support;
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use palaver_server::config::Overrides;
+use saphyr::{LoadableYamlNode, Yaml};
 use support::operations::{Samples, get};
 use support::{Client, IrcClient, TestServer};
 
@@ -285,4 +291,507 @@ async fn refused_connections_and_flood_disconnects_are_counted() {
         1.0
     );
     server.shut_down().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The example dashboard and alerting rules in contrib/
+// ---------------------------------------------------------------------------------------------
+
+const DASHBOARD: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../contrib/grafana/palaver.json"
+));
+const ALERTS: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../contrib/prometheus/palaver-alerts.yml"
+));
+
+/// Labels Prometheus gives every series of a target itself; no scrape has them.
+const TARGET_LABELS: [&str; 2] = ["instance", "job"];
+
+#[tokio::test]
+async fn the_example_dashboard_and_alerts_query_only_exported_series() {
+    let dashboard = dashboard_queries(DASHBOARD);
+    let alerts = alert_queries(ALERTS);
+    // So that a misread file cannot pass by checking nothing.
+    assert!(dashboard.len() >= 20, "dashboard queries: {dashboard:#?}");
+    assert!(alerts.len() >= 8, "alert rules: {alerts:#?}");
+
+    // Every series exists from the start, but a scrape after traffic is what an operator's
+    // Prometheus sees: a text and an IRC user, a room message and a private one, each
+    // stored once its sender has its receipt or echo.
+    let server = server_with_http(Overrides::default()).await;
+    let mut alice = Client::named(server.address, "alice").await;
+    let mut carol = server.irc_with_caps("carol", &["echo-message"]).await;
+    carol.join("#lobby").await;
+    alice.skip_until("-- carol joined #lobby").await;
+    alice.send("hello there").await;
+    alice.expect("#lobby <alice> hello there").await;
+    expect_room_message(&mut carol, &text_mask("alice"), "hello there").await;
+    carol.send("PRIVMSG alice :hi there").await;
+    carol
+        .expect_line(&format!(
+            ":{} PRIVMSG alice :hi there",
+            support::irc_mask("carol")
+        ))
+        .await;
+    alice.expect("*carol* hi there").await;
+    let samples = scrape(&server).await;
+    assert_eq!(samples.plain("palaver_messages_stored_total"), 2.0);
+    let exported = Exported::new(&samples);
+
+    // The check itself finds what does not exist, suffixes included.
+    for wrong in [
+        "palaver_user",
+        "palaver_users_total",
+        "palaver_users_bucket",
+        "palaver_messages_stored",
+        "palaver_store_commit_seconds",
+        "palaver_store_commit_seconds_total",
+        "palaver_disconnects_total{reason=\"flooding\"}",
+        "palaver_disconnects_total{reason=~\"flood|slow\"}",
+        "palaver_disconnects_total{target=\"room\"}",
+    ] {
+        assert!(!exported.unknown(wrong).is_empty(), "{wrong} passed");
+    }
+
+    let mut unknown = Vec::new();
+    for (place, expression) in dashboard.iter().chain(&alerts) {
+        for problem in exported.unknown(expression) {
+            unknown.push(format!("{place}: {problem}\n    in {expression}"));
+        }
+    }
+    assert!(
+        unknown.is_empty(),
+        "series /metrics does not have:\n{}",
+        unknown.join("\n")
+    );
+
+    // And the dashboard shows every metric palaver has.
+    let shown: BTreeSet<&str> = dashboard
+        .iter()
+        .flat_map(|(_, expression)| promql::selectors(expression))
+        .filter_map(|selector| exported.family_of(&selector.metric))
+        .collect();
+    let missing: Vec<&str> = samples
+        .families()
+        .map(|(family, _)| family)
+        .filter(|family| !shown.contains(family))
+        .collect();
+    assert!(missing.is_empty(), "not on the dashboard: {missing:?}");
+    server.shut_down().await;
+}
+
+/// Every PromQL expression of the Grafana dashboard, with where it is: each panel target's
+/// `expr`, and the metric of each `label_values(METRIC, LABEL)` variable.
+fn dashboard_queries(json: &str) -> Vec<(String, String)> {
+    let dashboard: serde_json::Value = serde_json::from_str(json).expect("the dashboard is JSON");
+    let mut queries = Vec::new();
+    collect_exprs(&dashboard, "dashboard", &mut queries);
+    let variables = dashboard["templating"]["list"]
+        .as_array()
+        .expect("templating variables");
+    for variable in variables {
+        let name = variable["name"].as_str().expect("a variable's name");
+        if variable["type"] != "query" {
+            continue;
+        }
+        let definition = variable["definition"].as_str().expect("a definition");
+        let (selector, _label) = definition
+            .strip_prefix("label_values(")
+            .and_then(|rest| rest.strip_suffix(')'))
+            .and_then(|arguments| arguments.rsplit_once(','))
+            .unwrap_or_else(|| panic!("${name}: not label_values(METRIC, LABEL): {definition}"));
+        queries.push((format!("variable ${name}"), selector.trim().to_owned()));
+    }
+    queries
+}
+
+/// Every `expr` string anywhere under `value` (panel targets, rows' panels), with the title
+/// of the panel it belongs to.
+fn collect_exprs(value: &serde_json::Value, place: &str, queries: &mut Vec<(String, String)>) {
+    match value {
+        serde_json::Value::Object(object) => {
+            let place = match object.get("title").and_then(|title| title.as_str()) {
+                Some(title) => format!("panel {title:?}"),
+                None => place.to_owned(),
+            };
+            for (key, inner) in object {
+                match (key.as_str(), inner) {
+                    ("expr", serde_json::Value::String(expression)) => {
+                        queries.push((place.clone(), expression.clone()));
+                    }
+                    _ => collect_exprs(inner, &place, queries),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                collect_exprs(item, place, queries);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Every alerting rule's `expr`, with its name, after checking that each rule has what an
+/// alert needs: a unique name, a severity, a summary and a description.
+fn alert_queries(yaml: &str) -> Vec<(String, String)> {
+    let documents = Yaml::load_from_str(yaml).expect("the alerting rules are YAML");
+    let [document] = documents.as_slice() else {
+        panic!("one YAML document");
+    };
+    let text = |node: &Yaml, key: &str, what: &str| -> String {
+        node.as_mapping_get(key)
+            .and_then(Yaml::as_str)
+            .unwrap_or_else(|| panic!("{what}: no {key} string"))
+            .to_owned()
+    };
+    let mut queries = Vec::new();
+    let mut names = BTreeSet::new();
+    let groups = document
+        .as_mapping_get("groups")
+        .and_then(Yaml::as_sequence)
+        .expect("a list of groups");
+    for group in groups {
+        let rules = group
+            .as_mapping_get("rules")
+            .and_then(Yaml::as_sequence)
+            .expect("a group's list of rules");
+        for rule in rules {
+            let name = text(rule, "alert", "a rule");
+            assert!(names.insert(name.clone()), "{name} twice");
+            let labels = rule.as_mapping_get("labels").expect("labels");
+            let severity = text(labels, "severity", &name);
+            assert!(
+                ["critical", "warning"].contains(&severity.as_str()),
+                "{name}: {severity}"
+            );
+            let annotations = rule.as_mapping_get("annotations").expect("annotations");
+            for key in ["summary", "description"] {
+                text(annotations, key, &name);
+            }
+            queries.push((format!("alert {name}"), text(rule, "expr", &name)));
+        }
+    }
+    queries
+}
+
+/// What one scrape exports: each sample name with the label sets of its series, and which
+/// metric family each sample name belongs to.
+struct Exported<'a> {
+    series: BTreeMap<&'a str, Vec<&'a [(String, String)]>>,
+    /// Sample name → its family and the family's type.
+    families: BTreeMap<String, (&'a str, &'a str)>,
+}
+
+impl<'a> Exported<'a> {
+    fn new(samples: &'a Samples) -> Self {
+        let mut families = BTreeMap::new();
+        for (family, kind) in samples.families() {
+            // The sample names of each type in the OpenMetrics text format.
+            let suffixes: &[&str] = match kind {
+                "counter" => &["_total"],
+                "gauge" => &[""],
+                "histogram" => &["_bucket", "_sum", "_count"],
+                other => panic!("{family}: a type this test does not know: {other}"),
+            };
+            for suffix in suffixes {
+                families.insert(format!("{family}{suffix}"), (family, kind));
+            }
+        }
+        let mut series: BTreeMap<&str, Vec<_>> = BTreeMap::new();
+        for (name, labels) in samples.series() {
+            assert!(families.contains_key(name), "{name}: of no declared family");
+            series.entry(name).or_default().push(labels);
+        }
+        Self { series, families }
+    }
+
+    /// The family of the sample name `metric`, if it is one.
+    fn family_of(&self, metric: &str) -> Option<&'a str> {
+        self.families.get(metric).map(|(family, _)| *family)
+    }
+
+    /// What `expression` selects that this scrape does not have, one line each: a metric
+    /// that is not a sample name (a family's own name is not one for counters and
+    /// histograms), or a label value no series of its metric has. Prometheus's own `up`, the
+    /// target labels and values holding a Grafana variable (`$instance`) are not checked.
+    fn unknown(&self, expression: &str) -> Vec<String> {
+        let mut problems = Vec::new();
+        for selector in promql::selectors(expression) {
+            let metric = selector.metric.as_str();
+            if metric == "up" {
+                continue;
+            }
+            let Some(label_sets) = self.series.get(metric) else {
+                // A counter's or a histogram's family name is no sample's: say which are.
+                let samples: Vec<&str> = self
+                    .families
+                    .iter()
+                    .filter(|(_, (family, _))| *family == metric)
+                    .map(|(sample, _)| sample.as_str())
+                    .collect();
+                problems.push(if samples.is_empty() {
+                    format!("no metric {metric}")
+                } else {
+                    format!("{metric} is a family's name, not a sample's; query {samples:?}")
+                });
+                continue;
+            };
+            for matcher in &selector.matchers {
+                if TARGET_LABELS.contains(&matcher.label.as_str()) || matcher.value.contains('$') {
+                    continue;
+                }
+                let values: Vec<&str> = if matcher.operator.ends_with('~') {
+                    let alternatives: Vec<&str> = matcher.value.split('|').collect();
+                    assert!(
+                        alternatives.iter().all(|value| {
+                            !value.is_empty()
+                                && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                        }),
+                        "this test checks regular expressions that are alternatives of plain \
+                         values only: {expression}"
+                    );
+                    alternatives
+                } else {
+                    vec![matcher.value.as_str()]
+                };
+                for value in values {
+                    let found = label_sets.iter().any(|labels| {
+                        labels
+                            .iter()
+                            .any(|(label, its)| *label == matcher.label && its == value)
+                    });
+                    if !found {
+                        problems.push(format!(
+                            "no series {metric}{{{}=\"{value}\"}}",
+                            matcher.label
+                        ));
+                    }
+                }
+            }
+        }
+        problems
+    }
+}
+
+/// Just enough PromQL to find the series an expression selects: its vector selectors (a
+/// metric name and optional `{label op "value", …}`), skipping functions and aggregations
+/// (a word before `(`, `by` or `without`), keywords, the label lists of `by (…)`,
+/// `without (…)`, `on (…)`, `ignoring (…)` and `group_left/right (…)`, ranges (`[5m]`,
+/// `[$__rate_interval]`), numbers, durations and strings. Selectors without a metric name
+/// (`{__name__=…}`) are refused. A scanner rather than a PromQL parser crate: the workspace
+/// has none, and the files in contrib/ use a small part of the language.
+mod promql {
+    /// A vector selector.
+    #[derive(Debug, PartialEq)]
+    pub struct Selector {
+        pub metric: String,
+        pub matchers: Vec<Matcher>,
+    }
+
+    /// `label operator "value"`, the operator one of `=`, `!=`, `=~`, `!~`.
+    #[derive(Debug, PartialEq)]
+    pub struct Matcher {
+        pub label: String,
+        pub operator: String,
+        pub value: String,
+    }
+
+    /// Words of PromQL itself that stand outside parentheses: binary operators and modifiers.
+    const KEYWORDS: [&str; 11] = [
+        "and",
+        "or",
+        "unless",
+        "bool",
+        "offset",
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+    ];
+
+    /// Keywords a list of label names in parentheses may follow.
+    const BEFORE_LABEL_LISTS: [&str; 6] = [
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+    ];
+
+    pub fn selectors(expression: &str) -> Vec<Selector> {
+        let chars: Vec<char> = expression.chars().collect();
+        let mut selectors = Vec::new();
+        let mut at = 0;
+        while let Some(&c) = chars.get(at) {
+            if c == '"' || c == '\'' {
+                at = string(&chars, at, expression).1;
+            } else if c == '[' {
+                at = past(&chars, at, ']', expression);
+            } else if c == '{' {
+                panic!("a selector without a metric name: {expression}");
+            } else if c.is_ascii_digit() || c == '.' || c == '$' {
+                // A number or duration (0.99, 5m, 1e3), or a Grafana variable.
+                at = word_end(&chars, at + 1);
+            } else if c.is_ascii_alphabetic() || c == '_' || c == ':' {
+                let end = word_end(&chars, at);
+                let word: String = chars[at..end].iter().collect();
+                let next = skip_spaces(&chars, end);
+                let before_parenthesis = chars.get(next) == Some(&'(');
+                // `sum by (le) (…)`: an aggregation with its modifier first.
+                let next_word: String = chars[next..word_end(&chars, next)].iter().collect();
+                let aggregation = ["by", "without"].contains(&next_word.as_str());
+                at = if before_parenthesis && BEFORE_LABEL_LISTS.contains(&word.as_str()) {
+                    past(&chars, next, ')', expression)
+                } else if before_parenthesis || aggregation || KEYWORDS.contains(&word.as_str()) {
+                    end
+                } else if chars.get(next) == Some(&'{') {
+                    let (matchers, after) = matchers(&chars, next, expression);
+                    selectors.push(Selector {
+                        metric: word,
+                        matchers,
+                    });
+                    after
+                } else {
+                    selectors.push(Selector {
+                        metric: word,
+                        matchers: Vec::new(),
+                    });
+                    end
+                };
+            } else {
+                at += 1;
+            }
+        }
+        selectors
+    }
+
+    fn word_end(chars: &[char], from: usize) -> usize {
+        let length = chars[from..]
+            .iter()
+            .take_while(|c| c.is_ascii_alphanumeric() || **c == '_' || **c == ':')
+            .count();
+        from + length
+    }
+
+    fn skip_spaces(chars: &[char], from: usize) -> usize {
+        from + chars[from..]
+            .iter()
+            .take_while(|c| c.is_whitespace())
+            .count()
+    }
+
+    /// The index after the first `close` from `from` on.
+    fn past(chars: &[char], from: usize, close: char, expression: &str) -> usize {
+        let offset = chars[from..]
+            .iter()
+            .position(|&c| c == close)
+            .unwrap_or_else(|| panic!("no {close:?}: {expression}"));
+        from + offset + 1
+    }
+
+    /// The string literal opening at `from` (its quote), unescaped, and the index after it.
+    fn string(chars: &[char], from: usize, expression: &str) -> (String, usize) {
+        let quote = chars[from];
+        let mut value = String::new();
+        let mut at = from + 1;
+        loop {
+            match chars.get(at) {
+                Some(&c) if c == quote => return (value, at + 1),
+                Some('\\') => {
+                    let escaped = chars
+                        .get(at + 1)
+                        .unwrap_or_else(|| panic!("unclosed string: {expression}"));
+                    value.push(*escaped);
+                    at += 2;
+                }
+                Some(&c) => {
+                    value.push(c);
+                    at += 1;
+                }
+                None => panic!("unclosed string: {expression}"),
+            }
+        }
+    }
+
+    /// The matchers in the braces opening at `from`, and the index after the braces.
+    fn matchers(chars: &[char], from: usize, expression: &str) -> (Vec<Matcher>, usize) {
+        let mut matchers = Vec::new();
+        let mut at = from + 1;
+        loop {
+            at = skip_spaces(chars, at);
+            match chars.get(at) {
+                Some('}') => return (matchers, at + 1),
+                Some(',') => at += 1,
+                Some(c) if c.is_ascii_alphabetic() || *c == '_' => {
+                    let end = word_end(chars, at);
+                    let label = chars[at..end].iter().collect();
+                    at = skip_spaces(chars, end);
+                    let operator: String = chars[at..]
+                        .iter()
+                        .take_while(|c| matches!(c, '=' | '!' | '~'))
+                        .collect();
+                    assert!(
+                        ["=", "!=", "=~", "!~"].contains(&operator.as_str()),
+                        "a matcher's operator {operator:?}: {expression}"
+                    );
+                    at = skip_spaces(chars, at + operator.len());
+                    assert!(
+                        matches!(chars.get(at), Some('"' | '\'')),
+                        "a matcher's quoted value: {expression}"
+                    );
+                    let (value, after) = string(chars, at, expression);
+                    matchers.push(Matcher {
+                        label,
+                        operator,
+                        value,
+                    });
+                    at = after;
+                }
+                other => panic!("unexpected {other:?} in a selector: {expression}"),
+            }
+        }
+    }
+
+    #[test]
+    fn selectors_are_found_and_the_rest_skipped() {
+        let matcher = |label: &str, operator: &str, value: &str| Matcher {
+            label: label.into(),
+            operator: operator.into(),
+            value: value.into(),
+        };
+        let expression = r#"histogram_quantile(0.99, sum by (instance, le) (
+                rate(palaver_store_commit_seconds_bucket{instance=~"$instance", le!="+Inf"}[$__rate_interval])
+            )) > 0.25 and on (instance) up offset 5m
+            unless sum without(reason) (palaver_disconnects_total {reason = "a \"b\""}) / palaver_users"#;
+        assert_eq!(
+            selectors(expression),
+            [
+                Selector {
+                    metric: "palaver_store_commit_seconds_bucket".into(),
+                    matchers: vec![
+                        matcher("instance", "=~", "$instance"),
+                        matcher("le", "!=", "+Inf"),
+                    ],
+                },
+                Selector {
+                    metric: "up".into(),
+                    matchers: Vec::new(),
+                },
+                Selector {
+                    metric: "palaver_disconnects_total".into(),
+                    matchers: vec![matcher("reason", "=", "a \"b\"")],
+                },
+                Selector {
+                    metric: "palaver_users".into(),
+                    matchers: Vec::new(),
+                },
+            ]
+        );
+    }
 }

@@ -52,10 +52,14 @@ pub async fn get(address: SocketAddr, path: &str) -> Response {
     }
 }
 
-/// The samples of an exposition: each series (name and sorted labels) with its value.
+/// The samples of an exposition: each series (name and sorted labels) with its value, and
+/// the type of each metric family (`# TYPE`).
 #[derive(Debug, Default)]
 pub struct Samples {
     series: BTreeMap<(String, Vec<(String, String)>), f64>,
+    /// Family name → type (`counter`, `gauge`, `histogram`, …). A family's samples are named
+    /// after it: a counter's `NAME_total`, a histogram's `NAME_bucket`, `_sum` and `_count`.
+    types: BTreeMap<String, String>,
 }
 
 impl Samples {
@@ -76,6 +80,13 @@ impl Samples {
                     ["TYPE", "HELP", "UNIT"].contains(&keyword),
                     "unknown comment {line:?}"
                 );
+                if let Some(declaration) = comment.strip_prefix("TYPE ") {
+                    let (family, kind) = declaration
+                        .split_once(' ')
+                        .unwrap_or_else(|| panic!("# TYPE NAME TYPE: {line:?}"));
+                    let earlier = samples.types.insert(family.to_owned(), kind.to_owned());
+                    assert!(earlier.is_none(), "a family declared twice: {line:?}");
+                }
                 continue;
             }
             let (key, value) = parse_sample(line);
@@ -104,6 +115,20 @@ impl Samples {
     /// [`value`](Self::value) of a series without labels.
     pub fn plain(&self, name: &str) -> f64 {
         self.value(name, &[])
+    }
+
+    /// Every series: its sample name and its labels, sorted.
+    pub fn series(&self) -> impl Iterator<Item = (&str, &[(String, String)])> {
+        self.series
+            .keys()
+            .map(|(name, labels)| (name.as_str(), labels.as_slice()))
+    }
+
+    /// Every metric family declared with `# TYPE`, and its type.
+    pub fn families(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.types
+            .iter()
+            .map(|(family, kind)| (family.as_str(), kind.as_str()))
     }
 }
 
