@@ -20,7 +20,9 @@ trap 'dpkg --purge palaver >/dev/null 2>&1 || true' EXIT
 for file in /lib/systemd/system/palaver.service /etc/palaver/palaver.toml \
     /usr/share/man/man1/palaver.1 /usr/share/man/man1/palaver-serve.1 \
     /usr/share/bash-completion/completions/palaver /usr/share/zsh/vendor-completions/_palaver \
-    /usr/share/fish/vendor_completions.d/palaver.fish /usr/share/doc/palaver/copyright; do
+    /usr/share/fish/vendor_completions.d/palaver.fish /usr/share/doc/palaver/copyright \
+    /usr/share/doc/palaver/contrib/grafana/palaver.json \
+    /usr/share/doc/palaver/contrib/prometheus/palaver-alerts.yml; do
     [ -e "$file" ] || [ -e "$file.gz" ] || fail "$file is missing"
 done
 dpkg-query -W -f='${Conffiles}' palaver | grep -q ' /etc/palaver/palaver.toml ' ||

@@ -258,7 +258,8 @@ struct ServeArgs {
     #[arg(long, value_name = "SECONDS", env = "PALAVER_SHUTDOWN_GRACE_SECONDS")]
     shutdown_grace_seconds: Option<u64>,
 
-    /// Log filter, in tracing's EnvFilter syntax (for example `info` or `palaver_server=debug`).
+    /// Log filter, in tracing's EnvFilter syntax (for example `info`, or
+    /// `info,palaver_server=debug` for more of the server).
     #[arg(
         long,
         value_name = "FILTER",

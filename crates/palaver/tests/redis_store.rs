@@ -180,6 +180,32 @@ fn a_redis_that_could_lose_acknowledged_messages_is_refused() {
 }
 
 #[test]
+fn the_redis_user_docs_security_suggests_is_all_palaver_needs() {
+    let redis = RedisServer::start();
+    // As docs/SECURITY.md, "Redis holds the password hashes too", gives it.
+    assert_eq!(
+        redis_command(
+            &redis,
+            "ACL SETUSER palaver on >s3cret ~palaver:* +@all -@dangerous +config|get"
+        ),
+        "+OK"
+    );
+    let url = format!(
+        "redis+unix://{}?user=palaver&pass=s3cret",
+        redis.socket().display()
+    );
+    let server = serve_on_redis(&url);
+    let mut alice = Observer::join_ops(server.text, "alice");
+    alice.send("/register correct-horse");
+    alice.skip_until("-- account alice registered; you are logged in");
+    alice.send("stored as palaver's own user");
+    alice.skip_until("#ops <alice> stored as palaver's own user");
+    alice.send("/history");
+    alice.skip_until("#ops <alice> stored as palaver's own user");
+    assert!(!server.process.stderr_text().contains("s3cret"));
+}
+
+#[test]
 fn an_unreachable_redis_stops_the_server_without_showing_its_password() {
     let port = free_port();
     let stderr = refused(&format!("redis://palaver:hunter2@127.0.0.1:{port}"));

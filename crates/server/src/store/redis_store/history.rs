@@ -13,10 +13,10 @@ use std::collections::HashMap;
 use palaver_proto::event::MessageId;
 use palaver_proto::names::fold;
 use palaver_proto::time::Timestamp;
-use redis::aio::ConnectionManager;
 
 use super::RedisStore;
 use super::body::decode_message;
+use super::link::Link;
 use crate::store::queries::{
     self, Condition, End, FoundTarget, Page, Plan, Selection, Side, choose_targets, join_around,
     merge,
@@ -403,6 +403,8 @@ impl RedisStore {
         since: MessageId,
         authors: &[Party],
     ) -> Result<Option<StoredMessage>, StoreError> {
+        self.check_open()?;
+        self.after_appends_under_way().await?;
         let room_key = fold(room);
         let indexes: Vec<(String, MessageId)> = authors
             .iter()
@@ -412,7 +414,7 @@ impl RedisStore {
         Ok(self.messages(newest.into_iter().collect()).await?.pop())
     }
 
-    fn connection(&self) -> ConnectionManager {
+    fn connection(&self) -> Link {
         self.connection.clone()
     }
 }

@@ -3,28 +3,32 @@
 //! persists every write before it answers (AOF with `appendfsync always`, checked at start).
 //!
 //! Every change of several keys is one Lua script (`scripts.rs`), so it is atomic and one round
-//! trip; reads are plain commands, pipelined. The layout of the keys is in `keys.rs`, what a
-//! message or record looks like in `body.rs`, history pages in `history.rs`.
+//! trip; reads are plain commands, pipelined. Appends go through batchers with group commit
+//! (`appends.rs`); a request whose connection dropped is sent once more (`link.rs`). The layout
+//! of the keys is in `keys.rs`, what a message or record looks like in `body.rs`, history
+//! pages in `history.rs`.
 //!
 //! One palaver node uses a Redis (under one key prefix) at a time: a node holds a lock key
 //! with an expiry, renewed while it runs, and a second node refuses to start. Several nodes
 //! on one Redis are cluster mode, described in docs/CLUSTER.md.
 
+mod appends;
 mod body;
 mod history;
 mod keys;
+mod link;
 mod scripts;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use palaver_proto::event::MessageId;
 use palaver_proto::names::fold;
 use palaver_proto::time::Timestamp;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use tokio::sync::{Semaphore, oneshot};
+use redis::aio::ConnectionManagerConfig;
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::lifetimes::{FLOOR_KEEP, MAX_FLOORS};
 use super::{
@@ -32,8 +36,10 @@ use super::{
     RoomRecord, ServerBanRecord, Statistics, StoreConfig, StoreError, StoredMessage,
 };
 use crate::metrics::Metrics;
-use body::{decode_room, decode_server_ban, encode_message, encode_room, encode_server_ban};
+use appends::{Batcher, Pending};
+use body::{decode_room, decode_server_ban, encode_room, encode_server_ban};
 use keys::Keys;
+use link::Link;
 use scripts::Scripts;
 
 /// The version of the data layout this palaver writes; a Redis holding a newer one is
@@ -71,25 +77,39 @@ impl RedisSettings {
     }
 }
 
-/// `url` with any user information (and so the password) left out.
+/// `url` with any user information and query (where a password can be: `user:password@`, or
+/// `?user=…&pass=…` for a Unix socket) left out.
 fn redact(url: &str) -> String {
+    let (url, query) = match url.split_once('?') {
+        Some((url, _query)) => (url, "?…"),
+        None => (url, ""),
+    };
     match (url.split_once("://"), url.rfind('@')) {
-        (Some((scheme, _)), Some(at)) => format!("{scheme}://…@{}", &url[at + 1..]),
-        _ => url.to_owned(),
+        (Some((scheme, _)), Some(at)) => format!("{scheme}://…@{}{query}", &url[at + 1..]),
+        _ => format!("{url}{query}"),
     }
 }
+
+/// How many batchers store appends, each on a connection of its own (`appends.rs`). Redis
+/// fsyncs its append-only file once per turn of its event loop, and in one turn it reads at
+/// most one buffer from each connection: several keep a slow disk's fsyncs shared by more
+/// messages.
+const APPEND_CONNECTIONS: usize = 4;
 
 /// A handle to the Redis store. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct RedisStore {
-    connection: ConnectionManager,
+    /// Reads and every write but appends.
+    connection: Link,
+    /// The queues of the batchers that store appends ([`APPEND_CONNECTIONS`]).
+    batchers: Arc<[mpsc::UnboundedSender<Pending>]>,
     keys: Arc<Keys>,
     scripts: Arc<Scripts>,
     shared: Arc<Shared>,
 }
 
-/// What the handles share.
-struct Shared {
+/// What the handles (and the batchers) share.
+pub(super) struct Shared {
     history_max_age: Option<Duration>,
     history_max_per_room: Option<usize>,
     /// This node's token in the node lock.
@@ -97,6 +117,10 @@ struct Shared {
     /// Appends under way; shutting down takes every permit, so it waits for them.
     appends: Arc<Semaphore>,
     appended: AtomicU64,
+    /// Script calls that stored appends.
+    batches: AtomicU64,
+    /// Which batcher the next append goes to.
+    next_append_connection: AtomicU64,
     closed: AtomicBool,
     metrics: Arc<Metrics>,
     url: String,
@@ -143,24 +167,51 @@ impl RedisStore {
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(500));
-        let connection = client
-            .get_connection_manager_with_config(manager_config)
-            .await
-            .map_err(|error| open_error(error.into()))?;
+        let mut connections = Vec::with_capacity(1 + APPEND_CONNECTIONS);
+        for _ in 0..=APPEND_CONNECTIONS {
+            connections.push(
+                client
+                    .get_connection_manager_with_config(manager_config.clone())
+                    .await
+                    .map_err(|error| open_error(error.into()))?,
+            );
+        }
+        let connection = Link(connections.remove(0));
+        let keys = Arc::new(Keys::new(&settings.key_prefix));
+        let scripts = Arc::new(Scripts::new());
+        let shared = Arc::new(Shared {
+            history_max_age: config.history_max_age,
+            history_max_per_room: config.history_max_per_room,
+            lock_token: random_token(),
+            appends: Arc::new(Semaphore::new(APPENDS_IN_FLIGHT)),
+            appended: AtomicU64::new(0),
+            batches: AtomicU64::new(0),
+            next_append_connection: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+            metrics,
+            url: url.clone(),
+        });
+        let batchers = connections
+            .into_iter()
+            .map(|connection| {
+                let (sender, queue) = mpsc::unbounded_channel();
+                let batcher = Batcher {
+                    queue,
+                    connection,
+                    keys: keys.clone(),
+                    scripts: scripts.clone(),
+                    shared: shared.clone(),
+                };
+                tokio::spawn(batcher.run());
+                sender
+            })
+            .collect();
         let store = Self {
             connection,
-            keys: Arc::new(Keys::new(&settings.key_prefix)),
-            scripts: Arc::new(Scripts::new()),
-            shared: Arc::new(Shared {
-                history_max_age: config.history_max_age,
-                history_max_per_room: config.history_max_per_room,
-                lock_token: random_token(),
-                appends: Arc::new(Semaphore::new(APPENDS_IN_FLIGHT)),
-                appended: AtomicU64::new(0),
-                closed: AtomicBool::new(false),
-                metrics,
-                url: url.clone(),
-            }),
+            batchers,
+            keys,
+            scripts,
+            shared,
         };
         if settings.verify_persistence {
             store.verify_persistence().await.map_err(open_error)?;
@@ -300,6 +351,20 @@ impl RedisStore {
         }
     }
 
+    /// Waits until every append started before this call is done (appends queued meanwhile
+    /// wait behind it). Appends run concurrently on several connections, so without this a
+    /// deletion could reach Redis before the message it deletes; the SQLite store's one queue
+    /// gives the same order for free.
+    async fn after_appends_under_way(&self) -> Result<(), StoreError> {
+        let _all = self
+            .shared
+            .appends
+            .acquire_many(APPENDS_IN_FLIGHT as u32)
+            .await
+            .map_err(|_closed| StoreError::Closed)?;
+        Ok(())
+    }
+
     fn is_closed(&self) -> bool {
         self.shared.closed.load(Ordering::Acquire)
     }
@@ -312,9 +377,9 @@ impl RedisStore {
         }
     }
 
-    /// Starts storing `message` and returns; `committed` hears the outcome once Redis has it
-    /// on disk. Waits first while [`APPENDS_IN_FLIGHT`] appends are under way: the
-    /// backpressure.
+    /// Queues `message` for its batcher and returns; `committed` hears the outcome once Redis
+    /// has it on disk. Waits first while [`APPENDS_IN_FLIGHT`] appends are under way: the
+    /// backpressure (the batchers' queues need no bound of their own).
     pub(crate) async fn queue_append(
         &self,
         message: StoredMessage,
@@ -328,63 +393,17 @@ impl RedisStore {
             .acquire_owned()
             .await
             .map_err(|_closed| StoreError::Closed)?;
-        let store = self.clone();
-        tokio::spawn(async move {
-            let outcome = store.append(message).await;
-            drop(permit);
-            // The caller may have stopped listening; the message is stored all the same.
-            let _ = committed.send(outcome);
-        });
-        Ok(())
-    }
-
-    /// Stores `message`, durable (fsync'd by Redis) when this returns.
-    async fn append(&self, message: StoredMessage) -> Result<(), StoreError> {
-        let started = Instant::now();
-        let (body, listing) = encode_message(&message)?;
-        let mut indexes = vec![(
-            self.keys.history(&listing.target_key),
-            self.keys.targets(),
-            listing.target_key.clone(),
-        )];
-        let views = [
-            (&listing.sender_view, &listing.sender_party),
-            (&listing.recipient_view, &listing.recipient_party),
-        ];
-        for (view, party) in views {
-            if let (Some(view), Some(party)) = (view, party) {
-                indexes.push((
-                    self.keys.view(view),
-                    self.keys.party_views(party),
-                    view.clone(),
-                ));
-            }
-        }
-        if let Some(author) = &listing.author {
-            indexes.push((
-                self.keys.authored(author, &listing.target_key),
-                String::new(),
-                String::new(),
-            ));
-        }
-        let indexes = serde_json::to_string(&indexes)
-            .map_err(|error| StoreError::Database(error.to_string()))?;
-        let _stored: i64 = self
-            .scripts
-            .append
-            .key(self.keys.message(message.id))
-            .key(self.keys.message_count())
-            .key(self.keys.floors())
-            .arg(message.id.0)
-            .arg(message.time.0)
-            .arg(body)
-            .arg(&listing.target_key)
-            .arg(indexes)
-            .invoke_async(&mut self.connection.clone())
-            .await?;
-        self.shared.appended.fetch_add(1, Ordering::Relaxed);
-        self.shared.metrics.committed(1, started.elapsed());
-        Ok(())
+        let turn = self
+            .shared
+            .next_append_connection
+            .fetch_add(1, Ordering::Relaxed);
+        let batcher = &self.batchers[turn as usize % self.batchers.len()];
+        let pending = Pending {
+            message,
+            committed,
+            permit,
+        };
+        batcher.send(pending).map_err(|_stopped| StoreError::Closed)
     }
 
     /// How many messages are stored.
@@ -470,12 +489,14 @@ impl RedisStore {
     /// The message with id `id`, if stored.
     pub(crate) async fn message(&self, id: MessageId) -> Result<Option<StoredMessage>, StoreError> {
         self.check_open()?;
+        self.after_appends_under_way().await?;
         Ok(self.messages(vec![id.0]).await?.pop())
     }
 
     /// Deletes the message with id `id` (nothing if it is gone already); durable on return.
     pub(crate) async fn delete_message(&self, id: MessageId) -> Result<(), StoreError> {
         self.check_open()?;
+        self.after_appends_under_way().await?;
         let _deleted: i64 = self
             .scripts
             .delete_message
@@ -818,11 +839,9 @@ impl RedisStore {
     }
 
     pub(crate) fn statistics(&self) -> Statistics {
-        let appended = self.shared.appended.load(Ordering::Relaxed);
         Statistics {
-            // Each append is its own write.
-            batches: appended,
-            appended,
+            batches: self.shared.batches.load(Ordering::Relaxed),
+            appended: self.shared.appended.load(Ordering::Relaxed),
         }
     }
 
@@ -832,12 +851,7 @@ impl RedisStore {
         if self.shared.closed.swap(true, Ordering::AcqRel) {
             return Err(StoreError::Closed);
         }
-        let _all = self
-            .shared
-            .appends
-            .acquire_many(APPENDS_IN_FLIGHT as u32)
-            .await
-            .map_err(|_closed| StoreError::Closed)?;
+        self.after_appends_under_way().await?;
         let _: i64 = self
             .scripts
             .release_lock
@@ -875,6 +889,10 @@ mod tests {
         assert_eq!(
             redact("redis+unix:///run/redis.sock"),
             "redis+unix:///run/redis.sock"
+        );
+        assert_eq!(
+            redact("redis+unix:///run/redis.sock?user=palaver&pass=secret"),
+            "redis+unix:///run/redis.sock?…"
         );
     }
 }

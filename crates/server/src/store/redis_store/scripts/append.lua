@@ -1,23 +1,40 @@
--- Stores one message.
--- KEYS[1] the message's hash, KEYS[2] the message count, KEYS[3] the history floors.
--- ARGV[1] id, ARGV[2] time (ms), ARGV[3] the body (JSON), ARGV[4] the target key,
--- ARGV[5] the indexes listing it: a JSON array of [sorted set, set or "", member or ""].
--- Returns 1 if stored, 0 if its room's lifetime ended before it (below the room's floor, as
--- the SQLite store deletes it at its next prune), an error if the id is taken.
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  return redis.error_reply('message ' .. ARGV[1] .. ' is stored already')
-end
-local floor = redis.call('HGET', KEYS[3], ARGV[4])
-if floor and tonumber(ARGV[1]) < tonumber(floor) then
-  return 0
-end
-for _, index in ipairs(cjson.decode(ARGV[5])) do
-  redis.call('ZADD', index[1], ARGV[1], ARGV[1])
-  redis.call('ZADD', index[1] .. ':times', ARGV[2], ARGV[1])
-  if index[2] ~= '' then
-    redis.call('SADD', index[2], index[3])
+-- Stores a batch of messages, in one step.
+-- KEYS[1] the message count, KEYS[2] the history floors.
+-- ARGV[1] the prefix of message keys, then five arguments per message: its id, time (ms),
+-- body (JSON), target key, and the indexes listing it (a JSON array of
+-- [sorted set, set or "", member or ""]).
+-- Returns one outcome per message: 1 stored; 0 not stored because its room's lifetime ended
+-- before it (below the room's floor, as the SQLite store deletes it at its next prune);
+-- -1 not stored because the id is taken.
+local outcomes = {}
+local stored = 0
+for first = 2, #ARGV, 5 do
+  local id, time, body, target, indexes =
+    ARGV[first], ARGV[first + 1], ARGV[first + 2], ARGV[first + 3], ARGV[first + 4]
+  local key = ARGV[1] .. id
+  local outcome = 1
+  if redis.call('EXISTS', key) == 1 then
+    outcome = -1
+  else
+    local floor = redis.call('HGET', KEYS[2], target)
+    if floor and tonumber(id) < tonumber(floor) then
+      outcome = 0
+    end
   end
+  if outcome == 1 then
+    for _, index in ipairs(cjson.decode(indexes)) do
+      redis.call('ZADD', index[1], id, id)
+      redis.call('ZADD', index[1] .. ':times', time, id)
+      if index[2] ~= '' then
+        redis.call('SADD', index[2], index[3])
+      end
+    end
+    redis.call('HSET', key, 'body', body, 'time', time, 'indexes', indexes)
+    stored = stored + 1
+  end
+  outcomes[#outcomes + 1] = outcome
 end
-redis.call('HSET', KEYS[1], 'body', ARGV[3], 'time', ARGV[2], 'indexes', ARGV[5])
-redis.call('INCR', KEYS[2])
-return 1
+if stored > 0 then
+  redis.call('INCRBY', KEYS[1], stored)
+end
+return outcomes
