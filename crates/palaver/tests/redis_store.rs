@@ -4,9 +4,10 @@
 //! What is promised (docs/CLUSTER.md, "The Redis store"): what one run stored, the next run
 //! on the same Redis finds; a message acknowledged before Redis crashed is still there after
 //! it restarts, one said while it was down reaches the room and its sender is told it was not
-//! saved, and storing resumes by itself; one node uses a Redis at a time; a Redis that could
-//! lose an acknowledged write, or that cannot be reached, stops the server before `ready` with
-//! a line saying why, and never with the Redis password in it.
+//! saved, and storing resumes by itself; one node uses a Redis at a time; `rediss://` speaks
+//! TLS and verifies Redis's certificate; a Redis that could lose an acknowledged write, or
+//! that cannot be reached, stops the server before `ready` with a line saying why, and never
+//! with the Redis password in it.
 
 mod common;
 
@@ -203,6 +204,46 @@ fn the_redis_user_docs_security_suggests_is_all_palaver_needs() {
     alice.send("/history");
     alice.skip_until("#ops <alice> stored as palaver's own user");
     assert!(!server.process.stderr_text().contains("s3cret"));
+}
+
+#[test]
+fn rediss_urls_reach_redis_over_tls_and_verify_its_certificate() {
+    let certificates = common::TempDir::new("redis-tls");
+    let (generated, _, stderr) = common::gen_cert(&certificates.path, &[]);
+    assert!(generated, "{stderr}");
+    let certificate = certificates.path.join("cert.pem");
+    let key = certificates.path.join("key.pem");
+    let port = free_port().to_string();
+    let redis = RedisServer::start_with(&[
+        "--tls-port",
+        &port,
+        "--tls-cert-file",
+        certificate.to_str().expect("UTF-8 path"),
+        "--tls-key-file",
+        key.to_str().expect("UTF-8 path"),
+        "--tls-auth-clients",
+        "no",
+    ]);
+    let url = format!("rediss://localhost:{port}");
+    // A certificate the system does not trust is refused.
+    let stderr = refused(&url);
+    assert!(
+        stderr.contains(&format!("cannot open the database {url}")),
+        "{stderr}"
+    );
+    // Trusted (here through SSL_CERT_FILE, which the system's roots are read from), it serves.
+    let trusted = certificate.to_str().expect("UTF-8 path");
+    let server = serve_with(
+        &["--cluster", &url],
+        Options {
+            envs: &[("SSL_CERT_FILE", trusted)],
+            ..Options::default()
+        },
+    );
+    let mut alice = Observer::join_ops(server.text, "alice");
+    alice.send("over tls");
+    alice.skip_until("#ops <alice> over tls");
+    drop(redis);
 }
 
 #[test]

@@ -13,12 +13,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct RedisServer {
     child: Child,
     directory: PathBuf,
+    /// The options it was started with, besides the usual ones.
+    options: Vec<String>,
 }
 
 impl RedisServer {
     /// Starts a server and returns once it accepts connections (it says so on its standard
     /// output). Panics, naming what to install, if `redis-server` cannot be run.
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// [`start`](Self::start) with more of `redis-server`'s options (such as a TLS port).
+    pub fn start_with(options: &[&str]) -> Self {
         static STARTED: AtomicU64 = AtomicU64::new(0);
         let directory = std::env::temp_dir().join(format!(
             "palaver-redis-{}-{}",
@@ -26,15 +33,20 @@ impl RedisServer {
             STARTED.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::create_dir_all(&directory).expect("create the Redis test directory");
-        let child = spawn(&directory);
-        Self { child, directory }
+        let options: Vec<String> = options.iter().map(|&option| option.to_owned()).collect();
+        let child = spawn(&directory, &options);
+        Self {
+            child,
+            directory,
+            options,
+        }
     }
 
     /// Kills the server (`SIGKILL`, as a crash) and starts it again on the same files and
     /// socket; returns once it accepts connections, with what its append-only file held.
     pub fn restart(&mut self) {
         self.stop();
-        self.child = spawn(&self.directory);
+        self.child = spawn(&self.directory, &self.options);
     }
 
     /// Kills the server (`SIGKILL`) and waits for it to go.
@@ -66,7 +78,7 @@ impl Drop for RedisServer {
 
 /// Starts `redis-server` on `directory`'s socket and files, and returns once it accepts
 /// connections (it says so on its standard output).
-fn spawn(directory: &Path) -> Child {
+fn spawn(directory: &Path, options: &[String]) -> Child {
     let mut child = Command::new("redis-server")
         .args(["--port", "0", "--unixsocket"])
         .arg(directory.join("redis.sock"))
@@ -82,6 +94,7 @@ fn spawn(directory: &Path) -> Child {
             "--loglevel",
             "notice",
         ])
+        .args(options)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
