@@ -69,13 +69,16 @@ impl Range {
 }
 
 impl RedisStore {
-    /// Reads one page of the history `query` may see, oldest first.
+    /// Reads one page of the history `query` may see, oldest first, after the appends under
+    /// way (so a page asked for right after a message holds it, as on SQLite).
     pub(crate) async fn history(
         &self,
         query: &HistoryQuery,
         page: Page,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
+        self.check_open()?;
+        self.after_appends_under_way().await?;
         let indexes = self.indexes(query);
         let since = query.since;
         match page.plan() {

@@ -353,8 +353,9 @@ impl RedisStore {
 
     /// Waits until every append started before this call is done (appends queued meanwhile
     /// wait behind it). Appends run concurrently on several connections, so without this a
-    /// deletion could reach Redis before the message it deletes; the SQLite store's one queue
-    /// gives the same order for free.
+    /// deletion could reach Redis before the message it deletes, or a history page miss a
+    /// message its reader just sent; the SQLite store's one queue gives the same order for
+    /// free.
     async fn after_appends_under_way(&self) -> Result<(), StoreError> {
         let _all = self
             .shared
