@@ -2,6 +2,7 @@
 
 mod bench;
 mod check_config;
+mod cluster;
 mod gen_cert;
 mod open_files;
 mod systemd;
@@ -75,6 +76,9 @@ enum Command {
         )]
         database: PathBuf,
     },
+    /// Look at a cluster of palaver nodes from outside (docs/CLUSTER.md).
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
     /// Write the man pages of palaver and of each of its commands (palaver.1,
     /// palaver-serve.1, …) into DIR.
     Man {
@@ -237,6 +241,11 @@ struct ServeArgs {
     #[arg(long = "cluster", value_name = "URL", env = "PALAVER_CLUSTER")]
     cluster_url: Option<String>,
 
+    /// This node's name in the cluster [default: the host's name and the port of the first
+    /// chat listener, such as chat-1-6667].
+    #[arg(long, value_name = "NAME", env = "PALAVER_NODE_NAME")]
+    node_name: Option<String>,
+
     /// Longest accepted text-protocol line in bytes.
     #[arg(long, value_name = "BYTES", env = "PALAVER_MAX_LINE_BYTES")]
     max_line_bytes: Option<usize>,
@@ -310,6 +319,7 @@ fn main() -> ExitCode {
                 );
             })
             .with_context(|| format!("cannot back up {}", database.display())),
+        Command::Cluster(command) => return cluster::run(command),
         Command::Man { dir } => write_man_pages(&dir),
         Command::Completions { shell } => {
             let mut command = with_config_defaults(Cli::command());
@@ -391,6 +401,7 @@ fn serve(args: ServeArgs, sources: &ArgMatches) -> anyhow::Result<()> {
         cloak_hosts: args.cloak_hosts.then_some(true),
         database: args.database,
         cluster_url: args.cluster_url,
+        node_name: args.node_name,
         max_line_bytes: args.max_line_bytes,
         send_queue_bytes: args.send_queue_bytes,
         shutdown_grace,
@@ -423,7 +434,7 @@ fn serve(args: ServeArgs, sources: &ArgMatches) -> anyhow::Result<()> {
                 shutdown.await;
                 systemd::stopping();
             })
-            .await;
+            .await?;
         anyhow::Ok(())
     })
 }

@@ -7,6 +7,7 @@
 pub mod accounts;
 mod addresses;
 mod admission;
+pub mod cluster;
 pub mod config;
 mod connection;
 mod flood;

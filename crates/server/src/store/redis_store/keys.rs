@@ -35,11 +35,6 @@ impl Keys {
         self.key(&["schema"])
     }
 
-    /// String with an expiry: the token of the node using this prefix (one at a time).
-    pub(super) fn node_lock(&self) -> String {
-        self.key(&["node_lock"])
-    }
-
     /// Hash: one message (`body`, JSON) and the index keys it is listed in.
     pub(super) fn message(&self, id: MessageId) -> String {
         self.key(&["message", &id.0.to_string()])
