@@ -67,14 +67,8 @@ enum Command {
         /// The new file to write (refused if it exists).
         #[arg(value_name = "FILE")]
         file: PathBuf,
-        /// The database to copy, as `serve --db` names it.
-        #[arg(
-            long = "db",
-            value_name = "PATH",
-            env = "PALAVER_DB",
-            default_value = "palaver.db"
-        )]
-        database: PathBuf,
+        #[command(flatten)]
+        database: DatabaseArg,
     },
     /// Look at a cluster of palaver nodes from outside (docs/CLUSTER.md).
     #[command(subcommand)]
@@ -92,6 +86,19 @@ enum Command {
         #[arg(value_name = "SHELL")]
         shell: clap_complete::Shell,
     },
+}
+
+/// The SQLite database a command reads (`backup`, `cluster import`).
+#[derive(Debug, Args)]
+struct DatabaseArg {
+    /// The database to read, as `serve --db` names it.
+    #[arg(
+        long = "db",
+        value_name = "PATH",
+        env = "PALAVER_DB",
+        default_value = "palaver.db"
+    )]
+    database: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -310,7 +317,10 @@ fn main() -> ExitCode {
         Command::GenCert(args) => gen_cert::run(args),
         Command::Bench(args) => bench::run(args),
         Command::CheckConfig { file } => return check_config::run(&file),
-        Command::Backup { file, database } => palaver_server::store::backup(&database, &file)
+        Command::Backup {
+            file,
+            database: DatabaseArg { database },
+        } => palaver_server::store::backup(&database, &file)
             .map(|messages| {
                 println!(
                     "backed up {} to {} ({messages} messages)",

@@ -328,3 +328,67 @@ fn cluster_status_without_a_reachable_redis_says_so_and_exits_2() {
     assert_eq!(code, 2);
     assert!(stderr.contains("no cluster named"), "{stderr}");
 }
+
+#[test]
+fn cluster_import_moves_a_single_nodes_history_and_accounts_into_an_empty_redis() {
+    let redis = RedisServer::start();
+    let (directory, config) = config_file(SHORT_LEASE);
+    let database = directory.path.join("palaver.db");
+    let database = database.to_str().expect("UTF-8 path");
+    let mut single = common::serve_with(&["--db", database], Options::default());
+    let mut alice = Observer::join_ops(single.text, "alice");
+    alice.send("/register correct-horse");
+    alice.skip_until("-- account alice registered; you are logged in");
+    alice.send("said before the move");
+    alice.skip_until("#ops <alice> said before the move");
+    single.process.signal("TERM");
+    single.process.wait_exit();
+    drop(alice);
+
+    let import = |database: &str| {
+        let mut process = Process::spawn(
+            &[
+                "cluster",
+                "import",
+                "--db",
+                database,
+                "--cluster",
+                &redis.url(),
+            ],
+            Options::default(),
+        );
+        let (status, stdout) = process.wait_exit();
+        (status.success(), stdout, process.stderr_text())
+    };
+    let (imported, stdout, stderr) = import(database);
+    assert!(imported, "{stderr}");
+    assert_eq!(
+        stdout[0],
+        format!(
+            "imported 1 message, 1 account, 0 client certificates, 0 read markers, 0 registered \
+             rooms, 0 server bans from {database} into {} (key prefix palaver)",
+            redis.url()
+        )
+    );
+    // Once is all: a second import would mix two histories.
+    let (imported, _, stderr) = import(database);
+    assert!(!imported);
+    assert!(stderr.contains("already holds palaver data"), "{stderr}");
+
+    let node = start_node(&redis, "alpha", &config);
+    let mut reader = Observer::join_ops(node.text, "reader");
+    reader.send("/login alice correct-horse");
+    reader.skip_until("-- you are now logged in as alice");
+    reader.send("/history");
+    reader.skip_until("#ops <alice> said before the move");
+    // Not beside a running node, nor from a database that is not there.
+    let (imported, _, stderr) = import(database);
+    assert!(!imported);
+    assert!(
+        stderr.contains("another palaver node (alpha) is live"),
+        "{stderr}"
+    );
+    let (imported, _, stderr) = import(&format!("{database}.missing"));
+    assert!(!imported);
+    assert!(stderr.contains("no database at"), "{stderr}");
+}

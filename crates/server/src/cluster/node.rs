@@ -25,8 +25,10 @@ use super::{ClusterError, ClusterSettings, valid_node_name};
 use crate::metrics::{LinkState, Metrics};
 use crate::store::redis_connection;
 
-/// How long connecting to Redis may take at start.
+/// How long connecting to Redis, and then an answer, may take; a renewal is bounded by the
+/// lease's deadline instead.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A clock offset from Redis's beyond which the node warns (at most once a minute).
 const CLOCK_WARNING: Duration = Duration::from_secs(1);
@@ -115,7 +117,7 @@ impl Node {
     ) -> Result<Self, ClusterError> {
         let url = settings.redis.display_url();
         debug_assert!(valid_node_name(&name), "checked when the config was read");
-        let connection = redis_connection(&settings.redis.url, CONNECT_TIMEOUT, settings.heartbeat)
+        let connection = redis_connection(&settings.redis.url, CONNECT_TIMEOUT, RESPONSE_TIMEOUT)
             .await
             .map_err(|error| ClusterError::Unreachable {
                 url: url.clone(),
@@ -334,8 +336,10 @@ impl Node {
             }
             let sent = Instant::now();
             let sent_wall_ms = wall_clock_ms();
-            // A renewal slower than a heartbeat counts as failed: the next one is due.
-            let renewal = tokio::time::timeout(inner.heartbeat, self.renew(&last)).await;
+            // A slow renewal is waited for as long as the lease holds: only its deadline
+            // makes it late.
+            let left = clock.deadline().saturating_duration_since(sent);
+            let renewal = tokio::time::timeout(left, self.renew(&last)).await;
             match renewal.unwrap_or_else(|_late| Err(timed_out())) {
                 Ok(Renewal::Renewed {
                     redis_now_ms,
@@ -372,7 +376,7 @@ impl Node {
     async fn register_again(&self, clock: &mut LeaseClock) -> Rejoin {
         let inner = &self.inner;
         let sent = Instant::now();
-        let registration = tokio::time::timeout(inner.heartbeat, self.register()).await;
+        let registration = tokio::time::timeout(inner.lease, self.register()).await;
         match registration.unwrap_or_else(|_late| Err(timed_out())) {
             Ok(Registration::Started) => {
                 *clock = LeaseClock::new(inner.lease, sent);
@@ -447,7 +451,7 @@ fn log_state(node: &str, state: LinkState, lease: Duration) {
 fn timed_out() -> redis::RedisError {
     redis::RedisError::from(std::io::Error::new(
         std::io::ErrorKind::TimedOut,
-        "no answer within a heartbeat",
+        "no answer in time",
     ))
 }
 

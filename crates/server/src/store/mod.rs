@@ -41,6 +41,7 @@ macro_rules! on_both_backends {
 mod accounts;
 mod backup;
 mod certificates;
+mod import;
 mod lifetimes;
 mod message;
 mod migrations;
@@ -68,6 +69,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use accounts::{AccountRecord, PasswordSecrets};
 pub use backup::backup;
 pub use certificates::{CertificateAdded, MAX_CERTIFICATES};
+pub use import::{Imported, import};
 pub use message::{
     ConnectionId, Correspondent, HistoryQuery, HistoryTarget, MAX_STORED_CLIENT_TAG_BYTES, Party,
     REPLAYED_CLIENT_TAGS, StoredMessage,

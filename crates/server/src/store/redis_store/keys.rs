@@ -21,6 +21,10 @@ impl Keys {
         }
     }
 
+    pub(super) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     fn key(&self, parts: &[&str]) -> String {
         let mut key = self.prefix.clone();
         for part in parts {

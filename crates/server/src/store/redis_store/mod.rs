@@ -315,6 +315,45 @@ impl RedisStore {
         Ok(())
     }
 
+    /// The key prefix, for messages.
+    pub(crate) fn prefix(&self) -> &str {
+        self.keys.prefix()
+    }
+
+    /// Whether nothing is stored under the prefix: no message, account, registered room or
+    /// server ban.
+    pub(crate) async fn is_empty(&self) -> Result<bool, StoreError> {
+        let mut connection = self.connection.clone();
+        let (messages, rooms, bans): (u64, u64, u64) = redis::pipe()
+            .exists(self.keys.message_count())
+            .exists(self.keys.rooms())
+            .exists(self.keys.server_bans())
+            .query_async(&mut connection)
+            .await?;
+        if messages + rooms + bans > 0 {
+            return Ok(false);
+        }
+        let pattern = format!("{}*", self.keys.account(""));
+        let mut cursor = 0u64;
+        loop {
+            let (next, found): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut connection)
+                .await?;
+            if !found.is_empty() {
+                return Ok(false);
+            }
+            if next == 0 {
+                return Ok(true);
+            }
+            cursor = next;
+        }
+    }
+
     fn is_closed(&self) -> bool {
         self.shared.closed.load(Ordering::Acquire)
     }
@@ -579,7 +618,11 @@ impl RedisStore {
         Ok(Some(AccountRecord {
             name: field("name")?,
             password_hash: field("password_hash")?,
-            scram_sha_256: fields.get("scram_sha_256").cloned(),
+            // Empty for an account imported from before SCRAM credentials were kept.
+            scram_sha_256: fields
+                .get("scram_sha_256")
+                .filter(|credentials| !credentials.is_empty())
+                .cloned(),
             created: Timestamp(created),
             email: fields.get("email").cloned(),
         }))
