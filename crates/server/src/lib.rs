@@ -11,6 +11,8 @@ pub mod cluster;
 pub mod config;
 mod connection;
 mod flood;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hub;
 mod listener;
 pub mod metrics;

@@ -148,10 +148,6 @@ impl Node {
         Ok(node)
     }
 
-    pub fn name(&self) -> &str {
-        &self.inner.name
-    }
-
     /// Where the heartbeats read the node's counts from, from now on (zero until then).
     pub fn count_with(&self, source: impl Fn() -> NodeCounts + Send + Sync + 'static) {
         let _already_set = self.inner.counts.set(Box::new(source));

@@ -150,7 +150,7 @@ impl Incoming for FrameReader {
 
 /// One frame's payload as a line: its line breaks made CRs (see the module's comment), and
 /// CRLF appended.
-fn line_of(payload: &[u8]) -> Bytes {
+pub(crate) fn line_of(payload: &[u8]) -> Bytes {
     let mut line = BytesMut::with_capacity(payload.len() + 2);
     line.extend(
         payload

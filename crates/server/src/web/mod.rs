@@ -9,7 +9,7 @@
 //! against the per-address limits; opening `/irc` is.
 
 mod assets;
-mod frames;
+pub(crate) mod frames;
 mod websocket;
 
 use std::convert::Infallible;

@@ -22,7 +22,7 @@ mod read_marker;
 mod redaction;
 mod registration;
 mod replies;
-mod sasl;
+pub(crate) mod sasl;
 mod server_bans;
 mod server_queries;
 mod whowas;

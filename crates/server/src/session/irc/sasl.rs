@@ -236,7 +236,7 @@ pub(super) fn fail(session: &mut IrcSession) {
 
 /// Decodes a SASL PLAIN message, `authzid NUL authcid NUL password` (RFC 4616); the
 /// authorization identity must be empty or the same as the authentication identity.
-fn decode_plain(message: &[u8]) -> Option<(String, String)> {
+pub(crate) fn decode_plain(message: &[u8]) -> Option<(String, String)> {
     let text = std::str::from_utf8(message).ok()?;
     let mut parts = text.split('\0');
     let (authzid, authcid, password) = (parts.next()?, parts.next()?, parts.next()?);

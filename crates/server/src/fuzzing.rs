@@ -1,0 +1,157 @@
+//! The bodies of the fuzz targets (`fuzz/`, cargo-fuzz on nightly) and of the corpus replay
+//! (`tests/fuzz_corpus.rs`, on stable in every `cargo test`): each takes arbitrary bytes,
+//! feeds them to one of the parsers that read what strangers send, and panics only if a
+//! promise breaks — a panic inside the parser, or an answer that contradicts another part of
+//! the code. They live in the library so that both callers run exactly the same checks.
+
+use bytes::BytesMut;
+use palaver_proto::framing::{Frame, LineDecoder};
+use palaver_proto::irc::message::Message;
+use palaver_proto::proxy::{self, V2_FIXED_BYTES};
+use palaver_proto::text as input;
+
+use crate::accounts::scram::{ClientFirst, ScramCredentials, ServerExchange};
+use crate::config::{Config, FileConfig, Overrides};
+
+/// The text protocol's framing and command parser, fed `data` in arbitrary chunks. The first
+/// two bytes choose the line limit and the chunk sizes. Checks that the lines come out as
+/// splitting the whole input at LF would give them, each over-long one as one `TooLong`.
+pub fn text_input(data: &[u8]) {
+    let [limit, chunking, rest @ ..] = data else {
+        return;
+    };
+    let max_line_bytes = 1 + usize::from(*limit);
+    let mut decoder = LineDecoder::new(max_line_bytes);
+    let mut buffer = BytesMut::new();
+    let mut frames = Vec::new();
+    let chunk = 1 + usize::from(*chunking % 64);
+    for piece in rest.chunks(chunk) {
+        buffer.extend_from_slice(piece);
+        while let Some(frame) = decoder.decode(&mut buffer) {
+            frames.push(frame);
+        }
+    }
+    for frame in &frames {
+        if let Frame::Line(line) = frame {
+            assert!(line.len() <= max_line_bytes, "a line beyond the limit");
+            assert!(!line.contains(&b'\n'), "a line holding an LF");
+            let _ = input::parse(line);
+            let _ = input::parse_paste_line(line);
+        }
+    }
+    let expected = whole_lines(rest, max_line_bytes);
+    assert_eq!(frames.len(), expected.len(), "one frame per complete line");
+    for (frame, expected) in frames.iter().zip(&expected) {
+        match (frame, expected) {
+            (Frame::Line(line), Some(expected)) => assert_eq!(&line[..], *expected),
+            (Frame::TooLong, None) => {}
+            (frame, expected) => panic!("{frame:?} where {expected:?} was due"),
+        }
+    }
+}
+
+/// The complete lines of `data` without their LF or CRLF ending, `None` for one longer
+/// than `max_line_bytes`: what [`LineDecoder`] promises, written the obvious way.
+fn whole_lines(data: &[u8], max_line_bytes: usize) -> Vec<Option<&[u8]>> {
+    let mut lines: Vec<&[u8]> = data.split(|&byte| byte == b'\n').collect();
+    // What follows the last LF is not a line yet.
+    lines.pop();
+    lines
+        .into_iter()
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+        .map(|line| (line.len() <= max_line_bytes).then_some(line))
+        .collect()
+}
+
+/// The IRC message parser and serialiser: what parses, serialised, parses back to the same
+/// message (serialising cuts an over-long message, so the check is that serialising again
+/// gives the same bytes, and the same message when nothing was cut).
+pub fn irc_message(data: &[u8]) {
+    let Ok(line) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(message) = Message::parse(line) else {
+        return;
+    };
+    let wire = message.to_bytes();
+    let text = std::str::from_utf8(&wire).expect("a message serialises to UTF-8");
+    let body = text
+        .strip_suffix("\r\n")
+        .expect("a serialised message ends in CRLF");
+    assert!(
+        !body.contains(['\r', '\n', '\0']),
+        "a line break inside {body:?}"
+    );
+    let again = Message::parse(body).expect("a serialised message parses");
+    assert_eq!(again.to_bytes(), wire, "serialising is stable");
+    if wire.len() < 400 {
+        assert_eq!(again, message, "parse, serialise, parse");
+    }
+}
+
+/// The PROXY protocol's headers, version 1 (a text line) and version 2 (binary), as read
+/// from a connection on a PROXY listener.
+pub fn proxy_header(data: &[u8]) {
+    let _ = proxy::parse_v1(data);
+    if let Some((fixed, rest)) = data.split_first_chunk::<V2_FIXED_BYTES>()
+        && let Ok(length) = proxy::v2_remaining(fixed)
+        && let Some(rest) = rest.get(..length)
+    {
+        let _ = proxy::parse_v2(fixed, rest);
+    }
+}
+
+/// IRC over WebSocket: frames (the payloads `data` holds, separated by 0xFF bytes) become
+/// lines of the connection's byte stream, each frame exactly one line whatever it holds, and
+/// each line goes to the IRC parser.
+pub fn websocket_frames(data: &[u8]) {
+    let payloads: Vec<&[u8]> = data.split(|&byte| byte == 0xFF).collect();
+    let mut stream = BytesMut::new();
+    for payload in &payloads {
+        stream.extend_from_slice(&crate::web::frames::line_of(payload));
+    }
+    let mut decoder = LineDecoder::new(usize::MAX / 2);
+    let mut lines = 0;
+    while let Some(frame) = decoder.decode(&mut stream) {
+        let Frame::Line(line) = frame else {
+            panic!("no limit was set");
+        };
+        lines += 1;
+        if let Ok(text) = std::str::from_utf8(&line) {
+            let _ = Message::parse(text);
+        }
+    }
+    assert_eq!(lines, payloads.len(), "one line per frame");
+    assert!(stream.is_empty(), "every frame's line ended");
+}
+
+/// SASL: a PLAIN payload, and a SCRAM-SHA-256 exchange with the client's two messages taken
+/// from `data` (separated by a NUL), against credentials of a known password.
+pub fn sasl(data: &[u8]) {
+    if let Some((name, password)) = crate::session::irc::sasl::decode_plain(data) {
+        assert!(!name.is_empty() && !password.is_empty());
+        assert!(!name.contains('\0') && !password.contains('\0'));
+    }
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let (first, last) = text.split_once('\0').unwrap_or((text, ""));
+    let Ok(first) = ClientFirst::parse(first) else {
+        return;
+    };
+    // One iteration: the exchange's parsing is what is under test, not PBKDF2.
+    let credentials = ScramCredentials::derive("correct horse", b"salt", 1);
+    let (exchange, _server_first) = ServerExchange::start(first, credentials, "servernonce");
+    let _ = exchange.finish(last);
+}
+
+/// The configuration loader: a file that parses is resolved as `serve` would resolve it,
+/// and either accepted or refused with an error, never a panic.
+pub fn config(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(file) = FileConfig::parse(text) {
+        let _ = Config::resolve_noting_deprecations(file, Overrides::default());
+    }
+}
