@@ -155,3 +155,132 @@ pub fn config(data: &[u8]) {
         let _ = Config::resolve_noting_deprecations(file, Overrides::default());
     }
 }
+
+/// The IRC session, as a client would drive it: the bytes of `data` up to the first 0xFF are
+/// what one client sends, the rest what a second sends, both on an in-process server (its
+/// history in memory, flood control off so that nothing waits). Checks that every line the
+/// server sends either client parses as an IRC message, ends in CRLF and keeps its body to
+/// 512 bytes, and that once both clients have gone no user is left in the hub.
+pub fn irc_session(data: &[u8]) {
+    thread_local! {
+        static RUNTIME: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+    }
+    let (first, second) = match data.iter().position(|&byte| byte == 0xFF) {
+        Some(at) => (&data[..at], &data[at + 1..]),
+        None => (data, &[][..]),
+    };
+    RUNTIME.with(|runtime| runtime.block_on(two_irc_clients(first, second)));
+}
+
+async fn two_irc_clients(first: &[u8], second: &[u8]) {
+    let context = session_context();
+    let clients = [first, second].map(|input| {
+        let (client, server) = tokio::io::duplex(64 * 1024);
+        let peer: std::net::SocketAddr = "127.0.0.1:50000".parse().expect("an address");
+        let connection = tokio::spawn(crate::connection::serve::<crate::session::irc::IrcSession>(
+            crate::transport::Stream(server),
+            peer,
+            context.clone(),
+            (),
+        ));
+        let input = input.to_vec();
+        let client = tokio::spawn(talk(client, input));
+        (connection, client)
+    });
+    for (connection, client) in clients {
+        let output = tokio::time::timeout(SESSION_PATIENCE, client)
+            .await
+            .expect("the server answered everything and hung up")
+            .expect("the client task");
+        for line in output.split_inclusive(|&byte| byte == b'\n') {
+            check_irc_line(line);
+        }
+        tokio::time::timeout(SESSION_PATIENCE, connection)
+            .await
+            .expect("the connection ended")
+            .expect("the connection did not panic");
+    }
+    assert_eq!(
+        context.hub.user_count(),
+        0,
+        "a user outlived its connection"
+    );
+}
+
+/// How long a session may take over one input before it counts as hung.
+const SESSION_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Sends `input` (and a `QUIT`, so that even a client that never finishes a line leaves),
+/// closes its side, and returns everything the server sent until it hung up.
+async fn talk(client: tokio::io::DuplexStream, mut input: Vec<u8>) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    input.extend_from_slice(b"\r\nQUIT :done\r\n");
+    let (mut reader, mut writer) = tokio::io::split(client);
+    let send = async move {
+        // The server may stop reading (a flood, an error): what it does not take is lost.
+        let _ = writer.write_all(&input).await;
+        let _ = writer.shutdown().await;
+    };
+    let mut output = Vec::new();
+    let receive = reader.read_to_end(&mut output);
+    let ((), received) = tokio::join!(send, receive);
+    received.expect("read what the server sent");
+    output
+}
+
+/// One line an IRC client received: CRLF-terminated, parseable, its body within 512 bytes.
+fn check_irc_line(line: &[u8]) {
+    let body = line
+        .strip_suffix(b"\r\n")
+        .unwrap_or_else(|| panic!("a line without CRLF: {line:?}"));
+    let text = std::str::from_utf8(body).unwrap_or_else(|_| panic!("not UTF-8: {line:?}"));
+    Message::parse(text).unwrap_or_else(|error| panic!("{error}: {text:?}"));
+    let untagged = match text.strip_prefix('@') {
+        Some(tagged) => tagged.split_once(' ').map_or("", |(_, rest)| rest),
+        None => text,
+    };
+    assert!(untagged.len() + 2 <= 512, "a line over 512 bytes: {text:?}");
+}
+
+/// A server's shared state with its history in memory and nothing that makes a session wait
+/// for the clock.
+fn session_context() -> crate::session::Context {
+    use std::sync::Arc;
+
+    use crate::accounts::{Accounts, LoginLimits, Operators};
+    use crate::addresses::AddressList;
+    use crate::admission::Admission;
+    use crate::config::{AddressLimits, IrcSettings, Limits};
+    use crate::flood::FloodSettings;
+    use crate::hub::{Hub, HubSettings};
+    use crate::store::{Store, StoreConfig};
+
+    let store = Store::open(StoreConfig::new(":memory:"))
+        .expect("a store in memory")
+        .store;
+    let accounts = Accounts::new(store.clone(), LoginLimits::default(), Default::default());
+    crate::session::Context {
+        tls_offer: Default::default(),
+        hub: Arc::new(Hub::new(HubSettings::default())),
+        operators: Operators::new(Vec::new(), accounts.clone()),
+        accounts,
+        store,
+        history_on_join: 10,
+        idle_flush: None,
+        text_registration_timeout: None,
+        nick_grace: std::time::Duration::from_secs(60),
+        limits: Limits::default(),
+        flood: Arc::new(FloodSettings {
+            exempt: AddressList::loopback(),
+            ..FloodSettings::default()
+        }),
+        admission: Admission::new(AddressLimits::default()),
+        irc: Arc::new(IrcSettings::default()),
+        cloak_hosts: false,
+        metrics: Arc::default(),
+        shutdown: tokio_util::sync::CancellationToken::new(),
+    }
+}

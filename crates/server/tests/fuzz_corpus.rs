@@ -12,13 +12,14 @@ use palaver_server::fuzzing;
 type Check = fn(&[u8]);
 
 /// Every target, by the name of its corpus directory and fuzz binary.
-const TARGETS: [(&str, Check); 6] = [
+const TARGETS: [(&str, Check); 7] = [
     ("text_input", fuzzing::text_input),
     ("irc_message", fuzzing::irc_message),
     ("proxy_header", fuzzing::proxy_header),
     ("websocket_frames", fuzzing::websocket_frames),
     ("sasl", fuzzing::sasl),
     ("config", fuzzing::config),
+    ("irc_session", fuzzing::irc_session),
 ];
 
 fn fuzz_directory() -> PathBuf {
