@@ -321,9 +321,9 @@ impl Harness {
 }
 
 proptest! {
-    // 256 histories of up to 60 steps take a few seconds; a failure is shrunk to a short
+    // 512 histories of up to 60 steps take a few seconds; a failure is shrunk to a short
     // history and printed as the list of operations.
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
     fn the_hub_agrees_with_a_model_of_its_rules(ops in history(60)) {

@@ -270,8 +270,9 @@ fn vacant(model: &Model, slot: usize) -> usize {
 impl Op {
     /// Spells the operation out against `model` as it is before step `step`. So that few
     /// steps are wasted, the acting slot is moved to a connected user (an empty one to
-    /// connect), see [`occupied`]; a room to join to one the user is not in, and a room to act
-    /// in to one that exists, when there is one.
+    /// connect), see [`occupied`]; a room to join to one the user is not in, a room to kick
+    /// from or change the modes of to one where the user is an operator, and any other room
+    /// to one that exists, when there is one.
     pub fn resolve(&self, model: &Model, step: usize) -> Action {
         let text = token(step, 0);
         let mut op = self.clone();
@@ -293,11 +294,15 @@ impl Op {
             Op::Join { slot, room, .. } => {
                 *room = room.first_where(|name| !model.is_member(*slot, name));
             }
-            Op::Part { room, .. }
-            | Op::Kick { room, .. }
-            | Op::Invite { room, .. }
-            | Op::Modes { room, .. }
-            | Op::Say { room, .. } => *room = room.first_where(|name| model.has_room(name)),
+            // Only operators kick and change modes: a room where the user is one, if any.
+            Op::Kick { slot, room, .. } | Op::Modes { slot, room, .. } => {
+                *room = room
+                    .first_where(|name| model.is_operator(*slot, name))
+                    .first_where(|name| model.has_room(name));
+            }
+            Op::Part { room, .. } | Op::Invite { room, .. } | Op::Say { room, .. } => {
+                *room = room.first_where(|name| model.has_room(name));
+            }
             _ => {}
         }
         match op {
@@ -400,26 +405,30 @@ fn room() -> impl Strategy<Value = RoomRef> {
 }
 
 fn nick() -> impl Strategy<Value = NickRef> {
+    // Mostly someone connected: a nick nobody holds is refused early, and rarely worth more.
     let source = prop_oneof![
-        (0..NICKS.len()).prop_map(NickSource::Listed),
-        slot().prop_map(NickSource::HeldBy),
+        1 => (0..NICKS.len()).prop_map(NickSource::Listed),
+        2 => slot().prop_map(NickSource::HeldBy),
     ];
     (source, any::<bool>()).prop_map(|(source, shouted)| NickRef { source, shouted })
 }
 
+/// One mode change, more often setting than lifting, so that rooms spend much of a history
+/// closed in some way for joins to run into.
 fn mode() -> impl Strategy<Value = ModeOp> {
     let flag = prop_oneof![
-        Just(RoomFlag::InviteOnly),
-        Just(RoomFlag::Moderated),
-        Just(RoomFlag::NoExternalMessages),
+        2 => Just(RoomFlag::InviteOnly),
+        1 => Just(RoomFlag::Moderated),
+        1 => Just(RoomFlag::NoExternalMessages),
     ];
+    let set = || proptest::bool::weighted(0.7);
     prop_oneof![
-        3 => (flag, any::<bool>()).prop_map(|(flag, set)| ModeOp::Flag { flag, set }),
-        2 => proptest::option::of(0..KEYS.len()).prop_map(ModeOp::Key),
-        2 => proptest::option::of(1..4usize).prop_map(ModeOp::Limit),
-        3 => (any::<bool>(), nick()).prop_map(|(set, nick)| ModeOp::Operator { set, nick }),
-        2 => (any::<bool>(), nick()).prop_map(|(set, nick)| ModeOp::Voice { set, nick }),
-        3 => (mask_list(), any::<bool>(), nick())
+        3 => (flag, set()).prop_map(|(flag, set)| ModeOp::Flag { flag, set }),
+        2 => proptest::option::weighted(0.7, 0..KEYS.len()).prop_map(ModeOp::Key),
+        2 => proptest::option::weighted(0.7, 1..4usize).prop_map(ModeOp::Limit),
+        2 => (set(), nick()).prop_map(|(set, nick)| ModeOp::Operator { set, nick }),
+        2 => (set(), nick()).prop_map(|(set, nick)| ModeOp::Voice { set, nick }),
+        4 => (mask_list(), set(), nick())
             .prop_map(|(list, set, nick)| ModeOp::Mask { list, set, nick }),
     ]
 }

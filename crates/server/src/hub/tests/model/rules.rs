@@ -182,6 +182,13 @@ impl Model {
             .is_some_and(|room| room.member(slot).is_some())
     }
 
+    /// Whether the user in `slot` is an operator of the room called `name`, in any case.
+    pub fn is_operator(&self, slot: usize, name: &str) -> bool {
+        self.rooms
+            .get(&fold(name))
+            .is_some_and(|room| room.is_op(slot))
+    }
+
     /// The slot of whoever holds `nick`, in any case.
     fn holder(&self, nick: &str) -> Option<usize> {
         let key = fold(nick);
