@@ -7,10 +7,15 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use palaver_proto::event::MemberStatus;
 use palaver_proto::modes::{MaskList, ModeChange, RoomModes};
-use palaver_proto::names::fold;
 
 use super::ops::{Action, SLOTS};
 use crate::hub::{HubError, JoinRefusal, SendRefusal};
+
+/// Nicks and room names are compared by their ASCII lower case (`CASEMAPPING=ascii` in
+/// `docs/PROTOCOL.md`); written out here rather than borrowed from the hub.
+fn fold(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
 
 /// What an action came to, as comparable from the hub's results.
 #[derive(Debug, Clone, PartialEq, Eq)]
