@@ -254,6 +254,21 @@ impl Outbox {
         }
     }
 
+    /// Takes everything queued (held bytes included) as if written, so that tests without a
+    /// writer task can read what a user was sent.
+    #[cfg(test)]
+    pub fn take_queued(&self) -> Vec<Bytes> {
+        let mut state = self.lock();
+        let held = state.held.take().unwrap_or_default();
+        let taken: Vec<Bytes> = std::mem::take(&mut state.queue)
+            .into_iter()
+            .chain(held)
+            .collect();
+        let bytes: usize = taken.iter().map(Bytes::len).sum();
+        state.pending_bytes = state.pending_bytes.saturating_sub(bytes);
+        taken
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         crate::lock(&self.state)
     }

@@ -5,6 +5,7 @@
 
 mod admission;
 mod lifetimes;
+mod model;
 mod moderation;
 mod monitor;
 mod nicks;
@@ -31,17 +32,21 @@ fn guest(hub: &Hub) -> Arc<User> {
 
 /// A new IRC user called `nick` (`nick!~nick@127.0.0.1`).
 fn irc_user(hub: &Hub, nick: &str) -> Arc<User> {
-    let identity = Identity {
+    let peer = PEER.parse().expect("address");
+    hub.register(peer, Protocol::Irc, outbox(), irc_identity(nick))
+        .expect("registered")
+}
+
+/// The identity of an IRC user called `nick` without an account: `nick!~nick@127.0.0.1`.
+fn irc_identity(nick: &str) -> Identity {
+    Identity {
         nick: nick.into(),
         user: format!("~{nick}").into(),
         host: "127.0.0.1".into(),
         realname: "".into(),
         account: None,
         bot: false,
-    };
-    let peer = PEER.parse().expect("address");
-    hub.register(peer, Protocol::Irc, outbox(), identity)
-        .expect("registered")
+    }
 }
 
 /// Joins `user` to `name`, which must admit it.
