@@ -51,25 +51,35 @@ pub fn text_input(data: &[u8]) {
 }
 
 /// The complete lines of `data` without their LF or CRLF ending, `None` for one longer
-/// than `max_line_bytes`: what [`LineDecoder`] promises, written the obvious way.
+/// than `max_line_bytes`: what [`LineDecoder`] promises, written the obvious way. What
+/// follows the last LF is not a line yet, unless it is already too long even for a CR to end
+/// it: that is reported at once, as `None`.
 fn whole_lines(data: &[u8], max_line_bytes: usize) -> Vec<Option<&[u8]>> {
     let mut lines: Vec<&[u8]> = data.split(|&byte| byte == b'\n').collect();
-    // What follows the last LF is not a line yet.
-    lines.pop();
-    lines
+    let unfinished = lines.pop().unwrap_or_default();
+    let mut expected: Vec<Option<&[u8]>> = lines
         .into_iter()
         .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
         .map(|line| (line.len() <= max_line_bytes).then_some(line))
-        .collect()
+        .collect();
+    if unfinished.len() > max_line_bytes + 1 {
+        expected.push(None);
+    }
+    expected
 }
 
 /// The IRC message parser and serialiser: what parses, serialised, parses back to the same
 /// message (serialising cuts an over-long message, so the check is that serialising again
-/// gives the same bytes, and the same message when nothing was cut).
+/// gives the same bytes, and the same message when nothing was cut). Only lines an IRC
+/// session would parse: it refuses a line holding a NUL or CR before parsing (a LF ends the
+/// line), and the parser leaves those characters to it.
 pub fn irc_message(data: &[u8]) {
     let Ok(line) = std::str::from_utf8(data) else {
         return;
     };
+    if line.contains(['\0', '\r', '\n']) {
+        return;
+    }
     let Ok(message) = Message::parse(line) else {
         return;
     };
