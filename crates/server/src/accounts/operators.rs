@@ -40,16 +40,21 @@ impl OperatorEntry {
                 "[[oper]] name {name:?} must be one word without spaces or control characters"
             ));
         }
-        let argon2id = PasswordHash::new(&self.password_hash).is_ok_and(|hash| {
-            hash.algorithm == argon2::ARGON2ID_IDENT && hash.salt.is_some() && hash.hash.is_some()
-        });
-        (!argon2id).then(|| {
+        (!is_argon2id(&self.password_hash)).then(|| {
             format!(
                 "[[oper]] {name}: password_hash must be an argon2id hash as `palaver \
                  hash-password` prints it ($argon2id$v=19$…)"
             )
         })
     }
+}
+
+/// Whether `hash` is an argon2id hash in the PHC form `palaver hash-password` prints, with a
+/// salt and a hash: what every configured hash (`[[oper]]`, `[[admin.token]]`) must be.
+pub(super) fn is_argon2id(hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|hash| {
+        hash.algorithm == argon2::ARGON2ID_IDENT && hash.salt.is_some() && hash.hash.is_some()
+    })
 }
 
 /// The configured operators, and the account machinery their passwords are checked with.
