@@ -298,8 +298,12 @@ fn needs_restart(current: &Config, new: &Config) -> Vec<&'static str> {
         ),
         ("[[oper]]", *operators != current.operators),
         ("[cluster] (the Redis store)", *cluster != current.cluster),
-        // The tokens are applied live once the server runs; the audit log's file is not.
-        ("[admin]", *admin != current.admin),
+        // Applied live (`reload`) once the server runs; before, they wait like the rest.
+        ("[[admin.token]]", admin.tokens != current.admin.tokens),
+        (
+            "[admin] audit_log",
+            admin.audit_log != current.admin.audit_log,
+        ),
     ]
     .into_iter()
     .filter(|(_, differs)| *differs)
@@ -325,13 +329,19 @@ mod tests {
             "[irc]\nlisten = [\"127.0.0.1:6667\"]\nmotd = \"hello\"\n[store]\npath = \"other.db\"\n",
         );
         let reloaded = reloader.reload(changed.clone());
+        // The audit log's default file sits beside the database, so it moves with it.
         assert_eq!(
             reloaded.needs_restart,
-            ["listeners", "[irc]", "[store] (the database and retention)"]
+            [
+                "listeners",
+                "[irc]",
+                "[store] (the database and retention)",
+                "[admin] audit_log"
+            ]
         );
         assert_eq!(reloaded.applied, Vec::<String>::new());
         // Still not in force: said again on the next reload.
-        assert_eq!(reloader.reload(changed).needs_restart.len(), 3);
+        assert_eq!(reloader.reload(changed).needs_restart.len(), 4);
     }
 
     #[test]

@@ -41,7 +41,7 @@ pub struct AuditEntry {
     pub time: String,
     /// The name of the token that made it.
     pub token: String,
-    /// The endpoint: the method and the path as described (`POST /users/{nick}/kill`).
+    /// The endpoint: the method and the path as described (`POST /api/v1/users/{nick}/kill`).
     pub action: String,
     /// What it acted on: a nick, a room, a ban target, an account; or the request's path when
     /// it was refused before that was read.
@@ -156,7 +156,8 @@ pub(super) async fn record_writes(
         |path| path.as_str().to_owned(),
     );
     let action = format!("{} {described}", request.method());
-    let path = request.uri().path().to_owned();
+    // The router is nested: its requests' paths lack the prefix that matched paths have.
+    let path = format!("{}{}", super::PREFIX, request.uri().path());
     let response = if caller.scope < Scope::Write {
         ApiError::forbidden(format!("the token {} may only read", caller.name)).into_response()
     } else {
