@@ -41,6 +41,8 @@ pub const PALAVER_ENV: &[&str] = &[
     "PALAVER_CLUSTER",
     "PALAVER_HTTP_LISTEN",
     "PALAVER_LOG_FORMAT",
+    "PALAVER_ADMIN_URL",
+    "PALAVER_ADMIN_TOKEN",
 ];
 
 // ---------------------------------------------------------------------------------------------

@@ -9,7 +9,8 @@
 //! registered rooms, forgetting ended rooms), so no chat rule is written twice. Every write,
 //! done or refused, is recorded in the audit log (`audit.rs`).
 //!
-//! `read.rs` and `write.rs` are the handlers, each described for OpenAPI (`utoipa`); the
+//! `read.rs` and `write.rs` are the handlers with the types of their answers and requests
+//! (public: `palaver admin` reads the same types), each described for OpenAPI (`utoipa`); the
 //! router registers a handler together with its description (`utoipa_axum::routes!`), so the
 //! description served at `/api/v1/openapi.json` (`openapi.rs`) lists exactly the routes served.
 
@@ -18,8 +19,8 @@ mod auth;
 mod error;
 mod extract;
 mod openapi;
-mod read;
-mod write;
+pub mod read;
+pub mod write;
 
 use std::sync::Arc;
 
