@@ -20,6 +20,7 @@
 //! This is the logic only; the text and IRC commands call it.
 
 mod admin_tokens;
+mod configured;
 mod limiter;
 mod operators;
 pub mod scram;

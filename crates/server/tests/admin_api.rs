@@ -97,6 +97,20 @@ fn error_of(response: &Response, status: u16, code: &str) -> String {
     body["message"].as_str().expect("a message").to_owned()
 }
 
+/// `METHOD /api/v1PATH` must be refused with `status` and the error `code`; returns its
+/// message.
+async fn refusal(
+    server: &TestServer,
+    token: Option<&str>,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+    status: u16,
+    code: &str,
+) -> String {
+    error_of(&call(server, token, method, path, body).await, status, code)
+}
+
 /// The newest `limit` entries of the audit log, as `[token, action, target, outcome,
 /// status]`.
 async fn audit(server: &TestServer, limit: usize) -> Vec<[String; 5]> {
@@ -264,26 +278,46 @@ async fn a_read_token_lists_users_and_rooms_but_may_not_write() {
     );
     assert_eq!(room["topic"]["set_by"], irc_mask("alice"));
 
-    error_of(
-        &call(&server, Some(READ), "GET", "/users/nobody", None).await,
+    refusal(
+        &server,
+        Some(READ),
+        "GET",
+        "/users/nobody",
+        None,
         404,
         "not_found",
-    );
-    error_of(
-        &call(&server, Some(READ), "GET", "/rooms/%23nowhere", None).await,
+    )
+    .await;
+    refusal(
+        &server,
+        Some(READ),
+        "GET",
+        "/rooms/%23nowhere",
+        None,
         404,
         "not_found",
-    );
-    error_of(
-        &call(&server, Some(READ), "GET", "/users?limit=0", None).await,
+    )
+    .await;
+    refusal(
+        &server,
+        Some(READ),
+        "GET",
+        "/users?limit=0",
+        None,
         400,
         "bad_request",
-    );
-    error_of(
-        &call(&server, Some(READ), "GET", "/rooms?limit=many", None).await,
+    )
+    .await;
+    refusal(
+        &server,
+        Some(READ),
+        "GET",
+        "/rooms?limit=many",
+        None,
         400,
         "bad_request",
-    );
+    )
+    .await;
 
     // A read token's write is refused, changes nothing, and is audited.
     let refused = call(
@@ -347,11 +381,16 @@ async fn wrong_tokens_are_refused_and_limited_per_address_like_logins() {
     }
     // Four failures on `ops` and one on `nobody` from this address: one more on `ops` is the
     // fifth, then even the right secret waits.
-    error_of(
-        &call(&server, Some("ops:guess"), "GET", "/status", None).await,
+    refusal(
+        &server,
+        Some("ops:guess"),
+        "GET",
+        "/status",
+        None,
         401,
         "unauthorized",
-    );
+    )
+    .await;
     let limited = call(&server, Some(WRITE), "GET", "/status", None).await;
     error_of(&limited, 429, "too_many_failures");
     assert_eq!(limited.header("retry-after"), Some("60"));
@@ -385,16 +424,26 @@ async fn tokens_change_on_reload() {
     let reloaded = server.reloader.reload(new_config);
     assert_eq!(reloaded.applied, ["[[admin.token]] entries (1)"]);
     assert_eq!(reloaded.needs_restart, Vec::<&str>::new());
-    error_of(
-        &call(&server, Some(READ), "GET", "/status", None).await,
+    refusal(
+        &server,
+        Some(READ),
+        "GET",
+        "/status",
+        None,
         401,
         "unauthorized",
-    );
-    error_of(
-        &call(&server, Some(WRITE), "GET", "/status", None).await,
+    )
+    .await;
+    refusal(
+        &server,
+        Some(WRITE),
+        "GET",
+        "/status",
+        None,
         401,
         "unauthorized",
-    );
+    )
+    .await;
     let rotated = call(
         &server,
         Some("grafana:rotated"),
@@ -671,11 +720,16 @@ async fn writes_kill_ban_and_manage_accounts() {
     let bans = json_of(&call(&server, Some(READ), "GET", "/bans", None).await, 200);
     assert_eq!(bans["bans"].as_array().unwrap().len(), 1);
     let bad = json!({"target": "alice", "duration": "soon"});
-    error_of(
-        &call(&server, Some(WRITE), "POST", "/bans", Some(bad)).await,
+    refusal(
+        &server,
+        Some(WRITE),
+        "POST",
+        "/bans",
+        Some(bad),
         400,
         "bad_request",
-    );
+    )
+    .await;
     let lifted = call(
         &server,
         Some(WRITE),
@@ -710,17 +764,27 @@ async fn writes_kill_ban_and_manage_accounts() {
     )
     .await;
     assert_eq!(json_of(&registered, 201), json!({"name": "carol"}));
-    error_of(
-        &call(&server, Some(WRITE), "POST", "/accounts", Some(account)).await,
+    refusal(
+        &server,
+        Some(WRITE),
+        "POST",
+        "/accounts",
+        Some(account),
         409,
         "conflict",
-    );
+    )
+    .await;
     let short = json!({"name": "dave", "password": "x"});
-    error_of(
-        &call(&server, Some(WRITE), "POST", "/accounts", Some(short)).await,
+    refusal(
+        &server,
+        Some(WRITE),
+        "POST",
+        "/accounts",
+        Some(short),
         422,
         "refused",
-    );
+    )
+    .await;
     let mut carol = support::irc_sasl(&server, "carol", "carol", "first-password", &[]).await;
     let reset = json!({"password": "second-password"});
     let done = call(

@@ -4,18 +4,16 @@
 //!
 //! A request presents `NAME:SECRET`. The name picks the one entry whose hash is verified, so a
 //! check costs one hash however many tokens are configured. A check is made like an `OPER`
-//! (see `operators.rs`): on the blocking pool, counted by the failed-login limiter under the
-//! token's name (a key space of its own) and the client's address, and an unknown name is
-//! verified against the dummy hash so that it answers as late as a wrong secret. Secrets are
-//! never logged.
+//! (`configured.rs`), counted under the token's name in a key space of its own.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::configured::{ConfiguredSecrets, SecretEntry};
 use super::operators::is_argon2id;
-use super::{AccountError, Accounts, DUMMY_HASH};
+use super::{AccountError, Accounts};
 
 /// What a token may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
@@ -68,23 +66,28 @@ pub struct Caller {
     pub scope: Scope,
 }
 
+impl SecretEntry for AdminTokenEntry {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn secret_hash(&self) -> &str {
+        &self.secret_hash
+    }
+}
+
 /// The configured tokens, and the account machinery their secrets are checked with. Cheap to
 /// clone; every clone sees a reload.
 #[derive(Clone)]
 pub struct AdminTokens {
-    /// Shared by every clone, so that a reload changes the tokens for every request to come.
-    /// Read-locked for one lookup, never across an `.await`.
-    entries: Arc<std::sync::RwLock<Arc<[AdminTokenEntry]>>>,
-    accounts: Accounts,
+    entries: ConfiguredSecrets<AdminTokenEntry>,
 }
 
 impl std::fmt::Debug for AdminTokens {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let entries = self.entries();
-        let names: Vec<&str> = entries.iter().map(|entry| entry.name.as_str()).collect();
         formatter
             .debug_struct("AdminTokens")
-            .field("names", &names)
+            .field("names", &self.entries.names())
             .finish_non_exhaustive()
     }
 }
@@ -92,24 +95,13 @@ impl std::fmt::Debug for AdminTokens {
 impl AdminTokens {
     pub fn new(entries: Vec<AdminTokenEntry>, accounts: Accounts) -> Self {
         Self {
-            entries: Arc::new(std::sync::RwLock::new(entries.into())),
-            accounts,
+            entries: ConfiguredSecrets::new(entries, accounts),
         }
     }
 
     /// Replaces the entries (a reload): requests are checked against the new ones from now on.
     pub fn replace(&self, entries: Vec<AdminTokenEntry>) {
-        *self
-            .entries
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = entries.into();
-    }
-
-    fn entries(&self) -> Arc<[AdminTokenEntry]> {
-        self.entries
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+        self.entries.replace(entries);
     }
 
     /// Checks `token` (`NAME:SECRET`) presented by a client at `address`. An unknown name, a
@@ -121,31 +113,24 @@ impl AdminTokens {
         // A space never occurs in an account name, so this key is never an account's, and
         // "admin " never starts an operator's key.
         let key = format!("admin {name}");
-        let attempt = match self.accounts.begin_attempt(&key, address) {
-            Ok(attempt) => attempt,
-            Err(refused) => {
-                tracing::warn!(token = name, %address, "admin API refused: too many failures");
-                return Err(refused);
-            }
-        };
-        attempt.wait().await;
-        let entries = self.entries();
-        let entry = entries.iter().find(|entry| entry.name == name);
-        let stored_hash = entry.map_or(DUMMY_HASH, |entry| &entry.secret_hash);
-        let matches = self.accounts.verify(secret, stored_hash.to_owned()).await?;
-        match entry {
-            Some(entry) if matches => {
-                attempt.succeeded();
-                Ok(Caller {
-                    name: entry.name.as_str().into(),
-                    scope: entry.scope,
-                })
-            }
-            _ => {
-                attempt.failed();
+        let checked = self
+            .entries
+            .check(&key, address, secret, |entry| entry.name == name)
+            .await;
+        match checked {
+            Ok(entry) => Ok(Caller {
+                name: entry.name.as_str().into(),
+                scope: entry.scope,
+            }),
+            Err(AccountError::BadCredentials) => {
                 tracing::warn!(token = name, %address, "admin API: wrong token");
                 Err(AccountError::BadCredentials)
             }
+            Err(refused @ AccountError::RateLimited { .. }) => {
+                tracing::warn!(token = name, %address, "admin API refused: too many failures");
+                Err(refused)
+            }
+            Err(other) => Err(other),
         }
     }
 }

@@ -92,13 +92,20 @@ fn endpoints() -> (OpenApiRouter<Arc<Admin>>, OpenApiRouter<Arc<Admin>>) {
     (reads, writes)
 }
 
-/// The API's OpenAPI description, as served at `/api/v1/openapi.json`.
-pub fn description() -> utoipa::openapi::OpenApi {
-    let (reads, writes) = endpoints();
+/// The reads and the writes together, in the description's frame.
+fn together(
+    reads: OpenApiRouter<Arc<Admin>>,
+    writes: OpenApiRouter<Arc<Admin>>,
+) -> OpenApiRouter<Arc<Admin>> {
     OpenApiRouter::with_openapi(openapi::base())
         .merge(reads)
         .merge(writes)
-        .into_openapi()
+}
+
+/// The API's OpenAPI description, as served at `/api/v1/openapi.json`.
+pub fn description() -> utoipa::openapi::OpenApi {
+    let (reads, writes) = endpoints();
+    together(reads, writes).into_openapi()
 }
 
 /// The API's router, to be nested under [`PREFIX`]: the described routes, the description
@@ -111,10 +118,7 @@ pub(crate) fn router(admin: Arc<Admin>) -> Router {
     let writes = writes
         .layer(from_fn_with_state(admin.clone(), audit::record_writes))
         .layer(from_fn_with_state(admin.clone(), auth::authenticate));
-    let (routes, api) = OpenApiRouter::with_openapi(openapi::base())
-        .merge(reads)
-        .merge(writes)
-        .split_for_parts();
+    let (routes, api) = together(reads, writes).split_for_parts();
     let json = openapi::to_json(&api);
     routes
         .route(
