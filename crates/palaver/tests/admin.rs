@@ -16,14 +16,14 @@ const PATIENCE: Duration = Duration::from_secs(20);
 const READ_TOKEN: &str = "viewer:read-secret-1234";
 const WRITE_TOKEN: &str = "ops:write-secret-5678";
 
-/// A server with the HTTP listener and the tokens `viewer` (read) and `ops` (write); returns
-/// it with its text and HTTP addresses.
-fn serve(directory: &TempDir) -> (Process, SocketAddr, SocketAddr) {
+/// Writes the configuration file `palaver.toml` in `directory` with these tokens (`NAME:SECRET`
+/// and scope), as an administrator writes it: the secrets' hashes. Returns its path.
+fn write_config(directory: &TempDir, tokens: &[(&str, &str)]) -> std::path::PathBuf {
     let mut config = format!(
         "[admin]\naudit_log = \"{}\"\n",
         directory.path.join("audit.jsonl").display()
     );
-    for (token, scope) in [(READ_TOKEN, "read"), (WRITE_TOKEN, "write")] {
+    for (token, scope) in tokens {
         let (name, secret) = token.split_once(':').unwrap();
         let hash = palaver_server::accounts::hash_password(secret).unwrap();
         config.push_str(&format!(
@@ -32,6 +32,13 @@ fn serve(directory: &TempDir) -> (Process, SocketAddr, SocketAddr) {
     }
     let path = directory.path.join("palaver.toml");
     std::fs::write(&path, config).unwrap();
+    path
+}
+
+/// A server with the HTTP listener and the tokens `viewer` (read) and `ops` (write); returns
+/// it with its text and HTTP addresses.
+fn serve(directory: &TempDir) -> (Process, SocketAddr, SocketAddr) {
+    let path = write_config(directory, &[(READ_TOKEN, "read"), (WRITE_TOKEN, "write")]);
     let args = [
         "serve",
         "--config",
@@ -290,4 +297,25 @@ fn admin_says_why_it_cannot_ask() {
     let help = lines.join("\n");
     assert!(help.contains("[env: PALAVER_ADMIN_TOKEN]"), "{help}");
     assert!(!help.contains("write-secret"), "{help}");
+}
+
+#[test]
+fn a_token_is_revoked_and_another_added_by_a_reload() {
+    let directory = TempDir::new("palaver-admin-reload");
+    let (server, _, http) = serve(&directory);
+    assert!(admin(http, WRITE_TOKEN, &["status"], None).success);
+    write_config(&directory, &[(READ_TOKEN, "write")]);
+    server.signal("HUP");
+    server.stderr_line_containing("reload: [[admin.token]] entries (1)");
+    let revoked = admin(http, WRITE_TOKEN, &["status"], None);
+    assert_eq!(
+        revoked.stderr,
+        "palaver: wrong token (HTTP 401 unauthorized)\n"
+    );
+    // The read token is a write token now.
+    let unban = admin(http, READ_TOKEN, &["unban", "192.0.2.9"], None);
+    assert_eq!(
+        unban.stderr,
+        "palaver: there is no ban on 192.0.2.9 (HTTP 404 not_found)\n"
+    );
 }

@@ -39,11 +39,15 @@ pub use openapi::to_json;
 /// The path the API is served under.
 pub const PREFIX: &str = "/api/v1";
 
-/// What the API's handlers act on.
+/// What the API's handlers act on: the server's own shared state, the same instances its
+/// sessions use, so that the API's writes and the chat commands meet the same rules and locks.
 pub struct Admin {
     hub: Arc<Hub>,
+    /// For what the chat commands also keep: bans, deletions, registered rooms, accounts.
     store: Store,
+    /// Registration and password resets, with the configured password policy.
     accounts: Accounts,
+    /// The `[[admin.token]]` entries; the server's reloader holds a clone and replaces them.
     tokens: AdminTokens,
     audit: audit::Audit,
     /// The server's name (`[irc] server_name`), shown by `/status`.
