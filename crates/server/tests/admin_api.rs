@@ -858,3 +858,29 @@ async fn without_an_audit_file_writes_are_logged_only() {
     );
     server.shut_down().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_whose_audit_entry_cannot_be_written_is_still_done_and_answered() {
+    // The audit log's path is a directory: no entry can be appended there, nor read back.
+    let directory = tempfile::tempdir().unwrap();
+    let hash = hash_password("write-secret").expect("hash");
+    let toml = format!(
+        "[admin]\naudit_log = \"{}\"\n[[admin.token]]\nname = \"ops\"\nsecret_hash = \"{hash}\"\n\
+         scope = \"write\"\n",
+        directory.path().display()
+    );
+    let server = TestServer::start_with_config(&toml, http()).await;
+    let ban = json!({"target": "192.0.2.0/24"});
+    json_of(
+        &call(&server, Some(WRITE), "POST", "/bans", Some(ban)).await,
+        201,
+    );
+    let bans = json_of(&call(&server, Some(WRITE), "GET", "/bans", None).await, 200);
+    assert_eq!(bans["bans"][0]["target"], "192.0.2.0/24");
+    let message = refusal(&server, Some(WRITE), "GET", "/audit", None, 500, "internal").await;
+    assert!(
+        message.starts_with("the audit log could not be read: "),
+        "{message}"
+    );
+    server.shut_down().await;
+}
