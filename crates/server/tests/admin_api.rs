@@ -10,7 +10,7 @@ use palaver_server::admin;
 use palaver_server::config::{FileConfig, Overrides};
 use serde_json::{Value, json};
 use support::operations::{Response, request};
-use support::{SERVER, TestServer, irc_mask, join_all};
+use support::{IrcClient, SERVER, TestServer, irc_mask, join_all};
 
 const READ: &str = "grafana:read-secret";
 const WRITE: &str = "ops:write-secret";
@@ -95,6 +95,18 @@ fn error_of(response: &Response, status: u16, code: &str) -> String {
     let body = json_of(response, status);
     assert_eq!(body["error"], code, "{body}");
     body["message"].as_str().expect("a message").to_owned()
+}
+
+/// IRC users `alice` (the room's operator) and `bob`, with `caps`, both in `room`.
+async fn alice_and_bob_in(
+    server: &TestServer,
+    room: &str,
+    caps: &[&str],
+) -> (IrcClient, IrcClient) {
+    let mut alice = server.irc_with_caps("alice", caps).await;
+    let mut bob = server.irc_with_caps("bob", caps).await;
+    join_all(room, &mut [&mut alice, &mut bob]).await;
+    (alice, bob)
 }
 
 /// `METHOD /api/v1PATH` must be refused with `status` and the error `code`; returns its
@@ -199,9 +211,7 @@ async fn every_described_endpoint_needs_a_token_and_the_description_is_served() 
 async fn a_read_token_lists_users_and_rooms_but_may_not_write() {
     let directory = tempfile::tempdir().unwrap();
     let server = server(&directory).await;
-    let mut alice = server.irc("alice").await;
-    let mut bob = server.irc("bob").await;
-    join_all("#ops", &mut [&mut alice, &mut bob]).await;
+    let (mut alice, mut bob) = alice_and_bob_in(&server, "#ops", &[]).await;
     alice.send("MODE #ops +sk sesame").await;
     alice
         .expect_line(&format!(":{} MODE #ops +sk sesame", irc_mask("alice")))
@@ -463,9 +473,7 @@ const REDACTING: &[&str] = &["message-tags", "echo-message", "draft/message-reda
 async fn writes_act_on_rooms_as_a_room_operator_would_and_are_audited() {
     let directory = tempfile::tempdir().unwrap();
     let server = server(&directory).await;
-    let mut alice = server.irc_with_caps("alice", REDACTING).await;
-    let mut bob = server.irc_with_caps("bob", REDACTING).await;
-    join_all("#help", &mut [&mut alice, &mut bob]).await;
+    let (mut alice, mut bob) = alice_and_bob_in(&server, "#help", REDACTING).await;
     let by = format!("{SERVER}!services@{SERVER}");
 
     // Topic and modes, though the API is no member of the room.
@@ -671,9 +679,7 @@ async fn writes_act_on_rooms_as_a_room_operator_would_and_are_audited() {
 async fn writes_kill_ban_and_manage_accounts() {
     let directory = tempfile::tempdir().unwrap();
     let server = server(&directory).await;
-    let mut alice = server.irc("alice").await;
-    let mut bob = server.irc("bob").await;
-    join_all("#a", &mut [&mut alice, &mut bob]).await;
+    let (mut alice, mut bob) = alice_and_bob_in(&server, "#a", &[]).await;
 
     let killed = call(
         &server,
