@@ -109,6 +109,18 @@ async fn alice_and_bob_in(
     (alice, bob)
 }
 
+/// `METHOD /api/v1PATH` must be answered with `status` and JSON; returns the JSON.
+async fn answer(
+    server: &TestServer,
+    token: Option<&str>,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+    status: u16,
+) -> Value {
+    json_of(&call(server, token, method, path, body).await, status)
+}
+
 /// `METHOD /api/v1PATH` must be refused with `status` and the error `code`; returns its
 /// message.
 async fn refusal(
@@ -126,17 +138,15 @@ async fn refusal(
 /// The newest `limit` entries of the audit log, as `[token, action, target, outcome,
 /// status]`.
 async fn audit(server: &TestServer, limit: usize) -> Vec<[String; 5]> {
-    let log = json_of(
-        &call(
-            server,
-            Some(READ),
-            "GET",
-            &format!("/audit?limit={limit}"),
-            None,
-        )
-        .await,
+    let log = answer(
+        server,
+        Some(READ),
+        "GET",
+        &format!("/audit?limit={limit}"),
+        None,
         200,
-    );
+    )
+    .await;
     log["entries"]
         .as_array()
         .expect("entries")
@@ -220,10 +230,7 @@ async fn a_read_token_lists_users_and_rooms_but_may_not_write() {
     alice.skip_until(|message| message.command == "TOPIC").await;
     let mut text = server.client().await;
 
-    let status = json_of(
-        &call(&server, Some(READ), "GET", "/status", None).await,
-        200,
-    );
+    let status = answer(&server, Some(READ), "GET", "/status", None, 200).await;
     assert_eq!(status["server_name"], SERVER);
     assert_eq!(
         (status["users"].as_u64(), status["rooms"].as_u64()),
@@ -231,7 +238,7 @@ async fn a_read_token_lists_users_and_rooms_but_may_not_write() {
     );
     assert_eq!(status["store"], "sqlite");
 
-    let users = json_of(&call(&server, Some(READ), "GET", "/users", None).await, 200);
+    let users = answer(&server, Some(READ), "GET", "/users", None, 200).await;
     let nicks: Vec<&str> = users["users"]
         .as_array()
         .unwrap()
@@ -241,24 +248,19 @@ async fn a_read_token_lists_users_and_rooms_but_may_not_write() {
     assert_eq!(users["total"], 3);
     assert_eq!(nicks[..2], ["alice", "bob"]);
     assert!(nicks[2].starts_with("guest-"), "{nicks:?}");
-    let page = json_of(
-        &call(
-            &server,
-            Some(READ),
-            "GET",
-            "/users?mask=*!~*@*&offset=1&limit=1",
-            None,
-        )
-        .await,
+    let page = answer(
+        &server,
+        Some(READ),
+        "GET",
+        "/users?mask=*!~*@*&offset=1&limit=1",
+        None,
         200,
-    );
+    )
+    .await;
     assert_eq!(page["total"], 2);
     assert_eq!(page["users"][0]["nick"], "bob");
 
-    let bob_details = json_of(
-        &call(&server, Some(READ), "GET", "/users/BOB", None).await,
-        200,
-    );
+    let bob_details = answer(&server, Some(READ), "GET", "/users/BOB", None, 200).await;
     assert_eq!(bob_details["nick"], "bob");
     assert_eq!(bob_details["address"], "127.0.0.1");
     assert_eq!(
@@ -267,17 +269,11 @@ async fn a_read_token_lists_users_and_rooms_but_may_not_write() {
     );
 
     // A secret room is listed, with its key: the API sees as a member would.
-    let rooms = json_of(
-        &call(&server, Some(READ), "GET", "/rooms?mask=%23OP*", None).await,
-        200,
-    );
+    let rooms = answer(&server, Some(READ), "GET", "/rooms?mask=%23OP*", None, 200).await;
     assert_eq!(rooms["total"], 1);
     assert_eq!(rooms["rooms"][0]["name"], "#ops");
     assert_eq!(rooms["rooms"][0]["topic"], "the operators' room");
-    let room = json_of(
-        &call(&server, Some(READ), "GET", "/rooms/%23ops", None).await,
-        200,
-    );
+    let room = answer(&server, Some(READ), "GET", "/rooms/%23ops", None, 200).await;
     assert_eq!(room["modes"], "+nstk sesame");
     assert_eq!(
         room["members"],
@@ -405,10 +401,7 @@ async fn wrong_tokens_are_refused_and_limited_per_address_like_logins() {
     error_of(&limited, 429, "too_many_failures");
     assert_eq!(limited.header("retry-after"), Some("60"));
     // Another token is not held back by `ops`'s failures.
-    json_of(
-        &call(&server, Some(READ), "GET", "/status", None).await,
-        200,
-    );
+    answer(&server, Some(READ), "GET", "/status", None, 200).await;
     server.shut_down().await;
 }
 
@@ -416,10 +409,7 @@ async fn wrong_tokens_are_refused_and_limited_per_address_like_logins() {
 async fn tokens_change_on_reload() {
     let directory = tempfile::tempdir().unwrap();
     let server = server(&directory).await;
-    json_of(
-        &call(&server, Some(READ), "GET", "/status", None).await,
-        200,
-    );
+    answer(&server, Some(READ), "GET", "/status", None, 200).await;
     let file = FileConfig::parse(&config(&directory, &[("grafana", "rotated", "write")])).unwrap();
     let new = palaver_server::Config::resolve(
         file,
@@ -495,17 +485,15 @@ async fn writes_act_on_rooms_as_a_room_operator_would_and_are_audited() {
             .await;
     }
     let modes = json!({"modes": "+mv-o", "arguments": ["bob", "nobody"]});
-    let set = json_of(
-        &call(
-            &server,
-            Some(WRITE),
-            "POST",
-            "/rooms/%23help/modes",
-            Some(modes),
-        )
-        .await,
+    let set = answer(
+        &server,
+        Some(WRITE),
+        "POST",
+        "/rooms/%23help/modes",
+        Some(modes),
         200,
-    );
+    )
+    .await;
     assert_eq!(
         set,
         json!({"room": "#help", "applied": "+mv bob", "refused": ["no such nick: nobody"]})
@@ -534,16 +522,16 @@ async fn writes_act_on_rooms_as_a_room_operator_would_and_are_audited() {
         .expect("a msgid")
         .to_owned();
     alice.message().await;
-    let deleted = call(
-        &server,
-        Some(WRITE),
-        "DELETE",
-        &format!("/rooms/%23help/messages/{msgid}?reason=spam"),
-        None,
-    )
-    .await;
     assert_eq!(
-        json_of(&deleted, 200),
+        answer(
+            &server,
+            Some(WRITE),
+            "DELETE",
+            &format!("/rooms/%23help/messages/{msgid}?reason=spam"),
+            None,
+            200
+        )
+        .await,
         json!({"room": "#help", "msgid": msgid})
     );
     for client in [&mut alice, &mut bob] {
@@ -680,16 +668,18 @@ async fn writes_kill_ban_and_manage_accounts() {
     let directory = tempfile::tempdir().unwrap();
     let server = server(&directory).await;
     let (mut alice, mut bob) = alice_and_bob_in(&server, "#a", &[]).await;
-
-    let killed = call(
-        &server,
-        Some(WRITE),
-        "POST",
-        "/users/BOB/kill",
-        Some(json!({"reason": "spam"})),
-    )
-    .await;
-    assert_eq!(json_of(&killed, 200), json!({"nick": "bob"}));
+    assert_eq!(
+        answer(
+            &server,
+            Some(WRITE),
+            "POST",
+            "/users/BOB/kill",
+            Some(json!({"reason": "spam"})),
+            200
+        )
+        .await,
+        json!({"nick": "bob"})
+    );
     let closing = bob.expect_closed().await;
     assert_eq!(
         closing.last().map(String::as_str),
@@ -711,10 +701,7 @@ async fn writes_kill_ban_and_manage_accounts() {
 
     // A server ban, with a duration, disconnects whom it bars.
     let ban = json!({"target": "alice!*@*", "duration": "1h", "reason": "flooding"});
-    let added = json_of(
-        &call(&server, Some(WRITE), "POST", "/bans", Some(ban)).await,
-        201,
-    );
+    let added = answer(&server, Some(WRITE), "POST", "/bans", Some(ban), 201).await;
     assert_eq!(
         (&added["disconnected"], &added["saved"]),
         (&json!(1), &json!(true))
@@ -723,7 +710,7 @@ async fn writes_kill_ban_and_manage_accounts() {
     assert_eq!(added["ban"]["set_by"], "api:ops (palaver.local)");
     assert!(added["ban"]["expires"].is_string());
     alice.expect_closed().await;
-    let bans = json_of(&call(&server, Some(READ), "GET", "/bans", None).await, 200);
+    let bans = answer(&server, Some(READ), "GET", "/bans", None, 200).await;
     assert_eq!(bans["bans"].as_array().unwrap().len(), 1);
     let bad = json!({"target": "alice", "duration": "soon"});
     refusal(
@@ -736,15 +723,18 @@ async fn writes_kill_ban_and_manage_accounts() {
         "bad_request",
     )
     .await;
-    let lifted = call(
-        &server,
-        Some(WRITE),
-        "DELETE",
-        "/bans?target=alice!*@*",
-        None,
-    )
-    .await;
-    assert_eq!(json_of(&lifted, 200), json!({"target": "alice!*@*"}));
+    assert_eq!(
+        answer(
+            &server,
+            Some(WRITE),
+            "DELETE",
+            "/bans?target=alice!*@*",
+            None,
+            200
+        )
+        .await,
+        json!({"target": "alice!*@*"})
+    );
     let again = call(
         &server,
         Some(WRITE),
@@ -761,15 +751,18 @@ async fn writes_kill_ban_and_manage_accounts() {
 
     // Accounts: registered, then their password reset, logging their sessions out.
     let account = json!({"name": "carol", "password": "first-password"});
-    let registered = call(
-        &server,
-        Some(WRITE),
-        "POST",
-        "/accounts",
-        Some(account.clone()),
-    )
-    .await;
-    assert_eq!(json_of(&registered, 201), json!({"name": "carol"}));
+    assert_eq!(
+        answer(
+            &server,
+            Some(WRITE),
+            "POST",
+            "/accounts",
+            Some(account.clone()),
+            201
+        )
+        .await,
+        json!({"name": "carol"})
+    );
     refusal(
         &server,
         Some(WRITE),
@@ -853,10 +846,7 @@ async fn without_an_audit_file_writes_are_logged_only() {
     let server = TestServer::start_with_config(&toml, http()).await;
     assert_eq!(server.config.admin.audit_log, None);
     let ban = json!({"target": "192.0.2.0/24"});
-    json_of(
-        &call(&server, Some(WRITE), "POST", "/bans", Some(ban)).await,
-        201,
-    );
+    answer(&server, Some(WRITE), "POST", "/bans", Some(ban), 201).await;
     let audit = call(&server, Some(WRITE), "GET", "/audit", None).await;
     assert_eq!(
         error_of(&audit, 404, "not_found"),
@@ -877,11 +867,8 @@ async fn a_write_whose_audit_entry_cannot_be_written_is_still_done_and_answered(
     );
     let server = TestServer::start_with_config(&toml, http()).await;
     let ban = json!({"target": "192.0.2.0/24"});
-    json_of(
-        &call(&server, Some(WRITE), "POST", "/bans", Some(ban)).await,
-        201,
-    );
-    let bans = json_of(&call(&server, Some(WRITE), "GET", "/bans", None).await, 200);
+    answer(&server, Some(WRITE), "POST", "/bans", Some(ban), 201).await;
+    let bans = answer(&server, Some(WRITE), "GET", "/bans", None, 200).await;
     assert_eq!(bans["bans"][0]["target"], "192.0.2.0/24");
     let message = refusal(&server, Some(WRITE), "GET", "/audit", None, 500, "internal").await;
     assert!(
