@@ -3,6 +3,7 @@
 mod admin;
 mod bench;
 mod check_config;
+mod cluster;
 mod gen_cert;
 mod open_files;
 mod password;
@@ -73,15 +74,12 @@ enum Command {
         /// The new file to write (refused if it exists).
         #[arg(value_name = "FILE")]
         file: PathBuf,
-        /// The database to copy, as `serve --db` names it.
-        #[arg(
-            long = "db",
-            value_name = "PATH",
-            env = "PALAVER_DB",
-            default_value = "palaver.db"
-        )]
-        database: PathBuf,
+        #[command(flatten)]
+        database: DatabaseArg,
     },
+    /// Look at a cluster of palaver nodes from outside (docs/CLUSTER.md).
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
     /// Write the man pages of palaver and of each of its commands (palaver.1,
     /// palaver-serve.1, …) into DIR.
     Man {
@@ -95,6 +93,19 @@ enum Command {
         #[arg(value_name = "SHELL")]
         shell: clap_complete::Shell,
     },
+}
+
+/// The SQLite database a command reads (`backup`, `cluster import`).
+#[derive(Debug, Args)]
+struct DatabaseArg {
+    /// The database to read, as `serve --db` names it.
+    #[arg(
+        long = "db",
+        value_name = "PATH",
+        env = "PALAVER_DB",
+        default_value = "palaver.db"
+    )]
+    database: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -244,6 +255,11 @@ struct ServeArgs {
     #[arg(long = "cluster", value_name = "URL", env = "PALAVER_CLUSTER")]
     cluster_url: Option<String>,
 
+    /// This node's name in the cluster [default: the host's name and the port of the first
+    /// chat listener, such as chat-1-6667].
+    #[arg(long, value_name = "NAME", env = "PALAVER_NODE_NAME")]
+    node_name: Option<String>,
+
     /// Longest accepted text-protocol line in bytes.
     #[arg(long, value_name = "BYTES", env = "PALAVER_MAX_LINE_BYTES")]
     max_line_bytes: Option<usize>,
@@ -309,7 +325,10 @@ fn main() -> ExitCode {
         Command::GenCert(args) => gen_cert::run(args),
         Command::Bench(args) => bench::run(args),
         Command::CheckConfig { file } => return check_config::run(&file),
-        Command::Backup { file, database } => palaver_server::store::backup(&database, &file)
+        Command::Backup {
+            file,
+            database: DatabaseArg { database },
+        } => palaver_server::store::backup(&database, &file)
             .map(|messages| {
                 println!(
                     "backed up {} to {} ({messages} messages)",
@@ -318,6 +337,7 @@ fn main() -> ExitCode {
                 );
             })
             .with_context(|| format!("cannot back up {}", database.display())),
+        Command::Cluster(command) => return cluster::run(command),
         Command::Man { dir } => write_man_pages(&dir),
         Command::Completions { shell } => {
             let mut command = with_config_defaults(Cli::command());
@@ -399,6 +419,7 @@ fn serve(args: ServeArgs, sources: &ArgMatches) -> anyhow::Result<()> {
         cloak_hosts: args.cloak_hosts.then_some(true),
         database: args.database,
         cluster_url: args.cluster_url,
+        node_name: args.node_name,
         max_line_bytes: args.max_line_bytes,
         send_queue_bytes: args.send_queue_bytes,
         shutdown_grace,
@@ -431,7 +452,7 @@ fn serve(args: ServeArgs, sources: &ArgMatches) -> anyhow::Result<()> {
                 shutdown.await;
                 systemd::stopping();
             })
-            .await;
+            .await?;
         anyhow::Ok(())
     })
 }

@@ -5,34 +5,12 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use common::{Observer, Options, OtherLines, Process, wait_ready};
+use common::{Observer, Options, OtherLines, Process, http_get, wait_ready};
 
 /// How long a test waits for anything before declaring the server broken.
 const PATIENCE: Duration = Duration::from_secs(20);
-
-/// `GET path` with `Connection: close`: the status code and the body.
-fn get(address: SocketAddr, path: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(address).expect("connect to HTTP");
-    stream.set_read_timeout(Some(PATIENCE)).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("send");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read");
-    let (head, body) = response.split_once("\r\n\r\n").expect("a head and a body");
-    let status = head
-        .strip_prefix("HTTP/1.1 ")
-        .and_then(|rest| rest.get(..3))
-        .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("a status line: {head:?}"));
-    (status, body.to_owned())
-}
 
 /// Environment variables set for a child, as `(NAME, VALUE)`.
 type Environment<'a> = &'a [(&'a str, &'a str)];
@@ -72,8 +50,8 @@ fn http_listen_serves_the_endpoints_and_json_logs_are_json() {
         let ([text], [http]) = (&listening.text[..], &listening.http[..]) else {
             panic!("one text and one http listener: {listening:?}");
         };
-        assert_eq!(get(*http, "/healthz"), (200, "ok\n".to_owned()));
-        assert_eq!(get(*http, "/readyz"), (200, "ready\n".to_owned()));
+        assert_eq!(http_get(*http, "/healthz"), (200, "ok\n".to_owned()));
+        assert_eq!(http_get(*http, "/readyz"), (200, "ready\n".to_owned()));
 
         let guest = Observer::connect_guest(*text);
         let connected = json(&server.stderr_line_containing("\"connected\""));
@@ -85,7 +63,7 @@ fn http_listen_serves_the_endpoints_and_json_logs_are_json() {
             "{connected}"
         );
         assert_eq!(connected["span"]["protocol"], "Text", "{connected}");
-        let (status, metrics) = get(*http, "/metrics");
+        let (status, metrics) = http_get(*http, "/metrics");
         assert_eq!(status, 200);
         assert!(
             metrics

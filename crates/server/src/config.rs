@@ -352,8 +352,9 @@ pub struct Config {
     pub http_listen: Vec<SocketAddr>,
     /// The web listeners' settings (`[web]`; the listeners are among `listeners`).
     pub web: WebSettings,
-    /// `[cluster]`: the Redis store, or `None` for embedded SQLite (`[store] path`).
-    pub cluster: Option<crate::store::RedisSettings>,
+    /// `[cluster]`: Redis and this node's place there, or `None` for a single node on
+    /// embedded SQLite (`[store] path`).
+    pub cluster: Option<crate::cluster::ClusterSettings>,
     /// `[admin]`: the administration API's tokens and audit log.
     pub admin: AdminSettings,
 }
@@ -554,6 +555,8 @@ pub struct Overrides {
     pub database: Option<String>,
     /// `--cluster URL`: the Redis store's URL.
     pub cluster_url: Option<String>,
+    /// `--node-name NAME`: this node's name in the cluster.
+    pub node_name: Option<String>,
     pub max_line_bytes: Option<usize>,
     pub send_queue_bytes: Option<usize>,
     pub shutdown_grace: Option<Duration>,
@@ -683,7 +686,11 @@ impl Config {
                 overrides.http_listen.clone()
             },
             web: web::resolve_web(&file.web, overrides.web_root.clone())?,
-            cluster: cluster::resolve_cluster(&file.cluster, overrides.cluster_url.clone())?,
+            cluster: cluster::resolve_cluster(
+                &file.cluster,
+                overrides.cluster_url.clone(),
+                overrides.node_name.clone(),
+            )?,
             admin,
         };
         config.check()?;

@@ -8,6 +8,7 @@ pub mod accounts;
 mod addresses;
 pub mod admin;
 mod admission;
+pub mod cluster;
 pub mod config;
 mod connection;
 mod flood;

@@ -23,10 +23,10 @@ use std::time::Duration;
 use prometheus_client::encoding::{
     EncodeLabelSet, EncodeLabelValue, EncodeMetric, LabelValueEncoder, MetricEncoder, NoLabelSet,
 };
-use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::{MetricType, TypedMetric};
 use prometheus_client::registry::Registry;
 
 use crate::config::ListenerKind;
@@ -106,6 +106,17 @@ pub enum MessageTarget {
     Private,
 }
 
+/// How a cluster node stands with Redis (`palaver_cluster_link{state}`; docs/CLUSTER.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LinkState {
+    /// Its lease is renewed on time.
+    Connected,
+    /// A renewal failed; the lease still holds for a while.
+    Degraded,
+    /// Its lease may have lapsed, or is another incarnation's.
+    Fenced,
+}
+
 // Each `ALL` lists its enum's variants in declaration order, so `variant as usize` indexes the
 // arrays of handles built from it (checked by `every_variant_indexes_its_own_handle`).
 
@@ -140,6 +151,10 @@ impl RefusedReason {
 
 impl MessageTarget {
     const ALL: [Self; 3] = [Self::Room, Self::Status, Self::Private];
+}
+
+impl LinkState {
+    const ALL: [Self; 3] = [Self::Connected, Self::Degraded, Self::Fenced];
 }
 
 /// Each label value's spelling in the exposition, written once.
@@ -179,6 +194,8 @@ label_values! {
         Banned => "banned",
     }
     MessageTarget { Room => "room", Status => "status", Private => "private" }
+    LinkState { Connected => "connected", Degraded => "degraded", Fenced => "fenced" }
+    RedisCall { Renew => "renew" }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -202,6 +219,23 @@ struct TargetLabels {
     target: MessageTarget,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct LinkLabels {
+    state: LinkState,
+}
+
+/// The Redis calls timed in `palaver_cluster_redis_seconds{call}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum RedisCall {
+    /// A heartbeat renewing the node's lease.
+    Renew,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct CallLabels {
+    call: RedisCall,
+}
+
 /// One server's metrics and the registry that exports them.
 #[derive(Debug)]
 pub struct Metrics {
@@ -221,6 +255,73 @@ pub struct Metrics {
     stored: Counter,
     commit_latency: LatencyHistogram,
     fan_out_latency: LatencyHistogram,
+    /// A cluster node's series; `None` on a single node, which exports none of them.
+    cluster: Option<ClusterMetrics>,
+}
+
+/// A cluster node's own series (`palaver_cluster_…`).
+#[derive(Debug)]
+pub struct ClusterMetrics {
+    link: [Gauge; LinkState::ALL.len()],
+    renew_latency: LatencyHistogram,
+    nodes: Gauge,
+    clock_offset: Gauge<f64, AtomicU64>,
+}
+
+impl ClusterMetrics {
+    fn register(registry: &mut Registry) -> Self {
+        let link = Family::<LinkLabels, Gauge>::default();
+        let link_handles =
+            LinkState::ALL.map(|state| link.get_or_create(&LinkLabels { state }).clone());
+        registry.register(
+            "cluster_link",
+            "1 for this node's current state with Redis (connected, degraded, fenced)",
+            link,
+        );
+        let latency = Family::<CallLabels, LatencyHistogram>::default();
+        let renew_latency = latency
+            .get_or_create(&CallLabels {
+                call: RedisCall::Renew,
+            })
+            .clone();
+        registry.register(
+            "cluster_redis_seconds",
+            "Round trip of a call to Redis, by call",
+            latency,
+        );
+        let nodes = Gauge::default();
+        registry.register(
+            "cluster_nodes",
+            "Live nodes in the cluster, as this node's last heartbeat counted them",
+            nodes.clone(),
+        );
+        let clock_offset = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "cluster_clock_offset_seconds",
+            "This machine's clock minus Redis's, measured at the last heartbeat",
+            clock_offset.clone(),
+        );
+        Self {
+            link: link_handles,
+            renew_latency,
+            nodes,
+            clock_offset,
+        }
+    }
+
+    /// Sets the link's state: its gauge to 1, the others to 0.
+    pub fn set_link(&self, state: LinkState) {
+        for (gauge, each) in self.link.iter().zip(LinkState::ALL) {
+            gauge.set(i64::from(each == state));
+        }
+    }
+
+    /// Records a heartbeat that renewed the lease.
+    pub fn renewed(&self, round_trip: Duration, live_nodes: i64, clock_offset_ms: i64) {
+        self.renew_latency.observe(round_trip);
+        self.nodes.set(live_nodes);
+        self.clock_offset.set(clock_offset_ms as f64 / 1000.0);
+    }
 }
 
 impl Default for Metrics {
@@ -233,6 +334,16 @@ impl Metrics {
     /// Every metric, registered, with every label value present (at zero) from the start: a
     /// series that appears only once something happens is hard to alert on.
     pub fn new() -> Self {
+        Self::build(false)
+    }
+
+    /// The metrics of a cluster node: those of [`Metrics::new`] and the `palaver_cluster_…`
+    /// series.
+    pub fn for_cluster() -> Self {
+        Self::build(true)
+    }
+
+    fn build(cluster: bool) -> Self {
         let mut root = Registry::default();
         let registry = root.sub_registry_with_prefix("palaver");
 
@@ -317,6 +428,7 @@ impl Metrics {
             "Time from a message being stamped in the hub until it is queued for every recipient",
             fan_out_latency.clone(),
         );
+        let cluster = cluster.then(|| ClusterMetrics::register(registry));
         Self {
             registry: root,
             open: open_handles,
@@ -331,7 +443,22 @@ impl Metrics {
             stored,
             commit_latency,
             fan_out_latency,
+            cluster,
         }
+    }
+
+    /// A cluster node's series, if this is one.
+    pub fn cluster(&self) -> Option<&ClusterMetrics> {
+        self.cluster.as_ref()
+    }
+
+    /// Connections open now, over every listener.
+    pub fn open_connections(&self) -> usize {
+        self.open
+            .iter()
+            .flatten()
+            .map(|gauge| usize::try_from(gauge.get()).unwrap_or(0))
+            .sum()
     }
 
     /// Counts a connection accepted on a listener of `kind`; it counts as open until the
@@ -465,6 +592,11 @@ impl LatencyHistogram {
     }
 }
 
+// A family of histograms needs to know the type of its members.
+impl TypedMetric for LatencyHistogram {
+    const TYPE: MetricType = MetricType::Histogram;
+}
+
 impl EncodeMetric for LatencyHistogram {
     fn encode(&self, mut encoder: MetricEncoder) -> std::fmt::Result {
         let counts = &self.shared;
@@ -566,7 +698,8 @@ mod tests {
             Transport,
             DisconnectReason,
             RefusedReason,
-            MessageTarget
+            MessageTarget,
+            LinkState
         );
     }
 

@@ -13,6 +13,9 @@ use tracing::{info, warn};
 use crate::accounts::{Accounts, AdminTokens, LoginLimits, Operators, RegistrationPolicy};
 use crate::admin::Admin;
 use crate::admission::Admission;
+use crate::cluster::{
+    ClusterError, Node, NodeCounts, NodeFacts, default_node_name, settings_digest,
+};
 use crate::config::{Config, ListenerKind};
 use crate::hub::{Hub, HubSettings};
 use crate::listener;
@@ -46,6 +49,8 @@ pub enum BindError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Tls(#[from] TlsError),
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
 }
 
 /// A server whose listeners are bound and which is ready to [`run`](Server::run).
@@ -60,6 +65,8 @@ pub struct Server {
     /// The certificate of the TLS listeners, when one is configured.
     tls: Option<Tls>,
     reloader: Reloader,
+    /// This server's node, in cluster mode.
+    node: Option<Node>,
 }
 
 impl Server {
@@ -77,7 +84,7 @@ impl Server {
         if tls.is_none() && config.listeners.iter().any(|wanted| wanted.kind.is_tls()) {
             return Err(TlsError::NoCertificate.into());
         }
-        let listeners = config
+        let listeners: Vec<(ListenerKind, TcpListener)> = config
             .listeners
             .iter()
             .map(|wanted| {
@@ -89,64 +96,59 @@ impl Server {
             .iter()
             .map(|&address| bind_listener(HTTP_KIND, address))
             .collect::<Result<_, _>>()?;
-        let metrics = Arc::new(Metrics::new());
-        let store_config = StoreConfig {
-            path: config.store.path.clone(),
-            history_max_age: config.store.history_max_age,
-            history_max_per_room: config.store.history_max_per_room,
-            prune_interval: PRUNE_INTERVAL,
-            commit_interval: config.store.commit_interval.unwrap_or_default(),
+        let metrics = Arc::new(if config.cluster.is_some() {
+            Metrics::for_cluster()
+        } else {
+            Metrics::new()
+        });
+        // The node's lease first: it says whether this process may use the Redis at all.
+        let node = match &config.cluster {
+            Some(cluster) => {
+                let first_port = listeners
+                    .iter()
+                    .find_map(|(_, listener)| Some(listener.local_addr().ok()?.port()))
+                    .unwrap_or(0);
+                let name = cluster
+                    .node_name
+                    .clone()
+                    .unwrap_or_else(|| default_node_name(first_port));
+                let facts = NodeFacts {
+                    version: env!("CARGO_PKG_VERSION").to_owned(),
+                    settings_digest: settings_digest(&config),
+                };
+                Some(Node::start(cluster, name, facts, metrics.clone()).await?)
+            }
+            None => None,
         };
-        let opened = match &config.cluster {
-            Some(redis) => Store::open_redis(redis, store_config, metrics.clone()).await?,
-            None => {
-                // Opening may recover a crashed database's WAL: blocking work, off the async
-                // workers.
-                let store_metrics = metrics.clone();
-                tokio::task::spawn_blocking(move || {
-                    Store::open_counted(store_config, store_metrics)
-                })
-                .await
-                .map_err(|error| StoreError::Open {
-                    path: config.store.path.clone(),
-                    message: error.to_string(),
-                })??
+        let (store, hub) = match open_state(&config, &metrics).await {
+            Ok(state) => state,
+            Err(error) => {
+                // Leave the cluster at once, rather than hold the name for a lease.
+                if let Some(node) = &node {
+                    node.stop().await;
+                }
+                return Err(error);
             }
         };
-        let registered_rooms = opened.store.registered_rooms().await?;
-        // Rooms whose lifetime the last shutdown (or crash) interrupted: they come back with
-        // their history when someone creates them again.
-        let rooms_with_history = opened.store.rooms_with_history().await?;
-        let server_bans = crate::session::server_bans::load(&opened.store).await?;
-        let store_location = match &config.cluster {
-            Some(redis) => redis.display_url(),
-            None => config.store.path.clone(),
-        };
-        info!(
-            path = %store_location,
-            messages = opened.message_count,
-            schema = opened.schema_version,
-            "history store open"
-        );
-        let hub = Hub::new(HubSettings {
-            server_name: config.irc.server_name.as_str().into(),
-            rooms_per_user: config.limits.rooms_per_user,
-            room_creations_per_address: config.address_limits.room_creations_per_address,
-            exempt_addresses: config.address_limits.exempt.clone(),
-            metrics: metrics.clone(),
-        });
-        hub.load_registered_rooms(registered_rooms);
-        hub.load_rooms_with_history(rooms_with_history);
-        hub.load_server_bans(server_bans);
+        let hub = Arc::new(hub);
+        if let Some(node) = &node {
+            let (hub, metrics) = (hub.clone(), metrics.clone());
+            node.count_with(move || NodeCounts {
+                users: hub.user_count(),
+                connections: metrics.open_connections(),
+                rooms: hub.room_count(),
+            });
+        }
         Ok(Self {
             reloader: Reloader::new(config.clone(), tls.clone()),
             config,
             listeners,
             http_listeners,
-            hub: Arc::new(hub),
-            store: opened.store,
+            hub,
+            store,
             metrics,
             tls,
+            node,
         })
     }
 
@@ -194,8 +196,9 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes, then stops accepting, tells every client the server
-    /// is shutting down, and waits up to the grace period for their output to flush.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+    /// is shutting down, and waits up to the grace period for their output to flush. A cluster
+    /// node also stops, with an error, when another node took its place.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ClusterError> {
         let stop = CancellationToken::new();
         let tasks = TaskTracker::new();
         let accounts = Accounts::new(
@@ -292,7 +295,19 @@ impl Server {
                 tasks.clone(),
             ));
         }
-        shutdown.await;
+        let replaced = async {
+            match &self.node {
+                Some(node) => node.replaced().await,
+                None => std::future::pending().await,
+            }
+        };
+        let outcome = tokio::select! {
+            () = shutdown => Ok(()),
+            () = replaced => Err(ClusterError::Refused(
+                "another node took this node's place in the cluster while its lease had lapsed"
+                    .into(),
+            )),
+        };
         operations.set_ready(false);
         info!(users = self.hub.user_count(), "shutting down");
         self.hub.broadcast_notice("server shutting down");
@@ -308,6 +323,9 @@ impl Server {
         if let Err(error) = self.store.shut_down().await {
             warn!(%error, "closing the history store failed");
         }
+        if let Some(node) = &self.node {
+            node.stop().await;
+        }
         stop_http.cancel();
         if tokio::time::timeout(HTTP_STOP_GRACE, http_tasks.wait())
             .await
@@ -315,7 +333,60 @@ impl Server {
         {
             warn!("an operations endpoint request did not finish in time");
         }
+        outcome
     }
+}
+
+/// Opens the store and builds the hub with what it keeps from the store: registered rooms,
+/// rooms whose lifetime a stop interrupted, server bans.
+async fn open_state(config: &Config, metrics: &Arc<Metrics>) -> Result<(Store, Hub), BindError> {
+    let store_config = StoreConfig {
+        path: config.store.path.clone(),
+        history_max_age: config.store.history_max_age,
+        history_max_per_room: config.store.history_max_per_room,
+        prune_interval: PRUNE_INTERVAL,
+        commit_interval: config.store.commit_interval.unwrap_or_default(),
+    };
+    let opened = match &config.cluster {
+        Some(cluster) => Store::open_redis(&cluster.redis, store_config, metrics.clone()).await?,
+        None => {
+            // Opening may recover a crashed database's WAL: blocking work, off the async
+            // workers.
+            let store_metrics = metrics.clone();
+            tokio::task::spawn_blocking(move || Store::open_counted(store_config, store_metrics))
+                .await
+                .map_err(|error| StoreError::Open {
+                    path: config.store.path.clone(),
+                    message: error.to_string(),
+                })??
+        }
+    };
+    let registered_rooms = opened.store.registered_rooms().await?;
+    // Rooms whose lifetime the last shutdown (or crash) interrupted: they come back with
+    // their history when someone creates them again.
+    let rooms_with_history = opened.store.rooms_with_history().await?;
+    let server_bans = crate::session::server_bans::load(&opened.store).await?;
+    let store_location = match &config.cluster {
+        Some(cluster) => cluster.redis.display_url(),
+        None => config.store.path.clone(),
+    };
+    info!(
+        path = %store_location,
+        messages = opened.message_count,
+        schema = opened.schema_version,
+        "history store open"
+    );
+    let hub = Hub::new(HubSettings {
+        server_name: config.irc.server_name.as_str().into(),
+        rooms_per_user: config.limits.rooms_per_user,
+        room_creations_per_address: config.address_limits.room_creations_per_address,
+        exempt_addresses: config.address_limits.exempt.clone(),
+        metrics: metrics.clone(),
+    });
+    hub.load_registered_rooms(registered_rooms);
+    hub.load_rooms_with_history(rooms_with_history);
+    hub.load_server_bans(server_bans);
+    Ok((opened.store, hub))
 }
 
 /// Binds `address` for a listener of kind `kind`, naming both if it cannot.

@@ -3,7 +3,8 @@
 //! directory removed) when dropped. Tests of the Redis store and of `palaver serve --cluster`
 //! use it; `redis-server` must be installed (`.ci/run` installs Debian's).
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -58,6 +59,20 @@ impl RedisServer {
     /// The URL palaver connects to.
     pub fn url(&self) -> String {
         format!("redis+unix://{}", self.socket().display())
+    }
+
+    /// Sends one command over the socket (in Redis's inline form, such as `CONFIG SET
+    /// appendfsync everysec`) and returns the first line of the answer (`+OK`, `:2`).
+    pub fn command(&self, command: &str) -> String {
+        let mut socket = UnixStream::connect(self.socket()).expect("connect to Redis");
+        socket
+            .write_all(format!("{command}\r\n").as_bytes())
+            .expect("send to Redis");
+        let mut answer = String::new();
+        BufReader::new(socket)
+            .read_line(&mut answer)
+            .expect("Redis answers");
+        answer.trim_end().to_owned()
     }
 
     pub fn socket(&self) -> PathBuf {

@@ -9,7 +9,7 @@
 // Each test binary compiles this module but uses only a subset of it.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Output, Stdio};
@@ -39,11 +39,32 @@ pub const PALAVER_ENV: &[&str] = &[
     "PALAVER_CLOAK_HOSTS",
     "PALAVER_DB",
     "PALAVER_CLUSTER",
+    "PALAVER_NODE_NAME",
     "PALAVER_HTTP_LISTEN",
     "PALAVER_LOG_FORMAT",
     "PALAVER_ADMIN_URL",
     "PALAVER_ADMIN_TOKEN",
 ];
+
+/// `GET path` over HTTP/1.1 with `Connection: close`: the status code and the body.
+pub fn http_get(address: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(address).expect("connect to HTTP");
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let (head, body) = response.split_once("\r\n\r\n").expect("a head and a body");
+    let status = head
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("a status line: {head:?}"));
+    (status, body.to_owned())
+}
 
 // ---------------------------------------------------------------------------------------------
 // Child processes

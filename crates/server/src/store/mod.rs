@@ -41,6 +41,7 @@ macro_rules! on_both_backends {
 mod accounts;
 mod backup;
 mod certificates;
+mod import;
 mod lifetimes;
 mod message;
 mod migrations;
@@ -68,6 +69,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use accounts::{AccountRecord, PasswordSecrets};
 pub use backup::backup;
 pub use certificates::{CertificateAdded, MAX_CERTIFICATES};
+pub use import::{Imported, import};
 pub use message::{
     ConnectionId, Correspondent, HistoryQuery, HistoryTarget, MAX_STORED_CLIENT_TAG_BYTES, Party,
     REPLAYED_CLIENT_TAGS, StoredMessage,
@@ -75,6 +77,7 @@ pub use message::{
 #[doc(hidden)]
 pub use migrations::{MIGRATIONS, Migration, SCRAM_CREDENTIALS_VERSION, latest_version};
 pub use read_markers::MAX_READ_MARKERS;
+pub(crate) use redis_store::redis_connection;
 pub use redis_store::{REDIS_SCHEMA_VERSION, RedisSettings};
 pub use rooms::{ListEntry, RoomRecord};
 pub use server_bans::ServerBanRecord;

@@ -1719,3 +1719,135 @@ async fn a_version_3_database_keeps_its_registered_rooms_whole_history_and_gains
     assert!(store.save_room(banned.clone()).await.expect("save"));
     assert_eq!(store.registered_rooms().await.expect("list"), [banned]);
 }
+
+#[tokio::test]
+async fn an_import_copies_everything_an_sqlite_store_holds_into_an_empty_redis_store() {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let sqlite = open(config_at(&directory));
+    let mut multiline = room_message(3, 300, "#rust", "one\ntwo");
+    multiline.concat_at = vec![3];
+    multiline.author = Some(account("alice"));
+    append_all(
+        &sqlite,
+        [
+            room_message(1, 100, "#rust", "hello"),
+            private_message(2, 200, "alice", "bob"),
+            multiline,
+            room_message(4, 400, "#go", "elsewhere"),
+        ],
+    )
+    .await;
+    for name in ["Alice", "bob"] {
+        assert!(
+            sqlite
+                .create_account(name, secrets(SOME_HASH), None, Timestamp(1_000))
+                .await
+                .expect("create")
+        );
+    }
+    // bob's account is from before SCRAM credentials were kept.
+    rusqlite::Connection::open(database_path(&directory))
+        .expect("open")
+        .execute(
+            "UPDATE accounts SET scram_sha_256 = NULL WHERE name_key = 'bob'",
+            [],
+        )
+        .expect("forget bob's SCRAM credentials");
+    sqlite.add_certificate("alice", "ab12").await.expect("add");
+    sqlite.add_certificate("alice", "cd34").await.expect("add");
+    sqlite
+        .set_read_marker("alice", "#Rust", Timestamp(300))
+        .await
+        .expect("mark");
+    sqlite
+        .set_read_marker("alice", "bob", Timestamp(200))
+        .await
+        .expect("mark");
+    assert!(
+        sqlite
+            .register_room(room_record("#rust", "alice"))
+            .await
+            .expect("register")
+    );
+    let server_ban = ServerBanRecord {
+        kind: "mask".into(),
+        target: "*!*@evil.example".into(),
+        reason: "spam".into(),
+        set_by: "oper".into(),
+        set_at: Timestamp(5_000),
+        expires: None,
+    };
+    sqlite
+        .save_server_ban(server_ban.clone())
+        .await
+        .expect("ban");
+
+    let (redis, _guard) = TestBackend::Redis.open(StoreConfig::new(":memory:")).await;
+    let imported = import(&sqlite, &redis).await.expect("import");
+    assert_eq!(
+        imported,
+        Imported {
+            messages: 4,
+            accounts: 2,
+            certificates: 2,
+            read_markers: 2,
+            registered_rooms: 1,
+            server_bans: 1,
+        }
+    );
+
+    assert_eq!(redis.count().await.expect("count"), 4);
+    for query in [
+        room("#rust"),
+        room("#go"),
+        private("alice", "bob"),
+        private("bob", "alice"),
+    ] {
+        assert_eq!(
+            redis.latest(query.clone(), 10).await.expect("history"),
+            sqlite.latest(query, 10).await.expect("history")
+        );
+    }
+    let targets = |store: Store| async move {
+        store
+            .targets(
+                vec![account("alice")],
+                Timestamp(0),
+                Timestamp(u64::MAX),
+                10,
+            )
+            .await
+            .expect("targets")
+    };
+    assert_eq!(targets(redis.clone()).await, targets(sqlite.clone()).await);
+    for name in ["alice", "bob"] {
+        assert_eq!(
+            redis.account(name).await.expect("account"),
+            sqlite.account(name).await.expect("account")
+        );
+    }
+    assert_eq!(
+        redis.certificates("alice").await.expect("certificates"),
+        ["ab12", "cd34"]
+    );
+    assert_eq!(
+        redis.room_read_markers("alice").await.expect("markers"),
+        sqlite.room_read_markers("alice").await.expect("markers")
+    );
+    assert_eq!(
+        redis.read_marker("alice", "bob").await.expect("marker"),
+        Some(Timestamp(200))
+    );
+    assert_eq!(
+        redis.registered_rooms().await.expect("rooms"),
+        sqlite.registered_rooms().await.expect("rooms")
+    );
+    assert_eq!(redis.server_bans().await.expect("bans"), [server_ban]);
+
+    // A second import would mix two histories: refused, and nothing is written.
+    let Err(StoreError::Database(refusal)) = import(&sqlite, &redis).await else {
+        panic!("an import into a store that holds data is refused");
+    };
+    assert!(refusal.contains("already holds palaver data"), "{refusal}");
+    assert_eq!(redis.count().await.expect("count"), 4);
+}

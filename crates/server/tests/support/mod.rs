@@ -136,7 +136,7 @@ pub struct TestServer {
     pub config: Config,
     pub reloader: palaver_server::reload::Reloader,
     stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<()>,
+    task: JoinHandle<Result<(), palaver_server::cluster::ClusterError>>,
 }
 
 impl TestServer {
@@ -232,7 +232,8 @@ impl TestServer {
         tokio::time::timeout(PATIENCE, &mut self.task)
             .await
             .expect("server shut down in time")
-            .expect("server task did not panic");
+            .expect("server task did not panic")
+            .expect("the server ran to its end");
     }
 }
 

@@ -21,6 +21,10 @@ impl Keys {
         }
     }
 
+    pub(super) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     fn key(&self, parts: &[&str]) -> String {
         let mut key = self.prefix.clone();
         for part in parts {
@@ -33,11 +37,6 @@ impl Keys {
     /// String: the schema version of the data under this prefix.
     pub(super) fn schema(&self) -> String {
         self.key(&["schema"])
-    }
-
-    /// String with an expiry: the token of the node using this prefix (one at a time).
-    pub(super) fn node_lock(&self) -> String {
-        self.key(&["node_lock"])
     }
 
     /// Hash: one message (`body`, JSON) and the index keys it is listed in.

@@ -8,9 +8,8 @@
 //! of the keys is in `keys.rs`, what a message or record looks like in `body.rs`, history
 //! pages in `history.rs`.
 //!
-//! One palaver node uses a Redis (under one key prefix) at a time: a node holds a lock key
-//! with an expiry, renewed while it runs, and a second node refuses to start. Several nodes
-//! on one Redis are cluster mode, described in docs/CLUSTER.md.
+//! Which node may use a Redis, and for how long, is the business of its lease
+//! (`crate::cluster`), taken before the store opens; the store itself only keeps data.
 
 mod appends;
 mod body;
@@ -27,7 +26,7 @@ use std::time::Duration;
 use palaver_proto::event::MessageId;
 use palaver_proto::names::fold;
 use palaver_proto::time::Timestamp;
-use redis::aio::ConnectionManagerConfig;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::lifetimes::{FLOOR_KEEP, MAX_FLOORS};
@@ -45,10 +44,6 @@ use scripts::Scripts;
 /// The version of the data layout this palaver writes; a Redis holding a newer one is
 /// refused.
 pub const REDIS_SCHEMA_VERSION: u32 = 1;
-
-/// How long the node lock lasts without renewal, and how often it is renewed.
-const LOCK_LEASE: Duration = Duration::from_secs(10);
-const LOCK_RENEWAL: Duration = Duration::from_secs(2);
 
 /// How long connecting to Redis, and then each answer, may take before the operation fails.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -75,6 +70,27 @@ impl RedisSettings {
     pub fn display_url(&self) -> String {
         redact(&self.url)
     }
+}
+
+/// A connection to the Redis at `url` that reconnects by itself (at the next request after
+/// it dropped), giving up on connecting after `connect_timeout` and on an answer after
+/// `response_timeout`.
+pub(crate) async fn redis_connection(
+    url: &str,
+    connect_timeout: Duration,
+    response_timeout: Duration,
+) -> Result<ConnectionManager, redis::RedisError> {
+    // Few, quick retries: a Redis that is down makes the start fail within seconds with a
+    // clear line (a service manager restarts palaver), and a request while it is down fails
+    // soon rather than holding its sender; the next request reconnects.
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(connect_timeout))
+        .set_response_timeout(Some(response_timeout))
+        .set_number_of_retries(2)
+        .set_max_delay(Duration::from_millis(500));
+    redis::Client::open(url)?
+        .get_connection_manager_with_config(config)
+        .await
 }
 
 /// `url` with any user information and query (where a password can be: `user:password@`, or
@@ -112,8 +128,6 @@ pub(crate) struct RedisStore {
 pub(super) struct Shared {
     history_max_age: Option<Duration>,
     history_max_per_room: Option<usize>,
-    /// This node's token in the node lock.
-    lock_token: String,
     /// Appends under way; shutting down takes every permit, so it waits for them.
     appends: Arc<Semaphore>,
     appended: AtomicU64,
@@ -143,7 +157,7 @@ impl From<redis::RedisError> for StoreError {
 }
 
 impl RedisStore {
-    /// Connects, checks that Redis persists every write, takes the node lock, checks the
+    /// Connects, checks that Redis persists every write, checks the
     /// schema version and runs retention once. Returns the store, its message count and its
     /// schema version. Every failure is a [`StoreError::Open`] naming the server (without its
     /// password).
@@ -157,21 +171,10 @@ impl RedisStore {
             path: url.clone(),
             message: error.detail(),
         };
-        let client =
-            redis::Client::open(settings.url.as_str()).map_err(|error| open_error(error.into()))?;
-        // Few, quick retries: a Redis that is down makes the start fail within seconds with a
-        // clear line (a service manager restarts palaver), and a request while it is down
-        // fails soon rather than holding its sender; the next request reconnects.
-        let manager_config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(RESPONSE_TIMEOUT))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_millis(500));
         let mut connections = Vec::with_capacity(1 + APPEND_CONNECTIONS);
         for _ in 0..=APPEND_CONNECTIONS {
             connections.push(
-                client
-                    .get_connection_manager_with_config(manager_config.clone())
+                redis_connection(&settings.url, CONNECT_TIMEOUT, RESPONSE_TIMEOUT)
                     .await
                     .map_err(|error| open_error(error.into()))?,
             );
@@ -182,7 +185,6 @@ impl RedisStore {
         let shared = Arc::new(Shared {
             history_max_age: config.history_max_age,
             history_max_per_room: config.history_max_per_room,
-            lock_token: random_token(),
             appends: Arc::new(Semaphore::new(APPENDS_IN_FLIGHT)),
             appended: AtomicU64::new(0),
             batches: AtomicU64::new(0),
@@ -216,7 +218,6 @@ impl RedisStore {
         if settings.verify_persistence {
             store.verify_persistence().await.map_err(open_error)?;
         }
-        store.take_lock().await.map_err(open_error)?;
         let schema_version = store.check_schema().await.map_err(open_error)?;
         super::retention::log_pruned(store.prune().await);
         let count = store.count().await.map_err(open_error)?;
@@ -262,28 +263,6 @@ impl RedisStore {
         )))
     }
 
-    /// Takes the node lock, or says which node holds it.
-    async fn take_lock(&self) -> Result<(), StoreError> {
-        let taken: Option<String> = redis::cmd("SET")
-            .arg(self.keys.node_lock())
-            .arg(&self.shared.lock_token)
-            .arg("NX")
-            .arg("PX")
-            .arg(LOCK_LEASE.as_millis() as u64)
-            .query_async(&mut self.connection.clone())
-            .await?;
-        if taken.is_some() {
-            return Ok(());
-        }
-        Err(StoreError::Database(format!(
-            "another palaver node is using this Redis (it holds {}); one node per Redis and key \
-             prefix until cluster mode (docs/CLUSTER.md). A node that just stopped without \
-             shutting down releases it within {} s",
-            self.keys.node_lock(),
-            LOCK_LEASE.as_secs()
-        )))
-    }
-
     /// The schema version of the data, set to [`REDIS_SCHEMA_VERSION`] on an empty Redis.
     async fn check_schema(&self) -> Result<u32, StoreError> {
         let _: bool = redis::cmd("SETNX")
@@ -304,51 +283,21 @@ impl RedisStore {
         Ok(version)
     }
 
-    /// Renews the node lock and runs retention every `prune_interval`, until shut down.
+    /// Runs retention every `prune_interval`, until shut down.
     fn spawn_upkeep(&self, prune_interval: Duration) {
         let store = self.clone();
         tokio::spawn(async move {
-            let mut renewal = tokio::time::interval(LOCK_RENEWAL);
             let mut retention = tokio::time::interval(prune_interval);
-            // The first ticks are now: retention just ran.
+            // The first tick is now: retention just ran.
             retention.tick().await;
             loop {
-                tokio::select! {
-                    _ = renewal.tick() => {
-                        if store.is_closed() {
-                            return;
-                        }
-                        store.renew_lock().await;
-                    }
-                    _ = retention.tick() => {
-                        if store.is_closed() {
-                            return;
-                        }
-                        super::retention::log_pruned(store.prune().await);
-                    }
+                retention.tick().await;
+                if store.is_closed() {
+                    return;
                 }
+                super::retention::log_pruned(store.prune().await);
             }
         });
-    }
-
-    async fn renew_lock(&self) {
-        let renewed: Result<i64, _> = self
-            .scripts
-            .renew_lock
-            .key(self.keys.node_lock())
-            .arg(&self.shared.lock_token)
-            .arg(LOCK_LEASE.as_millis() as u64)
-            .invoke_async(&mut self.connection.clone())
-            .await;
-        match renewed {
-            Ok(1) => {}
-            Ok(_) => tracing::error!(
-                lock = %self.keys.node_lock(),
-                "this node lost its Redis lock (Redis was unreachable for longer than the \
-                 lease, or restarted without persistence): another node may now use the same data"
-            ),
-            Err(error) => tracing::warn!(%error, "renewing the Redis lock failed"),
-        }
     }
 
     /// Waits until every append started before this call is done (appends queued meanwhile
@@ -364,6 +313,45 @@ impl RedisStore {
             .await
             .map_err(|_closed| StoreError::Closed)?;
         Ok(())
+    }
+
+    /// The key prefix, for messages.
+    pub(crate) fn prefix(&self) -> &str {
+        self.keys.prefix()
+    }
+
+    /// Whether nothing is stored under the prefix: no message, account, registered room or
+    /// server ban.
+    pub(crate) async fn is_empty(&self) -> Result<bool, StoreError> {
+        let mut connection = self.connection.clone();
+        let (messages, rooms, bans): (u64, u64, u64) = redis::pipe()
+            .exists(self.keys.message_count())
+            .exists(self.keys.rooms())
+            .exists(self.keys.server_bans())
+            .query_async(&mut connection)
+            .await?;
+        if messages + rooms + bans > 0 {
+            return Ok(false);
+        }
+        let pattern = format!("{}*", self.keys.account(""));
+        let mut cursor = 0u64;
+        loop {
+            let (next, found): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut connection)
+                .await?;
+            if !found.is_empty() {
+                return Ok(false);
+            }
+            if next == 0 {
+                return Ok(true);
+            }
+            cursor = next;
+        }
     }
 
     fn is_closed(&self) -> bool {
@@ -630,7 +618,11 @@ impl RedisStore {
         Ok(Some(AccountRecord {
             name: field("name")?,
             password_hash: field("password_hash")?,
-            scram_sha_256: fields.get("scram_sha_256").cloned(),
+            // Empty for an account imported from before SCRAM credentials were kept.
+            scram_sha_256: fields
+                .get("scram_sha_256")
+                .filter(|credentials| !credentials.is_empty())
+                .cloned(),
             created: Timestamp(created),
             email: fields.get("email").cloned(),
         }))
@@ -846,34 +838,13 @@ impl RedisStore {
         }
     }
 
-    /// Waits for the appends under way, then releases the node lock. Later requests fail
-    /// with [`StoreError::Closed`].
+    /// Waits for the appends under way. Later requests fail with [`StoreError::Closed`].
     pub(crate) async fn shut_down(&self) -> Result<(), StoreError> {
         if self.shared.closed.swap(true, Ordering::AcqRel) {
             return Err(StoreError::Closed);
         }
-        self.after_appends_under_way().await?;
-        let _: i64 = self
-            .scripts
-            .release_lock
-            .key(self.keys.node_lock())
-            .arg(&self.shared.lock_token)
-            .invoke_async(&mut self.connection.clone())
-            .await?;
-        Ok(())
+        self.after_appends_under_way().await
     }
-}
-
-/// 128 random bits in hex: this node's token in the lock.
-fn random_token() -> String {
-    let mut bytes = [0u8; 16];
-    // Without randomness the token is still unique enough for a lock between a handful of
-    // processes: the time and process id.
-    if getrandom::fill(&mut bytes).is_err() {
-        let fallback = u128::from(std::process::id()) << 64 | u128::from(Timestamp::now().0);
-        bytes = fallback.to_be_bytes();
-    }
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -22,8 +22,6 @@ pub(super) struct Scripts {
     pub(super) remove_certificate: Script,
     pub(super) set_read_marker: Script,
     pub(super) save_room: Script,
-    pub(super) renew_lock: Script,
-    pub(super) release_lock: Script,
 }
 
 impl Scripts {
@@ -42,8 +40,6 @@ impl Scripts {
             remove_certificate: Script::new(include_str!("scripts/remove_certificate.lua")),
             set_read_marker: Script::new(include_str!("scripts/set_read_marker.lua")),
             save_room: Script::new(include_str!("scripts/save_room.lua")),
-            renew_lock: Script::new(include_str!("scripts/renew_lock.lua")),
-            release_lock: Script::new(include_str!("scripts/release_lock.lua")),
         }
     }
 }

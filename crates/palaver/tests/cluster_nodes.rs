@@ -1,0 +1,394 @@
+//! Cluster mode's nodes against a real `redis-server` (docs/CLUSTER.md, "Leases and
+//! heartbeats" and "`palaver cluster status`"): a node registers under its name, renews its
+//! lease every heartbeat with its counts, and leaves at a clean stop; `palaver cluster status`
+//! lists it, live or lost; a node that loses Redis is degraded, then fenced, and registers
+//! again when Redis is back; a node whose place another took stops; a name held by a process
+//! that just died is waited for. Leases here are short (`500ms`) so that the tests wait for
+//! events in well under a second.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{Observer, Options, OtherLines, Process, TempDir, http_get, wait_ready};
+use palaver_server::test_redis::RedisServer;
+
+/// How long a test waits for anything before declaring the server broken (a safety net, not
+/// a synchronisation).
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A heartbeat of 100 ms and a lease of 500 ms.
+const SHORT_LEASE: &str = "[cluster]\nheartbeat = \"100ms\"\nlease = \"500ms\"\n";
+
+/// A running node: its process and its text and operations listeners.
+struct Node {
+    process: Process,
+    text: SocketAddr,
+    http: SocketAddr,
+}
+
+/// Starts `palaver serve --cluster URL --node-name NAME` with `config` as its file, and
+/// waits for `ready`.
+fn start_node(redis: &RedisServer, name: &str, config: &Path) -> Node {
+    let mut process = spawn_node(redis, name, config);
+    let listening = wait_ready(&mut process, OtherLines::Fail);
+    Node {
+        process,
+        text: listening.text[0],
+        http: listening.http[0],
+    }
+}
+
+fn spawn_node(redis: &RedisServer, name: &str, config: &Path) -> Process {
+    Process::spawn(
+        &[
+            "serve",
+            "--text-listen",
+            "127.0.0.1:0",
+            "--irc-listen",
+            "127.0.0.1:0",
+            "--http-listen",
+            "127.0.0.1:0",
+            "--cluster",
+            &redis.url(),
+            "--node-name",
+            name,
+            "--config",
+            config.to_str().expect("UTF-8 path"),
+            "--log",
+            "info",
+        ],
+        Options::default(),
+    )
+}
+
+/// A configuration file holding `text`, in a directory that lives as long as the guard.
+fn config_file(text: &str) -> (TempDir, std::path::PathBuf) {
+    let directory = TempDir::new("cluster-config");
+    let path = directory.path.join("palaver.toml");
+    std::fs::write(&path, text).expect("write the config");
+    (directory, path)
+}
+
+/// `palaver cluster status` with `args`: its exit code and stdout.
+fn cluster_status(args: &[&str]) -> (i32, Vec<String>, String) {
+    let mut command = vec!["cluster", "status"];
+    command.extend_from_slice(args);
+    let mut process = Process::spawn(&command, Options::default());
+    let (status, stdout) = process.wait_exit();
+    (
+        status.code().expect("exited, not killed"),
+        stdout,
+        process.stderr_text(),
+    )
+}
+
+/// `palaver cluster status --json`: its exit code and report.
+fn status_json(redis: &RedisServer) -> (i32, serde_json::Value) {
+    let (code, stdout, stderr) = cluster_status(&["--cluster", &redis.url(), "--json"]);
+    let [line] = &stdout[..] else {
+        panic!("one line of JSON: {stdout:?}; stderr: {stderr}");
+    };
+    (code, serde_json::from_str(line).expect("JSON"))
+}
+
+/// Reads the status until `done` holds for it; nodes report at each heartbeat, so that is
+/// the event waited for.
+fn status_until(
+    redis: &RedisServer,
+    what: &str,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> (i32, serde_json::Value) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let (code, report) = status_json(redis);
+        if done(&report) {
+            return (code, report);
+        }
+        assert!(Instant::now() < deadline, "never {what}: {report}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The node named `name` in a status report.
+fn node<'a>(report: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
+    report["nodes"]
+        .as_array()
+        .expect("a list of nodes")
+        .iter()
+        .find(|node| node["name"] == name)
+}
+
+/// The `/metrics` line of `series` (with its labels), without its value.
+fn metric(node: &Node, series: &str) -> String {
+    let (status, body) = http_get(node.http, "/metrics");
+    assert_eq!(status, 200);
+    body.lines()
+        .find_map(|line| {
+            line.strip_prefix(series)?
+                .strip_prefix(' ')
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| panic!("no {series} in:\n{body}"))
+}
+
+#[test]
+fn cluster_status_lists_a_live_node_with_its_users_and_the_node_reports_metrics() {
+    let redis = RedisServer::start();
+    let (_directory, config) = config_file(SHORT_LEASE);
+    let alpha = start_node(&redis, "alpha", &config);
+    let _alice = Observer::join_ops(alpha.text, "alice");
+
+    let (code, report) = status_until(&redis, "counted alice", |report| {
+        node(report, "alpha").is_some_and(|alpha| alpha["users"] == 1)
+    });
+    assert_eq!(code, 0, "{report}");
+    let listed = node(&report, "alpha").expect("alpha");
+    assert_eq!(listed["live"], true);
+    // A text user starts in #lobby; join_ops took alice to #ops as well.
+    assert_eq!(listed["rooms"], 2);
+    assert_eq!(listed["connections"], 1);
+    assert_eq!(listed["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(report["redis"]["appendfsync"], "always");
+
+    let (code, lines, _) = cluster_status(&["--cluster", &redis.url()]);
+    assert_eq!(code, 0);
+    assert!(lines[0].starts_with("redis redis+unix://"), "{lines:?}");
+    assert!(lines[0].contains("aof always"), "{lines:?}");
+    assert!(lines[1].starts_with("node "), "{lines:?}");
+    assert!(lines[2].starts_with("alpha  live "), "{lines:?}");
+    assert_eq!(lines[3], "1 user in 2 rooms; 1 node live");
+
+    assert_eq!(
+        metric(&alpha, "palaver_cluster_link{state=\"connected\"}"),
+        "1"
+    );
+    assert_eq!(
+        metric(&alpha, "palaver_cluster_link{state=\"fenced\"}"),
+        "0"
+    );
+    assert_eq!(metric(&alpha, "palaver_cluster_nodes"), "1");
+    let renewals: u64 = metric(
+        &alpha,
+        "palaver_cluster_redis_seconds_count{call=\"renew\"}",
+    )
+    .parse()
+    .expect("a count");
+    assert!(renewals >= 1, "{renewals}");
+}
+
+#[test]
+fn a_node_killed_is_lost_until_its_lease_lapses_and_then_another_node_may_start() {
+    let redis = RedisServer::start();
+    let (_directory, config) = config_file(SHORT_LEASE);
+    let mut alpha = start_node(&redis, "alpha", &config);
+    alpha.process.signal("KILL");
+    alpha.process.wait_exit();
+
+    let (code, report) = status_until(&redis, "saw alpha lost", |report| {
+        node(report, "alpha").is_some_and(|alpha| alpha["live"] == false)
+    });
+    assert_eq!(code, 1, "a lost node is a failing status: {report}");
+    let (_, lines, _) = cluster_status(&["--cluster", &redis.url()]);
+    assert!(
+        lines[2].starts_with("alpha  lost ")
+            && lines[2].ends_with("removed when a node next starts"),
+        "{lines:?}"
+    );
+
+    // Another node may start once the dead one's lease lapsed; it removes its record.
+    let _beta = start_node(&redis, "beta", &config);
+    let (code, report) = status_json(&redis);
+    assert_eq!(code, 0, "{report}");
+    assert!(node(&report, "alpha").is_none(), "{report}");
+    assert_eq!(node(&report, "beta").expect("beta")["live"], true);
+}
+
+#[test]
+fn a_node_restarted_at_once_waits_for_the_lease_of_its_previous_run() {
+    let redis = RedisServer::start();
+    // A lease long enough that the restart surely comes before it lapses.
+    let (_directory, config) = config_file("[cluster]\nheartbeat = \"500ms\"\nlease = \"3s\"\n");
+    let mut alpha = start_node(&redis, "alpha", &config);
+    alpha.process.signal("KILL");
+    alpha.process.wait_exit();
+
+    let mut again = spawn_node(&redis, "alpha", &config);
+    again.stderr_line_containing("stopped without leaving the cluster");
+    wait_ready(&mut again, OtherLines::Fail);
+    let (code, report) = status_json(&redis);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(node(&report, "alpha").expect("alpha")["live"], true);
+}
+
+#[test]
+fn a_clean_stop_leaves_the_cluster_at_once() {
+    let redis = RedisServer::start();
+    let (_directory, config) = config_file(SHORT_LEASE);
+    let mut alpha = start_node(&redis, "alpha", &config);
+    alpha.process.signal("TERM");
+    let (status, _) = alpha.process.wait_exit();
+    assert!(status.success(), "{status}");
+
+    let (code, lines, _) = cluster_status(&["--cluster", &redis.url()]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("0 users in 0 rooms; 0 nodes live")
+    );
+    // The name is free at once: no wait for a lease.
+    let mut again = spawn_node(&redis, "alpha", &config);
+    wait_ready(&mut again, OtherLines::Fail);
+    assert!(
+        !again.stderr_text().contains("stopped without leaving"),
+        "{}",
+        again.stderr_text()
+    );
+}
+
+#[test]
+fn a_node_that_loses_redis_is_degraded_then_fenced_and_registers_again_when_it_is_back() {
+    let mut redis = RedisServer::start();
+    let (_directory, config) = config_file(SHORT_LEASE);
+    let alpha = start_node(&redis, "alpha", &config);
+    assert_eq!(
+        metric(&alpha, "palaver_cluster_link{state=\"connected\"}"),
+        "1"
+    );
+
+    redis.stop();
+    alpha
+        .process
+        .stderr_line_containing("renewing this node's lease failed");
+    alpha
+        .process
+        .stderr_line_containing("this node's lease lapsed");
+    assert_eq!(
+        metric(&alpha, "palaver_cluster_link{state=\"fenced\"}"),
+        "1"
+    );
+    assert_eq!(
+        metric(&alpha, "palaver_cluster_link{state=\"connected\"}"),
+        "0"
+    );
+
+    redis.restart();
+    alpha
+        .process
+        .stderr_line_containing("registered again in the cluster");
+    assert_eq!(
+        metric(&alpha, "palaver_cluster_link{state=\"connected\"}"),
+        "1"
+    );
+    let (code, report) = status_json(&redis);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(node(&report, "alpha").expect("alpha")["live"], true);
+}
+
+#[test]
+fn a_node_whose_place_another_took_stops_with_a_reason() {
+    let redis = RedisServer::start();
+    let (_directory, config) = config_file(SHORT_LEASE);
+    let mut alpha = start_node(&redis, "alpha", &config);
+    // As if another node had found alpha's lease lapsed and removed it as dead.
+    assert_eq!(
+        redis.command("DEL palaver:lease:alpha palaver:node:alpha"),
+        ":2"
+    );
+    let _beta = start_node(&redis, "beta", &config);
+
+    let (status, _) = alpha.process.wait_exit();
+    assert!(!status.success(), "alpha went on: {status}");
+    let stderr = alpha.process.stderr_text();
+    assert!(
+        stderr.contains("another palaver node (beta) is live on this Redis"),
+        "{stderr}"
+    );
+    let (code, report) = status_json(&redis);
+    assert_eq!(code, 0, "{report}");
+    assert!(node(&report, "alpha").is_none(), "{report}");
+}
+
+#[test]
+fn cluster_status_without_a_reachable_redis_says_so_and_exits_2() {
+    let directory = TempDir::new("no-redis");
+    let url = format!(
+        "redis+unix://{}",
+        directory.path.join("none.sock").display()
+    );
+    let (code, stdout, stderr) = cluster_status(&["--cluster", &url]);
+    assert_eq!(code, 2, "{stdout:?}");
+    assert!(
+        stderr.contains("cannot reach Redis at redis+unix://"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = cluster_status(&[]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("no cluster named"), "{stderr}");
+}
+
+#[test]
+fn cluster_import_moves_a_single_nodes_history_and_accounts_into_an_empty_redis() {
+    let redis = RedisServer::start();
+    let (directory, config) = config_file(SHORT_LEASE);
+    let database = directory.path.join("palaver.db");
+    let database = database.to_str().expect("UTF-8 path");
+    let mut single = common::serve_with(&["--db", database], Options::default());
+    let mut alice = Observer::join_ops(single.text, "alice");
+    alice.send("/register correct-horse");
+    alice.skip_until("-- account alice registered; you are logged in");
+    alice.send("said before the move");
+    alice.skip_until("#ops <alice> said before the move");
+    single.process.signal("TERM");
+    single.process.wait_exit();
+    drop(alice);
+
+    let import = |database: &str| {
+        let mut process = Process::spawn(
+            &[
+                "cluster",
+                "import",
+                "--db",
+                database,
+                "--cluster",
+                &redis.url(),
+            ],
+            Options::default(),
+        );
+        let (status, stdout) = process.wait_exit();
+        (status.success(), stdout, process.stderr_text())
+    };
+    let (imported, stdout, stderr) = import(database);
+    assert!(imported, "{stderr}");
+    assert_eq!(
+        stdout[0],
+        format!(
+            "imported 1 message, 1 account, 0 client certificates, 0 read markers, 0 registered \
+             rooms, 0 server bans from {database} into {} (key prefix palaver)",
+            redis.url()
+        )
+    );
+    // Once is all: a second import would mix two histories.
+    let (imported, _, stderr) = import(database);
+    assert!(!imported);
+    assert!(stderr.contains("already holds palaver data"), "{stderr}");
+
+    let node = start_node(&redis, "alpha", &config);
+    let mut reader = Observer::join_ops(node.text, "reader");
+    reader.send("/login alice correct-horse");
+    reader.skip_until("-- you are now logged in as alice");
+    reader.send("/history");
+    reader.skip_until("#ops <alice> said before the move");
+    // Not beside a running node, nor from a database that is not there.
+    let (imported, _, stderr) = import(database);
+    assert!(!imported);
+    assert!(
+        stderr.contains("another palaver node (alpha) is live"),
+        "{stderr}"
+    );
+    let (imported, _, stderr) = import(&format!("{database}.missing"));
+    assert!(!imported);
+    assert!(stderr.contains("no database at"), "{stderr}");
+}

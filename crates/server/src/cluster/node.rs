@@ -1,0 +1,520 @@
+//! A node's registration in Redis: its lease, renewed by a heartbeat, and its record.
+//!
+//! A node starts by taking the lease of its name (`node_start`), waiting for the lease of a
+//! previous process of that name to lapse if it stopped without a word. Every heartbeat it
+//! renews the lease and writes its counts, round trip and clock offset into its record
+//! (`renew`), and it stops by removing both (`node_stop`). The heartbeat runs on a
+//! connection of its own, so the store's traffic never delays it.
+//!
+//! The link's state follows the heartbeats ([`LeaseClock`]): `connected`, `degraded` after a
+//! renewal fails, `fenced` past the deadline or when Redis says the lease is another's. A
+//! fenced node registers again as a new incarnation once Redis answers; if another node took
+//! its place meanwhile it cannot, and the server stops ([`Node::replaced`]).
+
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use redis::aio::ConnectionManager;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::keys::NodeKeys;
+use super::lease::LeaseClock;
+use super::scripts::NodeScripts;
+use super::{ClusterError, ClusterSettings, valid_node_name};
+use crate::metrics::{LinkState, Metrics};
+use crate::store::redis_connection;
+
+/// How long connecting to Redis, and then an answer, may take; a renewal is bounded by the
+/// lease's deadline instead.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A clock offset from Redis's beyond which the node warns (at most once a minute).
+const CLOCK_WARNING: Duration = Duration::from_secs(1);
+const CLOCK_WARNING_EVERY: Duration = Duration::from_secs(60);
+
+/// What a node says of itself in its record.
+#[derive(Debug, Clone)]
+pub struct NodeFacts {
+    /// palaver's version.
+    pub version: String,
+    /// A digest of the settings users can observe, which every node should share.
+    pub settings_digest: String,
+}
+
+/// What a node counts at each heartbeat, for its record.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NodeCounts {
+    pub users: usize,
+    pub connections: usize,
+    pub rooms: usize,
+}
+
+type CountSource = Box<dyn Fn() -> NodeCounts + Send + Sync>;
+
+/// This process's node in the cluster. Cheap to clone.
+#[derive(Clone)]
+pub struct Node {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    name: String,
+    /// Redis's URL without its password, for logs.
+    url: String,
+    heartbeat: Duration,
+    lease: Duration,
+    connection: ConnectionManager,
+    keys: NodeKeys,
+    scripts: NodeScripts,
+    facts: NodeFacts,
+    /// The current incarnation's token, which its lease holds.
+    token: Mutex<String>,
+    counts: OnceLock<CountSource>,
+    metrics: Arc<Metrics>,
+    stop: CancellationToken,
+    /// Cancelled when another node took this one's place while it was fenced.
+    replaced: CancellationToken,
+}
+
+/// What `node_start` answered.
+enum Registration {
+    Started,
+    /// The name's lease is held for this much longer.
+    Held(Duration),
+    /// Another node is live.
+    Busy(String),
+}
+
+/// What `renew` answered.
+enum Renewal {
+    /// Redis's clock (ms since the epoch) when it ran the renewal, and the live nodes.
+    Renewed {
+        redis_now_ms: i64,
+        live_nodes: i64,
+    },
+    Fenced,
+}
+
+/// What a fenced node's attempt to register again came to.
+enum Rejoin {
+    Registered,
+    /// Redis did not answer, or the old incarnation's lease still runs.
+    StillFenced,
+    /// Another node took its place: the server must stop.
+    Replaced,
+}
+
+impl Node {
+    /// Registers this node under `name`, waiting up to a lease (and a heartbeat) for a
+    /// previous process of that name to let its lease lapse, and starts its heartbeat.
+    pub async fn start(
+        settings: &ClusterSettings,
+        name: String,
+        facts: NodeFacts,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, ClusterError> {
+        let url = settings.redis.display_url();
+        debug_assert!(valid_node_name(&name), "checked when the config was read");
+        let connection = redis_connection(&settings.redis.url, CONNECT_TIMEOUT, RESPONSE_TIMEOUT)
+            .await
+            .map_err(|error| ClusterError::Unreachable {
+                url: url.clone(),
+                message: error.to_string(),
+            })?;
+        let node = Self {
+            inner: Arc::new(Inner {
+                name,
+                url,
+                heartbeat: settings.heartbeat,
+                lease: settings.lease,
+                connection,
+                keys: NodeKeys::new(&settings.redis.key_prefix),
+                scripts: NodeScripts::new(),
+                facts,
+                token: Mutex::new(String::new()),
+                counts: OnceLock::new(),
+                metrics,
+                stop: CancellationToken::new(),
+                replaced: CancellationToken::new(),
+            }),
+        };
+        let sent = node.register_waiting().await?;
+        tokio::spawn(
+            node.clone()
+                .heartbeats(LeaseClock::new(node.inner.lease, sent)),
+        );
+        Ok(node)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Where the heartbeats read the node's counts from, from now on (zero until then).
+    pub fn count_with(&self, source: impl Fn() -> NodeCounts + Send + Sync + 'static) {
+        let _already_set = self.inner.counts.set(Box::new(source));
+    }
+
+    /// Completes when another node took this one's place: this process must stop serving.
+    pub async fn replaced(&self) {
+        self.inner.replaced.cancelled().await;
+    }
+
+    /// Stops the heartbeat and removes the node's lease and record, so that `cluster status`
+    /// no longer lists it and its name is free at once.
+    pub async fn stop(&self) {
+        self.inner.stop.cancel();
+        let token = self.token();
+        let removed: Result<i64, _> = self
+            .keys_of(&self.inner.scripts.stop)
+            .arg(&self.inner.name)
+            .arg(&token)
+            .invoke_async(&mut self.inner.connection.clone())
+            .await;
+        match removed {
+            Ok(1) => tracing::info!(node = %self.inner.name, "left the cluster"),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(
+                %error,
+                "could not remove this node's record from Redis; it lapses within {:?}",
+                self.inner.lease
+            ),
+        }
+    }
+
+    fn token(&self) -> String {
+        crate::lock(&self.inner.token).clone()
+    }
+
+    /// A call of `script` with the node's three keys: the set of nodes, its lease, its record.
+    fn keys_of<'a>(&self, script: &'a redis::Script) -> redis::ScriptInvocation<'a> {
+        let keys = &self.inner.keys;
+        let mut invocation = script.prepare_invoke();
+        invocation
+            .key(keys.nodes())
+            .key(keys.lease(&self.inner.name))
+            .key(keys.record(&self.inner.name));
+        invocation
+    }
+
+    /// Registers, waiting while the name's lease is held; returns when the registration that
+    /// succeeded was sent.
+    async fn register_waiting(&self) -> Result<Instant, ClusterError> {
+        let give_up = Instant::now() + self.inner.lease + self.inner.heartbeat;
+        let mut told = false;
+        loop {
+            let sent = Instant::now();
+            let registration =
+                self.register()
+                    .await
+                    .map_err(|error| ClusterError::Unreachable {
+                        url: self.inner.url.clone(),
+                        message: error.to_string(),
+                    })?;
+            match registration {
+                Registration::Started => {
+                    tracing::info!(
+                        node = %self.inner.name,
+                        redis = %self.inner.url,
+                        "joined the cluster"
+                    );
+                    return Ok(sent);
+                }
+                Registration::Busy(other) => return Err(self.busy(&other)),
+                Registration::Held(_) if Instant::now() >= give_up => {
+                    return Err(ClusterError::Refused(format!(
+                        "the node name {} is in use by a running node; give this one another \
+                         name (--node-name or [cluster] node_name)",
+                        self.inner.name
+                    )));
+                }
+                Registration::Held(left) => {
+                    if !told {
+                        tracing::info!(
+                            node = %self.inner.name,
+                            "a process of this node's name stopped without leaving the \
+                             cluster, or is still running; waiting up to {:?} for its lease to \
+                             lapse",
+                            left
+                        );
+                        told = true;
+                    }
+                    tokio::time::sleep(left + Duration::from_millis(10)).await;
+                }
+            }
+        }
+    }
+
+    fn busy(&self, other: &str) -> ClusterError {
+        ClusterError::Refused(format!(
+            "another palaver node ({other}) is live on this Redis under the key prefix {}; \
+             this version runs one node per Redis and prefix (docs/CLUSTER.md)",
+            self.inner.keys.prefix()
+        ))
+    }
+
+    /// One `node_start` call, as a new incarnation with a new token.
+    async fn register(&self) -> Result<Registration, redis::RedisError> {
+        let token = random_token();
+        let keys = &self.inner.keys;
+        let (answer, number, name): (String, i64, String) = self
+            .keys_of(&self.inner.scripts.start)
+            .arg(&self.inner.name)
+            .arg(&token)
+            .arg(millis(self.inner.lease))
+            .arg(&self.inner.facts.version)
+            .arg(&self.inner.facts.settings_digest)
+            .arg(keys.lease_prefix())
+            .arg(keys.record_prefix())
+            .invoke_async(&mut self.inner.connection.clone())
+            .await?;
+        Ok(match answer.as_str() {
+            "started" => {
+                *crate::lock(&self.inner.token) = token;
+                Registration::Started
+            }
+            "held" => Registration::Held(Duration::from_millis(number.max(0) as u64)),
+            _ => Registration::Busy(name),
+        })
+    }
+
+    async fn renew(&self, last: &Sample) -> Result<Renewal, redis::RedisError> {
+        let counts = self
+            .inner
+            .counts
+            .get()
+            .map(|count| count())
+            .unwrap_or_default();
+        let (answer, redis_now_ms, live_nodes): (String, i64, i64) = self
+            .keys_of(&self.inner.scripts.renew)
+            .arg(self.token())
+            .arg(millis(self.inner.lease))
+            .arg(counts.users)
+            .arg(counts.connections)
+            .arg(counts.rooms)
+            .arg(last.round_trip.as_micros() as u64)
+            .arg(last.clock_offset_ms)
+            .arg(self.inner.keys.lease_prefix())
+            .invoke_async(&mut self.inner.connection.clone())
+            .await?;
+        Ok(if answer == "renewed" {
+            Renewal::Renewed {
+                redis_now_ms,
+                live_nodes,
+            }
+        } else {
+            Renewal::Fenced
+        })
+    }
+
+    /// Renews the lease every heartbeat until stopped, following the link's state.
+    async fn heartbeats(self, mut clock: LeaseClock) {
+        let inner = &self.inner;
+        let cluster_metrics = inner.metrics.cluster();
+        let mut ticks = tokio::time::interval(inner.heartbeat);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks.tick().await;
+        let mut state = LinkState::Connected;
+        let mut last = Sample::default();
+        if let Some(metrics) = cluster_metrics {
+            metrics.set_link(state);
+        }
+        loop {
+            tokio::select! {
+                () = inner.stop.cancelled() => return,
+                _ = ticks.tick() => {}
+            }
+            if state == LinkState::Fenced {
+                match self.register_again(&mut clock).await {
+                    Rejoin::Registered => state = LinkState::Connected,
+                    Rejoin::StillFenced => {}
+                    Rejoin::Replaced => return,
+                }
+                continue;
+            }
+            let sent = Instant::now();
+            let sent_wall_ms = wall_clock_ms();
+            // A slow renewal is waited for as long as the lease holds: only its deadline
+            // makes it late.
+            let left = clock.deadline().saturating_duration_since(sent);
+            let renewal = tokio::time::timeout(left, self.renew(&last)).await;
+            match renewal.unwrap_or_else(|_late| Err(timed_out())) {
+                Ok(Renewal::Renewed {
+                    redis_now_ms,
+                    live_nodes,
+                }) => {
+                    clock.renewed(sent);
+                    last.record(sent, sent_wall_ms, redis_now_ms);
+                    if let Some(metrics) = cluster_metrics {
+                        metrics.renewed(last.round_trip, live_nodes, last.clock_offset_ms);
+                    }
+                }
+                Ok(Renewal::Fenced) => clock.fence(),
+                Err(error) => {
+                    if state == LinkState::Connected {
+                        tracing::warn!(%error, redis = %inner.url, "renewing this node's lease failed");
+                    }
+                    clock.failed();
+                }
+            }
+            let now_state = clock.state(Instant::now());
+            if now_state != state {
+                // The metric first: whoever reads the log line finds the metric agreeing.
+                state = now_state;
+                if let Some(metrics) = cluster_metrics {
+                    metrics.set_link(state);
+                }
+                log_state(&inner.name, state, inner.lease);
+            }
+        }
+    }
+
+    /// One attempt of a fenced node to register as a new incarnation, with a new lease in
+    /// `clock` if it did.
+    async fn register_again(&self, clock: &mut LeaseClock) -> Rejoin {
+        let inner = &self.inner;
+        let sent = Instant::now();
+        let registration = tokio::time::timeout(inner.lease, self.register()).await;
+        match registration.unwrap_or_else(|_late| Err(timed_out())) {
+            Ok(Registration::Started) => {
+                *clock = LeaseClock::new(inner.lease, sent);
+                if let Some(metrics) = inner.metrics.cluster() {
+                    metrics.set_link(LinkState::Connected);
+                }
+                tracing::warn!(
+                    node = %inner.name,
+                    "registered again in the cluster, as a new incarnation"
+                );
+                Rejoin::Registered
+            }
+            Ok(Registration::Busy(other)) => {
+                tracing::error!("{}; this node stops", self.busy(&other));
+                inner.replaced.cancel();
+                Rejoin::Replaced
+            }
+            Ok(Registration::Held(_)) | Err(_) => Rejoin::StillFenced,
+        }
+    }
+}
+
+/// The last heartbeat's measurements, recorded by the next.
+#[derive(Debug, Default)]
+struct Sample {
+    round_trip: Duration,
+    /// This machine's clock minus Redis's.
+    clock_offset_ms: i64,
+    /// When the clock offset was last warned about.
+    clock_warned: Option<Instant>,
+}
+
+impl Sample {
+    /// Measures a renewal sent at `sent` (`sent_wall_ms` on the wall clock) and run by Redis
+    /// at `redis_now_ms` on its clock, warning about a clock far off.
+    fn record(&mut self, sent: Instant, sent_wall_ms: i64, redis_now_ms: i64) {
+        self.round_trip = sent.elapsed();
+        // Redis ran the renewal about half a round trip after it was sent.
+        let half_trip = (self.round_trip / 2).as_millis() as i64;
+        self.clock_offset_ms = sent_wall_ms + half_trip - redis_now_ms;
+        let off_by = Duration::from_millis(self.clock_offset_ms.unsigned_abs());
+        let due = self
+            .clock_warned
+            .is_none_or(|at| at.elapsed() >= CLOCK_WARNING_EVERY);
+        if off_by > CLOCK_WARNING && due {
+            tracing::warn!(
+                offset_ms = self.clock_offset_ms,
+                "this machine's clock is off from Redis's by more than {:?}",
+                CLOCK_WARNING
+            );
+            self.clock_warned = Some(Instant::now());
+        }
+    }
+}
+
+fn log_state(node: &str, state: LinkState, lease: Duration) {
+    match state {
+        LinkState::Connected => tracing::info!(node, "this node's lease is renewed again"),
+        LinkState::Degraded => tracing::warn!(
+            node,
+            "this node cannot renew its lease in Redis; it is fenced if that lasts {:?}",
+            lease - lease / 10
+        ),
+        LinkState::Fenced => tracing::error!(
+            node,
+            "this node's lease lapsed (Redis was unreachable too long, or another node removed \
+             it as dead); it registers again as soon as Redis answers"
+        ),
+    }
+}
+
+fn timed_out() -> redis::RedisError {
+    redis::RedisError::from(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        "no answer in time",
+    ))
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn wall_clock_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as i64)
+}
+
+/// The name a node takes unless configured: the host's name and the port of its first chat
+/// listener (`chat-1.example.org-6667`), stable across restarts and distinct for nodes on
+/// one host.
+pub fn default_node_name(first_port: u16) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_default();
+    let host: String = host
+        .trim()
+        .chars()
+        .map(|character| {
+            if character.is_ascii_alphanumeric() || "_-.".contains(character) {
+                character
+            } else {
+                '-'
+            }
+        })
+        .take(48)
+        .collect();
+    let host = if host.is_empty() { "palaver" } else { &host };
+    format!("{host}-{first_port}")
+}
+
+/// 128 random bits in hex: an incarnation's token.
+fn random_token() -> String {
+    let mut bytes = [0u8; 16];
+    // Without randomness the token is still unique enough between a handful of processes:
+    // the time and the process id.
+    if getrandom::fill(&mut bytes).is_err() {
+        let fallback = u128::from(std::process::id()) << 64 | wall_clock_ms() as u128;
+        bytes = fallback.to_be_bytes();
+    }
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_name_is_a_valid_one_ending_in_the_port() {
+        let name = default_node_name(6667);
+        assert!(name.ends_with("-6667"), "{name}");
+        assert!(valid_node_name(&name), "{name}");
+    }
+
+    #[test]
+    fn tokens_differ() {
+        assert_ne!(random_token(), random_token());
+        assert_eq!(random_token().len(), 32);
+    }
+}
