@@ -2,7 +2,7 @@
 //! would (the same parsing, the same rules, the same defaults; the `PALAVER_*` environment
 //! is not consulted, so the file is judged on its own) and then loads what `serve` would load
 //! from it before taking any port: the TLS certificate and key, the MOTD file, the web root,
-//! the database's directory. Every problem is one line on stderr, and the exit status says
+//! the database's directory and the audit log's. Every problem is one line on stderr, and the exit status says
 //! whether there was any; a valid file gets one line on stdout naming its listeners.
 //!
 //! A file that does not parse, or that breaks a rule, is reported by its first problem only:
@@ -59,17 +59,27 @@ fn problems(config: &Config) -> Vec<String> {
         problems.push(format!("[web] root {} is not a directory", root.display()));
     }
     let database = Path::new(&config.store.path);
-    if config.store.path != ":memory:" {
-        let directory = match database.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent,
-            _ => Path::new("."),
-        };
-        if !directory.is_dir() {
-            problems.push(format!(
-                "the database {} is in a directory that does not exist",
-                database.display()
-            ));
-        }
+    if config.store.path != ":memory:" && !in_a_directory(database) {
+        problems.push(format!(
+            "the database {} is in a directory that does not exist",
+            database.display()
+        ));
+    }
+    if let Some(audit_log) = &config.admin.audit_log
+        && !in_a_directory(audit_log)
+    {
+        problems.push(format!(
+            "[admin] audit_log {} is in a directory that does not exist",
+            audit_log.display()
+        ));
     }
     problems
+}
+
+/// Whether the directory `file` would be created in exists.
+fn in_a_directory(file: &Path) -> bool {
+    match file.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.is_dir(),
+        _ => Path::new(".").is_dir(),
+    }
 }

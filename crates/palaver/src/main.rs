@@ -1,10 +1,12 @@
 //! The `palaver` command: parses arguments, sets up logging, and hands over to the library.
 
+mod admin;
 mod bench;
 mod check_config;
 mod cluster;
 mod gen_cert;
 mod open_files;
+mod password;
 mod systemd;
 
 use std::io::{IsTerminal, Write};
@@ -40,10 +42,15 @@ enum Command {
     /// Connect to a server as a client: full-screen at a terminal, else pipe mode (stdin lines
     /// are said, received lines printed).
     Connect(ConnectArgs),
-    /// Print the argon2id hash of a password, for an [[oper]] entry's password_hash. The
-    /// password is read from the terminal without echo (asked twice), or from the first line
-    /// of standard input when that is not a terminal.
+    /// Print the argon2id hash of a password, for an [[oper]] entry's password_hash or an
+    /// [[admin.token]] entry's secret_hash. The password is read from the terminal without
+    /// echo (asked twice), or from the first line of standard input when that is not a
+    /// terminal.
     HashPassword,
+    /// Administer a running server through its administration API (on its --http-listen
+    /// address): users, rooms, bans, accounts, the audit log. Text for people, --json for
+    /// scripts.
+    Admin(admin::AdminArgs),
     /// Write a self-signed TLS certificate and its key for development (cert.pem, key.pem),
     /// and print the flags that use them. Clients must be told to trust it (`palaver connect
     /// --ca cert.pem`), since no authority vouches for it.
@@ -314,6 +321,7 @@ fn main() -> ExitCode {
         }
         Command::Connect(args) => connect(args),
         Command::HashPassword => hash_password(),
+        Command::Admin(args) => admin::run(args),
         Command::GenCert(args) => gen_cert::run(args),
         Command::Bench(args) => bench::run(args),
         Command::CheckConfig { file } => return check_config::run(&file),
@@ -558,22 +566,7 @@ fn connect(args: ConnectArgs) -> anyhow::Result<()> {
 /// `palaver hash-password`: reads a password and prints its argon2id hash (a PHC string) on
 /// stdout, the one line an `[[oper]]` entry's `password_hash` takes.
 fn hash_password() -> anyhow::Result<()> {
-    let password = if std::io::stdin().is_terminal() {
-        // From the terminal itself, without echo; asked twice, since a typo cannot be seen.
-        let password =
-            rpassword::prompt_password("Password: ").context("cannot read the password")?;
-        let again = rpassword::prompt_password("Again: ").context("cannot read the password")?;
-        anyhow::ensure!(password == again, "the two passwords differ");
-        password
-    } else {
-        let mut line = String::new();
-        std::io::stdin()
-            .read_line(&mut line)
-            .context("cannot read the password from standard input")?;
-        let password = line.strip_suffix('\n').unwrap_or(&line);
-        password.strip_suffix('\r').unwrap_or(password).to_owned()
-    };
-    anyhow::ensure!(!password.is_empty(), "the password is empty");
+    let password = password::read()?;
     let hash = palaver_server::accounts::hash_password(&password).map_err(anyhow::Error::msg)?;
     println!("{hash}");
     Ok(())

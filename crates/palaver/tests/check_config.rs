@@ -59,7 +59,7 @@ fn every_problem_with_what_the_file_names_is_one_line() {
     assert!(!passed);
     assert_eq!(stdout, Vec::<String>::new());
     let nowhere = nowhere.display();
-    assert_eq!(stderr.len(), 3, "{stderr:?}");
+    assert_eq!(stderr.len(), 4, "{stderr:?}");
     assert!(
         stderr[0].starts_with(&format!(
             "cannot read the TLS certificate {nowhere}/cert.pem"
@@ -74,6 +74,36 @@ fn every_problem_with_what_the_file_names_is_one_line() {
         stderr[2],
         format!("the database {nowhere}/palaver.db is in a directory that does not exist")
     );
+    // The audit log's default file sits beside the database.
+    assert_eq!(
+        stderr[3],
+        format!(
+            "[admin] audit_log {nowhere}/palaver.db.audit.jsonl is in a directory that does \
+             not exist"
+        )
+    );
+}
+
+#[test]
+fn an_admin_token_must_hold_an_argon2id_hash_and_a_known_scope() {
+    let token = |hash: &str, scope: &str| {
+        format!("[[admin.token]]\nname = \"ops\"\nsecret_hash = \"{hash}\"\nscope = \"{scope}\"\n")
+    };
+    let (passed, _, stderr) = check(&token("s3cret", "write"));
+    assert!(!passed);
+    assert_eq!(
+        stderr,
+        [
+            "invalid setting: [[admin.token]] ops: secret_hash must be an argon2id hash as \
+             `palaver hash-password` prints it ($argon2id$v=19$…)"
+        ]
+    );
+    let hash = palaver_server::accounts::hash_password("s3cret").unwrap();
+    let (passed, _, stderr) = check(&token(&hash, "admin"));
+    assert!(!passed);
+    assert!(stderr[0].contains("unknown variant `admin`"), "{stderr:?}");
+    let (passed, _, stderr) = check(&token(&hash, "read"));
+    assert!(passed, "{stderr:?}");
 }
 
 #[test]

@@ -19,6 +19,8 @@
 //!
 //! This is the logic only; the text and IRC commands call it.
 
+mod admin_tokens;
+mod configured;
 mod limiter;
 mod operators;
 pub mod scram;
@@ -36,6 +38,7 @@ use tokio::time::Instant;
 
 use crate::rate_limit::AddressRate;
 use crate::store::{PasswordSecrets, Store, StoreError};
+pub use admin_tokens::{AdminTokenEntry, AdminTokens, Caller, Scope};
 use limiter::{Attempt, LoginLimiter, MAX_TRACKED_KEYS};
 pub use operators::{OperatorEntry, Operators};
 use scram::{ClientFirst, ScramCredentials, ServerExchange};
@@ -176,6 +179,9 @@ impl PasswordStamp {
 pub enum AccountError {
     #[error("account {0} is already registered")]
     Taken(String),
+    /// An administrator named an account that is not registered (`palaver admin`).
+    #[error("no such account: {0}")]
+    NoSuchAccount(String),
     /// The same answer for an unknown account and a wrong password, so that logins do not
     /// reveal which accounts exist.
     #[error("wrong account name or password")]
@@ -425,6 +431,26 @@ impl Accounts {
         }
         tracing::info!(account = registered_name, "password changed");
         Ok(())
+    }
+
+    /// Sets a new password for the account `name` without the old one: an administrator's
+    /// reset (the administration API). Returns the account's name as registered; logging its
+    /// sessions out is the caller's business, as after [`change_password`](Self::change_password).
+    pub async fn reset_password(&self, name: &str, new: &str) -> Result<String, AccountError> {
+        self.inner.registration.check_password(new)?;
+        let unknown = || AccountError::NoSuchAccount(name.to_owned());
+        let account = self.inner.store.account(name).await?.ok_or_else(unknown)?;
+        let secrets = self.secrets(new).await?;
+        if !self
+            .inner
+            .store
+            .set_password(&account.name, secrets)
+            .await?
+        {
+            return Err(unknown());
+        }
+        tracing::info!(account = account.name, "password reset by an administrator");
+        Ok(account.name)
     }
 
     /// Begins a SASL SCRAM-SHA-256 login (RFC 5802) as `first.username` from `address`,

@@ -12,6 +12,7 @@
 //! first offered are still read under their old names, with a warning at start-up
 //! ([`deprecated`]).
 
+mod admin;
 mod cluster;
 mod deprecated;
 mod duration;
@@ -25,12 +26,13 @@ use std::time::Duration;
 use serde::Deserialize;
 use thiserror::Error;
 
-pub use crate::accounts::OperatorEntry;
+pub use crate::accounts::{AdminTokenEntry, OperatorEntry};
 pub use crate::addresses::AddressList;
 pub use crate::admission::AddressLimits;
 pub use crate::flood::FloodSettings;
 pub use crate::proxy_protocol::ProxySettings;
 pub use crate::rate_limit::Rate;
+pub use admin::{AdminSettings, FileAdmin};
 pub use cluster::{DEFAULT_KEY_PREFIX, FileCluster};
 pub use deprecated::Deprecation;
 pub use duration::{format_duration, parse_duration};
@@ -353,6 +355,8 @@ pub struct Config {
     /// `[cluster]`: Redis and this node's place there, or `None` for a single node on
     /// embedded SQLite (`[store] path`).
     pub cluster: Option<crate::cluster::ClusterSettings>,
+    /// `[admin]`: the administration API's tokens and audit log.
+    pub admin: AdminSettings,
 }
 
 /// The TOML file's shape. Every field is optional; unknown keys are errors so typos fail
@@ -389,6 +393,9 @@ pub struct FileConfig {
     /// `[[oper]]` entries: the server operators.
     #[serde(default)]
     pub oper: Vec<OperatorEntry>,
+    /// `[admin]` and its `[[admin.token]]` entries: the administration API.
+    #[serde(default)]
+    pub admin: FileAdmin,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -655,6 +662,7 @@ impl Config {
             file.shutdown.grace_seconds,
             &mut deprecations,
         )?;
+        let admin = admin::resolve_admin(file.admin, &store.path)?;
         let config = Config {
             listeners,
             limits,
@@ -683,6 +691,7 @@ impl Config {
                 overrides.cluster_url.clone(),
                 overrides.node_name.clone(),
             )?,
+            admin,
         };
         config.check()?;
         Ok((config, deprecations))

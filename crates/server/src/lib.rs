@@ -6,6 +6,7 @@
 
 pub mod accounts;
 mod addresses;
+pub mod admin;
 mod admission;
 pub mod cluster;
 pub mod config;

@@ -1,10 +1,11 @@
 //! The operations endpoints, served over HTTP/1.1 (axum) on the `--http-listen` addresses:
 //! `/healthz` (the process serves), `/readyz` (it takes clients) and `/metrics` (the
-//! [`Metrics`] in the OpenMetrics text format).
+//! [`Metrics`] in the OpenMetrics text format), and the administration API under `/api/v1`
+//! ([`crate::admin`]).
 //!
-//! Not a chat port: nothing here is limited per client or authenticated, and the metrics show
-//! how busy the server is, so it belongs on loopback or a private address
-//! (`docs/SECURITY.md`). Requests have no body and touch no lock on the message path; a
+//! Not a chat port: nothing here is limited per client, only the administration API is
+//! authenticated (its bearer tokens travel in clear over plain HTTP), and the metrics show how
+//! busy the server is, so it belongs on loopback or a private address (`docs/SECURITY.md`). Requests have no body and touch no lock on the message path; a
 //! scrape takes the hub's nick and room directory locks once each, to count them.
 
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::admin::Admin;
 use crate::hub::Hub;
 use crate::metrics::{CONTENT_TYPE, Metrics};
 
@@ -46,14 +48,23 @@ impl Operations {
     }
 }
 
-/// Serves the endpoints on `listener` until `stop` is cancelled.
-pub async fn serve(listener: TcpListener, operations: Arc<Operations>, stop: CancellationToken) {
+/// Serves the endpoints and the administration API `admin` on `listener` until `stop` is
+/// cancelled.
+pub async fn serve(
+    listener: TcpListener,
+    operations: Arc<Operations>,
+    admin: Arc<Admin>,
+    stop: CancellationToken,
+) {
     let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .with_state(operations);
-    let served = axum::serve(listener, router)
+        .with_state(operations)
+        .nest(crate::admin::PREFIX, crate::admin::router(admin));
+    // With each connection's address: the API counts wrong tokens per address.
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, service)
         .with_graceful_shutdown(async move { stop.cancelled().await })
         .await;
     if let Err(error) = served {

@@ -8,7 +8,8 @@
 //!   which is how a renewed certificate is taken up; new handshakes get it and live
 //!   connections keep theirs; one that cannot be used is refused and the old one kept;
 //! - the per-address limits (`[limits]` connections, connect rate, registrations, room
-//!   creations, exemptions) and the `[[oper]]` entries, at once for everyone;
+//!   creations, exemptions), the `[[oper]]` entries and the administration API's
+//!   `[[admin.token]]` entries, at once for everyone;
 //! - what each connection takes when it starts — `[flood]`, `[text]`, `[irc]` but its server
 //!   and network names, `[limits] max_line_bytes`, `send_queue_bytes` and
 //!   `write_coalescing`, `[accounts] nick_grace`, `[privacy] cloak_hosts` — for the
@@ -25,6 +26,7 @@ use std::sync::{Arc, Mutex};
 
 use tracing::{error, info, warn};
 
+use crate::accounts::AdminTokens;
 use crate::config::{Config, IrcSettings};
 use crate::lock;
 use crate::session::SharedContext;
@@ -47,6 +49,8 @@ struct Inner {
     tls: Option<Tls>,
     /// What new connections are served with, once the server runs.
     contexts: std::sync::OnceLock<SharedContext>,
+    /// The administration API's tokens, once the server runs.
+    admin_tokens: std::sync::OnceLock<AdminTokens>,
 }
 
 /// What one reload did, as it logged it.
@@ -67,6 +71,7 @@ impl Reloader {
                 current: Mutex::new(config),
                 tls,
                 contexts: std::sync::OnceLock::new(),
+                admin_tokens: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -74,6 +79,11 @@ impl Reloader {
     /// Gives the reloader what the running server serves new connections with.
     pub(crate) fn serve_with(&self, contexts: SharedContext) {
         let _ = self.inner.contexts.set(contexts);
+    }
+
+    /// Gives the reloader the administration API's tokens of the running server.
+    pub(crate) fn administer_with(&self, tokens: AdminTokens) {
+        let _ = self.inner.admin_tokens.set(tokens);
     }
 
     /// Applies what of `new` can change while the server runs, and logs what it did.
@@ -106,6 +116,16 @@ impl Reloader {
         }
         if let Some(contexts) = self.inner.contexts.get() {
             apply_live(contexts, &mut current, &new, &mut reloaded.applied);
+        }
+        if let Some(tokens) = self.inner.admin_tokens.get()
+            && new.admin.tokens != current.admin.tokens
+        {
+            tokens.replace(new.admin.tokens.clone());
+            current.admin.tokens = new.admin.tokens.clone();
+            reloaded.applied.push(format!(
+                "[[admin.token]] entries ({})",
+                new.admin.tokens.len()
+            ));
         }
 
         reloaded.needs_restart.extend(needs_restart(&current, &new));
@@ -239,6 +259,7 @@ fn needs_restart(current: &Config, new: &Config) -> Vec<&'static str> {
         operators,
         web,
         cluster,
+        admin,
     } = new;
     // Destructured so that a new setting cannot be forgotten here.
     let tls_others = (&tls.handshake_timeout, &tls.sts_duration, &tls.sts_port);
@@ -277,6 +298,12 @@ fn needs_restart(current: &Config, new: &Config) -> Vec<&'static str> {
         ),
         ("[[oper]]", *operators != current.operators),
         ("[cluster] (the Redis store)", *cluster != current.cluster),
+        // Applied live (`reload`) once the server runs; before, they wait like the rest.
+        ("[[admin.token]]", admin.tokens != current.admin.tokens),
+        (
+            "[admin] audit_log",
+            admin.audit_log != current.admin.audit_log,
+        ),
     ]
     .into_iter()
     .filter(|(_, differs)| *differs)
@@ -302,13 +329,19 @@ mod tests {
             "[irc]\nlisten = [\"127.0.0.1:6667\"]\nmotd = \"hello\"\n[store]\npath = \"other.db\"\n",
         );
         let reloaded = reloader.reload(changed.clone());
+        // The audit log's default file sits beside the database, so it moves with it.
         assert_eq!(
             reloaded.needs_restart,
-            ["listeners", "[irc]", "[store] (the database and retention)"]
+            [
+                "listeners",
+                "[irc]",
+                "[store] (the database and retention)",
+                "[admin] audit_log"
+            ]
         );
         assert_eq!(reloaded.applied, Vec::<String>::new());
         // Still not in force: said again on the next reload.
-        assert_eq!(reloader.reload(changed).needs_restart.len(), 3);
+        assert_eq!(reloader.reload(changed).needs_restart.len(), 4);
     }
 
     #[test]

@@ -10,7 +10,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use crate::accounts::{Accounts, LoginLimits, Operators, RegistrationPolicy};
+use crate::accounts::{Accounts, AdminTokens, LoginLimits, Operators, RegistrationPolicy};
+use crate::admin::Admin;
 use crate::admission::Admission;
 use crate::cluster::{
     ClusterError, Node, NodeCounts, NodeFacts, default_node_name, settings_digest,
@@ -216,7 +217,7 @@ impl Server {
             hub: self.hub.clone(),
             store: self.store.clone(),
             operators: Operators::new(self.config.operators.clone(), accounts.clone()),
-            accounts,
+            accounts: accounts.clone(),
             history_on_join: self.config.text.history_on_join,
             idle_flush: self.config.text.idle_flush,
             text_registration_timeout: self.config.text.registration_timeout,
@@ -236,12 +237,23 @@ impl Server {
         // in the backlog.
         let operations = Operations::new(self.hub.clone(), self.metrics.clone());
         operations.set_ready(true);
+        let admin_tokens = AdminTokens::new(self.config.admin.tokens.clone(), accounts.clone());
+        self.reloader.administer_with(admin_tokens.clone());
+        let admin = Admin::new(
+            self.hub.clone(),
+            self.store.clone(),
+            accounts.clone(),
+            admin_tokens,
+            self.config.admin.audit_log.clone(),
+            self.config.irc.server_name.as_str().into(),
+        );
         let stop_http = CancellationToken::new();
         let http_tasks = TaskTracker::new();
         for listener in self.http_listeners {
             http_tasks.spawn(operations::serve(
                 listener,
                 operations.clone(),
+                admin.clone(),
                 stop_http.clone(),
             ));
         }

@@ -42,6 +42,8 @@ pub const PALAVER_ENV: &[&str] = &[
     "PALAVER_NODE_NAME",
     "PALAVER_HTTP_LISTEN",
     "PALAVER_LOG_FORMAT",
+    "PALAVER_ADMIN_URL",
+    "PALAVER_ADMIN_TOKEN",
 ];
 
 /// `GET path` over HTTP/1.1 with `Connection: close`: the status code and the body.

@@ -17,7 +17,8 @@ use argon2::PasswordHash;
 use palaver_proto::names::fold;
 use serde::Deserialize;
 
-use super::{AccountError, Accounts, DUMMY_HASH};
+use super::configured::{ConfiguredSecrets, SecretEntry};
+use super::{AccountError, Accounts};
 
 /// One `[[oper]]` entry of the configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -40,10 +41,7 @@ impl OperatorEntry {
                 "[[oper]] name {name:?} must be one word without spaces or control characters"
             ));
         }
-        let argon2id = PasswordHash::new(&self.password_hash).is_ok_and(|hash| {
-            hash.algorithm == argon2::ARGON2ID_IDENT && hash.salt.is_some() && hash.hash.is_some()
-        });
-        (!argon2id).then(|| {
+        (!is_argon2id(&self.password_hash)).then(|| {
             format!(
                 "[[oper]] {name}: password_hash must be an argon2id hash as `palaver \
                  hash-password` prints it ($argon2id$v=19$…)"
@@ -52,24 +50,38 @@ impl OperatorEntry {
     }
 }
 
+/// Whether `hash` is an argon2id hash in the PHC form `palaver hash-password` prints, with a
+/// salt and a hash: what every configured hash (`[[oper]]`, `[[admin.token]]`) must be.
+pub(super) fn is_argon2id(hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|hash| {
+        hash.algorithm == argon2::ARGON2ID_IDENT && hash.salt.is_some() && hash.hash.is_some()
+    })
+}
+
+impl SecretEntry for OperatorEntry {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn secret_hash(&self) -> &str {
+        &self.password_hash
+    }
+}
+
 /// The configured operators, and the account machinery their passwords are checked with.
 /// Cheap to clone.
 #[derive(Clone)]
 pub struct Operators {
-    /// Entries by folded name; names are unique ignoring case (the configuration checks).
-    /// Shared by every clone (every connection's context), so that a reload changes the
-    /// entries for all. Read-locked for one lookup, never across an `.await`.
-    entries: Arc<std::sync::RwLock<Arc<[OperatorEntry]>>>,
-    accounts: Accounts,
+    /// Names are unique ignoring case (the configuration checks). Shared by every clone (every
+    /// connection's context), so that a reload changes the entries for all.
+    entries: ConfiguredSecrets<OperatorEntry>,
 }
 
 impl std::fmt::Debug for Operators {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let entries = self.entries();
-        let names: Vec<&str> = entries.iter().map(|entry| entry.name.as_str()).collect();
         formatter
             .debug_struct("Operators")
-            .field("names", &names)
+            .field("names", &self.entries.names())
             .finish_non_exhaustive()
     }
 }
@@ -77,25 +89,14 @@ impl std::fmt::Debug for Operators {
 impl Operators {
     pub fn new(entries: Vec<OperatorEntry>, accounts: Accounts) -> Self {
         Self {
-            entries: Arc::new(std::sync::RwLock::new(entries.into())),
-            accounts,
+            entries: ConfiguredSecrets::new(entries, accounts),
         }
     }
 
     /// Replaces the entries (a reload): `OPER` checks the new ones from now on. Who is an
     /// operator already stays one until it disconnects or drops it.
     pub fn replace(&self, entries: Vec<OperatorEntry>) {
-        *self
-            .entries
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = entries.into();
-    }
-
-    fn entries(&self) -> Arc<[OperatorEntry]> {
-        self.entries
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+        self.entries.replace(entries);
     }
 
     /// Checks `password` for the operator entry `name` on behalf of a client at `address`;
@@ -110,32 +111,26 @@ impl Operators {
     ) -> Result<Arc<str>, AccountError> {
         // A space never occurs in an account name, so this key is never an account's.
         let key = format!("oper {}", fold(name));
-        let attempt = match self.accounts.begin_attempt(&key, address) {
-            Ok(attempt) => attempt,
-            Err(refused) => {
-                tracing::warn!(oper = name, %address, "OPER refused: too many failures");
-                return Err(refused);
-            }
-        };
-        attempt.wait().await;
-        let entries = self.entries();
-        let entry = entries.iter().find(|entry| fold(&entry.name) == fold(name));
-        let stored_hash = entry.map_or(DUMMY_HASH, |entry| &entry.password_hash);
-        let matches = self
-            .accounts
-            .verify(password, stored_hash.to_owned())
-            .await?;
-        match entry {
-            Some(entry) if matches => {
-                attempt.succeeded();
+        let checked = self
+            .entries
+            .check(&key, address, password, |entry| {
+                fold(&entry.name) == fold(name)
+            })
+            .await;
+        match checked {
+            Ok(entry) => {
                 tracing::info!(oper = %entry.name, %address, "OPER succeeded");
                 Ok(entry.name.as_str().into())
             }
-            _ => {
-                attempt.failed();
+            Err(AccountError::BadCredentials) => {
                 tracing::warn!(oper = name, %address, "OPER failed: wrong name or password");
                 Err(AccountError::BadCredentials)
             }
+            Err(refused @ AccountError::RateLimited { .. }) => {
+                tracing::warn!(oper = name, %address, "OPER refused: too many failures");
+                Err(refused)
+            }
+            Err(other) => Err(other),
         }
     }
 }
@@ -218,7 +213,8 @@ mod tests {
         // overall allowance is shared).
         assert_eq!(
             operators
-                .accounts
+                .entries
+                .accounts()
                 .login("alice", "anything", address(1))
                 .await,
             Err(AccountError::BadCredentials)

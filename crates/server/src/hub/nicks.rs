@@ -125,7 +125,7 @@ impl Hub {
         }
     }
 
-    fn new_user(
+    pub(super) fn new_user(
         &self,
         peer: SocketAddr,
         protocol: Protocol,

@@ -3,6 +3,7 @@
 //! operator has no say in rooms it does not run and sees nothing a user does not (see
 //! `docs/SECURITY.md`). Both are logged, with the operator entry the actor acts as.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use palaver_proto::event::Event;
@@ -11,8 +12,9 @@ use palaver_proto::utf8::truncate;
 
 use super::delivery::{Audience, deliver};
 use super::error::HubError;
-use super::user::{Alert, Interest, Kill, User};
+use super::user::{Alert, Interest, Kill, Protocol, User};
 use super::{Hub, REASON_MAX_BYTES, lock};
+use crate::outbox::Outbox;
 
 /// The reason of a kill that gives none.
 pub const DEFAULT_KILL_REASON: &str = "no reason given";
@@ -50,6 +52,23 @@ impl Hub {
             victim.alert(Alert::Killed);
         }
         Ok(victim)
+    }
+
+    /// The server operator that the administration API acts as for the token `token`: a user
+    /// the nick directory never holds (nobody can see, message or kill it), with the server's
+    /// identity and the operator name `api:TOKEN`, so that what it does goes through the same
+    /// rules, logs and notices as an `OPER`'s command. It is also an operator of every room
+    /// without being in it (`room/rules.rs`): the API kicks, sets topics and modes and deletes
+    /// messages with the rights a room's operator has.
+    pub fn administrator(&self, token: &str) -> Arc<User> {
+        let identity = Arc::unwrap_or_clone(self.service_identity(&self.settings.server_name));
+        // Nothing is ever delivered to it: the smallest outbox.
+        let outbox = Arc::new(Outbox::new(0));
+        let peer = SocketAddr::from(([0, 0, 0, 0], 0));
+        let user = self.new_user(peer, Protocol::Text, outbox, identity);
+        user.set_operator(Some(format!("api:{token}").into()));
+        user.set_administrator();
+        user
     }
 
     /// Sends `text` (cut to fit a line) from `sender`, a server operator, to every user who

@@ -173,6 +173,11 @@ pub struct User {
     operator: Mutex<Option<Arc<str>>>,
     /// Whether `operator` is set, readable without its lock (`LUSERS` counts every user's).
     is_operator: AtomicBool,
+    /// Set only on the actor of the administration API ([`Hub::administrator`]), which acts
+    /// as an operator of every room without being in it. Never set on a connected user.
+    ///
+    /// [`Hub::administrator`]: super::Hub::administrator
+    administrator: AtomicBool,
     /// Why a server operator removed this user, set by the first [`Hub::kill`] of it (others
     /// change nothing) and taken by its own session when alerted. A leaf lock.
     ///
@@ -223,6 +228,7 @@ impl User {
             monitored: Mutex::default(),
             operator: Mutex::new(None),
             is_operator: AtomicBool::new(false),
+            administrator: AtomicBool::new(false),
             kill: Mutex::new(None),
             tls: OnceLock::new(),
             last_spoke: AtomicU64::new(now.0),
@@ -381,6 +387,17 @@ impl User {
         let mut operator = lock(&self.operator);
         self.is_operator.store(name.is_some(), Ordering::Relaxed);
         *operator = name;
+    }
+
+    /// Whether this is the administration API's actor (see [`Hub::administrator`]).
+    ///
+    /// [`Hub::administrator`]: super::Hub::administrator
+    pub fn is_administrator(&self) -> bool {
+        self.administrator.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn set_administrator(&self) {
+        self.administrator.store(true, Ordering::Relaxed);
     }
 
     /// Records `kill` unless the user was already killed; returns whether it was recorded.

@@ -13,6 +13,10 @@
 //!   share a room with it. Looking a user up by its nick (IRC `WHOIS`, `WHO nick`, `ISON`) is
 //!   no listing: it finds an invisible user too, as on every IRC server.
 //!
+//! The administration API (`crate::admin`) sees as a member of every room sees: every room,
+//! member, key and list, and every user. It is the server's owner, proven by a token from the
+//! configuration, not a chat user; its listings are the `administered_*` ones here.
+//!
 //! [`Viewer`] gathers what these checks need about the one looking once per query, so a
 //! listing over every user costs what it shows and never compares every pair of rooms. The
 //! listings themselves ([`Hub::room_view`], [`Hub::visible_room`], [`Hub::mask_list`],
@@ -130,8 +134,19 @@ impl Hub {
     /// it may see, in join order; `None` for a secret room it is not in. Every listing
     /// of a room goes through here (see [`visibility`]).
     pub fn room_view(&self, viewer: &User, room: &Room) -> Option<RoomInfo> {
+        Self::room_view_with(room, |state| state.is_member(viewer))
+    }
+
+    /// `room` as the administration API sees it: everything a member sees (see
+    /// [`visibility`]).
+    pub fn administered_room_view(&self, room: &Room) -> RoomInfo {
+        Self::room_view_with(room, |_| true).expect("a member sees its room")
+    }
+
+    /// `room` as seen by someone who is a member if `is_member` says so.
+    fn room_view_with(room: &Room, is_member: impl FnOnce(&RoomState) -> bool) -> Option<RoomInfo> {
         let state = room.state();
-        let viewer_is_member = state.is_member(viewer);
+        let viewer_is_member = is_member(&state);
         if !may_see_room(&state, viewer_is_member) {
             return None;
         }
@@ -182,11 +197,21 @@ impl Hub {
     /// in each (IRC `WHOIS`).
     pub fn visible_memberships(&self, viewer: &Arc<User>, user: &User) -> Vec<Membership> {
         let viewer = self.viewer(viewer);
+        Self::memberships_with(user, |room| viewer.is_in(room))
+    }
+
+    /// Every room `user` is in, as the administration API lists them (see [`visibility`]).
+    pub fn administered_memberships(&self, user: &User) -> Vec<Membership> {
+        Self::memberships_with(user, |_| true)
+    }
+
+    /// The rooms `user` is in that someone may know of who is in the rooms `is_in` says.
+    fn memberships_with(user: &User, is_in: impl Fn(&Room) -> bool) -> Vec<Membership> {
         user.rooms()
             .iter()
             .filter_map(|room| {
                 let state = room.state();
-                if !may_see_room(&state, viewer.is_in(room)) {
+                if !may_see_room(&state, is_in(room)) {
                     return None;
                 }
                 state.member(user).map(|member| Membership {
@@ -212,12 +237,23 @@ impl Hub {
     /// Every room `viewer` may know of (secret rooms only if it is a member), sorted by name.
     pub fn rooms(&self, viewer: &Arc<User>) -> Vec<RoomSummary> {
         let viewer = self.viewer(viewer);
+        self.rooms_with(|room| viewer.is_in(room))
+    }
+
+    /// Every room, sorted by name, as the administration API lists them (see
+    /// [`visibility`]).
+    pub fn administered_rooms(&self) -> Vec<RoomSummary> {
+        self.rooms_with(|_| true)
+    }
+
+    /// Every room someone may know of who is in the rooms `is_in` says, sorted by name.
+    fn rooms_with(&self, is_in: impl Fn(&Room) -> bool) -> Vec<RoomSummary> {
         let rooms: Vec<Arc<Room>> = lock(&self.rooms).values().cloned().collect();
         let mut summaries: Vec<RoomSummary> = rooms
             .iter()
             .filter_map(|room| {
                 let state = room.state();
-                let visible = may_see_room(&state, viewer.is_in(room));
+                let visible = may_see_room(&state, is_in(room));
                 (visible && !state.members.is_empty()).then(|| RoomSummary {
                     name: room.name().clone(),
                     members: state.members.len(),

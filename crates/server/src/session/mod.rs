@@ -6,7 +6,7 @@ mod certificates;
 mod context;
 pub mod irc;
 mod nick_guard;
-mod redaction;
+pub(crate) mod redaction;
 mod reply_queue;
 pub(crate) mod server_bans;
 pub mod text;

@@ -49,13 +49,59 @@ pub(crate) fn parse_request(words: &[&str]) -> Result<BanRequest, String> {
 }
 
 /// A ban's duration: whole minutes, or a positive duration with its unit.
-fn parse_duration(word: &str) -> Option<Duration> {
+pub(crate) fn parse_duration(word: &str) -> Option<Duration> {
     if let Ok(minutes) = word.parse::<u64>() {
         return (minutes > 0).then(|| Duration::from_secs(minutes.saturating_mul(60)));
     }
     crate::config::parse_duration(word)
         .ok()
         .filter(|duration| !duration.is_zero())
+}
+
+/// A ban put in force.
+pub(crate) struct Added {
+    pub ban: ServerBan,
+    /// How many connected users it disconnected.
+    pub disconnected: usize,
+    /// Why the store could not keep it, if it could not: then it ends at restart.
+    pub unsaved: Option<StoreError>,
+}
+
+/// Puts the ban `request` in force as `operator` and keeps it in the store.
+pub(crate) async fn put_in_force(
+    hub: &Hub,
+    store: &Store,
+    operator: &Arc<User>,
+    request: BanRequest,
+) -> Result<Added, HubError> {
+    let now = Timestamp::now();
+    let expires = request.duration.map(|duration| {
+        Timestamp(
+            now.0
+                .saturating_add(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)),
+        )
+    });
+    let set_by = match operator.operator() {
+        Some(name) => format!("{name} ({})", operator.nick()),
+        None => return Err(HubError::NeedServerOperator),
+    };
+    let ban = ServerBan {
+        target: request.target,
+        reason: request.reason,
+        set_by,
+        set_at: now,
+        expires,
+    };
+    let disconnected = hub.add_server_ban(operator, ban.clone())?;
+    let unsaved = store.save_server_ban(record(&ban)).await.err();
+    if let Some(error) = &unsaved {
+        warn!(%error, target = %ban.target, "a server ban could not be saved");
+    }
+    Ok(Added {
+        ban,
+        disconnected,
+        unsaved,
+    })
 }
 
 /// Puts the ban `request` in force as `operator` and keeps it in the store. Answers what the
@@ -66,37 +112,19 @@ pub(crate) async fn add(
     operator: &Arc<User>,
     request: BanRequest,
 ) -> Result<String, String> {
-    let now = Timestamp::now();
-    let expires = request.duration.map(|duration| {
-        Timestamp(
-            now.0
-                .saturating_add(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)),
-        )
-    });
-    let set_by = match operator.operator() {
-        Some(name) => format!("{name} ({})", operator.nick()),
-        None => return Err(HubError::NeedServerOperator.to_string()),
-    };
-    let ban = ServerBan {
-        target: request.target,
-        reason: request.reason,
-        set_by,
-        set_at: now,
-        expires,
-    };
-    let disconnected = hub
-        .add_server_ban(operator, ban.clone())
+    let added = put_in_force(hub, store, operator, request)
+        .await
         .map_err(|error| error.to_string())?;
+    let ban = &added.ban;
     let until = match ban.expires {
         Some(expires) => format!("until {}", expires.iso8601()),
         None => "until removed".to_owned(),
     };
     let mut answer = format!(
-        "banned {} {until} ({}); {disconnected} disconnected",
-        ban.target, ban.reason
+        "banned {} {until} ({}); {} disconnected",
+        ban.target, ban.reason, added.disconnected
     );
-    if let Err(error) = store.save_server_ban(record(&ban)).await {
-        warn!(%error, target = %ban.target, "a server ban could not be saved");
+    if let Some(error) = added.unsaved {
         answer.push_str(&format!(
             "; in force, but not saved ({error}): it ends at restart"
         ));
@@ -104,23 +132,47 @@ pub(crate) async fn add(
     Ok(answer)
 }
 
+/// Why a ban was not lifted.
+#[derive(Debug)]
+pub(crate) enum LiftError {
+    /// Neither the hub nor the store had a ban on the target.
+    NoSuchBan,
+    Refused(HubError),
+    /// Lifted in the hub, but the store failed: the ban comes back at restart.
+    Store(StoreError),
+}
+
 /// Lifts the ban on `target` as `operator`, in the hub and the store.
+pub(crate) async fn lift(
+    hub: &Hub,
+    store: &Store,
+    operator: &Arc<User>,
+    target: &BanTarget,
+) -> Result<(), LiftError> {
+    let removed = hub
+        .remove_server_ban(operator, target)
+        .map_err(LiftError::Refused)?;
+    match store.delete_server_ban(&target.to_string()).await {
+        Err(error) => Err(LiftError::Store(error)),
+        Ok(false) if !removed => Err(LiftError::NoSuchBan),
+        Ok(_) => Ok(()),
+    }
+}
+
+/// Lifts the ban on `target` as `operator`, in the hub and the store, and words the answer.
 pub(crate) async fn remove(
     hub: &Hub,
     store: &Store,
     operator: &Arc<User>,
     target: &BanTarget,
 ) -> Result<String, String> {
-    let removed = hub
-        .remove_server_ban(operator, target)
-        .map_err(|error| error.to_string())?;
-    let stored = store.delete_server_ban(&target.to_string()).await;
-    match (removed, stored) {
-        (_, Err(error)) => Err(format!(
+    match lift(hub, store, operator, target).await {
+        Ok(()) => Ok(format!("lifted the ban on {target}")),
+        Err(LiftError::NoSuchBan) => Err(format!("there is no ban on {target}")),
+        Err(LiftError::Refused(error)) => Err(error.to_string()),
+        Err(LiftError::Store(error)) => Err(format!(
             "the ban on {target} is lifted until restart, but the store failed ({error})"
         )),
-        (false, Ok(false)) => Err(format!("there is no ban on {target}")),
-        _ => Ok(format!("lifted the ban on {target}")),
     }
 }
 

@@ -1,4 +1,4 @@
-//! Talking to the operations endpoints: a minimal HTTP/1.1 GET over a real socket, and a
+//! Talking to the operations endpoints: a minimal HTTP/1.1 client over a real socket, and a
 //! parser for the OpenMetrics text format `/metrics` answers with, strict enough that a
 //! malformed exposition fails the test.
 
@@ -10,20 +10,54 @@ use tokio::net::TcpStream;
 
 use super::PATIENCE;
 
-/// An HTTP response: its status code, its `Content-Type` and its body.
+/// An HTTP response: its status code, its headers (names in lower case) and its body.
 #[derive(Debug)]
 pub struct Response {
     pub status: u16,
     pub content_type: Option<String>,
+    pub headers: Vec<(String, String)>,
     pub body: String,
+}
+
+impl Response {
+    /// The value of the header `name` (lower case), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(header, _)| header == name)
+            .map(|(_, value)| value.as_str())
+    }
 }
 
 /// `GET path` with `Connection: close`, read to the end of the stream.
 pub async fn get(address: SocketAddr, path: &str) -> Response {
+    request(address, "GET", path, &[], None).await
+}
+
+/// `METHOD path` with `headers`, a JSON `body` if given, and `Connection: close`, read to the
+/// end of the stream. The body must come whole (no chunked encoding), as axum sends it.
+pub async fn request(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Response {
     let exchange = async {
         let mut stream = TcpStream::connect(address).await.expect("connect to HTTP");
-        let request =
-            format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+        let mut request =
+            format!("{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        if let Some(body) = body {
+            request.push_str(&format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                body.len()
+            ));
+        }
+        request.push_str("\r\n");
+        request.push_str(body.unwrap_or_default());
         stream.write_all(request.as_bytes()).await.expect("send");
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).await.expect("read");
@@ -40,14 +74,20 @@ pub async fn get(address: SocketAddr, path: &str) -> Response {
         .and_then(|rest| rest.get(..3))
         .and_then(|code| code.parse().ok())
         .unwrap_or_else(|| panic!("a status line: {status_line:?}"));
-    let content_type = lines.find_map(|line| {
-        let (name, value) = line.split_once(':')?;
-        name.eq_ignore_ascii_case("content-type")
-            .then(|| value.trim().to_owned())
-    });
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            Some((name.to_ascii_lowercase(), value.trim().to_owned()))
+        })
+        .collect();
+    let content_type = headers
+        .iter()
+        .find(|(name, _)| name == "content-type")
+        .map(|(_, value)| value.clone());
     Response {
         status,
         content_type,
+        headers,
         body: body.to_owned(),
     }
 }

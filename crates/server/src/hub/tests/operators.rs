@@ -104,3 +104,58 @@ fn user_counts_follow_operator_and_invisible_status() {
         }
     );
 }
+
+#[test]
+fn the_administrator_acts_in_every_room_without_joining_and_is_listed_nowhere() {
+    let hub = Hub::default();
+    let (alice, bob) = (irc_user(&hub, "alice"), irc_user(&hub, "bob"));
+    let room = join(&hub, &alice, "#help");
+    join(&hub, &bob, "#help");
+    change_modes(
+        &hub,
+        &alice,
+        &room,
+        vec![flag(RoomFlag::TopicProtected, true)],
+    );
+    let administrator = hub.administrator("ops");
+    assert_eq!(administrator.operator().as_deref(), Some("api:ops"));
+    assert_eq!(hub.user_count(), 2, "not in the nick directory");
+    assert!(hub.user_by_nick("palaver").is_none());
+
+    // A room operator's rights, though not a member: topic, modes, kick.
+    hub.set_topic(&administrator, &room, "ask here")
+        .expect("topic");
+    let outcome = change_modes(
+        &hub,
+        &administrator,
+        &room,
+        vec![flag(RoomFlag::Moderated, true)],
+    );
+    assert!(outcome.event.is_some());
+    hub.kick(&administrator, &room, "bob", "enough")
+        .expect("kick");
+    assert!(!room.state().is_member(&bob));
+    assert!(!room.state().is_member(&administrator));
+    // Nobody else has them without being an operator there.
+    assert_eq!(
+        hub.kick(&bob, &room, "alice", "no").err(),
+        Some(HubError::NotInRoom("#help".into()))
+    );
+    // And it sees what a member sees: a secret room and its key.
+    change_modes(
+        &hub,
+        &alice,
+        &room,
+        vec![
+            flag(RoomFlag::Secret, true),
+            ModeChange::Key(Some("sesame".into())),
+        ],
+    );
+    assert!(hub.rooms(&bob).is_empty());
+    assert_eq!(hub.administered_rooms().len(), 1);
+    assert_eq!(
+        hub.administered_room_view(&room).modes.key.as_deref(),
+        Some("sesame")
+    );
+    assert_eq!(hub.administered_memberships(&alice).len(), 1);
+}
