@@ -8,13 +8,42 @@
 //! A file that does not parse, or that breaks a rule, is reported by its first problem only:
 //! the later checks need a configuration to look at.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::{Context, bail};
+use clap::Args;
+use hyper::Method;
+use palaver_server::admin::config::ConfigPreview;
 use palaver_server::config::{Config, FileConfig, Overrides};
+
+use crate::admin::http::Api;
 use palaver_server::tls::Tls;
 
-pub fn run(file: &Path) -> ExitCode {
+#[derive(Debug, Args)]
+pub struct CheckConfigArgs {
+    /// The configuration file.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// Also ask the server whose HTTP listener (`--http-listen`) is at URL,
+    /// http://HOST[:PORT], what a reload with FILE would change there: what applies at once,
+    /// what needs a restart, what would be refused. Needs a token of `[[admin.token]]`.
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
+    /// The token for --server: its name, a colon, its secret. Prefer the environment
+    /// variable: a flag shows in the process list.
+    #[arg(
+        long,
+        env = "PALAVER_ADMIN_TOKEN",
+        hide_env_values = true,
+        value_name = "NAME:SECRET",
+        requires = "server"
+    )]
+    token: Option<String>,
+}
+
+pub fn run(args: CheckConfigArgs) -> ExitCode {
+    let file = args.file.as_path();
     let name = file.display();
     let (config, deprecations) = match FileConfig::load(file)
         .and_then(|parsed| Config::resolve_noting_deprecations(parsed, Overrides::default()))
@@ -41,7 +70,76 @@ pub fn run(file: &Path) -> ExitCode {
         .map(|listener| format!("{} {}", listener.kind.name(), listener.address))
         .collect();
     println!("{name}: valid; listeners: {}", listeners.join(", "));
-    ExitCode::SUCCESS
+    let Some(url) = args.server else {
+        return ExitCode::SUCCESS;
+    };
+    match compare_with_server(file, &url, args.token) {
+        Ok(lines) => {
+            for line in lines {
+                println!("{line}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("{name}: {url}: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// What the server at `url` says a reload with `file` would do, as lines to print.
+fn compare_with_server(
+    file: &Path,
+    url: &str,
+    token: Option<String>,
+) -> anyhow::Result<Vec<String>> {
+    let token =
+        token.context("--server needs a token: --token NAME:SECRET or PALAVER_ADMIN_TOKEN")?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let api = Api::new(url, token)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    let answer = runtime.block_on(api.call(
+        Method::POST,
+        "/config/preview",
+        Some(serde_json::json!({ "text": text })),
+    ))?;
+    if answer.status != 200 {
+        let error: serde_json::Value = serde_json::from_slice(&answer.body).unwrap_or_default();
+        let message = error["message"].as_str().unwrap_or("no message");
+        bail!(
+            "the server refused the comparison: {message} (HTTP {})",
+            answer.status
+        );
+    }
+    let preview: ConfigPreview =
+        serde_json::from_slice(&answer.body).context("the server's answer is not a preview")?;
+    Ok(preview_lines(url, &preview))
+}
+
+/// A preview for people: a line per group of changes, none for an empty group.
+fn preview_lines(url: &str, preview: &ConfigPreview) -> Vec<String> {
+    if preview.applied.is_empty() && preview.needs_restart.is_empty() && preview.refused.is_empty()
+    {
+        return vec![format!(
+            "compared with {url}: a reload would change nothing"
+        )];
+    }
+    let mut lines = vec![format!("compared with {url}:")];
+    let groups = [
+        ("a reload applies", &preview.applied),
+        ("needs a restart", &preview.needs_restart),
+        ("a reload would refuse", &preview.refused),
+    ];
+    for (what, items) in groups {
+        if !items.is_empty() {
+            lines.push(format!("  {what}: {}", items.join("; ")));
+        }
+    }
+    lines
 }
 
 /// What `serve` would fail on, or trip over soon after starting, in a configuration that

@@ -62,12 +62,9 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Check a configuration file as `palaver serve --config FILE` would read it, and load
     /// what it names (TLS certificate and key, MOTD file, web root): one line per problem
-    /// on stderr and a non-zero exit status, or one line saying it is valid.
-    CheckConfig {
-        /// The configuration file.
-        #[arg(value_name = "FILE")]
-        file: PathBuf,
-    },
+    /// on stderr and a non-zero exit status, or one line saying it is valid. With --server,
+    /// also say what a reload with the file would change on that running server.
+    CheckConfig(check_config::CheckConfigArgs),
     /// Copy the history database into FILE while a server may be running on it: a consistent
     /// snapshot holding every message acknowledged before the copy began.
     Backup {
@@ -324,7 +321,7 @@ fn main() -> ExitCode {
         Command::Admin(args) => admin::run(args),
         Command::GenCert(args) => gen_cert::run(args),
         Command::Bench(args) => bench::run(args),
-        Command::CheckConfig { file } => return check_config::run(&file),
+        Command::CheckConfig(args) => return check_config::run(args),
         Command::Backup {
             file,
             database: DatabaseArg { database },
@@ -444,6 +441,8 @@ fn serve(args: ServeArgs, sources: &ArgMatches) -> anyhow::Result<()> {
         // as it reads that line, and the default action would end us without the shutdown
         // notice to clients.
         let shutdown = shutdown_signal();
+        // A preview (`check-config --server`) resolves a file as a reload does.
+        server.reloader().resolve_with(overrides.clone());
         reload_on_hangup(server.reloader(), args.config, overrides)?;
         announce_ready(&server)?;
         systemd::ready();

@@ -83,6 +83,11 @@ fn admin(http: SocketAddr, token: &str, args: &[&str], stdin: Option<&str>) -> R
         process.write_stdin(input);
         process.close_stdin();
     }
+    finish(process)
+}
+
+/// Waits for `process` to exit, and checks that it printed no secret.
+fn finish(mut process: Process) -> Run {
     let (status, lines) = process.wait_exit();
     let run = Run {
         success: status.success(),
@@ -318,4 +323,75 @@ fn a_token_is_revoked_and_another_added_by_a_reload() {
         unban.stderr,
         "palaver: there is no ban on 192.0.2.9 (HTTP 404 not_found)\n"
     );
+}
+
+/// Runs `palaver check-config FILE --server http://HTTP` with `token` in the environment.
+fn check_config(file: &std::path::Path, http: SocketAddr, token: &str) -> Run {
+    let url = format!("http://{http}");
+    let file = file.to_str().unwrap();
+    let envs = [("PALAVER_ADMIN_TOKEN", token)];
+    finish(Process::spawn(
+        &["check-config", file, "--server", &url],
+        Options {
+            envs: &envs,
+            ..Options::default()
+        },
+    ))
+}
+
+#[test]
+fn check_config_says_what_a_reload_would_change_on_the_running_server() {
+    let directory = TempDir::new("palaver-check-against");
+    let (_server, _text, http) = serve(&directory);
+    let running = directory.path.join("palaver.toml");
+    let url = format!("http://{http}");
+
+    // The file the server runs with (its listeners given as flags, as the server's were).
+    let same = check_config(&running, http, READ_TOKEN);
+    assert!(same.success, "{}", same.stderr);
+    assert!(
+        same.stdout.ends_with(&format!(
+            "compared with {url}: a reload would change nothing\n"
+        )),
+        "{}",
+        same.stdout
+    );
+
+    let changed = directory.path.join("changed.toml");
+    let text = std::fs::read_to_string(&running).unwrap();
+    std::fs::write(
+        &changed,
+        format!("[irc]\nserver_name = \"renamed.example.org\"\n[flood]\nburst = 3\n{text}"),
+    )
+    .unwrap();
+    let differs = check_config(&changed, http, READ_TOKEN);
+    assert!(differs.success, "{}", differs.stderr);
+    let lines: Vec<&str> = differs.stdout.lines().collect();
+    assert_eq!(
+        lines[1],
+        format!("compared with {url}:"),
+        "{}",
+        differs.stdout
+    );
+    assert!(
+        lines[2].starts_with("  a reload applies: [flood]"),
+        "{}",
+        differs.stdout
+    );
+    assert!(
+        lines[3].starts_with("  needs a restart: ") && lines[3].contains("[irc]"),
+        "{}",
+        differs.stdout
+    );
+    // The preview changed nothing: the server still runs with its own file.
+    let again = check_config(&running, http, READ_TOKEN);
+    assert!(
+        again.stdout.ends_with("a reload would change nothing\n"),
+        "{}",
+        again.stdout
+    );
+
+    let refused = check_config(&changed, http, "ops:wrong-secret");
+    assert!(!refused.success);
+    assert!(refused.stderr.contains("wrong token"), "{}", refused.stderr);
 }

@@ -19,6 +19,9 @@
 //!
 //! Server bans live in the store and change through operators' commands, not the file.
 //!
+//! [`Reloader::preview`] says what a reload with a configuration would do, changing nothing
+//! (`palaver check-config FILE --server URL`, through the administration API).
+//!
 //! To make another setting reloadable, apply it in [`Reloader::reload`] with the others,
 //! updating `current`, so that [`needs_restart`] no longer finds it different.
 
@@ -27,7 +30,7 @@ use std::sync::{Arc, Mutex};
 use tracing::{error, info, warn};
 
 use crate::accounts::AdminTokens;
-use crate::config::{Config, IrcSettings};
+use crate::config::{Config, FileConfig, IrcSettings, Overrides};
 use crate::lock;
 use crate::session::SharedContext;
 use crate::tls::Tls;
@@ -51,6 +54,16 @@ struct Inner {
     contexts: std::sync::OnceLock<SharedContext>,
     /// The administration API's tokens, once the server runs.
     admin_tokens: std::sync::OnceLock<AdminTokens>,
+    /// The flags and environment the server was started with, which a configuration file
+    /// is resolved with for a preview, as for a reload.
+    overrides: std::sync::OnceLock<Overrides>,
+}
+
+/// Whether a reload changes the server or only says what it would change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Apply,
+    Preview,
 }
 
 /// What one reload did, as it logged it.
@@ -72,6 +85,7 @@ impl Reloader {
                 tls,
                 contexts: std::sync::OnceLock::new(),
                 admin_tokens: std::sync::OnceLock::new(),
+                overrides: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -86,13 +100,54 @@ impl Reloader {
         let _ = self.inner.admin_tokens.set(tokens);
     }
 
+    /// Gives the reloader the flags and environment the server was started with, so that a
+    /// preview resolves a file as a reload would.
+    pub fn resolve_with(&self, overrides: Overrides) {
+        let _ = self.inner.overrides.set(Overrides {
+            // Warned about at start-up.
+            deprecations: Vec::new(),
+            ..overrides
+        });
+    }
+
+    /// What a reload with the configuration file `text` would do, changing nothing; or why
+    /// the file cannot be used.
+    pub fn preview_file(&self, text: &str) -> Result<Reloaded, String> {
+        let file = FileConfig::parse(text)?;
+        let overrides = self.inner.overrides.get().cloned().unwrap_or_default();
+        let new = Config::resolve(file, overrides).map_err(|error| error.to_string())?;
+        Ok(self.preview(&new))
+    }
+
+    /// What a reload with `new` would do, changing nothing (and logging nothing).
+    pub fn preview(&self, new: &Config) -> Reloaded {
+        self.run(new, Mode::Preview)
+    }
+
     /// Applies what of `new` can change while the server runs, and logs what it did.
     pub fn reload(&self, new: Config) -> Reloaded {
-        let mut current = lock(&self.inner.current);
+        self.run(&new, Mode::Apply)
+    }
+
+    fn run(&self, new: &Config, mode: Mode) -> Reloaded {
+        let mut in_force = lock(&self.inner.current);
+        // A preview works on a copy, which it throws away.
+        let mut copy;
+        let current: &mut Config = match mode {
+            Mode::Apply => &mut in_force,
+            Mode::Preview => {
+                copy = in_force.clone();
+                &mut copy
+            }
+        };
         let mut reloaded = Reloaded::default();
 
+        let certificate = |tls: &Tls, files| match mode {
+            Mode::Apply => tls.reload(files),
+            Mode::Preview => Tls::new(files, new.tls.handshake_timeout).map(drop),
+        };
         match (&self.inner.tls, &new.tls.certificate) {
-            (Some(tls), Some(files)) => match tls.reload(files) {
+            (Some(tls), Some(files)) => match certificate(tls, files) {
                 Ok(()) => {
                     current.tls.certificate = Some(files.clone());
                     reloaded.applied.push(format!(
@@ -114,13 +169,20 @@ impl Reloader {
             (None, Some(_)) => reloaded.needs_restart.push("TLS certificate"),
             (None, None) => {}
         }
-        if let Some(contexts) = self.inner.contexts.get() {
-            apply_live(contexts, &mut current, &new, &mut reloaded.applied);
+        match (mode, self.inner.contexts.get()) {
+            (Mode::Apply, Some(contexts)) => {
+                apply_live(Some(contexts), current, new, &mut reloaded.applied);
+            }
+            (Mode::Preview, _) => apply_live(None, current, new, &mut reloaded.applied),
+            // Before the server runs, nothing is live yet: every change waits for the start.
+            (Mode::Apply, None) => {}
         }
         if let Some(tokens) = self.inner.admin_tokens.get()
             && new.admin.tokens != current.admin.tokens
         {
-            tokens.replace(new.admin.tokens.clone());
+            if mode == Mode::Apply {
+                tokens.replace(new.admin.tokens.clone());
+            }
             current.admin.tokens = new.admin.tokens.clone();
             reloaded.applied.push(format!(
                 "[[admin.token]] entries ({})",
@@ -128,7 +190,10 @@ impl Reloader {
             ));
         }
 
-        reloaded.needs_restart.extend(needs_restart(&current, &new));
+        reloaded.needs_restart.extend(needs_restart(current, new));
+        if mode == Mode::Preview {
+            return reloaded;
+        }
         for applied in &reloaded.applied {
             info!("reload: {applied}");
         }
@@ -146,30 +211,34 @@ impl Reloader {
 }
 
 /// Applies the settings of `new` that change live (see the module documentation) to the
-/// server behind `contexts`, updating `current` to match and saying what changed in
-/// `applied`.
+/// server behind `contexts` (none for a preview), updating `current` to match and saying
+/// what changed in `applied`.
 fn apply_live(
-    contexts: &SharedContext,
+    contexts: Option<&SharedContext>,
     current: &mut Config,
     new: &Config,
     applied: &mut Vec<String>,
 ) {
-    let context = contexts.current();
+    let context = contexts.map(SharedContext::current);
     if new.address_limits != current.address_limits {
         let limits = &new.address_limits;
-        context.admission.update(limits.clone());
-        context.accounts.set_registration_limit(
-            limits.account_registrations_per_address,
-            limits.exempt.clone(),
-        );
-        context
-            .hub
-            .set_room_creation_limit(limits.room_creations_per_address, limits.exempt.clone());
+        if let Some(context) = &context {
+            context.admission.update(limits.clone());
+            context.accounts.set_registration_limit(
+                limits.account_registrations_per_address,
+                limits.exempt.clone(),
+            );
+            context
+                .hub
+                .set_room_creation_limit(limits.room_creations_per_address, limits.exempt.clone());
+        }
         current.address_limits = limits.clone();
         applied.push("[limits] per-address limits".into());
     }
     if new.operators != current.operators {
-        context.operators.replace(new.operators.clone());
+        if let Some(context) = &context {
+            context.operators.replace(new.operators.clone());
+        }
         current.operators = new.operators.clone();
         applied.push(format!("[[oper]] entries ({})", new.operators.len()));
     }
@@ -222,17 +291,19 @@ fn apply_live(
     if for_new_connections.is_empty() {
         return;
     }
-    contexts.update(|context| {
-        context.flood = Arc::new(current.flood.clone());
-        context.history_on_join = current.text.history_on_join;
-        context.idle_flush = current.text.idle_flush;
-        context.text_registration_timeout = current.text.registration_timeout;
-        context.irc = Arc::new(current.irc.clone());
-        context.limits.max_line_bytes = current.limits.max_line_bytes;
-        context.limits.send_queue_bytes = current.limits.send_queue_bytes;
-        context.nick_grace = current.accounts.nick_grace;
-        context.cloak_hosts = current.cloak_hosts;
-    });
+    if let Some(contexts) = contexts {
+        contexts.update(|context| {
+            context.flood = Arc::new(current.flood.clone());
+            context.history_on_join = current.text.history_on_join;
+            context.idle_flush = current.text.idle_flush;
+            context.text_registration_timeout = current.text.registration_timeout;
+            context.irc = Arc::new(current.irc.clone());
+            context.limits.max_line_bytes = current.limits.max_line_bytes;
+            context.limits.send_queue_bytes = current.limits.send_queue_bytes;
+            context.nick_grace = current.accounts.nick_grace;
+            context.cloak_hosts = current.cloak_hosts;
+        });
+    }
     applied.push(format!(
         "{} (for connections made from now on)",
         for_new_connections.join(", ")
@@ -352,5 +423,33 @@ mod tests {
             reloader.reload(with_certificate).needs_restart,
             ["TLS certificate"]
         );
+    }
+
+    #[test]
+    fn a_preview_says_what_a_reload_would_do_and_changes_nothing() {
+        // A server started with a flag: the file is resolved with it, as a reload would.
+        let flags = Overrides {
+            server_name: Some("flagged.example.org".into()),
+            ..Overrides::default()
+        };
+        let started = Config::resolve(FileConfig::default(), flags.clone()).unwrap();
+        let reloader = Reloader::new(started, None);
+        reloader.resolve_with(flags);
+        let text = "[flood]\nburst = 3\n[store]\npath = \"other.db\"\n";
+        let preview = reloader.preview_file(text).expect("a valid file");
+        assert_eq!(
+            preview.applied,
+            ["[flood] (for connections made from now on)"]
+        );
+        assert_eq!(
+            preview.needs_restart,
+            ["[store] (the database and retention)", "[admin] audit_log"]
+        );
+        // Nothing changed: the same preview again.
+        assert_eq!(reloader.preview_file(text).expect("valid"), preview);
+        let Err(problem) = reloader.preview_file("[flood]\nburst = \"many\"\n") else {
+            panic!("a bad file is refused");
+        };
+        assert!(problem.contains("invalid type"), "{problem}");
     }
 }

@@ -246,6 +246,7 @@ impl Server {
             admin_tokens,
             self.config.admin.audit_log.clone(),
             self.config.irc.server_name.as_str().into(),
+            self.reloader.clone(),
         );
         let stop_http = CancellationToken::new();
         let http_tasks = TaskTracker::new();

@@ -201,7 +201,7 @@ async fn every_described_endpoint_needs_a_token_and_the_description_is_served() 
             );
         }
     }
-    assert_eq!(endpoints, 16, "every endpoint of the router is described");
+    assert_eq!(endpoints, 17, "every endpoint of the router is described");
 
     let served = call(&server, None, "GET", "/openapi.json", None).await;
     assert_eq!(served.status, 200);

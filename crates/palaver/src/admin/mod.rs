@@ -3,7 +3,7 @@
 //! one line for a write) or, with `--json`, the API's JSON as it came, for scripts. A refusal
 //! is the API's message on stderr (with `--json`, its JSON body on stdout) and exit status 1.
 
-mod http;
+pub(crate) mod http;
 mod table;
 
 use anyhow::{Context, bail};

@@ -16,6 +16,7 @@
 
 mod audit;
 mod auth;
+pub mod config;
 mod error;
 mod extract;
 mod openapi;
@@ -31,6 +32,7 @@ use utoipa_axum::routes;
 
 use crate::accounts::{Accounts, AdminTokens};
 use crate::hub::Hub;
+use crate::reload::Reloader;
 use crate::store::Store;
 
 pub use audit::{AuditEntry, Outcome};
@@ -52,6 +54,8 @@ pub struct Admin {
     audit: audit::Audit,
     /// The server's name (`[irc] server_name`), shown by `/status`.
     server_name: Arc<str>,
+    /// What previews a configuration file (`/config/preview`).
+    reloader: Reloader,
 }
 
 impl Admin {
@@ -62,6 +66,7 @@ impl Admin {
         tokens: AdminTokens,
         audit_log: Option<std::path::PathBuf>,
         server_name: Arc<str>,
+        reloader: Reloader,
     ) -> Arc<Self> {
         Arc::new(Self {
             hub,
@@ -70,6 +75,7 @@ impl Admin {
             tokens,
             audit: audit::Audit::new(audit_log),
             server_name,
+            reloader,
         })
     }
 }
@@ -83,7 +89,8 @@ fn endpoints() -> (OpenApiRouter<Arc<Admin>>, OpenApiRouter<Arc<Admin>>) {
         .routes(routes!(read::rooms))
         .routes(routes!(read::room))
         .routes(routes!(read::bans))
-        .routes(routes!(read::audit));
+        .routes(routes!(read::audit))
+        .routes(routes!(config::preview));
     let writes = OpenApiRouter::new()
         .routes(routes!(write::kill))
         .routes(routes!(write::kick))
