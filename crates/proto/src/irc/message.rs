@@ -93,7 +93,9 @@ impl Message {
         if line.bytes().all(|b| b == b' ') {
             return Err(ParseError::Empty);
         }
-        let (tag_section, rest) = split_tags(line);
+        // Leading spaces are ignored before the tags as before the source: otherwise
+        // ` @a=b CMD` would read `@a=b` as the command, which serialises as tags.
+        let (tag_section, rest) = split_tags(line.trim_start_matches(' '));
         let tags = tag_section.map(parse_tags).unwrap_or_default();
 
         let mut rest = rest.trim_start_matches(' ');
@@ -327,6 +329,23 @@ mod tests {
                 .with_tag("a", "b c")
                 .with_tag("k", "")
                 .with_source("nick!u@h")
+        );
+    }
+
+    /// Found by fuzzing: ` @acd:oyumog lloo …` read `@acd:oyumog` as the command, which
+    /// serialised back as tags, so the message did not survive a round trip.
+    #[test]
+    fn leading_spaces_are_ignored_before_tags_as_before_a_source() {
+        let message = Message::parse(" @a=b  :nick PING :x").unwrap();
+        assert_eq!(
+            message,
+            Message::new("PING", strings(&["x"]))
+                .with_tag("a", "b")
+                .with_source("nick")
+        );
+        assert_eq!(
+            Message::parse(&wire(&message)[..wire(&message).len() - 2]),
+            Ok(message)
         );
     }
 
