@@ -150,7 +150,9 @@ impl Message {
     /// relaying client text must have rejected them already.
     ///
     /// The line never exceeds the 512 bytes IRC allows a message without its tags, CRLF
-    /// included: a longer last parameter is cut at a UTF-8 character boundary. Callers keep
+    /// included: a longer last parameter is cut at a UTF-8 character boundary, and so is a
+    /// middle parameter that leaves no room for those after it (a client's over-long unknown
+    /// command echoed in `421`, say). Callers keep
     /// their lines within the limit themselves (long messages are split, reasons and topics
     /// capped); this is the guarantee that a field someone forgot cannot make a client that
     /// cuts at 512 bytes read the rest as a line of its own.
@@ -178,9 +180,12 @@ impl Message {
         }
         out.extend_from_slice(self.command.as_bytes());
         if let Some((last, middle)) = self.params.split_last() {
-            for param in middle {
+            for (index, param) in middle.iter().enumerate() {
                 out.push(b' ');
-                out.extend_from_slice(param.as_bytes());
+                // Room for this one, keeping a space and a byte for each parameter after it.
+                let after = middle.len() - index;
+                let room = (body_start + MAX_BODY_BYTES).saturating_sub(out.len() + 2 * after);
+                out.extend_from_slice(crate::utf8::truncate(param, room.max(1)).as_bytes());
             }
             out.push(b' ');
             if last.is_empty() || last.contains(' ') || last.starts_with(':') {
@@ -330,6 +335,24 @@ mod tests {
                 .with_tag("k", "")
                 .with_source("nick!u@h")
         );
+    }
+
+    /// Found by fuzzing: a 500-byte unknown command echoed in `421` made a line over 512
+    /// bytes, since only the last parameter was cut.
+    #[test]
+    fn an_over_long_middle_parameter_is_cut_too() {
+        let command = "A".repeat(505);
+        let message = Message::new(
+            "421",
+            vec!["alice".into(), command, "Unknown command".into()],
+        )
+        .with_source("palaver.local");
+        let line = wire(&message);
+        assert_eq!(line.len(), 512, "{line}");
+        let parsed = Message::parse(line.trim_end()).unwrap();
+        assert_eq!(parsed.command, "421");
+        assert_eq!(parsed.params.len(), 3, "{line}");
+        assert!(parsed.params[1].starts_with("AAAA"));
     }
 
     /// Found by fuzzing: ` @acd:oyumog lloo …` read `@acd:oyumog` as the command, which
