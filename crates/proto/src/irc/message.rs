@@ -107,7 +107,9 @@ impl Message {
         }
 
         let (command, mut rest) = next_word(rest);
-        if command.is_empty() {
+        // A word starting with `@` where the command belongs (`@ @a=b CMD`: tags that were not
+        // at the start) is no command: serialised, it would read back as tags.
+        if command.is_empty() || command.starts_with('@') {
             return Err(ParseError::NoCommand);
         }
 
@@ -376,7 +378,15 @@ mod tests {
     fn empty_and_commandless_lines() {
         assert_eq!(Message::parse(""), Err(ParseError::Empty));
         assert_eq!(Message::parse("   "), Err(ParseError::Empty));
-        for line in [":src", ":src   ", "@a=b", "@a=b ", "@a=b :src", "@"] {
+        for line in [
+            ":src",
+            ":src   ",
+            "@a=b",
+            "@a=b ",
+            "@a=b :src",
+            "@",
+            "@ @a=b CMD x",
+        ] {
             assert_eq!(Message::parse(line), Err(ParseError::NoCommand), "{line:?}");
         }
     }
