@@ -108,12 +108,7 @@ fn compare_with_server(
         Some(serde_json::json!({ "text": text })),
     ))?;
     if answer.status != 200 {
-        let error: serde_json::Value = serde_json::from_slice(&answer.body).unwrap_or_default();
-        let message = error["message"].as_str().unwrap_or("no message");
-        bail!(
-            "the server refused the comparison: {message} (HTTP {})",
-            answer.status
-        );
+        bail!("the server refused the comparison: {}", answer.refusal());
     }
     let preview: ConfigPreview =
         serde_json::from_slice(&answer.body).context("the server's answer is not a preview")?;

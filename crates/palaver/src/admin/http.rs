@@ -29,6 +29,17 @@ pub struct Answer {
     pub body: Bytes,
 }
 
+impl Answer {
+    /// A refusal's words, from the API's `{"error", "message"}` body:
+    /// `MESSAGE (HTTP STATUS CODE)`.
+    pub fn refusal(&self) -> String {
+        let error: serde_json::Value = serde_json::from_slice(&self.body).unwrap_or_default();
+        let message = error["message"].as_str().unwrap_or("no message");
+        let code = error["error"].as_str().unwrap_or("?");
+        format!("{message} (HTTP {} {code})", self.status)
+    }
+}
+
 impl Api {
     /// The API of the server at `url` (`http://HOST[:PORT]`, port 80 by default), called with
     /// `token`.

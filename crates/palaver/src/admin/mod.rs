@@ -200,10 +200,7 @@ pub fn run(args: AdminArgs) -> anyhow::Result<()> {
         println!("{}", text.trim_end());
     }
     if !(200..300).contains(&answer.status) {
-        let error: Value = serde_json::from_slice(&answer.body).unwrap_or_default();
-        let message = error["message"].as_str().unwrap_or("no message");
-        let code = error["error"].as_str().unwrap_or("?");
-        bail!("{message} (HTTP {} {code})", answer.status);
+        bail!("{}", answer.refusal());
     }
     if !args.json {
         print!("{}", render(&args.command, &answer.body)?);
