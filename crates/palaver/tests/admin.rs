@@ -215,6 +215,37 @@ fn admin_reads_and_writes_through_the_api() {
         "{}",
         registered.stderr
     );
+    let locked = admin(
+        http,
+        WRITE_TOKEN,
+        &["lock", "Carol", "--reason", "spamming"],
+        None,
+    );
+    assert_eq!(
+        locked.stdout, "locked the account carol (spamming); 0 sessions logged out\n",
+        "{}",
+        locked.stderr
+    );
+    let account = admin(http, READ_TOKEN, &["account", "carol"], None);
+    let locked_line = account
+        .stdout
+        .lines()
+        .find(|line| line.starts_with("locked:"))
+        .unwrap_or_default();
+    assert!(
+        locked_line.starts_with("locked:       yes, by api:ops at ")
+            && locked_line.ends_with(" (spamming)"),
+        "{}",
+        account.stdout
+    );
+    let unlocked = admin(http, WRITE_TOKEN, &["unlock", "carol"], None);
+    assert_eq!(unlocked.stdout, "unlocked the account carol\n");
+    let account = admin(http, READ_TOKEN, &["account", "carol"], None);
+    assert!(
+        account.stdout.contains("\nlocked:       no\n"),
+        "{}",
+        account.stdout
+    );
     let topic = admin(http, WRITE_TOKEN, &["topic", "#lobby", "welcome all"], None);
     assert_eq!(
         topic.stdout, "topic of #lobby: welcome all\n",
@@ -249,6 +280,8 @@ fn admin_reads_and_writes_through_the_api() {
             ("POST", "refused"),
             ("POST", "done"),
             ("DELETE", "done"),
+            ("POST", "done"),
+            ("POST", "done"),
             ("POST", "done"),
             ("PUT", "done"),
             ("POST", "done"),

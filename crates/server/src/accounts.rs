@@ -14,6 +14,12 @@
 //! wrong password: an unknown account is verified against a dummy hash. Passwords are never
 //! logged, stored or kept beyond the call.
 //!
+//! An administrator may lock an account ([`Accounts::lock`]): every login to it is then refused
+//! — by password, SCRAM or client certificate — with [`AccountError::Locked`], but only once
+//! the credentials check out, so the refusal tells nothing to someone without them. A login
+//! checked just before the lock took effect is undone when the session confirms it
+//! ([`Accounts::confirm`]).
+//!
 //! Server operators (`[[oper]]` in the configuration) are checked the same way
 //! (`operators.rs`).
 //!
@@ -37,7 +43,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::rate_limit::AddressRate;
-use crate::store::{PasswordSecrets, Store, StoreError};
+use crate::store::{AccountLock, AccountRecord, PasswordSecrets, Store, StoreError};
 pub use admin_tokens::{AdminTokenEntry, AdminTokens, Caller, Scope};
 use limiter::{Attempt, LoginLimiter, MAX_TRACKED_KEYS};
 pub use operators::{OperatorEntry, Operators};
@@ -186,6 +192,9 @@ pub enum AccountError {
     /// reveal which accounts exist.
     #[error("wrong account name or password")]
     BadCredentials,
+    /// The credentials were right, but an administrator locked the account.
+    #[error("account {account} is locked ({reason})")]
+    Locked { account: String, reason: String },
     #[error("too many failed logins; try again in {seconds} seconds")]
     RateLimited { seconds: u64 },
     /// `[limits] account_registrations_per_address`: this address registered enough accounts
@@ -214,6 +223,15 @@ pub enum AccountError {
     /// The store failed, or hashing did: the server's fault, not the client's.
     #[error("the account store failed: {0}")]
     Store(String),
+}
+
+impl AccountError {
+    fn locked(account: &str, lock: &AccountLock) -> Self {
+        AccountError::Locked {
+            account: account.to_owned(),
+            reason: lock.reason.clone(),
+        }
+    }
 }
 
 impl From<StoreError> for AccountError {
@@ -345,7 +363,7 @@ impl Accounts {
 
     /// Checks `password` for account `name` like [`login`](Self::login), and also returns a
     /// [`PasswordStamp`] of the password it matched, to check with
-    /// [`still_current`](Self::still_current) once the login has taken effect.
+    /// [`confirm`](Self::confirm) once the login has taken effect.
     pub async fn login_stamped(
         &self,
         name: &str,
@@ -356,19 +374,24 @@ impl Accounts {
         let attempt = self.begin_attempt(name, address)?;
         attempt.wait().await;
         let account = self.inner.store.account(name).await?;
-        let (stored_hash, registered_name, has_scram) = match account {
+        let (stored_hash, registered_name, has_scram, lock) = match account {
             Some(account) => (
                 account.password_hash,
                 Some(account.name),
                 account.scram_sha_256.is_some(),
+                account.locked,
             ),
-            None => (DUMMY_HASH.to_owned(), None, true),
+            None => (DUMMY_HASH.to_owned(), None, true, None),
         };
         let stamp = PasswordStamp::of(&stored_hash);
         let matches = self.verify(password, stored_hash.clone()).await?;
         match registered_name {
             Some(registered_name) if matches => {
                 attempt.succeeded();
+                if let Some(lock) = lock {
+                    tracing::info!(account = registered_name, %address, "login to a locked account refused");
+                    return Err(AccountError::locked(&registered_name, &lock));
+                }
                 if !has_scram {
                     self.add_scram_credentials(&registered_name, password, &stored_hash)
                         .await;
@@ -383,15 +406,99 @@ impl Accounts {
         }
     }
 
-    /// Whether account `name`'s password is still the one `stamp` was taken of. A login
-    /// verified just before a password change took effect could otherwise outlive the
-    /// change: the session checks after the login took effect, and logs out again if not.
-    /// A store failure counts as changed (log in again rather than stay in unchecked).
-    pub async fn still_current(&self, name: &str, stamp: PasswordStamp) -> bool {
-        match self.inner.store.account(name).await {
-            Ok(Some(account)) => PasswordStamp::of(&account.password_hash) == stamp,
-            Ok(None) | Err(_) => false,
+    /// Confirms a login to account `name` once it has taken effect: the account's password
+    /// must still be the one `stamp` was taken of, and the account not locked. A login
+    /// checked just before a password change or a lock took effect could otherwise outlive
+    /// it: the session asks this after the login took effect, and logs out again on an error
+    /// — [`BadCredentials`](AccountError::BadCredentials) for a changed password,
+    /// [`Locked`](AccountError::Locked), or a store failure (log in again rather than stay
+    /// in unchecked).
+    pub async fn confirm(&self, name: &str, stamp: PasswordStamp) -> Result<(), AccountError> {
+        match self.inner.store.account(name).await? {
+            Some(account) if PasswordStamp::of(&account.password_hash) == stamp => {
+                match &account.locked {
+                    Some(lock) => Err(AccountError::locked(&account.name, lock)),
+                    None => Ok(()),
+                }
+            }
+            _ => Err(AccountError::BadCredentials),
         }
+    }
+
+    /// Logs in by client certificate (SASL EXTERNAL): the account (as registered) listing
+    /// `fingerprint`, with the stamp of its password to [`confirm`](Self::confirm) the login
+    /// with. [`BadCredentials`](AccountError::BadCredentials) if no account lists it.
+    pub async fn certificate_login(
+        &self,
+        fingerprint: &str,
+    ) -> Result<(String, PasswordStamp), AccountError> {
+        let store = &self.inner.store;
+        let Some(name) = store.account_by_certificate(fingerprint).await? else {
+            return Err(AccountError::BadCredentials);
+        };
+        let account = store
+            .account(&name)
+            .await?
+            .ok_or(AccountError::BadCredentials)?;
+        if let Some(lock) = &account.locked {
+            tracing::info!(
+                account = account.name,
+                "certificate login to a locked account refused"
+            );
+            return Err(AccountError::locked(&account.name, lock));
+        }
+        Ok((account.name, PasswordStamp::of(&account.password_hash)))
+    }
+
+    /// The account `name` (any case) as stored, for administrators.
+    pub async fn details(&self, name: &str) -> Result<AccountRecord, AccountError> {
+        self.inner
+            .store
+            .account(name)
+            .await?
+            .ok_or_else(|| AccountError::NoSuchAccount(name.to_owned()))
+    }
+
+    /// Locks account `name` (any case), or replaces its lock's reason: from now on every login
+    /// to it is refused (see the module's documentation). `by` names the administrator.
+    /// Returns the account's name as registered; logging its sessions out is the caller's
+    /// business, as after [`reset_password`](Self::reset_password).
+    pub async fn lock(&self, name: &str, reason: &str, by: &str) -> Result<String, AccountError> {
+        let account = self.details(name).await?;
+        let lock = AccountLock {
+            reason: reason.to_owned(),
+            by: by.to_owned(),
+            at: Timestamp::now(),
+        };
+        if !self
+            .inner
+            .store
+            .set_account_lock(&account.name, Some(lock))
+            .await?
+        {
+            return Err(AccountError::NoSuchAccount(name.to_owned()));
+        }
+        tracing::info!(account = account.name, by, reason, "account locked");
+        Ok(account.name)
+    }
+
+    /// Lifts the lock on account `name` (any case). Returns the account's name as registered
+    /// and whether it was locked.
+    pub async fn unlock(&self, name: &str, by: &str) -> Result<(String, bool), AccountError> {
+        let account = self.details(name).await?;
+        let was_locked = account.locked.is_some();
+        if !self
+            .inner
+            .store
+            .set_account_lock(&account.name, None)
+            .await?
+        {
+            return Err(AccountError::NoSuchAccount(name.to_owned()));
+        }
+        if was_locked {
+            tracing::info!(account = account.name, by, "account unlocked");
+        }
+        Ok((account.name, was_locked))
     }
 
     /// Checks `password` for account `name`; returns the account name as registered.
@@ -479,7 +586,8 @@ impl Accounts {
             {
                 Some(credentials) => {
                     let stamp = PasswordStamp::of(&account.password_hash);
-                    (credentials, ScramTarget::Account(account.name, stamp))
+                    let target = ScramTarget::Account(account.name, stamp, account.locked);
+                    (credentials, target)
                 }
                 None => (decoy(), ScramTarget::WithoutCredentials),
             },
@@ -609,9 +717,9 @@ impl Accounts {
 
 /// Who a SCRAM login is for, as far as the server knows.
 enum ScramTarget {
-    /// An account with SCRAM credentials: its name as registered, and the stamp of its
-    /// password.
-    Account(String, PasswordStamp),
+    /// An account with SCRAM credentials: its name as registered, the stamp of its password,
+    /// and its lock if it is locked.
+    Account(String, PasswordStamp, Option<AccountLock>),
     /// An account that has no SCRAM credentials yet: stand-in ones were used.
     WithoutCredentials,
     /// No such account: stand-in credentials were used.
@@ -630,18 +738,21 @@ pub struct ScramLogin {
 impl ScramLogin {
     /// Checks the client's final message. On success, returns the server's final message,
     /// the account logged in to (as registered) and the stamp of its password, to confirm with
-    /// [`Accounts::still_current`] once the login has taken effect; the attempt counts as a
-    /// failure otherwise, except for an account without SCRAM credentials, whose password was
-    /// never checked.
+    /// [`Accounts::confirm`] once the login has taken effect; the attempt counts as a failure
+    /// otherwise, except for an account without SCRAM credentials, whose password was never
+    /// checked, and for a locked account, whose was right.
     pub fn finish(
         self,
         client_final: &str,
     ) -> Result<(String, String, PasswordStamp), AccountError> {
         let verified = self.exchange.finish(client_final);
         match (verified, self.target) {
-            (Ok(server_final), ScramTarget::Account(name, stamp)) => {
+            (Ok(server_final), ScramTarget::Account(name, stamp, lock)) => {
                 self.attempt.succeeded();
-                Ok((server_final, name, stamp))
+                match lock {
+                    Some(lock) => Err(AccountError::locked(&name, &lock)),
+                    None => Ok((server_final, name, stamp)),
+                }
             }
             (_, ScramTarget::WithoutCredentials) => Err(AccountError::NoScramCredentials),
             (_, _) => {

@@ -167,6 +167,15 @@ async fn audit(server: &TestServer, limit: usize) -> Vec<[String; 5]> {
         .collect()
 }
 
+/// The audit log's entries (up to 100) as (action, target, outcome), oldest first.
+async fn audited_actions(server: &TestServer) -> Vec<(String, String, String)> {
+    audit(server, 100)
+        .await
+        .into_iter()
+        .map(|[_, action, target, outcome, _]| (action, target, outcome))
+        .collect()
+}
+
 fn entry(token: &str, action: &str, target: &str, outcome: &str, status: u16) -> [String; 5] {
     [token, action, target, outcome, &status.to_string()].map(str::to_owned)
 }
@@ -201,7 +210,7 @@ async fn every_described_endpoint_needs_a_token_and_the_description_is_served() 
             );
         }
     }
-    assert_eq!(endpoints, 17, "every endpoint of the router is described");
+    assert_eq!(endpoints, 20, "every endpoint of the router is described");
 
     let served = call(&server, None, "GET", "/openapi.json", None).await;
     assert_eq!(served.status, 200);
@@ -813,11 +822,7 @@ async fn writes_kill_ban_and_manage_accounts() {
     );
     support::irc_sasl(&server, "carol2", "carol", "second-password", &[]).await;
 
-    let outcomes: Vec<(String, String, String)> = audit(&server, 100)
-        .await
-        .into_iter()
-        .map(|[_, action, target, outcome, _]| (action, target, outcome))
-        .collect();
+    let outcomes = audited_actions(&server).await;
     let expected = [
         ("POST /api/v1/users/{nick}/kill", "BOB", "done"),
         ("POST /api/v1/users/{nick}/kill", "bob", "refused"),
@@ -830,19 +835,207 @@ async fn writes_kill_ban_and_manage_accounts() {
         ("POST /api/v1/accounts", "dave", "refused"),
         ("PUT /api/v1/accounts/{name}/password", "CAROL", "done"),
         ("PUT /api/v1/accounts/{name}/password", "nobody", "refused"),
-    ]
-    .map(|(action, target, outcome)| (action.to_owned(), target.to_owned(), outcome.to_owned()));
-    assert_eq!(outcomes, expected);
+    ];
+    assert_eq!(
+        outcomes,
+        expected.map(|(a, t, o)| (a.to_owned(), t.to_owned(), o.to_owned()))
+    );
     drop(alice);
+    server.shut_down().await;
+}
+
+/// `AUTHENTICATE SCRAM-SHA-256` as `account` with `password` up to the client's final message,
+/// whose answer is left to read.
+async fn scram_until_proof(client: &mut IrcClient, account: &str, password: &str) {
+    use base64::Engine;
+    let base64 = base64::engine::general_purpose::STANDARD;
+    client.send("AUTHENTICATE SCRAM-SHA-256").await;
+    client.expect_raw("AUTHENTICATE +").await;
+    let bare = format!("n={account},r=fyko+d2lbbFgONRv9qkxdawL");
+    let first = base64.encode(format!("n,,{bare}"));
+    client.send(&format!("AUTHENTICATE {first}")).await;
+    let challenge = client.expect_command("AUTHENTICATE").await;
+    let server_first = String::from_utf8(base64.decode(&challenge.params[0]).unwrap()).unwrap();
+    let (client_final, _) =
+        palaver_server::accounts::scram::client_final(password, &bare, &server_first).unwrap();
+    let client_final = base64.encode(client_final);
+    client.send(&format!("AUTHENTICATE {client_final}")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_account_is_logged_out_and_refused_at_every_login_until_unlocked() {
+    let directory = tempfile::tempdir().unwrap();
+    let server = server(&directory).await;
+    let account =
+        json!({"name": "carol", "password": "first-password", "email": "carol@example.org"});
+    answer(
+        &server,
+        Some(WRITE),
+        "POST",
+        "/accounts",
+        Some(account),
+        201,
+    )
+    .await;
+    let mut cara = support::irc_sasl(&server, "cara", "carol", "first-password", &[]).await;
+    let mut tom = support::Client::named(server.address, "tom").await;
+    tom.send("/login carol first-password").await;
+    tom.skip_until("-- you are now logged in as carol").await;
+    let details = answer(&server, Some(READ), "GET", "/accounts/CAROL", None, 200).await;
+    assert_eq!(details["name"], "carol");
+    assert_eq!(details["email"], "carol@example.org");
+    assert_eq!(details["locked"], Value::Null);
+    assert_eq!(details["certificates"], 0);
+    assert_eq!(details["sessions"], json!(["cara", "carol"]));
+
+    // A read token may not lock; the write token does, and both sessions are logged out.
+    let lock = json!({"reason": "spamming"});
+    refusal(
+        &server,
+        Some(READ),
+        "POST",
+        "/accounts/carol/lock",
+        Some(lock.clone()),
+        403,
+        "forbidden",
+    )
+    .await;
+    assert_eq!(
+        answer(
+            &server,
+            Some(WRITE),
+            "POST",
+            "/accounts/Carol/lock",
+            Some(lock.clone()),
+            200
+        )
+        .await,
+        json!({"name": "carol", "reason": "spamming", "logged_out": 2})
+    );
+    cara.expect_raw(&format!(
+        ":{SERVER} 901 cara cara!~cara@127.0.0.1 :You are now logged out"
+    ))
+    .await;
+    cara.expect_raw(&support::nickserv_line(
+        "cara",
+        "You were logged out: an administrator locked your account.",
+    ))
+    .await;
+    tom.skip_until("-- you were logged out: an administrator locked your account")
+        .await;
+    let details = answer(&server, Some(READ), "GET", "/accounts/carol", None, 200).await;
+    assert_eq!(details["locked"]["reason"], "spamming");
+    assert_eq!(details["locked"]["by"], "api:ops");
+    assert!(details["locked"]["at"].is_string(), "{details}");
+    assert_eq!(details["sessions"], json!([]));
+
+    // Every login with the right password is refused and says why; a wrong one learns nothing.
+    let locked = "account carol is locked (spamming)";
+    let mut dave = IrcClient::connect(server.irc_address).await;
+    dave.send("CAP REQ sasl").await;
+    dave.expect_command("CAP").await;
+    dave.send("AUTHENTICATE PLAIN").await;
+    dave.expect_raw("AUTHENTICATE +").await;
+    let plain = support::sasl_plain("carol", "first-password");
+    dave.send(&format!("AUTHENTICATE {plain}")).await;
+    dave.expect_raw(&format!(
+        ":{SERVER} 904 * :SASL authentication failed: {locked}"
+    ))
+    .await;
+    dave.send("AUTHENTICATE PLAIN").await;
+    dave.expect_raw("AUTHENTICATE +").await;
+    let wrong = support::sasl_plain("carol", "wrong-password");
+    dave.send(&format!("AUTHENTICATE {wrong}")).await;
+    dave.expect_raw(&format!(":{SERVER} 904 * :SASL authentication failed"))
+        .await;
+    scram_until_proof(&mut dave, "carol", "first-password").await;
+    dave.expect_raw(&format!(
+        ":{SERVER} 904 * :SASL authentication failed: {locked}"
+    ))
+    .await;
+    let mut erin = server.irc("erin").await;
+    erin.send("PRIVMSG NickServ :IDENTIFY carol first-password")
+        .await;
+    erin.expect_raw(&support::nickserv_line(
+        "erin",
+        &format!("Login failed: {locked}."),
+    ))
+    .await;
+    tom.send("/login carol first-password").await;
+    tom.skip_until(&format!("! {locked}")).await;
+
+    // Unlocked, the account logs in again; unlocking twice changes nothing.
+    let unlocked = answer(
+        &server,
+        Some(WRITE),
+        "POST",
+        "/accounts/carol/unlock",
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(unlocked, json!({"name": "carol", "was_locked": true}));
+    let again = answer(
+        &server,
+        Some(WRITE),
+        "POST",
+        "/accounts/carol/unlock",
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(again, json!({"name": "carol", "was_locked": false}));
+    tom.send("/login carol first-password").await;
+    tom.skip_until("-- you are now logged in as carol").await;
+    let unknown = call(
+        &server,
+        Some(WRITE),
+        "POST",
+        "/accounts/nobody/lock",
+        Some(lock),
+    )
+    .await;
+    assert_eq!(
+        error_of(&unknown, 404, "not_found"),
+        "no such account: nobody"
+    );
+    refusal(
+        &server,
+        Some(READ),
+        "GET",
+        "/accounts/nobody",
+        None,
+        404,
+        "not_found",
+    )
+    .await;
+
+    let outcomes = audited_actions(&server).await;
+    let expected = [
+        ("POST /api/v1/accounts", "carol", "done"),
+        // A token without the scope is refused before the path is read.
+        (
+            "POST /api/v1/accounts/{name}/lock",
+            "/api/v1/accounts/carol/lock",
+            "refused",
+        ),
+        ("POST /api/v1/accounts/{name}/lock", "Carol", "done"),
+        ("POST /api/v1/accounts/{name}/unlock", "carol", "done"),
+        ("POST /api/v1/accounts/{name}/unlock", "carol", "done"),
+        ("POST /api/v1/accounts/{name}/lock", "nobody", "refused"),
+    ];
+    assert_eq!(
+        outcomes,
+        expected.map(|(a, t, o)| (a.to_owned(), t.to_owned(), o.to_owned()))
+    );
+    drop((cara, erin, dave));
     server.shut_down().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_an_audit_file_writes_are_logged_only() {
     // A database in memory and no `[admin] audit_log`: no file to write or read.
-    let hash = hash_password("write-secret").expect("hash");
-    let toml =
-        format!("[[admin.token]]\nname = \"ops\"\nsecret_hash = \"{hash}\"\nscope = \"write\"\n");
+    let toml = support::operations::admin_token_config();
     let server = TestServer::start_with_config(&toml, http()).await;
     assert_eq!(server.config.admin.audit_log, None);
     let ban = json!({"target": "192.0.2.0/24"});

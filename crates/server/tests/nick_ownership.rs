@@ -534,7 +534,7 @@ async fn a_password_change_logs_out_the_accounts_other_sessions() {
         .await;
 
     on_nick
-        .expect("-- you were logged out: your account's password was changed in another session")
+        .expect("-- you were logged out: your account's password was changed")
         .await;
     // Its right to the account's nick went with the login: renamed at once.
     on_nick.expect("-- alice is now known as guest-3").await;
@@ -549,7 +549,7 @@ async fn a_password_change_logs_out_the_accounts_other_sessions() {
     .await;
     irc.expect_raw(&nickserv_line(
         "bee",
-        "You were logged out: your account's password was changed in another session.",
+        "You were logged out: your account's password was changed.",
     ))
     .await;
     watcher
@@ -614,7 +614,7 @@ async fn nickserv_set_password_changes_it_and_logs_out_the_other_sessions() {
         "Password changed. Your other session was logged out.",
     ))
     .await;
-    text.expect("-- you were logged out: your account's password was changed in another session")
+    text.expect("-- you were logged out: your account's password was changed")
         .await;
     text.expect_quiet().await;
     text.send("/login alice new-password").await;

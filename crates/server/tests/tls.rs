@@ -322,6 +322,48 @@ async fn sasl_external_logs_in_with_a_certificate_the_account_lists() {
 }
 
 #[tokio::test]
+async fn sasl_external_refuses_a_locked_account() {
+    let server_certificate = Certificate::new();
+    let files = Files::with(&server_certificate);
+    let overrides = Overrides {
+        http_listen: vec!["127.0.0.1:0".parse().unwrap()],
+        ..files.overrides()
+    };
+    let config = support::operations::admin_token_config();
+    let server = TestServer::start_with_config(&config, overrides).await;
+    let ircs = server.ircs_address.unwrap();
+    create_account(&server, "alice", "alice-password").await;
+    let laptop = Certificate::new();
+    let stream = connect(ircs, &[&server_certificate], Some(&laptop)).await;
+    let mut alice = irc_over(stream).registered("alice", &[]).await;
+    alice
+        .send("PRIVMSG NickServ :IDENTIFY alice-password")
+        .await;
+    alice
+        .skip_until(|m| m.command == "NOTICE" && m.params[1].starts_with("You are now identified"))
+        .await;
+    alice.send("PRIVMSG NickServ :CERT ADD").await;
+    alice
+        .skip_until(|m| m.command == "NOTICE" && m.params[1].starts_with("Certificate"))
+        .await;
+
+    let http = server.http_address.unwrap();
+    support::operations::lock_account(http, "alice", "stolen laptop").await;
+    let stream = connect(ircs, &[&server_certificate], Some(&laptop)).await;
+    let mut thief = irc_over(stream);
+    thief.send("AUTHENTICATE EXTERNAL").await;
+    thief.expect_line("AUTHENTICATE +").await;
+    thief.send("AUTHENTICATE +").await;
+    thief
+        .expect_line(&format!(
+            ":{SERVER} 904 * :SASL authentication failed: account alice is locked (stolen laptop)"
+        ))
+        .await;
+    drop(alice);
+    server.shut_down().await;
+}
+
+#[tokio::test]
 async fn a_reloaded_certificate_serves_new_connections_while_live_ones_go_on() {
     let old = Certificate::new();
     let new = Certificate::new();

@@ -10,10 +10,11 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use hyper::Method;
 use palaver_server::admin::read::{
-    AuditLog, BanList, RoomDetails, RoomList, Status, UserDetails, UserList,
+    AccountDetails, AuditLog, BanList, RoomDetails, RoomList, Status, UserDetails, UserList,
 };
 use palaver_server::admin::write::{
-    AccountName, BanAdded, BanLifted, Deleted, Kicked, Killed, ModesSet, PasswordWasReset, TopicSet,
+    AccountLocked, AccountName, AccountUnlocked, BanAdded, BanLifted, Deleted, Kicked, Killed,
+    ModesSet, PasswordWasReset, TopicSet,
 };
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -122,6 +123,18 @@ enum AdminCommand {
     },
     /// Replace an account's password (read as for register) and log its sessions out.
     ResetPassword { name: String },
+    /// One account: when registered, email address, lock, certificates, sessions.
+    Account { name: String },
+    /// Lock an account: every login to it is refused until unlocked, and its sessions are
+    /// logged out.
+    Lock {
+        name: String,
+        /// Shown to whoever logs in to it with the right password.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Lift an account's lock.
+    Unlock { name: String },
     /// The newest entries of the audit log of writes.
     Audit {
         /// How many, 1 to 1000.
@@ -303,6 +316,17 @@ fn call_for(command: &AdminCommand) -> anyhow::Result<Call> {
                 json!({ "password": password }),
             )
         }
+        AdminCommand::Account { name } => Call::get(format!("/accounts/{}", encode(name))),
+        AdminCommand::Lock { name, reason } => Call::with(
+            Method::POST,
+            format!("/accounts/{}/lock", encode(name)),
+            json!({ "reason": reason }),
+        ),
+        AdminCommand::Unlock { name } => Call::with(
+            Method::POST,
+            format!("/accounts/{}/unlock", encode(name)),
+            json!({}),
+        ),
         AdminCommand::Audit { limit } => Call::get(format!("/audit?limit={limit}")),
     })
 }
@@ -541,6 +565,40 @@ fn render(command: &AdminCommand, body: &[u8]) -> anyhow::Result<String> {
                 "reset the password of {}; {} sessions logged out\n",
                 reset.name, reset.logged_out
             )
+        }
+        AdminCommand::Account { .. } => {
+            let account: AccountDetails = parse(body)?;
+            let locked = account.locked.map_or_else(
+                || "no".to_owned(),
+                |lock| format!("yes, by {} at {} ({})", lock.by, lock.at, lock.reason),
+            );
+            format!(
+                "account:      {}\nregistered:   {}\nemail:        {}\nlocked:       {locked}\ncertificates: {}\nsessions:     {}\n",
+                account.name,
+                account.created,
+                or_dash(account.email.as_deref()),
+                account.certificates,
+                if account.sessions.is_empty() {
+                    "-".to_owned()
+                } else {
+                    account.sessions.join(" ")
+                }
+            )
+        }
+        AdminCommand::Lock { .. } => {
+            let locked: AccountLocked = parse(body)?;
+            format!(
+                "locked the account {} ({}); {} sessions logged out\n",
+                locked.name, locked.reason, locked.logged_out
+            )
+        }
+        AdminCommand::Unlock { .. } => {
+            let unlocked: AccountUnlocked = parse(body)?;
+            if unlocked.was_locked {
+                format!("unlocked the account {}\n", unlocked.name)
+            } else {
+                format!("the account {} was not locked\n", unlocked.name)
+            }
         }
     })
 }

@@ -630,7 +630,10 @@ async fn scram_logs_in_with_the_password_only() {
     let (server_final, account, stamp) = login.finish(&client_final).expect("logged in");
     assert!(server_final.starts_with("v="), "{server_final}");
     assert_eq!(account, "Alice");
-    assert!(accounts.still_current("alice", stamp).await);
+    accounts
+        .confirm("alice", stamp)
+        .await
+        .expect("still current");
 
     let (login, client_final) = scram_exchange(&accounts, "alice", "wrong-horse", address(HOME))
         .await
@@ -826,5 +829,119 @@ async fn an_email_address_is_optional_unless_required() {
             .register_with_email("bob", "bob-password", Some("bob@example.org"), None)
             .await,
         Ok("bob".into())
+    );
+}
+
+#[tokio::test]
+async fn a_locked_account_refuses_every_login_with_the_right_credentials_only() {
+    let store = store();
+    let accounts = Accounts::new(
+        store.clone(),
+        LoginLimits::default(),
+        RegistrationPolicy::default(),
+    );
+    accounts
+        .register("Alice", "correct-horse")
+        .await
+        .expect("register");
+    store
+        .add_certificate("alice", "ab12")
+        .await
+        .expect("add a certificate");
+    let (_, stamp) = accounts
+        .login_stamped("alice", "correct-horse", address(HOME))
+        .await
+        .expect("log in before the lock");
+
+    assert_eq!(
+        accounts.lock("ALICE", "spamming", "ops").await,
+        Ok("Alice".to_owned())
+    );
+    let locked = Err(AccountError::Locked {
+        account: "Alice".into(),
+        reason: "spamming".into(),
+    });
+    assert_eq!(
+        accounts
+            .login("alice", "correct-horse", address(HOME))
+            .await,
+        locked.clone()
+    );
+    // Without the password, nothing tells the account is locked.
+    assert_eq!(
+        accounts.login("alice", "wrong-horse", address(HOME)).await,
+        Err(AccountError::BadCredentials)
+    );
+    let (login, client_final) = scram_exchange(&accounts, "alice", "correct-horse", address(HOME))
+        .await
+        .expect("start");
+    assert_eq!(
+        login.finish(&client_final).map(|(_, account, _)| account),
+        locked.clone()
+    );
+    assert_eq!(
+        accounts
+            .certificate_login("ab12")
+            .await
+            .map(|(account, _)| account),
+        locked.clone()
+    );
+    // A login checked before the lock is undone when confirmed after it.
+    assert_eq!(
+        accounts.confirm("alice", stamp).await,
+        locked.clone().map(|_| ())
+    );
+    // Nor can the password be changed, which takes a login.
+    assert_eq!(
+        accounts
+            .change_password("alice", "correct-horse", "other-horse", address(HOME))
+            .await,
+        locked.map(|_| ())
+    );
+    let lock = accounts.details("alice").await.expect("details").locked;
+    let lock = lock.expect("locked");
+    assert_eq!(
+        (lock.reason.as_str(), lock.by.as_str()),
+        ("spamming", "ops")
+    );
+
+    assert_eq!(
+        accounts.unlock("alice", "ops").await,
+        Ok(("Alice".to_owned(), true))
+    );
+    assert_eq!(
+        accounts.unlock("alice", "ops").await,
+        Ok(("Alice".to_owned(), false))
+    );
+    assert_eq!(
+        accounts
+            .login("alice", "correct-horse", address(HOME))
+            .await,
+        Ok("Alice".to_owned())
+    );
+    assert_eq!(
+        accounts
+            .certificate_login("ab12")
+            .await
+            .map(|(account, _)| account),
+        Ok("Alice".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn locking_an_unknown_account_says_so() {
+    let accounts = accounts();
+    let unknown = Err(AccountError::NoSuchAccount("bob".into()));
+    assert_eq!(accounts.lock("bob", "spam", "ops").await, unknown.clone());
+    assert_eq!(
+        accounts.unlock("bob", "ops").await,
+        unknown.map(|name| (name, false))
+    );
+    assert_eq!(
+        accounts
+            .certificate_login("ab12")
+            .await
+            .map(|(account, _)| account),
+        Err(AccountError::BadCredentials)
     );
 }

@@ -90,6 +90,7 @@ fn endpoints() -> (OpenApiRouter<Arc<Admin>>, OpenApiRouter<Arc<Admin>>) {
         .routes(routes!(read::room))
         .routes(routes!(read::bans))
         .routes(routes!(read::audit))
+        .routes(routes!(read::account))
         .routes(routes!(config::preview));
     let writes = OpenApiRouter::new()
         .routes(routes!(write::kill))
@@ -99,7 +100,9 @@ fn endpoints() -> (OpenApiRouter<Arc<Admin>>, OpenApiRouter<Arc<Admin>>) {
         .routes(routes!(write::delete_message))
         .routes(routes!(write::add_ban, write::remove_ban))
         .routes(routes!(write::register_account))
-        .routes(routes!(write::reset_password));
+        .routes(routes!(write::reset_password))
+        .routes(routes!(write::lock_account))
+        .routes(routes!(write::unlock_account));
     (reads, writes)
 }
 

@@ -511,3 +511,74 @@ pub(super) async fn audit(
     })??;
     Ok(Json(AuditLog { entries }))
 }
+
+/// An administrator's lock on an account.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LockDetails {
+    pub reason: String,
+    /// Who locked it: `api:TOKEN`.
+    pub by: String,
+    /// When (ISO 8601, UTC).
+    pub at: String,
+}
+
+/// A registered account.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AccountDetails {
+    /// As registered.
+    pub name: String,
+    /// When it was registered (ISO 8601, UTC).
+    pub created: String,
+    /// The email address given when registering (never verified), if any.
+    pub email: Option<String>,
+    /// Its lock, if an administrator locked it: every login to it is refused.
+    pub locked: Option<LockDetails>,
+    /// How many client certificates log in to it (SASL EXTERNAL).
+    pub certificates: usize,
+    /// The nicks of the users logged in to it now.
+    pub sessions: Vec<String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/accounts/{name}",
+    tag = "read",
+    security(("token" = [])),
+    params(("name" = String, Path, description = "The account's name, in any case")),
+    responses(
+        (status = 200, description = "The account", body = AccountDetails),
+        (status = 401, description = "No token, or a wrong one", body = ErrorBody),
+        (status = 404, description = "No such account", body = ErrorBody),
+    )
+)]
+pub(super) async fn account(
+    State(admin): State<Arc<Admin>>,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<AccountDetails>, ApiError> {
+    let account = admin.accounts.details(&name).await?;
+    let certificates = admin.store.certificates(&account.name).await?.len();
+    let folded = fold(&account.name);
+    let mut sessions: Vec<String> = admin
+        .hub
+        .users()
+        .into_iter()
+        .filter_map(|user| {
+            let identity = user.identity();
+            let logged_in = identity.account.as_deref().map(fold) == Some(folded.clone());
+            logged_in.then(|| identity.nick.to_string())
+        })
+        .collect();
+    sessions.sort();
+    Ok(Json(AccountDetails {
+        created: account.created.iso8601(),
+        email: account.email,
+        locked: account.locked.map(|lock| LockDetails {
+            reason: lock.reason,
+            by: lock.by,
+            at: lock.at.iso8601(),
+        }),
+        certificates,
+        sessions,
+        name: account.name,
+    }))
+}

@@ -20,12 +20,15 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::read::BanDetails;
 use crate::accounts::Caller;
-use crate::hub::{BanTarget, DEFAULT_KILL_REASON, Room};
+use crate::hub::{Alert, BanTarget, DEFAULT_KILL_REASON, Room};
 use crate::session::redaction::{Place, RedactError, redact};
 use crate::session::server_bans::{
     BanRequest, DEFAULT_BAN_REASON, LiftError, lift, parse_duration, put_in_force,
 };
 use crate::session::{forget_ended_rooms, save_room};
+
+/// The reason a lock gets when the request gives none.
+pub const DEFAULT_LOCK_REASON: &str = "no reason given";
 
 /// What every write may be answered besides its own answers.
 #[derive(utoipa::IntoResponses)]
@@ -586,13 +589,117 @@ pub(super) async fn reset_password(
             .reset_password(&name, &request.password)
             .await?;
         let actor = admin.hub.administrator(&caller.name);
-        let logged_out = admin.hub.log_out_other_sessions(&name, &actor);
+        let logged_out = admin
+            .hub
+            .log_out_other_sessions(&name, &actor, Alert::LoggedOut);
         let detail = format!("reset the password of {name}; {logged_out} sessions logged out");
         Ok((
             StatusCode::OK,
             PasswordWasReset { name, logged_out },
             detail,
         ))
+    };
+    audited(name.clone(), result.await)
+}
+
+/// Why an account is locked.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+pub struct LockRequest {
+    /// Shown to whoever logs in to it with the right credentials (default: "no reason
+    /// given").
+    pub reason: Option<String>,
+}
+
+/// The account locked.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AccountLocked {
+    /// As registered.
+    pub name: String,
+    pub reason: String,
+    /// How many sessions were logged out of it.
+    pub logged_out: usize,
+}
+
+#[utoipa::path(
+    post,
+    path = "/accounts/{name}/lock",
+    tag = "write",
+    security(("token" = [])),
+    params(("name" = String, Path, description = "The account's name, in any case")),
+    request_body = LockRequest,
+    responses(
+        (status = 200, description = "The account is locked (a locked one takes the new reason) and every session of it logged out: from now on every login to it is refused, by password, SCRAM or certificate", body = AccountLocked),
+        (status = 404, description = "No such account", body = ErrorBody),
+        WriteErrors,
+    )
+)]
+pub(super) async fn lock_account(
+    State(admin): State<Arc<Admin>>,
+    Extension(caller): Extension<Caller>,
+    ApiPath(name): ApiPath<String>,
+    request: Result<ApiJson<LockRequest>, ApiError>,
+) -> Response {
+    let result = async {
+        let ApiJson(request) = request?;
+        let reason = request
+            .reason
+            .filter(|reason| !reason.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_LOCK_REASON.to_owned());
+        let by = format!("api:{}", caller.name);
+        let name = admin.accounts.lock(&name, &reason, &by).await?;
+        let actor = admin.hub.administrator(&caller.name);
+        let logged_out = admin
+            .hub
+            .log_out_other_sessions(&name, &actor, Alert::AccountLocked);
+        let detail =
+            format!("locked the account {name} ({reason}); {logged_out} sessions logged out");
+        Ok((
+            StatusCode::OK,
+            AccountLocked {
+                name,
+                reason,
+                logged_out,
+            },
+            detail,
+        ))
+    };
+    audited(name.clone(), result.await)
+}
+
+/// The account unlocked.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AccountUnlocked {
+    /// As registered.
+    pub name: String,
+    /// Whether it was locked (unlocking an account that is not changes nothing).
+    pub was_locked: bool,
+}
+
+#[utoipa::path(
+    post,
+    path = "/accounts/{name}/unlock",
+    tag = "write",
+    security(("token" = [])),
+    params(("name" = String, Path, description = "The account's name, in any case")),
+    responses(
+        (status = 200, description = "The account is not locked (any more): logins to it work again", body = AccountUnlocked),
+        (status = 404, description = "No such account", body = ErrorBody),
+        WriteErrors,
+    )
+)]
+pub(super) async fn unlock_account(
+    State(admin): State<Arc<Admin>>,
+    Extension(caller): Extension<Caller>,
+    ApiPath(name): ApiPath<String>,
+) -> Response {
+    let result = async {
+        let by = format!("api:{}", caller.name);
+        let (name, was_locked) = admin.accounts.unlock(&name, &by).await?;
+        let detail = match was_locked {
+            true => format!("unlocked the account {name}"),
+            false => format!("the account {name} was not locked"),
+        };
+        Ok((StatusCode::OK, AccountUnlocked { name, was_locked }, detail))
     };
     audited(name.clone(), result.await)
 }

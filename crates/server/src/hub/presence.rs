@@ -66,13 +66,14 @@ impl Hub {
     }
 
     /// Logs every user logged in to `account` but `actor` out of it (its password was just
-    /// changed): their room peers with account-notify are told, and their sessions alerted so
-    /// that they tell their clients. Returns how many were logged out.
-    pub fn log_out_other_sessions(&self, account: &str, actor: &User) -> usize {
+    /// changed, or it was locked): their room peers with account-notify are told, and their
+    /// sessions alerted with `why` ([`Alert::LoggedOut`] or [`Alert::AccountLocked`]) so that
+    /// they tell their clients. Returns how many were logged out.
+    pub fn log_out_other_sessions(&self, account: &str, actor: &User, why: Alert) -> usize {
         let others = self.other_sessions(account, actor);
         for user in &others {
             self.set_account(user, None);
-            user.alert(Alert::LoggedOut);
+            user.alert(why);
         }
         others.len()
     }

@@ -91,7 +91,8 @@ fn unpack_delivery(packed: u32) -> (Wire, Interests) {
 /// on (tell its client, check its nick, or end the connection).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Alert {
-    /// Logged out because the account's password was changed in another session.
+    /// Logged out because the account's password was changed (in another session, or by an
+    /// administrator).
     LoggedOut = 1,
     /// Renamed to a guest nick because the owner of the account reclaimed the nick.
     NickReclaimed = 2,
@@ -99,6 +100,8 @@ pub enum Alert {
     Ghosted = 4,
     /// A server operator killed this user (see [`User::take_kill`]): it must quit.
     Killed = 8,
+    /// Logged out because an administrator locked the account.
+    AccountLocked = 16,
 }
 
 /// A server operator's removal of a user (IRC `KILL`, text `/kill`).

@@ -559,10 +559,11 @@ impl TextSession {
             Err(error) => return self.error(&error.to_string()),
         };
         self.hub.set_account(&self.user, Some(&account));
-        if !self.accounts.still_current(&account, stamp).await {
-            // The password changed while this login was being checked.
+        if let Err(error) = self.accounts.confirm(&account, stamp).await {
+            // The password changed, or the account was locked, while this login was being
+            // checked.
             self.hub.set_account(&self.user, None);
-            return self.error(&AccountError::BadCredentials.to_string());
+            return self.error(&error.to_string());
         }
         // The owner is here: a squatter's grace ends now (a session of the account keeps it).
         if let Err(error) = self
@@ -717,7 +718,9 @@ impl TextSession {
             .await
         {
             Ok(()) => {
-                let others = self.hub.log_out_other_sessions(&account, &self.user);
+                let others =
+                    self.hub
+                        .log_out_other_sessions(&account, &self.user, Alert::LoggedOut);
                 match others {
                     0 => self.notice(&["password changed"]),
                     1 => self.notice(&["password changed; your other session was logged out"]),
@@ -1106,11 +1109,15 @@ impl Session for TextSession {
             self.notice(&["another session of your account ghosted this one; goodbye"]);
             Flow::Quit(GHOSTED.to_owned())
         } else {
-            if alerts.contains(Alert::LoggedOut) {
-                self.notice(&[
-                    "you were logged out: your account's password was changed in another \
-                     session",
-                ]);
+            let logged_out = if alerts.contains(Alert::AccountLocked) {
+                Some("you were logged out: an administrator locked your account")
+            } else if alerts.contains(Alert::LoggedOut) {
+                Some("you were logged out: your account's password was changed")
+            } else {
+                None
+            };
+            if let Some(text) = logged_out {
+                self.notice(&[text]);
                 // Its right to the account's nick went with the login.
                 self.nick_guard.spend();
             }

@@ -26,6 +26,19 @@ pub struct AccountRecord {
     pub created: Timestamp,
     /// The email address given when registering, unverified; `None` if none was.
     pub email: Option<String>,
+    /// An administrator's lock, if the account is locked: no login to it succeeds.
+    pub locked: Option<AccountLock>,
+}
+
+/// An administrator's lock on an account (`POST /api/v1/accounts/{name}/lock`): while it
+/// holds, every login to the account is refused; nothing else about the account changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountLock {
+    /// Why, in the administrator's words; shown to whoever logs in with the right password.
+    pub reason: String,
+    /// Who locked it: the administration token's name.
+    pub by: String,
+    pub at: Timestamp,
 }
 
 impl Database {
@@ -63,29 +76,38 @@ impl Database {
         let row = self
             .connection
             .prepare_cached(
-                "SELECT name, password_hash, scram_sha_256, created, email FROM accounts
+                "SELECT name, password_hash, scram_sha_256, created, email,
+                        locked_at, locked_by, locked_reason
+                 FROM accounts WHERE name_key = ?1",
+            )?
+            .query_row([fold(name)], account_row)
+            .optional()?;
+        row.map(StoredAccount::into_record).transpose()
+    }
+
+    /// Locks account `name` (any case) with `lock`, replacing any lock it had, or with `None`
+    /// lifts its lock. Returns false if there is no such account.
+    pub(super) fn set_account_lock(
+        &mut self,
+        name: &str,
+        lock: Option<&AccountLock>,
+    ) -> Result<bool, StoreError> {
+        let locked_at = lock
+            .map(|lock| signed(lock.at.0, "account lock time"))
+            .transpose()?;
+        let updated = self
+            .connection
+            .prepare_cached(
+                "UPDATE accounts SET locked_at = ?2, locked_by = ?3, locked_reason = ?4
                  WHERE name_key = ?1",
             )?
-            .query_row([fold(name)], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, Option<String>>(2)?,
-                    row.get::<_, i64>(3)?,
-                    row.get::<_, Option<String>>(4)?,
-                ))
-            })
-            .optional()?;
-        row.map(|(name, password_hash, scram_sha_256, created, email)| {
-            Ok(AccountRecord {
-                name,
-                password_hash,
-                scram_sha_256,
-                created: Timestamp(unsigned(created, "account creation time")?),
-                email,
-            })
-        })
-        .transpose()
+            .execute(rusqlite::params![
+                fold(name),
+                locked_at,
+                lock.map(|lock| lock.by.as_str()),
+                lock.map(|lock| lock.reason.as_str()),
+            ])?;
+        Ok(updated == 1)
     }
 
     /// Replaces the password hash and SCRAM credentials of account `name` (any case), both in
@@ -126,6 +148,54 @@ impl Database {
             )?
             .execute([fold(name).as_str(), password_hash, scram_sha_256])?;
         Ok(updated == 1)
+    }
+}
+
+/// The columns `SELECT name, password_hash, scram_sha_256, created, email, locked_at,
+/// locked_by, locked_reason` reads, before their checks.
+pub(super) struct StoredAccount {
+    name: String,
+    password_hash: String,
+    scram_sha_256: Option<String>,
+    created: i64,
+    email: Option<String>,
+    locked_at: Option<i64>,
+    locked_by: Option<String>,
+    locked_reason: Option<String>,
+}
+
+/// Reads a row of those columns (for `query_row` and `query_map`).
+pub(super) fn account_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredAccount> {
+    Ok(StoredAccount {
+        name: row.get(0)?,
+        password_hash: row.get(1)?,
+        scram_sha_256: row.get(2)?,
+        created: row.get(3)?,
+        email: row.get(4)?,
+        locked_at: row.get(5)?,
+        locked_by: row.get(6)?,
+        locked_reason: row.get(7)?,
+    })
+}
+
+impl StoredAccount {
+    pub(super) fn into_record(self) -> Result<AccountRecord, StoreError> {
+        let locked = match self.locked_at {
+            Some(at) => Some(AccountLock {
+                reason: self.locked_reason.unwrap_or_default(),
+                by: self.locked_by.unwrap_or_default(),
+                at: Timestamp(unsigned(at, "account lock time")?),
+            }),
+            None => None,
+        };
+        Ok(AccountRecord {
+            name: self.name,
+            password_hash: self.password_hash,
+            scram_sha_256: self.scram_sha_256,
+            created: Timestamp(unsigned(self.created, "account creation time")?),
+            email: self.email,
+            locked,
+        })
     }
 }
 

@@ -1,12 +1,13 @@
 //! Copying a single node's SQLite store into an empty Redis store (`palaver cluster import`,
 //! docs/CLUSTER.md): every message with its id and time, every account with its password
-//! hash and SCRAM credentials, client certificates in the order they were added, read
+//! hash, SCRAM credentials and lock, client certificates in the order they were added, read
 //! markers, registered rooms and server bans. The SQLite store is only read; the Redis one
 //! must hold nothing yet under its prefix, so an import never mixes two networks' data.
 
 use palaver_proto::event::MessageId;
 use palaver_proto::time::Timestamp;
 
+use super::accounts::account_row;
 use super::sqlite::{Database, MESSAGE_COLUMNS, bound_integer, read_messages, unsigned};
 use super::{AccountRecord, Backend, PasswordSecrets, Store, StoreError};
 
@@ -92,6 +93,11 @@ pub async fn import(source: &Store, target: &Store) -> Result<Imported, StoreErr
         target
             .create_account(&account.name, secrets, account.email, account.created)
             .await?;
+        if account.locked.is_some() {
+            target
+                .set_account_lock(&account.name, account.locked)
+                .await?;
+        }
         imported.accounts += 1;
     }
     for (account, fingerprint) in source.call(Database::all_certificates).await? {
@@ -133,21 +139,12 @@ impl Database {
     /// Every account, in the order registered.
     fn all_accounts(&mut self) -> Result<Vec<AccountRecord>, StoreError> {
         let mut select = self.connection.prepare_cached(
-            "SELECT name, password_hash, scram_sha_256, created, email FROM accounts
-             ORDER BY created, name_key",
+            "SELECT name, password_hash, scram_sha_256, created, email,
+                    locked_at, locked_by, locked_reason
+             FROM accounts ORDER BY created, name_key",
         )?;
-        let mut rows = select.query([])?;
-        let mut accounts = Vec::new();
-        while let Some(row) = rows.next()? {
-            accounts.push(AccountRecord {
-                name: row.get(0)?,
-                password_hash: row.get(1)?,
-                scram_sha_256: row.get(2)?,
-                created: Timestamp(unsigned(row.get(3)?, "account creation time")?),
-                email: row.get(4)?,
-            });
-        }
-        Ok(accounts)
+        let rows = select.query_map([], account_row)?;
+        rows.map(|row| row?.into_record()).collect()
     }
 
     /// Every client certificate as (folded account, fingerprint), in the order added.

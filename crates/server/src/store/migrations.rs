@@ -267,6 +267,18 @@ pub const MIGRATIONS: &[Migration] = &[
             ) STRICT;
         ",
     },
+    Migration {
+        version: 13,
+        description: "account locks",
+        // An administrator's lock (store/accounts.rs, AccountLock): locked_at is unix
+        // milliseconds, NULL for an account that is not locked; locked_by names the
+        // administration token, locked_reason says why.
+        sql: "
+            ALTER TABLE accounts ADD COLUMN locked_at INTEGER;
+            ALTER TABLE accounts ADD COLUMN locked_by TEXT;
+            ALTER TABLE accounts ADD COLUMN locked_reason TEXT;
+        ",
+    },
 ];
 
 /// The first schema version with room lifetimes (`history_floors`) and room lists.

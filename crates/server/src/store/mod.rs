@@ -66,7 +66,7 @@ use palaver_proto::event::MessageId;
 use palaver_proto::time::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 
-pub use accounts::{AccountRecord, PasswordSecrets};
+pub use accounts::{AccountLock, AccountRecord, PasswordSecrets};
 pub use backup::backup;
 pub use certificates::{CertificateAdded, MAX_CERTIFICATES};
 pub use import::{Imported, import};
@@ -735,6 +735,21 @@ impl Store {
         }
         let name = name.to_owned();
         self.call(move |database| database.set_password(&name, &secrets))
+            .await
+    }
+
+    /// Locks account `name` with `lock` (replacing any lock it had), or with `None` lifts its
+    /// lock. Returns false if there is no such account. Durable on return.
+    pub async fn set_account_lock(
+        &self,
+        name: &str,
+        lock: Option<AccountLock>,
+    ) -> Result<bool, StoreError> {
+        if let Backend::Redis(redis) = &self.backend {
+            return redis.set_account_lock(name, lock).await;
+        }
+        let name = name.to_owned();
+        self.call(move |database| database.set_account_lock(&name, lock.as_ref()))
             .await
     }
 

@@ -196,6 +196,7 @@ on_both_backends!(
     targets_lists_rooms_and_the_viewers_conversations,
     accounts_are_created_once_per_folded_name,
     set_password_replaces_only_an_existing_accounts_secrets,
+    an_account_lock_is_kept_and_lifted,
     a_room_is_registered_once_per_folded_name,
     saving_an_unregistered_room_changes_nothing,
     room_queries_read_only_from_their_floor,
@@ -1014,6 +1015,7 @@ async fn accounts_are_created_once_per_folded_name(backend: TestBackend) {
         scram_sha_256: Some(SOME_SCRAM.into()),
         created: Timestamp(1_000),
         email: Some("alice@example.org".into()),
+        locked: None,
     };
     assert_eq!(
         store.account("alice").await.expect("lookup"),
@@ -1026,6 +1028,61 @@ async fn accounts_are_created_once_per_folded_name(backend: TestBackend) {
     assert_eq!(store.account("bob").await.expect("lookup"), None);
     // Accounts are not messages.
     assert_eq!(store.count().await.expect("count"), 0);
+}
+
+async fn an_account_lock_is_kept_and_lifted(backend: TestBackend) {
+    let (store, _guard) = backend.open(StoreConfig::new(":memory:")).await;
+    store
+        .create_account("Alice", secrets(SOME_HASH), None, Timestamp(1_000))
+        .await
+        .expect("create");
+    let lock = |reason: &str| AccountLock {
+        reason: reason.into(),
+        by: "api:ops".into(),
+        at: Timestamp(2_000),
+    };
+    let locked = |name: &str| {
+        let store = store.clone();
+        let name = name.to_owned();
+        async move {
+            let account = store.account(&name).await.expect("lookup");
+            account.expect("registered").locked
+        }
+    };
+    assert_eq!(locked("alice").await, None);
+    assert!(
+        store
+            .set_account_lock("ALICE", Some(lock("spam")))
+            .await
+            .expect("lock")
+    );
+    assert_eq!(locked("alice").await, Some(lock("spam")));
+    // Locking again replaces the lock.
+    assert!(
+        store
+            .set_account_lock("alice", Some(lock("more spam")))
+            .await
+            .expect("lock")
+    );
+    assert_eq!(locked("alice").await, Some(lock("more spam")));
+    // The lock is not the password's business.
+    assert!(
+        store
+            .set_password("alice", secrets("$new"))
+            .await
+            .expect("set")
+    );
+    assert_eq!(locked("alice").await, Some(lock("more spam")));
+    assert!(store.set_account_lock("alice", None).await.expect("unlock"));
+    assert_eq!(locked("alice").await, None);
+    // No account is made by locking a name nobody registered.
+    assert!(
+        !store
+            .set_account_lock("carol", Some(lock("spam")))
+            .await
+            .expect("lock")
+    );
+    assert_eq!(store.account("carol").await.expect("lookup"), None);
 }
 
 async fn set_password_replaces_only_an_existing_accounts_secrets(backend: TestBackend) {
@@ -1204,6 +1261,7 @@ async fn a_version_1_database_gains_accounts_and_keeps_its_messages() {
             scram_sha_256: Some(SOME_SCRAM.into()),
             created: Timestamp(400),
             email: None,
+            locked: None,
         }
     );
 }
@@ -1432,6 +1490,7 @@ async fn a_version_2_database_gains_registered_rooms_and_keeps_messages_and_acco
             scram_sha_256: None,
             created: Timestamp(50),
             email: None,
+            locked: None,
         })
     );
     assert_eq!(store.registered_rooms().await.expect("list"), []);
@@ -1753,6 +1812,17 @@ async fn an_import_copies_everything_an_sqlite_store_holds_into_an_empty_redis_s
             [],
         )
         .expect("forget bob's SCRAM credentials");
+    let lock = AccountLock {
+        reason: "spam".into(),
+        by: "api:ops".into(),
+        at: Timestamp(4_000),
+    };
+    assert!(
+        sqlite
+            .set_account_lock("bob", Some(lock))
+            .await
+            .expect("lock bob")
+    );
     sqlite.add_certificate("alice", "ab12").await.expect("add");
     sqlite.add_certificate("alice", "cd34").await.expect("add");
     sqlite
@@ -1826,6 +1896,8 @@ async fn an_import_copies_everything_an_sqlite_store_holds_into_an_empty_redis_s
             sqlite.account(name).await.expect("account")
         );
     }
+    let bob = redis.account("bob").await.expect("account").expect("bob");
+    assert!(bob.locked.is_some(), "the lock came along");
     assert_eq!(
         redis.certificates("alice").await.expect("certificates"),
         ["ab12", "cd34"]

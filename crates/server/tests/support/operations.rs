@@ -230,3 +230,29 @@ fn parse_sample(line: &str) -> ((String, Vec<(String, String)>), f64) {
     labels.sort();
     ((name.to_owned(), labels), value)
 }
+
+/// The secret of [`ADMIN_TOKEN`], the write token [`admin_token_config`] configures.
+pub const ADMIN_TOKEN: &str = "ops:write-secret";
+
+/// A configuration file's `[[admin.token]]`: a token `ops` of scope `write` whose secret is
+/// that of [`ADMIN_TOKEN`] (its hash, as an administrator writes it).
+pub fn admin_token_config() -> String {
+    let hash = palaver_server::accounts::hash_password("write-secret").expect("hash");
+    format!("[[admin.token]]\nname = \"ops\"\nsecret_hash = \"{hash}\"\nscope = \"write\"\n")
+}
+
+/// Locks the account `name` through the administration API at `http` with [`ADMIN_TOKEN`]
+/// (`POST /api/v1/accounts/{name}/lock`), which must answer 200.
+pub async fn lock_account(http: SocketAddr, name: &str, reason: &str) {
+    let body = format!("{{\"reason\": \"{reason}\"}}");
+    let authorization = format!("Bearer {ADMIN_TOKEN}");
+    let response = request(
+        http,
+        "POST",
+        &format!("/api/v1/accounts/{name}/lock"),
+        &[("Authorization", &authorization)],
+        Some(&body),
+    )
+    .await;
+    assert_eq!(response.status, 200, "{response:?}");
+}

@@ -14,7 +14,7 @@ use palaver_proto::names::fold;
 use super::{IrcSession, sasl};
 use crate::accounts::scram::ClientFirst;
 use crate::accounts::{AccountError, PasswordStamp};
-use crate::hub::{Reclaim, Reclaimed};
+use crate::hub::{Alert, Reclaim, Reclaimed};
 use crate::session::Flow;
 use crate::session::certificates::{self, CertificateCommand};
 
@@ -380,15 +380,17 @@ async fn external(session: &mut IrcSession, authzid: Option<String>) {
     let Some(fingerprint) = session.certificate_fingerprint.clone() else {
         return sasl::fail(session);
     };
-    match session.store.account_by_certificate(&fingerprint).await {
-        Ok(Some(account)) if authzid.is_none_or(|authzid| fold(&authzid) == fold(&account)) => {
-            logged_in(session, &account, None);
+    match session.accounts.certificate_login(&fingerprint).await {
+        Ok((account, stamp)) if authzid.is_none_or(|authzid| fold(&authzid) == fold(&account)) => {
+            logged_in(session, &account, Some(stamp));
             session.numeric(RPL_SASLSUCCESS, &["SASL authentication successful"]);
         }
         Ok(_) => sasl::fail(session),
         Err(error) => {
-            tracing::warn!(%error, "SASL EXTERNAL: the store failed");
-            sasl::fail(session);
+            if let AccountError::Store(problem) = &error {
+                tracing::warn!(%problem, "SASL EXTERNAL: the store failed");
+            }
+            sasl::fail_with(session, &error);
         }
     }
 }
@@ -523,7 +525,10 @@ async fn change_password(session: &mut IrcSession, old: &str, new: &str) {
         .await
     {
         Ok(()) => {
-            let text = match session.hub.log_out_other_sessions(&account, &user) {
+            let text = match session
+                .hub
+                .log_out_other_sessions(&account, &user, Alert::LoggedOut)
+            {
                 0 => "Password changed.".to_owned(),
                 1 => "Password changed. Your other session was logged out.".to_owned(),
                 others => {
@@ -573,14 +578,18 @@ pub async fn confirm_login(session: &mut IrcSession) {
     else {
         return;
     };
-    if !session.accounts.still_current(&account, stamp).await {
+    if let Err(error) = session.accounts.confirm(&account, stamp).await {
         session.hub.set_account(&user, None);
         let mask = user.identity().mask();
         session.numeric(RPL_LOGGEDOUT, &[&mask, "You are now logged out"]);
-        let text = format!(
-            "Your login to {account} was cancelled: its password was just changed. Log in again."
+        let why = match error {
+            AccountError::BadCredentials => "its password was just changed. Log in again".into(),
+            error => error.to_string(),
+        };
+        nickserv_notice(
+            session,
+            &format!("Your login to {account} was cancelled: {why}."),
         );
-        nickserv_notice(session, &text);
         return;
     }
     match session

@@ -792,13 +792,17 @@ impl Session for IrcSession {
             self.release();
             return Flow::Quit(crate::session::GHOSTED.to_owned());
         }
-        if alerts.contains(Alert::LoggedOut) {
+        let logged_out = if alerts.contains(Alert::AccountLocked) {
+            Some("You were logged out: an administrator locked your account.")
+        } else if alerts.contains(Alert::LoggedOut) {
+            Some("You were logged out: your account's password was changed.")
+        } else {
+            None
+        };
+        if let Some(text) = logged_out {
             let mask = user.identity().mask();
             self.numeric(RPL_LOGGEDOUT, &[&mask, "You are now logged out"]);
-            account::nickserv_notice(
-                self,
-                "You were logged out: your account's password was changed in another session.",
-            );
+            account::nickserv_notice(self, text);
             // Its right to the account's nick went with the login.
             self.nick_guard.spend();
         }

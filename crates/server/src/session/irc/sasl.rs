@@ -222,7 +222,7 @@ pub(super) fn fail_with(session: &mut IrcSession, error: &AccountError) {
             let text = format!("SASL authentication failed: try again in {seconds} seconds");
             session.numeric(ERR_SASLFAIL, &[&text]);
         }
-        AccountError::NoScramCredentials => {
+        AccountError::NoScramCredentials | AccountError::Locked { .. } => {
             let text = format!("SASL authentication failed: {error}");
             session.numeric(ERR_SASLFAIL, &[&text]);
         }

@@ -31,8 +31,9 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::lifetimes::{FLOOR_KEEP, MAX_FLOORS};
 use super::{
-    AccountRecord, CertificateAdded, MAX_CERTIFICATES, MAX_READ_MARKERS, PasswordSecrets,
-    RoomRecord, ServerBanRecord, Statistics, StoreConfig, StoreError, StoredMessage,
+    AccountLock, AccountRecord, CertificateAdded, MAX_CERTIFICATES, MAX_READ_MARKERS,
+    PasswordSecrets, RoomRecord, ServerBanRecord, Statistics, StoreConfig, StoreError,
+    StoredMessage,
 };
 use crate::metrics::Metrics;
 use appends::{Batcher, Pending};
@@ -612,9 +613,20 @@ impl RedisStore {
                 .cloned()
                 .ok_or_else(|| StoreError::Database(format!("an account record lacks its {name}")))
         };
-        let created = field("created")?.parse().map_err(|_| {
-            StoreError::Database("an account's creation time is not a number".into())
-        })?;
+        let time = |name: &str, what: &str| -> Result<u64, StoreError> {
+            field(name)?
+                .parse()
+                .map_err(|_| StoreError::Database(format!("an account's {what} is not a number")))
+        };
+        let created = time("created", "creation time")?;
+        let locked = match fields.contains_key("locked_at") {
+            true => Some(AccountLock {
+                reason: field("locked_reason")?,
+                by: field("locked_by")?,
+                at: Timestamp(time("locked_at", "lock time")?),
+            }),
+            false => None,
+        };
         Ok(Some(AccountRecord {
             name: field("name")?,
             password_hash: field("password_hash")?,
@@ -625,7 +637,26 @@ impl RedisStore {
                 .cloned(),
             created: Timestamp(created),
             email: fields.get("email").cloned(),
+            locked,
         }))
+    }
+
+    pub(crate) async fn set_account_lock(
+        &self,
+        name: &str,
+        lock: Option<AccountLock>,
+    ) -> Result<bool, StoreError> {
+        self.check_open()?;
+        let mut call = self
+            .scripts
+            .set_account_lock
+            .key(self.keys.account(&fold(name)));
+        match &lock {
+            Some(lock) => call.arg("1").arg(lock.at.0).arg(&lock.by).arg(&lock.reason),
+            None => call.arg("0"),
+        };
+        let updated: i64 = call.invoke_async(&mut self.connection.clone()).await?;
+        Ok(updated == 1)
     }
 
     pub(crate) async fn set_password(
