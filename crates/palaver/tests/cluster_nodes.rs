@@ -26,6 +26,7 @@ const SHORT_LEASE: &str = "[cluster]\nheartbeat = \"100ms\"\nlease = \"500ms\"\n
 struct Node {
     process: Process,
     text: SocketAddr,
+    irc: SocketAddr,
     http: SocketAddr,
 }
 
@@ -37,6 +38,7 @@ fn start_node(redis: &RedisServer, name: &str, config: &Path) -> Node {
     Node {
         process,
         text: listening.text[0],
+        irc: listening.irc[0],
         http: listening.http[0],
     }
 }
@@ -391,4 +393,157 @@ fn cluster_import_moves_a_single_nodes_history_and_accounts_into_an_empty_redis(
     let (imported, _, stderr) = import(&format!("{database}.missing"));
     assert!(!imported);
     assert!(stderr.contains("no database at"), "{stderr}");
+}
+
+/// The one line a client connecting to `address` is told before the connection closes.
+fn refusal_line(address: SocketAddr) -> String {
+    use std::io::{BufRead, BufReader};
+    let stream = std::net::TcpStream::connect_timeout(&address, PATIENCE).expect("connect");
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("a line");
+    let mut rest = String::new();
+    assert_eq!(reader.read_line(&mut rest).expect("closed"), 0, "{rest:?}");
+    line
+}
+
+/// A raw IRC connection, registered as `nick`.
+struct Irc {
+    reader: std::io::BufReader<std::net::TcpStream>,
+    writer: std::net::TcpStream,
+}
+
+impl Irc {
+    fn register(address: SocketAddr, nick: &str) -> Self {
+        let stream = std::net::TcpStream::connect_timeout(&address, PATIENCE).expect("connect");
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        let writer = stream.try_clone().unwrap();
+        let mut irc = Self {
+            reader: std::io::BufReader::new(stream),
+            writer,
+        };
+        irc.send(&format!("NICK {nick}"));
+        irc.send(&format!("USER {nick} 0 * :{nick}"));
+        irc.skip_until(" 001 ");
+        irc
+    }
+
+    fn send(&mut self, line: &str) {
+        use std::io::Write;
+        self.writer
+            .write_all(format!("{line}\r\n").as_bytes())
+            .expect("send");
+    }
+
+    /// Skips lines until one contains `needle`; returns it, without its CRLF.
+    fn skip_until(&mut self, needle: &str) -> String {
+        use std::io::BufRead;
+        loop {
+            let mut line = String::new();
+            let read = self.reader.read_line(&mut line).expect("a line");
+            assert!(read > 0, "closed before a line containing {needle:?}");
+            if line.contains(needle) {
+                return line.trim_end().to_owned();
+            }
+        }
+    }
+}
+
+/// A lease of 10 s: a node that loses Redis stays degraded long enough to be asked things.
+const LONG_LEASE: &str = "[cluster]\nheartbeat = \"100ms\"\nlease = \"10s\"\n";
+
+#[test]
+fn a_degraded_node_refuses_messages_and_clients_until_redis_is_back() {
+    let mut redis = RedisServer::start();
+    let (_directory, config) = config_file(LONG_LEASE);
+    let alpha = start_node(&redis, "alpha", &config);
+    let mut alice = Observer::join_ops(alpha.text, "alice");
+    alice.send("before");
+    alice.expect("#ops <alice> before");
+    let mut carol = Irc::register(alpha.irc, "carol");
+
+    redis.stop();
+    alice.skip_until(
+        "-- the link to the rest of the network is down; messages cannot be sent until it is back",
+    );
+    alice.send("during");
+    alice.expect(
+        "! not sent: this server has lost its link to the rest of the network; try again in a \
+         moment",
+    );
+    carol.skip_until("the link to the rest of the network is down");
+    // Not even a NOTICE is dropped without a word.
+    carol.send("NOTICE alice :during");
+    assert_eq!(
+        carol.skip_until("NOTICE carol :"),
+        ":palaver.local NOTICE carol :NOTICE: Message not sent: this server has lost its link \
+         to the rest of the network; try again shortly"
+    );
+    assert_eq!(
+        http_get(alpha.http, "/readyz"),
+        (
+            503,
+            "not ready: the link to the network is degraded\n".to_owned()
+        )
+    );
+    let refused = refusal_line(alpha.text);
+    assert!(
+        refused.contains(
+            "server unavailable: it lost its link to the network; try another server or again \
+             shortly"
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(
+        metric(
+            &alpha,
+            "palaver_connections_refused_total{reason=\"link_down\"}"
+        ),
+        "1"
+    );
+
+    // Back before the lease's deadline: nobody was disconnected, and messages go again.
+    redis.restart();
+    alice.skip_until("-- the link to the rest of the network is back");
+    alice.send("after");
+    alice.expect("#ops <alice> after");
+    assert_eq!(http_get(alpha.http, "/readyz").0, 200);
+    let _bob = Observer::join_ops(alpha.text, "bob");
+}
+
+#[test]
+fn a_fenced_node_disconnects_its_users_and_takes_clients_again_once_registered() {
+    let mut redis = RedisServer::start();
+    let (_directory, config) = config_file(SHORT_LEASE);
+    let alpha = start_node(&redis, "alpha", &config);
+    let mut alice = Observer::join_ops(alpha.text, "alice");
+    let mut carol = Irc::register(alpha.irc, "carol");
+
+    redis.stop();
+    assert_eq!(
+        carol.skip_until("ERROR"),
+        "ERROR :Closing link: (~carol@127.0.0.1) [this server lost its link to the network]"
+    );
+    alice.skip_until(
+        "! disconnected: this server lost its link to the rest of the network; reconnect to \
+         continue",
+    );
+    alice.expect_closed();
+    assert_eq!(
+        http_get(alpha.http, "/readyz"),
+        (
+            503,
+            "not ready: the link to the network is fenced\n".to_owned()
+        )
+    );
+
+    redis.restart();
+    alpha
+        .process
+        .stderr_line_containing("registered again in the cluster");
+    assert_eq!(http_get(alpha.http, "/readyz").0, 200);
+    let mut bob = Observer::join_ops(alpha.text, "bob");
+    bob.send("hello again");
+    bob.expect("#ops <bob> hello again");
 }

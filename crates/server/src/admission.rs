@@ -82,6 +82,8 @@ pub enum Refusal {
     Banned {
         reason: String,
     },
+    /// This cluster node cannot reach the rest of the network (`hub/link.rs`).
+    LinkDown,
 }
 
 impl Refusal {
@@ -92,6 +94,7 @@ impl Refusal {
             Refusal::ConnectRate { .. } => RefusedReason::ConnectRate,
             Refusal::ServerFull => RefusedReason::ServerFull,
             Refusal::Banned { .. } => RefusedReason::Banned,
+            Refusal::LinkDown => RefusedReason::LinkDown,
         }
     }
 }
@@ -109,6 +112,11 @@ impl fmt::Display for Refusal {
             ),
             Refusal::ServerFull => write!(f, "the server is full; try again later"),
             Refusal::Banned { reason } => write!(f, "you are banned from this server ({reason})"),
+            Refusal::LinkDown => write!(
+                f,
+                "server unavailable: it lost its link to the network; try another server or \
+                 again shortly"
+            ),
         }
     }
 }

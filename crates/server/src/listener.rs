@@ -1,7 +1,7 @@
 //! Binding listening sockets and accepting connections.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -12,7 +12,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, error, info, warn};
 
 use crate::addresses::AddressList;
-use crate::admission::Refusal;
+use crate::admission::{Admitted, Refusal};
 use crate::config::ListenerKind;
 use crate::connection;
 use crate::proxy_protocol;
@@ -140,6 +140,19 @@ fn serve_accepted(
     }
 }
 
+/// Whether a client from `address` is served: not while this server's link to the rest of the
+/// network is down (a cluster node's clients should go to another node), nor when a server
+/// ban bars the address, nor beyond the connection limits.
+pub(crate) fn check_admission(context: &Context, address: IpAddr) -> Result<Admitted, Refusal> {
+    if !context.hub.link_is_up() {
+        return Err(Refusal::LinkDown);
+    }
+    match context.hub.address_ban(address) {
+        Some(ban) => Err(Refusal::Banned { reason: ban.reason }),
+        None => context.admission.admit(address, Instant::now()),
+    }
+}
+
 /// Serves the client at `peer` (its own address, or the one its proxy named) over `stream` if
 /// no server ban bars its address and the connection limits admit it; else tells it why in one
 /// line of its protocol and closes the connection. (On a TLS listener a refused client gets no
@@ -153,11 +166,7 @@ fn admit(
     tasks: &TaskTracker,
 ) {
     let irc = matches!(kind, ListenerKind::Irc | ListenerKind::IrcTls);
-    let admitted = match context.hub.address_ban(peer.ip()) {
-        Some(ban) => Err(Refusal::Banned { reason: ban.reason }),
-        None => context.admission.admit(peer.ip(), Instant::now()),
-    };
-    let admitted = match admitted {
+    let admitted = match check_admission(context, peer.ip()) {
         Ok(admitted) => admitted,
         Err(refusal) => {
             let counted_as = refusal.counted_as();

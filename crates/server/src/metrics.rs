@@ -93,6 +93,8 @@ pub enum RefusedReason {
     ServerFull,
     /// Its address is banned.
     Banned,
+    /// This cluster node's link to the rest of the network is down.
+    LinkDown,
 }
 
 /// Where a message went (`palaver_messages_received_total{target}`).
@@ -141,11 +143,12 @@ impl DisconnectReason {
 }
 
 impl RefusedReason {
-    const ALL: [Self; 4] = [
+    const ALL: [Self; 5] = [
         Self::PerAddress,
         Self::ConnectRate,
         Self::ServerFull,
         Self::Banned,
+        Self::LinkDown,
     ];
 }
 
@@ -192,6 +195,7 @@ label_values! {
         ConnectRate => "connect_rate",
         ServerFull => "server_full",
         Banned => "banned",
+        LinkDown => "link_down",
     }
     MessageTarget { Room => "room", Status => "status", Private => "private" }
     LinkState { Connected => "connected", Degraded => "degraded", Fenced => "fenced" }

@@ -77,12 +77,17 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// 200 while the server takes clients; 503 before that and once shutdown has begun.
+/// 200 while the server takes clients; 503 before that, once shutdown has begun, and while a
+/// cluster node's link to the rest of the network is down (it refuses clients then).
 async fn readyz(State(operations): State<Arc<Operations>>) -> impl IntoResponse {
-    if operations.ready.load(Ordering::Relaxed) {
-        (StatusCode::OK, "ready\n")
+    if !operations.ready.load(Ordering::Relaxed) {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n".to_owned())
+    } else if !operations.hub.link_is_up() {
+        let state = operations.hub.link_state().name();
+        let text = format!("not ready: the link to the network is {state}\n");
+        (StatusCode::SERVICE_UNAVAILABLE, text)
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+        (StatusCode::OK, "ready\n".to_owned())
     }
 }
 
@@ -97,6 +102,7 @@ async fn metrics(State(operations): State<Arc<Operations>>) -> impl IntoResponse
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::LinkState;
 
     #[tokio::test]
     async fn readiness_follows_the_server() {
@@ -107,6 +113,13 @@ mod tests {
         };
         assert_eq!(status(&operations).await, StatusCode::SERVICE_UNAVAILABLE);
         operations.set_ready(true);
+        assert_eq!(status(&operations).await, StatusCode::OK);
+        // A cluster node that lost its link to Redis takes no clients until it is back.
+        for state in [LinkState::Degraded, LinkState::Fenced] {
+            operations.hub.set_link_state(state);
+            assert_eq!(status(&operations).await, StatusCode::SERVICE_UNAVAILABLE);
+        }
+        operations.hub.set_link_state(LinkState::Connected);
         assert_eq!(status(&operations).await, StatusCode::OK);
         // Shutting down.
         operations.set_ready(false);

@@ -296,6 +296,13 @@ impl Server {
                 tasks.clone(),
             ));
         }
+        if let Some(node) = &self.node {
+            tokio::spawn(follow_link(
+                node.link_states(),
+                self.hub.clone(),
+                stop.clone(),
+            ));
+        }
         let replaced = async {
             match &self.node {
                 Some(node) => node.replaced().await,
@@ -397,4 +404,25 @@ fn bind_listener(kind: &'static str, address: SocketAddr) -> Result<TcpListener,
         address,
         source,
     })
+}
+
+/// Hands each change of a cluster node's link to the hub, which tells the users (and whose
+/// state messages, admission and `/readyz` consult), until `stop`.
+async fn follow_link(
+    mut states: tokio::sync::watch::Receiver<crate::metrics::LinkState>,
+    hub: Arc<Hub>,
+    stop: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            changed = states.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+        }
+        let state = *states.borrow_and_update();
+        hub.set_link_state(state);
+    }
 }

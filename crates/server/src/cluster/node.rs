@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use redis::aio::ConnectionManager;
+use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -76,6 +77,8 @@ struct Inner {
     stop: CancellationToken,
     /// Cancelled when another node took this one's place while it was fenced.
     replaced: CancellationToken,
+    /// The link's state, for the server to act on ([`Node::link_states`]).
+    link: watch::Sender<LinkState>,
 }
 
 /// What `node_start` answered.
@@ -138,6 +141,7 @@ impl Node {
                 metrics,
                 stop: CancellationToken::new(),
                 replaced: CancellationToken::new(),
+                link: watch::Sender::new(LinkState::Connected),
             }),
         };
         let sent = node.register_waiting().await?;
@@ -151,6 +155,11 @@ impl Node {
     /// Where the heartbeats read the node's counts from, from now on (zero until then).
     pub fn count_with(&self, source: impl Fn() -> NodeCounts + Send + Sync + 'static) {
         let _already_set = self.inner.counts.set(Box::new(source));
+    }
+
+    /// The link's state, now and as it changes (see [`LinkState`]).
+    pub fn link_states(&self) -> watch::Receiver<LinkState> {
+        self.inner.link.subscribe()
     }
 
     /// Completes when another node took this one's place: this process must stop serving.
@@ -363,6 +372,7 @@ impl Node {
                     metrics.set_link(state);
                 }
                 log_state(&inner.name, state, inner.lease);
+                inner.link.send_replace(state);
             }
         }
     }
@@ -383,6 +393,7 @@ impl Node {
                     node = %inner.name,
                     "registered again in the cluster, as a new incarnation"
                 );
+                inner.link.send_replace(LinkState::Connected);
                 Rejoin::Registered
             }
             Ok(Registration::Busy(other)) => {

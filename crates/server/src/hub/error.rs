@@ -57,6 +57,12 @@ pub enum HubError {
     /// Only a room's operators may delete others' messages, and only in a room.
     #[error("you may only delete your own messages")]
     NotYourMessage,
+    /// This server cannot reach the rest of the network (see `hub/link.rs`): nothing is sent.
+    #[error(
+        "not sent: this server has lost its link to the rest of the network; try again in a \
+         moment"
+    )]
+    LinkDown,
 }
 
 /// Why a join was refused (see `RoomState::admit`).

@@ -76,6 +76,9 @@ impl Hub {
             concat_at,
             client_tags,
         } = *said;
+        if !self.link_is_up() {
+            return Err(HubError::LinkDown);
+        }
         let identity = user.identity();
         let mut state = room.state();
         if state.closed {
@@ -144,6 +147,9 @@ impl Hub {
             concat_at,
             client_tags,
         } = *said;
+        if !self.link_is_up() {
+            return Err(HubError::LinkDown);
+        }
         let recipient = self
             .user_by_nick(to)
             .ok_or_else(|| HubError::NoSuchNick(to.to_owned()))?;

@@ -12,7 +12,8 @@
 //! shared between an account's sessions), [`monitor`] (who is told when a nick comes and
 //! goes), [`redaction`] (deleting messages), [`modes`] (mode changes), [`registered`]
 //! (registered rooms' saved state), [`operators`] (what server operators may do),
-//! [`visibility`] (what listings may show), [`whowas`] (the nicks users left behind),
+//! [`visibility`] (what listings may show), [`whowas`] (the nicks users left behind), [`link`]
+//! (this server's link to the rest of the network),
 //! [`delivery`] (fan-out); [`room`] (a room and its rules), [`user`] (a user), [`bans`] (mask
 //! lists) and [`error`].
 //!
@@ -36,6 +37,7 @@
 mod bans;
 mod delivery;
 mod error;
+mod link;
 mod membership;
 mod messages;
 mod modes;
@@ -66,6 +68,7 @@ pub use bans::{
     MaskLists,
 };
 pub use error::{HubError, JoinRefusal, SendRefusal};
+pub use link::{LINK_BACK_NOTICE, LINK_DOWN_NOTICE, LINK_LOST};
 pub use messages::Said;
 pub use modes::ModeOutcome;
 pub use monitor::{MAX_MONITORED, MonitorStatus};
@@ -208,6 +211,8 @@ pub struct Hub {
     /// The next message id. Starts at the start time in milliseconds × 1024, so ids keep
     /// increasing across restarts unless a server averaged over 1024 messages per millisecond.
     next_message_id: AtomicU64,
+    /// This server's link to the rest of the network (see [`link`]).
+    link: link::LinkCell,
 }
 
 impl Default for Hub {
@@ -236,6 +241,7 @@ impl Hub {
             next_guest_number: AtomicU64::new(1),
             peak_users: AtomicUsize::new(0),
             next_message_id: AtomicU64::new(Timestamp::now().0.saturating_mul(1024)),
+            link: Default::default(),
         }
     }
 

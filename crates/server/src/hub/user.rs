@@ -102,6 +102,8 @@ pub enum Alert {
     Killed = 8,
     /// Logged out because an administrator locked the account.
     AccountLocked = 16,
+    /// This server lost its link to the rest of the network (it is fenced): it must quit.
+    LinkLost = 32,
 }
 
 /// A server operator's removal of a user (IRC `KILL`, text `/kill`).

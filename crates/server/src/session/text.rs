@@ -27,8 +27,8 @@ use super::server_bans;
 use super::{Context, Flow, GHOSTED, Keep, Peer, Session, whole_seconds};
 use crate::accounts::{AccountError, Accounts, Operators};
 use crate::hub::{
-    Alert, DEFAULT_KILL_REASON, EndedRoom, Hub, HubError, Interest, Joined, LOBBY, MAX_MONITORED,
-    MonitorStatus, Protocol, Reclaim, Reclaimed, Room, Said, User,
+    Alert, DEFAULT_KILL_REASON, EndedRoom, Hub, HubError, Interest, Joined, LINK_LOST, LOBBY,
+    MAX_MONITORED, MonitorStatus, Protocol, Reclaim, Reclaimed, Room, Said, User,
 };
 use crate::outbox::Outbox;
 use crate::store::{Commit, HistoryQuery, Store};
@@ -1096,7 +1096,13 @@ impl Session for TextSession {
             .contains(Alert::Killed)
             .then(|| self.user.take_kill())
             .flatten();
-        let flow = if let Some(kill) = kill {
+        let flow = if alerts.contains(Alert::LinkLost) {
+            self.error(
+                "disconnected: this server lost its link to the rest of the network; reconnect \
+                 to continue",
+            );
+            Flow::Quit(LINK_LOST.to_owned())
+        } else if let Some(kill) = kill {
             self.notice(&[
                 "you were killed by ",
                 &kill.by.nick,

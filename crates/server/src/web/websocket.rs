@@ -12,13 +12,11 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use tokio::time::Instant;
 use tracing::info;
 
 use super::frames::{FrameMode, WebSocketTransport};
 use super::{Chat, Connection};
 use crate::addresses::AddressList;
-use crate::admission::Refusal;
 use crate::config::ListenerKind;
 use crate::connection;
 use crate::session::irc::IrcSession;
@@ -126,10 +124,7 @@ fn origin_allowed(headers: &HeaderMap, tls: bool, allowed: &[String]) -> bool {
 async fn serve(socket: WebSocket, mode: FrameMode, connection: Connection, chat: Chat) {
     let context = chat.contexts.current();
     let address = connection.peer.ip();
-    let admitted = match context.hub.address_ban(address) {
-        Some(ban) => Err(Refusal::Banned { reason: ban.reason }),
-        None => context.admission.admit(address, Instant::now()),
-    };
+    let admitted = crate::listener::check_admission(&context, address);
     let kind = if connection.tls {
         ListenerKind::WebTls
     } else {

@@ -5,6 +5,7 @@
 
 mod admission;
 mod lifetimes;
+mod link;
 mod model;
 mod moderation;
 mod monitor;

@@ -215,6 +215,21 @@ pub(super) fn send_to(
                 session.own_copy(&event);
             }
         }
+        // Never silent, not even for a NOTICE: the client must know it was not sent.
+        Err(HubError::LinkDown) => {
+            let command = match kind {
+                MessageKind::Notice => "NOTICE",
+                MessageKind::TagsOnly => "TAGMSG",
+                MessageKind::Say | MessageKind::Action => "PRIVMSG",
+            };
+            session.fail_or_notice(
+                command,
+                "TEMPORARILY_UNAVAILABLE",
+                &[target],
+                "Message not sent: this server has lost its link to the rest of the network; \
+                 try again shortly",
+            );
+        }
         Err(_) if quiet => {}
         Err(error) => session.hub_error(&error),
     }

@@ -45,7 +45,7 @@ use super::{Context, Flow, Peer, Session};
 use crate::accounts::{Accounts, Operators, PasswordStamp};
 use crate::config::IrcSettings;
 use crate::hub::{
-    Alert, Departure, EndedRoom, Hub, HubError, JoinRefusal, Protocol, SendRefusal, User,
+    Alert, Departure, EndedRoom, Hub, HubError, JoinRefusal, LINK_LOST, Protocol, SendRefusal, User,
 };
 use crate::outbox::Outbox;
 use crate::store::{Commit, Store, StoredMessage};
@@ -307,7 +307,10 @@ impl IrcSession {
                 ERR_NOPRIVILEGES,
                 &["Permission Denied- You're not an IRC operator"],
             ),
-            HubError::NeedAccount | HubError::AlreadyRegistered(_) | HubError::NotYourMessage => {
+            HubError::NeedAccount
+            | HubError::AlreadyRegistered(_)
+            | HubError::NotYourMessage
+            | HubError::LinkDown => {
                 let nick = self.reply_nick();
                 self.replies
                     .server_message("NOTICE", vec![nick, error.to_string()]);
@@ -771,6 +774,11 @@ impl Session for IrcSession {
             return Flow::Continue;
         }
         self.outbox.hold();
+        if alerts.contains(Alert::LinkLost) {
+            // The farewell `ERROR :Closing link: (…) [this server lost its link …]` says it.
+            self.release();
+            return Flow::Quit(LINK_LOST.to_owned());
+        }
         if alerts.contains(Alert::Killed)
             && let Some(kill) = user.take_kill()
         {
