@@ -415,14 +415,18 @@ struct Irc {
 }
 
 impl Irc {
-    fn register(address: SocketAddr, nick: &str) -> Self {
+    fn connect(address: SocketAddr) -> Self {
         let stream = std::net::TcpStream::connect_timeout(&address, PATIENCE).expect("connect");
         stream.set_read_timeout(Some(PATIENCE)).unwrap();
         let writer = stream.try_clone().unwrap();
-        let mut irc = Self {
+        Self {
             reader: std::io::BufReader::new(stream),
             writer,
-        };
+        }
+    }
+
+    fn register(address: SocketAddr, nick: &str) -> Self {
+        let mut irc = Self::connect(address);
         irc.send(&format!("NICK {nick}"));
         irc.send(&format!("USER {nick} 0 * :{nick}"));
         irc.skip_until(" 001 ");
@@ -462,17 +466,61 @@ fn a_degraded_node_refuses_messages_and_clients_until_redis_is_back() {
     alice.send("before");
     alice.expect("#ops <alice> before");
     let mut carol = Irc::register(alpha.irc, "carol");
+    // Connected, but registering only once the link is down.
+    let mut late = Irc::connect(alpha.irc);
+    late.send("NICK dave");
 
     redis.stop();
     alice.skip_until(
         "-- the link to the rest of the network is down; messages cannot be sent until it is back",
     );
+    // What changes what the network shares is refused; what this server knows is answered.
+    for (command, answer) in [
+        (
+            "/join #new",
+            "! cannot join #new (this server has lost its link to the rest of the network)",
+        ),
+        (
+            "/nick alicia",
+            "! cannot change nick (this server has lost its link to the rest of the network)",
+        ),
+        (
+            "/history",
+            "! history is unavailable (this server has lost its link to the rest of the network)",
+        ),
+        (
+            "/topic a new topic",
+            "! not done: this server has lost its link to the rest of the network; try again in a moment",
+        ),
+    ] {
+        alice.send(command);
+        alice.expect(answer);
+    }
+    alice.send("/who");
+    alice.expect("-- members of #ops (1): @alice");
     alice.send("during");
     alice.expect(
         "! not sent: this server has lost its link to the rest of the network; try again in a \
          moment",
     );
     carol.skip_until("the link to the rest of the network is down");
+    carol.send("JOIN #new");
+    assert_eq!(
+        carol.skip_until(" 437 "),
+        ":palaver.local 437 carol #new :Temporarily unavailable: this server has lost its link \
+         to the rest of the network"
+    );
+    carol.send("TOPIC #ops :a new topic");
+    assert_eq!(
+        carol.skip_until("NOTICE carol :TOPIC"),
+        ":palaver.local NOTICE carol :TOPIC: Not done: this server has lost its link to the rest \
+         of the network; try again shortly"
+    );
+    late.send("USER dave 0 * :Dave");
+    assert_eq!(
+        late.skip_until("ERROR"),
+        "ERROR :Closing link: (*@127.0.0.1) [this server lost its link to the network]"
+    );
     // Not even a NOTICE is dropped without a word.
     carol.send("NOTICE alice :during");
     assert_eq!(

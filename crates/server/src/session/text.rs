@@ -190,6 +190,10 @@ impl TextSession {
     }
 
     async fn run(&mut self, command: Command<'_>) -> Flow {
+        if !self.hub.link_is_up() && needs_network(&command) {
+            self.refuse_while_link_down(&command);
+            return Flow::Continue;
+        }
         match command {
             Command::Nick(nick) => self.change_nick(nick).await,
             Command::Join { room, key } => self.join(room, key).await,
@@ -972,6 +976,46 @@ impl TextSession {
             Ok(text) => self.notice(&[&text]),
             Err(error) => self.error(&error),
         }
+    }
+}
+
+/// Why a command is refused while this server's link to the rest of the network is down.
+const LINK_DOWN: &str = "this server has lost its link to the rest of the network";
+
+/// Whether `command` changes what the network shares, or reads what only it holds (history):
+/// refused while this server's link is down (docs/CLUSTER.md, "Partition between a node and
+/// Redis"). Messages are not among them: the hub refuses those (`HubError::LinkDown`).
+fn needs_network(command: &Command<'_>) -> bool {
+    match command {
+        Command::Topic { text, .. } => text.is_some(),
+        Command::Nick(_)
+        | Command::Join { .. }
+        | Command::Part { .. }
+        | Command::History(_)
+        | Command::Register { .. }
+        | Command::Login { .. }
+        | Command::Password { .. }
+        | Command::RegisterRoom(_)
+        | Command::Regain(_)
+        | Command::Kill { .. }
+        | Command::Ban(_)
+        | Command::Unban(_)
+        | Command::Delete(_)
+        | Command::Cert(_) => true,
+        _ => false,
+    }
+}
+
+impl TextSession {
+    /// Answers a command refused while the link is down, in the words its own refusals use.
+    fn refuse_while_link_down(&mut self, command: &Command<'_>) {
+        let text = match command {
+            Command::Join { room, .. } => format!("cannot join {room} ({LINK_DOWN})"),
+            Command::Nick(_) => format!("cannot change nick ({LINK_DOWN})"),
+            Command::History(_) => format!("history is unavailable ({LINK_DOWN})"),
+            _ => format!("not done: {LINK_DOWN}; try again in a moment"),
+        };
+        self.error(&text);
     }
 }
 

@@ -21,7 +21,34 @@ struct Spec {
     min_params: usize,
     /// Whether the command works before registration completes.
     before_registration: bool,
+    /// Whether it needs the rest of the network (refused while this server's link is down).
+    reach: Reach,
     handler: Handler,
+}
+
+/// What a command needs of the rest of the network (docs/CLUSTER.md, "Partition between a
+/// node and Redis"). Messages are not listed as shared: the hub refuses them per target
+/// (`HubError::LinkDown`).
+#[derive(Clone, Copy)]
+enum Reach {
+    /// Answered by this server alone: queries, `PING`, capability negotiation, messages.
+    Local,
+    /// Changes what the network shares, or reads what only it holds: refused while the link
+    /// is down.
+    Shared,
+    /// Shared in some of its forms only (`TOPIC #room text`, `MODE #room +m`), as the function
+    /// says.
+    SharedWhen(fn(&Message) -> bool),
+}
+
+impl Reach {
+    fn needs_network(self, message: &Message) -> bool {
+        match self {
+            Reach::Local => false,
+            Reach::Shared => true,
+            Reach::SharedWhen(changes) => changes(message),
+        }
+    }
 }
 
 const fn spec(
@@ -34,7 +61,44 @@ const fn spec(
         name,
         min_params,
         before_registration,
+        reach: Reach::Local,
         handler,
+    }
+}
+
+/// A command that changes (or reads) what the network shares.
+const fn shared(
+    name: &'static str,
+    min_params: usize,
+    before_registration: bool,
+    handler: Handler,
+) -> Spec {
+    spec(name, min_params, before_registration, handler).reaching(Reach::Shared)
+}
+
+impl Spec {
+    const fn reaching(mut self, reach: Reach) -> Self {
+        self.reach = reach;
+        self
+    }
+}
+
+/// `TOPIC #room text` sets a topic; `TOPIC #room` only asks.
+fn sets_topic(message: &Message) -> bool {
+    message.params.len() >= 2
+}
+
+/// `MODE #room +m…` changes a room's modes; `MODE #room`, a list query (`MODE #room b`) and
+/// user modes stay on this server.
+fn changes_room_modes(message: &Message) -> bool {
+    match message.params.as_slice() {
+        [target, modes, rest @ ..] if target.starts_with('#') => {
+            // `+b` alone lists the bans, as `b` does (and `e`, `I`).
+            let list_query =
+                rest.is_empty() && matches!(modes.trim_start_matches('+'), "b" | "e" | "I");
+            (modes.contains('+') || modes.contains('-')) && !list_query
+        }
+        _ => false,
     }
 }
 
@@ -43,20 +107,20 @@ const fn spec(
 const COMMANDS: &[Spec] = &[
     spec("CAP", 1, true, cap::cap),
     spec("PASS", 1, true, registration::pass),
-    spec("NICK", 0, true, registration::nick),
+    shared("NICK", 0, true, registration::nick),
     spec("USER", 4, true, registration::user),
     spec("PING", 1, true, ping),
     spec("PONG", 0, true, pong),
     spec("QUIT", 0, true, quit),
-    spec("JOIN", 1, false, channel::join),
-    spec("PART", 1, false, channel::part),
+    shared("JOIN", 1, false, channel::join),
+    shared("PART", 1, false, channel::part),
     spec("PRIVMSG", 0, false, channel::privmsg),
     spec("NOTICE", 0, false, channel::notice),
     spec("TAGMSG", 0, false, channel::tagmsg),
-    spec("TOPIC", 1, false, channel::topic),
-    spec("INVITE", 2, false, channel::invite),
-    spec("KICK", 2, false, channel::kick),
-    spec("MODE", 1, false, mode::mode),
+    spec("TOPIC", 1, false, channel::topic).reaching(Reach::SharedWhen(sets_topic)),
+    shared("INVITE", 2, false, channel::invite),
+    shared("KICK", 2, false, channel::kick),
+    spec("MODE", 1, false, mode::mode).reaching(Reach::SharedWhen(changes_room_modes)),
     spec("NAMES", 0, false, query::names),
     spec("LIST", 0, false, query::list),
     spec("WHO", 0, false, query::who),
@@ -72,22 +136,22 @@ const COMMANDS: &[Spec] = &[
     spec("LINKS", 0, false, server_queries::links),
     spec("HELP", 0, false, help::help),
     spec("HELPOP", 0, false, help::help),
-    spec("AWAY", 0, false, away),
-    spec("SETNAME", 1, false, setname),
-    spec("CHATHISTORY", 1, false, chathistory::chathistory),
+    shared("AWAY", 0, false, away),
+    shared("SETNAME", 1, false, setname),
+    shared("CHATHISTORY", 1, false, chathistory::chathistory),
     spec("BATCH", 1, false, multiline::batch),
-    spec("REDACT", 2, false, redaction::redact),
+    shared("REDACT", 2, false, redaction::redact),
     // Checks its own parameters: its specification answers a missing one with a FAIL.
-    spec("MARKREAD", 0, false, read_marker::markread),
-    spec("AUTHENTICATE", 1, true, sasl::authenticate),
-    spec("REGISTER", 0, true, account::register),
+    shared("MARKREAD", 0, false, read_marker::markread),
+    shared("AUTHENTICATE", 1, true, sasl::authenticate),
+    shared("REGISTER", 0, true, account::register),
     spec("OPER", 2, false, operator::oper),
-    spec("KILL", 1, false, operator::kill),
+    shared("KILL", 1, false, operator::kill),
     spec("WALLOPS", 1, false, operator::wallops),
-    spec("KLINE", 1, false, server_bans::kline),
-    spec("UNKLINE", 1, false, server_bans::unkline),
-    spec("DLINE", 1, false, server_bans::dline),
-    spec("UNDLINE", 1, false, server_bans::undline),
+    shared("KLINE", 1, false, server_bans::kline),
+    shared("UNKLINE", 1, false, server_bans::unkline),
+    shared("DLINE", 1, false, server_bans::dline),
+    shared("UNDLINE", 1, false, server_bans::undline),
     spec("STATS", 1, false, server_bans::stats),
 ];
 
@@ -105,7 +169,35 @@ pub fn dispatch(session: &mut IrcSession, message: &Message) -> Flow {
         session.numeric(ERR_NEEDMOREPARAMS, &[spec.name, "Not enough parameters"]);
         return Flow::Continue;
     }
+    if !session.hub.link_is_up() && spec.reach.needs_network(message) {
+        refuse_while_link_down(session, spec.name, message);
+        return Flow::Continue;
+    }
     (spec.handler)(session, message)
+}
+
+/// Why a command is refused while this server's link to the rest of the network is down.
+const LINK_DOWN: &str = "this server has lost its link to the rest of the network";
+
+/// Answers a command refused while the link is down: `437` for `JOIN` and `NICK`, as IRC
+/// servers answer a resource held elsewhere; `FAIL` (or a `NOTICE`) for the others.
+fn refuse_while_link_down(session: &mut IrcSession, name: &str, message: &Message) {
+    let first = message.params.first().map_or("*", String::as_str);
+    match name {
+        "JOIN" | "NICK" => {
+            let text = format!("Temporarily unavailable: {LINK_DOWN}");
+            session.numeric(ERR_UNAVAILRESOURCE, &[first, &text]);
+        }
+        "CHATHISTORY" => {
+            let target = message.params.get(1).map_or("*", String::as_str);
+            let text = format!("History is unavailable: {LINK_DOWN}");
+            session.fail_or_notice(name, "MESSAGE_ERROR", &[target], &text);
+        }
+        _ => {
+            let text = format!("Not done: {LINK_DOWN}; try again shortly");
+            session.fail_or_notice(name, "TEMPORARILY_UNAVAILABLE", &[], &text);
+        }
+    }
 }
 
 fn ping(session: &mut IrcSession, message: &Message) -> Flow {
@@ -159,6 +251,26 @@ fn setname(session: &mut IrcSession, message: &Message) -> Flow {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn line(text: &str) -> Message {
+        Message::parse(text).expect("a message")
+    }
+
+    #[test]
+    fn only_changes_of_a_rooms_topic_and_modes_need_the_network() {
+        assert!(sets_topic(&line("TOPIC #r :new topic")));
+        assert!(!sets_topic(&line("TOPIC #r")));
+        for change in [
+            "MODE #r +m",
+            "MODE #r -o+v alice bob",
+            "MODE #r +b *!*@spam",
+        ] {
+            assert!(changes_room_modes(&line(change)), "{change}");
+        }
+        for query in ["MODE #r", "MODE #r b", "MODE #r +b", "MODE alice +i"] {
+            assert!(!changes_room_modes(&line(query)), "{query}");
+        }
+    }
 
     #[test]
     fn every_command_has_help() {

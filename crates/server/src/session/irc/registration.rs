@@ -158,6 +158,10 @@ pub fn try_register(session: &mut IrcSession) -> Flow {
         session.numeric(ERR_YOUREBANNEDCREEP, &[&text]);
         return Flow::Quit(ban.notice());
     }
+    if !session.hub.link_is_up() {
+        // Admitted before the link went down: the rest of the network could not know it.
+        return Flow::Quit(crate::hub::LINK_LOST.to_owned());
+    }
     match session.hub.register(
         session.peer,
         Protocol::Irc,
