@@ -132,6 +132,9 @@ impl Server {
         };
         let hub = Arc::new(hub);
         if let Some(node) = &node {
+            if let Some(fence) = store.fence() {
+                node.fence_writes(fence);
+            }
             let (hub, metrics) = (hub.clone(), metrics.clone());
             node.count_with(move || NodeCounts {
                 users: hub.user_count(),

@@ -24,7 +24,7 @@ use super::lease::LeaseClock;
 use super::scripts::NodeScripts;
 use super::{ClusterError, ClusterSettings, valid_node_name};
 use crate::metrics::{LinkState, Metrics};
-use crate::store::redis_connection;
+use crate::store::{Fence, redis_connection};
 
 /// How long connecting to Redis, and then an answer, may take; a renewal is bounded by the
 /// lease's deadline instead.
@@ -79,6 +79,8 @@ struct Inner {
     replaced: CancellationToken,
     /// The link's state, for the server to act on ([`Node::link_states`]).
     link: watch::Sender<LinkState>,
+    /// The store's fence, given the current incarnation's lease at each registration.
+    fence: OnceLock<Fence>,
 }
 
 /// What `node_start` answered.
@@ -142,6 +144,7 @@ impl Node {
                 stop: CancellationToken::new(),
                 replaced: CancellationToken::new(),
                 link: watch::Sender::new(LinkState::Connected),
+                fence: OnceLock::new(),
             }),
         };
         let sent = node.register_waiting().await?;
@@ -155,6 +158,18 @@ impl Node {
     /// Where the heartbeats read the node's counts from, from now on (zero until then).
     pub fn count_with(&self, source: impl Fn() -> NodeCounts + Send + Sync + 'static) {
         let _already_set = self.inner.counts.set(Box::new(source));
+    }
+
+    /// Fences the store's writes with this node's lease (`store/redis_store/fence.rs`): from
+    /// now on, and after every registration, Redis stores a message only while the lease holds
+    /// the current incarnation's token.
+    pub fn fence_writes(&self, fence: Fence) {
+        fence.hold(self.lease_key(), self.token());
+        let _already_set = self.inner.fence.set(fence);
+    }
+
+    fn lease_key(&self) -> String {
+        self.inner.keys.lease(&self.inner.name)
     }
 
     /// The link's state, now and as it changes (see [`LinkState`]).
@@ -277,6 +292,9 @@ impl Node {
             .await?;
         Ok(match answer.as_str() {
             "started" => {
+                if let Some(fence) = self.inner.fence.get() {
+                    fence.hold(self.lease_key(), token.clone());
+                }
                 *crate::lock(&self.inner.token) = token;
                 Registration::Started
             }

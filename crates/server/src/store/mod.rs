@@ -78,7 +78,7 @@ pub use message::{
 pub use migrations::{MIGRATIONS, Migration, SCRAM_CREDENTIALS_VERSION, latest_version};
 pub use read_markers::MAX_READ_MARKERS;
 pub(crate) use redis_store::redis_connection;
-pub use redis_store::{REDIS_SCHEMA_VERSION, RedisSettings};
+pub use redis_store::{Fence, REDIS_SCHEMA_VERSION, RedisSettings};
 pub use rooms::{ListEntry, RoomRecord};
 pub use server_bans::ServerBanRecord;
 
@@ -774,6 +774,16 @@ impl Store {
         );
         self.call(move |database| database.add_scram_credentials(&name, &password_hash, &scram))
             .await
+    }
+
+    /// The fence a cluster node holds its lease in, so that Redis refuses this store's
+    /// appends once the lease is no longer the node's (`redis_store/fence.rs`); `None` for
+    /// SQLite.
+    pub fn fence(&self) -> Option<Fence> {
+        match &self.backend {
+            Backend::Redis(redis) => Some(redis.fence()),
+            _ => None,
+        }
     }
 
     /// The store thread's counters.

@@ -161,7 +161,7 @@ pub(crate) enum TestBackend {
 }
 
 /// What keeps a test's store alive: its Redis server, if any.
-pub(crate) struct Guard(#[allow(dead_code)] Option<RedisServer>);
+pub(crate) struct Guard(Option<RedisServer>);
 
 impl TestBackend {
     /// A store on this backend with `config`'s history settings (on Redis, a fresh
@@ -1922,4 +1922,46 @@ async fn an_import_copies_everything_an_sqlite_store_holds_into_an_empty_redis_s
     };
     assert!(refusal.contains("already holds palaver data"), "{refusal}");
     assert_eq!(redis.count().await.expect("count"), 4);
+}
+
+#[tokio::test]
+async fn a_fenced_redis_store_appends_only_while_the_lease_holds_its_token() {
+    let (store, guard) = TestBackend::Redis.open(StoreConfig::new(":memory:")).await;
+    let redis = guard.0.as_ref().expect("a Redis server");
+    // Unfenced (no node holds a lease in it): appends go through.
+    append_all(&store, [room_message(1, 1_000, "#a", "unfenced")]).await;
+
+    let fence = store.fence().expect("a Redis store has a fence");
+    redis.command("SET palaver:lease:alpha first");
+    fence.hold("palaver:lease:alpha".into(), "first".into());
+    append_all(
+        &store,
+        [room_message(2, 2_000, "#a", "while the lease is ours")],
+    )
+    .await;
+
+    // The lease lapsed and another incarnation took it: nothing more is stored.
+    redis.command("SET palaver:lease:alpha second");
+    let commit = store
+        .append(room_message(3, 3_000, "#a", "after"))
+        .await
+        .expect("queued");
+    let error = commit.await.expect_err("refused by the fence");
+    assert!(error.to_string().contains("FENCED"), "{error}");
+    redis.command("DEL palaver:lease:alpha");
+    let commit = store
+        .append(room_message(4, 4_000, "#a", "lapsed"))
+        .await
+        .expect("queued");
+    commit.await.expect_err("no lease at all");
+    assert_eq!(
+        ids(&store.latest(room("#a"), 10).await.expect("latest")),
+        [1, 2]
+    );
+
+    // Registered again, with a new token: stored again.
+    redis.command("SET palaver:lease:alpha third");
+    fence.hold("palaver:lease:alpha".into(), "third".into());
+    append_all(&store, [room_message(5, 5_000, "#a", "again")]).await;
+    assert_eq!(store.count().await.expect("count"), 3);
 }

@@ -57,10 +57,13 @@ impl Batcher {
     async fn store(&mut self, batch: Vec<Pending>) {
         let started = Instant::now();
         let mut invocation = self.scripts.append.prepare_invoke();
+        let (lease, token) = self.shared.fence.current();
         invocation
             .key(self.keys.message_count())
             .key(self.keys.floors())
-            .arg(self.keys.message_prefix());
+            .key(lease)
+            .arg(self.keys.message_prefix())
+            .arg(token);
         let mut sent = Vec::with_capacity(batch.len());
         for pending in batch {
             match self.arguments(&pending.message) {

@@ -13,6 +13,7 @@
 
 mod appends;
 mod body;
+mod fence;
 mod history;
 mod keys;
 mod link;
@@ -38,6 +39,7 @@ use super::{
 use crate::metrics::Metrics;
 use appends::{Batcher, Pending};
 use body::{decode_room, decode_server_ban, encode_room, encode_server_ban};
+pub use fence::Fence;
 use keys::Keys;
 use link::Link;
 use scripts::Scripts;
@@ -139,6 +141,8 @@ pub(super) struct Shared {
     closed: AtomicBool,
     metrics: Arc<Metrics>,
     url: String,
+    /// What the appends are checked against, once a node fences this store.
+    fence: Fence,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -193,6 +197,7 @@ impl RedisStore {
             closed: AtomicBool::new(false),
             metrics,
             url: url.clone(),
+            fence: Fence::default(),
         });
         let batchers = connections
             .into_iter()
@@ -860,6 +865,11 @@ impl RedisStore {
             .query_async(&mut self.connection.clone())
             .await?;
         Ok(deleted == 1)
+    }
+
+    /// The fence this store's appends are checked against, for the node to hold its lease in.
+    pub(crate) fn fence(&self) -> Fence {
+        self.shared.fence.clone()
     }
 
     pub(crate) fn statistics(&self) -> Statistics {
