@@ -190,11 +190,21 @@ impl Message {
                 out.extend_from_slice(crate::utf8::truncate(param, room.max(1)).as_bytes());
             }
             out.push(b' ');
-            if last.is_empty() || last.contains(' ') || last.starts_with(':') {
-                out.push(b':');
-            }
+            // Whether the colon is needed is decided on what is written, after any cut: a
+            // parameter cut to nothing still needs it (a line ending in a bare space parses
+            // back as no parameter), and one whose space was cut off no longer does, so the
+            // line reads back to the same bytes.
+            let needs_colon =
+                |text: &str| text.is_empty() || text.contains(' ') || text.starts_with(':');
             let room = (body_start + MAX_BODY_BYTES).saturating_sub(out.len());
-            out.extend_from_slice(crate::utf8::truncate(last, room).as_bytes());
+            let mut written = crate::utf8::truncate(last, room);
+            if needs_colon(written) {
+                written = crate::utf8::truncate(last, room.saturating_sub(1));
+                if needs_colon(written) {
+                    out.push(b':');
+                }
+            }
+            out.extend_from_slice(written.as_bytes());
         }
         out.extend_from_slice(b"\r\n");
     }
@@ -355,6 +365,28 @@ mod tests {
         assert_eq!(parsed.command, "421");
         assert_eq!(parsed.params.len(), 3, "{line}");
         assert!(parsed.params[1].starts_with("AAAA"));
+    }
+
+    /// Found by fuzzing: with a command too long to leave room for its parameter, `CMD O`
+    /// was written `CMD ` (the parameter cut to nothing, without its colon), which reads back
+    /// as no parameter and is written `CMD`: the line did not survive a round trip.
+    #[test]
+    fn a_cut_trailing_parameter_reads_back_to_the_same_line() {
+        let stable = |message: &Message| {
+            let line = wire(message);
+            let again = Message::parse(line.trim_end_matches("\r\n")).unwrap();
+            assert_eq!(wire(&again), line);
+            line
+        };
+        let no_room = Message::new("A".repeat(600), strings(&["O"]));
+        assert!(stable(&no_room).ends_with(" :\r\n"));
+        // A space in the part cut off: no colon is needed for what is left.
+        let command = "C".repeat(500);
+        let spaced = Message::new(command.clone(), strings(&["abcdefghij klm"]));
+        assert_eq!(stable(&spaced), format!("{command} abcdefghi\r\n"));
+        // A space in what is left: the colon, and one byte less for the text.
+        let early = Message::new(command.clone(), strings(&["ab cdefghijklm"]));
+        assert_eq!(stable(&early), format!("{command} :ab cdefg\r\n"));
     }
 
     /// Found by fuzzing: ` @acd:oyumog lloo …` read `@acd:oyumog` as the command, which
@@ -523,8 +555,9 @@ mod tests {
         let line = wire(&message);
         let (tags, body) = split_tags(line.strip_suffix("\r\n").unwrap());
         assert_eq!(tags, Some("time=2026-11-22T13:05:09.250Z"));
-        // 512 with the CRLF, one byte short: no character is split.
-        assert_eq!(body.len(), 509, "{body}");
+        // 512 with the CRLF: no character is split, and the part kept holds no space, so it
+        // needs no colon.
+        assert_eq!(body.len(), 510, "{body}");
         let parsed = Message::parse(body).unwrap();
         assert!(reason.starts_with(&parsed.params[1]));
         assert!(!line.contains("spoofed"));
