@@ -187,7 +187,11 @@ impl Message {
                 // Room for this one, keeping a space and a byte for each parameter after it.
                 let after = middle.len() - index;
                 let room = (body_start + MAX_BODY_BYTES).saturating_sub(out.len() + 2 * after);
-                out.extend_from_slice(crate::utf8::truncate(param, room.max(1)).as_bytes());
+                // Never cut to nothing, not even before a character wider than the room: an
+                // empty middle parameter would read back as none, shifting those after it.
+                let first_character = param.chars().next().map_or(0, char::len_utf8);
+                let kept = crate::utf8::truncate(param, room.max(first_character));
+                out.extend_from_slice(kept.as_bytes());
             }
             out.push(b' ');
             // Whether the colon is needed is decided on what is written, after any cut: a
@@ -387,6 +391,18 @@ mod tests {
         // A space in what is left: the colon, and one byte less for the text.
         let early = Message::new(command.clone(), strings(&["ab cdefghijklm"]));
         assert_eq!(stable(&early), format!("{command} :ab cdefg\r\n"));
+    }
+
+    /// Found by fuzzing: a middle parameter starting with a character wider than the room
+    /// left for it was cut to nothing, and the line read back with a parameter fewer.
+    #[test]
+    fn a_middle_parameter_is_never_cut_to_nothing() {
+        let command = "C".repeat(503);
+        let message = Message::new(command, strings(&["윤", "윤", "윤", "end"]));
+        let line = wire(&message);
+        let again = Message::parse(line.trim_end_matches("\r\n")).unwrap();
+        assert_eq!(again.params.len(), 4, "{line}");
+        assert_eq!(wire(&again), line);
     }
 
     /// Found by fuzzing: ` @acd:oyumog lloo …` read `@acd:oyumog` as the command, which
