@@ -516,6 +516,19 @@ fn a_degraded_node_refuses_messages_and_clients_until_redis_is_back() {
         ":palaver.local NOTICE carol :TOPIC: Not done: this server has lost its link to the rest \
          of the network; try again shortly"
     );
+    // The services read and change the accounts and rooms the network shares.
+    carol.send("PRIVMSG NickServ :IDENTIFY carol secret");
+    assert_eq!(
+        carol.skip_until(":NickServ!"),
+        ":NickServ!services@palaver.local NOTICE carol :Not done: this server has lost its link \
+         to the rest of the network; try again shortly."
+    );
+    carol.send("PRIVMSG ChanServ :REGISTER #ops");
+    assert_eq!(
+        carol.skip_until(":ChanServ!"),
+        ":ChanServ!services@palaver.local NOTICE carol :Not done: this server has lost its link \
+         to the rest of the network; try again shortly."
+    );
     late.send("USER dave 0 * :Dave");
     assert_eq!(
         late.skip_until("ERROR"),

@@ -1965,3 +1965,161 @@ async fn a_fenced_redis_store_appends_only_while_the_lease_holds_its_token() {
     append_all(&store, [room_message(5, 5_000, "#a", "again")]).await;
     assert_eq!(store.count().await.expect("count"), 3);
 }
+
+#[tokio::test]
+async fn every_write_to_a_fenced_redis_store_waits_for_the_lease_to_hold_its_token() {
+    let (store, guard) = TestBackend::Redis.open(StoreConfig::new(":memory:")).await;
+    let redis = guard.0.as_ref().expect("a Redis server");
+    let ban = |target: &str| ServerBanRecord {
+        kind: "mask".into(),
+        target: target.into(),
+        reason: "spam".into(),
+        set_by: "oper".into(),
+        set_at: Timestamp(5_000),
+        expires: None,
+    };
+    // What the node wrote while its lease was its own.
+    let fence = store.fence().expect("a Redis store has a fence");
+    redis.command("SET palaver:lease:alpha first");
+    fence.hold("palaver:lease:alpha".into(), "first".into());
+    let created = store
+        .create_account("alice", secrets(SOME_HASH), None, Timestamp(1_000))
+        .await
+        .expect("create while the lease holds");
+    assert!(created);
+    assert!(
+        store
+            .register_room(room_record("#kept", "alice"))
+            .await
+            .expect("register")
+    );
+    store
+        .save_server_ban(ban("*!*@kept.example"))
+        .await
+        .expect("ban");
+    append_all(&store, [room_message(1, 1_000, "#kept", "kept")]).await;
+    let before = redis.command("DBSIZE");
+
+    // Another incarnation holds the lease: every kind of write is refused, and none of them
+    // changes anything.
+    redis.command("SET palaver:lease:alpha second");
+    let fenced = |outcome: Result<(), StoreError>, what: &str| {
+        let error = outcome.expect_err(what);
+        assert!(error.to_string().contains("FENCED"), "{what}: {error}");
+    };
+    let new_account = store.create_account("bob", secrets(SOME_HASH), None, Timestamp(2_000));
+    fenced(new_account.await.map(drop), "create an account");
+    fenced(
+        store
+            .set_password("alice", secrets("$other"))
+            .await
+            .map(drop),
+        "change a password",
+    );
+    fenced(
+        store
+            .add_scram_credentials("alice", SOME_HASH, SOME_SCRAM)
+            .await
+            .map(drop),
+        "add SCRAM credentials",
+    );
+    let lock = AccountLock {
+        reason: "spam".into(),
+        by: "api:ops".into(),
+        at: Timestamp(3_000),
+    };
+    fenced(
+        store.set_account_lock("alice", Some(lock)).await.map(drop),
+        "lock an account",
+    );
+    fenced(
+        store.add_certificate("alice", "ab12").await.map(drop),
+        "add a certificate",
+    );
+    fenced(
+        store.remove_certificate("alice", "ab12").await.map(drop),
+        "remove a certificate",
+    );
+    fenced(
+        store
+            .register_room(room_record("#new", "alice"))
+            .await
+            .map(drop),
+        "register a room",
+    );
+    fenced(
+        store.save_room(room_record("#kept", "bob")).await.map(drop),
+        "save a room",
+    );
+    fenced(
+        store
+            .save_server_ban(ban("*!*@new.example"))
+            .await
+            .map(drop),
+        "set a ban",
+    );
+    fenced(
+        store.delete_server_ban("*!*@kept.example").await.map(drop),
+        "lift a ban",
+    );
+    fenced(
+        store
+            .set_read_marker("alice", "#kept", Timestamp(9_000))
+            .await
+            .map(drop),
+        "move a read marker",
+    );
+    let deletion = store.delete_message(MessageId(1)).await;
+    fenced(
+        match deletion {
+            Ok(commit) => commit.await,
+            Err(error) => Err(error),
+        },
+        "delete a message",
+    );
+    fenced(
+        store
+            .end_room_lifetime("#kept", MessageId(2))
+            .await
+            .map(drop),
+        "end a room's lifetime",
+    );
+    fenced(store.prune().await.map(drop), "prune");
+    assert_eq!(
+        redis.command("DBSIZE"),
+        before,
+        "no key was added or removed"
+    );
+    assert_eq!(
+        store
+            .account("alice")
+            .await
+            .expect("lookup")
+            .expect("kept")
+            .password_hash,
+        SOME_HASH
+    );
+    assert_eq!(store.account("bob").await.expect("lookup"), None);
+    assert_eq!(
+        store.server_bans().await.expect("bans"),
+        [ban("*!*@kept.example")]
+    );
+    assert_eq!(
+        ids(&store.latest(room("#kept"), 10).await.expect("latest")),
+        [1]
+    );
+
+    // Registered again with a new token: writes go through again.
+    fence.hold("palaver:lease:alpha".into(), "second".into());
+    assert!(
+        store
+            .delete_server_ban("*!*@kept.example")
+            .await
+            .expect("lift")
+    );
+    let created = store
+        .create_account("bob", secrets(SOME_HASH), None, Timestamp(4_000))
+        .await
+        .expect("create once the lease holds again");
+    assert!(created);
+}

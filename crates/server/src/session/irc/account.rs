@@ -11,6 +11,7 @@ use palaver_proto::irc::numeric::*;
 
 use palaver_proto::names::fold;
 
+use super::commands::LINK_DOWN;
 use super::{IrcSession, sasl};
 use crate::accounts::scram::ClientFirst;
 use crate::accounts::{AccountError, PasswordStamp};
@@ -163,6 +164,9 @@ const NICKSERV_HELP: &str = "Commands: REGISTER <password> [email], IDENTIFY [ac
 /// `:REGAIN|GHOST|RELEASE nick [password]` / `:SET PASSWORD old new` /
 /// `:CERT ADD [fingerprint]|DEL fingerprint|LIST` / `:HELP`.
 pub fn nickserv(session: &mut IrcSession, text: &str) {
+    if refused_while_link_down(session, NICKSERV) {
+        return;
+    }
     let words: Vec<&str> = text.split_whitespace().collect();
     let nick = session.reply_nick();
     let reclaim = |command: &str| {
@@ -256,6 +260,9 @@ pub fn nickserv(session: &mut IrcSession, text: &str) {
 
 /// `PRIVMSG ChanServ :REGISTER #room` / `:HELP`.
 pub fn chanserv(session: &mut IrcSession, text: &str) {
+    if refused_while_link_down(session, CHANSERV) {
+        return;
+    }
     let words: Vec<&str> = text.split_whitespace().collect();
     match words.as_slice() {
         [command, room] if command.eq_ignore_ascii_case("REGISTER") => {
@@ -269,6 +276,18 @@ pub fn chanserv(session: &mut IrcSession, text: &str) {
             "Commands: REGISTER <#channel> (you must be logged in and a channel operator).",
         ),
     }
+}
+
+/// While this server's link to the rest of the network is down, answers for `service` that
+/// nothing was done (its commands read or change the accounts and rooms the network shares,
+/// as `REGISTER` and `AUTHENTICATE` do, which the command table refuses then) and returns true.
+fn refused_while_link_down(session: &mut IrcSession, service: &str) -> bool {
+    if session.hub.link_is_up() {
+        return false;
+    }
+    let text = format!("Not done: {LINK_DOWN}; try again shortly.");
+    service_notice(session, service, &text);
+    true
 }
 
 /// A `NOTICE` from NickServ to the client.

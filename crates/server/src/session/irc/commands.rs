@@ -177,7 +177,7 @@ pub fn dispatch(session: &mut IrcSession, message: &Message) -> Flow {
 }
 
 /// Why a command is refused while this server's link to the rest of the network is down.
-const LINK_DOWN: &str = "this server has lost its link to the rest of the network";
+pub(super) const LINK_DOWN: &str = "this server has lost its link to the rest of the network";
 
 /// Answers a command refused while the link is down: `437` for `JOIN` and `NICK`, as IRC
 /// servers answer a resource held elsewhere; `FAIL` (or a `NOTICE`) for the others.

@@ -57,13 +57,10 @@ impl Batcher {
     async fn store(&mut self, batch: Vec<Pending>) {
         let started = Instant::now();
         let mut invocation = self.scripts.append.prepare_invoke();
-        let (lease, token) = self.shared.fence.current();
         invocation
             .key(self.keys.message_count())
             .key(self.keys.floors())
-            .key(lease)
-            .arg(self.keys.message_prefix())
-            .arg(token);
+            .arg(self.keys.message_prefix());
         let mut sent = Vec::with_capacity(batch.len());
         for pending in batch {
             match self.arguments(&pending.message) {
@@ -80,6 +77,7 @@ impl Batcher {
         if sent.is_empty() {
             return;
         }
+        self.shared.fence.seal(&mut invocation);
         let mut outcomes: Result<Vec<i64>, redis::RedisError> =
             invocation.invoke_async(&mut self.connection).await;
         let mut retried = false;

@@ -249,10 +249,12 @@ pub(super) fn decode_room(json: &str) -> Result<RoomRecord, StoreError> {
     })
 }
 
-/// A server ban, with its place in the order bans were set.
+/// A server ban, with its place in the order bans were set (given by Redis when it is saved:
+/// `scripts/save_server_ban.lua` puts it first in the record).
 #[derive(Debug, Serialize, Deserialize)]
 struct ServerBanBody {
-    order: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    order: Option<u64>,
     kind: String,
     target: String,
     reason: String,
@@ -262,9 +264,10 @@ struct ServerBanBody {
     expires: Option<u64>,
 }
 
-pub(super) fn encode_server_ban(ban: &ServerBanRecord, order: u64) -> Result<String, StoreError> {
+/// The record of `ban` without its order, which `scripts/save_server_ban.lua` adds.
+pub(super) fn encode_server_ban(ban: &ServerBanRecord) -> Result<String, StoreError> {
     let body = ServerBanBody {
-        order,
+        order: None,
         kind: ban.kind.clone(),
         target: ban.target.clone(),
         reason: ban.reason.clone(),
@@ -288,7 +291,7 @@ pub(super) fn decode_server_ban(json: &str) -> Result<(ServerBanRecord, u64), St
             set_at: Timestamp(body.set_at),
             expires: body.expires.map(Timestamp),
         },
-        body.order,
+        body.order.unwrap_or_default(),
     ))
 }
 

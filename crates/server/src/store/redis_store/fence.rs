@@ -1,14 +1,18 @@
 //! The fence on a cluster node's writes (docs/CLUSTER.md, "Leases and heartbeats"): once a
-//! node has registered, Redis stores its messages only while the node's lease still holds the
-//! token of its incarnation. A node whose lease lapsed (it was cut off long enough to be taken
+//! node has registered, Redis takes its store's writes only while the node's lease still holds
+//! the token of its incarnation. A node whose lease lapsed (it was cut off long enough to be taken
 //! for dead, and perhaps replaced) cannot then add to the history behind the network's back,
-//! whatever its own clock believes.
+//! whatever its own clock believes, nor change its accounts, rooms or bans.
 //!
 //! The node ([`crate::cluster::Node`]) says which lease and token count, at each registration;
-//! the store's appends (`scripts/append.lua`) check them in the same step as they write. A
-//! store no node fences (`palaver cluster import`, tests) writes unchecked.
+//! every script the store writes with starts with `scripts/fence.lua`, which checks them in the
+//! same step as the script writes: appends, accounts, certificates, registered rooms, server
+//! bans, read markers, deletions and retention alike. A store no node fences (`palaver cluster
+//! import`, tests) writes unchecked.
 
 use std::sync::{Arc, Mutex};
+
+use redis::ScriptInvocation;
 
 /// The lease key and token a store's writes are checked against. Cheap to clone: the node and
 /// the store share one.
@@ -27,11 +31,14 @@ impl Fence {
         *crate::lock(&self.0) = Some(Lease { key, token });
     }
 
-    /// The lease key and token to check, or empty strings for an unfenced store.
-    pub(super) fn current(&self) -> (String, String) {
-        match &*crate::lock(&self.0) {
+    /// Adds the lease key and the token it must hold as `invocation`'s last key and argument,
+    /// where `scripts/fence.lua` takes them off (empty for an unfenced store): call it once
+    /// every other key and argument is in.
+    pub(super) fn seal(&self, invocation: &mut ScriptInvocation<'_>) {
+        let (key, token) = match &*crate::lock(&self.0) {
             Some(lease) => (lease.key.clone(), lease.token.clone()),
             None => (String::new(), String::new()),
-        }
+        };
+        invocation.key(key).arg(token);
     }
 }

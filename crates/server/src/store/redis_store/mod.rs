@@ -28,6 +28,7 @@ use palaver_proto::event::MessageId;
 use palaver_proto::names::fold;
 use palaver_proto::time::Timestamp;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{FromRedisValue, ScriptInvocation};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::lifetimes::{FLOOR_KEEP, MAX_FLOORS};
@@ -422,13 +423,14 @@ impl RedisStore {
         });
         let floor_cutoff = now.0.saturating_sub(FLOOR_KEEP.as_millis() as u64);
         let _: i64 = self
-            .scripts
-            .prune_floors
-            .key(self.keys.floors())
-            .key(self.keys.floors_ended())
-            .arg(floor_cutoff)
-            .arg(MAX_FLOORS)
-            .invoke_async(&mut self.connection.clone())
+            .write(
+                self.scripts
+                    .prune_floors
+                    .key(self.keys.floors())
+                    .key(self.keys.floors_ended())
+                    .arg(floor_cutoff)
+                    .arg(MAX_FLOORS),
+            )
             .await?;
         if cutoff.is_none() && self.shared.history_max_per_room.is_none() {
             return Ok(0);
@@ -440,18 +442,19 @@ impl RedisStore {
         let mut deleted = 0;
         for target in targets {
             let count: u64 = self
-                .scripts
-                .prune_target
-                .key(self.keys.history(&target))
-                .key(self.keys.message_count())
-                .arg(cutoff.map_or_else(String::new, |cutoff| cutoff.to_string()))
-                .arg(
-                    self.shared
-                        .history_max_per_room
-                        .map_or_else(String::new, |keep| keep.to_string()),
+                .write(
+                    self.scripts
+                        .prune_target
+                        .key(self.keys.history(&target))
+                        .key(self.keys.message_count())
+                        .arg(cutoff.map_or_else(String::new, |cutoff| cutoff.to_string()))
+                        .arg(
+                            self.shared
+                                .history_max_per_room
+                                .map_or_else(String::new, |keep| keep.to_string()),
+                        )
+                        .arg(self.keys.message_prefix()),
                 )
-                .arg(self.keys.message_prefix())
-                .invoke_async(&mut self.connection.clone())
                 .await?;
             deleted += count;
         }
@@ -466,17 +469,18 @@ impl RedisStore {
     ) -> Result<u64, StoreError> {
         self.check_open()?;
         let deleted: u64 = self
-            .scripts
-            .end_lifetime
-            .key(self.keys.history(key))
-            .key(self.keys.message_count())
-            .key(self.keys.floors())
-            .key(self.keys.floors_ended())
-            .arg(key)
-            .arg(history_end.0)
-            .arg(Timestamp::now().0)
-            .arg(self.keys.message_prefix())
-            .invoke_async(&mut self.connection.clone())
+            .write(
+                self.scripts
+                    .end_lifetime
+                    .key(self.keys.history(key))
+                    .key(self.keys.message_count())
+                    .key(self.keys.floors())
+                    .key(self.keys.floors_ended())
+                    .arg(key)
+                    .arg(history_end.0)
+                    .arg(Timestamp::now().0)
+                    .arg(self.keys.message_prefix()),
+            )
             .await?;
         Ok(deleted)
     }
@@ -493,12 +497,13 @@ impl RedisStore {
         self.check_open()?;
         self.after_appends_under_way().await?;
         let _deleted: i64 = self
-            .scripts
-            .delete_message
-            .key(self.keys.message(id))
-            .key(self.keys.message_count())
-            .arg(id.0)
-            .invoke_async(&mut self.connection.clone())
+            .write(
+                self.scripts
+                    .delete_message
+                    .key(self.keys.message(id))
+                    .key(self.keys.message_count())
+                    .arg(id.0),
+            )
             .await?;
         Ok(())
     }
@@ -567,15 +572,16 @@ impl RedisStore {
         self.check_open()?;
         let account = fold(account);
         let (stored, changed): (f64, i64) = self
-            .scripts
-            .set_read_marker
-            .key(self.keys.read_markers(&account))
-            .key(self.keys.read_marker_names(&account))
-            .arg(fold(target))
-            .arg(target)
-            .arg(marker.0)
-            .arg(MAX_READ_MARKERS)
-            .invoke_async(&mut self.connection.clone())
+            .write(
+                self.scripts
+                    .set_read_marker
+                    .key(self.keys.read_markers(&account))
+                    .key(self.keys.read_marker_names(&account))
+                    .arg(fold(target))
+                    .arg(target)
+                    .arg(marker.0)
+                    .arg(MAX_READ_MARKERS),
+            )
             .await?;
         Ok((Timestamp(stored as u64), changed == 1))
     }
@@ -589,16 +595,17 @@ impl RedisStore {
     ) -> Result<bool, StoreError> {
         self.check_open()?;
         let created: i64 = self
-            .scripts
-            .create_account
-            .key(self.keys.account(&fold(name)))
-            .arg(name)
-            .arg(&secrets.password_hash)
-            .arg(&secrets.scram_sha_256)
-            .arg(created.0)
-            .arg(if email.is_some() { "1" } else { "0" })
-            .arg(email.unwrap_or_default())
-            .invoke_async(&mut self.connection.clone())
+            .write(
+                self.scripts
+                    .create_account
+                    .key(self.keys.account(&fold(name)))
+                    .arg(name)
+                    .arg(&secrets.password_hash)
+                    .arg(&secrets.scram_sha_256)
+                    .arg(created.0)
+                    .arg(if email.is_some() { "1" } else { "0" })
+                    .arg(email.unwrap_or_default()),
+            )
             .await?;
         Ok(created == 1)
     }
@@ -660,7 +667,7 @@ impl RedisStore {
             Some(lock) => call.arg("1").arg(lock.at.0).arg(&lock.by).arg(&lock.reason),
             None => call.arg("0"),
         };
-        let updated: i64 = call.invoke_async(&mut self.connection.clone()).await?;
+        let updated: i64 = self.write(&mut call).await?;
         Ok(updated == 1)
     }
 
@@ -671,12 +678,13 @@ impl RedisStore {
     ) -> Result<bool, StoreError> {
         self.check_open()?;
         let updated: i64 = self
-            .scripts
-            .set_password
-            .key(self.keys.account(&fold(name)))
-            .arg(&secrets.password_hash)
-            .arg(&secrets.scram_sha_256)
-            .invoke_async(&mut self.connection.clone())
+            .write(
+                self.scripts
+                    .set_password
+                    .key(self.keys.account(&fold(name)))
+                    .arg(&secrets.password_hash)
+                    .arg(&secrets.scram_sha_256),
+            )
             .await?;
         Ok(updated == 1)
     }
@@ -689,12 +697,13 @@ impl RedisStore {
     ) -> Result<bool, StoreError> {
         self.check_open()?;
         let updated: i64 = self
-            .scripts
-            .add_scram
-            .key(self.keys.account(&fold(name)))
-            .arg(password_hash)
-            .arg(scram_sha_256)
-            .invoke_async(&mut self.connection.clone())
+            .write(
+                self.scripts
+                    .add_scram
+                    .key(self.keys.account(&fold(name)))
+                    .arg(password_hash)
+                    .arg(scram_sha_256),
+            )
             .await?;
         Ok(updated == 1)
     }
@@ -707,16 +716,17 @@ impl RedisStore {
         self.check_open()?;
         let account = fold(account);
         let outcome: String = self
-            .scripts
-            .add_certificate
-            .key(self.keys.account(&account))
-            .key(self.keys.account_certificates(&account))
-            .key(self.keys.certificate_owners())
-            .key(self.keys.certificate_order())
-            .arg(fingerprint)
-            .arg(&account)
-            .arg(MAX_CERTIFICATES)
-            .invoke_async(&mut self.connection.clone())
+            .write(
+                self.scripts
+                    .add_certificate
+                    .key(self.keys.account(&account))
+                    .key(self.keys.account_certificates(&account))
+                    .key(self.keys.certificate_owners())
+                    .key(self.keys.certificate_order())
+                    .arg(fingerprint)
+                    .arg(&account)
+                    .arg(MAX_CERTIFICATES),
+            )
             .await?;
         Ok(match outcome.as_str() {
             "added" => CertificateAdded::Added,
@@ -735,13 +745,14 @@ impl RedisStore {
         self.check_open()?;
         let account = fold(account);
         let removed: i64 = self
-            .scripts
-            .remove_certificate
-            .key(self.keys.account_certificates(&account))
-            .key(self.keys.certificate_owners())
-            .arg(fingerprint)
-            .arg(&account)
-            .invoke_async(&mut self.connection.clone())
+            .write(
+                self.scripts
+                    .remove_certificate
+                    .key(self.keys.account_certificates(&account))
+                    .key(self.keys.certificate_owners())
+                    .arg(fingerprint)
+                    .arg(&account),
+            )
             .await?;
         Ok(removed == 1)
     }
@@ -780,24 +791,28 @@ impl RedisStore {
 
     pub(crate) async fn register_room(&self, room: &RoomRecord) -> Result<bool, StoreError> {
         self.check_open()?;
-        let registered: bool = redis::cmd("HSETNX")
-            .arg(self.keys.rooms())
-            .arg(fold(&room.name))
-            .arg(encode_room(room)?)
-            .query_async(&mut self.connection.clone())
+        let registered: i64 = self
+            .write(
+                self.scripts
+                    .register_room
+                    .key(self.keys.rooms())
+                    .arg(fold(&room.name))
+                    .arg(encode_room(room)?),
+            )
             .await?;
-        Ok(registered)
+        Ok(registered == 1)
     }
 
     pub(crate) async fn save_room(&self, room: &RoomRecord) -> Result<bool, StoreError> {
         self.check_open()?;
         let saved: i64 = self
-            .scripts
-            .save_room
-            .key(self.keys.rooms())
-            .arg(fold(&room.name))
-            .arg(encode_room(room)?)
-            .invoke_async(&mut self.connection.clone())
+            .write(
+                self.scripts
+                    .save_room
+                    .key(self.keys.rooms())
+                    .arg(fold(&room.name))
+                    .arg(encode_room(room)?),
+            )
             .await?;
         Ok(saved == 1)
     }
@@ -828,11 +843,7 @@ impl RedisStore {
         for (target, json) in bans {
             let (ban, order) = decode_server_ban(&json)?;
             if ban.expires.is_some_and(|expires| expires <= now) {
-                let _: i64 = redis::cmd("HDEL")
-                    .arg(self.keys.server_bans())
-                    .arg(target)
-                    .query_async(&mut self.connection.clone())
-                    .await?;
+                self.delete_server_ban(&target).await?;
             } else {
                 in_force.push((order, ban));
             }
@@ -844,32 +855,48 @@ impl RedisStore {
 
     pub(crate) async fn save_server_ban(&self, ban: &ServerBanRecord) -> Result<(), StoreError> {
         self.check_open()?;
-        let order: u64 = redis::cmd("INCR")
-            .arg(self.keys.server_ban_order())
-            .query_async(&mut self.connection.clone())
-            .await?;
-        let _: i64 = redis::cmd("HSET")
-            .arg(self.keys.server_bans())
-            .arg(&ban.target)
-            .arg(encode_server_ban(ban, order)?)
-            .query_async(&mut self.connection.clone())
+        let _order: u64 = self
+            .write(
+                self.scripts
+                    .save_server_ban
+                    .key(self.keys.server_bans())
+                    .key(self.keys.server_ban_order())
+                    .arg(&ban.target)
+                    .arg(encode_server_ban(ban)?),
+            )
             .await?;
         Ok(())
     }
 
     pub(crate) async fn delete_server_ban(&self, target: &str) -> Result<bool, StoreError> {
         self.check_open()?;
-        let deleted: i64 = redis::cmd("HDEL")
-            .arg(self.keys.server_bans())
-            .arg(target)
-            .query_async(&mut self.connection.clone())
+        let deleted: i64 = self
+            .write(
+                self.scripts
+                    .delete_server_ban
+                    .key(self.keys.server_bans())
+                    .arg(target),
+            )
             .await?;
         Ok(deleted == 1)
     }
 
-    /// The fence this store's appends are checked against, for the node to hold its lease in.
+    /// The fence this store's writes are checked against, for the node to hold its lease in.
     pub(crate) fn fence(&self) -> Fence {
         self.shared.fence.clone()
+    }
+
+    /// Runs a script that writes, with the fence's lease and token added last
+    /// (`scripts/fence.lua`): every write of this store goes through here or through the
+    /// appends' batchers, which add them the same way.
+    async fn write<T: FromRedisValue>(
+        &self,
+        invocation: &mut ScriptInvocation<'_>,
+    ) -> Result<T, StoreError> {
+        self.shared.fence.seal(invocation);
+        Ok(invocation
+            .invoke_async(&mut self.connection.clone())
+            .await?)
     }
 
     pub(crate) fn statistics(&self) -> Statistics {

@@ -1,19 +1,14 @@
 -- Stores a batch of messages, in one step.
--- KEYS[1] the message count, KEYS[2] the history floors, KEYS[3] the writing node's lease
--- ("" for a store no node fences).
--- ARGV[1] the prefix of message keys, ARGV[2] the token the lease must hold (fence.rs), then
--- five arguments per message: its id, time (ms), body (JSON), target key, and the indexes
--- listing it (a JSON array of [sorted set, set or "", member or ""]).
+-- KEYS[1] the message count, KEYS[2] the history floors.
+-- ARGV[1] the prefix of message keys, then five arguments per message: its id, time (ms),
+-- body (JSON), target key, and the indexes listing it (a JSON array of [sorted set, set or
+-- "", member or ""]).
 -- Returns one outcome per message: 1 stored; 0 not stored because its room's lifetime ended
 -- before it (below the room's floor, as the SQLite store deletes it at its next prune);
--- -1 not stored because the id is taken. Fails with FENCED, storing nothing, if the lease no
--- longer holds the token.
-if ARGV[2] ~= '' and redis.call('GET', KEYS[3]) ~= ARGV[2] then
-  return redis.error_reply('FENCED this node no longer holds its lease; nothing was stored')
-end
+-- -1 not stored because the id is taken.
 local outcomes = {}
 local stored = 0
-for first = 3, #ARGV, 5 do
+for first = 2, #ARGV, 5 do
   local id, time, body, target, indexes =
     ARGV[first], ARGV[first + 1], ARGV[first + 2], ARGV[first + 3], ARGV[first + 4]
   local key = ARGV[1] .. id
