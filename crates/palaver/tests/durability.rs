@@ -1,4 +1,5 @@
-//! Durability of history, tested on the real `palaver` binary with a real SQLite file.
+//! Durability of history, tested on the real `palaver` binary with a real SQLite file, and
+//! with a real Redis for a cluster node.
 //!
 //! The promise under test (docs/PROTOCOL.md, "Server lines" and IRC "History"): a message's
 //! receipt (the sender's own stamped copy on the text protocol, its `echo-message` echo on
@@ -6,9 +7,13 @@
 //! even `kill -9`; messages still in flight may or may not survive, but nothing is doubled or
 //! reordered. Private messages survive too and stay between their two parties (read back as
 //! the accounts they were sent between; a guest's belong to its connection and die with it). A
-//! file that is not an SQLite database is refused before `ready`.
+//! file that is not an SQLite database is refused before `ready`. On Redis
+//! (docs/CLUSTER.md, "Nodes as built" and "The Redis store"), what a killed node acknowledged
+//! is read back by the next one, and Redis itself killed under load and started again loses
+//! no acknowledged message while the node recovers by itself.
 //!
-//! Every test spawns `palaver serve --db <temp dir>/palaver.db` and talks to it over real
+//! Every test spawns `palaver serve --db <temp dir>/palaver.db` (or `--cluster` with the URL
+//! of a `redis-server` started for it) and talks to it over real
 //! sockets with plain `std`. Synchronisation is by lines seen (the `ready` line, receipts,
 //! replies), never by sleeps; timeouts ([`PATIENCE`]) are only a safety net so a broken server
 //! fails a test instead of hanging it. Each server process is owned by a [`Process`] guard
@@ -20,12 +25,13 @@ use std::collections::HashSet;
 use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::process::ExitStatusExt;
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use common::{Options, Process, Server, TempDir, serve_with, untimed_checked};
+use palaver_server::test_redis::RedisServer;
 
 /// How long a test waits for anything (a stdout line, a client line, an exit, progress)
 /// before declaring the server broken.
@@ -47,24 +53,75 @@ const HISTORY_ON_JOIN: usize = 20;
 // The server process
 // ---------------------------------------------------------------------------------------------
 
-/// Spawns `palaver serve` with one text and one IRC listener on loopback, history in
-/// `database` and info logs, and waits for `ready`.
-fn serve(database: &Path) -> Server {
-    let database = database.to_str().expect("temp path is UTF-8");
-    serve_with(
-        &["--db", database, "--log", "info"],
-        Options {
+/// Where the servers of a test keep their history: an SQLite file, or Redis, served by one
+/// cluster node at a time.
+enum Storage {
+    Sqlite(PathBuf),
+    /// The Redis server, and the nodes' configuration file in a directory of its own.
+    Redis(RedisServer, TempDir),
+}
+
+impl Storage {
+    /// The SQLite file `palaver.db` in `directory`.
+    fn sqlite(directory: &TempDir) -> Self {
+        Self::Sqlite(directory.database())
+    }
+
+    /// A new Redis server, persisting as palaver requires, for nodes with a heartbeat of
+    /// 100 ms and a lease of `lease` (docs/CLUSTER.md, "Nodes as built").
+    fn redis(lease: &str) -> Self {
+        let config = TempDir::new("palaver-durability-node");
+        std::fs::write(
+            config.path.join("palaver.toml"),
+            format!("[cluster]\nheartbeat = \"100ms\"\nlease = \"{lease}\"\n"),
+        )
+        .expect("write the node's config");
+        Self::Redis(RedisServer::start(), config)
+    }
+
+    /// How the store's `history store open` log line names it.
+    fn name(&self) -> String {
+        match self {
+            Self::Sqlite(database) => database.display().to_string(),
+            Self::Redis(redis, _) => redis.url(),
+        }
+    }
+
+    /// Spawns `palaver serve` with one text and one IRC listener on loopback, history here
+    /// and info logs, and waits for `ready`; on Redis, as the node `alpha`.
+    fn serve(&self) -> Server {
+        let options = Options {
             memory_db: false,
             ..Options::default()
-        },
-    )
+        };
+        match self {
+            Self::Sqlite(database) => {
+                let database = database.to_str().expect("temp path is UTF-8");
+                serve_with(&["--db", database, "--log", "info"], options)
+            }
+            Self::Redis(redis, config) => {
+                let config = config.path.join("palaver.toml");
+                let config = config.to_str().expect("temp path is UTF-8");
+                let url = redis.url();
+                let args = [
+                    "--cluster",
+                    &url,
+                    "--node-name",
+                    "alpha",
+                    "--config",
+                    config,
+                ];
+                serve_with(&[&args[..], &["--log", "info"]].concat(), options)
+            }
+        }
+    }
 }
 
 /// Waits for the `history store open` log line and returns its `messages=` count, checking
-/// that it names `database`.
-fn opened_message_count(server: &Process, database: &Path) -> usize {
+/// that it names `storage`.
+fn opened_message_count(server: &Process, storage: &Storage) -> usize {
     let line = server.stderr_line_containing("history store open");
-    let path = format!("path={}", database.display());
+    let path = format!("path={}", storage.name());
     assert!(line.contains(&path), "the log line names {path}: {line:?}");
     let count = line
         .split(' ')
@@ -778,11 +835,17 @@ fn read_receipts(client: usize, mut lines: LineReader, progress: &Progress) {
 /// Reads all of [`ROOM`]'s history from the restarted server twice — a text client's
 /// `/history 500` and an IRC client's `CHATHISTORY LATEST` paged back with `BEFORE` — and
 /// checks that both give the same messages, that every acknowledged message of every sender
-/// is there exactly once and in its sender's order, that nothing is doubled, and that the
-/// startup log counted exactly these messages. Returns how many messages are stored.
-fn verify_room(server: &Server, database: &Path, nicks: &[String], acked: &[usize]) -> usize {
-    let acknowledged: usize = acked.iter().sum();
-    let opened = opened_message_count(&server.process, database);
+/// (`acked` lists their indices, per sender) is there exactly once and in its sender's order,
+/// that nothing is doubled, and that the startup log counted exactly these messages. Returns
+/// the indices of each sender's stored messages.
+fn verify_room(
+    server: &Server,
+    storage: &Storage,
+    nicks: &[String],
+    acked: &[Vec<usize>],
+) -> Vec<Vec<usize>> {
+    let acknowledged: usize = acked.iter().map(Vec::len).sum();
+    let opened = opened_message_count(&server.process, storage);
     assert!(
         opened >= acknowledged,
         "the log counts {opened} messages, but {acknowledged} were acknowledged"
@@ -888,12 +951,14 @@ fn verify_room(server: &Server, database: &Path, nicks: &[String], acked: &[usiz
             "{}'s messages are stored in the order sent: {indices:?}",
             nicks[client]
         );
-        let missing: Vec<usize> = (0..acked[client])
+        let missing: Vec<usize> = acked[client]
+            .iter()
+            .copied()
             .filter(|index| !indices.contains(index))
             .collect();
         assert!(
             missing.is_empty(),
-            "{} lost acknowledged messages {missing:?} (acknowledged {}, stored {indices:?})",
+            "{} lost acknowledged messages {missing:?} (acknowledged {:?}, stored {indices:?})",
             nicks[client],
             acked[client]
         );
@@ -903,7 +968,18 @@ fn verify_room(server: &Server, database: &Path, nicks: &[String], acked: &[usiz
         text_view.len(),
         "the startup log counts exactly the stored messages"
     );
-    text_view.len()
+    per_sender
+}
+
+/// The indices of the first `count` messages of each sender, for acknowledgements that come
+/// in order.
+fn prefixes(counts: &[usize]) -> Vec<Vec<usize>> {
+    counts.iter().map(|&count| (0..count).collect()).collect()
+}
+
+/// How many messages [`verify_room`] found, all senders together.
+fn stored_count(stored: &[Vec<usize>]) -> usize {
+    stored.iter().map(Vec::len).sum()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -913,10 +989,20 @@ fn verify_room(server: &Server, database: &Path, nicks: &[String], acked: &[usiz
 #[test]
 fn acknowledged_messages_survive_kill_9() {
     let dir = TempDir::new("palaver-durability-kill9");
-    let database = dir.database();
-    let mut server = serve(&database);
+    acknowledged_messages_survive_kill_9_of(Storage::sqlite(&dir));
+}
+
+/// On Redis the node started after the kill waits for its predecessor's lease (short here) to
+/// lapse, and reads back from Redis what the killed one acknowledged.
+#[test]
+fn acknowledged_messages_survive_kill_9_of_a_cluster_node() {
+    acknowledged_messages_survive_kill_9_of(Storage::redis("1s"));
+}
+
+fn acknowledged_messages_survive_kill_9_of(storage: Storage) {
+    let mut server = storage.serve();
     assert_eq!(
-        opened_message_count(&server.process, &database),
+        opened_message_count(&server.process, &storage),
         0,
         "a new database"
     );
@@ -955,8 +1041,13 @@ fn acknowledged_messages_survive_kill_9() {
         before_kill.0, before_kill.1, state.acked
     );
 
-    let server = serve(&database);
-    let stored = verify_room(&server, &database, &nicks, &state.acked);
+    let server = storage.serve();
+    let stored = stored_count(&verify_room(
+        &server,
+        &storage,
+        &nicks,
+        &prefixes(&state.acked),
+    ));
     eprintln!(
         "stored after the crash: {stored} of {} written, {} acknowledged",
         state.written.iter().sum::<usize>(),
@@ -967,8 +1058,8 @@ fn acknowledged_messages_survive_kill_9() {
 #[test]
 fn graceful_shutdown_keeps_everything() {
     let dir = TempDir::new("palaver-durability-graceful");
-    let database = dir.database();
-    let mut server = serve(&database);
+    let storage = Storage::sqlite(&dir);
+    let mut server = storage.serve();
     // Watches for the shutdown notice without sending anything.
     let mut observer = TextClient::named(server.text, "observer");
 
@@ -1007,8 +1098,13 @@ fn graceful_shutdown_keeps_everything() {
     let (nicks, state) = load.finish();
     assert!(state.problems.is_empty(), "{:?}", state.problems);
 
-    let server = serve(&database);
-    let stored = verify_room(&server, &database, &nicks, &state.acked);
+    let server = storage.serve();
+    let stored = stored_count(&verify_room(
+        &server,
+        &storage,
+        &nicks,
+        &prefixes(&state.acked),
+    ));
     eprintln!(
         "stored after a graceful shutdown: {stored} of {} written, {} acknowledged, {} seen by others",
         state.written.iter().sum::<usize>(),
@@ -1024,8 +1120,8 @@ fn graceful_shutdown_keeps_everything() {
 #[test]
 fn private_messages_survive_and_stay_private() {
     let dir = TempDir::new("palaver-durability-private");
-    let database = dir.database();
-    let mut server = serve(&database);
+    let storage = Storage::sqlite(&dir);
+    let mut server = storage.serve();
     let mut bob = IrcClient::register(server.irc(), "bob", CAPS);
     bob.register_account("bob-password");
     let mut alice = TextClient::named(server.text, "alice");
@@ -1066,8 +1162,8 @@ fn private_messages_survive_and_stay_private() {
     let (status, _) = server.process.wait_exit();
     assert_eq!(status.signal(), Some(9), "killed by SIGKILL: {status}");
 
-    let server = serve(&database);
-    let opened = opened_message_count(&server.process, &database);
+    let server = storage.serve();
+    let opened = opened_message_count(&server.process, &storage);
 
     // Bob, back and logged in to his account, finds them in his conversation with alice.
     let mut bob = IrcClient::register(server.irc(), "bob", CAPS);
@@ -1182,4 +1278,188 @@ fn a_database_that_is_not_sqlite_is_refused() {
         garbage,
         "the refused file is left as it was"
     );
+}
+
+/// What a text sender of [`redis_killed_under_load_loses_no_acknowledged_message`] was told
+/// about each of its messages.
+#[derive(Debug, Default)]
+struct Outcomes {
+    /// Acknowledged: the sender's own stamped copy came back.
+    acked: Vec<usize>,
+    /// Refused while the link was down (`! not sent: …`): never stored.
+    refused: Vec<usize>,
+    /// Relayed but not saved (`! your message could not be saved …`).
+    unsaved: Vec<usize>,
+    /// Lines that should not have come.
+    problems: Vec<String>,
+}
+
+/// Messages each sender of [`redis_killed_under_load_loses_no_acknowledged_message`] sends
+/// before Redis is killed, and in all.
+const BEFORE_OUTAGE: usize = 30;
+const IN_ALL: usize = 80;
+
+/// The notices of a cluster node's link to Redis (docs/CLUSTER.md, "Nodes as built").
+const LINK_DOWN: &str =
+    "-- the link to the rest of the network is down; messages cannot be sent until it is back";
+const LINK_BACK: &str = "-- the link to the rest of the network is back";
+
+/// Redis killed (`SIGKILL`) under load and started again on its append-only file: the node
+/// tells its users; a message on its way to Redis waits for it (up to the store's timeout),
+/// one said once the node knows is refused; the node recovers by itself once Redis is back,
+/// and every message it acknowledged — before, during or after — is in the history, once;
+/// none it refused is.
+#[test]
+fn redis_killed_under_load_loses_no_acknowledged_message() {
+    // A lease long enough that the outage never fences the node.
+    let mut storage = Storage::redis("10s");
+    let mut server = storage.serve();
+    let mut observer = TextClient::named(server.text, "observer");
+    const SENDERS: usize = 4;
+    let mut clients = Vec::new();
+    for index in 0..SENDERS {
+        let mut client = TextClient::named(server.text, &format!("t{index}"));
+        client.join_empty_room(ROOM);
+        clients.push(client);
+    }
+    let nicks: Vec<String> = clients.iter().map(|client| client.nick.clone()).collect();
+    // Senders hold after BEFORE messages until the outage begins, and after a failure until
+    // Redis has been started again.
+    let gates = Arc::new(Progress {
+        state: Mutex::new(State {
+            acked: vec![0; SENDERS],
+            written: vec![0; SENDERS],
+            closed: vec![false; SENDERS],
+            released: false,
+            problems: Vec::new(),
+            seen_from_others: HashSet::new(),
+        }),
+        changed: Condvar::new(),
+    });
+    let restarted = Arc::new((Mutex::new(false), Condvar::new()));
+    let threads: Vec<JoinHandle<(Outcomes, TextClient)>> = clients
+        .into_iter()
+        .enumerate()
+        .map(|(index, client)| {
+            let gates = gates.clone();
+            let restarted = restarted.clone();
+            std::thread::spawn(move || send_through_outage(index, client, &gates, &restarted))
+        })
+        .collect();
+
+    drop(gates.wait_until("every sender holds", |state| {
+        state.acked.iter().all(|&acked| acked == BEFORE_OUTAGE)
+    }));
+    let Storage::Redis(redis, _) = &mut storage else {
+        unreachable!("a Redis storage")
+    };
+    redis.stop();
+    gates.update(|state| state.released = true);
+    observer.skip_until(LINK_DOWN);
+    redis.restart();
+    {
+        let (started, changed) = &*restarted;
+        *started.lock().unwrap() = true;
+        changed.notify_all();
+    }
+    observer.skip_until(LINK_BACK);
+
+    // The senders stay connected until the node stops: a room its last member leaves forgets
+    // its history.
+    let (outcomes, _senders): (Vec<Outcomes>, Vec<TextClient>) = threads
+        .into_iter()
+        .map(|thread| thread.join().expect("a sender panicked"))
+        .unzip();
+    for (nick, outcome) in nicks.iter().zip(&outcomes) {
+        assert!(
+            outcome.problems.is_empty(),
+            "{nick}: {:?}",
+            outcome.problems
+        );
+        assert_eq!(
+            outcome.acked.last(),
+            Some(&(IN_ALL - 1)),
+            "{nick} was acknowledged again once Redis was back: {outcome:?}"
+        );
+    }
+    for (nick, outcome) in nicks.iter().zip(&outcomes) {
+        eprintln!(
+            "{nick}: {} acknowledged, refused {:?}, unsaved {:?}",
+            outcome.acked.len(),
+            outcome.refused,
+            outcome.unsaved
+        );
+    }
+
+    // Read back by a node started afresh (a clean stop frees the name at once).
+    server.process.signal("TERM");
+    assert!(server.process.wait_exit().0.success());
+    let server = storage.serve();
+    let acked: Vec<Vec<usize>> = outcomes.iter().map(|o| o.acked.clone()).collect();
+    let stored = verify_room(&server, &storage, &nicks, &acked);
+    for ((nick, outcome), stored) in nicks.iter().zip(&outcomes).zip(&stored) {
+        let refused_but_stored: Vec<&usize> = outcome
+            .refused
+            .iter()
+            .filter(|index| stored.contains(index))
+            .collect();
+        assert!(
+            refused_but_stored.is_empty(),
+            "{nick}'s refused messages {refused_but_stored:?} were stored"
+        );
+    }
+}
+
+/// One sender of [`redis_killed_under_load_loses_no_acknowledged_message`]: sends its
+/// messages one at a time, each once the previous one's outcome is in; after [`BEFORE_OUTAGE`]
+/// holds until released; after a failure holds until Redis has been started again and reads
+/// on until the node says its link is back. Returns the client, still connected.
+fn send_through_outage(
+    index: usize,
+    mut client: TextClient,
+    gates: &Progress,
+    restarted: &(Mutex<bool>, Condvar),
+) -> (Outcomes, TextClient) {
+    let mut outcomes = Outcomes::default();
+    let own = format!("{ROOM} <{}> ", client.nick);
+    let mut link_back = false;
+    for message in 0..IN_ALL {
+        if message == BEFORE_OUTAGE {
+            drop(gates.wait_until("the outage begins", |state| state.released));
+        }
+        let text = message_text(index, message);
+        client.send(&text);
+        let failed = loop {
+            let line = client.line();
+            if line == format!("{own}{text}") {
+                outcomes.acked.push(message);
+                gates.update(|state| state.acked[index] = outcomes.acked.len());
+                break false;
+            } else if line.starts_with("! not sent: this server has lost its link") {
+                outcomes.refused.push(message);
+                break true;
+            } else if line.starts_with("! your message could not be saved (") {
+                outcomes.unsaved.push(message);
+                break true;
+            } else if line.starts_with("! ") || line.starts_with(&own) {
+                outcomes.problems.push(line);
+            }
+        };
+        if failed && link_back {
+            outcomes
+                .problems
+                .push(format!("{text} failed after the link was back"));
+        } else if failed {
+            let (started, changed) = restarted;
+            let guard = started.lock().unwrap();
+            drop(
+                changed
+                    .wait_timeout_while(guard, PATIENCE, |started| !*started)
+                    .unwrap(),
+            );
+            client.skip_until(LINK_BACK);
+            link_back = true;
+        }
+    }
+    (outcomes, client)
 }
