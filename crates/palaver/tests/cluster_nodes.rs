@@ -563,6 +563,8 @@ fn a_degraded_node_refuses_messages_and_clients_until_redis_is_back() {
         ),
         "1"
     );
+    // Alice's four commands and message; carol's JOIN, TOPIC, two service commands and NOTICE.
+    assert_eq!(metric(&alpha, "palaver_cluster_refused_total"), "10");
 
     // Back before the lease's deadline: nobody was disconnected, and messages go again.
     redis.restart();

@@ -270,6 +270,7 @@ pub struct ClusterMetrics {
     renew_latency: LatencyHistogram,
     nodes: Gauge,
     clock_offset: Gauge<f64, AtomicU64>,
+    refused: Counter,
 }
 
 impl ClusterMetrics {
@@ -305,12 +306,24 @@ impl ClusterMetrics {
             "This machine's clock minus Redis's, measured at the last heartbeat",
             clock_offset.clone(),
         );
+        let refused = Counter::default();
+        registry.register(
+            "cluster_refused",
+            "Messages and commands refused because this node's link to Redis was down",
+            refused.clone(),
+        );
         Self {
             link: link_handles,
             renew_latency,
             nodes,
             clock_offset,
+            refused,
         }
+    }
+
+    /// Counts a message or command refused while the link was down.
+    pub fn refused_while_link_down(&self) {
+        self.refused.inc();
     }
 
     /// Sets the link's state: its gauge to 1, the others to 0.

@@ -63,6 +63,14 @@ impl Hub {
         self.link_state() == LinkState::Connected
     }
 
+    /// Counts a message or command refused because the link is down
+    /// (`palaver_cluster_refused_total`): every place that refuses one calls it.
+    pub fn count_link_refusal(&self) {
+        if let Some(cluster) = self.settings.metrics.cluster() {
+            cluster.refused_while_link_down();
+        }
+    }
+
     /// Takes the link's new state and tells the users: a server notice when it goes down
     /// (degraded) and when it is back; when fenced, every user is disconnected (each session
     /// is alerted and ends with [`LINK_LOST`]), since the rest of the network takes this

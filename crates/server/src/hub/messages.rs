@@ -77,6 +77,7 @@ impl Hub {
             client_tags,
         } = *said;
         if !self.link_is_up() {
+            self.count_link_refusal();
             return Err(HubError::LinkDown);
         }
         let identity = user.identity();
@@ -148,6 +149,7 @@ impl Hub {
             client_tags,
         } = *said;
         if !self.link_is_up() {
+            self.count_link_refusal();
             return Err(HubError::LinkDown);
         }
         let recipient = self

@@ -1009,6 +1009,7 @@ fn needs_network(command: &Command<'_>) -> bool {
 impl TextSession {
     /// Answers a command refused while the link is down, in the words its own refusals use.
     fn refuse_while_link_down(&mut self, command: &Command<'_>) {
+        self.hub.count_link_refusal();
         let text = match command {
             Command::Join { room, .. } => format!("cannot join {room} ({LINK_DOWN})"),
             Command::Nick(_) => format!("cannot change nick ({LINK_DOWN})"),

@@ -285,6 +285,7 @@ fn refused_while_link_down(session: &mut IrcSession, service: &str) -> bool {
     if session.hub.link_is_up() {
         return false;
     }
+    session.hub.count_link_refusal();
     let text = format!("Not done: {LINK_DOWN}; try again shortly.");
     service_notice(session, service, &text);
     true

@@ -182,6 +182,7 @@ pub(super) const LINK_DOWN: &str = "this server has lost its link to the rest of
 /// Answers a command refused while the link is down: `437` for `JOIN` and `NICK`, as IRC
 /// servers answer a resource held elsewhere; `FAIL` (or a `NOTICE`) for the others.
 fn refuse_while_link_down(session: &mut IrcSession, name: &str, message: &Message) {
+    session.hub.count_link_refusal();
     let first = message.params.first().map_or("*", String::as_str);
     match name {
         "JOIN" | "NICK" => {
