@@ -13,8 +13,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Observer, Options, Process, free_port, serve_with};
-use palaver_server::test_redis::RedisServer;
+use common::{Observer, Options, Process, TempDir, free_port, serve_with};
+use palaver_server::test_redis::{RedisSentinel, RedisServer};
 
 /// How long a test waits for anything before declaring the server broken (a safety net, not
 /// a synchronisation).
@@ -234,4 +234,106 @@ fn an_unreachable_redis_stops_the_server_without_showing_its_password() {
         "{stderr}"
     );
     assert!(!stderr.contains("hunter2"), "{stderr}");
+}
+
+/// Through Sentinel (`redis+sentinel://`): the node finds the primary, and when the primary
+/// dies and the Sentinel promotes its replica, the node follows by itself: what was
+/// acknowledged (and replicated) before is still in the history, and messages are stored
+/// again, on the new primary, without anyone reconnecting.
+#[test]
+fn a_node_follows_the_primary_sentinel_names_through_a_failover() {
+    let (primary_port, replica_port, sentinel_port) = (free_port(), free_port(), free_port());
+    let mut primary = RedisServer::start_with(&["--port", &primary_port.to_string()]);
+    let _replica = RedisServer::start_with(&[
+        "--port",
+        &replica_port.to_string(),
+        "--replicaof",
+        "127.0.0.1",
+        &primary_port.to_string(),
+    ]);
+    let sentinel = RedisSentinel::start(sentinel_port, primary_port, 1);
+    let config = TempDir::new("palaver-sentinel-node");
+    let config_path = config.path.join("palaver.toml");
+    std::fs::write(
+        &config_path,
+        "[cluster]\nheartbeat = \"100ms\"\nlease = \"10s\"\n",
+    )
+    .expect("write the config");
+    let url = sentinel.url();
+    let mut server = serve_with(
+        &[
+            "--cluster",
+            &url,
+            "--config",
+            config_path.to_str().expect("UTF-8 path"),
+            "--log",
+            "info",
+        ],
+        Options::default(),
+    );
+    let found = server
+        .process
+        .stderr_line_containing("Redis primary found through Sentinel");
+    assert!(
+        found.contains(&format!("127.0.0.1:{primary_port}")),
+        "{found}"
+    );
+
+    let mut alice = Observer::join_ops(server.text, "alice");
+    alice.send("before the failover");
+    alice.skip_until("#ops <alice> before the failover");
+    // Replication is asynchronous (docs/CLUSTER.md, "Sentinel and replicas"): wait until the
+    // replica has everything, so that the failover cannot lose it.
+    assert_eq!(primary.command("WAIT 1 10000"), ":1");
+
+    primary.stop();
+    let switched = sentinel.wait_for("+switch-master");
+    assert!(
+        switched.ends_with(&format!("127.0.0.1 {replica_port}")),
+        "{switched}"
+    );
+    // The node may not have noticed yet, or may be between noticing and finding the new
+    // primary: a message is either stored at once or refused with a clear line, and one sent
+    // once the node says its link is back is stored.
+    let mut stored = None;
+    for attempt in 0..10 {
+        let text = format!("after the failover, try {attempt}");
+        alice.send(&text);
+        let receipt = format!("#ops <alice> {text}");
+        let line = loop {
+            let line = alice.line();
+            if line == receipt || line.starts_with("! ") {
+                break line;
+            }
+        };
+        if line == receipt {
+            stored = Some(text);
+            break;
+        }
+        if line.starts_with("! not sent: this server has lost its link") {
+            alice.skip_until("-- the link to the rest of the network is back");
+        }
+    }
+    let stored = stored.expect("a message is stored after the failover");
+    // Each of the node's connections asks the Sentinel for itself; the one that stored the
+    // message found the replica promoted.
+    let promoted = format!("primary=127.0.0.1:{replica_port}");
+    while !server
+        .process
+        .stderr_line_containing("Redis primary found through Sentinel")
+        .contains(&promoted)
+    {}
+
+    alice.send("/history");
+    let history = alice.skip_until("-- end of history");
+    assert!(
+        history.contains(&"#ops <alice> before the failover".to_owned()),
+        "{history:?}"
+    );
+    assert!(
+        history.contains(&format!("#ops <alice> {stored}")),
+        "{history:?}"
+    );
+    server.process.signal("TERM");
+    assert!(server.process.wait_exit().0.success());
 }

@@ -129,3 +129,93 @@ fn spawn(directory: &Path, options: &[String]) -> Child {
     std::thread::spawn(move || lines.for_each(drop));
     child
 }
+
+/// The service name a [`RedisSentinel`] watches its primary under.
+pub const SENTINEL_SERVICE: &str = "palaver";
+
+/// A running Redis Sentinel (`redis-server --sentinel`) on TCP, watching one primary as
+/// [`SENTINEL_SERVICE`] with a quorum of one and a short down time, so that a test's failover
+/// takes a second or two. Stopped, and its directory removed, when dropped.
+#[derive(Debug)]
+pub struct RedisSentinel {
+    child: Child,
+    directory: PathBuf,
+    port: u16,
+    /// Its log, line by line, read by a thread.
+    log: std::sync::mpsc::Receiver<String>,
+}
+
+impl RedisSentinel {
+    /// Starts a Sentinel on `port` watching the primary at `127.0.0.1:primary_port`, and
+    /// returns once it has found `replicas` replicas of it (a failover needs one).
+    pub fn start(port: u16, primary_port: u16, replicas: usize) -> Self {
+        let directory =
+            std::env::temp_dir().join(format!("palaver-sentinel-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&directory).expect("create the Sentinel's directory");
+        // Sentinel rewrites its file as it learns: it must be its own, and writable.
+        let config = directory.join("sentinel.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "port {port}\ndir {}\nsentinel monitor {SENTINEL_SERVICE} 127.0.0.1 \
+                 {primary_port} 1\nsentinel down-after-milliseconds {SENTINEL_SERVICE} 300\n\
+                 sentinel failover-timeout {SENTINEL_SERVICE} 2000\n",
+                directory.display()
+            ),
+        )
+        .expect("write the Sentinel's config");
+        let mut child = Command::new("redis-server")
+            .arg(&config)
+            .args(["--sentinel", "--loglevel", "notice"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("run redis-server --sentinel (on Debian: apt-get install redis-server)");
+        let stdout = child.stdout.take().expect("the Sentinel's output");
+        let (sender, log) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = sender.send(line);
+            }
+        });
+        let sentinel = Self {
+            child,
+            directory,
+            port,
+            log,
+        };
+        for _ in 0..replicas {
+            sentinel.wait_for("+slave slave");
+        }
+        sentinel
+    }
+
+    /// Waits until the Sentinel logs a line containing `event` (such as `+switch-master`,
+    /// once it has promoted a replica), and returns the line.
+    pub fn wait_for(&self, event: &str) -> String {
+        let patience = std::time::Duration::from_secs(30);
+        loop {
+            match self.log.recv_timeout(patience) {
+                Ok(line) if line.contains(event) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("the Sentinel never logged {event:?}"),
+            }
+        }
+    }
+
+    /// The `redis+sentinel://` URL palaver finds the primary through.
+    pub fn url(&self) -> String {
+        format!(
+            "redis+sentinel://127.0.0.1:{}/{SENTINEL_SERVICE}",
+            self.port
+        )
+    }
+}
+
+impl Drop for RedisSentinel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.directory);
+    }
+}

@@ -14,7 +14,6 @@
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use redis::aio::ConnectionManager;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -24,7 +23,7 @@ use super::lease::LeaseClock;
 use super::scripts::NodeScripts;
 use super::{ClusterError, ClusterSettings, valid_node_name};
 use crate::metrics::{LinkState, Metrics};
-use crate::store::{Fence, redis_connection};
+use crate::store::{Fence, RedisConnection, redis_connection};
 
 /// How long connecting to Redis, and then an answer, may take; a renewal is bounded by the
 /// lease's deadline instead.
@@ -66,7 +65,7 @@ struct Inner {
     url: String,
     heartbeat: Duration,
     lease: Duration,
-    connection: ConnectionManager,
+    connection: RedisConnection,
     keys: NodeKeys,
     scripts: NodeScripts,
     facts: NodeFacts,

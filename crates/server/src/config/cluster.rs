@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::{ConfigError, duration};
 use crate::cluster::{ClusterSettings, DEFAULT_HEARTBEAT, DEFAULT_LEASE, valid_node_name};
-use crate::store::RedisSettings;
+use crate::store::{RedisSettings, SentinelTarget};
 
 /// What `[cluster] key_prefix` is unless set.
 pub const DEFAULT_KEY_PREFIX: &str = "palaver";
@@ -37,12 +37,22 @@ pub(super) fn resolve_cluster(
     let known_scheme = ["redis://", "rediss://", "redis+unix://", "unix://"]
         .iter()
         .any(|scheme| url.starts_with(scheme));
-    if !known_scheme {
-        return Err(ConfigError::Invalid(
-            "--cluster (or [cluster] redis_url) takes a Redis URL: redis://HOST:PORT, \
-             rediss://HOST:PORT for TLS, or redis+unix:///PATH"
-                .into(),
-        ));
+    match SentinelTarget::parse(&url) {
+        Some(Err(problem)) => {
+            return Err(ConfigError::Invalid(format!(
+                "--cluster (or [cluster] redis_url): {problem}"
+            )));
+        }
+        Some(Ok(_)) => {}
+        None if known_scheme => {}
+        None => {
+            return Err(ConfigError::Invalid(
+                "--cluster (or [cluster] redis_url) takes a Redis URL: redis://HOST:PORT, \
+                 rediss://HOST:PORT for TLS, redis+unix:///PATH, or \
+                 redis+sentinel://HOST:PORT[,HOST:PORT…]/SERVICE to ask Sentinels for the primary"
+                    .into(),
+            ));
+        }
     }
     let key_prefix = file
         .key_prefix
@@ -129,6 +139,26 @@ mod tests {
             .expect("valid")
             .expect("a URL");
         assert_eq!(from_file.redis.url, "redis://file:6379");
+    }
+
+    #[test]
+    fn sentinel_urls_are_checked_when_the_config_is_read() {
+        let resolve = |url: &str| resolve_cluster(&FileCluster::default(), Some(url.into()), None);
+        let settings = resolve("redis+sentinel://10.0.0.1:26379,10.0.0.2:26379/palaver")
+            .expect("valid")
+            .expect("a URL");
+        assert_eq!(
+            settings.redis.url,
+            "redis+sentinel://10.0.0.1:26379,10.0.0.2:26379/palaver"
+        );
+        let Err(ConfigError::Invalid(problem)) = resolve("redis+sentinel://10.0.0.1:26379") else {
+            panic!("a Sentinel URL without a service is refused");
+        };
+        assert!(problem.contains("redis+sentinel://"), "{problem}");
+        let Err(ConfigError::Invalid(problem)) = resolve("http://10.0.0.1") else {
+            panic!("not a Redis URL");
+        };
+        assert!(problem.contains("redis+sentinel://HOST:PORT"), "{problem}");
     }
 
     #[test]

@@ -8,14 +8,13 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use redis::aio::ConnectionManager;
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 
 use super::body::encode_message;
 use super::keys::Keys;
 use super::link::dropped;
 use super::scripts::Scripts;
-use super::{Shared, StoreError, StoredMessage};
+use super::{RedisConnection, Shared, StoreError, StoredMessage};
 
 /// The most messages one call stores: about 150 KiB of arguments for chat-sized messages.
 const MAX_BATCH: usize = 512;
@@ -32,7 +31,7 @@ pub(super) struct Pending {
 /// One batcher: its queue's receiving end and what a call needs.
 pub(super) struct Batcher {
     pub(super) queue: mpsc::UnboundedReceiver<Pending>,
-    pub(super) connection: ConnectionManager,
+    pub(super) connection: RedisConnection,
     pub(super) keys: Arc<Keys>,
     pub(super) scripts: Arc<Scripts>,
     pub(super) shared: Arc<Shared>,

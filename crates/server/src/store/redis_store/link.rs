@@ -1,21 +1,27 @@
-//! A connection to Redis that survives Redis restarting. The client's connection manager
-//! replaces a dead connection, but only after a request has failed on it: so every request
-//! that fails because the connection dropped is sent once more, on the new one. A request
+//! A connection to Redis that survives Redis restarting (or failing over to a replica). The
+//! connection ([`RedisConnection`]) replaces a dead one, but only after a request has failed on
+//! it: so every request that fails because the connection dropped (or reached a primary that
+//! has become a replica) is sent once more, on the new one. A request
 //! that Redis carried out before the connection died is then carried out twice: the stores'
 //! writes are written so that this changes nothing (an append finds its message stored, and
 //! says so; deleting, setting a marker or saving a room again is the same), except that a
 //! registration retried so would report the name as taken.
 
-use redis::aio::{ConnectionLike, ConnectionManager};
-use redis::{Cmd, Pipeline, RedisError, RedisFuture, Value};
+use redis::aio::ConnectionLike;
+use redis::{Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, ServerErrorKind, Value};
 
-/// A [`ConnectionManager`] whose requests are retried once when the connection dropped.
+use super::RedisConnection;
+
+/// A [`RedisConnection`] whose requests are retried once when the connection dropped.
 #[derive(Clone)]
-pub(super) struct Link(pub(super) ConnectionManager);
+pub(super) struct Link(pub(super) RedisConnection);
 
-/// Whether `error` says the connection is gone (rather than that Redis refused the request).
+/// Whether `error` says the connection is gone, or reached a server that is no longer the
+/// primary (`READONLY`: it did nothing), rather than that Redis refused the request.
 pub(super) fn dropped(error: &RedisError) -> bool {
-    error.is_connection_dropped() || error.is_io_error()
+    error.is_connection_dropped()
+        || error.is_io_error()
+        || error.kind() == ErrorKind::Server(ServerErrorKind::ReadOnly)
 }
 
 impl ConnectionLike for Link {

@@ -13,6 +13,7 @@
 
 mod appends;
 mod body;
+mod connection;
 mod fence;
 mod history;
 mod keys;
@@ -27,7 +28,6 @@ use std::time::Duration;
 use palaver_proto::event::MessageId;
 use palaver_proto::names::fold;
 use palaver_proto::time::Timestamp;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{FromRedisValue, ScriptInvocation};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
@@ -40,6 +40,7 @@ use super::{
 use crate::metrics::Metrics;
 use appends::{Batcher, Pending};
 use body::{decode_room, decode_server_ban, encode_room, encode_server_ban};
+pub(crate) use connection::{RedisConnection, SentinelTarget, redis_connection};
 pub use fence::Fence;
 use keys::Keys;
 use link::Link;
@@ -60,8 +61,9 @@ const APPENDS_IN_FLIGHT: usize = 8192;
 /// Where the Redis store is and how it is checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisSettings {
-    /// `redis://[user:password@]host:port[/db]`, `rediss://…` for TLS, or
-    /// `redis+unix:///path/to/socket`.
+    /// `redis://[user:password@]host:port[/db]`, `rediss://…` for TLS,
+    /// `redis+unix:///path/to/socket`, or `redis+sentinel://[user:password@]host:port[,…]/service`
+    /// (`rediss+sentinel://…` for TLS) for the primary the Sentinels name.
     pub url: String,
     /// What every key starts with (`palaver`), followed by `:`.
     pub key_prefix: String,
@@ -74,27 +76,6 @@ impl RedisSettings {
     pub fn display_url(&self) -> String {
         redact(&self.url)
     }
-}
-
-/// A connection to the Redis at `url` that reconnects by itself (at the next request after
-/// it dropped), giving up on connecting after `connect_timeout` and on an answer after
-/// `response_timeout`.
-pub(crate) async fn redis_connection(
-    url: &str,
-    connect_timeout: Duration,
-    response_timeout: Duration,
-) -> Result<ConnectionManager, redis::RedisError> {
-    // Few, quick retries: a Redis that is down makes the start fail within seconds with a
-    // clear line (a service manager restarts palaver), and a request while it is down fails
-    // soon rather than holding its sender; the next request reconnects.
-    let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(connect_timeout))
-        .set_response_timeout(Some(response_timeout))
-        .set_number_of_retries(2)
-        .set_max_delay(Duration::from_millis(500));
-    redis::Client::open(url)?
-        .get_connection_manager_with_config(config)
-        .await
 }
 
 /// `url` with any user information and query (where a password can be: `user:password@`, or
