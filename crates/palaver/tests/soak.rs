@@ -15,7 +15,9 @@
 //! ```
 //!
 //! `PALAVER_SOAK_CLIENTS` sets the number of clients (2000), `PALAVER_SOAK_OUT` a file for the
-//! memory samples (CSV, and beside it an SVG plot).
+//! memory samples (CSV, and beside it an SVG plot): resident memory, and of it the heap and
+//! other private memory (`RssAnon`) and the pages of mapped files, mostly the server's own code
+//! (`RssFile`).
 
 mod common;
 
@@ -338,26 +340,53 @@ fn name(misbehaviour: Misbehaviour) -> &'static str {
 }
 
 /// The server's resident memory, in KiB.
-fn resident_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the server runs");
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|value| value.trim().trim_end_matches(" kB").parse().ok())
-        .expect("VmRSS")
+/// One sample of the server's memory, in KiB: resident in all, and of that its heap and other
+/// private memory (`RssAnon`) and the pages of files it maps (`RssFile`, mostly its own code).
+#[derive(Debug, Clone, Copy)]
+struct Memory {
+    resident: u64,
+    heap: u64,
+    files: u64,
 }
 
-/// The memory samples as an SVG line chart (seconds across, MiB up).
-fn plot(samples: &[(f64, u64)]) -> String {
+fn memory(pid: u32) -> Memory {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the server runs");
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|value| value.trim().trim_end_matches(" kB").parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in /proc/{pid}/status"))
+    };
+    Memory {
+        resident: field("VmRSS:"),
+        heap: field("RssAnon:"),
+        files: field("RssFile:"),
+    }
+}
+
+/// The memory samples as an SVG line chart (seconds across, MiB up): resident memory, and
+/// the heap's share of it.
+fn plot(samples: &[(f64, Memory)]) -> String {
     let (width, height, margin) = (640.0, 320.0, 40.0);
     let last_second = samples.last().map_or(1.0, |sample| sample.0).max(1.0);
-    let top_mib = samples.iter().map(|sample| sample.1).max().unwrap_or(1) as f64 / 1024.0 * 1.1;
-    let point = |(second, kib): &(f64, u64)| {
-        let x = margin + second / last_second * (width - 2.0 * margin);
-        let y = height - margin - (*kib as f64 / 1024.0) / top_mib * (height - 2.0 * margin);
-        format!("{x:.1},{y:.1}")
+    let top_mib = samples
+        .iter()
+        .map(|sample| sample.1.resident)
+        .max()
+        .unwrap_or(1) as f64
+        / 1024.0
+        * 1.1;
+    let line = |kib: fn(&Memory) -> u64| {
+        let point = |(second, memory): &(f64, Memory)| {
+            let x = margin + second / last_second * (width - 2.0 * margin);
+            let mib = kib(memory) as f64 / 1024.0;
+            let y = height - margin - mib / top_mib * (height - 2.0 * margin);
+            format!("{x:.1},{y:.1}")
+        };
+        samples.iter().map(point).collect::<Vec<_>>().join(" ")
     };
-    let points: Vec<String> = samples.iter().map(point).collect();
+    let (resident, heap) = (line(|memory| memory.resident), line(|memory| memory.heap));
     format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" \
          font-family=\"sans-serif\" font-size=\"12\">\n\
@@ -367,10 +396,11 @@ fn plot(samples: &[(f64, u64)]) -> String {
          <text x=\"{margin}\" y=\"{label_y}\">0 s</text>\n\
          <text x=\"{right}\" y=\"{label_y}\" text-anchor=\"end\">{last_second:.0} s</text>\n\
          <text x=\"4\" y=\"{margin}\">{top_mib:.0} MiB</text>\n\
-         <text x=\"{middle}\" y=\"20\" text-anchor=\"middle\">palaver resident memory during the soak</text>\n\
-         <polyline fill=\"none\" stroke=\"steelblue\" stroke-width=\"2\" points=\"{}\"/>\n\
+         <text x=\"{middle}\" y=\"20\" text-anchor=\"middle\">palaver resident memory during the soak \
+         (blue; orange: its heap)</text>\n\
+         <polyline fill=\"none\" stroke=\"steelblue\" stroke-width=\"2\" points=\"{resident}\"/>\n\
+         <polyline fill=\"none\" stroke=\"darkorange\" stroke-width=\"2\" points=\"{heap}\"/>\n\
          </svg>\n",
-        points.join(" "),
         bottom = height - margin,
         right = width - margin,
         label_y = height - margin + 16.0,
@@ -446,17 +476,19 @@ fn thousands_of_clients_some_misbehaving_for_a_long_time() {
         let mut samples = Vec::new();
         let run = Duration::from_secs(seconds);
         while start.elapsed() < run {
-            let sample = (start.elapsed().as_secs_f64(), resident_kib(pid));
+            let sample = (start.elapsed().as_secs_f64(), memory(pid));
             println!(
-                "{:>6.0} s  {:>7} KiB resident  {} messages sent",
+                "{:>6.0} s  {:>7} KiB resident ({} heap, {} files)  {} messages sent",
                 sample.0,
-                sample.1,
+                sample.1.resident,
+                sample.1.heap,
+                sample.1.files,
                 sent.load(Ordering::Relaxed)
             );
             samples.push(sample);
             tokio::time::sleep(Duration::from_secs(10).min(run / 20)).await;
         }
-        samples.push((start.elapsed().as_secs_f64(), resident_kib(pid)));
+        samples.push((start.elapsed().as_secs_f64(), memory(pid)));
         stop.store(true, Ordering::Relaxed);
         let mut misbehaved = Misbehaved::default();
         for task in misbehavers {
@@ -508,11 +540,12 @@ fn thousands_of_clients_some_misbehaving_for_a_long_time() {
         let warm = samples
             .iter()
             .find(|sample| sample.0 >= seconds as f64 * WARM_UP_SHARE)
-            .map_or(samples[0].1, |sample| sample.1);
+            .map_or(samples[0].1, |sample| sample.1)
+            .resident;
         let peak_after = samples
             .iter()
             .filter(|sample| sample.0 >= seconds as f64 * WARM_UP_SHARE)
-            .map(|sample| sample.1)
+            .map(|sample| sample.1.resident)
             .max()
             .unwrap_or(warm);
         println!(
@@ -526,9 +559,14 @@ fn thousands_of_clients_some_misbehaving_for_a_long_time() {
             misbehaved.garbage_errors,
         );
         if let Ok(out) = std::env::var("PALAVER_SOAK_OUT") {
-            let mut csv = String::from("seconds,resident_kib\n");
-            for (second, kib) in &samples {
-                csv.push_str(&format!("{second:.0},{kib}\n"));
+            let mut csv = String::from("seconds,resident_kib,heap_kib,files_kib\n");
+            for (second, memory) in &samples {
+                let Memory {
+                    resident,
+                    heap,
+                    files,
+                } = memory;
+                csv.push_str(&format!("{second:.0},{resident},{heap},{files}\n"));
             }
             std::fs::write(&out, csv).expect("write the samples");
             std::fs::write(format!("{out}.svg"), plot(&samples)).expect("write the plot");
