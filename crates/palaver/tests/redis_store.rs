@@ -291,7 +291,7 @@ fn a_node_follows_the_primary_sentinel_names_through_a_failover() {
     alice.skip_until("#ops <alice> before the failover");
     // Replication is asynchronous (docs/CLUSTER.md, "Sentinel and replicas"): wait until the
     // replica has everything (its first copy included), so that the failover cannot lose it.
-    assert_eq!(primary.command("WAIT 1 30000"), ":1");
+    primary.replicated(1);
 
     primary.stop();
     let switched = sentinel.wait_for("+switch-master");

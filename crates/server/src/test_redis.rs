@@ -75,6 +75,28 @@ impl RedisServer {
         answer.trim_end().to_owned()
     }
 
+    /// Returns once `replicas` replicas have every write made so far. (`WAIT` counts only the
+    /// writes of the connection it is sent on, so it follows a write of its own.)
+    pub fn replicated(&self, replicas: u32) {
+        let mut socket = UnixStream::connect(self.socket()).expect("connect to Redis");
+        socket
+            .write_all(
+                format!("INCR palaver-test:replicated\r\nWAIT {replicas} 30000\r\n").as_bytes(),
+            )
+            .expect("send to Redis");
+        let mut answers = BufReader::new(socket);
+        let mut answer = String::new();
+        for _ in 0..2 {
+            answer.clear();
+            answers.read_line(&mut answer).expect("Redis answers");
+        }
+        assert_eq!(
+            answer.trim_end(),
+            format!(":{replicas}"),
+            "replicas caught up"
+        );
+    }
+
     pub fn socket(&self) -> PathBuf {
         self.directory.join("redis.sock")
     }
