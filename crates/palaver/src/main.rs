@@ -248,7 +248,7 @@ struct ServeArgs {
 
     /// Keep history, accounts, registered rooms and bans in Redis at URL instead of the
     /// SQLite database (redis://HOST:PORT, rediss:// for TLS, redis+unix:///PATH, or
-    /// redis+sentinel://HOST:PORT[,HOST:PORT…]/SERVICE for the primary the Sentinels name).
+    /// redis+sentinel://HOST:PORT[,HOST:PORT...]/SERVICE for the primary the Sentinels name).
     /// Redis must persist every write (appendonly yes, appendfsync always); see
     /// docs/CLUSTER.md.
     #[arg(long = "cluster", value_name = "URL", env = "PALAVER_CLUSTER")]
