@@ -638,6 +638,21 @@ struct Progress {
 }
 
 impl Progress {
+    /// Nothing done yet by `clients` clients.
+    fn new(clients: usize) -> Self {
+        Self {
+            state: Mutex::new(State {
+                acked: vec![0; clients],
+                written: vec![0; clients],
+                closed: vec![false; clients],
+                released: false,
+                problems: Vec::new(),
+                seen_from_others: HashSet::new(),
+            }),
+            changed: Condvar::new(),
+        }
+    }
+
     /// Waits until `done` holds, for at most [`PATIENCE`].
     fn wait_until(&self, what: &str, done: impl Fn(&State) -> bool) -> MutexGuard<'_, State> {
         let deadline = Instant::now() + PATIENCE;
@@ -685,17 +700,7 @@ impl Load {
             conns.push(conn);
         }
         let count = conns.len();
-        let progress = Arc::new(Progress {
-            state: Mutex::new(State {
-                acked: vec![0; count],
-                written: vec![0; count],
-                closed: vec![false; count],
-                released: false,
-                problems: Vec::new(),
-                seen_from_others: HashSet::new(),
-            }),
-            changed: Condvar::new(),
-        });
+        let progress = Arc::new(Progress::new(count));
         let mut threads = Vec::new();
         for (index, conn) in conns.into_iter().enumerate() {
             let Conn { lines, writer } = conn;
@@ -1323,19 +1328,9 @@ fn redis_killed_under_load_loses_no_acknowledged_message() {
         clients.push(client);
     }
     let nicks: Vec<String> = clients.iter().map(|client| client.nick.clone()).collect();
-    // Senders hold after BEFORE messages until the outage begins, and after a failure until
-    // Redis has been started again.
-    let gates = Arc::new(Progress {
-        state: Mutex::new(State {
-            acked: vec![0; SENDERS],
-            written: vec![0; SENDERS],
-            closed: vec![false; SENDERS],
-            released: false,
-            problems: Vec::new(),
-            seen_from_others: HashSet::new(),
-        }),
-        changed: Condvar::new(),
-    });
+    // Senders hold after BEFORE_OUTAGE messages until the outage begins, and after a failure
+    // until Redis has been started again.
+    let gates = Arc::new(Progress::new(SENDERS));
     let restarted = Arc::new((Mutex::new(false), Condvar::new()));
     let threads: Vec<JoinHandle<(Outcomes, TextClient)>> = clients
         .into_iter()
