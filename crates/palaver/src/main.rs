@@ -10,7 +10,7 @@ mod password;
 mod systemd;
 
 use std::io::{IsTerminal, Write};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -663,7 +663,29 @@ fn announce_ready(server: &Server) -> anyhow::Result<()> {
     }
     writeln!(stdout, "ready")?;
     stdout.flush()?;
+    for (kind, address) in server.local_addresses() {
+        if let Some(url) = web_client_url(kind, address) {
+            tracing::info!("the web client is at {url}");
+        }
+    }
     Ok(())
+}
+
+/// The address to open in a browser for a `web` or `webs` listener on `address`: a listener
+/// on every interface is named by `localhost`, the name that works on the server's own
+/// machine.
+fn web_client_url(kind: &str, address: SocketAddr) -> Option<String> {
+    let scheme = match kind {
+        "web" => "http",
+        "webs" => "https",
+        _ => return None,
+    };
+    let host = match address.ip() {
+        ip if ip.is_unspecified() => "localhost".to_owned(),
+        IpAddr::V6(ip) => format!("[{ip}]"),
+        IpAddr::V4(ip) => ip.to_string(),
+    };
+    Some(format!("{scheme}://{host}:{}/", address.port()))
 }
 
 /// Installs the SIGHUP handler: on each SIGHUP the configuration is read again (the file, if
@@ -729,6 +751,28 @@ fn shutdown_signal() -> impl Future<Output = ()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_web_client_s_url_names_a_host_a_browser_on_this_machine_can_open() {
+        let url = |kind, address: &str| web_client_url(kind, address.parse().unwrap());
+        assert_eq!(
+            url("web", "0.0.0.0:8080").as_deref(),
+            Some("http://localhost:8080/")
+        );
+        assert_eq!(
+            url("webs", "[::]:8443").as_deref(),
+            Some("https://localhost:8443/")
+        );
+        assert_eq!(
+            url("web", "192.0.2.7:80").as_deref(),
+            Some("http://192.0.2.7:80/")
+        );
+        assert_eq!(
+            url("webs", "[2001:db8::1]:443").as_deref(),
+            Some("https://[2001:db8::1]:443/")
+        );
+        assert_eq!(url("irc", "0.0.0.0:6667"), None);
+    }
 
     #[test]
     fn the_current_shutdown_grace_spelling_is_used_as_it_is() {

@@ -108,7 +108,7 @@ fn finish(mut process: Process) -> Run {
 #[test]
 fn admin_reads_and_writes_through_the_api() {
     let directory = TempDir::new("palaver-admin");
-    let (_server, text, http) = serve(&directory);
+    let (server, text, http) = serve(&directory);
     let mut guest = Observer::connect_guest(text);
     let nick = guest.nick.clone();
 
@@ -289,6 +289,19 @@ fn admin_reads_and_writes_through_the_api() {
         "{}",
         audit.stdout
     );
+
+    // The server's own log names each operator action and who took it, as for an OPER.
+    for (action, detail) in [
+        ("operator banned from the server", "target=192.0.2.0/24"),
+        ("operator lifted a server ban", "target=192.0.2.0/24"),
+        ("operator killed a user", &format!("victim={nick}")),
+    ] {
+        let line = server.stderr_line_containing(action);
+        assert!(
+            line.contains("api:ops") && line.contains(detail),
+            "{action}: {line}"
+        );
+    }
 }
 
 #[test]

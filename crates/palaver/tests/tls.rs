@@ -1,6 +1,7 @@
 //! TLS through the real binary: `palaver gen-cert`, `palaver serve` on an `ircs` listener with
 //! that certificate, `palaver connect --ca`/`--insecure`, a certificate reloaded on a real
-//! SIGHUP under a live connection, and clear errors for certificates that cannot be used.
+//! SIGHUP under a live connection, clear errors for certificates that cannot be used, and the
+//! web client served over `web` and `webs` with its address named in the log.
 //!
 //! Sequencing is by lines seen: `ready`, the observer's lines, the server's reload log line,
 //! the client's exit. Every child is owned by a [`Process`] guard.
@@ -13,7 +14,10 @@ use std::time::Duration;
 /// How long a test waits for anything (a stdout or stderr line, an exit).
 const PATIENCE: Duration = Duration::from_secs(20);
 
-use common::{Observer, Options, Process, Server, TempDir, gen_cert, serve_tls};
+use common::{
+    Observer, Options, Process, Server, TempDir, gen_cert, http_get, serve_tls,
+    serve_with_certificate,
+};
 
 /// `palaver connect 127.0.0.1:PORT ARGS` in pipe mode as `nick`, joined to `#ops`.
 fn connect(server: &Server, nick: &str, args: &[&str]) -> Process {
@@ -219,4 +223,77 @@ fn serve_refuses_a_certificate_it_cannot_use_in_one_line() {
         "palaver: invalid setting: the ircs listener on 127.0.0.1:0 needs a certificate: give \
          --tls-cert FILE and --tls-key FILE (or [tls] cert and key)"
     );
+}
+
+/// `GET /` over TLS with Debian's `openssl s_client`, checking the certificate against `ca`:
+/// the whole response. `None` (saying so) where `openssl` is not installed, except under CI
+/// (the `CI` environment variable set), where `.ci/run` must have installed it.
+fn https_get_with_openssl(address: std::net::SocketAddr, ca: &std::path::Path) -> Option<String> {
+    if std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "openssl is missing under CI: .ci/run should have installed it"
+        );
+        eprintln!("SKIPPED: openssl is not installed");
+        return None;
+    }
+    let mut command = std::process::Command::new("openssl");
+    command
+        .args(["s_client", "-quiet", "-verify_return_error", "-CAfile"])
+        .arg(ca)
+        .arg("-connect")
+        .arg(address.to_string());
+    let mut openssl = Process::spawn_command_with_stdin("openssl", command);
+    // The server closes the connection after the response, which ends s_client.
+    openssl.write_stdin("GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    let (status, lines) = openssl.wait_exit();
+    assert!(status.success(), "stderr:\n{}", openssl.stderr_text());
+    Some(lines.join("\n"))
+}
+
+#[test]
+fn the_web_client_is_served_over_web_and_webs_at_the_addresses_the_log_names() {
+    let directory = TempDir::new("tls-web");
+    assert!(gen_cert(&directory.path, &[]).0);
+    let server = serve_with_certificate(
+        &directory.path,
+        &[
+            "--web-listen",
+            "127.0.0.1:0",
+            "--web-tls-listen",
+            "127.0.0.1:0",
+        ],
+    );
+    let web = server.web.expect("a `listening web` line");
+    let webs = server.webs.expect("a `listening webs` line");
+
+    // After `ready`, the log says where to point a browser.
+    let mut named: Vec<String> = (0..2)
+        .map(|_| {
+            let line = server
+                .process
+                .stderr_line_containing("the web client is at ");
+            line.rsplit(' ').next().unwrap().to_owned()
+        })
+        .collect();
+    named.sort();
+    assert_eq!(
+        named,
+        [
+            format!("http://127.0.0.1:{}/", web.port()),
+            format!("https://127.0.0.1:{}/", webs.port()),
+        ]
+    );
+
+    let (status, page) = http_get(web, "/");
+    assert_eq!(status, 200);
+    assert!(page.contains("<title>palaver</title>"), "{page}");
+    if let Some(response) = https_get_with_openssl(webs, &directory.path.join("cert.pem")) {
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert!(response.contains("<title>palaver</title>"), "{response}");
+    }
 }

@@ -198,3 +198,89 @@ async fn lines_sent_just_before_closing_are_still_handled_at_the_flood_rate() {
     assert_eq!(quit.params, ["Quit: done"]);
     server.shut_down().await;
 }
+
+/// A server with flood control at 5 lines at once, then 10 a second, and two text users in
+/// the lobby: `bob` listening and `alice`, who has nothing left to be answered.
+async fn text_users_under_flood_control() -> (TestServer, Client, Client) {
+    let server =
+        TestServer::start_with_config(&flood_config(5, 10.0, 64 * 1024), Overrides::default())
+            .await;
+    let bob = Client::named(server.address, "bob").await;
+    let mut alice = Client::named(server.address, "alice").await;
+    alice.sync().await;
+    (server, bob, alice)
+}
+
+#[tokio::test]
+async fn a_fast_text_client_is_slowed_to_its_rate_and_every_line_arrives_in_order() {
+    let (server, mut bob, mut alice) = text_users_under_flood_control().await;
+
+    let lines = 25;
+    let burst: String = (1..=lines).map(|n| format!("line {n}\n")).collect();
+    alice.send_raw(burst.as_bytes()).await;
+    let started = Instant::now();
+    bob.skip_until("#lobby <alice> line 1").await;
+    for n in 2..=lines {
+        bob.expect(&format!("#lobby <alice> line {n}")).await;
+    }
+    assert!(
+        started.elapsed() >= least_wait(lines - 1, 5, 10.0),
+        "25 lines handled in {:?}, faster than the budget allows",
+        started.elapsed()
+    );
+    server.shut_down().await;
+}
+
+/// The least time before the line after lines costing `cost` in all may be handled, from a
+/// bucket of `burst` refilled at `rate`: it is handled once one token is back, so at least
+/// `cost - burst + 1` must have been refilled (less a margin for the clocks).
+fn least_wait(cost: u32, burst: u32, rate: f64) -> Duration {
+    Duration::from_secs_f64(f64::from(cost - burst + 1) / rate) - Duration::from_millis(100)
+}
+
+#[tokio::test]
+async fn a_storm_of_text_listings_costs_five_lines_each() {
+    let (server, mut bob, mut alice) = text_users_under_flood_control().await;
+
+    // Six listings (30 lines' worth), then a message: at one line each they would all pass
+    // at once; at five each the message waits for 26 tokens, 2.6 s at 10 a second.
+    let storm = "/who\n/rooms\n/list\n/history\n/who\n/rooms\ndone\n";
+    alice.send_raw(storm.as_bytes()).await;
+    let started = Instant::now();
+    bob.skip_until("#lobby <alice> done").await;
+    assert!(
+        started.elapsed() >= least_wait(30, 5, 10.0),
+        "the listings were handled in {:?}, as if they cost one line each",
+        started.elapsed()
+    );
+    server.shut_down().await;
+}
+
+#[tokio::test]
+async fn join_storms_and_irc_listings_cost_by_what_they_ask_for() {
+    let server =
+        TestServer::start_with_config(&flood_config(5, 10.0, 64 * 1024), Overrides::default())
+            .await;
+    let mut alice = server.irc("alice").await;
+    let mut bob = server.irc("bob").await;
+    alice.join("#storm").await;
+    bob.join("#storm").await;
+    alice.sync().await;
+
+    // A JOIN of ten rooms costs ten; WHO and LIST five each: 30 in all before the message.
+    let rooms: Vec<String> = (1..=10).map(|n| format!("#storm{n}")).collect();
+    let storm = format!(
+        "JOIN {}\r\nWHO #storm\r\nLIST\r\nWHO alice\r\nLIST\r\nPRIVMSG #storm :done\r\n",
+        rooms.join(",")
+    );
+    alice.send_raw(storm.as_bytes()).await;
+    let started = Instant::now();
+    bob.skip_until(|m| m.command == "PRIVMSG" && m.params[1] == "done")
+        .await;
+    assert!(
+        started.elapsed() >= least_wait(30, 5, 10.0),
+        "the storm was handled in {:?}, as if each line cost one",
+        started.elapsed()
+    );
+    server.shut_down().await;
+}

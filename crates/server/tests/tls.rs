@@ -1,7 +1,7 @@
 //! TLS listeners (`ircs`, `texts`) with real rustls clients over real sockets: chatting,
 //! certificate reload under a live connection, SASL EXTERNAL with a client certificate and
-//! `NickServ CERT`, the `sts` policy, handshake timeouts, Debian's `openssl s_client`, and IRC
-//! over WebSocket over TLS (`webs`).
+//! `NickServ CERT`, the `sts` policy, handshake timeouts, Debian's `openssl s_client` (over
+//! `ircs` and `texts`), and IRC over WebSocket over TLS (`webs`).
 
 mod support;
 
@@ -558,33 +558,53 @@ async fn irc_over_a_websocket_over_tls_from_the_listener_s_own_https_origin() {
     server.shut_down().await;
 }
 
-/// Debian's `openssl s_client` chats over `ircs`; skipped (saying so) where `openssl` is not
-/// installed (`.ci/run` installs it).
-#[tokio::test]
-async fn openssl_s_client_chats_over_ircs() {
-    if std::process::Command::new("openssl")
+/// Debian's `openssl s_client` connected to `address`, trusting `files`' certificate and
+/// checking it; `None` (saying so) where `openssl` is not installed, except under CI (the `CI`
+/// environment variable set), where `.ci/run` must have installed it.
+fn openssl_s_client(address: SocketAddr, files: &Files) -> Option<tokio::process::Child> {
+    let installed = std::process::Command::new("openssl")
         .arg("version")
         .output()
-        .is_err()
-    {
+        .is_ok();
+    if !installed {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "openssl is missing under CI: .ci/run should have installed it"
+        );
         eprintln!("SKIPPED: openssl is not installed");
-        return;
+        return None;
     }
-    let certificate = Certificate::new();
-    let files = Files::with(&certificate);
-    let server = tls_server(&files, "").await;
-    let mut plain = server.irc("plain").await;
-    let mut openssl = tokio::process::Command::new("openssl")
+    let child = tokio::process::Command::new("openssl")
         .args(["s_client", "-quiet", "-verify_return_error", "-CAfile"])
         .arg(&files.certificate)
         .arg("-connect")
-        .arg(server.ircs_address.unwrap().to_string())
+        .arg(address.to_string())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
         .spawn()
-        .unwrap();
+        .expect("openssl s_client starts");
+    Some(child)
+}
+
+/// Waits for `openssl` to end, as it does once the server has closed the connection.
+async fn expect_exit(mut openssl: tokio::process::Child) {
+    let status = tokio::time::timeout(PATIENCE, openssl.wait())
+        .await
+        .expect("openssl ends once the server has closed the connection");
+    assert!(status.is_ok());
+}
+
+#[tokio::test]
+async fn openssl_s_client_chats_over_ircs() {
+    let certificate = Certificate::new();
+    let files = Files::with(&certificate);
+    let server = tls_server(&files, "").await;
+    let Some(mut openssl) = openssl_s_client(server.ircs_address.unwrap(), &files) else {
+        return;
+    };
+    let mut plain = server.irc("plain").await;
     let stdin = openssl.stdin.take().unwrap();
     let stdout = openssl.stdout.take().unwrap();
     let mut client = IrcClient::from_halves(stdout, stdin)
@@ -600,10 +620,33 @@ async fn openssl_s_client_chats_over_ircs() {
         .await;
     client.send("QUIT").await;
     client.expect_closed().await;
-    let status = tokio::time::timeout(PATIENCE, openssl.wait())
-        .await
-        .unwrap();
-    assert!(status.is_ok());
+    expect_exit(openssl).await;
+    server.shut_down().await;
+}
+
+#[tokio::test]
+async fn openssl_s_client_chats_over_texts() {
+    let certificate = Certificate::new();
+    let files = Files::with(&certificate);
+    let server = tls_server(&files, "").await;
+    let mut plain = support::Client::named(server.address, "plain").await;
+    let Some(mut openssl) = openssl_s_client(server.texts_address.unwrap(), &files) else {
+        return;
+    };
+    let stdin = openssl.stdin.take().unwrap();
+    let stdout = openssl.stdout.take().unwrap();
+    let mut client = support::Client::from_halves(stdout, stdin).await;
+    client.rename("ossl").await;
+    client.send("hello from openssl").await;
+    plain.skip_until("#lobby <ossl> hello from openssl").await;
+    plain.send("hello openssl").await;
+    // Its own line comes back to it first, as to every text client.
+    client.expect("#lobby <ossl> hello from openssl").await;
+    client.expect("#lobby <plain> hello openssl").await;
+    client.send("/quit").await;
+    client.skip_until("-- goodbye").await;
+    client.expect_closed().await;
+    expect_exit(openssl).await;
     server.shut_down().await;
 }
 

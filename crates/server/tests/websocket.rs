@@ -370,3 +370,52 @@ async fn the_built_in_web_client_is_served_at_the_root() {
     assert!(script.starts_with("HTTP/1.1 200"), "{script}");
     server.shut_down().await;
 }
+
+#[tokio::test]
+async fn flood_control_holds_for_websocket_clients_as_for_any_other() {
+    // Flood control on for loopback, at one line a second and 20 KiB of waiting input.
+    let server =
+        web_server("[flood]\nburst = 5\nrate = 1.0\nrecvq_bytes = 20480\nexempt_addresses = []\n")
+            .await;
+    let address = server.web_address.expect("a web listener");
+    let mut watcher = Client::named(server.address, "watcher").await;
+    let mut flooder = WebClient::registered(address, TEXT, "flooder").await;
+    flooder.send("JOIN #lobby").await;
+    flooder.skip_until("366").await;
+    watcher.expect("-- flooder joined #lobby").await;
+
+    // Far more than 20 KiB of lines at once: the server closes the WebSocket while they are
+    // being sent, which may fail the sending.
+    let line = format!("PRIVMSG #lobby :{}", "x".repeat(400));
+    for _ in 0..200 {
+        if flooder
+            .socket
+            .send(Frame::text(line.clone()))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    let last_words = flooder.expect_closed().await;
+    assert!(
+        last_words
+            .last()
+            .is_some_and(|line| untagged(line).starts_with("ERROR :Closing link: ")
+                && line.ends_with("[Excess Flood]")),
+        "{last_words:?}"
+    );
+    // What was handled before the cut reached the room, at the flood rate: whole lines, in
+    // order, and then the quit.
+    let mut seen = 0;
+    loop {
+        let line = watcher.line().await;
+        if line == "-- flooder left (Excess Flood)" {
+            break;
+        }
+        assert_eq!(line, format!("#lobby <flooder> {}", "x".repeat(400)));
+        seen += 1;
+    }
+    assert!(seen < 200, "all 200 lines were handled: no flood control");
+    server.shut_down().await;
+}

@@ -132,6 +132,12 @@ impl Process {
         Self::start(name, command, false)
     }
 
+    /// Like [`spawn_command`](Self::spawn_command), with stdin piped for
+    /// [`write_stdin`](Self::write_stdin).
+    pub fn spawn_command_with_stdin(name: &str, command: Command) -> Self {
+        Self::start(name, command, true)
+    }
+
     fn start(name: &str, mut command: Command, pipe_stdin: bool) -> Self {
         command
             .stdin(if pipe_stdin {
@@ -321,6 +327,10 @@ pub struct Listening {
     pub ircs: Vec<SocketAddr>,
     /// The `listening texts ADDR` addresses (the text protocol over TLS).
     pub texts: Vec<SocketAddr>,
+    /// The `listening web ADDR` addresses (the web client and IRC over WebSocket).
+    pub web: Vec<SocketAddr>,
+    /// The `listening webs ADDR` addresses (the same over TLS).
+    pub webs: Vec<SocketAddr>,
 }
 
 /// What [`wait_ready`] does with a stdout line before `ready` that is no `listening` line.
@@ -361,6 +371,10 @@ pub fn wait_ready(process: &mut Process, other_lines: OtherLines) -> Listening {
             listening.ircs.push(address(rest));
         } else if let Some(rest) = line.strip_prefix("listening texts ") {
             listening.texts.push(address(rest));
+        } else if let Some(rest) = line.strip_prefix("listening web ") {
+            listening.web.push(address(rest));
+        } else if let Some(rest) = line.strip_prefix("listening webs ") {
+            listening.webs.push(address(rest));
         } else if other_lines == OtherLines::Fail {
             panic!("unexpected stdout line before `ready`: {line:?}");
         }
@@ -377,6 +391,10 @@ pub struct Server {
     irc: SocketAddr,
     /// The IRC-over-TLS listener's address, if it has one.
     pub ircs: Option<SocketAddr>,
+    /// The web listener's address, if it has one.
+    pub web: Option<SocketAddr>,
+    /// The web-over-TLS listener's address, if it has one.
+    pub webs: Option<SocketAddr>,
 }
 
 impl Server {
@@ -389,12 +407,13 @@ impl Server {
         let [irc] = listening.irc[..] else {
             panic!("one `listening irc` line before `ready`: {listening:?}");
         };
-        let ircs = listening.ircs.first().copied();
         Self {
             process,
             text,
             irc,
-            ircs,
+            ircs: listening.ircs.first().copied(),
+            web: listening.web.first().copied(),
+            webs: listening.webs.first().copied(),
         }
     }
 
@@ -804,6 +823,15 @@ impl Tmux {
         assert!(output.status.success(), "tmux send-keys failed");
     }
 
+    /// Pastes `text` as a terminal does: bracketed (the client asks for bracketed paste), with
+    /// each LF sent as CR, the line break terminals send (tmux's `paste-buffer`).
+    pub fn paste(&self, text: &str) {
+        let output = self.run(&["set-buffer", "-b", "test-paste", "--", text]);
+        assert!(output.status.success(), "tmux set-buffer failed");
+        let output = self.run(&["paste-buffer", "-p", "-d", "-b", "test-paste", "-t", "tui"]);
+        assert!(output.status.success(), "tmux paste-buffer failed");
+    }
+
     /// The screen as text.
     pub fn screen(&self) -> String {
         String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "tui"]).stdout).into_owned()
@@ -873,17 +901,20 @@ pub fn gen_cert(directory: &Path, args: &[&str]) -> (bool, Vec<String>, String) 
 /// A server with a text listener, a plain IRC listener and an `ircs` listener serving the
 /// certificate in `directory`.
 pub fn serve_tls(directory: &Path) -> Server {
+    serve_with_certificate(directory, &["--irc-tls-listen", "127.0.0.1:0"])
+}
+
+/// A server with a text listener, a plain IRC listener and `listeners` (flags and addresses),
+/// serving the certificate `palaver gen-cert` wrote in `directory`.
+pub fn serve_with_certificate(directory: &Path, listeners: &[&str]) -> Server {
     let certificate = directory.join("cert.pem");
     let key = directory.join("key.pem");
-    serve_with(
-        &[
-            "--irc-tls-listen",
-            "127.0.0.1:0",
-            "--tls-cert",
-            certificate.to_str().unwrap(),
-            "--tls-key",
-            key.to_str().unwrap(),
-        ],
-        Options::default(),
-    )
+    let mut args = listeners.to_vec();
+    args.extend([
+        "--tls-cert",
+        certificate.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]);
+    serve_with(&args, Options::default())
 }
