@@ -72,7 +72,7 @@ pub enum ClientError {
     Sasl(String),
     #[error("cannot join {room}: {reason}")]
     JoinFailed { room: String, reason: String },
-    #[error("{0} message(s) were not accepted by the server")]
+    #[error("{0} line(s) were not delivered")]
     Undelivered(usize),
     #[error("cannot read stdin")]
     Stdin(#[source] std::io::Error),

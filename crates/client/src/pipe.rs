@@ -4,7 +4,10 @@
 //! Each stdin line is said in the current room (the first `--join` channel, or the last one
 //! `/join`ed); a line starting with `/` is a command (see [`PipeCommand`]). Every message
 //! received is printed on stdout as the text protocol shows it (`[HH:MM:SS] #room <nick>
-//! text`); errors the server reports are `! …` lines, as in the text protocol.
+//! text`); errors the server reports are `! …` lines, as in the text protocol. A line the
+//! client cannot send (no room to say it in, an unknown command) is reported on stderr
+//! (`palaver: not sent: …`), since stdout is for what the server says; any line refused or not
+//! sent makes the exit status non-zero.
 //!
 //! Delivery: lines read before the link is ready (registered, in the `--join` rooms) are held
 //! by the link, in order. At EOF on stdin (or `/quit`) the client waits until the server has
@@ -41,7 +44,7 @@ pub const MAX_QUEUED_LINES: usize = 1024;
 /// The `PING` token that marks the end of our input.
 const DRAIN_TOKEN: &str = "palaver-pipe-drain";
 
-const NOT_IN_A_ROOM: &str = "! you are not in any room (use --join #room or /join #room)";
+const NOT_IN_A_ROOM: &str = "you are not in any room (use --join #room or /join #room)";
 
 /// A stdin line, understood.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,6 +155,7 @@ where
         input_open: true,
         quit_reason: None,
         refused: 0,
+        not_sent: 0,
         drain: Drain::NotStarted,
         lost_at: None,
     };
@@ -193,8 +197,10 @@ struct Pipe<O> {
     input_open: bool,
     /// The reason given with `/quit`.
     quit_reason: Option<String>,
-    /// Lines the server refused, or that could not be sent.
+    /// Lines the server refused, or that the link could not send.
     refused: usize,
+    /// Lines that were never sent: not understood, or with no room to say them in.
+    not_sent: usize,
     drain: Drain,
     /// When the connection was lost, while it is: after EOF the client gives up
     /// [`DRAIN_TIMEOUT`] later.
@@ -344,11 +350,11 @@ impl<O: AsyncWrite + Unpin> Pipe<O> {
             PipeCommand::Nothing => return Ok(()),
             PipeCommand::Say(text) => match self.current_room.clone() {
                 Some(room) => say(&room, text, false),
-                None => return self.print(NOT_IN_A_ROOM).await,
+                None => return self.not_sent(NOT_IN_A_ROOM),
             },
             PipeCommand::Action(text) => match self.current_room.clone() {
                 Some(room) => say(&room, text, true),
-                None => return self.print(NOT_IN_A_ROOM).await,
+                None => return self.not_sent(NOT_IN_A_ROOM),
             },
             PipeCommand::Msg { to, text } => say(to, text, false),
             PipeCommand::Join { room, key } => {
@@ -362,7 +368,7 @@ impl<O: AsyncWrite + Unpin> Pipe<O> {
                     .map(str::to_owned)
                     .or_else(|| self.current_room.clone())
                 else {
-                    return self.print("! you are not in any room").await;
+                    return self.not_sent("you are not in any room");
                 };
                 // Lines after `/part` must not go to the room being left, even before the
                 // server confirms: switch to the most recently joined other room now.
@@ -392,9 +398,9 @@ impl<O: AsyncWrite + Unpin> Pipe<O> {
             }
             PipeCommand::Quote(raw) => match Message::parse(raw) {
                 Ok(message) => Command::Send(message),
-                Err(error) => return self.print(&format!("! cannot send {raw:?}: {error}")).await,
+                Err(error) => return self.not_sent(&format!("cannot send {raw:?}: {error}")),
             },
-            PipeCommand::Invalid(reason) => return self.print(&format!("! {reason}")).await,
+            PipeCommand::Invalid(reason) => return self.not_sent(&reason),
         };
         self.link.command(command);
         Ok(())
@@ -422,11 +428,20 @@ impl<O: AsyncWrite + Unpin> Pipe<O> {
         self.outcome()
     }
 
-    /// How the session ended: refused lines make it a failure.
+    /// A stdin line this client could not send (no room to say it in, an unknown command): one
+    /// line on stderr, since stdout carries only what the server says, and counted, so that the
+    /// exit status tells a script that something was not delivered.
+    fn not_sent(&mut self, reason: &str) -> Result<(), ClientError> {
+        eprintln!("palaver: not sent: {reason}");
+        self.not_sent += 1;
+        Ok(())
+    }
+
+    /// How the session ended: lines refused by the server or not sent at all make it a failure.
     fn outcome(&self) -> Result<(), ClientError> {
-        match self.refused {
+        match self.refused + self.not_sent {
             0 => Ok(()),
-            refused => Err(ClientError::Undelivered(refused)),
+            undelivered => Err(ClientError::Undelivered(undelivered)),
         }
     }
 

@@ -14,7 +14,8 @@
 //! delivered (refused, or its room could not be rejoined) is shown as `! not sent: …`.
 //! Refused credentials or nick before the first registration are fatal: the terminal is
 //! restored and the error returned; after it, they are shown and retried with backoff. Ctrl-C
-//! or `/quit` leaves.
+//! or `/quit` leaves, after asking when that would lose a typed line or lines not sent yet
+//! (see [`crate::app::question`]); a long paste is sent only once confirmed.
 //!
 //! Cancel safety: only the key stream's `next` and [`Link::next_event`] (cancel safe) are raced
 //! in the `select!`; link commands are given between polls.
@@ -29,7 +30,7 @@ use ratatui::DefaultTerminal;
 use ratatui::crossterm::event::{DisableBracketedPaste, EnableBracketedPaste, Event, EventStream};
 use tokio::time::{Instant, MissedTickBehavior, interval, timeout};
 
-use crate::app::command::{Command, paste_commands};
+use crate::app::command::{Command, PASTE_CONFIRM_ABOVE, paste_commands, pasted_lines};
 use crate::app::input::{Action, handle_key};
 use crate::app::state::{AppState, Status};
 use crate::app::view;
@@ -146,17 +147,7 @@ impl Tui {
 
     fn on_terminal_event(&mut self, event: Event) -> Flow {
         if let Event::Paste(text) = &event {
-            let text = text.trim_end_matches(['\r', '\n']);
-            if !text.contains('\n') {
-                self.state.input.insert_str(text.trim_end_matches('\r'));
-                return Flow::Continue;
-            }
-            for command in paste_commands(text, self.state.context()) {
-                if let Flow::Quit(reason) = self.execute(command) {
-                    return Flow::Quit(reason);
-                }
-            }
-            return Flow::Continue;
+            return self.on_paste(text);
         }
         let Event::Key(key) = event else {
             // Resizes need only the redraw that follows every event.
@@ -171,11 +162,48 @@ impl Tui {
                 self.link.command(link::Command::Request(request));
                 Flow::Continue
             }
+            Action::Paste(commands) => self.execute_all(commands),
             Action::Submit(line) => {
                 let command = Command::parse(&line, self.state.context());
+                if !matches!(command, Command::Quit(_)) {
+                    self.state.forget_quit_question();
+                }
                 self.execute(command)
             }
         }
+    }
+
+    /// Pasted text: one line goes into the input line, to be edited and sent with Enter;
+    /// several are said in order, once the user confirms when there are more than
+    /// [`PASTE_CONFIRM_ABOVE`]. Lines are split at CR, CR LF and LF alike.
+    fn on_paste(&mut self, text: &str) -> Flow {
+        let lines = pasted_lines(text);
+        match lines.as_slice() {
+            [] => Flow::Continue,
+            [line] => {
+                self.state.input.insert_str(line);
+                Flow::Continue
+            }
+            _ => {
+                let commands = paste_commands(&lines, self.state.context());
+                if commands.len() > PASTE_CONFIRM_ABOVE {
+                    self.state.ask_to_send_paste(commands);
+                    Flow::Continue
+                } else {
+                    self.execute_all(commands)
+                }
+            }
+        }
+    }
+
+    /// Carries out `commands` in order, up to one that quits.
+    fn execute_all(&mut self, commands: Vec<Command>) -> Flow {
+        for command in commands {
+            if let Flow::Quit(reason) = self.execute(command) {
+                return Flow::Quit(reason);
+            }
+        }
+        Flow::Continue
     }
 
     fn on_link_event(&mut self, event: link::Event) {
@@ -247,7 +275,11 @@ impl Tui {
         match &command {
             Command::Nothing => {}
             Command::Invalid(reason) => self.state.note_current(&line_text(&error_line(reason))),
-            Command::Quit(reason) => return Flow::Quit(reason.clone()),
+            Command::Quit(reason) => {
+                if self.state.quit_by_command() {
+                    return Flow::Quit(reason.clone());
+                }
+            }
             Command::Window(number) => {
                 if !self.state.select(number - 1) {
                     let text = format!("there is no window {number}");

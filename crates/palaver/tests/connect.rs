@@ -95,6 +95,36 @@ fn piped_lines_reach_the_room_in_order_and_the_client_exits_cleanly() {
 }
 
 #[test]
+fn lines_the_client_cannot_send_are_errors_on_stderr_and_fail_the_run() {
+    let server = serve();
+    let mut observer = Observer::join_ops_checked(server.text, "observer");
+
+    // No --join: the first line has no room to go to, the second is no command; the rest go.
+    let mut client = connect(&server, &["--nick", "bot"]);
+    client.write_stdin("lost words\n/frobnicate\n/join #ops\nhello\n");
+    client.close_stdin();
+    observer.skip_until("#ops <bot> hello");
+
+    let (status, stdout) = client.wait_exit();
+    assert!(!status.success(), "two lines were not sent");
+    let stderr = client.stderr_text();
+    for expected in [
+        "palaver: not sent: you are not in any room (use --join #room or /join #room)\n",
+        "palaver: not sent: unknown command /frobnicate\n",
+        "palaver: 2 line(s) were not delivered\n",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "{expected:?} in stderr:\n{stderr}"
+        );
+    }
+    assert!(
+        stdout.iter().all(|line| !line.contains("not sent")),
+        "stdout is for what the server says: {stdout:?}"
+    );
+}
+
+#[test]
 fn what_others_say_is_printed_while_connected() {
     let server = serve();
     let mut observer = Observer::join_ops_checked(server.text, "observer");

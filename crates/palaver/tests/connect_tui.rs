@@ -1,4 +1,4 @@
-//! End-to-end test of `palaver connect`'s full-screen mode through a real pseudo-terminal:
+//! End-to-end tests of `palaver connect`'s full-screen mode through a real pseudo-terminal:
 //! tmux runs the client in a detached session, `send-keys` types, `capture-pane` reads the
 //! screen; the real server binary and a text-protocol observer check what others see.
 //!
@@ -14,23 +14,14 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Observer, Tmux, serve, tmux_available};
+use common::{Observer, Server, Tmux, serve, tmux_available};
 
 /// How long the test waits for anything (a line, a screen state).
 const PATIENCE: Duration = Duration::from_secs(20);
 
-// ---------------------------------------------------------------------------------------------
-// The test
-// ---------------------------------------------------------------------------------------------
-
-#[test]
-fn full_screen_client_talks_and_shows_what_others_say() {
-    if !tmux_available() {
-        return;
-    }
-    let server = serve();
-    let mut observer = Observer::join_ops(server.text, "watcher");
-
+/// Starts the full-screen client as `tui`, joined to `#ops` (where `observer` sees it arrive),
+/// and waits until it shows the room's window.
+fn start_in_ops(server: &Server, observer: &mut Observer) -> Tmux {
     let command = format!(
         "'{}' connect {} --nick tui --join '#ops'",
         env!("CARGO_BIN_EXE_palaver"),
@@ -42,6 +33,22 @@ fn full_screen_client_talks_and_shows_what_others_say() {
     tmux.wait_for_screen("the #ops prompt", |screen| {
         screen.lines().any(|line| line.starts_with("[#ops]"))
     });
+    tmux
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tests
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn full_screen_client_talks_and_shows_what_others_say() {
+    if !tmux_available() {
+        return;
+    }
+    let server = serve();
+    let mut observer = Observer::join_ops(server.text, "watcher");
+
+    let tmux = start_in_ops(&server, &mut observer);
 
     tmux.send_keys(&["hello from tui", "Enter"]);
     observer.skip_until("#ops <tui> hello from tui");
@@ -57,6 +64,52 @@ fn full_screen_client_talks_and_shows_what_others_say() {
     assert!(screen.contains("connected"), "the status bar:\n{screen}");
 
     // `/quit` ends the client cleanly: the observer sees it leave, the process exits with 0.
+    tmux.send_keys(&["/quit bye", "Enter"]);
+    observer.skip_until("-- tui left (Quit: bye)");
+    assert_eq!(tmux.wait_for_exit_status(), 0, "{}", tmux.screen());
+}
+
+#[test]
+fn pasted_lines_reach_the_room_once_each_and_a_long_paste_waits_for_enter() {
+    if !tmux_available() {
+        return;
+    }
+    let server = serve();
+    let mut observer = Observer::join_ops(server.text, "watcher");
+    let tmux = start_in_ops(&server, &mut observer);
+
+    // Three lines, separated by CR as the terminal sends them: said at once, in order, once.
+    tmux.paste("one\ntwo\nthree");
+    observer.skip_until("#ops <tui> one");
+    observer.expect("#ops <tui> two");
+    observer.expect("#ops <tui> three");
+
+    // Seven lines wait for Enter.
+    let lines = |count: usize| {
+        (1..=count)
+            .map(|n| format!("line {n}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    tmux.paste(&lines(7));
+    tmux.wait_for_screen("the question", |screen| {
+        screen.contains("paste of 7 lines to #ops: Enter sends them, Esc cancels")
+    });
+    tmux.send_keys(&["Enter"]);
+    for n in 1..=7 {
+        observer.expect(&format!("#ops <tui> line {n}"));
+    }
+
+    // Six lines, cancelled: none goes, and the next line typed is the next the room sees.
+    tmux.paste(&lines(6));
+    tmux.wait_for_screen("the question", |screen| screen.contains("paste of 6 lines"));
+    tmux.send_keys(&["Escape"]);
+    tmux.wait_for_screen("the cancellation", |screen| {
+        screen.contains("paste cancelled; nothing was sent")
+    });
+    tmux.send_keys(&["after", "Enter"]);
+    observer.expect("#ops <tui> after");
+
     tmux.send_keys(&["/quit bye", "Enter"]);
     observer.skip_until("-- tui left (Quit: bye)");
     assert_eq!(tmux.wait_for_exit_status(), 0, "{}", tmux.screen());

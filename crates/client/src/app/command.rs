@@ -226,11 +226,23 @@ impl Command {
     }
 }
 
-/// What pasted text with line breaks means (bracketed paste): every non-blank line is plain
-/// text for the current window, said in order — lines starting with `/` included, since
-/// pasted text (code, logs) is not a series of commands. A paste without a line break goes
-/// into the input line instead (see [`crate::tui`]).
-pub fn paste_commands(text: &str, context: Context<'_>) -> Vec<Command> {
+/// A paste of more lines than this is held until the user confirms it (as irssi does), so
+/// that a paste into the wrong window, or of the wrong text, does not flood a room.
+pub const PASTE_CONFIRM_ABOVE: usize = 5;
+
+/// The lines of pasted text, blank ones left out: split at every line break a terminal may
+/// send — CR (what tmux and most terminals send for a line break in a paste), CR LF and LF.
+pub fn pasted_lines(text: &str) -> Vec<&str> {
+    text.split(['\r', '\n'])
+        .filter(|line| !line.trim().is_empty())
+        .collect()
+}
+
+/// What pasted lines mean (bracketed paste, several lines): each is plain text for the
+/// current window, said in order — lines starting with `/` included, since pasted text (code,
+/// logs) is not a series of commands. A paste of one line goes into the input line instead
+/// (see [`crate::tui`]).
+pub fn paste_commands(lines: &[&str], context: Context<'_>) -> Vec<Command> {
     let target = match context {
         Context::Room(name) | Context::Query(name) => name,
         Context::Status => {
@@ -239,12 +251,11 @@ pub fn paste_commands(text: &str, context: Context<'_>) -> Vec<Command> {
             )];
         }
     };
-    text.split('\n')
-        .map(|line| line.strip_suffix('\r').unwrap_or(line))
-        .filter(|line| !line.trim().is_empty())
+    lines
+        .iter()
         .map(|line| Command::Say {
             target: target.to_owned(),
-            text: line.to_owned(),
+            text: (*line).to_owned(),
         })
         .collect()
 }
@@ -265,17 +276,28 @@ mod tests {
     const OPS: Context<'static> = Context::Room("#ops");
 
     #[test]
+    fn pastes_split_at_cr_crlf_and_lf_without_blank_lines() {
+        // tmux and most terminals send CR between pasted lines.
+        assert_eq!(pasted_lines("one\rtwo\rthree"), ["one", "two", "three"]);
+        assert_eq!(pasted_lines("one\r\ntwo\r\n"), ["one", "two"]);
+        assert_eq!(pasted_lines("one\n\n  \ntwo\n"), ["one", "two"]);
+        assert_eq!(pasted_lines("a\rb\nc\r\nd"), ["a", "b", "c", "d"]);
+        assert_eq!(pasted_lines("just one line\r"), ["just one line"]);
+        assert!(pasted_lines("\r\n\r").is_empty());
+    }
+
+    #[test]
     fn pasted_lines_are_each_plain_text_in_order() {
         let said = |text: &str| Command::Say {
             target: "#ops".into(),
             text: text.into(),
         };
         assert_eq!(
-            paste_commands("one\r\n/quit not a command\n\ntwo\n", OPS),
+            paste_commands(&pasted_lines("one\r/quit not a command\r\rtwo\r"), OPS),
             [said("one"), said("/quit not a command"), said("two")]
         );
         assert!(matches!(
-            paste_commands("a\nb", Context::Status).as_slice(),
+            paste_commands(&["a", "b"], Context::Status).as_slice(),
             [Command::Invalid(_)]
         ));
     }

@@ -17,6 +17,7 @@ use palaver_proto::text::notice_line;
 use palaver_proto::time::Timestamp;
 
 use super::command::Context;
+use super::question::Question;
 use crate::link::{Incoming, LineId, SaidLine};
 use crate::model::{Model, SCROLLBACK_LINES, is_channel, line_text, refusal, source_nick};
 
@@ -260,6 +261,8 @@ pub struct AppState {
     /// Open `chathistory` batches answering a `CHATHISTORY BEFORE`: reference → the room and
     /// the lines collected so far (inserted above the room's lines when the batch ends).
     older_batches: HashMap<String, (String, Vec<OlderLine>)>,
+    /// What the client asked and waits for an answer to (see [`super::question`]).
+    pub(super) question: Option<Question>,
 }
 
 impl AppState {
@@ -276,6 +279,7 @@ impl AppState {
             lag: None,
             pending: Vec::new(),
             older_batches: HashMap::new(),
+            question: None,
         }
     }
 
@@ -594,8 +598,12 @@ impl AppState {
     /// informational numerics as `-- …`.
     fn show_reply(&mut self, message: &Message, now: Timestamp) {
         if let Some(refused) = refusal(message) {
+            // A refused nick change names the nick asked for, not a conversation: a query
+            // window that happens to have that name is not where the user is looking.
+            let about_a_conversation = !matches!(refused.code, "431" | "432" | "433" | "436");
             let index = refused
                 .subject
+                .filter(|_| about_a_conversation)
                 .and_then(|subject| self.find(subject))
                 .unwrap_or(self.current);
             self.add_line(index, refused.line(), false);
@@ -914,6 +922,16 @@ mod tests {
         assert_eq!(last_line(&state, "#ops"), "! #ops: Cannot send to channel");
         feed(&mut state, ":srv 421 me FROB :Unknown command");
         assert_eq!(last_line(&state, "#dev"), "! FROB: Unknown command");
+        // A refused nick names the nick asked for: it goes where the user is, even when a
+        // query window has that name.
+        feed(&mut state, ":alice!~a@h PRIVMSG me :hi");
+        assert_eq!(state.current().name, "#dev");
+        feed(&mut state, ":srv 433 me alice :Nickname is already in use");
+        assert_eq!(
+            last_line(&state, "#dev"),
+            "! alice: Nickname is already in use"
+        );
+        assert!(last_line(&state, "alice").ends_with("hi"));
     }
 
     #[test]
