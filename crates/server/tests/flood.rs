@@ -6,6 +6,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
 use palaver_proto::irc::message::Message;
 use palaver_server::config::Overrides;
 use support::{Client, IrcClient, TestServer, irc_mask, untagged};
@@ -170,6 +172,39 @@ async fn a_text_client_past_its_receive_queue_is_told_why_it_is_disconnected() {
         "{told:?}"
     );
     watcher.skip_until("-- flooder left (Excess Flood)").await;
+    server.shut_down().await;
+}
+
+#[tokio::test]
+async fn a_cut_off_flooder_may_go_on_sending_while_it_reads_its_farewell() {
+    let server =
+        TestServer::start_with_config(&flood_config(5, 1.0, 20 * 1024), Overrides::default()).await;
+    let flooder = Client::named(server.address, "flooder").await;
+    let (mut reader, mut writer) = flooder.into_parts();
+    let flood = format!("{}\n", "y".repeat(400)).repeat(200);
+    writer
+        .write_all(flood.as_bytes())
+        .await
+        .expect("the server reads on after cutting the flooder off");
+    let mut told = String::new();
+    tokio::time::timeout(support::PATIENCE, reader.read_to_string(&mut told))
+        .await
+        .expect("the farewell and the end of the stream in time")
+        .expect("no reset");
+    assert!(
+        told.ends_with("! disconnected: excess flood (you sent faster than the server reads)\n"),
+        "{told:?}"
+    );
+    // The end of the stream has come, and the server still takes what the flooder sends: had
+    // it closed its socket with input unread, the connection would be reset, and a reset can
+    // destroy a farewell the client has not read yet. (On loopback the reset would come back
+    // during the first write, so the second would fail.)
+    for _ in 0..20 {
+        writer
+            .write_all(&[b'z'; 1024])
+            .await
+            .expect("no reset while the flooder may still be reading");
+    }
     server.shut_down().await;
 }
 
