@@ -4,6 +4,7 @@ mod admin;
 mod bench;
 mod check_config;
 mod cluster;
+mod free_memory;
 mod gen_cert;
 mod open_files;
 mod password;
@@ -448,6 +449,7 @@ fn serve(args: ServeArgs, sources: &ArgMatches) -> anyhow::Result<()> {
         reload_on_hangup(server.reloader(), args.config, overrides)?;
         announce_ready(&server)?;
         systemd::ready();
+        tokio::spawn(free_memory::return_freed_memory_periodically());
         server
             .run(async {
                 shutdown.await;
