@@ -15,10 +15,13 @@
 //!     cargo test --release -p palaver --test soak -- --ignored --nocapture
 //! ```
 //!
-//! `PALAVER_SOAK_CLIENTS` sets the number of clients (2000), `PALAVER_SOAK_OUT` a file for the
-//! memory samples (CSV, and beside it an SVG plot): resident memory, and of it the heap and
-//! other private memory (`RssAnon`) and the pages of mapped files, mostly the server's own code
-//! (`RssFile`).
+//! `PALAVER_SOAK_CLIENTS` sets the number of clients (2000), `PALAVER_SOAK_MAX_PER_ROOM` the
+//! history kept per room (10,000, the default of `[store] history_max_per_room`: its rooms,
+//! ten messages a second each, reach it after about 17 minutes, and from then on retention
+//! deletes 600 messages of each a minute; a small limit starts that at once), and
+//! `PALAVER_SOAK_OUT` a file for the memory samples (CSV, and beside it an SVG plot): resident
+//! memory, and of it the heap and other private memory (`RssAnon`) and the pages of mapped
+//! files, mostly the server's own code (`RssFile`).
 
 mod common;
 
@@ -426,7 +429,12 @@ fn thousands_of_clients_some_misbehaving_for_a_long_time() {
     let config = directory.path().join("palaver.toml");
     // Loopback is exempt from the per-address limits (thousands of clients come from one
     // address here), but not from flood control.
-    std::fs::write(&config, "[flood]\nexempt_addresses = []\n").expect("write the config");
+    let max_per_room = setting("PALAVER_SOAK_MAX_PER_ROOM", 10_000);
+    std::fs::write(
+        &config,
+        format!("[flood]\nexempt_addresses = []\n[store]\nhistory_max_per_room = {max_per_room}\n"),
+    )
+    .expect("write the config");
     // A database file, as a deployment has: one in memory would grow with the history.
     let database = directory.path().join("palaver.db");
     let mut server = serve_with(

@@ -23,7 +23,7 @@ use tokio::time::Instant;
 use super::StoreError;
 use super::message::StoredMessage;
 use super::pace::CommitPace;
-use super::retention::log_pruned;
+use super::retention::{PruneRound, log_pruned};
 use super::sqlite::Database;
 use crate::metrics::Metrics;
 
@@ -59,8 +59,9 @@ pub(super) struct Timing {
     pub commit_interval: Duration,
 }
 
-/// The thread's body: serves requests until shut down or until every handle is gone, pruning
-/// every `prune_interval`, then closes the database.
+/// The thread's body: serves requests until shut down or until every handle is gone, starting
+/// a round of pruning every `prune_interval` and doing it in steps between requests
+/// (`retention.rs`), then closes the database.
 ///
 /// `clock` is a current-thread tokio runtime used only to wait for the next request with a
 /// deadline: a tokio channel has `blocking_recv` but no timed variant, and the prune timer
@@ -74,10 +75,18 @@ pub(super) fn run(
 ) {
     let prune_interval = timing.prune_interval;
     let mut next_prune = deadline_after(prune_interval);
+    let mut pruning: Option<PruneRound> = None;
     let mut pace = CommitPace::new(timing.commit_interval);
     let mut shut_down = None;
     while shut_down.is_none() {
-        match next_request(&clock, &mut requests, next_prune) {
+        // While a round of pruning is under way, requests go first but are not waited for:
+        // between two of its steps, the thread serves whatever queued meanwhile.
+        let wait_until = if pruning.is_some() {
+            Instant::now()
+        } else {
+            next_prune
+        };
+        match next_request(&clock, &mut requests, wait_until) {
             Wait::Closed => break,
             Wait::Request(first) => {
                 let mut batch = take_batch(first, &mut requests);
@@ -93,9 +102,22 @@ pub(super) fn run(
             Wait::TimedOut => {}
         }
         // Checked after every batch too, since under steady load the wait never times out.
-        if Instant::now() >= next_prune {
-            log_pruned(database.prune(Timestamp::now()));
+        if pruning.is_none() && Instant::now() >= next_prune {
+            pruning = Some(PruneRound::new(Timestamp::now()));
             next_prune = deadline_after(prune_interval);
+        }
+        if let Some(round) = &mut pruning {
+            match database.prune_step(round) {
+                Ok(()) if round.is_done() => {
+                    log_pruned(Ok(round.deleted()));
+                    pruning = None;
+                }
+                Ok(()) => {}
+                Err(error) => {
+                    log_pruned(Err(error));
+                    pruning = None;
+                }
+            }
         }
     }
     let closed = database.close();
