@@ -17,6 +17,9 @@
 //! or `/quit` leaves, after asking when that would lose a typed line or lines not sent yet
 //! (see [`crate::app::question`]); a long paste is sent only once confirmed.
 //!
+//! The mouse is taken (unless [`ScreenOptions::mouse`] is off) for its wheel, which scrolls;
+//! its other events are dropped without a redraw. Ctrl-L clears the terminal and redraws it.
+//!
 //! Cancel safety: only the key stream's `next` and [`Link::next_event`] (cancel safe) are raced
 //! in the `select!`; link commands are given between polls.
 
@@ -27,11 +30,14 @@ use palaver_proto::irc::Message;
 use palaver_proto::text::error_line;
 use palaver_proto::time::Timestamp;
 use ratatui::DefaultTerminal;
-use ratatui::crossterm::event::{DisableBracketedPaste, EnableBracketedPaste, Event, EventStream};
+use ratatui::crossterm::event::{
+    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture, Event,
+    EventStream, MouseEvent, MouseEventKind,
+};
 use tokio::time::{Instant, MissedTickBehavior, interval, timeout};
 
 use crate::app::command::{Command, PASTE_CONFIRM_ABOVE, paste_commands, pasted_lines};
-use crate::app::input::{Action, handle_key};
+use crate::app::input::{Action, handle_key, handle_mouse};
 use crate::app::state::{AppState, Status};
 use crate::app::view;
 use crate::link::{self, Link, Outcome, Reconnect};
@@ -46,22 +52,44 @@ const TICK: Duration = Duration::from_secs(15);
 /// The token of our lag probes: `PING palaver-lag-<milliseconds since the loop started>`.
 const LAG_TOKEN_PREFIX: &str = "palaver-lag-";
 
+/// How the full screen uses the terminal, beyond the connection's options.
+#[derive(Debug, Clone, Copy)]
+pub struct ScreenOptions {
+    /// Take the mouse, so the wheel scrolls. The terminal then selects text only with Shift
+    /// held (in most terminals), so it can be turned off (`--no-mouse`).
+    pub mouse: bool,
+}
+
+impl Default for ScreenOptions {
+    fn default() -> Self {
+        Self { mouse: true }
+    }
+}
+
 /// Restores the terminal when dropped, whichever way [`run_tui`] ends.
 struct TerminalGuard;
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
-        let _ = ratatui::crossterm::execute!(std::io::stdout(), DisableBracketedPaste);
+        // Turning off what was not on is harmless.
+        let _ = ratatui::crossterm::execute!(
+            std::io::stdout(),
+            DisableBracketedPaste,
+            DisableMouseCapture
+        );
         ratatui::restore();
     }
 }
 
 /// Runs the full-screen client until the user quits (Ctrl-C or `/quit`).
-pub async fn run_tui(options: ConnectOptions) -> Result<(), ClientError> {
+pub async fn run_tui(options: ConnectOptions, screen: ScreenOptions) -> Result<(), ClientError> {
     let terminal = ratatui::init();
     let _guard = TerminalGuard;
     // Pasted text arrives as one `Event::Paste`, not as keys (an Enter in it would send).
     let _ = ratatui::crossterm::execute!(std::io::stdout(), EnableBracketedPaste);
+    if screen.mouse {
+        let _ = ratatui::crossterm::execute!(std::io::stdout(), EnableMouseCapture);
+    }
     Tui {
         terminal,
         state: AppState::new(&options.server),
@@ -92,6 +120,14 @@ enum Wake {
     Tick,
 }
 
+/// Whether a mouse event turns the wheel (the only mouse input the client acts on).
+fn is_wheel(mouse: &MouseEvent) -> bool {
+    matches!(
+        mouse.kind,
+        MouseEventKind::ScrollUp | MouseEventKind::ScrollDown
+    )
+}
+
 /// Whether to keep going.
 enum Flow {
     Continue,
@@ -102,13 +138,25 @@ impl Tui {
     async fn run(&mut self) -> Result<(), ClientError> {
         let mut tick = interval(TICK);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut draw = true;
         loop {
-            self.draw()?;
+            if draw {
+                self.draw()?;
+            }
+            draw = true;
             let wake = tokio::select! {
                 key = self.keys.next() => Wake::Key(key),
                 event = self.link.next_event() => Wake::Link(event),
                 _ = tick.tick() => Wake::Tick,
             };
+            // With the mouse taken, every move and click is an event: only the wheel does
+            // anything, and the rest need not even a redraw.
+            if let Wake::Key(Some(Ok(Event::Mouse(mouse)))) = &wake
+                && !is_wheel(mouse)
+            {
+                draw = false;
+                continue;
+            }
             let flow = match wake {
                 Wake::Key(None) => Flow::Quit(None),
                 Wake::Key(Some(event)) => {
@@ -149,15 +197,24 @@ impl Tui {
         if let Event::Paste(text) = &event {
             return self.on_paste(text);
         }
-        let Event::Key(key) = event else {
+        let action = match event {
+            Event::Key(key) => {
+                let height = self.terminal.size().map_or(24, |size| size.height);
+                let page = view::scrollback_rows(height);
+                handle_key(&mut self.state, self.link.model(), key, page)
+            }
+            Event::Mouse(mouse) => handle_mouse(&mut self.state, mouse),
             // Resizes need only the redraw that follows every event.
-            return Flow::Continue;
+            _ => Action::None,
         };
-        let height = self.terminal.size().map_or(24, |size| size.height);
-        let page = view::scrollback_rows(height);
-        match handle_key(&mut self.state, self.link.model(), key, page) {
+        match action {
             Action::None => Flow::Continue,
             Action::Quit => Flow::Quit(None),
+            Action::Redraw => {
+                // The next draw paints every cell, whatever the terminal shows now.
+                let _ = self.terminal.clear();
+                Flow::Continue
+            }
             Action::Request(request) => {
                 self.link.command(link::Command::Request(request));
                 Flow::Continue
@@ -292,6 +349,8 @@ impl Tui {
                     self.link.command(link::Command::Send(part));
                 }
             }
+            Command::Clear => self.state.clear_current(),
+            Command::Help(about) => self.state.show_help(about.as_deref()),
             Command::Quote(raw) => match Message::parse(raw) {
                 Ok(message) => self.link.command(link::Command::Send(message)),
                 Err(_) => {

@@ -139,6 +139,10 @@ struct ConnectArgs {
     #[arg(long, value_name = "#ROOM,...", value_delimiter = ',')]
     join: Vec<String>,
 
+    /// Full screen: leave the mouse to the terminal (plain selecting, no wheel scrolling).
+    #[arg(long)]
+    no_mouse: bool,
+
     /// Log filter for diagnostics on stderr, in tracing's EnvFilter syntax.
     #[arg(long, value_name = "FILTER", default_value = "warn")]
     log: String,
@@ -552,7 +556,10 @@ fn connect(args: ConnectArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     let result = if full_screen {
-        runtime.block_on(palaver_client::tui::run_tui(options))
+        let screen = palaver_client::tui::ScreenOptions {
+            mouse: !args.no_mouse,
+        };
+        runtime.block_on(palaver_client::tui::run_tui(options, screen))
     } else {
         runtime.block_on(palaver_client::run_pipe(
             options,

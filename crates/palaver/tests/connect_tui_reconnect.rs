@@ -1,7 +1,8 @@
 //! End-to-end test of the full-screen mode's resilience through a real pseudo-terminal: the
-//! server is killed (`kill -9`), a line is typed while it is down (shown as pending), the
-//! server comes back on the same IRC port and database, and the client reconnects, rejoins
-//! and sends the line; the pending mark goes once its echo arrives.
+//! server is killed (`kill -9`), a line is typed and three are pasted while it is down (shown
+//! as pending), the server comes back on the same IRC port and database, and the client
+//! reconnects, rejoins and sends the lines, each once and in order; the pending marks go once
+//! their echoes arrive.
 //!
 //! tmux runs the client in a detached session, `send-keys` types, `capture-pane` reads the
 //! screen; the real server binary and a text-protocol observer check what others see.
@@ -68,13 +69,35 @@ fn full_screen_client_reconnects_and_sends_what_was_typed_meanwhile() {
     tmux.wait_for_screen("the pending line", |screen| {
         screen.contains("typed while down (pending)")
     });
+    // A paste of lines separated by CR, as terminals send them: each pending, in order.
+    tmux.paste("pasted one\npasted two\npasted three");
+    tmux.wait_for_screen("the pending paste", |screen| {
+        screen.contains("pasted three (pending)")
+    });
 
     let server = serve_on(&irc, &database);
     let mut observer = Observer::join_ops(server.text, "watcher");
     observer.skip_until("#ops <tui> typed while down");
-    let screen = tmux.wait_for_screen("the echo replacing the pending line", |screen| {
-        screen.contains("#ops <tui> typed while down") && !screen.contains("(pending)")
+    let screen = tmux.wait_for_screen("the echoes replacing the pending lines", |screen| {
+        screen.contains("#ops <tui> pasted three") && !screen.contains("(pending)")
     });
+    // Each pasted line exactly once and in order, up to the line typed after them. (The
+    // observer may have joined before or after the client said them, so they come live or in
+    // the replay on joining, framed by `-- history` lines: only the client's lines count.)
+    tmux.send_keys(&["after the restart", "Enter"]);
+    let said: Vec<String> = observer
+        .skip_until("#ops <tui> after the restart")
+        .into_iter()
+        .filter(|line| line.starts_with("#ops <tui> "))
+        .collect();
+    assert_eq!(
+        said,
+        [
+            "#ops <tui> pasted one",
+            "#ops <tui> pasted two",
+            "#ops <tui> pasted three"
+        ]
+    );
     assert!(screen.contains("connected"), "the status bar:\n{screen}");
     assert_eq!(tmux.format("#{pane_dead}"), "0", "{screen}");
 }

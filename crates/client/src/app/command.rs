@@ -44,10 +44,81 @@ pub enum Command {
     Close,
     /// `/win N`: switches to window N (1 is the status window).
     Window(usize),
-    /// `/quote RAW`: a raw IRC line.
+    /// `/quote RAW`: a raw IRC line. Also what an unknown `/command` becomes (as irssi
+    /// sends it): `/foo bar` is `FOO bar`.
     Quote(String),
+    /// An IRC command built from a client command's arguments (`/kick`, `/ban`, `/invite`,
+    /// `/whois`): the command and its parameters, the last of which may hold spaces.
+    Send {
+        command: String,
+        params: Vec<String>,
+    },
+    /// `/clear`: empties the current window.
+    Clear,
+    /// `/help [command]`: lists the commands, or says what one does.
+    Help(Option<String>),
     /// A command we cannot carry out; the text says why.
     Invalid(String),
+}
+
+/// One of the client's own commands, for `/help` and Tab completion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommandHelp {
+    /// How it is typed, starting with its name: `/kick [#room] NICK [reason]`.
+    pub usage: &'static str,
+    pub what: &'static str,
+}
+
+impl CommandHelp {
+    /// The name, without its `/`.
+    pub fn name(&self) -> &'static str {
+        let typed = self.usage.split(' ').next().unwrap_or_default();
+        typed.trim_start_matches('/')
+    }
+}
+
+const fn help(usage: &'static str, what: &'static str) -> CommandHelp {
+    CommandHelp { usage, what }
+}
+
+/// The commands the client knows, in alphabetical order. Any other `/command` goes to the
+/// server as it was typed.
+// A table reads best one command to a line.
+#[rustfmt::skip]
+pub const COMMANDS: &[CommandHelp] = &[
+    help("/away [reason]",                            "marks you away; without a reason, back"),
+    help("/ban [#room] NICK|MASK",                    "bans from the room (a nick bans nick!*@*)"),
+    help("/clear",                                    "empties this window"),
+    help("/close",                                    "closes this window, leaving its room"),
+    help("/help [command]",                           "lists the commands, or explains one"),
+    help("/invite NICK [#room]",                      "invites someone to the room"),
+    help("/j room [key]",                             "the same as /join"),
+    help("/join [#]room [key]",                       "joins a room (the # may be left out)"),
+    help("/kick [#room] NICK [reason]",               "removes someone from the room"),
+    help("/me action",                                "says an action"),
+    help("/mode [#room|NICK] [+-modes [arguments]]",  "shows or changes modes"),
+    help("/msg NICK|#room text",                      "sends a message without opening a window"),
+    help("/names [#room]",                            "lists the room's members"),
+    help("/nick NAME",                                "changes your nick"),
+    help("/part [#room] [reason]",                    "leaves a room"),
+    help("/query NICK [text]",                        "opens a private conversation"),
+    help("/quit [reason]",                            "leaves the server"),
+    help("/quote RAW",                                "sends a raw IRC line"),
+    help("/topic [#room] [text]",                     "shows or sets the topic"),
+    help("/who [mask]",                               "lists users (the room's by default)"),
+    help("/whois NICK",                               "says who someone is"),
+    help("/win N",                                    "goes to window N (also /window)"),
+];
+
+/// The help of the command `name` (without its `/`), if the client knows it.
+pub fn command_help(name: &str) -> Option<&'static CommandHelp> {
+    let name = name.trim_start_matches('/').to_ascii_lowercase();
+    let name = if name == "window" {
+        "win"
+    } else {
+        name.as_str()
+    };
+    COMMANDS.iter().find(|command| command.name() == name)
 }
 
 /// The room or peer of the current window, which commands default to.
@@ -72,6 +143,43 @@ impl Context<'_> {
             Context::Room(name) => Some(name.to_owned()),
             _ => None,
         }
+    }
+
+    fn query(self) -> Option<String> {
+        match self {
+            Context::Query(nick) => Some(nick.to_owned()),
+            _ => None,
+        }
+    }
+}
+
+/// A room name as typed after `/join`: `rust` means `#rust`, as in irssi.
+fn room_name(typed: &str) -> String {
+    if is_channel(typed) {
+        typed.to_owned()
+    } else {
+        format!("#{typed}")
+    }
+}
+
+/// What `/ban` bans: a mask as given, or everyone using the nick.
+fn ban_mask(who: &str) -> String {
+    if who.contains(['!', '@']) {
+        who.to_owned()
+    } else {
+        format!("{who}!*@*")
+    }
+}
+
+/// The `MODE` line of `/mode [target] [modes…]`: the target is the first word unless that
+/// is a mode change (`+m`, `-i`), in which case it is the current room; `None` without one.
+fn mode_line(rest: &str, context: Context<'_>) -> Option<String> {
+    let (first, after) = split_word(rest);
+    if first.is_empty() || first.starts_with(['+', '-']) {
+        let room = context.room()?;
+        Some(format!("MODE {room} {rest}").trim_end().to_owned())
+    } else {
+        Some(format!("MODE {first} {after}").trim_end().to_owned())
     }
 }
 
@@ -100,6 +208,14 @@ impl Command {
         };
         let (name, rest) = split_word(command_line);
         let usage = |text: &str| Command::Invalid(format!("usage: {text}"));
+        let send = |command: &str, params: &[&str], last: Option<String>| Command::Send {
+            command: command.to_owned(),
+            params: params
+                .iter()
+                .map(|param| (*param).to_owned())
+                .chain(last)
+                .collect(),
+        };
         let optional = |text: &str| (!text.is_empty()).then(|| text.to_owned());
         // `[#room] rest`: the room if the first word names one, else the current room.
         let room_and_rest = |rest: &str| -> Option<(String, Option<String>)> {
@@ -133,9 +249,9 @@ impl Command {
                     text: optional(text),
                 },
             },
-            "join" => match split_word(rest) {
+            "join" | "j" => match split_word(rest) {
                 (room, key) if !room.is_empty() => Command::Join {
-                    room: room.to_owned(),
+                    room: room_name(room),
                     key: optional(key),
                 },
                 _ => usage("/join #room [key]"),
@@ -169,7 +285,46 @@ impl Command {
             },
             "quote" if rest.is_empty() => usage("/quote RAW"),
             "quote" => Command::Quote(rest.to_owned()),
-            _ => Command::Invalid(format!("unknown command /{name}")),
+            "clear" => Command::Clear,
+            "help" => Command::Help(optional(rest.trim())),
+            "kick" => match room_and_rest(rest) {
+                Some((room, Some(rest))) => {
+                    let (nick, reason) = split_word(&rest);
+                    send("KICK", &[room.as_str(), nick], optional(reason))
+                }
+                _ => usage("/kick [#room] NICK [reason]"),
+            },
+            "ban" => match room_and_rest(rest) {
+                Some((room, Some(who))) if !who.contains(' ') => {
+                    send("MODE", &[room.as_str(), "+b", &ban_mask(&who)], None)
+                }
+                _ => usage("/ban [#room] NICK|MASK"),
+            },
+            "invite" => match split_word(rest) {
+                (nick, "") if !nick.is_empty() => match context.room() {
+                    Some(room) => send("INVITE", &[nick, room.as_str()], None),
+                    None => Command::Invalid(NO_ROOM.into()),
+                },
+                (nick, room) if !nick.is_empty() && is_channel(room) => {
+                    send("INVITE", &[nick, room], None)
+                }
+                _ => usage("/invite NICK [#room]"),
+            },
+            "whois" => match optional(rest.trim()).or_else(|| context.query()) {
+                Some(nick) => send("WHOIS", &[nick.as_str()], None),
+                None => usage("/whois NICK"),
+            },
+            "mode" => match mode_line(rest, context) {
+                Some(line) => Command::Quote(line),
+                None => usage("/mode [#room|NICK] [+-modes [arguments]]"),
+            },
+            "" => Command::Invalid("a command needs a name (// starts a line with /)".into()),
+            // As irssi does: what the client does not know goes to the server as typed.
+            _ => Command::Quote(
+                format!("{} {rest}", name.to_ascii_uppercase())
+                    .trim_end()
+                    .to_owned(),
+            ),
         }
     }
 
@@ -215,6 +370,10 @@ impl Command {
             Command::Who(mask) => send("WHO", vec![mask]),
             Command::Names(room) => send("NAMES", vec![room]),
             Command::Away(reason) => send("AWAY", reason.iter().map(String::as_str).collect()),
+            Command::Send { command, params } => {
+                send(command, params.iter().map(String::as_str).collect())
+            }
+            Command::Clear | Command::Help(_) => None,
             Command::Quit(_)
             | Command::Query { text: None, .. }
             | Command::Close
@@ -377,10 +536,89 @@ mod tests {
             Command::parse("/quote MODE #x +m", OPS),
             Command::Quote("MODE #x +m".into())
         );
+        assert_eq!(Command::parse("/clear", OPS), Command::Clear);
+        assert_eq!(Command::parse("/help", OPS), Command::Help(None));
         assert_eq!(
-            Command::parse("/frob", OPS),
-            Command::Invalid("unknown command /frob".into())
+            Command::parse("/help join ", OPS),
+            Command::Help(Some("join".into()))
         );
+    }
+
+    #[test]
+    fn unknown_commands_go_to_the_server_as_typed() {
+        assert_eq!(Command::parse("/frob", OPS), Command::Quote("FROB".into()));
+        assert_eq!(
+            Command::parse("/knock #x :let me in", OPS),
+            Command::Quote("KNOCK #x :let me in".into())
+        );
+        assert!(matches!(Command::parse("/", OPS), Command::Invalid(_)));
+    }
+
+    #[test]
+    fn room_commands_name_the_current_room_unless_told_otherwise() {
+        let join = |room: &str| Command::Join {
+            room: room.into(),
+            key: None,
+        };
+        assert_eq!(Command::parse("/j rust", OPS), join("#rust"));
+        assert_eq!(Command::parse("/join #rust", OPS), join("#rust"));
+        let lines = |line: &str, context| -> Vec<String> {
+            Command::parse(line, context)
+                .to_link_command()
+                .map(|command| command.messages())
+                .unwrap_or_default()
+                .iter()
+                .map(|m| String::from_utf8_lossy(&m.to_bytes()).trim_end().to_owned())
+                .collect()
+        };
+        assert_eq!(lines("/kick bob", OPS), ["KICK #ops bob"]);
+        assert_eq!(lines("/kick #x bob go away", OPS), ["KICK #x bob :go away"]);
+        assert_eq!(lines("/ban bob", OPS), ["MODE #ops +b bob!*@*"]);
+        assert_eq!(
+            lines("/ban #x *!*@spam.example", OPS),
+            ["MODE #x +b *!*@spam.example"]
+        );
+        assert_eq!(lines("/invite bob", OPS), ["INVITE bob #ops"]);
+        assert_eq!(lines("/invite bob #x", OPS), ["INVITE bob #x"]);
+        assert_eq!(lines("/whois bob", OPS), ["WHOIS bob"]);
+        assert_eq!(lines("/whois", Context::Query("carol")), ["WHOIS carol"]);
+        assert_eq!(
+            Command::parse("/mode +l 10", OPS),
+            Command::Quote("MODE #ops +l 10".into())
+        );
+        assert_eq!(
+            Command::parse("/mode", OPS),
+            Command::Quote("MODE #ops".into())
+        );
+        assert_eq!(
+            Command::parse("/mode me +i", Context::Status),
+            Command::Quote("MODE me +i".into())
+        );
+        for usage in ["/kick", "/ban", "/whois", "/invite", "/mode +m"] {
+            assert!(
+                matches!(Command::parse(usage, Context::Status), Command::Invalid(_)),
+                "{usage}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_command_has_help_and_the_help_is_in_order() {
+        let names: Vec<&str> = COMMANDS.iter().map(CommandHelp::name).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        assert_eq!(names, sorted);
+        for name in names {
+            // What the client does not know would go to the server as the bare name.
+            let unknown = Command::Quote(name.to_ascii_uppercase());
+            assert_ne!(
+                Command::parse(&format!("/{name}"), OPS),
+                unknown,
+                "/{name} is in the help but not a command"
+            );
+        }
+        assert_eq!(command_help("/WINDOW").map(CommandHelp::name), Some("win"));
+        assert_eq!(command_help("frob"), None);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use palaver_proto::irc::Message;
 use palaver_proto::text::notice_line;
 use palaver_proto::time::Timestamp;
 
-use super::command::Context;
+use super::command::{COMMANDS, CommandHelp, Context, command_help};
 use super::question::Question;
 use crate::link::{Incoming, LineId, SaidLine};
 use crate::model::{Model, SCROLLBACK_LINES, is_channel, line_text, refusal, source_nick};
@@ -139,12 +139,16 @@ pub enum Status {
     Disconnected(String),
 }
 
-/// The input line: text and a cursor, counted in characters.
+/// The input line: text and a cursor, counted in characters, edited with the keys of
+/// readline and irssi (`input.rs` binds them).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InputLine {
     text: String,
     /// Cursor position in characters, `0..=text.chars().count()`.
     cursor: usize,
+    /// What the last kill (Ctrl-U, Ctrl-K, Ctrl-W, Alt-D) cut, for Ctrl-Y to put back. One
+    /// piece, not readline's ring: each kill replaces it.
+    killed: String,
 }
 
 impl InputLine {
@@ -210,11 +214,89 @@ impl InputLine {
         self.cursor = self.len();
     }
 
-    /// Ctrl-U: deletes everything before the cursor.
-    pub fn clear_to_start(&mut self) {
-        let at = self.byte_at(self.cursor);
-        self.text.replace_range(..at, "");
-        self.cursor = 0;
+    /// Ctrl-U: cuts everything before the cursor.
+    pub fn kill_to_start(&mut self) {
+        self.kill(0, self.cursor);
+    }
+
+    /// Ctrl-K: cuts everything from the cursor on.
+    pub fn kill_to_end(&mut self) {
+        self.kill(self.cursor, self.len());
+    }
+
+    /// Ctrl-W: cuts the word before the cursor, a word being what lies between spaces (as
+    /// readline's `unix-word-rubout`, so `#room,` or a URL goes at once).
+    pub fn kill_word_before(&mut self) {
+        let chars: Vec<char> = self.text.chars().collect();
+        let mut start = self.cursor;
+        while start > 0 && chars[start - 1].is_whitespace() {
+            start -= 1;
+        }
+        while start > 0 && !chars[start - 1].is_whitespace() {
+            start -= 1;
+        }
+        self.kill(start, self.cursor);
+    }
+
+    /// Alt-D: cuts from the cursor to the end of the word after it.
+    pub fn kill_word_after(&mut self) {
+        let end = self.word_end();
+        self.kill(self.cursor, end);
+    }
+
+    /// Ctrl-Y: puts back what the last kill cut, at the cursor.
+    pub fn yank(&mut self) {
+        let killed = self.killed.clone();
+        self.insert_str(&killed);
+    }
+
+    /// Alt-B, Ctrl-Left: to the start of this word or the one before, a word being letters and
+    /// digits (as readline's `backward-word`).
+    pub fn word_left(&mut self) {
+        let chars: Vec<char> = self.text.chars().collect();
+        let mut at = self.cursor;
+        while at > 0 && !chars[at - 1].is_alphanumeric() {
+            at -= 1;
+        }
+        while at > 0 && chars[at - 1].is_alphanumeric() {
+            at -= 1;
+        }
+        self.cursor = at;
+    }
+
+    /// Alt-F, Ctrl-Right: to the end of this word or the next.
+    pub fn word_right(&mut self) {
+        self.cursor = self.word_end();
+    }
+
+    /// Where [`Self::word_right`] goes: past any non-word characters, then past a word.
+    fn word_end(&self) -> usize {
+        let chars: Vec<char> = self.text.chars().collect();
+        let mut at = self.cursor;
+        while at < chars.len() && !chars[at].is_alphanumeric() {
+            at += 1;
+        }
+        while at < chars.len() && chars[at].is_alphanumeric() {
+            at += 1;
+        }
+        at
+    }
+
+    /// Cuts the characters `from..to` into the kill buffer, leaving the cursor where they
+    /// were. Cutting nothing keeps the last kill, as readline does.
+    fn kill(&mut self, from: usize, to: usize) {
+        if from >= to {
+            return;
+        }
+        let (start, end) = (self.byte_at(from), self.byte_at(to));
+        self.killed = self.text[start..end].to_owned();
+        self.text.replace_range(start..end, "");
+        self.cursor = from;
+    }
+
+    /// Whether the cursor is past the last character (End there jumps to the newest lines).
+    pub fn at_end(&self) -> bool {
+        self.cursor == self.len()
     }
 
     fn set(&mut self, text: &str) {
@@ -401,6 +483,11 @@ impl AppState {
         }
     }
 
+    /// Back to the newest lines of the current window.
+    pub fn scroll_to_bottom(&mut self) {
+        self.scroll_down(usize::MAX);
+    }
+
     /// A batch answering `CHATHISTORY BEFORE` ended: its lines go above the room's, in order.
     fn insert_older(&mut self, room: &str, lines: Vec<OlderLine>) {
         let Some(index) = self.find(room) else { return };
@@ -436,6 +523,42 @@ impl AppState {
     /// A local `-- …` or `! …` line for the current window (errors from our own commands).
     pub fn note_current(&mut self, text: &str) {
         self.add_line(self.current, text.to_owned(), false);
+    }
+
+    /// `/clear`: forgets the current window's lines; scrolling up does not fetch older
+    /// history for it any more (it would show what came before the lines cleared).
+    pub fn clear_current(&mut self) {
+        let window = &mut self.windows[self.current];
+        window.lines.clear();
+        window.scroll = 0;
+        window.older = Older::Exhausted;
+    }
+
+    /// `/help [command]`: the list of commands, or what one does, in the current window.
+    pub fn show_help(&mut self, about: Option<&str>) {
+        let lines = match about {
+            None => {
+                let names: Vec<&str> = COMMANDS.iter().map(CommandHelp::name).collect();
+                vec![
+                    format!("-- commands: {}", names.join(" ")),
+                    "-- /help COMMAND explains one; any other /COMMAND goes to the server as typed"
+                        .to_owned(),
+                ]
+            }
+            Some(name) => match command_help(name) {
+                Some(help) => vec![format!("-- {}: {}", help.usage, help.what)],
+                None => {
+                    let name = name.trim_start_matches('/');
+                    vec![format!(
+                        "! /{name} is not a command of this client (/help lists them); \
+                         the server may know it"
+                    )]
+                }
+            },
+        };
+        for line in lines {
+            self.note_current(&line);
+        }
     }
 
     /// A local line for the window named `name` if it is open, else the status window.
@@ -738,21 +861,16 @@ impl AppState {
         if prefix.is_empty() {
             return;
         }
-        let window = self.current();
-        let mut candidates: Vec<String> = match window.kind {
-            WindowKind::Room => model
-                .room(&window.name)
-                .map(|room| room.members.clone())
-                .unwrap_or_default(),
-            WindowKind::Query => vec![window.name.clone()],
-            WindowKind::Status => Vec::new(),
-        };
-        candidates.retain(|nick| nick.to_lowercase().starts_with(&prefix) && !model.is_me(nick));
-        candidates.sort_by_key(|nick| nick.to_lowercase());
+        let mut candidates = self.completion_candidates(model, start == 0, &prefix);
+        candidates.retain(|word| word.to_lowercase().starts_with(&prefix));
+        candidates.sort_by_key(|word| word.to_lowercase());
+        candidates.dedup();
         if candidates.is_empty() {
             return;
         }
-        let suffix = if start == 0 { ": " } else { " " };
+        // A nick at the start of a line addresses its owner: `alice: `.
+        let addressing = start == 0 && !prefix.starts_with(['/', '#']);
+        let suffix = if addressing { ": " } else { " " };
         let replacement = format!("{}{suffix}", candidates[0]);
         self.replace_word(start, cursor, &replacement);
         self.completion = Some(Completion {
@@ -761,6 +879,31 @@ impl AppState {
             index: 0,
             suffix,
         });
+    }
+
+    /// What Tab may complete a word to: a command at the start of the line (`/jo`), a room
+    /// we are in (`#ru`), else a nick of the current room or query (not ours).
+    fn completion_candidates(&self, model: &Model, line_start: bool, prefix: &str) -> Vec<String> {
+        if line_start && prefix.starts_with('/') {
+            return COMMANDS
+                .iter()
+                .map(|command| format!("/{}", command.name()))
+                .collect();
+        }
+        if is_channel(prefix) {
+            return model.rooms().iter().map(|room| room.name.clone()).collect();
+        }
+        let window = self.current();
+        let mut nicks = match window.kind {
+            WindowKind::Room => model
+                .room(&window.name)
+                .map(|room| room.members.clone())
+                .unwrap_or_default(),
+            WindowKind::Query => vec![window.name.clone()],
+            WindowKind::Status => Vec::new(),
+        };
+        nicks.retain(|nick| !model.is_me(nick));
+        nicks
     }
 
     /// Replaces characters `start..end` of the input with `text`, leaving the cursor after it.
@@ -1058,11 +1201,46 @@ mod tests {
         input.home();
         input.right();
         input.right();
-        input.clear_to_start();
+        input.kill_to_start();
         assert_eq!((input.text(), input.cursor()), ("éo!", 0));
         input.left();
         input.backspace();
         assert_eq!(input.text(), "éo!");
+    }
+
+    #[test]
+    fn kills_cut_words_and_lines_and_yank_puts_the_last_back() {
+        let mut input = InputLine::default();
+        input.insert_str("say héllo, wörld 42");
+        input.kill_word_before();
+        assert_eq!((input.text(), input.cursor()), ("say héllo, wörld ", 17));
+        // Ctrl-W takes the spaces before the cursor with the word, as readline does.
+        input.kill_word_before();
+        assert_eq!(input.text(), "say héllo, ");
+        input.yank();
+        assert_eq!(input.text(), "say héllo, wörld ");
+        input.home();
+        input.word_right();
+        assert_eq!(input.cursor(), 3, "to the end of `say`");
+        input.word_right();
+        assert_eq!(input.cursor(), 9, "past the space to the end of `héllo`");
+        input.word_left();
+        assert_eq!(input.cursor(), 4, "back to the start of `héllo`");
+        input.kill_word_after();
+        assert_eq!((input.text(), input.cursor()), ("say , wörld ", 4));
+        input.kill_to_end();
+        assert_eq!(input.text(), "say ");
+        assert!(input.at_end());
+        // Killing nothing keeps the last kill.
+        input.kill_to_end();
+        input.yank();
+        assert_eq!(input.text(), "say , wörld ");
+        input.word_left();
+        input.kill_to_start();
+        assert_eq!((input.text(), input.cursor()), ("wörld ", 0));
+        input.end();
+        input.yank();
+        assert_eq!(input.text(), "wörld say , ");
     }
 
     #[test]
@@ -1100,6 +1278,63 @@ mod tests {
         state.input.insert_str("thanks b");
         state.complete();
         assert_eq!(state.input.text(), "albert: thanks bob ");
+    }
+
+    #[test]
+    fn tab_completes_commands_at_the_start_and_rooms_anywhere() {
+        let mut state = state();
+        feed(&mut state, ":me!~m@h JOIN #ops");
+        feed(&mut state, ":me!~m@h JOIN #rust");
+        state.input.insert_str("/jo");
+        state.complete();
+        assert_eq!(state.input.text(), "/join ");
+        state.edited();
+        state.input.insert_str("#r");
+        state.complete();
+        assert_eq!(state.input.text(), "/join #rust ");
+        state.edited();
+        state.input.kill_to_start();
+        state.input.insert_str("see #");
+        state.complete();
+        assert_eq!(state.input.text(), "see #ops ");
+        state.complete();
+        assert_eq!(state.input.text(), "see #rust ");
+    }
+
+    #[test]
+    fn clear_empties_the_window_and_help_explains_commands() {
+        let mut state = state();
+        feed(&mut state, ":me!~m@h JOIN #ops");
+        feed(&mut state, ":a!~a@h PRIVMSG #ops :hello");
+        state.clear_current();
+        assert!(state.current().lines().is_empty());
+        assert_eq!(
+            state.scroll_up(10),
+            None,
+            "no older history for a cleared window"
+        );
+        state.show_help(Some("j"));
+        assert_eq!(
+            state.current().lines().back().map(String::as_str),
+            Some("-- /j room [key]: the same as /join")
+        );
+        state.show_help(None);
+        let lines = state.current().lines();
+        assert!(
+            lines[1].starts_with("-- commands: away ban clear"),
+            "{lines:?}"
+        );
+        state.show_help(Some("/frob"));
+        assert!(
+            state
+                .current()
+                .lines()
+                .back()
+                .unwrap()
+                .starts_with("! /frob is not a command"),
+            "{:?}",
+            state.current().lines()
+        );
     }
 
     #[test]
