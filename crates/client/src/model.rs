@@ -78,6 +78,8 @@ pub struct Model {
     rooms: Vec<Room>,
     /// Recent lines, oldest first, at most [`SCROLLBACK_LINES`].
     scrollback: VecDeque<DisplayLine>,
+    /// Whether the server has us marked away (`306`, until `305` or a new connection).
+    away: bool,
 }
 
 impl Model {
@@ -91,6 +93,11 @@ impl Model {
     /// Our current nick.
     pub fn nick(&self) -> &str {
         &self.nick
+    }
+
+    /// Whether the server has us marked away.
+    pub fn is_away(&self) -> bool {
+        self.away
     }
 
     /// The rooms we are in, in join order.
@@ -203,7 +210,13 @@ impl Model {
         let params = message.params.as_slice();
         let command = message.command.to_ascii_uppercase();
         match (command.as_str(), params) {
-            ("001", [nick, ..]) => self.nick = nick.clone(),
+            ("001", [nick, ..]) => {
+                self.nick = nick.clone();
+                // A new connection starts present.
+                self.away = false;
+            }
+            ("306", _) => self.away = true,
+            ("305", _) => self.away = false,
             ("NICK", [new_nick, ..]) => {
                 for room in &mut self.rooms {
                     if room.has_member(&from) {

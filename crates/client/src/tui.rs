@@ -280,6 +280,11 @@ impl Tui {
             link::Event::Message(incoming) => {
                 self.state
                     .show(self.link.model(), &incoming, Timestamp::now());
+                if self.link.has_history()
+                    && let Some(request) = self.state.backlog_request(self.link.model(), &incoming)
+                {
+                    self.link.command(link::Command::Request(request));
+                }
             }
             link::Event::Pending(line) => {
                 let nick = self.link.model().nick().to_owned();

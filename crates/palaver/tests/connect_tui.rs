@@ -47,8 +47,14 @@ fn full_screen_client_talks_and_shows_what_others_say() {
     }
     let server = serve();
     let mut observer = Observer::join_ops(server.text, "watcher");
+    // Said before the client joins: its window shows it from the room's history.
+    observer.send("said before you came");
+    observer.skip_until("#ops <watcher> said before you came");
 
     let tmux = start_in_ops(&server, &mut observer);
+    tmux.wait_for_screen("the room's latest messages", |screen| {
+        screen.contains("#ops <watcher> said before you came")
+    });
 
     tmux.send_keys(&["hello from tui", "Enter"]);
     observer.skip_until("#ops <tui> hello from tui");

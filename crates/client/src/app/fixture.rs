@@ -64,8 +64,9 @@ impl DerefMut for Fixture {
     }
 }
 
-/// Passes `line` through the model to the state, as the link does.
-pub fn feed(fixture: &mut Fixture, line: &str) {
+/// Passes `line` through the model to the state, as the link does; returns what the link
+/// passed on.
+pub fn feed(fixture: &mut Fixture, line: &str) -> Incoming {
     let message = Message::parse(line).expect("valid IRC");
     let line = fixture.model.apply(&message, NOW);
     let incoming = Incoming {
@@ -74,4 +75,5 @@ pub fn feed(fixture: &mut Fixture, line: &str) {
         rejoin: false,
     };
     fixture.state.show(&fixture.model, &incoming, NOW);
+    incoming
 }

@@ -90,6 +90,7 @@ pub fn handle_key(state: &mut AppState, model: &Model, key: KeyEvent, page: usiz
         KeyCode::Char('0') if alt => {
             state.select(9);
         }
+        KeyCode::Char('a') if alt => state.next_active(),
         KeyCode::Char('b') if alt => state.input.word_left(),
         KeyCode::Char('f') if alt => state.input.word_right(),
         KeyCode::Char('d') if alt => state.input.kill_word_after(),

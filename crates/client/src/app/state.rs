@@ -39,6 +39,9 @@ struct Pending {
     line: String,
 }
 
+/// How many of a room's latest messages its window shows on joining.
+const BACKLOG_LINES: usize = 50;
+
 /// Older history asked for by scrolling to the top of a room window.
 pub const OLDER_HISTORY_LIMIT: usize = 50;
 
@@ -74,11 +77,11 @@ pub struct Window {
     pub name: String,
     /// Rendered lines, oldest first, at most [`SCROLLBACK_LINES`].
     lines: VecDeque<String>,
-    /// Lines added while the window was not the current one.
+    /// Messages added while the window was not the current one.
     pub unread: usize,
-    /// Set when a line mentioning our nick (or a private message) arrives while the window
-    /// is not current; cleared on switching to it.
-    pub mention: bool,
+    /// The highest [`Level`] of the lines added while the window was not the current one;
+    /// cleared on switching to it.
+    pub activity: Option<Level>,
     /// How many lines the view is scrolled up from the bottom (0: following new lines).
     scroll: usize,
     /// The `msgid` of the oldest message shown, where older history resumes.
@@ -93,7 +96,7 @@ impl Window {
             name: name.to_owned(),
             lines: VecDeque::new(),
             unread: 0,
-            mention: false,
+            activity: None,
             scroll: 0,
             oldest_msgid: None,
             older: Older::Idle,
@@ -102,6 +105,11 @@ impl Window {
 
     pub fn lines(&self) -> &VecDeque<String> {
         &self.lines
+    }
+
+    /// Whether someone mentioned us here (or wrote to us) since we last looked.
+    pub fn mention(&self) -> bool {
+        self.activity == Some(Level::Mention)
     }
 
     pub fn scroll(&self) -> usize {
@@ -127,6 +135,19 @@ impl Window {
             self.scroll = (self.scroll + 1).min(self.lines.len().saturating_sub(1));
         }
     }
+}
+
+/// How much a line added to a window that is not the current one matters, as irssi's
+/// activity levels: the window list shows the highest level a window has had since it was
+/// last looked at, and Alt-A goes to the window with the highest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// Someone joined, left, changed nick; a notice of the server or of this client.
+    Event,
+    /// Someone said something (counted unread).
+    Message,
+    /// Someone said our nick or wrote to us privately (counted unread).
+    Mention,
 }
 
 /// The connection as the status bar shows it.
@@ -411,6 +432,19 @@ impl AppState {
         self.windows.len() - 1
     }
 
+    /// Someone we have a private window with changed nick: the window follows them, unless
+    /// one with the new nick is open already.
+    fn rename_query(&mut self, old: &str, new: &str) {
+        if self.find(new).is_some() {
+            return;
+        }
+        if let Some(index) = self.find(old)
+            && self.windows[index].kind == WindowKind::Query
+        {
+            self.windows[index].name = new.to_owned();
+        }
+    }
+
     /// Opens (or finds) the query window with `nick` and switches to it.
     pub fn open_query(&mut self, nick: &str) {
         let index = self.open(nick);
@@ -423,9 +457,25 @@ impl AppState {
             return false;
         };
         window.unread = 0;
-        window.mention = false;
+        window.activity = None;
         self.current = index;
         true
+    }
+
+    /// Alt-A: switches to the window with the highest activity, the first after the current
+    /// one among equals; stays put when no other window has any.
+    pub fn next_active(&mut self) {
+        let count = self.windows.len();
+        let best = (1..count)
+            .map(|offset| (self.current + offset) % count)
+            .filter_map(|index| self.windows[index].activity.map(|level| (level, index)))
+            // The highest level; among equals the nearest after the current window, which
+            // `max_by_key` would not give, so the order is reversed first.
+            .rev()
+            .max_by_key(|(level, _)| *level);
+        if let Some((_, index)) = best {
+            self.select(index);
+        }
     }
 
     pub fn next_window(&mut self) {
@@ -488,6 +538,36 @@ impl AppState {
         self.scroll_down(usize::MAX);
     }
 
+    /// After our own JOIN of a room (not a rejoin), the request for its latest messages, so
+    /// that its new window shows what was said before and Page Up works at once; `None` for
+    /// anything else, or when the window already has history or asked for it. (The answer is
+    /// a `chathistory` batch, put above the window's lines as older history is.)
+    pub fn backlog_request(&mut self, model: &Model, incoming: &Incoming) -> Option<Message> {
+        let message = &incoming.message;
+        if incoming.rejoin || !message.command.eq_ignore_ascii_case("JOIN") {
+            return None;
+        }
+        if !model.is_me(source_nick(message)?) {
+            return None;
+        }
+        let room = message.params.first()?;
+        let index = self.find(room)?;
+        let window = &mut self.windows[index];
+        if window.oldest_msgid.is_some() || window.older != Older::Idle {
+            return None;
+        }
+        window.older = Older::Requested;
+        Some(Message::new(
+            "CHATHISTORY",
+            vec![
+                "LATEST".into(),
+                room.clone(),
+                "*".into(),
+                BACKLOG_LINES.to_string(),
+            ],
+        ))
+    }
+
     /// A batch answering `CHATHISTORY BEFORE` ended: its lines go above the room's, in order.
     fn insert_older(&mut self, room: &str, lines: Vec<OlderLine>) {
         let Some(index) = self.find(room) else { return };
@@ -508,21 +588,23 @@ impl AppState {
         }
     }
 
-    /// Adds `line` to window `index`, counting it unread (and a mention if `mention`) when that
-    /// window is not the current one.
-    fn add_line(&mut self, index: usize, line: String, mention: bool) {
+    /// Adds `line` to window `index`, noting its `level` of activity when that window is not
+    /// the current one.
+    fn add_line(&mut self, index: usize, line: String, level: Level) {
         let current = index == self.current;
         let window = &mut self.windows[index];
         window.push(line);
         if !current {
-            window.unread += 1;
-            window.mention |= mention;
+            if level >= Level::Message {
+                window.unread += 1;
+            }
+            window.activity = window.activity.max(Some(level));
         }
     }
 
     /// A local `-- …` or `! …` line for the current window (errors from our own commands).
     pub fn note_current(&mut self, text: &str) {
-        self.add_line(self.current, text.to_owned(), false);
+        self.add_line(self.current, text.to_owned(), Level::Event);
     }
 
     /// `/clear`: forgets the current window's lines; scrolling up does not fetch older
@@ -564,7 +646,7 @@ impl AppState {
     /// A local line for the window named `name` if it is open, else the status window.
     pub fn note(&mut self, name: Option<&str>, text: &str) {
         let index = name.and_then(|name| self.find(name)).unwrap_or(0);
-        self.add_line(index, text.to_owned(), false);
+        self.add_line(index, text.to_owned(), Level::Event);
     }
 
     /// Shows `said`, said as `nick` and not answered yet, as a pending line in its window
@@ -580,7 +662,7 @@ impl AppState {
         };
         let line = format!("{PENDING_PREFIX}{} {shown}{PENDING_SUFFIX}", said.target);
         let index = self.open(&said.target);
-        self.add_line(index, line.clone(), false);
+        self.add_line(index, line.clone(), Level::Event);
         self.pending.push(Pending {
             id: said.id,
             target: said.target.clone(),
@@ -628,7 +710,7 @@ impl AppState {
                 return;
             }
         }
-        self.add_line(index, failed, false);
+        self.add_line(index, failed, Level::Message);
     }
 
     // -----------------------------------------------------------------------------------------
@@ -682,15 +764,40 @@ impl AppState {
             }
             return;
         }
+        // Found before a nick change renames it, so the change shows in it.
+        let query = from.and_then(|nick| self.find(nick));
+        if let (Some(old), "NICK", [new, ..]) = (from, command.as_str(), params)
+            && !own
+        {
+            self.rename_query(old, new);
+        }
         let Some(line) = &incoming.line else {
             return self.show_reply(message, now);
         };
-        let mention = !own && mentions_me(model, message);
-        let query = from.and_then(|nick| self.find(nick));
+        let level = if own {
+            None
+        } else if mentions_me(model, message) {
+            Some(Level::Mention)
+        } else if is_said(message) {
+            Some(Level::Message)
+        } else {
+            Some(Level::Event)
+        };
         match &line.buffer {
             Some(buffer) => {
-                let index = self.open(buffer);
-                self.add_line(index, line.text.clone(), mention);
+                // A room's window opens when we join it. A line for a room we are no longer
+                // in whose window is closed (the echo of the PART that `/close` sent) goes to
+                // the status window instead of opening it again.
+                let index = match self.find(buffer) {
+                    Some(index) => index,
+                    None if is_channel(buffer) && !model.is_in(buffer) => 0,
+                    None => self.open(buffer),
+                };
+                match level {
+                    Some(level) => self.add_line(index, line.text.clone(), level),
+                    // What we said ourselves (`/msg` from another window) is not news.
+                    None => self.windows[index].push(line.text.clone()),
+                }
                 let window = &mut self.windows[index];
                 if window.oldest_msgid.is_none() && msgid.is_some() {
                     window.oldest_msgid = msgid;
@@ -710,10 +817,10 @@ impl AppState {
                     })
                     .collect();
                 for index in indices {
-                    self.add_line(index, line.text.clone(), false);
+                    self.add_line(index, line.text.clone(), Level::Event);
                 }
             }
-            None => self.add_line(0, line.text.clone(), mention),
+            None => self.add_line(0, line.text.clone(), level.unwrap_or(Level::Event)),
         }
     }
 
@@ -729,7 +836,7 @@ impl AppState {
                 .filter(|_| about_a_conversation)
                 .and_then(|subject| self.find(subject))
                 .unwrap_or(self.current);
-            self.add_line(index, refused.line(), false);
+            self.add_line(index, refused.line(), Level::Message);
             return;
         }
         let command = message.command.to_ascii_uppercase();
@@ -744,7 +851,7 @@ impl AppState {
             ("353", [_, _, room, names, ..]) => {
                 let line = notice(&["names ", room, ": ", names]);
                 let index = self.find(room).unwrap_or(self.current);
-                self.add_line(index, line, false);
+                self.add_line(index, line, Level::Event);
             }
             // WHO reply: me channel user host server nick flags :hops realname
             ("352", [_, room, user, host, _, nick, flags, rest, ..]) => {
@@ -757,7 +864,7 @@ impl AppState {
             ("301", [_, nick, text, ..]) => {
                 let line = notice(&[nick, " is away: ", text]);
                 let index = self.find(nick).unwrap_or(self.current);
-                self.add_line(index, line, false);
+                self.add_line(index, line, Level::Event);
             }
             // Registration and MOTD chatter belongs to the status window.
             (
@@ -766,7 +873,7 @@ impl AppState {
                 [.., text],
             ) => {
                 let line = notice(&[text]);
-                self.add_line(0, line, false);
+                self.add_line(0, line, Level::Event);
             }
             (_, [_, rest @ ..]) if is_numeric && !rest.is_empty() => {
                 let joined = rest.join(" ");
@@ -934,7 +1041,17 @@ fn mentions(text: &str, nick: &str) -> bool {
 
 /// Whether a message from someone else should flag its window: a private message to us,
 /// or text containing our nick.
+/// Whether `message` is someone saying something (not the server's notice).
+fn is_said(message: &Message) -> bool {
+    let command = message.command.to_ascii_uppercase();
+    matches!(command.as_str(), "PRIVMSG" | "NOTICE") && source_nick(message).is_some()
+}
+
 fn mentions_me(model: &Model, message: &Message) -> bool {
+    // The server's own notices (its source is no nick!user@host) are not someone talking to us.
+    if source_nick(message).is_none() {
+        return false;
+    }
     let command = message.command.to_ascii_uppercase();
     match (command.as_str(), message.params.as_slice()) {
         ("PRIVMSG" | "NOTICE", [target, text, ..]) => {
@@ -998,10 +1115,10 @@ mod tests {
         feed(&mut state, ":alice!~a@h PRIVMSG me :psst");
         assert_eq!(names(&state), ["status", "#ops", "alice"]);
         let alice = &state.windows()[2];
-        assert_eq!((alice.unread, alice.mention), (1, true));
+        assert_eq!((alice.unread, alice.mention()), (1, true));
         assert!(state.select(2));
         assert_eq!(
-            (state.current().unread, state.current().mention),
+            (state.current().unread, state.current().mention()),
             (0, false)
         );
     }
@@ -1013,12 +1130,12 @@ mod tests {
         feed(&mut state, ":me!~m@h JOIN #b");
         feed(&mut state, ":bob!~b@h PRIVMSG #a :nothing");
         assert_eq!(
-            (state.windows()[1].unread, state.windows()[1].mention),
+            (state.windows()[1].unread, state.windows()[1].mention()),
             (1, false)
         );
         feed(&mut state, ":bob!~b@h PRIVMSG #a :hey ME, look");
         assert_eq!(
-            (state.windows()[1].unread, state.windows()[1].mention),
+            (state.windows()[1].unread, state.windows()[1].mention()),
             (2, true)
         );
     }
@@ -1335,6 +1452,123 @@ mod tests {
             "{:?}",
             state.current().lines()
         );
+    }
+
+    #[test]
+    fn a_closed_room_stays_closed_when_our_part_comes_back() {
+        let mut state = state();
+        feed(&mut state, ":me!~m@h JOIN #ops");
+        assert_eq!(state.close_current(), Some("#ops".into()));
+        feed(&mut state, ":me!~m@h PART #ops");
+        assert_eq!(names(&state), ["status"]);
+        // Joining again opens it again.
+        feed(&mut state, ":me!~m@h JOIN #ops");
+        assert_eq!(names(&state), ["status", "#ops"]);
+    }
+
+    #[test]
+    fn our_own_lines_and_server_notices_are_not_news() {
+        let mut state = state();
+        feed(&mut state, ":me!~m@h JOIN #ops");
+        feed(&mut state, ":me!~m@h PRIVMSG bob :see you in #ops");
+        let bob = &state.windows()[2];
+        assert_eq!(
+            (bob.name.as_str(), bob.unread, bob.mention()),
+            ("bob", 0, false)
+        );
+        feed(&mut state, ":srv NOTICE me :the server restarts at noon");
+        let status = &state.windows()[0];
+        assert_eq!(
+            (status.unread, status.activity),
+            (0, Some(Level::Event)),
+            "a server notice is no mention, nor a message"
+        );
+        feed(&mut state, ":bob!~b@h PRIVMSG me :ok");
+        assert!(state.windows()[2].mention(), "a private message is");
+    }
+
+    #[test]
+    fn joins_and_parts_are_activity_but_not_unread_and_alt_a_goes_to_the_most_active() {
+        let mut state = state();
+        for room in ["#a", "#b", "#c", "#d"] {
+            feed(&mut state, &format!(":me!~m@h JOIN {room}"));
+        }
+        state.select(0);
+        feed(&mut state, ":carol!~c@h JOIN #a");
+        feed(&mut state, ":carol!~c@h PRIVMSG #b :hello");
+        feed(&mut state, ":carol!~c@h PRIVMSG #c :hello");
+        feed(&mut state, ":carol!~c@h PART #d");
+        let seen = |state: &Fixture| -> Vec<(usize, Option<Level>)> {
+            state.windows()[1..]
+                .iter()
+                .map(|window| (window.unread, window.activity))
+                .collect()
+        };
+        let (event, message) = (Some(Level::Event), Some(Level::Message));
+        assert_eq!(
+            seen(&state),
+            [(0, event), (1, message), (1, message), (0, event)]
+        );
+        feed(&mut state, ":carol!~c@h PRIVMSG #d :me: look");
+        // Alt-A: the mention first, then messages in window order, then the rest.
+        let mut visited = Vec::new();
+        for _ in 0..5 {
+            state.next_active();
+            visited.push(state.current().name.clone());
+        }
+        assert_eq!(visited, ["#d", "#b", "#c", "#a", "#a"]);
+        assert!(
+            seen(&state)
+                .iter()
+                .all(|(unread, activity)| (*unread, *activity) == (0, None))
+        );
+    }
+
+    #[test]
+    fn joining_asks_for_the_room_s_latest_messages_and_shows_them_above() {
+        let mut state = state();
+        let joined = feed(&mut state, ":me!~m@h JOIN #ops");
+        let request = state.state.backlog_request(&state.model, &joined);
+        let request = request.expect("a request");
+        assert_eq!(request.params, ["LATEST", "#ops", "*", "50"]);
+        let again = state.state.backlog_request(&state.model, &joined);
+        assert_eq!(again, None, "asked once");
+        feed(&mut state, ":srv BATCH +b1 chathistory #ops");
+        feed(
+            &mut state,
+            "@batch=b1;msgid=m1 :alice!~a@h PRIVMSG #ops :earlier",
+        );
+        feed(
+            &mut state,
+            "@batch=b1;msgid=m2 :bob!~b@h PRIVMSG #ops :later",
+        );
+        feed(&mut state, ":srv BATCH -b1");
+        let lines: Vec<&String> = state.current().lines().iter().collect();
+        assert!(lines[0].ends_with("<alice> earlier"), "{lines:?}");
+        assert!(lines[1].ends_with("<bob> later"), "{lines:?}");
+        assert!(lines[2].contains("joined #ops"), "{lines:?}");
+        // Someone else's join, or a rejoin after a reconnection, asks for nothing.
+        let theirs = feed(&mut state, ":carol!~c@h JOIN #ops");
+        assert_eq!(state.state.backlog_request(&state.model, &theirs), None);
+        let mut rejoin = feed(&mut state, ":me!~m@h JOIN #dev");
+        rejoin.rejoin = true;
+        assert_eq!(state.state.backlog_request(&state.model, &rejoin), None);
+    }
+
+    #[test]
+    fn a_query_window_follows_its_peer_s_nick_change() {
+        let mut state = state();
+        feed(&mut state, ":bob!~b@h PRIVMSG me :hi");
+        feed(&mut state, ":bob!~b@h NICK robert");
+        assert_eq!(names(&state), ["status", "robert"]);
+        assert!(
+            last_line(&state, "robert").contains("robert"),
+            "the change shows in the window: {:?}",
+            last_line(&state, "robert")
+        );
+        feed(&mut state, ":robert!~b@h PRIVMSG me :still me");
+        assert_eq!(names(&state), ["status", "robert"]);
+        assert!(last_line(&state, "robert").ends_with("still me"));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 use unicode_width::UnicodeWidthChar;
 
-use super::state::{AppState, Status, Window, WindowKind};
+use super::state::{AppState, Level, Status, Window, WindowKind};
 use crate::model::Model;
 
 /// Width of the window list, border included.
@@ -79,33 +79,90 @@ fn draw_window_list(frame: &mut Frame, area: Rect, state: &AppState, model: &Mod
         .enumerate()
         .map(|(index, window)| {
             let parted = window.kind == WindowKind::Room && !window.is_joined(model);
-            window_entry(index, window, index == state.current_index(), parted)
+            let entry = window_entry(index, window, parted);
+            entry.line(
+                usize::from(list_width(area)),
+                index == state.current_index(),
+            )
         })
         .collect();
     let block = Block::new().borders(Borders::RIGHT);
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
-/// `2 #ops 3` (3 unread), `3 alice !3` (a mention); the current window reversed, a room we
-/// are not in (`parted`) dimmed.
-fn window_entry(index: usize, window: &Window, current: bool, parted: bool) -> Line<'static> {
-    let marker = match (window.mention, window.unread) {
-        (true, unread) => format!(" !{unread}"),
-        (false, 0) => String::new(),
-        (false, unread) => format!(" {unread}"),
+/// The columns the window list's entries may use: its width less the border.
+fn list_width(area: Rect) -> u16 {
+    area.width.saturating_sub(1)
+}
+
+/// One entry of the window list, before it is fitted to the list's width.
+struct WindowEntry<'a> {
+    number: String,
+    name: &'a str,
+    /// ` 3` (3 unread), ` !3` (a mention), or nothing.
+    marker: String,
+    style: Style,
+}
+
+/// `2 #ops 3` (3 unread), `3 alice !3` (a mention), `4 #dev` in cyan (joins, parts and
+/// the like only); a room we are not in (`parted`) dimmed.
+fn window_entry(index: usize, window: &Window, parted: bool) -> WindowEntry<'_> {
+    let marker = match (window.activity, window.unread) {
+        (Some(Level::Mention), unread) => format!(" !{unread}"),
+        (_, 0) => String::new(),
+        (_, unread) => format!(" {unread}"),
     };
-    let mut style = Style::new();
-    if window.mention {
-        style = style.fg(Color::LightRed).add_modifier(Modifier::BOLD);
-    } else if window.unread > 0 {
-        style = style.fg(Color::Yellow);
-    } else if parted {
-        style = style.fg(Color::DarkGray);
+    let style = match window.activity {
+        Some(Level::Mention) => Style::new()
+            .fg(Color::LightRed)
+            .add_modifier(Modifier::BOLD),
+        Some(Level::Message) => Style::new().fg(Color::Yellow),
+        Some(Level::Event) => Style::new().fg(Color::Cyan),
+        None if parted => Style::new().fg(Color::DarkGray),
+        None => Style::new(),
+    };
+    WindowEntry {
+        number: format!("{} ", index + 1),
+        name: &window.name,
+        marker,
+        style,
     }
-    if current {
-        style = style.add_modifier(Modifier::REVERSED);
+}
+
+impl WindowEntry<'_> {
+    /// The entry in `width` columns: a name too long is cut with `…` so that the number and
+    /// the marker always show. The current window's entry is reversed.
+    fn line(self, width: usize, current: bool) -> Line<'static> {
+        let room = width.saturating_sub(text_width(&self.number) + text_width(&self.marker));
+        let name = ellipsized(self.name, room);
+        let style = if current {
+            self.style.add_modifier(Modifier::REVERSED)
+        } else {
+            self.style
+        };
+        Line::styled(format!("{}{name}{}", self.number, self.marker), style)
     }
-    Line::styled(format!("{} {}{marker}", index + 1, window.name), style)
+}
+
+/// `text` if it fits in `width` columns, else as much of it as fits with `…` after it.
+fn ellipsized(text: &str, width: usize) -> String {
+    if text_width(text) <= width {
+        return text.to_owned();
+    }
+    let mut cut = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let columns = c.width().unwrap_or(0);
+        if used + columns + 1 > width {
+            break;
+        }
+        cut.push(c);
+        used += columns;
+    }
+    if width > 0 {
+        cut.push('…');
+    }
+    cut
 }
 
 fn draw_scrollback(frame: &mut Frame, area: Rect, window: &Window) {
@@ -158,9 +215,11 @@ fn draw_status(frame: &mut Frame, area: Rect, state: &AppState, model: &Model) {
         }
     };
     let window = state.current();
+    // `[me (away)]` while the server has us marked away, as irssi shows it.
+    let away = if model.is_away() { " (away)" } else { "" };
     let line = Line::from(vec![
         Span::styled(
-            format!(" [{}] ", model.nick()),
+            format!(" [{}{away}] ", model.nick()),
             BAR.add_modifier(Modifier::BOLD),
         ),
         Span::styled(
@@ -302,6 +361,7 @@ fn wrap(line: Line<'static>, width: usize) -> Vec<Line<'static>> {
     rows
 }
 
+/// How many columns `text` takes.
 fn text_width(text: &str) -> usize {
     text.chars().map(|c| c.width().unwrap_or(0)).sum()
 }
@@ -376,6 +436,50 @@ mod tests {
         // The current window's entry is reversed, the mention red.
         assert!(buffer[(0, 2)].modifier.contains(Modifier::REVERSED));
         assert_eq!(buffer[(0, 4)].fg, Color::LightRed);
+    }
+
+    #[test]
+    fn long_window_names_are_cut_with_an_ellipsis_and_keep_their_markers() {
+        let mut state = sample();
+        feed(&mut state, ":me!~m@h JOIN #a-room-with-a-very-long-name");
+        state.select(1);
+        feed(
+            &mut state,
+            ":carol!~c@h PRIVMSG #a-room-with-a-very-long-name :hi",
+        );
+        let buffer = render(&state, 60, 10);
+        let entry = row(&buffer, 5);
+        let entry = entry[..entry.find('│').expect("the list's border")].trim_end();
+        assert_eq!(entry, "5 #a-room-with… 1", "17 columns: the name cut to 13");
+        assert_eq!(ellipsized("#ops", 4), "#ops");
+        assert_eq!(ellipsized("#ops", 3), "#o…");
+        assert_eq!(ellipsized("日本語", 5), "日本…");
+        assert_eq!(ellipsized("#ops", 0), "");
+    }
+
+    #[test]
+    fn the_status_bar_shows_when_we_are_away() {
+        let mut state = sample();
+        feed(
+            &mut state,
+            ":srv 306 me :You have been marked as being away",
+        );
+        let buffer = render(&state, 60, 10);
+        assert!(
+            row(&buffer, 8).starts_with(" [me (away)] "),
+            "{:?}",
+            row(&buffer, 8)
+        );
+        feed(
+            &mut state,
+            ":srv 305 me :You are no longer marked as being away",
+        );
+        let buffer = render(&state, 60, 10);
+        assert!(
+            row(&buffer, 8).starts_with(" [me] "),
+            "{:?}",
+            row(&buffer, 8)
+        );
     }
 
     #[test]

@@ -166,6 +166,9 @@ pub struct Machine {
     seen: SeenIds,
     /// Set by [`Command::Quit`]: the close that follows is the expected end.
     quitting: bool,
+    /// The away message the user last set (`AWAY text`; `AWAY` alone clears it): a new
+    /// connection starts present, so a reconnection sets it again.
+    away: Option<String>,
     /// Outputs of the input being handled.
     out: Vec<Output>,
 }
@@ -190,6 +193,7 @@ impl Machine {
             said: Said::default(),
             marks: Marks::default(),
             seen: SeenIds::default(),
+            away: None,
             quitting: false,
             out: Vec::new(),
         }
@@ -241,6 +245,12 @@ impl Machine {
         self.ever_ready
     }
 
+    /// Whether the server keeps history we may ask for (`draft/chathistory`, in batches).
+    pub fn has_history(&self) -> bool {
+        matches!(&self.phase, Phase::Connected(session)
+            if session.caps.contains(Cap::Chathistory) && session.caps.contains(Cap::Batch))
+    }
+
     pub fn is_stopped(&self) -> bool {
         matches!(self.phase, Phase::Stopped)
     }
@@ -264,6 +274,15 @@ impl Machine {
             return;
         }
         let ready = self.is_ready();
+        if let Command::Send(message) = &command
+            && message.command.eq_ignore_ascii_case("AWAY")
+        {
+            self.away = message
+                .params
+                .first()
+                .filter(|text| !text.is_empty())
+                .cloned();
+        }
         match command {
             Command::Say {
                 target,
@@ -402,6 +421,9 @@ impl Machine {
         if !to_join.is_empty() {
             let rooms: Vec<&str> = to_join.iter().map(|(room, _)| room.as_str()).collect();
             self.send(Message::new("JOIN", vec![rooms.join(",")]));
+        }
+        if reconnection && let Some(away) = self.away.clone() {
+            self.send(Message::new("AWAY", vec![away]));
         }
         self.phase = Phase::Connected(Session {
             caps,

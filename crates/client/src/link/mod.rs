@@ -112,6 +112,11 @@ impl Link {
         self.machine.ever_ready()
     }
 
+    /// Whether the server keeps history we may ask for (`draft/chathistory`, in batches).
+    pub fn has_history(&self) -> bool {
+        self.machine.has_history()
+    }
+
     /// Commands held until the link is ready.
     pub fn held(&self) -> usize {
         self.machine.held()

@@ -19,8 +19,9 @@ use super::StoreError;
 use super::lifetimes::sweep_history_floors;
 use super::sqlite::{Database, bound_integer};
 
-/// The most messages one step deletes: about ten milliseconds of the store thread's time
-/// (measured: 200 at a time kept every step under 20 ms, 1,000 took up to half a second).
+/// The most messages one step deletes: about ten milliseconds of the store thread's time.
+/// (Measured on 90 rooms of 10,600 messages each, trimmed to 10,000: steps of 200 took at
+/// most 20 ms, steps of 1,000 up to half a second, the whole round about 2.5 s either way.)
 const STEP_ROWS: usize = 200;
 
 /// The most rooms and conversations one step looks at, so that thousands of small private

@@ -416,6 +416,24 @@ fn after_a_reconnection_only_the_unanswered_lines_not_in_the_history_are_sent_ag
 }
 
 #[test]
+fn an_away_message_is_set_again_after_a_reconnection_and_a_cleared_one_is_not() {
+    let mut client = Client::start(Reconnect::OnceReady, &[]);
+    client.register(CAPS, "bot");
+    let away = |text: &[&str]| {
+        let params = text.iter().map(|text| (*text).to_owned()).collect();
+        Input::Command(Command::Send(Message::new("AWAY", params)))
+    };
+    assert_eq!(client.input(away(&["at lunch"])).sent(), ["AWAY :at lunch"]);
+    client.lose();
+    client.retry();
+    assert_eq!(client.register(CAPS, "bot").sent(), ["AWAY :at lunch"]);
+    client.input(away(&[]));
+    client.lose();
+    client.retry();
+    assert!(client.register(CAPS, "bot").sent().is_empty());
+}
+
+#[test]
 fn a_label_of_a_lost_connection_settles_nothing() {
     let mut client = Client::start(Reconnect::OnceReady, &[]);
     client.register(CAPS, "bot");
