@@ -12,10 +12,12 @@
 //! before the rooms were rejoined) and lines whose answer was lost are shown at once as
 //! pending, and each pending mark goes when the link settles its line; a line that will not be
 //! delivered (refused, or its room could not be rejoined) is shown as `! not sent: …`.
-//! Refused credentials or nick before the first registration are fatal: the terminal is
-//! restored and the error returned; after it, they are shown and retried with backoff. Ctrl-C
-//! or `/quit` leaves, after asking when that would lose a typed line or lines not sent yet
-//! (see [`crate::app::question`]); a long paste is sent only once confirmed.
+//! A taken nick is tried with `_` appended, up to three times, from the first connection on.
+//! Refused credentials, or a nick taken in every variant, before the first registration are
+//! fatal: the terminal is restored and the error returned; after it, they are shown and
+//! retried with backoff. Ctrl-C or `/quit` leaves, after asking when that would lose a typed
+//! line or lines not sent yet (see [`crate::app::question`]); a long paste is sent only once
+//! confirmed.
 //!
 //! The mouse is taken (unless [`ScreenOptions::mouse`] is off) for its wheel, which scrolls;
 //! its other events are dropped without a redraw. Ctrl-L clears the terminal and redraws it.

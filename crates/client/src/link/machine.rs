@@ -90,7 +90,8 @@ pub enum Reconnect {
     /// retried and refusals are final.
     OnceReady,
     /// For a person watching: connection failures are always retried, and refusals too once a
-    /// connection has registered (the server may be fixed meanwhile).
+    /// connection has registered (the server may be fixed meanwhile); a taken nick is tried
+    /// with `_` appended from the first connection on.
     Always,
 }
 
@@ -321,7 +322,10 @@ impl Machine {
         if !matches!(self.phase, Phase::Dialing) {
             return;
         }
-        let fallbacks = if self.ever_registered {
+        // A reconnection finds its old session still holding the nick for a while; a person
+        // starting the client with a taken nick wants in, as irssi lets them (a script wants
+        // its nick or an answer).
+        let fallbacks = if self.ever_registered || self.reconnect == Reconnect::Always {
             NICK_FALLBACKS
         } else {
             0

@@ -523,7 +523,14 @@ fn people_watching_see_retries_and_refusals_are_final_only_before_the_first_regi
     assert!(failed.disconnected() && failed.stopped().is_none());
     client.retry();
     client.input(Input::Opened);
-    let refused = client.receive(":srv 433 * bot :Nickname is already in use");
+    // A taken nick is tried with `_` appended, as irssi does; only when every variant is
+    // taken is the refusal final.
+    let taken = client.receive(":srv 433 * bot :Nickname is already in use");
+    assert_eq!(taken.sent(), ["NICK bot_"]);
+    for nick in ["bot_", "bot__"] {
+        client.receive(&format!(":srv 433 * {nick} :Nickname is already in use"));
+    }
+    let refused = client.receive(":srv 433 * bot___ :Nickname is already in use");
     assert!(matches!(refused.stopped(), Some(ClientError::NickInUse(_))));
 
     let mut client = Client::start(Reconnect::Always, &[]);
