@@ -843,6 +843,16 @@ impl AppState {
         let command = command.as_str();
         let params = message.params.as_slice();
         let notice = |parts: &[&str]| line_text(&notice_line(now, parts));
+        if let Some(sentence) = super::numerics::sentence(command, &message.params, now) {
+            // The server's counts go with its other greetings; the rest answer a command.
+            let index = if command.starts_with("25") {
+                0
+            } else {
+                self.current
+            };
+            self.add_line(index, notice(&[&sentence]), Level::Event);
+            return;
+        }
         let is_numeric = command.len() == 3 && command.bytes().all(|b| b.is_ascii_digit());
         match (command, params) {
             // Not worth a line: the server's feature list, join bookkeeping, list ends,
