@@ -62,12 +62,6 @@ pub struct ScreenOptions {
     pub mouse: bool,
 }
 
-impl Default for ScreenOptions {
-    fn default() -> Self {
-        Self { mouse: true }
-    }
-}
-
 /// Restores the terminal when dropped, whichever way [`run_tui`] ends.
 struct TerminalGuard;
 

@@ -434,6 +434,17 @@ mod tests {
 
     const OPS: Context<'static> = Context::Room("#ops");
 
+    /// The IRC lines `command` has the link send, without their CR LF.
+    fn irc_lines(command: Command) -> Vec<String> {
+        command
+            .to_link_command()
+            .map(|command| command.messages())
+            .unwrap_or_default()
+            .iter()
+            .map(|m| String::from_utf8_lossy(&m.to_bytes()).trim_end().to_owned())
+            .collect()
+    }
+
     #[test]
     fn pastes_split_at_cr_crlf_and_lf_without_blank_lines() {
         // tmux and most terminals send CR between pasted lines.
@@ -562,15 +573,7 @@ mod tests {
         };
         assert_eq!(Command::parse("/j rust", OPS), join("#rust"));
         assert_eq!(Command::parse("/join #rust", OPS), join("#rust"));
-        let lines = |line: &str, context| -> Vec<String> {
-            Command::parse(line, context)
-                .to_link_command()
-                .map(|command| command.messages())
-                .unwrap_or_default()
-                .iter()
-                .map(|m| String::from_utf8_lossy(&m.to_bytes()).trim_end().to_owned())
-                .collect()
-        };
+        let lines = |line: &str, context| irc_lines(Command::parse(line, context));
         assert_eq!(lines("/kick bob", OPS), ["KICK #ops bob"]);
         assert_eq!(lines("/kick #x bob go away", OPS), ["KICK #x bob :go away"]);
         assert_eq!(lines("/ban bob", OPS), ["MODE #ops +b bob!*@*"]);
@@ -623,15 +626,7 @@ mod tests {
 
     #[test]
     fn commands_become_irc_messages() {
-        let lines = |command: Command| -> Vec<String> {
-            command
-                .to_link_command()
-                .map(|command| command.messages())
-                .unwrap_or_default()
-                .iter()
-                .map(|m| String::from_utf8_lossy(&m.to_bytes()).trim_end().to_owned())
-                .collect()
-        };
+        let lines = irc_lines;
         assert_eq!(
             lines(Command::parse("/me waves", OPS)),
             ["PRIVMSG #ops :\u{1}ACTION waves\u{1}"]

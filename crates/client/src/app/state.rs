@@ -107,11 +107,6 @@ impl Window {
         &self.lines
     }
 
-    /// Whether someone mentioned us here (or wrote to us) since we last looked.
-    pub fn mention(&self) -> bool {
-        self.activity == Some(Level::Mention)
-    }
-
     pub fn scroll(&self) -> usize {
         self.scroll
     }
@@ -1089,6 +1084,11 @@ mod tests {
         }
     }
 
+    /// Whether someone mentioned us in `window` (or wrote to us) since we last looked.
+    fn mentioned(window: &Window) -> bool {
+        window.activity == Some(Level::Mention)
+    }
+
     fn names(state: &Fixture) -> Vec<&str> {
         state.windows().iter().map(|w| w.name.as_str()).collect()
     }
@@ -1125,10 +1125,10 @@ mod tests {
         feed(&mut state, ":alice!~a@h PRIVMSG me :psst");
         assert_eq!(names(&state), ["status", "#ops", "alice"]);
         let alice = &state.windows()[2];
-        assert_eq!((alice.unread, alice.mention()), (1, true));
+        assert_eq!((alice.unread, mentioned(alice)), (1, true));
         assert!(state.select(2));
         assert_eq!(
-            (state.current().unread, state.current().mention()),
+            (state.current().unread, mentioned(state.current())),
             (0, false)
         );
     }
@@ -1140,12 +1140,12 @@ mod tests {
         feed(&mut state, ":me!~m@h JOIN #b");
         feed(&mut state, ":bob!~b@h PRIVMSG #a :nothing");
         assert_eq!(
-            (state.windows()[1].unread, state.windows()[1].mention()),
+            (state.windows()[1].unread, mentioned(&state.windows()[1])),
             (1, false)
         );
         feed(&mut state, ":bob!~b@h PRIVMSG #a :hey ME, look");
         assert_eq!(
-            (state.windows()[1].unread, state.windows()[1].mention()),
+            (state.windows()[1].unread, mentioned(&state.windows()[1])),
             (2, true)
         );
     }
@@ -1483,7 +1483,7 @@ mod tests {
         feed(&mut state, ":me!~m@h PRIVMSG bob :see you in #ops");
         let bob = &state.windows()[2];
         assert_eq!(
-            (bob.name.as_str(), bob.unread, bob.mention()),
+            (bob.name.as_str(), bob.unread, mentioned(bob)),
             ("bob", 0, false)
         );
         feed(&mut state, ":srv NOTICE me :the server restarts at noon");
@@ -1494,7 +1494,7 @@ mod tests {
             "a server notice is no mention, nor a message"
         );
         feed(&mut state, ":bob!~b@h PRIVMSG me :ok");
-        assert!(state.windows()[2].mention(), "a private message is");
+        assert!(mentioned(&state.windows()[2]), "a private message is");
     }
 
     #[test]
