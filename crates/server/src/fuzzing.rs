@@ -186,7 +186,7 @@ pub fn irc_session(data: &[u8]) {
 }
 
 async fn two_irc_clients(first: &[u8], second: &[u8]) {
-    let context = session_context();
+    let context = std::sync::Arc::new(session_context());
     let clients = [first, second].map(|input| {
         let (client, server) = tokio::io::duplex(64 * 1024);
         let peer: std::net::SocketAddr = "127.0.0.1:50000".parse().expect("an address");

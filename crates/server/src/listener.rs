@@ -2,6 +2,7 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -61,7 +62,7 @@ pub async fn accept_loop(
     contexts: SharedContext,
     tasks: TaskTracker,
 ) {
-    let shutdown = contexts.current().shutdown;
+    let shutdown = contexts.current().shutdown.clone();
     loop {
         let accepted = tokio::select! {
             () = shutdown.cancelled() => return,
@@ -128,7 +129,7 @@ fn serve_accepted(
     tls: Option<Tls>,
     stream: TcpStream,
     peer: SocketAddr,
-    context: &Context,
+    context: &Arc<Context>,
     tasks: &TaskTracker,
 ) {
     match site {
@@ -162,7 +163,7 @@ fn admit(
     tls: Option<Tls>,
     stream: TcpStream,
     peer: SocketAddr,
-    context: &Context,
+    context: &Arc<Context>,
     tasks: &TaskTracker,
 ) {
     let irc = matches!(kind, ListenerKind::Irc | ListenerKind::IrcTls);
@@ -238,7 +239,7 @@ async fn serve_tls<S: Session>(
     tls: Tls,
     stream: TcpStream,
     address: SocketAddr,
-    context: Context,
+    context: Arc<Context>,
     held: impl Send + 'static,
 ) {
     // Boxed for its duration, like every rare step of a connection (see `connection.rs`).

@@ -274,7 +274,11 @@ impl Outbox {
     }
 
     /// Waits for work and moves everything queued into `batch` (which the writer reuses, so
-    /// the two buffers swap instead of reallocating).
+    /// that while traffic flows the two buffers swap instead of reallocating).
+    ///
+    /// A writer with nothing to write gives both buffers back before it waits: an idle
+    /// connection holds no queue (the memory per idle connection in `docs/PERFORMANCE.md`),
+    /// and the next burst allocates one afresh, which costs little beside its write.
     async fn next(&self, batch: &mut VecDeque<Bytes>) -> Next {
         loop {
             {
@@ -288,11 +292,20 @@ impl Outbox {
                         return Next::Write;
                     }
                     (Some(Closed::Finished), true) => return Next::Flushed,
-                    (None, true) => {}
+                    (None, true) => {
+                        state.queue = VecDeque::new();
+                        *batch = VecDeque::new();
+                    }
                 }
             }
             self.wake_writer.notified().await;
         }
+    }
+
+    /// How many chunks the queue has room for without allocating.
+    #[cfg(test)]
+    fn queue_capacity(&self) -> usize {
+        self.lock().queue.capacity()
     }
 
     /// Waits until there is something to write (or the outbox closed), then, if the last
@@ -673,5 +686,28 @@ mod tests {
         outbox.written(10);
         outbox.push(Bytes::from_static(b"1234567890"));
         assert_eq!(outbox.closed_reason(), None);
+    }
+
+    /// Polled by hand, so that the test sees the writer exactly when it has written everything
+    /// and waits for more.
+    #[tokio::test]
+    async fn a_writer_with_nothing_to_write_holds_no_queue() {
+        let (server, mut client) = tokio::io::duplex(1 << 16);
+        let outbox = Arc::new(Outbox::new(1 << 20));
+        let mut writer = Box::pin(run_writer(outbox.clone(), server, None));
+        let mut context = Context::from_waker(Waker::noop());
+        for burst in 0..2 {
+            for number in 0..20 {
+                outbox.push(Bytes::from(format!("burst {burst} line {number}\n")));
+            }
+            assert!(outbox.queue_capacity() >= 20);
+            assert!(writer.as_mut().poll(&mut context).is_pending());
+            assert_eq!(outbox.queue_capacity(), 0, "burst {burst}");
+            let mut buffer = vec![0; 1 << 16];
+            let read = client.read(&mut buffer).await.unwrap();
+            let text = String::from_utf8_lossy(&buffer[..read]).into_owned();
+            assert_eq!(text.lines().count(), 20, "{text}");
+            assert!(text.ends_with(&format!("burst {burst} line 19\n")));
+        }
     }
 }

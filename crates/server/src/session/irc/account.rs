@@ -95,7 +95,7 @@ pub fn register(session: &mut IrcSession, message: &Message) -> Flow {
     }
     let nick = match &session.user {
         Some(user) => user.nick().to_string(),
-        None => match session.registration.requested_nick.clone() {
+        None => match session.registration().requested_nick.clone() {
             Some(nick) => nick,
             None => {
                 session.specified_fail(
@@ -145,12 +145,15 @@ pub fn register(session: &mut IrcSession, message: &Message) -> Flow {
         return Flow::Continue;
     }
     let email = (params[1] != "*").then(|| params[1].clone());
-    session.account_requests.push(AccountRequest::Register {
-        account,
-        password: params[2].clone(),
-        email,
-        via: Via::RegisterCommand,
-    });
+    session
+        .pending()
+        .account_requests
+        .push(AccountRequest::Register {
+            account,
+            password: params[2].clone(),
+            email,
+            via: Via::RegisterCommand,
+        });
     Flow::Continue
 }
 
@@ -187,12 +190,15 @@ pub fn nickserv(session: &mut IrcSession, text: &str) {
                 nickserv_notice(session, "You are already logged in.");
                 return;
             }
-            session.account_requests.push(AccountRequest::Register {
-                account: nick,
-                password: (*password).to_owned(),
-                email: email.first().map(|email| (*email).to_owned()),
-                via: Via::NickServ,
-            });
+            session
+                .pending()
+                .account_requests
+                .push(AccountRequest::Register {
+                    account: nick,
+                    password: (*password).to_owned(),
+                    email: email.first().map(|email| (*email).to_owned()),
+                    via: Via::NickServ,
+                });
         }
         [command, ..]
             if command.eq_ignore_ascii_case("IDENTIFY") && session.account().is_some() =>
@@ -201,11 +207,14 @@ pub fn nickserv(session: &mut IrcSession, text: &str) {
             nickserv_notice(session, &format!("You are already logged in as {account}."));
         }
         [command, target, rest @ ..] if rest.len() <= 1 && reclaim(command).is_some() => {
-            session.account_requests.push(AccountRequest::Reclaim {
-                nick: (*target).to_owned(),
-                how: reclaim(command).unwrap_or(Reclaim::Take),
-                password: rest.first().map(|password| (*password).to_owned()),
-            });
+            session
+                .pending()
+                .account_requests
+                .push(AccountRequest::Reclaim {
+                    nick: (*target).to_owned(),
+                    how: reclaim(command).unwrap_or(Reclaim::Take),
+                    password: rest.first().map(|password| (*password).to_owned()),
+                });
         }
         [command, ..] if reclaim(command).is_some() => {
             let usage = format!("Syntax: {} <nick> [password]", command.to_ascii_uppercase());
@@ -215,6 +224,7 @@ pub fn nickserv(session: &mut IrcSession, text: &str) {
             if set.eq_ignore_ascii_case("SET") && what.eq_ignore_ascii_case("PASSWORD") =>
         {
             session
+                .pending()
                 .account_requests
                 .push(AccountRequest::ChangePassword {
                     old: (*old).to_owned(),
@@ -234,6 +244,7 @@ pub fn nickserv(session: &mut IrcSession, text: &str) {
         [cert, rest @ ..] if cert.eq_ignore_ascii_case("CERT") => {
             match CertificateCommand::parse(rest) {
                 Some(command) => session
+                    .pending()
                     .account_requests
                     .push(AccountRequest::Certificate(command)),
                 None => nickserv_notice(
@@ -243,16 +254,22 @@ pub fn nickserv(session: &mut IrcSession, text: &str) {
             }
         }
         [command, password] if command.eq_ignore_ascii_case("IDENTIFY") => {
-            session.account_requests.push(AccountRequest::Identify {
-                account: nick,
-                password: (*password).to_owned(),
-            });
+            session
+                .pending()
+                .account_requests
+                .push(AccountRequest::Identify {
+                    account: nick,
+                    password: (*password).to_owned(),
+                });
         }
         [command, account, password] if command.eq_ignore_ascii_case("IDENTIFY") => {
-            session.account_requests.push(AccountRequest::Identify {
-                account: (*account).to_owned(),
-                password: (*password).to_owned(),
-            });
+            session
+                .pending()
+                .account_requests
+                .push(AccountRequest::Identify {
+                    account: (*account).to_owned(),
+                    password: (*password).to_owned(),
+                });
         }
         _ => nickserv_notice(session, NICKSERV_HELP),
     }
@@ -266,9 +283,12 @@ pub fn chanserv(session: &mut IrcSession, text: &str) {
     let words: Vec<&str> = text.split_whitespace().collect();
     match words.as_slice() {
         [command, room] if command.eq_ignore_ascii_case("REGISTER") => {
-            session.account_requests.push(AccountRequest::RegisterRoom {
-                room: (*room).to_owned(),
-            });
+            session
+                .pending()
+                .account_requests
+                .push(AccountRequest::RegisterRoom {
+                    room: (*room).to_owned(),
+                });
         }
         _ => service_notice(
             session,
@@ -502,7 +522,7 @@ async fn reclaim(session: &mut IrcSession, nick: &str, how: Reclaim, password: O
             if let Some(event) = own_copy {
                 session.own_copy(&event);
             }
-            session.nick_changed = true;
+            session.pending().nick_changed = true;
             format!("You have regained the nick {account}.")
         }
         (
@@ -580,22 +600,23 @@ pub(super) fn logged_in(session: &mut IrcSession, account: &str, stamp: Option<P
     match session.user.clone() {
         Some(user) => {
             session.hub.set_account(&user, Some(account));
-            session.login_to_confirm = stamp.map(|stamp| (account.to_owned(), stamp));
+            session.pending().login_to_confirm = stamp.map(|stamp| (account.to_owned(), stamp));
         }
         None => {
-            session.registration.login = Some((account.to_owned(), stamp));
+            session.registration().login = Some((account.to_owned(), stamp));
         }
     }
-    session.nick_changed = true;
+    session.pending().nick_changed = true;
 }
 
 /// Once a login has taken effect in the hub: if the account's password changed while it was
 /// being checked, it is undone (`901`); otherwise anyone holding the account's nick without
 /// being logged in to it is moved off it, since its owner is here.
 pub async fn confirm_login(session: &mut IrcSession) {
-    let (Some(user), Some((account, stamp))) =
-        (session.user.clone(), session.login_to_confirm.take())
-    else {
+    let (Some(user), Some((account, stamp))) = (
+        session.user.clone(),
+        session.pending().login_to_confirm.take(),
+    ) else {
         return;
     };
     if let Err(error) = session.accounts.confirm(&account, stamp).await {

@@ -33,7 +33,7 @@ pub fn cap(session: &mut IrcSession, message: &Message) -> Flow {
                 session.set_caps(caps);
             }
             if session.user.is_none() {
-                session.registration.negotiating_caps = true;
+                session.registration().negotiating_caps = true;
             }
             // Values (`name=value`) only for 302 clients (capability negotiation §CAP LS).
             // `sts` is nothing without its value, so only they see it, and only with a policy.
@@ -56,7 +56,7 @@ pub fn cap(session: &mut IrcSession, message: &Message) -> Flow {
         }
         "REQ" => {
             if session.user.is_none() {
-                session.registration.negotiating_caps = true;
+                session.registration().negotiating_caps = true;
             }
             let requested = message.params.get(1).map(String::as_str).unwrap_or("");
             // cap-notify cannot be disabled by a client that negotiated version 302.
@@ -76,7 +76,7 @@ pub fn cap(session: &mut IrcSession, message: &Message) -> Flow {
         }
         "END" => {
             if session.user.is_none() {
-                session.registration.negotiating_caps = false;
+                session.registration().negotiating_caps = false;
                 return try_register(session);
             }
         }

@@ -277,7 +277,7 @@ pub fn topic(session: &mut IrcSession, message: &Message) -> Flow {
         Some(text) => match session.hub.set_topic(&user, &room, text) {
             Ok(event) => {
                 session.own_copy(&event);
-                session.rooms_to_save.push(room.clone());
+                session.pending().rooms_to_save.push(room.clone());
             }
             Err(error) => session.hub_error(&error),
         },

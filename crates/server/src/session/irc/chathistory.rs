@@ -99,7 +99,7 @@ pub fn chathistory(session: &mut IrcSession, message: &Message) -> Flow {
         } else {
             (end, start)
         };
-        session.history_requests.push(HistoryRequest {
+        session.pending().history_requests.push(HistoryRequest {
             query: Query::Targets(start, end),
             target_name: String::new(),
             // Unused: TARGETS names the rooms itself (answer_targets).
@@ -138,7 +138,7 @@ pub fn chathistory(session: &mut IrcSession, message: &Message) -> Flow {
             return Flow::Continue;
         }
     };
-    session.history_requests.push(HistoryRequest {
+    session.pending().history_requests.push(HistoryRequest {
         query,
         target_name,
         target,
@@ -154,7 +154,7 @@ pub fn replay_on_join(session: &mut IrcSession, room: &Room) {
     if count == 0 || session.caps.contains(Cap::Chathistory) {
         return;
     }
-    session.history_requests.push(HistoryRequest {
+    session.pending().history_requests.push(HistoryRequest {
         query: Query::Latest(None),
         target_name: room.name().to_string(),
         target: room_history(room),

@@ -88,6 +88,39 @@ struct Registration {
     login: Option<(String, Option<PasswordStamp>)>,
 }
 
+/// What the command being handled asked for, to do once its handler returns: the handlers
+/// only decide, and the session then does what takes the store, the accounts or more time, in
+/// one place and a fixed order (`handle_frame`). Boxed and dropped after each command: it is
+/// a good part of a session's size, and an idle connection's memory is mostly its session.
+#[derive(Default)]
+struct Pending {
+    /// Account operations, run once the handler returns.
+    account_requests: Vec<AccountRequest>,
+    /// Server bans to add or lift (see `server_bans.rs`).
+    ban_changes: Vec<server_bans::BanChange>,
+    /// Set when the nick or login changed: the nick guard looks again once the handler returns.
+    nick_changed: bool,
+    /// A nick change to check with the nick guard before it is made (the connection's grace
+    /// period is over).
+    nick_to_check: Option<String>,
+    /// A login that just took effect in the hub, with the stamp of the password it checked:
+    /// confirmed still current (and followed up).
+    login_to_confirm: Option<(String, PasswordStamp)>,
+    /// Registered rooms whose topic or modes the command changed, to save.
+    rooms_to_save: Vec<Arc<crate::hub::Room>>,
+    /// Rooms whose lifetime the command ended, whose history the store forgets (before the
+    /// command's replies go out).
+    ended_rooms: Vec<EndedRoom>,
+    /// Messages the command sent, to store before its replies go out.
+    to_store: Vec<StoredMessage>,
+    /// History queries to answer.
+    history_requests: Vec<HistoryRequest>,
+    /// Deletions to make.
+    redactions: Vec<RedactRequest>,
+    /// What the command's commits save, for the reply sent if one fails.
+    unsaved: Unsaved,
+}
+
 /// What a command's commits save, so that a failure is reported as what it is.
 #[derive(Debug, Default)]
 enum Unsaved {
@@ -104,23 +137,9 @@ pub struct IrcSession {
     operators: Operators,
     /// SASL exchange progress.
     sasl: SaslState,
-    /// Account operations the command being handled asked for, run once the handler returns.
-    account_requests: Vec<AccountRequest>,
-    /// Server bans the command asked to add or lift (see `server_bans.rs`).
-    ban_changes: Vec<server_bans::BanChange>,
-    /// Set when the nick or login changed: the nick guard looks again once the handler returns.
-    nick_changed: bool,
-    /// A nick change to check with the nick guard before it is made (the connection's grace
-    /// period is over), run once the handler returns.
-    nick_to_check: Option<String>,
-    /// A login that just took effect in the hub, with the stamp of the password it checked:
-    /// confirmed still current (and followed up) once the handler returns.
-    login_to_confirm: Option<(String, PasswordStamp)>,
-    /// Registered rooms whose topic or modes the command changed, to save once it returns.
-    rooms_to_save: Vec<Arc<crate::hub::Room>>,
-    /// Rooms whose lifetime the command ended, whose history the store forgets once it
-    /// returns (before its replies go out).
-    ended_rooms: Vec<EndedRoom>,
+    /// What the command being handled asked for: `None` between commands, so that an idle
+    /// connection does not carry it (see [`Pending`]).
+    pending: Option<Box<Pending>>,
     /// Renames the user if it keeps a registered nick without logging in.
     nick_guard: NickGuard,
     settings: Arc<IrcSettings>,
@@ -136,7 +155,8 @@ pub struct IrcSession {
     outbox: Arc<Outbox>,
     /// `None` until registration completes.
     user: Option<Arc<User>>,
-    registration: Registration,
+    /// Registration progress while it lasts: `None` once registered (see [`Self::registration`]).
+    registration: Option<Box<Registration>>,
     /// Enabled capabilities. Mirrored into the hub user (which fan-out reads) on every change.
     caps: CapSet,
     /// Whether the client negotiated with `CAP LS 302` (values in `LS`, implicit cap-notify).
@@ -146,18 +166,11 @@ pub struct IrcSession {
     wallops: bool,
     /// Replies to the command being handled, with its label applied at the end.
     replies: Replies,
-    /// Messages the command being handled sent, to store before its replies go out.
-    to_store: Vec<StoredMessage>,
-    /// History queries the command being handled asked for, run once the handler returns.
-    history_requests: Vec<HistoryRequest>,
-    /// Deletions the command being handled asked for, run once the handler returns.
-    redactions: Vec<RedactRequest>,
-    /// What the command's commits save, for the reply sent if one fails.
-    unsaved: Unsaved,
     /// The multiline batch the client is sending, if one is open (IRCv3 multiline).
     client_batch: Option<ClientBatch>,
-    /// Read markers: a guest's own, and the account's for the command being handled.
-    read_markers: ReadMarkers,
+    /// Read markers: a guest's own, and the account's for the command being handled; `None`
+    /// while there are none (see `read_marker::end_command`).
+    read_markers: Option<Box<ReadMarkers>>,
     /// Replies of the commands handled since the last flush, in order, behind their commits.
     queue: ReplyQueue,
     /// When the client last sent anything; silence triggers a `PING`.
@@ -185,20 +198,48 @@ impl IrcSession {
         match &self.user {
             Some(user) => user.identity().account.as_deref().map(str::to_owned),
             None => self
-                .registration
-                .login
-                .as_ref()
+                .registering()
+                .and_then(|registration| registration.login.as_ref())
                 .map(|(name, _)| name.clone()),
         }
     }
 
     /// The nick to address replies to: the registered nick, the requested one, or `*`.
     fn reply_nick(&self) -> String {
-        match (&self.user, &self.registration.nick) {
+        let requested = self
+            .registering()
+            .and_then(|registration| registration.nick.as_ref());
+        match (&self.user, requested) {
             (Some(user), _) => user.nick().into(),
             (None, Some(nick)) => nick.clone(),
             (None, None) => "*".into(),
         }
+    }
+
+    /// Registration progress, while the client registers (`None` once it has).
+    fn registering(&self) -> Option<&Registration> {
+        self.registration.as_deref()
+    }
+
+    /// Registration progress, to change while the client registers. Only the handlers of
+    /// commands before registration change it, so it is there whenever they ask; should one
+    /// ask later it gets a fresh record, which registers nothing.
+    fn registration(&mut self) -> &mut Registration {
+        self.registration.get_or_insert_default()
+    }
+
+    /// What the command being handled asked for so far, to add to.
+    fn pending(&mut self) -> &mut Pending {
+        self.pending.get_or_insert_default()
+    }
+
+    /// Takes one list (or flag) of what the command asked for, allocating nothing if it
+    /// asked for nothing.
+    fn take_pending<T: Default>(&mut self, field: impl FnOnce(&mut Pending) -> &mut T) -> T {
+        self.pending
+            .as_deref_mut()
+            .map(|pending| std::mem::take(field(pending)))
+            .unwrap_or_default()
     }
 
     /// Queues a numeric reply `:server CODE nick params…`.
@@ -399,45 +440,46 @@ impl IrcSession {
             }
             None => Flow::Continue,
         };
-        self.read_markers.end_command();
-        if let Some(nick) = self.nick_to_check.take() {
+        if let Some(nick) = self.take_pending(|pending| &mut pending.nick_to_check) {
             self.change_nick_checked(&nick).await;
         }
         let mut commits = Vec::new();
-        for message in std::mem::take(&mut self.to_store) {
+        for message in self.take_pending(|pending| &mut pending.to_store) {
             match self.store.append(message).await {
                 Ok(commit) => commits.push(commit),
                 Err(error) => self.not_saved(&error.to_string()),
             }
         }
-        for request in std::mem::take(&mut self.redactions) {
+        for request in self.take_pending(|pending| &mut pending.redactions) {
             commits.extend(redaction::run(self, request).await);
         }
         // After the appends: a message the command sent before ending a room's lifetime is
         // deleted with the rest of that history.
-        let ended = std::mem::take(&mut self.ended_rooms);
+        let ended = self.take_pending(|pending| &mut pending.ended_rooms);
         crate::session::forget_ended_rooms(&self.store, ended).await;
-        for request in std::mem::take(&mut self.account_requests) {
+        for request in self.take_pending(|pending| &mut pending.account_requests) {
             account::run(self, request).await;
         }
         account::confirm_login(self).await;
-        for change in std::mem::take(&mut self.ban_changes) {
+        for change in self.take_pending(|pending| &mut pending.ban_changes) {
             server_bans::run(self, change).await;
         }
         if !was_registered && self.user.is_some() {
             read_marker::after_registration(self).await;
         }
-        if std::mem::take(&mut self.nick_changed) {
+        if self.take_pending(|pending| &mut pending.nick_changed) {
             self.guard_nick().await;
         }
-        for room in std::mem::take(&mut self.rooms_to_save) {
+        for room in self.take_pending(|pending| &mut pending.rooms_to_save) {
             crate::session::save_room(&self.hub, &self.store, &room).await;
         }
-        for request in std::mem::take(&mut self.history_requests) {
+        for request in self.take_pending(|pending| &mut pending.history_requests) {
             chathistory::answer(self, request).await;
         }
         read_marker::run_requests(self).await;
+        read_marker::end_command(&mut self.read_markers);
         self.end_command(commits);
+        self.pending = None;
         flow
     }
 
@@ -458,7 +500,7 @@ impl IrcSession {
         match self.hub.rename(&user, nick) {
             Ok(event) => {
                 self.own_copy(&event);
-                self.nick_changed = true;
+                self.pending().nick_changed = true;
             }
             Err(error) => self.hub_error(&error),
         }
@@ -500,7 +542,7 @@ impl IrcSession {
     /// Moves the finished command's replies into the queue, behind `commits`.
     fn end_command(&mut self, commits: Vec<Commit>) {
         let bytes = self.replies.take();
-        let unsaved = std::mem::take(&mut self.unsaved);
+        let unsaved = self.take_pending(|pending| &mut pending.unsaved);
         let failure = self.failure_notice_template(unsaved);
         self.queue
             .push_after(bytes, commits, move |error| failure(&error.to_string()));
@@ -558,7 +600,7 @@ impl IrcSession {
     /// Queues the own copy of a part or kick, and remembers the room if its lifetime ended.
     fn departed(&mut self, departure: Departure) {
         self.own_copy(&departure.event);
-        self.ended_rooms.extend(departure.ended);
+        self.pending().ended_rooms.extend(departure.ended);
     }
 
     /// Queues a message the client sent (to `recipient`, if private) for storage; its
@@ -566,7 +608,7 @@ impl IrcSession {
     fn persist(&mut self, event: &Event, recipient: Option<&User>) {
         let sender = self.user().clone();
         if let Some(message) = crate::session::message_to_store(event, &sender, recipient) {
-            self.to_store.push(message);
+            self.pending().to_store.push(message);
         }
     }
 
@@ -674,13 +716,7 @@ impl Session for IrcSession {
             accounts: context.accounts.clone(),
             operators: context.operators.clone(),
             sasl: SaslState::Idle,
-            account_requests: Vec::new(),
-            ban_changes: Vec::new(),
-            nick_changed: false,
-            nick_to_check: None,
-            login_to_confirm: None,
-            rooms_to_save: Vec::new(),
-            ended_rooms: Vec::new(),
+            pending: None,
             nick_guard: NickGuard::new(context.nick_grace),
             settings,
             peer: peer.address,
@@ -690,20 +726,16 @@ impl Session for IrcSession {
             host,
             outbox,
             user: None,
-            registration: Registration {
+            registration: Some(Box::new(Registration {
                 password_ok,
                 ..Registration::default()
-            },
+            })),
             caps: CapSet::EMPTY,
             cap_302: false,
             wallops: false,
             replies,
-            to_store: Vec::new(),
-            history_requests: Vec::new(),
-            redactions: Vec::new(),
-            unsaved: Unsaved::Message,
             client_batch: None,
-            read_markers: ReadMarkers::default(),
+            read_markers: None,
             queue: ReplyQueue::default(),
             last_heard: now,
             ping_sent: None,

@@ -270,7 +270,7 @@ fn channel_mode(session: &mut IrcSession, message: &Message) {
             }
             if let Some(event) = outcome.event {
                 session.own_copy(&event);
-                session.rooms_to_save.push(room.clone());
+                session.pending().rooms_to_save.push(room.clone());
             }
         }
         Err(error) => session.hub_error(&error),

@@ -17,10 +17,13 @@ use crate::session::Flow;
 
 /// `OPER name password`.
 pub fn oper(session: &mut IrcSession, message: &Message) -> Flow {
-    session.account_requests.push(AccountRequest::Oper {
-        name: message.params[0].clone(),
-        password: message.params[1].clone(),
-    });
+    session
+        .pending()
+        .account_requests
+        .push(AccountRequest::Oper {
+            name: message.params[0].clone(),
+            password: message.params[1].clone(),
+        });
     Flow::Continue
 }
 

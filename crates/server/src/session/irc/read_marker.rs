@@ -36,12 +36,23 @@ pub struct ReadMarkers {
     requests: Vec<Request>,
 }
 
-impl ReadMarkers {
-    /// Forgets what was fetched for the command just handled.
-    pub fn end_command(&mut self) {
-        self.for_join.clear();
+/// Forgets what was fetched for the command just handled. A session that keeps no marker of
+/// its own then holds none of this (it is allocated on first use: most sessions never use it).
+pub fn end_command(markers: &mut Option<Box<ReadMarkers>>) {
+    if let Some(kept) = markers {
+        kept.for_join.clear();
+        if kept.guest.is_empty() && kept.requests.is_empty() {
+            *markers = None;
+        }
     }
+}
 
+/// The session's read markers, to change.
+fn markers(session: &mut IrcSession) -> &mut ReadMarkers {
+    session.read_markers.get_or_insert_default()
+}
+
+impl ReadMarkers {
     /// Moves a guest's marker for `target` forward to `marker`; returns the marker now kept.
     fn set_guest(&mut self, target: &str, marker: Timestamp) -> Timestamp {
         let key = fold(target);
@@ -103,15 +114,18 @@ pub fn markread(session: &mut IrcSession, message: &Message) -> Flow {
         },
     };
     match session.account() {
-        Some(account) => session.read_markers.requests.push(Request {
+        Some(account) => markers(session).requests.push(Request {
             account,
             target: target.clone(),
             marker,
         }),
         None => {
             let kept = match marker {
-                Some(marker) => Some(session.read_markers.set_guest(target, marker)),
-                None => session.read_markers.guest.get(&fold(target)).copied(),
+                Some(marker) => Some(markers(session).set_guest(target, marker)),
+                None => session
+                    .read_markers
+                    .as_deref()
+                    .and_then(|markers| markers.guest.get(&fold(target)).copied()),
             };
             send_marker(session, target, kept);
         }
@@ -131,7 +145,11 @@ fn invalid(session: &mut IrcSession, parameter: &str) {
 /// Answers the `MARKREAD`s of the command just handled, and tells the account's other
 /// sessions of each marker that moved.
 pub async fn run_requests(session: &mut IrcSession) {
-    for request in std::mem::take(&mut session.read_markers.requests) {
+    let requests = match session.read_markers.as_deref_mut() {
+        Some(markers) => std::mem::take(&mut markers.requests),
+        None => return,
+    };
+    for request in requests {
         let Request {
             account,
             target,
@@ -187,7 +205,7 @@ pub async fn prefetch_for_join(session: &mut IrcSession, message: &Message) {
         .map(str::to_owned)
         .collect();
     match session.store.read_markers(&account, channels).await {
-        Ok(markers) => session.read_markers.for_join = markers,
+        Ok(fetched) => markers(session).for_join = fetched,
         Err(error) => tracing::error!(%error, "read markers could not be read"),
     }
 }
@@ -198,13 +216,15 @@ pub fn on_join(session: &mut IrcSession, room: &str) {
     if !session.caps.contains(Cap::ReadMarker) {
         return;
     }
-    let markers = &session.read_markers;
-    let known = if session.account().is_some() {
-        &markers.for_join
-    } else {
-        &markers.guest
-    };
-    let marker = known.get(&fold(room)).copied();
+    let logged_in = session.account().is_some();
+    let marker = session.read_markers.as_deref().and_then(|markers| {
+        let known = if logged_in {
+            &markers.for_join
+        } else {
+            &markers.guest
+        };
+        known.get(&fold(room)).copied()
+    });
     send_marker(session, room, marker);
 }
 

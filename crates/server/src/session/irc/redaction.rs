@@ -47,7 +47,7 @@ pub fn redact(session: &mut IrcSession, message: &Message) -> Flow {
         unknown(session, target, msgid);
         return Flow::Continue;
     };
-    session.redactions.push(RedactRequest {
+    session.pending().redactions.push(RedactRequest {
         place,
         target: target.clone(),
         msgid: msgid.clone(),
@@ -74,7 +74,7 @@ pub async fn run(session: &mut IrcSession, request: RedactRequest) -> Option<Com
         Ok(Redacted { event, commit }) => {
             // The deleter always gets its copy: it is the answer to its command.
             session.own_copy(&event);
-            session.unsaved = Unsaved::Deletion {
+            session.pending().unsaved = Unsaved::Deletion {
                 target: target.clone(),
                 msgid: msgid.clone(),
             };

@@ -40,7 +40,7 @@ pub fn pass(session: &mut IrcSession, message: &Message) -> Flow {
         .password
         .as_deref()
         .is_none_or(|password| same_secret(message.params[0].as_bytes(), password.as_bytes()));
-    session.registration.password_ok = matches;
+    session.registration().password_ok = matches;
     Flow::Continue
 }
 
@@ -75,29 +75,29 @@ pub fn nick(session: &mut IrcSession, message: &Message) -> Flow {
         }
         if session.nick_guard.is_spent() {
             // Whether the nick is registered takes the store: decided once the handler returns.
-            session.nick_to_check = Some(nick.clone());
+            session.pending().nick_to_check = Some(nick.clone());
             return Flow::Continue;
         }
         match session.hub.rename(&user, nick) {
             Ok(event) => {
                 session.own_copy(&event);
-                session.nick_changed = true;
+                session.pending().nick_changed = true;
             }
             Err(error) => session.hub_error(&error),
         }
         return Flow::Continue;
     }
-    session.registration.requested_nick = Some(nick.clone());
+    session.registration().requested_nick = Some(nick.clone());
     if !session.hub.nick_available(nick, None) {
         session.numeric(ERR_NICKNAMEINUSE, &[nick, "Nickname is already in use"]);
         return Flow::Continue;
     }
-    session.registration.nick = Some(nick.clone());
+    session.registration().nick = Some(nick.clone());
     try_register(session)
 }
 
 pub fn user(session: &mut IrcSession, message: &Message) -> Flow {
-    if session.user.is_some() || session.registration.user.is_some() {
+    if session.user.is_some() || session.registration().user.is_some() {
         session.numeric(ERR_ALREADYREGISTERED, &["You may not reregister"]);
         return Flow::Continue;
     }
@@ -123,13 +123,15 @@ pub fn user(session: &mut IrcSession, message: &Message) -> Flow {
             (*bytes <= REALNAME_MAX_BYTES).then_some(c)
         })
         .collect();
-    session.registration.user = Some((username, realname));
+    session.registration().user = Some((username, realname));
     try_register(session)
 }
 
 /// Completes registration once `NICK` and `USER` are in and capability negotiation is over.
 pub fn try_register(session: &mut IrcSession) -> Flow {
-    let registration = &session.registration;
+    let Some(registration) = session.registering() else {
+        return Flow::Continue;
+    };
     if session.user.is_some() || registration.negotiating_caps {
         return Flow::Continue;
     }
@@ -146,8 +148,7 @@ pub fn try_register(session: &mut IrcSession) -> Flow {
         user: format!("~{username}").into(),
         host: session.host.as_str().into(),
         realname: realname.as_str().into(),
-        account: session
-            .registration
+        account: registration
             .login
             .as_ref()
             .map(|(account, _stamp)| account.as_str().into()),
@@ -176,17 +177,16 @@ pub fn try_register(session: &mut IrcSession) -> Flow {
             session.user = Some(user);
             session.set_caps(session.caps);
             welcome(session);
-            session.nick_changed = true;
+            session.pending().nick_changed = true;
             // A SASL login from before registration now counts in the hub: confirm it.
-            session.login_to_confirm = session
-                .registration
-                .login
-                .take()
+            let registration = session.registration.take();
+            session.pending().login_to_confirm = registration
+                .and_then(|registration| registration.login)
                 .and_then(|(account, stamp)| Some((account, stamp?)));
         }
         Err(error) => {
             // Someone took the nick since NICK was accepted: ask for another.
-            session.registration.nick = None;
+            session.registration().nick = None;
             session.hub_error(&error);
         }
     }

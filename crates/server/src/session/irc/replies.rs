@@ -51,27 +51,35 @@ impl BatchType {
 pub struct Replies {
     server_name: String,
     outbox: Arc<Outbox>,
-    /// The current command's replies, already written out and reserved in the outbox.
+    /// Whether the client accepts batches (the `batch` capability).
+    batches_accepted: bool,
+    /// Numbers batch references; unique within the connection.
+    batches_opened: u64,
+    /// The current command's replies: `None` between commands, so that an idle session does
+    /// not carry them.
+    current: Option<Box<Current>>,
+}
+
+/// The replies of the command being handled, and how they are to be labelled.
+#[derive(Default)]
+struct Current {
+    /// The replies, already written out and reserved in the outbox.
     written: Vec<u8>,
     /// Bytes of `written` reserved in the outbox.
     reserved: usize,
-    /// Whether the client accepts batches (the `batch` capability).
-    batches_accepted: bool,
-    /// The current command's `label` tag, and whether its replies may go in a batch (as the
-    /// client's capabilities were when the command arrived).
+    /// The command's `label` tag, and whether its replies may go in a batch (as the client's
+    /// capabilities were when the command arrived).
     label: Option<(String, bool)>,
     /// A labelled command's first reply, kept back until it is known whether others follow:
     /// alone it carries the label, followed by others it opens a batch.
     first: Option<Message>,
-    /// How many replies the current command has so far.
+    /// How many replies the command has so far.
     count: usize,
-    /// The reference of the current command's `labeled-response` batch, once opened.
+    /// The reference of the command's `labeled-response` batch, once opened.
     labeled_batch: Option<String>,
-    /// The reference of the batch [`batch`](Self::batch) is filling; its lines go inside it
+    /// The reference of the batch [`Replies::batch`] is filling; its lines go inside it
     /// rather than directly inside the labeled-response batch.
     inner_batch: Option<String>,
-    /// Numbers batch references; unique within the connection.
-    batches_opened: u64,
 }
 
 impl Replies {
@@ -79,16 +87,15 @@ impl Replies {
         Self {
             server_name,
             outbox,
-            written: Vec::new(),
-            reserved: 0,
             batches_accepted: false,
-            label: None,
-            first: None,
-            count: 0,
-            labeled_batch: None,
-            inner_batch: None,
             batches_opened: 0,
+            current: None,
         }
+    }
+
+    /// The current command's replies so far, to add to.
+    fn current(&mut self) -> &mut Current {
+        self.current.get_or_insert_default()
     }
 
     pub fn server_name(&self) -> &str {
@@ -135,11 +142,15 @@ impl Replies {
         }
         let reference = self.next_reference(kind);
         self.push(self.batch_start(&reference, kind, params));
-        self.inner_batch = Some(reference);
+        self.current().inner_batch = Some(reference);
         for line in lines {
             self.push(line);
         }
-        let reference = self.inner_batch.take().expect("the batch is open");
+        let reference = self
+            .current()
+            .inner_batch
+            .take()
+            .expect("the batch is open");
         self.push(self.batch_end(&reference));
     }
 
@@ -150,13 +161,15 @@ impl Replies {
     /// echo-message); anything added after it goes unlabelled. If replies came before it,
     /// it is added as any other replies: nested in the labeled-response batch.
     pub fn push_whole_batch(&mut self, messages: Vec<Message>) {
-        let whole = self.count == 0 && self.label.as_ref().is_some_and(|(_, batches)| *batches);
+        let whole = self.current.as_deref().is_some_and(|current| {
+            current.count == 0 && current.label.as_ref().is_some_and(|(_, batches)| *batches)
+        });
         if !whole {
             return messages.into_iter().for_each(|message| self.push(message));
         }
-        let (label, _) = self.label.take().expect("checked above");
+        let (label, _) = self.current().label.take().expect("checked above");
         for (index, message) in messages.into_iter().enumerate() {
-            self.count += 1;
+            self.current().count += 1;
             if index == 0 {
                 self.write(message.with_tag("label", label.clone()));
             } else {
@@ -171,7 +184,7 @@ impl Replies {
     pub fn push(&mut self, mut message: Message) {
         // The first reply is never inside an inner batch: that batch's opening line comes
         // before it.
-        let in_inner_batch = match &self.inner_batch {
+        let in_inner_batch = match &self.current().inner_batch {
             Some(reference) => {
                 if message.tag("batch").is_none() {
                     tag_batch(&mut message, reference);
@@ -180,21 +193,22 @@ impl Replies {
             }
             None => false,
         };
-        self.count += 1;
-        let Some((label, batches_allowed)) = self.label.clone() else {
+        let current = self.current();
+        current.count += 1;
+        let Some((label, batches_allowed)) = current.label.clone() else {
             return self.write(message);
         };
-        match self.count {
-            1 => self.first = Some(message),
+        match current.count {
+            1 => current.first = Some(message),
             2 => {
-                let first = self.first.take().expect("the first reply is kept back");
+                let first = current.first.take().expect("the first reply is kept back");
                 if batches_allowed {
                     let reference = self.next_reference(BatchType::LabeledResponse);
                     let start = self
                         .batch_start(&reference, BatchType::LabeledResponse, Vec::new())
                         .with_tag("label", label);
                     self.write(start);
-                    self.labeled_batch = Some(reference);
+                    self.current().labeled_batch = Some(reference);
                     self.write_labeled(first, false);
                 } else {
                     // Without batches, the first reply carries the label (labeled-response).
@@ -208,14 +222,14 @@ impl Replies {
 
     /// Labels the replies to the current command (labeled-response).
     pub fn set_label(&mut self, label: &str) {
-        self.label = Some((label.to_owned(), self.batches_accepted));
+        self.current().label = Some((label.to_owned(), self.batches_accepted));
     }
 
     /// Takes the current command's label back: its replies go unlabelled, and no `ACK` is
     /// sent for none (a multiline batch's opening line, whose label belongs to the reply to
     /// its closing line).
     pub fn take_label(&mut self) -> Option<String> {
-        self.label.take().map(|(label, _)| label)
+        self.current.as_mut()?.label.take().map(|(label, _)| label)
     }
 
     /// The current command's replies as wire bytes, labelled as the specification asks: no
@@ -223,8 +237,14 @@ impl Replies {
     /// `labeled-response` batch (or, for a client without batches, the first carries the
     /// label). Resets the buffer for the next command.
     pub fn take(&mut self) -> ReplyBytes {
-        if let Some((label, _)) = self.label.take() {
-            match self.count {
+        let Some(current) = self.current.as_deref_mut() else {
+            return ReplyBytes {
+                chunks: Vec::new(),
+                reserved: 0,
+            };
+        };
+        if let Some((label, _)) = current.label.take() {
+            match current.count {
                 0 => {
                     let ack = Message::new("ACK", Vec::new())
                         .with_source(self.server_name.clone())
@@ -232,26 +252,24 @@ impl Replies {
                     self.write(ack);
                 }
                 1 => {
-                    let first = self.first.take().expect("the only reply is kept back");
+                    let first = current.first.take().expect("the only reply is kept back");
                     self.write(first.with_tag("label", label));
                 }
                 _ => {
-                    if let Some(reference) = self.labeled_batch.take() {
+                    if let Some(reference) = current.labeled_batch.take() {
                         self.write(self.batch_end(&reference));
                     }
                 }
             }
         }
-        self.count = 0;
-        let written = std::mem::take(&mut self.written);
-        let reserved = std::mem::take(&mut self.reserved);
+        let current = self.current.take().expect("taken above");
         ReplyBytes {
-            chunks: if written.is_empty() {
+            chunks: if current.written.is_empty() {
                 Vec::new()
             } else {
-                vec![Bytes::from(written)]
+                vec![Bytes::from(current.written)]
             },
-            reserved,
+            reserved: current.reserved,
         }
     }
 
@@ -278,7 +296,7 @@ impl Replies {
     fn write_labeled(&mut self, mut message: Message, in_inner_batch: bool) {
         if !in_inner_batch
             && message.tag("batch").is_none()
-            && let Some(reference) = &self.labeled_batch
+            && let Some(reference) = &self.current().labeled_batch
         {
             tag_batch(&mut message, reference);
         }
@@ -288,13 +306,14 @@ impl Replies {
     /// Appends `message`'s wire form if the client's send queue has room for it; otherwise
     /// the outbox has closed and the message is dropped with everything after it.
     fn write(&mut self, message: Message) {
-        let start = self.written.len();
-        message.write_to(&mut self.written);
-        let size = self.written.len() - start;
+        let current = self.current.get_or_insert_default();
+        let start = current.written.len();
+        message.write_to(&mut current.written);
+        let size = current.written.len() - start;
         if self.outbox.reserve(size) {
-            self.reserved += size;
+            current.reserved += size;
         } else {
-            self.written.truncate(start);
+            current.written.truncate(start);
         }
     }
 }

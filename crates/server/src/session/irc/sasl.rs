@@ -136,14 +136,18 @@ fn take_step(session: &mut IrcSession, step: Step, received: Vec<u8>) {
     match step {
         Step::Plain => match decode_plain(&received) {
             Some((account, password)) => session
+                .pending()
                 .account_requests
                 .push(AccountRequest::Sasl { account, password }),
             None => fail(session),
         },
         Step::External => match String::from_utf8(received) {
-            Ok(authzid) => session.account_requests.push(AccountRequest::External {
-                authzid: Some(authzid).filter(|authzid| !authzid.is_empty()),
-            }),
+            Ok(authzid) => session
+                .pending()
+                .account_requests
+                .push(AccountRequest::External {
+                    authzid: Some(authzid).filter(|authzid| !authzid.is_empty()),
+                }),
             Err(_) => fail(session),
         },
         Step::ScramFirst => {
@@ -152,6 +156,7 @@ fn take_step(session: &mut IrcSession, step: Step, received: Vec<u8>) {
                 .and_then(|text| ClientFirst::parse(text).ok());
             match first {
                 Some(first) => session
+                    .pending()
                     .account_requests
                     .push(AccountRequest::ScramStart(first)),
                 None => fail(session),

@@ -78,7 +78,7 @@ fn add(session: &mut IrcSession, message: &Message, line: Line, command: &str) -
         .collect();
     match server_bans::parse_request(&words) {
         Ok(request) if line.accepts(&request.target) => {
-            session.ban_changes.push(BanChange::Add(request));
+            session.pending().ban_changes.push(BanChange::Add(request));
         }
         Ok(_) => notice(session, line.wrong_target()),
         Err(error) => notice(session, &format!("{command}: {error}")),
@@ -91,7 +91,10 @@ fn remove(session: &mut IrcSession, message: &Message, line: Line) -> Flow {
         return Flow::Continue;
     }
     match message.params[0].parse::<BanTarget>() {
-        Ok(target) if line.accepts(&target) => session.ban_changes.push(BanChange::Remove(target)),
+        Ok(target) if line.accepts(&target) => session
+            .pending()
+            .ban_changes
+            .push(BanChange::Remove(target)),
         Ok(_) => notice(session, line.wrong_target()),
         Err(error) => notice(session, &error),
     }
