@@ -580,8 +580,8 @@ mod tests {
             std::mem::size_of_val(&sleep_until(None)),
             std::mem::size_of::<Frame>()
         );
-        assert!(sizes[0] <= 1792, "IRC connection: {} bytes", sizes[0]);
-        assert!(sizes[1] <= 1664, "text connection: {} bytes", sizes[1]);
+        assert!(sizes[0] <= 1664, "IRC connection: {} bytes", sizes[0]);
+        assert!(sizes[1] <= 1600, "text connection: {} bytes", sizes[1]);
         assert!(sizes[2] <= 256, "writer: {} bytes", sizes[2]);
     }
 

@@ -275,10 +275,6 @@ impl Outbox {
 
     /// Waits for work and moves everything queued into `batch` (which the writer reuses, so
     /// that while traffic flows the two buffers swap instead of reallocating).
-    ///
-    /// A writer with nothing to write gives both buffers back before it waits: an idle
-    /// connection holds no queue (the memory per idle connection in `docs/PERFORMANCE.md`),
-    /// and the next burst allocates one afresh, which costs little beside its write.
     async fn next(&self, batch: &mut VecDeque<Bytes>) -> Next {
         loop {
             {
@@ -292,10 +288,7 @@ impl Outbox {
                         return Next::Write;
                     }
                     (Some(Closed::Finished), true) => return Next::Flushed,
-                    (None, true) => {
-                        state.queue = VecDeque::new();
-                        *batch = VecDeque::new();
-                    }
+                    (None, true) => give_back_buffers(&mut state, batch),
                 }
             }
             self.wake_writer.notified().await;
@@ -311,13 +304,17 @@ impl Outbox {
     /// Waits until there is something to write (or the outbox closed), then, if the last
     /// write was less than `interval` ago, until the interval has passed, unless replies to
     /// the client's own commands or the close come first. See the module's documentation.
-    async fn coalesce(&self, last_write: Instant, interval: Duration) {
+    async fn coalesce(&self, last_write: Instant, interval: Duration, batch: &mut VecDeque<Bytes>) {
         let until = last_write + interval;
         loop {
             let (has_work, go) = {
-                let state = self.lock();
+                let mut state = self.lock();
                 let closed = state.closed.is_some();
-                (!state.queue.is_empty() || closed, state.urgent || closed)
+                let has_work = !state.queue.is_empty() || closed;
+                if !has_work {
+                    give_back_buffers(&mut state, batch);
+                }
+                (has_work, state.urgent || closed)
             };
             if !has_work {
                 self.wake_writer.notified().await;
@@ -337,6 +334,14 @@ impl Outbox {
         let mut state = self.lock();
         state.pending_bytes = state.pending_bytes.saturating_sub(count);
     }
+}
+
+/// Frees the writer's two queue buffers, both empty, before it waits for work: an idle
+/// connection holds no queue (the memory per idle connection in `docs/PERFORMANCE.md`), and
+/// the next burst allocates one afresh, which costs little beside its write.
+fn give_back_buffers(state: &mut State, batch: &mut VecDeque<Bytes>) {
+    state.queue = VecDeque::new();
+    *batch = VecDeque::new();
 }
 
 /// How a writer task ended.
@@ -363,7 +368,7 @@ pub async fn run_writer<W: AsyncWrite + Unpin>(
         if let (Some(interval), Some(last_write)) = (coalescing, last_write)
             && last_write.elapsed() < interval
         {
-            Box::pin(outbox.coalesce(last_write, interval)).await;
+            Box::pin(outbox.coalesce(last_write, interval, &mut batch)).await;
         }
         match outbox.next(&mut batch).await {
             Next::Write => {
@@ -689,25 +694,33 @@ mod tests {
     }
 
     /// Polled by hand, so that the test sees the writer exactly when it has written everything
-    /// and waits for more.
-    #[tokio::test]
+    /// and waits for more. With and without write coalescing: a writer that wrote a moment
+    /// ago waits in its coalescing interval, not for the next batch.
+    #[tokio::test(start_paused = true)]
     async fn a_writer_with_nothing_to_write_holds_no_queue() {
-        let (server, mut client) = tokio::io::duplex(1 << 16);
-        let outbox = Arc::new(Outbox::new(1 << 20));
-        let mut writer = Box::pin(run_writer(outbox.clone(), server, None));
-        let mut context = Context::from_waker(Waker::noop());
-        for burst in 0..2 {
-            for number in 0..20 {
-                outbox.push(Bytes::from(format!("burst {burst} line {number}\n")));
+        for coalescing in [None, Some(Duration::from_millis(2))] {
+            let (server, mut client) = tokio::io::duplex(1 << 16);
+            let outbox = Arc::new(Outbox::new(1 << 20));
+            let mut writer = Box::pin(run_writer(outbox.clone(), server, coalescing));
+            let mut context = Context::from_waker(Waker::noop());
+            for burst in 0..2 {
+                for number in 0..20 {
+                    outbox.push(Bytes::from(format!("burst {burst} line {number}\n")));
+                }
+                assert!(outbox.queue_capacity() >= 20);
+                if burst > 0 && coalescing.is_some() {
+                    // The second burst waits for the end of the interval.
+                    assert!(writer.as_mut().poll(&mut context).is_pending());
+                    tokio::time::advance(Duration::from_millis(2)).await;
+                }
+                assert!(writer.as_mut().poll(&mut context).is_pending());
+                assert_eq!(outbox.queue_capacity(), 0, "{coalescing:?}, burst {burst}");
+                let mut buffer = vec![0; 1 << 16];
+                let read = client.read(&mut buffer).await.unwrap();
+                let text = String::from_utf8_lossy(&buffer[..read]).into_owned();
+                assert_eq!(text.lines().count(), 20, "{text}");
+                assert!(text.ends_with(&format!("burst {burst} line 19\n")));
             }
-            assert!(outbox.queue_capacity() >= 20);
-            assert!(writer.as_mut().poll(&mut context).is_pending());
-            assert_eq!(outbox.queue_capacity(), 0, "burst {burst}");
-            let mut buffer = vec![0; 1 << 16];
-            let read = client.read(&mut buffer).await.unwrap();
-            let text = String::from_utf8_lossy(&buffer[..read]).into_owned();
-            assert_eq!(text.lines().count(), 20, "{text}");
-            assert!(text.ends_with(&format!("burst {burst} line 19\n")));
         }
     }
 }

@@ -76,7 +76,7 @@ pub(crate) trait Session: Sized {
 
     /// A session for a new connection from `peer`, shown to others as `host`, whose output goes
     /// to `outbox`. What the client gets before it says anything (a greeting) is queued here.
-    async fn start(context: &Context, peer: Peer, host: String, outbox: Arc<Outbox>) -> Self;
+    async fn start(context: &Arc<Context>, peer: Peer, host: String, outbox: Arc<Outbox>) -> Self;
 
     /// The longest line the connection frames for this session, without its line ending;
     /// anything longer arrives as [`Frame::TooLong`].

@@ -25,13 +25,13 @@ use super::redaction::{self, Place, RedactError, Redacted};
 use super::reply_queue::{ReplyBuffer, ReplyQueue};
 use super::server_bans;
 use super::{Context, Flow, GHOSTED, Keep, Peer, Session, whole_seconds};
-use crate::accounts::{AccountError, Accounts, Operators};
+use crate::accounts::AccountError;
 use crate::hub::{
-    Alert, DEFAULT_KILL_REASON, EndedRoom, Hub, HubError, Interest, Joined, LINK_LOST, LOBBY,
+    Alert, DEFAULT_KILL_REASON, EndedRoom, HubError, Interest, Joined, LINK_LOST, LOBBY,
     MAX_MONITORED, MonitorStatus, Protocol, Reclaim, Reclaimed, Room, Said, User,
 };
 use crate::outbox::Outbox;
-use crate::store::{Commit, HistoryQuery, Store};
+use crate::store::{Commit, HistoryQuery};
 
 /// Most messages `/history N` shows at once.
 pub const HISTORY_MAX: usize = 500;
@@ -89,10 +89,9 @@ struct TextSettings {
 const SILENT_TOO_LONG: &str = "registration timed out";
 
 pub struct TextSession {
-    hub: Arc<Hub>,
-    store: Store,
-    accounts: Accounts,
-    operators: Operators,
+    /// The server's shared state and settings, as they were when the connection started
+    /// (shared by connections, so a handle costs 8 bytes of each session).
+    context: Arc<Context>,
     user: Arc<User>,
     settings: TextSettings,
     /// Where plain text goes; `None` after leaving every room.
@@ -190,7 +189,7 @@ impl TextSession {
     }
 
     async fn run(&mut self, command: Command<'_>) -> Flow {
-        if !self.hub.link_is_up() && needs_network(&command) {
+        if !self.context.hub.link_is_up() && needs_network(&command) {
             self.refuse_while_link_down(&command);
             return Flow::Continue;
         }
@@ -219,7 +218,7 @@ impl TextSession {
             Command::Login { nick, password } => self.login(nick, password).await,
             Command::Logout => match self.user.identity().account.clone() {
                 Some(_) => {
-                    self.hub.set_account(&self.user, None);
+                    self.context.hub.set_account(&self.user, None);
                     self.notice(&["you are now logged out"]);
                     self.guard_nick().await;
                 }
@@ -232,11 +231,11 @@ impl TextSession {
             Command::Monitor(nicks) if nicks.is_empty() => self.show_monitored(),
             Command::Monitor(nicks) => self.monitor(&nicks),
             Command::Unmonitor(nicks) => {
-                self.hub.unmonitor(&self.user, &nicks);
+                self.context.hub.unmonitor(&self.user, &nicks);
                 self.notice(&["no longer monitoring ", &nicks.join(" ")]);
             }
             Command::Bot(bot) => {
-                self.hub.set_bot(&self.user, bot);
+                self.context.hub.set_bot(&self.user, bot);
                 self.notice(&[if bot {
                     "you are now marked as a bot"
                 } else {
@@ -246,12 +245,12 @@ impl TextSession {
             Command::Oper { name, password } => self.oper(name, password).await,
             Command::Kill { nick, reason } => {
                 let reason = reason.unwrap_or(DEFAULT_KILL_REASON);
-                match self.hub.kill(&self.user, nick, reason) {
+                match self.context.hub.kill(&self.user, nick, reason) {
                     Ok(victim) => self.notice(&["you killed ", &victim.nick(), " (", reason, ")"]),
                     Err(error) => self.error(&error.to_string()),
                 }
             }
-            Command::Wallops(text) => match self.hub.wallops(&self.user, text) {
+            Command::Wallops(text) => match self.context.hub.wallops(&self.user, text) {
                 Ok(own_copy) => {
                     if let Some(event) = own_copy {
                         self.own_copy(&event);
@@ -263,7 +262,13 @@ impl TextSession {
                 let words: Vec<&str> = words.split(' ').filter(|w| !w.is_empty()).collect();
                 let answer = match server_bans::parse_request(&words) {
                     Ok(request) => {
-                        server_bans::add(&self.hub, &self.store, &self.user, request).await
+                        server_bans::add(
+                            &self.context.hub,
+                            &self.context.store,
+                            &self.user,
+                            request,
+                        )
+                        .await
                     }
                     Err(error) => Err(error),
                 };
@@ -272,7 +277,13 @@ impl TextSession {
             Command::Unban(target) => {
                 let answer = match target.parse() {
                     Ok(target) => {
-                        server_bans::remove(&self.hub, &self.store, &self.user, &target).await
+                        server_bans::remove(
+                            &self.context.hub,
+                            &self.context.store,
+                            &self.user,
+                            &target,
+                        )
+                        .await
                     }
                     Err(error) => Err(error),
                 };
@@ -282,7 +293,7 @@ impl TextSession {
                 self.error(&HubError::NeedServerOperator.to_string());
             }
             Command::Bans => {
-                let bans = self.hub.server_bans();
+                let bans = self.context.hub.server_bans();
                 let count = bans.len();
                 let unit = if count == 1 {
                     " server ban"
@@ -317,15 +328,19 @@ impl TextSession {
             self.error("you are not in any room (try /join #lobby)");
             return;
         };
-        let result = self.hub.say(&self.user, &room, &Said::plain(kind, text));
+        let result = self
+            .context
+            .hub
+            .say(&self.user, &room, &Said::plain(kind, text));
         self.persisted_copy_or_error(result, None).await;
     }
 
     /// `/msg NICK text`: a private message; its receipt waits for the store.
     async fn message_user(&mut self, nick: &str, text: &str) {
-        let result = self
-            .hub
-            .message_user(&self.user, nick, &Said::plain(MessageKind::Say, text));
+        let result =
+            self.context
+                .hub
+                .message_user(&self.user, nick, &Said::plain(MessageKind::Say, text));
         match result {
             Ok((event, recipient)) => {
                 self.persisted_copy_or_error(Ok(event), Some(&recipient))
@@ -338,10 +353,10 @@ impl TextSession {
     /// `/msg @#room text` (or `+#room`): a status message, to the room's members with at least
     /// the status `minimum`. Not kept in history, so its receipt comes at once.
     async fn say_to_status(&mut self, minimum: MemberStatus, name: &str, text: &str) {
-        let Some(room) = self.hub.room(name) else {
+        let Some(room) = self.context.hub.room(name) else {
             return self.error(&HubError::NoSuchRoom(name.to_owned()).to_string());
         };
-        let result = self.hub.say_to_status(
+        let result = self.context.hub.say_to_status(
             &self.user,
             &room,
             minimum,
@@ -352,7 +367,7 @@ impl TextSession {
 
     /// `/monitor NICK…`: adds the nicks to the user's monitor list and says where each stands.
     fn monitor(&mut self, nicks: &[&str]) {
-        let status = self.hub.monitor(&self.user, nicks);
+        let status = self.context.hub.monitor(&self.user, nicks);
         self.monitor_status(&status);
         if !status.refused.is_empty() {
             self.error(&format!(
@@ -364,7 +379,7 @@ impl TextSession {
 
     /// `/monitor`: every monitored nick and where it stands.
     fn show_monitored(&mut self) {
-        let status = self.hub.monitor_status(&self.user);
+        let status = self.context.hub.monitor_status(&self.user);
         let count = status.online.len() + status.offline.len();
         if count == 0 {
             return self.notice(&[
@@ -454,10 +469,13 @@ impl TextSession {
             let Ok(room) = self.joined_room(Some(&paste.target)) else {
                 return;
             };
-            let result = self.hub.say(&self.user, &room, &said);
+            let result = self.context.hub.say(&self.user, &room, &said);
             self.persisted_copy_or_error(result, None).await;
         } else {
-            let result = self.hub.message_user(&self.user, &paste.target, &said);
+            let result = self
+                .context
+                .hub
+                .message_user(&self.user, &paste.target, &said);
             match result {
                 Ok((event, recipient)) => {
                     self.persisted_copy_or_error(Ok(event), Some(&recipient))
@@ -475,6 +493,7 @@ impl TextSession {
             return self.error("you are not in any room");
         };
         let found = self
+            .context
             .store
             .newest_by(
                 room.name(),
@@ -493,9 +512,15 @@ impl TextSession {
             Err(error) => return self.error(&format!("history is unavailable ({error})")),
         };
         let place = Place::Room(room);
-        let result =
-            redaction::redact_found(&self.hub, &self.store, &self.user, &place, &message, reason)
-                .await;
+        let result = redaction::redact_found(
+            &self.context.hub,
+            &self.context.store,
+            &self.user,
+            &place,
+            &message,
+            reason,
+        )
+        .await;
         match result {
             Ok(Redacted { event, commit }) => {
                 self.own_copy(&event);
@@ -517,12 +542,13 @@ impl TextSession {
         }
         let nick = self.user.nick();
         match self
+            .context
             .accounts
             .register_with_email(&nick, password, email, Some(self.user.peer.ip()))
             .await
         {
             Ok(account) => {
-                self.hub.set_account(&self.user, Some(&account));
+                self.context.hub.set_account(&self.user, Some(&account));
                 self.notice(&["account ", &account, " registered; you are logged in"]);
             }
             Err(error) => self.error(&error.to_string()),
@@ -534,14 +560,14 @@ impl TextSession {
     async fn change_nick(&mut self, nick: &str) {
         if self
             .nick_guard
-            .refuses(&self.accounts, &self.user, nick)
+            .refuses(&self.context.accounts, &self.user, nick)
             .await
         {
             return self.error(&format!(
                 "nick {nick} is registered; log in first (/login {nick} PASSWORD)"
             ));
         }
-        let result = self.hub.rename(&self.user, nick);
+        let result = self.context.hub.rename(&self.user, nick);
         let renamed = result.is_ok();
         self.own_copy_or_error(result);
         if renamed {
@@ -558,26 +584,34 @@ impl TextSession {
             ));
         }
         let address = self.user.peer.ip();
-        let (account, stamp) = match self.accounts.login_stamped(nick, password, address).await {
+        let (account, stamp) = match self
+            .context
+            .accounts
+            .login_stamped(nick, password, address)
+            .await
+        {
             Ok(login) => login,
             Err(error) => return self.error(&error.to_string()),
         };
-        self.hub.set_account(&self.user, Some(&account));
-        if let Err(error) = self.accounts.confirm(&account, stamp).await {
+        self.context.hub.set_account(&self.user, Some(&account));
+        if let Err(error) = self.context.accounts.confirm(&account, stamp).await {
             // The password changed, or the account was locked, while this login was being
             // checked.
-            self.hub.set_account(&self.user, None);
+            self.context.hub.set_account(&self.user, None);
             return self.error(&error.to_string());
         }
         // The owner is here: a squatter's grace ends now (a session of the account keeps it).
-        if let Err(error) = self
-            .hub
-            .reclaim_nick(&self.user, &account, Reclaim::FromSquatter)
+        if let Err(error) =
+            self.context
+                .hub
+                .reclaim_nick(&self.user, &account, Reclaim::FromSquatter)
         {
             self.error(&error.to_string());
         }
-        if *self.user.nick() != *account && self.hub.nick_available(&account, Some(&self.user)) {
-            let result = self.hub.rename(&self.user, &account);
+        if *self.user.nick() != *account
+            && self.context.hub.nick_available(&account, Some(&self.user))
+        {
+            let result = self.context.hub.rename(&self.user, &account);
             self.own_copy_or_error(result);
         }
         self.notice(&["you are now logged in as ", &account]);
@@ -595,7 +629,11 @@ impl TextSession {
         {
             return self.error(&format!("{nick} is not your account's nick ({account})"));
         }
-        match self.hub.reclaim_nick(&self.user, &account, Reclaim::Take) {
+        match self
+            .context
+            .hub
+            .reclaim_nick(&self.user, &account, Reclaim::Take)
+        {
             Ok(Reclaimed::AlreadyHeld) => {
                 self.error(&format!("you already have the nick {account}"))
             }
@@ -614,7 +652,11 @@ impl TextSession {
     /// Acts on the nick guard's verdict about the user's current nick and login: a warning,
     /// or a rename to a guest nick once the connection's grace period is over.
     async fn guard_nick(&mut self) {
-        match self.nick_guard.check(&self.accounts, &self.user).await {
+        match self
+            .nick_guard
+            .check(&self.context.accounts, &self.user)
+            .await
+        {
             Verdict::Fine => {}
             Verdict::Warn(left) => {
                 let nick = self.user.nick();
@@ -638,7 +680,7 @@ impl TextSession {
     /// Moves the user off the registered nick it holds without being logged in to it.
     async fn rename_off_registered_nick(&mut self) {
         let nick = self.user.nick();
-        let event = self.hub.rename_to_guest(&self.user);
+        let event = self.context.hub.rename_to_guest(&self.user);
         self.own_copy(&event);
         self.notice(&[
             "you were renamed: ",
@@ -646,7 +688,9 @@ impl TextSession {
             " belongs to a registered account",
         ]);
         // The guard must know the user left the nick (a guest nick is never registered).
-        self.nick_guard.check(&self.accounts, &self.user).await;
+        self.nick_guard
+            .check(&self.context.accounts, &self.user)
+            .await;
     }
 
     /// `/register-room [#room]`: makes the logged-in operator's account the room's founder;
@@ -655,14 +699,14 @@ impl TextSession {
         let Ok(room) = self.joined_room(name) else {
             return;
         };
-        let record = match self.hub.room_registration(&self.user, &room) {
+        let record = match self.context.hub.room_registration(&self.user, &room) {
             Ok(record) => record,
             Err(error) => return self.error(&error.to_string()),
         };
         let founder = record.founder.clone();
-        match self.store.register_room(record.clone()).await {
+        match self.context.store.register_room(record.clone()).await {
             Ok(true) => {
-                self.hub.mark_registered(&room, record);
+                self.context.hub.mark_registered(&room, record);
                 self.notice(&[room.name(), " is now registered to ", &founder]);
             }
             Ok(false) => self.error(&format!("{} is already registered", room.name())),
@@ -678,7 +722,7 @@ impl TextSession {
     /// ask for them with).
     async fn oper(&mut self, name: &str, password: &str) {
         let address = self.user.peer.ip();
-        match self.operators.check(name, password, address).await {
+        match self.context.operators.check(name, password, address).await {
             Ok(entry) => {
                 self.user.set_operator(Some(entry));
                 let wallops = [Interest::Wallops].into_iter().collect();
@@ -704,7 +748,13 @@ impl TextSession {
                 .error("usage: /cert add [FINGERPRINT] | /cert del FINGERPRINT | /cert list");
         };
         let fingerprint = self.user.certificate_fingerprint().map(str::to_owned);
-        let lines = certificates::run(&self.store, &account, fingerprint.as_deref(), command).await;
+        let lines = certificates::run(
+            &self.context.store,
+            &account,
+            fingerprint.as_deref(),
+            command,
+        )
+        .await;
         for line in lines {
             self.notice(&[&line]);
         }
@@ -717,13 +767,15 @@ impl TextSession {
         };
         let address = self.user.peer.ip();
         match self
+            .context
             .accounts
             .change_password(&account, old, new, address)
             .await
         {
             Ok(()) => {
                 let others =
-                    self.hub
+                    self.context
+                        .hub
                         .log_out_other_sessions(&account, &self.user, Alert::LoggedOut);
                 match others {
                     0 => self.notice(&["password changed"]),
@@ -751,7 +803,7 @@ impl TextSession {
             Err(error) => return self.error(&error.to_string()),
         };
         if let Some(message) = super::message_to_store(&event, &self.user, recipient) {
-            match self.store.append(message).await {
+            match self.context.store.append(message).await {
                 Ok(commit) => self.commits.push(commit),
                 Err(error) => {
                     return self.error(&format!(
@@ -768,7 +820,7 @@ impl TextSession {
     /// history. Returns whether there was any.
     async fn replay(&mut self, room: &Room, count: usize) -> bool {
         let query = HistoryQuery::room(room.name().as_ref(), room.history_floor());
-        match self.store.latest(query, count).await {
+        match self.context.store.latest(query, count).await {
             Ok(messages) if messages.is_empty() => false,
             Ok(messages) => {
                 let lines: Vec<Bytes> = messages
@@ -800,7 +852,7 @@ impl TextSession {
     }
 
     async fn join(&mut self, name: &str, key: Option<&str>) {
-        match self.hub.join(&self.user, name, key) {
+        match self.context.hub.join(&self.user, name, key) {
             Ok(Joined::New { room, event, topic }) => {
                 self.own_copy(&event);
                 if let Some(topic) = topic {
@@ -823,7 +875,7 @@ impl TextSession {
         let Ok(room) = self.joined_room(name) else {
             return;
         };
-        match self.hub.part(&self.user, &room, reason) {
+        match self.context.hub.part(&self.user, &room, reason) {
             Ok(departure) => {
                 self.own_copy(&departure.event);
                 self.ended_rooms.extend(departure.ended);
@@ -845,13 +897,13 @@ impl TextSession {
     /// is not in is answered as one that does not exist.
     fn who(&mut self, name: Option<&str>) {
         let (room, asked) = match name {
-            Some(name) => (self.hub.room(name), name.to_owned()),
+            Some(name) => (self.context.hub.room(name), name.to_owned()),
             None => match self.current_room() {
                 Some(room) => (Some(room.clone()), room.name().to_string()),
                 None => return self.error("you are not in any room; name one: /who #room"),
             },
         };
-        let Some(info) = room.and_then(|room| self.hub.room_view(&self.user, &room)) else {
+        let Some(info) = room.and_then(|room| self.context.hub.room_view(&self.user, &room)) else {
             return self.error(&HubError::NoSuchRoom(asked).to_string());
         };
         let count = info.members.len().to_string();
@@ -877,7 +929,7 @@ impl TextSession {
     /// `LIST` takes.
     fn list_rooms(&mut self, filters: &str) {
         let filter = RoomFilter::parse(filters.split([' ', ',']));
-        let rooms = self.hub.rooms_matching(&self.user, &filter);
+        let rooms = self.context.hub.rooms_matching(&self.user, &filter);
         let count = rooms.len().to_string();
         self.notice(&[&count, if rooms.len() == 1 { " room" } else { " rooms" }]);
         for room in rooms {
@@ -894,6 +946,7 @@ impl TextSession {
             (_, Some(_)) => self.joined_room(name),
             // A secret room the user is not in is answered as one that does not exist.
             (Some(name), None) => self
+                .context
                 .hub
                 .visible_room(&self.user, name)
                 .ok_or_else(|| self.error(&HubError::NoSuchRoom(name.to_owned()).to_string())),
@@ -904,11 +957,11 @@ impl TextSession {
         };
         match text {
             Some(text) => {
-                let result = self.hub.set_topic(&self.user, &room, text);
+                let result = self.context.hub.set_topic(&self.user, &room, text);
                 let changed = result.is_ok();
                 self.own_copy_or_error(result);
                 if changed {
-                    super::save_room(&self.hub, &self.store, &room).await;
+                    super::save_room(&self.context.hub, &self.context.store, &room).await;
                 }
             }
             None => match room.topic() {
@@ -1009,7 +1062,7 @@ fn needs_network(command: &Command<'_>) -> bool {
 impl TextSession {
     /// Answers a command refused while the link is down, in the words its own refusals use.
     fn refuse_while_link_down(&mut self, command: &Command<'_>) {
-        self.hub.count_link_refusal();
+        self.context.hub.count_link_refusal();
         let text = match command {
             Command::Join { room, .. } => format!("cannot join {room} ({LINK_DOWN})"),
             Command::Nick(_) => format!("cannot change nick ({LINK_DOWN})"),
@@ -1025,7 +1078,7 @@ impl Session for TextSession {
 
     /// Registers the connection under a guest nick at once (the text protocol has no
     /// registration), greets it and joins it to the lobby.
-    async fn start(context: &Context, peer: Peer, host: String, outbox: Arc<Outbox>) -> Self {
+    async fn start(context: &Arc<Context>, peer: Peer, host: String, outbox: Arc<Outbox>) -> Self {
         let user = context
             .hub
             .connect_guest(peer.address, &host, Self::PROTOCOL, outbox.clone());
@@ -1046,10 +1099,7 @@ impl Session for TextSession {
             nick_grace: context.nick_grace,
         };
         let mut session = Self {
-            hub: context.hub.clone(),
-            store: context.store.clone(),
-            accounts: context.accounts.clone(),
-            operators: context.operators.clone(),
+            context: context.clone(),
             replies: ReplyBuffer::new(outbox),
             user,
             current_room: None,
@@ -1095,7 +1145,7 @@ impl Session for TextSession {
         self.user.outbox.hold();
         let flow = self.handle_frame(frame).await;
         let ended = std::mem::take(&mut self.ended_rooms);
-        super::forget_ended_rooms(&self.store, ended).await;
+        super::forget_ended_rooms(&self.context.store, ended).await;
         self.end_command();
         flow
     }

@@ -80,7 +80,7 @@ pub fn register(session: &mut IrcSession, message: &Message) -> Flow {
     let params = &message.params;
     let named = params.first().map_or("*", String::as_str).to_owned();
     let connected = session.user.is_some();
-    if !connected && !session.settings.registers_before_connect() {
+    if !connected && !session.context.irc.registers_before_connect() {
         session.specified_fail(
             "REGISTER",
             "COMPLETE_CONNECTION_REQUIRED",
@@ -132,6 +132,7 @@ pub fn register(session: &mut IrcSession, message: &Message) -> Flow {
         return Flow::Continue;
     }
     let held_by_another = session
+        .context
         .hub
         .user_by_nick(&account)
         .is_some_and(|holder| session.user.as_ref().is_none_or(|me| me.id != holder.id));
@@ -302,10 +303,10 @@ pub fn chanserv(session: &mut IrcSession, text: &str) {
 /// nothing was done (its commands read or change the accounts and rooms the network shares,
 /// as `REGISTER` and `AUTHENTICATE` do, which the command table refuses then) and returns true.
 fn refused_while_link_down(session: &mut IrcSession, service: &str) -> bool {
-    if session.hub.link_is_up() {
+    if session.context.hub.link_is_up() {
         return false;
     }
-    session.hub.count_link_refusal();
+    session.context.hub.count_link_refusal();
     let text = format!("Not done: {LINK_DOWN}; try again shortly.");
     service_notice(session, service, &text);
     true
@@ -319,7 +320,7 @@ pub fn nickserv_notice(session: &mut IrcSession, text: &str) {
 /// A `NOTICE` from the service `service` to the client.
 fn service_notice(session: &mut IrcSession, service: &str, text: &str) {
     let nick = session.reply_nick();
-    let server = session.settings.server_name.clone();
+    let server = session.context.irc.server_name.clone();
     session.replies.push(
         Message::new("NOTICE", vec![nick, text.to_owned()])
             .with_source(format!("{service}!services@{server}")),
@@ -329,7 +330,7 @@ fn service_notice(session: &mut IrcSession, service: &str, text: &str) {
 /// Runs `request` and answers it the way its command asks for.
 pub async fn run(session: &mut IrcSession, request: AccountRequest) {
     let address = session.peer.ip();
-    let accounts = session.accounts.clone();
+    let accounts = session.context.accounts.clone();
     match request {
         AccountRequest::Sasl { account, password } => {
             match accounts.login_stamped(&account, &password, address).await {
@@ -420,7 +421,12 @@ async fn external(session: &mut IrcSession, authzid: Option<String>) {
     let Some(fingerprint) = session.certificate_fingerprint.clone() else {
         return sasl::fail(session);
     };
-    match session.accounts.certificate_login(&fingerprint).await {
+    match session
+        .context
+        .accounts
+        .certificate_login(&fingerprint)
+        .await
+    {
         Ok((account, stamp)) if authzid.is_none_or(|authzid| fold(&authzid) == fold(&account)) => {
             logged_in(session, &account, Some(stamp));
             session.numeric(RPL_SASLSUCCESS, &["SASL authentication successful"]);
@@ -441,7 +447,7 @@ async fn certificate(session: &mut IrcSession, command: CertificateCommand) {
         return nickserv_notice(session, "You are not logged in.");
     };
     let fingerprint = session.certificate_fingerprint.as_deref();
-    for line in certificates::run(&session.store, &account, fingerprint, command).await {
+    for line in certificates::run(&session.context.store, &account, fingerprint, command).await {
         nickserv_notice(session, &line);
     }
 }
@@ -451,17 +457,17 @@ async fn register_room(session: &mut IrcSession, name: &str) {
     let Some(user) = session.user.clone() else {
         return;
     };
-    let Some(room) = session.hub.room(name) else {
+    let Some(room) = session.context.hub.room(name) else {
         return service_notice(session, CHANSERV, &format!("No such channel: {name}."));
     };
-    let record = match session.hub.room_registration(&user, &room) {
+    let record = match session.context.hub.room_registration(&user, &room) {
         Ok(record) => record,
         Err(error) => return service_notice(session, CHANSERV, &format!("{error}.")),
     };
     let founder = record.founder.clone();
-    match session.store.register_room(record.clone()).await {
+    match session.context.store.register_room(record.clone()).await {
         Ok(true) => {
-            session.hub.mark_registered(&room, record);
+            session.context.hub.mark_registered(&room, record);
             let text = format!("{} is now registered to {founder}.", room.name());
             service_notice(session, CHANSERV, &text);
         }
@@ -487,6 +493,7 @@ async fn reclaim(session: &mut IrcSession, nick: &str, how: Reclaim, password: O
     {
         let address = session.peer.ip();
         match session
+            .context
             .accounts
             .login_stamped(nick, &password, address)
             .await
@@ -511,7 +518,7 @@ async fn reclaim(session: &mut IrcSession, nick: &str, how: Reclaim, password: O
         let text = format!("Access denied: {nick} is not your account's nick ({account}).");
         return nickserv_notice(session, &text);
     }
-    let outcome = match session.hub.reclaim_nick(&user, &account, how) {
+    let outcome = match session.context.hub.reclaim_nick(&user, &account, how) {
         Ok(outcome) => outcome,
         Err(error) => return session.hub_error(&error),
     };
@@ -560,21 +567,24 @@ async fn change_password(session: &mut IrcSession, old: &str, new: &str) {
     };
     let address = session.peer.ip();
     match session
+        .context
         .accounts
         .change_password(&account, old, new, address)
         .await
     {
         Ok(()) => {
-            let text = match session
-                .hub
-                .log_out_other_sessions(&account, &user, Alert::LoggedOut)
-            {
-                0 => "Password changed.".to_owned(),
-                1 => "Password changed. Your other session was logged out.".to_owned(),
-                others => {
-                    format!("Password changed. Your {others} other sessions were logged out.")
-                }
-            };
+            let text =
+                match session
+                    .context
+                    .hub
+                    .log_out_other_sessions(&account, &user, Alert::LoggedOut)
+                {
+                    0 => "Password changed.".to_owned(),
+                    1 => "Password changed. Your other session was logged out.".to_owned(),
+                    others => {
+                        format!("Password changed. Your {others} other sessions were logged out.")
+                    }
+                };
             nickserv_notice(session, &text);
         }
         Err(error) => nickserv_notice(session, &format!("Password change failed: {error}.")),
@@ -599,7 +609,7 @@ pub(super) fn logged_in(session: &mut IrcSession, account: &str, stamp: Option<P
     );
     match session.user.clone() {
         Some(user) => {
-            session.hub.set_account(&user, Some(account));
+            session.context.hub.set_account(&user, Some(account));
             session.pending().login_to_confirm = stamp.map(|stamp| (account.to_owned(), stamp));
         }
         None => {
@@ -619,8 +629,8 @@ pub async fn confirm_login(session: &mut IrcSession) {
     ) else {
         return;
     };
-    if let Err(error) = session.accounts.confirm(&account, stamp).await {
-        session.hub.set_account(&user, None);
+    if let Err(error) = session.context.accounts.confirm(&account, stamp).await {
+        session.context.hub.set_account(&user, None);
         let mask = user.identity().mask();
         session.numeric(RPL_LOGGEDOUT, &[&mask, "You are now logged out"]);
         let why = match error {
@@ -634,6 +644,7 @@ pub async fn confirm_login(session: &mut IrcSession) {
         return;
     }
     match session
+        .context
         .hub
         .reclaim_nick(&user, &account, Reclaim::FromSquatter)
     {

@@ -104,7 +104,7 @@ fn value(session: &IrcSession, cap: Cap) -> Option<std::borrow::Cow<'static, str
     match cap {
         Cap::Sasl => Some(sasl::mechanisms(session).into()),
         Cap::Sts => {
-            let policy = session.tls_offer.sts?;
+            let policy = session.context.tls_offer.sts?;
             Some(if session.tls {
                 format!("duration={}", policy.duration.as_secs()).into()
             } else {
@@ -112,8 +112,8 @@ fn value(session: &IrcSession, cap: Cap) -> Option<std::borrow::Cow<'static, str
             })
         }
         Cap::AccountRegistration => match (
-            session.settings.registers_before_connect(),
-            session.accounts.requires_email(),
+            session.context.irc.registers_before_connect(),
+            session.context.accounts.requires_email(),
         ) {
             (true, true) => Some("before-connect,email-required".into()),
             (true, false) => Some("before-connect".into()),

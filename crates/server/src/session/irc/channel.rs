@@ -18,7 +18,7 @@ pub fn join(session: &mut IrcSession, message: &Message) -> Flow {
     let user = session.user().clone();
     if message.params[0] == "0" {
         // `JOIN 0` leaves every channel.
-        for departure in session.hub.part_all(&user) {
+        for departure in session.context.hub.part_all(&user) {
             session.departed(departure);
         }
         return Flow::Continue;
@@ -37,7 +37,7 @@ pub fn join(session: &mut IrcSession, message: &Message) -> Flow {
             continue;
         }
         let key = keys.get(index).copied().filter(|key| !key.is_empty());
-        match session.hub.join(&user, name, key) {
+        match session.context.hub.join(&user, name, key) {
             Ok(Joined::New { room, event, topic }) => {
                 session.own_copy(&event);
                 if let Some(topic) = topic {
@@ -60,11 +60,11 @@ pub fn part(session: &mut IrcSession, message: &Message) -> Flow {
     let user = session.user().clone();
     let reason = message.params.get(1).map(String::as_str);
     for name in message.params[0].split(',').filter(|name| !name.is_empty()) {
-        let Some(room) = session.hub.room(name) else {
+        let Some(room) = session.context.hub.room(name) else {
             session.numeric(ERR_NOSUCHCHANNEL, &[name, "No such channel"]);
             continue;
         };
-        match session.hub.part(&user, &room, reason) {
+        match session.context.hub.part(&user, &room, reason) {
             Ok(departure) => session.departed(departure),
             Err(error) => session.hub_error(&error),
         }
@@ -179,16 +179,18 @@ pub(super) fn send_to(
     };
     let result = if let Some((minimum, room)) = split_status_target(target) {
         // STATUSMSG: `@#room` reaches its operators, `+#room` its voiced members too.
-        match session.hub.room(room) {
+        match session.context.hub.room(room) {
             Some(room) => session
+                .context
                 .hub
                 .say_to_status(&user, &room, minimum, &said)
                 .map(|event| (event, None)),
             None => Err(HubError::NoSuchRoom(target.to_owned())),
         }
     } else if target.starts_with('#') {
-        match session.hub.room(target) {
+        match session.context.hub.room(target) {
             Some(room) => session
+                .context
                 .hub
                 .say(&user, &room, &said)
                 .map(|event| (event, None)),
@@ -196,6 +198,7 @@ pub(super) fn send_to(
         }
     } else {
         session
+            .context
             .hub
             .message_user(&user, target, &said)
             .map(|(event, recipient)| {
@@ -265,7 +268,7 @@ pub fn topic(session: &mut IrcSession, message: &Message) -> Flow {
     let name = &message.params[0];
     let user = session.user().clone();
     // A secret channel one is not in is answered as one that does not exist.
-    let Some(room) = session.hub.visible_room(&user, name) else {
+    let Some(room) = session.context.hub.visible_room(&user, name) else {
         session.numeric(ERR_NOSUCHCHANNEL, &[name, "No such channel"]);
         return Flow::Continue;
     };
@@ -274,7 +277,7 @@ pub fn topic(session: &mut IrcSession, message: &Message) -> Flow {
             Some(topic) => query::send_topic(session, room.name(), &topic),
             None => session.numeric(RPL_NOTOPIC, &[room.name(), "No topic is set"]),
         },
-        Some(text) => match session.hub.set_topic(&user, &room, text) {
+        Some(text) => match session.context.hub.set_topic(&user, &room, text) {
             Ok(event) => {
                 session.own_copy(&event);
                 session.pending().rooms_to_save.push(room.clone());
@@ -288,10 +291,11 @@ pub fn topic(session: &mut IrcSession, message: &Message) -> Flow {
 pub fn invite(session: &mut IrcSession, message: &Message) -> Flow {
     let (nick, room) = (&message.params[0], &message.params[1]);
     let user = session.user().clone();
-    match session.hub.invite(&user, nick, room) {
+    match session.context.hub.invite(&user, nick, room) {
         Ok(invitee) => {
             let invitee_nick = invitee.nick();
             let room_name = session
+                .context
                 .hub
                 .room(room)
                 .map(|room| room.name().to_string())
@@ -338,11 +342,11 @@ pub fn kick(session: &mut IrcSession, message: &Message) -> Flow {
         .map(String::as_str)
         .unwrap_or(&default_reason);
     for &(channel, nick) in pairs {
-        let Some(room) = session.hub.room(channel) else {
+        let Some(room) = session.context.hub.room(channel) else {
             session.numeric(ERR_NOSUCHCHANNEL, &[channel, "No such channel"]);
             continue;
         };
-        match session.hub.kick(&user, &room, nick, reason) {
+        match session.context.hub.kick(&user, &room, nick, reason) {
             Ok(departure) => session.departed(departure),
             Err(error) => session.hub_error(&error),
         }

@@ -150,7 +150,7 @@ pub fn chathistory(session: &mut IrcSession, message: &Message) -> Flow {
 
 /// The replay on join for a client without `draft/chathistory`, when configured.
 pub fn replay_on_join(session: &mut IrcSession, room: &Room) {
-    let count = session.settings.history_on_join;
+    let count = session.context.irc.history_on_join;
     if count == 0 || session.caps.contains(Cap::Chathistory) {
         return;
     }
@@ -208,7 +208,7 @@ pub async fn answer(session: &mut IrcSession, request: HistoryRequest) {
     if let Query::Targets(start, end) = request.query {
         return answer_targets(session, start, end, request.limit).await;
     }
-    let store = session.store.clone();
+    let store = session.context.store.clone();
     let target = request.target.clone();
     let limit = request.limit;
     let result = match request.query {
@@ -282,6 +282,7 @@ async fn answer_targets(session: &mut IrcSession, start: Timestamp, end: Timesta
         .map(|room| (room.name().to_string(), room.history_floor()))
         .collect();
     let result = session
+        .context
         .store
         .targets_among(user.reader_parties(), rooms, start, end, limit)
         .await;
@@ -298,7 +299,7 @@ async fn answer_targets(session: &mut IrcSession, start: Timestamp, end: Timesta
             return;
         }
     };
-    let server = session.settings.server_name.clone();
+    let server = session.context.irc.server_name.clone();
     let lines = targets.into_iter().map(|(name, time)| {
         Message::new("CHATHISTORY", vec!["TARGETS".into(), name, time.iso8601()])
             .with_source(server.clone())

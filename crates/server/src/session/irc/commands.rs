@@ -169,7 +169,7 @@ pub fn dispatch(session: &mut IrcSession, message: &Message) -> Flow {
         session.numeric(ERR_NEEDMOREPARAMS, &[spec.name, "Not enough parameters"]);
         return Flow::Continue;
     }
-    if !session.hub.link_is_up() && spec.reach.needs_network(message) {
+    if !session.context.hub.link_is_up() && spec.reach.needs_network(message) {
         refuse_while_link_down(session, spec.name, message);
         return Flow::Continue;
     }
@@ -182,7 +182,7 @@ pub(super) const LINK_DOWN: &str = "this server has lost its link to the rest of
 /// Answers a command refused while the link is down: `437` for `JOIN` and `NICK`, as IRC
 /// servers answer a resource held elsewhere; `FAIL` (or a `NOTICE`) for the others.
 fn refuse_while_link_down(session: &mut IrcSession, name: &str, message: &Message) {
-    session.hub.count_link_refusal();
+    session.context.hub.count_link_refusal();
     let first = message.params.first().map_or("*", String::as_str);
     match name {
         "JOIN" | "NICK" => {
@@ -225,7 +225,10 @@ fn quit(_session: &mut IrcSession, message: &Message) -> Flow {
 fn away(session: &mut IrcSession, message: &Message) -> Flow {
     let text = message.params.first().filter(|text| !text.is_empty());
     let user = session.user().clone();
-    session.hub.set_away(&user, text.map(String::as_str));
+    session
+        .context
+        .hub
+        .set_away(&user, text.map(String::as_str));
     match text {
         Some(_) => session.numeric(RPL_NOWAWAY, &["You have been marked as being away"]),
         None => session.numeric(RPL_UNAWAY, &["You are no longer marked as being away"]),
@@ -241,7 +244,7 @@ fn setname(session: &mut IrcSession, message: &Message) -> Flow {
         return Flow::Continue;
     }
     let user = session.user().clone();
-    let event = session.hub.set_realname(&user, realname);
+    let event = session.context.hub.set_realname(&user, realname);
     // The client sees its own SETNAME only if it enabled the capability (IRCv3 setname).
     if session.caps.contains(Cap::Setname) {
         session.own_copy(&event);

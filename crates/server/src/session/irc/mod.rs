@@ -42,13 +42,12 @@ use tokio::time::Instant;
 use super::nick_guard::{NickGuard, Verdict};
 use super::reply_queue::ReplyQueue;
 use super::{Context, Flow, Peer, Session};
-use crate::accounts::{Accounts, Operators, PasswordStamp};
-use crate::config::IrcSettings;
+use crate::accounts::PasswordStamp;
 use crate::hub::{
-    Alert, Departure, EndedRoom, Hub, HubError, JoinRefusal, LINK_LOST, Protocol, SendRefusal, User,
+    Alert, Departure, EndedRoom, HubError, JoinRefusal, LINK_LOST, Protocol, SendRefusal, User,
 };
 use crate::outbox::Outbox;
-use crate::store::{Commit, Store, StoredMessage};
+use crate::store::{Commit, StoredMessage};
 use account::AccountRequest;
 use chathistory::HistoryRequest;
 use multiline::ClientBatch;
@@ -131,10 +130,9 @@ enum Unsaved {
 }
 
 pub struct IrcSession {
-    hub: Arc<Hub>,
-    store: Store,
-    accounts: Accounts,
-    operators: Operators,
+    /// The server's shared state and settings, as they were when the connection started
+    /// (shared by connections, so a handle costs 8 bytes of each session).
+    context: Arc<Context>,
     /// SASL exchange progress.
     sasl: SaslState,
     /// What the command being handled asked for: `None` between commands, so that an idle
@@ -142,14 +140,11 @@ pub struct IrcSession {
     pending: Option<Box<Pending>>,
     /// Renames the user if it keeps a registered nick without logging in.
     nick_guard: NickGuard,
-    settings: Arc<IrcSettings>,
     peer: SocketAddr,
     /// Whether the connection runs over TLS, and the fingerprint of the client certificate
     /// presented in its handshake (what SASL EXTERNAL and `CERT ADD` take), if any.
     tls: bool,
     certificate_fingerprint: Option<String>,
-    /// What the server offers because it has TLS listeners (`sts`, SASL EXTERNAL).
-    tls_offer: crate::session::TlsOffer,
     /// The host shown to others (the peer address or its cloak).
     host: String,
     outbox: Arc<Outbox>,
@@ -445,7 +440,7 @@ impl IrcSession {
         }
         let mut commits = Vec::new();
         for message in self.take_pending(|pending| &mut pending.to_store) {
-            match self.store.append(message).await {
+            match self.context.store.append(message).await {
                 Ok(commit) => commits.push(commit),
                 Err(error) => self.not_saved(&error.to_string()),
             }
@@ -456,7 +451,7 @@ impl IrcSession {
         // After the appends: a message the command sent before ending a room's lifetime is
         // deleted with the rest of that history.
         let ended = self.take_pending(|pending| &mut pending.ended_rooms);
-        crate::session::forget_ended_rooms(&self.store, ended).await;
+        crate::session::forget_ended_rooms(&self.context.store, ended).await;
         for request in self.take_pending(|pending| &mut pending.account_requests) {
             account::run(self, request).await;
         }
@@ -471,7 +466,7 @@ impl IrcSession {
             self.guard_nick().await;
         }
         for room in self.take_pending(|pending| &mut pending.rooms_to_save) {
-            crate::session::save_room(&self.hub, &self.store, &room).await;
+            crate::session::save_room(&self.context.hub, &self.context.store, &room).await;
         }
         for request in self.take_pending(|pending| &mut pending.history_requests) {
             chathistory::answer(self, request).await;
@@ -487,7 +482,11 @@ impl IrcSession {
     /// to an account the user is not logged in to.
     async fn change_nick_checked(&mut self, nick: &str) {
         let user = self.user().clone();
-        if self.nick_guard.refuses(&self.accounts, &user, nick).await {
+        if self
+            .nick_guard
+            .refuses(&self.context.accounts, &user, nick)
+            .await
+        {
             self.numeric(
                 ERR_NICKNAMEINUSE,
                 &[
@@ -497,7 +496,7 @@ impl IrcSession {
             );
             return;
         }
-        match self.hub.rename(&user, nick) {
+        match self.context.hub.rename(&user, nick) {
             Ok(event) => {
                 self.own_copy(&event);
                 self.pending().nick_changed = true;
@@ -512,7 +511,7 @@ impl IrcSession {
         let Some(user) = self.user.clone() else {
             return;
         };
-        match self.nick_guard.check(&self.accounts, &user).await {
+        match self.nick_guard.check(&self.context.accounts, &user).await {
             Verdict::Fine => {}
             Verdict::Warn(left) => {
                 let seconds = crate::session::whole_seconds(left);
@@ -531,12 +530,12 @@ impl IrcSession {
     /// Moves the user off the registered nick it holds without being logged in to it.
     async fn rename_off_registered_nick(&mut self, user: &Arc<User>) {
         let nick = user.nick();
-        let event = self.hub.rename_to_guest(user);
+        let event = self.context.hub.rename_to_guest(user);
         self.own_copy(&event);
         let text = format!("You were renamed: {nick} belongs to a registered account.");
         account::nickserv_notice(self, &text);
         // The guard must know the user left the nick (a guest nick is never registered).
-        self.nick_guard.check(&self.accounts, user).await;
+        self.nick_guard.check(&self.context.accounts, user).await;
     }
 
     /// Moves the finished command's replies into the queue, behind `commits`.
@@ -554,7 +553,7 @@ impl IrcSession {
         &self,
         unsaved: Unsaved,
     ) -> impl FnOnce(&str) -> bytes::Bytes + Send + 'static {
-        let server = self.settings.server_name.clone();
+        let server = self.context.irc.server_name.clone();
         let nick = self.reply_nick();
         let standard = self.caps.contains(Cap::StandardReplies);
         move |error| {
@@ -645,11 +644,11 @@ impl IrcSession {
     /// the wait for its answer.
     fn keepalive_deadline(&self) -> Instant {
         if self.user.is_none() {
-            return self.connected + self.settings.ping_timeout;
+            return self.connected + self.context.irc.ping_timeout;
         }
         match self.ping_sent {
-            Some(sent) => sent + self.settings.ping_timeout,
-            None => self.last_heard + self.settings.ping_interval,
+            Some(sent) => sent + self.context.irc.ping_timeout,
+            None => self.last_heard + self.context.irc.ping_interval,
         }
     }
 
@@ -705,24 +704,18 @@ impl Session for IrcSession {
     const PROTOCOL: Protocol = Protocol::Irc;
 
     /// A session waiting for the client to register; nothing is sent before it speaks.
-    async fn start(context: &Context, peer: Peer, host: String, outbox: Arc<Outbox>) -> Self {
+    async fn start(context: &Arc<Context>, peer: Peer, host: String, outbox: Arc<Outbox>) -> Self {
         let now = Instant::now();
-        let settings = context.irc.clone();
-        let replies = Replies::new(settings.server_name.clone(), outbox.clone());
-        let password_ok = settings.password.is_none();
+        let replies = Replies::new(context.irc.server_name.clone(), outbox.clone());
+        let password_ok = context.irc.password.is_none();
         Self {
-            hub: context.hub.clone(),
-            store: context.store.clone(),
-            accounts: context.accounts.clone(),
-            operators: context.operators.clone(),
+            context: context.clone(),
             sasl: SaslState::Idle,
             pending: None,
             nick_guard: NickGuard::new(context.nick_grace),
-            settings,
             peer: peer.address,
             tls: peer.tls,
             certificate_fingerprint: peer.certificate_fingerprint,
-            tls_offer: context.tls_offer,
             host,
             outbox,
             user: None,
@@ -790,7 +783,7 @@ impl Session for IrcSession {
             return Flow::Quit(format!("ping timeout: {waited} seconds"));
         }
         self.outbox.hold();
-        let token = self.settings.server_name.clone();
+        let token = self.context.irc.server_name.clone();
         self.replies.server_message("PING", vec![token]);
         self.release();
         self.ping_sent = Some(Instant::now());

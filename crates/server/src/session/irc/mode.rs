@@ -31,7 +31,7 @@ fn user_mode(session: &mut IrcSession, message: &Message) {
     let user = session.user().clone();
     let nick = user.nick();
     if fold(target) != fold(&nick) {
-        if session.hub.user_by_nick(target).is_some() {
+        if session.context.hub.user_by_nick(target).is_some() {
             session.numeric(ERR_USERSDONTMATCH, &["Can't change mode for other users"]);
         } else {
             session.numeric(ERR_NOSUCHNICK, &[target, "No such nick"]);
@@ -66,7 +66,7 @@ fn user_mode(session: &mut IrcSession, message: &Message) {
         session.numeric(ERR_UMODEUNKNOWNFLAG, &["Unknown MODE flag"]);
     }
     if after.bot != before.bot {
-        session.hub.set_bot(&user, after.bot);
+        session.context.hub.set_bot(&user, after.bot);
     }
     user.set_invisible(after.invisible);
     if before.operator && !after.operator {
@@ -150,12 +150,12 @@ fn channel_mode(session: &mut IrcSession, message: &Message) {
     let user = session.user().clone();
     // A secret channel one is not in is answered as one that does not exist: no modes, no
     // bans, no changes.
-    let Some(room) = session.hub.visible_room(&user, name) else {
+    let Some(room) = session.context.hub.visible_room(&user, name) else {
         session.numeric(ERR_NOSUCHCHANNEL, &[name, "No such channel"]);
         return;
     };
     let Some(modes) = message.params.get(1) else {
-        let Some(info) = session.hub.room_view(&user, &room) else {
+        let Some(info) = session.context.hub.room_view(&user, &room) else {
             session.numeric(ERR_NOSUCHCHANNEL, &[name, "No such channel"]);
             return;
         };
@@ -263,7 +263,7 @@ fn channel_mode(session: &mut IrcSession, message: &Message) {
     if changes.is_empty() {
         return;
     }
-    match session.hub.change_modes(&user, &room, changes) {
+    match session.context.hub.change_modes(&user, &room, changes) {
         Ok(outcome) => {
             for error in &outcome.errors {
                 session.hub_error(error);
@@ -281,7 +281,7 @@ fn channel_mode(session: &mut IrcSession, message: &Message) {
 /// each with who set it and when: the bans to anyone who may see the channel, as on most
 /// networks; the exception lists to its operators only (`482` otherwise).
 fn show_list(session: &mut IrcSession, user: &User, room: &Room, list: MaskList) {
-    let entries = match session.hub.mask_list(user, room, list) {
+    let entries = match session.context.hub.mask_list(user, room, list) {
         Ok(entries) => entries,
         Err(error) => return session.hub_error(&error),
     };

@@ -38,7 +38,7 @@ pub fn monitor(session: &mut IrcSession, message: &Message) -> Flow {
                     session.numeric(ERR_ERRONEUSNICKNAME, &[target, "Erroneous nickname"]);
                 }
             }
-            let status = session.hub.monitor(&user, &nicks);
+            let status = session.context.hub.monitor(&user, &nicks);
             send_status(session, &status);
             // `734 nick <limit> <targets> :Monitor list is full`: the targets come before the
             // limit's text, which takes the rest of the line.
@@ -48,8 +48,8 @@ pub fn monitor(session: &mut IrcSession, message: &Message) -> Flow {
                 session.numeric(ERR_MONLISTFULL, &[&limit, &refused, LIST_FULL]);
             }
         }
-        "-" => session.hub.unmonitor(&user, &targets),
-        "C" | "c" => session.hub.clear_monitor(&user),
+        "-" => session.context.hub.unmonitor(&user, &targets),
+        "C" | "c" => session.context.hub.clear_monitor(&user),
         "L" | "l" => {
             let listed = user.monitored();
             for line in comma_lines(&listed, list_room(session, 0)) {
@@ -58,7 +58,7 @@ pub fn monitor(session: &mut IrcSession, message: &Message) -> Flow {
             session.numeric(RPL_ENDOFMONLIST, &["End of MONITOR list"]);
         }
         "S" | "s" => {
-            let status = session.hub.monitor_status(&user);
+            let status = session.context.hub.monitor_status(&user);
             send_status(session, &status);
         }
         other => session.fail_or_notice(

@@ -33,7 +33,12 @@ pub fn oper(session: &mut IrcSession, message: &Message) -> Flow {
 /// `491 ERR_NOOPERHOST` is not used, since operator entries are not tied to hosts).
 pub async fn oper_up(session: &mut IrcSession, name: &str, password: &str) {
     let address = session.peer.ip();
-    match session.operators.check(name, password, address).await {
+    match session
+        .context
+        .operators
+        .check(name, password, address)
+        .await
+    {
         Ok(entry) => {
             let user = session.user().clone();
             let was_operator = user.is_operator();
@@ -65,7 +70,7 @@ pub fn kill(session: &mut IrcSession, message: &Message) -> Flow {
         .filter(|reason| !reason.is_empty())
         .map_or(DEFAULT_KILL_REASON, String::as_str);
     let user = session.user().clone();
-    if let Err(error) = session.hub.kill(&user, nick, reason) {
+    if let Err(error) = session.context.hub.kill(&user, nick, reason) {
         session.hub_error(&error);
     }
     Flow::Continue
@@ -80,7 +85,7 @@ pub fn wallops(session: &mut IrcSession, message: &Message) -> Flow {
         return Flow::Continue;
     }
     let user = session.user().clone();
-    match session.hub.wallops(&user, text) {
+    match session.context.hub.wallops(&user, text) {
         Ok(Some(own_copy)) => session.own_copy(&own_copy),
         Ok(None) => {}
         Err(error) => session.hub_error(&error),

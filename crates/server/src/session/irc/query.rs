@@ -56,7 +56,7 @@ pub fn send_names(session: &mut IrcSession, room: &Room, asked_as: &str) {
 /// name if it was shown.
 fn send_name_replies(session: &mut IrcSession, room: &Room) -> Option<std::sync::Arc<str>> {
     let viewer = session.user().clone();
-    let info = session.hub.room_view(&viewer, room)?;
+    let info = session.context.hub.room_view(&viewer, room)?;
     let symbol = if info.modes.secret { "@" } else { "=" };
     let multi_prefix = session.caps.contains(Cap::MultiPrefix);
     let userhost = session.caps.contains(Cap::UserhostInNames);
@@ -87,14 +87,14 @@ pub fn names(session: &mut IrcSession, message: &Message) -> Flow {
     };
     let names: Vec<&str> = targets.split(',').filter(|name| !name.is_empty()).collect();
     if let [name] = names[..] {
-        match session.hub.room(name) {
+        match session.context.hub.room(name) {
             Some(room) => send_names(session, &room, name),
             None => session.numeric(RPL_ENDOFNAMES, &[name, "End of /NAMES list"]),
         }
         return Flow::Continue;
     }
     for name in names {
-        if let Some(room) = session.hub.room(name) {
+        if let Some(room) = session.context.hub.room(name) {
             send_name_replies(session, &room);
         }
     }
@@ -108,7 +108,7 @@ pub fn list(session: &mut IrcSession, message: &Message) -> Flow {
     let filter = RoomFilter::parse(message.params.iter().flat_map(|param| param.split(',')));
     let viewer = session.user().clone();
     session.numeric(RPL_LISTSTART, &["Channel", "Users  Name"]);
-    for room in session.hub.rooms_matching(&viewer, &filter) {
+    for room in session.context.hub.rooms_matching(&viewer, &filter) {
         let count = room.members.to_string();
         let topic = room.topic.as_deref().unwrap_or("");
         session.numeric(RPL_LIST, &[&room.name, &count, topic]);
@@ -144,7 +144,7 @@ struct WhoEntry {
 fn who_reply(session: &mut IrcSession, entry: &WhoEntry) {
     let identity = entry.user.identity();
     let flags = who_flags(&entry.user, &identity, &entry.prefix);
-    let server = session.settings.server_name.clone();
+    let server = session.context.irc.server_name.clone();
     session.numeric(
         RPL_WHOREPLY,
         &[
@@ -163,7 +163,7 @@ fn who_reply(session: &mut IrcSession, entry: &WhoEntry) {
 fn whox_reply(session: &mut IrcSession, entry: &WhoEntry, query: &WhoxQuery) {
     let user = &entry.user;
     let identity = user.identity();
-    let server = session.settings.server_name.clone();
+    let server = session.context.irc.server_name.clone();
     let params = query.reply_params(|field| match field {
         WhoxField::Token => query.token().to_owned(),
         WhoxField::Channel => entry.channel.to_string(),
@@ -224,9 +224,10 @@ fn who_entries(session: &IrcSession, target: &str) -> Vec<WhoEntry> {
     if target.starts_with('#') {
         // Only the members the viewer may see; nothing of a secret room it is not in.
         let view = session
+            .context
             .hub
             .room(target)
-            .and_then(|room| session.hub.room_view(&viewer, &room));
+            .and_then(|room| session.context.hub.room_view(&viewer, &room));
         return view
             .map(|info| {
                 info.members
@@ -249,6 +250,7 @@ fn who_entries(session: &IrcSession, target: &str) -> Vec<WhoEntry> {
     if names::validate_nick(target).is_ok() {
         // A plain nick is a lookup, as `WHOIS` is: it finds an invisible user too.
         return session
+            .context
             .hub
             .user_by_nick(target)
             .map(found)
@@ -258,8 +260,9 @@ fn who_entries(session: &IrcSession, target: &str) -> Vec<WhoEntry> {
     // A mask over nicks or nick!user@host: a search, which skips invisible users one shares
     // no channel with.
     let pattern = fold(target);
-    let viewer = session.hub.viewer(&viewer);
+    let viewer = session.context.hub.viewer(&viewer);
     session
+        .context
         .hub
         .users()
         .into_iter()
@@ -278,7 +281,7 @@ fn who_entries(session: &IrcSession, target: &str) -> Vec<WhoEntry> {
 pub fn whois(session: &mut IrcSession, message: &Message) -> Flow {
     // `WHOIS server nick` names a server first; there is only this one.
     let nick = message.params.last().expect("command table checks").clone();
-    let Some(user) = session.hub.user_by_nick(&nick) else {
+    let Some(user) = session.context.hub.user_by_nick(&nick) else {
         session.numeric(ERR_NOSUCHNICK, &[&nick, "No such nick/channel"]);
         session.numeric(RPL_ENDOFWHOIS, &[&nick, "End of /WHOIS list"]);
         return Flow::Continue;
@@ -297,6 +300,7 @@ pub fn whois(session: &mut IrcSession, message: &Message) -> Flow {
     );
     // Secret channels only if the viewer shares them.
     let channels: Vec<String> = session
+        .context
         .hub
         .visible_memberships(&viewer, &user)
         .iter()
@@ -308,8 +312,8 @@ pub fn whois(session: &mut IrcSession, message: &Message) -> Flow {
     if !channels.is_empty() {
         session.numeric(RPL_WHOISCHANNELS, &[&identity.nick, &channels.join(" ")]);
     }
-    let server = session.settings.server_name.clone();
-    let network = session.settings.network.clone();
+    let server = session.context.irc.server_name.clone();
+    let network = session.context.irc.network.clone();
     session.numeric(RPL_WHOISSERVER, &[&identity.nick, &server, &network]);
     if user.is_operator() {
         session.numeric(RPL_WHOISOPERATOR, &[&identity.nick, "is an IRC operator"]);
@@ -356,7 +360,7 @@ pub fn ison(session: &mut IrcSession, message: &Message) -> Flow {
         .params
         .iter()
         .flat_map(|param| param.split(' '))
-        .filter_map(|nick| session.hub.user_by_nick(nick))
+        .filter_map(|nick| session.context.hub.user_by_nick(nick))
         .map(|user| user.nick().into())
         .collect();
     session.numeric(RPL_ISON, &[&online.join(" ")]);
@@ -368,7 +372,7 @@ pub fn userhost(session: &mut IrcSession, message: &Message) -> Flow {
         .params
         .iter()
         .take(5)
-        .filter_map(|nick| session.hub.user_by_nick(nick))
+        .filter_map(|nick| session.context.hub.user_by_nick(nick))
         .map(|user| {
             let identity = user.identity();
             let presence = if user.away().is_some() { '-' } else { '+' };

@@ -156,8 +156,9 @@ pub async fn run_requests(session: &mut IrcSession) {
             marker,
         } = request;
         let result = match marker {
-            None => session.store.read_marker(&account, &target).await,
+            None => session.context.store.read_marker(&account, &target).await,
             Some(marker) => match session
+                .context
                 .store
                 .set_read_marker(&account, &target, marker)
                 .await
@@ -166,7 +167,10 @@ pub async fn run_requests(session: &mut IrcSession) {
                     if changed {
                         let event = marker_event(session, &target, Some(stored));
                         let user = session.user().clone();
-                        session.hub.share_read_marker(&account, &user, &event);
+                        session
+                            .context
+                            .hub
+                            .share_read_marker(&account, &user, &event);
                     }
                     Ok(Some(stored))
                 }
@@ -204,7 +208,7 @@ pub async fn prefetch_for_join(session: &mut IrcSession, message: &Message) {
         .filter(|name| names::validate_room(name).is_ok())
         .map(str::to_owned)
         .collect();
-    match session.store.read_markers(&account, channels).await {
+    match session.context.store.read_markers(&account, channels).await {
         Ok(fetched) => markers(session).for_join = fetched,
         Err(error) => tracing::error!(%error, "read markers could not be read"),
     }
@@ -237,7 +241,7 @@ pub async fn after_registration(session: &mut IrcSession) {
     let Some(account) = session.account() else {
         return;
     };
-    match session.store.room_read_markers(&account).await {
+    match session.context.store.room_read_markers(&account).await {
         Ok(markers) => {
             for (room, marker) in markers {
                 send_marker(session, &room, Some(marker));
@@ -256,7 +260,7 @@ fn send_marker(session: &mut IrcSession, target: &str, marker: Option<Timestamp>
 fn marker_event(session: &IrcSession, target: &str, marker: Option<Timestamp>) -> Event {
     Event::ReadMarker {
         time: Timestamp::now(),
-        server: session.settings.server_name.as_str().into(),
+        server: session.context.irc.server_name.as_str().into(),
         target: target.into(),
         marker,
     }

@@ -61,8 +61,8 @@ pub fn redact(session: &mut IrcSession, message: &Message) -> Flow {
 pub async fn run(session: &mut IrcSession, request: RedactRequest) -> Option<Commit> {
     let user = session.user().clone();
     let result = redaction::redact(
-        &session.hub,
-        &session.store,
+        &session.context.hub,
+        &session.context.store,
         &user,
         &request.place,
         request.id,

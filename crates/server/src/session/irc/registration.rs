@@ -36,7 +36,8 @@ pub fn pass(session: &mut IrcSession, message: &Message) -> Flow {
         return Flow::Continue;
     }
     let matches = session
-        .settings
+        .context
+        .irc
         .password
         .as_deref()
         .is_none_or(|password| same_secret(message.params[0].as_bytes(), password.as_bytes()));
@@ -78,7 +79,7 @@ pub fn nick(session: &mut IrcSession, message: &Message) -> Flow {
             session.pending().nick_to_check = Some(nick.clone());
             return Flow::Continue;
         }
-        match session.hub.rename(&user, nick) {
+        match session.context.hub.rename(&user, nick) {
             Ok(event) => {
                 session.own_copy(&event);
                 session.pending().nick_changed = true;
@@ -88,7 +89,7 @@ pub fn nick(session: &mut IrcSession, message: &Message) -> Flow {
         return Flow::Continue;
     }
     session.registration().requested_nick = Some(nick.clone());
-    if !session.hub.nick_available(nick, None) {
+    if !session.context.hub.nick_available(nick, None) {
         session.numeric(ERR_NICKNAMEINUSE, &[nick, "Nickname is already in use"]);
         return Flow::Continue;
     }
@@ -154,16 +155,20 @@ pub fn try_register(session: &mut IrcSession) -> Flow {
             .map(|(account, _stamp)| account.as_str().into()),
         bot: false,
     };
-    if let Some(ban) = session.hub.ban_on_newcomer(&identity, session.peer.ip()) {
+    if let Some(ban) = session
+        .context
+        .hub
+        .ban_on_newcomer(&identity, session.peer.ip())
+    {
         let text = format!("You are banned from this server ({})", ban.reason);
         session.numeric(ERR_YOUREBANNEDCREEP, &[&text]);
         return Flow::Quit(ban.notice());
     }
-    if !session.hub.link_is_up() {
+    if !session.context.hub.link_is_up() {
         // Admitted before the link went down: the rest of the network could not know it.
         return Flow::Quit(crate::hub::LINK_LOST.to_owned());
     }
-    match session.hub.register(
+    match session.context.hub.register(
         session.peer,
         Protocol::Irc,
         session.outbox.clone(),
@@ -196,8 +201,8 @@ pub fn try_register(session: &mut IrcSession) -> Flow {
 /// 001–005, then `LUSERS` and `MOTD`.
 fn welcome(session: &mut IrcSession) {
     let identity = session.user().identity();
-    let server = session.settings.server_name.clone();
-    let network = session.settings.network.clone();
+    let server = session.context.irc.server_name.clone();
+    let network = session.context.irc.network.clone();
     session.numeric(
         RPL_WELCOME,
         &[&format!(
@@ -213,14 +218,14 @@ fn welcome(session: &mut IrcSession) {
         RPL_CREATED,
         &[&format!(
             "This server was created {}",
-            session.hub.started().iso8601()
+            session.context.hub.started().iso8601()
         )],
     );
     session.numeric(
         RPL_MYINFO,
         &[&server, VERSION, "Biow", "beIiklmnostv", "beIklov"],
     );
-    let rooms_per_user = session.hub.rooms_per_user();
+    let rooms_per_user = session.context.hub.rooms_per_user();
     for tokens in isupport(&network, rooms_per_user).chunks(13) {
         let mut params: Vec<&str> = tokens.iter().map(String::as_str).collect();
         params.push("are supported by this server");
@@ -281,8 +286,8 @@ fn send_lusers(session: &mut IrcSession) {
         total,
         invisible,
         operators,
-    } = session.hub.user_counts();
-    let rooms = session.hub.room_count().to_string();
+    } = session.context.hub.user_counts();
+    let rooms = session.context.hub.room_count().to_string();
     session.numeric(
         RPL_LUSERCLIENT,
         &[&format!(
@@ -298,7 +303,7 @@ fn send_lusers(session: &mut IrcSession) {
         RPL_LUSERME,
         &[&format!("I have {total} clients and 0 servers")],
     );
-    let peak = session.hub.peak_user_count().max(total).to_string();
+    let peak = session.context.hub.peak_user_count().max(total).to_string();
     let total = total.to_string();
     session.numeric(
         RPL_LOCALUSERS,
@@ -324,7 +329,7 @@ pub fn motd(session: &mut IrcSession, _message: &Message) -> Flow {
 }
 
 fn send_motd(session: &mut IrcSession) {
-    let settings = session.settings.clone();
+    let settings = session.context.irc.clone();
     let Some(lines) = &settings.motd else {
         session.numeric(ERR_NOMOTD, &["MOTD File is missing"]);
         return;
@@ -343,14 +348,15 @@ fn send_motd(session: &mut IrcSession) {
 /// (a mask matching its name) or a user on it (RFC 2812 §3.4.10), else `402`.
 pub fn info(session: &mut IrcSession, message: &Message) -> Flow {
     if let Some(target) = message.params.first().filter(|target| !target.is_empty()) {
-        let names_this_server = mask::matches(&fold(target), &fold(&session.settings.server_name))
-            || session.hub.user_by_nick(target).is_some();
+        let names_this_server =
+            mask::matches(&fold(target), &fold(&session.context.irc.server_name))
+                || session.context.hub.user_by_nick(target).is_some();
         if !names_this_server {
             session.numeric(ERR_NOSUCHSERVER, &[target, "No such server"]);
             return Flow::Continue;
         }
     }
-    let started = session.hub.started().iso8601();
+    let started = session.context.hub.started().iso8601();
     for line in [
         format!("{VERSION}, a self-hosted group-chat server"),
         "It speaks IRC and a plain-text protocol on the same rooms.".to_owned(),

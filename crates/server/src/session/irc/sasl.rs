@@ -95,7 +95,7 @@ pub fn authenticate(session: &mut IrcSession, message: &Message) -> Flow {
 
 /// The mechanisms offered: EXTERNAL too where a client can present a certificate.
 pub(super) fn mechanisms(session: &IrcSession) -> &'static str {
-    if session.tls_offer.external {
+    if session.context.tls_offer.external {
         SASL_MECHANISMS_WITH_EXTERNAL
     } else {
         SASL_MECHANISMS
@@ -110,7 +110,7 @@ fn choose_mechanism(session: &mut IrcSession, mechanism: &str) {
         Step::Plain
     } else if mechanism.eq_ignore_ascii_case(scram::MECHANISM) {
         Step::ScramFirst
-    } else if mechanism.eq_ignore_ascii_case("EXTERNAL") && session.tls_offer.external {
+    } else if mechanism.eq_ignore_ascii_case("EXTERNAL") && session.context.tls_offer.external {
         if session.certificate_fingerprint.is_none() {
             let text = "SASL authentication failed: you presented no TLS client certificate";
             return session.numeric(ERR_SASLFAIL, &[text]);
@@ -192,7 +192,7 @@ fn take_step(session: &mut IrcSession, step: Step, received: Vec<u8>) {
 /// account's credentials) with the server's first message.
 pub async fn start_scram(session: &mut IrcSession, first: ClientFirst) {
     let address = session.peer.ip();
-    match session.accounts.scram_start(first, address).await {
+    match session.context.accounts.scram_start(first, address).await {
         Ok((login, server_first)) => {
             session.sasl = SaslState::Receiving {
                 step: Step::ScramFinal(Box::new(login)),

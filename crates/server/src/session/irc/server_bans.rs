@@ -114,7 +114,7 @@ pub fn stats(session: &mut IrcSession, message: &Message) -> Flow {
         if !is_operator(session) {
             return Flow::Continue;
         }
-        for ban in session.hub.server_bans() {
+        for ban in session.context.hub.server_bans() {
             if !line.accepts(&ban.target) {
                 continue;
             }
@@ -146,10 +146,10 @@ pub async fn run(session: &mut IrcSession, change: BanChange) {
     let user = session.user().clone();
     let answer = match change {
         BanChange::Add(request) => {
-            server_bans::add(&session.hub, &session.store, &user, request).await
+            server_bans::add(&session.context.hub, &session.context.store, &user, request).await
         }
         BanChange::Remove(target) => {
-            server_bans::remove(&session.hub, &session.store, &user, &target).await
+            server_bans::remove(&session.context.hub, &session.context.store, &user, &target).await
         }
     };
     match answer {

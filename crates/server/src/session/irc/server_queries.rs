@@ -12,7 +12,7 @@ use crate::session::Flow;
 
 /// Whether `mask` (a server name or a glob) names this server.
 fn names_this_server(session: &IrcSession, mask: &str) -> bool {
-    mask::matches(&fold(mask), &fold(&session.settings.server_name))
+    mask::matches(&fold(mask), &fold(&session.context.irc.server_name))
 }
 
 /// `TIME [server]`: `RPL_TIME` with the server's clock in UTC (ISO 8601, as `server-time`
@@ -24,7 +24,7 @@ pub fn time(session: &mut IrcSession, message: &Message) -> Flow {
         session.numeric(ERR_NOSUCHSERVER, &[target, "No such server"]);
         return Flow::Continue;
     }
-    let server = session.settings.server_name.clone();
+    let server = session.context.irc.server_name.clone();
     session.numeric(RPL_TIME, &[&server, &Timestamp::now().iso8601()]);
     Flow::Continue
 }
@@ -41,8 +41,8 @@ pub fn links(session: &mut IrcSession, message: &Message) -> Flow {
     }
     let mask = message.params.last().map_or("*", String::as_str).to_owned();
     if names_this_server(session, &mask) {
-        let server = session.settings.server_name.clone();
-        let info = format!("0 {}", session.settings.description);
+        let server = session.context.irc.server_name.clone();
+        let info = format!("0 {}", session.context.irc.description);
         session.numeric(RPL_LINKS, &[&server, &server, &info]);
     }
     session.numeric(RPL_ENDOFLINKS, &[&mask, "End of /LINKS list"]);

@@ -17,11 +17,11 @@ pub fn whowas(session: &mut IrcSession, message: &Message) -> Flow {
         .get(1)
         .and_then(|count| count.parse::<usize>().ok())
         .filter(|&count| count > 0);
-    let departures = session.hub.departed(&nick, count);
+    let departures = session.context.hub.departed(&nick, count);
     if departures.is_empty() {
         session.numeric(ERR_WASNOSUCHNICK, &[&nick, "There was no such nickname"]);
     }
-    let server = session.settings.server_name.clone();
+    let server = session.context.irc.server_name.clone();
     for departed in departures {
         let identity = &departed.identity;
         session.numeric(
