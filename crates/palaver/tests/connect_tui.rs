@@ -52,19 +52,18 @@ fn full_screen_client_talks_and_shows_what_others_say() {
     observer.skip_until("#ops <watcher> said before you came");
 
     let tmux = start_in_ops(&server, &mut observer);
+    // The room's window does not repeat the room's name on its lines.
     tmux.wait_for_screen("the room's latest messages", |screen| {
-        screen.contains("#ops <watcher> said before you came")
+        screen.contains("] <watcher> said before you came")
     });
 
     tmux.send_keys(&["hello from tui", "Enter"]);
     observer.skip_until("#ops <tui> hello from tui");
 
     observer.send("hi tui");
-    let screen = tmux.wait_for_screen("`hi tui`", |screen| {
-        screen.contains("#ops <watcher> hi tui")
-    });
+    let screen = tmux.wait_for_screen("`hi tui`", |screen| screen.contains("] <watcher> hi tui"));
     assert!(
-        screen.contains("#ops <tui> hello from tui"),
+        screen.contains("] <tui> hello from tui"),
         "our own line is shown too:\n{screen}"
     );
     assert!(screen.contains("connected"), "the status bar:\n{screen}");

@@ -79,7 +79,7 @@ fn full_screen_client_reconnects_and_sends_what_was_typed_meanwhile() {
     let mut observer = Observer::join_ops(server.text, "watcher");
     observer.skip_until("#ops <tui> typed while down");
     let screen = tmux.wait_for_screen("the echoes replacing the pending lines", |screen| {
-        screen.contains("#ops <tui> pasted three") && !screen.contains("(pending)")
+        screen.contains("] <tui> pasted three") && !screen.contains("(pending)")
     });
     // Each pasted line exactly once and in order, up to the line typed after them. (The
     // observer may have joined before or after the client said them, so they come live or in

@@ -111,7 +111,8 @@ impl Window {
         self.scroll
     }
 
-    fn is(&self, name: &str) -> bool {
+    /// Whether the window is the one for `name` (a room or a nick, in any case).
+    pub fn is(&self, name: &str) -> bool {
         self.name.eq_ignore_ascii_case(name)
     }
 

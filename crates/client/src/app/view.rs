@@ -3,6 +3,8 @@
 //! connection state), and the input line at the bottom. Pure: it reads the state and writes a
 //! frame.
 
+use std::borrow::Cow;
+
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -34,6 +36,9 @@ const NICK_COLOURS: [Color; 12] = [
 
 const BAR: Style = Style::new().fg(Color::White).bg(Color::Blue);
 
+/// How a mention of the user's nick looks in what others said.
+const MENTION: Style = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
+
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame, state: &AppState, model: &Model) {
     let [topic, body, status, input] = Layout::vertical([
@@ -47,7 +52,7 @@ pub fn draw(frame: &mut Frame, state: &AppState, model: &Model) {
         Layout::horizontal([Constraint::Length(WINDOW_LIST_WIDTH), Constraint::Min(1)]).areas(body);
     draw_topic(frame, topic, state, model);
     draw_window_list(frame, list, state, model);
-    draw_scrollback(frame, scrollback, state.current());
+    draw_scrollback(frame, scrollback, state.current(), model.nick());
     draw_status(frame, status, state, model);
     draw_input(frame, input, state);
 }
@@ -165,14 +170,15 @@ fn ellipsized(text: &str, width: usize) -> String {
     cut
 }
 
-fn draw_scrollback(frame: &mut Frame, area: Rect, window: &Window) {
+fn draw_scrollback(frame: &mut Frame, area: Rect, window: &Window, me: &str) {
     let width = usize::from(area.width.max(1));
     let height = usize::from(area.height);
     let end = window.lines().len().saturating_sub(window.scroll());
     // Walk back from the newest visible line, wrapping each, until the area is full.
     let mut rows: Vec<Line> = Vec::new();
     for line in window.lines().range(..end).rev() {
-        let mut wrapped = wrap(styled_line(line), width);
+        let (styled, indent) = styled_line(&as_shown(line, window, me), me);
+        let mut wrapped = wrap(styled, width, indent);
         wrapped.reverse();
         rows.extend(wrapped);
         if rows.len() >= height {
@@ -275,11 +281,61 @@ pub fn nick_colour(nick: &str) -> Color {
     NICK_COLOURS[hash as usize % NICK_COLOURS.len()]
 }
 
-/// Styles a text-protocol line: a dim timestamp, `-- …` notices dim, `! …` errors red, and
-/// the speaker's nick (`<nick>`, `-nick-`, `* nick`) in its colour.
-fn styled_line(text: &str) -> Line<'static> {
+/// How `line` reads in `window`, the irssi way: a room's own window does not repeat the
+/// room's name, and a private window reads as a conversation, `<bob> hi` and `<me> hi` (the
+/// text protocol writes `*bob* hi` and `-> *bob* hi`, which name the conversation because
+/// a text client has one screen for everything).
+fn as_shown<'a>(line: &'a str, window: &Window, me: &str) -> Cow<'a, str> {
+    let (lead, rest) = if let Some(rest) = line.strip_prefix(super::state::PENDING_PREFIX) {
+        (super::state::PENDING_PREFIX, rest)
+    } else if line.len() >= 11 && line.starts_with('[') && line.as_bytes()[9] == b']' {
+        line.split_at(11)
+    } else {
+        return Cow::Borrowed(line);
+    };
+    let pending = lead == super::state::PENDING_PREFIX;
+    // A pending line names its target first, as a room's line names its room.
+    if (window.kind == WindowKind::Room || pending)
+        && let Some((first, after)) = rest.split_once(' ')
+        && window.is(first)
+    {
+        return Cow::Owned(format!("{lead}{after}"));
+    }
+    if window.kind != WindowKind::Query {
+        return Cow::Borrowed(line);
+    }
+    let (said, by_me) = match rest.strip_prefix("-> ") {
+        Some(said) => (said, true),
+        None => (rest, false),
+    };
+    let Some((peer, text)) = said
+        .strip_prefix('*')
+        .and_then(|said| said.split_once("* "))
+        .filter(|(peer, _)| window.is(peer))
+    else {
+        return Cow::Borrowed(line);
+    };
+    // An action (`* bob waves`) or a notice (`-bob- …`) already names who.
+    let first = text.split(' ').next().unwrap_or_default();
+    let names_speaker =
+        first == "*" || (first.len() > 2 && first.starts_with('-') && first.ends_with('-'));
+    if names_speaker {
+        return Cow::Owned(format!("{lead}{text}"));
+    }
+    let speaker = if by_me { me } else { peer };
+    Cow::Owned(format!("{lead}<{speaker}> {text}"))
+}
+
+/// Styles a text-protocol line: a dim timestamp, `-- …` notices dim, `! …` errors red, the
+/// speaker's nick (`<nick>`, `-nick-`, `* nick`) in its colour, and `me` where the text names
+/// it, highlighted. Also returns the column where what was said starts, which wrapped rows
+/// are indented to (0 for a line without a speaker).
+fn styled_line(text: &str, me: &str) -> (Line<'static>, usize) {
     if text.starts_with(super::state::PENDING_PREFIX) {
-        return Line::styled(text.to_owned(), Style::new().fg(Color::DarkGray));
+        return (
+            Line::styled(text.to_owned(), Style::new().fg(Color::DarkGray)),
+            0,
+        );
     }
     let mut spans = Vec::new();
     let mut rest = text;
@@ -292,14 +348,14 @@ fn styled_line(text: &str) -> Line<'static> {
     }
     if rest.starts_with("-- ") {
         spans.push(Span::styled(rest.to_owned(), Style::new().fg(Color::Gray)));
-        return Line::from(spans);
+        return (Line::from(spans), 0);
     }
     if rest.starts_with("! ") {
         spans.push(Span::styled(
             rest.to_owned(),
             Style::new().fg(Color::LightRed),
         ));
-        return Line::from(spans);
+        return (Line::from(spans), 0);
     }
     // The speaker is one of the first few words: after `#room`, `*peer*` or `-> *peer*`.
     let mut offset = 0;
@@ -308,57 +364,123 @@ fn styled_line(text: &str) -> Line<'static> {
             [b'<', .., b'>'] | [b'-', .., b'-'] if word.len() > 2 => Some(&word[1..word.len() - 1]),
             _ => None,
         };
-        let action = word == "*";
-        if let Some(nick) = nick {
-            spans.push(Span::raw(rest[..offset].to_owned()));
-            spans.push(Span::styled(
-                word.to_owned(),
-                Style::new().fg(nick_colour(nick)),
-            ));
-            spans.push(Span::raw(rest[offset + word.len()..].to_owned()));
-            return Line::from(spans);
-        }
-        if action {
+        let (before, nick, said) = if nick.is_some() {
+            (&rest[..offset], word, &rest[offset + word.len()..])
+        } else if word == "*" {
+            // `* nick waves`: the nick after the star.
             let after = &rest[offset + 2..];
             let nick = after.split(' ').next().unwrap_or_default();
-            spans.push(Span::raw(rest[..offset + 2].to_owned()));
-            spans.push(Span::styled(
-                nick.to_owned(),
-                Style::new().fg(nick_colour(nick)),
-            ));
-            spans.push(Span::raw(after[nick.len()..].to_owned()));
-            return Line::from(spans);
-        }
-        offset += word.len() + 1;
+            (&rest[..offset + 2], nick, &after[nick.len()..])
+        } else {
+            offset += word.len() + 1;
+            continue;
+        };
+        spans.push(Span::raw(before.to_owned()));
+        let bare = nick.trim_matches(['<', '>', '-']);
+        spans.push(Span::styled(
+            nick.to_owned(),
+            Style::new().fg(nick_colour(bare)),
+        ));
+        let indent = text_width(text) - text_width(said) + 1;
+        spans.extend(highlighted(said, me));
+        return (Line::from(spans), indent);
     }
     spans.push(Span::raw(rest.to_owned()));
-    Line::from(spans)
+    (Line::from(spans), 0)
 }
 
-/// Breaks a styled line into rows of at most `width` columns, at character boundaries.
-fn wrap(line: Line<'static>, width: usize) -> Vec<Line<'static>> {
-    let mut rows = vec![Line::default()];
-    let mut used = 0;
-    for span in line.spans {
-        let mut piece = String::new();
-        for c in span.content.chars() {
-            let w = c.width().unwrap_or(0);
-            if used + w > width && used > 0 {
-                let row = rows.last_mut().expect("one row at least");
-                row.spans
-                    .push(Span::styled(std::mem::take(&mut piece), span.style));
-                rows.push(Line::default());
-                used = 0;
+/// `text` as spans, with every whole-word mention of `nick` (in any case) highlighted.
+fn highlighted(text: &str, nick: &str) -> Vec<Span<'static>> {
+    let mut spans = Vec::new();
+    let mut plain = 0;
+    if !nick.is_empty() {
+        let lower = text.to_lowercase();
+        let wanted = nick.to_lowercase();
+        // Lowercasing keeps ASCII offsets; a text where it does not is left unhighlighted.
+        if lower.len() == text.len() {
+            // Nick characters, and `#`: `#me` is a room, not a mention.
+            let is_word_char = |c: char| c.is_alphanumeric() || "_-[]\\`^{}|#".contains(c);
+            let mut from = 0;
+            while let Some(found) = lower[from..].find(&wanted) {
+                let start = from + found;
+                let end = start + wanted.len();
+                let bounded_before = !text[..start].chars().next_back().is_some_and(is_word_char);
+                let bounded_after = !text[end..].chars().next().is_some_and(is_word_char);
+                if bounded_before && bounded_after {
+                    spans.push(Span::raw(text[plain..start].to_owned()));
+                    spans.push(Span::styled(text[start..end].to_owned(), MENTION));
+                    plain = end;
+                }
+                from = end;
             }
-            piece.push(c);
-            used += w;
-        }
-        if !piece.is_empty() {
-            let row = rows.last_mut().expect("one row at least");
-            row.spans.push(Span::styled(piece, span.style));
         }
     }
+    spans.push(Span::raw(text[plain..].to_owned()));
+    spans
+}
+
+/// Breaks a styled line into rows of at most `width` columns: at the last space that fits,
+/// or within a word longer than a row. Rows after the first start `indent` columns in (where
+/// what was said starts), unless that leaves too little room to read.
+fn wrap(line: Line<'static>, width: usize, indent: usize) -> Vec<Line<'static>> {
+    let indent = if indent * 2 > width { 0 } else { indent };
+    let cells: Vec<(char, Style, usize)> = line
+        .spans
+        .iter()
+        .flat_map(|span| {
+            span.content
+                .chars()
+                .map(move |c| (c, span.style, c.width().unwrap_or(0)))
+        })
+        .collect();
+    let mut rows = Vec::new();
+    let mut start = 0;
+    while start < cells.len() {
+        let room = if rows.is_empty() {
+            width
+        } else {
+            width - indent
+        };
+        let mut used = 0;
+        let mut end = start;
+        while end < cells.len() && (used + cells[end].2 <= room || end == start) {
+            used += cells[end].2;
+            end += 1;
+        }
+        let mut next = end;
+        if end < cells.len() {
+            // Break after the last space of the row, if the row has one past its start.
+            if cells[end].0 == ' ' {
+                next = end + 1;
+            } else if let Some(space) = (start + 1..end).rev().find(|&at| cells[at].0 == ' ') {
+                end = space;
+                next = space + 1;
+            }
+        }
+        let mut row = Line::default();
+        if !rows.is_empty() && indent > 0 {
+            row.spans.push(Span::raw(" ".repeat(indent)));
+        }
+        row.spans.extend(spans_of(&cells[start..end]));
+        rows.push(row);
+        start = next;
+    }
+    if rows.is_empty() {
+        rows.push(Line::default());
+    }
     rows
+}
+
+/// Cells back into spans, one per run of the same style.
+fn spans_of(cells: &[(char, Style, usize)]) -> Vec<Span<'static>> {
+    let mut spans: Vec<Span<'static>> = Vec::new();
+    for &(c, style, _) in cells {
+        match spans.last_mut() {
+            Some(last) if last.style == style => last.content.to_mut().push(c),
+            _ => spans.push(Span::styled(c.to_string(), style)),
+        }
+    }
+    spans
 }
 
 /// How many columns `text` takes.
@@ -391,6 +513,16 @@ mod tests {
             .collect::<String>()
             .trim_end()
             .to_owned()
+    }
+
+    /// Rows `rows` of the scrollback, right of the window list, as text.
+    fn scrollback(buffer: &Buffer, rows: std::ops::Range<u16>) -> Vec<String> {
+        rows.map(|y| {
+            let row = row(buffer, y);
+            let border = row.find('│').expect("the window list's border");
+            row[border + '│'.len_utf8()..].to_owned()
+        })
+        .collect()
     }
 
     fn sample() -> Fixture {
@@ -427,7 +559,7 @@ mod tests {
         );
         // The newest line is at the bottom of the scrollback.
         assert!(
-            row(&buffer, 7).ends_with("[01:02:03] #ops <bob> ping me"),
+            row(&buffer, 7).ends_with("│[01:02:03] <bob> ping me"),
             "{:?}",
             row(&buffer, 7)
         );
@@ -487,21 +619,42 @@ mod tests {
         assert_eq!(nick_colour("alice"), nick_colour("ALICE"));
         let state = sample();
         let buffer = render(&state, 60, 10);
-        // `<bob>` starts after the list (18), the stamp (11) and `#ops ` (5).
-        let x = WINDOW_LIST_WIDTH + 11 + 5;
+        // `<bob>` starts after the list (18) and the stamp (11).
+        let x = WINDOW_LIST_WIDTH + 11;
         assert_eq!(buffer[(x, 7)].symbol(), "<");
         assert_eq!(buffer[(x, 7)].fg, nick_colour("bob"));
     }
 
     #[test]
-    fn long_lines_wrap_and_scrolling_shows_older_lines() {
+    fn long_lines_wrap_at_words_under_where_the_text_starts() {
         let mut state = sample();
-        let long = "x".repeat(70);
+        feed(
+            &mut state,
+            ":alice!~a@h PRIVMSG #ops :one two three four five six seven eight nine ten",
+        );
+        let buffer = render(&state, 60, 10);
+        // 42 columns of scrollback; what alice said starts at column 19, after
+        // `[01:02:03] <alice> `, and so do the rows it wraps into.
+        assert_eq!(
+            scrollback(&buffer, 5..8),
+            [
+                "[01:02:03] <alice> one two three four five",
+                "                   six seven eight nine",
+                "                   ten",
+            ]
+        );
+        // A word longer than a row is cut where the row ends.
+        let long = "x".repeat(30);
         feed(&mut state, &format!(":alice!~a@h PRIVMSG #ops :{long}"));
         let buffer = render(&state, 60, 10);
-        // 42 columns of scrollback: the 94-column line takes three rows, 10 x on the last.
-        assert_eq!(row(&buffer, 7).chars().filter(|c| *c == 'x').count(), 10);
-        assert_eq!(row(&buffer, 6).chars().filter(|c| *c == 'x').count(), 42);
+        assert_eq!(row(&buffer, 6).chars().filter(|c| *c == 'x').count(), 23);
+        assert_eq!(row(&buffer, 7).chars().filter(|c| *c == 'x').count(), 7);
+    }
+
+    #[test]
+    fn scrolling_shows_older_lines() {
+        let mut state = sample();
+        feed(&mut state, ":alice!~a@h PRIVMSG #ops :newer");
         state.scroll_up(1);
         let buffer = render(&state, 60, 10);
         assert!(
@@ -514,6 +667,45 @@ mod tests {
             "{:?}",
             row(&buffer, 1)
         );
+    }
+
+    #[test]
+    fn a_private_window_reads_as_a_conversation() {
+        let mut state = sample();
+        feed(&mut state, ":me!~m@h PRIVMSG bob :what is it");
+        feed(&mut state, ":bob!~b@h PRIVMSG me :\u{1}ACTION waves\u{1}");
+        feed(&mut state, ":bob!~b@h NOTICE me :a notice");
+        // Windows: status, #ops, #dev, bob.
+        state.select(3);
+        let buffer = render(&state, 60, 10);
+        assert_eq!(
+            scrollback(&buffer, 4..8),
+            [
+                "[01:02:03] <bob> psst",
+                "[01:02:03] <me> what is it",
+                "[01:02:03] * bob waves",
+                "[01:02:03] -bob- a notice",
+            ]
+        );
+    }
+
+    #[test]
+    fn mentions_of_the_user_s_nick_stand_out() {
+        let state = sample();
+        let buffer = render(&state, 60, 10);
+        // `[01:02:03] <bob> ping me`: `me` at column 22 of the scrollback, `ping` plain.
+        let x = WINDOW_LIST_WIDTH + 22;
+        assert_eq!(buffer[(x, 7)].symbol(), "m");
+        assert_eq!(buffer[(x, 7)].fg, Color::Yellow);
+        assert_eq!(buffer[(x - 5, 7)].fg, Color::Reset);
+        // Only whole words: `meet` and `#me` are no mention.
+        let spans = highlighted("meet me at #me, me!", "Me");
+        let marked: Vec<&str> = spans
+            .iter()
+            .filter(|span| span.style == MENTION)
+            .map(|span| span.content.as_ref())
+            .collect();
+        assert_eq!(marked, ["me", "me"]);
     }
 
     #[test]

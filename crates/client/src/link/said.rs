@@ -206,12 +206,13 @@ impl Said {
     }
 }
 
-/// `text` to `target` as `PRIVMSG` bodies (CTCP ACTIONs if `action`), split on character
-/// boundaries into as many as the 512-byte line limit needs.
+/// `text` to `target` as `PRIVMSG` bodies (CTCP ACTIONs if `action`), split into as many as
+/// the 512-byte line limit needs: after a space where one fits (see [`split_at_words`]).
 pub fn privmsg_bodies(target: &str, text: &str, action: bool) -> Vec<String> {
     let overhead = "PRIVMSG  :\r\n".len() + target.len() + if action { 9 } else { 0 };
     let room = MAX_IRC_LINE_BYTES.saturating_sub(overhead).max(64);
-    split_utf8(text, room)
+    split_at_words(text, room)
+        .into_iter()
         .map(|piece| {
             if action {
                 format!("\u{1}ACTION {piece}\u{1}")
@@ -220,6 +221,28 @@ pub fn privmsg_bodies(target: &str, text: &str, action: bool) -> Vec<String> {
             }
         })
         .collect()
+}
+
+/// `text` in pieces of at most `max_bytes`: each cut just after the last space that fits, so
+/// that no word is split between two messages, unless a word is longer than a piece (then
+/// within it, never inside a character). The pieces put together are `text`.
+fn split_at_words(text: &str, max_bytes: usize) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    loop {
+        let longest = split_utf8(rest, max_bytes).next().unwrap_or_default();
+        if longest.len() == rest.len() {
+            pieces.push(rest);
+            return pieces;
+        }
+        let cut = match longest.rfind(' ') {
+            Some(space) if space > 0 => space + 1,
+            _ => longest.len(),
+        };
+        let (piece, tail) = rest.split_at(cut);
+        pieces.push(piece);
+        rest = tail;
+    }
 }
 
 #[cfg(test)]
@@ -245,6 +268,21 @@ mod tests {
         let accents = "é".repeat(400);
         let bodies = privmsg_bodies("#ops", &accents, false);
         assert_eq!(bodies.concat(), accents);
+    }
+
+    #[test]
+    fn long_text_splits_between_words() {
+        let words = "lorem ipsum dolor ".repeat(40);
+        let bodies = privmsg_bodies("#ops", &words, false);
+        assert!(bodies.len() > 1);
+        assert_eq!(bodies.concat(), words);
+        for body in &bodies[..bodies.len() - 1] {
+            assert!(body.ends_with(' '), "{body:?}");
+            assert!(body.len() + "PRIVMSG #ops :\r\n".len() <= MAX_IRC_LINE_BYTES);
+        }
+        assert_eq!(split_at_words("ab cd ef", 5), ["ab ", "cd ef"]);
+        assert_eq!(split_at_words("abcdefgh ij", 4), ["abcd", "efgh", " ij"]);
+        assert_eq!(split_at_words(" abcdef", 4), [" abc", "def"]);
     }
 
     #[test]
