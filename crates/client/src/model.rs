@@ -33,8 +33,10 @@ const CTCP_DELIMITER: char = '\u{1}';
 pub struct DisplayLine {
     /// The room the line belongs to, the private peer's nick, or `None` for the server buffer.
     pub buffer: Option<String>,
-    /// The text-protocol line, without its LF.
+    /// The text-protocol line, without its LF (stamped in UTC, as the protocol writes it).
     pub text: String,
+    /// When it happened (the server's `time` tag, else when it arrived).
+    pub time: Timestamp,
     /// For a line about a person rather than a room (a quit, a nick change): the rooms they
     /// shared with us just before (all our rooms when it is us). Empty for other lines.
     pub rooms: Vec<String>,
@@ -138,6 +140,7 @@ impl Model {
     /// if the message is something a person reads. `now` stamps messages without a `time` tag.
     pub fn apply(&mut self, message: &Message, now: Timestamp) -> Option<DisplayLine> {
         let rooms = self.rooms_concerned(message);
+        let time = message_time(message, now);
         self.track(message);
         let line = match message.command.to_ascii_uppercase().as_str() {
             // RPL_TOPIC on joining: `-- topic of #room: text`, as the text protocol shows it.
@@ -145,10 +148,10 @@ impl Model {
                 let [_, room, topic, ..] = message.params.as_slice() else {
                     return None;
                 };
-                let time = message_time(message, now);
                 DisplayLine {
                     buffer: Some(room.clone()),
                     text: line_text(&notice_line(time, &["topic of ", room, ": ", topic])),
+                    time,
                     rooms,
                 }
             }
@@ -157,10 +160,10 @@ impl Model {
                 let [_, _, account, ..] = message.params.as_slice() else {
                     return None;
                 };
-                let time = message_time(message, now);
                 DisplayLine {
                     buffer: None,
                     text: line_text(&notice_line(time, &["you are now logged in as ", account])),
+                    time,
                     rooms,
                 }
             }
@@ -175,6 +178,7 @@ impl Model {
                 DisplayLine {
                     buffer: buffer_of(&event, own),
                     text: line_text(&bytes),
+                    time,
                     rooms,
                 }
             }

@@ -38,6 +38,7 @@ use ratatui::crossterm::event::{
 };
 use tokio::time::{Instant, MissedTickBehavior, interval, timeout};
 
+use crate::app::clock::LocalTime;
 use crate::app::command::{Command, PASTE_CONFIRM_ABOVE, paste_commands, pasted_lines};
 use crate::app::input::{Action, handle_key, handle_mouse};
 use crate::app::state::{AppState, Status};
@@ -88,7 +89,7 @@ pub async fn run_tui(options: ConnectOptions, screen: ScreenOptions) -> Result<(
     }
     Tui {
         terminal,
-        state: AppState::new(&options.server),
+        state: AppState::new(&options.server).with_local_time(LocalTime::system()),
         link: Link::new(options.clone(), Reconnect::Always),
         keys: EventStream::new(),
         started: Instant::now(),

@@ -16,6 +16,7 @@ use palaver_proto::irc::Message;
 use palaver_proto::text::notice_line;
 use palaver_proto::time::Timestamp;
 
+use super::clock::LocalTime;
 use super::command::{COMMANDS, CommandHelp, Context, command_help};
 use super::question::Question;
 use crate::link::{Incoming, LineId, SaidLine};
@@ -87,6 +88,8 @@ pub struct Window {
     /// The `msgid` of the oldest message shown, where older history resumes.
     oldest_msgid: Option<String>,
     pub older: Older,
+    /// The local day of the last line that arrived, for the line that says the day changed.
+    day: Option<jiff::civil::Date>,
 }
 
 impl Window {
@@ -100,6 +103,7 @@ impl Window {
             scroll: 0,
             oldest_msgid: None,
             older: Older::Idle,
+            day: None,
         }
     }
 
@@ -362,6 +366,8 @@ pub struct AppState {
     older_batches: HashMap<String, (String, Vec<OlderLine>)>,
     /// What the client asked and waits for an answer to (see [`super::question`]).
     pub(super) question: Option<Question>,
+    /// The time zone lines are stamped in.
+    clock: LocalTime,
 }
 
 impl AppState {
@@ -379,7 +385,14 @@ impl AppState {
             pending: Vec::new(),
             older_batches: HashMap::new(),
             question: None,
+            clock: LocalTime::utc(),
         }
+    }
+
+    /// Shows lines stamped in `clock`'s time zone (UTC until then).
+    pub fn with_local_time(mut self, clock: LocalTime) -> Self {
+        self.clock = clock;
+        self
     }
 
     pub fn windows(&self) -> &[Window] {
@@ -756,7 +769,7 @@ impl AppState {
             && let Some((_, lines)) = self.older_batches.get_mut(batch)
         {
             if let Some(line) = &incoming.line {
-                lines.push((line.text.clone(), msgid));
+                lines.push((self.clock.restamp(&line.text, line.time), msgid));
             }
             return;
         }
@@ -770,6 +783,7 @@ impl AppState {
         let Some(line) = &incoming.line else {
             return self.show_reply(message, now);
         };
+        let text = self.clock.restamp(&line.text, line.time);
         let level = if own {
             None
         } else if mentions_me(model, message) {
@@ -789,10 +803,11 @@ impl AppState {
                     None if is_channel(buffer) && !model.is_in(buffer) => 0,
                     None => self.open(buffer),
                 };
+                self.mark_day(index, line.time);
                 match level {
-                    Some(level) => self.add_line(index, line.text.clone(), level),
+                    Some(level) => self.add_line(index, text, level),
                     // What we said ourselves (`/msg` from another window) is not news.
-                    None => self.windows[index].push(line.text.clone()),
+                    None => self.windows[index].push(text),
                 }
                 let window = &mut self.windows[index];
                 if window.oldest_msgid.is_none() && msgid.is_some() {
@@ -813,10 +828,24 @@ impl AppState {
                     })
                     .collect();
                 for index in indices {
-                    self.add_line(index, line.text.clone(), Level::Event);
+                    self.mark_day(index, line.time);
+                    self.add_line(index, text.clone(), Level::Event);
                 }
             }
-            None => self.add_line(0, line.text.clone(), level.unwrap_or(Level::Event)),
+            None => {
+                self.mark_day(0, line.time);
+                self.add_line(0, text, level.unwrap_or(Level::Event));
+            }
+        }
+    }
+
+    /// Before a line that happened at `time` goes into window `index`: a line saying the day
+    /// changed, if the window's last line was on another day (here, in the user's zone).
+    fn mark_day(&mut self, index: usize, time: Timestamp) {
+        let day = self.clock.day(time);
+        let window = &mut self.windows[index];
+        if window.day.replace(day).is_some_and(|last| last != day) {
+            window.push(LocalTime::day_line(day));
         }
     }
 
@@ -838,7 +867,10 @@ impl AppState {
         let command = message.command.to_ascii_uppercase();
         let command = command.as_str();
         let params = message.params.as_slice();
-        let notice = |parts: &[&str]| line_text(&notice_line(now, parts));
+        let notice = |parts: &[&str]| {
+            self.clock
+                .restamp(&line_text(&notice_line(now, parts)), now)
+        };
         if let Some(sentence) = super::numerics::sentence(command, &message.params, now) {
             // The server's counts go with its other greetings; the rest answer a command.
             let index = if command.starts_with("25") {
@@ -1580,6 +1612,38 @@ mod tests {
         feed(&mut state, ":robert!~b@h PRIVMSG me :still me");
         assert_eq!(names(&state), ["status", "robert"]);
         assert!(last_line(&state, "robert").ends_with("still me"));
+    }
+
+    #[test]
+    fn lines_are_stamped_in_local_time_with_a_line_where_the_day_changes() {
+        let mut state = state();
+        state.state = AppState::new("srv").with_local_time(LocalTime::fixed(1));
+        feed(&mut state, ":me!~m@h JOIN #ops");
+        feed(
+            &mut state,
+            "@time=2026-11-22T22:30:00.000Z :alice!~a@h PRIVMSG #ops :before midnight",
+        );
+        feed(
+            &mut state,
+            "@time=2026-11-22T23:30:00.000Z :alice!~a@h PRIVMSG #ops :after midnight",
+        );
+        feed(
+            &mut state,
+            "@time=2026-11-22T23:31:00.000Z :alice!~a@h PRIVMSG #ops :same day",
+        );
+        let lines: Vec<&str> = state.current().lines().iter().map(String::as_str).collect();
+        assert_eq!(
+            lines,
+            [
+                // The join, at the tests' clock: 01:02:03 UTC on 1 January 1970.
+                "[02:02:03] -- me joined #ops",
+                "-- day changed to Sunday 22 November 2026",
+                "[23:30:00] #ops <alice> before midnight",
+                "-- day changed to Monday 23 November 2026",
+                "[00:30:00] #ops <alice> after midnight",
+                "[00:31:00] #ops <alice> same day",
+            ]
+        );
     }
 
     #[test]
