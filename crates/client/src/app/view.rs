@@ -10,7 +10,8 @@ use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
-use unicode_width::UnicodeWidthChar;
+use unicode_segmentation::UnicodeSegmentation;
+use unicode_width::UnicodeWidthStr;
 
 use super::state::{AppState, Level, Status, Window, WindowKind};
 use crate::model::Model;
@@ -156,12 +157,12 @@ fn ellipsized(text: &str, width: usize) -> String {
     }
     let mut cut = String::new();
     let mut used = 0;
-    for c in text.chars() {
-        let columns = c.width().unwrap_or(0);
+    for grapheme in text.graphemes(true) {
+        let columns = grapheme.width();
         if used + columns + 1 > width {
             break;
         }
-        cut.push(c);
+        cut.push_str(grapheme);
         used += columns;
     }
     if width > 0 {
@@ -419,18 +420,23 @@ fn highlighted(text: &str, nick: &str) -> Vec<Span<'static>> {
     spans
 }
 
+/// What a terminal draws in one go: a grapheme (a character with its combining marks, a flag,
+/// an emoji sequence), its style, and how many columns it takes.
+type Cell<'a> = (&'a str, Style, usize);
+
 /// Breaks a styled line into rows of at most `width` columns: at the last space that fits,
-/// or within a word longer than a row. Rows after the first start `indent` columns in (where
-/// what was said starts), unless that leaves too little room to read.
+/// or within a word longer than a row, never inside a grapheme. Rows after the first start
+/// `indent` columns in (where what was said starts), unless that leaves too little room to
+/// read.
 fn wrap(line: Line<'static>, width: usize, indent: usize) -> Vec<Line<'static>> {
     let indent = if indent * 2 > width { 0 } else { indent };
-    let cells: Vec<(char, Style, usize)> = line
+    let cells: Vec<Cell> = line
         .spans
         .iter()
         .flat_map(|span| {
             span.content
-                .chars()
-                .map(move |c| (c, span.style, c.width().unwrap_or(0)))
+                .graphemes(true)
+                .map(move |grapheme| (grapheme, span.style, grapheme.width()))
         })
         .collect();
     let mut rows = Vec::new();
@@ -450,9 +456,9 @@ fn wrap(line: Line<'static>, width: usize, indent: usize) -> Vec<Line<'static>> 
         let mut next = end;
         if end < cells.len() {
             // Break after the last space of the row, if the row has one past its start.
-            if cells[end].0 == ' ' {
+            if cells[end].0 == " " {
                 next = end + 1;
-            } else if let Some(space) = (start + 1..end).rev().find(|&at| cells[at].0 == ' ') {
+            } else if let Some(space) = (start + 1..end).rev().find(|&at| cells[at].0 == " ") {
                 end = space;
                 next = space + 1;
             }
@@ -472,12 +478,12 @@ fn wrap(line: Line<'static>, width: usize, indent: usize) -> Vec<Line<'static>> 
 }
 
 /// Cells back into spans, one per run of the same style.
-fn spans_of(cells: &[(char, Style, usize)]) -> Vec<Span<'static>> {
+fn spans_of(cells: &[Cell]) -> Vec<Span<'static>> {
     let mut spans: Vec<Span<'static>> = Vec::new();
-    for &(c, style, _) in cells {
+    for &(grapheme, style, _) in cells {
         match spans.last_mut() {
-            Some(last) if last.style == style => last.content.to_mut().push(c),
-            _ => spans.push(Span::styled(c.to_string(), style)),
+            Some(last) if last.style == style => last.content.to_mut().push_str(grapheme),
+            _ => spans.push(Span::styled(grapheme.to_owned(), style)),
         }
     }
     spans
@@ -485,7 +491,7 @@ fn spans_of(cells: &[(char, Style, usize)]) -> Vec<Span<'static>> {
 
 /// How many columns `text` takes.
 fn text_width(text: &str) -> usize {
-    text.chars().map(|c| c.width().unwrap_or(0)).sum()
+    text.width()
 }
 
 #[cfg(test)]
@@ -649,6 +655,32 @@ mod tests {
         let buffer = render(&state, 60, 10);
         assert_eq!(row(&buffer, 6).chars().filter(|c| *c == 'x').count(), 23);
         assert_eq!(row(&buffer, 7).chars().filter(|c| *c == 'x').count(), 7);
+    }
+
+    #[test]
+    fn flags_and_emoji_sequences_are_never_cut() {
+        let mut state = sample();
+        let flags = "🇫🇷".repeat(20);
+        feed(&mut state, &format!(":alice!~a@h PRIVMSG #ops :{flags}"));
+        let buffer = render(&state, 60, 10);
+        // 42 columns: 19 for `[01:02:03] <alice> `, then 11 flags of 2 columns; the rest,
+        // indented, below.
+        let rows = scrollback(&buffer, 6..8);
+        assert_eq!(rows[0].matches("🇫🇷").count(), 11, "{rows:?}");
+        assert_eq!(rows[1].matches("🇫🇷").count(), 9, "{rows:?}");
+        for row in &rows {
+            // Never half a flag: as many French regional indicators F as R.
+            assert_eq!(
+                row.matches('\u{1F1EB}').count(),
+                row.matches('\u{1F1F7}').count()
+            );
+        }
+        // A family (three people joined by ZWJ) takes two columns, as the terminal draws it.
+        let families = "👨\u{200d}👩\u{200d}👧".repeat(12);
+        let cut = wrap(Line::raw(families.clone()), 10, 0);
+        assert_eq!(cut.len(), 3);
+        assert_eq!(cut[0].to_string(), "👨\u{200d}👩\u{200d}👧".repeat(5));
+        assert_eq!(text_width(&families), 24);
     }
 
     #[test]
