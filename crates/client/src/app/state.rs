@@ -90,6 +90,9 @@ pub struct Window {
     pub older: Older,
     /// The local day of the last line that arrived, for the line that says the day changed.
     day: Option<jiff::civil::Date>,
+    /// How many lines arrived since the user last left the window: the read marker is drawn
+    /// above them. `None` until the user first leaves it.
+    after_marker: Option<usize>,
 }
 
 impl Window {
@@ -104,7 +107,13 @@ impl Window {
             oldest_msgid: None,
             older: Older::Idle,
             day: None,
+            after_marker: None,
         }
+    }
+
+    /// How many of the newest lines came after the read marker (0: none, or no marker).
+    pub fn after_marker(&self) -> usize {
+        self.after_marker.unwrap_or(0)
     }
 
     pub fn lines(&self) -> &VecDeque<String> {
@@ -130,6 +139,9 @@ impl Window {
             self.lines.pop_front();
         }
         self.lines.push_back(line);
+        if let Some(after) = &mut self.after_marker {
+            *after = (*after + 1).min(self.lines.len());
+        }
         // Keep a scrolled-up view on the same lines while new ones arrive.
         if self.scroll > 0 {
             self.scroll = (self.scroll + 1).min(self.lines.len().saturating_sub(1));
@@ -460,11 +472,16 @@ impl AppState {
         self.select(index);
     }
 
-    /// Switches to window `index` (0-based), if it exists.
+    /// Switches to window `index` (0-based), if it exists. The window left keeps a read marker
+    /// where the user left it, as irssi's trackbar: what arrives meanwhile goes below it.
     pub fn select(&mut self, index: usize) -> bool {
-        let Some(window) = self.windows.get_mut(index) else {
+        if index >= self.windows.len() {
             return false;
-        };
+        }
+        if index != self.current {
+            self.windows[self.current].after_marker = Some(0);
+        }
+        let window = &mut self.windows[index];
         window.unread = 0;
         window.activity = None;
         self.current = index;
@@ -503,7 +520,9 @@ impl AppState {
             return None;
         }
         let window = self.windows.remove(self.current);
-        self.select(self.current - 1);
+        // The window before it is where the user goes; the one closed keeps no marker.
+        self.current -= 1;
+        self.select(self.current);
         window.is_joined(model).then_some(window.name)
     }
 
@@ -623,6 +642,7 @@ impl AppState {
         window.lines.clear();
         window.scroll = 0;
         window.older = Older::Exhausted;
+        window.after_marker = window.after_marker.map(|_| 0);
     }
 
     /// `/help [command]`: the list of commands, or what one does, in the current window.

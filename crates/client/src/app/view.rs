@@ -37,6 +37,9 @@ const NICK_COLOURS: [Color; 12] = [
 
 const BAR: Style = Style::new().fg(Color::White).bg(Color::Blue);
 
+/// The read marker, the line above what came since the user left a window.
+const MARKER: Style = Style::new().fg(Color::DarkGray);
+
 /// How a mention of the user's nick looks in what others said.
 const MENTION: Style = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
 
@@ -177,11 +180,17 @@ fn draw_scrollback(frame: &mut Frame, area: Rect, window: &Window, me: &str) {
     let end = window.lines().len().saturating_sub(window.scroll());
     // Walk back from the newest visible line, wrapping each, until the area is full.
     let mut rows: Vec<Line> = Vec::new();
-    for line in window.lines().range(..end).rev() {
+    // The read marker goes above the lines that came since the user left the window.
+    let marker_at = window.lines().len().saturating_sub(window.after_marker());
+    let has_marker = window.after_marker() > 0;
+    for (at, line) in window.lines().range(..end).enumerate().rev() {
         let (styled, indent) = styled_line(&as_shown(line, window, me), me);
         let mut wrapped = wrap(styled, width, indent);
         wrapped.reverse();
         rows.extend(wrapped);
+        if has_marker && at == marker_at {
+            rows.push(Line::styled("─".repeat(width), MARKER));
+        }
         if rows.len() >= height {
             break;
         }
@@ -681,6 +690,46 @@ mod tests {
         assert_eq!(cut.len(), 3);
         assert_eq!(cut[0].to_string(), "👨\u{200d}👩\u{200d}👧".repeat(5));
         assert_eq!(text_width(&families), 24);
+    }
+
+    #[test]
+    fn a_read_marker_shows_where_the_user_left_a_window() {
+        let mut state = sample();
+        // In #ops (window 2): the user left it for #dev before bob's line, then came back.
+        let buffer = render(&state, 60, 10);
+        assert_eq!(
+            scrollback(&buffer, 5..8),
+            [
+                "[01:02:03] <alice> hello there".to_owned(),
+                "─".repeat(42),
+                "[01:02:03] <bob> ping me".to_owned(),
+            ]
+        );
+        assert_eq!(buffer[(WINDOW_LIST_WIDTH, 6)].fg, Color::DarkGray);
+        // Leaving again moves it to the bottom: nothing new, no marker.
+        state.select(2);
+        state.select(1);
+        let buffer = render(&state, 60, 10);
+        assert!(
+            !scrollback(&buffer, 1..8)
+                .iter()
+                .any(|row| row.contains('─'))
+        );
+        // What comes while the user is away goes below it.
+        state.select(2);
+        feed(&mut state, ":carol!~c@h PRIVMSG #ops :one");
+        feed(&mut state, ":carol!~c@h PRIVMSG #ops :two");
+        state.select(1);
+        let buffer = render(&state, 60, 10);
+        assert_eq!(
+            scrollback(&buffer, 4..8),
+            [
+                "[01:02:03] <bob> ping me".to_owned(),
+                "─".repeat(42),
+                "[01:02:03] <carol> one".to_owned(),
+                "[01:02:03] <carol> two".to_owned(),
+            ]
+        );
     }
 
     #[test]
