@@ -11,6 +11,7 @@
 //!   messages turned into text-protocol lines. The link keeps the one model both front ends
 //!   read;
 //! - [`pipe`]: the line-oriented front end for scripts: stdin lines in, stamped lines out;
+//! - [`config`]: the configuration file, `connect.toml`;
 //! - [`app`] (state, commands, key bindings, ratatui view) and [`tui`] (the terminal loop):
 //!   the full-screen front end used when stdin and stdout are terminals.
 //!
@@ -18,6 +19,7 @@
 //! and the text protocol's renderer, so its output is exactly what a text-protocol user sees.
 
 pub mod app;
+pub mod config;
 pub mod link;
 pub mod model;
 pub mod pipe;

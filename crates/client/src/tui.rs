@@ -25,6 +25,7 @@
 //! Cancel safety: only the key stream's `next` and [`Link::next_event`] (cancel safe) are raced
 //! in the `select!`; link commands are given between polls.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -56,11 +57,15 @@ const TICK: Duration = Duration::from_secs(15);
 const LAG_TOKEN_PREFIX: &str = "palaver-lag-";
 
 /// How the full screen uses the terminal, beyond the connection's options.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ScreenOptions {
     /// Take the mouse, so the wheel scrolls. The terminal then selects text only with Shift
     /// held (in most terminals), so it can be turned off (`--no-mouse`).
     pub mouse: bool,
+    /// Nicks whose messages are not shown, from the configuration file.
+    pub ignore: Vec<String>,
+    /// The configuration file, where `/ignore` keeps its list; `None`: nowhere to keep it.
+    pub config_path: Option<PathBuf>,
 }
 
 /// Restores the terminal when dropped, whichever way [`run_tui`] ends.
@@ -87,9 +92,12 @@ pub async fn run_tui(options: ConnectOptions, screen: ScreenOptions) -> Result<(
     if screen.mouse {
         let _ = ratatui::crossterm::execute!(std::io::stdout(), EnableMouseCapture);
     }
+    let mut state = AppState::new(&options.server).with_local_time(LocalTime::system());
+    state.set_ignored(screen.ignore);
     Tui {
         terminal,
-        state: AppState::new(&options.server).with_local_time(LocalTime::system()),
+        state,
+        config_path: screen.config_path,
         link: Link::new(options.clone(), Reconnect::Always),
         keys: EventStream::new(),
         started: Instant::now(),
@@ -108,6 +116,8 @@ struct Tui {
     started: Instant,
     /// The server as given, for notes.
     server: String,
+    /// Where `/ignore` keeps its list.
+    config_path: Option<PathBuf>,
 }
 
 /// What woke the loop.
@@ -329,6 +339,44 @@ impl Tui {
         }
     }
 
+    /// A local `-- …` line in the current window.
+    fn note(&mut self, text: &str) {
+        self.state.note_current(&format!("-- {text}"));
+    }
+
+    /// `/ignore NICK` (or `/unignore NICK`): changes the list shown, and the configuration
+    /// file's, so that it lasts.
+    fn ignore(&mut self, nick: &str, ignored: bool) {
+        let Some(path) = &self.config_path else {
+            let mut nicks = self.state.ignored().to_vec();
+            nicks.retain(|listed| !listed.eq_ignore_ascii_case(nick));
+            if ignored {
+                nicks.push(nick.to_owned());
+            }
+            self.state.set_ignored(nicks);
+            self.note(
+                "no configuration file to keep it in ($HOME is not set): for this session only",
+            );
+            return;
+        };
+        match crate::config::set_ignored(path, nick, ignored) {
+            Ok(nicks) => {
+                self.state.set_ignored(nicks);
+                let what = if ignored {
+                    "ignoring"
+                } else {
+                    "no longer ignoring"
+                };
+                let text = format!("{what} {nick} (kept in {})", path.display());
+                self.note(&text);
+            }
+            Err(error) => {
+                let text = format!("cannot change the ignore list: {error}");
+                self.state.note_current(&line_text(&error_line(&text)));
+            }
+        }
+    }
+
     /// Carries out a typed command.
     fn execute(&mut self, command: Command) -> Flow {
         match &command {
@@ -353,6 +401,15 @@ impl Tui {
             }
             Command::Clear => self.state.clear_current(),
             Command::Help(about) => self.state.show_help(about.as_deref()),
+            Command::Ignore(None) => {
+                let text = match self.state.ignored() {
+                    [] => "nobody is ignored".to_owned(),
+                    nicks => format!("ignored: {}", nicks.join(" ")),
+                };
+                self.note(&text);
+            }
+            Command::Ignore(Some(nick)) => self.ignore(nick, true),
+            Command::Unignore(nick) => self.ignore(nick, false),
             Command::Quote(raw) => match Message::parse(raw) {
                 Ok(message) => self.link.command(link::Command::Send(message)),
                 Err(_) => {

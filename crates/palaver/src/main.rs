@@ -108,9 +108,15 @@ struct DatabaseArg {
 
 #[derive(Debug, Args)]
 struct ConnectArgs {
-    /// The server's IRC address, HOST or HOST:PORT (port 6667 by default, 6697 with --tls).
-    #[arg(value_name = "HOST[:PORT]", default_value = "localhost")]
-    server: String,
+    /// The server's IRC address, HOST or HOST:PORT (port 6667 by default, 6697 with --tls)
+    /// [default: the configuration file's `server`, or localhost].
+    #[arg(value_name = "HOST[:PORT]")]
+    server: Option<String>,
+
+    /// The client's configuration file [default: $XDG_CONFIG_HOME/palaver/connect.toml, or
+    /// ~/.config/palaver/connect.toml, if it exists]. Flags win over it.
+    #[arg(long, value_name = "FILE", env = "PALAVER_CONNECT_CONFIG")]
+    config: Option<PathBuf>,
 
     /// Connect over TLS (implied by port 6697), checking the server's certificate against
     /// the system's trusted authorities, or --ca.
@@ -526,6 +532,7 @@ fn pick_shutdown_grace(
 }
 
 fn connect(args: ConnectArgs) -> anyhow::Result<()> {
+    let (args, config, config_path) = with_config_file(args)?;
     // A person at a terminal gets the full-screen client; scripts and pipes get pipe mode.
     let full_screen = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     // Log lines written to the terminal the full screen is drawn on would garble it: log only
@@ -558,6 +565,8 @@ fn connect(args: ConnectArgs) -> anyhow::Result<()> {
     let result = if full_screen {
         let screen = palaver_client::tui::ScreenOptions {
             mouse: !args.no_mouse,
+            ignore: config.ignore,
+            config_path,
         };
         runtime.block_on(palaver_client::tui::run_tui(options, screen))
     } else {
@@ -571,6 +580,42 @@ fn connect(args: ConnectArgs) -> anyhow::Result<()> {
     // type; dropping the runtime would wait for it, so leave it behind instead.
     runtime.shutdown_background();
     Ok(result?)
+}
+
+/// The command line with what the configuration file says filled in where the flags say
+/// nothing, the file's settings, and where `/ignore` keeps its list (the file given, else the
+/// default place, even if nothing is there yet). A file named by `--config` must exist; the
+/// default one need not.
+fn with_config_file(
+    mut args: ConnectArgs,
+) -> anyhow::Result<(
+    ConnectArgs,
+    palaver_client::config::ClientConfig,
+    Option<PathBuf>,
+)> {
+    use palaver_client::config::{ClientConfig, default_path};
+    let (config, path) = match args.config.take() {
+        Some(path) => (
+            ClientConfig::load(&path).map_err(anyhow::Error::msg)?,
+            Some(path),
+        ),
+        None => match default_path() {
+            Some(path) if path.exists() => (
+                ClientConfig::load(&path).map_err(anyhow::Error::msg)?,
+                Some(path),
+            ),
+            other => (ClientConfig::default(), other),
+        },
+    };
+    args.server = args.server.or_else(|| config.server.clone());
+    args.tls |= config.tls;
+    args.ca = args.ca.or_else(|| config.ca.clone());
+    args.nick = args.nick.or_else(|| config.nick.clone());
+    if args.join.is_empty() {
+        args.join = config.join.clone();
+    }
+    args.no_mouse |= config.mouse == Some(false);
+    Ok((args, config, path))
 }
 
 /// `palaver hash-password`: reads a password and prints its argon2id hash (a PHC string) on
@@ -605,7 +650,7 @@ fn connect_tls(args: &ConnectArgs) -> anyhow::Result<(String, Option<palaver_cli
 fn connect_target(args: &ConnectArgs) -> anyhow::Result<(String, Option<palaver_client::Trust>)> {
     let asked = args.tls || args.ca.is_some() || args.insecure;
     let default_port = if asked { CONVENTIONAL_IRCS_PORT } else { 6667 };
-    let server = with_default_port(&args.server, default_port);
+    let server = with_default_port(args.server.as_deref().unwrap_or("localhost"), default_port);
     let on_tls_port = server.ends_with(&format!(":{CONVENTIONAL_IRCS_PORT}"));
     if !asked && !on_tls_port {
         return Ok((server, None));

@@ -11,7 +11,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Observer, Options, Process, Server, Stamps, serve, untimed_checked};
+use common::{
+    Observer, Options, Process, Server, Stamps, TempDir, serve, untimed_checked,
+    write_connect_config,
+};
 
 /// How long a test waits for anything (a stdout line, a client line, an exit).
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -19,7 +22,14 @@ const PATIENCE: Duration = Duration::from_secs(20);
 /// Spawns `palaver connect SERVER ARGS` with stdin piped.
 fn connect(server: &Server, args: &[&str]) -> Process {
     let address = server.irc().to_string();
-    let mut full = vec!["connect", address.as_str()];
+    let mut full = vec![address.as_str()];
+    full.extend_from_slice(args);
+    connect_with(&full)
+}
+
+/// Spawns `palaver connect ARGS` with stdin piped.
+fn connect_with(args: &[&str]) -> Process {
+    let mut full = vec!["connect"];
     full.extend_from_slice(args);
     Process::spawn(
         &full,
@@ -121,6 +131,44 @@ fn lines_the_client_cannot_send_are_errors_on_stderr_and_fail_the_run() {
     assert!(
         stdout.iter().all(|line| !line.contains("not sent")),
         "stdout is for what the server says: {stdout:?}"
+    );
+}
+
+#[test]
+fn the_configuration_file_names_the_server_nick_and_rooms_and_flags_win_over_it() {
+    let server = serve();
+    let mut observer = Observer::join_ops_checked(server.text, "observer");
+    let directory = TempDir::new("palaver-connect-config");
+    let config = write_connect_config(&directory, &server, "filebot");
+    let config = config.to_str().unwrap();
+    let spawn = |args: &[&str]| {
+        let mut full = vec!["--config", config];
+        full.extend_from_slice(args);
+        connect_with(&full)
+    };
+
+    let mut client = spawn(&[]);
+    client.write_stdin("from the file\n");
+    client.close_stdin();
+    observer.skip_until("#ops <filebot> from the file");
+    assert!(client.wait_exit().0.success());
+
+    let mut client = spawn(&["--nick", "flagbot"]);
+    client.write_stdin("the flag wins\n");
+    client.close_stdin();
+    observer.skip_until("#ops <flagbot> the flag wins");
+    assert!(client.wait_exit().0.success());
+
+    // A mistake in the file is named, and nothing connects.
+    std::fs::write(directory.path.join("connect.toml"), "nickname = \"x\"\n").unwrap();
+    let mut client = spawn(&[]);
+    client.close_stdin();
+    let (status, _) = client.wait_exit();
+    assert!(!status.success());
+    let stderr = client.stderr_text();
+    assert!(
+        stderr.contains("connect.toml: unknown setting `nickname`"),
+        "{stderr}"
     );
 }
 

@@ -14,7 +14,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Observer, Server, Tmux, serve, tmux_available};
+use common::{Observer, Server, TempDir, Tmux, serve, tmux_available, write_connect_config};
 
 /// How long the test waits for anything (a line, a screen state).
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -22,11 +22,15 @@ const PATIENCE: Duration = Duration::from_secs(20);
 /// Starts the full-screen client as `tui`, joined to `#ops` (where `observer` sees it arrive),
 /// and waits until it shows the room's window.
 fn start_in_ops(server: &Server, observer: &mut Observer) -> Tmux {
-    let command = format!(
-        "'{}' connect {} --nick tui --join '#ops'",
-        env!("CARGO_BIN_EXE_palaver"),
-        server.irc()
-    );
+    run_in_ops(
+        &format!("{} --nick tui --join '#ops'", server.irc()),
+        observer,
+    )
+}
+
+/// Starts `palaver connect ARGS`, which must join `#ops` as `tui`, as [`start_in_ops`] does.
+fn run_in_ops(args: &str, observer: &mut Observer) -> Tmux {
+    let command = format!("'{}' connect {args}", env!("CARGO_BIN_EXE_palaver"));
     let tmux = Tmux::start(&command);
     observer.skip_until("-- tui joined #ops");
     // The client has switched to the room window once its prompt names the room.
@@ -117,5 +121,38 @@ fn pasted_lines_reach_the_room_once_each_and_a_long_paste_waits_for_enter() {
 
     tmux.send_keys(&["/quit bye", "Enter"]);
     observer.skip_until("-- tui left (Quit: bye)");
+    assert_eq!(tmux.wait_for_exit_status(), 0, "{}", tmux.screen());
+}
+
+#[test]
+fn an_ignored_nick_is_not_shown_and_the_configuration_file_keeps_it() {
+    if !tmux_available() {
+        return;
+    }
+    let server = serve();
+    let mut watcher = Observer::join_ops(server.text, "watcher");
+    let mut friend = Observer::join_ops(server.text, "friend");
+    let directory = TempDir::new("palaver-tui-config");
+    let config = write_connect_config(&directory, &server, "tui");
+    let tmux = run_in_ops(&format!("--config '{}'", config.display()), &mut watcher);
+
+    tmux.send_keys(&["/ignore watcher", "Enter"]);
+    tmux.wait_for_screen("the confirmation", |screen| {
+        screen.contains("ignoring watcher (kept in")
+    });
+    watcher.send("spam one");
+    // The room's order: the client gets the spam before what friend says after seeing it.
+    friend.skip_until("#ops <watcher> spam one");
+    friend.send("friendly");
+    let screen = tmux.wait_for_screen("friend's line", |screen| {
+        screen.contains("<friend> friendly")
+    });
+    assert!(!screen.contains("spam one"), "{screen}");
+    let kept = std::fs::read_to_string(&config).unwrap();
+    assert!(kept.starts_with(common::CONNECT_CONFIG_COMMENT), "{kept}");
+    assert!(kept.contains("ignore = [\"watcher\"]"), "{kept}");
+
+    tmux.send_keys(&["/quit bye", "Enter"]);
+    watcher.skip_until("-- tui left (Quit: bye)");
     assert_eq!(tmux.wait_for_exit_status(), 0, "{}", tmux.screen());
 }

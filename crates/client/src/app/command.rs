@@ -57,6 +57,10 @@ pub enum Command {
     Clear,
     /// `/help [command]`: lists the commands, or says what one does.
     Help(Option<String>),
+    /// `/ignore [NICK]`: lists the nicks ignored, or ignores one more.
+    Ignore(Option<String>),
+    /// `/unignore NICK`: shows a nick's messages again.
+    Unignore(String),
     /// A command we cannot carry out; the text says why.
     Invalid(String),
 }
@@ -91,6 +95,7 @@ pub const COMMANDS: &[CommandHelp] = &[
     help("/clear",                                    "empties this window"),
     help("/close",                                    "closes this window, leaving its room"),
     help("/help [command]",                           "lists the commands, or explains one"),
+    help("/ignore [NICK]",                            "hides a nick's messages (kept in connect.toml); alone, lists them"),
     help("/invite NICK [#room]",                      "invites someone to the room"),
     help("/j room [key]",                             "the same as /join"),
     help("/join [#]room [key]",                       "joins a room (the # may be left out)"),
@@ -105,6 +110,7 @@ pub const COMMANDS: &[CommandHelp] = &[
     help("/quit [reason]",                            "leaves the server"),
     help("/quote RAW",                                "sends a raw IRC line"),
     help("/topic [#room] [text]",                     "shows or sets the topic"),
+    help("/unignore NICK",                            "shows a nick's messages again"),
     help("/who [mask]",                               "lists users (the room's by default)"),
     help("/whois NICK",                               "says who someone is"),
     help("/win N",                                    "goes to window N (also /window)"),
@@ -287,6 +293,14 @@ impl Command {
             "quote" => Command::Quote(rest.to_owned()),
             "clear" => Command::Clear,
             "help" => Command::Help(optional(rest.trim())),
+            "ignore" => match split_word(rest.trim()) {
+                (nick, "") => Command::Ignore(optional(nick)),
+                _ => usage("/ignore [NICK]"),
+            },
+            "unignore" => match split_word(rest.trim()) {
+                (nick, "") if !nick.is_empty() => Command::Unignore(nick.to_owned()),
+                _ => usage("/unignore NICK"),
+            },
             "kick" => match room_and_rest(rest) {
                 Some((room, Some(rest))) => {
                     let (nick, reason) = split_word(&rest);
@@ -373,7 +387,7 @@ impl Command {
             Command::Send { command, params } => {
                 send(command, params.iter().map(String::as_str).collect())
             }
-            Command::Clear | Command::Help(_) => None,
+            Command::Clear | Command::Help(_) | Command::Ignore(_) | Command::Unignore(_) => None,
             Command::Quit(_)
             | Command::Query { text: None, .. }
             | Command::Close
@@ -548,6 +562,23 @@ mod tests {
             Command::Quote("MODE #x +m".into())
         );
         assert_eq!(Command::parse("/clear", OPS), Command::Clear);
+        assert_eq!(Command::parse("/ignore", OPS), Command::Ignore(None));
+        assert_eq!(
+            Command::parse("/ignore spammer", OPS),
+            Command::Ignore(Some("spammer".into()))
+        );
+        assert_eq!(
+            Command::parse("/unignore spammer ", OPS),
+            Command::Unignore("spammer".into())
+        );
+        assert!(matches!(
+            Command::parse("/unignore", OPS),
+            Command::Invalid(_)
+        ));
+        assert!(matches!(
+            Command::parse("/ignore a b", OPS),
+            Command::Invalid(_)
+        ));
         assert_eq!(Command::parse("/help", OPS), Command::Help(None));
         assert_eq!(
             Command::parse("/help join ", OPS),

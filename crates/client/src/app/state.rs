@@ -380,6 +380,8 @@ pub struct AppState {
     pub(super) question: Option<Question>,
     /// The time zone lines are stamped in.
     clock: LocalTime,
+    /// Nicks whose messages are not shown (`/ignore`).
+    ignored: Vec<String>,
 }
 
 impl AppState {
@@ -398,7 +400,23 @@ impl AppState {
             older_batches: HashMap::new(),
             question: None,
             clock: LocalTime::utc(),
+            ignored: Vec::new(),
         }
+    }
+
+    /// The nicks whose messages (and notices and actions) are not shown, in any case.
+    pub fn set_ignored(&mut self, nicks: Vec<String>) {
+        self.ignored = nicks;
+    }
+
+    pub fn ignored(&self) -> &[String] {
+        &self.ignored
+    }
+
+    fn is_ignored(&self, nick: &str) -> bool {
+        self.ignored
+            .iter()
+            .any(|ignored| ignored.eq_ignore_ascii_case(nick))
     }
 
     /// Shows lines stamped in `clock`'s time zone (UTC until then).
@@ -803,6 +821,10 @@ impl AppState {
         let Some(line) = &incoming.line else {
             return self.show_reply(message, now);
         };
+        // What an ignored nick says is not shown; what it does (joins, quits) still is.
+        if is_said(message) && from.is_some_and(|nick| self.is_ignored(nick)) {
+            return;
+        }
         let text = self.clock.restamp(&line.text, line.time);
         let level = if own {
             None
@@ -1632,6 +1654,32 @@ mod tests {
         feed(&mut state, ":robert!~b@h PRIVMSG me :still me");
         assert_eq!(names(&state), ["status", "robert"]);
         assert!(last_line(&state, "robert").ends_with("still me"));
+    }
+
+    #[test]
+    fn what_an_ignored_nick_says_is_not_shown() {
+        let mut state = state();
+        state.set_ignored(vec!["Spammer".into()]);
+        feed(&mut state, ":me!~m@h JOIN #ops");
+        feed(&mut state, ":spammer!~s@h JOIN #ops");
+        feed(&mut state, ":spammer!~s@h PRIVMSG #ops :buy now");
+        feed(&mut state, ":spammer!~s@h PRIVMSG me :psst");
+        feed(&mut state, ":spammer!~s@h NOTICE #ops :really");
+        feed(&mut state, ":alice!~a@h PRIVMSG #ops :hello");
+        assert_eq!(
+            names(&state),
+            ["status", "#ops"],
+            "no window for its private message"
+        );
+        let lines: Vec<&str> = state.current().lines().iter().map(String::as_str).collect();
+        assert_eq!(
+            lines,
+            [
+                "[01:02:03] -- me joined #ops",
+                "[01:02:03] -- spammer joined #ops",
+                "[01:02:03] #ops <alice> hello",
+            ]
+        );
     }
 
     #[test]

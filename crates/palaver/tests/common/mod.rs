@@ -44,7 +44,23 @@ pub const PALAVER_ENV: &[&str] = &[
     "PALAVER_LOG_FORMAT",
     "PALAVER_ADMIN_URL",
     "PALAVER_ADMIN_TOKEN",
+    "PALAVER_CONNECT_CONFIG",
 ];
+
+/// The first line of the configuration files [`write_connect_config`] writes.
+pub const CONNECT_CONFIG_COMMENT: &str = "# written by the test\n";
+
+/// Writes `connect.toml` in `directory` for `palaver connect`: `server`'s IRC address, `nick`
+/// and `#ops` to join, after a comment; returns its path.
+pub fn write_connect_config(directory: &TempDir, server: &Server, nick: &str) -> PathBuf {
+    let path = directory.path.join("connect.toml");
+    let text = format!(
+        "{CONNECT_CONFIG_COMMENT}server = \"{}\"\nnick = \"{nick}\"\njoin = [\"#ops\"]\n",
+        server.irc()
+    );
+    std::fs::write(&path, text).expect("write connect.toml");
+    path
+}
 
 /// `GET path` over HTTP/1.1 with `Connection: close`: the status code and the body.
 pub fn http_get(address: SocketAddr, path: &str) -> (u16, String) {
@@ -111,13 +127,17 @@ pub struct Process {
 }
 
 impl Process {
-    /// Spawns `palaver ARGS` with every `PALAVER_*` variable removed, then set per `options`.
+    /// Spawns `palaver ARGS` with every `PALAVER_*` variable removed (and no user
+    /// configuration for `palaver connect`), then set per `options`.
     pub fn spawn(args: &[&str], options: Options) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_palaver"));
         command.args(args);
         for name in PALAVER_ENV {
             command.env_remove(name);
         }
+        // `palaver connect` reads the user's configuration file unless told otherwise: the
+        // tests' clients must not find the developer's.
+        command.env("XDG_CONFIG_HOME", "/nonexistent/palaver-tests");
         if options.memory_db {
             command.env("PALAVER_DB", ":memory:");
         }
@@ -779,8 +799,11 @@ impl Tmux {
         };
         // Written to a temporary name and renamed, so a reader never sees a half-written file.
         let status = tmux.exit_status.to_str().expect("UTF-8 temp path");
-        let command =
-            format!("{command}; echo $? >'{status}.partial' && mv '{status}.partial' '{status}'");
+        // No user configuration for `palaver connect` (see `Process::spawn`).
+        let command = format!(
+            "export XDG_CONFIG_HOME=/nonexistent/palaver-tests; {command}; \
+             echo $? >'{status}.partial' && mv '{status}.partial' '{status}'"
+        );
         let config = config.to_str().expect("UTF-8 temp path");
         let output = tmux.run(&[
             "-f",
