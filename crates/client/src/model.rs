@@ -12,7 +12,7 @@
 //! Concurrency contract: a `Model` is owned by the link ([`crate::link`]), which applies every
 //! message it receives; front ends read it. It is intentionally not shared between tasks.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use palaver_proto::event::{Event, Identity, MessageId, MessageKind, Target};
@@ -51,11 +51,34 @@ pub struct Room {
     /// Nicks known to be in the room (from `NAMES`, joins, and who speaks), in the order
     /// learnt; we are among them.
     pub members: Vec<String>,
+    /// Members' status prefixes in the room, highest first (`@` operator, `+` voice, …), by
+    /// lowercase nick: from `NAMES` (all of them, with `multi-prefix`) and `MODE` changes.
+    /// Members without one are not listed.
+    prefixes: HashMap<String, String>,
 }
 
+/// Status prefixes, highest rank first: founder, protected, operator, half-operator, voice.
+const PREFIXES: [char; 5] = ['~', '&', '@', '%', '+'];
+
 impl Room {
+    fn new(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            topic: String::new(),
+            members: Vec::new(),
+            prefixes: HashMap::new(),
+        }
+    }
+
     pub fn has_member(&self, nick: &str) -> bool {
         self.members.iter().any(|m| m.eq_ignore_ascii_case(nick))
+    }
+
+    /// `nick`'s highest status prefix in the room (`@`, `+`, …), if any.
+    pub fn prefix(&self, nick: &str) -> Option<char> {
+        self.prefixes
+            .get(&nick.to_lowercase())
+            .and_then(|prefixes| prefixes.chars().next())
     }
 
     fn add_member(&mut self, nick: &str) {
@@ -66,6 +89,73 @@ impl Room {
 
     fn remove_member(&mut self, nick: &str) {
         self.members.retain(|m| !m.eq_ignore_ascii_case(nick));
+        self.prefixes.remove(&nick.to_lowercase());
+    }
+
+    fn rename_member(&mut self, old: &str, new: &str) {
+        let prefixes = self.prefixes.remove(&old.to_lowercase());
+        self.remove_member(old);
+        self.add_member(new);
+        if let Some(prefixes) = prefixes {
+            self.prefixes.insert(new.to_lowercase(), prefixes);
+        }
+    }
+
+    /// Gives `nick` the status `prefix` (`@` for mode `o`, …) or takes it away, keeping its
+    /// prefixes in rank order.
+    fn set_prefix(&mut self, nick: &str, prefix: char, given: bool) {
+        let key = nick.to_lowercase();
+        let mut held: Vec<char> = self
+            .prefixes
+            .get(&key)
+            .map(|prefixes| prefixes.chars().filter(|&held| held != prefix).collect())
+            .unwrap_or_default();
+        if given {
+            held.push(prefix);
+        }
+        held.sort_by_key(|held| PREFIXES.iter().position(|rank| rank == held));
+        if held.is_empty() {
+            self.prefixes.remove(&key);
+        } else {
+            self.prefixes.insert(key, held.into_iter().collect());
+        }
+    }
+}
+
+/// Follows `MODE #room +o-v alice bob`: the modes that give members a prefix. The other modes
+/// with an argument (`b`, `e`, `I`, `k`, and `l` when set) use theirs up.
+fn apply_member_modes(room: &mut Room, modes: &str, arguments: &[String]) {
+    let mut arguments = arguments.iter();
+    let mut given = true;
+    for mode in modes.chars() {
+        match mode {
+            '+' => given = true,
+            '-' => given = false,
+            _ => match prefix_of_mode(mode) {
+                Some(prefix) => {
+                    if let Some(nick) = arguments.next() {
+                        room.set_prefix(nick, prefix, given);
+                    }
+                }
+                None => {
+                    if matches!(mode, 'b' | 'e' | 'I' | 'k') || (mode == 'l' && given) {
+                        arguments.next();
+                    }
+                }
+            },
+        }
+    }
+}
+
+/// The prefix a channel mode letter gives (`o` → `@`), as most servers' `PREFIX` says.
+fn prefix_of_mode(mode: char) -> Option<char> {
+    match mode {
+        'q' => Some('~'),
+        'a' => Some('&'),
+        'o' => Some('@'),
+        'h' => Some('%'),
+        'v' => Some('+'),
+        _ => None,
     }
 }
 
@@ -82,6 +172,8 @@ pub struct Model {
     scrollback: VecDeque<DisplayLine>,
     /// Whether the server has us marked away (`306`, until `305` or a new connection).
     away: bool,
+    /// Others marked away, by lowercase nick, as `away-notify` tells.
+    away_nicks: HashSet<String>,
 }
 
 impl Model {
@@ -100,6 +192,11 @@ impl Model {
     /// Whether the server has us marked away.
     pub fn is_away(&self) -> bool {
         self.away
+    }
+
+    /// Whether `nick` (someone else) is marked away, as far as `away-notify` told us.
+    pub fn is_away_nick(&self, nick: &str) -> bool {
+        self.away_nicks.contains(&nick.to_lowercase())
     }
 
     /// The rooms we are in, in join order.
@@ -224,9 +321,11 @@ impl Model {
             ("NICK", [new_nick, ..]) => {
                 for room in &mut self.rooms {
                     if room.has_member(&from) {
-                        room.remove_member(&from);
-                        room.add_member(new_nick);
+                        room.rename_member(&from, new_nick);
                     }
+                }
+                if self.away_nicks.remove(&from.to_lowercase()) {
+                    self.away_nicks.insert(new_nick.to_lowercase());
                 }
                 if me {
                     self.nick = new_nick.clone();
@@ -236,16 +335,29 @@ impl Model {
                 for room in &mut self.rooms {
                     room.remove_member(&from);
                 }
+                self.away_nicks.remove(&from.to_lowercase());
+            }
+            // `away-notify`: someone else went away (with a reason) or came back.
+            ("AWAY", reason) if !me => {
+                if reason.is_empty() {
+                    self.away_nicks.remove(&from.to_lowercase());
+                } else {
+                    self.away_nicks.insert(from.to_lowercase());
+                }
+            }
+            ("MODE", [room, modes, arguments @ ..]) => {
+                if let Some(joined) = self.room_mut(room) {
+                    apply_member_modes(joined, modes, arguments);
+                }
             }
             ("JOIN", [room, ..]) if me => {
                 // Joined, or rejoined after a reconnection: the members are learnt anew.
                 match self.room_mut(room) {
-                    Some(joined) => joined.members.clear(),
-                    None => self.rooms.push(Room {
-                        name: room.clone(),
-                        topic: String::new(),
-                        members: Vec::new(),
-                    }),
+                    Some(joined) => {
+                        joined.members.clear();
+                        joined.prefixes.clear();
+                    }
+                    None => self.rooms.push(Room::new(room)),
                 }
                 if let Some(joined) = self.room_mut(room) {
                     joined.add_member(&from);
@@ -281,8 +393,14 @@ impl Model {
                 if let Some(joined) = self.room_mut(room) {
                     for name in names.split(' ') {
                         // `multi-prefix` and `userhost-in-names` may decorate the nick.
-                        let nick = name.trim_start_matches(['~', '&', '@', '%', '+']);
-                        joined.add_member(split_userhost(nick).0);
+                        let nick = name.trim_start_matches(PREFIXES);
+                        let nick = split_userhost(nick).0;
+                        joined.add_member(nick);
+                        for prefix in
+                            name[..name.len() - name.trim_start_matches(PREFIXES).len()].chars()
+                        {
+                            joined.set_prefix(nick, prefix, true);
+                        }
                     }
                 }
             }
@@ -549,6 +667,48 @@ mod tests {
 
     fn me() -> Model {
         Model::new("bot")
+    }
+
+    #[test]
+    fn members_keep_their_status_through_modes_and_nick_changes_and_away_is_followed() {
+        let mut model = me();
+        show(&mut model, ":bot!~x@h JOIN #ops");
+        show(&mut model, ":srv 353 bot = #ops :@+alice +bob carol @bot");
+        let room = |model: &Model| model.room("#ops").unwrap().clone();
+        assert_eq!(room(&model).prefix("alice"), Some('@'));
+        assert_eq!(room(&model).prefix("Bob"), Some('+'));
+        assert_eq!(room(&model).prefix("carol"), None);
+        show(
+            &mut model,
+            ":bot!~x@h MODE #ops -o+o-v+l alice carol bob 10",
+        );
+        assert_eq!(room(&model).prefix("alice"), Some('+'), "voice kept");
+        assert_eq!(room(&model).prefix("carol"), Some('@'));
+        assert_eq!(room(&model).prefix("bob"), None);
+        show(&mut model, ":bot!~x@h MODE #ops +b-k+v *!*@spam key bob");
+        assert_eq!(
+            room(&model).prefix("bob"),
+            Some('+'),
+            "the ban's and key's arguments skipped"
+        );
+        show(&mut model, ":carol!~c@h NICK caroline");
+        assert_eq!(room(&model).prefix("caroline"), Some('@'));
+        assert_eq!(room(&model).prefix("carol"), None);
+        show(&mut model, ":bob!~b@h PART #ops");
+        show(&mut model, ":bob!~b@h JOIN #ops");
+        assert_eq!(
+            room(&model).prefix("bob"),
+            None,
+            "a rejoin starts without status"
+        );
+
+        assert!(!model.is_away_nick("alice"));
+        show(&mut model, ":alice!~a@h AWAY :lunch");
+        assert!(model.is_away_nick("Alice"));
+        show(&mut model, ":alice!~a@h NICK alicia");
+        assert!(model.is_away_nick("alicia"));
+        show(&mut model, ":alicia!~a@h AWAY");
+        assert!(!model.is_away_nick("alicia"));
     }
 
     #[test]

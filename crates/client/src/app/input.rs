@@ -118,6 +118,7 @@ pub fn handle_key(state: &mut AppState, model: &Model, key: KeyEvent, page: usiz
         }
         KeyCode::PageDown => state.scroll_down(page.max(1)),
         KeyCode::Tab => state.complete(model),
+        KeyCode::F(2) => state.show_members = !state.show_members,
         KeyCode::Enter => return Action::Submit(state.submit()),
         _ => {}
     }
@@ -160,6 +161,17 @@ mod tests {
         );
         assert_eq!(state.input.text(), "");
         assert_eq!(handle_key(&mut state, &model, ctrl_c(), 10), Action::Quit);
+    }
+
+    #[test]
+    fn f2_shows_and_hides_the_member_list() {
+        let mut state = AppState::new("srv");
+        let model = Model::new("me");
+        assert!(!state.show_members);
+        handle_key(&mut state, &model, key(KeyCode::F(2)), 10);
+        assert!(state.show_members);
+        handle_key(&mut state, &model, key(KeyCode::F(2)), 10);
+        assert!(!state.show_members);
     }
 
     fn with(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {

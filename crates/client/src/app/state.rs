@@ -382,6 +382,8 @@ pub struct AppState {
     clock: LocalTime,
     /// Nicks whose messages are not shown (`/ignore`).
     ignored: Vec<String>,
+    /// Whether room windows show their member list (F2 toggles it).
+    pub show_members: bool,
 }
 
 impl AppState {
@@ -401,6 +403,7 @@ impl AppState {
             question: None,
             clock: LocalTime::utc(),
             ignored: Vec::new(),
+            show_members: false,
         }
     }
 

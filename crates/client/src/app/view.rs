@@ -14,10 +14,17 @@ use unicode_segmentation::UnicodeSegmentation;
 use unicode_width::UnicodeWidthStr;
 
 use super::state::{AppState, Level, Status, Window, WindowKind};
-use crate::model::Model;
+use crate::model::{Model, Room};
 
 /// Width of the window list, border included.
 const WINDOW_LIST_WIDTH: u16 = 18;
+
+/// Width of a room's member list (F2), border included.
+const MEMBER_LIST_WIDTH: u16 = 16;
+
+/// Below this many columns the window list and the member list give their room to the
+/// scrollback.
+const NARROW_WIDTH: u16 = 60;
 
 /// Colours nicks are drawn in; a nick always gets the same one (see [`nick_colour`]).
 const NICK_COLOURS: [Color; 12] = [
@@ -52,13 +59,60 @@ pub fn draw(frame: &mut Frame, state: &AppState, model: &Model) {
         Constraint::Length(1),
     ])
     .areas(frame.area());
-    let [list, scrollback] =
-        Layout::horizontal([Constraint::Length(WINDOW_LIST_WIDTH), Constraint::Min(1)]).areas(body);
+    // A narrow terminal gives the scrollback all its width: the window list goes, and the
+    // status bar names the windows with news instead (as irssi's `Act:`).
+    let narrow = frame.area().width < NARROW_WIDTH;
+    let list_width = if narrow { 0 } else { WINDOW_LIST_WIDTH };
+    let room = model
+        .room(&state.current().name)
+        .filter(|_| state.current().kind == WindowKind::Room);
+    let members_width = match room {
+        Some(_) if state.show_members && !narrow => MEMBER_LIST_WIDTH,
+        _ => 0,
+    };
+    let [list, scrollback, members] = Layout::horizontal([
+        Constraint::Length(list_width),
+        Constraint::Min(1),
+        Constraint::Length(members_width),
+    ])
+    .areas(body);
     draw_topic(frame, topic, state, model);
-    draw_window_list(frame, list, state, model);
+    if !narrow {
+        draw_window_list(frame, list, state, model);
+    }
     draw_scrollback(frame, scrollback, state.current(), model.nick());
-    draw_status(frame, status, state, model);
+    if let Some(room) = room.filter(|_| members_width > 0) {
+        draw_member_list(frame, members, room, model);
+    }
+    draw_status(frame, status, state, model, narrow);
     draw_input(frame, input, state);
+}
+
+/// The room's members, highest status first (`@` operators, `+` voiced, …), then by name;
+/// those marked away dimmed.
+fn draw_member_list(frame: &mut Frame, area: Rect, room: &Room, model: &Model) {
+    let rank = |nick: &str| match room.prefix(nick) {
+        Some(prefix) => "~&@%+".find(prefix).unwrap_or(5),
+        None => 5,
+    };
+    let mut members: Vec<&String> = room.members.iter().collect();
+    members.sort_by_cached_key(|nick| (rank(nick), nick.to_lowercase()));
+    let width = usize::from(area.width.saturating_sub(1));
+    let lines: Vec<Line> = members
+        .into_iter()
+        .map(|nick| {
+            let prefix = room.prefix(nick).unwrap_or(' ');
+            let shown = ellipsized(&format!("{prefix}{nick}"), width);
+            let style = if model.is_away_nick(nick) {
+                Style::new().fg(Color::DarkGray)
+            } else {
+                Style::new().fg(nick_colour(nick))
+            };
+            Line::styled(shown, style)
+        })
+        .collect();
+    let block = Block::new().borders(Borders::LEFT);
+    frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
 /// How many scrollback rows the screen of `height` rows shows (for Page Up/Down).
@@ -218,7 +272,7 @@ fn draw_scrollback(frame: &mut Frame, area: Rect, window: &Window, me: &str) {
     }
 }
 
-fn draw_status(frame: &mut Frame, area: Rect, state: &AppState, model: &Model) {
+fn draw_status(frame: &mut Frame, area: Rect, state: &AppState, model: &Model, narrow: bool) {
     let (link, link_style) = match &state.status {
         Status::Connecting => ("connecting".to_owned(), BAR.fg(Color::Yellow)),
         Status::Registering => ("registering".to_owned(), BAR.fg(Color::Yellow)),
@@ -249,6 +303,11 @@ fn draw_status(frame: &mut Frame, area: Rect, state: &AppState, model: &Model) {
         ),
         Span::styled(link, link_style),
     ]);
+    let mut line = line;
+    if narrow && let Some(activity) = activity(state) {
+        line.spans
+            .push(Span::styled(format!(" · act: {activity}"), BAR));
+    }
     frame.render_widget(Paragraph::new(line).style(BAR), area);
 }
 
@@ -278,6 +337,24 @@ fn draw_input(frame: &mut Frame, area: Rect, state: &AppState) {
             .unwrap_or(u16::MAX)
             .min(area.width.saturating_sub(1));
     frame.set_cursor_position(Position::new(x, area.y));
+}
+
+/// The windows with news, by number, as the window list would mark them (`!` a mention),
+/// for the status bar when the list is hidden.
+fn activity(state: &AppState) -> Option<String> {
+    let busy: Vec<String> = state
+        .windows()
+        .iter()
+        .enumerate()
+        .filter_map(|(index, window)| {
+            let number = index + 1;
+            match window.activity? {
+                Level::Mention => Some(format!("{number}!")),
+                _ => Some(number.to_string()),
+            }
+        })
+        .collect();
+    (!busy.is_empty()).then(|| busy.join(" "))
 }
 
 /// A stable colour for `nick` (FNV-1a of its lowercase form): the same nick always looks the
@@ -729,6 +806,45 @@ mod tests {
                 "[01:02:03] <carol> one".to_owned(),
                 "[01:02:03] <carol> two".to_owned(),
             ]
+        );
+    }
+
+    #[test]
+    fn f2_shows_a_room_s_members_by_rank_with_the_away_dimmed() {
+        let mut state = sample();
+        feed(&mut state, ":srv 353 me = #ops :+zed alice @bob me");
+        feed(&mut state, ":alice!~a@h AWAY :lunch");
+        let buffer = render(&state, 80, 10);
+        assert!(!row(&buffer, 1).contains("bob"), "hidden until asked for");
+        state.show_members = true;
+        let buffer = render(&state, 80, 10);
+        // The last 16 columns: a border, then the members.
+        let members: Vec<String> = (1..6)
+            .map(|y| row(&buffer, y).chars().skip(65).collect::<String>())
+            .collect();
+        assert_eq!(members, ["@bob", "+zed", " alice", " me", ""]);
+        assert_eq!(buffer[(66, 3)].fg, Color::DarkGray, "alice is away");
+        assert_eq!(buffer[(66, 1)].fg, nick_colour("bob"));
+        // Not in a private window.
+        state.select(3);
+        let buffer = render(&state, 80, 10);
+        assert!(!row(&buffer, 1).contains("@bob"));
+    }
+
+    #[test]
+    fn a_narrow_screen_hides_the_lists_and_names_the_busy_windows_in_the_status_bar() {
+        let mut state = sample();
+        state.show_members = true;
+        let buffer = render(&state, 56, 10);
+        assert_eq!(
+            row(&buffer, 7),
+            "[01:02:03] <bob> ping me",
+            "no window list"
+        );
+        assert!(
+            row(&buffer, 8).ends_with("· act: 4!"),
+            "bob's private message: {:?}",
+            row(&buffer, 8)
         );
     }
 
