@@ -1,7 +1,7 @@
 //! `palaver connect`'s configuration file: `connect.toml` in `$XDG_CONFIG_HOME/palaver/`
 //! (`~/.config/palaver/` by default), or the file `--config` names. It says what the flags
 //! would otherwise have to say every time — the server, TLS, the nick, the rooms to join, the
-//! mouse — and which nicks to ignore. Flags win over it.
+//! mouse — which nicks to ignore, and how to write the time. Flags win over it.
 //!
 //! `/ignore` and `/unignore` change its `ignore` list in place ([`set_ignored`]): the rest of
 //! the file, comments included, stays as the user wrote it.
@@ -11,7 +11,16 @@ use std::path::{Path, PathBuf};
 use toml_edit::{Array, DocumentMut, Item, Value};
 
 /// The keys the file may have; anything else is a mistake worth saying.
-const KEYS: [&str; 7] = ["server", "tls", "ca", "nick", "join", "mouse", "ignore"];
+const KEYS: [&str; 8] = [
+    "server",
+    "tls",
+    "ca",
+    "nick",
+    "join",
+    "mouse",
+    "ignore",
+    "time_format",
+];
 
 /// What the configuration file says. Every setting is optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -28,6 +37,8 @@ pub struct ClientConfig {
     pub mouse: Option<bool>,
     /// Nicks whose messages the full screen does not show.
     pub ignore: Vec<String>,
+    /// How the full screen stamps lines (strftime's syntax, such as `%H:%M`).
+    pub time_format: Option<String>,
 }
 
 /// Where the configuration file is when `--config` does not say: `$XDG_CONFIG_HOME`, else
@@ -71,6 +82,13 @@ impl ClientConfig {
             join: strings(table.get("join"), "join")?,
             mouse: boolean(table.get("mouse"), "mouse")?,
             ignore: strings(table.get("ignore"), "ignore")?,
+            time_format: match string(table.get("time_format"), "time_format")? {
+                Some(format) => {
+                    crate::app::clock::check_format(&format)?;
+                    Some(format)
+                }
+                None => None,
+            },
         })
     }
 }
@@ -161,6 +179,7 @@ mod tests {
             join = ["#lobby", "#rust"]
             mouse = false
             ignore = ["spammer"]
+            time_format = "%H:%M"
             "##,
         )
         .unwrap();
@@ -174,12 +193,14 @@ mod tests {
                 join: vec!["#lobby".into(), "#rust".into()],
                 mouse: Some(false),
                 ignore: vec!["spammer".into()],
+                time_format: Some("%H:%M".into()),
             }
         );
         assert_eq!(ClientConfig::parse("").unwrap(), ClientConfig::default());
         let error = |text: &str| ClientConfig::parse(text).unwrap_err();
         assert!(error("nickname = \"a\"").starts_with("unknown setting `nickname`"));
         assert_eq!(error("tls = \"yes\""), "`tls` must be true or false");
+        assert!(error("time_format = \"%\"").contains("is not a time format"));
         assert_eq!(
             error("join = \"#lobby\""),
             "`join` must be a list of strings, such as [\"a\", \"b\"]"

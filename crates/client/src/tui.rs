@@ -66,6 +66,8 @@ pub struct ScreenOptions {
     pub ignore: Vec<String>,
     /// The configuration file, where `/ignore` keeps its list; `None`: nowhere to keep it.
     pub config_path: Option<PathBuf>,
+    /// How lines are stamped (strftime's syntax), if not `HH:MM:SS`.
+    pub time_format: Option<String>,
 }
 
 /// Restores the terminal when dropped, whichever way [`run_tui`] ends.
@@ -92,7 +94,11 @@ pub async fn run_tui(options: ConnectOptions, screen: ScreenOptions) -> Result<(
     if screen.mouse {
         let _ = ratatui::crossterm::execute!(std::io::stdout(), EnableMouseCapture);
     }
-    let mut state = AppState::new(&options.server).with_local_time(LocalTime::system());
+    let mut clock = LocalTime::system();
+    if let Some(format) = &screen.time_format {
+        clock = clock.with_format(format);
+    }
+    let mut state = AppState::new(&options.server).with_local_time(clock);
     state.set_ignored(screen.ignore);
     Tui {
         terminal,

@@ -567,6 +567,7 @@ fn connect(args: ConnectArgs) -> anyhow::Result<()> {
             mouse: !args.no_mouse,
             ignore: config.ignore,
             config_path,
+            time_format: config.time_format,
         };
         runtime.block_on(palaver_client::tui::run_tui(options, screen))
     } else {

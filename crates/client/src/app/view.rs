@@ -22,6 +22,10 @@ const WINDOW_LIST_WIDTH: u16 = 18;
 /// Width of a room's member list (F2), border included.
 const MEMBER_LIST_WIDTH: u16 = 16;
 
+/// The longest stamp a line may start with (`[` and `]` excluded): a time format longer than
+/// this is not one (`clock.rs` refuses it).
+pub const MAX_STAMP_BYTES: usize = 40;
+
 /// Below this many columns the window list and the member list give their room to the
 /// scrollback.
 const NARROW_WIDTH: u16 = 60;
@@ -368,6 +372,15 @@ pub fn nick_colour(nick: &str) -> Color {
     NICK_COLOURS[hash as usize % NICK_COLOURS.len()]
 }
 
+/// A line's stamp (`[…] `, in the format the user chose: see `clock.rs`) and the rest.
+fn split_stamp(line: &str) -> Option<(&str, &str)> {
+    if !line.starts_with('[') {
+        return None;
+    }
+    let end = line.find("] ").filter(|&end| end <= MAX_STAMP_BYTES)?;
+    Some(line.split_at(end + 2))
+}
+
 /// How `line` reads in `window`, the irssi way: a room's own window does not repeat the
 /// room's name, and a private window reads as a conversation, `<bob> hi` and `<me> hi` (the
 /// text protocol writes `*bob* hi` and `-> *bob* hi`, which name the conversation because
@@ -375,8 +388,8 @@ pub fn nick_colour(nick: &str) -> Color {
 fn as_shown<'a>(line: &'a str, window: &Window, me: &str) -> Cow<'a, str> {
     let (lead, rest) = if let Some(rest) = line.strip_prefix(super::state::PENDING_PREFIX) {
         (super::state::PENDING_PREFIX, rest)
-    } else if line.len() >= 11 && line.starts_with('[') && line.as_bytes()[9] == b']' {
-        line.split_at(11)
+    } else if let Some(stamped) = split_stamp(line) {
+        stamped
     } else {
         return Cow::Borrowed(line);
     };
@@ -426,12 +439,12 @@ fn styled_line(text: &str, me: &str) -> (Line<'static>, usize) {
     }
     let mut spans = Vec::new();
     let mut rest = text;
-    if rest.len() >= 11 && rest.starts_with('[') && rest.as_bytes()[9] == b']' {
+    if let Some((stamp, after)) = split_stamp(rest) {
         spans.push(Span::styled(
-            rest[..11].to_owned(),
+            stamp.to_owned(),
             Style::new().fg(Color::DarkGray),
         ));
-        rest = &rest[11..];
+        rest = after;
     }
     if rest.starts_with("-- ") {
         spans.push(Span::styled(rest.to_owned(), Style::new().fg(Color::Gray)));
@@ -846,6 +859,21 @@ mod tests {
             "bob's private message: {:?}",
             row(&buffer, 8)
         );
+    }
+
+    #[test]
+    fn a_stamp_in_the_user_s_format_is_still_a_stamp() {
+        use crate::app::clock::LocalTime;
+        let mut state = Fixture::new();
+        state.state =
+            AppState::new("srv").with_local_time(LocalTime::utc().with_format("%-I:%M %p"));
+        feed(&mut state, ":me!~m@h JOIN #ops");
+        feed(&mut state, ":bob!~b@h PRIVMSG #ops :hello");
+        let buffer = render(&state, 60, 10);
+        assert_eq!(scrollback(&buffer, 7..8), ["[1:02 AM] <bob> hello"]);
+        // The nick after the stamp is coloured, the stamp dimmed.
+        assert_eq!(buffer[(WINDOW_LIST_WIDTH + 10, 7)].fg, nick_colour("bob"));
+        assert_eq!(buffer[(WINDOW_LIST_WIDTH, 7)].fg, Color::DarkGray);
     }
 
     #[test]
