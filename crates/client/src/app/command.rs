@@ -100,6 +100,7 @@ pub const COMMANDS: &[CommandHelp] = &[
     help("/j room [key]",                             "the same as /join"),
     help("/join [#]room [key]",                       "joins a room (the # may be left out)"),
     help("/kick [#room] NICK [reason]",               "removes someone from the room"),
+    help("/list",                                     "lists the server's rooms in a window of their own"),
     help("/me action",                                "says an action"),
     help("/mode [#room|NICK] [+-modes [arguments]]",  "shows or changes modes"),
     help("/msg NICK|#room text",                      "sends a message without opening a window"),
@@ -293,6 +294,8 @@ impl Command {
             "quote" => Command::Quote(rest.to_owned()),
             "clear" => Command::Clear,
             "help" => Command::Help(optional(rest.trim())),
+            // `/list [>10|#a,#b]`: the answer fills the room list window (`state.rs`).
+            "list" => send("LIST", &[], optional(rest.trim())),
             "ignore" => match split_word(rest.trim()) {
                 (nick, "") => Command::Ignore(optional(nick)),
                 _ => usage("/ignore [NICK]"),

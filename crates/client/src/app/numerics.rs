@@ -1,6 +1,7 @@
 //! Numeric replies that read badly as their parameters joined (`robert 8 1796146619 seconds
-//! idle, signon time`), said as sentences instead: `WHOIS`'s, the room list's, and the
-//! counts of `LUSERS`. Numerics not named here are shown as their parameters joined.
+//! idle, signon time`), said as sentences instead: `WHOIS`'s and the counts of `LUSERS`.
+//! Numerics not named here are shown as their parameters joined; the room list (`LIST`) has
+//! a window of its own (`state.rs`).
 
 use palaver_proto::time::Timestamp;
 
@@ -31,10 +32,6 @@ pub fn sentence(code: &str, params: &[String], now: Timestamp) -> Option<String>
         ("319", [_, nick, rooms]) => format!("{nick} is in {}", rooms.trim_end()),
         ("330", [_, nick, account, ..]) => format!("{nick} is logged in as {account}"),
         ("671", [_, nick, ..]) => format!("{nick} is on a secure connection"),
-        ("321", _) => "rooms (members): topic".to_owned(),
-        ("322", [_, room, members, ""]) => format!("{room} ({members})"),
-        ("322", [_, room, members, topic]) => format!("{room} ({members}): {topic}"),
-        ("323", _) => "end of the room list".to_owned(),
         ("252" | "253" | "254", [_, count, text]) => format!("{count} {text}"),
         _ => return None,
     };
@@ -101,15 +98,7 @@ mod tests {
     }
 
     #[test]
-    fn the_room_list_and_the_counts_read_as_sentences() {
-        assert_eq!(
-            said("322", &["me", "#rust", "12", "all things Rust"]).as_deref(),
-            Some("#rust (12): all things Rust")
-        );
-        assert_eq!(
-            said("322", &["me", "#quiet", "1", ""]).as_deref(),
-            Some("#quiet (1)")
-        );
+    fn the_counts_read_as_sentences() {
         assert_eq!(
             said("254", &["me", "7", "channels formed"]).as_deref(),
             Some("7 channels formed")

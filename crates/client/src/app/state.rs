@@ -68,7 +68,12 @@ pub enum WindowKind {
     Room,
     /// A private conversation with one nick.
     Query,
+    /// The server's rooms, as the last `/list` gave them, the biggest first.
+    List,
 }
+
+/// The name of the window `/list` fills; no room or nick can have it.
+pub const ROOM_LIST_WINDOW: &str = "(rooms)";
 
 /// One window: a room, a private conversation, or the status window.
 #[derive(Debug, Clone)]
@@ -384,6 +389,8 @@ pub struct AppState {
     ignored: Vec<String>,
     /// Whether room windows show their member list (F2 toggles it).
     pub show_members: bool,
+    /// The rooms a `/list` in progress has named so far: name, members, topic.
+    room_list: Option<Vec<(String, usize, String)>>,
 }
 
 impl AppState {
@@ -404,6 +411,7 @@ impl AppState {
             clock: LocalTime::utc(),
             ignored: Vec::new(),
             show_members: false,
+            room_list: None,
         }
     }
 
@@ -444,7 +452,7 @@ impl AppState {
     pub fn context(&self) -> Context<'_> {
         let window = self.current();
         match window.kind {
-            WindowKind::Status => Context::Status,
+            WindowKind::Status | WindowKind::List => Context::Status,
             WindowKind::Room => Context::Room(&window.name),
             WindowKind::Query => Context::Query(&window.name),
         }
@@ -868,7 +876,7 @@ impl AppState {
                         match window.kind {
                             WindowKind::Room => line.rooms.iter().any(|room| window.is(room)),
                             WindowKind::Query => query == Some(index),
-                            WindowKind::Status => false,
+                            WindowKind::Status | WindowKind::List => false,
                         }
                     })
                     .collect();
@@ -884,6 +892,66 @@ impl AppState {
         }
     }
 
+    /// Takes the replies to `/list` (`321`, `322`…, `323`) into the room list window, which
+    /// opens when the list is complete; `false` for any other message.
+    fn collect_room_list(&mut self, message: &Message) -> bool {
+        match (message.command.as_str(), message.params.as_slice()) {
+            ("321", _) => self.room_list = Some(Vec::new()),
+            ("322", [_, room, members, rest @ ..]) => {
+                let topic = rest.first().cloned().unwrap_or_default();
+                let members = members.parse().unwrap_or(0);
+                self.room_list
+                    .get_or_insert_default()
+                    .push((room.clone(), members, topic));
+            }
+            ("323", _) => {
+                let rooms = self.room_list.take().unwrap_or_default();
+                self.show_room_list(rooms);
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// Fills the room list window with `rooms`, the biggest first, and goes to it.
+    fn show_room_list(&mut self, mut rooms: Vec<(String, usize, String)>) {
+        rooms.sort_by(|a, b| {
+            b.1.cmp(&a.1)
+                .then_with(|| a.0.to_lowercase().cmp(&b.0.to_lowercase()))
+        });
+        let index = match self.find(ROOM_LIST_WINDOW) {
+            Some(index) => index,
+            None => {
+                self.windows
+                    .push(Window::new(WindowKind::List, ROOM_LIST_WINDOW));
+                self.windows.len() - 1
+            }
+        };
+        let name_width = rooms
+            .iter()
+            .map(|(room, ..)| room.chars().count())
+            .max()
+            .unwrap_or(0)
+            .min(30);
+        let window = &mut self.windows[index];
+        window.lines.clear();
+        window.scroll = 0;
+        window.older = Older::Exhausted;
+        let count = rooms.len();
+        let rooms_word = if count == 1 { "room" } else { "rooms" };
+        window.push(format!(
+            "-- {count} {rooms_word}, the biggest first (members, topic); /join NAME joins one"
+        ));
+        for (room, members, topic) in rooms {
+            window.push(
+                format!("{room:<name_width$} {members:>5}  {topic}")
+                    .trim_end()
+                    .to_owned(),
+            );
+        }
+        self.select(index);
+    }
+
     /// Before a line that happened at `time` goes into window `index`: a line saying the day
     /// changed, if the window's last line was on another day (here, in the user's zone).
     fn mark_day(&mut self, index: usize, time: Timestamp) {
@@ -897,6 +965,9 @@ impl AppState {
     /// Shows a reply the model has no line for: errors as `! …` in the window they concern,
     /// informational numerics as `-- …`.
     fn show_reply(&mut self, message: &Message, now: Timestamp) {
+        if self.collect_room_list(message) {
+            return;
+        }
         if let Some(refused) = refusal(message) {
             // A refused nick change names the nick asked for, not a conversation: a query
             // window that happens to have that name is not where the user is looking.
@@ -1090,7 +1161,7 @@ impl AppState {
                 .map(|room| room.members.clone())
                 .unwrap_or_default(),
             WindowKind::Query => vec![window.name.clone()],
-            WindowKind::Status => Vec::new(),
+            WindowKind::Status | WindowKind::List => Vec::new(),
         };
         nicks.retain(|nick| !model.is_me(nick));
         nicks
@@ -1657,6 +1728,44 @@ mod tests {
         feed(&mut state, ":robert!~b@h PRIVMSG me :still me");
         assert_eq!(names(&state), ["status", "robert"]);
         assert!(last_line(&state, "robert").ends_with("still me"));
+    }
+
+    #[test]
+    fn the_room_list_opens_in_a_window_of_its_own_biggest_rooms_first() {
+        let mut state = state();
+        feed(&mut state, ":me!~m@h JOIN #ops");
+        feed(&mut state, ":srv 321 me Channel :Users  Name");
+        feed(&mut state, ":srv 322 me #quiet 1 :");
+        feed(&mut state, ":srv 322 me #rust 12 :all things Rust");
+        feed(&mut state, ":srv 322 me #ops 3 :[+nt] be nice");
+        assert_eq!(
+            names(&state),
+            ["status", "#ops"],
+            "nothing until the list ends"
+        );
+        feed(&mut state, ":srv 323 me :End of /LIST");
+        assert_eq!(names(&state), ["status", "#ops", ROOM_LIST_WINDOW]);
+        assert_eq!(state.current().kind, WindowKind::List);
+        let lines: Vec<&str> = state.current().lines().iter().map(String::as_str).collect();
+        assert_eq!(
+            lines,
+            [
+                "-- 3 rooms, the biggest first (members, topic); /join NAME joins one",
+                "#rust     12  all things Rust",
+                "#ops       3  [+nt] be nice",
+                "#quiet     1",
+            ]
+        );
+        assert_eq!(
+            state.context(),
+            Context::Status,
+            "commands from it name their target"
+        );
+        // Listing again refreshes the same window.
+        feed(&mut state, ":srv 321 me Channel :Users  Name");
+        feed(&mut state, ":srv 323 me :End of /LIST");
+        assert_eq!(names(&state), ["status", "#ops", ROOM_LIST_WINDOW]);
+        assert_eq!(state.current().lines().len(), 1);
     }
 
     #[test]

@@ -135,6 +135,7 @@ fn draw_topic(frame: &mut Frame, area: Rect, state: &AppState, model: &Model) {
         WindowKind::Room => format!(" {}: {topic}", window.name),
         WindowKind::Query => format!(" private conversation with {}", window.name),
         WindowKind::Status => format!(" palaver: {}", state.server),
+        WindowKind::List => format!(" rooms on {} (/list again to refresh)", state.server),
     };
     frame.render_widget(Paragraph::new(text).style(BAR), area);
 }
