@@ -1,7 +1,7 @@
 //! `palaver connect`'s configuration file: `connect.toml` in `$XDG_CONFIG_HOME/palaver/`
 //! (`~/.config/palaver/` by default), or the file `--config` names. It says what the flags
 //! would otherwise have to say every time — the server, TLS, the nick, the rooms to join, the
-//! mouse — which nicks to ignore, and how to write the time. Flags win over it.
+//! mouse — which nicks to ignore, how to write the time, and the colours. Flags win over it.
 //!
 //! `/ignore` and `/unignore` change its `ignore` list in place ([`set_ignored`]): the rest of
 //! the file, comments included, stays as the user wrote it.
@@ -10,8 +10,10 @@ use std::path::{Path, PathBuf};
 
 use toml_edit::{Array, DocumentMut, Item, Value};
 
+use crate::app::theme::Theme;
+
 /// The keys the file may have; anything else is a mistake worth saying.
-const KEYS: [&str; 8] = [
+const KEYS: [&str; 9] = [
     "server",
     "tls",
     "ca",
@@ -20,6 +22,7 @@ const KEYS: [&str; 8] = [
     "mouse",
     "ignore",
     "time_format",
+    "colours",
 ];
 
 /// What the configuration file says. Every setting is optional.
@@ -39,6 +42,8 @@ pub struct ClientConfig {
     pub ignore: Vec<String>,
     /// How the full screen stamps lines (strftime's syntax, such as `%H:%M`).
     pub time_format: Option<String>,
+    /// The full screen's colours: the defaults, changed by the `[colours]` table.
+    pub colours: Theme,
 }
 
 /// Where the configuration file is when `--config` does not say: `$XDG_CONFIG_HOME`, else
@@ -88,6 +93,13 @@ impl ClientConfig {
                     Some(format)
                 }
                 None => None,
+            },
+            colours: match table.get("colours") {
+                None => Theme::default(),
+                Some(item) => Theme::from_table(
+                    item.as_table_like()
+                        .ok_or("`colours` must be a table: [colours] and its lines")?,
+                )?,
             },
         })
     }
@@ -180,6 +192,9 @@ mod tests {
             mouse = false
             ignore = ["spammer"]
             time_format = "%H:%M"
+
+            [colours]
+            mention = "lightmagenta"
             "##,
         )
         .unwrap();
@@ -194,13 +209,28 @@ mod tests {
                 mouse: Some(false),
                 ignore: vec!["spammer".into()],
                 time_format: Some("%H:%M".into()),
+                colours: Theme {
+                    mention: ratatui::style::Color::LightMagenta,
+                    ..Theme::default()
+                },
             }
+        );
+        assert!(
+            !ClientConfig::parse("colours = { nicks = false }")
+                .unwrap()
+                .colours
+                .nicks
         );
         assert_eq!(ClientConfig::parse("").unwrap(), ClientConfig::default());
         let error = |text: &str| ClientConfig::parse(text).unwrap_err();
         assert!(error("nickname = \"a\"").starts_with("unknown setting `nickname`"));
         assert_eq!(error("tls = \"yes\""), "`tls` must be true or false");
         assert!(error("time_format = \"%\"").contains("is not a time format"));
+        assert!(error("[colours]\nshade = \"red\"").starts_with("unknown colour `shade`"));
+        assert_eq!(
+            error("colours = \"red\""),
+            "`colours` must be a table: [colours] and its lines"
+        );
         assert_eq!(
             error("join = \"#lobby\""),
             "`join` must be a list of strings, such as [\"a\", \"b\"]"

@@ -43,6 +43,7 @@ use crate::app::clock::LocalTime;
 use crate::app::command::{Command, PASTE_CONFIRM_ABOVE, paste_commands, pasted_lines};
 use crate::app::input::{Action, handle_key, handle_mouse};
 use crate::app::state::{AppState, Status};
+use crate::app::theme::Theme;
 use crate::app::view;
 use crate::link::{self, Link, Outcome, Reconnect};
 use crate::model::line_text;
@@ -68,6 +69,8 @@ pub struct ScreenOptions {
     pub config_path: Option<PathBuf>,
     /// How lines are stamped (strftime's syntax), if not `HH:MM:SS`.
     pub time_format: Option<String>,
+    /// The colours to draw with.
+    pub theme: Theme,
 }
 
 /// Restores the terminal when dropped, whichever way [`run_tui`] ends.
@@ -100,6 +103,7 @@ pub async fn run_tui(options: ConnectOptions, screen: ScreenOptions) -> Result<(
     }
     let mut state = AppState::new(&options.server).with_local_time(clock);
     state.set_ignored(screen.ignore);
+    state.theme = screen.theme;
     Tui {
         terminal,
         state,

@@ -568,6 +568,7 @@ fn connect(args: ConnectArgs) -> anyhow::Result<()> {
             ignore: config.ignore,
             config_path,
             time_format: config.time_format,
+            theme: config.colours,
         };
         runtime.block_on(palaver_client::tui::run_tui(options, screen))
     } else {

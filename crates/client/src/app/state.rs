@@ -19,6 +19,7 @@ use palaver_proto::time::Timestamp;
 use super::clock::LocalTime;
 use super::command::{COMMANDS, CommandHelp, Context, command_help};
 use super::question::Question;
+use super::theme::Theme;
 use crate::link::{Incoming, LineId, SaidLine};
 use crate::model::{Model, SCROLLBACK_LINES, is_channel, line_text, refusal, source_nick};
 
@@ -391,6 +392,8 @@ pub struct AppState {
     pub show_members: bool,
     /// The rooms a `/list` in progress has named so far: name, members, topic.
     room_list: Option<Vec<(String, usize, String)>>,
+    /// The colours to draw with.
+    pub theme: Theme,
 }
 
 impl AppState {
@@ -412,6 +415,7 @@ impl AppState {
             ignored: Vec::new(),
             show_members: false,
             room_list: None,
+            theme: Theme::default(),
         }
     }
 

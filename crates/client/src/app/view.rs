@@ -14,6 +14,7 @@ use unicode_segmentation::UnicodeSegmentation;
 use unicode_width::UnicodeWidthStr;
 
 use super::state::{AppState, Level, Status, Window, WindowKind};
+use super::theme::Theme;
 use crate::model::{Model, Room};
 
 /// Width of the window list, border included.
@@ -46,14 +47,6 @@ const NICK_COLOURS: [Color; 12] = [
     Color::LightCyan,
 ];
 
-const BAR: Style = Style::new().fg(Color::White).bg(Color::Blue);
-
-/// The read marker, the line above what came since the user left a window.
-const MARKER: Style = Style::new().fg(Color::DarkGray);
-
-/// How a mention of the user's nick looks in what others said.
-const MENTION: Style = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
-
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame, state: &AppState, model: &Model) {
     let [topic, body, status, input] = Layout::vertical([
@@ -80,13 +73,14 @@ pub fn draw(frame: &mut Frame, state: &AppState, model: &Model) {
         Constraint::Length(members_width),
     ])
     .areas(body);
+    let theme = &state.theme;
     draw_topic(frame, topic, state, model);
     if !narrow {
         draw_window_list(frame, list, state, model);
     }
-    draw_scrollback(frame, scrollback, state.current(), model.nick());
+    draw_scrollback(frame, scrollback, state.current(), model.nick(), theme);
     if let Some(room) = room.filter(|_| members_width > 0) {
-        draw_member_list(frame, members, room, model);
+        draw_member_list(frame, members, room, model, theme);
     }
     draw_status(frame, status, state, model, narrow);
     draw_input(frame, input, state);
@@ -94,7 +88,7 @@ pub fn draw(frame: &mut Frame, state: &AppState, model: &Model) {
 
 /// The room's members, highest status first (`@` operators, `+` voiced, …), then by name;
 /// those marked away dimmed.
-fn draw_member_list(frame: &mut Frame, area: Rect, room: &Room, model: &Model) {
+fn draw_member_list(frame: &mut Frame, area: Rect, room: &Room, model: &Model, theme: &Theme) {
     let rank = |nick: &str| match room.prefix(nick) {
         Some(prefix) => "~&@%+".find(prefix).unwrap_or(5),
         None => 5,
@@ -110,7 +104,7 @@ fn draw_member_list(frame: &mut Frame, area: Rect, room: &Room, model: &Model) {
             let style = if model.is_away_nick(nick) {
                 Style::new().fg(Color::DarkGray)
             } else {
-                Style::new().fg(nick_colour(nick))
+                theme.nick(nick)
             };
             Line::styled(shown, style)
         })
@@ -137,7 +131,7 @@ fn draw_topic(frame: &mut Frame, area: Rect, state: &AppState, model: &Model) {
         WindowKind::Status => format!(" palaver: {}", state.server),
         WindowKind::List => format!(" rooms on {} (/list again to refresh)", state.server),
     };
-    frame.render_widget(Paragraph::new(text).style(BAR), area);
+    frame.render_widget(Paragraph::new(text).style(state.theme.bar()), area);
 }
 
 fn draw_window_list(frame: &mut Frame, area: Rect, state: &AppState, model: &Model) {
@@ -233,7 +227,7 @@ fn ellipsized(text: &str, width: usize) -> String {
     cut
 }
 
-fn draw_scrollback(frame: &mut Frame, area: Rect, window: &Window, me: &str) {
+fn draw_scrollback(frame: &mut Frame, area: Rect, window: &Window, me: &str, theme: &Theme) {
     let width = usize::from(area.width.max(1));
     let height = usize::from(area.height);
     let end = window.lines().len().saturating_sub(window.scroll());
@@ -243,12 +237,15 @@ fn draw_scrollback(frame: &mut Frame, area: Rect, window: &Window, me: &str) {
     let marker_at = window.lines().len().saturating_sub(window.after_marker());
     let has_marker = window.after_marker() > 0;
     for (at, line) in window.lines().range(..end).enumerate().rev() {
-        let (styled, indent) = styled_line(&as_shown(line, window, me), me);
+        let (styled, indent) = styled_line(&as_shown(line, window, me), me, theme);
         let mut wrapped = wrap(styled, width, indent);
         wrapped.reverse();
         rows.extend(wrapped);
         if has_marker && at == marker_at {
-            rows.push(Line::styled("─".repeat(width), MARKER));
+            rows.push(Line::styled(
+                "─".repeat(width),
+                Style::new().fg(theme.marker),
+            ));
         }
         if rows.len() >= height {
             break;
@@ -273,20 +270,21 @@ fn draw_scrollback(frame: &mut Frame, area: Rect, window: &Window, me: &str) {
             note_width,
             1.min(area.height),
         );
-        frame.render_widget(Paragraph::new(note).style(BAR), corner);
+        frame.render_widget(Paragraph::new(note).style(theme.bar()), corner);
     }
 }
 
 fn draw_status(frame: &mut Frame, area: Rect, state: &AppState, model: &Model, narrow: bool) {
+    let bar = state.theme.bar();
     let (link, link_style) = match &state.status {
-        Status::Connecting => ("connecting".to_owned(), BAR.fg(Color::Yellow)),
-        Status::Registering => ("registering".to_owned(), BAR.fg(Color::Yellow)),
+        Status::Connecting => ("connecting".to_owned(), bar.fg(Color::Yellow)),
+        Status::Registering => ("registering".to_owned(), bar.fg(Color::Yellow)),
         Status::Connected => match state.lag {
-            Some(lag) => (format!("connected · lag {:.2}s", lag.as_secs_f64()), BAR),
-            None => ("connected".to_owned(), BAR),
+            Some(lag) => (format!("connected · lag {:.2}s", lag.as_secs_f64()), bar),
+            None => ("connected".to_owned(), bar),
         },
         Status::Disconnected(reason) => {
-            (format!("disconnected: {reason}"), BAR.fg(Color::LightRed))
+            (format!("disconnected: {reason}"), bar.fg(Color::LightRed))
         }
     };
     let window = state.current();
@@ -295,7 +293,7 @@ fn draw_status(frame: &mut Frame, area: Rect, state: &AppState, model: &Model, n
     let line = Line::from(vec![
         Span::styled(
             format!(" [{}{away}] ", model.nick()),
-            BAR.add_modifier(Modifier::BOLD),
+            bar.add_modifier(Modifier::BOLD),
         ),
         Span::styled(
             format!(
@@ -304,16 +302,16 @@ fn draw_status(frame: &mut Frame, area: Rect, state: &AppState, model: &Model, n
                 state.current_index() + 1,
                 window.name
             ),
-            BAR,
+            bar,
         ),
         Span::styled(link, link_style),
     ]);
     let mut line = line;
     if narrow && let Some(activity) = activity(state) {
         line.spans
-            .push(Span::styled(format!(" · act: {activity}"), BAR));
+            .push(Span::styled(format!(" · act: {activity}"), bar));
     }
-    frame.render_widget(Paragraph::new(line).style(BAR), area);
+    frame.render_widget(Paragraph::new(line).style(bar), area);
 }
 
 fn draw_input(frame: &mut Frame, area: Rect, state: &AppState) {
@@ -431,7 +429,7 @@ fn as_shown<'a>(line: &'a str, window: &Window, me: &str) -> Cow<'a, str> {
 /// speaker's nick (`<nick>`, `-nick-`, `* nick`) in its colour, and `me` where the text names
 /// it, highlighted. Also returns the column where what was said starts, which wrapped rows
 /// are indented to (0 for a line without a speaker).
-fn styled_line(text: &str, me: &str) -> (Line<'static>, usize) {
+fn styled_line(text: &str, me: &str, theme: &Theme) -> (Line<'static>, usize) {
     if text.starts_with(super::state::PENDING_PREFIX) {
         return (
             Line::styled(text.to_owned(), Style::new().fg(Color::DarkGray)),
@@ -441,21 +439,15 @@ fn styled_line(text: &str, me: &str) -> (Line<'static>, usize) {
     let mut spans = Vec::new();
     let mut rest = text;
     if let Some((stamp, after)) = split_stamp(rest) {
-        spans.push(Span::styled(
-            stamp.to_owned(),
-            Style::new().fg(Color::DarkGray),
-        ));
+        spans.push(Span::styled(stamp.to_owned(), Style::new().fg(theme.stamp)));
         rest = after;
     }
     if rest.starts_with("-- ") {
-        spans.push(Span::styled(rest.to_owned(), Style::new().fg(Color::Gray)));
+        spans.push(Span::styled(rest.to_owned(), Style::new().fg(theme.notice)));
         return (Line::from(spans), 0);
     }
     if rest.starts_with("! ") {
-        spans.push(Span::styled(
-            rest.to_owned(),
-            Style::new().fg(Color::LightRed),
-        ));
+        spans.push(Span::styled(rest.to_owned(), Style::new().fg(theme.error)));
         return (Line::from(spans), 0);
     }
     // The speaker is one of the first few words: after `#room`, `*peer*` or `-> *peer*`.
@@ -478,20 +470,18 @@ fn styled_line(text: &str, me: &str) -> (Line<'static>, usize) {
         };
         spans.push(Span::raw(before.to_owned()));
         let bare = nick.trim_matches(['<', '>', '-']);
-        spans.push(Span::styled(
-            nick.to_owned(),
-            Style::new().fg(nick_colour(bare)),
-        ));
+        spans.push(Span::styled(nick.to_owned(), theme.nick(bare)));
         let indent = text_width(text) - text_width(said) + 1;
-        spans.extend(highlighted(said, me));
+        spans.extend(highlighted(said, me, theme.mention()));
         return (Line::from(spans), indent);
     }
     spans.push(Span::raw(rest.to_owned()));
     (Line::from(spans), 0)
 }
 
-/// `text` as spans, with every whole-word mention of `nick` (in any case) highlighted.
-fn highlighted(text: &str, nick: &str) -> Vec<Span<'static>> {
+/// `text` as spans, with every whole-word mention of `nick` (in any case) in `mention`'s
+/// style.
+fn highlighted(text: &str, nick: &str, mention: Style) -> Vec<Span<'static>> {
     let mut spans = Vec::new();
     let mut plain = 0;
     if !nick.is_empty() {
@@ -509,7 +499,7 @@ fn highlighted(text: &str, nick: &str) -> Vec<Span<'static>> {
                 let bounded_after = !text[end..].chars().next().is_some_and(is_word_char);
                 if bounded_before && bounded_after {
                     spans.push(Span::raw(text[plain..start].to_owned()));
-                    spans.push(Span::styled(text[start..end].to_owned(), MENTION));
+                    spans.push(Span::styled(text[start..end].to_owned(), mention));
                     plain = end;
                 }
                 from = end;
@@ -878,6 +868,22 @@ mod tests {
     }
 
     #[test]
+    fn the_theme_s_colours_are_the_ones_drawn() {
+        let mut state = sample();
+        state.theme.mention = Color::LightMagenta;
+        state.theme.stamp = Color::Indexed(244);
+        state.theme.bar = Color::Red;
+        state.theme.nicks = false;
+        let buffer = render(&state, 60, 10);
+        let x = WINDOW_LIST_WIDTH;
+        assert_eq!(buffer[(x, 7)].fg, Color::Indexed(244), "the stamp");
+        assert_eq!(buffer[(x + 11, 7)].fg, Color::Reset, "<bob> uncoloured");
+        assert_eq!(buffer[(x + 22, 7)].fg, Color::LightMagenta, "the mention");
+        assert_eq!(buffer[(0, 8)].bg, Color::Red, "the status bar");
+        assert_eq!(buffer[(0, 0)].bg, Color::Red, "the topic bar");
+    }
+
+    #[test]
     fn scrolling_shows_older_lines() {
         let mut state = sample();
         feed(&mut state, ":alice!~a@h PRIVMSG #ops :newer");
@@ -925,10 +931,11 @@ mod tests {
         assert_eq!(buffer[(x, 7)].fg, Color::Yellow);
         assert_eq!(buffer[(x - 5, 7)].fg, Color::Reset);
         // Only whole words: `meet` and `#me` are no mention.
-        let spans = highlighted("meet me at #me, me!", "Me");
+        let mention = Theme::default().mention();
+        let spans = highlighted("meet me at #me, me!", "Me", mention);
         let marked: Vec<&str> = spans
             .iter()
-            .filter(|span| span.style == MENTION)
+            .filter(|span| span.style == mention)
             .map(|span| span.content.as_ref())
             .collect();
         assert_eq!(marked, ["me", "me"]);
