@@ -156,8 +156,10 @@ fn spawn(directory: &Path, options: &[String]) -> Child {
 pub const SENTINEL_SERVICE: &str = "palaver";
 
 /// A running Redis Sentinel (`redis-server --sentinel`) on TCP, watching one primary as
-/// [`SENTINEL_SERVICE`] with a quorum of one and a short down time, so that a test's failover
-/// takes a second or two. Stopped, and its directory removed, when dropped.
+/// [`SENTINEL_SERVICE`] with a quorum of one and a short down time (one second), so that a
+/// test's failover takes a few seconds. Shorter is fragile: on a busy test machine a primary
+/// that misses 300 ms of pings is flagged down, and a Sentinel names no primary that is.
+/// Stopped, and its directory removed, when dropped.
 #[derive(Debug)]
 pub struct RedisSentinel {
     child: Child,
@@ -180,7 +182,7 @@ impl RedisSentinel {
             &config,
             format!(
                 "port {port}\ndir {}\nsentinel monitor {SENTINEL_SERVICE} 127.0.0.1 \
-                 {primary_port} 1\nsentinel down-after-milliseconds {SENTINEL_SERVICE} 300\n\
+                 {primary_port} 1\nsentinel down-after-milliseconds {SENTINEL_SERVICE} 1000\n\
                  sentinel failover-timeout {SENTINEL_SERVICE} 2000\n",
                 directory.display()
             ),
