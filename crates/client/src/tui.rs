@@ -196,6 +196,7 @@ impl Tui {
                     Flow::Continue
                 }
             };
+            self.send_read_markers();
             if let Flow::Quit(reason) = flow {
                 return self.quit(reason).await;
             }
@@ -346,6 +347,21 @@ impl Tui {
         if self.link.is_registered() {
             let token = format!("{LAG_TOKEN_PREFIX}{}", self.started.elapsed().as_millis());
             self.link.command(link::Command::Ping(token));
+        }
+    }
+
+    /// Tells the server how far the user read the windows just left, when it keeps read
+    /// markers (`draft/read-marker`): other clients of the account, and this one after a
+    /// restart, place their marker there.
+    fn send_read_markers(&mut self) {
+        let markers = self.state.take_markers_to_send();
+        if !self.link.has_read_markers() {
+            return;
+        }
+        for (target, time) in markers {
+            let marker = format!("timestamp={}", time.iso8601());
+            let message = Message::new("MARKREAD", vec![target, marker]);
+            self.link.command(link::Command::Send(message));
         }
     }
 

@@ -97,8 +97,14 @@ pub struct Window {
     /// The local day of the last line that arrived, for the line that says the day changed.
     day: Option<jiff::civil::Date>,
     /// How many lines arrived since the user last left the window: the read marker is drawn
-    /// above them. `None` until the user first leaves it.
+    /// above them. `None` until the user first leaves it, or until a line arrives that is newer
+    /// than what the server says was read (`read_until`).
     after_marker: Option<usize>,
+    /// How far the user has read, as the server's read marker says (`draft/read-marker`):
+    /// the marker goes above the first line newer than it.
+    read_until: Option<Timestamp>,
+    /// When the newest line of the window happened, for the read marker sent on leaving it.
+    newest: Option<Timestamp>,
 }
 
 impl Window {
@@ -114,6 +120,8 @@ impl Window {
             older: Older::Idle,
             day: None,
             after_marker: None,
+            read_until: None,
+            newest: None,
         }
     }
 
@@ -394,6 +402,9 @@ pub struct AppState {
     room_list: Option<Vec<(String, usize, String)>>,
     /// The colours to draw with.
     pub theme: Theme,
+    /// Read markers to tell the server (`MARKREAD`), for the windows the user left: the
+    /// target, and the time of the newest line it saw there.
+    markers_to_send: Vec<(String, Timestamp)>,
 }
 
 impl AppState {
@@ -416,7 +427,14 @@ impl AppState {
             show_members: false,
             room_list: None,
             theme: Theme::default(),
+            markers_to_send: Vec::new(),
         }
+    }
+
+    /// The read markers to send for the windows left since last asked (see
+    /// [`Self::select`]); the caller sends them when the server keeps read markers.
+    pub fn take_markers_to_send(&mut self) -> Vec<(String, Timestamp)> {
+        std::mem::take(&mut self.markers_to_send)
     }
 
     /// The nicks whose messages (and notices and actions) are not shown, in any case.
@@ -512,7 +530,15 @@ impl AppState {
             return false;
         }
         if index != self.current {
-            self.windows[self.current].after_marker = Some(0);
+            let left = &mut self.windows[self.current];
+            left.after_marker = Some(0);
+            if matches!(left.kind, WindowKind::Room | WindowKind::Query)
+                && let Some(newest) = left.newest
+                && left.read_until.is_none_or(|read| read < newest)
+            {
+                left.read_until = Some(newest);
+                self.markers_to_send.push((left.name.clone(), newest));
+            }
         }
         let window = &mut self.windows[index];
         window.unread = 0;
@@ -817,6 +843,9 @@ impl AppState {
             _ => {}
         }
 
+        if let ("MARKREAD", [target, marker, ..]) = (command.as_str(), params) {
+            return self.read_marker(target, marker);
+        }
         let msgid = message.tag("msgid").map(str::to_owned);
         if let Some(batch) = message.tag("batch")
             && let Some((_, lines)) = self.older_batches.get_mut(batch)
@@ -958,12 +987,31 @@ impl AppState {
 
     /// Before a line that happened at `time` goes into window `index`: a line saying the day
     /// changed, if the window's last line was on another day (here, in the user's zone).
+    /// Also notes the window's newest line, and places the read marker above the first line
+    /// newer than what the server says was read.
     fn mark_day(&mut self, index: usize, time: Timestamp) {
         let day = self.clock.day(time);
         let window = &mut self.windows[index];
+        if window.after_marker.is_none() && window.read_until.is_some_and(|read| time > read) {
+            window.after_marker = Some(0);
+        }
+        window.newest = window.newest.max(Some(time));
         if window.day.replace(day).is_some_and(|last| last != day) {
             window.push(LocalTime::day_line(day));
         }
+    }
+
+    /// `MARKREAD target timestamp=…` from the server (`draft/read-marker`): how far the user
+    /// has read `target`, here or on another connection of the account.
+    fn read_marker(&mut self, target: &str, marker: &str) {
+        let Some(index) = self.find(target) else {
+            return;
+        };
+        let read = marker
+            .strip_prefix("timestamp=")
+            .and_then(Timestamp::parse_iso8601);
+        let window = &mut self.windows[index];
+        window.read_until = window.read_until.max(read);
     }
 
     /// Shows a reply the model has no line for: errors as `! …` in the window they concern,
@@ -1770,6 +1818,50 @@ mod tests {
         feed(&mut state, ":srv 323 me :End of /LIST");
         assert_eq!(names(&state), ["status", "#ops", ROOM_LIST_WINDOW]);
         assert_eq!(state.current().lines().len(), 1);
+    }
+
+    #[test]
+    fn the_server_s_read_marker_goes_above_the_first_line_not_read() {
+        let mut state = state();
+        feed(&mut state, ":me!~m@h JOIN #ops");
+        feed(
+            &mut state,
+            ":srv MARKREAD #ops timestamp=2026-11-22T12:00:00.000Z",
+        );
+        for (time, text) in [("11:00", "read"), ("12:00", "read too"), ("13:00", "new")] {
+            feed(
+                &mut state,
+                &format!("@time=2026-11-22T{time}:00.000Z :alice!~a@h PRIVMSG #ops :{text}"),
+            );
+        }
+        feed(
+            &mut state,
+            "@time=2026-11-22T13:01:00.000Z :alice!~a@h PRIVMSG #ops :newer",
+        );
+        assert_eq!(state.current().after_marker(), 2, "the marker above `new`");
+        assert!(state.take_markers_to_send().is_empty());
+    }
+
+    #[test]
+    fn leaving_a_window_tells_how_far_it_was_read_once() {
+        let mut state = state();
+        feed(&mut state, ":me!~m@h JOIN #ops");
+        feed(
+            &mut state,
+            "@time=2026-11-22T13:00:00.000Z :alice!~a@h PRIVMSG #ops :hello",
+        );
+        state.select(0);
+        let read = Timestamp::parse_iso8601("2026-11-22T13:00:00.000Z").unwrap();
+        assert_eq!(state.take_markers_to_send(), [("#ops".to_owned(), read)]);
+        state.select(1);
+        state.select(0);
+        assert!(
+            state.take_markers_to_send().is_empty(),
+            "nothing new was read"
+        );
+        // The status window has no marker to tell.
+        state.select(1);
+        assert!(state.take_markers_to_send().is_empty());
     }
 
     #[test]

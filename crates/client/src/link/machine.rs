@@ -252,6 +252,11 @@ impl Machine {
             if session.caps.contains(Cap::Chathistory) && session.caps.contains(Cap::Batch))
     }
 
+    /// Whether the server keeps read markers for us (`draft/read-marker`).
+    pub fn has_read_markers(&self) -> bool {
+        matches!(&self.phase, Phase::Connected(session) if session.caps.contains(Cap::ReadMarker))
+    }
+
     pub fn is_stopped(&self) -> bool {
         matches!(self.phase, Phase::Stopped)
     }

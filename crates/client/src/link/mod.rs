@@ -117,6 +117,11 @@ impl Link {
         self.machine.has_history()
     }
 
+    /// Whether the server keeps read markers for us (`draft/read-marker`).
+    pub fn has_read_markers(&self) -> bool {
+        self.machine.has_read_markers()
+    }
+
     /// Commands held until the link is ready.
     pub fn held(&self) -> usize {
         self.machine.held()

@@ -19,7 +19,7 @@ use palaver_proto::irc::numeric::{
 use crate::ClientError;
 
 /// The capabilities the client asks for when offered.
-pub const WANTED_CAPS: [Cap; 9] = [
+pub const WANTED_CAPS: [Cap; 10] = [
     Cap::ServerTime,
     Cap::EchoMessage,
     Cap::MessageTags,
@@ -29,6 +29,7 @@ pub const WANTED_CAPS: [Cap; 9] = [
     Cap::MultiPrefix,
     Cap::Sasl,
     Cap::LabeledResponse,
+    Cap::ReadMarker,
 ];
 
 /// SASL sends its payload in base64 chunks of at most this many bytes (IRCv3 sasl-3.1).

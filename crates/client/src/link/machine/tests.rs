@@ -276,7 +276,8 @@ fn multiline_messages_deletions_and_read_markers_leave_the_link_undisturbed() {
     assert!(shown[0].ends_with("<a> first line"), "{shown:?}");
     assert!(shown[1].ends_with("<a> second line"), "{shown:?}");
     assert!(shown[2].ends_with("<a> batched"), "{shown:?}");
-    // Commands of capabilities the client does not ask for show nothing and change nothing.
+    // Commands the link has no line for (a capability it does not ask for, a read marker the
+    // full screen places itself) show nothing and change nothing.
     for line in [
         ":a!b@c REDACT #ops m1 :oops",
         ":srv MARKREAD #ops timestamp=2026-01-01T00:00:00.000Z",
