@@ -15,6 +15,7 @@ use std::collections::{HashMap, VecDeque};
 use palaver_proto::irc::Message;
 use palaver_proto::text::notice_line;
 use palaver_proto::time::Timestamp;
+use unicode_segmentation::UnicodeSegmentation;
 
 use super::clock::LocalTime;
 use super::command::{COMMANDS, CommandHelp, Context, command_help};
@@ -230,27 +231,47 @@ impl InputLine {
         }
     }
 
+    /// Deletes the grapheme before the cursor (a flag or an emoji sequence whole, as it was
+    /// drawn).
     pub fn backspace(&mut self) {
-        if self.cursor > 0 {
-            self.cursor -= 1;
-            let at = self.byte_at(self.cursor);
-            self.text.remove(at);
-        }
+        let start = self.previous_boundary();
+        let range = self.byte_at(start)..self.byte_at(self.cursor);
+        self.text.replace_range(range, "");
+        self.cursor = start;
     }
 
+    /// Deletes the grapheme under the cursor.
     pub fn delete(&mut self) {
-        if self.cursor < self.len() {
-            let at = self.byte_at(self.cursor);
-            self.text.remove(at);
-        }
+        let range = self.byte_at(self.cursor)..self.byte_at(self.next_boundary());
+        self.text.replace_range(range, "");
     }
 
     pub fn left(&mut self) {
-        self.cursor = self.cursor.saturating_sub(1);
+        self.cursor = self.previous_boundary();
     }
 
     pub fn right(&mut self) {
-        self.cursor = (self.cursor + 1).min(self.len());
+        self.cursor = self.next_boundary();
+    }
+
+    /// The cursor position (in characters) at the start of the grapheme before it.
+    fn previous_boundary(&self) -> usize {
+        let before = &self.text[..self.byte_at(self.cursor)];
+        before
+            .graphemes(true)
+            .next_back()
+            .map_or(0, |grapheme| self.cursor - grapheme.chars().count())
+    }
+
+    /// The cursor position (in characters) at the end of the grapheme under it.
+    fn next_boundary(&self) -> usize {
+        let after = &self.text[self.byte_at(self.cursor)..];
+        after
+            .graphemes(true)
+            .next()
+            .map_or(self.cursor, |grapheme| {
+                self.cursor + grapheme.chars().count()
+            })
     }
 
     pub fn home(&mut self) {
@@ -1534,6 +1555,29 @@ mod tests {
         input.left();
         input.backspace();
         assert_eq!(input.text(), "éo!");
+    }
+
+    #[test]
+    fn the_cursor_moves_and_deletes_whole_graphemes() {
+        let mut input = InputLine::default();
+        // A flag is two characters, a family five (three people joined by two ZWJ), and
+        // `e` with a combining accent two: each is one on the screen.
+        input.insert_str("a🇫🇷b👨\u{200d}👩\u{200d}👧e\u{301}");
+        input.left();
+        assert_eq!(input.cursor(), 9, "before the accented e");
+        input.left();
+        assert_eq!(input.cursor(), 4, "before the family");
+        input.backspace();
+        assert_eq!(input.text(), "a🇫🇷👨\u{200d}👩\u{200d}👧e\u{301}");
+        input.left();
+        assert_eq!(input.cursor(), 1, "before the flag");
+        input.delete();
+        assert_eq!(input.text(), "a👨\u{200d}👩\u{200d}👧e\u{301}");
+        input.right();
+        input.right();
+        assert_eq!(input.cursor(), input.text().chars().count());
+        input.backspace();
+        assert_eq!(input.text(), "a👨\u{200d}👩\u{200d}👧");
     }
 
     #[test]
