@@ -154,18 +154,13 @@ pub fn set_ignored(path: &Path, nick: &str, ignored: bool) -> Result<Vec<String>
         .or_insert(Item::Value(Value::Array(Array::new())))
         .as_array_mut()
         .expect("checked: a list");
-    list.retain(|value| {
-        !value
-            .as_str()
-            .is_some_and(|listed| listed.eq_ignore_ascii_case(nick))
-    });
-    if ignored {
-        list.push(nick);
-    }
-    let now: Vec<String> = list
+    let listed: Vec<String> = list
         .iter()
         .filter_map(|value| value.as_str().map(str::to_owned))
         .collect();
+    let now = with_ignored(listed, nick, ignored);
+    list.clear();
+    list.extend(now.iter().map(String::as_str));
     if let Some(directory) = path.parent() {
         std::fs::create_dir_all(directory)
             .map_err(|error| format!("cannot create {}: {error}", directory.display()))?;
@@ -173,6 +168,15 @@ pub fn set_ignored(path: &Path, nick: &str, ignored: bool) -> Result<Vec<String>
     std::fs::write(path, document.to_string())
         .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
     Ok(now)
+}
+
+/// `list` with `nick` added at the end (`ignored`) or taken out, in any case, once.
+pub fn with_ignored(mut list: Vec<String>, nick: &str, ignored: bool) -> Vec<String> {
+    list.retain(|listed| !listed.eq_ignore_ascii_case(nick));
+    if ignored {
+        list.push(nick.to_owned());
+    }
+    list
 }
 
 #[cfg(test)]

@@ -374,11 +374,7 @@ impl Tui {
     /// file's, so that it lasts.
     fn ignore(&mut self, nick: &str, ignored: bool) {
         let Some(path) = &self.config_path else {
-            let mut nicks = self.state.ignored().to_vec();
-            nicks.retain(|listed| !listed.eq_ignore_ascii_case(nick));
-            if ignored {
-                nicks.push(nick.to_owned());
-            }
+            let nicks = crate::config::with_ignored(self.state.ignored().to_vec(), nick, ignored);
             self.state.set_ignored(nicks);
             self.note(
                 "no configuration file to keep it in ($HOME is not set): for this session only",

@@ -910,7 +910,7 @@ impl AppState {
                     None if is_channel(buffer) && !model.is_in(buffer) => 0,
                     None => self.open(buffer),
                 };
-                self.mark_day(index, line.time);
+                self.before_line(index, line.time);
                 match level {
                     Some(level) => self.add_line(index, text, level),
                     // What we said ourselves (`/msg` from another window) is not news.
@@ -935,12 +935,12 @@ impl AppState {
                     })
                     .collect();
                 for index in indices {
-                    self.mark_day(index, line.time);
+                    self.before_line(index, line.time);
                     self.add_line(index, text.clone(), Level::Event);
                 }
             }
             None => {
-                self.mark_day(0, line.time);
+                self.before_line(0, line.time);
                 self.add_line(0, text, level.unwrap_or(Level::Event));
             }
         }
@@ -1006,11 +1006,11 @@ impl AppState {
         self.select(index);
     }
 
-    /// Before a line that happened at `time` goes into window `index`: a line saying the day
-    /// changed, if the window's last line was on another day (here, in the user's zone).
-    /// Also notes the window's newest line, and places the read marker above the first line
-    /// newer than what the server says was read.
-    fn mark_day(&mut self, index: usize, time: Timestamp) {
+    /// Before a line that happened at `time` goes into window `index`: places the read marker
+    /// above the first line newer than what the server says was read, notes the window's
+    /// newest line, and adds a line saying the day changed if the window's last line was on
+    /// another day (here, in the user's zone).
+    fn before_line(&mut self, index: usize, time: Timestamp) {
         let day = self.clock.day(time);
         let window = &mut self.windows[index];
         if window.after_marker.is_none() && window.read_until.is_some_and(|read| time > read) {
