@@ -127,7 +127,7 @@ pub fn serve<S: Session>(
         }
         let nick = session.user().map(|user| user.nick());
         if let Some(user) = session.user() {
-            let ended = context.hub.disconnect(user, reason);
+            let ended = context.network.disconnect(user, reason).await;
             Box::pin(crate::session::forget_ended_rooms(&context.store, ended)).await;
         }
         info!(nick = nick.as_deref().unwrap_or("-"), reason = ?why, "disconnected");
@@ -493,9 +493,11 @@ mod tests {
         .expect("open a throw-away store")
         .store;
         let accounts = Accounts::new(store.clone(), LoginLimits::default(), Default::default());
+        let hub = Arc::new(Hub::new(HubSettings::default()));
         Arc::new(Context {
             tls_offer: Default::default(),
-            hub: Arc::new(Hub::new(HubSettings::default())),
+            network: crate::network::Network::local(hub.clone()),
+            hub,
             operators: Operators::new(Vec::new(), accounts.clone()),
             accounts,
             store,

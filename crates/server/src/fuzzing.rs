@@ -272,9 +272,11 @@ fn session_context() -> crate::session::Context {
         .expect("a store in memory")
         .store;
     let accounts = Accounts::new(store.clone(), LoginLimits::default(), Default::default());
+    let hub = Arc::new(Hub::new(HubSettings::default()));
     crate::session::Context {
         tls_offer: Default::default(),
-        hub: Arc::new(Hub::new(HubSettings::default())),
+        network: crate::network::Network::local(hub.clone()),
+        hub,
         operators: Operators::new(Vec::new(), accounts.clone()),
         accounts,
         store,

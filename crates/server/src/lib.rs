@@ -17,6 +17,7 @@ pub mod fuzzing;
 pub mod hub;
 mod listener;
 pub mod metrics;
+pub mod network;
 mod operations;
 pub mod outbox;
 mod proxy_protocol;

@@ -20,6 +20,7 @@ use crate::config::{Config, ListenerKind};
 use crate::hub::{Hub, HubSettings};
 use crate::listener;
 use crate::metrics::Metrics;
+use crate::network::Network;
 use crate::operations::{self, Operations};
 use crate::rate_limit::AddressRate;
 use crate::reload::Reloader;
@@ -218,6 +219,7 @@ impl Server {
         ));
         let context = Context {
             hub: self.hub.clone(),
+            network: Network::local(self.hub.clone()),
             store: self.store.clone(),
             operators: Operators::new(self.config.operators.clone(), accounts.clone()),
             accounts: accounts.clone(),
@@ -243,7 +245,7 @@ impl Server {
         let admin_tokens = AdminTokens::new(self.config.admin.tokens.clone(), accounts.clone());
         self.reloader.administer_with(admin_tokens.clone());
         let admin = Admin::new(
-            self.hub.clone(),
+            Network::local(self.hub.clone()),
             self.store.clone(),
             accounts.clone(),
             admin_tokens,

@@ -32,6 +32,7 @@ use utoipa_axum::routes;
 
 use crate::accounts::{Accounts, AdminTokens};
 use crate::hub::Hub;
+use crate::network::Network;
 use crate::reload::Reloader;
 use crate::store::Store;
 
@@ -44,7 +45,9 @@ pub const PREFIX: &str = "/api/v1";
 /// What the API's handlers act on: the server's own shared state, the same instances its
 /// sessions use, so that the API's writes and the chat commands meet the same rules and locks.
 pub struct Admin {
+    /// Read for the listings; changes go through `network`, as the sessions' do.
     hub: Arc<Hub>,
+    network: Network,
     /// For what the chat commands also keep: bans, deletions, registered rooms, accounts.
     store: Store,
     /// Registration and password resets, with the configured password policy.
@@ -60,7 +63,7 @@ pub struct Admin {
 
 impl Admin {
     pub fn new(
-        hub: Arc<Hub>,
+        network: Network,
         store: Store,
         accounts: Accounts,
         tokens: AdminTokens,
@@ -69,7 +72,8 @@ impl Admin {
         reloader: Reloader,
     ) -> Arc<Self> {
         Arc::new(Self {
-            hub,
+            hub: network.hub().clone(),
+            network,
             store,
             accounts,
             tokens,

@@ -92,7 +92,7 @@ pub(super) async fn kill(
         let ApiJson(request) = request?;
         let actor = admin.hub.administrator(&caller.name);
         let reason = request.reason.as_deref().unwrap_or(DEFAULT_KILL_REASON);
-        let victim = admin.hub.kill(&actor, &nick, reason)?;
+        let victim = admin.network.kill(&actor, &nick, reason).await?;
         let nick = victim.nick().to_string();
         let detail = format!("killed {nick} ({reason})");
         Ok((StatusCode::OK, Killed { nick }, detail))
@@ -140,7 +140,10 @@ pub(super) async fn kick(
         let room = room(&admin, &name)?;
         let actor = admin.hub.administrator(&caller.name);
         let reason = request.reason.as_deref().unwrap_or(&request.nick);
-        let departure = admin.hub.kick(&actor, &room, &request.nick, reason)?;
+        let departure = admin
+            .network
+            .kick(&actor, &room, &request.nick, reason)
+            .await?;
         forget_ended_rooms(&admin.store, departure.ended.into_iter().collect()).await;
         let detail = format!("kicked {} from {} ({reason})", request.nick, room.name());
         let kicked = Kicked {
@@ -189,7 +192,10 @@ pub(super) async fn set_topic(
         let ApiJson(request) = request?;
         let room = room(&admin, &name)?;
         let actor = admin.hub.administrator(&caller.name);
-        admin.hub.set_topic(&actor, &room, &request.topic)?;
+        admin
+            .network
+            .set_topic(&actor, &room, &request.topic)
+            .await?;
         save_room(&admin.hub, &admin.store, &room).await;
         let topic = room
             .topic()
@@ -255,7 +261,7 @@ pub(super) async fn set_modes(
             ))
         })?;
         let actor = admin.hub.administrator(&caller.name);
-        let outcome = admin.hub.change_modes(&actor, &room, changes)?;
+        let outcome = admin.network.change_modes(&actor, &room, changes).await?;
         let applied = match &outcome.event {
             Some(palaver_proto::event::Event::ModeChanged { changes, .. }) => {
                 let (letters, arguments) = spell_changes(changes);
@@ -327,7 +333,7 @@ pub(super) async fn delete_message(
         let actor = admin.hub.administrator(&caller.name);
         let place = Place::Room(room.clone());
         let redacted = redact(
-            &admin.hub,
+            &admin.network,
             &admin.store,
             &actor,
             &place,
@@ -415,7 +421,7 @@ pub(super) async fn add_ban(
                 .unwrap_or_else(|| DEFAULT_BAN_REASON.to_owned()),
         };
         let actor = admin.hub.administrator(&caller.name);
-        let added = put_in_force(&admin.hub, &admin.store, &actor, ban).await?;
+        let added = put_in_force(&admin.network, &admin.store, &actor, ban).await?;
         let mut detail = format!(
             "banned {} ({}); {} disconnected",
             added.ban.target, added.ban.reason, added.disconnected
@@ -473,7 +479,7 @@ pub(super) async fn remove_ban(
         let ApiQuery(query) = query?;
         let target: BanTarget = query.target.parse().map_err(ApiError::bad_request)?;
         let actor = admin.hub.administrator(&caller.name);
-        lift(&admin.hub, &admin.store, &actor, &target)
+        lift(&admin.network, &admin.store, &actor, &target)
             .await
             .map_err(|error| match error {
                 LiftError::NoSuchBan => ApiError::not_found(format!("there is no ban on {target}")),
@@ -590,8 +596,9 @@ pub(super) async fn reset_password(
             .await?;
         let actor = admin.hub.administrator(&caller.name);
         let logged_out = admin
-            .hub
-            .log_out_other_sessions(&name, &actor, Alert::LoggedOut);
+            .network
+            .log_out_other_sessions(&name, &actor, Alert::LoggedOut)
+            .await;
         let detail = format!("reset the password of {name}; {logged_out} sessions logged out");
         Ok((
             StatusCode::OK,
@@ -649,8 +656,9 @@ pub(super) async fn lock_account(
         let name = admin.accounts.lock(&name, &reason, &by).await?;
         let actor = admin.hub.administrator(&caller.name);
         let logged_out = admin
-            .hub
-            .log_out_other_sessions(&name, &actor, Alert::AccountLocked);
+            .network
+            .log_out_other_sessions(&name, &actor, Alert::AccountLocked)
+            .await;
         let detail =
             format!("locked the account {name} ({reason}); {logged_out} sessions logged out");
         Ok((

@@ -1,10 +1,11 @@
 //! The hub: who is connected, which rooms exist, who is in them, and fan-out.
 //!
-//! The hub is protocol-neutral. Sessions call it synchronously; it checks permissions, changes
-//! state, stamps an [`Event`] and pushes the rendered bytes into the other recipients'
-//! outboxes. The actor's own copy is returned instead, so its session can send it together
-//! with its other replies (see `Outbox::hold`). The hub never waits on a socket, so any session
-//! may call it from its own task.
+//! The hub is protocol-neutral. Sessions read it directly and change it through
+//! [`Network`](crate::network::Network), which on a single server calls it synchronously; it
+//! checks permissions, changes state, stamps an [`Event`] and pushes the rendered bytes into
+//! the other recipients' outboxes. The actor's own copy is returned instead, so its session
+//! can send it together with its other replies (see `Outbox::hold`). The hub never waits on a
+//! socket, so any session may call it from its own task.
 //!
 //! A file per concept: [`nicks`] (connecting, the nick directory, renames and reclaims),
 //! [`membership`] (join, part, kick, invite, room lifetimes), [`messages`] (room and private

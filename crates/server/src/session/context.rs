@@ -11,6 +11,7 @@ use crate::admission::Admission;
 use crate::config::{FloodSettings, IrcSettings, Limits};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
+use crate::network::Network;
 use crate::store::Store;
 
 /// What the server offers IRC clients because it has TLS listeners.
@@ -35,7 +36,11 @@ pub struct StsPolicy {
 /// Connections share it ([`SharedContext`]); cloned only when a reload changes it.
 #[derive(Clone)]
 pub struct Context {
+    /// The network as this server sees it: read it here (lookups, listings, `NAMES`).
     pub hub: Arc<Hub>,
+    /// Where changes to the network go, awaited (`network.rs`): the same hub on a single
+    /// server.
+    pub network: Network,
     pub store: Store,
     pub accounts: Accounts,
     /// The server operators of the configuration, for `OPER` and `/oper`.

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use palaver_proto::event::{Event, MessageId};
 use palaver_proto::names::fold;
 
-use crate::hub::{Deletion, Hub, HubError, Room, User};
+use crate::hub::{Deletion, HubError, Room, User};
+use crate::network::Network;
 use crate::store::{Commit, HistoryTarget, Party, Store, StoreError, StoredMessage};
 
 /// Where the message to delete was said, as the deleter names it.
@@ -39,7 +40,7 @@ pub(crate) struct Redacted {
 
 /// Deletes message `id` said in `place`, if `user` may.
 pub(crate) async fn redact(
-    hub: &Hub,
+    network: &Network,
     store: &Store,
     user: &Arc<User>,
     place: &Place,
@@ -48,12 +49,12 @@ pub(crate) async fn redact(
 ) -> Result<Redacted, RedactError> {
     let found = store.message(id).await.map_err(RedactError::Store)?;
     let message = found.ok_or(RedactError::UnknownMessage)?;
-    redact_found(hub, store, user, place, &message, reason).await
+    redact_found(network, store, user, place, &message, reason).await
 }
 
 /// Deletes `message`, found by the store, said in `place`, if `user` may.
 pub(crate) async fn redact_found(
-    hub: &Hub,
+    network: &Network,
     store: &Store,
     user: &Arc<User>,
     place: &Place,
@@ -73,7 +74,7 @@ pub(crate) async fn redact_found(
         (Place::Room(room), HistoryTarget::Room(name))
             if fold(name) == room.key() && message.id >= room.history_floor() =>
         {
-            hub.redact_in_room(user, room, deletion)
+            network.redact_in_room(user, room, deletion).await
         }
         (Place::Private { peer }, HistoryTarget::Private { sender, recipient }) => {
             let mine = |party: &Option<Party>| party.as_ref().is_some_and(|p| readers.contains(p));
@@ -85,7 +86,7 @@ pub(crate) async fn redact_found(
                 None
             };
             let other = other.ok_or(RedactError::UnknownMessage)?;
-            hub.redact_private(user, peer, other, deletion)
+            network.redact_private(user, peer, other, deletion).await
         }
         _ => return Err(RedactError::UnknownMessage),
     }

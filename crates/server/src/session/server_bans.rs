@@ -8,7 +8,8 @@ use std::time::Duration;
 use palaver_proto::time::Timestamp;
 use tracing::warn;
 
-use crate::hub::{BanTarget, Hub, HubError, ServerBan, User};
+use crate::hub::{BanTarget, HubError, ServerBan, User};
+use crate::network::Network;
 use crate::store::{ServerBanRecord, Store, StoreError};
 
 /// The reason of a ban that gives none.
@@ -69,7 +70,7 @@ pub(crate) struct Added {
 
 /// Puts the ban `request` in force as `operator` and keeps it in the store.
 pub(crate) async fn put_in_force(
-    hub: &Hub,
+    network: &Network,
     store: &Store,
     operator: &Arc<User>,
     request: BanRequest,
@@ -92,7 +93,7 @@ pub(crate) async fn put_in_force(
         set_at: now,
         expires,
     };
-    let disconnected = hub.add_server_ban(operator, ban.clone())?;
+    let disconnected = network.add_server_ban(operator, ban.clone()).await?;
     let unsaved = store.save_server_ban(record(&ban)).await.err();
     if let Some(error) = &unsaved {
         warn!(%error, target = %ban.target, "a server ban could not be saved");
@@ -107,12 +108,12 @@ pub(crate) async fn put_in_force(
 /// Puts the ban `request` in force as `operator` and keeps it in the store. Answers what the
 /// operator is told: the ban, and how many it disconnected; or why it failed.
 pub(crate) async fn add(
-    hub: &Hub,
+    network: &Network,
     store: &Store,
     operator: &Arc<User>,
     request: BanRequest,
 ) -> Result<String, String> {
-    let added = put_in_force(hub, store, operator, request)
+    let added = put_in_force(network, store, operator, request)
         .await
         .map_err(|error| error.to_string())?;
     let ban = &added.ban;
@@ -144,13 +145,14 @@ pub(crate) enum LiftError {
 
 /// Lifts the ban on `target` as `operator`, in the hub and the store.
 pub(crate) async fn lift(
-    hub: &Hub,
+    network: &Network,
     store: &Store,
     operator: &Arc<User>,
     target: &BanTarget,
 ) -> Result<(), LiftError> {
-    let removed = hub
+    let removed = network
         .remove_server_ban(operator, target)
+        .await
         .map_err(LiftError::Refused)?;
     match store.delete_server_ban(&target.to_string()).await {
         Err(error) => Err(LiftError::Store(error)),
@@ -161,12 +163,12 @@ pub(crate) async fn lift(
 
 /// Lifts the ban on `target` as `operator`, in the hub and the store, and words the answer.
 pub(crate) async fn remove(
-    hub: &Hub,
+    network: &Network,
     store: &Store,
     operator: &Arc<User>,
     target: &BanTarget,
 ) -> Result<String, String> {
-    match lift(hub, store, operator, target).await {
+    match lift(network, store, operator, target).await {
         Ok(()) => Ok(format!("lifted the ban on {target}")),
         Err(LiftError::NoSuchBan) => Err(format!("there is no ban on {target}")),
         Err(LiftError::Refused(error)) => Err(error.to_string()),

@@ -196,7 +196,7 @@ impl TextSession {
         match command {
             Command::Nick(nick) => self.change_nick(nick).await,
             Command::Join { room, key } => self.join(room, key).await,
-            Command::Part { room, reason } => self.part(room, reason),
+            Command::Part { room, reason } => self.part(room, reason).await,
             Command::Msg { nick, text } => match split_status_target(nick) {
                 Some((minimum, room)) => self.say_to_status(minimum, room, text).await,
                 None => self.message_user(nick, text).await,
@@ -218,7 +218,7 @@ impl TextSession {
             Command::Login { nick, password } => self.login(nick, password).await,
             Command::Logout => match self.user.identity().account.clone() {
                 Some(_) => {
-                    self.context.hub.set_account(&self.user, None);
+                    self.context.network.set_account(&self.user, None).await;
                     self.notice(&["you are now logged out"]);
                     self.guard_nick().await;
                 }
@@ -235,7 +235,7 @@ impl TextSession {
                 self.notice(&["no longer monitoring ", &nicks.join(" ")]);
             }
             Command::Bot(bot) => {
-                self.context.hub.set_bot(&self.user, bot);
+                self.context.network.set_bot(&self.user, bot).await;
                 self.notice(&[if bot {
                     "you are now marked as a bot"
                 } else {
@@ -245,12 +245,12 @@ impl TextSession {
             Command::Oper { name, password } => self.oper(name, password).await,
             Command::Kill { nick, reason } => {
                 let reason = reason.unwrap_or(DEFAULT_KILL_REASON);
-                match self.context.hub.kill(&self.user, nick, reason) {
+                match self.context.network.kill(&self.user, nick, reason).await {
                     Ok(victim) => self.notice(&["you killed ", &victim.nick(), " (", reason, ")"]),
                     Err(error) => self.error(&error.to_string()),
                 }
             }
-            Command::Wallops(text) => match self.context.hub.wallops(&self.user, text) {
+            Command::Wallops(text) => match self.context.network.wallops(&self.user, text).await {
                 Ok(own_copy) => {
                     if let Some(event) = own_copy {
                         self.own_copy(&event);
@@ -263,7 +263,7 @@ impl TextSession {
                 let answer = match server_bans::parse_request(&words) {
                     Ok(request) => {
                         server_bans::add(
-                            &self.context.hub,
+                            &self.context.network,
                             &self.context.store,
                             &self.user,
                             request,
@@ -278,7 +278,7 @@ impl TextSession {
                 let answer = match target.parse() {
                     Ok(target) => {
                         server_bans::remove(
-                            &self.context.hub,
+                            &self.context.network,
                             &self.context.store,
                             &self.user,
                             &target,
@@ -330,17 +330,19 @@ impl TextSession {
         };
         let result = self
             .context
-            .hub
-            .say(&self.user, &room, &Said::plain(kind, text));
+            .network
+            .say(&self.user, &room, &Said::plain(kind, text))
+            .await;
         self.persisted_copy_or_error(result, None).await;
     }
 
     /// `/msg NICK text`: a private message; its receipt waits for the store.
     async fn message_user(&mut self, nick: &str, text: &str) {
-        let result =
-            self.context
-                .hub
-                .message_user(&self.user, nick, &Said::plain(MessageKind::Say, text));
+        let result = self
+            .context
+            .network
+            .message_user(&self.user, nick, &Said::plain(MessageKind::Say, text))
+            .await;
         match result {
             Ok((event, recipient)) => {
                 self.persisted_copy_or_error(Ok(event), Some(&recipient))
@@ -356,12 +358,16 @@ impl TextSession {
         let Some(room) = self.context.hub.room(name) else {
             return self.error(&HubError::NoSuchRoom(name.to_owned()).to_string());
         };
-        let result = self.context.hub.say_to_status(
-            &self.user,
-            &room,
-            minimum,
-            &Said::plain(MessageKind::Say, text),
-        );
+        let result = self
+            .context
+            .network
+            .say_to_status(
+                &self.user,
+                &room,
+                minimum,
+                &Said::plain(MessageKind::Say, text),
+            )
+            .await;
         self.persisted_copy_or_error(result, None).await;
     }
 
@@ -469,13 +475,14 @@ impl TextSession {
             let Ok(room) = self.joined_room(Some(&paste.target)) else {
                 return;
             };
-            let result = self.context.hub.say(&self.user, &room, &said);
+            let result = self.context.network.say(&self.user, &room, &said).await;
             self.persisted_copy_or_error(result, None).await;
         } else {
             let result = self
                 .context
-                .hub
-                .message_user(&self.user, &paste.target, &said);
+                .network
+                .message_user(&self.user, &paste.target, &said)
+                .await;
             match result {
                 Ok((event, recipient)) => {
                     self.persisted_copy_or_error(Ok(event), Some(&recipient))
@@ -513,7 +520,7 @@ impl TextSession {
         };
         let place = Place::Room(room);
         let result = redaction::redact_found(
-            &self.context.hub,
+            &self.context.network,
             &self.context.store,
             &self.user,
             &place,
@@ -548,7 +555,10 @@ impl TextSession {
             .await
         {
             Ok(account) => {
-                self.context.hub.set_account(&self.user, Some(&account));
+                self.context
+                    .network
+                    .set_account(&self.user, Some(&account))
+                    .await;
                 self.notice(&["account ", &account, " registered; you are logged in"]);
             }
             Err(error) => self.error(&error.to_string()),
@@ -567,7 +577,7 @@ impl TextSession {
                 "nick {nick} is registered; log in first (/login {nick} PASSWORD)"
             ));
         }
-        let result = self.context.hub.rename(&self.user, nick);
+        let result = self.context.network.rename(&self.user, nick).await;
         let renamed = result.is_ok();
         self.own_copy_or_error(result);
         if renamed {
@@ -593,25 +603,29 @@ impl TextSession {
             Ok(login) => login,
             Err(error) => return self.error(&error.to_string()),
         };
-        self.context.hub.set_account(&self.user, Some(&account));
+        self.context
+            .network
+            .set_account(&self.user, Some(&account))
+            .await;
         if let Err(error) = self.context.accounts.confirm(&account, stamp).await {
             // The password changed, or the account was locked, while this login was being
             // checked.
-            self.context.hub.set_account(&self.user, None);
+            self.context.network.set_account(&self.user, None).await;
             return self.error(&error.to_string());
         }
         // The owner is here: a squatter's grace ends now (a session of the account keeps it).
-        if let Err(error) =
-            self.context
-                .hub
-                .reclaim_nick(&self.user, &account, Reclaim::FromSquatter)
+        if let Err(error) = self
+            .context
+            .network
+            .reclaim_nick(&self.user, &account, Reclaim::FromSquatter)
+            .await
         {
             self.error(&error.to_string());
         }
         if *self.user.nick() != *account
             && self.context.hub.nick_available(&account, Some(&self.user))
         {
-            let result = self.context.hub.rename(&self.user, &account);
+            let result = self.context.network.rename(&self.user, &account).await;
             self.own_copy_or_error(result);
         }
         self.notice(&["you are now logged in as ", &account]);
@@ -631,8 +645,9 @@ impl TextSession {
         }
         match self
             .context
-            .hub
+            .network
             .reclaim_nick(&self.user, &account, Reclaim::Take)
+            .await
         {
             Ok(Reclaimed::AlreadyHeld) => {
                 self.error(&format!("you already have the nick {account}"))
@@ -680,7 +695,7 @@ impl TextSession {
     /// Moves the user off the registered nick it holds without being logged in to it.
     async fn rename_off_registered_nick(&mut self) {
         let nick = self.user.nick();
-        let event = self.context.hub.rename_to_guest(&self.user);
+        let event = self.context.network.rename_to_guest(&self.user).await;
         self.own_copy(&event);
         self.notice(&[
             "you were renamed: ",
@@ -706,7 +721,7 @@ impl TextSession {
         let founder = record.founder.clone();
         match self.context.store.register_room(record.clone()).await {
             Ok(true) => {
-                self.context.hub.mark_registered(&room, record);
+                self.context.network.mark_registered(&room, record).await;
                 self.notice(&[room.name(), " is now registered to ", &founder]);
             }
             Ok(false) => self.error(&format!("{} is already registered", room.name())),
@@ -724,7 +739,10 @@ impl TextSession {
         let address = self.user.peer.ip();
         match self.context.operators.check(name, password, address).await {
             Ok(entry) => {
-                self.user.set_operator(Some(entry));
+                self.context
+                    .network
+                    .set_operator(&self.user, Some(entry))
+                    .await;
                 let wallops = [Interest::Wallops].into_iter().collect();
                 self.user.set_delivery(Wire::Text, wallops);
                 self.notice(&["you are now a server operator"]);
@@ -773,10 +791,11 @@ impl TextSession {
             .await
         {
             Ok(()) => {
-                let others =
-                    self.context
-                        .hub
-                        .log_out_other_sessions(&account, &self.user, Alert::LoggedOut);
+                let others = self
+                    .context
+                    .network
+                    .log_out_other_sessions(&account, &self.user, Alert::LoggedOut)
+                    .await;
                 match others {
                     0 => self.notice(&["password changed"]),
                     1 => self.notice(&["password changed; your other session was logged out"]),
@@ -852,7 +871,7 @@ impl TextSession {
     }
 
     async fn join(&mut self, name: &str, key: Option<&str>) {
-        match self.context.hub.join(&self.user, name, key) {
+        match self.context.network.join(&self.user, name, key).await {
             Ok(Joined::New { room, event, topic }) => {
                 self.own_copy(&event);
                 if let Some(topic) = topic {
@@ -871,11 +890,11 @@ impl TextSession {
         }
     }
 
-    fn part(&mut self, name: Option<&str>, reason: Option<&str>) {
+    async fn part(&mut self, name: Option<&str>, reason: Option<&str>) {
         let Ok(room) = self.joined_room(name) else {
             return;
         };
-        match self.context.hub.part(&self.user, &room, reason) {
+        match self.context.network.part(&self.user, &room, reason).await {
             Ok(departure) => {
                 self.own_copy(&departure.event);
                 self.ended_rooms.extend(departure.ended);
@@ -957,7 +976,11 @@ impl TextSession {
         };
         match text {
             Some(text) => {
-                let result = self.context.hub.set_topic(&self.user, &room, text);
+                let result = self
+                    .context
+                    .network
+                    .set_topic(&self.user, &room, text)
+                    .await;
                 let changed = result.is_ok();
                 self.own_copy_or_error(result);
                 if changed {
@@ -1080,8 +1103,9 @@ impl Session for TextSession {
     /// registration), greets it and joins it to the lobby.
     async fn start(context: &Arc<Context>, peer: Peer, host: String, outbox: Arc<Outbox>) -> Self {
         let user = context
-            .hub
-            .connect_guest(peer.address, &host, Self::PROTOCOL, outbox.clone());
+            .network
+            .connect_guest(peer.address, &host, Self::PROTOCOL, outbox.clone())
+            .await;
         if peer.tls {
             user.set_tls(peer.certificate_fingerprint.as_deref());
         }
@@ -1090,7 +1114,7 @@ impl Session for TextSession {
         // A server ban on the address or the mask: the session tells the client and ends
         // once the read loop takes the alert, before the client's first line.
         if let Some(ban) = context.hub.ban_on(&user) {
-            context.hub.enforce_ban(&user, &ban);
+            context.network.enforce_ban(&user, &ban).await;
         }
         let settings = TextSettings {
             max_line_bytes: context.limits.max_line_bytes,

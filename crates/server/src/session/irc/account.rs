@@ -335,7 +335,7 @@ pub async fn run(session: &mut IrcSession, request: AccountRequest) {
         AccountRequest::Sasl { account, password } => {
             match accounts.login_stamped(&account, &password, address).await {
                 Ok((account, stamp)) => {
-                    logged_in(session, &account, Some(stamp));
+                    logged_in(session, &account, Some(stamp)).await;
                     session.numeric(RPL_SASLSUCCESS, &["SASL authentication successful"]);
                 }
                 Err(error) => sasl::fail_with(session, &error),
@@ -347,7 +347,7 @@ pub async fn run(session: &mut IrcSession, request: AccountRequest) {
         AccountRequest::Identify { account, password } => {
             match accounts.login_stamped(&account, &password, address).await {
                 Ok((account, stamp)) => {
-                    logged_in(session, &account, Some(stamp));
+                    logged_in(session, &account, Some(stamp)).await;
                     nickserv_notice(session, &format!("You are now identified for {account}."));
                 }
                 Err(error) => nickserv_notice(session, &format!("Login failed: {error}.")),
@@ -378,7 +378,7 @@ pub async fn run(session: &mut IrcSession, request: AccountRequest) {
             .await
         {
             Ok(account) => {
-                logged_in(session, &account, None);
+                logged_in(session, &account, None).await;
                 match via {
                     Via::RegisterCommand => session.replies.server_message(
                         "REGISTER",
@@ -428,7 +428,7 @@ async fn external(session: &mut IrcSession, authzid: Option<String>) {
         .await
     {
         Ok((account, stamp)) if authzid.is_none_or(|authzid| fold(&authzid) == fold(&account)) => {
-            logged_in(session, &account, Some(stamp));
+            logged_in(session, &account, Some(stamp)).await;
             session.numeric(RPL_SASLSUCCESS, &["SASL authentication successful"]);
         }
         Ok(_) => sasl::fail(session),
@@ -467,7 +467,7 @@ async fn register_room(session: &mut IrcSession, name: &str) {
     let founder = record.founder.clone();
     match session.context.store.register_room(record.clone()).await {
         Ok(true) => {
-            session.context.hub.mark_registered(&room, record);
+            session.context.network.mark_registered(&room, record).await;
             let text = format!("{} is now registered to {founder}.", room.name());
             service_notice(session, CHANSERV, &text);
         }
@@ -499,7 +499,7 @@ async fn reclaim(session: &mut IrcSession, nick: &str, how: Reclaim, password: O
             .await
         {
             Ok((account, stamp)) => {
-                logged_in(session, &account, Some(stamp));
+                logged_in(session, &account, Some(stamp)).await;
                 nickserv_notice(session, &format!("You are now identified for {account}."));
                 confirm_login(session).await;
             }
@@ -518,7 +518,12 @@ async fn reclaim(session: &mut IrcSession, nick: &str, how: Reclaim, password: O
         let text = format!("Access denied: {nick} is not your account's nick ({account}).");
         return nickserv_notice(session, &text);
     }
-    let outcome = match session.context.hub.reclaim_nick(&user, &account, how) {
+    let outcome = match session
+        .context
+        .network
+        .reclaim_nick(&user, &account, how)
+        .await
+    {
         Ok(outcome) => outcome,
         Err(error) => return session.hub_error(&error),
     };
@@ -573,18 +578,18 @@ async fn change_password(session: &mut IrcSession, old: &str, new: &str) {
         .await
     {
         Ok(()) => {
-            let text =
-                match session
-                    .context
-                    .hub
-                    .log_out_other_sessions(&account, &user, Alert::LoggedOut)
-                {
-                    0 => "Password changed.".to_owned(),
-                    1 => "Password changed. Your other session was logged out.".to_owned(),
-                    others => {
-                        format!("Password changed. Your {others} other sessions were logged out.")
-                    }
-                };
+            let text = match session
+                .context
+                .network
+                .log_out_other_sessions(&account, &user, Alert::LoggedOut)
+                .await
+            {
+                0 => "Password changed.".to_owned(),
+                1 => "Password changed. Your other session was logged out.".to_owned(),
+                others => {
+                    format!("Password changed. Your {others} other sessions were logged out.")
+                }
+            };
             nickserv_notice(session, &text);
         }
         Err(error) => nickserv_notice(session, &format!("Password change failed: {error}.")),
@@ -594,7 +599,11 @@ async fn change_password(session: &mut IrcSession, old: &str, new: &str) {
 /// Records the login, tells the client (900), and, once registered, the hub (which tells
 /// `account-notify` peers). A login that checked a password (`stamp`) is confirmed once the
 /// handler returns ([`confirm_login`]); before registration, once registration completes.
-pub(super) fn logged_in(session: &mut IrcSession, account: &str, stamp: Option<PasswordStamp>) {
+pub(super) async fn logged_in(
+    session: &mut IrcSession,
+    account: &str,
+    stamp: Option<PasswordStamp>,
+) {
     let mask = match &session.user {
         Some(user) => user.identity().mask(),
         None => format!("{}!*@{}", session.reply_nick(), session.host),
@@ -609,7 +618,11 @@ pub(super) fn logged_in(session: &mut IrcSession, account: &str, stamp: Option<P
     );
     match session.user.clone() {
         Some(user) => {
-            session.context.hub.set_account(&user, Some(account));
+            session
+                .context
+                .network
+                .set_account(&user, Some(account))
+                .await;
             session.pending().login_to_confirm = stamp.map(|stamp| (account.to_owned(), stamp));
         }
         None => {
@@ -630,7 +643,7 @@ pub async fn confirm_login(session: &mut IrcSession) {
         return;
     };
     if let Err(error) = session.context.accounts.confirm(&account, stamp).await {
-        session.context.hub.set_account(&user, None);
+        session.context.network.set_account(&user, None).await;
         let mask = user.identity().mask();
         session.numeric(RPL_LOGGEDOUT, &[&mask, "You are now logged out"]);
         let why = match error {
@@ -645,8 +658,9 @@ pub async fn confirm_login(session: &mut IrcSession) {
     }
     match session
         .context
-        .hub
+        .network
         .reclaim_nick(&user, &account, Reclaim::FromSquatter)
+        .await
     {
         Ok(Reclaimed::Done {
             displaced: Some(_), ..

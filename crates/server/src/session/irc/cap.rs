@@ -16,7 +16,7 @@ use crate::session::Flow;
 /// each line well inside 512 bytes.
 const MAX_CAPS_LINE_BYTES: usize = 400;
 
-pub fn cap(session: &mut IrcSession, message: &Message) -> Flow {
+pub async fn cap(session: &mut IrcSession, message: &Message) -> Flow {
     let subcommand = message.params[0].to_ascii_uppercase();
     match subcommand.as_str() {
         "LS" => {
@@ -77,7 +77,7 @@ pub fn cap(session: &mut IrcSession, message: &Message) -> Flow {
         "END" => {
             if session.user.is_none() {
                 session.registration().negotiating_caps = false;
-                return try_register(session);
+                return try_register(session).await;
             }
         }
         _ => {

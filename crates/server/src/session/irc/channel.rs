@@ -14,11 +14,11 @@ use super::{IrcSession, account, chathistory, query, read_marker};
 use crate::hub::{HubError, Joined, Said};
 use crate::session::Flow;
 
-pub fn join(session: &mut IrcSession, message: &Message) -> Flow {
+pub async fn join(session: &mut IrcSession, message: &Message) -> Flow {
     let user = session.user().clone();
     if message.params[0] == "0" {
         // `JOIN 0` leaves every channel.
-        for departure in session.context.hub.part_all(&user) {
+        for departure in session.context.network.part_all(&user).await {
             session.departed(departure);
         }
         return Flow::Continue;
@@ -37,7 +37,7 @@ pub fn join(session: &mut IrcSession, message: &Message) -> Flow {
             continue;
         }
         let key = keys.get(index).copied().filter(|key| !key.is_empty());
-        match session.context.hub.join(&user, name, key) {
+        match session.context.network.join(&user, name, key).await {
             Ok(Joined::New { room, event, topic }) => {
                 session.own_copy(&event);
                 if let Some(topic) = topic {
@@ -56,7 +56,7 @@ pub fn join(session: &mut IrcSession, message: &Message) -> Flow {
     Flow::Continue
 }
 
-pub fn part(session: &mut IrcSession, message: &Message) -> Flow {
+pub async fn part(session: &mut IrcSession, message: &Message) -> Flow {
     let user = session.user().clone();
     let reason = message.params.get(1).map(String::as_str);
     for name in message.params[0].split(',').filter(|name| !name.is_empty()) {
@@ -64,7 +64,7 @@ pub fn part(session: &mut IrcSession, message: &Message) -> Flow {
             session.numeric(ERR_NOSUCHCHANNEL, &[name, "No such channel"]);
             continue;
         };
-        match session.context.hub.part(&user, &room, reason) {
+        match session.context.network.part(&user, &room, reason).await {
             Ok(departure) => session.departed(departure),
             Err(error) => session.hub_error(&error),
         }
@@ -72,22 +72,22 @@ pub fn part(session: &mut IrcSession, message: &Message) -> Flow {
     Flow::Continue
 }
 
-pub fn privmsg(session: &mut IrcSession, message: &Message) -> Flow {
-    send(session, message, "PRIVMSG")
+pub async fn privmsg(session: &mut IrcSession, message: &Message) -> Flow {
+    send(session, message, "PRIVMSG").await
 }
 
-pub fn notice(session: &mut IrcSession, message: &Message) -> Flow {
-    send(session, message, "NOTICE")
+pub async fn notice(session: &mut IrcSession, message: &Message) -> Flow {
+    send(session, message, "NOTICE").await
 }
 
-pub fn tagmsg(session: &mut IrcSession, message: &Message) -> Flow {
-    send(session, message, "TAGMSG")
+pub async fn tagmsg(session: &mut IrcSession, message: &Message) -> Flow {
+    send(session, message, "TAGMSG").await
 }
 
 /// `PRIVMSG`, `NOTICE` and `TAGMSG` to channels, to the operators or voiced members of a
 /// channel (`@#a`, `+#a`: `STATUSMSG`) and to nicks. Per RFC 2812 §3.3.2, a `NOTICE`
 /// never gets an error reply (automatic replies to notices could loop between bots).
-fn send(session: &mut IrcSession, message: &Message, command: &str) -> Flow {
+async fn send(session: &mut IrcSession, message: &Message, command: &str) -> Flow {
     let is_notice = command == "NOTICE";
     let tags_only = command == "TAGMSG";
     let Some(targets) = message.params.first().filter(|targets| !targets.is_empty()) else {
@@ -137,7 +137,7 @@ fn send(session: &mut IrcSession, message: &Message, command: &str) -> Flow {
         let room = text_room(&session.user().identity().mask(), target, kind);
         let text = utf8::truncate(text, room);
         let quiet = is_notice || tags_only;
-        send_to(session, target, kind, text, &[], &client_tags, quiet);
+        send_to(session, target, kind, text, &[], &client_tags, quiet).await;
     }
     if !(is_notice || tags_only) {
         too_many_targets(session, beyond);
@@ -161,7 +161,7 @@ fn too_many_targets(session: &mut IrcSession, beyond: &[&str]) {
 /// away recipient of a `PRIVMSG`. `text` and `concat_at` are the message's lines (see
 /// `palaver_proto::multiline`). Refusals are answered unless `quiet` (a `NOTICE` or
 /// `TAGMSG`).
-pub(super) fn send_to(
+pub(super) async fn send_to(
     session: &mut IrcSession,
     target: &str,
     kind: MessageKind,
@@ -182,8 +182,9 @@ pub(super) fn send_to(
         match session.context.hub.room(room) {
             Some(room) => session
                 .context
-                .hub
+                .network
                 .say_to_status(&user, &room, minimum, &said)
+                .await
                 .map(|event| (event, None)),
             None => Err(HubError::NoSuchRoom(target.to_owned())),
         }
@@ -191,16 +192,18 @@ pub(super) fn send_to(
         match session.context.hub.room(target) {
             Some(room) => session
                 .context
-                .hub
+                .network
                 .say(&user, &room, &said)
+                .await
                 .map(|event| (event, None)),
             None => Err(HubError::NoSuchRoom(target.to_owned())),
         }
     } else {
         session
             .context
-            .hub
+            .network
             .message_user(&user, target, &said)
+            .await
             .map(|(event, recipient)| {
                 if let Some(away) = recipient.away()
                     && kind == MessageKind::Say
@@ -264,7 +267,7 @@ pub(super) fn client_only_tags(message: &Message) -> String {
     joined
 }
 
-pub fn topic(session: &mut IrcSession, message: &Message) -> Flow {
+pub async fn topic(session: &mut IrcSession, message: &Message) -> Flow {
     let name = &message.params[0];
     let user = session.user().clone();
     // A secret channel one is not in is answered as one that does not exist.
@@ -277,7 +280,7 @@ pub fn topic(session: &mut IrcSession, message: &Message) -> Flow {
             Some(topic) => query::send_topic(session, room.name(), &topic),
             None => session.numeric(RPL_NOTOPIC, &[room.name(), "No topic is set"]),
         },
-        Some(text) => match session.context.hub.set_topic(&user, &room, text) {
+        Some(text) => match session.context.network.set_topic(&user, &room, text).await {
             Ok(event) => {
                 session.own_copy(&event);
                 session.pending().rooms_to_save.push(room.clone());
@@ -288,10 +291,10 @@ pub fn topic(session: &mut IrcSession, message: &Message) -> Flow {
     Flow::Continue
 }
 
-pub fn invite(session: &mut IrcSession, message: &Message) -> Flow {
+pub async fn invite(session: &mut IrcSession, message: &Message) -> Flow {
     let (nick, room) = (&message.params[0], &message.params[1]);
     let user = session.user().clone();
-    match session.context.hub.invite(&user, nick, room) {
+    match session.context.network.invite(&user, nick, room).await {
         Ok(invitee) => {
             let invitee_nick = invitee.nick();
             let room_name = session
@@ -313,7 +316,7 @@ pub fn invite(session: &mut IrcSession, message: &Message) -> Flow {
 /// `KICK #a nick[,nick…] [reason]` kicks each nick from `#a`; `KICK #a,#b nick1,nick2`
 /// kicks each nick from the channel in the same position (RFC 2812 §3.2.8). Everyone sees one
 /// `KICK` per user kicked.
-pub fn kick(session: &mut IrcSession, message: &Message) -> Flow {
+pub async fn kick(session: &mut IrcSession, message: &Message) -> Flow {
     let channels: Vec<&str> = message.params[0]
         .split(',')
         .filter(|channel| !channel.is_empty())
@@ -346,7 +349,12 @@ pub fn kick(session: &mut IrcSession, message: &Message) -> Flow {
             session.numeric(ERR_NOSUCHCHANNEL, &[channel, "No such channel"]);
             continue;
         };
-        match session.context.hub.kick(&user, &room, nick, reason) {
+        match session
+            .context
+            .network
+            .kick(&user, &room, nick, reason)
+            .await
+        {
             Ok(departure) => session.departed(departure),
             Err(error) => session.hub_error(&error),
         }

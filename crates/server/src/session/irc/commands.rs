@@ -3,6 +3,8 @@
 //! Every command, even an unknown one, goes through [`dispatch`], which checks registration
 //! and the minimum number of parameters centrally, so those answers are uniform.
 
+use std::pin::Pin;
+
 use palaver_proto::irc::caps::Cap;
 use palaver_proto::irc::message::Message;
 use palaver_proto::irc::numeric::*;
@@ -13,7 +15,23 @@ use super::{
 };
 use crate::session::Flow;
 
-type Handler = fn(&mut IrcSession, &Message) -> Flow;
+/// How a command is handled: at once, from what this server knows; or, for a command that
+/// changes what the network shares, by a handler that awaits the network's answer
+/// (`network.rs`), boxed while it runs so that an idle session carries none of its state.
+#[derive(Clone, Copy)]
+enum Handler {
+    Now(fn(&mut IrcSession, &Message) -> Flow),
+    Awaiting(for<'a> fn(&'a mut IrcSession, &'a Message) -> BoxFuture<'a, Flow>),
+}
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The [`Handler::Awaiting`] for an `async fn` handler.
+macro_rules! awaiting {
+    ($handler:path) => {
+        Handler::Awaiting(|session, message| Box::pin($handler(session, message)))
+    };
+}
 
 struct Spec {
     name: &'static str,
@@ -51,6 +69,7 @@ impl Reach {
     }
 }
 
+/// A command answered by this server alone (see [`Reach`] for the exceptions).
 const fn spec(
     name: &'static str,
     min_params: usize,
@@ -74,6 +93,11 @@ const fn shared(
     handler: Handler,
 ) -> Spec {
     spec(name, min_params, before_registration, handler).reaching(Reach::Shared)
+}
+
+/// The [`Handler::Now`] for `handler`.
+const fn now(handler: fn(&mut IrcSession, &Message) -> Flow) -> Handler {
+    Handler::Now(handler)
 }
 
 impl Spec {
@@ -105,57 +129,57 @@ fn changes_room_modes(message: &Message) -> bool {
 /// Every command the server understands. `PRIVMSG`, `NOTICE` and `TAGMSG` check their own
 /// parameters because their errors have dedicated numerics (411, 412).
 const COMMANDS: &[Spec] = &[
-    spec("CAP", 1, true, cap::cap),
-    spec("PASS", 1, true, registration::pass),
-    shared("NICK", 0, true, registration::nick),
-    spec("USER", 4, true, registration::user),
-    spec("PING", 1, true, ping),
-    spec("PONG", 0, true, pong),
-    spec("QUIT", 0, true, quit),
-    shared("JOIN", 1, false, channel::join),
-    shared("PART", 1, false, channel::part),
-    spec("PRIVMSG", 0, false, channel::privmsg),
-    spec("NOTICE", 0, false, channel::notice),
-    spec("TAGMSG", 0, false, channel::tagmsg),
-    spec("TOPIC", 1, false, channel::topic).reaching(Reach::SharedWhen(sets_topic)),
-    shared("INVITE", 2, false, channel::invite),
-    shared("KICK", 2, false, channel::kick),
-    spec("MODE", 1, false, mode::mode).reaching(Reach::SharedWhen(changes_room_modes)),
-    spec("NAMES", 0, false, query::names),
-    spec("LIST", 0, false, query::list),
-    spec("WHO", 0, false, query::who),
-    spec("WHOIS", 1, false, query::whois),
-    spec("WHOWAS", 1, false, whowas::whowas),
-    spec("ISON", 1, false, query::ison),
-    spec("USERHOST", 1, false, query::userhost),
-    spec("MONITOR", 1, false, monitor::monitor),
-    spec("LUSERS", 0, false, registration::lusers),
-    spec("MOTD", 0, false, registration::motd),
-    spec("INFO", 0, false, registration::info),
-    spec("TIME", 0, false, server_queries::time),
-    spec("LINKS", 0, false, server_queries::links),
-    spec("HELP", 0, false, help::help),
-    spec("HELPOP", 0, false, help::help),
-    shared("AWAY", 0, false, away),
-    shared("SETNAME", 1, false, setname),
-    shared("CHATHISTORY", 1, false, chathistory::chathistory),
-    spec("BATCH", 1, false, multiline::batch),
-    shared("REDACT", 2, false, redaction::redact),
+    spec("CAP", 1, true, awaiting!(cap::cap)),
+    spec("PASS", 1, true, now(registration::pass)),
+    shared("NICK", 0, true, awaiting!(registration::nick)),
+    spec("USER", 4, true, awaiting!(registration::user)),
+    spec("PING", 1, true, now(ping)),
+    spec("PONG", 0, true, now(pong)),
+    spec("QUIT", 0, true, now(quit)),
+    shared("JOIN", 1, false, awaiting!(channel::join)),
+    shared("PART", 1, false, awaiting!(channel::part)),
+    spec("PRIVMSG", 0, false, awaiting!(channel::privmsg)),
+    spec("NOTICE", 0, false, awaiting!(channel::notice)),
+    spec("TAGMSG", 0, false, awaiting!(channel::tagmsg)),
+    spec("TOPIC", 1, false, awaiting!(channel::topic)).reaching(Reach::SharedWhen(sets_topic)),
+    shared("INVITE", 2, false, awaiting!(channel::invite)),
+    shared("KICK", 2, false, awaiting!(channel::kick)),
+    spec("MODE", 1, false, awaiting!(mode::mode)).reaching(Reach::SharedWhen(changes_room_modes)),
+    spec("NAMES", 0, false, now(query::names)),
+    spec("LIST", 0, false, now(query::list)),
+    spec("WHO", 0, false, now(query::who)),
+    spec("WHOIS", 1, false, now(query::whois)),
+    spec("WHOWAS", 1, false, now(whowas::whowas)),
+    spec("ISON", 1, false, now(query::ison)),
+    spec("USERHOST", 1, false, now(query::userhost)),
+    spec("MONITOR", 1, false, now(monitor::monitor)),
+    spec("LUSERS", 0, false, now(registration::lusers)),
+    spec("MOTD", 0, false, now(registration::motd)),
+    spec("INFO", 0, false, now(registration::info)),
+    spec("TIME", 0, false, now(server_queries::time)),
+    spec("LINKS", 0, false, now(server_queries::links)),
+    spec("HELP", 0, false, now(help::help)),
+    spec("HELPOP", 0, false, now(help::help)),
+    shared("AWAY", 0, false, awaiting!(away)),
+    shared("SETNAME", 1, false, awaiting!(setname)),
+    shared("CHATHISTORY", 1, false, now(chathistory::chathistory)),
+    spec("BATCH", 1, false, awaiting!(multiline::batch)),
+    shared("REDACT", 2, false, now(redaction::redact)),
     // Checks its own parameters: its specification answers a missing one with a FAIL.
-    shared("MARKREAD", 0, false, read_marker::markread),
-    shared("AUTHENTICATE", 1, true, sasl::authenticate),
-    shared("REGISTER", 0, true, account::register),
-    spec("OPER", 2, false, operator::oper),
-    shared("KILL", 1, false, operator::kill),
-    spec("WALLOPS", 1, false, operator::wallops),
-    shared("KLINE", 1, false, server_bans::kline),
-    shared("UNKLINE", 1, false, server_bans::unkline),
-    shared("DLINE", 1, false, server_bans::dline),
-    shared("UNDLINE", 1, false, server_bans::undline),
-    spec("STATS", 1, false, server_bans::stats),
+    shared("MARKREAD", 0, false, now(read_marker::markread)),
+    shared("AUTHENTICATE", 1, true, awaiting!(sasl::authenticate)),
+    shared("REGISTER", 0, true, now(account::register)),
+    spec("OPER", 2, false, now(operator::oper)),
+    shared("KILL", 1, false, awaiting!(operator::kill)),
+    spec("WALLOPS", 1, false, awaiting!(operator::wallops)),
+    shared("KLINE", 1, false, now(server_bans::kline)),
+    shared("UNKLINE", 1, false, now(server_bans::unkline)),
+    shared("DLINE", 1, false, now(server_bans::dline)),
+    shared("UNDLINE", 1, false, now(server_bans::undline)),
+    spec("STATS", 1, false, now(server_bans::stats)),
 ];
 
-pub fn dispatch(session: &mut IrcSession, message: &Message) -> Flow {
+pub async fn dispatch(session: &mut IrcSession, message: &Message) -> Flow {
     let name = message.command.to_ascii_uppercase();
     let Some(spec) = COMMANDS.iter().find(|spec| spec.name == name) else {
         session.numeric(ERR_UNKNOWNCOMMAND, &[&message.command, "Unknown command"]);
@@ -173,7 +197,10 @@ pub fn dispatch(session: &mut IrcSession, message: &Message) -> Flow {
         refuse_while_link_down(session, spec.name, message);
         return Flow::Continue;
     }
-    (spec.handler)(session, message)
+    match spec.handler {
+        Handler::Now(handler) => handler(session, message),
+        Handler::Awaiting(handler) => handler(session, message).await,
+    }
 }
 
 /// Why a command is refused while this server's link to the rest of the network is down.
@@ -222,13 +249,14 @@ fn quit(_session: &mut IrcSession, message: &Message) -> Flow {
     Flow::Quit(reason)
 }
 
-fn away(session: &mut IrcSession, message: &Message) -> Flow {
+async fn away(session: &mut IrcSession, message: &Message) -> Flow {
     let text = message.params.first().filter(|text| !text.is_empty());
     let user = session.user().clone();
     session
         .context
-        .hub
-        .set_away(&user, text.map(String::as_str));
+        .network
+        .set_away(&user, text.map(String::as_str))
+        .await;
     match text {
         Some(_) => session.numeric(RPL_NOWAWAY, &["You have been marked as being away"]),
         None => session.numeric(RPL_UNAWAY, &["You are no longer marked as being away"]),
@@ -237,14 +265,14 @@ fn away(session: &mut IrcSession, message: &Message) -> Flow {
 }
 
 /// IRCv3 setname: change the real name.
-fn setname(session: &mut IrcSession, message: &Message) -> Flow {
+async fn setname(session: &mut IrcSession, message: &Message) -> Flow {
     let realname = &message.params[0];
     if realname.is_empty() || realname.len() > registration::REALNAME_MAX_BYTES {
         session.specified_fail("SETNAME", "INVALID_REALNAME", &[], "Realname is not valid");
         return Flow::Continue;
     }
     let user = session.user().clone();
-    let event = session.context.hub.set_realname(&user, realname);
+    let event = session.context.network.set_realname(&user, realname).await;
     // The client sees its own SETNAME only if it enabled the capability (IRCv3 setname).
     if session.caps.contains(Cap::Setname) {
         session.own_copy(&event);

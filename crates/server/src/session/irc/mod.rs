@@ -431,7 +431,7 @@ impl IrcSession {
         let flow = match self.read_frame(frame) {
             Some(message) => {
                 read_marker::prefetch_for_join(self, &message).await;
-                self.dispatch(&message)
+                self.dispatch(&message).await
             }
             None => Flow::Continue,
         };
@@ -496,7 +496,7 @@ impl IrcSession {
             );
             return;
         }
-        match self.context.hub.rename(&user, nick) {
+        match self.context.network.rename(&user, nick).await {
             Ok(event) => {
                 self.own_copy(&event);
                 self.pending().nick_changed = true;
@@ -530,7 +530,7 @@ impl IrcSession {
     /// Moves the user off the registered nick it holds without being logged in to it.
     async fn rename_off_registered_nick(&mut self, user: &Arc<User>) {
         let nick = user.nick();
-        let event = self.context.hub.rename_to_guest(user);
+        let event = self.context.network.rename_to_guest(user).await;
         self.own_copy(&event);
         let text = format!("You were renamed: {nick} belongs to a registered account.");
         account::nickserv_notice(self, &text);
@@ -633,11 +633,11 @@ impl IrcSession {
     }
 
     /// Runs a parsed message: a line of the multiline batch being sent, or a command.
-    fn dispatch(&mut self, message: &Message) -> Flow {
+    async fn dispatch(&mut self, message: &Message) -> Flow {
         if let Some(flow) = multiline::intercept(self, message) {
             return flow;
         }
-        commands::dispatch(self, message)
+        commands::dispatch(self, message).await
     }
 
     /// When the keepalive needs attention: registration timeout, next `PING`, or the end of

@@ -15,18 +15,18 @@ use crate::session::Flow;
 /// The user mode marking a bot (IRCv3 bot mode, `BOT=B`), also its flag in `WHO` replies.
 pub const BOT_MODE: char = 'B';
 
-pub fn mode(session: &mut IrcSession, message: &Message) -> Flow {
+pub async fn mode(session: &mut IrcSession, message: &Message) -> Flow {
     if message.params[0].starts_with('#') {
-        channel_mode(session, message);
+        channel_mode(session, message).await;
     } else {
-        user_mode(session, message);
+        user_mode(session, message).await;
     }
     Flow::Continue
 }
 
 /// User modes: `B` a bot, `i` invisible, `o` server operator (given only by `OPER`; a user may
 /// drop it, never set it itself: `+o` is ignored, as on other servers), `w` wants `WALLOPS`.
-fn user_mode(session: &mut IrcSession, message: &Message) {
+async fn user_mode(session: &mut IrcSession, message: &Message) {
     let target = &message.params[0];
     let user = session.user().clone();
     let nick = user.nick();
@@ -66,12 +66,15 @@ fn user_mode(session: &mut IrcSession, message: &Message) {
         session.numeric(ERR_UMODEUNKNOWNFLAG, &["Unknown MODE flag"]);
     }
     if after.bot != before.bot {
-        session.context.hub.set_bot(&user, after.bot);
+        session.context.network.set_bot(&user, after.bot).await;
     }
-    user.set_invisible(after.invisible);
+    if after.invisible != before.invisible {
+        let network = &session.context.network;
+        network.set_invisible(&user, after.invisible).await;
+    }
     if before.operator && !after.operator {
         tracing::info!(oper = ?user.operator(), "operator status dropped");
-        user.set_operator(None);
+        session.context.network.set_operator(&user, None).await;
     }
     session.wallops = after.wallops;
     session.update_delivery();
@@ -145,7 +148,7 @@ pub(super) fn announce_user_modes(session: &mut IrcSession, changes: &str) {
         .push_all([Message::new("MODE", vec![nick.clone(), changes.to_owned()]).with_source(nick)]);
 }
 
-fn channel_mode(session: &mut IrcSession, message: &Message) {
+async fn channel_mode(session: &mut IrcSession, message: &Message) {
     let name = &message.params[0];
     let user = session.user().clone();
     // A secret channel one is not in is answered as one that does not exist: no modes, no
@@ -263,7 +266,12 @@ fn channel_mode(session: &mut IrcSession, message: &Message) {
     if changes.is_empty() {
         return;
     }
-    match session.context.hub.change_modes(&user, &room, changes) {
+    match session
+        .context
+        .network
+        .change_modes(&user, &room, changes)
+        .await
+    {
         Ok(outcome) => {
             for error in &outcome.errors {
                 session.hub_error(error);

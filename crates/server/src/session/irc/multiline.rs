@@ -54,12 +54,12 @@ impl ClientBatch {
 }
 
 /// `BATCH +reference type params…` and `BATCH -reference` from the client.
-pub fn batch(session: &mut IrcSession, message: &Message) -> Flow {
+pub async fn batch(session: &mut IrcSession, message: &Message) -> Flow {
     let reference = &message.params[0];
     if let Some(reference) = reference.strip_prefix('+').filter(|r| !r.is_empty()) {
         open(session, reference, message);
     } else if let Some(reference) = reference.strip_prefix('-').filter(|r| !r.is_empty()) {
-        close(session, reference);
+        close(session, reference).await;
     } else {
         fail(session, "MULTILINE_INVALID", &[], "Invalid batch reference");
     }
@@ -112,7 +112,7 @@ fn refuse(session: &mut IrcSession, reference: &str, code: &str, description: &s
     fail(session, code, &[], description);
 }
 
-fn close(session: &mut IrcSession, reference: &str) {
+async fn close(session: &mut IrcSession, reference: &str) {
     let batch = match session.client_batch.take() {
         Some(batch) if batch.reference() == reference => batch,
         Some(_) | None => {
@@ -148,7 +148,8 @@ fn close(session: &mut IrcSession, reference: &str) {
         &concat_at,
         &batch.client_tags,
         false,
-    );
+    )
+    .await;
 }
 
 /// Takes `message` if it belongs to the client's batches: a line of the open batch (or of a

@@ -42,7 +42,11 @@ pub async fn oper_up(session: &mut IrcSession, name: &str, password: &str) {
         Ok(entry) => {
             let user = session.user().clone();
             let was_operator = user.is_operator();
-            user.set_operator(Some(entry));
+            session
+                .context
+                .network
+                .set_operator(&user, Some(entry))
+                .await;
             session.numeric(RPL_YOUREOPER, &["You are now an IRC operator"]);
             if !was_operator {
                 announce_user_modes(session, "+o");
@@ -62,7 +66,7 @@ pub async fn oper_up(session: &mut IrcSession, name: &str, password: &str) {
 
 /// `KILL nick [reason]` (one argument is enough, as on Ergo): the victim gets `KILL` from the operator and `ERROR`, and everyone who
 /// shared a channel with it sees it quit with `Killed (operator (reason))`.
-pub fn kill(session: &mut IrcSession, message: &Message) -> Flow {
+pub async fn kill(session: &mut IrcSession, message: &Message) -> Flow {
     let nick = &message.params[0];
     let reason = message
         .params
@@ -70,7 +74,7 @@ pub fn kill(session: &mut IrcSession, message: &Message) -> Flow {
         .filter(|reason| !reason.is_empty())
         .map_or(DEFAULT_KILL_REASON, String::as_str);
     let user = session.user().clone();
-    if let Err(error) = session.context.hub.kill(&user, nick, reason) {
+    if let Err(error) = session.context.network.kill(&user, nick, reason).await {
         session.hub_error(&error);
     }
     Flow::Continue
@@ -78,14 +82,14 @@ pub fn kill(session: &mut IrcSession, message: &Message) -> Flow {
 
 /// `WALLOPS text`: to every user with user mode `+w` (and every text-protocol operator), the
 /// sender included if it has `+w`.
-pub fn wallops(session: &mut IrcSession, message: &Message) -> Flow {
+pub async fn wallops(session: &mut IrcSession, message: &Message) -> Flow {
     let text = &message.params[0];
     if text.is_empty() {
         session.numeric(ERR_NEEDMOREPARAMS, &["WALLOPS", "Not enough parameters"]);
         return Flow::Continue;
     }
     let user = session.user().clone();
-    match session.context.hub.wallops(&user, text) {
+    match session.context.network.wallops(&user, text).await {
         Ok(Some(own_copy)) => session.own_copy(&own_copy),
         Ok(None) => {}
         Err(error) => session.hub_error(&error),

@@ -169,8 +169,9 @@ pub async fn run_requests(session: &mut IrcSession) {
                         let user = session.user().clone();
                         session
                             .context
-                            .hub
-                            .share_read_marker(&account, &user, &event);
+                            .network
+                            .share_read_marker(&account, &user, &event)
+                            .await;
                     }
                     Ok(Some(stored))
                 }

@@ -61,7 +61,7 @@ pub fn redact(session: &mut IrcSession, message: &Message) -> Flow {
 pub async fn run(session: &mut IrcSession, request: RedactRequest) -> Option<Commit> {
     let user = session.user().clone();
     let result = redaction::redact(
-        &session.context.hub,
+        &session.context.network,
         &session.context.store,
         &user,
         &request.place,

@@ -61,7 +61,7 @@ fn same_secret(given: &[u8], secret: &[u8]) -> bool {
     difference == 0
 }
 
-pub fn nick(session: &mut IrcSession, message: &Message) -> Flow {
+pub async fn nick(session: &mut IrcSession, message: &Message) -> Flow {
     let Some(nick) = message.params.first().filter(|nick| !nick.is_empty()) else {
         session.numeric(ERR_NONICKNAMEGIVEN, &["No nickname given"]);
         return Flow::Continue;
@@ -79,7 +79,7 @@ pub fn nick(session: &mut IrcSession, message: &Message) -> Flow {
             session.pending().nick_to_check = Some(nick.clone());
             return Flow::Continue;
         }
-        match session.context.hub.rename(&user, nick) {
+        match session.context.network.rename(&user, nick).await {
             Ok(event) => {
                 session.own_copy(&event);
                 session.pending().nick_changed = true;
@@ -94,10 +94,10 @@ pub fn nick(session: &mut IrcSession, message: &Message) -> Flow {
         return Flow::Continue;
     }
     session.registration().nick = Some(nick.clone());
-    try_register(session)
+    try_register(session).await
 }
 
-pub fn user(session: &mut IrcSession, message: &Message) -> Flow {
+pub async fn user(session: &mut IrcSession, message: &Message) -> Flow {
     if session.user.is_some() || session.registration().user.is_some() {
         session.numeric(ERR_ALREADYREGISTERED, &["You may not reregister"]);
         return Flow::Continue;
@@ -125,11 +125,11 @@ pub fn user(session: &mut IrcSession, message: &Message) -> Flow {
         })
         .collect();
     session.registration().user = Some((username, realname));
-    try_register(session)
+    try_register(session).await
 }
 
 /// Completes registration once `NICK` and `USER` are in and capability negotiation is over.
-pub fn try_register(session: &mut IrcSession) -> Flow {
+pub async fn try_register(session: &mut IrcSession) -> Flow {
     let Some(registration) = session.registering() else {
         return Flow::Continue;
     };
@@ -168,12 +168,17 @@ pub fn try_register(session: &mut IrcSession) -> Flow {
         // Admitted before the link went down: the rest of the network could not know it.
         return Flow::Quit(crate::hub::LINK_LOST.to_owned());
     }
-    match session.context.hub.register(
-        session.peer,
-        Protocol::Irc,
-        session.outbox.clone(),
-        identity,
-    ) {
+    match session
+        .context
+        .network
+        .register(
+            session.peer,
+            Protocol::Irc,
+            session.outbox.clone(),
+            identity,
+        )
+        .await
+    {
         Ok(user) => {
             if session.tls {
                 user.set_tls(session.certificate_fingerprint.as_deref());

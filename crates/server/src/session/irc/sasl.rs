@@ -55,7 +55,7 @@ pub enum Step {
 /// or `AUTHENTICATE *` to abort. A client already logged in may authenticate again (IRCv3
 /// sasl-3.2 reauthentication): a success moves it to the new account, a failure leaves it
 /// logged in as it was.
-pub fn authenticate(session: &mut IrcSession, message: &Message) -> Flow {
+pub async fn authenticate(session: &mut IrcSession, message: &Message) -> Flow {
     let argument = message.params[0].as_str();
     if argument == "*" {
         // A SCRAM login dropped here never had its proof checked: it is not counted.
@@ -84,7 +84,7 @@ pub fn authenticate(session: &mut IrcSession, message: &Message) -> Flow {
                 session.sasl = SaslState::Receiving { step, collected };
             } else {
                 match BASE64.decode(&collected) {
-                    Ok(received) => take_step(session, step, received),
+                    Ok(received) => take_step(session, step, received).await,
                     Err(_) => fail(session),
                 }
             }
@@ -132,7 +132,7 @@ fn choose_mechanism(session: &mut IrcSession, mechanism: &str) {
 }
 
 /// Handles the client's whole (decoded) message for `step`.
-fn take_step(session: &mut IrcSession, step: Step, received: Vec<u8>) {
+async fn take_step(session: &mut IrcSession, step: Step, received: Vec<u8>) {
     match step {
         Step::Plain => match decode_plain(&received) {
             Some((account, password)) => session
@@ -179,7 +179,7 @@ fn take_step(session: &mut IrcSession, step: Step, received: Vec<u8>) {
         }
         Step::ScramAcknowledge { account, stamp } => {
             if received.is_empty() {
-                logged_in(session, &account, Some(stamp));
+                logged_in(session, &account, Some(stamp)).await;
                 session.numeric(RPL_SASLSUCCESS, &["SASL authentication successful"]);
             } else {
                 fail(session);

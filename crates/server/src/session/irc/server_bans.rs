@@ -146,10 +146,22 @@ pub async fn run(session: &mut IrcSession, change: BanChange) {
     let user = session.user().clone();
     let answer = match change {
         BanChange::Add(request) => {
-            server_bans::add(&session.context.hub, &session.context.store, &user, request).await
+            server_bans::add(
+                &session.context.network,
+                &session.context.store,
+                &user,
+                request,
+            )
+            .await
         }
         BanChange::Remove(target) => {
-            server_bans::remove(&session.context.hub, &session.context.store, &user, &target).await
+            server_bans::remove(
+                &session.context.network,
+                &session.context.store,
+                &user,
+                &target,
+            )
+            .await
         }
     };
     match answer {

@@ -1,0 +1,336 @@
+//! The network as sessions change it: every change to what the network shares (users and their
+//! nicks and presence, rooms and their members, modes and topics, messages, deletions, server
+//! bans, alerts to other sessions) goes through [`Network`], and each is awaited.
+//!
+//! On a single server the network is this server's hub, and every call is the hub's own
+//! synchronous call, finished when the future is first polled: behaviour and cost are the
+//! hub's. Awaiting is for cluster mode (`docs/CLUSTER.md`, "What changes in the code"), where a
+//! change is decided on this node's replica of the network, applied by Redis, and known only
+//! once Redis answers: a session must not run ahead of a change it asked for, so every caller
+//! already waits for its answer before its next step. What only reads the network (lookups,
+//! listings, `NAMES`, `WHO`) stays on the hub, which is that replica.
+//!
+//! Local to each server, and so still the hub's or the user's alone: the monitor lists
+//! (`MONITOR`), delivery preferences (capabilities), flood control and this server's notices.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use palaver_proto::event::{Event, Identity, MemberStatus};
+
+use crate::hub::{
+    Alert, BanTarget, Deletion, Departure, EndedRoom, Hub, HubError, Joined, ModeChange,
+    ModeOutcome, Protocol, Reclaim, Reclaimed, Room, Said, ServerBan, User,
+};
+use crate::outbox::Outbox;
+use crate::store::{Party, RoomRecord};
+
+/// Where sessions send the changes they make to the network. See the module's documentation.
+#[derive(Clone)]
+pub enum Network {
+    /// A single server: its hub is the whole network.
+    Local(Arc<Hub>),
+}
+
+impl Network {
+    /// The network of a single server, held in `hub`.
+    pub fn local(hub: Arc<Hub>) -> Self {
+        Network::Local(hub)
+    }
+
+    /// The network as this server sees it, to read: on a single server, all of it.
+    pub fn hub(&self) -> &Arc<Hub> {
+        match self {
+            Network::Local(hub) => hub,
+        }
+    }
+
+    // Users: arriving, renaming, leaving.
+
+    /// A text user arrives under the next free guest nick.
+    pub async fn connect_guest(
+        &self,
+        peer: SocketAddr,
+        host: &str,
+        protocol: Protocol,
+        outbox: Arc<Outbox>,
+    ) -> Arc<User> {
+        self.hub().connect_guest(peer, host, protocol, outbox)
+    }
+
+    /// An IRC user completes registration as `identity`.
+    pub async fn register(
+        &self,
+        peer: SocketAddr,
+        protocol: Protocol,
+        outbox: Arc<Outbox>,
+        identity: Identity,
+    ) -> Result<Arc<User>, HubError> {
+        self.hub().register(peer, protocol, outbox, identity)
+    }
+
+    pub async fn rename(&self, user: &Arc<User>, nick: &str) -> Result<Event, HubError> {
+        self.hub().rename(user, nick)
+    }
+
+    pub async fn rename_to_guest(&self, user: &Arc<User>) -> Event {
+        self.hub().rename_to_guest(user)
+    }
+
+    pub async fn reclaim_nick(
+        &self,
+        owner: &Arc<User>,
+        account: &str,
+        how: Reclaim,
+    ) -> Result<Reclaimed, HubError> {
+        self.hub().reclaim_nick(owner, account, how)
+    }
+
+    /// The user leaves the network; the rooms whose lifetime this ended are returned for the
+    /// store to forget.
+    pub async fn disconnect(&self, user: &Arc<User>, reason: Option<&str>) -> Vec<EndedRoom> {
+        self.hub().disconnect(user, reason)
+    }
+
+    // Presence: what others see of a user.
+
+    pub async fn set_away(&self, user: &Arc<User>, message: Option<&str>) {
+        self.hub().set_away(user, message)
+    }
+
+    pub async fn set_realname(&self, user: &Arc<User>, realname: &str) -> Event {
+        self.hub().set_realname(user, realname)
+    }
+
+    pub async fn set_account(&self, user: &Arc<User>, account: Option<&str>) {
+        self.hub().set_account(user, account)
+    }
+
+    pub async fn set_bot(&self, user: &User, bot: bool) {
+        self.hub().set_bot(user, bot)
+    }
+
+    pub async fn set_invisible(&self, user: &User, invisible: bool) {
+        user.set_invisible(invisible);
+    }
+
+    /// Makes the user a server operator under the configured `name`, or (`None`) no longer
+    /// one.
+    pub async fn set_operator(&self, user: &User, name: Option<Arc<str>>) {
+        user.set_operator(name);
+    }
+
+    // Rooms: membership, rules, registration.
+
+    pub async fn join(
+        &self,
+        user: &Arc<User>,
+        name: &str,
+        key: Option<&str>,
+    ) -> Result<Joined, HubError> {
+        self.hub().join(user, name, key)
+    }
+
+    pub async fn part(
+        &self,
+        user: &Arc<User>,
+        room: &Arc<Room>,
+        reason: Option<&str>,
+    ) -> Result<Departure, HubError> {
+        self.hub().part(user, room, reason)
+    }
+
+    pub async fn part_all(&self, user: &Arc<User>) -> Vec<Departure> {
+        self.hub().part_all(user)
+    }
+
+    pub async fn kick(
+        &self,
+        user: &Arc<User>,
+        room: &Arc<Room>,
+        nick: &str,
+        reason: &str,
+    ) -> Result<Departure, HubError> {
+        self.hub().kick(user, room, nick, reason)
+    }
+
+    pub async fn invite(
+        &self,
+        user: &Arc<User>,
+        nick: &str,
+        room_name: &str,
+    ) -> Result<Arc<User>, HubError> {
+        self.hub().invite(user, nick, room_name)
+    }
+
+    pub async fn change_modes(
+        &self,
+        user: &Arc<User>,
+        room: &Arc<Room>,
+        changes: Vec<ModeChange>,
+    ) -> Result<ModeOutcome, HubError> {
+        self.hub().change_modes(user, room, changes)
+    }
+
+    pub async fn set_topic(
+        &self,
+        user: &Arc<User>,
+        room: &Arc<Room>,
+        topic: &str,
+    ) -> Result<Event, HubError> {
+        self.hub().set_topic(user, room, topic)
+    }
+
+    /// The room is registered to `record`'s founder (already saved in the store).
+    pub async fn mark_registered(&self, room: &Room, record: RoomRecord) {
+        self.hub().mark_registered(room, record)
+    }
+
+    // Messages and their deletion.
+
+    pub async fn say(
+        &self,
+        user: &Arc<User>,
+        room: &Arc<Room>,
+        said: &Said<'_>,
+    ) -> Result<Event, HubError> {
+        self.hub().say(user, room, said)
+    }
+
+    /// A message to the members of `room` with at least the `minimum` status (`@#room`).
+    pub async fn say_to_status(
+        &self,
+        user: &Arc<User>,
+        room: &Arc<Room>,
+        minimum: MemberStatus,
+        said: &Said<'_>,
+    ) -> Result<Event, HubError> {
+        self.hub().say_to_status(user, room, minimum, said)
+    }
+
+    /// A private message to the user holding the nick `to`.
+    pub async fn message_user(
+        &self,
+        user: &Arc<User>,
+        to: &str,
+        said: &Said<'_>,
+    ) -> Result<(Event, Arc<User>), HubError> {
+        self.hub().message_user(user, to, said)
+    }
+
+    pub async fn redact_in_room(
+        &self,
+        user: &Arc<User>,
+        room: &Arc<Room>,
+        deletion: Deletion<'_>,
+    ) -> Result<Event, HubError> {
+        self.hub().redact_in_room(user, room, deletion)
+    }
+
+    pub async fn redact_private(
+        &self,
+        user: &Arc<User>,
+        peer: &str,
+        recipient: &Party,
+        deletion: Deletion<'_>,
+    ) -> Result<Event, HubError> {
+        self.hub().redact_private(user, peer, recipient, deletion)
+    }
+
+    // Operators, server bans, and alerts to other sessions.
+
+    pub async fn kill(
+        &self,
+        killer: &Arc<User>,
+        nick: &str,
+        reason: &str,
+    ) -> Result<Arc<User>, HubError> {
+        self.hub().kill(killer, nick, reason)
+    }
+
+    pub async fn wallops(&self, sender: &Arc<User>, text: &str) -> Result<Option<Event>, HubError> {
+        self.hub().wallops(sender, text)
+    }
+
+    /// Adds a server ban and disconnects whoever it covers; how many were.
+    pub async fn add_server_ban(
+        &self,
+        operator: &Arc<User>,
+        ban: ServerBan,
+    ) -> Result<usize, HubError> {
+        self.hub().add_server_ban(operator, ban)
+    }
+
+    pub async fn remove_server_ban(
+        &self,
+        operator: &Arc<User>,
+        target: &BanTarget,
+    ) -> Result<bool, HubError> {
+        self.hub().remove_server_ban(operator, target)
+    }
+
+    /// Disconnects a user that `ban` covers, found after it was admitted.
+    pub async fn enforce_ban(&self, user: &User, ban: &ServerBan) {
+        self.hub().enforce_ban(user, ban)
+    }
+
+    /// Alerts every other session logged in to `account` (`why`); how many there were.
+    pub async fn log_out_other_sessions(&self, account: &str, actor: &User, why: Alert) -> usize {
+        self.hub().log_out_other_sessions(account, actor, why)
+    }
+
+    /// Tells the account's other sessions of a read marker `actor` moved.
+    pub async fn share_read_marker(&self, account: &str, actor: &User, event: &Event) {
+        self.hub().share_read_marker(account, actor, event)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    use palaver_proto::event::MessageKind;
+
+    use super::*;
+    use crate::hub::HubSettings;
+
+    /// Polls `future` once: on a single server every change is the hub's synchronous call, so
+    /// it must be finished then (the promise that awaiting costs a single server nothing, and
+    /// that no change of a single server ever waits on anything).
+    fn at_once<T>(future: impl Future<Output = T>) -> T {
+        match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(value) => value,
+            Poll::Pending => panic!("a single server's change waited"),
+        }
+    }
+
+    #[test]
+    fn a_single_server_s_changes_are_finished_when_first_polled() {
+        let hub = Arc::new(Hub::new(HubSettings::default()));
+        let network = Network::local(hub.clone());
+        let peer = "127.0.0.1:50000".parse().unwrap();
+        let connect = |network: &Network| {
+            let outbox = Arc::new(Outbox::new(1 << 16));
+            at_once(network.connect_guest(peer, "127.0.0.1", Protocol::Text, outbox))
+        };
+        let alice = connect(&network);
+        let bob = connect(&network);
+        at_once(network.rename(&alice, "alice")).unwrap();
+        let Joined::New { room, .. } = at_once(network.join(&alice, "#rust", None)).unwrap() else {
+            panic!("alice joined a new room");
+        };
+        at_once(network.join(&bob, "#rust", None)).unwrap();
+        let said = Said::plain(MessageKind::Say, "hello");
+        at_once(network.say(&alice, &room, &said)).unwrap();
+        at_once(network.message_user(&bob, "alice", &said)).unwrap();
+        at_once(network.set_topic(&alice, &room, "Rust")).unwrap();
+        at_once(network.set_away(&bob, Some("lunch")));
+        at_once(network.part(&bob, &room, None)).unwrap();
+        at_once(network.disconnect(&bob, Some("bye")));
+        // The changes are the hub's: what it reads back is what was done.
+        assert_eq!(hub.user_count(), 1);
+        assert_eq!(room.topic().unwrap().text.as_ref(), "Rust");
+        assert!(hub.user_by_nick("alice").is_some());
+    }
+}
