@@ -77,8 +77,8 @@ pub use message::{
 #[doc(hidden)]
 pub use migrations::{MIGRATIONS, Migration, SCRAM_CREDENTIALS_VERSION, latest_version};
 pub use read_markers::MAX_READ_MARKERS;
+pub(crate) use redis_store::{FENCE, RedisConnection, SentinelTarget, redis_connection};
 pub use redis_store::{Fence, REDIS_SCHEMA_VERSION, RedisSettings};
-pub(crate) use redis_store::{RedisConnection, SentinelTarget, redis_connection};
 pub use rooms::{ListEntry, RoomRecord};
 pub use server_bans::ServerBanRecord;
 

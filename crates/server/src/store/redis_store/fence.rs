@@ -34,7 +34,7 @@ impl Fence {
     /// Adds the lease key and the token it must hold as `invocation`'s last key and argument,
     /// where `scripts/fence.lua` takes them off (empty for an unfenced store): call it once
     /// every other key and argument is in.
-    pub(super) fn seal(&self, invocation: &mut ScriptInvocation<'_>) {
+    pub(crate) fn seal(&self, invocation: &mut ScriptInvocation<'_>) {
         let (key, token) = match &*crate::lock(&self.0) {
             Some(lease) => (lease.key.clone(), lease.token.clone()),
             None => (String::new(), String::new()),

@@ -44,6 +44,7 @@ pub(crate) use connection::{RedisConnection, SentinelTarget, redis_connection};
 pub use fence::Fence;
 use keys::Keys;
 use link::Link;
+pub(crate) use scripts::FENCE;
 use scripts::Scripts;
 
 /// The version of the data layout this palaver writes; a Redis holding a newer one is

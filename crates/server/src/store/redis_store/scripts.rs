@@ -6,8 +6,9 @@
 
 use redis::Script;
 
-/// The fence (`fence.rs`), first in every script: each of them writes.
-const FENCE: &str = include_str!("scripts/fence.lua");
+/// The fence (`fence.rs`), first in every script: each of them writes. The cluster's own
+/// scripts that write start with it too.
+pub(crate) const FENCE: &str = include_str!("scripts/fence.lua");
 
 /// Deleting a message, shared by every script that deletes messages.
 const FORGET: &str = include_str!("scripts/forget.lua");

@@ -1,0 +1,12 @@
+-- A user leaves: its nick's claim (if still its own), its record and its places in the sets
+-- go. Leaving twice changes nothing the second time.
+-- KEYS[1] the nick's claim, KEYS[2] the user's record, KEYS[3] the set of connected users,
+-- KEYS[4] the node's users. ARGV[1] the user's id.
+-- Returns 'gone'.
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+end
+redis.call('DEL', KEYS[2])
+redis.call('SREM', KEYS[3], ARGV[1])
+redis.call('SREM', KEYS[4], ARGV[1])
+return 'gone'

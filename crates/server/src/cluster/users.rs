@@ -1,0 +1,466 @@
+//! Users across nodes, the first part (docs/CLUSTER.md, milestone 4): the cluster's directory of
+//! connected users in Redis. Each user gets a cluster-wide id, a claim on its nick (unique in the
+//! whole cluster: two nodes claiming one nick at once, exactly one gets it), a record naming its
+//! home node, and a place in the sets of connected users and of its node's users, so that the
+//! users of a node that died can be released.
+//!
+//! Every change is one script (`scripts/user_*.lua`), atomic, and fenced by the node's lease
+//! like the store's writes: a node that lost its lease changes nothing.
+//!
+//! Not yet called by `Network`: while a Redis takes one live node at a time (a second is
+//! refused at start), claims would only repeat what the node's hub already decides. They are
+//! called once nodes share users (the state feed and the replica of users, the rest of
+//! milestone 4).
+
+use std::fmt;
+use std::time::Duration;
+
+use palaver_proto::names::fold;
+use redis::{RedisError, Script};
+
+use crate::store::{FENCE, Fence, RedisConnection, redis_connection};
+
+/// How many users of a dead node one release call removes at most.
+const RELEASE_BATCH: usize = 200;
+
+/// How long connecting to Redis, and waiting for one of its answers, may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A user's id, unique in the cluster, from Redis's counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClusterUserId(pub u64);
+
+impl fmt::Display for ClusterUserId {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(formatter)
+    }
+}
+
+/// Why a claim was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ClaimError {
+    /// Someone in the cluster holds the nick.
+    #[error("the nick is taken")]
+    Taken,
+    /// The user no longer holds the nick the node believed it held (its replica is behind).
+    #[error("the user no longer holds that nick")]
+    Stale,
+    /// Redis refused (`FENCED`: the node lost its lease) or did not answer.
+    #[error("{0}")]
+    Redis(#[from] RedisError),
+}
+
+/// What others see of a user, kept in its record beside its nick and home node.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserFacts {
+    pub user: String,
+    pub host: String,
+    pub realname: String,
+}
+
+impl UserFacts {
+    fn fields(&self) -> [(&'static str, &str); 3] {
+        [
+            ("user", &self.user),
+            ("host", &self.host),
+            ("realname", &self.realname),
+        ]
+    }
+}
+
+/// The key names of the directory, under one prefix.
+#[derive(Debug, Clone)]
+struct UserKeys {
+    prefix: String,
+}
+
+impl UserKeys {
+    /// String: the id of the user holding the (folded) nick.
+    fn claim(&self, folded: &str) -> String {
+        format!("{}{folded}", self.claim_prefix())
+    }
+
+    fn claim_prefix(&self) -> String {
+        format!("{}:nick:", self.prefix)
+    }
+
+    /// Hash: a user's record (home node, nick, folded nick, user name, host, real name).
+    fn record(&self, id: ClusterUserId) -> String {
+        format!("{}{id}", self.record_prefix())
+    }
+
+    fn record_prefix(&self) -> String {
+        format!("{}:user:", self.prefix)
+    }
+
+    /// Set: the ids of every connected user.
+    fn users(&self) -> String {
+        format!("{}:users", self.prefix)
+    }
+
+    /// Set: the ids of the users connected through `node`.
+    fn node_users(&self, node: &str) -> String {
+        format!("{}:node:{node}:users", self.prefix)
+    }
+
+    /// Counters: user ids, guest numbers.
+    fn user_ids(&self) -> String {
+        format!("{}:user_ids", self.prefix)
+    }
+
+    fn guests(&self) -> String {
+        format!("{}:guests", self.prefix)
+    }
+}
+
+struct UserScripts {
+    connect: Script,
+    connect_guest: Script,
+    rename: Script,
+    disconnect: Script,
+    release_node: Script,
+}
+
+impl UserScripts {
+    fn new() -> Self {
+        let fenced = |body: &str| Script::new(&format!("{FENCE}\n{body}"));
+        Self {
+            connect: fenced(include_str!("scripts/user_connect.lua")),
+            connect_guest: fenced(include_str!("scripts/user_connect_guest.lua")),
+            rename: fenced(include_str!("scripts/user_rename.lua")),
+            disconnect: fenced(include_str!("scripts/user_disconnect.lua")),
+            release_node: fenced(include_str!("scripts/user_release_node.lua")),
+        }
+    }
+}
+
+/// One node's view of the directory: the changes it makes for its own users.
+pub struct UserDirectory {
+    connection: RedisConnection,
+    keys: UserKeys,
+    node: String,
+    fence: Fence,
+    scripts: UserScripts,
+}
+
+impl UserDirectory {
+    /// The directory on the Redis at `url`, under `prefix` (`[cluster] key_prefix`), for the
+    /// node `node`, whose writes `fence` checks against its lease.
+    pub async fn open(
+        url: &str,
+        prefix: &str,
+        node: &str,
+        fence: Fence,
+    ) -> Result<Self, RedisError> {
+        let connection = redis_connection(url, CONNECT_TIMEOUT, RESPONSE_TIMEOUT).await?;
+        Ok(Self {
+            connection,
+            keys: UserKeys {
+                prefix: prefix.to_owned(),
+            },
+            node: node.to_owned(),
+            fence,
+            scripts: UserScripts::new(),
+        })
+    }
+
+    /// A user arrives under `nick`: its id, or [`ClaimError::Taken`].
+    pub async fn connect(
+        &self,
+        nick: &str,
+        facts: &UserFacts,
+    ) -> Result<ClusterUserId, ClaimError> {
+        let folded = fold(nick);
+        let mut invocation = self.scripts.connect.prepare_invoke();
+        invocation
+            .key(self.keys.claim(&folded))
+            .key(self.keys.user_ids())
+            .key(self.keys.users())
+            .key(self.keys.node_users(&self.node))
+            .arg(self.keys.record_prefix())
+            .arg(&self.node)
+            .arg(nick)
+            .arg(&folded);
+        for (name, value) in facts.fields() {
+            invocation.arg(name).arg(value);
+        }
+        let (outcome, id): (String, u64) = self.run(&mut invocation).await?;
+        match outcome.as_str() {
+            "connected" => Ok(ClusterUserId(id)),
+            _ => Err(ClaimError::Taken),
+        }
+    }
+
+    /// A user arrives under the next free guest nick: its id and that nick.
+    pub async fn connect_guest(
+        &self,
+        facts: &UserFacts,
+    ) -> Result<(ClusterUserId, String), ClaimError> {
+        let mut invocation = self.scripts.connect_guest.prepare_invoke();
+        invocation
+            .key(self.keys.guests())
+            .key(self.keys.user_ids())
+            .key(self.keys.users())
+            .key(self.keys.node_users(&self.node))
+            .arg(self.keys.record_prefix())
+            .arg(&self.node)
+            .arg(self.keys.claim_prefix());
+        for (name, value) in facts.fields() {
+            invocation.arg(name).arg(value);
+        }
+        let (outcome, id, nick): (String, u64, String) = self.run(&mut invocation).await?;
+        match outcome.as_str() {
+            "connected" => Ok((ClusterUserId(id), nick)),
+            _ => Err(ClaimError::Taken),
+        }
+    }
+
+    /// The user `id`, holding `from`, takes `to`.
+    pub async fn rename(&self, id: ClusterUserId, from: &str, to: &str) -> Result<(), ClaimError> {
+        let folded = fold(to);
+        let mut invocation = self.scripts.rename.prepare_invoke();
+        invocation
+            .key(self.keys.claim(&fold(from)))
+            .key(self.keys.claim(&folded))
+            .key(self.keys.record(id))
+            .arg(id.0)
+            .arg(to)
+            .arg(&folded);
+        let outcome: String = self.run(&mut invocation).await?;
+        match outcome.as_str() {
+            "renamed" => Ok(()),
+            "stale" => Err(ClaimError::Stale),
+            _ => Err(ClaimError::Taken),
+        }
+    }
+
+    /// The user `id`, holding `nick`, leaves.
+    pub async fn disconnect(&self, id: ClusterUserId, nick: &str) -> Result<(), ClaimError> {
+        let mut invocation = self.scripts.disconnect.prepare_invoke();
+        invocation
+            .key(self.keys.claim(&fold(nick)))
+            .key(self.keys.record(id))
+            .key(self.keys.users())
+            .key(self.keys.node_users(&self.node))
+            .arg(id.0);
+        let _gone: String = self.run(&mut invocation).await?;
+        Ok(())
+    }
+
+    /// Releases every user the node `node` left behind (it died, or it is this node's earlier
+    /// incarnation), a batch per call so that Redis stays free for others in between; how
+    /// many were released.
+    pub async fn release_node(&self, node: &str) -> Result<usize, ClaimError> {
+        let mut released = 0;
+        loop {
+            let mut invocation = self.scripts.release_node.prepare_invoke();
+            invocation
+                .key(self.keys.node_users(node))
+                .key(self.keys.users())
+                .arg(self.keys.record_prefix())
+                .arg(self.keys.claim_prefix())
+                .arg(RELEASE_BATCH);
+            let (batch, left): (usize, usize) = self.run(&mut invocation).await?;
+            released += batch;
+            if left == 0 {
+                return Ok(released);
+            }
+        }
+    }
+
+    /// Who holds `nick` in the cluster.
+    pub async fn holder(&self, nick: &str) -> Result<Option<ClusterUserId>, RedisError> {
+        let id: Option<u64> = redis::cmd("GET")
+            .arg(self.keys.claim(&fold(nick)))
+            .query_async(&mut self.connection.clone())
+            .await?;
+        Ok(id.map(ClusterUserId))
+    }
+
+    /// How many users are connected in the whole cluster.
+    pub async fn user_count(&self) -> Result<usize, RedisError> {
+        redis::cmd("SCARD")
+            .arg(self.keys.users())
+            .query_async(&mut self.connection.clone())
+            .await
+    }
+
+    async fn run<T: redis::FromRedisValue>(
+        &self,
+        invocation: &mut redis::ScriptInvocation<'_>,
+    ) -> Result<T, RedisError> {
+        self.fence.seal(invocation);
+        invocation.invoke_async(&mut self.connection.clone()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Against a real `redis-server` (`test_redis.rs`), two or more nodes' directories on one
+    //! Redis, as separate nodes would have them.
+
+    use super::*;
+    use crate::test_redis::RedisServer;
+
+    const PREFIX: &str = "palaver";
+
+    async fn directory(server: &RedisServer, node: &str) -> UserDirectory {
+        UserDirectory::open(&server.url(), PREFIX, node, Fence::default())
+            .await
+            .expect("open the directory")
+    }
+
+    fn facts(user: &str) -> UserFacts {
+        UserFacts {
+            user: format!("~{user}"),
+            host: "127.0.0.1".into(),
+            realname: user.into(),
+        }
+    }
+
+    /// Two clients on two nodes claim one nick at the same instant, round after round (in
+    /// varying case): exactly one gets it each time, and the claim names the winner.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_nodes_claiming_one_nick_at_once_exactly_one_wins() {
+        let server = RedisServer::start();
+        let alpha = directory(&server, "alpha").await;
+        let beta = directory(&server, "beta").await;
+        for round in 0..200 {
+            let (on_alpha, on_beta) = (format!("racer{round}"), format!("RACER{round}"));
+            let (facts_a, facts_b) = (facts("a"), facts("b"));
+            let (a, b) = tokio::join!(
+                alpha.connect(&on_alpha, &facts_a),
+                beta.connect(&on_beta, &facts_b)
+            );
+            let winner = match (a, b) {
+                (Ok(id), Err(ClaimError::Taken)) | (Err(ClaimError::Taken), Ok(id)) => id,
+                other => panic!("round {round}: not exactly one winner: {other:?}"),
+            };
+            assert_eq!(alpha.holder(&on_alpha).await.unwrap(), Some(winner));
+        }
+        assert_eq!(alpha.user_count().await.unwrap(), 200);
+    }
+
+    #[tokio::test]
+    async fn a_rename_moves_the_claim_and_a_refused_one_changes_nothing() {
+        let server = RedisServer::start();
+        let alpha = directory(&server, "alpha").await;
+        let beta = directory(&server, "beta").await;
+        let alice = alpha.connect("alice", &facts("alice")).await.unwrap();
+        let bob = beta.connect("bob", &facts("bob")).await.unwrap();
+        assert_ne!(alice, bob);
+
+        assert!(matches!(
+            beta.rename(bob, "bob", "ALICE").await,
+            Err(ClaimError::Taken)
+        ));
+        assert_eq!(beta.holder("bob").await.unwrap(), Some(bob));
+
+        alpha.rename(alice, "alice", "Alicia").await.unwrap();
+        assert_eq!(alpha.holder("alice").await.unwrap(), None);
+        assert_eq!(alpha.holder("alicia").await.unwrap(), Some(alice));
+        // A change of case keeps the one claim.
+        alpha.rename(alice, "Alicia", "ALICIA").await.unwrap();
+        assert_eq!(alpha.holder("alicia").await.unwrap(), Some(alice));
+
+        // A node whose view is behind (alice is no longer "alice") changes nothing.
+        assert!(matches!(
+            alpha.rename(alice, "alice", "carol").await,
+            Err(ClaimError::Stale)
+        ));
+        assert_eq!(alpha.holder("carol").await.unwrap(), None);
+
+        // The freed nick can be taken again, from the other node.
+        let another = beta.connect("Alice", &facts("another")).await.unwrap();
+        assert_eq!(beta.holder("alice").await.unwrap(), Some(another));
+    }
+
+    #[tokio::test]
+    async fn leaving_frees_the_nick_and_only_the_leaver_s() {
+        let server = RedisServer::start();
+        let alpha = directory(&server, "alpha").await;
+        let beta = directory(&server, "beta").await;
+        let alice = alpha.connect("alice", &facts("alice")).await.unwrap();
+        alpha.rename(alice, "alice", "alicia").await.unwrap();
+        let bob = beta.connect("alice", &facts("bob")).await.unwrap();
+        // Leaving as if still "alice" (a node's stale view) does not free bob's claim.
+        alpha.disconnect(alice, "alice").await.unwrap();
+        assert_eq!(alpha.holder("alice").await.unwrap(), Some(bob));
+        // alice's own claim was not released that way, and is released with her name.
+        alpha.disconnect(alice, "alicia").await.unwrap();
+        assert_eq!(alpha.holder("alicia").await.unwrap(), None);
+        assert_eq!(alpha.user_count().await.unwrap(), 1);
+        // Leaving twice changes nothing more.
+        beta.disconnect(bob, "alice").await.unwrap();
+        beta.disconnect(bob, "alice").await.unwrap();
+        assert_eq!(beta.holder("alice").await.unwrap(), None);
+        assert_eq!(beta.user_count().await.unwrap(), 0);
+    }
+
+    /// Guest numbers come from one counter: unique across nodes, and a number whose nick
+    /// someone took by hand is skipped.
+    #[tokio::test]
+    async fn guests_are_numbered_across_nodes_skipping_taken_nicks() {
+        let server = RedisServer::start();
+        let alpha = directory(&server, "alpha").await;
+        let beta = directory(&server, "beta").await;
+        alpha.connect("Guest-1", &facts("squatter")).await.unwrap();
+        let (first, first_nick) = alpha.connect_guest(&facts("g")).await.unwrap();
+        let (second, second_nick) = beta.connect_guest(&facts("g")).await.unwrap();
+        assert_eq!(
+            (first_nick.as_str(), second_nick.as_str()),
+            ("guest-2", "guest-3")
+        );
+        assert_eq!(beta.holder("guest-2").await.unwrap(), Some(first));
+        assert_eq!(alpha.holder("guest-3").await.unwrap(), Some(second));
+    }
+
+    /// A node that died leaves its users behind; another releases them all, in batches, and
+    /// nobody else's.
+    #[tokio::test]
+    async fn a_dead_node_s_users_are_released_in_batches() {
+        let server = RedisServer::start();
+        let alpha = directory(&server, "alpha").await;
+        let beta = directory(&server, "beta").await;
+        let count = 2 * RELEASE_BATCH + 50;
+        for number in 0..count {
+            alpha
+                .connect(&format!("a{number}"), &facts("a"))
+                .await
+                .unwrap();
+        }
+        let bob = beta.connect("bob", &facts("bob")).await.unwrap();
+        assert_eq!(beta.release_node("alpha").await.unwrap(), count);
+        assert_eq!(beta.holder("a0").await.unwrap(), None);
+        assert_eq!(beta.holder(&format!("a{}", count - 1)).await.unwrap(), None);
+        assert_eq!(beta.holder("bob").await.unwrap(), Some(bob));
+        assert_eq!(beta.user_count().await.unwrap(), 1);
+        assert_eq!(beta.release_node("alpha").await.unwrap(), 0);
+        // The nicks are free again.
+        beta.connect("a0", &facts("new")).await.unwrap();
+    }
+
+    /// A node whose lease no longer holds its token (it was presumed dead and replaced)
+    /// changes nothing.
+    #[tokio::test]
+    async fn a_fenced_node_changes_nothing() {
+        let server = RedisServer::start();
+        let fence = Fence::default();
+        let lease = format!("{PREFIX}:lease:alpha");
+        fence.hold(lease.clone(), "token-1".into());
+        let alpha = UserDirectory::open(&server.url(), PREFIX, "alpha", fence)
+            .await
+            .unwrap();
+        assert_eq!(server.command(&format!("SET {lease} token-1")), "+OK");
+        let alice = alpha.connect("alice", &facts("alice")).await.unwrap();
+
+        assert_eq!(server.command(&format!("SET {lease} token-2")), "+OK");
+        let refused = alpha.connect("bob", &facts("bob")).await.unwrap_err();
+        assert!(refused.to_string().contains("FENCED"), "{refused}");
+        assert!(alpha.rename(alice, "alice", "alicia").await.is_err());
+        assert!(alpha.disconnect(alice, "alice").await.is_err());
+        assert_eq!(alpha.holder("bob").await.unwrap(), None);
+        assert_eq!(alpha.holder("alice").await.unwrap(), Some(alice));
+    }
+}
