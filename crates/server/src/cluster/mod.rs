@@ -4,11 +4,12 @@
 //!
 //! Built so far: the store on Redis (`store/redis_store/`) and the nodes themselves
 //! (`node.rs`, with the lease's deadline in `lease.rs` and the status report in
-//! `status.rs`), and the first part of sharing users, their directory in Redis (`users.rs`:
-//! ids, nick claims, home nodes), not yet called. Nodes do not yet share users and rooms, so a
+//! `status.rs`), and the first parts of sharing users: their directory in Redis (`users.rs`:
+//! ids, nick claims, home nodes) and following a feed (`feed.rs`), not yet called. Nodes do not yet share users and rooms, so a
 //! Redis (under one key prefix) takes one live node at a time: a second one is refused at
 //! start.
 
+pub mod feed;
 mod keys;
 mod lease;
 mod node;
