@@ -600,6 +600,15 @@ fn a_fenced_node_disconnects_its_users_and_takes_clients_again_once_registered()
             "not ready: the link to the network is fenced\n".to_owned()
         )
     );
+    // Counted as lost with the link, not as killed.
+    let disconnects = |reason: &str| {
+        metric(
+            &alpha,
+            &format!("palaver_disconnects_total{{reason=\"{reason}\"}}"),
+        )
+    };
+    assert_eq!(disconnects("link_lost"), "2");
+    assert_eq!(disconnects("killed"), "0");
 
     redis.restart();
     alpha

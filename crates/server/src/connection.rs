@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::flood::FloodGate;
-use crate::hub::User;
+use crate::hub::{LINK_LOST, User};
 use crate::metrics::DisconnectReason;
 use crate::outbox::{Closed, Outbox, WriterEnd, last_words, run_writer};
 use crate::session::{Context, Flow, Peer, Session};
@@ -270,9 +270,15 @@ async fn read_until_end(
             // Before reading more: what another session did to this user (a logout, a
             // reclaimed nick) must take effect before this client's next command.
             () = alerted(user.as_deref()) => {
-                // Alerts end a connection when it was killed or ghosted.
+                // Alerts end a connection when it was killed or ghosted, or when this server
+                // lost its link to the network (it quits with the link's reason).
                 if let Flow::Quit(reason) = Box::pin(session.on_alert()).await {
-                    return End::Lost(DisconnectReason::Killed, reason);
+                    let kind = if reason == LINK_LOST {
+                        DisconnectReason::LinkLost
+                    } else {
+                        DisconnectReason::Killed
+                    };
+                    return End::Lost(kind, reason);
                 }
                 continue;
             }

@@ -75,8 +75,11 @@ pub enum DisconnectReason {
     Flood,
     /// It did not answer a `PING` in time, or did not finish registering in time.
     PingTimeout,
-    /// An operator's `KILL`, or a `GHOST`/`REGAIN` by the owner of its nick.
+    /// An operator's `KILL`, a server ban, or a `GHOST`/`REGAIN` by the owner of its nick.
     Killed,
+    /// This server, a cluster node, was fenced: it lost its link to Redis for longer than its
+    /// lease, and the rest of the network takes its users as gone.
+    LinkLost,
     /// The server shut down.
     Shutdown,
 }
@@ -131,13 +134,14 @@ impl Transport {
 }
 
 impl DisconnectReason {
-    const ALL: [Self; 7] = [
+    const ALL: [Self; 8] = [
         Self::ClientQuit,
         Self::ConnectionLost,
         Self::SlowConsumer,
         Self::Flood,
         Self::PingTimeout,
         Self::Killed,
+        Self::LinkLost,
         Self::Shutdown,
     ];
 }
@@ -188,6 +192,7 @@ label_values! {
         Flood => "flood",
         PingTimeout => "ping_timeout",
         Killed => "killed",
+        LinkLost => "link_lost",
         Shutdown => "shutdown",
     }
     RefusedReason {
