@@ -38,6 +38,7 @@
 mod bans;
 mod delivery;
 mod error;
+mod joined_rooms;
 mod link;
 mod membership;
 mod messages;

@@ -1,6 +1,5 @@
 //! A connected user as the hub sees it: identity, outbox, presence, and the rooms it is in.
 
-use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -10,6 +9,7 @@ use palaver_proto::event::Identity;
 use palaver_proto::time::Timestamp;
 use tokio::sync::Notify;
 
+use super::joined_rooms::JoinedRooms;
 use super::room::Room;
 use crate::lock;
 use crate::outbox::Outbox;
@@ -464,59 +464,6 @@ impl User {
         }
         parties.push(Party::Connection(self.connection));
         parties
-    }
-}
-
-/// The rooms a user is in, kept so that every operation on one room costs the same however
-/// many rooms the user is in: joining, leaving and looking a room up by name are logarithmic
-/// or constant, never a scan of the whole list (a user in thousands of rooms would otherwise
-/// make each join, and `JOIN 0`, quadratic).
-#[derive(Debug, Default)]
-struct JoinedRooms {
-    /// Join number → room: the rooms in the order joined.
-    by_order: BTreeMap<u64, Arc<Room>>,
-    /// Folded room name → join number. A user is in at most one room per name.
-    by_key: HashMap<String, u64>,
-    /// The number the next join gets; only grows.
-    next: u64,
-}
-
-impl JoinedRooms {
-    fn insert(&mut self, room: Arc<Room>) {
-        let number = self.next;
-        self.next += 1;
-        if let Some(replaced) = self.by_key.insert(room.key().to_owned(), number) {
-            self.by_order.remove(&replaced);
-        }
-        self.by_order.insert(number, room);
-    }
-
-    fn remove(&mut self, room: &Arc<Room>) {
-        let Some(&number) = self.by_key.get(room.key()) else {
-            return;
-        };
-        if self
-            .by_order
-            .get(&number)
-            .is_some_and(|joined| Arc::ptr_eq(joined, room))
-        {
-            self.by_key.remove(room.key());
-            self.by_order.remove(&number);
-        }
-    }
-
-    fn get(&self, key: &str) -> Option<&Arc<Room>> {
-        self.by_key
-            .get(key)
-            .and_then(|number| self.by_order.get(number))
-    }
-
-    fn len(&self) -> usize {
-        self.by_order.len()
-    }
-
-    fn in_join_order(&self) -> impl Iterator<Item = &Arc<Room>> {
-        self.by_order.values()
     }
 }
 
