@@ -25,6 +25,33 @@ use crate::hub::{
 use crate::outbox::Outbox;
 use crate::store::{Party, RoomRecord};
 
+/// How a user's connection is secured, which others see (IRC `WHOIS`): part of what a user
+/// arrives with, as the rest of the network must know it from the start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Security<'a> {
+    Plain,
+    /// Over TLS, with the fingerprint of the client certificate presented, if any.
+    Tls {
+        certificate: Option<&'a str>,
+    },
+}
+
+impl<'a> Security<'a> {
+    pub fn of(tls: bool, certificate: Option<&'a str>) -> Self {
+        if tls {
+            Security::Tls { certificate }
+        } else {
+            Security::Plain
+        }
+    }
+
+    fn apply_to(self, user: &User) {
+        if let Security::Tls { certificate } = self {
+            user.set_tls(certificate);
+        }
+    }
+}
+
 /// Where sessions send the changes they make to the network. See the module's documentation.
 #[derive(Clone)]
 pub enum Network {
@@ -54,8 +81,11 @@ impl Network {
         host: &str,
         protocol: Protocol,
         outbox: Arc<Outbox>,
+        security: Security<'_>,
     ) -> Arc<User> {
-        self.hub().connect_guest(peer, host, protocol, outbox)
+        let user = self.hub().connect_guest(peer, host, protocol, outbox);
+        security.apply_to(&user);
+        user
     }
 
     /// An IRC user completes registration as `identity`.
@@ -65,8 +95,11 @@ impl Network {
         protocol: Protocol,
         outbox: Arc<Outbox>,
         identity: Identity,
+        security: Security<'_>,
     ) -> Result<Arc<User>, HubError> {
-        self.hub().register(peer, protocol, outbox, identity)
+        let user = self.hub().register(peer, protocol, outbox, identity)?;
+        security.apply_to(&user);
+        Ok(user)
     }
 
     pub async fn rename(&self, user: &Arc<User>, nick: &str) -> Result<Event, HubError> {
@@ -312,9 +345,14 @@ mod tests {
         let peer = "127.0.0.1:50000".parse().unwrap();
         let connect = |network: &Network| {
             let outbox = Arc::new(Outbox::new(1 << 16));
-            at_once(network.connect_guest(peer, "127.0.0.1", Protocol::Text, outbox))
+            let security = Security::Tls { certificate: None };
+            at_once(network.connect_guest(peer, "127.0.0.1", Protocol::Text, outbox, security))
         };
         let alice = connect(&network);
+        assert!(
+            alice.is_tls(),
+            "the user arrived with its connection's security"
+        );
         let bob = connect(&network);
         at_once(network.rename(&alice, "alice")).unwrap();
         let Joined::New { room, .. } = at_once(network.join(&alice, "#rust", None)).unwrap() else {

@@ -189,8 +189,8 @@ pub struct User {
     /// [`Hub::kill`]: super::Hub::kill
     kill: Mutex<Option<Kill>>,
     /// Set when the user's connection runs over TLS, to the fingerprint of the client
-    /// certificate it presented, if any (IRC `WHOIS` shows both). Set once by its own session
-    /// as it starts.
+    /// certificate it presented, if any (IRC `WHOIS` shows both). Set once as it arrives
+    /// (`Network::connect_guest`, `Network::register`).
     tls: OnceLock<Option<Box<str>>>,
     /// When the user last sent a message (milliseconds since the epoch), for `WHOIS` idle time.
     last_spoke: AtomicU64,

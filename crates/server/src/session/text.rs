@@ -30,6 +30,7 @@ use crate::hub::{
     Alert, DEFAULT_KILL_REASON, EndedRoom, HubError, Interest, Joined, LINK_LOST, LOBBY,
     MAX_MONITORED, MonitorStatus, Protocol, Reclaim, Reclaimed, Room, Said, User,
 };
+use crate::network::Security;
 use crate::outbox::Outbox;
 use crate::store::{Commit, HistoryQuery};
 
@@ -1104,11 +1105,14 @@ impl Session for TextSession {
     async fn start(context: &Arc<Context>, peer: Peer, host: String, outbox: Arc<Outbox>) -> Self {
         let user = context
             .network
-            .connect_guest(peer.address, &host, Self::PROTOCOL, outbox.clone())
+            .connect_guest(
+                peer.address,
+                &host,
+                Self::PROTOCOL,
+                outbox.clone(),
+                Security::of(peer.tls, peer.certificate_fingerprint.as_deref()),
+            )
             .await;
-        if peer.tls {
-            user.set_tls(peer.certificate_fingerprint.as_deref());
-        }
         // Text users see every deletion in their rooms (there is no capability to ask).
         user.set_delivery(Wire::Text, [Interest::Redactions].into_iter().collect());
         // A server ban on the address or the mask: the session tells the client and ends

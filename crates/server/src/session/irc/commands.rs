@@ -18,6 +18,8 @@ use crate::session::Flow;
 /// How a command is handled: at once, from what this server knows; or, for a command that
 /// changes what the network shares, by a handler that awaits the network's answer
 /// (`network.rs`), boxed while it runs so that an idle session carries none of its state.
+/// Work that needs the store (`REDACT`, `REGISTER`, logins, history) is queued by either kind
+/// as the session's pending work and awaited after the handler returns (`handle_frame`).
 #[derive(Clone, Copy)]
 enum Handler {
     Now(fn(&mut IrcSession, &Message) -> Flow),

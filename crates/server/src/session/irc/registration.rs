@@ -15,6 +15,7 @@ use crate::hub::{
     ACCOUNT_EXTBAN, AWAY_MAX_BYTES, EXTBAN_PREFIX, KICK_REASON_MAX_BYTES, MAX_LIST_ENTRIES,
     MAX_MONITORED, Protocol, TOPIC_MAX_BYTES, UserCounts,
 };
+use crate::network::Security;
 use crate::session::Flow;
 
 /// Longest real name accepted (`USER`, `SETNAME`).
@@ -176,13 +177,11 @@ pub async fn try_register(session: &mut IrcSession) -> Flow {
             Protocol::Irc,
             session.outbox.clone(),
             identity,
+            Security::of(session.tls, session.certificate_fingerprint.as_deref()),
         )
         .await
     {
         Ok(user) => {
-            if session.tls {
-                user.set_tls(session.certificate_fingerprint.as_deref());
-            }
             tracing::info!(nick = %user.nick(), "registered");
             session.user = Some(user);
             session.set_caps(session.caps);
