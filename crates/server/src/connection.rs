@@ -271,16 +271,12 @@ async fn read_until_end(
             // reclaimed nick) must take effect before this client's next command.
             () = alerted(user.as_deref()) => {
                 // Alerts end a connection when it was killed or ghosted, or when this server
-                // lost its link to the network (it quits with the link's reason).
-                if let Flow::Quit(reason) = Box::pin(session.on_alert()).await {
-                    let kind = if reason == LINK_LOST {
-                        DisconnectReason::LinkLost
-                    } else {
-                        DisconnectReason::Killed
-                    };
-                    return End::Lost(kind, reason);
+                // lost its link to the network.
+                match Box::pin(session.on_alert()).await {
+                    Flow::Continue => continue,
+                    Flow::Quit(reason) => return End::Lost(DisconnectReason::Killed, reason),
+                    Flow::LinkLost => return link_lost(),
                 }
-                continue;
             }
             // One timer for the three reasons to wake (a timer is a good part of an idle
             // connection's memory); the earliest that has passed is acted on, in this order.
@@ -290,8 +286,12 @@ async fn read_until_end(
                 if passed(deadline) {
                     // Deadlines end a connection that did not answer a ping or register in
                     // time.
-                    if let Flow::Quit(reason) = Box::pin(session.on_deadline()).await {
-                        return End::Lost(DisconnectReason::PingTimeout, reason);
+                    match Box::pin(session.on_deadline()).await {
+                        Flow::Continue => {}
+                        Flow::Quit(reason) => {
+                            return End::Lost(DisconnectReason::PingTimeout, reason);
+                        }
+                        Flow::LinkLost => return link_lost(),
                     }
                 } else if passed(line_deadline) {
                     // Before reading: once the quiet has lasted its period the line is over,
@@ -395,9 +395,14 @@ async fn handle_lines(
 
 /// Hands one frame to the session; `Some` when the connection must end.
 async fn hand_over(session: &mut impl Session, outbox: &Outbox, frame: Frame) -> Option<End> {
-    if let Flow::Quit(reason) = session.handle(frame).await {
+    let end = match session.handle(frame).await {
+        Flow::Continue => None,
+        Flow::Quit(reason) => Some(End::Quit(reason)),
+        Flow::LinkLost => Some(link_lost()),
+    };
+    if end.is_some() {
         session.flush().await;
-        return Some(End::Quit(reason));
+        return end;
     }
     // The replies so far filled the send queue (see `session/reply_queue.rs`): the client is
     // dropped as a slow consumer, so the rest of what it sent is not handled.
@@ -439,6 +444,11 @@ async fn sleep_until(deadline: Option<Instant>) {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
     }
+}
+
+/// This server lost its link to the rest of the network.
+fn link_lost() -> End {
+    End::Lost(DisconnectReason::LinkLost, LINK_LOST.to_owned())
 }
 
 /// The stream ended or failed.

@@ -60,6 +60,10 @@ pub enum Flow {
     Continue,
     /// The connection must end; the others are told this reason.
     Quit(String),
+    /// The connection must end because this server lost its link to the rest of the network
+    /// (cluster mode): the others are told [`LINK_LOST`](crate::hub::LINK_LOST), and the
+    /// metrics count it apart.
+    LinkLost,
 }
 
 /// What the connection needs from a protocol session.

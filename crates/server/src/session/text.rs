@@ -27,8 +27,8 @@ use super::server_bans;
 use super::{Context, Flow, GHOSTED, Keep, Peer, Session, whole_seconds};
 use crate::accounts::AccountError;
 use crate::hub::{
-    Alert, DEFAULT_KILL_REASON, EndedRoom, HubError, Interest, Joined, LINK_LOST, LOBBY,
-    MAX_MONITORED, MonitorStatus, Protocol, Reclaim, Reclaimed, Room, Said, User,
+    Alert, DEFAULT_KILL_REASON, EndedRoom, HubError, Interest, Joined, LOBBY, MAX_MONITORED,
+    MonitorStatus, Protocol, Reclaim, Reclaimed, Room, Said, User,
 };
 use crate::network::Security;
 use crate::outbox::Outbox;
@@ -1224,7 +1224,7 @@ impl Session for TextSession {
                 "disconnected: this server lost its link to the rest of the network; reconnect \
                  to continue",
             );
-            Flow::Quit(LINK_LOST.to_owned())
+            Flow::LinkLost
         } else if let Some(kill) = kill {
             self.notice(&[
                 "you were killed by ",

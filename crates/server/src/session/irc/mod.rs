@@ -43,9 +43,7 @@ use super::nick_guard::{NickGuard, Verdict};
 use super::reply_queue::ReplyQueue;
 use super::{Context, Flow, Peer, Session};
 use crate::accounts::PasswordStamp;
-use crate::hub::{
-    Alert, Departure, EndedRoom, HubError, JoinRefusal, LINK_LOST, Protocol, SendRefusal, User,
-};
+use crate::hub::{Alert, Departure, EndedRoom, HubError, JoinRefusal, Protocol, SendRefusal, User};
 use crate::outbox::Outbox;
 use crate::store::{Commit, StoredMessage};
 use account::AccountRequest;
@@ -802,7 +800,7 @@ impl Session for IrcSession {
         if alerts.contains(Alert::LinkLost) {
             // The farewell `ERROR :Closing link: (…) [this server lost its link …]` says it.
             self.release();
-            return Flow::Quit(LINK_LOST.to_owned());
+            return Flow::LinkLost;
         }
         if alerts.contains(Alert::Killed)
             && let Some(kill) = user.take_kill()

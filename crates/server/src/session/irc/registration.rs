@@ -167,7 +167,7 @@ pub async fn try_register(session: &mut IrcSession) -> Flow {
     }
     if !session.context.hub.link_is_up() {
         // Admitted before the link went down: the rest of the network could not know it.
-        return Flow::Quit(crate::hub::LINK_LOST.to_owned());
+        return Flow::LinkLost;
     }
     match session
         .context
