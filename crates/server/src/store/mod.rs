@@ -39,6 +39,7 @@ macro_rules! on_both_backends {
 }
 
 mod accounts;
+mod arrivals;
 mod backup;
 mod certificates;
 mod import;
@@ -82,6 +83,7 @@ pub use redis_store::{Fence, REDIS_SCHEMA_VERSION, RedisSettings};
 pub use rooms::{ListEntry, RoomRecord};
 pub use server_bans::ServerBanRecord;
 
+use arrivals::Arrivals;
 use queries::Page;
 use redis_store::RedisStore;
 use sqlite::Database;
@@ -217,9 +219,17 @@ pub struct Store {
 
 #[derive(Debug, Clone)]
 enum Backend {
-    /// The store thread's queue; bounded, so senders wait when it is full.
-    Sqlite(mpsc::Sender<Request>),
+    Sqlite(StoreThread),
     Redis(RedisStore),
+}
+
+/// The way to the store thread.
+#[derive(Debug, Clone)]
+struct StoreThread {
+    /// Its queue; bounded, so senders wait when it is full.
+    requests: mpsc::Sender<Request>,
+    /// Appends queued, counted for the thread's group commit.
+    arrivals: Arc<Arrivals>,
 }
 
 impl Store {
@@ -262,17 +272,21 @@ impl Store {
             .build()
             .map_err(|error| open_error(StoreError::Database(error.to_string())))?;
         let (requests, receiver) = mpsc::channel(CHANNEL_CAPACITY);
+        let arrivals = Arc::new(Arrivals::default());
         let timing = worker::Timing {
             prune_interval: config.prune_interval,
             commit_interval: config.commit_interval,
         };
         std::thread::Builder::new()
             .name("palaver-store".into())
-            .spawn(move || worker::run(database, receiver, clock, timing, metrics))
+            .spawn({
+                let arrivals = arrivals.clone();
+                move || worker::run(database, receiver, arrivals, clock, timing, metrics)
+            })
             .map_err(|error| open_error(StoreError::Database(error.to_string())))?;
         Ok(Opened {
             store: Store {
-                backend: Backend::Sqlite(requests),
+                backend: Backend::Sqlite(StoreThread { requests, arrivals }),
             },
             message_count,
             schema_version,
@@ -309,9 +323,10 @@ impl Store {
     pub async fn append(&self, message: StoredMessage) -> Result<Commit, StoreError> {
         let (committed, receiver) = oneshot::channel();
         match &self.backend {
-            Backend::Sqlite(_) => {
+            Backend::Sqlite(thread) => {
                 let message = Box::new(message);
                 self.send(Request::Append { message, committed }).await?;
+                thread.arrivals.sent();
             }
             Backend::Redis(redis) => redis.queue_append(message, committed).await?,
         }
@@ -786,6 +801,12 @@ impl Store {
         }
     }
 
+    /// Whether the store thread is waiting for more messages to commit with those it holds.
+    #[cfg(test)]
+    fn is_collecting_a_batch(&self) -> bool {
+        matches!(&self.backend, Backend::Sqlite(thread) if thread.arrivals.is_waited_for())
+    }
+
     /// The store thread's counters.
     #[doc(hidden)]
     pub async fn statistics(&self) -> Result<Statistics, StoreError> {
@@ -804,6 +825,9 @@ impl Store {
         }
         let (closed, receiver) = oneshot::channel();
         self.send(Request::ShutDown { closed }).await?;
+        if let Backend::Sqlite(thread) = &self.backend {
+            thread.arrivals.interrupt();
+        }
         receiver.await.unwrap_or(Err(StoreError::Closed))
     }
 
@@ -838,7 +862,7 @@ impl Store {
 
     /// Sends `request` to the store thread; only the SQLite store has one.
     async fn send(&self, request: Request) -> Result<(), StoreError> {
-        let Backend::Sqlite(requests) = &self.backend else {
+        let Backend::Sqlite(StoreThread { requests, .. }) = &self.backend else {
             return Err(StoreError::Database(
                 "an SQLite operation asked of the Redis store".into(),
             ));

@@ -392,6 +392,10 @@ async fn shutting_down_commits_at_once_whatever_the_interval() {
         .append(room_message(4, 4, "#a", "fourth"))
         .await
         .expect("queue");
+    // Shut down while the thread waits for more to commit with it.
+    while !store.is_collecting_a_batch() {
+        tokio::task::yield_now().await;
+    }
     store.clone().shut_down().await.expect("shut down");
     waiting.await.expect("committed by the shutdown");
     let reopened = open(config_at(&directory));

@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::StoreError;
+use super::arrivals::Arrivals;
 use super::message::StoredMessage;
 use super::pace::CommitPace;
 use super::retention::{PruneRound, log_pruned};
@@ -69,6 +70,7 @@ pub(super) struct Timing {
 pub(super) fn run(
     mut database: Database,
     mut requests: mpsc::Receiver<Request>,
+    arrivals: Arc<Arrivals>,
     clock: Runtime,
     timing: Timing,
     metrics: Arc<Metrics>,
@@ -89,10 +91,11 @@ pub(super) fn run(
         match next_request(&clock, &mut requests, wait_until) {
             Wait::Closed => break,
             Wait::Request(first) => {
-                let mut batch = take_batch(first, &mut requests);
+                let mut batch = take_batch(first, &mut requests, &arrivals);
                 if appends_in(&batch) > 0 {
                     if let Some(due) = pace.due(Instant::now()) {
-                        take_until(&clock, &mut requests, &mut batch, due, pace.enough());
+                        let enough = pace.enough();
+                        take_until(&clock, &mut requests, &arrivals, &mut batch, due, enough);
                     }
                     pace.started(Instant::now(), appends_in(&batch));
                 }
@@ -169,14 +172,15 @@ fn next_request(
 
 /// `first` and everything queued behind it, up to [`MAX_BATCH`], stopping after a shutdown
 /// request (what comes later is refused when the channel closes).
-fn take_batch(first: Request, requests: &mut mpsc::Receiver<Request>) -> Vec<Request> {
+fn take_batch(
+    first: Request,
+    requests: &mut mpsc::Receiver<Request>,
+    arrivals: &Arrivals,
+) -> Vec<Request> {
+    let first_appends = usize::from(is_append(&first));
     let mut batch = vec![first];
-    while batch.len() < MAX_BATCH && !matches!(batch.last(), Some(Request::ShutDown { .. })) {
-        match requests.try_recv() {
-            Ok(request) => batch.push(request),
-            Err(_empty_or_closed) => break,
-        }
-    }
+    let appends = first_appends + drain(requests, &mut batch);
+    arrivals.taken(appends);
     batch
 }
 
@@ -190,30 +194,47 @@ fn is_append(request: &Request) -> bool {
 }
 
 /// Adds to `batch` what arrives until `due`, stopping early once it holds `enough` appends or
-/// [`MAX_BATCH`] requests, at a shutdown request, or when every handle is gone.
+/// [`MAX_BATCH`] requests, at a shutdown request, or when every handle is gone. Between looks
+/// at the channel the thread sleeps until `due` or until the appends it still lacks have
+/// arrived (`arrivals.rs`), not woken by each one.
 fn take_until(
     clock: &Runtime,
     requests: &mut mpsc::Receiver<Request>,
+    arrivals: &Arrivals,
     batch: &mut Vec<Request>,
     due: Instant,
     enough: usize,
 ) {
     let mut appends = appends_in(batch);
-    clock.block_on(async {
-        while appends < enough
-            && batch.len() < MAX_BATCH
-            && !matches!(batch.last(), Some(Request::ShutDown { .. }))
-        {
-            match tokio::time::timeout_at(due, requests.recv()).await {
-                Ok(Some(request)) => {
-                    appends += usize::from(is_append(&request));
-                    batch.push(request);
-                }
-                // Closed: the next wait sees it. Elapsed: the interval is over.
-                Ok(None) | Err(_) => break,
-            }
+    loop {
+        let taken = drain(requests, batch);
+        arrivals.taken(taken);
+        appends += taken;
+        let full = appends >= enough
+            || batch.len() >= MAX_BATCH
+            || matches!(batch.last(), Some(Request::ShutDown { .. }));
+        if full || Instant::now() >= due {
+            return;
         }
-    });
+        clock.block_on(arrivals.wait_for(enough - appends, due));
+    }
+}
+
+/// Moves what is queued on the channel into `batch`, without waiting, up to [`MAX_BATCH`] and
+/// stopping after a shutdown request. Returns how many appends it moved.
+fn drain(requests: &mut mpsc::Receiver<Request>, batch: &mut Vec<Request>) -> usize {
+    let mut appends = 0;
+    while batch.len() < MAX_BATCH && !matches!(batch.last(), Some(Request::ShutDown { .. })) {
+        match requests.try_recv() {
+            Ok(request) => {
+                appends += usize::from(is_append(&request));
+                batch.push(request);
+            }
+            // Closed: the next wait for a request sees it.
+            Err(_empty_or_closed) => break,
+        }
+    }
+    appends
 }
 
 /// Serves one batch: commits its appends together, then runs its jobs. Returns the reply
