@@ -81,6 +81,10 @@ struct State {
     /// The queue holds replies to the client's own commands: the writer does not wait for its
     /// coalescing interval to end.
     urgent: bool,
+    /// How many chunks the writer took last time: room for as many is made at once when a
+    /// push finds the queue without a buffer, instead of growing it step by step (a busy
+    /// connection's queue is given back and allocated afresh between writes).
+    last_batch: u32,
     closed: Option<Closed>,
 }
 
@@ -142,6 +146,13 @@ impl Outbox {
             return Err(());
         }
         state.pending_bytes += bytes.len();
+        if state.queue.capacity() == 0 {
+            // At most a write's worth: one large burst (a history replay) must not make every
+            // later line allocate as much.
+            state
+                .queue
+                .reserve((state.last_batch as usize).min(MAX_SLICES_PER_WRITE));
+        }
         state.queue.push_back(bytes);
         Ok(())
     }
@@ -285,6 +296,7 @@ impl Outbox {
                     (_, false) => {
                         std::mem::swap(&mut state.queue, batch);
                         state.urgent = false;
+                        state.last_batch = u32::try_from(batch.len()).unwrap_or(u32::MAX);
                         return Next::Write;
                     }
                     (Some(Closed::Finished), true) => return Next::Flushed,
@@ -691,6 +703,23 @@ mod tests {
         outbox.written(10);
         outbox.push(Bytes::from_static(b"1234567890"));
         assert_eq!(outbox.closed_reason(), None);
+    }
+
+    /// Polled by hand: the writer takes a batch of 20, then the first push after it makes room
+    /// for 20 at once.
+    #[tokio::test]
+    async fn a_queue_allocated_afresh_has_room_for_a_batch_like_the_last() {
+        let (server, _client) = tokio::io::duplex(1 << 16);
+        let outbox = Arc::new(Outbox::new(1 << 20));
+        let mut writer = Box::pin(run_writer(outbox.clone(), server, None));
+        let mut context = Context::from_waker(Waker::noop());
+        for number in 0..20 {
+            outbox.push(Bytes::from(format!("line {number}\n")));
+        }
+        assert!(writer.as_mut().poll(&mut context).is_pending());
+        assert_eq!(outbox.queue_capacity(), 0, "written and given back");
+        outbox.push(Bytes::from_static(b"one more\n"));
+        assert!(outbox.queue_capacity() >= 20);
     }
 
     /// Polled by hand, so that the test sees the writer exactly when it has written everything
