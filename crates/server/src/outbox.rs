@@ -24,12 +24,11 @@ use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::Mutex;
-use std::task::{Context, Waker};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
@@ -56,9 +55,6 @@ const MAX_GATHERED_BYTES: usize = 64 * 1024;
 #[derive(Debug)]
 pub struct Outbox {
     state: Mutex<State>,
-    /// Wakes the writer after a push into an empty queue or on close. `Notify` keeps a permit
-    /// when the writer is busy, so no wake-up is lost.
-    wake_writer: Notify,
     /// Cancelled when the outbox closes for any reason; the session's read loop watches it so
     /// a dropped slow consumer stops being read at once.
     closed_signal: CancellationToken,
@@ -85,6 +81,11 @@ struct State {
     /// push finds the queue without a buffer, instead of growing it step by step (a busy
     /// connection's queue is given back and allocated afresh between writes).
     last_batch: u32,
+    /// The writer, when it waits for something to write (or for the close), to be woken by a
+    /// push into the empty queue, urgent replies, or the close. Kept under the same lock as
+    /// the queue it waits for, so a push never misses it and waking it costs no lock of its
+    /// own; the writer looks at the queue again whenever it is woken.
+    writer: Option<Waker>,
     closed: Option<Closed>,
 }
 
@@ -100,7 +101,6 @@ impl Outbox {
     pub fn new(limit: usize) -> Self {
         Self {
             state: Mutex::new(State::default()),
-            wake_writer: Notify::new(),
             closed_signal: CancellationToken::new(),
             limit,
         }
@@ -133,10 +133,9 @@ impl Outbox {
             self.overflow();
             return false;
         }
+        let writer = if was_empty { state.writer.take() } else { None };
         drop(state);
-        if was_empty {
-            self.wake_writer.notify_one();
-        }
+        wake(writer);
         true
     }
 
@@ -232,11 +231,14 @@ impl Outbox {
         state.queue.extend(held.into_iter().flatten());
         let has_data = !state.queue.is_empty();
         state.urgent |= urgent;
-        drop(state);
         // A writer waiting out its coalescing interval is woken for replies too.
-        if (was_empty && has_data) || urgent {
-            self.wake_writer.notify_one();
-        }
+        let writer = if (was_empty && has_data) || urgent {
+            state.writer.take()
+        } else {
+            None
+        };
+        drop(state);
+        wake(writer);
     }
 
     /// Stops accepting bytes; the writer flushes what is queued and then closes the socket.
@@ -259,9 +261,10 @@ impl Outbox {
         let mut state = self.lock();
         if state.closed.is_none() {
             state.closed = Some(reason);
+            let writer = state.writer.take();
             drop(state);
             self.closed_signal.cancel();
-            self.wake_writer.notify_one();
+            wake(writer);
         }
     }
 
@@ -287,24 +290,26 @@ impl Outbox {
     /// Waits for work and moves everything queued into `batch` (which the writer reuses, so
     /// that while traffic flows the two buffers swap instead of reallocating).
     async fn next(&self, batch: &mut VecDeque<Bytes>) -> Next {
-        loop {
-            {
-                let mut state = self.lock();
-                match (&state.closed, state.queue.is_empty()) {
-                    (Some(Closed::Overflowed), _) => return Next::Overflowed,
-                    (Some(Closed::WriteFailed(_)), _) => return Next::Stop,
-                    (_, false) => {
-                        std::mem::swap(&mut state.queue, batch);
-                        state.urgent = false;
-                        state.last_batch = u32::try_from(batch.len()).unwrap_or(u32::MAX);
-                        return Next::Write;
-                    }
-                    (Some(Closed::Finished), true) => return Next::Flushed,
-                    (None, true) => give_back_buffers(&mut state, batch),
+        std::future::poll_fn(|context| {
+            let mut state = self.lock();
+            Poll::Ready(match (&state.closed, state.queue.is_empty()) {
+                (Some(Closed::Overflowed), _) => Next::Overflowed,
+                (Some(Closed::WriteFailed(_)), _) => Next::Stop,
+                (_, false) => {
+                    std::mem::swap(&mut state.queue, batch);
+                    state.urgent = false;
+                    state.last_batch = u32::try_from(batch.len()).unwrap_or(u32::MAX);
+                    Next::Write
                 }
-            }
-            self.wake_writer.notified().await;
-        }
+                (Some(Closed::Finished), true) => Next::Flushed,
+                (None, true) => {
+                    give_back_buffers(&mut state, batch);
+                    wait_in(&mut state, context);
+                    return Poll::Pending;
+                }
+            })
+        })
+        .await
     }
 
     /// How many chunks the queue has room for without allocating.
@@ -313,38 +318,52 @@ impl Outbox {
         self.lock().queue.capacity()
     }
 
-    /// Waits until there is something to write (or the outbox closed), then, if the last
-    /// write was less than `interval` ago, until the interval has passed, unless replies to
+    /// Waits until there is something to write (or the outbox closed), then, if `until` (the
+    /// end of the coalescing interval after the last write) is still to come, until then, unless replies to
     /// the client's own commands or the close come first. See the module's documentation.
-    async fn coalesce(&self, last_write: Instant, interval: Duration, batch: &mut VecDeque<Bytes>) {
-        let until = last_write + interval;
-        loop {
-            let (has_work, go) = {
-                let mut state = self.lock();
-                let closed = state.closed.is_some();
-                let has_work = !state.queue.is_empty() || closed;
-                if !has_work {
-                    give_back_buffers(&mut state, batch);
-                }
-                (has_work, state.urgent || closed)
-            };
-            if !has_work {
-                self.wake_writer.notified().await;
-            } else if go || Instant::now() >= until {
-                return;
+    async fn coalesce(&self, until: Instant, batch: &mut VecDeque<Bytes>) {
+        // Made only when there is something to hold back, and boxed: a timer is large, and an
+        // idle connection's writer waits here, without one.
+        let mut interval_over: Option<Pin<Box<tokio::time::Sleep>>> = None;
+        std::future::poll_fn(|context| {
+            let mut state = self.lock();
+            let closed = state.closed.is_some();
+            if state.queue.is_empty() && !closed {
+                give_back_buffers(&mut state, batch);
+            } else if state.urgent || closed || Instant::now() >= until {
+                return Poll::Ready(());
             } else {
-                tokio::select! {
-                    () = tokio::time::sleep_until(until) => return,
-                    // Replies or the close: look again.
-                    () = self.wake_writer.notified() => {}
+                let timer =
+                    interval_over.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(until)));
+                if timer.as_mut().poll(context).is_ready() {
+                    return Poll::Ready(());
                 }
             }
-        }
+            // Replies, the close, or (with nothing queued yet) the first push: look again.
+            wait_in(&mut state, context);
+            Poll::Pending
+        })
+        .await
     }
 
     fn written(&self, count: usize) {
         let mut state = self.lock();
         state.pending_bytes = state.pending_bytes.saturating_sub(count);
+    }
+}
+
+/// Leaves the writer's waker where a push, release or close finds it.
+fn wait_in(state: &mut State, context: &Context<'_>) {
+    match &state.writer {
+        Some(waker) if waker.will_wake(context.waker()) => {}
+        _ => state.writer = Some(context.waker().clone()),
+    }
+}
+
+/// Wakes the writer taken from the state, after the lock is released.
+fn wake(writer: Option<Waker>) {
+    if let Some(writer) = writer {
+        writer.wake();
     }
 }
 
@@ -380,7 +399,7 @@ pub async fn run_writer<W: AsyncWrite + Unpin>(
         if let (Some(interval), Some(last_write)) = (coalescing, last_write)
             && last_write.elapsed() < interval
         {
-            Box::pin(outbox.coalesce(last_write, interval, &mut batch)).await;
+            outbox.coalesce(last_write + interval, &mut batch).await;
         }
         match outbox.next(&mut batch).await {
             Next::Write => {
