@@ -23,9 +23,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::flood::FloodGate;
-use crate::hub::{LINK_LOST, User};
+use crate::hub::LINK_LOST;
 use crate::metrics::DisconnectReason;
-use crate::outbox::{Closed, Outbox, WriterEnd, last_words, run_writer};
+use crate::outbox::{Attention, Closed, Outbox, WriterEnd, last_words, run_writer};
 use crate::session::{Context, Flow, Peer, Session};
 use crate::transport::{Incoming, Transport};
 
@@ -246,7 +246,6 @@ async fn read_until_end(
             return lost("connection closed".into());
         }
         let deadline = session.deadline();
-        let user = session.user().cloned();
         let line_deadline = idle_flush
             .filter(|_| waiting.is_none() && decoder.is_mid_line(&buffer))
             .map(|quiet| last_read + quiet);
@@ -266,10 +265,13 @@ async fn read_until_end(
         tokio::select! {
             biased;
             () = shutdown.cancelled() => return End::Shutdown,
-            () = outbox.closed() => return lost_by_outbox(outbox),
-            // Before reading more: what another session did to this user (a logout, a
-            // reclaimed nick) must take effect before this client's next command.
-            () = alerted(user.as_deref()) => {
+            // Before reading more: the outbox closed (a dropped slow consumer is not read any
+            // further), or what another session did to this user (a logout, a reclaimed nick)
+            // must take effect before this client's next command.
+            attention = outbox.attention() => {
+                if attention == Attention::Closed {
+                    return lost_by_outbox(outbox);
+                }
                 // Alerts end a connection when it was killed or ghosted, or when this server
                 // lost its link to the network.
                 match Box::pin(session.on_alert()).await {
@@ -428,14 +430,6 @@ async fn finish_line(
     }
     *buffer = BytesMut::new();
     None
-}
-
-/// Waits for an alert raised for `user` by another task, or forever before there is a user.
-async fn alerted(user: Option<&User>) {
-    match user {
-        Some(user) => user.alerted().await,
-        None => std::future::pending().await,
-    }
 }
 
 /// Sleeps until `deadline`, or forever without one.
@@ -598,8 +592,8 @@ mod tests {
             std::mem::size_of_val(&sleep_until(None)),
             std::mem::size_of::<Frame>()
         );
-        assert!(sizes[0] <= 1664, "IRC connection: {} bytes", sizes[0]);
-        assert!(sizes[1] <= 1600, "text connection: {} bytes", sizes[1]);
+        assert!(sizes[0] <= 1472, "IRC connection: {} bytes", sizes[0]);
+        assert!(sizes[1] <= 1408, "text connection: {} bytes", sizes[1]);
         assert!(sizes[2] <= 256, "writer: {} bytes", sizes[2]);
     }
 

@@ -30,7 +30,6 @@ use std::time::Duration;
 use bytes::{Buf, Bytes};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
-use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 /// Why an outbox stopped accepting bytes, which is why its connection ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,9 +54,6 @@ const MAX_GATHERED_BYTES: usize = 64 * 1024;
 #[derive(Debug)]
 pub struct Outbox {
     state: Mutex<State>,
-    /// Cancelled when the outbox closes for any reason; the session's read loop watches it so
-    /// a dropped slow consumer stops being read at once.
-    closed_signal: CancellationToken,
     /// Most bytes that may wait to be written, counting bytes the writer has taken but the
     /// kernel has not yet accepted.
     limit: usize,
@@ -86,7 +82,22 @@ struct State {
     /// the queue it waits for, so a push never misses it and waking it costs no lock of its
     /// own; the writer looks at the queue again whenever it is woken.
     writer: Option<Waker>,
+    /// The connection's read loop, when it waits for input, to be woken by the close (so a
+    /// dropped slow consumer stops being read at once) or an alert.
+    reader: Option<Waker>,
+    /// Another task raised an alert for this connection's user that the read loop has not yet
+    /// looked at (the alerts themselves are in the hub's `User`).
+    alerted: bool,
     closed: Option<Closed>,
+}
+
+/// Why a read loop's [`Outbox::attention`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attention {
+    /// The outbox closed: the connection ends ([`Outbox::closed_reason`] says why).
+    Closed,
+    /// An alert was raised for the connection's user.
+    Alerted,
 }
 
 /// What the writer should do next.
@@ -101,7 +112,6 @@ impl Outbox {
     pub fn new(limit: usize) -> Self {
         Self {
             state: Mutex::new(State::default()),
-            closed_signal: CancellationToken::new(),
             limit,
         }
     }
@@ -252,9 +262,33 @@ impl Outbox {
         self.lock().closed.clone()
     }
 
-    /// Completes once the outbox has closed for any reason.
-    pub fn closed(&self) -> WaitForCancellationFuture<'_> {
-        self.closed_signal.cancelled()
+    /// Wakes the connection's read loop to look at its user's alerts
+    /// ([`Attention::Alerted`]). An alert raised while the loop is busy is kept until it
+    /// waits again.
+    pub fn alert(&self) {
+        let mut state = self.lock();
+        state.alerted = true;
+        let reader = state.reader.take();
+        drop(state);
+        wake(reader);
+    }
+
+    /// Waits until the outbox closed or an alert was raised: the one wake-up source a read
+    /// loop needs besides its socket, its timer and the server's shutdown. Closing comes
+    /// first; an alert is reported once.
+    pub async fn attention(&self) -> Attention {
+        std::future::poll_fn(|context| {
+            let mut state = self.lock();
+            if state.closed.is_some() {
+                Poll::Ready(Attention::Closed)
+            } else if std::mem::take(&mut state.alerted) {
+                Poll::Ready(Attention::Alerted)
+            } else {
+                leave_waker(&mut state.reader, context);
+                Poll::Pending
+            }
+        })
+        .await
     }
 
     fn close_with(&self, reason: Closed) {
@@ -262,9 +296,10 @@ impl Outbox {
         if state.closed.is_none() {
             state.closed = Some(reason);
             let writer = state.writer.take();
+            let reader = state.reader.take();
             drop(state);
-            self.closed_signal.cancel();
             wake(writer);
+            wake(reader);
         }
     }
 
@@ -354,9 +389,14 @@ impl Outbox {
 
 /// Leaves the writer's waker where a push, release or close finds it.
 fn wait_in(state: &mut State, context: &Context<'_>) {
-    match &state.writer {
+    leave_waker(&mut state.writer, context);
+}
+
+/// Puts the task's waker in `slot`, unless the one there already wakes it.
+fn leave_waker(slot: &mut Option<Waker>, context: &Context<'_>) {
+    match slot {
         Some(waker) if waker.will_wake(context.waker()) => {}
-        _ => state.writer = Some(context.waker().clone()),
+        _ => *slot = Some(context.waker().clone()),
     }
 }
 

@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use palaver_proto::Wire;
 use palaver_proto::event::Identity;
 use palaver_proto::time::Timestamp;
-use tokio::sync::Notify;
 
 use super::joined_rooms::JoinedRooms;
 use super::room::Room;
@@ -196,10 +195,9 @@ pub struct User {
     last_spoke: AtomicU64,
     /// The [`Alert`]s raised and not yet taken, as bits: a set, so it never grows however
     /// often others act. Raised by the hub on other tasks, taken by the user's own session.
+    /// Raising one wakes the connection's read loop through the outbox
+    /// ([`Outbox::alert`]), which keeps the wake-up when the session is busy.
     alerts: AtomicU8,
-    /// Wakes the connection's read loop when an alert is raised. `Notify` keeps one permit
-    /// when nobody waits, so an alert raised while the session is busy is not missed.
-    alerted: Notify,
 }
 
 impl User {
@@ -238,7 +236,6 @@ impl User {
             tls: OnceLock::new(),
             last_spoke: AtomicU64::new(now.0),
             alerts: AtomicU8::new(0),
-            alerted: Notify::new(),
         }
     }
 
@@ -435,13 +432,7 @@ impl User {
     /// Raises `alert` for this user's session and wakes its connection. Never blocks.
     pub(super) fn alert(&self, alert: Alert) {
         self.alerts.fetch_or(alert as u8, Ordering::AcqRel);
-        self.alerted.notify_one();
-    }
-
-    /// Waits until an alert may have been raised (possibly one already taken: check
-    /// [`take_alerts`](Self::take_alerts)).
-    pub async fn alerted(&self) {
-        self.alerted.notified().await;
+        self.outbox.alert();
     }
 
     /// The alerts raised since the last call, clearing them.
