@@ -19,7 +19,6 @@ use std::time::Duration;
 use bytes::BytesMut;
 use palaver_proto::framing::{Frame, LineDecoder};
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::flood::FloodGate;
@@ -91,6 +90,8 @@ pub fn serve<S: Session>(
         let _held = held;
         let (mut reader, writer) = transport.into_halves();
         let outbox = Arc::new(Outbox::new(context.limits.send_queue_bytes));
+        // Until the end: shutting down wakes the read loop through the outbox.
+        let _registered = context.open_connections.register(&outbox);
         let writer_task = tokio::spawn(run_writer(
             outbox.clone(),
             writer,
@@ -108,8 +109,7 @@ pub fn serve<S: Session>(
             gate: FloodGate::new(&context.flood, Instant::now()),
             recvq_bytes: context.flood.recvq_bytes,
         });
-        let why =
-            read_until_end(&mut reader, &mut session, &outbox, &context.shutdown, flood).await;
+        let why = read_until_end(&mut reader, &mut session, &outbox, flood).await;
         context.metrics.disconnected(why.counted_as());
         let reason = match &why {
             End::Quit(reason) | End::Lost(_, reason) => Some(reason.as_str()),
@@ -220,7 +220,6 @@ async fn read_until_end(
     reader: &mut impl Incoming,
     session: &mut impl Session,
     outbox: &Outbox,
-    shutdown: &CancellationToken,
     mut flood: Option<Flood>,
 ) -> End {
     let mut decoder = LineDecoder::new(session.max_line_bytes());
@@ -264,13 +263,14 @@ async fn read_until_end(
             .min();
         tokio::select! {
             biased;
-            () = shutdown.cancelled() => return End::Shutdown,
-            // Before reading more: the outbox closed (a dropped slow consumer is not read any
-            // further), or what another session did to this user (a logout, a reclaimed nick)
-            // must take effect before this client's next command.
+            // Before reading more: the server shuts down, the outbox closed (a dropped slow
+            // consumer is not read any further), or what another session did to this user (a
+            // logout, a reclaimed nick) must take effect before this client's next command.
             attention = outbox.attention() => {
-                if attention == Attention::Closed {
-                    return lost_by_outbox(outbox);
+                match attention {
+                    Attention::ShutDown => return End::Shutdown,
+                    Attention::Closed => return lost_by_outbox(outbox),
+                    Attention::Alerted => {}
                 }
                 // Alerts end a connection when it was killed or ghosted, or when this server
                 // lost its link to the network.
@@ -477,6 +477,7 @@ mod tests {
     //! a WebSocket adapter would be): the connection needs nothing more from a transport.
 
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, DuplexStream};
+    use tokio_util::sync::CancellationToken;
 
     use super::*;
     use crate::accounts::{Accounts, LoginLimits, Operators};
@@ -522,6 +523,7 @@ mod tests {
             cloak_hosts: false,
             metrics: Arc::default(),
             shutdown: CancellationToken::new(),
+            open_connections: Arc::default(),
         })
     }
 
@@ -592,8 +594,8 @@ mod tests {
             std::mem::size_of_val(&sleep_until(None)),
             std::mem::size_of::<Frame>()
         );
-        assert!(sizes[0] <= 1472, "IRC connection: {} bytes", sizes[0]);
-        assert!(sizes[1] <= 1408, "text connection: {} bytes", sizes[1]);
+        assert!(sizes[0] <= 1408, "IRC connection: {} bytes", sizes[0]);
+        assert!(sizes[1] <= 1344, "text connection: {} bytes", sizes[1]);
         assert!(sizes[2] <= 256, "writer: {} bytes", sizes[2]);
     }
 

@@ -294,5 +294,6 @@ fn session_context() -> crate::session::Context {
         cloak_hosts: false,
         metrics: Arc::default(),
         shutdown: tokio_util::sync::CancellationToken::new(),
+        open_connections: Default::default(),
     }
 }

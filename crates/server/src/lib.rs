@@ -18,6 +18,7 @@ pub mod hub;
 mod listener;
 pub mod metrics;
 pub mod network;
+pub mod open_connections;
 mod operations;
 pub mod outbox;
 mod proxy_protocol;

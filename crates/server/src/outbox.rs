@@ -88,12 +88,16 @@ struct State {
     /// Another task raised an alert for this connection's user that the read loop has not yet
     /// looked at (the alerts themselves are in the hub's `User`).
     alerted: bool,
+    /// The server is shutting down (`open_connections.rs`).
+    shutting_down: bool,
     closed: Option<Closed>,
 }
 
 /// Why a read loop's [`Outbox::attention`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Attention {
+    /// The server is shutting down: the connection leaves quietly (the notice was queued).
+    ShutDown,
     /// The outbox closed: the connection ends ([`Outbox::closed_reason`] says why).
     Closed,
     /// An alert was raised for the connection's user.
@@ -266,20 +270,33 @@ impl Outbox {
     /// ([`Attention::Alerted`]). An alert raised while the loop is busy is kept until it
     /// waits again.
     pub fn alert(&self) {
+        self.tell_reader(|state| state.alerted = true);
+    }
+
+    /// Tells the connection's read loop that the server is shutting down
+    /// ([`Attention::ShutDown`], from now on).
+    pub fn shut_down(&self) {
+        self.tell_reader(|state| state.shutting_down = true);
+    }
+
+    /// Changes the state under the lock, then wakes the read loop if it waits.
+    fn tell_reader(&self, change: impl FnOnce(&mut State)) {
         let mut state = self.lock();
-        state.alerted = true;
+        change(&mut state);
         let reader = state.reader.take();
         drop(state);
         wake(reader);
     }
 
-    /// Waits until the outbox closed or an alert was raised: the one wake-up source a read
-    /// loop needs besides its socket, its timer and the server's shutdown. Closing comes
-    /// first; an alert is reported once.
+    /// Waits until the server shuts down, the outbox closed or an alert was raised: the one
+    /// wake-up source a read loop needs besides its socket and its timer. In that order of
+    /// precedence; an alert is reported once.
     pub async fn attention(&self) -> Attention {
         std::future::poll_fn(|context| {
             let mut state = self.lock();
-            if state.closed.is_some() {
+            if state.shutting_down {
+                Poll::Ready(Attention::ShutDown)
+            } else if state.closed.is_some() {
                 Poll::Ready(Attention::Closed)
             } else if std::mem::take(&mut state.alerted) {
                 Poll::Ready(Attention::Alerted)

@@ -21,6 +21,7 @@ use crate::hub::{Hub, HubSettings};
 use crate::listener;
 use crate::metrics::Metrics;
 use crate::network::Network;
+use crate::open_connections::OpenConnections;
 use crate::operations::{self, Operations};
 use crate::rate_limit::AddressRate;
 use crate::reload::Reloader;
@@ -204,6 +205,7 @@ impl Server {
     /// node also stops, with an error, when another node took its place.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ClusterError> {
         let stop = CancellationToken::new();
+        let open_connections = Arc::new(OpenConnections::default());
         let tasks = TaskTracker::new();
         let accounts = Accounts::new(
             self.store.clone(),
@@ -235,6 +237,7 @@ impl Server {
             cloak_hosts: self.config.cloak_hosts,
             metrics: self.metrics.clone(),
             shutdown: stop.clone(),
+            open_connections: open_connections.clone(),
         };
         // The endpoints answer through the whole shutdown (`/readyz` with 503) and stop last;
         // they are not among the tasks shutdown waits for. Ready from the start: the listeners
@@ -325,6 +328,7 @@ impl Server {
         info!(users = self.hub.user_count(), "shutting down");
         self.hub.broadcast_notice("server shutting down");
         stop.cancel();
+        open_connections.shut_down();
         tasks.close();
         if tokio::time::timeout(self.config.shutdown_grace, tasks.wait())
             .await

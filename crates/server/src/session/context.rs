@@ -12,6 +12,7 @@ use crate::config::{FloodSettings, IrcSettings, Limits};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::network::Network;
+use crate::open_connections::OpenConnections;
 use crate::store::Store;
 
 /// What the server offers IRC clients because it has TLS listeners.
@@ -66,8 +67,10 @@ pub struct Context {
     pub cloak_hosts: bool,
     /// The server's metrics, where connections count how they end.
     pub metrics: Arc<Metrics>,
-    /// Cancelled when the server shuts down; every connection watches it.
+    /// Cancelled when the server shuts down; accept loops and TLS handshakes watch it.
     pub shutdown: CancellationToken,
+    /// The connections being served, each told of the shutdown through its outbox.
+    pub open_connections: Arc<OpenConnections>,
 }
 
 /// The context new connections are served with, shared by the accept loops. A reload changes
