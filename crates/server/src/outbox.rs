@@ -7,9 +7,9 @@
 //! many lines (our own coalescing on top of `TCP_NODELAY`).
 //!
 //! A write costs the kernel about the same whether it carries one line or twenty, so a busy
-//! connection writes at most once per *coalescing interval* (`[limits] write_coalescing`): traffic that arrives within the interval after a
-//! write waits for its end and goes out in one write with everything else that arrived
-//! meanwhile. A connection that has been quiet for the interval writes at once, and so do the
+//! connection writes at most once per *coalescing interval* (`[limits] write_coalescing`):
+//! traffic that arrives within the interval after a write waits for its end and goes out in
+//! one write with everything else that arrived meanwhile. A connection that has been quiet for the interval writes at once, and so do the
 //! replies to the client's own commands, which are [urgent](Outbox::release): only other
 //! people's traffic to a busy connection ever waits, and never longer than the interval.
 //!
@@ -356,7 +356,7 @@ impl Outbox {
                 (Some(Closed::Finished), true) => Next::Flushed,
                 (None, true) => {
                     give_back_buffers(&mut state, batch);
-                    wait_in(&mut state, context);
+                    leave_waker(&mut state.writer, context);
                     return Poll::Pending;
                 }
             })
@@ -371,8 +371,9 @@ impl Outbox {
     }
 
     /// Waits until there is something to write (or the outbox closed), then, if `until` (the
-    /// end of the coalescing interval after the last write) is still to come, until then, unless replies to
-    /// the client's own commands or the close come first. See the module's documentation.
+    /// end of the coalescing interval after the last write) is still to come, until then,
+    /// unless replies to the client's own commands or the close come first. See the module's
+    /// documentation.
     async fn coalesce(&self, until: Instant, batch: &mut VecDeque<Bytes>) {
         // Made only when there is something to hold back, and boxed: a timer is large, and an
         // idle connection's writer waits here, without one.
@@ -392,7 +393,7 @@ impl Outbox {
                 }
             }
             // Replies, the close, or (with nothing queued yet) the first push: look again.
-            wait_in(&mut state, context);
+            leave_waker(&mut state.writer, context);
             Poll::Pending
         })
         .await
@@ -404,12 +405,8 @@ impl Outbox {
     }
 }
 
-/// Leaves the writer's waker where a push, release or close finds it.
-fn wait_in(state: &mut State, context: &Context<'_>) {
-    leave_waker(&mut state.writer, context);
-}
-
-/// Puts the task's waker in `slot`, unless the one there already wakes it.
+/// Puts the task's waker in `slot` (the writer's or the read loop's, where a push, release,
+/// alert or close finds it), unless the one there already wakes it.
 fn leave_waker(slot: &mut Option<Waker>, context: &Context<'_>) {
     match slot {
         Some(waker) if waker.will_wake(context.waker()) => {}
@@ -417,10 +414,10 @@ fn leave_waker(slot: &mut Option<Waker>, context: &Context<'_>) {
     }
 }
 
-/// Wakes the writer taken from the state, after the lock is released.
-fn wake(writer: Option<Waker>) {
-    if let Some(writer) = writer {
-        writer.wake();
+/// Wakes the task whose waker was taken from the state, after the lock is released.
+fn wake(waker: Option<Waker>) {
+    if let Some(waker) = waker {
+        waker.wake();
     }
 }
 
