@@ -1,5 +1,5 @@
-//! One client connection from accept to close: the writer task, the read loop that feeds
-//! lines to the session, and clean-up with the right quit reason.
+//! One client connection from accept to close, in one task: the writer, the read loop that
+//! feeds lines to the session beside it, and clean-up with the right quit reason.
 //!
 //! Generic over the session (which protocol: [`Session`]) and the transport (which byte stream:
 //! [`Transport`]), which know nothing of each other: a new transport plugs in here without a
@@ -13,7 +13,9 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -92,13 +94,14 @@ pub fn serve<S: Session>(
         let outbox = Arc::new(Outbox::new(context.limits.send_queue_bytes));
         // Until the end: shutting down wakes the read loop through the outbox.
         let _registered = context.open_connections.register(&outbox);
-        let writer_task = tokio::spawn(run_writer(
-            outbox.clone(),
-            writer,
-            context.limits.write_coalescing,
-        ));
+        // The writer runs in this task, beside the read loop, not as a task of its own: one
+        // task per connection is a good part less memory per idle connection, and replies to
+        // a command are written in the same wake-up that produced them.
+        let mut writing = pin!(run_writer(&outbox, writer, context.limits.write_coalescing));
+        let mut written = None;
         let host = display_host(peer.address, context.cloak_hosts);
         let address = peer.address;
+        // What starting the session queues (a welcome) is written once the read loop runs.
         let mut session = Box::pin(S::start(&context, peer, host, outbox.clone())).await;
         match session.user() {
             Some(user) => info!(nick = %user.nick(), "connected"),
@@ -109,7 +112,10 @@ pub fn serve<S: Session>(
             gate: FloodGate::new(&context.flood, Instant::now()),
             recvq_bytes: context.flood.recvq_bytes,
         });
-        let why = read_until_end(&mut reader, &mut session, &outbox, flood).await;
+        let why = {
+            let reading = pin!(read_until_end(&mut reader, &mut session, &outbox, flood));
+            alongside(reading, writing.as_mut(), &mut written).await
+        };
         context.metrics.disconnected(why.counted_as());
         let reason = match &why {
             End::Quit(reason) | End::Lost(_, reason) => Some(reason.as_str()),
@@ -132,18 +138,42 @@ pub fn serve<S: Session>(
         }
         info!(nick = nick.as_deref().unwrap_or("-"), reason = ?why, "disconnected");
         outbox.finish();
-        match tokio::time::timeout(FLUSH_TIMEOUT, writer_task).await {
-            Ok(Ok(WriterEnd::Overflowed(stream))) => {
+        if written.is_none() {
+            written = tokio::time::timeout(FLUSH_TIMEOUT, writing).await.ok();
+        }
+        match written {
+            Some(WriterEnd::Overflowed(stream)) => {
                 last_words(stream, &session.overflow_farewell());
             }
-            Ok(_) => {}
-            Err(_) => warn!("gave up flushing to a client that does not read"),
+            Some(WriterEnd::Done) => {}
+            None => warn!("gave up flushing to a client that does not read"),
         }
         if matches!(why, End::Flood) {
             Box::pin(ignore_until_closed(&mut reader)).await;
         }
     }
     .instrument(span)
+}
+
+/// Runs `main` to its end, polling `side` (until it ends, its output kept in `side_output`)
+/// whenever the task wakes: two futures in one task, each looking again at what it waits for
+/// when the other's wake-up polls it, which for the connection's two is cheap. `main` first,
+/// so that what it queued is written in the same poll. Both are pinned by the caller, so that
+/// neither is moved into this future as well (a future keeps what it was given).
+fn alongside<'a, M: Future, S: Future>(
+    mut main: Pin<&'a mut M>,
+    mut side: Pin<&'a mut S>,
+    side_output: &'a mut Option<S::Output>,
+) -> impl Future<Output = M::Output> + 'a {
+    std::future::poll_fn(move |context| {
+        let main = main.as_mut().poll(context);
+        if side_output.is_none()
+            && let Poll::Ready(output) = side.as_mut().poll(context)
+        {
+            *side_output = Some(output);
+        }
+        main
+    })
 }
 
 /// How long a client disconnected for flooding, whose farewell is sent, may go on sending
@@ -560,23 +590,20 @@ mod tests {
         line.split_once("] ").map_or(line, |(_, rest)| rest)
     }
 
-    /// What an idle connection costs is mostly the state of its two tasks, which is as big as
-    /// the biggest state each can be in: the rare, deep steps are boxed while they run so that
+    /// What an idle connection costs is mostly the state of its task, which is as big as the
+    /// biggest state it can be in: the rare, deep steps are boxed while they run so that
     /// waiting for input stays cheap (the per-connection memory target in
-    /// `docs/PERFORMANCE.md`).
+    /// `docs/PERFORMANCE.md`). The writer's state is part of it.
     #[tokio::test]
-    async fn a_connection_s_tasks_stay_small_while_they_wait() {
+    async fn a_connection_s_task_stays_small_while_it_waits() {
         let context = context();
         let (_client, transport) = pipe();
         let irc = serve::<IrcSession>(transport, peer(), context.clone(), ());
         let (_client, transport) = pipe();
         let text = serve::<TextSession>(transport, peer(), context.clone(), ());
         let (_client, stream) = tokio::io::duplex(1);
-        let writer = run_writer(
-            Arc::new(Outbox::new(1)),
-            stream,
-            Some(Duration::from_millis(2)),
-        );
+        let outbox = Outbox::new(1);
+        let writer = run_writer(&outbox, stream, Some(Duration::from_millis(2)));
         let sizes = [
             std::mem::size_of_val(&irc),
             std::mem::size_of_val(&text),
@@ -594,8 +621,8 @@ mod tests {
             std::mem::size_of_val(&sleep_until(None)),
             std::mem::size_of::<Frame>()
         );
-        assert!(sizes[0] <= 1408, "IRC connection: {} bytes", sizes[0]);
-        assert!(sizes[1] <= 1344, "text connection: {} bytes", sizes[1]);
+        assert!(sizes[0] <= 1600, "IRC connection: {} bytes", sizes[0]);
+        assert!(sizes[1] <= 1536, "text connection: {} bytes", sizes[1]);
         assert!(sizes[2] <= 256, "writer: {} bytes", sizes[2]);
     }
 

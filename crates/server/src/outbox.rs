@@ -1,7 +1,7 @@
-//! A connection's bounded outgoing queue and the task that drains it into the byte stream.
+//! A connection's bounded outgoing queue and the writer that drains it into the byte stream.
 //!
 //! Fan-out never touches a socket: it pushes shared [`Bytes`] into the recipient's [`Outbox`]
-//! (a short, uncontended lock and a wake-up) and moves on. Each connection's writer task takes
+//! (a short, uncontended lock and a wake-up) and moves on. Each connection's writer takes
 //! everything queued at once and hands it to the stream in one vectored write (one gathered
 //! write for a stream without vectored writes), so a busy connection pays one system call for
 //! many lines (our own coalescing on top of `TCP_NODELAY`).
@@ -50,7 +50,7 @@ const MAX_SLICES_PER_WRITE: usize = 64;
 const MAX_GATHERED_BYTES: usize = 64 * 1024;
 
 /// The outgoing queue of one connection. Shared (`Arc`) by the hub, which pushes, the session,
-/// which pushes its replies, and the writer task, which drains it.
+/// which pushes its replies, and the writer, which drains it.
 #[derive(Debug)]
 pub struct Outbox {
     state: Mutex<State>,
@@ -321,7 +321,7 @@ impl Outbox {
     }
 
     /// Takes everything queued (held bytes included) as if written, so that tests without a
-    /// writer task can read what a user was sent.
+    /// writer can read what a user was sent.
     #[cfg(test)]
     pub fn take_queued(&self) -> Vec<Bytes> {
         let mut state = self.lock();
@@ -429,7 +429,7 @@ fn give_back_buffers(state: &mut State, batch: &mut VecDeque<Bytes>) {
     *batch = VecDeque::new();
 }
 
-/// How a writer task ended.
+/// How a writer ended.
 #[derive(Debug)]
 pub enum WriterEnd<W> {
     /// Everything was written and the stream shut down, or writing failed.
@@ -440,10 +440,10 @@ pub enum WriterEnd<W> {
 }
 
 /// Drains `outbox` into `stream` until the outbox closes, writing a busy connection at most
-/// once per `coalescing` interval (`None`: whenever there is something to write). Runs as its
-/// own task per connection.
+/// once per `coalescing` interval (`None`: whenever there is something to write). Runs in the
+/// connection's task, beside its read loop.
 pub async fn run_writer<W: AsyncWrite + Unpin>(
-    outbox: std::sync::Arc<Outbox>,
+    outbox: &Outbox,
     mut stream: W,
     coalescing: Option<Duration>,
 ) -> WriterEnd<W> {
@@ -459,7 +459,7 @@ pub async fn run_writer<W: AsyncWrite + Unpin>(
             Next::Write => {
                 // A stream that buffers (a WebSocket's frames) sends what it holds on flush;
                 // for TCP and TLS, which write through, the flush costs nothing.
-                let written = match write_batch(&outbox, &mut stream, &mut batch).await {
+                let written = match write_batch(outbox, &mut stream, &mut batch).await {
                     Ok(()) => stream.flush().await,
                     Err(error) => Err(error),
                 };
@@ -612,6 +612,15 @@ mod tests {
         }
     }
 
+    /// The writer as a task of its own, draining `outbox` while the test pushes.
+    fn spawn_writer<W: AsyncWrite + Unpin + Send + 'static>(
+        outbox: Arc<Outbox>,
+        stream: W,
+        coalescing: Option<Duration>,
+    ) -> tokio::task::JoinHandle<WriterEnd<W>> {
+        tokio::spawn(async move { run_writer(&outbox, stream, coalescing).await })
+    }
+
     async fn read_all(mut stream: DuplexStream) -> Vec<u8> {
         let mut bytes = Vec::new();
         stream.read_to_end(&mut bytes).await.unwrap();
@@ -628,11 +637,11 @@ mod tests {
             let (server, client) = tokio::io::duplex(1024);
             let outbox = Arc::new(Outbox::new(1 << 20));
             let writer = if vectored {
-                let writing = run_writer(outbox.clone(), server, None);
-                tokio::spawn(async move { matches!(writing.await, WriterEnd::Done) })
+                let writing = spawn_writer(outbox.clone(), server, None);
+                tokio::spawn(async move { matches!(writing.await, Ok(WriterEnd::Done)) })
             } else {
-                let writing = run_writer(outbox.clone(), OneSliceAtATime(server), None);
-                tokio::spawn(async move { matches!(writing.await, WriterEnd::Done) })
+                let writing = spawn_writer(outbox.clone(), OneSliceAtATime(server), None);
+                tokio::spawn(async move { matches!(writing.await, Ok(WriterEnd::Done)) })
             };
             for line in &lines {
                 outbox.push(line.clone());
@@ -657,7 +666,7 @@ mod tests {
         const INTERVAL: Duration = Duration::from_millis(20);
         let (server, mut client) = tokio::io::duplex(1024);
         let outbox = Arc::new(Outbox::new(1 << 20));
-        tokio::spawn(run_writer(outbox.clone(), server, Some(INTERVAL)));
+        spawn_writer(outbox.clone(), server, Some(INTERVAL));
         let start = Instant::now();
         outbox.push(Bytes::from_static(b"first "));
         assert_eq!(read_some(&mut client).await, "first ");
@@ -694,7 +703,7 @@ mod tests {
     async fn an_overflowed_writer_hands_the_stream_back_for_last_words() {
         let (server, client) = tokio::io::duplex(1024);
         let outbox = Arc::new(Outbox::new(10));
-        let writer = tokio::spawn(run_writer(outbox.clone(), server, None));
+        let writer = spawn_writer(outbox.clone(), server, None);
         outbox.push(Bytes::from_static(b"12345678901"));
         let WriterEnd::Overflowed(stream) = writer.await.unwrap() else {
             panic!("the writer stopped for the overflow");
@@ -784,7 +793,7 @@ mod tests {
     async fn a_queue_allocated_afresh_has_room_for_a_batch_like_the_last() {
         let (server, _client) = tokio::io::duplex(1 << 16);
         let outbox = Arc::new(Outbox::new(1 << 20));
-        let mut writer = Box::pin(run_writer(outbox.clone(), server, None));
+        let mut writer = Box::pin(run_writer(&outbox, server, None));
         let mut context = Context::from_waker(Waker::noop());
         for number in 0..20 {
             outbox.push(Bytes::from(format!("line {number}\n")));
@@ -803,7 +812,7 @@ mod tests {
         for coalescing in [None, Some(Duration::from_millis(2))] {
             let (server, mut client) = tokio::io::duplex(1 << 16);
             let outbox = Arc::new(Outbox::new(1 << 20));
-            let mut writer = Box::pin(run_writer(outbox.clone(), server, coalescing));
+            let mut writer = Box::pin(run_writer(&outbox, server, coalescing));
             let mut context = Context::from_waker(Waker::noop());
             for burst in 0..2 {
                 for number in 0..20 {

@@ -1,5 +1,5 @@
 //! The byte streams a connection runs over, split into the half its read loop owns and the
-//! half its writer task owns. Nothing above this module knows which stream it is: TCP, or any
+//! half its writer owns. Nothing above this module knows which stream it is: TCP, or any
 //! other `AsyncRead + AsyncWrite` (a TLS stream, a WebSocket adapter, an in-memory pipe).
 //!
 //! Reading keeps idle connections cheap: a connection waits for input without a read buffer
@@ -29,7 +29,7 @@ const KEEPALIVE_RETRIES: u32 = 5;
 /// to cost nothing next to the rest of a connection.
 const PROBE_BYTES: usize = 64;
 
-/// A connection's byte stream, as the two halves its read loop and its writer task own.
+/// A connection's byte stream, as the two halves its read loop and its writer own.
 pub trait Transport: Send + 'static {
     type Reader: Incoming;
     type Writer: AsyncWrite + Unpin + Send + 'static;
