@@ -56,7 +56,7 @@ pub(super) struct Delivered {
 }
 
 /// Renders `event` at most once per wire and queues the shared bytes for every recipient in
-/// `audience`. Never blocks: a full outbox drops its own connection, not the delivery to
+/// `audience` connected here. Never blocks: a full outbox drops its own connection, not the delivery to
 /// others.
 pub(super) fn deliver<'a>(
     recipients: impl IntoIterator<Item = &'a Arc<User>>,
@@ -66,13 +66,17 @@ pub(super) fn deliver<'a>(
     let mut rendered: [Option<Option<Bytes>>; Wire::COUNT] = std::array::from_fn(|_| None);
     let mut delivered = Delivered::default();
     for user in recipients {
+        // A user on another node gets the event from its own node.
+        let Some(outbox) = user.outbox() else {
+            continue;
+        };
         let (wire, interests) = user.delivery();
         if !audience.includes(user.id, interests) {
             continue;
         }
         let bytes = rendered[wire.index()].get_or_insert_with(|| wire.render(event));
         if let Some(bytes) = bytes {
-            if user.outbox.push(bytes.clone()) {
+            if outbox.push(bytes.clone()) {
                 delivered.queued += 1;
             } else {
                 delivered.dropped += 1;

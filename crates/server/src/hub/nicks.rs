@@ -16,7 +16,7 @@ use palaver_proto::utf8::truncate;
 
 use super::delivery::{Audience, deliver};
 use super::error::HubError;
-use super::user::{Alert, Protocol, User, UserId};
+use super::user::{Alert, Home, Protocol, User, UserId};
 use super::{EndedRoom, Hub, REASON_MAX_BYTES};
 use crate::lock;
 use crate::outbox::Outbox;
@@ -92,7 +92,7 @@ impl Hub {
                     account: None,
                     bot: false,
                 };
-                let user = self.new_user(peer, protocol, outbox, identity);
+                let user = self.new_user(peer, protocol, Home::Here(outbox), identity);
                 slot.insert(user.clone());
                 self.peak_users.fetch_max(nicks.len(), Ordering::Relaxed);
                 self.tell_online(user.identity());
@@ -109,6 +109,32 @@ impl Hub {
         outbox: Arc<Outbox>,
         identity: Identity,
     ) -> Result<Arc<User>, HubError> {
+        self.claim(peer, protocol, Home::Here(outbox), identity)
+    }
+
+    /// Adds a user connected to another node of the cluster, `node`, under the nick in
+    /// `identity`: what a node's replica does when the cluster says a user arrived elsewhere
+    /// (`docs/CLUSTER.md`, "The replica"). It is everyone's to see and to talk to like a user
+    /// connected here, but nothing reaches it through this server: deliveries and alerts are
+    /// its own node's.
+    pub fn admit_remote(
+        &self,
+        node: Arc<str>,
+        peer: SocketAddr,
+        protocol: Protocol,
+        identity: Identity,
+    ) -> Result<Arc<User>, HubError> {
+        self.claim(peer, protocol, Home::Node(node), identity)
+    }
+
+    /// Adds a user under the nick in `identity`, unless it is taken or reserved.
+    fn claim(
+        &self,
+        peer: SocketAddr,
+        protocol: Protocol,
+        home: Home,
+        identity: Identity,
+    ) -> Result<Arc<User>, HubError> {
         if is_reserved(&identity.nick) {
             return Err(HubError::NickTaken(identity.nick.into()));
         }
@@ -116,7 +142,7 @@ impl Hub {
         match nicks.entry(fold(&identity.nick)) {
             Entry::Occupied(_) => Err(HubError::NickTaken(identity.nick.into())),
             Entry::Vacant(slot) => {
-                let user = self.new_user(peer, protocol, outbox, identity);
+                let user = self.new_user(peer, protocol, home, identity);
                 slot.insert(user.clone());
                 self.peak_users.fetch_max(nicks.len(), Ordering::Relaxed);
                 self.tell_online(user.identity());
@@ -129,12 +155,12 @@ impl Hub {
         &self,
         peer: SocketAddr,
         protocol: Protocol,
-        outbox: Arc<Outbox>,
+        home: Home,
         identity: Identity,
     ) -> Arc<User> {
         let id = self.next_user_id.fetch_add(1, Ordering::Relaxed);
         let connection = ConnectionId((u128::from(self.run) << 64) | u128::from(id));
-        Arc::new(User::new(id, connection, peer, protocol, outbox, identity))
+        Arc::new(User::new(id, connection, peer, protocol, home, identity))
     }
 
     /// Whether `nick` is free (or already belongs to `user`).

@@ -12,7 +12,7 @@ use palaver_proto::utf8::truncate;
 
 use super::delivery::{Audience, deliver};
 use super::error::HubError;
-use super::user::{Alert, Interest, Kill, Protocol, User};
+use super::user::{Alert, Home, Interest, Kill, Protocol, User};
 use super::{Hub, REASON_MAX_BYTES, lock};
 use crate::outbox::Outbox;
 
@@ -65,7 +65,7 @@ impl Hub {
         // Nothing is ever delivered to it: the smallest outbox.
         let outbox = Arc::new(Outbox::new(0));
         let peer = SocketAddr::from(([0, 0, 0, 0], 0));
-        let user = self.new_user(peer, Protocol::Text, outbox, identity);
+        let user = self.new_user(peer, Protocol::Text, Home::Here(outbox), identity);
         user.set_operator(Some(format!("api:{token}").into()));
         user.set_administrator();
         user

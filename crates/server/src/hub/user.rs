@@ -1,4 +1,5 @@
-//! A connected user as the hub sees it: identity, outbox, presence, and the rooms it is in.
+//! A connected user as the hub sees it: identity, where it is connected (here, with its
+//! outbox, or on another node of a cluster), presence, and the rooms it is in.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
@@ -16,6 +17,20 @@ use crate::store::{ConnectionId, Party};
 
 /// Identifies a connection for the server's lifetime; never reused.
 pub type UserId = u64;
+
+/// Where a user is connected.
+///
+/// In a cluster (`docs/CLUSTER.md`, "The replica") every node's hub holds every user; only the
+/// user's home node has its connection. Fan-out, alerts and everything else that reaches a
+/// connection act only on users that are here: a user on another node gets what concerns it
+/// from its own node, which hears of it on the cluster's feeds.
+#[derive(Debug)]
+pub enum Home {
+    /// Connected to this server: everything for the user is queued in this outbox.
+    Here(Arc<Outbox>),
+    /// Connected to the cluster node of this name.
+    Node(Arc<str>),
+}
 
 /// The protocol a user's connection speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,8 +159,9 @@ pub struct User {
     /// restarts.
     pub connection: ConnectionId,
     pub peer: SocketAddr,
-    /// Where everything for this user is queued; pushes never block.
-    pub outbox: Arc<Outbox>,
+    /// Where the user is connected; for a user connected here, the outbox everything for it
+    /// is queued in (pushes never block).
+    pub home: Home,
     pub connected_at: Timestamp,
     /// How events are rendered for this user (its [`Wire`]) and which [`Interests`] it has,
     /// packed (see [`pack_delivery`]): read without a lock on every delivery, written by the
@@ -206,7 +222,7 @@ impl User {
         connection: ConnectionId,
         peer: SocketAddr,
         protocol: Protocol,
-        outbox: Arc<Outbox>,
+        home: Home,
         identity: Identity,
     ) -> Self {
         let now = Timestamp::now();
@@ -214,7 +230,7 @@ impl User {
             id,
             connection,
             peer,
-            outbox,
+            home,
             connected_at: now,
             delivery: AtomicU32::new(pack_delivery(
                 match protocol {
@@ -236,6 +252,14 @@ impl User {
             tls: OnceLock::new(),
             last_spoke: AtomicU64::new(now.0),
             alerts: AtomicU8::new(0),
+        }
+    }
+
+    /// The outbox of a user connected here; `None` for a user on another node.
+    pub fn outbox(&self) -> Option<&Arc<Outbox>> {
+        match &self.home {
+            Home::Here(outbox) => Some(outbox),
+            Home::Node(_) => None,
         }
     }
 
@@ -429,10 +453,13 @@ impl User {
         self.last_spoke.store(time.0, Ordering::Relaxed);
     }
 
-    /// Raises `alert` for this user's session and wakes its connection. Never blocks.
+    /// Raises `alert` for this user's session and wakes its connection. Never blocks. A user
+    /// on another node has no session here: its own node raises its alerts.
     pub(super) fn alert(&self, alert: Alert) {
-        self.alerts.fetch_or(alert as u8, Ordering::AcqRel);
-        self.outbox.alert();
+        if let Some(outbox) = self.outbox() {
+            self.alerts.fetch_or(alert as u8, Ordering::AcqRel);
+            outbox.alert();
+        }
     }
 
     /// The alerts raised since the last call, clearing them.

@@ -48,6 +48,11 @@ impl ReplyBuffer {
     }
 
     /// Adds `line` if it fits in the client's send queue.
+    /// The connection's outbox, which the replies are counted against.
+    pub fn outbox(&self) -> &Arc<Outbox> {
+        &self.outbox
+    }
+
     pub fn push(&mut self, line: Bytes) {
         if self.outbox.reserve(line.len()) {
             self.replies.reserved += line.len();

@@ -131,7 +131,7 @@ struct Paste {
 impl TextSession {
     /// Greets the new user and joins it to the lobby.
     async fn greet(&mut self) {
-        self.user.outbox.hold();
+        self.replies.outbox().hold();
         let nick = self.user.nick();
         self.notice(&[
             "welcome to palaver; you are ",
@@ -848,7 +848,7 @@ impl TextSession {
                     .filter_map(|message| text::render_event(&message.to_event()))
                     .collect();
                 let sizes: Vec<usize> = lines.iter().map(Bytes::len).collect();
-                let budget = super::history_budget(&self.user.outbox);
+                let budget = super::history_budget(self.replies.outbox());
                 let kept = super::fitting(&sizes, budget, Keep::Newest);
                 self.notice(&["history"]);
                 if kept.start > 0 {
@@ -1170,7 +1170,7 @@ impl Session for TextSession {
 
     async fn handle(&mut self, frame: Frame) -> Flow {
         self.silent_deadline = None;
-        self.user.outbox.hold();
+        self.replies.outbox().hold();
         let flow = self.handle_frame(frame).await;
         let ended = std::mem::take(&mut self.ended_rooms);
         super::forget_ended_rooms(&self.context.store, ended).await;
@@ -1179,7 +1179,7 @@ impl Session for TextSession {
     }
 
     async fn flush(&mut self) {
-        self.queue.flush(&self.user.outbox).await;
+        self.queue.flush(self.replies.outbox()).await;
     }
 
     fn deadline(&self) -> Option<tokio::time::Instant> {
@@ -1194,14 +1194,14 @@ impl Session for TextSession {
             .silent_deadline
             .is_some_and(|deadline| deadline <= tokio::time::Instant::now())
         {
-            self.user.outbox.hold();
+            self.replies.outbox().hold();
             self.error("disconnected: you sent nothing since connecting (send any line to stay)");
             self.end_command();
             self.flush().await;
             return Flow::Quit(SILENT_TOO_LONG.into());
         }
         if self.nick_guard.expired(&self.user) {
-            self.user.outbox.hold();
+            self.replies.outbox().hold();
             self.rename_off_registered_nick().await;
             self.end_command();
             self.flush().await;
@@ -1214,7 +1214,7 @@ impl Session for TextSession {
         if alerts.is_empty() {
             return Flow::Continue;
         }
-        self.user.outbox.hold();
+        self.replies.outbox().hold();
         let kill = alerts
             .contains(Alert::Killed)
             .then(|| self.user.take_kill())

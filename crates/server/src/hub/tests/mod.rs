@@ -11,6 +11,7 @@ mod moderation;
 mod monitor;
 mod nicks;
 mod operators;
+mod remote;
 
 use std::sync::Arc;
 

@@ -157,7 +157,7 @@ impl Harness {
 
     /// Takes what `user` (in `slot`) was sent and counts the texts of this history in it.
     fn collect(&mut self, slot: usize, user: &User) {
-        for chunk in user.outbox.take_queued() {
+        for chunk in user.outbox().expect("a user connected here").take_queued() {
             let line = String::from_utf8_lossy(&chunk);
             for token in tokens_in(&line) {
                 *self
@@ -294,7 +294,7 @@ impl Harness {
             }
         }
         for user in &self.departed {
-            let queued = user.outbox.take_queued();
+            let queued = user.outbox().expect("a user connected here").take_queued();
             assert!(
                 queued.is_empty(),
                 "{}, who left, was sent {queued:?}",
