@@ -16,6 +16,7 @@ mod node;
 mod scripts;
 pub mod status;
 pub mod users;
+pub mod wire;
 
 use std::time::Duration;
 

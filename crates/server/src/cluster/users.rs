@@ -5,7 +5,10 @@
 //! users of a node that died can be released.
 //!
 //! Every change is one script (`scripts/user_*.lua`), atomic, and fenced by the node's lease
-//! like the store's writes: a node that lost its lease changes nothing.
+//! like the store's writes: a node that lost its lease changes nothing. Each change that took
+//! place is also one event on the state feed (`scripts/state_feed.lua`, `wire.rs`), in the
+//! same script, so that the feed says exactly what the directory did, in the order it did it;
+//! [`UserDirectory::state_after`] reads it back.
 //!
 //! Not yet called by `Network`: while a Redis takes one live node at a time (a second is
 //! refused at start), claims would only repeat what the node's hub already decides. They are
@@ -13,12 +16,22 @@
 //! milestone 4).
 
 use std::fmt;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use palaver_proto::names::fold;
 use redis::{RedisError, Script};
 
+use super::wire::{self, Arrival, Departure, StateEnvelope, WireError};
+use crate::hub::Protocol;
 use crate::store::{FENCE, Fence, RedisConnection, redis_connection};
+
+/// The state feed's part of every user script: publishing its events.
+const STATE_FEED: &str = include_str!("scripts/state_feed.lua");
+
+/// How long the state feed's stream keeps events for nodes catching up (`feed_window` in
+/// docs/CLUSTER.md; a setting of its own once nodes follow the feed).
+const FEED_WINDOW: Duration = Duration::from_secs(5 * 60);
 
 /// How many users of a dead node one release call removes at most.
 const RELEASE_BATCH: usize = 200;
@@ -51,22 +64,55 @@ pub enum ClaimError {
     Redis(#[from] RedisError),
 }
 
-/// What others see of a user, kept in its record beside its nick and home node.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What others see of a user, kept in its record beside its nick and home node, and told to
+/// every node when it arrives.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserFacts {
+    pub address: IpAddr,
+    pub protocol: Protocol,
     pub user: String,
     pub host: String,
     pub realname: String,
 }
 
 impl UserFacts {
-    fn fields(&self) -> [(&'static str, &str); 3] {
+    fn fields(&self) -> [(&'static str, String); 5] {
         [
-            ("user", &self.user),
-            ("host", &self.host),
-            ("realname", &self.realname),
+            ("address", self.address.to_string()),
+            (
+                "protocol",
+                match self.protocol {
+                    Protocol::Text => "text",
+                    Protocol::Irc => "irc",
+                }
+                .to_owned(),
+            ),
+            ("user", self.user.clone()),
+            ("host", self.host.clone()),
+            ("realname", self.realname.clone()),
         ]
     }
+
+    /// The state feed's body for the user arriving on `node`.
+    fn arrival(&self, node: &str) -> Vec<u8> {
+        wire::encode(&Arrival {
+            node: node.to_owned(),
+            address: self.address,
+            protocol: self.protocol,
+            user: self.user.clone(),
+            host: self.host.clone(),
+            realname: self.realname.clone(),
+        })
+    }
+}
+
+/// Why the state feed could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    #[error("{0}")]
+    Redis(#[from] RedisError),
+    #[error("{0}")]
+    Wire(#[from] WireError),
 }
 
 /// The key names of the directory, under one prefix.
@@ -112,6 +158,21 @@ impl UserKeys {
     fn guests(&self) -> String {
         format!("{}:guests", self.prefix)
     }
+
+    /// String: the last event id given (docs/CLUSTER.md, "Ids, sequence numbers and time").
+    fn event_ids(&self) -> String {
+        format!("{}:ids", self.prefix)
+    }
+
+    /// String: the state feed's last sequence number.
+    fn state_sequence(&self) -> String {
+        format!("{}:state_seq", self.prefix)
+    }
+
+    /// Stream, and pub/sub channel of the same name: the state feed.
+    fn state(&self) -> String {
+        format!("{}:state", self.prefix)
+    }
 }
 
 struct UserScripts {
@@ -124,7 +185,7 @@ struct UserScripts {
 
 impl UserScripts {
     fn new() -> Self {
-        let fenced = |body: &str| Script::new(&format!("{FENCE}\n{body}"));
+        let fenced = |body: &str| Script::new(&format!("{FENCE}\n{STATE_FEED}\n{body}"));
         Self {
             connect: fenced(include_str!("scripts/user_connect.lua")),
             connect_guest: fenced(include_str!("scripts/user_connect_guest.lua")),
@@ -181,7 +242,8 @@ impl UserDirectory {
             .arg(self.keys.record_prefix())
             .arg(&self.node)
             .arg(nick)
-            .arg(&folded);
+            .arg(&folded)
+            .arg(facts.arrival(&self.node));
         for (name, value) in facts.fields() {
             invocation.arg(name).arg(value);
         }
@@ -205,7 +267,8 @@ impl UserDirectory {
             .key(self.keys.node_users(&self.node))
             .arg(self.keys.record_prefix())
             .arg(&self.node)
-            .arg(self.keys.claim_prefix());
+            .arg(self.keys.claim_prefix())
+            .arg(facts.arrival(&self.node));
         for (name, value) in facts.fields() {
             invocation.arg(name).arg(value);
         }
@@ -235,15 +298,26 @@ impl UserDirectory {
         }
     }
 
-    /// The user `id`, holding `nick`, leaves.
-    pub async fn disconnect(&self, id: ClusterUserId, nick: &str) -> Result<(), ClaimError> {
+    /// The user `id`, holding `nick`, leaves; others are told `reason` (none: nobody is told,
+    /// the server shut down).
+    pub async fn disconnect(
+        &self,
+        id: ClusterUserId,
+        nick: &str,
+        reason: Option<&str>,
+    ) -> Result<(), ClaimError> {
+        let departure = Departure {
+            reason: reason.map(str::to_owned),
+        };
         let mut invocation = self.scripts.disconnect.prepare_invoke();
         invocation
             .key(self.keys.claim(&fold(nick)))
             .key(self.keys.record(id))
             .key(self.keys.users())
             .key(self.keys.node_users(&self.node))
-            .arg(id.0);
+            .arg(id.0)
+            .arg(nick)
+            .arg(wire::encode(&departure));
         let _gone: String = self.run(&mut invocation).await?;
         Ok(())
     }
@@ -286,10 +360,47 @@ impl UserDirectory {
             .await
     }
 
+    /// The state feed's events after the one with id `after` (0: from the oldest kept), at
+    /// most `count`, in order: what a node catching up reads.
+    pub async fn state_after(
+        &self,
+        after: u64,
+        count: usize,
+    ) -> Result<Vec<StateEnvelope>, FeedError> {
+        // Each entry: its id, and its fields and values in turn (one field, `e`).
+        let entries: Vec<(String, Vec<Vec<u8>>)> = redis::cmd("XRANGE")
+            .arg(self.keys.state())
+            .arg(format!("({after}-0"))
+            .arg("+")
+            .arg("COUNT")
+            .arg(count)
+            .query_async(&mut self.connection.clone())
+            .await?;
+        entries
+            .iter()
+            .map(|(_, fields)| match fields.as_slice() {
+                [name, envelope] if name == b"e" => Ok(StateEnvelope::parse(envelope)?),
+                _ => Err(WireError::NoHeader.into()),
+            })
+            .collect()
+    }
+
+    /// The name of the state feed's pub/sub channel, for a node's subscriber.
+    pub fn state_channel(&self) -> String {
+        self.keys.state()
+    }
+
+    /// Runs a user script: the state feed's keys and window go in last but the fence's, where
+    /// `scripts/state_feed.lua` takes them off.
     async fn run<T: redis::FromRedisValue>(
         &self,
         invocation: &mut redis::ScriptInvocation<'_>,
     ) -> Result<T, RedisError> {
+        invocation
+            .key(self.keys.event_ids())
+            .key(self.keys.state_sequence())
+            .key(self.keys.state())
+            .arg(u64::try_from(FEED_WINDOW.as_millis()).unwrap_or(u64::MAX));
         self.fence.seal(invocation);
         invocation.invoke_async(&mut self.connection.clone()).await
     }
@@ -301,6 +412,7 @@ mod tests {
     //! Redis, as separate nodes would have them.
 
     use super::*;
+    use crate::cluster::wire::StateKind;
     use crate::test_redis::RedisServer;
 
     const PREFIX: &str = "palaver";
@@ -313,6 +425,8 @@ mod tests {
 
     fn facts(user: &str) -> UserFacts {
         UserFacts {
+            address: [127, 0, 0, 1].into(),
+            protocol: Protocol::Irc,
             user: format!("~{user}"),
             host: "127.0.0.1".into(),
             realname: user.into(),
@@ -385,15 +499,18 @@ mod tests {
         alpha.rename(alice, "alice", "alicia").await.unwrap();
         let bob = beta.connect("alice", &facts("bob")).await.unwrap();
         // Leaving as if still "alice" (a node's stale view) does not free bob's claim.
-        alpha.disconnect(alice, "alice").await.unwrap();
+        alpha.disconnect(alice, "alice", Some("bye")).await.unwrap();
         assert_eq!(alpha.holder("alice").await.unwrap(), Some(bob));
         // alice's own claim was not released that way, and is released with her name.
-        alpha.disconnect(alice, "alicia").await.unwrap();
+        alpha
+            .disconnect(alice, "alicia", Some("bye"))
+            .await
+            .unwrap();
         assert_eq!(alpha.holder("alicia").await.unwrap(), None);
         assert_eq!(alpha.user_count().await.unwrap(), 1);
         // Leaving twice changes nothing more.
-        beta.disconnect(bob, "alice").await.unwrap();
-        beta.disconnect(bob, "alice").await.unwrap();
+        beta.disconnect(bob, "alice", Some("bye")).await.unwrap();
+        beta.disconnect(bob, "alice", Some("bye")).await.unwrap();
         assert_eq!(beta.holder("alice").await.unwrap(), None);
         assert_eq!(beta.user_count().await.unwrap(), 0);
     }
@@ -436,6 +553,18 @@ mod tests {
         assert_eq!(beta.holder(&format!("a{}", count - 1)).await.unwrap(), None);
         assert_eq!(beta.holder("bob").await.unwrap(), Some(bob));
         assert_eq!(beta.user_count().await.unwrap(), 1);
+        // Each released user is one event on the state feed, after the arrivals.
+        let events = beta.state_after(0, 1000).await.unwrap();
+        let released = events
+            .iter()
+            .filter(|event| event.kind == StateKind::Released)
+            .count();
+        assert_eq!(released, count);
+        assert!(
+            events
+                .iter()
+                .any(|event| event.kind == StateKind::Released && event.nick == "a0")
+        );
         assert_eq!(beta.release_node("alpha").await.unwrap(), 0);
         // The nicks are free again.
         beta.connect("a0", &facts("new")).await.unwrap();
@@ -459,8 +588,99 @@ mod tests {
         let refused = alpha.connect("bob", &facts("bob")).await.unwrap_err();
         assert!(refused.to_string().contains("FENCED"), "{refused}");
         assert!(alpha.rename(alice, "alice", "alicia").await.is_err());
-        assert!(alpha.disconnect(alice, "alice").await.is_err());
+        assert!(alpha.disconnect(alice, "alice", Some("bye")).await.is_err());
         assert_eq!(alpha.holder("bob").await.unwrap(), None);
         assert_eq!(alpha.holder("alice").await.unwrap(), Some(alice));
+        // Nor does it publish anything: the feed has alice's arrival only.
+        let events = alpha.state_after(0, 10).await.unwrap();
+        assert_eq!(kinds_and_nicks(&events), [(StateKind::Connected, "alice")]);
+    }
+
+    fn kinds_and_nicks(events: &[StateEnvelope]) -> Vec<(StateKind, &str)> {
+        events
+            .iter()
+            .map(|event| (event.kind, event.nick.as_str()))
+            .collect()
+    }
+
+    /// What the directory did is what the state feed says, in the order it did it: one event
+    /// per change that took place, none for a change refused, numbered without gaps, with ids
+    /// that only grow, and the bodies the nodes built.
+    #[tokio::test]
+    async fn every_change_is_one_event_on_the_state_feed_in_order() {
+        let server = RedisServer::start();
+        let alpha = directory(&server, "alpha").await;
+        let beta = directory(&server, "beta").await;
+        let alice = alpha.connect("alice", &facts("alice")).await.unwrap();
+        let (guest, guest_nick) = beta.connect_guest(&facts("g")).await.unwrap();
+        assert!(beta.rename(guest, &guest_nick, "ALICE").await.is_err());
+        alpha.rename(alice, "alice", "Alicia").await.unwrap();
+        beta.disconnect(guest, &guest_nick, Some("bye"))
+            .await
+            .unwrap();
+        beta.disconnect(guest, &guest_nick, Some("again"))
+            .await
+            .unwrap();
+
+        let events = alpha.state_after(0, 100).await.unwrap();
+        assert_eq!(
+            kinds_and_nicks(&events),
+            [
+                (StateKind::Connected, "alice"),
+                (StateKind::Connected, "guest-1"),
+                (StateKind::Renamed, "Alicia"),
+                (StateKind::Disconnected, "guest-1"),
+            ]
+        );
+        let users: Vec<_> = events.iter().map(|event| event.user).collect();
+        assert_eq!(users, [alice, guest, alice, guest]);
+        let sequences: Vec<_> = events.iter().map(|event| event.sequence).collect();
+        assert_eq!(sequences, [1, 2, 3, 4]);
+        assert!(events.windows(2).all(|pair| pair[0].id < pair[1].id));
+        // An event's time is its id's millisecond, from Redis's clock: about now.
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        assert!(
+            (events[0].id / 1024).abs_diff(now_ms) < 60_000,
+            "{}",
+            events[0].id
+        );
+
+        let arrival: Arrival = events[1].body().unwrap();
+        assert_eq!(arrival.node, "beta");
+        assert_eq!(arrival.user, "~g");
+        assert_eq!(arrival.protocol, Protocol::Irc);
+        let departure: Departure = events[3].body().unwrap();
+        assert_eq!(departure.reason.as_deref(), Some("bye"));
+        // Catching up from an event reads what came after it.
+        let later = beta.state_after(events[1].id, 100).await.unwrap();
+        assert_eq!(later, events[2..]);
+    }
+
+    /// A node hears each event live, on the feed's channel, as the same envelope the stream
+    /// keeps.
+    #[tokio::test]
+    async fn the_state_feed_s_channel_carries_the_stream_s_envelopes() {
+        use futures_util::StreamExt;
+
+        let server = RedisServer::start();
+        let alpha = directory(&server, "alpha").await;
+        let client = redis::Client::open(server.url()).unwrap();
+        let mut subscriber = client.get_async_pubsub().await.unwrap();
+        subscriber.subscribe(alpha.state_channel()).await.unwrap();
+        let alice = alpha.connect("alice", &facts("alice")).await.unwrap();
+        alpha.disconnect(alice, "alice", None).await.unwrap();
+
+        let mut messages = subscriber.on_message();
+        let mut heard = Vec::new();
+        for _ in 0..2 {
+            let message = messages.next().await.expect("a message");
+            heard.push(StateEnvelope::parse(message.get_payload_bytes()).unwrap());
+        }
+        assert_eq!(heard, alpha.state_after(0, 10).await.unwrap());
+        let departure: Departure = heard[1].body().unwrap();
+        assert_eq!(departure.reason, None);
     }
 }

@@ -33,7 +33,7 @@ pub enum Home {
 }
 
 /// The protocol a user's connection speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Protocol {
     Text,
     Irc,

@@ -1,12 +1,15 @@
 -- A user leaves: its nick's claim (if still its own), its record and its places in the sets
 -- go. Leaving twice changes nothing the second time.
 -- KEYS[1] the nick's claim, KEYS[2] the user's record, KEYS[3] the set of connected users,
--- KEYS[4] the node's users. ARGV[1] the user's id.
+-- KEYS[4] the node's users. ARGV[1] the user's id, ARGV[2] the nick it leaves, ARGV[3] the
+-- body of its state feed event (the quit reason). Only a user still connected publishes one.
 -- Returns 'gone'.
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
 end
 redis.call('DEL', KEYS[2])
-redis.call('SREM', KEYS[3], ARGV[1])
+if redis.call('SREM', KEYS[3], ARGV[1]) == 1 then
+  publish_state('disconnected', ARGV[1], ARGV[2], ARGV[3])
+end
 redis.call('SREM', KEYS[4], ARGV[1])
 return 'gone'

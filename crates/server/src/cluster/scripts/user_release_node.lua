@@ -1,6 +1,7 @@
 -- Releases up to ARGV[3] users of a node that is gone (its lease lapsed, or an earlier
 -- incarnation of the node calling): their nicks' claims (where still theirs), their records
--- and their places in the sets, as if each had disconnected. Called until it returns 0, so that
+-- and their places in the sets, as if each had disconnected, each with a 'released' event on
+-- the state feed. Called until it returns 0, so that
 -- no single call keeps Redis busy for long.
 -- KEYS[1] the node's users, KEYS[2] the set of connected users. ARGV[1] the prefix of user
 -- records, ARGV[2] the prefix of nick claims, ARGV[3] how many at most.
@@ -8,11 +9,13 @@
 local ids = redis.call('SPOP', KEYS[1], tonumber(ARGV[3]))
 for _, id in ipairs(ids) do
   local record = ARGV[1] .. id
-  local nick = redis.call('HGET', record, 'folded')
-  if nick and redis.call('GET', ARGV[2] .. nick) == id then
-    redis.call('DEL', ARGV[2] .. nick)
+  local folded, nick = unpack(redis.call('HMGET', record, 'folded', 'nick'))
+  if folded and redis.call('GET', ARGV[2] .. folded) == id then
+    redis.call('DEL', ARGV[2] .. folded)
   end
   redis.call('DEL', record)
-  redis.call('SREM', KEYS[2], id)
+  if redis.call('SREM', KEYS[2], id) == 1 then
+    publish_state('released', id, nick or '', '')
+  end
 end
 return {#ids, redis.call('SCARD', KEYS[1])}
