@@ -9,6 +9,7 @@
 //! Redis (under one key prefix) takes one live node at a time: a second one is refused at
 //! start.
 
+pub mod applier;
 pub mod feed;
 mod keys;
 mod lease;

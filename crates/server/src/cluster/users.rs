@@ -113,6 +113,10 @@ pub enum FeedError {
     Redis(#[from] RedisError),
     #[error("{0}")]
     Wire(#[from] WireError),
+    /// The feed cannot be followed from where the node is: its subscription ended, or its
+    /// stream lacks events the node did not apply.
+    #[error("{0}")]
+    Lost(String),
 }
 
 /// The key names of the directory, under one prefix.

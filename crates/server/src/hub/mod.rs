@@ -80,7 +80,7 @@ pub use palaver_proto::modes::{MaskList, ModeChange, RoomFlag, RoomModes};
 pub use redaction::Deletion;
 pub use room::{MAX_PENDING_INVITATIONS, Member, Room, Topic};
 pub use server_bans::{BanTarget, ServerBan};
-pub use user::{Alert, Alerts, Interest, Interests, Kill, Protocol, User, UserId};
+pub use user::{Alert, Alerts, Home, Interest, Interests, Kill, Protocol, User, UserId};
 pub use visibility::{HIDDEN_KEY, MemberInfo, Membership, RoomInfo, RoomSummary, Viewer};
 pub use whowas::{Departed, NICK_HISTORY_MAX};
 

@@ -1,0 +1,373 @@
+//! The state feed's applier (docs/CLUSTER.md, "The replica"): keeps this node's hub in step with
+//! the users the other nodes connect, rename and lose, as the state feed tells of them.
+//!
+//! [`StateApplier`] applies envelopes in the feed's order, each once (`feed.rs` decides which
+//! to apply, drop or hold), and is synchronous, like the hub it changes; [`follow_state`]
+//! feeds it from Redis: the live channel, and the stream to catch up on what came before the
+//! subscription or fell into a gap.
+//!
+//! A node's own users are its sessions' business (they are in its hub already); it skips
+//! their events. Not yet started by the server: it is, once `Network` calls the directory
+//! (docs/CLUSTER.md, milestone 4).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use palaver_proto::event::Identity;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tracing::warn;
+
+use super::feed::{Follower, Offered};
+use super::users::{ClusterUserId, FeedError, UserDirectory};
+use super::wire::{Arrival, Departure, StateEnvelope, StateKind};
+use crate::hub::{Hub, User};
+
+/// The quit reason others see when a user's node is gone and the cluster released its users.
+pub const NODE_LOST: &str = "Its server left the network";
+
+/// How many events one catch-up read asks for.
+const CATCH_UP_PAGE: usize = 500;
+
+/// What offering an envelope came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Step {
+    /// This many events were applied: the one offered and those that waited for it.
+    Applied(usize),
+    /// Applied or held already.
+    Duplicate,
+    /// Held past a gap: read the stream after the event with this id and offer what it has.
+    Gap { after_id: u64 },
+}
+
+/// This node's hub, following the state feed.
+pub struct StateApplier {
+    /// This node's name: events about its own users are skipped.
+    node: String,
+    hub: Arc<Hub>,
+    follower: Follower<StateEnvelope>,
+    /// The id of the last event applied: where a read of the stream picks up.
+    last_id: u64,
+    /// The other nodes' users in the hub, by their id in the cluster.
+    remote: HashMap<ClusterUserId, Arc<User>>,
+}
+
+impl StateApplier {
+    /// Applies the feed to `hub` for the node `node`, from its first event on.
+    pub fn new(node: &str, hub: Arc<Hub>) -> Self {
+        Self {
+            node: node.to_owned(),
+            hub,
+            follower: Follower::after(0),
+            last_id: 0,
+            remote: HashMap::new(),
+        }
+    }
+
+    /// The sequence number of the last event applied.
+    pub fn applied(&self) -> u64 {
+        self.follower.applied()
+    }
+
+    /// Offers one event, live or read from the stream.
+    pub fn offer(&mut self, envelope: StateEnvelope) -> Step {
+        match self.follower.offer(envelope.sequence, envelope) {
+            Offered::Apply(ready) => {
+                let count = ready.len();
+                for event in ready {
+                    self.last_id = event.id;
+                    self.apply(event);
+                }
+                Step::Applied(count)
+            }
+            Offered::Duplicate => Step::Duplicate,
+            Offered::Gap(_) => Step::Gap {
+                after_id: self.last_id,
+            },
+        }
+    }
+
+    /// Changes the hub as `event` says. What cannot be applied (a body this node cannot read,
+    /// a nick its hub holds otherwise) is logged and skipped: the feed goes on.
+    fn apply(&mut self, event: StateEnvelope) {
+        match event.kind {
+            StateKind::Connected => {
+                let arrival: Arrival = match event.body() {
+                    Ok(arrival) => arrival,
+                    Err(error) => {
+                        warn!(user = %event.user, %error, "skipped an arrival on the state feed");
+                        return;
+                    }
+                };
+                if arrival.node == self.node {
+                    return;
+                }
+                let identity = Identity {
+                    nick: event.nick.as_str().into(),
+                    user: arrival.user.into(),
+                    host: arrival.host.into(),
+                    realname: arrival.realname.into(),
+                    account: None,
+                    bot: false,
+                };
+                let peer = SocketAddr::new(arrival.address, 0);
+                match self
+                    .hub
+                    .admit_remote(arrival.node.into(), peer, arrival.protocol, identity)
+                {
+                    Ok(user) => {
+                        self.remote.insert(event.user, user);
+                    }
+                    Err(error) => {
+                        warn!(nick = %event.nick, %error, "could not add a user of another node");
+                    }
+                }
+            }
+            StateKind::Renamed => {
+                if let Some(user) = self.remote.get(&event.user)
+                    && let Err(error) = self.hub.rename(user, &event.nick)
+                {
+                    warn!(nick = %event.nick, %error, "could not rename a user of another node");
+                }
+            }
+            StateKind::Disconnected => {
+                if let Some(user) = self.remote.remove(&event.user) {
+                    let reason = event
+                        .body::<Departure>()
+                        .map_or_else(|_| Some(String::new()), |departure| departure.reason);
+                    // The rooms it ended are the cluster's to forget (their history is in
+                    // Redis, removed by the function that ended them).
+                    let _ended = self.hub.disconnect(&user, reason.as_deref());
+                }
+            }
+            StateKind::Released => {
+                if let Some(user) = self.remote.remove(&event.user) {
+                    let _ended = self.hub.disconnect(&user, Some(NODE_LOST));
+                }
+            }
+        }
+    }
+}
+
+/// Follows the state feed into `applier` until `stop`: subscribes to its channel, catches up
+/// on the stream from the last event applied, then applies each event as it arrives, reading
+/// the stream again whenever one comes after a gap. `applied` is told the sequence number of
+/// the last event applied after each step. Ends with an error when the subscription is lost
+/// or the stream cannot fill a gap (the node must then load the replica afresh).
+pub async fn follow_state(
+    url: &str,
+    directory: &UserDirectory,
+    applier: &mut StateApplier,
+    applied: &watch::Sender<u64>,
+    stop: &CancellationToken,
+) -> Result<(), FeedError> {
+    let client = redis::Client::open(url)?;
+    let mut subscriber = client.get_async_pubsub().await?;
+    // Subscribed before reading the stream: nothing published in between is missed, and
+    // what both bring is applied once.
+    subscriber.subscribe(directory.state_channel()).await?;
+    catch_up(directory, applier).await?;
+    applied.send_replace(applier.applied());
+    let mut messages = subscriber.on_message();
+    loop {
+        let message = tokio::select! {
+            () = stop.cancelled() => return Ok(()),
+            message = messages.next() => message,
+        };
+        let Some(message) = message else {
+            return Err(FeedError::Lost(
+                "the subscription to the state feed ended".into(),
+            ));
+        };
+        let envelope = StateEnvelope::parse(message.get_payload_bytes())?;
+        if let Step::Gap { .. } = applier.offer(envelope) {
+            catch_up(directory, applier).await?;
+        }
+        applied.send_replace(applier.applied());
+    }
+}
+
+/// Reads the stream after the last event applied and offers what it has, page by page, until
+/// it has no more. A page that applies nothing while events wait past a gap means the stream
+/// lacks them (lost or trimmed away).
+async fn catch_up(directory: &UserDirectory, applier: &mut StateApplier) -> Result<(), FeedError> {
+    loop {
+        let page = directory
+            .state_after(applier.last_id, CATCH_UP_PAGE)
+            .await?;
+        let full = page.len() == CATCH_UP_PAGE;
+        let before = applier.applied();
+        let mut gap = false;
+        for envelope in page {
+            gap |= matches!(applier.offer(envelope), Step::Gap { .. });
+        }
+        if gap && applier.applied() == before {
+            return Err(FeedError::Lost(format!(
+                "the state feed's stream lacks the events after {before}"
+            )));
+        }
+        if !full && !gap {
+            return Ok(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::users::UserFacts;
+    use crate::cluster::wire::encode;
+    use crate::hub::Home;
+    use crate::hub::Protocol;
+    use crate::store::Fence;
+    use crate::test_redis::RedisServer;
+
+    fn arrival(node: &str) -> Vec<u8> {
+        encode(&Arrival {
+            node: node.into(),
+            address: [192, 0, 2, 7].into(),
+            protocol: Protocol::Irc,
+            user: "~a".into(),
+            host: "192.0.2.7".into(),
+            realname: "A".into(),
+        })
+    }
+
+    fn event(
+        sequence: u64,
+        kind: StateKind,
+        user: u64,
+        nick: &str,
+        body: Vec<u8>,
+    ) -> StateEnvelope {
+        StateEnvelope {
+            id: 1000 + sequence,
+            sequence,
+            kind,
+            user: ClusterUserId(user),
+            nick: nick.into(),
+            body,
+        }
+    }
+
+    fn home_of(hub: &Hub, nick: &str) -> Option<String> {
+        hub.user_by_nick(nick).map(|user| match &user.home {
+            Home::Here(_) => "here".into(),
+            Home::Node(node) => node.to_string(),
+        })
+    }
+
+    #[test]
+    fn users_of_other_nodes_come_rename_and_go_in_the_feed_s_order() {
+        let hub = Arc::new(Hub::default());
+        let mut applier = StateApplier::new("beta", hub.clone());
+        let renamed = event(2, StateKind::Renamed, 7, "Alicia", Vec::new());
+        // The rename arrives first, past a gap: held until the arrival fills it.
+        assert_eq!(applier.offer(renamed), Step::Gap { after_id: 0 });
+        assert_eq!(home_of(&hub, "alice"), None);
+        let connected = event(1, StateKind::Connected, 7, "alice", arrival("alpha"));
+        assert_eq!(applier.offer(connected.clone()), Step::Applied(2));
+        assert_eq!(applier.offer(connected), Step::Duplicate);
+        assert_eq!(home_of(&hub, "alice"), None);
+        assert_eq!(home_of(&hub, "alicia").as_deref(), Some("alpha"));
+
+        // This node's own users are its sessions' to add.
+        let own = event(3, StateKind::Connected, 8, "bob", arrival("beta"));
+        assert_eq!(applier.offer(own), Step::Applied(1));
+        assert_eq!(home_of(&hub, "bob"), None);
+
+        let departure = encode(&Departure {
+            reason: Some("bye".into()),
+        });
+        let left = event(4, StateKind::Disconnected, 7, "Alicia", departure);
+        assert_eq!(applier.offer(left), Step::Applied(1));
+        assert_eq!(home_of(&hub, "alicia"), None);
+        assert_eq!(hub.user_count(), 0);
+        assert_eq!(applier.applied(), 4);
+    }
+
+    #[test]
+    fn a_body_this_node_cannot_read_is_skipped_and_the_feed_goes_on() {
+        let hub = Arc::new(Hub::default());
+        let mut applier = StateApplier::new("beta", hub.clone());
+        let unreadable = event(1, StateKind::Connected, 7, "alice", vec![0xff; 3]);
+        assert_eq!(applier.offer(unreadable), Step::Applied(1));
+        let next = event(2, StateKind::Connected, 8, "bob", arrival("alpha"));
+        assert_eq!(applier.offer(next), Step::Applied(1));
+        assert_eq!(home_of(&hub, "alice"), None);
+        assert_eq!(home_of(&hub, "bob").as_deref(), Some("alpha"));
+    }
+
+    fn facts(user: &str) -> UserFacts {
+        UserFacts {
+            address: [192, 0, 2, 7].into(),
+            protocol: Protocol::Text,
+            user: user.into(),
+            host: "192.0.2.7".into(),
+            realname: String::new(),
+        }
+    }
+
+    /// Waits until the applier has applied the event numbered `sequence`.
+    async fn applied(watch: &mut watch::Receiver<u64>, sequence: u64) {
+        watch
+            .wait_for(|applied| *applied >= sequence)
+            .await
+            .expect("the applier runs");
+    }
+
+    /// Two nodes on a real Redis: what alpha's users do appears in beta's hub, from the
+    /// stream for what came before beta followed, then live; a node released by another
+    /// takes its users with it.
+    #[tokio::test]
+    async fn a_node_s_hub_follows_the_other_nodes_users_on_redis() {
+        let server = RedisServer::start();
+        let alpha = directory_at(&server.url(), "alpha").await;
+        let beta = directory_at(&server.url(), "beta").await;
+        let early = alpha.connect("early", &facts("e")).await.unwrap();
+
+        let hub = Arc::new(Hub::default());
+        let (applied_tx, mut applied_rx) = watch::channel(0);
+        let stop = CancellationToken::new();
+        let following = tokio::spawn({
+            let (url, hub, stop) = (server.url(), hub.clone(), stop.clone());
+            async move {
+                let directory = directory_at(&url, "beta").await;
+                let mut applier = StateApplier::new("beta", hub);
+                follow_state(&url, &directory, &mut applier, &applied_tx, &stop).await
+            }
+        });
+        applied(&mut applied_rx, 1).await;
+        assert_eq!(home_of(&hub, "early").as_deref(), Some("alpha"));
+
+        let alice = alpha.connect("alice", &facts("a")).await.unwrap();
+        beta.connect("carol", &facts("c")).await.unwrap();
+        alpha.rename(alice, "alice", "alicia").await.unwrap();
+        applied(&mut applied_rx, 4).await;
+        assert_eq!(home_of(&hub, "alicia").as_deref(), Some("alpha"));
+        assert_eq!(home_of(&hub, "carol"), None, "beta's own user");
+
+        alpha
+            .disconnect(alice, "alicia", Some("bye"))
+            .await
+            .unwrap();
+        applied(&mut applied_rx, 5).await;
+        assert_eq!(home_of(&hub, "alicia"), None);
+        assert_eq!(beta.release_node("alpha").await.unwrap(), 1);
+        applied(&mut applied_rx, 6).await;
+        assert_eq!(home_of(&hub, "early"), None);
+        assert_eq!(hub.user_count(), 0);
+        assert_eq!(beta.holder("early").await.unwrap(), None, "{early}");
+
+        stop.cancel();
+        following.await.unwrap().expect("followed until stopped");
+    }
+
+    async fn directory_at(url: &str, node: &str) -> UserDirectory {
+        UserDirectory::open(url, "palaver", node, Fence::default())
+            .await
+            .expect("open the directory")
+    }
+}
