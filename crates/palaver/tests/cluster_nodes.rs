@@ -181,6 +181,28 @@ fn cluster_status_lists_a_live_node_with_its_users_and_the_node_reports_metrics(
     assert!(renewals >= 1, "{renewals}");
 }
 
+/// Leaves a user of `node` in the cluster's directory of users (`cluster/users.rs`), as a
+/// node that died with a client connected would.
+fn leave_user_behind(redis: &RedisServer, node: &str, id: u64, nick: &str) {
+    for command in [
+        format!("SET palaver:nick:{nick} {id}"),
+        format!("HSET palaver:user:{id} node {node} nick {nick} folded {nick}"),
+        format!("SADD palaver:users {id}"),
+        format!("SADD palaver:node:{node}:users {id}"),
+    ] {
+        assert!(!redis.command(&command).starts_with('-'), "{command}");
+    }
+}
+
+/// Whether the cluster's directory still has users or nick claims from `node`.
+fn users_left_by(redis: &RedisServer, node: &str, nick: &str) -> (String, String, String) {
+    (
+        redis.command(&format!("SCARD palaver:node:{node}:users")),
+        redis.command(&format!("EXISTS palaver:nick:{nick}")),
+        redis.command("SCARD palaver:users"),
+    )
+}
+
 #[test]
 fn a_node_killed_is_lost_until_its_lease_lapses_and_then_another_node_may_start() {
     let redis = RedisServer::start();
@@ -188,6 +210,7 @@ fn a_node_killed_is_lost_until_its_lease_lapses_and_then_another_node_may_start(
     let mut alpha = start_node(&redis, "alpha", &config);
     alpha.process.signal("KILL");
     alpha.process.wait_exit();
+    leave_user_behind(&redis, "alpha", 41, "alice");
 
     let (code, report) = status_until(&redis, "saw alpha lost", |report| {
         node(report, "alpha").is_some_and(|alpha| alpha["live"] == false)
@@ -200,8 +223,15 @@ fn a_node_killed_is_lost_until_its_lease_lapses_and_then_another_node_may_start(
         "{lines:?}"
     );
 
-    // Another node may start once the dead one's lease lapsed; it removes its record.
+    // Another node may start once the dead one's lease lapsed; it releases the users alpha
+    // left (their nicks are free again, and the state feed says they went) and removes its
+    // record.
     let _beta = start_node(&redis, "beta", &config);
+    assert_eq!(
+        users_left_by(&redis, "alpha", "alice"),
+        (":0".into(), ":0".into(), ":0".into())
+    );
+    assert_eq!(redis.command("XLEN palaver:state"), ":1");
     let (code, report) = status_json(&redis);
     assert_eq!(code, 0, "{report}");
     assert!(node(&report, "alpha").is_none(), "{report}");
@@ -216,10 +246,16 @@ fn a_node_restarted_at_once_waits_for_the_lease_of_its_previous_run() {
     let mut alpha = start_node(&redis, "alpha", &config);
     alpha.process.signal("KILL");
     alpha.process.wait_exit();
+    leave_user_behind(&redis, "alpha", 41, "alice");
 
     let mut again = spawn_node(&redis, "alpha", &config);
     again.stderr_line_containing("stopped without leaving the cluster");
     wait_ready(&mut again, OtherLines::Fail);
+    // The new incarnation released what the old one left, and stays.
+    assert_eq!(
+        users_left_by(&redis, "alpha", "alice"),
+        (":0".into(), ":0".into(), ":0".into())
+    );
     let (code, report) = status_json(&redis);
     assert_eq!(code, 0, "{report}");
     assert_eq!(node(&report, "alpha").expect("alpha")["live"], true);

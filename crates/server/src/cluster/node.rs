@@ -4,7 +4,9 @@
 //! previous process of that name to lapse if it stopped without a word. Every heartbeat it
 //! renews the lease and writes its counts, round trip and clock offset into its record
 //! (`renew`), and it stops by removing both (`node_stop`). The heartbeat runs on a
-//! connection of its own, so the store's traffic never delays it.
+//! connection of its own, so the store's traffic never delays it. Registering also releases
+//! the users that lapsed nodes (or this node's earlier incarnation) left in the directory of
+//! users (`users.rs`), and with their last user those nodes go.
 //!
 //! The link's state follows the heartbeats ([`LeaseClock`]): `connected`, `degraded` after a
 //! renewal fails, `fenced` past the deadline or when Redis says the lease is another's. A
@@ -21,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use super::keys::NodeKeys;
 use super::lease::LeaseClock;
 use super::scripts::NodeScripts;
+use super::users::UserDirectory;
 use super::{ClusterError, ClusterSettings, valid_node_name};
 use crate::metrics::{LinkState, Metrics};
 use crate::store::{Fence, RedisConnection, redis_connection};
@@ -84,6 +87,8 @@ struct Inner {
 
 /// What `node_start` answered.
 enum Registration {
+    /// Registered (and the users that lapsed nodes, or this node's earlier incarnation, left
+    /// in the directory released).
     Started,
     /// The name's lease is held for this much longer.
     Held(Duration),
@@ -278,7 +283,7 @@ impl Node {
     async fn register(&self) -> Result<Registration, redis::RedisError> {
         let token = random_token();
         let keys = &self.inner.keys;
-        let (answer, number, name): (String, i64, String) = self
+        let (answer, number, name, left_users): (String, i64, String, Vec<String>) = self
             .keys_of(&self.inner.scripts.start)
             .arg(&self.inner.name)
             .arg(&token)
@@ -294,12 +299,45 @@ impl Node {
                 if let Some(fence) = self.inner.fence.get() {
                     fence.hold(self.lease_key(), token.clone());
                 }
-                *crate::lock(&self.inner.token) = token;
+                *crate::lock(&self.inner.token) = token.clone();
+                self.release_users_left_by(&left_users, token).await;
                 Registration::Started
             }
             "held" => Registration::Held(Duration::from_millis(number.max(0) as u64)),
             _ => Registration::Busy(name),
         })
+    }
+
+    /// Releases the users that `nodes` left in the cluster's directory (they died, or this
+    /// node's earlier incarnation stopped without leaving), so that their nicks are free and
+    /// every node's hub sees them go. A failure is logged: the next node to start, or this
+    /// one when it next registers, tries again.
+    async fn release_users_left_by(&self, nodes: &[String], token: String) {
+        if nodes.is_empty() {
+            return;
+        }
+        let fence = Fence::default();
+        fence.hold(self.lease_key(), token);
+        let directory = UserDirectory::on(
+            self.inner.connection.clone(),
+            self.inner.keys.prefix(),
+            &self.inner.name,
+            fence,
+        );
+        for node in nodes {
+            match directory.release_node(node).await {
+                Ok(released) => tracing::info!(
+                    node = %node,
+                    released,
+                    "released the users a node left behind"
+                ),
+                Err(error) => tracing::warn!(
+                    node = %node,
+                    %error,
+                    "could not release the users a node left behind"
+                ),
+            }
+        }
     }
 
     async fn renew(&self, last: &Sample) -> Result<Renewal, redis::RedisError> {

@@ -22,6 +22,7 @@ use std::time::Duration;
 use palaver_proto::names::fold;
 use redis::{RedisError, Script};
 
+use super::keys::NodeKeys;
 use super::wire::{self, Arrival, Departure, StateEnvelope, WireError};
 use crate::hub::Protocol;
 use crate::store::{FENCE, Fence, RedisConnection, redis_connection};
@@ -123,6 +124,8 @@ pub enum FeedError {
 #[derive(Debug, Clone)]
 struct UserKeys {
     prefix: String,
+    /// The nodes' keys, for releasing a dead node.
+    nodes: NodeKeys,
 }
 
 impl UserKeys {
@@ -219,15 +222,21 @@ impl UserDirectory {
         fence: Fence,
     ) -> Result<Self, RedisError> {
         let connection = redis_connection(url, CONNECT_TIMEOUT, RESPONSE_TIMEOUT).await?;
-        Ok(Self {
+        Ok(Self::on(connection, prefix, node, fence))
+    }
+
+    /// The directory over a connection the node already has.
+    pub(crate) fn on(connection: RedisConnection, prefix: &str, node: &str, fence: Fence) -> Self {
+        Self {
             connection,
             keys: UserKeys {
                 prefix: prefix.to_owned(),
+                nodes: NodeKeys::new(prefix),
             },
             node: node.to_owned(),
             fence,
             scripts: UserScripts::new(),
-        })
+        }
     }
 
     /// A user arrives under `nick`: its id, or [`ClaimError::Taken`].
@@ -328,7 +337,8 @@ impl UserDirectory {
 
     /// Releases every user the node `node` left behind (it died, or it is this node's earlier
     /// incarnation), a batch per call so that Redis stays free for others in between; how
-    /// many were released.
+    /// many were released. A dead node goes with its last user (`node_start` keeps one that
+    /// still has users, for this to release).
     pub async fn release_node(&self, node: &str) -> Result<usize, ClaimError> {
         let mut released = 0;
         loop {
@@ -336,9 +346,13 @@ impl UserDirectory {
             invocation
                 .key(self.keys.node_users(node))
                 .key(self.keys.users())
+                .key(self.keys.nodes.nodes())
+                .key(self.keys.nodes.lease(node))
+                .key(self.keys.nodes.record(node))
                 .arg(self.keys.record_prefix())
                 .arg(self.keys.claim_prefix())
-                .arg(RELEASE_BATCH);
+                .arg(RELEASE_BATCH)
+                .arg(node);
             let (batch, left): (usize, usize) = self.run(&mut invocation).await?;
             released += batch;
             if left == 0 {

@@ -3,8 +3,11 @@
 -- and their places in the sets, as if each had disconnected, each with a 'released' event on
 -- the state feed. Called until it returns 0, so that
 -- no single call keeps Redis busy for long.
--- KEYS[1] the node's users, KEYS[2] the set of connected users. ARGV[1] the prefix of user
--- records, ARGV[2] the prefix of nick claims, ARGV[3] how many at most.
+-- Once the node has no users left and its lease has lapsed (it is not the caller's own earlier
+-- incarnation), the node itself goes: its record and its place in the set of nodes.
+-- KEYS[1] the node's users, KEYS[2] the set of connected users, KEYS[3] the set of nodes,
+-- KEYS[4] the node's lease, KEYS[5] its record. ARGV[1] the prefix of user records, ARGV[2]
+-- the prefix of nick claims, ARGV[3] how many at most, ARGV[4] the node's name.
 -- Returns {how many were released, how many the node still has}.
 local ids = redis.call('SPOP', KEYS[1], tonumber(ARGV[3]))
 for _, id in ipairs(ids) do
@@ -18,4 +21,9 @@ for _, id in ipairs(ids) do
     publish_state('released', id, nick or '', '')
   end
 end
-return {#ids, redis.call('SCARD', KEYS[1])}
+local left = redis.call('SCARD', KEYS[1])
+if left == 0 and redis.call('EXISTS', KEYS[4]) == 0 then
+  redis.call('DEL', KEYS[5])
+  redis.call('SREM', KEYS[3], ARGV[4])
+end
+return {#ids, left}
