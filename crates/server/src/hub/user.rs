@@ -174,35 +174,20 @@ pub struct User {
     /// Rooms this user is in. Changed only by the hub, after the room's own member list (the
     /// source of truth for fan-out) was changed. A leaf lock.
     rooms: Mutex<JoinedRooms>,
-    /// Rooms holding an operator's invitation for this user, so that its disconnect can
-    /// withdraw them. Written by the hub under the inviting room's lock (this is a leaf lock);
-    /// rooms that have closed are dropped whenever another is added, so it holds at most one
-    /// entry per open room. An entry may outlive its invitation (used up or withdrawn as the
-    /// oldest); withdrawing it again does nothing.
-    invited_to: Mutex<Vec<Weak<Room>>>,
-    /// The away message, if away. A leaf lock.
-    away: Mutex<Option<Box<str>>>,
+    /// What few users have at any time (invitations, an away message, a monitor list,
+    /// operator status, a kill), allocated only while one of them is set: most users, most
+    /// of the time, have none, and each would cost every user's memory. A leaf lock.
+    occasional: Mutex<Option<Box<Occasional>>>,
     /// User mode `+i`: hidden from `WHO` and `NAMES` of people who share no room with it.
     invisible: AtomicBool,
-    /// The nicks this user monitors, as it spelled them, each (folded) once and at most
-    /// [`MAX_MONITORED`](super::MAX_MONITORED). Changed only by the hub, together with its
-    /// directory of watchers (`hub::monitor`). A leaf lock.
-    monitored: Mutex<Vec<Box<str>>>,
-    /// The `[[oper]]` entry this user proved it may act as, while it is a server operator
-    /// (IRC user mode `+o`). Set by its own session after the check; a leaf lock.
-    operator: Mutex<Option<Arc<str>>>,
-    /// Whether `operator` is set, readable without its lock (`LUSERS` counts every user's).
+    /// Whether the user is a server operator (see [`Occasional::operator`]), readable without
+    /// a lock (`LUSERS` counts every user's).
     is_operator: AtomicBool,
     /// Set only on the actor of the administration API ([`Hub::administrator`]), which acts
     /// as an operator of every room without being in it. Never set on a connected user.
     ///
     /// [`Hub::administrator`]: super::Hub::administrator
     administrator: AtomicBool,
-    /// Why a server operator removed this user, set by the first [`Hub::kill`] of it (others
-    /// change nothing) and taken by its own session when alerted. A leaf lock.
-    ///
-    /// [`Hub::kill`]: super::Hub::kill
-    kill: Mutex<Option<Kill>>,
     /// Set when the user's connection runs over TLS, to the fingerprint of the client
     /// certificate it presented, if any (IRC `WHOIS` shows both). Set once as it arrives
     /// (`Network::connect_guest`, `Network::register`).
@@ -214,6 +199,41 @@ pub struct User {
     /// Raising one wakes the connection's read loop through the outbox
     /// ([`Outbox::alert`]), which keeps the wake-up when the session is busy.
     alerts: AtomicU8,
+}
+
+/// A user's [occasional](User::occasional) state.
+#[derive(Debug, Default)]
+struct Occasional {
+    /// Rooms holding an operator's invitation for this user, so that its disconnect can
+    /// withdraw them. Written by the hub under the inviting room's lock; rooms that have
+    /// closed are dropped whenever another is added, so it holds at most one entry per open
+    /// room. An entry may outlive its invitation (used up or withdrawn as the oldest);
+    /// withdrawing it again does nothing.
+    invited_to: Vec<Weak<Room>>,
+    /// The away message, if away.
+    away: Option<Box<str>>,
+    /// The nicks this user monitors, as it spelled them, each (folded) once and at most
+    /// [`MAX_MONITORED`](super::MAX_MONITORED). Changed only by the hub, together with its
+    /// directory of watchers (`hub::monitor`).
+    monitored: Vec<Box<str>>,
+    /// The `[[oper]]` entry this user proved it may act as, while it is a server operator
+    /// (IRC user mode `+o`). Set by its own session after the check.
+    operator: Option<Arc<str>>,
+    /// Why a server operator removed this user, set by the first [`Hub::kill`] of it (others
+    /// change nothing) and taken by its own session when alerted.
+    ///
+    /// [`Hub::kill`]: super::Hub::kill
+    kill: Option<Kill>,
+}
+
+impl Occasional {
+    fn is_empty(&self) -> bool {
+        self.invited_to.is_empty()
+            && self.away.is_none()
+            && self.monitored.is_empty()
+            && self.operator.is_none()
+            && self.kill.is_none()
+    }
 }
 
 impl User {
@@ -241,14 +261,10 @@ impl User {
             )),
             identity: Mutex::new(Arc::new(identity)),
             rooms: Mutex::default(),
-            invited_to: Mutex::default(),
-            away: Mutex::new(None),
+            occasional: Mutex::new(None),
             invisible: AtomicBool::new(false),
-            monitored: Mutex::default(),
-            operator: Mutex::new(None),
             is_operator: AtomicBool::new(false),
             administrator: AtomicBool::new(false),
-            kill: Mutex::new(None),
             tls: OnceLock::new(),
             last_spoke: AtomicU64::new(now.0),
             alerts: AtomicU8::new(0),
@@ -335,33 +351,63 @@ impl User {
             .collect()
     }
 
+    /// Reads the occasional state (`None`: nothing of it is set).
+    fn read_occasional<T>(&self, read: impl FnOnce(Option<&Occasional>) -> T) -> T {
+        read(lock(&self.occasional).as_deref())
+    }
+
+    /// Changes the occasional state, allocating it only when something of it becomes set and
+    /// freeing it once nothing is; `change` must take no lock (this is a leaf).
+    fn change_occasional<T>(&self, change: impl FnOnce(&mut Occasional) -> T) -> T {
+        let mut slot = lock(&self.occasional);
+        match slot.as_deref_mut() {
+            Some(occasional) => {
+                let result = change(occasional);
+                if occasional.is_empty() {
+                    *slot = None;
+                }
+                result
+            }
+            None => {
+                let mut fresh = Occasional::default();
+                let result = change(&mut fresh);
+                if !fresh.is_empty() {
+                    *slot = Some(Box::new(fresh));
+                }
+                result
+            }
+        }
+    }
+
     /// Remembers that `room` holds an invitation for this user.
     pub(super) fn note_invitation(&self, room: &Arc<Room>) {
-        let mut invited_to = lock(&self.invited_to);
-        invited_to.retain(|noted| noted.strong_count() > 0);
-        if !invited_to
-            .iter()
-            .any(|noted| std::ptr::eq(noted.as_ptr(), Arc::as_ptr(room)))
-        {
-            invited_to.push(Arc::downgrade(room));
-        }
+        self.change_occasional(|occasional| {
+            let invited_to = &mut occasional.invited_to;
+            invited_to.retain(|noted| noted.strong_count() > 0);
+            if !invited_to
+                .iter()
+                .any(|noted| std::ptr::eq(noted.as_ptr(), Arc::as_ptr(room)))
+            {
+                invited_to.push(Arc::downgrade(room));
+            }
+        });
     }
 
     /// Empties the list of rooms holding an invitation for this user and returns those still
     /// open.
     pub(super) fn take_invitations(&self) -> Vec<Arc<Room>> {
-        std::mem::take(&mut *lock(&self.invited_to))
+        self.change_occasional(|occasional| std::mem::take(&mut occasional.invited_to))
             .iter()
             .filter_map(Weak::upgrade)
             .collect()
     }
 
     pub fn away(&self) -> Option<Box<str>> {
-        lock(&self.away).clone()
+        self.read_occasional(|occasional| occasional?.away.clone())
     }
 
     pub(super) fn set_away_message(&self, message: Option<Box<str>>) {
-        *lock(&self.away) = message;
+        self.change_occasional(|occasional| occasional.away = message);
     }
 
     pub fn is_invisible(&self) -> bool {
@@ -374,17 +420,19 @@ impl User {
 
     /// The nicks this user monitors, as it spelled them, in the order added.
     pub fn monitored(&self) -> Vec<Box<str>> {
-        lock(&self.monitored).clone()
+        self.read_occasional(|occasional| {
+            occasional.map_or_else(Vec::new, |occasional| occasional.monitored.clone())
+        })
     }
 
     /// Changes the list of monitored nicks; `change` must take no lock (this is a leaf).
     pub(super) fn change_monitored<T>(&self, change: impl FnOnce(&mut Vec<Box<str>>) -> T) -> T {
-        change(&mut lock(&self.monitored))
+        self.change_occasional(|occasional| change(&mut occasional.monitored))
     }
 
     /// The operator entry this user acts as, if it is a server operator.
     pub fn operator(&self) -> Option<Arc<str>> {
-        lock(&self.operator).clone()
+        self.read_occasional(|occasional| occasional?.operator.clone())
     }
 
     /// Records that the user's connection runs over TLS, with the SHA-256 fingerprint of
@@ -410,9 +458,10 @@ impl User {
     /// Makes this user a server operator acting as the entry `name` (after its session
     /// checked the entry's password), or, with `None`, an ordinary user again.
     pub fn set_operator(&self, name: Option<Arc<str>>) {
-        let mut operator = lock(&self.operator);
-        self.is_operator.store(name.is_some(), Ordering::Relaxed);
-        *operator = name;
+        self.change_occasional(|occasional| {
+            self.is_operator.store(name.is_some(), Ordering::Relaxed);
+            occasional.operator = name;
+        });
     }
 
     /// Whether this is the administration API's actor (see [`Hub::administrator`]).
@@ -428,17 +477,18 @@ impl User {
 
     /// Records `kill` unless the user was already killed; returns whether it was recorded.
     pub(super) fn note_kill(&self, kill: Kill) -> bool {
-        let mut slot = lock(&self.kill);
-        if slot.is_some() {
-            return false;
-        }
-        *slot = Some(kill);
-        true
+        self.change_occasional(|occasional| {
+            if occasional.kill.is_some() {
+                return false;
+            }
+            occasional.kill = Some(kill);
+            true
+        })
     }
 
     /// The kill recorded for this user, if any (for its session, once alerted).
     pub fn take_kill(&self) -> Option<Kill> {
-        lock(&self.kill).take()
+        self.change_occasional(|occasional| occasional.kill.take())
     }
 
     /// Seconds since the user last sent a message.
@@ -488,6 +538,39 @@ impl User {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A user's occasional state takes memory only while something of it is set.
+    #[test]
+    fn occasional_state_is_held_only_while_set() {
+        let user = User::new(
+            1,
+            ConnectionId(1),
+            "127.0.0.1:1".parse().expect("address"),
+            Protocol::Irc,
+            Home::Here(Arc::new(Outbox::new(1024))),
+            Identity {
+                nick: "alice".into(),
+                user: "~alice".into(),
+                host: "127.0.0.1".into(),
+                realname: "".into(),
+                account: None,
+                bot: false,
+            },
+        );
+        let held = |user: &User| lock(&user.occasional).is_some();
+        assert!(user.take_kill().is_none());
+        assert!(user.take_invitations().is_empty());
+        assert!(!held(&user), "reading and taking nothing allocates nothing");
+        user.set_away_message(Some("lunch".into()));
+        user.set_operator(Some("admin".into()));
+        assert!(held(&user));
+        assert_eq!(user.away().as_deref(), Some("lunch"));
+        user.set_away_message(None);
+        assert!(held(&user), "still an operator");
+        user.set_operator(None);
+        assert!(!user.is_operator());
+        assert!(!held(&user));
+    }
 
     #[test]
     fn wire_and_interests_are_packed_without_loss() {
