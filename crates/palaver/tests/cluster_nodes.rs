@@ -13,6 +13,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::{Observer, Options, OtherLines, Process, TempDir, http_get, wait_ready};
+use palaver_server::cluster::users::{ClaimError, ClusterUserId, UserDirectory, UserFacts};
+use palaver_server::hub::Protocol;
+use palaver_server::store::Fence;
 use palaver_server::test_redis::RedisServer;
 
 /// How long a test waits for anything before declaring the server broken (a safety net, not
@@ -650,8 +653,177 @@ fn a_fenced_node_disconnects_its_users_and_takes_clients_again_once_registered()
     alpha
         .process
         .stderr_line_containing("registered again in the cluster");
-    assert_eq!(http_get(alpha.http, "/readyz").0, 200);
+    // The server takes the node's new state a moment after the node logs it.
+    readyz_until(&alpha, 200);
     let mut bob = Observer::join_ops(alpha.text, "bob");
     bob.send("hello again");
     bob.expect("#ops <bob> hello again");
+}
+
+/// Asks `/readyz` until it answers `status`.
+fn readyz_until(node: &Node, status: u16) {
+    let deadline = Instant::now() + PATIENCE;
+    while http_get(node.http, "/readyz").0 != status {
+        assert!(Instant::now() < deadline, "/readyz never answered {status}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Another node's view of the cluster's directory of users, as a second node would change it
+/// (the one-node guard keeps a second palaver from starting until rooms are shared).
+struct OtherNode {
+    runtime: tokio::runtime::Runtime,
+    directory: UserDirectory,
+}
+
+impl OtherNode {
+    fn open(redis: &RedisServer, name: &str) -> Self {
+        let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+        let directory = runtime
+            .block_on(UserDirectory::open(
+                &redis.url(),
+                "palaver",
+                name,
+                Fence::default(),
+            ))
+            .expect("open the directory");
+        Self { runtime, directory }
+    }
+
+    fn connect(&self, nick: &str) -> Result<ClusterUserId, ClaimError> {
+        let facts = UserFacts {
+            address: [192, 0, 2, 9].into(),
+            protocol: Protocol::Irc,
+            user: "~b".into(),
+            host: "192.0.2.9".into(),
+            realname: "Elsewhere".into(),
+        };
+        self.runtime.block_on(self.directory.connect(nick, &facts))
+    }
+
+    fn disconnect(&self, id: ClusterUserId, nick: &str, reason: &str) {
+        self.runtime
+            .block_on(self.directory.disconnect(id, nick, Some(reason)))
+            .expect("disconnect");
+    }
+
+    fn holder(&self, nick: &str) -> Option<ClusterUserId> {
+        self.runtime
+            .block_on(self.directory.holder(nick))
+            .expect("read a claim")
+    }
+
+    /// Waits until `nick`'s holder in the directory is `done` (a node tells the directory as
+    /// a connection ends, after the client saw it end).
+    fn holder_until(&self, nick: &str, done: impl Fn(Option<ClusterUserId>) -> bool) {
+        let deadline = Instant::now() + PATIENCE;
+        while !done(self.holder(nick)) {
+            assert!(Instant::now() < deadline, "{nick} never changed hands");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Irc {
+    /// Asks `WHOIS nick` until the answer has `numeric` (the state feed reaches the node's
+    /// hub a moment after the directory changed); returns that line.
+    fn whois_until(&mut self, nick: &str, numeric: &str) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            self.send(&format!("WHOIS {nick}"));
+            let mut found = None;
+            loop {
+                let line = self.skip_until(&format!(" {nick} "));
+                if line.contains(&format!(" {numeric} ")) {
+                    found = Some(line.clone());
+                }
+                if line.contains(" 318 ") {
+                    break;
+                }
+            }
+            if let Some(line) = found {
+                return line;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "WHOIS {nick} never had {numeric}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+#[test]
+fn nicks_are_held_once_across_the_cluster_and_other_nodes_users_are_seen() {
+    let redis = RedisServer::start();
+    let (_directory, config) = config_file(SHORT_LEASE);
+    let alpha = start_node(&redis, "alpha", &config);
+    let beta = OtherNode::open(&redis, "beta");
+
+    // Bob is connected through another node: alpha refuses his nick, and shows him.
+    let bob = beta.connect("bob").expect("bob's nick is free");
+    let mut irc = Irc::connect(alpha.irc);
+    irc.send("NICK bob");
+    irc.send("USER a 0 * :A");
+    irc.skip_until(" 433 ");
+    irc.send("NICK alice");
+    irc.skip_until(" 001 ");
+    assert_eq!(
+        irc.whois_until("bob", "311"),
+        ":palaver.local 311 alice bob ~b 192.0.2.9 * Elsewhere"
+    );
+
+    // Alice's nick, and its change, are the cluster's: the other node cannot take them.
+    assert!(beta.holder("alice").is_some());
+    irc.send("NICK carol");
+    irc.skip_until(" NICK ");
+    assert!(matches!(beta.connect("carol"), Err(ClaimError::Taken)));
+    assert_eq!(beta.holder("alice"), None);
+    // A text user's guest nick comes from the cluster's counter.
+    let guest = Observer::connect_guest(alpha.text);
+    assert!(beta.holder(&guest.nick).is_some(), "{}", guest.nick);
+
+    // Bob leaves his node: alpha's users see him gone, and may take his nick.
+    beta.disconnect(bob, "bob", "bye");
+    irc.whois_until("bob", "401");
+    irc.send("NICK bob");
+    irc.skip_until(":carol!");
+    assert!(matches!(beta.connect("bob"), Err(ClaimError::Taken)));
+
+    // Leaving alpha frees the nick in the cluster.
+    irc.send("QUIT :done");
+    irc.skip_until("ERROR");
+    beta.holder_until("bob", |holder| holder.is_none());
+}
+
+#[test]
+fn an_account_s_nick_is_regained_through_the_cluster_s_directory() {
+    let redis = RedisServer::start();
+    let (_directory, config) = config_file(SHORT_LEASE);
+    let alpha = start_node(&redis, "alpha", &config);
+    let beta = OtherNode::open(&redis, "beta");
+    let mut owner = Observer::join_ops(alpha.text, "alice");
+    owner.send("/register alice-password");
+    owner.skip_until("-- account alice registered; you are logged in");
+    owner.send("/nick owner");
+    owner.skip_until("-- alice is now known as owner");
+    let mut squatter = Observer::join_ops(alpha.text, "alice");
+    let owner_id = beta.holder("owner").expect("the owner's nick is claimed");
+
+    owner.send("/regain");
+    owner.skip_until("-- you regained the nick alice");
+    let guest = loop {
+        if let Some(guest) = squatter.line().strip_prefix("-- alice is now known as ") {
+            break guest.to_owned();
+        }
+    };
+    let guest = guest.as_str();
+    // The directory agrees with the hub: the nick is the owner's, the squatter has a guest
+    // nick of the cluster's, and the owner's old nick is free.
+    assert_eq!(beta.holder("alice"), Some(owner_id));
+    assert!(
+        beta.holder(guest).is_some_and(|id| id != owner_id),
+        "{guest}"
+    );
+    assert_eq!(beta.holder("owner"), None);
 }

@@ -166,7 +166,9 @@ fn the_redis_user_docs_security_suggests_is_all_palaver_needs() {
     let redis = RedisServer::start();
     // As docs/SECURITY.md, "Redis holds the password hashes too", gives it.
     assert_eq!(
-        redis.command("ACL SETUSER palaver on >s3cret ~palaver:* +@all -@dangerous +config|get"),
+        redis.command(
+            "ACL SETUSER palaver on >s3cret ~palaver:* &palaver:* +@all -@dangerous +config|get"
+        ),
         "+OK"
     );
     let url = format!(

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use palaver_proto::framing::{Frame, LineDecoder};
 use tokio::time::Instant;
 use tracing::{Instrument, info, info_span, warn};
@@ -102,7 +102,17 @@ pub fn serve<S: Session>(
         let host = display_host(peer.address, context.cloak_hosts);
         let address = peer.address;
         // What starting the session queues (a welcome) is written once the read loop runs.
-        let mut session = Box::pin(S::start(&context, peer, host, outbox.clone())).await;
+        // Matched by reference: moving the session out of the result would keep room for
+        // both in the connection's memory.
+        let mut started = Box::pin(S::start(&context, peer, host, outbox.clone())).await;
+        let session = match &mut started {
+            Ok(session) => session,
+            // Boxed: a rare step, kept out of every connection's memory.
+            Err(last_words) => {
+                let last_words = std::mem::take(last_words);
+                return Box::pin(refuse(&context, &outbox, writing, last_words)).await;
+            }
+        };
         match session.user() {
             Some(user) => info!(nick = %user.nick(), "connected"),
             // Registration is still to come; it logs the nick.
@@ -113,7 +123,7 @@ pub fn serve<S: Session>(
             recvq_bytes: context.flood.recvq_bytes,
         });
         let why = {
-            let reading = pin!(read_until_end(&mut reader, &mut session, &outbox, flood));
+            let reading = pin!(read_until_end(&mut reader, session, &outbox, flood));
             alongside(reading, writing.as_mut(), &mut written).await
         };
         context.metrics.disconnected(why.counted_as());
@@ -153,6 +163,23 @@ pub fn serve<S: Session>(
         }
     }
     .instrument(span)
+}
+
+/// Ends a connection whose session could not start (in a cluster that cannot be reached):
+/// the client gets `last_words`, flushed by `writing` as at any other end.
+async fn refuse<W>(
+    context: &Context,
+    outbox: &Outbox,
+    writing: Pin<&mut impl Future<Output = WriterEnd<W>>>,
+    last_words: Bytes,
+) {
+    info!("refused: the network could not take the connection");
+    context.metrics.disconnected(DisconnectReason::LinkLost);
+    outbox.push(last_words);
+    outbox.finish();
+    if tokio::time::timeout(FLUSH_TIMEOUT, writing).await.is_err() {
+        warn!("gave up flushing to a client that does not read");
+    }
 }
 
 /// Runs `main` to its end, polling `side` (until it ends, its output kept in `side_output`)
@@ -622,7 +649,7 @@ mod tests {
             std::mem::size_of::<Frame>()
         );
         assert!(sizes[0] <= 1600, "IRC connection: {} bytes", sizes[0]);
-        assert!(sizes[1] <= 1536, "text connection: {} bytes", sizes[1]);
+        assert!(sizes[1] <= 1568, "text connection: {} bytes", sizes[1]);
         assert!(sizes[2] <= 256, "writer: {} bytes", sizes[2]);
     }
 

@@ -13,6 +13,8 @@ use tracing::{info, warn};
 use crate::accounts::{Accounts, AdminTokens, LoginLimits, Operators, RegistrationPolicy};
 use crate::admin::Admin;
 use crate::admission::Admission;
+use crate::cluster::applier::{StateApplier, follow_state};
+use crate::cluster::users::UserDirectory;
 use crate::cluster::{
     ClusterError, Node, NodeCounts, NodeFacts, default_node_name, settings_digest,
 };
@@ -20,13 +22,13 @@ use crate::config::{Config, ListenerKind};
 use crate::hub::{Hub, HubSettings};
 use crate::listener;
 use crate::metrics::Metrics;
-use crate::network::Network;
+use crate::network::{ClusterNetwork, Network};
 use crate::open_connections::OpenConnections;
 use crate::operations::{self, Operations};
 use crate::rate_limit::AddressRate;
 use crate::reload::Reloader;
 use crate::session::{Context, SharedContext, StsPolicy, TlsOffer};
-use crate::store::{Store, StoreConfig, StoreError};
+use crate::store::{Fence, Store, StoreConfig, StoreError};
 use crate::tls::{Tls, TlsError};
 use crate::web::{Assets, Site};
 
@@ -69,6 +71,8 @@ pub struct Server {
     reloader: Reloader,
     /// This server's node, in cluster mode.
     node: Option<Node>,
+    /// Where sessions change the network: the hub, or in cluster mode the cluster too.
+    network: Network,
 }
 
 impl Server {
@@ -133,10 +137,30 @@ impl Server {
             }
         };
         let hub = Arc::new(hub);
-        if let Some(node) = &node {
-            if let Some(fence) = store.fence() {
-                node.fence_writes(fence);
-            }
+        let mut network = Network::local(hub.clone());
+        if let (Some(node), Some(cluster)) = (&node, &config.cluster) {
+            let fence = store.fence().unwrap_or_default();
+            node.fence_writes(fence.clone());
+            // The node's users are claimed under its lease, as the store's writes are.
+            let directory = match UserDirectory::open(
+                &cluster.redis.url,
+                &cluster.redis.key_prefix,
+                node.name(),
+                fence,
+            )
+            .await
+            {
+                Ok(directory) => directory,
+                Err(error) => {
+                    node.stop().await;
+                    return Err(ClusterError::Unreachable {
+                        url: cluster.redis.display_url(),
+                        message: error.to_string(),
+                    }
+                    .into());
+                }
+            };
+            network = Network::cluster(ClusterNetwork::new(hub.clone(), directory));
             let (hub, metrics) = (hub.clone(), metrics.clone());
             node.count_with(move || NodeCounts {
                 users: hub.user_count(),
@@ -154,6 +178,7 @@ impl Server {
             metrics,
             tls,
             node,
+            network,
         })
     }
 
@@ -221,7 +246,7 @@ impl Server {
         ));
         let context = Context {
             hub: self.hub.clone(),
-            network: Network::local(self.hub.clone()),
+            network: self.network.clone(),
             store: self.store.clone(),
             operators: Operators::new(self.config.operators.clone(), accounts.clone()),
             accounts: accounts.clone(),
@@ -248,7 +273,7 @@ impl Server {
         let admin_tokens = AdminTokens::new(self.config.admin.tokens.clone(), accounts.clone());
         self.reloader.administer_with(admin_tokens.clone());
         let admin = Admin::new(
-            Network::local(self.hub.clone()),
+            self.network.clone(),
             self.store.clone(),
             accounts.clone(),
             admin_tokens,
@@ -304,9 +329,16 @@ impl Server {
                 tasks.clone(),
             ));
         }
-        if let Some(node) = &self.node {
+        if let (Some(node), Some(cluster)) = (&self.node, &self.config.cluster) {
             tokio::spawn(follow_link(
                 node.link_states(),
+                self.hub.clone(),
+                stop.clone(),
+            ));
+            tokio::spawn(follow_other_nodes_users(
+                cluster.redis.url.clone(),
+                cluster.redis.key_prefix.clone(),
+                node.name().to_owned(),
                 self.hub.clone(),
                 stop.clone(),
             ));
@@ -414,6 +446,39 @@ fn bind_listener(kind: &'static str, address: SocketAddr) -> Result<TcpListener,
         source,
     })
 }
+
+/// Brings the other nodes' users into this node's hub, as the state feed tells of them
+/// (`cluster/applier.rs`), until `stop`. When the feed is lost (Redis restarted, the link
+/// broke) it is followed again from the last event applied, after a pause; a gap the stream
+/// cannot fill is logged each time, as the replica's reload is still to come (docs/CLUSTER.md,
+/// milestone 6).
+async fn follow_other_nodes_users(
+    url: String,
+    prefix: String,
+    node: String,
+    hub: Arc<Hub>,
+    stop: CancellationToken,
+) {
+    let mut applier = StateApplier::new(&node, hub);
+    let (applied, _) = tokio::sync::watch::channel(0);
+    while !stop.is_cancelled() {
+        // Reads only: no fence.
+        let followed = match UserDirectory::open(&url, &prefix, &node, Fence::default()).await {
+            Ok(directory) => follow_state(&url, &directory, &mut applier, &applied, &stop).await,
+            Err(error) => Err(error.into()),
+        };
+        if let Err(error) = followed {
+            warn!(%error, "lost the cluster's state feed; following it again in a moment");
+            tokio::select! {
+                () = stop.cancelled() => {}
+                () = tokio::time::sleep(FEED_RETRY) => {}
+            }
+        }
+    }
+}
+
+/// How long a node waits before following a lost state feed again.
+const FEED_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Hands each change of a cluster node's link to the hub, which tells the users (and whose
 /// state messages, admission and `/readyz` consult), until `stop`.

@@ -176,6 +176,11 @@ impl Node {
         self.inner.keys.lease(&self.inner.name)
     }
 
+    /// The node's name in the cluster.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
     /// The link's state, now and as it changes (see [`LinkState`]).
     pub fn link_states(&self) -> watch::Receiver<LinkState> {
         self.inner.link.subscribe()
@@ -436,6 +441,14 @@ impl Node {
     /// `clock` if it did.
     async fn register_again(&self, clock: &mut LeaseClock) -> Rejoin {
         let inner = &self.inner;
+        // The connection first: reconnecting after Redis came back can take a while, and the
+        // new lease counts from when `node_start` was sent, so that wait must not be in it
+        // (the lease would seem to lapse as soon as it was taken).
+        let (mut connection, ping) = (inner.connection.clone(), redis::cmd("PING"));
+        let answered = tokio::time::timeout(inner.lease, ping.query_async::<()>(&mut connection));
+        if !matches!(answered.await, Ok(Ok(()))) {
+            return Rejoin::StillFenced;
+        }
         let sent = Instant::now();
         let registration = tokio::time::timeout(inner.lease, self.register()).await;
         match registration.unwrap_or_else(|_late| Err(timed_out())) {

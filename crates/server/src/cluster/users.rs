@@ -25,7 +25,7 @@ use redis::{RedisError, Script};
 use super::keys::NodeKeys;
 use super::wire::{self, Arrival, Departure, StateEnvelope, WireError};
 use crate::hub::Protocol;
-use crate::store::{FENCE, Fence, RedisConnection, redis_connection};
+use crate::store::{FENCE, Fence, Link, RedisConnection, redis_connection};
 
 /// The state feed's part of every user script: publishing its events.
 const STATE_FEED: &str = include_str!("scripts/state_feed.lua");
@@ -186,6 +186,7 @@ struct UserScripts {
     connect: Script,
     connect_guest: Script,
     rename: Script,
+    reclaim: Script,
     disconnect: Script,
     release_node: Script,
 }
@@ -197,6 +198,7 @@ impl UserScripts {
             connect: fenced(include_str!("scripts/user_connect.lua")),
             connect_guest: fenced(include_str!("scripts/user_connect_guest.lua")),
             rename: fenced(include_str!("scripts/user_rename.lua")),
+            reclaim: fenced(include_str!("scripts/user_reclaim.lua")),
             disconnect: fenced(include_str!("scripts/user_disconnect.lua")),
             release_node: fenced(include_str!("scripts/user_release_node.lua")),
         }
@@ -205,7 +207,10 @@ impl UserScripts {
 
 /// One node's view of the directory: the changes it makes for its own users.
 pub struct UserDirectory {
-    connection: RedisConnection,
+    /// Sends a request once more when the connection dropped (Redis restarted): a change
+    /// Redis made before the connection died is then refused the second time (a connect as
+    /// taken, a rename as stale), as the store's registrations are.
+    connection: Link,
     keys: UserKeys,
     node: String,
     fence: Fence,
@@ -228,7 +233,7 @@ impl UserDirectory {
     /// The directory over a connection the node already has.
     pub(crate) fn on(connection: RedisConnection, prefix: &str, node: &str, fence: Fence) -> Self {
         Self {
-            connection,
+            connection: Link(connection),
             keys: UserKeys {
                 prefix: prefix.to_owned(),
                 nodes: NodeKeys::new(prefix),
@@ -306,6 +311,65 @@ impl UserDirectory {
         let outcome: String = self.run(&mut invocation).await?;
         match outcome.as_str() {
             "renamed" => Ok(()),
+            "stale" => Err(ClaimError::Stale),
+            _ => Err(ClaimError::Taken),
+        }
+    }
+
+    /// The user `id`, holding `from`, takes the next free guest nick, which is returned
+    /// (nick protection, and a reclaimed nick's holder moved aside). Gives up, as
+    /// [`ClaimError::Taken`], after 100 numbers all taken.
+    pub async fn rename_to_guest(
+        &self,
+        id: ClusterUserId,
+        from: &str,
+    ) -> Result<String, ClaimError> {
+        for _ in 0..100 {
+            let number: u64 = redis::cmd("INCR")
+                .arg(self.keys.guests())
+                .query_async(&mut self.connection.clone())
+                .await?;
+            let guest = format!("guest-{number}");
+            match self.rename(id, from, &guest).await {
+                Err(ClaimError::Taken) => continue,
+                outcome => return outcome.map(|()| guest),
+            }
+        }
+        Err(ClaimError::Taken)
+    }
+
+    /// The owner `owner`, holding `owner_nick`, reclaims its account's nick `nick` from
+    /// `holder` (none: nobody holds it), which moves to the next free guest nick, returned;
+    /// with `take`, the owner takes the nick. One script: nobody sees the nick between them.
+    pub async fn reclaim(
+        &self,
+        nick: &str,
+        holder: Option<ClusterUserId>,
+        owner: ClusterUserId,
+        owner_nick: &str,
+        take: bool,
+    ) -> Result<Option<String>, ClaimError> {
+        let folded = fold(nick);
+        let mut invocation = self.scripts.reclaim.prepare_invoke();
+        invocation
+            .key(self.keys.claim(&folded))
+            .key(self.keys.guests())
+            .key(self.keys.claim(&fold(owner_nick)))
+            .key(self.keys.record(owner))
+            .arg(self.keys.record_prefix())
+            .arg(self.keys.claim_prefix())
+            .arg(
+                holder
+                    .map(|holder| holder.0.to_string())
+                    .unwrap_or_default(),
+            )
+            .arg(owner.0)
+            .arg(nick)
+            .arg(&folded)
+            .arg(if take { "1" } else { "0" });
+        let (outcome, guest): (String, String) = self.run(&mut invocation).await?;
+        match outcome.as_str() {
+            "reclaimed" => Ok((!guest.is_empty()).then_some(guest)),
             "stale" => Err(ClaimError::Stale),
             _ => Err(ClaimError::Taken),
         }
@@ -549,6 +613,68 @@ mod tests {
         );
         assert_eq!(beta.holder("guest-2").await.unwrap(), Some(first));
         assert_eq!(alpha.holder("guest-3").await.unwrap(), Some(second));
+    }
+
+    /// Nick protection moves a user to the next guest number, skipping one taken by hand.
+    #[tokio::test]
+    async fn a_user_moved_to_a_guest_nick_takes_the_next_free_number() {
+        let server = RedisServer::start();
+        let alpha = directory(&server, "alpha").await;
+        let alice = alpha.connect("alice", &facts("a")).await.unwrap();
+        alpha.connect("guest-1", &facts("squatter")).await.unwrap();
+        let guest = alpha.rename_to_guest(alice, "alice").await.unwrap();
+        assert_eq!(guest, "guest-2");
+        assert_eq!(alpha.holder("guest-2").await.unwrap(), Some(alice));
+        assert_eq!(alpha.holder("alice").await.unwrap(), None);
+    }
+
+    /// A reclaim moves the holder aside and gives the owner the nick in one step; one made on
+    /// a stale view of who holds what changes nothing.
+    #[tokio::test]
+    async fn a_reclaim_moves_the_holder_aside_and_gives_the_owner_the_nick() {
+        let server = RedisServer::start();
+        let alpha = directory(&server, "alpha").await;
+        let beta = directory(&server, "beta").await;
+        let squatter = beta.connect("Alice", &facts("s")).await.unwrap();
+        let owner = alpha.connect("owner", &facts("o")).await.unwrap();
+
+        // Believing nobody holds it, or the owner under another nick: refused, nothing moved.
+        for (holder, owner_nick) in [(None, "owner"), (Some(squatter), "someone")] {
+            assert!(matches!(
+                alpha
+                    .reclaim("alice", holder, owner, owner_nick, true)
+                    .await,
+                Err(ClaimError::Stale)
+            ));
+        }
+        assert_eq!(alpha.holder("alice").await.unwrap(), Some(squatter));
+
+        let guest = alpha
+            .reclaim("alice", Some(squatter), owner, "owner", true)
+            .await
+            .unwrap();
+        assert_eq!(guest.as_deref(), Some("guest-1"));
+        assert_eq!(alpha.holder("alice").await.unwrap(), Some(owner));
+        assert_eq!(alpha.holder("guest-1").await.unwrap(), Some(squatter));
+        assert_eq!(alpha.holder("owner").await.unwrap(), None);
+        // Two renames on the state feed, the holder's first.
+        let events = beta.state_after(0, 100).await.unwrap();
+        let renames: Vec<_> = events
+            .iter()
+            .filter(|event| event.kind == StateKind::Renamed)
+            .map(|event| (event.user, event.nick.as_str()))
+            .collect();
+        assert_eq!(renames, [(squatter, "guest-1"), (owner, "alice")]);
+
+        // Freeing without taking: the holder moves, the nick is left free.
+        let bob = beta.connect("bob", &facts("b")).await.unwrap();
+        let freed = alpha
+            .reclaim("bob", Some(bob), owner, "alice", false)
+            .await
+            .unwrap();
+        assert_eq!(freed.as_deref(), Some("guest-2"));
+        assert_eq!(alpha.holder("bob").await.unwrap(), None);
+        assert_eq!(alpha.holder("alice").await.unwrap(), Some(owner));
     }
 
     /// A node that died leaves its users behind; another releases them all, in batches, and

@@ -63,6 +63,10 @@ pub enum HubError {
          moment"
     )]
     LinkDown,
+    /// In a cluster, the change needs the cluster's directory (a nick: `network/cluster.rs`),
+    /// which did not answer: nothing changed.
+    #[error("this server cannot reach the rest of the network just now; try again in a moment")]
+    NetworkUnreachable,
 }
 
 /// Why a join was refused (see `RoomState::admit`).

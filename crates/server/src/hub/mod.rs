@@ -74,7 +74,7 @@ pub use link::{LINK_BACK_NOTICE, LINK_DOWN_NOTICE, LINK_LOST};
 pub use messages::Said;
 pub use modes::ModeOutcome;
 pub use monitor::{MAX_MONITORED, MonitorStatus};
-pub use nicks::{Displaced, RESERVED_NICKS, Reclaim, Reclaimed};
+pub use nicks::{Displaced, RESERVED_NICKS, Reclaim, Reclaimed, guest_identity, is_reserved};
 pub use operators::{DEFAULT_KILL_REASON, UserCounts};
 pub use palaver_proto::modes::{MaskList, ModeChange, RoomFlag, RoomModes};
 pub use redaction::Deletion;

@@ -26,7 +26,8 @@ use crate::store::ConnectionId;
 /// collect the passwords sent to them).
 pub const RESERVED_NICKS: &[&str] = &["nickserv", "chanserv"];
 
-fn is_reserved(nick: &str) -> bool {
+/// Whether `nick` is one of [`RESERVED_NICKS`].
+pub fn is_reserved(nick: &str) -> bool {
     RESERVED_NICKS.contains(&fold(nick).as_str())
 }
 
@@ -84,14 +85,7 @@ impl Hub {
             let number = self.next_guest_number.fetch_add(1, Ordering::Relaxed);
             let nick = format!("guest-{number}");
             if let Entry::Vacant(slot) = nicks.entry(fold(&nick)) {
-                let identity = Identity {
-                    nick: nick.into(),
-                    user: "text".into(),
-                    host: host.into(),
-                    realname: "".into(),
-                    account: None,
-                    bot: false,
-                };
+                let identity = guest_identity(&nick, host);
                 let user = self.new_user(peer, protocol, Home::Here(outbox), identity);
                 slot.insert(user.clone());
                 self.peak_users.fetch_max(nicks.len(), Ordering::Relaxed);
@@ -293,6 +287,28 @@ impl Hub {
         account: &str,
         how: Reclaim,
     ) -> Result<Reclaimed, HubError> {
+        self.reclaim_nick_moving_to(owner, account, how, None)
+    }
+
+    /// [`Hub::reclaim_nick`], moving the holder (if any) to `guest`, a guest nick the cluster
+    /// gave out, instead of this server's next one.
+    pub fn reclaim_nick_to(
+        &self,
+        owner: &Arc<User>,
+        account: &str,
+        how: Reclaim,
+        guest: &str,
+    ) -> Result<Reclaimed, HubError> {
+        self.reclaim_nick_moving_to(owner, account, how, Some(guest))
+    }
+
+    fn reclaim_nick_moving_to(
+        &self,
+        owner: &Arc<User>,
+        account: &str,
+        how: Reclaim,
+        guest: Option<&str>,
+    ) -> Result<Reclaimed, HubError> {
         if is_reserved(account) {
             return Err(HubError::NickTaken(account.to_owned()));
         }
@@ -314,7 +330,10 @@ impl Hub {
                     if how == Reclaim::FromSquatter && same_account {
                         return Ok(Reclaimed::HeldByAccount);
                     }
-                    let guest = free_guest_nick(&nicks, &self.next_guest_number);
+                    let guest = match guest {
+                        Some(guest) => guest.to_owned(),
+                        None => free_guest_nick(&nicks, &self.next_guest_number),
+                    };
                     nicks.remove(&key);
                     nicks.insert(fold(&guest), holder.clone());
                     let (old, new) = holder.update_identity(|identity| Identity {
@@ -353,6 +372,19 @@ impl Hub {
             displaced,
             own_copy,
         })
+    }
+}
+
+/// Who a user arriving under the guest nick `nick` from `host` is (the text protocol's
+/// newcomers).
+pub fn guest_identity(nick: &str, host: &str) -> Identity {
+    Identity {
+        nick: nick.into(),
+        user: "text".into(),
+        host: host.into(),
+        realname: "".into(),
+        account: None,
+        bot: false,
     }
 }
 

@@ -80,7 +80,14 @@ pub(crate) trait Session: Sized {
 
     /// A session for a new connection from `peer`, shown to others as `host`, whose output goes
     /// to `outbox`. What the client gets before it says anything (a greeting) is queued here.
-    async fn start(context: &Arc<Context>, peer: Peer, host: String, outbox: Arc<Outbox>) -> Self;
+    /// Refused (the error holds the client's last words) when the session cannot begin: a text
+    /// user's guest nick comes from the cluster, which may not answer.
+    async fn start(
+        context: &Arc<Context>,
+        peer: Peer,
+        host: String,
+        outbox: Arc<Outbox>,
+    ) -> Result<Self, Bytes>;
 
     /// The longest line the connection frames for this session, without its line ending;
     /// anything longer arrives as [`Frame::TooLong`].

@@ -696,7 +696,12 @@ impl TextSession {
     /// Moves the user off the registered nick it holds without being logged in to it.
     async fn rename_off_registered_nick(&mut self) {
         let nick = self.user.nick();
-        let event = self.context.network.rename_to_guest(&self.user).await;
+        let event = match self.context.network.rename_to_guest(&self.user).await {
+            Ok(event) => event,
+            // A cluster that cannot be reached: should that last, the node is fenced and its
+            // users disconnected (docs/CLUSTER.md, "Partition between a node and Redis").
+            Err(error) => return self.error(&error.to_string()),
+        };
         self.own_copy(&event);
         self.notice(&[
             "you were renamed: ",
@@ -1102,7 +1107,12 @@ impl Session for TextSession {
 
     /// Registers the connection under a guest nick at once (the text protocol has no
     /// registration), greets it and joins it to the lobby.
-    async fn start(context: &Arc<Context>, peer: Peer, host: String, outbox: Arc<Outbox>) -> Self {
+    async fn start(
+        context: &Arc<Context>,
+        peer: Peer,
+        host: String,
+        outbox: Arc<Outbox>,
+    ) -> Result<Self, Bytes> {
         let user = context
             .network
             .connect_guest(
@@ -1112,7 +1122,8 @@ impl Session for TextSession {
                 outbox.clone(),
                 Security::of(peer.tls, peer.certificate_fingerprint.as_deref()),
             )
-            .await;
+            .await
+            .map_err(|error| text::error_line(&format!("disconnected: {error}")))?;
         // Text users see every deletion in their rooms (there is no capability to ask).
         user.set_delivery(Wire::Text, [Interest::Redactions].into_iter().collect());
         // A server ban on the address or the mask: the session tells the client and ends
@@ -1143,7 +1154,7 @@ impl Session for TextSession {
             settings,
         };
         session.greet().await;
-        session
+        Ok(session)
     }
 
     fn max_line_bytes(&self) -> usize {

@@ -344,7 +344,8 @@ impl IrcSession {
             HubError::NeedAccount
             | HubError::AlreadyRegistered(_)
             | HubError::NotYourMessage
-            | HubError::LinkDown => {
+            | HubError::LinkDown
+            | HubError::NetworkUnreachable => {
                 let nick = self.reply_nick();
                 self.replies
                     .server_message("NOTICE", vec![nick, error.to_string()]);
@@ -528,7 +529,12 @@ impl IrcSession {
     /// Moves the user off the registered nick it holds without being logged in to it.
     async fn rename_off_registered_nick(&mut self, user: &Arc<User>) {
         let nick = user.nick();
-        let event = self.context.network.rename_to_guest(user).await;
+        let event = match self.context.network.rename_to_guest(user).await {
+            Ok(event) => event,
+            // A cluster that cannot be reached: should that last, the node is fenced and its
+            // users disconnected (docs/CLUSTER.md, "Partition between a node and Redis").
+            Err(error) => return self.hub_error(&error),
+        };
         self.own_copy(&event);
         let text = format!("You were renamed: {nick} belongs to a registered account.");
         account::nickserv_notice(self, &text);
@@ -702,11 +708,16 @@ impl Session for IrcSession {
     const PROTOCOL: Protocol = Protocol::Irc;
 
     /// A session waiting for the client to register; nothing is sent before it speaks.
-    async fn start(context: &Arc<Context>, peer: Peer, host: String, outbox: Arc<Outbox>) -> Self {
+    async fn start(
+        context: &Arc<Context>,
+        peer: Peer,
+        host: String,
+        outbox: Arc<Outbox>,
+    ) -> Result<Self, Bytes> {
         let now = Instant::now();
         let replies = Replies::new(context.irc.server_name.clone(), outbox.clone());
         let password_ok = context.irc.password.is_none();
-        Self {
+        Ok(Self {
             context: context.clone(),
             sasl: SaslState::Idle,
             pending: None,
@@ -731,7 +742,7 @@ impl Session for IrcSession {
             last_heard: now,
             ping_sent: None,
             connected: now,
-        }
+        })
     }
 
     fn max_line_bytes(&self) -> usize {

@@ -14,7 +14,7 @@ use super::RedisConnection;
 
 /// A [`RedisConnection`] whose requests are retried once when the connection dropped.
 #[derive(Clone)]
-pub(super) struct Link(pub(super) RedisConnection);
+pub(crate) struct Link(pub(crate) RedisConnection);
 
 /// Whether `error` says the connection is gone, or reached a server that is no longer the
 /// primary (`READONLY`: it did nothing), rather than that Redis refused the request.

@@ -43,7 +43,7 @@ use body::{decode_room, decode_server_ban, encode_room, encode_server_ban};
 pub(crate) use connection::{RedisConnection, SentinelTarget, redis_connection};
 pub use fence::Fence;
 use keys::Keys;
-use link::Link;
+pub(crate) use link::Link;
 pub(crate) use scripts::FENCE;
 use scripts::Scripts;
 

@@ -18,6 +18,10 @@ use std::sync::Arc;
 
 use palaver_proto::event::{Event, Identity, MemberStatus};
 
+mod cluster;
+
+pub use cluster::ClusterNetwork;
+
 use crate::hub::{
     Alert, BanTarget, Deletion, Departure, EndedRoom, Hub, HubError, Joined, ModeChange,
     ModeOutcome, Protocol, Reclaim, Reclaimed, Room, Said, ServerBan, User,
@@ -57,6 +61,9 @@ impl<'a> Security<'a> {
 pub enum Network {
     /// A single server: its hub is the whole network.
     Local(Arc<Hub>),
+    /// A node of a cluster: users and their nicks are the cluster's (`cluster.rs`); rooms and
+    /// messages are still its hub's alone (docs/CLUSTER.md, milestone 5).
+    Cluster(Arc<ClusterNetwork>),
 }
 
 impl Network {
@@ -65,16 +72,24 @@ impl Network {
         Network::Local(hub)
     }
 
-    /// The network as this server sees it, to read: on a single server, all of it.
+    /// The network of a cluster node.
+    pub fn cluster(network: ClusterNetwork) -> Self {
+        Network::Cluster(Arc::new(network))
+    }
+
+    /// The network as this server sees it, to read: on a single server, all of it; on a
+    /// cluster node, its replica.
     pub fn hub(&self) -> &Arc<Hub> {
         match self {
             Network::Local(hub) => hub,
+            Network::Cluster(network) => network.hub(),
         }
     }
 
     // Users: arriving, renaming, leaving.
 
-    /// A text user arrives under the next free guest nick.
+    /// A text user arrives under the next free guest nick. Refused only in a cluster, when
+    /// the cluster cannot be reached.
     pub async fn connect_guest(
         &self,
         peer: SocketAddr,
@@ -82,10 +97,15 @@ impl Network {
         protocol: Protocol,
         outbox: Arc<Outbox>,
         security: Security<'_>,
-    ) -> Arc<User> {
-        let user = self.hub().connect_guest(peer, host, protocol, outbox);
+    ) -> Result<Arc<User>, HubError> {
+        let user = match self {
+            Network::Local(hub) => hub.connect_guest(peer, host, protocol, outbox),
+            Network::Cluster(network) => {
+                network.connect_guest(peer, host, protocol, outbox).await?
+            }
+        };
         security.apply_to(&user);
-        user
+        Ok(user)
     }
 
     /// An IRC user completes registration as `identity`.
@@ -97,17 +117,28 @@ impl Network {
         identity: Identity,
         security: Security<'_>,
     ) -> Result<Arc<User>, HubError> {
-        let user = self.hub().register(peer, protocol, outbox, identity)?;
+        let user = match self {
+            Network::Local(hub) => hub.register(peer, protocol, outbox, identity)?,
+            Network::Cluster(network) => network.register(peer, protocol, outbox, identity).await?,
+        };
         security.apply_to(&user);
         Ok(user)
     }
 
     pub async fn rename(&self, user: &Arc<User>, nick: &str) -> Result<Event, HubError> {
-        self.hub().rename(user, nick)
+        match self {
+            Network::Local(hub) => hub.rename(user, nick),
+            Network::Cluster(network) => network.rename(user, nick).await,
+        }
     }
 
-    pub async fn rename_to_guest(&self, user: &Arc<User>) -> Event {
-        self.hub().rename_to_guest(user)
+    /// Renames `user` to the next free guest nick (nick protection). Refused only in a
+    /// cluster, when the cluster cannot be reached.
+    pub async fn rename_to_guest(&self, user: &Arc<User>) -> Result<Event, HubError> {
+        match self {
+            Network::Local(hub) => Ok(hub.rename_to_guest(user)),
+            Network::Cluster(network) => network.rename_to_guest(user).await,
+        }
     }
 
     pub async fn reclaim_nick(
@@ -116,13 +147,19 @@ impl Network {
         account: &str,
         how: Reclaim,
     ) -> Result<Reclaimed, HubError> {
-        self.hub().reclaim_nick(owner, account, how)
+        match self {
+            Network::Local(hub) => hub.reclaim_nick(owner, account, how),
+            Network::Cluster(network) => network.reclaim_nick(owner, account, how).await,
+        }
     }
 
     /// The user leaves the network; the rooms whose lifetime this ended are returned for the
     /// store to forget.
     pub async fn disconnect(&self, user: &Arc<User>, reason: Option<&str>) -> Vec<EndedRoom> {
-        self.hub().disconnect(user, reason)
+        match self {
+            Network::Local(hub) => hub.disconnect(user, reason),
+            Network::Cluster(network) => network.disconnect(user, reason).await,
+        }
     }
 
     // Presence: what others see of a user.
@@ -347,6 +384,7 @@ mod tests {
             let outbox = Arc::new(Outbox::new(1 << 16));
             let security = Security::Tls { certificate: None };
             at_once(network.connect_guest(peer, "127.0.0.1", Protocol::Text, outbox, security))
+                .unwrap()
         };
         let alice = connect(&network);
         assert!(

@@ -1,0 +1,262 @@
+//! The network of a cluster node (docs/CLUSTER.md, milestone 4): a user's nick is claimed in
+//! the cluster's directory of users (`cluster/users.rs`) before this node's hub admits it, so
+//! that a nick is held once across the cluster, and every arrival, rename and departure of this
+//! node's users reaches the other nodes through the state feed the directory's scripts write.
+//! The other nodes' users come into this hub from that feed (`cluster/applier.rs`).
+//!
+//! Each change asks the hub first (a nick this node sees taken is refused without a round
+//! trip), then the directory, then makes it in the hub; should the hub refuse after the
+//! directory agreed (its replica of the others' users was behind), the directory's change is
+//! taken back. Rooms and messages are still this node's hub's alone (milestone 5).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use palaver_proto::event::{Event, Identity};
+use palaver_proto::names::fold;
+use tracing::warn;
+
+use crate::cluster::users::{ClaimError, ClusterUserId, UserDirectory, UserFacts};
+use crate::hub::{
+    EndedRoom, Hub, HubError, Protocol, Reclaim, Reclaimed, User, UserId, guest_identity,
+    is_reserved,
+};
+use crate::lock;
+use crate::outbox::Outbox;
+
+/// The quit reason the other nodes' users see for this node's users when it shuts down.
+pub const NODE_SHUT_DOWN: &str = "Its server shut down";
+
+/// A cluster node's users, claimed in the directory and kept in the hub.
+pub struct ClusterNetwork {
+    hub: Arc<Hub>,
+    directory: UserDirectory,
+    /// This node's users' ids in the cluster, by their id in the hub.
+    ids: Mutex<HashMap<UserId, ClusterUserId>>,
+}
+
+impl ClusterNetwork {
+    pub fn new(hub: Arc<Hub>, directory: UserDirectory) -> Self {
+        Self {
+            hub,
+            directory,
+            ids: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
+    /// A text user arrives under the cluster's next free guest nick.
+    pub async fn connect_guest(
+        &self,
+        peer: SocketAddr,
+        host: &str,
+        protocol: Protocol,
+        outbox: Arc<Outbox>,
+    ) -> Result<Arc<User>, HubError> {
+        let identity = guest_identity("", host);
+        let facts = facts_of(peer, protocol, &identity);
+        let (id, nick) = self
+            .directory
+            .connect_guest(&facts)
+            .await
+            .map_err(|error| refusal(error, "guest"))?;
+        let admitted = self
+            .hub
+            .register(peer, protocol, outbox, guest_identity(&nick, host));
+        self.keep_or_take_back(id, &nick, admitted).await
+    }
+
+    /// A user completes registration under the nick in `identity`.
+    pub async fn register(
+        &self,
+        peer: SocketAddr,
+        protocol: Protocol,
+        outbox: Arc<Outbox>,
+        identity: Identity,
+    ) -> Result<Arc<User>, HubError> {
+        if !self.hub.nick_available(&identity.nick, None) {
+            return Err(HubError::NickTaken(identity.nick.into()));
+        }
+        let nick = identity.nick.clone();
+        let facts = facts_of(peer, protocol, &identity);
+        let id = self
+            .directory
+            .connect(&nick, &facts)
+            .await
+            .map_err(|error| refusal(error, &nick))?;
+        let admitted = self.hub.register(peer, protocol, outbox, identity);
+        self.keep_or_take_back(id, &nick, admitted).await
+    }
+
+    /// Keeps the cluster id of a user the hub admitted, or takes back the directory's claim
+    /// for one it refused.
+    async fn keep_or_take_back(
+        &self,
+        id: ClusterUserId,
+        nick: &str,
+        admitted: Result<Arc<User>, HubError>,
+    ) -> Result<Arc<User>, HubError> {
+        match admitted {
+            Ok(user) => {
+                lock(&self.ids).insert(user.id, id);
+                Ok(user)
+            }
+            Err(error) => {
+                if let Err(undo) = self.directory.disconnect(id, nick, None).await {
+                    warn!(%nick, error = %undo, "could not take back a claim the hub refused");
+                }
+                Err(error)
+            }
+        }
+    }
+
+    pub async fn rename(&self, user: &Arc<User>, nick: &str) -> Result<Event, HubError> {
+        if !self.hub.nick_available(nick, Some(user)) {
+            return Err(HubError::NickTaken(nick.to_owned()));
+        }
+        let id = self.id_of(user)?;
+        let old = user.nick();
+        self.directory
+            .rename(id, &old, nick)
+            .await
+            .map_err(|error| refusal(error, nick))?;
+        self.rename_in_hub(user, id, &old, nick).await
+    }
+
+    /// Renames `user` to the cluster's next free guest nick (nick protection).
+    pub async fn rename_to_guest(&self, user: &Arc<User>) -> Result<Event, HubError> {
+        let id = self.id_of(user)?;
+        let old = user.nick();
+        let guest = self
+            .directory
+            .rename_to_guest(id, &old)
+            .await
+            .map_err(|error| refusal(error, "guest"))?;
+        self.rename_in_hub(user, id, &old, &guest).await
+    }
+
+    /// Renames `user` in the hub as the directory did already, or renames it back there.
+    async fn rename_in_hub(
+        &self,
+        user: &Arc<User>,
+        id: ClusterUserId,
+        old: &str,
+        nick: &str,
+    ) -> Result<Event, HubError> {
+        let renamed = self.hub.rename(user, nick);
+        if renamed.is_err()
+            && let Err(undo) = self.directory.rename(id, nick, old).await
+        {
+            warn!(%nick, error = %undo, "could not take back a rename the hub refused");
+        }
+        renamed
+    }
+
+    /// The owner of `account` reclaims its nick. A holder on another node is that node's to
+    /// move, which it cannot be asked to do yet (docs/CLUSTER.md, milestone 4's inboxes): the
+    /// nick is then refused as taken.
+    pub async fn reclaim_nick(
+        &self,
+        owner: &Arc<User>,
+        account: &str,
+        how: Reclaim,
+    ) -> Result<Reclaimed, HubError> {
+        let holder = self.hub.user_by_nick(account);
+        let nothing_to_claim = match &holder {
+            _ if is_reserved(account) => true,
+            Some(holder) if holder.id == owner.id => true,
+            Some(holder) if holder.outbox().is_none() => {
+                return Err(HubError::NickTaken(account.to_owned()));
+            }
+            Some(holder) => how == Reclaim::FromSquatter && holds_account(holder, account),
+            None => how != Reclaim::Take,
+        };
+        if nothing_to_claim {
+            // The hub says why, changing nothing.
+            return self.hub.reclaim_nick(owner, account, how);
+        }
+        let holder_id = holder
+            .as_ref()
+            .map(|holder| self.id_of(holder))
+            .transpose()?;
+        let owner_id = self.id_of(owner)?;
+        let guest = self
+            .directory
+            .reclaim(
+                account,
+                holder_id,
+                owner_id,
+                &owner.nick(),
+                how == Reclaim::Take,
+            )
+            .await
+            .map_err(|error| refusal(error, account))?;
+        match guest {
+            Some(guest) => self.hub.reclaim_nick_to(owner, account, how, &guest),
+            None => self.hub.reclaim_nick(owner, account, how),
+        }
+    }
+
+    /// The user leaves the hub and the directory; a failure to tell the directory is logged,
+    /// and the user is released with the rest of this node's when it next starts (or, should
+    /// it die, by the node that sees its lease lapse). Without a reason (this node is shutting
+    /// down) nobody here is told, but the other nodes' users are: the network goes on.
+    pub async fn disconnect(&self, user: &Arc<User>, reason: Option<&str>) -> Vec<EndedRoom> {
+        let ended = self.hub.disconnect(user, reason);
+        let id = lock(&self.ids).remove(&user.id);
+        if let Some(id) = id {
+            let nick = user.nick();
+            let told = reason.unwrap_or(NODE_SHUT_DOWN);
+            if let Err(error) = self.directory.disconnect(id, &nick, Some(told)).await {
+                warn!(%nick, %error, "could not tell the cluster a user left");
+            }
+        }
+        ended
+    }
+
+    /// The cluster id of this node's `user`.
+    fn id_of(&self, user: &User) -> Result<ClusterUserId, HubError> {
+        lock(&self.ids)
+            .get(&user.id)
+            .copied()
+            .ok_or_else(|| HubError::NoSuchNick(user.nick().into()))
+    }
+}
+
+/// What the directory keeps of a user arriving from `peer` as `identity`.
+fn facts_of(peer: SocketAddr, protocol: Protocol, identity: &Identity) -> UserFacts {
+    UserFacts {
+        address: peer.ip(),
+        protocol,
+        user: identity.user.to_string(),
+        host: identity.host.to_string(),
+        realname: identity.realname.to_string(),
+    }
+}
+
+/// Whether `user` is logged in to the account named `account`.
+fn holds_account(user: &User, account: &str) -> bool {
+    user.identity()
+        .account
+        .as_deref()
+        .is_some_and(|held| fold(held) == fold(account))
+}
+
+/// The hub's word for a claim of `nick` the directory refused.
+fn refusal(error: ClaimError, nick: &str) -> HubError {
+    match error {
+        ClaimError::Taken => HubError::NickTaken(nick.to_owned()),
+        // The directory and this node disagree on a nick of this node's user: the node was
+        // fenced and its users released meanwhile, or Redis did not answer.
+        ClaimError::Stale | ClaimError::Redis(_) => {
+            if let ClaimError::Redis(error) = &error {
+                warn!(%error, "the cluster's directory of users did not answer");
+            }
+            HubError::NetworkUnreachable
+        }
+    }
+}
