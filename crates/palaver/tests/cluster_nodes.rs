@@ -13,7 +13,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::{Observer, Options, OtherLines, Process, TempDir, http_get, wait_ready};
-use palaver_server::cluster::users::{ClaimError, ClusterUserId, UserDirectory, UserFacts};
+use palaver_server::cluster::users::{ClaimError, ClusterUserId, Feed, UserDirectory, UserFacts};
+use palaver_server::cluster::wire::{PrivateMessage, Sender, Speech};
 use palaver_server::hub::Protocol;
 use palaver_server::store::Fence;
 use palaver_server::test_redis::RedisServer;
@@ -707,6 +708,49 @@ impl OtherNode {
             .expect("disconnect");
     }
 
+    /// Sends `text` from `from` (a user of this node) to the user `to` of `node`.
+    fn send_private(&self, from: &str, to: ClusterUserId, node: &str, nick: &str, text: &str) {
+        let message = PrivateMessage {
+            id: 1,
+            time_ms: 1_700_000_000_000,
+            from: Sender {
+                nick: from.into(),
+                user: "~b".into(),
+                host: "192.0.2.9".into(),
+                realname: "Elsewhere".into(),
+                account: None,
+                bot: false,
+            },
+            to: nick.into(),
+            kind: Speech::Say,
+            text: text.into(),
+            concat_at: Vec::new(),
+            client_tags: String::new(),
+        };
+        let sent = self
+            .runtime
+            .block_on(self.directory.send_private(to, node, nick, &message))
+            .expect("send");
+        assert!(sent, "{nick} is connected through {node}");
+    }
+
+    /// Waits for the first private message in this node's inbox.
+    fn first_private_message(&self, node: &str) -> (ClusterUserId, PrivateMessage) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let inbox = Feed::Inbox(node.to_owned());
+            let events = self
+                .runtime
+                .block_on(self.directory.events_after(&inbox, 0, 10))
+                .expect("read the inbox");
+            if let Some(event) = events.first() {
+                return (event.user, event.body().expect("a private message"));
+            }
+            assert!(Instant::now() < deadline, "nothing came to {node}'s inbox");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     fn holder(&self, nick: &str) -> Option<ClusterUserId> {
         self.runtime
             .block_on(self.directory.holder(nick))
@@ -826,4 +870,40 @@ fn an_account_s_nick_is_regained_through_the_cluster_s_directory() {
         "{guest}"
     );
     assert_eq!(beta.holder("owner"), None);
+}
+
+#[test]
+fn private_messages_reach_another_node_s_users_through_its_inbox() {
+    let redis = RedisServer::start();
+    let (_directory, config) = config_file(SHORT_LEASE);
+    let alpha = start_node(&redis, "alpha", &config);
+    let beta = OtherNode::open(&redis, "beta");
+    let bob = beta.connect("bob").expect("bob's nick is free");
+    let mut alice = Irc::register(alpha.irc, "alice");
+    alice.whois_until("bob", "311");
+
+    // To bob: into beta's inbox, as alpha stamped it.
+    alice.send("PRIVMSG Bob :hello over there");
+    let (to, message) = beta.first_private_message("beta");
+    assert_eq!(to, bob);
+    assert_eq!(
+        (message.from.nick.as_str(), message.to.as_str()),
+        ("alice", "bob")
+    );
+    assert_eq!(message.text, "hello over there");
+    assert_eq!(message.kind, Speech::Say);
+
+    // From bob: out of alpha's inbox, to alice.
+    let alice_id = beta.holder("alice").expect("alice's nick is claimed");
+    beta.send_private("bob", alice_id, "alpha", "alice", "hello back");
+    assert_eq!(
+        alice.skip_until("PRIVMSG alice"),
+        ":bob!~b@192.0.2.9 PRIVMSG alice :hello back"
+    );
+
+    // Once bob has left, he is nobody to write to.
+    beta.disconnect(bob, "bob", "bye");
+    alice.whois_until("bob", "401");
+    alice.send("PRIVMSG bob :still there?");
+    alice.skip_until(" 401 alice bob ");
 }

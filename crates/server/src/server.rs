@@ -13,8 +13,9 @@ use tracing::{info, warn};
 use crate::accounts::{Accounts, AdminTokens, LoginLimits, Operators, RegistrationPolicy};
 use crate::admin::Admin;
 use crate::admission::Admission;
-use crate::cluster::applier::{StateApplier, follow_state};
-use crate::cluster::users::UserDirectory;
+use crate::cluster::applier::{Applier, Apply, InboxApplier, StateApplier, follow};
+use crate::cluster::user_ids::UserIds;
+use crate::cluster::users::{Feed, UserDirectory};
 use crate::cluster::{
     ClusterError, Node, NodeCounts, NodeFacts, default_node_name, settings_digest,
 };
@@ -73,6 +74,8 @@ pub struct Server {
     node: Option<Node>,
     /// Where sessions change the network: the hub, or in cluster mode the cluster too.
     network: Network,
+    /// In cluster mode, which hub user is which user of the cluster.
+    user_ids: Arc<UserIds>,
 }
 
 impl Server {
@@ -138,6 +141,7 @@ impl Server {
         };
         let hub = Arc::new(hub);
         let mut network = Network::local(hub.clone());
+        let user_ids = Arc::new(UserIds::default());
         if let (Some(node), Some(cluster)) = (&node, &config.cluster) {
             let fence = store.fence().unwrap_or_default();
             node.fence_writes(fence.clone());
@@ -160,7 +164,11 @@ impl Server {
                     .into());
                 }
             };
-            network = Network::cluster(ClusterNetwork::new(hub.clone(), directory));
+            network = Network::cluster(ClusterNetwork::new(
+                hub.clone(),
+                directory,
+                user_ids.clone(),
+            ));
             let (hub, metrics) = (hub.clone(), metrics.clone());
             node.count_with(move || NodeCounts {
                 users: hub.user_count(),
@@ -179,6 +187,7 @@ impl Server {
             tls,
             node,
             network,
+            user_ids,
         })
     }
 
@@ -335,13 +344,22 @@ impl Server {
                 self.hub.clone(),
                 stop.clone(),
             ));
-            tokio::spawn(follow_other_nodes_users(
+            let redis = (
                 cluster.redis.url.clone(),
                 cluster.redis.key_prefix.clone(),
                 node.name().to_owned(),
-                self.hub.clone(),
+            );
+            let (hub, ids) = (self.hub.clone(), self.user_ids.clone());
+            let changes = StateApplier::for_state(node.name(), hub.clone(), ids.clone());
+            tokio::spawn(follow_feed(
+                redis.clone(),
+                Feed::State,
+                changes,
                 stop.clone(),
             ));
+            let inbox = Feed::Inbox(node.name().to_owned());
+            let deliveries = InboxApplier::for_inbox(hub, ids);
+            tokio::spawn(follow_feed(redis, inbox, deliveries, stop.clone()));
         }
         let replaced = async {
             match &self.node {
@@ -447,28 +465,27 @@ fn bind_listener(kind: &'static str, address: SocketAddr) -> Result<TcpListener,
     })
 }
 
-/// Brings the other nodes' users into this node's hub, as the state feed tells of them
-/// (`cluster/applier.rs`), until `stop`. When the feed is lost (Redis restarted, the link
-/// broke) it is followed again from the last event applied, after a pause; a gap the stream
-/// cannot fill is logged each time, as the replica's reload is still to come (docs/CLUSTER.md,
+/// Follows one of the cluster's feeds for this node (`cluster/applier.rs`) until `stop`: the
+/// state feed, which brings the other nodes' users into its hub, or its inbox, which brings
+/// private messages to its users. When the feed is lost (Redis restarted, the link broke) it
+/// is followed again from the last event applied, after a pause; a gap the stream cannot fill
+/// is logged each time, as the replica's reload is still to come (docs/CLUSTER.md,
 /// milestone 6).
-async fn follow_other_nodes_users(
-    url: String,
-    prefix: String,
-    node: String,
-    hub: Arc<Hub>,
+async fn follow_feed<A: Apply>(
+    (url, prefix, node): (String, String, String),
+    feed: Feed,
+    mut applier: Applier<A>,
     stop: CancellationToken,
 ) {
-    let mut applier = StateApplier::new(&node, hub);
     let (applied, _) = tokio::sync::watch::channel(0);
     while !stop.is_cancelled() {
         // Reads only: no fence.
         let followed = match UserDirectory::open(&url, &prefix, &node, Fence::default()).await {
-            Ok(directory) => follow_state(&url, &directory, &mut applier, &applied, &stop).await,
+            Ok(directory) => follow(&url, &directory, &feed, &mut applier, &applied, &stop).await,
             Err(error) => Err(error.into()),
         };
         if let Err(error) = followed {
-            warn!(%error, "lost the cluster's state feed; following it again in a moment");
+            warn!(%error, "lost a feed of the cluster's; following it again in a moment");
             tokio::select! {
                 () = stop.cancelled() => {}
                 () = tokio::time::sleep(FEED_RETRY) => {}
@@ -477,7 +494,7 @@ async fn follow_other_nodes_users(
     }
 }
 
-/// How long a node waits before following a lost state feed again.
+/// How long a node waits before following a lost feed again.
 const FEED_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Hands each change of a cluster node's link to the hub, which tells the users (and whose

@@ -1,16 +1,16 @@
-//! The state feed's applier (docs/CLUSTER.md, "The replica"): keeps this node's hub in step with
-//! the users the other nodes connect, rename and lose, as the state feed tells of them.
+//! The feeds' appliers (docs/CLUSTER.md, "The replica"): keep this node's hub in step with the
+//! users the other nodes connect, rename and lose, as the state feed tells of them
+//! ([`StateChanges`]), and deliver what the other nodes put in this node's inbox to its users
+//! ([`InboxDeliveries`]).
 //!
-//! [`StateApplier`] applies envelopes in the feed's order, each once (`feed.rs` decides which
-//! to apply, drop or hold), and is synchronous, like the hub it changes; [`follow_state`]
+//! An [`Applier`] applies a feed's envelopes in the feed's order, each once (`feed.rs` decides
+//! which to apply, drop or hold), and is synchronous, like the hub it changes; [`follow`]
 //! feeds it from Redis: the live channel, and the stream to catch up on what came before the
 //! subscription or fell into a gap.
 //!
-//! A node's own users are its sessions' business (they are in its hub already); it skips
-//! their events. Not yet started by the server: it is, once `Network` calls the directory
-//! (docs/CLUSTER.md, milestone 4).
+//! A node's own users are its sessions' business (they are in its hub already); the state
+//! feed's applier skips their events.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -21,9 +21,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
 use super::feed::{Follower, Offered};
-use super::users::{ClusterUserId, FeedError, UserDirectory};
-use super::wire::{Arrival, Departure, StateEnvelope, StateKind};
-use crate::hub::{Hub, User};
+use super::user_ids::UserIds;
+use super::users::{Feed, FeedError, UserDirectory};
+use super::wire::{Arrival, Departure, Envelope, EventKind, PrivateMessage};
+use crate::hub::Hub;
 
 /// The quit reason others see when a user's node is gone and the cluster released its users.
 pub const NODE_LOST: &str = "Its server left the network";
@@ -42,27 +43,32 @@ pub enum Step {
     Gap { after_id: u64 },
 }
 
-/// This node's hub, following the state feed.
-pub struct StateApplier {
-    /// This node's name: events about its own users are skipped.
-    node: String,
-    hub: Arc<Hub>,
-    follower: Follower<StateEnvelope>,
-    /// The id of the last event applied: where a read of the stream picks up.
-    last_id: u64,
-    /// The other nodes' users in the hub, by their id in the cluster.
-    remote: HashMap<ClusterUserId, Arc<User>>,
+/// What an applier does with each of its feed's events, in order.
+pub trait Apply {
+    fn apply(&mut self, event: Envelope);
 }
 
-impl StateApplier {
-    /// Applies the feed to `hub` for the node `node`, from its first event on.
-    pub fn new(node: &str, hub: Arc<Hub>) -> Self {
+/// A feed followed: its events applied in order, each once.
+pub struct Applier<A> {
+    follower: Follower<Envelope>,
+    /// The id of the last event applied: where a read of the stream picks up.
+    last_id: u64,
+    apply: A,
+}
+
+/// This node's hub, following the state feed.
+pub type StateApplier = Applier<StateChanges>;
+
+/// This node's users, getting what the other nodes put in its inbox.
+pub type InboxApplier = Applier<InboxDeliveries>;
+
+impl<A: Apply> Applier<A> {
+    /// Applies a feed from its first event on.
+    pub fn new(apply: A) -> Self {
         Self {
-            node: node.to_owned(),
-            hub,
             follower: Follower::after(0),
             last_id: 0,
-            remote: HashMap::new(),
+            apply,
         }
     }
 
@@ -72,13 +78,13 @@ impl StateApplier {
     }
 
     /// Offers one event, live or read from the stream.
-    pub fn offer(&mut self, envelope: StateEnvelope) -> Step {
+    pub fn offer(&mut self, envelope: Envelope) -> Step {
         match self.follower.offer(envelope.sequence, envelope) {
             Offered::Apply(ready) => {
                 let count = ready.len();
                 for event in ready {
                     self.last_id = event.id;
-                    self.apply(event);
+                    self.apply.apply(event);
                 }
                 Step::Applied(count)
             }
@@ -88,12 +94,43 @@ impl StateApplier {
             },
         }
     }
+}
 
+impl StateApplier {
+    /// Applies the state feed to `hub` for the node `node`, keeping the other nodes' users'
+    /// cluster ids in `ids`.
+    pub fn for_state(node: &str, hub: Arc<Hub>, ids: Arc<UserIds>) -> Self {
+        Applier::new(StateChanges {
+            node: node.to_owned(),
+            hub,
+            ids,
+        })
+    }
+}
+
+impl InboxApplier {
+    /// Delivers this node's inbox to the users of `hub`, found by their cluster ids in `ids`.
+    pub fn for_inbox(hub: Arc<Hub>, ids: Arc<UserIds>) -> Self {
+        Applier::new(InboxDeliveries { hub, ids })
+    }
+}
+
+/// The state feed's events, applied to the hub.
+pub struct StateChanges {
+    /// This node's name: events about its own users are skipped.
+    node: String,
+    hub: Arc<Hub>,
+    /// The other nodes' users in the hub, by their id in the cluster (and this node's, which
+    /// its `Network` keeps there).
+    ids: Arc<UserIds>,
+}
+
+impl Apply for StateChanges {
     /// Changes the hub as `event` says. What cannot be applied (a body this node cannot read,
     /// a nick its hub holds otherwise) is logged and skipped: the feed goes on.
-    fn apply(&mut self, event: StateEnvelope) {
+    fn apply(&mut self, event: Envelope) {
         match event.kind {
-            StateKind::Connected => {
+            EventKind::Connected => {
                 let arrival: Arrival = match event.body() {
                     Ok(arrival) => arrival,
                     Err(error) => {
@@ -117,23 +154,23 @@ impl StateApplier {
                     .hub
                     .admit_remote(arrival.node.into(), peer, arrival.protocol, identity)
                 {
-                    Ok(user) => {
-                        self.remote.insert(event.user, user);
-                    }
+                    Ok(user) => self.ids.insert(event.user, user),
                     Err(error) => {
                         warn!(nick = %event.nick, %error, "could not add a user of another node");
                     }
                 }
             }
-            StateKind::Renamed => {
-                if let Some(user) = self.remote.get(&event.user)
-                    && let Err(error) = self.hub.rename(user, &event.nick)
+            EventKind::Renamed => {
+                if let Some(user) = self.remote(&event)
+                    && let Err(error) = self.hub.rename(&user, &event.nick)
                 {
                     warn!(nick = %event.nick, %error, "could not rename a user of another node");
                 }
             }
-            StateKind::Disconnected => {
-                if let Some(user) = self.remote.remove(&event.user) {
+            EventKind::Disconnected => {
+                if self.remote(&event).is_some()
+                    && let Some(user) = self.ids.remove_id(event.user)
+                {
                     let reason = event
                         .body::<Departure>()
                         .map_or_else(|_| Some(String::new()), |departure| departure.reason);
@@ -142,24 +179,70 @@ impl StateApplier {
                     let _ended = self.hub.disconnect(&user, reason.as_deref());
                 }
             }
-            StateKind::Released => {
-                if let Some(user) = self.remote.remove(&event.user) {
+            EventKind::Released => {
+                if self.remote(&event).is_some()
+                    && let Some(user) = self.ids.remove_id(event.user)
+                {
                     let _ended = self.hub.disconnect(&user, Some(NODE_LOST));
                 }
+            }
+            EventKind::Private => {
+                warn!(user = %event.user, "skipped a private message on the state feed");
             }
         }
     }
 }
 
-/// Follows the state feed into `applier` until `stop`: subscribes to its channel, catches up
-/// on the stream from the last event applied, then applies each event as it arrives, reading
-/// the stream again whenever one comes after a gap. `applied` is told the sequence number of
-/// the last event applied after each step. Ends with an error when the subscription is lost
-/// or the stream cannot fill a gap (the node must then load the replica afresh).
-pub async fn follow_state(
+impl StateChanges {
+    /// The other node's user `event` is about, if this node's hub has it (this node's own
+    /// users are its sessions' to change).
+    fn remote(&self, event: &Envelope) -> Option<Arc<crate::hub::User>> {
+        self.ids
+            .user(event.user)
+            .filter(|user| user.outbox().is_none())
+    }
+}
+
+/// This node's inbox, delivered to its users.
+pub struct InboxDeliveries {
+    hub: Arc<Hub>,
+    ids: Arc<UserIds>,
+}
+
+impl Apply for InboxDeliveries {
+    /// Delivers a private message to its recipient, if still connected here; what cannot be
+    /// read is logged and skipped.
+    fn apply(&mut self, event: Envelope) {
+        if event.kind != EventKind::Private {
+            warn!(user = %event.user, kind = event.kind.word(), "skipped an inbox event");
+            return;
+        }
+        let message: PrivateMessage = match event.body() {
+            Ok(message) => message,
+            Err(error) => {
+                warn!(user = %event.user, %error, "skipped a private message in the inbox");
+                return;
+            }
+        };
+        // Gone meanwhile: like a message to a user who left as it was sent.
+        if let Some(user) = self.ids.user(event.user)
+            && user.outbox().is_some()
+        {
+            self.hub.deliver_private(&user, &message.into_event());
+        }
+    }
+}
+
+/// Follows `feed` into `applier` until `stop`: subscribes to its channel, catches up on the
+/// stream from the last event applied, then applies each event as it arrives, reading the
+/// stream again whenever one comes after a gap. `applied` is told the sequence number of the
+/// last event applied after each step. Ends with an error when the subscription is lost or
+/// the stream cannot fill a gap (the node must then load the replica afresh).
+pub async fn follow<A: Apply>(
     url: &str,
     directory: &UserDirectory,
-    applier: &mut StateApplier,
+    feed: &Feed,
+    applier: &mut Applier<A>,
     applied: &watch::Sender<u64>,
     stop: &CancellationToken,
 ) -> Result<(), FeedError> {
@@ -167,8 +250,8 @@ pub async fn follow_state(
     let mut subscriber = client.get_async_pubsub().await?;
     // Subscribed before reading the stream: nothing published in between is missed, and
     // what both bring is applied once.
-    subscriber.subscribe(directory.state_channel()).await?;
-    catch_up(directory, applier).await?;
+    subscriber.subscribe(directory.channel(feed)).await?;
+    catch_up(directory, feed, applier).await?;
     applied.send_replace(applier.applied());
     let mut messages = subscriber.on_message();
     loop {
@@ -177,13 +260,14 @@ pub async fn follow_state(
             message = messages.next() => message,
         };
         let Some(message) = message else {
-            return Err(FeedError::Lost(
-                "the subscription to the state feed ended".into(),
-            ));
+            return Err(FeedError::Lost(format!(
+                "the subscription to {} ended",
+                directory.channel(feed)
+            )));
         };
-        let envelope = StateEnvelope::parse(message.get_payload_bytes())?;
+        let envelope = Envelope::parse(message.get_payload_bytes())?;
         if let Step::Gap { .. } = applier.offer(envelope) {
-            catch_up(directory, applier).await?;
+            catch_up(directory, feed, applier).await?;
         }
         applied.send_replace(applier.applied());
     }
@@ -192,10 +276,14 @@ pub async fn follow_state(
 /// Reads the stream after the last event applied and offers what it has, page by page, until
 /// it has no more. A page that applies nothing while events wait past a gap means the stream
 /// lacks them (lost or trimmed away).
-async fn catch_up(directory: &UserDirectory, applier: &mut StateApplier) -> Result<(), FeedError> {
+async fn catch_up<A: Apply>(
+    directory: &UserDirectory,
+    feed: &Feed,
+    applier: &mut Applier<A>,
+) -> Result<(), FeedError> {
     loop {
         let page = directory
-            .state_after(applier.last_id, CATCH_UP_PAGE)
+            .events_after(feed, applier.last_id, CATCH_UP_PAGE)
             .await?;
         let full = page.len() == CATCH_UP_PAGE;
         let before = applier.applied();
@@ -205,7 +293,8 @@ async fn catch_up(directory: &UserDirectory, applier: &mut StateApplier) -> Resu
         }
         if gap && applier.applied() == before {
             return Err(FeedError::Lost(format!(
-                "the state feed's stream lacks the events after {before}"
+                "{} lacks the events after {before}",
+                directory.channel(feed)
             )));
         }
         if !full && !gap {
@@ -217,6 +306,7 @@ async fn catch_up(directory: &UserDirectory, applier: &mut StateApplier) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cluster::users::ClusterUserId;
     use crate::cluster::users::UserFacts;
     use crate::cluster::wire::encode;
     use crate::hub::Home;
@@ -235,14 +325,8 @@ mod tests {
         })
     }
 
-    fn event(
-        sequence: u64,
-        kind: StateKind,
-        user: u64,
-        nick: &str,
-        body: Vec<u8>,
-    ) -> StateEnvelope {
-        StateEnvelope {
+    fn event(sequence: u64, kind: EventKind, user: u64, nick: &str, body: Vec<u8>) -> Envelope {
+        Envelope {
             id: 1000 + sequence,
             sequence,
             kind,
@@ -262,26 +346,26 @@ mod tests {
     #[test]
     fn users_of_other_nodes_come_rename_and_go_in_the_feed_s_order() {
         let hub = Arc::new(Hub::default());
-        let mut applier = StateApplier::new("beta", hub.clone());
-        let renamed = event(2, StateKind::Renamed, 7, "Alicia", Vec::new());
+        let mut applier = StateApplier::for_state("beta", hub.clone(), Arc::default());
+        let renamed = event(2, EventKind::Renamed, 7, "Alicia", Vec::new());
         // The rename arrives first, past a gap: held until the arrival fills it.
         assert_eq!(applier.offer(renamed), Step::Gap { after_id: 0 });
         assert_eq!(home_of(&hub, "alice"), None);
-        let connected = event(1, StateKind::Connected, 7, "alice", arrival("alpha"));
+        let connected = event(1, EventKind::Connected, 7, "alice", arrival("alpha"));
         assert_eq!(applier.offer(connected.clone()), Step::Applied(2));
         assert_eq!(applier.offer(connected), Step::Duplicate);
         assert_eq!(home_of(&hub, "alice"), None);
         assert_eq!(home_of(&hub, "alicia").as_deref(), Some("alpha"));
 
         // This node's own users are its sessions' to add.
-        let own = event(3, StateKind::Connected, 8, "bob", arrival("beta"));
+        let own = event(3, EventKind::Connected, 8, "bob", arrival("beta"));
         assert_eq!(applier.offer(own), Step::Applied(1));
         assert_eq!(home_of(&hub, "bob"), None);
 
         let departure = encode(&Departure {
             reason: Some("bye".into()),
         });
-        let left = event(4, StateKind::Disconnected, 7, "Alicia", departure);
+        let left = event(4, EventKind::Disconnected, 7, "Alicia", departure);
         assert_eq!(applier.offer(left), Step::Applied(1));
         assert_eq!(home_of(&hub, "alicia"), None);
         assert_eq!(hub.user_count(), 0);
@@ -291,10 +375,10 @@ mod tests {
     #[test]
     fn a_body_this_node_cannot_read_is_skipped_and_the_feed_goes_on() {
         let hub = Arc::new(Hub::default());
-        let mut applier = StateApplier::new("beta", hub.clone());
-        let unreadable = event(1, StateKind::Connected, 7, "alice", vec![0xff; 3]);
+        let mut applier = StateApplier::for_state("beta", hub.clone(), Arc::default());
+        let unreadable = event(1, EventKind::Connected, 7, "alice", vec![0xff; 3]);
         assert_eq!(applier.offer(unreadable), Step::Applied(1));
-        let next = event(2, StateKind::Connected, 8, "bob", arrival("alpha"));
+        let next = event(2, EventKind::Connected, 8, "bob", arrival("alpha"));
         assert_eq!(applier.offer(next), Step::Applied(1));
         assert_eq!(home_of(&hub, "alice"), None);
         assert_eq!(home_of(&hub, "bob").as_deref(), Some("alpha"));
@@ -335,8 +419,16 @@ mod tests {
             let (url, hub, stop) = (server.url(), hub.clone(), stop.clone());
             async move {
                 let directory = directory_at(&url, "beta").await;
-                let mut applier = StateApplier::new("beta", hub);
-                follow_state(&url, &directory, &mut applier, &applied_tx, &stop).await
+                let mut applier = StateApplier::for_state("beta", hub, Arc::default());
+                follow(
+                    &url,
+                    &directory,
+                    &Feed::State,
+                    &mut applier,
+                    &applied_tx,
+                    &stop,
+                )
+                .await
             }
         });
         applied(&mut applied_rx, 1).await;

@@ -5,9 +5,10 @@
 //! Built so far: the store on Redis (`store/redis_store/`) and the nodes themselves
 //! (`node.rs`, with the lease's deadline in `lease.rs` and the status report in
 //! `status.rs`), and the first parts of sharing users: their directory in Redis (`users.rs`:
-//! ids, nick claims, home nodes) and following a feed (`feed.rs`), not yet called. Nodes do not yet share users and rooms, so a
-//! Redis (under one key prefix) takes one live node at a time: a second one is refused at
-//! start.
+//! ids, nick claims, home nodes), the feeds that tell the nodes of them and carry private
+//! messages (`wire.rs`, `feed.rs`, `applier.rs`), and the map of cluster ids
+//! (`user_ids.rs`). Nodes do not yet share rooms, so a Redis (under one key prefix) takes one
+//! live node at a time: a second one is refused at start.
 
 pub mod applier;
 pub mod feed;
@@ -16,6 +17,7 @@ mod lease;
 mod node;
 mod scripts;
 pub mod status;
+pub mod user_ids;
 pub mod users;
 pub mod wire;
 

@@ -6,14 +6,13 @@
 //!
 //! Every change is one script (`scripts/user_*.lua`), atomic, and fenced by the node's lease
 //! like the store's writes: a node that lost its lease changes nothing. Each change that took
-//! place is also one event on the state feed (`scripts/state_feed.lua`, `wire.rs`), in the
+//! place is also one event on the state feed (`scripts/publish_event.lua`, `wire.rs`), in the
 //! same script, so that the feed says exactly what the directory did, in the order it did it;
-//! [`UserDirectory::state_after`] reads it back.
+//! [`UserDirectory::events_after`] reads it back. A private message to another node's user
+//! is one event in that node's inbox ([`UserDirectory::send_private`]).
 //!
-//! Not yet called by `Network`: while a Redis takes one live node at a time (a second is
-//! refused at start), claims would only repeat what the node's hub already decides. They are
-//! called once nodes share users (the state feed and the replica of users, the rest of
-//! milestone 4).
+//! Called by `Network` in cluster mode (`network/cluster.rs`), before the hub makes the same
+//! change.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -23,12 +22,12 @@ use palaver_proto::names::fold;
 use redis::{RedisError, Script};
 
 use super::keys::NodeKeys;
-use super::wire::{self, Arrival, Departure, StateEnvelope, WireError};
+use super::wire::{self, Arrival, Departure, Envelope, EventKind, PrivateMessage, WireError};
 use crate::hub::Protocol;
 use crate::store::{FENCE, Fence, Link, RedisConnection, redis_connection};
 
 /// The state feed's part of every user script: publishing its events.
-const STATE_FEED: &str = include_str!("scripts/state_feed.lua");
+const PUBLISH_EVENT: &str = include_str!("scripts/publish_event.lua");
 
 /// How long the state feed's stream keeps events for nodes catching up (`feed_window` in
 /// docs/CLUSTER.md; a setting of its own once nodes follow the feed).
@@ -171,15 +170,28 @@ impl UserKeys {
         format!("{}:ids", self.prefix)
     }
 
-    /// String: the state feed's last sequence number.
-    fn state_sequence(&self) -> String {
-        format!("{}:state_seq", self.prefix)
+    /// String: the feed's last sequence number.
+    fn sequence(&self, feed: &Feed) -> String {
+        format!("{}_seq", self.feed(feed))
     }
 
-    /// Stream, and pub/sub channel of the same name: the state feed.
-    fn state(&self) -> String {
-        format!("{}:state", self.prefix)
+    /// Stream, and pub/sub channel of the same name: the feed.
+    fn feed(&self, feed: &Feed) -> String {
+        match feed {
+            Feed::State => format!("{}:state", self.prefix),
+            Feed::Inbox(node) => format!("{}:node:{node}:inbox", self.prefix),
+        }
     }
+}
+
+/// A feed of events (docs/CLUSTER.md, "Feeds"): a stream for catching up and a pub/sub channel
+/// of the same name for live delivery, with a sequence of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Feed {
+    /// Users arriving, renaming and leaving; every node follows it.
+    State,
+    /// What comes for the users of the node named: private messages. That node follows it.
+    Inbox(String),
 }
 
 struct UserScripts {
@@ -187,18 +199,20 @@ struct UserScripts {
     connect_guest: Script,
     rename: Script,
     reclaim: Script,
+    send_to_inbox: Script,
     disconnect: Script,
     release_node: Script,
 }
 
 impl UserScripts {
     fn new() -> Self {
-        let fenced = |body: &str| Script::new(&format!("{FENCE}\n{STATE_FEED}\n{body}"));
+        let fenced = |body: &str| Script::new(&format!("{FENCE}\n{PUBLISH_EVENT}\n{body}"));
         Self {
             connect: fenced(include_str!("scripts/user_connect.lua")),
             connect_guest: fenced(include_str!("scripts/user_connect_guest.lua")),
             rename: fenced(include_str!("scripts/user_rename.lua")),
             reclaim: fenced(include_str!("scripts/user_reclaim.lua")),
+            send_to_inbox: fenced(include_str!("scripts/inbox_send.lua")),
             disconnect: fenced(include_str!("scripts/user_disconnect.lua")),
             release_node: fenced(include_str!("scripts/user_release_node.lua")),
         }
@@ -442,16 +456,40 @@ impl UserDirectory {
             .await
     }
 
-    /// The state feed's events after the one with id `after` (0: from the oldest kept), at
-    /// most `count`, in order: what a node catching up reads.
-    pub async fn state_after(
+    /// Puts a private message to the user `to`, connected through `node` under `nick`, into
+    /// that node's inbox; `false` if the user is no longer connected there.
+    pub async fn send_private(
         &self,
+        to: ClusterUserId,
+        node: &str,
+        nick: &str,
+        message: &PrivateMessage,
+    ) -> Result<bool, RedisError> {
+        let mut invocation = self.scripts.send_to_inbox.prepare_invoke();
+        invocation
+            .key(self.keys.record(to))
+            .arg(to.0)
+            .arg(node)
+            .arg(EventKind::Private.word())
+            .arg(nick)
+            .arg(wire::encode(message));
+        let outcome: String = self
+            .run_on(&Feed::Inbox(node.to_owned()), &mut invocation)
+            .await?;
+        Ok(outcome == "sent")
+    }
+
+    /// The feed's events after the one with id `after` (0: from the oldest kept), at most
+    /// `count`, in order: what a node catching up reads.
+    pub async fn events_after(
+        &self,
+        feed: &Feed,
         after: u64,
         count: usize,
-    ) -> Result<Vec<StateEnvelope>, FeedError> {
+    ) -> Result<Vec<Envelope>, FeedError> {
         // Each entry: its id, and its fields and values in turn (one field, `e`).
         let entries: Vec<(String, Vec<Vec<u8>>)> = redis::cmd("XRANGE")
-            .arg(self.keys.state())
+            .arg(self.keys.feed(feed))
             .arg(format!("({after}-0"))
             .arg("+")
             .arg("COUNT")
@@ -461,27 +499,41 @@ impl UserDirectory {
         entries
             .iter()
             .map(|(_, fields)| match fields.as_slice() {
-                [name, envelope] if name == b"e" => Ok(StateEnvelope::parse(envelope)?),
+                [name, envelope] if name == b"e" => Ok(Envelope::parse(envelope)?),
                 _ => Err(WireError::NoHeader.into()),
             })
             .collect()
     }
 
-    /// The name of the state feed's pub/sub channel, for a node's subscriber.
-    pub fn state_channel(&self) -> String {
-        self.keys.state()
+    /// The state feed's events after the one with id `after`: [`Self::events_after`].
+    pub async fn state_after(&self, after: u64, count: usize) -> Result<Vec<Envelope>, FeedError> {
+        self.events_after(&Feed::State, after, count).await
     }
 
-    /// Runs a user script: the state feed's keys and window go in last but the fence's, where
-    /// `scripts/state_feed.lua` takes them off.
+    /// The name of the feed's pub/sub channel, for a node's subscriber.
+    pub fn channel(&self, feed: &Feed) -> String {
+        self.keys.feed(feed)
+    }
+
+    /// Runs a user script, which publishes on the state feed.
     async fn run<T: redis::FromRedisValue>(
         &self,
         invocation: &mut redis::ScriptInvocation<'_>,
     ) -> Result<T, RedisError> {
+        self.run_on(&Feed::State, invocation).await
+    }
+
+    /// Runs a script that publishes on `feed`: the feed's keys and window go in last but the
+    /// fence's, where `scripts/publish_event.lua` takes them off.
+    async fn run_on<T: redis::FromRedisValue>(
+        &self,
+        feed: &Feed,
+        invocation: &mut redis::ScriptInvocation<'_>,
+    ) -> Result<T, RedisError> {
         invocation
             .key(self.keys.event_ids())
-            .key(self.keys.state_sequence())
-            .key(self.keys.state())
+            .key(self.keys.sequence(feed))
+            .key(self.keys.feed(feed))
             .arg(u64::try_from(FEED_WINDOW.as_millis()).unwrap_or(u64::MAX));
         self.fence.seal(invocation);
         invocation.invoke_async(&mut self.connection.clone()).await
@@ -494,7 +546,6 @@ mod tests {
     //! Redis, as separate nodes would have them.
 
     use super::*;
-    use crate::cluster::wire::StateKind;
     use crate::test_redis::RedisServer;
 
     const PREFIX: &str = "palaver";
@@ -661,7 +712,7 @@ mod tests {
         let events = beta.state_after(0, 100).await.unwrap();
         let renames: Vec<_> = events
             .iter()
-            .filter(|event| event.kind == StateKind::Renamed)
+            .filter(|event| event.kind == EventKind::Renamed)
             .map(|event| (event.user, event.nick.as_str()))
             .collect();
         assert_eq!(renames, [(squatter, "guest-1"), (owner, "alice")]);
@@ -701,13 +752,13 @@ mod tests {
         let events = beta.state_after(0, 1000).await.unwrap();
         let released = events
             .iter()
-            .filter(|event| event.kind == StateKind::Released)
+            .filter(|event| event.kind == EventKind::Released)
             .count();
         assert_eq!(released, count);
         assert!(
             events
                 .iter()
-                .any(|event| event.kind == StateKind::Released && event.nick == "a0")
+                .any(|event| event.kind == EventKind::Released && event.nick == "a0")
         );
         assert_eq!(beta.release_node("alpha").await.unwrap(), 0);
         // The nicks are free again.
@@ -737,10 +788,10 @@ mod tests {
         assert_eq!(alpha.holder("alice").await.unwrap(), Some(alice));
         // Nor does it publish anything: the feed has alice's arrival only.
         let events = alpha.state_after(0, 10).await.unwrap();
-        assert_eq!(kinds_and_nicks(&events), [(StateKind::Connected, "alice")]);
+        assert_eq!(kinds_and_nicks(&events), [(EventKind::Connected, "alice")]);
     }
 
-    fn kinds_and_nicks(events: &[StateEnvelope]) -> Vec<(StateKind, &str)> {
+    fn kinds_and_nicks(events: &[Envelope]) -> Vec<(EventKind, &str)> {
         events
             .iter()
             .map(|event| (event.kind, event.nick.as_str()))
@@ -770,10 +821,10 @@ mod tests {
         assert_eq!(
             kinds_and_nicks(&events),
             [
-                (StateKind::Connected, "alice"),
-                (StateKind::Connected, "guest-1"),
-                (StateKind::Renamed, "Alicia"),
-                (StateKind::Disconnected, "guest-1"),
+                (EventKind::Connected, "alice"),
+                (EventKind::Connected, "guest-1"),
+                (EventKind::Renamed, "Alicia"),
+                (EventKind::Disconnected, "guest-1"),
             ]
         );
         let users: Vec<_> = events.iter().map(|event| event.user).collect();
@@ -813,7 +864,10 @@ mod tests {
         let alpha = directory(&server, "alpha").await;
         let client = redis::Client::open(server.url()).unwrap();
         let mut subscriber = client.get_async_pubsub().await.unwrap();
-        subscriber.subscribe(alpha.state_channel()).await.unwrap();
+        subscriber
+            .subscribe(alpha.channel(&Feed::State))
+            .await
+            .unwrap();
         let alice = alpha.connect("alice", &facts("alice")).await.unwrap();
         alpha.disconnect(alice, "alice", None).await.unwrap();
 
@@ -821,7 +875,7 @@ mod tests {
         let mut heard = Vec::new();
         for _ in 0..2 {
             let message = messages.next().await.expect("a message");
-            heard.push(StateEnvelope::parse(message.get_payload_bytes()).unwrap());
+            heard.push(Envelope::parse(message.get_payload_bytes()).unwrap());
         }
         assert_eq!(heard, alpha.state_after(0, 10).await.unwrap());
         let departure: Departure = heard[1].body().unwrap();

@@ -15,15 +15,19 @@
 //! types); a node that cannot decode one (a newer node's) reports it rather than guess.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
+use palaver_proto::event::{Event, Identity, MessageId, MessageKind, Target};
+use palaver_proto::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::users::ClusterUserId;
 use crate::hub::Protocol;
 
-/// What happened to a user, on the state feed.
+/// What an event is: on the state feed, what happened to a user; in a node's inbox, what
+/// came for one of its users.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StateKind {
+pub enum EventKind {
     /// The user arrived on a node; the body is an [`Arrival`].
     Connected,
     /// The user took the nick in the envelope; no body.
@@ -32,40 +36,44 @@ pub enum StateKind {
     Disconnected,
     /// The user's node is gone and the cluster released it; no body.
     Released,
+    /// In an inbox: a private message to the user; the body is a [`PrivateMessage`].
+    Private,
 }
 
-impl StateKind {
+impl EventKind {
     /// The word the scripts write for it.
     pub fn word(self) -> &'static str {
         match self {
-            StateKind::Connected => "connected",
-            StateKind::Renamed => "renamed",
-            StateKind::Disconnected => "disconnected",
-            StateKind::Released => "released",
+            EventKind::Connected => "connected",
+            EventKind::Renamed => "renamed",
+            EventKind::Disconnected => "disconnected",
+            EventKind::Released => "released",
+            EventKind::Private => "private",
         }
     }
 
     fn from_word(word: &str) -> Option<Self> {
         [
-            StateKind::Connected,
-            StateKind::Renamed,
-            StateKind::Disconnected,
-            StateKind::Released,
+            EventKind::Connected,
+            EventKind::Renamed,
+            EventKind::Disconnected,
+            EventKind::Released,
+            EventKind::Private,
         ]
         .into_iter()
         .find(|kind| kind.word() == word)
     }
 }
 
-/// One event of the state feed, as a script wrote it.
+/// One event of a feed (the state feed, a node's inbox), as a script wrote it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StateEnvelope {
+pub struct Envelope {
     /// The event's id, from the cluster's one counter: orders events across feeds, and its
     /// millisecond (`id / 1024`) is the event's time.
     pub id: u64,
-    /// The event's place on the state feed, one after the previous event's.
+    /// The event's place on its feed, one after the previous event's.
     pub sequence: u64,
-    pub kind: StateKind,
+    pub kind: EventKind,
     pub user: ClusterUserId,
     /// The user's nick after the event (the nick it left under, for a departure).
     pub nick: String,
@@ -84,7 +92,7 @@ pub enum WireError {
     BadBody(String),
 }
 
-impl StateEnvelope {
+impl Envelope {
     /// Reads an envelope from a stream entry's field or a pub/sub message.
     pub fn parse(bytes: &[u8]) -> Result<Self, WireError> {
         let end = bytes
@@ -98,7 +106,7 @@ impl StateEnvelope {
         let mut next = || fields.next().ok_or_else(bad);
         let id = next()?.parse().map_err(|_| bad())?;
         let sequence = next()?.parse().map_err(|_| bad())?;
-        let kind = StateKind::from_word(next()?).ok_or_else(bad)?;
+        let kind = EventKind::from_word(next()?).ok_or_else(bad)?;
         let user = ClusterUserId(next()?.parse().map_err(|_| bad())?);
         let nick = next()?;
         if nick.contains(' ') {
@@ -157,6 +165,119 @@ pub struct Departure {
     pub reason: Option<String>,
 }
 
+/// A private message to a user of another node, as its sender's node stamped it; the
+/// recipient's node delivers it as the [`Event`] it was ([`PrivateMessage::into_event`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrivateMessage {
+    /// The message's id and time (ms since the epoch), as the sender's node stamped them.
+    pub id: u64,
+    pub time_ms: u64,
+    /// The sender as others see it.
+    pub from: Sender,
+    /// The recipient's nick, as the message names it.
+    pub to: String,
+    pub kind: Speech,
+    /// As in [`Event::Message`].
+    pub text: String,
+    pub concat_at: Vec<usize>,
+    pub client_tags: String,
+}
+
+/// Who sent a private message: its [`Identity`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sender {
+    pub nick: String,
+    pub user: String,
+    pub host: String,
+    pub realname: String,
+    pub account: Option<String>,
+    pub bot: bool,
+}
+
+/// A message's [`MessageKind`], on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Speech {
+    Say,
+    Action,
+    Notice,
+    TagsOnly,
+}
+
+impl PrivateMessage {
+    /// The body for `event`, if it is a message to a user.
+    pub fn of(event: &Event) -> Option<Self> {
+        let Event::Message {
+            id,
+            time,
+            from,
+            target: Target::User(to),
+            kind,
+            text,
+            concat_at,
+            client_tags,
+        } = event
+        else {
+            return None;
+        };
+        Some(Self {
+            id: id.0,
+            time_ms: time.0,
+            from: Sender {
+                nick: from.nick.to_string(),
+                user: from.user.to_string(),
+                host: from.host.to_string(),
+                realname: from.realname.to_string(),
+                account: from.account.as_deref().map(str::to_owned),
+                bot: from.bot,
+            },
+            to: to.to_string(),
+            kind: match kind {
+                MessageKind::Say => Speech::Say,
+                MessageKind::Action => Speech::Action,
+                MessageKind::Notice => Speech::Notice,
+                MessageKind::TagsOnly => Speech::TagsOnly,
+            },
+            text: text.to_string(),
+            concat_at: concat_at.to_vec(),
+            client_tags: client_tags.to_string(),
+        })
+    }
+
+    /// The event as its sender's node made it.
+    pub fn into_event(self) -> Event {
+        let Sender {
+            nick,
+            user,
+            host,
+            realname,
+            account,
+            bot,
+        } = self.from;
+        Event::Message {
+            id: MessageId(self.id),
+            time: Timestamp(self.time_ms),
+            from: Arc::new(Identity {
+                nick: nick.into(),
+                user: user.into(),
+                host: host.into(),
+                realname: realname.into(),
+                account: account.map(Into::into),
+                bot,
+            }),
+            target: Target::User(self.to.into()),
+            kind: match self.kind {
+                Speech::Say => MessageKind::Say,
+                Speech::Action => MessageKind::Action,
+                Speech::Notice => MessageKind::Notice,
+                Speech::TagsOnly => MessageKind::TagsOnly,
+            },
+            text: self.text.into(),
+            concat_at: self.concat_at.into(),
+            client_tags: self.client_tags.into(),
+        }
+    }
+}
+
 /// `body` encoded for a feed.
 pub fn encode<T: Serialize>(body: &T) -> Vec<u8> {
     postcard::to_allocvec(body).expect("bodies are plain data, which always encode")
@@ -173,12 +294,13 @@ mod tests {
 
     use super::*;
 
-    fn kinds() -> impl Strategy<Value = StateKind> {
+    fn kinds() -> impl Strategy<Value = EventKind> {
         prop_oneof![
-            Just(StateKind::Connected),
-            Just(StateKind::Renamed),
-            Just(StateKind::Disconnected),
-            Just(StateKind::Released),
+            Just(EventKind::Connected),
+            Just(EventKind::Renamed),
+            Just(EventKind::Disconnected),
+            Just(EventKind::Released),
+            Just(EventKind::Private),
         ]
     }
 
@@ -194,14 +316,14 @@ mod tests {
             nick in "[^ \n]{0,30}",
             body in proptest::collection::vec(any::<u8>(), 0..64),
         ) {
-            let envelope = StateEnvelope { id, sequence, kind, user: ClusterUserId(user), nick, body };
-            prop_assert_eq!(StateEnvelope::parse(&envelope.to_bytes()), Ok(envelope));
+            let envelope = Envelope { id, sequence, kind, user: ClusterUserId(user), nick, body };
+            prop_assert_eq!(Envelope::parse(&envelope.to_bytes()), Ok(envelope));
         }
 
         /// Whatever bytes arrive, reading them answers, never panics.
         #[test]
         fn any_bytes_are_read_or_refused(bytes in proptest::collection::vec(any::<u8>(), 0..80)) {
-            let _ = StateEnvelope::parse(&bytes);
+            let _ = Envelope::parse(&bytes);
             let _ = decode::<Arrival>(&bytes);
         }
 
@@ -226,10 +348,48 @@ mod tests {
         }
     }
 
+    /// A private message crosses to the recipient's node as the event its sender's node made.
+    #[test]
+    fn a_private_message_reads_back_as_the_event_it_was() {
+        let event = Event::Message {
+            id: MessageId(77),
+            time: Timestamp(1_700_000_000_123),
+            from: Arc::new(Identity {
+                nick: "alice".into(),
+                user: "~a".into(),
+                host: "192.0.2.7".into(),
+                realname: "Alice".into(),
+                account: Some("alice".into()),
+                bot: true,
+            }),
+            target: Target::User("Bob".into()),
+            kind: MessageKind::Action,
+            text: "waves\nand again".into(),
+            concat_at: vec![5].into(),
+            client_tags: "+draft/reply=1".into(),
+        };
+        let body = PrivateMessage::of(&event).expect("a message to a user");
+        let decoded: PrivateMessage = decode(&encode(&body)).expect("decoded");
+        assert_eq!(decoded.into_event(), event);
+        let joined = Event::Joined {
+            time: Timestamp(1),
+            room: "#rust".into(),
+            who: Arc::new(Identity {
+                nick: "alice".into(),
+                user: "~a".into(),
+                host: "h".into(),
+                realname: "".into(),
+                account: None,
+                bot: false,
+            }),
+        };
+        assert_eq!(PrivateMessage::of(&joined), None);
+    }
+
     #[test]
     fn malformed_envelopes_are_refused_with_what_is_wrong() {
         assert_eq!(
-            StateEnvelope::parse(b"1 2 connected 3 x"),
+            Envelope::parse(b"1 2 connected 3 x"),
             Err(WireError::NoHeader)
         );
         for header in [
@@ -240,12 +400,12 @@ mod tests {
         ] {
             let bytes = format!("{header}\nbody");
             assert_eq!(
-                StateEnvelope::parse(bytes.as_bytes()),
+                Envelope::parse(bytes.as_bytes()),
                 Err(WireError::BadHeader(header.into())),
                 "{header}"
             );
         }
-        let departure = StateEnvelope::parse(b"7 1 disconnected 3 alice\n").expect("parsed");
+        let departure = Envelope::parse(b"7 1 disconnected 3 alice\n").expect("parsed");
         assert!(matches!(
             departure.body::<Departure>(),
             Err(WireError::BadBody(_))

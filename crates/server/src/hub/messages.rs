@@ -181,6 +181,14 @@ impl Hub {
         Ok((event, recipient))
     }
 
+    /// Delivers a private message another node stamped and sent to `recipient`, a user of
+    /// this one, through this node's inbox (`cluster/applier.rs`).
+    pub fn deliver_private(&self, recipient: &Arc<User>, event: &Event) {
+        let stamped = Instant::now();
+        let delivered = deliver([recipient], event, Audience::all());
+        self.record_fan_out(MessageTarget::Private, delivered, stamped);
+    }
+
     /// Counts a message fanned out (once per message, whatever its number of recipients) and
     /// how long it took from its stamp until every recipient's outbox had it.
     fn record_fan_out(&self, target: MessageTarget, delivered: Delivered, stamped: Instant) {

@@ -7,22 +7,24 @@
 //! Each change asks the hub first (a nick this node sees taken is refused without a round
 //! trip), then the directory, then makes it in the hub; should the hub refuse after the
 //! directory agreed (its replica of the others' users was behind), the directory's change is
-//! taken back. Rooms and messages are still this node's hub's alone (milestone 5).
+//! taken back. A private message to another node's user goes into that node's inbox, which
+//! it follows (`cluster/applier.rs`). Rooms and their messages are still this node's hub's
+//! alone (milestone 5).
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use palaver_proto::event::{Event, Identity};
 use palaver_proto::names::fold;
 use tracing::warn;
 
+use crate::cluster::user_ids::UserIds;
 use crate::cluster::users::{ClaimError, ClusterUserId, UserDirectory, UserFacts};
+use crate::cluster::wire::PrivateMessage;
 use crate::hub::{
-    EndedRoom, Hub, HubError, Protocol, Reclaim, Reclaimed, User, UserId, guest_identity,
+    EndedRoom, Home, Hub, HubError, Protocol, Reclaim, Reclaimed, Said, User, guest_identity,
     is_reserved,
 };
-use crate::lock;
 use crate::outbox::Outbox;
 
 /// The quit reason the other nodes' users see for this node's users when it shuts down.
@@ -32,16 +34,17 @@ pub const NODE_SHUT_DOWN: &str = "Its server shut down";
 pub struct ClusterNetwork {
     hub: Arc<Hub>,
     directory: UserDirectory,
-    /// This node's users' ids in the cluster, by their id in the hub.
-    ids: Mutex<HashMap<UserId, ClusterUserId>>,
+    /// The cluster ids of this node's users, which it keeps there, and of the other nodes'
+    /// users, which the state feed's applier keeps.
+    ids: Arc<UserIds>,
 }
 
 impl ClusterNetwork {
-    pub fn new(hub: Arc<Hub>, directory: UserDirectory) -> Self {
+    pub fn new(hub: Arc<Hub>, directory: UserDirectory, ids: Arc<UserIds>) -> Self {
         Self {
             hub,
             directory,
-            ids: Mutex::new(HashMap::new()),
+            ids,
         }
     }
 
@@ -102,7 +105,7 @@ impl ClusterNetwork {
     ) -> Result<Arc<User>, HubError> {
         match admitted {
             Ok(user) => {
-                lock(&self.ids).insert(user.id, id);
+                self.ids.insert(id, user.clone());
                 Ok(user)
             }
             Err(error) => {
@@ -201,14 +204,43 @@ impl ClusterNetwork {
         }
     }
 
+    /// Sends a private message to the user called `to`: through the hub to a user of this
+    /// node, into its node's inbox to another node's user (answered once Redis has it).
+    pub async fn message_user(
+        &self,
+        user: &Arc<User>,
+        to: &str,
+        said: &Said<'_>,
+    ) -> Result<(Event, Arc<User>), HubError> {
+        let (event, recipient) = self.hub.message_user(user, to, said)?;
+        let Home::Node(node) = &recipient.home else {
+            return Ok((event, recipient));
+        };
+        let gone = || HubError::NoSuchNick(to.to_owned());
+        let id = self.ids.id_of(&recipient).ok_or_else(gone)?;
+        let message = PrivateMessage::of(&event).expect("message_user makes a private message");
+        match self
+            .directory
+            .send_private(id, node, &recipient.nick(), &message)
+            .await
+        {
+            Ok(true) => Ok((event, recipient)),
+            // It left as the message was sent; its node's departure is on its way.
+            Ok(false) => Err(gone()),
+            Err(error) => {
+                warn!(%error, "could not send a private message to another node");
+                Err(HubError::NetworkUnreachable)
+            }
+        }
+    }
+
     /// The user leaves the hub and the directory; a failure to tell the directory is logged,
     /// and the user is released with the rest of this node's when it next starts (or, should
     /// it die, by the node that sees its lease lapse). Without a reason (this node is shutting
     /// down) nobody here is told, but the other nodes' users are: the network goes on.
     pub async fn disconnect(&self, user: &Arc<User>, reason: Option<&str>) -> Vec<EndedRoom> {
         let ended = self.hub.disconnect(user, reason);
-        let id = lock(&self.ids).remove(&user.id);
-        if let Some(id) = id {
+        if let Some(id) = self.ids.remove_user(user) {
             let nick = user.nick();
             let told = reason.unwrap_or(NODE_SHUT_DOWN);
             if let Err(error) = self.directory.disconnect(id, &nick, Some(told)).await {
@@ -220,9 +252,8 @@ impl ClusterNetwork {
 
     /// The cluster id of this node's `user`.
     fn id_of(&self, user: &User) -> Result<ClusterUserId, HubError> {
-        lock(&self.ids)
-            .get(&user.id)
-            .copied()
+        self.ids
+            .id_of(user)
             .ok_or_else(|| HubError::NoSuchNick(user.nick().into()))
     }
 }

@@ -285,7 +285,10 @@ impl Network {
         to: &str,
         said: &Said<'_>,
     ) -> Result<(Event, Arc<User>), HubError> {
-        self.hub().message_user(user, to, said)
+        match self {
+            Network::Local(hub) => hub.message_user(user, to, said),
+            Network::Cluster(network) => network.message_user(user, to, said).await,
+        }
     }
 
     pub async fn redact_in_room(

@@ -9,7 +9,7 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 redis.call('DEL', KEYS[2])
 if redis.call('SREM', KEYS[3], ARGV[1]) == 1 then
-  publish_state('disconnected', ARGV[1], ARGV[2], ARGV[3])
+  publish_event('disconnected', ARGV[1], ARGV[2], ARGV[3])
 end
 redis.call('SREM', KEYS[4], ARGV[1])
 return 'gone'

@@ -18,7 +18,7 @@ for _, id in ipairs(ids) do
   end
   redis.call('DEL', record)
   if redis.call('SREM', KEYS[2], id) == 1 then
-    publish_state('released', id, nick or '', '')
+    publish_event('released', id, nick or '', '')
   end
 end
 local left = redis.call('SCARD', KEYS[1])
