@@ -13,8 +13,11 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::{Observer, Options, OtherLines, Process, TempDir, http_get, wait_ready};
+use palaver_server::accounts::hash_password;
 use palaver_server::cluster::users::{ClaimError, ClusterUserId, Feed, UserDirectory, UserFacts};
-use palaver_server::cluster::wire::{PrivateMessage, Sender, Speech};
+use palaver_server::cluster::wire::{
+    Departure, Envelope, EventKind, KillOrder, PrivateMessage, Sender, Speech,
+};
 use palaver_server::hub::Protocol;
 use palaver_server::store::Fence;
 use palaver_server::test_redis::RedisServer;
@@ -713,14 +716,7 @@ impl OtherNode {
         let message = PrivateMessage {
             id: 1,
             time_ms: 1_700_000_000_000,
-            from: Sender {
-                nick: from.into(),
-                user: "~b".into(),
-                host: "192.0.2.9".into(),
-                realname: "Elsewhere".into(),
-                account: None,
-                bot: false,
-            },
+            from: elsewhere(from),
             to: nick.into(),
             kind: Speech::Say,
             text: text.into(),
@@ -734,21 +730,38 @@ impl OtherNode {
         assert!(sent, "{nick} is connected through {node}");
     }
 
-    /// Waits for the first private message in this node's inbox.
-    fn first_private_message(&self, node: &str) -> (ClusterUserId, PrivateMessage) {
+    /// Waits for the first event in `node`'s inbox.
+    fn first_inbox_event(&self, node: &str) -> Envelope {
+        self.events_until(&Feed::Inbox(node.to_owned()), |_| true)
+    }
+
+    /// Waits until `feed` has an event that `wanted` picks, and returns it.
+    fn events_until(&self, feed: &Feed, wanted: impl Fn(&Envelope) -> bool) -> Envelope {
         let deadline = Instant::now() + PATIENCE;
         loop {
-            let inbox = Feed::Inbox(node.to_owned());
             let events = self
                 .runtime
-                .block_on(self.directory.events_after(&inbox, 0, 10))
-                .expect("read the inbox");
-            if let Some(event) = events.first() {
-                return (event.user, event.body().expect("a private message"));
+                .block_on(self.directory.events_after(feed, 0, 100))
+                .expect("read the feed");
+            if let Some(event) = events.into_iter().find(|event| wanted(event)) {
+                return event;
             }
-            assert!(Instant::now() < deadline, "nothing came to {node}'s inbox");
+            assert!(Instant::now() < deadline, "nothing came on {feed:?}");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Sends an operator's kill of the user `to` of `node`, by `by`.
+    fn send_kill(&self, by: &str, to: ClusterUserId, node: &str, nick: &str, reason: &str) {
+        let order = KillOrder {
+            by: elsewhere(by),
+            reason: reason.into(),
+        };
+        let sent = self
+            .runtime
+            .block_on(self.directory.send_kill(to, node, nick, &order))
+            .expect("send");
+        assert!(sent, "{nick} is connected through {node}");
     }
 
     fn holder(&self, nick: &str) -> Option<ClusterUserId> {
@@ -765,6 +778,18 @@ impl OtherNode {
             assert!(Instant::now() < deadline, "{nick} never changed hands");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+}
+
+/// A user of the stand-in node, as others see it.
+fn elsewhere(nick: &str) -> Sender {
+    Sender {
+        nick: nick.into(),
+        user: "~b".into(),
+        host: "192.0.2.9".into(),
+        realname: "Elsewhere".into(),
+        account: None,
+        bot: false,
     }
 }
 
@@ -884,8 +909,9 @@ fn private_messages_reach_another_node_s_users_through_its_inbox() {
 
     // To bob: into beta's inbox, as alpha stamped it.
     alice.send("PRIVMSG Bob :hello over there");
-    let (to, message) = beta.first_private_message("beta");
-    assert_eq!(to, bob);
+    let event = beta.first_inbox_event("beta");
+    assert_eq!((event.user, event.kind), (bob, EventKind::Private));
+    let message: PrivateMessage = event.body().expect("a private message");
     assert_eq!(
         (message.from.nick.as_str(), message.to.as_str()),
         ("alice", "bob")
@@ -906,4 +932,45 @@ fn private_messages_reach_another_node_s_users_through_its_inbox() {
     alice.whois_until("bob", "401");
     alice.send("PRIVMSG bob :still there?");
     alice.skip_until(" 401 alice bob ");
+}
+
+#[test]
+fn an_operator_s_kill_crosses_to_the_victim_s_node_through_its_inbox() {
+    let redis = RedisServer::start();
+    let hash = hash_password("oper-password").expect("hash");
+    let (_directory, config) = config_file(&format!(
+        "{SHORT_LEASE}[[oper]]\nname = \"root\"\npassword_hash = \"{hash}\"\n"
+    ));
+    let alpha = start_node(&redis, "alpha", &config);
+    let beta = OtherNode::open(&redis, "beta");
+    let bob = beta.connect("bob").expect("bob's nick is free");
+    let mut root = Irc::register(alpha.irc, "root");
+    root.send("OPER root oper-password");
+    root.skip_until(" 381 ");
+    root.whois_until("bob", "311");
+
+    // Killing bob: an order in his node's inbox, for his node to carry out.
+    root.send("KILL bob :spamming");
+    let event = beta.first_inbox_event("beta");
+    assert_eq!((event.user, event.kind), (bob, EventKind::Killed));
+    let order: KillOrder = event.body().expect("a kill");
+    assert_eq!(
+        (order.by.nick.as_str(), order.reason.as_str()),
+        ("root", "spamming")
+    );
+
+    // An order from elsewhere for alice: alpha disconnects her, and the cluster hears why.
+    let mut alice = Irc::register(alpha.irc, "alice");
+    let alice_id = beta.holder("alice").expect("alice's nick is claimed");
+    beta.send_kill("carol", alice_id, "alpha", "alice", "flooding");
+    let error = alice.skip_until("ERROR");
+    assert!(error.contains("Killed (carol (flooding))"), "{error}");
+    let departure = beta.events_until(&Feed::State, |event| {
+        event.kind == EventKind::Disconnected && event.user == alice_id
+    });
+    let departure: Departure = departure.body().expect("a departure");
+    assert_eq!(
+        departure.reason.as_deref(),
+        Some("Killed (carol (flooding))")
+    );
 }

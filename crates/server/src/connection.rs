@@ -143,7 +143,8 @@ pub fn serve<S: Session>(
         }
         let nick = session.user().map(|user| user.nick());
         if let Some(user) = session.user() {
-            let ended = context.network.disconnect(user, reason).await;
+            // Boxed: in a cluster it is a call to Redis, kept out of every connection's memory.
+            let ended = Box::pin(context.network.disconnect(user, reason)).await;
             Box::pin(crate::session::forget_ended_rooms(&context.store, ended)).await;
         }
         info!(nick = nick.as_deref().unwrap_or("-"), reason = ?why, "disconnected");
@@ -649,7 +650,7 @@ mod tests {
             std::mem::size_of::<Frame>()
         );
         assert!(sizes[0] <= 1600, "IRC connection: {} bytes", sizes[0]);
-        assert!(sizes[1] <= 1568, "text connection: {} bytes", sizes[1]);
+        assert!(sizes[1] <= 1536, "text connection: {} bytes", sizes[1]);
         assert!(sizes[2] <= 256, "writer: {} bytes", sizes[2]);
     }
 

@@ -23,8 +23,8 @@ use tracing::warn;
 use super::feed::{Follower, Offered};
 use super::user_ids::UserIds;
 use super::users::{Feed, FeedError, UserDirectory};
-use super::wire::{Arrival, Departure, Envelope, EventKind, PrivateMessage};
-use crate::hub::Hub;
+use super::wire::{Arrival, Departure, Envelope, EventKind, KillOrder, PrivateMessage, WireError};
+use crate::hub::{Hub, Kill};
 
 /// The quit reason others see when a user's node is gone and the cluster released its users.
 pub const NODE_LOST: &str = "Its server left the network";
@@ -186,8 +186,8 @@ impl Apply for StateChanges {
                     let _ended = self.hub.disconnect(&user, Some(NODE_LOST));
                 }
             }
-            EventKind::Private => {
-                warn!(user = %event.user, "skipped a private message on the state feed");
+            EventKind::Private | EventKind::Killed => {
+                warn!(user = %event.user, kind = event.kind.word(), "skipped an inbox event on the state feed");
             }
         }
     }
@@ -210,25 +210,36 @@ pub struct InboxDeliveries {
 }
 
 impl Apply for InboxDeliveries {
-    /// Delivers a private message to its recipient, if still connected here; what cannot be
-    /// read is logged and skipped.
+    /// Delivers a private message to its recipient, or carries out a kill, if the user is
+    /// still connected here (gone meanwhile: like a message to a user who left as it was
+    /// sent); what cannot be read is logged and skipped.
     fn apply(&mut self, event: Envelope) {
-        if event.kind != EventKind::Private {
-            warn!(user = %event.user, kind = event.kind.word(), "skipped an inbox event");
+        let Some(user) = self
+            .ids
+            .user(event.user)
+            .filter(|user| user.outbox().is_some())
+        else {
             return;
-        }
-        let message: PrivateMessage = match event.body() {
-            Ok(message) => message,
-            Err(error) => {
-                warn!(user = %event.user, %error, "skipped a private message in the inbox");
-                return;
-            }
         };
-        // Gone meanwhile: like a message to a user who left as it was sent.
-        if let Some(user) = self.ids.user(event.user)
-            && user.outbox().is_some()
-        {
-            self.hub.deliver_private(&user, &message.into_event());
+        let skipped = |error: WireError| {
+            warn!(user = %event.user, kind = event.kind.word(), %error, "skipped an inbox event");
+        };
+        match event.kind {
+            EventKind::Private => match event.body::<PrivateMessage>() {
+                Ok(message) => self.hub.deliver_private(&user, &message.into_event()),
+                Err(error) => skipped(error),
+            },
+            EventKind::Killed => match event.body::<KillOrder>() {
+                Ok(order) => {
+                    let kill = Kill {
+                        by: Arc::new(order.by.into_identity()),
+                        reason: order.reason.into(),
+                    };
+                    self.hub.carry_out_kill(&user, kill);
+                }
+                Err(error) => skipped(error),
+            },
+            _ => skipped(WireError::BadBody("not an inbox event".into())),
         }
     }
 }

@@ -22,7 +22,9 @@ use palaver_proto::names::fold;
 use redis::{RedisError, Script};
 
 use super::keys::NodeKeys;
-use super::wire::{self, Arrival, Departure, Envelope, EventKind, PrivateMessage, WireError};
+use super::wire::{
+    self, Arrival, Departure, Envelope, EventKind, KillOrder, PrivateMessage, WireError,
+};
 use crate::hub::Protocol;
 use crate::store::{FENCE, Fence, Link, RedisConnection, redis_connection};
 
@@ -190,7 +192,8 @@ impl UserKeys {
 pub enum Feed {
     /// Users arriving, renaming and leaving; every node follows it.
     State,
-    /// What comes for the users of the node named: private messages. That node follows it.
+    /// What comes for the users of the node named: private messages, kills. That node
+    /// follows it.
     Inbox(String),
 }
 
@@ -465,14 +468,41 @@ impl UserDirectory {
         nick: &str,
         message: &PrivateMessage,
     ) -> Result<bool, RedisError> {
+        let body = wire::encode(message);
+        self.send_to_inbox(to, node, nick, EventKind::Private, body)
+            .await
+    }
+
+    /// Puts an operator's kill of the user `to`, connected through `node` under `nick`, into
+    /// that node's inbox; `false` if the user is no longer connected there.
+    pub async fn send_kill(
+        &self,
+        to: ClusterUserId,
+        node: &str,
+        nick: &str,
+        order: &KillOrder,
+    ) -> Result<bool, RedisError> {
+        let body = wire::encode(order);
+        self.send_to_inbox(to, node, nick, EventKind::Killed, body)
+            .await
+    }
+
+    async fn send_to_inbox(
+        &self,
+        to: ClusterUserId,
+        node: &str,
+        nick: &str,
+        kind: EventKind,
+        body: Vec<u8>,
+    ) -> Result<bool, RedisError> {
         let mut invocation = self.scripts.send_to_inbox.prepare_invoke();
         invocation
             .key(self.keys.record(to))
             .arg(to.0)
             .arg(node)
-            .arg(EventKind::Private.word())
+            .arg(kind.word())
             .arg(nick)
-            .arg(wire::encode(message));
+            .arg(body);
         let outcome: String = self
             .run_on(&Feed::Inbox(node.to_owned()), &mut invocation)
             .await?;

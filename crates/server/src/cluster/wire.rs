@@ -38,6 +38,8 @@ pub enum EventKind {
     Released,
     /// In an inbox: a private message to the user; the body is a [`PrivateMessage`].
     Private,
+    /// In an inbox: an operator killed the user; the body is a [`KillOrder`].
+    Killed,
 }
 
 impl EventKind {
@@ -49,6 +51,7 @@ impl EventKind {
             EventKind::Disconnected => "disconnected",
             EventKind::Released => "released",
             EventKind::Private => "private",
+            EventKind::Killed => "killed",
         }
     }
 
@@ -59,6 +62,7 @@ impl EventKind {
             EventKind::Disconnected,
             EventKind::Released,
             EventKind::Private,
+            EventKind::Killed,
         ]
         .into_iter()
         .find(|kind| kind.word() == word)
@@ -183,7 +187,15 @@ pub struct PrivateMessage {
     pub client_tags: String,
 }
 
-/// Who sent a private message: its [`Identity`].
+/// An operator's kill of a user of another node: who did it and why, as the user and those
+/// who share its rooms are told (`hub::Kill`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KillOrder {
+    pub by: Sender,
+    pub reason: String,
+}
+
+/// Who sent a private message, or killed a user: its [`Identity`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sender {
     pub nick: String,
@@ -192,6 +204,30 @@ pub struct Sender {
     pub realname: String,
     pub account: Option<String>,
     pub bot: bool,
+}
+
+impl Sender {
+    pub fn of(identity: &Identity) -> Self {
+        Self {
+            nick: identity.nick.to_string(),
+            user: identity.user.to_string(),
+            host: identity.host.to_string(),
+            realname: identity.realname.to_string(),
+            account: identity.account.as_deref().map(str::to_owned),
+            bot: identity.bot,
+        }
+    }
+
+    pub fn into_identity(self) -> Identity {
+        Identity {
+            nick: self.nick.into(),
+            user: self.user.into(),
+            host: self.host.into(),
+            realname: self.realname.into(),
+            account: self.account.map(Into::into),
+            bot: self.bot,
+        }
+    }
 }
 
 /// A message's [`MessageKind`], on the wire.
@@ -222,14 +258,7 @@ impl PrivateMessage {
         Some(Self {
             id: id.0,
             time_ms: time.0,
-            from: Sender {
-                nick: from.nick.to_string(),
-                user: from.user.to_string(),
-                host: from.host.to_string(),
-                realname: from.realname.to_string(),
-                account: from.account.as_deref().map(str::to_owned),
-                bot: from.bot,
-            },
+            from: Sender::of(from),
             to: to.to_string(),
             kind: match kind {
                 MessageKind::Say => Speech::Say,
@@ -245,25 +274,10 @@ impl PrivateMessage {
 
     /// The event as its sender's node made it.
     pub fn into_event(self) -> Event {
-        let Sender {
-            nick,
-            user,
-            host,
-            realname,
-            account,
-            bot,
-        } = self.from;
         Event::Message {
             id: MessageId(self.id),
             time: Timestamp(self.time_ms),
-            from: Arc::new(Identity {
-                nick: nick.into(),
-                user: user.into(),
-                host: host.into(),
-                realname: realname.into(),
-                account: account.map(Into::into),
-                bot,
-            }),
+            from: Arc::new(self.from.into_identity()),
             target: Target::User(self.to.into()),
             kind: match self.kind {
                 Speech::Say => MessageKind::Say,
@@ -301,6 +315,7 @@ mod tests {
             Just(EventKind::Disconnected),
             Just(EventKind::Released),
             Just(EventKind::Private),
+            Just(EventKind::Killed),
         ]
     }
 

@@ -48,10 +48,17 @@ impl Hub {
             reason = %kill.reason,
             "operator killed a user"
         );
+        self.carry_out_kill(&victim, kill);
+        Ok(victim)
+    }
+
+    /// Records `kill` on `victim` and alerts its session (unless it was killed already): an
+    /// operator's kill here, or on another node of the cluster, which sent it through this
+    /// node's inbox (`cluster/applier.rs`).
+    pub fn carry_out_kill(&self, victim: &User, kill: Kill) {
         if victim.note_kill(kill) {
             victim.alert(Alert::Killed);
         }
-        Ok(victim)
     }
 
     /// The server operator that the administration API acts as for the token `token`: a user

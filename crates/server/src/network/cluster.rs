@@ -20,7 +20,7 @@ use tracing::warn;
 
 use crate::cluster::user_ids::UserIds;
 use crate::cluster::users::{ClaimError, ClusterUserId, UserDirectory, UserFacts};
-use crate::cluster::wire::PrivateMessage;
+use crate::cluster::wire::{KillOrder, PrivateMessage, Sender};
 use crate::hub::{
     EndedRoom, Home, Hub, HubError, Protocol, Reclaim, Reclaimed, Said, User, guest_identity,
     is_reserved,
@@ -229,6 +229,41 @@ impl ClusterNetwork {
             Ok(false) => Err(gone()),
             Err(error) => {
                 warn!(%error, "could not send a private message to another node");
+                Err(HubError::NetworkUnreachable)
+            }
+        }
+    }
+
+    /// An operator kills the user called `nick`: here through the hub, on another node
+    /// through its inbox (answered once Redis has it; its node disconnects it, and everyone
+    /// sees it quit when that node says it left).
+    pub async fn kill(
+        &self,
+        killer: &Arc<User>,
+        nick: &str,
+        reason: &str,
+    ) -> Result<Arc<User>, HubError> {
+        let victim = self.hub.kill(killer, nick, reason)?;
+        let Home::Node(node) = &victim.home else {
+            return Ok(victim);
+        };
+        let gone = || HubError::NoSuchNick(nick.to_owned());
+        let id = self.ids.id_of(&victim).ok_or_else(gone)?;
+        // Taken from the hub's copy of a user no session here reads: its node carries it out.
+        let kill = victim.take_kill().ok_or_else(gone)?;
+        let order = KillOrder {
+            by: Sender::of(&kill.by),
+            reason: kill.reason.to_string(),
+        };
+        match self
+            .directory
+            .send_kill(id, node, &victim.nick(), &order)
+            .await
+        {
+            Ok(true) => Ok(victim),
+            Ok(false) => Err(gone()),
+            Err(error) => {
+                warn!(%error, "could not send a kill to another node");
                 Err(HubError::NetworkUnreachable)
             }
         }

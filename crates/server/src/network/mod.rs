@@ -318,7 +318,10 @@ impl Network {
         nick: &str,
         reason: &str,
     ) -> Result<Arc<User>, HubError> {
-        self.hub().kill(killer, nick, reason)
+        match self {
+            Network::Local(hub) => hub.kill(killer, nick, reason),
+            Network::Cluster(network) => network.kill(killer, nick, reason).await,
+        }
     }
 
     pub async fn wallops(&self, sender: &Arc<User>, text: &str) -> Result<Option<Event>, HubError> {
