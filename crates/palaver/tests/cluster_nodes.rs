@@ -16,7 +16,7 @@ use common::{Observer, Options, OtherLines, Process, TempDir, http_get, wait_rea
 use palaver_server::accounts::hash_password;
 use palaver_server::cluster::users::{ClaimError, ClusterUserId, Feed, UserDirectory, UserFacts};
 use palaver_server::cluster::wire::{
-    Departure, Envelope, EventKind, KillOrder, PrivateMessage, Sender, Speech,
+    Departure, Envelope, EventKind, KillOrder, Presence, PrivateMessage, Sender, Speech,
 };
 use palaver_server::hub::Protocol;
 use palaver_server::store::Fence;
@@ -730,6 +730,13 @@ impl OtherNode {
         assert!(sent, "{nick} is connected through {node}");
     }
 
+    /// Says what others now see of this node's user `id`.
+    fn update(&self, id: ClusterUserId, nick: &str, presence: &Presence) {
+        self.runtime
+            .block_on(self.directory.update(id, nick, presence))
+            .expect("update");
+    }
+
     /// Waits for the first event in `node`'s inbox.
     fn first_inbox_event(&self, node: &str) -> Envelope {
         self.events_until(&Feed::Inbox(node.to_owned()), |_| true)
@@ -897,15 +904,47 @@ fn an_account_s_nick_is_regained_through_the_cluster_s_directory() {
     assert_eq!(beta.holder("owner"), None);
 }
 
-#[test]
-fn private_messages_reach_another_node_s_users_through_its_inbox() {
+/// A node, alpha, with its IRC user alice; a stand-in for another node, beta, with its user
+/// bob, whom alice's node has heard of. (Bind every field: one left out is dropped at once,
+/// Redis and the node with it.)
+struct AliceAndBob {
+    redis: RedisServer,
+    _config: TempDir,
+    alpha: Node,
+    beta: OtherNode,
+    bob: ClusterUserId,
+    alice: Irc,
+}
+
+/// [`AliceAndBob`], alpha started with `config` after the short lease's settings.
+fn alice_on_alpha_and_bob_elsewhere(config: &str) -> AliceAndBob {
     let redis = RedisServer::start();
-    let (_directory, config) = config_file(SHORT_LEASE);
-    let alpha = start_node(&redis, "alpha", &config);
+    let (directory, path) = config_file(&format!("{SHORT_LEASE}{config}"));
+    let alpha = start_node(&redis, "alpha", &path);
     let beta = OtherNode::open(&redis, "beta");
     let bob = beta.connect("bob").expect("bob's nick is free");
     let mut alice = Irc::register(alpha.irc, "alice");
     alice.whois_until("bob", "311");
+    AliceAndBob {
+        redis,
+        _config: directory,
+        alpha,
+        beta,
+        bob,
+        alice,
+    }
+}
+
+#[test]
+fn private_messages_reach_another_node_s_users_through_its_inbox() {
+    let AliceAndBob {
+        redis: _redis,
+        _config,
+        alpha: _alpha,
+        beta,
+        bob,
+        mut alice,
+    } = alice_on_alpha_and_bob_elsewhere("");
 
     // To bob: into beta's inbox, as alpha stamped it.
     alice.send("PRIVMSG Bob :hello over there");
@@ -936,18 +975,19 @@ fn private_messages_reach_another_node_s_users_through_its_inbox() {
 
 #[test]
 fn an_operator_s_kill_crosses_to_the_victim_s_node_through_its_inbox() {
-    let redis = RedisServer::start();
     let hash = hash_password("oper-password").expect("hash");
-    let (_directory, config) = config_file(&format!(
-        "{SHORT_LEASE}[[oper]]\nname = \"root\"\npassword_hash = \"{hash}\"\n"
+    let AliceAndBob {
+        redis: _redis,
+        _config,
+        alpha,
+        beta,
+        bob,
+        alice: mut root,
+    } = alice_on_alpha_and_bob_elsewhere(&format!(
+        "[[oper]]\nname = \"root\"\npassword_hash = \"{hash}\"\n"
     ));
-    let alpha = start_node(&redis, "alpha", &config);
-    let beta = OtherNode::open(&redis, "beta");
-    let bob = beta.connect("bob").expect("bob's nick is free");
-    let mut root = Irc::register(alpha.irc, "root");
     root.send("OPER root oper-password");
     root.skip_until(" 381 ");
-    root.whois_until("bob", "311");
 
     // Killing bob: an order in his node's inbox, for his node to carry out.
     root.send("KILL bob :spamming");
@@ -956,21 +996,70 @@ fn an_operator_s_kill_crosses_to_the_victim_s_node_through_its_inbox() {
     let order: KillOrder = event.body().expect("a kill");
     assert_eq!(
         (order.by.nick.as_str(), order.reason.as_str()),
-        ("root", "spamming")
+        ("alice", "spamming")
     );
 
-    // An order from elsewhere for alice: alpha disconnects her, and the cluster hears why.
-    let mut alice = Irc::register(alpha.irc, "alice");
-    let alice_id = beta.holder("alice").expect("alice's nick is claimed");
-    beta.send_kill("carol", alice_id, "alpha", "alice", "flooding");
-    let error = alice.skip_until("ERROR");
+    // An order from elsewhere for dave: alpha disconnects him, and the cluster hears why.
+    let mut dave = Irc::register(alpha.irc, "dave");
+    let dave_id = beta.holder("dave").expect("dave's nick is claimed");
+    beta.send_kill("carol", dave_id, "alpha", "dave", "flooding");
+    let error = dave.skip_until("ERROR");
     assert!(error.contains("Killed (carol (flooding))"), "{error}");
     let departure = beta.events_until(&Feed::State, |event| {
-        event.kind == EventKind::Disconnected && event.user == alice_id
+        event.kind == EventKind::Disconnected && event.user == dave_id
     });
     let departure: Departure = departure.body().expect("a departure");
     assert_eq!(
         departure.reason.as_deref(),
         Some("Killed (carol (flooding))")
+    );
+}
+
+#[test]
+fn away_account_and_real_name_are_seen_from_every_node() {
+    let AliceAndBob {
+        redis,
+        _config,
+        alpha: _alpha,
+        beta,
+        bob,
+        mut alice,
+    } = alice_on_alpha_and_bob_elsewhere("");
+
+    // Bob's node says he is away, logged in and renamed his real name: alpha shows it.
+    let presence = Presence {
+        away: Some("at lunch".into()),
+        realname: "Bob Builder".into(),
+        account: Some("bob".into()),
+        bot: false,
+        invisible: false,
+        operator: None,
+    };
+    beta.update(bob, "bob", &presence);
+    assert_eq!(
+        alice.whois_until("bob", "301"),
+        ":palaver.local 301 alice bob :at lunch"
+    );
+    assert_eq!(
+        alice.whois_until("bob", "330"),
+        ":palaver.local 330 alice bob bob :is logged in as"
+    );
+    assert_eq!(
+        alice.whois_until("bob", "311"),
+        ":palaver.local 311 alice bob ~b 192.0.2.9 * :Bob Builder"
+    );
+
+    // Alice's away is the cluster's: on the state feed and in her record.
+    alice.send("AWAY :back soon");
+    alice.skip_until(" 306 ");
+    let alice_id = beta.holder("alice").expect("alice's nick is claimed");
+    let event = beta.events_until(&Feed::State, |event| {
+        event.kind == EventKind::Updated && event.user == alice_id
+    });
+    let shared: Presence = event.body().expect("a presence");
+    assert_eq!(shared.away.as_deref(), Some("back soon"));
+    assert_eq!(
+        redis.command(&format!("HGET palaver:user:{alice_id} away")),
+        "$9"
     );
 }

@@ -23,8 +23,10 @@ use tracing::warn;
 use super::feed::{Follower, Offered};
 use super::user_ids::UserIds;
 use super::users::{Feed, FeedError, UserDirectory};
-use super::wire::{Arrival, Departure, Envelope, EventKind, KillOrder, PrivateMessage, WireError};
-use crate::hub::{Hub, Kill};
+use super::wire::{
+    Arrival, Departure, Envelope, EventKind, KillOrder, Presence, PrivateMessage, WireError,
+};
+use crate::hub::{Hub, Kill, User};
 
 /// The quit reason others see when a user's node is gone and the cluster released its users.
 pub const NODE_LOST: &str = "Its server left the network";
@@ -186,6 +188,16 @@ impl Apply for StateChanges {
                     let _ended = self.hub.disconnect(&user, Some(NODE_LOST));
                 }
             }
+            EventKind::Updated => {
+                if let Some(user) = self.remote(&event) {
+                    match event.body::<Presence>() {
+                        Ok(presence) => self.show(&user, presence),
+                        Err(error) => {
+                            warn!(user = %event.user, %error, "skipped a change on the state feed");
+                        }
+                    }
+                }
+            }
             EventKind::Private | EventKind::Killed => {
                 warn!(user = %event.user, kind = event.kind.word(), "skipped an inbox event on the state feed");
             }
@@ -194,9 +206,32 @@ impl Apply for StateChanges {
 }
 
 impl StateChanges {
+    /// Shows another node's `user` as `presence` says, through the hub's own changes (so that
+    /// this node's users hear of what changed: `away-notify`, `account-notify`, `SETNAME`),
+    /// changing only what differs.
+    fn show(&self, user: &Arc<User>, presence: Presence) {
+        let identity = user.identity();
+        if user.away().as_deref() != presence.away.as_deref() {
+            self.hub.set_away(user, presence.away.as_deref());
+        }
+        if *identity.realname != *presence.realname {
+            let _event = self.hub.set_realname(user, &presence.realname);
+        }
+        if identity.account.as_deref() != presence.account.as_deref() {
+            self.hub.set_account(user, presence.account.as_deref());
+        }
+        if identity.bot != presence.bot {
+            self.hub.set_bot(user, presence.bot);
+        }
+        user.set_invisible(presence.invisible);
+        if user.operator().as_deref() != presence.operator.as_deref() {
+            user.set_operator(presence.operator.map(Into::into));
+        }
+    }
+
     /// The other node's user `event` is about, if this node's hub has it (this node's own
     /// users are its sessions' to change).
-    fn remote(&self, event: &Envelope) -> Option<Arc<crate::hub::User>> {
+    fn remote(&self, event: &Envelope) -> Option<Arc<User>> {
         self.ids
             .user(event.user)
             .filter(|user| user.outbox().is_none())

@@ -23,7 +23,7 @@ use redis::{RedisError, Script};
 
 use super::keys::NodeKeys;
 use super::wire::{
-    self, Arrival, Departure, Envelope, EventKind, KillOrder, PrivateMessage, WireError,
+    self, Arrival, Departure, Envelope, EventKind, KillOrder, Presence, PrivateMessage, WireError,
 };
 use crate::hub::Protocol;
 use crate::store::{FENCE, Fence, Link, RedisConnection, redis_connection};
@@ -202,6 +202,7 @@ struct UserScripts {
     connect_guest: Script,
     rename: Script,
     reclaim: Script,
+    update: Script,
     send_to_inbox: Script,
     disconnect: Script,
     release_node: Script,
@@ -215,6 +216,7 @@ impl UserScripts {
             connect_guest: fenced(include_str!("scripts/user_connect_guest.lua")),
             rename: fenced(include_str!("scripts/user_rename.lua")),
             reclaim: fenced(include_str!("scripts/user_reclaim.lua")),
+            update: fenced(include_str!("scripts/user_update.lua")),
             send_to_inbox: fenced(include_str!("scripts/inbox_send.lua")),
             disconnect: fenced(include_str!("scripts/user_disconnect.lua")),
             release_node: fenced(include_str!("scripts/user_release_node.lua")),
@@ -457,6 +459,39 @@ impl UserDirectory {
             .arg(self.keys.users())
             .query_async(&mut self.connection.clone())
             .await
+    }
+
+    /// What others see of this node's user `id`, holding `nick`, is now `presence`: kept in
+    /// its record and told to every node. Nothing changes for a user no longer connected
+    /// through this node.
+    pub async fn update(
+        &self,
+        id: ClusterUserId,
+        nick: &str,
+        presence: &Presence,
+    ) -> Result<(), ClaimError> {
+        let flag = |set: bool| if set { "1" } else { "0" };
+        let mut invocation = self.scripts.update.prepare_invoke();
+        invocation
+            .key(self.keys.record(id))
+            .arg(id.0)
+            .arg(&self.node)
+            .arg(nick)
+            .arg(wire::encode(presence))
+            .arg("away")
+            .arg(presence.away.as_deref().unwrap_or_default())
+            .arg("realname")
+            .arg(&presence.realname)
+            .arg("account")
+            .arg(presence.account.as_deref().unwrap_or_default())
+            .arg("bot")
+            .arg(flag(presence.bot))
+            .arg("invisible")
+            .arg(flag(presence.invisible))
+            .arg("operator")
+            .arg(presence.operator.as_deref().unwrap_or_default());
+        let _outcome: String = self.run(&mut invocation).await?;
+        Ok(())
     }
 
     /// Puts a private message to the user `to`, connected through `node` under `nick`, into

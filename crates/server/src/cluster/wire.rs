@@ -36,6 +36,8 @@ pub enum EventKind {
     Disconnected,
     /// The user's node is gone and the cluster released it; no body.
     Released,
+    /// What others see of the user changed; the body is its [`Presence`].
+    Updated,
     /// In an inbox: a private message to the user; the body is a [`PrivateMessage`].
     Private,
     /// In an inbox: an operator killed the user; the body is a [`KillOrder`].
@@ -50,6 +52,7 @@ impl EventKind {
             EventKind::Renamed => "renamed",
             EventKind::Disconnected => "disconnected",
             EventKind::Released => "released",
+            EventKind::Updated => "updated",
             EventKind::Private => "private",
             EventKind::Killed => "killed",
         }
@@ -61,6 +64,7 @@ impl EventKind {
             EventKind::Renamed,
             EventKind::Disconnected,
             EventKind::Released,
+            EventKind::Updated,
             EventKind::Private,
             EventKind::Killed,
         ]
@@ -160,6 +164,19 @@ pub struct Arrival {
     pub user: String,
     pub host: String,
     pub realname: String,
+}
+
+/// What others see of a user besides its nick, after a change: all of it, so that applying
+/// it again changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Presence {
+    pub away: Option<String>,
+    pub realname: String,
+    pub account: Option<String>,
+    pub bot: bool,
+    pub invisible: bool,
+    /// The name it is a server operator under, if it is one.
+    pub operator: Option<String>,
 }
 
 /// A user leaving.
@@ -314,6 +331,7 @@ mod tests {
             Just(EventKind::Renamed),
             Just(EventKind::Disconnected),
             Just(EventKind::Released),
+            Just(EventKind::Updated),
             Just(EventKind::Private),
             Just(EventKind::Killed),
         ]

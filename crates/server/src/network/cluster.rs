@@ -20,7 +20,7 @@ use tracing::warn;
 
 use crate::cluster::user_ids::UserIds;
 use crate::cluster::users::{ClaimError, ClusterUserId, UserDirectory, UserFacts};
-use crate::cluster::wire::{KillOrder, PrivateMessage, Sender};
+use crate::cluster::wire::{KillOrder, Presence, PrivateMessage, Sender};
 use crate::hub::{
     EndedRoom, Home, Hub, HubError, Protocol, Reclaim, Reclaimed, Said, User, guest_identity,
     is_reserved,
@@ -231,6 +231,28 @@ impl ClusterNetwork {
                 warn!(%error, "could not send a private message to another node");
                 Err(HubError::NetworkUnreachable)
             }
+        }
+    }
+
+    /// Tells the other nodes what others now see of this node's `user` (its away message,
+    /// real name, account, bot and invisible flags, operator status), after a change the hub
+    /// made already; a failure is logged (the user's next change, or its departure, corrects
+    /// what the others see).
+    pub async fn share_presence(&self, user: &User) {
+        let Some(id) = self.ids.id_of(user) else {
+            return;
+        };
+        let identity = user.identity();
+        let presence = Presence {
+            away: user.away().map(String::from),
+            realname: identity.realname.to_string(),
+            account: identity.account.as_deref().map(str::to_owned),
+            bot: identity.bot,
+            invisible: user.is_invisible(),
+            operator: user.operator().as_deref().map(str::to_owned),
+        };
+        if let Err(error) = self.directory.update(id, &identity.nick, &presence).await {
+            warn!(nick = %identity.nick, %error, "could not tell the cluster of a user's change");
         }
     }
 

@@ -164,30 +164,46 @@ impl Network {
 
     // Presence: what others see of a user.
 
+    // Each changes the hub, then in a cluster tells the other nodes what others now see of the
+    // user (`ClusterNetwork::share_presence`).
+
     pub async fn set_away(&self, user: &Arc<User>, message: Option<&str>) {
-        self.hub().set_away(user, message)
+        self.hub().set_away(user, message);
+        self.share_presence(user).await;
     }
 
     pub async fn set_realname(&self, user: &Arc<User>, realname: &str) -> Event {
-        self.hub().set_realname(user, realname)
+        let event = self.hub().set_realname(user, realname);
+        self.share_presence(user).await;
+        event
     }
 
     pub async fn set_account(&self, user: &Arc<User>, account: Option<&str>) {
-        self.hub().set_account(user, account)
+        self.hub().set_account(user, account);
+        self.share_presence(user).await;
     }
 
     pub async fn set_bot(&self, user: &User, bot: bool) {
-        self.hub().set_bot(user, bot)
+        self.hub().set_bot(user, bot);
+        self.share_presence(user).await;
     }
 
     pub async fn set_invisible(&self, user: &User, invisible: bool) {
         user.set_invisible(invisible);
+        self.share_presence(user).await;
     }
 
     /// Makes the user a server operator under the configured `name`, or (`None`) no longer
     /// one.
     pub async fn set_operator(&self, user: &User, name: Option<Arc<str>>) {
         user.set_operator(name);
+        self.share_presence(user).await;
+    }
+
+    async fn share_presence(&self, user: &User) {
+        if let Network::Cluster(network) = self {
+            network.share_presence(user).await;
+        }
     }
 
     // Rooms: membership, rules, registration.
