@@ -11,6 +11,7 @@
 //! A node's own users are its sessions' business (they are in its hub already); the state
 //! feed's applier skips their events.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -22,7 +23,7 @@ use tracing::warn;
 
 use super::feed::{Follower, Offered};
 use super::user_ids::UserIds;
-use super::users::{Feed, FeedError, UserDirectory};
+use super::users::{ClusterUserId, Feed, FeedError, Snapshot, UserDirectory, UserRecord};
 use super::wire::{
     Arrival, Departure, Envelope, EventKind, KillOrder, Presence, PrivateMessage, WireError,
 };
@@ -48,6 +49,15 @@ pub enum Step {
 /// What an applier does with each of its feed's events, in order.
 pub trait Apply {
     fn apply(&mut self, event: Envelope);
+
+    /// Whether, before it first follows its feed, it loads a snapshot of the directory of
+    /// users and follows the feed only from the snapshot's last event on.
+    fn loads_snapshot(&self) -> bool {
+        false
+    }
+
+    /// Takes in the snapshot's users.
+    fn load(&mut self, _users: Vec<UserRecord>) {}
 }
 
 /// A feed followed: its events applied in order, each once.
@@ -79,6 +89,18 @@ impl<A: Apply> Applier<A> {
         self.follower.applied()
     }
 
+    /// Takes in `snapshot` and follows the feed from its last event on.
+    pub fn load(&mut self, snapshot: Snapshot) {
+        self.follower = Follower::after(snapshot.after_sequence);
+        self.last_id = snapshot.after_id;
+        self.apply.load(snapshot.users);
+    }
+
+    /// Whether it has yet to take in anything.
+    fn is_fresh(&self) -> bool {
+        self.last_id == 0 && self.follower.applied() == 0
+    }
+
     /// Offers one event, live or read from the stream.
     pub fn offer(&mut self, envelope: Envelope) -> Step {
         match self.follower.offer(envelope.sequence, envelope) {
@@ -106,6 +128,7 @@ impl StateApplier {
             node: node.to_owned(),
             hub,
             ids,
+            loaded: HashMap::new(),
         })
     }
 }
@@ -125,12 +148,39 @@ pub struct StateChanges {
     /// The other nodes' users in the hub, by their id in the cluster (and this node's, which
     /// its `Network` keeps there).
     ids: Arc<UserIds>,
+    /// The users loaded from a snapshot, with the id of the last event their record
+    /// reflected: older events are not applied to them again.
+    loaded: HashMap<ClusterUserId, u64>,
 }
 
 impl Apply for StateChanges {
+    fn loads_snapshot(&self) -> bool {
+        true
+    }
+
+    /// Adds the other nodes' users the snapshot holds, as they were then.
+    fn load(&mut self, users: Vec<UserRecord>) {
+        for user in users {
+            if user.arrival.node == self.node {
+                continue;
+            }
+            self.loaded.insert(user.id, user.version);
+            if let Some(added) = self.admit(user.id, &user.nick, user.arrival) {
+                self.show(&added, user.presence);
+            }
+        }
+    }
+
     /// Changes the hub as `event` says. What cannot be applied (a body this node cannot read,
     /// a nick its hub holds otherwise) is logged and skipped: the feed goes on.
     fn apply(&mut self, event: Envelope) {
+        if self
+            .loaded
+            .get(&event.user)
+            .is_some_and(|&version| version >= event.id)
+        {
+            return;
+        }
         match event.kind {
             EventKind::Connected => {
                 let arrival: Arrival = match event.body() {
@@ -140,26 +190,8 @@ impl Apply for StateChanges {
                         return;
                     }
                 };
-                if arrival.node == self.node {
-                    return;
-                }
-                let identity = Identity {
-                    nick: event.nick.as_str().into(),
-                    user: arrival.user.into(),
-                    host: arrival.host.into(),
-                    realname: arrival.realname.into(),
-                    account: None,
-                    bot: false,
-                };
-                let peer = SocketAddr::new(arrival.address, 0);
-                match self
-                    .hub
-                    .admit_remote(arrival.node.into(), peer, arrival.protocol, identity)
-                {
-                    Ok(user) => self.ids.insert(event.user, user),
-                    Err(error) => {
-                        warn!(nick = %event.nick, %error, "could not add a user of another node");
-                    }
+                if arrival.node != self.node {
+                    self.admit(event.user, &event.nick, arrival);
                 }
             }
             EventKind::Renamed => {
@@ -206,6 +238,32 @@ impl Apply for StateChanges {
 }
 
 impl StateChanges {
+    /// Adds another node's user to the hub under `nick`, as it arrived.
+    fn admit(&self, id: ClusterUserId, nick: &str, arrival: Arrival) -> Option<Arc<User>> {
+        let identity = Identity {
+            nick: nick.into(),
+            user: arrival.user.into(),
+            host: arrival.host.into(),
+            realname: arrival.realname.into(),
+            account: None,
+            bot: false,
+        };
+        let peer = SocketAddr::new(arrival.address, 0);
+        match self
+            .hub
+            .admit_remote(arrival.node.into(), peer, arrival.protocol, identity)
+        {
+            Ok(user) => {
+                self.ids.insert(id, user.clone());
+                Some(user)
+            }
+            Err(error) => {
+                warn!(%nick, %error, "could not add a user of another node");
+                None
+            }
+        }
+    }
+
     /// Shows another node's `user` as `presence` says, through the hub's own changes (so that
     /// this node's users hear of what changed: `away-notify`, `account-notify`, `SETNAME`),
     /// changing only what differs.
@@ -297,6 +355,9 @@ pub async fn follow<A: Apply>(
     // Subscribed before reading the stream: nothing published in between is missed, and
     // what both bring is applied once.
     subscriber.subscribe(directory.channel(feed)).await?;
+    if applier.is_fresh() && applier.apply.loads_snapshot() {
+        applier.load(directory.snapshot().await?);
+    }
     catch_up(directory, feed, applier).await?;
     applied.send_replace(applier.applied());
     let mut messages = subscriber.on_message();
@@ -352,7 +413,6 @@ async fn catch_up<A: Apply>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::users::ClusterUserId;
     use crate::cluster::users::UserFacts;
     use crate::cluster::wire::encode;
     use crate::hub::Home;
@@ -498,6 +558,66 @@ mod tests {
         assert_eq!(home_of(&hub, "early"), None);
         assert_eq!(hub.user_count(), 0);
         assert_eq!(beta.holder("early").await.unwrap(), None, "{early}");
+
+        stop.cancel();
+        following.await.unwrap().expect("followed until stopped");
+    }
+
+    /// A node that starts after the stream lost the events of users connected long before
+    /// loads them from the directory's records, as they are now, and follows the feed from
+    /// there without applying again what the records already show.
+    #[tokio::test]
+    async fn a_node_starting_late_loads_the_users_the_stream_no_longer_has() {
+        let server = RedisServer::start();
+        let alpha = directory_at(&server.url(), "alpha").await;
+        let first = alpha.connect("first", &facts("f")).await.unwrap();
+        let away = Presence {
+            away: Some("gone fishing".into()),
+            realname: "First".into(),
+            account: Some("first".into()),
+            bot: false,
+            invisible: false,
+            operator: None,
+        };
+        alpha.update(first, "first", &away).await.unwrap();
+        let second = alpha.connect("second", &facts("s")).await.unwrap();
+        alpha.rename(second, "second", "Renamed").await.unwrap();
+        // The window has passed over all but the last event.
+        assert_eq!(server.command("XTRIM palaver:state MAXLEN 1"), ":3");
+
+        let hub = Arc::new(Hub::default());
+        let (applied_tx, mut applied_rx) = watch::channel(0);
+        let stop = CancellationToken::new();
+        let following = tokio::spawn({
+            let (url, hub, stop) = (server.url(), hub.clone(), stop.clone());
+            async move {
+                let directory = directory_at(&url, "beta").await;
+                let mut applier = StateApplier::for_state("beta", hub, Arc::default());
+                follow(
+                    &url,
+                    &directory,
+                    &Feed::State,
+                    &mut applier,
+                    &applied_tx,
+                    &stop,
+                )
+                .await
+            }
+        });
+        applied(&mut applied_rx, 4).await;
+        let loaded = hub.user_by_nick("first").expect("first was loaded");
+        assert_eq!(loaded.away().as_deref(), Some("gone fishing"));
+        assert_eq!(loaded.identity().account.as_deref(), Some("first"));
+        assert_eq!(home_of(&hub, "renamed").as_deref(), Some("alpha"));
+        assert_eq!(home_of(&hub, "second"), None);
+
+        // From the snapshot on, the feed as usual.
+        alpha.disconnect(first, "first", Some("bye")).await.unwrap();
+        alpha.connect("third", &facts("t")).await.unwrap();
+        applied(&mut applied_rx, 6).await;
+        assert_eq!(home_of(&hub, "first"), None);
+        assert_eq!(home_of(&hub, "third").as_deref(), Some("alpha"));
+        assert_eq!(hub.user_count(), 2);
 
         stop.cancel();
         following.await.unwrap().expect("followed until stopped");

@@ -14,6 +14,7 @@
 //! Called by `Network` in cluster mode (`network/cluster.rs`), before the hub makes the same
 //! change.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -183,6 +184,70 @@ impl UserKeys {
             Feed::State => format!("{}:state", self.prefix),
             Feed::Inbox(node) => format!("{}:node:{node}:inbox", self.prefix),
         }
+    }
+}
+
+/// How many user records one read of a snapshot asks for.
+const SNAPSHOT_PAGE: usize = 500;
+
+/// The directory's users at some moment ([`UserDirectory::snapshot`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The state feed's last event before the records were read (0 and 0 for a feed without
+    /// any): the records reflect it and every event before it.
+    pub after_id: u64,
+    pub after_sequence: u64,
+    pub users: Vec<UserRecord>,
+}
+
+/// A connected user, as its record in the directory says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub id: ClusterUserId,
+    pub nick: String,
+    /// Its node and what it arrived as.
+    pub arrival: Arrival,
+    pub presence: Presence,
+    /// The id of the last event that changed the record.
+    pub version: u64,
+}
+
+impl UserRecord {
+    /// The record's fields read, or `None` if one it must have is missing or unreadable.
+    fn read(id: ClusterUserId, fields: &HashMap<String, String>) -> Option<Self> {
+        let field = |name: &str| fields.get(name).map(String::as_str);
+        let text = |name: &str| field(name).unwrap_or_default().to_owned();
+        let optional = |name: &str| {
+            field(name)
+                .filter(|value| !value.is_empty())
+                .map(str::to_owned)
+        };
+        let protocol = match field("protocol")? {
+            "text" => Protocol::Text,
+            "irc" => Protocol::Irc,
+            _ => return None,
+        };
+        Some(Self {
+            id,
+            nick: field("nick")?.to_owned(),
+            arrival: Arrival {
+                node: field("node")?.to_owned(),
+                address: field("address")?.parse().ok()?,
+                protocol,
+                user: text("user"),
+                host: text("host"),
+                realname: text("realname"),
+            },
+            presence: Presence {
+                away: optional("away"),
+                realname: text("realname"),
+                account: optional("account"),
+                bot: field("bot") == Some("1"),
+                invisible: field("invisible") == Some("1"),
+                operator: optional("operator"),
+            },
+            version: field("v")?.parse().ok()?,
+        })
     }
 }
 
@@ -568,6 +633,61 @@ impl UserDirectory {
                 _ => Err(WireError::NoHeader.into()),
             })
             .collect()
+    }
+
+    /// Every connected user as the directory's records say, and the state feed's last event
+    /// before they were read: what a node starting loads into its hub before it follows the
+    /// feed from that event on. Read in pages, not atomically, and need not be: each record
+    /// names the last event that changed it (`v`), and the events after the snapshot's last
+    /// one are applied only to records older than they are.
+    pub async fn snapshot(&self) -> Result<Snapshot, FeedError> {
+        let last: Vec<(String, Vec<Vec<u8>>)> = redis::cmd("XREVRANGE")
+            .arg(self.keys.feed(&Feed::State))
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
+            .query_async(&mut self.connection.clone())
+            .await?;
+        let (after_id, after_sequence) = match last.first() {
+            Some((_, fields)) => match fields.as_slice() {
+                [name, envelope] if name == b"e" => {
+                    let envelope = Envelope::parse(envelope)?;
+                    (envelope.id, envelope.sequence)
+                }
+                _ => return Err(WireError::NoHeader.into()),
+            },
+            None => (0, 0),
+        };
+        let ids: Vec<u64> = redis::cmd("SMEMBERS")
+            .arg(self.keys.users())
+            .query_async(&mut self.connection.clone())
+            .await?;
+        let mut users = Vec::with_capacity(ids.len());
+        for page in ids.chunks(SNAPSHOT_PAGE) {
+            let mut pipe = redis::pipe();
+            for &id in page {
+                pipe.hgetall(self.keys.record(ClusterUserId(id)));
+            }
+            let records: Vec<HashMap<String, String>> =
+                pipe.query_async(&mut self.connection.clone()).await?;
+            for (&id, record) in page.iter().zip(records) {
+                // Gone since the set was read: its departure is on the feed after the
+                // snapshot's last event, and finds nobody to remove.
+                if record.is_empty() {
+                    continue;
+                }
+                match UserRecord::read(ClusterUserId(id), &record) {
+                    Some(user) => users.push(user),
+                    None => tracing::warn!(user = id, "skipped an unreadable user record"),
+                }
+            }
+        }
+        Ok(Snapshot {
+            after_id,
+            after_sequence,
+            users,
+        })
     }
 
     /// The state feed's events after the one with id `after`: [`Self::events_after`].

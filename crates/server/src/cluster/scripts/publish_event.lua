@@ -24,7 +24,7 @@ end
 -- Publishes one event on the feed, in its stream (as entry <event id>-0, trimmed to the
 -- window) and on its channel, as one envelope (wire.rs): a header line with the event id, the
 -- feed's sequence number, `kind`, the user's id and its nick after the event, then `body`,
--- built by the node (empty for an event the script makes alone).
+-- built by the node (empty for an event the script makes alone). Returns the event's id.
 local function publish_event(kind, user, nick, body)
   local id = next_event_id()
   local sequence = redis.call('INCR', feed_sequence)
@@ -33,4 +33,13 @@ local function publish_event(kind, user, nick, body)
   redis.call('XADD', feed_stream, 'MINID', '~', string.format('%.0f', oldest),
     string.format('%.0f-0', id), 'e', envelope)
   redis.call('PUBLISH', feed_stream, envelope)
+  return id
+end
+
+-- Publishes an event that changed the user record `record` (kept, not deleted), and marks the
+-- record with the event's id as its version (`v`): a node loading the records and then
+-- applying the feed skips the events a record already reflects.
+local function publish_change(record, kind, user, nick, body)
+  local id = publish_event(kind, user, nick, body)
+  redis.call('HSET', record, 'v', string.format('%.0f', id))
 end

@@ -16,5 +16,5 @@ redis.call('HSET', ARGV[1] .. id, 'node', ARGV[2], 'nick', ARGV[3], 'folded', AR
   unpack(ARGV, 6))
 redis.call('SADD', KEYS[3], id)
 redis.call('SADD', KEYS[4], id)
-publish_event('connected', id, ARGV[3], ARGV[5])
+publish_change(ARGV[1] .. id, 'connected', id, ARGV[3], ARGV[5])
 return {'connected', id}

@@ -16,7 +16,7 @@ for _ = 1, 100 do
       unpack(ARGV, 5))
     redis.call('SADD', KEYS[3], id)
     redis.call('SADD', KEYS[4], id)
-    publish_event('connected', id, nick, ARGV[4])
+    publish_change(ARGV[1] .. id, 'connected', id, nick, ARGV[4])
     return {'connected', id, nick}
   end
 end

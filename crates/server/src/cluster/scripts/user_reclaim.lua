@@ -26,12 +26,12 @@ if holder then
   redis.call('DEL', KEYS[1])
   redis.call('SET', ARGV[2] .. guest, holder)
   redis.call('HSET', ARGV[1] .. holder, 'nick', guest, 'folded', guest)
-  publish_event('renamed', holder, guest, '')
+  publish_change(ARGV[1] .. holder, 'renamed', holder, guest, '')
 end
 if ARGV[7] == '1' then
   redis.call('DEL', KEYS[3])
   redis.call('SET', KEYS[1], ARGV[4])
   redis.call('HSET', KEYS[4], 'nick', ARGV[5], 'folded', ARGV[6])
-  publish_event('renamed', ARGV[4], ARGV[5], '')
+  publish_change(KEYS[4], 'renamed', ARGV[4], ARGV[5], '')
 end
 return {'reclaimed', guest}

@@ -14,5 +14,5 @@ end
 redis.call('DEL', KEYS[1])
 redis.call('SET', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[3], 'nick', ARGV[2], 'folded', ARGV[3])
-publish_event('renamed', ARGV[1], ARGV[2], '')
+publish_change(KEYS[3], 'renamed', ARGV[1], ARGV[2], '')
 return 'renamed'

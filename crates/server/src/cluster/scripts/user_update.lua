@@ -8,5 +8,5 @@ if redis.call('HGET', KEYS[1], 'node') ~= ARGV[2] then
   return 'gone'
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 5))
-publish_event('updated', ARGV[1], ARGV[3], ARGV[4])
+publish_change(KEYS[1], 'updated', ARGV[1], ARGV[3], ARGV[4])
 return 'updated'
