@@ -519,24 +519,11 @@ mod tests {
         let early = alpha.connect("early", &facts("e")).await.unwrap();
 
         let hub = Arc::new(Hub::default());
-        let (applied_tx, mut applied_rx) = watch::channel(0);
-        let stop = CancellationToken::new();
-        let following = tokio::spawn({
-            let (url, hub, stop) = (server.url(), hub.clone(), stop.clone());
-            async move {
-                let directory = directory_at(&url, "beta").await;
-                let mut applier = StateApplier::for_state("beta", hub, Arc::default());
-                follow(
-                    &url,
-                    &directory,
-                    &Feed::State,
-                    &mut applier,
-                    &applied_tx,
-                    &stop,
-                )
-                .await
-            }
-        });
+        let Following {
+            task: following,
+            applied: mut applied_rx,
+            stop,
+        } = follow_as_beta(&server, &hub);
         applied(&mut applied_rx, 1).await;
         assert_eq!(home_of(&hub, "early").as_deref(), Some("alpha"));
 
@@ -586,24 +573,11 @@ mod tests {
         assert_eq!(server.command("XTRIM palaver:state MAXLEN 1"), ":3");
 
         let hub = Arc::new(Hub::default());
-        let (applied_tx, mut applied_rx) = watch::channel(0);
-        let stop = CancellationToken::new();
-        let following = tokio::spawn({
-            let (url, hub, stop) = (server.url(), hub.clone(), stop.clone());
-            async move {
-                let directory = directory_at(&url, "beta").await;
-                let mut applier = StateApplier::for_state("beta", hub, Arc::default());
-                follow(
-                    &url,
-                    &directory,
-                    &Feed::State,
-                    &mut applier,
-                    &applied_tx,
-                    &stop,
-                )
-                .await
-            }
-        });
+        let Following {
+            task: following,
+            applied: mut applied_rx,
+            stop,
+        } = follow_as_beta(&server, &hub);
         applied(&mut applied_rx, 4).await;
         let loaded = hub.user_by_nick("first").expect("first was loaded");
         assert_eq!(loaded.away().as_deref(), Some("gone fishing"));
@@ -621,6 +595,37 @@ mod tests {
 
         stop.cancel();
         following.await.unwrap().expect("followed until stopped");
+    }
+
+    /// Node beta's hub following the state feed, in a task of its own.
+    struct Following {
+        task: tokio::task::JoinHandle<Result<(), FeedError>>,
+        applied: watch::Receiver<u64>,
+        stop: CancellationToken,
+    }
+
+    fn follow_as_beta(server: &RedisServer, hub: &Arc<Hub>) -> Following {
+        let (applied_tx, applied) = watch::channel(0);
+        let stop = CancellationToken::new();
+        let (url, hub, stopped) = (server.url(), hub.clone(), stop.clone());
+        let task = tokio::spawn(async move {
+            let directory = directory_at(&url, "beta").await;
+            let mut applier = StateApplier::for_state("beta", hub, Arc::default());
+            follow(
+                &url,
+                &directory,
+                &Feed::State,
+                &mut applier,
+                &applied_tx,
+                &stopped,
+            )
+            .await
+        });
+        Following {
+            task,
+            applied,
+            stop,
+        }
     }
 
     async fn directory_at(url: &str, node: &str) -> UserDirectory {
