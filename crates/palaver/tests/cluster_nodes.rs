@@ -14,9 +14,11 @@ use std::time::{Duration, Instant};
 
 use common::{Observer, Options, OtherLines, Process, TempDir, http_get, wait_ready};
 use palaver_server::accounts::hash_password;
-use palaver_server::cluster::users::{ClaimError, ClusterUserId, Feed, UserDirectory, UserFacts};
+use palaver_server::cluster::users::{
+    ClaimError, ClusterUserId, Feed, Holder, UserDirectory, UserFacts,
+};
 use palaver_server::cluster::wire::{
-    Departure, Envelope, EventKind, KillOrder, Presence, PrivateMessage, Sender, Speech,
+    Departure, Envelope, EventKind, KillOrder, MovedAside, Presence, PrivateMessage, Sender, Speech,
 };
 use palaver_server::hub::Protocol;
 use palaver_server::store::Fence;
@@ -730,6 +732,29 @@ impl OtherNode {
         assert!(sent, "{nick} is connected through {node}");
     }
 
+    /// This node's user `owner`, holding `owner_nick`, takes `nick` from `holder`, another
+    /// node's user; the guest nick the holder got.
+    fn regain(
+        &self,
+        nick: &str,
+        holder: ClusterUserId,
+        owner: ClusterUserId,
+        owner_nick: &str,
+    ) -> String {
+        let holder = Holder {
+            id: holder,
+            elsewhere: true,
+            ghosted: false,
+        };
+        self.runtime
+            .block_on(
+                self.directory
+                    .reclaim(nick, Some(holder), owner, owner_nick, true),
+            )
+            .expect("reclaim")
+            .expect("the holder moved")
+    }
+
     /// Says what others now see of this node's user `id`.
     fn update(&self, id: ClusterUserId, nick: &str, presence: &Presence) {
         self.runtime
@@ -1061,5 +1086,67 @@ fn away_account_and_real_name_are_seen_from_every_node() {
     assert_eq!(
         redis.command(&format!("HGET palaver:user:{alice_id} away")),
         "$9"
+    );
+}
+
+#[test]
+fn an_account_s_nick_is_regained_from_another_node_s_user() {
+    let AliceAndBob {
+        redis: _redis,
+        _config,
+        alpha,
+        beta,
+        bob,
+        mut alice,
+    } = alice_on_alpha_and_bob_elsewhere("");
+    let mut owner = Observer::join_ops(alpha.text, "dave");
+    owner.send("/register dave-password");
+    owner.skip_until("-- account dave registered; you are logged in");
+    owner.send("/nick owner");
+    owner.skip_until("-- dave is now known as owner");
+    let owner_id = beta.holder("owner").expect("the owner's nick is claimed");
+    let squatter = beta.connect("dave").expect("dave is free again");
+    alice.whois_until("dave", "311");
+
+    owner.send("/regain");
+    owner.skip_until("-- you regained the nick dave");
+    // The squatter's rename on the state feed tells its node to move it to the guest nick
+    // the cluster gave it; the directory agrees.
+    let moved = beta.events_until(&Feed::State, |event| {
+        event.kind == EventKind::Renamed && event.user == squatter
+    });
+    assert!(moved.nick.starts_with("guest-"), "{}", moved.nick);
+    assert_eq!(
+        moved.body::<MovedAside>(),
+        Ok(MovedAside { ghosted: false })
+    );
+    assert_eq!(beta.holder(&moved.nick), Some(squatter));
+    assert_eq!(beta.holder("dave"), Some(owner_id));
+    // Alpha shows the squatter under its guest nick.
+    assert_eq!(
+        alice.whois_until(&moved.nick, "311"),
+        format!(
+            ":palaver.local 311 alice {} ~b 192.0.2.9 * Elsewhere",
+            moved.nick
+        )
+    );
+
+    // The other way: bob's node regains "alice" for him; alpha moves alice, who is told.
+    let alice_id = beta.holder("alice").expect("alice's nick is claimed");
+    let guest = beta.regain("alice", alice_id, bob, "bob");
+    assert_eq!(
+        alice.skip_until(" NICK "),
+        format!(":alice!~alice@127.0.0.1 NICK {guest}")
+    );
+    assert_eq!(
+        alice.skip_until("reclaimed"),
+        format!(
+            ":NickServ!services@palaver.local NOTICE {guest} :You were renamed: your nick was \
+             reclaimed by its owner."
+        )
+    );
+    assert_eq!(
+        alice.whois_until("alice", "311"),
+        ":palaver.local 311 {guest} alice ~b 192.0.2.9 * Elsewhere".replace("{guest}", &guest)
     );
 }

@@ -25,7 +25,8 @@ use super::feed::{Follower, Offered};
 use super::user_ids::UserIds;
 use super::users::{ClusterUserId, Feed, FeedError, Snapshot, UserDirectory, UserRecord};
 use super::wire::{
-    Arrival, Departure, Envelope, EventKind, KillOrder, Presence, PrivateMessage, WireError,
+    Arrival, Departure, Envelope, EventKind, KillOrder, MovedAside, Presence, PrivateMessage,
+    WireError,
 };
 use crate::hub::{Hub, Kill, User};
 
@@ -194,13 +195,24 @@ impl Apply for StateChanges {
                     self.admit(event.user, &event.nick, arrival);
                 }
             }
-            EventKind::Renamed => {
-                if let Some(user) = self.remote(&event)
-                    && let Err(error) = self.hub.rename(&user, &event.nick)
-                {
-                    warn!(nick = %event.nick, %error, "could not rename a user of another node");
+            EventKind::Renamed => match self.ids.user(event.user) {
+                // Renamed here already if this node reclaimed the nick from it.
+                Some(user) if *user.nick() == *event.nick => {}
+                Some(user) if user.outbox().is_none() => {
+                    if let Err(error) = self.hub.rename(&user, &event.nick) {
+                        warn!(nick = %event.nick, %error, "could not rename a user of another node");
+                    }
                 }
-            }
+                // This node's own user, which another node moved off a nick its account's
+                // owner reclaimed (its sessions made every other change of its nick).
+                Some(user) if !event.body.is_empty() => match event.body::<MovedAside>() {
+                    Ok(moved) => self.hub.move_aside(&user, &event.nick, moved.ghosted),
+                    Err(error) => {
+                        warn!(nick = %event.nick, %error, "skipped a rename on the state feed");
+                    }
+                },
+                _ => {}
+            },
             EventKind::Disconnected => {
                 if self.remote(&event).is_some()
                     && let Some(user) = self.ids.remove_id(event.user)

@@ -24,7 +24,8 @@ use redis::{RedisError, Script};
 
 use super::keys::NodeKeys;
 use super::wire::{
-    self, Arrival, Departure, Envelope, EventKind, KillOrder, Presence, PrivateMessage, WireError,
+    self, Arrival, Departure, Envelope, EventKind, KillOrder, MovedAside, Presence, PrivateMessage,
+    WireError,
 };
 use crate::hub::Protocol;
 use crate::store::{FENCE, Fence, Link, RedisConnection, redis_connection};
@@ -185,6 +186,16 @@ impl UserKeys {
             Feed::Inbox(node) => format!("{}:node:{node}:inbox", self.prefix),
         }
     }
+}
+
+/// Who holds a nick its account's owner reclaims ([`UserDirectory::reclaim`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Holder {
+    pub id: ClusterUserId,
+    /// Whether it is another node's user, which its node moves.
+    pub elsewhere: bool,
+    /// Whether it is a stale session of the owner's own, which ends once moved (`GHOST`).
+    pub ghosted: bool,
 }
 
 /// How many user records one read of a snapshot asks for.
@@ -425,15 +436,24 @@ impl UserDirectory {
     /// The owner `owner`, holding `owner_nick`, reclaims its account's nick `nick` from
     /// `holder` (none: nobody holds it), which moves to the next free guest nick, returned;
     /// with `take`, the owner takes the nick. One script: nobody sees the nick between them.
+    /// A holder on another node is moved there when its node sees its rename on the state
+    /// feed, which says so (its body, a [`MovedAside`]).
     pub async fn reclaim(
         &self,
         nick: &str,
-        holder: Option<ClusterUserId>,
+        holder: Option<Holder>,
         owner: ClusterUserId,
         owner_nick: &str,
         take: bool,
     ) -> Result<Option<String>, ClaimError> {
         let folded = fold(nick);
+        // Another node's holder: its rename says so, for its node to move it.
+        let moved = match &holder {
+            Some(holder) if holder.elsewhere => wire::encode(&MovedAside {
+                ghosted: holder.ghosted,
+            }),
+            _ => Vec::new(),
+        };
         let mut invocation = self.scripts.reclaim.prepare_invoke();
         invocation
             .key(self.keys.claim(&folded))
@@ -444,13 +464,14 @@ impl UserDirectory {
             .arg(self.keys.claim_prefix())
             .arg(
                 holder
-                    .map(|holder| holder.0.to_string())
+                    .map(|holder| holder.id.0.to_string())
                     .unwrap_or_default(),
             )
             .arg(owner.0)
             .arg(nick)
             .arg(&folded)
-            .arg(if take { "1" } else { "0" });
+            .arg(if take { "1" } else { "0" })
+            .arg(moved);
         let (outcome, guest): (String, String) = self.run(&mut invocation).await?;
         match outcome.as_str() {
             "reclaimed" => Ok((!guest.is_empty()).then_some(guest)),
@@ -874,8 +895,14 @@ mod tests {
         let squatter = beta.connect("Alice", &facts("s")).await.unwrap();
         let owner = alpha.connect("owner", &facts("o")).await.unwrap();
 
+        // The squatter is beta's: beta hears of it through its inbox.
+        let on_beta = |id| Holder {
+            id,
+            elsewhere: true,
+            ghosted: false,
+        };
         // Believing nobody holds it, or the owner under another nick: refused, nothing moved.
-        for (holder, owner_nick) in [(None, "owner"), (Some(squatter), "someone")] {
+        for (holder, owner_nick) in [(None, "owner"), (Some(on_beta(squatter)), "someone")] {
             assert!(matches!(
                 alpha
                     .reclaim("alice", holder, owner, owner_nick, true)
@@ -886,7 +913,7 @@ mod tests {
         assert_eq!(alpha.holder("alice").await.unwrap(), Some(squatter));
 
         let guest = alpha
-            .reclaim("alice", Some(squatter), owner, "owner", true)
+            .reclaim("alice", Some(on_beta(squatter)), owner, "owner", true)
             .await
             .unwrap();
         assert_eq!(guest.as_deref(), Some("guest-1"));
@@ -901,11 +928,21 @@ mod tests {
             .map(|event| (event.user, event.nick.as_str()))
             .collect();
         assert_eq!(renames, [(squatter, "guest-1"), (owner, "alice")]);
+        // The squatter's rename tells its node to move it; the owner's is the caller's own.
+        let bodies: Vec<_> = events
+            .iter()
+            .filter(|event| event.kind == EventKind::Renamed)
+            .map(|event| event.body.clone())
+            .collect();
+        assert_eq!(
+            bodies,
+            [wire::encode(&MovedAside { ghosted: false }), Vec::new()]
+        );
 
         // Freeing without taking: the holder moves, the nick is left free.
         let bob = beta.connect("bob", &facts("b")).await.unwrap();
         let freed = alpha
-            .reclaim("bob", Some(bob), owner, "alice", false)
+            .reclaim("bob", Some(on_beta(bob)), owner, "alice", false)
             .await
             .unwrap();
         assert_eq!(freed.as_deref(), Some("guest-2"));

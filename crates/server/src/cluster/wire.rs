@@ -30,7 +30,9 @@ use crate::hub::Protocol;
 pub enum EventKind {
     /// The user arrived on a node; the body is an [`Arrival`].
     Connected,
-    /// The user took the nick in the envelope; no body.
+    /// The user took the nick in the envelope; no body, but for a user that another node
+    /// moved off a nick its account's owner reclaimed: a [`MovedAside`], for its own node to
+    /// move it too.
     Renamed,
     /// The user left; the body is a [`Departure`].
     Disconnected,
@@ -210,6 +212,13 @@ pub struct PrivateMessage {
 pub struct KillOrder {
     pub by: Sender,
     pub reason: String,
+}
+
+/// A user moved off a reclaimed nick.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MovedAside {
+    /// Whether it was a stale session of the owner's own (NickServ `GHOST`), which then ends.
+    pub ghosted: bool,
 }
 
 /// Who sent a private message, or killed a user: its [`Identity`].

@@ -375,6 +375,42 @@ impl Hub {
     }
 }
 
+impl Hub {
+    /// Moves this server's `user` to `guest`, the guest nick the cluster gave it when its
+    /// account's owner reclaimed its nick on another node (`cluster/applier.rs`): as a
+    /// reclaim here moves a holder, everyone who shares a room with it is told and the user
+    /// is alerted (and, `ghosted`, its session ends).
+    pub fn move_aside(&self, user: &Arc<User>, guest: &str, ghosted: bool) {
+        let old = {
+            let mut nicks = lock(&self.nicks);
+            if nicks
+                .get(&fold(guest))
+                .is_some_and(|other| other.id != user.id)
+            {
+                tracing::warn!(%guest, "a guest nick the cluster gave is held here");
+                return;
+            }
+            let (old, new) = user.update_identity(|identity| Identity {
+                nick: guest.into(),
+                ..identity.clone()
+            });
+            let old_key = fold(&old.nick);
+            if nicks.get(&old_key).is_some_and(|held| held.id == user.id) {
+                nicks.remove(&old_key);
+            }
+            nicks.insert(fold(guest), user.clone());
+            self.tell_renamed(&old, new);
+            old
+        };
+        self.announce_rename(user, old, guest, Audience::all());
+        user.alert(if ghosted {
+            Alert::Ghosted
+        } else {
+            Alert::NickReclaimed
+        });
+    }
+}
+
 /// Who a user arriving under the guest nick `nick` from `host` is (the text protocol's
 /// newcomers).
 pub fn guest_identity(nick: &str, host: &str) -> Identity {

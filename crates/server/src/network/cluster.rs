@@ -19,7 +19,7 @@ use palaver_proto::names::fold;
 use tracing::warn;
 
 use crate::cluster::user_ids::UserIds;
-use crate::cluster::users::{ClaimError, ClusterUserId, UserDirectory, UserFacts};
+use crate::cluster::users::{ClaimError, ClusterUserId, Holder, UserDirectory, UserFacts};
 use crate::cluster::wire::{KillOrder, Presence, PrivateMessage, Sender};
 use crate::hub::{
     EndedRoom, Home, Hub, HubError, Protocol, Reclaim, Reclaimed, Said, User, guest_identity,
@@ -159,9 +159,8 @@ impl ClusterNetwork {
         renamed
     }
 
-    /// The owner of `account` reclaims its nick. A holder on another node is that node's to
-    /// move, which it cannot be asked to do yet (docs/CLUSTER.md, milestone 4's inboxes): the
-    /// nick is then refused as taken.
+    /// The owner of `account` reclaims its nick from whoever holds it, here or on another
+    /// node, which moves its user as the state feed tells it (`scripts/user_reclaim.lua`).
     pub async fn reclaim_nick(
         &self,
         owner: &Arc<User>,
@@ -172,9 +171,6 @@ impl ClusterNetwork {
         let nothing_to_claim = match &holder {
             _ if is_reserved(account) => true,
             Some(holder) if holder.id == owner.id => true,
-            Some(holder) if holder.outbox().is_none() => {
-                return Err(HubError::NickTaken(account.to_owned()));
-            }
             Some(holder) => how == Reclaim::FromSquatter && holds_account(holder, account),
             None => how != Reclaim::Take,
         };
@@ -182,16 +178,21 @@ impl ClusterNetwork {
             // The hub says why, changing nothing.
             return self.hub.reclaim_nick(owner, account, how);
         }
-        let holder_id = holder
-            .as_ref()
-            .map(|holder| self.id_of(holder))
-            .transpose()?;
+        let moved = match &holder {
+            Some(holder) => Some(Holder {
+                id: self.id_of(holder)?,
+                // Another node's user is moved by its node, as the state feed tells it.
+                elsewhere: holder.outbox().is_none(),
+                ghosted: how == Reclaim::Ghost && holds_account(holder, account),
+            }),
+            None => None,
+        };
         let owner_id = self.id_of(owner)?;
         let guest = self
             .directory
             .reclaim(
                 account,
-                holder_id,
+                moved,
                 owner_id,
                 &owner.nick(),
                 how == Reclaim::Take,

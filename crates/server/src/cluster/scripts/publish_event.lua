@@ -21,19 +21,25 @@ local function next_event_id()
   return id
 end
 
--- Publishes one event on the feed, in its stream (as entry <event id>-0, trimmed to the
--- window) and on its channel, as one envelope (wire.rs): a header line with the event id, the
--- feed's sequence number, `kind`, the user's id and its nick after the event, then `body`,
--- built by the node (empty for an event the script makes alone). Returns the event's id.
-local function publish_event(kind, user, nick, body)
+-- Publishes one event on the feed whose stream is `stream` and sequence `sequence_key`, in
+-- its stream (as entry <event id>-0, trimmed to the window) and on its channel, as one
+-- envelope (wire.rs): a header line with the event id, the feed's sequence number, `kind`,
+-- the user's id and its nick after the event, then `body`, built by the node (empty for an
+-- event the script makes alone). Returns the event's id.
+local function publish_on(stream, sequence_key, kind, user, nick, body)
   local id = next_event_id()
-  local sequence = redis.call('INCR', feed_sequence)
+  local sequence = redis.call('INCR', sequence_key)
   local envelope = string.format('%.0f %d %s %s %s\n', id, sequence, kind, user, nick) .. body
   local oldest = math.max(0, id - feed_window * 1024)
-  redis.call('XADD', feed_stream, 'MINID', '~', string.format('%.0f', oldest),
+  redis.call('XADD', stream, 'MINID', '~', string.format('%.0f', oldest),
     string.format('%.0f-0', id), 'e', envelope)
-  redis.call('PUBLISH', feed_stream, envelope)
+  redis.call('PUBLISH', stream, envelope)
   return id
+end
+
+-- Publishes one event on the script's feed (publish_on).
+local function publish_event(kind, user, nick, body)
+  return publish_on(feed_stream, feed_sequence, kind, user, nick, body)
 end
 
 -- Publishes an event that changed the user record `record` (kept, not deleted), and marks the
