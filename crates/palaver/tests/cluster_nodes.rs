@@ -18,7 +18,8 @@ use palaver_server::cluster::users::{
     ClaimError, ClusterUserId, Feed, Holder, UserDirectory, UserFacts,
 };
 use palaver_server::cluster::wire::{
-    Departure, Envelope, EventKind, KillOrder, MovedAside, Presence, PrivateMessage, Sender, Speech,
+    Departure, Envelope, EventKind, KillOrder, LogOut, MovedAside, Presence, PrivateMessage,
+    Sender, Speech,
 };
 use palaver_server::hub::Protocol;
 use palaver_server::store::Fence;
@@ -755,6 +756,18 @@ impl OtherNode {
             .expect("the holder moved")
     }
 
+    /// Logs out `to`, a user of `node` holding `nick`, as a password change here would.
+    fn log_out(&self, to: ClusterUserId, node: &str, nick: &str) {
+        let sent = self
+            .runtime
+            .block_on(
+                self.directory
+                    .send_log_out(to, node, nick, &LogOut { locked: false }),
+            )
+            .expect("send");
+        assert!(sent, "{nick} is connected through {node}");
+    }
+
     /// Says what others now see of this node's user `id`.
     fn update(&self, id: ClusterUserId, nick: &str, presence: &Presence) {
         self.runtime
@@ -1149,4 +1162,50 @@ fn an_account_s_nick_is_regained_from_another_node_s_user() {
         alice.whois_until("alice", "311"),
         ":palaver.local 311 {guest} alice ~b 192.0.2.9 * Elsewhere".replace("{guest}", &guest)
     );
+}
+
+#[test]
+fn a_password_change_logs_out_the_account_s_sessions_on_every_node() {
+    let AliceAndBob {
+        redis: _redis,
+        _config,
+        alpha,
+        beta,
+        bob,
+        mut alice,
+    } = alice_on_alpha_and_bob_elsewhere("");
+    let mut erin = Observer::join_ops(alpha.text, "erin");
+    erin.send("/register erin-password");
+    erin.skip_until("-- account erin registered; you are logged in");
+    // Bob, on the other node, is logged in to erin's account too.
+    let presence = Presence {
+        away: None,
+        realname: "Elsewhere".into(),
+        account: Some("erin".into()),
+        bot: false,
+        invisible: false,
+        operator: None,
+    };
+    beta.update(bob, "bob", &presence);
+    alice.whois_until("bob", "330");
+
+    // Changed here: bob's node is told to log him out.
+    erin.send("/password erin-password new-password");
+    erin.skip_until("-- password changed; your other session was logged out");
+    let event = beta.first_inbox_event("beta");
+    assert_eq!((event.kind, event.user), (EventKind::LoggedOut, bob));
+    assert_eq!(event.body::<LogOut>(), Ok(LogOut { locked: false }));
+
+    // Changed there: alpha logs erin out, and tells the cluster she no longer has an account.
+    let erin_id = beta.holder("erin").expect("erin's nick is claimed");
+    beta.log_out(erin_id, "alpha", "erin");
+    erin.skip_until("-- you were logged out: your account's password was changed");
+    let update = beta.events_until(&Feed::State, |event| {
+        event.kind == EventKind::Updated
+            && event.user == erin_id
+            && event
+                .body::<Presence>()
+                .is_ok_and(|presence| presence.account.is_none())
+    });
+    assert_eq!(update.nick, "erin");
 }

@@ -25,10 +25,10 @@ use super::feed::{Follower, Offered};
 use super::user_ids::UserIds;
 use super::users::{ClusterUserId, Feed, FeedError, Snapshot, UserDirectory, UserRecord};
 use super::wire::{
-    Arrival, Departure, Envelope, EventKind, KillOrder, MovedAside, Presence, PrivateMessage,
-    WireError,
+    Arrival, Departure, Envelope, EventKind, KillOrder, LogOut, MovedAside, Presence,
+    PrivateMessage, WireError,
 };
-use crate::hub::{Hub, Kill, User};
+use crate::hub::{Alert, Hub, Kill, User};
 
 /// The quit reason others see when a user's node is gone and the cluster released its users.
 pub const NODE_LOST: &str = "Its server left the network";
@@ -242,7 +242,7 @@ impl Apply for StateChanges {
                     }
                 }
             }
-            EventKind::Private | EventKind::Killed => {
+            EventKind::Private | EventKind::Killed | EventKind::LoggedOut => {
                 warn!(user = %event.user, kind = event.kind.word(), "skipped an inbox event on the state feed");
             }
         }
@@ -341,6 +341,19 @@ impl Apply for InboxDeliveries {
                         reason: order.reason.into(),
                     };
                     self.hub.carry_out_kill(&user, kill);
+                }
+                Err(error) => skipped(error),
+            },
+            EventKind::LoggedOut => match event.body::<LogOut>() {
+                Ok(log_out) => {
+                    // As the hub logs out the account's sessions here; the session tells the
+                    // cluster (`Network::share_presence`).
+                    let why = if log_out.locked {
+                        Alert::AccountLocked
+                    } else {
+                        Alert::LoggedOut
+                    };
+                    self.hub.log_out(&user, why);
                 }
                 Err(error) => skipped(error),
             },

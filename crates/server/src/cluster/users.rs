@@ -24,8 +24,8 @@ use redis::{RedisError, Script};
 
 use super::keys::NodeKeys;
 use super::wire::{
-    self, Arrival, Departure, Envelope, EventKind, KillOrder, MovedAside, Presence, PrivateMessage,
-    WireError,
+    self, Arrival, Departure, Envelope, EventKind, KillOrder, LogOut, MovedAside, Presence,
+    PrivateMessage, WireError,
 };
 use crate::hub::Protocol;
 use crate::store::{FENCE, Fence, Link, RedisConnection, redis_connection};
@@ -268,8 +268,8 @@ impl UserRecord {
 pub enum Feed {
     /// Users arriving, renaming and leaving; every node follows it.
     State,
-    /// What comes for the users of the node named: private messages, kills. That node
-    /// follows it.
+    /// What comes for the users of the node named: private messages, kills, logouts. That
+    /// node follows it.
     Inbox(String),
 }
 
@@ -605,6 +605,20 @@ impl UserDirectory {
     ) -> Result<bool, RedisError> {
         let body = wire::encode(order);
         self.send_to_inbox(to, node, nick, EventKind::Killed, body)
+            .await
+    }
+
+    /// Puts a logout of the user `to`, connected through `node` under `nick`, into that
+    /// node's inbox; `false` if the user is no longer connected there.
+    pub async fn send_log_out(
+        &self,
+        to: ClusterUserId,
+        node: &str,
+        nick: &str,
+        log_out: &LogOut,
+    ) -> Result<bool, RedisError> {
+        let body = wire::encode(log_out);
+        self.send_to_inbox(to, node, nick, EventKind::LoggedOut, body)
             .await
     }
 

@@ -44,6 +44,9 @@ pub enum EventKind {
     Private,
     /// In an inbox: an operator killed the user; the body is a [`KillOrder`].
     Killed,
+    /// In an inbox: the user's account's password was changed, or the account locked, on
+    /// another node: the user is logged out; the body is a [`LogOut`].
+    LoggedOut,
 }
 
 impl EventKind {
@@ -57,6 +60,7 @@ impl EventKind {
             EventKind::Updated => "updated",
             EventKind::Private => "private",
             EventKind::Killed => "killed",
+            EventKind::LoggedOut => "logged_out",
         }
     }
 
@@ -69,6 +73,7 @@ impl EventKind {
             EventKind::Updated,
             EventKind::Private,
             EventKind::Killed,
+            EventKind::LoggedOut,
         ]
         .into_iter()
         .find(|kind| kind.word() == word)
@@ -214,6 +219,13 @@ pub struct KillOrder {
     pub reason: String,
 }
 
+/// A user logged out by another node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogOut {
+    /// Whether an administrator locked the account (else its password was changed).
+    pub locked: bool,
+}
+
 /// A user moved off a reclaimed nick.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MovedAside {
@@ -343,6 +355,7 @@ mod tests {
             Just(EventKind::Updated),
             Just(EventKind::Private),
             Just(EventKind::Killed),
+            Just(EventKind::LoggedOut),
         ]
     }
 

@@ -72,10 +72,16 @@ impl Hub {
     pub fn log_out_other_sessions(&self, account: &str, actor: &User, why: Alert) -> usize {
         let others = self.other_sessions(account, actor);
         for user in &others {
-            self.set_account(user, None);
-            user.alert(why);
+            self.log_out(user, why);
         }
         others.len()
+    }
+
+    /// Logs `user` out of its account and alerts its session `why` (a password change, a
+    /// lock), here or, in a cluster, on another node's word (`cluster/applier.rs`).
+    pub fn log_out(&self, user: &Arc<User>, why: Alert) {
+        self.set_account(user, None);
+        user.alert(why);
     }
 
     /// Tells the other sessions logged in to `account` than `actor`'s, those that want to
@@ -92,7 +98,7 @@ impl Hub {
 
     /// Every user logged in to `account` but `actor` (a scan of the connected users: a
     /// password change and a new read marker are rare next to messages).
-    fn other_sessions(&self, account: &str, actor: &User) -> Vec<Arc<User>> {
+    pub fn other_sessions(&self, account: &str, actor: &User) -> Vec<Arc<User>> {
         let account = fold(account);
         self.users()
             .into_iter()

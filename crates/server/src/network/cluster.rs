@@ -20,10 +20,10 @@ use tracing::warn;
 
 use crate::cluster::user_ids::UserIds;
 use crate::cluster::users::{ClaimError, ClusterUserId, Holder, UserDirectory, UserFacts};
-use crate::cluster::wire::{KillOrder, Presence, PrivateMessage, Sender};
+use crate::cluster::wire::{KillOrder, LogOut, Presence, PrivateMessage, Sender};
 use crate::hub::{
-    EndedRoom, Home, Hub, HubError, Protocol, Reclaim, Reclaimed, Said, User, guest_identity,
-    is_reserved,
+    Alert, EndedRoom, Home, Hub, HubError, Protocol, Reclaim, Reclaimed, Said, User,
+    guest_identity, is_reserved,
 };
 use crate::outbox::Outbox;
 
@@ -255,6 +255,37 @@ impl ClusterNetwork {
         if let Err(error) = self.directory.update(id, &identity.nick, &presence).await {
             warn!(nick = %identity.nick, %error, "could not tell the cluster of a user's change");
         }
+    }
+
+    /// Logs out every other session of `account` (`why`: a password change, a lock): this
+    /// node's through the hub, the other nodes' through their inboxes. How many there were.
+    pub async fn log_out_other_sessions(&self, account: &str, actor: &User, why: Alert) -> usize {
+        let elsewhere: Vec<_> = self
+            .hub
+            .other_sessions(account, actor)
+            .into_iter()
+            .filter_map(|user| match &user.home {
+                Home::Node(node) => Some((user.clone(), node.clone())),
+                Home::Here(_) => None,
+            })
+            .collect();
+        let count = self.hub.log_out_other_sessions(account, actor, why);
+        let log_out = LogOut {
+            locked: why == Alert::AccountLocked,
+        };
+        for (user, node) in elsewhere {
+            let Some(id) = self.ids.id_of(&user) else {
+                continue;
+            };
+            let sent = self
+                .directory
+                .send_log_out(id, &node, &user.nick(), &log_out)
+                .await;
+            if let Err(error) = sent {
+                warn!(nick = %user.nick(), %error, "could not log out a session on another node");
+            }
+        }
+        count
     }
 
     /// An operator kills the user called `nick`: here through the hub, on another node

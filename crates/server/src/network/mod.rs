@@ -200,7 +200,10 @@ impl Network {
         self.share_presence(user).await;
     }
 
-    async fn share_presence(&self, user: &User) {
+    /// Tells the rest of the network what others now see of `user`, after a change the hub
+    /// made outside a call of this (a logout another session or node caused); in a cluster,
+    /// the other nodes. Nothing on a single server.
+    pub async fn share_presence(&self, user: &User) {
         if let Network::Cluster(network) = self {
             network.share_presence(user).await;
         }
@@ -368,7 +371,10 @@ impl Network {
 
     /// Alerts every other session logged in to `account` (`why`); how many there were.
     pub async fn log_out_other_sessions(&self, account: &str, actor: &User, why: Alert) -> usize {
-        self.hub().log_out_other_sessions(account, actor, why)
+        match self {
+            Network::Local(hub) => hub.log_out_other_sessions(account, actor, why),
+            Network::Cluster(network) => network.log_out_other_sessions(account, actor, why).await,
+        }
     }
 
     /// Tells the account's other sessions of a read marker `actor` moved.

@@ -1260,6 +1260,7 @@ impl Session for TextSession {
                 self.notice(&[text]);
                 // Its right to the account's nick went with the login.
                 self.nick_guard.spend();
+                self.context.network.share_presence(&self.user).await;
             }
             if alerts.contains(Alert::NickReclaimed) {
                 self.notice(&["you were renamed: your nick was reclaimed by its owner"]);

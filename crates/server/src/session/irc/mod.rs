@@ -847,6 +847,7 @@ impl Session for IrcSession {
             account::nickserv_notice(self, text);
             // Its right to the account's nick went with the login.
             self.nick_guard.spend();
+            self.context.network.share_presence(&user).await;
         }
         if alerts.contains(Alert::NickReclaimed) {
             account::nickserv_notice(
