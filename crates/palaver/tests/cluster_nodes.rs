@@ -667,6 +667,15 @@ fn a_fenced_node_disconnects_its_users_and_takes_clients_again_once_registered()
     bob.expect("#ops <bob> hello again");
 }
 
+/// A text client that registered an account under its nick, `nick`, with the password
+/// `NICK-password`, and is logged in to it.
+fn registered(address: SocketAddr, nick: &str) -> Observer {
+    let mut client = Observer::join_ops(address, nick);
+    client.send(&format!("/register {nick}-password"));
+    client.skip_until(&format!("-- account {nick} registered; you are logged in"));
+    client
+}
+
 /// Asks `/readyz` until it answers `status`.
 fn readyz_until(node: &Node, status: u16) {
     let deadline = Instant::now() + PATIENCE;
@@ -916,9 +925,7 @@ fn an_account_s_nick_is_regained_through_the_cluster_s_directory() {
     let (_directory, config) = config_file(SHORT_LEASE);
     let alpha = start_node(&redis, "alpha", &config);
     let beta = OtherNode::open(&redis, "beta");
-    let mut owner = Observer::join_ops(alpha.text, "alice");
-    owner.send("/register alice-password");
-    owner.skip_until("-- account alice registered; you are logged in");
+    let mut owner = registered(alpha.text, "alice");
     owner.send("/nick owner");
     owner.skip_until("-- alice is now known as owner");
     let mut squatter = Observer::join_ops(alpha.text, "alice");
@@ -1112,9 +1119,7 @@ fn an_account_s_nick_is_regained_from_another_node_s_user() {
         bob,
         mut alice,
     } = alice_on_alpha_and_bob_elsewhere("");
-    let mut owner = Observer::join_ops(alpha.text, "dave");
-    owner.send("/register dave-password");
-    owner.skip_until("-- account dave registered; you are logged in");
+    let mut owner = registered(alpha.text, "dave");
     owner.send("/nick owner");
     owner.skip_until("-- dave is now known as owner");
     let owner_id = beta.holder("owner").expect("the owner's nick is claimed");
@@ -1174,9 +1179,7 @@ fn a_password_change_logs_out_the_account_s_sessions_on_every_node() {
         bob,
         mut alice,
     } = alice_on_alpha_and_bob_elsewhere("");
-    let mut erin = Observer::join_ops(alpha.text, "erin");
-    erin.send("/register erin-password");
-    erin.skip_until("-- account erin registered; you are logged in");
+    let mut erin = registered(alpha.text, "erin");
     // Bob, on the other node, is logged in to erin's account too.
     let presence = Presence {
         away: None,
