@@ -985,7 +985,7 @@ fn private_messages_reach_another_node_s_users_through_its_inbox() {
     let AliceAndBob {
         redis: _redis,
         _config,
-        alpha: _alpha,
+        alpha,
         beta,
         bob,
         mut alice,
@@ -1010,6 +1010,14 @@ fn private_messages_reach_another_node_s_users_through_its_inbox() {
         alice.skip_until("PRIVMSG alice"),
         ":bob!~b@192.0.2.9 PRIVMSG alice :hello back"
     );
+    // Alpha counted one event out to an inbox and one in from its own.
+    let events = |direction: &str| {
+        metric(
+            &alpha,
+            &format!("palaver_cluster_events_{direction}_total{{feed=\"inbox\"}}"),
+        )
+    };
+    assert_eq!((events("out"), events("in")), ("1".into(), "1".into()));
 
     // Once bob has left, he is nobody to write to.
     beta.disconnect(bob, "bob", "bye");

@@ -122,6 +122,24 @@ pub enum LinkState {
     Fenced,
 }
 
+/// A cluster feed a node publishes on or follows (`palaver_cluster_events_…{feed}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FeedKind {
+    /// The state feed: users arriving, renaming, changing, leaving.
+    State,
+    /// A node's inbox: private messages, kills, logouts.
+    Inbox,
+}
+
+/// Why a node read a feed's stream (`palaver_cluster_catchups_total{reason}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CatchUpReason {
+    /// An event arrived past one the node had not seen.
+    Gap,
+    /// The node (re)subscribed to the feed: at its start, and after losing the subscription.
+    Reconnect,
+}
+
 // Each `ALL` lists its enum's variants in declaration order, so `variant as usize` indexes the
 // arrays of handles built from it (checked by `every_variant_indexes_its_own_handle`).
 
@@ -162,6 +180,14 @@ impl MessageTarget {
 
 impl LinkState {
     const ALL: [Self; 3] = [Self::Connected, Self::Degraded, Self::Fenced];
+}
+
+impl FeedKind {
+    const ALL: [Self; 2] = [Self::State, Self::Inbox];
+}
+
+impl CatchUpReason {
+    const ALL: [Self; 2] = [Self::Gap, Self::Reconnect];
 }
 
 /// Each label value's spelling in the exposition, written once.
@@ -205,6 +231,18 @@ label_values! {
     MessageTarget { Room => "room", Status => "status", Private => "private" }
     LinkState { Connected => "connected", Degraded => "degraded", Fenced => "fenced" }
     RedisCall { Renew => "renew" }
+    FeedKind { State => "state", Inbox => "inbox" }
+    CatchUpReason { Gap => "gap", Reconnect => "reconnect" }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct FeedLabels {
+    feed: FeedKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct CatchUpLabels {
+    reason: CatchUpReason,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -276,6 +314,10 @@ pub struct ClusterMetrics {
     nodes: Gauge,
     clock_offset: Gauge<f64, AtomicU64>,
     refused: Counter,
+    events_out: [Counter; FeedKind::ALL.len()],
+    events_in: [Counter; FeedKind::ALL.len()],
+    catch_ups: [Counter; CatchUpReason::ALL.len()],
+    catch_up_events: Counter,
 }
 
 impl ClusterMetrics {
@@ -317,13 +359,63 @@ impl ClusterMetrics {
             "Messages and commands refused because this node's link to Redis was down",
             refused.clone(),
         );
+        let events_out = Family::<FeedLabels, Counter>::default();
+        let events_out_handles =
+            FeedKind::ALL.map(|feed| events_out.get_or_create(&FeedLabels { feed }).clone());
+        registry.register(
+            "cluster_events_out",
+            "Events this node's calls published, by feed",
+            events_out,
+        );
+        let events_in = Family::<FeedLabels, Counter>::default();
+        let events_in_handles =
+            FeedKind::ALL.map(|feed| events_in.get_or_create(&FeedLabels { feed }).clone());
+        registry.register(
+            "cluster_events_in",
+            "Events this node applied, live or caught up, by feed",
+            events_in,
+        );
+        let catch_ups = Family::<CatchUpLabels, Counter>::default();
+        let catch_up_handles = CatchUpReason::ALL
+            .map(|reason| catch_ups.get_or_create(&CatchUpLabels { reason }).clone());
+        registry.register(
+            "cluster_catchups",
+            "Reads of a feed's stream, by why",
+            catch_ups,
+        );
+        let catch_up_events = Counter::default();
+        registry.register(
+            "cluster_catchup_events",
+            "Events applied from reads of a feed's stream",
+            catch_up_events.clone(),
+        );
         Self {
             link: link_handles,
             renew_latency,
             nodes,
             clock_offset,
             refused,
+            events_out: events_out_handles,
+            events_in: events_in_handles,
+            catch_ups: catch_up_handles,
+            catch_up_events,
         }
+    }
+
+    /// Counts `events` this node's calls published on `feed`.
+    pub fn published(&self, feed: FeedKind, events: u64) {
+        self.events_out[feed as usize].inc_by(events);
+    }
+
+    /// Counts `events` this node applied from `feed`.
+    pub fn applied(&self, feed: FeedKind, events: u64) {
+        self.events_in[feed as usize].inc_by(events);
+    }
+
+    /// Counts a read of a feed's stream, for `reason`, that applied `events`.
+    pub fn caught_up(&self, reason: CatchUpReason, events: u64) {
+        self.catch_ups[reason as usize].inc();
+        self.catch_up_events.inc_by(events);
     }
 
     /// Counts a message or command refused while the link was down.
@@ -721,7 +813,9 @@ mod tests {
             DisconnectReason,
             RefusedReason,
             MessageTarget,
-            LinkState
+            LinkState,
+            FeedKind,
+            CatchUpReason
         );
     }
 

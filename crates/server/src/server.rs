@@ -166,7 +166,7 @@ impl Server {
             };
             network = Network::cluster(ClusterNetwork::new(
                 hub.clone(),
-                directory,
+                directory.count_in(metrics.clone()),
                 user_ids.clone(),
             ));
             let (hub, metrics) = (hub.clone(), metrics.clone());
@@ -351,15 +351,17 @@ impl Server {
             );
             let (hub, ids) = (self.hub.clone(), self.user_ids.clone());
             let changes = StateApplier::for_state(node.name(), hub.clone(), ids.clone());
+            let metrics = self.metrics.clone();
             tokio::spawn(follow_feed(
                 redis.clone(),
                 Feed::State,
                 changes,
+                metrics.clone(),
                 stop.clone(),
             ));
             let inbox = Feed::Inbox(node.name().to_owned());
             let deliveries = InboxApplier::for_inbox(hub, ids);
-            tokio::spawn(follow_feed(redis, inbox, deliveries, stop.clone()));
+            tokio::spawn(follow_feed(redis, inbox, deliveries, metrics, stop.clone()));
         }
         let replaced = async {
             match &self.node {
@@ -475,13 +477,26 @@ async fn follow_feed<A: Apply>(
     (url, prefix, node): (String, String, String),
     feed: Feed,
     mut applier: Applier<A>,
+    metrics: Arc<Metrics>,
     stop: CancellationToken,
 ) {
     let (applied, _) = tokio::sync::watch::channel(0);
     while !stop.is_cancelled() {
         // Reads only: no fence.
         let followed = match UserDirectory::open(&url, &prefix, &node, Fence::default()).await {
-            Ok(directory) => follow(&url, &directory, &feed, &mut applier, &applied, &stop).await,
+            Ok(directory) => {
+                let metrics = metrics.cluster();
+                follow(
+                    &url,
+                    &directory,
+                    &feed,
+                    &mut applier,
+                    &applied,
+                    &stop,
+                    metrics,
+                )
+                .await
+            }
             Err(error) => Err(error.into()),
         };
         if let Err(error) = followed {

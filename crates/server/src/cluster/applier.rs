@@ -29,6 +29,7 @@ use super::wire::{
     PrivateMessage, WireError,
 };
 use crate::hub::{Alert, Hub, Kill, User};
+use crate::metrics::{CatchUpReason, ClusterMetrics};
 
 /// The quit reason others see when a user's node is gone and the cluster released its users.
 pub const NODE_LOST: &str = "Its server left the network";
@@ -374,6 +375,7 @@ pub async fn follow<A: Apply>(
     applier: &mut Applier<A>,
     applied: &watch::Sender<u64>,
     stop: &CancellationToken,
+    metrics: Option<&ClusterMetrics>,
 ) -> Result<(), FeedError> {
     let client = redis::Client::open(url)?;
     let mut subscriber = client.get_async_pubsub().await?;
@@ -383,7 +385,17 @@ pub async fn follow<A: Apply>(
     if applier.is_fresh() && applier.apply.loads_snapshot() {
         applier.load(directory.snapshot().await?);
     }
-    catch_up(directory, feed, applier).await?;
+    let count = |reason: Option<CatchUpReason>, events: usize| {
+        if let Some(metrics) = metrics {
+            let events = events as u64;
+            metrics.applied(feed.kind(), events);
+            if let Some(reason) = reason {
+                metrics.caught_up(reason, events);
+            }
+        }
+    };
+    let caught_up = catch_up(directory, feed, applier).await?;
+    count(Some(CatchUpReason::Reconnect), caught_up);
     applied.send_replace(applier.applied());
     let mut messages = subscriber.on_message();
     loop {
@@ -398,21 +410,27 @@ pub async fn follow<A: Apply>(
             )));
         };
         let envelope = Envelope::parse(message.get_payload_bytes())?;
-        if let Step::Gap { .. } = applier.offer(envelope) {
-            catch_up(directory, feed, applier).await?;
+        match applier.offer(envelope) {
+            Step::Applied(events) => count(None, events),
+            Step::Duplicate => {}
+            Step::Gap { .. } => {
+                let caught_up = catch_up(directory, feed, applier).await?;
+                count(Some(CatchUpReason::Gap), caught_up);
+            }
         }
         applied.send_replace(applier.applied());
     }
 }
 
 /// Reads the stream after the last event applied and offers what it has, page by page, until
-/// it has no more. A page that applies nothing while events wait past a gap means the stream
-/// lacks them (lost or trimmed away).
+/// it has no more; how many events that applied. A page that applies nothing while events wait
+/// past a gap means the stream lacks them (lost or trimmed away).
 async fn catch_up<A: Apply>(
     directory: &UserDirectory,
     feed: &Feed,
     applier: &mut Applier<A>,
-) -> Result<(), FeedError> {
+) -> Result<usize, FeedError> {
+    let start = applier.applied();
     loop {
         let page = directory
             .events_after(feed, applier.last_id, CATCH_UP_PAGE)
@@ -430,7 +448,7 @@ async fn catch_up<A: Apply>(
             )));
         }
         if !full && !gap {
-            return Ok(());
+            return Ok((applier.applied() - start) as usize);
         }
     }
 }
@@ -442,6 +460,7 @@ mod tests {
     use crate::cluster::wire::encode;
     use crate::hub::Home;
     use crate::hub::Protocol;
+    use crate::metrics::Metrics;
     use crate::store::Fence;
     use crate::test_redis::RedisServer;
 
@@ -548,6 +567,7 @@ mod tests {
             task: following,
             applied: mut applied_rx,
             stop,
+            metrics,
         } = follow_as_beta(&server, &hub);
         applied(&mut applied_rx, 1).await;
         assert_eq!(home_of(&hub, "early").as_deref(), Some("alpha"));
@@ -570,6 +590,20 @@ mod tests {
         assert_eq!(home_of(&hub, "early"), None);
         assert_eq!(hub.user_count(), 0);
         assert_eq!(beta.holder("early").await.unwrap(), None, "{early}");
+        // Beta counted them: the five that came live (early came with the snapshot, and its
+        // read of the stream as it subscribed found nothing after it).
+        let exported = metrics.encode(0, 0);
+        for line in [
+            "palaver_cluster_events_in_total{feed=\"state\"} 5",
+            "palaver_cluster_catchups_total{reason=\"reconnect\"} 1",
+            "palaver_cluster_catchups_total{reason=\"gap\"} 0",
+            "palaver_cluster_catchup_events_total 0",
+        ] {
+            assert!(
+                exported.lines().any(|each| each == line),
+                "{line}\n{exported}"
+            );
+        }
 
         stop.cancel();
         following.await.unwrap().expect("followed until stopped");
@@ -602,6 +636,7 @@ mod tests {
             task: following,
             applied: mut applied_rx,
             stop,
+            metrics: _,
         } = follow_as_beta(&server, &hub);
         applied(&mut applied_rx, 4).await;
         let loaded = hub.user_by_nick("first").expect("first was loaded");
@@ -627,15 +662,20 @@ mod tests {
         task: tokio::task::JoinHandle<Result<(), FeedError>>,
         applied: watch::Receiver<u64>,
         stop: CancellationToken,
+        /// Beta's metrics, which count what it applied.
+        metrics: Arc<Metrics>,
     }
 
     fn follow_as_beta(server: &RedisServer, hub: &Arc<Hub>) -> Following {
         let (applied_tx, applied) = watch::channel(0);
         let stop = CancellationToken::new();
         let (url, hub, stopped) = (server.url(), hub.clone(), stop.clone());
+        let metrics = Arc::new(Metrics::for_cluster());
+        let counted = metrics.clone();
         let task = tokio::spawn(async move {
             let directory = directory_at(&url, "beta").await;
             let mut applier = StateApplier::for_state("beta", hub, Arc::default());
+            let metrics = counted.cluster();
             follow(
                 &url,
                 &directory,
@@ -643,6 +683,7 @@ mod tests {
                 &mut applier,
                 &applied_tx,
                 &stopped,
+                metrics,
             )
             .await
         });
@@ -650,6 +691,7 @@ mod tests {
             task,
             applied,
             stop,
+            metrics,
         }
     }
 

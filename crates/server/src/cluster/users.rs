@@ -17,6 +17,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use palaver_proto::names::fold;
@@ -28,6 +29,7 @@ use super::wire::{
     PrivateMessage, WireError,
 };
 use crate::hub::Protocol;
+use crate::metrics::{FeedKind, Metrics};
 use crate::store::{FENCE, Fence, Link, RedisConnection, redis_connection};
 
 /// The state feed's part of every user script: publishing its events.
@@ -273,6 +275,16 @@ pub enum Feed {
     Inbox(String),
 }
 
+impl Feed {
+    /// Which kind of feed it is, as the metrics count them.
+    pub fn kind(&self) -> FeedKind {
+        match self {
+            Feed::State => FeedKind::State,
+            Feed::Inbox(_) => FeedKind::Inbox,
+        }
+    }
+}
+
 struct UserScripts {
     connect: Script,
     connect_guest: Script,
@@ -310,9 +322,23 @@ pub struct UserDirectory {
     node: String,
     fence: Fence,
     scripts: UserScripts,
+    /// Where the events its calls publish are counted (`palaver_cluster_events_out_total`).
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl UserDirectory {
+    /// Counts the events its calls publish in `metrics` from now on.
+    pub fn count_in(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    fn published(&self, feed: FeedKind, events: u64) {
+        if let Some(cluster) = self.metrics.as_ref().and_then(|metrics| metrics.cluster()) {
+            cluster.published(feed, events);
+        }
+    }
+
     /// The directory on the Redis at `url`, under `prefix` (`[cluster] key_prefix`), for the
     /// node `node`, whose writes `fence` checks against its lease.
     pub async fn open(
@@ -336,6 +362,7 @@ impl UserDirectory {
             node: node.to_owned(),
             fence,
             scripts: UserScripts::new(),
+            metrics: None,
         }
     }
 
@@ -361,6 +388,7 @@ impl UserDirectory {
             invocation.arg(name).arg(value);
         }
         let (outcome, id): (String, u64) = self.run(&mut invocation).await?;
+        self.published(FeedKind::State, u64::from(outcome == "connected"));
         match outcome.as_str() {
             "connected" => Ok(ClusterUserId(id)),
             _ => Err(ClaimError::Taken),
@@ -386,6 +414,7 @@ impl UserDirectory {
             invocation.arg(name).arg(value);
         }
         let (outcome, id, nick): (String, u64, String) = self.run(&mut invocation).await?;
+        self.published(FeedKind::State, u64::from(outcome == "connected"));
         match outcome.as_str() {
             "connected" => Ok((ClusterUserId(id), nick)),
             _ => Err(ClaimError::Taken),
@@ -404,6 +433,7 @@ impl UserDirectory {
             .arg(to)
             .arg(&folded);
         let outcome: String = self.run(&mut invocation).await?;
+        self.published(FeedKind::State, u64::from(outcome == "renamed"));
         match outcome.as_str() {
             "renamed" => Ok(()),
             "stale" => Err(ClaimError::Stale),
@@ -473,6 +503,12 @@ impl UserDirectory {
             .arg(if take { "1" } else { "0" })
             .arg(moved);
         let (outcome, guest): (String, String) = self.run(&mut invocation).await?;
+        if outcome == "reclaimed" {
+            self.published(
+                FeedKind::State,
+                u64::from(!guest.is_empty()) + u64::from(take),
+            );
+        }
         match outcome.as_str() {
             "reclaimed" => Ok((!guest.is_empty()).then_some(guest)),
             "stale" => Err(ClaimError::Stale),
@@ -500,7 +536,8 @@ impl UserDirectory {
             .arg(id.0)
             .arg(nick)
             .arg(wire::encode(&departure));
-        let _gone: String = self.run(&mut invocation).await?;
+        let outcome: String = self.run(&mut invocation).await?;
+        self.published(FeedKind::State, u64::from(outcome == "left"));
         Ok(())
     }
 
@@ -523,6 +560,7 @@ impl UserDirectory {
                 .arg(RELEASE_BATCH)
                 .arg(node);
             let (batch, left): (usize, usize) = self.run(&mut invocation).await?;
+            self.published(FeedKind::State, batch as u64);
             released += batch;
             if left == 0 {
                 return Ok(released);
@@ -576,7 +614,8 @@ impl UserDirectory {
             .arg(flag(presence.invisible))
             .arg("operator")
             .arg(presence.operator.as_deref().unwrap_or_default());
-        let _outcome: String = self.run(&mut invocation).await?;
+        let outcome: String = self.run(&mut invocation).await?;
+        self.published(FeedKind::State, u64::from(outcome == "updated"));
         Ok(())
     }
 
@@ -641,7 +680,9 @@ impl UserDirectory {
         let outcome: String = self
             .run_on(&Feed::Inbox(node.to_owned()), &mut invocation)
             .await?;
-        Ok(outcome == "sent")
+        let sent = outcome == "sent";
+        self.published(FeedKind::Inbox, u64::from(sent));
+        Ok(sent)
     }
 
     /// The feed's events after the one with id `after` (0: from the oldest kept), at most
