@@ -19,7 +19,7 @@ use palaver_server::cluster::users::{
 };
 use palaver_server::cluster::wire::{
     Departure, Envelope, EventKind, KillOrder, LogOut, MovedAside, Presence, PrivateMessage,
-    Sender, Speech,
+    ReadMarker, Sender, Speech,
 };
 use palaver_server::hub::Protocol;
 use palaver_server::store::Fence;
@@ -777,6 +777,29 @@ impl OtherNode {
         assert!(sent, "{nick} is connected through {node}");
     }
 
+    /// Tells `to`, a user of `node` holding `nick`, that its account read `target` up to
+    /// `marker_ms`.
+    fn send_read_marker(
+        &self,
+        to: ClusterUserId,
+        node: &str,
+        nick: &str,
+        target: &str,
+        marker_ms: u64,
+    ) {
+        let marker = ReadMarker {
+            time_ms: marker_ms,
+            server: "palaver.local".into(),
+            target: target.into(),
+            marker_ms: Some(marker_ms),
+        };
+        let sent = self
+            .runtime
+            .block_on(self.directory.send_read_marker(to, node, nick, &marker))
+            .expect("send");
+        assert!(sent, "{nick} is connected through {node}");
+    }
+
     /// Says what others now see of this node's user `id`.
     fn update(&self, id: ClusterUserId, nick: &str, presence: &Presence) {
         self.runtime
@@ -832,6 +855,24 @@ impl OtherNode {
             assert!(Instant::now() < deadline, "{nick} never changed hands");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+}
+
+/// The stand-in node's bob logs in to `account`; alice's node shows it.
+fn log_bob_in(beta: &OtherNode, bob: ClusterUserId, alice: &mut Irc, account: &str) {
+    beta.update(bob, "bob", &logged_in_to(account));
+    alice.whois_until("bob", "330");
+}
+
+/// What others see of the stand-in node's user once it logged in to `account`.
+fn logged_in_to(account: &str) -> Presence {
+    Presence {
+        away: None,
+        realname: "Elsewhere".into(),
+        account: Some(account.into()),
+        bot: false,
+        invisible: false,
+        operator: None,
     }
 }
 
@@ -1189,16 +1230,7 @@ fn a_password_change_logs_out_the_account_s_sessions_on_every_node() {
     } = alice_on_alpha_and_bob_elsewhere("");
     let mut erin = registered(alpha.text, "erin");
     // Bob, on the other node, is logged in to erin's account too.
-    let presence = Presence {
-        away: None,
-        realname: "Elsewhere".into(),
-        account: Some("erin".into()),
-        bot: false,
-        invisible: false,
-        operator: None,
-    };
-    beta.update(bob, "bob", &presence);
-    alice.whois_until("bob", "330");
+    log_bob_in(&beta, bob, &mut alice, "erin");
 
     // Changed here: bob's node is told to log him out.
     erin.send("/password erin-password new-password");
@@ -1219,4 +1251,41 @@ fn a_password_change_logs_out_the_account_s_sessions_on_every_node() {
                 .is_ok_and(|presence| presence.account.is_none())
     });
     assert_eq!(update.nick, "erin");
+}
+
+#[test]
+fn read_markers_reach_the_account_s_sessions_on_other_nodes() {
+    let AliceAndBob {
+        redis: _redis,
+        _config,
+        alpha: _alpha,
+        beta,
+        bob,
+        mut alice,
+    } = alice_on_alpha_and_bob_elsewhere("");
+    alice.send("CAP REQ :draft/read-marker");
+    alice.skip_until(" ACK ");
+    alice.send("PRIVMSG NickServ :REGISTER alice-password");
+    alice.skip_until(" 900 ");
+    // Bob, on the other node, is logged in to alice's account too.
+    log_bob_in(&beta, bob, &mut alice, "alice");
+
+    // Moved here: bob's node hears of it.
+    alice.send("MARKREAD #rust timestamp=2026-01-02T03:04:05.678Z");
+    alice.skip_until(" MARKREAD ");
+    let event = beta.first_inbox_event("beta");
+    assert_eq!((event.kind, event.user), (EventKind::Marker, bob));
+    let marker: ReadMarker = event.body().expect("a read marker");
+    assert_eq!(
+        (marker.target.as_str(), marker.marker_ms),
+        ("#rust", Some(1_767_323_045_678))
+    );
+
+    // Moved there: alice, who asked to hear of markers, does.
+    let alice_id = beta.holder("alice").expect("alice's nick is claimed");
+    beta.send_read_marker(alice_id, "alpha", "alice", "#go", 1_767_323_045_678);
+    assert_eq!(
+        alice.skip_until("MARKREAD #go"),
+        ":palaver.local MARKREAD #go timestamp=2026-01-02T03:04:05.678Z"
+    );
 }

@@ -26,7 +26,7 @@ use super::user_ids::UserIds;
 use super::users::{ClusterUserId, Feed, FeedError, Snapshot, UserDirectory, UserRecord};
 use super::wire::{
     Arrival, Departure, Envelope, EventKind, KillOrder, LogOut, MovedAside, Presence,
-    PrivateMessage, WireError,
+    PrivateMessage, ReadMarker, WireError,
 };
 use crate::hub::{Alert, Hub, Kill, User};
 use crate::metrics::{CatchUpReason, ClusterMetrics};
@@ -73,7 +73,8 @@ pub struct Applier<A> {
 /// This node's hub, following the state feed.
 pub type StateApplier = Applier<StateChanges>;
 
-/// This node's users, getting what the other nodes put in its inbox.
+/// This node's users, getting what the other nodes put in its inbox (private messages, kills,
+/// logouts, read markers).
 pub type InboxApplier = Applier<InboxDeliveries>;
 
 impl<A: Apply> Applier<A> {
@@ -243,7 +244,7 @@ impl Apply for StateChanges {
                     }
                 }
             }
-            EventKind::Private | EventKind::Killed | EventKind::LoggedOut => {
+            EventKind::Private | EventKind::Killed | EventKind::LoggedOut | EventKind::Marker => {
                 warn!(user = %event.user, kind = event.kind.word(), "skipped an inbox event on the state feed");
             }
         }
@@ -316,9 +317,9 @@ pub struct InboxDeliveries {
 }
 
 impl Apply for InboxDeliveries {
-    /// Delivers a private message to its recipient, or carries out a kill, if the user is
-    /// still connected here (gone meanwhile: like a message to a user who left as it was
-    /// sent); what cannot be read is logged and skipped.
+    /// Delivers a private message or a read marker to its recipient, or carries out a kill
+    /// or a logout, if the user is still connected here (gone meanwhile: like a message to a user who left as it
+    /// was sent); what cannot be read is logged and skipped.
     fn apply(&mut self, event: Envelope) {
         let Some(user) = self
             .ids
@@ -356,6 +357,10 @@ impl Apply for InboxDeliveries {
                     };
                     self.hub.log_out(&user, why);
                 }
+                Err(error) => skipped(error),
+            },
+            EventKind::Marker => match event.body::<ReadMarker>() {
+                Ok(marker) => self.hub.deliver_read_marker(&user, &marker.into_event()),
                 Err(error) => skipped(error),
             },
             _ => skipped(WireError::BadBody("not an inbox event".into())),

@@ -26,7 +26,7 @@ use redis::{RedisError, Script};
 use super::keys::NodeKeys;
 use super::wire::{
     self, Arrival, Departure, Envelope, EventKind, KillOrder, LogOut, MovedAside, Presence,
-    PrivateMessage, WireError,
+    PrivateMessage, ReadMarker, WireError,
 };
 use crate::hub::Protocol;
 use crate::metrics::{FeedKind, Metrics};
@@ -270,8 +270,8 @@ impl UserRecord {
 pub enum Feed {
     /// Users arriving, renaming and leaving; every node follows it.
     State,
-    /// What comes for the users of the node named: private messages, kills, logouts. That
-    /// node follows it.
+    /// What comes for the users of the node named: private messages, kills, logouts, read
+    /// markers. That node follows it.
     Inbox(String),
 }
 
@@ -658,6 +658,20 @@ impl UserDirectory {
     ) -> Result<bool, RedisError> {
         let body = wire::encode(log_out);
         self.send_to_inbox(to, node, nick, EventKind::LoggedOut, body)
+            .await
+    }
+
+    /// Puts an account's moved read marker for its session `to`, connected through `node`
+    /// under `nick`, into that node's inbox; `false` if the user is no longer connected there.
+    pub async fn send_read_marker(
+        &self,
+        to: ClusterUserId,
+        node: &str,
+        nick: &str,
+        marker: &ReadMarker,
+    ) -> Result<bool, RedisError> {
+        let body = wire::encode(marker);
+        self.send_to_inbox(to, node, nick, EventKind::Marker, body)
             .await
     }
 

@@ -47,6 +47,9 @@ pub enum EventKind {
     /// In an inbox: the user's account's password was changed, or the account locked, on
     /// another node: the user is logged out; the body is a [`LogOut`].
     LoggedOut,
+    /// In an inbox: a session of the user's account on another node moved a read marker;
+    /// the body is a [`ReadMarker`].
+    Marker,
 }
 
 impl EventKind {
@@ -61,6 +64,7 @@ impl EventKind {
             EventKind::Private => "private",
             EventKind::Killed => "killed",
             EventKind::LoggedOut => "logged_out",
+            EventKind::Marker => "marker",
         }
     }
 
@@ -74,6 +78,7 @@ impl EventKind {
             EventKind::Private,
             EventKind::Killed,
             EventKind::LoggedOut,
+            EventKind::Marker,
         ]
         .into_iter()
         .find(|kind| kind.word() == word)
@@ -219,6 +224,46 @@ pub struct KillOrder {
     pub reason: String,
 }
 
+/// An account's read marker moved (IRCv3 read-marker), for its sessions on other nodes: the
+/// [`Event::ReadMarker`] its node made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadMarker {
+    pub time_ms: u64,
+    pub server: String,
+    pub target: String,
+    pub marker_ms: Option<u64>,
+}
+
+impl ReadMarker {
+    /// The body for `event`, if it is a read marker.
+    pub fn of(event: &Event) -> Option<Self> {
+        let Event::ReadMarker {
+            time,
+            server,
+            target,
+            marker,
+        } = event
+        else {
+            return None;
+        };
+        Some(Self {
+            time_ms: time.0,
+            server: server.to_string(),
+            target: target.to_string(),
+            marker_ms: marker.map(|marker| marker.0),
+        })
+    }
+
+    pub fn into_event(self) -> Event {
+        Event::ReadMarker {
+            time: Timestamp(self.time_ms),
+            server: self.server.into(),
+            target: self.target.into(),
+            marker: self.marker_ms.map(Timestamp),
+        }
+    }
+}
+
 /// A user logged out by another node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogOut {
@@ -356,6 +401,7 @@ mod tests {
             Just(EventKind::Private),
             Just(EventKind::Killed),
             Just(EventKind::LoggedOut),
+            Just(EventKind::Marker),
         ]
     }
 

@@ -31,6 +31,14 @@ impl Audience {
         }
     }
 
+    /// Everyone who wants to hear of `interest`.
+    pub fn interested(interest: Interest) -> Self {
+        Self {
+            except: None,
+            needs: Some(interest),
+        }
+    }
+
     /// Everyone but `user` who wants to hear of `interest`.
     pub fn interested_except(interest: Interest, user: &User) -> Self {
         Self {

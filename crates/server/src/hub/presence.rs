@@ -96,6 +96,12 @@ impl Hub {
         );
     }
 
+    /// Tells `user`, a session of an account whose read marker another node's session
+    /// moved, `event`, if it wants to hear of it (`cluster/applier.rs`).
+    pub fn deliver_read_marker(&self, user: &Arc<User>, event: &Event) {
+        deliver([user], event, Audience::interested(Interest::ReadMarkers));
+    }
+
     /// Every user logged in to `account` but `actor` (a scan of the connected users: a
     /// password change and a new read marker are rare next to messages).
     pub fn other_sessions(&self, account: &str, actor: &User) -> Vec<Arc<User>> {

@@ -20,7 +20,7 @@ use tracing::warn;
 
 use crate::cluster::user_ids::UserIds;
 use crate::cluster::users::{ClaimError, ClusterUserId, Holder, UserDirectory, UserFacts};
-use crate::cluster::wire::{KillOrder, LogOut, Presence, PrivateMessage, Sender};
+use crate::cluster::wire::{KillOrder, LogOut, Presence, PrivateMessage, ReadMarker, Sender};
 use crate::hub::{
     Alert, EndedRoom, Home, Hub, HubError, Protocol, Reclaim, Reclaimed, Said, User,
     guest_identity, is_reserved,
@@ -286,6 +286,28 @@ impl ClusterNetwork {
             }
         }
         count
+    }
+
+    /// Tells the account's other sessions of a read marker `actor` moved: this node's through
+    /// the hub, the other nodes' through their inboxes (a failure is logged: the marker is
+    /// stored, and a session asks for it again when it next looks).
+    pub async fn share_read_marker(&self, account: &str, actor: &User, event: &Event) {
+        self.hub.share_read_marker(account, actor, event);
+        let Some(marker) = ReadMarker::of(event) else {
+            return;
+        };
+        for user in self.hub.other_sessions(account, actor) {
+            let (Home::Node(node), Some(id)) = (&user.home, self.ids.id_of(&user)) else {
+                continue;
+            };
+            let sent = self
+                .directory
+                .send_read_marker(id, node, &user.nick(), &marker)
+                .await;
+            if let Err(error) = sent {
+                warn!(nick = %user.nick(), %error, "could not tell another node of a read marker");
+            }
+        }
     }
 
     /// An operator kills the user called `nick`: here through the hub, on another node

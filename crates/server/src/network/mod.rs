@@ -379,7 +379,10 @@ impl Network {
 
     /// Tells the account's other sessions of a read marker `actor` moved.
     pub async fn share_read_marker(&self, account: &str, actor: &User, event: &Event) {
-        self.hub().share_read_marker(account, actor, event)
+        match self {
+            Network::Local(hub) => hub.share_read_marker(account, actor, event),
+            Network::Cluster(network) => network.share_read_marker(account, actor, event).await,
+        }
     }
 }
 
