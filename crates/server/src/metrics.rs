@@ -318,6 +318,7 @@ pub struct ClusterMetrics {
     events_in: [Counter; FeedKind::ALL.len()],
     catch_ups: [Counter; CatchUpReason::ALL.len()],
     catch_up_events: Counter,
+    resyncs: Counter,
 }
 
 impl ClusterMetrics {
@@ -389,6 +390,12 @@ impl ClusterMetrics {
             "Events applied from reads of a feed's stream",
             catch_up_events.clone(),
         );
+        let resyncs = Counter::default();
+        registry.register(
+            "cluster_resyncs",
+            "Feeds started over after a gap their stream could not fill",
+            resyncs.clone(),
+        );
         Self {
             link: link_handles,
             renew_latency,
@@ -399,6 +406,7 @@ impl ClusterMetrics {
             events_in: events_in_handles,
             catch_ups: catch_up_handles,
             catch_up_events,
+            resyncs,
         }
     }
 
@@ -410,6 +418,11 @@ impl ClusterMetrics {
     /// Counts `events` this node applied from `feed`.
     pub fn applied(&self, feed: FeedKind, events: u64) {
         self.events_in[feed as usize].inc_by(events);
+    }
+
+    /// Counts a feed started over after a gap its stream could not fill.
+    pub fn resynced(&self) {
+        self.resyncs.inc();
     }
 
     /// Counts a read of a feed's stream, for `reason`, that applied `events`.

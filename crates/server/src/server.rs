@@ -15,7 +15,7 @@ use crate::admin::Admin;
 use crate::admission::Admission;
 use crate::cluster::applier::{Applier, Apply, InboxApplier, StateApplier, follow};
 use crate::cluster::user_ids::UserIds;
-use crate::cluster::users::{Feed, UserDirectory};
+use crate::cluster::users::{Feed, FeedError, UserDirectory};
 use crate::cluster::{
     ClusterError, Node, NodeCounts, NodeFacts, default_node_name, settings_digest,
 };
@@ -469,10 +469,10 @@ fn bind_listener(kind: &'static str, address: SocketAddr) -> Result<TcpListener,
 
 /// Follows one of the cluster's feeds for this node (`cluster/applier.rs`) until `stop`: the
 /// state feed, which brings the other nodes' users into its hub, or its inbox, which brings
-/// private messages to its users. When the feed is lost (Redis restarted, the link broke) it
-/// is followed again from the last event applied, after a pause; a gap the stream cannot fill
-/// is logged each time, as the replica's reload is still to come (docs/CLUSTER.md,
-/// milestone 6).
+/// private messages (and kills, logouts, read markers) to its users. When the feed is lost
+/// (Redis restarted, the link broke) it is followed again from the last event applied, after
+/// a pause; after a gap its stream cannot fill, from a fresh start (`Applier::resync`: the
+/// state feed from a new snapshot, an inbox from its last event).
 async fn follow_feed<A: Apply>(
     (url, prefix, node): (String, String, String),
     feed: Feed,
@@ -483,12 +483,13 @@ async fn follow_feed<A: Apply>(
     let (applied, _) = tokio::sync::watch::channel(0);
     while !stop.is_cancelled() {
         // Reads only: no fence.
-        let followed = match UserDirectory::open(&url, &prefix, &node, Fence::default()).await {
+        let directory = UserDirectory::open(&url, &prefix, &node, Fence::default()).await;
+        let followed = match &directory {
             Ok(directory) => {
                 let metrics = metrics.cluster();
                 follow(
                     &url,
-                    &directory,
+                    directory,
                     &feed,
                     &mut applier,
                     &applied,
@@ -497,8 +498,16 @@ async fn follow_feed<A: Apply>(
                 )
                 .await
             }
-            Err(error) => Err(error.into()),
+            Err(error) => Err(error.clone().into()),
         };
+        if let (Err(FeedError::Gap(_)), Ok(directory)) = (&followed, &directory) {
+            if let Err(error) = applier.resync(directory, &feed).await {
+                warn!(%error, "could not start a feed of the cluster's over");
+            }
+            if let Some(metrics) = metrics.cluster() {
+                metrics.resynced();
+            }
+        }
         if let Err(error) = followed {
             warn!(%error, "lost a feed of the cluster's; following it again in a moment");
             tokio::select! {

@@ -60,6 +60,9 @@ pub trait Apply {
 
     /// Takes in the snapshot's users.
     fn load(&mut self, _users: Vec<UserRecord>) {}
+
+    /// Forgets what it took in, for a snapshot to replace it (a resync).
+    fn forget(&mut self) {}
 }
 
 /// A feed followed: its events applied in order, each once.
@@ -97,6 +100,32 @@ impl<A: Apply> Applier<A> {
         self.follower = Follower::after(snapshot.after_sequence);
         self.last_id = snapshot.after_id;
         self.apply.load(snapshot.users);
+    }
+
+    /// Starts over after its feed's stream could not fill a gap (`FeedError::Gap`): an
+    /// applier that loads snapshots forgets what it took in and loads one when it next
+    /// follows the feed; another goes on from the feed's last event, the events it missed
+    /// lost (and logged).
+    pub async fn resync(
+        &mut self,
+        directory: &UserDirectory,
+        feed: &Feed,
+    ) -> Result<(), FeedError> {
+        if self.apply.loads_snapshot() {
+            self.apply.forget();
+            self.follower = Follower::after(0);
+            self.last_id = 0;
+        } else {
+            let (last_id, last_sequence) = directory.last_event(feed).await?;
+            warn!(
+                feed = %directory.channel(feed),
+                missed = last_sequence.saturating_sub(self.applied()),
+                "events of a feed were lost; going on from its last one"
+            );
+            self.follower = Follower::after(last_sequence);
+            self.last_id = last_id;
+        }
+        Ok(())
     }
 
     /// Whether it has yet to take in anything.
@@ -159,6 +188,18 @@ pub struct StateChanges {
 impl Apply for StateChanges {
     fn loads_snapshot(&self) -> bool {
         true
+    }
+
+    /// Takes the other nodes' users out of the hub, quietly: the snapshot that follows adds
+    /// back those still connected.
+    fn forget(&mut self) {
+        for user in self.ids.remote_users() {
+            if let Some(id) = self.ids.remove_user(&user) {
+                self.loaded.remove(&id);
+            }
+            let _ended = self.hub.disconnect(&user, None);
+        }
+        self.loaded.clear();
     }
 
     /// Adds the other nodes' users the snapshot holds, as they were then.
@@ -447,7 +488,7 @@ async fn catch_up<A: Apply>(
             gap |= matches!(applier.offer(envelope), Step::Gap { .. });
         }
         if gap && applier.applied() == before {
-            return Err(FeedError::Lost(format!(
+            return Err(FeedError::Gap(format!(
                 "{} lacks the events after {before}",
                 directory.channel(feed)
             )));
@@ -698,6 +739,46 @@ mod tests {
             stop,
             metrics,
         }
+    }
+
+    /// A node that missed events its feed's stream no longer has notices the gap, and starts
+    /// over from a snapshot: the users it missed leaving are gone, those it missed arriving
+    /// are there.
+    #[tokio::test]
+    async fn a_gap_the_stream_cannot_fill_is_noticed_and_resynced_from_a_snapshot() {
+        let server = RedisServer::start();
+        let url = server.url();
+        let alpha = directory_at(&url, "alpha").await;
+        let beta = directory_at(&url, "beta").await;
+        let hub = Arc::new(Hub::default());
+        let mut applier = StateApplier::for_state("beta", hub.clone(), Arc::default());
+        let (applied, _) = watch::channel(0);
+        // Already stopped: each follow takes in what there is, then returns.
+        let stopped = CancellationToken::new();
+        stopped.cancel();
+        let follow_once = async |applier: &mut StateApplier| {
+            follow(&url, &beta, &Feed::State, applier, &applied, &stopped, None).await
+        };
+
+        let first = alpha.connect("first", &facts("f")).await.unwrap();
+        follow_once(&mut applier).await.expect("followed");
+        assert_eq!(home_of(&hub, "first").as_deref(), Some("alpha"));
+
+        // While beta was not listening: first left, second and third came, and the stream
+        // kept only the last event.
+        alpha.disconnect(first, "first", Some("bye")).await.unwrap();
+        alpha.connect("second", &facts("s")).await.unwrap();
+        alpha.connect("third", &facts("t")).await.unwrap();
+        assert_eq!(server.command("XTRIM palaver:state MAXLEN 1"), ":3");
+        let gap = follow_once(&mut applier).await;
+        assert!(matches!(gap, Err(FeedError::Gap(_))), "{gap:?}");
+
+        applier.resync(&beta, &Feed::State).await.expect("resynced");
+        follow_once(&mut applier).await.expect("followed again");
+        assert_eq!(home_of(&hub, "first"), None);
+        assert_eq!(home_of(&hub, "second").as_deref(), Some("alpha"));
+        assert_eq!(home_of(&hub, "third").as_deref(), Some("alpha"));
+        assert_eq!(hub.user_count(), 2);
     }
 
     async fn directory_at(url: &str, node: &str) -> UserDirectory {

@@ -48,6 +48,16 @@ impl UserIds {
         lock(&self.maps).by_hub.get(&user.id).copied()
     }
 
+    /// The other nodes' users.
+    pub fn remote_users(&self) -> Vec<Arc<User>> {
+        lock(&self.maps)
+            .by_cluster
+            .values()
+            .filter(|user| user.outbox().is_none())
+            .cloned()
+            .collect()
+    }
+
     pub fn user(&self, id: ClusterUserId) -> Option<Arc<User>> {
         lock(&self.maps).by_cluster.get(&id).cloned()
     }

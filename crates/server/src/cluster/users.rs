@@ -119,10 +119,15 @@ pub enum FeedError {
     Redis(#[from] RedisError),
     #[error("{0}")]
     Wire(#[from] WireError),
-    /// The feed cannot be followed from where the node is: its subscription ended, or its
-    /// stream lacks events the node did not apply.
+    /// The subscription to the feed ended (Redis restarted, the connection broke): follow it
+    /// again from where the node is.
     #[error("{0}")]
     Lost(String),
+    /// The feed's stream lacks events the node did not apply (trimmed past the window, or
+    /// lost): the node cannot follow it from where it is, and must start over from what the
+    /// directory holds now ([`Applier::resync`](super::applier::Applier::resync)).
+    #[error("{0}")]
+    Gap(String),
 }
 
 /// The key names of the directory, under one prefix.
@@ -725,30 +730,35 @@ impl UserDirectory {
             .collect()
     }
 
-    /// Every connected user as the directory's records say, and the state feed's last event
-    /// before they were read: what a node starting loads into its hub before it follows the
-    /// feed from that event on. Read in pages, not atomically, and need not be: each record
-    /// names the last event that changed it (`v`), and the events after the snapshot's last
-    /// one are applied only to records older than they are.
-    pub async fn snapshot(&self) -> Result<Snapshot, FeedError> {
+    /// The feed's last event, as its id and sequence number (0 and 0 for a feed without any).
+    pub async fn last_event(&self, feed: &Feed) -> Result<(u64, u64), FeedError> {
         let last: Vec<(String, Vec<Vec<u8>>)> = redis::cmd("XREVRANGE")
-            .arg(self.keys.feed(&Feed::State))
+            .arg(self.keys.feed(feed))
             .arg("+")
             .arg("-")
             .arg("COUNT")
             .arg(1)
             .query_async(&mut self.connection.clone())
             .await?;
-        let (after_id, after_sequence) = match last.first() {
+        match last.first() {
             Some((_, fields)) => match fields.as_slice() {
                 [name, envelope] if name == b"e" => {
                     let envelope = Envelope::parse(envelope)?;
-                    (envelope.id, envelope.sequence)
+                    Ok((envelope.id, envelope.sequence))
                 }
-                _ => return Err(WireError::NoHeader.into()),
+                _ => Err(WireError::NoHeader.into()),
             },
-            None => (0, 0),
-        };
+            None => Ok((0, 0)),
+        }
+    }
+
+    /// Every connected user as the directory's records say, and the state feed's last event
+    /// before they were read: what a node starting loads into its hub before it follows the
+    /// feed from that event on. Read in pages, not atomically, and need not be: each record
+    /// names the last event that changed it (`v`), and the events after the snapshot's last
+    /// one are applied only to records older than they are.
+    pub async fn snapshot(&self) -> Result<Snapshot, FeedError> {
+        let (after_id, after_sequence) = self.last_event(&Feed::State).await?;
         let ids: Vec<u64> = redis::cmd("SMEMBERS")
             .arg(self.keys.users())
             .query_async(&mut self.connection.clone())
