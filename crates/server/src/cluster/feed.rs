@@ -8,7 +8,8 @@
 //! before it must be read from the stream, whose entries are offered the same way, before
 //! anything after the gap is applied.
 //!
-//! Not yet used: the appliers come with the state feed (docs/CLUSTER.md, milestone 4).
+//! Used by the appliers of the state feed and of the nodes' inboxes (`applier.rs`); rooms'
+//! message feeds will use it too (docs/CLUSTER.md, milestone 5).
 
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;

@@ -7,9 +7,11 @@
 //! Each change asks the hub first (a nick this node sees taken is refused without a round
 //! trip), then the directory, then makes it in the hub; should the hub refuse after the
 //! directory agreed (its replica of the others' users was behind), the directory's change is
-//! taken back. A private message to another node's user goes into that node's inbox, which
-//! it follows (`cluster/applier.rs`). Rooms and their messages are still this node's hub's
-//! alone (milestone 5).
+//! taken back. A change of what others see of a user (away, account, real name…) is made in
+//! the hub, then told to the cluster. What is for another node's user — a private message, a
+//! kill, a logout, a read marker — goes into that node's inbox, which it follows
+//! (`cluster/applier.rs`). Rooms and their messages are still this node's hub's alone
+//! (milestone 5).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
