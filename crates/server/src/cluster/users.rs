@@ -34,6 +34,7 @@ use crate::store::{FENCE, Fence, Link, RedisConnection, redis_connection};
 
 /// The state feed's part of every user script: publishing its events.
 const PUBLISH_EVENT: &str = include_str!("scripts/publish_event.lua");
+const GUEST_NICK: &str = include_str!("scripts/guest_nick.lua");
 
 /// How long the state feed's stream keeps events for nodes catching up (`feed_window` in
 /// docs/CLUSTER.md; a setting of its own once nodes follow the feed).
@@ -303,7 +304,8 @@ struct UserScripts {
 
 impl UserScripts {
     fn new() -> Self {
-        let fenced = |body: &str| Script::new(&format!("{FENCE}\n{PUBLISH_EVENT}\n{body}"));
+        let fenced =
+            |body: &str| Script::new(&format!("{FENCE}\n{PUBLISH_EVENT}\n{GUEST_NICK}\n{body}"));
         Self {
             connect: fenced(include_str!("scripts/user_connect.lua")),
             connect_guest: fenced(include_str!("scripts/user_connect_guest.lua")),

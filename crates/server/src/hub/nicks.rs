@@ -228,16 +228,9 @@ impl Hub {
             {
                 return Err(HubError::NickTaken(new_nick.to_owned()));
             }
-            // Read under the lock: another session may have just moved this user to a guest
-            // nick (a reclaim), and the entry to remove is the current one.
-            let (old, new) = user.update_identity(|identity| Identity {
-                nick: new_nick.into(),
-                ..identity.clone()
-            });
-            nicks.remove(&fold(&old.nick));
-            nicks.insert(new_key, user.clone());
-            self.tell_renamed(&old, new);
-            old
+            // Under the lock: another session may have just moved this user to a guest nick
+            // (a reclaim), and the entry to remove is the current one.
+            self.move_nick(&mut nicks, user, new_nick)
         };
         Ok(self.announce_rename(user, old, new_nick, Audience::except(user)))
     }
@@ -334,36 +327,16 @@ impl Hub {
                         Some(guest) => guest.to_owned(),
                         None => free_guest_nick(&nicks, &self.next_guest_number),
                     };
-                    nicks.remove(&key);
-                    nicks.insert(fold(&guest), holder.clone());
-                    let (old, new) = holder.update_identity(|identity| Identity {
-                        nick: guest.as_str().into(),
-                        ..identity.clone()
-                    });
-                    self.tell_renamed(&old, new);
+                    let old = self.move_nick(&mut nicks, &holder, &guest);
                     let ghosted = how == Reclaim::Ghost && same_account;
                     Some((holder, old, guest, ghosted))
                 }
             };
-            let taken = (how == Reclaim::Take).then(|| {
-                let (old, new) = owner.update_identity(|identity| Identity {
-                    nick: account.into(),
-                    ..identity.clone()
-                });
-                nicks.remove(&fold(&old.nick));
-                nicks.insert(key, owner.clone());
-                self.tell_renamed(&old, new);
-                old
-            });
+            let taken = (how == Reclaim::Take).then(|| self.move_nick(&mut nicks, owner, account));
             (displaced, taken)
         };
         let displaced = displaced.map(|(holder, old, guest, ghosted)| {
-            self.announce_rename(&holder, old, &guest, Audience::all());
-            holder.alert(if ghosted {
-                Alert::Ghosted
-            } else {
-                Alert::NickReclaimed
-            });
+            self.tell_moved_aside(&holder, old, &guest, ghosted);
             Displaced { guest, ghosted }
         });
         let own_copy =
@@ -373,13 +346,10 @@ impl Hub {
             own_copy,
         })
     }
-}
 
-impl Hub {
     /// Moves this server's `user` to `guest`, the guest nick the cluster gave it when its
-    /// account's owner reclaimed its nick on another node (`cluster/applier.rs`): as a
-    /// reclaim here moves a holder, everyone who shares a room with it is told and the user
-    /// is alerted (and, `ghosted`, its session ends).
+    /// account's owner reclaimed its nick on another node (`cluster/applier.rs`), as a
+    /// reclaim here moves a holder.
     pub fn move_aside(&self, user: &Arc<User>, guest: &str, ghosted: bool) {
         let old = {
             let mut nicks = lock(&self.nicks);
@@ -390,20 +360,37 @@ impl Hub {
                 tracing::warn!(%guest, "a guest nick the cluster gave is held here");
                 return;
             }
-            let (old, new) = user.update_identity(|identity| Identity {
-                nick: guest.into(),
-                ..identity.clone()
-            });
-            let old_key = fold(&old.nick);
-            if nicks.get(&old_key).is_some_and(|held| held.id == user.id) {
-                nicks.remove(&old_key);
-            }
-            nicks.insert(fold(guest), user.clone());
-            self.tell_renamed(&old, new);
-            old
+            self.move_nick(&mut nicks, user, guest)
         };
-        self.announce_rename(user, old, guest, Audience::all());
-        user.alert(if ghosted {
+        self.tell_moved_aside(user, old, guest, ghosted);
+    }
+
+    /// Gives `user` the nick `nick` in `nicks` (the directory, locked; `nick` free or the
+    /// user's) and its identity, and tells its monitors; returns its identity before.
+    fn move_nick(
+        &self,
+        nicks: &mut HashMap<String, Arc<User>>,
+        user: &Arc<User>,
+        nick: &str,
+    ) -> Arc<Identity> {
+        let (old, new) = user.update_identity(|identity| Identity {
+            nick: nick.into(),
+            ..identity.clone()
+        });
+        let old_key = fold(&old.nick);
+        if nicks.get(&old_key).is_some_and(|held| held.id == user.id) {
+            nicks.remove(&old_key);
+        }
+        nicks.insert(fold(nick), user.clone());
+        self.tell_renamed(&old, new);
+        old
+    }
+
+    /// Tells everyone who shares a room with `holder`, and `holder` itself, that it was moved
+    /// off a reclaimed nick to `guest`, and alerts its session (`ghosted`: it must end).
+    fn tell_moved_aside(&self, holder: &Arc<User>, old: Arc<Identity>, guest: &str, ghosted: bool) {
+        self.announce_rename(holder, old, guest, Audience::all());
+        holder.alert(if ghosted {
             Alert::Ghosted
         } else {
             Alert::NickReclaimed

@@ -1,5 +1,5 @@
 -- An account's owner reclaims its nick: whoever holds it moves to the next free guest nick
--- (`guest-N`, as in user_connect_guest.lua), and with ARGV[7] = '1' the owner takes it. The
+-- (guest_nick.lua), and with ARGV[7] = '1' the owner takes it. The
 -- holder's rename on the state feed carries ARGV[8] as its body when the holder is another
 -- node's user: that node moves it on seeing the event, in the feed's order.
 -- Refused, changing nothing, if the nick's holder or the owner's nick is not what the node
@@ -16,14 +16,8 @@ if (holder or '') ~= ARGV[3] or redis.call('GET', KEYS[3]) ~= ARGV[4] then
 end
 local guest = ''
 if holder then
-  for _ = 1, 100 do
-    local nick = 'guest-' .. redis.call('INCR', KEYS[2])
-    if redis.call('EXISTS', ARGV[2] .. nick) == 0 then
-      guest = nick
-      break
-    end
-  end
-  if guest == '' then
+  guest = next_free_guest(KEYS[2], ARGV[2])
+  if not guest then
     return {'taken', ''}
   end
   redis.call('DEL', KEYS[1])
