@@ -858,6 +858,40 @@ async fn shut_down_commits_what_is_queued_and_checkpoints() {
 }
 
 #[tokio::test]
+async fn a_request_sent_as_the_store_shuts_down_is_refused_not_left_unanswered() {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let store = open(config_at(&directory));
+    let Backend::Sqlite(thread) = &store.backend else {
+        unreachable!("opened on SQLite");
+    };
+    let requests = thread.requests.clone();
+    // Another handle's `send` that has reserved its slot but not yet put its request in the
+    // channel when the shutdown comes, as one preempted between the two would be.
+    let slot = requests.reserve().await.expect("reserve a slot");
+    let shutting_down = tokio::spawn(store.clone().shut_down());
+    // The thread has taken the shutdown request and closed the channel. The pause lets a
+    // thread that merely dropped its receiver finish emptying the channel, so that the
+    // request below comes after that, as in the race, rather than being emptied by luck.
+    requests.closed().await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (reply, answer) = oneshot::channel::<()>();
+    slot.send(Request::Call(Box::new(move |_database| {
+        let _ = reply.send(());
+    })));
+    // The request is dropped unserved, its sender told so at once: it does not wait in the
+    // channel for every handle (`requests`, `store`) to be dropped.
+    let answered = tokio::time::timeout(Duration::from_secs(10), answer).await;
+    assert!(
+        matches!(answered, Ok(Err(_))),
+        "the request was not refused: {answered:?}"
+    );
+    shutting_down
+        .await
+        .expect("the shutdown task")
+        .expect("shut down");
+}
+
+#[tokio::test]
 async fn in_memory_store_works() {
     let store = open(StoreConfig::new(":memory:"));
     append_all(&store, [room_message(1, 1, "#a", "fleeting")]).await;

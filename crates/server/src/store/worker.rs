@@ -123,12 +123,31 @@ pub(super) fn run(
             }
         }
     }
+    if shut_down.is_some() {
+        refuse_the_rest(&mut requests);
+    }
     let closed = database.close();
     if let Err(error) = &closed {
         tracing::warn!(%error, "closing the database failed");
     }
     if let Some(reply) = shut_down {
         let _ = reply.send(closed);
+    }
+}
+
+/// Closes the channel after a shutdown request and drops what other handles sent behind it,
+/// so that each of them hears [`StoreError::Closed`] before the shutdown is answered.
+///
+/// Dropping the receiver is not enough: a `send` that reserved its slot just before the drop
+/// puts its request in the channel after the drop has emptied it, and there the request stays,
+/// unanswered, for as long as any handle lives (tokio-rs/tokio#7714). `close` instead lets
+/// such sends finish, and `blocking_recv` returns `None` only once every reserved slot is
+/// used or given back.
+fn refuse_the_rest(requests: &mut mpsc::Receiver<Request>) {
+    requests.close();
+    while let Some(refused) = requests.blocking_recv() {
+        // Dropping a request drops its reply channel: its sender gets `StoreError::Closed`.
+        drop(refused);
     }
 }
 
