@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use palaver_server::cluster::{ClusterSettings, Node, NodeFacts, status};
+use palaver_server::cluster::{ClusterSettings, IMPORT_NODE, Node, NodeFacts, status};
 use palaver_server::config::{Config, FileConfig, Overrides};
 use palaver_server::metrics::Metrics;
 use palaver_server::store::{self, Store, StoreConfig};
@@ -127,10 +127,6 @@ fn status(args: StatusArgs) -> ExitCode {
         Err(error) => failed(error.to_string()),
     }
 }
-
-/// The name the import takes among the nodes while it runs, so that no node starts on the
-/// Redis meanwhile and the import does not start beside a running node.
-const IMPORT_NODE: &str = "palaver-import";
 
 fn import(args: ImportArgs) -> anyhow::Result<()> {
     let settings = args.cluster.settings()?;

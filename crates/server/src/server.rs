@@ -76,6 +76,12 @@ pub struct Server {
     network: Network,
     /// In cluster mode, which hub user is which user of the cluster.
     user_ids: Arc<UserIds>,
+    /// In cluster mode, the sequence number of the last state feed event the hub applied:
+    /// told by the state feed's follower, awaited by sessions (`network/cluster.rs`).
+    state_applied: Arc<tokio::sync::watch::Sender<u64>>,
+    /// In cluster mode, the state feed's applier, its snapshot of the cluster loaded into the
+    /// hub before the server says it is ready; `run` follows the feed with it.
+    state_changes: Option<StateApplier>,
 }
 
 impl Server {
@@ -142,6 +148,8 @@ impl Server {
         let hub = Arc::new(hub);
         let mut network = Network::local(hub.clone());
         let user_ids = Arc::new(UserIds::default());
+        let state_applied = Arc::new(tokio::sync::watch::Sender::new(0));
+        let mut state_changes = None;
         if let (Some(node), Some(cluster)) = (&node, &config.cluster) {
             let fence = store.fence().unwrap_or_default();
             node.fence_writes(fence.clone());
@@ -164,10 +172,23 @@ impl Server {
                     .into());
                 }
             };
+            // The other nodes' users and the rooms, in the hub before the first client: a
+            // node is ready once its replica is (the feed is followed from the snapshot on;
+            // should the snapshot fail, the follower loads one).
+            let mut changes = StateApplier::for_state(node.name(), hub.clone(), user_ids.clone());
+            match directory.snapshot().await {
+                Ok(snapshot) => {
+                    changes.load(snapshot);
+                    state_applied.send_replace(changes.applied());
+                }
+                Err(error) => warn!(%error, "could not load the cluster's users and rooms yet"),
+            }
+            state_changes = Some(changes);
             network = Network::cluster(ClusterNetwork::new(
                 hub.clone(),
                 directory.count_in(metrics.clone()),
                 user_ids.clone(),
+                state_applied.subscribe(),
             ));
             let (hub, metrics) = (hub.clone(), metrics.clone());
             node.count_with(move || NodeCounts {
@@ -188,6 +209,8 @@ impl Server {
             node,
             network,
             user_ids,
+            state_applied,
+            state_changes,
         })
     }
 
@@ -237,7 +260,7 @@ impl Server {
     /// Serves until `shutdown` completes, then stops accepting, tells every client the server
     /// is shutting down, and waits up to the grace period for their output to flush. A cluster
     /// node also stops, with an error, when another node took its place.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ClusterError> {
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<(), ClusterError> {
         let stop = CancellationToken::new();
         let open_connections = Arc::new(OpenConnections::default());
         let tasks = TaskTracker::new();
@@ -350,18 +373,28 @@ impl Server {
                 node.name().to_owned(),
             );
             let (hub, ids) = (self.hub.clone(), self.user_ids.clone());
-            let changes = StateApplier::for_state(node.name(), hub.clone(), ids.clone());
+            let changes = self
+                .state_changes
+                .take()
+                .unwrap_or_else(|| StateApplier::for_state(node.name(), hub.clone(), ids.clone()));
             let metrics = self.metrics.clone();
             tokio::spawn(follow_feed(
                 redis.clone(),
-                Feed::State,
+                (Feed::State, self.state_applied.clone()),
                 changes,
                 metrics.clone(),
                 stop.clone(),
             ));
             let inbox = Feed::Inbox(node.name().to_owned());
+            let inbox_applied = Arc::new(tokio::sync::watch::Sender::new(0));
             let deliveries = InboxApplier::for_inbox(hub, ids);
-            tokio::spawn(follow_feed(redis, inbox, deliveries, metrics, stop.clone()));
+            tokio::spawn(follow_feed(
+                redis,
+                (inbox, inbox_applied),
+                deliveries,
+                metrics,
+                stop.clone(),
+            ));
         }
         let replaced = async {
             match &self.node {
@@ -472,15 +505,15 @@ fn bind_listener(kind: &'static str, address: SocketAddr) -> Result<TcpListener,
 /// private messages (and kills, logouts, read markers) to its users. When the feed is lost
 /// (Redis restarted, the link broke) it is followed again from the last event applied, after
 /// a pause; after a gap its stream cannot fill, from a fresh start (`Applier::resync`: the
-/// state feed from a new snapshot, an inbox from its last event).
+/// state feed from a new snapshot, an inbox from its last event). `applied` is told the
+/// sequence number of the last event applied.
 async fn follow_feed<A: Apply>(
     (url, prefix, node): (String, String, String),
-    feed: Feed,
+    (feed, applied): (Feed, Arc<tokio::sync::watch::Sender<u64>>),
     mut applier: Applier<A>,
     metrics: Arc<Metrics>,
     stop: CancellationToken,
 ) {
-    let (applied, _) = tokio::sync::watch::channel(0);
     while !stop.is_cancelled() {
         // Reads only: no fence.
         let directory = UserDirectory::open(&url, &prefix, &node, Fence::default()).await;

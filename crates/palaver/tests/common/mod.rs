@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 
 use crate::PATIENCE;
 
+pub mod cluster;
+
 /// How often the screen is captured while waiting for it to show something.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
@@ -670,6 +672,11 @@ impl Observer {
         self.send(&format!("/nick {nick}"));
         let old = std::mem::replace(&mut self.nick, nick.to_owned());
         self.expect(&format!("-- {old} is now known as {nick}"));
+    }
+
+    /// A second handle on the connection, for a thread that sends while this one reads.
+    pub fn sender(&self) -> TcpStream {
+        self.writer.try_clone().expect("clone the connection")
     }
 
     /// Sends `line` followed by LF.

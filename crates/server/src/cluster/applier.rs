@@ -16,20 +16,24 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use futures_util::StreamExt;
-use palaver_proto::event::Identity;
+use palaver_proto::event::{Event, Identity};
+use palaver_proto::names::fold;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
 use super::feed::{Follower, Offered};
+use super::rooms::OpenRoom;
 use super::user_ids::UserIds;
-use super::users::{ClusterUserId, Feed, FeedError, Snapshot, UserDirectory, UserRecord};
+use super::users::{ClusterUserId, Feed, FeedError, Snapshot, UserDirectory};
 use super::wire::{
     Arrival, Departure, Envelope, EventKind, KillOrder, LogOut, MovedAside, Presence,
-    PrivateMessage, ReadMarker, WireError,
+    PrivateMessage, ReadMarker, RoomDeletion, RoomInvite, RoomJoin, RoomKick, RoomMessage,
+    RoomModeChange, RoomPart, RoomRegistration, RoomTopic, WireError,
 };
-use crate::hub::{Alert, Hub, Kill, User};
+use crate::hub::{Alert, Hub, Kill, Topic, User, time_of};
 use crate::metrics::{CatchUpReason, ClusterMetrics};
+use crate::store::redis_subscriber;
 
 /// The quit reason others see when a user's node is gone and the cluster released its users.
 pub const NODE_LOST: &str = "Its server left the network";
@@ -58,8 +62,8 @@ pub trait Apply {
         false
     }
 
-    /// Takes in the snapshot's users.
-    fn load(&mut self, _users: Vec<UserRecord>) {}
+    /// Takes in the snapshot's users and rooms.
+    fn load(&mut self, _snapshot: Snapshot) {}
 
     /// Forgets what it took in, for a snapshot to replace it (a resync).
     fn forget(&mut self) {}
@@ -99,7 +103,7 @@ impl<A: Apply> Applier<A> {
     pub fn load(&mut self, snapshot: Snapshot) {
         self.follower = Follower::after(snapshot.after_sequence);
         self.last_id = snapshot.after_id;
-        self.apply.load(snapshot.users);
+        self.apply.load(snapshot);
     }
 
     /// Starts over after its feed's stream could not fill a gap (`FeedError::Gap`): an
@@ -202,9 +206,12 @@ impl Apply for StateChanges {
         self.loaded.clear();
     }
 
-    /// Adds the other nodes' users the snapshot holds, as they were then.
-    fn load(&mut self, users: Vec<UserRecord>) {
-        for user in users {
+    /// Adds the other nodes' users the snapshot holds, as they were then, and the rooms'
+    /// members among the users the hub has (a member that left since is on the feed after
+    /// the snapshot, and is not added: its departure would find nothing to remove).
+    fn load(&mut self, snapshot: Snapshot) {
+        self.hub.observe_event_id(snapshot.after_id);
+        for user in snapshot.users {
             if user.arrival.node == self.node {
                 continue;
             }
@@ -213,11 +220,18 @@ impl Apply for StateChanges {
                 self.show(&added, user.presence);
             }
         }
+        for room in snapshot.rooms {
+            self.load_room(room);
+        }
     }
 
     /// Changes the hub as `event` says. What cannot be applied (a body this node cannot read,
     /// a nick its hub holds otherwise) is logged and skipped: the feed goes on.
     fn apply(&mut self, event: Envelope) {
+        if event.kind.is_about_a_room() {
+            self.apply_to_room(&event);
+            return;
+        }
         if self
             .loaded
             .get(&event.user)
@@ -288,11 +302,176 @@ impl Apply for StateChanges {
             EventKind::Private | EventKind::Killed | EventKind::LoggedOut | EventKind::Marker => {
                 warn!(user = %event.user, kind = event.kind.word(), "skipped an inbox event on the state feed");
             }
+            EventKind::Joined
+            | EventKind::Parted
+            | EventKind::Kicked
+            | EventKind::Said
+            | EventKind::Topic
+            | EventKind::Modes
+            | EventKind::Invited
+            | EventKind::Registered
+            | EventKind::Redacted => self.apply_to_room(&event),
         }
     }
 }
 
 impl StateChanges {
+    /// Applies a room's event to the hub, whichever node's user it is about (this node's own
+    /// included: its sessions wait for their changes to come back this way, so that every
+    /// node makes them in the feed's order). What cannot be read is logged and skipped.
+    fn apply_to_room(&self, event: &Envelope) {
+        let applied = match event.kind {
+            EventKind::Joined => event.body().map(|join| self.join(event, join)),
+            EventKind::Parted => event.body().map(|part| self.part(event, part)),
+            EventKind::Kicked => event.body().map(|kick| self.kick(event, kick)),
+            EventKind::Said => event.body().map(|message| self.say(event, message)),
+            EventKind::Topic => event.body().map(|topic| self.set_topic(event, topic)),
+            EventKind::Modes => event.body().map(|change| self.change_modes(event, change)),
+            EventKind::Invited => event.body().map(|invite| self.invite(event, invite)),
+            EventKind::Registered => event.body().map(|registration: RoomRegistration| {
+                self.hub
+                    .apply_registration(&fold(&registration.room), &registration.founder);
+            }),
+            EventKind::Redacted => event.body().map(|deletion: RoomDeletion| {
+                let deleter = self.ids.user(event.user).map(|deleter| deleter.id);
+                let folded = fold(&deletion.room);
+                self.hub
+                    .apply_deletion(&folded, &deletion.into_event(event.id), deleter);
+            }),
+            _ => Ok(()),
+        };
+        if let Err(error) = applied {
+            warn!(user = %event.user, kind = event.kind.word(), %error, "skipped a room's event on the state feed");
+        }
+    }
+
+    /// Adds a room of the snapshot: its members as they were then (the first of them found
+    /// it again here, with its history's floor), and its topic.
+    fn load_room(&self, room: OpenRoom) {
+        let folded = fold(&room.name);
+        let mut founding = true;
+        let mut voiced = Vec::new();
+        for (id, rank) in room.members {
+            let Some(user) = self.ids.user(id) else {
+                continue;
+            };
+            self.hub
+                .apply_join(&user, &room.name, rank.op, founding, room.floor);
+            founding = false;
+            if rank.voice {
+                voiced.push(user.id);
+            }
+        }
+        let rules = room.rules.and_then(|rules| {
+            let parts = rules.into_parts();
+            if parts.is_none() {
+                warn!(room = %room.name, "skipped a room's modes this node cannot read");
+            }
+            parts
+        });
+        if let Some((modes, lists)) = rules {
+            self.hub
+                .load_rules(&folded, modes, lists, room.rules_version, &voiced);
+        }
+        if let Some(topic) = room.topic {
+            let topic = Topic {
+                text: topic.text.into(),
+                set_by: topic.set_by.into(),
+                set_at: time_of(topic.set_at),
+            };
+            self.hub.load_topic(&folded, topic);
+        }
+    }
+
+    fn join(&self, event: &Envelope, join: RoomJoin) {
+        // Gone already: its departure, later on the feed, has nothing to take it out of.
+        if let Some(user) = self.ids.user(event.user) {
+            self.hub
+                .apply_join(&user, &join.room, join.op, join.founding, event.id);
+        }
+    }
+
+    fn part(&self, event: &Envelope, part: RoomPart) {
+        let Some(user) = self.ids.user(event.user) else {
+            return;
+        };
+        let parted = Event::Parted {
+            time: time_of(event.id),
+            room: part.room.as_str().into(),
+            who: user.identity(),
+            reason: part.reason.map(Into::into),
+        };
+        self.hub
+            .apply_leave(&user, &fold(&part.room), &parted, Some(user.id));
+    }
+
+    fn kick(&self, event: &Envelope, kick: RoomKick) {
+        let Some(user) = self.ids.user(event.user) else {
+            return;
+        };
+        let kicker = self.ids.user(ClusterUserId(kick.by_id));
+        let kicked = Event::Kicked {
+            time: time_of(event.id),
+            room: kick.room.as_str().into(),
+            by: Arc::new(kick.by.into_identity()),
+            nick: user.nick(),
+            reason: kick.reason.into(),
+        };
+        let except = kicker.map(|kicker| kicker.id);
+        self.hub
+            .apply_leave(&user, &fold(&kick.room), &kicked, except);
+    }
+
+    fn say(&self, event: &Envelope, message: RoomMessage) {
+        let folded = fold(&message.room);
+        let minimum = message.minimum.map(Into::into);
+        let sender = self.ids.user(event.user);
+        let message = message.into_event(event.id);
+        self.hub
+            .apply_message(sender.as_ref(), &message, &folded, minimum);
+    }
+
+    fn set_topic(&self, event: &Envelope, topic: RoomTopic) {
+        let setter = self.ids.user(event.user).map(|setter| setter.id);
+        self.hub.apply_topic(
+            &fold(&topic.room),
+            Arc::new(topic.by.into_identity()),
+            &topic.topic,
+            time_of(event.id),
+            setter,
+        );
+    }
+
+    fn change_modes(&self, event: &Envelope, change: RoomModeChange) {
+        let Some(changes) = change.changes() else {
+            warn!(room = %change.room, modes = %change.modes, "skipped mode changes this node cannot read");
+            return;
+        };
+        let changer = self.ids.user(ClusterUserId(change.by_id));
+        let _event = self.hub.apply_modes(
+            &fold(&change.room),
+            Arc::new(change.by.into_identity()),
+            changes,
+            event.id,
+            changer.map(|changer| changer.id),
+        );
+    }
+
+    fn invite(&self, event: &Envelope, invite: RoomInvite) {
+        let Some(invitee) = self.ids.user(event.user) else {
+            return;
+        };
+        let inviter = self.ids.user(ClusterUserId(invite.by_id));
+        self.hub.apply_invite(
+            &fold(&invite.room),
+            &invitee,
+            Arc::new(invite.by.into_identity()),
+            invite.by_operator,
+            event.id,
+            inviter.map(|inviter| inviter.id),
+        );
+    }
+
     /// Adds another node's user to the hub under `nick`, as it arrived.
     fn admit(&self, id: ClusterUserId, nick: &str, arrival: Arrival) -> Option<Arc<User>> {
         let identity = Identity {
@@ -423,8 +602,7 @@ pub async fn follow<A: Apply>(
     stop: &CancellationToken,
     metrics: Option<&ClusterMetrics>,
 ) -> Result<(), FeedError> {
-    let client = redis::Client::open(url)?;
-    let mut subscriber = client.get_async_pubsub().await?;
+    let mut subscriber = redis_subscriber(url).await?;
     // Subscribed before reading the stream: nothing published in between is missed, and
     // what both bring is applied once.
     subscriber.subscribe(directory.channel(feed)).await?;

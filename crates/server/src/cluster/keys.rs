@@ -39,6 +39,12 @@ impl NodeKeys {
         format!("{}:lease:", self.prefix)
     }
 
+    /// Hash: the run id of the Redis last seen, and until when (Redis's clock, ms) no lapsed
+    /// node is released (a lease after Redis started again).
+    pub(super) fn run(&self) -> String {
+        format!("{}:run", self.prefix)
+    }
+
     pub(super) fn record_prefix(&self) -> String {
         format!("{}:node:", self.prefix)
     }

@@ -15,6 +15,7 @@ pub mod feed;
 mod keys;
 mod lease;
 mod node;
+pub mod rooms;
 mod scripts;
 pub mod status;
 pub mod user_ids;
@@ -26,7 +27,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use crate::Config;
-pub use node::{Node, NodeCounts, NodeFacts, default_node_name};
+pub use node::{IMPORT_NODE, Node, NodeCounts, NodeFacts, default_node_name};
 
 use crate::store::RedisSettings;
 

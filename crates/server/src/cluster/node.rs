@@ -13,6 +13,7 @@
 //! fenced node registers again as a new incarnation once Redis answers; if another node took
 //! its place meanwhile it cannot, and the server stops ([`Node::replaced`]).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -83,16 +84,22 @@ struct Inner {
     link: watch::Sender<LinkState>,
     /// The store's fence, given the current incarnation's lease at each registration.
     fence: OnceLock<Fence>,
+    /// Whether the users of lapsed nodes are being released ([`Node::release_lapsed`]).
+    releasing: AtomicBool,
 }
+
+/// The node name `palaver cluster import` registers under while it copies a database into
+/// Redis: no node starts while it is live, and it does not start beside a live node.
+pub const IMPORT_NODE: &str = "palaver-import";
 
 /// What `node_start` answered.
 enum Registration {
     /// Registered (and the users that lapsed nodes, or this node's earlier incarnation, left
     /// in the directory released).
     Started,
-    /// The name's lease is held for this much longer.
-    Held(Duration),
-    /// Another node is live.
+    /// The name's lease is held for this much longer, by the incarnation with this token.
+    Held { left: Duration, holder: String },
+    /// An import runs on the Redis (or, for the import, a node is live): the node named.
     Busy(String),
 }
 
@@ -102,6 +109,8 @@ enum Renewal {
     Renewed {
         redis_now_ms: i64,
         live_nodes: i64,
+        /// The nodes whose lease lapsed with users still in the directory.
+        lapsed: Vec<String>,
     },
     Fenced,
 }
@@ -147,6 +156,7 @@ impl Node {
                 metrics,
                 stop: CancellationToken::new(),
                 replaced: CancellationToken::new(),
+                releasing: AtomicBool::new(false),
                 link: watch::Sender::new(LinkState::Connected),
                 fence: OnceLock::new(),
             }),
@@ -252,14 +262,14 @@ impl Node {
                     return Ok(sent);
                 }
                 Registration::Busy(other) => return Err(self.busy(&other)),
-                Registration::Held(_) if Instant::now() >= give_up => {
+                Registration::Held { .. } if Instant::now() >= give_up => {
                     return Err(ClusterError::Refused(format!(
                         "the node name {} is in use by a running node; give this one another \
                          name (--node-name or [cluster] node_name)",
                         self.inner.name
                     )));
                 }
-                Registration::Held(left) => {
+                Registration::Held { left, .. } => {
                     if !told {
                         tracing::info!(
                             node = %self.inner.name,
@@ -276,19 +286,27 @@ impl Node {
         }
     }
 
+    /// Why this node cannot start beside `other`: an import and nodes never run at once.
     fn busy(&self, other: &str) -> ClusterError {
-        ClusterError::Refused(format!(
-            "another palaver node ({other}) is live on this Redis under the key prefix {}; \
-             this version runs one node per Redis and prefix (docs/CLUSTER.md)",
-            self.inner.keys.prefix()
-        ))
+        let prefix = self.inner.keys.prefix();
+        ClusterError::Refused(if other == IMPORT_NODE {
+            format!(
+                "palaver cluster import is copying a database into this Redis (key prefix \
+                 {prefix}); start nodes once it is done"
+            )
+        } else {
+            format!(
+                "another palaver node ({other}) is live on this Redis under the key prefix \
+                 {prefix}; stop every node before importing"
+            )
+        })
     }
 
     /// One `node_start` call, as a new incarnation with a new token.
     async fn register(&self) -> Result<Registration, redis::RedisError> {
         let token = random_token();
         let keys = &self.inner.keys;
-        let (answer, number, name, left_users): (String, i64, String, Vec<String>) = self
+        let (answer, number, holder, left_users): (String, i64, String, Vec<String>) = self
             .keys_of(&self.inner.scripts.start)
             .arg(&self.inner.name)
             .arg(&token)
@@ -297,6 +315,7 @@ impl Node {
             .arg(&self.inner.facts.settings_digest)
             .arg(keys.lease_prefix())
             .arg(keys.record_prefix())
+            .arg(IMPORT_NODE)
             .invoke_async(&mut self.inner.connection.clone())
             .await?;
         Ok(match answer.as_str() {
@@ -308,8 +327,11 @@ impl Node {
                 self.release_users_left_by(&left_users, token).await;
                 Registration::Started
             }
-            "held" => Registration::Held(Duration::from_millis(number.max(0) as u64)),
-            _ => Registration::Busy(name),
+            "held" => Registration::Held {
+                left: Duration::from_millis(number.max(0) as u64),
+                holder,
+            },
+            _ => Registration::Busy(holder),
         })
     }
 
@@ -345,6 +367,19 @@ impl Node {
         }
     }
 
+    /// Releases the users of the nodes whose lease lapsed (they died), beside the heartbeat:
+    /// at most one release runs at a time, and the next heartbeat names whatever is left.
+    fn release_lapsed(&self, lapsed: Vec<String>) {
+        if lapsed.is_empty() || self.inner.releasing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let node = self.clone();
+        tokio::spawn(async move {
+            node.release_users_left_by(&lapsed, node.token()).await;
+            node.inner.releasing.store(false, Ordering::Release);
+        });
+    }
+
     async fn renew(&self, last: &Sample) -> Result<Renewal, redis::RedisError> {
         let counts = self
             .inner
@@ -352,7 +387,7 @@ impl Node {
             .get()
             .map(|count| count())
             .unwrap_or_default();
-        let (answer, redis_now_ms, live_nodes): (String, i64, i64) = self
+        let (answer, redis_now_ms, live_nodes, lapsed): (String, i64, i64, Vec<String>) = self
             .keys_of(&self.inner.scripts.renew)
             .arg(self.token())
             .arg(millis(self.inner.lease))
@@ -362,12 +397,15 @@ impl Node {
             .arg(last.round_trip.as_micros() as u64)
             .arg(last.clock_offset_ms)
             .arg(self.inner.keys.lease_prefix())
+            .arg(self.inner.keys.record_prefix())
+            .arg(self.inner.keys.run())
             .invoke_async(&mut self.inner.connection.clone())
             .await?;
         Ok(if answer == "renewed" {
             Renewal::Renewed {
                 redis_now_ms,
                 live_nodes,
+                lapsed,
             }
         } else {
             Renewal::Fenced
@@ -409,12 +447,14 @@ impl Node {
                 Ok(Renewal::Renewed {
                     redis_now_ms,
                     live_nodes,
+                    lapsed,
                 }) => {
                     clock.renewed(sent);
                     last.record(sent, sent_wall_ms, redis_now_ms);
                     if let Some(metrics) = cluster_metrics {
                         metrics.renewed(last.round_trip, live_nodes, last.clock_offset_ms);
                     }
+                    self.release_lapsed(lapsed);
                 }
                 Ok(Renewal::Fenced) => clock.fence(),
                 Err(error) => {
@@ -464,12 +504,25 @@ impl Node {
                 inner.link.send_replace(LinkState::Connected);
                 Rejoin::Registered
             }
+            // Its own lease, still running in Redis though this node counted it lapsed.
+            Ok(Registration::Held { holder, .. }) if holder == *crate::lock(&inner.token) => {
+                Rejoin::StillFenced
+            }
             Ok(Registration::Busy(other)) => {
                 tracing::error!("{}; this node stops", self.busy(&other));
                 inner.replaced.cancel();
                 Rejoin::Replaced
             }
-            Ok(Registration::Held(_)) | Err(_) => Rejoin::StillFenced,
+            Ok(Registration::Held { .. }) => {
+                tracing::error!(
+                    node = %inner.name,
+                    "another process registered under this node's name while it was fenced; \
+                     this node stops"
+                );
+                inner.replaced.cancel();
+                Rejoin::Replaced
+            }
+            Err(_) => Rejoin::StillFenced,
         }
     }
 }

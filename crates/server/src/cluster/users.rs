@@ -24,6 +24,7 @@ use palaver_proto::names::fold;
 use redis::{RedisError, Script};
 
 use super::keys::NodeKeys;
+use super::rooms::OpenRoom;
 use super::wire::{
     self, Arrival, Departure, Envelope, EventKind, KillOrder, LogOut, MovedAside, Presence,
     PrivateMessage, ReadMarker, WireError,
@@ -35,6 +36,8 @@ use crate::store::{FENCE, Fence, Link, RedisConnection, redis_connection};
 /// The state feed's part of every user script: publishing its events.
 const PUBLISH_EVENT: &str = include_str!("scripts/publish_event.lua");
 const GUEST_NICK: &str = include_str!("scripts/guest_nick.lua");
+/// Rooms' keys, and the end of a user's memberships: part of every user and room script.
+const ROOM_KEYS: &str = include_str!("scripts/room_keys.lua");
 
 /// How long the state feed's stream keeps events for nodes catching up (`feed_window` in
 /// docs/CLUSTER.md; a setting of its own once nodes follow the feed).
@@ -133,7 +136,7 @@ pub enum FeedError {
 
 /// The key names of the directory, under one prefix.
 #[derive(Debug, Clone)]
-struct UserKeys {
+pub(super) struct UserKeys {
     prefix: String,
     /// The nodes' keys, for releasing a dead node.
     nodes: NodeKeys,
@@ -150,11 +153,11 @@ impl UserKeys {
     }
 
     /// Hash: a user's record (home node, nick, folded nick, user name, host, real name).
-    fn record(&self, id: ClusterUserId) -> String {
+    pub(super) fn record(&self, id: ClusterUserId) -> String {
         format!("{}{id}", self.record_prefix())
     }
 
-    fn record_prefix(&self) -> String {
+    pub(super) fn record_prefix(&self) -> String {
         format!("{}:user:", self.prefix)
     }
 
@@ -166,6 +169,25 @@ impl UserKeys {
     /// Set: the ids of the users connected through `node`.
     fn node_users(&self, node: &str) -> String {
         format!("{}:node:{node}:users", self.prefix)
+    }
+
+    /// Set: the folded names of the rooms with members.
+    pub(super) fn rooms(&self) -> String {
+        format!("{}:rooms", self.prefix)
+    }
+
+    /// What a room's keys start with: its record (a hash: name, topic) is this and its folded
+    /// name; its members (a hash: user id → status) the same with `:members`.
+    pub(super) fn room_prefix(&self) -> String {
+        format!("{}:room:", self.prefix)
+    }
+
+    pub(super) fn room_record(&self, folded: &str) -> String {
+        format!("{}{folded}", self.room_prefix())
+    }
+
+    pub(super) fn room_members(&self, folded: &str) -> String {
+        format!("{}{folded}:members", self.room_prefix())
     }
 
     /// Counters: user ids, guest numbers.
@@ -207,7 +229,7 @@ pub struct Holder {
 }
 
 /// How many user records one read of a snapshot asks for.
-const SNAPSHOT_PAGE: usize = 500;
+pub(super) const SNAPSHOT_PAGE: usize = 500;
 
 /// The directory's users at some moment ([`UserDirectory::snapshot`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -217,6 +239,9 @@ pub struct Snapshot {
     pub after_id: u64,
     pub after_sequence: u64,
     pub users: Vec<UserRecord>,
+    /// The rooms with members, read after the users (so that every member is among them, or
+    /// left since).
+    pub rooms: Vec<OpenRoom>,
 }
 
 /// A connected user, as its record in the directory says.
@@ -291,7 +316,7 @@ impl Feed {
     }
 }
 
-struct UserScripts {
+pub(super) struct UserScripts {
     connect: Script,
     connect_guest: Script,
     rename: Script,
@@ -300,12 +325,19 @@ struct UserScripts {
     send_to_inbox: Script,
     disconnect: Script,
     release_node: Script,
+    pub(super) join: Script,
+    pub(super) leave: Script,
+    pub(super) say: Script,
+    pub(super) modes: Script,
 }
 
 impl UserScripts {
     fn new() -> Self {
-        let fenced =
-            |body: &str| Script::new(&format!("{FENCE}\n{PUBLISH_EVENT}\n{GUEST_NICK}\n{body}"));
+        let fenced = |body: &str| {
+            Script::new(&format!(
+                "{FENCE}\n{PUBLISH_EVENT}\n{GUEST_NICK}\n{ROOM_KEYS}\n{body}"
+            ))
+        };
         Self {
             connect: fenced(include_str!("scripts/user_connect.lua")),
             connect_guest: fenced(include_str!("scripts/user_connect_guest.lua")),
@@ -315,6 +347,10 @@ impl UserScripts {
             send_to_inbox: fenced(include_str!("scripts/inbox_send.lua")),
             disconnect: fenced(include_str!("scripts/user_disconnect.lua")),
             release_node: fenced(include_str!("scripts/user_release_node.lua")),
+            join: fenced(include_str!("scripts/room_join.lua")),
+            leave: fenced(include_str!("scripts/room_leave.lua")),
+            say: fenced(include_str!("scripts/room_say.lua")),
+            modes: fenced(include_str!("scripts/room_modes.lua")),
         }
     }
 }
@@ -324,11 +360,11 @@ pub struct UserDirectory {
     /// Sends a request once more when the connection dropped (Redis restarted): a change
     /// Redis made before the connection died is then refused the second time (a connect as
     /// taken, a rename as stale), as the store's registrations are.
-    connection: Link,
-    keys: UserKeys,
-    node: String,
+    pub(super) connection: Link,
+    pub(super) keys: UserKeys,
+    pub(super) node: String,
     fence: Fence,
-    scripts: UserScripts,
+    pub(super) scripts: UserScripts,
     /// Where the events its calls publish are counted (`palaver_cluster_events_out_total`).
     metrics: Option<Arc<Metrics>>,
 }
@@ -340,7 +376,7 @@ impl UserDirectory {
         self
     }
 
-    fn published(&self, feed: FeedKind, events: u64) {
+    pub(super) fn published(&self, feed: FeedKind, events: u64) {
         if let Some(cluster) = self.metrics.as_ref().and_then(|metrics| metrics.cluster()) {
             cluster.published(feed, events);
         }
@@ -542,7 +578,10 @@ impl UserDirectory {
             .key(self.keys.node_users(&self.node))
             .arg(id.0)
             .arg(nick)
-            .arg(wire::encode(&departure));
+            .arg(wire::encode(&departure))
+            .arg(self.keys.record_prefix())
+            .arg(self.keys.rooms())
+            .arg(self.keys.room_prefix());
         let outcome: String = self.run(&mut invocation).await?;
         self.published(FeedKind::State, u64::from(outcome == "left"));
         Ok(())
@@ -565,7 +604,9 @@ impl UserDirectory {
                 .arg(self.keys.record_prefix())
                 .arg(self.keys.claim_prefix())
                 .arg(RELEASE_BATCH)
-                .arg(node);
+                .arg(node)
+                .arg(self.keys.rooms())
+                .arg(self.keys.room_prefix());
             let (batch, left): (usize, usize) = self.run(&mut invocation).await?;
             self.published(FeedKind::State, batch as u64);
             released += batch;
@@ -785,10 +826,12 @@ impl UserDirectory {
                 }
             }
         }
+        let rooms = self.open_rooms().await?;
         Ok(Snapshot {
             after_id,
             after_sequence,
             users,
+            rooms,
         })
     }
 
@@ -803,7 +846,7 @@ impl UserDirectory {
     }
 
     /// Runs a user script, which publishes on the state feed.
-    async fn run<T: redis::FromRedisValue>(
+    pub(super) async fn run<T: redis::FromRedisValue>(
         &self,
         invocation: &mut redis::ScriptInvocation<'_>,
     ) -> Result<T, RedisError> {

@@ -17,15 +17,17 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use palaver_proto::event::{Event, Identity, MessageId, MessageKind, Target};
+use palaver_proto::event::{Event, Identity, MemberStatus, MessageId, MessageKind, Target};
+use palaver_proto::irc::modes::{list_from_letter, list_letter, parse_changes, spell_modes};
+use palaver_proto::modes::{MaskList, ModeChange, RoomModes};
 use palaver_proto::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::users::ClusterUserId;
-use crate::hub::Protocol;
+use crate::hub::{MaskEntry, MaskLists, Protocol, time_of};
 
-/// What an event is: on the state feed, what happened to a user; in a node's inbox, what
-/// came for one of its users.
+/// What an event is: on the state feed, what happened to a user or in a room; in a node's
+/// inbox, what came for one of its users.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
     /// The user arrived on a node; the body is an [`Arrival`].
@@ -50,6 +52,25 @@ pub enum EventKind {
     /// In an inbox: a session of the user's account on another node moved a read marker;
     /// the body is a [`ReadMarker`].
     Marker,
+    /// A user joined a room ([`RoomJoin`]).
+    Joined,
+    /// A user left a room ([`RoomPart`]).
+    Parted,
+    /// A user was kicked out of a room ([`RoomKick`]); the envelope names the kicked.
+    Kicked,
+    /// A user said something in a room ([`RoomMessage`]); the event's id is the message's.
+    Said,
+    /// A user set a room's topic ([`RoomTopic`]).
+    Topic,
+    /// A user changed a room's modes ([`RoomModeChange`]); its id is the room's new rules
+    /// version.
+    Modes,
+    /// A user was invited into a room ([`RoomInvite`]); the envelope names the invitee.
+    Invited,
+    /// A room was registered to an account ([`RoomRegistration`]).
+    Registered,
+    /// A message of a room was deleted ([`RoomDeletion`]); the event's id is the deletion's.
+    Redacted,
 }
 
 impl EventKind {
@@ -65,7 +86,33 @@ impl EventKind {
             EventKind::Killed => "killed",
             EventKind::LoggedOut => "logged_out",
             EventKind::Marker => "marker",
+            EventKind::Joined => "joined",
+            EventKind::Parted => "parted",
+            EventKind::Kicked => "kicked",
+            EventKind::Said => "said",
+            EventKind::Topic => "topic",
+            EventKind::Modes => "modes",
+            EventKind::Invited => "invited",
+            EventKind::Registered => "registered",
+            EventKind::Redacted => "redacted",
         }
+    }
+
+    /// Whether it is a room's event: the state feed's applier applies these to the hub
+    /// whichever node's user they are about.
+    pub fn is_about_a_room(self) -> bool {
+        matches!(
+            self,
+            EventKind::Joined
+                | EventKind::Parted
+                | EventKind::Kicked
+                | EventKind::Said
+                | EventKind::Topic
+                | EventKind::Modes
+                | EventKind::Invited
+                | EventKind::Registered
+                | EventKind::Redacted
+        )
     }
 
     fn from_word(word: &str) -> Option<Self> {
@@ -79,6 +126,15 @@ impl EventKind {
             EventKind::Killed,
             EventKind::LoggedOut,
             EventKind::Marker,
+            EventKind::Joined,
+            EventKind::Parted,
+            EventKind::Kicked,
+            EventKind::Said,
+            EventKind::Topic,
+            EventKind::Modes,
+            EventKind::Invited,
+            EventKind::Registered,
+            EventKind::Redacted,
         ]
         .into_iter()
         .find(|kind| kind.word() == word)
@@ -343,12 +399,7 @@ impl PrivateMessage {
             time_ms: time.0,
             from: Sender::of(from),
             to: to.to_string(),
-            kind: match kind {
-                MessageKind::Say => Speech::Say,
-                MessageKind::Action => Speech::Action,
-                MessageKind::Notice => Speech::Notice,
-                MessageKind::TagsOnly => Speech::TagsOnly,
-            },
+            kind: Speech::from(*kind),
             text: text.to_string(),
             concat_at: concat_at.to_vec(),
             client_tags: client_tags.to_string(),
@@ -362,18 +413,346 @@ impl PrivateMessage {
             time: Timestamp(self.time_ms),
             from: Arc::new(self.from.into_identity()),
             target: Target::User(self.to.into()),
-            kind: match self.kind {
-                Speech::Say => MessageKind::Say,
-                Speech::Action => MessageKind::Action,
-                Speech::Notice => MessageKind::Notice,
-                Speech::TagsOnly => MessageKind::TagsOnly,
-            },
+            kind: self.kind.into(),
             text: self.text.into(),
             concat_at: self.concat_at.into(),
             client_tags: self.client_tags.into(),
         }
     }
 }
+
+impl From<MessageKind> for Speech {
+    fn from(kind: MessageKind) -> Self {
+        match kind {
+            MessageKind::Say => Speech::Say,
+            MessageKind::Action => Speech::Action,
+            MessageKind::Notice => Speech::Notice,
+            MessageKind::TagsOnly => Speech::TagsOnly,
+        }
+    }
+}
+
+impl From<Speech> for MessageKind {
+    fn from(speech: Speech) -> Self {
+        match speech {
+            Speech::Say => MessageKind::Say,
+            Speech::Action => MessageKind::Action,
+            Speech::Notice => MessageKind::Notice,
+            Speech::TagsOnly => MessageKind::TagsOnly,
+        }
+    }
+}
+
+/// A user joining a room (`joined`), as its node decided it on its replica: Redis checked that
+/// the room was empty exactly when `founding` says so (its founder is its operator).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomJoin {
+    /// The room's name, as the joiner wrote it (the name of a room it founds).
+    pub room: String,
+    /// Whether the joiner is the room's operator: its founder, or a registered room's.
+    pub op: bool,
+    /// Whether the room was empty: the join (re)creates it.
+    pub founding: bool,
+}
+
+/// A user leaving a room (`parted`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomPart {
+    pub room: String,
+    pub reason: Option<String>,
+}
+
+/// A member kicked out of a room (`kicked`; the envelope names the kicked).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomKick {
+    pub room: String,
+    /// The kicker's cluster id (its own session tells it of the kick) and identity.
+    pub by_id: u64,
+    pub by: Sender,
+    pub reason: String,
+}
+
+/// A message to a room (`said`; the envelope names the sender, and its id is the message's,
+/// which gives its time: `id / 1024` milliseconds).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomMessage {
+    pub room: String,
+    /// Only the members with this status or more hear it (a status message).
+    pub minimum: Option<Status>,
+    pub from: Sender,
+    pub kind: Speech,
+    pub text: String,
+    pub concat_at: Vec<usize>,
+    pub client_tags: String,
+}
+
+/// The least status of a status message's audience.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Status {
+    Voiced,
+    Operator,
+}
+
+impl From<MemberStatus> for Status {
+    fn from(status: MemberStatus) -> Self {
+        match status {
+            MemberStatus::Voiced => Status::Voiced,
+            MemberStatus::Operator => Status::Operator,
+        }
+    }
+}
+
+impl From<Status> for MemberStatus {
+    fn from(status: Status) -> Self {
+        match status {
+            Status::Voiced => MemberStatus::Voiced,
+            Status::Operator => MemberStatus::Operator,
+        }
+    }
+}
+
+impl RoomMessage {
+    /// The body for a room message (`Target::Room` or `Target::RoomStatus`) as its sender's
+    /// node built it; `None` for any other event.
+    pub fn of(event: &Event) -> Option<Self> {
+        let Event::Message {
+            from,
+            target,
+            kind,
+            text,
+            concat_at,
+            client_tags,
+            ..
+        } = event
+        else {
+            return None;
+        };
+        let (room, minimum) = match target {
+            Target::Room(room) => (room, None),
+            Target::RoomStatus { room, minimum } => (room, Some(Status::from(*minimum))),
+            Target::User(_) => return None,
+        };
+        Some(Self {
+            room: room.to_string(),
+            minimum,
+            from: Sender::of(from),
+            kind: Speech::from(*kind),
+            text: text.to_string(),
+            concat_at: concat_at.to_vec(),
+            client_tags: client_tags.to_string(),
+        })
+    }
+
+    /// The message as an event, with the id Redis gave it (and the time that id says).
+    pub fn into_event(self, id: u64) -> Event {
+        let room: Arc<str> = self.room.into();
+        Event::Message {
+            id: MessageId(id),
+            time: time_of(id),
+            from: Arc::new(self.from.into_identity()),
+            target: match self.minimum {
+                None => Target::Room(room),
+                Some(minimum) => Target::RoomStatus {
+                    room,
+                    minimum: minimum.into(),
+                },
+            },
+            kind: self.kind.into(),
+            text: self.text.into(),
+            concat_at: self.concat_at.into(),
+            client_tags: self.client_tags.into(),
+        }
+    }
+}
+
+/// A room's topic set (`topic`; empty: cleared).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomTopic {
+    pub room: String,
+    pub by: Sender,
+    pub topic: String,
+}
+
+/// A user invited into a room (`invited`; the envelope names the invitee).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomInvite {
+    pub room: String,
+    /// The inviter's cluster id and identity.
+    pub by_id: u64,
+    pub by: Sender,
+    /// Whether an operator invited it: only then is the invitation kept, and lets it in once.
+    pub by_operator: bool,
+}
+
+/// A room registered to its founder's account (`registered`; the envelope names the user
+/// who registered it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomRegistration {
+    pub room: String,
+    pub founder: String,
+}
+
+/// A message of a room deleted (`redacted`; the envelope names who deleted it, and the event's
+/// id is the deletion's own).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomDeletion {
+    pub room: String,
+    pub by: Sender,
+    pub message: u64,
+    /// The deleted message's sender, by nick as it was then, and when it was sent (ms).
+    pub author: String,
+    pub sent_ms: u64,
+    pub reason: Option<String>,
+}
+
+impl RoomDeletion {
+    /// The body for a room message's deletion (`Event::Redacted` to a room); `None` for any
+    /// other event.
+    pub fn of(event: &Event) -> Option<Self> {
+        let Event::Redacted {
+            by,
+            target: Target::Room(room),
+            message,
+            author,
+            sent,
+            reason,
+            ..
+        } = event
+        else {
+            return None;
+        };
+        Some(Self {
+            room: room.to_string(),
+            by: Sender::of(by),
+            message: message.0,
+            author: author.to_string(),
+            sent_ms: sent.0,
+            reason: reason.as_deref().map(str::to_owned),
+        })
+    }
+
+    /// The deletion as an event, with the id Redis gave it (and the time that id says).
+    pub fn into_event(self, id: u64) -> Event {
+        Event::Redacted {
+            id: MessageId(id),
+            time: time_of(id),
+            by: Arc::new(self.by.into_identity()),
+            target: Target::Room(self.room.into()),
+            message: MessageId(self.message),
+            author: self.author.into(),
+            sent: Timestamp(self.sent_ms),
+            reason: self.reason.map(Into::into),
+        }
+    }
+}
+
+/// A room's modes changed (`modes`): the changes that changed something on the deciding
+/// node's replica, spelled as IRC announces them (`+o-v alice bob`; `palaver_proto::irc::modes`
+/// reads them back).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomModeChange {
+    pub room: String,
+    /// The changer's cluster id (its own session tells it of the change) and identity.
+    pub by_id: u64,
+    pub by: Sender,
+    pub modes: String,
+    pub arguments: Vec<String>,
+}
+
+impl RoomModeChange {
+    /// The changes, read back; `None` if they are not palaver's.
+    pub fn changes(&self) -> Option<Vec<ModeChange>> {
+        parse_changes(&self.modes, &self.arguments)
+    }
+}
+
+/// A room's modes and mask lists as a whole, kept in its record for the nodes that start later.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomRules {
+    /// The modes set, spelled as IRC shows them (`+ntk`, with `["key"]`).
+    pub modes: String,
+    pub arguments: Vec<String>,
+    pub lists: Vec<ListedMask>,
+}
+
+/// One entry of a room's mask lists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListedMask {
+    /// The list's IRC letter (`b`, `e`, `I`).
+    pub list: char,
+    pub mask: String,
+    pub set_by: String,
+    pub set_at_ms: u64,
+}
+
+impl RoomRules {
+    pub fn of(modes: &RoomModes, lists: &MaskLists) -> Self {
+        let (modes, arguments) = spell_modes(modes);
+        let lists = MaskList::ALL
+            .into_iter()
+            .flat_map(|list| {
+                lists.get(list).iter().map(move |entry| ListedMask {
+                    list: list_letter(list),
+                    mask: entry.mask.to_string(),
+                    set_by: entry.set_by.to_string(),
+                    set_at_ms: entry.set_at.0,
+                })
+            })
+            .collect();
+        Self {
+            modes,
+            arguments,
+            lists,
+        }
+    }
+
+    /// The modes and lists; `None` if they are not palaver's.
+    pub fn into_parts(self) -> Option<(RoomModes, MaskLists)> {
+        let mut modes = RoomModes::default();
+        for change in parse_changes(&self.modes, &self.arguments)? {
+            match change {
+                ModeChange::Flag { flag, set } => *modes.flag_mut(flag) = set,
+                ModeChange::Key(key) => modes.key = key.map(Into::into),
+                ModeChange::Limit(limit) => modes.limit = limit,
+                _ => return None,
+            }
+        }
+        let mut lists = MaskLists::default();
+        for entry in self.lists {
+            lists
+                .get_mut(list_from_letter(entry.list)?)
+                .push(MaskEntry {
+                    mask: entry.mask.into(),
+                    set_by: entry.set_by.into(),
+                    set_at: Timestamp(entry.set_at_ms),
+                });
+        }
+        Some((modes, lists))
+    }
+}
+
+/// A room's event a node publishes as it built it (`rooms.rs`): its kind, and the room.
+pub trait RoomEvent: Serialize {
+    const KIND: EventKind;
+    fn room(&self) -> &str;
+}
+
+macro_rules! room_event {
+    ($body:ty, $kind:expr) => {
+        impl RoomEvent for $body {
+            const KIND: EventKind = $kind;
+            fn room(&self) -> &str {
+                &self.room
+            }
+        }
+    };
+}
+
+room_event!(RoomMessage, EventKind::Said);
+room_event!(RoomTopic, EventKind::Topic);
+room_event!(RoomInvite, EventKind::Invited);
+room_event!(RoomRegistration, EventKind::Registered);
+room_event!(RoomDeletion, EventKind::Redacted);
 
 /// `body` encoded for a feed.
 pub fn encode<T: Serialize>(body: &T) -> Vec<u8> {
@@ -402,6 +781,15 @@ mod tests {
             Just(EventKind::Killed),
             Just(EventKind::LoggedOut),
             Just(EventKind::Marker),
+            Just(EventKind::Joined),
+            Just(EventKind::Parted),
+            Just(EventKind::Kicked),
+            Just(EventKind::Said),
+            Just(EventKind::Topic),
+            Just(EventKind::Modes),
+            Just(EventKind::Invited),
+            Just(EventKind::Registered),
+            Just(EventKind::Redacted),
         ]
     }
 

@@ -4,7 +4,7 @@
 use std::collections::hash_map::Entry;
 use std::sync::{Arc, MutexGuard};
 
-use palaver_proto::event::Event;
+use palaver_proto::event::{Event, Identity};
 use palaver_proto::modes::ModeChange;
 use palaver_proto::names::fold;
 use palaver_proto::time::Timestamp;
@@ -13,8 +13,8 @@ use tokio::time::Instant;
 
 use super::delivery::{Audience, deliver};
 use super::error::HubError;
-use super::room::{Member, Room, RoomState};
-use super::user::{Interest, User};
+use super::room::{Admission, Member, Room, RoomState};
+use super::user::{Interest, User, UserId};
 use super::{
     Departure, EndedRoom, Hub, Joined, KICK_REASON_MAX_BYTES, LOBBY, REASON_MAX_BYTES, ROOM_SERVICE,
 };
@@ -34,12 +34,7 @@ impl Hub {
             return Ok(Joined::AlreadyMember(room));
         }
         // Only the user's own session joins it to rooms, so the count cannot grow meanwhile.
-        if user.room_count() >= self.settings.rooms_per_user {
-            return Err(HubError::TooManyRooms {
-                room: name.to_owned(),
-                limit: self.settings.rooms_per_user,
-            });
-        }
+        self.check_room_count(user, name)?;
         let identity = user.identity();
         loop {
             let room = match lock(&self.rooms).entry(folded.clone()) {
@@ -74,46 +69,74 @@ impl Hub {
                         room: room.name().to_string(),
                         reason,
                     })?;
-            // An invitation lets its user in once.
-            state.invitations.withdraw(user.id);
-            state.members.push(Member {
-                user: user.clone(),
-                op: admission.op,
-                voice: false,
-            });
-            let event = Event::Joined {
-                time: Timestamp::now(),
-                room: room.name().clone(),
-                who: identity.clone(),
-            };
-            deliver(state.users(), &event, Audience::except(user));
-            if admission.announce_op {
-                let opped = Event::ModeChanged {
-                    time: Timestamp::now(),
-                    room: room.name().clone(),
-                    by: self.service_identity(ROOM_SERVICE),
-                    changes: vec![ModeChange::Operator {
-                        set: true,
-                        nick: identity.nick.to_string(),
-                    }],
-                };
-                deliver(state.users(), &opped, Audience::all());
-            }
-            // Peers who follow away changes learn at once that the newcomer is away.
-            if let Some(message) = user.away() {
-                let away = Event::AwayChanged {
-                    time: Timestamp::now(),
-                    who: user.identity(),
-                    message: Some(message),
-                };
-                let audience = Audience::interested_except(Interest::AwayChanges, user);
-                deliver(state.users(), &away, audience);
-            }
+            let event = self.seat(&mut state, &room, user, admission, Timestamp::now());
             let topic = state.topic.clone();
             drop(state);
             user.add_room(room.clone());
             return Ok(Joined::New { room, event, topic });
         }
+    }
+
+    /// Refuses a join to the room called `name` by a user in as many rooms as one may be.
+    pub(super) fn check_room_count(&self, user: &User, name: &str) -> Result<(), HubError> {
+        if user.room_count() >= self.settings.rooms_per_user {
+            return Err(HubError::TooManyRooms {
+                room: name.to_owned(),
+                limit: self.settings.rooms_per_user,
+            });
+        }
+        Ok(())
+    }
+
+    /// Makes `user` a member of `room` (whose lock `state` is), as `admission` says, and tells
+    /// the other members (and everyone of the operator status it was given, when that is news:
+    /// a registered room's founder coming back); the joiner's copy of the join, stamped `time`.
+    /// The room's place in the user's room list is the caller's to add, with the lock released.
+    pub(super) fn seat(
+        &self,
+        state: &mut RoomState,
+        room: &Room,
+        user: &Arc<User>,
+        admission: Admission,
+        time: Timestamp,
+    ) -> Event {
+        let identity = user.identity();
+        // An invitation lets its user in once.
+        state.invitations.withdraw(user.id);
+        state.members.push(Member {
+            user: user.clone(),
+            op: admission.op,
+            voice: false,
+        });
+        let event = Event::Joined {
+            time,
+            room: room.name().clone(),
+            who: identity.clone(),
+        };
+        deliver(state.users(), &event, Audience::except(user));
+        if admission.announce_op {
+            let opped = Event::ModeChanged {
+                time,
+                room: room.name().clone(),
+                by: self.service_identity(ROOM_SERVICE),
+                changes: vec![ModeChange::Operator {
+                    set: true,
+                    nick: identity.nick.to_string(),
+                }],
+            };
+            deliver(state.users(), &opped, Audience::all());
+        }
+        // Peers who follow away changes learn at once that the newcomer is away.
+        if let Some(message) = user.away() {
+            let away = Event::AwayChanged {
+                time,
+                who: identity,
+                message: Some(message),
+            };
+            let audience = Audience::interested_except(Interest::AwayChanges, user);
+            deliver(state.users(), &away, audience);
+        }
+        event
     }
 
     /// Takes `user` out of `room`, telling every other member; returns the leaver's copy, and
@@ -180,14 +203,7 @@ impl Hub {
         let Some(target) = state.member_by_nick(nick).map(|member| member.user.clone()) else {
             // Release the room before looking in the nick directory (lock order).
             drop(state);
-            return Err(if self.user_by_nick(nick).is_some() {
-                HubError::UserNotInRoom {
-                    nick: nick.to_owned(),
-                    room: room.name().to_string(),
-                }
-            } else {
-                HubError::NoSuchNick(nick.to_owned())
-            });
+            return Err(self.not_a_member(nick, room));
         };
         let event = Event::Kicked {
             time: Timestamp::now(),
@@ -201,6 +217,19 @@ impl Hub {
         Ok(Departure { event, ended })
     }
 
+    /// Why `nick` is not a member of `room` to act on: it is someone else's nick, or nobody's.
+    /// Looks in the nick directory: call with no room lock held.
+    pub(super) fn not_a_member(&self, nick: &str, room: &Room) -> HubError {
+        if self.user_by_nick(nick).is_some() {
+            HubError::UserNotInRoom {
+                nick: nick.to_owned(),
+                room: room.name().to_string(),
+            }
+        } else {
+            HubError::NoSuchNick(nick.to_owned())
+        }
+    }
+
     /// Invites the user called `nick` to the room called `room_name`, if the inviter may (see
     /// `RoomState::may_invite`). The invitee is told, and so are the room's operators who
     /// want to hear of invitations. Only an operator's invitation is kept (and lets the
@@ -211,13 +240,34 @@ impl Hub {
         nick: &str,
         room_name: &str,
     ) -> Result<Arc<User>, HubError> {
+        let (room, invitee, by_operator) = self.decide_invite(user, nick, room_name)?;
+        let by = user.identity();
+        self.record_invitation(
+            &room,
+            &invitee,
+            by,
+            by_operator,
+            Timestamp::now(),
+            Some(user.id),
+        );
+        Ok(invitee)
+    }
+
+    /// Whom `user` would invite as `nick` to the room called `room_name`, into which room, and
+    /// whether as its operator, by the rules [`invite`](Self::invite) applies, changing nothing.
+    pub fn decide_invite(
+        &self,
+        user: &User,
+        nick: &str,
+        room_name: &str,
+    ) -> Result<(Arc<Room>, Arc<User>, bool), HubError> {
         let room = self
             .room(room_name)
             .ok_or_else(|| HubError::NoSuchRoom(room_name.to_owned()))?;
         let invitee = self
             .user_by_nick(nick)
             .ok_or_else(|| HubError::NoSuchNick(nick.to_owned()))?;
-        let mut state = room.state();
+        let state = room.state();
         let by_operator = state.may_invite(user, room.name())?;
         if state.is_member(&invitee) {
             return Err(HubError::AlreadyInRoom {
@@ -225,17 +275,34 @@ impl Hub {
                 room: room.name().to_string(),
             });
         }
+        drop(state);
+        Ok((room, invitee, by_operator))
+    }
+
+    /// `by` invites `invitee` into `room`: an operator's invitation is kept, and lets the
+    /// invitee in once (see `RoomState::admit`). The invitee is told, and so are the room's
+    /// operators who want to hear of invitations, but the inviter (`except`).
+    pub(super) fn record_invitation(
+        &self,
+        room: &Arc<Room>,
+        invitee: &Arc<User>,
+        by: Arc<Identity>,
+        by_operator: bool,
+        time: Timestamp,
+        except: Option<UserId>,
+    ) {
+        let mut state = room.state();
         if by_operator {
             state.invitations.add(invitee.id);
-            invitee.note_invitation(&room);
+            invitee.note_invitation(room);
         }
         let event = Event::Invited {
-            time: Timestamp::now(),
+            time,
             room: room.name().clone(),
-            by: user.identity(),
+            by,
             nick: invitee.nick(),
         };
-        deliver([&invitee], &event, Audience::all());
+        deliver([invitee], &event, Audience::all());
         let operators: Vec<Arc<User>> = state
             .members
             .iter()
@@ -243,9 +310,11 @@ impl Hub {
             .map(|member| member.user.clone())
             .collect();
         drop(state);
-        let audience = Audience::interested_except(Interest::Invitations, user);
+        let audience = Audience {
+            except,
+            needs: Some(Interest::Invitations),
+        };
         deliver(&operators, &event, audience);
-        Ok(invitee)
     }
 
     /// The end of `room`'s lifetime, now that its last member left (`state` is its lock);
@@ -263,7 +332,7 @@ impl Hub {
     /// Takes `member` out of `room` (whose lock `state` is), then, with the lock released,
     /// out of the member's room list, and the room out of the directory if it emptied.
     /// Returns the room if that ended its lifetime.
-    fn leave(
+    pub(super) fn leave(
         &self,
         state: MutexGuard<'_, RoomState>,
         room: &Arc<Room>,
@@ -298,7 +367,7 @@ impl Hub {
     }
 
     /// Removes a closed room from the directory, unless a new room already took its name.
-    fn forget_room(&self, room: &Arc<Room>) {
+    pub(super) fn forget_room(&self, room: &Arc<Room>) {
         let mut rooms = lock(&self.rooms);
         if rooms
             .get(room.key())

@@ -3,14 +3,14 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use palaver_proto::event::{Event, MemberStatus, MessageKind, Target};
+use palaver_proto::event::{Event, Identity, MemberStatus, MessageKind, Target};
 use palaver_proto::time::Timestamp;
 use palaver_proto::utf8::truncate;
 
 use super::delivery::{Audience, Delivered, deliver};
 use super::error::HubError;
-use super::room::{Room, Topic};
-use super::user::User;
+use super::room::{Room, RoomState, Topic};
+use super::user::{User, UserId};
 use super::{Hub, TOPIC_MAX_BYTES};
 use crate::metrics::MessageTarget;
 
@@ -76,23 +76,9 @@ impl Hub {
             concat_at,
             client_tags,
         } = *said;
-        if !self.link_is_up() {
-            self.count_link_refusal();
-            return Err(HubError::LinkDown);
-        }
         let identity = user.identity();
         let mut state = room.state();
-        if state.closed {
-            // Looked up just before its last member left: that room is gone, and a message
-            // stamped now would land in the history of whichever room takes the name next.
-            return Err(HubError::NoSuchRoom(room.name().to_string()));
-        }
-        state
-            .may_send(user, &identity)
-            .map_err(|reason| HubError::CannotSend {
-                room: room.name().to_string(),
-                reason,
-            })?;
+        self.check_send(&state, user, &identity, room)?;
         let time = Timestamp::now();
         let stamped = Instant::now();
         let target = match minimum {
@@ -132,6 +118,46 @@ impl Hub {
             user.mark_spoke(time);
         }
         Ok(event)
+    }
+
+    /// Whether `user` (as `identity`) may send to `room` (whose lock `state` is) now: the
+    /// server's link is up, the room still open, and its rules let the user speak.
+    pub(super) fn check_send(
+        &self,
+        state: &RoomState,
+        user: &User,
+        identity: &Identity,
+        room: &Room,
+    ) -> Result<(), HubError> {
+        if !self.link_is_up() {
+            self.count_link_refusal();
+            return Err(HubError::LinkDown);
+        }
+        if state.closed {
+            // Looked up just before its last member left: that room is gone, and a message
+            // stamped now would land in the history of whichever room takes the name next.
+            return Err(HubError::NoSuchRoom(room.name().to_string()));
+        }
+        state
+            .may_send(user, identity)
+            .map_err(|reason| HubError::CannotSend {
+                room: room.name().to_string(),
+                reason,
+            })
+    }
+
+    /// Whether `user` may send to `room` now, by the rules [`say`](Self::say) applies, changing
+    /// nothing (a cluster node's decision, `replica.rs`).
+    pub fn decide_say(&self, user: &User, room: &Room) -> Result<(), HubError> {
+        let identity = user.identity();
+        let state = room.state();
+        self.check_send(&state, user, &identity, room)
+    }
+
+    /// Whether `user` may set the topic of `room`, changing nothing (a cluster node's
+    /// decision).
+    pub fn decide_topic(&self, user: &User, room: &Room) -> Result<(), HubError> {
+        room.state().may_set_topic(user, room.name())
     }
 
     /// Sends a private message to the user called `to`; returns the sender's copy and the
@@ -191,7 +217,12 @@ impl Hub {
 
     /// Counts a message fanned out (once per message, whatever its number of recipients) and
     /// how long it took from its stamp until every recipient's outbox had it.
-    fn record_fan_out(&self, target: MessageTarget, delivered: Delivered, stamped: Instant) {
+    pub(super) fn record_fan_out(
+        &self,
+        target: MessageTarget,
+        delivered: Delivered,
+        stamped: Instant,
+    ) {
         self.settings.metrics.fanned_out(
             target,
             delivered.queued,
@@ -210,22 +241,15 @@ impl Hub {
     ) -> Result<Event, HubError> {
         let mut state = room.state();
         state.may_set_topic(user, room.name())?;
-        let topic = truncate(topic, TOPIC_MAX_BYTES);
-        let identity = user.identity();
         let time = Timestamp::now();
-        state.topic = (!topic.is_empty()).then(|| Topic {
-            text: topic.into(),
-            set_by: identity.mask().into(),
-            set_at: time,
-        });
-        let event = Event::TopicChanged {
+        Ok(put_topic(
+            &mut state,
+            room,
+            user.identity(),
+            topic,
             time,
-            room: room.name().clone(),
-            by: identity,
-            topic: topic.into(),
-        };
-        deliver(state.users(), &event, Audience::except(user));
-        Ok(event)
+            Some(user.id),
+        ))
     }
 
     /// Tells every connected user `text` as a server notice.
@@ -237,4 +261,34 @@ impl Hub {
         };
         deliver(&self.users(), &event, Audience::all());
     }
+}
+
+/// Sets (empty: clears) the topic of `room` (whose lock `state` is) as `by` set it at `time`,
+/// and tells the members but `except` (the setter, whose session has its own copy): that copy.
+pub(super) fn put_topic(
+    state: &mut RoomState,
+    room: &Room,
+    by: Arc<Identity>,
+    topic: &str,
+    time: Timestamp,
+    except: Option<UserId>,
+) -> Event {
+    let topic = truncate(topic, TOPIC_MAX_BYTES);
+    state.topic = (!topic.is_empty()).then(|| Topic {
+        text: topic.into(),
+        set_by: by.mask().into(),
+        set_at: time,
+    });
+    let event = Event::TopicChanged {
+        time,
+        room: room.name().clone(),
+        by,
+        topic: topic.into(),
+    };
+    let audience = Audience {
+        except,
+        needs: None,
+    };
+    deliver(state.users(), &event, audience);
+    event
 }

@@ -49,6 +49,7 @@ mod operators;
 mod presence;
 mod redaction;
 mod registered;
+mod replica;
 mod room;
 mod server_bans;
 #[cfg(test)]
@@ -78,6 +79,7 @@ pub use nicks::{Displaced, RESERVED_NICKS, Reclaim, Reclaimed, guest_identity, i
 pub use operators::{DEFAULT_KILL_REASON, UserCounts};
 pub use palaver_proto::modes::{MaskList, ModeChange, RoomFlag, RoomModes};
 pub use redaction::Deletion;
+pub use replica::{DecidedModes, JoinDecision, time_of};
 pub use room::{MAX_PENDING_INVITATIONS, Member, Room, Topic};
 pub use server_bans::{BanTarget, ServerBan};
 pub use user::{Alert, Alerts, Home, Interest, Interests, Kill, Protocol, User, UserId};
@@ -212,7 +214,7 @@ pub struct Hub {
     peak_users: AtomicUsize,
     /// The next message id. Starts at the start time in milliseconds × 1024, so ids keep
     /// increasing across restarts unless a server averaged over 1024 messages per millisecond.
-    next_message_id: AtomicU64,
+    pub(super) next_message_id: AtomicU64,
     /// This server's link to the rest of the network (see [`link`]).
     link: link::LinkCell,
 }

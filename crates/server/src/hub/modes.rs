@@ -7,12 +7,12 @@
 
 use std::sync::Arc;
 
-use palaver_proto::event::Event;
-use palaver_proto::modes::ModeChange;
+use palaver_proto::event::{Event, Identity};
+use palaver_proto::modes::{MaskList, ModeChange};
 use palaver_proto::time::Timestamp;
 
 use super::Hub;
-use super::bans::{MAX_LIST_ENTRIES, MaskEntry, normalize_mask};
+use super::bans::{BanMaskError, MAX_LIST_ENTRIES, MaskEntry, normalize_mask};
 use super::delivery::{Audience, deliver};
 use super::error::HubError;
 use super::room::{Room, RoomState};
@@ -59,6 +59,16 @@ fn set_status(
     Some(())
 }
 
+/// What [`make_changes`] did: the changes that changed something, in order, and those that
+/// could not be made.
+#[derive(Debug, Default)]
+pub(super) struct Made {
+    pub applied: Vec<ModeChange>,
+    missing_nicks: Vec<String>,
+    full_lists: Vec<(MaskList, String)>,
+    invalid_masks: Vec<(MaskList, String, BanMaskError)>,
+}
+
 pub(super) fn apply(
     hub: &Hub,
     user: &Arc<User>,
@@ -69,10 +79,43 @@ pub(super) fn apply(
     state.require_operator(user, room.name())?;
     let identity = user.identity();
     let time = Timestamp::now();
-    let mut applied = Vec::new();
-    let mut missing_nicks = Vec::new();
-    let mut full_lists = Vec::new();
-    let mut invalid_masks = Vec::new();
+    let made = make_changes(&mut state, &identity, time, changes);
+    let event = announcement(room, identity, time, &made.applied);
+    if let Some(event) = &event {
+        deliver(state.users(), event, Audience::except(user));
+    }
+    drop(state);
+    // Sort out unknown nicks after releasing the room (lock order: no directory lock while a
+    // room lock is held).
+    let errors = hub.mode_errors(room, made);
+    Ok(ModeOutcome { event, errors })
+}
+
+/// The announcement of `applied`, made by `by` at `time`; `None` when nothing changed.
+pub(super) fn announcement(
+    room: &Room,
+    by: Arc<Identity>,
+    time: Timestamp,
+    applied: &[ModeChange],
+) -> Option<Event> {
+    (!applied.is_empty()).then(|| Event::ModeChanged {
+        time,
+        room: room.name().clone(),
+        by,
+        changes: applied.to_vec(),
+    })
+}
+
+/// Makes in `state` those of `changes` that change something (`identity`, at `time`, sets the
+/// list entries it adds); what was made, and what could not be.
+pub(super) fn make_changes(
+    state: &mut RoomState,
+    identity: &Identity,
+    time: Timestamp,
+    changes: Vec<ModeChange>,
+) -> Made {
+    let mut made = Made::default();
+    let applied = &mut made.applied;
     for change in changes {
         match change {
             ModeChange::Flag { flag, set } => {
@@ -100,12 +143,12 @@ pub(super) fn apply(
                 }
             }
             ModeChange::Operator { set, nick } => {
-                set_status(&mut state, &nick, Status::Operator, set, &mut applied)
-                    .unwrap_or_else(|| missing_nicks.push(nick));
+                set_status(state, &nick, Status::Operator, set, applied)
+                    .unwrap_or_else(|| made.missing_nicks.push(nick));
             }
             ModeChange::Voice { set, nick } => {
-                set_status(&mut state, &nick, Status::Voice, set, &mut applied)
-                    .unwrap_or_else(|| missing_nicks.push(nick));
+                set_status(state, &nick, Status::Voice, set, applied)
+                    .unwrap_or_else(|| made.missing_nicks.push(nick));
             }
             ModeChange::Mask {
                 list,
@@ -115,7 +158,7 @@ pub(super) fn apply(
                 let mask = match normalize_mask(&given) {
                     Ok(mask) => mask,
                     Err(reason) => {
-                        invalid_masks.push((list, given, reason));
+                        made.invalid_masks.push((list, given, reason));
                         continue;
                     }
                 };
@@ -123,7 +166,7 @@ pub(super) fn apply(
                 let entries = state.lists.get_mut(list);
                 let listed = entries.iter().position(|entry| *entry.mask == *mask);
                 match (set, listed) {
-                    (true, None) if full => full_lists.push((list, mask)),
+                    (true, None) if full => made.full_lists.push((list, mask)),
                     (true, None) => {
                         entries.push(MaskEntry {
                             mask: mask.as_str().into(),
@@ -141,49 +184,35 @@ pub(super) fn apply(
             }
         }
     }
-    let event = (!applied.is_empty()).then(|| Event::ModeChanged {
-        time,
-        room: room.name().clone(),
-        by: identity,
-        changes: applied,
-    });
-    if let Some(event) = &event {
-        deliver(state.users(), event, Audience::except(user));
-    }
-    drop(state);
-    // Sort out unknown nicks after releasing the room (lock order: no directory lock while a
-    // room lock is held).
-    let mut errors: Vec<HubError> = missing_nicks
-        .into_iter()
-        .map(|nick| {
-            if hub.user_by_nick(&nick).is_some() {
-                HubError::UserNotInRoom {
+    made
+}
+
+impl Hub {
+    /// The errors of the changes that could not be made, in order of kind. Looks in the nick
+    /// directory: call with no room lock held.
+    pub(super) fn mode_errors(&self, room: &Room, made: Made) -> Vec<HubError> {
+        let mut errors: Vec<HubError> = made
+            .missing_nicks
+            .into_iter()
+            .map(|nick| self.not_a_member(&nick, room))
+            .collect();
+        errors.extend(
+            made.full_lists
+                .into_iter()
+                .map(|(list, mask)| HubError::ListFull {
                     room: room.name().to_string(),
-                    nick,
-                }
-            } else {
-                HubError::NoSuchNick(nick)
-            }
-        })
-        .collect();
-    errors.extend(
-        full_lists
-            .into_iter()
-            .map(|(list, mask)| HubError::ListFull {
-                room: room.name().to_string(),
-                list,
-                mask,
-            }),
-    );
-    errors.extend(
-        invalid_masks
-            .into_iter()
-            .map(|(list, mask, reason)| HubError::InvalidMask {
+                    list,
+                    mask,
+                }),
+        );
+        errors.extend(made.invalid_masks.into_iter().map(|(list, mask, reason)| {
+            HubError::InvalidMask {
                 room: room.name().to_string(),
                 list,
                 mask,
                 reason,
-            }),
-    );
-    Ok(ModeOutcome { event, errors })
+            }
+        }));
+        errors
+    }
 }

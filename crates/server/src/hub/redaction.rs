@@ -9,7 +9,7 @@ use palaver_proto::time::Timestamp;
 
 use super::delivery::{Audience, deliver};
 use super::error::HubError;
-use super::room::Room;
+use super::room::{Room, RoomState};
 use super::user::{Interest, User};
 use super::{Hub, REASON_MAX_BYTES};
 use crate::store::Party;
@@ -37,10 +37,7 @@ impl Hub {
         deletion: Deletion<'_>,
     ) -> Result<Event, HubError> {
         let state = room.state();
-        if state.closed {
-            return Err(HubError::NoSuchRoom(room.name().to_string()));
-        }
-        state.may_delete(user, room.name(), deletion.own)?;
+        may_delete(&state, user, room, deletion.own)?;
         let event = self.deletion_event(user, Target::Room(room.name().clone()), deletion);
         deliver(
             state.users(),
@@ -48,6 +45,19 @@ impl Hub {
             Audience::interested_except(Interest::Redactions, user),
         );
         Ok(event)
+    }
+
+    /// Whether `user` may delete a message of `room`, by the rules
+    /// [`redact_in_room`](Self::redact_in_room) applies, changing nothing; the deletion's
+    /// event as it would be (its id and time are the cluster's to give).
+    pub fn decide_deletion(
+        &self,
+        user: &User,
+        room: &Room,
+        deletion: Deletion<'_>,
+    ) -> Result<Event, HubError> {
+        may_delete(&room.state(), user, room, deletion.own)?;
+        Ok(self.deletion_event(user, Target::Room(room.name().clone()), deletion))
     }
 
     /// Deletes a private message `user` sent to whoever used the nick `peer` as `recipient`:
@@ -92,4 +102,13 @@ impl Hub {
                 .map(|reason| palaver_proto::utf8::truncate(reason, REASON_MAX_BYTES).into()),
         }
     }
+}
+
+/// Whether `user` may delete a message of `room` (whose lock `state` is) now: the room is
+/// still open, and its rules let the user (`own`: a message it sent).
+fn may_delete(state: &RoomState, user: &User, room: &Room, own: bool) -> Result<(), HubError> {
+    if state.closed {
+        return Err(HubError::NoSuchRoom(room.name().to_string()));
+    }
+    state.may_delete(user, room.name(), own)
 }

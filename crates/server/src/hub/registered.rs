@@ -54,20 +54,32 @@ impl Hub {
 
     /// A new, empty room called `name`, with its saved state if it is registered.
     pub(super) fn new_room(&self, name: &str, folded: &str) -> Room {
+        self.new_room_after(name, folded, self.upcoming_message_id())
+    }
+
+    /// A new, empty room called `name`, with its saved state if it is registered; otherwise
+    /// its history starts at `floor` (unless it comes back after a restart).
+    pub(super) fn new_room_after(&self, name: &str, folded: &str, floor: MessageId) -> Room {
         // Each leaf lock is released before the next is taken.
         let record = lock(&self.registered.records).get(folded).cloned();
         if let Some(record) = record {
             return room_from_record(record, folded);
         }
         let returning = lock(&self.registered.returning).remove(folded);
-        let history_floor = if returning {
-            MessageId(0)
-        } else {
-            self.upcoming_message_id()
-        };
+        let history_floor = if returning { MessageId(0) } else { floor };
         let room = Room::new(name, folded.to_owned(), history_floor);
         room.state().has_history = returning;
         room
+    }
+
+    /// The room called `name` as joining would create it, to decide on, changing nothing: its
+    /// saved state if it is registered, else a new room's.
+    pub(super) fn prospective_room(&self, name: &str, folded: &str) -> Room {
+        let record = lock(&self.registered.records).get(folded).cloned();
+        match record {
+            Some(record) => room_from_record(record, folded),
+            None => Room::new(name, folded.to_owned(), self.upcoming_message_id()),
+        }
     }
 
     /// Checks that `user` may register `room` (it must be logged in and an operator there, and

@@ -19,6 +19,7 @@ use palaver_proto::time::Timestamp;
 
 pub(super) use invitations::Invitations;
 pub use invitations::MAX_PENDING_INVITATIONS;
+pub(in crate::hub) use rules::Admission;
 
 use super::bans::MaskLists;
 use super::user::User;
@@ -78,7 +79,7 @@ pub fn new_room_modes() -> RoomModes {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct RoomState {
     pub members: Vec<Member>,
     pub topic: Option<Topic>,
@@ -97,6 +98,10 @@ pub(super) struct RoomState {
     /// restart, or a message to it was stamped (under this lock). Only then is the end of its
     /// lifetime worth a write to the store.
     pub has_history: bool,
+    /// In a cluster, the id of the last change of the room's modes applied here: Redis makes
+    /// a change decided on this replica only if no other came first (docs/CLUSTER.md, "Rooms
+    /// as built"). 0 for a room whose modes never changed.
+    pub rules_version: u64,
 }
 
 impl Room {
@@ -115,6 +120,7 @@ impl Room {
                 founder: None,
                 closed: false,
                 has_history: false,
+                rules_version: 0,
             }),
         }
     }
@@ -130,6 +136,11 @@ impl Room {
     /// The first message id of this room's history (see the field).
     pub fn history_floor(&self) -> MessageId {
         self.history_floor
+    }
+
+    /// Whether the room is registered: it outlives its members, history and all.
+    pub fn is_registered(&self) -> bool {
+        self.state().founder.is_some()
     }
 
     pub fn topic(&self) -> Option<Topic> {

@@ -10,27 +10,53 @@
 //! taken back. A change of what others see of a user (away, account, real name…) is made in
 //! the hub, then told to the cluster. What is for another node's user — a private message, a
 //! kill, a logout, a read marker — goes into that node's inbox, which it follows
-//! (`cluster/applier.rs`). Rooms and their messages are still this node's hub's alone
-//! (milestone 5).
+//! (`cluster/applier.rs`).
+//!
+//! A room's changes — joins, departures, kicks, topics, messages — are decided on the hub (the
+//! replica: may this user join, speak?), then made by Redis (`cluster/rooms.rs`), which orders
+//! them on the state feed, and made in the hub only when the state feed brings them back
+//! (`cluster/applier.rs`), as on every other node: the session waits until this node has
+//! applied its change, so that what it answers is what every node will show, in the same
+//! order.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use palaver_proto::event::{Event, Identity};
+use palaver_proto::event::{Event, Identity, MemberStatus, MessageId};
+use palaver_proto::irc::modes::spell_changes;
 use palaver_proto::names::fold;
+use palaver_proto::utf8::truncate;
+use redis::RedisError;
+use tokio::sync::watch;
 use tracing::warn;
 
+use crate::cluster::rooms::{JoinOutcome, Left, MemberRank, ModesOutcome};
 use crate::cluster::user_ids::UserIds;
 use crate::cluster::users::{ClaimError, ClusterUserId, Holder, UserDirectory, UserFacts};
-use crate::cluster::wire::{KillOrder, LogOut, Presence, PrivateMessage, ReadMarker, Sender};
+use crate::cluster::wire::{
+    self, EventKind, KillOrder, LogOut, Presence, PrivateMessage, ReadMarker, RoomDeletion,
+    RoomInvite, RoomJoin, RoomKick, RoomMessage, RoomModeChange, RoomPart, RoomRegistration,
+    RoomRules, RoomTopic, Sender,
+};
 use crate::hub::{
-    Alert, EndedRoom, Home, Hub, HubError, Protocol, Reclaim, Reclaimed, Said, User,
-    guest_identity, is_reserved,
+    Alert, Deletion, Departure, EndedRoom, Home, Hub, HubError, JoinDecision, Joined,
+    KICK_REASON_MAX_BYTES, ModeChange, ModeOutcome, Protocol, REASON_MAX_BYTES, Reclaim, Reclaimed,
+    Room, Said, TOPIC_MAX_BYTES, User, guest_identity, is_reserved, time_of,
 };
 use crate::outbox::Outbox;
+use crate::store::RoomRecord;
 
 /// The quit reason the other nodes' users see for this node's users when it shuts down.
 pub const NODE_SHUT_DOWN: &str = "Its server shut down";
+
+/// How long a session waits for this node to apply a change Redis made (the state feed
+/// bringing it back) before it answers that the network could not be reached.
+const APPLY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How many times a join or a change of modes is decided again after Redis found the room
+/// other than the replica did (another node's change came first).
+const DECIDE_TRIES: usize = 3;
 
 /// A cluster node's users, claimed in the directory and kept in the hub.
 pub struct ClusterNetwork {
@@ -39,14 +65,22 @@ pub struct ClusterNetwork {
     /// The cluster ids of this node's users, which it keeps there, and of the other nodes'
     /// users, which the state feed's applier keeps.
     ids: Arc<UserIds>,
+    /// The sequence number of the last state feed event this node's hub applied.
+    applied: watch::Receiver<u64>,
 }
 
 impl ClusterNetwork {
-    pub fn new(hub: Arc<Hub>, directory: UserDirectory, ids: Arc<UserIds>) -> Self {
+    pub fn new(
+        hub: Arc<Hub>,
+        directory: UserDirectory,
+        ids: Arc<UserIds>,
+        applied: watch::Receiver<u64>,
+    ) -> Self {
         Self {
             hub,
             directory,
             ids,
+            applied,
         }
     }
 
@@ -363,12 +397,397 @@ impl ClusterNetwork {
         ended
     }
 
+    /// Joins `user` to the room called `name` (with `key`), as decided on the hub and made by
+    /// Redis; decided again, up to [`DECIDE_TRIES`] times, when Redis found the room other than
+    /// the hub did.
+    pub async fn join(
+        &self,
+        user: &Arc<User>,
+        name: &str,
+        key: Option<&str>,
+    ) -> Result<Joined, HubError> {
+        let id = self.id_of(user)?;
+        for _ in 0..DECIDE_TRIES {
+            let (op, founding) = match self.hub.decide_join(user, name, key)? {
+                JoinDecision::AlreadyMember(room) => return Ok(Joined::AlreadyMember(room)),
+                JoinDecision::Join { op, founding } => (op, founding),
+            };
+            let join = RoomJoin {
+                room: name.to_owned(),
+                op,
+                founding,
+            };
+            let outcome = self
+                .directory
+                .join_room(id, &user.nick(), &join)
+                .await
+                .map_err(unreachable)?;
+            match outcome {
+                JoinOutcome::Joined { sequence } => {
+                    self.caught_up(sequence).await?;
+                    return self.joined(user, name);
+                }
+                JoinOutcome::Stale { sequence } => self.caught_up(sequence).await?,
+                // Its earlier join is on its way; the hub shows it once applied.
+                JoinOutcome::Member => return self.joined(user, name),
+                // This node's claim on the user lapsed (it was fenced): it cannot speak for it.
+                JoinOutcome::Gone => return Err(HubError::NetworkUnreachable),
+            }
+        }
+        Err(HubError::NetworkUnreachable)
+    }
+
+    /// The joiner's own copy of its join, now that the hub applied it.
+    fn joined(&self, user: &Arc<User>, name: &str) -> Result<Joined, HubError> {
+        // Kicked out again already: as if it had joined and been kicked, which it was.
+        let room = user
+            .room(&fold(name))
+            .ok_or_else(|| HubError::NoSuchRoom(name.to_owned()))?;
+        let event = Event::Joined {
+            time: palaver_proto::time::Timestamp::now(),
+            room: room.name().clone(),
+            who: user.identity(),
+        };
+        let topic = room.topic();
+        Ok(Joined::New { room, event, topic })
+    }
+
+    /// Takes `user` out of `room`.
+    pub async fn part(
+        &self,
+        user: &Arc<User>,
+        room: &Arc<Room>,
+        reason: Option<&str>,
+    ) -> Result<Departure, HubError> {
+        let not_in_room = || HubError::NotInRoom(room.name().to_string());
+        if user.room(room.key()).is_none() {
+            return Err(not_in_room());
+        }
+        let part = RoomPart {
+            room: room.name().to_string(),
+            reason: reason.map(|reason| truncate(reason, REASON_MAX_BYTES).to_owned()),
+        };
+        let left = self
+            .leave(user, room, EventKind::Parted, wire::encode(&part))
+            .await?
+            .ok_or_else(not_in_room)?;
+        let event = Event::Parted {
+            time: time_of(left.event.id),
+            room: room.name().clone(),
+            who: user.identity(),
+            reason: part.reason.map(Into::into),
+        };
+        Ok(departure(event, room, left))
+    }
+
+    /// Takes `user` out of every room it is in (IRC `JOIN 0`), one after another.
+    pub async fn part_all(&self, user: &Arc<User>) -> Vec<Departure> {
+        let mut departures = Vec::new();
+        for room in user.rooms() {
+            match self.part(user, &room, None).await {
+                Ok(departure) => departures.push(departure),
+                Err(error) => warn!(room = %room.name(), %error, "could not part a room"),
+            }
+        }
+        departures
+    }
+
+    /// `user`, an operator of `room`, kicks the member called `nick` out of it.
+    pub async fn kick(
+        &self,
+        user: &Arc<User>,
+        room: &Arc<Room>,
+        nick: &str,
+        reason: &str,
+    ) -> Result<Departure, HubError> {
+        let target = self.hub.decide_kick(user, room, nick)?;
+        let identity = user.identity();
+        let kick = RoomKick {
+            room: room.name().to_string(),
+            by_id: self.id_of(user)?.0,
+            by: Sender::of(&identity),
+            reason: truncate(reason, KICK_REASON_MAX_BYTES).to_owned(),
+        };
+        let left = self
+            .leave(&target, room, EventKind::Kicked, wire::encode(&kick))
+            .await?
+            .ok_or_else(|| HubError::UserNotInRoom {
+                nick: nick.to_owned(),
+                room: room.name().to_string(),
+            })?;
+        let event = Event::Kicked {
+            time: time_of(left.event.id),
+            room: room.name().clone(),
+            by: identity,
+            nick: target.nick(),
+            reason: kick.reason.into(),
+        };
+        Ok(departure(event, room, left))
+    }
+
+    /// Takes `member` out of `room` in Redis (`kind`: how, `body`: what others are told) and
+    /// waits until the hub has too; `None` if it was not a member.
+    async fn leave(
+        &self,
+        member: &User,
+        room: &Room,
+        kind: EventKind,
+        body: Vec<u8>,
+    ) -> Result<Option<Left>, HubError> {
+        let id = self.id_of(member)?;
+        let left = self
+            .directory
+            .leave_room(id, &member.nick(), room.key(), kind, body)
+            .await
+            .map_err(unreachable)?;
+        if let Some(left) = &left {
+            self.caught_up(left.event.sequence).await?;
+        }
+        Ok(left)
+    }
+
+    /// Says something in `room` (to the members with at least `minimum` status, if given):
+    /// Redis gives the message its id and its place in the network's order, and every node,
+    /// this one included, delivers it as the state feed brings it. The sender's copy.
+    pub async fn say(
+        &self,
+        user: &Arc<User>,
+        room: &Arc<Room>,
+        minimum: Option<MemberStatus>,
+        said: &Said<'_>,
+    ) -> Result<Event, HubError> {
+        self.hub.decide_say(user, room)?;
+        let identity = user.identity();
+        let message = RoomMessage {
+            room: room.name().to_string(),
+            minimum: minimum.map(Into::into),
+            from: Sender::of(&identity),
+            kind: said.kind.into(),
+            text: said.text.to_owned(),
+            concat_at: said.concat_at.to_vec(),
+            client_tags: said.client_tags.to_owned(),
+        };
+        let published = self
+            .directory
+            .publish_in_room(self.id_of(user)?, &identity.nick, &message)
+            .await
+            .map_err(unreachable)?
+            .ok_or_else(|| HubError::NoSuchRoom(room.name().to_string()))?;
+        self.caught_up(published.sequence).await?;
+        Ok(message.into_event(published.id))
+    }
+
+    /// Sets (or, empty, clears) the topic of `room`.
+    pub async fn set_topic(
+        &self,
+        user: &Arc<User>,
+        room: &Arc<Room>,
+        topic: &str,
+    ) -> Result<Event, HubError> {
+        self.hub.decide_topic(user, room)?;
+        let identity = user.identity();
+        let topic = truncate(topic, TOPIC_MAX_BYTES);
+        let body = RoomTopic {
+            room: room.name().to_string(),
+            by: Sender::of(&identity),
+            topic: topic.to_owned(),
+        };
+        let published = self
+            .directory
+            .set_room_topic(self.id_of(user)?, &identity.nick, &body, &identity.mask())
+            .await
+            .map_err(unreachable)?
+            .ok_or_else(|| HubError::NoSuchRoom(room.name().to_string()))?;
+        self.caught_up(published.sequence).await?;
+        Ok(Event::TopicChanged {
+            time: time_of(published.id),
+            room: room.name().clone(),
+            by: identity,
+            topic: topic.into(),
+        })
+    }
+
+    /// `user` invites the user called `nick` into the room called `room_name`; the invitee.
+    pub async fn invite(
+        &self,
+        user: &Arc<User>,
+        nick: &str,
+        room_name: &str,
+    ) -> Result<Arc<User>, HubError> {
+        let (room, invitee, by_operator) = self.hub.decide_invite(user, nick, room_name)?;
+        let invite = RoomInvite {
+            room: room.name().to_string(),
+            by_id: self.id_of(user)?.0,
+            by: Sender::of(&user.identity()),
+            by_operator,
+        };
+        let published = self
+            .directory
+            .publish_in_room(self.id_of(&invitee)?, &invitee.nick(), &invite)
+            .await
+            .map_err(unreachable)?
+            .ok_or_else(|| HubError::NoSuchRoom(room_name.to_owned()))?;
+        self.caught_up(published.sequence).await?;
+        Ok(invitee)
+    }
+
+    /// `room` is registered to `record`'s founder (saved in the store already): every node
+    /// makes its founder its operator on joining and keeps the room when it empties. A
+    /// failure is logged: the registration holds, and the other nodes learn of it from the
+    /// store when they next start.
+    pub async fn mark_registered(&self, user: &User, room: &Room, record: RoomRecord) {
+        let registration = RoomRegistration {
+            room: room.name().to_string(),
+            founder: record.founder.clone(),
+        };
+        let registered = match self.id_of(user) {
+            Ok(id) => self
+                .directory
+                .publish_in_room(id, &user.nick(), &registration)
+                .await
+                .map_err(unreachable),
+            Err(error) => Err(error),
+        };
+        match registered {
+            Ok(Some(published)) if self.caught_up(published.sequence).await.is_ok() => {}
+            // The room emptied meanwhile, or the cluster did not answer: this node knows.
+            _ => self.hub.mark_registered(room, record),
+        }
+    }
+
+    /// Deletes a message of `room` (gone from the store already): every node tells its members
+    /// who want to hear of deletions. The deleter's copy.
+    pub async fn redact_in_room(
+        &self,
+        user: &Arc<User>,
+        room: &Arc<Room>,
+        deletion: Deletion<'_>,
+    ) -> Result<Event, HubError> {
+        let decided = self.hub.decide_deletion(user, room, deletion)?;
+        let body = RoomDeletion::of(&decided).expect("a deletion in a room");
+        let published = self
+            .directory
+            .publish_in_room(self.id_of(user)?, &user.nick(), &body)
+            .await
+            .map_err(unreachable)?
+            .ok_or_else(|| HubError::NoSuchRoom(room.name().to_string()))?;
+        self.caught_up(published.sequence).await?;
+        Ok(body.into_event(published.id))
+    }
+
+    /// Changes the modes of `room`, as decided on the hub and made by Redis if no other change
+    /// of them came first; decided again, up to [`DECIDE_TRIES`] times, if one did.
+    pub async fn change_modes(
+        &self,
+        user: &Arc<User>,
+        room: &Arc<Room>,
+        changes: Vec<ModeChange>,
+    ) -> Result<ModeOutcome, HubError> {
+        let id = self.id_of(user)?;
+        for _ in 0..DECIDE_TRIES {
+            let decided = self.hub.decide_modes(user, room, changes.clone())?;
+            if decided.changes.is_empty() {
+                return Ok(ModeOutcome {
+                    event: None,
+                    errors: decided.errors,
+                });
+            }
+            let identity = user.identity();
+            let (modes, arguments) = spell_changes(&decided.changes);
+            let change = RoomModeChange {
+                room: room.name().to_string(),
+                by_id: id.0,
+                by: Sender::of(&identity),
+                modes,
+                arguments,
+            };
+            let rules = RoomRules::of(&decided.modes, &decided.lists);
+            let statuses: Vec<(ClusterUserId, &str)> = decided
+                .statuses
+                .iter()
+                .filter_map(|(member, op, voice)| {
+                    let rank = MemberRank {
+                        op: *op,
+                        voice: *voice,
+                    };
+                    Some((self.ids.id_of(member)?, rank.spelled()))
+                })
+                .collect();
+            let outcome = self
+                .directory
+                .change_room_modes(
+                    id,
+                    &identity.nick,
+                    decided.version,
+                    &change,
+                    &rules,
+                    &statuses,
+                )
+                .await
+                .map_err(unreachable)?;
+            match outcome {
+                ModesOutcome::Changed(published) => {
+                    self.caught_up(published.sequence).await?;
+                    let event = Event::ModeChanged {
+                        time: time_of(published.id),
+                        room: room.name().clone(),
+                        by: identity,
+                        changes: decided.changes,
+                    };
+                    return Ok(ModeOutcome {
+                        event: Some(event),
+                        errors: decided.errors,
+                    });
+                }
+                ModesOutcome::Stale { sequence } => self.caught_up(sequence).await?,
+                ModesOutcome::Gone => return Err(HubError::NoSuchRoom(room.name().to_string())),
+            }
+        }
+        Err(HubError::NetworkUnreachable)
+    }
+
+    /// Waits until this node's hub has applied the state feed up to `sequence`.
+    async fn caught_up(&self, sequence: u64) -> Result<(), HubError> {
+        let mut applied = self.applied.clone();
+        let waited = tokio::time::timeout(
+            APPLY_TIMEOUT,
+            applied.wait_for(|applied| *applied >= sequence),
+        )
+        .await;
+        match waited {
+            Ok(Ok(_)) => Ok(()),
+            _ => {
+                warn!(
+                    sequence,
+                    "this node did not apply a change of its own in time"
+                );
+                Err(HubError::NetworkUnreachable)
+            }
+        }
+    }
+
     /// The cluster id of this node's `user`.
     fn id_of(&self, user: &User) -> Result<ClusterUserId, HubError> {
         self.ids
             .id_of(user)
             .ok_or_else(|| HubError::NoSuchNick(user.nick().into()))
     }
+}
+
+/// A departure from `room` as Redis made it: the room's lifetime ended with its last member
+/// (unless registered), after every message it had (their ids are below the departure's).
+fn departure(event: Event, room: &Room, left: Left) -> Departure {
+    let ended = (left.emptied && !room.is_registered()).then(|| EndedRoom {
+        name: room.name().clone(),
+        history_end: MessageId(left.event.id),
+    });
+    Departure { event, ended }
+}
+
+/// The hub's word for a room change Redis did not answer.
+fn unreachable(error: RedisError) -> HubError {
+    warn!(%error, "the cluster did not answer a change of a room");
+    HubError::NetworkUnreachable
 }
 
 /// What the directory keeps of a user arriving from `peer` as `identity`.

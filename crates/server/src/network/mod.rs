@@ -61,8 +61,10 @@ impl<'a> Security<'a> {
 pub enum Network {
     /// A single server: its hub is the whole network.
     Local(Arc<Hub>),
-    /// A node of a cluster: users and their nicks are the cluster's (`cluster.rs`); rooms and
-    /// messages are still its hub's alone (docs/CLUSTER.md, milestone 5).
+    /// A node of a cluster: users and their nicks, rooms' memberships, topics, modes,
+    /// invitations, registrations, messages and their deletion are the cluster's
+    /// (`cluster.rs`); wallops and server bans are still its hub's alone (docs/CLUSTER.md,
+    /// "Rooms as built").
     Cluster(Arc<ClusterNetwork>),
 }
 
@@ -217,7 +219,10 @@ impl Network {
         name: &str,
         key: Option<&str>,
     ) -> Result<Joined, HubError> {
-        self.hub().join(user, name, key)
+        match self {
+            Network::Local(hub) => hub.join(user, name, key),
+            Network::Cluster(network) => network.join(user, name, key).await,
+        }
     }
 
     pub async fn part(
@@ -226,11 +231,17 @@ impl Network {
         room: &Arc<Room>,
         reason: Option<&str>,
     ) -> Result<Departure, HubError> {
-        self.hub().part(user, room, reason)
+        match self {
+            Network::Local(hub) => hub.part(user, room, reason),
+            Network::Cluster(network) => network.part(user, room, reason).await,
+        }
     }
 
     pub async fn part_all(&self, user: &Arc<User>) -> Vec<Departure> {
-        self.hub().part_all(user)
+        match self {
+            Network::Local(hub) => hub.part_all(user),
+            Network::Cluster(network) => network.part_all(user).await,
+        }
     }
 
     pub async fn kick(
@@ -240,7 +251,10 @@ impl Network {
         nick: &str,
         reason: &str,
     ) -> Result<Departure, HubError> {
-        self.hub().kick(user, room, nick, reason)
+        match self {
+            Network::Local(hub) => hub.kick(user, room, nick, reason),
+            Network::Cluster(network) => network.kick(user, room, nick, reason).await,
+        }
     }
 
     pub async fn invite(
@@ -249,7 +263,10 @@ impl Network {
         nick: &str,
         room_name: &str,
     ) -> Result<Arc<User>, HubError> {
-        self.hub().invite(user, nick, room_name)
+        match self {
+            Network::Local(hub) => hub.invite(user, nick, room_name),
+            Network::Cluster(network) => network.invite(user, nick, room_name).await,
+        }
     }
 
     pub async fn change_modes(
@@ -258,7 +275,10 @@ impl Network {
         room: &Arc<Room>,
         changes: Vec<ModeChange>,
     ) -> Result<ModeOutcome, HubError> {
-        self.hub().change_modes(user, room, changes)
+        match self {
+            Network::Local(hub) => hub.change_modes(user, room, changes),
+            Network::Cluster(network) => network.change_modes(user, room, changes).await,
+        }
     }
 
     pub async fn set_topic(
@@ -267,12 +287,18 @@ impl Network {
         room: &Arc<Room>,
         topic: &str,
     ) -> Result<Event, HubError> {
-        self.hub().set_topic(user, room, topic)
+        match self {
+            Network::Local(hub) => hub.set_topic(user, room, topic),
+            Network::Cluster(network) => network.set_topic(user, room, topic).await,
+        }
     }
 
-    /// The room is registered to `record`'s founder (already saved in the store).
-    pub async fn mark_registered(&self, room: &Room, record: RoomRecord) {
-        self.hub().mark_registered(room, record)
+    /// `user` registered the room to `record`'s founder (already saved in the store).
+    pub async fn mark_registered(&self, user: &User, room: &Room, record: RoomRecord) {
+        match self {
+            Network::Local(hub) => hub.mark_registered(room, record),
+            Network::Cluster(network) => network.mark_registered(user, room, record).await,
+        }
     }
 
     // Messages and their deletion.
@@ -283,7 +309,10 @@ impl Network {
         room: &Arc<Room>,
         said: &Said<'_>,
     ) -> Result<Event, HubError> {
-        self.hub().say(user, room, said)
+        match self {
+            Network::Local(hub) => hub.say(user, room, said),
+            Network::Cluster(network) => network.say(user, room, None, said).await,
+        }
     }
 
     /// A message to the members of `room` with at least the `minimum` status (`@#room`).
@@ -294,7 +323,10 @@ impl Network {
         minimum: MemberStatus,
         said: &Said<'_>,
     ) -> Result<Event, HubError> {
-        self.hub().say_to_status(user, room, minimum, said)
+        match self {
+            Network::Local(hub) => hub.say_to_status(user, room, minimum, said),
+            Network::Cluster(network) => network.say(user, room, Some(minimum), said).await,
+        }
     }
 
     /// A private message to the user holding the nick `to`.
@@ -316,7 +348,10 @@ impl Network {
         room: &Arc<Room>,
         deletion: Deletion<'_>,
     ) -> Result<Event, HubError> {
-        self.hub().redact_in_room(user, room, deletion)
+        match self {
+            Network::Local(hub) => hub.redact_in_room(user, room, deletion),
+            Network::Cluster(network) => network.redact_in_room(user, room, deletion).await,
+        }
     }
 
     pub async fn redact_private(

@@ -727,7 +727,10 @@ impl TextSession {
         let founder = record.founder.clone();
         match self.context.store.register_room(record.clone()).await {
             Ok(true) => {
-                self.context.network.mark_registered(&room, record).await;
+                self.context
+                    .network
+                    .mark_registered(&self.user, &room, record)
+                    .await;
                 self.notice(&[room.name(), " is now registered to ", &founder]);
             }
             Ok(false) => self.error(&format!("{} is already registered", room.name())),

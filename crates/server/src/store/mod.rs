@@ -78,7 +78,9 @@ pub use message::{
 #[doc(hidden)]
 pub use migrations::{MIGRATIONS, Migration, SCRAM_CREDENTIALS_VERSION, latest_version};
 pub use read_markers::MAX_READ_MARKERS;
-pub(crate) use redis_store::{FENCE, Link, RedisConnection, SentinelTarget, redis_connection};
+pub(crate) use redis_store::{
+    FENCE, Link, RedisConnection, SentinelTarget, redis_connection, redis_subscriber,
+};
 pub use redis_store::{Fence, REDIS_SCHEMA_VERSION, RedisSettings};
 pub use rooms::{ListEntry, RoomRecord};
 pub use server_bans::ServerBanRecord;

@@ -1,29 +1,36 @@
 -- Registers a node's new incarnation: takes the node's lease and writes its record. Refused
 -- while the name's lease is held (by a live process of that name, or by this machine's last
--- run that just stopped without a word) and while another node is live: until nodes share
--- users and rooms, one node at a time uses a Redis and prefix. Nodes whose lease lapsed are
+-- run that just stopped without a word), and while an import (palaver cluster import, the
+-- node ARGV[8]) runs, or, for the import, while any node is live. Nodes whose lease lapsed are
 -- removed first, unless users connected through them are still in the directory of users
 -- (cluster/users.rs): those nodes are named in the answer, for the caller to release their
 -- users (which removes them), and so is this node's own name if its earlier incarnation left
 -- users behind.
 -- KEYS[1] the set of nodes, KEYS[2] this node's lease, KEYS[3] its record.
 -- ARGV[1] the node's name, ARGV[2] its new token, ARGV[3] the lease (ms), ARGV[4] its version,
--- ARGV[5] its settings digest, ARGV[6] the prefix of lease keys, ARGV[7] that of records.
+-- ARGV[5] its settings digest, ARGV[6] the prefix of lease keys, ARGV[7] that of records,
+-- ARGV[8] the import's node name.
 -- Returns {'started', now (ms), '', the nodes whose users to release},
--- {'held', ms left on the lease, '', {}} or {'busy', 0, the live node's name, {}}.
+-- {'held', ms left on the lease, the token holding it, {}} or {'busy', 0, the live node in
+-- the way, {}}.
 local held = redis.call('PTTL', KEYS[2])
 if held == -1 then
   -- A lease without an expiry is nobody's doing but an operator's: count it as one lease.
-  return {'held', tonumber(ARGV[3]), '', {}}
+  return {'held', tonumber(ARGV[3]), redis.call('GET', KEYS[2]), {}}
 elseif held >= 0 then
-  return {'held', held, '', {}}
+  return {'held', held, redis.call('GET', KEYS[2]), {}}
+end
+local importing = ARGV[1] == ARGV[8]
+for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if name ~= ARGV[1] and (importing or name == ARGV[8])
+      and redis.call('EXISTS', ARGV[6] .. name) == 1 then
+    return {'busy', 0, name, {}}
+  end
 end
 local left_users = {}
 for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  if name ~= ARGV[1] then
-    if redis.call('EXISTS', ARGV[6] .. name) == 1 then
-      return {'busy', 0, name, {}}
-    end
+  -- The live nodes (their lease held) are left alone.
+  if name ~= ARGV[1] and redis.call('EXISTS', ARGV[6] .. name) == 0 then
     if redis.call('SCARD', ARGV[7] .. name .. ':users') > 0 then
       table.insert(left_users, name)
     else

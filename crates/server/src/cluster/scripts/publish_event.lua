@@ -25,7 +25,7 @@ end
 -- its stream (as entry <event id>-0, trimmed to the window) and on its channel, as one
 -- envelope (wire.rs): a header line with the event id, the feed's sequence number, `kind`,
 -- the user's id and its nick after the event, then `body`, built by the node (empty for an
--- event the script makes alone). Returns the event's id.
+-- event the script makes alone). Returns the event's id and its sequence number.
 local function publish_on(stream, sequence_key, kind, user, nick, body)
   local id = next_event_id()
   local sequence = redis.call('INCR', sequence_key)
@@ -34,10 +34,10 @@ local function publish_on(stream, sequence_key, kind, user, nick, body)
   redis.call('XADD', stream, 'MINID', '~', string.format('%.0f', oldest),
     string.format('%.0f-0', id), 'e', envelope)
   redis.call('PUBLISH', stream, envelope)
-  return id
+  return id, sequence
 end
 
--- Publishes one event on the script's feed (publish_on).
+-- Publishes one event on the script's feed (publish_on): its id and sequence number.
 local function publish_event(kind, user, nick, body)
   return publish_on(feed_stream, feed_sequence, kind, user, nick, body)
 end

@@ -12,7 +12,7 @@ pub const MAX_PENDING_INVITATIONS: usize = 100;
 /// it is used up by joining and withdrawn when its user disconnects. At most
 /// [`MAX_PENDING_INVITATIONS`], so every check is a short scan and a room's list cannot grow
 /// without bound.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub(in crate::hub) struct Invitations(VecDeque<UserId>);
 
 impl Invitations {

@@ -467,7 +467,11 @@ async fn register_room(session: &mut IrcSession, name: &str) {
     let founder = record.founder.clone();
     match session.context.store.register_room(record.clone()).await {
         Ok(true) => {
-            session.context.network.mark_registered(&room, record).await;
+            session
+                .context
+                .network
+                .mark_registered(&user, &room, record)
+                .await;
             let text = format!("{} is now registered to {founder}.", room.name());
             service_notice(session, CHANSERV, &text);
         }

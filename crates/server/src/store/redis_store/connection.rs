@@ -66,6 +66,20 @@ pub(crate) async fn redis_connection(
     }
 }
 
+/// A subscriber's connection (pub/sub) to the Redis `url` names: through Sentinel, to the
+/// primary the Sentinels name now. It does not follow a failover: its owner subscribes again
+/// when it ends, and the Sentinels are asked again then.
+pub(crate) async fn redis_subscriber(url: &str) -> Result<redis::aio::PubSub, RedisError> {
+    match SentinelTarget::parse(url) {
+        None => redis::Client::open(url)?.get_async_pubsub().await,
+        Some(target) => {
+            let mut sentinels = target.map_err(invalid_url)?.client()?;
+            let primary = sentinels.async_get_client().await?;
+            primary.get_async_pubsub().await
+        }
+    }
+}
+
 fn invalid_url(problem: String) -> RedisError {
     RedisError::from((
         ErrorKind::InvalidClientConfig,

@@ -40,7 +40,7 @@ use super::{
 use crate::metrics::Metrics;
 use appends::{Batcher, Pending};
 use body::{decode_room, decode_server_ban, encode_room, encode_server_ban};
-pub(crate) use connection::{RedisConnection, SentinelTarget, redis_connection};
+pub(crate) use connection::{RedisConnection, SentinelTarget, redis_connection, redis_subscriber};
 pub use fence::Fence;
 use keys::Keys;
 pub(crate) use link::Link;
