@@ -553,7 +553,11 @@ impl Apply for InboxDeliveries {
         };
         match event.kind {
             EventKind::Private => match event.body::<PrivateMessage>() {
-                Ok(message) => self.hub.deliver_private(&user, &message.into_event()),
+                Ok(message) => {
+                    self.hub.observe_event_id(event.id);
+                    self.hub
+                        .deliver_private(&user, &message.into_event_as(event.id));
+                }
                 Err(error) => skipped(error),
             },
             EventKind::Killed => match event.body::<KillOrder>() {

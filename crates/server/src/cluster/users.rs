@@ -329,6 +329,7 @@ pub(super) struct UserScripts {
     pub(super) leave: Script,
     pub(super) say: Script,
     pub(super) modes: Script,
+    next_id: Script,
 }
 
 impl UserScripts {
@@ -351,6 +352,7 @@ impl UserScripts {
             leave: fenced(include_str!("scripts/room_leave.lua")),
             say: fenced(include_str!("scripts/room_say.lua")),
             modes: fenced(include_str!("scripts/room_modes.lua")),
+            next_id: fenced(include_str!("scripts/next_id.lua")),
         }
     }
 }
@@ -668,14 +670,15 @@ impl UserDirectory {
     }
 
     /// Puts a private message to the user `to`, connected through `node` under `nick`, into
-    /// that node's inbox; `false` if the user is no longer connected there.
+    /// that node's inbox: its event's id, which is the message's, or `None` if the user is no
+    /// longer connected there.
     pub async fn send_private(
         &self,
         to: ClusterUserId,
         node: &str,
         nick: &str,
         message: &PrivateMessage,
-    ) -> Result<bool, RedisError> {
+    ) -> Result<Option<u64>, RedisError> {
         let body = wire::encode(message);
         self.send_to_inbox(to, node, nick, EventKind::Private, body)
             .await
@@ -691,8 +694,10 @@ impl UserDirectory {
         order: &KillOrder,
     ) -> Result<bool, RedisError> {
         let body = wire::encode(order);
-        self.send_to_inbox(to, node, nick, EventKind::Killed, body)
-            .await
+        let sent = self
+            .send_to_inbox(to, node, nick, EventKind::Killed, body)
+            .await?;
+        Ok(sent.is_some())
     }
 
     /// Puts a logout of the user `to`, connected through `node` under `nick`, into that
@@ -705,8 +710,10 @@ impl UserDirectory {
         log_out: &LogOut,
     ) -> Result<bool, RedisError> {
         let body = wire::encode(log_out);
-        self.send_to_inbox(to, node, nick, EventKind::LoggedOut, body)
-            .await
+        let sent = self
+            .send_to_inbox(to, node, nick, EventKind::LoggedOut, body)
+            .await?;
+        Ok(sent.is_some())
     }
 
     /// Puts an account's moved read marker for its session `to`, connected through `node`
@@ -719,8 +726,10 @@ impl UserDirectory {
         marker: &ReadMarker,
     ) -> Result<bool, RedisError> {
         let body = wire::encode(marker);
-        self.send_to_inbox(to, node, nick, EventKind::Marker, body)
-            .await
+        let sent = self
+            .send_to_inbox(to, node, nick, EventKind::Marker, body)
+            .await?;
+        Ok(sent.is_some())
     }
 
     async fn send_to_inbox(
@@ -730,7 +739,7 @@ impl UserDirectory {
         nick: &str,
         kind: EventKind,
         body: Vec<u8>,
-    ) -> Result<bool, RedisError> {
+    ) -> Result<Option<u64>, RedisError> {
         let mut invocation = self.scripts.send_to_inbox.prepare_invoke();
         invocation
             .key(self.keys.record(to))
@@ -739,12 +748,19 @@ impl UserDirectory {
             .arg(kind.word())
             .arg(nick)
             .arg(body);
-        let outcome: String = self
+        let (outcome, id): (String, u64) = self
             .run_on(&Feed::Inbox(node.to_owned()), &mut invocation)
             .await?;
         let sent = outcome == "sent";
         self.published(FeedKind::Inbox, u64::from(sent));
-        Ok(sent)
+        Ok(sent.then_some(id))
+    }
+
+    /// A new message id from the cluster's counter, for a message published nowhere (a
+    /// private message between two users of this node): unique in the shared history.
+    pub async fn next_message_id(&self) -> Result<u64, RedisError> {
+        let mut invocation = self.scripts.next_id.prepare_invoke();
+        self.run(&mut invocation).await
     }
 
     /// The feed's events after the one with id `after` (0: from the oldest kept), at most

@@ -407,6 +407,14 @@ impl PrivateMessage {
     }
 
     /// The event as its sender's node made it.
+    /// The message with the id the cluster gave it (its inbox event's), and the time that id
+    /// says.
+    pub fn into_event_as(mut self, id: u64) -> Event {
+        self.id = id;
+        self.time_ms = time_of(id).0;
+        self.into_event()
+    }
+
     pub fn into_event(self) -> Event {
         Event::Message {
             id: MessageId(self.id),

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use palaver_proto::event::{Event, Identity, MemberStatus, MessageKind, Target};
+use palaver_proto::event::{Event, Identity, MemberStatus, MessageId, MessageKind, Target};
 use palaver_proto::time::Timestamp;
 use palaver_proto::utf8::truncate;
 
@@ -168,6 +168,18 @@ impl Hub {
         to: &str,
         said: &Said<'_>,
     ) -> Result<(Event, Arc<User>), HubError> {
+        self.message_user_as(user, to, said, None)
+    }
+
+    /// [`message_user`](Self::message_user) with the message id `id` (a cluster's, whose
+    /// time it gives) rather than one of this server's.
+    pub fn message_user_as(
+        &self,
+        user: &Arc<User>,
+        to: &str,
+        said: &Said<'_>,
+        id: Option<MessageId>,
+    ) -> Result<(Event, Arc<User>), HubError> {
         let Said {
             kind,
             text,
@@ -181,10 +193,13 @@ impl Hub {
         let recipient = self
             .user_by_nick(to)
             .ok_or_else(|| HubError::NoSuchNick(to.to_owned()))?;
-        let time = Timestamp::now();
+        let (id, time) = match id {
+            Some(id) => (id, super::time_of(id.0)),
+            None => (self.next_message_id(), Timestamp::now()),
+        };
         let stamped = Instant::now();
         let event = Event::Message {
-            id: self.next_message_id(),
+            id,
             time,
             from: user.identity(),
             target: Target::User(recipient.nick().into()),

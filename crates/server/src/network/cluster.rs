@@ -242,17 +242,31 @@ impl ClusterNetwork {
     }
 
     /// Sends a private message to the user called `to`: through the hub to a user of this
-    /// node, into its node's inbox to another node's user (answered once Redis has it).
+    /// node, into its node's inbox to another node's user (answered once Redis has it). Its
+    /// id is the cluster's either way (the inbox event's, or one taken for it), so that no
+    /// two nodes' messages share one in the shared history.
     pub async fn message_user(
         &self,
         user: &Arc<User>,
         to: &str,
         said: &Said<'_>,
     ) -> Result<(Event, Arc<User>), HubError> {
-        let (event, recipient) = self.hub.message_user(user, to, said)?;
-        let Home::Node(node) = &recipient.home else {
-            return Ok((event, recipient));
+        // The hub refuses without a round trip: nobody has that nick, or the link is down.
+        let Some(recipient) = self.hub.user_by_nick(to).filter(|_| self.hub.link_is_up()) else {
+            return self.hub.message_user(user, to, said);
         };
+        let Home::Node(node) = &recipient.home else {
+            let id = self
+                .directory
+                .next_message_id()
+                .await
+                .map_err(unreachable)?;
+            return self
+                .hub
+                .message_user_as(user, to, said, Some(MessageId(id)));
+        };
+        // Stamped with the inbox event's id once Redis gives it; not delivered here.
+        let (event, _) = self.hub.message_user(user, to, said)?;
         let gone = || HubError::NoSuchNick(to.to_owned());
         let id = self.ids.id_of(&recipient).ok_or_else(gone)?;
         let message = PrivateMessage::of(&event).expect("message_user makes a private message");
@@ -261,9 +275,9 @@ impl ClusterNetwork {
             .send_private(id, node, &recipient.nick(), &message)
             .await
         {
-            Ok(true) => Ok((event, recipient)),
+            Ok(Some(id)) => Ok((message.into_event_as(id), recipient)),
             // It left as the message was sent; its node's departure is on its way.
-            Ok(false) => Err(gone()),
+            Ok(None) => Err(gone()),
             Err(error) => {
                 warn!(%error, "could not send a private message to another node");
                 Err(HubError::NetworkUnreachable)
