@@ -292,26 +292,9 @@ fn a_node_follows_the_primary_sentinel_names_through_a_failover() {
     // The node may not have noticed yet, or may be between noticing and finding the new
     // primary: a message is either stored at once or refused with a clear line, and one sent
     // once the node says its link is back is stored.
-    let mut stored = None;
-    for attempt in 0..10 {
-        let text = format!("after the failover, try {attempt}");
-        alice.send(&text);
-        let receipt = format!("#ops <alice> {text}");
-        let line = loop {
-            let line = alice.line();
-            if line == receipt || line.starts_with("! ") {
-                break line;
-            }
-        };
-        if line == receipt {
-            stored = Some(text);
-            break;
-        }
-        if line.starts_with("! not sent: this server has lost its link") {
-            alice.skip_until("-- the link to the rest of the network is back");
-        }
-    }
-    let stored = stored.expect("a message is stored after the failover");
+    let stored = alice
+        .say_until_stored("after the failover, try", 10)
+        .expect("a message is stored after the failover");
     // Each of the node's connections asks the Sentinel for itself; the one that stored the
     // message found the replica promoted.
     let promoted = format!("primary=127.0.0.1:{replica_port}");

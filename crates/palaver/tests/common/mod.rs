@@ -674,6 +674,30 @@ impl Observer {
         self.expect(&format!("-- {old} is now known as {nick}"));
     }
 
+    /// Says `{label} N` (into its current room, `#ops`) for N = 0, 1, … until one is stored —
+    /// its own copy comes back — at most `tries` times; a refusal (`! …`) moves on to the next
+    /// one, once the link is back if the link refused it. The text stored, if any.
+    pub fn say_until_stored(&mut self, label: &str, tries: usize) -> Option<String> {
+        for attempt in 0..tries {
+            let text = format!("{label} {attempt}");
+            self.send(&text);
+            let receipt = format!("#ops <{}> {text}", self.nick);
+            let line = loop {
+                let line = self.line();
+                if line == receipt || line.starts_with("! ") {
+                    break line;
+                }
+            };
+            if line == receipt {
+                return Some(text);
+            }
+            if line.starts_with("! not sent: this server has lost its link") {
+                self.skip_until("-- the link to the rest of the network is back");
+            }
+        }
+        None
+    }
+
     /// A second handle on the connection, for a thread that sends while this one reads.
     pub fn sender(&self) -> TcpStream {
         self.writer.try_clone().expect("clone the connection")

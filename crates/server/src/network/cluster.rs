@@ -26,6 +26,7 @@ use std::time::Duration;
 use palaver_proto::event::{Event, Identity, MemberStatus, MessageId};
 use palaver_proto::irc::modes::spell_changes;
 use palaver_proto::names::fold;
+use palaver_proto::time::Timestamp;
 use palaver_proto::utf8::truncate;
 use redis::RedisError;
 use tokio::sync::watch;
@@ -458,7 +459,7 @@ impl ClusterNetwork {
             .room(&fold(name))
             .ok_or_else(|| HubError::NoSuchRoom(name.to_owned()))?;
         let event = Event::Joined {
-            time: palaver_proto::time::Timestamp::now(),
+            time: Timestamp::now(),
             room: room.name().clone(),
             who: user.identity(),
         };
