@@ -11,7 +11,9 @@ mod common;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::cluster::{Irc, Node, config_file, spawn_node, start_node};
+use common::cluster::{
+    Irc, Node, config_file, metric, readyz_until, refusal_line, spawn_node, start_node,
+};
 use common::{Observer, Options, OtherLines, Process, TempDir, http_get, wait_ready};
 use palaver_server::accounts::hash_password;
 use palaver_server::cluster::users::{
@@ -79,19 +81,6 @@ fn node<'a>(report: &'a serde_json::Value, name: &str) -> Option<&'a serde_json:
         .expect("a list of nodes")
         .iter()
         .find(|node| node["name"] == name)
-}
-
-/// The `/metrics` line of `series` (with its labels), without its value.
-fn metric(node: &Node, series: &str) -> String {
-    let (status, body) = http_get(node.http, "/metrics");
-    assert_eq!(status, 200);
-    body.lines()
-        .find_map(|line| {
-            line.strip_prefix(series)?
-                .strip_prefix(' ')
-                .map(str::to_owned)
-        })
-        .unwrap_or_else(|| panic!("no {series} in:\n{body}"))
 }
 
 #[test]
@@ -392,19 +381,6 @@ fn cluster_import_moves_a_single_nodes_history_and_accounts_into_an_empty_redis(
     assert!(stderr.contains("no database at"), "{stderr}");
 }
 
-/// The one line a client connecting to `address` is told before the connection closes.
-fn refusal_line(address: SocketAddr) -> String {
-    use std::io::{BufRead, BufReader};
-    let stream = std::net::TcpStream::connect_timeout(&address, PATIENCE).expect("connect");
-    stream.set_read_timeout(Some(PATIENCE)).unwrap();
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    reader.read_line(&mut line).expect("a line");
-    let mut rest = String::new();
-    assert_eq!(reader.read_line(&mut rest).expect("closed"), 0, "{rest:?}");
-    line
-}
-
 /// A lease of 10 s: a node that loses Redis stays degraded long enough to be asked things.
 const LONG_LEASE: &str = "[cluster]\nheartbeat = \"100ms\"\nlease = \"10s\"\n";
 
@@ -579,15 +555,6 @@ fn registered(address: SocketAddr, nick: &str) -> Observer {
     client.send(&format!("/register {nick}-password"));
     client.skip_until(&format!("-- account {nick} registered; you are logged in"));
     client
-}
-
-/// Asks `/readyz` until it answers `status`.
-fn readyz_until(node: &Node, status: u16) {
-    let deadline = Instant::now() + PATIENCE;
-    while http_get(node.http, "/readyz").0 != status {
-        assert!(Instant::now() < deadline, "/readyz never answered {status}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// Another node's view of the cluster's directory of users, as a second node would change it

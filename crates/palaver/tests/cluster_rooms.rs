@@ -10,7 +10,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::Observer;
-use common::cluster::{Irc, Node, config_file, start_node};
+use common::cluster::{
+    Irc, Node, config_file, readyz_until, refusal_line, start_node, start_node_at,
+};
+use common::proxy::Proxy;
 use palaver_server::test_redis::RedisServer;
 
 /// How long a test waits for anything before declaring the server broken (a safety net, not
@@ -490,4 +493,138 @@ fn redis_restarted_under_load_the_nodes_recover_and_no_acknowledged_message_is_l
         let line = format!("<alice> load {n}");
         assert!(history.contains(&line), "{line:?} is not in the history");
     }
+}
+
+#[test]
+fn a_node_cut_off_from_redis_stops_taking_messages_and_the_others_go_on() {
+    let redis = RedisServer::start();
+    // alpha reaches Redis only through the proxy; beta directly.
+    let proxy = Proxy::start(redis.socket());
+    let (_config_directory, config) = config_file(SHORT_LEASE);
+    let alpha = start_node_at(&proxy.url(), "alpha", &config);
+    let beta = start_node(&redis, "beta", &config);
+    let mut alice = Observer::join_ops(alpha.text, "alice");
+    let mut bob = Observer::join_ops(beta.text, "bob");
+    let mut carol = irc_in(beta.irc, "carol", "#ops");
+    alice.skip_until("-- bob joined #ops");
+    let load = send_load(&alice, 1_000_000);
+    alice.skip_until("#ops <alice> load 100");
+    proxy.cut();
+    let cut = std::time::Instant::now();
+
+    // alpha acknowledges nothing it could not deliver (docs/CLUSTER.md, "Partition between a
+    // node and Redis"): alice's messages are acknowledged in order until the cut; those on
+    // their way then are in doubt, and said so; later ones are refused as not sent; and she is
+    // disconnected once alpha's lease is past. Each line she sent is answered in turn.
+    let answers = std::thread::spawn(move || {
+        let mut acknowledged = 101;
+        let mut in_doubt = 0;
+        let mut not_sent = Vec::new();
+        loop {
+            let line = alice
+                .try_line()
+                .expect("a line before alice is disconnected");
+            if line == format!("#ops <alice> load {acknowledged}") {
+                assert!(
+                    in_doubt + not_sent.len() == 0,
+                    "acknowledged after a refusal: {line:?}"
+                );
+                acknowledged += 1;
+            } else if line.starts_with("! not confirmed: ") {
+                assert!(not_sent.is_empty(), "in doubt after a refusal: {line:?}");
+                in_doubt += 1;
+            } else if line.starts_with("! not sent: ") {
+                not_sent.push(acknowledged + in_doubt + not_sent.len());
+            } else if line.starts_with("! ") {
+                assert_eq!(
+                    line,
+                    "! disconnected: this server lost its link to the rest of the network; \
+                     reconnect to continue"
+                );
+                break;
+            }
+        }
+        alice.expect_closed();
+        (acknowledged, not_sent)
+    });
+    // beta's users see alice go once alpha's lease lapsed (500 ms), and go on talking.
+    bob.skip_until("-- alice left (Its server left the network)");
+    let took = cut.elapsed();
+    assert!(took < Duration::from_secs(5), "alice's quit took {took:?}");
+    let (acknowledged, not_sent) = answers.join().expect("alice's answers");
+    let disconnected = cut.elapsed();
+    assert!(
+        disconnected < Duration::from_secs(5),
+        "alice was disconnected after {disconnected:?}"
+    );
+    load.join().expect("the sender");
+    bob.send("without alpha");
+    bob.skip_until("#ops <bob> without alpha");
+    carol.skip_until(":bob!");
+    // alpha takes no client while cut off, and says so.
+    assert_eq!(common::http_get(alpha.http, "/readyz").0, 503);
+    let refused = refusal_line(alpha.text);
+    assert!(
+        refused.contains("server unavailable: it lost its link to the network"),
+        "{refused:?}"
+    );
+
+    // Healed, alpha registers again by itself and its users talk with beta's.
+    proxy.heal();
+    alpha
+        .process
+        .stderr_line_containing("registered again in the cluster");
+    // The server takes the node's new state a moment after the node logs it.
+    readyz_until(&alpha, 200);
+    let mut alice = Observer::join_ops(alpha.text, "alice");
+    let text = alice
+        .say_until_stored("after the cut", 20)
+        .expect("a message is stored after the link healed");
+    bob.skip_until(&format!("#ops <alice> {text}"));
+
+    // Every message acknowledged before the cut is in the history, and none refused.
+    let history: Vec<String> = history(beta.irc, "reader");
+    let said: std::collections::HashSet<&String> = history.iter().collect();
+    for n in 0..acknowledged {
+        let line = format!("<alice> load {n}");
+        assert!(said.contains(&line), "{line:?} is not in the history");
+    }
+    for n in not_sent {
+        let line = format!("<alice> load {n}");
+        assert!(
+            !said.contains(&line),
+            "refused, yet in the history: {line:?}"
+        );
+    }
+}
+
+#[test]
+fn a_message_on_its_way_when_the_link_fails_is_reported_in_doubt_not_refused() {
+    let redis = RedisServer::start();
+    let proxy = Proxy::start(redis.socket());
+    // A long lease: the node still counts itself connected when the calls time out.
+    let (_config_directory, config) =
+        config_file("[cluster]\nheartbeat = \"100ms\"\nlease = \"10s\"\n");
+    let alpha = start_node_at(&proxy.url(), "alpha", &config);
+    let mut alice = Observer::join_ops(alpha.text, "alice");
+    let mut carol = irc_in(alpha.irc, "carol", "#ops");
+    alice.send("before");
+    alice.skip_until("#ops <alice> before");
+
+    // Cut silently: the messages go out and no answer comes. Redis may or may not have them,
+    // so neither sender is told "not sent" (it could send the message twice) — nor nothing.
+    proxy.cut();
+    alice.send("on its way");
+    carol.send("NOTICE #ops :on its way too");
+    alice.skip_until(
+        "! not confirmed: this server lost its link to the rest of the network with the \
+         message on its way; it may have been delivered (/history shows it if so, once the \
+         link is back)",
+    );
+    assert_eq!(
+        carol.skip_until(":palaver.local NOTICE carol :"),
+        ":palaver.local NOTICE carol :NOTICE: Message not confirmed: this server lost its link \
+         to the rest of the network with the message on its way; it may have been delivered \
+         (CHATHISTORY shows it if so, once the link is back)"
+    );
 }

@@ -189,6 +189,7 @@ impl Server {
                 directory.count_in(metrics.clone()),
                 user_ids.clone(),
                 state_applied.subscribe(),
+                node.link_states(),
             ));
             let (hub, metrics) = (hub.clone(), metrics.clone());
             node.count_with(move || NodeCounts {

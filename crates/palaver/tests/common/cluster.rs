@@ -20,7 +20,12 @@ pub struct Node {
 /// Starts `palaver serve --cluster URL --node-name NAME` with `config` as its file, and
 /// waits for `ready`.
 pub fn start_node(redis: &RedisServer, name: &str, config: &Path) -> Node {
-    let mut process = spawn_node(redis, name, config);
+    start_node_at(&redis.url(), name, config)
+}
+
+/// [`start_node`] on the Redis at `url` (through a [`Proxy`](super::proxy::Proxy), say).
+pub fn start_node_at(url: &str, name: &str, config: &Path) -> Node {
+    let mut process = spawn_node_at(url, name, config);
     let listening = wait_ready(&mut process, OtherLines::Fail);
     Node {
         process,
@@ -31,6 +36,10 @@ pub fn start_node(redis: &RedisServer, name: &str, config: &Path) -> Node {
 }
 
 pub fn spawn_node(redis: &RedisServer, name: &str, config: &Path) -> Process {
+    spawn_node_at(&redis.url(), name, config)
+}
+
+pub fn spawn_node_at(url: &str, name: &str, config: &Path) -> Process {
     Process::spawn(
         &[
             "serve",
@@ -41,7 +50,7 @@ pub fn spawn_node(redis: &RedisServer, name: &str, config: &Path) -> Process {
             "--http-listen",
             "127.0.0.1:0",
             "--cluster",
-            &redis.url(),
+            url,
             "--node-name",
             name,
             "--config",
@@ -51,6 +60,44 @@ pub fn spawn_node(redis: &RedisServer, name: &str, config: &Path) -> Process {
         ],
         Options::default(),
     )
+}
+
+/// The one line a client connecting to `address` is told before the connection closes.
+pub fn refusal_line(address: SocketAddr) -> String {
+    use std::io::{BufRead, BufReader};
+    let stream = std::net::TcpStream::connect_timeout(&address, PATIENCE).expect("connect");
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("a line");
+    let mut rest = String::new();
+    assert_eq!(reader.read_line(&mut rest).expect("closed"), 0, "{rest:?}");
+    line
+}
+
+/// Asks `/readyz` until it answers `status`.
+pub fn readyz_until(node: &Node, status: u16) {
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while super::http_get(node.http, "/readyz").0 != status {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "/readyz never answered {status}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// The value `node`'s `/metrics` gives `series` (a name with its labels).
+pub fn metric(node: &Node, series: &str) -> String {
+    let (status, body) = super::http_get(node.http, "/metrics");
+    assert_eq!(status, 200);
+    body.lines()
+        .find_map(|line| {
+            line.strip_prefix(series)?
+                .strip_prefix(' ')
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| panic!("no {series} in:\n{body}"))
 }
 
 /// A configuration file holding `text`, in a directory that lives as long as the guard.

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use crate::PATIENCE;
 
 pub mod cluster;
+pub mod proxy;
 
 /// How often the screen is captured while waiting for it to show something.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(50);

@@ -67,6 +67,14 @@ pub enum HubError {
     /// which did not answer: nothing changed.
     #[error("this server cannot reach the rest of the network just now; try again in a moment")]
     NetworkUnreachable,
+    /// In a cluster, the link to Redis failed with a message on its way (a timeout, a
+    /// connection lost): Redis may have stored and delivered it, or not. Never reported as
+    /// "not sent", so that a client does not send it twice.
+    #[error(
+        "not confirmed: this server lost its link to the rest of the network with the message \
+         on its way; it may have been delivered (/history shows it if so, once the link is back)"
+    )]
+    MessageInDoubt,
 }
 
 /// Why a join was refused (see `RoomState::admit`).

@@ -45,6 +45,7 @@ use crate::hub::{
     KICK_REASON_MAX_BYTES, ModeChange, ModeOutcome, Protocol, REASON_MAX_BYTES, Reclaim, Reclaimed,
     Room, Said, TOPIC_MAX_BYTES, User, guest_identity, is_reserved, time_of,
 };
+use crate::metrics::LinkState;
 use crate::outbox::Outbox;
 use crate::store::RoomRecord;
 
@@ -68,6 +69,8 @@ pub struct ClusterNetwork {
     ids: Arc<UserIds>,
     /// The sequence number of the last state feed event this node's hub applied.
     applied: watch::Receiver<u64>,
+    /// The node's link to Redis, as its heartbeat finds it.
+    link: watch::Receiver<LinkState>,
 }
 
 impl ClusterNetwork {
@@ -76,12 +79,14 @@ impl ClusterNetwork {
         directory: UserDirectory,
         ids: Arc<UserIds>,
         applied: watch::Receiver<u64>,
+        link: watch::Receiver<LinkState>,
     ) -> Self {
         Self {
             hub,
             directory,
             ids,
             applied,
+            link,
         }
     }
 
@@ -271,18 +276,12 @@ impl ClusterNetwork {
         let gone = || HubError::NoSuchNick(to.to_owned());
         let id = self.ids.id_of(&recipient).ok_or_else(gone)?;
         let message = PrivateMessage::of(&event).expect("message_user makes a private message");
-        match self
-            .directory
-            .send_private(id, node, &recipient.nick(), &message)
-            .await
-        {
-            Ok(Some(id)) => Ok((message.into_event_as(id), recipient)),
+        let nick = recipient.nick();
+        let sending = self.directory.send_private(id, node, &nick, &message);
+        match self.unless_fenced(sending).await? {
+            Some(id) => Ok((message.into_event_as(id), recipient)),
             // It left as the message was sent; its node's departure is on its way.
-            Ok(None) => Err(gone()),
-            Err(error) => {
-                warn!(%error, "could not send a private message to another node");
-                Err(HubError::NetworkUnreachable)
-            }
+            None => Err(gone()),
         }
     }
 
@@ -405,7 +404,11 @@ impl ClusterNetwork {
         if let Some(id) = self.ids.remove_user(user) {
             let nick = user.nick();
             let told = reason.unwrap_or(NODE_SHUT_DOWN);
-            if let Err(error) = self.directory.disconnect(id, &nick, Some(told)).await {
+            // A fenced node's users are released by the others' heartbeat (or by this node
+            // when it registers again), and its scripts are refused: the connection need not
+            // wait for an answer that cannot come.
+            let telling = self.directory.disconnect(id, &nick, Some(told));
+            if let Some(Err(error)) = self.before_fence(telling).await {
                 warn!(%nick, %error, "could not tell the cluster a user left");
             }
         }
@@ -582,13 +585,16 @@ impl ClusterNetwork {
             concat_at: said.concat_at.to_vec(),
             client_tags: said.client_tags.to_owned(),
         };
+        let publishing =
+            self.directory
+                .publish_in_room(self.id_of(user)?, &identity.nick, &message);
         let published = self
-            .directory
-            .publish_in_room(self.id_of(user)?, &identity.nick, &message)
-            .await
-            .map_err(unreachable)?
+            .unless_fenced(publishing)
+            .await?
             .ok_or_else(|| HubError::NoSuchRoom(room.name().to_string()))?;
-        self.caught_up(published.sequence).await?;
+        // Redis has stored and ordered it: its receipt stands even if this node's feed is
+        // late (a warning is logged), and the members here get it when the feed brings it.
+        let _ = self.caught_up(published.sequence).await;
         Ok(message.into_event(published.id))
     }
 
@@ -761,6 +767,28 @@ impl ClusterNetwork {
         Err(HubError::NetworkUnreachable)
     }
 
+    /// Waits for a message's call to Redis, unless this node is fenced first: its users are
+    /// being disconnected then, and the call, unanswered, may still have been made (Redis's
+    /// lease outlives the node's own count of it), so the message is in doubt.
+    async fn unless_fenced<T>(
+        &self,
+        call: impl Future<Output = Result<T, RedisError>>,
+    ) -> Result<T, HubError> {
+        match self.before_fence(call).await {
+            Some(answer) => answer.map_err(unconfirmed),
+            None => Err(HubError::MessageInDoubt),
+        }
+    }
+
+    /// Waits for `call`, unless this node is (or becomes) fenced first: `None` then.
+    async fn before_fence<F: Future>(&self, call: F) -> Option<F::Output> {
+        let mut link = self.link.clone();
+        tokio::select! {
+            answer = call => Some(answer),
+            Ok(_) = link.wait_for(|state| *state == LinkState::Fenced) => None,
+        }
+    }
+
     /// Waits until this node's hub has applied the state feed up to `sequence`.
     async fn caught_up(&self, sequence: u64) -> Result<(), HubError> {
         let mut applied = self.applied.clone();
@@ -803,6 +831,19 @@ fn departure(event: Event, room: &Room, left: Left) -> Departure {
 fn unreachable(error: RedisError) -> HubError {
     warn!(%error, "the cluster did not answer a change of a room");
     HubError::NetworkUnreachable
+}
+
+/// The hub's word for a message Redis did not confirm. Refused before it left (a connection
+/// refused) or by Redis itself (an error answer), it was not sent; otherwise (a timeout, a
+/// connection lost with the call on it) it is in doubt: Redis may have stored and delivered
+/// it, and the sender must not be told "not sent".
+fn unconfirmed(error: RedisError) -> HubError {
+    warn!(%error, "the cluster did not confirm a message");
+    if error.is_connection_refusal() || matches!(error.kind(), redis::ErrorKind::Server(_)) {
+        HubError::NetworkUnreachable
+    } else {
+        HubError::MessageInDoubt
+    }
 }
 
 /// What the directory keeps of a user arriving from `peer` as `identity`.

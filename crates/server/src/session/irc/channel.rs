@@ -221,20 +221,28 @@ pub(super) async fn send_to(
                 session.own_copy(&event);
             }
         }
-        // Never silent, not even for a NOTICE: the client must know it was not sent.
-        Err(HubError::LinkDown) => {
+        // Never silent, not even for a NOTICE: the client must know it was not sent, or that
+        // it may not have been.
+        Err(
+            error @ (HubError::LinkDown | HubError::NetworkUnreachable | HubError::MessageInDoubt),
+        ) => {
             let command = match kind {
                 MessageKind::Notice => "NOTICE",
                 MessageKind::TagsOnly => "TAGMSG",
                 MessageKind::Say | MessageKind::Action => "PRIVMSG",
             };
-            session.fail_or_notice(
-                command,
-                "TEMPORARILY_UNAVAILABLE",
-                &[target],
-                "Message not sent: this server has lost its link to the rest of the network; \
-                 try again shortly",
-            );
+            let description = match error {
+                HubError::MessageInDoubt => {
+                    "Message not confirmed: this server lost its link to the rest of the \
+                     network with the message on its way; it may have been delivered \
+                     (CHATHISTORY shows it if so, once the link is back)"
+                }
+                _ => {
+                    "Message not sent: this server has lost its link to the rest of the \
+                     network; try again shortly"
+                }
+            };
+            session.fail_or_notice(command, "TEMPORARILY_UNAVAILABLE", &[target], description);
         }
         Err(_) if quiet => {}
         Err(error) => session.hub_error(&error),

@@ -345,7 +345,8 @@ impl IrcSession {
             | HubError::AlreadyRegistered(_)
             | HubError::NotYourMessage
             | HubError::LinkDown
-            | HubError::NetworkUnreachable => {
+            | HubError::NetworkUnreachable
+            | HubError::MessageInDoubt => {
                 let nick = self.reply_nick();
                 self.replies
                     .server_message("NOTICE", vec![nick, error.to_string()]);
