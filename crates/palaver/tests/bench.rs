@@ -2,13 +2,16 @@
 //! so, the JSON report parsed and its counts checked exactly (never its timings: benchmarks
 //! are not assertions). The server runs with the benchmarks' own configuration,
 //! `bench/palaver.toml` (loopback exempt from flood control, as a benchmark's server must be),
-//! on ports of its own and an in-memory store.
+//! on ports of its own and an in-memory store; or as two nodes of a cluster on a real Redis, with
+//! the clients spread over them.
 
 mod common;
 
 use std::time::Duration;
 
+use common::cluster::{metric, start_node};
 use common::{Options, Process, Server, TempDir, serve_with};
+use palaver_server::test_redis::RedisServer;
 
 /// How long anything may take before the test gives up (the runs take about a second each).
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -109,6 +112,60 @@ fn a_closed_loop_counts_what_its_senders_managed_to_send() {
     assert_eq!(report["deliveries"], sent * 2);
     assert_eq!(report["lost"], 0);
     assert_eq!(report["duplicates"], 0);
+}
+
+#[test]
+fn clients_spread_over_a_clusters_nodes_hear_each_other_and_every_node_is_measured() {
+    let redis = RedisServer::start();
+    let config = std::path::Path::new(BENCH_CONFIG);
+    let nodes = [
+        start_node(&redis, "alpha", config),
+        start_node(&redis, "beta", config),
+    ];
+    let [alpha, beta] = &nodes;
+    let pids = nodes
+        .each_ref()
+        .map(|node| node.process.child.id().to_string());
+
+    // 6 clients in 2 rooms of 3, each room's members on both nodes in turn (clients 0 and 1
+    // on alpha, 2 and 3 on beta, 4 and 5 on alpha again); one sender per room, 10 a second
+    // for 1 s: 20 messages, each for the 2 other members of its room.
+    let report = bench(
+        &alpha.irc.to_string(),
+        "--clients 6 --rooms 2 --senders 2 --rate 10 --duration 1s --warmup 200ms",
+        &[
+            "--addr",
+            &beta.irc.to_string(),
+            "--server-pid",
+            &pids[0],
+            "--server-pid",
+            &pids[1],
+        ],
+    );
+    assert_eq!(report["servers"], 2);
+    // Both nodes measured, each on its own too.
+    let processes = report["server_processes"].as_array().unwrap();
+    let measured: Vec<String> = processes.iter().map(|p| p["pid"].to_string()).collect();
+    assert_eq!(measured, pids);
+    assert!(
+        processes
+            .iter()
+            .all(|p| p["cpu_us_per_message"].as_f64().unwrap() > 0.0)
+    );
+    assert_eq!(report["connected"], 6);
+    assert_eq!(report["expected_deliveries"], 40);
+    assert_eq!(report["deliveries"], 40);
+    assert_eq!(report["lost"], 0);
+    assert_eq!(report["duplicates"], 0);
+    assert!(report["server_cpu_us_per_delivery"].as_f64().unwrap() > 0.0);
+    // The clients went to both nodes, as said.
+    let accepted = |node| {
+        metric(
+            node,
+            "palaver_connections_accepted_total{protocol=\"irc\",transport=\"tcp\"}",
+        )
+    };
+    assert_eq!((accepted(alpha), accepted(beta)), ("4".into(), "2".into()));
 }
 
 #[test]

@@ -113,7 +113,7 @@ pub async fn connect_all(
     progress: &Progress,
     connected: &Arc<AtomicUsize>,
 ) -> Connecting {
-    let address = args.address();
+    let addresses = args.addresses();
     let sources = args.source_addresses();
     let permits = Arc::new(Semaphore::new(args.connect_concurrency));
     let tasks: Vec<_> = (0..args.clients)
@@ -123,6 +123,7 @@ pub async fn connect_all(
             let progress = progress.clone();
             let source = (!sources.is_empty()).then(|| sources[index % sources.len()]);
             let (proto, room) = (args.proto, index % args.rooms);
+            let address = args.address_of(index, &addresses);
             tokio::spawn(async move {
                 let _permit = permits.acquire_owned().await.expect("never closed");
                 let started = Instant::now();

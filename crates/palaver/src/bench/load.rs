@@ -17,7 +17,7 @@ use super::client::{self, Role, Sending, Shared};
 use super::connect::{self, Connected, Failure, FailureKind};
 use super::counts::Counts;
 use super::progress::Progress;
-use super::report::{Report, Resources, Run, Samples};
+use super::report::{Report, Resources, Run, Samples, cpu_between};
 use super::{BenchArgs, proc};
 
 /// The most the run waits after the window for deliveries still on their way.
@@ -36,12 +36,12 @@ pub async fn run(args: &BenchArgs, progress: &Progress) -> anyhow::Result<Report
     let sampling = CancellationToken::new();
     let sampler = tokio::spawn(sample_every_second(
         base,
-        args.server_pid,
+        args.server_pid.clone(),
         connected.clone(),
         sampling.clone(),
     ));
     let mut server = Samples {
-        before: proc::sample(args.server_pid),
+        before: proc::sample_all(&args.server_pid),
         ..Samples::default()
     };
     let mut generator = Samples {
@@ -52,7 +52,7 @@ pub async fn run(args: &BenchArgs, progress: &Progress) -> anyhow::Result<Report
     progress.connecting(args.clients);
     let connecting = connect::connect_all(args, progress, &connected).await;
     let connect = base.elapsed();
-    server.connected = proc::sample(args.server_pid);
+    server.connected = proc::sample_all(&args.server_pid);
     generator.connected = proc::sample(None);
     if connecting.clients.is_empty() {
         let reason = connecting
@@ -91,7 +91,8 @@ pub async fn run(args: &BenchArgs, progress: &Progress) -> anyhow::Result<Report
     progress
         .wait("warm-up", start, window_start, &shared.received)
         .await;
-    server.window_start = proc::sample(args.server_pid);
+    server.window_start = proc::sample_all(&args.server_pid);
+    let each_window_start = proc::sample_each(&args.server_pid);
     generator.window_start = proc::sample(None);
     let phase = if args.senders == 0 {
         "holding"
@@ -101,7 +102,17 @@ pub async fn run(args: &BenchArgs, progress: &Progress) -> anyhow::Result<Report
     progress
         .wait(phase, window_start, window_end, &shared.received)
         .await;
-    server.window_end = proc::sample(args.server_pid);
+    server.window_end = proc::sample_all(&args.server_pid);
+    let each_window_cpu = args
+        .server_pid
+        .iter()
+        .zip(
+            each_window_start
+                .into_iter()
+                .zip(proc::sample_each(&args.server_pid)),
+        )
+        .map(|(&pid, (start, end))| (pid, cpu_between(start, end)))
+        .collect();
     generator.window_end = proc::sample(None);
 
     // In a closed loop only the messages sent tell how many deliveries to expect; a send
@@ -147,6 +158,7 @@ pub async fn run(args: &BenchArgs, progress: &Progress) -> anyhow::Result<Report
         counts: &counts,
         window: (window_start - base, window_end - base),
         server,
+        each_window_cpu,
         generator,
         resources,
     }))
@@ -252,7 +264,7 @@ fn messages_due(first: Instant, interval: Duration, (from, to): (Instant, Instan
 /// Samples the resources once a second until `stop`, and once more then.
 async fn sample_every_second(
     base: Instant,
-    server_pid: Option<u32>,
+    server_pids: Vec<u32>,
     connected: Arc<AtomicUsize>,
     stop: CancellationToken,
 ) -> Vec<Resources> {
@@ -265,7 +277,7 @@ async fn sample_every_second(
             _ = ticks.tick() => false,
         };
         let connected = connected.load(Ordering::Relaxed);
-        samples.push(Resources::sample(base.elapsed(), connected, server_pid));
+        samples.push(Resources::sample(base.elapsed(), connected, &server_pids));
         if stopping {
             return samples;
         }

@@ -5,6 +5,10 @@
 //! from the schedule (so a stalled sender cannot hide latency: coordinated omission). With
 //! `--server-pid` it also samples the server's CPU time and memory from /proc, once a second.
 //!
+//! Several `--addr`s spread the clients over the nodes of a cluster (each room's members take
+//! the addresses in turn, so every room spans them); several `--server-pid`s are summed, so a
+//! cluster's nodes and its Redis count as one server.
+//!
 //! Senders send on a fixed schedule (`--rate R`, open loop), or as fast as the server takes
 //! them with at most `--window W` messages each in flight (`--rate 0`, closed loop), or not at
 //! all (`--senders 0`: idle clients held for `--duration`, to measure memory per connection or
@@ -56,8 +60,9 @@ const CLIENTS_PER_SOURCE_ADDRESS: usize = 20_000;
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
     /// The server's address [default: 127.0.0.1:6667 for IRC, 127.0.0.1:7788 for text].
+    /// Repeat for a cluster's nodes: each room's members connect to them in turn.
     #[arg(long, value_name = "ADDR")]
-    pub addr: Option<SocketAddr>,
+    pub addr: Vec<SocketAddr>,
 
     /// The protocol the clients speak.
     #[arg(long, value_enum, default_value = "irc")]
@@ -108,9 +113,10 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N")]
     pub source_addresses: Option<usize>,
 
-    /// The server's process id: its CPU time and memory are sampled from /proc.
+    /// The server's process id: its CPU time and memory are sampled from /proc. Repeat for a
+    /// cluster (its nodes, its Redis): their CPU times and memory are added up.
     #[arg(long, value_name = "PID")]
-    pub server_pid: Option<u32>,
+    pub server_pid: Vec<u32>,
 
     /// Draw the latency over time, the latency distribution and (with --server-pid) the
     /// server's memory over time into this SVG file.
@@ -123,14 +129,30 @@ pub struct BenchArgs {
 }
 
 impl BenchArgs {
-    fn address(&self) -> SocketAddr {
-        self.addr.unwrap_or_else(|| {
-            let port = match self.proto {
-                Proto::Irc => 6667,
-                Proto::Text => 7788,
-            };
-            SocketAddr::from(([127, 0, 0, 1], port))
-        })
+    /// The servers' addresses: `--addr`s, or the protocol's default port on loopback.
+    fn addresses(&self) -> Vec<SocketAddr> {
+        if !self.addr.is_empty() {
+            return self.addr.clone();
+        }
+        let port = match self.proto {
+            Proto::Irc => 6667,
+            Proto::Text => 7788,
+        };
+        vec![SocketAddr::from(([127, 0, 0, 1], port))]
+    }
+
+    /// The address client `index` connects to: the members of a room (client i is in room
+    /// i mod K) take the addresses in turn, so that each room spans every node of a cluster.
+    fn address_of(&self, index: usize, addresses: &[SocketAddr]) -> SocketAddr {
+        addresses[(index / self.rooms) % addresses.len()]
+    }
+
+    /// Whether every server is on IPv4 loopback, where the clients can connect from several
+    /// source addresses.
+    fn on_ipv4_loopback(&self) -> bool {
+        self.addresses()
+            .iter()
+            .all(|address| address.is_ipv4() && address.ip().is_loopback())
     }
 
     /// Closed loop: senders send as fast as their window lets them.
@@ -144,8 +166,7 @@ impl BenchArgs {
         let count = self
             .source_addresses
             .unwrap_or_else(|| self.clients.div_ceil(CLIENTS_PER_SOURCE_ADDRESS));
-        let address = self.address();
-        if count <= 1 || !(address.is_ipv4() && address.ip().is_loopback()) {
+        if count <= 1 || !self.on_ipv4_loopback() {
             return Vec::new();
         }
         (1..=count)
@@ -192,9 +213,8 @@ impl BenchArgs {
                 (1..=254).contains(&count),
                 "--source-addresses must be between 1 and 254"
             );
-            let address = self.address();
             ensure!(
-                count == 1 || address.is_ipv4() && address.ip().is_loopback(),
+                count == 1 || self.on_ipv4_loopback(),
                 "--source-addresses needs a server on IPv4 loopback (127.0.0.0/8)"
             );
         }

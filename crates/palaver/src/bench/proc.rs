@@ -24,6 +24,23 @@ pub fn sample(pid: Option<u32>) -> Option<Sample> {
     })
 }
 
+/// The sum of processes' samples (a cluster's nodes and its Redis, say); `None` if there are
+/// none or /proc cannot tell of one of them.
+pub fn sample_all(pids: &[u32]) -> Option<Sample> {
+    let mut total = Sample::default();
+    for sample in sample_each(pids) {
+        let sample = sample?;
+        total.cpu += sample.cpu;
+        total.rss_bytes += sample.rss_bytes;
+    }
+    (!pids.is_empty()).then_some(total)
+}
+
+/// Each process's sample, in the order of `pids`.
+pub fn sample_each(pids: &[u32]) -> Vec<Option<Sample>> {
+    pids.iter().map(|&pid| sample(Some(pid))).collect()
+}
+
 /// utime + stime from a `/proc/PID/stat` line, in clock ticks converted to time.
 fn cpu_time(stat: &str) -> Option<Duration> {
     // The command name (field 2) is in parentheses and may hold spaces: count from after it.
@@ -68,5 +85,16 @@ mod tests {
     fn this_process_can_be_sampled() {
         let sample = sample(None).expect("/proc/self");
         assert!(sample.rss_bytes > 0);
+    }
+
+    #[test]
+    fn several_processes_are_added_up() {
+        let me = std::process::id();
+        let once = sample_all(&[me]).expect("this process");
+        let twice = sample_all(&[me, me]).expect("this process twice");
+        assert!(twice.rss_bytes > once.rss_bytes);
+        assert!(twice.cpu >= once.cpu * 2);
+        assert_eq!(sample_all(&[]), None);
+        assert_eq!(sample_all(&[me, u32::MAX]), None, "one process gone");
     }
 }

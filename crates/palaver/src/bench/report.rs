@@ -79,8 +79,8 @@ pub struct Resources {
 }
 
 impl Resources {
-    pub fn sample(t: Duration, connected: usize, server_pid: Option<u32>) -> Self {
-        let server = proc::sample(server_pid).filter(|_| server_pid.is_some());
+    pub fn sample(t: Duration, connected: usize, server_pids: &[u32]) -> Self {
+        let server = proc::sample_all(server_pids);
         Self {
             t_s: t.as_secs_f64(),
             connected,
@@ -119,6 +119,8 @@ pub struct Report {
     pub duration_s: f64,
     /// The loopback addresses the clients connected from (1: the system's choice).
     pub source_addresses: usize,
+    /// The servers' addresses the clients were spread over (a cluster's nodes).
+    pub servers: usize,
 
     /// Clients registered and joined.
     pub connected: usize,
@@ -155,6 +157,8 @@ pub struct Report {
     pub server_cpu_us_per_delivery: Option<f64>,
     /// The server's share of one core during the measured window.
     pub server_cpu_cores: Option<f64>,
+    /// The same of each `--server-pid` (a cluster's nodes and its Redis), in their order.
+    pub server_processes: Vec<ProcessCpu>,
     /// The server's resident memory before any client connected, once all had, and at the
     /// measured window's end.
     pub server_rss_before_bytes: Option<u64>,
@@ -186,6 +190,17 @@ pub struct Report {
     pub resources: Vec<Resources>,
 }
 
+/// One server process's CPU in the measured window.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProcessCpu {
+    pub pid: u32,
+    /// Its share of one core.
+    pub cpu_cores: Option<f64>,
+    /// Its CPU time per message sent (not per delivery: a cluster's Redis does its work per
+    /// message, whatever the room's size).
+    pub cpu_us_per_message: Option<f64>,
+}
+
 /// A process's samples at the run's turning points (`None`: /proc could not tell, or no
 /// `--server-pid`).
 #[derive(Debug, Clone, Copy, Default)]
@@ -208,7 +223,8 @@ impl Samples {
     }
 }
 
-fn cpu_between(from: Option<proc::Sample>, to: Option<proc::Sample>) -> Option<Duration> {
+/// A process's CPU time from one sample to another.
+pub fn cpu_between(from: Option<proc::Sample>, to: Option<proc::Sample>) -> Option<Duration> {
     from.zip(to)
         .map(|(from, to)| to.cpu.saturating_sub(from.cpu))
 }
@@ -227,6 +243,8 @@ pub struct Run<'a> {
     /// The measured window, since the run began.
     pub window: (Duration, Duration),
     pub server: Samples,
+    /// Each `--server-pid`'s CPU time in the measured window.
+    pub each_window_cpu: Vec<(u32, Option<Duration>)>,
     pub generator: Samples,
     pub resources: Vec<Resources>,
 }
@@ -260,6 +278,7 @@ impl Report {
             warmup_s: args.warmup.as_secs_f64(),
             duration_s: seconds,
             source_addresses: args.source_addresses().len().max(1),
+            servers: args.addresses().len(),
 
             connected: run.connected,
             failed_to_connect: run.connect_failures.len(),
@@ -286,6 +305,17 @@ impl Report {
                 .filter(|_| deliveries > 0)
                 .map(|cpu| cpu.as_secs_f64() * 1e6 / deliveries as f64),
             server_cpu_cores: server_cpu.map(|cpu| per_second(cpu.as_secs_f64())),
+            server_processes: run
+                .each_window_cpu
+                .iter()
+                .map(|&(pid, cpu)| ProcessCpu {
+                    pid,
+                    cpu_cores: cpu.map(|cpu| per_second(cpu.as_secs_f64())),
+                    cpu_us_per_message: cpu
+                        .filter(|_| run.sent > 0)
+                        .map(|cpu| cpu.as_secs_f64() * 1e6 / run.sent as f64),
+                })
+                .collect(),
             server_rss_before_bytes: rss(run.server.before),
             server_rss_connected_bytes: rss(run.server.connected),
             server_rss_end_bytes: rss(run.server.window_end),
@@ -365,8 +395,14 @@ impl Report {
                 self.senders, self.rate_per_sender, self.size_bytes, self.duration_s, self.warmup_s
             ),
         };
+        let servers = match (self.servers, self.server_processes.len()) {
+            (1, 0 | 1) => String::new(),
+            (servers, processes) => {
+                format!(" over {servers} servers ({processes} processes measured)")
+            }
+        };
         line(format!(
-            "palaver bench: {} clients ({}) in {} {rooms}, {what}",
+            "palaver bench: {} clients ({}) in {} {rooms}{servers}, {what}",
             self.clients, self.proto, self.rooms,
         ));
         line(format!(
@@ -451,6 +487,18 @@ impl Report {
                     let _ = write!(server, ", {} at the end", mib(end));
                 }
                 line(server);
+                if self.server_processes.len() > 1 {
+                    for process in &self.server_processes {
+                        if let (Some(cores), Some(us)) =
+                            (process.cpu_cores, process.cpu_us_per_message)
+                        {
+                            line(format!(
+                                "  process {}: {cores:.2} cores, {us:.1} µs per message",
+                                process.pid
+                            ));
+                        }
+                    }
+                }
             }
             _ => line("server: - (no --server-pid)".to_owned()),
         }
