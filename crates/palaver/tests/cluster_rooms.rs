@@ -14,6 +14,7 @@ use common::cluster::{
     Irc, Node, config_file, readyz_until, refusal_line, start_node, start_node_at,
 };
 use common::proxy::Proxy;
+use palaver_server::accounts::hash_password;
 use palaver_server::test_redis::RedisServer;
 
 /// How long a test waits for anything before declaring the server broken (a safety net, not
@@ -627,4 +628,81 @@ fn a_message_on_its_way_when_the_link_fails_is_reported_in_doubt_not_refused() {
          to the rest of the network with the message on its way; it may have been delivered \
          (CHATHISTORY shows it if so, once the link is back)"
     );
+}
+
+#[test]
+fn server_bans_and_wallops_reach_every_node() {
+    let hash = hash_password("oper-password").expect("hash");
+    let redis = RedisServer::start();
+    let (_config_directory, config) = config_file(&format!(
+        "{SHORT_LEASE}[[oper]]\nname = \"root\"\npassword_hash = \"{hash}\"\n\
+         [[admin.token]]\nname = \"ops\"\nsecret_hash = \"{hash}\"\nscope = \"write\"\n"
+    ));
+    let alpha = start_node(&redis, "alpha", &config);
+    let beta = start_node(&redis, "beta", &config);
+    let mut root = irc_in(alpha.irc, "root", "#ops");
+    root.send("OPER root oper-password");
+    root.skip_until(" 381 ");
+    let mut watcher = irc_in(beta.irc, "watcher", "#ops");
+    watcher.send("MODE watcher +w");
+    watcher.skip_until(" MODE watcher ");
+    let mut spammer = Irc::register(beta.irc, "spammer");
+
+    // An operator's wallops reach the users who asked for them on every node.
+    root.send("WALLOPS :maintenance at noon");
+    let wallops = watcher.skip_until(" WALLOPS ");
+    assert!(wallops.starts_with(":root!"), "{wallops}");
+    assert!(
+        wallops.ends_with(" WALLOPS :maintenance at noon"),
+        "{wallops}"
+    );
+
+    // A ban put in force on alpha disconnects the user it bars on beta, and beta refuses a
+    // newcomer it bars.
+    root.send("KLINE spammer!*@* :spamming links");
+    let answer = root.skip_until("NOTICE root :banned spammer!*@*");
+    assert!(
+        answer.ends_with("until removed (spamming links); 0 disconnected"),
+        "{answer}"
+    );
+    let error = spammer.skip_until("ERROR");
+    assert!(error.contains("Banned (spamming links)"), "{error}");
+    let mut again = Irc::connect(beta.irc);
+    again.send("NICK spammer");
+    again.send("USER spammer 0 * :again");
+    assert_eq!(
+        again.skip_until("ERROR"),
+        "ERROR :Closing link: (*@127.0.0.1) [Banned (spamming links)]"
+    );
+
+    // A ban through alpha's administration API too.
+    let mut lurker = Irc::register(beta.irc, "lurker");
+    let url = format!("http://{}", alpha.http);
+    let envs = [
+        ("PALAVER_ADMIN_URL", url.as_str()),
+        ("PALAVER_ADMIN_TOKEN", "ops:oper-password"),
+    ];
+    let mut admin = common::Process::spawn(
+        &["admin", "ban", "lurker!*@*", "--reason", "lurking"],
+        common::Options {
+            envs: &envs,
+            ..common::Options::default()
+        },
+    );
+    let (status, stdout) = admin.wait_exit();
+    assert!(status.success(), "{}", admin.stderr_text());
+    assert_eq!(
+        stdout,
+        ["banned lurker!*@* until removed (lurking); 0 disconnected"]
+    );
+    let error = lurker.skip_until("ERROR");
+    assert!(error.contains("Banned (lurking)"), "{error}");
+
+    // Lifted on alpha, lifted on beta: once beta has what alpha said after the lifting (one
+    // order for both), the barred user may come back there.
+    root.send("UNKLINE spammer!*@*");
+    root.skip_until("NOTICE root :lifted the ban on spammer!*@*");
+    root.send("PRIVMSG #ops :the ban is lifted");
+    watcher.skip_until(" PRIVMSG #ops :the ban is lifted");
+    Irc::register(beta.irc, "spammer");
 }

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use futures_util::StreamExt;
 use palaver_proto::event::{Event, Identity};
 use palaver_proto::names::fold;
+use palaver_proto::time::Timestamp;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
@@ -29,9 +30,10 @@ use super::users::{ClusterUserId, Feed, FeedError, Snapshot, UserDirectory};
 use super::wire::{
     Arrival, Departure, Envelope, EventKind, KillOrder, LogOut, MovedAside, Presence,
     PrivateMessage, ReadMarker, RoomDeletion, RoomInvite, RoomJoin, RoomKick, RoomMessage,
-    RoomModeChange, RoomPart, RoomRegistration, RoomTopic, WireError,
+    RoomModeChange, RoomPart, RoomRegistration, RoomTopic, ServerBanLift, ServerBanOrder,
+    WallopsMessage, WireError,
 };
-use crate::hub::{Alert, Hub, Kill, Topic, User, time_of};
+use crate::hub::{Alert, BanTarget, Hub, Kill, ServerBan, Topic, User, time_of};
 use crate::metrics::{CatchUpReason, ClusterMetrics};
 use crate::store::redis_subscriber;
 
@@ -75,6 +77,18 @@ pub struct Applier<A> {
     /// The id of the last event applied: where a read of the stream picks up.
     last_id: u64,
     apply: A,
+}
+
+/// The server ban another node's operator put in force, as the hub keeps it; `None` if its
+/// target does not read (a newer node's kind of target).
+fn ban_of(order: &ServerBanOrder) -> Option<ServerBan> {
+    Some(ServerBan {
+        target: order.target.parse().ok()?,
+        reason: order.reason.clone(),
+        set_by: order.set_by.clone(),
+        set_at: Timestamp(order.set_at_ms),
+        expires: order.expires_ms.map(Timestamp),
+    })
 }
 
 /// This node's hub, following the state feed.
@@ -232,6 +246,10 @@ impl Apply for StateChanges {
             self.apply_to_room(&event);
             return;
         }
+        if event.kind.is_for_every_node() {
+            self.apply_everywhere(&event);
+            return;
+        }
         if self
             .loaded
             .get(&event.user)
@@ -311,11 +329,54 @@ impl Apply for StateChanges {
             | EventKind::Invited
             | EventKind::Registered
             | EventKind::Redacted => self.apply_to_room(&event),
+            EventKind::Banned | EventKind::Unbanned | EventKind::Wallops => {
+                self.apply_everywhere(&event);
+            }
         }
     }
 }
 
 impl StateChanges {
+    /// A server ban put in force or lifted, or wallops, by another node's operator (the
+    /// operator's own node did it already).
+    fn apply_everywhere(&self, event: &Envelope) {
+        let applied =
+            match event.kind {
+                EventKind::Banned => event.body().map(|order: ServerBanOrder| {
+                    if order.node != self.node {
+                        match ban_of(&order) {
+                            Some(ban) => self.hub.apply_server_ban(ban),
+                            None => {
+                                warn!(target = %order.target, "skipped a server ban it cannot read")
+                            }
+                        }
+                    }
+                }),
+                EventKind::Unbanned => event.body().map(|lift: ServerBanLift| {
+                    match lift.target.parse::<BanTarget>() {
+                        Ok(target) if lift.node != self.node => {
+                            self.hub.apply_ban_lift(&target);
+                        }
+                        Ok(_) => {}
+                        Err(_) => {
+                            warn!(target = %lift.target, "skipped a ban's lifting it cannot read")
+                        }
+                    }
+                }),
+                EventKind::Wallops => event.body().map(|wallops: WallopsMessage| {
+                    if wallops.node != self.node {
+                        let from = wallops.from.into_identity();
+                        self.hub
+                            .apply_wallops(from, &wallops.text, time_of(event.id));
+                    }
+                }),
+                _ => Ok(()),
+            };
+        if let Err(error) = applied {
+            warn!(user = %event.user, kind = event.kind.word(), %error, "skipped an event on the state feed");
+        }
+    }
+
     /// Applies a room's event to the hub, whichever node's user it is about (this node's own
     /// included: its sessions wait for their changes to come back this way, so that every
     /// node makes them in the feed's order). What cannot be read is logged and skipped.

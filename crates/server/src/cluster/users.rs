@@ -330,6 +330,7 @@ pub(super) struct UserScripts {
     pub(super) say: Script,
     pub(super) modes: Script,
     next_id: Script,
+    network_event: Script,
 }
 
 impl UserScripts {
@@ -353,6 +354,7 @@ impl UserScripts {
             say: fenced(include_str!("scripts/room_say.lua")),
             modes: fenced(include_str!("scripts/room_modes.lua")),
             next_id: fenced(include_str!("scripts/next_id.lua")),
+            network_event: fenced(include_str!("scripts/network_event.lua")),
         }
     }
 }
@@ -761,6 +763,28 @@ impl UserDirectory {
     pub async fn next_message_id(&self) -> Result<u64, RedisError> {
         let mut invocation = self.scripts.next_id.prepare_invoke();
         self.run(&mut invocation).await
+    }
+
+    /// The node whose directory this is.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// Tells every node, on the state feed, of `kind` done by this node's user `by` (`nick`),
+    /// something that changes nothing else the cluster keeps: a server ban put in force or
+    /// lifted, wallops (`scripts/network_event.lua`). The event's id.
+    pub async fn tell_every_node(
+        &self,
+        by: ClusterUserId,
+        nick: &str,
+        kind: EventKind,
+        body: Vec<u8>,
+    ) -> Result<u64, RedisError> {
+        let mut invocation = self.scripts.network_event.prepare_invoke();
+        invocation.arg(by.0).arg(nick).arg(kind.word()).arg(body);
+        let id = self.run(&mut invocation).await?;
+        self.published(FeedKind::State, 1);
+        Ok(id)
     }
 
     /// The feed's events after the one with id `after` (0: from the oldest kept), at most

@@ -71,6 +71,13 @@ pub enum EventKind {
     Registered,
     /// A message of a room was deleted ([`RoomDeletion`]); the event's id is the deletion's.
     Redacted,
+    /// An operator banned a target from the network ([`ServerBanOrder`]); the envelope names
+    /// the operator.
+    Banned,
+    /// An operator lifted a server ban ([`ServerBanLift`]).
+    Unbanned,
+    /// An operator's `WALLOPS` ([`WallopsMessage`]).
+    Wallops,
 }
 
 impl EventKind {
@@ -95,7 +102,19 @@ impl EventKind {
             EventKind::Invited => "invited",
             EventKind::Registered => "registered",
             EventKind::Redacted => "redacted",
+            EventKind::Banned => "banned",
+            EventKind::Unbanned => "unbanned",
+            EventKind::Wallops => "wallops",
         }
+    }
+
+    /// Whether it is for every node alike (a server ban, wallops): neither a room's event nor
+    /// a change of its user's record.
+    pub fn is_for_every_node(self) -> bool {
+        matches!(
+            self,
+            EventKind::Banned | EventKind::Unbanned | EventKind::Wallops
+        )
     }
 
     /// Whether it is a room's event: the state feed's applier applies these to the hub
@@ -135,6 +154,9 @@ impl EventKind {
             EventKind::Invited,
             EventKind::Registered,
             EventKind::Redacted,
+            EventKind::Banned,
+            EventKind::Unbanned,
+            EventKind::Wallops,
         ]
         .into_iter()
         .find(|kind| kind.word() == word)
@@ -278,6 +300,36 @@ pub struct PrivateMessage {
 pub struct KillOrder {
     pub by: Sender,
     pub reason: String,
+}
+
+/// A server ban an operator put in force on the node `node`, which enforces it already: the
+/// others keep it in their live lists and disconnect their users it bars (`hub::ServerBan`;
+/// the shared store keeps it for nodes that start later).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerBanOrder {
+    pub node: String,
+    /// As `BanTarget` prints it (and reads it back).
+    pub target: String,
+    pub reason: String,
+    pub set_by: String,
+    pub set_at_ms: u64,
+    pub expires_ms: Option<u64>,
+}
+
+/// A server ban an operator lifted on the node `node`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerBanLift {
+    pub node: String,
+    pub target: String,
+}
+
+/// An operator's `WALLOPS`, sent from the node `node` (whose users have it already), for every
+/// node's users who asked for wallops (user mode `+w`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WallopsMessage {
+    pub node: String,
+    pub from: Sender,
+    pub text: String,
 }
 
 /// An account's read marker moved (IRCv3 read-marker), for its sessions on other nodes: the

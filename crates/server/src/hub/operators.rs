@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use palaver_proto::event::Event;
+use palaver_proto::event::{Event, Identity};
 use palaver_proto::time::Timestamp;
 use palaver_proto::utf8::truncate;
 
@@ -94,6 +94,21 @@ impl Hub {
         deliver(&self.users(), &event, audience);
         let (_, interests) = sender.delivery();
         Ok(interests.contains(Interest::Wallops).then_some(event))
+    }
+
+    /// Delivers the wallops of another node's operator `from` to this node's users who asked
+    /// for wallops.
+    pub fn apply_wallops(&self, from: Identity, text: &str, time: Timestamp) {
+        let event = Event::Wallops {
+            time,
+            from: from.into(),
+            text: truncate(text, REASON_MAX_BYTES).into(),
+        };
+        deliver(
+            &self.users(),
+            &event,
+            Audience::interested(Interest::Wallops),
+        );
     }
 
     /// How many users are server operators.

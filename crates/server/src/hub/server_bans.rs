@@ -224,16 +224,7 @@ impl Hub {
             reason: truncate(&ban.reason, REASON_MAX_BYTES).into(),
             ..ban
         };
-        {
-            let mut bans = self.server_bans.write();
-            bans.retain(|kept| kept.target != ban.target);
-            bans.push(ban.clone());
-        }
-        let barred: Vec<Arc<User>> = self
-            .users()
-            .into_iter()
-            .filter(|user| ban.bars(user))
-            .collect();
+        let barred = self.put_in_force(&ban);
         tracing::info!(
             operator = %name,
             by = %operator.nick(),
@@ -249,6 +240,32 @@ impl Hub {
         Ok(barred.len())
     }
 
+    /// Takes a ban an operator put in force on another node of the cluster (which checked
+    /// it) and disconnects this node's users it bars.
+    pub fn apply_server_ban(&self, ban: ServerBan) {
+        let ban = ServerBan {
+            reason: truncate(&ban.reason, REASON_MAX_BYTES).into(),
+            ..ban
+        };
+        for user in &self.put_in_force(&ban) {
+            self.enforce_ban(user, &ban);
+        }
+    }
+
+    /// Adds `ban` to the live list, replacing any on its target; the users connected here
+    /// whom it bars (another node's users are its own to disconnect).
+    fn put_in_force(&self, ban: &ServerBan) -> Vec<Arc<User>> {
+        {
+            let mut bans = self.server_bans.write();
+            bans.retain(|kept| kept.target != ban.target);
+            bans.push(ban.clone());
+        }
+        self.users()
+            .into_iter()
+            .filter(|user| user.outbox().is_some() && ban.bars(user))
+            .collect()
+    }
+
     /// Removes the ban on `target`, by `operator` (a server operator); whether there was one.
     pub fn remove_server_ban(
         &self,
@@ -256,12 +273,7 @@ impl Hub {
         target: &BanTarget,
     ) -> Result<bool, HubError> {
         let name = operator.operator().ok_or(HubError::NeedServerOperator)?;
-        let removed = {
-            let mut bans = self.server_bans.write();
-            let before = bans.len();
-            bans.retain(|kept| kept.target != *target);
-            bans.len() < before
-        };
+        let removed = self.apply_ban_lift(target);
         tracing::info!(
             operator = %name,
             by = %operator.nick(),
@@ -270,6 +282,15 @@ impl Hub {
             "operator lifted a server ban"
         );
         Ok(removed)
+    }
+
+    /// Removes the ban on `target` from the live list (an operator lifted it, here or on
+    /// another node of the cluster); whether there was one.
+    pub fn apply_ban_lift(&self, target: &BanTarget) -> bool {
+        let mut bans = self.server_bans.write();
+        let before = bans.len();
+        bans.retain(|kept| kept.target != *target);
+        bans.len() < before
     }
 }
 

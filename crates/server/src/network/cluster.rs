@@ -38,12 +38,12 @@ use crate::cluster::users::{ClaimError, ClusterUserId, Holder, UserDirectory, Us
 use crate::cluster::wire::{
     self, EventKind, KillOrder, LogOut, Presence, PrivateMessage, ReadMarker, RoomDeletion,
     RoomInvite, RoomJoin, RoomKick, RoomMessage, RoomModeChange, RoomPart, RoomRegistration,
-    RoomRules, RoomTopic, Sender,
+    RoomRules, RoomTopic, Sender, ServerBanLift, ServerBanOrder, WallopsMessage,
 };
 use crate::hub::{
-    Alert, Deletion, Departure, EndedRoom, Home, Hub, HubError, JoinDecision, Joined,
+    Alert, BanTarget, Deletion, Departure, EndedRoom, Home, Hub, HubError, JoinDecision, Joined,
     KICK_REASON_MAX_BYTES, ModeChange, ModeOutcome, Protocol, REASON_MAX_BYTES, Reclaim, Reclaimed,
-    Room, Said, TOPIC_MAX_BYTES, User, guest_identity, is_reserved, time_of,
+    Room, Said, ServerBan, TOPIC_MAX_BYTES, User, guest_identity, is_reserved, time_of,
 };
 use crate::metrics::LinkState;
 use crate::outbox::Outbox;
@@ -562,6 +562,79 @@ impl ClusterNetwork {
             self.caught_up(left.event.sequence).await?;
         }
         Ok(left)
+    }
+
+    /// An operator's `WALLOPS`: told to every node (whose users who asked for wallops get it
+    /// when the state feed brings it), then delivered here.
+    pub async fn wallops(&self, sender: &Arc<User>, text: &str) -> Result<Option<Event>, HubError> {
+        sender.operator().ok_or(HubError::NeedServerOperator)?;
+        let wallops = WallopsMessage {
+            node: self.directory.node().to_owned(),
+            from: Sender::of(&sender.identity()),
+            text: text.to_owned(),
+        };
+        self.tell_every_node(sender, EventKind::Wallops, wire::encode(&wallops))
+            .await?;
+        self.hub.wallops(sender, text)
+    }
+
+    /// Puts a server ban in force on every node: told to the others (each disconnects its
+    /// users it bars when the state feed brings it), then here; how many it disconnected here.
+    pub async fn add_server_ban(
+        &self,
+        operator: &Arc<User>,
+        ban: ServerBan,
+    ) -> Result<usize, HubError> {
+        operator.operator().ok_or(HubError::NeedServerOperator)?;
+        let order = ServerBanOrder {
+            node: self.directory.node().to_owned(),
+            target: ban.target.to_string(),
+            reason: ban.reason.clone(),
+            set_by: ban.set_by.clone(),
+            set_at_ms: ban.set_at.0,
+            expires_ms: ban.expires.map(|expires| expires.0),
+        };
+        self.tell_every_node(operator, EventKind::Banned, wire::encode(&order))
+            .await?;
+        self.hub.add_server_ban(operator, ban)
+    }
+
+    /// Lifts the server ban on `target` on every node; whether this one had it.
+    pub async fn remove_server_ban(
+        &self,
+        operator: &Arc<User>,
+        target: &BanTarget,
+    ) -> Result<bool, HubError> {
+        operator.operator().ok_or(HubError::NeedServerOperator)?;
+        let lift = ServerBanLift {
+            node: self.directory.node().to_owned(),
+            target: target.to_string(),
+        };
+        self.tell_every_node(operator, EventKind::Unbanned, wire::encode(&lift))
+            .await?;
+        self.hub.remove_server_ban(operator, target)
+    }
+
+    /// Publishes an operator's network-wide `kind` of event on the state feed.
+    async fn tell_every_node(
+        &self,
+        operator: &Arc<User>,
+        kind: EventKind,
+        body: Vec<u8>,
+    ) -> Result<(), HubError> {
+        // An administrator acting through the administration API is no user of the cluster:
+        // its events name user 0 (the nodes applying them do not look the user up).
+        let id = self.ids.id_of(operator).unwrap_or(ClusterUserId(0));
+        let nick = operator.nick();
+        let telling = self.directory.tell_every_node(id, &nick, kind, body);
+        match self.before_fence(telling).await {
+            Some(Ok(_)) => Ok(()),
+            Some(Err(error)) => {
+                warn!(%error, kind = kind.word(), "the cluster did not answer an operator's change");
+                Err(HubError::NetworkUnreachable)
+            }
+            None => Err(HubError::NetworkUnreachable),
+        }
     }
 
     /// Says something in `room` (to the members with at least `minimum` status, if given):

@@ -378,25 +378,38 @@ impl Network {
         }
     }
 
+    /// An operator's `WALLOPS`, to every user who asked for wallops (on every node); the
+    /// sender's own copy, if it asked too.
     pub async fn wallops(&self, sender: &Arc<User>, text: &str) -> Result<Option<Event>, HubError> {
-        self.hub().wallops(sender, text)
+        match self {
+            Network::Local(hub) => hub.wallops(sender, text),
+            Network::Cluster(network) => network.wallops(sender, text).await,
+        }
     }
 
-    /// Adds a server ban and disconnects whoever it covers; how many were.
+    /// Adds a server ban and disconnects whoever it covers (on every node); how many were
+    /// (on this one).
     pub async fn add_server_ban(
         &self,
         operator: &Arc<User>,
         ban: ServerBan,
     ) -> Result<usize, HubError> {
-        self.hub().add_server_ban(operator, ban)
+        match self {
+            Network::Local(hub) => hub.add_server_ban(operator, ban),
+            Network::Cluster(network) => network.add_server_ban(operator, ban).await,
+        }
     }
 
+    /// Lifts the server ban on `target` (on every node); whether this one had it.
     pub async fn remove_server_ban(
         &self,
         operator: &Arc<User>,
         target: &BanTarget,
     ) -> Result<bool, HubError> {
-        self.hub().remove_server_ban(operator, target)
+        match self {
+            Network::Local(hub) => hub.remove_server_ban(operator, target),
+            Network::Cluster(network) => network.remove_server_ban(operator, target).await,
+        }
     }
 
     /// Disconnects a user that `ban` covers, found after it was admitted.
