@@ -631,7 +631,7 @@ fn a_message_on_its_way_when_the_link_fails_is_reported_in_doubt_not_refused() {
 }
 
 #[test]
-fn server_bans_and_wallops_reach_every_node() {
+fn operators_and_administrators_act_on_every_node() {
     let hash = hash_password("oper-password").expect("hash");
     let redis = RedisServer::start();
     let (_config_directory, config) = config_file(&format!(
@@ -676,23 +676,9 @@ fn server_bans_and_wallops_reach_every_node() {
     );
 
     // A ban through alpha's administration API too.
-    let mut lurker = Irc::register(beta.irc, "lurker");
-    let url = format!("http://{}", alpha.http);
-    let envs = [
-        ("PALAVER_ADMIN_URL", url.as_str()),
-        ("PALAVER_ADMIN_TOKEN", "ops:oper-password"),
-    ];
-    let mut admin = common::Process::spawn(
-        &["admin", "ban", "lurker!*@*", "--reason", "lurking"],
-        common::Options {
-            envs: &envs,
-            ..common::Options::default()
-        },
-    );
-    let (status, stdout) = admin.wait_exit();
-    assert!(status.success(), "{}", admin.stderr_text());
+    let mut lurker = irc_in(beta.irc, "lurker", "#ops");
     assert_eq!(
-        stdout,
+        admin(&alpha, &["ban", "lurker!*@*", "--reason", "lurking"]),
         ["banned lurker!*@* until removed (lurking); 0 disconnected"]
     );
     let error = lurker.skip_until("ERROR");
@@ -705,4 +691,40 @@ fn server_bans_and_wallops_reach_every_node() {
     root.send("PRIVMSG #ops :the ban is lifted");
     watcher.skip_until(" PRIVMSG #ops :the ban is lifted");
     Irc::register(beta.irc, "spammer");
+
+    // An administrator, who is no user of the cluster, kicks and sets topics on every node.
+    assert_eq!(
+        admin(&alpha, &["topic", "#ops", "kept by the staff"]),
+        ["topic of #ops: kept by the staff"]
+    );
+    let topic = watcher.skip_until(" TOPIC #ops ");
+    assert!(topic.ends_with(" TOPIC #ops :kept by the staff"), "{topic}");
+    assert_eq!(
+        admin(&alpha, &["kick", "#ops", "watcher", "closing"]),
+        ["kicked watcher from #ops"]
+    );
+    let kick = watcher.skip_until(" KICK #ops watcher");
+    assert!(kick.ends_with(" KICK #ops watcher closing"), "{kick}");
+}
+
+/// Runs `palaver admin ARGS` against `node`'s administration API with the token `ops` (write),
+/// and returns what it printed.
+fn admin(node: &Node, args: &[&str]) -> Vec<String> {
+    let url = format!("http://{}", node.http);
+    let envs = [
+        ("PALAVER_ADMIN_URL", url.as_str()),
+        ("PALAVER_ADMIN_TOKEN", "ops:oper-password"),
+    ];
+    let mut all = vec!["admin"];
+    all.extend_from_slice(args);
+    let mut process = common::Process::spawn(
+        &all,
+        common::Options {
+            envs: &envs,
+            ..common::Options::default()
+        },
+    );
+    let (status, stdout) = process.wait_exit();
+    assert!(status.success(), "{}", process.stderr_text());
+    stdout
 }

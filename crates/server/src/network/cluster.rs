@@ -56,6 +56,11 @@ pub const NODE_SHUT_DOWN: &str = "Its server shut down";
 /// bringing it back) before it answers that the network could not be reached.
 const APPLY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The user id the events of an administrator acting through the administration API name:
+/// none of the cluster's users has it (their ids count from 1), so the nodes applying them
+/// find no user under it, as for a user who has left.
+const ADMINISTRATOR: ClusterUserId = ClusterUserId(0);
+
 /// How many times a join or a change of modes is decided again after Redis found the room
 /// other than the replica did (another node's change came first).
 const DECIDE_TRIES: usize = 3;
@@ -522,7 +527,7 @@ impl ClusterNetwork {
         let identity = user.identity();
         let kick = RoomKick {
             room: room.name().to_string(),
-            by_id: self.id_of(user)?.0,
+            by_id: self.actor_id(user)?.0,
             by: Sender::of(&identity),
             reason: truncate(reason, KICK_REASON_MAX_BYTES).to_owned(),
         };
@@ -622,9 +627,7 @@ impl ClusterNetwork {
         kind: EventKind,
         body: Vec<u8>,
     ) -> Result<(), HubError> {
-        // An administrator acting through the administration API is no user of the cluster:
-        // its events name user 0 (the nodes applying them do not look the user up).
-        let id = self.ids.id_of(operator).unwrap_or(ClusterUserId(0));
+        let id = self.actor_id(operator)?;
         let nick = operator.nick();
         let telling = self.directory.tell_every_node(id, &nick, kind, body);
         match self.before_fence(telling).await {
@@ -688,7 +691,12 @@ impl ClusterNetwork {
         };
         let published = self
             .directory
-            .set_room_topic(self.id_of(user)?, &identity.nick, &body, &identity.mask())
+            .set_room_topic(
+                self.actor_id(user)?,
+                &identity.nick,
+                &body,
+                &identity.mask(),
+            )
             .await
             .map_err(unreachable)?
             .ok_or_else(|| HubError::NoSuchRoom(room.name().to_string()))?;
@@ -777,7 +785,7 @@ impl ClusterNetwork {
         room: &Arc<Room>,
         changes: Vec<ModeChange>,
     ) -> Result<ModeOutcome, HubError> {
-        let id = self.id_of(user)?;
+        let id = self.actor_id(user)?;
         for _ in 0..DECIDE_TRIES {
             let decided = self.hub.decide_modes(user, room, changes.clone())?;
             if decided.changes.is_empty() {
@@ -887,6 +895,16 @@ impl ClusterNetwork {
         self.ids
             .id_of(user)
             .ok_or_else(|| HubError::NoSuchNick(user.nick().into()))
+    }
+
+    /// Who a change (a kick, a topic, modes, a ban, wallops) is by, as its event names it:
+    /// this node's user, or [`ADMINISTRATOR`] for an administrator acting through the
+    /// administration API, who is no user of the cluster.
+    fn actor_id(&self, user: &User) -> Result<ClusterUserId, HubError> {
+        if user.is_administrator() {
+            return Ok(ADMINISTRATOR);
+        }
+        self.id_of(user)
     }
 }
 
