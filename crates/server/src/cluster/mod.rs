@@ -31,9 +31,10 @@ pub use node::{IMPORT_NODE, Node, NodeCounts, NodeFacts, default_node_name};
 
 use crate::store::RedisSettings;
 
-/// What `[cluster] heartbeat` and `lease` are unless set.
+/// What `[cluster] heartbeat`, `lease` and `timeout` are unless set.
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(2);
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// `[cluster]` resolved: where Redis is, and how this node stays registered there.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +47,9 @@ pub struct ClusterSettings {
     pub heartbeat: Duration,
     /// How long a lease lasts unrenewed: how soon a node that died is known to be gone.
     pub lease: Duration,
+    /// How long a renewal may go unanswered before the node counts itself degraded (it goes
+    /// on waiting for the answer until its deadline).
+    pub timeout: Duration,
 }
 
 /// Why a node could not join, or stay in, the cluster.

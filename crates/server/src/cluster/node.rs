@@ -69,6 +69,8 @@ struct Inner {
     url: String,
     heartbeat: Duration,
     lease: Duration,
+    /// A renewal unanswered this long makes the node degraded.
+    timeout: Duration,
     connection: RedisConnection,
     keys: NodeKeys,
     scripts: NodeScripts,
@@ -147,6 +149,7 @@ impl Node {
                 url,
                 heartbeat: settings.heartbeat,
                 lease: settings.lease,
+                timeout: settings.timeout,
                 connection,
                 keys: NodeKeys::new(&settings.redis.key_prefix),
                 scripts: NodeScripts::new(),
@@ -440,10 +443,30 @@ impl Node {
             let sent = Instant::now();
             let sent_wall_ms = wall_clock_ms();
             // A slow renewal is waited for as long as the lease holds: only its deadline
-            // makes it late.
-            let left = clock.deadline().saturating_duration_since(sent);
-            let renewal = tokio::time::timeout(left, self.renew(&last)).await;
-            match renewal.unwrap_or_else(|_late| Err(timed_out())) {
+            // makes it late. Unanswered for `timeout`, though, the node is degraded meanwhile
+            // (a silent partition is noticed then, not only at the deadline).
+            let deadline = clock.deadline();
+            let answer = {
+                let renewal = self.renew(&last);
+                tokio::pin!(renewal);
+                let slow = deadline.min(sent + inner.timeout);
+                match tokio::time::timeout_at(slow, &mut renewal).await {
+                    Err(_slow) if Instant::now() < deadline => {
+                        if state == LinkState::Connected {
+                            tracing::warn!(
+                                redis = %inner.url,
+                                "renewing this node's lease got no answer in {:?}",
+                                inner.timeout
+                            );
+                            clock.failed();
+                            self.enter(&mut state, clock.state(Instant::now()));
+                        }
+                        tokio::time::timeout_at(deadline, &mut renewal).await
+                    }
+                    answer => answer,
+                }
+            };
+            match answer.unwrap_or_else(|_late| Err(timed_out())) {
                 Ok(Renewal::Renewed {
                     redis_now_ms,
                     live_nodes,
@@ -464,17 +487,24 @@ impl Node {
                     clock.failed();
                 }
             }
-            let now_state = clock.state(Instant::now());
-            if now_state != state {
-                // The metric first: whoever reads the log line finds the metric agreeing.
-                state = now_state;
-                if let Some(metrics) = cluster_metrics {
-                    metrics.set_link(state);
-                }
-                log_state(&inner.name, state, inner.lease);
-                inner.link.send_replace(state);
-            }
+            self.enter(&mut state, clock.state(Instant::now()));
         }
+    }
+
+    /// Moves the link from `state` to `now_state` if they differ: the metric, the log, and
+    /// the server told.
+    fn enter(&self, state: &mut LinkState, now_state: LinkState) {
+        if now_state == *state {
+            return;
+        }
+        // The metric first: whoever reads the log line finds the metric agreeing.
+        *state = now_state;
+        let inner = &self.inner;
+        if let Some(metrics) = inner.metrics.cluster() {
+            metrics.set_link(now_state);
+        }
+        log_state(&inner.name, now_state, inner.lease);
+        inner.link.send_replace(now_state);
     }
 
     /// One attempt of a fenced node to register as a new incarnation, with a new lease in

@@ -7,7 +7,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{ConfigError, duration};
-use crate::cluster::{ClusterSettings, DEFAULT_HEARTBEAT, DEFAULT_LEASE, valid_node_name};
+use crate::cluster::{
+    ClusterSettings, DEFAULT_HEARTBEAT, DEFAULT_LEASE, DEFAULT_TIMEOUT, valid_node_name,
+};
 use crate::store::{RedisSettings, SentinelTarget};
 
 /// What `[cluster] key_prefix` is unless set.
@@ -22,6 +24,7 @@ pub struct FileCluster {
     pub node_name: Option<String>,
     pub heartbeat: Option<toml::Value>,
     pub lease: Option<toml::Value>,
+    pub timeout: Option<toml::Value>,
 }
 
 /// `[cluster]` with `--cluster URL` over its `redis_url` and `--node-name` over its
@@ -82,6 +85,8 @@ pub(super) fn resolve_cluster(
             duration::format_duration(heartbeat)
         )));
     }
+    let timeout =
+        positive_duration("[cluster] timeout", file.timeout.as_ref())?.unwrap_or(DEFAULT_TIMEOUT);
     Ok(Some(ClusterSettings {
         redis: RedisSettings {
             url,
@@ -91,6 +96,7 @@ pub(super) fn resolve_cluster(
         node_name,
         heartbeat,
         lease,
+        timeout,
     }))
 }
 
@@ -132,8 +138,8 @@ mod tests {
         assert!(settings.redis.verify_persistence);
         assert_eq!(settings.node_name, None);
         assert_eq!(
-            (settings.heartbeat, settings.lease),
-            (DEFAULT_HEARTBEAT, DEFAULT_LEASE)
+            (settings.heartbeat, settings.lease, settings.timeout),
+            (DEFAULT_HEARTBEAT, DEFAULT_LEASE, DEFAULT_TIMEOUT)
         );
         let from_file = resolve_cluster(&file, None, None)
             .expect("valid")
@@ -165,13 +171,14 @@ mod tests {
     fn the_node_name_from_the_flag_or_the_file_and_the_lease_from_the_file() {
         let file: FileCluster = toml::from_str(
             "redis_url = \"redis://h:1\"\nnode_name = \"alpha\"\nheartbeat = \"100ms\"\n\
-             lease = \"500ms\"",
+             lease = \"500ms\"\ntimeout = \"300ms\"",
         )
         .expect("parses");
         let settings = resolve_cluster(&file, None, None).unwrap().unwrap();
         assert_eq!(settings.node_name.as_deref(), Some("alpha"));
         assert_eq!(settings.heartbeat, Duration::from_millis(100));
         assert_eq!(settings.lease, Duration::from_millis(500));
+        assert_eq!(settings.timeout, Duration::from_millis(300));
         let renamed = resolve_cluster(&file, None, Some("beta".into()))
             .unwrap()
             .unwrap();
@@ -192,6 +199,8 @@ mod tests {
         assert!(message.contains("three heartbeats"), "{message}");
         let zero: FileCluster = toml::from_str("heartbeat = \"0s\"").expect("parses");
         assert!(resolve_cluster(&zero, url(), None).is_err());
+        let no_timeout: FileCluster = toml::from_str("timeout = \"0s\"").expect("parses");
+        assert!(resolve_cluster(&no_timeout, url(), None).is_err());
     }
 
     #[test]
