@@ -496,14 +496,37 @@ fn redis_restarted_under_load_the_nodes_recover_and_no_acknowledged_message_is_l
     }
 }
 
+/// Two nodes on one Redis, alpha reaching it only through a [`Proxy`] that can cut the link,
+/// beta directly; both configured with `config`.
+struct CutOff {
+    alpha: Node,
+    beta: Node,
+    // Dropped after the nodes.
+    proxy: Proxy,
+    _config: common::TempDir,
+    _redis: RedisServer,
+}
+
+impl CutOff {
+    fn start(config: &str) -> Self {
+        let redis = RedisServer::start();
+        let proxy = Proxy::start(redis.socket());
+        let (config_directory, config) = config_file(config);
+        Self {
+            alpha: start_node_at(&proxy.url(), "alpha", &config),
+            beta: start_node(&redis, "beta", &config),
+            proxy,
+            _config: config_directory,
+            _redis: redis,
+        }
+    }
+}
+
 #[test]
 fn a_node_cut_off_from_redis_stops_taking_messages_and_the_others_go_on() {
-    let redis = RedisServer::start();
-    // alpha reaches Redis only through the proxy; beta directly.
-    let proxy = Proxy::start(redis.socket());
-    let (_config_directory, config) = config_file(SHORT_LEASE);
-    let alpha = start_node_at(&proxy.url(), "alpha", &config);
-    let beta = start_node(&redis, "beta", &config);
+    let CutOff {
+        alpha, beta, proxy, ..
+    } = &CutOff::start(SHORT_LEASE);
     let mut alice = Observer::join_ops(alpha.text, "alice");
     let mut bob = Observer::join_ops(beta.text, "bob");
     let mut carol = irc_in(beta.irc, "carol", "#ops");
@@ -575,7 +598,7 @@ fn a_node_cut_off_from_redis_stops_taking_messages_and_the_others_go_on() {
         .process
         .stderr_line_containing("registered again in the cluster");
     // The server takes the node's new state a moment after the node logs it.
-    readyz_until(&alpha, 200);
+    readyz_until(alpha, 200);
     let mut alice = Observer::join_ops(alpha.text, "alice");
     let text = alice
         .say_until_stored("after the cut", 20)
@@ -600,13 +623,10 @@ fn a_node_cut_off_from_redis_stops_taking_messages_and_the_others_go_on() {
 
 #[test]
 fn a_node_cut_off_silently_says_so_within_its_timeout_and_recovers_once_healed() {
-    let redis = RedisServer::start();
-    let proxy = Proxy::start(redis.socket());
     // A lease long enough that the node is degraded, not fenced, for the whole cut.
-    let (_config_directory, config) =
-        config_file("[cluster]\nheartbeat = \"100ms\"\nlease = \"30s\"\ntimeout = \"300ms\"\n");
-    let alpha = start_node_at(&proxy.url(), "alpha", &config);
-    let beta = start_node(&redis, "beta", &config);
+    let CutOff {
+        alpha, beta, proxy, ..
+    } = &CutOff::start("[cluster]\nheartbeat = \"100ms\"\nlease = \"30s\"\ntimeout = \"300ms\"\n");
     let mut alice = Observer::join_ops(alpha.text, "alice");
     let mut bob = Observer::join_ops(beta.text, "bob");
     alice.skip_until("-- bob joined #ops");
@@ -638,12 +658,9 @@ fn a_node_cut_off_silently_says_so_within_its_timeout_and_recovers_once_healed()
 
 #[test]
 fn a_message_on_its_way_when_the_link_fails_is_reported_in_doubt_not_refused() {
-    let redis = RedisServer::start();
-    let proxy = Proxy::start(redis.socket());
     // A long lease: the node is not fenced before the calls time out.
-    let (_config_directory, config) =
-        config_file("[cluster]\nheartbeat = \"100ms\"\nlease = \"10s\"\n");
-    let alpha = start_node_at(&proxy.url(), "alpha", &config);
+    let CutOff { alpha, proxy, .. } =
+        &CutOff::start("[cluster]\nheartbeat = \"100ms\"\nlease = \"10s\"\n");
     let mut alice = Observer::join_ops(alpha.text, "alice");
     let mut carol = irc_in(alpha.irc, "carol", "#ops");
     alice.send("before");

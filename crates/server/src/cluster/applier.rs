@@ -242,18 +242,12 @@ impl Apply for StateChanges {
     /// Changes the hub as `event` says. What cannot be applied (a body this node cannot read,
     /// a nick its hub holds otherwise) is logged and skipped: the feed goes on.
     fn apply(&mut self, event: Envelope) {
-        if event.kind.is_about_a_room() {
-            self.apply_to_room(&event);
-            return;
-        }
-        if event.kind.is_for_every_node() {
-            self.apply_everywhere(&event);
-            return;
-        }
-        if self
-            .loaded
-            .get(&event.user)
-            .is_some_and(|&version| version >= event.id)
+        // A user's record loaded from the snapshot may reflect this event already.
+        if event.kind.changes_a_user_record()
+            && self
+                .loaded
+                .get(&event.user)
+                .is_some_and(|&version| version >= event.id)
         {
             return;
         }

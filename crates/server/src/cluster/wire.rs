@@ -108,29 +108,17 @@ impl EventKind {
         }
     }
 
-    /// Whether it is for every node alike (a server ban, wallops): neither a room's event nor
-    /// a change of its user's record.
-    pub fn is_for_every_node(self) -> bool {
+    /// Whether it changes its user's record (arrival, rename, departure, presence): an
+    /// event a record loaded from the snapshot may already reflect (its version `v`). Rooms'
+    /// events and those for every node (bans, wallops) are applied whatever the user's record.
+    pub fn changes_a_user_record(self) -> bool {
         matches!(
             self,
-            EventKind::Banned | EventKind::Unbanned | EventKind::Wallops
-        )
-    }
-
-    /// Whether it is a room's event: the state feed's applier applies these to the hub
-    /// whichever node's user they are about.
-    pub fn is_about_a_room(self) -> bool {
-        matches!(
-            self,
-            EventKind::Joined
-                | EventKind::Parted
-                | EventKind::Kicked
-                | EventKind::Said
-                | EventKind::Topic
-                | EventKind::Modes
-                | EventKind::Invited
-                | EventKind::Registered
-                | EventKind::Redacted
+            EventKind::Connected
+                | EventKind::Renamed
+                | EventKind::Disconnected
+                | EventKind::Released
+                | EventKind::Updated
         )
     }
 
@@ -572,37 +560,6 @@ impl From<Status> for MemberStatus {
 }
 
 impl RoomMessage {
-    /// The body for a room message (`Target::Room` or `Target::RoomStatus`) as its sender's
-    /// node built it; `None` for any other event.
-    pub fn of(event: &Event) -> Option<Self> {
-        let Event::Message {
-            from,
-            target,
-            kind,
-            text,
-            concat_at,
-            client_tags,
-            ..
-        } = event
-        else {
-            return None;
-        };
-        let (room, minimum) = match target {
-            Target::Room(room) => (room, None),
-            Target::RoomStatus { room, minimum } => (room, Some(Status::from(*minimum))),
-            Target::User(_) => return None,
-        };
-        Some(Self {
-            room: room.to_string(),
-            minimum,
-            from: Sender::of(from),
-            kind: Speech::from(*kind),
-            text: text.to_string(),
-            concat_at: concat_at.to_vec(),
-            client_tags: client_tags.to_string(),
-        })
-    }
-
     /// The message as an event, with the id Redis gave it (and the time that id says).
     pub fn into_event(self, id: u64) -> Event {
         let room: Arc<str> = self.room.into();
