@@ -150,7 +150,11 @@ impl Server {
         let user_ids = Arc::new(UserIds::default());
         let state_applied = Arc::new(tokio::sync::watch::Sender::new(0));
         let mut state_changes = None;
-        if let (Some(node), Some(cluster)) = (&node, &config.cluster) {
+        // In cluster mode the store is on Redis (`open_state`): it has a fence and history
+        // entries.
+        if let (Some(node), Some(cluster), Some(history)) =
+            (&node, &config.cluster, store.history_entries())
+        {
             let fence = store.fence().unwrap_or_default();
             node.fence_writes(fence.clone());
             // The node's users are claimed under its lease, as the store's writes are.
@@ -190,6 +194,7 @@ impl Server {
                 user_ids.clone(),
                 state_applied.subscribe(),
                 node.link_states(),
+                history,
             ));
             let (hub, metrics) = (hub.clone(), metrics.clone());
             node.count_with(move || NodeCounts {

@@ -13,8 +13,11 @@ use palaver_proto::names::fold;
 use redis::RedisError;
 
 use super::users::{ClusterUserId, FeedError, SNAPSHOT_PAGE, UserDirectory};
-use super::wire::{self, EventKind, RoomEvent, RoomJoin, RoomModeChange, RoomRules, RoomTopic};
+use super::wire::{
+    self, EventKind, RoomEvent, RoomJoin, RoomMessage, RoomModeChange, RoomRules, RoomTopic,
+};
 use crate::metrics::FeedKind;
+use crate::store::HistoryEntry;
 
 /// What Redis made of a join.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -267,16 +270,37 @@ impl UserDirectory {
         }))
     }
 
-    /// The user `id`, holding `nick`, makes `event` in its room (says something, invites
-    /// someone — the envelope then names the invitee —, registers it, deletes a message);
-    /// `None` if the room has no members any more.
+    /// The user `id`, holding `nick`, makes `event` in its room (says something not kept in
+    /// history, invites someone — the envelope then names the invitee —, registers it,
+    /// deletes a message); `None` if the room has no members any more.
     pub async fn publish_in_room<E: RoomEvent>(
         &self,
         id: ClusterUserId,
         nick: &str,
         event: &E,
     ) -> Result<Option<Published>, RedisError> {
-        self.publish_with(id, nick, event, &[]).await
+        self.publish_with(id, nick, event, &[], &[]).await
+    }
+
+    /// The user `id`, holding `nick`, says `message` in its room, stored in the history with
+    /// `entry` in the same step; `None` if the room has no members any more.
+    pub async fn say_in_room(
+        &self,
+        id: ClusterUserId,
+        nick: &str,
+        message: &RoomMessage,
+        entry: &HistoryEntry,
+    ) -> Result<Option<Published>, RedisError> {
+        let [count, floors] = &entry.keys;
+        let [prefix, body, target, indexes] = &entry.arguments;
+        self.publish_with(
+            id,
+            nick,
+            message,
+            &[count, floors],
+            &[prefix, body, target, indexes],
+        )
+        .await
     }
 
     /// The user `id`, holding `nick`, sets the topic of its room (kept in the room's record,
@@ -289,7 +313,7 @@ impl UserDirectory {
         topic: &RoomTopic,
         set_by: &str,
     ) -> Result<Option<Published>, RedisError> {
-        self.publish_with(id, nick, topic, &[&topic.topic, set_by])
+        self.publish_with(id, nick, topic, &[], &[&topic.topic, set_by])
             .await
     }
 
@@ -331,19 +355,25 @@ impl UserDirectory {
         })
     }
 
-    /// Publishes `event` with `scripts/room_say.lua` (`extra`: its arguments after the body).
+    /// Publishes `event` with `scripts/room_say.lua` (`extra_keys`, `extra`: its keys after the
+    /// room's and its arguments after the body).
     async fn publish_with<E: RoomEvent>(
         &self,
         id: ClusterUserId,
         nick: &str,
         event: &E,
+        extra_keys: &[&str],
         extra: &[&str],
     ) -> Result<Option<Published>, RedisError> {
         let folded = fold(event.room());
         let mut invocation = self.scripts.say.prepare_invoke();
         invocation
             .key(self.keys.room_members(&folded))
-            .key(self.keys.room_record(&folded))
+            .key(self.keys.room_record(&folded));
+        for key in extra_keys {
+            invocation.key(*key);
+        }
+        invocation
             .arg(id.0)
             .arg(nick)
             .arg(E::KIND.word())
@@ -358,5 +388,97 @@ impl UserDirectory {
             sequence,
             id: event,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Against a real `redis-server` (`test_redis.rs`), with the store on the same Redis, as a
+    //! node has them.
+
+    use std::sync::Arc;
+
+    use palaver_proto::event::MessageId;
+    use palaver_proto::time::Timestamp;
+
+    use super::*;
+    use crate::cluster::users::UserFacts;
+    use crate::cluster::wire::{Sender, Speech};
+    use crate::hub::Protocol;
+    use crate::store::{
+        ConnectionId, Fence, HistoryQuery, Party, RedisSettings, Store, StoreConfig, StoredMessage,
+    };
+    use crate::test_redis::RedisServer;
+
+    /// A room message said with its history entry is in the history with the id and time of
+    /// its event, and is the only thing stored: one script, one step.
+    #[tokio::test]
+    async fn a_message_said_is_stored_under_its_event_s_id_in_the_same_step() {
+        let server = RedisServer::start();
+        let settings = RedisSettings {
+            url: server.url(),
+            key_prefix: "palaver".into(),
+            verify_persistence: true,
+        };
+        let store = Store::open_redis(&settings, StoreConfig::new(":memory:"), Arc::default())
+            .await
+            .expect("open the store")
+            .store;
+        let directory = UserDirectory::open(&server.url(), "palaver", "alpha", Fence::default())
+            .await
+            .expect("open the directory");
+        let facts = UserFacts {
+            address: [127, 0, 0, 1].into(),
+            protocol: Protocol::Irc,
+            user: "~alice".into(),
+            host: "127.0.0.1".into(),
+            realname: "Alice".into(),
+        };
+        let alice = directory.connect("alice", &facts).await.expect("connect");
+        let join = RoomJoin {
+            room: "#Rust".into(),
+            op: true,
+            founding: true,
+        };
+        let joined = directory.join_room(alice, "alice", &join).await.unwrap();
+        assert!(matches!(joined, JoinOutcome::Joined { .. }), "{joined:?}");
+
+        let message = RoomMessage {
+            room: "#Rust".into(),
+            minimum: None,
+            from: Sender {
+                nick: "alice".into(),
+                user: "~alice".into(),
+                host: "127.0.0.1".into(),
+                realname: "Alice \"the first\"".into(),
+                account: None,
+                bot: false,
+            },
+            kind: Speech::Say,
+            text: "hello {\"id\":0} world".into(),
+            concat_at: Vec::new(),
+            client_tags: "+reply=7".into(),
+        };
+        let mut stored = StoredMessage::from_event(&message.clone().into_event(0)).unwrap();
+        stored.set_author(Party::of(None, ConnectionId(42)));
+        let entry = store
+            .history_entries()
+            .expect("a store on Redis")
+            .entry_for(&stored)
+            .expect("an entry");
+        let published = directory
+            .say_in_room(alice, "alice", &message, &entry)
+            .await
+            .expect("said")
+            .expect("the room has members");
+
+        let history = store
+            .latest(HistoryQuery::room("#Rust", MessageId(0)), 10)
+            .await
+            .expect("history");
+        stored.id = MessageId(published.id);
+        stored.time = Timestamp(published.id / 1024);
+        assert_eq!(history, vec![stored]);
+        assert_eq!(store.count().await.expect("count"), 1);
     }
 }

@@ -31,7 +31,7 @@ use super::wire::{
 };
 use crate::hub::Protocol;
 use crate::metrics::{FeedKind, Metrics};
-use crate::store::{FENCE, Fence, Link, RedisConnection, redis_connection};
+use crate::store::{FENCE, Fence, Link, RedisConnection, STORE_MESSAGE, redis_connection};
 
 /// The state feed's part of every user script: publishing its events.
 const PUBLISH_EVENT: &str = include_str!("scripts/publish_event.lua");
@@ -340,6 +340,8 @@ impl UserScripts {
                 "{FENCE}\n{PUBLISH_EVENT}\n{GUEST_NICK}\n{ROOM_KEYS}\n{body}"
             ))
         };
+        // A room's messages are stored as the store's appends are.
+        let storing = |body: &str| fenced(&format!("{STORE_MESSAGE}\n{body}"));
         Self {
             connect: fenced(include_str!("scripts/user_connect.lua")),
             connect_guest: fenced(include_str!("scripts/user_connect_guest.lua")),
@@ -351,7 +353,7 @@ impl UserScripts {
             release_node: fenced(include_str!("scripts/user_release_node.lua")),
             join: fenced(include_str!("scripts/room_join.lua")),
             leave: fenced(include_str!("scripts/room_leave.lua")),
-            say: fenced(include_str!("scripts/room_say.lua")),
+            say: storing(include_str!("scripts/room_say.lua")),
             modes: fenced(include_str!("scripts/room_modes.lua")),
             next_id: fenced(include_str!("scripts/next_id.lua")),
             network_event: fenced(include_str!("scripts/network_event.lua")),

@@ -75,6 +75,10 @@ pub enum HubError {
          on its way; it may have been delivered (/history shows it if so, once the link is back)"
     )]
     MessageInDoubt,
+    /// The message could not be made into its history entry (a cluster node stores a room's
+    /// messages as it sends them): nothing is sent.
+    #[error("not sent: your message could not be saved ({0})")]
+    NotSaved(String),
 }
 
 /// Why a join was refused (see `RoomState::admit`).

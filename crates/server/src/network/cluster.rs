@@ -21,9 +21,9 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use palaver_proto::event::{Event, Identity, MemberStatus, MessageId};
+use palaver_proto::event::{Event, Identity, MemberStatus, MessageId, Target};
 use palaver_proto::irc::modes::spell_changes;
 use palaver_proto::names::fold;
 use palaver_proto::time::Timestamp;
@@ -47,7 +47,9 @@ use crate::hub::{
 };
 use crate::metrics::LinkState;
 use crate::outbox::Outbox;
-use crate::store::RoomRecord;
+use crate::store::{HistoryEntries, RoomRecord};
+
+use super::message_to_store;
 
 /// The quit reason the other nodes' users see for this node's users when it shuts down.
 pub const NODE_SHUT_DOWN: &str = "Its server shut down";
@@ -76,6 +78,8 @@ pub struct ClusterNetwork {
     applied: watch::Receiver<u64>,
     /// The node's link to Redis, as its heartbeat finds it.
     link: watch::Receiver<LinkState>,
+    /// What the room messages are stored with, as they are published ([`Self::say`]).
+    history: HistoryEntries,
 }
 
 impl ClusterNetwork {
@@ -85,6 +89,7 @@ impl ClusterNetwork {
         ids: Arc<UserIds>,
         applied: watch::Receiver<u64>,
         link: watch::Receiver<LinkState>,
+        history: HistoryEntries,
     ) -> Self {
         Self {
             hub,
@@ -92,6 +97,7 @@ impl ClusterNetwork {
             ids,
             applied,
             link,
+            history,
         }
     }
 
@@ -641,8 +647,10 @@ impl ClusterNetwork {
     }
 
     /// Says something in `room` (to the members with at least `minimum` status, if given):
-    /// Redis gives the message its id and its place in the network's order, and every node,
-    /// this one included, delivers it as the state feed brings it. The sender's copy.
+    /// Redis gives the message its id and its place in the network's order, and stores it in
+    /// the history in the same step if it is kept there ([`Self::stored_with_publication`]);
+    /// every node, this one included, delivers it as the state feed brings it. The sender's
+    /// copy.
     pub async fn say(
         &self,
         user: &Arc<User>,
@@ -661,17 +669,50 @@ impl ClusterNetwork {
             concat_at: said.concat_at.to_vec(),
             client_tags: said.client_tags.to_owned(),
         };
-        let publishing =
-            self.directory
-                .publish_in_room(self.id_of(user)?, &identity.nick, &message);
-        let published = self
-            .unless_fenced(publishing)
-            .await?
-            .ok_or_else(|| HubError::NoSuchRoom(room.name().to_string()))?;
+        // What the history keeps of it, its id and time left for the script to fill in.
+        let unnumbered = message.clone().into_event(0);
+        let entry = match message_to_store(&unnumbered, user, None) {
+            Some(stored) => Some(
+                self.history
+                    .entry_for(&stored)
+                    .map_err(|error| HubError::NotSaved(error.to_string()))?,
+            ),
+            None => None,
+        };
+        let id = self.id_of(user)?;
+        let started = Instant::now();
+        let published = match &entry {
+            Some(entry) => {
+                let publishing = self
+                    .directory
+                    .say_in_room(id, &identity.nick, &message, entry);
+                self.unless_fenced(publishing).await?
+            }
+            None => {
+                let publishing = self.directory.publish_in_room(id, &identity.nick, &message);
+                self.unless_fenced(publishing).await?
+            }
+        }
+        .ok_or_else(|| HubError::NoSuchRoom(room.name().to_string()))?;
+        if entry.is_some() {
+            self.history.stored(started.elapsed());
+        }
         // Redis has stored and ordered it: its receipt stands even if this node's feed is
         // late (a warning is logged), and the members here get it when the feed brings it.
         let _ = self.caught_up(published.sequence).await;
         Ok(message.into_event(published.id))
+    }
+
+    /// Whether `event`, a message this node's user sent, was stored with its publication
+    /// ([`Self::say`]): a room's messages are, so the session does not store them again.
+    pub fn stored_with_publication(event: &Event) -> bool {
+        matches!(
+            event,
+            Event::Message {
+                target: Target::Room(_),
+                ..
+            }
+        )
     }
 
     /// Sets (or, empty, clears) the topic of `room`.

@@ -27,7 +27,7 @@ use crate::hub::{
     ModeOutcome, Protocol, Reclaim, Reclaimed, Room, Said, ServerBan, User,
 };
 use crate::outbox::Outbox;
-use crate::store::{Party, RoomRecord};
+use crate::store::{Party, RoomRecord, StoredMessage};
 
 /// How a user's connection is secured, which others see (IRC `WHOIS`): part of what a user
 /// arrives with, as the rest of the network must know it from the start.
@@ -315,6 +315,21 @@ impl Network {
         }
     }
 
+    /// What the session that sent `event` (a message `sender` sent; a private one to
+    /// `recipient`) must still store for it: nothing for what history does not keep, nor for
+    /// a room's message in cluster mode, which Redis stored in the step that published it.
+    pub fn left_to_store(
+        &self,
+        event: &Event,
+        sender: &User,
+        recipient: Option<&User>,
+    ) -> Option<StoredMessage> {
+        match self {
+            Network::Cluster(_) if ClusterNetwork::stored_with_publication(event) => None,
+            _ => message_to_store(event, sender, recipient),
+        }
+    }
+
     /// A message to the members of `room` with at least the `minimum` status (`@#room`).
     pub async fn say_to_status(
         &self,
@@ -432,6 +447,23 @@ impl Network {
             Network::Cluster(network) => network.share_read_marker(account, actor, event).await,
         }
     }
+}
+
+/// What to store for `event`, a message `sender` sent; for a private message, `recipient`
+/// received it, and each side's party is recorded as it is at this moment (the sender's as
+/// the event shows it). The sender's party is the message's author too.
+pub(crate) fn message_to_store(
+    event: &Event,
+    sender: &User,
+    recipient: Option<&User>,
+) -> Option<StoredMessage> {
+    let mut message = StoredMessage::from_event(event)?;
+    let sender_party = Party::of(message.account.as_deref(), sender.connection);
+    if let Some(recipient) = recipient {
+        message.set_parties(sender_party.clone(), recipient.party());
+    }
+    message.set_author(sender_party);
+    Some(message)
 }
 
 #[cfg(test)]

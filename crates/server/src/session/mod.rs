@@ -151,23 +151,6 @@ pub(crate) trait Session: Sized {
     fn overflow_farewell(&self) -> Bytes;
 }
 
-/// What to store for `event`, a message `sender` sent; for a private message, `recipient`
-/// received it, and each side's party is recorded as it is at this moment (the sender's as
-/// the event shows it). The sender's party is the message's author too.
-pub(crate) fn message_to_store(
-    event: &palaver_proto::event::Event,
-    sender: &User,
-    recipient: Option<&User>,
-) -> Option<crate::store::StoredMessage> {
-    let mut message = crate::store::StoredMessage::from_event(event)?;
-    let sender_party = crate::store::Party::of(message.account.as_deref(), sender.connection);
-    if let Some(recipient) = recipient {
-        message.set_parties(sender_party.clone(), recipient.party());
-    }
-    message.set_author(sender_party);
-    Some(message)
-}
-
 /// Which end of a page of history to keep when it is too big to send whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Keep {

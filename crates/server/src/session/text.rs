@@ -830,7 +830,11 @@ impl TextSession {
             Ok(event) => event,
             Err(error) => return self.error(&error.to_string()),
         };
-        if let Some(message) = super::message_to_store(&event, &self.user, recipient) {
+        if let Some(message) = self
+            .context
+            .network
+            .left_to_store(&event, &self.user, recipient)
+        {
             match self.context.store.append(message).await {
                 Ok(commit) => self.commits.push(commit),
                 Err(error) => {

@@ -79,9 +79,9 @@ pub use message::{
 pub use migrations::{MIGRATIONS, Migration, SCRAM_CREDENTIALS_VERSION, latest_version};
 pub use read_markers::MAX_READ_MARKERS;
 pub(crate) use redis_store::{
-    FENCE, Link, RedisConnection, SentinelTarget, redis_connection, redis_subscriber,
+    FENCE, Link, RedisConnection, STORE_MESSAGE, SentinelTarget, redis_connection, redis_subscriber,
 };
-pub use redis_store::{Fence, REDIS_SCHEMA_VERSION, RedisSettings};
+pub use redis_store::{Fence, HistoryEntries, HistoryEntry, REDIS_SCHEMA_VERSION, RedisSettings};
 pub use rooms::{ListEntry, RoomRecord};
 pub use server_bans::ServerBanRecord;
 
@@ -799,6 +799,15 @@ impl Store {
     pub fn fence(&self) -> Option<Fence> {
         match &self.backend {
             Backend::Redis(redis) => Some(redis.fence()),
+            _ => None,
+        }
+    }
+
+    /// For a store on Redis, what a cluster node stores its room messages with, in the step
+    /// that publishes them (`redis_store/published.rs`).
+    pub fn history_entries(&self) -> Option<HistoryEntries> {
+        match &self.backend {
+            Backend::Redis(redis) => Some(redis.history_entries()),
             _ => None,
         }
     }

@@ -1,10 +1,14 @@
 -- A message to a room, or a room's topic set (docs/CLUSTER.md, "Rooms as built"): published on
 -- the state feed, which orders it among everything else the network shares; its event id is
 -- the message's id (and gives its time). A topic is kept in the room's record too, for the
--- nodes that start later.
+-- nodes that start later; a message kept in history is stored in the same step
+-- (`store_message.lua`), with the id and time only this script knows.
 -- KEYS[1] the room's members, KEYS[2] the room's record. ARGV[1] the sender's id, ARGV[2] its
--- nick, ARGV[3] the event's kind ('said' or 'topic'), ARGV[4] the body; for a topic, ARGV[5]
--- its text (empty: cleared) and ARGV[6] who set it (a mask).
+-- nick, ARGV[3] the event's kind ('said', 'topic' or another room event), ARGV[4] the body.
+-- For a topic, ARGV[5] its text (empty: cleared) and ARGV[6] who set it (a mask). For a message
+-- kept in history, KEYS[3] the message count and KEYS[4] the history floors; ARGV[5] the prefix
+-- of message keys, ARGV[6] the message's JSON after its id and time, ARGV[7] its target key and
+-- ARGV[8] its indexes.
 -- Returns {'said', the event's sequence, its id}, or {'gone', 0, 0} when the room has no
 -- members any more (its lifetime ended).
 if redis.call('EXISTS', KEYS[1]) == 0 then
@@ -17,6 +21,13 @@ if ARGV[3] == 'topic' then
   else
     redis.call('HSET', KEYS[2], 'topic', ARGV[5], 'topic_by', ARGV[6],
       'topic_at', string.format('%.0f', id))
+  end
+elseif ARGV[3] == 'said' and ARGV[5] then
+  local written_id = string.format('%.0f', id)
+  local time = string.format('%.0f', math.floor(id / 1024))
+  local body = '{"id":' .. written_id .. ',"time":' .. time .. ',' .. ARGV[6]
+  if store_message(ARGV[5], KEYS[4], written_id, time, body, ARGV[7], ARGV[8]) == 1 then
+    redis.call('INCR', KEYS[3])
   end
 end
 return {'said', sequence, id}

@@ -226,11 +226,6 @@ pub(super) async fn send_to(
         Err(
             error @ (HubError::LinkDown | HubError::NetworkUnreachable | HubError::MessageInDoubt),
         ) => {
-            let command = match kind {
-                MessageKind::Notice => "NOTICE",
-                MessageKind::TagsOnly => "TAGMSG",
-                MessageKind::Say | MessageKind::Action => "PRIVMSG",
-            };
             let description = match error {
                 HubError::MessageInDoubt => {
                     "Message not confirmed: this server lost its link to the rest of the \
@@ -242,10 +237,28 @@ pub(super) async fn send_to(
                      network; try again shortly"
                 }
             };
-            session.fail_or_notice(command, "TEMPORARILY_UNAVAILABLE", &[target], description);
+            session.fail_or_notice(
+                command_of(kind),
+                "TEMPORARILY_UNAVAILABLE",
+                &[target],
+                description,
+            );
+        }
+        Err(HubError::NotSaved(reason)) => {
+            let description = format!("Message not sent: it could not be saved ({reason})");
+            session.fail_or_notice(command_of(kind), "MESSAGE_ERROR", &[target], &description);
         }
         Err(_) if quiet => {}
         Err(error) => session.hub_error(&error),
+    }
+}
+
+/// The command that sends a message of `kind`.
+fn command_of(kind: MessageKind) -> &'static str {
+    match kind {
+        MessageKind::Notice => "NOTICE",
+        MessageKind::TagsOnly => "TAGMSG",
+        MessageKind::Say | MessageKind::Action => "PRIVMSG",
     }
 }
 

@@ -346,7 +346,8 @@ impl IrcSession {
             | HubError::NotYourMessage
             | HubError::LinkDown
             | HubError::NetworkUnreachable
-            | HubError::MessageInDoubt => {
+            | HubError::MessageInDoubt
+            | HubError::NotSaved(_) => {
                 let nick = self.reply_nick();
                 self.replies
                     .server_message("NOTICE", vec![nick, error.to_string()]);
@@ -611,7 +612,11 @@ impl IrcSession {
     /// replies wait for the commit.
     fn persist(&mut self, event: &Event, recipient: Option<&User>) {
         let sender = self.user().clone();
-        if let Some(message) = crate::session::message_to_store(event, &sender, recipient) {
+        if let Some(message) = self
+            .context
+            .network
+            .left_to_store(event, &sender, recipient)
+        {
             self.pending().to_store.push(message);
         }
     }

@@ -62,7 +62,7 @@ impl Batcher {
             .arg(self.keys.message_prefix());
         let mut sent = Vec::with_capacity(batch.len());
         for pending in batch {
-            match self.arguments(&pending.message) {
+            match arguments(&self.keys, &pending.message) {
                 Ok(arguments) => {
                     for argument in arguments {
                         invocation.arg(argument);
@@ -118,43 +118,40 @@ impl Batcher {
             let _ = pending.committed.send(outcome);
         }
     }
+}
 
-    /// The five arguments `append.lua` takes for `message`.
-    fn arguments(&self, message: &StoredMessage) -> Result<[String; 5], StoreError> {
-        let (body, listing) = encode_message(message)?;
-        let mut indexes = vec![(
-            self.keys.history(&listing.target_key),
-            self.keys.targets(),
-            listing.target_key.clone(),
-        )];
-        let views = [
-            (&listing.sender_view, &listing.sender_party),
-            (&listing.recipient_view, &listing.recipient_party),
-        ];
-        for (view, party) in views {
-            if let (Some(view), Some(party)) = (view, party) {
-                indexes.push((
-                    self.keys.view(view),
-                    self.keys.party_views(party),
-                    view.clone(),
-                ));
-            }
+/// The five arguments `store_message.lua` takes for `message`: its id, time, body, target key
+/// and indexes (under `keys`).
+pub(super) fn arguments(keys: &Keys, message: &StoredMessage) -> Result<[String; 5], StoreError> {
+    let (body, listing) = encode_message(message)?;
+    let mut indexes = vec![(
+        keys.history(&listing.target_key),
+        keys.targets(),
+        listing.target_key.clone(),
+    )];
+    let views = [
+        (&listing.sender_view, &listing.sender_party),
+        (&listing.recipient_view, &listing.recipient_party),
+    ];
+    for (view, party) in views {
+        if let (Some(view), Some(party)) = (view, party) {
+            indexes.push((keys.view(view), keys.party_views(party), view.clone()));
         }
-        if let Some(author) = &listing.author {
-            indexes.push((
-                self.keys.authored(author, &listing.target_key),
-                String::new(),
-                String::new(),
-            ));
-        }
-        let indexes = serde_json::to_string(&indexes)
-            .map_err(|error| StoreError::Database(error.to_string()))?;
-        Ok([
-            message.id.0.to_string(),
-            message.time.0.to_string(),
-            body,
-            listing.target_key,
-            indexes,
-        ])
     }
+    if let Some(author) = &listing.author {
+        indexes.push((
+            keys.authored(author, &listing.target_key),
+            String::new(),
+            String::new(),
+        ));
+    }
+    let indexes =
+        serde_json::to_string(&indexes).map_err(|error| StoreError::Database(error.to_string()))?;
+    Ok([
+        message.id.0.to_string(),
+        message.time.0.to_string(),
+        body,
+        listing.target_key,
+        indexes,
+    ])
 }

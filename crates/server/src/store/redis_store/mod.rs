@@ -18,6 +18,7 @@ mod fence;
 mod history;
 mod keys;
 mod link;
+mod published;
 mod scripts;
 
 use std::collections::HashMap;
@@ -44,8 +45,9 @@ pub(crate) use connection::{RedisConnection, SentinelTarget, redis_connection, r
 pub use fence::Fence;
 use keys::Keys;
 pub(crate) use link::Link;
-pub(crate) use scripts::FENCE;
+pub use published::{HistoryEntries, HistoryEntry};
 use scripts::Scripts;
+pub(crate) use scripts::{FENCE, STORE_MESSAGE};
 
 /// The version of the data layout this palaver writes; a Redis holding a newer one is
 /// refused.
@@ -866,6 +868,11 @@ impl RedisStore {
     /// The fence this store's writes are checked against, for the node to hold its lease in.
     pub(crate) fn fence(&self) -> Fence {
         self.shared.fence.clone()
+    }
+
+    /// What a cluster node's room messages are stored with (`published.rs`).
+    pub(crate) fn history_entries(&self) -> HistoryEntries {
+        HistoryEntries::new(self.keys.clone(), self.shared.clone())
     }
 
     /// Runs a script that writes, with the fence's lease and token added last

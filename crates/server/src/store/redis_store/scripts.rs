@@ -10,6 +10,10 @@ use redis::Script;
 /// scripts that write start with it too.
 pub(crate) const FENCE: &str = include_str!("scripts/fence.lua");
 
+/// Storing a message, shared by the appends and by a cluster node's room messages
+/// (`cluster/scripts/room_say.lua`).
+pub(crate) const STORE_MESSAGE: &str = include_str!("scripts/store_message.lua");
+
 /// Deleting a message, shared by every script that deletes messages.
 const FORGET: &str = include_str!("scripts/forget.lua");
 
@@ -38,7 +42,10 @@ impl Scripts {
         let writing = |body: &str| Script::new(&format!("{FENCE}\n{body}"));
         let deleting = |body: &str| Script::new(&format!("{FENCE}\n{FORGET}\n{body}"));
         Self {
-            append: writing(include_str!("scripts/append.lua")),
+            append: Script::new(&format!(
+                "{FENCE}\n{STORE_MESSAGE}\n{}",
+                include_str!("scripts/append.lua")
+            )),
             delete_message: deleting(include_str!("scripts/delete_message.lua")),
             end_lifetime: deleting(include_str!("scripts/end_lifetime.lua")),
             prune_target: deleting(include_str!("scripts/prune_target.lua")),
