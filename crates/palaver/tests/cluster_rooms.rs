@@ -273,6 +273,70 @@ fn a_room_registered_and_a_message_deleted_on_one_node_are_so_on_every_node() {
     );
 }
 
+/// The `msgid` tag of an IRC line.
+fn msgid(line: &str) -> &str {
+    line.split([';', ' '])
+        .find_map(|tag| tag.strip_prefix("msgid=").or(tag.strip_prefix("@msgid=")))
+        .unwrap_or_else(|| panic!("no msgid in {line}"))
+}
+
+/// The texts of `reader`'s `CHATHISTORY LATEST target * 10` page.
+fn private_history(reader: &mut Irc, target: &str) -> Vec<String> {
+    reader.send(&format!("CHATHISTORY LATEST {target} * 10"));
+    reader.skip_until(" BATCH +");
+    let mut texts = Vec::new();
+    loop {
+        let line = reader.line();
+        if line.contains(" BATCH -") {
+            return texts;
+        }
+        let (_, message) = line.split_once(" PRIVMSG ").expect("a message");
+        let (_, text) = message.split_once(" :").expect("a message with a text");
+        texts.push(text.to_owned());
+    }
+}
+
+#[test]
+fn a_private_message_between_nodes_is_its_parties_history_and_its_deletion_reaches_the_other() {
+    let cluster = Cluster::start(&["alpha", "beta"]);
+    let caps = "batch draft/chathistory draft/message-redaction echo-message message-tags";
+    let mut alice = Irc::register_with(cluster.irc(0), "alice", caps);
+    alice.send("JOIN #meet");
+    alice.skip_until(" 366 ");
+    let mut bob = Irc::register_with(cluster.irc(1), "bob", caps);
+    bob.send("JOIN #meet");
+    bob.skip_until(" 366 ");
+    // alpha knows bob once it shows him joining.
+    alice.skip_until("JOIN #meet");
+
+    alice.send("PRIVMSG bob :kept between us two");
+    let echo = alice.skip_until(" PRIVMSG bob :kept between us two");
+    let id = msgid(&echo).to_owned();
+    let received = bob.skip_until(" PRIVMSG bob :kept between us two");
+    assert_eq!(msgid(&received), id);
+    alice.send("PRIVMSG bob :and this one too");
+    alice.skip_until(" PRIVMSG bob :and this one too");
+    bob.skip_until(" PRIVMSG bob :and this one too");
+
+    // Neither has an account: the messages belong to their connections, which are the same
+    // parties on both nodes, so each reads the conversation from its own node.
+    let both = ["kept between us two", "and this one too"];
+    assert_eq!(private_history(&mut bob, "alice"), both);
+    assert_eq!(private_history(&mut alice, "bob"), both);
+
+    // Deleted by its sender on alpha: bob, on beta, is told, and it is gone for both.
+    alice.send(&format!("REDACT bob {id} :sent to the wrong person"));
+    alice.skip_until(&format!(" REDACT bob {id} :sent to the wrong person"));
+    let told = bob.skip_until(" REDACT ");
+    assert!(
+        told.contains(":alice!")
+            && told.ends_with(&format!(" REDACT bob {id} :sent to the wrong person")),
+        "{told}"
+    );
+    assert_eq!(private_history(&mut bob, "alice"), ["and this one too"]);
+    assert_eq!(private_history(&mut alice, "bob"), ["and this one too"]);
+}
+
 #[test]
 fn history_is_the_same_from_every_node() {
     let cluster = Cluster::start(&["alpha", "beta"]);

@@ -29,9 +29,9 @@ use super::user_ids::UserIds;
 use super::users::{ClusterUserId, Feed, FeedError, Snapshot, UserDirectory};
 use super::wire::{
     Arrival, Departure, Envelope, EventKind, KillOrder, LogOut, MovedAside, Presence,
-    PrivateMessage, ReadMarker, RoomDeletion, RoomInvite, RoomJoin, RoomKick, RoomMessage,
-    RoomModeChange, RoomPart, RoomRegistration, RoomTopic, ServerBanLift, ServerBanOrder,
-    WallopsMessage, WireError,
+    PrivateDeletion, PrivateMessage, ReadMarker, RoomDeletion, RoomInvite, RoomJoin, RoomKick,
+    RoomMessage, RoomModeChange, RoomPart, RoomRegistration, RoomTopic, ServerBanLift,
+    ServerBanOrder, WallopsMessage, WireError,
 };
 use crate::hub::{Alert, BanTarget, Hub, Kill, ServerBan, Topic, User, time_of};
 use crate::metrics::{CatchUpReason, ClusterMetrics};
@@ -311,7 +311,11 @@ impl Apply for StateChanges {
                     }
                 }
             }
-            EventKind::Private | EventKind::Killed | EventKind::LoggedOut | EventKind::Marker => {
+            EventKind::Private
+            | EventKind::Killed
+            | EventKind::LoggedOut
+            | EventKind::Marker
+            | EventKind::PrivateRedacted => {
                 warn!(user = %event.user, kind = event.kind.word(), "skipped an inbox event on the state feed");
             }
             EventKind::Joined
@@ -538,10 +542,13 @@ impl StateChanges {
             bot: false,
         };
         let peer = SocketAddr::new(arrival.address, 0);
-        match self
-            .hub
-            .admit_remote(arrival.node.into(), peer, arrival.protocol, identity)
-        {
+        match self.hub.admit_remote(
+            arrival.node.into(),
+            peer,
+            arrival.protocol,
+            identity,
+            id.connection(),
+        ) {
             Ok(user) => {
                 self.ids.insert(id, user.clone());
                 Some(user)
@@ -640,6 +647,12 @@ impl Apply for InboxDeliveries {
             },
             EventKind::Marker => match event.body::<ReadMarker>() {
                 Ok(marker) => self.hub.deliver_read_marker(&user, &marker.into_event()),
+                Err(error) => skipped(error),
+            },
+            EventKind::PrivateRedacted => match event.body::<PrivateDeletion>() {
+                Ok(deletion) => self
+                    .hub
+                    .deliver_private_deletion(&user, &deletion.into_event()),
                 Err(error) => skipped(error),
             },
             _ => skipped(WireError::BadBody("not an inbox event".into())),

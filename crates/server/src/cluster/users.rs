@@ -27,11 +27,13 @@ use super::keys::NodeKeys;
 use super::rooms::OpenRoom;
 use super::wire::{
     self, Arrival, Departure, Envelope, EventKind, KillOrder, LogOut, MovedAside, Presence,
-    PrivateMessage, ReadMarker, WireError,
+    PrivateDeletion, PrivateMessage, ReadMarker, WireError,
 };
 use crate::hub::Protocol;
 use crate::metrics::{FeedKind, Metrics};
-use crate::store::{FENCE, Fence, Link, RedisConnection, STORE_MESSAGE, redis_connection};
+use crate::store::{
+    ConnectionId, FENCE, Fence, Link, RedisConnection, STORE_MESSAGE, redis_connection,
+};
 
 /// The state feed's part of every user script: publishing its events.
 const PUBLISH_EVENT: &str = include_str!("scripts/publish_event.lua");
@@ -53,6 +55,16 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// A user's id, unique in the cluster, from Redis's counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ClusterUserId(pub u64);
+
+impl ClusterUserId {
+    /// The user's connection id, the same on every node (`Hub::register_as`,
+    /// `Hub::admit_remote`): a guest's private history belongs to its connection, and another
+    /// node records and checks that party for it. Its high half, all ones, keeps it apart from
+    /// a single server's, whose high half is the random number of its run.
+    pub fn connection(self) -> ConnectionId {
+        ConnectionId((u128::from(u64::MAX) << 64) | u128::from(self.0))
+    }
+}
 
 impl fmt::Display for ClusterUserId {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -732,6 +744,23 @@ impl UserDirectory {
         let body = wire::encode(marker);
         let sent = self
             .send_to_inbox(to, node, nick, EventKind::Marker, body)
+            .await?;
+        Ok(sent.is_some())
+    }
+
+    /// Puts the deletion of a private message the user `to`, connected through `node` under
+    /// `nick`, received into that node's inbox; `false` if the user is no longer connected
+    /// there.
+    pub async fn send_private_deletion(
+        &self,
+        to: ClusterUserId,
+        node: &str,
+        nick: &str,
+        deletion: &PrivateDeletion,
+    ) -> Result<bool, RedisError> {
+        let body = wire::encode(deletion);
+        let sent = self
+            .send_to_inbox(to, node, nick, EventKind::PrivateRedacted, body)
             .await?;
         Ok(sent.is_some())
     }

@@ -52,6 +52,9 @@ pub enum EventKind {
     /// In an inbox: a session of the user's account on another node moved a read marker;
     /// the body is a [`ReadMarker`].
     Marker,
+    /// In an inbox: its sender deleted a private message the user received; the body is a
+    /// [`PrivateDeletion`].
+    PrivateRedacted,
     /// A user joined a room ([`RoomJoin`]).
     Joined,
     /// A user left a room ([`RoomPart`]).
@@ -93,6 +96,7 @@ impl EventKind {
             EventKind::Killed => "killed",
             EventKind::LoggedOut => "logged_out",
             EventKind::Marker => "marker",
+            EventKind::PrivateRedacted => "private_redacted",
             EventKind::Joined => "joined",
             EventKind::Parted => "parted",
             EventKind::Kicked => "kicked",
@@ -133,6 +137,7 @@ impl EventKind {
             EventKind::Killed,
             EventKind::LoggedOut,
             EventKind::Marker,
+            EventKind::PrivateRedacted,
             EventKind::Joined,
             EventKind::Parted,
             EventKind::Kicked,
@@ -663,6 +668,65 @@ impl RoomDeletion {
     }
 }
 
+/// A private message deleted by its sender (`private_redacted`, in its recipient's node's
+/// inbox): the deletion as the sender's node made it, id and time included.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrivateDeletion {
+    pub id: u64,
+    pub time_ms: u64,
+    /// The recipient's nick, as the sender named it.
+    pub peer: String,
+    pub by: Sender,
+    pub message: u64,
+    /// The deleted message's sender, by nick as it was then, and when it was sent (ms).
+    pub author: String,
+    pub sent_ms: u64,
+    pub reason: Option<String>,
+}
+
+impl PrivateDeletion {
+    /// The body for a private message's deletion (`Event::Redacted` to a user); `None` for
+    /// any other event.
+    pub fn of(event: &Event) -> Option<Self> {
+        let Event::Redacted {
+            id,
+            time,
+            by,
+            target: Target::User(peer),
+            message,
+            author,
+            sent,
+            reason,
+        } = event
+        else {
+            return None;
+        };
+        Some(Self {
+            id: id.0,
+            time_ms: time.0,
+            peer: peer.to_string(),
+            by: Sender::of(by),
+            message: message.0,
+            author: author.to_string(),
+            sent_ms: sent.0,
+            reason: reason.as_deref().map(str::to_owned),
+        })
+    }
+
+    pub fn into_event(self) -> Event {
+        Event::Redacted {
+            id: MessageId(self.id),
+            time: Timestamp(self.time_ms),
+            by: Arc::new(self.by.into_identity()),
+            target: Target::User(self.peer.into()),
+            message: MessageId(self.message),
+            author: self.author.into(),
+            sent: Timestamp(self.sent_ms),
+            reason: self.reason.map(Into::into),
+        }
+    }
+}
+
 /// A room's modes changed (`modes`): the changes that changed something on the deciding
 /// node's replica, spelled as IRC announces them (`+o-v alice bob`; `palaver_proto::irc::modes`
 /// reads them back).
@@ -798,6 +862,7 @@ mod tests {
             Just(EventKind::Killed),
             Just(EventKind::LoggedOut),
             Just(EventKind::Marker),
+            Just(EventKind::PrivateRedacted),
             Just(EventKind::Joined),
             Just(EventKind::Parted),
             Just(EventKind::Kicked),

@@ -86,7 +86,7 @@ impl Hub {
             let nick = format!("guest-{number}");
             if let Entry::Vacant(slot) = nicks.entry(fold(&nick)) {
                 let identity = guest_identity(&nick, host);
-                let user = self.new_user(peer, protocol, Home::Here(outbox), identity);
+                let user = self.new_user(peer, protocol, Home::Here(outbox), identity, None);
                 slot.insert(user.clone());
                 self.peak_users.fetch_max(nicks.len(), Ordering::Relaxed);
                 self.tell_online(user.identity());
@@ -103,7 +103,27 @@ impl Hub {
         outbox: Arc<Outbox>,
         identity: Identity,
     ) -> Result<Arc<User>, HubError> {
-        self.claim(peer, protocol, Home::Here(outbox), identity)
+        self.claim(peer, protocol, Home::Here(outbox), identity, None)
+    }
+
+    /// Registers a new connection under the nick in `identity`, as `connection`: the id a
+    /// cluster gives its user, the same on every node, so that the private history of a user
+    /// without an account (which belongs to its connection) is the same party on all of them.
+    pub fn register_as(
+        &self,
+        peer: SocketAddr,
+        protocol: Protocol,
+        outbox: Arc<Outbox>,
+        identity: Identity,
+        connection: ConnectionId,
+    ) -> Result<Arc<User>, HubError> {
+        self.claim(
+            peer,
+            protocol,
+            Home::Here(outbox),
+            identity,
+            Some(connection),
+        )
     }
 
     /// Adds a user connected to another node of the cluster, `node`, under the nick in
@@ -111,23 +131,27 @@ impl Hub {
     /// (`docs/CLUSTER.md`, "The replica"). It is everyone's to see and to talk to like a user
     /// connected here, but nothing reaches it through this server: deliveries and alerts are
     /// its own node's.
+    /// Its `connection` is the one its own node gave it ([`Self::register_as`]).
     pub fn admit_remote(
         &self,
         node: Arc<str>,
         peer: SocketAddr,
         protocol: Protocol,
         identity: Identity,
+        connection: ConnectionId,
     ) -> Result<Arc<User>, HubError> {
-        self.claim(peer, protocol, Home::Node(node), identity)
+        self.claim(peer, protocol, Home::Node(node), identity, Some(connection))
     }
 
-    /// Adds a user under the nick in `identity`, unless it is taken or reserved.
+    /// Adds a user under the nick in `identity`, unless it is taken or reserved; as
+    /// `connection` if given, else under a connection id of this server's own.
     fn claim(
         &self,
         peer: SocketAddr,
         protocol: Protocol,
         home: Home,
         identity: Identity,
+        connection: Option<ConnectionId>,
     ) -> Result<Arc<User>, HubError> {
         if is_reserved(&identity.nick) {
             return Err(HubError::NickTaken(identity.nick.into()));
@@ -136,7 +160,7 @@ impl Hub {
         match nicks.entry(fold(&identity.nick)) {
             Entry::Occupied(_) => Err(HubError::NickTaken(identity.nick.into())),
             Entry::Vacant(slot) => {
-                let user = self.new_user(peer, protocol, home, identity);
+                let user = self.new_user(peer, protocol, home, identity, connection);
                 slot.insert(user.clone());
                 self.peak_users.fetch_max(nicks.len(), Ordering::Relaxed);
                 self.tell_online(user.identity());
@@ -145,15 +169,18 @@ impl Hub {
         }
     }
 
+    /// A new user, as `connection` if given, else under a connection id of this server's own.
     pub(super) fn new_user(
         &self,
         peer: SocketAddr,
         protocol: Protocol,
         home: Home,
         identity: Identity,
+        connection: Option<ConnectionId>,
     ) -> Arc<User> {
         let id = self.next_user_id.fetch_add(1, Ordering::Relaxed);
-        let connection = ConnectionId((u128::from(self.run) << 64) | u128::from(id));
+        let connection = connection
+            .unwrap_or_else(|| ConnectionId((u128::from(self.run) << 64) | u128::from(id)));
         Arc::new(User::new(id, connection, peer, protocol, home, identity))
     }
 

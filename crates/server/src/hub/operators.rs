@@ -72,7 +72,7 @@ impl Hub {
         // Nothing is ever delivered to it: the smallest outbox.
         let outbox = Arc::new(Outbox::new(0));
         let peer = SocketAddr::from(([0, 0, 0, 0], 0));
-        let user = self.new_user(peer, Protocol::Text, Home::Here(outbox), identity);
+        let user = self.new_user(peer, Protocol::Text, Home::Here(outbox), identity, None);
         user.set_operator(Some(format!("api:{token}").into()));
         user.set_administrator();
         user

@@ -87,6 +87,18 @@ impl Hub {
         Ok(event)
     }
 
+    /// Tells `recipient`, a user of this node, that the sender of a private message it
+    /// received deleted it, if it wants to hear of deletions: `event` is the deletion as the
+    /// sender's node made it ([`Self::redact_private`]), which checked that `recipient` is
+    /// the party the message went to.
+    pub fn deliver_private_deletion(&self, recipient: &Arc<User>, event: &Event) {
+        deliver(
+            [recipient],
+            event,
+            Audience::interested(Interest::Redactions),
+        );
+    }
+
     fn deletion_event(&self, user: &User, target: Target, deletion: Deletion<'_>) -> Event {
         Event::Redacted {
             id: self.next_message_id(),

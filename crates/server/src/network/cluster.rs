@@ -36,9 +36,9 @@ use crate::cluster::rooms::{JoinOutcome, Left, MemberRank, ModesOutcome};
 use crate::cluster::user_ids::UserIds;
 use crate::cluster::users::{ClaimError, ClusterUserId, Holder, UserDirectory, UserFacts};
 use crate::cluster::wire::{
-    self, EventKind, KillOrder, LogOut, Presence, PrivateMessage, ReadMarker, RoomDeletion,
-    RoomInvite, RoomJoin, RoomKick, RoomMessage, RoomModeChange, RoomPart, RoomRegistration,
-    RoomRules, RoomTopic, Sender, ServerBanLift, ServerBanOrder, WallopsMessage,
+    self, EventKind, KillOrder, LogOut, Presence, PrivateDeletion, PrivateMessage, ReadMarker,
+    RoomDeletion, RoomInvite, RoomJoin, RoomKick, RoomMessage, RoomModeChange, RoomPart,
+    RoomRegistration, RoomRules, RoomTopic, Sender, ServerBanLift, ServerBanOrder, WallopsMessage,
 };
 use crate::hub::{
     Alert, BanTarget, Deletion, Departure, EndedRoom, Home, Hub, HubError, JoinDecision, Joined,
@@ -47,7 +47,7 @@ use crate::hub::{
 };
 use crate::metrics::LinkState;
 use crate::outbox::Outbox;
-use crate::store::{HistoryEntries, RoomRecord};
+use crate::store::{HistoryEntries, Party, RoomRecord};
 
 use super::message_to_store;
 
@@ -120,9 +120,10 @@ impl ClusterNetwork {
             .connect_guest(&facts)
             .await
             .map_err(|error| refusal(error, "guest"))?;
+        let identity = guest_identity(&nick, host);
         let admitted = self
             .hub
-            .register(peer, protocol, outbox, guest_identity(&nick, host));
+            .register_as(peer, protocol, outbox, identity, id.connection());
         self.keep_or_take_back(id, &nick, admitted).await
     }
 
@@ -144,7 +145,9 @@ impl ClusterNetwork {
             .connect(&nick, &facts)
             .await
             .map_err(|error| refusal(error, &nick))?;
-        let admitted = self.hub.register(peer, protocol, outbox, identity);
+        let admitted = self
+            .hub
+            .register_as(peer, protocol, outbox, identity, id.connection());
         self.keep_or_take_back(id, &nick, admitted).await
     }
 
@@ -816,6 +819,39 @@ impl ClusterNetwork {
             .ok_or_else(|| HubError::NoSuchRoom(room.name().to_string()))?;
         self.caught_up(published.sequence).await?;
         Ok(body.into_event(published.id))
+    }
+
+    /// Deletes a private message `user` sent to whoever used the nick `peer` as `recipient`
+    /// (gone from the store already): told here by the hub to a user of this node, through
+    /// its node's inbox to another node's user — checked here to be that party still, as
+    /// every user's connection id is the same on every node. The deleter's copy.
+    pub async fn redact_private(
+        &self,
+        user: &Arc<User>,
+        peer: &str,
+        recipient: &Party,
+        deletion: Deletion<'_>,
+    ) -> Result<Event, HubError> {
+        let event = self.hub.redact_private(user, peer, recipient, deletion)?;
+        let Some(holder) = self
+            .hub
+            .user_by_nick(peer)
+            .filter(|holder| holder.reader_parties().contains(recipient))
+        else {
+            return Ok(event);
+        };
+        let (Home::Node(node), Some(id)) = (&holder.home, self.ids.id_of(&holder)) else {
+            return Ok(event);
+        };
+        let body = PrivateDeletion::of(&event).expect("redact_private makes a private deletion");
+        let nick = holder.nick();
+        let sending = self.directory.send_private_deletion(id, node, &nick, &body);
+        // Not sent when it left meanwhile: like a deletion for a recipient who has gone.
+        match self.before_fence(sending).await {
+            Some(Ok(_sent)) => Ok(event),
+            Some(Err(error)) => Err(unreachable(error)),
+            None => Err(HubError::NetworkUnreachable),
+        }
     }
 
     /// Changes the modes of `room`, as decided on the hub and made by Redis if no other change

@@ -376,7 +376,14 @@ impl Network {
         recipient: &Party,
         deletion: Deletion<'_>,
     ) -> Result<Event, HubError> {
-        self.hub().redact_private(user, peer, recipient, deletion)
+        match self {
+            Network::Local(hub) => hub.redact_private(user, peer, recipient, deletion),
+            Network::Cluster(network) => {
+                network
+                    .redact_private(user, peer, recipient, deletion)
+                    .await
+            }
+        }
     }
 
     // Operators, server bans, and alerts to other sessions.

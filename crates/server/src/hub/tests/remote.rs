@@ -4,12 +4,22 @@
 use super::*;
 use crate::hub::user::Home;
 use crate::metrics::{LinkState, Metrics};
+use crate::store::ConnectionId;
+
+/// The connection id beta gave its user: the same on every node.
+const BETA_CONNECTION: ConnectionId = ConnectionId(7 << 64 | 1);
 
 /// A user `nick` connected to the node `beta`.
 fn remote_user(hub: &Hub, nick: &str) -> Arc<User> {
     let peer = "192.0.2.7:40000".parse().expect("address");
-    hub.admit_remote("beta".into(), peer, Protocol::Irc, irc_identity(nick))
-        .expect("admitted")
+    hub.admit_remote(
+        "beta".into(),
+        peer,
+        Protocol::Irc,
+        irc_identity(nick),
+        BETA_CONNECTION,
+    )
+    .expect("admitted")
 }
 
 /// The value of the counter `name` in `metrics`' exposition.
@@ -32,6 +42,8 @@ fn a_remote_user_holds_its_nick_with_no_outbox_here() {
     let bob = remote_user(&hub, "bob");
     assert!(bob.outbox().is_none());
     assert!(matches!(&bob.home, Home::Node(node) if &**node == "beta"));
+    // As its own node knows it: its private history is the same party here.
+    assert_eq!(bob.connection, BETA_CONNECTION);
     let found = hub.user_by_nick("BOB").expect("found by nick");
     assert!(Arc::ptr_eq(&found, &bob));
     assert!(!hub.nick_available("Bob", None));
@@ -49,7 +61,8 @@ fn a_remote_user_holds_its_nick_with_no_outbox_here() {
             "beta".into(),
             elsewhere,
             Protocol::Irc,
-            irc_identity("Alice")
+            irc_identity("Alice"),
+            BETA_CONNECTION,
         )
         .err(),
         Some(HubError::NickTaken("Alice".into()))
