@@ -11,7 +11,7 @@
 //! A node's own users are its sessions' business (they are in its hub already); the state
 //! feed's applier skips their events.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -40,6 +40,11 @@ use crate::store::redis_subscriber;
 /// The quit reason others see when a user's node is gone and the cluster released its users.
 pub const NODE_LOST: &str = "Its server left the network";
 
+/// The quit reason this node's users see for another node's user that left while this node
+/// was not listening (its departure was in a gap of the state feed that only a snapshot
+/// could fill, and the reason it gave is lost).
+pub const LEFT_UNSEEN: &str = "Left the network";
+
 /// How many events one catch-up read asks for.
 const CATCH_UP_PAGE: usize = 500;
 
@@ -64,11 +69,8 @@ pub trait Apply {
         false
     }
 
-    /// Takes in the snapshot's users and rooms.
+    /// Takes in the snapshot's users, rooms and server bans, against what it holds already.
     fn load(&mut self, _snapshot: Snapshot) {}
-
-    /// Forgets what it took in, for a snapshot to replace it (a resync).
-    fn forget(&mut self) {}
 }
 
 /// A feed followed: its events applied in order, each once.
@@ -121,16 +123,15 @@ impl<A: Apply> Applier<A> {
     }
 
     /// Starts over after its feed's stream could not fill a gap (`FeedError::Gap`): an
-    /// applier that loads snapshots forgets what it took in and loads one when it next
-    /// follows the feed; another goes on from the feed's last event, the events it missed
-    /// lost (and logged).
+    /// applier that loads snapshots loads one when it next follows the feed, and makes what it
+    /// holds what the snapshot says ([`Apply::load`]); another goes on from the feed's last
+    /// event, the events it missed lost (and logged).
     pub async fn resync(
         &mut self,
         directory: &UserDirectory,
         feed: &Feed,
     ) -> Result<(), FeedError> {
         if self.apply.loads_snapshot() {
-            self.apply.forget();
             self.follower = Follower::after(0);
             self.last_id = 0;
         } else {
@@ -208,35 +209,61 @@ impl Apply for StateChanges {
         true
     }
 
-    /// Takes the other nodes' users out of the hub, quietly: the snapshot that follows adds
-    /// back those still connected.
-    fn forget(&mut self) {
-        for user in self.ids.remote_users() {
-            if let Some(id) = self.ids.remove_user(&user) {
-                self.loaded.remove(&id);
-            }
-            let _ended = self.hub.disconnect(&user, None);
-        }
-        self.loaded.clear();
-    }
-
-    /// Adds the other nodes' users the snapshot holds, as they were then, and the rooms'
-    /// members among the users the hub has (a member that left since is on the feed after
-    /// the snapshot, and is not added: its departure would find nothing to remove).
+    /// Makes the hub what the snapshot says, against what it holds already: nothing of the
+    /// other nodes' at start; after a resync, what this node had before the gap, so that its
+    /// users see what they missed as it would have come — the other nodes' users it lacks
+    /// are added, those it has are shown as the snapshot has them (renamed, if their nick
+    /// changed), and those the snapshot lacks quit ([`LEFT_UNSEEN`]); members the snapshot's
+    /// rooms lack part, those it adds join, and the members already seated are left as they
+    /// are, unannounced; the server bans become the store's.
     fn load(&mut self, snapshot: Snapshot) {
         self.hub.observe_event_id(snapshot.after_id);
-        for user in snapshot.users {
-            if user.arrival.node == self.node {
+        self.loaded.clear();
+        let mut unseen: HashMap<ClusterUserId, Arc<User>> = self
+            .ids
+            .remote_users()
+            .into_iter()
+            .filter_map(|user| Some((self.ids.id_of(&user)?, user)))
+            .collect();
+        for record in snapshot.users {
+            if record.arrival.node == self.node {
                 continue;
             }
-            self.loaded.insert(user.id, user.version);
-            if let Some(added) = self.admit(user.id, &user.nick, user.arrival) {
-                self.show(&added, user.presence);
+            self.loaded.insert(record.id, record.version);
+            let user = match unseen.remove(&record.id) {
+                Some(user) => {
+                    if *user.nick() != *record.nick
+                        && let Err(error) = self.hub.rename(&user, &record.nick)
+                    {
+                        warn!(nick = %record.nick, %error, "could not rename a user of another node");
+                    }
+                    Some(user)
+                }
+                None => self.admit(record.id, &record.nick, record.arrival),
+            };
+            if let Some(user) = user {
+                self.show(&user, record.presence);
             }
         }
+        for (id, user) in unseen {
+            self.ids.remove_id(id);
+            let _ended = self.hub.disconnect(&user, Some(LEFT_UNSEEN));
+        }
+        let members: HashSet<(String, ClusterUserId)> = snapshot
+            .rooms
+            .iter()
+            .flat_map(|room| {
+                let folded = fold(&room.name);
+                room.members
+                    .iter()
+                    .map(move |(id, _)| (folded.clone(), *id))
+            })
+            .collect();
+        self.part_members_not_in(&members, time_of(snapshot.after_id));
         for room in snapshot.rooms {
             self.load_room(room);
         }
+        self.load_server_bans(snapshot.server_bans);
     }
 
     /// Changes the hub as `event` says. What cannot be applied (a body this node cannot read,
@@ -401,6 +428,44 @@ impl StateChanges {
         };
         if let Err(error) = applied {
             warn!(user = %event.user, kind = event.kind.word(), %error, "skipped a room's event on the state feed");
+        }
+    }
+
+    /// Takes out of their rooms, announced, the members whose (room, cluster id) `members`
+    /// lacks: they left while this node was not listening (at the latest at `time`).
+    fn part_members_not_in(&self, members: &HashSet<(String, ClusterUserId)>, time: Timestamp) {
+        for user in self.hub.users() {
+            let Some(id) = self.ids.id_of(&user) else {
+                continue;
+            };
+            for room in user.rooms() {
+                if members.contains(&(room.key().to_string(), id)) {
+                    continue;
+                }
+                let parted = Event::Parted {
+                    time,
+                    room: room.name().clone(),
+                    who: user.identity(),
+                    reason: None,
+                };
+                self.hub.apply_leave(&user, room.key(), &parted, None);
+            }
+        }
+    }
+
+    /// Makes the hub's server bans `kept`, the store's: those it lacks are put in force (its
+    /// users they bar disconnected), those `kept` lacks lifted.
+    fn load_server_bans(&self, kept: Vec<ServerBan>) {
+        for ban in self.hub.server_bans() {
+            if !kept.iter().any(|kept| kept.target == ban.target) {
+                self.hub.apply_ban_lift(&ban.target);
+            }
+        }
+        let held = self.hub.server_bans();
+        for ban in kept {
+            if !held.contains(&ban) {
+                self.hub.apply_server_ban(ban);
+            }
         }
     }
 
@@ -752,6 +817,7 @@ async fn catch_up<A: Apply>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cluster::rooms::JoinOutcome;
     use crate::cluster::users::UserFacts;
     use crate::cluster::wire::encode;
     use crate::hub::Home;
@@ -1029,6 +1095,132 @@ mod tests {
         assert_eq!(home_of(&hub, "second").as_deref(), Some("alpha"));
         assert_eq!(home_of(&hub, "third").as_deref(), Some("alpha"));
         assert_eq!(hub.user_count(), 2);
+    }
+
+    /// A resync shows this node's users what they missed in the gap, as it would have come,
+    /// and nothing they had seen: the user that left quits, the newcomer joins, the renamed
+    /// user's nick changes, the member that stayed is not announced again; a server ban set
+    /// meanwhile is in force.
+    #[tokio::test]
+    async fn a_resync_shows_this_node_s_users_what_changed_in_the_gap_and_only_that() {
+        let server = RedisServer::start();
+        let url = server.url();
+        let alpha = directory_at(&url, "alpha").await;
+        let beta = directory_at(&url, "beta").await;
+        let hub = Arc::new(Hub::default());
+        let ids = Arc::new(UserIds::default());
+        let mut applier = StateApplier::for_state("beta", hub.clone(), ids.clone());
+        let (applied, _) = watch::channel(0);
+        let stopped = CancellationToken::new();
+        stopped.cancel();
+        let follow_once = async |applier: &mut StateApplier| {
+            follow(&url, &beta, &Feed::State, applier, &applied, &stopped, None).await
+        };
+
+        // watcher, on beta, shares #r with stayer, leaver and renamed, on alpha: beta follows
+        // the feed from watcher's arrival on, so that all of it comes in order.
+        let watcher_id = beta.connect("watcher", &facts("w")).await.unwrap();
+        follow_once(&mut applier).await.expect("followed");
+        let identity = Identity {
+            nick: "watcher".into(),
+            user: "w".into(),
+            host: "192.0.2.7".into(),
+            realname: "".into(),
+            account: None,
+            bot: false,
+        };
+        let outbox = Arc::new(crate::outbox::Outbox::new(64 * 1024));
+        let peer = "192.0.2.7:1".parse().unwrap();
+        let watcher = hub
+            .register_as(
+                peer,
+                Protocol::Irc,
+                outbox.clone(),
+                identity,
+                watcher_id.connection(),
+            )
+            .expect("registered");
+        ids.insert(watcher_id, watcher);
+        let join = |founding| RoomJoin {
+            room: "#r".into(),
+            op: founding,
+            founding,
+        };
+        beta.join_room(watcher_id, "watcher", &join(true))
+            .await
+            .unwrap();
+        let mut alpha_users = Vec::new();
+        for nick in ["stayer", "leaver", "renamed"] {
+            let id = alpha.connect(nick, &facts(nick)).await.unwrap();
+            let joined = alpha.join_room(id, nick, &join(false)).await.unwrap();
+            assert!(matches!(joined, JoinOutcome::Joined { .. }), "{joined:?}");
+            alpha_users.push(id);
+        }
+        follow_once(&mut applier).await.expect("followed");
+        let seen = String::from_utf8(outbox.take_queued().concat()).unwrap();
+        assert_eq!(seen.matches(" JOIN #r").count(), 3, "{seen}");
+
+        // While beta was not listening, and past what the stream keeps.
+        alpha
+            .disconnect(alpha_users[1], "leaver", Some("bye"))
+            .await
+            .unwrap();
+        alpha
+            .rename(alpha_users[2], "renamed", "known_as")
+            .await
+            .unwrap();
+        let newcomer = alpha.connect("newcomer", &facts("n")).await.unwrap();
+        alpha
+            .join_room(newcomer, "newcomer", &join(false))
+            .await
+            .unwrap();
+        let store = crate::store::Store::open_redis(
+            &crate::store::RedisSettings {
+                url: url.clone(),
+                key_prefix: "palaver".into(),
+                verify_persistence: false,
+            },
+            crate::store::StoreConfig::new(":memory:"),
+            Arc::default(),
+        )
+        .await
+        .expect("the store")
+        .store;
+        store
+            .save_server_ban(crate::store::ServerBanRecord {
+                kind: "mask".into(),
+                target: "*!*@bad.example".into(),
+                reason: "spam".into(),
+                set_by: "root (root)".into(),
+                set_at: Timestamp(1),
+                expires: None,
+            })
+            .await
+            .expect("saved");
+        assert_eq!(server.command("XTRIM palaver:state MAXLEN 1"), ":11");
+        let gap = follow_once(&mut applier).await;
+        assert!(matches!(gap, Err(FeedError::Gap(_))), "{gap:?}");
+        applier.resync(&beta, &Feed::State).await.expect("resynced");
+        follow_once(&mut applier).await.expect("followed again");
+
+        let seen = String::from_utf8(outbox.take_queued().concat()).unwrap();
+        let lines: Vec<&str> = seen.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                ":renamed!renamed@192.0.2.7 NICK known_as",
+                ":leaver!leaver@192.0.2.7 QUIT :Left the network",
+                ":newcomer!n@192.0.2.7 JOIN #r",
+            ],
+            "{seen}"
+        );
+        let bans: Vec<String> = hub
+            .server_bans()
+            .iter()
+            .map(|ban| ban.target.to_string())
+            .collect();
+        assert_eq!(bans, ["*!*@bad.example"]);
+        assert_eq!(hub.user_count(), 4);
     }
 
     async fn directory_at(url: &str, node: &str) -> UserDirectory {

@@ -29,10 +29,11 @@ use super::wire::{
     self, Arrival, Departure, Envelope, EventKind, KillOrder, LogOut, MovedAside, Presence,
     PrivateDeletion, PrivateMessage, ReadMarker, WireError,
 };
-use crate::hub::Protocol;
+use crate::hub::{Protocol, ServerBan};
 use crate::metrics::{FeedKind, Metrics};
 use crate::store::{
     ConnectionId, FENCE, Fence, Link, RedisConnection, STORE_MESSAGE, redis_connection,
+    server_bans_under,
 };
 
 /// The state feed's part of every user script: publishing its events.
@@ -254,6 +255,9 @@ pub struct Snapshot {
     /// The rooms with members, read after the users (so that every member is among them, or
     /// left since).
     pub rooms: Vec<OpenRoom>,
+    /// The server bans in force, as the store keeps them (where every node saves those it
+    /// sets).
+    pub server_bans: Vec<ServerBan>,
 }
 
 /// A connected user, as its record in the directory says.
@@ -898,11 +902,15 @@ impl UserDirectory {
             }
         }
         let rooms = self.open_rooms().await?;
+        let server_bans = server_bans_under(&self.connection, &self.keys.prefix)
+            .await
+            .map_err(|error| FeedError::Lost(format!("cannot read the server bans: {error}")))?;
         Ok(Snapshot {
             after_id,
             after_sequence,
             users,
             rooms,
+            server_bans: ServerBan::readable(server_bans),
         })
     }
 

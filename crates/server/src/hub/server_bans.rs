@@ -23,6 +23,7 @@ use palaver_proto::utf8::truncate;
 use super::error::HubError;
 use super::user::{Alert, Kill, User};
 use super::{Hub, REASON_MAX_BYTES};
+use crate::store::ServerBanRecord;
 
 /// The prefix of an account ban's target, as in the `$a` extban of room bans.
 const ACCOUNT_PREFIX: &str = "$a:";
@@ -128,6 +129,27 @@ pub struct ServerBan {
 }
 
 impl ServerBan {
+    /// The bans the store's `records` keep; a record whose target no longer reads as one (a
+    /// newer palaver's kind of target) is skipped with a warning.
+    pub fn readable(records: Vec<ServerBanRecord>) -> Vec<Self> {
+        records
+            .into_iter()
+            .filter_map(|record| match record.target.parse() {
+                Ok(target) => Some(Self {
+                    target,
+                    reason: record.reason,
+                    set_by: record.set_by,
+                    set_at: record.set_at,
+                    expires: record.expires,
+                }),
+                Err(error) => {
+                    tracing::warn!(target = %record.target, %error, "skipping a stored server ban");
+                    None
+                }
+            })
+            .collect()
+    }
+
     fn is_active(&self, now: Timestamp) -> bool {
         self.expires.is_none_or(|expires| now < expires)
     }

@@ -208,22 +208,7 @@ fn record(ban: &ServerBan) -> ServerBanRecord {
 /// skipped with a warning.
 pub(crate) async fn load(store: &Store) -> Result<Vec<ServerBan>, StoreError> {
     let records = store.server_bans().await?;
-    Ok(records
-        .into_iter()
-        .filter_map(|record| match record.target.parse() {
-            Ok(target) => Some(ServerBan {
-                target,
-                reason: record.reason,
-                set_by: record.set_by,
-                set_at: record.set_at,
-                expires: record.expires,
-            }),
-            Err(error) => {
-                warn!(target = %record.target, %error, "skipping a stored server ban");
-                None
-            }
-        })
-        .collect())
+    Ok(ServerBan::readable(records))
 }
 
 #[cfg(test)]

@@ -79,7 +79,8 @@ pub use message::{
 pub use migrations::{MIGRATIONS, Migration, SCRAM_CREDENTIALS_VERSION, latest_version};
 pub use read_markers::MAX_READ_MARKERS;
 pub(crate) use redis_store::{
-    FENCE, Link, RedisConnection, STORE_MESSAGE, SentinelTarget, redis_connection, redis_subscriber,
+    FENCE, Link, RedisConnection, STORE_MESSAGE, SentinelTarget, redis_connection,
+    redis_subscriber, server_bans_under,
 };
 pub use redis_store::{Fence, HistoryEntries, HistoryEntry, REDIS_SCHEMA_VERSION, RedisSettings};
 pub use rooms::{ListEntry, RoomRecord};

@@ -818,23 +818,11 @@ impl RedisStore {
     /// Every server ban in force, oldest first (by when it was set); expired ones are deleted.
     pub(crate) async fn server_bans(&self) -> Result<Vec<ServerBanRecord>, StoreError> {
         self.check_open()?;
-        let bans: HashMap<String, String> = redis::cmd("HGETALL")
-            .arg(self.keys.server_bans())
-            .query_async(&mut self.connection.clone())
-            .await?;
-        let now = Timestamp::now();
-        let mut in_force = Vec::new();
-        for (target, json) in bans {
-            let (ban, order) = decode_server_ban(&json)?;
-            if ban.expires.is_some_and(|expires| expires <= now) {
-                self.delete_server_ban(&target).await?;
-            } else {
-                in_force.push((order, ban));
-            }
+        let (in_force, expired) = read_server_bans(&self.connection, &self.keys).await?;
+        for target in expired {
+            self.delete_server_ban(&target).await?;
         }
-        // In the order they were set; in the same millisecond, in the order they were saved.
-        in_force.sort_by_key(|(order, ban)| (ban.set_at, *order));
-        Ok(in_force.into_iter().map(|(_, ban)| ban).collect())
+        Ok(in_force)
     }
 
     pub(crate) async fn save_server_ban(&self, ban: &ServerBanRecord) -> Result<(), StoreError> {
@@ -902,6 +890,41 @@ impl RedisStore {
         }
         self.after_appends_under_way().await
     }
+}
+
+/// The server bans kept under `keys`: those in force, in the order they were set (in the same
+/// millisecond, in the order they were saved), and the targets of those expired.
+async fn read_server_bans(
+    connection: &Link,
+    keys: &Keys,
+) -> Result<(Vec<ServerBanRecord>, Vec<String>), StoreError> {
+    let bans: HashMap<String, String> = redis::cmd("HGETALL")
+        .arg(keys.server_bans())
+        .query_async(&mut connection.clone())
+        .await?;
+    let now = Timestamp::now();
+    let mut in_force = Vec::new();
+    let mut expired = Vec::new();
+    for (target, json) in bans {
+        let (ban, order) = decode_server_ban(&json)?;
+        if ban.expires.is_some_and(|expires| expires <= now) {
+            expired.push(target);
+        } else {
+            in_force.push((order, ban));
+        }
+    }
+    in_force.sort_by_key(|(order, ban)| (ban.set_at, *order));
+    Ok((in_force.into_iter().map(|(_, ban)| ban).collect(), expired))
+}
+
+/// The server bans in force that a store under `prefix` keeps, read over `connection` (a
+/// cluster node's snapshot, which only reads: expired ones are left for the store to delete).
+pub(crate) async fn server_bans_under(
+    connection: &Link,
+    prefix: &str,
+) -> Result<Vec<ServerBanRecord>, StoreError> {
+    let (in_force, _expired) = read_server_bans(connection, &Keys::new(prefix)).await?;
+    Ok(in_force)
 }
 
 #[cfg(test)]
