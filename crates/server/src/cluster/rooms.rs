@@ -270,37 +270,42 @@ impl UserDirectory {
         }))
     }
 
-    /// The user `id`, holding `nick`, makes `event` in its room (says something not kept in
-    /// history, invites someone — the envelope then names the invitee —, registers it,
-    /// deletes a message); `None` if the room has no members any more.
+    /// The user `id`, holding `nick`, makes `event` in its room (invites someone — the
+    /// envelope then names the invitee —, registers it, deletes a message); `None` if the room
+    /// has no members any more.
     pub async fn publish_in_room<E: RoomEvent>(
         &self,
         id: ClusterUserId,
         nick: &str,
         event: &E,
     ) -> Result<Option<Published>, RedisError> {
-        self.publish_with(id, nick, event, &[], &[]).await
+        self.publish_with(id, nick, event, &[&self.nonce()], &[])
+            .await
     }
 
     /// The user `id`, holding `nick`, says `message` in its room, stored in the history with
-    /// `entry` in the same step; `None` if the room has no members any more.
+    /// `entry` (if kept there) in the same step; `None` if the room has no members any more.
+    /// Calls with the same `nonce` ([`Self::nonce`]) say it once: the others answer what the
+    /// first did, so a call whose answer was lost can be made again.
     pub async fn say_in_room(
         &self,
         id: ClusterUserId,
         nick: &str,
         message: &RoomMessage,
-        entry: &HistoryEntry,
+        entry: Option<&HistoryEntry>,
+        nonce: &str,
     ) -> Result<Option<Published>, RedisError> {
-        let [count, floors] = &entry.keys;
-        let [prefix, body, target, indexes] = &entry.arguments;
-        self.publish_with(
-            id,
-            nick,
-            message,
-            &[count, floors],
-            &[prefix, body, target, indexes],
-        )
-        .await
+        match entry {
+            Some(entry) => {
+                let [count, floors] = &entry.keys;
+                let [prefix, body, target, indexes] = &entry.arguments;
+                let keys = [nonce, count, floors];
+                let arguments = [prefix.as_str(), body, target, indexes];
+                self.publish_with(id, nick, message, &keys, &arguments)
+                    .await
+            }
+            None => self.publish_with(id, nick, message, &[nonce], &[]).await,
+        }
     }
 
     /// The user `id`, holding `nick`, sets the topic of its room (kept in the room's record,
@@ -313,7 +318,7 @@ impl UserDirectory {
         topic: &RoomTopic,
         set_by: &str,
     ) -> Result<Option<Published>, RedisError> {
-        self.publish_with(id, nick, topic, &[], &[&topic.topic, set_by])
+        self.publish_with(id, nick, topic, &[&self.nonce()], &[&topic.topic, set_by])
             .await
     }
 
@@ -356,7 +361,7 @@ impl UserDirectory {
     }
 
     /// Publishes `event` with `scripts/room_say.lua` (`extra_keys`, `extra`: its keys after the
-    /// room's and its arguments after the body).
+    /// room's — the call's nonce first — and its arguments after the body).
     async fn publish_with<E: RoomEvent>(
         &self,
         id: ClusterUserId,
@@ -402,7 +407,7 @@ mod tests {
     use palaver_proto::time::Timestamp;
 
     use super::*;
-    use crate::cluster::users::UserFacts;
+    use crate::cluster::users::{Feed, UserFacts};
     use crate::cluster::wire::{Sender, Speech};
     use crate::hub::Protocol;
     use crate::store::{
@@ -411,9 +416,10 @@ mod tests {
     use crate::test_redis::RedisServer;
 
     /// A room message said with its history entry is in the history with the id and time of
-    /// its event, and is the only thing stored: one script, one step.
+    /// its event, and is the only thing stored: one script, one step; said again with the same
+    /// nonce, it is neither published nor stored twice.
     #[tokio::test]
-    async fn a_message_said_is_stored_under_its_event_s_id_in_the_same_step() {
+    async fn a_message_said_is_stored_under_its_event_s_id_in_the_same_step_and_once() {
         let server = RedisServer::start();
         let settings = RedisSettings {
             url: server.url(),
@@ -466,11 +472,25 @@ mod tests {
             .expect("a store on Redis")
             .entry_for(&stored)
             .expect("an entry");
+        let nonce = directory.nonce();
         let published = directory
-            .say_in_room(alice, "alice", &message, &entry)
+            .say_in_room(alice, "alice", &message, Some(&entry), &nonce)
             .await
             .expect("said")
             .expect("the room has members");
+
+        // Made again with the same nonce (its answer lost, say): the same answer, nothing more
+        // published or stored.
+        let again = directory
+            .say_in_room(alice, "alice", &message, Some(&entry), &nonce)
+            .await
+            .expect("said")
+            .expect("the room has members");
+        assert_eq!(again, published);
+        assert_eq!(
+            directory.last_event(&Feed::State).await.unwrap().1,
+            published.sequence
+        );
 
         let history = store
             .latest(HistoryQuery::room("#Rust", MessageId(0)), 10)

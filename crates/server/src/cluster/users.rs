@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use palaver_proto::names::fold;
@@ -187,6 +188,12 @@ impl UserKeys {
     /// Set: the folded names of the rooms with members.
     pub(super) fn rooms(&self) -> String {
         format!("{}:rooms", self.prefix)
+    }
+
+    /// What the key of a call's nonce starts with (`room_say.lua`): a string, the sequence
+    /// number and id of the event the call published, kept for a feed window.
+    fn nonce_prefix(&self) -> String {
+        format!("{}:nonce:", self.prefix)
     }
 
     /// What a room's keys start with: its record (a hash: name, topic) is this and its folded
@@ -389,6 +396,11 @@ pub struct UserDirectory {
     pub(super) scripts: UserScripts,
     /// Where the events its calls publish are counted (`palaver_cluster_events_out_total`).
     metrics: Option<Arc<Metrics>>,
+    /// What this directory's nonces start with: the node's name and a random number, so that
+    /// no other node, nor this node's next run, makes the same.
+    nonces: String,
+    /// How many nonces it made.
+    nonces_made: AtomicU64,
 }
 
 impl UserDirectory {
@@ -418,17 +430,27 @@ impl UserDirectory {
 
     /// The directory over a connection the node already has.
     pub(crate) fn on(connection: RedisConnection, prefix: &str, node: &str, fence: Fence) -> Self {
+        let keys = UserKeys {
+            prefix: prefix.to_owned(),
+            nodes: NodeKeys::new(prefix),
+        };
         Self {
             connection: Link(connection),
-            keys: UserKeys {
-                prefix: prefix.to_owned(),
-                nodes: NodeKeys::new(prefix),
-            },
+            nonces: format!("{}{node}:{:016x}", keys.nonce_prefix(), random_u64()),
+            keys,
+            nonces_made: AtomicU64::new(0),
             node: node.to_owned(),
             fence,
             scripts: UserScripts::new(),
             metrics: None,
         }
+    }
+
+    /// A new nonce's key, for a call that may be sent more than once and must count once
+    /// ([`Self::say_in_room`]).
+    pub fn nonce(&self) -> String {
+        let made = self.nonces_made.fetch_add(1, Ordering::Relaxed);
+        format!("{}:{made}", self.nonces)
     }
 
     /// A user arrives under `nick`: its id, or [`ClaimError::Taken`].
@@ -947,6 +969,13 @@ impl UserDirectory {
         self.fence.seal(invocation);
         invocation.invoke_async(&mut self.connection.clone()).await
     }
+}
+
+/// A random number from the operating system.
+fn random_u64() -> u64 {
+    let mut bytes = [0; 8];
+    getrandom::fill(&mut bytes).expect("the operating system's random generator");
+    u64::from_le_bytes(bytes)
 }
 
 #[cfg(test)]

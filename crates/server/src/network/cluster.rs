@@ -63,6 +63,10 @@ const APPLY_TIMEOUT: Duration = Duration::from_secs(5);
 /// find no user under it, as for a user who has left.
 const ADMINISTRATOR: ClusterUserId = ClusterUserId(0);
 
+/// How long a message whose call went unanswered waits before it is sent again (once the
+/// link is up): a pause, so that a link the heartbeat has yet to find down is not hammered.
+const ANSWER_RETRY_PAUSE: Duration = Duration::from_millis(100);
+
 /// How many times a join or a change of modes is decided again after Redis found the room
 /// other than the replica did (another node's change came first).
 const DECIDE_TRIES: usize = 3;
@@ -683,20 +687,15 @@ impl ClusterNetwork {
             None => None,
         };
         let id = self.id_of(user)?;
+        let nonce = self.directory.nonce();
         let started = Instant::now();
-        let published = match &entry {
-            Some(entry) => {
-                let publishing = self
-                    .directory
-                    .say_in_room(id, &identity.nick, &message, entry);
-                self.unless_fenced(publishing).await?
-            }
-            None => {
-                let publishing = self.directory.publish_in_room(id, &identity.nick, &message);
-                self.unless_fenced(publishing).await?
-            }
-        }
-        .ok_or_else(|| HubError::NoSuchRoom(room.name().to_string()))?;
+        let published = self
+            .until_answered(|| {
+                self.directory
+                    .say_in_room(id, &identity.nick, &message, entry.as_ref(), &nonce)
+            })
+            .await?
+            .ok_or_else(|| HubError::NoSuchRoom(room.name().to_string()))?;
         if entry.is_some() {
             self.history.stored(started.elapsed());
         }
@@ -936,6 +935,45 @@ impl ClusterNetwork {
             Some(answer) => answer.map_err(unconfirmed),
             None => Err(HubError::MessageInDoubt),
         }
+    }
+
+    /// Makes `call` — one that counts once however often it is made, by its nonce — until
+    /// Redis answers it: a call whose answer did not come (a timeout, a connection dropped, a
+    /// Redis down) is made again once this node's link is back, so that a message on its way
+    /// when the link failed is delivered once, late, rather than left in doubt. Redis's own
+    /// refusal (the fence's, a script's) is final: nothing was done. Only a node fenced
+    /// before the answer came leaves it in doubt.
+    async fn until_answered<T, F: Future<Output = Result<T, RedisError>>>(
+        &self,
+        call: impl Fn() -> F,
+    ) -> Result<T, HubError> {
+        let answered = async {
+            loop {
+                let error = match call().await {
+                    Ok(answer) => return Ok(answer),
+                    Err(error) => error,
+                };
+                if let redis::ErrorKind::Server(kind) = error.kind()
+                    && kind != redis::ServerErrorKind::ReadOnly
+                {
+                    warn!(%error, "the cluster refused a message");
+                    return Err(HubError::NetworkUnreachable);
+                }
+                warn!(%error, "the cluster did not answer a message; sending it again once the link is back");
+                tokio::time::sleep(ANSWER_RETRY_PAUSE).await;
+                let mut link = self.link.clone();
+                if link
+                    .wait_for(|state| *state == LinkState::Connected)
+                    .await
+                    .is_err()
+                {
+                    return Err(HubError::MessageInDoubt);
+                }
+            }
+        };
+        self.before_fence(answered)
+            .await
+            .unwrap_or(Err(HubError::MessageInDoubt))
     }
 
     /// Waits for `call`, unless this node is (or becomes) fenced first: `None` then.

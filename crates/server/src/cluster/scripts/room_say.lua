@@ -3,18 +3,26 @@
 -- the message's id (and gives its time). A topic is kept in the room's record too, for the
 -- nodes that start later; a message kept in history is stored in the same step
 -- (`store_message.lua`), with the id and time only this script knows.
--- KEYS[1] the room's members, KEYS[2] the room's record. ARGV[1] the sender's id, ARGV[2] its
--- nick, ARGV[3] the event's kind ('said', 'topic' or another room event), ARGV[4] the body.
+-- KEYS[1] the room's members, KEYS[2] the room's record, KEYS[3] the call's nonce: a call sent
+-- again (its answer lost, its connection dropped) finds there what the first one published, and
+-- publishes nothing more, for a feed window. ARGV[1] the sender's id, ARGV[2] its nick, ARGV[3]
+-- the event's kind ('said', 'topic' or another room event), ARGV[4] the body.
 -- For a topic, ARGV[5] its text (empty: cleared) and ARGV[6] who set it (a mask). For a message
--- kept in history, KEYS[3] the message count and KEYS[4] the history floors; ARGV[5] the prefix
+-- kept in history, KEYS[4] the message count and KEYS[5] the history floors; ARGV[5] the prefix
 -- of message keys, ARGV[6] the message's JSON after its id and time, ARGV[7] its target key and
 -- ARGV[8] its indexes.
 -- Returns {'said', the event's sequence, its id}, or {'gone', 0, 0} when the room has no
 -- members any more (its lifetime ended).
+local done = redis.call('GET', KEYS[3])
+if done then
+  local sequence, id = string.match(done, '^(%d+) (%d+)$')
+  return {'said', tonumber(sequence), tonumber(id)}
+end
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return {'gone', 0, 0}
 end
 local id, sequence = publish_event(ARGV[3], ARGV[1], ARGV[2], ARGV[4])
+redis.call('SET', KEYS[3], string.format('%.0f %.0f', sequence, id), 'PX', feed_window)
 if ARGV[3] == 'topic' then
   if ARGV[5] == '' then
     redis.call('HDEL', KEYS[2], 'topic', 'topic_by', 'topic_at')
@@ -26,8 +34,8 @@ elseif ARGV[3] == 'said' and ARGV[5] then
   local written_id = string.format('%.0f', id)
   local time = string.format('%.0f', math.floor(id / 1024))
   local body = '{"id":' .. written_id .. ',"time":' .. time .. ',' .. ARGV[6]
-  if store_message(ARGV[5], KEYS[4], written_id, time, body, ARGV[7], ARGV[8]) == 1 then
-    redis.call('INCR', KEYS[3])
+  if store_message(ARGV[5], KEYS[5], written_id, time, body, ARGV[7], ARGV[8]) == 1 then
+    redis.call('INCR', KEYS[4])
   end
 end
 return {'said', sequence, id}
