@@ -609,7 +609,13 @@ impl OtherNode {
         };
         let sent = self
             .runtime
-            .block_on(self.directory.send_private(to, node, nick, &message))
+            .block_on(self.directory.send_private(
+                to,
+                (node, nick),
+                &message,
+                None,
+                &self.directory.nonce(),
+            ))
             .expect("send");
         assert!(sent.is_some(), "{nick} is connected through {node}");
     }

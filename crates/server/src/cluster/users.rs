@@ -33,8 +33,8 @@ use super::wire::{
 use crate::hub::{Protocol, ServerBan};
 use crate::metrics::{FeedKind, Metrics};
 use crate::store::{
-    ConnectionId, FENCE, Fence, Link, RedisConnection, STORE_MESSAGE, redis_connection,
-    server_bans_under,
+    ConnectionId, FENCE, Fence, HistoryEntry, Link, RedisConnection, STORE_MESSAGE,
+    redis_connection, server_bans_under,
 };
 
 /// The state feed's part of every user script: publishing its events.
@@ -363,7 +363,7 @@ impl UserScripts {
                 "{FENCE}\n{PUBLISH_EVENT}\n{GUEST_NICK}\n{ROOM_KEYS}\n{body}"
             ))
         };
-        // A room's messages are stored as the store's appends are.
+        // Room and private messages are stored as the store's appends are.
         let storing = |body: &str| fenced(&format!("{STORE_MESSAGE}\n{body}"));
         Self {
             connect: fenced(include_str!("scripts/user_connect.lua")),
@@ -371,7 +371,7 @@ impl UserScripts {
             rename: fenced(include_str!("scripts/user_rename.lua")),
             reclaim: fenced(include_str!("scripts/user_reclaim.lua")),
             update: fenced(include_str!("scripts/user_update.lua")),
-            send_to_inbox: fenced(include_str!("scripts/inbox_send.lua")),
+            send_to_inbox: storing(include_str!("scripts/inbox_send.lua")),
             disconnect: fenced(include_str!("scripts/user_disconnect.lua")),
             release_node: fenced(include_str!("scripts/user_release_node.lua")),
             join: fenced(include_str!("scripts/room_join.lua")),
@@ -712,18 +712,27 @@ impl UserDirectory {
     }
 
     /// Puts a private message to the user `to`, connected through `node` under `nick`, into
-    /// that node's inbox: its event's id, which is the message's, or `None` if the user is no
-    /// longer connected there.
+    /// that node's inbox, stored in the history with `entry` in the same step: its event's id,
+    /// which is the message's, or `None` if the user is no longer connected there. Calls with
+    /// the same `nonce` ([`Self::nonce`]) send it once: the others answer what the first did.
     pub async fn send_private(
         &self,
         to: ClusterUserId,
-        node: &str,
-        nick: &str,
+        (node, nick): (&str, &str),
         message: &PrivateMessage,
+        entry: Option<&HistoryEntry>,
+        nonce: &str,
     ) -> Result<Option<u64>, RedisError> {
         let body = wire::encode(message);
-        self.send_to_inbox(to, node, nick, EventKind::Private, body)
-            .await
+        let mut invocation = self.inbox_call(to, (node, nick), EventKind::Private, body, nonce);
+        if let Some(entry) = entry {
+            let [count, floors] = &entry.keys;
+            invocation.key(count).key(floors);
+            for argument in &entry.arguments {
+                invocation.arg(argument);
+            }
+        }
+        self.run_inbox_call(node, &mut invocation).await
     }
 
     /// Puts an operator's kill of the user `to`, connected through `node` under `nick`, into
@@ -799,16 +808,42 @@ impl UserDirectory {
         kind: EventKind,
         body: Vec<u8>,
     ) -> Result<Option<u64>, RedisError> {
+        let mut invocation = self.inbox_call(to, (node, nick), kind, body, &self.nonce());
+        self.run_inbox_call(node, &mut invocation).await
+    }
+
+    /// The call of `scripts/inbox_send.lua` that puts `body`, an event of `kind`, for the user
+    /// `to`, into the inbox of `node`, where it holds `nick`: its keys and arguments up to the
+    /// body (a history entry's go after them).
+    fn inbox_call(
+        &self,
+        to: ClusterUserId,
+        (node, nick): (&str, &str),
+        kind: EventKind,
+        body: Vec<u8>,
+        nonce: &str,
+    ) -> redis::ScriptInvocation<'_> {
         let mut invocation = self.scripts.send_to_inbox.prepare_invoke();
         invocation
             .key(self.keys.record(to))
+            .key(nonce)
             .arg(to.0)
             .arg(node)
             .arg(kind.word())
             .arg(nick)
             .arg(body);
+        invocation
+    }
+
+    /// Runs an inbox call of [`Self::inbox_call`]: the event's id, or `None` if its user is
+    /// no longer connected through `node`.
+    async fn run_inbox_call(
+        &self,
+        node: &str,
+        invocation: &mut redis::ScriptInvocation<'_>,
+    ) -> Result<Option<u64>, RedisError> {
         let (outcome, id): (String, u64) = self
-            .run_on(&Feed::Inbox(node.to_owned()), &mut invocation)
+            .run_on(&Feed::Inbox(node.to_owned()), invocation)
             .await?;
         let sent = outcome == "sent";
         self.published(FeedKind::Inbox, u64::from(sent));
@@ -1243,6 +1278,53 @@ mod tests {
         // Nor does it publish anything: the feed has alice's arrival only.
         let events = alpha.state_after(0, 10).await.unwrap();
         assert_eq!(kinds_and_nicks(&events), [(EventKind::Connected, "alice")]);
+    }
+
+    /// A private message sent twice under one nonce (its answer lost, say) is one event in
+    /// the recipient node's inbox, and both calls answer its id.
+    #[tokio::test]
+    async fn a_private_message_sent_again_under_its_nonce_is_sent_once() {
+        let server = RedisServer::start();
+        let alpha = directory(&server, "alpha").await;
+        let beta = directory(&server, "beta").await;
+        let bob = beta.connect("bob", &facts("b")).await.unwrap();
+        let message = PrivateMessage {
+            id: 0,
+            time_ms: 0,
+            from: wire::Sender {
+                nick: "alice".into(),
+                user: "~a".into(),
+                host: "192.0.2.7".into(),
+                realname: String::new(),
+                account: None,
+                bot: false,
+            },
+            to: "bob".into(),
+            kind: wire::Speech::Say,
+            text: "only once".into(),
+            concat_at: Vec::new(),
+            client_tags: String::new(),
+        };
+        let nonce = alpha.nonce();
+        let mut ids = Vec::new();
+        for _ in 0..2 {
+            let sent = alpha
+                .send_private(bob, ("beta", "bob"), &message, None, &nonce)
+                .await
+                .unwrap();
+            ids.push(sent.expect("bob is connected through beta"));
+        }
+        assert_eq!(ids[0], ids[1]);
+        let inbox = Feed::Inbox("beta".into());
+        let events = beta.events_after(&inbox, 0, 10).await.unwrap();
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!((events[0].id, events[0].kind), (ids[0], EventKind::Private));
+        // Another nonce is another message.
+        let other = alpha
+            .send_private(bob, ("beta", "bob"), &message, None, &alpha.nonce())
+            .await
+            .unwrap();
+        assert!(other.is_some_and(|id| id > ids[0]));
     }
 
     fn kinds_and_nicks(events: &[Envelope]) -> Vec<(EventKind, &str)> {

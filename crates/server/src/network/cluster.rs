@@ -47,7 +47,7 @@ use crate::hub::{
 };
 use crate::metrics::LinkState;
 use crate::outbox::Outbox;
-use crate::store::{HistoryEntries, Party, RoomRecord};
+use crate::store::{HistoryEntries, HistoryEntry, Party, RoomRecord};
 
 use super::message_to_store;
 
@@ -289,15 +289,29 @@ impl ClusterNetwork {
                 .hub
                 .message_user_as(user, to, said, Some(MessageId(id)));
         };
-        // Stamped with the inbox event's id once Redis gives it; not delivered here.
+        // Stamped with the inbox event's id once Redis gives it, which stores it in the history
+        // in the same step; not delivered here.
         let (event, _) = self.hub.message_user(user, to, said)?;
         let gone = || HubError::NoSuchNick(to.to_owned());
         let id = self.ids.id_of(&recipient).ok_or_else(gone)?;
         let message = PrivateMessage::of(&event).expect("message_user makes a private message");
+        let entry = self.entry_for(&event, user, Some(&recipient))?;
         let nick = recipient.nick();
-        let sending = self.directory.send_private(id, node, &nick, &message);
-        match self.unless_fenced(sending).await? {
-            Some(id) => Ok((message.into_event_as(id), recipient)),
+        let nonce = self.directory.nonce();
+        let started = Instant::now();
+        let sent = self
+            .until_answered(|| {
+                self.directory
+                    .send_private(id, (node, &nick), &message, entry.as_ref(), &nonce)
+            })
+            .await?;
+        match sent {
+            Some(id) => {
+                if entry.is_some() {
+                    self.history.stored(started.elapsed());
+                }
+                Ok((message.into_event_as(id), recipient))
+            }
             // It left as the message was sent; its node's departure is on its way.
             None => Err(gone()),
         }
@@ -677,15 +691,7 @@ impl ClusterNetwork {
             client_tags: said.client_tags.to_owned(),
         };
         // What the history keeps of it, its id and time left for the script to fill in.
-        let unnumbered = message.clone().into_event(0);
-        let entry = match message_to_store(&unnumbered, user, None) {
-            Some(stored) => Some(
-                self.history
-                    .entry_for(&stored)
-                    .map_err(|error| HubError::NotSaved(error.to_string()))?,
-            ),
-            None => None,
-        };
+        let entry = self.entry_for(&message.clone().into_event(0), user, None)?;
         let id = self.id_of(user)?;
         let nonce = self.directory.nonce();
         let started = Instant::now();
@@ -705,16 +711,37 @@ impl ClusterNetwork {
         Ok(message.into_event(published.id))
     }
 
-    /// Whether `event`, a message this node's user sent, was stored with its publication
-    /// ([`Self::say`]): a room's messages are, so the session does not store them again.
-    pub fn stored_with_publication(event: &Event) -> bool {
-        matches!(
-            event,
+    /// The history entry of `event`, a message `sender` sent (to `recipient`, if private),
+    /// to store with its publication, if history keeps it; its id and time are the script's
+    /// to fill in.
+    fn entry_for(
+        &self,
+        event: &Event,
+        sender: &User,
+        recipient: Option<&User>,
+    ) -> Result<Option<HistoryEntry>, HubError> {
+        message_to_store(event, sender, recipient)
+            .map(|stored| self.history.entry_for(&stored))
+            .transpose()
+            .map_err(|error| HubError::NotSaved(error.to_string()))
+    }
+
+    /// Whether `event`, a message this node's user sent (to `recipient`, if private), was
+    /// stored with its publication: a room's messages are ([`Self::say`]), and private ones
+    /// to another node's user ([`Self::message_user`]), so the session does not store them
+    /// again.
+    pub fn stored_with_publication(event: &Event, recipient: Option<&User>) -> bool {
+        match event {
             Event::Message {
                 target: Target::Room(_),
                 ..
-            }
-        )
+            } => true,
+            Event::Message {
+                target: Target::User(_),
+                ..
+            } => recipient.is_some_and(|recipient| matches!(recipient.home, Home::Node(_))),
+            _ => false,
+        }
     }
 
     /// Sets (or, empty, clears) the topic of `room`.
@@ -924,19 +951,6 @@ impl ClusterNetwork {
         Err(HubError::NetworkUnreachable)
     }
 
-    /// Waits for a message's call to Redis, unless this node is fenced first: its users are
-    /// being disconnected then, and the call, unanswered, may still have been made (Redis's
-    /// lease outlives the node's own count of it), so the message is in doubt.
-    async fn unless_fenced<T>(
-        &self,
-        call: impl Future<Output = Result<T, RedisError>>,
-    ) -> Result<T, HubError> {
-        match self.before_fence(call).await {
-            Some(answer) => answer.map_err(unconfirmed),
-            None => Err(HubError::MessageInDoubt),
-        }
-    }
-
     /// Makes `call` — one that counts once however often it is made, by its nonce — until
     /// Redis answers it: a call whose answer did not come (a timeout, a connection dropped, a
     /// Redis down) is made again once this node's link is back, so that a message on its way
@@ -1037,19 +1051,6 @@ fn departure(event: Event, room: &Room, left: Left) -> Departure {
 fn unreachable(error: RedisError) -> HubError {
     warn!(%error, "the cluster did not answer a change of a room");
     HubError::NetworkUnreachable
-}
-
-/// The hub's word for a message Redis did not confirm. Refused before it left (a connection
-/// refused) or by Redis itself (an error answer), it was not sent; otherwise (a timeout, a
-/// connection lost with the call on it) it is in doubt: Redis may have stored and delivered
-/// it, and the sender must not be told "not sent".
-fn unconfirmed(error: RedisError) -> HubError {
-    warn!(%error, "the cluster did not confirm a message");
-    if error.is_connection_refusal() || matches!(error.kind(), redis::ErrorKind::Server(_)) {
-        HubError::NetworkUnreachable
-    } else {
-        HubError::MessageInDoubt
-    }
 }
 
 /// What the directory keeps of a user arriving from `peer` as `identity`.

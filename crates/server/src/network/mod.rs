@@ -316,8 +316,9 @@ impl Network {
     }
 
     /// What the session that sent `event` (a message `sender` sent; a private one to
-    /// `recipient`) must still store for it: nothing for what history does not keep, nor for
-    /// a room's message in cluster mode, which Redis stored in the step that published it.
+    /// `recipient`) must still store for it: nothing for what history does not keep, nor in
+    /// cluster mode for a room's message or one to another node's user, which Redis stored in
+    /// the step that published it.
     pub fn left_to_store(
         &self,
         event: &Event,
@@ -325,7 +326,9 @@ impl Network {
         recipient: Option<&User>,
     ) -> Option<StoredMessage> {
         match self {
-            Network::Cluster(_) if ClusterNetwork::stored_with_publication(event) => None,
+            Network::Cluster(_) if ClusterNetwork::stored_with_publication(event, recipient) => {
+                None
+            }
             _ => message_to_store(event, sender, recipient),
         }
     }

@@ -31,11 +31,6 @@ if ARGV[3] == 'topic' then
       'topic_at', string.format('%.0f', id))
   end
 elseif ARGV[3] == 'said' and ARGV[5] then
-  local written_id = string.format('%.0f', id)
-  local time = string.format('%.0f', math.floor(id / 1024))
-  local body = '{"id":' .. written_id .. ',"time":' .. time .. ',' .. ARGV[6]
-  if store_message(ARGV[5], KEYS[5], written_id, time, body, ARGV[7], ARGV[8]) == 1 then
-    redis.call('INCR', KEYS[4])
-  end
+  store_published(ARGV[5], KEYS[5], KEYS[4], id, ARGV[6], ARGV[7], ARGV[8])
 end
 return {'said', sequence, id}

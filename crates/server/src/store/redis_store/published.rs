@@ -1,7 +1,8 @@
-//! A cluster node's room messages, stored in the same script that publishes them
-//! (`cluster/scripts/room_say.lua`, with `scripts/store_message.lua`) instead of by an append
-//! after it: one call to Redis and one fsync per message instead of two, and no message that
-//! the room saw but the history lost between the two calls.
+//! A cluster node's room messages, and its private messages to another node's users, stored in
+//! the same script that publishes them (`cluster/scripts/room_say.lua`, `inbox_send.lua`, with
+//! `scripts/store_message.lua`'s `store_published`) instead of by an append after it: one call
+//! to Redis and one fsync per message instead of two, and no message that its recipients saw but
+//! the history lost between the two calls.
 //!
 //! Only that script knows the message's id (and so its time): the node hands it everything
 //! else — the keys, the indexes, and the message's JSON without its leading id and time, which
@@ -15,7 +16,7 @@ use super::appends::arguments;
 use super::keys::Keys;
 use super::{Shared, StoreError, StoredMessage};
 
-/// What the publishing script needs to store one room message.
+/// What the publishing script needs to store one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryEntry {
     /// The keys of the message count and of the history floors.
@@ -26,7 +27,8 @@ pub struct HistoryEntry {
 }
 
 impl HistoryEntry {
-    /// The message's JSON as the script completes it: `{"id":<id>,"time":<ms>,` and then this.
+    /// The message's JSON as the script completes it: `{"id":<id>,"time":<ms>,` and then this
+    /// (`store_published` in `scripts/store_message.lua`).
     pub fn body_after_id(&self) -> &str {
         &self.arguments[1]
     }

@@ -26,3 +26,15 @@ local function store_message(prefix, floors, id, time, body, target, indexes)
   redis.call('HSET', key, 'body', body, 'time', time, 'indexes', indexes)
   return 1
 end
+
+-- Storing a message that the same script published (a cluster node's room or private message),
+-- whose id — and so its time, the id's millisecond — only that script knows: `after_id` is its
+-- JSON after the leading id and time (`published.rs`), `count` the message count's key.
+local function store_published(prefix, floors, count, id, after_id, target, indexes)
+  local written_id = string.format('%.0f', id)
+  local time = string.format('%.0f', math.floor(id / 1024))
+  local body = '{"id":' .. written_id .. ',"time":' .. time .. ',' .. after_id
+  if store_message(prefix, floors, written_id, time, body, target, indexes) == 1 then
+    redis.call('INCR', count)
+  end
+end
