@@ -11,13 +11,15 @@ const STOP_TIMEOUT_MS = 15_000;
 
 export class Palaver {
   /**
-   * `bin`: the palaver binary; `db`: the SQLite file; `config`: a configuration
-   * file; `webRoot`: serve the client from this folder instead of the copy
-   * embedded in the binary.
+   * `bin`: the palaver binary; `db`: the SQLite file ('' for none: a cluster
+   * node's store is its Redis); `config`: a configuration file; `webRoot`: serve
+   * the client from this folder instead of the copy embedded in the binary;
+   * `extraArgs`: more arguments for `serve` (`--cluster URL --node-name NAME`).
    */
-  constructor({ bin, db, config = '', webRoot = '' }) {
+  constructor({ bin, db = '', config = '', webRoot = '', extraArgs = [] }) {
     this.bin = bin;
     this.db = db;
+    this.extraArgs = extraArgs;
     /** A configuration file (`--config`), or '' for none. */
     this.config = config;
     this.webRoot = webRoot;
@@ -37,14 +39,15 @@ export class Palaver {
     const address = (kind) => this.addresses[kind] ?? '127.0.0.1:0';
     const args = [
       'serve',
-      '--db', this.db,
       '--web-listen', address('web'),
       '--text-listen', address('text'),
       '--irc-listen', address('irc'),
       '--shutdown-grace', '2s',
     ];
+    if (this.db) args.push('--db', this.db);
     if (this.config) args.push('--config', this.config);
     if (this.webRoot) args.push('--web-root', this.webRoot);
+    args.push(...this.extraArgs);
     const child = spawn(this.bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));

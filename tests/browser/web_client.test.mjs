@@ -9,6 +9,19 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import {
+  STEP_MS,
+  chromiumPath,
+  launchOptions,
+  messages,
+  openClient,
+  say,
+  waitForConnected,
+  waitForDelivered,
+  waitForText,
+  waitForTitle,
+  watchPage,
+} from './page.mjs';
 import { Palaver } from './palaver.mjs';
 import { TextUser } from './text-user.mjs';
 
@@ -16,8 +29,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const repository = path.resolve(here, '../..');
 const screenshotDir = path.join(repository, 'target', 'browser-screenshots');
 
-/** Bounded waits: ordinary steps, and reconnecting after a restart (the backoff may be at 4–8 s by then). */
-const STEP_MS = 15_000;
+/** Bounded waits: reconnecting after a restart (the backoff may be at 4–8 s by then); ordinary steps take STEP_MS. */
 const RECONNECT_MS = 45_000;
 
 const ROOM = '#garden';
@@ -26,59 +38,6 @@ const XSS_PAYLOAD = `<img src=x onerror="window.${XSS_FLAG}=1">`;
 const XSS_ROOM = `#<img/src=x/onerror=window.${XSS_FLAG}=2>`;
 
 const palaverBin = process.env.PALAVER_BIN;
-const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-
-// ---- helpers ----
-
-/** Waits until an element matching `selector` shows `text` (a string or RegExp). */
-function waitForText(page, selector, text, timeout = STEP_MS) {
-  return page.locator(selector).filter({ hasText: text }).first().waitFor({ state: 'visible', timeout });
-}
-
-function messages(page, text) {
-  return page.locator('#message-list .msg').filter({ hasText: text });
-}
-
-async function say(page, text) {
-  await page.locator('#input').fill(text);
-  await page.locator('#input').press('Enter');
-}
-
-async function waitForConnected(page, timeout = STEP_MS) {
-  await page.locator('#connection-status[data-state="connected"]').waitFor({ timeout });
-}
-
-async function waitForTitle(page, title, timeout = STEP_MS) {
-  await page.waitForFunction((expected) => document.getElementById('window-title').textContent === expected, title, { timeout });
-}
-
-/** A delivered (not pending) line of our own with this text. */
-async function waitForDelivered(page, text, timeout = STEP_MS) {
-  await page.locator('#message-list .msg.self:not(.pending)').filter({ hasText: text }).first().waitFor({ timeout });
-}
-
-/** Problems a page reported: script errors, and any Content-Security-Policy refusal. */
-function watchPage(page, problems) {
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  page.on('console', (message) => {
-    const text = message.text();
-    if (/Content Security Policy|Refused to/i.test(text)) problems.push(`console: ${text}`);
-  });
-  page.on('dialog', (dialog) => dialog.accept());
-}
-
-/** A fresh browser profile (its own localStorage) with one page, signed in as `nick`. */
-async function openClient(browser, url, nick, problems) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  const page = await context.newPage();
-  watchPage(page, problems);
-  await page.goto(url);
-  await page.locator('#login-dialog[open]').waitFor({ timeout: STEP_MS });
-  await page.locator('#login-nick').fill(nick);
-  await page.locator('#login-submit').click();
-  await waitForConnected(page);
-  return page;
-}
 
 // ---- the test ----
 
@@ -104,18 +63,7 @@ describe('web client', { skip: palaverBin ? false : 'set PALAVER_BIN to a palave
       webRoot: process.env.PALAVER_WEB_ROOT || '',
     });
     await server.start();
-    browser = await chromium.launch({
-      executablePath: chromiumPath,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await chromium.launch(launchOptions);
   });
 
   after(async () => {
