@@ -8,7 +8,8 @@
 # as palaver requires) and fresh nodes, runs `palaver bench --json` with every node's address
 # and the process ids of Redis *and* the nodes (CPU per delivery is the whole service's), and
 # stops them. Raw reports go to the output directory; the table of medians is printed at the
-# end (and kept there as table.md), with Redis's own CPU per message and cores beside it.
+# end (and kept there as table.md), with Redis's own CPU per message and cores beside it, and,
+# with two nodes or more, the p99 latency of deliveries within a node and across nodes apart.
 #
 #   bench/cluster.sh [--quick] [--rounds N] [--setups single,node1,node2,node3]
 #                    [--workloads room,small] [--out DIR] [--no-build]
@@ -217,9 +218,13 @@ def redis(reports, field):
 def cell(value, digits):
     return "–" if value is None else f"{value:,.{digits}f}"
 
-print("| workload | setup | runs | deliveries/s | lost | p50 ms | p99 ms | µs CPU / delivery "
-      "(nodes + Redis) | × single | Redis µs / message | Redis cores |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+def p99(reports, field):
+    return median((r.get(field) or {}).get("p99_ms") for r in reports)
+
+print("| workload | setup | runs | deliveries/s | lost | p50 ms | p99 ms | p99 ms same node "
+      "| p99 ms across nodes | µs CPU / delivery (nodes + Redis) | × single "
+      "| Redis µs / message | Redis cores |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 for (workload, setup), reports in sorted(runs.items()):
     cpu = median(r.get("server_cpu_us_per_delivery") for r in reports)
     single = median(r.get("server_cpu_us_per_delivery") for r in runs.get((workload, "single"), []))
@@ -228,7 +233,9 @@ for (workload, setup), reports in sorted(runs.items()):
           f"| {cell(median(r['achieved_deliveries_per_s'] for r in reports), 0)} "
           f"| {sum(r['lost'] + r['duplicates'] for r in reports)} "
           f"| {cell(median((r.get('latency') or {}).get('p50_ms') for r in reports), 2)} "
-          f"| {cell(median((r.get('latency') or {}).get('p99_ms') for r in reports), 2)} "
+          f"| {cell(p99(reports, 'latency'), 2)} "
+          f"| {cell(p99(reports, 'latency_same_server'), 2)} "
+          f"| {cell(p99(reports, 'latency_across_servers'), 2)} "
           f"| {cell(cpu, 2)} | {cell(ratio, 2)} "
           f"| {cell(redis(reports, 'cpu_us_per_message'), 1)} "
           f"| {cell(redis(reports, 'cpu_cores'), 2)} |")

@@ -112,6 +112,9 @@ fn a_closed_loop_counts_what_its_senders_managed_to_send() {
     assert_eq!(report["deliveries"], sent * 2);
     assert_eq!(report["lost"], 0);
     assert_eq!(report["duplicates"], 0);
+    // One server: nothing crosses between servers.
+    assert!(report["latency_same_server"].is_null(), "{report}");
+    assert!(report["latency_across_servers"].is_null(), "{report}");
 }
 
 #[test]
@@ -158,6 +161,14 @@ fn clients_spread_over_a_clusters_nodes_hear_each_other_and_every_node_is_measur
     assert_eq!(report["lost"], 0);
     assert_eq!(report["duplicates"], 0);
     assert!(report["server_cpu_us_per_delivery"].as_f64().unwrap() > 0.0);
+    // Each sender has one listener on its own node and one on the other: both kinds of
+    // delivery are measured apart.
+    for kind in ["latency_same_server", "latency_across_servers"] {
+        assert!(
+            report[kind]["p99_ms"].as_f64().unwrap() > 0.0,
+            "{kind}: {report}"
+        );
+    }
     // The clients went to both nodes, as said.
     let accepted = |node| {
         metric(

@@ -32,6 +32,8 @@ pub struct Shared {
     /// Everything counted of the messages due in the window; each client merges its batch
     /// once per read, never holding the lock across an await.
     pub counts: Mutex<Counts>,
+    /// Which server (of the `--addr`s) each client, by index, is connected to.
+    pub server_of: Vec<usize>,
     /// Deliveries of messages due in the window so far: the drain waits for all of them.
     pub delivered: AtomicU64,
     /// Benchmark messages received so far, warm-up included: the progress bar's rate.
@@ -256,10 +258,12 @@ impl Task {
         }
         if first {
             let now = self.shared.micros(Instant::now());
+            let server_of = |client: usize| self.shared.server_of.get(client).copied();
             self.batch.deliveries.push(Delivery {
                 received_us: now,
                 latency_us: now.saturating_sub(message.sent_us),
                 schedule_latency_us: now.saturating_sub(message.due_us),
+                across_servers: server_of(message.sender) != server_of(self.client.index),
             });
         } else {
             self.batch.duplicates += 1;

@@ -17,6 +17,8 @@ pub struct Delivery {
     pub latency_us: u64,
     /// Since it was due (in a closed loop, when it was sent).
     pub schedule_latency_us: u64,
+    /// Its sender is connected to another server (node) than its receiver.
+    pub across_servers: bool,
 }
 
 /// A client's deliveries not yet merged into the [`Counts`].
@@ -64,6 +66,11 @@ pub struct Counts {
     /// Delivery latency from when each message was due: includes any time its sender fell
     /// behind its schedule, which a latency from the send would hide (coordinated omission).
     pub schedule_latency: Histogram<u64>,
+    /// [`Self::latency`] split by whether sender and receiver are connected to the same
+    /// server: with several `--addr`s (a cluster's nodes), what crossing from one node to
+    /// another adds.
+    pub same_server_latency: Histogram<u64>,
+    pub across_servers_latency: Histogram<u64>,
     pub deliveries: u64,
     pub duplicates: u64,
     /// Latency from the send of the deliveries received in each second since `origin_us`,
@@ -79,6 +86,8 @@ impl Counts {
         Self {
             latency: latency_histogram(),
             schedule_latency: latency_histogram(),
+            same_server_latency: latency_histogram(),
+            across_servers_latency: latency_histogram(),
             deliveries: 0,
             duplicates: 0,
             per_second: Vec::new(),
@@ -91,6 +100,12 @@ impl Counts {
         for delivery in &batch.deliveries {
             self.deliveries += 1;
             let _ = self.latency.record(delivery.latency_us.max(1));
+            let by_server = if delivery.across_servers {
+                &mut self.across_servers_latency
+            } else {
+                &mut self.same_server_latency
+            };
+            let _ = by_server.record(delivery.latency_us.max(1));
             let _ = self
                 .schedule_latency
                 .record(delivery.schedule_latency_us.max(1));
@@ -136,6 +151,7 @@ mod tests {
             received_us,
             latency_us,
             schedule_latency_us: latency_us + 5,
+            across_servers: latency_us > 1_000,
         };
         let batch = Batch {
             deliveries: vec![
@@ -154,5 +170,9 @@ mod tests {
         assert_eq!(counts.per_second[1].len(), 0);
         assert_eq!(counts.per_second[2].len(), 2);
         assert_eq!(counts.schedule_latency.min(), 105);
+        // Split by whether the delivery crossed from one server to another.
+        assert_eq!(counts.same_server_latency.len(), 4);
+        assert_eq!(counts.across_servers_latency.len(), 2);
+        assert_eq!(counts.across_servers_latency.min(), 2_000);
     }
 }

@@ -75,6 +75,9 @@ pub async fn run(args: &BenchArgs, progress: &Progress) -> anyhow::Result<Report
         counts: Mutex::new(Counts::new(
             window_start.duration_since(base).as_micros() as u64
         )),
+        server_of: (0..args.clients)
+            .map(|index| args.server_of(index, args.addresses().len()))
+            .collect(),
         delivered: AtomicU64::new(0),
         received: AtomicU64::new(0),
         sent: AtomicU64::new(0),

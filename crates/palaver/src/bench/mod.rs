@@ -144,7 +144,12 @@ impl BenchArgs {
     /// The address client `index` connects to: the members of a room (client i is in room
     /// i mod K) take the addresses in turn, so that each room spans every node of a cluster.
     fn address_of(&self, index: usize, addresses: &[SocketAddr]) -> SocketAddr {
-        addresses[(index / self.rooms) % addresses.len()]
+        addresses[self.server_of(index, addresses.len())]
+    }
+
+    /// Which of `servers` addresses client `index` connects to ([`Self::address_of`]).
+    fn server_of(&self, index: usize, servers: usize) -> usize {
+        (index / self.rooms) % servers
     }
 
     /// Whether every server is on IPv4 loopback, where the clients can connect from several

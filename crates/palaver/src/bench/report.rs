@@ -152,6 +152,10 @@ pub struct Report {
     pub latency: Option<Latency>,
     /// From when each message was due: includes any time the sender fell behind.
     pub latency_from_schedule: Option<Latency>,
+    /// With several servers (a cluster's nodes): the latency of deliveries whose sender is
+    /// connected to the receiver's server, and of those whose sender is connected to another.
+    pub latency_same_server: Option<Latency>,
+    pub latency_across_servers: Option<Latency>,
 
     /// The server's CPU time in the measured window per delivery (`--server-pid`).
     pub server_cpu_us_per_delivery: Option<f64>,
@@ -300,6 +304,9 @@ impl Report {
             achieved_deliveries_per_s: per_second(deliveries as f64),
             latency: Latency::of(&run.counts.latency),
             latency_from_schedule: Latency::of(&run.counts.schedule_latency),
+            latency_same_server: Latency::of(&run.counts.same_server_latency)
+                .filter(|_| args.addresses().len() > 1),
+            latency_across_servers: Latency::of(&run.counts.across_servers_latency),
 
             server_cpu_us_per_delivery: server_cpu
                 .filter(|_| deliveries > 0)
@@ -462,6 +469,16 @@ impl Report {
                 "latency from schedule: {}",
                 latency(&self.latency_from_schedule)
             ));
+            if self.servers > 1 {
+                line(format!(
+                    "  same server:         {}",
+                    latency(&self.latency_same_server)
+                ));
+                line(format!(
+                    "  across servers:      {}",
+                    latency(&self.latency_across_servers)
+                ));
+            }
         }
         if self.disconnected > 0 {
             line(format!(
@@ -581,6 +598,7 @@ mod tests {
                     received_us: us,
                     latency_us: us,
                     schedule_latency_us: us * 2,
+                    across_servers: false,
                 })
                 .collect(),
             duplicates: 0,
