@@ -166,7 +166,8 @@ impl Server {
             )
             .await
             {
-                Ok(directory) => directory,
+                // A node makes a call again at most until it is fenced, within a lease.
+                Ok(directory) => directory.keep_nonces_for(cluster.lease * 2),
                 Err(error) => {
                     node.stop().await;
                     return Err(ClusterError::Unreachable {

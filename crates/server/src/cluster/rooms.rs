@@ -279,7 +279,7 @@ impl UserDirectory {
         nick: &str,
         event: &E,
     ) -> Result<Option<Published>, RedisError> {
-        self.publish_with(id, nick, event, &[&self.nonce()], &[])
+        self.publish_with((id, nick), event, &self.nonce(), &[], &[])
             .await
     }
 
@@ -299,12 +299,15 @@ impl UserDirectory {
             Some(entry) => {
                 let [count, floors] = &entry.keys;
                 let [prefix, body, target, indexes] = &entry.arguments;
-                let keys = [nonce, count, floors];
+                let keys = [count.as_str(), floors];
                 let arguments = [prefix.as_str(), body, target, indexes];
-                self.publish_with(id, nick, message, &keys, &arguments)
+                self.publish_with((id, nick), message, nonce, &keys, &arguments)
                     .await
             }
-            None => self.publish_with(id, nick, message, &[nonce], &[]).await,
+            None => {
+                self.publish_with((id, nick), message, nonce, &[], &[])
+                    .await
+            }
         }
     }
 
@@ -318,8 +321,14 @@ impl UserDirectory {
         topic: &RoomTopic,
         set_by: &str,
     ) -> Result<Option<Published>, RedisError> {
-        self.publish_with(id, nick, topic, &[&self.nonce()], &[&topic.topic, set_by])
-            .await
+        self.publish_with(
+            (id, nick),
+            topic,
+            &self.nonce(),
+            &[],
+            &[&topic.topic, set_by],
+        )
+        .await
     }
 
     /// The user `id`, holding `nick`, changes the modes of the room `change.room`, as this
@@ -360,13 +369,14 @@ impl UserDirectory {
         })
     }
 
-    /// Publishes `event` with `scripts/room_say.lua` (`extra_keys`, `extra`: its keys after the
-    /// room's — the call's nonce first — and its arguments after the body).
+    /// Publishes `event` with `scripts/room_say.lua` under `nonce` (`extra_keys`, `extra`: its
+    /// keys after the room's and the nonce's, and its arguments after the body and the nonce's
+    /// lifetime).
     async fn publish_with<E: RoomEvent>(
         &self,
-        id: ClusterUserId,
-        nick: &str,
+        (id, nick): (ClusterUserId, &str),
         event: &E,
+        nonce: &str,
         extra_keys: &[&str],
         extra: &[&str],
     ) -> Result<Option<Published>, RedisError> {
@@ -374,7 +384,8 @@ impl UserDirectory {
         let mut invocation = self.scripts.say.prepare_invoke();
         invocation
             .key(self.keys.room_members(&folded))
-            .key(self.keys.room_record(&folded));
+            .key(self.keys.room_record(&folded))
+            .key(nonce);
         for key in extra_keys {
             invocation.key(*key);
         }
@@ -382,7 +393,8 @@ impl UserDirectory {
             .arg(id.0)
             .arg(nick)
             .arg(E::KIND.word())
-            .arg(wire::encode(event));
+            .arg(wire::encode(event))
+            .arg(self.nonce_lifetime_ms());
         for argument in extra {
             invocation.arg(*argument);
         }
@@ -491,6 +503,12 @@ mod tests {
             directory.last_event(&Feed::State).await.unwrap().1,
             published.sequence
         );
+        // The nonce is kept for as long as the directory was told (30 s by default), not more:
+        // one is kept per message.
+        let kept: i64 = server.command(&format!("PTTL {nonce}"))[1..]
+            .parse()
+            .unwrap();
+        assert!((1..=30_000).contains(&kept), "{kept}");
 
         let history = store
             .latest(HistoryQuery::room("#Rust", MessageId(0)), 10)

@@ -47,6 +47,10 @@ const ROOM_KEYS: &str = include_str!("scripts/room_keys.lua");
 /// docs/CLUSTER.md; a setting of its own once nodes follow the feed).
 const FEED_WINDOW: Duration = Duration::from_secs(5 * 60);
 
+/// How long Redis keeps a nonce when the directory is not told ([`UserDirectory::keep_nonces_for`]):
+/// two default leases and then some.
+const DEFAULT_NONCE_LIFETIME: Duration = Duration::from_secs(30);
+
 /// How many users of a dead node one release call removes at most.
 const RELEASE_BATCH: usize = 200;
 
@@ -401,6 +405,9 @@ pub struct UserDirectory {
     nonces: String,
     /// How many nonces it made.
     nonces_made: AtomicU64,
+    /// How long Redis keeps a nonce: longer than a call may be made again (until the node is
+    /// fenced, within a lease), and no longer, since one is kept per message.
+    nonce_lifetime: Duration,
 }
 
 impl UserDirectory {
@@ -439,6 +446,7 @@ impl UserDirectory {
             nonces: format!("{}{node}:{:016x}", keys.nonce_prefix(), random_u64()),
             keys,
             nonces_made: AtomicU64::new(0),
+            nonce_lifetime: DEFAULT_NONCE_LIFETIME,
             node: node.to_owned(),
             fence,
             scripts: UserScripts::new(),
@@ -451,6 +459,18 @@ impl UserDirectory {
     pub fn nonce(&self) -> String {
         let made = self.nonces_made.fetch_add(1, Ordering::Relaxed);
         format!("{}:{made}", self.nonces)
+    }
+
+    /// Keeps nonces for `lifetime` from now on: a node's are kept for two of its leases, past
+    /// which it has been fenced and makes none of its calls again.
+    pub fn keep_nonces_for(mut self, lifetime: Duration) -> Self {
+        self.nonce_lifetime = lifetime;
+        self
+    }
+
+    /// How long Redis keeps a nonce, as its scripts take it.
+    pub(super) fn nonce_lifetime_ms(&self) -> u64 {
+        u64::try_from(self.nonce_lifetime.as_millis()).unwrap_or(u64::MAX)
     }
 
     /// A user arrives under `nick`: its id, or [`ClaimError::Taken`].
@@ -831,7 +851,8 @@ impl UserDirectory {
             .arg(node)
             .arg(kind.word())
             .arg(nick)
-            .arg(body);
+            .arg(body)
+            .arg(self.nonce_lifetime_ms());
         invocation
     }
 
