@@ -690,8 +690,10 @@ impl ClusterNetwork {
             concat_at: said.concat_at.to_vec(),
             client_tags: said.client_tags.to_owned(),
         };
-        // What the history keeps of it, its id and time left for the script to fill in.
-        let entry = self.entry_for(&message.clone().into_event(0), user, None)?;
+        // Made once, before Redis gives it its id: what the history keeps of it (the id and
+        // time left for the script to fill in), then the sender's copy, numbered.
+        let unnumbered = message.clone().into_event(0);
+        let entry = self.entry_for(&unnumbered, user, None)?;
         let id = self.id_of(user)?;
         let nonce = self.directory.nonce();
         let started = Instant::now();
@@ -708,7 +710,7 @@ impl ClusterNetwork {
         // Redis has stored and ordered it: its receipt stands even if this node's feed is
         // late (a warning is logged), and the members here get it when the feed brings it.
         let _ = self.caught_up(published.sequence).await;
-        Ok(message.into_event(published.id))
+        Ok(numbered(unnumbered, published.id))
     }
 
     /// The history entry of `event`, a message `sender` sent (to `recipient`, if private),
@@ -1051,6 +1053,20 @@ fn departure(event: Event, room: &Room, left: Left) -> Departure {
 fn unreachable(error: RedisError) -> HubError {
     warn!(%error, "the cluster did not answer a change of a room");
     HubError::NetworkUnreachable
+}
+
+/// `event`, a message made before Redis gave it its id, with that id and the time it says.
+fn numbered(mut event: Event, id: u64) -> Event {
+    if let Event::Message {
+        id: message_id,
+        time,
+        ..
+    } = &mut event
+    {
+        *message_id = MessageId(id);
+        *time = time_of(id);
+    }
+    event
 }
 
 /// What the directory keeps of a user arriving from `peer` as `identity`.

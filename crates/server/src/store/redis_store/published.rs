@@ -6,7 +6,7 @@
 //!
 //! Only that script knows the message's id (and so its time): the node hands it everything
 //! else — the keys, the indexes, and the message's JSON without its leading id and time, which
-//! the script writes in front ([`HistoryEntry::body_after_id`]).
+//! the script writes in front (`store_published` in `scripts/store_message.lua`).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -21,17 +21,10 @@ use super::{Shared, StoreError, StoredMessage};
 pub struct HistoryEntry {
     /// The keys of the message count and of the history floors.
     pub keys: [String; 2],
-    /// The prefix of message keys, the message's JSON after its id and time (see
-    /// [`Self::body_after_id`]), its target key and its indexes.
+    /// The prefix of message keys, the message's JSON after its leading
+    /// `{"id":<id>,"time":<ms>,` (which the script writes in front), its target key and its
+    /// indexes.
     pub arguments: [String; 4],
-}
-
-impl HistoryEntry {
-    /// The message's JSON as the script completes it: `{"id":<id>,"time":<ms>,` and then this
-    /// (`store_published` in `scripts/store_message.lua`).
-    pub fn body_after_id(&self) -> &str {
-        &self.arguments[1]
-    }
 }
 
 /// Makes history entries for the store's Redis, and counts those stored. Cheap to clone.
